@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * libebpf.h — the binary interface of libebpf.so, the native capture library that iLogtail's
+ * observer_ilogtail_network_v1 dlopens. Written by the netobserver authors from the facts in
+ * shared/docs/libebpf-abi.md; every size and offset below is pinned by a static assert, because a
+ * single byte of drift makes Alibaba's binary and ours incompatible with each other.
+ *
+ * The same header is compiled three ways:
+ *   - by the cgo layer and the replay library (hosted C, <stdint.h>);
+ *   - by our libebpf.so loader (hosted C);
+ *   - by the BPF programs (clang -target bpf), which define __bpf__ and bring their own fixed-width
+ *     types; the function prototypes and callback typedefs are hidden there.
+ *
+ * x86-64 LP64, natural alignment, no packing. Enums are 4-byte ints, bool is 1 byte.
+ */
+#ifndef NETOBSERVER_LIBEBPF_H
+#define NETOBSERVER_LIBEBPF_H
+
+#ifndef __bpf__
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Payload bytes carried by one data event. */
+#define CONN_DATA_MAX_SIZE 16384
+/* DATA_SAMPLING value that keeps every connection. */
+#define DATA_SAMPLE_ALL 100
+/* sockaddr_t family meaning "the kernel side did not learn the address". */
+#define AF_UNKNOWN 0xff
+/* ebpf_poll_events result when *stop_flag was set. */
+#define EBPF_POLL_STOPPED (-100)
+
+enum support_proto_e {
+	ProtoUnknown = 0,
+	ProtoHTTP = 1,
+	ProtoMySQL = 2,
+	ProtoDNS = 3,
+	ProtoRedis = 4,
+	ProtoKafka = 5,
+	ProtoPGSQL = 6,
+	ProtoMongo = 7,
+	ProtoDubbo = 8,
+	ProtoHSF = 9,
+	NumProto,
+};
+
+/* Bit values, not an ordinal. */
+enum support_role_e {
+	IsUnknown = 0x01,
+	IsClient = 0x02,
+	IsServer = 0x04,
+};
+
+enum support_type_e {
+	TypeUnknown = 0,
+	TypeRequest = 1,
+	TypeResponse = 2,
+};
+
+enum support_direction_e {
+	DirUnknown = 0,
+	DirIngress = 1, /* read, recv* */
+	DirEgress = 2,  /* write, send* */
+};
+
+enum support_event_e {
+	EventConnect = 0,
+	EventClose = 1,
+};
+
+enum support_syscall_e {
+	FuncUnknown = 0,
+	FuncWrite = 1,
+	FuncRead = 2,
+	FuncSend = 3,
+	FuncRecv = 4,
+	FuncSendTo = 5,
+	FuncRecvFrom = 6,
+	FuncSendMsg = 7,
+	FuncRecvMsg = 8,
+	FuncMmap = 9,
+	FuncSockAlloc = 10,
+	FuncAccept = 11,
+	FuncAccept4 = 12,
+	FuncSecuritySendMsg = 13,
+	FuncSecurityRecvMsg = 14,
+	/* CoolBPF additions; harmless to consumers that do not know them. */
+	FuncSendMmsg = 15,
+	FuncRecvMmsg = 16,
+	FuncWriteV = 17,
+	FuncReadV = 18,
+};
+
+enum ebpf_config_primary_e {
+	PROTOCOL_FILTER = 0,
+	TGID_FILTER = 1,
+	SELF_FILTER = 2,
+	PORT_FILTER = 3,
+	DATA_SAMPLING = 4,
+	PERF_BUFFER_PAGE = 5,
+};
+
+enum callback_type_e {
+	CTRL_HAND = 0,
+	DATA_HAND = 1,
+	STAT_HAND = 2,
+};
+
+/* 28 bytes, align 4. family in host order; port and addresses in network order. */
+union sockaddr_t {
+	struct {
+		uint16_t family;
+		uint16_t port;
+	} sa;
+	struct {
+		uint16_t family;
+		uint16_t port;
+		uint32_t addr;
+		uint8_t zero[8];
+	} in4;
+	struct {
+		uint16_t family;
+		uint16_t port;
+		uint32_t flowinfo;
+		uint8_t addr[16];
+		uint32_t scope_id;
+	} in6;
+};
+
+/* The identity of a connection. start = monotonic ns when it was first tracked, so a reused fd
+ * gets a new id. The first 8 bytes, read as a little-endian u64, are the kernel map key
+ * (tgid << 32 | fd). */
+struct connect_id_t {
+	int32_t fd;
+	uint32_t tgid;
+	uint64_t start;
+};
+
+struct conn_ctrl_event_t {
+	enum support_event_e type;
+	uint64_t ts; /* monotonic ns */
+	struct connect_id_t conn_id;
+	union {
+		struct {
+			union sockaddr_t addr;
+			enum support_role_e role;
+		} connect;
+		struct {
+			int64_t wr_bytes;
+			int64_t rd_bytes;
+		} close;
+	};
+};
+
+struct conn_data_event_attr_t {
+	uint64_t ts;
+	struct connect_id_t conn_id;
+	union sockaddr_t addr; /* remote */
+	enum support_proto_e protocol;
+	enum support_role_e role;
+	enum support_type_e type;
+	enum support_direction_e direction;
+	enum support_syscall_e syscall_func;
+	uint64_t pos;          /* stream offset in this direction after the whole syscall */
+	uint32_t org_msg_size; /* length of this chunk on the wire */
+	uint32_t msg_buf_size; /* bytes copied into msg, <= CONN_DATA_MAX_SIZE */
+	bool try_to_prepend;
+	uint32_t length_header; /* raw bytes of the last 4-byte read on this connection */
+};
+
+/* Only the first sizeof(attr) + attr.msg_buf_size bytes of an event handed to a callback exist. */
+struct conn_data_event_t {
+	struct conn_data_event_attr_t attr;
+	char msg[CONN_DATA_MAX_SIZE];
+};
+
+struct conn_stats_event_t {
+	uint64_t ts;
+	struct connect_id_t conn_id;
+	union sockaddr_t addr;
+	enum support_role_e role;
+	int64_t wr_bytes; /* cumulative */
+	int64_t rd_bytes;
+	int32_t wr_pkts; /* cumulative syscalls */
+	int32_t rd_pkts;
+	int64_t last_output_wr_bytes;
+	int64_t last_output_rd_bytes;
+	int32_t last_output_wr_pkts;
+	int32_t last_output_rd_pkts;
+	uint32_t conn_events; /* 1 = emitted at close */
+};
+
+#define LIBEBPF_ASSERT_LAYOUT(type, field, off)                                              \
+	_Static_assert(__builtin_offsetof(type, field) == (off), #type "." #field " must be at " #off)
+#define LIBEBPF_ASSERT_SIZE(type, size) _Static_assert(sizeof(type) == (size), #type " must be " #size " bytes")
+#define LIBEBPF_ASSERT_ALIGN(type, align) \
+	_Static_assert(_Alignof(type) == (align), #type " must be aligned to " #align)
+
+_Static_assert(sizeof(enum support_proto_e) == 4, "enums are 4 bytes");
+_Static_assert(sizeof(bool) == 1, "bool is 1 byte");
+
+LIBEBPF_ASSERT_SIZE(union sockaddr_t, 28);
+LIBEBPF_ASSERT_ALIGN(union sockaddr_t, 4);
+LIBEBPF_ASSERT_LAYOUT(union sockaddr_t, sa.family, 0);
+LIBEBPF_ASSERT_LAYOUT(union sockaddr_t, sa.port, 2);
+LIBEBPF_ASSERT_LAYOUT(union sockaddr_t, in4.addr, 4);
+LIBEBPF_ASSERT_LAYOUT(union sockaddr_t, in6.flowinfo, 4);
+LIBEBPF_ASSERT_LAYOUT(union sockaddr_t, in6.addr, 8);
+LIBEBPF_ASSERT_LAYOUT(union sockaddr_t, in6.scope_id, 24);
+
+LIBEBPF_ASSERT_SIZE(struct connect_id_t, 16);
+LIBEBPF_ASSERT_ALIGN(struct connect_id_t, 8);
+LIBEBPF_ASSERT_LAYOUT(struct connect_id_t, fd, 0);
+LIBEBPF_ASSERT_LAYOUT(struct connect_id_t, tgid, 4);
+LIBEBPF_ASSERT_LAYOUT(struct connect_id_t, start, 8);
+
+LIBEBPF_ASSERT_SIZE(struct conn_ctrl_event_t, 64);
+LIBEBPF_ASSERT_ALIGN(struct conn_ctrl_event_t, 8);
+LIBEBPF_ASSERT_LAYOUT(struct conn_ctrl_event_t, type, 0);
+LIBEBPF_ASSERT_LAYOUT(struct conn_ctrl_event_t, ts, 8);
+LIBEBPF_ASSERT_LAYOUT(struct conn_ctrl_event_t, conn_id, 16);
+LIBEBPF_ASSERT_LAYOUT(struct conn_ctrl_event_t, connect.addr, 32);
+LIBEBPF_ASSERT_LAYOUT(struct conn_ctrl_event_t, connect.role, 60);
+LIBEBPF_ASSERT_LAYOUT(struct conn_ctrl_event_t, close.wr_bytes, 32);
+LIBEBPF_ASSERT_LAYOUT(struct conn_ctrl_event_t, close.rd_bytes, 40);
+
+LIBEBPF_ASSERT_SIZE(struct conn_data_event_attr_t, 96);
+LIBEBPF_ASSERT_ALIGN(struct conn_data_event_attr_t, 8);
+LIBEBPF_ASSERT_LAYOUT(struct conn_data_event_attr_t, ts, 0);
+LIBEBPF_ASSERT_LAYOUT(struct conn_data_event_attr_t, conn_id, 8);
+LIBEBPF_ASSERT_LAYOUT(struct conn_data_event_attr_t, addr, 24);
+LIBEBPF_ASSERT_LAYOUT(struct conn_data_event_attr_t, protocol, 52);
+LIBEBPF_ASSERT_LAYOUT(struct conn_data_event_attr_t, role, 56);
+LIBEBPF_ASSERT_LAYOUT(struct conn_data_event_attr_t, type, 60);
+LIBEBPF_ASSERT_LAYOUT(struct conn_data_event_attr_t, direction, 64);
+LIBEBPF_ASSERT_LAYOUT(struct conn_data_event_attr_t, syscall_func, 68);
+LIBEBPF_ASSERT_LAYOUT(struct conn_data_event_attr_t, pos, 72);
+LIBEBPF_ASSERT_LAYOUT(struct conn_data_event_attr_t, org_msg_size, 80);
+LIBEBPF_ASSERT_LAYOUT(struct conn_data_event_attr_t, msg_buf_size, 84);
+LIBEBPF_ASSERT_LAYOUT(struct conn_data_event_attr_t, try_to_prepend, 88);
+LIBEBPF_ASSERT_LAYOUT(struct conn_data_event_attr_t, length_header, 92);
+
+LIBEBPF_ASSERT_SIZE(struct conn_data_event_t, 96 + CONN_DATA_MAX_SIZE);
+LIBEBPF_ASSERT_LAYOUT(struct conn_data_event_t, msg, 96);
+
+LIBEBPF_ASSERT_SIZE(struct conn_stats_event_t, 112);
+LIBEBPF_ASSERT_ALIGN(struct conn_stats_event_t, 8);
+LIBEBPF_ASSERT_LAYOUT(struct conn_stats_event_t, ts, 0);
+LIBEBPF_ASSERT_LAYOUT(struct conn_stats_event_t, conn_id, 8);
+LIBEBPF_ASSERT_LAYOUT(struct conn_stats_event_t, addr, 24);
+LIBEBPF_ASSERT_LAYOUT(struct conn_stats_event_t, role, 52);
+LIBEBPF_ASSERT_LAYOUT(struct conn_stats_event_t, wr_bytes, 56);
+LIBEBPF_ASSERT_LAYOUT(struct conn_stats_event_t, rd_bytes, 64);
+LIBEBPF_ASSERT_LAYOUT(struct conn_stats_event_t, wr_pkts, 72);
+LIBEBPF_ASSERT_LAYOUT(struct conn_stats_event_t, rd_pkts, 76);
+LIBEBPF_ASSERT_LAYOUT(struct conn_stats_event_t, last_output_wr_bytes, 80);
+LIBEBPF_ASSERT_LAYOUT(struct conn_stats_event_t, last_output_rd_bytes, 88);
+LIBEBPF_ASSERT_LAYOUT(struct conn_stats_event_t, last_output_wr_pkts, 96);
+LIBEBPF_ASSERT_LAYOUT(struct conn_stats_event_t, last_output_rd_pkts, 100);
+LIBEBPF_ASSERT_LAYOUT(struct conn_stats_event_t, conn_events, 104);
+
+#ifndef __bpf__
+
+typedef void (*net_data_process_func_t)(void *custom, struct conn_data_event_t *event);
+typedef void (*net_ctrl_process_func_t)(void *custom, struct conn_ctrl_event_t *event);
+typedef void (*net_statistics_process_func_t)(void *custom, struct conn_stats_event_t *event);
+typedef void (*net_lost_func_t)(void *custom, enum callback_type_e type, uint64_t lost_count);
+/* level: 0 warn, 1 info, 2 debug. */
+typedef int (*net_print_fn_t)(int16_t level, const char *format, va_list args);
+
+void ebpf_setup_net_data_process_func(net_data_process_func_t func, void *custom_data);
+void ebpf_setup_net_event_process_func(net_ctrl_process_func_t func, void *custom_data);
+void ebpf_setup_net_statistics_process_func(net_statistics_process_func_t func, void *custom_data);
+void ebpf_setup_net_lost_func(net_lost_func_t func, void *custom_data);
+void ebpf_setup_print_func(net_print_fn_t func);
+
+void ebpf_config(int32_t opt1, int32_t opt2, int32_t params_count, void **params, int32_t *params_len);
+int32_t ebpf_poll_events(int32_t max_events, int32_t *stop_flag);
+int32_t ebpf_init(char *btf, int32_t btf_size, char *so, int32_t so_size, long off_cleanup_dog,
+		  long off_update_conn_addr, long off_disable_process, long off_update_conn_role);
+int32_t ebpf_start(void);
+int32_t ebpf_stop(void);
+int32_t ebpf_get_fd(void);
+int32_t ebpf_get_next_key(int32_t fd, const void *key, void *next_key);
+void ebpf_delete_map_value(void *ids, int32_t count);
+
+/* The four uprobe stubs: empty in user space, observed by the kernel side. */
+void ebpf_cleanup_dog(void *ids, int32_t count);
+void ebpf_update_conn_addr(struct connect_id_t *id, union sockaddr_t *addr, uint16_t local_port, bool drop);
+void ebpf_disable_process(uint32_t pid, bool drop);
+void ebpf_update_conn_role(struct connect_id_t *id, enum support_role_e role);
+
+#endif /* !__bpf__ */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NETOBSERVER_LIBEBPF_H */

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs, idempotently, every Debian package the build, the tests and the benchmarks need.
+# Run as root (CI is root); a machine that already has everything installs nothing and runs no apt.
+set -euo pipefail
+
+packages=(
+  # build: cgo, the replay library, the CO-RE BPF objects and their loader
+  gcc make pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+  # kernel tests: network namespaces, real servers and clients
+  iproute2 procps nginx-light curl dnsmasq-base bind9-dnsutils
+  redis-server redis-tools postgresql postgresql-client mariadb-server mariadb-client
+  # benchmarks
+  wrk
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deps: missing Debian packages: ${missing[*]}; run 'make deps' as root" >&2
+  exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Servers must not start on install: the tests start their own inside network namespaces.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; created_policy=1
+fi
+trap '[ $created_policy -eq 1 ] && rm -f "$policy"' EXIT
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
