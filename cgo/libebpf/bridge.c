@@ -1,0 +1,342 @@
+#define _GNU_SOURCE
+#include "bridge.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// Implemented in Go (log.go).
+extern void netobsLog(int16_t level, char *msg, int len);
+
+static int print_trampoline(int16_t level, const char *format, va_list args)
+{
+	char msg[2048];
+	int n = vsnprintf(msg, sizeof(msg), format, args);
+	if (n < 0)
+		return n;
+	int len = n < (int)sizeof(msg) ? n : (int)sizeof(msg) - 1;
+	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
+		len--;
+	netobsLog(level, msg, len);
+	return n;
+}
+
+static uint8_t *reserve(struct netobs_batch *b, uint32_t kind, uint32_t size)
+{
+	size_t need = sizeof(struct netobs_record) + ((size + 7u) & ~(size_t)7u);
+	if (b->cap - b->len < need) {
+		size_t cap = b->cap ? b->cap : 1 << 20;
+		while (cap - b->len < need)
+			cap *= 2;
+		uint8_t *grown = realloc(b->buf, cap);
+		if (!grown) {
+			b->dropped++;
+			return NULL;
+		}
+		b->buf = grown;
+		b->cap = cap;
+	}
+	struct netobs_record *rec = (struct netobs_record *)(b->buf + b->len);
+	rec->kind = kind;
+	rec->size = size;
+	b->len += need;
+	b->records++;
+	return (uint8_t *)(rec + 1);
+}
+
+// The library's event pointer is only 4-byte aligned and dies with the callback: every field is
+// reached through memcpy, never through the pointer's type.
+static void on_ctrl(void *custom, struct conn_ctrl_event_t *ev)
+{
+	struct netobs_batch *b = custom;
+	uint8_t *dst = reserve(b, NETOBS_CTRL, sizeof(*ev));
+	if (!dst)
+		return;
+	memcpy(dst, ev, sizeof(*ev));
+	b->ctrl++;
+}
+
+static void on_stats(void *custom, struct conn_stats_event_t *ev)
+{
+	struct netobs_batch *b = custom;
+	uint8_t *dst = reserve(b, NETOBS_STATS, sizeof(*ev));
+	if (!dst)
+		return;
+	memcpy(dst, ev, sizeof(*ev));
+	b->stats++;
+}
+
+static void on_data(void *custom, struct conn_data_event_t *ev)
+{
+	struct netobs_batch *b = custom;
+	struct conn_data_event_attr_t attr;
+	memcpy(&attr, ev, sizeof(attr));
+	if (attr.msg_buf_size > CONN_DATA_MAX_SIZE) {
+		attr.msg_buf_size = CONN_DATA_MAX_SIZE;
+		b->oversized++;
+	}
+	uint8_t *dst = reserve(b, NETOBS_DATA, (uint32_t)sizeof(attr) + attr.msg_buf_size);
+	if (!dst)
+		return;
+	memcpy(dst, &attr, sizeof(attr));
+	memcpy(dst + sizeof(attr), (const uint8_t *)ev + sizeof(attr), attr.msg_buf_size);
+	b->data++;
+	b->payload_bytes += attr.msg_buf_size;
+}
+
+static void on_lost(void *custom, enum callback_type_e which, uint64_t count)
+{
+	struct netobs_batch *b = custom;
+	struct netobs_lost lost = {.which = (uint32_t)which, .count = count};
+	uint8_t *dst = reserve(b, NETOBS_LOST, sizeof(lost));
+	if (!dst)
+		return;
+	memcpy(dst, &lost, sizeof(lost));
+	b->lost++;
+}
+
+struct symbol {
+	const char *name;
+	size_t offset; // of the function pointer in struct netobs_symbols
+};
+
+#define SYMBOL(field, name) {name, offsetof(struct netobs_symbols, field)}
+static const struct symbol symbols[] = {
+	SYMBOL(setup_data, "ebpf_setup_net_data_process_func"),
+	SYMBOL(setup_ctrl, "ebpf_setup_net_event_process_func"),
+	SYMBOL(setup_stats, "ebpf_setup_net_statistics_process_func"),
+	SYMBOL(setup_lost, "ebpf_setup_net_lost_func"),
+	SYMBOL(setup_print, "ebpf_setup_print_func"),
+	SYMBOL(config, "ebpf_config"),
+	SYMBOL(poll_events, "ebpf_poll_events"),
+	SYMBOL(init, "ebpf_init"),
+	SYMBOL(start, "ebpf_start"),
+	SYMBOL(stop, "ebpf_stop"),
+	SYMBOL(get_fd, "ebpf_get_fd"),
+	SYMBOL(get_next_key, "ebpf_get_next_key"),
+	SYMBOL(delete_map_value, "ebpf_delete_map_value"),
+	SYMBOL(cleanup_dog, "ebpf_cleanup_dog"),
+	SYMBOL(update_conn_addr, "ebpf_update_conn_addr"),
+	SYMBOL(disable_process, "ebpf_disable_process"),
+	SYMBOL(update_conn_role, "ebpf_update_conn_role"),
+};
+
+// iLogtail's way: the symbol's address minus the base the file was mapped at (= st_value).
+static long stub_offset(void *sym)
+{
+	Dl_info info;
+	if (!dladdr(sym, &info) || !info.dli_saddr)
+		return -1;
+	return (long)((char *)info.dli_saddr - (char *)info.dli_fbase);
+}
+
+struct netobs_lib *netobs_open(const char *file, char *err, size_t err_len)
+{
+	struct netobs_lib *lib = calloc(1, sizeof(*lib));
+	if (!lib) {
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	dlerror();
+	lib->handle = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+	if (!lib->handle) {
+		const char *why = dlerror();
+		snprintf(err, err_len, "%s", why ? why : "dlopen failed");
+		free(lib);
+		return NULL;
+	}
+	Dl_info info;
+	void *first = dlsym(lib->handle, symbols[0].name);
+	const char *loaded = first && dladdr(first, &info) && info.dli_fname ? info.dli_fname : file;
+	if (!realpath(loaded, lib->path))
+		snprintf(lib->path, sizeof(lib->path), "%s", loaded);
+
+	for (size_t i = 0; i < sizeof(symbols) / sizeof(symbols[0]); i++) {
+		void *sym = dlsym(lib->handle, symbols[i].name);
+		if (!sym) {
+			snprintf(err, err_len, "symbol %s not found in %s", symbols[i].name, lib->path);
+			dlclose(lib->handle);
+			free(lib);
+			return NULL;
+		}
+		memcpy((char *)&lib->fn + symbols[i].offset, &sym, sizeof(sym));
+	}
+	lib->version = (const char *(*)(void))dlsym(lib->handle, "netobserver_libebpf_version");
+	lib->replay_finished = (int (*)(void))dlsym(lib->handle, "netobserver_replay_finished");
+
+	void *stubs[4] = {(void *)lib->fn.cleanup_dog, (void *)lib->fn.update_conn_addr,
+			  (void *)lib->fn.disable_process, (void *)lib->fn.update_conn_role};
+	for (int i = 0; i < 4; i++) {
+		lib->offsets[i] = stub_offset(stubs[i]);
+		if (lib->offsets[i] < 0) {
+			snprintf(err, err_len, "cannot compute the offset of stub %s in %s", symbols[13 + i].name,
+				 lib->path);
+			dlclose(lib->handle);
+			free(lib);
+			return NULL;
+		}
+	}
+	return lib;
+}
+
+int32_t netobs_init(struct netobs_lib *lib, const char *btf)
+{
+	// iLogtail's order: the print sink first, so that init can report, then the event sinks.
+	lib->fn.setup_print(print_trampoline);
+	lib->fn.setup_ctrl(on_ctrl, &lib->batch);
+	lib->fn.setup_data(on_data, &lib->batch);
+	lib->fn.setup_stats(on_stats, &lib->batch);
+	lib->fn.setup_lost(on_lost, &lib->batch);
+	return lib->fn.init((char *)btf, btf ? (int32_t)strlen(btf) : 0, lib->path, (int32_t)strlen(lib->path),
+			    lib->offsets[0], lib->offsets[1], lib->offsets[2], lib->offsets[3]);
+}
+
+int32_t netobs_start(struct netobs_lib *lib)
+{
+	return lib->fn.start();
+}
+
+int32_t netobs_stop(struct netobs_lib *lib)
+{
+	return lib->fn.stop();
+}
+
+const char *netobs_version(struct netobs_lib *lib)
+{
+	return lib->version ? lib->version() : "";
+}
+
+int netobs_finished(struct netobs_lib *lib)
+{
+	return lib->replay_finished ? lib->replay_finished() : 0;
+}
+
+int32_t netobs_get_fd(struct netobs_lib *lib)
+{
+	return lib->fn.get_fd();
+}
+
+void netobs_delete_map_value(struct netobs_lib *lib, void *ids, int32_t count)
+{
+	lib->fn.delete_map_value(ids, count);
+}
+
+void netobs_update_conn_addr(struct netobs_lib *lib, struct connect_id_t *id, union sockaddr_t *addr,
+			     uint16_t local_port, bool drop)
+{
+	lib->fn.update_conn_addr(id, addr, local_port, drop);
+}
+
+void netobs_disable_process(struct netobs_lib *lib, uint32_t pid, bool drop)
+{
+	lib->fn.disable_process(pid, drop);
+}
+
+void netobs_update_conn_role(struct netobs_lib *lib, struct connect_id_t *id, enum support_role_e role)
+{
+	lib->fn.update_conn_role(id, role);
+}
+
+void netobs_config(struct netobs_lib *lib, int32_t opt1, int32_t opt2, int32_t value)
+{
+	void *params[1] = {&value};
+	int32_t lens[1] = {sizeof(value)};
+	lib->fn.config(opt1, opt2, 1, params, lens);
+}
+
+int32_t netobs_poll(struct netobs_lib *lib, int32_t max_events)
+{
+	struct netobs_batch *b = &lib->batch;
+	b->len = 0;
+	b->records = b->ctrl = b->data = b->stats = b->lost = 0;
+	b->payload_bytes = 0;
+	return lib->fn.poll_events(max_events, &lib->stop_flag);
+}
+
+int32_t netobs_get_next_key(struct netobs_lib *lib, int32_t fd, const uint64_t *key, uint64_t *next, int *err)
+{
+	errno = 0;
+	int32_t rc = lib->fn.get_next_key(fd, key, next);
+	*err = rc < 0 ? errno : 0;
+	return rc;
+}
+
+void netobs_close(struct netobs_lib *lib)
+{
+	if (!lib)
+		return;
+	if (lib->handle)
+		dlclose(lib->handle);
+	free(lib->batch.buf);
+	free(lib);
+}
+
+struct layout_entry {
+	const char *name;
+	size_t value;
+};
+
+#define OFF(type, field) {#type "." #field, offsetof(struct type, field)}
+#define SIZE(type) {#type, sizeof(struct type)}
+static const struct layout_entry layout[] = {
+	{"sockaddr_t", sizeof(union sockaddr_t)},
+	{"sockaddr_t.sa.port", offsetof(union sockaddr_t, sa.port)},
+	{"sockaddr_t.in4.addr", offsetof(union sockaddr_t, in4.addr)},
+	{"sockaddr_t.in6.addr", offsetof(union sockaddr_t, in6.addr)},
+	{"sockaddr_t.in6.scope_id", offsetof(union sockaddr_t, in6.scope_id)},
+	SIZE(connect_id_t),
+	OFF(connect_id_t, fd),
+	OFF(connect_id_t, tgid),
+	OFF(connect_id_t, start),
+	SIZE(conn_ctrl_event_t),
+	OFF(conn_ctrl_event_t, type),
+	OFF(conn_ctrl_event_t, ts),
+	OFF(conn_ctrl_event_t, conn_id),
+	OFF(conn_ctrl_event_t, connect.addr),
+	OFF(conn_ctrl_event_t, connect.role),
+	OFF(conn_ctrl_event_t, close.wr_bytes),
+	OFF(conn_ctrl_event_t, close.rd_bytes),
+	SIZE(conn_data_event_attr_t),
+	OFF(conn_data_event_attr_t, ts),
+	OFF(conn_data_event_attr_t, conn_id),
+	OFF(conn_data_event_attr_t, addr),
+	OFF(conn_data_event_attr_t, protocol),
+	OFF(conn_data_event_attr_t, role),
+	OFF(conn_data_event_attr_t, type),
+	OFF(conn_data_event_attr_t, direction),
+	OFF(conn_data_event_attr_t, syscall_func),
+	OFF(conn_data_event_attr_t, pos),
+	OFF(conn_data_event_attr_t, org_msg_size),
+	OFF(conn_data_event_attr_t, msg_buf_size),
+	OFF(conn_data_event_attr_t, try_to_prepend),
+	OFF(conn_data_event_attr_t, length_header),
+	OFF(conn_data_event_t, msg),
+	SIZE(conn_stats_event_t),
+	OFF(conn_stats_event_t, ts),
+	OFF(conn_stats_event_t, conn_id),
+	OFF(conn_stats_event_t, addr),
+	OFF(conn_stats_event_t, role),
+	OFF(conn_stats_event_t, wr_bytes),
+	OFF(conn_stats_event_t, rd_bytes),
+	OFF(conn_stats_event_t, wr_pkts),
+	OFF(conn_stats_event_t, rd_pkts),
+	OFF(conn_stats_event_t, last_output_wr_bytes),
+	OFF(conn_stats_event_t, last_output_rd_bytes),
+	OFF(conn_stats_event_t, last_output_wr_pkts),
+	OFF(conn_stats_event_t, last_output_rd_pkts),
+	OFF(conn_stats_event_t, conn_events),
+	SIZE(netobs_lost),
+	OFF(netobs_lost, which),
+	OFF(netobs_lost, count),
+};
+
+int netobs_layout(int i, const char **name, size_t *value)
+{
+	if (i < 0 || (size_t)i >= sizeof(layout) / sizeof(layout[0]))
+		return 0;
+	*name = layout[i].name;
+	*value = layout[i].value;
+	return 1;
+}

@@ -1,0 +1,94 @@
+// The C half of the cgo layer: dlopen/dlsym of libebpf.so, the print trampoline, and callbacks
+// that copy every event into one batch in C memory for the Go poller to take after each poll.
+#ifndef NETOBSERVER_CGO_BRIDGE_H
+#define NETOBSERVER_CGO_BRIDGE_H
+
+#include "libebpf.h"
+
+enum netobs_kind {
+	NETOBS_CTRL = 1,
+	NETOBS_DATA = 2,
+	NETOBS_STATS = 3,
+	NETOBS_LOST = 4,
+};
+
+// Each record in a batch: this header, `size` bytes of the event as the library handed it over,
+// then padding to 8 so the next header (and every event) is 8-byte aligned for Go.
+struct netobs_record {
+	uint32_t kind;
+	uint32_t size;
+};
+
+struct netobs_lost {
+	uint32_t which; // enum callback_type_e
+	uint32_t pad;
+	uint64_t count;
+};
+
+struct netobs_batch {
+	uint8_t *buf;
+	size_t len, cap;
+	uint32_t records;
+	uint32_t ctrl, data, stats, lost; // records of each kind
+	uint64_t payload_bytes;           // sum of the copied data payloads
+	uint64_t oversized;               // data events claiming more than CONN_DATA_MAX_SIZE bytes (clamped)
+	uint64_t dropped;                 // events lost because the batch could not grow (out of memory)
+};
+
+struct netobs_symbols {
+	void (*setup_data)(net_data_process_func_t, void *);
+	void (*setup_ctrl)(net_ctrl_process_func_t, void *);
+	void (*setup_stats)(net_statistics_process_func_t, void *);
+	void (*setup_lost)(net_lost_func_t, void *);
+	void (*setup_print)(net_print_fn_t);
+	void (*config)(int32_t, int32_t, int32_t, void **, int32_t *);
+	int32_t (*poll_events)(int32_t, int32_t *);
+	int32_t (*init)(char *, int32_t, char *, int32_t, long, long, long, long);
+	int32_t (*start)(void);
+	int32_t (*stop)(void);
+	int32_t (*get_fd)(void);
+	int32_t (*get_next_key)(int32_t, const void *, void *);
+	void (*delete_map_value)(void *, int32_t);
+	void (*cleanup_dog)(void *, int32_t);
+	void (*update_conn_addr)(struct connect_id_t *, union sockaddr_t *, uint16_t, bool);
+	void (*disable_process)(uint32_t, bool);
+	void (*update_conn_role)(struct connect_id_t *, enum support_role_e);
+};
+
+struct netobs_lib {
+	void *handle;
+	struct netobs_symbols fn;
+	const char *(*version)(void); // optional: our libraries export it, Alibaba's does not
+	int (*replay_finished)(void); // optional: only the replay library has an end
+	char path[4096];              // the file the dynamic loader actually opened
+	long offsets[4];              // stubs 14-17, dli_saddr - dli_fbase
+	int32_t stop_flag;            // read by ebpf_poll_events; written by Go
+	struct netobs_batch batch;
+};
+
+// netobs_open dlopens file (a path, or a bare name for the loader's search), resolves the 17
+// symbols and the stub offsets. On failure it returns NULL with the reason in err.
+struct netobs_lib *netobs_open(const char *file, char *err, size_t err_len);
+// netobs_init registers the callbacks (print first, as the library requires) and calls ebpf_init.
+int32_t netobs_init(struct netobs_lib *lib, const char *btf);
+int32_t netobs_start(struct netobs_lib *lib);
+int32_t netobs_stop(struct netobs_lib *lib);
+const char *netobs_version(struct netobs_lib *lib);
+// netobs_finished is 1 once a replay library delivered its whole trace; 0 for a kernel library.
+int netobs_finished(struct netobs_lib *lib);
+void netobs_config(struct netobs_lib *lib, int32_t opt1, int32_t opt2, int32_t value);
+// netobs_poll empties the batch, then runs one ebpf_poll_events that fills it.
+int32_t netobs_poll(struct netobs_lib *lib, int32_t max_events);
+int32_t netobs_get_next_key(struct netobs_lib *lib, int32_t fd, const uint64_t *key, uint64_t *next, int *err);
+int32_t netobs_get_fd(struct netobs_lib *lib);
+void netobs_delete_map_value(struct netobs_lib *lib, void *ids, int32_t count);
+void netobs_update_conn_addr(struct netobs_lib *lib, struct connect_id_t *id, union sockaddr_t *addr,
+			     uint16_t local_port, bool drop);
+void netobs_disable_process(struct netobs_lib *lib, uint32_t pid, bool drop);
+void netobs_update_conn_role(struct netobs_lib *lib, struct connect_id_t *id, enum support_role_e role);
+void netobs_close(struct netobs_lib *lib);
+// netobs_layout returns the i-th (name, value) pair of the header's sizes and offsets, or 0 past
+// the end; the Go layout tests compare the Go types with it.
+int netobs_layout(int i, const char **name, size_t *value);
+
+#endif

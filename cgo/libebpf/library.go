@@ -1,0 +1,432 @@
+// Package libebpf (directory cgo/libebpf) is the thin cgo layer over libebpf.so, the native capture
+// library of iLogtail's network observer, or an ABI-compatible one (ours, or the replay library).
+// It owns everything that touches C: finding and loading the file, resolving its 17 symbols,
+// computing the uprobe stub offsets as iLogtail does, the print trampoline, and the hand-off of
+// events from the library's callbacks to Go.
+//
+// Events never cross into Go one by one. The callbacks are C functions that copy each event into
+// one batch in C memory; after every ebpf_poll_events the single poller goroutine decodes the whole
+// batch into a reusable Go Batch and sends it on Events. A consumer releases each batch when done,
+// which bounds memory and, when the consumer falls behind, makes the kernel side count lost events
+// instead of growing a queue.
+//
+// Every call into the library is serialised, as its global state requires.
+package libebpf
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../include -O2 -Wall
+#cgo LDFLAGS: -ldl
+#include <stdlib.h>
+#include "bridge.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// FileName is the library's file name; iLogtail looks for it beside its executable.
+const FileName = "libebpf.so"
+
+// Options configure Open. The zero value finds libebpf.so the way iLogtail does and polls as
+// iLogtail did, with larger batches.
+type Options struct {
+	// Path is the library file to load. Empty: FileName beside the running executable, else the
+	// dynamic loader's search (LD_LIBRARY_PATH, the ldconfig cache).
+	Path string
+	// BTFPath is a BTF or vmlinux file for CO-RE relocation, for kernels without
+	// /sys/kernel/btf/vmlinux. Empty: the library finds one.
+	BTFPath string
+	// Logger receives the library's messages and the layer's own. Default: slog.Default().
+	Logger *slog.Logger
+	// MaxEventsPerPoll bounds the callbacks one ebpf_poll_events may run. Default 1024.
+	MaxEventsPerPoll int
+	// PollInterval is how long the poller sleeps after a poll that returned fewer than
+	// MaxEventsPerPoll events. Default 10ms, as iLogtail.
+	PollInterval time.Duration
+	// Batches is the number of batches that may be in flight between the poller and the consumer.
+	// Default 4.
+	Batches int
+}
+
+// Library is a loaded and initialised libebpf.so.
+type Library struct {
+	c       *C.struct_netobs_lib
+	path    string
+	version string
+	log     *slog.Logger
+	opts    Options
+
+	// call serialises every call into the library: its state is global.
+	call sync.Mutex
+	// control serialises Start, Stop and Close against each other.
+	control    sync.Mutex
+	started    bool
+	closed     bool
+	stopReq    chan struct{} // closed to ask the running poller to return
+	pollerDone chan struct{}
+
+	events chan *Batch
+	free   chan *Batch
+
+	counters counters
+}
+
+type counters struct {
+	polls, pollErrors, batches          atomic.Uint64
+	ctrl, data, stats, lostNotices      atomic.Uint64
+	payloadBytes, oversized, batchDrops atomic.Uint64
+	lost                                [3]atomic.Uint64
+}
+
+// Counters is a snapshot of what the layer has seen since Open.
+type Counters struct {
+	Polls, PollErrors, Batches uint64
+	Ctrl, Data, Stats          uint64
+	LostNotices                uint64
+	// Lost is the events the library reported lost, per CallbackType.
+	Lost         [3]uint64
+	PayloadBytes uint64
+	// Oversized counts data events that claimed more than MaxPayload bytes (clamped).
+	Oversized uint64
+	// BatchDrops counts events lost because the C batch could not grow (out of memory).
+	BatchDrops uint64
+}
+
+// Open loads the library, resolves its symbols, registers the callbacks and calls ebpf_init.
+// Errors name the file and the problem: a missing file, a file that is not a shared library or is
+// for another architecture, a missing symbol, a failed init.
+func Open(opts Options) (*Library, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxEventsPerPoll <= 0 {
+		opts.MaxEventsPerPoll = 1024
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 10 * time.Millisecond
+	}
+	if opts.Batches <= 0 {
+		opts.Batches = 4
+	}
+	setLogger(opts.Logger)
+	c, how, err := load(opts.Path)
+	if err != nil {
+		return nil, err
+	}
+	l := &Library{
+		c:      c,
+		path:   C.GoString(&c.path[0]),
+		log:    opts.Logger,
+		opts:   opts,
+		events: make(chan *Batch, opts.Batches),
+		free:   make(chan *Batch, opts.Batches),
+	}
+	l.version = C.GoString(C.netobs_version(c))
+	for range opts.Batches {
+		l.free <- new(Batch)
+	}
+	l.log.Info("libebpf: loaded", "file", l.path, "found", how.String(), "version", l.Version())
+
+	var cbtf *C.char
+	if opts.BTFPath != "" {
+		cbtf = C.CString(opts.BTFPath)
+		defer C.free(unsafe.Pointer(cbtf))
+	}
+	if rc := C.netobs_init(c, cbtf); rc != 0 {
+		C.netobs_close(c)
+		return nil, fmt.Errorf("libebpf: ebpf_init of %s failed: %w (see the library's messages above)", l.path, errnoOf(rc))
+	}
+	return l, nil
+}
+
+// load finds, checks and dlopens the library and resolves its symbols.
+func load(path string) (*C.struct_netobs_lib, foundHow, error) {
+	file, how, err := locate(path)
+	if err != nil {
+		return nil, how, err
+	}
+	if how != foundBySearch {
+		if err := checkSharedObject(file); err != nil {
+			return nil, how, err
+		}
+	}
+	cfile := C.CString(file)
+	defer C.free(unsafe.Pointer(cfile))
+	var errBuf [1024]C.char
+	c := C.netobs_open(cfile, &errBuf[0], C.size_t(len(errBuf)))
+	if c == nil {
+		return nil, how, fmt.Errorf("libebpf: load %s (%s): %s", file, how, C.GoString(&errBuf[0]))
+	}
+	return c, how, nil
+}
+
+type foundHow int
+
+const (
+	foundExplicit foundHow = iota
+	foundBesideExecutable
+	foundBySearch
+)
+
+func (h foundHow) String() string {
+	switch h {
+	case foundExplicit:
+		return "explicit path"
+	case foundBesideExecutable:
+		return "beside the executable"
+	}
+	return "dynamic loader search"
+}
+
+func locate(explicit string) (string, foundHow, error) {
+	if explicit != "" {
+		abs, err := filepath.Abs(explicit)
+		if err != nil {
+			return "", 0, fmt.Errorf("libebpf: %s: %w", explicit, err)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return "", 0, fmt.Errorf("libebpf: cannot use %s: %w", abs, err)
+		}
+		return abs, foundExplicit, nil
+	}
+	if exe, err := os.Executable(); err == nil {
+		beside := filepath.Join(filepath.Dir(exe), FileName)
+		if _, err := os.Stat(beside); err == nil {
+			return beside, foundBesideExecutable, nil
+		}
+	}
+	return FileName, foundBySearch, nil
+}
+
+// errnoOf turns the library's negative return codes into errors; -errno values are named.
+func errnoOf(rc C.int32_t) error {
+	if rc < 0 && rc > -4096 {
+		return fmt.Errorf("code %d (%w)", int32(rc), syscall.Errno(-rc))
+	}
+	return fmt.Errorf("code %d", int32(rc))
+}
+
+// Path is the file the dynamic loader opened.
+func (l *Library) Path() string { return l.path }
+
+// Version is the library's own version string, or a note that it has none (Alibaba's does not).
+func (l *Library) Version() string {
+	if l.version == "" {
+		return "unknown (the library exports no version)"
+	}
+	return l.version
+}
+
+// Finished reports whether a replay library has delivered its whole trace. A kernel library never
+// finishes.
+func (l *Library) Finished() bool {
+	l.call.Lock()
+	defer l.call.Unlock()
+	return l.c != nil && C.netobs_finished(l.c) != 0
+}
+
+// Inspect loads the library file as Open would, reads its version and unloads it, without
+// initialising it: no BPF is loaded, nothing needs privileges.
+func Inspect(path string) (file, version string, err error) {
+	c, _, err := load(path)
+	if err != nil {
+		return "", "", err
+	}
+	defer C.netobs_close(c)
+	l := Library{version: C.GoString(C.netobs_version(c))}
+	return C.GoString(&c.path[0]), l.Version(), nil
+}
+
+// StubOffsets returns the offsets passed to ebpf_init for ebpf_cleanup_dog,
+// ebpf_update_conn_addr, ebpf_disable_process and ebpf_update_conn_role.
+func (l *Library) StubOffsets() [4]int64 {
+	var o [4]int64
+	for i := range o {
+		o[i] = int64(l.c.offsets[i])
+	}
+	return o
+}
+
+// Events delivers batches in the order the library produced them. Release each one. The channel
+// is closed by Close.
+func (l *Library) Events() <-chan *Batch { return l.events }
+
+// Release returns a batch for reuse; its events and payloads must not be used afterwards.
+func (l *Library) Release(b *Batch) {
+	b.reset()
+	select {
+	case l.free <- b:
+	default: // not one of ours, or released twice: let the GC have it
+	}
+}
+
+// Counters returns a snapshot of the layer's counters.
+func (l *Library) Counters() Counters {
+	c := &l.counters
+	s := Counters{
+		Polls: c.polls.Load(), PollErrors: c.pollErrors.Load(), Batches: c.batches.Load(),
+		Ctrl: c.ctrl.Load(), Data: c.data.Load(), Stats: c.stats.Load(), LostNotices: c.lostNotices.Load(),
+		PayloadBytes: c.payloadBytes.Load(), Oversized: c.oversized.Load(), BatchDrops: c.batchDrops.Load(),
+	}
+	for i := range s.Lost {
+		s.Lost[i] = c.lost[i].Load()
+	}
+	return s
+}
+
+var errClosed = errors.New("libebpf: library is closed")
+
+// Start calls ebpf_start and starts the poller. Calling it again while running calls ebpf_start
+// again, as iLogtail does on a config reload; the poller keeps running.
+func (l *Library) Start() error {
+	l.control.Lock()
+	defer l.control.Unlock()
+	if l.closed {
+		return errClosed
+	}
+	if err := l.startLibrary(); err != nil {
+		return err
+	}
+	if !l.started {
+		l.started = true
+		l.stopReq = make(chan struct{})
+		l.pollerDone = make(chan struct{})
+		go l.poll(l.stopReq, l.pollerDone)
+	}
+	return nil
+}
+
+func (l *Library) startLibrary() error {
+	l.call.Lock()
+	rc := C.netobs_start(l.c)
+	l.call.Unlock()
+	if rc != 0 {
+		return fmt.Errorf("libebpf: ebpf_start of %s failed: %w", l.path, errnoOf(rc))
+	}
+	return nil
+}
+
+// Stop stops the poller and calls ebpf_stop. Batches already decoded stay on Events. Stopping a
+// stopped library does nothing.
+func (l *Library) Stop() error {
+	l.control.Lock()
+	defer l.control.Unlock()
+	return l.stopLocked()
+}
+
+func (l *Library) stopLocked() error {
+	if !l.started {
+		return nil
+	}
+	atomic.StoreInt32((*int32)(unsafe.Pointer(&l.c.stop_flag)), 1)
+	close(l.stopReq)
+	<-l.pollerDone
+	l.started = false
+	l.call.Lock()
+	rc := C.netobs_stop(l.c)
+	l.c.stop_flag = 0
+	l.call.Unlock()
+	if rc != 0 {
+		return fmt.Errorf("libebpf: ebpf_stop of %s failed: %w", l.path, errnoOf(rc))
+	}
+	return nil
+}
+
+// Close stops the library, closes Events and unloads the file. Batches still on Events can be
+// drained. Closing twice does nothing.
+func (l *Library) Close() error {
+	l.control.Lock()
+	defer l.control.Unlock()
+	if l.closed {
+		return nil
+	}
+	err := l.stopLocked()
+	l.closed = true
+	close(l.events)
+	l.call.Lock()
+	C.netobs_close(l.c)
+	l.c = nil
+	l.call.Unlock()
+	return err
+}
+
+func (l *Library) poll(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	max := C.int32_t(l.opts.MaxEventsPerPoll)
+	var lastErr C.int32_t
+	idle := time.NewTimer(0)
+	defer idle.Stop()
+	for {
+		var b *Batch
+		select {
+		case b = <-l.free:
+		case <-stop:
+			return
+		}
+		rc := l.pollOnce(b, max)
+		if b.Len() > 0 {
+			l.counters.batches.Add(1)
+			l.events <- b // never blocks: there are as many batches as slots
+		} else {
+			l.free <- b
+		}
+		switch {
+		case rc == C.EBPF_POLL_STOPPED:
+			return
+		case rc < 0:
+			l.counters.pollErrors.Add(1)
+			if rc != lastErr {
+				l.log.Warn("libebpf: ebpf_poll_events failed", "file", l.path, "error", errnoOf(rc))
+				lastErr = rc
+			}
+		default:
+			lastErr = 0
+		}
+		if rc < max {
+			idle.Reset(l.opts.PollInterval)
+			select {
+			case <-idle.C:
+			case <-stop:
+				return
+			}
+		}
+	}
+}
+
+// pollOnce runs one ebpf_poll_events and decodes what its callbacks copied into b, whatever the
+// return code: a poll interrupted by the stop flag may still have delivered events.
+func (l *Library) pollOnce(b *Batch, max C.int32_t) C.int32_t {
+	l.call.Lock()
+	rc := C.netobs_poll(l.c, max)
+	b.decode(&l.c.batch)
+	l.call.Unlock()
+	l.account(b, &l.c.batch)
+	return rc
+}
+
+func (l *Library) account(b *Batch, cb *C.struct_netobs_batch) {
+	c := &l.counters
+	c.polls.Add(1)
+	c.ctrl.Add(uint64(len(b.Ctrl)))
+	c.data.Add(uint64(len(b.Data)))
+	c.stats.Add(uint64(len(b.Stats)))
+	c.lostNotices.Add(uint64(len(b.Lost)))
+	c.payloadBytes.Add(uint64(cb.payload_bytes))
+	c.oversized.Store(uint64(cb.oversized))
+	c.batchDrops.Store(uint64(cb.dropped))
+	for _, n := range b.Lost {
+		if int(n.Which) < len(c.lost) {
+			c.lost[n.Which].Add(n.Count)
+		}
+	}
+}
