@@ -1,0 +1,53 @@
+# netobserver: `make run` and `make test` install what they need (as root), build and go.
+SHELL := /bin/bash
+BIN ?= bin
+GO ?= go
+CC ?= gcc
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+CFLAGS_SO := -std=gnu11 -O2 -g -Wall -Wextra -Werror -fPIC -Iinclude -DNETOBSERVER_VERSION='"$(VERSION)"'
+GO_LDFLAGS := -X main.version=$(VERSION)
+GO_FILES := $(shell find . -name '*.go' -not -path './bin/*' -not -path './build/*')
+
+.PHONY: all deps build test test-go lint run bench clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+build: $(BIN)/netobserver $(BIN)/libebpf-replay.so $(BIN)/test/libebpf-missing-symbol.so
+
+$(BIN)/netobserver: $(GO_FILES) go.mod $(wildcard go.sum) include/libebpf.h $(wildcard cgo/libebpf/*.[ch])
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -ldflags '$(GO_LDFLAGS)' -o $@ ./cmd/netobserver
+
+# The replay library: the ABI over a trace file (testdata/README.md), for tests and offline runs.
+$(BIN)/libebpf-replay.so: cgo/replay/replay.c include/libebpf.h
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS_SO) -fvisibility=hidden -shared -o $@ $< -ldl
+
+# The same library with ebpf_get_next_key made local: the cgo layer must name the missing symbol.
+$(BIN)/test/libebpf-missing-symbol.so: cgo/replay/replay.c include/libebpf.h
+	@mkdir -p $(BIN)/test
+	$(CC) $(CFLAGS_SO) -fvisibility=hidden -c -o $(BIN)/test/replay.o $<
+	objcopy --localize-symbol=ebpf_get_next_key $(BIN)/test/replay.o $(BIN)/test/replay-missing.o
+	$(CC) -shared -o $@ $(BIN)/test/replay-missing.o -ldl
+
+lint:
+	@out=$$(gofmt -l $(GO_FILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test-go: build
+	NETOBSERVER_BIN=$(abspath $(BIN)) $(GO) test -count=1 ./...
+
+test: deps build lint test-go
+
+run: deps build
+	$(BIN)/netobserver record
+
+bench: deps build
+	NETOBSERVER_BIN=$(abspath $(BIN)) taskset -c 0 $(GO) test -run '^$$' -bench Handoff -benchmem -cpu 1 -count 3 ./cgo/libebpf
+
+clean:
+	rm -rf $(BIN) build
