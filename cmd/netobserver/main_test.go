@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/netobserver/netobserver/internal/replaytest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRecordReplaysATrace(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"record", "--source", "replay:../../testdata/traces/http-get.trace", "--libebpf", replaytest.Library(t)}, &out, &errb)
+	require.Equal(t, 0, code, errb.String())
+	assert.Contains(t, errb.String(), "REPLAY — events come from a recording, not from the kernel")
+	want := []string{
+		"ctrl ts=1000000 conn=5:2001:1000000 event=connect addr=10.200.0.2:80 role=client",
+		`data ts=1100000 conn=5:2001:1000000 dir=egress proto=http role=client type=request syscall=write addr=10.200.0.2:80 pos=93 org=93 "GET /index.html?user=alice HTTP/1.1\r\nHost: web.test\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n"`,
+		`data ts=1350000 conn=5:2001:1000000 dir=ingress proto=http role=client type=response syscall=read addr=10.200.0.2:80 pos=58 org=58 "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 5\r\n\r\nhello"`,
+		"stats ts=1400000 conn=5:2001:1000000 addr=10.200.0.2:80 role=client wr=93 rd=58 wr_pkts=1 rd_pkts=1 last_wr=0 last_rd=0 last_wr_pkts=0 last_rd_pkts=0 events=1",
+		"ctrl ts=1400000 conn=5:2001:1000000 event=close wr=93 rd=58",
+	}
+	assert.Equal(t, strings.Join(want, "\n")+"\n", out.String())
+
+	// The recording replays to itself.
+	rec := filepath.Join(t.TempDir(), "again.trace")
+	require.NoError(t, os.WriteFile(rec, out.Bytes(), 0o644))
+	var again bytes.Buffer
+	require.Equal(t, 0, run([]string{"record", "--source", "replay:" + rec, "--libebpf", replaytest.Library(t)}, &again, &errb))
+	assert.Equal(t, out.String(), again.String())
+}
+
+func TestBadCommandLines(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"observe"},
+		{"record", "--source", "tape"},
+		{"record", "--source", "replay:/nonexistent/trace"},
+		{"record", "extra"},
+		{"record", "--no-such-flag"},
+	} {
+		var out, errb bytes.Buffer
+		assert.Equal(t, exitUsage, run(args, &out, &errb), "%q", args)
+		assert.NotEmpty(t, errb.String(), "%q explains itself", args)
+	}
+}
+
+func TestVersionNamesTheLibrary(t *testing.T) {
+	var out, errb bytes.Buffer
+	lib := replaytest.Library(t)
+	require.Equal(t, 0, run([]string{"version", "--libebpf", lib}, &out, &errb), errb.String())
+	assert.Regexp(t, `^netobserver dev\nlibebpf `+regexp.QuoteMeta(lib)+`: netobserver-replay \S+\n$`, out.String())
+}

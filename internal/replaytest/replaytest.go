@@ -1,0 +1,103 @@
+// Package replaytest runs a trace through the real cgo layer and the replay library
+// (bin/libebpf-replay.so), for tests of everything above the ABI: the events reach the consumer
+// through the same callbacks, copies and batches as live capture does.
+package replaytest
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/netobserver/netobserver/cgo/libebpf"
+)
+
+// Consumer takes the events of each batch, then hears that the batch ended.
+type Consumer interface {
+	libebpf.Visitor
+	EndBatch()
+}
+
+// Library returns the path of the replay library `make build` produced.
+func Library(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("NETOBSERVER_BIN")
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for d := wd; d != "/"; d = filepath.Dir(d) {
+			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+				dir = filepath.Join(d, "bin")
+				break
+			}
+		}
+	}
+	path := filepath.Join(dir, "libebpf-replay.so")
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("%s is missing: run `make build` first (%v)", path, err)
+	}
+	return path
+}
+
+// Run plays trace (the text of a trace file) into c with every protocol enabled, until the whole
+// trace has been delivered, and returns the cgo layer's counters. maxEvents bounds each poll
+// (0: the layer's default), so tests can choose where batches end.
+func Run(t testing.TB, trace string, maxEvents int, c Consumer) libebpf.Counters {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "trace")
+	if err := os.WriteFile(path, []byte(trace), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return RunFile(t, path, maxEvents, c)
+}
+
+// RunFile is Run for a trace file.
+func RunFile(t testing.TB, path string, maxEvents int, c Consumer) libebpf.Counters {
+	t.Helper()
+	t.Setenv("NETOBSERVER_REPLAY_TRACE", path)
+	lib, err := libebpf.Open(libebpf.Options{
+		Path: Library(t), MaxEventsPerPoll: maxEvents, PollInterval: time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lib.SetProtocolFilter(libebpf.AllProtocols); err != nil {
+		t.Fatal(err)
+	}
+	if err := lib.Start(); err != nil {
+		t.Fatal(err)
+	}
+	consume := func(b *libebpf.Batch) {
+		b.Visit(c)
+		c.EndBatch()
+		lib.Release(b)
+	}
+	deadline := time.After(60 * time.Second)
+	for !lib.Finished() {
+		select {
+		case b := <-lib.Events():
+			consume(b)
+		case <-time.After(5 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("the replay did not finish in 60s")
+		}
+	}
+	if err := lib.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for b := range lib.Events() {
+		consume(b)
+	}
+	return lib.Counters()
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}
