@@ -699,7 +699,8 @@ static int load_trace(const char *path)
 
 static bool protocol_enabled(enum support_proto_e p, uint32_t tgid)
 {
-	if (R.protocol_filter == PROTOCOL_FILTER_UNSET)
+	// 0 switches data off for everyone; the TGID_FILTER pid gets every protocol otherwise.
+	if (R.protocol_filter == PROTOCOL_FILTER_UNSET || R.protocol_filter == 0)
 		return false;
 	if (R.tgid_filter >= 0 && tgid == (uint32_t)R.tgid_filter)
 		return true;
