@@ -16,7 +16,10 @@ all: build
 deps:
 	@bash scripts/deps.sh
 
-build: $(BIN)/netobserver $(BIN)/libebpf-replay.so $(BIN)/test/libebpf-missing-symbol.so
+build: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/libebpf-replay.so $(BIN)/test/libebpf-missing-symbol.so
+
+# Our libebpf.so: CO-RE BPF programs and their loader; also bpf-test and bpf-bench.
+include bpf/build.mk
 
 $(BIN)/netobserver: $(GO_FILES) go.mod $(wildcard go.sum) include/libebpf.h $(wildcard cgo/libebpf/*.[ch])
 	@mkdir -p $(BIN)
@@ -41,7 +44,9 @@ lint:
 test-go: build
 	NETOBSERVER_BIN=$(abspath $(BIN)) $(GO) test -count=1 ./...
 
-test: deps build lint test-go
+# The Go tests include the kernel tests (bpf/kerneltest, root); the C drop-in test runs after them
+# so two capturing processes never overlap.
+test: deps build lint test-go bpf-test
 
 run: deps build
 	$(BIN)/netobserver record

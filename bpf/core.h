@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The few kernel types the BPF programs read, declared by hand for CO-RE: libbpf relocates every
+ * field access against the running kernel's BTF, so only the names must match the kernel, never
+ * the layout. A generated vmlinux.h would pin one kernel's 100k-line type dump into the repository.
+ */
+#ifndef NETOBSERVER_CORE_H
+#define NETOBSERVER_CORE_H
+
+#define CORE __attribute__((preserve_access_index))
+
+struct inode {
+	unsigned short i_mode;
+} CORE;
+
+struct file {
+	struct inode *f_inode;
+	void *private_data;
+} CORE;
+
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+} CORE;
+
+struct files_struct {
+	struct fdtable *fdt;
+} CORE;
+
+struct task_struct {
+	struct files_struct *files;
+} CORE;
+
+struct in6_addr {
+	union {
+		unsigned char u6_addr8[16];
+	} in6_u;
+} CORE;
+
+struct sock_common {
+	unsigned int skc_daddr;
+	unsigned short skc_dport;
+	unsigned short skc_num;
+	unsigned short skc_family;
+	struct in6_addr skc_v6_daddr;
+} CORE;
+
+struct sock {
+	struct sock_common __sk_common;
+} CORE;
+
+struct socket {
+	short type;
+	struct sock *sk;
+} CORE;
+
+/* The x86-64 register frame a uprobe program receives; a user-space ABI, so no relocation. */
+struct pt_regs {
+	unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8;
+	unsigned long ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
+};
+
+/* Layout of every syscalls:sys_enter_* / sys_exit_* record: 8 bytes of common fields, the syscall
+ * number, then the arguments (or the return value) as 8-byte slots. Stable since the tracepoints
+ * exist. */
+struct sys_enter_ctx {
+	unsigned long long common;
+	int nr;
+	int pad;
+	unsigned long args[6];
+};
+
+struct sys_exit_ctx {
+	unsigned long long common;
+	int nr;
+	int pad;
+	long ret;
+};
+
+/* User-space ABI structures read from syscall arguments. */
+struct user_iovec {
+	unsigned long base;
+	unsigned long len;
+};
+
+struct user_msghdr {
+	unsigned long name;
+	int namelen;
+	int pad;
+	unsigned long iov;
+	unsigned long iovlen;
+	unsigned long control;
+	unsigned long controllen;
+	unsigned int flags;
+};
+
+struct user_mmsghdr {
+	struct user_msghdr hdr;
+	unsigned int len;
+};
+
+#endif

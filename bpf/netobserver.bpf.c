@@ -1,0 +1,1281 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Kernel side of netobserver's libebpf.so: syscall tracepoints and four uprobes, nothing else, so it
+ * runs on kernels without kprobes or fentry. Kept within what a 4.19 kernel accepts: no loops the
+ * verifier must bound (every loop is unrolled with a small constant trip count, long walks continue
+ * through tail calls), no global variables, no bpf-to-bpf calls (they cannot be mixed with tail
+ * calls before 5.10), helpers of 4.19 or ones libbpf rewrites for it (probe_read_user/kernel).
+ */
+#define __bpf__ 1
+typedef unsigned char uint8_t;
+typedef unsigned short uint16_t;
+typedef unsigned int uint32_t;
+typedef unsigned long long uint64_t;
+typedef signed char int8_t;
+typedef short int16_t;
+typedef int int32_t;
+typedef long long int64_t;
+typedef _Bool bool;
+#define true 1
+#define false 0
+
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+#include "libebpf.h"
+#include "core.h"
+#include "shared.h"
+
+typedef __u8 u8;
+typedef __u16 u16;
+typedef __u32 u32;
+typedef __u64 u64;
+typedef __s32 s32;
+typedef __s64 s64;
+
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+#define S_IFMT 0170000
+#define S_IFSOCK 0140000
+#define SOCK_DGRAM 2
+#define EINPROGRESS 115
+
+#define STATS_BYTES_STEP (128 * 1024)
+#define STATS_PKTS_STEP 128
+#define MAX_BUF_EVENTS 4
+#define MAX_SEG_EVENTS 44
+#define SEGS_PER_STEP 4
+#define MSGS_PER_STEP 64
+#define IDS_PER_CLEANUP 64 /* NETOBSERVER_CLEANUP_BATCH, kept literal for #pragma unroll */
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Per-connection state, keyed by (tgid << 32 | fd). LRU: processes that exit never call close(),
+ * and a full map must drop the stalest entry, not refuse new connections. */
+struct conn {
+	struct connect_id_t id;
+	union sockaddr_t addr;
+	u32 role;
+	u32 protocol;
+	u32 length_header;
+	u8 sampled;
+	u8 lh_pending; /* the previous ingress syscall was a 4-byte read */
+	u8 sock_type;
+	u8 pad;
+	s64 wr_bytes;
+	s64 rd_bytes;
+	s32 wr_pkts;
+	s32 rd_pkts;
+	s64 last_wr_bytes;
+	s64 last_rd_bytes;
+	s32 last_wr_pkts;
+	s32 last_rd_pkts;
+};
+
+/* Syscall arguments saved at entry for the exit tracepoint, in the slot of the thread id modulo
+ * ARGS_SLOTS: an array slot costs a few loads where a hash update plus delete per syscall cost the
+ * bulk of the per-syscall budget. The tid stored in the slot detects the rare collision of two
+ * threads (tids ARGS_SLOTS apart) inside traced syscalls at once; the loser's syscall is skipped. */
+#define ARGS_SLOTS 131072
+struct args {
+	u64 p1; /* buf, iovec array, msghdr, mmsghdr array or sockaddr */
+	u64 p2; /* sendto/recvfrom address */
+	u64 p3; /* sendto address length, or recvfrom's pointer to it */
+	s32 fd;
+	u32 func;
+	u32 tid; /* owner of the slot, 0 = free */
+	s32 nr;  /* syscall number: an exit only takes the arguments of its own entry */
+};
+
+/* Kernel-side state that user space never overwrites. */
+struct state {
+	s64 ndisabled; /* entries in disabled_map: while 0, no lookup */
+};
+
+enum work_kind {
+	K_NONE, /* bytes count for stats only (sendfile) */
+	K_BUF,
+	K_IOV,
+	K_MMSG,
+};
+
+/* State handed from an exit tracepoint to the tail-called programs (same CPU, same invocation). */
+struct work {
+	u64 key;
+	u64 total;     /* bytes moved by the syscall, all messages together */
+	u64 first;     /* first segment: protocol detection */
+	u64 first_len;
+	u64 vec;       /* iovec array (K_IOV) or mmsghdr array (K_MMSG) */
+	u64 iov;       /* iovec array of the message being walked */
+	u64 remaining; /* bytes of the current message not yet attributed to a segment */
+	u32 vec_cnt;   /* iovec count (K_IOV) or message count (K_MMSG) */
+	u32 idx;       /* next message of the K_MMSG byte count pass */
+	u32 iov_cnt;
+	u32 iov_idx;
+	u32 msg_idx;
+	u32 events;
+	u32 func;
+	u32 dir;
+	u32 kind;
+	u32 has_addr;
+	union sockaddr_t addr; /* address carried by the call */
+	union sockaddr_t conn_addr;
+};
+
+struct scratch {
+	struct conn_data_event_t ev;
+	struct work w;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NETOBSERVER_MAX_CONNS);
+	__type(key, u64);
+	__type(value, struct conn);
+} conn_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ARGS_SLOTS);
+	__type(key, u32);
+	__type(value, struct args);
+} args_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct state);
+} state_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct netobserver_config);
+} config_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, u32);
+	__type(value, u8);
+} disabled_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, NETOBSERVER_NUM_TAILS);
+	__type(key, u32);
+	__type(value, u32);
+} tails SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(u32));
+	__uint(value_size, sizeof(u32));
+} ctrl_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(u32));
+	__uint(value_size, sizeof(u32));
+} data_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(u32));
+	__uint(value_size, sizeof(u32));
+} stats_events SEC(".maps");
+
+static __always_inline struct netobserver_config *config(void)
+{
+	u32 zero = 0;
+	return bpf_map_lookup_elem(&config_map, &zero);
+}
+
+static __always_inline struct scratch *scratch(void)
+{
+	u32 zero = 0;
+	return bpf_map_lookup_elem(&scratch_map, &zero);
+}
+
+/* Opaque to the compiler so the verifier, not LLVM, sees the mask: the result is in [1, 16384]
+ * for an input in [1, 16384], which is what a 4.19 verifier needs for a variable read size. */
+static __always_inline u64 bound_payload(u64 n)
+{
+	asm volatile("%0 += -1\n\t%0 &= 0x3fff\n\t%0 += 1" : "+r"(n));
+	return n;
+}
+
+static __always_inline u64 bound_head(u64 n)
+{
+	asm volatile("%0 += -1\n\t%0 &= 0xf\n\t%0 += 1" : "+r"(n));
+	return n;
+}
+
+static __always_inline u64 conn_key(u32 tgid, s32 fd)
+{
+	return ((u64)tgid << 32) | (u32)fd;
+}
+
+/* Self and TGID_FILTER: decided before anything else, they cost one array lookup. */
+static __always_inline bool tgid_wanted(u32 tgid)
+{
+	struct netobserver_config *cfg = config();
+	if (!cfg)
+		return false;
+	if (cfg->self_pid > 0 && (u32)cfg->self_pid == tgid)
+		return false;
+	if (cfg->tgid_filter > 0 && (u32)cfg->tgid_filter != tgid)
+		return false;
+	return true;
+}
+
+static __always_inline struct state *state(void)
+{
+	u32 zero = 0;
+	return bpf_map_lookup_elem(&state_map, &zero);
+}
+
+static __always_inline bool tgid_disabled(u32 tgid)
+{
+	struct state *st = state();
+
+	if (!st || !st->ndisabled)
+		return false;
+	return bpf_map_lookup_elem(&disabled_map, &tgid) != NULL;
+}
+
+static __always_inline struct file *fd_file(s32 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+	struct file *f = NULL;
+
+	if (fd < 0 || !fds)
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+/* A socket is an inode with S_IFSOCK; the test runs at the entry of every read and write, so it
+ * comes in two builds. The portable one chases task->files->fdt->fd[fd]->f_inode->i_mode with six
+ * probe reads. The fast one (5.11+ helper, 6.2+ kfunc; chosen by the loader) walks the same chain
+ * with direct BTF loads and needs a single probe read, for the fd array slot. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
+static __always_inline bool fd_is_socket(s32 fd, bool btf)
+{
+	struct file *f = NULL;
+
+	if (btf) {
+		struct task_struct *task = bpf_get_current_task_btf();
+		struct fdtable *fdt = task->files->fdt;
+		struct file *bf;
+
+		if (fd < 0 || (u32)fd >= fdt->max_fds)
+			return false;
+		bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
+		if (!f)
+			return false;
+		bf = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
+		return (bf->f_inode->i_mode & S_IFMT) == S_IFSOCK;
+	}
+	f = fd_file(fd);
+	if (!f)
+		return false;
+	return (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) == S_IFSOCK;
+}
+
+/* Fills the peer address from the kernel socket behind fd; returns the family, 0 if not a socket
+ * we track. AF_UNKNOWN marks a socket without a peer (unconnected UDP). */
+static __always_inline u16 fd_peer(s32 fd, union sockaddr_t *a, u8 *sock_type)
+{
+	struct file *f = fd_file(fd);
+	struct socket *so;
+	struct sock *sk;
+	u16 family;
+
+	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return 0;
+	so = BPF_CORE_READ(f, private_data);
+	sk = BPF_CORE_READ(so, sk);
+	if (!sk)
+		return 0;
+	*sock_type = (u8)BPF_CORE_READ(so, type);
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__builtin_memset(a, 0, sizeof(*a));
+	if (family == AF_INET) {
+		a->in4.addr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		a->in4.port = BPF_CORE_READ(sk, __sk_common.skc_dport);
+		if (!a->in4.addr && !a->in4.port) {
+			a->sa.family = AF_UNKNOWN;
+			return AF_UNKNOWN;
+		}
+	} else if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&a->in6.addr, sk, __sk_common.skc_v6_daddr);
+		a->in6.port = BPF_CORE_READ(sk, __sk_common.skc_dport);
+		if (!a->in6.port) {
+			a->sa.family = AF_UNKNOWN;
+			return AF_UNKNOWN;
+		}
+	} else if (family != AF_UNIX) {
+		return 0;
+	}
+	a->sa.family = family;
+	return family;
+}
+
+/* Reads a user sockaddr into the ABI union (same layout as sockaddr_in/in6) and keeps only what
+ * the family defines; returns true for an IPv4/IPv6 address. */
+static __always_inline bool read_user_addr(union sockaddr_t *a, u64 uaddr)
+{
+	if (!uaddr)
+		return false;
+	if (bpf_probe_read_user(a, sizeof(*a), (void *)uaddr)) {
+		__builtin_memset(a, 0, sizeof(*a));
+		if (bpf_probe_read_user(a, 16, (void *)uaddr))
+			return false;
+	}
+	if (a->sa.family == AF_INET) {
+		__builtin_memset(&a->in6.addr[4], 0, 16); /* bytes 12..27: not part of sockaddr_in */
+		return true;
+	}
+	if (a->sa.family == AF_INET6)
+		return true;
+	return false;
+}
+
+static __always_inline void emit_connect(void *ctx, struct conn *c)
+{
+	struct conn_ctrl_event_t e;
+
+	__builtin_memset(&e, 0, sizeof(e));
+	e.type = EventConnect;
+	e.ts = bpf_ktime_get_ns();
+	e.conn_id = c->id;
+	e.connect.addr = c->addr;
+	e.connect.role = c->role;
+	bpf_perf_event_output(ctx, &ctrl_events, BPF_F_CURRENT_CPU, &e, sizeof(e));
+}
+
+static __always_inline void emit_stats(void *ctx, struct conn *c, u32 final)
+{
+	struct conn_stats_event_t e;
+
+	__builtin_memset(&e, 0, sizeof(e));
+	e.ts = bpf_ktime_get_ns();
+	e.conn_id = c->id;
+	e.addr = c->addr;
+	e.role = c->role;
+	e.wr_bytes = c->wr_bytes;
+	e.rd_bytes = c->rd_bytes;
+	e.wr_pkts = c->wr_pkts;
+	e.rd_pkts = c->rd_pkts;
+	e.last_output_wr_bytes = c->last_wr_bytes;
+	e.last_output_rd_bytes = c->last_rd_bytes;
+	e.last_output_wr_pkts = c->last_wr_pkts;
+	e.last_output_rd_pkts = c->last_rd_pkts;
+	e.conn_events = final;
+	bpf_perf_event_output(ctx, &stats_events, BPF_F_CURRENT_CPU, &e, sizeof(e));
+	c->last_wr_bytes = c->wr_bytes;
+	c->last_rd_bytes = c->rd_bytes;
+	c->last_wr_pkts = c->wr_pkts;
+	c->last_rd_pkts = c->rd_pkts;
+}
+
+/* EventClose with the totals (sampled connections only) and the final stats, then forget it. */
+static __always_inline void close_conn(void *ctx, u64 key, struct conn *c, bool quiet)
+{
+	if (!quiet) {
+		if (c->sampled) {
+			struct conn_ctrl_event_t e;
+
+			__builtin_memset(&e, 0, sizeof(e));
+			e.type = EventClose;
+			e.ts = bpf_ktime_get_ns();
+			e.conn_id = c->id;
+			e.close.wr_bytes = c->wr_bytes;
+			e.close.rd_bytes = c->rd_bytes;
+			bpf_perf_event_output(ctx, &ctrl_events, BPF_F_CURRENT_CPU, &e, sizeof(e));
+		}
+		emit_stats(ctx, c, 1);
+	}
+	bpf_map_delete_elem(&conn_map, &key);
+}
+
+/* Starts tracking; a fresh start time gives a reused fd a new identity. */
+static __always_inline struct conn *track(void *ctx, u64 key, const union sockaddr_t *addr, u32 role,
+					  u8 sock_type, bool announce)
+{
+	struct netobserver_config *cfg = config();
+	struct conn c;
+	u64 now = bpf_ktime_get_ns();
+
+	if (!cfg)
+		return NULL;
+	__builtin_memset(&c, 0, sizeof(c));
+	c.id.fd = (s32)key;
+	c.id.tgid = key >> 32;
+	c.id.start = now;
+	c.addr = *addr;
+	c.role = role;
+	c.sock_type = sock_type;
+	c.sampled = (now % 100) < (u64)cfg->sampling;
+	if (bpf_map_update_elem(&conn_map, &key, &c, BPF_ANY))
+		return NULL;
+	if (announce && c.sampled)
+		emit_connect(ctx, &c);
+	return bpf_map_lookup_elem(&conn_map, &key);
+}
+
+static __always_inline struct args *args_slot(u32 tid)
+{
+	u32 slot = tid & (ARGS_SLOTS - 1);
+	return bpf_map_lookup_elem(&args_map, &slot);
+}
+
+static __always_inline void save_args(s32 nr, s32 fd, u32 func, u64 p1, u64 p2, u64 p3)
+{
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	struct args *a = args_slot(tid);
+
+	if (!a)
+		return;
+	a->nr = nr;
+	a->p1 = p1;
+	a->p2 = p2;
+	a->p3 = p3;
+	a->fd = fd;
+	a->func = func;
+	a->tid = tid;
+}
+
+/* Entry of every data syscall: filters, then the socket test; only sockets leave state behind. */
+static __always_inline int enter_data(struct sys_enter_ctx *ctx, bool btf, u32 func, u64 p1, u64 p2, u64 p3)
+{
+	u64 id = bpf_get_current_pid_tgid();
+	s32 fd = ctx->args[0];
+
+	if (!fd_is_socket(fd, btf) || !tgid_wanted(id >> 32) || tgid_disabled(id >> 32)) {
+		/* Arguments left by an entry whose exit never ran must not be taken by this exit. */
+		struct args *a = args_slot((u32)id);
+		if (a && a->tid == (u32)id)
+			a->tid = 0;
+		return 0;
+	}
+	save_args(ctx->nr, fd, func, p1, p2, p3);
+	return 0;
+}
+
+/* Every data syscall entry exists twice, for the two builds of the socket test; the loader loads
+ * one set. */
+#define ENTER_DATA(tp, ...)                                                   \
+	SEC("tracepoint/syscalls/sys_enter_" #tp)                             \
+	int enter_##tp(struct sys_enter_ctx *ctx)                             \
+	{                                                                     \
+		return enter_data(ctx, false, __VA_ARGS__);                   \
+	}                                                                     \
+	SEC("tracepoint/syscalls/sys_enter_" #tp)                             \
+	int enter_##tp##_btf(struct sys_enter_ctx *ctx)                       \
+	{                                                                     \
+		return enter_data(ctx, true, __VA_ARGS__);                    \
+	}
+
+/* Takes the saved arguments of this thread's syscall; false if it was not one we follow. */
+static __always_inline bool take_args(struct sys_exit_ctx *ctx, struct args *out)
+{
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	struct args *a = args_slot(tid);
+
+	if (!a || a->tid != tid || a->nr != ctx->nr)
+		return false;
+	*out = *a;
+	a->tid = 0;
+	return true;
+}
+
+static __always_inline struct work *begin_work(struct args *a, u32 kind, u32 dir, u64 total)
+{
+	struct scratch *s = scratch();
+	struct work *w;
+
+	if (!s)
+		return NULL;
+	w = &s->w;
+	w->key = conn_key(bpf_get_current_pid_tgid() >> 32, a->fd);
+	w->kind = kind;
+	w->dir = dir;
+	w->func = a->func;
+	w->total = total;
+	w->first = 0;
+	w->first_len = 0;
+	w->events = 0;
+	w->has_addr = 0;
+	return w;
+}
+
+/* ---- protocol detection ------------------------------------------------------------------- */
+
+static __always_inline u32 be32(const u8 *b)
+{
+	return ((u32)b[0] << 24) | ((u32)b[1] << 16) | ((u32)b[2] << 8) | b[3];
+}
+
+static __always_inline u32 le32(const u8 *b)
+{
+	return ((u32)b[3] << 24) | ((u32)b[2] << 16) | ((u32)b[1] << 8) | b[0];
+}
+
+static __always_inline bool mysql_command(u8 c)
+{
+	return c == 0x03 || c == 0x0b || c == 0x16 || c == 0x17 || c == 0x19;
+}
+
+/* Returns the protocol of a buffer that begins with b (len bytes, b holds min(len,16)), and its
+ * message type. tail = its last two bytes; lh/lh_pending = a preceding 4-byte header read. */
+static __always_inline u32 detect(const u8 *b, u64 len, u16 tail, u32 lh, bool lh_pending, bool dgram,
+				  u32 *type)
+{
+	*type = TypeUnknown;
+	if (len >= 8) {
+		if ((b[0] == 'G' && b[1] == 'E' && b[2] == 'T' && b[3] == ' ') ||
+		    (b[0] == 'P' && b[1] == 'U' && b[2] == 'T' && b[3] == ' ') ||
+		    (b[0] == 'P' && b[1] == 'O' && b[2] == 'S' && b[3] == 'T' && b[4] == ' ') ||
+		    (b[0] == 'H' && b[1] == 'E' && b[2] == 'A' && b[3] == 'D' && b[4] == ' ') ||
+		    (b[0] == 'P' && b[1] == 'A' && b[2] == 'T' && b[3] == 'C' && b[4] == 'H' && b[5] == ' ') ||
+		    (b[0] == 'D' && b[1] == 'E' && b[2] == 'L' && b[3] == 'E' && b[4] == 'T' && b[5] == 'E' &&
+		     b[6] == ' ') ||
+		    (b[0] == 'O' && b[1] == 'P' && b[2] == 'T' && b[3] == 'I' && b[4] == 'O' && b[5] == 'N' &&
+		     b[6] == 'S')) {
+			*type = TypeRequest;
+			return ProtoHTTP;
+		}
+		if (b[0] == 'H' && b[1] == 'T' && b[2] == 'T' && b[3] == 'P' && b[4] == '/' && b[5] == '1' &&
+		    b[6] == '.') {
+			*type = TypeResponse;
+			return ProtoHTTP;
+		}
+	}
+	if (len >= 3 && (b[0] == '*' || b[0] == '+' || b[0] == '-' || b[0] == ':' || b[0] == '$') &&
+	    tail == ('\r' | ('\n' << 8))) {
+		*type = b[0] == '*' ? TypeRequest : TypeResponse;
+		return ProtoRedis;
+	}
+	if (len >= 5 && (le32(b) & 0xffffff) == len - 4 && b[3] == 0 && mysql_command(b[4])) {
+		*type = TypeRequest;
+		return ProtoMySQL;
+	}
+	if (lh_pending && (lh & 0xffffff) == len && (lh >> 24) == 0 && mysql_command(b[0])) {
+		*type = TypeRequest;
+		return ProtoMySQL;
+	}
+	if (len >= 8 && be32(b) == len && be32(b + 4) == 196608) {
+		*type = TypeRequest;
+		return ProtoPGSQL;
+	}
+	if (len >= 6 && b[0] == 'Q' && be32(b + 1) == len - 1) {
+		*type = TypeRequest;
+		return ProtoPGSQL;
+	}
+	if (len >= 16 && le32(b) >= 16 && le32(b) <= len) {
+		u32 op = le32(b + 12);
+		if (op == 2013 || op == 2004 || op == 1 || op == 2012) {
+			*type = le32(b + 8) == 0 ? TypeRequest : TypeResponse;
+			return ProtoMongo;
+		}
+	}
+	if (len >= 16 && b[0] == 0xda && b[1] == 0xbb) {
+		*type = (b[2] & 0x80) ? TypeRequest : TypeResponse;
+		return ProtoDubbo;
+	}
+	if (len >= 16 && b[0] == 0x0e && b[1] == 0x01 && b[2] <= 1) {
+		*type = b[2] == 0 ? TypeRequest : TypeResponse;
+		return ProtoHSF;
+	}
+	if (len >= 12 && be32(b) == len - 4 && b[4] == 0 && b[5] <= 67 && b[6] == 0 && b[7] <= 20 &&
+	    !(b[8] & 0x80)) {
+		*type = TypeRequest;
+		return ProtoKafka;
+	}
+	if (lh_pending && be32((const u8 *)&lh) == len && b[0] == 0 && b[1] <= 67 && b[2] == 0 && b[3] <= 20 &&
+	    !(b[4] & 0x80)) {
+		*type = TypeRequest;
+		return ProtoKafka;
+	}
+	if (dgram && len >= 12 && len <= 512) {
+		u16 qd = ((u16)b[4] << 8) | b[5];
+		u16 an = ((u16)b[6] << 8) | b[7];
+		u16 ns = ((u16)b[8] << 8) | b[9];
+		u16 ar = ((u16)b[10] << 8) | b[11];
+		if (((b[2] >> 3) & 0xf) == 0 && qd >= 1 && qd <= 8 && an <= 64 && ns <= 64 && ar <= 64) {
+			*type = (b[2] & 0x80) ? TypeResponse : TypeRequest;
+			return ProtoDNS;
+		}
+	}
+	return ProtoUnknown;
+}
+
+/* ---- data path ------------------------------------------------------------------------------ */
+
+static __always_inline void emit_chunk(void *ctx, struct scratch *s, u64 ptr, u64 org)
+{
+	u64 cp = bound_payload(org > CONN_DATA_MAX_SIZE ? CONN_DATA_MAX_SIZE : org);
+	u64 size = sizeof(struct conn_data_event_attr_t) + cp;
+
+	s->ev.attr.org_msg_size = org;
+	s->ev.attr.msg_buf_size = cp;
+	if (bpf_probe_read_user(s->ev.msg, cp, (void *)ptr)) {
+		/* Paged-out user memory: keep the event so pos and org_msg_size still show the gap. */
+		s->ev.attr.msg_buf_size = 0;
+		size = sizeof(struct conn_data_event_attr_t);
+	}
+	bpf_perf_event_output(ctx, &data_events, BPF_F_CURRENT_CPU, &s->ev, size);
+}
+
+/* Points the segment walk at message msg_idx of a sendmmsg/recvmmsg vector. */
+static __always_inline bool load_message(struct work *w, struct scratch *s)
+{
+	struct user_mmsghdr m;
+
+	if (bpf_probe_read_user(&m, sizeof(m), (void *)(w->vec + (u64)w->msg_idx * sizeof(m))))
+		return false;
+	w->iov = m.hdr.iov;
+	w->iov_cnt = m.hdr.iovlen;
+	w->iov_idx = 0;
+	w->remaining = m.len;
+	s->ev.attr.addr = w->conn_addr;
+	if (m.hdr.name && m.hdr.namelen > 0) {
+		union sockaddr_t a;
+		if (read_user_addr(&a, m.hdr.name))
+			s->ev.attr.addr = a;
+	}
+	return true;
+}
+
+SEC("tracepoint")
+int emit_segments(void *ctx)
+{
+	struct scratch *s = scratch();
+	struct work *w;
+
+	if (!s)
+		return 0;
+	w = &s->w;
+#pragma unroll
+	for (int k = 0; k < SEGS_PER_STEP; k++) {
+		struct user_iovec v;
+		u64 seg;
+
+		if (w->events >= MAX_SEG_EVENTS)
+			return 0;
+		if (w->iov_idx >= w->iov_cnt || w->remaining == 0) {
+			w->msg_idx++;
+			if (w->kind != K_MMSG || w->msg_idx >= w->vec_cnt || !load_message(w, s))
+				return 0;
+			continue;
+		}
+		if (bpf_probe_read_user(&v, sizeof(v), (void *)(w->iov + (u64)w->iov_idx * sizeof(v))))
+			return 0;
+		w->iov_idx++;
+		seg = v.len < w->remaining ? v.len : w->remaining;
+		w->remaining -= seg;
+		if (!seg)
+			continue;
+		emit_chunk(ctx, s, v.base, seg);
+		w->events++;
+	}
+	bpf_tail_call(ctx, &tails, TAIL_EMIT_SEGMENTS);
+	return 0;
+}
+
+/* The part of every data syscall's exit that does not depend on the syscall: connection lookup or
+ * creation, L4 stats, protocol detection, role inference and the data events. */
+SEC("tracepoint")
+int data_main(void *ctx)
+{
+	struct scratch *s = scratch();
+	struct netobserver_config *cfg = config();
+	struct work *w;
+	struct conn *c;
+	u32 tgid;
+	bool egress, lh_pending;
+	u64 pos;
+	u32 proto, type = TypeUnknown;
+
+	if (!s || !cfg)
+		return 0;
+	w = &s->w;
+	tgid = w->key >> 32;
+	egress = w->dir == DirEgress;
+	c = bpf_map_lookup_elem(&conn_map, &w->key);
+	if (!c) {
+		union sockaddr_t a;
+		u8 sock_type = 0;
+		u16 family = fd_peer((s32)w->key, &a, &sock_type);
+
+		if (!family)
+			return 0;
+		if (w->has_addr && family != AF_UNIX)
+			a = w->addr;
+		/* A first sendto/recvfrom/sendmsg/recvmsg/sendmmsg/recvmmsg announces itself; a first read or
+		 * write on a socket opened before us stays silent, as in the original. */
+		c = track(ctx, w->key, &a, IsUnknown, sock_type,
+			  (w->func >= FuncSend && w->func <= FuncRecvMsg) || w->func == FuncSendMmsg ||
+				  w->func == FuncRecvMmsg);
+		if (!c)
+			return 0;
+	} else if (c->addr.sa.family == AF_UNKNOWN && w->has_addr) {
+		c->addr = w->addr;
+	}
+
+	if (egress) {
+		c->wr_bytes += w->total;
+		c->wr_pkts++;
+		pos = c->wr_bytes;
+	} else {
+		c->rd_bytes += w->total;
+		c->rd_pkts++;
+		pos = c->rd_bytes;
+	}
+	if (c->wr_bytes + c->rd_bytes - c->last_wr_bytes - c->last_rd_bytes >= STATS_BYTES_STEP ||
+	    c->wr_pkts + c->rd_pkts - c->last_wr_pkts - c->last_rd_pkts >= STATS_PKTS_STEP)
+		emit_stats(ctx, c, 0);
+
+	if (w->kind == K_NONE || !c->sampled || !cfg->proto_set || !cfg->proto_mask || !w->first_len)
+		return 0;
+
+	lh_pending = !egress && c->lh_pending;
+	if (!egress) {
+		c->lh_pending = 0;
+		if (w->total == 4 && w->first_len == 4) {
+			u32 lh = 0;
+			bpf_probe_read_user(&lh, 4, (void *)w->first);
+			c->length_header = lh;
+			c->lh_pending = 1;
+		}
+	}
+
+	proto = c->protocol;
+	if (proto == ProtoUnknown || c->role == IsUnknown) {
+		u8 head[16] = {};
+		u16 tail = 0;
+		u64 n = bound_head(w->first_len < 16 ? w->first_len : 16);
+
+		bpf_probe_read_user(head, n, (void *)w->first);
+		if (w->first_len >= 2)
+			bpf_probe_read_user(&tail, 2, (void *)(w->first + w->first_len - 2));
+		proto = detect(head, w->first_len, tail, c->length_header, lh_pending,
+			       c->sock_type == SOCK_DGRAM, &type);
+		if (c->protocol == ProtoUnknown)
+			c->protocol = proto;
+		else if (proto != c->protocol)
+			type = TypeUnknown; /* a role is only inferred from the connection's protocol */
+		proto = c->protocol;
+		if (c->role == IsUnknown && type != TypeUnknown)
+			c->role = (egress ^ (type == TypeResponse)) ? IsClient : IsServer;
+	}
+	if (c->role == IsClient)
+		type = egress ? TypeRequest : TypeResponse;
+	else if (c->role == IsServer)
+		type = egress ? TypeResponse : TypeRequest;
+
+	if (!(cfg->tgid_filter > 0 && (u32)cfg->tgid_filter == tgid) &&
+	    (proto == ProtoUnknown || !(cfg->proto_mask & (1u << (proto - 1)))))
+		return 0;
+
+	s->ev.attr.ts = bpf_ktime_get_ns();
+	s->ev.attr.conn_id = c->id;
+	s->ev.attr.addr = w->has_addr ? w->addr : c->addr;
+	s->ev.attr.protocol = proto;
+	s->ev.attr.role = c->role;
+	s->ev.attr.type = type;
+	s->ev.attr.direction = w->dir;
+	s->ev.attr.syscall_func = w->func;
+	s->ev.attr.pos = pos;
+	s->ev.attr.length_header = c->length_header;
+	s->ev.attr.try_to_prepend = lh_pending && proto == ProtoKafka;
+
+	if (w->kind == K_BUF) {
+#pragma unroll
+		for (int i = 0; i < MAX_BUF_EVENTS; i++) {
+			u64 off = (u64)i * CONN_DATA_MAX_SIZE;
+			u64 org;
+
+			if (off >= w->total)
+				break;
+			org = w->total - off;
+			if (i < MAX_BUF_EVENTS - 1 && org > CONN_DATA_MAX_SIZE)
+				org = CONN_DATA_MAX_SIZE;
+			emit_chunk(ctx, s, w->first + off, org);
+		}
+		return 0;
+	}
+	w->conn_addr = c->addr;
+	w->msg_idx = 0;
+	if (w->kind == K_MMSG) {
+		if (!load_message(w, s))
+			return 0;
+	} else {
+		/* One iovec array: walked as a vector of a single message. */
+		w->iov = w->vec;
+		w->iov_cnt = w->vec_cnt;
+		w->iov_idx = 0;
+		w->remaining = w->total;
+		w->vec_cnt = 1;
+	}
+	bpf_tail_call(ctx, &tails, TAIL_EMIT_SEGMENTS);
+	return 0;
+}
+
+/* sendmmsg/recvmmsg: the syscall returns messages, the bytes are in each msg_len. Counted in steps
+ * of MSGS_PER_STEP messages so the byte total (stats, pos) is known before any data event. */
+SEC("tracepoint")
+int mmsg_count(void *ctx)
+{
+	struct scratch *s = scratch();
+	struct work *w;
+
+	if (!s)
+		return 0;
+	w = &s->w;
+#pragma unroll
+	for (int k = 0; k < MSGS_PER_STEP; k++) {
+		u32 len = 0;
+
+		if (w->idx >= w->vec_cnt)
+			break;
+		bpf_probe_read_user(&len, sizeof(len),
+				    (void *)(w->vec + (u64)w->idx * sizeof(struct user_mmsghdr) +
+					     __builtin_offsetof(struct user_mmsghdr, len)));
+		w->total += len;
+		w->idx++;
+	}
+	if (w->idx < w->vec_cnt)
+		bpf_tail_call(ctx, &tails, TAIL_MMSG_COUNT);
+	bpf_tail_call(ctx, &tails, TAIL_DATA_MAIN);
+	return 0;
+}
+
+/* ---- syscall tracepoints -------------------------------------------------------------------- */
+
+static __always_inline int exit_buf(struct sys_exit_ctx *ctx, u32 dir)
+{
+	struct args a;
+	struct work *w;
+
+	if (!take_args(ctx, &a) || ctx->ret <= 0)
+		return 0;
+	w = begin_work(&a, K_BUF, dir, ctx->ret);
+	if (!w)
+		return 0;
+	w->first = a.p1;
+	w->first_len = ctx->ret;
+	if (a.p2) {
+		s32 alen = (s32)a.p3;
+		if (a.func == FuncRecvFrom) {
+			alen = 0;
+			bpf_probe_read_user(&alen, sizeof(alen), (void *)a.p3);
+		}
+		if (alen > 0)
+			w->has_addr = read_user_addr(&w->addr, a.p2);
+	}
+	bpf_tail_call(ctx, &tails, TAIL_DATA_MAIN);
+	return 0;
+}
+
+/* First segment of an iovec array, for protocol detection. */
+static __always_inline void first_segment(struct work *w, u64 iov, u64 limit)
+{
+	struct user_iovec v;
+
+	if (bpf_probe_read_user(&v, sizeof(v), (void *)iov))
+		return;
+	w->first = v.base;
+	w->first_len = v.len < limit ? v.len : limit;
+}
+
+static __always_inline int exit_iov(struct sys_exit_ctx *ctx, u32 dir)
+{
+	struct args a;
+	struct work *w;
+
+	if (!take_args(ctx, &a) || ctx->ret <= 0)
+		return 0;
+	w = begin_work(&a, K_IOV, dir, ctx->ret);
+	if (!w)
+		return 0;
+	w->vec = a.p1;
+	w->vec_cnt = a.p2;
+	first_segment(w, a.p1, ctx->ret);
+	bpf_tail_call(ctx, &tails, TAIL_DATA_MAIN);
+	return 0;
+}
+
+static __always_inline int exit_msg(struct sys_exit_ctx *ctx, u32 dir)
+{
+	struct user_msghdr m;
+	struct args a;
+	struct work *w;
+
+	if (!take_args(ctx, &a) || ctx->ret <= 0)
+		return 0;
+	w = begin_work(&a, K_IOV, dir, ctx->ret);
+	if (!w || bpf_probe_read_user(&m, sizeof(m), (void *)a.p1))
+		return 0;
+	w->vec = m.iov;
+	w->vec_cnt = m.iovlen;
+	first_segment(w, m.iov, ctx->ret);
+	if (m.name && m.namelen > 0)
+		w->has_addr = read_user_addr(&w->addr, m.name);
+	bpf_tail_call(ctx, &tails, TAIL_DATA_MAIN);
+	return 0;
+}
+
+static __always_inline int exit_mmsg(struct sys_exit_ctx *ctx, u32 dir)
+{
+	struct user_mmsghdr m;
+	struct args a;
+	struct work *w;
+
+	if (!take_args(ctx, &a) || ctx->ret <= 0)
+		return 0;
+	w = begin_work(&a, K_MMSG, dir, 0);
+	if (!w || bpf_probe_read_user(&m, sizeof(m), (void *)a.p1))
+		return 0;
+	w->vec = a.p1;
+	w->vec_cnt = ctx->ret;
+	w->idx = 0;
+	first_segment(w, m.hdr.iov, m.len);
+	if (m.hdr.name && m.hdr.namelen > 0)
+		w->has_addr = read_user_addr(&w->addr, m.hdr.name);
+	bpf_tail_call(ctx, &tails, TAIL_MMSG_COUNT);
+	return 0;
+}
+
+ENTER_DATA(read, FuncRead, ctx->args[1], 0, 0)
+
+SEC("tracepoint/syscalls/sys_exit_read")
+int exit_read(struct sys_exit_ctx *ctx)
+{
+	return exit_buf(ctx, DirIngress);
+}
+
+ENTER_DATA(write, FuncWrite, ctx->args[1], 0, 0)
+
+SEC("tracepoint/syscalls/sys_exit_write")
+int exit_write(struct sys_exit_ctx *ctx)
+{
+	return exit_buf(ctx, DirEgress);
+}
+
+ENTER_DATA(recvfrom, ctx->args[4] ? FuncRecvFrom : FuncRecv, ctx->args[1], ctx->args[4], ctx->args[5])
+
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int exit_recvfrom(struct sys_exit_ctx *ctx)
+{
+	return exit_buf(ctx, DirIngress);
+}
+
+ENTER_DATA(sendto, ctx->args[4] ? FuncSendTo : FuncSend, ctx->args[1], ctx->args[4], ctx->args[5])
+
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int exit_sendto(struct sys_exit_ctx *ctx)
+{
+	return exit_buf(ctx, DirEgress);
+}
+
+ENTER_DATA(readv, FuncReadV, ctx->args[1], ctx->args[2], 0)
+
+SEC("tracepoint/syscalls/sys_exit_readv")
+int exit_readv(struct sys_exit_ctx *ctx)
+{
+	return exit_iov(ctx, DirIngress);
+}
+
+ENTER_DATA(writev, FuncWriteV, ctx->args[1], ctx->args[2], 0)
+
+SEC("tracepoint/syscalls/sys_exit_writev")
+int exit_writev(struct sys_exit_ctx *ctx)
+{
+	return exit_iov(ctx, DirEgress);
+}
+
+ENTER_DATA(recvmsg, FuncRecvMsg, ctx->args[1], 0, 0)
+
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int exit_recvmsg(struct sys_exit_ctx *ctx)
+{
+	return exit_msg(ctx, DirIngress);
+}
+
+ENTER_DATA(sendmsg, FuncSendMsg, ctx->args[1], 0, 0)
+
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int exit_sendmsg(struct sys_exit_ctx *ctx)
+{
+	return exit_msg(ctx, DirEgress);
+}
+
+ENTER_DATA(recvmmsg, FuncRecvMmsg, ctx->args[1], 0, 0)
+
+SEC("tracepoint/syscalls/sys_exit_recvmmsg")
+int exit_recvmmsg(struct sys_exit_ctx *ctx)
+{
+	return exit_mmsg(ctx, DirIngress);
+}
+
+ENTER_DATA(sendmmsg, FuncSendMmsg, ctx->args[1], 0, 0)
+
+SEC("tracepoint/syscalls/sys_exit_sendmmsg")
+int exit_sendmmsg(struct sys_exit_ctx *ctx)
+{
+	return exit_mmsg(ctx, DirEgress);
+}
+
+/* sendfile moves bytes the program cannot see; they count for the L4 stats (and leave a gap in the
+ * egress stream position, which is exactly what the consumer must learn). */
+ENTER_DATA(sendfile64, FuncUnknown, 0, 0, 0)
+
+SEC("tracepoint/syscalls/sys_exit_sendfile64")
+int exit_sendfile(struct sys_exit_ctx *ctx)
+{
+	struct args a;
+
+	if (!take_args(ctx, &a) || ctx->ret <= 0)
+		return 0;
+	if (!begin_work(&a, K_NONE, DirEgress, ctx->ret))
+		return 0;
+	bpf_tail_call(ctx, &tails, TAIL_DATA_MAIN);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int enter_connect(struct sys_enter_ctx *ctx)
+{
+	u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (!tgid_wanted(tgid) || tgid_disabled(tgid))
+		return 0;
+	save_args(ctx->nr, ctx->args[0], FuncUnknown, 0, 0, 0);
+	return 0;
+}
+
+/* A new connection on an fd we still track means its close went unseen (dup2, exec, a missed
+ * event): close the old one first so the consumer never merges two connections. */
+static __always_inline void replace_stale(void *ctx, u64 key)
+{
+	struct conn *old = bpf_map_lookup_elem(&conn_map, &key);
+	if (old)
+		close_conn(ctx, key, old, false);
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int exit_connect(struct sys_exit_ctx *ctx)
+{
+	union sockaddr_t a;
+	struct args args;
+	u8 sock_type = 0;
+	u16 family;
+	u64 key;
+
+	if (!take_args(ctx, &args) || (ctx->ret != 0 && ctx->ret != -EINPROGRESS))
+		return 0;
+	/* The kernel socket holds the peer even while a non-blocking connect is in progress; an
+	 * AF_UNSPEC connect (UDP disassociation) leaves none and is not a connection. */
+	family = fd_peer(args.fd, &a, &sock_type);
+	if (!family || family == AF_UNKNOWN)
+		return 0;
+	key = conn_key(bpf_get_current_pid_tgid() >> 32, args.fd);
+	replace_stale(ctx, key);
+	track(ctx, key, &a, IsClient, sock_type, true);
+	return 0;
+}
+
+static __always_inline int accept_entry(struct sys_enter_ctx *ctx, u32 func)
+{
+	u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (!tgid_wanted(tgid) || tgid_disabled(tgid))
+		return 0;
+	save_args(ctx->nr, ctx->args[0], func, 0, 0, 0);
+	return 0;
+}
+
+/* The peer comes from the new socket itself, so accept(fd, NULL, NULL) works too. */
+static __always_inline int accept_exit(struct sys_exit_ctx *ctx)
+{
+	union sockaddr_t a;
+	struct args args;
+	u8 sock_type = 0;
+	u64 key;
+
+	if (!take_args(ctx, &args) || ctx->ret < 0)
+		return 0;
+	if (!fd_peer(ctx->ret, &a, &sock_type))
+		return 0;
+	key = conn_key(bpf_get_current_pid_tgid() >> 32, ctx->ret);
+	replace_stale(ctx, key);
+	track(ctx, key, &a, IsServer, sock_type, true);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_accept")
+int enter_accept(struct sys_enter_ctx *ctx)
+{
+	return accept_entry(ctx, FuncAccept);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int exit_accept(struct sys_exit_ctx *ctx)
+{
+	return accept_exit(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_enter_accept4")
+int enter_accept4(struct sys_enter_ctx *ctx)
+{
+	return accept_entry(ctx, FuncAccept4);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int exit_accept4(struct sys_exit_ctx *ctx)
+{
+	return accept_exit(ctx);
+}
+
+/* close() releases the fd even when it fails, so the entry is the place to act. */
+SEC("tracepoint/syscalls/sys_enter_close")
+int enter_close(struct sys_enter_ctx *ctx)
+{
+	u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	u64 key = conn_key(tgid, ctx->args[0]);
+	struct conn *c = bpf_map_lookup_elem(&conn_map, &key);
+
+	/* Forgotten in any case; announced only if the process is still of interest. */
+	if (c)
+		close_conn(ctx, key, c, !tgid_wanted(tgid) || tgid_disabled(tgid));
+	return 0;
+}
+
+/* ---- the control channel: uprobes on the library's own stubs ------------------------------- */
+
+static __always_inline u64 id_key(const struct connect_id_t *id)
+{
+	return conn_key(id->tgid, id->fd);
+}
+
+SEC("uprobe")
+int up_cleanup_dog(struct pt_regs *regs)
+{
+	u64 ids = regs->di;
+	s32 n = (s32)regs->si;
+
+#pragma unroll
+	for (int i = 0; i < IDS_PER_CLEANUP; i++) {
+		struct connect_id_t id;
+		struct conn *c;
+		u64 key;
+
+		if (i >= n)
+			break;
+		if (bpf_probe_read_user(&id, sizeof(id), (void *)(ids + (u64)i * sizeof(id))))
+			break;
+		key = id_key(&id);
+		c = bpf_map_lookup_elem(&conn_map, &key);
+		if (c && c->id.tgid == id.tgid)
+			bpf_map_delete_elem(&conn_map, &key);
+	}
+	return 0;
+}
+
+SEC("uprobe")
+int up_update_conn_addr(struct pt_regs *regs)
+{
+	struct netobserver_config *cfg = config();
+	struct connect_id_t id;
+	union sockaddr_t a;
+	bool drop = (u8)regs->cx != 0;
+	struct conn *c;
+	u64 key;
+
+	if (!cfg || bpf_probe_read_user(&id, sizeof(id), (void *)regs->di) ||
+	    bpf_probe_read_user(&a, sizeof(a), (void *)regs->si))
+		return 0;
+	key = id_key(&id);
+	c = bpf_map_lookup_elem(&conn_map, &key);
+	if (c) {
+		/* An id from before an fd reuse must not touch the connection now on that fd. */
+		if (id.start && c->id.start != id.start)
+			return 0;
+		c->addr = a;
+		c->sampled = !drop;
+		return 0;
+	}
+	{
+		struct conn n;
+
+		__builtin_memset(&n, 0, sizeof(n));
+		n.id = id;
+		if (!n.id.start)
+			n.id.start = bpf_ktime_get_ns();
+		n.addr = a;
+		n.role = IsUnknown;
+		n.sampled = !drop;
+		if (bpf_map_update_elem(&conn_map, &key, &n, BPF_NOEXIST))
+			return 0;
+		if (n.sampled && !(cfg->self_pid > 0 && (u32)cfg->self_pid == id.tgid))
+			emit_connect(regs, &n);
+	}
+	return 0;
+}
+
+SEC("uprobe")
+int up_disable_process(struct pt_regs *regs)
+{
+	struct netobserver_config *cfg = config();
+	struct state *st = state();
+	u32 pid = (u32)regs->di;
+	bool drop = (u8)regs->si != 0;
+	u8 one = 1;
+
+	if (!cfg || !st || !pid)
+		return 0;
+	if (!drop) {
+		if (!bpf_map_update_elem(&disabled_map, &pid, &one, BPF_NOEXIST))
+			__sync_fetch_and_add(&st->ndisabled, 1);
+	} else if (cfg->tgid_filter <= 0) {
+		if (!bpf_map_delete_elem(&disabled_map, &pid))
+			__sync_fetch_and_add(&st->ndisabled, -1);
+	}
+	return 0;
+}
+
+SEC("uprobe")
+int up_update_conn_role(struct pt_regs *regs)
+{
+	struct connect_id_t id;
+	u32 role = (u32)regs->si;
+	struct conn *c;
+	u64 key;
+
+	if (bpf_probe_read_user(&id, sizeof(id), (void *)regs->di))
+		return 0;
+	if (role != IsUnknown && role != IsClient && role != IsServer)
+		return 0;
+	key = id_key(&id);
+	c = bpf_map_lookup_elem(&conn_map, &key);
+	if (c && (!id.start || c->id.start == id.start))
+		c->role = role;
+	return 0;
+}

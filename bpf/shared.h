@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Definitions shared by the BPF programs and their loader (not part of the libebpf.so ABI).
+ */
+#ifndef NETOBSERVER_SHARED_H
+#define NETOBSERVER_SHARED_H
+
+/* Entries of the kernel connection map. */
+#define NETOBSERVER_MAX_CONNS 65536
+/* Connection ids ebpf_cleanup_dog's uprobe reads per call; ebpf_delete_map_value splits larger
+ * batches. */
+#define NETOBSERVER_CLEANUP_BATCH 64
+
+/* Slots of the tail-call program array. */
+#define TAIL_DATA_MAIN 0
+#define TAIL_EMIT_SEGMENTS 1
+#define TAIL_MMSG_COUNT 2
+#define NETOBSERVER_NUM_TAILS 3
+
+/* The single entry of config_map, written by ebpf_config. */
+struct netobserver_config {
+	unsigned int proto_mask;  /* bit p-1 enables data events of protocol p */
+	unsigned int proto_set;   /* PROTOCOL_FILTER was set at least once */
+	int tgid_filter;          /* > 0: only this process, all protocols */
+	int self_pid;             /* > 0: never track this process */
+	int port_filter;          /* stored only, as in the original */
+	int sampling;             /* 0..100 */
+};
+
+#endif
