@@ -1,0 +1,249 @@
+package kerneltest
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/internal/testenv"
+	"github.com/stretchr/testify/require"
+)
+
+// event is one captured event, copied out of its batch.
+type event struct {
+	ctrl  *libebpf.CtrlEvent
+	data  *libebpf.DataEvent
+	stats *libebpf.StatsEvent
+	lost  *libebpf.LostNotice
+}
+
+func (e event) tgid() uint32 {
+	switch {
+	case e.ctrl != nil:
+		return e.ctrl.ConnID.TGID
+	case e.data != nil:
+		return e.data.ConnID.TGID
+	case e.stats != nil:
+		return e.stats.ConnID.TGID
+	}
+	return 0
+}
+
+func (e event) conn() libebpf.ConnID {
+	switch {
+	case e.ctrl != nil:
+		return e.ctrl.ConnID
+	case e.data != nil:
+		return e.data.ConnID
+	case e.stats != nil:
+		return e.stats.ConnID
+	}
+	return libebpf.ConnID{}
+}
+
+// capture runs our libebpf.so for one test and keeps every event it delivers.
+type capture struct {
+	lib  *libebpf.Library
+	log  *testLog
+	mu   sync.Mutex
+	evs  []event
+	done chan struct{}
+}
+
+func (c *capture) Ctrl(e *libebpf.CtrlEvent) { v := *e; c.evs = append(c.evs, event{ctrl: &v}) }
+func (c *capture) Data(e *libebpf.DataEvent) {
+	v := *e
+	v.Payload = bytes.Clone(e.Payload)
+	c.evs = append(c.evs, event{data: &v})
+}
+func (c *capture) Stats(e *libebpf.StatsEvent) { v := *e; c.evs = append(c.evs, event{stats: &v}) }
+func (c *capture) Lost(n libebpf.LostNotice)   { c.evs = append(c.evs, event{lost: &n}) }
+
+// testLog sends the library's messages to the test log and keeps them.
+type testLog struct {
+	t    testing.TB
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *testLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *testLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *testLog) WithGroup(string) slog.Handler            { return l }
+func (l *testLog) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Level.String() + " " + r.Message)
+	r.Attrs(func(a slog.Attr) bool { b.WriteString(" " + a.String()); return true })
+	l.mu.Lock()
+	l.msgs = append(l.msgs, b.String())
+	l.mu.Unlock()
+	return nil
+}
+
+func libraryPath(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("NETOBSERVER_BIN")
+	if dir == "" {
+		wd, _ := os.Getwd()
+		dir = filepath.Join(wd, "..", "..", "bin")
+	}
+	path := filepath.Join(dir, libebpf.FileName)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("KERNEL TEST NOT RUN: %s is missing: run `make build` (%v)", path, err)
+	}
+	return path
+}
+
+// startCapture loads bin/libebpf.so, configures it as iLogtail does (then applies tweak) and
+// starts it. The library stays loaded until the test ends.
+func startCapture(t *testing.T, tweak func(*libebpf.Library)) *capture {
+	t.Helper()
+	testenv.RequireRoot(t)
+	c := &capture{log: &testLog{t: t}, done: make(chan struct{})}
+	lib, err := libebpf.Open(libebpf.Options{Path: libraryPath(t), Logger: slog.New(c.log), PollInterval: 2 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("BPF CANNOT RUN HERE: %v\nlibrary said:\n%s", err, strings.Join(c.log.msgs, "\n"))
+	}
+	c.lib = lib
+	require.NoError(t, lib.SetProtocolFilter(libebpf.AllProtocols))
+	require.NoError(t, lib.SetProcessFilter(libebpf.AllProcesses))
+	require.NoError(t, lib.SetSelfFilter(int32(os.Getpid())))
+	require.NoError(t, lib.SetSampling(libebpf.SampleAll))
+	require.NoError(t, lib.SetBufferPages(libebpf.DataEvents, 512))
+	if tweak != nil {
+		tweak(lib)
+	}
+	require.NoError(t, lib.Start(), "library said:\n%s", strings.Join(c.log.msgs, "\n"))
+	go func() {
+		defer close(c.done)
+		for b := range lib.Events() {
+			c.mu.Lock()
+			b.Visit(c)
+			c.mu.Unlock()
+			lib.Release(b)
+		}
+	}()
+	t.Cleanup(func() {
+		require.NoError(t, lib.Close())
+		<-c.done
+		if t.Failed() {
+			t.Logf("library messages:\n%s", strings.Join(c.log.msgs, "\n"))
+		}
+	})
+	return c
+}
+
+// of returns the events of process pid so far.
+func (c *capture) of(pid int) []event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []event
+	for _, e := range c.evs {
+		if e.tgid() == uint32(pid) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// waitFor polls until done(events of pid) holds, or fails after 10s showing what arrived.
+func (c *capture) waitFor(t *testing.T, pid int, what string, done func([]event) bool) []event {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		evs := c.of(pid)
+		if done(evs) {
+			return evs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d: %s did not arrive in 10s; got:\n%s", pid, what, describe(evs))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// closed reports whether the events include a final stats event (the close of some connection).
+func closedConns(evs []event) int {
+	n := 0
+	for _, e := range evs {
+		if e.stats != nil && e.stats.ConnEvents == 1 {
+			n++
+		}
+	}
+	return n
+}
+
+func describe(evs []event) string {
+	var b strings.Builder
+	w := libebpf.NewTraceWriter(&b)
+	for _, e := range evs {
+		switch {
+		case e.ctrl != nil:
+			w.Ctrl(e.ctrl)
+		case e.data != nil:
+			w.Data(e.data)
+		case e.stats != nil:
+			w.Stats(e.stats)
+		case e.lost != nil:
+			w.Lost(*e.lost)
+		}
+	}
+	w.Flush()
+	return b.String()
+}
+
+// conversation is what one connection of one process carried, assembled from its events.
+type conversation struct {
+	id              libebpf.ConnID
+	connect, close  *libebpf.CtrlEvent
+	final           *libebpf.StatsEvent
+	egress, ingress []*libebpf.DataEvent
+}
+
+func (cv *conversation) sent() []byte     { return joined(cv.egress) }
+func (cv *conversation) received() []byte { return joined(cv.ingress) }
+
+func joined(ds []*libebpf.DataEvent) []byte {
+	var b []byte
+	for _, d := range ds {
+		b = append(b, d.Payload...)
+	}
+	return b
+}
+
+// conversations groups events by connection, in first-seen order.
+func conversations(evs []event) []*conversation {
+	var out []*conversation
+	byID := map[libebpf.ConnID]*conversation{}
+	for _, e := range evs {
+		if e.lost != nil {
+			continue
+		}
+		id := e.conn()
+		cv := byID[id]
+		if cv == nil {
+			cv = &conversation{id: id}
+			byID[id] = cv
+			out = append(out, cv)
+		}
+		switch {
+		case e.ctrl != nil && e.ctrl.Type == libebpf.EventConnect:
+			cv.connect = e.ctrl
+		case e.ctrl != nil:
+			cv.close = e.ctrl
+		case e.stats != nil && e.stats.ConnEvents == 1:
+			cv.final = e.stats
+		case e.data != nil && e.data.Direction == libebpf.DirEgress:
+			cv.egress = append(cv.egress, e.data)
+		case e.data != nil:
+			cv.ingress = append(cv.ingress, e.data)
+		}
+	}
+	return out
+}

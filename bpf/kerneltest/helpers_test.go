@@ -1,0 +1,178 @@
+package kerneltest
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netobserver/netobserver/internal/testenv"
+)
+
+// The test binary doubles as the traffic peers: re-executed with NETOBS_PEER set, it becomes a
+// server or a client with a known conversation, a distinct pid, in the namespace it was started in.
+func TestMain(m *testing.M) {
+	switch os.Getenv("NETOBS_PEER") {
+	case "server":
+		os.Exit(server(os.Getenv("NETOBS_NET"), os.Getenv("NETOBS_ADDR")))
+	case "client":
+		os.Exit(client(os.Getenv("NETOBS_NET"), os.Getenv("NETOBS_ADDR")))
+	}
+	os.Exit(m.Run())
+}
+
+// The conversation, in RESP so the kernel side detects Redis: a PING, then a SET whose 40000-byte
+// value spans three 16384-byte data events.
+var (
+	ping     = []byte("*1\r\n$4\r\nPING\r\n")
+	pong     = []byte("+PONG\r\n")
+	bigValue = bytes.Repeat([]byte{'v'}, 40000)
+	set      = append([]byte("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$40000\r\n"), append(bigValue, '\r', '\n')...)
+	ok       = []byte("+OK\r\n")
+)
+
+func server(network, addr string) int {
+	l, err := net.Listen(network, addr)
+	if err != nil {
+		fmt.Println("listen:", err)
+		return 1
+	}
+	fmt.Println("listening")
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return 1
+		}
+		go func(c net.Conn) {
+			defer c.Close()
+			for _, step := range []struct{ in, out []byte }{{ping, pong}, {set, ok}} {
+				if _, err := io.ReadFull(c, make([]byte, len(step.in))); err != nil {
+					return
+				}
+				if _, err := c.Write(step.out); err != nil {
+					return
+				}
+			}
+			io.Copy(io.Discard, c)
+		}(c)
+	}
+}
+
+// client connects, then waits for a line on stdin before each step, reporting each on stdout, so
+// a test can act between connect, exchange and close.
+func client(network, addr string) int {
+	in := bufio.NewScanner(os.Stdin)
+	c, err := net.Dial(network, addr)
+	if err != nil {
+		fmt.Println("dial:", err)
+		return 1
+	}
+	fmt.Println("connected")
+	in.Scan()
+	if err := converse(c); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	fmt.Println("exchanged")
+	in.Scan()
+	c.Close()
+	fmt.Println("closed")
+	return 0
+}
+
+// converse plays the client's side of the conversation. The send buffer is made large enough
+// that the SET leaves in one write syscall, which the kernel side must split into three events.
+func converse(c net.Conn) error {
+	if b, ok := c.(interface{ SetWriteBuffer(int) error }); ok {
+		if err := b.SetWriteBuffer(1 << 20); err != nil {
+			return err
+		}
+	}
+	for _, step := range []struct{ out, in []byte }{{ping, pong}, {set, ok}} {
+		if _, err := c.Write(step.out); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		if _, err := io.ReadFull(c, make([]byte, len(step.in))); err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+	}
+	return nil
+}
+
+// peer is a re-executed test binary playing server or client.
+type peer struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Scanner
+}
+
+func startPeer(t *testing.T, ns, role, network, addr string) *peer {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmd *exec.Cmd
+	if ns == "" {
+		cmd = exec.Command(exe)
+	} else {
+		cmd = testenv.Command(ns, exe)
+	}
+	cmd.Env = append(os.Environ(), "NETOBS_PEER="+role, "NETOBS_NET="+network, "NETOBS_ADDR="+addr)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return &peer{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout)}
+}
+
+func (p *peer) pid() int { return p.cmd.Process.Pid }
+
+// expect waits for the peer to print want.
+func (p *peer) expect(t *testing.T, want string) {
+	t.Helper()
+	got := make(chan string, 1)
+	go func() {
+		if p.out.Scan() {
+			got <- p.out.Text()
+		} else {
+			got <- "(peer exited)"
+		}
+	}()
+	select {
+	case line := <-got:
+		if !strings.HasPrefix(line, want) {
+			t.Fatalf("peer %d said %q, want %q", p.pid(), line, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("peer %d did not say %q in 10s", p.pid(), want)
+	}
+}
+
+// next tells the client to take its next step and waits until it reports it done.
+func (p *peer) next(t *testing.T, want string) {
+	t.Helper()
+	if _, err := io.WriteString(p.stdin, "go\n"); err != nil {
+		t.Fatal(err)
+	}
+	p.expect(t, want)
+}
