@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Overhead of our libebpf.so, measured in one run with alternating rounds (off, on, off, on, ...):
+#   - nginx + wrk requests/s inside a network namespace, library attached vs detached;
+#   - file I/O on tmpfs (dd overwrite + read of an existing file), attached vs detached.
+# "Attached" = bin/bpf-dropin --consume: ebpf_init/config/start exactly like iLogtail (all
+# protocols, sampling 100) and iLogtail's poll loop, discarding the events.
+#
+# Two ratios per workload: throughput (on/off; what the targets mean, but only meaningful on an
+# otherwise idle machine) and CPU cost per unit of work (off/on; CPU seconds of nginx + wrk + the
+# consumer per request, of dd + the consumer per byte), which stays meaningful when other load
+# competes for the CPUs.
+# Usage: scripts/bench-libebpf.sh [bin/libebpf.so] [bin/bpf-dropin]   (root; ROUNDS=3 DURATION=5)
+set -euo pipefail
+so=${1:-bin/libebpf.so}
+dropin=${2:-bin/bpf-dropin}
+rounds=${ROUNDS:-3}
+duration=${DURATION:-5}
+dd_bs=${DD_BS:-64k}
+dd_count=${DD_COUNT:-16384}
+ns=nobench$$
+work=$(mktemp -d /tmp/bench-libebpf.XXXXXX)
+iofile=/dev/shm/bench-libebpf.$$
+consumer=
+
+[ "$(id -u)" -eq 0 ] || { echo "bench: must run as root" >&2; exit 1; }
+for t in nginx wrk dd ip numfmt; do command -v $t >/dev/null || { echo "bench: $t is missing (scripts/deps.sh)" >&2; exit 1; }; done
+
+cleanup() {
+  if [ -n "$consumer" ]; then kill "$consumer" 2>/dev/null || true; wait "$consumer" 2>/dev/null || true; fi
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  ip netns del "$ns" 2>/dev/null || true
+  rm -rf "$work" "$iofile"
+}
+trap cleanup EXIT
+
+hz=$(getconf CLK_TCK)
+# CPU seconds (user + system) a process has used so far; 0 when there is none.
+cpu_of() {
+  [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ] || { echo 0; return; }
+  awk -v hz="$hz" '{sub(/.*\) /, ""); print ($12 + $13) / hz}' "/proc/$1/stat"
+}
+add() { awk -v a="$1" -v b="$2" 'BEGIN {print a + b}'; }
+sub() { awk -v a="$1" -v b="$2" 'BEGIN {print a - b}'; }
+
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+cat >"$work/nginx.conf" <<CONF
+worker_processes 1; pid $work/nginx.pid; error_log $work/error.log;
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work;
+  uwsgi_temp_path $work; scgi_temp_path $work; keepalive_requests 1000000;
+  server { listen 127.0.0.1:8080; location / { default_type text/plain; return 200 "hello, benchmark\n"; } } }
+CONF
+ip netns exec "$ns" nginx -c "$work/nginx.conf" -p "$work"
+for _ in $(seq 50); do ip netns exec "$ns" curl -s -o /dev/null http://127.0.0.1:8080/ && break; sleep 0.1; done
+worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
+[ -n "$worker" ] || { echo "bench: no nginx worker" >&2; exit 1; }
+dd if=/dev/zero of="$iofile" bs="$dd_bs" count="$dd_count" status=none
+
+attach() {
+  "$dropin" "$so" --consume >"$work/consumer.out" 2>"$work/consumer.err" &
+  consumer=$!
+  for _ in $(seq 100); do grep -q ready "$work/consumer.out" 2>/dev/null && return; sleep 0.1; done
+  echo "bench: the consumer did not start:" >&2; cat "$work/consumer.err" >&2; exit 1
+}
+detach() {
+  kill "$consumer"; wait "$consumer" || true; consumer=
+  grep -h "consume:" "$work/consumer.err" | sed 's/^/    /'
+}
+
+# Prints "requests/s cpu-seconds-per-request".
+nginx_round() {
+  local c0 n0 c1 n1 out
+  c0=$(cpu_of "$consumer"); n0=$(cpu_of "$worker")
+  out=$(ip netns exec "$ns" /usr/bin/time -f "wrkcpu %U %S" wrk -t1 -c16 -d"${duration}s" http://127.0.0.1:8080/ 2>&1)
+  c1=$(cpu_of "$consumer"); n1=$(cpu_of "$worker")
+  awk -v c="$(sub "$c1" "$c0")" -v n="$(sub "$n1" "$n0")" '
+    /requests in/ {reqs = $1} /Requests\/sec/ {rps = $2} /^wrkcpu/ {w = $2 + $3}
+    END {printf "%s %.9f\n", rps, (c + n + w) / reqs}' <<<"$out"
+}
+# Prints "bytes/s cpu-seconds-per-byte" for a dd overwrite + read of a file whose pages exist.
+fileio_round() {
+  local c0 c1 t0 t1 cpu
+  c0=$(cpu_of "$consumer"); t0=$(date +%s%N)
+  cpu=$( { /usr/bin/time -f "%U %S" dd if=/dev/zero of="$iofile" bs="$dd_bs" count="$dd_count" conv=notrunc status=none; \
+           /usr/bin/time -f "%U %S" dd if="$iofile" of=/dev/null bs="$dd_bs" status=none; } 2>&1 | awk '{s += $1 + $2} END {print s}')
+  t1=$(date +%s%N); c1=$(cpu_of "$consumer")
+  awk -v b="$(( $(numfmt --from=iec "${dd_bs^^}") * dd_count * 2 ))" -v ns=$((t1 - t0)) -v cpu="$(add "$cpu" "$(sub "$c1" "$c0")")" \
+    'BEGIN {printf "%.0f %.15f\n", b / (ns / 1e9), cpu / b}'
+}
+
+results=$work/results
+for r in $(seq "$rounds"); do
+  read -r off_rps off_rcpu < <(nginx_round); read -r off_io off_iocpu < <(fileio_round)
+  attach
+  read -r on_rps on_rcpu < <(nginx_round); read -r on_io on_iocpu < <(fileio_round)
+  detach
+  echo "$off_rps $on_rps $off_rcpu $on_rcpu $off_io $on_io $off_iocpu $on_iocpu" >>"$results"
+  awk -v r="$r" '{printf "round %d: nginx off %.0f on %.0f req/s (CPU/request %.1f / %.1f us); file I/O off %.0f on %.0f MiB/s\n",
+        r, $1, $2, $3 * 1e6, $4 * 1e6, $5 / 1048576, $6 / 1048576}' <<<"$(tail -1 "$results")"
+done
+awk -v bs="$dd_bs" '{r1 += $1; r2 += $2; c1 += $3; c2 += $4; i1 += $5; i2 += $6; k1 += $7; k2 += $8}
+  END {
+    printf "nginx requests/s ratio (on/off):        %.3f   (target >= 0.95)\n", r2 / r1
+    printf "nginx CPU-per-request ratio (off/on):   %.3f\n", c1 / c2
+    printf "file I/O throughput ratio (on/off):     %.3f   (target >= 0.97; dd bs=%s, tmpfs)\n", i2 / i1, bs
+    printf "file I/O CPU-per-byte ratio (off/on):   %.3f\n", k1 / k2 }' "$results"
