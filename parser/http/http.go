@@ -1,0 +1,344 @@
+// Package http parses HTTP/1.0 and HTTP/1.1 for netobserver.
+//
+// It owns HTTP/1 framing — where each request and response ends in a byte stream, whether the
+// body is delimited by Content-Length, by chunked transfer coding, by the connection closing, or
+// absent (HEAD replies, 1xx, 204, 304) — and the fields records need: method, Host, the path
+// without its query string (query strings carry user data and never leave the host), version
+// and status. Bodies are skipped, never read.
+//
+// A Conn remembers what one connection's earlier messages imply for later ones: the methods of
+// unanswered requests (a reply to HEAD has no body), a body running until close, a protocol
+// switch, and how far an incomplete chunked body was scanned, so that a message trickling in is
+// scanned once however many calls it takes.
+package http
+
+import (
+	"bytes"
+
+	"github.com/netobserver/netobserver/parser"
+)
+
+// Protocol is HTTP/1.x. Responses answer requests in order, pipelined or not.
+var Protocol parser.Protocol = protocol{}
+
+type protocol struct{}
+
+func (protocol) Name() string                            { return "http" }
+func (protocol) Matching() parser.Matching               { return parser.MatchInOrder }
+func (protocol) NewConn(in *parser.Interner) parser.Conn { return NewConn(in) }
+
+const (
+	// MaxHeader bounds the start line and header section together. Servers refuse less (nginx
+	// answers 400 past 8 KiB per line by default), so a buffer this long without the blank line
+	// that ends the headers is not HTTP.
+	MaxHeader = 16 << 10
+
+	// MaxPending bounds how far a chunked body may extend before its end is in the buffer. Past
+	// it the message is reported Complete and Truncated up to the last chunk known, and the rest
+	// of its chunks are consumed as Ignored when they come, so the caller never has to buffer a
+	// large streamed body whole. Chunked bodies within the bound are reported whole, with their
+	// exact size.
+	MaxPending = 256 << 10
+
+	// maxBody bounds Content-Length and chunk sizes (1 TiB): larger values are garbage.
+	maxBody = 1 << 40
+	// maxChunkLine bounds a chunk-size line, extensions included.
+	maxChunkLine = 4 << 10
+	// pendingRequests is how many unanswered requests a Conn remembers the method of. Deeper
+	// pipelines are counted but their methods forgotten: their replies are taken as non-HEAD.
+	pendingRequests = 64
+)
+
+// Request method flags remembered for the response parser.
+const (
+	flagHEAD    = 1 << iota // the reply has no body
+	flagCONNECT             // a 2xx reply turns the connection into a tunnel
+)
+
+// Conn is the HTTP/1 state of one connection.
+//
+// It assumes the caller parses a request before its response, which causality gives whenever
+// bytes are parsed in the order they were captured. A response parsed with no request pending is
+// taken as a reply to a method other than HEAD.
+type Conn struct {
+	in *parser.Interner
+
+	// pending holds flags of requests parsed and not yet answered, oldest first, in a ring.
+	pending      [pendingRequests]uint8
+	pendingHead  int
+	pendingLen   int
+	pendingLost  int          // requests after those in pending whose flags were dropped: pending was full
+	untilClose   bool         // the response stream is a body that ends when the connection closes
+	tunnel       bool         // the connection left HTTP (101, or a 2xx to CONNECT)
+	dir          [2]direction // indexed by MessageType-1
+	chunkedScans int          // chunk lines read, for tests that check scanning resumes
+}
+
+// direction is the per-stream state of incomplete messages.
+type direction struct {
+	// cur marks a message seen incomplete and scanned up to cur.pos, which is in its header
+	// section or its chunked body as stage says; h holds the headers read so far.
+	cur   cursor
+	stage uint8
+	h     headers
+	// cont marks a chunked message already reported (it outgrew MaxPending); the stream holds
+	// the rest of its chunks, consumed as Ignored.
+	cont bool
+}
+
+const (
+	stageHeaders = iota
+	stageChunks
+)
+
+// NewConn returns the state of a new connection; strings are interned in in.
+func NewConn(in *parser.Interner) *Conn { return &Conn{in: in} }
+
+// Parse implements parser.Conn.
+func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *parser.Message) parser.Result {
+	if typ != parser.Request && typ != parser.Response {
+		return parser.Result{Status: parser.Invalid}
+	}
+	if len(buf) == 0 {
+		return parser.Result{Status: parser.NeedMore}
+	}
+	if c.tunnel {
+		// After 101 or a 2xx to CONNECT the bytes belong to another protocol.
+		return parser.Result{Status: parser.Ignored, Consumed: len(buf)}
+	}
+	d := &c.dir[typ-1]
+	if d.cont {
+		if r, ok := c.continueChunks(d, buf); ok {
+			return r
+		}
+		// Not chunk framing: the caller resynchronised past the body; parse afresh.
+	}
+	if typ == parser.Request {
+		return c.parseRequest(d, buf, msg)
+	}
+	if c.untilClose {
+		if r, ok := c.bodyUntilClose(buf); ok {
+			return r
+		}
+	}
+	return c.parseResponse(d, buf, msg)
+}
+
+func (c *Conn) parseRequest(d *direction, buf []byte, msg *parser.Message) parser.Result {
+	method, n := matchMethod(buf)
+	if n <= 0 {
+		return status(n)
+	}
+	end, st := lineEnd(buf, n)
+	if end < 0 {
+		if st == parser.NeedMore && !plausibleTarget(buf[n:]) {
+			return parser.Result{Status: parser.Invalid}
+		}
+		return parser.Result{Status: st}
+	}
+	line := trimCR(buf[n:end])
+	sp := bytes.IndexByte(line, ' ')
+	// A whole line is checked by its shape, which the exact version word ends; bytes inside
+	// the target are the server's business.
+	if sp <= 0 || !targetStart(line[0]) {
+		return parser.Result{Status: parser.Invalid}
+	}
+	version := httpVersion(line[sp+1:])
+	if version == "" {
+		return parser.Result{Status: parser.Invalid}
+	}
+	target := line[:sp]
+
+	h, st := d.headers(buf, end+1)
+	if st != parser.Complete {
+		return parser.Result{Status: st}
+	}
+	flags := uint8(0)
+	switch method {
+	case "HEAD":
+		flags = flagHEAD
+	case "CONNECT":
+		flags = flagCONNECT
+	}
+
+	var m parser.Message
+	var res parser.Result
+	switch {
+	case h.te:
+		if !h.chunked {
+			// RFC 9112 §6.3: a request whose final coding is not chunked cannot be framed.
+			return parser.Result{Status: parser.Invalid}
+		}
+		res = c.chunkedBody(d, buf, h.end, &m)
+	case h.cl >= 0:
+		res = fixedBody(buf, h.end, h.cl, &m)
+	default:
+		res = fixedBody(buf, h.end, 0, &m)
+	}
+	if res.Status == parser.Complete {
+		// Strings are interned only now: a message still arriving is parsed again.
+		m.Type, m.Method, m.Version = parser.Request, method, version
+		m.Host = c.in.Bytes(buf[h.hostStart:h.hostEnd])
+		m.Resource = c.in.Bytes(resource(target, flags&flagCONNECT != 0))
+		c.pushRequest(flags)
+		*msg = m
+	}
+	return res
+}
+
+func (c *Conn) parseResponse(d *direction, buf []byte, msg *parser.Message) parser.Result {
+	code, version, n := statusLine(buf)
+	if n <= 0 {
+		return status(n)
+	}
+	h, st := d.headers(buf, n)
+	if st != parser.Complete {
+		return parser.Result{Status: st}
+	}
+	if code < 200 && code != 101 {
+		// Interim (100 Continue, 102, 103): the final response to the same request follows.
+		return parser.Result{Status: parser.Ignored, Consumed: h.end}
+	}
+	flags := c.peekRequest()
+	m := parser.Message{
+		Type:    parser.Response,
+		Version: version,
+		Status:  code,
+		Success: code < 400,
+	}
+	var res parser.Result
+	switch {
+	case code == 101 || (flags&flagCONNECT != 0 && code < 300):
+		// The connection now carries another protocol (WebSocket, h2c, a CONNECT tunnel).
+		c.tunnel = true
+		res = fixedBody(buf, h.end, 0, &m)
+	case flags&flagHEAD != 0 || code == 204 || code == 304:
+		res = fixedBody(buf, h.end, 0, &m)
+	case h.te && h.chunked:
+		res = c.chunkedBody(d, buf, h.end, &m)
+	case !h.te && h.cl >= 0:
+		res = fixedBody(buf, h.end, h.cl, &m)
+	default:
+		// RFC 9112 §6.3: no declared length; the body runs until the server closes.
+		c.untilClose = true
+		m.Size, m.Truncated = len(buf), true
+		res = parser.Result{Status: parser.Complete, Consumed: len(buf)}
+	}
+	if res.Status == parser.Complete {
+		c.dropRequest()
+		*msg = m
+	}
+	return res
+}
+
+// headers reads the header section from pos, or from where the previous call on the same
+// message stopped.
+func (d *direction) headers(buf []byte, pos int) (headers, parser.Status) {
+	h := headers{cl: -1}
+	if d.cur.ok && d.stage == stageHeaders {
+		if d.cur.matches(buf) {
+			h, pos = d.h, d.cur.pos
+		}
+		d.cur.ok = false
+	}
+	st := h.parse(buf, pos)
+	if st == parser.NeedMore && d.cur.save(buf, h.end) {
+		d.stage, d.h = stageHeaders, h
+	}
+	return h, st
+}
+
+// bodyUntilClose consumes the rest of a body delimited by the connection closing, unless the
+// stream visibly holds a new response (a server that kept the connection open after all).
+func (c *Conn) bodyUntilClose(buf []byte) (parser.Result, bool) {
+	_, _, n := statusLine(buf)
+	switch {
+	case n > 0:
+		c.untilClose = false
+		return parser.Result{}, false
+	case n == 0 && len(buf) < len("HTTP/1.1 200 "):
+		return parser.Result{Status: parser.NeedMore}, true
+	}
+	return parser.Result{Status: parser.Ignored, Consumed: len(buf)}, true
+}
+
+// fixedBody completes a message whose body is n bytes after the headers ending at hdr.
+func fixedBody(buf []byte, hdr int, n int64, m *parser.Message) parser.Result {
+	size := hdr + int(n)
+	m.Size = size
+	m.Truncated = size > len(buf)
+	return parser.Result{Status: parser.Complete, Consumed: size}
+}
+
+// status turns a non-positive length from the start-line matchers into a Result: 0 means the
+// buffer may still become a message, -1 that it cannot.
+func status(n int) parser.Result {
+	if n == 0 {
+		return parser.Result{Status: parser.NeedMore}
+	}
+	return parser.Result{Status: parser.Invalid}
+}
+
+func (c *Conn) pushRequest(flags uint8) {
+	if c.pendingLost > 0 || c.pendingLen == pendingRequests {
+		c.pendingLost++
+		return
+	}
+	c.pending[(c.pendingHead+c.pendingLen)%pendingRequests] = flags
+	c.pendingLen++
+}
+
+// peekRequest returns the flags of the oldest unanswered request; 0 when it is unknown.
+func (c *Conn) peekRequest() uint8 {
+	if c.pendingLen == 0 {
+		return 0
+	}
+	return c.pending[c.pendingHead]
+}
+
+// dropRequest forgets the oldest unanswered request: its response was parsed.
+func (c *Conn) dropRequest() {
+	switch {
+	case c.pendingLen > 0:
+		c.pendingHead = (c.pendingHead + 1) % pendingRequests
+		c.pendingLen--
+	case c.pendingLost > 0:
+		c.pendingLost--
+	}
+}
+
+// FindBoundary implements parser.Conn: the next known method followed by a space (requests) or
+// "HTTP/1." (responses), including a prefix of one at the end of buf.
+func (c *Conn) FindBoundary(buf []byte, typ parser.MessageType) int {
+	if typ == parser.Request || typ == parser.Response {
+		// The caller abandons the message at the start of buf.
+		c.dir[typ-1].cur.ok = false
+		c.dir[typ-1].cont = false
+		if typ == parser.Response {
+			c.untilClose = false
+		}
+	}
+	switch typ {
+	case parser.Request:
+		for i := 1; i < len(buf); i++ {
+			if methodFirst[buf[i]] {
+				if _, n := matchMethod(buf[i:]); n >= 0 {
+					return i
+				}
+			}
+		}
+	case parser.Response:
+		for i := 1; i < len(buf); {
+			j := bytes.IndexByte(buf[i:], 'H')
+			if j < 0 {
+				break
+			}
+			i += j
+			if rest := buf[i:]; bytes.HasPrefix(rest, []byte("HTTP/1.")) || bytes.HasPrefix([]byte("HTTP/1."), rest) {
+				return i
+			}
+			i++
+		}
+	}
+	return -1
+}
