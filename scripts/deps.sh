@@ -11,6 +11,8 @@ packages=(
   redis-server redis-tools postgresql postgresql-client mariadb-server mariadb-client
   # benchmarks
   wrk
+  # re-recording protocol captures from real traffic (parser/dns/testdata/capture.sh)
+  strace
 )
 
 missing=()
