@@ -1,0 +1,946 @@
+// Package stream reassembles one direction of one connection from the kernel's data events, by
+// stream position, for the protocol parsers (after the role Pixie's DataStreamBuffer plays in its
+// socket tracer).
+//
+// # What the kernel sends
+//
+// Every data event (conn_data_event_t, see docs/libebpf-abi.md §3 and §6) carries pos, the
+// offset in this direction's stream just AFTER the whole syscall that produced it, org_msg_size,
+// the length on the wire of the part of the syscall it describes, and at most 16384 bytes of
+// payload. One syscall becomes a group of events with the same pos:
+//
+//   - a plain buffer (read, write, send, recv, sendto, recvfrom) of N bytes becomes
+//     min(ceil(N/16384), 4) events: the first ones carry 16384 bytes each, the 4th carries the
+//     remainder's size in org_msg_size but at most 16384 bytes of payload (the rest is lost);
+//   - an iovec syscall (readv, writev, sendmsg, recvmsg, the *mmsg calls) becomes one event per
+//     segment, each of any size, each truncated to 16384 bytes.
+//
+// The start of a syscall is therefore pos − Σ org_msg_size over its group, and chunk k of the group
+// starts where chunks 1..k-1 end. A truncated chunk (payload shorter than org_msg_size) leaves a
+// hole of known size that no event will ever fill: the total size of a truncated syscall is known
+// from org_msg_size alone.
+//
+// Events may be lost, delivered twice, or arrive out of order across CPUs (a later pos before an
+// earlier one). The events of one syscall are emitted back to back on one CPU, so they arrive
+// consecutively.
+//
+// # How a group is resolved
+//
+// Since the kernel does not say how many events a syscall produced, a Buffer collects chunks with
+// the same Pos (and the same Vectored flag) into a pending group and places it — computes its
+// start and stores its bytes — at the first of:
+//
+//  1. its start meets a known boundary: the end of the newest byte received, the end of a run of
+//     buffered (or known-lost) bytes, or the parse position when it was reached by consuming up
+//     to the end of such a run. No chunk can be missing then: a missing one would make the group
+//     overlap bytes that are already there;
+//  2. its shape says it is complete (plain syscalls only): a chunk whose OrgSize is not exactly
+//     MaxChunk ends a plain syscall, and a 4th chunk always does;
+//  3. a chunk with a different Pos or Vectored flag arrives (the group's events were consecutive);
+//  4. Flush is called (the caller's batch of events ended, or the connection closed), or Gap is
+//     asked when the group is older than GapTimeout;
+//  5. its staged bytes exceed Cap (a bound on hostile input; Cap must exceed the largest
+//     syscall's payload, 44 iovec segments × 16 KiB = 704 KiB at most, which DefaultCap does).
+//
+// In the common cases — a plain syscall of less than MaxChunk bytes, or any syscall that
+// continues the stream — the group is placed by the Add that completes it, without waiting.
+// Rules 3 and 4 cover a syscall after a hole (lost or not yet arrived data) whose size is an exact
+// multiple of MaxChunk or that is vectored, and the first event of a connection in those shapes.
+//
+// A duplicate delivery of a whole group right after the original, before it was placed, would
+// otherwise be summed into it and misplace it. So a chunk equal to an earlier one of its group
+// (size, ts and bytes) makes the group wait for rules 3-5, and a group that is then an exact
+// repetition of its first p chunks keeps one copy (the rest counts as Duplicate) and glues no
+// length header (its start is a judgement). Repeated chunks are held as references, not copies.
+// A genuine syscall whose chunks repeat (zero-filled buffers) only waits for the end of the batch;
+// if it is exactly periodic it loses all but its last period, whose bytes are placed right.
+//
+// What cannot be told apart, and is documented rather than guessed at: a chunk lost from the
+// middle of a group that meets no boundary (the chunks before it are placed too late by its size;
+// the parser resynchronises on bytes it cannot parse), and a group whose events are split across
+// a Flush (call Flush only between whole batches of events: the kernel emits a syscall's events
+// back to back, so only a batch boundary inside them can split them).
+//
+// # Placement, gaps and memory
+//
+// Bytes are placed by position; the first copy of a position wins and later copies count as
+// Duplicate; bytes before the parse position count as Stale (already consumed or skipped). Head
+// returns the contiguous bytes at the parse position; Consume moves it, possibly beyond what is
+// buffered (a message body that has not arrived, or never will). When the parse position sits at
+// missing bytes, Gap says whether to give up on them: at once for bytes the kernel truncated,
+// otherwise once later data is GapTimeout old or GapBytes of it are buffered; SkipGap then moves to
+// the next byte present. Bytes held in memory are bounded by Cap: past it the oldest unparsed
+// bytes are dropped (Overflow) and the parse position moves past them (a caller notices the jump
+// in Pos, or in Stats().Overflow, and restarts its parser there).
+//
+// A caller's loop, per batch of events:
+//
+//	for each event: b.Add(chunk)
+//	b.Flush()
+//	for {
+//		data, ts := b.Head()
+//		if len(data) == 0 {
+//			if b.Gap(now) == 0 { break }
+//			b.SkipGap() // and reset the parser: the stream resumes after lost bytes
+//			continue
+//		}
+//		r := conn.Parse(data, typ, &msg) // Complete/Ignored: b.Consume(r.Consumed)
+//		if r.Status == parser.NeedMore { // the rest may never come:
+//			if b.GapAfterHead(now) == 0 { break }
+//			b.Consume(len(data)) // drop the partial message; Gap/SkipGap follow
+//		}
+//		...                              // Invalid: b.Consume(FindBoundary, or len(data) if -1)
+//	}
+//
+// # length_header and try_to_prepend
+//
+// Clients of length-prefixed protocols often read a 4-byte header, then the body. The kernel side
+// remembers the last 4-byte read in length_header. When a group's first chunk has TryToPrepend
+// (Kafka), the 4 header bytes (little-endian, as they were on the wire) are placed just before the
+// group's start; with Config.MySQL they are too when (LengthHeader & 0xffffff) equals the group's
+// total OrgSize (the packet body length; the ABI compares org_msg_size, which is the same for the
+// usual single-event body) and the payload does not itself start with those 3 length bytes. Placing
+// them by position means that if the 4-byte read was itself delivered, the glued copy is merely a
+// Duplicate.
+//
+// # Accounting
+//
+// Every byte received is accounted for exactly once, and every position passed once:
+//
+//	Received = Consumed + Duplicate + Stale + Truncated + Overflow + Len()
+//	Pos() − Origin() = Consumed + Skipped + Gap + Overflow
+//
+// Len counts what is held for accounting; it exceeds the bytes in memory only by repeated chunks
+// awaiting judgement, which are references. Cap bounds the bytes in memory between calls.
+//
+// A Buffer is used by one goroutine. In steady state Add, Head, Consume, Gap and SkipGap allocate
+// nothing: the backing arrays are reused and compacted by copying down.
+package stream
+
+import "sort"
+
+// MaxChunk is CONN_DATA_MAX_SIZE, the payload bytes one data event carries at most.
+const MaxChunk = 16384
+
+// Defaults for Config's zero fields.
+const (
+	DefaultCap        = 1 << 20
+	DefaultGapTimeout = 500_000_000 // 500 ms in ns
+)
+
+// maxMarks bounds the per-event timestamps kept for unparsed bytes. Past it, the bytes of further
+// events report the timestamp of the last recorded event before them.
+const maxMarks = 4096
+
+// Chunk is one data event, decoded from conn_data_event_t.
+type Chunk struct {
+	// Pos is the stream offset in this direction after the whole syscall (attr.pos).
+	Pos uint64
+	// OrgSize is this chunk's length on the wire (attr.org_msg_size).
+	OrgSize uint32
+	// Payload is the bytes copied (attr.msg_buf_size of them); a prefix of the chunk when shorter
+	// than OrgSize. It is read during Add only.
+	Payload []byte
+	// TS is the event's CLOCK_MONOTONIC timestamp in ns (attr.ts).
+	TS uint64
+	// TryToPrepend and LengthHeader are attr.try_to_prepend and attr.length_header.
+	TryToPrepend bool
+	LengthHeader uint32
+	// Vectored is set for events of iovec syscalls (readv, writev, sendmsg, recvmsg, *mmsg, and
+	// the security_socket_* hooks): one event per segment, so their group's end cannot be
+	// inferred from sizes. Take it from attr.syscall_func.
+	Vectored bool
+}
+
+// Config tunes a Buffer. Zero fields take the defaults.
+type Config struct {
+	// Cap bounds the bytes held in memory. Default DefaultCap; at least 4*MaxChunk, the most a
+	// plain syscall's events carry.
+	Cap int
+	// MaxChunk is the payload bytes per event (CONN_DATA_MAX_SIZE). Default MaxChunk; tests set
+	// it small to exercise splitting with short vectors.
+	MaxChunk int
+	// MySQL enables the MySQL length_header rule (see the package documentation).
+	MySQL bool
+	// GapTimeout is how old (ns) the data after a hole must be before the hole is given up.
+	// Default DefaultGapTimeout.
+	GapTimeout uint64
+	// GapBytes is how many bytes buffered after a hole make it given up regardless of time.
+	// Default Cap/2.
+	GapBytes int
+}
+
+// Stats counts bytes by what became of them. See the package documentation for the identities
+// they satisfy.
+type Stats struct {
+	// Chunks is the number of events added.
+	Chunks uint64
+	// Received is the sum of OrgSize over the events added, plus Prepended.
+	Received uint64
+	// Prepended is the length_header bytes glued in front of groups.
+	Prepended uint64
+	// Consumed is the bytes present when Consume passed them.
+	Consumed uint64
+	// Skipped is the positions Consume passed that held no byte (not arrived, lost, truncated).
+	Skipped uint64
+	// Duplicate is the bytes received for positions already held.
+	Duplicate uint64
+	// Stale is the bytes received for positions before the parse position.
+	Stale uint64
+	// Truncated is the bytes the kernel did not copy (OrgSize beyond the payload).
+	Truncated uint64
+	// Overflow is the unparsed bytes dropped to keep within Cap.
+	Overflow uint64
+	// Gap is the positions without bytes given up by SkipGap or passed by an overflow drop.
+	Gap uint64
+}
+
+// run is a maximal stretch of positions that are present (bytes held) or known lost. Runs are
+// sorted, disjoint, and adjacent present runs are always merged, so the first run is everything
+// Head can return. Present bytes are stored in data in position order, without gaps.
+type run struct {
+	pos, n uint64
+	off    int    // offset in data of the first byte (present runs)
+	ts     uint64 // ts of the event that carried the first byte (present runs)
+	lost   bool
+}
+
+func (r run) end() uint64 { return r.pos + r.n }
+
+// mark records the ts of the event whose bytes start at pos.
+type mark struct{ pos, ts uint64 }
+
+// pending is a group of chunks with the same Pos whose start is not known yet.
+type pending struct {
+	active   bool
+	pos      uint64
+	vectored bool
+	sum      uint64 // Σ OrgSize
+	ts       uint64 // of the first chunk
+	suspect  bool   // a chunk repeats an earlier one: possibly a duplicate delivery
+	copies   uint64 // payload bytes of chunks kept as references (copyOf >= 0)
+	prepend  bool
+	lenHdr   uint32
+	chunks   []pendingChunk
+	stage    []byte // the chunks' payloads, back to back
+}
+
+type pendingChunk struct {
+	org, plen uint64
+	ts        uint64
+	off       uint64 // of its bytes in stage
+	copyOf    int    // index of the chunk it repeats (its bytes are that chunk's), or -1
+}
+
+// orig follows copyOf to the chunk that holds the bytes.
+func (g *pending) orig(i int) int {
+	if c := g.chunks[i].copyOf; c >= 0 {
+		return c
+	}
+	return i
+}
+
+// same reports whether chunk i has the given size, ts and bytes.
+func (g *pending) same(i int, org, ts uint64, p []byte) bool {
+	c := g.chunks[i]
+	return c.org == org && c.ts == ts && c.plen == uint64(len(p)) && string(g.stage[c.off:c.off+c.plen]) == string(p)
+}
+
+// Buffer is the positional stream buffer of one direction of one connection.
+type Buffer struct {
+	cfg  Config // with defaults applied
+	user Config // as given, so that SetCap keeps zero fields following the cap
+
+	data []byte // present bytes in position order live in data[r:w]
+	r, w int
+
+	runs  []run
+	marks []mark
+
+	started  bool
+	origin   uint64 // parse position when the first byte was placed
+	head     uint64 // parse position
+	frontier uint64 // end of the highest position ever placed
+	// headAtEnd: the parse position was reached by consuming up to the end of a run, so it is
+	// a boundary of real data (used by group resolution rule 1).
+	headAtEnd bool
+
+	g     pending
+	stats Stats
+}
+
+// New returns an empty Buffer.
+func New(cfg Config) *Buffer {
+	b := &Buffer{}
+	b.init(cfg)
+	return b
+}
+
+func (b *Buffer) init(cfg Config) {
+	b.user = cfg
+	if cfg.MaxChunk <= 0 {
+		cfg.MaxChunk = MaxChunk
+	}
+	if cfg.Cap <= 0 {
+		cfg.Cap = DefaultCap
+	}
+	if cfg.Cap < 4*cfg.MaxChunk {
+		// A plain syscall stages up to 4 chunks before it can be placed.
+		cfg.Cap = 4 * cfg.MaxChunk
+	}
+	if cfg.GapTimeout == 0 {
+		cfg.GapTimeout = DefaultGapTimeout
+	}
+	if cfg.GapBytes <= 0 {
+		cfg.GapBytes = cfg.Cap / 2
+	}
+	b.cfg = cfg
+}
+
+// Stats returns the counters.
+func (b *Buffer) Stats() Stats { return b.stats }
+
+// Pos is the parse position: the stream offset of the first byte Head returns.
+func (b *Buffer) Pos() uint64 { return b.head }
+
+// Origin is the parse position the stream started at: the position of the first byte placed.
+func (b *Buffer) Origin() uint64 { return b.origin }
+
+// Len is the bytes held: buffered, staged in a pending group, and repeated chunks of a pending
+// group awaiting judgement as duplicates (these occupy no memory: they are references to the
+// chunks they repeat).
+func (b *Buffer) Len() int { return b.mem() + int(b.g.copies) }
+
+// mem is the bytes held in memory: buffered and staged.
+func (b *Buffer) mem() int { return b.w - b.r + len(b.g.stage) }
+
+// Cap is the bound on the bytes held in memory (Len without pending repeats). The backing array
+// may briefly exceed it by one chunk during an Add.
+func (b *Buffer) Cap() int { return b.cfg.Cap }
+
+// SetCap changes the bound on the bytes held in memory, dropping the oldest unparsed bytes (Overflow) if needed. A
+// caller enforcing a total bound over many buffers lowers the cap of the largest.
+func (b *Buffer) SetCap(n int) {
+	cfg := b.user
+	cfg.Cap = n
+	b.init(cfg)
+	b.trim()
+}
+
+// Shrink releases the backing arrays of an idle Buffer (no byte held, no group pending). The
+// positions it knows about (known-lost stretches) stay.
+func (b *Buffer) Shrink() {
+	if b.mem() != 0 || b.g.active {
+		return
+	}
+	b.data, b.r, b.w = nil, 0, 0
+	b.g.chunks, b.g.stage = nil, nil
+	if len(b.runs) == 0 {
+		b.runs = nil
+	}
+	if len(b.marks) <= 1 {
+		b.marks = append([]mark(nil), b.marks...)
+	}
+}
+
+// Add takes one data event. See the package documentation for how its position is resolved.
+func (b *Buffer) Add(c Chunk) {
+	b.stats.Chunks++
+	org := uint64(c.OrgSize)
+	p := c.Payload
+	if uint64(len(p)) > org {
+		// The kernel never copies more than the chunk; trust the wire size.
+		p = p[:org]
+	}
+	b.stats.Received += org
+	b.stats.Truncated += org - uint64(len(p))
+	if org == 0 {
+		return
+	}
+	g := &b.g
+	if g.active && (c.Pos != g.pos || c.Vectored != g.vectored) {
+		b.resolve()
+	}
+	if !g.active {
+		// Fast path: a chunk that is a whole syscall by itself is placed without staging.
+		if org <= c.Pos && (b.isBoundary(c.Pos-org) || !c.Vectored && org != uint64(b.cfg.MaxChunk)) {
+			b.placeGroup(c.Pos-org, org, c.TryToPrepend, c.LengthHeader, c.TS, p)
+			b.placeChunk(c.Pos-org, org, p, c.TS)
+			b.trim()
+			return
+		}
+		*g = pending{
+			active: true, pos: c.Pos, vectored: c.Vectored, ts: c.TS,
+			prepend: c.TryToPrepend, lenHdr: c.LengthHeader,
+			chunks: g.chunks[:0], stage: g.stage[:0],
+		}
+	}
+	// A chunk equal to an earlier one of the group (size, ts and bytes) may start a duplicate
+	// delivery of the whole group. Summing the copies would misplace the group, so from then on
+	// the group waits for its end (rules 3-5), and repeated chunks are kept as references to the
+	// first chunk with their bytes; resolve keeps one copy of an exact repetition.
+	pc := pendingChunk{org: org, plen: uint64(len(p)), ts: c.TS, copyOf: -1, off: uint64(len(g.stage))}
+	for j, e := range g.chunks {
+		if e.copyOf < 0 && g.same(j, org, c.TS, p) {
+			pc.copyOf, pc.off = j, e.off
+			g.suspect = true
+			g.copies += pc.plen
+			break
+		}
+	}
+	if pc.copyOf < 0 {
+		g.stage = append(g.stage, p...)
+	}
+	g.chunks = append(g.chunks, pc)
+	g.sum += org
+	switch {
+	case len(g.stage) > b.cfg.Cap:
+		b.resolve()
+	case g.suspect:
+		b.trim()
+	case g.sum <= g.pos && b.isBoundary(g.pos-g.sum),
+		!g.vectored && (len(g.chunks) >= 4 || org != uint64(b.cfg.MaxChunk)):
+		b.resolve()
+	default:
+		b.trim()
+	}
+}
+
+// Flush places the pending group, if any. Call it when a batch of events has been added: the
+// events of one syscall are delivered together, so a group still pending then is complete.
+func (b *Buffer) Flush() {
+	if b.g.active {
+		b.resolve()
+	}
+}
+
+// resolve places the pending group at pos − Σ OrgSize.
+func (b *Buffer) resolve() {
+	g := &b.g
+	g.active = false
+	if g.sum > g.pos {
+		// A group longer than the stream before it: bogus positions. Drop it.
+		b.stats.Stale += uint64(len(g.stage)) + g.copies
+		g.copies = 0
+		g.chunks, g.stage = g.chunks[:0], g.stage[:0]
+		return
+	}
+	deduped := g.suspect && g.dedupe(&b.stats)
+	start := g.pos - g.sum
+	if !deduped {
+		// A deduplicated group's start is a judgement (an exactly periodic genuine syscall would
+		// start earlier): its payload bytes are right wherever it starts, a glued header is not.
+		c0 := g.chunks[0]
+		b.placeGroup(start, g.sum, g.prepend, g.lenHdr, g.ts, g.stage[c0.off:c0.off+c0.plen])
+	}
+	g.copies = 0 // from here on they are placed like any bytes
+	pos := start
+	for _, c := range g.chunks {
+		b.placeChunk(pos, c.org, g.stage[c.off:c.off+c.plen], c.ts)
+		pos += c.org
+	}
+	g.chunks, g.stage = g.chunks[:0], g.stage[:0]
+	b.trim()
+}
+
+// dedupe keeps one copy when the group is an exact repetition of its first p chunks (the
+// smallest such p), which is what a duplicate delivery of a whole syscall looks like. The copies
+// count as Duplicate (their truncated parts were counted as Truncated on arrival). A genuine
+// syscall that is exactly periodic is misjudged the same way, but then the payload bytes kept are
+// the right ones for the positions they are placed at.
+func (g *pending) dedupe(st *Stats) bool {
+	n := len(g.chunks)
+	for p := 1; p <= n/2; p++ {
+		if n%p != 0 {
+			continue
+		}
+		periodic := true
+		for i := p; i < n && periodic; i++ {
+			periodic = g.orig(i) == g.orig(i-p)
+		}
+		if !periodic {
+			continue
+		}
+		var sum, kept uint64
+		for _, c := range g.chunks[:p] {
+			sum += c.org
+			if c.copyOf >= 0 {
+				kept += c.plen
+			}
+		}
+		// The references among the first p chunks stay; every chunk after them is a copy.
+		st.Duplicate += g.copies - kept
+		g.chunks, g.sum, g.copies = g.chunks[:p], sum, kept
+		return true
+	}
+	return false
+}
+
+// placeGroup glues length_header in front of a group of size wire bytes starting at start, when
+// the rules say so. first is the payload of the group's first chunk.
+func (b *Buffer) placeGroup(start, size uint64, prepend bool, lenHdr uint32, ts uint64, first []byte) {
+	if start < 4 {
+		return
+	}
+	hdr := [4]byte{byte(lenHdr), byte(lenHdr >> 8), byte(lenHdr >> 16), byte(lenHdr >> 24)}
+	if !prepend {
+		if !b.cfg.MySQL || uint64(lenHdr&0xffffff) != size {
+			return
+		}
+		if len(first) >= 3 && first[0] == hdr[0] && first[1] == hdr[1] && first[2] == hdr[2] {
+			return // the payload is a whole packet, header included
+		}
+	}
+	b.stats.Prepended += 4
+	b.stats.Received += 4
+	b.place(start-4, hdr[:], ts)
+}
+
+// placeChunk places one chunk of org wire bytes at pos: its payload, then the truncated rest.
+func (b *Buffer) placeChunk(pos, org uint64, p []byte, ts uint64) {
+	b.place(pos, p, ts)
+	if n := uint64(len(p)); n < org {
+		b.placeLost(pos+n, org-n)
+	}
+}
+
+// place stores present bytes p at pos: the part before the parse position is Stale, the parts
+// already held are Duplicate, the rest is inserted as new runs.
+func (b *Buffer) place(pos uint64, p []byte, ts uint64) {
+	if len(p) == 0 {
+		return
+	}
+	b.start(pos)
+	end := pos + uint64(len(p))
+	if pos < b.head {
+		k := min(end, b.head) - pos
+		b.stats.Stale += k
+		p, pos = p[k:], pos+k
+		if len(p) == 0 {
+			return
+		}
+	}
+	if end > b.frontier {
+		b.frontier = end
+	}
+	// Fast path: past everything held.
+	if len(b.runs) == 0 || pos >= b.runs[len(b.runs)-1].end() {
+		b.insertPresent(len(b.runs), pos, p, ts)
+		return
+	}
+	for i := b.firstEndingAfter(pos); len(p) > 0; {
+		if i < len(b.runs) && b.runs[i].end() <= pos {
+			i++
+			continue
+		}
+		if i == len(b.runs) || b.runs[i].pos >= end {
+			b.insertPresent(i, pos, p, ts)
+			return
+		}
+		r := b.runs[i]
+		if r.pos > pos {
+			k := r.pos - pos
+			i = b.insertPresent(i, pos, p[:k], ts)
+			p, pos = p[k:], r.pos
+			continue
+		}
+		// pos is inside run i: those positions are already held (or known lost).
+		k := min(end, r.end()) - pos
+		b.stats.Duplicate += k
+		p, pos = p[k:], pos+k
+		i++
+	}
+}
+
+// placeLost records that positions [pos, pos+n) will never arrive (the kernel truncated them).
+// Their bytes were counted as Truncated when received.
+func (b *Buffer) placeLost(pos, n uint64) {
+	b.start(pos)
+	end := pos + n
+	if pos < b.head {
+		pos = min(end, b.head)
+	}
+	if end > b.frontier {
+		b.frontier = end
+	}
+	for i := b.firstEndingAfter(pos); pos < end; {
+		if i < len(b.runs) && b.runs[i].end() <= pos {
+			i++
+			continue
+		}
+		if i == len(b.runs) || b.runs[i].pos >= end {
+			b.insertLost(i, pos, end-pos)
+			return
+		}
+		r := b.runs[i]
+		if r.pos > pos {
+			i = b.insertLost(i, pos, r.pos-pos)
+			pos = r.pos
+			continue
+		}
+		pos = min(end, r.end())
+		i++
+	}
+}
+
+// start fixes the origin when the first byte of the stream is placed.
+func (b *Buffer) start(pos uint64) {
+	if !b.started {
+		b.started = true
+		b.origin, b.head, b.frontier = pos, pos, pos
+	}
+}
+
+// firstEndingAfter returns the index of the first run ending after pos.
+func (b *Buffer) firstEndingAfter(pos uint64) int {
+	return sort.Search(len(b.runs), func(i int) bool { return b.runs[i].end() > pos })
+}
+
+// isBoundary reports whether a group starting at pos provably starts right after data that was
+// received (resolution rule 1).
+func (b *Buffer) isBoundary(pos uint64) bool {
+	if !b.started {
+		return false
+	}
+	if pos == b.frontier || pos == b.head && b.headAtEnd {
+		return true
+	}
+	i := sort.Search(len(b.runs), func(i int) bool { return b.runs[i].end() >= pos })
+	return i < len(b.runs) && b.runs[i].end() == pos
+}
+
+// insertPresent inserts bytes p at pos as run index i (merging with present neighbours) and
+// returns the index of the run that holds them.
+func (b *Buffer) insertPresent(i int, pos uint64, p []byte, ts uint64) int {
+	n := len(p)
+	b.ensure(n)
+	// Present bytes are stored in position order: the new ones go after the last present run
+	// before index i.
+	off := b.r
+	for j := i - 1; j >= 0; j-- {
+		if !b.runs[j].lost {
+			off = b.runs[j].off + int(b.runs[j].n)
+			break
+		}
+	}
+	if off < b.w {
+		copy(b.data[off+n:b.w+n], b.data[off:b.w])
+		for j := i; j < len(b.runs); j++ {
+			if !b.runs[j].lost {
+				b.runs[j].off += n
+			}
+		}
+	}
+	copy(b.data[off:], p)
+	b.w += n
+
+	end := pos + uint64(n)
+	mergePrev := i > 0 && !b.runs[i-1].lost && b.runs[i-1].end() == pos
+	b.addMark(pos, ts, mergePrev && i == len(b.runs))
+	mergeNext := i < len(b.runs) && !b.runs[i].lost && b.runs[i].pos == end
+	switch {
+	case mergePrev && mergeNext:
+		b.runs[i-1].n += uint64(n) + b.runs[i].n
+		b.runs = append(b.runs[:i], b.runs[i+1:]...)
+		return i - 1
+	case mergePrev:
+		b.runs[i-1].n += uint64(n)
+		return i - 1
+	case mergeNext:
+		b.runs[i].pos, b.runs[i].n, b.runs[i].off, b.runs[i].ts = pos, b.runs[i].n+uint64(n), off, ts
+		return i
+	}
+	b.runs = append(b.runs, run{})
+	copy(b.runs[i+1:], b.runs[i:])
+	b.runs[i] = run{pos: pos, n: uint64(n), off: off, ts: ts}
+	return i
+}
+
+// insertLost inserts a lost run as index i (merging with lost neighbours) and returns the index
+// of the run that holds it.
+func (b *Buffer) insertLost(i int, pos, n uint64) int {
+	end := pos + n
+	mergePrev := i > 0 && b.runs[i-1].lost && b.runs[i-1].end() == pos
+	mergeNext := i < len(b.runs) && b.runs[i].lost && b.runs[i].pos == end
+	switch {
+	case mergePrev && mergeNext:
+		b.runs[i-1].n += n + b.runs[i].n
+		b.runs = append(b.runs[:i], b.runs[i+1:]...)
+		return i - 1
+	case mergePrev:
+		b.runs[i-1].n += n
+		return i - 1
+	case mergeNext:
+		b.runs[i].pos, b.runs[i].n = pos, b.runs[i].n+n
+		return i
+	}
+	b.runs = append(b.runs, run{})
+	copy(b.runs[i+1:], b.runs[i:])
+	b.runs[i] = run{pos: pos, n: n, lost: true}
+	return i
+}
+
+// addMark records that the bytes from pos on came with ts, keeping marks sorted. appended says
+// the bytes extend the newest run: then a mark with the ts already in force is redundant, and past
+// maxMarks one is dropped (those bytes report the previous event's ts).
+func (b *Buffer) addMark(pos, ts uint64, appended bool) {
+	k := len(b.marks)
+	if k > 0 && b.marks[k-1].pos < pos {
+		if appended && (b.marks[k-1].ts == ts || k >= maxMarks) {
+			return
+		}
+		b.marks = append(b.marks, mark{pos, ts})
+		return
+	}
+	i := sort.Search(k, func(i int) bool { return b.marks[i].pos >= pos })
+	if i < k && b.marks[i].pos == pos {
+		b.marks[i].ts = ts
+		return
+	}
+	b.marks = append(b.marks, mark{})
+	copy(b.marks[i+1:], b.marks[i:])
+	b.marks[i] = mark{pos, ts}
+}
+
+// ensure makes room for n more bytes at the end of data: compact (copy down), then grow.
+func (b *Buffer) ensure(n int) {
+	if b.w+n <= len(b.data) {
+		return
+	}
+	if b.r > 0 {
+		copy(b.data, b.data[b.r:b.w])
+		for j := range b.runs {
+			if !b.runs[j].lost {
+				b.runs[j].off -= b.r
+			}
+		}
+		b.w -= b.r
+		b.r = 0
+		if b.w+n <= len(b.data) {
+			return
+		}
+	}
+	size := max(2*len(b.data), 4096, b.w+n)
+	// Between calls at most Cap bytes are held; one insertion may exceed it before trim.
+	if limit := b.cfg.Cap + b.cfg.MaxChunk; size > limit {
+		size = max(limit, b.w+n)
+	}
+	data := make([]byte, size)
+	copy(data, b.data[:b.w])
+	b.data = data
+}
+
+// trim drops the oldest unparsed bytes while more than Cap are held. Staged bytes count but are
+// never dropped here: they are the newest.
+func (b *Buffer) trim() {
+	need := min(b.mem()-b.cfg.Cap, b.w-b.r)
+	if need <= 0 {
+		return
+	}
+	// Find the position after the first need present bytes.
+	target := b.head
+	for _, r := range b.runs {
+		if r.lost {
+			continue
+		}
+		if uint64(need) <= r.n {
+			target = r.pos + uint64(need)
+			break
+		}
+		need -= int(r.n)
+	}
+	b.advance(target, &b.stats.Overflow, &b.stats.Gap)
+}
+
+// advance moves the parse position to target, counting present bytes passed in *present and
+// positions without bytes in *absent, and forgets what lies before it.
+func (b *Buffer) advance(target uint64, present, absent *uint64) {
+	if target <= b.head {
+		return
+	}
+	gone := 0 // runs wholly passed
+	atEnd := false
+	pos := b.head
+	for _, r := range b.runs {
+		if r.pos >= target {
+			break
+		}
+		from := max(r.pos, pos)
+		to := min(r.end(), target)
+		if from > pos {
+			*absent += from - pos
+		}
+		if r.lost {
+			*absent += to - from
+		} else {
+			*present += to - from
+		}
+		pos = to
+		if r.end() > target {
+			break
+		}
+		atEnd = r.end() == target
+		gone++
+	}
+	if target > pos {
+		*absent += target - pos
+	}
+	b.runs = append(b.runs[:0], b.runs[gone:]...)
+	if len(b.runs) > 0 && b.runs[0].pos < target {
+		r := &b.runs[0]
+		cut := target - r.pos
+		if !r.lost {
+			r.off += int(cut)
+		}
+		r.pos, r.n = target, r.n-cut
+	}
+	// The first present byte held is where data starts.
+	b.r = b.w
+	for _, r := range b.runs {
+		if !r.lost {
+			b.r = r.off
+			break
+		}
+	}
+	if b.r == b.w {
+		b.r, b.w = 0, 0
+	}
+	b.head = target
+	b.headAtEnd = atEnd
+	// Keep the last mark at or before the parse position: it dates the next byte.
+	k := sort.Search(len(b.marks), func(i int) bool { return b.marks[i].pos > target })
+	if k > 1 {
+		b.marks = append(b.marks[:0], b.marks[k-1:]...)
+	}
+}
+
+// Head returns the contiguous bytes at the parse position and the ts of the event that carried
+// the first of them; nil when the byte at the parse position is missing. The slice is valid until
+// the next call that changes the Buffer.
+func (b *Buffer) Head() ([]byte, uint64) {
+	if len(b.runs) == 0 {
+		return nil, 0
+	}
+	r := b.runs[0]
+	if r.lost || r.pos > b.head {
+		return nil, 0
+	}
+	return b.data[r.off : r.off+int(r.n)], b.tsAt(b.head)
+}
+
+// tsAt is the ts of the last mark at or before pos.
+func (b *Buffer) tsAt(pos uint64) uint64 {
+	i := sort.Search(len(b.marks), func(i int) bool { return b.marks[i].pos > pos })
+	if i == 0 {
+		return 0
+	}
+	return b.marks[i-1].ts
+}
+
+// Consume moves the parse position n bytes on. n may exceed what Head returned: the positions
+// beyond are skipped as they come (their bytes will count as Stale). n <= 0 does nothing.
+func (b *Buffer) Consume(n int) {
+	if n <= 0 || !b.started {
+		return
+	}
+	target := b.head + uint64(n)
+	if target < b.head { // wrapped
+		target = ^uint64(0)
+	}
+	b.advance(target, &b.stats.Consumed, &b.stats.Skipped)
+}
+
+// Gap reports the size of the missing stretch at the parse position when it should be given up:
+// at once for bytes the kernel truncated (up to their end); otherwise, for bytes that have not
+// arrived (up to the next byte present), when the data after them arrived with a ts at least
+// GapTimeout before now (a CLOCK_MONOTONIC reading in ns, e.g. the newest event's ts) or at least
+// GapBytes are buffered after them. It returns 0 when there is nothing to give up: the parse
+// position holds a byte, no later data exists yet, or it is too early to tell. A pending group
+// older than GapTimeout is placed first.
+func (b *Buffer) Gap(now uint64) uint64 {
+	if b.g.active && now >= b.g.ts && now-b.g.ts >= b.cfg.GapTimeout {
+		b.resolve()
+	}
+	return b.missing(0, b.head, now)
+}
+
+// GapAfterHead is Gap for the position just after the bytes Head returns: non-zero when the
+// stretch there is given up, so that a message Head holds the beginning of can never be
+// completed. A caller whose parser says NeedMore asks it, and if it is non-zero drops the partial
+// message (Consume(len(data))) and then skips the gap. It returns 0 when Head is empty (ask Gap).
+func (b *Buffer) GapAfterHead(now uint64) uint64 {
+	if b.g.active && now >= b.g.ts && now-b.g.ts >= b.cfg.GapTimeout {
+		b.resolve()
+	}
+	if len(b.runs) == 0 || b.runs[0].lost || b.runs[0].pos > b.head {
+		return 0
+	}
+	return b.missing(1, b.runs[0].end(), now)
+}
+
+// missing applies Gap's rules to position from, which no run before index i covers.
+func (b *Buffer) missing(i int, from, now uint64) uint64 {
+	if i >= len(b.runs) {
+		return 0
+	}
+	if r := b.runs[i]; r.pos <= from {
+		if r.lost {
+			return r.end() - from
+		}
+		return 0
+	}
+	// A hole: given up when the data after it is old enough or plentiful.
+	after := b.w - b.r // present bytes from the hole on
+	for _, r := range b.runs[:i] {
+		if !r.lost {
+			after -= int(r.n)
+		}
+	}
+	for _, r := range b.runs[i:] {
+		if r.lost {
+			continue
+		}
+		if now >= r.ts && now-r.ts >= b.cfg.GapTimeout || after >= b.cfg.GapBytes {
+			return r.pos - from
+		}
+		return 0
+	}
+	return 0
+}
+
+// SkipGap gives up the missing stretch at the parse position that Gap describes — truncated bytes
+// up to their end, or bytes not arrived up to the next byte present — counting its positions as
+// Gap, and returns how many it gave up. It does not check Gap's conditions: callers ask Gap first.
+// The caller's parser must restart at the new position.
+func (b *Buffer) SkipGap() uint64 {
+	if len(b.runs) == 0 {
+		return 0
+	}
+	r0 := b.runs[0]
+	var target uint64
+	switch {
+	case r0.pos <= b.head && !r0.lost:
+		return 0
+	case r0.pos <= b.head:
+		target = r0.end()
+	default:
+		next, ok := b.nextPresent()
+		if !ok {
+			return 0
+		}
+		target = next.pos
+	}
+	n := target - b.head
+	b.advance(target, &b.stats.Gap, &b.stats.Gap)
+	return n
+}
+
+// nextPresent returns the first present run.
+func (b *Buffer) nextPresent() (run, bool) {
+	for _, r := range b.runs {
+		if !r.lost {
+			return r, true
+		}
+	}
+	return run{}, false
+}
