@@ -51,8 +51,10 @@ test: deps build lint test-go bpf-test
 run: deps build
 	$(BIN)/netobserver record
 
+# Benchmarks print ratios measured in one run; see the README's performance section.
 bench: deps build
 	NETOBSERVER_BIN=$(abspath $(BIN)) taskset -c 0 $(GO) test -run '^$$' -bench Handoff -benchmem -cpu 1 -count 3 ./cgo/libebpf
+	$(MAKE) --no-print-directory bpf-bench
 
 clean:
 	rm -rf $(BIN) build
