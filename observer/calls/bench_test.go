@@ -1,0 +1,37 @@
+package calls
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/netobserver/netobserver/cgo/libebpf"
+)
+
+// BenchmarkTrackerHTTP measures one keep-alive HTTP call per op through the Tracker: two data
+// events placed in their streams, parsed, matched and emitted.
+func BenchmarkTrackerHTTP(b *testing.B) {
+	req := []byte("GET /api/v1/items?page=2 HTTP/1.1\r\nHost: shop.test\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+	calls := 0
+	tr := New(Config{}, Parsers(), func(*Call) { calls++ })
+	id := libebpf.ConnID{FD: 5, TGID: 100, Start: 1}
+	addr := libebpf.SockAddrFrom(netip.MustParseAddrPort("10.0.0.2:80"))
+	out := libebpf.DataEvent{DataAttr: libebpf.DataAttr{ConnID: id, Addr: addr, Protocol: libebpf.ProtoHTTP,
+		Role: libebpf.RoleClient, Direction: libebpf.DirEgress, Syscall: libebpf.SyscallWrite,
+		OrgMsgSize: uint32(len(req)), MsgBufSize: uint32(len(req))}, Payload: req}
+	in := out
+	in.Direction, in.Syscall, in.OrgMsgSize, in.MsgBufSize, in.Payload = libebpf.DirIngress, libebpf.SyscallRead, uint32(len(resp)), uint32(len(resp)), resp
+	b.SetBytes(int64(len(req) + len(resp)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		out.TS, in.TS = uint64(i)*1000+1, uint64(i)*1000+500
+		out.Pos += uint64(len(req))
+		in.Pos += uint64(len(resp))
+		tr.Data(&out)
+		tr.Data(&in)
+		tr.EndBatch()
+	}
+	if calls != b.N {
+		b.Fatalf("%d calls for %d requests", calls, b.N)
+	}
+}
