@@ -114,7 +114,7 @@ ctrl ts=1007 conn=7:4242:999 event=close wr=123456789012 rd=-5
 	assert.EqualValues(t, 1, c.LostNotices)
 	assert.EqualValues(t, 17, c.Lost[DataEvents])
 	assert.EqualValues(t, 18+0+1+16383+16384, c.PayloadBytes)
-	assert.Contains(t, r.log.text(), "INFO libebpf: replay: loaded 9 trace entries")
+	assert.Contains(t, r.log.text(), "INFO replay: loaded 9 trace entries")
 }
 
 // A million events through the whole path: none lost, none duplicated, order kept. The replay
@@ -291,7 +291,7 @@ func TestBadTraceLineIsReported(t *testing.T) {
 	sink := &logSink{}
 	_, err := Open(Options{Path: builtFile(t, "libebpf-replay.so"), Logger: newLogger(sink)})
 	require.Error(t, err)
-	assert.Contains(t, sink.text(), "WARN libebpf: replay: "+trace+":2: unknown key 'colour'")
+	assert.Contains(t, sink.text(), "WARN replay: "+trace+":2: unknown key 'colour'")
 }
 
 func TestLoaderSearchFindsLibrary(t *testing.T) {

@@ -36,5 +36,5 @@ func netobsLog(level C.int16_t, msg *C.char, n C.int) {
 	if !l.Enabled(context.Background(), lvl) {
 		return
 	}
-	l.Log(context.Background(), lvl, "libebpf: "+C.GoStringN(msg, n))
+	l.Log(context.Background(), lvl, C.GoStringN(msg, n), "from", "libebpf.so")
 }
