@@ -1,0 +1,187 @@
+package aggregate
+
+import (
+	"net/netip"
+	"strconv"
+	"testing"
+
+	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/export/record"
+	"github.com/netobserver/netobserver/observer/calls"
+	"github.com/netobserver/netobserver/parser"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var host = &Process{Group: "pid:4242", Meta: []record.Field{
+	{Key: "_process_pid_", Value: "4242"}, {Key: "_process_cmd_", Value: "/usr/bin/curl"}, {Key: "_running_mode_", Value: "host"},
+}}
+
+func addr(s string) libebpf.SockAddr { return libebpf.SockAddrFrom(netip.MustParseAddrPort(s)) }
+
+func httpCall(role libebpf.Role, remote string, path string, status int, latency uint64) *calls.Call {
+	return &calls.Call{
+		Protocol: libebpf.ProtoHTTP, Role: role, Remote: addr(remote), RequestTS: 1000, ResponseTS: 1000 + latency,
+		Request:  parser.Message{Type: parser.Request, Size: 100, Method: "GET", Host: "shop.test", Resource: path, Version: "1.1"},
+		Response: parser.Message{Type: parser.Response, Size: 250, Status: status, Success: status < 400},
+	}
+}
+
+func fields(pairs ...string) []record.Field {
+	var out []record.Field
+	for i := 0; i < len(pairs); i += 2 {
+		out = append(out, record.Field{Key: pairs[i], Value: pairs[i+1]})
+	}
+	return out
+}
+
+func TestProtocolsRecordsSchemaA(t *testing.T) {
+	a := New(Config{Tags: map[string]string{"zone": "b", "cluster": "prod"}})
+	a.NameHost(host.Group, netip.MustParseAddr("10.0.0.2"), "shop.test", 1700000300)
+	for _, lat := range []uint64{1000, 2000, 3000, 4000, 100000} {
+		a.AddCall(host, httpCall(libebpf.RoleClient, "10.0.0.2:80", "/items", 200, lat))
+	}
+	a.AddCall(host, httpCall(libebpf.RoleClient, "10.0.0.2:80", "/items", 404, 500))
+	// Server side: clients from any port aggregate together; no remote_type.
+	a.AddCall(host, httpCall(libebpf.RoleServer, "10.0.0.9:40001", "/", 200, 10))
+	a.AddCall(host, httpCall(libebpf.RoleServer, "10.0.0.9:40002", "/", 200, 30))
+	a.AddCall(host, &calls.Call{Protocol: libebpf.ProtoMySQL, Role: libebpf.RoleClient, Remote: addr("10.0.0.3:3306"),
+		RequestTS: 0, ResponseTS: 700,
+		Request:  parser.Message{Size: 40, Method: "SELECT", Resource: "SELECT * FROM t WHERE id = ?"},
+		Response: parser.Message{Size: 90, Success: false}})
+	a.AddCall(host, &calls.Call{Protocol: libebpf.ProtoDNS, Role: libebpf.RoleClient, Remote: addr("10.0.0.53:53"),
+		RequestTS: 0, ResponseTS: 900,
+		Request:  parser.Message{Size: 30, Method: "A", Resource: "shop.test"},
+		Response: parser.Message{Size: 46, Answers: 1, Success: true}})
+	a.AddCall(host, &calls.Call{Protocol: libebpf.ProtoRedis, Role: libebpf.RoleClient, Remote: addr("[fd00::6]:6379"),
+		RequestTS: 0, ResponseTS: 50,
+		Request:  parser.Message{Size: 22, Method: "GET"},
+		Response: parser.Message{Size: 9, Success: true}})
+
+	got := a.FlushL7(1700000000)
+	tags := []string{"__tag__:cluster", "prod", "__tag__:zone", "b"}
+	head := func(rest ...string) []record.Field {
+		all := append([]string{"type", "protocols", "_process_pid_", "4242", "_process_cmd_", "/usr/bin/curl", "_running_mode_", "host"}, tags...)
+		return fields(append(all, rest...)...)
+	}
+	want := []record.Record{
+		{Time: 1700000000, Fields: head("protocol", "http", "version", "1", "host", "shop.test", "method", "GET", "url", "/items", "resp_code", "200",
+			"role", "client", "remote_info", `{"remote_host":"shop.test","remote_ip":"10.0.0.2","remote_port":"80","remote_type":"server"}`+"\n",
+			"total_count", "5", "total_latency_ns", "110000", "total_req_bytes", "500", "total_resp_bytes", "1250",
+			"p50_latency_ns", "3000", "p90_latency_ns", "100000", "p99_latency_ns", "100000")},
+		{Time: 1700000000, Fields: head("protocol", "http", "version", "1", "host", "shop.test", "method", "GET", "url", "/items", "resp_code", "404",
+			"role", "client", "remote_info", `{"remote_host":"shop.test","remote_ip":"10.0.0.2","remote_port":"80","remote_type":"server"}`+"\n",
+			"total_count", "1", "total_latency_ns", "500", "total_req_bytes", "100", "total_resp_bytes", "250",
+			"p50_latency_ns", "500", "p90_latency_ns", "500", "p99_latency_ns", "500")},
+		{Time: 1700000000, Fields: head("protocol", "http", "version", "1", "host", "shop.test", "method", "GET", "url", "/", "resp_code", "200",
+			"role", "server", "remote_info", `{"remote_ip":"10.0.0.9","remote_port":"0"}`+"\n",
+			"total_count", "2", "total_latency_ns", "40", "total_req_bytes", "200", "total_resp_bytes", "500",
+			"p50_latency_ns", "10", "p90_latency_ns", "30", "p99_latency_ns", "30")},
+		{Time: 1700000000, Fields: head("protocol", "mysql", "sql", "SELECT * FROM t WHERE id = ?", "success", "0",
+			"role", "client", "remote_info", `{"remote_ip":"10.0.0.3","remote_port":"3306","remote_type":"database"}`+"\n",
+			"total_count", "1", "total_latency_ns", "700", "total_req_bytes", "40", "total_resp_bytes", "90",
+			"p50_latency_ns", "700", "p90_latency_ns", "700", "p99_latency_ns", "700")},
+		{Time: 1700000000, Fields: head("protocol", "dns", "query_record", "shop.test", "query_type", "A", "success", "1",
+			"role", "client", "remote_info", `{"remote_ip":"10.0.0.53","remote_port":"53","remote_type":"dns"}`+"\n",
+			"total_count", "1", "total_latency_ns", "900", "total_req_bytes", "30", "total_resp_bytes", "46",
+			"p50_latency_ns", "900", "p90_latency_ns", "900", "p99_latency_ns", "900")},
+		{Time: 1700000000, Fields: head("protocol", "redis", "cmd", "GET", "success", "1",
+			"role", "client", "remote_info", `{"remote_ip":"fd00::6","remote_port":"6379","remote_type":"database"}`+"\n",
+			"total_count", "1", "total_latency_ns", "50", "total_req_bytes", "22", "total_resp_bytes", "9",
+			"p50_latency_ns", "50", "p90_latency_ns", "50", "p99_latency_ns", "50")},
+	}
+	require.Len(t, got, len(want))
+	for i := range want {
+		wantRest, wantP := splitPercentiles(t, want[i])
+		gotRest, gotP := splitPercentiles(t, got[i])
+		assert.Equal(t, wantRest, gotRest, "record %d", i)
+		for j := range wantP {
+			assert.InEpsilon(t, wantP[j], gotP[j], 0.025, "record %d: percentile %d is within the histogram's error of the true one", i, j)
+		}
+	}
+	assert.Empty(t, a.FlushL7(1700000015), "a new interval starts empty")
+}
+
+func TestCapsDropAndCount(t *testing.T) {
+	a := New(Config{Caps: map[libebpf.Protocol]Cap{libebpf.ProtoHTTP: {ClientSize: 2, ServerSize: 1}}})
+	for _, p := range []string{"/a", "/b", "/c", "/a", "/d"} {
+		a.AddCall(host, httpCall(libebpf.RoleClient, "10.0.0.2:80", p, 200, 1))
+	}
+	a.AddCall(host, httpCall(libebpf.RoleServer, "10.0.0.9:1", "/x", 200, 1))
+	a.AddCall(host, httpCall(libebpf.RoleServer, "10.0.0.9:1", "/y", 200, 1))
+	assert.EqualValues(t, 3, a.Dropped(libebpf.ProtoHTTP), "/c, /d and the server's /y")
+	recs := a.FlushL7(1)
+	require.Len(t, recs, 3)
+	count, _ := recs[0].Get("total_count")
+	assert.Equal(t, "2", count, "/a twice: existing keys keep counting")
+	assert.Zero(t, a.Dropped(libebpf.ProtoHTTP), "counters restart with the interval")
+	// Another process group has caps of its own.
+	other := &Process{Group: "pid:1", Meta: host.Meta}
+	a.AddCall(other, httpCall(libebpf.RoleClient, "10.0.0.2:80", "/z", 200, 1))
+	assert.Zero(t, a.Dropped(libebpf.ProtoHTTP))
+}
+
+func TestStatisticsRecords(t *testing.T) {
+	a := New(Config{})
+	a.AddStats(host, &libebpf.StatsEvent{Addr: addr("10.0.0.2:80"), Role: libebpf.RoleClient,
+		WrBytes: 1000, RdBytes: 5000, WrPkts: 10, RdPkts: 20, LastWrBytes: 100, LastRdBytes: 1000, LastWrPkts: 1, LastRdPkts: 4})
+	a.AddStats(host, &libebpf.StatsEvent{Addr: addr("10.0.0.2:80"), Role: libebpf.RoleClient,
+		WrBytes: 1500, RdBytes: 5000, WrPkts: 12, RdPkts: 20, LastWrBytes: 1000, LastRdBytes: 5000, LastWrPkts: 10, LastRdPkts: 20, ConnEvents: 1})
+	var unix libebpf.SockAddr
+	unix.Family = libebpf.FamilyUnix
+	a.AddStats(host, &libebpf.StatsEvent{Addr: unix, Role: libebpf.RoleServer, WrBytes: 7, RdBytes: 9, WrPkts: 1, RdPkts: 2})
+	got := a.FlushL4(1700000060)
+	base := []string{"type", "statistics", "_process_pid_", "4242", "_process_cmd_", "/usr/bin/curl", "_running_mode_", "host"}
+	assert.Equal(t, []record.Record{
+		{Time: 1700000060, Fields: fields(append(base, "remote_info", `{"remote_ip":"10.0.0.2","remote_port":"80","remote_type":"server"}`+"\n",
+			"socket_type", "inet_socket", "role", "client", "send_bytes", "1400", "recv_bytes", "4000",
+			"send_packets", "11", "recv_packets", "16", "send_total_latency", "0", "recv_total_latency", "0")...)},
+		{Time: 1700000060, Fields: fields(append(base, "remote_info", `{"remote_ip":"","remote_port":"0"}`+"\n",
+			"socket_type", "unix_socket", "role", "server", "send_bytes", "7", "recv_bytes", "9",
+			"send_packets", "1", "recv_packets", "2", "send_total_latency", "0", "recv_total_latency", "0")...)},
+	}, got)
+}
+
+func TestHostNamesExpire(t *testing.T) {
+	a := New(Config{})
+	ip := netip.MustParseAddr("10.0.0.2")
+	a.NameHost(host.Group, ip, "old.test", 100)
+	a.AddCall(host, httpCall(libebpf.RoleClient, "10.0.0.2:80", "/", 200, 1))
+	r := a.FlushL7(101)
+	info, _ := r[0].Get("remote_info")
+	assert.NotContains(t, info, "old.test", "the answer's TTL ran out")
+}
+
+func TestHistogramQuantiles(t *testing.T) {
+	var h Histogram
+	assert.Zero(t, h.Quantile(0.5))
+	for v := uint64(1); v <= 1000; v++ {
+		h.Add(v * 1000) // 1 µs .. 1 ms
+	}
+	for _, tc := range []struct {
+		q    float64
+		want float64
+	}{{0.5, 500e3}, {0.9, 900e3}, {0.99, 990e3}, {1, 1000e3}} {
+		got := float64(h.Quantile(tc.q))
+		assert.InEpsilon(t, tc.want, got, 0.05, "q%.2f: %v", tc.q, got)
+	}
+	assert.EqualValues(t, 1000, h.Count())
+}
+
+// splitPercentiles takes the three percentile fields off a record (they must be its last three,
+// in order) and returns them as numbers.
+func splitPercentiles(t *testing.T, r record.Record) (record.Record, [3]float64) {
+	t.Helper()
+	n := len(r.Fields)
+	require.GreaterOrEqual(t, n, 3)
+	var p [3]float64
+	for i, name := range []string{"p50_latency_ns", "p90_latency_ns", "p99_latency_ns"} {
+		f := r.Fields[n-3+i]
+		require.Equal(t, name, f.Key)
+		v, err := strconv.ParseFloat(f.Value, 64)
+		require.NoError(t, err)
+		p[i] = v
+	}
+	r.Fields = r.Fields[:n-3]
+	return r, p
+}
