@@ -1,0 +1,81 @@
+// Package container says who a process is: its command and start time from /proc, and (with the
+// container and Kubernetes metadata) the process group its records aggregate under.
+package container
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Process is what /proc says of one process.
+type Process struct {
+	PID uint32
+	// Cmd is the command as iLogtail derived it: /proc/<pid>/cmdline with NULs as spaces, cut to
+	// the first token unless that token names java or python (whose programs are their
+	// arguments).
+	Cmd string
+	// StartTime is the process's start in clock ticks after boot (/proc/<pid>/stat field 22): a
+	// pid reused by a new process gets a new StartTime.
+	StartTime uint64
+}
+
+// Procfs reads processes from a proc filesystem mounted at Root ("/proc" by default; tests use
+// fixture trees).
+type Procfs struct {
+	Root string
+}
+
+func (p Procfs) root() string {
+	if p.Root == "" {
+		return "/proc"
+	}
+	return p.Root
+}
+
+// Process reads pid's command and start time.
+func (p Procfs) Process(pid uint32) (Process, error) {
+	dir := filepath.Join(p.root(), strconv.FormatUint(uint64(pid), 10))
+	cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline"))
+	if err != nil {
+		return Process{}, err
+	}
+	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+	if err != nil {
+		return Process{}, err
+	}
+	start, err := startTime(stat)
+	if err != nil {
+		return Process{}, fmt.Errorf("%s/stat: %w", dir, err)
+	}
+	return Process{PID: pid, Cmd: Command(cmdline), StartTime: start}, nil
+}
+
+// Command turns the bytes of /proc/<pid>/cmdline into iLogtail's command text.
+func Command(cmdline []byte) string {
+	cmdline = bytes.TrimRight(cmdline, "\x00")
+	text := strings.ReplaceAll(string(cmdline), "\x00", " ")
+	first, _, _ := strings.Cut(text, " ")
+	if strings.Contains(first, "java") || strings.Contains(first, "python") {
+		return text
+	}
+	return first
+}
+
+// startTime reads field 22 of /proc/<pid>/stat. The command (field 2) is in parentheses and may
+// itself hold spaces and parentheses, so fields are counted after its last ')'.
+func startTime(stat []byte) (uint64, error) {
+	end := bytes.LastIndexByte(stat, ')')
+	if end < 0 {
+		return 0, fmt.Errorf("no command field")
+	}
+	fields := strings.Fields(string(stat[end+1:]))
+	const startTimeAfterCmd = 22 - 3 // fields 3.. follow the command
+	if len(fields) <= startTimeAfterCmd {
+		return 0, fmt.Errorf("%d fields after the command, want more than %d", len(fields), startTimeAfterCmd)
+	}
+	return strconv.ParseUint(fields[startTimeAfterCmd], 10, 64)
+}
