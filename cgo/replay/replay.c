@@ -876,8 +876,13 @@ EXPORT int32_t ebpf_init(char *btf, int32_t btf_size, char *so, int32_t so_size,
 		say(0, "replay: ebpf_init needs the path of the loaded library");
 		return -EINVAL;
 	}
+	// Every init starts a new record: the same loaded library may serve one test after another.
+	if (R.stub_log) {
+		fclose(R.stub_log);
+		R.stub_log = NULL;
+	}
 	const char *stubs = getenv("NETOBSERVER_REPLAY_STUBS");
-	if (stubs && *stubs && !R.stub_log) {
+	if (stubs && *stubs) {
 		R.stub_log = fopen(stubs, "a");
 		if (!R.stub_log) {
 			say(0, "replay: cannot open stub log %s: %s", stubs, strerror(errno));
