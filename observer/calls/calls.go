@@ -100,11 +100,14 @@ func (c *Config) defaults() {
 
 // Tracker pairs requests with responses across all connections. It is used by one goroutine.
 type Tracker struct {
-	cfg      Config
-	parsers  map[libebpf.Protocol]parser.Protocol
-	strings  *parser.Interner
-	emit     func(*Call)
-	conns    map[libebpf.ConnID]*conn
+	cfg     Config
+	parsers map[libebpf.Protocol]parser.Protocol
+	strings *parser.Interner
+	emit    func(*Call)
+	conns   map[libebpf.ConnID]*conn
+	// roles holds the roles connect events gave connections that have no data yet, for data
+	// events that come without one.
+	roles    map[libebpf.ConnID]libebpf.Role
 	touched  []*conn
 	counters map[libebpf.Protocol]*Counters
 	now      uint64 // newest event ts seen
@@ -125,6 +128,7 @@ func New(cfg Config, parsers map[libebpf.Protocol]parser.Protocol, emit func(*Ca
 		strings:  parser.NewInterner(cfg.Interned),
 		emit:     emit,
 		conns:    make(map[libebpf.ConnID]*conn),
+		roles:    make(map[libebpf.ConnID]libebpf.Role),
 		counters: make(map[libebpf.Protocol]*Counters),
 	}
 	for p := range parsers {
@@ -176,8 +180,14 @@ func (t *Tracker) Ctrl(ev *libebpf.CtrlEvent) {
 		if c != nil {
 			c.setRole(ev.Role)
 			c.remote = ev.Addr
+		} else if ev.Role == libebpf.RoleClient || ev.Role == libebpf.RoleServer {
+			if len(t.roles) >= t.cfg.MaxConnections {
+				clear(t.roles) // connections that never sent data nor closed
+			}
+			t.roles[ev.ConnID] = ev.Role
 		}
 	case libebpf.EventClose:
+		delete(t.roles, ev.ConnID)
 		if c != nil {
 			c.closing = true
 			t.touch(c)
@@ -202,6 +212,10 @@ func (t *Tracker) Data(ev *libebpf.DataEvent) {
 		c = &conn{
 			id: ev.ConnID, proto: ev.Protocol, role: libebpf.RoleUnknown, remote: ev.Addr,
 			parser: p.NewConn(t.strings), matching: p.Matching(), counters: t.counters[ev.Protocol],
+		}
+		if r, ok := t.roles[ev.ConnID]; ok {
+			c.role = r
+			delete(t.roles, ev.ConnID)
 		}
 		t.conns[ev.ConnID] = c
 	}
