@@ -54,10 +54,14 @@ func Run(t testing.TB, trace string, maxEvents int, c Consumer) libebpf.Counters
 	return RunFile(t, path, maxEvents, c)
 }
 
-// RunFile is Run for a trace file.
-func RunFile(t testing.TB, path string, maxEvents int, c Consumer) libebpf.Counters {
+// Open loads the replay library over the trace file at path, initialised but not configured or
+// started, and returns it with the path of the file where it records every call it receives
+// (testdata/README.md). The library is closed when the test ends.
+func Open(t testing.TB, path string, maxEvents int) (*libebpf.Library, string) {
 	t.Helper()
+	stubs := filepath.Join(t.TempDir(), "stubs.log")
 	t.Setenv("NETOBSERVER_REPLAY_TRACE", path)
+	t.Setenv("NETOBSERVER_REPLAY_STUBS", stubs)
 	lib, err := libebpf.Open(libebpf.Options{
 		Path: Library(t), MaxEventsPerPoll: maxEvents, PollInterval: time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
@@ -65,6 +69,14 @@ func RunFile(t testing.TB, path string, maxEvents int, c Consumer) libebpf.Count
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { lib.Close() })
+	return lib, stubs
+}
+
+// RunFile is Run for a trace file.
+func RunFile(t testing.TB, path string, maxEvents int, c Consumer) libebpf.Counters {
+	t.Helper()
+	lib, _ := Open(t, path, maxEvents)
 	if err := lib.SetProtocolFilter(libebpf.AllProtocols); err != nil {
 		t.Fatal(err)
 	}

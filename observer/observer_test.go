@@ -1,0 +1,133 @@
+package observer
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/export/record"
+	"github.com/netobserver/netobserver/internal/replaytest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func defaultOptions() Options {
+	return Options{
+		L4Interval: time.Hour, L7Interval: time.Hour, ProtocolProcess: true, Sampling: 100, PID: -1,
+		DropUnixSocket: true, DropLocalConnections: true, DropUnknownSocket: true,
+	}
+}
+
+// runTrace plays trace through the replay library into an Observer until the trace ends, then
+// stops it, and returns every record the sink got and the calls the library received.
+func runTrace(t *testing.T, trace string, opts Options) ([]record.Record, []string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "trace")
+	require.NoError(t, os.WriteFile(path, []byte(trace), 0o644))
+	lib, stubs := replaytest.Open(t, path, 0)
+	var got []record.Record
+	o := New(lib, opts, func(rs []record.Record) { got = append(got, rs...) })
+	o.now = func() time.Time { return time.Unix(1700000000, 0) }
+	require.NoError(t, o.Start())
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- o.Run(ctx, nil) }()
+	for deadline := time.Now().Add(10 * time.Second); !lib.Finished(); time.Sleep(5 * time.Millisecond) {
+		require.True(t, time.Now().Before(deadline), "replay did not finish")
+	}
+	stop()
+	require.NoError(t, <-done)
+	require.NoError(t, lib.Close())
+	b, err := os.ReadFile(stubs)
+	require.NoError(t, err)
+	return got, strings.Split(strings.TrimSpace(string(b)), "\n")
+}
+
+func get(r record.Record, key string) string {
+	v, _ := r.Get(key)
+	return v
+}
+
+func TestRecordsAndSocketFilters(t *testing.T) {
+	pid := os.Getpid()
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	trace := fmt.Sprintf(`ctrl ts=1000 conn=5:%[1]d:1 event=connect addr=10.200.0.2:80 role=client
+data ts=2000 conn=5:%[1]d:1 dir=egress proto=http addr=10.200.0.2:80 "GET /index.html?q=secret HTTP/1.1\r\nHost: web.test\r\n\r\n"
+data ts=5000 conn=5:%[1]d:1 dir=ingress proto=http addr=10.200.0.2:80 "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+stats ts=6000 conn=5:%[1]d:1 addr=10.200.0.2:80 role=client wr=53 rd=43 wr_pkts=1 rd_pkts=1 events=1
+ctrl ts=6000 conn=5:%[1]d:1 event=close wr=53 rd=43
+ctrl ts=1000 conn=6:%[1]d:2 event=connect addr=127.0.0.1:6379 role=client
+data ts=2000 conn=6:%[1]d:2 dir=egress proto=redis addr=127.0.0.1:6379 "*1\r\n$4\r\nPING\r\n"
+stats ts=6000 conn=6:%[1]d:2 addr=127.0.0.1:6379 role=client wr=14 wr_pkts=1 events=1
+ctrl ts=1000 conn=7:%[1]d:3 event=connect addr=unix role=client
+stats ts=6000 conn=7:%[1]d:3 addr=unix role=client wr=10 wr_pkts=1 events=1
+stats ts=6000 conn=8:%[1]d:4 addr=unknown role=unknown wr=10 wr_pkts=1 events=1
+`, pid)
+	recs, calls := runTrace(t, trace, defaultOptions())
+	require.Len(t, recs, 2, "%v", recs)
+	proto, stats := recs[0], recs[1]
+	assert.Equal(t, []record.Field{
+		{Key: "type", Value: "protocols"}, {Key: "_process_pid_", Value: fmt.Sprint(pid)}, {Key: "_process_cmd_", Value: exe},
+		{Key: "_running_mode_", Value: "host"}, {Key: "protocol", Value: "http"}, {Key: "version", Value: "1"},
+		{Key: "host", Value: "web.test"}, {Key: "method", Value: "GET"}, {Key: "url", Value: "/index.html"},
+		{Key: "resp_code", Value: "200"}, {Key: "role", Value: "client"},
+		{Key: "remote_info", Value: `{"remote_ip":"10.200.0.2","remote_port":"80","remote_type":"server"}` + "\n"},
+		{Key: "total_count", Value: "1"}, {Key: "total_latency_ns", Value: "3000"}, {Key: "total_req_bytes", Value: "53"},
+		{Key: "total_resp_bytes", Value: "43"},
+	}, proto.Fields[:16])
+	assert.EqualValues(t, 1700000000, proto.Time)
+	assert.Equal(t, "statistics", get(stats, "type"))
+	assert.Equal(t, "53", get(stats, "send_bytes"))
+	assert.Equal(t, "43", get(stats, "recv_bytes"))
+	assert.Equal(t, "1", get(stats, "recv_packets"))
+	assert.Equal(t, "inet_socket", get(stats, "socket_type"))
+
+	var drops []string
+	for _, c := range calls {
+		if strings.HasPrefix(c, "update_conn_addr") {
+			drops = append(drops, c)
+		}
+	}
+	require.Len(t, drops, 3, "local, unix and unknown sockets are dropped in the kernel: %v", calls)
+	assert.Contains(t, drops[0], fmt.Sprintf("conn=6:%d:2", pid))
+	assert.Contains(t, drops[0], "drop=1")
+	assert.Contains(t, drops[1], fmt.Sprintf("conn=7:%d:3", pid))
+	assert.Contains(t, drops[2], fmt.Sprintf("conn=8:%d:4", pid))
+}
+
+func TestFiltersOffKeepEverySocket(t *testing.T) {
+	opts := defaultOptions()
+	opts.DropUnixSocket, opts.DropLocalConnections, opts.DropUnknownSocket = false, false, false
+	recs, calls := runTrace(t, `stats ts=6000 conn=6:1:2 addr=127.0.0.1:6379 role=client wr=14 wr_pkts=1 events=1
+stats ts=6000 conn=7:1:3 addr=unix role=server wr=10 wr_pkts=1 events=1
+stats ts=6000 conn=8:1:4 addr=unknown role=unknown wr=10 wr_pkts=1 events=1
+`, opts)
+	require.Len(t, recs, 3)
+	assert.Equal(t, "inet_socket", get(recs[0], "socket_type"))
+	assert.Equal(t, "unix_socket", get(recs[1], "socket_type"))
+	assert.Equal(t, "unknown_socket", get(recs[2], "socket_type"))
+	for _, c := range calls {
+		assert.NotContains(t, c, "update_conn_addr")
+	}
+}
+
+func TestLibrarySettings(t *testing.T) {
+	opts := defaultOptions()
+	opts.IncludeProtocols = []libebpf.Protocol{libebpf.ProtoHTTP, libebpf.ProtoDNS}
+	opts.Sampling, opts.PID = 30, 4242
+	_, calls := runTrace(t, "", opts)
+	assert.Contains(t, calls, "config opt=0 opt2=0 value=5 len=4", "http (bit 0) and dns (bit 2)")
+	assert.Contains(t, calls, "config opt=1 opt2=0 value=4242 len=4")
+	assert.Contains(t, calls, "config opt=4 opt2=0 value=30 len=4")
+	assert.Contains(t, calls, "config opt=5 opt2=1 value=512 len=4")
+
+	opts.ProtocolProcess = false
+	_, calls = runTrace(t, "", opts)
+	assert.Contains(t, calls, "config opt=0 opt2=0 value=0 len=4", "no L7: no data events")
+}
