@@ -55,7 +55,7 @@ type Observer struct {
 	opts    Options
 	sink    Sink
 	tracker *calls.Tracker
-	agg     *aggregate.Aggregator
+	agg     aggregate.Aggregator
 	procs   *processes
 	dropped map[libebpf.ConnID]struct{}
 	counts  Counters

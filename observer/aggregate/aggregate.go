@@ -1,12 +1,20 @@
-// Package aggregate folds calls and L4 counters into the records of one flush interval, in
-// iLogtail's schema A: `protocols` records (one per process group, protocol, role, remote and
-// protocol fields, per L7 interval) and `statistics` records (one per process group, role, remote
-// and socket kind, per L4 interval). It owns the aggregation state, bounded per protocol and
-// process group by ProtocolAggCfg's caps, and the counters of what the caps turned away.
+// Package aggregate folds calls and L4 counters into the records of one flush interval, in either
+// of the two schemas iLogtail users have dashboards on:
+//
+//   - schema A (the default): `protocols` records, one per process group, protocol, role, remote
+//     and protocol fields per L7 interval, and `statistics` records, one per process group, role,
+//     remote and socket kind per L4 interval;
+//   - schema B (iLogtail 1.3 … 2.0): `l7_req` (HTTP, DNS) and `l7_db` (MySQL, PgSQL, Redis)
+//     records per connection and request fields, and `l4` records per process, remote and role.
+//
+// It owns the aggregation state, bounded per protocol and process group by ProtocolAggCfg's caps,
+// and the counters of what the caps turned away.
 //
 // Deliberate differences from iLogtail (see the README): recv_packets counts read syscalls, not
-// write ones; SQL keeps the normalised statement, not just its verb; and protocols records carry
-// latency percentiles (p50_latency_ns, p90_latency_ns, p99_latency_ns) after iLogtail's fields.
+// write ones; SQL keeps the normalised statement, not just its verb; schema A's protocols records
+// carry latency percentiles (p50_latency_ns, p90_latency_ns, p99_latency_ns) after iLogtail's
+// fields, and schema B's tdigest_latency holds a real sketch (EncodeSketch) instead of a
+// placeholder.
 package aggregate
 
 import (
@@ -38,26 +46,72 @@ type Cap struct {
 // DefaultCap is iLogtail's default ProtocolAggCfg.
 var DefaultCap = Cap{ClientSize: 500, ServerSize: 5000}
 
+// Schema chooses the records an Aggregator writes.
+type Schema int
+
+const (
+	// SchemaA writes protocols and statistics records.
+	SchemaA Schema = iota
+	// SchemaB writes l7_req, l7_db and l4 records.
+	SchemaB
+)
+
+// Aggregator folds calls and stats into records. It is used by one goroutine.
+type Aggregator interface {
+	// AddCall counts one call of process p.
+	AddCall(p *Process, c *calls.Call)
+	// AddStats counts the L4 deltas a stats event carries (x - last_output_x).
+	AddStats(p *Process, ev *libebpf.StatsEvent)
+	// NameHost remembers, until the unix second expires (the answer's TTL), that a DNS answer
+	// seen by process group named ip as host.
+	NameHost(group string, ip netip.Addr, host string, expires uint32)
+	// FlushL7 returns the L7 records of the interval ending at unixSeconds and starts a new one.
+	FlushL7(unixSeconds uint32) []record.Record
+	// FlushL4 returns the L4 records of the interval ending at unixSeconds and starts a new one.
+	FlushL4(unixSeconds uint32) []record.Record
+	// Dropped returns the calls of protocol p the caps turned away since the last FlushL7.
+	Dropped(p libebpf.Protocol) uint64
+}
+
+// New returns an empty Aggregator of cfg.Schema.
+func New(cfg Config) Aggregator {
+	b := newBase(cfg)
+	if cfg.Schema == SchemaB {
+		return newSchemaB(b, cfg)
+	}
+	return newSchemaA(b)
+}
+
 // Config shapes the records.
 type Config struct {
+	Schema Schema
 	// Tags are added to every record as __tag__:<key>, in key order (Common.Tags, and
 	// Common.Cluster as "cluster").
 	Tags map[string]string
 	// Caps per protocol; protocols without an entry get DefaultCap.
 	Caps map[libebpf.Protocol]Cap
+	// Schema B only: the intervals its records state, and the host name that makes conn_id
+	// unique across hosts.
+	L4Interval, L7Interval uint32
+	Host                   string
 }
 
-// Aggregator holds the aggregation state of the current intervals. It is used by one goroutine.
-type Aggregator struct {
+// base is what both schemas share: tags, caps and their counters, DNS names.
+type base struct {
 	tags      []record.Field
 	caps      map[libebpf.Protocol]Cap
-	l7        map[l7Key]*l7Value
-	l7Order   []l7Key
 	keysUsed  map[capKey]int
-	l4        map[l4Key]*l4Value
-	l4Order   []l4Key
 	dropped   map[libebpf.Protocol]uint64
 	hostNames map[hostKey]hostName
+}
+
+// schemaA holds the aggregation state of the current intervals for schema A.
+type schemaA struct {
+	*base
+	l7      map[l7Key]*l7Value
+	l7Order []l7Key
+	l4      map[l4Key]*l4Value
+	l4Order []l4Key
 }
 
 type hostName struct {
@@ -107,13 +161,14 @@ type hostKey struct {
 	ip    netip.Addr
 }
 
-// New returns an empty Aggregator.
-func New(cfg Config) *Aggregator {
-	a := &Aggregator{
+func newSchemaA(b *base) *schemaA {
+	return &schemaA{base: b, l7: make(map[l7Key]*l7Value), l4: make(map[l4Key]*l4Value)}
+}
+
+func newBase(cfg Config) *base {
+	a := &base{
 		caps:      cfg.Caps,
-		l7:        make(map[l7Key]*l7Value),
 		keysUsed:  make(map[capKey]int),
-		l4:        make(map[l4Key]*l4Value),
 		dropped:   make(map[libebpf.Protocol]uint64),
 		hostNames: make(map[hostKey]hostName),
 	}
@@ -131,7 +186,7 @@ func New(cfg Config) *Aggregator {
 // NameHost remembers, until the unix second expires (the answer's TTL), that a DNS answer seen by
 // process group named ip as host, for remote_host. Past maxHostNames live names, new ones are not
 // remembered.
-func (a *Aggregator) NameHost(group string, ip netip.Addr, host string, expires uint32) {
+func (a *base) NameHost(group string, ip netip.Addr, host string, expires uint32) {
 	k := hostKey{group, ip.Unmap()}
 	if _, known := a.hostNames[k]; !known && len(a.hostNames) >= maxHostNames {
 		return
@@ -140,10 +195,42 @@ func (a *Aggregator) NameHost(group string, ip netip.Addr, host string, expires 
 }
 
 // Dropped returns the calls of protocol p the caps turned away since the last FlushL7.
-func (a *Aggregator) Dropped(p libebpf.Protocol) uint64 { return a.dropped[p] }
+func (a *base) Dropped(p libebpf.Protocol) uint64 { return a.dropped[p] }
+
+// admit reports whether one more key of protocol p fits in group's cap, counting it if so and
+// counting a dropped call if not.
+func (a *base) admit(group string, p libebpf.Protocol, server bool) bool {
+	ck := capKey{group, p, server}
+	if a.keysUsed[ck] >= a.capOf(p, server) {
+		a.dropped[p]++
+		return false
+	}
+	a.keysUsed[ck]++
+	return true
+}
+
+// host returns the live DNS name of ip for group.
+func (a *base) host(group string, ip netip.Addr, now uint32) (string, bool) {
+	h, ok := a.hostNames[hostKey{group, ip}]
+	if !ok || h.expires < now {
+		return "", false
+	}
+	return h.name, true
+}
+
+// endL7 starts a new L7 interval: caps and their counters restart, expired names go.
+func (a *base) endL7(now uint32) {
+	for k, h := range a.hostNames {
+		if h.expires < now {
+			delete(a.hostNames, k)
+		}
+	}
+	clear(a.keysUsed)
+	clear(a.dropped)
+}
 
 // AddCall counts one call of process p.
-func (a *Aggregator) AddCall(p *Process, c *calls.Call) {
+func (a *schemaA) AddCall(p *Process, c *calls.Call) {
 	k := l7Key{group: p.Group, proto: c.Protocol, role: c.Role, ip: c.Remote.Addr().Unmap(), port: c.Remote.Port()}
 	if c.Role == libebpf.RoleServer {
 		k.port = 0 // all clients of a server aggregate together
@@ -151,12 +238,9 @@ func (a *Aggregator) AddCall(p *Process, c *calls.Call) {
 	k.fields = protocolFields(c)
 	v := a.l7[k]
 	if v == nil {
-		ck := capKey{p.Group, c.Protocol, c.Role == libebpf.RoleServer}
-		if a.keysUsed[ck] >= a.capOf(c.Protocol, ck.server) {
-			a.dropped[c.Protocol]++
+		if !a.admit(p.Group, c.Protocol, c.Role == libebpf.RoleServer) {
 			return
 		}
-		a.keysUsed[ck]++
 		v = &l7Value{proc: p}
 		a.l7[k] = v
 		a.l7Order = append(a.l7Order, k)
@@ -169,7 +253,7 @@ func (a *Aggregator) AddCall(p *Process, c *calls.Call) {
 	v.hist.Add(lat)
 }
 
-func (a *Aggregator) capOf(p libebpf.Protocol, server bool) int {
+func (a *base) capOf(p libebpf.Protocol, server bool) int {
 	c, ok := a.caps[p]
 	if !ok {
 		c = DefaultCap
@@ -181,7 +265,7 @@ func (a *Aggregator) capOf(p libebpf.Protocol, server bool) int {
 }
 
 // AddStats counts the L4 deltas a stats event carries (x - last_output_x).
-func (a *Aggregator) AddStats(p *Process, ev *libebpf.StatsEvent) {
+func (a *schemaA) AddStats(p *Process, ev *libebpf.StatsEvent) {
 	k := l4Key{group: p.Group, role: ev.Role, ip: ev.Addr.Addr().Unmap(), port: ev.Addr.Port(), socket: socketType(ev.Addr)}
 	if ev.Role == libebpf.RoleServer {
 		k.port = 0
@@ -265,12 +349,12 @@ func remoteType(p libebpf.Protocol) string {
 
 // remoteInfo is the compact JSON object with sorted keys and a trailing newline that iLogtail
 // wrote: remote_host only when known, remote_type only for clients.
-func (a *Aggregator) remoteInfo(group string, ip netip.Addr, port uint16, remoteTypeValue string, now uint32) string {
+func (a *schemaA) remoteInfo(group string, ip netip.Addr, port uint16, remoteTypeValue string, now uint32) string {
 	var b strings.Builder
 	b.WriteByte('{')
-	if host, ok := a.hostNames[hostKey{group, ip}]; ok && host.expires >= now {
+	if host, ok := a.host(group, ip, now); ok {
 		b.WriteString(`"remote_host":`)
-		b.WriteString(strconv.Quote(host.name))
+		b.WriteString(strconv.Quote(host))
 		b.WriteByte(',')
 	}
 	ipText := ""
@@ -300,7 +384,7 @@ func roleName(r libebpf.Role) string {
 	return "unknown"
 }
 
-func (a *Aggregator) head(typ string, p *Process, unixSeconds uint32) record.Record {
+func (a *schemaA) head(typ string, p *Process, unixSeconds uint32) record.Record {
 	r := record.Record{Time: unixSeconds}
 	r.Add("type", typ)
 	r.Fields = append(r.Fields, p.Meta...)
@@ -308,9 +392,8 @@ func (a *Aggregator) head(typ string, p *Process, unixSeconds uint32) record.Rec
 	return r
 }
 
-// FlushL7 returns the protocols records of the interval ending at unixSeconds, in the order their
-// keys first appeared, and starts a new interval.
-func (a *Aggregator) FlushL7(unixSeconds uint32) []record.Record {
+// FlushL7 returns the protocols records of the interval, in the order their keys first appeared.
+func (a *schemaA) FlushL7(unixSeconds uint32) []record.Record {
 	out := make([]record.Record, 0, len(a.l7Order))
 	for _, k := range a.l7Order {
 		v := a.l7[k]
@@ -334,21 +417,14 @@ func (a *Aggregator) FlushL7(unixSeconds uint32) []record.Record {
 		r.Add("p99_latency_ns", strconv.FormatUint(v.hist.Quantile(0.99), 10))
 		out = append(out, r)
 	}
-	for k, h := range a.hostNames {
-		if h.expires < unixSeconds {
-			delete(a.hostNames, k)
-		}
-	}
+	a.endL7(unixSeconds)
 	clear(a.l7)
-	clear(a.keysUsed)
-	clear(a.dropped)
 	a.l7Order = a.l7Order[:0]
 	return out
 }
 
-// FlushL4 returns the statistics records of the interval ending at unixSeconds and starts a new
-// interval.
-func (a *Aggregator) FlushL4(unixSeconds uint32) []record.Record {
+// FlushL4 returns the statistics records of the interval.
+func (a *schemaA) FlushL4(unixSeconds uint32) []record.Record {
 	out := make([]record.Record, 0, len(a.l4Order))
 	for _, k := range a.l4Order {
 		v := a.l4[k]

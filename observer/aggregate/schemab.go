@@ -1,0 +1,294 @@
+package aggregate
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"hash/fnv"
+	"math"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/export/record"
+	"github.com/netobserver/netobserver/observer/calls"
+)
+
+// schemaB aggregates per connection (L7) and per process, remote and role (L4), as iLogtail
+// 1.3 … 2.0 did.
+type schemaB struct {
+	*base
+	node                   string
+	l4Interval, l7Interval string
+	l7                     map[bL7Key]*l7Value
+	l7Order                []bL7Key
+	l4                     map[bL4Key]*l4Value
+	l4Order                []bL4Key
+}
+
+type bL7Key struct {
+	conn   libebpf.ConnID
+	proto  libebpf.Protocol
+	role   libebpf.Role
+	remote libebpf.SockAddr
+	fields [6]string
+}
+
+type bL4Key struct {
+	pid    uint32
+	role   libebpf.Role
+	ip     netip.Addr
+	port   uint16
+	socket string
+}
+
+func newSchemaB(b *base, cfg Config) *schemaB {
+	return &schemaB{
+		base: b, node: cfg.Host,
+		l4Interval: strconv.FormatUint(uint64(cfg.L4Interval), 10),
+		l7Interval: strconv.FormatUint(uint64(cfg.L7Interval), 10),
+		l7:         make(map[bL7Key]*l7Value),
+		l4:         make(map[bL4Key]*l4Value),
+	}
+}
+
+// isDB tells l7_db protocols from l7_req ones.
+func isDB(p libebpf.Protocol) bool {
+	return p == libebpf.ProtoMySQL || p == libebpf.ProtoPGSQL || p == libebpf.ProtoRedis
+}
+
+// requestFields are the protocol fields of an l7_req or l7_db record, in record order:
+// req_type, req_domain, req_resource, version, resp_status, resp_code for l7_req; version,
+// query_cmd, query, status for l7_db.
+func requestFields(c *calls.Call) [6]string {
+	req, resp := &c.Request, &c.Response
+	switch c.Protocol {
+	case libebpf.ProtoHTTP:
+		return [6]string{req.Method, req.Host, req.Resource, req.Version, "-1", strconv.Itoa(resp.Status)}
+	case libebpf.ProtoDNS:
+		return [6]string{req.Method, "", req.Resource, "", flag(resp.Success), "-1"}
+	case libebpf.ProtoRedis:
+		// Keys and values are never captured: the command is the whole query.
+		return [6]string{"", strings.ToLower(req.Method), req.Method, flag(resp.Success)}
+	}
+	return [6]string{"", strings.ToLower(req.Method), req.Resource, flag(resp.Success)}
+}
+
+var (
+	reqFieldNames = []string{"req_type", "req_domain", "req_resource", "version", "resp_status", "resp_code"}
+	dbFieldNames  = []string{"version", "query_cmd", "query", "status"}
+)
+
+func (a *schemaB) AddCall(p *Process, c *calls.Call) {
+	if fieldNames[c.Protocol] == nil {
+		return // a protocol records do not describe
+	}
+	k := bL7Key{conn: c.Conn, proto: c.Protocol, role: c.Role, remote: c.Remote, fields: requestFields(c)}
+	v := a.l7[k]
+	if v == nil {
+		if !a.admit(p.Group, c.Protocol, c.Role == libebpf.RoleServer) {
+			return
+		}
+		v = &l7Value{proc: p}
+		a.l7[k] = v
+		a.l7Order = append(a.l7Order, k)
+	}
+	lat := c.Latency()
+	v.count++
+	v.latency += lat
+	v.reqBytes += uint64(c.Request.Size)
+	v.respBytes += uint64(c.Response.Size)
+	v.hist.Add(lat)
+}
+
+func (a *schemaB) AddStats(p *Process, ev *libebpf.StatsEvent) {
+	k := bL4Key{pid: ev.ConnID.TGID, role: ev.Role, ip: ev.Addr.Addr().Unmap(), port: ev.Addr.Port(), socket: socketType(ev.Addr)}
+	v := a.l4[k]
+	if v == nil {
+		v = &l4Value{proc: p}
+		a.l4[k] = v
+		a.l4Order = append(a.l4Order, k)
+	}
+	v.sendBytes += ev.WrBytes - ev.LastWrBytes
+	v.recvBytes += ev.RdBytes - ev.LastRdBytes
+	v.sendPackets += int64(ev.WrPkts - ev.LastWrPkts)
+	v.recvPackets += int64(ev.RdPkts - ev.LastRdPkts)
+}
+
+// localInfo is the process meta as a compact JSON object with sorted keys.
+func localInfo(p *Process) string {
+	fields := slices.Clone(p.Meta)
+	slices.SortFunc(fields, func(x, y record.Field) int { return strings.Compare(x.Key, y.Key) })
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, f := range fields {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Quote(f.Key))
+		b.WriteByte(':')
+		b.WriteString(strconv.Quote(f.Value))
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+func shortRole(r libebpf.Role) string {
+	switch r {
+	case libebpf.RoleClient:
+		return "c"
+	case libebpf.RoleServer:
+		return "s"
+	}
+	return "u"
+}
+
+// connID is the 64-bit identity of a connection on this host: FNV-1a over the host name and the
+// kernel's connection id (full 32-bit pid, unlike iLogtail's 16-bit truncation).
+func (a *schemaB) connID(parts ...uint64) string {
+	h := fnv.New64a()
+	h.Write([]byte(a.node))
+	var b [8]byte
+	for _, p := range parts {
+		binary.LittleEndian.PutUint64(b[:], p)
+		h.Write(b[:])
+	}
+	return strconv.FormatUint(h.Sum64(), 10)
+}
+
+func (a *schemaB) remoteInfo(group string, ip netip.Addr, now uint32) string {
+	name, ok := a.host(group, ip, now)
+	if !ok && ip.IsValid() {
+		name = ip.String()
+	}
+	return `{"_remote_host_":` + strconv.Quote(name) + `}`
+}
+
+func addrText(ip netip.Addr) string {
+	if !ip.IsValid() {
+		return ""
+	}
+	return ip.String()
+}
+
+// The local address and port are not in the ABI's events; they come with netlink resolution.
+const unknownLocalAddr, unknownLocalPort = "", "0"
+
+func (a *schemaB) FlushL7(unixSeconds uint32) []record.Record {
+	out := make([]record.Record, 0, len(a.l7Order))
+	for _, k := range a.l7Order {
+		v := a.l7[k]
+		r := record.Record{Time: unixSeconds}
+		r.Fields = append(r.Fields, a.tags...)
+		r.Add("local_info", localInfo(v.proc))
+		r.Add("interval", a.l7Interval)
+		typ, names := "l7_req", reqFieldNames
+		if isDB(k.proto) {
+			typ, names = "l7_db", dbFieldNames
+		}
+		for i, name := range names {
+			r.Add(name, k.fields[i])
+		}
+		r.Add("protocol", k.proto.String())
+		r.Add("type", typ)
+		ip := k.remote.Addr().Unmap()
+		r.Add("role", shortRole(k.role))
+		r.Add("_remote_addr_", addrText(ip))
+		r.Add("_remote_port_", strconv.Itoa(int(k.remote.Port())))
+		r.Add("_local_port_", unknownLocalPort)
+		r.Add("_local_addr_", unknownLocalAddr)
+		r.Add("conn_id", a.connID(uint64(k.conn.TGID), uint64(uint32(k.conn.FD)), k.conn.Start))
+		r.Add("remote_info", a.remoteInfo(v.proc.Group, ip, unixSeconds))
+		r.Add("count", strconv.FormatUint(v.count, 10))
+		r.Add("latency_ns", strconv.FormatUint(v.latency, 10))
+		r.Add("req_bytes", strconv.FormatUint(v.reqBytes, 10))
+		r.Add("resp_bytes", strconv.FormatUint(v.respBytes, 10))
+		r.Add("tdigest_latency", EncodeSketch(&v.hist))
+		out = append(out, r)
+	}
+	a.endL7(unixSeconds)
+	clear(a.l7)
+	a.l7Order = a.l7Order[:0]
+	return out
+}
+
+func (a *schemaB) FlushL4(unixSeconds uint32) []record.Record {
+	out := make([]record.Record, 0, len(a.l4Order))
+	for _, k := range a.l4Order {
+		v := a.l4[k]
+		r := record.Record{Time: unixSeconds}
+		r.Fields = append(r.Fields, a.tags...)
+		r.Add("local_info", localInfo(v.proc))
+		r.Add("interval", a.l4Interval)
+		r.Add("_local_addr_", unknownLocalAddr)
+		r.Add("_local_port_", unknownLocalPort)
+		r.Add("_remote_addr_", addrText(k.ip))
+		r.Add("_remote_port_", strconv.Itoa(int(k.port)))
+		r.Add("remote_info", a.remoteInfo(v.proc.Group, k.ip, unixSeconds))
+		r.Add("role", shortRole(k.role))
+		ipBytes := k.ip.As16()
+		r.Add("conn_id", a.connID(uint64(k.pid), binary.BigEndian.Uint64(ipBytes[:8]), binary.BigEndian.Uint64(ipBytes[8:]), uint64(k.port), uint64(k.role)))
+		r.Add("conn_type", "tcp")
+		r.Add("type", "l4")
+		r.Add("send_bytes", strconv.FormatInt(v.sendBytes, 10))
+		r.Add("recv_bytes", strconv.FormatInt(v.recvBytes, 10))
+		r.Add("send_packets", strconv.FormatInt(v.sendPackets, 10))
+		r.Add("recv_packets", strconv.FormatInt(v.recvPackets, 10))
+		out = append(out, r)
+	}
+	clear(a.l4)
+	a.l4Order = a.l4Order[:0]
+	return out
+}
+
+// sketchMagic starts every encoded sketch: "NOTD" and format version 1.
+var sketchMagic = [5]byte{'N', 'O', 'T', 'D', 1}
+
+// EncodeSketch serialises a latency distribution for tdigest_latency: base64 (standard, padded)
+// of the 5-byte header "NOTD\x01", a little-endian uint32 centroid count, then per centroid a
+// little-endian float64 mean in ns and uint32 weight, means ascending. Each centroid is one
+// histogram bucket, so any quantile read from the centroids is within 5% of the true value.
+func EncodeSketch(h *Histogram) string {
+	buf := append([]byte(nil), sketchMagic[:]...)
+	buf = binary.LittleEndian.AppendUint32(buf, 0)
+	n := uint32(0)
+	for i, c := range h.counts {
+		if c == 0 {
+			continue
+		}
+		mean := math.Pow(histGrowth, float64(i)) * math.Sqrt(histGrowth)
+		buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(mean))
+		buf = binary.LittleEndian.AppendUint32(buf, c)
+		n++
+	}
+	binary.LittleEndian.PutUint32(buf[len(sketchMagic):], n)
+	return base64.StdEncoding.EncodeToString(buf)
+}
+
+// Centroid is one (mean, weight) pair of a decoded sketch.
+type Centroid struct {
+	Mean   float64
+	Weight uint32
+}
+
+// DecodeSketch reads what EncodeSketch wrote; ok is false for anything else.
+func DecodeSketch(s string) (centroids []Centroid, ok bool) {
+	buf, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(buf) < len(sketchMagic)+4 || [5]byte(buf[:5]) != sketchMagic {
+		return nil, false
+	}
+	n := binary.LittleEndian.Uint32(buf[5:])
+	body := buf[9:]
+	if uint64(len(body)) != uint64(n)*12 {
+		return nil, false
+	}
+	for i := range int(n) {
+		c := body[i*12:]
+		centroids = append(centroids, Centroid{
+			Mean:   math.Float64frombits(binary.LittleEndian.Uint64(c)),
+			Weight: binary.LittleEndian.Uint32(c[8:]),
+		})
+	}
+	return centroids, true
+}
