@@ -10,11 +10,14 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/netobserver/netobserver/cgo/libebpf"
 	"github.com/netobserver/netobserver/container"
+	"github.com/netobserver/netobserver/export/prometheus"
 	"github.com/netobserver/netobserver/export/record"
 	"github.com/netobserver/netobserver/observer/aggregate"
 	"github.com/netobserver/netobserver/observer/calls"
@@ -36,6 +39,8 @@ type Options struct {
 	DropUnixSocket, DropLocalConnections, DropUnknownSocket bool
 	Aggregate                                               aggregate.Config
 	Calls                                                   calls.Config
+	// Metrics, when set, also receives every call and L4 delta, and the observer\'s counters.
+	Metrics *prometheus.Exporter
 }
 
 // Sink receives the records of each interval.
@@ -59,17 +64,21 @@ type Observer struct {
 	procs   *processes
 	dropped map[libebpf.ConnID]struct{}
 	counts  Counters
-	now     func() time.Time
+	// capDrops totals the aggregator's per-interval cap drops, per protocol.
+	capDrops  map[libebpf.Protocol]uint64
+	published time.Time
+	now       func() time.Time
 }
 
 // New returns an Observer of lib that writes records to sink. lib must be open and not started.
 func New(lib *libebpf.Library, opts Options, sink Sink) *Observer {
 	o := &Observer{
-		lib:     lib,
-		sink:    sink,
-		procs:   newProcesses(container.Procfs{}),
-		dropped: make(map[libebpf.ConnID]struct{}),
-		now:     time.Now,
+		lib:      lib,
+		sink:     sink,
+		procs:    newProcesses(container.Procfs{}),
+		dropped:  make(map[libebpf.ConnID]struct{}),
+		capDrops: make(map[libebpf.Protocol]uint64),
+		now:      time.Now,
 	}
 	o.setOptions(opts)
 	return o
@@ -197,12 +206,58 @@ func (o *Observer) finish() {
 	o.tracker.Close()
 	o.flushL7()
 	o.flushL4()
+	if o.opts.Metrics != nil {
+		o.publish()
+	}
 }
 
 func (o *Observer) consume(b *libebpf.Batch) {
 	b.Visit(o)
 	o.tracker.EndBatch()
 	o.lib.Release(b)
+	if o.opts.Metrics != nil && o.now().Sub(o.published) >= time.Second {
+		o.publish()
+	}
+}
+
+// publish hands the observer's counters to the metrics exporter.
+func (o *Observer) publish() {
+	o.published = o.now()
+	lc := o.lib.Counters()
+	cs := []prometheus.Counter{
+		{Name: "events_total", Help: "Events delivered by the capture library.", Labels: []string{"kind", "ctrl"}, Value: lc.Ctrl},
+		{Name: "events_total", Help: "Events delivered by the capture library.", Labels: []string{"kind", "data"}, Value: lc.Data},
+		{Name: "events_total", Help: "Events delivered by the capture library.", Labels: []string{"kind", "stats"}, Value: lc.Stats},
+		{Name: "dropped_connections_total", Help: "Connections dropped by the socket-kind filters.", Value: o.counts.DroppedConnections},
+	}
+	for i, name := range []string{"ctrl", "data", "stats"} {
+		cs = append(cs, prometheus.Counter{Name: "lost_events_total", Help: "Events the capture library could not deliver.",
+			Labels: []string{"stream", name}, Value: lc.Lost[i]})
+	}
+	protocols := make([]libebpf.Protocol, 0, 5)
+	for p := range calls.Parsers() {
+		protocols = append(protocols, p)
+	}
+	slices.Sort(protocols)
+	for _, p := range protocols {
+		pc := o.tracker.Counters(p)
+		name := p.String()
+		cs = append(cs,
+			prometheus.Counter{Name: "unmatched_messages_total", Help: "Requests without a response and responses without a request.",
+				Labels: []string{"protocol", name, "message", "request"}, Value: pc.UnmatchedRequests},
+			prometheus.Counter{Name: "unmatched_messages_total", Help: "Requests without a response and responses without a request.",
+				Labels: []string{"protocol", name, "message", "response"}, Value: pc.UnmatchedResponses},
+			prometheus.Counter{Name: "parse_failures_total", Help: "Times a parser found no message where one should start.",
+				Labels: []string{"protocol", name}, Value: pc.Invalid},
+			prometheus.Counter{Name: "lost_stream_bytes_total", Help: "Stream bytes given up because they were lost or truncated.",
+				Labels: []string{"protocol", name}, Value: pc.GapBytes},
+			prometheus.Counter{Name: "cap_dropped_calls_total", Help: "Calls not aggregated because ProtocolAggCfg's cap was reached.",
+				Labels: []string{"protocol", name}, Value: o.capDrops[p] + o.agg.Dropped(p)},
+		)
+	}
+	// One family's samples together, as the exposition format wants.
+	slices.SortStableFunc(cs, func(a, b prometheus.Counter) int { return strings.Compare(a.Name, b.Name) })
+	o.opts.Metrics.SetCounters(cs)
 }
 
 func (o *Observer) flushL4() {
@@ -212,6 +267,9 @@ func (o *Observer) flushL4() {
 }
 
 func (o *Observer) flushL7() {
+	for p := range calls.Parsers() {
+		o.capDrops[p] += o.agg.Dropped(p)
+	}
 	if recs := o.agg.FlushL7(uint32(o.now().Unix())); len(recs) > 0 {
 		o.sink(recs)
 	}
@@ -252,6 +310,10 @@ func (o *Observer) Stats(ev *libebpf.StatsEvent) {
 		return
 	}
 	o.agg.AddStats(o.procs.get(ev.ConnID.TGID), ev)
+	if m := o.opts.Metrics; m != nil {
+		m.AddL4(aggregate.RoleName(ev.Role), aggregate.SocketType(ev.Addr), ev.WrBytes-ev.LastWrBytes, ev.RdBytes-ev.LastRdBytes,
+			int64(ev.WrPkts-ev.LastWrPkts), int64(ev.RdPkts-ev.LastRdPkts))
+	}
 }
 
 // Lost implements libebpf.Visitor.
@@ -263,6 +325,9 @@ func (o *Observer) Lost(n libebpf.LostNotice) {
 
 func (o *Observer) addCall(c *calls.Call) {
 	o.agg.AddCall(o.procs.get(c.Conn.TGID), c)
+	if m := o.opts.Metrics; m != nil {
+		m.ObserveCall(c.Protocol.String(), aggregate.RoleName(c.Role), c.Response.Success, time.Duration(c.Latency()), c.Request.Size, c.Response.Size)
+	}
 }
 
 // maxDropped bounds the dropped connections remembered between their first event and their close.
@@ -291,9 +356,9 @@ func (o *Observer) drop(id libebpf.ConnID, addr libebpf.SockAddr) bool {
 				}
 			}
 		}
-	default:
+	case libebpf.FamilyUnknown:
 		drop = o.opts.DropUnknownSocket
-	}
+	} // FamilyUnspec: this event says nothing of the address, so nothing is decided
 	if !drop {
 		return false
 	}

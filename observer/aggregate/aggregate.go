@@ -266,7 +266,7 @@ func (a *base) capOf(p libebpf.Protocol, server bool) int {
 
 // AddStats counts the L4 deltas a stats event carries (x - last_output_x).
 func (a *schemaA) AddStats(p *Process, ev *libebpf.StatsEvent) {
-	k := l4Key{group: p.Group, role: ev.Role, ip: ev.Addr.Addr().Unmap(), port: ev.Addr.Port(), socket: socketType(ev.Addr)}
+	k := l4Key{group: p.Group, role: ev.Role, ip: ev.Addr.Addr().Unmap(), port: ev.Addr.Port(), socket: SocketType(ev.Addr)}
 	if ev.Role == libebpf.RoleServer {
 		k.port = 0
 	}
@@ -282,7 +282,8 @@ func (a *schemaA) AddStats(p *Process, ev *libebpf.StatsEvent) {
 	v.recvPackets += int64(ev.RdPkts - ev.LastRdPkts)
 }
 
-func socketType(a libebpf.SockAddr) string {
+// SocketType is the socket_type of records: inet_socket, unix_socket or unknown_socket.
+func SocketType(a libebpf.SockAddr) string {
 	switch a.Family {
 	case libebpf.FamilyInet, libebpf.FamilyInet6:
 		return "inet_socket"
@@ -374,7 +375,8 @@ func (a *schemaA) remoteInfo(group string, ip netip.Addr, port uint16, remoteTyp
 	return b.String()
 }
 
-func roleName(r libebpf.Role) string {
+// RoleName is the role of schema A records: client, server or unknown.
+func RoleName(r libebpf.Role) string {
 	switch r {
 	case libebpf.RoleClient:
 		return "client"
@@ -402,7 +404,7 @@ func (a *schemaA) FlushL7(unixSeconds uint32) []record.Record {
 		for i, name := range fieldNames[k.proto] {
 			r.Add(name, k.fields[i])
 		}
-		r.Add("role", roleName(k.role))
+		r.Add("role", RoleName(k.role))
 		rt := ""
 		if k.role == libebpf.RoleClient {
 			rt = remoteType(k.proto)
@@ -435,7 +437,7 @@ func (a *schemaA) FlushL4(unixSeconds uint32) []record.Record {
 		}
 		r.Add("remote_info", a.remoteInfo(k.group, k.ip, k.port, rt, unixSeconds))
 		r.Add("socket_type", k.socket)
-		r.Add("role", roleName(k.role))
+		r.Add("role", RoleName(k.role))
 		r.Add("send_bytes", strconv.FormatInt(v.sendBytes, 10))
 		r.Add("recv_bytes", strconv.FormatInt(v.recvBytes, 10))
 		r.Add("send_packets", strconv.FormatInt(v.sendPackets, 10))

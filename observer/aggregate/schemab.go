@@ -103,7 +103,7 @@ func (a *schemaB) AddCall(p *Process, c *calls.Call) {
 }
 
 func (a *schemaB) AddStats(p *Process, ev *libebpf.StatsEvent) {
-	k := bL4Key{pid: ev.ConnID.TGID, role: ev.Role, ip: ev.Addr.Addr().Unmap(), port: ev.Addr.Port(), socket: socketType(ev.Addr)}
+	k := bL4Key{pid: ev.ConnID.TGID, role: ev.Role, ip: ev.Addr.Addr().Unmap(), port: ev.Addr.Port(), socket: SocketType(ev.Addr)}
 	v := a.l4[k]
 	if v == nil {
 		v = &l4Value{proc: p}

@@ -1,0 +1,251 @@
+// Package prometheus serves the observer's metrics in the Prometheus text exposition format
+// (version 0.0.4): L7 call latency histograms and counts, L4 byte and packet counters, and the
+// observer's own counters (events in, lost, dropped by caps, parse failures, unmatched messages).
+// It is the flusher_prometheus_exporter output. Labels are bounded by construction — protocol,
+// role, outcome, socket kind, direction — so the series count cannot grow with traffic.
+package prometheus
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// LatencyBuckets are the upper bounds, in seconds, of the latency histograms.
+var LatencyBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// Counter is one sample of the observer's own counters, published with Exporter.SetCounters.
+type Counter struct {
+	// Name is the metric name without the netobserver_ prefix, e.g. "events_total".
+	Name, Help string
+	// Labels are label name/value pairs.
+	Labels []string
+	Value  uint64
+}
+
+type callKey struct{ protocol, role string }
+
+type callStats struct {
+	buckets             []uint64 // cumulative when written; per bucket while counting
+	count, errors       uint64
+	sum                 float64
+	reqBytes, respBytes uint64
+}
+
+type l4Key struct{ role, socket string }
+
+type l4Stats struct{ sendBytes, recvBytes, sendPackets, recvPackets uint64 }
+
+// Exporter holds the metrics and serves them. Its methods are safe for concurrent use.
+type Exporter struct {
+	mu       sync.Mutex
+	calls    map[callKey]*callStats
+	l4       map[l4Key]*l4Stats
+	counters []Counter
+	server   *http.Server
+}
+
+// New returns an empty Exporter.
+func New() *Exporter {
+	return &Exporter{calls: make(map[callKey]*callStats), l4: make(map[l4Key]*l4Stats)}
+}
+
+// ObserveCall counts one call.
+func (e *Exporter) ObserveCall(protocol, role string, success bool, latency time.Duration, reqBytes, respBytes int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k := callKey{protocol, role}
+	s := e.calls[k]
+	if s == nil {
+		s = &callStats{buckets: make([]uint64, len(LatencyBuckets))}
+		e.calls[k] = s
+	}
+	sec := latency.Seconds()
+	if i, _ := slices.BinarySearch(LatencyBuckets, sec); i < len(LatencyBuckets) {
+		s.buckets[i]++
+	}
+	s.count++
+	s.sum += sec
+	if !success {
+		s.errors++
+	}
+	s.reqBytes += uint64(reqBytes)
+	s.respBytes += uint64(respBytes)
+}
+
+// AddL4 adds L4 deltas of one connection.
+func (e *Exporter) AddL4(role, socketType string, sendBytes, recvBytes, sendPackets, recvPackets int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k := l4Key{role, socketType}
+	s := e.l4[k]
+	if s == nil {
+		s = &l4Stats{}
+		e.l4[k] = s
+	}
+	s.sendBytes += uint64(max(sendBytes, 0))
+	s.recvBytes += uint64(max(recvBytes, 0))
+	s.sendPackets += uint64(max(sendPackets, 0))
+	s.recvPackets += uint64(max(recvPackets, 0))
+}
+
+// SetCounters replaces the observer's own counters shown at the next scrape.
+func (e *Exporter) SetCounters(cs []Counter) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.counters = slices.Clone(cs)
+}
+
+// WriteTo writes every metric in the text exposition format, series sorted for stable output.
+func (e *Exporter) WriteTo(w io.Writer) (int64, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	cw := &countingWriter{w: bufio.NewWriter(w)}
+
+	callKeys := sortedKeys(e.calls, func(a, b callKey) int { return strings.Compare(a.protocol+"\x00"+a.role, b.protocol+"\x00"+b.role) })
+	cw.header("netobserver_l7_latency_seconds", "histogram", "Latency from a request's first byte to its response's first byte.")
+	for _, k := range callKeys {
+		s := e.calls[k]
+		labels := `protocol="` + k.protocol + `",role="` + k.role + `"`
+		var cum uint64
+		for i, le := range LatencyBuckets {
+			cum += s.buckets[i]
+			cw.sample("netobserver_l7_latency_seconds_bucket", labels+`,le="`+formatFloat(le)+`"`, strconv.FormatUint(cum, 10))
+		}
+		cw.sample("netobserver_l7_latency_seconds_bucket", labels+`,le="+Inf"`, strconv.FormatUint(s.count, 10))
+		cw.sample("netobserver_l7_latency_seconds_sum", labels, formatFloat(s.sum))
+		cw.sample("netobserver_l7_latency_seconds_count", labels, strconv.FormatUint(s.count, 10))
+	}
+	cw.header("netobserver_l7_calls_total", "counter", "Calls (request and response pairs) by outcome.")
+	for _, k := range callKeys {
+		s := e.calls[k]
+		labels := `protocol="` + k.protocol + `",role="` + k.role + `"`
+		cw.sample("netobserver_l7_calls_total", labels+`,outcome="error"`, strconv.FormatUint(s.errors, 10))
+		cw.sample("netobserver_l7_calls_total", labels+`,outcome="success"`, strconv.FormatUint(s.count-s.errors, 10))
+	}
+	cw.header("netobserver_l7_bytes_total", "counter", "Bytes of requests and responses.")
+	for _, k := range callKeys {
+		s := e.calls[k]
+		labels := `protocol="` + k.protocol + `",role="` + k.role + `"`
+		cw.sample("netobserver_l7_bytes_total", labels+`,message="request"`, strconv.FormatUint(s.reqBytes, 10))
+		cw.sample("netobserver_l7_bytes_total", labels+`,message="response"`, strconv.FormatUint(s.respBytes, 10))
+	}
+
+	l4Keys := sortedKeys(e.l4, func(a, b l4Key) int { return strings.Compare(a.role+"\x00"+a.socket, b.role+"\x00"+b.socket) })
+	for _, m := range []struct {
+		name, help string
+		value      func(*l4Stats) (send, recv uint64)
+	}{
+		{"netobserver_l4_bytes_total", "Bytes sent and received by observed sockets.", func(s *l4Stats) (uint64, uint64) { return s.sendBytes, s.recvBytes }},
+		{"netobserver_l4_packets_total", "Send and receive syscalls on observed sockets.", func(s *l4Stats) (uint64, uint64) { return s.sendPackets, s.recvPackets }},
+	} {
+		cw.header(m.name, "counter", m.help)
+		for _, k := range l4Keys {
+			send, recv := m.value(e.l4[k])
+			labels := `role="` + k.role + `",socket_type="` + k.socket + `"`
+			cw.sample(m.name, labels+`,direction="receive"`, strconv.FormatUint(recv, 10))
+			cw.sample(m.name, labels+`,direction="send"`, strconv.FormatUint(send, 10))
+		}
+	}
+
+	written := map[string]bool{}
+	for _, c := range e.counters {
+		name := "netobserver_" + c.Name
+		if !written[name] {
+			cw.header(name, "counter", c.Help)
+			written[name] = true
+		}
+		var labels []string
+		for i := 0; i+1 < len(c.Labels); i += 2 {
+			labels = append(labels, c.Labels[i]+`="`+escapeLabel(c.Labels[i+1])+`"`)
+		}
+		cw.sample(name, strings.Join(labels, ","), strconv.FormatUint(c.Value, 10))
+	}
+	if cw.err == nil {
+		cw.err = cw.w.Flush()
+	}
+	return cw.n, cw.err
+}
+
+// ServeHTTP serves the metrics.
+func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	e.WriteTo(w)
+}
+
+// Listen starts serving path on addr (e.g. ":9464") in the background. The listening address is
+// returned, so addr may use port 0.
+func (e *Exporter) Listen(addr, path string) (net.Addr, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("flusher_prometheus_exporter: listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(path, e)
+	e.server = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go e.server.Serve(l)
+	return l.Addr(), nil
+}
+
+// Close stops serving.
+func (e *Exporter) Close() error {
+	if e.server == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := e.server.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func sortedKeys[K comparable, V any](m map[K]V, cmp func(a, b K) int) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, cmp)
+	return keys
+}
+
+func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+func escapeLabel(v string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(v)
+}
+
+type countingWriter struct {
+	w   *bufio.Writer
+	n   int64
+	err error
+}
+
+func (c *countingWriter) write(s string) {
+	if c.err != nil {
+		return
+	}
+	n, err := c.w.WriteString(s)
+	c.n += int64(n)
+	c.err = err
+}
+
+func (c *countingWriter) header(name, typ, help string) {
+	c.write("# HELP " + name + " " + help + "\n# TYPE " + name + " " + typ + "\n")
+}
+
+func (c *countingWriter) sample(name, labels, value string) {
+	if labels != "" {
+		name += "{" + labels + "}"
+	}
+	c.write(name + " " + value + "\n")
+}

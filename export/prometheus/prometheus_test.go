@@ -1,0 +1,102 @@
+package prometheus
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestExposition(t *testing.T) {
+	e := New()
+	e.ObserveCall("http", "client", true, 300*time.Microsecond, 100, 250)
+	e.ObserveCall("http", "client", false, 2*time.Second, 100, 50)
+	e.ObserveCall("http", "client", true, 30*time.Second, 1, 1) // beyond the last bucket
+	e.AddL4("client", "inet_socket", 1000, 5000, 3, 4)
+	e.SetCounters([]Counter{
+		{Name: "events_total", Help: "Events from the capture library.", Labels: []string{"kind", "data"}, Value: 7},
+		{Name: "events_total", Help: "Events from the capture library.", Labels: []string{"kind", "ctrl"}, Value: 2},
+		{Name: "lost_events_total", Help: "Events the library lost.", Labels: []string{"stream", `da"ta`}, Value: 1},
+	})
+	var b bytes.Buffer
+	n, err := e.WriteTo(&b)
+	require.NoError(t, err)
+	assert.EqualValues(t, b.Len(), n)
+	lbl := `protocol="http",role="client"`
+	want := []string{
+		"# HELP netobserver_l7_latency_seconds Latency from a request's first byte to its response's first byte.",
+		"# TYPE netobserver_l7_latency_seconds histogram",
+		`netobserver_l7_latency_seconds_bucket{` + lbl + `,le="0.0001"} 0`,
+		`netobserver_l7_latency_seconds_bucket{` + lbl + `,le="0.00025"} 0`,
+		`netobserver_l7_latency_seconds_bucket{` + lbl + `,le="0.0005"} 1`,
+		`netobserver_l7_latency_seconds_bucket{` + lbl + `,le="0.001"} 1`,
+		`netobserver_l7_latency_seconds_bucket{` + lbl + `,le="0.0025"} 1`,
+		`netobserver_l7_latency_seconds_bucket{` + lbl + `,le="0.005"} 1`,
+		`netobserver_l7_latency_seconds_bucket{` + lbl + `,le="0.01"} 1`,
+		`netobserver_l7_latency_seconds_bucket{` + lbl + `,le="0.025"} 1`,
+		`netobserver_l7_latency_seconds_bucket{` + lbl + `,le="0.05"} 1`,
+		`netobserver_l7_latency_seconds_bucket{` + lbl + `,le="0.1"} 1`,
+		`netobserver_l7_latency_seconds_bucket{` + lbl + `,le="0.25"} 1`,
+		`netobserver_l7_latency_seconds_bucket{` + lbl + `,le="0.5"} 1`,
+		`netobserver_l7_latency_seconds_bucket{` + lbl + `,le="1"} 1`,
+		`netobserver_l7_latency_seconds_bucket{` + lbl + `,le="2.5"} 2`,
+		`netobserver_l7_latency_seconds_bucket{` + lbl + `,le="5"} 2`,
+		`netobserver_l7_latency_seconds_bucket{` + lbl + `,le="10"} 2`,
+		`netobserver_l7_latency_seconds_bucket{` + lbl + `,le="+Inf"} 3`,
+		`netobserver_l7_latency_seconds_sum{` + lbl + `} 32.0003`,
+		`netobserver_l7_latency_seconds_count{` + lbl + `} 3`,
+		"# HELP netobserver_l7_calls_total Calls (request and response pairs) by outcome.",
+		"# TYPE netobserver_l7_calls_total counter",
+		`netobserver_l7_calls_total{` + lbl + `,outcome="error"} 1`,
+		`netobserver_l7_calls_total{` + lbl + `,outcome="success"} 2`,
+		"# HELP netobserver_l7_bytes_total Bytes of requests and responses.",
+		"# TYPE netobserver_l7_bytes_total counter",
+		`netobserver_l7_bytes_total{` + lbl + `,message="request"} 201`,
+		`netobserver_l7_bytes_total{` + lbl + `,message="response"} 301`,
+		"# HELP netobserver_l4_bytes_total Bytes sent and received by observed sockets.",
+		"# TYPE netobserver_l4_bytes_total counter",
+		`netobserver_l4_bytes_total{role="client",socket_type="inet_socket",direction="receive"} 5000`,
+		`netobserver_l4_bytes_total{role="client",socket_type="inet_socket",direction="send"} 1000`,
+		"# HELP netobserver_l4_packets_total Send and receive syscalls on observed sockets.",
+		"# TYPE netobserver_l4_packets_total counter",
+		`netobserver_l4_packets_total{role="client",socket_type="inet_socket",direction="receive"} 4`,
+		`netobserver_l4_packets_total{role="client",socket_type="inet_socket",direction="send"} 3`,
+		"# HELP netobserver_events_total Events from the capture library.",
+		"# TYPE netobserver_events_total counter",
+		`netobserver_events_total{kind="data"} 7`,
+		`netobserver_events_total{kind="ctrl"} 2`,
+		"# HELP netobserver_lost_events_total Events the library lost.",
+		"# TYPE netobserver_lost_events_total counter",
+		`netobserver_lost_events_total{stream="da\"ta"} 1`,
+	}
+	assert.Equal(t, strings.Join(want, "\n")+"\n", b.String())
+}
+
+func TestServesOverHTTP(t *testing.T) {
+	e := New()
+	e.ObserveCall("redis", "server", true, time.Millisecond, 10, 5)
+	addr, err := e.Listen("127.0.0.1:0", "/metrics")
+	require.NoError(t, err)
+	defer e.Close()
+	resp, err := http.Get("http://" + addr.String() + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, "text/plain; version=0.0.4; charset=utf-8", resp.Header.Get("Content-Type"))
+	assert.Contains(t, string(body), `netobserver_l7_latency_seconds_count{protocol="redis",role="server"} 1`)
+	require.NoError(t, e.Close())
+
+	busy := New()
+	a2, err := busy.Listen("127.0.0.1:0", "/m")
+	require.NoError(t, err)
+	defer busy.Close()
+	_, err = New().Listen(a2.String(), "/m")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "flusher_prometheus_exporter: listen on "+a2.String())
+}
