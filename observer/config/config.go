@@ -1,0 +1,469 @@
+// Package config reads iLogtail pipeline files written for observer_ilogtail_network_v1 — the YAML
+// users already have, its JSON form, and the {"type", "detail"} form iLogtail converted it to — into
+// typed values with iLogtail's real defaults. It owns the meaning of every configuration key: its
+// type, its default, its valid range, and the exact error or warning a bad or unknown key gives.
+// It does not start anything: the binary, the observer and the flushers take the typed result.
+//
+// Typing follows iLogtail: an unquoted scalar is an int if it reads as one, else a float, else a
+// bool (yaml-cpp's spellings: true/yes/on/y, false/no/off/n, in lower, Upper or UPPER case), else a
+// string; a quoted scalar is always a string. A value of the wrong type is an error, as it was in
+// iLogtail (which dropped the whole input), except where iLogtail itself converted (regex values
+// of the label/env maps take any scalar's text). Where iLogtail silently accepted something that
+// cannot work (Sampling 150, an unknown protocol, a bad interval) we refuse it with an error; keys
+// iLogtail ignored are still ignored, but each gives a Warning.
+//
+// Key case. The observer's keys (EBPF, Common and everything under them, and the pipeline's
+// enable/inputs/processors/flushers/Type) were read by iLogtail's C++ core with exact-name JSON
+// lookups, so they are case-sensitive here too: "sampling" is an unknown key (warned, with a
+// "did you mean Sampling?" hint), not Sampling. Flusher keys were decoded by iLogtail's Go plugin
+// runner with encoding/json, which matches field names case-insensitively, so flusher keys are
+// case-insensitive here (and flusher_kafka_v2's RequiredACKs spelling is RequiredAcks).
+//
+// Where netobserver differs from iLogtail on purpose (each also in the field's documentation):
+// out-of-range values (Sampling, intervals, EBPF.Pid, caps), unknown protocol names and bad
+// regexes are errors instead of being accepted or skipped; an empty IncludeProtocols list parses
+// every protocol (iLogtail parsed none; a warning says so); a ProtocolAggCfg entry may omit
+// ClientSize or ServerSize (iLogtail rejected the input); an empty label/env regex tests the
+// key's presence; regexes are RE2, so backreferences and lookaround are errors.
+//
+// ERRORS.md in this directory lists every config error with its exact message.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"regexp"
+	"time"
+
+	"github.com/netobserver/netobserver/cgo/libebpf"
+)
+
+// InputType is the only input type a pipeline may have.
+const InputType = "observer_ilogtail_network_v1"
+
+// ProcessorDefault is the identity processor, the only processor type accepted.
+const ProcessorDefault = "processor_default"
+
+// Flusher types.
+const (
+	// FlusherStdout writes iLogtail's stdout flusher lines, to standard output or a file.
+	FlusherStdout = "flusher_stdout"
+	// FlusherKafka sends one message per record to a Kafka topic.
+	FlusherKafka = "flusher_kafka"
+	// FlusherJSONL appends one JSON object per record to a file (netobserver's own).
+	FlusherJSONL = "flusher_jsonl"
+	// FlusherPrometheusExporter serves the observer's metrics for Prometheus to scrape
+	// (netobserver's own; not iLogtail's flusher_prometheus, which pushed remote-write).
+	FlusherPrometheusExporter = "flusher_prometheus_exporter"
+)
+
+// Pipeline is one iLogtail pipeline file: one network observer input, identity processors, and
+// the flushers its records go to.
+type Pipeline struct {
+	// Name is iLogtail's config name, "config#" followed by the file's path as given to Load; the
+	// stdout flusher prints it in every line.
+	Name string
+	// Enabled is the file's `enable` (default true). iLogtail skipped a disabled pipeline; what to
+	// do with one is the caller's decision.
+	Enabled bool
+	// Input is the observer's configuration.
+	Input Input
+	// Processors holds the processor types in file order; each is ProcessorDefault.
+	Processors []string
+	// Flushers holds at least one flusher, in file order.
+	Flushers []Flusher
+}
+
+// Input is the configuration of observer_ilogtail_network_v1.
+type Input struct {
+	// EBPF is the capture source.
+	EBPF EBPF
+	// Common is everything else: intervals, filters, protocols, tags, caps, record schema.
+	Common Common
+}
+
+// EBPF configures capture through libebpf.so.
+type EBPF struct {
+	// Enabled (EBPF.Enabled, default false) captures with libebpf.so. iLogtail's documentation
+	// says the default is on; its code says off, and with it off (and PCAP, which we do not
+	// have, off) the observer does not start. Load warns when it is false.
+	Enabled bool
+	// Pid (EBPF.Pid, default -1) restricts capture to one process (the kernel's TGID filter);
+	// -1 is every process.
+	Pid int
+}
+
+// Common is the observer's Common section.
+type Common struct {
+	// FlushOutL4Interval is how often L4 records (statistics / l4) are written
+	// (Common.FlushOutL4Interval, seconds, default 60 — iLogtail's documentation says 15).
+	FlushOutL4Interval time.Duration
+	// FlushOutL7Interval is how often L7 records (protocols / l7_req, l7_db) are written
+	// (Common.FlushOutL7Interval, seconds, default 15 — iLogtail's documentation says 60).
+	FlushOutL7Interval time.Duration
+	// FlushMetaInterval is how often process and container metadata is refreshed
+	// (Common.FlushMetaInterval, seconds, default 30).
+	FlushMetaInterval time.Duration
+	// FlushNetlinkInterval is how long sock_diag answers are cached
+	// (Common.FlushNetlinkInterval, seconds, default 10).
+	FlushNetlinkInterval time.Duration
+	// Sampling is the percentage of connections whose data the kernel side samples
+	// (Common.Sampling, 0..100, default 100).
+	Sampling int
+	// ProtocolProcess (default true) parses L7 data; false keeps L4 records only and switches
+	// data events off in the kernel.
+	ProtocolProcess bool
+	// IncludeProtocols lists the protocols to parse, deduplicated, in file order; empty means
+	// every protocol. Names are case-insensitive, as in iLogtail. See ProtocolSet.
+	IncludeProtocols []libebpf.Protocol
+	// DropUnixSocket (default true) drops AF_UNIX traffic.
+	DropUnixSocket bool
+	// DropLocalConnections (default true) drops connections to 0.0.0.0, 127.0.0.1, ::, ::1
+	// and ::ffff:127.0.0.1.
+	DropLocalConnections bool
+	// DropUnknownSocket (default true) drops sockets whose family stays unknown.
+	DropUnknownSocket bool
+	// Tags are added to every record as "__tag__:<key>"; nil when there are none. Values must
+	// be strings, as iLogtail required; entries with an empty key are skipped, as iLogtail did.
+	Tags map[string]string
+	// Cluster (default "") adds "__tag__:cluster" to every record when not empty.
+	Cluster string
+
+	// The label and env filters map a key to a regex that must match the whole value. An empty
+	// regex matches any value, so the entry tests that the key exists: iLogtail dropped such
+	// entries, but it only ever tested key presence (its values arrived empty), so this keeps
+	// what its filters did. nil when not configured.
+
+	// IncludeContainerLabels selects containers by label (not K8s labels); any entry matching suffices.
+	IncludeContainerLabels map[string]*regexp.Regexp
+	// ExcludeContainerLabels excludes containers by label; any entry matching suffices.
+	ExcludeContainerLabels map[string]*regexp.Regexp
+	// IncludeK8sLabels selects pods by label; any entry matching suffices.
+	IncludeK8sLabels map[string]*regexp.Regexp
+	// ExcludeK8sLabels excludes pods by label; any entry matching suffices.
+	ExcludeK8sLabels map[string]*regexp.Regexp
+	// IncludeEnvs selects containers by environment variable; any entry matching suffices.
+	IncludeEnvs map[string]*regexp.Regexp
+	// ExcludeEnvs excludes containers by environment variable; any entry matching suffices.
+	ExcludeEnvs map[string]*regexp.Regexp
+
+	// The name filters are anchored regexes: each must match the whole text, as boost's
+	// regex_match did in iLogtail (so "nginx" does not match "nginx: worker process"). nil when
+	// the key is absent or empty. Go's regexp (RE2) has no backreferences or lookaround; a
+	// regex using them is a config error naming the construct.
+
+	// IncludeCmdRegex selects host processes by command (/proc/<pid>/cmdline, NULs as spaces,
+	// only the first token unless it contains java or python).
+	IncludeCmdRegex *regexp.Regexp
+	// ExcludeCmdRegex excludes host processes by command.
+	ExcludeCmdRegex *regexp.Regexp
+	// IncludeContainerNameRegex selects containers by name.
+	IncludeContainerNameRegex *regexp.Regexp
+	// ExcludeContainerNameRegex excludes containers by name.
+	ExcludeContainerNameRegex *regexp.Regexp
+	// IncludePodNameRegex selects pods by name.
+	IncludePodNameRegex *regexp.Regexp
+	// ExcludePodNameRegex excludes pods by name.
+	ExcludePodNameRegex *regexp.Regexp
+	// IncludeNamespaceNameRegex selects pods by namespace.
+	IncludeNamespaceNameRegex *regexp.Regexp
+	// ExcludeNamespaceNameRegex excludes pods by namespace.
+	ExcludeNamespaceNameRegex *regexp.Regexp
+
+	// ProtocolAggCfg caps the aggregation keys per protocol and process group. It holds every
+	// protocol: the configured ones with their caps, the others with DefaultAggClientSize and
+	// DefaultAggServerSize. Keys of the config are protocol names (case-insensitive); a missing
+	// ClientSize or ServerSize takes its default (iLogtail rejected the whole input instead).
+	// A cap of 0 keeps no key: every call of that protocol and role is dropped and counted.
+	ProtocolAggCfg map[libebpf.Protocol]AggCap
+
+	// RecordSchema (Common.RecordSchema: protocols | l4_l7; default protocols) is netobserver's
+	// own key: which records the observer writes. It sits in Common because Common is where
+	// everything shaping records already lives (intervals, Tags, Cluster, caps), and its values
+	// are named after the record types a user sees on a dashboard, so the choice reads plainly:
+	// "protocols" writes `protocols` and `statistics` (schema A, the seed documentation's), and
+	// "l4_l7" writes `l4`, `l7_req` and `l7_db` (schema B, what iLogtail 1.3 to 2.0 wrote).
+	// iLogtail ignores the key, so a file using it still loads there. Values are case-insensitive.
+	RecordSchema RecordSchema
+}
+
+// AggCap is the cap on aggregation keys of one protocol in one process group.
+type AggCap struct {
+	// ClientSize caps keys of the client role (default 500).
+	ClientSize int
+	// ServerSize caps keys of the server role (default 5000).
+	ServerSize int
+}
+
+// iLogtail's caps for a protocol ProtocolAggCfg does not name.
+const (
+	// DefaultAggClientSize is the default AggCap.ClientSize.
+	DefaultAggClientSize = 500
+	// DefaultAggServerSize is the default AggCap.ServerSize.
+	DefaultAggServerSize = 5000
+)
+
+// defaultAggCap is the cap of a protocol ProtocolAggCfg does not name.
+var defaultAggCap = AggCap{ClientSize: DefaultAggClientSize, ServerSize: DefaultAggServerSize}
+
+// RecordSchema names the set of records the observer writes; see Common.RecordSchema.
+type RecordSchema string
+
+// Record schemas.
+const (
+	// SchemaProtocols writes `protocols` and `statistics` records (schema A, the default).
+	SchemaProtocols RecordSchema = "protocols"
+	// SchemaL4L7 writes `l4`, `l7_req` and `l7_db` records (schema B, iLogtail 1.3–2.0).
+	SchemaL4L7 RecordSchema = "l4_l7"
+)
+
+// ProtocolSet is the kernel-side data filter the configuration asks for: none when
+// ProtocolProcess is false, every protocol when IncludeProtocols is empty, else those listed.
+func (c *Common) ProtocolSet() libebpf.ProtocolSet {
+	switch {
+	case !c.ProtocolProcess:
+		return libebpf.NoProtocols
+	case len(c.IncludeProtocols) == 0:
+		return libebpf.AllProtocols
+	default:
+		return libebpf.ProtocolsOf(c.IncludeProtocols...)
+	}
+}
+
+// AggCap returns the aggregation cap of protocol p.
+func (c *Common) AggCap(p libebpf.Protocol) AggCap {
+	if cp, ok := c.ProtocolAggCfg[p]; ok {
+		return cp
+	}
+	return defaultAggCap
+}
+
+// Flusher is one configured output. Exactly one of Stdout, Kafka, JSONL and Prometheus is set,
+// as Type says.
+type Flusher struct {
+	// Type is FlusherStdout, FlusherKafka, FlusherJSONL or FlusherPrometheusExporter.
+	Type string
+	// Stdout is set for flusher_stdout.
+	Stdout *StdoutConfig
+	// Kafka is set for flusher_kafka.
+	Kafka *KafkaConfig
+	// JSONL is set for flusher_jsonl.
+	JSONL *JSONLConfig
+	// Prometheus is set for flusher_prometheus_exporter.
+	Prometheus *PrometheusConfig
+}
+
+// PrometheusConfig is flusher_prometheus_exporter's configuration.
+type PrometheusConfig struct {
+	// Listen is the host:port the metrics are served on (default ":9464").
+	Listen string
+	// Path is the URL path of the metrics (default "/metrics").
+	Path string
+}
+
+// Defaults of flusher_prometheus_exporter.
+const (
+	DefaultPrometheusListen = ":9464"
+	DefaultPrometheusPath   = "/metrics"
+)
+
+// StdoutConfig is flusher_stdout's configuration. The keys and defaults are those of iLogtail's
+// plugins/flusher/stdout (FlusherStdout's fields and its constructor and Init).
+type StdoutConfig struct {
+	// OnlyStdout (default false) writes to standard output even when FileName is set.
+	OnlyStdout bool
+	// FileName, when set and OnlyStdout is false, writes to this file (rotated by size) instead
+	// of standard output. iLogtail wrote to its own log when neither was set; ours is stdout.
+	FileName string
+	// MaxSize is the size in bytes at which FileName is rotated (default 1 MiB; 0 means the
+	// default, as in iLogtail).
+	MaxSize int
+	// MaxRolls is how many rotated files are kept (default 1; 0 means the default).
+	MaxRolls int
+	// KeyValuePairs (default true) writes each record as a JSON object of its fields plus
+	// __time__; false writes {"Time":…,"Contents":[{"Key":…,"Value":…},…]}.
+	KeyValuePairs bool
+	// Tags (default false) also writes one "[LogGroup] topic …, logstore …, logcount …, tags …"
+	// line per flushed group.
+	Tags bool
+}
+
+// Defaults of flusher_stdout, iLogtail's.
+const (
+	// DefaultStdoutMaxSize is the rotation size of FileName in bytes.
+	DefaultStdoutMaxSize = 1024 * 1024
+	// DefaultStdoutMaxRolls is how many rotated files are kept.
+	DefaultStdoutMaxRolls = 1
+)
+
+// KafkaConfig is flusher_kafka's configuration. Key names and defaults follow iLogtail's
+// plugins/flusher/kafka (Brokers, Topic, ClientID) and, for the keys only its successor had,
+// plugins/flusher/kafkav2 (RequiredAcks, Compression, Timeout, MaxMessageBytes). QueueSize is ours.
+type KafkaConfig struct {
+	// Brokers lists the bootstrap brokers as host:port; required.
+	Brokers []string
+	// Topic is the topic every record is sent to; required, a literal Kafka topic name.
+	Topic string
+	// RequiredAcks is the acknowledgement a produce waits for: 0 none, 1 the leader, -1 every
+	// in-sync replica. Default 1: iLogtail left it to sarama, whose default is WaitForLocal.
+	RequiredAcks int
+	// Compression is none, gzip, snappy, lz4 or zstd (default none, as flusher_kafka_v2).
+	Compression string
+	// ClientID is the Kafka client id (default "LogtailPlugin", iLogtail's, so broker quotas and
+	// ACLs keyed on it keep working).
+	ClientID string
+	// Timeout bounds each network operation with a broker (default 30s, as flusher_kafka_v2).
+	// The config gives seconds (an int) or a Go duration string such as "1m30s".
+	Timeout time.Duration
+	// MaxMessageBytes is the largest message sent (default 1000000, Kafka's and sarama's).
+	MaxMessageBytes int
+	// QueueSize is how many messages are held in memory while brokers are unreachable; beyond
+	// it new messages are dropped and counted (default 10000). netobserver's own key.
+	QueueSize int
+}
+
+// Defaults of flusher_kafka.
+const (
+	// DefaultKafkaRequiredAcks waits for the partition leader (sarama's WaitForLocal, which
+	// iLogtail's flushers used by leaving the setting alone).
+	DefaultKafkaRequiredAcks = 1
+	// DefaultKafkaCompression sends messages uncompressed (flusher_kafka_v2's default).
+	DefaultKafkaCompression = "none"
+	// DefaultKafkaClientID is the client id iLogtail's Kafka flushers used.
+	DefaultKafkaClientID = "LogtailPlugin"
+	// DefaultKafkaTimeout bounds each network operation (flusher_kafka_v2's Timeout default).
+	DefaultKafkaTimeout = 30 * time.Second
+	// DefaultKafkaMaxMessageBytes is Kafka's and sarama's default message size limit.
+	DefaultKafkaMaxMessageBytes = 1000000
+	// DefaultKafkaQueueSize is how many messages wait in memory while brokers are unreachable:
+	// at a few hundred bytes a record, a few MiB, minutes of records on a busy host.
+	DefaultKafkaQueueSize = 10000
+)
+
+// JSONLConfig is flusher_jsonl's configuration (netobserver's own flusher: one JSON object per
+// record per line, the record's fields in order plus __time__).
+type JSONLConfig struct {
+	// Path is the file written; required.
+	Path string
+	// MaxSize is the size in bytes at which Path is rotated to Path.1 (older ones shift to
+	// Path.2 …); 0 (the default) never rotates.
+	MaxSize int
+	// MaxRolls is how many rotated files are kept when MaxSize is set (default 1; 0 means the
+	// default).
+	MaxRolls int
+}
+
+// DefaultJSONLMaxRolls is flusher_jsonl's default MaxRolls.
+const DefaultJSONLMaxRolls = 1
+
+// Error is a config error: the file, the key path (inputs[0].Common.Sampling), the line when
+// known, and the problem. Error() is the one-line message "file: path: problem".
+type Error struct {
+	// File is the config file's path as given.
+	File string
+	// Path is the key path of the bad value; empty for errors about the whole file.
+	Path string
+	// Line is the 1-based line of the bad value, 0 when unknown.
+	Line int
+	// Msg says what is wrong.
+	Msg string
+	// Err is the underlying error (a file-system or regex error), if any.
+	Err error
+}
+
+// Error returns "file: path: problem".
+func (e *Error) Error() string {
+	if e.Path == "" {
+		return e.File + ": " + e.Msg
+	}
+	return e.File + ": " + e.Path + ": " + e.Msg
+}
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Warning reports something the config asks for that is ignored: an unknown key, an iLogtail key
+// netobserver does not support, or a setting with no effect.
+type Warning struct {
+	// File is the config file's path as given.
+	File string
+	// Path is the key path the warning is about.
+	Path string
+	// Line is the 1-based line of the key, 0 when unknown.
+	Line int
+	// Msg says what is ignored and why.
+	Msg string
+}
+
+// String returns "file: path: message".
+func (w Warning) String() string {
+	if w.Path == "" {
+		return w.File + ": " + w.Msg
+	}
+	return w.File + ": " + w.Path + ": " + w.Msg
+}
+
+// Load reads the pipeline file at path (YAML, or its JSON form) and returns the typed pipeline
+// and the warnings about ignored keys. Errors are *Error; a file that cannot be read wraps the
+// file-system error (errors.Is(err, fs.ErrNotExist) works).
+func Load(path string) (*Pipeline, []Warning, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, nil, &Error{File: path, Msg: "cannot read the config: " + pe.Err.Error(), Err: err}
+		}
+		return nil, nil, &Error{File: path, Msg: "cannot read the config: " + err.Error(), Err: err}
+	}
+	return Parse(path, data)
+}
+
+// Parse is Load on a file's content; path names it in Pipeline.Name and in errors and warnings.
+func Parse(path string, data []byte) (*Pipeline, []Warning, error) {
+	d := &decoder{file: path}
+	root, err := d.parse(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := d.pipeline(root)
+	if err != nil {
+		return nil, nil, err
+	}
+	p.Name = "config#" + path
+	return p, d.warnings, nil
+}
+
+// ParseInputDetail reads the input's own configuration, the object iLogtail hands a plugin as
+// "detail" ({"EBPF": …, "Common": …}), for the iLogtail plugin adapter. source names it in errors
+// and warnings (the config name, for instance).
+func ParseInputDetail(source string, detail []byte) (*Input, []Warning, error) {
+	d := &decoder{file: source}
+	root, err := d.parse(detail)
+	if err != nil {
+		return nil, nil, err
+	}
+	in, err := d.input(root, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	return in, d.warnings, nil
+}
+
+// String returns the schema's config spelling.
+func (s RecordSchema) String() string { return string(s) }
+
+// errorf builds an *Error about value v at path.
+func (d *decoder) errorf(v *value, path, format string, args ...any) error {
+	line := 0
+	if v != nil {
+		line = v.line
+	}
+	return &Error{File: d.file, Path: path, Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+// warnf records a warning about path at line.
+func (d *decoder) warnf(line int, path, format string, args ...any) {
+	d.warnings = append(d.warnings, Warning{File: d.file, Path: path, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
