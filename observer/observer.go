@@ -26,10 +26,9 @@ import (
 // Options are the pipeline settings the observer applies (Common.* and EBPF.* of the config).
 type Options struct {
 	L4Interval, L7Interval time.Duration
-	// ProtocolProcess false turns L7 off: no data events, L4 only.
-	ProtocolProcess bool
-	// IncludeProtocols limits L7 to these protocols; empty means all.
-	IncludeProtocols []libebpf.Protocol
+	// Protocols are those whose data the kernel sends and whose calls are recorded:
+	// libebpf.NoProtocols turns L7 off (Common.ProtocolProcess false), L4 only.
+	Protocols libebpf.ProtocolSet
 	// Sampling is the percentage of connections whose data is captured.
 	Sampling int32
 	// PID limits capture to one process; -1 for all.
@@ -87,15 +86,9 @@ func New(lib *libebpf.Library, opts Options, sink Sink) *Observer {
 func (o *Observer) setOptions(opts Options) {
 	o.opts = opts
 	parsers := calls.Parsers()
-	if len(opts.IncludeProtocols) > 0 {
-		keep := make(map[libebpf.Protocol]bool)
-		for _, p := range opts.IncludeProtocols {
-			keep[p] = true
-		}
-		for p := range parsers {
-			if !keep[p] {
-				delete(parsers, p)
-			}
+	for p := range parsers {
+		if !opts.Protocols.Has(p) {
+			delete(parsers, p)
 		}
 	}
 	if o.tracker != nil {
@@ -109,15 +102,8 @@ func (o *Observer) setOptions(opts Options) {
 
 // configure sends the settings to the library, as iLogtail did before each ebpf_start.
 func (o *Observer) configure() error {
-	protocols := libebpf.AllProtocols
-	switch {
-	case !o.opts.ProtocolProcess:
-		protocols = libebpf.NoProtocols
-	case len(o.opts.IncludeProtocols) > 0:
-		protocols = libebpf.ProtocolsOf(o.opts.IncludeProtocols...)
-	}
 	return errors.Join(
-		o.lib.SetProtocolFilter(protocols),
+		o.lib.SetProtocolFilter(o.opts.Protocols),
 		o.lib.SetProcessFilter(o.opts.PID),
 		o.lib.SetSampling(o.opts.Sampling),
 	)

@@ -19,7 +19,7 @@ import (
 
 func defaultOptions() Options {
 	return Options{
-		L4Interval: time.Hour, L7Interval: time.Hour, ProtocolProcess: true, Sampling: 100, PID: -1,
+		L4Interval: time.Hour, L7Interval: time.Hour, Protocols: libebpf.AllProtocols, Sampling: 100, PID: -1,
 		DropUnixSocket: true, DropLocalConnections: true, DropUnknownSocket: true,
 	}
 }
@@ -120,7 +120,7 @@ stats ts=6000 conn=8:1:4 addr=unknown role=unknown wr=10 wr_pkts=1 events=1
 
 func TestLibrarySettings(t *testing.T) {
 	opts := defaultOptions()
-	opts.IncludeProtocols = []libebpf.Protocol{libebpf.ProtoHTTP, libebpf.ProtoDNS}
+	opts.Protocols = libebpf.ProtocolsOf(libebpf.ProtoHTTP, libebpf.ProtoDNS)
 	opts.Sampling, opts.PID = 30, 4242
 	_, calls := runTrace(t, "", opts)
 	assert.Contains(t, calls, "config opt=0 opt2=0 value=5 len=4", "http (bit 0) and dns (bit 2)")
@@ -128,7 +128,7 @@ func TestLibrarySettings(t *testing.T) {
 	assert.Contains(t, calls, "config opt=4 opt2=0 value=30 len=4")
 	assert.Contains(t, calls, "config opt=5 opt2=1 value=512 len=4")
 
-	opts.ProtocolProcess = false
+	opts.Protocols = libebpf.NoProtocols
 	_, calls = runTrace(t, "", opts)
 	assert.Contains(t, calls, "config opt=0 opt2=0 value=0 len=4", "no L7: no data events")
 }

@@ -33,6 +33,14 @@ func ProtocolsOf(ps ...Protocol) ProtocolSet {
 	return s
 }
 
+// Has reports whether the set enables data events of protocol p.
+func (s ProtocolSet) Has(p Protocol) bool {
+	if p <= ProtoUnknown || p >= numProtocols {
+		return false
+	}
+	return s == AllProtocols || s&(1<<(p-1)) != 0
+}
+
 const (
 	optProtocolFilter = 0
 	optTGIDFilter     = 1

@@ -480,3 +480,13 @@ func stubSymbolValues(t *testing.T, path string) [4]int64 {
 }
 
 func newLogger(s *logSink) *slog.Logger { return slog.New(s) }
+
+func TestProtocolSetHas(t *testing.T) {
+	s := ProtocolsOf(ProtoHTTP, ProtoPGSQL)
+	assert.EqualValues(t, 0b100001, s)
+	for p := ProtoUnknown; p <= ProtoHSF; p++ {
+		assert.Equal(t, p == ProtoHTTP || p == ProtoPGSQL, s.Has(p), p.String())
+		assert.Equal(t, p != ProtoUnknown, AllProtocols.Has(p), p.String())
+		assert.False(t, NoProtocols.Has(p), p.String())
+	}
+}
