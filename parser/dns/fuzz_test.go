@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/netobserver/netobserver/parser"
+	"github.com/netobserver/netobserver/parser/internal/parsertest"
 )
 
 // FuzzParse feeds arbitrary bytes as either message type. Besides never panicking, Parse must be
@@ -53,9 +54,7 @@ func FuzzParse(f *testing.F) {
 		default:
 			t.Fatalf("status %v", r.Status)
 		}
-		if b := c.FindBoundary(buf, typ); b == 0 || b >= len(buf) && b != -1 || b < -1 {
-			t.Fatalf("FindBoundary = %d for %d bytes", b, len(buf))
-		}
+		parsertest.CheckBoundary(t, buf, c.FindBoundary(buf, typ))
 		AppendAddrs(nil, buf)
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/netobserver/netobserver/parser"
+	"github.com/netobserver/netobserver/parser/internal/parsertest"
 )
 
 const (
@@ -17,46 +18,7 @@ const (
 func newConn() *Conn { return NewConn(parser.NewInterner(1024)) }
 
 // step is one Parse call's outcome.
-type step struct {
-	Status   parser.Status
-	Consumed int
-	Msg      parser.Message // zero unless Complete
-}
-
-func (s step) String() string {
-	return fmt.Sprintf("%v/%d %+v", s.Status, s.Consumed, s.Msg)
-}
-
-// parseAll parses buf message by message the way the observer does: past Complete and Ignored,
-// resynchronising at FindBoundary after Invalid, until NeedMore or the end.
-func parseAll(c *Conn, buf []byte, typ parser.MessageType) []step {
-	var out []step
-	for len(buf) > 0 {
-		var m parser.Message
-		r := c.Parse(buf, typ, &m)
-		s := step{Status: r.Status, Consumed: r.Consumed}
-		if r.Status == parser.Complete {
-			s.Msg = m
-		}
-		out = append(out, s)
-		switch r.Status {
-		case parser.NeedMore:
-			return out
-		case parser.Invalid:
-			i := c.FindBoundary(buf, typ)
-			if i < 0 {
-				return out
-			}
-			buf = buf[i:]
-		default:
-			if r.Consumed >= len(buf) {
-				return out
-			}
-			buf = buf[r.Consumed:]
-		}
-	}
-	return out
-}
+type step = parsertest.Step
 
 // rest stands for "the rest of the input" in expected steps, filled in by fill.
 const rest = -1
@@ -158,21 +120,9 @@ func TestRequests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := parseAll(newConn(), []byte(tt.in), req)
-			assertSteps(t, got, fill(tt.want, len(tt.in)))
+			got := parsertest.ParseAll(newConn(), []byte(tt.in), req)
+			parsertest.AssertSteps(t, got, fill(tt.want, len(tt.in)))
 		})
-	}
-}
-
-func assertSteps(t *testing.T, got, want []step) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("got %d steps, want %d:\n got  %v\n want %v", len(got), len(want), got, want)
-	}
-	for i := range got {
-		if got[i] != want[i] {
-			t.Errorf("step %d:\n got  %v\n want %v", i, got[i], want[i])
-		}
 	}
 }
 
@@ -236,12 +186,18 @@ func TestResponses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newConn()
-			sendRequests(t, c, tt.methods)
-			got := parseAll(c, []byte(tt.in), resp)
-			assertSteps(t, got, fill(tt.want, len(tt.in)))
+			c := connAfter(t, tt.methods)
+			got := parsertest.ParseAll(c, []byte(tt.in), resp)
+			parsertest.AssertSteps(t, got, fill(tt.want, len(tt.in)))
 		})
 	}
+}
+
+// connAfter returns a new Conn that has seen the requests of methods (see sendRequests).
+func connAfter(t *testing.T, methods string) *Conn {
+	c := newConn()
+	sendRequests(t, c, methods)
+	return c
 }
 
 // sendRequests parses one bodiless request per letter of methods: G=GET H=HEAD C=CONNECT.
@@ -258,8 +214,7 @@ func sendRequests(t *testing.T, c *Conn, methods string) {
 }
 
 func TestUntilCloseRestIgnored(t *testing.T) {
-	c := newConn()
-	sendRequests(t, c, "G")
+	c := connAfter(t, "G")
 	var m parser.Message
 	r := c.Parse([]byte("HTTP/1.0 200 OK\r\n\r\nfirst"), resp, &m)
 	if r.Status != parser.Complete || r.Consumed != 24 || !m.Truncated {
@@ -289,8 +244,7 @@ func TestTunnel(t *testing.T) {
 		{"G", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"},
 		{"C", "HTTP/1.1 200 Connection Established\r\n\r\n"},
 	} {
-		c := newConn()
-		sendRequests(t, c, tt.methods)
+		c := connAfter(t, tt.methods)
 		var m parser.Message
 		r := c.Parse([]byte(tt.reply+"\x81\x05hello"), resp, &m)
 		if r.Status != parser.Complete || r.Consumed != len(tt.reply) || m.Truncated {
@@ -303,20 +257,18 @@ func TestTunnel(t *testing.T) {
 		}
 	}
 	// CONNECT refused: no tunnel.
-	c := newConn()
-	sendRequests(t, c, "C")
-	got := parseAll(c, []byte("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), resp)
-	assertSteps(t, got, []step{complete(45, ok(403)), complete(38, ok(200))})
+	c := connAfter(t, "C")
+	got := parsertest.ParseAll(c, []byte("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), resp)
+	parsertest.AssertSteps(t, got, []step{complete(45, ok(403)), complete(38, ok(200))})
 }
 
 func TestHeadPipeline(t *testing.T) {
 	// Requests parsed ahead of their replies: each reply knows its request's method.
-	c := newConn()
-	sendRequests(t, c, "GHGHH")
+	c := connAfter(t, "GHGHH")
 	reply := "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n"
 	in := reply + "abc" + reply + reply + "abc" + reply + reply
-	got := parseAll(c, []byte(in), resp)
-	assertSteps(t, got, []step{complete(41, ok(200)), complete(38, ok(200)), complete(41, ok(200)), complete(38, ok(200)), complete(38, ok(200))})
+	got := parsertest.ParseAll(c, []byte(in), resp)
+	parsertest.AssertSteps(t, got, []step{complete(41, ok(200)), complete(38, ok(200)), complete(41, ok(200)), complete(38, ok(200)), complete(38, ok(200))})
 
 	// Past the remembered depth, methods are forgotten but the order is kept.
 	c = newConn()
@@ -329,10 +281,10 @@ func TestHeadPipeline(t *testing.T) {
 	}
 	all += reply + "abc" + reply + "abc" // both forgotten: taken as GET
 	want = append(want, complete(41, ok(200)), complete(41, ok(200)))
-	assertSteps(t, parseAll(c, []byte(all), resp), want)
+	parsertest.AssertSteps(t, parsertest.ParseAll(c, []byte(all), resp), want)
 	// Then a new HEAD is remembered again.
 	sendRequests(t, c, "H")
-	assertSteps(t, parseAll(c, []byte(reply), resp), []step{complete(38, ok(200))})
+	parsertest.AssertSteps(t, parsertest.ParseAll(c, []byte(reply), resp), []step{complete(38, ok(200))})
 }
 
 func TestPipelined(t *testing.T) {
@@ -355,7 +307,7 @@ func TestPipelined(t *testing.T) {
 		in.WriteString(r)
 		want = append(want, complete(len(r), m))
 	}
-	assertSteps(t, parseAll(newConn(), in.Bytes(), req), want)
+	parsertest.AssertSteps(t, parsertest.ParseAll(newConn(), in.Bytes(), req), want)
 }
 
 func TestGarbageResync(t *testing.T) {
@@ -374,7 +326,7 @@ func TestGarbageResync(t *testing.T) {
 			if r := c.Parse(in, req, &m); r.Status != parser.Invalid {
 				t.Fatalf("garbage: %+v", r)
 			}
-			got := parseAll(c, in, req)
+			got := parsertest.ParseAll(c, in, req)
 			last := got[len(got)-1]
 			if last != complete(len(good), get("/a", "h")) {
 				t.Errorf("after resync: %v", got)
@@ -390,11 +342,7 @@ func TestGarbageResync(t *testing.T) {
 }
 
 func TestFindBoundary(t *testing.T) {
-	tests := []struct {
-		in   string
-		typ  parser.MessageType
-		want int
-	}{
+	parsertest.CheckBoundaries(t, newConn, []parsertest.Boundary{
 		{"GET / HTTP/1.1", req, -1}, // offset 0 is never returned
 		{"xxGET / ", req, 2},
 		{"xxGETX POST /", req, 7},
@@ -407,12 +355,7 @@ func TestFindBoundary(t *testing.T) {
 		{"body HTTP/2 x", resp, -1},
 		{"zzH", resp, 2},
 		{"", resp, -1},
-	}
-	for _, tt := range tests {
-		if got := newConn().FindBoundary([]byte(tt.in), tt.typ); got != tt.want {
-			t.Errorf("FindBoundary(%q, %v) = %d, want %d", tt.in, tt.typ, got, tt.want)
-		}
-	}
+	})
 }
 
 // samples are whole messages for the truncation tests, with the requests their Conn must have
@@ -437,41 +380,14 @@ var samples = []struct {
 func TestTruncated(t *testing.T) {
 	for _, s := range samples {
 		t.Run(s.name, func(t *testing.T) {
-			full := newConn()
-			sendRequests(t, full, s.methods)
-			var want parser.Message
-			wantR := full.Parse([]byte(s.in), s.typ, &want)
-			if wantR.Status != parser.Complete && wantR.Status != parser.Ignored || wantR.Consumed != len(s.in) {
-				t.Fatalf("whole sample: %+v", wantR)
-			}
-			// A fresh Conn per prefix, and one Conn fed growing prefixes (resuming scans).
-			grow := newConn()
-			sendRequests(t, grow, s.methods)
-			for n := 0; n < len(s.in); n++ {
-				for _, c := range []*Conn{nil, grow} {
-					if c == nil {
-						c = newConn()
-						sendRequests(t, c, s.methods)
-					}
-					var m parser.Message
-					r := c.Parse([]byte(s.in[:n]), s.typ, &m)
-					switch {
-					case r.Status == parser.NeedMore && r.Consumed == 0:
-					case r == wantR && r.Status == parser.Complete:
-						m.Truncated = false
-						if m != want {
-							t.Fatalf("prefix %d: %+v, want %+v", n, m, want)
-						}
-						if c == grow {
-							// The prefix was accepted: start over as the caller would not.
-							grow = newConn()
-							sendRequests(t, grow, s.methods)
-						}
-					default:
-						t.Fatalf("prefix %d (%q): %+v", n, s.in[:n], r)
-					}
-				}
-			}
+			parsertest.CheckPrefixes(t, parsertest.Prefixes{
+				New:  func() parser.Conn { return connAfter(t, s.methods) },
+				Type: s.typ,
+				In:   []byte(s.in),
+				Whole: func(r parser.Result) bool {
+					return (r.Status == parser.Complete || r.Status == parser.Ignored) && r.Consumed == len(s.in)
+				},
+			})
 		})
 	}
 }
@@ -483,8 +399,7 @@ func TestChunkedResumes(t *testing.T) {
 	}
 	body.WriteString("0\r\n\r\n")
 	msg := "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body.String()
-	c := newConn()
-	sendRequests(t, c, "G")
+	c := connAfter(t, "G")
 	var m parser.Message
 	var r parser.Result
 	for n := 1; n <= len(msg); n++ {
@@ -504,8 +419,7 @@ func TestChunkedResumes(t *testing.T) {
 }
 
 func TestChunkedBeyondMaxPending(t *testing.T) {
-	c := newConn()
-	sendRequests(t, c, "GG")
+	c := connAfter(t, "GG")
 	head := "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 	chunk := fmt.Sprintf("%x\r\n%s\r\n", 64<<10, strings.Repeat("z", 64<<10))
 	// Five 64 KiB chunks: the fifth passes MaxPending before the end is seen.
@@ -518,8 +432,8 @@ func TestChunkedBeyondMaxPending(t *testing.T) {
 	}
 	// The rest of the body is consumed as Ignored, then the next response parses.
 	rest := strings.Repeat(chunk, 2) + "0\r\n\r\n" + "HTTP/1.1 204 No Content\r\n\r\n"
-	got := parseAll(c, []byte(rest), resp)
-	assertSteps(t, got, []step{{Status: parser.Ignored, Consumed: 2*len(chunk) + 5}, complete(27, ok(204))})
+	got := parsertest.ParseAll(c, []byte(rest), resp)
+	parsertest.AssertSteps(t, got, []step{{Status: parser.Ignored, Consumed: 2*len(chunk) + 5}, complete(27, ok(204))})
 
 	// A single huge chunk is skipped at once, past the end of the buffer.
 	c = newConn()
@@ -529,8 +443,8 @@ func TestChunkedBeyondMaxPending(t *testing.T) {
 	if r.Status != parser.Complete || r.Consumed != want || !m.Truncated {
 		t.Fatalf("%+v %+v", r, m)
 	}
-	got = parseAll(c, []byte("\r\n0\r\n\r\n"[2:]), resp)
-	assertSteps(t, got, []step{{Status: parser.Ignored, Consumed: 5}})
+	got = parsertest.ParseAll(c, []byte("\r\n0\r\n\r\n"[2:]), resp)
+	parsertest.AssertSteps(t, got, []step{{Status: parser.Ignored, Consumed: 5}})
 	if c.dir[1].cont {
 		t.Error("still inside the body")
 	}

@@ -4,16 +4,17 @@ import (
 	"testing"
 
 	"github.com/netobserver/netobserver/parser"
+	"github.com/netobserver/netobserver/parser/internal/parsertest"
 )
 
 // benchCycle parses req and resp repeatedly on one connection and reports throughput over both
 // and allocations per message (two messages per cycle).
-func benchCycle(b *testing.B, setup []chunkT, reqs, resps []byte) {
+func benchCycle(b *testing.B, setup []parsertest.Read, reqs, resps []byte) {
 	c := NewConn(parser.NewInterner(1000))
 	var m parser.Message
 	for _, ch := range setup {
-		for buf := ch.data; len(buf) > 0; {
-			r := c.Parse(buf, ch.typ, &m)
+		for buf := ch.Data; len(buf) > 0; {
+			r := c.Parse(buf, ch.Type, &m)
 			if r.Consumed == 0 {
 				b.Fatalf("setup: %v", r)
 			}
@@ -52,7 +53,7 @@ func BenchmarkQueryResultSet(b *testing.B) {
 }
 
 func BenchmarkPreparedExecute(b *testing.B) {
-	setup := []chunkT{
+	setup := []parsertest.Read{
 		req(pkt(0, "\x16SELECT name FROM items WHERE id = ?")),
 		resp(pkts(1, "\x00\x07\x00\x00\x00\x01\x00\x01\x00\x00\x00\x00", paramDef, eofPacket, colDef("name"), eofPacket)),
 	}

@@ -19,148 +19,19 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/netobserver/netobserver/parser/internal/parsertest"
 	"github.com/stretchr/testify/require"
 )
-
-// recorder is a TCP proxy on 127.0.0.1 that forwards to a server and records, per accepted
-// connection, every read from either side as one chunk, in the order the reads completed. A
-// chunk is recorded before it is forwarded, so an answer is always recorded after what caused it.
-type recorder struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	conns  []*capture
-	wg     sync.WaitGroup
-}
-
-type chunk struct {
-	dir  byte // 'C' client to server, 'S' server to client
-	data []byte
-}
-
-type capture struct {
-	mu     sync.Mutex
-	chunks []chunk
-}
-
-func (c *capture) add(dir byte, b []byte) {
-	c.mu.Lock()
-	c.chunks = append(c.chunks, chunk{dir, bytes.Clone(b)})
-	c.mu.Unlock()
-}
-
-func newRecorder(t *testing.T, target string) *recorder {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	r := &recorder{ln: ln, target: target}
-	go r.serve()
-	return r
-}
-
-func (r *recorder) addr() string { return r.ln.Addr().String() }
-func (r *recorder) port() string { _, p, _ := net.SplitHostPort(r.addr()); return p }
-
-func (r *recorder) serve() {
-	for {
-		client, err := r.ln.Accept()
-		if err != nil {
-			return
-		}
-		server, err := net.Dial("tcp", r.target)
-		if err != nil {
-			client.Close()
-			continue
-		}
-		c := &capture{}
-		r.mu.Lock()
-		r.conns = append(r.conns, c)
-		r.mu.Unlock()
-		r.wg.Add(2)
-		pump := func(dst, src net.Conn, dir byte) {
-			defer r.wg.Done()
-			buf := make([]byte, 64<<10)
-			for {
-				n, err := src.Read(buf)
-				if n > 0 {
-					c.add(dir, buf[:n])
-					if _, werr := dst.Write(buf[:n]); werr != nil {
-						break
-					}
-				}
-				if err != nil {
-					break
-				}
-			}
-			// Half-close so the peer sees the end, then let the other pump finish.
-			if tc, ok := dst.(*net.TCPConn); ok {
-				tc.CloseWrite()
-			}
-		}
-		go pump(server, client, 'C')
-		go pump(client, server, 'S')
-	}
-}
-
-// take waits for every proxied connection to end and returns their captures, then forgets them.
-func (r *recorder) take() []*capture {
-	r.wg.Wait()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	cs := r.conns
-	r.conns = nil
-	return cs
-}
-
-func (r *recorder) close() { r.ln.Close() }
-
-// writeCapture stores a connection's reads in the format of testdata/README.md: the bytes of
-// each direction, raw, and the order of the reads.
-func writeCapture(t *testing.T, name string, c *capture) {
-	var c2s, s2c, seq bytes.Buffer
-	for _, ch := range c.chunks {
-		if ch.dir == 'C' {
-			c2s.Write(ch.data)
-			fmt.Fprintf(&seq, "c2s %d\n", len(ch.data))
-		} else {
-			s2c.Write(ch.data)
-			fmt.Fprintf(&seq, "s2c %d\n", len(ch.data))
-		}
-	}
-	base := filepath.Join("testdata", name)
-	require.NoError(t, os.WriteFile(base+".c2s", c2s.Bytes(), 0o644))
-	require.NoError(t, os.WriteFile(base+".s2c", s2c.Bytes(), 0o644))
-	require.NoError(t, os.WriteFile(base+".seq", seq.Bytes(), 0o644))
-	t.Logf("wrote %s.{c2s,s2c,seq}: %d reads, %d+%d bytes", base, len(c.chunks), c2s.Len(), s2c.Len())
-}
-
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func run(t *testing.T, stdin string, name string, args ...string) string {
-	cmd := exec.Command(name, args...)
-	cmd.Stdin = bytes.NewBufferString(stdin)
-	out, err := cmd.CombinedOutput()
-	t.Logf("$ %s %v\n%s", name, args, out)
-	if err != nil {
-		t.Logf("exit: %v", err)
-	}
-	return string(out)
-}
 
 func TestCaptureMariaDB(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	sock := filepath.Join(dir, "mysqld.sock")
-	port := freePort(t)
+	port := parsertest.FreePort(t)
 	out, err := exec.Command("mariadb-install-db", "--no-defaults", "--datadir="+data, "--user=root",
 		"--skip-test-db", "--auth-root-authentication-method=socket").CombinedOutput()
 	require.NoError(t, err, "%s", out)
@@ -190,7 +61,7 @@ func TestCaptureMariaDB(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	// Set-up over the socket (not recorded): a user with a password, a table, a procedure.
-	run(t, `
+	parsertest.Run(t, nil, `
 		CREATE USER 'obs'@'127.0.0.1' IDENTIFIED BY 'obs-pw';
 		GRANT ALL ON *.* TO 'obs'@'127.0.0.1';
 		CREATE DATABASE shop;
@@ -201,39 +72,39 @@ func TestCaptureMariaDB(t *testing.T) {
 		DELIMITER ;
 		`, "mariadb", "--no-defaults", "-S", sock, "-uroot")
 
-	rec := newRecorder(t, fmt.Sprintf("127.0.0.1:%d", port))
-	defer rec.close()
-	client := []string{"--no-defaults", "--skip-ssl", "--force", "-h127.0.0.1", "-P" + rec.port(), "-uobs", "-pobs-pw", "shop"}
+	rec := parsertest.NewRecorder(t, fmt.Sprintf("127.0.0.1:%d", port))
+	defer rec.Close()
+	client := []string{"--no-defaults", "--skip-ssl", "--force", "-h127.0.0.1", "-P" + rec.Port(), "-uobs", "-pobs-pw", "shop"}
 
 	// The mariadb client: queries, a failing one, a multi-result CALL, an INSERT.
-	run(t, "SELECT id, name, price FROM items WHERE price > 0.6 OR id IN (1, 3) ORDER BY id;\n"+
+	parsertest.Run(t, nil, "SELECT id, name, price FROM items WHERE price > 0.6 OR id IN (1, 3) ORDER BY id;\n"+
 		"SELECT nosuchcolumn FROM items;\n"+
 		"CALL two();\n"+
 		"INSERT INTO items (id, name, price) VALUES (10, 'fig', 2.5), (11, 'kiwi', 0.2);\n"+
 		"DELETE FROM items WHERE id >= 10;\n", "mariadb", client...)
-	cs := rec.take()
+	cs := rec.Take()
 	require.Len(t, cs, 1)
-	writeCapture(t, "mariadb_client", cs[0])
+	parsertest.WriteCapture(t, filepath.Join("testdata", "mariadb_client"), cs[0])
 
 	// LOAD DATA LOCAL INFILE: the server asks the client for the file.
 	csv := filepath.Join(dir, "items.csv")
 	require.NoError(t, os.WriteFile(csv, []byte("20,cherry,3.10\n21,lime,0.40\n"), 0o644))
-	run(t, "", "mariadb", append(client, "--local-infile=1", "-e",
+	parsertest.Run(t, nil, "", "mariadb", append(client, "--local-infile=1", "-e",
 		"LOAD DATA LOCAL INFILE '"+csv+"' INTO TABLE items FIELDS TERMINATED BY ','; DELETE FROM items WHERE id >= 20")...)
-	cs = rec.take()
+	cs = rec.Take()
 	require.Len(t, cs, 1)
-	writeCapture(t, "mariadb_infile", cs[0])
+	parsertest.WriteCapture(t, filepath.Join("testdata", "mariadb_infile"), cs[0])
 
 	// The binary protocol, with and without CLIENT_DEPRECATE_EOF.
 	for _, deprecate := range []bool{false, true} {
-		binaryProtocolSession(t, rec.addr(), deprecate)
-		cs = rec.take()
+		binaryProtocolSession(t, rec.Addr(), deprecate)
+		cs = rec.Take()
 		require.Len(t, cs, 1)
 		name := "stmt_eof"
 		if deprecate {
 			name = "stmt_deprecate_eof"
 		}
-		writeCapture(t, name, cs[0])
+		parsertest.WriteCapture(t, filepath.Join("testdata", name), cs[0])
 	}
 }
 

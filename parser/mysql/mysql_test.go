@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/netobserver/netobserver/parser"
+	"github.com/netobserver/netobserver/parser/internal/parsertest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -48,37 +49,37 @@ func query(sql string) string { return pkt(0, "\x03"+sql) }
 var textResult = pkts(1, "\x01", colDef("id"), eofPacket, "\x011", "\x012", eofPacket)
 
 func TestHandshakeIgnored(t *testing.T) {
-	d := newDriver(t).play([]chunkT{resp(greeting), req(login), resp(authMore), resp(authOK)})
-	assert.Equal(t, 1, d.count(parser.Request, parser.Ignored))
-	assert.Equal(t, 3, d.count(parser.Response, parser.Ignored))
-	assert.Empty(t, d.completes())
-	c := d.conn.(*Conn)
+	d := newDriver(t).Play([]parsertest.Read{resp(greeting), req(login), resp(authMore), resp(authOK)})
+	assert.Equal(t, 1, d.Count(parser.Request, parser.Ignored))
+	assert.Equal(t, 3, d.Count(parser.Response, parser.Ignored))
+	assert.Empty(t, d.Completes())
+	c := d.Conn.(*Conn)
 	assert.True(t, c.greeted)
 	assert.True(t, c.loggedIn)
 	assert.Equal(t, eofSent, c.eof, "the client did not ask for CLIENT_DEPRECATE_EOF")
 	assert.False(t, c.opaque)
 
 	// After the handshake, commands and their responses.
-	d.play([]chunkT{req(query("SELECT id FROM items WHERE id < 3")), resp(textResult)})
+	d.Play([]parsertest.Read{req(query("SELECT id FROM items WHERE id < 3")), resp(textResult)})
 	assert.Equal(t, []string{
 		`> SELECT "SELECT id FROM items WHERE id < ?" size=38`,
 		`< ok=true size=` + itoa(len(textResult)),
-	}, d.lines())
+	}, d.Lines())
 }
 
 func TestHandshakeTLSAndCompression(t *testing.T) {
 	// An SSLRequest is a login request cut after 32 bytes, with CLIENT_SSL.
 	ssl := pkt(1, "\x85\xae\xa6\x00\x00\x00\x00\x01\x2d"+strings.Repeat("\x00", 23))
-	d := newDriver(t).play([]chunkT{resp(greeting), req(ssl), req("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"), resp("\x16\x03\x03\x00\x7a\x02")})
-	assert.True(t, d.conn.(*Conn).opaque)
-	assert.Zero(t, d.invalid)
-	assert.Empty(t, d.completes())
+	d := newDriver(t).Play([]parsertest.Read{resp(greeting), req(ssl), req("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"), resp("\x16\x03\x03\x00\x7a\x02")})
+	assert.True(t, d.Conn.(*Conn).opaque)
+	assert.Zero(t, d.Invalid)
+	assert.Empty(t, d.Completes())
 
 	// CLIENT_COMPRESS: the packets that follow are compressed.
 	compress := pkt(1, "\xa5\xa6\xa6\x00\x00\x00\x00\x01\x2d"+strings.Repeat("\x00", 23)+"app\x00\x00")
-	d = newDriver(t).play([]chunkT{resp(greeting), req(compress), resp("\x0b\x00\x00\x02\x00\x00\x00\x78\x9c")})
-	assert.True(t, d.conn.(*Conn).opaque)
-	assert.Empty(t, d.completes())
+	d = newDriver(t).Play([]parsertest.Read{resp(greeting), req(compress), resp("\x0b\x00\x00\x02\x00\x00\x00\x78\x9c")})
+	assert.True(t, d.Conn.(*Conn).opaque)
+	assert.Empty(t, d.Completes())
 }
 
 func TestQueryMessageFields(t *testing.T) {
@@ -187,25 +188,25 @@ func TestResponses(t *testing.T) {
 			"ALTER", `ALTER TABLE t ADD c INT`, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			chunks := []chunkT{req(tc.cmd), resp(tc.resp)}
-			d := newDriver(t).play(chunks)
+			chunks := []parsertest.Read{req(tc.cmd), resp(tc.resp)}
+			d := newDriver(t).Play(chunks)
 			lines := []string{
-				line(parser.Message{Type: parser.Request, Size: len(tc.cmd), Method: tc.method, Resource: tc.resource}),
-				line(parser.Message{Type: parser.Response, Size: len(tc.resp), Success: tc.ok}),
+				parsertest.Line(parser.Message{Type: parser.Request, Size: len(tc.cmd), Method: tc.method, Resource: tc.resource}),
+				parsertest.Line(parser.Message{Type: parser.Response, Size: len(tc.resp), Success: tc.ok}),
 			}
-			assert.Equal(t, lines, d.lines())
-			assert.Zero(t, d.invalid)
-			assert.Zero(t, d.count(parser.Response, parser.Ignored), "response parsed in one call")
-			assert.Equal(t, len(tc.resp), d.total(parser.Response))
+			assert.Equal(t, lines, d.Lines())
+			assert.Zero(t, d.Invalid)
+			assert.Zero(t, d.Count(parser.Response, parser.Ignored), "response parsed in one call")
+			assert.Equal(t, len(tc.resp), d.Total(parser.Response))
 			// Every way of cutting the response gives the same messages, and no prefix of it is
 			// taken for a whole response.
 			for at := 1; at < len(tc.resp); at++ {
-				d := newDriver(t).play([]chunkT{req(tc.cmd), resp(tc.resp[:at])})
-				require.Len(t, d.completes(), 1, "prefix %d", at)
-				d.play([]chunkT{resp(tc.resp[at:])})
-				require.Equal(t, lines, d.lines(), "cut at %d", at)
+				d := newDriver(t).Play([]parsertest.Read{req(tc.cmd), resp(tc.resp[:at])})
+				require.Len(t, d.Completes(), 1, "prefix %d", at)
+				d.Play([]parsertest.Read{resp(tc.resp[at:])})
+				require.Equal(t, lines, d.Lines(), "cut at %d", at)
 			}
-			assert.Equal(t, lines, newDriver(t).play(byteByByte(chunks)).lines())
+			assert.Equal(t, lines, newDriver(t).Play(parsertest.Recut(chunks, 1)).Lines())
 		})
 	}
 }
@@ -245,12 +246,12 @@ func TestPreparedStatements(t *testing.T) {
 	deprecating := strings.Replace(login, "\x85\xa6\xa6\x00", "\x85\xa6\xa6\x01", 1)
 	for _, tc := range []struct {
 		name      string
-		handshake []chunkT
+		handshake []parsertest.Read
 		prepResp  string
 	}{
-		{"EOF mode from the handshake", []chunkT{resp(greeting), req(login), resp(authOK)},
+		{"EOF mode from the handshake", []parsertest.Read{resp(greeting), req(login), resp(authOK)},
 			pkts(1, prepareOK, paramDef, paramDef, eofPacket, colDef("name"), eofPacket)},
-		{"CLIENT_DEPRECATE_EOF from the handshake", []chunkT{resp(greeting), req(deprecating), resp(authOK)},
+		{"CLIENT_DEPRECATE_EOF from the handshake", []parsertest.Read{resp(greeting), req(deprecating), resp(authOK)},
 			pkts(1, prepareOK, paramDef, paramDef, colDef("name"))},
 		{"no handshake seen, EOF", nil,
 			pkts(1, prepareOK, paramDef, paramDef, eofPacket, colDef("name"), eofPacket)},
@@ -273,18 +274,18 @@ func TestPreparedStatements(t *testing.T) {
 				`> EXECUTE "" size=` + itoa(len(execute)), // the statement was closed
 				`< ok=false size=` + itoa(len(unknown)),
 			}
-			d := newDriver(t).play(chunks)
-			assert.Equal(t, lines, d.lines())
-			assert.Zero(t, d.invalid)
+			d := newDriver(t).Play(chunks)
+			assert.Equal(t, lines, d.Lines())
+			assert.Zero(t, d.Invalid)
 			ignored := 1 // COM_STMT_CLOSE
 			if tc.handshake != nil {
 				ignored++ // the login request
 			}
-			assert.Equal(t, ignored, d.count(parser.Request, parser.Ignored))
+			assert.Equal(t, ignored, d.Count(parser.Request, parser.Ignored))
 			for at := 1; at < 200; at += 7 {
-				assert.Equal(t, lines, newDriver(t).play(splitAt(chunks, at)).lines(), "cut at %d", at)
+				assert.Equal(t, lines, newDriver(t).Play(parsertest.SplitAt(chunks, at)).Lines(), "cut at %d", at)
 			}
-			assert.Equal(t, lines, newDriver(t).play(byteByByte(chunks)).lines())
+			assert.Equal(t, lines, newDriver(t).Play(parsertest.Recut(chunks, 1)).Lines())
 		})
 	}
 }
@@ -302,26 +303,26 @@ func TestPrepareEndUnknownThenLateEOF(t *testing.T) {
 	// complete there, and the EOF arriving later is recognised and Ignored.
 	prepare := pkt(0, "\x16SELECT ?")
 	prepared := pkts(1, "\x00\x01\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00", paramDef)
-	d := newDriver(t).play([]chunkT{req(prepare), resp(prepared)})
+	d := newDriver(t).Play([]parsertest.Read{req(prepare), resp(prepared)})
 	want := []string{`> PREPARE "SELECT ?" size=13`, `< ok=true size=` + itoa(len(prepared))}
-	assert.Equal(t, want, d.lines())
-	d.play([]chunkT{resp(pkt(3, eofPacket))})
-	assert.Equal(t, 1, d.count(parser.Response, parser.Ignored))
-	assert.Equal(t, eofSent, d.conn.(*Conn).eof)
+	assert.Equal(t, want, d.Lines())
+	d.Play([]parsertest.Read{resp(pkt(3, eofPacket))})
+	assert.Equal(t, 1, d.Count(parser.Response, parser.Ignored))
+	assert.Equal(t, eofSent, d.Conn.(*Conn).eof)
 	execute := pkt(0, "\x17\x01\x00\x00\x00\x00\x01\x00\x00\x00\x00\x01\x03\x00\x05\x00\x00\x00")
-	d.play([]chunkT{req(execute), resp(pkt(1, okPacket))})
+	d.Play([]parsertest.Read{req(execute), resp(pkt(1, okPacket))})
 	want = append(want, `> SELECT "SELECT ?" size=`+itoa(len(execute)), `< ok=true size=11`)
-	assert.Equal(t, want, d.lines())
-	assert.Zero(t, d.invalid)
+	assert.Equal(t, want, d.Lines())
+	assert.Zero(t, d.Invalid)
 
 	// An INSERT prepared with no parameters and no columns is just the OK.
 	prepare = pkt(0, "\x16INSERT INTO t VALUES (1)")
-	d = newDriver(t).play([]chunkT{req(prepare), resp(pkt(1, "\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"))})
-	assert.Equal(t, []string{`> PREPARE "INSERT INTO t VALUES (?)" size=` + itoa(len(prepare)), `< ok=true size=16`}, d.lines())
+	d = newDriver(t).Play([]parsertest.Read{req(prepare), resp(pkt(1, "\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"))})
+	assert.Equal(t, []string{`> PREPARE "INSERT INTO t VALUES (?)" size=` + itoa(len(prepare)), `< ok=true size=16`}, d.Lines())
 
 	// MySQL with CLIENT_OPTIONAL_RESULTSET_METADATA and resultset_metadata=NONE: no definitions.
-	d = newDriver(t).play([]chunkT{req(pkt(0, "\x16SELECT ?")), resp(pkt(1, "\x00\x03\x00\x00\x00\x01\x00\x01\x00\x00\x00\x00\x00"))})
-	assert.Equal(t, []string{`> PREPARE "SELECT ?" size=13`, `< ok=true size=17`}, d.lines())
+	d = newDriver(t).Play([]parsertest.Read{req(pkt(0, "\x16SELECT ?")), resp(pkt(1, "\x00\x03\x00\x00\x00\x01\x00\x01\x00\x00\x00\x00\x00"))})
+	assert.Equal(t, []string{`> PREPARE "SELECT ?" size=13`, `< ok=true size=17`}, d.Lines())
 }
 
 func TestMariaDBExecuteLastPrepared(t *testing.T) {
@@ -329,13 +330,13 @@ func TestMariaDBExecuteLastPrepared(t *testing.T) {
 	prepare := pkt(0, "\x16DELETE FROM t WHERE id = ?")
 	execute := pkt(0, "\x17\xff\xff\xff\xff\x00\x01\x00\x00\x00\x00\x01\x03\x00\x05\x00\x00\x00")
 	prepared := pkts(1, "\x00\x01\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00", paramDef, eofPacket)
-	d := newDriver(t).play([]chunkT{req(prepare + execute), resp(prepared + pkt(1, okRows))})
+	d := newDriver(t).Play([]parsertest.Read{req(prepare + execute), resp(prepared + pkt(1, okRows))})
 	assert.Equal(t, []string{
 		`> PREPARE "DELETE FROM t WHERE id = ?" size=` + itoa(len(prepare)),
 		`> DELETE "DELETE FROM t WHERE id = ?" size=` + itoa(len(execute)),
 		`< ok=true size=` + itoa(len(prepared)),
 		`< ok=true size=11`,
-	}, d.lines())
+	}, d.Lines())
 }
 
 func TestQueryAttributes(t *testing.T) {
@@ -349,44 +350,44 @@ func TestQueryAttributes(t *testing.T) {
 	// A DATETIME: a length byte, then that many bytes.
 	three := pkt(0, "\x03\x01\x01\x00\x01\x0c\x00\x01t\x04\xe8\x07\x01\x02SELECT 4")
 	attrs := strings.Replace(login, "\x85\xa6\xa6\x00", "\x85\xa6\xa6\x08", 1)
-	for _, handshake := range [][]chunkT{nil, {resp(greeting), req(attrs), resp(authOK)}} {
-		var chunks []chunkT
+	for _, handshake := range [][]parsertest.Read{nil, {resp(greeting), req(attrs), resp(authOK)}} {
+		var chunks []parsertest.Read
 		var want []string
 		for _, q := range []string{none, one, two, three} {
 			chunks = append(chunks, req(q), resp(pkt(1, okPacket)))
 			want = append(want, `> SELECT "SELECT ?" size=`+itoa(len(q)), `< ok=true size=11`)
 		}
-		d := newDriver(t).play(append(handshake, chunks...))
-		assert.Equal(t, want, d.lines())
+		d := newDriver(t).Play(append(handshake, chunks...))
+		assert.Equal(t, want, d.Lines())
 	}
 	// Without the capability the bytes are the statement.
-	d := newDriver(t).play([]chunkT{resp(greeting), req(login), resp(authOK), req(query("SELECT 4"))})
-	assert.Equal(t, []string{`> SELECT "SELECT ?" size=13`}, d.lines())
+	d := newDriver(t).Play([]parsertest.Read{resp(greeting), req(login), resp(authOK), req(query("SELECT 4"))})
+	assert.Equal(t, []string{`> SELECT "SELECT ?" size=13`}, d.Lines())
 	// Attributes that do not parse leave the payload as it is.
 	assert.Equal(t, []byte("\x01\x01\x00\x07"), skipQueryAttributes([]byte("\x01\x01\x00\x07")))
 }
 
 func TestNoResponseCommands(t *testing.T) {
-	d := newDriver(t).play([]chunkT{
+	d := newDriver(t).Play([]parsertest.Read{
 		req(pkt(0, "\x18\x01\x00\x00\x00\x00\x00abc")), // COM_STMT_SEND_LONG_DATA
 		req(pkt(0, "\x19\x01\x00\x00\x00")),            // COM_STMT_CLOSE
 		req(query("SELECT 1")),
 		resp(textResult),
 		req(pkt(0, "\x01")), // COM_QUIT
 	})
-	assert.Equal(t, 3, d.count(parser.Request, parser.Ignored))
-	assert.Equal(t, []string{`> SELECT "SELECT ?" size=13`, `< ok=true size=` + itoa(len(textResult))}, d.lines())
+	assert.Equal(t, 3, d.Count(parser.Request, parser.Ignored))
+	assert.Equal(t, []string{`> SELECT "SELECT ?" size=13`, `< ok=true size=` + itoa(len(textResult))}, d.Lines())
 }
 
 func TestPipelinedCommands(t *testing.T) {
-	d := newDriver(t).play([]chunkT{
+	d := newDriver(t).Play([]parsertest.Read{
 		req(query("SELECT 1") + pkt(0, "\x0e") + query("SELECT x")),
 		resp(textResult + pkt(1, okPacket) + pkt(1, errPacket)),
 	})
 	assert.Equal(t, []string{
 		`> SELECT "SELECT ?" size=13`, `> PING "" size=5`, `> SELECT "SELECT x" size=13`,
 		`< ok=true size=` + itoa(len(textResult)), `< ok=true size=11`, `< ok=false size=` + itoa(4+len(errPacket)),
-	}, d.lines())
+	}, d.Lines())
 }
 
 func TestLongPackets(t *testing.T) {
@@ -408,30 +409,30 @@ func TestLongPackets(t *testing.T) {
 
 	// A long row: the header is enough, the body is skipped by position.
 	d := newDriver(t)
-	d.feed(parser.Request, []byte(query("SELECT blob")))
+	d.Feed(parser.Request, []byte(query("SELECT blob")))
 	row := pkt(4, "\xfc\x00\x00"+strings.Repeat("r", 0xfffd))
 	start := pkts(1, "\x01", colDef("b"), eofPacket)
-	d.feed(parser.Response, []byte(start+row[:100]))
-	assert.Equal(t, 1, d.count(parser.Response, parser.Ignored))
-	assert.Equal(t, len(row)-100, d.skip[parser.Response])
-	d.feed(parser.Response, []byte(row[100:]+pkt(5, eofPacket)))
-	assert.Equal(t, []string{`> SELECT "SELECT blob" size=16`, `< ok=true size=` + itoa(len(start)+len(row)+9) + ` truncated`}, d.lines())
+	d.Feed(parser.Response, []byte(start+row[:100]))
+	assert.Equal(t, 1, d.Count(parser.Response, parser.Ignored))
+	assert.Equal(t, len(row)-100, d.Skip[parser.Response])
+	d.Feed(parser.Response, []byte(row[100:]+pkt(5, eofPacket)))
+	assert.Equal(t, []string{`> SELECT "SELECT blob" size=16`, `< ok=true size=` + itoa(len(start)+len(row)+9) + ` truncated`}, d.Lines())
 
 	// A row of maxPacket bytes goes on in the next packet, whatever that starts with.
 	d = newDriver(t)
-	d.feed(parser.Request, []byte(query("SELECT huge")))
-	d.feed(parser.Response, []byte(start+"\xff\xff\xff\x04\xfe"))
-	d.feed(parser.Response, bytes.Repeat([]byte{'h'}, maxPacket-1))
-	d.feed(parser.Response, []byte(pkt(5, eofPacket)+pkt(6, eofPacket)))
-	assert.Equal(t, []string{`> SELECT "SELECT huge" size=16`, `< ok=true size=` + itoa(len(start)+4+maxPacket+18) + ` truncated`}, d.lines())
+	d.Feed(parser.Request, []byte(query("SELECT huge")))
+	d.Feed(parser.Response, []byte(start+"\xff\xff\xff\x04\xfe"))
+	d.Feed(parser.Response, bytes.Repeat([]byte{'h'}, maxPacket-1))
+	d.Feed(parser.Response, []byte(pkt(5, eofPacket)+pkt(6, eofPacket)))
+	assert.Equal(t, []string{`> SELECT "SELECT huge" size=16`, `< ok=true size=` + itoa(len(start)+4+maxPacket+18) + ` truncated`}, d.Lines())
 }
 
 func TestInvalidAndResync(t *testing.T) {
 	// Garbage on the request stream, then a real command.
 	garbage := "\x13\x37\x00\x05hello world"
-	d := newDriver(t).play([]chunkT{req(garbage + query("SELECT 1")), resp(pkt(1, okPacket))})
-	assert.Equal(t, len(garbage), d.invalid)
-	assert.Equal(t, []string{`> SELECT "SELECT ?" size=13`, `< ok=true size=11`}, d.lines())
+	d := newDriver(t).Play([]parsertest.Read{req(garbage + query("SELECT 1")), resp(pkt(1, okPacket))})
+	assert.Equal(t, len(garbage), d.Invalid)
+	assert.Equal(t, []string{`> SELECT "SELECT ?" size=13`, `< ok=true size=11`}, d.Lines())
 
 	c := NewConn(parser.NewInterner(10))
 	var m parser.Message
@@ -460,13 +461,13 @@ func TestInvalidAndResync(t *testing.T) {
 	}
 
 	// A sequence id out of order inside a response: the response is abandoned.
-	d = newDriver(t).play([]chunkT{req(query("SELECT 1")), resp(pkts(1, "\x01", colDef("id")) + pkt(7, "\x011") + pkt(1, okPacket))})
-	assert.Equal(t, 1, d.count(parser.Response, parser.Invalid))
-	assert.Equal(t, []string{`> SELECT "SELECT ?" size=13`, `< ok=true size=11`}, d.lines())
+	d = newDriver(t).Play([]parsertest.Read{req(query("SELECT 1")), resp(pkts(1, "\x01", colDef("id")) + pkt(7, "\x011") + pkt(1, okPacket))})
+	assert.Equal(t, 1, d.Count(parser.Response, parser.Invalid))
+	assert.Equal(t, []string{`> SELECT "SELECT ?" size=13`, `< ok=true size=11`}, d.Lines())
 
 	// A column definition that is not one.
-	d = newDriver(t).play([]chunkT{req(query("SELECT 1")), resp(pkts(1, "\x01", "\x05abcdef"))})
-	assert.Equal(t, 1, d.count(parser.Response, parser.Invalid))
+	d = newDriver(t).Play([]parsertest.Read{req(query("SELECT 1")), resp(pkts(1, "\x01", "\x05abcdef"))})
+	assert.Equal(t, 1, d.Count(parser.Response, parser.Invalid))
 }
 
 func TestFindBoundary(t *testing.T) {
@@ -494,17 +495,10 @@ func TestFindBoundary(t *testing.T) {
 	}
 }
 
-// captureCase is a capture from testdata with the messages it must produce.
-type captureCase struct {
-	name           string
-	ignoredReq     int
-	ignoredResp    int
-	lines          []string
-	handshakeFirst int // chunks of handshake before the first command
-}
-
-var captureCases = []captureCase{
-	{"mariadb_client", 2, 4, []string{
+// captureCases are the captures in testdata (see its README.md) with the messages they must
+// produce; From skips the handshake.
+var captureCases = []parsertest.CaptureCase{
+	{Name: "mariadb_client", IgnoredReq: 2, IgnoredResp: 4, Lines: []string{
 		`> SELECT "SELECT id, name, price FROM items WHERE price > ? OR id IN (?) ORDER BY id" size=84`,
 		`< ok=true size=214`,
 		`> SELECT "SELECT nosuchcolumn FROM items" size=35`,
@@ -515,15 +509,15 @@ var captureCases = []captureCase{
 		`< ok=true size=50`,
 		`> DELETE "DELETE FROM items WHERE id >= ?" size=37`,
 		`< ok=true size=11`,
-	}, 3},
-	{"mariadb_infile", 4, 4, []string{
+	}, From: 3},
+	{Name: "mariadb_infile", IgnoredReq: 4, IgnoredResp: 4, Lines: []string{
 		`> LOAD "LOAD DATA LOCAL INFILE ? INTO TABLE items FIELDS TERMINATED BY ?" size=119`,
 		`< ok=true size=140`,
 		`> DELETE "DELETE FROM items WHERE id >= ?" size=37`,
 		`< ok=true size=11`,
-	}, 3},
-	{"stmt_eof", 3, 2, stmtLines(180, 146, 145, 79, 59, 71), 3},
-	{"stmt_deprecate_eof", 3, 2, stmtLines(162, 139, 138, 70, 50, 64), 3},
+	}, From: 3},
+	{Name: "stmt_eof", IgnoredReq: 3, IgnoredResp: 2, Lines: stmtLines(180, 146, 145, 79, 59, 71), From: 3},
+	{Name: "stmt_deprecate_eof", IgnoredReq: 3, IgnoredResp: 2, Lines: stmtLines(162, 139, 138, 70, 50, 64), From: 3},
 }
 
 // stmtLines is what the binary-protocol sessions produce; only the sizes of responses that carry
@@ -550,45 +544,11 @@ func stmtLines(prepSel, exec1, exec2, prepIns, prepCount, execCount int) []strin
 }
 
 func TestCaptures(t *testing.T) {
-	for _, tc := range captureCases {
-		t.Run(tc.name, func(t *testing.T) {
-			chunks := loadCapture(t, tc.name)
-			d := newDriver(t).play(chunks)
-			assert.Equal(t, tc.lines, d.lines())
-			assert.Zero(t, d.invalid)
-			assert.Equal(t, tc.ignoredReq, d.count(parser.Request, parser.Ignored))
-			assert.Equal(t, tc.ignoredResp, d.count(parser.Response, parser.Ignored))
-			// Nothing left over: every byte of both streams was accounted for.
-			for _, typ := range []parser.MessageType{parser.Request, parser.Response} {
-				n := 0
-				for _, c := range chunks {
-					if c.typ == typ {
-						n += len(c.data)
-					}
-				}
-				assert.Equal(t, n, d.total(typ), "%v bytes", typ)
-				assert.Empty(t, d.buf[typ])
-			}
-			// The same with every byte delivered alone, and with each read cut in two.
-			assert.Equal(t, tc.lines, newDriver(t).play(byteByByte(chunks)).lines())
-			for at := 1; at < 120; at += 3 {
-				assert.Equal(t, tc.lines, newDriver(t).play(splitAt(chunks, at)).lines(), "cut at %d", at)
-			}
-			// Observed from the first command on, without the handshake: the same messages.
-			d = newDriver(t).play(chunks[tc.handshakeFirst:])
-			assert.Equal(t, tc.lines, d.lines())
-			assert.Zero(t, d.invalid)
-		})
-	}
+	parsertest.CheckCaptures(t, "testdata", newDriver, captureCases, nil)
 }
 
 func TestProtocol(t *testing.T) {
-	assert.Equal(t, "mysql", Protocol.Name())
-	assert.Equal(t, parser.MatchInOrder, Protocol.Matching())
-	var m parser.Message
-	c := Protocol.NewConn(parser.NewInterner(1))
-	assert.Equal(t, parser.Result{Status: parser.NeedMore}, c.Parse(nil, parser.Request, &m))
-	assert.Equal(t, parser.Result{Status: parser.Invalid}, c.Parse([]byte("x"), 9, &m))
+	parsertest.CheckProtocol(t, Protocol, "mysql", parser.MatchInOrder)
 }
 
 func TestBoundedState(t *testing.T) {

@@ -5,16 +5,17 @@ import (
 	"testing"
 
 	"github.com/netobserver/netobserver/parser"
+	"github.com/netobserver/netobserver/parser/internal/parsertest"
 )
 
 // benchCycle parses reqs and resps repeatedly on one connection and reports throughput over both
 // and allocations per message (two messages per cycle).
-func benchCycle(b *testing.B, setup []chunkT, reqs, resps []byte) {
+func benchCycle(b *testing.B, setup []parsertest.Read, reqs, resps []byte) {
 	c := NewConn(parser.NewInterner(1000))
 	var msg parser.Message
 	for _, ch := range setup {
-		for buf := ch.data; len(buf) > 0; {
-			r := c.Parse(buf, ch.typ, &msg)
+		for buf := ch.Data; len(buf) > 0; {
+			r := c.Parse(buf, ch.Type, &msg)
 			if r.Consumed == 0 {
 				b.Fatalf("setup: %v", r)
 			}
@@ -56,7 +57,7 @@ func BenchmarkExtendedUnnamed(b *testing.B) {
 }
 
 func BenchmarkPrepared(b *testing.B) {
-	setup := []chunkT{req(cat(parse("P0_2", "SELECT abalance FROM pgbench_accounts WHERE aid = $1"), syncMsg)), resp(cat(parseComplete, readyIdle))}
+	setup := []parsertest.Read{req(cat(parse("P0_2", "SELECT abalance FROM pgbench_accounts WHERE aid = $1"), syncMsg)), resp(cat(parseComplete, readyIdle))}
 	benchCycle(b, setup, []byte(cat(bind("", "P0_2"), describePortal(""), execute(""), syncMsg)),
 		[]byte(cat(bindComplete, rowDesc1, dataRow1, select2, readyInTx)))
 }

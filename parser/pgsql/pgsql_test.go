@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/netobserver/netobserver/parser"
+	"github.com/netobserver/netobserver/parser/internal/parsertest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -23,6 +24,17 @@ func untypedMsg(body string) string {
 }
 
 func cat(msgs ...string) string { return strings.Join(msgs, "") }
+
+// req and resp make a read of the request and of the response stream.
+var req, resp = parsertest.Req, parsertest.Resp
+
+// newDriver plays the observer for a fresh PostgreSQL connection; every Parse and FindBoundary
+// result is checked against the contract, and statements against MaxStatement.
+func newDriver(t testing.TB) *parsertest.Driver {
+	d := parsertest.NewDriver(t, Protocol.NewConn(parser.NewInterner(1000)))
+	d.Check = parsertest.Contract(parsertest.Limits{MaxResource: MaxStatement, MaxMethod: 32})
+	return d
+}
 
 // Literal messages used across tests.
 var (
@@ -75,7 +87,7 @@ var selectResult = cat(rowDesc1, dataRow1, dataRow2, select2, readyIdle)
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func TestStartupIgnored(t *testing.T) {
-	chunks := []chunkT{
+	chunks := []parsertest.Read{
 		req(sslRequest), resp("N"),
 		req(startup), resp(authSASL),
 		req(saslInitial), resp(authContinue),
@@ -83,52 +95,52 @@ func TestStartupIgnored(t *testing.T) {
 		req(q("SELECT id FROM items LIMIT 2")), resp(selectResult),
 		req(m('X', "")),
 	}
-	d := newDriver(t).play(chunks)
+	d := newDriver(t).Play(chunks)
 	assert.Equal(t, []string{
 		`> SELECT "SELECT id FROM items LIMIT ?" size=34`,
 		`< ok=true size=` + itoa(len(selectResult)),
-	}, d.lines())
-	assert.Equal(t, 5, d.count(parser.Request, parser.Ignored), "SSLRequest, StartupMessage, 2 SASL, Terminate")
-	assert.Zero(t, d.invalid)
-	c := d.conn.(*Conn)
+	}, d.Lines())
+	assert.Equal(t, 5, d.Count(parser.Request, parser.Ignored), "SSLRequest, StartupMessage, 2 SASL, Terminate")
+	assert.Zero(t, d.Invalid)
+	c := d.Conn.(*Conn)
 	assert.False(t, c.opaque)
 	assert.False(t, c.authenticating)
 	assert.Equal(t, 0, c.waiting)
 	for at := 1; at < 60; at++ {
-		assert.Equal(t, d.lines(), newDriver(t).play(splitAt(chunks, at)).lines(), "cut at %d", at)
+		assert.Equal(t, d.Lines(), newDriver(t).Play(parsertest.SplitAt(chunks, at)).Lines(), "cut at %d", at)
 	}
-	assert.Equal(t, d.lines(), newDriver(t).play(byteByByte(chunks)).lines())
+	assert.Equal(t, d.Lines(), newDriver(t).Play(parsertest.Recut(chunks, 1)).Lines())
 
 	// Authentication failure: the ErrorResponse ends the start-up phase, nothing is recorded.
-	d = newDriver(t).play([]chunkT{req(startup), resp(authSASL), req(saslInitial), resp(errorResp)})
-	assert.Empty(t, d.lines())
-	assert.Zero(t, d.invalid)
-	assert.False(t, d.conn.(*Conn).authenticating)
+	d = newDriver(t).Play([]parsertest.Read{req(startup), resp(authSASL), req(saslInitial), resp(errorResp)})
+	assert.Empty(t, d.Lines())
+	assert.Zero(t, d.Invalid)
+	assert.False(t, d.Conn.(*Conn).authenticating)
 
 	// A CancelRequest is all its connection carries.
-	d = newDriver(t).play([]chunkT{req(cancelRequest)})
-	assert.Equal(t, 1, d.count(parser.Request, parser.Ignored))
+	d = newDriver(t).Play([]parsertest.Read{req(cancelRequest)})
+	assert.Equal(t, 1, d.Count(parser.Request, parser.Ignored))
 }
 
 func TestEncryptedConnections(t *testing.T) {
 	for _, tc := range []struct {
 		request, answer string
 	}{{sslRequest, "S"}, {gssencRequest, "G"}} {
-		d := newDriver(t).play([]chunkT{
+		d := newDriver(t).Play([]parsertest.Read{
 			req(tc.request), resp(tc.answer),
 			req("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"), resp("\x16\x03\x03\x00\x7a\x02\x00"),
 		})
-		assert.True(t, d.conn.(*Conn).opaque)
-		assert.Zero(t, d.invalid)
-		assert.Empty(t, d.lines())
+		assert.True(t, d.Conn.(*Conn).opaque)
+		assert.Zero(t, d.Invalid)
+		assert.Empty(t, d.Lines())
 		var msg parser.Message
-		assert.Equal(t, parser.Result{Status: parser.Ignored, Consumed: 3}, d.conn.Parse([]byte("abc"), parser.Response, &msg))
+		assert.Equal(t, parser.Result{Status: parser.Ignored, Consumed: 3}, d.Conn.Parse([]byte("abc"), parser.Response, &msg))
 	}
 	// GSSENCRequest refused, then SSLRequest refused, then a plain start-up.
-	d := newDriver(t).play([]chunkT{req(gssencRequest), resp("N"), req(sslRequest), resp("N"), req(startup), resp(cat(authOK, readyIdle))})
-	assert.False(t, d.conn.(*Conn).opaque)
-	assert.Equal(t, 3, d.count(parser.Response, parser.Ignored))
-	assert.Zero(t, d.invalid)
+	d := newDriver(t).Play([]parsertest.Read{req(gssencRequest), resp("N"), req(sslRequest), resp("N"), req(startup), resp(cat(authOK, readyIdle))})
+	assert.False(t, d.Conn.(*Conn).opaque)
+	assert.Equal(t, 3, d.Count(parser.Response, parser.Ignored))
+	assert.Zero(t, d.Invalid)
 }
 
 func TestSimpleQueryResponses(t *testing.T) {
@@ -165,27 +177,27 @@ func TestSimpleQueryResponses(t *testing.T) {
 			cat(m('V', "\x00\x00\x00\x04\x00\x00\x00\x02"), readyIdle), "FUNCTION_CALL", "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var chunks []chunkT
+			var chunks []parsertest.Read
 			for _, r := range tc.reqs {
 				chunks = append(chunks, req(r))
 			}
 			chunks = append(chunks, resp(tc.resp))
 			lines := []string{
-				line(parser.Message{Type: parser.Request, Size: len(tc.reqs[0]), Method: tc.method, Resource: tc.resource}),
-				line(parser.Message{Type: parser.Response, Size: len(tc.resp), Success: tc.ok}),
+				parsertest.Line(parser.Message{Type: parser.Request, Size: len(tc.reqs[0]), Method: tc.method, Resource: tc.resource}),
+				parsertest.Line(parser.Message{Type: parser.Response, Size: len(tc.resp), Success: tc.ok}),
 			}
-			d := newDriver(t).play(chunks)
-			assert.Equal(t, lines, d.lines())
-			assert.Zero(t, d.invalid)
-			assert.Equal(t, len(tc.resp), d.total(parser.Response))
-			assert.Zero(t, d.count(parser.Response, parser.Ignored), "response parsed in one call")
+			d := newDriver(t).Play(chunks)
+			assert.Equal(t, lines, d.Lines())
+			assert.Zero(t, d.Invalid)
+			assert.Equal(t, len(tc.resp), d.Total(parser.Response))
+			assert.Zero(t, d.Count(parser.Response, parser.Ignored), "response parsed in one call")
 			for at := 1; at < len(tc.resp); at++ {
-				d := newDriver(t).play(append(chunks[:len(chunks)-1:len(chunks)-1], resp(tc.resp[:at])))
-				require.Len(t, d.completes(), 1, "prefix %d", at)
-				d.play([]chunkT{resp(tc.resp[at:])})
-				require.Equal(t, lines, d.lines(), "cut at %d", at)
+				d := newDriver(t).Play(append(chunks[:len(chunks)-1:len(chunks)-1], resp(tc.resp[:at])))
+				require.Len(t, d.Completes(), 1, "prefix %d", at)
+				d.Play([]parsertest.Read{resp(tc.resp[at:])})
+				require.Equal(t, lines, d.Lines(), "cut at %d", at)
 			}
-			assert.Equal(t, lines, newDriver(t).play(byteByByte(chunks)).lines())
+			assert.Equal(t, lines, newDriver(t).Play(parsertest.Recut(chunks, 1)).Lines())
 		})
 	}
 }
@@ -231,7 +243,7 @@ func TestExtendedProtocol(t *testing.T) {
 	rest := cat(bind("p1", "s1"), execute("p1"), syncMsg)
 	restResp := cat(bindComplete, dataRow1, m('C', "SELECT 1\x00"), readyIdle)
 	// A lone Sync.
-	chunks := []chunkT{
+	chunks := []parsertest.Read{
 		req(unnamed), resp(unnamedResp),
 		req(prepare), resp(prepareResp),
 		req(run), resp(runResp),
@@ -263,24 +275,24 @@ func TestExtendedProtocol(t *testing.T) {
 		`> SYNC "" size=5`,
 		`< ok=true size=6`,
 	}
-	d := newDriver(t).play(chunks)
-	assert.Equal(t, lines, d.lines())
-	assert.Zero(t, d.invalid)
+	d := newDriver(t).Play(chunks)
+	assert.Equal(t, lines, d.Lines())
+	assert.Zero(t, d.Invalid)
 	for at := 1; at < 120; at += 5 {
-		assert.Equal(t, lines, newDriver(t).play(splitAt(chunks, at)).lines(), "cut at %d", at)
+		assert.Equal(t, lines, newDriver(t).Play(parsertest.SplitAt(chunks, at)).Lines(), "cut at %d", at)
 	}
-	assert.Equal(t, lines, newDriver(t).play(byteByByte(chunks)).lines())
+	assert.Equal(t, lines, newDriver(t).Play(parsertest.Recut(chunks, 1)).Lines())
 
 	// Pipelined: all requests first, then all responses.
 	var reqs, resps string
 	for i, c := range chunks {
 		if i%2 == 0 {
-			reqs += string(c.data)
+			reqs += string(c.Data)
 		} else {
-			resps += string(c.data)
+			resps += string(c.Data)
 		}
 	}
-	d = newDriver(t).play([]chunkT{req(reqs), resp(resps)})
+	d = newDriver(t).Play([]parsertest.Read{req(reqs), resp(resps)})
 	var want []string
 	for i := 0; i < len(lines); i += 2 {
 		want = append(want, lines[i])
@@ -289,30 +301,30 @@ func TestExtendedProtocol(t *testing.T) {
 		want = append(want, lines[i])
 	}
 	// The Flush split one request's response in two reads above; here it is one, same size.
-	assert.Equal(t, want, d.lines())
+	assert.Equal(t, want, d.Lines())
 }
 
 func TestExtendedCopyFromStdin(t *testing.T) {
 	// libpq in the extended protocol: Parse/Bind/Describe/Execute/Sync, the server asks for the
 	// data, the client sends it, CopyDone, and a Sync that the COPY's ReadyForQuery answers.
 	group := cat(parse("", "COPY items FROM STDIN"), bind("", ""), describePortal(""), execute(""), syncMsg)
-	chunks := []chunkT{
+	chunks := []parsertest.Read{
 		req(group), resp(cat(parseComplete, bindComplete, noData, m('G', "\x00\x00\x01\x00\x00"))),
 		req(cat(m('d', "1\tapple\n"), m('c', ""), syncMsg)), resp(cat(m('C', "COPY 1\x00"), readyIdle)),
 		req(q("SELECT 1")), resp(selectResult),
 	}
-	d := newDriver(t).play(chunks)
+	d := newDriver(t).Play(chunks)
 	assert.Equal(t, []string{
 		`> COPY "COPY items FROM STDIN" size=` + itoa(len(group)),
-		`< ok=true size=` + itoa(len(chunks[1].data)+len(chunks[3].data)),
+		`< ok=true size=` + itoa(len(chunks[1].Data)+len(chunks[3].Data)),
 		`> SELECT "SELECT ?" size=14`,
 		`< ok=true size=` + itoa(len(selectResult)),
-	}, d.lines())
-	assert.Zero(t, d.invalid)
+	}, d.Lines())
+	assert.Zero(t, d.Invalid)
 }
 
 func TestAsynchronousMessagesBetweenResponses(t *testing.T) {
-	d := newDriver(t).play([]chunkT{
+	d := newDriver(t).Play([]parsertest.Read{
 		req(q("LISTEN chan")), resp(cat(m('C', "LISTEN\x00"), readyIdle)),
 		resp(notify), resp(notice), resp(m('S', "TimeZone\x00UTC\x00")),
 		req(q("SELECT 1")), resp(selectResult),
@@ -320,9 +332,9 @@ func TestAsynchronousMessagesBetweenResponses(t *testing.T) {
 	assert.Equal(t, []string{
 		`> LISTEN "LISTEN chan" size=17`, `< ok=true size=18`,
 		`> SELECT "SELECT ?" size=14`, `< ok=true size=` + itoa(len(selectResult)),
-	}, d.lines())
-	assert.Equal(t, 3, d.count(parser.Response, parser.Ignored))
-	assert.Zero(t, d.invalid)
+	}, d.Lines())
+	assert.Equal(t, 3, d.Count(parser.Response, parser.Ignored))
+	assert.Zero(t, d.Invalid)
 }
 
 func TestLongMessages(t *testing.T) {
@@ -339,27 +351,27 @@ func TestLongMessages(t *testing.T) {
 	big := m('D', "\x00\x01\x00\x01\x00\x00"+strings.Repeat("r", 0x10000))
 	head := cat(rowDesc1, dataRow1)
 	d := newDriver(t)
-	d.feed(parser.Request, []byte(q("SELECT blob FROM t")))
-	d.feed(parser.Response, []byte(head+big[:100]))
-	assert.Equal(t, len(big)-100, d.skip[parser.Response])
-	d.feed(parser.Response, []byte(big[100:]+select2+readyIdle))
+	d.Feed(parser.Request, []byte(q("SELECT blob FROM t")))
+	d.Feed(parser.Response, []byte(head+big[:100]))
+	assert.Equal(t, len(big)-100, d.Skip[parser.Response])
+	d.Feed(parser.Response, []byte(big[100:]+select2+readyIdle))
 	assert.Equal(t, []string{`> SELECT "SELECT blob FROM t" size=24`,
-		`< ok=true size=` + itoa(len(head)+len(big)+len(select2)+len(readyIdle)) + ` truncated`}, d.lines())
+		`< ok=true size=` + itoa(len(head)+len(big)+len(select2)+len(readyIdle)) + ` truncated`}, d.Lines())
 
 	// A statement longer than the normaliser's bound is marked truncated.
-	d = newDriver(t).play([]chunkT{req(q("SELECT " + strings.Repeat("a, ", 500) + "b")), resp(selectResult)})
-	require.Len(t, d.completes(), 2)
-	assert.True(t, d.completes()[0].Truncated)
-	assert.LessOrEqual(t, len(d.completes()[0].Resource), MaxStatement)
-	assert.Greater(t, len(d.completes()[0].Resource), MaxStatement-8)
-	assert.True(t, strings.HasSuffix(d.completes()[0].Resource, "..."))
+	d = newDriver(t).Play([]parsertest.Read{req(q("SELECT " + strings.Repeat("a, ", 500) + "b")), resp(selectResult)})
+	require.Len(t, d.Completes(), 2)
+	assert.True(t, d.Completes()[0].Truncated)
+	assert.LessOrEqual(t, len(d.Completes()[0].Resource), MaxStatement)
+	assert.Greater(t, len(d.Completes()[0].Resource), MaxStatement-8)
+	assert.True(t, strings.HasSuffix(d.Completes()[0].Resource, "..."))
 }
 
 func TestInvalidAndResync(t *testing.T) {
 	garbage := "\x13\x37hello"
-	d := newDriver(t).play([]chunkT{req(garbage + q("SELECT 1")), resp("\xee\xee\xee" + selectResult)})
-	assert.Equal(t, len(garbage)+3, d.invalid)
-	assert.Equal(t, []string{`> SELECT "SELECT ?" size=14`, `< ok=true size=` + itoa(len(selectResult))}, d.lines())
+	d := newDriver(t).Play([]parsertest.Read{req(garbage + q("SELECT 1")), resp("\xee\xee\xee" + selectResult)})
+	assert.Equal(t, len(garbage)+3, d.Invalid)
+	assert.Equal(t, []string{`> SELECT "SELECT ?" size=14`, `< ok=true size=` + itoa(len(selectResult))}, d.Lines())
 
 	for _, bad := range []string{
 		m('S', "x"),                         // Sync with a body
@@ -408,14 +420,6 @@ func TestFindBoundary(t *testing.T) {
 	}
 }
 
-type captureCase struct {
-	name        string
-	ignoredReq  int
-	ignoredResp int
-	lines       []string
-	startupEnd  int // chunks of start-up before the first query
-}
-
 func pgbenchLines(prepared bool, sizes ...int) []string {
 	stmts := []struct{ verb, text string }{
 		{"BEGIN", "BEGIN;"},
@@ -440,8 +444,10 @@ func pgbenchLines(prepared bool, sizes ...int) []string {
 	return out
 }
 
-var captureCases = []captureCase{
-	{"psql", 5, 5, []string{
+// captureCases are the captures in testdata (see its README.md) with the messages they must
+// produce; From skips the start-up phase.
+var captureCases = []parsertest.CaptureCase{
+	{Name: "psql", IgnoredReq: 5, IgnoredResp: 5, Lines: []string{
 		`> SELECT "SELECT id, name FROM items WHERE price > ? OR id IN (?) ORDER BY id" size=78`, `< ok=true size=132`,
 		`> SELECT "SELECT nosuchcolumn FROM items" size=36`, `< ok=false size=118`,
 		`> SELECT "SELECT ?; SELECT ?, ?; UPDATE items SET price = price WHERE id = ?" size=78`, `< ok=true size=176`,
@@ -449,73 +455,42 @@ var captureCases = []captureCase{
 		`> SET "SET application_name = ?" size=42`, `< ok=true size=49`,
 		`> DO "DO ?" size=50`, `< ok=true size=140`,
 		`> LISTEN "LISTEN chan; NOTIFY chan, ?" size=41`, `< ok=true size=52`,
-	}, 8},
-	{"psql_copy", 6, 5, []string{
+	}, From: 8},
+	{Name: "psql_copy", IgnoredReq: 6, IgnoredResp: 5, Lines: []string{
 		`> COPY "COPY items FROM STDIN" size=27`, `< ok=true size=32`,
 		`> COPY "COPY (SELECT * FROM items ORDER BY id) TO STDOUT" size=54`, `< ok=true size=121`,
 		`> DELETE "DELETE FROM items WHERE id > ?" size=36`, `< ok=true size=20`,
-	}, 8},
-	{"pgbench_simple", 5, 4, pgbenchLines(false,
+	}, From: 8},
+	{Name: "pgbench_simple", IgnoredReq: 5, IgnoredResp: 4, Lines: pgbenchLines(false,
 		12, 17, 78, 20, 62, 68, 73, 20, 74, 20, 109, 22, 10, 18,
 		12, 17, 79, 20, 62, 69, 74, 20, 75, 20, 110, 22, 10, 18,
-		12, 17, 79, 20, 62, 69, 74, 20, 75, 20, 110, 22, 10, 18), 8},
-	{"pgbench_extended", 5, 4, pgbenchLines(false,
+		12, 17, 79, 20, 62, 69, 74, 20, 75, 20, 110, 22, 10, 18), From: 8},
+	{Name: "pgbench_extended", IgnoredReq: 5, IgnoredResp: 4, Lines: pgbenchLines(false,
 		52, 32, 130, 35, 107, 79, 126, 35, 127, 35, 173, 37, 50, 33,
 		52, 32, 131, 35, 108, 79, 126, 35, 127, 35, 174, 37, 50, 33,
-		52, 32, 131, 35, 108, 79, 126, 35, 127, 35, 174, 37, 50, 33), 8},
-	{"pgbench_prepared", 5, 4, pgbenchLines(true,
+		52, 32, 131, 35, 108, 79, 126, 35, 127, 35, 174, 37, 50, 33), From: 8},
+	{Name: "pgbench_prepared", IgnoredReq: 5, IgnoredResp: 4, Lines: pgbenchLines(true,
 		23, 11, 40, 27, 85, 11, 57, 30, 70, 11, 49, 74, 84, 11, 53, 30, 85, 11, 53, 30, 118, 11, 67, 32, 21, 11, 40, 28,
 		40, 27, 57, 30, 49, 74, 53, 30, 53, 30, 67, 32, 40, 28,
-		40, 27, 58, 30, 49, 75, 54, 30, 54, 30, 68, 32, 40, 28), 8},
+		40, 27, 58, 30, 49, 75, 54, 30, 54, 30, 68, 32, 40, 28), From: 8},
 }
 
 func TestCaptures(t *testing.T) {
-	for _, tc := range captureCases {
-		t.Run(tc.name, func(t *testing.T) {
-			chunks := loadCapture(t, tc.name)
-			d := newDriver(t).play(chunks)
-			assert.Equal(t, tc.lines, d.lines())
-			assert.Zero(t, d.invalid)
-			assert.Equal(t, tc.ignoredReq, d.count(parser.Request, parser.Ignored))
-			assert.Equal(t, tc.ignoredResp, d.count(parser.Response, parser.Ignored))
-			for _, typ := range []parser.MessageType{parser.Request, parser.Response} {
-				n := 0
-				for _, c := range chunks {
-					if c.typ == typ {
-						n += len(c.data)
-					}
-				}
-				assert.Equal(t, n, d.total(typ), "%v bytes", typ)
-				assert.Empty(t, d.buf[typ])
-			}
-			assert.Zero(t, d.conn.(*Conn).waiting)
-			assert.Equal(t, tc.lines, newDriver(t).play(byteByByte(chunks)).lines())
-			for at := 1; at < 120; at += 3 {
-				assert.Equal(t, tc.lines, newDriver(t).play(splitAt(chunks, at)).lines(), "cut at %d", at)
-			}
-			// Observed from the first query on: the same messages.
-			d = newDriver(t).play(chunks[tc.startupEnd:])
-			assert.Equal(t, tc.lines, d.lines())
-			assert.Zero(t, d.invalid)
-		})
-	}
+	parsertest.CheckCaptures(t, "testdata", newDriver, captureCases, func(t *testing.T, d *parsertest.Driver) {
+		assert.Zero(t, d.Conn.(*Conn).waiting)
+	})
 }
 
 func TestProtocol(t *testing.T) {
-	assert.Equal(t, "pgsql", Protocol.Name())
-	assert.Equal(t, parser.MatchInOrder, Protocol.Matching())
-	var msg parser.Message
-	c := Protocol.NewConn(parser.NewInterner(1))
-	assert.Equal(t, parser.Result{Status: parser.NeedMore}, c.Parse(nil, parser.Request, &msg))
-	assert.Equal(t, parser.Result{Status: parser.Invalid}, c.Parse([]byte("x"), 9, &msg))
+	parsertest.CheckProtocol(t, Protocol, "pgsql", parser.MatchInOrder)
 }
 
 func TestBoundedState(t *testing.T) {
 	d := newDriver(t)
 	for i := 0; i < 2*maxStatements; i++ {
-		d.feed(parser.Request, []byte(cat(parse("s"+itoa(i), "SELECT 1"), bind("p"+itoa(i), "s"+itoa(i)), syncMsg)))
+		d.Feed(parser.Request, []byte(cat(parse("s"+itoa(i), "SELECT 1"), bind("p"+itoa(i), "s"+itoa(i)), syncMsg)))
 	}
-	c := d.conn.(*Conn)
+	c := d.Conn.(*Conn)
 	assert.Len(t, c.stmts, maxStatements)
 	assert.Len(t, c.portals, maxPortals)
 	assert.Equal(t, maxPending, c.waiting)
@@ -579,12 +554,12 @@ func TestSkippedMessagesAreNotPartOfARequest(t *testing.T) {
 	// Found by FuzzParse: a CopyFail, then a Close group, in one read. The Complete request must
 	// span the group only; the CopyFail is reported Ignored before it.
 	closeGroup := cat(closeStmt("x"), syncMsg)
-	d := newDriver(t).play([]chunkT{req(m('f', "x\x00") + closeGroup), resp(cat(closeComplete, readyIdle))})
-	assert.Equal(t, []string{`> CLOSE "" size=` + itoa(len(closeGroup)), `< ok=true size=11`}, d.lines())
-	assert.Equal(t, 1, d.count(parser.Request, parser.Ignored))
+	d := newDriver(t).Play([]parsertest.Read{req(m('f', "x\x00") + closeGroup), resp(cat(closeComplete, readyIdle))})
+	assert.Equal(t, []string{`> CLOSE "" size=` + itoa(len(closeGroup)), `< ok=true size=11`}, d.Lines())
+	assert.Equal(t, 1, d.Count(parser.Request, parser.Ignored))
 	// The CopyFail and the Close went first, Ignored; the Sync completed the request.
-	assert.Equal(t, parser.Ignored, d.events[0].status)
-	assert.Equal(t, 7+len(closeStmt("x")), d.events[0].consumed)
-	assert.Equal(t, parser.Complete, d.events[1].status)
-	assert.Equal(t, 5, d.events[1].consumed)
+	assert.Equal(t, parser.Ignored, d.Events[0].Status)
+	assert.Equal(t, 7+len(closeStmt("x")), d.Events[0].Consumed)
+	assert.Equal(t, parser.Complete, d.Events[1].Status)
+	assert.Equal(t, 5, d.Events[1].Consumed)
 }

@@ -1,117 +1,12 @@
 package redis
 
 import (
-	"bufio"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/netobserver/netobserver/parser"
+	"github.com/netobserver/netobserver/parser/internal/parsertest"
 )
-
-// capture is one recorded connection (see testdata/README.md).
-type capture struct {
-	data  [2][]byte // indexed by MessageType-1: c2s, s2c
-	reads []read    // in recorded order
-}
-
-type read struct {
-	typ parser.MessageType
-	n   int
-}
-
-func loadCapture(t *testing.T, name string) capture {
-	t.Helper()
-	base := filepath.Join("testdata", "captures", name)
-	var c capture
-	for i, suffix := range []string{".c2s", ".s2c"} {
-		b, err := os.ReadFile(base + suffix)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.data[i] = b
-	}
-	f, err := os.Open(base + ".seq")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		dir, n, _ := strings.Cut(sc.Text(), " ")
-		r := read{typ: parser.Request}
-		if dir == "s2c" {
-			r.typ = parser.Response
-		}
-		if r.n, err = strconv.Atoi(n); err != nil {
-			t.Fatalf("%s.seq: %q", base, sc.Text())
-		}
-		c.reads = append(c.reads, r)
-	}
-	return c
-}
-
-// replay feeds the capture to c read by read, in recorded order, parsing each direction as far
-// as it can after each read and skipping by position past messages that extend beyond the
-// bytes seen, the way the observer's stream buffers do. It returns the steps per direction.
-func (cp capture) replay(c *Conn) [2][]result {
-	var steps [2][]result
-	var pending [2][]byte
-	var off, skip [2]int
-	for _, rd := range cp.reads {
-		d := rd.typ - 1
-		data := cp.data[d][off[d] : off[d]+rd.n]
-		off[d] += rd.n
-		k := min(skip[d], len(data))
-		skip[d] -= k
-		pending[d] = append(pending[d], data[k:]...)
-		for len(pending[d]) > 0 {
-			var m parser.Message
-			r := c.Parse(pending[d], rd.typ, &m)
-			if r.Status == parser.NeedMore {
-				break
-			}
-			s := result{Status: r.Status, Consumed: r.Consumed}
-			if r.Status == parser.Complete {
-				s.Msg = m
-			}
-			steps[d] = append(steps[d], s)
-			switch {
-			case r.Status == parser.Invalid:
-				i := c.FindBoundary(pending[d], rd.typ)
-				if i < 0 {
-					i = len(pending[d])
-				}
-				pending[d] = pending[d][i:]
-			case r.Consumed > len(pending[d]):
-				skip[d] = r.Consumed - len(pending[d])
-				pending[d] = pending[d][:0]
-			default:
-				pending[d] = pending[d][r.Consumed:]
-			}
-		}
-	}
-	return steps
-}
-
-// messages returns the Complete messages of steps without their Truncated flag, which depends
-// on how the bytes were cut, and counts the Ignored and Invalid steps.
-func messages(steps []result) (msgs []parser.Message, ignored, invalid int) {
-	for _, s := range steps {
-		switch s.Status {
-		case parser.Complete:
-			s.Msg.Truncated = false
-			msgs = append(msgs, s.Msg)
-		case parser.Ignored:
-			ignored++
-		case parser.Invalid:
-			invalid++
-		}
-	}
-	return msgs, ignored, invalid
-}
 
 // want is an expected Complete message: a request's Method, or a reply's success.
 type want struct {
@@ -184,11 +79,11 @@ func TestCaptures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cp := loadCapture(t, tt.name)
+			cp := parsertest.Load(t, filepath.Join("testdata", "captures", tt.name))
 			check := func(mode string, steps [2][]result) {
 				t.Helper()
 				for d, w := range [][]want{tt.reqs, tt.resps} {
-					msgs, ignored, invalid := messages(steps[d])
+					msgs, ignored, invalid := parsertest.Messages(steps[d])
 					wantIgnored := 0
 					if d == 1 {
 						wantIgnored = tt.ignoredResps
@@ -213,15 +108,16 @@ func TestCaptures(t *testing.T) {
 							t.Errorf("%s: size %d, consumed %d", mode, s.Msg.Size, s.Consumed)
 						}
 					}
-					if sum != len(cp.data[d]) {
-						t.Errorf("%s %v: consumed %d bytes of %d", mode, parser.MessageType(d+1), sum, len(cp.data[d]))
+					if sum != len(cp.Streams[d]) {
+						t.Errorf("%s %v: consumed %d bytes of %d", mode, parser.MessageType(d+1), sum, len(cp.Streams[d]))
 					}
 				}
 			}
-			check("replay", cp.replay(newConn()))
+			d := parsertest.NewDriver(t, newConn()).Play(cp.Reads)
+			check("replay", [2][]result{d.Steps(req), d.Steps(resp)})
 			c := newConn()
-			reqs := parseAll(c, cp.data[0], req)
-			check("whole", [2][]result{reqs, parseAll(c, cp.data[1], resp)})
+			reqs := parsertest.ParseAll(c, cp.Stream(req), req)
+			check("whole", [2][]result{reqs, parsertest.ParseAll(c, cp.Stream(resp), resp)})
 		})
 	}
 }
@@ -229,39 +125,11 @@ func TestCaptures(t *testing.T) {
 // TestCapturesSegmented replays every capture in reads of a few bytes: other segmentations
 // must give the same messages.
 func TestCapturesSegmented(t *testing.T) {
-	names, _ := filepath.Glob(filepath.Join("testdata", "captures", "*.seq"))
-	if len(names) == 0 {
-		t.Fatal("no captures")
-	}
-	for _, name := range names {
-		name = strings.TrimSuffix(filepath.Base(name), ".seq")
-		cp := loadCapture(t, name)
-		want := cp.replay(newConn())
-		for _, size := range []int{1, 7, 1000} {
-			if size == 1 && len(cp.data[1]) > 64<<10 {
-				continue // byte by byte through the 172 KB COMMAND DOCS reply takes too long
-			}
-			var seg capture
-			seg.data = cp.data
-			for _, r := range cp.reads {
-				for n := r.n; n > 0; n -= size {
-					seg.reads = append(seg.reads, read{r.typ, min(n, size)})
-				}
-			}
-			got := seg.replay(newConn())
-			for d := range got {
-				g, gi, _ := messages(got[d])
-				w, wi, _ := messages(want[d])
-				if gi != wi || len(g) != len(w) {
-					t.Errorf("%s %v by %d: %v, want %v", name, parser.MessageType(d+1), size, got[d], want[d])
-					continue
-				}
-				for i := range g {
-					if g[i] != w[i] {
-						t.Errorf("%s %v by %d, %d: %+v, want %+v", name, parser.MessageType(d+1), size, i, g[i], w[i])
-					}
-				}
-			}
+	for _, cp := range parsertest.LoadAll(t, filepath.Join("testdata", "captures")) {
+		sizes := []int{1, 7, 1000}
+		if len(cp.Stream(resp)) > 64<<10 {
+			sizes = sizes[1:] // byte by byte through the 172 KB COMMAND DOCS reply takes too long
 		}
+		parsertest.CheckRecut(t, cp.Name, newConn, cp.Reads, sizes...)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/netobserver/netobserver/parser"
+	"github.com/netobserver/netobserver/parser/internal/parsertest"
 )
 
 const (
@@ -17,65 +18,16 @@ const (
 func newConn() *Conn { return NewConn(parser.NewInterner(1024)) }
 
 // result is one Parse call's outcome.
-type result struct {
-	Status   parser.Status
-	Consumed int
-	Msg      parser.Message // zero unless Complete
-}
-
-func (s result) String() string { return fmt.Sprintf("%v/%d %+v", s.Status, s.Consumed, s.Msg) }
-
-// parseAll parses buf message by message the way the observer does: past Complete and Ignored,
-// resynchronising at FindBoundary after Invalid, until NeedMore or the end.
-func parseAll(c *Conn, buf []byte, typ parser.MessageType) []result {
-	var out []result
-	for len(buf) > 0 {
-		var m parser.Message
-		r := c.Parse(buf, typ, &m)
-		s := result{Status: r.Status, Consumed: r.Consumed}
-		if r.Status == parser.Complete {
-			s.Msg = m
-		}
-		out = append(out, s)
-		switch r.Status {
-		case parser.NeedMore:
-			return out
-		case parser.Invalid:
-			i := c.FindBoundary(buf, typ)
-			if i < 0 {
-				return out
-			}
-			buf = buf[i:]
-		default:
-			if r.Consumed >= len(buf) {
-				return out
-			}
-			buf = buf[r.Consumed:]
-		}
-	}
-	return out
-}
-
-func assertSteps(t *testing.T, got, want []result) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("got %d steps, want %d:\n got  %v\n want %v", len(got), len(want), got, want)
-	}
-	for i := range got {
-		if got[i] != want[i] {
-			t.Errorf("result %d:\n got  %v\n want %v", i, got[i], want[i])
-		}
-	}
-}
+type result = parsertest.Step
 
 // cmd is a Complete request of n bytes.
 func cmd(n int, method string) result {
-	return result{parser.Complete, n, parser.Message{Type: req, Size: n, Method: method}}
+	return result{Status: parser.Complete, Consumed: n, Msg: parser.Message{Type: req, Size: n, Method: method}}
 }
 
 // reply is a Complete response of n bytes.
 func reply(n int, success bool) result {
-	return result{parser.Complete, n, parser.Message{Type: resp, Size: n, Success: success}}
+	return result{Status: parser.Complete, Consumed: n, Msg: parser.Message{Type: resp, Size: n, Success: success}}
 }
 
 func ignored(n int) result { return result{Status: parser.Ignored, Consumed: n} }
@@ -137,8 +89,8 @@ func TestRequests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := parseAll(newConn(), []byte(tt.in), req)
-			assertSteps(t, got, []result{cmd(len(tt.in), tt.want)})
+			got := parsertest.ParseAll(newConn(), []byte(tt.in), req)
+			parsertest.AssertSteps(t, got, []result{cmd(len(tt.in), tt.want)})
 		})
 	}
 }
@@ -173,7 +125,7 @@ func TestRequestsOther(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assertSteps(t, parseAll(newConn(), []byte(tt.in), req), tt.want)
+			parsertest.AssertSteps(t, parsertest.ParseAll(newConn(), []byte(tt.in), req), tt.want)
 		})
 	}
 }
@@ -217,7 +169,7 @@ func TestResponses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newConn()
 			c.onRequest(cmdOther, 0)
-			assertSteps(t, parseAll(c, []byte(tt.in), resp), []result{reply(len(tt.in), tt.success)})
+			parsertest.AssertSteps(t, parsertest.ParseAll(c, []byte(tt.in), resp), []result{reply(len(tt.in), tt.success)})
 		})
 	}
 }
@@ -255,8 +207,8 @@ func TestResponsesOther(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newConn()
 			c.onRequest(cmdOther, 0)
-			got := parseAll(c, []byte(tt.in), resp)
-			assertSteps(t, got[:min(len(got), len(tt.want))], tt.want)
+			got := parsertest.ParseAll(c, []byte(tt.in), resp)
+			parsertest.AssertSteps(t, got[:min(len(got), len(tt.want))], tt.want)
 		})
 	}
 }
@@ -271,7 +223,7 @@ type exchange []struct {
 func (e exchange) run(t *testing.T, c *Conn) {
 	t.Helper()
 	for i, x := range e {
-		got := parseAll(c, []byte(x.in), x.typ)
+		got := parsertest.ParseAll(c, []byte(x.in), x.typ)
 		if len(got) != len(x.want) {
 			t.Fatalf("exchange %d (%v %q):\n got  %v\n want %v", i, x.typ, x.in, got, x.want)
 		}
@@ -389,7 +341,7 @@ func TestPubSubEdges(t *testing.T) {
 		c := newConn()
 		sub := array("SUBSCRIBE", "a")
 		for range maxMarkers + 1 {
-			parseAll(c, []byte(sub), req)
+			parsertest.ParseAll(c, []byte(sub), req)
 		}
 		var want []result
 		var in string
@@ -475,27 +427,23 @@ func TestPipelined(t *testing.T) {
 		wantResp = append(wantResp, reply(len(p), true))
 	}
 	c := newConn()
-	assertSteps(t, parseAll(c, in.Bytes(), req), wantReq)
-	assertSteps(t, parseAll(c, out.Bytes(), resp), wantResp)
+	parsertest.AssertSteps(t, parsertest.ParseAll(c, in.Bytes(), req), wantReq)
+	parsertest.AssertSteps(t, parsertest.ParseAll(c, out.Bytes(), resp), wantResp)
 }
 
 func TestGarbageResync(t *testing.T) {
 	ping := array("PING")
 	c := newConn()
 	// FindBoundary passes over the malformed "*x" line too.
-	got := parseAll(c, []byte("\x00\x01junk\r\n*x\r\n"+ping), req)
-	assertSteps(t, got, []result{invalid, cmd(len(ping), "PING")})
+	got := parsertest.ParseAll(c, []byte("\x00\x01junk\r\n*x\r\n"+ping), req)
+	parsertest.AssertSteps(t, got, []result{invalid, cmd(len(ping), "PING")})
 
-	got = parseAll(c, []byte("garbage\r\n?\r\n+OK\r\n"), resp)
-	assertSteps(t, got, []result{invalid, reply(5, true)})
+	got = parsertest.ParseAll(c, []byte("garbage\r\n?\r\n+OK\r\n"), resp)
+	parsertest.AssertSteps(t, got, []result{invalid, reply(5, true)})
 }
 
 func TestFindBoundary(t *testing.T) {
-	tests := []struct {
-		in   string
-		typ  parser.MessageType
-		want int
-	}{
+	parsertest.CheckBoundaries(t, newConn, []parsertest.Boundary{
 		{"*1\r\n$4\r\nPING\r\n", req, -1}, // offset 0 is never returned
 		{"x\r\n*1\r\n$4\r\nPING\r\n", req, 3},
 		{"x\r\n*", req, 3},
@@ -512,12 +460,7 @@ func TestFindBoundary(t *testing.T) {
 		{"x\r\n$", resp, 3},
 		{"x\r\nhello\r\n", resp, -1},
 		{"x\r\n", resp, -1},
-	}
-	for _, tt := range tests {
-		if got := newConn().FindBoundary([]byte(tt.in), tt.typ); got != tt.want {
-			t.Errorf("FindBoundary(%q, %v) = %d, want %d", tt.in, tt.typ, got, tt.want)
-		}
-	}
+	})
 }
 
 // samples are whole messages for the truncation test.
@@ -542,43 +485,17 @@ var samples = []struct {
 func TestTruncated(t *testing.T) {
 	for _, s := range samples {
 		t.Run(s.name, func(t *testing.T) {
-			full := newConn()
-			full.onRequest(cmdOther, 0)
-			var want parser.Message
-			wantR := full.Parse([]byte(s.in), s.typ, &want)
-			if wantR.Status != parser.Complete || wantR.Consumed == 0 {
-				t.Fatalf("whole sample: %+v", wantR)
-			}
-			msgLen := wantR.Consumed
-			grow := newConn()
-			grow.onRequest(cmdOther, 0)
-			for n := 0; n < msgLen; n++ {
-				for _, c := range []*Conn{nil, grow} {
-					if c == nil {
-						c = newConn()
-						c.onRequest(cmdOther, 0)
-					}
-					var m parser.Message
-					r := c.Parse([]byte(s.in[:n]), s.typ, &m)
-					switch {
-					case r.Status == parser.NeedMore && r.Consumed == 0:
-					case r == wantR:
-						if !m.Truncated {
-							t.Fatalf("prefix %d: complete but not truncated", n)
-						}
-						m.Truncated = false
-						if m != want {
-							t.Fatalf("prefix %d: %+v, want %+v", n, m, want)
-						}
-						if c == grow {
-							grow = newConn()
-							grow.onRequest(cmdOther, 0)
-						}
-					default:
-						t.Fatalf("prefix %d (%q): %+v", n, s.in[:n], r)
-					}
-				}
-			}
+			parsertest.CheckPrefixes(t, parsertest.Prefixes{
+				New: func() parser.Conn {
+					c := newConn()
+					c.onRequest(cmdOther, 0)
+					return c
+				},
+				Type:      s.typ,
+				In:        []byte(s.in),
+				Whole:     func(r parser.Result) bool { return r.Status == parser.Complete && r.Consumed != 0 },
+				Truncated: true,
+			})
 		})
 	}
 }
@@ -597,8 +514,8 @@ func TestLargeRequest(t *testing.T) {
 		t.Fatalf("%+v %+v, want %d", r, m, valueEnd)
 	}
 	// The caller skips to the value's end; what follows is the rest of the command, then GET.
-	got := parseAll(c, []byte(set[valueEnd:]+get), req)
-	assertSteps(t, got, []result{ignored(len(set) - valueEnd), cmd(len(get), "GET")})
+	got := parsertest.ParseAll(c, []byte(set[valueEnd:]+get), req)
+	parsertest.AssertSteps(t, got, []result{ignored(len(set) - valueEnd), cmd(len(get), "GET")})
 
 	// A value within MaxPending, not last, is waited for.
 	small := array("SET", "k", strings.Repeat("v", 10000), "EX", "10")
@@ -620,8 +537,8 @@ func TestLargeRequest(t *testing.T) {
 	if r.Status != parser.Complete || r.Consumed > MaxPending+100+20 || r.Consumed <= MaxPending || !m.Truncated || m.Method != "MSET" {
 		t.Fatalf("%+v %+v", r, m)
 	}
-	got = parseAll(c, []byte(in[r.Consumed:]+get), req)
-	assertSteps(t, got, []result{ignored(len(in) - r.Consumed), cmd(len(get), "GET")})
+	got = parsertest.ParseAll(c, []byte(in[r.Consumed:]+get), req)
+	parsertest.AssertSteps(t, got, []result{ignored(len(in) - r.Consumed), cmd(len(get), "GET")})
 }
 
 func TestLargeResponse(t *testing.T) {
@@ -636,8 +553,8 @@ func TestLargeResponse(t *testing.T) {
 	if r.Status != parser.Complete || r.Consumed != bigEnd || !m.Truncated || !m.Success {
 		t.Fatalf("%+v %+v", r, m)
 	}
-	got := parseAll(c, []byte(mget[bigEnd:]+"+OK\r\n"), resp)
-	assertSteps(t, got, []result{ignored(len(mget) - bigEnd), reply(5, true)})
+	got := parsertest.ParseAll(c, []byte(mget[bigEnd:]+"+OK\r\n"), resp)
+	parsertest.AssertSteps(t, got, []result{ignored(len(mget) - bigEnd), reply(5, true)})
 
 	// Many small elements, fed in pieces: the scan resumes, then reports past MaxPending.
 	var b strings.Builder
@@ -660,8 +577,8 @@ func TestLargeResponse(t *testing.T) {
 	if r.Status != parser.Complete || r.Consumed <= MaxPending || !m.Truncated {
 		t.Fatalf("%+v %+v", r, m)
 	}
-	got = parseAll(c, []byte(keys[r.Consumed:]), resp)
-	assertSteps(t, got, []result{ignored(len(keys) - r.Consumed)})
+	got = parsertest.ParseAll(c, []byte(keys[r.Consumed:]), resp)
+	parsertest.AssertSteps(t, got, []result{ignored(len(keys) - r.Consumed)})
 	if c.resp.cont {
 		t.Error("still inside the reply")
 	}
@@ -684,7 +601,7 @@ func TestProtocol(t *testing.T) {
 // be classified as if it came whole (the element being read when bytes ran out is read again).
 func TestPubSubResumed(t *testing.T) {
 	c := newConn()
-	parseAll(c, []byte(array("SUBSCRIBE", "news", "weather")), req)
+	parsertest.ParseAll(c, []byte(array("SUBSCRIBE", "news", "weather")), req)
 	in := confirm("subscribe", "news", 1) + confirm("subscribe", "weather", 2) + push("message", "news", "hello")
 	var got []result
 	var buf []byte
@@ -693,13 +610,13 @@ func TestPubSubResumed(t *testing.T) {
 		var m parser.Message
 		r := c.Parse(buf, resp, &m)
 		if r.Status != parser.NeedMore {
-			got = append(got, result{r.Status, r.Consumed, m})
+			got = append(got, result{Status: r.Status, Consumed: r.Consumed, Msg: m})
 			buf = buf[:0]
 		}
 	}
 	// The message is whole as soon as the header of its last element is in.
 	msg := push("message", "news", "hello")
-	assertSteps(t, got, []result{
+	parsertest.AssertSteps(t, got, []result{
 		reply(len(confirm("subscribe", "news", 1)), true),
 		ignored(len(confirm("subscribe", "weather", 2))),
 		ignored(len(msg)),
