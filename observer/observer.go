@@ -21,6 +21,7 @@ import (
 	"github.com/netobserver/netobserver/export/record"
 	"github.com/netobserver/netobserver/observer/aggregate"
 	"github.com/netobserver/netobserver/observer/calls"
+	"github.com/netobserver/netobserver/parser/dns"
 )
 
 // Options are the pipeline settings the observer applies (Common.* and EBPF.* of the config).
@@ -94,7 +95,9 @@ func (o *Observer) setOptions(opts Options) {
 	if o.tracker != nil {
 		o.tracker.Close()
 	}
-	o.tracker = calls.New(opts.Calls, parsers, o.addCall)
+	callsCfg := opts.Calls
+	callsCfg.DNSAnswer = o.nameHost
+	o.tracker = calls.New(callsCfg, parsers, o.addCall)
 	if o.agg == nil {
 		o.agg = aggregate.New(opts.Aggregate)
 	}
@@ -307,6 +310,12 @@ func (o *Observer) Lost(n libebpf.LostNotice) {
 	if int(n.Which) < len(o.counts.Lost) {
 		o.counts.Lost[n.Which] += n.Count
 	}
+}
+
+// nameHost remembers what a DNS answer named, for remote_host, for as long as its TTL.
+func (o *Observer) nameHost(tgid uint32, question string, r dns.AddrRecord) {
+	expires := o.now().Add(time.Duration(r.TTL) * time.Second).Unix()
+	o.agg.NameHost(o.procs.get(tgid).Group, r.Addr, question, uint32(expires))
 }
 
 func (o *Observer) addCall(c *calls.Call) {

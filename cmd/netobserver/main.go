@@ -1,11 +1,13 @@
-// Command netobserver observes the network calls of the processes on a host through libebpf.so.
+// Command netobserver observes the network calls of the processes on a host through libebpf.so
+// and writes the records iLogtail's observer_ilogtail_network_v1 wrote.
 //
-//	netobserver record [-o FILE] [flags]   write the events the library captures, in the trace format
+//	netobserver --config FILE [flags]      run an iLogtail pipeline file
+//	netobserver --check-config FILE        validate one
+//	netobserver record [-o FILE] [flags]   write the raw events the library captures, in the trace format
 //	netobserver version [--libebpf PATH]   print this binary's version and the library's
 //
-// Until the record pipeline lands (iLogtail YAML config, records, flushers), record is how the
-// observer is run: it shows every event the kernel side delivers. With --source replay:FILE the
-// events come from a recording through libebpf-replay.so, and the output says so.
+// With --source replay:FILE the events come from a recording (written by record) through
+// libebpf-replay.so, and the output says so.
 package main
 
 import (
@@ -39,9 +41,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return exitUsage
 	}
+	if strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" && args[0] != "--version" {
+		return pipeline(args, stdout, stderr)
+	}
 	switch args[0] {
 	case "record":
-		return record(args[1:], stdout, stderr)
+		return recordEvents(args[1:], stdout, stderr)
 	case "version", "--version":
 		return printVersion(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -55,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
+  netobserver --config FILE [--libebpf PATH] [--btf PATH] [--source kernel|replay:FILE] [-v]
+  netobserver --check-config FILE
   netobserver record [-o FILE] [--libebpf PATH] [--btf PATH] [--source kernel|replay:FILE] [--duration D]
   netobserver version [--libebpf PATH]
 `)
@@ -87,7 +94,7 @@ func (s source) libraryPath(explicit string) string {
 	return "libebpf-replay.so"
 }
 
-func record(args []string, stdout, stderr io.Writer) int {
+func recordEvents(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("record", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("o", "-", "write the trace to `FILE` (- for standard output)")
@@ -139,7 +146,7 @@ func record(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "netobserver record: %v\n", err)
 		return 1
 	}
-	if s.replayTrace == "" && strings.HasPrefix(lib.Version(), "netobserver-replay") {
+	if s.replayTrace == "" && isReplayLibrary(lib) {
 		logger.Warn("netobserver: the loaded library is the replay library: events come from its trace file, not from the kernel", "file", lib.Path())
 	}
 	if err := configureLikeILogtail(lib); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/netobserver/netobserver/cgo/libebpf"
 	"github.com/netobserver/netobserver/observer/stream"
 	"github.com/netobserver/netobserver/parser"
+	"github.com/netobserver/netobserver/parser/dns"
 )
 
 // Call is one request and its response on one connection.
@@ -75,6 +76,10 @@ type Config struct {
 	HoldTimeout uint64
 	// Interned bounds the distinct strings the parsers keep. Default 65536.
 	Interned int
+	// DNSAnswer, when set, hears every A and AAAA record of the DNS responses parsed: the
+	// process that received it, the name it asked for, and the record. Records use it for
+	// remote_host.
+	DNSAnswer func(tgid uint32, question string, rec dns.AddrRecord)
 }
 
 func (c *Config) defaults() {
@@ -113,6 +118,7 @@ type Tracker struct {
 	now      uint64 // newest event ts seen
 	call     Call   // reused for every emit
 	scratch  parser.Message
+	addrs    dns.AddrReader
 	// Dropped counts data events of connections beyond MaxConnections; Unsupported those of
 	// protocols without a parser.
 	Dropped, Unsupported uint64
@@ -339,6 +345,9 @@ func (t *Tracker) parse(c *conn, typ parser.MessageType) {
 		switch res.Status {
 		case parser.Complete:
 			msg.Type = typ
+			if typ == parser.Response && c.proto == libebpf.ProtoDNS && t.cfg.DNSAnswer != nil {
+				t.answers(c, data, msg.Resource)
+			}
 			s.Consume(res.Consumed)
 			t.deliver(c, typ, ts, msg)
 		case parser.Ignored: // Consumed may pass the buffered bytes, as for Complete
@@ -362,6 +371,13 @@ func (t *Tracker) parse(c *conn, typ parser.MessageType) {
 			return
 		}
 	}
+}
+
+func (t *Tracker) answers(c *conn, response []byte, question string) {
+	t.addrs.Read(response, func(r dns.AddrRecord) bool {
+		t.cfg.DNSAnswer(c.id.TGID, question, r)
+		return true
+	})
 }
 
 func (t *Tracker) deliver(c *conn, typ parser.MessageType, ts uint64, msg *parser.Message) {
