@@ -119,7 +119,7 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	reload := make(chan observer.Options, 1)
-	go watchSignals(ctx, stop, reload, *configPath, p, out.metrics, logger)
+	go watchSignals(ctx, stop, reload, *configPath, p, out, logger)
 	if s.replayTrace != "" {
 		go stopWhenReplayEnds(ctx, stop, lib)
 	}
@@ -207,12 +207,12 @@ func openOutputs(p *config.Pipeline, stdoutW io.Writer) (*outputs, error) {
 			}
 			fl, err = stdout.New(ctx, cfg, opts...)
 		case config.FlusherJSONL:
-			fl, err = jsonl.New(ctx, jsonl.Config{Path: f.JSONL.Path})
+			fl, err = jsonl.New(ctx, jsonl.Config{Path: f.JSONL.Path, MaxSize: f.JSONL.MaxSize, MaxRolls: f.JSONL.MaxRolls})
 		case config.FlusherKafka:
 			c := f.Kafka
 			cfg := kafka.DefaultConfig()
 			cfg.Brokers, cfg.Topic, cfg.RequiredACKs, cfg.Compression = c.Brokers, c.Topic, c.RequiredAcks, c.Compression
-			cfg.ClientID, cfg.Timeout, cfg.QueueSize = c.ClientID, c.Timeout, c.QueueSize
+			cfg.ClientID, cfg.Timeout, cfg.QueueSize, cfg.MaxMessageBytes = c.ClientID, c.Timeout, c.QueueSize, c.MaxMessageBytes
 			fl, err = kafka.New(ctx, cfg)
 		case config.FlusherPrometheusExporter:
 			if out.metrics != nil {
@@ -257,6 +257,17 @@ func (o *outputs) flush(logger *slog.Logger) observer.Sink {
 	}
 }
 
+// reopen reopens the files of flushers that write one, after a log rotation.
+func (o *outputs) reopen(logger *slog.Logger) {
+	for i, f := range o.flushers {
+		if r, ok := f.(interface{ Reopen() error }); ok {
+			if err := r.Reopen(); err != nil {
+				logger.Warn("netobserver: reopening flusher", "flusher", o.names[i], "error", err)
+			}
+		}
+	}
+}
+
 func (o *outputs) close(logger *slog.Logger) error {
 	var errs []error
 	for i, f := range o.flushers {
@@ -271,7 +282,7 @@ func (o *outputs) close(logger *slog.Logger) error {
 // watchSignals stops on SIGINT/SIGTERM and reloads the input settings on SIGHUP. A config that no
 // longer loads is reported and the running one kept; flusher changes need a restart.
 func watchSignals(ctx context.Context, stop context.CancelFunc, reload chan<- observer.Options, path string,
-	running *config.Pipeline, metrics *prometheus.Exporter, logger *slog.Logger) {
+	running *config.Pipeline, out *outputs, logger *slog.Logger) {
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(signals)
@@ -285,6 +296,7 @@ func watchSignals(ctx context.Context, stop context.CancelFunc, reload chan<- ob
 				stop()
 				return
 			}
+			out.reopen(logger) // logrotate's postrotate sends SIGHUP too
 			p, err := loadPipeline(path, logger)
 			if err != nil {
 				logger.Error("netobserver: reload refused, the running config stays", "error", err)
@@ -295,7 +307,7 @@ func watchSignals(ctx context.Context, stop context.CancelFunc, reload chan<- ob
 			}
 			logger.Info("netobserver: reloading", "config", p.Name)
 			select {
-			case reload <- observerOptions(p, metrics):
+			case reload <- observerOptions(p, out.metrics):
 			case <-ctx.Done():
 				return
 			}

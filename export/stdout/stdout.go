@@ -1,0 +1,317 @@
+// Package stdout is flusher_stdout: it writes records to standard output or a file in the exact
+// bytes iLogtail 1.x's flusher_stdout wrote, so tools that parse those lines keep working. It also
+// owns the JSON encoders of iLogtail's record formats (AppendKeyValues, AppendLog, AppendString),
+// which the Kafka and JSON-lines flushers reuse.
+//
+// # Output formats
+//
+// iLogtail's flusher_stdout (plugins/flusher/stdout/flusher_stdout.go) had two output paths, and
+// this package reproduces both:
+//
+// Default (OnlyStdout false, FileName empty): iLogtail handed each record to its plugin logger,
+// whose seelog format was "%Date %Time [%LEV] [%File:%Line] [%FuncShort] %Msg%n"; the message was
+// the pipeline header "[<config>,<logstore>]\t" followed by the record and ":\t" (the logger's
+// key/value formatter with a single argument). One line per record:
+//
+//	2022-08-25 16:44:01 [INF] [flusher_stdout.go:119] [Flush] [config#/path/demo.yaml,]\t{"type":"protocols",…,"__time__":"1661417038"}:\t\n
+//
+// The date and time are the local time of the flush. The source line is 119 for KeyValuePairs
+// output, as in iLogtail 1.x's own sample output for this observer; 129 for KeyValuePairs false
+// and 99 for the Tags line are the lines of those logger calls in the same source (taken from the
+// 2023 source, where each is one line later). The header keeps its comma when the logstore is
+// empty, as that sample shows; iLogtail 2.x prints "[<config>]" then. iLogtail wrote these lines
+// to its plugin log; we write them to standard output.
+//
+// OnlyStdout true, or FileName set: iLogtail built a private seelog logger with the format
+// "%Date %Time %Msg%n" and the record as the message, writing to the console (OnlyStdout) or to a
+// size-rolled file (FileName, MaxSize, MaxRolls). One line per record:
+//
+//	2022-08-25 16:44:01 {"type":"protocols",…,"__time__":"1661417038"}\n
+//
+// The record itself is AppendKeyValues with EscapeJsoniter (KeyValuePairs true, the default) or
+// AppendLog (KeyValuePairs false); see those for the JSON details.
+//
+// # Options
+//
+// Supported, with iLogtail's names and defaults: KeyValuePairs (true), OnlyStdout (false), FileName
+// (""), MaxSize (1 MiB), MaxRolls (1), Tags (false). Tags adds one line per Flush before the
+// records, as iLogtail did per log group; our records carry their tags as "__tag__:" fields, so the
+// group's own tag list is always printed empty.
+package stdout
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/netobserver/netobserver/export/record"
+)
+
+// Flusher is a record.Flusher.
+var _ record.Flusher = (*Flusher)(nil)
+
+// TypeName is the flusher's Type in an iLogtail pipeline config.
+const TypeName = "flusher_stdout"
+
+// Defaults iLogtail applied to a rolled FileName.
+const (
+	// DefaultMaxSize is the size in bytes at which FileName is rolled when MaxSize is not positive.
+	DefaultMaxSize = 1024 * 1024
+	// DefaultMaxRolls is how many rolled files are kept when MaxRolls is not positive.
+	DefaultMaxRolls = 1
+)
+
+// Config is flusher_stdout's configuration, field for field iLogtail's. Start from DefaultConfig:
+// the zero value has KeyValuePairs false.
+type Config struct {
+	// KeyValuePairs true writes each record as a flat JSON object of its fields plus "__time__";
+	// false writes iLogtail's protocol.Log form {"Time":…,"Contents":[{"Key":…,"Value":…}]}.
+	// Default true.
+	KeyValuePairs bool
+	// OnlyStdout writes the short "<date> <time> <record>" lines to standard output. It wins over
+	// FileName, as in iLogtail.
+	OnlyStdout bool
+	// FileName, when set (and OnlyStdout is false), writes the short lines to this file instead of
+	// standard output: appended to, created with mode 0644 (its directory with 0755), and rolled
+	// as seelog did — before a line is written, if the file has reached MaxSize bytes it is renamed
+	// to "<FileName>.<n>" (n one more than the highest existing), the lowest-numbered rolls beyond
+	// MaxRolls are deleted, and a new file is started.
+	FileName string
+	// MaxSize is the roll size of FileName in bytes; not positive means DefaultMaxSize.
+	MaxSize int
+	// MaxRolls is how many rolled files of FileName are kept; not positive means DefaultMaxRolls.
+	MaxRolls int
+	// Tags writes a "[LogGroup] …" line before the records of each Flush.
+	Tags bool
+}
+
+// DefaultConfig returns iLogtail's defaults: KeyValuePairs true, everything else off.
+func DefaultConfig() Config {
+	return Config{KeyValuePairs: true}
+}
+
+// Option changes how a Flusher is built; for tests and embedding.
+type Option func(*Flusher)
+
+// WithWriter makes the flusher write to w instead of standard output or FileName; the line format
+// still follows the Config. Close does not close w.
+func WithWriter(w io.Writer) Option {
+	return func(f *Flusher) { f.w = w }
+}
+
+// WithClock makes the flusher take the time of its lines from now instead of time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(f *Flusher) { f.now = now }
+}
+
+// Stats are a flusher's counters since it was created.
+type Stats struct {
+	// Written is the number of records written.
+	Written uint64
+	// Failed is the number of records lost to write errors (or flushed after Close).
+	Failed uint64
+}
+
+// ErrClosed is returned by Flush after Close.
+var ErrClosed = errors.New("stdout flusher: closed")
+
+// Flusher is flusher_stdout. It is safe for concurrent use; each Flush is written with one write
+// call (or a few, around a file roll), so lines of concurrent Flushes never interleave.
+type Flusher struct {
+	mu     sync.Mutex
+	cfg    Config
+	short  bool // seelog "%Date %Time %Msg%n" (OnlyStdout or FileName) instead of the plugin logger's
+	w      io.Writer
+	file   *rollingFile // FileName, when no writer was injected
+	now    func() time.Time
+	closed bool
+
+	// Reused across Flushes so steady state allocates nothing.
+	buf          []byte
+	ends         []int  // end offset of each line in buf, for rolling between lines
+	header       []byte // "[<config>,<logstore>]\t"
+	logstoreName string
+	tsSec        int64    // unix second that ts holds, -1 for none
+	ts           [19]byte // "2006-01-02 15:04:05" of tsSec, local time
+
+	written, failed atomic.Uint64
+}
+
+// New returns flusher_stdout for the pipeline ctx. With FileName (and no WithWriter) the file is
+// opened here, so a bad path fails now rather than at the first Flush.
+func New(ctx record.Context, cfg Config, opts ...Option) (*Flusher, error) {
+	if cfg.MaxSize <= 0 {
+		cfg.MaxSize = DefaultMaxSize
+	}
+	if cfg.MaxRolls <= 0 {
+		cfg.MaxRolls = DefaultMaxRolls
+	}
+	f := &Flusher{
+		cfg:          cfg,
+		short:        cfg.OnlyStdout || cfg.FileName != "",
+		now:          time.Now,
+		tsSec:        -1,
+		header:       []byte("[" + ctx.ConfigName + "," + ctx.Logstore + "]\t"),
+		logstoreName: ctx.Logstore,
+		buf:          make([]byte, 0, 4096),
+	}
+	for _, o := range opts {
+		o(f)
+	}
+	if f.w == nil {
+		if !cfg.OnlyStdout && cfg.FileName != "" {
+			rf, err := openRollingFile(cfg.FileName, int64(cfg.MaxSize), cfg.MaxRolls)
+			if err != nil {
+				return nil, fmt.Errorf("%s: FileName: %w", TypeName, err)
+			}
+			f.file = rf
+		} else {
+			f.w = os.Stdout
+		}
+	}
+	return f, nil
+}
+
+// Source locations iLogtail's logger printed: the logger calls in flusher_stdout.go of iLogtail
+// 1.x (line 119 is confirmed by iLogtail's own sample output; 129 and 99 are the other two calls of
+// that Flush method, one and two blocks away).
+const (
+	prefixKV   = " [INF] [flusher_stdout.go:119] [Flush] "
+	prefixLog  = " [INF] [flusher_stdout.go:129] [Flush] "
+	prefixTags = " [INF] [flusher_stdout.go:99] [Flush] "
+)
+
+// maxRetainedBuf is the largest line buffer kept between Flushes.
+const maxRetainedBuf = 4 << 20
+
+// Flush writes one line per record (after a Tags line, if configured). On a write error the whole
+// batch is counted as Failed and the error returned.
+func (f *Flusher) Flush(records []record.Record) error {
+	if len(records) == 0 {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		f.failed.Add(uint64(len(records)))
+		return ErrClosed
+	}
+	f.stamp(f.now())
+	buf, ends := f.buf[:0], f.ends[:0]
+	if f.cfg.Tags {
+		buf = f.appendTagsLine(buf, len(records))
+		ends = append(ends, len(buf))
+	}
+	for i := range records {
+		buf = append(buf, f.ts[:]...)
+		if f.short {
+			buf = append(buf, ' ')
+		} else {
+			if f.cfg.KeyValuePairs {
+				buf = append(buf, prefixKV...)
+			} else {
+				buf = append(buf, prefixLog...)
+			}
+			buf = append(buf, f.header...)
+		}
+		if f.cfg.KeyValuePairs {
+			buf = AppendKeyValues(buf, records[i], EscapeJsoniter)
+		} else {
+			buf = AppendLog(buf, records[i])
+		}
+		if !f.short {
+			buf = append(buf, ':', '\t')
+		}
+		buf = append(buf, '\n')
+		ends = append(ends, len(buf))
+	}
+	f.buf, f.ends = buf, ends
+	if cap(f.buf) > maxRetainedBuf {
+		// One huge batch should not pin its buffer for the life of the process.
+		f.buf, f.ends = nil, nil
+	}
+
+	var err error
+	if f.file != nil {
+		err = f.file.writeLines(buf, ends)
+	} else {
+		_, err = f.w.Write(buf)
+	}
+	if err != nil {
+		f.failed.Add(uint64(len(records)))
+		return fmt.Errorf("%s: %d records lost: %w", TypeName, len(records), err)
+	}
+	f.written.Add(uint64(len(records)))
+	return nil
+}
+
+// appendTagsLine appends iLogtail's per-log-group line. Topic is empty and the tag list is empty:
+// our records carry tags as fields. Category (the logstore) is the pipeline's Logstore.
+func (f *Flusher) appendTagsLine(buf []byte, n int) []byte {
+	buf = append(buf, f.ts[:]...)
+	if f.short {
+		// seelog Infof("[LogGroup] topic %s, logstore %s, logcount %d, tags %v", …)
+		buf = append(buf, " [LogGroup] topic , logstore "...)
+		buf = append(buf, f.logstoreName...)
+		buf = append(buf, ", logcount "...)
+		buf = strconv.AppendInt(buf, int64(n), 10)
+		return append(buf, ", tags []\n"...)
+	}
+	// logger.Info(ctx, "[LogGroup] topic", topic, "logstore", …): key:value pairs, each ending in TAB.
+	buf = append(buf, prefixTags...)
+	buf = append(buf, f.header...)
+	buf = append(buf, "[LogGroup] topic:\tlogstore:"...)
+	buf = append(buf, f.logstoreName...)
+	buf = append(buf, "\tlogcount:"...)
+	buf = strconv.AppendInt(buf, int64(n), 10)
+	return append(buf, "\ttags:[]\t\n"...)
+}
+
+// stamp caches "YYYY-MM-DD hh:mm:ss" of t in local time, recomputed only when the second changes.
+func (f *Flusher) stamp(t time.Time) {
+	sec := t.Unix()
+	if sec == f.tsSec {
+		return
+	}
+	f.tsSec = sec
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	put2 := func(at, v int) { f.ts[at], f.ts[at+1] = byte('0'+v/10%10), byte('0'+v%10) }
+	put2(0, y/100)
+	put2(2, y)
+	f.ts[4] = '-'
+	put2(5, int(mo))
+	f.ts[7] = '-'
+	put2(8, d)
+	f.ts[10] = ' '
+	put2(11, h)
+	f.ts[13] = ':'
+	put2(14, mi)
+	f.ts[16] = ':'
+	put2(17, s)
+}
+
+// Stats returns the counters.
+func (f *Flusher) Stats() Stats {
+	return Stats{Written: f.written.Load(), Failed: f.failed.Load()}
+}
+
+// Close closes FileName (after syncing it); standard output and an injected writer are left
+// open. Later Flushes fail with ErrClosed.
+func (f *Flusher) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil
+	}
+	f.closed = true
+	if f.file != nil {
+		return f.file.close()
+	}
+	return nil
+}
