@@ -272,8 +272,13 @@ func (o *Observer) Tracker() *calls.Tracker { return o.tracker }
 
 // Ctrl implements libebpf.Visitor.
 func (o *Observer) Ctrl(ev *libebpf.CtrlEvent) {
-	if ev.Type == libebpf.EventConnect && o.drop(ev.ConnID, ev.Addr) {
-		return
+	if ev.Type == libebpf.EventConnect {
+		if o.drop(ev.ConnID, ev.Addr) {
+			return
+		}
+		// Read the process while it most likely still runs: short-lived clients are often gone
+		// by the time their first call is matched.
+		o.procs.get(ev.ConnID.TGID)
 	}
 	if ev.Type == libebpf.EventClose {
 		delete(o.dropped, ev.ConnID)

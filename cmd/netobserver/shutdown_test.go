@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/netobserver/netobserver/internal/testenv"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// builtBinary is bin/netobserver, beside the libebpf.so it loads, as `make build` lays them out.
+func builtBinary(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("NETOBSERVER_BIN")
+	if dir == "" {
+		dir = "../../bin"
+	}
+	path, err := filepath.Abs(filepath.Join(dir, "netobserver"))
+	require.NoError(t, err)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("%s is missing: run `make build` (%v)", path, err)
+	}
+	return path
+}
+
+// records parses flusher_stdout lines into field maps.
+func records(t *testing.T, out string) []map[string]string {
+	t.Helper()
+	var recs []map[string]string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		_, js, ok := strings.Cut(line, "]\t")
+		require.True(t, ok, "not a flusher_stdout line: %q", line)
+		js = strings.TrimSuffix(strings.TrimRight(js, "\t"), ":")
+		rec := map[string]string{}
+		require.NoError(t, json.Unmarshal([]byte(js), &rec), js)
+		recs = append(recs, rec)
+	}
+	return recs
+}
+
+// Real capture, real traffic, and a SIGTERM long before any interval ends: everything pending is
+// flushed, nothing is lost, and the exit status is 0.
+func TestSIGTERMFlushesPendingRecords(t *testing.T) {
+	testenv.RequireRoot(t)
+	bin := builtBinary(t)
+	n := testenv.NewNet(t, 205)
+	nginx := testenv.Nginx(t, n.Server, n.ServerV4, n.ServerV6)
+
+	cfg := filepath.Join(t.TempDir(), "pipeline.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`inputs:
+  - Type: observer_ilogtail_network_v1
+    Common:
+      FlushOutL4Interval: 600
+      FlushOutL7Interval: 600
+    EBPF:
+      Enabled: true
+flushers:
+  - Type: flusher_stdout
+`), 0o644))
+	cmd := exec.Command(bin, "--config", cfg)
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	logs := bufio.NewScanner(stderr)
+	var logText strings.Builder
+	started := make(chan bool, 1)
+	go func() {
+		for logs.Scan() {
+			logText.WriteString(logs.Text() + "\n")
+			if strings.Contains(logs.Text(), "netobserver: observing") {
+				started <- true
+			}
+		}
+		close(started)
+	}()
+	select {
+	case ok := <-started:
+		require.True(t, ok, "netobserver exited before observing:\n%s", logText.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("netobserver did not start in 30s:\n%s", logText.String())
+	}
+
+	const requests = 5
+	url := fmt.Sprintf("http://%s/shutdown-test?token=secret", n.ServerV4)
+	// --rate spaces the requests so curl still runs when its first events are read: the process
+	// command comes from /proc.
+	args := []string{"-s", "-o", "/dev/null", "-A", "netobserver-test", "--rate", "10/s"}
+	for range requests {
+		args = append(args, url)
+	}
+	curl := testenv.Command(n.Client, "curl", args...)
+	require.NoError(t, curl.Run())
+	time.Sleep(300 * time.Millisecond) // let the last events reach the poller
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "exit status after SIGTERM; log:\n%s", logText.String())
+	case <-time.After(15 * time.Second):
+		t.Fatal("netobserver did not exit within 15s of SIGTERM")
+	}
+	io.Copy(io.Discard, stderr)
+
+	var client, server, clientL4 map[string]string
+	for _, r := range records(t, stdout.String()) {
+		switch {
+		case r["type"] == "protocols" && r["_process_pid_"] == fmt.Sprint(curl.Process.Pid):
+			client = r
+		case r["type"] == "protocols" && r["_process_pid_"] == fmt.Sprint(nginx.Process.Pid) && r["url"] == "/shutdown-test":
+			server = r
+		case r["type"] == "statistics" && r["_process_pid_"] == fmt.Sprint(curl.Process.Pid):
+			clientL4 = r
+		}
+	}
+	require.NotNil(t, client, "curl's protocols record; stdout:\n%s", stdout.String())
+	assert.Equal(t, "curl", client["_process_cmd_"])
+	assert.Equal(t, "http", client["protocol"])
+	assert.Equal(t, "/shutdown-test", client["url"], "query string cut")
+	assert.Equal(t, "GET", client["method"])
+	assert.Equal(t, "200", client["resp_code"])
+	assert.Equal(t, "client", client["role"])
+	assert.Equal(t, fmt.Sprint(requests), client["total_count"], "every call flushed, none lost")
+	assert.Equal(t, fmt.Sprintf(`{"remote_ip":"%s","remote_port":"80","remote_type":"server"}`+"\n", n.ServerV4), client["remote_info"])
+	require.NotNil(t, server, "nginx's protocols record")
+	assert.Equal(t, "server", server["role"])
+	assert.Equal(t, fmt.Sprint(requests), server["total_count"])
+	require.NotNil(t, clientL4, "curl's statistics record")
+	assert.Equal(t, "inet_socket", clientL4["socket_type"])
+	assert.Equal(t, fmt.Sprint(requests), clientL4["send_packets"], "one write per request")
+}
