@@ -159,3 +159,34 @@ stats ts=3000000 conn=6:1:2 addr=127.0.0.1:1 role=client wr=1 wr_pkts=1 events=1
 		assert.Contains(t, out, want+"\n")
 	}
 }
+
+// Unlike iLogtail, a reload applies Sampling and the process filter to the running library.
+func TestReloadAppliesSamplingAndPID(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "trace")
+	require.NoError(t, os.WriteFile(path, []byte("data repeat=1000000 conn=5:1:1 dir=egress proto=http role=client addr=10.0.0.2:80 \"x\"\n"), 0o644))
+	lib, stubs := replaytest.Open(t, path, 0)
+	o := New(lib, defaultOptions(), func([]record.Record) {})
+	require.NoError(t, o.Start())
+	ctx, stop := context.WithCancel(context.Background())
+	reload := make(chan Options)
+	done := make(chan error)
+	go func() { done <- o.Run(ctx, reload) }()
+	next := defaultOptions()
+	next.Sampling, next.PID = 25, 777
+	reload <- next
+	reload <- next // the second send returns once the first reload was applied
+	stop()
+	require.NoError(t, <-done)
+	b, err := os.ReadFile(stubs)
+	require.NoError(t, err)
+	calls := strings.Split(strings.TrimSpace(string(b)), "\n")
+	assert.Contains(t, calls, "config opt=4 opt2=0 value=25 len=4")
+	assert.Contains(t, calls, "config opt=1 opt2=0 value=777 len=4")
+	starts := 0
+	for _, c := range calls {
+		if c == "start" {
+			starts++
+		}
+	}
+	assert.Equal(t, 3, starts, "ebpf_start again on each reload, as iLogtail did")
+}

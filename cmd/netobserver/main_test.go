@@ -56,3 +56,34 @@ func TestVersionNamesTheLibrary(t *testing.T) {
 	require.Equal(t, 0, run([]string{"version", "--libebpf", lib}, &out, &errb), errb.String())
 	assert.Regexp(t, `^netobserver dev\nlibebpf `+regexp.QuoteMeta(lib)+`: netobserver-replay \S+\n$`, out.String())
 }
+
+// Every bad config is one clear line naming the file and key, and exit code 2, both when running
+// and when only checking.
+func TestBadConfigsExitTwo(t *testing.T) {
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"unknown-flusher.yaml": "inputs:\n  - Type: observer_ilogtail_network_v1\nflushers:\n  - Type: flusher_sls\n",
+		"bad-regex.yaml":       "inputs:\n  - Type: observer_ilogtail_network_v1\n    Common:\n      IncludeCmdRegex: \"nginx(\"\nflushers:\n  - Type: flusher_stdout\n",
+		"negative.yaml":        "inputs:\n  - Type: observer_ilogtail_network_v1\n    Common:\n      FlushOutL7Interval: -5\nflushers:\n  - Type: flusher_stdout\n",
+		"two-inputs.yaml":      "inputs:\n  - Type: observer_ilogtail_network_v1\n  - Type: observer_ilogtail_network_v1\nflushers:\n  - Type: flusher_stdout\n",
+		"no-flusher.yaml":      "inputs:\n  - Type: observer_ilogtail_network_v1\n",
+		"wrong-type.yaml":      "inputs:\n  - Type: observer_ilogtail_network_v1\n    EBPF:\n      Enabled: 1\nflushers:\n  - Type: flusher_stdout\n",
+	} {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+		for _, args := range [][]string{{"--config", path}, {"--check-config", path}} {
+			var out, errb bytes.Buffer
+			assert.Equal(t, exitUsage, run(args, &out, &errb), "%v", args)
+			lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+			require.Len(t, lines, 1, "one line: %q", errb.String())
+			assert.True(t, strings.HasPrefix(lines[0], "netobserver: "+path+": "), lines[0])
+			assert.Empty(t, out.String())
+		}
+	}
+	var out, errb bytes.Buffer
+	assert.Equal(t, exitUsage, run([]string{"--config", filepath.Join(dir, "missing.yaml")}, &out, &errb))
+	assert.Contains(t, errb.String(), "missing.yaml: cannot read the config: no such file or directory")
+
+	require.Equal(t, 0, run([]string{"--check-config", "../../testdata/config/example.yaml"}, &out, &errb))
+	assert.Equal(t, "../../testdata/config/example.yaml: OK (1 flushers, records protocols)\n", out.String())
+}
