@@ -4,6 +4,7 @@ BIN ?= bin
 GO ?= go
 CC ?= gcc
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+CONFIG ?= testdata/config/example.yaml
 
 CFLAGS_SO := -std=gnu11 -O2 -g -Wall -Wextra -Werror -fPIC -Iinclude -DNETOBSERVER_VERSION='"$(VERSION)"'
 GO_LDFLAGS := -X main.version=$(VERSION)
@@ -48,8 +49,9 @@ test-go: build
 # so two capturing processes never overlap.
 test: deps build lint test-go bpf-test
 
+# The seed documentation's pipeline: records on standard output every 5 s, live from the kernel.
 run: deps build
-	$(BIN)/netobserver record
+	$(BIN)/netobserver --config $(CONFIG)
 
 # Benchmarks print ratios measured in one run; see the README's performance section.
 bench: deps build
