@@ -143,3 +143,46 @@ flushers:
 	assert.Equal(t, "inet_socket", clientL4["socket_type"])
 	assert.Equal(t, fmt.Sprint(requests), clientL4["send_packets"], "one write per request")
 }
+
+// A live recording replays offline into the same calls: record on a host, debug anywhere.
+func TestRecordLiveThenReplay(t *testing.T) {
+	testenv.RequireRoot(t)
+	bin := builtBinary(t)
+	n := testenv.NewNet(t, 207)
+	testenv.Nginx(t, n.Server, n.ServerV4, n.ServerV6)
+	trace := filepath.Join(t.TempDir(), "host.trace")
+	rec := exec.Command(bin, "record", "-o", trace, "--duration", "4s")
+	var recLog strings.Builder
+	rec.Stderr = &recLog
+	require.NoError(t, rec.Start())
+	t.Cleanup(func() { rec.Process.Kill(); rec.Wait() })
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(recLog.String(), "started") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.Contains(t, recLog.String(), "started", "the library did not start")
+
+	const requests = 3
+	args := []string{"-s", "-o", "/dev/null", "--rate", "10/s"}
+	for range requests {
+		args = append(args, fmt.Sprintf("http://[%s]/replayed", n.ServerV6))
+	}
+	curl := testenv.Command(n.Client, "curl", args...)
+	require.NoError(t, curl.Run())
+	require.NoError(t, rec.Wait(), recLog.String())
+
+	cfg := filepath.Join(t.TempDir(), "pipeline.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("inputs:\n  - Type: observer_ilogtail_network_v1\n    EBPF:\n      Enabled: true\nflushers:\n  - Type: flusher_stdout\n"), 0o644))
+	out, err := exec.Command(bin, "--config", cfg, "--source", "replay:"+trace).Output()
+	require.NoError(t, err)
+	var found bool
+	for _, r := range records(t, string(out)) {
+		if r["type"] == "protocols" && r["_process_pid_"] == fmt.Sprint(curl.Process.Pid) {
+			found = true
+			assert.Equal(t, "/replayed", r["url"])
+			assert.Equal(t, fmt.Sprint(requests), r["total_count"])
+			assert.Equal(t, fmt.Sprintf(`{"remote_ip":"%s","remote_port":"80","remote_type":"server"}`+"\n", n.ServerV6), r["remote_info"])
+		}
+	}
+	assert.True(t, found, "curl's calls in the replayed records:\n%s", out)
+}
