@@ -246,7 +246,7 @@ func (o *Observer) publish() {
 	}
 	// One family's samples together, as the exposition format wants.
 	slices.SortStableFunc(cs, func(a, b prometheus.Counter) int { return strings.Compare(a.Name, b.Name) })
-	o.opts.Metrics.SetCounters(cs)
+	o.opts.Metrics.SetCounters("observer", cs)
 }
 
 func (o *Observer) flushL4() {

@@ -22,7 +22,6 @@ import (
 	"github.com/netobserver/netobserver/export/record"
 	"github.com/netobserver/netobserver/export/stdout"
 	"github.com/netobserver/netobserver/observer"
-	"github.com/netobserver/netobserver/observer/aggregate"
 	"github.com/netobserver/netobserver/observer/config"
 )
 
@@ -106,7 +105,7 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "netobserver: %v\n", err)
 		return 1
 	}
-	obs := observer.New(lib, observerOptions(p, out.metrics), out.flush(logger))
+	obs := observer.New(lib, observer.OptionsFrom(&p.Input, out.metrics), out.flush(logger))
 	if err := obs.Start(); err != nil {
 		lib.Close()
 		out.close(logger)
@@ -122,6 +121,9 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 	go watchSignals(ctx, stop, reload, *configPath, p, out, logger)
 	if s.replayTrace != "" {
 		go stopWhenReplayEnds(ctx, stop, lib)
+	}
+	if out.metrics != nil {
+		go out.publishEvery(ctx, 5*time.Second)
 	}
 	runErr := obs.Run(ctx, reload)
 	lib.Close()
@@ -147,37 +149,6 @@ func loadPipeline(path string, logger *slog.Logger) (*config.Pipeline, error) {
 		logger.Warn("netobserver: " + w.String())
 	}
 	return p, err
-}
-
-// observerOptions turns a pipeline's input settings into the observer's.
-func observerOptions(p *config.Pipeline, metrics *prometheus.Exporter) observer.Options {
-	c := &p.Input.Common
-	tags := make(map[string]string, len(c.Tags)+1)
-	for k, v := range c.Tags {
-		tags[k] = v
-	}
-	if c.Cluster != "" {
-		tags["cluster"] = c.Cluster
-	}
-	caps := make(map[libebpf.Protocol]aggregate.Cap)
-	for proto, cp := range c.ProtocolAggCfg {
-		caps[proto] = aggregate.Cap{ClientSize: cp.ClientSize, ServerSize: cp.ServerSize}
-	}
-	schema := aggregate.SchemaA
-	if c.RecordSchema == config.SchemaL4L7 {
-		schema = aggregate.SchemaB
-	}
-	host, _ := os.Hostname()
-	return observer.Options{
-		L4Interval: c.FlushOutL4Interval, L7Interval: c.FlushOutL7Interval,
-		Protocols: c.ProtocolSet(), Sampling: int32(c.Sampling), PID: int32(p.Input.EBPF.Pid),
-		DropUnixSocket: c.DropUnixSocket, DropLocalConnections: c.DropLocalConnections, DropUnknownSocket: c.DropUnknownSocket,
-		Aggregate: aggregate.Config{
-			Schema: schema, Tags: tags, Caps: caps, Host: host,
-			L4Interval: uint32(c.FlushOutL4Interval / time.Second), L7Interval: uint32(c.FlushOutL7Interval / time.Second),
-		},
-		Metrics: metrics,
-	}
 }
 
 // outputs are the pipeline's flushers.
@@ -257,6 +228,43 @@ func (o *outputs) flush(logger *slog.Logger) observer.Sink {
 	}
 }
 
+// publishEvery hands the flushers' counters to the metrics exporter until ctx ends.
+func (o *outputs) publishEvery(ctx context.Context, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			o.publish()
+		}
+	}
+}
+
+// publish reports, per flusher, the records written (or produced), failed and dropped.
+func (o *outputs) publish() {
+	const name, help = "flusher_records_total", "Records each flusher wrote, failed to write, or dropped (a full Kafka queue)."
+	counter := func(i int, outcome string, v uint64) prometheus.Counter {
+		return prometheus.Counter{Name: name, Help: help, Labels: []string{"flusher", fmt.Sprintf("%d:%s", i, o.names[i]), "outcome", outcome}, Value: v}
+	}
+	var cs []prometheus.Counter
+	for i, f := range o.flushers {
+		switch f := f.(type) {
+		case *stdout.Flusher:
+			st := f.Stats()
+			cs = append(cs, counter(i, "written", st.Written), counter(i, "failed", st.Failed))
+		case *jsonl.Flusher:
+			st := f.Stats()
+			cs = append(cs, counter(i, "written", st.Written), counter(i, "failed", st.Failed))
+		case *kafka.Flusher:
+			st := f.Stats()
+			cs = append(cs, counter(i, "written", st.Produced), counter(i, "failed", st.Failed), counter(i, "dropped", st.Dropped))
+		}
+	}
+	o.metrics.SetCounters("flushers", cs)
+}
+
 // reopen reopens the files of flushers that write one, after a log rotation.
 func (o *outputs) reopen(logger *slog.Logger) {
 	for i, f := range o.flushers {
@@ -307,7 +315,7 @@ func watchSignals(ctx context.Context, stop context.CancelFunc, reload chan<- ob
 			}
 			logger.Info("netobserver: reloading", "config", p.Name)
 			select {
-			case reload <- observerOptions(p, out.metrics):
+			case reload <- observer.OptionsFrom(&p.Input, out.metrics):
 			case <-ctx.Done():
 				return
 			}

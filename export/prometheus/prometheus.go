@@ -23,7 +23,7 @@ import (
 // LatencyBuckets are the upper bounds, in seconds, of the latency histograms.
 var LatencyBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
-// Counter is one sample of the observer's own counters, published with Exporter.SetCounters.
+// Counter is one sample of netobserver's own counters, published with Exporter.SetCounters.
 type Counter struct {
 	// Name is the metric name without the netobserver_ prefix, e.g. "events_total".
 	Name, Help string
@@ -50,13 +50,13 @@ type Exporter struct {
 	mu       sync.Mutex
 	calls    map[callKey]*callStats
 	l4       map[l4Key]*l4Stats
-	counters []Counter
+	counters map[string][]Counter // by the group that publishes them
 	server   *http.Server
 }
 
 // New returns an empty Exporter.
 func New() *Exporter {
-	return &Exporter{calls: make(map[callKey]*callStats), l4: make(map[l4Key]*l4Stats)}
+	return &Exporter{calls: make(map[callKey]*callStats), l4: make(map[l4Key]*l4Stats), counters: make(map[string][]Counter)}
 }
 
 // ObserveCall counts one call.
@@ -98,11 +98,12 @@ func (e *Exporter) AddL4(role, socketType string, sendBytes, recvBytes, sendPack
 	s.recvPackets += uint64(max(recvPackets, 0))
 }
 
-// SetCounters replaces the observer's own counters shown at the next scrape.
-func (e *Exporter) SetCounters(cs []Counter) {
+// SetCounters replaces the counters one group (the observer, the flushers) publishes; each
+// group's are shown at the next scrape, groups in name order, a group's counters in its order.
+func (e *Exporter) SetCounters(group string, cs []Counter) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.counters = slices.Clone(cs)
+	e.counters[group] = slices.Clone(cs)
 }
 
 // WriteTo writes every metric in the text exposition format, series sorted for stable output.
@@ -158,7 +159,11 @@ func (e *Exporter) WriteTo(w io.Writer) (int64, error) {
 	}
 
 	written := map[string]bool{}
-	for _, c := range e.counters {
+	var counters []Counter
+	for _, g := range sortedKeys(e.counters, strings.Compare) {
+		counters = append(counters, e.counters[g]...)
+	}
+	for _, c := range counters {
 		name := "netobserver_" + c.Name
 		if !written[name] {
 			cw.header(name, "counter", c.Help)

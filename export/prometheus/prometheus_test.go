@@ -18,7 +18,7 @@ func TestExposition(t *testing.T) {
 	e.ObserveCall("http", "client", false, 2*time.Second, 100, 50)
 	e.ObserveCall("http", "client", true, 30*time.Second, 1, 1) // beyond the last bucket
 	e.AddL4("client", "inet_socket", 1000, 5000, 3, 4)
-	e.SetCounters([]Counter{
+	e.SetCounters("observer", []Counter{
 		{Name: "events_total", Help: "Events from the capture library.", Labels: []string{"kind", "data"}, Value: 7},
 		{Name: "events_total", Help: "Events from the capture library.", Labels: []string{"kind", "ctrl"}, Value: 2},
 		{Name: "lost_events_total", Help: "Events the library lost.", Labels: []string{"stream", `da"ta`}, Value: 1},
