@@ -39,7 +39,7 @@ type Options struct {
 	DropUnixSocket, DropLocalConnections, DropUnknownSocket bool
 	Aggregate                                               aggregate.Config
 	Calls                                                   calls.Config
-	// Metrics, when set, also receives every call and L4 delta, and the observer\'s counters.
+	// Metrics, when set, also receives every call and L4 delta, and the observer's counters.
 	Metrics *prometheus.Exporter
 }
 
