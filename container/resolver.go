@@ -1,0 +1,261 @@
+package container
+
+import (
+	"errors"
+	"strconv"
+	"sync"
+
+	"github.com/netobserver/netobserver/export/record"
+)
+
+// Mode is how a process runs, as records' _running_mode_ says.
+type Mode uint8
+
+// Running modes.
+const (
+	ModeHost Mode = iota
+	ModeContainer
+	ModeKubernetes
+)
+
+// String returns the record value: host, container or kubernetes.
+func (m Mode) String() string {
+	switch m {
+	case ModeContainer:
+		return "container"
+	case ModeKubernetes:
+		return "kubernetes"
+	default:
+		return "host"
+	}
+}
+
+// Identity is who a process is: what records show of it, what filters decide on, and the group
+// its records aggregate under. An Identity is immutable once returned; share it freely.
+type Identity struct {
+	// PID and StartTime identify the process; a pid reused by another process has another
+	// StartTime (clock ticks after boot).
+	PID       uint32
+	StartTime uint64
+	// Cmd is the command as iLogtail derived it (Command).
+	Cmd string
+	// Cgroup is where the process's cgroup says it runs (container id and pod uid, if any).
+	Cgroup Cgroup
+	// Mode is host unless container metadata was found: container, or kubernetes when the
+	// container carries a pod identity.
+	Mode Mode
+	// Container is the container's metadata; nil in host mode.
+	Container *Container
+	// Group is the aggregation identity: "container:<id>" for every process of one container,
+	// "pid:<pid>" for a host process.
+	Group string
+	// Fields are the process fields of records in schema A's order: _process_pid_,
+	// _process_cmd_, _running_mode_ (host); _container_name_, _running_mode_ (container);
+	// _pod_name_, _namespace_, _container_name_, _workload_name_, _running_mode_ (kubernetes).
+	Fields []record.Field
+	// Pending is set when the process is in a container whose metadata could not be had yet
+	// (the inspect budget was spent, or the daemon failed a call): the Identity is shown in host
+	// mode for now and is not final — Lookup tries again, and a Filter must not disable the
+	// process on it.
+	Pending bool
+}
+
+// Metadata answers container metadata by container id; *Docker implements it.
+type Metadata interface {
+	// Container returns the metadata of a container, ErrNotFound for an id it does not know,
+	// ErrNoDaemon when it cannot know, ErrRateLimited (or another error) when it may know
+	// later.
+	Container(id string) (*Container, error)
+	// Generation changes whenever an answer of Container may have changed.
+	Generation() uint64
+}
+
+// Resolver turns pids into Identities, caching one per pid so that the per-event cost is a map
+// lookup: /proc is read once per process (cmdline, stat, cgroup), container metadata once per
+// container and again only when the Metadata generation moves. Safe for concurrent use.
+//
+// Pids get reused: call Prune periodically (every FlushMetaInterval) — it drops processes not
+// looked up since the previous Prune and those whose start time changed, and reports the pids
+// that are gone or restarted; call Forget when a process is known to have exited.
+type Resolver struct {
+	fs   Procfs
+	meta Metadata // nil: host mode only
+
+	mu   sync.Mutex
+	byID map[uint32]*resolved
+}
+
+type resolved struct {
+	id   *Identity
+	gen  uint64
+	used bool
+}
+
+// NewResolver makes a Resolver reading processes from fs and containers from meta (nil: every
+// process is a host process).
+func NewResolver(fs Procfs, meta Metadata) *Resolver {
+	return &Resolver{fs: fs, meta: meta, byID: map[uint32]*resolved{}}
+}
+
+// Lookup returns the Identity of pid. The first call for a process reads /proc; later calls
+// answer from the cache (re-asking Metadata, not /proc, when its generation moved or the
+// answer was Pending). The error is only that of reading /proc (the process is gone); nothing
+// is cached then.
+func (r *Resolver) Lookup(pid uint32) (*Identity, error) {
+	r.mu.Lock()
+	e := r.byID[pid]
+	if e != nil {
+		e.used = true
+		if e.id.Cgroup.ContainerID == "" || (!e.id.Pending && (r.meta == nil || e.gen == r.meta.Generation())) {
+			id := e.id
+			r.mu.Unlock()
+			return id, nil
+		}
+		base := e.id
+		r.mu.Unlock()
+		// Metadata calls may take a round trip to the daemon: not under the lock.
+		id, gen := r.withContainer(base.PID, base.StartTime, base.Cmd, base.Cgroup)
+		r.mu.Lock()
+		if cur := r.byID[pid]; cur == e {
+			e.id, e.gen = id, gen
+		}
+		r.mu.Unlock()
+		return id, nil
+	}
+	r.mu.Unlock()
+
+	p, err := r.fs.Process(pid)
+	if err != nil {
+		return nil, err
+	}
+	cg, err := r.fs.Cgroup(pid)
+	if err != nil {
+		return nil, err
+	}
+	id, gen := r.withContainer(pid, p.StartTime, p.Cmd, cg)
+	r.mu.Lock()
+	r.byID[pid] = &resolved{id: id, gen: gen, used: true}
+	r.mu.Unlock()
+	return id, nil
+}
+
+// withContainer builds the Identity, asking Metadata when the process is in a container. The
+// generation is read before the question so that a change during it is not missed.
+func (r *Resolver) withContainer(pid uint32, start uint64, cmd string, cg Cgroup) (*Identity, uint64) {
+	if cg.ContainerID == "" || r.meta == nil {
+		return hostIdentity(pid, start, cmd, cg, false), 0
+	}
+	gen := r.meta.Generation()
+	c, err := r.meta.Container(cg.ContainerID)
+	switch {
+	case err == nil:
+		return containerIdentity(pid, start, cmd, cg, c), gen
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrNoDaemon):
+		// Final until the generation moves: not a container we can name (a runtime other than
+		// Docker, or no daemon) — iLogtail showed these as host processes too.
+		return hostIdentity(pid, start, cmd, cg, false), gen
+	default:
+		return hostIdentity(pid, start, cmd, cg, true), gen
+	}
+}
+
+func hostIdentity(pid uint32, start uint64, cmd string, cg Cgroup, pending bool) *Identity {
+	p := strconv.FormatUint(uint64(pid), 10)
+	return &Identity{
+		PID: pid, StartTime: start, Cmd: cmd, Cgroup: cg, Mode: ModeHost, Pending: pending,
+		Group: "pid:" + p,
+		Fields: []record.Field{
+			{Key: "_process_pid_", Value: p},
+			{Key: "_process_cmd_", Value: cmd},
+			{Key: "_running_mode_", Value: ModeHost.String()},
+		},
+	}
+}
+
+func containerIdentity(pid uint32, start uint64, cmd string, cg Cgroup, c *Container) *Identity {
+	id := &Identity{PID: pid, StartTime: start, Cmd: cmd, Cgroup: cg, Container: c, Group: "container:" + cg.ContainerID}
+	if k := c.K8s; k != nil {
+		id.Mode = ModeKubernetes
+		id.Fields = []record.Field{
+			{Key: "_pod_name_", Value: k.PodName},
+			{Key: "_namespace_", Value: k.Namespace},
+			{Key: "_container_name_", Value: k.ContainerName},
+			{Key: "_workload_name_", Value: k.Workload},
+			{Key: "_running_mode_", Value: ModeKubernetes.String()},
+		}
+		return id
+	}
+	id.Mode = ModeContainer
+	id.Fields = []record.Field{
+		{Key: "_container_name_", Value: c.Name},
+		{Key: "_running_mode_", Value: ModeContainer.String()},
+	}
+	return id
+}
+
+// ContainerName is the name container filters match: the Kubernetes container name in
+// kubernetes mode (what _container_name_ shows), the Docker name in container mode, "" on a
+// host.
+func (id *Identity) ContainerName() string {
+	switch {
+	case id.Container == nil:
+		return ""
+	case id.Container.K8s != nil:
+		return id.Container.K8s.ContainerName
+	default:
+		return id.Container.Name
+	}
+}
+
+// Forget drops pid from the cache (the process exited).
+func (r *Resolver) Forget(pid uint32) {
+	r.mu.Lock()
+	delete(r.byID, pid)
+	r.mu.Unlock()
+}
+
+// Prune drops the processes not looked up since the previous Prune, re-reads the start time of
+// the others (one /proc/<pid>/stat read each) and drops those that exited or whose pid now
+// belongs to another process, so that the next Lookup reads the new one. It returns the pids it
+// found exited or restarted.
+func (r *Resolver) Prune() []uint32 {
+	r.mu.Lock()
+	check := map[uint32]uint64{}
+	for pid, e := range r.byID {
+		if !e.used {
+			delete(r.byID, pid)
+			continue
+		}
+		e.used = false
+		check[pid] = e.id.StartTime
+	}
+	r.mu.Unlock()
+	var changed []uint32
+	for pid, start := range check {
+		if r.Restarted(pid, start) {
+			r.mu.Lock()
+			if e := r.byID[pid]; e != nil && e.id.StartTime == start {
+				delete(r.byID, pid)
+			}
+			r.mu.Unlock()
+			changed = append(changed, pid)
+		}
+	}
+	return changed
+}
+
+// Restarted says whether the process pid that started at start (Identity.StartTime) is gone or
+// its pid now belongs to another process. The observer keeps the start time of each process its
+// filter disabled in the kernel and re-enables the pid when this turns true: a disabled process
+// makes no events, so it is never looked up again.
+func (r *Resolver) Restarted(pid uint32, start uint64) bool {
+	p, err := r.fs.Process(pid)
+	return err != nil || p.StartTime != start
+}
+
+// Len returns the number of cached processes.
+func (r *Resolver) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.byID)
+}
