@@ -21,6 +21,10 @@ build: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/libebpf-replay.so $(BIN)/test
 
 # Our libebpf.so: CO-RE BPF programs and their loader; also bpf-test and bpf-bench.
 include bpf/build.mk
+# The iLogtail plugin adapter (its own module): plugin-check, plugin-tidy.
+include export/ilogtail/build.mk
+# make install / uninstall / install-test.
+include scripts/install.mk
 
 $(BIN)/netobserver: $(GO_FILES) go.mod $(wildcard go.sum) include/libebpf.h $(wildcard cgo/libebpf/*.[ch])
 	@mkdir -p $(BIN)
@@ -47,7 +51,7 @@ test-go: build
 
 # The Go tests include the kernel tests (bpf/kerneltest, root); the C drop-in test runs after them
 # so two capturing processes never overlap.
-test: deps build lint test-go bpf-test
+test: deps build lint test-go plugin-check install-test bpf-test
 
 # The seed documentation's pipeline: records on standard output every 5 s, live from the kernel.
 run: deps build
