@@ -9,7 +9,10 @@ package observer
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/netobserver/netobserver/cgo/libebpf"
 	"github.com/netobserver/netobserver/container"
+	"github.com/netobserver/netobserver/container/netlink"
 	"github.com/netobserver/netobserver/export/prometheus"
 	"github.com/netobserver/netobserver/export/record"
 	"github.com/netobserver/netobserver/observer/aggregate"
@@ -41,7 +45,30 @@ type Options struct {
 	Calls                                                   calls.Config
 	// Metrics, when set, also receives every call and L4 delta, and the observer's counters.
 	Metrics *prometheus.Exporter
+	// Resolver names processes and their containers; nil resolves host processes from /proc.
+	Resolver *container.Resolver
+	// Filter decides which processes are observed; nil observes all. A process it refuses is
+	// switched off in the kernel (ebpf_disable_process) and back on when its pid is reused.
+	Filter *container.Filter
+	// MetaInterval is how often process and container metadata is pruned and disabled
+	// processes are checked for restarts (Common.FlushMetaInterval). Default 30 s.
+	MetaInterval time.Duration
+	// Netlink, when set, resolves the address and role of connections the kernel side did not
+	// learn (family 0xff, role unknown), and pushes them back through the control stubs.
+	Netlink *netlink.Resolver
+	// NetlinkInterval is how long a connection netlink could not resolve waits before it is
+	// asked about again (Common.FlushNetlinkInterval). Default 10 s.
+	NetlinkInterval time.Duration
+	// GCInterval is how often the kernel connection map is walked for entries whose process or
+	// fd is gone (iLogtail: 300 s). Default 300 s.
+	GCInterval time.Duration
+	// ProcRoot is where /proc is, for the map GC; default "/proc".
+	ProcRoot string
 }
+
+// reenableAll is how often every disabled process is switched back on, so that one whose
+// metadata changed is judged again, as iLogtail did.
+const reenableAll = 30 * time.Minute
 
 // Sink receives the records of each interval.
 type Sink func([]record.Record)
@@ -50,6 +77,12 @@ type Sink func([]record.Record)
 type Counters struct {
 	// DroppedConnections: connections dropped by the socket-kind filters.
 	DroppedConnections uint64
+	// DisabledProcesses: processes switched off in the kernel because the filter refused them.
+	DisabledProcesses uint64
+	// Resolved: connections whose address or role netlink found and pushed to the kernel side.
+	Resolved uint64
+	// Collected: kernel map entries deleted because their process or fd was gone.
+	Collected uint64
 	// Lost: events the library reported lost, per stream.
 	Lost [3]uint64
 }
@@ -62,6 +95,10 @@ type Observer struct {
 	tracker *calls.Tracker
 	agg     aggregate.Aggregator
 	procs   *processes
+	// disabled maps the processes switched off in the kernel to their start times.
+	disabled map[uint32]uint64
+	// asked holds the connections netlink was asked about this netlink interval.
+	asked   map[libebpf.ConnID]struct{}
 	dropped map[libebpf.ConnID]struct{}
 	counts  Counters
 	// capDrops totals the aggregator's per-interval cap drops, per protocol.
@@ -75,7 +112,8 @@ func New(lib *libebpf.Library, opts Options, sink Sink) *Observer {
 	o := &Observer{
 		lib:      lib,
 		sink:     sink,
-		procs:    newProcesses(container.Procfs{}),
+		disabled: make(map[uint32]uint64),
+		asked:    make(map[libebpf.ConnID]struct{}),
 		dropped:  make(map[libebpf.ConnID]struct{}),
 		capDrops: make(map[libebpf.Protocol]uint64),
 		now:      time.Now,
@@ -85,7 +123,23 @@ func New(lib *libebpf.Library, opts Options, sink Sink) *Observer {
 }
 
 func (o *Observer) setOptions(opts Options) {
+	if opts.Resolver == nil {
+		opts.Resolver = container.NewResolver(container.Procfs{}, nil)
+	}
+	if opts.MetaInterval <= 0 {
+		opts.MetaInterval = 30 * time.Second
+	}
+	if opts.NetlinkInterval <= 0 {
+		opts.NetlinkInterval = 10 * time.Second
+	}
+	if opts.GCInterval <= 0 {
+		opts.GCInterval = 300 * time.Second
+	}
+	if opts.ProcRoot == "" {
+		opts.ProcRoot = "/proc"
+	}
 	o.opts = opts
+	o.procs = newProcesses(opts.Resolver)
 	parsers := calls.Parsers()
 	for p := range parsers {
 		if !opts.Protocols.Has(p) {
@@ -126,6 +180,7 @@ func (o *Observer) Start() error {
 func (o *Observer) Reload(opts Options) error {
 	o.flushL7()
 	o.flushL4()
+	o.enableAll() // the new filter judges every process afresh
 	o.agg = aggregate.New(opts.Aggregate)
 	o.setOptions(opts)
 	if err := o.configure(); err != nil {
@@ -141,7 +196,19 @@ func (o *Observer) Run(ctx context.Context, reload <-chan Options) error {
 	l4 := time.NewTicker(o.opts.L4Interval)
 	l7 := time.NewTicker(o.opts.L7Interval)
 	expire := time.NewTicker(time.Minute)
-	defer func() { l4.Stop(); l7.Stop(); expire.Stop() }()
+	meta := time.NewTicker(o.opts.MetaInterval)
+	nl := time.NewTicker(o.opts.NetlinkInterval)
+	gc := time.NewTicker(o.opts.GCInterval)
+	reenable := time.NewTicker(reenableAll)
+	defer func() {
+		l4.Stop()
+		l7.Stop()
+		expire.Stop()
+		meta.Stop()
+		nl.Stop()
+		gc.Stop()
+		reenable.Stop()
+	}()
 	for {
 		select {
 		case b, ok := <-o.lib.Events():
@@ -156,7 +223,14 @@ func (o *Observer) Run(ctx context.Context, reload <-chan Options) error {
 			o.flushL7()
 		case <-expire.C:
 			o.tracker.Expire(0)
-			o.procs.prune()
+		case <-meta.C:
+			o.pruneProcesses()
+		case <-nl.C:
+			clear(o.asked) // what netlink could not find may be there now
+		case <-gc.C:
+			o.collect()
+		case <-reenable.C:
+			o.enableAll()
 		case opts, ok := <-reload:
 			if !ok {
 				reload = nil
@@ -167,6 +241,9 @@ func (o *Observer) Run(ctx context.Context, reload <-chan Options) error {
 			}
 			l4.Reset(opts.L4Interval)
 			l7.Reset(opts.L7Interval)
+			meta.Reset(o.opts.MetaInterval)
+			nl.Reset(o.opts.NetlinkInterval)
+			gc.Reset(o.opts.GCInterval)
 		case <-ctx.Done():
 			err := o.lib.Stop()
 			o.drain()
@@ -272,8 +349,11 @@ func (o *Observer) Tracker() *calls.Tracker { return o.tracker }
 
 // Ctrl implements libebpf.Visitor.
 func (o *Observer) Ctrl(ev *libebpf.CtrlEvent) {
+	if !o.allowed(ev.ConnID.TGID) {
+		return
+	}
 	if ev.Type == libebpf.EventConnect {
-		if o.drop(ev.ConnID, ev.Addr) {
+		if o.resolve(ev.ConnID, ev.Addr, ev.Role) || o.drop(ev.ConnID, ev.Addr) {
 			return
 		}
 		// Read the process while it most likely still runs: short-lived clients are often gone
@@ -282,13 +362,14 @@ func (o *Observer) Ctrl(ev *libebpf.CtrlEvent) {
 	}
 	if ev.Type == libebpf.EventClose {
 		delete(o.dropped, ev.ConnID)
+		delete(o.asked, ev.ConnID)
 	}
 	o.tracker.Ctrl(ev)
 }
 
 // Data implements libebpf.Visitor.
 func (o *Observer) Data(ev *libebpf.DataEvent) {
-	if o.drop(ev.ConnID, ev.Addr) {
+	if !o.allowed(ev.ConnID.TGID) || o.resolve(ev.ConnID, ev.Addr, ev.Role) || o.drop(ev.ConnID, ev.Addr) {
 		return
 	}
 	o.tracker.Data(ev)
@@ -296,7 +377,10 @@ func (o *Observer) Data(ev *libebpf.DataEvent) {
 
 // Stats implements libebpf.Visitor.
 func (o *Observer) Stats(ev *libebpf.StatsEvent) {
-	dropped := o.drop(ev.ConnID, ev.Addr)
+	if !o.allowed(ev.ConnID.TGID) {
+		return
+	}
+	dropped := o.resolve(ev.ConnID, ev.Addr, ev.Role) || o.drop(ev.ConnID, ev.Addr)
 	if ev.ConnEvents == 1 {
 		delete(o.dropped, ev.ConnID)
 	}
@@ -344,71 +428,164 @@ func (o *Observer) drop(id libebpf.ConnID, addr libebpf.SockAddr) bool {
 	if _, done := o.dropped[id]; done {
 		return true
 	}
-	drop := false
-	switch addr.Family {
-	case libebpf.FamilyUnix:
-		drop = o.opts.DropUnixSocket
-	case libebpf.FamilyInet, libebpf.FamilyInet6:
-		if o.opts.DropLocalConnections {
-			for _, l := range localAddrs {
-				if addr.Addr() == l {
-					drop = true
-				}
-			}
-		}
-	case libebpf.FamilyUnknown:
-		drop = o.opts.DropUnknownSocket
-	} // FamilyUnspec: this event says nothing of the address, so nothing is decided
-	if !drop {
+	if !o.dropsKind(addr) {
 		return false
 	}
+	o.markDropped(id)
+	o.lib.UpdateConnAddr(id, addr, 0, true) // only fails once the library is closed
+	return true
+}
+
+// dropsKind applies DropUnixSocket, DropLocalConnections and DropUnknownSocket to an address.
+func (o *Observer) dropsKind(addr libebpf.SockAddr) bool {
+	switch addr.Family {
+	case libebpf.FamilyUnix:
+		return o.opts.DropUnixSocket
+	case libebpf.FamilyInet, libebpf.FamilyInet6:
+		return o.opts.DropLocalConnections && slices.Contains(localAddrs, addr.Addr())
+	case libebpf.FamilyUnknown:
+		return o.opts.DropUnknownSocket
+	}
+	return false // FamilyUnspec: this event says nothing of the address, so nothing is decided
+}
+
+func (o *Observer) markDropped(id libebpf.ConnID) {
 	if len(o.dropped) >= maxDropped {
 		clear(o.dropped) // connections that never closed; the kernel keeps dropping them anyway
 	}
 	o.dropped[id] = struct{}{}
 	o.counts.DroppedConnections++
-	o.lib.UpdateConnAddr(id, addr, 0, true) // only fails once the library is closed
-	return true
 }
 
-// processes caches the records' view of each process.
+// allowed reports whether the filter lets process pid be observed. The first time it refuses a
+// process, the kernel side is told to drop all of its events.
+func (o *Observer) allowed(pid uint32) bool {
+	f := o.opts.Filter
+	if f == nil || f.Empty() {
+		return true
+	}
+	if _, off := o.disabled[pid]; off {
+		return false // events the kernel sent before it heard
+	}
+	id, err := o.opts.Resolver.Lookup(pid)
+	if err != nil || id.Pending || f.Allows(id) {
+		return true // a process gone or not yet known cannot be judged; its events are kept
+	}
+	o.disabled[pid] = id.StartTime
+	o.counts.DisabledProcesses++
+	o.lib.DisableProcess(pid) // only fails once the library is closed
+	return false
+}
+
+// pruneProcesses forgets processes not seen lately and switches back on the disabled pids that
+// now belong to new processes.
+func (o *Observer) pruneProcesses() {
+	for _, pid := range o.opts.Resolver.Prune() {
+		delete(o.procs.byID, pid)
+	}
+	for pid, start := range o.disabled {
+		if o.opts.Resolver.Restarted(pid, start) {
+			delete(o.disabled, pid)
+			o.lib.EnableProcess(pid)
+		}
+	}
+}
+
+// enableAll switches every disabled process back on.
+func (o *Observer) enableAll() {
+	for pid := range o.disabled {
+		o.lib.EnableProcess(pid)
+	}
+	clear(o.disabled)
+}
+
+// maxAsked bounds the connections remembered as asked about within one netlink interval.
+const maxAsked = 1 << 16
+
+// resolve asks netlink, once per connection and netlink interval, about a connection whose
+// family or role the kernel side did not learn, and pushes the answer back through the control
+// stubs, with drop set when the resolved socket is one the filters drop. It reports whether the
+// connection is now dropped.
+func (o *Observer) resolve(id libebpf.ConnID, addr libebpf.SockAddr, role libebpf.Role) bool {
+	nl := o.opts.Netlink
+	if nl == nil || (addr.Family != libebpf.FamilyUnknown && role != libebpf.RoleUnknown) {
+		return false
+	}
+	if _, done := o.asked[id]; done {
+		return false
+	}
+	if len(o.asked) >= maxAsked {
+		clear(o.asked)
+	}
+	o.asked[id] = struct{}{}
+	sock, err := nl.Lookup(id.TGID, id.FD, addr.Family)
+	if err != nil {
+		return false // not found: the family stays unknown, DropUnknownSocket decides
+	}
+	remote := sock.SockAddr()
+	drop := o.dropsKind(remote)
+	if sock.Push(o.lib, id, drop) == nil {
+		o.counts.Resolved++
+	}
+	if drop {
+		o.markDropped(id)
+	}
+	return drop
+}
+
+// collect deletes the kernel map's entries whose process or fd is gone, as iLogtail did every
+// 300 s, DeleteBatch at a time.
+func (o *Observer) collect() {
+	keys, err := o.lib.ConnectionKeys()
+	if err != nil {
+		return
+	}
+	var gone []libebpf.ConnID
+	for _, k := range keys {
+		fd := filepath.Join(o.opts.ProcRoot, strconv.FormatUint(uint64(k.TGID), 10), "fd", strconv.FormatInt(int64(k.FD), 10))
+		if _, err := os.Lstat(fd); errors.Is(err, fs.ErrNotExist) {
+			gone = append(gone, libebpf.ConnID{FD: k.FD, TGID: k.TGID})
+		}
+	}
+	if o.lib.DeleteConnections(gone) == nil {
+		o.counts.Collected += uint64(len(gone))
+	}
+}
+
+// processes caches the records' view of each process: one aggregate.Process per identity, so a
+// container's processes share theirs.
 type processes struct {
-	fs   container.Procfs
-	byID map[uint32]*processEntry
+	resolver *container.Resolver
+	byID     map[uint32]processView
 }
 
-type processEntry struct {
+type processView struct {
+	id   *container.Identity
 	proc *aggregate.Process
-	used bool
 }
 
-func newProcesses(fs container.Procfs) *processes {
-	return &processes{fs: fs, byID: make(map[uint32]*processEntry)}
+func newProcesses(r *container.Resolver) *processes {
+	return &processes{resolver: r, byID: make(map[uint32]processView)}
 }
 
 func (p *processes) get(pid uint32) *aggregate.Process {
-	if e := p.byID[pid]; e != nil {
-		e.used = true
-		return e.proc
-	}
-	id := strconv.FormatUint(uint64(pid), 10)
-	cmd := ""
-	if proc, err := p.fs.Process(pid); err == nil {
-		cmd = proc.Cmd
-	}
-	e := &processEntry{used: true, proc: &aggregate.Process{Group: "pid:" + id, Meta: []record.Field{
-		{Key: "_process_pid_", Value: id}, {Key: "_process_cmd_", Value: cmd}, {Key: "_running_mode_", Value: "host"},
-	}}}
-	p.byID[pid] = e
-	return e.proc
-}
-
-// prune forgets processes not seen since the previous prune (pids get reused).
-func (p *processes) prune() {
-	for pid, e := range p.byID {
-		if !e.used {
-			delete(p.byID, pid)
+	id, err := p.resolver.Lookup(pid)
+	if err != nil {
+		// Gone before it could be read: a host process known only by its pid.
+		if v, ok := p.byID[pid]; ok {
+			return v.proc
 		}
-		e.used = false
+		pidText := strconv.FormatUint(uint64(pid), 10)
+		v := processView{proc: &aggregate.Process{Group: "pid:" + pidText, Meta: []record.Field{
+			{Key: "_process_pid_", Value: pidText}, {Key: "_process_cmd_", Value: ""}, {Key: "_running_mode_", Value: "host"},
+		}}}
+		p.byID[pid] = v
+		return v.proc
 	}
+	if v, ok := p.byID[pid]; ok && v.id == id {
+		return v.proc
+	}
+	v := processView{id: id, proc: &aggregate.Process{Group: id.Group, Meta: id.Fields}}
+	p.byID[pid] = v
+	return v.proc
 }

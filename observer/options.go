@@ -1,11 +1,14 @@
 package observer
 
 import (
+	"errors"
 	"maps"
 	"os"
 	"time"
 
 	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/container"
+	"github.com/netobserver/netobserver/container/netlink"
 	"github.com/netobserver/netobserver/export/prometheus"
 	"github.com/netobserver/netobserver/observer/aggregate"
 	"github.com/netobserver/netobserver/observer/config"
@@ -41,6 +44,55 @@ func OptionsFrom(in *config.Input, metrics *prometheus.Exporter) Options {
 			Schema: schema, Tags: tags, Caps: caps, Host: host,
 			L4Interval: uint32(c.FlushOutL4Interval / time.Second), L7Interval: uint32(c.FlushOutL7Interval / time.Second),
 		},
-		Metrics: metrics,
+		Metrics:         metrics,
+		Filter:          container.NewFilter(filterConfig(c)),
+		MetaInterval:    c.FlushMetaInterval,
+		NetlinkInterval: c.FlushNetlinkInterval,
 	}
+}
+
+func filterConfig(c *config.Common) container.FilterConfig {
+	return container.FilterConfig{
+		IncludeContainerLabels: c.IncludeContainerLabels, ExcludeContainerLabels: c.ExcludeContainerLabels,
+		IncludeK8sLabels: c.IncludeK8sLabels, ExcludeK8sLabels: c.ExcludeK8sLabels,
+		IncludeEnvs: c.IncludeEnvs, ExcludeEnvs: c.ExcludeEnvs,
+		IncludeCmdRegex: c.IncludeCmdRegex, ExcludeCmdRegex: c.ExcludeCmdRegex,
+		IncludeContainerNameRegex: c.IncludeContainerNameRegex, ExcludeContainerNameRegex: c.ExcludeContainerNameRegex,
+		IncludePodNameRegex: c.IncludePodNameRegex, ExcludePodNameRegex: c.ExcludePodNameRegex,
+		IncludeNamespaceNameRegex: c.IncludeNamespaceNameRegex, ExcludeNamespaceNameRegex: c.ExcludeNamespaceNameRegex,
+	}
+}
+
+// Metadata is the process, container and socket metadata an observer consults: the Docker
+// daemon (when one answers), /proc, and netlink. It lives as long as the process that observes.
+type Metadata struct {
+	Resolver *container.Resolver
+	Netlink  *netlink.Resolver
+	docker   *container.Docker
+}
+
+// OpenMetadata connects to what names processes and sockets, with the intervals of in. A missing
+// Docker daemon is not an error: processes are then named from /proc (host mode), and the
+// daemon is looked for again with backoff.
+func OpenMetadata(in *config.Input, logf func(format string, args ...any)) (*Metadata, error) {
+	docker, err := container.NewDocker(container.DockerConfig{RefreshInterval: in.Common.FlushMetaInterval, Logf: logf})
+	if err != nil {
+		return nil, err
+	}
+	nl, err := netlink.New(netlink.Config{Interval: in.Common.FlushNetlinkInterval})
+	if err != nil {
+		docker.Close()
+		return nil, err
+	}
+	return &Metadata{Resolver: container.NewResolver(container.Procfs{}, docker), Netlink: nl, docker: docker}, nil
+}
+
+// Apply makes opts use m.
+func (m *Metadata) Apply(opts *Options) {
+	opts.Resolver, opts.Netlink = m.Resolver, m.Netlink
+}
+
+// Close releases the Docker client and the netlink sockets.
+func (m *Metadata) Close() error {
+	return errors.Join(m.docker.Close(), m.Netlink.Close())
 }

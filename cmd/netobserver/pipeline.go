@@ -105,7 +105,27 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "netobserver: %v\n", err)
 		return 1
 	}
-	obs := observer.New(lib, observer.OptionsFrom(&p.Input, out.metrics), out.flush(logger))
+	// A recording names processes of the host it was made on: this host's Docker daemon and
+	// sockets know nothing of them.
+	var md *observer.Metadata
+	if s.replayTrace == "" {
+		md, err = observer.OpenMetadata(&p.Input, func(format string, args ...any) { logger.Info(fmt.Sprintf(format, args...)) })
+		if err != nil {
+			lib.Close()
+			out.close(logger)
+			fmt.Fprintf(stderr, "netobserver: %v\n", err)
+			return 1
+		}
+		defer md.Close()
+	}
+	options := func(p *config.Pipeline) observer.Options {
+		o := observer.OptionsFrom(&p.Input, out.metrics)
+		if md != nil {
+			md.Apply(&o)
+		}
+		return o
+	}
+	obs := observer.New(lib, options(p), out.flush(logger))
 	if err := obs.Start(); err != nil {
 		lib.Close()
 		out.close(logger)
@@ -118,7 +138,7 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	reload := make(chan observer.Options, 1)
-	go watchSignals(ctx, stop, reload, *configPath, p, out, logger)
+	go watchSignals(ctx, stop, reload, *configPath, p, out, options, logger)
 	if s.replayTrace != "" {
 		go stopWhenReplayEnds(ctx, stop, lib)
 	}
@@ -290,7 +310,7 @@ func (o *outputs) close(logger *slog.Logger) error {
 // watchSignals stops on SIGINT/SIGTERM and reloads the input settings on SIGHUP. A config that no
 // longer loads is reported and the running one kept; flusher changes need a restart.
 func watchSignals(ctx context.Context, stop context.CancelFunc, reload chan<- observer.Options, path string,
-	running *config.Pipeline, out *outputs, logger *slog.Logger) {
+	running *config.Pipeline, out *outputs, options func(*config.Pipeline) observer.Options, logger *slog.Logger) {
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(signals)
@@ -315,7 +335,7 @@ func watchSignals(ctx context.Context, stop context.CancelFunc, reload chan<- ob
 			}
 			logger.Info("netobserver: reloading", "config", p.Name)
 			select {
-			case reload <- observer.OptionsFrom(&p.Input, out.metrics):
+			case reload <- options(p):
 			case <-ctx.Done():
 				return
 			}

@@ -146,7 +146,14 @@ func (i *Input) Start(collector pipeline.Collector) (err error) {
 	if err := lib.SetSelfFilter(int32(os.Getpid())); err != nil {
 		return fmt.Errorf("%s: %w", Name, err)
 	}
-	obs := observer.New(lib, i.opts, sink(collector))
+	md, err := observer.OpenMetadata(i.input, func(format string, args ...any) { i.logger.Info(fmt.Sprintf(format, args...)) })
+	if err != nil {
+		return fmt.Errorf("%s: %w", Name, err)
+	}
+	defer md.Close()
+	opts := i.opts
+	md.Apply(&opts)
+	obs := observer.New(lib, opts, sink(collector))
 	if err := obs.Start(); err != nil {
 		return fmt.Errorf("%s: %w", Name, err)
 	}
