@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,12 +51,11 @@ func records(t *testing.T, out string) []map[string]string {
 // flushed, nothing is lost, and the exit status is 0.
 func TestSIGTERMFlushesPendingRecords(t *testing.T) {
 	testenv.RequireRoot(t)
-	bin := builtBinary(t)
 	n := testenv.NewNet(t, 205)
 	nginx := testenv.Nginx(t, n.Server, n.ServerV4, n.ServerV6)
-
-	cfg := filepath.Join(t.TempDir(), "pipeline.yaml")
-	require.NoError(t, os.WriteFile(cfg, []byte(`inputs:
+	const requests = 5
+	var curl *exec.Cmd
+	recs := runPipeline(t, `inputs:
   - Type: observer_ilogtail_network_v1
     Common:
       FlushOutL4Interval: 600
@@ -66,58 +64,20 @@ func TestSIGTERMFlushesPendingRecords(t *testing.T) {
       Enabled: true
 flushers:
   - Type: flusher_stdout
-`), 0o644))
-	cmd := exec.Command(bin, "--config", cfg)
-	var stdout strings.Builder
-	cmd.Stdout = &stdout
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	logs := bufio.NewScanner(stderr)
-	var logText strings.Builder
-	started := make(chan bool, 1)
-	go func() {
-		for logs.Scan() {
-			logText.WriteString(logs.Text() + "\n")
-			if strings.Contains(logs.Text(), "netobserver: observing") {
-				started <- true
-			}
+`, func() {
+		url := fmt.Sprintf("http://%s/shutdown-test?token=secret", n.ServerV4)
+		// --rate spaces the requests so curl still runs when its first events are read: the
+		// process command comes from /proc.
+		args := []string{"-s", "-o", "/dev/null", "-A", "netobserver-test", "--rate", "10/s"}
+		for range requests {
+			args = append(args, url)
 		}
-		close(started)
-	}()
-	select {
-	case ok := <-started:
-		require.True(t, ok, "netobserver exited before observing:\n%s", logText.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("netobserver did not start in 30s:\n%s", logText.String())
-	}
-
-	const requests = 5
-	url := fmt.Sprintf("http://%s/shutdown-test?token=secret", n.ServerV4)
-	// --rate spaces the requests so curl still runs when its first events are read: the process
-	// command comes from /proc.
-	args := []string{"-s", "-o", "/dev/null", "-A", "netobserver-test", "--rate", "10/s"}
-	for range requests {
-		args = append(args, url)
-	}
-	curl := testenv.Command(n.Client, "curl", args...)
-	require.NoError(t, curl.Run())
-	time.Sleep(300 * time.Millisecond) // let the last events reach the poller
-
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		require.NoError(t, err, "exit status after SIGTERM; log:\n%s", logText.String())
-	case <-time.After(15 * time.Second):
-		t.Fatal("netobserver did not exit within 15s of SIGTERM")
-	}
-	io.Copy(io.Discard, stderr)
+		curl = testenv.Command(n.Client, "curl", args...)
+		require.NoError(t, curl.Run())
+	})
 
 	var client, server, clientL4 map[string]string
-	for _, r := range records(t, stdout.String()) {
+	for _, r := range recs {
 		switch {
 		case r["type"] == "protocols" && r["_process_pid_"] == fmt.Sprint(curl.Process.Pid):
 			client = r
@@ -127,7 +87,7 @@ flushers:
 			clientL4 = r
 		}
 	}
-	require.NotNil(t, client, "curl's protocols record; stdout:\n%s", stdout.String())
+	require.NotNil(t, client, "curl's protocols record in %v", recs)
 	assert.Equal(t, "curl", client["_process_cmd_"])
 	assert.Equal(t, "http", client["protocol"])
 	assert.Equal(t, "/shutdown-test", client["url"], "query string cut")
@@ -185,4 +145,80 @@ func TestRecordLiveThenReplay(t *testing.T) {
 		}
 	}
 	assert.True(t, found, "curl's calls in the replayed records:\n%s", out)
+}
+
+// runPipeline starts the binary on config, runs traffic, stops it with SIGTERM and returns the
+// records it printed.
+func runPipeline(t *testing.T, config string, traffic func()) []map[string]string {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "pipeline.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(config), 0o644))
+	cmd := exec.Command(builtBinary(t), "--config", cfg)
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	logs := bufio.NewScanner(stderr)
+	started := make(chan bool, 1)
+	var logText strings.Builder
+	go func() {
+		for logs.Scan() {
+			logText.WriteString(logs.Text() + "\n")
+			if strings.Contains(logs.Text(), "netobserver: observing") {
+				started <- true
+			}
+		}
+		close(started)
+	}()
+	select {
+	case ok := <-started:
+		require.True(t, ok, "netobserver exited before observing:\n%s", logText.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("netobserver did not start in 30s")
+	}
+	traffic()
+	time.Sleep(300 * time.Millisecond)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, cmd.Wait(), logText.String())
+	return records(t, stdout.String())
+}
+
+// The cmd filter on real traffic: nginx is excluded, so it is switched off in the kernel and
+// none of its records appear, while curl's do.
+func TestCmdFilterOnRealTraffic(t *testing.T) {
+	testenv.RequireRoot(t)
+	n := testenv.NewNet(t, 208)
+	nginx := testenv.Nginx(t, n.Server, n.ServerV4, n.ServerV6)
+	var curl *exec.Cmd
+	recs := runPipeline(t, `inputs:
+  - Type: observer_ilogtail_network_v1
+    Common:
+      FlushOutL4Interval: 600
+      FlushOutL7Interval: 600
+      ExcludeCmdRegex: "nginx.*"
+    EBPF:
+      Enabled: true
+flushers:
+  - Type: flusher_stdout
+`, func() {
+		curl = testenv.Command(n.Client, "curl", "-s", "-o", "/dev/null", "--rate", "10/s",
+			fmt.Sprintf("http://%s/a", n.ServerV4), fmt.Sprintf("http://%s/b", n.ServerV4))
+		require.NoError(t, curl.Run())
+	})
+	var curlCalls, nginxRecords int
+	for _, r := range recs {
+		switch r["_process_pid_"] {
+		case fmt.Sprint(curl.Process.Pid):
+			if r["type"] == "protocols" {
+				curlCalls++
+				assert.Equal(t, "1", r["total_count"])
+			}
+		case fmt.Sprint(nginx.Process.Pid):
+			nginxRecords++
+		}
+	}
+	assert.Equal(t, 2, curlCalls, "/a and /b")
+	assert.Zero(t, nginxRecords, "nginx is excluded by ExcludeCmdRegex")
 }
