@@ -9,6 +9,7 @@ package container
 import (
 	"bufio"
 	"fmt"
+	"github.com/netobserver/netobserver/internal/fakedocker"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -126,8 +127,8 @@ func TestRealProcessesInCgroups(t *testing.T) {
 	sandbox.Labels[labelPodUID] = uid
 	shop := shopAPI
 	shop.ID = ctrID
-	legacy := engineContainer{ID: v1CtrID, Name: "legacy", Image: "legacy:1", Labels: map[string]string{"team": "ops"}, Env: []string{"DEBUG=1"}}
-	startEngine(t, sock, shop, app, sandbox, legacy)
+	legacy := fakedocker.Container{ID: v1CtrID, Name: "legacy", Image: "legacy:1", Labels: map[string]string{"team": "ops"}, Env: []string{"DEBUG=1"}}
+	fakedocker.Start(t, sock, shop, app, sandbox, legacy)
 	d := newTestDocker(t, DockerConfig{Host: "unix://" + sock, Logf: (&logs{}).logf})
 	waitUp(t, d)
 	r := NewResolver(Procfs{}, d)

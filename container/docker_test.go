@@ -8,148 +8,17 @@ package container
 // is the real one.
 
 import (
-	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/netobserver/netobserver/internal/fakedocker"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// engineContainer is one container the fake engine knows.
-type engineContainer struct {
-	ID, Name, Image string
-	Labels          map[string]string
-	Env             []string
-}
-
-// fakeEngine is an HTTP server on a unix socket speaking the Docker Engine API.
-type fakeEngine struct {
-	t    *testing.T
-	path string
-	srv  *http.Server
-
-	mu         sync.Mutex
-	containers map[string]engineContainer
-	lists      int
-	inspects   map[string]int
-}
-
-var versionPrefix = regexp.MustCompile(`^/v[0-9.]+`)
-
-func startEngine(t *testing.T, path string, cs ...engineContainer) *fakeEngine {
-	t.Helper()
-	e := &fakeEngine{t: t, path: path, containers: map[string]engineContainer{}, inspects: map[string]int{}}
-	for _, c := range cs {
-		e.containers[c.ID] = c
-	}
-	ln, err := net.Listen("unix", path)
-	require.NoError(t, err)
-	e.srv = &http.Server{Handler: http.HandlerFunc(e.serve)}
-	go func() { _ = e.srv.Serve(ln) }()
-	t.Cleanup(e.stop)
-	return e
-}
-
-func (e *fakeEngine) stop() { _ = e.srv.Close() }
-
-func (e *fakeEngine) set(c engineContainer) {
-	e.mu.Lock()
-	e.containers[c.ID] = c
-	e.mu.Unlock()
-}
-
-func (e *fakeEngine) remove(id string) {
-	e.mu.Lock()
-	delete(e.containers, id)
-	e.mu.Unlock()
-}
-
-func (e *fakeEngine) inspectsOf(id string) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.inspects[id]
-}
-
-func (e *fakeEngine) counts() (lists, inspects int) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, n := range e.inspects {
-		inspects += n
-	}
-	return e.lists, inspects
-}
-
-func (e *fakeEngine) serve(w http.ResponseWriter, r *http.Request) {
-	path := versionPrefix.ReplaceAllString(r.URL.Path, "")
-	w.Header().Set("Api-Version", "1.47")
-	w.Header().Set("Docker-Experimental", "false")
-	w.Header().Set("Ostype", "linux")
-	w.Header().Set("Server", "Docker/27.5.1 (linux)")
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	switch {
-	case path == "/_ping":
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("OK"))
-	case path == "/version":
-		writeJSON(w, 200, map[string]any{
-			"Platform": map[string]any{"Name": "Docker Engine - Community"}, "Version": "27.5.1",
-			"ApiVersion": "1.47", "MinAPIVersion": "1.24", "GitCommit": "4c9b3b0", "GoVersion": "go1.22.11",
-			"Os": "linux", "Arch": "amd64", "KernelVersion": "6.18.0", "BuildTime": "2025-01-22T13:41:17.000000000+00:00",
-		})
-	case path == "/containers/json":
-		e.lists++
-		list := []map[string]any{}
-		for _, c := range e.containers {
-			list = append(list, map[string]any{
-				"Id": c.ID, "Names": []string{"/" + c.Name}, "Image": c.Image,
-				"ImageID": "sha256:" + strings.Repeat("ab", 32), "Command": "/app/server", "Created": 1763700000,
-				"Ports": []any{}, "Labels": c.Labels, "State": "running", "Status": "Up 2 hours",
-				"HostConfig":      map[string]any{"NetworkMode": "bridge"},
-				"NetworkSettings": map[string]any{"Networks": map[string]any{"bridge": map[string]any{"IPAddress": "172.17.0.2", "Gateway": "172.17.0.1", "MacAddress": "02:42:ac:11:00:02"}}},
-				"Mounts":          []any{},
-			})
-		}
-		writeJSON(w, 200, list)
-	case strings.HasPrefix(path, "/containers/") && strings.HasSuffix(path, "/json"):
-		id := strings.TrimSuffix(strings.TrimPrefix(path, "/containers/"), "/json")
-		e.inspects[id]++
-		c, ok := e.containers[id]
-		if !ok {
-			writeJSON(w, 404, map[string]any{"message": "No such container: " + id})
-			return
-		}
-		writeJSON(w, 200, map[string]any{
-			"Id": c.ID, "Created": "2025-11-21T23:40:00.123456789Z", "Path": "/app/server", "Args": []string{"--port", "8080"},
-			"State": map[string]any{"Status": "running", "Running": true, "Paused": false, "Restarting": false, "OOMKilled": false,
-				"Dead": false, "Pid": 4242, "ExitCode": 0, "Error": "", "StartedAt": "2025-11-21T23:40:01.0Z", "FinishedAt": "0001-01-01T00:00:00Z"},
-			"Image": "sha256:" + strings.Repeat("ab", 32), "ResolvConfPath": "/var/lib/docker/containers/" + c.ID + "/resolv.conf",
-			"Name": "/" + c.Name, "RestartCount": 0, "Driver": "overlay2", "Platform": "linux", "MountLabel": "", "ProcessLabel": "",
-			"AppArmorProfile": "docker-default", "HostConfig": map[string]any{"NetworkMode": "bridge", "RestartPolicy": map[string]any{"Name": "no"}},
-			"Mounts": []any{},
-			"Config": map[string]any{"Hostname": c.ID[:12], "Domainname": "", "User": "", "Tty": false, "Env": c.Env,
-				"Cmd": []string{"--port", "8080"}, "Image": c.Image, "WorkingDir": "/app", "Entrypoint": []string{"/app/server"},
-				"Labels": c.Labels},
-			"NetworkSettings": map[string]any{"Bridge": "", "SandboxID": strings.Repeat("cd", 32), "Networks": map[string]any{}},
-		})
-	default:
-		writeJSON(w, 404, map[string]any{"message": "page not found"})
-	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
 
 // logs collects Logf lines.
 type logs struct {
@@ -190,7 +59,7 @@ func (c *clock) add(d time.Duration) {
 func hexID(n int) string { return fmt.Sprintf("%064x", 0xc0ffee00+n) }
 
 var (
-	shopAPI = engineContainer{ID: fixtureDockerID, Name: "shop-api", Image: "shop/api:1.2",
+	shopAPI = fakedocker.Container{ID: fixtureDockerID, Name: "shop-api", Image: "shop/api:1.2",
 		Labels: map[string]string{"team": "pay", "com.docker.compose.service": "api"},
 		Env:    []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=en_US.UTF-8", "DEBUG=0", "TOKEN=a=b", "NOVALUE"}}
 	podLabels = map[string]string{
@@ -199,9 +68,9 @@ var (
 		"io.kubernetes.docker.type": "container", "io.kubernetes.sandbox.id": strings.Repeat("5a", 32),
 		"annotation.io.kubernetes.container.hash": "81bad010", "annotation.io.kubernetes.container.restartCount": "0",
 	}
-	webApp = engineContainer{ID: fixturePodCtrID, Name: "k8s_web_web-7d4b9c8f6b-x2kq9_prod_" + fixturePodUID + "_0",
+	webApp = fakedocker.Container{ID: fixturePodCtrID, Name: "k8s_web_web-7d4b9c8f6b-x2kq9_prod_" + fixturePodUID + "_0",
 		Image: "registry.example.com/web@sha256:" + strings.Repeat("ef", 32), Labels: podLabels, Env: []string{"LANG=C", "DEBUG=1"}}
-	webSandbox = engineContainer{ID: strings.Repeat("5a", 32), Name: "k8s_POD_web-7d4b9c8f6b-x2kq9_prod_" + fixturePodUID + "_0",
+	webSandbox = fakedocker.Container{ID: strings.Repeat("5a", 32), Name: "k8s_POD_web-7d4b9c8f6b-x2kq9_prod_" + fixturePodUID + "_0",
 		Image: "registry.k8s.io/pause:3.9", Labels: map[string]string{
 			"io.kubernetes.pod.name": "web-7d4b9c8f6b-x2kq9", "io.kubernetes.pod.namespace": "prod", "io.kubernetes.pod.uid": fixturePodUID,
 			"io.kubernetes.docker.type": "podsandbox", "io.kubernetes.container.name": "POD",
@@ -229,11 +98,11 @@ func waitUp(t *testing.T, d *Docker) {
 func TestDockerListAndInspect(t *testing.T) {
 	t.Setenv("DOCKER_HOST", "") // the socket below, whatever the environment says
 	sock := socketPath(t)
-	e := startEngine(t, sock, shopAPI, webApp, webSandbox)
+	e := fakedocker.Start(t, sock, shopAPI, webApp, webSandbox)
 	var l logs
 	d := newTestDocker(t, DockerConfig{Host: "unix://" + sock, Logf: l.logf})
 	waitUp(t, d)
-	lists, inspects := e.counts()
+	lists, inspects := e.Counts()
 	assert.Equal(t, 1, lists)
 	assert.Zero(t, inspects, "inspect is on demand only")
 	require.Len(t, l.get(), 1)
@@ -257,7 +126,7 @@ func TestDockerListAndInspect(t *testing.T) {
 		_, err = d.Container(shopAPI.ID)
 		require.NoError(t, err)
 	}
-	_, inspects = e.counts()
+	_, inspects = e.Counts()
 	assert.Equal(t, 2, inspects)
 	assert.Equal(t, 2, d.Inspects())
 
@@ -267,18 +136,18 @@ func TestDockerListAndInspect(t *testing.T) {
 		_, err = d.Container(unknown)
 		assert.ErrorIs(t, err, ErrNotFound)
 	}
-	assert.Equal(t, 1, e.inspectsOf(unknown))
+	assert.Equal(t, 1, e.InspectsOf(unknown))
 	assert.Len(t, l.get(), 1, "nothing more logged")
 }
 
 func TestDockerRateLimit(t *testing.T) {
 	t.Setenv("DOCKER_HOST", "")
 	sock := socketPath(t)
-	var cs []engineContainer
+	var cs []fakedocker.Container
 	for i := range 15 {
-		cs = append(cs, engineContainer{ID: hexID(i), Name: fmt.Sprintf("c%d", i), Image: "busybox"})
+		cs = append(cs, fakedocker.Container{ID: hexID(i), Name: fmt.Sprintf("c%d", i), Image: "busybox"})
 	}
-	e := startEngine(t, sock, cs...)
+	e := fakedocker.Start(t, sock, cs...)
 	clk := &clock{t: time.Unix(1763700000, 0)}
 	d := newTestDocker(t, DockerConfig{Host: "unix://" + sock, Now: clk.now, InspectRate: 10, InspectBurst: 10, Logf: (&logs{}).logf})
 	waitUp(t, d)
@@ -298,21 +167,21 @@ func TestDockerRateLimit(t *testing.T) {
 	// The clock stands still: a burst of exactly 10 inspects.
 	ok, limited := ask()
 	assert.Equal(t, [2]int{10, 5}, [2]int{ok, limited})
-	_, inspects := e.counts()
+	_, inspects := e.Counts()
 	assert.Equal(t, 10, inspects)
 
 	// 300 ms at 10/s refill 3 tokens: 3 more inspects; the 10 known answer from memory.
 	clk.add(300 * time.Millisecond)
 	ok, limited = ask()
 	assert.Equal(t, [2]int{13, 2}, [2]int{ok, limited})
-	_, inspects = e.counts()
+	_, inspects = e.Counts()
 	assert.Equal(t, 13, inspects)
 
 	// A long pause refills to the burst, never beyond: the last 2 now.
 	clk.add(time.Hour)
 	ok, limited = ask()
 	assert.Equal(t, [2]int{15, 0}, [2]int{ok, limited})
-	_, inspects = e.counts()
+	_, inspects = e.Counts()
 	assert.Equal(t, 15, inspects, "each container inspected exactly once")
 }
 
@@ -340,7 +209,7 @@ func TestDockerAbsentThenAppears(t *testing.T) {
 	assert.False(t, id.Pending)
 
 	gen := d.Generation()
-	e := startEngine(t, sock, shopAPI)
+	e := fakedocker.Start(t, sock, shopAPI)
 	waitUp(t, d)
 	assert.NotEqual(t, gen, d.Generation())
 	require.Len(t, l.get(), 2)
@@ -351,7 +220,7 @@ func TestDockerAbsentThenAppears(t *testing.T) {
 	assert.Equal(t, "shop-api", id.ContainerName())
 
 	// The daemon goes away: the next inspect notices; one more line, host mode again.
-	e.stop()
+	e.Stop()
 	_, err = d.Container(webApp.ID)
 	assert.ErrorIs(t, err, ErrNoDaemon)
 	require.Eventually(t, func() bool { return !d.Up() }, 5*time.Second, 5*time.Millisecond)
@@ -366,7 +235,7 @@ func TestDockerAbsentThenAppears(t *testing.T) {
 func TestDockerContainerRemoved(t *testing.T) {
 	t.Setenv("DOCKER_HOST", "")
 	sock := socketPath(t)
-	e := startEngine(t, sock, shopAPI, webApp, webSandbox)
+	e := fakedocker.Start(t, sock, shopAPI, webApp, webSandbox)
 	d := newTestDocker(t, DockerConfig{Host: "unix://" + sock, RefreshInterval: 20 * time.Millisecond, Logf: (&logs{}).logf})
 	waitUp(t, d)
 	_, err := d.Container(shopAPI.ID)
@@ -375,7 +244,7 @@ func TestDockerContainerRemoved(t *testing.T) {
 	require.NoError(t, err)
 
 	gen := d.Generation()
-	e.remove(shopAPI.ID)
+	e.Remove(shopAPI.ID)
 	require.Eventually(t, func() bool { return d.Generation() != gen }, 5*time.Second, 5*time.Millisecond)
 	d.mu.Lock()
 	_, cached := d.inspected[shopAPI.ID]
@@ -394,10 +263,10 @@ func TestDockerContainerRemoved(t *testing.T) {
 		sb.Labels[k] = v
 	}
 	sb.Labels["release"] = "stable"
-	e.set(sb)
+	e.Set(sb)
 	require.Eventually(t, func() bool {
 		c, err := d.Container(webApp.ID)
 		return err == nil && c.K8s.Labels["release"] == "stable"
 	}, 5*time.Second, 5*time.Millisecond)
-	assert.Equal(t, 1, e.inspectsOf(webApp.ID), "pod labels come from the list, no new inspect")
+	assert.Equal(t, 1, e.InspectsOf(webApp.ID), "pod labels come from the list, no new inspect")
 }

@@ -1,51 +1,19 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/netobserver/netobserver/internal/fakedocker"
 	"github.com/netobserver/netobserver/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// builtBinary is bin/netobserver, beside the libebpf.so it loads, as `make build` lays them out.
-func builtBinary(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("NETOBSERVER_BIN")
-	if dir == "" {
-		dir = "../../bin"
-	}
-	path, err := filepath.Abs(filepath.Join(dir, "netobserver"))
-	require.NoError(t, err)
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("%s is missing: run `make build` (%v)", path, err)
-	}
-	return path
-}
-
-// records parses flusher_stdout lines into field maps.
-func records(t *testing.T, out string) []map[string]string {
-	t.Helper()
-	var recs []map[string]string
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		_, js, ok := strings.Cut(line, "]\t")
-		require.True(t, ok, "not a flusher_stdout line: %q", line)
-		js = strings.TrimSuffix(strings.TrimRight(js, "\t"), ":")
-		rec := map[string]string{}
-		require.NoError(t, json.Unmarshal([]byte(js), &rec), js)
-		recs = append(recs, rec)
-	}
-	return recs
-}
 
 // Real capture, real traffic, and a SIGTERM long before any interval ends: everything pending is
 // flushed, nothing is lost, and the exit status is 0.
@@ -55,7 +23,7 @@ func TestSIGTERMFlushesPendingRecords(t *testing.T) {
 	nginx := testenv.Nginx(t, n.Server, n.ServerV4, n.ServerV6)
 	const requests = 5
 	var curl *exec.Cmd
-	recs := runPipeline(t, `inputs:
+	recs := testenv.RunPipeline(t, `inputs:
   - Type: observer_ilogtail_network_v1
     Common:
       FlushOutL4Interval: 600
@@ -64,7 +32,7 @@ func TestSIGTERMFlushesPendingRecords(t *testing.T) {
       Enabled: true
 flushers:
   - Type: flusher_stdout
-`, func() {
+`, nil, func() {
 		url := fmt.Sprintf("http://%s/shutdown-test?token=secret", n.ServerV4)
 		// --rate spaces the requests so curl still runs when its first events are read: the
 		// process command comes from /proc.
@@ -107,7 +75,7 @@ flushers:
 // A live recording replays offline into the same calls: record on a host, debug anywhere.
 func TestRecordLiveThenReplay(t *testing.T) {
 	testenv.RequireRoot(t)
-	bin := builtBinary(t)
+	bin := testenv.Binary(t)
 	n := testenv.NewNet(t, 207)
 	testenv.Nginx(t, n.Server, n.ServerV4, n.ServerV6)
 	trace := filepath.Join(t.TempDir(), "host.trace")
@@ -136,7 +104,7 @@ func TestRecordLiveThenReplay(t *testing.T) {
 	out, err := exec.Command(bin, "--config", cfg, "--source", "replay:"+trace).Output()
 	require.NoError(t, err)
 	var found bool
-	for _, r := range records(t, string(out)) {
+	for _, r := range testenv.Records(t, string(out)) {
 		if r["type"] == "protocols" && r["_process_pid_"] == fmt.Sprint(curl.Process.Pid) {
 			found = true
 			assert.Equal(t, "/replayed", r["url"])
@@ -147,44 +115,6 @@ func TestRecordLiveThenReplay(t *testing.T) {
 	assert.True(t, found, "curl's calls in the replayed records:\n%s", out)
 }
 
-// runPipeline starts the binary on config, runs traffic, stops it with SIGTERM and returns the
-// records it printed.
-func runPipeline(t *testing.T, config string, traffic func()) []map[string]string {
-	t.Helper()
-	cfg := filepath.Join(t.TempDir(), "pipeline.yaml")
-	require.NoError(t, os.WriteFile(cfg, []byte(config), 0o644))
-	cmd := exec.Command(builtBinary(t), "--config", cfg)
-	var stdout strings.Builder
-	cmd.Stdout = &stdout
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	logs := bufio.NewScanner(stderr)
-	started := make(chan bool, 1)
-	var logText strings.Builder
-	go func() {
-		for logs.Scan() {
-			logText.WriteString(logs.Text() + "\n")
-			if strings.Contains(logs.Text(), "netobserver: observing") {
-				started <- true
-			}
-		}
-		close(started)
-	}()
-	select {
-	case ok := <-started:
-		require.True(t, ok, "netobserver exited before observing:\n%s", logText.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("netobserver did not start in 30s")
-	}
-	traffic()
-	time.Sleep(300 * time.Millisecond)
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	require.NoError(t, cmd.Wait(), logText.String())
-	return records(t, stdout.String())
-}
-
 // The cmd filter on real traffic: nginx is excluded, so it is switched off in the kernel and
 // none of its records appear, while curl's do.
 func TestCmdFilterOnRealTraffic(t *testing.T) {
@@ -192,7 +122,7 @@ func TestCmdFilterOnRealTraffic(t *testing.T) {
 	n := testenv.NewNet(t, 208)
 	nginx := testenv.Nginx(t, n.Server, n.ServerV4, n.ServerV6)
 	var curl *exec.Cmd
-	recs := runPipeline(t, `inputs:
+	recs := testenv.RunPipeline(t, `inputs:
   - Type: observer_ilogtail_network_v1
     Common:
       FlushOutL4Interval: 600
@@ -202,7 +132,7 @@ func TestCmdFilterOnRealTraffic(t *testing.T) {
       Enabled: true
 flushers:
   - Type: flusher_stdout
-`, func() {
+`, nil, func() {
 		curl = testenv.Command(n.Client, "curl", "-s", "-o", "/dev/null", "--rate", "10/s",
 			fmt.Sprintf("http://%s/a", n.ServerV4), fmt.Sprintf("http://%s/b", n.ServerV4))
 		require.NoError(t, curl.Run())
@@ -221,4 +151,104 @@ flushers:
 	}
 	assert.Equal(t, 2, curlCalls, "/a and /b")
 	assert.Zero(t, nginxRecords, "nginx is excluded by ExcludeCmdRegex")
+}
+
+// cgroup2Mount is where the unified cgroup hierarchy is mounted (/sys/fs/cgroup, or
+// /sys/fs/cgroup/unified on hybrid hosts).
+func cgroup2Mount(t *testing.T) string {
+	t.Helper()
+	mounts, err := os.ReadFile("/proc/self/mounts")
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(mounts), "\n") {
+		if f := strings.Fields(line); len(f) > 2 && f[2] == "cgroup2" {
+			return f[1]
+		}
+	}
+	t.Fatal("no cgroup2 mount in /proc/self/mounts")
+	return ""
+}
+
+// Container filters on real traffic: a curl running in a docker-style cgroup is the container
+// the (stand-in) Docker daemon names; the filters see its name and labels, and its records carry
+// the container fields, while a host curl beside it is judged by the host rules.
+func TestContainerFiltersOnRealTraffic(t *testing.T) {
+	testenv.RequireRoot(t)
+	n := testenv.NewNet(t, 209)
+	testenv.Nginx(t, n.Server, n.ServerV4, n.ServerV6)
+	id := strings.Repeat("ab12cd34", 8)
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	fakedocker.Start(t, sock, fakedocker.Container{ID: id, Name: "payments-api", Image: "payments:1.4",
+		Labels: map[string]string{"app": "payments"}, Env: []string{"TIER=backend"}})
+	scope := filepath.Join(cgroup2Mount(t), "netobserver-test.slice", "docker-"+id+".scope")
+	require.NoError(t, os.MkdirAll(scope, 0o755))
+	t.Cleanup(func() { os.Remove(scope); os.Remove(filepath.Dir(scope)) })
+
+	// curl runs in the container's cgroup: the shell waits until this test moved it there (ip
+	// netns exec mounts its own /sys, so it cannot do it itself), then becomes curl, same pid.
+	containerCurl := func(t *testing.T, path string) {
+		t.Helper()
+		cmd := testenv.Command(n.Client, "sh", "-c", fmt.Sprintf(
+			"read go && exec curl -s -o /dev/null --rate 10/s http://%s%s http://%s%s", n.ServerV4, path, n.ServerV4, path))
+		stdin, err := cmd.StdinPipe()
+		require.NoError(t, err)
+		require.NoError(t, cmd.Start())
+		require.NoError(t, os.WriteFile(filepath.Join(scope, "cgroup.procs"), []byte(fmt.Sprint(cmd.Process.Pid)), 0o644))
+		_, err = stdin.Write([]byte("go\n"))
+		require.NoError(t, err)
+		require.NoError(t, cmd.Wait())
+	}
+	hostCurl := func(path string) *exec.Cmd {
+		return testenv.Command(n.Client, "curl", "-s", "-o", "/dev/null", "--rate", "10/s",
+			fmt.Sprintf("http://%s%s", n.ServerV4, path))
+	}
+	config := func(filter string) string {
+		return `inputs:
+  - Type: observer_ilogtail_network_v1
+    Common:
+      FlushOutL4Interval: 600
+      FlushOutL7Interval: 600
+` + filter + `    EBPF:
+      Enabled: true
+flushers:
+  - Type: flusher_stdout
+`
+	}
+	env := []string{"DOCKER_HOST=unix://" + sock}
+	byURL := func(recs []map[string]string, url string) []map[string]string {
+		var out []map[string]string
+		for _, r := range recs {
+			if r["type"] == "protocols" && r["role"] == "client" && r["url"] == url {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+
+	t.Run("the container's name excludes it", func(t *testing.T) {
+		recs := testenv.RunPipeline(t, config("      ExcludeContainerNameRegex: \"payments-.*\"\n"), env, func() {
+			containerCurl(t, "/from-container")
+			require.NoError(t, hostCurl("/from-host").Run())
+		})
+		assert.Empty(t, byURL(recs, "/from-container"), "excluded by container name")
+		require.Len(t, byURL(recs, "/from-host"), 1, "host processes are judged by the cmd rules only")
+		assert.Equal(t, "host", byURL(recs, "/from-host")[0]["_running_mode_"])
+	})
+	t.Run("a label value includes it", func(t *testing.T) {
+		recs := testenv.RunPipeline(t, config("      IncludeContainerLabels:\n        app: \"pay.*\"\n      ExcludeEnvs:\n        TIER: \"frontend\"\n"), env, func() {
+			containerCurl(t, "/from-container")
+		})
+		got := byURL(recs, "/from-container")
+		require.Len(t, got, 1, "records: %v", recs)
+		assert.Equal(t, "container", got[0]["_running_mode_"])
+		assert.Equal(t, "payments-api", got[0]["_container_name_"])
+		assert.Equal(t, "2", got[0]["total_count"])
+		_, hasPid := got[0]["_process_pid_"]
+		assert.False(t, hasPid, "a container's processes aggregate together: no pid")
+	})
+	t.Run("a label value that does not match excludes it", func(t *testing.T) {
+		recs := testenv.RunPipeline(t, config("      IncludeContainerLabels:\n        app: \"billing\"\n"), env, func() {
+			containerCurl(t, "/from-container")
+		})
+		assert.Empty(t, byURL(recs, "/from-container"), "iLogtail only tested that the label existed; we match its value")
+	})
 }

@@ -1,0 +1,133 @@
+package testenv
+
+import (
+	"bytes"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// StartStop is Start with a graceful stop: at cleanup the process gets stop, and SIGKILL only if
+// it has not exited within grace. Servers with shared state outside their process (PostgreSQL's
+// SysV segment, MariaDB's data files) need that to leave nothing behind.
+func StartStop(t testing.TB, stop syscall.Signal, grace time.Duration, ns, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := Command(ns, name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("in %s: start %s: %v", ns, name, err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(stop)
+		select {
+		case <-exited:
+		case <-time.After(grace):
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() && out.Len() > 0 {
+			t.Logf("%s output:\n%s", name, out.String())
+		}
+	})
+	return cmd
+}
+
+// ownedTempDir is a fresh directory owned by user (a system account such as postgres), removed at
+// cleanup. t.TempDir's directories are root-only, so a server dropping privileges could not use
+// them.
+func ownedTempDir(t testing.TB, user string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "netobserver-"+user+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	Run(t, "chown", user+":", dir)
+	return dir
+}
+
+// Redis starts redis-server in namespace ns on addr:6379, without persistence, and returns it.
+func Redis(t testing.TB, ns string, addr netip.Addr) *exec.Cmd {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := Start(t, ns, "redis-server", "--port", "6379", "--bind", addr.String(), "--save", "",
+		"--appendonly", "no", "--protected-mode", "no", "--dir", dir, "--logfile", "")
+	WaitPort(t, ns, netip.AddrPortFrom(addr, 6379))
+	return cmd
+}
+
+// Postgres is a PostgreSQL cluster running in a namespace.
+type Postgres struct {
+	Cmd    *exec.Cmd // the postmaster; backends are its children, one per connection
+	Socket string    // unix_socket_directories: connections there are not observed (AF_UNIX)
+}
+
+// PostgresServer initialises a cluster in a temporary directory as the postgres user (initdb
+// refuses root) and starts it in namespace ns on addr:5432, with trust authentication for
+// everyone (the test network only exists inside the namespaces) and fsync off (nothing here
+// needs to survive a crash). It is stopped with a fast shutdown at cleanup.
+func PostgresServer(t testing.TB, ns string, addr netip.Addr) *Postgres {
+	t.Helper()
+	root := ownedTempDir(t, "postgres")
+	data := filepath.Join(root, "data")
+	Run(t, "runuser", "-u", "postgres", "--", "initdb", "-D", data, "-U", "postgres",
+		"--auth=trust", "--no-sync", "--no-instructions", "-E", "UTF8", "--locale=C")
+	hba := "local all all trust\nhost all all 0.0.0.0/0 trust\nhost all all ::/0 trust\n"
+	if err := os.WriteFile(filepath.Join(data, "pg_hba.conf"), []byte(hba), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	Run(t, "chown", "postgres:", filepath.Join(data, "pg_hba.conf"))
+	// setpriv execs (runuser forks and waits), so the command's pid is the postmaster's and the
+	// cleanup's SIGINT reaches it.
+	cmd := StartStop(t, syscall.SIGINT, 10*time.Second, ns, "setpriv", "--reuid=postgres",
+		"--regid=postgres", "--init-groups", "--", "postgres", "-D", data,
+		"-c", "listen_addresses="+addr.String(), "-c", "unix_socket_directories="+root,
+		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+		"-c", "logging_collector=off", "-c", "shared_buffers=32MB")
+	WaitPort(t, ns, netip.AddrPortFrom(addr, 5432))
+	return &Postgres{Cmd: cmd, Socket: root}
+}
+
+// MariaDB is a MariaDB server running in a namespace.
+type MariaDB struct {
+	Cmd    *exec.Cmd
+	Socket string // its unix socket: root logs in there (unix_socket authentication), unobserved
+}
+
+// MariaDBServer installs a fresh data directory and starts mariadbd in namespace ns on
+// addr:3306, running as root (--user=root), configured by nothing but its command line
+// (--no-defaults: the host's /etc/mysql must not matter). It is shut down at cleanup.
+func MariaDBServer(t testing.TB, ns string, addr netip.Addr) *MariaDB {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "netobserver-mariadb-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	data := filepath.Join(dir, "data")
+	sock := filepath.Join(dir, "mysqld.sock")
+	Run(t, "mariadb-install-db", "--no-defaults", "--datadir="+data, "--user=root",
+		"--skip-test-db", "--auth-root-authentication-method=socket")
+	cmd := StartStop(t, syscall.SIGTERM, 20*time.Second, ns, "mariadbd", "--no-defaults",
+		"--datadir="+data, "--socket="+sock, "--pid-file="+filepath.Join(dir, "mysqld.pid"),
+		"--bind-address="+addr.String(), "--port=3306", "--user=root", "--skip-name-resolve",
+		"--innodb-buffer-pool-size=32M", "--innodb-flush-log-at-trx-commit=0",
+		"--log-error="+filepath.Join(dir, "error.log"))
+	WaitPort(t, ns, netip.AddrPortFrom(addr, 3306))
+	return &MariaDB{Cmd: cmd, Socket: sock}
+}
+
+// SQL runs statements as root over the server's unix socket (not observed) and returns the
+// output, failing the test if any fails.
+func (m *MariaDB) SQL(t testing.TB, ns, statements string) string {
+	t.Helper()
+	return RunIn(t, ns, "mariadb", "--no-defaults", "-S", m.Socket, "-u", "root", "-N", "-B",
+		"-e", statements)
+}
