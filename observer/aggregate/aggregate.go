@@ -137,6 +137,16 @@ type l7Value struct {
 	hist                                Histogram
 }
 
+// add counts one call.
+func (v *l7Value) add(c *calls.Call) {
+	lat := c.Latency()
+	v.count++
+	v.latency += lat
+	v.reqBytes += uint64(c.Request.Size)
+	v.respBytes += uint64(c.Response.Size)
+	v.hist.Add(lat)
+}
+
 type capKey struct {
 	group  string
 	proto  libebpf.Protocol
@@ -154,6 +164,14 @@ type l4Key struct {
 type l4Value struct {
 	proc                                           *Process
 	sendBytes, recvBytes, sendPackets, recvPackets int64
+}
+
+// add counts the deltas of a stats event (x - last_output_x).
+func (v *l4Value) add(ev *libebpf.StatsEvent) {
+	v.sendBytes += ev.WrBytes - ev.LastWrBytes
+	v.recvBytes += ev.RdBytes - ev.LastRdBytes
+	v.sendPackets += int64(ev.WrPkts - ev.LastWrPkts)
+	v.recvPackets += int64(ev.RdPkts - ev.LastRdPkts)
 }
 
 type hostKey struct {
@@ -245,12 +263,7 @@ func (a *schemaA) AddCall(p *Process, c *calls.Call) {
 		a.l7[k] = v
 		a.l7Order = append(a.l7Order, k)
 	}
-	lat := c.Latency()
-	v.count++
-	v.latency += lat
-	v.reqBytes += uint64(c.Request.Size)
-	v.respBytes += uint64(c.Response.Size)
-	v.hist.Add(lat)
+	v.add(c)
 }
 
 func (a *base) capOf(p libebpf.Protocol, server bool) int {
@@ -276,10 +289,7 @@ func (a *schemaA) AddStats(p *Process, ev *libebpf.StatsEvent) {
 		a.l4[k] = v
 		a.l4Order = append(a.l4Order, k)
 	}
-	v.sendBytes += ev.WrBytes - ev.LastWrBytes
-	v.recvBytes += ev.RdBytes - ev.LastRdBytes
-	v.sendPackets += int64(ev.WrPkts - ev.LastWrPkts)
-	v.recvPackets += int64(ev.RdPkts - ev.LastRdPkts)
+	v.add(ev)
 }
 
 // SocketType is the socket_type of records: inet_socket, unix_socket or unknown_socket.

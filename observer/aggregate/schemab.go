@@ -94,12 +94,7 @@ func (a *schemaB) AddCall(p *Process, c *calls.Call) {
 		a.l7[k] = v
 		a.l7Order = append(a.l7Order, k)
 	}
-	lat := c.Latency()
-	v.count++
-	v.latency += lat
-	v.reqBytes += uint64(c.Request.Size)
-	v.respBytes += uint64(c.Response.Size)
-	v.hist.Add(lat)
+	v.add(c)
 }
 
 func (a *schemaB) AddStats(p *Process, ev *libebpf.StatsEvent) {
@@ -110,10 +105,7 @@ func (a *schemaB) AddStats(p *Process, ev *libebpf.StatsEvent) {
 		a.l4[k] = v
 		a.l4Order = append(a.l4Order, k)
 	}
-	v.sendBytes += ev.WrBytes - ev.LastWrBytes
-	v.recvBytes += ev.RdBytes - ev.LastRdBytes
-	v.sendPackets += int64(ev.WrPkts - ev.LastWrPkts)
-	v.recvPackets += int64(ev.RdPkts - ev.LastRdPkts)
+	v.add(ev)
 }
 
 // localInfo is the process meta as a compact JSON object with sorted keys.
