@@ -190,3 +190,24 @@ func TestReloadAppliesSamplingAndPID(t *testing.T) {
 	}
 	assert.Equal(t, 3, starts, "ebpf_start again on each reload, as iLogtail did")
 }
+
+// The map GC deletes the entries whose process or fd is gone, and keeps the others.
+func TestMapGCDeletesGoneConnections(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "trace")
+	trace := fmt.Sprintf("ctrl conn=3:4000001:1 event=connect addr=10.0.0.2:80 role=client\nctrl conn=0:%d:2 event=connect addr=10.0.0.3:80 role=client\n", os.Getpid())
+	require.NoError(t, os.WriteFile(path, []byte(trace), 0o644))
+	lib, stubs := replaytest.Open(t, path, 0)
+	o := New(lib, defaultOptions(), func([]record.Record) {})
+	require.NoError(t, o.Start())
+	for deadline := time.Now().Add(5 * time.Second); !lib.Finished(); time.Sleep(5 * time.Millisecond) {
+		require.True(t, time.Now().Before(deadline))
+	}
+	o.collect()
+	assert.EqualValues(t, 1, o.Counters().Collected)
+	b, err := os.ReadFile(stubs)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "delete_map_value count=1\ncleanup_dog count=1 ids=3:4000001:0\n", "pid 4000001 does not exist; our fd 0 does")
+	keys, err := lib.ConnectionKeys()
+	require.NoError(t, err)
+	assert.Equal(t, []libebpf.ConnKey{{TGID: uint32(os.Getpid()), FD: 0}}, keys)
+}
