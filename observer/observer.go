@@ -525,8 +525,16 @@ func (o *Observer) resolve(id libebpf.ConnID, addr libebpf.SockAddr, role libebp
 	if err != nil {
 		return false // not found: the family stays unknown, DropUnknownSocket decides
 	}
+	if addr.Family != libebpf.FamilyUnknown {
+		// The kernel side knows the address — for an unconnected UDP socket, each datagram's
+		// peer, where sock_diag only says 0.0.0.0:0 — so netlink only brings the role.
+		if sock.Role != libebpf.RoleUnknown && o.lib.UpdateConnRole(id, sock.Role) == nil {
+			o.counts.Resolved++
+		}
+		return false
+	}
 	remote := sock.SockAddr()
-	drop := o.dropsKind(remote)
+	drop := !noPeer(remote) && o.dropsKind(remote)
 	if sock.Push(o.lib, id, drop) == nil {
 		o.counts.Resolved++
 	}
@@ -534,6 +542,12 @@ func (o *Observer) resolve(id libebpf.ConnID, addr libebpf.SockAddr, role libebp
 		o.markDropped(id)
 	}
 	return drop
+}
+
+// noPeer reports an inet address that names no peer (an unconnected socket's 0.0.0.0:0 or
+// [::]:0): not a local connection, only an unknown one.
+func noPeer(a libebpf.SockAddr) bool {
+	return (a.Family == libebpf.FamilyInet || a.Family == libebpf.FamilyInet6) && a.Port() == 0 && a.Addr().IsUnspecified()
 }
 
 // collect deletes the kernel map's entries whose process or fd is gone, as iLogtail did every
