@@ -25,6 +25,8 @@ include bpf/build.mk
 include export/ilogtail/build.mk
 # make install / uninstall / install-test.
 include scripts/install.mk
+# make e2e: the end-to-end suite (not in `make test` yet, see e2e/e2e.mk).
+include e2e/e2e.mk
 
 $(BIN)/netobserver: $(GO_FILES) go.mod $(wildcard go.sum) include/libebpf.h $(wildcard cgo/libebpf/*.[ch])
 	@mkdir -p $(BIN)

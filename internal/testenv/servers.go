@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -77,7 +79,7 @@ func PostgresServer(t testing.TB, ns string, addr netip.Addr) *Postgres {
 	t.Helper()
 	root := ownedTempDir(t, "postgres")
 	data := filepath.Join(root, "data")
-	Run(t, "runuser", "-u", "postgres", "--", "initdb", "-D", data, "-U", "postgres",
+	Run(t, "runuser", "-u", "postgres", "--", postgresBin(t, "initdb"), "-D", data, "-U", "postgres",
 		"--auth=trust", "--no-sync", "--no-instructions", "-E", "UTF8", "--locale=C")
 	hba := "local all all trust\nhost all all 0.0.0.0/0 trust\nhost all all ::/0 trust\n"
 	if err := os.WriteFile(filepath.Join(data, "pg_hba.conf"), []byte(hba), 0o600); err != nil {
@@ -87,12 +89,36 @@ func PostgresServer(t testing.TB, ns string, addr netip.Addr) *Postgres {
 	// setpriv execs (runuser forks and waits), so the command's pid is the postmaster's and the
 	// cleanup's SIGINT reaches it.
 	cmd := StartStop(t, syscall.SIGINT, 10*time.Second, ns, "setpriv", "--reuid=postgres",
-		"--regid=postgres", "--init-groups", "--", "postgres", "-D", data,
+		"--regid=postgres", "--init-groups", "--", postgresBin(t, "postgres"), "-D", data,
 		"-c", "listen_addresses="+addr.String(), "-c", "unix_socket_directories="+root,
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 		"-c", "logging_collector=off", "-c", "shared_buffers=32MB")
 	WaitPort(t, ns, netip.AddrPortFrom(addr, 5432))
 	return &Postgres{Cmd: cmd, Socket: root}
+}
+
+// postgresBin finds a PostgreSQL server program: on PATH, else in the newest
+// /usr/lib/postgresql/<version>/bin, where Debian installs initdb and postgres off PATH.
+func postgresBin(t testing.TB, name string) string {
+	t.Helper()
+	if path, err := exec.LookPath(name); err == nil {
+		return path
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return pgVersion(dirs[i]) > pgVersion(dirs[j]) })
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, name)); err == nil {
+			return filepath.Join(d, name)
+		}
+	}
+	t.Fatalf("%s: not on PATH nor in /usr/lib/postgresql/*/bin; install postgresql (make deps)", name)
+	return ""
+}
+
+// pgVersion is the major version in /usr/lib/postgresql/<version>/bin.
+func pgVersion(dir string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
+	return v
 }
 
 // MariaDB is a MariaDB server running in a namespace.

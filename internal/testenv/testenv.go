@@ -134,7 +134,8 @@ func WaitPort(t testing.TB, ns string, addr netip.AddrPort) {
 }
 
 // Nginx starts nginx in namespace ns listening on port 80 of both addresses, answering every
-// request with 200 and body "hello\n". It returns the master's pid (the worker is its child).
+// request with 200 and body "hello\n", except /404 (404, "missing\n"). It returns the master's
+// pid (the worker is its child).
 func Nginx(t testing.TB, ns string, v4, v6 netip.Addr) *exec.Cmd {
 	t.Helper()
 	dir := t.TempDir()
@@ -156,6 +157,7 @@ http {
 		listen [%[3]s]:80;
 		keepalive_requests 100000;
 		location / { default_type text/plain; return 200 "hello\n"; }
+		location = /404 { default_type text/plain; return 404 "missing\n"; }
 	}
 }
 `, dir, v4, v6)
