@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -251,4 +252,62 @@ flushers:
 		})
 		assert.Empty(t, byURL(recs, "/from-container"), "iLogtail only tested that the label existed; we match its value")
 	})
+}
+
+// SIGHUP reloads the pipeline file and, unlike iLogtail, applies Sampling to the running
+// capture: after Sampling 0, new connections give no calls, but their L4 statistics go on.
+func TestSIGHUPAppliesSampling(t *testing.T) {
+	testenv.RequireRoot(t)
+	n := testenv.NewNet(t, 212)
+	testenv.Nginx(t, n.Server, n.ServerV4, n.ServerV6)
+	pipeline := func(sampling int) string {
+		return fmt.Sprintf(`inputs:
+  - Type: observer_ilogtail_network_v1
+    Common:
+      FlushOutL4Interval: 600
+      FlushOutL7Interval: 600
+      Sampling: %d
+    EBPF:
+      Enabled: true
+flushers:
+  - Type: flusher_stdout
+`, sampling)
+	}
+	o := testenv.StartObserver(t, pipeline(100), nil)
+	curl := func(path string) int {
+		cmd := testenv.Command(n.Client, "curl", "-s", "-o", "/dev/null", "--rate", "10/s",
+			fmt.Sprintf("http://%s%s", n.ServerV4, path), fmt.Sprintf("http://%s%s", n.ServerV4, path))
+		require.NoError(t, cmd.Run())
+		return cmd.Process.Pid
+	}
+	before := curl("/before")
+
+	cfgPath := o.Cmd.Args[2]
+	require.NoError(t, os.WriteFile(cfgPath, []byte(pipeline(0)), 0o644))
+	require.NoError(t, o.Cmd.Process.Signal(syscall.SIGHUP))
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(o.Log(), "netobserver: reloading") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.Contains(t, o.Log(), "netobserver: reloading")
+	time.Sleep(200 * time.Millisecond) // the reload is applied by the observer's own goroutine
+	after := curl("/after")
+
+	recs := o.Stop(t, 300*time.Millisecond)
+	var beforeCalls, afterCalls, afterStats int
+	for _, r := range recs {
+		switch {
+		case r["type"] == "protocols" && r["_process_pid_"] == fmt.Sprint(before):
+			beforeCalls++
+			assert.Equal(t, "2", r["total_count"])
+		case r["type"] == "protocols" && r["_process_pid_"] == fmt.Sprint(after):
+			afterCalls++
+		case r["type"] == "statistics" && r["_process_pid_"] == fmt.Sprint(after):
+			afterStats++
+			assert.Equal(t, "2", r["send_packets"], "L4 ignores sampling")
+		}
+	}
+	assert.Equal(t, 1, beforeCalls, "calls before the reload")
+	assert.Zero(t, afterCalls, "Sampling 0 after the reload: no data, no calls")
+	assert.Equal(t, 1, afterStats, "statistics still flow")
 }
