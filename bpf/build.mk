@@ -30,6 +30,10 @@ $(BIN)/bpf-dropin: bpf/test/dropin.c include/libebpf.h
 	@mkdir -p $(@D)
 	$(CC) $(BPF_TEST_CFLAGS) -o $@ $< -ldl -lpthread
 
+$(BIN)/bpf-sysbench: bpf/test/sysbench.c
+	@mkdir -p $(@D)
+	$(CC) $(BPF_TEST_CFLAGS) -o $@ $<
+
 $(BIN)/bpf-insncheck: bpf/test/insncheck.c $(BPF_OBJ)/netobserver.skel.h
 	@mkdir -p $(@D)
 	$(CC) $(BPF_TEST_CFLAGS) -o $@ $< -lbpf
@@ -40,6 +44,8 @@ bpf-test: $(BIN)/libebpf.so $(BIN)/bpf-dropin $(BIN)/bpf-insncheck
 	bpf/test/check-stubs.sh $(BIN)/libebpf.so
 	$(BIN)/bpf-dropin $(BIN)/libebpf.so
 	NETOBSERVER_BPF_PORTABLE=1 $(BIN)/bpf-dropin $(BIN)/libebpf.so
+	NETOBSERVER_BPF_HOOK=raw_tp $(BIN)/bpf-dropin $(BIN)/libebpf.so
+	NETOBSERVER_BPF_HOOK=tracepoint $(BIN)/bpf-dropin $(BIN)/libebpf.so
 
-bpf-bench: $(BIN)/libebpf.so $(BIN)/bpf-dropin
+bpf-bench: $(BIN)/libebpf.so $(BIN)/bpf-dropin $(BIN)/bpf-sysbench
 	scripts/bench-libebpf.sh $(BIN)/libebpf.so $(BIN)/bpf-dropin

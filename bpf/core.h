@@ -27,7 +27,13 @@ struct files_struct {
 	struct fdtable *fdt;
 } CORE;
 
+/* x86-64: status & TS_COMPAT marks a 32-bit syscall, whose numbers differ from the 64-bit ones. */
+struct thread_info {
+	unsigned int status;
+} CORE;
+
 struct task_struct {
+	struct thread_info thread_info;
 	struct files_struct *files;
 } CORE;
 
@@ -59,6 +65,13 @@ struct pt_regs {
 	unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8;
 	unsigned long ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
 };
+
+/* The kernel's register frame, as the raw syscall tracepoints (sys_enter, sys_exit) pass it: a flavor
+ * (the ___k suffix) of pt_regs relocated through CO-RE, so its accesses pass the tp_btf verifier's
+ * BTF checks and the raw_tp probe reads follow the running kernel. */
+struct pt_regs___k {
+	unsigned long r10, r9, r8, dx, si, di, orig_ax;
+} CORE;
 
 /* Layout of every syscalls:sys_enter_* / sys_exit_* record: 8 bytes of common fields, the syscall
  * number, then the arguments (or the return value) as 8-byte slots. Stable since the tracepoints

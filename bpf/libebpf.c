@@ -53,11 +53,26 @@ struct ring {
 	int cpu;
 	void *base;
 	size_t data_size;
+	uint64_t head, tail; /* positions during a poll; the tail is published when the callbacks are done */
 };
 
+/* One per-CPU BPF ring buffer (ring buffer transport). */
+struct rbuf {
+	int fd;
+	int cpu;
+	uint64_t *cons; /* consumer position page (ours to write) */
+	void *prod;     /* producer position page, then the data pages mapped twice */
+	size_t size;    /* data bytes, a power of two */
+	uint64_t next;  /* consumer position during a poll, published when the callbacks are done */
+};
+
+/* One event kind: per-CPU perf rings, or per-CPU BPF ring buffers. */
 struct buffer {
 	struct ring *rings;
 	int nrings;
+	struct rbuf *rbs;
+	int nrbs;
+	uint64_t lost_seen; /* ring_lost count already reported */
 };
 
 static struct {
@@ -73,8 +88,13 @@ static struct {
 
 	struct netobserver_config cfg;
 	int pages[NUM_BUFFERS];
+	int open_pages[NUM_BUFFERS]; /* the sizes the buffers were opened with by the last start */
 
 	struct netobserver_bpf *skel;
+	const char *hook; /* name of the loaded syscall hook set */
+	bool ringbuf;     /* events travel through BPF ring buffers (tp_btf set), not perf buffers */
+	const volatile uint64_t *ring_lost; /* the BPF side's lost counters, memory-mapped */
+	struct bpf_program *tail_progs[NETOBSERVER_NUM_TAILS];
 	struct bpf_link *uprobes[4];
 	struct bpf_link **tracepoints;
 	int ntracepoints;
@@ -367,6 +387,134 @@ static int open_buffer(struct buffer *b, int map_fd, int pages, const char *name
 	return 0;
 }
 
+/* ---- BPF ring buffers (ring buffer transport) ---------------------------------------------- */
+
+/* PERF_BUFFER_PAGE pages per CPU, as for the perf buffers; a ring buffer's size must be a power of
+ * two (the pages already are) of at least one page. */
+static size_t ring_bytes(int pages)
+{
+	size_t want = (size_t)pages * (size_t)getpagesize(), size = (size_t)getpagesize();
+
+	while (size < want)
+		size <<= 1;
+	return size;
+}
+
+/* The CPUs online now ("0-3,5" in sysfs); false if the list cannot be read. */
+static bool online_cpus(bool *online, int n)
+{
+	char buf[4096];
+	FILE *f = fopen("/sys/devices/system/cpu/online", "re");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fgets(buf, sizeof(buf), f) != NULL;
+	fclose(f);
+	for (char *p = buf; ok && *p && *p != '\n';) {
+		char *end;
+		long first = strtol(p, &end, 10), last = first;
+
+		if (end == p)
+			return false;
+		if (*end == '-') {
+			p = end + 1;
+			last = strtol(p, &end, 10);
+			if (end == p)
+				return false;
+		}
+		for (long c = first; c <= last && c < n; c++)
+			if (c >= 0)
+				online[c] = true;
+		p = *end == ',' ? end + 1 : end;
+	}
+	return ok;
+}
+
+static void close_rings(struct buffer *b, int which)
+{
+	size_t page = (size_t)getpagesize();
+
+	for (int i = 0; i < b->nrbs; i++) {
+		struct rbuf *r = &b->rbs[i];
+		uint32_t key = (uint32_t)(r->cpu * NETOBSERVER_NUM_RINGS + which);
+
+		if (g.skel)
+			bpf_map_delete_elem(bpf_map__fd(g.skel->maps.rings), &key);
+		if (r->cons)
+			munmap(r->cons, page);
+		if (r->prod)
+			munmap(r->prod, page + 2 * r->size);
+		close(r->fd);
+	}
+	free(b->rbs);
+	b->rbs = NULL;
+	b->nrbs = 0;
+}
+
+/* A fresh ring of the configured size per online CPU, mapped (the data twice, so no record wraps)
+ * and put in the BPF side's table; the programs only write into the rings the table holds. A CPU
+ * that comes online later has none: its events count as lost, as they did without a perf buffer. */
+static int open_rings(struct buffer *b, int which, int pages, const char *name)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	size_t page = (size_t)getpagesize(), size = ring_bytes(pages);
+	bool *online;
+	int err = 0;
+
+	if (ncpu <= 0) {
+		logmsg(LOG_WARN, "libebpf: cannot count CPUs: %s\n", strerror(-ncpu));
+		return ncpu ? ncpu : -EINVAL;
+	}
+	online = calloc((size_t)ncpu, sizeof(*online));
+	b->rbs = calloc((size_t)ncpu, sizeof(*b->rbs));
+	if (!online || !b->rbs) {
+		free(online);
+		return -ENOMEM;
+	}
+	if (!online_cpus(online, ncpu))
+		memset(online, true, (size_t)ncpu * sizeof(*online));
+	for (int cpu = 0; cpu < ncpu && !err; cpu++) {
+		struct rbuf *r = &b->rbs[b->nrbs];
+		uint32_t key = (uint32_t)(cpu * NETOBSERVER_NUM_RINGS + which);
+		void *cons, *prod;
+
+		if (!online[cpu])
+			continue;
+		r->fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, name, 0, 0, (uint32_t)size, NULL);
+		if (r->fd < 0) {
+			err = -errno;
+			logmsg(LOG_WARN, "libebpf: creating the %s ring buffer of %zu bytes for CPU %d failed: %s\n", name,
+			       size, cpu, strerror(-err));
+			break;
+		}
+		r->cpu = cpu;
+		r->size = size;
+		b->nrbs++;
+		cons = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+		prod = mmap(NULL, page + 2 * size, PROT_READ, MAP_SHARED, r->fd, (off_t)page);
+		r->cons = cons == MAP_FAILED ? NULL : cons;
+		r->prod = prod == MAP_FAILED ? NULL : prod;
+		if (!r->cons || !r->prod) {
+			err = -errno;
+			logmsg(LOG_WARN, "libebpf: mapping the %s ring buffer (%zu bytes) of CPU %d failed: %s\n", name,
+			       size, cpu, strerror(-err));
+		} else if (bpf_map_update_elem(bpf_map__fd(g.skel->maps.rings), &key, &r->fd, BPF_ANY)) {
+			err = -errno;
+			logmsg(LOG_WARN, "libebpf: installing the %s ring buffer of CPU %d failed: %s\n", name, cpu,
+			       strerror(-err));
+		}
+	}
+	free(online);
+	if (err) {
+		close_rings(b, which);
+		return err;
+	}
+	/* Losses before this start were reported, or belong to a run the consumer stopped. */
+	b->lost_seen = g.ring_lost[which];
+	return 0;
+}
+
 struct sample {
 	struct perf_event_header header;
 	uint32_t size;
@@ -379,66 +527,200 @@ struct lost_record {
 	uint64_t lost;
 };
 
-static void deliver(int which, const struct sample *s)
+static void deliver(int which, void *data, size_t size)
 {
 	switch (which) {
 	case CTRL_HAND:
-		if (g.ctrl_fn && s->size >= sizeof(struct conn_ctrl_event_t))
-			g.ctrl_fn(g.ctrl_ctx, (struct conn_ctrl_event_t *)s->data);
+		if (g.ctrl_fn && size >= sizeof(struct conn_ctrl_event_t))
+			g.ctrl_fn(g.ctrl_ctx, data);
 		break;
 	case DATA_HAND: {
-		const struct conn_data_event_attr_t *a = (const void *)s->data;
+		const struct conn_data_event_attr_t *a = data;
 
-		if (g.data_fn && s->size >= sizeof(*a) && a->msg_buf_size <= CONN_DATA_MAX_SIZE &&
-		    sizeof(*a) + a->msg_buf_size <= s->size)
-			g.data_fn(g.data_ctx, (struct conn_data_event_t *)s->data);
+		if (g.data_fn && size >= sizeof(*a) && a->msg_buf_size <= CONN_DATA_MAX_SIZE &&
+		    sizeof(*a) + a->msg_buf_size <= size)
+			g.data_fn(g.data_ctx, data);
 		break;
 	}
 	case STAT_HAND:
-		if (g.stats_fn && s->size >= sizeof(struct conn_stats_event_t))
-			g.stats_fn(g.stats_ctx, (struct conn_stats_event_t *)s->data);
+		if (g.stats_fn && size >= sizeof(struct conn_stats_event_t))
+			g.stats_fn(g.stats_ctx, data);
 		break;
 	}
 }
 
-/* Runs up to budget callbacks from one ring; the slots are released only after their callbacks
- * returned, which is why event pointers are valid during the callback and not after. */
-static int drain(struct ring *r, int which, int budget)
+static void report_lost(int which, uint64_t lost, int cpu)
 {
-	struct perf_event_mmap_page *h = r->base;
-	char *data = (char *)r->base + getpagesize();
-	uint64_t head = __atomic_load_n(&h->data_head, __ATOMIC_ACQUIRE);
-	uint64_t tail = h->data_tail;
+	if (g.lost_fn)
+		g.lost_fn(g.lost_ctx, (enum callback_type_e)which, lost);
+	else if (cpu >= 0)
+		logmsg(LOG_WARN, "libebpf: lost %llu %s events on CPU %d\n", (unsigned long long)lost,
+		       buffer_names[which], cpu);
+	else
+		logmsg(LOG_WARN, "libebpf: lost %llu %s events\n", (unsigned long long)lost, buffer_names[which]);
+}
+
+/* Where each event kind keeps its monotonic timestamp. */
+static const size_t ts_offset[NUM_BUFFERS] = { offsetof(struct conn_ctrl_event_t, ts),
+					       offsetof(struct conn_data_event_attr_t, ts),
+					       offsetof(struct conn_stats_event_t, ts) };
+
+/* Copies len bytes at perf ring position pos, which may wrap at the end of the data pages. */
+static void ring_copy(const struct ring *r, uint64_t pos, void *dst, size_t len)
+{
+	const char *data = (const char *)r->base + getpagesize();
+	size_t off = pos & (r->data_size - 1);
+	size_t first = r->data_size - off < len ? r->data_size - off : len;
+
+	memcpy(dst, data + off, first);
+	memcpy((char *)dst + first, data, len - first);
+}
+
+/* The header of a perf ring's next sample or loss notice (other records are skipped); false when the
+ * ring has nothing more in this poll. */
+static bool perf_head(struct ring *r, struct perf_event_header *eh)
+{
+	while (r->tail != r->head) {
+		ring_copy(r, r->tail, eh, sizeof(*eh));
+		if (!eh->size) {
+			r->head = r->tail; /* not written completely yet */
+			return false;
+		}
+		if (eh->type == PERF_RECORD_SAMPLE || eh->type == PERF_RECORD_LOST)
+			return true;
+		r->tail += eh->size;
+	}
+	return false;
+}
+
+/* One event kind over the perf transport: up to budget records of all CPUs' rings, merged by event
+ * timestamp (loss notices first) so the events of a thread that migrated between CPUs still come
+ * out in the order it produced them. The slots are released only after their callbacks returned,
+ * which is why event pointers are valid during the callback and not after. */
+static int drain_perf(struct buffer *b, int which, int budget)
+{
 	int n = 0;
 
-	while (tail != head && n < budget) {
-		size_t off = tail & (r->data_size - 1);
-		struct perf_event_header *eh = (void *)(data + off);
-		size_t size = eh->size;
+	for (int i = 0; i < b->nrings; i++) {
+		struct perf_event_mmap_page *h = b->rings[i].base;
 
-		if (!size)
-			break;
-		if (off + size > r->data_size) {
-			size_t first = r->data_size - off;
-			memcpy(record_copy, data + off, first);
-			memcpy(record_copy + first, data, size - first);
-			eh = (void *)record_copy;
-		}
-		if (eh->type == PERF_RECORD_SAMPLE) {
-			deliver(which, (const struct sample *)eh);
-			n++;
-		} else if (eh->type == PERF_RECORD_LOST) {
-			const struct lost_record *l = (const void *)eh;
-			if (g.lost_fn)
-				g.lost_fn(g.lost_ctx, (enum callback_type_e)which, l->lost);
-			else
-				logmsg(LOG_WARN, "libebpf: lost %llu %s events on CPU %d\n",
-				       (unsigned long long)l->lost, buffer_names[which], r->cpu);
-			n++;
-		}
-		tail += size;
+		b->rings[i].head = __atomic_load_n(&h->data_head, __ATOMIC_ACQUIRE);
+		b->rings[i].tail = h->data_tail;
 	}
-	__atomic_store_n(&h->data_tail, tail, __ATOMIC_RELEASE);
+	while (n < budget) {
+		struct ring *best = NULL;
+		uint64_t best_ts = 0;
+		struct perf_event_header eh;
+		char *rec;
+		size_t off;
+
+		for (int i = 0; i < b->nrings; i++) {
+			struct ring *r = &b->rings[i];
+			uint64_t ts = 0;
+
+			if (!perf_head(r, &eh))
+				continue;
+			if (eh.type == PERF_RECORD_SAMPLE && eh.size >= sizeof(struct sample) + ts_offset[which] + sizeof(ts))
+				ring_copy(r, r->tail + sizeof(struct sample) + ts_offset[which], &ts, sizeof(ts));
+			if (!best || ts < best_ts) {
+				best = r;
+				best_ts = ts;
+			}
+		}
+		if (!best)
+			break;
+		perf_head(best, &eh);
+		off = best->tail & (best->data_size - 1);
+		rec = (char *)best->base + getpagesize() + off;
+		if (off + eh.size > best->data_size) {
+			ring_copy(best, best->tail, record_copy, eh.size);
+			rec = record_copy;
+		}
+		if (eh.type == PERF_RECORD_SAMPLE) {
+			struct sample *s = (struct sample *)rec;
+			deliver(which, s->data, s->size);
+		} else {
+			report_lost(which, ((const struct lost_record *)rec)->lost, best->cpu);
+		}
+		n++;
+		best->tail += eh.size;
+	}
+	for (int i = 0; i < b->nrings; i++) {
+		struct perf_event_mmap_page *h = b->rings[i].base;
+
+		__atomic_store_n(&h->data_tail, b->rings[i].tail, __ATOMIC_RELEASE);
+	}
+	return n;
+}
+
+/* The next complete record of one ring (skipping discarded ones), or NULL. */
+static void *ring_head(struct rbuf *r, uint32_t *size)
+{
+	char *data = (char *)r->prod + getpagesize();
+	uint64_t prod = __atomic_load_n((uint64_t *)r->prod, __ATOMIC_ACQUIRE);
+
+	while (r->next < prod) {
+		uint32_t *hdr = (uint32_t *)(data + (r->next & (r->size - 1)));
+		uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+
+		if (len & BPF_RINGBUF_BUSY_BIT)
+			return NULL;
+		if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
+			*size = len;
+			return (char *)hdr + BPF_RINGBUF_HDR_SZ;
+		}
+		len &= ~(uint32_t)BPF_RINGBUF_DISCARD_BIT;
+		r->next += (len + BPF_RINGBUF_HDR_SZ + 7) & ~(uint64_t)7;
+	}
+	return NULL;
+}
+
+/* One event kind over the ring buffer transport: first a loss notice if events were refused since
+ * the last one, then up to budget events of all CPUs' rings merged by timestamp, so the events of a
+ * thread that migrated between CPUs still come out in the order it produced them. The space is
+ * released only after the callbacks returned. */
+static int drain_rings(struct buffer *b, int which, int budget)
+{
+	uint64_t lost = g.ring_lost[which];
+	int n = 0;
+
+	if (lost != b->lost_seen && budget > 0) {
+		report_lost(which, lost - b->lost_seen, -1);
+		b->lost_seen = lost;
+		n++;
+	}
+	for (int i = 0; i < b->nrbs; i++)
+		b->rbs[i].next = *b->rbs[i].cons;
+	while (n < budget) {
+		struct rbuf *best = NULL;
+		void *best_rec = NULL;
+		uint32_t best_size = 0;
+		uint64_t best_ts = 0;
+
+		for (int i = 0; i < b->nrbs; i++) {
+			uint32_t size;
+			void *rec = ring_head(&b->rbs[i], &size);
+			uint64_t ts = 0;
+
+			if (!rec)
+				continue;
+			if (size >= ts_offset[which] + sizeof(ts))
+				memcpy(&ts, (char *)rec + ts_offset[which], sizeof(ts));
+			if (!best || ts < best_ts) {
+				best = &b->rbs[i];
+				best_rec = rec;
+				best_size = size;
+				best_ts = ts;
+			}
+		}
+		if (!best)
+			break;
+		deliver(which, best_rec, best_size);
+		n++;
+		best->next += (best_size + BPF_RINGBUF_HDR_SZ + 7) & ~(uint64_t)7;
+	}
+	for (int i = 0; i < b->nrbs; i++)
+		__atomic_store_n(b->rbs[i].cons, b->rbs[i].next, __ATOMIC_RELEASE);
 	return n;
 }
 
@@ -455,8 +737,8 @@ EXPORT int32_t ebpf_poll_events(int32_t max_events, int32_t *stop_flag)
 	/* Control events first: a consumer should meet a connection before its data. */
 	for (int which = 0; which < NUM_BUFFERS && n < max_events; which++) {
 		struct buffer *b = &g.buffers[which];
-		for (int i = 0; i < b->nrings && n < max_events; i++)
-			n += drain(&b->rings[i], which, max_events - n);
+
+		n += g.ringbuf ? drain_rings(b, which, max_events - n) : drain_perf(b, which, max_events - n);
 	}
 	return n;
 }
@@ -478,8 +760,10 @@ static void detach_all(void)
 	free(g.tracepoints);
 	g.tracepoints = NULL;
 	g.ntracepoints = 0;
-	for (int i = 0; i < NUM_BUFFERS; i++)
+	for (int i = 0; i < NUM_BUFFERS; i++) {
 		close_buffer(&g.buffers[i], g.skel ? buffer_map_fd(i) : -1);
+		close_rings(&g.buffers[i], i);
+	}
 	g.started = false;
 }
 
@@ -490,6 +774,9 @@ static void destroy_all(void)
 		bpf_link__destroy(g.uprobes[i]);
 		g.uprobes[i] = NULL;
 	}
+	if (g.ring_lost)
+		munmap((void *)g.ring_lost, (size_t)getpagesize());
+	g.ring_lost = NULL;
 	netobserver_bpf__destroy(g.skel);
 	g.skel = NULL;
 }
@@ -596,16 +883,27 @@ static void report_load_failure(int err)
 	       tail);
 }
 
-/* The fast socket test of the entry programs needs bpf_get_current_task_btf (5.11) and the
- * bpf_rdonly_cast kfunc (6.2) in the running kernel's BTF; a kernel that needs a BTF file has
- * neither. */
-static bool btf_fast_path(const char *btf_path)
+/* The three sets of syscall programs (netobserver.bpf.c), cheapest first. */
+enum hook {
+	HOOK_TP_BTF,     /* tp_btf/sys_enter + sys_exit and BPF ring buffers: 5.8+ with built-in BTF */
+	HOOK_RAW_TP,     /* raw_tp/sys_enter + sys_exit: raw tracepoints, 4.17+ */
+	HOOK_TRACEPOINT, /* syscalls:sys_enter_X / sys_exit_X: a perf trace record per call */
+	NUM_HOOKS,
+};
+
+static const char *const hook_names[NUM_HOOKS] = { "tp_btf", "raw_tp", "tracepoint" };
+/* Section prefix of each set's programs (its tail-call targets included). */
+static const char *const hook_sections[NUM_HOOKS] = { "tp_btf/", "raw_tp", "tracepoint" };
+
+/* The fast socket test of the tp_btf entry needs bpf_get_current_task_btf (5.11) and the
+ * bpf_rdonly_cast kfunc (6.2) in the running kernel's BTF. */
+static bool btf_fast_path(void)
 {
 	struct btf *vmlinux;
 	bool ok;
 
-	/* NETOBSERVER_BPF_PORTABLE=1 forces the build that older kernels run (tests cover both). */
-	if (btf_path || getenv("NETOBSERVER_BPF_PORTABLE") ||
+	/* NETOBSERVER_BPF_PORTABLE=1 forces the portable build (tests cover both). */
+	if (getenv("NETOBSERVER_BPF_PORTABLE") ||
 	    libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_task_btf, NULL) != 1)
 		return false;
 	vmlinux = btf__load_vmlinux_btf();
@@ -616,56 +914,162 @@ static bool btf_fast_path(const char *btf_path)
 	return ok;
 }
 
-/* Loads one of the two builds of each data syscall entry (enter_X or enter_X_btf). */
-static void select_entry_programs(bool fast)
+/* The first hook set worth trying: tp_btf needs the kernel's own BTF (a kernel that needs a BTF file
+ * has no tp_btf) with the sys_enter tracepoint in it (libbpf cannot probe the tracing program type
+ * without an attach target: a refusal at load falls back) and ring buffers (5.8), raw_tp a kernel
+ * that knows its type. */
+static enum hook first_hook(const char *btf_path)
+{
+	struct btf *vmlinux;
+	bool btf_tp = false;
+
+	if (!btf_path && (vmlinux = btf__load_vmlinux_btf())) {
+		btf_tp = btf__find_by_name_kind(vmlinux, "btf_trace_sys_enter", BTF_KIND_TYPEDEF) > 0 &&
+			 libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1;
+		btf__free(vmlinux);
+	}
+	if (btf_tp)
+		return HOOK_TP_BTF;
+	return libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL) == 1 ? HOOK_RAW_TP : HOOK_TRACEPOINT;
+}
+
+/* Loads the programs of one hook set (and the uprobes); of the tp_btf entry, one socket test; of the
+ * uprobe that emits events, the build of the set's transport. */
+static void select_programs(enum hook h, bool fast)
 {
 	struct bpf_program *prog;
 
 	bpf_object__for_each_program(prog, g.skel->obj)
 	{
-		const char *name = bpf_program__name(prog);
-		size_t len = strlen(name);
-		char twin[64];
+		const char *sec = bpf_program__section_name(prog);
+		bool load = !strncmp(sec, "uprobe", 6) || !strncmp(sec, hook_sections[h], strlen(hook_sections[h]));
 
-		if (len < 5 || strcmp(name + len - 4, "_btf") || len - 4 >= sizeof(twin))
-			continue;
-		memcpy(twin, name, len - 4);
-		twin[len - 4] = 0;
-		bpf_program__set_autoload(prog, fast);
-		bpf_program__set_autoload(bpf_object__find_program_by_name(g.skel->obj, twin), !fast);
+		if (prog == g.skel->progs.btf_sys_enter)
+			load = load && fast;
+		else if (prog == g.skel->progs.btf_sys_enter_portable)
+			load = load && !fast;
+		else if (prog == g.skel->progs.up_update_conn_addr_rb)
+			load = h == HOOK_TP_BTF;
+		else if (prog == g.skel->progs.up_update_conn_addr)
+			load = h != HOOK_TP_BTF;
+		bpf_program__set_autoload(prog, load);
 	}
-	logmsg(LOG_INFO, "libebpf: socket test at syscall entry: %s\n",
-	       fast ? "BTF pointer walk (1 probe read)" : "CO-RE probe reads (6 per syscall)");
+	/* The ring buffer maps do not exist before 5.8 (5.5 for a memory-mapped array). */
+	bpf_map__set_autocreate(g.skel->maps.rings, h == HOOK_TP_BTF);
+	bpf_map__set_autocreate(g.skel->maps.ring_lost, h == HOOK_TP_BTF);
+	if (h == HOOK_TP_BTF && libbpf_num_possible_cpus() > 0)
+		bpf_map__set_max_entries(g.skel->maps.rings,
+					 NETOBSERVER_NUM_RINGS * (uint32_t)libbpf_num_possible_cpus());
+	switch (h) {
+	case HOOK_TP_BTF:
+		g.tail_progs[TAIL_DATA_MAIN] = g.skel->progs.data_main_btf;
+		g.tail_progs[TAIL_EMIT_SEGMENTS] = g.skel->progs.emit_segments_btf;
+		g.tail_progs[TAIL_MMSG_COUNT] = g.skel->progs.mmsg_count_btf;
+		break;
+	case HOOK_RAW_TP:
+		g.tail_progs[TAIL_DATA_MAIN] = g.skel->progs.data_main_raw;
+		g.tail_progs[TAIL_EMIT_SEGMENTS] = g.skel->progs.emit_segments_raw;
+		g.tail_progs[TAIL_MMSG_COUNT] = g.skel->progs.mmsg_count_raw;
+		break;
+	default:
+		g.tail_progs[TAIL_DATA_MAIN] = g.skel->progs.data_main;
+		g.tail_progs[TAIL_EMIT_SEGMENTS] = g.skel->progs.emit_segments;
+		g.tail_progs[TAIL_MMSG_COUNT] = g.skel->progs.mmsg_count;
+		break;
+	}
 }
 
-static int load(const char *btf_path)
+static struct bpf_map *tail_map(enum hook h)
+{
+	return h == HOOK_TP_BTF ? g.skel->maps.tails_btf : h == HOOK_RAW_TP ? g.skel->maps.tails_raw : g.skel->maps.tails;
+}
+
+/* Opens and loads the object with hook set h; on failure everything is destroyed again. */
+static int load_hook(const char *btf_path, enum hook h, bool quiet)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
-	const struct bpf_program *tails[NETOBSERVER_NUM_TAILS];
+	bool fast = h == HOOK_TP_BTF && btf_fast_path();
 	int err;
 
+	if (h == HOOK_TRACEPOINT) {
+		err = ensure_tracefs();
+		if (err)
+			return err;
+	}
 	g.skel = netobserver_bpf__open_opts(&opts);
 	if (!g.skel) {
 		err = -errno;
 		logmsg(LOG_WARN, "libebpf: opening the embedded BPF object failed: %s\n", strerror(-err));
 		return err;
 	}
-	select_entry_programs(btf_fast_path(btf_path));
+	select_programs(h, fast);
 	g.load_log_len = 0;
 	g.load_log[0] = 0;
-	g.capture_log = true;
+	g.capture_log = !quiet;
 	err = netobserver_bpf__load(g.skel);
 	g.capture_log = false;
 	if (err) {
-		report_load_failure(err);
+		if (!quiet)
+			report_load_failure(err);
+		netobserver_bpf__destroy(g.skel);
+		g.skel = NULL;
 		return err;
 	}
-	tails[TAIL_DATA_MAIN] = g.skel->progs.data_main;
-	tails[TAIL_EMIT_SEGMENTS] = g.skel->progs.emit_segments;
-	tails[TAIL_MMSG_COUNT] = g.skel->progs.mmsg_count;
+	g.hook = hook_names[h];
+	g.ringbuf = h == HOOK_TP_BTF;
+	logmsg(LOG_INFO, "libebpf: syscall hooks: %s; socket test at syscall entry: %s\n",
+	       h == HOOK_TP_BTF	  ? "tp_btf/sys_enter + tp_btf/sys_exit (BTF raw tracepoints)"
+	       : h == HOOK_RAW_TP ? "raw_tp/sys_enter + raw_tp/sys_exit (raw tracepoints)"
+				  : "syscalls:sys_enter_X / sys_exit_X (per-syscall tracepoints)",
+	       fast ? "BTF pointer walk (1 probe read)" : "CO-RE probe reads (6 per syscall)");
+	return 0;
+}
+
+/* Loads the cheapest hook set the kernel takes, or the one NETOBSERVER_BPF_HOOK names (tp_btf, raw_tp,
+ * tracepoint; no fallback then, so the tests run each set for real). */
+static int load(const char *btf_path)
+{
+	const char *forced = getenv("NETOBSERVER_BPF_HOOK");
+	enum hook h;
+	int err;
+
+	if (forced && *forced) {
+		for (h = 0; h < NUM_HOOKS && strcmp(forced, hook_names[h]); h++)
+			;
+		if (h == NUM_HOOKS) {
+			logmsg(LOG_WARN, "libebpf: NETOBSERVER_BPF_HOOK=%s is none of tp_btf, raw_tp, tracepoint\n", forced);
+			return -EINVAL;
+		}
+		err = load_hook(btf_path, h, false);
+	} else {
+		/* A set the probes allowed can still be refused (a verifier of another vintage): the
+		 * next one is tried, and the last one reports why it failed. */
+		for (h = first_hook(btf_path);; h++) {
+			err = load_hook(btf_path, h, h != HOOK_TRACEPOINT);
+			if (!err || h == HOOK_TRACEPOINT || err == -EPERM || err == -EACCES)
+				break;
+			logmsg(LOG_INFO, "libebpf: the %s syscall hooks did not load (%s); trying %s\n", hook_names[h],
+			       strerror(-err), hook_names[h + 1]);
+		}
+		if (err && h != HOOK_TRACEPOINT)
+			report_load_failure(err);
+	}
+	if (err)
+		return err;
+	if (g.ringbuf) {
+		void *lost = mmap(NULL, (size_t)getpagesize(), PROT_READ, MAP_SHARED,
+				  bpf_map__fd(g.skel->maps.ring_lost), 0);
+
+		if (lost == MAP_FAILED) {
+			err = -errno;
+			logmsg(LOG_WARN, "libebpf: mapping the ring buffers' loss counters failed: %s\n", strerror(-err));
+			return err;
+		}
+		g.ring_lost = lost;
+	}
 	for (uint32_t i = 0; i < NETOBSERVER_NUM_TAILS; i++) {
-		int fd = bpf_program__fd(tails[i]);
-		if (bpf_map_update_elem(bpf_map__fd(g.skel->maps.tails), &i, &fd, BPF_ANY)) {
+		int fd = bpf_program__fd(g.tail_progs[i]);
+		if (bpf_map_update_elem(bpf_map__fd(tail_map(h)), &i, &fd, BPF_ANY)) {
 			err = -errno;
 			logmsg(LOG_WARN, "libebpf: filling the tail-call table failed: %s\n", strerror(-err));
 			return err;
@@ -676,7 +1080,8 @@ static int load(const char *btf_path)
 
 static int attach_stubs(const char *so, const long offsets[4])
 {
-	struct bpf_program *progs[4] = { g.skel->progs.up_cleanup_dog, g.skel->progs.up_update_conn_addr,
+	struct bpf_program *progs[4] = { g.skel->progs.up_cleanup_dog,
+					 g.ringbuf ? g.skel->progs.up_update_conn_addr_rb : g.skel->progs.up_update_conn_addr,
 					 g.skel->progs.up_disable_process, g.skel->progs.up_update_conn_role };
 	static const char *const names[4] = { "ebpf_cleanup_dog", "ebpf_update_conn_addr", "ebpf_disable_process",
 					       "ebpf_update_conn_role" };
@@ -754,9 +1159,7 @@ EXPORT int32_t ebpf_init(char *btf, int32_t btf_size, char *so, int32_t so_size,
 		logmsg(LOG_INFO, "libebpf: raising RLIMIT_MEMLOCK failed (%s); loading may fail on kernels < 5.11\n",
 		       strerror(errno));
 
-	err = ensure_tracefs();
-	if (!err)
-		err = load(custom_btf);
+	err = load(custom_btf);
 	if (!err)
 		err = attach_stubs(so_path, offsets);
 	if (err) {
@@ -765,8 +1168,9 @@ EXPORT int32_t ebpf_init(char *btf, int32_t btf_size, char *so, int32_t so_size,
 	}
 	g.owner = getpid();
 	push_config();
-	logmsg(LOG_INFO, "libebpf: %s loaded on Linux %s (BTF %s); transport: per-CPU perf buffers\n",
-	       netobserver_libebpf_version(), uts.release, custom_btf ? custom_btf : "/sys/kernel/btf/vmlinux");
+	logmsg(LOG_INFO, "libebpf: %s loaded on Linux %s (BTF %s); syscall hooks: %s; transport: %s\n",
+	       netobserver_libebpf_version(), uts.release, custom_btf ? custom_btf : "/sys/kernel/btf/vmlinux", g.hook,
+	       g.ringbuf ? "per-CPU BPF ring buffers" : "per-CPU perf buffers");
 	return 0;
 }
 
@@ -780,12 +1184,21 @@ EXPORT int32_t ebpf_start(void)
 		return -EINVAL;
 	}
 	if (g.started) {
-		logmsg(LOG_INFO, "libebpf: ebpf_start while running; reattaching\n");
+		/* iLogtail calls ebpf_start on every config reload. The settings are in the config map
+		 * already, so unless a buffer size changed, keep programs and buffers: reopening them
+		 * would throw away the events not yet polled. */
+		if (!memcmp(g.pages, g.open_pages, sizeof(g.pages))) {
+			push_config();
+			logmsg(LOG_INFO, "libebpf: ebpf_start while running: settings applied, buffers kept\n");
+			return 0;
+		}
+		logmsg(LOG_INFO, "libebpf: ebpf_start while running with new buffer sizes; reopening (unpolled events are lost)\n");
 		detach_all();
 	}
 	push_config();
 	for (int i = 0; i < NUM_BUFFERS && !err; i++)
-		err = open_buffer(&g.buffers[i], buffer_map_fd(i), g.pages[i], buffer_names[i]);
+		err = g.ringbuf ? open_rings(&g.buffers[i], i, g.pages[i], buffer_names[i])
+				: open_buffer(&g.buffers[i], buffer_map_fd(i), g.pages[i], buffer_names[i]);
 	if (err)
 		goto fail;
 
@@ -799,9 +1212,11 @@ EXPORT int32_t ebpf_start(void)
 	{
 		struct bpf_link *link;
 
-		/* Tail-call targets and uprobes have no tracepoint to attach to; the unused build of
-		 * an entry program was never loaded. */
-		if (strncmp(bpf_program__section_name(prog), "tracepoint/", 11) || !bpf_program__autoload(prog))
+		/* Tail-call targets run from the exit programs, the uprobes are attached at init;
+		 * the programs of the other hook sets were never loaded. */
+		if (!bpf_program__autoload(prog) || !strncmp(bpf_program__section_name(prog), "uprobe", 6) ||
+		    prog == g.tail_progs[TAIL_DATA_MAIN] || prog == g.tail_progs[TAIL_EMIT_SEGMENTS] ||
+		    prog == g.tail_progs[TAIL_MMSG_COUNT])
 			continue;
 		link = bpf_program__attach(prog);
 		if (!link) {
@@ -813,8 +1228,16 @@ EXPORT int32_t ebpf_start(void)
 		g.tracepoints[g.ntracepoints++] = link;
 	}
 	g.started = true;
-	logmsg(LOG_INFO, "libebpf: started: %d tracepoints, perf buffers of %d/%d/%d pages per CPU (ctrl/data/stats)\n",
-	       g.ntracepoints, g.pages[CTRL_HAND], g.pages[DATA_HAND], g.pages[STAT_HAND]);
+	memcpy(g.open_pages, g.pages, sizeof(g.pages));
+	if (g.ringbuf)
+		logmsg(LOG_INFO,
+		       "libebpf: started: %d %s programs attached, ring buffers of %zu/%zu/%zu KiB per CPU (ctrl/data/stats)\n",
+		       g.ntracepoints, g.hook, ring_bytes(g.pages[CTRL_HAND]) >> 10, ring_bytes(g.pages[DATA_HAND]) >> 10,
+		       ring_bytes(g.pages[STAT_HAND]) >> 10);
+	else
+		logmsg(LOG_INFO,
+		       "libebpf: started: %d %s programs attached, perf buffers of %d/%d/%d pages per CPU (ctrl/data/stats)\n",
+		       g.ntracepoints, g.hook, g.pages[CTRL_HAND], g.pages[DATA_HAND], g.pages[STAT_HAND]);
 	return 0;
 fail:
 	detach_all();

@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Kernel side of netobserver's libebpf.so: syscall tracepoints and four uprobes, nothing else, so it
- * runs on kernels without kprobes or fentry. Kept within what a 4.19 kernel accepts: no loops the
+ * runs on kernels without kprobes or fentry. The syscall hooks come in three sets and the loader loads
+ * one: the BTF raw tracepoints tp_btf/sys_enter + sys_exit (5.5+), the raw tracepoints raw_tp/sys_enter
+ * + sys_exit (4.17+), or the per-syscall tracepoints syscalls:sys_enter_X / sys_exit_X. The raw ones
+ * are two programs that dispatch on the syscall number and return at once for any other syscall; the
+ * per-syscall ones make the kernel build a perf trace record before every program run, which cost
+ * more than the programs themselves. Kept within what a 4.19 kernel accepts: no loops the
  * verifier must bound (every loop is unrolled with a small constant trip count, long walks continue
  * through tail calls), no global variables, no bpf-to-bpf calls (they cannot be mixed with tail
  * calls before 5.10), helpers of 4.19 or ones libbpf rewrites for it (probe_read_user/kernel).
@@ -172,12 +177,28 @@ struct {
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
 
+/* One tail-call table per hook set: a program array only takes programs of the type (and, for
+ * tp_btf, the attach point) of its first user. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, NETOBSERVER_NUM_TAILS);
 	__type(key, u32);
 	__type(value, u32);
 } tails SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, NETOBSERVER_NUM_TAILS);
+	__type(key, u32);
+	__type(value, u32);
+} tails_raw SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, NETOBSERVER_NUM_TAILS);
+	__type(key, u32);
+	__type(value, u32);
+} tails_btf SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
@@ -196,6 +217,52 @@ struct {
 	__uint(key_size, sizeof(u32));
 	__uint(value_size, sizeof(u32));
 } stats_events SEC(".maps");
+
+/* The BPF ring buffer transport (tp_btf hook set, 5.8+): one ring per event kind and CPU, at index
+ * cpu * NETOBSERVER_NUM_RINGS + kind. A ring shared by all CPUs costs a contended spinlock and a
+ * bouncing cache line per event (measured: the top BPF item of an nginx profile); the consumer merges
+ * the CPUs' rings by timestamp instead. The rings live in an array of maps (sized by the loader) so
+ * the loader can replace them with rings of another size at ebpf_start (PERF_BUFFER_PAGE); the
+ * template's size is never used. */
+struct ring_template {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, NETOBSERVER_NUM_RINGS); /* x possible CPUs, set by the loader */
+	__type(key, u32);
+	__array(values, struct ring_template);
+} rings SEC(".maps");
+
+/* Events a full ring (or a CPU without one) refused, per kind (callback_type_e); memory-mapped by
+ * the loader, which reports the growth through the lost callback. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NETOBSERVER_NUM_RINGS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, u32);
+	__type(value, u64);
+} ring_lost SEC(".maps");
+
+/* Hands an event to user space: through the ring buffer (rb) or the per-CPU perf buffer. The ring
+ * copy asks for no wakeup: the consumer polls without sleeping on the ring. */
+static __always_inline void output(void *ctx, u32 which, void *perf_map, void *data, u64 size, bool rb)
+{
+	if (rb) {
+		u32 key = bpf_get_smp_processor_id() * NETOBSERVER_NUM_RINGS + which;
+		void *ring = bpf_map_lookup_elem(&rings, &key);
+
+		if (!ring || bpf_ringbuf_output(ring, data, size, BPF_RB_NO_WAKEUP)) {
+			u64 *lost = bpf_map_lookup_elem(&ring_lost, &which);
+			if (lost)
+				__sync_fetch_and_add(lost, 1);
+		}
+		return;
+	}
+	bpf_perf_event_output(ctx, perf_map, BPF_F_CURRENT_CPU, data, size);
+}
 
 static __always_inline struct netobserver_config *config(void)
 {
@@ -270,8 +337,9 @@ static __always_inline struct file *fd_file(s32 fd)
 
 /* A socket is an inode with S_IFSOCK; the test runs at the entry of every read and write, so it
  * comes in two builds. The portable one chases task->files->fdt->fd[fd]->f_inode->i_mode with six
- * probe reads. The fast one (5.11+ helper, 6.2+ kfunc; chosen by the loader) walks the same chain
- * with direct BTF loads and needs a single probe read, for the fd array slot. */
+ * probe reads. The fast one (5.11+ helper, 6.2+ kfunc; part of the tp_btf hook set, chosen by the
+ * loader) walks the same chain with direct BTF loads and needs a single probe read, for the fd array
+ * slot. */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
 static __always_inline bool fd_is_socket(s32 fd, bool btf)
@@ -295,6 +363,20 @@ static __always_inline bool fd_is_socket(s32 fd, bool btf)
 	if (!f)
 		return false;
 	return (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) == S_IFSOCK;
+}
+
+/* A 32-bit (ia32) syscall: the raw tracepoints see those too, with other syscall numbers (ia32 read
+ * is 3, our close); the per-syscall tracepoints never fire for them. */
+#define TS_COMPAT 0x0002
+
+static __always_inline bool compat_syscall(bool btf)
+{
+	struct task_struct *task;
+
+	if (btf)
+		return bpf_get_current_task_btf()->thread_info.status & TS_COMPAT;
+	task = (struct task_struct *)bpf_get_current_task();
+	return BPF_CORE_READ(task, thread_info.status) & TS_COMPAT;
 }
 
 /* Fills the peer address from the kernel socket behind fd; returns the family, 0 if not a socket
@@ -356,7 +438,7 @@ static __always_inline bool read_user_addr(union sockaddr_t *a, u64 uaddr)
 	return false;
 }
 
-static __always_inline void emit_connect(void *ctx, struct conn *c)
+static __always_inline void emit_connect(void *ctx, struct conn *c, bool rb)
 {
 	struct conn_ctrl_event_t e;
 
@@ -366,10 +448,10 @@ static __always_inline void emit_connect(void *ctx, struct conn *c)
 	e.conn_id = c->id;
 	e.connect.addr = c->addr;
 	e.connect.role = c->role;
-	bpf_perf_event_output(ctx, &ctrl_events, BPF_F_CURRENT_CPU, &e, sizeof(e));
+	output(ctx, CTRL_HAND, &ctrl_events, &e, sizeof(e), rb);
 }
 
-static __always_inline void emit_stats(void *ctx, struct conn *c, u32 final)
+static __always_inline void emit_stats(void *ctx, struct conn *c, u32 final, bool rb)
 {
 	struct conn_stats_event_t e;
 
@@ -387,7 +469,7 @@ static __always_inline void emit_stats(void *ctx, struct conn *c, u32 final)
 	e.last_output_wr_pkts = c->last_wr_pkts;
 	e.last_output_rd_pkts = c->last_rd_pkts;
 	e.conn_events = final;
-	bpf_perf_event_output(ctx, &stats_events, BPF_F_CURRENT_CPU, &e, sizeof(e));
+	output(ctx, STAT_HAND, &stats_events, &e, sizeof(e), rb);
 	c->last_wr_bytes = c->wr_bytes;
 	c->last_rd_bytes = c->rd_bytes;
 	c->last_wr_pkts = c->wr_pkts;
@@ -395,7 +477,7 @@ static __always_inline void emit_stats(void *ctx, struct conn *c, u32 final)
 }
 
 /* EventClose with the totals (sampled connections only) and the final stats, then forget it. */
-static __always_inline void close_conn(void *ctx, u64 key, struct conn *c, bool quiet)
+static __always_inline void close_conn(void *ctx, u64 key, struct conn *c, bool quiet, bool rb)
 {
 	if (!quiet) {
 		if (c->sampled) {
@@ -407,16 +489,16 @@ static __always_inline void close_conn(void *ctx, u64 key, struct conn *c, bool 
 			e.conn_id = c->id;
 			e.close.wr_bytes = c->wr_bytes;
 			e.close.rd_bytes = c->rd_bytes;
-			bpf_perf_event_output(ctx, &ctrl_events, BPF_F_CURRENT_CPU, &e, sizeof(e));
+			output(ctx, CTRL_HAND, &ctrl_events, &e, sizeof(e), rb);
 		}
-		emit_stats(ctx, c, 1);
+		emit_stats(ctx, c, 1, rb);
 	}
 	bpf_map_delete_elem(&conn_map, &key);
 }
 
 /* Starts tracking; a fresh start time gives a reused fd a new identity. */
 static __always_inline struct conn *track(void *ctx, u64 key, const union sockaddr_t *addr, u32 role,
-					  u8 sock_type, bool announce)
+					  u8 sock_type, bool announce, bool rb)
 {
 	struct netobserver_config *cfg = config();
 	struct conn c;
@@ -435,7 +517,7 @@ static __always_inline struct conn *track(void *ctx, u64 key, const union sockad
 	if (bpf_map_update_elem(&conn_map, &key, &c, BPF_ANY))
 		return NULL;
 	if (announce && c.sampled)
-		emit_connect(ctx, &c);
+		emit_connect(ctx, &c, rb);
 	return bpf_map_lookup_elem(&conn_map, &key);
 }
 
@@ -461,44 +543,40 @@ static __always_inline void save_args(s32 nr, s32 fd, u32 func, u64 p1, u64 p2, 
 	a->tid = tid;
 }
 
-/* Entry of every data syscall: filters, then the socket test; only sockets leave state behind. */
-static __always_inline int enter_data(struct sys_enter_ctx *ctx, bool btf, u32 func, u64 p1, u64 p2, u64 p3)
+/* Entry of every data syscall: the socket test, then the filters; true if the syscall is to be
+ * followed (the caller saves its arguments). compat: also reject 32-bit syscalls (raw hooks). */
+static __always_inline bool data_wanted(s32 fd, bool btf, bool compat)
 {
 	u64 id = bpf_get_current_pid_tgid();
-	s32 fd = ctx->args[0];
 
-	if (!fd_is_socket(fd, btf) || !tgid_wanted(id >> 32) || tgid_disabled(id >> 32)) {
+	if (!fd_is_socket(fd, btf) || (compat && compat_syscall(btf)) || !tgid_wanted(id >> 32) ||
+	    tgid_disabled(id >> 32)) {
 		/* Arguments left by an entry whose exit never ran must not be taken by this exit. */
 		struct args *a = args_slot((u32)id);
 		if (a && a->tid == (u32)id)
 			a->tid = 0;
-		return 0;
+		return false;
 	}
-	save_args(ctx->nr, fd, func, p1, p2, p3);
-	return 0;
+	return true;
 }
 
-/* Every data syscall entry exists twice, for the two builds of the socket test; the loader loads
- * one set. */
-#define ENTER_DATA(tp, ...)                                                   \
-	SEC("tracepoint/syscalls/sys_enter_" #tp)                             \
-	int enter_##tp(struct sys_enter_ctx *ctx)                             \
-	{                                                                     \
-		return enter_data(ctx, false, __VA_ARGS__);                   \
-	}                                                                     \
-	SEC("tracepoint/syscalls/sys_enter_" #tp)                             \
-	int enter_##tp##_btf(struct sys_enter_ctx *ctx)                       \
-	{                                                                     \
-		return enter_data(ctx, true, __VA_ARGS__);                    \
+/* Per-syscall tracepoint entry of a data syscall (the fallback hook set: portable socket test). */
+#define ENTER_DATA(tp, ...)                                               \
+	SEC("tracepoint/syscalls/sys_enter_" #tp)                         \
+	int enter_##tp(struct sys_enter_ctx *ctx)                         \
+	{                                                                 \
+		if (data_wanted(ctx->args[0], false, false))              \
+			save_args(ctx->nr, ctx->args[0], __VA_ARGS__);    \
+		return 0;                                                 \
 	}
 
-/* Takes the saved arguments of this thread's syscall; false if it was not one we follow. */
-static __always_inline bool take_args(struct sys_exit_ctx *ctx, struct args *out)
+/* Takes the saved arguments of this thread's syscall nr; false if it was not one we follow. */
+static __always_inline bool take_args(s32 nr, struct args *out)
 {
 	u32 tid = (u32)bpf_get_current_pid_tgid();
 	struct args *a = args_slot(tid);
 
-	if (!a || a->tid != tid || a->nr != ctx->nr)
+	if (!a || a->tid != tid || a->nr != nr)
 		return false;
 	*out = *a;
 	a->tid = 0;
@@ -628,7 +706,7 @@ static __always_inline u32 detect(const u8 *b, u64 len, u16 tail, u32 lh, bool l
 
 /* ---- data path ------------------------------------------------------------------------------ */
 
-static __always_inline void emit_chunk(void *ctx, struct scratch *s, u64 ptr, u64 org)
+static __always_inline void emit_chunk(void *ctx, struct scratch *s, u64 ptr, u64 org, bool rb)
 {
 	u64 cp = bound_payload(org > CONN_DATA_MAX_SIZE ? CONN_DATA_MAX_SIZE : org);
 	u64 size = sizeof(struct conn_data_event_attr_t) + cp;
@@ -640,7 +718,7 @@ static __always_inline void emit_chunk(void *ctx, struct scratch *s, u64 ptr, u6
 		s->ev.attr.msg_buf_size = 0;
 		size = sizeof(struct conn_data_event_attr_t);
 	}
-	bpf_perf_event_output(ctx, &data_events, BPF_F_CURRENT_CPU, &s->ev, size);
+	output(ctx, DATA_HAND, &data_events, &s->ev, size, rb);
 }
 
 /* Points the segment walk at message msg_idx of a sendmmsg/recvmmsg vector. */
@@ -663,8 +741,8 @@ static __always_inline bool load_message(struct work *w, struct scratch *s)
 	return true;
 }
 
-SEC("tracepoint")
-int emit_segments(void *ctx)
+/* The tail-called programs exist once per hook set (TAIL_PROGS below); tmap is that set's table. */
+static __always_inline int emit_segments_body(void *ctx, void *tmap, bool rb)
 {
 	struct scratch *s = scratch();
 	struct work *w;
@@ -692,17 +770,16 @@ int emit_segments(void *ctx)
 		w->remaining -= seg;
 		if (!seg)
 			continue;
-		emit_chunk(ctx, s, v.base, seg);
+		emit_chunk(ctx, s, v.base, seg, rb);
 		w->events++;
 	}
-	bpf_tail_call(ctx, &tails, TAIL_EMIT_SEGMENTS);
+	bpf_tail_call(ctx, tmap, TAIL_EMIT_SEGMENTS);
 	return 0;
 }
 
 /* The part of every data syscall's exit that does not depend on the syscall: connection lookup or
  * creation, L4 stats, protocol detection, role inference and the data events. */
-SEC("tracepoint")
-int data_main(void *ctx)
+static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 {
 	struct scratch *s = scratch();
 	struct netobserver_config *cfg = config();
@@ -732,7 +809,8 @@ int data_main(void *ctx)
 		 * write on a socket opened before us stays silent, as in the original. */
 		c = track(ctx, w->key, &a, IsUnknown, sock_type,
 			  (w->func >= FuncSend && w->func <= FuncRecvMsg) || w->func == FuncSendMmsg ||
-				  w->func == FuncRecvMmsg);
+				  w->func == FuncRecvMmsg,
+			  rb);
 		if (!c)
 			return 0;
 	} else if (c->addr.sa.family == AF_UNKNOWN && w->has_addr) {
@@ -750,7 +828,7 @@ int data_main(void *ctx)
 	}
 	if (c->wr_bytes + c->rd_bytes - c->last_wr_bytes - c->last_rd_bytes >= STATS_BYTES_STEP ||
 	    c->wr_pkts + c->rd_pkts - c->last_wr_pkts - c->last_rd_pkts >= STATS_PKTS_STEP)
-		emit_stats(ctx, c, 0);
+		emit_stats(ctx, c, 0, rb);
 
 	if (w->kind == K_NONE || !c->sampled || !cfg->proto_set || !cfg->proto_mask || !w->first_len)
 		return 0;
@@ -817,7 +895,7 @@ int data_main(void *ctx)
 			org = w->total - off;
 			if (i < MAX_BUF_EVENTS - 1 && org > CONN_DATA_MAX_SIZE)
 				org = CONN_DATA_MAX_SIZE;
-			emit_chunk(ctx, s, w->first + off, org);
+			emit_chunk(ctx, s, w->first + off, org, rb);
 		}
 		return 0;
 	}
@@ -834,14 +912,13 @@ int data_main(void *ctx)
 		w->remaining = w->total;
 		w->vec_cnt = 1;
 	}
-	bpf_tail_call(ctx, &tails, TAIL_EMIT_SEGMENTS);
+	bpf_tail_call(ctx, tmap, TAIL_EMIT_SEGMENTS);
 	return 0;
 }
 
 /* sendmmsg/recvmmsg: the syscall returns messages, the bytes are in each msg_len. Counted in steps
  * of MSGS_PER_STEP messages so the byte total (stats, pos) is known before any data event. */
-SEC("tracepoint")
-int mmsg_count(void *ctx)
+static __always_inline int mmsg_count_body(void *ctx, void *tmap)
 {
 	struct scratch *s = scratch();
 	struct work *w;
@@ -862,35 +939,60 @@ int mmsg_count(void *ctx)
 		w->idx++;
 	}
 	if (w->idx < w->vec_cnt)
-		bpf_tail_call(ctx, &tails, TAIL_MMSG_COUNT);
-	bpf_tail_call(ctx, &tails, TAIL_DATA_MAIN);
+		bpf_tail_call(ctx, tmap, TAIL_MMSG_COUNT);
+	bpf_tail_call(ctx, tmap, TAIL_DATA_MAIN);
 	return 0;
 }
 
-/* ---- syscall tracepoints -------------------------------------------------------------------- */
+/* The tail-call targets of one hook set; sec is a section of the hook set's program type, rb its
+ * transport. */
+#define TAIL_PROGS(sec, suffix, tmap, rb)                       \
+	SEC(sec)                                                \
+	int data_main##suffix(void *ctx)                        \
+	{                                                       \
+		return data_main_body(ctx, &tmap, rb);          \
+	}                                                       \
+	SEC(sec)                                                \
+	int emit_segments##suffix(void *ctx)                    \
+	{                                                       \
+		return emit_segments_body(ctx, &tmap, rb);      \
+	}                                                       \
+	SEC(sec)                                                \
+	int mmsg_count##suffix(void *ctx)                       \
+	{                                                       \
+		return mmsg_count_body(ctx, &tmap);             \
+	}
 
-static __always_inline int exit_buf(struct sys_exit_ctx *ctx, u32 dir)
+TAIL_PROGS("tracepoint", , tails, false)
+TAIL_PROGS("raw_tp", _raw, tails_raw, false)
+/* A tp_btf program array also pins the attach point: the targets name the exit program's. */
+TAIL_PROGS("tp_btf/sys_exit", _btf, tails_btf, true)
+
+/* ---- syscall exits, shared by the three hook sets --------------------------------------------- */
+
+/* Each takes the arguments saved at entry, the syscall's return value and the hook set's tail-call
+ * table. */
+static __always_inline int exit_buf(void *ctx, long ret, struct args *a, u32 dir, void *tmap)
 {
-	struct args a;
 	struct work *w;
 
-	if (!take_args(ctx, &a) || ctx->ret <= 0)
+	if (ret <= 0)
 		return 0;
-	w = begin_work(&a, K_BUF, dir, ctx->ret);
+	w = begin_work(a, K_BUF, dir, ret);
 	if (!w)
 		return 0;
-	w->first = a.p1;
-	w->first_len = ctx->ret;
-	if (a.p2) {
-		s32 alen = (s32)a.p3;
-		if (a.func == FuncRecvFrom) {
+	w->first = a->p1;
+	w->first_len = ret;
+	if (a->p2) {
+		s32 alen = (s32)a->p3;
+		if (a->func == FuncRecvFrom) {
 			alen = 0;
-			bpf_probe_read_user(&alen, sizeof(alen), (void *)a.p3);
+			bpf_probe_read_user(&alen, sizeof(alen), (void *)a->p3);
 		}
 		if (alen > 0)
-			w->has_addr = read_user_addr(&w->addr, a.p2);
+			w->has_addr = read_user_addr(&w->addr, a->p2);
 	}
-	bpf_tail_call(ctx, &tails, TAIL_DATA_MAIN);
+	bpf_tail_call(ctx, tmap, TAIL_DATA_MAIN);
 	return 0;
 }
 
@@ -905,267 +1007,394 @@ static __always_inline void first_segment(struct work *w, u64 iov, u64 limit)
 	w->first_len = v.len < limit ? v.len : limit;
 }
 
-static __always_inline int exit_iov(struct sys_exit_ctx *ctx, u32 dir)
+static __always_inline int exit_iov(void *ctx, long ret, struct args *a, u32 dir, void *tmap)
 {
-	struct args a;
 	struct work *w;
 
-	if (!take_args(ctx, &a) || ctx->ret <= 0)
+	if (ret <= 0)
 		return 0;
-	w = begin_work(&a, K_IOV, dir, ctx->ret);
+	w = begin_work(a, K_IOV, dir, ret);
 	if (!w)
 		return 0;
-	w->vec = a.p1;
-	w->vec_cnt = a.p2;
-	first_segment(w, a.p1, ctx->ret);
-	bpf_tail_call(ctx, &tails, TAIL_DATA_MAIN);
+	w->vec = a->p1;
+	w->vec_cnt = a->p2;
+	first_segment(w, a->p1, ret);
+	bpf_tail_call(ctx, tmap, TAIL_DATA_MAIN);
 	return 0;
 }
 
-static __always_inline int exit_msg(struct sys_exit_ctx *ctx, u32 dir)
+static __always_inline int exit_msg(void *ctx, long ret, struct args *a, u32 dir, void *tmap)
 {
 	struct user_msghdr m;
-	struct args a;
 	struct work *w;
 
-	if (!take_args(ctx, &a) || ctx->ret <= 0)
+	if (ret <= 0)
 		return 0;
-	w = begin_work(&a, K_IOV, dir, ctx->ret);
-	if (!w || bpf_probe_read_user(&m, sizeof(m), (void *)a.p1))
+	w = begin_work(a, K_IOV, dir, ret);
+	if (!w || bpf_probe_read_user(&m, sizeof(m), (void *)a->p1))
 		return 0;
 	w->vec = m.iov;
 	w->vec_cnt = m.iovlen;
-	first_segment(w, m.iov, ctx->ret);
+	first_segment(w, m.iov, ret);
 	if (m.name && m.namelen > 0)
 		w->has_addr = read_user_addr(&w->addr, m.name);
-	bpf_tail_call(ctx, &tails, TAIL_DATA_MAIN);
+	bpf_tail_call(ctx, tmap, TAIL_DATA_MAIN);
 	return 0;
 }
 
-static __always_inline int exit_mmsg(struct sys_exit_ctx *ctx, u32 dir)
+static __always_inline int exit_mmsg(void *ctx, long ret, struct args *a, u32 dir, void *tmap)
 {
 	struct user_mmsghdr m;
-	struct args a;
 	struct work *w;
 
-	if (!take_args(ctx, &a) || ctx->ret <= 0)
+	if (ret <= 0)
 		return 0;
-	w = begin_work(&a, K_MMSG, dir, 0);
-	if (!w || bpf_probe_read_user(&m, sizeof(m), (void *)a.p1))
+	w = begin_work(a, K_MMSG, dir, 0);
+	if (!w || bpf_probe_read_user(&m, sizeof(m), (void *)a->p1))
 		return 0;
-	w->vec = a.p1;
-	w->vec_cnt = ctx->ret;
+	w->vec = a->p1;
+	w->vec_cnt = ret;
 	w->idx = 0;
 	first_segment(w, m.hdr.iov, m.len);
 	if (m.hdr.name && m.hdr.namelen > 0)
 		w->has_addr = read_user_addr(&w->addr, m.hdr.name);
-	bpf_tail_call(ctx, &tails, TAIL_MMSG_COUNT);
+	bpf_tail_call(ctx, tmap, TAIL_MMSG_COUNT);
 	return 0;
-}
-
-ENTER_DATA(read, FuncRead, ctx->args[1], 0, 0)
-
-SEC("tracepoint/syscalls/sys_exit_read")
-int exit_read(struct sys_exit_ctx *ctx)
-{
-	return exit_buf(ctx, DirIngress);
-}
-
-ENTER_DATA(write, FuncWrite, ctx->args[1], 0, 0)
-
-SEC("tracepoint/syscalls/sys_exit_write")
-int exit_write(struct sys_exit_ctx *ctx)
-{
-	return exit_buf(ctx, DirEgress);
-}
-
-ENTER_DATA(recvfrom, ctx->args[4] ? FuncRecvFrom : FuncRecv, ctx->args[1], ctx->args[4], ctx->args[5])
-
-SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int exit_recvfrom(struct sys_exit_ctx *ctx)
-{
-	return exit_buf(ctx, DirIngress);
-}
-
-ENTER_DATA(sendto, ctx->args[4] ? FuncSendTo : FuncSend, ctx->args[1], ctx->args[4], ctx->args[5])
-
-SEC("tracepoint/syscalls/sys_exit_sendto")
-int exit_sendto(struct sys_exit_ctx *ctx)
-{
-	return exit_buf(ctx, DirEgress);
-}
-
-ENTER_DATA(readv, FuncReadV, ctx->args[1], ctx->args[2], 0)
-
-SEC("tracepoint/syscalls/sys_exit_readv")
-int exit_readv(struct sys_exit_ctx *ctx)
-{
-	return exit_iov(ctx, DirIngress);
-}
-
-ENTER_DATA(writev, FuncWriteV, ctx->args[1], ctx->args[2], 0)
-
-SEC("tracepoint/syscalls/sys_exit_writev")
-int exit_writev(struct sys_exit_ctx *ctx)
-{
-	return exit_iov(ctx, DirEgress);
-}
-
-ENTER_DATA(recvmsg, FuncRecvMsg, ctx->args[1], 0, 0)
-
-SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int exit_recvmsg(struct sys_exit_ctx *ctx)
-{
-	return exit_msg(ctx, DirIngress);
-}
-
-ENTER_DATA(sendmsg, FuncSendMsg, ctx->args[1], 0, 0)
-
-SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int exit_sendmsg(struct sys_exit_ctx *ctx)
-{
-	return exit_msg(ctx, DirEgress);
-}
-
-ENTER_DATA(recvmmsg, FuncRecvMmsg, ctx->args[1], 0, 0)
-
-SEC("tracepoint/syscalls/sys_exit_recvmmsg")
-int exit_recvmmsg(struct sys_exit_ctx *ctx)
-{
-	return exit_mmsg(ctx, DirIngress);
-}
-
-ENTER_DATA(sendmmsg, FuncSendMmsg, ctx->args[1], 0, 0)
-
-SEC("tracepoint/syscalls/sys_exit_sendmmsg")
-int exit_sendmmsg(struct sys_exit_ctx *ctx)
-{
-	return exit_mmsg(ctx, DirEgress);
 }
 
 /* sendfile moves bytes the program cannot see; they count for the L4 stats (and leave a gap in the
  * egress stream position, which is exactly what the consumer must learn). */
-ENTER_DATA(sendfile64, FuncUnknown, 0, 0, 0)
-
-SEC("tracepoint/syscalls/sys_exit_sendfile64")
-int exit_sendfile(struct sys_exit_ctx *ctx)
+static __always_inline int exit_sendfile(void *ctx, long ret, struct args *a, void *tmap)
 {
-	struct args a;
-
-	if (!take_args(ctx, &a) || ctx->ret <= 0)
+	if (ret <= 0 || !begin_work(a, K_NONE, DirEgress, ret))
 		return 0;
-	if (!begin_work(&a, K_NONE, DirEgress, ctx->ret))
-		return 0;
-	bpf_tail_call(ctx, &tails, TAIL_DATA_MAIN);
+	bpf_tail_call(ctx, tmap, TAIL_DATA_MAIN);
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_connect")
-int enter_connect(struct sys_enter_ctx *ctx)
+/* connect and accept entries only save the fd, for the process filters' sake. */
+static __always_inline void conn_entry(s32 nr, s32 fd, u32 func)
 {
 	u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
 	if (!tgid_wanted(tgid) || tgid_disabled(tgid))
-		return 0;
-	save_args(ctx->nr, ctx->args[0], FuncUnknown, 0, 0, 0);
-	return 0;
+		return;
+	save_args(nr, fd, func, 0, 0, 0);
 }
 
 /* A new connection on an fd we still track means its close went unseen (dup2, exec, a missed
  * event): close the old one first so the consumer never merges two connections. */
-static __always_inline void replace_stale(void *ctx, u64 key)
+static __always_inline void replace_stale(void *ctx, u64 key, bool rb)
 {
 	struct conn *old = bpf_map_lookup_elem(&conn_map, &key);
 	if (old)
-		close_conn(ctx, key, old, false);
+		close_conn(ctx, key, old, false, rb);
 }
 
-SEC("tracepoint/syscalls/sys_exit_connect")
-int exit_connect(struct sys_exit_ctx *ctx)
+static __always_inline int connect_exit(void *ctx, long ret, struct args *args, bool rb)
 {
 	union sockaddr_t a;
-	struct args args;
 	u8 sock_type = 0;
 	u16 family;
 	u64 key;
 
-	if (!take_args(ctx, &args) || (ctx->ret != 0 && ctx->ret != -EINPROGRESS))
+	if (ret != 0 && ret != -EINPROGRESS)
 		return 0;
 	/* The kernel socket holds the peer even while a non-blocking connect is in progress; an
 	 * AF_UNSPEC connect (UDP disassociation) leaves none and is not a connection. */
-	family = fd_peer(args.fd, &a, &sock_type);
+	family = fd_peer(args->fd, &a, &sock_type);
 	if (!family || family == AF_UNKNOWN)
 		return 0;
-	key = conn_key(bpf_get_current_pid_tgid() >> 32, args.fd);
-	replace_stale(ctx, key);
-	track(ctx, key, &a, IsClient, sock_type, true);
-	return 0;
-}
-
-static __always_inline int accept_entry(struct sys_enter_ctx *ctx, u32 func)
-{
-	u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
-	if (!tgid_wanted(tgid) || tgid_disabled(tgid))
-		return 0;
-	save_args(ctx->nr, ctx->args[0], func, 0, 0, 0);
+	key = conn_key(bpf_get_current_pid_tgid() >> 32, args->fd);
+	replace_stale(ctx, key, rb);
+	track(ctx, key, &a, IsClient, sock_type, true, rb);
 	return 0;
 }
 
 /* The peer comes from the new socket itself, so accept(fd, NULL, NULL) works too. */
-static __always_inline int accept_exit(struct sys_exit_ctx *ctx)
+static __always_inline int accept_exit(void *ctx, long ret, bool rb)
 {
 	union sockaddr_t a;
-	struct args args;
 	u8 sock_type = 0;
 	u64 key;
 
-	if (!take_args(ctx, &args) || ctx->ret < 0)
+	if (ret < 0 || !fd_peer(ret, &a, &sock_type))
 		return 0;
-	if (!fd_peer(ctx->ret, &a, &sock_type))
-		return 0;
-	key = conn_key(bpf_get_current_pid_tgid() >> 32, ctx->ret);
-	replace_stale(ctx, key);
-	track(ctx, key, &a, IsServer, sock_type, true);
+	key = conn_key(bpf_get_current_pid_tgid() >> 32, ret);
+	replace_stale(ctx, key, rb);
+	track(ctx, key, &a, IsServer, sock_type, true, rb);
 	return 0;
 }
+
+/* close() releases the fd even when it fails, so the entry is the place to act. */
+static __always_inline int close_entry(void *ctx, s32 fd, bool compat, bool btf, bool rb)
+{
+	u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	u64 key = conn_key(tgid, fd);
+	struct conn *c = bpf_map_lookup_elem(&conn_map, &key);
+
+	if (!c || (compat && compat_syscall(btf)))
+		return 0;
+	/* Forgotten in any case; announced only if the process is still of interest. */
+	close_conn(ctx, key, c, !tgid_wanted(tgid) || tgid_disabled(tgid), rb);
+	return 0;
+}
+
+/* ---- hook set 1 and 2: the raw syscall tracepoints (tp_btf, raw_tp) -------------------------- */
+
+/* x86-64 syscall numbers (the programs are x86-64 only, like the uprobe register layout). */
+#define NR_read 0
+#define NR_write 1
+#define NR_close 3
+#define NR_readv 19
+#define NR_writev 20
+#define NR_sendfile 40
+#define NR_connect 42
+#define NR_accept 43
+#define NR_sendto 44
+#define NR_recvfrom 45
+#define NR_sendmsg 46
+#define NR_recvmsg 47
+#define NR_accept4 288
+#define NR_recvmmsg 299
+#define NR_sendmmsg 307
+
+/* Syscall argument i: a direct BTF load (tp_btf) or a CO-RE probe read (raw_tp). */
+static __always_inline u64 sysarg(struct pt_regs___k *regs, int i, bool direct)
+{
+	if (direct) {
+		switch (i) {
+		case 0: return regs->di;
+		case 1: return regs->si;
+		case 2: return regs->dx;
+		case 3: return regs->r10;
+		case 4: return regs->r8;
+		default: return regs->r9;
+		}
+	}
+	switch (i) {
+	case 0: return BPF_CORE_READ(regs, di);
+	case 1: return BPF_CORE_READ(regs, si);
+	case 2: return BPF_CORE_READ(regs, dx);
+	case 3: return BPF_CORE_READ(regs, r10);
+	case 4: return BPF_CORE_READ(regs, r8);
+	default: return BPF_CORE_READ(regs, r9);
+	}
+}
+
+/* sys_enter runs for every syscall: anything but the 15 we follow returns after a few compares; a
+ * read or write that is not on a socket costs the socket test. direct: the tp_btf set (typed register
+ * loads, ring buffer transport); fast: the BTF socket test. */
+static __always_inline int hook_enter(void *ctx, struct pt_regs___k *regs, long nr, bool direct, bool fast)
+{
+	u64 p1, p2 = 0, p3 = 0;
+	u32 func;
+	s32 fd;
+
+	switch (nr) {
+	case NR_read:
+	case NR_write:
+	case NR_readv:
+	case NR_writev:
+	case NR_sendfile:
+	case NR_sendto:
+	case NR_recvfrom:
+	case NR_sendmsg:
+	case NR_recvmsg:
+	case NR_recvmmsg:
+	case NR_sendmmsg:
+		break;
+	case NR_close:
+		return close_entry(ctx, sysarg(regs, 0, direct), true, fast, direct);
+	case NR_connect:
+	case NR_accept:
+	case NR_accept4:
+		if (!compat_syscall(fast))
+			conn_entry(nr, sysarg(regs, 0, direct),
+				   nr == NR_accept ? FuncAccept : nr == NR_accept4 ? FuncAccept4 : FuncUnknown);
+		return 0;
+	default:
+		return 0;
+	}
+	fd = sysarg(regs, 0, direct);
+	if (!data_wanted(fd, fast, true))
+		return 0;
+	p1 = sysarg(regs, 1, direct);
+	switch (nr) {
+	case NR_read: func = FuncRead; break;
+	case NR_write: func = FuncWrite; break;
+	case NR_readv: func = FuncReadV; p2 = sysarg(regs, 2, direct); break;
+	case NR_writev: func = FuncWriteV; p2 = sysarg(regs, 2, direct); break;
+	case NR_recvfrom:
+	case NR_sendto:
+		p2 = sysarg(regs, 4, direct);
+		p3 = sysarg(regs, 5, direct);
+		func = nr == NR_sendto ? (p2 ? FuncSendTo : FuncSend) : (p2 ? FuncRecvFrom : FuncRecv);
+		break;
+	case NR_recvmsg: func = FuncRecvMsg; break;
+	case NR_sendmsg: func = FuncSendMsg; break;
+	case NR_recvmmsg: func = FuncRecvMmsg; break;
+	case NR_sendmmsg: func = FuncSendMmsg; break;
+	default: func = FuncUnknown; p1 = 0; break; /* sendfile */
+	}
+	save_args(nr, fd, func, p1, p2, p3);
+	return 0;
+}
+
+/* sys_exit: the syscall number is orig_ax; only a syscall whose entry saved its arguments goes on. */
+static __always_inline int hook_exit(void *ctx, struct pt_regs___k *regs, long ret, bool direct, void *tmap)
+{
+	s32 nr = direct ? regs->orig_ax : BPF_CORE_READ(regs, orig_ax);
+	struct args a;
+
+	switch (nr) {
+	case NR_read:
+	case NR_write:
+	case NR_readv:
+	case NR_writev:
+	case NR_sendfile:
+	case NR_connect:
+	case NR_accept:
+	case NR_sendto:
+	case NR_recvfrom:
+	case NR_sendmsg:
+	case NR_recvmsg:
+	case NR_accept4:
+	case NR_recvmmsg:
+	case NR_sendmmsg:
+		break;
+	default:
+		return 0;
+	}
+	if (!take_args(nr, &a))
+		return 0;
+	switch (nr) {
+	case NR_read:
+	case NR_recvfrom:
+		return exit_buf(ctx, ret, &a, DirIngress, tmap);
+	case NR_write:
+	case NR_sendto:
+		return exit_buf(ctx, ret, &a, DirEgress, tmap);
+	case NR_readv:
+		return exit_iov(ctx, ret, &a, DirIngress, tmap);
+	case NR_writev:
+		return exit_iov(ctx, ret, &a, DirEgress, tmap);
+	case NR_recvmsg:
+		return exit_msg(ctx, ret, &a, DirIngress, tmap);
+	case NR_sendmsg:
+		return exit_msg(ctx, ret, &a, DirEgress, tmap);
+	case NR_recvmmsg:
+		return exit_mmsg(ctx, ret, &a, DirIngress, tmap);
+	case NR_sendmmsg:
+		return exit_mmsg(ctx, ret, &a, DirEgress, tmap);
+	case NR_sendfile:
+		return exit_sendfile(ctx, ret, &a, tmap);
+	case NR_connect:
+		return connect_exit(ctx, ret, &a, direct);
+	default:
+		return accept_exit(ctx, ret, direct);
+	}
+}
+
+/* tp_btf (5.5+): typed arguments, the registers read with plain loads. Two builds of the entry, for
+ * the two socket tests; the loader loads one. */
+SEC("tp_btf/sys_enter")
+int btf_sys_enter(u64 *ctx)
+{
+	return hook_enter(ctx, (struct pt_regs___k *)ctx[0], (long)ctx[1], true, true);
+}
+
+SEC("tp_btf/sys_enter")
+int btf_sys_enter_portable(u64 *ctx)
+{
+	return hook_enter(ctx, (struct pt_regs___k *)ctx[0], (long)ctx[1], true, false);
+}
+
+SEC("tp_btf/sys_exit")
+int btf_sys_exit(u64 *ctx)
+{
+	return hook_exit(ctx, (struct pt_regs___k *)ctx[0], (long)ctx[1], true, &tails_btf);
+}
+
+/* raw_tp (4.17+): the same programs with the registers read through CO-RE probe reads. */
+SEC("raw_tp/sys_enter")
+int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	return hook_enter(ctx, (struct pt_regs___k *)ctx->args[0], (long)ctx->args[1], false, false);
+}
+
+SEC("raw_tp/sys_exit")
+int raw_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	return hook_exit(ctx, (struct pt_regs___k *)ctx->args[0], (long)ctx->args[1], false, &tails_raw);
+}
+
+/* ---- hook set 3: the per-syscall tracepoints (syscalls:sys_enter_X / sys_exit_X) -------------- */
+
+#define EXIT(tp, call)                                  \
+	SEC("tracepoint/syscalls/sys_exit_" #tp)        \
+	int exit_##tp(struct sys_exit_ctx *ctx)         \
+	{                                               \
+		struct args a;                          \
+		if (!take_args(ctx->nr, &a))            \
+			return 0;                       \
+		return call;                            \
+	}
+
+ENTER_DATA(read, FuncRead, ctx->args[1], 0, 0)
+EXIT(read, exit_buf(ctx, ctx->ret, &a, DirIngress, &tails))
+ENTER_DATA(write, FuncWrite, ctx->args[1], 0, 0)
+EXIT(write, exit_buf(ctx, ctx->ret, &a, DirEgress, &tails))
+ENTER_DATA(recvfrom, ctx->args[4] ? FuncRecvFrom : FuncRecv, ctx->args[1], ctx->args[4], ctx->args[5])
+EXIT(recvfrom, exit_buf(ctx, ctx->ret, &a, DirIngress, &tails))
+ENTER_DATA(sendto, ctx->args[4] ? FuncSendTo : FuncSend, ctx->args[1], ctx->args[4], ctx->args[5])
+EXIT(sendto, exit_buf(ctx, ctx->ret, &a, DirEgress, &tails))
+ENTER_DATA(readv, FuncReadV, ctx->args[1], ctx->args[2], 0)
+EXIT(readv, exit_iov(ctx, ctx->ret, &a, DirIngress, &tails))
+ENTER_DATA(writev, FuncWriteV, ctx->args[1], ctx->args[2], 0)
+EXIT(writev, exit_iov(ctx, ctx->ret, &a, DirEgress, &tails))
+ENTER_DATA(recvmsg, FuncRecvMsg, ctx->args[1], 0, 0)
+EXIT(recvmsg, exit_msg(ctx, ctx->ret, &a, DirIngress, &tails))
+ENTER_DATA(sendmsg, FuncSendMsg, ctx->args[1], 0, 0)
+EXIT(sendmsg, exit_msg(ctx, ctx->ret, &a, DirEgress, &tails))
+ENTER_DATA(recvmmsg, FuncRecvMmsg, ctx->args[1], 0, 0)
+EXIT(recvmmsg, exit_mmsg(ctx, ctx->ret, &a, DirIngress, &tails))
+ENTER_DATA(sendmmsg, FuncSendMmsg, ctx->args[1], 0, 0)
+EXIT(sendmmsg, exit_mmsg(ctx, ctx->ret, &a, DirEgress, &tails))
+ENTER_DATA(sendfile64, FuncUnknown, 0, 0, 0)
+EXIT(sendfile64, exit_sendfile(ctx, ctx->ret, &a, &tails))
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int enter_connect(struct sys_enter_ctx *ctx)
+{
+	conn_entry(ctx->nr, ctx->args[0], FuncUnknown);
+	return 0;
+}
+
+EXIT(connect, connect_exit(ctx, ctx->ret, &a, false))
 
 SEC("tracepoint/syscalls/sys_enter_accept")
 int enter_accept(struct sys_enter_ctx *ctx)
 {
-	return accept_entry(ctx, FuncAccept);
+	conn_entry(ctx->nr, ctx->args[0], FuncAccept);
+	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_accept")
-int exit_accept(struct sys_exit_ctx *ctx)
-{
-	return accept_exit(ctx);
-}
+EXIT(accept, accept_exit(ctx, ctx->ret, false))
 
 SEC("tracepoint/syscalls/sys_enter_accept4")
 int enter_accept4(struct sys_enter_ctx *ctx)
 {
-	return accept_entry(ctx, FuncAccept4);
+	conn_entry(ctx->nr, ctx->args[0], FuncAccept4);
+	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_accept4")
-int exit_accept4(struct sys_exit_ctx *ctx)
-{
-	return accept_exit(ctx);
-}
+EXIT(accept4, accept_exit(ctx, ctx->ret, false))
 
-/* close() releases the fd even when it fails, so the entry is the place to act. */
 SEC("tracepoint/syscalls/sys_enter_close")
 int enter_close(struct sys_enter_ctx *ctx)
 {
-	u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	u64 key = conn_key(tgid, ctx->args[0]);
-	struct conn *c = bpf_map_lookup_elem(&conn_map, &key);
-
-	/* Forgotten in any case; announced only if the process is still of interest. */
-	if (c)
-		close_conn(ctx, key, c, !tgid_wanted(tgid) || tgid_disabled(tgid));
-	return 0;
+	return close_entry(ctx, ctx->args[0], false, false, false);
 }
 
 /* ---- the control channel: uprobes on the library's own stubs ------------------------------- */
@@ -1199,8 +1428,7 @@ int up_cleanup_dog(struct pt_regs *regs)
 	return 0;
 }
 
-SEC("uprobe")
-int up_update_conn_addr(struct pt_regs *regs)
+static __always_inline int update_conn_addr(struct pt_regs *regs, bool rb)
 {
 	struct netobserver_config *cfg = config();
 	struct connect_id_t id;
@@ -1235,9 +1463,22 @@ int up_update_conn_addr(struct pt_regs *regs)
 		if (bpf_map_update_elem(&conn_map, &key, &n, BPF_NOEXIST))
 			return 0;
 		if (n.sampled && !(cfg->self_pid > 0 && (u32)cfg->self_pid == id.tgid))
-			emit_connect(regs, &n);
+			emit_connect(regs, &n, rb);
 	}
 	return 0;
+}
+
+/* Two builds, one per transport (it emits EventConnect); the loader loads the one of its hook set. */
+SEC("uprobe")
+int up_update_conn_addr(struct pt_regs *regs)
+{
+	return update_conn_addr(regs, false);
+}
+
+SEC("uprobe")
+int up_update_conn_addr_rb(struct pt_regs *regs)
+{
+	return update_conn_addr(regs, true);
 }
 
 SEC("uprobe")

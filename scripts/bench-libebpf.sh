@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Overhead of our libebpf.so, measured in one run with alternating rounds (off, on, off, on, ...):
 #   - nginx + wrk requests/s inside a network namespace, library attached vs detached;
-#   - file I/O on tmpfs (dd overwrite + read of an existing file), attached vs detached.
+#   - file I/O on tmpfs (dd overwrite + read of an existing file), attached vs detached;
+#   - the syscall microbenchmark bpf-sysbench (pinned to the last CPU): ns per non-socket read, per
+#     untraced syscall (getppid) and per socket write with one data event, attached vs detached.
 # "Attached" = bin/bpf-dropin --consume: ebpf_init/config/start exactly like iLogtail (all
 # protocols, sampling 100) and iLogtail's poll loop, discarding the events.
 #
@@ -9,10 +11,13 @@
 # otherwise idle machine) and CPU cost per unit of work (off/on; CPU seconds of nginx + wrk + the
 # consumer per request, of dd + the consumer per byte), which stays meaningful when other load
 # competes for the CPUs.
-# Usage: scripts/bench-libebpf.sh [bin/libebpf.so] [bin/bpf-dropin]   (root; ROUNDS=3 DURATION=5)
+# Usage: scripts/bench-libebpf.sh [bin/libebpf.so] [bin/bpf-dropin] [bin/bpf-sysbench]
+#        (root; ROUNDS=3 DURATION=5 SYSBENCH_N=1000000)
 set -euo pipefail
 so=${1:-bin/libebpf.so}
 dropin=${2:-bin/bpf-dropin}
+sysbench=${3:-$(dirname "$dropin")/bpf-sysbench}
+sysbench_n=${SYSBENCH_N:-1000000}
 rounds=${ROUNDS:-3}
 duration=${DURATION:-5}
 dd_bs=${DD_BS:-64k}
@@ -23,7 +28,8 @@ iofile=/dev/shm/bench-libebpf.$$
 consumer=
 
 [ "$(id -u)" -eq 0 ] || { echo "bench: must run as root" >&2; exit 1; }
-for t in nginx wrk dd ip numfmt; do command -v $t >/dev/null || { echo "bench: $t is missing (scripts/deps.sh)" >&2; exit 1; }; done
+[ -x "$sysbench" ] || { echo "bench: $sysbench is missing (make $sysbench)" >&2; exit 1; }
+for t in nginx wrk dd ip numfmt taskset; do command -v $t >/dev/null || { echo "bench: $t is missing (scripts/deps.sh)" >&2; exit 1; }; done
 
 cleanup() {
   if [ -n "$consumer" ]; then kill "$consumer" 2>/dev/null || true; wait "$consumer" 2>/dev/null || true; fi
@@ -89,15 +95,27 @@ fileio_round() {
     'BEGIN {printf "%.0f %.15f\n", b / (ns / 1e9), cpu / b}'
 }
 
+# Prints "read-ns getppid-ns socket-write-ns", pinned to the last CPU (away from the consumer's
+# usual CPU 0 on a small machine).
+sysbench_round() {
+  taskset -c "$(( $(nproc) - 1 ))" "$sysbench" "$sysbench_n" | awk '{v[NR] = $(NF - 1)} END {print v[1], v[2], v[3]}'
+}
+
 results=$work/results
+micro=$work/micro
 for r in $(seq "$rounds"); do
   read -r off_rps off_rcpu < <(nginx_round); read -r off_io off_iocpu < <(fileio_round)
+  read -r off_rd off_gp off_sw < <(sysbench_round)
   attach
   read -r on_rps on_rcpu < <(nginx_round); read -r on_io on_iocpu < <(fileio_round)
+  read -r on_rd on_gp on_sw < <(sysbench_round)
   detach
   echo "$off_rps $on_rps $off_rcpu $on_rcpu $off_io $on_io $off_iocpu $on_iocpu" >>"$results"
+  echo "$off_rd $on_rd $off_gp $on_gp $off_sw $on_sw" >>"$micro"
   awk -v r="$r" '{printf "round %d: nginx off %.0f on %.0f req/s (CPU/request %.1f / %.1f us); file I/O off %.0f on %.0f MiB/s\n",
         r, $1, $2, $3 * 1e6, $4 * 1e6, $5 / 1048576, $6 / 1048576}' <<<"$(tail -1 "$results")"
+  awk -v r="$r" '{printf "round %d: ns/syscall off/on: read %.0f/%.0f, getppid %.0f/%.0f, socket write + event %.0f/%.0f\n",
+        r, $1, $2, $3, $4, $5, $6}' <<<"$(tail -1 "$micro")"
 done
 awk -v bs="$dd_bs" '{r1 += $1; r2 += $2; c1 += $3; c2 += $4; i1 += $5; i2 += $6; k1 += $7; k2 += $8}
   END {
@@ -105,3 +123,6 @@ awk -v bs="$dd_bs" '{r1 += $1; r2 += $2; c1 += $3; c2 += $4; i1 += $5; i2 += $6;
     printf "nginx CPU-per-request ratio (off/on):   %.3f\n", c1 / c2
     printf "file I/O throughput ratio (on/off):     %.3f   (target >= 0.97; dd bs=%s, tmpfs)\n", i2 / i1, bs
     printf "file I/O CPU-per-byte ratio (off/on):   %.3f\n", k1 / k2 }' "$results"
+awk '{a += $2 - $1; b += $4 - $3; c += $6 - $5} END {
+    printf "added ns per syscall (mean of rounds):  non-socket read %.0f, untraced (getppid) %.0f, socket write with event %.0f\n",
+      a / NR, b / NR, c / NR }' "$micro"
