@@ -118,11 +118,13 @@ func New(lib *libebpf.Library, opts Options, sink Sink) *Observer {
 		capDrops: make(map[libebpf.Protocol]uint64),
 		now:      time.Now,
 	}
+	o.agg = aggregate.New(opts.Aggregate)
 	o.setOptions(opts)
 	return o
 }
 
 func (o *Observer) setOptions(opts Options) {
+	previous := o.opts
 	if opts.Resolver == nil {
 		opts.Resolver = container.NewResolver(container.Procfs{}, nil)
 	}
@@ -139,7 +141,15 @@ func (o *Observer) setOptions(opts Options) {
 		opts.ProcRoot = "/proc"
 	}
 	o.opts = opts
-	o.procs = newProcesses(opts.Resolver)
+	if o.procs == nil || previous.Resolver != opts.Resolver {
+		o.procs = newProcesses(opts.Resolver)
+	}
+	// Calls in flight survive a reload that keeps the protocols (the tracker's bounds are not
+	// reloaded): their requests were parsed under the old settings, their responses arrive under
+	// the new.
+	if o.tracker != nil && previous.Protocols == opts.Protocols {
+		return
+	}
 	parsers := calls.Parsers()
 	for p := range parsers {
 		if !opts.Protocols.Has(p) {
@@ -152,9 +162,6 @@ func (o *Observer) setOptions(opts Options) {
 	callsCfg := opts.Calls
 	callsCfg.DNSAnswer = o.nameHost
 	o.tracker = calls.New(callsCfg, parsers, o.addCall)
-	if o.agg == nil {
-		o.agg = aggregate.New(opts.Aggregate)
-	}
 }
 
 // configure sends the settings to the library, as iLogtail did before each ebpf_start.
@@ -236,6 +243,9 @@ func (o *Observer) Run(ctx context.Context, reload <-chan Options) error {
 				reload = nil
 				continue
 			}
+			// What was captured before the reload belongs to the old settings' intervals:
+			// select picks among ready cases at random, so batches may still be waiting.
+			o.drain()
 			if err := o.Reload(opts); err != nil {
 				return err
 			}

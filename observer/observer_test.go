@@ -3,6 +3,7 @@ package observer
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -210,4 +211,39 @@ func TestMapGCDeletesGoneConnections(t *testing.T) {
 	keys, err := lib.ConnectionKeys()
 	require.NoError(t, err)
 	assert.Equal(t, []libebpf.ConnKey{{TGID: uint32(os.Getpid()), FD: 0}}, keys)
+}
+
+// A reload that keeps the protocols keeps the calls in flight: a request parsed before it is
+// paired with its response after it.
+func TestReloadKeepsCallsInFlight(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "trace")
+	require.NoError(t, os.WriteFile(path, nil, 0o644))
+	lib, _ := replaytest.Open(t, path, 0)
+	var recs []record.Record
+	o := New(lib, defaultOptions(), func(rs []record.Record) { recs = append(recs, rs...) })
+	require.NoError(t, o.Start())
+	id := libebpf.ConnID{FD: 5, TGID: 1, Start: 1}
+	addr := libebpf.SockAddrFrom(netip.MustParseAddrPort("10.0.0.2:80"))
+	req := []byte("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	event := func(ts uint64, dir libebpf.Direction, payload []byte) *libebpf.DataEvent {
+		return &libebpf.DataEvent{DataAttr: libebpf.DataAttr{TS: ts, ConnID: id, Addr: addr, Protocol: libebpf.ProtoHTTP,
+			Role: libebpf.RoleClient, Direction: dir, Pos: uint64(len(payload)), OrgMsgSize: uint32(len(payload)),
+			MsgBufSize: uint32(len(payload))}, Payload: payload}
+	}
+	o.Data(event(1000, libebpf.DirEgress, req))
+	o.tracker.EndBatch()
+	next := defaultOptions()
+	next.Sampling = 50
+	require.NoError(t, o.Reload(next))
+	o.Data(event(9000, libebpf.DirIngress, resp))
+	o.tracker.EndBatch()
+	o.finish()
+	var calls []string
+	for _, r := range recs {
+		if get(r, "type") == "protocols" {
+			calls = append(calls, get(r, "url")+" "+get(r, "total_count")+" "+get(r, "total_latency_ns"))
+		}
+	}
+	assert.Equal(t, []string{"/slow 1 8000"}, calls)
 }

@@ -110,6 +110,7 @@ type Tracker struct {
 	strings *parser.Interner
 	emit    func(*Call)
 	conns   map[libebpf.ConnID]*conn
+	closing []*conn // closed, waiting out closeGrace
 	// roles holds the roles connect events gave connections that have no data yet, for data
 	// events that come without one.
 	roles    map[libebpf.ConnID]libebpf.Role
@@ -175,6 +176,7 @@ type conn struct {
 	lastSeen uint64
 	touched  bool
 	closing  bool
+	closedAt uint64 // ts of the close event
 }
 
 // Ctrl takes a connect (role and address) or a close (the connection ends at EndBatch).
@@ -194,9 +196,10 @@ func (t *Tracker) Ctrl(ev *libebpf.CtrlEvent) {
 		}
 	case libebpf.EventClose:
 		delete(t.roles, ev.ConnID)
-		if c != nil {
+		if c != nil && !c.closing {
 			c.closing = true
-			t.touch(c)
+			c.closedAt = ev.TS
+			t.closing = append(t.closing, c)
 		}
 	}
 }
@@ -253,18 +256,31 @@ func (t *Tracker) Stats(*libebpf.StatsEvent) {}
 // Lost is part of libebpf.Visitor; lost events show up as gaps in the streams.
 func (t *Tracker) Lost(libebpf.LostNotice) {}
 
-// EndBatch parses and matches what the batch brought, then ends the connections it closed.
+// closeGrace is how long (ns of event time) a closed connection still takes data events. The
+// kernel side may deliver a close before the last data of the connection — control events are
+// polled first, and a poll can end between the two.
+const closeGrace = 100e6
+
+// EndBatch parses and matches what the batch brought, then ends the connections closed at least
+// closeGrace ago.
 func (t *Tracker) EndBatch() {
 	for _, c := range t.touched {
 		c.touched = false
 		t.parse(c, parser.Request)
 		t.parse(c, parser.Response)
 		t.expireEarly(c)
-		if c.closing {
-			t.forget(c)
-		}
 	}
 	t.touched = t.touched[:0]
+	kept := t.closing[:0]
+	for _, c := range t.closing {
+		if t.now >= c.closedAt && t.now-c.closedAt >= closeGrace {
+			t.forget(c)
+		} else {
+			kept = append(kept, c)
+		}
+	}
+	clear(t.closing[len(kept):])
+	t.closing = kept
 }
 
 // Expire ends connections idle for IdleTimeout before now (CLOCK_MONOTONIC ns; 0: the newest
@@ -285,6 +301,8 @@ func (t *Tracker) Close() {
 	for _, c := range t.conns {
 		t.forget(c)
 	}
+	clear(t.closing)
+	t.closing = t.closing[:0]
 }
 
 func (t *Tracker) advance(ts uint64) {
@@ -301,6 +319,9 @@ func (t *Tracker) touch(c *conn) {
 }
 
 func (t *Tracker) forget(c *conn) {
+	if t.conns[c.id] != c {
+		return // already forgotten: closed and expired, or closed twice
+	}
 	for i := range c.streams {
 		if s := c.streams[i]; s != nil {
 			s.Flush()

@@ -205,3 +205,22 @@ data ts=1900 %[1]s dir=ingress proto=dns syscall=recvfrom addr=10.0.0.53:53 %[5]
 	assert.Equal(t, recorded{"A", "nx.example.test", 3, false, 400, 33}, h.calls[0])
 	assert.Equal(t, recorded{"A", "a.example.test", 0, true, 900, 32}, h.calls[1])
 }
+
+// Control events are polled before data events, so a close can arrive — even in an earlier batch —
+// before the connection's last data. The connection takes data for closeGrace after its close.
+func TestCloseBeforeLastData(t *testing.T) {
+	trace := fmt.Sprintf(`data ts=1000 %[1]s dir=egress proto=http "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n"
+data ts=2000 %[1]s dir=ingress proto=http "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+ctrl ts=5000 %[1]s event=close
+data ts=3000 %[1]s dir=egress proto=http pos=56 "GET /2 HTTP/1.1\r\nHost: x\r\n\r\n"
+data ts=4000 %[1]s dir=ingress proto=http pos=76 "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+data ts=900000000 conn=9:100:1 role=client dir=egress proto=http "GET /later HTTP/1.1\r\n\r\n"
+`, client)
+	// pos is explicit after the close: the replay library forgets a closed connection's offsets,
+	// the kernel does not.
+	h := run(t, trace, 1) // one event per batch
+	require.Len(t, h.calls, 2)
+	assert.Equal(t, "/2", h.calls[1].resource)
+	assert.EqualValues(t, 1000, h.calls[1].latency)
+	assert.Zero(t, h.Counters(libebpf.ProtoHTTP).UnmatchedResponses)
+}
