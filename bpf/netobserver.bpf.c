@@ -70,6 +70,9 @@ struct conn {
 	u8 lh_pending; /* the previous ingress syscall was a 4-byte read */
 	u8 sock_type;
 	u8 pad;
+	u16 len2;  /* a 2-byte big-endian length just read, alone or a byte at a time (DNS over TCP) */
+	u8 byte1;  /* the first byte of a length read a byte at a time (dnsmasq does) */
+	u8 byte1_pending;
 	s64 wr_bytes;
 	s64 rd_bytes;
 	s32 wr_pkts;
@@ -620,10 +623,22 @@ static __always_inline bool mysql_command(u8 c)
 	return c == 0x03 || c == 0x0b || c == 0x16 || c == 0x17 || c == 0x19;
 }
 
+/* A sane DNS header at h (12 bytes): a standard query or its answer, 1..8 questions. */
+static __always_inline bool dns_header(const u8 *h)
+{
+	u16 qd = ((u16)h[4] << 8) | h[5];
+	u16 an = ((u16)h[6] << 8) | h[7];
+	u16 ns = ((u16)h[8] << 8) | h[9];
+	u16 ar = ((u16)h[10] << 8) | h[11];
+
+	return ((h[2] >> 3) & 0xf) == 0 && qd >= 1 && qd <= 8 && an <= 64 && ns <= 64 && ar <= 64;
+}
+
 /* Returns the protocol of a buffer that begins with b (len bytes, b holds min(len,16)), and its
- * message type. tail = its last two bytes; lh/lh_pending = a preceding 4-byte header read. */
-static __always_inline u32 detect(const u8 *b, u64 len, u16 tail, u32 lh, bool lh_pending, bool dgram,
-				  u32 *type)
+ * message type. tail = its last two bytes; lh/lh_pending = a preceding 4-byte header read;
+ * len2 = the value of a preceding 2-byte read (0: none). */
+static __always_inline u32 detect(const u8 *b, u64 len, u16 tail, u32 lh, bool lh_pending, u16 len2,
+				  bool dgram, u32 *type)
 {
 	*type = TypeUnknown;
 	if (len >= 8) {
@@ -691,15 +706,19 @@ static __always_inline u32 detect(const u8 *b, u64 len, u16 tail, u32 lh, bool l
 		*type = TypeRequest;
 		return ProtoKafka;
 	}
-	if (dgram && len >= 12 && len <= 512) {
-		u16 qd = ((u16)b[4] << 8) | b[5];
-		u16 an = ((u16)b[6] << 8) | b[7];
-		u16 ns = ((u16)b[8] << 8) | b[9];
-		u16 ar = ((u16)b[10] << 8) | b[11];
-		if (((b[2] >> 3) & 0xf) == 0 && qd >= 1 && qd <= 8 && an <= 64 && ns <= 64 && ar <= 64) {
-			*type = (b[2] & 0x80) ? TypeResponse : TypeRequest;
-			return ProtoDNS;
-		}
+	if (dgram && len >= 12 && len <= 512 && dns_header(b)) {
+		*type = (b[2] & 0x80) ? TypeResponse : TypeRequest;
+		return ProtoDNS;
+	}
+	/* DNS over TCP: a 2-byte length, then the message, in one buffer (what resolvers write) … */
+	if (!dgram && len >= 14 && len <= 65537 && ((((u32)b[0] << 8) | b[1]) == len - 2) && dns_header(b + 2)) {
+		*type = (b[4] & 0x80) ? TypeResponse : TypeRequest;
+		return ProtoDNS;
+	}
+	/* … or read as the length alone, then the message (what servers such as dnsmasq do). */
+	if (!dgram && len2 && len2 == len && len >= 12 && dns_header(b)) {
+		*type = (b[2] & 0x80) ? TypeResponse : TypeRequest;
+		return ProtoDNS;
 	}
 	return ProtoUnknown;
 }
@@ -787,6 +806,7 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 	struct conn *c;
 	u32 tgid;
 	bool egress, lh_pending;
+	u16 len2;
 	u64 pos;
 	u32 proto, type = TypeUnknown;
 
@@ -834,13 +854,31 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 		return 0;
 
 	lh_pending = !egress && c->lh_pending;
+	len2 = egress ? 0 : c->len2;
 	if (!egress) {
+		bool byte1 = c->byte1_pending;
+
 		c->lh_pending = 0;
+		c->len2 = 0;
+		c->byte1_pending = 0;
 		if (w->total == 4 && w->first_len == 4) {
 			u32 lh = 0;
 			bpf_probe_read_user(&lh, 4, (void *)w->first);
 			c->length_header = lh;
 			c->lh_pending = 1;
+		} else if (w->total == 2 && w->first_len == 2 && c->protocol == ProtoUnknown) {
+			u8 l[2] = {};
+			bpf_probe_read_user(l, 2, (void *)w->first);
+			c->len2 = ((u16)l[0] << 8) | l[1];
+		} else if (w->total == 1 && w->first_len == 1 && c->protocol == ProtoUnknown) {
+			u8 l = 0;
+			bpf_probe_read_user(&l, 1, (void *)w->first);
+			if (byte1) {
+				c->len2 = ((u16)c->byte1 << 8) | l;
+			} else {
+				c->byte1 = l;
+				c->byte1_pending = 1;
+			}
 		}
 	}
 
@@ -853,8 +891,21 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 		bpf_probe_read_user(head, n, (void *)w->first);
 		if (w->first_len >= 2)
 			bpf_probe_read_user(&tail, 2, (void *)(w->first + w->first_len - 2));
-		proto = detect(head, w->first_len, tail, c->length_header, lh_pending,
+		proto = detect(head, w->first_len, tail, c->length_header, lh_pending, len2,
 			       c->sock_type == SOCK_DGRAM, &type);
+		/* DNS over TCP written as two iovecs, the 2-byte length and the message (dig). */
+		if (proto == ProtoUnknown && w->kind == K_IOV && w->first_len == 2 && w->vec_cnt >= 2 &&
+		    w->total >= 14 && c->sock_type != SOCK_DGRAM &&
+		    ((((u32)head[0] << 8) | head[1]) == w->total - 2)) {
+			struct user_iovec v2;
+			u8 h[12] = {};
+
+			if (!bpf_probe_read_user(&v2, sizeof(v2), (void *)(w->vec + sizeof(v2))) && v2.len >= 12 &&
+			    !bpf_probe_read_user(h, sizeof(h), (void *)v2.base) && dns_header(h)) {
+				proto = ProtoDNS;
+				type = (h[2] & 0x80) ? TypeResponse : TypeRequest;
+			}
+		}
 		if (c->protocol == ProtoUnknown)
 			c->protocol = proto;
 		else if (proto != c->protocol)

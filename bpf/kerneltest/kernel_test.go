@@ -487,3 +487,51 @@ func TestStubsChangeKernelState(t *testing.T) {
 		})
 	})
 }
+
+// DNS over TCP: dig writes the 2-byte length and the message in one buffer; dnsmasq reads the
+// length alone, then the message. Both ends are detected as DNS.
+func TestDigToDnsmasqOverTCP(t *testing.T) {
+	n := testenv.NewNet(t, subnet)
+	dns := testenv.Dnsmasq(t, n.Server, n.ServerV4, map[string]netip.Addr{"tcp.test": netip.MustParseAddr("10.9.8.6")})
+	c := startCapture(t, nil)
+	dig := testenv.Command(n.Client, "dig", "@"+n.ServerV4.String(), "+tcp", "+short", "+tries=1", "+time=3", "tcp.test", "A")
+	out, err := dig.Output()
+	require.NoError(t, err)
+	require.Equal(t, "10.9.8.6\n", string(out))
+
+	evs := c.waitFor(t, dig.Process.Pid, "dig's query and answer over TCP", func(e []event) bool {
+		for _, cv := range conversations(e) {
+			if len(cv.egress) > 0 && len(cv.ingress) > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	var cv *conversation
+	for _, x := range conversations(evs) {
+		if len(x.egress) > 0 && len(x.ingress) > 0 {
+			cv = x
+		}
+	}
+	query := cv.sent()
+	require.GreaterOrEqual(t, len(query), 14)
+	assert.EqualValues(t, len(query)-2, binary.BigEndian.Uint16(query), "the 2-byte length prefix")
+	assert.True(t, bytes.Contains(query, []byte("\x03tcp\x04test\x00")))
+	for _, d := range append(cv.egress, cv.ingress...) {
+		assert.Equal(t, libebpf.ProtoDNS, d.Protocol)
+		assert.Equal(t, libebpf.RoleClient, d.Role)
+	}
+	devs := c.waitFor(t, dns.Process.Pid, "dnsmasq's side over TCP", func(e []event) bool {
+		for _, x := range e {
+			if x.data != nil && x.data.Protocol == libebpf.ProtoDNS && bytes.Contains(x.data.Payload, []byte("\x03tcp\x04test\x00")) {
+				return true
+			}
+		}
+		return false
+	})
+	for _, x := range devs {
+		if x.data != nil && bytes.Contains(x.data.Payload, []byte("\x03tcp\x04test\x00")) {
+			assert.Equal(t, n.ClientV4, x.data.Addr.Addr())
+		}
+	}
+}

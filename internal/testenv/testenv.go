@@ -176,7 +176,8 @@ func Dnsmasq(t testing.TB, ns string, addr netip.Addr, names map[string]netip.Ad
 	t.Helper()
 	args := []string{"--no-daemon", "--conf-file=/dev/null", "--user=root", "--pid-file=",
 		"--listen-address=" + addr.String(), "--bind-interfaces", "--no-resolv", "--no-hosts",
-		"--no-negcache", "--local=/test/"}
+		"--no-negcache", "--local=/test/",
+		"--local-ttl=300"} // answers name remote hosts for their TTL: a TTL of 0 names them for no time
 	for name, ip := range names {
 		args = append(args, "--host-record="+name+","+ip.String())
 	}
