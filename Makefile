@@ -25,7 +25,7 @@ include bpf/build.mk
 include export/ilogtail/build.mk
 # make install / uninstall / install-test.
 include scripts/install.mk
-# make e2e: the end-to-end suite (not in `make test` yet, see e2e/e2e.mk).
+# make e2e: the end-to-end suite with real servers and clients.
 include e2e/e2e.mk
 
 $(BIN)/netobserver: $(GO_FILES) go.mod $(wildcard go.sum) include/libebpf.h $(wildcard cgo/libebpf/*.[ch])
@@ -53,7 +53,7 @@ test-go: build
 
 # The Go tests include the kernel tests (bpf/kerneltest, root); the C drop-in test runs after them
 # so two capturing processes never overlap.
-test: deps build lint test-go plugin-check install-test bpf-test
+test: deps build lint test-go plugin-check install-test e2e bpf-test
 
 # The seed documentation's pipeline: records on standard output every 5 s, live from the kernel.
 run: deps build

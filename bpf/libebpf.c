@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -75,6 +76,17 @@ struct buffer {
 	uint64_t lost_seen; /* ring_lost count already reported */
 };
 
+/* A close or final stats event made in user space: the kernel side never saw these connections
+ * end (their process exited, or their fd was closed without close()), so when user space deletes
+ * them from the map, their totals are reported as a close would have. */
+struct final_event {
+	int which; /* CTRL_HAND or STAT_HAND */
+	union {
+		struct conn_ctrl_event_t ctrl;
+		struct conn_stats_event_t stats;
+	};
+};
+
 static struct {
 	net_print_fn_t print;
 	net_data_process_func_t data_fn;
@@ -101,6 +113,10 @@ static struct {
 	struct buffer buffers[NUM_BUFFERS];
 	bool started;
 	pid_t owner; /* the process that loaded everything */
+
+	/* Final events of connections ebpf_delete_map_value deleted, for the next poll. */
+	struct final_event *finals;
+	size_t nfinals, finals_cap, finals_next;
 
 	/* The tail of what libbpf reported while loading, to quote the verifier on failure. */
 	char load_log[8192];
@@ -724,6 +740,89 @@ static int drain_rings(struct buffer *b, int which, int budget)
 	return n;
 }
 
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void queue_final(const struct final_event *e)
+{
+	if (g.nfinals == g.finals_cap) {
+		size_t cap = g.finals_cap ? g.finals_cap * 2 : 128;
+		struct final_event *grown = realloc(g.finals, cap * sizeof(*grown));
+
+		if (!grown)
+			return; /* out of memory: these totals are lost, as a full ring would lose them */
+		g.finals = grown;
+		g.finals_cap = cap;
+	}
+	g.finals[g.nfinals++] = *e;
+}
+
+/* Queues the close (sampled connections) and the final stats of the connection at key, as the
+ * kernel side's close would have emitted them, unless its process is filtered out. */
+static void report_final(uint64_t key, uint32_t tgid)
+{
+	struct conn c;
+	struct final_event e;
+	uint8_t disabled;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(g.skel->maps.conn_map), &key, &c) || c.id.tgid != tgid)
+		return;
+	if ((g.cfg.self_pid > 0 && (uint32_t)g.cfg.self_pid == tgid) ||
+	    (g.cfg.tgid_filter > 0 && (uint32_t)g.cfg.tgid_filter != tgid) ||
+	    !bpf_map_lookup_elem(bpf_map__fd(g.skel->maps.disabled_map), &tgid, &disabled))
+		return;
+	if (c.sampled) {
+		memset(&e, 0, sizeof(e));
+		e.which = CTRL_HAND;
+		e.ctrl.type = EventClose;
+		e.ctrl.ts = monotonic_ns();
+		e.ctrl.conn_id = c.id;
+		e.ctrl.close.wr_bytes = c.wr_bytes;
+		e.ctrl.close.rd_bytes = c.rd_bytes;
+		queue_final(&e);
+	}
+	memset(&e, 0, sizeof(e));
+	e.which = STAT_HAND;
+	e.stats.ts = monotonic_ns();
+	e.stats.conn_id = c.id;
+	e.stats.addr = c.addr;
+	e.stats.role = (enum support_role_e)c.role;
+	e.stats.wr_bytes = c.wr_bytes;
+	e.stats.rd_bytes = c.rd_bytes;
+	e.stats.wr_pkts = c.wr_pkts;
+	e.stats.rd_pkts = c.rd_pkts;
+	e.stats.last_output_wr_bytes = c.last_wr_bytes;
+	e.stats.last_output_rd_bytes = c.last_rd_bytes;
+	e.stats.last_output_wr_pkts = c.last_wr_pkts;
+	e.stats.last_output_rd_pkts = c.last_rd_pkts;
+	e.stats.conn_events = 1;
+	queue_final(&e);
+}
+
+/* Delivers queued final events, at most budget of them. */
+static int drain_finals(int budget)
+{
+	int n = 0;
+
+	while (n < budget && g.finals_next < g.nfinals) {
+		struct final_event *e = &g.finals[g.finals_next++];
+
+		if (e->which == CTRL_HAND)
+			deliver(CTRL_HAND, &e->ctrl, sizeof(e->ctrl));
+		else
+			deliver(STAT_HAND, &e->stats, sizeof(e->stats));
+		n++;
+	}
+	if (g.finals_next == g.nfinals)
+		g.finals_next = g.nfinals = 0;
+	return n;
+}
+
 EXPORT int32_t ebpf_poll_events(int32_t max_events, int32_t *stop_flag)
 {
 	int n = 0;
@@ -734,6 +833,7 @@ EXPORT int32_t ebpf_poll_events(int32_t max_events, int32_t *stop_flag)
 		return -EINVAL;
 	if (max_events <= 0)
 		max_events = INT32_MAX;
+	n += drain_finals(max_events);
 	/* Control events first: a consumer should meet a connection before its data. */
 	for (int which = 0; which < NUM_BUFFERS && n < max_events; which++) {
 		struct buffer *b = &g.buffers[which];
@@ -1263,6 +1363,11 @@ EXPORT int32_t ebpf_get_next_key(int32_t fd, const void *key, void *next_key)
 EXPORT void ebpf_delete_map_value(void *ids, int32_t count)
 {
 	struct connect_id_t *p = ids;
+
+	if (g.skel) {
+		for (int32_t i = 0; p && i < count; i++)
+			report_final((uint64_t)p[i].tgid << 32 | (uint32_t)p[i].fd, p[i].tgid);
+	}
 
 	for (int32_t done = 0; p && done < count; done += NETOBSERVER_CLEANUP_BATCH) {
 		int32_t n = count - done < NETOBSERVER_CLEANUP_BATCH ? count - done : NETOBSERVER_CLEANUP_BATCH;

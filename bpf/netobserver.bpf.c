@@ -58,30 +58,6 @@ typedef __s64 s64;
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Per-connection state, keyed by (tgid << 32 | fd). LRU: processes that exit never call close(),
- * and a full map must drop the stalest entry, not refuse new connections. */
-struct conn {
-	struct connect_id_t id;
-	union sockaddr_t addr;
-	u32 role;
-	u32 protocol;
-	u32 length_header;
-	u8 sampled;
-	u8 lh_pending; /* the previous ingress syscall was a 4-byte read */
-	u8 sock_type;
-	u8 pad;
-	u16 len2;  /* a 2-byte big-endian length just read, alone or a byte at a time (DNS over TCP) */
-	u8 byte1;  /* the first byte of a length read a byte at a time (dnsmasq does) */
-	u8 byte1_pending;
-	s64 wr_bytes;
-	s64 rd_bytes;
-	s32 wr_pkts;
-	s32 rd_pkts;
-	s64 last_wr_bytes;
-	s64 last_rd_bytes;
-	s32 last_wr_pkts;
-	s32 last_rd_pkts;
-};
 
 /* Syscall arguments saved at entry for the exit tracepoint, in the slot of the thread id modulo
  * ARGS_SLOTS: an array slot costs a few loads where a hash update plus delete per syscall cost the

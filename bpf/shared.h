@@ -30,4 +30,30 @@ struct netobserver_config {
 	int sampling;             /* 0..100 */
 };
 
+/* Per-connection state in conn_map, keyed by (tgid << 32 | fd). LRU: processes that exit never
+ * call close(), and a full map must drop the stalest entry, not refuse new connections. The loader
+ * reads it too: ebpf_delete_map_value reports the final counters of what it deletes. */
+struct conn {
+	struct connect_id_t id;
+	union sockaddr_t addr;
+	uint32_t role;
+	uint32_t protocol;
+	uint32_t length_header;
+	uint8_t sampled;
+	uint8_t lh_pending; /* the previous ingress syscall was a 4-byte read */
+	uint8_t sock_type;
+	uint8_t pad;
+	uint16_t len2;  /* a 2-byte big-endian length just read, alone or a byte at a time (DNS over TCP) */
+	uint8_t byte1;  /* the first byte of a length read a byte at a time (dnsmasq does) */
+	uint8_t byte1_pending;
+	int64_t wr_bytes;
+	int64_t rd_bytes;
+	int32_t wr_pkts;
+	int32_t rd_pkts;
+	int64_t last_wr_bytes;
+	int64_t last_rd_bytes;
+	int32_t last_wr_pkts;
+	int32_t last_rd_pkts;
+};
+
 #endif

@@ -255,6 +255,12 @@ func (o *Observer) Run(ctx context.Context, reload <-chan Options) error {
 			nl.Reset(o.opts.NetlinkInterval)
 			gc.Reset(o.opts.GCInterval)
 		case <-ctx.Done():
+			// Connections whose process exited without closing them are reported by the
+			// library when deleted from its map: collect them now so their totals are in
+			// the final records, and give the poller a few polls to bring them.
+			if o.collect() > 0 {
+				time.Sleep(finalCollectWait)
+			}
 			err := o.lib.Stop()
 			o.drain()
 			o.finish()
@@ -560,12 +566,16 @@ func noPeer(a libebpf.SockAddr) bool {
 	return (a.Family == libebpf.FamilyInet || a.Family == libebpf.FamilyInet6) && a.Port() == 0 && a.Addr().IsUnspecified()
 }
 
+// finalCollectWait is how long the final flush waits for the events of the connections collected
+// at shutdown: several of the poller's idle intervals.
+const finalCollectWait = 100 * time.Millisecond
+
 // collect deletes the kernel map's entries whose process or fd is gone, as iLogtail did every
-// 300 s, DeleteBatch at a time.
-func (o *Observer) collect() {
+// 300 s, DeleteBatch at a time, and returns how many.
+func (o *Observer) collect() int {
 	keys, err := o.lib.ConnectionKeys()
 	if err != nil {
-		return
+		return 0
 	}
 	var gone []libebpf.ConnID
 	for _, k := range keys {
@@ -574,9 +584,11 @@ func (o *Observer) collect() {
 			gone = append(gone, libebpf.ConnID{FD: k.FD, TGID: k.TGID})
 		}
 	}
-	if o.lib.DeleteConnections(gone) == nil {
-		o.counts.Collected += uint64(len(gone))
+	if o.lib.DeleteConnections(gone) != nil {
+		return 0
 	}
+	o.counts.Collected += uint64(len(gone))
+	return len(gone)
 }
 
 // processes caches the records' view of each process: one aggregate.Process per identity, so a

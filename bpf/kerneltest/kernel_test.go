@@ -535,3 +535,42 @@ func TestDigToDnsmasqOverTCP(t *testing.T) {
 		}
 	}
 }
+
+// A process that exits without closing its connection gives no close and no final stats; when
+// user space deletes the connection from the map (the GC of gone processes), the library reports
+// the close and the final totals the kernel side kept.
+func TestDeletedConnectionsReportTheirTotals(t *testing.T) {
+	n := testenv.NewNet(t, subnet)
+	c := startCapture(t, nil)
+	cli, _ := runExchangeThenKill(t, n, 9130)
+	evs := c.waitFor(t, cli.pid(), "the connect", func(e []event) bool { return len(e) > 0 })
+	id := evs[0].conn()
+	require.Zero(t, closedConns(c.of(cli.pid())), "killed: no close() ran")
+	require.NoError(t, c.lib.DeleteConnections([]libebpf.ConnID{id}))
+	evs = c.waitFor(t, cli.pid(), "the final stats", func(e []event) bool { return closedConns(e) == 1 })
+	cvs := conversations(evs)
+	require.Len(t, cvs, 1)
+	require.NotNil(t, cvs[0].close, "a close with the totals")
+	assert.EqualValues(t, len(ping)+len(set), cvs[0].close.WrittenBytes())
+	assert.EqualValues(t, len(pong)+len(ok), cvs[0].close.ReadBytes())
+	require.NotNil(t, cvs[0].final)
+	assert.EqualValues(t, len(ping)+len(set), cvs[0].final.WrBytes)
+	assert.EqualValues(t, 2, cvs[0].final.WrPkts)
+	keys, err := c.lib.ConnectionKeys()
+	require.NoError(t, err)
+	assert.NotContains(t, keys, libebpf.ConnKey{TGID: id.TGID, FD: id.FD})
+}
+
+// runExchangeThenKill runs the conversation, then kills the client before it closes anything.
+func runExchangeThenKill(t *testing.T, n *testenv.Net, port uint16) (client, server *peer) {
+	t.Helper()
+	addr := netip.AddrPortFrom(n.ServerV4, port)
+	srv := startPeer(t, n.Server, "server", "tcp", addr.String())
+	srv.expect(t, "listening")
+	cli := startPeer(t, n.Client, "client", "tcp", addr.String())
+	cli.expect(t, "connected")
+	cli.next(t, "exchanged")
+	require.NoError(t, cli.cmd.Process.Kill())
+	cli.cmd.Wait()
+	return cli, srv
+}
