@@ -2,6 +2,8 @@ package calls
 
 import (
 	"fmt"
+	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -223,4 +225,34 @@ data ts=900000000 conn=9:100:1 role=client dir=egress proto=http "GET /later HTT
 	assert.Equal(t, "/2", h.calls[1].resource)
 	assert.EqualValues(t, 1000, h.calls[1].latency)
 	assert.Zero(t, h.Counters(libebpf.ProtoHTTP).UnmatchedResponses)
+}
+
+// An idle keep-alive connection costs little: 10 000 of them fit in a few tens of MB (the
+// observer's RSS budget is 100 MB with 10k open connections).
+func TestIdleConnectionsAreSmall(t *testing.T) {
+	tr := New(Config{}, Parsers(), func(*Call) {})
+	addr := libebpf.SockAddrFrom(netip.MustParseAddrPort("10.0.0.2:80"))
+	req := []byte("GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	event := func(fd int32, dir libebpf.Direction, p []byte) *libebpf.DataEvent {
+		return &libebpf.DataEvent{DataAttr: libebpf.DataAttr{TS: 1, ConnID: libebpf.ConnID{FD: fd, TGID: 1, Start: 1}, Addr: addr,
+			Protocol: libebpf.ProtoHTTP, Role: libebpf.RoleClient, Direction: dir, Pos: uint64(len(p)),
+			OrgMsgSize: uint32(len(p)), MsgBufSize: uint32(len(p))}, Payload: p}
+	}
+	const n = 10000
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range n {
+		tr.Data(event(int32(i), libebpf.DirEgress, req))
+		tr.Data(event(int32(i), libebpf.DirIngress, resp))
+		tr.EndBatch()
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	require.Equal(t, n, tr.Connections())
+	perConn := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
+	t.Logf("%d bytes of heap per idle connection", perConn)
+	assert.Less(t, perConn, int64(4096))
+	runtime.KeepAlive(tr)
 }

@@ -720,7 +720,8 @@ func (b *Buffer) ensure(n int) {
 			return
 		}
 	}
-	size := max(2*len(b.data), 4096, b.w+n)
+	// Start small: most connections carry small messages, and an idle one holds its array.
+	size := max(2*len(b.data), 512, b.w+n)
 	// Between calls at most Cap bytes are held; one insertion may exceed it before trim.
 	if limit := b.cfg.Cap + b.cfg.MaxChunk; size > limit {
 		size = max(limit, b.w+n)
