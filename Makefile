@@ -27,6 +27,8 @@ include export/ilogtail/build.mk
 include scripts/install.mk
 # make e2e: the end-to-end suite with real servers and clients.
 include e2e/e2e.mk
+# make bench-observer: the whole observer's overhead, CPU, memory and loss.
+include scripts/bench.mk
 
 $(BIN)/netobserver: $(GO_FILES) go.mod $(wildcard go.sum) include/libebpf.h $(wildcard cgo/libebpf/*.[ch])
 	@mkdir -p $(BIN)
@@ -63,6 +65,7 @@ run: deps build
 bench: deps build
 	NETOBSERVER_BIN=$(abspath $(BIN)) taskset -c 0 $(GO) test -run '^$$' -bench Handoff -benchmem -cpu 1 -count 3 ./cgo/libebpf
 	$(MAKE) --no-print-directory bpf-bench
+	$(MAKE) --no-print-directory bench-observer
 
 clean:
 	rm -rf $(BIN) build

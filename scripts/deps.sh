@@ -10,7 +10,7 @@ packages=(
   iproute2 procps nginx-light curl dnsmasq-base bind9-dnsutils
   redis-server redis-tools postgresql postgresql-client mariadb-server mariadb-client
   # benchmarks
-  wrk
+  wrk time
   # re-recording protocol captures from real traffic (parser/dns/testdata/capture.sh)
   strace
 )

@@ -1,0 +1,379 @@
+#!/usr/bin/env bash
+# Overhead of the real observer, measured in one run: bin/netobserver --config <pipeline> with
+# flusher_jsonl (a file on tmpfs) and flusher_prometheus_exporter (127.0.0.1), capturing live through
+# bin/libebpf.so. Servers run in one network namespace, clients in another, joined by a veth pair
+# (non-local addresses: with the default DropLocalConnections the observer would drop 127.0.0.1).
+#
+#   1. nginx + wrk requests/s, observer on vs off;
+#   2. redis-benchmark (set, get) requests/s, on vs off;
+#   3. file I/O (dd overwrite + read of a tmpfs file), on vs off;
+#      — rounds alternate off, on, off, on, ... (ROUNDS rounds: wrk for DURATION s, REDIS_N SETs
+#      and GETs, dd passes for DURATION / 2 s; the observer restarted for each on round); as in
+#      scripts/bench-libebpf.sh two ratios per workload: throughput on/off (what the targets mean,
+#      only meaningful on an idle machine) and CPU cost per unit of work off/on (CPU seconds of the
+#      server + client + netobserver, from /proc and /usr/bin/time), which stays meaningful when
+#      other load competes for the CPUs;
+#   4. observer CPU (% of one core), VmRSS and VmHWM at fixed request rates (wrk paced by a Lua
+#      delay() of d ms per request per connection; the connections calibrated to the rate),
+#      and RSS with CONNS idle keep-alive connections (tools/connhold; one GET each, then idle);
+#   5. lost events at increasing rates (RATES, then unpaced): netobserver_lost_events_total from the
+#      Prometheus endpoint before and after each step; the first rate with loss.
+# A summary table with the targets and a PASS/MISS line per target ends the output; a MISS does
+# not fail the run (benchmarks measure).
+#
+# Usage: scripts/bench-observer.sh [BINDIR]    (root; BINDIR holds netobserver, libebpf.so, connhold)
+#   ROUNDS=3 DURATION=5 RATES="5000 10000 20000 40000" CONNS=10000 REDIS_N=<20000 x DURATION>
+#   PACE_CONNS=100 (or WRK_DELAY_MS=<fixed d>) PROM_PORT=<free port> DD_BS=64k DD_COUNT=16384
+#   PHASES="rounds ladder conns" (1-3, 4-5 at paced rates, 4 with CONNS connections; for debugging)
+#   PROFILE=1: one more unpaced nginx round with the observer on under `perf record -e cpu-clock -a`,
+#   printing where the CPU goes (by command and by symbol).
+set -euo pipefail
+bindir=${1:-bin}
+netobserver=$bindir/netobserver
+so=$bindir/libebpf.so
+connhold=$bindir/connhold
+rounds=${ROUNDS:-3}
+duration=${DURATION:-5}
+rates=${RATES:-5000 10000 20000 40000}
+conns=${CONNS:-10000}
+redis_n=${REDIS_N:-$((20000 * duration))}
+delay_ms=${WRK_DELAY_MS:-}
+pace_conns=${PACE_CONNS:-100}
+dd_bs=${DD_BS:-64k}
+dd_count=${DD_COUNT:-16384}
+profile=${PROFILE:-0}
+phases=" ${PHASES:-rounds ladder conns} "
+tag=nobs$$
+srv=${tag}s cli=${tag}c
+srv_ip=10.254.0.1 cli_ip=10.254.0.2
+work=$(mktemp -d /tmp/bench-observer.XXXXXX)
+iofile=/dev/shm/bench-observer.$$.io
+records=/dev/shm/bench-observer.$$.jsonl
+obs= redis= holder=
+
+stop_pid() { # pid: TERM, wait up to 10 s, then KILL
+  local p=$1
+  kill "$p" 2>/dev/null || return 0
+  for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+}
+cleanup() {
+  [ -n "$holder" ] && stop_pid "$holder"
+  [ -n "$obs" ] && stop_pid "$obs"
+  [ -n "$redis" ] && stop_pid "$redis"
+  [ -f "$work/nginx.pid" ] && stop_pid "$(cat "$work/nginx.pid")"
+  ip netns del "$srv" 2>/dev/null || true
+  ip netns del "$cli" 2>/dev/null || true
+  rm -rf "$work" "$iofile" "$records"*
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+[ "$(id -u)" -eq 0 ] || { echo "bench: must run as root" >&2; exit 1; }
+for f in "$netobserver" "$so" "$connhold"; do
+  [ -e "$f" ] || { echo "bench: $f is missing (make BIN=$bindir bench-observer builds it)" >&2; exit 1; }
+done
+for t in nginx wrk redis-server redis-benchmark dd ip curl ss numfmt; do
+  command -v $t >/dev/null || { echo "bench: $t is missing (scripts/deps.sh)" >&2; exit 1; }
+done
+[ -x /usr/bin/time ] || { echo "bench: /usr/bin/time is missing (Debian package time)" >&2; exit 1; }
+# nginx and connhold need CONNS descriptors each (raising the hard limit needs CAP_SYS_RESOURCE).
+hard=$(ulimit -Hn); [ "$hard" = unlimited ] && hard=65536
+nofile=$(( hard < 65536 ? hard : 65536 ))
+ulimit -n "$nofile"
+[ "$nofile" -ge $((conns + 200)) ] || { echo "bench: open-file limit $nofile is too low for CONNS=$conns" >&2; exit 1; }
+
+port=${PROM_PORT:-}
+if [ -z "$port" ]; then
+  for p in $(seq $((19500 + $$ % 400)) $((19500 + $$ % 400 + 50))); do
+    ss -Hltn "sport = :$p" | grep -q . || { port=$p; break; }
+  done
+fi
+[ -n "$port" ] || { echo "bench: no free port for the metrics" >&2; exit 1; }
+
+
+hz=$(getconf CLK_TCK)
+# CPU seconds (user + system) a process has used so far; 0 when there is none.
+cpu_of() {
+  [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ] || { echo 0; return; }
+  awk -v hz="$hz" '{sub(/.*\) /, ""); print ($12 + $13) / hz}' "/proc/$1/stat"
+}
+add() { awk -v a="$1" -v b="$2" 'BEGIN {print a + b}'; }
+sub() { awk -v a="$1" -v b="$2" 'BEGIN {print a - b}'; }
+now() { date +%s%N; }
+# VmRSS or VmHWM of a process, kB.
+mem_of() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+
+# --- the network: two namespaces and a veth pair -------------------------------------------------
+ip netns add "$srv"
+ip netns add "$cli"
+ip link add "${tag}a" type veth peer name "${tag}b"
+ip link set "${tag}a" netns "$srv"
+ip link set "${tag}b" netns "$cli"
+ip -n "$srv" addr add "$srv_ip/24" dev "${tag}a"
+ip -n "$cli" addr add "$cli_ip/24" dev "${tag}b"
+for ns in "$srv" "$cli"; do ip -n "$ns" link set lo up; done
+ip -n "$srv" link set "${tag}a" up
+ip -n "$cli" link set "${tag}b" up
+
+# --- servers -------------------------------------------------------------------------------------
+cat >"$work/nginx.conf" <<CONF
+worker_processes 1; pid $work/nginx.pid; error_log $work/error.log; worker_rlimit_nofile $nofile;
+events { worker_connections $(( nofile - 100 < 16384 ? nofile - 100 : 16384 )); }
+http { access_log off; client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work;
+  uwsgi_temp_path $work; scgi_temp_path $work; keepalive_requests 1000000; keepalive_timeout 600s;
+  server { listen $srv_ip:8080 backlog=4096; location / { default_type text/plain; return 200 "hello, benchmark\n"; } } }
+CONF
+ip netns exec "$srv" nginx -c "$work/nginx.conf" -p "$work"
+for _ in $(seq 50); do ip netns exec "$cli" curl -s -o /dev/null "http://$srv_ip:8080/" && break; sleep 0.1; done
+worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
+[ -n "$worker" ] || { echo "bench: no nginx worker" >&2; exit 1; }
+mkdir "$work/redis"
+ip netns exec "$srv" redis-server --port 6379 --bind "$srv_ip" --save "" --appendonly no --protected-mode no \
+  --dir "$work/redis" --logfile "$work/redis.log" &
+redis=$!
+for _ in $(seq 50); do ip netns exec "$cli" redis-cli -h "$srv_ip" ping >/dev/null 2>&1 && break; sleep 0.1; done
+ip netns exec "$cli" redis-cli -h "$srv_ip" ping >/dev/null || { echo "bench: redis-server did not start" >&2; exit 1; }
+dd if=/dev/zero of="$iofile" bs="$dd_bs" count="$dd_count" status=none
+
+# --- the observer --------------------------------------------------------------------------------
+cat >"$work/pipeline.yaml" <<CONF
+enable: true
+inputs:
+  - Type: observer_ilogtail_network_v1
+    Common:
+      FlushOutL4Interval: 5
+      FlushOutL7Interval: 5
+    EBPF:
+      Enabled: true
+processors:
+  - Type: processor_default
+flushers:
+  - Type: flusher_jsonl
+    Path: $records
+    MaxSize: 67108864
+    MaxRolls: 1
+  - Type: flusher_prometheus_exporter
+    Listen: 127.0.0.1:$port
+    Path: /metrics
+CONF
+start_observer() {
+  "$netobserver" --config "$work/pipeline.yaml" --libebpf "$so" >/dev/null 2>"$work/observer.log" &
+  obs=$!
+  for _ in $(seq 300); do
+    grep -q "netobserver: observing" "$work/observer.log" 2>/dev/null && { sleep 1; return; }
+    kill -0 "$obs" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "bench: netobserver did not start:" >&2; cat "$work/observer.log" >&2; exit 1
+}
+stop_observer() {
+  stop_pid "$obs"; obs=
+  # Warnings and errors only; the start/stop lines are expected.
+  grep -v -e 'level=INFO' "$work/observer.log" | sed 's/^/    observer: /' | head -5 || true
+}
+# The exporter's counters are published at most once a second, when a batch of events arrives:
+# wait a second, make one event (this scrape's connect), then read.
+metrics() {
+  sleep 1.1
+  curl -s --max-time 5 "http://127.0.0.1:$port/metrics" >/dev/null || true
+  sleep 0.2
+  curl -s --max-time 5 "http://127.0.0.1:$port/metrics"
+}
+# Sums of netobserver_lost_events_total and of netobserver_events_total{kind="data"}: "lost data".
+counts_of() {
+  awk '/^netobserver_lost_events_total/ {l += $NF} /^netobserver_events_total\{kind="data"\}/ {d += $NF}
+       END {printf "%d %d\n", l, d}'
+}
+
+# --- workloads -----------------------------------------------------------------------------------
+# Prints "requests/s cpu-seconds-per-request netobserver-cpu-seconds-per-request".
+nginx_round() {
+  local c0 n0 c1 n1 out
+  c0=$(cpu_of "$obs"); n0=$(cpu_of "$worker")
+  out=$(ip netns exec "$cli" /usr/bin/time -f "wrkcpu %U %S" wrk -t1 -c16 -d"${duration}s" "http://$srv_ip:8080/" 2>&1)
+  c1=$(cpu_of "$obs"); n1=$(cpu_of "$worker")
+  awk -v c="$(sub "$c1" "$c0")" -v n="$(sub "$n1" "$n0")" '
+    /requests in/ {reqs = $1} /Requests\/sec/ {rps = $2} /^wrkcpu/ {w = $2 + $3}
+    END {printf "%s %.9f %.9f\n", rps, (c + n + w) / reqs, c / reqs}' <<<"$out"
+}
+# Prints "requests/s cpu-seconds-per-request netobserver-cpu-seconds-per-request" for SET then GET, REDIS_N each, 50 clients, no pipelining.
+redis_round() {
+  local c0 r0 c1 r1 out
+  c0=$(cpu_of "$obs"); r0=$(cpu_of "$redis")
+  out=$(ip netns exec "$cli" /usr/bin/time -f "rbcpu %U %S" redis-benchmark -h "$srv_ip" -p 6379 -t set,get \
+        -n "$redis_n" -c 50 -P 1 --csv 2>&1)
+  c1=$(cpu_of "$obs"); r1=$(cpu_of "$redis")
+  awk -F'[",]+' -v c="$(sub "$c1" "$c0")" -v r="$(sub "$r1" "$r0")" -v n="$redis_n" '
+    /^"(SET|GET)"/ {t += n / $3; k++} /^rbcpu/ {split($0, a, " "); w = a[2] + a[3]}
+    END {if (k != 2) {print "redis-benchmark output not understood" > "/dev/stderr"; exit 1}
+         printf "%.2f %.9f %.9f\n", 2 * n / t, (c + r + w) / (2 * n), c / (2 * n)}' <<<"$out"
+}
+# Prints "bytes/s cpu-seconds-per-byte netobserver-cpu-share" for dd overwrites + reads of a file whose pages exist,
+# repeated for DURATION / 2 seconds (at least once, at most 200 times).
+fileio_round() {
+  local c0 c1 t0 t1 cpu=0 passes=0
+  c0=$(cpu_of "$obs"); t0=$(now)
+  while [ $passes -lt 200 ]; do
+    cpu=$(add "$cpu" "$( { /usr/bin/time -f "%U %S" dd if=/dev/zero of="$iofile" bs="$dd_bs" count="$dd_count" conv=notrunc status=none; \
+           /usr/bin/time -f "%U %S" dd if="$iofile" of=/dev/null bs="$dd_bs" status=none; } 2>&1 | awk '{s += $1 + $2} END {print s}')")
+    passes=$((passes + 1))
+    [ $(( $(now) - t0 )) -lt $((duration * 500000000)) ] || break
+  done
+  t1=$(now); c1=$(cpu_of "$obs")
+  awk -v b="$(( $(numfmt --from=iec "${dd_bs^^}") * dd_count * 2 * passes ))" -v ns=$((t1 - t0)) -v cpu="$(add "$cpu" "$(sub "$c1" "$c0")")" \
+    -v c="$(sub "$c1" "$c0")" 'BEGIN {printf "%.0f %.15f %.4f\n", b / (ns / 1e9), cpu / b, c / (ns / 1e9)}'
+}
+# Lets the observer drain the previous workload's events (and the machine settle) before the next.
+settle() { sleep 0.5; }
+
+# --- 1-3: alternating rounds ---------------------------------------------------------------------
+echo "bench-observer: $netobserver ($("$netobserver" version --libebpf "$so" 2>/dev/null | tr '\n' ' '))"
+echo "bench-observer: ROUNDS=$rounds DURATION=$duration REDIS_N=$redis_n; nginx/redis in netns $srv ($srv_ip), clients in $cli; metrics 127.0.0.1:$port"
+results=$work/results
+[[ $phases == *" rounds "* ]] || rounds=0
+for r in $(seq "$rounds"); do
+  settle; read -r off_rps off_rcpu _ < <(nginx_round)
+  settle; read -r off_kv off_kcpu _ < <(redis_round)
+  settle; read -r off_io off_iocpu _ < <(fileio_round)
+  start_observer
+  settle; read -r on_rps on_rcpu obs_rcpu < <(nginx_round)
+  settle; read -r on_kv on_kcpu obs_kcpu < <(redis_round)
+  settle; read -r on_io on_iocpu obs_io < <(fileio_round)
+  read -r lost data < <(metrics | counts_of)
+  stop_observer
+  echo "$off_rps $on_rps $off_rcpu $on_rcpu $off_kv $on_kv $off_kcpu $on_kcpu $off_io $on_io $off_iocpu $on_iocpu $lost $data $obs_rcpu $obs_kcpu $obs_io" >>"$results"
+  awk -v r="$r" '{printf "round %d: nginx off %.0f on %.0f req/s (CPU/request %.1f / %.1f us, netobserver %.1f); redis off %.0f on %.0f req/s (CPU/request %.1f / %.1f us, netobserver %.1f);" \
+        " file I/O off %.0f on %.0f MiB/s (CPU/GiB %.3f / %.3f s, netobserver %.1f%% of a core); observer: %d data events, %d lost\n",
+        r, $1, $2, $3 * 1e6, $4 * 1e6, $15 * 1e6, $5, $6, $7 * 1e6, $8 * 1e6, $16 * 1e6, $9 / 1048576, $10 / 1048576, $11 * 2^30, $12 * 2^30, $17 * 100, $14, $13}' <<<"$(tail -1 "$results")"
+done
+
+# --- 4-5: paced rates, observer on ---------------------------------------------------------------
+ladder=$work/ladder
+[[ $phases == *" ladder "* ]] || rates=
+[ -z "$rates" ] || start_observer
+for rate in ${rates:+$rates max}; do
+  if [ "$rate" = max ]; then
+    args=(-t2 -c64); label="wrk -t2 -c64, unpaced"
+  else
+    # Each connection waits d ms (+ the round trip, + timer slack) per request. wrk scans all its
+    # timers on every loop, so d is chosen for about PACE_CONNS connections (WRK_DELAY_MS forces
+    # one d); start from rate x d connections, then twice: measure one second, scale the
+    # connections to the target.
+    threads=$([ "$rate" -gt 10000 ] && echo 2 || echo 1)
+    d=${delay_ms:-$(( pace_conns * 1000 / rate > 1 ? pace_conns * 1000 / rate : 1 ))}
+    echo "function delay() return $d end" >"$work/pace.lua"
+    c=$(( (rate * d + 999) / 1000 ))
+    for _ in 1 2; do
+      cal=$(ip netns exec "$cli" wrk -t"$threads" -c"$c" -d1s -s "$work/pace.lua" "http://$srv_ip:8080/" 2>&1 | awk '/Requests\/sec/ {print $2}')
+      c=$(awk -v c="$c" -v r="$rate" -v a="${cal:-0}" -v t="$threads" 'BEGIN {n = (a > 0) ? int(c * r / a + 0.5) : c; print (n < t) ? t : n}')
+    done
+    args=(-t"$threads" -c"$c" -s "$work/pace.lua"); label="wrk -t$threads -c$c, delay() $d ms"
+  fi
+  read -r lost0 data0 < <(metrics | counts_of)
+  c0=$(cpu_of "$obs"); t0=$(now)
+  out=$(ip netns exec "$cli" wrk "${args[@]}" -d"${duration}s" "http://$srv_ip:8080/" 2>&1)
+  t1=$(now); c1=$(cpu_of "$obs")
+  rss=$(mem_of "$obs" VmRSS); hwm=$(mem_of "$obs" VmHWM)
+  read -r lost1 data1 < <(metrics | counts_of)
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  echo "$rate $rps $(awk -v c="$(sub "$c1" "$c0")" -v ns=$((t1 - t0)) 'BEGIN {printf "%.2f", 100 * c / (ns / 1e9)}') $rss $hwm $((lost1 - lost0)) $((data1 - data0))" >>"$ladder"
+  echo -n "$label: "
+  awk '{printf "rate %s: achieved %.0f req/s; observer CPU %.1f%% of a core (%.1f us/request), VmRSS %.1f MiB, VmHWM %.1f MiB; %d data events (%.2f per request), %d lost\n",
+        $1, $2, $3, ($2 > 0 ? 1e4 * $3 / $2 : 0), $4 / 1024, $5 / 1024, $7, $7 / ($2 > 0 ? $2 * '"$duration"' : 1), $6}' <<<"$(tail -1 "$ladder")"
+done
+[ -z "$obs" ] || stop_observer
+
+# --- 4: RSS with CONNS idle keep-alive connections -----------------------------------------------
+rss_conns=
+if [[ $phases == *" conns "* ]]; then
+  start_observer
+  sleep 1
+  c0=$(cpu_of "$obs"); t0=$(now); sleep "$duration"; c1=$(cpu_of "$obs"); t1=$(now)
+  idle_cpu=$(awk -v c="$(sub "$c1" "$c0")" -v ns=$((t1 - t0)) 'BEGIN {printf "%.2f", 100 * c / (ns / 1e9)}')
+  rss_idle=$(mem_of "$obs" VmRSS)
+  ip netns exec "$cli" "$connhold" -addr "$srv_ip:8080" -n "$conns" -hold 10m >"$work/connhold.out" 2>"$work/connhold.err" &
+  holder=$!
+  for _ in $(seq 600); do grep -q ready "$work/connhold.out" && break; kill -0 "$holder" 2>/dev/null || break; sleep 0.1; done
+  grep -q ready "$work/connhold.out" || { echo "bench: connhold failed:" >&2; cat "$work/connhold.err" >&2; exit 1; }
+  # Hold them over at least one L4 flush (5 s), sampling VmRSS every second.
+  rss_conns=0
+  for _ in $(seq $(( duration > 7 ? duration : 7 ))); do
+    sleep 1; v=$(mem_of "$obs" VmRSS); [ "$v" -gt "$rss_conns" ] && rss_conns=$v
+  done
+  hwm_conns=$(mem_of "$obs" VmHWM)
+  established=$(ip netns exec "$srv" ss -Htn state established "sport = :8080" | wc -l)
+  stop_pid "$holder"; holder=
+  sleep 2
+  rss_after=$(mem_of "$obs" VmRSS)
+  read -r lost_conns _ < <(metrics | counts_of)
+  stop_observer
+  mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+  echo "observer idle (no traffic of ours, ${duration} s): CPU $idle_cpu% of a core, VmRSS $(mib "$rss_idle") MiB"
+  echo "$conns idle keep-alive connections ($established established at nginx): observer VmRSS $(mib "$rss_idle") MiB before," \
+    "max $(mib "$rss_conns") MiB while held, $(mib "$rss_after") MiB 2 s after they closed; VmHWM $(mib "$hwm_conns") MiB; $lost_conns lost"
+fi
+
+# --- optional: where the CPU goes -----------------------------------------------------------------
+if [ "$profile" = 1 ]; then
+  if command -v perf >/dev/null && perf record -e cpu-clock -o /dev/null true >/dev/null 2>&1; then
+    start_observer
+    settle
+    perf record -e cpu-clock -F 999 -a -g -o "$work/perf.data" -- \
+      ip netns exec "$cli" wrk -t1 -c16 -d"${duration}s" "http://$srv_ip:8080/" >"$work/perf.wrk" 2>"$work/perf.err" || true
+    stop_observer
+    perf report -i "$work/perf.data" --no-children --sort comm,dso,sym --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' >"$work/perf.txt" || true
+    echo "profile (observer on, unpaced nginx + wrk -t1 -c16, perf -e cpu-clock -a, $(awk '/Requests\/sec/ {printf "%.0f req/s", $2}' "$work/perf.wrk")):"
+    echo "  % of all samples by command; in brackets the part in BPF (bpf_* symbols: programs, helpers, dispatch):"
+    awk '{sub(/%/, "", $1); pc[$2] += $1; if ($NF ~ /^bpf_/ || $(NF - 1) ~ /^bpf_/) bpf[$2] += $1}
+         END {for (c in pc) printf "    %6.2f%%  %-16s [BPF %.2f%%]\n", pc[c], c, bpf[c]}' "$work/perf.txt" | sort -rn | awk 'NR <= 8' 
+    echo "  top symbols of netobserver (% of all samples):"
+    awk '$2 == "netobserver" && n++ < 15 {print "    " $0}' "$work/perf.txt"
+    echo "  top BPF symbols (% of all samples):"
+    awk '($NF ~ /^bpf_/ || $(NF - 1) ~ /^bpf_/) && n++ < 10 {print "    " $0}' "$work/perf.txt"
+  else
+    echo "profile: perf cannot sample cpu-clock here"
+  fi
+fi
+
+# --- summary -------------------------------------------------------------------------------------
+verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN {ok = (op == ">=") ? v >= t : v <= t; print ok ? "PASS" : "MISS"}'; }
+row() { printf "%-54s %-40s %s\n" "$@"; }
+echo
+echo "== summary: ROUNDS=$rounds DURATION=${duration}s, $(nproc) CPUs, $(uname -r) =="
+row "measure" "result" "target"
+if [ -s "$results" ]; then
+  read -r nginx_ratio nginx_cpu redis_ratio redis_cpu io_ratio io_cpu round_lost < <(awk '
+    {a1 += $1; a2 += $2; b1 += $3; b2 += $4; c1 += $5; c2 += $6; d1 += $7; d2 += $8; e1 += $9; e2 += $10; f1 += $11; f2 += $12; l += $13}
+    END {printf "%.3f %.3f %.3f %.3f %.3f %.3f %d\n", a2 / a1, b1 / b2, c2 / c1, d1 / d2, e2 / e1, f1 / f2, l}' "$results")
+  row "1. nginx + wrk (-t1 -c16) req/s, on/off" "$nginx_ratio" ">= 0.95"
+  row "   nginx CPU per request, off/on" "$nginx_cpu" "(CPU view of the same)"
+  row "2. redis-benchmark set,get -c 50 -P 1 req/s, on/off" "$redis_ratio" ">= 0.90"
+  row "   redis CPU per request, off/on" "$redis_cpu" "(CPU view of the same)"
+  row "3. file I/O (dd bs=$dd_bs, tmpfs) bytes/s, on/off" "$io_ratio" ">= 0.97"
+  row "   file I/O CPU per byte, off/on" "$io_cpu" "(CPU view of the same)"
+  row "   lost events in the on rounds (unpaced)" "$round_lost" "-"
+fi
+lost20=
+if [ -s "$ladder" ]; then
+  while read -r rate rps cpu rss hwm lost data; do
+    [ "$rate" = max ] && what="unpaced" || what="paced $rate"
+    row "4/5. observer at $what (achieved $(printf %.0f "$rps") req/s)" "CPU $cpu%, RSS $((rss / 1024)) MiB, HWM $((hwm / 1024)) MiB" "lost $lost"
+  done <"$ladder"
+  lost20=$(awk '$1 == 20000 {print $6}' "$ladder")
+  first_loss=$(awk '$6 > 0 {printf "%s (achieved %.0f req/s, %d lost)", $1, $2, $6; exit}' "$ladder")
+  max_rps=$(awk '$1 == "max" {printf "%.0f", $2}' "$ladder")
+  row "5. lost events at 20000 req/s" "${lost20:-not run}" "0"
+  row "5. first rate with loss" "${first_loss:-none up to unpaced ($max_rps req/s)}" "above 20000"
+fi
+[ -z "$rss_conns" ] || row "4. observer idle (no traffic of ours)" "CPU $idle_cpu%, RSS $((rss_idle / 1024)) MiB" "-"
+[ -z "$rss_conns" ] || row "4. observer RSS with $conns idle connections" "$((rss_conns / 1024)) MiB (HWM $((hwm_conns / 1024)) MiB)" "<= 100 MB"
+echo
+if [ -s "$results" ]; then
+  echo "nginx ratio >= 0.95:             $(verdict "$nginx_ratio" 0.95 ">=") (CPU view $(verdict "$nginx_cpu" 0.95 ">="))"
+  echo "redis ratio >= 0.90:             $(verdict "$redis_ratio" 0.90 ">=") (CPU view $(verdict "$redis_cpu" 0.90 ">="))"
+  echo "file I/O ratio >= 0.97:          $(verdict "$io_ratio" 0.97 ">=") (CPU view $(verdict "$io_cpu" 0.97 ">="))"
+fi
+[ -z "$lost20" ] || echo "zero lost at 20k req/s:          $(verdict "$lost20" 0 "<=")"
+[ -z "$rss_conns" ] || echo "RSS <= 100 MB with $conns conns: $(verdict "$rss_conns" 97656 "<=")   (100 MB = 97656 KiB, VmRSS max while held)"

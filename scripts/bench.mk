@@ -1,0 +1,16 @@
+# scripts/bench.mk — overhead of the real observer (scripts/bench-observer.sh): bin/netobserver with
+# flusher_jsonl (tmpfs) + flusher_prometheus_exporter, capturing live through bin/libebpf.so, against
+# nginx + wrk, redis-benchmark and dd, rounds alternating off/on; then observer CPU, RSS and lost
+# events at paced request rates and RSS with 10 000 idle keep-alive connections. Root.
+#
+#   make bench-observer [ROUNDS=3] [DURATION=5]   (more knobs at the top of the script)
+#
+# Included by the top-level Makefile (which adds bench-observer to `make bench`).
+.PHONY: bench-observer
+
+$(BIN)/connhold: tools/connhold/main.go go.mod
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -o $@ ./tools/connhold
+
+bench-observer: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/connhold
+	scripts/bench-observer.sh $(BIN)
