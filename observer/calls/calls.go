@@ -10,6 +10,9 @@
 package calls
 
 import (
+	"cmp"
+	"slices"
+
 	"github.com/netobserver/netobserver/cgo/libebpf"
 	"github.com/netobserver/netobserver/observer/stream"
 	"github.com/netobserver/netobserver/parser"
@@ -115,6 +118,8 @@ type Tracker struct {
 	// events that come without one.
 	roles    map[libebpf.ConnID]libebpf.Role
 	touched  []*conn
+	ending   []*conn // scratch of Expire and Close
+	opened   uint64  // connections created so far; conn.seq
 	counters map[libebpf.Protocol]*Counters
 	now      uint64 // newest event ts seen
 	call     Call   // reused for every emit
@@ -173,6 +178,7 @@ type conn struct {
 	newest   [2]uint64         // ts of the newest event per stream
 	requests []pendingMsg
 	early    []pendingMsg // responses that came before any request
+	seq      uint64       // creation order: connections ended together emit their calls in this order
 	lastSeen uint64
 	touched  bool
 	closing  bool
@@ -222,6 +228,8 @@ func (t *Tracker) Data(ev *libebpf.DataEvent) {
 			id: ev.ConnID, proto: ev.Protocol, role: libebpf.RoleUnknown, remote: ev.Addr,
 			parser: p.NewConn(t.strings), matching: p.Matching(), counters: t.counters[ev.Protocol],
 		}
+		t.opened++
+		c.seq = t.opened
 		if r, ok := t.roles[ev.ConnID]; ok {
 			c.role = r
 			delete(t.roles, ev.ConnID)
@@ -291,18 +299,31 @@ func (t *Tracker) Expire(now uint64) {
 	}
 	for _, c := range t.conns {
 		if now > c.lastSeen && now-c.lastSeen >= t.cfg.IdleTimeout {
-			t.forget(c)
+			t.ending = append(t.ending, c)
 		}
 	}
+	t.forgetEnding()
 }
 
 // Close ends every connection, counting what was left unmatched.
 func (t *Tracker) Close() {
 	for _, c := range t.conns {
-		t.forget(c)
+		t.ending = append(t.ending, c)
 	}
+	t.forgetEnding()
 	clear(t.closing)
 	t.closing = t.closing[:0]
+}
+
+// forgetEnding forgets the connections in t.ending in creation order, so that the calls they
+// still hold come out in the same order whatever the map's iteration order.
+func (t *Tracker) forgetEnding() {
+	slices.SortFunc(t.ending, func(a, b *conn) int { return cmp.Compare(a.seq, b.seq) })
+	for _, c := range t.ending {
+		t.forget(c)
+	}
+	clear(t.ending)
+	t.ending = t.ending[:0]
 }
 
 func (t *Tracker) advance(ts uint64) {
