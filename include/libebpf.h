@@ -296,6 +296,45 @@ void ebpf_update_conn_addr(struct connect_id_t *id, union sockaddr_t *addr, uint
 void ebpf_disable_process(uint32_t pid, bool drop);
 void ebpf_update_conn_role(struct connect_id_t *id, enum support_role_e role);
 
+/*
+ * The 17 symbols as a consumer binds them with dlsym: one pointer per symbol, typed from the
+ * prototypes above, in the order of LIBEBPF_SYMBOL_NAMES (the four uprobe stubs last).
+ */
+struct libebpf_symbols {
+	__typeof__(ebpf_setup_net_data_process_func) *setup_data;
+	__typeof__(ebpf_setup_net_event_process_func) *setup_ctrl;
+	__typeof__(ebpf_setup_net_statistics_process_func) *setup_stats;
+	__typeof__(ebpf_setup_net_lost_func) *setup_lost;
+	__typeof__(ebpf_setup_print_func) *setup_print;
+	__typeof__(ebpf_config) *config;
+	__typeof__(ebpf_poll_events) *poll_events;
+	__typeof__(ebpf_init) *init;
+	__typeof__(ebpf_start) *start;
+	__typeof__(ebpf_stop) *stop;
+	__typeof__(ebpf_get_fd) *get_fd;
+	__typeof__(ebpf_get_next_key) *get_next_key;
+	__typeof__(ebpf_delete_map_value) *delete_map_value;
+	__typeof__(ebpf_cleanup_dog) *cleanup_dog;
+	__typeof__(ebpf_update_conn_addr) *update_conn_addr;
+	__typeof__(ebpf_disable_process) *disable_process;
+	__typeof__(ebpf_update_conn_role) *update_conn_role;
+};
+
+#define LIBEBPF_SYMBOL_COUNT 17
+#define LIBEBPF_FIRST_STUB 13 /* index of ebpf_cleanup_dog */
+#define LIBEBPF_SYMBOL_NAMES                                                                       \
+	{                                                                                          \
+		"ebpf_setup_net_data_process_func", "ebpf_setup_net_event_process_func",           \
+		"ebpf_setup_net_statistics_process_func", "ebpf_setup_net_lost_func",              \
+		"ebpf_setup_print_func", "ebpf_config", "ebpf_poll_events", "ebpf_init",           \
+		"ebpf_start", "ebpf_stop", "ebpf_get_fd", "ebpf_get_next_key",                     \
+		"ebpf_delete_map_value", "ebpf_cleanup_dog", "ebpf_update_conn_addr",              \
+		"ebpf_disable_process", "ebpf_update_conn_role",                                   \
+	}
+
+LIBEBPF_ASSERT_SIZE(struct libebpf_symbols, LIBEBPF_SYMBOL_COUNT * sizeof(void *));
+LIBEBPF_ASSERT_LAYOUT(struct libebpf_symbols, cleanup_dog, LIBEBPF_FIRST_STUB * sizeof(void *));
+
 #endif /* !__bpf__ */
 
 #ifdef __cplusplus

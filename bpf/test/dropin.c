@@ -38,33 +38,9 @@
 
 /* ---- the library, as iLogtail binds it ---------------------------------------------------- */
 
-static struct {
-	void (*setup_data)(net_data_process_func_t, void *);
-	void (*setup_ctrl)(net_ctrl_process_func_t, void *);
-	void (*setup_stats)(net_statistics_process_func_t, void *);
-	void (*setup_lost)(net_lost_func_t, void *);
-	void (*setup_print)(net_print_fn_t);
-	void (*config)(int32_t, int32_t, int32_t, void **, int32_t *);
-	int32_t (*poll_events)(int32_t, int32_t *);
-	int32_t (*init)(char *, int32_t, char *, int32_t, long, long, long, long);
-	int32_t (*start)(void);
-	int32_t (*stop)(void);
-	int32_t (*get_fd)(void);
-	int32_t (*get_next_key)(int32_t, const void *, void *);
-	void (*delete_map_value)(void *, int32_t);
-	void (*cleanup_dog)(void *, int32_t);
-	void (*update_conn_addr)(struct connect_id_t *, union sockaddr_t *, uint16_t, bool);
-	void (*disable_process)(uint32_t, bool);
-	void (*update_conn_role)(struct connect_id_t *, enum support_role_e);
-} lib;
+static struct libebpf_symbols lib;
 
-static const char *const symbols[17] = {
-	"ebpf_setup_net_data_process_func", "ebpf_setup_net_event_process_func",
-	"ebpf_setup_net_statistics_process_func", "ebpf_setup_net_lost_func", "ebpf_setup_print_func",
-	"ebpf_config", "ebpf_poll_events", "ebpf_init", "ebpf_start", "ebpf_stop", "ebpf_get_fd",
-	"ebpf_get_next_key", "ebpf_delete_map_value", "ebpf_cleanup_dog", "ebpf_update_conn_addr",
-	"ebpf_disable_process", "ebpf_update_conn_role",
-};
+static const char *const symbols[LIBEBPF_SYMBOL_COUNT] = LIBEBPF_SYMBOL_NAMES;
 
 /* ---- failure handling and cleanup ------------------------------------------------------------ */
 
@@ -1767,7 +1743,7 @@ static void bind_library(const char *path, void **handle)
 
 	*handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	CHECK(*handle, "dlopen %s: %s", path, dlerror());
-	for (int i = 0; i < 17; i++) {
+	for (int i = 0; i < LIBEBPF_SYMBOL_COUNT; i++) {
 		slots[i] = dlsym(*handle, symbols[i]);
 		CHECK(slots[i], "symbol %s missing from %s", symbols[i], path);
 	}

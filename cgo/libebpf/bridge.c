@@ -97,31 +97,8 @@ static void on_lost(void *custom, enum callback_type_e which, uint64_t count)
 	b->lost++;
 }
 
-struct symbol {
-	const char *name;
-	size_t offset; // of the function pointer in struct netobs_symbols
-};
-
-#define SYMBOL(field, name) {name, offsetof(struct netobs_symbols, field)}
-static const struct symbol symbols[] = {
-	SYMBOL(setup_data, "ebpf_setup_net_data_process_func"),
-	SYMBOL(setup_ctrl, "ebpf_setup_net_event_process_func"),
-	SYMBOL(setup_stats, "ebpf_setup_net_statistics_process_func"),
-	SYMBOL(setup_lost, "ebpf_setup_net_lost_func"),
-	SYMBOL(setup_print, "ebpf_setup_print_func"),
-	SYMBOL(config, "ebpf_config"),
-	SYMBOL(poll_events, "ebpf_poll_events"),
-	SYMBOL(init, "ebpf_init"),
-	SYMBOL(start, "ebpf_start"),
-	SYMBOL(stop, "ebpf_stop"),
-	SYMBOL(get_fd, "ebpf_get_fd"),
-	SYMBOL(get_next_key, "ebpf_get_next_key"),
-	SYMBOL(delete_map_value, "ebpf_delete_map_value"),
-	SYMBOL(cleanup_dog, "ebpf_cleanup_dog"),
-	SYMBOL(update_conn_addr, "ebpf_update_conn_addr"),
-	SYMBOL(disable_process, "ebpf_disable_process"),
-	SYMBOL(update_conn_role, "ebpf_update_conn_role"),
-};
+// Slot i of struct libebpf_symbols holds symbol_names[i].
+static const char *const symbol_names[LIBEBPF_SYMBOL_COUNT] = LIBEBPF_SYMBOL_NAMES;
 
 // iLogtail's way: the symbol's address minus the base the file was mapped at (= st_value).
 static long stub_offset(void *sym)
@@ -148,20 +125,20 @@ struct netobs_lib *netobs_open(const char *file, char *err, size_t err_len)
 		return NULL;
 	}
 	Dl_info info;
-	void *first = dlsym(lib->handle, symbols[0].name);
+	void *first = dlsym(lib->handle, symbol_names[0]);
 	const char *loaded = first && dladdr(first, &info) && info.dli_fname ? info.dli_fname : file;
 	if (!realpath(loaded, lib->path))
 		snprintf(lib->path, sizeof(lib->path), "%s", loaded);
 
-	for (size_t i = 0; i < sizeof(symbols) / sizeof(symbols[0]); i++) {
-		void *sym = dlsym(lib->handle, symbols[i].name);
+	for (size_t i = 0; i < LIBEBPF_SYMBOL_COUNT; i++) {
+		void *sym = dlsym(lib->handle, symbol_names[i]);
 		if (!sym) {
-			snprintf(err, err_len, "symbol %s not found in %s", symbols[i].name, lib->path);
+			snprintf(err, err_len, "symbol %s not found in %s", symbol_names[i], lib->path);
 			dlclose(lib->handle);
 			free(lib);
 			return NULL;
 		}
-		memcpy((char *)&lib->fn + symbols[i].offset, &sym, sizeof(sym));
+		memcpy((char *)&lib->fn + i * sizeof(void *), &sym, sizeof(sym));
 	}
 	lib->version = (const char *(*)(void))dlsym(lib->handle, "netobserver_libebpf_version");
 	lib->replay_finished = (int (*)(void))dlsym(lib->handle, "netobserver_replay_finished");
@@ -171,8 +148,8 @@ struct netobs_lib *netobs_open(const char *file, char *err, size_t err_len)
 	for (int i = 0; i < 4; i++) {
 		lib->offsets[i] = stub_offset(stubs[i]);
 		if (lib->offsets[i] < 0) {
-			snprintf(err, err_len, "cannot compute the offset of stub %s in %s", symbols[13 + i].name,
-				 lib->path);
+			snprintf(err, err_len, "cannot compute the offset of stub %s in %s",
+				 symbol_names[LIBEBPF_FIRST_STUB + i], lib->path);
 			dlclose(lib->handle);
 			free(lib);
 			return NULL;

@@ -35,29 +35,9 @@ struct netobs_batch {
 	uint64_t dropped;                 // events lost because the batch could not grow (out of memory)
 };
 
-struct netobs_symbols {
-	void (*setup_data)(net_data_process_func_t, void *);
-	void (*setup_ctrl)(net_ctrl_process_func_t, void *);
-	void (*setup_stats)(net_statistics_process_func_t, void *);
-	void (*setup_lost)(net_lost_func_t, void *);
-	void (*setup_print)(net_print_fn_t);
-	void (*config)(int32_t, int32_t, int32_t, void **, int32_t *);
-	int32_t (*poll_events)(int32_t, int32_t *);
-	int32_t (*init)(char *, int32_t, char *, int32_t, long, long, long, long);
-	int32_t (*start)(void);
-	int32_t (*stop)(void);
-	int32_t (*get_fd)(void);
-	int32_t (*get_next_key)(int32_t, const void *, void *);
-	void (*delete_map_value)(void *, int32_t);
-	void (*cleanup_dog)(void *, int32_t);
-	void (*update_conn_addr)(struct connect_id_t *, union sockaddr_t *, uint16_t, bool);
-	void (*disable_process)(uint32_t, bool);
-	void (*update_conn_role)(struct connect_id_t *, enum support_role_e);
-};
-
 struct netobs_lib {
 	void *handle;
-	struct netobs_symbols fn;
+	struct libebpf_symbols fn;
 	const char *(*version)(void); // optional: our libraries export it, Alibaba's does not
 	int (*replay_finished)(void); // optional: only the replay library has an end
 	char path[4096];              // the file the dynamic loader actually opened
