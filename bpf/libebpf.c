@@ -985,8 +985,8 @@ static void report_load_failure(int err)
 
 /* The three sets of syscall programs (netobserver.bpf.c), cheapest first. */
 enum hook {
-	HOOK_TP_BTF,     /* tp_btf/sys_enter + sys_exit and BPF ring buffers: 5.8+ with built-in BTF */
-	HOOK_RAW_TP,     /* raw_tp/sys_enter + sys_exit: raw tracepoints, 4.17+ */
+	HOOK_TP_BTF,     /* tp_btf/sys_exit and BPF ring buffers: 5.8+ with built-in BTF */
+	HOOK_RAW_TP,     /* raw_tp/sys_exit: a raw tracepoint, 4.17+ */
 	HOOK_TRACEPOINT, /* syscalls:sys_enter_X / sys_exit_X: a perf trace record per call */
 	NUM_HOOKS,
 };
@@ -995,7 +995,7 @@ static const char *const hook_names[NUM_HOOKS] = { "tp_btf", "raw_tp", "tracepoi
 /* Section prefix of each set's programs (its tail-call targets included). */
 static const char *const hook_sections[NUM_HOOKS] = { "tp_btf/", "raw_tp", "tracepoint" };
 
-/* The fast socket test of the tp_btf entry needs bpf_get_current_task_btf (5.11) and the
+/* The fast socket test of the tp_btf exit needs bpf_get_current_task_btf (5.11) and the
  * bpf_rdonly_cast kfunc (6.2) in the running kernel's BTF. */
 static bool btf_fast_path(void)
 {
@@ -1015,7 +1015,7 @@ static bool btf_fast_path(void)
 }
 
 /* The first hook set worth trying: tp_btf needs the kernel's own BTF (a kernel that needs a BTF file
- * has no tp_btf) with the sys_enter tracepoint in it (libbpf cannot probe the tracing program type
+ * has no tp_btf) with the sys_exit tracepoint in it (libbpf cannot probe the tracing program type
  * without an attach target: a refusal at load falls back) and ring buffers (5.8), raw_tp a kernel
  * that knows its type. */
 static enum hook first_hook(const char *btf_path)
@@ -1024,7 +1024,7 @@ static enum hook first_hook(const char *btf_path)
 	bool btf_tp = false;
 
 	if (!btf_path && (vmlinux = btf__load_vmlinux_btf())) {
-		btf_tp = btf__find_by_name_kind(vmlinux, "btf_trace_sys_enter", BTF_KIND_TYPEDEF) > 0 &&
+		btf_tp = btf__find_by_name_kind(vmlinux, "btf_trace_sys_exit", BTF_KIND_TYPEDEF) > 0 &&
 			 libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1;
 		btf__free(vmlinux);
 	}
@@ -1044,9 +1044,9 @@ static void select_programs(enum hook h, bool fast)
 		const char *sec = bpf_program__section_name(prog);
 		bool load = !strncmp(sec, "uprobe", 6) || !strncmp(sec, hook_sections[h], strlen(hook_sections[h]));
 
-		if (prog == g.skel->progs.btf_sys_enter)
+		if (prog == g.skel->progs.btf_sys_exit)
 			load = load && fast;
-		else if (prog == g.skel->progs.btf_sys_enter_portable)
+		else if (prog == g.skel->progs.btf_sys_exit_portable)
 			load = load && !fast;
 		else if (prog == g.skel->progs.up_update_conn_addr_rb)
 			load = h == HOOK_TP_BTF;
@@ -1117,9 +1117,9 @@ static int load_hook(const char *btf_path, enum hook h, bool quiet)
 	}
 	g.hook = hook_names[h];
 	g.ringbuf = h == HOOK_TP_BTF;
-	logmsg(LOG_INFO, "libebpf: syscall hooks: %s; socket test at syscall entry: %s\n",
-	       h == HOOK_TP_BTF	  ? "tp_btf/sys_enter + tp_btf/sys_exit (BTF raw tracepoints)"
-	       : h == HOOK_RAW_TP ? "raw_tp/sys_enter + raw_tp/sys_exit (raw tracepoints)"
+	logmsg(LOG_INFO, "libebpf: syscall hooks: %s; socket test: %s\n",
+	       h == HOOK_TP_BTF	  ? "tp_btf/sys_exit (BTF raw tracepoint)"
+	       : h == HOOK_RAW_TP ? "raw_tp/sys_exit (raw tracepoint)"
 				  : "syscalls:sys_enter_X / sys_exit_X (per-syscall tracepoints)",
 	       fast ? "BTF pointer walk (1 probe read)" : "CO-RE probe reads (6 per syscall)");
 	return 0;

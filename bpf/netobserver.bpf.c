@@ -2,11 +2,11 @@
 /*
  * Kernel side of netobserver's libebpf.so: syscall tracepoints and four uprobes, nothing else, so it
  * runs on kernels without kprobes or fentry. The syscall hooks come in three sets and the loader loads
- * one: the BTF raw tracepoints tp_btf/sys_enter + sys_exit (5.5+), the raw tracepoints raw_tp/sys_enter
- * + sys_exit (4.17+), or the per-syscall tracepoints syscalls:sys_enter_X / sys_exit_X. The raw ones
- * are two programs that dispatch on the syscall number and return at once for any other syscall; the
- * per-syscall ones make the kernel build a perf trace record before every program run, which cost
- * more than the programs themselves. Kept within what a 4.19 kernel accepts: no loops the
+ * one: the BTF raw tracepoint tp_btf/sys_exit (5.5+), the raw tracepoint raw_tp/sys_exit (4.17+), or
+ * the per-syscall tracepoints syscalls:sys_enter_X / sys_exit_X. The raw ones are one exit program
+ * that dispatches on the syscall number and returns at once for any other syscall (no entry
+ * program: see hook_exit); the per-syscall ones make the kernel build a perf trace record before
+ * every program run, which cost more than the programs themselves. Kept within what a 4.19 kernel accepts: no loops the
  * verifier must bound (every loop is unrolled with a small constant trip count, long walks continue
  * through tail calls), no global variables, no bpf-to-bpf calls (they cannot be mixed with tail
  * calls before 5.10), helpers of 4.19 or ones libbpf rewrites for it (probe_read_user/kernel).
@@ -360,7 +360,7 @@ static __always_inline bool compat_syscall(bool btf)
 
 /* Fills the peer address from the kernel socket behind fd; returns the family, 0 if not a socket
  * we track. AF_UNKNOWN marks a socket without a peer (unconnected UDP). */
-static __always_inline u16 fd_peer(s32 fd, union sockaddr_t *a, u8 *sock_type)
+static __always_inline u16 fd_peer(s32 fd, union sockaddr_t *a, u8 *sock_type, u64 *file)
 {
 	struct file *f = fd_file(fd);
 	struct socket *so;
@@ -374,6 +374,7 @@ static __always_inline u16 fd_peer(s32 fd, union sockaddr_t *a, u8 *sock_type)
 	if (!sk)
 		return 0;
 	*sock_type = (u8)BPF_CORE_READ(so, type);
+	*file = (u64)f;
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	__builtin_memset(a, 0, sizeof(*a));
 	if (family == AF_INET) {
@@ -477,7 +478,7 @@ static __always_inline void close_conn(void *ctx, u64 key, struct conn *c, bool 
 
 /* Starts tracking; a fresh start time gives a reused fd a new identity. */
 static __always_inline struct conn *track(void *ctx, u64 key, const union sockaddr_t *addr, u32 role,
-					  u8 sock_type, bool announce, bool rb)
+					  u8 sock_type, u64 file, bool announce, bool rb)
 {
 	struct netobserver_config *cfg = config();
 	struct conn c;
@@ -492,6 +493,7 @@ static __always_inline struct conn *track(void *ctx, u64 key, const union sockad
 	c.addr = *addr;
 	c.role = role;
 	c.sock_type = sock_type;
+	c.file = file;
 	c.sampled = (now % 100) < (u64)cfg->sampling;
 	if (bpf_map_update_elem(&conn_map, &key, &c, BPF_ANY))
 		return NULL;
@@ -522,14 +524,13 @@ static __always_inline void save_args(s32 nr, s32 fd, u32 func, u64 p1, u64 p2, 
 	a->tid = tid;
 }
 
-/* Entry of every data syscall: the socket test, then the filters; true if the syscall is to be
- * followed (the caller saves its arguments). compat: also reject 32-bit syscalls (raw hooks). */
-static __always_inline bool data_wanted(s32 fd, bool btf, bool compat)
+/* Entry of every data syscall (the tracepoint set): the socket test, then the filters; true if the
+ * syscall is to be followed (the caller saves its arguments). */
+static __always_inline bool data_wanted(s32 fd)
 {
 	u64 id = bpf_get_current_pid_tgid();
 
-	if (!fd_is_socket(fd, btf) || (compat && compat_syscall(btf)) || !tgid_wanted(id >> 32) ||
-	    tgid_disabled(id >> 32)) {
+	if (!fd_is_socket(fd, false) || !tgid_wanted(id >> 32) || tgid_disabled(id >> 32)) {
 		/* Arguments left by an entry whose exit never ran must not be taken by this exit. */
 		struct args *a = args_slot((u32)id);
 		if (a && a->tid == (u32)id)
@@ -544,7 +545,7 @@ static __always_inline bool data_wanted(s32 fd, bool btf, bool compat)
 	SEC("tracepoint/syscalls/sys_enter_" #tp)                         \
 	int enter_##tp(struct sys_enter_ctx *ctx)                         \
 	{                                                                 \
-		if (data_wanted(ctx->args[0], false, false))              \
+		if (data_wanted(ctx->args[0]))                            \
 			save_args(ctx->nr, ctx->args[0], __VA_ARGS__);    \
 		return 0;                                                 \
 	}
@@ -795,7 +796,8 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 	if (!c) {
 		union sockaddr_t a;
 		u8 sock_type = 0;
-		u16 family = fd_peer((s32)w->key, &a, &sock_type);
+		u64 file = 0;
+		u16 family = fd_peer((s32)w->key, &a, &sock_type, &file);
 
 		if (!family)
 			return 0;
@@ -803,7 +805,7 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 			a = w->addr;
 		/* A first sendto/recvfrom/sendmsg/recvmsg/sendmmsg/recvmmsg announces itself; a first read or
 		 * write on a socket opened before us stays silent, as in the original. */
-		c = track(ctx, w->key, &a, IsUnknown, sock_type,
+		c = track(ctx, w->key, &a, IsUnknown, sock_type, file,
 			  (w->func >= FuncSend && w->func <= FuncRecvMsg) || w->func == FuncSendMmsg ||
 				  w->func == FuncRecvMmsg,
 			  rb);
@@ -1122,6 +1124,7 @@ static __always_inline int connect_exit(void *ctx, long ret, struct args *args, 
 {
 	union sockaddr_t a;
 	u8 sock_type = 0;
+	u64 file = 0;
 	u16 family;
 	u64 key;
 
@@ -1129,12 +1132,12 @@ static __always_inline int connect_exit(void *ctx, long ret, struct args *args, 
 		return 0;
 	/* The kernel socket holds the peer even while a non-blocking connect is in progress; an
 	 * AF_UNSPEC connect (UDP disassociation) leaves none and is not a connection. */
-	family = fd_peer(args->fd, &a, &sock_type);
+	family = fd_peer(args->fd, &a, &sock_type, &file);
 	if (!family || family == AF_UNKNOWN)
 		return 0;
 	key = conn_key(bpf_get_current_pid_tgid() >> 32, args->fd);
 	replace_stale(ctx, key, rb);
-	track(ctx, key, &a, IsClient, sock_type, true, rb);
+	track(ctx, key, &a, IsClient, sock_type, file, true, rb);
 	return 0;
 }
 
@@ -1143,27 +1146,28 @@ static __always_inline int accept_exit(void *ctx, long ret, bool rb)
 {
 	union sockaddr_t a;
 	u8 sock_type = 0;
+	u64 file = 0;
 	u64 key;
 
-	if (ret < 0 || !fd_peer(ret, &a, &sock_type))
+	if (ret < 0 || !fd_peer(ret, &a, &sock_type, &file))
 		return 0;
 	key = conn_key(bpf_get_current_pid_tgid() >> 32, ret);
 	replace_stale(ctx, key, rb);
-	track(ctx, key, &a, IsServer, sock_type, true, rb);
+	track(ctx, key, &a, IsServer, sock_type, file, true, rb);
 	return 0;
 }
 
-/* close() releases the fd even when it fails, so the entry is the place to act. */
-static __always_inline int close_entry(void *ctx, s32 fd, bool compat, bool btf, bool rb)
+/* close() releases the fd even when it fails: the tracepoint set acts at the entry. */
+static __always_inline int close_entry(void *ctx, s32 fd)
 {
 	u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	u64 key = conn_key(tgid, fd);
 	struct conn *c = bpf_map_lookup_elem(&conn_map, &key);
 
-	if (!c || (compat && compat_syscall(btf)))
+	if (!c)
 		return 0;
 	/* Forgotten in any case; announced only if the process is still of interest. */
-	close_conn(ctx, key, c, !tgid_wanted(tgid) || tgid_disabled(tgid), rb);
+	close_conn(ctx, key, c, !tgid_wanted(tgid) || tgid_disabled(tgid), false);
 	return 0;
 }
 
@@ -1209,70 +1213,108 @@ static __always_inline u64 sysarg(struct pt_regs___k *regs, int i, bool direct)
 	}
 }
 
-/* sys_enter runs for every syscall: anything but the 15 we follow returns after a few compares; a
- * read or write that is not on a socket costs the socket test. direct: the tp_btf set (typed register
- * loads, ring buffer transport); fast: the BTF socket test. */
-static __always_inline int hook_enter(void *ctx, struct pt_regs___k *regs, long nr, bool direct, bool fast)
-{
-	u64 p1, p2 = 0, p3 = 0;
-	u32 func;
-	s32 fd;
+/* The raw sets have no entry program: a raw sys_enter program would run for every syscall of the
+ * host, followed or not, and its dispatch alone (≈ 65 ns here) cost more than everything it did.
+ * On x86-64 the argument registers saved at syscall entry are intact in pt_regs at sys_exit (a
+ * syscall only writes ax; signal frames and ptrace's exit stop come after the tracepoint), so the
+ * exit reads the arguments itself, after the syscall has filled the buffers it reports. */
 
+/* Data syscalls: the socket test, the filters, then the arguments for the exit_* helpers. */
+static __always_inline int data_exit(void *ctx, struct pt_regs___k *regs, s32 nr, long ret, bool direct,
+				     bool fast, void *tmap)
+{
+	struct args a;
+	u32 tgid;
+
+	if (ret <= 0)
+		return 0;
+	a.fd = sysarg(regs, 0, direct);
+	if (!fd_is_socket(a.fd, fast) || compat_syscall(fast))
+		return 0;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!tgid_wanted(tgid) || tgid_disabled(tgid))
+		return 0;
+	a.p1 = sysarg(regs, 1, direct);
+	a.p2 = 0;
+	a.p3 = 0;
 	switch (nr) {
 	case NR_read:
+		a.func = FuncRead;
+		return exit_buf(ctx, ret, &a, DirIngress, tmap);
 	case NR_write:
+		a.func = FuncWrite;
+		return exit_buf(ctx, ret, &a, DirEgress, tmap);
+	case NR_recvfrom:
+	case NR_sendto:
+		a.p2 = sysarg(regs, 4, direct);
+		a.p3 = sysarg(regs, 5, direct);
+		if (nr == NR_sendto) {
+			a.func = a.p2 ? FuncSendTo : FuncSend;
+			return exit_buf(ctx, ret, &a, DirEgress, tmap);
+		}
+		a.func = a.p2 ? FuncRecvFrom : FuncRecv;
+		return exit_buf(ctx, ret, &a, DirIngress, tmap);
 	case NR_readv:
 	case NR_writev:
-	case NR_sendfile:
-	case NR_sendto:
-	case NR_recvfrom:
-	case NR_sendmsg:
+		a.p2 = sysarg(regs, 2, direct);
+		a.func = nr == NR_readv ? FuncReadV : FuncWriteV;
+		return exit_iov(ctx, ret, &a, nr == NR_readv ? DirIngress : DirEgress, tmap);
 	case NR_recvmsg:
+		a.func = FuncRecvMsg;
+		return exit_msg(ctx, ret, &a, DirIngress, tmap);
+	case NR_sendmsg:
+		a.func = FuncSendMsg;
+		return exit_msg(ctx, ret, &a, DirEgress, tmap);
 	case NR_recvmmsg:
+		a.func = FuncRecvMmsg;
+		return exit_mmsg(ctx, ret, &a, DirIngress, tmap);
 	case NR_sendmmsg:
-		break;
-	case NR_close:
-		return close_entry(ctx, sysarg(regs, 0, direct), true, fast, direct);
-	case NR_connect:
-	case NR_accept:
-	case NR_accept4:
-		if (!compat_syscall(fast))
-			conn_entry(nr, sysarg(regs, 0, direct),
-				   nr == NR_accept ? FuncAccept : nr == NR_accept4 ? FuncAccept4 : FuncUnknown);
-		return 0;
-	default:
-		return 0;
+		a.func = FuncSendMmsg;
+		return exit_mmsg(ctx, ret, &a, DirEgress, tmap);
+	default: /* sendfile */
+		a.func = FuncUnknown;
+		return exit_sendfile(ctx, ret, &a, tmap);
 	}
-	fd = sysarg(regs, 0, direct);
-	if (!data_wanted(fd, fast, true))
+}
+
+/* connect, accept, accept4: the filters, then the connection from the kernel socket. */
+static __always_inline int conn_exit(void *ctx, struct pt_regs___k *regs, s32 nr, long ret, bool direct, bool fast)
+{
+	u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct args a;
+
+	if (compat_syscall(fast) || !tgid_wanted(tgid) || tgid_disabled(tgid))
 		return 0;
-	p1 = sysarg(regs, 1, direct);
-	switch (nr) {
-	case NR_read: func = FuncRead; break;
-	case NR_write: func = FuncWrite; break;
-	case NR_readv: func = FuncReadV; p2 = sysarg(regs, 2, direct); break;
-	case NR_writev: func = FuncWriteV; p2 = sysarg(regs, 2, direct); break;
-	case NR_recvfrom:
-	case NR_sendto:
-		p2 = sysarg(regs, 4, direct);
-		p3 = sysarg(regs, 5, direct);
-		func = nr == NR_sendto ? (p2 ? FuncSendTo : FuncSend) : (p2 ? FuncRecvFrom : FuncRecv);
-		break;
-	case NR_recvmsg: func = FuncRecvMsg; break;
-	case NR_sendmsg: func = FuncSendMsg; break;
-	case NR_recvmmsg: func = FuncRecvMmsg; break;
-	case NR_sendmmsg: func = FuncSendMmsg; break;
-	default: func = FuncUnknown; p1 = 0; break; /* sendfile */
-	}
-	save_args(nr, fd, func, p1, p2, p3);
+	if (nr != NR_connect)
+		return accept_exit(ctx, ret, direct);
+	a.fd = sysarg(regs, 0, direct);
+	return connect_exit(ctx, ret, &a, direct);
+}
+
+/* close() has released the fd by its exit, even when it failed. If another thread already reused
+ * the number for a socket it then tracked, the entry belongs to that new connection (its file is
+ * the one in the fd slot now) and stays. */
+static __always_inline int close_exit(void *ctx, s32 fd, bool fast, bool rb)
+{
+	u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	u64 key = conn_key(tgid, fd);
+	struct conn *c = bpf_map_lookup_elem(&conn_map, &key);
+
+	if (!c || compat_syscall(fast))
+		return 0;
+	if (c->file && c->file == (u64)fd_file(fd))
+		return 0;
+	/* Forgotten in any case; announced only if the process is still of interest. */
+	close_conn(ctx, key, c, !tgid_wanted(tgid) || tgid_disabled(tgid), rb);
 	return 0;
 }
 
-/* sys_exit: the syscall number is orig_ax; only a syscall whose entry saved its arguments goes on. */
-static __always_inline int hook_exit(void *ctx, struct pt_regs___k *regs, long ret, bool direct, void *tmap)
+/* sys_exit runs for every syscall: anything but the 15 we follow returns after a few compares.
+ * direct: the tp_btf set (typed register loads, ring buffer transport); fast: the BTF socket test. */
+static __always_inline int hook_exit(void *ctx, struct pt_regs___k *regs, long ret, bool direct, bool fast,
+				     void *tmap)
 {
 	s32 nr = direct ? regs->orig_ax : BPF_CORE_READ(regs, orig_ax);
-	struct args a;
 
 	switch (nr) {
 	case NR_read:
@@ -1280,80 +1322,43 @@ static __always_inline int hook_exit(void *ctx, struct pt_regs___k *regs, long r
 	case NR_readv:
 	case NR_writev:
 	case NR_sendfile:
+	case NR_sendto:
+	case NR_recvfrom:
+	case NR_sendmsg:
+	case NR_recvmsg:
+	case NR_recvmmsg:
+	case NR_sendmmsg:
+		return data_exit(ctx, regs, nr, ret, direct, fast, tmap);
 	case NR_connect:
 	case NR_accept:
-	case NR_sendto:
-	case NR_recvfrom:
-	case NR_sendmsg:
-	case NR_recvmsg:
 	case NR_accept4:
-	case NR_recvmmsg:
-	case NR_sendmmsg:
-		break;
+		return conn_exit(ctx, regs, nr, ret, direct, fast);
+	case NR_close:
+		return close_exit(ctx, sysarg(regs, 0, direct), fast, direct);
 	default:
 		return 0;
 	}
-	if (!take_args(nr, &a))
-		return 0;
-	switch (nr) {
-	case NR_read:
-	case NR_recvfrom:
-		return exit_buf(ctx, ret, &a, DirIngress, tmap);
-	case NR_write:
-	case NR_sendto:
-		return exit_buf(ctx, ret, &a, DirEgress, tmap);
-	case NR_readv:
-		return exit_iov(ctx, ret, &a, DirIngress, tmap);
-	case NR_writev:
-		return exit_iov(ctx, ret, &a, DirEgress, tmap);
-	case NR_recvmsg:
-		return exit_msg(ctx, ret, &a, DirIngress, tmap);
-	case NR_sendmsg:
-		return exit_msg(ctx, ret, &a, DirEgress, tmap);
-	case NR_recvmmsg:
-		return exit_mmsg(ctx, ret, &a, DirIngress, tmap);
-	case NR_sendmmsg:
-		return exit_mmsg(ctx, ret, &a, DirEgress, tmap);
-	case NR_sendfile:
-		return exit_sendfile(ctx, ret, &a, tmap);
-	case NR_connect:
-		return connect_exit(ctx, ret, &a, direct);
-	default:
-		return accept_exit(ctx, ret, direct);
-	}
 }
 
-/* tp_btf (5.5+): typed arguments, the registers read with plain loads. Two builds of the entry, for
- * the two socket tests; the loader loads one. */
-SEC("tp_btf/sys_enter")
-int btf_sys_enter(u64 *ctx)
-{
-	return hook_enter(ctx, (struct pt_regs___k *)ctx[0], (long)ctx[1], true, true);
-}
-
-SEC("tp_btf/sys_enter")
-int btf_sys_enter_portable(u64 *ctx)
-{
-	return hook_enter(ctx, (struct pt_regs___k *)ctx[0], (long)ctx[1], true, false);
-}
-
+/* tp_btf (5.5+): typed arguments, the registers read with plain loads. Two builds, for the two
+ * socket tests; the loader loads one. */
 SEC("tp_btf/sys_exit")
 int btf_sys_exit(u64 *ctx)
 {
-	return hook_exit(ctx, (struct pt_regs___k *)ctx[0], (long)ctx[1], true, &tails_btf);
+	return hook_exit(ctx, (struct pt_regs___k *)ctx[0], (long)ctx[1], true, true, &tails_btf);
 }
 
-/* raw_tp (4.17+): the same programs with the registers read through CO-RE probe reads. */
-SEC("raw_tp/sys_enter")
-int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+SEC("tp_btf/sys_exit")
+int btf_sys_exit_portable(u64 *ctx)
 {
-	return hook_enter(ctx, (struct pt_regs___k *)ctx->args[0], (long)ctx->args[1], false, false);
+	return hook_exit(ctx, (struct pt_regs___k *)ctx[0], (long)ctx[1], true, false, &tails_btf);
 }
 
+/* raw_tp (4.17+): the same program with the registers read through CO-RE probe reads. */
 SEC("raw_tp/sys_exit")
 int raw_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	return hook_exit(ctx, (struct pt_regs___k *)ctx->args[0], (long)ctx->args[1], false, &tails_raw);
+	return hook_exit(ctx, (struct pt_regs___k *)ctx->args[0], (long)ctx->args[1], false, false, &tails_raw);
 }
 
 /* ---- hook set 3: the per-syscall tracepoints (syscalls:sys_enter_X / sys_exit_X) -------------- */
@@ -1421,7 +1426,7 @@ EXIT(accept4, accept_exit(ctx, ctx->ret, false))
 SEC("tracepoint/syscalls/sys_enter_close")
 int enter_close(struct sys_enter_ctx *ctx)
 {
-	return close_entry(ctx, ctx->args[0], false, false, false);
+	return close_entry(ctx, ctx->args[0]);
 }
 
 /* ---- the control channel: uprobes on the library's own stubs ------------------------------- */

@@ -54,6 +54,8 @@ struct conn {
 	int64_t last_rd_bytes;
 	int32_t last_wr_pkts;
 	int32_t last_rd_pkts;
+	uint64_t file; /* the struct file of the fd when tracking began (0: unknown): close's exit
+			* must not forget a connection that already reuses the fd number */
 };
 
 #endif
