@@ -34,6 +34,17 @@ $(BIN)/bpf-sysbench: bpf/test/sysbench.c
 	@mkdir -p $(@D)
 	$(CC) $(BPF_TEST_CFLAGS) -o $@ $<
 
+$(BPF_OBJ)/floor.bpf.o: bpf/test/floor.bpf.c
+	@mkdir -p $(@D)
+	$(BPF_CLANG) $(BPF_PROG_CFLAGS) -c $< -o $@
+
+$(BPF_OBJ)/floor.skel.h: $(BPF_OBJ)/floor.bpf.o
+	$(BPFTOOL) gen skeleton $< name floor_bpf > $@.tmp && mv $@.tmp $@
+
+$(BIN)/bpf-floor: bpf/test/floor.c $(BPF_OBJ)/floor.skel.h
+	@mkdir -p $(@D)
+	$(CC) $(BPF_TEST_CFLAGS) -o $@ $< -lbpf
+
 $(BIN)/bpf-insncheck: bpf/test/insncheck.c $(BPF_OBJ)/netobserver.skel.h
 	@mkdir -p $(@D)
 	$(CC) $(BPF_TEST_CFLAGS) -o $@ $< -lbpf
@@ -47,5 +58,5 @@ bpf-test: $(BIN)/libebpf.so $(BIN)/bpf-dropin $(BIN)/bpf-insncheck
 	NETOBSERVER_BPF_HOOK=raw_tp $(BIN)/bpf-dropin $(BIN)/libebpf.so
 	NETOBSERVER_BPF_HOOK=tracepoint $(BIN)/bpf-dropin $(BIN)/libebpf.so
 
-bpf-bench: $(BIN)/libebpf.so $(BIN)/bpf-dropin $(BIN)/bpf-sysbench
-	scripts/bench-libebpf.sh $(BIN)/libebpf.so $(BIN)/bpf-dropin
+bpf-bench: $(BIN)/libebpf.so $(BIN)/bpf-dropin $(BIN)/bpf-sysbench $(BIN)/bpf-floor
+	scripts/bench-libebpf.sh $(BIN)/libebpf.so $(BIN)/bpf-dropin $(BIN)/bpf-sysbench $(BIN)/bpf-floor

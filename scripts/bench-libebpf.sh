@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
-# Overhead of our libebpf.so, measured in one run with alternating rounds (off, on, off, on, ...):
+# Overhead of our libebpf.so, measured in one run with alternating rounds (off, floor, on, off,
+# floor, on, ...):
 #   - nginx + wrk requests/s inside a network namespace, library attached vs detached;
 #   - file I/O on tmpfs (dd overwrite + read of an existing file), attached vs detached;
 #   - the syscall microbenchmark bpf-sysbench (pinned to the last CPU): ns per non-socket read, per
 #     untraced syscall (getppid) and per socket write with one data event, attached vs detached.
 # "Attached" = bin/bpf-dropin --consume: ebpf_init/config/start exactly like iLogtail (all
-# protocols, sampling 100) and iLogtail's poll loop, discarding the events.
+# protocols, sampling 100) and iLogtail's poll loop, discarding the events. "Floor" = bin/bpf-floor:
+# an empty program on the same sys_exit tracepoint — what any capture hooked there pays before its
+# first instruction, so floor/off is the best ratio a syscall-tracepoint capture can reach here.
 #
 # Two ratios per workload: throughput (on/off; what the targets mean, but only meaningful on an
 # otherwise idle machine) and CPU cost per unit of work (off/on; CPU seconds of nginx + wrk + the
 # consumer per request, of dd + the consumer per byte), which stays meaningful when other load
 # competes for the CPUs.
-# Usage: scripts/bench-libebpf.sh [bin/libebpf.so] [bin/bpf-dropin] [bin/bpf-sysbench]
+# Usage: scripts/bench-libebpf.sh [bin/libebpf.so] [bin/bpf-dropin] [bin/bpf-sysbench] [bin/bpf-floor]
 #        (root; ROUNDS=3 DURATION=5 SYSBENCH_N=1000000)
 set -euo pipefail
 so=${1:-bin/libebpf.so}
 dropin=${2:-bin/bpf-dropin}
 sysbench=${3:-$(dirname "$dropin")/bpf-sysbench}
+floor=${4:-$(dirname "$dropin")/bpf-floor}
 sysbench_n=${SYSBENCH_N:-1000000}
 rounds=${ROUNDS:-3}
 duration=${DURATION:-5}
@@ -28,7 +32,7 @@ iofile=/dev/shm/bench-libebpf.$$
 consumer=
 
 [ "$(id -u)" -eq 0 ] || { echo "bench: must run as root" >&2; exit 1; }
-[ -x "$sysbench" ] || { echo "bench: $sysbench is missing (make $sysbench)" >&2; exit 1; }
+for b in "$sysbench" "$floor"; do [ -x "$b" ] || { echo "bench: $b is missing (make $b)" >&2; exit 1; }; done
 for t in nginx wrk dd ip numfmt taskset; do command -v $t >/dev/null || { echo "bench: $t is missing (scripts/deps.sh)" >&2; exit 1; }; done
 
 cleanup() {
@@ -63,15 +67,18 @@ worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
 [ -n "$worker" ] || { echo "bench: no nginx worker" >&2; exit 1; }
 dd if=/dev/zero of="$iofile" bs="$dd_bs" count="$dd_count" status=none
 
+# attach [floor]: the library with its consumer, or the empty floor program.
 attach() {
-  "$dropin" "$so" --consume >"$work/consumer.out" 2>"$work/consumer.err" &
+  if [ "${1:-}" = floor ]; then "$floor" >"$work/consumer.out" 2>"$work/consumer.err" &
+  else "$dropin" "$so" --consume >"$work/consumer.out" 2>"$work/consumer.err" &
+  fi
   consumer=$!
   for _ in $(seq 100); do grep -q ready "$work/consumer.out" 2>/dev/null && return; sleep 0.1; done
   echo "bench: the consumer did not start:" >&2; cat "$work/consumer.err" >&2; exit 1
 }
 detach() {
   kill "$consumer"; wait "$consumer" || true; consumer=
-  grep -h "consume:" "$work/consumer.err" | sed 's/^/    /'
+  grep -h "consume:" "$work/consumer.err" | sed 's/^/    /' || true
 }
 
 # Prints "requests/s cpu-seconds-per-request".
@@ -106,23 +113,30 @@ micro=$work/micro
 for r in $(seq "$rounds"); do
   read -r off_rps off_rcpu < <(nginx_round); read -r off_io off_iocpu < <(fileio_round)
   read -r off_rd off_gp off_sw < <(sysbench_round)
+  attach floor
+  read -r fl_rps fl_rcpu < <(nginx_round); read -r fl_io fl_iocpu < <(fileio_round)
+  read -r fl_rd fl_gp fl_sw < <(sysbench_round)
+  detach
   attach
   read -r on_rps on_rcpu < <(nginx_round); read -r on_io on_iocpu < <(fileio_round)
   read -r on_rd on_gp on_sw < <(sysbench_round)
   detach
-  echo "$off_rps $on_rps $off_rcpu $on_rcpu $off_io $on_io $off_iocpu $on_iocpu" >>"$results"
-  echo "$off_rd $on_rd $off_gp $on_gp $off_sw $on_sw" >>"$micro"
-  awk -v r="$r" '{printf "round %d: nginx off %.0f on %.0f req/s (CPU/request %.1f / %.1f us); file I/O off %.0f on %.0f MiB/s\n",
-        r, $1, $2, $3 * 1e6, $4 * 1e6, $5 / 1048576, $6 / 1048576}' <<<"$(tail -1 "$results")"
-  awk -v r="$r" '{printf "round %d: ns/syscall off/on: read %.0f/%.0f, getppid %.0f/%.0f, socket write + event %.0f/%.0f\n",
-        r, $1, $2, $3, $4, $5, $6}' <<<"$(tail -1 "$micro")"
+  echo "$off_rps $on_rps $off_rcpu $on_rcpu $off_io $on_io $off_iocpu $on_iocpu $fl_rps $fl_rcpu $fl_io $fl_iocpu" >>"$results"
+  echo "$off_rd $on_rd $off_gp $on_gp $off_sw $on_sw $fl_rd $fl_gp $fl_sw" >>"$micro"
+  awk -v r="$r" '{printf "round %d: nginx off %.0f floor %.0f on %.0f req/s (CPU/request %.1f / %.1f / %.1f us); file I/O off %.0f floor %.0f on %.0f MiB/s\n",
+        r, $1, $9, $2, $3 * 1e6, $10 * 1e6, $4 * 1e6, $5 / 1048576, $11 / 1048576, $6 / 1048576}' <<<"$(tail -1 "$results")"
+  awk -v r="$r" '{printf "round %d: ns/syscall off/floor/on: read %.0f/%.0f/%.0f, getppid %.0f/%.0f/%.0f, socket write + event %.0f/%.0f/%.0f\n",
+        r, $1, $7, $2, $3, $8, $4, $5, $9, $6}' <<<"$(tail -1 "$micro")"
 done
-awk -v bs="$dd_bs" '{r1 += $1; r2 += $2; c1 += $3; c2 += $4; i1 += $5; i2 += $6; k1 += $7; k2 += $8}
+awk -v bs="$dd_bs" '{r1 += $1; r2 += $2; c1 += $3; c2 += $4; i1 += $5; i2 += $6; k1 += $7; k2 += $8
+    fr += $9; fc += $10; fi += $11; fk += $12}
   END {
-    printf "nginx requests/s ratio (on/off):        %.3f   (target >= 0.95)\n", r2 / r1
-    printf "nginx CPU-per-request ratio (off/on):   %.3f\n", c1 / c2
-    printf "file I/O throughput ratio (on/off):     %.3f   (target >= 0.97; dd bs=%s, tmpfs)\n", i2 / i1, bs
-    printf "file I/O CPU-per-byte ratio (off/on):   %.3f\n", k1 / k2 }' "$results"
-awk '{a += $2 - $1; b += $4 - $3; c += $6 - $5} END {
+    printf "nginx requests/s ratio (on/off):        %.3f   (target >= 0.95; floor/off %.3f)\n", r2 / r1, fr / r1
+    printf "nginx CPU-per-request ratio (off/on):   %.3f   (off/floor %.3f)\n", c1 / c2, c1 / fc
+    printf "file I/O throughput ratio (on/off):     %.3f   (target >= 0.97; dd bs=%s, tmpfs; floor/off %.3f)\n", i2 / i1, bs, fi / i1
+    printf "file I/O CPU-per-byte ratio (off/on):   %.3f   (off/floor %.3f)\n", k1 / k2, k1 / fk }' "$results"
+awk '{a += $2 - $1; b += $4 - $3; c += $6 - $5; fa += $7 - $1; fb += $8 - $3; fc += $9 - $5} END {
     printf "added ns per syscall (mean of rounds):  non-socket read %.0f, untraced (getppid) %.0f, socket write with event %.0f\n",
-      a / NR, b / NR, c / NR }' "$micro"
+      a / NR, b / NR, c / NR
+    printf "  of which the floor (empty program):   non-socket read %.0f, untraced (getppid) %.0f, socket write %.0f\n",
+      fa / NR, fb / NR, fc / NR }' "$micro"

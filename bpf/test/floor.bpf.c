@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The floor of syscall-exit capture: one tp_btf/sys_exit program that does nothing. Whatever it
+ * costs (the raw tracepoint dispatch, the syscall slow path it switches on for every task) any
+ * capture hooked there pays before its first instruction; bench-libebpf.sh measures it as a third
+ * arm beside "off" and "on".
+ */
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+SEC("tp_btf/sys_exit")
+int floor_sys_exit(void *ctx __attribute__((unused)))
+{
+	return 0;
+}
