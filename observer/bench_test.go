@@ -1,0 +1,61 @@
+package observer
+
+import (
+	"net/netip"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/export/prometheus"
+	"github.com/netobserver/netobserver/export/record"
+)
+
+// BenchmarkObserverHTTP measures one keep-alive HTTP request per op as the live observer sees it
+// with the default socket filters and a metrics exporter: four data events (client write, server
+// read, server write, client read) through the filters, the Tracker, the aggregator and the
+// exporter, and the two calls (client and server side) they make.
+func BenchmarkObserverHTTP(b *testing.B) {
+	req := []byte("GET /api/v1/items?page=2 HTTP/1.1\r\nHost: shop.test\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+	opts := defaultOptions()
+	opts.Metrics = prometheus.New()
+	o := New(nil, opts, func([]record.Record) {})
+	o.now = func() time.Time { return time.Unix(1700000000, 0) }
+	pid := uint32(os.Getpid()) // a process the resolver can read
+
+	event := func(fd int32, remote string, role libebpf.Role, dir libebpf.Direction, payload []byte) *libebpf.DataEvent {
+		sys := libebpf.SyscallRead
+		if dir == libebpf.DirEgress {
+			sys = libebpf.SyscallWrite
+		}
+		return &libebpf.DataEvent{DataAttr: libebpf.DataAttr{ConnID: libebpf.ConnID{FD: fd, TGID: pid, Start: 1},
+			Addr: libebpf.SockAddrFrom(netip.MustParseAddrPort(remote)), Protocol: libebpf.ProtoHTTP, Role: role,
+			Direction: dir, Syscall: sys, OrgMsgSize: uint32(len(payload)), MsgBufSize: uint32(len(payload))}, Payload: payload}
+	}
+	clientOut := event(5, "10.0.0.2:80", libebpf.RoleClient, libebpf.DirEgress, req)
+	serverIn := event(6, "10.0.0.1:40000", libebpf.RoleServer, libebpf.DirIngress, req)
+	serverOut := event(6, "10.0.0.1:40000", libebpf.RoleServer, libebpf.DirEgress, resp)
+	clientIn := event(5, "10.0.0.2:80", libebpf.RoleClient, libebpf.DirIngress, resp)
+
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		ts := uint64(i) * 1000
+		clientOut.TS, serverIn.TS, serverOut.TS, clientIn.TS = ts+1, ts+100, ts+400, ts+500
+		clientOut.Pos += uint64(len(req))
+		serverIn.Pos += uint64(len(req))
+		serverOut.Pos += uint64(len(resp))
+		clientIn.Pos += uint64(len(resp))
+		o.Data(clientOut)
+		o.Data(serverIn)
+		o.Data(serverOut)
+		o.Data(clientIn)
+		o.tracker.EndBatch()
+	}
+	b.StopTimer()
+	recs := o.agg.FlushL7(0)
+	if len(recs) != 2 || get(recs[0], "total_count") != get(recs[1], "total_count") || get(recs[0], "total_count") != strconv.Itoa(b.N) {
+		b.Fatalf("%d ops made %v", b.N, recs)
+	}
+}
