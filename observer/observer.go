@@ -372,7 +372,7 @@ func (o *Observer) Ctrl(ev *libebpf.CtrlEvent) {
 		return
 	}
 	if ev.Type == libebpf.EventConnect {
-		if o.resolve(ev.ConnID, ev.Addr, ev.Role) || o.drop(ev.ConnID, ev.Addr) {
+		if o.resolve(ev.ConnID, &ev.Addr, ev.Role) || o.drop(ev.ConnID, &ev.Addr) {
 			return
 		}
 		// Read the process while it most likely still runs: short-lived clients are often gone
@@ -388,7 +388,7 @@ func (o *Observer) Ctrl(ev *libebpf.CtrlEvent) {
 
 // Data implements libebpf.Visitor.
 func (o *Observer) Data(ev *libebpf.DataEvent) {
-	if !o.allowed(ev.ConnID.TGID) || o.resolve(ev.ConnID, ev.Addr, ev.Role) || o.drop(ev.ConnID, ev.Addr) {
+	if !o.allowed(ev.ConnID.TGID) || o.resolve(ev.ConnID, &ev.Addr, ev.Role) || o.drop(ev.ConnID, &ev.Addr) {
 		return
 	}
 	o.tracker.Data(ev)
@@ -399,7 +399,7 @@ func (o *Observer) Stats(ev *libebpf.StatsEvent) {
 	if !o.allowed(ev.ConnID.TGID) {
 		return
 	}
-	dropped := o.resolve(ev.ConnID, ev.Addr, ev.Role) || o.drop(ev.ConnID, ev.Addr)
+	dropped := o.resolve(ev.ConnID, &ev.Addr, ev.Role) || o.drop(ev.ConnID, &ev.Addr)
 	if ev.ConnEvents == 1 {
 		delete(o.dropped, ev.ConnID)
 	}
@@ -443,7 +443,7 @@ var localAddrs = []netip.Addr{
 
 // drop reports whether a connection's traffic is filtered out by the socket-kind options. The
 // first time, it asks the kernel side to stop sending its data and ctrl events, as iLogtail did.
-func (o *Observer) drop(id libebpf.ConnID, addr libebpf.SockAddr) bool {
+func (o *Observer) drop(id libebpf.ConnID, addr *libebpf.SockAddr) bool {
 	if _, done := o.dropped[id]; done {
 		return true
 	}
@@ -451,12 +451,12 @@ func (o *Observer) drop(id libebpf.ConnID, addr libebpf.SockAddr) bool {
 		return false
 	}
 	o.markDropped(id)
-	o.lib.UpdateConnAddr(id, addr, 0, true) // only fails once the library is closed
+	o.lib.UpdateConnAddr(id, *addr, 0, true) // only fails once the library is closed
 	return true
 }
 
 // dropsKind applies DropUnixSocket, DropLocalConnections and DropUnknownSocket to an address.
-func (o *Observer) dropsKind(addr libebpf.SockAddr) bool {
+func (o *Observer) dropsKind(addr *libebpf.SockAddr) bool {
 	switch addr.Family {
 	case libebpf.FamilyUnix:
 		return o.opts.DropUnixSocket
@@ -525,7 +525,7 @@ const maxAsked = 1 << 16
 // family or role the kernel side did not learn, and pushes the answer back through the control
 // stubs, with drop set when the resolved socket is one the filters drop. It reports whether the
 // connection is now dropped.
-func (o *Observer) resolve(id libebpf.ConnID, addr libebpf.SockAddr, role libebpf.Role) bool {
+func (o *Observer) resolve(id libebpf.ConnID, addr *libebpf.SockAddr, role libebpf.Role) bool {
 	nl := o.opts.Netlink
 	if nl == nil || (addr.Family != libebpf.FamilyUnknown && role != libebpf.RoleUnknown) {
 		return false
@@ -550,7 +550,7 @@ func (o *Observer) resolve(id libebpf.ConnID, addr libebpf.SockAddr, role libebp
 		return false
 	}
 	remote := sock.SockAddr()
-	drop := !noPeer(remote) && o.dropsKind(remote)
+	drop := !noPeer(remote) && o.dropsKind(&remote)
 	if sock.Push(o.lib, id, drop) == nil {
 		o.counts.Resolved++
 	}
