@@ -312,7 +312,7 @@ func protocolFields(c *calls.Call) [5]string {
 		if req.Version == "1.0" {
 			version = "0"
 		}
-		return [5]string{version, req.Host, req.Method, req.Resource, strconv.Itoa(resp.Status)}
+		return [5]string{version, req.Host, req.Method, req.Resource, statusText(resp.Status)}
 	case libebpf.ProtoDNS:
 		success := "0"
 		if resp.Answers > 0 {
@@ -334,6 +334,23 @@ var fieldNames = map[libebpf.Protocol][]string{
 	libebpf.ProtoMySQL: {"sql", "success"},
 	libebpf.ProtoPGSQL: {"sql", "success"},
 	libebpf.ProtoRedis: {"cmd", "success"},
+}
+
+// statusTexts are the texts of the HTTP status codes 100 to 599, made once: each call's key holds
+// its status as text, and strconv.Itoa allocates for numbers past 99.
+var statusTexts = func() (t [500]string) {
+	for i := range t {
+		t[i] = strconv.Itoa(100 + i)
+	}
+	return t
+}()
+
+// statusText is strconv.Itoa(code) without allocating for the usual codes.
+func statusText(code int) string {
+	if code >= 100 && code < 100+len(statusTexts) {
+		return statusTexts[code-100]
+	}
+	return strconv.Itoa(code)
 }
 
 func flag(b bool) string {

@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"math"
 	"net/netip"
 	"strconv"
 	"testing"
@@ -184,4 +185,25 @@ func splitPercentiles(t *testing.T, r record.Record) (record.Record, [3]float64)
 	}
 	r.Fields = r.Fields[:n-3]
 	return r, p
+}
+
+func TestStatusText(t *testing.T) {
+	for code := -10; code <= 1100; code++ {
+		require.Equal(t, strconv.Itoa(code), statusText(code))
+	}
+	for _, code := range []int{math.MinInt, -1 << 31, 1 << 31, math.MaxInt} {
+		require.Equal(t, strconv.Itoa(code), statusText(code))
+	}
+}
+
+func BenchmarkAddCallHTTP(b *testing.B) {
+	a := New(Config{})
+	cs := []*calls.Call{
+		httpCall(libebpf.RoleClient, "10.0.0.2:80", "/api/v1/items", 200, 40000),
+		httpCall(libebpf.RoleServer, "10.0.0.1:40000", "/api/v1/items", 200, 30000),
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		a.AddCall(host, cs[i%2])
+	}
 }

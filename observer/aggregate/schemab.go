@@ -65,7 +65,7 @@ func requestFields(c *calls.Call) [6]string {
 	req, resp := &c.Request, &c.Response
 	switch c.Protocol {
 	case libebpf.ProtoHTTP:
-		return [6]string{req.Method, req.Host, req.Resource, req.Version, "-1", strconv.Itoa(resp.Status)}
+		return [6]string{req.Method, req.Host, req.Resource, req.Version, "-1", statusText(resp.Status)}
 	case libebpf.ProtoDNS:
 		return [6]string{req.Method, "", req.Resource, "", flag(resp.Success), "-1"}
 	case libebpf.ProtoRedis:
