@@ -110,6 +110,13 @@ type schemaA struct {
 	*base
 	l7      map[l7Key]*l7Value
 	l7Order []l7Key
+	// recent holds the last key counted per role (server, other) and its value in l7: calls in a
+	// row mostly share their key (a client repeating its request, a server answering it), and
+	// comparing keys costs much less than hashing one. Emptied with l7.
+	recent [2]struct {
+		key   l7Key
+		value *l7Value
+	}
 	l4      map[l4Key]*l4Value
 	l4Order []l4Key
 }
@@ -254,6 +261,14 @@ func (a *schemaA) AddCall(p *Process, c *calls.Call) {
 		k.port = 0 // all clients of a server aggregate together
 	}
 	k.fields = protocolFields(c)
+	r := &a.recent[0]
+	if c.Role == libebpf.RoleServer {
+		r = &a.recent[1]
+	}
+	if r.value != nil && r.key == k {
+		r.value.add(c)
+		return
+	}
 	v := a.l7[k]
 	if v == nil {
 		if !a.admit(p.Group, c.Protocol, c.Role == libebpf.RoleServer) {
@@ -263,6 +278,7 @@ func (a *schemaA) AddCall(p *Process, c *calls.Call) {
 		a.l7[k] = v
 		a.l7Order = append(a.l7Order, k)
 	}
+	r.key, r.value = k, v
 	v.add(c)
 }
 
@@ -448,6 +464,7 @@ func (a *schemaA) FlushL7(unixSeconds uint32) []record.Record {
 	}
 	a.endL7(unixSeconds)
 	clear(a.l7)
+	clear(a.recent[:])
 	a.l7Order = a.l7Order[:0]
 	return out
 }

@@ -187,6 +187,40 @@ func splitPercentiles(t *testing.T, r record.Record) (record.Record, [3]float64)
 	return r, p
 }
 
+// The key of the last call per role is remembered to skip the map: what it counts must be what the
+// map alone counted, across caps, process groups, roles and intervals.
+func TestRepeatedKeysAcrossCapsAndIntervals(t *testing.T) {
+	client, server := libebpf.RoleClient, libebpf.RoleServer
+	a := New(Config{Caps: map[libebpf.Protocol]Cap{libebpf.ProtoHTTP: {ClientSize: 1, ServerSize: 1}}})
+	other := &Process{Group: "pid:1", Meta: fields("_process_pid_", "1")}
+	a.AddCall(host, httpCall(client, "10.0.0.2:80", "/a", 200, 1))
+	a.AddCall(host, httpCall(client, "10.0.0.2:80", "/a", 200, 1))
+	a.AddCall(host, httpCall(client, "10.0.0.2:80", "/b", 200, 1)) // over the cap
+	a.AddCall(host, httpCall(client, "10.0.0.2:80", "/a", 200, 1))
+	a.AddCall(host, httpCall(server, "10.0.0.9:1", "/s", 200, 1))
+	a.AddCall(host, httpCall(client, "10.0.0.2:80", "/a", 404, 1)) // over the cap
+	a.AddCall(host, httpCall(server, "10.0.0.9:2", "/s", 200, 1))  // another client port: same key
+	a.AddCall(other, httpCall(client, "10.0.0.2:80", "/a", 200, 1))
+	a.AddCall(host, httpCall(client, "10.0.0.2:80", "/a", 200, 1))
+	assert.EqualValues(t, 2, a.Dropped(libebpf.ProtoHTTP))
+	summary := func(recs []record.Record) []string {
+		var out []string
+		for _, r := range recs {
+			out = append(out, get(r, "_process_pid_")+" "+get(r, "role")+" "+get(r, "url")+" "+get(r, "resp_code")+" "+get(r, "total_count"))
+		}
+		return out
+	}
+	assert.Equal(t, []string{"4242 client /a 200 4", "4242 server /s 200 2", "1 client /a 200 1"}, summary(a.FlushL7(1)))
+
+	// A new interval: the same keys count afresh, under the process of their first call.
+	next := &Process{Group: host.Group, Meta: fields("_process_pid_", "4343")}
+	a.AddCall(next, httpCall(client, "10.0.0.2:80", "/a", 200, 1))
+	a.AddCall(host, httpCall(client, "10.0.0.2:80", "/a", 200, 1))
+	a.AddCall(next, httpCall(server, "10.0.0.9:1", "/s", 200, 1))
+	assert.Equal(t, []string{"4343 client /a 200 2", "4343 server /s 200 1"}, summary(a.FlushL7(2)))
+	assert.Empty(t, a.FlushL7(3))
+}
+
 func TestStatusText(t *testing.T) {
 	for code := -10; code <= 1100; code++ {
 		require.Equal(t, strconv.Itoa(code), statusText(code))
@@ -194,6 +228,11 @@ func TestStatusText(t *testing.T) {
 	for _, code := range []int{math.MinInt, -1 << 31, 1 << 31, math.MaxInt} {
 		require.Equal(t, strconv.Itoa(code), statusText(code))
 	}
+}
+
+func get(r record.Record, key string) string {
+	v, _ := r.Get(key)
+	return v
 }
 
 func BenchmarkAddCallHTTP(b *testing.B) {
