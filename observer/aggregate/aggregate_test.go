@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"math"
+	"math/rand/v2"
 	"net/netip"
 	"strconv"
 	"testing"
@@ -246,3 +247,65 @@ func BenchmarkAddCallHTTP(b *testing.B) {
 		a.AddCall(host, cs[i%2])
 	}
 }
+
+// logBucketOf is bucketOf as it was first written, with a logarithm per value: the table lookup
+// must give the same bucket for every value.
+func logBucketOf(ns uint64) int {
+	if ns <= 1 {
+		return 0
+	}
+	return min(int(math.Log(float64(ns))/math.Log(1.05)), 511)
+}
+
+func TestBucketOf(t *testing.T) {
+	for _, tc := range []struct {
+		ns   uint64
+		want int
+	}{
+		{0, 0}, {1, 0}, {2, 14}, {3, 22}, {20, 61}, {21, 62}, {22, 63}, {1000, 141}, {1001, 141},
+		{65535, 227}, {65536, 227}, {999999, 283}, {1000000, 283}, {1000001, 283}, {12345678, 334},
+		{64053449897, 509}, {64053449898, 510}, {67256122392, 510}, {67256122393, 511},
+		{1 << 40, 511}, {math.MaxUint64, 511},
+	} {
+		assert.Equal(t, tc.want, bucketOf(tc.ns), "%d ns", tc.ns)
+	}
+	check := func(ns uint64) {
+		if got, want := bucketOf(ns), logBucketOf(ns); got != want {
+			t.Fatalf("bucketOf(%d) = %d, the logarithm says %d", ns, got, want)
+		}
+	}
+	for ns := uint64(0); ns <= 1<<20; ns++ {
+		check(ns)
+	}
+	for _, b := range histBounds {
+		for d := uint64(0); d <= 16; d++ {
+			check(b + d)
+			check(b - min(b, d))
+		}
+	}
+	for n := 0; n < 64; n++ {
+		p := uint64(1) << n
+		check(p - 1)
+		check(p)
+		check(p + 1)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 1_000_000 {
+		check(r.Uint64() >> r.IntN(64))
+	}
+}
+
+func BenchmarkBucketOf(b *testing.B) {
+	values := make([]uint64, 1024)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range values {
+		values[i] = 1000 + r.Uint64N(10_000_000) // 1 µs .. 10 ms
+	}
+	n := 0
+	for i := 0; i < b.N; i++ {
+		n += bucketOf(values[i%len(values)])
+	}
+	sinkInt = n
+}
+
+var sinkInt int

@@ -1,6 +1,9 @@
 package aggregate
 
-import "math"
+import (
+	"math"
+	"math/bits"
+)
 
 // Histogram is a latency distribution with bounded relative error: bucket i holds the values in
 // [growth^i, growth^(i+1)) ns, so a percentile read from it is within growth-1 (5%) of the true
@@ -18,12 +21,46 @@ const (
 
 var logGrowth = math.Log(histGrowth)
 
+// logBucket defines the bucket of ns > 1 (before the last bucket takes all above it). It takes a
+// logarithm, so bucketOf looks the answer up in the bounds it leads to instead.
+func logBucket(ns uint64) int { return int(math.Log(float64(ns)) / logGrowth) }
+
+var (
+	// histBounds[i] is the least ns > 1 that logBucket puts in bucket i or above; several buckets
+	// of the first nanoseconds are empty and share their bound with the next.
+	histBounds [histBuckets]uint64
+	// octaveStart[n] is the bucket of the least value n bits long, 1<<(n-1): a value's bucket is
+	// at most 15 buckets above that of its octave (log 2 / log 1.05 < 15).
+	octaveStart [65]int
+)
+
+func init() {
+	for i := 1; i < histBuckets; i++ {
+		// growth^i rounded up, corrected to where the logarithm really crosses i.
+		b := uint64(math.Ceil(math.Pow(histGrowth, float64(i))))
+		for b > 2 && logBucket(b-1) >= i {
+			b--
+		}
+		for logBucket(b) < i {
+			b++
+		}
+		histBounds[i] = b
+	}
+	for n := 2; n < len(octaveStart); n++ {
+		octaveStart[n] = bucketOf(1 << (n - 1)) // octaveStart[n] is still 0: bucketOf scans from 0
+	}
+}
+
+// bucketOf returns the bucket of ns: min(logBucket(ns), histBuckets-1), 0 for ns <= 1.
 func bucketOf(ns uint64) int {
 	if ns <= 1 {
 		return 0
 	}
-	i := int(math.Log(float64(ns)) / logGrowth)
-	return min(i, histBuckets-1)
+	i := octaveStart[bits.Len64(ns)]
+	for i+1 < histBuckets && histBounds[i+1] <= ns {
+		i++
+	}
+	return i
 }
 
 // Add counts one value in ns.
