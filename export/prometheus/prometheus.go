@@ -32,9 +32,9 @@ type Counter struct {
 	Value  uint64
 }
 
-type callKey struct{ protocol, role string }
-
+// callStats are the metrics of one protocol and role.
 type callStats struct {
+	protocol, role      string
 	buckets             []uint64 // cumulative when written; per bucket while counting
 	count, errors       uint64
 	sum                 float64
@@ -47,8 +47,10 @@ type l4Stats struct{ sendBytes, recvBytes, sendPackets, recvPackets uint64 }
 
 // Exporter holds the metrics and serves them. Its methods are safe for concurrent use.
 type Exporter struct {
-	mu       sync.Mutex
-	calls    map[callKey]*callStats
+	mu sync.Mutex
+	// calls has one entry per protocol and role seen, a handful: scanning them for a call's
+	// labels (mostly the same constant strings, equal by pointer) costs less than hashing them.
+	calls    []*callStats
 	l4       map[l4Key]*l4Stats
 	counters map[string][]Counter // by the group that publishes them
 	server   *http.Server
@@ -56,21 +58,16 @@ type Exporter struct {
 
 // New returns an empty Exporter.
 func New() *Exporter {
-	return &Exporter{calls: make(map[callKey]*callStats), l4: make(map[l4Key]*l4Stats), counters: make(map[string][]Counter)}
+	return &Exporter{l4: make(map[l4Key]*l4Stats), counters: make(map[string][]Counter)}
 }
 
 // ObserveCall counts one call.
 func (e *Exporter) ObserveCall(protocol, role string, success bool, latency time.Duration, reqBytes, respBytes int) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	k := callKey{protocol, role}
-	s := e.calls[k]
-	if s == nil {
-		s = &callStats{buckets: make([]uint64, len(LatencyBuckets))}
-		e.calls[k] = s
-	}
 	sec := latency.Seconds()
-	if i, _ := slices.BinarySearch(LatencyBuckets, sec); i < len(LatencyBuckets) {
+	i, _ := slices.BinarySearch(LatencyBuckets, sec)
+	e.mu.Lock()
+	s := e.series(protocol, role)
+	if i < len(LatencyBuckets) {
 		s.buckets[i]++
 	}
 	s.count++
@@ -80,6 +77,19 @@ func (e *Exporter) ObserveCall(protocol, role string, success bool, latency time
 	}
 	s.reqBytes += uint64(reqBytes)
 	s.respBytes += uint64(respBytes)
+	e.mu.Unlock() // not deferred: this runs for every call
+}
+
+// series returns the metrics of protocol and role, made on first use. e.mu is held.
+func (e *Exporter) series(protocol, role string) *callStats {
+	for _, s := range e.calls {
+		if s.protocol == protocol && s.role == role {
+			return s
+		}
+	}
+	s := &callStats{protocol: protocol, role: role, buckets: make([]uint64, len(LatencyBuckets))}
+	e.calls = append(e.calls, s)
+	return s
 }
 
 // AddL4 adds L4 deltas of one connection.
@@ -112,11 +122,12 @@ func (e *Exporter) WriteTo(w io.Writer) (int64, error) {
 	defer e.mu.Unlock()
 	cw := &countingWriter{w: bufio.NewWriter(w)}
 
-	callKeys := sortedKeys(e.calls, func(a, b callKey) int { return strings.Compare(a.protocol+"\x00"+a.role, b.protocol+"\x00"+b.role) })
+	calls := slices.SortedFunc(slices.Values(e.calls), func(a, b *callStats) int {
+		return strings.Compare(a.protocol+"\x00"+a.role, b.protocol+"\x00"+b.role)
+	})
 	cw.header("netobserver_l7_latency_seconds", "histogram", "Latency from a request's first byte to its response's first byte.")
-	for _, k := range callKeys {
-		s := e.calls[k]
-		labels := `protocol="` + k.protocol + `",role="` + k.role + `"`
+	for _, s := range calls {
+		labels := `protocol="` + s.protocol + `",role="` + s.role + `"`
 		var cum uint64
 		for i, le := range LatencyBuckets {
 			cum += s.buckets[i]
@@ -127,16 +138,14 @@ func (e *Exporter) WriteTo(w io.Writer) (int64, error) {
 		cw.sample("netobserver_l7_latency_seconds_count", labels, strconv.FormatUint(s.count, 10))
 	}
 	cw.header("netobserver_l7_calls_total", "counter", "Calls (request and response pairs) by outcome.")
-	for _, k := range callKeys {
-		s := e.calls[k]
-		labels := `protocol="` + k.protocol + `",role="` + k.role + `"`
+	for _, s := range calls {
+		labels := `protocol="` + s.protocol + `",role="` + s.role + `"`
 		cw.sample("netobserver_l7_calls_total", labels+`,outcome="error"`, strconv.FormatUint(s.errors, 10))
 		cw.sample("netobserver_l7_calls_total", labels+`,outcome="success"`, strconv.FormatUint(s.count-s.errors, 10))
 	}
 	cw.header("netobserver_l7_bytes_total", "counter", "Bytes of requests and responses.")
-	for _, k := range callKeys {
-		s := e.calls[k]
-		labels := `protocol="` + k.protocol + `",role="` + k.role + `"`
+	for _, s := range calls {
+		labels := `protocol="` + s.protocol + `",role="` + s.role + `"`
 		cw.sample("netobserver_l7_bytes_total", labels+`,message="request"`, strconv.FormatUint(s.reqBytes, 10))
 		cw.sample("netobserver_l7_bytes_total", labels+`,message="response"`, strconv.FormatUint(s.respBytes, 10))
 	}

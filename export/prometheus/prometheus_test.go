@@ -100,3 +100,42 @@ func TestServesOverHTTP(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "flusher_prometheus_exporter: listen on "+a2.String())
 }
+
+// Each protocol and role is a series of its own, written in label order whatever the order calls
+// came in.
+func TestCallSeries(t *testing.T) {
+	e := New()
+	for _, c := range []struct{ protocol, role string }{
+		{"redis", "client"}, {"http", "server"}, {"http", "client"}, {"http", "server"}, {"redis", "client"}, {"http", "server"},
+	} {
+		e.ObserveCall(c.protocol, c.role, c.role == "server", time.Millisecond, 10, 20)
+	}
+	var b bytes.Buffer
+	_, err := e.WriteTo(&b)
+	require.NoError(t, err)
+	var got []string
+	for _, line := range strings.Split(b.String(), "\n") {
+		if strings.HasPrefix(line, "netobserver_l7_calls_total{") {
+			got = append(got, line)
+		}
+	}
+	assert.Equal(t, []string{
+		`netobserver_l7_calls_total{protocol="http",role="client",outcome="error"} 1`,
+		`netobserver_l7_calls_total{protocol="http",role="client",outcome="success"} 0`,
+		`netobserver_l7_calls_total{protocol="http",role="server",outcome="error"} 0`,
+		`netobserver_l7_calls_total{protocol="http",role="server",outcome="success"} 3`,
+		`netobserver_l7_calls_total{protocol="redis",role="client",outcome="error"} 2`,
+		`netobserver_l7_calls_total{protocol="redis",role="client",outcome="success"} 0`,
+	}, got)
+}
+
+// BenchmarkObserveCall counts the calls of one HTTP request seen from both ends, as the observer
+// does for each call.
+func BenchmarkObserveCall(b *testing.B) {
+	e := New()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		e.ObserveCall("http", "client", true, 400*time.Microsecond, 90, 80)
+		e.ObserveCall("http", "server", true, 300*time.Microsecond, 90, 80)
+	}
+}
