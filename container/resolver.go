@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/netobserver/netobserver/export/record"
 )
@@ -83,6 +84,8 @@ type Resolver struct {
 
 	mu   sync.Mutex
 	byID map[uint32]*resolved
+	// epoch moves whenever Prune or Forget runs (see Epoch).
+	epoch atomic.Uint64
 }
 
 type resolved struct {
@@ -207,10 +210,17 @@ func (id *Identity) ContainerName() string {
 	}
 }
 
+// Epoch lets a caller skip Lookup for a process it already looked up: while Epoch has not moved
+// since it read it — before that Lookup — an Identity whose Cgroup.ContainerID is empty is still
+// Lookup's answer for its pid, and the process still counts as used for Prune. (Other identities
+// depend on the container metadata; ask Lookup.)
+func (r *Resolver) Epoch() uint64 { return r.epoch.Load() }
+
 // Forget drops pid from the cache (the process exited).
 func (r *Resolver) Forget(pid uint32) {
 	r.mu.Lock()
 	delete(r.byID, pid)
+	r.epoch.Add(1)
 	r.mu.Unlock()
 }
 
@@ -229,6 +239,7 @@ func (r *Resolver) Prune() []uint32 {
 		e.used = false
 		check[pid] = e.id.StartTime
 	}
+	r.epoch.Add(1) // every process must be looked up again to count as used
 	r.mu.Unlock()
 	var changed []uint32
 	for pid, start := range check {
@@ -236,6 +247,7 @@ func (r *Resolver) Prune() []uint32 {
 			r.mu.Lock()
 			if e := r.byID[pid]; e != nil && e.id.StartTime == start {
 				delete(r.byID, pid)
+				r.epoch.Add(1)
 			}
 			r.mu.Unlock()
 			changed = append(changed, pid)

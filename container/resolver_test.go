@@ -184,6 +184,26 @@ func TestResolverPruneAndRestart(t *testing.T) {
 	assert.Equal(t, 1, r.Len())
 }
 
+func TestResolverEpoch(t *testing.T) {
+	root := copyTree(t, "testdata/proc")
+	r := NewResolver(Procfs{Root: root}, nil)
+	assert.EqualValues(t, 0, r.Epoch())
+	_, err := r.Lookup(101)
+	require.NoError(t, err)
+	_, err = r.Lookup(102)
+	require.NoError(t, err)
+	assert.EqualValues(t, 0, r.Epoch(), "lookups do not move it")
+	assert.Empty(t, r.Prune())
+	assert.EqualValues(t, 1, r.Epoch(), "every Prune moves it: processes must be looked up again to count as used")
+	_, _ = r.Lookup(101)
+	_, _ = r.Lookup(102)
+	writeStat(t, root, 102, 777)
+	assert.Equal(t, []uint32{102}, r.Prune())
+	assert.EqualValues(t, 3, r.Epoch(), "and again for each process it drops as restarted")
+	r.Forget(101)
+	assert.EqualValues(t, 4, r.Epoch())
+}
+
 func writeStat(t *testing.T, root string, pid int, start uint64) {
 	t.Helper()
 	stat := []byte(itoa(uint64(pid)) + " (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 " + itoa(start) + " 1 1 1\n")

@@ -601,6 +601,8 @@ type processes struct {
 type processView struct {
 	id   *container.Identity
 	proc *aggregate.Process
+	// epoch is the resolver's Epoch read before the Lookup that returned id.
+	epoch uint64
 }
 
 func newProcesses(r *container.Resolver) *processes {
@@ -608,23 +610,34 @@ func newProcesses(r *container.Resolver) *processes {
 }
 
 func (p *processes) get(pid uint32) *aggregate.Process {
+	// Every call and stats event asks: a host process's answer is reused until the resolver's
+	// epoch moves, without Lookup's lock.
+	epoch := p.resolver.Epoch()
+	v, ok := p.byID[pid]
+	if ok && v.id != nil && v.epoch == epoch && v.id.Cgroup.ContainerID == "" {
+		return v.proc
+	}
 	id, err := p.resolver.Lookup(pid)
 	if err != nil {
 		// Gone before it could be read: a host process known only by its pid.
-		if v, ok := p.byID[pid]; ok {
+		if ok {
 			return v.proc
 		}
 		pidText := strconv.FormatUint(uint64(pid), 10)
-		v := processView{proc: &aggregate.Process{Group: "pid:" + pidText, Meta: []record.Field{
+		v = processView{proc: &aggregate.Process{Group: "pid:" + pidText, Meta: []record.Field{
 			{Key: "_process_pid_", Value: pidText}, {Key: "_process_cmd_", Value: ""}, {Key: "_running_mode_", Value: "host"},
 		}}}
 		p.byID[pid] = v
 		return v.proc
 	}
-	if v, ok := p.byID[pid]; ok && v.id == id {
+	if ok && v.id == id {
+		if v.epoch != epoch {
+			v.epoch = epoch
+			p.byID[pid] = v
+		}
 		return v.proc
 	}
-	v := processView{id: id, proc: &aggregate.Process{Group: id.Group, Meta: id.Fields}}
+	v = processView{id: id, proc: &aggregate.Process{Group: id.Group, Meta: id.Fields}, epoch: epoch}
 	p.byID[pid] = v
 	return v.proc
 }
