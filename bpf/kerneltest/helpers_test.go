@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +25,10 @@ func TestMain(m *testing.M) {
 		os.Exit(server(os.Getenv("NETOBS_NET"), os.Getenv("NETOBS_ADDR")))
 	case "client":
 		os.Exit(client(os.Getenv("NETOBS_NET"), os.Getenv("NETOBS_ADDR")))
+	case "sink":
+		os.Exit(sink(os.Getenv("NETOBS_ADDR")))
+	case "fd-reuse":
+		os.Exit(fdReuse(os.Getenv("NETOBS_ADDR")))
 	}
 	os.Exit(m.Run())
 }
@@ -103,6 +109,87 @@ func converse(c net.Conn) error {
 		}
 	}
 	return nil
+}
+
+// sink accepts TCP connections and never reads from them.
+func sink(addr string) int {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Println("listen:", err)
+		return 1
+	}
+	fmt.Println("listening")
+	var held []net.Conn
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return 1
+		}
+		held = append(held, c)
+	}
+}
+
+// fdReuse makes close(2) race with the reuse of its fd number, deterministically: connection A
+// fills its send buffer towards a sink, so a close with SO_LINGER blocks (in the kernel, after the
+// fd is released) until the linger timeout; meanwhile another thread opens connection B, which
+// gets A's fd number, and sends a PING; after A's close returns, B sends another PING and closes.
+func fdReuse(addr string) int {
+	fail := func(what string, err error) int { fmt.Println(what+":", err); return 1 }
+	ap := netip.MustParseAddrPort(addr)
+	sa := &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
+	dial := func() (int, error) {
+		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+		if err != nil {
+			return -1, err
+		}
+		return fd, syscall.Connect(fd, sa)
+	}
+	a, err := dial()
+	if err != nil {
+		return fail("connect A", err)
+	}
+	if err := syscall.SetNonblock(a, true); err != nil {
+		return fail("nonblock", err)
+	}
+	chunk := make([]byte, 65536)
+	for {
+		if _, err := syscall.Write(a, chunk); err == syscall.EAGAIN {
+			break
+		} else if err != nil {
+			return fail("fill A", err)
+		}
+	}
+	if err := syscall.SetNonblock(a, false); err != nil {
+		return fail("block", err)
+	}
+	if err := syscall.SetsockoptLinger(a, syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1, Linger: 2}); err != nil {
+		return fail("linger", err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- syscall.Close(a) }()
+	time.Sleep(500 * time.Millisecond)
+	b, err := dial()
+	if err != nil {
+		return fail("connect B", err)
+	}
+	if b != a {
+		fmt.Printf("fd %d was not reused: B got %d\n", a, b)
+		return 1
+	}
+	if _, err := syscall.Write(b, ping); err != nil {
+		return fail("write B", err)
+	}
+	if err := <-closed; err != nil {
+		return fail("close A", err)
+	}
+	if _, err := syscall.Write(b, ping); err != nil {
+		return fail("write B again", err)
+	}
+	if err := syscall.Close(b); err != nil {
+		return fail("close B", err)
+	}
+	fmt.Println("done")
+	return 0
 }
 
 // peer is a re-executed test binary playing server or client.
