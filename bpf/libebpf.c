@@ -1057,6 +1057,8 @@ static void select_programs(enum hook h, bool fast)
 	/* The ring buffer maps do not exist before 5.8 (5.5 for a memory-mapped array). */
 	bpf_map__set_autocreate(g.skel->maps.rings, h == HOOK_TP_BTF);
 	bpf_map__set_autocreate(g.skel->maps.ring_lost, h == HOOK_TP_BTF);
+	if (libbpf_num_possible_cpus() > 0)
+		bpf_map__set_max_entries(g.skel->maps.scratch_map, (uint32_t)libbpf_num_possible_cpus());
 	if (h == HOOK_TP_BTF && libbpf_num_possible_cpus() > 0)
 		bpf_map__set_max_entries(g.skel->maps.rings,
 					 NETOBSERVER_NUM_RINGS * (uint32_t)libbpf_num_possible_cpus());

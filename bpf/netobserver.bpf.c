@@ -101,6 +101,7 @@ struct work {
 	u32 iov_idx;
 	u32 msg_idx;
 	u32 events;
+	u32 gathered;  /* bytes of segments gathered in ev.msg, not yet emitted */
 	u32 func;
 	u32 dir;
 	u32 kind;
@@ -111,6 +112,9 @@ struct work {
 
 struct scratch {
 	struct conn_data_event_t ev;
+	/* Room past ev.msg: a segment gathered at any offset below CONN_DATA_MAX_SIZE stays inside
+	 * the map value as far as the verifier can tell (the code never writes past ev.msg). */
+	u8 spill[CONN_DATA_MAX_SIZE];
 	struct work w;
 };
 
@@ -149,9 +153,11 @@ struct {
 	__type(value, u8);
 } disabled_map SEC(".maps");
 
+/* One scratch area per CPU. A plain array indexed by CPU (sized by the loader), not a per-CPU
+ * array: a per-CPU value is limited to 32 KiB, and the area holds an event and its spill room. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* x possible CPUs, set by the loader */
 	__type(key, u32);
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
@@ -251,8 +257,8 @@ static __always_inline struct netobserver_config *config(void)
 
 static __always_inline struct scratch *scratch(void)
 {
-	u32 zero = 0;
-	return bpf_map_lookup_elem(&scratch_map, &zero);
+	u32 cpu = bpf_get_smp_processor_id();
+	return bpf_map_lookup_elem(&scratch_map, &cpu);
 }
 
 /* Opaque to the compiler so the verifier, not LLVM, sees the mask: the result is in [1, 16384]
@@ -579,6 +585,7 @@ static __always_inline struct work *begin_work(struct args *a, u32 kind, u32 dir
 	w->first = 0;
 	w->first_len = 0;
 	w->events = 0;
+	w->gathered = 0;
 	w->has_addr = 0;
 	return w;
 }
@@ -737,6 +744,45 @@ static __always_inline bool load_message(struct work *w, struct scratch *s)
 	return true;
 }
 
+/* Emits the segments gathered in ev.msg as one chunk. */
+static __always_inline void flush_gathered(void *ctx, struct scratch *s, struct work *w, bool rb)
+{
+	u64 n = w->gathered;
+
+	if (!n)
+		return;
+	w->gathered = 0;
+	if (w->events >= MAX_SEG_EVENTS)
+		return;
+	n = bound_payload(n);
+	s->ev.attr.org_msg_size = n;
+	s->ev.attr.msg_buf_size = n;
+	output(ctx, DATA_HAND, &data_events, &s->ev, sizeof(struct conn_data_event_attr_t) + n, rb);
+	w->events++;
+}
+
+/* One segment of an iovec message: consecutive segments are gathered into one chunk of at most
+ * CONN_DATA_MAX_SIZE bytes (a writev of headers and body is one event, not two); a segment that
+ * does not fit goes into the next chunk, one larger than a chunk alone and truncated, as a plain
+ * buffer's 4th event is. */
+static __always_inline void gather(void *ctx, struct scratch *s, struct work *w, u64 base, u64 seg, bool rb)
+{
+	if (w->gathered + seg > CONN_DATA_MAX_SIZE)
+		flush_gathered(ctx, s, w, rb);
+	if (seg <= CONN_DATA_MAX_SIZE &&
+	    !bpf_probe_read_user(s->ev.msg + (w->gathered & (CONN_DATA_MAX_SIZE - 1)), bound_payload(seg),
+				 (void *)base)) {
+		w->gathered += seg;
+		return;
+	}
+	/* Too large, or unreadable (paged out: the event keeps the gap visible in pos and size). */
+	flush_gathered(ctx, s, w, rb);
+	if (w->events < MAX_SEG_EVENTS) {
+		emit_chunk(ctx, s, base, seg, rb);
+		w->events++;
+	}
+}
+
 /* The tail-called programs exist once per hook set (TAIL_PROGS below); tmap is that set's table. */
 static __always_inline int emit_segments_body(void *ctx, void *tmap, bool rb)
 {
@@ -754,22 +800,25 @@ static __always_inline int emit_segments_body(void *ctx, void *tmap, bool rb)
 		if (w->events >= MAX_SEG_EVENTS)
 			return 0;
 		if (w->iov_idx >= w->iov_cnt || w->remaining == 0) {
+			flush_gathered(ctx, s, w, rb); /* messages of *mmsg stay apart: each has its address */
 			w->msg_idx++;
 			if (w->kind != K_MMSG || w->msg_idx >= w->vec_cnt || !load_message(w, s))
 				return 0;
 			continue;
 		}
-		if (bpf_probe_read_user(&v, sizeof(v), (void *)(w->iov + (u64)w->iov_idx * sizeof(v))))
+		if (bpf_probe_read_user(&v, sizeof(v), (void *)(w->iov + (u64)w->iov_idx * sizeof(v)))) {
+			flush_gathered(ctx, s, w, rb);
 			return 0;
+		}
 		w->iov_idx++;
 		seg = v.len < w->remaining ? v.len : w->remaining;
 		w->remaining -= seg;
-		if (!seg)
-			continue;
-		emit_chunk(ctx, s, v.base, seg, rb);
-		w->events++;
+		if (seg)
+			gather(ctx, s, w, v.base, seg, rb);
 	}
 	bpf_tail_call(ctx, tmap, TAIL_EMIT_SEGMENTS);
+	/* Out of tail calls (the kernel allows 33 per syscall): what was gathered still goes out. */
+	flush_gathered(ctx, s, w, rb);
 	return 0;
 }
 

@@ -1115,7 +1115,20 @@ static void scenario_stats_interval(void)
 	printf("ok   %s\n", scenario);
 }
 
-/* writev/readv/sendmsg/recvmsg: one event per iovec segment. */
+/* Data events of one connection and direction. */
+static size_t count_data(pid_t tgid, int fd, int dir)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < nevents; i++) {
+		struct event *e = &events[i];
+		n += e->kind == EV_DATA && e->attr.conn_id.tgid == (uint32_t)tgid && e->attr.conn_id.fd == fd &&
+		     (int)e->attr.direction == dir;
+	}
+	return n;
+}
+
+/* writev/readv/sendmsg/recvmsg: consecutive segments gathered into chunks of at most 16384 bytes. */
 static void scenario_iovec(void)
 {
 	struct worker srv = spawn_worker(ns_b), cli = spawn_worker(ns_a);
@@ -1124,7 +1137,7 @@ static void scenario_iovec(void)
 	struct reply cr, ar, rr;
 	size_t len = http_request(40000, 3), each;
 	unsigned char *req = malloc(len);
-	size_t n = 0;
+	size_t n = 0, off = 0;
 
 	scenario = "writev/readv/sendmsg segments";
 	memcpy(req, big, len);
@@ -1133,19 +1146,21 @@ static void scenario_iovec(void)
 	ar = wait_reply(&srv);
 	w_send(&cli, (int)cr.ret, H_WRITEV, req, len, 5);
 	wait_data(cli.pid, (int)cr.ret, DirEgress, len);
+	/* Five segments of 8000 (the last 8000 + remainder): two fit a chunk, the third does not. */
 	each = len / 5;
 	for (size_t i = 0; i < nevents; i++) {
 		struct event *e = &events[i];
 		if (e->kind != EV_DATA || e->attr.conn_id.tgid != (uint32_t)cli.pid)
 			continue;
-		size_t seg = n == 4 ? len - 4 * each : each;
-		CHECK(e->attr.syscall_func == FuncWriteV && e->attr.pos == len && e->attr.org_msg_size == seg &&
-			      !memcmp(e->msg, req + n * each, e->attr.msg_buf_size),
-		      "writev segment %zu: func %d pos %llu org %u", n, e->attr.syscall_func,
-		      (unsigned long long)e->attr.pos, e->attr.org_msg_size);
+		size_t chunk = n < 2 ? 2 * each : len - 4 * each;
+		CHECK(e->attr.syscall_func == FuncWriteV && e->attr.pos == len && e->attr.org_msg_size == chunk &&
+			      e->attr.msg_buf_size == chunk && !memcmp(e->msg, req + off, chunk),
+		      "writev chunk %zu: func %d pos %llu org %u buf %u", n, e->attr.syscall_func,
+		      (unsigned long long)e->attr.pos, e->attr.org_msg_size, e->attr.msg_buf_size);
+		off += chunk;
 		n++;
 	}
-	CHECK(n == 5, "%zu events for a 5-segment writev", n);
+	CHECK(n == 3 && off == len, "%zu events covering %zu bytes for a 5-segment writev of %zu", n, off, len);
 	call_async(&srv, recv_cmd((int)ar.ret, H_READV, len, 65536));
 	rr = wait_reply(&srv);
 	CHECK(rr.ret == (long)len, "readv got %ld", rr.ret);
@@ -1159,6 +1174,8 @@ static void scenario_iovec(void)
 		     ProtoHTTP, IsServer, FuncSendMsg);
 	check_stream(cli.pid, (int)cr.ret, DirIngress, (const unsigned char *)http_response, sizeof(http_response) - 1,
 		     ProtoHTTP, IsClient, FuncRecvMsg);
+	CHECK(count_data(srv.pid, (int)ar.ret, DirEgress) == 1, "a 2-segment sendmsg gave %zu events, want 1",
+	      count_data(srv.pid, (int)ar.ret, DirEgress));
 	free(req);
 	stop_worker(&cli);
 	stop_worker(&srv);
