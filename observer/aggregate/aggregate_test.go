@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/netobserver/netobserver/cgo/libebpf"
 	"github.com/netobserver/netobserver/export/record"
@@ -168,6 +169,16 @@ func TestHistogramQuantiles(t *testing.T) {
 		assert.InEpsilon(t, tc.want, got, 0.05, "q%.2f: %v", tc.q, got)
 	}
 	assert.EqualValues(t, 1000, h.Count())
+}
+
+// The last bucket holds everything from 1.05^511 ns (67.26 s) up: a call of an hour reads as the
+// middle of that bucket, as the README says.
+func TestHistogramRangeEnd(t *testing.T) {
+	var h Histogram
+	h.Add(uint64(time.Hour))
+	h.Add(uint64(67 * time.Second))
+	assert.EqualValues(t, 68917017487, h.Quantile(1))
+	assert.EqualValues(t, 65635254749, h.Quantile(0.5), "67 s is still in the bucket below")
 }
 
 // splitPercentiles takes the three percentile fields off a record (they must be its last three,
