@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 // Implemented in Go (log.go).
 extern void netobsLog(int16_t level, char *msg, int len);
@@ -221,6 +222,14 @@ void netobs_config(struct netobs_lib *lib, int32_t opt1, int32_t opt2, int32_t v
 	void *params[1] = {&value};
 	int32_t lens[1] = {sizeof(value)};
 	lib->fn.config(opt1, opt2, 1, params, lens);
+}
+
+void netobs_idle(int64_t ns)
+{
+	struct timespec t = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
+
+	while (nanosleep(&t, &t) && errno == EINTR)
+		;
 }
 
 int32_t netobs_poll(struct netobs_lib *lib, int32_t max_events)

@@ -392,7 +392,19 @@ func (l *Library) poll(stop <-chan struct{}, done chan<- struct{}) {
 		default:
 			lastErr = 0
 		}
-		if rc < max {
+		switch {
+		case rc == 0:
+			// Nothing at all: sleep in C, where the Go scheduler does not wake with the thread
+			// (see netobs_idle). Not while events flow: a goroutine blocked in C for 10 ms
+			// makes the runtime hand its P to another thread and take one back, which costs
+			// more than a timer when the consumer is busy.
+			C.netobs_idle(C.int64_t(l.opts.PollInterval))
+			select {
+			case <-stop:
+				return
+			default:
+			}
+		case rc < max:
 			idle.Reset(l.opts.PollInterval)
 			select {
 			case <-idle.C:
