@@ -66,6 +66,11 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 		usage(stderr)
 		return exitUsage
 	}
+	// From here on a SIGTERM (systemd stopping a unit that is still starting) waits for the start
+	// to finish and then stops in order, instead of killing the process half-way.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(signals)
 	s, err := parseSource(*src)
 	if err != nil {
 		fmt.Fprintf(stderr, "netobserver: %v\n", err)
@@ -138,7 +143,7 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	reload := make(chan observer.Options, 1)
-	go watchSignals(ctx, stop, reload, *configPath, p, out, options, logger)
+	go watchSignals(ctx, signals, stop, reload, *configPath, p, out, options, logger)
 	if s.replayTrace != "" {
 		go stopWhenReplayEnds(ctx, stop, lib)
 	}
@@ -309,11 +314,8 @@ func (o *outputs) close(logger *slog.Logger) error {
 
 // watchSignals stops on SIGINT/SIGTERM and reloads the input settings on SIGHUP. A config that no
 // longer loads is reported and the running one kept; flusher changes need a restart.
-func watchSignals(ctx context.Context, stop context.CancelFunc, reload chan<- observer.Options, path string,
-	running *config.Pipeline, out *outputs, options func(*config.Pipeline) observer.Options, logger *slog.Logger) {
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(signals)
+func watchSignals(ctx context.Context, signals <-chan os.Signal, stop context.CancelFunc, reload chan<- observer.Options,
+	path string, running *config.Pipeline, out *outputs, options func(*config.Pipeline) observer.Options, logger *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():

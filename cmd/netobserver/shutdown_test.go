@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -311,4 +312,38 @@ flushers:
 	assert.Equal(t, 1, beforeCalls, "calls before the reload")
 	assert.Zero(t, afterCalls, "Sampling 0 after the reload: no data, no calls")
 	assert.Equal(t, 1, afterStats, "statistics still flow")
+}
+
+// A SIGTERM that arrives while the observer is still starting (the library loaded, the programs
+// not yet attached) is kept until the start is done; then the observer stops in order, exit 0.
+func TestSIGTERMDuringStartStopsInOrder(t *testing.T) {
+	testenv.RequireRoot(t)
+	cfg := filepath.Join(t.TempDir(), "pipeline.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`inputs:
+  - Type: observer_ilogtail_network_v1
+    EBPF:
+      Enabled: true
+flushers:
+  - Type: flusher_stdout
+`), 0o600))
+	cmd := exec.Command(testenv.Binary(t), "--config", cfg)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	var log strings.Builder
+	lines := bufio.NewScanner(stderr)
+	for lines.Scan() {
+		log.WriteString(lines.Text() + "\n")
+		if strings.Contains(lines.Text(), "libebpf: loaded") {
+			require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+			break
+		}
+	}
+	for lines.Scan() {
+		log.WriteString(lines.Text() + "\n")
+	}
+	require.NoError(t, cmd.Wait(), "exit status; stderr:\n%s", log.String())
+	assert.Contains(t, log.String(), "netobserver: observing")
+	assert.Contains(t, log.String(), `netobserver: stopping: flushing what is pending" signal=terminated`)
+	assert.Contains(t, log.String(), "netobserver: stopped")
 }
