@@ -14,3 +14,16 @@ $(BIN)/connhold: tools/connhold/main.go go.mod
 
 bench-observer: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/connhold
 	scripts/bench-observer.sh $(BIN)
+
+# A/B of the observer at another revision against this tree's build, interleaved in one run (nginx +
+# wrk CPU per request: off, BASE, bin/). BASE is built in a temporary git worktree, then removed.
+#
+#   make bench-compare BASE=<git rev> [ROUNDS=4] [DURATION=5]
+.PHONY: bench-compare
+bench-compare: $(BIN)/netobserver $(BIN)/libebpf.so
+	@test -n "$(BASE)" || { echo "make bench-compare: BASE=<git rev> is required" >&2; exit 2; }
+	@wt=$$(mktemp -d /tmp/netobserver-base.XXXXXX) && \
+	git worktree add -q --detach "$$wt" "$(BASE)" && \
+	{ $(MAKE) --no-print-directory -C "$$wt" BIN=bin bin/netobserver bin/libebpf.so >/dev/null && \
+	  scripts/bench-compare.sh "$$wt/bin" $(BIN); rc=$$?; } ; \
+	git worktree remove --force "$$wt"; exit $${rc:-1}

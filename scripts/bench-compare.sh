@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# A/B of two builds of the observer in one run: nginx + wrk CPU per request with no observer, with
+# build A and with build B, the three arms alternating round after round (off, A, B, off, A, B, ...)
+# so that the drift of a shared machine hits all three alike. Each arm: the observer (netobserver
+# --config with flusher_jsonl on tmpfs, capturing live through the libebpf.so beside it) started
+# afresh, then wrk -t1 -c16 for DURATION s against nginx in a network namespace; CPU = nginx worker
+# + wrk + netobserver (from /proc and /usr/bin/time), divided by the requests served.
+#
+# Usage: scripts/bench-compare.sh A_BINDIR B_BINDIR   (root; ROUNDS=4 DURATION=5)
+#        each BINDIR holds netobserver and libebpf.so (`make bench-compare BASE=<git rev>` builds
+#        the base revision in a temporary worktree and compares it with bin/)
+set -euo pipefail
+a=${1:?usage: bench-compare.sh A_BINDIR B_BINDIR}
+b=${2:?usage: bench-compare.sh A_BINDIR B_BINDIR}
+rounds=${ROUNDS:-4}
+duration=${DURATION:-5}
+tag=nobc$$
+srv=${tag}s cli=${tag}c
+work=$(mktemp -d /tmp/bench-compare.XXXXXX)
+records=/dev/shm/bench-compare.$$.jsonl
+obs=
+
+[ "$(id -u)" -eq 0 ] || { echo "bench-compare: must run as root" >&2; exit 1; }
+for d in "$a" "$b"; do
+  for f in netobserver libebpf.so; do
+    [ -e "$d/$f" ] || { echo "bench-compare: $d/$f is missing" >&2; exit 1; }
+  done
+done
+for t in nginx wrk ip; do command -v $t >/dev/null || { echo "bench-compare: $t is missing (scripts/deps.sh)" >&2; exit 1; }; done
+[ -x /usr/bin/time ] || { echo "bench-compare: /usr/bin/time is missing (Debian package time)" >&2; exit 1; }
+
+stop_pid() { kill "$1" 2>/dev/null || return 0; wait "$1" 2>/dev/null || true; }
+cleanup() {
+  [ -n "$obs" ] && stop_pid "$obs"
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  ip netns del "$srv" 2>/dev/null || true
+  ip netns del "$cli" 2>/dev/null || true
+  rm -rf "$work" "$records"*
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ip netns add "$srv"
+ip netns add "$cli"
+ip link add "${tag}a" type veth peer name "${tag}b"
+ip link set "${tag}a" netns "$srv"
+ip link set "${tag}b" netns "$cli"
+ip -n "$srv" addr add 10.253.7.1/24 dev "${tag}a"
+ip -n "$cli" addr add 10.253.7.2/24 dev "${tag}b"
+for ns in "$srv" "$cli"; do ip -n "$ns" link set lo up; done
+ip -n "$srv" link set "${tag}a" up
+ip -n "$cli" link set "${tag}b" up
+cat >"$work/nginx.conf" <<CONF
+worker_processes 1; pid $work/nginx.pid; error_log $work/error.log;
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work;
+  uwsgi_temp_path $work; scgi_temp_path $work; keepalive_requests 1000000;
+  server { listen 10.253.7.1:8080; location / { default_type text/plain; return 200 "hello, benchmark\n"; } } }
+CONF
+ip netns exec "$srv" nginx -c "$work/nginx.conf" -p "$work"
+for _ in $(seq 50); do [ -s "$work/nginx.pid" ] && break; sleep 0.1; done
+sleep 0.3
+worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
+[ -n "$worker" ] || { echo "bench-compare: no nginx worker" >&2; exit 1; }
+cat >"$work/pipeline.yaml" <<CONF
+enable: true
+inputs:
+  - Type: observer_ilogtail_network_v1
+    Common:
+      FlushOutL4Interval: 5
+      FlushOutL7Interval: 5
+    EBPF:
+      Enabled: true
+flushers:
+  - Type: flusher_jsonl
+    Path: $records
+    MaxSize: 67108864
+    MaxRolls: 1
+CONF
+
+hz=$(getconf CLK_TCK)
+cpu_of() {
+  [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ] || { echo 0; return; }
+  awk -v hz="$hz" '{sub(/.*\) /, ""); print ($12 + $13) / hz}' "/proc/$1/stat"
+}
+# round ARM [BINDIR]: prints "ARM requests/s cpu-us-per-request observer-cpu-us-per-request".
+round() {
+  local o0 n0 o1 n1 out
+  if [ -n "${2:-}" ]; then
+    "$2/netobserver" --config "$work/pipeline.yaml" --libebpf "$2/libebpf.so" >/dev/null 2>"$work/observer.log" &
+    obs=$!
+    for _ in $(seq 300); do grep -q "netobserver: observing" "$work/observer.log" 2>/dev/null && break; sleep 0.1; done
+    grep -q "netobserver: observing" "$work/observer.log" || { echo "bench-compare: $2/netobserver did not start:" >&2; cat "$work/observer.log" >&2; exit 1; }
+    sleep 1
+  fi
+  o0=$(cpu_of "$obs"); n0=$(cpu_of "$worker")
+  out=$(ip netns exec "$cli" /usr/bin/time -f "wrkcpu %U %S" wrk -t1 -c16 -d"${duration}s" http://10.253.7.1:8080/ 2>&1)
+  o1=$(cpu_of "$obs"); n1=$(cpu_of "$worker")
+  if [ -n "$obs" ]; then stop_pid "$obs"; obs=; fi
+  awk -v arm="$1" -v o="$o0" -v o1="$o1" -v n="$n0" -v n1="$n1" '
+    /requests in/ {reqs = $1} /Requests\/sec/ {rps = $2} /^wrkcpu/ {w = $2 + $3}
+    END {printf "%s %.0f %.3f %.3f\n", arm, rps, (o1 - o + n1 - n + w) / reqs * 1e6, (o1 - o) / reqs * 1e6}' <<<"$out"
+}
+
+echo "bench-compare: A = $a ($("$a/netobserver" version --libebpf "$a/libebpf.so" 2>/dev/null | tr '\n' ' '))"
+echo "bench-compare: B = $b ($("$b/netobserver" version --libebpf "$b/libebpf.so" 2>/dev/null | tr '\n' ' '))"
+results=$work/results
+for r in $(seq "$rounds"); do
+  for arm in off A B; do
+    case $arm in off) line=$(round off) ;; A) line=$(round A "$a") ;; B) line=$(round B "$b") ;; esac
+    echo "$r $line" >>"$results"
+    awk '{printf "round %d %-3s %7.0f req/s, CPU/request %.2f us (observer %.2f us)\n", $1, $2, $3, $4, $5}' <<<"$r $line"
+  done
+done
+awk '{rps[$2] += $3; cpu[$2] += $4; o[$2] += $5; n[$2]++}
+  END {
+    for (k in n) { rps[k] /= n[k]; cpu[k] /= n[k]; o[k] /= n[k] }
+    printf "mean CPU per request: off %.2f us; A %.2f us (+%.2f, observer %.2f); B %.2f us (+%.2f, observer %.2f)\n",
+      cpu["off"], cpu["A"], cpu["A"] - cpu["off"], o["A"], cpu["B"], cpu["B"] - cpu["off"], o["B"]
+    printf "CPU-per-request ratio off/on: A %.3f, B %.3f; requests/s ratio on/off: A %.3f, B %.3f\n",
+      cpu["off"] / cpu["A"], cpu["off"] / cpu["B"], rps["A"] / rps["off"], rps["B"] / rps["off"]
+    printf "B costs %.0f%% of what A adds per request\n", 100 * (cpu["B"] - cpu["off"]) / (cpu["A"] - cpu["off"]) }' "$results"
