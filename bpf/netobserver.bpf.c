@@ -59,7 +59,8 @@ typedef __s64 s64;
 char LICENSE[] SEC("license") = "GPL";
 
 
-/* Syscall arguments saved at entry for the exit tracepoint, in the slot of the thread id modulo
+/* Syscall arguments (the per-syscall tracepoint set: its exit records carry none) saved at entry
+ * for the exit tracepoint, in the slot of the thread id modulo
  * ARGS_SLOTS: an array slot costs a few loads where a hash update plus delete per syscall cost the
  * bulk of the per-syscall budget. The tid stored in the slot detects the rare collision of two
  * threads (tids ARGS_SLOTS apart) inside traced syscalls at once; the loser's syscall is skipped. */
@@ -1048,8 +1049,8 @@ TAIL_PROGS("tp_btf/sys_exit", _btf, tails_btf, true)
 
 /* ---- syscall exits, shared by the three hook sets --------------------------------------------- */
 
-/* Each takes the arguments saved at entry, the syscall's return value and the hook set's tail-call
- * table. */
+/* Each takes the syscall's arguments (read at exit by the raw sets, saved at entry by the
+ * tracepoint set), its return value and the hook set's tail-call table. */
 static __always_inline int exit_buf(void *ctx, long ret, struct args *a, u32 dir, void *tmap)
 {
 	struct work *w;
