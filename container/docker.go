@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	dockercontainer "github.com/docker/docker/api/types/container"
@@ -126,7 +127,7 @@ type Docker struct {
 
 	mu         sync.Mutex
 	up         bool
-	gen        uint64
+	gen        atomic.Uint64                      // written under mu, read without it: every event asks
 	listed     map[string]dockercontainer.Summary // last list, by id
 	inspected  map[string]*Container              // by id; only ids in the last list or inspected since
 	missing    map[string]bool                    // ids the daemon said it does not know, until the next list
@@ -209,11 +210,7 @@ func (d *Docker) Up() bool {
 // Generation changes whenever what Container would answer may have changed: the daemon came or
 // went, or a list found containers added, removed or relabelled. Callers caching answers
 // re-resolve when it moves.
-func (d *Docker) Generation() uint64 {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.gen
-}
+func (d *Docker) Generation() uint64 { return d.gen.Load() }
 
 // Inspects returns how many inspect calls were made.
 func (d *Docker) Inspects() int {
@@ -339,7 +336,7 @@ func (d *Docker) down(err error) {
 	}
 	d.everLogged = true
 	d.up = false
-	d.gen++
+	d.gen.Add(1)
 	clear(d.inspected)
 	clear(d.missing)
 	d.listed = nil
@@ -388,7 +385,7 @@ func (d *Docker) apply(list []dockercontainer.Summary) {
 	d.podLabels = pods
 	clear(d.missing)
 	if changed {
-		d.gen++
+		d.gen.Add(1)
 	}
 }
 

@@ -211,10 +211,16 @@ func (id *Identity) ContainerName() string {
 }
 
 // Epoch lets a caller skip Lookup for a process it already looked up: while Epoch has not moved
-// since it read it — before that Lookup — an Identity whose Cgroup.ContainerID is empty is still
-// Lookup's answer for its pid, and the process still counts as used for Prune. (Other identities
-// depend on the container metadata; ask Lookup.)
-func (r *Resolver) Epoch() uint64 { return r.epoch.Load() }
+// since it read it — before that Lookup — an Identity that is not Pending is still Lookup's answer
+// for its pid, and the process still counts as used for Prune. It moves with every Prune and
+// Forget and with the metadata's Generation (both only grow, so their sum moves when either does).
+func (r *Resolver) Epoch() uint64 {
+	e := r.epoch.Load()
+	if r.meta != nil {
+		e += r.meta.Generation()
+	}
+	return e
+}
 
 // Forget drops pid from the cache (the process exited).
 func (r *Resolver) Forget(pid uint32) {

@@ -202,6 +202,14 @@ func TestResolverEpoch(t *testing.T) {
 	assert.EqualValues(t, 3, r.Epoch(), "and again for each process it drops as restarted")
 	r.Forget(101)
 	assert.EqualValues(t, 4, r.Epoch())
+
+	meta := &fakeMeta{ctrs: map[string]*Container{fixtureDockerID: {ID: fixtureDockerID, Name: "shop-api"}}}
+	r = NewResolver(Procfs{Root: root}, meta)
+	_, err = r.Lookup(202)
+	require.NoError(t, err)
+	assert.EqualValues(t, 0, r.Epoch())
+	meta.set(func() { meta.ctrs[fixtureDockerID] = &Container{ID: fixtureDockerID, Name: "shop-api-v2"} })
+	assert.EqualValues(t, 1, r.Epoch(), "it moves with the metadata generation: container answers may have changed")
 }
 
 func writeStat(t *testing.T, root string, pid int, start uint64) {

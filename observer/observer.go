@@ -610,11 +610,11 @@ func newProcesses(r *container.Resolver) *processes {
 }
 
 func (p *processes) get(pid uint32) *aggregate.Process {
-	// Every call and stats event asks: a host process's answer is reused until the resolver's
-	// epoch moves, without Lookup's lock.
+	// Every call and stats event asks: an answer is reused until the resolver's epoch moves,
+	// without Lookup's lock (a pending one is asked for again: its metadata is on the way).
 	epoch := p.resolver.Epoch()
 	v, ok := p.byID[pid]
-	if ok && v.id != nil && v.epoch == epoch && v.id.Cgroup.ContainerID == "" {
+	if ok && v.id != nil && v.epoch == epoch && !v.id.Pending {
 		return v.proc
 	}
 	id, err := p.resolver.Lookup(pid)

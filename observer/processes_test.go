@@ -40,3 +40,31 @@ func TestProcessesReuseHostIdentitiesUntilPrune(t *testing.T) {
 	assert.NotSame(t, first, next)
 	assert.Contains(t, next.Meta, record.Field{Key: "_process_cmd_", Value: "/bin/other"})
 }
+
+// dockerMeta answers one container, renamed when the test says so.
+type dockerMeta struct {
+	name string
+	gen  uint64
+}
+
+func (m *dockerMeta) Container(id string) (*container.Container, error) {
+	return &container.Container{ID: id, Name: m.name}, nil
+}
+func (m *dockerMeta) Generation() uint64 { return m.gen }
+
+// A container process's answer is reused too, until the metadata generation moves: then the
+// renamed container shows in the next record.
+func TestProcessesReuseContainerIdentitiesUntilMetadataMoves(t *testing.T) {
+	meta := &dockerMeta{name: "shop-api"}
+	r := container.NewResolver(container.Procfs{Root: "../container/testdata/proc"}, meta)
+	p := newProcesses(r)
+	first := p.get(202) // a process in a systemd docker scope
+	assert.Contains(t, first.Meta, record.Field{Key: "_container_name_", Value: "shop-api"})
+	assert.Same(t, first, p.get(202))
+
+	meta.name, meta.gen = "shop-api-v2", 1
+	renamed := p.get(202)
+	assert.NotSame(t, first, renamed)
+	assert.Contains(t, renamed.Meta, record.Field{Key: "_container_name_", Value: "shop-api-v2"})
+	assert.Same(t, renamed, p.get(202))
+}
