@@ -6,10 +6,11 @@
  * the per-syscall tracepoints syscalls:sys_enter_X / sys_exit_X. The raw ones are one exit program
  * that dispatches on the syscall number and returns at once for any other syscall (no entry
  * program: see hook_exit); the per-syscall ones make the kernel build a perf trace record before
- * every program run, which cost more than the programs themselves. Kept within what a 4.19 kernel accepts: no loops the
- * verifier must bound (every loop is unrolled with a small constant trip count, long walks continue
- * through tail calls), no global variables, no bpf-to-bpf calls (they cannot be mixed with tail
- * calls before 5.10), helpers of 4.19 or ones libbpf rewrites for it (probe_read_user/kernel).
+ * every program run, which cost more than the programs themselves. Kept within what a 4.19 kernel
+ * accepts: no loops the verifier must bound (every loop is unrolled with a small constant trip
+ * count, long walks continue through tail calls), no global variables, no bpf-to-bpf calls (they
+ * cannot be mixed with tail calls before 5.10), helpers of 4.19 or ones libbpf rewrites for it
+ * (probe_read_user/kernel).
  */
 #define __bpf__ 1
 typedef unsigned char uint8_t;
