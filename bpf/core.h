@@ -25,6 +25,7 @@ struct fdtable {
 
 struct files_struct {
 	struct fdtable *fdt;
+	struct file *fd_array[1]; /* NR_OPEN_DEFAULT long; only its offset is used */
 } CORE;
 
 /* x86-64: status & TS_COMPAT marks a 32-bit syscall, whose numbers differ from the 64-bit ones. */

@@ -336,15 +336,20 @@ static __always_inline bool fd_is_socket(s32 fd, bool btf)
 	if (btf) {
 		struct task_struct *task = bpf_get_current_task_btf();
 		struct fdtable *fdt = task->files->fdt;
-		struct file *bf;
+		struct files_struct *at_slot;
+		u64 slot;
 
 		if (fd < 0 || (u32)fd >= fdt->max_fds)
 			return false;
-		bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
+		/* The slot fd[fd] read with a direct load instead of a probe-read helper call: cast so
+		 * that a files_struct's fd_array[0] falls on it (the verifier has no typed view of an
+		 * element of a pointer array with a variable index). */
+		slot = (u64)fdt->fd + (u64)fd * sizeof(f) - bpf_core_field_offset(struct files_struct, fd_array);
+		at_slot = bpf_rdonly_cast((void *)slot, bpf_core_type_id_kernel(struct files_struct));
+		f = at_slot->fd_array[0];
 		if (!f)
 			return false;
-		bf = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
-		return (bf->f_inode->i_mode & S_IFMT) == S_IFSOCK;
+		return (f->f_inode->i_mode & S_IFMT) == S_IFSOCK;
 	}
 	f = fd_file(fd);
 	if (!f)
