@@ -1123,7 +1123,7 @@ static int load_hook(const char *btf_path, enum hook h, bool quiet)
 	       h == HOOK_TP_BTF	  ? "tp_btf/sys_exit (BTF raw tracepoint)"
 	       : h == HOOK_RAW_TP ? "raw_tp/sys_exit (raw tracepoint)"
 				  : "syscalls:sys_enter_X / sys_exit_X (per-syscall tracepoints)",
-	       fast ? "BTF pointer walk (1 probe read)" : "CO-RE probe reads (6 per syscall)");
+	       fast ? "BTF pointer walk (direct loads)" : "CO-RE probe reads (6 per syscall)");
 	return 0;
 }
 
