@@ -59,8 +59,8 @@ int netobs_finished(struct netobs_lib *lib);
 void netobs_config(struct netobs_lib *lib, int32_t opt1, int32_t opt2, int32_t value);
 // netobs_idle sleeps ns nanoseconds on the calling thread. The poller sleeps after an empty poll
 // here rather than on a Go timer: each timer wake-up also wakes the Go scheduler (netpoller, an idle
-// P, sysmon), which for the 100 idle polls a second cost 2.3 % of a core on an idle 2-vCPU host,
-// against about 1.4 % for a thread sleeping in C.
+// P, sysmon). On an idle 2-vCPU host, 100 polls a second on a Go timer cost 2.3 % of a core, on a
+// thread sleeping in C about 1.4 %; 25 a second (IdleInterval) 0.4 %.
 void netobs_idle(int64_t ns);
 
 // netobs_poll empties the batch, then runs one ebpf_poll_events that fills it.
