@@ -374,6 +374,8 @@ func (l *Library) poll(stop <-chan struct{}, done chan<- struct{}) {
 	var lastErr C.int32_t
 	idle := time.NewTimer(0)
 	defer idle.Stop()
+	// The events that came since the last sleep began, for the rate that sizes the next one.
+	cycle, got := time.Now(), 0
 	for {
 		var b *Batch
 		select {
@@ -382,6 +384,9 @@ func (l *Library) poll(stop <-chan struct{}, done chan<- struct{}) {
 			return
 		}
 		rc := l.pollOnce(b, max)
+		if rc > 0 {
+			got += int(rc)
+		}
 		if b.Len() > 0 {
 			l.counters.batches.Add(1)
 			l.events <- b // never blocks: there are as many batches as slots
@@ -406,6 +411,7 @@ func (l *Library) poll(stop <-chan struct{}, done chan<- struct{}) {
 			// (see netobs_idle). Not while events flow: a goroutine blocked in C for 10 ms
 			// makes the runtime hand its P to another thread and take one back, which costs
 			// more than a timer when the consumer is busy.
+			cycle, got = time.Now(), 0
 			C.netobs_idle(C.int64_t(l.opts.IdleInterval))
 			select {
 			case <-stop:
@@ -413,7 +419,9 @@ func (l *Library) poll(stop <-chan struct{}, done chan<- struct{}) {
 			default:
 			}
 		case rc < max:
-			idle.Reset(l.opts.PollInterval)
+			now := time.Now()
+			idle.Reset(l.opts.shortPollSleep(got, now.Sub(cycle), int(max)))
+			cycle, got = now, 0
 			select {
 			case <-idle.C:
 			case <-stop:
@@ -421,6 +429,19 @@ func (l *Library) poll(stop <-chan struct{}, done chan<- struct{}) {
 			}
 		}
 	}
+}
+
+// shortPollSleep is the sleep after a poll that emptied the buffers: got events came in elapsed
+// (since the previous sleep began), and the sleep lasts until about limit/2 more are expected —
+// at least PollInterval, at most IdleInterval. A lightly loaded host then wakes a few times a
+// second instead of 100 (each wake-up costs more than the events it brings), while a busy one
+// keeps PollInterval and its buffers far from full.
+func (o *Options) shortPollSleep(got int, elapsed time.Duration, limit int) time.Duration {
+	if got <= 0 {
+		return o.IdleInterval
+	}
+	d := elapsed * time.Duration(limit/2) / time.Duration(got)
+	return min(max(d, o.PollInterval), o.IdleInterval)
 }
 
 // pollOnce runs one ebpf_poll_events and decodes what its callbacks copied into b, whatever the

@@ -490,3 +490,21 @@ func TestProtocolSetHas(t *testing.T) {
 		assert.False(t, NoProtocols.Has(p), p.String())
 	}
 }
+
+func TestShortPollSleep(t *testing.T) {
+	o := Options{PollInterval: 10 * time.Millisecond, IdleInterval: 40 * time.Millisecond}
+	for _, tc := range []struct {
+		got     int
+		elapsed time.Duration
+		want    time.Duration
+	}{
+		{0, 10 * time.Millisecond, 40 * time.Millisecond},      // nothing: as long as an idle poll
+		{1, 10 * time.Millisecond, 40 * time.Millisecond},      // a trickle: capped
+		{200, 10 * time.Millisecond, 25600 * time.Microsecond}, // 20k events/s: 512 in 25.6 ms
+		{512, 20 * time.Millisecond, 20 * time.Millisecond},    // 25.6k events/s
+		{1100, 10 * time.Millisecond, 10 * time.Millisecond},   // busy: PollInterval
+		{3000, 40 * time.Millisecond, 10 * time.Millisecond},   // full polls after a long sleep: back to PollInterval
+	} {
+		assert.Equal(t, tc.want, o.shortPollSleep(tc.got, tc.elapsed, 1024), "got %d in %v", tc.got, tc.elapsed)
+	}
+}
