@@ -50,13 +50,14 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxEventsPerPoll bounds the callbacks one ebpf_poll_events may run. Default 1024.
 	MaxEventsPerPoll int
-	// PollInterval is how long the poller sleeps after a poll that returned fewer than
-	// MaxEventsPerPoll events. Default 10ms, as iLogtail.
+	// PollInterval is the shortest sleep of the poller after a poll that returned fewer than
+	// MaxEventsPerPoll events (iLogtail always slept 10 ms); it sleeps longer the fewer events
+	// came, up to IdleInterval (see shortPollSleep). Default 10ms.
 	PollInterval time.Duration
-	// IdleInterval is how long it sleeps after a poll that returned nothing: an idle host pays
-	// for every wake-up, and traffic that starts during the sleep waits in the kernel buffers
-	// (2 MiB of data events per CPU by default: at 40 ms, a burst from nothing to 50 MB/s per
-	// CPU would be needed to fill them). Default 4 × PollInterval.
+	// IdleInterval is how long it sleeps after a poll that returned nothing, and the longest
+	// sleep after any poll: an idle host pays for every wake-up, and traffic that starts during
+	// the sleep waits in the kernel buffers (2 MiB of data events per CPU by default: at 40 ms, a
+	// burst from nothing to 50 MB/s per CPU would be needed to fill them). Default 4 × PollInterval.
 	IdleInterval time.Duration
 	// Batches is the number of batches that may be in flight between the poller and the consumer.
 	// Default 4.
