@@ -19,6 +19,7 @@ srv=${tag}s cli=${tag}c
 work=$(mktemp -d /tmp/bench-compare.XXXXXX)
 records=/dev/shm/bench-compare.$$.jsonl
 obs=
+. "$(dirname "$0")/bench-lib.sh"
 
 [ "$(id -u)" -eq 0 ] || { echo "bench-compare: must run as root" >&2; exit 1; }
 for d in "$a" "$b"; do
@@ -29,7 +30,6 @@ done
 for t in nginx wrk ip; do command -v $t >/dev/null || { echo "bench-compare: $t is missing (scripts/deps.sh)" >&2; exit 1; }; done
 [ -x /usr/bin/time ] || { echo "bench-compare: /usr/bin/time is missing (Debian package time)" >&2; exit 1; }
 
-stop_pid() { kill "$1" 2>/dev/null || return 0; wait "$1" 2>/dev/null || true; }
 cleanup() {
   [ -n "$obs" ] && stop_pid "$obs"
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
@@ -40,16 +40,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ip netns add "$srv"
-ip netns add "$cli"
-ip link add "${tag}a" type veth peer name "${tag}b"
-ip link set "${tag}a" netns "$srv"
-ip link set "${tag}b" netns "$cli"
-ip -n "$srv" addr add 10.253.7.1/24 dev "${tag}a"
-ip -n "$cli" addr add 10.253.7.2/24 dev "${tag}b"
-for ns in "$srv" "$cli"; do ip -n "$ns" link set lo up; done
-ip -n "$srv" link set "${tag}a" up
-ip -n "$cli" link set "${tag}b" up
+veth_pair "$srv" "$cli" "$tag" 10.253.7.1 10.253.7.2
 cat >"$work/nginx.conf" <<CONF
 worker_processes 1; pid $work/nginx.pid; error_log $work/error.log;
 events { worker_connections 1024; }
@@ -78,11 +69,6 @@ flushers:
     MaxRolls: 1
 CONF
 
-hz=$(getconf CLK_TCK)
-cpu_of() {
-  [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ] || { echo 0; return; }
-  awk -v hz="$hz" '{sub(/.*\) /, ""); print ($12 + $13) / hz}' "/proc/$1/stat"
-}
 # round ARM [BINDIR]: prints "ARM requests/s cpu-us-per-request observer-cpu-us-per-request".
 round() {
   local o0 n0 o1 n1 out

@@ -43,14 +43,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-hz=$(getconf CLK_TCK)
-# CPU seconds (user + system) a process has used so far; 0 when there is none.
-cpu_of() {
-  [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ] || { echo 0; return; }
-  awk -v hz="$hz" '{sub(/.*\) /, ""); print ($12 + $13) / hz}' "/proc/$1/stat"
-}
-add() { awk -v a="$1" -v b="$2" 'BEGIN {print a + b}'; }
-sub() { awk -v a="$1" -v b="$2" 'BEGIN {print a - b}'; }
+. "$(dirname "$0")/bench-lib.sh"
 
 ip netns add "$ns"
 ip -n "$ns" link set lo up

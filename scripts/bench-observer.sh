@@ -50,14 +50,8 @@ work=$(mktemp -d /tmp/bench-observer.XXXXXX)
 iofile=/dev/shm/bench-observer.$$.io
 records=/dev/shm/bench-observer.$$.jsonl
 obs= redis= holder=
+. "$(dirname "$0")/bench-lib.sh"
 
-stop_pid() { # pid: TERM, wait up to 10 s, then KILL
-  local p=$1
-  kill "$p" 2>/dev/null || return 0
-  for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-}
 cleanup() {
   [ -n "$holder" ] && stop_pid "$holder"
   [ -n "$obs" ] && stop_pid "$obs"
@@ -93,29 +87,12 @@ fi
 [ -n "$port" ] || { echo "bench: no free port for the metrics" >&2; exit 1; }
 
 
-hz=$(getconf CLK_TCK)
-# CPU seconds (user + system) a process has used so far; 0 when there is none.
-cpu_of() {
-  [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ] || { echo 0; return; }
-  awk -v hz="$hz" '{sub(/.*\) /, ""); print ($12 + $13) / hz}' "/proc/$1/stat"
-}
-add() { awk -v a="$1" -v b="$2" 'BEGIN {print a + b}'; }
-sub() { awk -v a="$1" -v b="$2" 'BEGIN {print a - b}'; }
 now() { date +%s%N; }
 # VmRSS or VmHWM of a process, kB.
 mem_of() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
 # --- the network: two namespaces and a veth pair -------------------------------------------------
-ip netns add "$srv"
-ip netns add "$cli"
-ip link add "${tag}a" type veth peer name "${tag}b"
-ip link set "${tag}a" netns "$srv"
-ip link set "${tag}b" netns "$cli"
-ip -n "$srv" addr add "$srv_ip/24" dev "${tag}a"
-ip -n "$cli" addr add "$cli_ip/24" dev "${tag}b"
-for ns in "$srv" "$cli"; do ip -n "$ns" link set lo up; done
-ip -n "$srv" link set "${tag}a" up
-ip -n "$cli" link set "${tag}b" up
+veth_pair "$srv" "$cli" "$tag" "$srv_ip" "$cli_ip"
 
 # --- servers -------------------------------------------------------------------------------------
 cat >"$work/nginx.conf" <<CONF

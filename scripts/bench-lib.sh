@@ -1,0 +1,35 @@
+# scripts/bench-lib.sh — helpers the benchmark scripts share; sourced, not run.
+
+hz=$(getconf CLK_TCK)
+# CPU seconds (user + system) a process has used so far; 0 when there is none.
+cpu_of() {
+  [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ] || { echo 0; return; }
+  awk -v hz="$hz" '{sub(/.*\) /, ""); print ($12 + $13) / hz}' "/proc/$1/stat"
+}
+add() { awk -v a="$1" -v b="$2" 'BEGIN {print a + b}'; }
+sub() { awk -v a="$1" -v b="$2" 'BEGIN {print a - b}'; }
+
+# stop_pid PID: TERM, wait up to 10 s, then KILL.
+stop_pid() {
+  local p=$1
+  kill "$p" 2>/dev/null || return 0
+  for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+}
+
+# veth_pair SRV_NS CLI_NS TAG SRV_IP CLI_IP: two new network namespaces joined by a veth pair
+# (TAGa in SRV_NS, TAGb in CLI_NS, /24 addresses), loopback up in both.
+veth_pair() {
+  local srv=$1 cli=$2 tag=$3
+  ip netns add "$srv"
+  ip netns add "$cli"
+  ip link add "${tag}a" type veth peer name "${tag}b"
+  ip link set "${tag}a" netns "$srv"
+  ip link set "${tag}b" netns "$cli"
+  ip -n "$srv" addr add "$4/24" dev "${tag}a"
+  ip -n "$cli" addr add "$5/24" dev "${tag}b"
+  for ns in "$srv" "$cli"; do ip -n "$ns" link set lo up; done
+  ip -n "$srv" link set "${tag}a" up
+  ip -n "$cli" link set "${tag}b" up
+}
