@@ -40,7 +40,7 @@ const defaultDockerHost = "unix:///var/run/docker.sock"
 // their labels stays far below it.
 const maxEngineResponse = 64 << 20
 
-// errEngineUnreachable wraps a request that got no HTTP response: no daemon is listening.
+// errEngineUnreachable wraps a request whose connection could not be made: no daemon listens.
 var errEngineUnreachable = errors.New("docker: cannot connect")
 
 // errEngineNotFound is a 404 from an inspect.
@@ -176,8 +176,12 @@ func (e *engine) do(ctx context.Context, path string, versioned bool) (*http.Res
 		return nil, err
 	}
 	resp, err := e.client.Do(req)
-	if err != nil {
+	var op *net.OpError
+	switch {
+	case errors.As(err, &op) && op.Op == "dial":
 		return nil, fmt.Errorf("%w to %s: %w", errEngineUnreachable, e.host, err)
+	case err != nil: // a timeout or a broken answer: the daemon may still be there
+		return nil, fmt.Errorf("docker: %s: %w", e.host, err)
 	}
 	return resp, nil
 }
