@@ -28,7 +28,7 @@ plugin-check: $(BIN)/libebpf-replay.so plugin-work plugin-tidy-mod
 
 plugin-tidy: plugin-tidy-mod
 	cd $(PLUGIN_DIR) && GOWORK=off $(GO) mod tidy -modfile=$(PLUGIN_TIDY_MOD)
-	grep -v '^replace github.com/alibaba/ilogtail/pkg ' $(PLUGIN_TIDY_MOD) | cat -s > $(PLUGIN_DIR)/go.mod
+	grep -v '^replace github.com/alibaba/ilogtail/pkg ' $(PLUGIN_TIDY_MOD) | cat -s | sed '$${/^$$/d}' > $(PLUGIN_DIR)/go.mod
 	cp $(basename $(PLUGIN_TIDY_MOD)).sum $(PLUGIN_DIR)/go.sum
 
 plugin-ilogtail: $(BIN)/libebpf-replay.so
