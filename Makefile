@@ -21,7 +21,7 @@ build: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/libebpf-replay.so $(BIN)/test
 
 # Our libebpf.so: CO-RE BPF programs and their loader; also bpf-test and bpf-bench.
 include bpf/build.mk
-# The iLogtail plugin adapter (its own module): plugin-check, plugin-tidy.
+# The iLogtail plugin adapter (its own module): plugin-check, plugin-tidy, plugin-ilogtail.
 include export/ilogtail/build.mk
 # make install / uninstall / install-test.
 include scripts/install.mk
@@ -55,7 +55,7 @@ test-go: build
 
 # The Go tests include the kernel tests (bpf/kerneltest, root); the C drop-in test runs after them
 # so two capturing processes never overlap.
-test: deps build lint test-go plugin-check install-test e2e bpf-test
+test: deps build lint test-go plugin-check plugin-ilogtail install-test e2e bpf-test
 
 # The seed documentation's pipeline: records on standard output every 5 s, live from the kernel.
 run: deps build
