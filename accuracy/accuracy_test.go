@@ -341,7 +341,7 @@ func missing(want, got map[string]int) int {
 func attributed(recs []record, cmd string) string {
 	all := count(recs, func(record) string { return "" })[""]
 	ok := count(recs, func(r record) string {
-		if r["_process_cmd_"] == cmd || cmd == "" && r["_process_cmd_"] != "" {
+		if name := r["_process_cmd_"]; cmd == "" && name != "" || cmd != "" && name == cmd {
 			return "ok"
 		}
 		return "other"

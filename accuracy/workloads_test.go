@@ -308,6 +308,7 @@ func (w *world) sysbench(t *testing.T, ps string) {
 	w.checkSides(t, fmt.Sprintf("sysbench oltp_read_write --threads=%d --events=%d --db-ps-mode=%s%s", sbThreads, sbEvents, ps,
 		map[bool]string{true: fmt.Sprintf(" (%d deadlocks retried)", ignored)}[ignored > 0]),
 		made+prepares, serverTruth, want, gotC, gotS, attributed(client, "sysbench")+" / "+attributed(srv, "mariadbd"))
+	t.Logf("calls with an empty sql: client side %d, server side %d", emptySQL(client), emptySQL(srv))
 	assert.Zero(t, emptySQL(client)+emptySQL(srv), "calls with an empty sql")
 	w.checkAccounted(t, r, "mysql", missing(want, gotC)+missing(want, gotS))
 }
@@ -633,7 +634,7 @@ func (w *world) kernelLoss(t *testing.T) {
 			for range 3 {
 				time.Sleep(200 * time.Millisecond)
 				obs.Cmd.Process.Signal(syscall.SIGSTOP)
-				time.Sleep(60 * time.Millisecond)
+				time.Sleep(40 * time.Millisecond)
 				obs.Cmd.Process.Signal(syscall.SIGCONT)
 			}
 		}()
@@ -648,7 +649,7 @@ func (w *world) kernelLoss(t *testing.T) {
 	delete(gotC, "CONFIG GET")
 	delete(gotS, "CONFIG GET")
 	miss := missing(want, gotC) + missing(want, gotS)
-	w.addRow(row{workload: fmt.Sprintf("redis-benchmark -c %d -P 1 set,get × %d, %d-page data buffer, observer stopped 3 × 60 ms: %d data events lost", redisClients, n, pages, r.lost["data"]),
+	w.addRow(row{workload: fmt.Sprintf("redis-benchmark -c %d -P 1 set,get × %d, %d-page data buffer, observer stopped 3 × 40 ms: %d data events lost", redisClients, n, pages, r.lost["data"]),
 		made: total(want), serverTruth: "", client: total(gotC), server: total(gotS),
 		attribution: fmt.Sprintf("calls missing %d ≤ lost data events %d?", miss, r.lost["data"])})
 	t.Logf("%d-page data buffer: lost_ctrl=%d lost_data=%d; calls missing: client %d, server %d", pages, r.lost["ctrl"], r.lost["data"],
