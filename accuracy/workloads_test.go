@@ -379,7 +379,7 @@ func (w *world) http(t *testing.T) {
 	client := calls(r.recs, "http", "client", n.ServerV4)
 	server := calls(r.recs, "http", "server", n.ClientV4)
 	gotC, gotS := count(client, httpKey), count(server, httpKey)
-	lost := 0
+	missingCalls := 0
 	for _, l := range loads {
 		key := "GET " + l.path + " 200"
 		want, wantServer := l.made, served[key]
@@ -402,13 +402,13 @@ func (w *world) http(t *testing.T) {
 			attribution: attributed(sub(client), l.path[1:strings.LastIndexByte(l.path, '/')]) + " / " + attributed(sub(server), "nginx")})
 		assert.Equal(t, want, gotC[key], "%s: client side", l.name)
 		assert.Equal(t, wantServer, gotS[key], "%s: server side (want: nginx's access log)", l.name)
-		lost += max(0, want-gotC[key]) + max(0, wantServer-gotS[key])
+		missingCalls += max(0, want-gotC[key]) + max(0, wantServer-gotS[key])
 		delete(gotC, key)
 		delete(gotS, key)
 	}
 	assert.Empty(t, gotC, "client-side calls no client made")
 	assert.Empty(t, gotS, "server-side calls no client made")
-	w.checkAccounted(t, r, "http", lost)
+	w.checkAccounted(t, r, "http", missingCalls)
 }
 
 func pageName(path string) string {
@@ -483,7 +483,7 @@ func (w *world) dns(t *testing.T) {
 
 	client := calls(r.recs, "dns", "client", n.ServerV4)
 	server := calls(r.recs, "dns", "server", n.ClientV4)
-	lost := 0
+	missingCalls := 0
 	for _, l := range []struct {
 		name, suffix, cmd string
 		want              map[string]int
@@ -510,9 +510,9 @@ func (w *world) dns(t *testing.T) {
 		gotC, gotS := count(sub(client), dnsKey), count(sub(server), dnsKey)
 		w.checkSides(t, l.name, total(l.want), fmt.Sprint(total(logged)), l.want, gotC, gotS,
 			strings.ReplaceAll(attributed(sub(client), l.cmd), w.resolver, "udpresolver")+" / "+attributed(sub(server), "dnsmasq"))
-		lost += missing(l.want, gotC) + missing(l.want, gotS)
+		missingCalls += missing(l.want, gotC) + missing(l.want, gotS)
 	}
-	w.checkAccounted(t, r, "dns", lost)
+	w.checkAccounted(t, r, "dns", missingCalls)
 }
 
 // shortLived: one process per call — 50 curl, 50 redis-cli, 20 psql -c, 40 dig over UDP and 20
@@ -570,7 +570,7 @@ func (w *world) shortLived(t *testing.T) {
 			wg.Wait()
 		}
 	})
-	lost := map[string]int{}
+	missingCalls := map[string]int{}
 	for i, k := range kinds {
 		want := map[string]int{k.key: k.procs - failures[i]}
 		key := keys[k.protocol]
@@ -596,10 +596,10 @@ func (w *world) shortLived(t *testing.T) {
 			}
 			return cmd == k.serverCmd
 		}), "%s: server calls whose _process_cmd_ is not %q, by pid", k.name, k.serverCmd)
-		lost[k.protocol] += missing(want, gotC) + missing(want, gotS)
+		missingCalls[k.protocol] += missing(want, gotC) + missing(want, gotS)
 	}
 	for _, p := range []string{"http", "redis", "pgsql", "dns", "mysql"} {
-		w.checkAccounted(t, r, p, lost[p])
+		w.checkAccounted(t, r, p, missingCalls[p])
 	}
 }
 
