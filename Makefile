@@ -27,6 +27,8 @@ include export/ilogtail/build.mk
 include scripts/install.mk
 # make e2e: the end-to-end suite with real servers and clients.
 include e2e/e2e.mk
+# make accuracy: recorded calls against real load generators' own counts.
+include accuracy/accuracy.mk
 # make bench-observer: the whole observer's overhead, CPU, memory and loss.
 include scripts/bench.mk
 
@@ -55,7 +57,7 @@ test-go: build
 
 # The Go tests include the kernel tests (bpf/kerneltest, root); the C drop-in test runs after them
 # so two capturing processes never overlap.
-test: deps build lint test-go plugin-check plugin-ilogtail install-test e2e bpf-test
+test: deps build lint test-go plugin-check plugin-ilogtail install-test e2e accuracy bpf-test
 
 # The seed documentation's pipeline: records on standard output every 5 s, live from the kernel.
 run: deps build

@@ -38,6 +38,9 @@ type Options struct {
 	Sampling int32
 	// PID limits capture to one process; -1 for all.
 	PID int32
+	// DataBufferPages is each CPU's data event buffer, in pages (a power of two); 0 is 512,
+	// iLogtail's size.
+	DataBufferPages int32
 	// The socket kinds whose traffic is dropped, in the kernel (ebpf_update_conn_addr with drop)
 	// and from L4 records.
 	DropUnixSocket, DropLocalConnections, DropUnknownSocket bool
@@ -175,7 +178,11 @@ func (o *Observer) configure() error {
 
 // Start configures the library and starts capture.
 func (o *Observer) Start() error {
-	if err := errors.Join(o.configure(), o.lib.SetBufferPages(libebpf.DataEvents, 512)); err != nil {
+	pages := o.opts.DataBufferPages
+	if pages == 0 {
+		pages = 512
+	}
+	if err := errors.Join(o.configure(), o.lib.SetBufferPages(libebpf.DataEvents, pages)); err != nil {
 		return err
 	}
 	return o.lib.Start()

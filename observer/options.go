@@ -39,7 +39,8 @@ func OptionsFrom(in *config.Input, metrics *prometheus.Exporter) Options {
 	return Options{
 		L4Interval: c.FlushOutL4Interval, L7Interval: c.FlushOutL7Interval,
 		Protocols: c.ProtocolSet(), Sampling: int32(c.Sampling), PID: int32(in.EBPF.Pid),
-		DropUnixSocket: c.DropUnixSocket, DropLocalConnections: c.DropLocalConnections, DropUnknownSocket: c.DropUnknownSocket,
+		DataBufferPages: int32(in.EBPF.DataBufferPages),
+		DropUnixSocket:  c.DropUnixSocket, DropLocalConnections: c.DropLocalConnections, DropUnknownSocket: c.DropUnknownSocket,
 		Aggregate: aggregate.Config{
 			Schema: schema, Tags: tags, Caps: caps, Host: host,
 			L4Interval: uint32(c.FlushOutL4Interval / time.Second), L7Interval: uint32(c.FlushOutL7Interval / time.Second),

@@ -11,6 +11,8 @@ packages=(
   redis-server redis-tools postgresql postgresql-client mariadb-server mariadb-client
   # benchmarks
   wrk time
+  # the accuracy tier (make accuracy): third-party load generators that report their own counts
+  sysbench dnsperf apache2-utils
   # re-recording protocol captures from real traffic (parser/dns/testdata/capture.sh)
   strace
 )

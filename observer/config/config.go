@@ -93,6 +93,11 @@ type EBPF struct {
 	// Pid (EBPF.Pid, default -1) restricts capture to one process (the kernel's TGID filter);
 	// -1 is every process.
 	Pid int
+	// DataBufferPages (EBPF.DataBufferPages, ours, default 512 as iLogtail set it) is the size,
+	// in pages, of each CPU's buffer of data events (PERF_BUFFER_PAGE for DATA_HAND): a power of
+	// two from 1 to 65536. Smaller buffers lose events sooner; the accuracy tier uses a tiny one to
+	// force kernel loss.
+	DataBufferPages int
 }
 
 // Common is the observer's Common section.

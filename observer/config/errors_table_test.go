@@ -84,6 +84,8 @@ var badConfigs = []badConfig{
 		`demo.yaml: inputs[0].EBPF.Pid: -2 is not a process id (use -1 for every process)`},
 	{"EBPF.Pid zero", "inputs:\n  - Type: observer_ilogtail_network_v1\n    EBPF:\n      Enabled: true\n      Pid: 0\n" + tail,
 		`demo.yaml: inputs[0].EBPF.Pid: 0 is not a process id (use -1 for every process)`},
+	{"EBPF.DataBufferPages not a power of two", "inputs:\n  - Type: observer_ilogtail_network_v1\n    EBPF:\n      Enabled: true\n      DataBufferPages: 12\n" + tail,
+		`demo.yaml: inputs[0].EBPF.DataBufferPages: 12 is not a power of two from 1 to 65536`},
 	{"bad regex", head + "      IncludeCmdRegex: \"nginx(\"\n" + tail,
 		"demo.yaml: inputs[0].Common.IncludeCmdRegex: \"nginx(\" is not a valid regex: missing closing ): `nginx(`"},
 	{"regex RE2 cannot do", head + "      ExcludePodNameRegex: \"(?!canary).*\"\n" + tail,
