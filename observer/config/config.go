@@ -187,6 +187,14 @@ type Common struct {
 	// "l4_l7" writes `l4`, `l7_req` and `l7_db` (schema B, what iLogtail 1.3 to 2.0 wrote).
 	// iLogtail ignores the key, so a file using it still loads there. Values are case-insensitive.
 	RecordSchema RecordSchema
+
+	// MaskCmdSecrets (Common.MaskCmdSecrets, default true) is netobserver's own key: the values
+	// of command-line arguments that look like secrets (--password x, -Dpassword=x, -pSECRET,
+	// *secret*, *token*, key=x, user:pass@ in URLs) are masked in _process_cmd_ and schema B's
+	// local_info (container.MaskSecrets has the exact rule). false shows iLogtail's text as is.
+	// Commands are read once per process: a change takes effect at the next start. Cmd filters
+	// (IncludeCmdRegex, ExcludeCmdRegex) match the command as shown.
+	MaskCmdSecrets bool
 }
 
 // AggCap is the cap on aggregation keys of one protocol in one process group.
