@@ -17,8 +17,8 @@ type normCase struct {
 var mysqlCases = []normCase{
 	// Strings: doubled quotes, backslash escapes, "…" as a string, prefixes and introducers.
 	{`SELECT 'abc'`, `SELECT ?`},
-	{`SELECT 'it''s', 'c\\', 'd\n'`, `SELECT ?, ?, ?`}, // backslashes that end the string alike under either sql_mode
-	{`SELECT 'it''s', 'a\'b', 'c\\'`, `SELECT ?, ?...`},  // 'a\'b' ends elsewhere under NO_BACKSLASH_ESCAPES
+	{`SELECT 'it''s', 'c\\', 'd\n'`, `SELECT ?, ?, ?`},  // backslashes that end the string alike under either sql_mode
+	{`SELECT 'it''s', 'a\'b', 'c\\'`, `SELECT ?, ?...`}, // 'a\'b' ends elsewhere under NO_BACKSLASH_ESCAPES
 	{`SELECT "abc", "a\"b", "x""y"`, `SELECT ?, ?...`},
 	{`SELECT N'abc', X'0aff', x'00', B'0101', b'1'`, `SELECT ?, ?, ?, ?, ?`},
 	{`SELECT _utf8mb4'abc' COLLATE utf8mb4_bin`, `SELECT _utf8mb4? COLLATE utf8mb4_bin`},
