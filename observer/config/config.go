@@ -265,15 +265,20 @@ type Flusher struct {
 
 // PrometheusConfig is flusher_prometheus_exporter's configuration.
 type PrometheusConfig struct {
-	// Listen is the host:port the metrics are served on (default ":9464").
+	// Listen is the host:port the metrics are served on (default "127.0.0.1:9464": only this
+	// host can scrape; ":9464" serves every interface, a pod IP one of them).
 	Listen string
 	// Path is the URL path of the metrics (default "/metrics").
 	Path string
+	// WebConfigFile (default "": plain HTTP, no authentication) is the path of a Prometheus
+	// exporter-toolkit web configuration file — TLS and basic auth, as node_exporter's
+	// --web.config.file — checked when the file loads.
+	WebConfigFile string
 }
 
 // Defaults of flusher_prometheus_exporter.
 const (
-	DefaultPrometheusListen = ":9464"
+	DefaultPrometheusListen = "127.0.0.1:9464"
 	DefaultPrometheusPath   = "/metrics"
 )
 

@@ -549,7 +549,7 @@ func TestPrometheusExporterFlusher(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, warnings)
 	require.Len(t, p.Flushers, 2)
-	assert.Equal(t, &PrometheusConfig{Listen: ":9464", Path: "/metrics"}, p.Flushers[0].Prometheus)
+	assert.Equal(t, &PrometheusConfig{Listen: "127.0.0.1:9464", Path: "/metrics"}, p.Flushers[0].Prometheus, "loopback unless asked")
 	assert.Equal(t, &PrometheusConfig{Listen: "127.0.0.1:9999", Path: "/m"}, p.Flushers[1].Prometheus, "flusher keys are case-insensitive")
 }
 
