@@ -50,6 +50,9 @@ type Options struct {
 	Metrics *prometheus.Exporter
 	// Resolver names processes and their containers; nil resolves host processes from /proc.
 	Resolver *container.Resolver
+	// KeepCmdSecrets makes the Resolver made for a nil Resolver show commands unmasked
+	// (Common.MaskCmdSecrets: false).
+	KeepCmdSecrets bool
 	// Filter decides which processes are observed; nil observes all. A process it refuses is
 	// switched off in the kernel (ebpf_disable_process) and back on when its pid is reused.
 	Filter *container.Filter
@@ -129,7 +132,7 @@ func New(lib *libebpf.Library, opts Options, sink Sink) *Observer {
 func (o *Observer) setOptions(opts Options) {
 	previous := o.opts
 	if opts.Resolver == nil {
-		opts.Resolver = container.NewResolver(container.Procfs{}, nil)
+		opts.Resolver = container.NewResolver(container.Procfs{KeepCmdSecrets: opts.KeepCmdSecrets}, nil)
 	}
 	if opts.MetaInterval <= 0 {
 		opts.MetaInterval = 30 * time.Second

@@ -46,6 +46,7 @@ func OptionsFrom(in *config.Input, metrics *prometheus.Exporter) Options {
 			L4Interval: uint32(c.FlushOutL4Interval / time.Second), L7Interval: uint32(c.FlushOutL7Interval / time.Second),
 		},
 		Metrics:         metrics,
+		KeepCmdSecrets:  !c.MaskCmdSecrets,
 		Filter:          container.NewFilter(filterConfig(c)),
 		MetaInterval:    c.FlushMetaInterval,
 		NetlinkInterval: c.FlushNetlinkInterval,
@@ -85,7 +86,8 @@ func OpenMetadata(in *config.Input, logf func(format string, args ...any)) (*Met
 		docker.Close()
 		return nil, err
 	}
-	return &Metadata{Resolver: container.NewResolver(container.Procfs{}, docker), Netlink: nl, docker: docker}, nil
+	procfs := container.Procfs{KeepCmdSecrets: !in.Common.MaskCmdSecrets}
+	return &Metadata{Resolver: container.NewResolver(procfs, docker), Netlink: nl, docker: docker}, nil
 }
 
 // Apply makes opts use m.

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/internal/fileperm"
 )
 
 // version is set by the Makefile (-X main.version=…).
@@ -132,7 +133,8 @@ func recordEvents(args []string, stdout, stderr io.Writer) int {
 
 	w := stdout
 	if *out != "-" {
-		f, err := os.Create(*out)
+		// Raw payloads: passwords and cookies included. For the owner only.
+		f, err := fileperm.Create(*out, fileperm.Trace)
 		if err != nil {
 			fmt.Fprintf(stderr, "netobserver record: -o: %v\n", err)
 			return exitUsage

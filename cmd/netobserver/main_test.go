@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/netobserver/netobserver/internal/replaytest"
@@ -86,4 +87,22 @@ func TestBadConfigsExitTwo(t *testing.T) {
 
 	require.Equal(t, 0, run([]string{"--check-config", "../../testdata/config/example.yaml"}, &out, &errb))
 	assert.Equal(t, "../../testdata/config/example.yaml: OK (1 flushers, records protocols)\n", out.String())
+}
+
+// A recording holds raw payloads (passwords, cookies): -o makes it 0600 whatever the umask, and
+// also when it overwrites a file that was readable by others.
+func TestRecordFileIsOwnerOnly(t *testing.T) {
+	defer syscall.Umask(syscall.Umask(0))
+	dir := t.TempDir()
+	fresh, old := filepath.Join(dir, "fresh.trace"), filepath.Join(dir, "old.trace")
+	require.NoError(t, os.WriteFile(old, []byte("stale"), 0o644))
+	for _, path := range []string{fresh, old} {
+		var out, errb bytes.Buffer
+		code := run([]string{"record", "-o", path, "--source", "replay:../../testdata/traces/http-get.trace", "--libebpf", replaytest.Library(t)}, &out, &errb)
+		require.Equal(t, 0, code, errb.String())
+		st, err := os.Stat(path)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), st.Mode().Perm(), path)
+		assert.NotZero(t, st.Size())
+	}
 }

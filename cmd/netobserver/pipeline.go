@@ -216,7 +216,7 @@ func openOutputs(p *config.Pipeline, stdoutW io.Writer) (*outputs, error) {
 				break
 			}
 			out.metrics = prometheus.New()
-			_, err = out.metrics.Listen(f.Prometheus.Listen, f.Prometheus.Path)
+			_, err = out.metrics.Listen(f.Prometheus.Listen, f.Prometheus.Path, f.Prometheus.WebConfigFile)
 			if err == nil {
 				fl = closerOnly{out.metrics}
 			}

@@ -77,7 +77,8 @@ type Config struct {
 	// FileName, as in iLogtail.
 	OnlyStdout bool
 	// FileName, when set (and OnlyStdout is false), writes the short lines to this file instead of
-	// standard output: appended to, created with mode 0644 (its directory with 0755), and rolled
+	// standard output: appended to, created with mode 0640 (directories it creates 0750, whatever
+	// the umask; an existing file keeps its mode), and rolled
 	// as seelog did — before a line is written, if the file has reached MaxSize bytes it is renamed
 	// to "<FileName>.<n>" (n one more than the highest existing), the lowest-numbered rolls beyond
 	// MaxRolls are deleted, and a new file is started.

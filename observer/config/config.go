@@ -192,6 +192,14 @@ type Common struct {
 	// "l4_l7" writes `l4`, `l7_req` and `l7_db` (schema B, what iLogtail 1.3 to 2.0 wrote).
 	// iLogtail ignores the key, so a file using it still loads there. Values are case-insensitive.
 	RecordSchema RecordSchema
+
+	// MaskCmdSecrets (Common.MaskCmdSecrets, default true) is netobserver's own key: the values
+	// of command-line arguments that look like secrets (--password x, -Dpassword=x, -pSECRET,
+	// *secret*, *token*, key=x, user:pass@ in URLs) are masked in _process_cmd_ and schema B's
+	// local_info (container.MaskSecrets has the exact rule). false shows iLogtail's text as is.
+	// Commands are read once per process: a change takes effect at the next start. Cmd filters
+	// (IncludeCmdRegex, ExcludeCmdRegex) match the command as shown.
+	MaskCmdSecrets bool
 }
 
 // AggCap is the cap on aggregation keys of one protocol in one process group.
@@ -262,15 +270,20 @@ type Flusher struct {
 
 // PrometheusConfig is flusher_prometheus_exporter's configuration.
 type PrometheusConfig struct {
-	// Listen is the host:port the metrics are served on (default ":9464").
+	// Listen is the host:port the metrics are served on (default "127.0.0.1:9464": only this
+	// host can scrape; ":9464" serves every interface, a pod IP one of them).
 	Listen string
 	// Path is the URL path of the metrics (default "/metrics").
 	Path string
+	// WebConfigFile (default "": plain HTTP, no authentication) is the path of a Prometheus
+	// exporter-toolkit web configuration file — TLS and basic auth, as node_exporter's
+	// --web.config.file — checked when the file loads.
+	WebConfigFile string
 }
 
 // Defaults of flusher_prometheus_exporter.
 const (
-	DefaultPrometheusListen = ":9464"
+	DefaultPrometheusListen = "127.0.0.1:9464"
 	DefaultPrometheusPath   = "/metrics"
 )
 

@@ -65,6 +65,7 @@ func TestSeedExample(t *testing.T) {
 	assert.True(t, c.DropUnixSocket)
 	assert.True(t, c.DropLocalConnections)
 	assert.True(t, c.DropUnknownSocket)
+	assert.True(t, c.MaskCmdSecrets)
 	assert.Nil(t, c.Tags)
 	assert.Empty(t, c.Cluster)
 	for _, m := range []map[string]*regexp.Regexp{c.IncludeContainerLabels, c.ExcludeContainerLabels,
@@ -548,6 +549,14 @@ func TestPrometheusExporterFlusher(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, warnings)
 	require.Len(t, p.Flushers, 2)
-	assert.Equal(t, &PrometheusConfig{Listen: ":9464", Path: "/metrics"}, p.Flushers[0].Prometheus)
+	assert.Equal(t, &PrometheusConfig{Listen: "127.0.0.1:9464", Path: "/metrics"}, p.Flushers[0].Prometheus, "loopback unless asked")
 	assert.Equal(t, &PrometheusConfig{Listen: "127.0.0.1:9999", Path: "/m"}, p.Flushers[1].Prometheus, "flusher keys are case-insensitive")
+}
+
+// MaskCmdSecrets is on unless the file turns it off.
+func TestMaskCmdSecrets(t *testing.T) {
+	p, warnings, err := Parse("demo.yaml", []byte(head+"      MaskCmdSecrets: false\n"+tail))
+	require.NoError(t, err)
+	assert.Empty(t, warnings)
+	assert.False(t, p.Input.Common.MaskCmdSecrets)
 }

@@ -48,6 +48,8 @@ var badConfigs = []badConfig{
 		`demo.yaml: flushers[0].Listen: "localhost" is not host:port (e.g. ":9464" or "127.0.0.1:9464")`},
 	{"prometheus exporter path", head + "flushers:\n  - Type: flusher_prometheus_exporter\n    Path: metrics\n",
 		`demo.yaml: flushers[0].Path: "metrics" must start with /`},
+	{"prometheus exporter web config file missing", head + "flushers:\n  - Type: flusher_prometheus_exporter\n    WebConfigFile: /nonexistent/web.yml\n",
+		`demo.yaml: flushers[0].WebConfigFile: "/nonexistent/web.yml" is not a usable web config: open /nonexistent/web.yml: no such file or directory`},
 	{"flusher_kafka_v2", head + "flushers:\n  - Type: flusher_kafka_v2\n    Brokers: [k:9092]\n",
 		`demo.yaml: flushers[0].Type: "flusher_kafka_v2" is not supported; use flusher_kafka (netobserver writes flusher_kafka's message format, which dashboards built on iLogtail's observer expect)`},
 	{"unknown processor", head + "processors:\n  - Type: processor_regex\n" + tail,

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/netobserver/netobserver/export/prometheus"
 )
 
 // stdout decodes flusher_stdout.
@@ -222,6 +224,15 @@ func (d *decoder) prometheus(v *value, path string) (*PrometheusConfig, error) {
 			pathV = v
 			c.Path, err = d.str(v, path)
 			return err
+		}},
+		{"WebConfigFile", func(v *value, path string) (err error) {
+			if c.WebConfigFile, err = d.str(v, path); err != nil {
+				return err
+			}
+			if err := prometheus.CheckWebConfig(c.WebConfigFile); err != nil {
+				return d.errorf(v, path, "%q is not a usable web config: %v", c.WebConfigFile, err)
+			}
+			return nil
 		}},
 	}, true, nil, "Type")
 	if err != nil {

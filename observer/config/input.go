@@ -25,6 +25,7 @@ func DefaultInput() Input {
 			DropUnknownSocket:    true,
 			ProtocolAggCfg:       defaultAggCfg(),
 			RecordSchema:         SchemaProtocols,
+			MaskCmdSecrets:       true,
 		},
 	}
 }
@@ -191,6 +192,7 @@ func (d *decoder) common(c *Common, v *value, path string) error {
 			}
 			return nil
 		}},
+		{"MaskCmdSecrets", d.setBool(&c.MaskCmdSecrets)},
 	}, false, unsupportedCommon)
 	if err != nil {
 		return err
