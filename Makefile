@@ -17,7 +17,7 @@ all: build
 deps:
 	@bash scripts/deps.sh
 
-build: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/libebpf-replay.so $(BIN)/test/libebpf-missing-symbol.so
+build: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/libebpf-replay.so $(BIN)/test/libebpf-missing-symbol.so $(BIN)/test/libebpf-hang.so
 
 # Our libebpf.so: CO-RE BPF programs and their loader; also bpf-test and bpf-bench.
 include bpf/build.mk
@@ -45,6 +45,12 @@ $(BIN)/test/libebpf-missing-symbol.so: cgo/replay/replay.c include/libebpf.h
 	$(CC) $(CFLAGS_SO) -fvisibility=hidden -c -o $(BIN)/test/replay.o $<
 	objcopy --localize-symbol=ebpf_get_next_key $(BIN)/test/replay.o $(BIN)/test/replay-missing.o
 	$(CC) -shared -o $@ $(BIN)/test/replay-missing.o -ldl
+
+# The replay library whose ebpf_init, ebpf_start, ebpf_poll_events or ebpf_stop (NETOBSERVER_REPLAY_HANG)
+# never returns: the binary must give up on it in bounded time.
+$(BIN)/test/libebpf-hang.so: cgo/replay/replay.c include/libebpf.h
+	@mkdir -p $(BIN)/test
+	$(CC) $(CFLAGS_SO) -DREPLAY_HANG -fvisibility=hidden -shared -o $@ $< -ldl
 
 lint:
 	@out=$$(gofmt -l $(GO_FILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
