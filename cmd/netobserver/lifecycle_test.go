@@ -286,3 +286,35 @@ func TestSIGHUPReopensStdoutFile(t *testing.T) {
 	assert.Contains(t, string(current), `"type":"statistics"`, "the L4 records flushed by the reload and the stop")
 	assert.NotContains(t, string(rotated), `"type":"statistics"`)
 }
+
+// Without the privileges our libebpf.so needs, the error names them, whoever runs it: a user, or
+// root with its capabilities dropped (it said "tracefs is not mounted", which it was).
+func TestMissingPrivilegeNamed(t *testing.T) {
+	testenv.RequireRoot(t)
+	dir, err := os.MkdirTemp("", "netobserver-privilege-") // t.TempDir's parent is closed to others
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o755))
+	config := filepath.Join(dir, "pipeline.yaml")
+	require.NoError(t, os.WriteFile(config, []byte(pipelineYAML(true, true, stdoutFlusher)), 0o644))
+	for _, tc := range []struct {
+		name, lacks string
+		setpriv     []string
+	}{
+		{"nobody", "lacks CAP_SYS_ADMIN (and CAP_BPF, CAP_PERFMON)", []string{"--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"}},
+		{"root without capabilities", "lacks CAP_SYS_ADMIN (and CAP_BPF, CAP_PERFMON)", []string{"--inh-caps=-all", "--bounding-set=-all"}},
+		{"root with CAP_BPF and CAP_PERFMON only", "lacks CAP_SYS_ADMIN:", []string{"--inh-caps=-all", "--bounding-set=-all,+bpf,+perfmon"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command("setpriv", append(tc.setpriv, testenv.Binary(t), "--config", config)...)
+			out, err := cmd.CombinedOutput()
+			require.Error(t, err, "%s", out)
+			assert.Equal(t, 1, cmd.ProcessState.ExitCode(), "%s", out)
+			assert.Contains(t, string(out), "libebpf: this process (uid ")
+			assert.Contains(t, string(out), tc.lacks)
+			assert.Contains(t, string(out), "run it as root, or grant CAP_SYS_ADMIN")
+			assert.NotContains(t, string(out), "tracefs")
+			assert.Contains(t, string(out), "failed: code -1 (operation not permitted)")
+		})
+	}
+}
