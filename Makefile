@@ -61,7 +61,7 @@ test-go: build
 
 # The Go tests include the kernel tests (bpf/kerneltest, root); the C drop-in test runs after them
 # so two capturing processes never overlap.
-test: deps build lint test-go plugin-check install-test e2e bpf-test
+test: deps build lint test-go fuzz-short plugin-check install-test e2e bpf-test
 
 # The seed documentation's pipeline: records on standard output every 5 s, live from the kernel.
 run: deps build
@@ -75,3 +75,22 @@ bench: deps build
 
 clean:
 	rm -rf $(BIN) build
+
+# Fuzzing: every fuzz target, as package:target. `make test` runs each for FUZZTIME_SHORT after its
+# seeds and crashers (testdata/fuzz) passed in test-go; `make fuzz` runs each for FUZZTIME. A crash
+# leaves its input in the package's testdata/fuzz/<target>: commit it with the fix, and it runs in
+# every `go test` from then on.
+FUZZ_TARGETS := parser/http:FuzzParse parser/redis:FuzzParse parser/mysql:FuzzParse parser/pgsql:FuzzParse \
+	parser/dns:FuzzParse parser/sqlnorm:FuzzNormalize observer/stream:FuzzBuffer observer/config:FuzzParse
+FUZZTIME_SHORT ?= 15s
+FUZZTIME ?= 2m
+
+.PHONY: fuzz fuzz-short
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_SHORT)
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz: $${t%%:*} $${t##*:} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; \
+	done
