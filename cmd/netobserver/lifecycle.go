@@ -31,6 +31,8 @@ type lifecycle struct {
 	hup chan struct{}
 	// stage says what the process is waiting for, for the give-up message.
 	stage atomic.Pointer[string]
+	// giveUpTimer is the stop's deadline, once armed.
+	giveUpTimer atomic.Pointer[time.Timer]
 }
 
 func newLifecycle(logger *slog.Logger, stopTimeout time.Duration, exit func(int)) *lifecycle {
@@ -63,12 +65,19 @@ func (l *lifecycle) stop(why, what string) {
 		first = true
 		l.logger.Info("netobserver: stopping: flushing what is pending", why, what)
 		close(l.stopped)
-		time.AfterFunc(l.stopTimeout, func() {
+		l.giveUpTimer.Store(time.AfterFunc(l.stopTimeout, func() {
 			l.giveUp("the stop did not complete", l.stopTimeout)
-		})
+		}))
 	})
 	if !first {
 		l.logger.Info("netobserver: already stopping", why, what, "gives_up_after", l.stopTimeout)
+	}
+}
+
+// done disarms the stop's deadline: the stop completed.
+func (l *lifecycle) done() {
+	if t := l.giveUpTimer.Load(); t != nil {
+		t.Stop()
 	}
 }
 

@@ -76,6 +76,7 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 	defer signal.Stop(signals)
 	life := newLifecycle(logger, *stopTimeout, os.Exit)
 	go life.watch(signals)
+	defer life.done()
 	s, err := parseSource(*src)
 	if err != nil {
 		fmt.Fprintf(stderr, "netobserver: %v\n", err)
