@@ -20,15 +20,20 @@ import (
 // testdata/shortwrite.c preloaded, the first send of each execution takes only the packet header
 // and the command byte, as the kernel's does when the socket buffer has no more room. The MySQL
 // parser then had a packet announced longer than 16 KiB with no statement id yet, and panicked.
+// The pauses keep each execution out of the poll batch of the prepare's response: within one
+// batch requests are parsed before responses, and an execution parsed before the COM_STMT_PREPARE_OK
+// that names its statement is recorded without it (a limitation of its own, not this test's).
 const executeBlobs = `
 use DBI;
 my $dbh = DBI->connect("DBI:MariaDB:database=shop;host=%s;port=3306;mariadb_server_prepare=1", "app", "app",
 	{RaiseError => 1});
 my $sth = $dbh->prepare("INSERT INTO blobs (data) VALUES (?)");
 for my $i (1..3) {
+	select(undef, undef, undef, 0.3);
 	my $rows = $sth->execute("x" x 20000);
 	print "rows=$rows\n";
 }
+select(undef, undef, undef, 0.3);
 my ($n, $len) = $dbh->selectrow_array("SELECT COUNT(*), SUM(LENGTH(data)) FROM blobs");
 print "count=$n bytes=$len\n";
 $dbh->disconnect;
@@ -88,7 +93,11 @@ flushers:
 
 	recs := o.Stop(t, 300*time.Millisecond) // fails unless the observer is still running and exits 0
 	var client, server, http map[string]string
+	var mysql []map[string]string
 	for _, r := range recs {
+		if r["protocol"] == "mysql" {
+			mysql = append(mysql, r)
+		}
 		switch {
 		case r["type"] == "protocols" && r["protocol"] == "mysql" && r["_process_pid_"] == perlPid &&
 			strings.HasPrefix(r["sql"], "INSERT"):
@@ -100,12 +109,19 @@ flushers:
 			http = r
 		}
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, r := range mysql {
+				t.Logf("mysql record: %v", r)
+			}
+		}
+	})
 	require.NotNil(t, client, "the perl client's executions in %v", recs)
 	assert.Equal(t, "INSERT INTO blobs (data) VALUES (?)", client["sql"])
-	assert.Equal(t, "3", client["total_count"], "three executions")
+	assert.Equal(t, "4", client["total_count"], "the prepare and three executions")
 	assert.Equal(t, "1", client["success"])
 	require.NotNil(t, server, "mariadbd's executions")
-	assert.Equal(t, "3", server["total_count"])
+	assert.Equal(t, "4", server["total_count"])
 	require.NotNil(t, http, "curl's requests after the garbage")
 	assert.Equal(t, fmt.Sprint(requests), http["total_count"])
 	assert.Equal(t, "/after-the-garbage", http["url"])
