@@ -17,7 +17,7 @@ all: build
 deps:
 	@bash scripts/deps.sh
 
-build: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/libebpf-replay.so $(BIN)/test/libebpf-missing-symbol.so
+build: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/libebpf-replay.so $(BIN)/test/libebpf-missing-symbol.so $(BIN)/test/libebpf-hang.so
 
 # Our libebpf.so: CO-RE BPF programs and their loader; also bpf-test and bpf-bench.
 include bpf/build.mk
@@ -48,6 +48,12 @@ $(BIN)/test/libebpf-missing-symbol.so: cgo/replay/replay.c include/libebpf.h
 	objcopy --localize-symbol=ebpf_get_next_key $(BIN)/test/replay.o $(BIN)/test/replay-missing.o
 	$(CC) -shared -o $@ $(BIN)/test/replay-missing.o -ldl
 
+# The replay library whose ebpf_init, ebpf_start, ebpf_poll_events or ebpf_stop (NETOBSERVER_REPLAY_HANG)
+# never returns: the binary must give up on it in bounded time.
+$(BIN)/test/libebpf-hang.so: cgo/replay/replay.c include/libebpf.h
+	@mkdir -p $(BIN)/test
+	$(CC) $(CFLAGS_SO) -DREPLAY_HANG -fvisibility=hidden -shared -o $@ $< -ldl
+
 lint:
 	@out=$$(gofmt -l $(GO_FILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
@@ -57,7 +63,7 @@ test-go: build
 
 # The Go tests include the kernel tests (bpf/kerneltest, root); the C drop-in test runs after them
 # so two capturing processes never overlap.
-test: deps build lint test-go plugin-check plugin-ilogtail install-test e2e accuracy bpf-test
+test: deps build lint test-go fuzz-short plugin-check plugin-ilogtail install-test e2e accuracy bpf-test
 
 # The seed documentation's pipeline: records on standard output every 5 s, live from the kernel.
 run: deps build
@@ -71,3 +77,22 @@ bench: deps build
 
 clean:
 	rm -rf $(BIN) build
+
+# Fuzzing: every fuzz target, as package:target. `make test` runs each for FUZZTIME_SHORT after its
+# seeds and crashers (testdata/fuzz) passed in test-go; `make fuzz` runs each for FUZZTIME. A crash
+# leaves its input in the package's testdata/fuzz/<target>: commit it with the fix, and it runs in
+# every `go test` from then on.
+FUZZ_TARGETS := parser/http:FuzzParse parser/redis:FuzzParse parser/mysql:FuzzParse parser/pgsql:FuzzParse \
+	parser/dns:FuzzParse parser/sqlnorm:FuzzNormalize observer/stream:FuzzBuffer observer/config:FuzzParse
+FUZZTIME_SHORT ?= 15s
+FUZZTIME ?= 2m
+
+.PHONY: fuzz fuzz-short
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_SHORT)
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz: $${t%%:*} $${t##*:} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; \
+	done

@@ -69,6 +69,12 @@ func TestBadConfigsExitTwo(t *testing.T) {
 		"two-inputs.yaml":      "inputs:\n  - Type: observer_ilogtail_network_v1\n  - Type: observer_ilogtail_network_v1\nflushers:\n  - Type: flusher_stdout\n",
 		"no-flusher.yaml":      "inputs:\n  - Type: observer_ilogtail_network_v1\n",
 		"wrong-type.yaml":      "inputs:\n  - Type: observer_ilogtail_network_v1\n    EBPF:\n      Enabled: 1\nflushers:\n  - Type: flusher_stdout\n",
+		// Accepted by --check-config, then failed at start.
+		"two-exporters.yaml": "inputs:\n  - Type: observer_ilogtail_network_v1\nflushers:\n  - Type: flusher_prometheus_exporter\n  - Type: flusher_prometheus_exporter\n    Listen: \":9465\"\n",
+		"port-99999.yaml":    "inputs:\n  - Type: observer_ilogtail_network_v1\nflushers:\n  - Type: flusher_prometheus_exporter\n    Listen: \":99999\"\n",
+		"alias-bomb.yaml": "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n" +
+			"d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n" +
+			"g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\ni: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n",
 	} {
 		path := filepath.Join(dir, name)
 		require.NoError(t, os.WriteFile(path, []byte(text), 0o644))

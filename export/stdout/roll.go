@@ -135,6 +135,15 @@ func (r *rollingFile) rolls() ([]int, error) {
 	return idx, nil
 }
 
+// reopen closes the file and opens the path again: after a rename, lines go to a new file there.
+func (r *rollingFile) reopen() error {
+	err := r.close()
+	if oerr := r.open(); oerr != nil {
+		return errors.Join(err, oerr)
+	}
+	return err
+}
+
 // close syncs and closes the file.
 func (r *rollingFile) close() error {
 	if r.f == nil {

@@ -302,6 +302,24 @@ func (f *Flusher) Stats() Stats {
 	return Stats{Written: f.written.Load(), Failed: f.failed.Load()}
 }
 
+// Reopen closes FileName and opens it again, creating it when logrotate moved it away: call it
+// on SIGHUP. Standard output and an injected writer have nothing to reopen. If opening fails the
+// error is returned and the next Flush tries again.
+func (f *Flusher) Reopen() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return ErrClosed
+	}
+	if f.file == nil {
+		return nil
+	}
+	if err := f.file.reopen(); err != nil {
+		return fmt.Errorf("%s: reopen %s: %w", TypeName, f.cfg.FileName, err)
+	}
+	return nil
+}
+
 // Close closes FileName (after syncing it); standard output and an injected writer are left
 // open. Later Flushes fail with ErrClosed.
 func (f *Flusher) Close() error {

@@ -169,6 +169,32 @@ func TestFileNameAppendsShortLines(t *testing.T) {
 	assert.Equal(t, Stats{Written: 2, Failed: 1}, f.Stats())
 }
 
+// logrotate renames the file and sends SIGHUP: Reopen makes the next lines go to a new file at
+// the path, and the renamed one keeps what was written before.
+func TestFileNameReopenAfterRename(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.log")
+	f, err := New(demoCtx, Config{KeyValuePairs: true, FileName: path}, WithClock(clock))
+	require.NoError(t, err)
+	require.NoError(t, f.Flush([]record.Record{rec(1)}))
+	require.NoError(t, os.Rename(path, path+".1"))
+	require.NoError(t, f.Reopen())
+	require.NoError(t, f.Flush([]record.Record{rec(2)}))
+	require.NoError(t, f.Close())
+	old, err := os.ReadFile(path + ".1")
+	require.NoError(t, err)
+	assert.Equal(t, "2022-08-25 16:44:01 {\"__time__\":\"1\"}\n", string(old))
+	current, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "2022-08-25 16:44:01 {\"__time__\":\"2\"}\n", string(current))
+	assert.ErrorIs(t, f.Reopen(), ErrClosed)
+
+	// Standard output has nothing to reopen.
+	var out bytes.Buffer
+	w, err := New(demoCtx, Config{KeyValuePairs: true}, WithWriter(&out))
+	require.NoError(t, err)
+	assert.NoError(t, w.Reopen())
+}
+
 // FileName is created 0640 and the directories made for it 0750, whatever the umask; a roll
 // starts the new file with the same mode.
 func TestFileNameModes(t *testing.T) {

@@ -32,6 +32,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"regexp"
@@ -427,7 +428,7 @@ func (w Warning) String() string {
 // and the warnings about ignored keys. Errors are *Error; a file that cannot be read wraps the
 // file-system error (errors.Is(err, fs.ErrNotExist) works).
 func Load(path string) (*Pipeline, []Warning, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -436,6 +437,16 @@ func Load(path string) (*Pipeline, []Warning, error) {
 		return nil, nil, &Error{File: path, Msg: "cannot read the config: " + err.Error(), Err: err}
 	}
 	return Parse(path, data)
+}
+
+// readFile reads at most one byte more than MaxFileSize: enough for Parse to refuse it.
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 }
 
 // Parse is Load on a file's content; path names it in Pipeline.Name and in errors and warnings.
