@@ -295,7 +295,7 @@ func (o *Observer) finish() {
 
 func (o *Observer) consume(b *libebpf.Batch) {
 	b.Visit(o)
-	o.tracker.EndBatch()
+	o.tracker.EndBatch(b.Drained)
 	o.lib.Release(b)
 	if o.opts.Metrics != nil && o.now().Sub(o.published) >= time.Second {
 		o.publish()

@@ -232,12 +232,12 @@ func TestReloadKeepsCallsInFlight(t *testing.T) {
 			MsgBufSize: uint32(len(payload))}, Payload: payload}
 	}
 	o.Data(event(1000, libebpf.DirEgress, req))
-	o.tracker.EndBatch()
+	o.tracker.EndBatch(true)
 	next := defaultOptions()
 	next.Sampling = 50
 	require.NoError(t, o.Reload(next))
 	o.Data(event(9000, libebpf.DirIngress, resp))
-	o.tracker.EndBatch()
+	o.tracker.EndBatch(true)
 	o.finish()
 	var calls []string
 	for _, r := range recs {

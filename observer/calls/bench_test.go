@@ -29,7 +29,7 @@ func BenchmarkTrackerHTTP(b *testing.B) {
 		in.Pos += uint64(len(resp))
 		tr.Data(&out)
 		tr.Data(&in)
-		tr.EndBatch()
+		tr.EndBatch(true)
 	}
 	if calls != b.N {
 		b.Fatalf("%d calls for %d requests", calls, b.N)
