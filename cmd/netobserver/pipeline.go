@@ -125,6 +125,7 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 	}
 	options := func(p *config.Pipeline) observer.Options {
 		o := observer.OptionsFrom(&p.Input, out.metrics)
+		o.Calls.Logger = logger
 		if md != nil {
 			md.Apply(&o)
 		}
@@ -153,9 +154,7 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 	runErr := obs.Run(ctx, reload)
 	lib.Close()
 	flushErr := out.close(logger)
-	c := obs.Counters()
-	logger.Info("netobserver: stopped", "lost_ctrl", c.Lost[libebpf.CtrlEvents], "lost_data", c.Lost[libebpf.DataEvents],
-		"lost_stats", c.Lost[libebpf.StatsEvents], "dropped_connections", c.DroppedConnections, "records_lost", out.failed.Load())
+	logger.Info("netobserver: stopped", append(obs.Summary(), "records_lost", out.failed.Load())...)
 	if err := errors.Join(runErr, flushErr); err != nil {
 		fmt.Fprintf(stderr, "netobserver: %v\n", err)
 		return 1
