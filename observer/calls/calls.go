@@ -231,6 +231,7 @@ type conn struct {
 	touched     bool
 	waiting     bool
 	closing     bool
+	gone        bool   // no longer tracked
 	closedAt    uint64 // ts of the close event
 }
 
@@ -367,7 +368,7 @@ func (t *Tracker) EndBatch(drained bool) {
 	t.waiting = t.waiting[:0]
 	for _, c := range t.touched {
 		c.touched = false
-		if t.conns[c.id] != c {
+		if c.gone {
 			continue // forgotten during the batch
 		}
 		if t.parse(c, false) {
@@ -453,7 +454,7 @@ func (t *Tracker) lruRemove(c *conn) {
 // forget ends a connection: what its streams still hold is parsed, and what stays unmatched is
 // counted.
 func (t *Tracker) forget(c *conn) {
-	if t.conns[c.id] != c {
+	if c.gone {
 		return // already forgotten: closed and expired, or closed twice
 	}
 	for i := range c.streams {
@@ -468,9 +469,10 @@ func (t *Tracker) forget(c *conn) {
 
 // drop stops tracking c, counting the messages it still held as unmatched.
 func (t *Tracker) drop(c *conn) {
-	if t.conns[c.id] != c {
+	if c.gone {
 		return
 	}
+	c.gone = true
 	c.counters.UnmatchedRequests += uint64(len(c.requests))
 	c.counters.UnmatchedResponses += uint64(len(c.early))
 	for _, s := range c.streams {
@@ -534,49 +536,68 @@ func (t *Tracker) parseInOrder(c *conn, final bool) {
 	if final {
 		settled = math.MaxUint64 // every hole behind which data lies is given up
 	}
-	var stalled, ready [2]bool
-	var ts, bound [2]uint64
+	var h [2]head
+	for i := range h {
+		t.look(c, i, settled, &h[i])
+	}
 	for range maxSteps {
-		for i, s := range c.streams {
-			ready[i] = false
-			bound[i] = math.MaxUint64
-			if s == nil {
-				continue
-			}
-			t.skipGaps(c, i, settled)
-			if data, hts := s.Head(); len(data) > 0 {
-				ready[i], ts[i] = !stalled[i], hts
-			} else if nts, ok := s.NextTS(); ok {
-				bound[i] = nts
-			}
-		}
-		i, ok := t.next(c, ready, ts, bound, final)
+		i, ok := t.next(c, &h, final)
 		if !ok {
 			break
 		}
-		if !t.step(c, parser.MessageType(i+1), settled) {
-			stalled[i] = true
+		// Parsing one stream changes nothing the other's head says.
+		if !t.step(c, parser.MessageType(i+1), h[i].data, h[i].ts, settled) {
+			h[i].stalled = true
 		}
+		t.look(c, i, settled, &h[i])
 	}
-	if !final && !c.waiting && (bound[0] != math.MaxUint64 || bound[1] != math.MaxUint64) {
+	if !final && !c.waiting && (h[0].bound != math.MaxUint64 || h[1].bound != math.MaxUint64) {
 		c.waiting = true
 		t.waiting = append(t.waiting, c)
 	}
 }
 
+// head is what parseInOrder knows of the head of one stream.
+type head struct {
+	data    []byte // the bytes at the parse position
+	ts      uint64 // of data
+	bound   uint64 // no data: the ts of the bytes behind the hole at the parse position, or MaxUint64
+	stalled bool   // data is an incomplete message whose rest may still come
+}
+
+func (h *head) ready() bool { return len(h.data) > 0 && !h.stalled }
+
+// look gives up what holes it may at the head of stream i and describes the head in h.
+func (t *Tracker) look(c *conn, i int, settled uint64, h *head) {
+	h.data, h.ts, h.bound = nil, 0, math.MaxUint64
+	s := c.streams[i]
+	if s == nil {
+		return
+	}
+	data, ts := s.Head()
+	if len(data) == 0 && t.skipGaps(c, i, settled) {
+		data, ts = s.Head()
+	}
+	if len(data) > 0 {
+		h.data, h.ts = data, ts
+	} else if nts, ok := s.NextTS(); ok {
+		h.bound = nts
+	}
+}
+
 // next picks the stream (0 requests, 1 responses) to parse a message from; see parseInOrder.
-func (t *Tracker) next(c *conn, ready [2]bool, ts, bound [2]uint64, final bool) (int, bool) {
+func (t *Tracker) next(c *conn, h *[2]head, final bool) (int, bool) {
 	const rq, rs = 0, 1
 	var i int
 	switch {
-	case ready[rq] && ready[rs]:
+	case h[rq].ready() && h[rs].ready():
 		i = rq
-		if ts[rs] < ts[rq] {
+		if h[rs].ts < h[rq].ts {
 			i = rs
 		}
-	case ready[rq]:
+	case h[rq].ready():
 		i = rq
-	case ready[rs]:
+	case h[rs].ready():
 		i = rs
 	default:
 		return 0, false
@@ -586,7 +607,7 @@ func (t *Tracker) next(c *conn, ready [2]bool, ts, bound [2]uint64, final bool) 
 	}
 	if i == rq && len(c.requests) >= t.cfg.MaxPending {
 		switch {
-		case ready[rs]:
+		case h[rs].ready():
 			i = rs
 		case t.now < c.requests[0].ts || t.now-c.requests[0].ts < t.cfg.HoldTimeout:
 			if !crowded(c.streams[rq]) {
@@ -594,7 +615,7 @@ func (t *Tracker) next(c *conn, ready [2]bool, ts, bound [2]uint64, final bool) 
 			}
 		}
 	}
-	if ts[i] > bound[1-i] && !crowded(c.streams[i]) {
+	if h[i].ts > h[1-i].bound && !crowded(c.streams[i]) {
 		return 0, false
 	}
 	return i, true
@@ -604,30 +625,31 @@ func (t *Tracker) next(c *conn, ready [2]bool, ts, bound [2]uint64, final bool) 
 func crowded(s *stream.Buffer) bool { return s.Len() >= s.Cap()/2 }
 
 // skipGaps gives up the holes at the parse position of stream i that the stream's rules say will
-// not fill (see stream.Buffer.Gap).
-func (t *Tracker) skipGaps(c *conn, i int, settled uint64) {
+// not fill (see stream.Buffer.Gap), and reports whether it gave up any.
+func (t *Tracker) skipGaps(c *conn, i int, settled uint64) (skipped bool) {
 	s := c.streams[i]
-	for {
-		if data, _ := s.Head(); len(data) > 0 || s.Gap(t.now, settled) == 0 {
-			return
-		}
+	for s.Gap(t.now, settled) > 0 {
 		n := s.SkipGap()
 		if n == 0 {
-			return
+			return skipped
 		}
+		skipped = true
 		c.counters.GapBytes += n
 		if parser.MessageType(i+1) == parser.Response {
 			c.lostAnswers = true
 		}
+		if data, _ := s.Head(); len(data) > 0 {
+			return true
+		}
 	}
+	return skipped
 }
 
-// step parses one message (or skips one unit) at the head of stream typ, and reports whether it
-// did: false when the head is an incomplete message whose rest may still come.
-func (t *Tracker) step(c *conn, typ parser.MessageType, settled uint64) bool {
+// step parses one message (or skips one unit) from data, the head of stream typ, and reports
+// whether it did: false when the head is an incomplete message whose rest may still come.
+func (t *Tracker) step(c *conn, typ parser.MessageType, data []byte, ts, settled uint64) bool {
 	s := c.streams[typ-1]
 	cnt := c.counters
-	data, ts := s.Head()
 	t.parsing = data
 	msg := &t.scratch
 	*msg = parser.Message{}

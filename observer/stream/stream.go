@@ -845,6 +845,10 @@ func (b *Buffer) Head() ([]byte, uint64) {
 
 // tsAt is the ts of the last mark at or before pos.
 func (b *Buffer) tsAt(pos uint64) uint64 {
+	// Usually the parse position: the first mark dates it, unless the next one does.
+	if m := b.marks; len(m) > 0 && m[0].pos <= pos && (len(m) == 1 || m[1].pos > pos) {
+		return m[0].ts
+	}
 	i := sort.Search(len(b.marks), func(i int) bool { return b.marks[i].pos > pos })
 	if i == 0 {
 		return 0
