@@ -358,12 +358,14 @@ func protocols() []libebpf.Protocol {
 }
 
 // Summary is the accounting for a stop log line, as slog key-value pairs: the events the library
-// lost, the connections the filters dropped, and for each protocol that saw traffic, the calls
-// recorded and every way a message was not (the same counters /metrics serves).
+// lost, the connections the filters dropped, the most connections whose calls were tracked at
+// once, and for each protocol that saw traffic, the calls recorded and every way a message was
+// not (the same counters /metrics serves).
 func (o *Observer) Summary() []any {
 	c := o.counts
 	attrs := []any{"lost_ctrl", c.Lost[libebpf.CtrlEvents], "lost_data", c.Lost[libebpf.DataEvents],
-		"lost_stats", c.Lost[libebpf.StatsEvents], "dropped_connections", c.DroppedConnections}
+		"lost_stats", c.Lost[libebpf.StatsEvents], "dropped_connections", c.DroppedConnections,
+		"connections_peak", o.tracker.Peak()}
 	for _, p := range protocols() {
 		pc := o.tracker.Counters(p)
 		capped := o.capDrops[p] + o.agg.Dropped(p)

@@ -161,6 +161,7 @@ type Tracker struct {
 	parsing        []byte // what the parser was last given, for a panic's report
 	addrs          dns.AddrReader
 	evicted        uint64
+	peak           int // the most connections tracked at once
 	// Unsupported counts data events of protocols without a parser.
 	Unsupported uint64
 }
@@ -197,6 +198,9 @@ func (t *Tracker) Counters(p libebpf.Protocol) Counters {
 
 // Connections is the number of connections tracked.
 func (t *Tracker) Connections() int { return len(t.conns) }
+
+// Peak is the most connections tracked at once.
+func (t *Tracker) Peak() int { return t.peak }
 
 // Notes is the number of connects and closes remembered for connections without data yet.
 func (t *Tracker) Notes() int { return t.connects.len() + t.closes.len() }
@@ -317,6 +321,7 @@ func (t *Tracker) open(ev *libebpf.DataEvent) *conn {
 	t.opened++
 	c.seq = t.opened
 	t.conns[ev.ConnID] = c
+	t.peak = max(t.peak, len(t.conns))
 	t.lruPush(c)
 	if n, ok := t.closes.get(ev.ConnID); ok {
 		c.setRole(n.role)

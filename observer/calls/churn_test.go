@@ -84,6 +84,7 @@ func TestConnectionChurn(t *testing.T) {
 	assert.Equal(t, n, calls)
 	// closeGrace (100 ms) of connections at 20 000 a second, and a batch.
 	assert.LessOrEqual(t, maxTracked, 2000+2*perBatch)
+	assert.LessOrEqual(t, tr.Peak(), 2000+2*perBatch, "within batches too")
 	assert.LessOrEqual(t, maxNotes, 2000+2*perBatch)
 
 	// Time goes on (another connection's event): everything closed is released.
