@@ -55,7 +55,7 @@ func TestConnectionChurn(t *testing.T) {
 		// Ten client sockets reused in turn, as ab -c 10 does; start tells their lives apart.
 		conns[i] = shortConn{id: libebpf.ConnID{FD: int32(3 + i%10), TGID: 4242, Start: ts}, connectTS: ts, end: ts + 30_000}
 	}
-	maxTracked, maxNotes := 0, 0
+	maxTracked, maxNotes, maxOrder := 0, 0, 0
 	var late []shortConn // connections whose data the next poll brings
 	for b := 0; b < n; b += perBatch {
 		batch := conns[b : b+perBatch]
@@ -76,6 +76,7 @@ func TestConnectionChurn(t *testing.T) {
 		tr.EndBatch(true)
 		maxTracked = max(maxTracked, tr.Connections())
 		maxNotes = max(maxNotes, tr.Notes())
+		maxOrder = max(maxOrder, len(tr.connects.order)+len(tr.closes.order))
 	}
 	for _, c := range late {
 		c.data(tr, req, resp)
@@ -86,6 +87,7 @@ func TestConnectionChurn(t *testing.T) {
 	assert.LessOrEqual(t, maxTracked, 2000+2*perBatch)
 	assert.LessOrEqual(t, tr.Peak(), 2000+2*perBatch, "within batches too")
 	assert.LessOrEqual(t, maxNotes, 2000+2*perBatch)
+	assert.LessOrEqual(t, maxOrder, 4*(2000+2*perBatch), "the notes' order")
 
 	// Time goes on (another connection's event): everything closed is released.
 	other := shortConn{id: libebpf.ConnID{FD: 99, TGID: 1, Start: 1}, connectTS: 1e9 + n*spacing + 200e6}
@@ -203,4 +205,18 @@ func TestParserPanicIsContained(t *testing.T) {
 	tr.Close()
 	assert.EqualValues(t, 13, tr.Counters(libebpf.ProtoKafka).Panics)
 	assert.Zero(t, tr.Connections())
+}
+
+// Closes of connections that never carry data (most of a host's) expire from the notes: what
+// the notes hold, and their bookkeeping, stay bounded.
+func TestNotesOfClosesExpire(t *testing.T) {
+	n := newNotes(1 << 16)
+	for i := range 100_000 {
+		ts := uint64(i) * 1e6 // a close every ms: 100 within closeGrace
+		n.put(libebpf.ConnID{FD: int32(i), TGID: 1, Start: ts}, note{closedAt: ts})
+		n.expireClosed(ts, closeGrace)
+		require.LessOrEqual(t, n.len(), 101)
+		require.LessOrEqual(t, len(n.order), 4*101)
+	}
+	assert.Zero(t, n.Evicted)
 }

@@ -47,8 +47,9 @@ func (n *notes) put(id libebpf.ConnID, v note) {
 	for len(n.m) > n.max {
 		n.evictOldest()
 	}
-	// Stale entries are compacted away once they are most of order: amortised O(1) per put.
-	if live := len(n.order) - n.head; live > 64 && live > 2*len(n.m) {
+	// Gone and stale entries are compacted away once they are most of order: amortised O(1) per
+	// put, and order stays within a few times the notes held.
+	if live := len(n.order) - n.head; n.head > 64 && n.head > live || live > 64 && live > 2*len(n.m) {
 		kept := n.order[:0]
 		for _, r := range n.order[n.head:] {
 			if v, ok := n.m[r.id]; ok && v.made == r.made {
