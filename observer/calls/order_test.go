@@ -248,3 +248,31 @@ func TestLossInPipelineCostsOnlyItsWrite(t *testing.T) {
 		})
 	}
 }
+
+// A response polled from another CPU before its request still pairs: alone (held as early), and
+// when its request arrives after the next request (a hole that fills).
+func TestResponseBeforeItsRequest(t *testing.T) {
+	w := newWire(Config{})
+	// Exchange 0: the answer in one poll, the request in the next.
+	w.lose(1, libebpf.DirEgress, redisGet(0))
+	w.send(1, libebpf.ProtoRedis, libebpf.DirIngress, 1040, redisValue(0))
+	w.tr.EndBatch(false)
+	w.pos[wireKey{1, libebpf.DirEgress}] = 0
+	w.send(1, libebpf.ProtoRedis, libebpf.DirEgress, 1000, redisGet(0))
+	w.tr.EndBatch(false)
+	// Exchanges 1 and 2: request 1 comes after request 2 and both answers.
+	w.lose(1, libebpf.DirEgress, redisGet(1))
+	w.send(1, libebpf.ProtoRedis, libebpf.DirIngress, 2050, redisValue(1))
+	w.send(1, libebpf.ProtoRedis, libebpf.DirEgress, 3000, redisGet(2))
+	w.send(1, libebpf.ProtoRedis, libebpf.DirIngress, 3060, redisValue(2))
+	w.tr.EndBatch(true)
+	assert.Equal(t, []string{"GET  -> true 40"}, w.calls, "exchange 2 waits behind the hole")
+	p := w.pos[wireKey{1, libebpf.DirEgress}]
+	w.pos[wireKey{1, libebpf.DirEgress}] = uint64(len(redisGet(0)))
+	w.send(1, libebpf.ProtoRedis, libebpf.DirEgress, 2000, redisGet(1))
+	w.pos[wireKey{1, libebpf.DirEgress}] = p
+	w.tr.EndBatch(true)
+	assert.Equal(t, []string{"GET  -> true 40", "GET  -> true 50", "GET  -> true 60"}, w.calls)
+	cnt := w.tr.Counters(libebpf.ProtoRedis)
+	assert.Zero(t, cnt.UnmatchedRequests+cnt.UnmatchedResponses+cnt.GapBytes)
+}
