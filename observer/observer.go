@@ -434,6 +434,7 @@ func (o *Observer) Stats(ev *libebpf.StatsEvent) {
 	if !o.allowed(ev.ConnID.TGID) {
 		return
 	}
+	o.tracker.Stats(ev)
 	dropped := o.resolve(ev.ConnID, &ev.Addr, ev.Role) || o.drop(ev.ConnID, &ev.Addr)
 	if ev.ConnEvents == 1 {
 		delete(o.dropped, ev.ConnID)

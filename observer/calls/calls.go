@@ -252,14 +252,20 @@ func (t *Tracker) Ctrl(ev *libebpf.CtrlEvent) {
 			t.connects.put(ev.ConnID, note{role: ev.Role})
 		}
 	case libebpf.EventClose:
-		if c == nil {
-			// Its data may be in this batch, after the control events, or in the next one.
-			n, _ := t.connects.get(ev.ConnID)
-			t.connects.delete(ev.ConnID)
-			t.closes.put(ev.ConnID, note{role: n.role, closedAt: ev.TS})
-		} else if !c.closing {
-			t.close(c, ev.TS)
-		}
+		t.closed(ev.ConnID, ev.TS)
+	}
+}
+
+// closed ends connection id at EndBatch, closeGrace after ts.
+func (t *Tracker) closed(id libebpf.ConnID, ts uint64) {
+	c := t.conns[id]
+	if c == nil {
+		// Its data may be in this batch, after the control events, or in the next one.
+		n, _ := t.connects.get(id)
+		t.connects.delete(id)
+		t.closes.put(id, note{role: n.role, closedAt: ts})
+	} else if !c.closing {
+		t.close(c, ts)
 	}
 }
 
@@ -345,8 +351,14 @@ func (t *Tracker) evict(c *conn) {
 	t.forget(c)
 }
 
-// Stats is part of libebpf.Visitor; L4 counters are not this package's business.
-func (t *Tracker) Stats(*libebpf.StatsEvent) {}
+// Stats takes the final L4 counters of a connection as its close too: they come on another ring
+// than the close event, so a connection whose close was lost is still released.
+func (t *Tracker) Stats(ev *libebpf.StatsEvent) {
+	t.advance(ev.TS)
+	if ev.ConnEvents == 1 {
+		t.closed(ev.ConnID, ev.TS)
+	}
+}
 
 // Lost is part of libebpf.Visitor; lost events show up as holes in the streams, given up by the
 // rules of EndBatch.

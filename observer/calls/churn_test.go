@@ -220,3 +220,23 @@ func TestNotesOfClosesExpire(t *testing.T) {
 	}
 	assert.Zero(t, n.Evicted)
 }
+
+// A connection whose close event was lost is released by its final stats event, which comes on
+// another ring.
+func TestFinalStatsCloseAConnection(t *testing.T) {
+	req := []byte("GET /health HTTP/1.1\r\nHost: svc\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	calls := 0
+	tr := New(Config{}, Parsers(), func(*Call) { calls++ })
+	for i := range 1000 {
+		ts := uint64(1e9 + i*1e6)
+		c := shortConn{id: libebpf.ConnID{FD: 3, TGID: 4242, Start: ts}, connectTS: ts, end: ts + 30_000}
+		tr.Ctrl(&libebpf.CtrlEvent{Type: libebpf.EventConnect, TS: c.connectTS, ConnID: c.id, Addr: wireAddr, Role: libebpf.RoleClient})
+		c.data(tr, req, resp)
+		tr.Stats(&libebpf.StatsEvent{TS: c.end, ConnID: c.id, Addr: wireAddr, Role: libebpf.RoleClient, ConnEvents: 0})
+		tr.Stats(&libebpf.StatsEvent{TS: c.end, ConnID: c.id, Addr: wireAddr, Role: libebpf.RoleClient, ConnEvents: 1})
+		tr.EndBatch(true)
+		require.LessOrEqual(t, tr.Connections(), 101)
+	}
+	assert.Equal(t, 1000, calls)
+}
