@@ -51,7 +51,7 @@ func BenchmarkObserverHTTP(b *testing.B) {
 		o.Data(serverIn)
 		o.Data(serverOut)
 		o.Data(clientIn)
-		o.tracker.EndBatch()
+		o.tracker.EndBatch(true)
 	}
 	b.StopTimer()
 	recs := o.agg.FlushL7(0)

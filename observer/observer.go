@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -305,7 +306,7 @@ func (o *Observer) finish() {
 
 func (o *Observer) consume(b *libebpf.Batch) {
 	b.Visit(o)
-	o.tracker.EndBatch()
+	o.tracker.EndBatch(b.Drained)
 	o.lib.Release(b)
 	if o.opts.Metrics != nil && o.now().Sub(o.published) >= time.Second {
 		o.publish()
@@ -329,12 +330,7 @@ func (o *Observer) publish() {
 		cs = append(cs, prometheus.Counter{Name: "lost_events_total", Help: "Events the capture library could not deliver.",
 			Labels: []string{"stream", name}, Value: lc.Lost[i]})
 	}
-	protocols := make([]libebpf.Protocol, 0, 5)
-	for p := range calls.Parsers() {
-		protocols = append(protocols, p)
-	}
-	slices.Sort(protocols)
-	for _, p := range protocols {
+	for _, p := range protocols() {
 		pc := o.tracker.Counters(p)
 		name := p.String()
 		cs = append(cs,
@@ -348,11 +344,50 @@ func (o *Observer) publish() {
 				Labels: []string{"protocol", name}, Value: pc.GapBytes},
 			prometheus.Counter{Name: "cap_dropped_calls_total", Help: "Calls not aggregated because ProtocolAggCfg's cap was reached.",
 				Labels: []string{"protocol", name}, Value: o.capDrops[p] + o.agg.Dropped(p)},
+			prometheus.Counter{Name: "parser_panics_total", Help: "Parser panics contained to their connection, whose state was dropped.",
+				Labels: []string{"protocol", name}, Value: pc.Panics},
+			prometheus.Counter{Name: "evicted_connections_total", Help: "Connections forgotten, least recently active first, to stay within the connections tracked.",
+				Labels: []string{"protocol", name}, Value: pc.Evicted},
+			prometheus.Counter{Name: "unknown_role_events_total", Help: "Data events not parsed because the connection's role could not be told.",
+				Labels: []string{"protocol", name}, Value: pc.UnknownRole},
 		)
 	}
 	// One family's samples together, as the exposition format wants.
 	slices.SortStableFunc(cs, func(a, b prometheus.Counter) int { return strings.Compare(a.Name, b.Name) })
 	o.opts.Metrics.SetCounters("observer", cs)
+}
+
+// protocols are the protocols with a parser, in order.
+func protocols() []libebpf.Protocol {
+	ps := make([]libebpf.Protocol, 0, 5)
+	for p := range calls.Parsers() {
+		ps = append(ps, p)
+	}
+	slices.Sort(ps)
+	return ps
+}
+
+// Summary is the accounting for a stop log line, as slog key-value pairs: the events the library
+// lost, the connections the filters dropped, the most connections whose calls were tracked at
+// once, and for each protocol that saw traffic, the calls recorded and every way a message was
+// not (the same counters /metrics serves).
+func (o *Observer) Summary() []any {
+	c := o.counts
+	attrs := []any{"lost_ctrl", c.Lost[libebpf.CtrlEvents], "lost_data", c.Lost[libebpf.DataEvents],
+		"lost_stats", c.Lost[libebpf.StatsEvents], "dropped_connections", c.DroppedConnections,
+		"connections_peak", o.tracker.Peak()}
+	for _, p := range protocols() {
+		pc := o.tracker.Counters(p)
+		capped := o.capDrops[p] + o.agg.Dropped(p)
+		if pc == (calls.Counters{}) && capped == 0 {
+			continue
+		}
+		attrs = append(attrs, slog.Group(p.String(), "calls", pc.Calls, "unmatched_requests", pc.UnmatchedRequests,
+			"unmatched_responses", pc.UnmatchedResponses, "parse_failures", pc.Invalid, "lost_stream_bytes", pc.GapBytes,
+			"parser_panics", pc.Panics, "evicted_connections", pc.Evicted, "unknown_role_events", pc.UnknownRole,
+			"cap_dropped_calls", capped))
+	}
+	return attrs
 }
 
 func (o *Observer) flushL4() {
@@ -409,6 +444,7 @@ func (o *Observer) Stats(ev *libebpf.StatsEvent) {
 	if !o.allowed(ev.ConnID.TGID) {
 		return
 	}
+	o.tracker.Stats(ev)
 	dropped := o.resolve(ev.ConnID, &ev.Addr, ev.Role) || o.drop(ev.ConnID, &ev.Addr)
 	if ev.ConnEvents == 1 {
 		delete(o.dropped, ev.ConnID)

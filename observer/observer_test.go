@@ -3,6 +3,7 @@ package observer
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -29,6 +30,13 @@ func defaultOptions() Options {
 // stops it, and returns every record the sink got and the calls the library received.
 func runTrace(t *testing.T, trace string, opts Options) ([]record.Record, []string) {
 	t.Helper()
+	_, recs, stubs := runObserver(t, trace, opts)
+	return recs, stubs
+}
+
+// runObserver is runTrace that also returns the stopped Observer, for its counters.
+func runObserver(t *testing.T, trace string, opts Options) (*Observer, []record.Record, []string) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "trace")
 	require.NoError(t, os.WriteFile(path, []byte(trace), 0o644))
 	lib, stubs := replaytest.Open(t, path, 0)
@@ -47,7 +55,7 @@ func runTrace(t *testing.T, trace string, opts Options) ([]record.Record, []stri
 	require.NoError(t, lib.Close())
 	b, err := os.ReadFile(stubs)
 	require.NoError(t, err)
-	return got, strings.Split(strings.TrimSpace(string(b)), "\n")
+	return o, got, strings.Split(strings.TrimSpace(string(b)), "\n")
 }
 
 func get(r record.Record, key string) string {
@@ -160,9 +168,35 @@ stats ts=3000000 conn=6:1:2 addr=127.0.0.1:1 role=client wr=1 wr_pkts=1 events=1
 		`netobserver_events_total{kind="stats"} 2`,
 		`netobserver_dropped_connections_total 1`,
 		`netobserver_unmatched_messages_total{protocol="http",message="request"} 0`,
+		`netobserver_parser_panics_total{protocol="http"} 0`,
+		`netobserver_evicted_connections_total{protocol="http"} 0`,
+		`netobserver_unknown_role_events_total{protocol="http"} 0`,
 	} {
 		assert.Contains(t, out, want+"\n")
 	}
+}
+
+// The stop line accounts, per protocol with traffic, for every message not recorded: here a
+// request whose event was lost (its response unmatched, its bytes a lost stretch) and a request
+// never answered, beside the call recorded and the lost-events notice.
+func TestSummaryAccountsForEveryMessage(t *testing.T) {
+	o, _, _ := runObserver(t, `ctrl ts=1000 conn=5:1:1 event=connect addr=10.200.0.2:80 role=client
+data ts=2000 conn=5:1:1 dir=egress proto=http "GET /a HTTP/1.1\r\nHost: a\r\n\r\n"
+data ts=3000 conn=5:1:1 dir=ingress proto=http "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+lost which=data count=1
+data ts=5000 conn=5:1:1 dir=ingress proto=http "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+data ts=6000 conn=5:1:1 dir=egress proto=http pos=84 "GET /c HTTP/1.1\r\nHost: a\r\n\r\n"
+`, defaultOptions())
+	var line strings.Builder
+	slog.New(slog.NewTextHandler(&line, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}})).Info("netobserver: stopped", o.Summary()...)
+	assert.Equal(t, `level=INFO msg="netobserver: stopped" lost_ctrl=0 lost_data=1 lost_stats=0 dropped_connections=0 connections_peak=1 `+
+		`http.calls=1 http.unmatched_requests=1 http.unmatched_responses=1 http.parse_failures=0 http.lost_stream_bytes=28 `+
+		`http.parser_panics=0 http.evicted_connections=0 http.unknown_role_events=0 http.cap_dropped_calls=0`+"\n", line.String())
 }
 
 // Unlike iLogtail, a reload applies Sampling and the process filter to the running library.
@@ -236,12 +270,12 @@ func TestReloadKeepsCallsInFlight(t *testing.T) {
 			MsgBufSize: uint32(len(payload))}, Payload: payload}
 	}
 	o.Data(event(1000, libebpf.DirEgress, req))
-	o.tracker.EndBatch()
+	o.tracker.EndBatch(true)
 	next := defaultOptions()
 	next.Sampling = 50
 	require.NoError(t, o.Reload(next))
 	o.Data(event(9000, libebpf.DirIngress, resp))
-	o.tracker.EndBatch()
+	o.tracker.EndBatch(true)
 	o.finish()
 	var calls []string
 	for _, r := range recs {

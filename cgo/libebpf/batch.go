@@ -18,6 +18,9 @@ type Batch struct {
 	Data  []DataEvent
 	Stats []StatsEvent
 	Lost  []LostNotice
+	// Drained says the poll emptied every ring (it ran fewer callbacks than it could): every
+	// event produced before the poll began is in this batch or an earlier one, or was lost.
+	Drained bool
 
 	order   []eventRef
 	payload []byte // backing store of every Data[i].Payload
@@ -69,6 +72,7 @@ func (b *Batch) reset() {
 	b.Data = b.Data[:0]
 	b.Stats = b.Stats[:0]
 	b.Lost = b.Lost[:0]
+	b.Drained = false
 	b.order = b.order[:0]
 	b.payload = b.payload[:0]
 }

@@ -385,6 +385,7 @@ func (l *Library) poll(stop <-chan struct{}, done chan<- struct{}) {
 			return
 		}
 		rc := l.pollOnce(b, max)
+		b.Drained = rc >= 0 && rc < max
 		if rc > 0 {
 			got += int(rc)
 		}

@@ -142,6 +142,7 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 	}
 	options := func(p *config.Pipeline) observer.Options {
 		o := observer.OptionsFrom(&p.Input, out.metrics)
+		o.Calls.Logger = logger
 		if md != nil {
 			md.Apply(&o)
 		}
@@ -180,10 +181,7 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 	lib.Close()
 	life.setStage("the flushers (Close)")
 	flushErr := out.close(logger)
-	c := obs.Counters()
-	totals := out.totals()
-	logger.Info("netobserver: stopped", "lost_ctrl", c.Lost[libebpf.CtrlEvents], "lost_data", c.Lost[libebpf.DataEvents],
-		"lost_stats", c.Lost[libebpf.StatsEvents], "dropped_connections", c.DroppedConnections, "records_lost", totals.lost())
+	logger.Info("netobserver: stopped", append(obs.Summary(), "records_lost", out.totals().lost())...)
 	out.logTotals(logger)
 	if err := errors.Join(runErr, flushErr); err != nil {
 		fmt.Fprintf(stderr, "netobserver: %v\n", err)

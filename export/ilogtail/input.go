@@ -152,6 +152,7 @@ func (i *Input) Start(collector pipeline.Collector) (err error) {
 	}
 	defer md.Close()
 	opts := i.opts
+	opts.Calls.Logger = i.logger
 	md.Apply(&opts)
 	obs := observer.New(lib, opts, sink(collector))
 	if err := obs.Start(); err != nil {
@@ -163,9 +164,7 @@ func (i *Input) Start(collector pipeline.Collector) (err error) {
 	i.logger.Info("netobserver: observing", "library", lib.Path(), "library_version", lib.Version(),
 		"records", i.input.Common.RecordSchema, "l4_interval", i.opts.L4Interval, "l7_interval", i.opts.L7Interval)
 	runErr := obs.Run(ctx, nil) // flushes everything pending before it returns
-	c := obs.Counters()
-	i.logger.Info("netobserver: stopped", "lost_ctrl", c.Lost[libebpf.CtrlEvents], "lost_data", c.Lost[libebpf.DataEvents],
-		"lost_stats", c.Lost[libebpf.StatsEvents], "dropped_connections", c.DroppedConnections)
+	i.logger.Info("netobserver: stopped", obs.Summary()...)
 	return errors.Join(runErr, lib.Close())
 }
 

@@ -13,10 +13,11 @@ import (
 	"github.com/netobserver/netobserver/cgo/libebpf"
 )
 
-// Consumer takes the events of each batch, then hears that the batch ended.
+// Consumer takes the events of each batch, then hears that the batch ended and whether its poll
+// emptied the library's buffers (libebpf.Batch.Drained).
 type Consumer interface {
 	libebpf.Visitor
-	EndBatch()
+	EndBatch(drained bool)
 }
 
 // Library returns the path of the replay library `make build` produced.
@@ -85,7 +86,7 @@ func RunFile(t testing.TB, path string, maxEvents int, c Consumer) libebpf.Count
 	}
 	consume := func(b *libebpf.Batch) {
 		b.Visit(c)
-		c.EndBatch()
+		c.EndBatch(b.Drained)
 		lib.Release(b)
 	}
 	deadline := time.After(60 * time.Second)

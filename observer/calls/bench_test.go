@@ -29,9 +29,42 @@ func BenchmarkTrackerHTTP(b *testing.B) {
 		in.Pos += uint64(len(resp))
 		tr.Data(&out)
 		tr.Data(&in)
-		tr.EndBatch()
+		tr.EndBatch(true)
 	}
 	if calls != b.N {
+		b.Fatalf("%d calls for %d requests", calls, b.N)
+	}
+}
+
+// BenchmarkTrackerRedisPipeline measures one call per op of a 16-deep Redis pipeline: 16 GETs
+// in one write, their 16 replies in one read, one batch per pipeline.
+func BenchmarkTrackerRedisPipeline(b *testing.B) {
+	const depth = 16
+	var req, resp []byte
+	for range depth {
+		req = append(req, "*2\r\n$3\r\nGET\r\n$7\r\nkey:001\r\n"...)
+		resp = append(resp, "$3\r\nxxx\r\n"...)
+	}
+	calls := 0
+	tr := New(Config{}, Parsers(), func(*Call) { calls++ })
+	id := libebpf.ConnID{FD: 6, TGID: 100, Start: 1}
+	addr := libebpf.SockAddrFrom(netip.MustParseAddrPort("10.0.0.3:6379"))
+	out := libebpf.DataEvent{DataAttr: libebpf.DataAttr{ConnID: id, Addr: addr, Protocol: libebpf.ProtoRedis,
+		Role: libebpf.RoleClient, Direction: libebpf.DirEgress, Syscall: libebpf.SyscallWrite,
+		OrgMsgSize: uint32(len(req)), MsgBufSize: uint32(len(req))}, Payload: req}
+	in := out
+	in.Direction, in.Syscall, in.OrgMsgSize, in.MsgBufSize, in.Payload = libebpf.DirIngress, libebpf.SyscallRead, uint32(len(resp)), uint32(len(resp)), resp
+	b.SetBytes(int64(len(req)+len(resp)) / depth)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i += depth {
+		out.TS, in.TS = uint64(i)*1000+1, uint64(i)*1000+500
+		out.Pos += uint64(len(req))
+		in.Pos += uint64(len(resp))
+		tr.Data(&out)
+		tr.Data(&in)
+		tr.EndBatch(true)
+	}
+	if calls < b.N {
 		b.Fatalf("%d calls for %d requests", calls, b.N)
 	}
 }

@@ -4,13 +4,26 @@
 // responses — and the counters of everything it could not pair or parse.
 //
 // A Tracker is a libebpf.Visitor: feed it each batch with Batch.Visit, then call EndBatch. Data
-// events only place bytes; parsing and matching happen in EndBatch, request streams before
-// response streams, so that a response polled from one CPU before its request from another is
-// still paired. Responses that arrive before any request are held briefly for the same reason.
+// events only place bytes; parsing and matching happen in EndBatch, both directions of a
+// connection interleaved in the order of the traffic (the older head first), so that a response
+// meets its request, and a request the answers before it (a MySQL EXECUTE the PREPARE answer that
+// names its statement). A response polled from one CPU before its request from another is held
+// briefly; a request queue that is full waits for the responses that will make room. A stream
+// stopped at missing bytes holds the other back at the time of the bytes after the hole, until
+// the hole fills or is given up — at once when a poll that emptied every ring did not fill it —
+// so that loss costs only the calls it touched.
+//
+// State is bounded: MaxConnections connections (the least recently active one is forgotten to
+// make room), MaxPending messages waiting per connection, StreamCap bytes per stream. Whatever
+// is given up is counted, per protocol.
 package calls
 
 import (
 	"cmp"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"math"
 	"slices"
 
 	"github.com/netobserver/netobserver/cgo/libebpf"
@@ -45,8 +58,9 @@ func (c *Call) Latency() uint64 {
 type Counters struct {
 	Requests, Responses uint64 // messages parsed
 	Calls               uint64 // pairs emitted
-	// UnmatchedRequests: requests that never got a response (pending at close or expiry, or
-	// pushed out by MaxPending). UnmatchedResponses: responses without a request.
+	// UnmatchedRequests: requests that never got a response (pending at close, expiry or
+	// eviction, pushed out by MaxPending, or answered by a response that was lost).
+	// UnmatchedResponses: responses without a request.
 	UnmatchedRequests, UnmatchedResponses uint64
 	// Ignored: protocol units that are not calls (handshakes, pushes, interim responses).
 	Ignored uint64
@@ -60,14 +74,21 @@ type Counters struct {
 	// UnknownRole: data events of connections whose role could not be told, so neither stream
 	// could be called the request stream.
 	UnknownRole uint64
+	// Panics: times the parser panicked. The connection's state was dropped (what it held
+	// counts as unmatched) and its next data starts afresh.
+	Panics uint64
+	// Evicted: connections forgotten, least recently active first, to make room for new ones
+	// past MaxConnections. What they held counts as unmatched.
+	Evicted uint64
 	// Stream sums the stream buffers' own accounting over closed and expired connections.
 	Stream stream.Stats
 }
 
 // Config bounds a Tracker. Zero fields take the defaults.
 type Config struct {
-	// MaxConnections bounds the connections tracked; data of further ones is counted in
-	// Dropped and ignored. Default 65536.
+	// MaxConnections bounds the connections tracked; past it the least recently active one is
+	// forgotten (Counters.Evicted). It also bounds the connects and closes remembered for
+	// connections without data yet. Default 65536.
 	MaxConnections int
 	// MaxPending bounds the requests (and early responses) held per connection. Default 64.
 	MaxPending int
@@ -75,7 +96,8 @@ type Config struct {
 	StreamCap int
 	// IdleTimeout (ns) expires connections without events for that long. Default 5 min.
 	IdleTimeout uint64
-	// HoldTimeout (ns) is how long a response waits for its request. Default 1 s.
+	// HoldTimeout (ns) is how long a response waits for its request, and a full queue of
+	// requests for the responses that make room. Default 1 s.
 	HoldTimeout uint64
 	// Interned bounds the distinct strings the parsers keep. Default 65536.
 	Interned int
@@ -83,6 +105,9 @@ type Config struct {
 	// process that received it, the name it asked for, and the record. Records use it for
 	// remote_host.
 	DNSAnswer func(tgid uint32, question string, rec dns.AddrRecord)
+	// Logger hears of parser panics and evictions (the 1st, 10th, 100th … of each). Default
+	// slog.Default().
+	Logger *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -104,6 +129,9 @@ func (c *Config) defaults() {
 	if c.Interned <= 0 {
 		c.Interned = 65536
 	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
 }
 
 // Tracker pairs requests with responses across all connections. It is used by one goroutine.
@@ -113,21 +141,29 @@ type Tracker struct {
 	strings *parser.Interner
 	emit    func(*Call)
 	conns   map[libebpf.ConnID]*conn
+	lru     conn    // sentinel of the list of tracked connections, least recently active first
 	closing []*conn // closed, waiting out closeGrace
-	// roles holds the roles connect events gave connections that have no data yet, for data
-	// events that come without one.
-	roles    map[libebpf.ConnID]libebpf.Role
-	touched  []*conn
-	ending   []*conn // scratch of Expire and Close
-	opened   uint64  // connections created so far; conn.seq
-	counters map[libebpf.Protocol]*Counters
-	now      uint64 // newest event ts seen
-	call     Call   // reused for every emit
-	scratch  parser.Message
-	addrs    dns.AddrReader
-	// Dropped counts data events of connections beyond MaxConnections; Unsupported those of
-	// protocols without a parser.
-	Dropped, Unsupported uint64
+	// connects and closes remember control events of connections that have no data yet: the
+	// role a connect gave, and closes that came before the data (control events are polled
+	// first).
+	connects, closes *notes
+	touched          []*conn
+	waiting          []*conn // stopped at a hole that may still be given up: parsed again each batch
+	ending           []*conn // scratch of Expire and Close
+	opened           uint64  // connections created so far; conn.seq
+	counters         map[libebpf.Protocol]*Counters
+	now              uint64 // newest event ts seen
+	// batch numbers the batch being visited (from 1); data of batches below settled have no
+	// missing predecessors still to come (see stream.Buffer.Gap).
+	batch, settled uint64
+	call           Call // reused for every emit
+	scratch        parser.Message
+	parsing        []byte // what the parser was last given, for a panic's report
+	addrs          dns.AddrReader
+	evicted        uint64
+	peak           int // the most connections tracked at once
+	// Unsupported counts data events of protocols without a parser.
+	Unsupported uint64
 }
 
 // New returns a Tracker that parses the protocols in parsers and hands every call to emit. The
@@ -140,9 +176,12 @@ func New(cfg Config, parsers map[libebpf.Protocol]parser.Protocol, emit func(*Ca
 		strings:  parser.NewInterner(cfg.Interned),
 		emit:     emit,
 		conns:    make(map[libebpf.ConnID]*conn),
-		roles:    make(map[libebpf.ConnID]libebpf.Role),
+		connects: newNotes(cfg.MaxConnections),
+		closes:   newNotes(cfg.MaxConnections),
 		counters: make(map[libebpf.Protocol]*Counters),
+		batch:    1,
 	}
+	t.lru.prev, t.lru.next = &t.lru, &t.lru
 	for p := range parsers {
 		t.counters[p] = &Counters{}
 	}
@@ -160,6 +199,16 @@ func (t *Tracker) Counters(p libebpf.Protocol) Counters {
 // Connections is the number of connections tracked.
 func (t *Tracker) Connections() int { return len(t.conns) }
 
+// Peak is the most connections tracked at once.
+func (t *Tracker) Peak() int { return t.peak }
+
+// Notes is the number of connects and closes remembered for connections without data yet.
+func (t *Tracker) Notes() int { return t.connects.len() + t.closes.len() }
+
+// NotesEvicted counts connects and closes forgotten to stay within MaxConnections: those
+// connections' data then come without the role or the close the control event gave.
+func (t *Tracker) NotesEvicted() uint64 { return t.connects.Evicted + t.closes.Evicted }
+
 // pendingMsg is a parsed message waiting for its other half.
 type pendingMsg struct {
 	ts  uint64
@@ -175,14 +224,19 @@ type conn struct {
 	matching parser.Matching
 	counters *Counters
 	streams  [2]*stream.Buffer // by parser.MessageType - 1
-	newest   [2]uint64         // ts of the newest event per stream
 	requests []pendingMsg
 	early    []pendingMsg // responses that came before any request
-	seq      uint64       // creation order: connections ended together emit their calls in this order
-	lastSeen uint64
-	touched  bool
-	closing  bool
-	closedAt uint64 // ts of the close event
+	// lostAnswers: response bytes were given up since the last response, so some pending
+	// requests may have lost their answers.
+	lostAnswers bool
+	seq         uint64 // creation order: connections ended together emit their calls in this order
+	lastSeen    uint64
+	prev, next  *conn // in Tracker.lru
+	touched     bool
+	waiting     bool
+	closing     bool
+	gone        bool   // no longer tracked
+	closedAt    uint64 // ts of the close event
 }
 
 // Ctrl takes a connect (role and address) or a close (the connection ends at EndBatch).
@@ -195,19 +249,30 @@ func (t *Tracker) Ctrl(ev *libebpf.CtrlEvent) {
 			c.setRole(ev.Role)
 			c.remote = ev.Addr
 		} else if ev.Role == libebpf.RoleClient || ev.Role == libebpf.RoleServer {
-			if len(t.roles) >= t.cfg.MaxConnections {
-				clear(t.roles) // connections that never sent data nor closed
-			}
-			t.roles[ev.ConnID] = ev.Role
+			t.connects.put(ev.ConnID, note{role: ev.Role})
 		}
 	case libebpf.EventClose:
-		delete(t.roles, ev.ConnID)
-		if c != nil && !c.closing {
-			c.closing = true
-			c.closedAt = ev.TS
-			t.closing = append(t.closing, c)
-		}
+		t.closed(ev.ConnID, ev.TS)
 	}
+}
+
+// closed ends connection id at EndBatch, closeGrace after ts.
+func (t *Tracker) closed(id libebpf.ConnID, ts uint64) {
+	c := t.conns[id]
+	if c == nil {
+		// Its data may be in this batch, after the control events, or in the next one.
+		n, _ := t.connects.get(id)
+		t.connects.delete(id)
+		t.closes.put(id, note{role: n.role, closedAt: ts})
+	} else if !c.closing {
+		t.close(c, ts)
+	}
+}
+
+func (t *Tracker) close(c *conn, ts uint64) {
+	c.closing = true
+	c.closedAt = ts
+	t.closing = append(t.closing, c)
 }
 
 // Data places a data event's bytes in its connection's stream.
@@ -215,26 +280,12 @@ func (t *Tracker) Data(ev *libebpf.DataEvent) {
 	t.advance(ev.TS)
 	c := t.conns[ev.ConnID]
 	if c == nil {
-		p, ok := t.parsers[ev.Protocol]
-		if !ok {
-			t.Unsupported++
+		if c = t.open(ev); c == nil {
 			return
 		}
-		if len(t.conns) >= t.cfg.MaxConnections {
-			t.Dropped++
-			return
-		}
-		c = &conn{
-			id: ev.ConnID, proto: ev.Protocol, role: libebpf.RoleUnknown, remote: ev.Addr,
-			parser: p.NewConn(t.strings), matching: p.Matching(), counters: t.counters[ev.Protocol],
-		}
-		t.opened++
-		c.seq = t.opened
-		if r, ok := t.roles[ev.ConnID]; ok {
-			c.role = r
-			delete(t.roles, ev.ConnID)
-		}
-		t.conns[ev.ConnID] = c
+	} else if c.next != &t.lru {
+		t.lruRemove(c)
+		t.lruPush(c)
 	}
 	c.lastSeen = ev.TS
 	if ev.Addr.Family != libebpf.FamilyUnspec && ev.Addr.Family != libebpf.FamilyUnknown {
@@ -253,15 +304,64 @@ func (t *Tracker) Data(ev *libebpf.DataEvent) {
 	s.Add(stream.Chunk{
 		Pos: ev.Pos, OrgSize: ev.OrgMsgSize, Payload: ev.Payload, TS: ev.TS,
 		TryToPrepend: ev.TryToPrepend, LengthHeader: ev.LengthHeader, Vectored: vectored(ev.Syscall),
+		Batch: t.batch,
 	})
-	c.newest[typ-1] = ev.TS
 	t.touch(c)
 }
 
-// Stats is part of libebpf.Visitor; L4 counters are not this package's business.
-func (t *Tracker) Stats(*libebpf.StatsEvent) {}
+// open starts tracking the connection of ev, making room if needed; nil when its protocol has
+// no parser.
+func (t *Tracker) open(ev *libebpf.DataEvent) *conn {
+	p, ok := t.parsers[ev.Protocol]
+	if !ok {
+		t.Unsupported++
+		return nil
+	}
+	for len(t.conns) >= t.cfg.MaxConnections {
+		t.evict(t.lru.next)
+	}
+	c := &conn{
+		id: ev.ConnID, proto: ev.Protocol, role: libebpf.RoleUnknown, remote: ev.Addr,
+		parser: p.NewConn(t.strings), matching: p.Matching(), counters: t.counters[ev.Protocol],
+	}
+	t.opened++
+	c.seq = t.opened
+	t.conns[ev.ConnID] = c
+	t.peak = max(t.peak, len(t.conns))
+	t.lruPush(c)
+	if n, ok := t.closes.get(ev.ConnID); ok {
+		c.setRole(n.role)
+		t.closes.delete(ev.ConnID)
+		t.close(c, n.closedAt)
+	} else if n, ok := t.connects.get(ev.ConnID); ok {
+		c.setRole(n.role)
+		t.connects.delete(ev.ConnID)
+	}
+	return c
+}
 
-// Lost is part of libebpf.Visitor; lost events show up as gaps in the streams.
+// evict forgets the least recently active connection to make room for a new one.
+func (t *Tracker) evict(c *conn) {
+	c.counters.Evicted++
+	t.evicted++
+	if worthLogging(t.evicted) {
+		t.cfg.Logger.Warn("netobserver: more connections than MaxConnections carry data; the least recently active ones are forgotten",
+			"max_connections", t.cfg.MaxConnections, "evicted", t.evicted)
+	}
+	t.forget(c)
+}
+
+// Stats takes the final L4 counters of a connection as its close too: they come on another ring
+// than the close event, so a connection whose close was lost is still released.
+func (t *Tracker) Stats(ev *libebpf.StatsEvent) {
+	t.advance(ev.TS)
+	if ev.ConnEvents == 1 {
+		t.closed(ev.ConnID, ev.TS)
+	}
+}
+
+// Lost is part of libebpf.Visitor; lost events show up as holes in the streams, given up by the
+// rules of EndBatch.
 func (t *Tracker) Lost(libebpf.LostNotice) {}
 
 // closeGrace is how long (ns of event time) a closed connection still takes data events. The
@@ -270,15 +370,31 @@ func (t *Tracker) Lost(libebpf.LostNotice) {}
 const closeGrace = 100e6
 
 // EndBatch parses and matches what the batch brought, then ends the connections closed at least
-// closeGrace ago.
-func (t *Tracker) EndBatch() {
+// closeGrace ago. drained says the poll that made the batch emptied every ring (it returned
+// fewer events than it could): every event produced before the poll began has then been
+// delivered, or lost, and a hole that an earlier batch's data lies behind is given up at once.
+func (t *Tracker) EndBatch(drained bool) {
+	if drained {
+		t.settled = t.batch
+	}
+	for _, c := range t.waiting {
+		c.waiting = false
+		t.touch(c)
+	}
+	clear(t.waiting)
+	t.waiting = t.waiting[:0]
 	for _, c := range t.touched {
 		c.touched = false
-		t.parse(c, parser.Request)
-		t.parse(c, parser.Response)
-		t.expireEarly(c)
+		if c.gone {
+			continue // forgotten during the batch
+		}
+		if t.parse(c, false) {
+			t.expireEarly(c)
+		}
 	}
+	clear(t.touched)
 	t.touched = t.touched[:0]
+	t.closes.expireClosed(t.now, closeGrace)
 	kept := t.closing[:0]
 	for _, c := range t.closing {
 		if t.now >= c.closedAt && t.now-c.closedAt >= closeGrace {
@@ -289,6 +405,7 @@ func (t *Tracker) EndBatch() {
 	}
 	clear(t.closing[len(kept):])
 	t.closing = kept
+	t.batch++
 }
 
 // Expire ends connections idle for IdleTimeout before now (CLOCK_MONOTONIC ns; 0: the newest
@@ -297,10 +414,11 @@ func (t *Tracker) Expire(now uint64) {
 	if now == 0 {
 		now = t.now
 	}
-	for _, c := range t.conns {
-		if now > c.lastSeen && now-c.lastSeen >= t.cfg.IdleTimeout {
-			t.ending = append(t.ending, c)
+	for c := t.lru.next; c != &t.lru; c = c.next {
+		if now <= c.lastSeen || now-c.lastSeen < t.cfg.IdleTimeout {
+			break // the rest were active later
 		}
+		t.ending = append(t.ending, c)
 	}
 	t.forgetEnding()
 }
@@ -339,8 +457,21 @@ func (t *Tracker) touch(c *conn) {
 	}
 }
 
+func (t *Tracker) lruPush(c *conn) {
+	c.prev, c.next = t.lru.prev, &t.lru
+	t.lru.prev.next = c
+	t.lru.prev = c
+}
+
+func (t *Tracker) lruRemove(c *conn) {
+	c.prev.next, c.next.prev = c.next, c.prev
+	c.prev, c.next = nil, nil
+}
+
+// forget ends a connection: what its streams still hold is parsed, and what stays unmatched is
+// counted.
 func (t *Tracker) forget(c *conn) {
-	if t.conns[c.id] != c {
+	if c.gone {
 		return // already forgotten: closed and expired, or closed twice
 	}
 	for i := range c.streams {
@@ -348,8 +479,17 @@ func (t *Tracker) forget(c *conn) {
 			s.Flush()
 		}
 	}
-	t.parse(c, parser.Request)
-	t.parse(c, parser.Response)
+	if t.parse(c, true) {
+		t.drop(c)
+	}
+}
+
+// drop stops tracking c, counting the messages it still held as unmatched.
+func (t *Tracker) drop(c *conn) {
+	if c.gone {
+		return
+	}
+	c.gone = true
 	c.counters.UnmatchedRequests += uint64(len(c.requests))
 	c.counters.UnmatchedResponses += uint64(len(c.early))
 	for _, s := range c.streams {
@@ -358,61 +498,207 @@ func (t *Tracker) forget(c *conn) {
 		}
 	}
 	delete(t.conns, c.id)
+	t.lruRemove(c)
 }
 
-// maxParsesPerStream bounds one EndBatch's work on a stream, whatever a parser does.
-const maxParsesPerStream = 1 << 16
+// maxSteps bounds one parse of a connection, whatever a parser does.
+const maxSteps = 1 << 17
 
-func (t *Tracker) parse(c *conn, typ parser.MessageType) {
-	s := c.streams[typ-1]
+// parse parses and matches what c's streams hold, containing a parser's panic to c: its state is
+// dropped, the panic counted and reported. It reports whether c is still tracked. final says c
+// ends: nothing more will arrive, every hole is given up and nothing waits.
+func (t *Tracker) parse(c *conn, final bool) (ok bool) {
+	t.parsing = nil
+	defer func() {
+		if r := recover(); r != nil {
+			t.contain(c, r)
+			ok = false
+		}
+	}()
+	t.parseInOrder(c, final)
+	return true
+}
+
+func (t *Tracker) contain(c *conn, r any) {
+	cnt := c.counters
+	cnt.Panics++
+	if worthLogging(cnt.Panics) {
+		prefix := t.parsing[:min(len(t.parsing), 32)]
+		t.cfg.Logger.Error("netobserver: a parser panicked; the connection's state is dropped",
+			"protocol", c.proto.String(), "panics", cnt.Panics, "panic", fmt.Sprint(r), "bytes", hex.EncodeToString(prefix))
+	}
+	t.drop(c)
+}
+
+// worthLogging says whether the n-th occurrence of something is logged: the 1st, 10th, 100th …
+func worthLogging(n uint64) bool {
+	for n >= 10 && n%10 == 0 {
+		n /= 10
+	}
+	return n == 1
+}
+
+// parseInOrder parses c's two streams a message at a time, the stream whose next message is older
+// first, so that messages are matched in the order they were sent. It stops when neither stream
+// can go on:
+//
+//   - a stream whose head is an incomplete message waits for more bytes;
+//   - a stream stopped at missing bytes (a hole not given up yet) holds the other back at the ts
+//     of the bytes behind the hole: what the hole held was sent no later, and may answer, or be
+//     answered by, the other stream's next messages;
+//   - a full queue of requests waits for the responses that will make room, unless the oldest
+//     has waited HoldTimeout or its stream is half full.
+func (t *Tracker) parseInOrder(c *conn, final bool) {
+	settled := t.settled
+	if final {
+		settled = math.MaxUint64 // every hole behind which data lies is given up
+	}
+	var h [2]head
+	for i := range h {
+		t.look(c, i, settled, &h[i])
+	}
+	for range maxSteps {
+		i, ok := t.next(c, &h, final)
+		if !ok {
+			break
+		}
+		// Parsing one stream changes nothing the other's head says.
+		if !t.step(c, parser.MessageType(i+1), h[i].data, h[i].ts, settled) {
+			h[i].stalled = true
+		}
+		t.look(c, i, settled, &h[i])
+	}
+	if !final && !c.waiting && (h[0].bound != math.MaxUint64 || h[1].bound != math.MaxUint64) {
+		c.waiting = true
+		t.waiting = append(t.waiting, c)
+	}
+}
+
+// head is what parseInOrder knows of the head of one stream.
+type head struct {
+	data    []byte // the bytes at the parse position
+	ts      uint64 // of data
+	bound   uint64 // no data: the ts of the bytes behind the hole at the parse position, or MaxUint64
+	stalled bool   // data is an incomplete message whose rest may still come
+}
+
+func (h *head) ready() bool { return len(h.data) > 0 && !h.stalled }
+
+// look gives up what holes it may at the head of stream i and describes the head in h.
+func (t *Tracker) look(c *conn, i int, settled uint64, h *head) {
+	h.data, h.ts, h.bound = nil, 0, math.MaxUint64
+	s := c.streams[i]
 	if s == nil {
 		return
 	}
-	// No Flush here: a poll may end in the middle of a syscall's events. Groups left pending are
-	// placed by Gap once they are old, and by forget.
-	cnt := c.counters
-	for range maxParsesPerStream {
-		data, ts := s.Head()
-		if len(data) == 0 {
-			gap := s.Gap(t.now)
-			if gap == 0 {
-				return
-			}
-			cnt.GapBytes += s.SkipGap()
-			continue
+	data, ts := s.Head()
+	if len(data) == 0 && t.skipGaps(c, i, settled) {
+		data, ts = s.Head()
+	}
+	if len(data) > 0 {
+		h.data, h.ts = data, ts
+	} else if nts, ok := s.NextTS(); ok {
+		h.bound = nts
+	}
+}
+
+// next picks the stream (0 requests, 1 responses) to parse a message from; see parseInOrder.
+func (t *Tracker) next(c *conn, h *[2]head, final bool) (int, bool) {
+	const rq, rs = 0, 1
+	var i int
+	switch {
+	case h[rq].ready() && h[rs].ready():
+		i = rq
+		if h[rs].ts < h[rq].ts {
+			i = rs
 		}
-		msg := &t.scratch
-		*msg = parser.Message{}
-		res := c.parser.Parse(data, typ, msg)
-		switch res.Status {
-		case parser.Complete:
-			msg.Type = typ
-			if typ == parser.Response && c.proto == libebpf.ProtoDNS && t.cfg.DNSAnswer != nil {
-				t.answers(c, data, msg.Resource)
+	case h[rq].ready():
+		i = rq
+	case h[rs].ready():
+		i = rs
+	default:
+		return 0, false
+	}
+	if final {
+		return i, true
+	}
+	if i == rq && len(c.requests) >= t.cfg.MaxPending {
+		switch {
+		case h[rs].ready():
+			i = rs
+		case t.now < c.requests[0].ts || t.now-c.requests[0].ts < t.cfg.HoldTimeout:
+			if !crowded(c.streams[rq]) {
+				return 0, false
 			}
-			s.Consume(res.Consumed)
-			t.deliver(c, typ, ts, msg)
-		case parser.Ignored: // Consumed may pass the buffered bytes, as for Complete
-			cnt.Ignored++
-			s.Consume(res.Consumed)
-		case parser.Invalid:
-			skip := c.parser.FindBoundary(data, typ)
-			if skip <= 0 {
-				skip = len(data)
-			}
-			cnt.Invalid++
-			cnt.InvalidBytes += uint64(skip)
-			s.Consume(skip)
-		default: // NeedMore
-			// The rest of this message may sit behind a hole that will never fill.
-			if s.GapAfterHead(t.now) > 0 {
-				cnt.AbandonedBytes += uint64(len(data))
-				s.Consume(len(data))
-				continue
-			}
-			return
 		}
 	}
+	if h[i].ts > h[1-i].bound && !crowded(c.streams[i]) {
+		return 0, false
+	}
+	return i, true
+}
+
+// crowded says a stream holds so much that it must be parsed on whatever waits.
+func crowded(s *stream.Buffer) bool { return s.Len() >= s.Cap()/2 }
+
+// skipGaps gives up the holes at the parse position of stream i that the stream's rules say will
+// not fill (see stream.Buffer.Gap), and reports whether it gave up any.
+func (t *Tracker) skipGaps(c *conn, i int, settled uint64) (skipped bool) {
+	s := c.streams[i]
+	for s.Gap(t.now, settled) > 0 {
+		n := s.SkipGap()
+		if n == 0 {
+			return skipped
+		}
+		skipped = true
+		c.counters.GapBytes += n
+		if parser.MessageType(i+1) == parser.Response {
+			c.lostAnswers = true
+		}
+		if data, _ := s.Head(); len(data) > 0 {
+			return true
+		}
+	}
+	return skipped
+}
+
+// step parses one message (or skips one unit) from data, the head of stream typ, and reports
+// whether it did: false when the head is an incomplete message whose rest may still come.
+func (t *Tracker) step(c *conn, typ parser.MessageType, data []byte, ts, settled uint64) bool {
+	s := c.streams[typ-1]
+	cnt := c.counters
+	t.parsing = data
+	msg := &t.scratch
+	*msg = parser.Message{}
+	res := c.parser.Parse(data, typ, msg)
+	switch res.Status {
+	case parser.Complete:
+		msg.Type = typ
+		if typ == parser.Response && c.proto == libebpf.ProtoDNS && t.cfg.DNSAnswer != nil {
+			t.answers(c, data, msg.Resource)
+		}
+		s.Consume(res.Consumed)
+		t.deliver(c, typ, ts, msg)
+	case parser.Ignored: // Consumed may pass the buffered bytes, as for Complete
+		cnt.Ignored++
+		s.Consume(res.Consumed)
+	case parser.Invalid:
+		skip := c.parser.FindBoundary(data, typ)
+		if skip <= 0 {
+			skip = len(data)
+		}
+		cnt.Invalid++
+		cnt.InvalidBytes += uint64(skip)
+		s.Consume(skip)
+	default: // NeedMore
+		// The rest of this message may sit behind a hole that will never fill.
+		if s.GapAfterHead(t.now, settled) == 0 {
+			return false
+		}
+		cnt.AbandonedBytes += uint64(len(data))
+		s.Consume(len(data))
+	}
+	return true
 }
 
 func (t *Tracker) answers(c *conn, response []byte, question string) {
@@ -446,6 +732,10 @@ func (t *Tracker) deliver(c *conn, typ parser.MessageType, ts uint64, msg *parse
 		return
 	}
 	cnt.Responses++
+	if c.lostAnswers {
+		c.lostAnswers = false
+		t.dropAnswered(c, ts)
+	}
 	if i := c.match(c.requests, &m, false); i >= 0 {
 		req := c.requests[i]
 		c.requests = remove(c.requests, i)
@@ -459,6 +749,32 @@ func (t *Tracker) deliver(c *conn, typ parser.MessageType, ts uint64, msg *parse
 		cnt.UnmatchedResponses++
 	}
 	c.early = append(c.early, m)
+}
+
+// dropAnswered gives up, after response bytes were lost, the pending requests whose answers they
+// held: in order, a response of time ts answers the newest request sent before it or one sent
+// with it (a pipelined write), so requests older than that one were answered in the lost bytes.
+// A loss inside the answers of one pipelined write cannot be told from its timestamps; the
+// pairing then shifts until the queue empties.
+func (t *Tracker) dropAnswered(c *conn, ts uint64) {
+	if c.matching != parser.MatchInOrder {
+		return
+	}
+	newest := -1
+	for i, q := range c.requests {
+		if q.ts <= ts {
+			newest = i
+		}
+	}
+	if newest <= 0 {
+		return
+	}
+	n := 0
+	for n < newest && c.requests[n].ts < c.requests[newest].ts {
+		n++
+	}
+	c.requests = append(c.requests[:0], c.requests[n:]...)
+	c.counters.UnmatchedRequests += uint64(n)
 }
 
 // match returns the index in q of the other half of m, or -1. In order, a response pairs with

@@ -246,7 +246,7 @@ func TestIdleConnectionsAreSmall(t *testing.T) {
 	for i := range n {
 		tr.Data(event(int32(i), libebpf.DirEgress, req))
 		tr.Data(event(int32(i), libebpf.DirIngress, resp))
-		tr.EndBatch()
+		tr.EndBatch(true)
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)

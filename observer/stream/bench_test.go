@@ -45,7 +45,7 @@ func BenchmarkMixed(b *testing.B) {
 		for {
 			data, _ := buf.Head()
 			if len(data) == 0 {
-				if buf.Gap(pos) == 0 {
+				if buf.Gap(pos, 0) == 0 {
 					break
 				}
 				buf.SkipGap()

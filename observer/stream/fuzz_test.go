@@ -251,7 +251,7 @@ func runModel(t *testing.T, in []byte, trace func(string, ...any)) {
 					b.Consume(len(data))
 				case 3:
 					at := now + uint64(s.n(200))
-					if g := b.Gap(at); g > 0 {
+					if g := b.Gap(at, 0); g > 0 {
 						trace("gap(%d) %d at %d, skip", at, g, b.Pos())
 						b.SkipGap()
 					}
@@ -271,7 +271,7 @@ func runModel(t *testing.T, in []byte, trace func(string, ...any)) {
 					b.Shrink()
 				case 8:
 					at := now + uint64(s.n(200))
-					if data, _ := b.Head(); b.GapAfterHead(at) > 0 {
+					if data, _ := b.Head(); b.GapAfterHead(at, 0) > 0 {
 						trace("gap after head(%d) at %d: drop %d", at, b.Pos(), len(data))
 						b.Consume(len(data))
 					}
@@ -289,7 +289,7 @@ func runModel(t *testing.T, in []byte, trace func(string, ...any)) {
 			data, _ := b.Head()
 			if len(data) > 0 {
 				b.Consume(len(data))
-			} else if b.Gap(^uint64(0)) == 0 || b.SkipGap() == 0 {
+			} else if b.Gap(^uint64(0), 0) == 0 || b.SkipGap() == 0 {
 				break
 			}
 			checkBuffer(t, b, m, &last, "drain")

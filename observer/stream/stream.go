@@ -68,8 +68,9 @@
 // returns the contiguous bytes at the parse position; Consume moves it, possibly beyond what is
 // buffered (a message body that has not arrived, or never will). When the parse position sits at
 // missing bytes, Gap says whether to give up on them: at once for bytes the kernel truncated,
-// otherwise once later data is GapTimeout old or GapBytes of it are buffered; SkipGap then moves to
-// the next byte present. Bytes held in memory are bounded by Cap: past it the oldest unparsed
+// otherwise once later data came in a settled batch (a later poll that emptied every ring did not
+// bring them: they were lost), or is GapTimeout old, or GapBytes of it are buffered; SkipGap then
+// moves to the next byte present. Bytes held in memory are bounded by Cap: past it the oldest unparsed
 // bytes are dropped (Overflow) and the parse position moves past them (a caller notices the jump
 // in Pos, or in Stats().Overflow, and restarts its parser there).
 //
@@ -80,13 +81,13 @@
 //	for {
 //		data, ts := b.Head()
 //		if len(data) == 0 {
-//			if b.Gap(now) == 0 { break }
+//			if b.Gap(now, settled) == 0 { break }
 //			b.SkipGap() // and reset the parser: the stream resumes after lost bytes
 //			continue
 //		}
 //		r := conn.Parse(data, typ, &msg) // Complete/Ignored: b.Consume(r.Consumed)
 //		if r.Status == parser.NeedMore { // the rest may never come:
-//			if b.GapAfterHead(now) == 0 { break }
+//			if b.GapAfterHead(now, settled) == 0 { break }
 //			b.Consume(len(data)) // drop the partial message; Gap/SkipGap follow
 //		}
 //		...                              // Invalid: b.Consume(FindBoundary, or len(data) if -1)
@@ -150,6 +151,9 @@ type Chunk struct {
 	// the security_socket_* hooks): one event per segment, so their group's end cannot be
 	// inferred from sizes. Take it from attr.syscall_func.
 	Vectored bool
+	// Batch numbers the poll that delivered the event (from 1), for Gap's settled rule; 0 when
+	// the caller does not track polls.
+	Batch uint64
 }
 
 // Config tunes a Buffer. Zero fields take the defaults.
@@ -202,6 +206,7 @@ type run struct {
 	pos, n uint64
 	off    int    // offset in data of the first byte (present runs)
 	ts     uint64 // ts of the event that carried the first byte (present runs)
+	batch  uint64 // the earliest Chunk.Batch among its bytes (present runs)
 	lost   bool
 }
 
@@ -217,6 +222,7 @@ type pending struct {
 	vectored bool
 	sum      uint64 // Σ OrgSize
 	ts       uint64 // of the first chunk
+	batch    uint64 // of the first chunk
 	suspect  bool   // a chunk repeats an earlier one: possibly a duplicate delivery
 	copies   uint64 // payload bytes of chunks kept as references (copyOf >= 0)
 	prepend  bool
@@ -267,6 +273,8 @@ type Buffer struct {
 
 	g     pending
 	stats Stats
+	// placing is the Chunk.Batch of the bytes being placed.
+	placing uint64
 }
 
 // New returns an empty Buffer.
@@ -364,13 +372,14 @@ func (b *Buffer) Add(c Chunk) {
 	if !g.active {
 		// Fast path: a chunk that is a whole syscall by itself is placed without staging.
 		if org <= c.Pos && (b.isBoundary(c.Pos-org) || !c.Vectored && org != uint64(b.cfg.MaxChunk)) {
+			b.placing = c.Batch
 			b.placeGroup(c.Pos-org, org, c.TryToPrepend, c.LengthHeader, c.TS, p)
 			b.placeChunk(c.Pos-org, org, p, c.TS)
 			b.trim()
 			return
 		}
 		*g = pending{
-			active: true, pos: c.Pos, vectored: c.Vectored, ts: c.TS,
+			active: true, pos: c.Pos, vectored: c.Vectored, ts: c.TS, batch: c.Batch,
 			prepend: c.TryToPrepend, lenHdr: c.LengthHeader,
 			chunks: g.chunks[:0], stage: g.stage[:0],
 		}
@@ -427,6 +436,7 @@ func (b *Buffer) resolve() {
 	}
 	deduped := g.suspect && g.dedupe(&b.stats)
 	start := g.pos - g.sum
+	b.placing = g.batch
 	if !deduped {
 		// A deduplicated group's start is a judgement (an exactly periodic genuine syscall would
 		// start earlier): its payload bytes are right wherever it starts, a glued header is not.
@@ -638,21 +648,25 @@ func (b *Buffer) insertPresent(i int, pos uint64, p []byte, ts uint64) int {
 	mergePrev := i > 0 && !b.runs[i-1].lost && b.runs[i-1].end() == pos
 	b.addMark(pos, ts, mergePrev && i == len(b.runs))
 	mergeNext := i < len(b.runs) && !b.runs[i].lost && b.runs[i].pos == end
+	batch := b.placing
 	switch {
 	case mergePrev && mergeNext:
 		b.runs[i-1].n += uint64(n) + b.runs[i].n
+		b.runs[i-1].batch = min(b.runs[i-1].batch, batch, b.runs[i].batch)
 		b.runs = append(b.runs[:i], b.runs[i+1:]...)
 		return i - 1
 	case mergePrev:
 		b.runs[i-1].n += uint64(n)
+		b.runs[i-1].batch = min(b.runs[i-1].batch, batch)
 		return i - 1
 	case mergeNext:
 		b.runs[i].pos, b.runs[i].n, b.runs[i].off, b.runs[i].ts = pos, b.runs[i].n+uint64(n), off, ts
+		b.runs[i].batch = min(b.runs[i].batch, batch)
 		return i
 	}
 	b.runs = append(b.runs, run{})
 	copy(b.runs[i+1:], b.runs[i:])
-	b.runs[i] = run{pos: pos, n: uint64(n), off: off, ts: ts}
+	b.runs[i] = run{pos: pos, n: uint64(n), off: off, ts: ts, batch: batch}
 	return i
 }
 
@@ -831,6 +845,10 @@ func (b *Buffer) Head() ([]byte, uint64) {
 
 // tsAt is the ts of the last mark at or before pos.
 func (b *Buffer) tsAt(pos uint64) uint64 {
+	// Usually the parse position: the first mark dates it, unless the next one does.
+	if m := b.marks; len(m) > 0 && m[0].pos <= pos && (len(m) == 1 || m[1].pos > pos) {
+		return m[0].ts
+	}
 	i := sort.Search(len(b.marks), func(i int) bool { return b.marks[i].pos > pos })
 	if i == 0 {
 		return 0
@@ -853,34 +871,61 @@ func (b *Buffer) Consume(n int) {
 
 // Gap reports the size of the missing stretch at the parse position when it should be given up:
 // at once for bytes the kernel truncated (up to their end); otherwise, for bytes that have not
-// arrived (up to the next byte present), when the data after them arrived with a ts at least
-// GapTimeout before now (a CLOCK_MONOTONIC reading in ns, e.g. the newest event's ts) or at least
-// GapBytes are buffered after them. It returns 0 when there is nothing to give up: the parse
-// position holds a byte, no later data exists yet, or it is too early to tell. A pending group
-// older than GapTimeout is placed first.
-func (b *Buffer) Gap(now uint64) uint64 {
-	if b.g.active && now >= b.g.ts && now-b.g.ts >= b.cfg.GapTimeout {
-		b.resolve()
-	}
-	return b.missing(0, b.head, now)
+// arrived (up to the next byte present), when they provably never will or probably will not:
+//
+//   - settled: data after them came in a batch numbered below settled (Chunk.Batch). A caller
+//     passes the number of a batch whose poll emptied every ring: the bytes of a syscall made
+//     before data that an earlier poll brought were in a ring by then, so that poll brought them,
+//     or the kernel lost them. 0 says nothing is settled;
+//   - the data after them arrived with a ts at least GapTimeout before now (a CLOCK_MONOTONIC
+//     reading in ns, e.g. the newest event's ts), or at least GapBytes are buffered after them.
+//
+// It returns 0 when there is nothing to give up: the parse position holds a byte, no later data
+// exists yet, or it is too early to tell. A pending group from a settled batch, or older than
+// GapTimeout, is placed first.
+func (b *Buffer) Gap(now, settled uint64) uint64 {
+	b.settle(now, settled)
+	return b.missing(0, b.head, now, settled)
 }
 
 // GapAfterHead is Gap for the position just after the bytes Head returns: non-zero when the
 // stretch there is given up, so that a message Head holds the beginning of can never be
 // completed. A caller whose parser says NeedMore asks it, and if it is non-zero drops the partial
 // message (Consume(len(data))) and then skips the gap. It returns 0 when Head is empty (ask Gap).
-func (b *Buffer) GapAfterHead(now uint64) uint64 {
-	if b.g.active && now >= b.g.ts && now-b.g.ts >= b.cfg.GapTimeout {
-		b.resolve()
-	}
+func (b *Buffer) GapAfterHead(now, settled uint64) uint64 {
+	b.settle(now, settled)
 	if len(b.runs) == 0 || b.runs[0].lost || b.runs[0].pos > b.head {
 		return 0
 	}
-	return b.missing(1, b.runs[0].end(), now)
+	return b.missing(1, b.runs[0].end(), now, settled)
+}
+
+// settle places the pending group when all of its events must have arrived.
+func (b *Buffer) settle(now, settled uint64) {
+	g := &b.g
+	if g.active && (g.batch < settled || now >= g.ts && now-g.ts >= b.cfg.GapTimeout) {
+		b.resolve()
+	}
+}
+
+// NextTS returns the ts of the first byte present at or after the parse position: of Head's bytes,
+// or of the bytes behind the missing stretch at the parse position. Missing bytes were sent no
+// later than the bytes after them, so a caller pairing two streams by time knows that nothing
+// still to come at the parse position is newer than it.
+func (b *Buffer) NextTS() (uint64, bool) {
+	for _, r := range b.runs {
+		if !r.lost {
+			if r.pos <= b.head {
+				return b.tsAt(b.head), true
+			}
+			return r.ts, true
+		}
+	}
+	return 0, false
 }
 
 // missing applies Gap's rules to position from, which no run before index i covers.
-func (b *Buffer) missing(i int, from, now uint64) uint64 {
+func (b *Buffer) missing(i int, from, now, settled uint64) uint64 {
 	if i >= len(b.runs) {
 		return 0
 	}
@@ -890,21 +935,27 @@ func (b *Buffer) missing(i int, from, now uint64) uint64 {
 		}
 		return 0
 	}
-	// A hole: given up when the data after it is old enough or plentiful.
+	// A hole: given up when the data after it is settled, old enough or plentiful.
 	after := b.w - b.r // present bytes from the hole on
 	for _, r := range b.runs[:i] {
 		if !r.lost {
 			after -= int(r.n)
 		}
 	}
+	next := uint64(0) // the first byte present after the hole
 	for _, r := range b.runs[i:] {
 		if r.lost {
 			continue
 		}
-		if now >= r.ts && now-r.ts >= b.cfg.GapTimeout || after >= b.cfg.GapBytes {
-			return r.pos - from
+		if next == 0 {
+			next = r.pos
+			if now >= r.ts && now-r.ts >= b.cfg.GapTimeout || after >= b.cfg.GapBytes {
+				return next - from
+			}
 		}
-		return 0
+		if r.batch < settled {
+			return next - from
+		}
 	}
 	return 0
 }

@@ -25,7 +25,7 @@ type step struct {
 	add     []Chunk
 	flush   bool
 	consume int
-	gapNow  uint64 // call Gap(gapNow) and compare with gap
+	gapNow  uint64 // call Gap(gapNow, 0) and compare with gap
 	gap     uint64
 	skip    bool // call SkipGap, expect skipped
 	skipped uint64
@@ -49,8 +49,8 @@ func play(t *testing.T, cfg Config, steps []step, want Stats) *Buffer {
 			b.Consume(s.consume)
 		}
 		if s.gapNow != 0 {
-			if g := b.Gap(s.gapNow); g != s.gap {
-				t.Fatalf("step %d %s: Gap(%d) = %d, want %d", i, s.name, s.gapNow, g, s.gap)
+			if g := b.Gap(s.gapNow, 0); g != s.gap {
+				t.Fatalf("step %d %s: Gap(%d, 0) = %d, want %d", i, s.name, s.gapNow, g, s.gap)
 			}
 		}
 		if s.skip {
@@ -276,14 +276,14 @@ func TestGapAfterHead(t *testing.T) {
 	b := New(small)
 	b.Add(vec(20, 20, "abcd", 1))
 	b.Add(vec(30, 10, "next", 2))
-	if data, _ := b.Head(); string(data) != "abcd" || b.GapAfterHead(1) != 16 {
-		t.Fatalf("Head %q GapAfterHead %d", data, b.GapAfterHead(1))
+	if data, _ := b.Head(); string(data) != "abcd" || b.GapAfterHead(1, 0) != 16 {
+		t.Fatalf("Head %q GapAfterHead %d", data, b.GapAfterHead(1, 0))
 	}
 	b.Consume(4)
-	if n := b.Gap(1); n != 16 || b.SkipGap() != 16 {
+	if n := b.Gap(1, 0); n != 16 || b.SkipGap() != 16 {
 		t.Fatalf("Gap %d", n)
 	}
-	if data, _ := b.Head(); string(data) != "next" || b.Pos() != 20 || b.GapAfterHead(1) != 6 {
+	if data, _ := b.Head(); string(data) != "next" || b.Pos() != 20 || b.GapAfterHead(1, 0) != 6 {
 		t.Fatalf("Head %q at %d", data, b.Pos())
 	}
 	checkIdentities(t, b, "truncated datagram")
@@ -292,18 +292,58 @@ func TestGapAfterHead(t *testing.T) {
 	b = New(small)
 	b.Add(ch(3, 3, "abc", 1))
 	b.Add(ch(9, 3, "ghi", 300))
-	if b.GapAfterHead(399) != 0 || b.GapAfterHead(400) != 3 {
-		t.Fatalf("GapAfterHead %d %d", b.GapAfterHead(399), b.GapAfterHead(400))
+	if b.GapAfterHead(399, 0) != 0 || b.GapAfterHead(400, 0) != 3 {
+		t.Fatalf("GapAfterHead %d %d", b.GapAfterHead(399, 0), b.GapAfterHead(400, 0))
 	}
 	// Nothing after Head, or nothing in Head: 0.
 	b.Consume(3)
-	if b.GapAfterHead(1000) != 0 || b.Gap(1000) != 3 {
-		t.Fatalf("GapAfterHead %d Gap %d", b.GapAfterHead(1000), b.Gap(1000))
+	if b.GapAfterHead(1000, 0) != 0 || b.Gap(1000, 0) != 3 {
+		t.Fatalf("GapAfterHead %d Gap %d", b.GapAfterHead(1000, 0), b.Gap(1000, 0))
 	}
 	b.SkipGap()
-	if b.GapAfterHead(1000) != 0 {
+	if b.GapAfterHead(1000, 0) != 0 {
 		t.Fatal("GapAfterHead with nothing after Head")
 	}
+}
+
+// A hole is given up at once when the data behind it came in a settled batch — a later poll
+// emptied every ring without filling it — and not while that data's own batch is the newest.
+func TestGapSettled(t *testing.T) {
+	b := New(small)
+	in := func(pos uint64, payload string, ts, batch uint64) {
+		c := ch(pos, uint32(len(payload)), payload, ts)
+		c.Batch = batch
+		b.Add(c)
+	}
+	in(3, "abc", 10, 1)
+	b.Consume(3)
+	in(9, "ghi", 30, 2) // "def" missing
+	if ts, ok := b.NextTS(); !ok || ts != 30 {
+		t.Fatalf("NextTS %d %v, want the bytes behind the hole", ts, ok)
+	}
+	for _, settled := range []uint64{0, 1, 2} {
+		if g := b.Gap(31, settled); g != 0 {
+			t.Fatalf("Gap(settled %d) = %d before a later batch settled", settled, g)
+		}
+	}
+	in(12, "jkl", 40, 3)
+	if g := b.Gap(41, 3); g != 3 || b.SkipGap() != 3 {
+		t.Fatalf("Gap(settled 3) = %d", g)
+	}
+	if data, ts := b.Head(); string(data) != "ghijkl" || ts != 30 {
+		t.Fatalf("Head %q %d", data, ts)
+	}
+	if ts, ok := b.NextTS(); !ok || ts != 30 {
+		t.Fatalf("NextTS %d %v, want Head's", ts, ok)
+	}
+
+	// After Head's bytes too: the rest of a message behind a settled hole will not come.
+	b.Consume(3)
+	in(18, "pqr", 50, 4) // "mno" missing
+	if b.GapAfterHead(51, 4) != 0 || b.GapAfterHead(51, 5) != 3 {
+		t.Fatalf("GapAfterHead %d %d", b.GapAfterHead(51, 4), b.GapAfterHead(51, 5))
+	}
+	checkIdentities(t, b, "settled")
 }
 
 func TestConsumePastEnd(t *testing.T) {
@@ -416,7 +456,7 @@ func TestMySQLGlue(t *testing.T) {
 func TestEdgeInputs(t *testing.T) {
 	b := New(small)
 	// Nothing yet: every call is harmless.
-	if data, _ := b.Head(); data != nil || b.Gap(1<<60) != 0 || b.SkipGap() != 0 || b.Len() != 0 {
+	if data, _ := b.Head(); data != nil || b.Gap(1<<60, 0) != 0 || b.SkipGap() != 0 || b.Len() != 0 {
 		t.Fatal("empty buffer")
 	}
 	b.Consume(5)
@@ -463,7 +503,7 @@ func TestZeroAllocs(t *testing.T) {
 			}
 			b.Consume(len(data))
 		}
-		b.Gap(pos)
+		b.Gap(pos, 0)
 	}
 	for i := 0; i < 10; i++ {
 		step()

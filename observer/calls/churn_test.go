@@ -1,0 +1,242 @@
+package calls
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/parser"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// shortConn is one short-lived HTTP connection as the kernel reports it.
+type shortConn struct {
+	id             libebpf.ConnID
+	connectTS, end uint64
+}
+
+func (s shortConn) ctrl(tr *Tracker) {
+	tr.Ctrl(&libebpf.CtrlEvent{Type: libebpf.EventConnect, TS: s.connectTS, ConnID: s.id, Addr: wireAddr, Role: libebpf.RoleClient})
+	tr.Ctrl(&libebpf.CtrlEvent{Type: libebpf.EventClose, TS: s.end, ConnID: s.id, Addr: wireAddr})
+}
+
+func (s shortConn) data(tr *Tracker, req, resp []byte) {
+	ev := libebpf.DataEvent{DataAttr: libebpf.DataAttr{TS: s.connectTS + 10_000, ConnID: s.id, Addr: wireAddr,
+		Protocol: libebpf.ProtoHTTP, Direction: libebpf.DirEgress, Syscall: libebpf.SyscallWrite,
+		Pos: uint64(len(req)), OrgMsgSize: uint32(len(req)), MsgBufSize: uint32(len(req))}, Payload: req}
+	tr.Data(&ev)
+	ev.TS, ev.Direction, ev.Syscall = s.connectTS+20_000, libebpf.DirIngress, libebpf.SyscallRead
+	ev.Pos, ev.OrgMsgSize, ev.MsgBufSize, ev.Payload = uint64(len(resp)), uint32(len(resp)), uint32(len(resp)), resp
+	tr.Data(&ev)
+}
+
+// 200 000 short connections (connect, request, response, close), 20 000 a second of event time,
+// polled as the kernel side delivers them: a batch's control events before its data, so each
+// close comes before the connection's data — and for some, the data only in the next poll. Every
+// call is recorded, and a closed connection is released closeGrace after its close: the state
+// tracked stays bounded and returns to nothing.
+func TestConnectionChurn(t *testing.T) {
+	req := []byte("GET /health HTTP/1.1\r\nHost: svc\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	calls := 0
+	tr := New(Config{}, Parsers(), func(c *Call) {
+		if c.Request.Resource == "/health" && c.Response.Status == 200 && c.Latency() == 10_000 {
+			calls++
+		}
+	})
+	const n, perBatch = 200_000, 100
+	const spacing = 50_000 // ns between connections
+	conns := make([]shortConn, n)
+	for i := range conns {
+		ts := uint64(1e9 + i*spacing)
+		// Ten client sockets reused in turn, as ab -c 10 does; start tells their lives apart.
+		conns[i] = shortConn{id: libebpf.ConnID{FD: int32(3 + i%10), TGID: 4242, Start: ts}, connectTS: ts, end: ts + 30_000}
+	}
+	maxTracked, maxNotes, maxOrder := 0, 0, 0
+	var late []shortConn // connections whose data the next poll brings
+	for b := 0; b < n; b += perBatch {
+		batch := conns[b : b+perBatch]
+		for _, c := range batch {
+			c.ctrl(tr)
+		}
+		for _, c := range late {
+			c.data(tr, req, resp)
+		}
+		late = late[:0]
+		for i, c := range batch {
+			if i%7 == 3 {
+				late = append(late, c)
+				continue
+			}
+			c.data(tr, req, resp)
+		}
+		tr.EndBatch(true)
+		maxTracked = max(maxTracked, tr.Connections())
+		maxNotes = max(maxNotes, tr.Notes())
+		maxOrder = max(maxOrder, len(tr.connects.order)+len(tr.closes.order))
+	}
+	for _, c := range late {
+		c.data(tr, req, resp)
+	}
+	tr.EndBatch(true)
+	assert.Equal(t, n, calls)
+	// closeGrace (100 ms) of connections at 20 000 a second, and a batch.
+	assert.LessOrEqual(t, maxTracked, 2000+2*perBatch)
+	assert.LessOrEqual(t, tr.Peak(), 2000+2*perBatch, "within batches too")
+	assert.LessOrEqual(t, maxNotes, 2000+2*perBatch)
+	assert.LessOrEqual(t, maxOrder, 4*(2000+2*perBatch), "the notes' order")
+
+	// Time goes on (another connection's event): everything closed is released.
+	other := shortConn{id: libebpf.ConnID{FD: 99, TGID: 1, Start: 1}, connectTS: 1e9 + n*spacing + 200e6}
+	tr.Ctrl(&libebpf.CtrlEvent{Type: libebpf.EventConnect, TS: other.connectTS, ConnID: other.id, Addr: wireAddr, Role: libebpf.RoleClient})
+	other.data(tr, req, resp)
+	tr.EndBatch(true)
+	assert.Equal(t, 1, tr.Connections(), "only the open one")
+	assert.Zero(t, tr.Notes())
+	cnt := tr.Counters(libebpf.ProtoHTTP)
+	assert.EqualValues(t, n+1, cnt.Calls)
+	assert.Zero(t, cnt.UnmatchedRequests+cnt.UnmatchedResponses+cnt.Evicted+cnt.UnknownRole)
+	assert.Zero(t, tr.NotesEvicted())
+}
+
+// Past MaxConnections the least recently active connection is forgotten — counted, logged, what it
+// held counted as unmatched — and new connections keep being recorded.
+func TestEvictLeastRecentlyActive(t *testing.T) {
+	var log bytes.Buffer
+	calls := 0
+	tr := New(Config{MaxConnections: 100, Logger: slog.New(slog.NewTextHandler(&log, nil))}, Parsers(), func(*Call) { calls++ })
+	req := []byte("GET /slow HTTP/1.1\r\nHost: svc\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	pos := map[wireKey]uint64{}
+	event := func(fd int32, ts uint64, dir libebpf.Direction, p []byte) *libebpf.DataEvent {
+		pos[wireKey{fd, dir}] += uint64(len(p))
+		return &libebpf.DataEvent{DataAttr: libebpf.DataAttr{TS: ts, ConnID: libebpf.ConnID{FD: fd, TGID: 7, Start: 1}, Addr: wireAddr,
+			Protocol: libebpf.ProtoHTTP, Role: libebpf.RoleClient, Direction: dir, Pos: pos[wireKey{fd, dir}],
+			OrgMsgSize: uint32(len(p)), MsgBufSize: uint32(len(p))}, Payload: p}
+	}
+	// Connection 0 stays active; 1000 others each send a request that is never answered.
+	for i := range 1000 {
+		ts := uint64(1000 + 10*i)
+		tr.Data(event(int32(i+1), ts, libebpf.DirEgress, req))
+		if i%50 == 0 {
+			tr.Data(event(0, ts, libebpf.DirEgress, req))
+			tr.Data(event(0, ts+5, libebpf.DirIngress, resp))
+		}
+		tr.EndBatch(true)
+		require.LessOrEqual(t, tr.Connections(), 100)
+	}
+	cnt := tr.Counters(libebpf.ProtoHTTP)
+	assert.EqualValues(t, 1000+1-100, cnt.Evicted)
+	assert.EqualValues(t, 1000+1-100, cnt.UnmatchedRequests, "each evicted connection's request")
+	assert.Equal(t, 20, calls, "connection 0 was never the least recently active")
+	// Logged the 1st, 10th and 100th time, not 901 times.
+	assert.Equal(t, 3, strings.Count(log.String(), "least recently active"), log.String())
+	assert.Contains(t, log.String(), "evicted=100\n")
+}
+
+// panicky is a protocol whose parser panics on a request starting with "boom".
+type panicky struct{}
+
+func (panicky) Name() string                         { return "panicky" }
+func (panicky) Matching() parser.Matching            { return parser.MatchInOrder }
+func (panicky) NewConn(*parser.Interner) parser.Conn { return &panickyConn{} }
+
+type panickyConn struct{}
+
+func (*panickyConn) Parse(buf []byte, typ parser.MessageType, msg *parser.Message) parser.Result {
+	i := bytes.IndexByte(buf, '\n')
+	if i < 0 {
+		return parser.Result{Status: parser.NeedMore}
+	}
+	if bytes.HasPrefix(buf, []byte("boom")) {
+		var table []int
+		_ = table[len(buf)] // index out of range, as parser/mysql's le32 on a short body did
+	}
+	msg.Method = "LINE"
+	msg.Size = i + 1
+	return parser.Result{Status: parser.Complete, Consumed: i + 1}
+}
+
+func (*panickyConn) FindBoundary([]byte, parser.MessageType) int { return -1 }
+
+// A parser that panics takes down its connection's state, never the process: the panic is
+// counted and logged with the protocol and the bytes, other connections go on, and the
+// connection's next data starts afresh.
+func TestParserPanicIsContained(t *testing.T) {
+	var log bytes.Buffer
+	calls := 0
+	parsers := Parsers()
+	parsers[libebpf.ProtoKafka] = panicky{} // a protocol number the tests can spare
+	tr := New(Config{Logger: slog.New(slog.NewTextHandler(&log, nil))}, parsers, func(*Call) { calls++ })
+	pos := map[wireKey]uint64{}
+	send := func(fd int32, dir libebpf.Direction, ts uint64, p string) {
+		k := wireKey{fd, dir}
+		pos[k] += uint64(len(p))
+		tr.Data(&libebpf.DataEvent{DataAttr: libebpf.DataAttr{TS: ts, ConnID: libebpf.ConnID{FD: fd, TGID: 9, Start: 1}, Addr: wireAddr,
+			Protocol: libebpf.ProtoKafka, Role: libebpf.RoleClient, Direction: dir, Pos: pos[k],
+			OrgMsgSize: uint32(len(p)), MsgBufSize: uint32(len(p))}, Payload: []byte(p)})
+	}
+	for i := range 12 {
+		ts := uint64(1000 * (i + 1))
+		send(1, libebpf.DirEgress, ts, "ping\n")
+		send(1, libebpf.DirIngress, ts+10, "pong\n")
+		send(2, libebpf.DirEgress, ts, "ping\n") // a request left waiting, dropped with the state
+		send(2, libebpf.DirEgress, ts+1, "boom\n")
+		tr.EndBatch(true)
+	}
+	assert.Equal(t, 12, calls, "connection 1's calls")
+	cnt := tr.Counters(libebpf.ProtoKafka)
+	assert.EqualValues(t, 12, cnt.Panics)
+	assert.EqualValues(t, 12, cnt.UnmatchedRequests, "connection 2's pings")
+	assert.Equal(t, 1, tr.Connections(), "connection 2's state is gone")
+	// Logged the 1st and the 10th time.
+	assert.Equal(t, 2, strings.Count(log.String(), "a parser panicked"), log.String())
+	assert.Contains(t, log.String(), "protocol=kafka panics=1 ")
+	assert.Contains(t, log.String(), "bytes=626f6f6d0a") // "boom\n"
+	assert.Contains(t, log.String(), "index out of range")
+
+	// A panic while a connection ends is contained too.
+	send(3, libebpf.DirEgress, 20_000, "boo")
+	tr.EndBatch(true)
+	send(3, libebpf.DirEgress, 20_001, "m\n")
+	tr.Close()
+	assert.EqualValues(t, 13, tr.Counters(libebpf.ProtoKafka).Panics)
+	assert.Zero(t, tr.Connections())
+}
+
+// Closes of connections that never carry data (most of a host's) expire from the notes: what
+// the notes hold, and their bookkeeping, stay bounded.
+func TestNotesOfClosesExpire(t *testing.T) {
+	n := newNotes(1 << 16)
+	for i := range 100_000 {
+		ts := uint64(i) * 1e6 // a close every ms: 100 within closeGrace
+		n.put(libebpf.ConnID{FD: int32(i), TGID: 1, Start: ts}, note{closedAt: ts})
+		n.expireClosed(ts, closeGrace)
+		require.LessOrEqual(t, n.len(), 101)
+		require.LessOrEqual(t, len(n.order), 4*101)
+	}
+	assert.Zero(t, n.Evicted)
+}
+
+// A connection whose close event was lost is released by its final stats event, which comes on
+// another ring.
+func TestFinalStatsCloseAConnection(t *testing.T) {
+	req := []byte("GET /health HTTP/1.1\r\nHost: svc\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	calls := 0
+	tr := New(Config{}, Parsers(), func(*Call) { calls++ })
+	for i := range 1000 {
+		ts := uint64(1e9 + i*1e6)
+		c := shortConn{id: libebpf.ConnID{FD: 3, TGID: 4242, Start: ts}, connectTS: ts, end: ts + 30_000}
+		tr.Ctrl(&libebpf.CtrlEvent{Type: libebpf.EventConnect, TS: c.connectTS, ConnID: c.id, Addr: wireAddr, Role: libebpf.RoleClient})
+		c.data(tr, req, resp)
+		tr.Stats(&libebpf.StatsEvent{TS: c.end, ConnID: c.id, Addr: wireAddr, Role: libebpf.RoleClient, ConnEvents: 0})
+		tr.Stats(&libebpf.StatsEvent{TS: c.end, ConnID: c.id, Addr: wireAddr, Role: libebpf.RoleClient, ConnEvents: 1})
+		tr.EndBatch(true)
+		require.LessOrEqual(t, tr.Connections(), 101)
+	}
+	assert.Equal(t, 1000, calls)
+}

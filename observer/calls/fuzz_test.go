@@ -1,0 +1,92 @@
+package calls
+
+import (
+	"testing"
+
+	"github.com/netobserver/netobserver/cgo/libebpf"
+)
+
+// fuzzSnippets are the messages FuzzTracker sends, per protocol and direction (egress: requests).
+var fuzzSnippets = map[libebpf.Protocol][2][]string{
+	libebpf.ProtoHTTP: {
+		{"GET /a HTTP/1.1\r\nHost: x\r\n\r\n", "POST /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", "HEAD /c HTTP/1.1\r\n\r\n", "garbage\r\n"},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "HTTP/1.1 404 NF\r\nContent-Length: 0\r\n\r\n", "HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"},
+	},
+	libebpf.ProtoRedis: {
+		{"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", "*1\r\n$4\r\nPING\r\n", "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n", "?bad\r\n"},
+		{"$1\r\nv\r\n", "+PONG\r\n", "+OK\r\n", "-ERR x\r\n"},
+	},
+}
+
+// FuzzTracker plays arbitrary sequences of data events (cut, lost, out of order), closes, polls
+// and expiries through a Tracker: it never panics, no parser panic is contained, and when it
+// closes every message parsed is in a call or counted unmatched.
+func FuzzTracker(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 0, 1, 4, 0, 0, 5, 1, 0, 0, 2, 1, 1, 0, 3, 5, 1})
+	f.Add([]byte{0, 0, 1, 0, 0, 0, 2, 0, 4, 4, 1, 0, 1, 4, 1, 0, 5, 0, 6, 0, 1, 4, 2, 0, 5, 1, 7, 0})
+	f.Add([]byte{1, 1, 0, 3, 1, 5, 0, 1, 6, 1, 1, 2, 2, 5, 0})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		tr := New(Config{MaxConnections: 2, MaxPending: 2, StreamCap: 1 << 16}, Parsers(), func(*Call) {})
+		protos := []libebpf.Protocol{libebpf.ProtoHTTP, libebpf.ProtoRedis, libebpf.ProtoHTTP}
+		var pos [3][2]uint64
+		ts := uint64(1e9)
+		next := func() byte {
+			if len(ops) == 0 {
+				return 0
+			}
+			b := ops[0]
+			ops = ops[1:]
+			return b
+		}
+		for len(ops) > 0 {
+			op, arg := next(), next()
+			conn, dir := int(arg%3), int(arg/3%2)
+			id := libebpf.ConnID{FD: int32(conn), TGID: 1, Start: 1}
+			ts += uint64(next()) * 1e6 // up to 255 ms on
+			switch op % 8 {
+			case 0, 1, 2, 3, 4: // a data event; 4: lost
+				snippets := fuzzSnippets[protos[conn]][dir]
+				p := snippets[int(op/8)%len(snippets)]
+				if cut := int(next()); cut%4 == 1 {
+					p = p[:cut%(len(p)+1)]
+				}
+				pos[conn][dir] += uint64(len(p))
+				if op%8 == 4 {
+					continue
+				}
+				d := libebpf.DirEgress
+				if dir == 1 {
+					d = libebpf.DirIngress
+				}
+				evTS := ts
+				if op%8 == 3 {
+					evTS -= min(evTS, 50e6) // from a CPU behind
+				}
+				tr.Data(&libebpf.DataEvent{DataAttr: libebpf.DataAttr{TS: evTS, ConnID: id, Addr: wireAddr, Protocol: protos[conn],
+					Role: libebpf.RoleClient, Direction: d, Syscall: libebpf.SyscallWrite, Pos: pos[conn][dir],
+					OrgMsgSize: uint32(len(p)), MsgBufSize: uint32(len(p))}, Payload: []byte(p)})
+			case 5:
+				tr.EndBatch(arg&1 == 0)
+			case 6:
+				tr.Ctrl(&libebpf.CtrlEvent{Type: libebpf.EventClose, TS: ts, ConnID: id, Addr: wireAddr})
+				pos[conn] = [2]uint64{}
+			case 7:
+				tr.Expire(ts + uint64(arg)*1e9)
+			}
+		}
+		tr.EndBatch(true)
+		tr.Close()
+		for _, p := range []libebpf.Protocol{libebpf.ProtoHTTP, libebpf.ProtoRedis} {
+			c := tr.Counters(p)
+			if c.Panics != 0 {
+				t.Fatalf("%v: %d panics", p, c.Panics)
+			}
+			if c.Requests != c.Calls+c.UnmatchedRequests || c.Responses != c.Calls+c.UnmatchedResponses {
+				t.Fatalf("%v: %+v", p, c)
+			}
+		}
+		if tr.Connections() != 0 {
+			t.Fatalf("%d connections after Close", tr.Connections())
+		}
+	})
+}
