@@ -157,6 +157,7 @@ func TestErrors(t *testing.T) {
 	for _, c := range []struct{ content, err string }{
 		{"tls_server_config: [\n", "yaml: line 1: did not find expected node content"},
 		{"- a\n", "line 1: the file: not a mapping"},
+		{"[a]: b\n", "line 1: the file: a key is not a string"},
 		{"rate_limit:\n  interval: 1s\n", "line 2: rate_limit is not supported: netobserver implements a subset of exporter-toolkit's web config (README, Security)"},
 		{"basic_auth_user:\n  a: b\n", "line 2: unknown key basic_auth_user"},
 		{tlsHead + "  cert_fil: x\n", "line 4: unknown key tls_server_config.cert_fil"},
