@@ -276,9 +276,10 @@ type PrometheusConfig struct {
 	Listen string
 	// Path is the URL path of the metrics (default "/metrics").
 	Path string
-	// WebConfigFile (default "": plain HTTP, no authentication) is the path of a Prometheus
-	// exporter-toolkit web configuration file — TLS and basic auth, as node_exporter's
-	// --web.config.file — checked when the file loads.
+	// WebConfigFile (default "": plain HTTP, no authentication) is the path of a web
+	// configuration file in the Prometheus exporter-toolkit's format (node_exporter's
+	// --web.config.file), the subset export/prometheus/webconfig implements — TLS and basic
+	// auth — checked when the file loads.
 	WebConfigFile string
 }
 
