@@ -95,6 +95,9 @@ type Observer struct {
 	tracker *calls.Tracker
 	agg     aggregate.Aggregator
 	procs   *processes
+	// kernel is the process table fed by the library's process events; nil when the library
+	// has no process extension (then processes are read from /proc).
+	kernel *kernelProcesses
 	// disabled maps the processes switched off in the kernel to their start times.
 	disabled map[uint32]uint64
 	// asked holds the connections netlink was asked about this netlink interval.
@@ -119,6 +122,9 @@ func New(lib *libebpf.Library, opts Options, sink Sink) *Observer {
 		now:      time.Now,
 	}
 	o.agg = aggregate.New(opts.Aggregate)
+	if lib != nil && lib.ProcessEvents() {
+		o.kernel = newKernelProcesses(opts)
+	}
 	o.setOptions(opts)
 	return o
 }
@@ -141,6 +147,9 @@ func (o *Observer) setOptions(opts Options) {
 		opts.ProcRoot = "/proc"
 	}
 	o.opts = opts
+	if o.kernel != nil {
+		opts.Resolver.SetProcTable(o.kernel.table)
+	}
 	if o.procs == nil || previous.Resolver != opts.Resolver {
 		o.procs = newProcesses(opts.Resolver)
 	}
@@ -177,6 +186,10 @@ func (o *Observer) configure() error {
 func (o *Observer) Start() error {
 	if err := errors.Join(o.configure(), o.lib.SetBufferPages(libebpf.DataEvents, 512)); err != nil {
 		return err
+	}
+	if o.kernel != nil {
+		// What runs now comes from /proc; what starts later, from the events.
+		o.kernel.table.SeedFrom(container.Procfs{Root: o.opts.ProcRoot})
 	}
 	return o.lib.Start()
 }
@@ -376,8 +389,8 @@ func (o *Observer) Ctrl(ev *libebpf.CtrlEvent) {
 			return
 		}
 		// Read the process while it most likely still runs: short-lived clients are often gone
-		// by the time their first call is matched.
-		o.procs.get(ev.ConnID.TGID)
+		// by the time their first call is matched (without the kernel's process events).
+		o.procs.get(ev.ConnID.TGID, ev.TS)
 	}
 	if ev.Type == libebpf.EventClose {
 		delete(o.dropped, ev.ConnID)
@@ -406,7 +419,9 @@ func (o *Observer) Stats(ev *libebpf.StatsEvent) {
 	if dropped {
 		return
 	}
-	o.agg.AddStats(o.procs.get(ev.ConnID.TGID), ev)
+	// The connection's start, not the event's time: the final statistics of a connection whose
+	// process exited come when the map's collection finds it, maybe after the pid was reused.
+	o.agg.AddStats(o.procs.get(ev.ConnID.TGID, ev.ConnID.Start), ev)
 	if m := o.opts.Metrics; m != nil {
 		m.AddL4(aggregate.RoleName(ev.Role), aggregate.SocketType(ev.Addr), ev.WrBytes-ev.LastWrBytes, ev.RdBytes-ev.LastRdBytes,
 			int64(ev.WrPkts-ev.LastWrPkts), int64(ev.RdPkts-ev.LastRdPkts))
@@ -423,11 +438,11 @@ func (o *Observer) Lost(n libebpf.LostNotice) {
 // nameHost remembers what a DNS answer named, for remote_host, for as long as its TTL.
 func (o *Observer) nameHost(tgid uint32, question string, r dns.AddrRecord) {
 	expires := o.now().Add(time.Duration(r.TTL) * time.Second).Unix()
-	o.agg.NameHost(o.procs.get(tgid).Group, r.Addr, question, uint32(expires))
+	o.agg.NameHost(o.procs.get(tgid, 0).Group, r.Addr, question, uint32(expires))
 }
 
 func (o *Observer) addCall(c *calls.Call) {
-	o.agg.AddCall(o.procs.get(c.Conn.TGID), c)
+	o.agg.AddCall(o.procs.get(c.Conn.TGID, c.RequestTS), c)
 	if m := o.opts.Metrics; m != nil {
 		m.ObserveCall(c.Protocol.String(), aggregate.RoleName(c.Role), c.Response.Success, time.Duration(c.Latency()), c.Request.Size, c.Response.Size)
 	}
@@ -486,7 +501,7 @@ func (o *Observer) allowed(pid uint32) bool {
 	if _, off := o.disabled[pid]; off {
 		return false // events the kernel sent before it heard
 	}
-	id, err := o.opts.Resolver.Lookup(pid)
+	id, _, err := o.opts.Resolver.LookupAt(pid, 0)
 	if err != nil || id.Pending || f.Allows(id) {
 		return true // a process gone or not yet known cannot be judged; its events are kept
 	}
@@ -603,21 +618,25 @@ type processView struct {
 	proc *aggregate.Process
 	// epoch is the resolver's Epoch read before the Lookup that returned id.
 	epoch uint64
+	// until: id names the pid's process from id.Since until this time (0: no end known).
+	until uint64
 }
 
 func newProcesses(r *container.Resolver) *processes {
 	return &processes{resolver: r, byID: make(map[uint32]processView)}
 }
 
-func (p *processes) get(pid uint32) *aggregate.Process {
+// get returns the records' view of the process pid that ran at ts (monotonic ns; 0: the newest).
+func (p *processes) get(pid uint32, ts uint64) *aggregate.Process {
 	// Every call and stats event asks: an answer is reused until the resolver's epoch moves,
-	// without Lookup's lock (a pending one is asked for again: its metadata is on the way).
+	// without Lookup's lock (a pending one is asked for again: its metadata is on the way), for
+	// the times its generation of the pid covers.
 	epoch := p.resolver.Epoch()
 	v, ok := p.byID[pid]
-	if ok && v.id != nil && v.epoch == epoch && !v.id.Pending {
+	if ok && v.id != nil && v.epoch == epoch && !v.id.Pending && (ts == 0 || ts >= v.id.Since) && (v.until == 0 || ts < v.until) {
 		return v.proc
 	}
-	id, err := p.resolver.Lookup(pid)
+	id, until, err := p.resolver.LookupAt(pid, ts)
 	if err != nil {
 		// Gone before it could be read: a host process known only by its pid.
 		if ok {
@@ -631,13 +650,13 @@ func (p *processes) get(pid uint32) *aggregate.Process {
 		return v.proc
 	}
 	if ok && v.id == id {
-		if v.epoch != epoch {
-			v.epoch = epoch
+		if v.epoch != epoch || v.until != until {
+			v.epoch, v.until = epoch, until
 			p.byID[pid] = v
 		}
 		return v.proc
 	}
-	v = processView{id: id, proc: &aggregate.Process{Group: id.Group, Meta: id.Fields}, epoch: epoch}
+	v = processView{id: id, proc: &aggregate.Process{Group: id.Group, Meta: id.Fields}, epoch: epoch, until: until}
 	p.byID[pid] = v
 	return v.proc
 }
