@@ -40,6 +40,9 @@ type Procfs struct {
 	Root string
 }
 
+// NoProcfs is a proc filesystem without processes, for events recorded on another host.
+var NoProcfs = Procfs{Root: os.DevNull}
+
 func (p Procfs) root() string {
 	if p.Root == "" {
 		return "/proc"

@@ -182,6 +182,22 @@ func (t *ProcTable) Exit(ts uint64, pid uint32, startTicks uint64) {
 	}
 }
 
+// ExitPID records that the process pid now has exited at ts, when its start time is not known
+// (the process connector's exit).
+func (t *ProcTable) ExitPID(ts uint64, pid uint32) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.tick(ts)
+	t.counts.Exits++
+	if p := t.byPID[pid]; p != nil && p.Exited == 0 {
+		t.exit(p, ts)
+		for q := p.prev; q != nil && q.StartTime == p.StartTime; q = q.prev {
+			q.Exited = ts
+		}
+		t.version.Add(1)
+	}
+}
+
 func (t *ProcTable) exit(p *ProcInfo, ts uint64) {
 	p.Exited = ts
 	p.expires = ts + t.cfg.Keep

@@ -13,12 +13,15 @@ import (
 // servers are named after they exit and a reused pid never names another's calls.
 type kernelProcesses struct {
 	table *container.ProcTable
+	// fromEvents: the library reports processes; else the process connector feeds the table.
+	fromEvents bool
+	connector  *container.ProcConnector
 	// bootOffset is CLOCK_BOOTTIME - CLOCK_MONOTONIC: a fork's start estimated from its event's
 	// time (the plain-tracepoint fallback) is on the boot clock, as /proc's starttime.
 	bootOffset uint64
 }
 
-func newKernelProcesses(opts Options) *kernelProcesses {
+func newKernelProcesses(opts Options, fromEvents bool) *kernelProcesses {
 	// Kept after exit until the records still to come of it: its connections' final statistics,
 	// which the map's collection finds up to GCInterval later.
 	gc := opts.GCInterval
@@ -28,6 +31,27 @@ func newKernelProcesses(opts Options) *kernelProcesses {
 	return &kernelProcesses{
 		table:      container.NewProcTable(container.ProcTableConfig{Keep: uint64(gc + time.Minute)}),
 		bootOffset: bootOffset(),
+		fromEvents: fromEvents,
+	}
+}
+
+// start seeds the table with the processes running now and, without the library's events,
+// starts the process connector (it fails without CAP_NET_ADMIN or CONFIG_PROC_EVENTS: then every
+// process is read from /proc at its first event, as iLogtail did).
+func (k *kernelProcesses) start(procRoot string) error {
+	fs := container.Procfs{Root: procRoot}
+	var err error
+	if !k.fromEvents && k.connector == nil {
+		k.connector, err = container.ListenProcConnector(k.table, fs)
+	}
+	k.table.SeedFrom(fs)
+	return err
+}
+
+func (k *kernelProcesses) stop() {
+	if k.connector != nil {
+		k.connector.Close()
+		k.connector = nil
 	}
 }
 

@@ -62,8 +62,11 @@ type Options struct {
 	// GCInterval is how often the kernel connection map is walked for entries whose process or
 	// fd is gone (iLogtail: 300 s). Default 300 s.
 	GCInterval time.Duration
-	// ProcRoot is where /proc is, for the map GC; default "/proc".
+	// ProcRoot is where /proc is, for the map GC and process names; default "/proc".
 	ProcRoot string
+	// Recorded: the events come from a recording (replay). Processes are named only from its
+	// process events: this host's /proc knows nothing of them.
+	Recorded bool
 }
 
 // reenableAll is how often every disabled process is switched back on, so that one whose
@@ -83,8 +86,12 @@ type Counters struct {
 	Resolved uint64
 	// Collected: kernel map entries deleted because their process or fd was gone.
 	Collected uint64
-	// Lost: events the library reported lost, per stream.
-	Lost [3]uint64
+	// Lost: events the library reported lost, per stream (process events included).
+	Lost [4]uint64
+	// ProcessConnectorErr is why the process connector could not be used (a library without
+	// process events only; nil otherwise): processes are then read from /proc at their first
+	// event.
+	ProcessConnectorErr error
 }
 
 // Observer runs one pipeline's input. It is driven by one goroutine (Run).
@@ -122,8 +129,8 @@ func New(lib *libebpf.Library, opts Options, sink Sink) *Observer {
 		now:      time.Now,
 	}
 	o.agg = aggregate.New(opts.Aggregate)
-	if lib != nil && lib.ProcessEvents() {
-		o.kernel = newKernelProcesses(opts)
+	if !opts.Recorded {
+		o.kernel = newKernelProcesses(opts, lib != nil && lib.ProcessEvents())
 	}
 	o.setOptions(opts)
 	return o
@@ -132,7 +139,11 @@ func New(lib *libebpf.Library, opts Options, sink Sink) *Observer {
 func (o *Observer) setOptions(opts Options) {
 	previous := o.opts
 	if opts.Resolver == nil {
-		opts.Resolver = container.NewResolver(container.Procfs{}, nil)
+		fs := container.Procfs{Root: opts.ProcRoot}
+		if opts.Recorded {
+			fs = container.NoProcfs
+		}
+		opts.Resolver = container.NewResolver(fs, nil)
 	}
 	if opts.MetaInterval <= 0 {
 		opts.MetaInterval = 30 * time.Second
@@ -188,8 +199,9 @@ func (o *Observer) Start() error {
 		return err
 	}
 	if o.kernel != nil {
-		// What runs now comes from /proc; what starts later, from the events.
-		o.kernel.table.SeedFrom(container.Procfs{Root: o.opts.ProcRoot})
+		// What runs now comes from /proc; what starts later, from the events (or the process
+		// connector).
+		o.counts.ProcessConnectorErr = o.kernel.start(o.opts.ProcRoot)
 	}
 	return o.lib.Start()
 }
@@ -298,6 +310,9 @@ func (o *Observer) drain() {
 }
 
 func (o *Observer) finish() {
+	if o.kernel != nil {
+		o.kernel.stop()
+	}
 	o.tracker.Close()
 	o.flushL7()
 	o.flushL4()

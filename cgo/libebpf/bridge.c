@@ -153,7 +153,10 @@ struct netobs_lib *netobs_open(const char *file, char *err, size_t err_len)
 	}
 	lib->version = (const char *(*)(void))dlsym(lib->handle, "netobserver_libebpf_version");
 	lib->replay_finished = (int (*)(void))dlsym(lib->handle, "netobserver_replay_finished");
-	lib->setup_process = (void (*)(netobserver_proc_func_t, void *))dlsym(lib->handle, "netobserver_setup_process_func");
+	// NETOBSERVER_PROCESS_EVENTS=off leaves the extension unused (diagnostics, comparisons).
+	const char *procs = getenv("NETOBSERVER_PROCESS_EVENTS");
+	if (!procs || strcmp(procs, "off"))
+		lib->setup_process = (void (*)(netobserver_proc_func_t, void *))dlsym(lib->handle, "netobserver_setup_process_func");
 
 	void *stubs[4] = {(void *)lib->fn.cleanup_dog, (void *)lib->fn.update_conn_addr,
 			  (void *)lib->fn.disable_process, (void *)lib->fn.update_conn_role};

@@ -128,6 +128,7 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 		if md != nil {
 			md.Apply(&o)
 		}
+		o.Recorded = s.replayTrace != ""
 		return o
 	}
 	obs := observer.New(lib, options(p), out.flush(logger))
@@ -136,6 +137,9 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 		out.close(logger)
 		fmt.Fprintf(stderr, "netobserver: %v\n", err)
 		return 1
+	}
+	if err := obs.Counters().ProcessConnectorErr; err != nil {
+		logger.Warn("netobserver: the library reports no processes and the process connector is not available: short-lived processes may be unnamed", "error", err)
 	}
 	logger.Info("netobserver: observing", "config", p.Name, "records", p.Input.Common.RecordSchema,
 		"l4_interval", p.Input.Common.FlushOutL4Interval, "l7_interval", p.Input.Common.FlushOutL7Interval)
