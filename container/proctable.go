@@ -1,8 +1,6 @@
 package container
 
 import (
-	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 )
@@ -263,21 +261,13 @@ func (t *ProcTable) At(pid uint32, ts uint64) (p *ProcInfo, until uint64) {
 // SeedFrom adds every process running now, as fs shows them, and returns how many: the processes
 // that exist at start come from /proc, later ones from the events.
 func (t *ProcTable) SeedFrom(fs Procfs) int {
-	entries, err := os.ReadDir(fs.root())
-	if err != nil {
-		return 0
-	}
 	n := 0
-	for _, e := range entries {
-		pid, err := strconv.ParseUint(e.Name(), 10, 32)
-		if err != nil || !e.IsDir() {
-			continue
-		}
-		p, err := fs.Process(uint32(pid))
+	for _, pid := range fs.Pids() {
+		p, err := fs.Process(pid)
 		if err != nil {
 			continue // gone meanwhile
 		}
-		cg, err := fs.Cgroup(uint32(pid))
+		cg, err := fs.Cgroup(pid)
 		if err != nil {
 			continue
 		}

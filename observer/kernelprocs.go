@@ -35,10 +35,14 @@ func newKernelProcesses(opts Options, fromEvents bool) *kernelProcesses {
 	}
 }
 
-// start seeds the table with the processes running now and, without the library's events,
+// start seeds the table with the processes running now (not for a recording) and, without the
+// library's events,
 // starts the process connector (it fails without CAP_NET_ADMIN or CONFIG_PROC_EVENTS: then every
 // process is read from /proc at its first event, as iLogtail did).
-func (k *kernelProcesses) start(procRoot string) error {
+func (k *kernelProcesses) start(procRoot string, recorded bool) error {
+	if recorded {
+		return nil // a recording's processes are in its events only
+	}
 	fs := container.Procfs{Root: procRoot}
 	var err error
 	if !k.fromEvents && k.connector == nil {

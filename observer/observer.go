@@ -129,8 +129,8 @@ func New(lib *libebpf.Library, opts Options, sink Sink) *Observer {
 		now:      time.Now,
 	}
 	o.agg = aggregate.New(opts.Aggregate)
-	if !opts.Recorded {
-		o.kernel = newKernelProcesses(opts, lib != nil && lib.ProcessEvents())
+	if events := lib != nil && lib.ProcessEvents(); events || !opts.Recorded {
+		o.kernel = newKernelProcesses(opts, events)
 	}
 	o.setOptions(opts)
 	return o
@@ -201,7 +201,7 @@ func (o *Observer) Start() error {
 	if o.kernel != nil {
 		// What runs now comes from /proc; what starts later, from the events (or the process
 		// connector).
-		o.counts.ProcessConnectorErr = o.kernel.start(o.opts.ProcRoot)
+		o.counts.ProcessConnectorErr = o.kernel.start(o.opts.ProcRoot, o.opts.Recorded)
 	}
 	return o.lib.Start()
 }
