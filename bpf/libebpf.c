@@ -585,8 +585,16 @@ static void deliver(int which, void *data, size_t size)
 			g.stats_fn(g.stats_ctx, data);
 		break;
 	case PROC_HAND:
-		if (g.proc_fn && size >= sizeof(struct netobserver_proc_event_t))
+		/* An exit carries only the fixed part; the callback gets a whole event. */
+		if (g.proc_fn && size >= sizeof(struct netobserver_proc_event_t)) {
 			g.proc_fn(g.proc_ctx, data);
+		} else if (g.proc_fn && size >= offsetof(struct netobserver_proc_event_t, cgroup_parent)) {
+			static struct netobserver_proc_event_t whole;
+
+			memset(&whole, 0, sizeof(whole));
+			memcpy(&whole, data, offsetof(struct netobserver_proc_event_t, cgroup_parent));
+			g.proc_fn(g.proc_ctx, &whole);
+		}
 		break;
 	}
 }

@@ -1693,8 +1693,10 @@ static __always_inline void proc_cgroup(struct netobserver_proc_event_t *ev, str
 		bpf_probe_read_kernel_str(ev->cgroup_parent, sizeof(ev->cgroup_parent), BPF_CORE_READ(parent, name));
 }
 
-/* Fills the event of process t; argv is read from the current task's memory (t itself for exec
- * and exit, the parent, whose argv the child shares, for fork). */
+/* Fills the event of process t; argv is read from the current task's memory (t itself for exec,
+ * the parent, whose argv the child shares, for fork). An exit carries only the fixed part (up to
+ * the cgroup names): user space knows the rest since the exec or fork, and the copies of argv and
+ * the cgroup names are most of an event's cost. */
 static __always_inline void proc_emit(void *ctx, u32 type, struct task_struct *t, u32 tgid, u32 ppid, u64 start, u32 flags,
 				      bool rb)
 {
@@ -1713,9 +1715,14 @@ static __always_inline void proc_emit(void *ctx, u32 type, struct task_struct *t
 	ev->flags = flags;
 	ev->ppid = ppid;
 	BPF_CORE_READ_INTO(&ev->comm, t, comm);
-	proc_cgroup(ev, t);
 	ev->args_size = 0;
 	ev->args_total = 0;
+	if (type == ProcExit) {
+		ev->cgroup_id = 0;
+		output(ctx, PROC_HAND, &proc_events, ev, __builtin_offsetof(struct netobserver_proc_event_t, cgroup_parent), rb);
+		return;
+	}
+	proc_cgroup(ev, t);
 	mm = BPF_CORE_READ(cur, mm);
 	if (!mm) /* a kernel thread */
 		goto out;
