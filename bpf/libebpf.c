@@ -746,10 +746,6 @@ static bool buffer_live(int which)
 	return which != PROC_HAND || g.proc_attached;
 }
 
-/* How old an event must be to be delivered: a program takes its timestamp before it writes the
- * event, with preemption off, so an event stamped this long before the poll began is in its ring. */
-#define SETTLE_NS 5000000ull
-
 /* One poll of every buffer: up to budget events of all kinds and all CPUs' rings, merged by event
  * timestamp, so that the consumer meets events in the order they happened — a connect before its
  * data, a close after it and before the next connection on the same fd, a process's exec or fork
@@ -757,14 +753,16 @@ static bool buffer_live(int which)
  * stats, so a recording of a batch put closes before the data of the connections they closed.)
  * Ring buffer loss notices come first; a perf loss notice counts as the oldest event of its ring.
  *
- * Only events stamped SETTLE_NS before the poll began are delivered: the rings are read one after
- * another, and without the cut an event could be seen while an earlier one on another ring, still
- * being written, was not (the later waits for the next poll instead). The slots are released only
- * after their callbacks returned, which is why event pointers are valid during the callback and
- * not after. */
+ * Only events stamped before the poll began are delivered. The rings are read one after another,
+ * so an event written meanwhile could be seen on one ring while an earlier event it depends on, on
+ * another ring read before, was not. But an event that depends on another (the same thread's, or
+ * one it caused) was stamped after that one was written: if it is older than the poll, so is the
+ * write of the other, which every ring read after the poll began shows. Later events wait for the
+ * next poll. The slots are released only after their callbacks returned, which is why event
+ * pointers are valid during the callback and not after. */
 static int drain_all(int budget)
 {
-	uint64_t cutoff = monotonic_ns() - SETTLE_NS;
+	uint64_t cutoff = monotonic_ns();
 	int n = 0;
 
 	if (g.ringbuf) {
