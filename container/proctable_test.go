@@ -99,7 +99,7 @@ func TestResolverLookupAtUsesTheTable(t *testing.T) {
 	assert.Equal(t, "curl", id.Cmd)
 	assert.EqualValues(t, 5, id.Since)
 	assert.Zero(t, until)
-	assert.Equal(t, "pid:7", id.Group)
+	assert.Equal(t, "pid:7:3", id.Group)
 	again, _, _ := r.LookupAt(7, 11)
 	assert.Same(t, id, again, "built once per generation")
 }

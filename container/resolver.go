@@ -51,7 +51,7 @@ type Identity struct {
 	// Container is the container's metadata; nil in host mode.
 	Container *Container
 	// Group is the aggregation identity: "container:<id>" for every process of one container,
-	// "pid:<pid>" for a host process.
+	// "pid:<pid>:<start time>" for a host process.
 	Group string
 	// Fields are the process fields of records in schema A's order: _process_pid_,
 	// _process_cmd_, _running_mode_ (host); _container_name_, _running_mode_ (container);
@@ -206,7 +206,8 @@ func hostIdentity(pid uint32, start uint64, cmd string, cg Cgroup, pending bool)
 	p := strconv.FormatUint(uint64(pid), 10)
 	return &Identity{
 		PID: pid, StartTime: start, Cmd: cmd, Cgroup: cg, Mode: ModeHost, Pending: pending,
-		Group: "pid:" + p,
+		// The start time keeps apart two processes that had the same pid within an interval.
+		Group: "pid:" + p + ":" + strconv.FormatUint(start, 10),
 		Fields: []record.Field{
 			{Key: "_process_pid_", Value: p},
 			{Key: "_process_cmd_", Value: cmd},

@@ -17,19 +17,26 @@ import (
 )
 
 // pidReuse is a recording of two processes that had the same pid: curl (pid 4000000, gone) and,
-// after it, redis-cli. Each made one call; curl's response and the final statistics of its
-// connection come after redis-cli started. The pids exist on no host: only the recorded process
+// after it, redis-cli. Each made the same HTTP call and one other (curl's first request never got
+// an answer; redis-cli's PING did); the final statistics of curl's first connection come after
+// redis-cli started. The pids exist on no host: only the recorded process
 // events can name them.
 const pidReuse = `proc ts=100 type=fork tgid=4000000 ppid=1 start=5000000000 comm="bash" cgparent="system.slice" cgleaf="docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope" args="bash\x00"
 proc ts=200 type=exec tgid=4000000 ppid=1 start=5000000000 comm="curl" cgparent="system.slice" cgleaf="docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope" args="curl\x00-s\x00http://10.200.0.2/\x00"
 ctrl ts=1000 conn=5:4000000:1000 event=connect addr=10.200.0.2:80 role=client
 data ts=2000 conn=5:4000000:1000 dir=egress proto=http addr=10.200.0.2:80 "GET / HTTP/1.1\r\nHost: web.test\r\n\r\n"
+ctrl ts=2100 conn=6:4000000:2100 event=connect addr=10.200.0.4:80 role=client
+data ts=2200 conn=6:4000000:2100 dir=egress proto=http addr=10.200.0.4:80 "GET /a HTTP/1.1\r\nHost: api.test\r\n\r\n"
+data ts=2300 conn=6:4000000:2100 dir=ingress proto=http addr=10.200.0.4:80 "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 proc ts=2500 type=exit tgid=4000000 ppid=1 start=5000000000 comm="curl"
 proc ts=3000 type=fork tgid=4000000 ppid=1 start=7000000000 comm="bash" args="bash\x00"
 proc ts=3100 type=exec tgid=4000000 ppid=1 start=7000000000 comm="redis-cli" args="redis-cli\x00-h\x0010.200.0.3\x00PING\x00"
 ctrl ts=3200 conn=5:4000000:3200 event=connect addr=10.200.0.3:6379 role=client
 data ts=3300 conn=5:4000000:3200 dir=egress proto=redis addr=10.200.0.3:6379 "*1\r\n$4\r\nPING\r\n"
 data ts=3400 conn=5:4000000:3200 dir=ingress proto=redis addr=10.200.0.3:6379 "+PONG\r\n"
+ctrl ts=3410 conn=6:4000000:3410 event=connect addr=10.200.0.4:80 role=client
+data ts=3420 conn=6:4000000:3410 dir=egress proto=http addr=10.200.0.4:80 "GET /a HTTP/1.1\r\nHost: api.test\r\n\r\n"
+data ts=3430 conn=6:4000000:3410 dir=ingress proto=http addr=10.200.0.4:80 "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 proc ts=3500 type=exit tgid=4000000 ppid=1 start=7000000000 comm="redis-cli"
 stats ts=9000 conn=5:4000000:1000 addr=10.200.0.2:80 role=client wr=34 rd=0 wr_pkts=1 events=1
 `
@@ -66,10 +73,17 @@ func runRecorded(t *testing.T, lib, trace string) []record.Record {
 func TestRecordingNamesProcessesWithoutProc(t *testing.T) {
 	recs := runRecorded(t, replaytest.Library(t), pidReuse)
 	byKind := map[string]record.Record{}
+	var http []string
 	for _, r := range recs {
+		if get(r, "protocol") == "http" {
+			http = append(http, get(r, "_process_cmd_")+" "+get(r, "total_count"))
+			continue
+		}
 		byKind[get(r, "type")+"/"+get(r, "protocol")] = r
 	}
 	require.Len(t, byKind, 2, "%v", recs)
+	// The same call to the same server by both processes: two records, one per process.
+	assert.ElementsMatch(t, []string{"curl 1", "redis-cli 1"}, http)
 	redis := byKind["protocols/redis"]
 	assert.Equal(t, "4000000", get(redis, "_process_pid_"))
 	assert.Equal(t, "redis-cli", get(redis, "_process_cmd_"))

@@ -658,7 +658,7 @@ func (p *processes) get(pid uint32, ts uint64) *aggregate.Process {
 			return v.proc
 		}
 		pidText := strconv.FormatUint(uint64(pid), 10)
-		v = processView{proc: &aggregate.Process{Group: "pid:" + pidText, Meta: []record.Field{
+		v = processView{proc: &aggregate.Process{Group: "pid:" + pidText + ":", Meta: []record.Field{
 			{Key: "_process_pid_", Value: pidText}, {Key: "_process_cmd_", Value: ""}, {Key: "_running_mode_", Value: "host"},
 		}}}
 		p.byID[pid] = v

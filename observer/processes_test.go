@@ -19,7 +19,7 @@ func TestProcessesReuseHostIdentitiesUntilPrune(t *testing.T) {
 	r := container.NewResolver(container.Procfs{Root: root}, nil)
 	p := newProcesses(r)
 	first := p.get(101, 0)
-	assert.Equal(t, "pid:101", first.Group)
+	assert.Equal(t, "pid:101:101000", first.Group)
 	assert.Same(t, first, p.get(101, 0))
 
 	assert.Empty(t, r.Prune())
