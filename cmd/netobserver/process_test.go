@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/netobserver/netobserver/internal/testenv"
 	"github.com/stretchr/testify/assert"
@@ -159,4 +160,48 @@ func newest(t *testing.T, pattern string) string {
 		return vi < vj
 	})
 	return m[len(m)-1]
+}
+
+// A pid reused within one interval: curl calls /reuse-a and exits, then python gets the same pid
+// (ns_last_pid steers the kernel's next pid) and calls /reuse-b. Each call is named after its own
+// process, in a record of its own.
+func TestReusedPidNamesEachProcess(t *testing.T) {
+	testenv.RequireRoot(t)
+	n := testenv.NewNet(t, 210)
+	testenv.Nginx(t, n.Server, n.ServerV4, n.ServerV6)
+	o := testenv.StartObserver(t, `inputs:
+  - Type: observer_ilogtail_network_v1
+    Common:
+      FlushOutL4Interval: 600
+      FlushOutL7Interval: 600
+    EBPF:
+      Enabled: true
+flushers:
+  - Type: flusher_stdout
+`, nil)
+	var pid int
+	var pyCmd string // iLogtail's rule: python's whole command line
+	for attempt := 0; attempt < 50 && pid == 0; attempt++ {
+		curl := testenv.Command(n.Client, "curl", "-sS", "-o", "/dev/null", fmt.Sprintf("http://%s/reuse-a%d", n.ServerV4, attempt))
+		out, err := curl.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		require.NoError(t, os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(curl.Process.Pid-1)), 0))
+		script := fmt.Sprintf("import urllib.request; urllib.request.urlopen('http://%s/reuse-b%d').read()", n.ServerV4, attempt)
+		sh := testenv.Command(n.Client, "/usr/bin/python3", "-c", script)
+		pyCmd = "/usr/bin/python3 -c " + script
+		out, err = sh.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		if sh.Process.Pid == curl.Process.Pid {
+			pid = curl.Process.Pid
+			t.Logf("pid %d reused at attempt %d", pid, attempt)
+		}
+	}
+	require.NotZero(t, pid, "another process took the pid each time (a busy host)")
+	got := map[string]string{}
+	for _, r := range o.Stop(t, 300*time.Millisecond) {
+		if r["type"] == "protocols" && r["role"] == "client" && r["_process_pid_"] == strconv.Itoa(pid) {
+			got[r["url"][:len("/reuse-a")]] += r["_process_cmd_"] + " " + r["total_count"]
+		}
+	}
+	assert.Equal(t, map[string]string{"/reuse-a": "curl 1", "/reuse-b": pyCmd + " 1"}, got)
 }
