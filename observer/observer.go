@@ -343,9 +343,19 @@ func (o *Observer) publish() {
 		{Name: "netlink_resolved_connections_total", Help: "Connections whose address or role netlink found.", Value: o.counts.Resolved},
 		{Name: "collected_map_entries_total", Help: "Kernel map entries deleted because their process or fd was gone.", Value: o.counts.Collected},
 	}
-	for i, name := range []string{"ctrl", "data", "stats"} {
+	for i, name := range []string{"ctrl", "data", "stats", "proc"} {
 		cs = append(cs, prometheus.Counter{Name: "lost_events_total", Help: "Events the capture library could not deliver.",
 			Labels: []string{"stream", name}, Value: lc.Lost[i]})
+	}
+	if o.kernel != nil {
+		pc := o.kernel.table.Counters()
+		const help = "Processes the process table learned of (exec, fork, exit), or forgot early (evicted: past 65536 exited; refused: past its pid bound)."
+		for _, c := range []struct {
+			name  string
+			value uint64
+		}{{"exec", pc.Execs}, {"fork", pc.Forks}, {"exit", pc.Exits}, {"evicted", pc.Evicted}, {"refused", pc.Refused}} {
+			cs = append(cs, prometheus.Counter{Name: "process_events_total", Help: help, Labels: []string{"event", c.name}, Value: c.value})
+		}
 	}
 	protocols := make([]libebpf.Protocol, 0, 5)
 	for p := range calls.Parsers() {

@@ -159,7 +159,7 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 	flushErr := out.close(logger)
 	c := obs.Counters()
 	logger.Info("netobserver: stopped", "lost_ctrl", c.Lost[libebpf.CtrlEvents], "lost_data", c.Lost[libebpf.DataEvents],
-		"lost_stats", c.Lost[libebpf.StatsEvents], "dropped_connections", c.DroppedConnections, "records_lost", out.failed.Load())
+		"lost_stats", c.Lost[libebpf.StatsEvents], "lost_proc", c.Lost[libebpf.ProcessEvents], "dropped_connections", c.DroppedConnections, "records_lost", out.failed.Load())
 	if err := errors.Join(runErr, flushErr); err != nil {
 		fmt.Fprintf(stderr, "netobserver: %v\n", err)
 		return 1
