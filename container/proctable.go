@@ -1,6 +1,9 @@
 package container
 
 import (
+	"os"
+	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 )
@@ -280,3 +283,32 @@ func (t *ProcTable) SeedFrom(fs Procfs) int {
 // CgroupOfPath returns what a cgroup path (as the kernel's process events carry it, or a line of
 // /proc/<pid>/cgroup after its second colon) says of the container.
 func CgroupOfPath(path string) Cgroup { return parsePath(path) }
+
+// Sweep marks exited, at the table's clock, the processes it holds as running that fs no longer
+// shows: their exit was not reported (lost events; a thread entered as a process by the plain
+// tracepoint fallback, whose exit is never reported). It returns how many. Run it now and then
+// (the observer does every FlushMetaInterval): it is what bounds such entries.
+func (t *ProcTable) Sweep(fs Procfs) int {
+	t.mu.Lock()
+	var running []*ProcInfo
+	for _, p := range t.byPID {
+		if p.Exited == 0 {
+			running = append(running, p)
+		}
+	}
+	t.mu.Unlock()
+	n := 0
+	for _, p := range running {
+		if _, err := os.Stat(filepath.Join(fs.root(), strconv.FormatUint(uint64(p.PID), 10))); err == nil {
+			continue
+		}
+		t.mu.Lock()
+		if p.Exited == 0 && t.byPID[p.PID] == p {
+			t.exit(p, t.clock)
+			t.version.Add(1)
+			n++
+		}
+		t.mu.Unlock()
+	}
+	return n
+}

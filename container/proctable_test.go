@@ -1,6 +1,7 @@
 package container
 
 import (
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -102,4 +103,20 @@ func TestResolverLookupAtUsesTheTable(t *testing.T) {
 	assert.Equal(t, "pid:7:3", id.Group)
 	again, _, _ := r.LookupAt(7, 11)
 	assert.Same(t, id, again, "built once per generation")
+}
+
+// A process whose exit was never reported is marked exited when /proc no longer shows it.
+func TestProcTableSweep(t *testing.T) {
+	tb := NewProcTable(ProcTableConfig{Keep: 10})
+	tb.Fork(100, uint32(os.Getpid()), 1, 5, "self", argv("self"), Cgroup{})
+	tb.Fork(100, 4000001, 1, 5, "gone", argv("gone"), Cgroup{})
+	assert.Equal(t, 1, tb.Sweep(Procfs{}))
+	p, _ := tb.At(4000001, 0)
+	require.NotNil(t, p)
+	assert.EqualValues(t, 100, p.Exited)
+	tb.Fork(200, 4000002, 1, 6, "x", argv("x"), Cgroup{})
+	p, _ = tb.At(4000001, 0)
+	assert.Nil(t, p, "forgotten Keep after")
+	p, _ = tb.At(uint32(os.Getpid()), 0)
+	assert.NotNil(t, p)
 }

@@ -539,6 +539,9 @@ func (o *Observer) allowed(pid uint32) bool {
 // pruneProcesses forgets processes not seen lately and switches back on the disabled pids that
 // now belong to new processes.
 func (o *Observer) pruneProcesses() {
+	if o.kernel != nil && !o.opts.Recorded {
+		o.kernel.table.Sweep(container.Procfs{Root: o.opts.ProcRoot})
+	}
 	for _, pid := range o.opts.Resolver.Prune() {
 		delete(o.procs.byID, pid)
 	}
