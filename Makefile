@@ -17,17 +17,19 @@ all: build
 deps:
 	@bash scripts/deps.sh
 
-build: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/libebpf-replay.so $(BIN)/test/libebpf-missing-symbol.so \
+build: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/libebpf-replay.so $(BIN)/test/libebpf-missing-symbol.so $(BIN)/test/libebpf-hang.so \
 	$(BIN)/test/libebpf-replay-noproc.so
 
 # Our libebpf.so: CO-RE BPF programs and their loader; also bpf-test and bpf-bench.
 include bpf/build.mk
-# The iLogtail plugin adapter (its own module): plugin-check, plugin-tidy.
+# The iLogtail plugin adapter (its own module): plugin-check, plugin-tidy, plugin-ilogtail.
 include export/ilogtail/build.mk
 # make install / uninstall / install-test.
 include scripts/install.mk
 # make e2e: the end-to-end suite with real servers and clients.
 include e2e/e2e.mk
+# make accuracy: recorded calls against real load generators' own counts.
+include accuracy/accuracy.mk
 # make bench-observer: the whole observer's overhead, CPU, memory and loss.
 include scripts/bench.mk
 
@@ -55,6 +57,12 @@ $(BIN)/test/libebpf-replay-noproc.so: cgo/replay/replay.c include/libebpf.h
 	objcopy --localize-symbol=netobserver_setup_process_func $(BIN)/test/replay-np.o $(BIN)/test/replay-noproc.o
 	$(CC) -shared -o $@ $(BIN)/test/replay-noproc.o -ldl
 
+# The replay library whose ebpf_init, ebpf_start, ebpf_poll_events or ebpf_stop (NETOBSERVER_REPLAY_HANG)
+# never returns: the binary must give up on it in bounded time.
+$(BIN)/test/libebpf-hang.so: cgo/replay/replay.c include/libebpf.h
+	@mkdir -p $(BIN)/test
+	$(CC) $(CFLAGS_SO) -DREPLAY_HANG -fvisibility=hidden -shared -o $@ $< -ldl
+
 lint:
 	@out=$$(gofmt -l $(GO_FILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
@@ -64,7 +72,7 @@ test-go: build
 
 # The Go tests include the kernel tests (bpf/kerneltest, root); the C drop-in test runs after them
 # so two capturing processes never overlap.
-test: deps build lint test-go plugin-check install-test e2e bpf-test
+test: deps build lint test-go fuzz-short plugin-check plugin-ilogtail install-test e2e accuracy bpf-test
 
 # The seed documentation's pipeline: records on standard output every 5 s, live from the kernel.
 run: deps build
@@ -78,3 +86,22 @@ bench: deps build
 
 clean:
 	rm -rf $(BIN) build
+
+# Fuzzing: every fuzz target, as package:target. `make test` runs each for FUZZTIME_SHORT after its
+# seeds and crashers (testdata/fuzz) passed in test-go; `make fuzz` runs each for FUZZTIME. A crash
+# leaves its input in the package's testdata/fuzz/<target>: commit it with the fix, and it runs in
+# every `go test` from then on.
+FUZZ_TARGETS := parser/http:FuzzParse parser/redis:FuzzParse parser/mysql:FuzzParse parser/pgsql:FuzzParse \
+	parser/dns:FuzzParse parser/sqlnorm:FuzzNormalize observer/stream:FuzzBuffer observer/config:FuzzParse
+FUZZTIME_SHORT ?= 15s
+FUZZTIME ?= 2m
+
+.PHONY: fuzz fuzz-short
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_SHORT)
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz: $${t%%:*} $${t##*:} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; \
+	done

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <linux/perf_event.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1006,6 +1007,40 @@ static bool readable(const char *path)
 	return access(path, R_OK) == 0;
 }
 
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+/* Whether the process's effective set holds capability c. */
+static bool has_cap(const struct __user_cap_data_struct data[2], int c)
+{
+	return data[c / 32].effective & (1u << (c % 32));
+}
+
+/* Loading the programs needs CAP_BPF and CAP_PERFMON (Linux 5.8 on) or CAP_SYS_ADMIN; attaching
+ * the control uprobes needs CAP_SYS_ADMIN whatever the kernel. Without it every step fails with
+ * EPERM or EACCES somewhere less telling (tracefs looks unmounted to a process that may not read
+ * it): say which privilege is missing, before trying. */
+static int check_privileges(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[2] = {};
+
+	if (syscall(SYS_capget, &hdr, data))
+		return 0; /* unknown: let the loading say what fails */
+	if (has_cap(data, CAP_SYS_ADMIN))
+		return 0;
+	logmsg(LOG_WARN,
+	       "libebpf: this process (uid %u) lacks CAP_SYS_ADMIN%s: attaching the uprobes needs it "
+	       "(CAP_BPF and CAP_PERFMON load the programs but do not attach them); run it as root, or "
+	       "grant CAP_SYS_ADMIN\n",
+	       (unsigned)getuid(), has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON) ? "" : " (and CAP_BPF, CAP_PERFMON)");
+	return -EPERM;
+}
+
 /* libbpf finds tracepoints through tracefs: /sys/kernel/tracing, or the debugfs copy. */
 static int ensure_tracefs(void)
 {
@@ -1016,6 +1051,13 @@ static int ensure_tracefs(void)
 		snprintf(path, sizeof(path), "%s/events/syscalls", dirs[i]);
 		if (!access(path, F_OK))
 			return 0;
+		if (errno == EACCES) {
+			logmsg(LOG_WARN,
+			       "libebpf: %s is there but this process may not read it (permission denied): run it as "
+			       "root, or grant CAP_DAC_READ_SEARCH\n",
+			       dirs[i]);
+			return -EACCES;
+		}
 	}
 	for (int i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s/events", dirs[i]);
@@ -1361,6 +1403,10 @@ EXPORT int32_t ebpf_init(char *btf, int32_t btf_size, char *so, int32_t so_size,
 		}
 		custom_btf = btf_path;
 	}
+
+	err = check_privileges();
+	if (err)
+		return err;
 
 	/* Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK. */
 	if (setrlimit(RLIMIT_MEMLOCK, &unlimited))

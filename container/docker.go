@@ -9,10 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	dockercontainer "github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
 )
 
 // Container is the metadata of one container, as records and filters use it.
@@ -122,17 +118,17 @@ type DockerConfig struct {
 // appears, Generation changes so that callers re-resolve.
 type Docker struct {
 	cfg    DockerConfig
-	cli    *client.Client
+	cli    *engine
 	bucket *tokenBucket
 
 	mu         sync.Mutex
 	up         bool
-	gen        atomic.Uint64                      // written under mu, read without it: every event asks
-	listed     map[string]dockercontainer.Summary // last list, by id
-	inspected  map[string]*Container              // by id; only ids in the last list or inspected since
-	missing    map[string]bool                    // ids the daemon said it does not know, until the next list
-	podLabels  map[string]map[string]string       // pod uid → pod labels (from sandboxes)
-	inspects   int                                // inspect calls made (tests, stats)
+	gen        atomic.Uint64                // written under mu, read without it: every event asks
+	listed     map[string]engineContainer   // last list, by id
+	inspected  map[string]*Container        // by id; only ids in the last list or inspected since
+	missing    map[string]bool              // ids the daemon said it does not know, until the next list
+	podLabels  map[string]map[string]string // pod uid → pod labels (from sandboxes)
+	inspects   int                          // inspect calls made (tests, stats)
 	everLogged bool
 
 	stop chan struct{}
@@ -171,11 +167,7 @@ func NewDocker(cfg DockerConfig) (*Docker, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
-	if cfg.Host != "" {
-		opts = append(opts, client.WithHost(cfg.Host))
-	}
-	cli, err := client.NewClientWithOpts(opts...)
+	cli, err := newEngine(cfg.Host)
 	if err != nil {
 		return nil, err // only a malformed Host or DOCKER_* variable
 	}
@@ -197,7 +189,8 @@ func NewDocker(cfg DockerConfig) (*Docker, error) {
 func (d *Docker) Close() error {
 	d.once.Do(func() { close(d.stop) })
 	<-d.done
-	return d.cli.Close()
+	d.cli.close()
+	return nil
 }
 
 // Up says whether the daemon answered the last list.
@@ -245,9 +238,9 @@ func (d *Docker) Container(id string) (*Container, error) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.Timeout)
 	defer cancel()
-	resp, err := d.cli.ContainerInspect(ctx, id)
+	resp, err := d.cli.inspect(ctx, id)
 
-	if client.IsErrConnectionFailed(err) {
+	if errors.Is(err, errEngineUnreachable) {
 		// The daemon went away between two lists: say so now rather than at the next list, so
 		// that lookups stop trying.
 		d.down(err)
@@ -256,7 +249,7 @@ func (d *Docker) Container(id string) (*Container, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	switch {
-	case errdefs.IsNotFound(err):
+	case errors.Is(err, errEngineNotFound):
 		if len(d.missing) >= missingCap {
 			clear(d.missing)
 		}
@@ -302,22 +295,22 @@ func (d *Docker) refresh() bool {
 	wasUp := d.Up()
 	if !wasUp {
 		// Ping first so the API version is negotiated and the log line can name the engine.
-		if _, err := d.cli.Ping(ctx); err != nil {
+		if err := d.cli.ping(ctx); err != nil {
 			d.down(err)
 			return false
 		}
 	}
-	list, err := d.cli.ContainerList(ctx, dockercontainer.ListOptions{})
+	list, err := d.cli.list(ctx)
 	if err != nil {
 		d.down(err)
 		return false
 	}
 	if !wasUp {
 		version := "?"
-		if v, err := d.cli.ServerVersion(ctx); err == nil {
-			version = v.Version
+		if v, err := d.cli.serverVersion(ctx); err == nil {
+			version = v
 		}
-		d.cfg.Logf("docker: daemon at %s (Engine %s, API %s), %d containers", d.cli.DaemonHost(), version, d.cli.ClientVersion(), len(list))
+		d.cfg.Logf("docker: daemon at %s (Engine %s, API %s), %d containers", d.cli.host, version, d.cli.apiVersion(), len(list))
 	}
 	d.apply(list)
 	return true
@@ -328,9 +321,9 @@ func (d *Docker) down(err error) {
 	defer d.mu.Unlock()
 	switch {
 	case d.up:
-		d.cfg.Logf("docker: lost the daemon at %s (%v); containers are shown in host mode until it is back", d.cli.DaemonHost(), err)
+		d.cfg.Logf("docker: lost the daemon at %s (%v); containers are shown in host mode until it is back", d.cli.host, err)
 	case !d.everLogged:
-		d.cfg.Logf("docker: no daemon at %s (%v); processes are shown in host mode, retrying in the background", d.cli.DaemonHost(), err)
+		d.cfg.Logf("docker: no daemon at %s (%v); processes are shown in host mode, retrying in the background", d.cli.host, err)
 	default:
 		return // still down: nothing new to say
 	}
@@ -344,8 +337,8 @@ func (d *Docker) down(err error) {
 
 // apply installs a fresh list: forgets containers that are gone, drops cached metadata whose
 // labels changed, and recomputes pod labels from the sandboxes.
-func (d *Docker) apply(list []dockercontainer.Summary) {
-	listed := make(map[string]dockercontainer.Summary, len(list))
+func (d *Docker) apply(list []engineContainer) {
+	listed := make(map[string]engineContainer, len(list))
 	pods := map[string]map[string]string{}
 	for _, s := range list {
 		listed[s.ID] = s
@@ -389,12 +382,8 @@ func (d *Docker) apply(list []dockercontainer.Summary) {
 	}
 }
 
-func (d *Docker) fromInspect(r dockercontainer.InspectResponse) *Container {
-	c := &Container{Labels: map[string]string{}, Env: map[string]string{}}
-	if r.ContainerJSONBase != nil {
-		c.ID = r.ID
-		c.Name = strings.TrimPrefix(r.Name, "/")
-	}
+func (d *Docker) fromInspect(r engineInspect) *Container {
+	c := &Container{ID: r.ID, Name: strings.TrimPrefix(r.Name, "/"), Labels: map[string]string{}, Env: map[string]string{}}
 	if r.Config != nil {
 		c.Image = r.Config.Image
 		for k, v := range r.Config.Labels {

@@ -3,9 +3,8 @@ package container
 // The Docker tests talk to a real HTTP server on a unix socket that answers the Engine API
 // endpoints the client uses (/_ping, /version, /containers/json, /containers/{id}/json) with
 // bodies shaped like Docker Engine 27's (API 1.47) responses, trimmed. No Docker engine runs on
-// the development and CI machines, so this server stands in for dockerd; the client code path
-// (github.com/docker/docker/client, API version negotiation, HTTP over the socket, JSON decoding)
-// is the real one.
+// the development and CI machines, so this server stands in for dockerd; the client (engine.go:
+// API version from /_ping, HTTP over the socket, JSON decoding) is the one Docker uses.
 
 import (
 	"fmt"
@@ -129,6 +128,9 @@ func TestDockerListAndInspect(t *testing.T) {
 	_, inspects = e.Counts()
 	assert.Equal(t, 2, inspects)
 	assert.Equal(t, 2, d.Inspects())
+	// Every request after the ping uses the API version the daemon announced on it.
+	assert.Equal(t, []string{"/_ping", "/v1.47/containers/json", "/v1.47/version",
+		"/v1.47/containers/" + shopAPI.ID + "/json", "/v1.47/containers/" + webApp.ID + "/json"}, e.Paths())
 
 	// An id the daemon does not know: asked once until the next list.
 	unknown := hexID(1)
@@ -269,4 +271,26 @@ func TestDockerContainerRemoved(t *testing.T) {
 		return err == nil && c.K8s.Labels["release"] == "stable"
 	}, 5*time.Second, 5*time.Millisecond)
 	assert.Equal(t, 1, e.InspectsOf(webApp.ID), "pod labels come from the list, no new inspect")
+}
+
+func TestDockerHost(t *testing.T) {
+	for _, tc := range []struct{ env, host, tls, want string }{
+		{host: "unix:///run/d.sock", want: "unix:///run/d.sock"},
+		{env: "unix:///env.sock", want: "unix:///env.sock"},
+		{want: "unix:///var/run/docker.sock"},
+		{host: "tcp://127.0.0.1:1", want: "tcp://127.0.0.1:1"},
+		{host: "tcp://127.0.0.1:1", tls: "1", want: "TLS (DOCKER_TLS_VERIFY) is not supported"},
+		{host: "ssh://me@box", want: `protocol "ssh" is not supported`},
+		{host: "/var/run/docker.sock", want: "is not unix://path or tcp://host:port"},
+	} {
+		t.Setenv("DOCKER_HOST", tc.env)
+		t.Setenv("DOCKER_TLS_VERIFY", tc.tls)
+		d, err := NewDocker(DockerConfig{Host: tc.host, RefreshInterval: time.Hour, MinBackoff: time.Hour, Logf: (&logs{}).logf})
+		if err != nil {
+			assert.ErrorContains(t, err, tc.want, "host %q", tc.host)
+			continue
+		}
+		assert.Equal(t, tc.want, d.cli.host)
+		require.NoError(t, d.Close())
+	}
 }

@@ -27,7 +27,8 @@ type Process struct {
 	PID uint32
 	// Cmd is the command as iLogtail derived it: /proc/<pid>/cmdline with NULs as spaces, cut to
 	// the first token unless that token names java or python (whose programs are their
-	// arguments).
+	// arguments); the values of arguments that look like secrets masked (MaskSecrets) unless
+	// Procfs.KeepCmdSecrets.
 	Cmd string
 	// StartTime is the process's start in clock ticks after boot (/proc/<pid>/stat field 22): a
 	// pid reused by a new process gets a new StartTime.
@@ -38,6 +39,8 @@ type Process struct {
 // fixture trees).
 type Procfs struct {
 	Root string
+	// KeepCmdSecrets leaves commands unmasked (the config's Common.MaskCmdSecrets: false).
+	KeepCmdSecrets bool
 }
 
 // NoProcfs is a proc filesystem without processes, for events recorded on another host.
@@ -65,18 +68,24 @@ func (p Procfs) Process(pid uint32) (Process, error) {
 	if err != nil {
 		return Process{}, fmt.Errorf("%s/stat: %w", dir, err)
 	}
-	return Process{PID: pid, Cmd: Command(cmdline), StartTime: start}, nil
+	return Process{PID: pid, Cmd: Command(cmdline, !p.KeepCmdSecrets), StartTime: start}, nil
 }
 
-// Command turns the bytes of /proc/<pid>/cmdline into iLogtail's command text.
-func Command(cmdline []byte) string {
-	cmdline = bytes.TrimRight(cmdline, "\x00")
-	text := strings.ReplaceAll(string(cmdline), "\x00", " ")
-	first, _, _ := strings.Cut(text, " ")
-	if strings.Contains(first, "java") || strings.Contains(first, "python") {
-		return text
+// Command turns an argv — NUL-separated, as /proc/<pid>/cmdline holds it — into iLogtail's
+// command text: the arguments joined by spaces, cut to the first word unless that word names
+// java or python. With mask, the values of arguments that look like secrets are masked
+// (MaskSecrets). Every command a record shows is built here.
+func Command(argv []byte, mask bool) string {
+	argv = bytes.TrimRight(argv, "\x00")
+	first, _, _ := strings.Cut(strings.ReplaceAll(string(argv), "\x00", " "), " ")
+	if !strings.Contains(first, "java") && !strings.Contains(first, "python") {
+		return first
 	}
-	return first
+	args := strings.Split(string(argv), "\x00")
+	if mask {
+		MaskSecrets(args)
+	}
+	return strings.Join(args, " ")
 }
 
 // startTime reads field 22 of /proc/<pid>/stat. The command (field 2) is in parentheses and may

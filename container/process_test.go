@@ -17,8 +17,36 @@ func TestCommand(t *testing.T) {
 		{"redis-server *:6379", "redis-server"}, // processes that rewrite their title
 		{"", ""},
 	} {
-		assert.Equal(t, tc.want, Command([]byte(tc.cmdline)), "%q", tc.cmdline)
+		assert.Equal(t, tc.want, Command([]byte(tc.cmdline), true), "%q", tc.cmdline)
 	}
+}
+
+// Secrets in python and java command lines are masked; the program and the other arguments are
+// iLogtail's.
+func TestCommandMasksSecrets(t *testing.T) {
+	for _, tc := range []struct{ cmdline, want string }{
+		{"python3\x00myclient.py\x00--password\x00PW_SECRET_1\x00--port\x005432\x00",
+			"python3 myclient.py --password *** --port 5432"},
+		{"python3\x00myclient.py\x00--password=PW_SECRET_2\x00", "python3 myclient.py --password=***"},
+		{"python3\x00backup.py\x00-uroot\x00-pPW_SECRET_3\x00db\x00", "python3 backup.py -uroot -p*** db"},
+		{"python3\x00app.py\x00--client-secret\x00has space\x00-v\x00", "python3 app.py --client-secret *** -v"},
+		{"python3\x00app.py\x00--API-TOKEN\x00T\x00--verbose\x00", "python3 app.py --API-TOKEN *** --verbose"},
+		{"python3\x00app.py\x00--token\x00--verbose\x00", "python3 app.py --token --verbose"}, // a flag, not a value
+		{"python3\x00app.py\x00api_key=K1\x00AWS_SECRET_ACCESS_KEY=K2\x00name=x\x00", "python3 app.py api_key=*** AWS_SECRET_ACCESS_KEY=*** name=x"},
+		{"/usr/bin/java\x00-Dpassword=PW_SECRET_4\x00-Djavax.net.ssl.keyStorePassword=PW_SECRET_5\x00-Xmx1g\x00-jar\x00app.jar\x00",
+			"/usr/bin/java -Dpassword=*** -Djavax.net.ssl.keyStorePassword=*** -Xmx1g -jar app.jar"},
+		{"java\x00-jar\x00app.jar\x00--spring.datasource.url=jdbc:postgresql://db:5432/x\x00--db=postgres://app:PW_SECRET_6@db:5432/x?sslmode=require\x00",
+			"java -jar app.jar --spring.datasource.url=jdbc:postgresql://db:5432/x --db=postgres://app:***@db:5432/x?sslmode=require"},
+		{"python3\x00sync.py\x00https://u:p1@a/x\x00redis://:p2@b:6379\x00http://c/d@e\x00",
+			"python3 sync.py https://u:***@a/x redis://:***@b:6379 http://c/d@e"},
+		{"python3 worker.py --auth PW_SECRET_7 --level 2", "python3 worker.py --auth *** --level 2"}, // a rewritten title: one element
+		{"python3\x00app.py\x00--password=\x00", "python3 app.py --password="},
+		{"/usr/sbin/mysqld\x00--password=x\x00", "/usr/sbin/mysqld"}, // iLogtail's rule: the program only
+	} {
+		assert.Equal(t, tc.want, Command([]byte(tc.cmdline), true), "%q", tc.cmdline)
+	}
+	// MaskCmdSecrets: false keeps iLogtail's text.
+	assert.Equal(t, "python3 myclient.py --password PW", Command([]byte("python3\x00myclient.py\x00--password\x00PW\x00"), false))
 }
 
 func TestProcessFromFixture(t *testing.T) {
@@ -31,6 +59,14 @@ func TestProcessFromFixture(t *testing.T) {
 	p, err := Procfs{Root: root}.Process(4242)
 	require.NoError(t, err)
 	assert.Equal(t, Process{PID: 4242, Cmd: "/usr/bin/curl", StartTime: 987654}, p)
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "cmdline"), []byte("python3\x00c.py\x00--password\x00S\x00"), 0o644))
+	p, err = Procfs{Root: root}.Process(4242)
+	require.NoError(t, err)
+	assert.Equal(t, "python3 c.py --password ***", p.Cmd)
+	p, err = Procfs{Root: root, KeepCmdSecrets: true}.Process(4242)
+	require.NoError(t, err)
+	assert.Equal(t, "python3 c.py --password S", p.Cmd)
 
 	_, err = Procfs{Root: root}.Process(1)
 	assert.Error(t, err)

@@ -47,6 +47,8 @@ type ProcTableConfig struct {
 	MaxExited int
 	// MaxProcesses bounds the pids known; an exec or fork past it is not remembered (counted).
 	MaxProcesses int
+	// KeepCmdSecrets leaves commands unmasked, as Procfs.KeepCmdSecrets.
+	KeepCmdSecrets bool
 }
 
 // ProcTableCounters are a ProcTable's counts since it was made.
@@ -91,6 +93,9 @@ func NewProcTable(cfg ProcTableConfig) *ProcTable {
 	return &ProcTable{cfg: cfg, byPID: make(map[uint32]*ProcInfo)}
 }
 
+// KeepCmdSecrets says whether the table's commands are left unmasked.
+func (t *ProcTable) KeepCmdSecrets() bool { return t.cfg.KeepCmdSecrets }
+
 // Version moves whenever At may answer differently for some pid.
 func (t *ProcTable) Version() uint64 { return t.version.Load() }
 
@@ -123,7 +128,7 @@ func (t *ProcTable) Seed(p Process, cg Cgroup) {
 // Exec records that pid (started at startTicks) runs a new program from ts on: cmdline is its
 // argv as /proc/<pid>/cmdline holds it, cg its cgroup.
 func (t *ProcTable) Exec(ts uint64, pid, ppid uint32, startTicks uint64, comm string, cmdline []byte, cg Cgroup) {
-	t.add(ts, &ProcInfo{PID: pid, PPID: ppid, StartTime: startTicks, Cmd: Command(cmdline), Comm: comm, Cgroup: cg, From: ts})
+	t.add(ts, &ProcInfo{PID: pid, PPID: ppid, StartTime: startTicks, Cmd: Command(cmdline, !t.cfg.KeepCmdSecrets), Comm: comm, Cgroup: cg, From: ts})
 	t.mu.Lock()
 	t.counts.Execs++
 	t.mu.Unlock()
@@ -131,7 +136,7 @@ func (t *ProcTable) Exec(ts uint64, pid, ppid uint32, startTicks uint64, comm st
 
 // Fork records a new process pid from ts on; it runs its parent's program (cmdline, cg).
 func (t *ProcTable) Fork(ts uint64, pid, ppid uint32, startTicks uint64, comm string, cmdline []byte, cg Cgroup) {
-	t.add(ts, &ProcInfo{PID: pid, PPID: ppid, StartTime: startTicks, Cmd: Command(cmdline), Comm: comm, Cgroup: cg, From: ts})
+	t.add(ts, &ProcInfo{PID: pid, PPID: ppid, StartTime: startTicks, Cmd: Command(cmdline, !t.cfg.KeepCmdSecrets), Comm: comm, Cgroup: cg, From: ts})
 	t.mu.Lock()
 	t.counts.Forks++
 	t.mu.Unlock()

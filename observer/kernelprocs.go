@@ -29,7 +29,7 @@ func newKernelProcesses(opts Options, fromEvents bool) *kernelProcesses {
 		gc = 300 * time.Second
 	}
 	return &kernelProcesses{
-		table:      container.NewProcTable(container.ProcTableConfig{Keep: uint64(gc + time.Minute)}),
+		table:      container.NewProcTable(container.ProcTableConfig{Keep: uint64(gc + time.Minute), KeepCmdSecrets: opts.KeepCmdSecrets}),
 		bootOffset: bootOffset(),
 		fromEvents: fromEvents,
 	}
@@ -43,7 +43,7 @@ func (k *kernelProcesses) start(procRoot string, recorded bool) error {
 	if recorded {
 		return nil // a recording's processes are in its events only
 	}
-	fs := container.Procfs{Root: procRoot}
+	fs := container.Procfs{Root: procRoot, KeepCmdSecrets: k.table.KeepCmdSecrets()}
 	var err error
 	if !k.fromEvents && k.connector == nil {
 		k.connector, err = container.ListenProcConnector(k.table, fs)

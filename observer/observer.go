@@ -38,6 +38,9 @@ type Options struct {
 	Sampling int32
 	// PID limits capture to one process; -1 for all.
 	PID int32
+	// DataBufferPages is each CPU's data event buffer, in pages (a power of two); 0 is 512,
+	// iLogtail's size.
+	DataBufferPages int32
 	// The socket kinds whose traffic is dropped, in the kernel (ebpf_update_conn_addr with drop)
 	// and from L4 records.
 	DropUnixSocket, DropLocalConnections, DropUnknownSocket bool
@@ -47,6 +50,9 @@ type Options struct {
 	Metrics *prometheus.Exporter
 	// Resolver names processes and their containers; nil resolves host processes from /proc.
 	Resolver *container.Resolver
+	// KeepCmdSecrets makes the Resolver made for a nil Resolver show commands unmasked
+	// (Common.MaskCmdSecrets: false).
+	KeepCmdSecrets bool
 	// Filter decides which processes are observed; nil observes all. A process it refuses is
 	// switched off in the kernel (ebpf_disable_process) and back on when its pid is reused.
 	Filter *container.Filter
@@ -139,9 +145,9 @@ func New(lib *libebpf.Library, opts Options, sink Sink) *Observer {
 func (o *Observer) setOptions(opts Options) {
 	previous := o.opts
 	if opts.Resolver == nil {
-		fs := container.Procfs{Root: opts.ProcRoot}
+		fs := container.Procfs{Root: opts.ProcRoot, KeepCmdSecrets: opts.KeepCmdSecrets}
 		if opts.Recorded {
-			fs = container.NoProcfs
+			fs.Root = container.NoProcfs.Root
 		}
 		opts.Resolver = container.NewResolver(fs, nil)
 	}
@@ -195,7 +201,11 @@ func (o *Observer) configure() error {
 
 // Start configures the library and starts capture.
 func (o *Observer) Start() error {
-	if err := errors.Join(o.configure(), o.lib.SetBufferPages(libebpf.DataEvents, 512)); err != nil {
+	pages := o.opts.DataBufferPages
+	if pages == 0 {
+		pages = 512
+	}
+	if err := errors.Join(o.configure(), o.lib.SetBufferPages(libebpf.DataEvents, pages)); err != nil {
 		return err
 	}
 	if o.kernel != nil {

@@ -127,7 +127,11 @@ func TestLibrarySettings(t *testing.T) {
 	assert.Contains(t, calls, "config opt=0 opt2=0 value=5 len=4", "http (bit 0) and dns (bit 2)")
 	assert.Contains(t, calls, "config opt=1 opt2=0 value=4242 len=4")
 	assert.Contains(t, calls, "config opt=4 opt2=0 value=30 len=4")
-	assert.Contains(t, calls, "config opt=5 opt2=1 value=512 len=4")
+	assert.Contains(t, calls, "config opt=5 opt2=1 value=512 len=4", "iLogtail's data buffer size by default")
+
+	opts.DataBufferPages = 4
+	_, calls = runTrace(t, "", opts)
+	assert.Contains(t, calls, "config opt=5 opt2=1 value=4 len=4", "EBPF.DataBufferPages")
 
 	opts.Protocols = libebpf.NoProtocols
 	_, calls = runTrace(t, "", opts)

@@ -39,12 +39,14 @@ func OptionsFrom(in *config.Input, metrics *prometheus.Exporter) Options {
 	return Options{
 		L4Interval: c.FlushOutL4Interval, L7Interval: c.FlushOutL7Interval,
 		Protocols: c.ProtocolSet(), Sampling: int32(c.Sampling), PID: int32(in.EBPF.Pid),
-		DropUnixSocket: c.DropUnixSocket, DropLocalConnections: c.DropLocalConnections, DropUnknownSocket: c.DropUnknownSocket,
+		DataBufferPages: int32(in.EBPF.DataBufferPages),
+		DropUnixSocket:  c.DropUnixSocket, DropLocalConnections: c.DropLocalConnections, DropUnknownSocket: c.DropUnknownSocket,
 		Aggregate: aggregate.Config{
 			Schema: schema, Tags: tags, Caps: caps, Host: host,
 			L4Interval: uint32(c.FlushOutL4Interval / time.Second), L7Interval: uint32(c.FlushOutL7Interval / time.Second),
 		},
 		Metrics:         metrics,
+		KeepCmdSecrets:  !c.MaskCmdSecrets,
 		Filter:          container.NewFilter(filterConfig(c)),
 		MetaInterval:    c.FlushMetaInterval,
 		NetlinkInterval: c.FlushNetlinkInterval,
@@ -84,7 +86,8 @@ func OpenMetadata(in *config.Input, logf func(format string, args ...any)) (*Met
 		docker.Close()
 		return nil, err
 	}
-	return &Metadata{Resolver: container.NewResolver(container.Procfs{}, docker), Netlink: nl, docker: docker}, nil
+	procfs := container.Procfs{KeepCmdSecrets: !in.Common.MaskCmdSecrets}
+	return &Metadata{Resolver: container.NewResolver(procfs, docker), Netlink: nl, docker: docker}, nil
 }
 
 // Apply makes opts use m.

@@ -9,8 +9,12 @@ packages=(
   # kernel tests: network namespaces, real servers and clients
   iproute2 procps nginx-light curl dnsmasq-base bind9-dnsutils
   redis-server redis-tools postgresql postgresql-client mariadb-server mariadb-client
+  # a MariaDB client that runs server-side prepared statements (cmd/netobserver hostile tests)
+  libdbd-mariadb-perl
   # benchmarks
   wrk time
+  # the accuracy tier (make accuracy): third-party load generators that report their own counts
+  sysbench dnsperf apache2-utils
   # re-recording protocol captures from real traffic (parser/dns/testdata/capture.sh)
   strace
 )

@@ -84,7 +84,7 @@ func TestShortLivedProcessesAreReported(t *testing.T) {
 		assert.Equal(t, strings.Join(r.argv, "\x00")+"\x00", string(exec.Cmdline()), "pid %d", r.pid)
 		assert.EqualValues(t, exec.ArgsSize, exec.ArgsTotal)
 		assert.Equal(t, "curl", exec.CommString())
-		assert.Equal(t, "curl", container.Command(exec.Cmdline()))
+		assert.Equal(t, "curl", container.Command(exec.Cmdline(), true))
 		assert.Equal(t, self, exec.PPID)
 		assert.Zero(t, exec.Flags)
 		assert.NotZero(t, exec.StartNS)

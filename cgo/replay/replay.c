@@ -1000,6 +1000,25 @@ EXPORT int netobserver_replay_finished(void)
 	return R.initialised && R.cursor >= R.n_entries && R.n_pending == 0;
 }
 
+#ifdef REPLAY_HANG
+/* The hanging variant (bin/test/libebpf-hang.so): the call named by NETOBSERVER_REPLAY_HANG
+ * (init, start, poll or stop) never returns, as a library stuck in the kernel would not. */
+static void hang_in(const char *call)
+{
+	const char *where = getenv("NETOBSERVER_REPLAY_HANG");
+	if (!where || strcmp(where, call) != 0)
+		return;
+	say(1, "replay: ebpf_%s hangs (NETOBSERVER_REPLAY_HANG)", call);
+	for (;;)
+		sleep(3600);
+}
+#else
+static void hang_in(const char *call)
+{
+	(void)call;
+}
+#endif
+
 static long own_offset(void *sym)
 {
 	Dl_info info;
@@ -1011,6 +1030,7 @@ static long own_offset(void *sym)
 EXPORT int32_t ebpf_init(char *btf, int32_t btf_size, char *so, int32_t so_size, long off_cleanup_dog,
 			 long off_update_conn_addr, long off_disable_process, long off_update_conn_role)
 {
+	hang_in("init");
 	if (!so || so_size <= 0) {
 		say(0, "replay: ebpf_init needs the path of the loaded library");
 		return -EINVAL;
@@ -1088,6 +1108,7 @@ EXPORT void ebpf_config(int32_t opt1, int32_t opt2, int32_t params_count, void *
 
 EXPORT int32_t ebpf_start(void)
 {
+	hang_in("start");
 	if (!R.initialised) {
 		say(0, "replay: ebpf_start before ebpf_init");
 		return -EINVAL;
@@ -1099,6 +1120,7 @@ EXPORT int32_t ebpf_start(void)
 
 EXPORT int32_t ebpf_stop(void)
 {
+	hang_in("stop");
 	record("stop");
 	R.started = false;
 	return 0;
@@ -1106,6 +1128,7 @@ EXPORT int32_t ebpf_stop(void)
 
 EXPORT int32_t ebpf_poll_events(int32_t max_events, int32_t *stop_flag)
 {
+	hang_in("poll");
 	if (stop_flag && *stop_flag)
 		return EBPF_POLL_STOPPED;
 	if (!R.started)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/netobserver/netobserver/cgo/libebpf"
 	"github.com/netobserver/netobserver/container"
+	"github.com/netobserver/netobserver/internal/fileperm"
 )
 
 // version is set by the Makefile (-X main.version=…).
@@ -62,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
-  netobserver --config FILE [--libebpf PATH] [--btf PATH] [--source kernel|replay:FILE] [-v]
+  netobserver --config FILE [--libebpf PATH] [--btf PATH] [--source kernel|replay:FILE] [--start-timeout D] [--stop-timeout D] [-v]
   netobserver --check-config FILE
   netobserver record [-o FILE] [--libebpf PATH] [--btf PATH] [--source kernel|replay:FILE] [--duration D]
   netobserver version [--libebpf PATH]
@@ -134,7 +135,8 @@ func recordEvents(args []string, stdout, stderr io.Writer) int {
 
 	w := stdout
 	if *out != "-" {
-		f, err := os.Create(*out)
+		// Raw payloads: passwords and cookies included. For the owner only.
+		f, err := fileperm.Create(*out, fileperm.Trace)
 		if err != nil {
 			fmt.Fprintf(stderr, "netobserver record: -o: %v\n", err)
 			return exitUsage

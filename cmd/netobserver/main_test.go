@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/netobserver/netobserver/internal/replaytest"
@@ -68,6 +69,12 @@ func TestBadConfigsExitTwo(t *testing.T) {
 		"two-inputs.yaml":      "inputs:\n  - Type: observer_ilogtail_network_v1\n  - Type: observer_ilogtail_network_v1\nflushers:\n  - Type: flusher_stdout\n",
 		"no-flusher.yaml":      "inputs:\n  - Type: observer_ilogtail_network_v1\n",
 		"wrong-type.yaml":      "inputs:\n  - Type: observer_ilogtail_network_v1\n    EBPF:\n      Enabled: 1\nflushers:\n  - Type: flusher_stdout\n",
+		// Accepted by --check-config, then failed at start.
+		"two-exporters.yaml": "inputs:\n  - Type: observer_ilogtail_network_v1\nflushers:\n  - Type: flusher_prometheus_exporter\n  - Type: flusher_prometheus_exporter\n    Listen: \":9465\"\n",
+		"port-99999.yaml":    "inputs:\n  - Type: observer_ilogtail_network_v1\nflushers:\n  - Type: flusher_prometheus_exporter\n    Listen: \":99999\"\n",
+		"alias-bomb.yaml": "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n" +
+			"d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n" +
+			"g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\ni: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n",
 	} {
 		path := filepath.Join(dir, name)
 		require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
@@ -86,4 +93,22 @@ func TestBadConfigsExitTwo(t *testing.T) {
 
 	require.Equal(t, 0, run([]string{"--check-config", "../../testdata/config/example.yaml"}, &out, &errb))
 	assert.Equal(t, "../../testdata/config/example.yaml: OK (1 flushers, records protocols)\n", out.String())
+}
+
+// A recording holds raw payloads (passwords, cookies): -o makes it 0600 whatever the umask, and
+// also when it overwrites a file that was readable by others.
+func TestRecordFileIsOwnerOnly(t *testing.T) {
+	defer syscall.Umask(syscall.Umask(0))
+	dir := t.TempDir()
+	fresh, old := filepath.Join(dir, "fresh.trace"), filepath.Join(dir, "old.trace")
+	require.NoError(t, os.WriteFile(old, []byte("stale"), 0o644))
+	for _, path := range []string{fresh, old} {
+		var out, errb bytes.Buffer
+		code := run([]string{"record", "-o", path, "--source", "replay:../../testdata/traces/http-get.trace", "--libebpf", replaytest.Library(t)}, &out, &errb)
+		require.Equal(t, 0, code, errb.String())
+		st, err := os.Stat(path)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), st.Mode().Perm(), path)
+		assert.NotZero(t, st.Size())
+	}
 }

@@ -36,6 +36,8 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 	btf := fs.String("btf", "", "BTF or vmlinux `FILE` for kernels without /sys/kernel/btf/vmlinux")
 	src := fs.String("source", "kernel", "where events come from: kernel, or replay:`FILE` (a recording)")
 	verbose := fs.Bool("v", false, "log the library's debug messages")
+	startTimeout := fs.Duration("start-timeout", 2*time.Minute, "give up, exit 1, when the library has not started after `D` (ebpf_init, ebpf_start)")
+	stopTimeout := fs.Duration("stop-timeout", 30*time.Second, "give up, exit 1, when a stop has not completed `D` after SIGTERM (the library's poll and ebpf_stop, the flushers)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -66,11 +68,15 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 		usage(stderr)
 		return exitUsage
 	}
-	// From here on a SIGTERM (systemd stopping a unit that is still starting) waits for the start
-	// to finish and then stops in order, instead of killing the process half-way.
-	signals := make(chan os.Signal, 1)
+	// From here on every signal is handled (lifecycle): a SIGTERM during the start (systemd
+	// stopping a unit that is still starting) lets the start finish, within --start-timeout,
+	// and then stops in order, within --stop-timeout.
+	signals := make(chan os.Signal, 8)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(signals)
+	life := newLifecycle(logger, *stopTimeout, os.Exit)
+	go life.watch(signals)
+	defer life.done()
 	s, err := parseSource(*src)
 	if err != nil {
 		fmt.Fprintf(stderr, "netobserver: %v\n", err)
@@ -89,14 +95,22 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 		os.Setenv("NETOBSERVER_REPLAY_TRACE", s.replayTrace)
 		logger.Warn("netobserver: REPLAY — events come from a recording, not from the kernel", "trace", s.replayTrace)
 	}
+	p, ok := life.waitEnabled(p, *configPath)
+	if !ok {
+		logger.Info("netobserver: stopped", "captured", "nothing")
+		return 0
+	}
 
 	out, err := openOutputs(p, stdoutW)
 	if err != nil {
 		fmt.Fprintf(stderr, "netobserver: %v\n", err)
 		return 1
 	}
+	started := life.deadline(*startTimeout, "the library did not start")
+	life.setStage("ebpf_init (libebpf.Open)")
 	lib, err := libebpf.Open(libebpf.Options{Path: s.libraryPath(*libPath), BTFPath: *btf, Logger: logger})
 	if err != nil {
+		started()
 		out.close(logger)
 		fmt.Fprintf(stderr, "netobserver: %v\n", err)
 		return 1
@@ -104,22 +118,25 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 	if s.replayTrace == "" && isReplayLibrary(lib) {
 		logger.Warn("netobserver: the loaded library is the replay library: events come from its trace file, not from the kernel", "file", lib.Path())
 	}
-	if err := lib.SetSelfFilter(int32(os.Getpid())); err != nil {
+	fail := func(err error) int {
+		started()
 		lib.Close()
 		out.close(logger)
 		fmt.Fprintf(stderr, "netobserver: %v\n", err)
 		return 1
 	}
+	life.setStage("ebpf_config")
+	if err := lib.SetSelfFilter(int32(os.Getpid())); err != nil {
+		return fail(err)
+	}
 	// A recording names processes of the host it was made on: this host's Docker daemon and
 	// sockets know nothing of them.
 	var md *observer.Metadata
 	if s.replayTrace == "" {
+		life.setStage("container metadata")
 		md, err = observer.OpenMetadata(&p.Input, func(format string, args ...any) { logger.Info(fmt.Sprintf(format, args...)) })
 		if err != nil {
-			lib.Close()
-			out.close(logger)
-			fmt.Fprintf(stderr, "netobserver: %v\n", err)
-			return 1
+			return fail(err)
 		}
 		defer md.Close()
 	}
@@ -132,22 +149,30 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 		return o
 	}
 	obs := observer.New(lib, options(p), out.flush(logger))
+	life.setStage("ebpf_start")
 	if err := obs.Start(); err != nil {
-		lib.Close()
-		out.close(logger)
-		fmt.Fprintf(stderr, "netobserver: %v\n", err)
-		return 1
+		return fail(err)
 	}
 	if err := obs.Counters().ProcessConnectorErr; err != nil {
 		logger.Warn("netobserver: the library reports no processes and the process connector is not available: short-lived processes may be unnamed", "error", err)
 	}
+	started()
+	life.setStage("nothing (observing)")
 	logger.Info("netobserver: observing", "config", p.Name, "records", p.Input.Common.RecordSchema,
 		"l4_interval", p.Input.Common.FlushOutL4Interval, "l7_interval", p.Input.Common.FlushOutL7Interval)
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
+	go func() {
+		select {
+		case <-life.stopped:
+			life.setStage("the library's last poll and ebpf_stop")
+			stop()
+		case <-ctx.Done():
+		}
+	}()
 	reload := make(chan observer.Options, 1)
-	go watchSignals(ctx, signals, stop, reload, *configPath, p, out, options, logger)
+	go reloadOnHUP(ctx, life, reload, *configPath, p, out, options, logger)
 	if s.replayTrace != "" {
 		go stopWhenReplayEnds(ctx, stop, lib)
 	}
@@ -155,11 +180,16 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 		go out.publishEvery(ctx, 5*time.Second)
 	}
 	runErr := obs.Run(ctx, reload)
+	life.setStage("ebpf_stop (closing the library)")
 	lib.Close()
+	life.setStage("the flushers (Close)")
 	flushErr := out.close(logger)
 	c := obs.Counters()
+	totals := out.totals()
 	logger.Info("netobserver: stopped", "lost_ctrl", c.Lost[libebpf.CtrlEvents], "lost_data", c.Lost[libebpf.DataEvents],
-		"lost_stats", c.Lost[libebpf.StatsEvents], "lost_proc", c.Lost[libebpf.ProcessEvents], "dropped_connections", c.DroppedConnections, "records_lost", out.failed.Load())
+		"lost_stats", c.Lost[libebpf.StatsEvents], "lost_proc", c.Lost[libebpf.ProcessEvents], "dropped_connections", c.DroppedConnections,
+		"records_lost", totals.lost())
+	out.logTotals(logger)
 	if err := errors.Join(runErr, flushErr); err != nil {
 		fmt.Fprintf(stderr, "netobserver: %v\n", err)
 		return 1
@@ -183,9 +213,14 @@ func loadPipeline(path string, logger *slog.Logger) (*config.Pipeline, error) {
 // outputs are the pipeline's flushers.
 type outputs struct {
 	flushers []record.Flusher
-	names    []string
+	names    []string // "<index>:<type>", as in logs and metrics
 	metrics  *prometheus.Exporter
-	failed   atomic.Uint64 // records a flusher reported lost
+	// offered counts, per flusher, the records handed to it; each ends up written, failed,
+	// dropped or (Kafka) still queued, by the flusher's own counters.
+	offered []atomic.Uint64
+	// warned is when each flusher's failure was last logged: once a minute per flusher, so one
+	// failing flusher does not hide another.
+	warned []time.Time
 }
 
 func openOutputs(p *config.Pipeline, stdoutW io.Writer) (*outputs, error) {
@@ -220,7 +255,7 @@ func openOutputs(p *config.Pipeline, stdoutW io.Writer) (*outputs, error) {
 				break
 			}
 			out.metrics = prometheus.New()
-			_, err = out.metrics.Listen(f.Prometheus.Listen, f.Prometheus.Path)
+			_, err = out.metrics.Listen(f.Prometheus.Listen, f.Prometheus.Path, f.Prometheus.WebConfigFile)
 			if err == nil {
 				fl = closerOnly{out.metrics}
 			}
@@ -230,8 +265,10 @@ func openOutputs(p *config.Pipeline, stdoutW io.Writer) (*outputs, error) {
 			return nil, fmt.Errorf("%s: flushers[%d] (%s): %w", p.Name, i, f.Type, err)
 		}
 		out.flushers = append(out.flushers, fl)
-		out.names = append(out.names, f.Type)
+		out.names = append(out.names, fmt.Sprintf("%d:%s", i, f.Type))
 	}
+	out.offered = make([]atomic.Uint64, len(out.flushers))
+	out.warned = make([]time.Time, len(out.flushers))
 	return out, nil
 }
 
@@ -240,20 +277,76 @@ type closerOnly struct{ io.Closer }
 
 func (closerOnly) Flush([]record.Record) error { return nil }
 
-// flush returns the observer's sink: every record to every flusher. A failing flusher is logged
-// once per minute at most, and what it lost is counted.
+// flush returns the observer's sink: every record to every flusher. Each flusher counts what it
+// wrote, failed or dropped; a failing flusher is logged at most once a minute.
 func (o *outputs) flush(logger *slog.Logger) observer.Sink {
-	var lastLog time.Time
 	return func(records []record.Record) {
 		for i, f := range o.flushers {
-			if err := f.Flush(records); err != nil {
-				o.failed.Add(uint64(len(records)))
-				if time.Since(lastLog) >= time.Minute {
-					lastLog = time.Now()
-					logger.Warn("netobserver: flusher failed", "flusher", o.names[i], "records", len(records), "error", err)
-				}
+			if _, ok := f.(closerOnly); ok {
+				continue
+			}
+			o.offered[i].Add(uint64(len(records)))
+			if err := f.Flush(records); err != nil && time.Since(o.warned[i]) >= time.Minute {
+				o.warned[i] = time.Now()
+				logger.Warn("netobserver: flusher failed", "flusher", o.names[i], "records", len(records), "error", err)
 			}
 		}
+	}
+}
+
+// flusherTotals are one flusher's record counts: Offered = Written + Failed + Dropped + Queued.
+type flusherTotals struct {
+	Offered, Written, Failed, Dropped, Queued uint64
+}
+
+func (t flusherTotals) lost() uint64 { return t.Failed + t.Dropped }
+
+// totalsOf returns flusher i's counts; ok is false for the metrics endpoint, which takes no records.
+func (o *outputs) totalsOf(i int) (t flusherTotals, ok bool) {
+	t.Offered = o.offered[i].Load()
+	switch f := o.flushers[i].(type) {
+	case *stdout.Flusher:
+		st := f.Stats()
+		t.Written, t.Failed = st.Written, st.Failed
+	case *jsonl.Flusher:
+		st := f.Stats()
+		t.Written, t.Failed = st.Written, st.Failed
+	case *kafka.Flusher:
+		st := f.Stats()
+		t.Written, t.Failed, t.Dropped, t.Queued = st.Produced, st.Failed, st.Dropped, uint64(max(st.Queued, 0))
+	default:
+		return t, false
+	}
+	return t, true
+}
+
+// totals sums every flusher's counts.
+func (o *outputs) totals() (sum flusherTotals) {
+	for i := range o.flushers {
+		if t, ok := o.totalsOf(i); ok {
+			sum.Offered += t.Offered
+			sum.Written += t.Written
+			sum.Failed += t.Failed
+			sum.Dropped += t.Dropped
+			sum.Queued += t.Queued
+		}
+	}
+	return sum
+}
+
+// logTotals logs each flusher's counts, as a warning when it lost records.
+func (o *outputs) logTotals(logger *slog.Logger) {
+	for i := range o.flushers {
+		t, ok := o.totalsOf(i)
+		if !ok {
+			continue
+		}
+		level := slog.LevelInfo
+		if t.lost() > 0 {
+			level = slog.LevelWarn
+		}
+		logger.Log(context.Background(), level, "netobserver: flusher records", "flusher", o.names[i], "offered", t.Offered,
+			"written", t.Written, "failed", t.Failed, "dropped", t.Dropped, "queued", t.Queued)
 	}
 }
 
@@ -271,24 +364,20 @@ func (o *outputs) publishEvery(ctx context.Context, every time.Duration) {
 	}
 }
 
-// publish reports, per flusher, the records written (or produced), failed and dropped.
+// publish reports, per flusher, the records offered, written (or produced), failed and dropped.
 func (o *outputs) publish() {
-	const name, help = "flusher_records_total", "Records each flusher wrote, failed to write, or dropped (a full Kafka queue)."
-	counter := func(i int, outcome string, v uint64) prometheus.Counter {
-		return prometheus.Counter{Name: name, Help: help, Labels: []string{"flusher", fmt.Sprintf("%d:%s", i, o.names[i]), "outcome", outcome}, Value: v}
-	}
+	const name, help = "flusher_records_total", "Records handed to each flusher (offered), and what became of them: written, failed, dropped (a full Kafka queue); offered minus the others are queued."
 	var cs []prometheus.Counter
-	for i, f := range o.flushers {
-		switch f := f.(type) {
-		case *stdout.Flusher:
-			st := f.Stats()
-			cs = append(cs, counter(i, "written", st.Written), counter(i, "failed", st.Failed))
-		case *jsonl.Flusher:
-			st := f.Stats()
-			cs = append(cs, counter(i, "written", st.Written), counter(i, "failed", st.Failed))
-		case *kafka.Flusher:
-			st := f.Stats()
-			cs = append(cs, counter(i, "written", st.Produced), counter(i, "failed", st.Failed), counter(i, "dropped", st.Dropped))
+	for i := range o.flushers {
+		t, ok := o.totalsOf(i)
+		if !ok {
+			continue
+		}
+		for _, c := range []struct {
+			outcome string
+			v       uint64
+		}{{"offered", t.Offered}, {"written", t.Written}, {"failed", t.Failed}, {"dropped", t.Dropped}} {
+			cs = append(cs, prometheus.Counter{Name: name, Help: help, Labels: []string{"flusher", o.names[i], "outcome", c.outcome}, Value: c.v})
 		}
 	}
 	o.metrics.SetCounters("flushers", cs)
@@ -316,35 +405,36 @@ func (o *outputs) close(logger *slog.Logger) error {
 	return errors.Join(errs...)
 }
 
-// watchSignals stops on SIGINT/SIGTERM and reloads the input settings on SIGHUP. A config that no
-// longer loads is reported and the running one kept; flusher changes need a restart.
-func watchSignals(ctx context.Context, signals <-chan os.Signal, stop context.CancelFunc, reload chan<- observer.Options,
+// reloadOnHUP acts on each SIGHUP: the file flushers reopen their files (logrotate), and the
+// file is loaded again and its input settings applied. A file that no longer loads is reported
+// and the running config kept; flusher changes need a restart; a file that now disables the
+// pipeline stops it, as iLogtail unloads a disabled pipeline.
+func reloadOnHUP(ctx context.Context, life *lifecycle, reload chan<- observer.Options,
 	path string, running *config.Pipeline, out *outputs, options func(*config.Pipeline) observer.Options, logger *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case sig := <-signals:
-			if sig != syscall.SIGHUP {
-				logger.Info("netobserver: stopping: flushing what is pending", "signal", sig.String())
-				stop()
-				return
-			}
-			out.reopen(logger) // logrotate's postrotate sends SIGHUP too
-			p, err := loadPipeline(path, logger)
-			if err != nil {
-				logger.Error("netobserver: reload refused, the running config stays", "error", err)
-				continue
-			}
-			if !reflect.DeepEqual(p.Flushers, running.Flushers) {
-				logger.Warn("netobserver: flushers changed: they take effect at the next start; the input settings apply now")
-			}
-			logger.Info("netobserver: reloading", "config", p.Name)
-			select {
-			case reload <- options(p):
-			case <-ctx.Done():
-				return
-			}
+		case <-life.hup:
+		}
+		out.reopen(logger)
+		p, err := loadPipeline(path, logger)
+		if err != nil {
+			logger.Error("netobserver: reload refused, the running config stays", "error", err)
+			continue
+		}
+		if why := disabled(p); why != "" {
+			life.stop("reload", why)
+			return
+		}
+		if !reflect.DeepEqual(p.Flushers, running.Flushers) {
+			logger.Warn("netobserver: flushers changed: they take effect at the next start; the input settings apply now")
+		}
+		logger.Info("netobserver: reloading", "config", p.Name)
+		select {
+		case reload <- options(p):
+		case <-ctx.Done():
+			return
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alibaba/ilogtail/pkg/config"
 	"github.com/alibaba/ilogtail/pkg/pipeline"
 	"github.com/alibaba/ilogtail/pkg/protocol"
 	"github.com/stretchr/testify/assert"
@@ -274,22 +275,16 @@ func (c *recordingCollector) AddRawLogWithContext(*protocol.Log, map[string]any)
 	c.unexpected("AddRawLogWithContext")
 }
 
-// fakeContext is the runner's context, with nothing behind it.
+// fakeContext is the runner's context (pipeline.Context), with nothing behind it: the input only
+// asks for the config name.
 type fakeContext struct{ configName string }
 
-func (f *fakeContext) InitContext(_, _, configName string)     { f.configName = configName }
-func (f *fakeContext) GetConfigName() string                   { return f.configName }
-func (f *fakeContext) GetProject() string                      { return "" }
-func (f *fakeContext) GetLogstore() string                     { return "" }
-func (f *fakeContext) GetRuntimeContext() context.Context      { return context.Background() }
-func (f *fakeContext) GetMetricRecords() []map[string]string   { return nil }
-func (f *fakeContext) SetMetricRecord(*pipeline.MetricsRecord) {}
-func (f *fakeContext) GetMetricRecord() *pipeline.MetricsRecord {
-	return &pipeline.MetricsRecord{}
-}
-func (f *fakeContext) RegisterMetricRecord(map[string]string) *pipeline.MetricsRecord {
-	return &pipeline.MetricsRecord{}
-}
+func (f *fakeContext) InitContext(_, _, configName string)          { f.configName = configName }
+func (f *fakeContext) GetConfigName() string                        { return f.configName }
+func (f *fakeContext) GetProject() string                           { return "" }
+func (f *fakeContext) GetLogstore() string                          { return "" }
+func (f *fakeContext) GetRuntimeContext() context.Context           { return context.Background() }
+func (f *fakeContext) GetPipelineScopeConfig() *config.GlobalConfig { return &config.GlobalConfig{} }
 func (f *fakeContext) GetExtension(string, any) (pipeline.Extension, error) {
 	return nil, errors.New("no extensions")
 }
@@ -297,5 +292,21 @@ func (f *fakeContext) SaveCheckPoint(string, []byte) error       { return nil }
 func (f *fakeContext) GetCheckPoint(string) ([]byte, bool)       { return nil, false }
 func (f *fakeContext) SaveCheckPointObject(string, any) error    { return nil }
 func (f *fakeContext) GetCheckPointObject(string, any) (ok bool) { return false }
+func (f *fakeContext) RegisterMetricRecord([]pipeline.LabelPair) *pipeline.MetricsRecord {
+	return &pipeline.MetricsRecord{Context: f}
+}
+func (f *fakeContext) GetMetricRecord() *pipeline.MetricsRecord {
+	return &pipeline.MetricsRecord{Context: f}
+}
+func (f *fakeContext) ExportMetricRecords() []map[string]string { return nil }
+func (f *fakeContext) RegisterLogstoreConfigMetricRecord([]pipeline.LabelPair) *pipeline.MetricsRecord {
+	return &pipeline.MetricsRecord{Context: f}
+}
+func (f *fakeContext) GetLogstoreConfigMetricRecord() *pipeline.MetricsRecord {
+	return &pipeline.MetricsRecord{Context: f}
+}
 
-var _ pipeline.Context = (*fakeContext)(nil)
+var (
+	_ pipeline.Context   = (*fakeContext)(nil)
+	_ pipeline.Collector = (*recordingCollector)(nil)
+)

@@ -17,7 +17,8 @@
 //
 // # Files and rotation
 //
-// The file is opened for appending and created with mode 0644 (its directory 0755). Each Flush
+// The file is opened for appending and created with mode 0640 (directories it creates 0750),
+// whatever the umask; an existing file keeps its mode. Each Flush
 // is one write(2) of whole lines (a few when it rotates). Close fsyncs and closes it.
 //
 // With MaxSize set the flusher rotates by itself: before a line is written, if the file has
@@ -38,13 +39,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
 
 	"github.com/netobserver/netobserver/export/record"
 	"github.com/netobserver/netobserver/export/stdout"
+	"github.com/netobserver/netobserver/internal/fileperm"
 )
 
 // Flusher is a record.Flusher.
@@ -121,10 +122,7 @@ func New(_ record.Context, cfg Config) (*Flusher, error) {
 }
 
 func (f *Flusher) open() error {
-	if err := os.MkdirAll(filepath.Dir(f.path), 0o755); err != nil {
-		return err
-	}
-	file, err := os.OpenFile(f.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	file, err := fileperm.OpenAppend(f.path, fileperm.Records)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"unicode/utf8"
 
@@ -67,9 +68,22 @@ func TestLinesExact(t *testing.T) {
 	assert.Equal(t, want, read(t, path))
 	assert.Equal(t, Stats{Written: 4}, f.Stats())
 
-	st, err := os.Stat(path)
+}
+
+// Record files are 0640 and the directories made for them 0750, whatever the umask; a rotation
+// starts the new file with the same mode.
+func TestFileModes(t *testing.T) {
+	defer syscall.Umask(syscall.Umask(0))
+	path := filepath.Join(t.TempDir(), "new", "dir", "out.jsonl")
+	f, err := New(record.Context{}, Config{Path: path, MaxSize: 1})
 	require.NoError(t, err)
-	assert.Zero(t, st.Mode().Perm()&^0o644)
+	require.NoError(t, f.Flush([]record.Record{rec(1), rec(2)}))
+	require.NoError(t, f.Close())
+	for name, want := range map[string]os.FileMode{path: 0o640, path + ".1": 0o640, filepath.Dir(path): 0o750, filepath.Dir(filepath.Dir(path)): 0o750} {
+		st, err := os.Stat(name)
+		require.NoError(t, err)
+		assert.Equal(t, want, st.Mode().Perm(), name)
+	}
 }
 
 func TestEveryLineIsValidJSONInOrder(t *testing.T) {

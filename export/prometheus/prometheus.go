@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
@@ -18,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/exporter-toolkit/web"
 )
 
 // LatencyBuckets are the upper bounds, in seconds, of the latency histograms.
@@ -196,9 +199,19 @@ func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.WriteTo(w)
 }
 
-// Listen starts serving path on addr (e.g. ":9464") in the background. The listening address is
-// returned, so addr may use port 0.
-func (e *Exporter) Listen(addr, path string) (net.Addr, error) {
+// Listen starts serving path on addr (e.g. "127.0.0.1:9464") in the background. The listening
+// address is returned, so addr may use port 0.
+//
+// webConfigFile, when not empty, is a web configuration file of the Prometheus exporter-toolkit
+// (https://prometheus.io/docs/prometheus/latest/configuration/https/), as node_exporter's
+// --web.config.file takes: tls_server_config for HTTPS (client certificates too),
+// basic_auth_users with bcrypt hashes, http_server_config headers. It is checked here, so a bad
+// file fails the start; the toolkit re-reads it for every new connection, so certificates and
+// users can be changed without a restart.
+func (e *Exporter) Listen(addr, path, webConfigFile string) (net.Addr, error) {
+	if err := CheckWebConfig(webConfigFile); err != nil {
+		return nil, fmt.Errorf("flusher_prometheus_exporter: WebConfigFile %s: %w", webConfigFile, err)
+	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("flusher_prometheus_exporter: listen on %s: %w", addr, err)
@@ -206,8 +219,20 @@ func (e *Exporter) Listen(addr, path string) (net.Addr, error) {
 	mux := http.NewServeMux()
 	mux.Handle(path, e)
 	e.server = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go e.server.Serve(l)
+	noSocket, noAddrs := false, []string{}
+	flags := &web.FlagConfig{WebConfigFile: &webConfigFile, WebSystemdSocket: &noSocket, WebListenAddresses: &noAddrs}
+	go func() {
+		if err := web.Serve(l, e.server, flags, slog.Default()); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("flusher_prometheus_exporter: serving stopped", "address", l.Addr().String(), "error", err)
+		}
+	}()
 	return l.Addr(), nil
+}
+
+// CheckWebConfig reads an exporter-toolkit web configuration file (see Listen) and the
+// certificates it names; "" (no file: plain HTTP, no authentication) is valid.
+func CheckWebConfig(path string) error {
+	return web.Validate(path)
 }
 
 // Close stops serving.

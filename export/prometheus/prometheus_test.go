@@ -80,7 +80,7 @@ func TestExposition(t *testing.T) {
 func TestServesOverHTTP(t *testing.T) {
 	e := New()
 	e.ObserveCall("redis", "server", true, time.Millisecond, 10, 5)
-	addr, err := e.Listen("127.0.0.1:0", "/metrics")
+	addr, err := e.Listen("127.0.0.1:0", "/metrics", "")
 	require.NoError(t, err)
 	defer e.Close()
 	resp, err := http.Get("http://" + addr.String() + "/metrics")
@@ -93,10 +93,10 @@ func TestServesOverHTTP(t *testing.T) {
 	require.NoError(t, e.Close())
 
 	busy := New()
-	a2, err := busy.Listen("127.0.0.1:0", "/m")
+	a2, err := busy.Listen("127.0.0.1:0", "/m", "")
 	require.NoError(t, err)
 	defer busy.Close()
-	_, err = New().Listen(a2.String(), "/m")
+	_, err = New().Listen(a2.String(), "/m", "")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "flusher_prometheus_exporter: listen on "+a2.String())
 }

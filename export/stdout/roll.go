@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/netobserver/netobserver/internal/fileperm"
 )
 
 // rollingFile is the size-rolled file iLogtail got from seelog's <rollingfile type="size">: the
@@ -37,12 +39,10 @@ func openRollingFile(path string, maxSize int64, maxRolls int) (*rollingFile, er
 	return r, nil
 }
 
-// open appends to the file, creating it (mode 0644, before umask) and its directory.
+// open appends to the file, creating it (mode 0640) and its directory (0750), whatever the
+// umask.
 func (r *rollingFile) open() error {
-	if err := os.MkdirAll(r.dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := fileperm.OpenAppend(r.path, fileperm.Records)
 	if err != nil {
 		return err
 	}
@@ -133,6 +133,15 @@ func (r *rollingFile) rolls() ([]int, error) {
 	}
 	sort.Ints(idx)
 	return idx, nil
+}
+
+// reopen closes the file and opens the path again: after a rename, lines go to a new file there.
+func (r *rollingFile) reopen() error {
+	err := r.close()
+	if oerr := r.open(); oerr != nil {
+		return errors.Join(err, oerr)
+	}
+	return err
 }
 
 // close syncs and closes the file.

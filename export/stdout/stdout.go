@@ -77,7 +77,8 @@ type Config struct {
 	// FileName, as in iLogtail.
 	OnlyStdout bool
 	// FileName, when set (and OnlyStdout is false), writes the short lines to this file instead of
-	// standard output: appended to, created with mode 0644 (its directory with 0755), and rolled
+	// standard output: appended to, created with mode 0640 (directories it creates 0750, whatever
+	// the umask; an existing file keeps its mode), and rolled
 	// as seelog did — before a line is written, if the file has reached MaxSize bytes it is renamed
 	// to "<FileName>.<n>" (n one more than the highest existing), the lowest-numbered rolls beyond
 	// MaxRolls are deleted, and a new file is started.
@@ -299,6 +300,24 @@ func (f *Flusher) stamp(t time.Time) {
 // Stats returns the counters.
 func (f *Flusher) Stats() Stats {
 	return Stats{Written: f.written.Load(), Failed: f.failed.Load()}
+}
+
+// Reopen closes FileName and opens it again, creating it when logrotate moved it away: call it
+// on SIGHUP. Standard output and an injected writer have nothing to reopen. If opening fails the
+// error is returned and the next Flush tries again.
+func (f *Flusher) Reopen() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return ErrClosed
+	}
+	if f.file == nil {
+		return nil
+	}
+	if err := f.file.reopen(); err != nil {
+		return fmt.Errorf("%s: reopen %s: %w", TypeName, f.cfg.FileName, err)
+	}
+	return nil
 }
 
 // Close closes FileName (after syncing it); standard output and an injected writer are left

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -168,15 +169,46 @@ func TestFileNameAppendsShortLines(t *testing.T) {
 	assert.Equal(t, Stats{Written: 2, Failed: 1}, f.Stats())
 }
 
-func TestFileNameCreatedWith0644(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "new", "dir", "out.log")
+// logrotate renames the file and sends SIGHUP: Reopen makes the next lines go to a new file at
+// the path, and the renamed one keeps what was written before.
+func TestFileNameReopenAfterRename(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.log")
 	f, err := New(demoCtx, Config{KeyValuePairs: true, FileName: path}, WithClock(clock))
 	require.NoError(t, err)
+	require.NoError(t, f.Flush([]record.Record{rec(1)}))
+	require.NoError(t, os.Rename(path, path+".1"))
+	require.NoError(t, f.Reopen())
+	require.NoError(t, f.Flush([]record.Record{rec(2)}))
 	require.NoError(t, f.Close())
-	st, err := os.Stat(path)
+	old, err := os.ReadFile(path + ".1")
 	require.NoError(t, err)
-	// The process umask can only take bits away.
-	assert.Zero(t, st.Mode().Perm()&^0o644, "mode %v", st.Mode().Perm())
+	assert.Equal(t, "2022-08-25 16:44:01 {\"__time__\":\"1\"}\n", string(old))
+	current, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "2022-08-25 16:44:01 {\"__time__\":\"2\"}\n", string(current))
+	assert.ErrorIs(t, f.Reopen(), ErrClosed)
+
+	// Standard output has nothing to reopen.
+	var out bytes.Buffer
+	w, err := New(demoCtx, Config{KeyValuePairs: true}, WithWriter(&out))
+	require.NoError(t, err)
+	assert.NoError(t, w.Reopen())
+}
+
+// FileName is created 0640 and the directories made for it 0750, whatever the umask; a roll
+// starts the new file with the same mode.
+func TestFileNameModes(t *testing.T) {
+	defer syscall.Umask(syscall.Umask(0))
+	path := filepath.Join(t.TempDir(), "new", "dir", "out.log")
+	f, err := New(demoCtx, Config{KeyValuePairs: true, FileName: path, MaxSize: 1}, WithClock(clock))
+	require.NoError(t, err)
+	require.NoError(t, f.Flush([]record.Record{rec(1), rec(2)}))
+	require.NoError(t, f.Close())
+	for name, want := range map[string]os.FileMode{path: 0o640, path + ".1": 0o640, filepath.Dir(path): 0o750, filepath.Dir(filepath.Dir(path)): 0o750} {
+		st, err := os.Stat(name)
+		require.NoError(t, err)
+		assert.Equal(t, want, st.Mode().Perm(), name)
+	}
 }
 
 func TestFileNameBadPathFailsAtNew(t *testing.T) {

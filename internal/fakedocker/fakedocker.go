@@ -2,8 +2,8 @@
 // answering the Engine API endpoints netobserver's client uses (/_ping, /version,
 // /containers/json, /containers/{id}/json) with bodies shaped like Docker Engine 27's (API 1.47)
 // responses, trimmed. No Docker engine runs on the development and CI machines; the client code
-// path (github.com/docker/docker/client, version negotiation, HTTP over the socket, JSON
-// decoding) stays the real one.
+// path (container's engine: version negotiation, HTTP over the socket, JSON decoding) stays the
+// real one.
 package fakedocker
 
 import (
@@ -33,6 +33,7 @@ type Engine struct {
 	containers map[string]Container
 	lists      int
 	inspects   map[string]int
+	paths      []string // every request's path, in order
 }
 
 var versionPrefix = regexp.MustCompile(`^/v[0-9.]+`)
@@ -78,6 +79,13 @@ func (e *Engine) InspectsOf(id string) int {
 	return e.inspects[id]
 }
 
+// Paths is every request's URL path, in order, API version prefix included.
+func (e *Engine) Paths() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.paths...)
+}
+
 // Counts is the number of container lists and inspects served.
 func (e *Engine) Counts() (lists, inspects int) {
 	e.mu.Lock()
@@ -96,6 +104,7 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Server", "Docker/27.5.1 (linux)")
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.paths = append(e.paths, r.URL.Path)
 	switch {
 	case path == "/_ping":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

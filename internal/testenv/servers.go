@@ -56,11 +56,13 @@ func ownedTempDir(t testing.TB, user string) string {
 }
 
 // Redis starts redis-server in namespace ns on addr:6379, without persistence, and returns it.
-func Redis(t testing.TB, ns string, addr netip.Addr) *exec.Cmd {
+// extra are more redis-server options (e.g. "--unixsocket", path).
+func Redis(t testing.TB, ns string, addr netip.Addr, extra ...string) *exec.Cmd {
 	t.Helper()
 	dir := t.TempDir()
-	cmd := Start(t, ns, "redis-server", "--port", "6379", "--bind", addr.String(), "--save", "",
-		"--appendonly", "no", "--protected-mode", "no", "--dir", dir, "--logfile", "")
+	args := []string{"--port", "6379", "--bind", addr.String(), "--save", "",
+		"--appendonly", "no", "--protected-mode", "no", "--dir", dir, "--logfile", ""}
+	cmd := Start(t, ns, "redis-server", append(args, extra...)...)
 	WaitPort(t, ns, netip.AddrPortFrom(addr, 6379))
 	return cmd
 }
@@ -74,8 +76,9 @@ type Postgres struct {
 // PostgresServer initialises a cluster in a temporary directory as the postgres user (initdb
 // refuses root) and starts it in namespace ns on addr:5432, with trust authentication for
 // everyone (the test network only exists inside the namespaces) and fsync off (nothing here
-// needs to survive a crash). It is stopped with a fast shutdown at cleanup.
-func PostgresServer(t testing.TB, ns string, addr netip.Addr) *Postgres {
+// needs to survive a crash). settings are more name=value server settings (each passed with -c).
+// It is stopped with a fast shutdown at cleanup.
+func PostgresServer(t testing.TB, ns string, addr netip.Addr, settings ...string) *Postgres {
 	t.Helper()
 	root := ownedTempDir(t, "postgres")
 	data := filepath.Join(root, "data")
@@ -88,11 +91,14 @@ func PostgresServer(t testing.TB, ns string, addr netip.Addr) *Postgres {
 	Run(t, "chown", "postgres:", filepath.Join(data, "pg_hba.conf"))
 	// setpriv execs (runuser forks and waits), so the command's pid is the postmaster's and the
 	// cleanup's SIGINT reaches it.
-	cmd := StartStop(t, syscall.SIGINT, 10*time.Second, ns, "setpriv", "--reuid=postgres",
-		"--regid=postgres", "--init-groups", "--", postgresBin(t, "postgres"), "-D", data,
-		"-c", "listen_addresses="+addr.String(), "-c", "unix_socket_directories="+root,
+	args := []string{"--reuid=postgres", "--regid=postgres", "--init-groups", "--", postgresBin(t, "postgres"), "-D", data,
+		"-c", "listen_addresses=" + addr.String(), "-c", "unix_socket_directories=" + root,
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "logging_collector=off", "-c", "shared_buffers=32MB")
+		"-c", "logging_collector=off", "-c", "shared_buffers=32MB"}
+	for _, s := range settings {
+		args = append(args, "-c", s)
+	}
+	cmd := StartStop(t, syscall.SIGINT, 10*time.Second, ns, "setpriv", args...)
 	WaitPort(t, ns, netip.AddrPortFrom(addr, 5432))
 	return &Postgres{Cmd: cmd, Socket: root}
 }

@@ -171,8 +171,9 @@ http {
 }
 
 // Dnsmasq starts dnsmasq in namespace ns on addr:53 (UDP and TCP), answering for names maps
-// (name → IPv4 or IPv6 address) and NXDOMAIN for everything else.
-func Dnsmasq(t testing.TB, ns string, addr netip.Addr, names map[string]netip.Addr) *exec.Cmd {
+// (name → IPv4 or IPv6 address) and NXDOMAIN for everything else. extra are more dnsmasq
+// options (e.g. "--log-queries").
+func Dnsmasq(t testing.TB, ns string, addr netip.Addr, names map[string]netip.Addr, extra ...string) *exec.Cmd {
 	t.Helper()
 	args := []string{"--no-daemon", "--conf-file=/dev/null", "--user=root", "--pid-file=",
 		"--listen-address=" + addr.String(), "--bind-interfaces", "--no-resolv", "--no-hosts",
@@ -181,7 +182,7 @@ func Dnsmasq(t testing.TB, ns string, addr netip.Addr, names map[string]netip.Ad
 	for name, ip := range names {
 		args = append(args, "--host-record="+name+","+ip.String())
 	}
-	cmd := Start(t, ns, "dnsmasq", args...)
+	cmd := Start(t, ns, "dnsmasq", append(args, extra...)...)
 	WaitPort(t, ns, netip.AddrPortFrom(addr, 53))
 	return cmd
 }

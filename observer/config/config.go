@@ -32,6 +32,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"regexp"
@@ -93,6 +94,11 @@ type EBPF struct {
 	// Pid (EBPF.Pid, default -1) restricts capture to one process (the kernel's TGID filter);
 	// -1 is every process.
 	Pid int
+	// DataBufferPages (EBPF.DataBufferPages, ours, default 512 as iLogtail set it) is the size,
+	// in pages, of each CPU's buffer of data events (PERF_BUFFER_PAGE for DATA_HAND): a power of
+	// two from 1 to 65536. Smaller buffers lose events sooner; the accuracy tier uses a tiny one to
+	// force kernel loss.
+	DataBufferPages int
 }
 
 // Common is the observer's Common section.
@@ -187,6 +193,14 @@ type Common struct {
 	// "l4_l7" writes `l4`, `l7_req` and `l7_db` (schema B, what iLogtail 1.3 to 2.0 wrote).
 	// iLogtail ignores the key, so a file using it still loads there. Values are case-insensitive.
 	RecordSchema RecordSchema
+
+	// MaskCmdSecrets (Common.MaskCmdSecrets, default true) is netobserver's own key: the values
+	// of command-line arguments that look like secrets (--password x, -Dpassword=x, -pSECRET,
+	// *secret*, *token*, key=x, user:pass@ in URLs) are masked in _process_cmd_ and schema B's
+	// local_info (container.MaskSecrets has the exact rule). false shows iLogtail's text as is.
+	// Commands are read once per process: a change takes effect at the next start. Cmd filters
+	// (IncludeCmdRegex, ExcludeCmdRegex) match the command as shown.
+	MaskCmdSecrets bool
 }
 
 // AggCap is the cap on aggregation keys of one protocol in one process group.
@@ -257,15 +271,20 @@ type Flusher struct {
 
 // PrometheusConfig is flusher_prometheus_exporter's configuration.
 type PrometheusConfig struct {
-	// Listen is the host:port the metrics are served on (default ":9464").
+	// Listen is the host:port the metrics are served on (default "127.0.0.1:9464": only this
+	// host can scrape; ":9464" serves every interface, a pod IP one of them).
 	Listen string
 	// Path is the URL path of the metrics (default "/metrics").
 	Path string
+	// WebConfigFile (default "": plain HTTP, no authentication) is the path of a Prometheus
+	// exporter-toolkit web configuration file — TLS and basic auth, as node_exporter's
+	// --web.config.file — checked when the file loads.
+	WebConfigFile string
 }
 
 // Defaults of flusher_prometheus_exporter.
 const (
-	DefaultPrometheusListen = ":9464"
+	DefaultPrometheusListen = "127.0.0.1:9464"
 	DefaultPrometheusPath   = "/metrics"
 )
 
@@ -409,7 +428,7 @@ func (w Warning) String() string {
 // and the warnings about ignored keys. Errors are *Error; a file that cannot be read wraps the
 // file-system error (errors.Is(err, fs.ErrNotExist) works).
 func Load(path string) (*Pipeline, []Warning, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -418,6 +437,16 @@ func Load(path string) (*Pipeline, []Warning, error) {
 		return nil, nil, &Error{File: path, Msg: "cannot read the config: " + err.Error(), Err: err}
 	}
 	return Parse(path, data)
+}
+
+// readFile reads at most one byte more than MaxFileSize: enough for Parse to refuse it.
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 }
 
 // Parse is Load on a file's content; path names it in Pipeline.Name and in errors and warnings.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -53,7 +55,7 @@ func TestSeedExample(t *testing.T) {
 	c := p.Input.Common
 	assert.Equal(t, "config#"+path, p.Name)
 	assert.True(t, p.Enabled)
-	assert.Equal(t, EBPF{Enabled: true, Pid: -1}, p.Input.EBPF)
+	assert.Equal(t, EBPF{Enabled: true, Pid: -1, DataBufferPages: 512}, p.Input.EBPF)
 	assert.Equal(t, 5*time.Second, c.FlushOutL4Interval)
 	assert.Equal(t, 5*time.Second, c.FlushOutL7Interval)
 	assert.Equal(t, 30*time.Second, c.FlushMetaInterval)
@@ -65,6 +67,7 @@ func TestSeedExample(t *testing.T) {
 	assert.True(t, c.DropUnixSocket)
 	assert.True(t, c.DropLocalConnections)
 	assert.True(t, c.DropUnknownSocket)
+	assert.True(t, c.MaskCmdSecrets)
 	assert.Nil(t, c.Tags)
 	assert.Empty(t, c.Cluster)
 	for _, m := range []map[string]*regexp.Regexp{c.IncludeContainerLabels, c.ExcludeContainerLabels,
@@ -115,7 +118,7 @@ func TestEveryKey(t *testing.T) {
 
 	assert.False(t, p.Enabled)
 	assert.Equal(t, []string{ProcessorDefault, ProcessorDefault}, p.Processors)
-	assert.Equal(t, EBPF{Enabled: true, Pid: 4242}, p.Input.EBPF)
+	assert.Equal(t, EBPF{Enabled: true, Pid: 4242, DataBufferPages: 64}, p.Input.EBPF)
 	c := p.Input.Common
 	assert.Equal(t, 20*time.Second, c.FlushOutL4Interval)
 	assert.Equal(t, 7*time.Second, c.FlushOutL7Interval)
@@ -408,6 +411,32 @@ func TestNullSectionsAreAbsent(t *testing.T) {
 	assert.Nil(t, p.Processors)
 }
 
+// A YAML alias bomb (a few hundred bytes whose aliases expand to 9^9 strings) is refused after
+// MaxValues values, having cost a bounded amount of memory; so is a file over MaxFileSize.
+func TestAliasBombAndHugeFileRefused(t *testing.T) {
+	var bomb strings.Builder
+	bomb.WriteString(`a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]` + "\n")
+	for c := 'b'; c <= 'i'; c++ {
+		prev := "*" + string(c-1)
+		fmt.Fprintf(&bomb, "%c: &%c [%s]\n", c, c, strings.Repeat(prev+",", 8)+prev)
+	}
+	bomb.WriteString(head + tail)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	d := &decoder{file: "bomb.yaml"}
+	_, err := d.parse([]byte(bomb.String()))
+	runtime.ReadMemStats(&after)
+	assert.EqualError(t, err, "bomb.yaml: the file expands to more than 100000 values (YAML aliases?); a pipeline needs far fewer")
+	assert.Equal(t, MaxValues+1, d.values, "values built before giving up")
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(100<<20), "bytes allocated decoding it")
+
+	path := filepath.Join(t.TempDir(), "huge.yaml")
+	huge := append([]byte(head+tail), bytes.Repeat([]byte("# padding\n"), MaxFileSize/10)...)
+	require.NoError(t, os.WriteFile(path, huge, 0o600))
+	_, _, err = Load(path)
+	assert.EqualError(t, err, path+": the file is larger than 1048576 bytes, the most a pipeline file may be")
+}
+
 func TestAliases(t *testing.T) {
 	p, _, err := Parse("demo.yaml", []byte("x: &iv 7\n"+head+"      FlushOutL4Interval: *iv\n      FlushOutL7Interval: *iv\n"+tail))
 	require.NoError(t, err)
@@ -430,7 +459,7 @@ func TestParseInputDetail(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []Warning{{File: "config#demo", Path: "Common.Extra", Line: 1, Msg: "unknown key, ignored"}}, warnings)
 	want := DefaultInput()
-	want.EBPF = EBPF{Enabled: true, Pid: 7}
+	want.EBPF = EBPF{Enabled: true, Pid: 7, DataBufferPages: 512}
 	want.Common.Sampling = 10
 	assert.Equal(t, &want, in)
 
@@ -544,10 +573,21 @@ func FuzzParse(f *testing.F) {
 }
 
 func TestPrometheusExporterFlusher(t *testing.T) {
-	p, warnings, err := Parse("demo.yaml", []byte(head+"      Sampling: 10\nflushers:\n  - Type: flusher_prometheus_exporter\n  - Type: flusher_prometheus_exporter\n    listen: 127.0.0.1:9999\n    Path: /m\n"))
+	p, warnings, err := Parse("demo.yaml", []byte(head+"      Sampling: 10\nflushers:\n  - Type: flusher_prometheus_exporter\n"))
 	require.NoError(t, err)
 	assert.Empty(t, warnings)
-	require.Len(t, p.Flushers, 2)
-	assert.Equal(t, &PrometheusConfig{Listen: ":9464", Path: "/metrics"}, p.Flushers[0].Prometheus)
-	assert.Equal(t, &PrometheusConfig{Listen: "127.0.0.1:9999", Path: "/m"}, p.Flushers[1].Prometheus, "flusher keys are case-insensitive")
+	require.Len(t, p.Flushers, 1)
+	assert.Equal(t, &PrometheusConfig{Listen: "127.0.0.1:9464", Path: "/metrics"}, p.Flushers[0].Prometheus, "loopback unless asked")
+	p, warnings, err = Parse("demo.yaml", []byte(head+"      Sampling: 10\nflushers:\n  - Type: flusher_prometheus_exporter\n    listen: 127.0.0.1:9999\n    Path: /m\n"))
+	require.NoError(t, err)
+	assert.Empty(t, warnings)
+	assert.Equal(t, &PrometheusConfig{Listen: "127.0.0.1:9999", Path: "/m"}, p.Flushers[0].Prometheus, "flusher keys are case-insensitive")
+}
+
+// MaskCmdSecrets is on unless the file turns it off.
+func TestMaskCmdSecrets(t *testing.T) {
+	p, warnings, err := Parse("demo.yaml", []byte(head+"      MaskCmdSecrets: false\n"+tail))
+	require.NoError(t, err)
+	assert.Empty(t, warnings)
+	assert.False(t, p.Input.Common.MaskCmdSecrets)
 }

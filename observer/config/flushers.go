@@ -3,8 +3,11 @@ package config
 import (
 	"net"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/netobserver/netobserver/export/prometheus"
 )
 
 // stdout decodes flusher_stdout.
@@ -97,6 +100,8 @@ func (d *decoder) kafka(v *value, path string) (*KafkaConfig, error) {
 				}
 				if host, port, err := net.SplitHostPort(b); err != nil || host == "" || port == "" {
 					return d.errorf(item, ip, "%q is not host:port", b)
+				} else if !validPort(port) {
+					return d.errorf(item, ip, "%q: port %s is not 1..65535", b, port)
 				}
 				c.Brokers = append(c.Brokers, b)
 			}
@@ -188,6 +193,12 @@ func (d *decoder) timeout(v *value, path string) (time.Duration, error) {
 	return time.Duration(n) * time.Second, nil
 }
 
+// validPort reports whether port is a TCP port number one can connect to or listen on.
+func validPort(port string) bool {
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535
+}
+
 // jsonl decodes flusher_jsonl.
 func (d *decoder) jsonl(v *value, path string) (*JSONLConfig, error) {
 	c := &JSONLConfig{MaxRolls: DefaultJSONLMaxRolls}
@@ -223,12 +234,23 @@ func (d *decoder) prometheus(v *value, path string) (*PrometheusConfig, error) {
 			c.Path, err = d.str(v, path)
 			return err
 		}},
+		{"WebConfigFile", func(v *value, path string) (err error) {
+			if c.WebConfigFile, err = d.str(v, path); err != nil {
+				return err
+			}
+			if err := prometheus.CheckWebConfig(c.WebConfigFile); err != nil {
+				return d.errorf(v, path, "%q is not a usable web config: %v", c.WebConfigFile, err)
+			}
+			return nil
+		}},
 	}, true, nil, "Type")
 	if err != nil {
 		return nil, err
 	}
 	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
 		return nil, d.errorf(listenV, path+".Listen", "%q is not host:port (e.g. \":9464\" or \"127.0.0.1:9464\")", c.Listen)
+	} else if !validPort(port) {
+		return nil, d.errorf(listenV, path+".Listen", "%q: port %s is not 1..65535", c.Listen, port)
 	}
 	if !strings.HasPrefix(c.Path, "/") {
 		return nil, d.errorf(pathV, path+".Path", "%q must start with /", c.Path)

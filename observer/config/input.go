@@ -12,7 +12,7 @@ import (
 // defaults (its code's, where its documentation differs).
 func DefaultInput() Input {
 	return Input{
-		EBPF: EBPF{Enabled: false, Pid: -1},
+		EBPF: EBPF{Enabled: false, Pid: -1, DataBufferPages: 512},
 		Common: Common{
 			FlushOutL4Interval:   60 * time.Second,
 			FlushOutL7Interval:   15 * time.Second,
@@ -25,6 +25,7 @@ func DefaultInput() Input {
 			DropUnknownSocket:    true,
 			ProtocolAggCfg:       defaultAggCfg(),
 			RecordSchema:         SchemaProtocols,
+			MaskCmdSecrets:       true,
 		},
 	}
 }
@@ -82,6 +83,14 @@ func (d *decoder) input(v *value, path string) (*Input, error) {
 					if err == nil && (in.EBPF.Pid < -1 || in.EBPF.Pid == 0) {
 						err = d.errorf(v, path, "%d is not a process id (use -1 for every process)", in.EBPF.Pid)
 					}
+					return err
+				}},
+				{"DataBufferPages", func(v *value, path string) (err error) {
+					p, err := d.integer(v, path)
+					if err == nil && (p < 1 || p > 1<<16 || p&(p-1) != 0) {
+						err = d.errorf(v, path, "%d is not a power of two from 1 to 65536", p)
+					}
+					in.EBPF.DataBufferPages = p
 					return err
 				}},
 			}, false, nil)
@@ -183,6 +192,7 @@ func (d *decoder) common(c *Common, v *value, path string) error {
 			}
 			return nil
 		}},
+		{"MaskCmdSecrets", d.setBool(&c.MaskCmdSecrets)},
 	}, false, unsupportedCommon)
 	if err != nil {
 		return err

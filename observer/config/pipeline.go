@@ -1,6 +1,9 @@
 package config
 
-import "strings"
+import (
+	"path/filepath"
+	"strings"
+)
 
 // unsupportedTop are iLogtail pipeline sections netobserver has no use for.
 var unsupportedTop = map[string]string{
@@ -69,13 +72,44 @@ func (d *decoder) pipeline(root *value) (*Pipeline, error) {
 		return nil, d.errorf(flushers, "flushers", "empty; add at least one of %s", flusherList)
 	}
 	for i, item := range items {
-		f, err := d.flusher(item, index("flushers", i))
+		path := index("flushers", i)
+		f, err := d.flusher(item, path)
 		if err != nil {
+			return nil, err
+		}
+		if err := d.conflicts(p.Flushers, f, item, path); err != nil {
 			return nil, err
 		}
 		p.Flushers = append(p.Flushers, *f)
 	}
 	return p, nil
+}
+
+// conflicts refuses a flusher that cannot run beside those before it: a second metrics endpoint
+// (the observer feeds one), or a file another flusher already writes (their lines would
+// interleave and each would rotate the other's file).
+func (d *decoder) conflicts(before []Flusher, f *Flusher, v *value, path string) error {
+	file := f.File()
+	for i, g := range before {
+		switch {
+		case f.Type == FlusherPrometheusExporter && g.Type == FlusherPrometheusExporter:
+			return d.errorf(v, path, "a second %s (the first is flushers[%d]); netobserver serves one metrics endpoint", f.Type, i)
+		case file != "" && file == g.File():
+			return d.errorf(v, path, "writes %q, which flushers[%d] writes too", file, i)
+		}
+	}
+	return nil
+}
+
+// File is the file the flusher writes, cleaned; "" when it writes none.
+func (f *Flusher) File() string {
+	switch {
+	case f.Type == FlusherStdout && f.Stdout.FileName != "" && !f.Stdout.OnlyStdout:
+		return filepath.Clean(f.Stdout.FileName)
+	case f.Type == FlusherJSONL:
+		return filepath.Clean(f.JSONL.Path)
+	}
+	return ""
 }
 
 var flusherList = strings.Join([]string{FlusherStdout, FlusherKafka, FlusherJSONL, FlusherPrometheusExporter}, ", ")

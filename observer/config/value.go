@@ -101,11 +101,26 @@ func (d *decoder) typeError(v *value, path, want string) error {
 type decoder struct {
 	file     string
 	warnings []Warning
+	// values counts the values convert built, aliases expanded: at most maxValues.
+	values int
 }
+
+// Bounds on what one pipeline file may cost to read. A real one is a few KiB and a few hundred
+// values; a YAML alias bomb (a few hundred bytes whose aliases expand to billions of values) or a
+// huge file must be refused before it costs memory.
+const (
+	// MaxFileSize is the largest pipeline file read.
+	MaxFileSize = 1 << 20
+	// MaxValues bounds the values one file expands to, every alias expansion counted.
+	MaxValues = 100_000
+)
 
 // parse reads YAML (JSON is YAML) into a value tree: exactly one document; an empty file is an
 // empty mapping.
 func (d *decoder) parse(data []byte) (*value, error) {
+	if len(data) > MaxFileSize {
+		return nil, &Error{File: d.file, Msg: fmt.Sprintf("the file is larger than %d bytes, the most a pipeline file may be", MaxFileSize)}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -152,7 +167,7 @@ func (d *decoder) syntaxError(data []byte, err error) error {
 	} else {
 		// Quadratic in the file's lines: bounded, as no real pipeline file is near the bound.
 		lines := bytes.SplitAfter(data, []byte("\n"))
-		for k := 1; k <= len(lines) && len(lines) <= maxSearchLines; k++ {
+		for k := 1; k <= len(lines) && len(lines) <= maxSearchLines && len(data) <= maxSearchBytes; k++ {
 			if perr := parseAll(bytes.Join(lines[:k], nil)); perr != nil && strings.HasSuffix(perr.Error(), msg) {
 				line = k
 				break
@@ -174,7 +189,10 @@ func looksJSON(data []byte) bool {
 }
 
 // maxSearchLines bounds the search for a syntax error's line.
-const maxSearchLines = 2000
+const (
+	maxSearchLines = 2000
+	maxSearchBytes = 64 << 10
+)
 
 // parseAll parses every document of data, for syntax only.
 func parseAll(data []byte) error {
@@ -197,6 +215,9 @@ const maxAliasDepth = 64
 
 // convert builds the value tree of n; path names n in errors.
 func (d *decoder) convert(n *yaml.Node, path string, aliases int) (*value, error) {
+	if d.values++; d.values > MaxValues {
+		return nil, &Error{File: d.file, Line: n.Line, Msg: fmt.Sprintf("the file expands to more than %d values (YAML aliases?); a pipeline needs far fewer", MaxValues)}
+	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		if len(n.Content) == 0 {

@@ -205,6 +205,15 @@ func le32(b []byte) uint32 {
 	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
 
+// stmtID reads the statement id that starts the body of the COM_STMT_* commands; ok is false
+// when it has not all arrived.
+func stmtID(body []byte) (id uint32, ok bool) {
+	if len(body) < 4 {
+		return 0, false
+	}
+	return le32(body), true
+}
+
 // lenenc decodes a length-encoded integer: value, bytes used; ok false when b is too short or
 // does not hold one (0xfb is NULL, 0xff is no integer).
 func lenenc(b []byte) (v uint64, n int, ok bool) {
@@ -257,8 +266,13 @@ func (c *Conn) parseRequest(buf []byte, msg *parser.Message) parser.Result {
 	if partial && n <= waitLimit {
 		return parser.Result{Status: parser.NeedMore}
 	}
-	// validCommand guarantees the statement id of the COM_STMT_* commands is there.
 	body := buf[5:min(size, len(buf))]
+	// The statement id of COM_STMT_EXECUTE is needed even when its body is not waited for: a long
+	// execution whose first bytes went out in their own write has not brought it yet.
+	id, idOK := stmtID(body)
+	if cmd == comStmtExecute && !idOK {
+		return parser.Result{Status: parser.NeedMore}
+	}
 	c.commands++
 	c.contSeq = -1
 	if n == maxPacket {
@@ -280,20 +294,20 @@ func (c *Conn) parseRequest(buf []byte, msg *parser.Message) parser.Result {
 		p.stmt = s
 		msg.Method, msg.Resource, msg.Truncated = commandNames[cmd], s.text, s.truncated
 	case comStmtExecute:
-		if s, ok := c.lookup(le32(body)); ok {
+		if s, ok := c.lookup(id); ok {
 			msg.Method, msg.Resource, msg.Truncated = s.verb, s.text, s.truncated || partial
 		} else {
 			msg.Method = commandNames[cmd]
 		}
 	case comStmtReset, comStmtFetch, comStmtBulkExecute:
 		msg.Method = commandNames[cmd]
-		if len(body) >= 4 {
-			if s, ok := c.lookup(le32(body)); ok {
-				msg.Resource = s.text
-			}
+		if s, ok := c.lookup(id); ok && idOK {
+			msg.Resource = s.text
 		}
 	case comStmtClose:
-		delete(c.stmts, le32(body))
+		if idOK {
+			delete(c.stmts, id)
+		}
 		return parser.Result{Status: parser.Ignored, Consumed: size}
 	case comQuit, comStmtSendLongData:
 		// No response will come.

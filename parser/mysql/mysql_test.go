@@ -644,3 +644,37 @@ func TestOKPackets(t *testing.T) {
 		assert.Equal(t, tc.st, r.Status, tc.name)
 	}
 }
+
+// A COM_STMT_EXECUTE too long to wait for whose first bytes arrive alone — libmariadb writes the
+// header and command byte of a long execution in a write of their own — waits for its statement
+// id instead of reading it from an empty body (this panicked: index out of range).
+func TestLongExecuteBeforeItsStatementID(t *testing.T) {
+	prepare := pkt(0, "\x16INSERT INTO blobs (data) VALUES (?)")
+	prepared := pkts(1, "\x00\x05\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00", paramDef, eofPacket)
+	// Statement 5, no cursor, 1 iteration, no NULLs, new types: one VAR_STRING of 20 000 bytes.
+	param := strings.Repeat("x", 20000)
+	execute := pkt(0, "\x17\x05\x00\x00\x00\x00\x01\x00\x00\x00\x00\x01\xfd\x00\xfc\x20\x4e"+param)
+	for first := 4; first < 9; first++ {
+		d := newDriver(t).Play([]parsertest.Read{req(prepare), resp(prepared)})
+		d.Play([]parsertest.Read{req(execute[:first])})
+		assert.Len(t, d.Completes(), 2, "first %d bytes: waits for the statement id", first)
+		d.Play([]parsertest.Read{req(execute[first:]), resp(pkt(1, okRows))})
+		assert.Equal(t, []string{
+			`> PREPARE "INSERT INTO blobs (data) VALUES (?)" size=` + itoa(len(prepare)),
+			`< ok=true size=` + itoa(len(prepared)),
+			`> INSERT "INSERT INTO blobs (data) VALUES (?)" size=` + itoa(len(execute)),
+			`< ok=true size=11`,
+		}, d.Lines(), "first %d bytes", first)
+		assert.Zero(t, d.Invalid)
+	}
+
+	// The 11 bytes that took the observer down when sent to nginx: a query the kernel side
+	// classifies as MySQL, then the first 5 bytes of a 20 KiB execution that never comes.
+	d := newDriver(t).Play([]parsertest.Read{req("\x02\x00\x00\x00\x03x"), req("\x00\x50\x00\x00\x17")})
+	assert.Equal(t, []string{`> X "x" size=6`}, d.Lines())
+	for n := 5; n < 9; n++ {
+		var m parser.Message
+		r := NewConn(parser.NewInterner(10)).Parse([]byte("\x00\x50\x00\x00\x17\x01\x00\x00")[:n], parser.Request, &m)
+		assert.Equal(t, parser.Result{Status: parser.NeedMore}, r, "%d bytes", n)
+	}
+}

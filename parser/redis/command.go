@@ -108,7 +108,8 @@ func confirmation(s string) cmdKind {
 	return cmdOther
 }
 
-// unknownCommand is Method for a request whose first element is not a command name.
+// unknownCommand is Method for a request whose first element is not the name of a Redis
+// command: a name Redis does not have, a module's command, or not a name at all.
 const unknownCommand = "UNKNOWN"
 
 // isNameByte marks bytes of command names: letters, digits, and the separators of module
@@ -127,7 +128,8 @@ var isNameByte = func() (t [256]bool) {
 }()
 
 // commandName returns the interned Method for a command name and, when the command has one, its
-// subcommand; sub is nil when absent. It returns "" when name is not a command name.
+// subcommand; sub is nil when absent. It returns "" when name is not a command name, and
+// unknownCommand when it is one Redis does not have (see commands).
 func commandName(in *parser.Interner, name, sub []byte) string {
 	if len(name) == 0 || len(name) > maxName {
 		return ""
@@ -136,6 +138,9 @@ func commandName(in *parser.Interner, name, sub []byte) string {
 	n, ok := upper(up[:], name)
 	if !ok {
 		return ""
+	}
+	if !commands[string(up[:n])] {
+		return unknownCommand
 	}
 	// Container names are at most 8 bytes; the bound spares a lookup.
 	if sub != nil && len(sub) <= maxSub && n <= 8 && hasSubcommand(string(up[:n])) {
@@ -160,3 +165,48 @@ func upper(dst, name []byte) (int, bool) {
 	}
 	return len(name), true
 }
+
+// commands are the command names of Redis: those of Redis 7.0's COMMAND LIST (redis-server
+// 7.0.15, Debian bookworm), plus those added by 7.2 (WAITAOF) and 7.4 (the hash field expiry
+// commands). A request naming anything else — a typo, a module's command (FT.SEARCH, JSON.GET),
+// a command renamed by rename-command, or bytes that only look like a name — gets Method
+// UNKNOWN: names not on this list could be anything, a client's secret included, and never
+// leave the host.
+var commands = func() map[string]bool {
+	m := make(map[string]bool)
+	for _, c := range []string{
+		"ACL", "APPEND", "ASKING", "AUTH", "BGREWRITEAOF", "BGSAVE", "BITCOUNT", "BITFIELD",
+		"BITFIELD_RO", "BITOP", "BITPOS", "BLMOVE", "BLMPOP", "BLPOP", "BRPOP", "BRPOPLPUSH", "BZMPOP",
+		"BZPOPMAX", "BZPOPMIN", "CLIENT", "CLUSTER", "COMMAND", "CONFIG", "COPY", "DBSIZE", "DEBUG",
+		"DECR", "DECRBY", "DEL", "DISCARD", "DUMP", "ECHO", "EVAL", "EVALSHA", "EVALSHA_RO", "EVAL_RO",
+		"EXEC", "EXISTS", "EXPIRE", "EXPIREAT", "EXPIRETIME", "FAILOVER", "FCALL", "FCALL_RO", "FLUSHALL",
+		"FLUSHDB", "FUNCTION", "GEOADD", "GEODIST", "GEOHASH", "GEOPOS", "GEORADIUS", "GEORADIUSBYMEMBER",
+		"GEORADIUSBYMEMBER_RO", "GEORADIUS_RO", "GEOSEARCH", "GEOSEARCHSTORE", "GET", "GETBIT", "GETDEL",
+		"GETEX", "GETRANGE", "GETSET", "HDEL", "HELLO", "HEXISTS", "HEXPIRE", "HEXPIREAT", "HEXPIRETIME",
+		"HGET", "HGETALL", "HINCRBY", "HINCRBYFLOAT", "HKEYS", "HLEN", "HMGET", "HMSET", "HPERSIST",
+		"HPEXPIRE", "HPEXPIREAT", "HPEXPIRETIME", "HPTTL", "HRANDFIELD", "HSCAN", "HSET", "HSETNX",
+		"HSTRLEN", "HTTL", "HVALS", "INCR", "INCRBY", "INCRBYFLOAT", "INFO", "KEYS", "LASTSAVE",
+		"LATENCY", "LCS", "LINDEX", "LINSERT", "LLEN", "LMOVE", "LMPOP", "LOLWUT", "LPOP", "LPOS",
+		"LPUSH", "LPUSHX", "LRANGE", "LREM", "LSET", "LTRIM", "MEMORY", "MGET", "MIGRATE", "MODULE",
+		"MONITOR", "MOVE", "MSET", "MSETNX", "MULTI", "OBJECT", "PERSIST", "PEXPIRE", "PEXPIREAT",
+		"PEXPIRETIME", "PFADD", "PFCOUNT", "PFDEBUG", "PFMERGE", "PFSELFTEST", "PING", "PSETEX",
+		"PSUBSCRIBE", "PSYNC", "PTTL", "PUBLISH", "PUBSUB", "PUNSUBSCRIBE", "QUIT", "RANDOMKEY",
+		"READONLY", "READWRITE", "RENAME", "RENAMENX", "REPLCONF", "REPLICAOF", "RESET", "RESTORE",
+		"RESTORE-ASKING", "ROLE", "RPOP", "RPOPLPUSH", "RPUSH", "RPUSHX", "SADD", "SAVE", "SCAN", "SCARD",
+		"SCRIPT", "SDIFF", "SDIFFSTORE", "SELECT", "SET", "SETBIT", "SETEX", "SETNX", "SETRANGE",
+		"SHUTDOWN", "SINTER", "SINTERCARD", "SINTERSTORE", "SISMEMBER", "SLAVEOF", "SLOWLOG", "SMEMBERS",
+		"SMISMEMBER", "SMOVE", "SORT", "SORT_RO", "SPOP", "SPUBLISH", "SRANDMEMBER", "SREM", "SSCAN",
+		"SSUBSCRIBE", "STRLEN", "SUBSCRIBE", "SUBSTR", "SUNION", "SUNIONSTORE", "SUNSUBSCRIBE", "SWAPDB",
+		"SYNC", "TIME", "TOUCH", "TTL", "TYPE", "UNLINK", "UNSUBSCRIBE", "UNWATCH", "WAIT", "WAITAOF",
+		"WATCH", "XACK", "XADD", "XAUTOCLAIM", "XCLAIM", "XDEL", "XGROUP", "XINFO", "XLEN", "XPENDING",
+		"XRANGE", "XREAD", "XREADGROUP", "XREVRANGE", "XSETID", "XTRIM", "ZADD", "ZCARD", "ZCOUNT",
+		"ZDIFF", "ZDIFFSTORE", "ZINCRBY", "ZINTER", "ZINTERCARD", "ZINTERSTORE", "ZLEXCOUNT", "ZMPOP",
+		"ZMSCORE", "ZPOPMAX", "ZPOPMIN", "ZRANDMEMBER", "ZRANGE", "ZRANGEBYLEX", "ZRANGEBYSCORE",
+		"ZRANGESTORE", "ZRANK", "ZREM", "ZREMRANGEBYLEX", "ZREMRANGEBYRANK", "ZREMRANGEBYSCORE",
+		"ZREVRANGE", "ZREVRANGEBYLEX", "ZREVRANGEBYSCORE", "ZREVRANK", "ZSCAN", "ZSCORE", "ZUNION",
+		"ZUNIONSTORE",
+	} {
+		m[c] = true
+	}
+	return m
+}()

@@ -4,7 +4,9 @@
 // aggregates, inline commands — the Method of requests (the command name upper-cased, with the
 // subcommand of container commands such as CLIENT SETINFO or CONFIG GET), and telling replies
 // apart from what a server sends unasked. Keys and values never leave the host: Resource stays
-// empty and no argument other than a subcommand keyword is read.
+// empty and no argument other than a subcommand keyword is read. Method only ever holds a name
+// from Redis's own command table: any other first element — a typo, a module's command, a
+// client's secret sent as a command — is the one bucket UNKNOWN.
 //
 // # Replies and pushes
 //

@@ -10,6 +10,13 @@
 //	SELECT * FROM t WHERE id IN (1, 2, 3) AND name = 'x'  →  SELECT * FROM t WHERE id IN (?) AND name = ?
 //	INSERT INTO t (a, b) VALUES (1, 'a'), (2, 'b')        →  INSERT INTO t (a, b) VALUES (?, ?)
 //
+// Where a literal ends can depend on a server setting the text does not show: a backslash escapes
+// the next character in MySQL strings unless sql_mode has NO_BACKSLASH_ESCAPES, and in
+// PostgreSQL strings only when standard_conforming_strings is off. A literal whose end differs
+// between the two readings ('a\', 'x', 'z' is three strings to one server and one string then the
+// word x to the other) is masked with everything after it: the output ends "?...", so no reading
+// of the statement can put a literal's text in a record.
+//
 // Identifiers, keywords and operators are kept as written (their case too), so the result stays
 // readable. The lexer is deliberately forgiving: it never fails, whatever the input, and input that
 // is not SQL comes out as some string within the bound.
@@ -65,6 +72,7 @@ type Normalizer struct {
 	// Lexer state, reset by every Normalize call.
 	out      []byte
 	overflow bool
+	masked   bool // a literal of uncertain end masked the rest of the statement
 	space    bool // whitespace or a comment was skipped since the last token
 	prev     kind // the last token written
 	wordAt   int  // out[wordAt:wordEnd] is the last token when prev == kWord
@@ -128,6 +136,7 @@ func (n *Normalizer) Max() int { return n.max }
 func (n *Normalizer) Normalize(sql []byte, partial bool) (out []byte, truncated bool) {
 	n.out = n.buf[:0]
 	n.overflow = false
+	n.masked = false
 	n.space = false
 	n.prev = kNone
 	n.inExec = false
@@ -145,7 +154,7 @@ func (n *Normalizer) Normalize(sql []byte, partial bool) (out []byte, truncated 
 		}
 		out = append(trimSpaceRight(out[:cut]), ellipsis...)
 		truncated = true
-	} else if partial && len(out) > 0 {
+	} else if (partial || n.masked) && len(out) > 0 {
 		if len(out)+len(ellipsis) > n.max {
 			out = out[:n.max-len(ellipsis)]
 			// Drop a character cut in two.
@@ -289,7 +298,7 @@ func skipExecMarker(s []byte, i int) int {
 // lex is the main loop: one token per iteration, written (or not) to out.
 func (n *Normalizer) lex(s []byte) {
 	my := n.dialect == MySQL
-	for i := 0; i < len(s) && !n.overflow; {
+	for i := 0; i < len(s) && !n.overflow && !n.masked; {
 		c := s[i]
 		switch {
 		case isSpace(c):
@@ -319,21 +328,27 @@ func (n *Normalizer) lex(s []byte) {
 			i += 2
 
 		case c == '\'':
-			i = skipString(s, i, '\'', my)
-			n.value()
+			i = n.literal(s, i, '\'')
 
 		case c == '"':
 			if my && !n.identContext(s, i) {
-				i = skipString(s, i, '"', true)
-				n.value()
+				i = n.literal(s, i, '"')
 			} else {
-				j := skipString(s, i, '"', false)
+				// An identifier in both dialects; but a MySQL server outside ANSI_QUOTES reads
+				// a string, with escapes.
+				j, backslash := skipString(s, i, '"', false)
+				if backslash && my {
+					if k, _ := skipString(s, i, '"', true); k != j {
+						n.maskRest()
+						break
+					}
+				}
 				n.token(kIdent, s[i:j])
 				i = j
 			}
 
 		case c == '`' && my:
-			j := skipString(s, i, '`', false)
+			j, _ := skipString(s, i, '`', false)
 			n.token(kIdent, s[i:j])
 			i = j
 
@@ -386,11 +401,18 @@ func (n *Normalizer) lex(s []byte) {
 			}
 			if j < len(s) && n.prefixedString(s[i:j], s[j:]) {
 				// N'…', X'…', B'…', E'…', U&'…': one literal.
-				if s[j] == '&' {
-					j++
+				switch {
+				case s[j] == '&':
+					// U&'…': no backslash escapes whatever the setting (\ starts a Unicode escape).
+					i, _ = skipString(s, j+1, '\'', false)
+					n.value()
+				case s[i]|0x20 == 'e':
+					// E'…': escapes whatever the setting.
+					i, _ = skipString(s, j, '\'', true)
+					n.value()
+				default:
+					i = n.literal(s, j, '\'')
 				}
-				i = skipString(s, j, '\'', my || s[i]|0x20 == 'e')
-				n.value()
 				continue
 			}
 			n.token(kWord, s[i:j])
@@ -435,13 +457,35 @@ func (n *Normalizer) prefixedString(word, rest []byte) bool {
 	return false
 }
 
+// literal writes the string literal quoted by q at i as a value and returns the index after it.
+// Whether its backslashes escape depends on the server's settings (see the package doc): when
+// the two readings end it at different places, the rest of the statement is masked.
+func (n *Normalizer) literal(s []byte, i int, q byte) int {
+	j, backslash := skipString(s, i, q, true)
+	if backslash {
+		if k, _ := skipString(s, i, q, false); k != j {
+			n.maskRest()
+			return len(s)
+		}
+	}
+	n.value()
+	return j
+}
+
+// maskRest writes a value standing for the rest of the statement and ends the lexing.
+func (n *Normalizer) maskRest() {
+	n.value()
+	n.masked = true
+}
+
 // skipString returns the index after the quoted token starting at i: a doubled quote stands for
 // itself, a backslash escapes the next byte when escapes is set. An unterminated token runs to the
-// end of the input.
-func skipString(s []byte, i int, q byte, escapes bool) int {
+// end of the input. backslash says whether the token holds one.
+func skipString(s []byte, i int, q byte, escapes bool) (end int, backslash bool) {
 	for i++; i < len(s); i++ {
 		switch s[i] {
 		case '\\':
+			backslash = true
 			if escapes {
 				i++
 			}
@@ -450,10 +494,10 @@ func skipString(s []byte, i int, q byte, escapes bool) int {
 				i++
 				continue
 			}
-			return i + 1
+			return i + 1, backslash
 		}
 	}
-	return len(s)
+	return len(s), backslash
 }
 
 // dollarString returns the index after the PostgreSQL dollar-quoted string at i ($$…$$ or
@@ -565,7 +609,7 @@ func (n *Normalizer) identContext(s []byte, i int) bool {
 	if n.prev == kDot && !n.space {
 		return true
 	}
-	if j := skipString(s, i, '"', false); j < len(s) && s[j] == '.' {
+	if j, _ := skipString(s, i, '"', false); j < len(s) && s[j] == '.' {
 		return true
 	}
 	if n.prev == kWord {

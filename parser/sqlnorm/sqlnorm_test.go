@@ -17,8 +17,9 @@ type normCase struct {
 var mysqlCases = []normCase{
 	// Strings: doubled quotes, backslash escapes, "…" as a string, prefixes and introducers.
 	{`SELECT 'abc'`, `SELECT ?`},
-	{`SELECT 'it''s', 'a\'b', 'c\\'`, `SELECT ?, ?, ?`},
-	{`SELECT "abc", "a\"b", "x""y"`, `SELECT ?, ?, ?`},
+	{`SELECT 'it''s', 'c\\', 'd\n'`, `SELECT ?, ?, ?`},  // backslashes that end the string alike under either sql_mode
+	{`SELECT 'it''s', 'a\'b', 'c\\'`, `SELECT ?, ?...`}, // 'a\'b' ends elsewhere under NO_BACKSLASH_ESCAPES
+	{`SELECT "abc", "a\"b", "x""y"`, `SELECT ?, ?...`},
 	{`SELECT N'abc', X'0aff', x'00', B'0101', b'1'`, `SELECT ?, ?, ?, ?, ?`},
 	{`SELECT _utf8mb4'abc' COLLATE utf8mb4_bin`, `SELECT _utf8mb4? COLLATE utf8mb4_bin`},
 	{`SELECT 'unterminated`, `SELECT ?`},
@@ -83,8 +84,8 @@ var mysqlCases = []normCase{
 
 var pgCases = []normCase{
 	{`SELECT 'abc', 'it''s', 'back\slash'`, `SELECT ?, ?, ?`},
-	{`SELECT 'a\'b'`, `SELECT ??`}, // no backslash escapes in standard strings: 'a\' then b'…
-	{`SELECT 'a\' c`, `SELECT ? c`},
+	{`SELECT 'a\'b'`, `SELECT ?...`}, // 'a\' then b'… if standard_conforming_strings, else one string
+	{`SELECT 'a\' c`, `SELECT ?...`},
 	{`SELECT E'a\'b', e'\\', U&'d\0061t', B'0101', X'1F', N'x'`, `SELECT ?, ?, ?, ?, ?, ?`},
 	{`SELECT $$it's$$, $tag$a $$ b$tag$, $x$unterminated`, `SELECT ?, ?, ?`},
 	{`SELECT "Col", "a""b", U&"d\0061t" FROM "T"`, `SELECT "Col", "a""b", U&"d\0061t" FROM "T"`},
@@ -243,7 +244,7 @@ func checkNoLiterals(out []byte, d Dialect) error {
 		c := out[i]
 		switch {
 		case c == '"' || c == '`' && d == MySQL:
-			i = skipString(out, i, c, false)
+			i, _ = skipString(out, i, c, false)
 			continue
 		case c == '\'':
 			return fmt.Errorf("quote at %d in %q", i, out)
@@ -334,4 +335,42 @@ func BenchmarkNormalize(b *testing.B) {
 			}
 		})
 	}
+}
+
+// A backslash in a string literal escapes the next character or not depending on a server
+// setting the text does not show (MySQL's NO_BACKSLASH_ESCAPES, PostgreSQL's
+// standard_conforming_strings). Each statement here is read differently by the two settings;
+// under at least one of them SECRET is inside a literal, and it must not be in the output, whose
+// end is masked.
+func TestAmbiguousBackslashesMaskTheRest(t *testing.T) {
+	for _, tc := range []struct {
+		d       Dialect
+		in      string
+		want    string
+		comment string
+	}{
+		// MySQL with NO_BACKSLASH_ESCAPES: three strings; by default: one string, SECRET, …
+		{MySQL, `SELECT 'a\','NOBSE_SECRET_37','z'`, `SELECT ?...`, "NO_BACKSLASH_ESCAPES reads three strings"},
+		{MySQL, `SELECT * FROM t WHERE a = 'x\' AND b = 'NOBSE_SECRET_38' -- '`, `SELECT * FROM t WHERE a = ?...`, "NO_BACKSLASH_ESCAPES: b is compared to the secret"},
+		// By default: one string holding the secret; with NO_BACKSLASH_ESCAPES 'a\' then words.
+		{MySQL, `SELECT 'a\' NOBSE_SECRET_39 '`, `SELECT ?...`, "default sql_mode reads one string"},
+		{MySQL, `SELECT "a\",NOBSE_SECRET_40,"z"`, `SELECT ?...`, "double-quoted strings likewise"},
+		{MySQL, `SELECT 1 FROM "t\" WHERE "NOBSE_SECRET_41"`, `SELECT ? FROM ?...`, "a double-quoted name outside ANSI_QUOTES is a string"},
+		{MySQL, `SELECT N'a\',N'NOBSE_SECRET_42'`, `SELECT ?...`, "prefixed strings likewise"},
+		// PostgreSQL with standard_conforming_strings=off: 'a\'' is a', then a string holding the
+		// secret; on (the default): 'a\'', ' is one string, then the word.
+		{PostgreSQL, `SELECT 'a\'', 'SCS_SECRET_43', 'z'`, `SELECT ?...`, "standard_conforming_strings on reads SCS_SECRET_43 as a word"},
+		{PostgreSQL, `SELECT 'a\', 'SCS_SECRET_44'`, `SELECT ?...`, "standard_conforming_strings off reads one string"},
+		{PostgreSQL, `SELECT * FROM t WHERE a = 'x\' AND b = 'SCS_SECRET_45'`, `SELECT * FROM t WHERE a = ?...`, "either"},
+	} {
+		n := New(tc.d, 0)
+		got, truncated := n.Normalize([]byte(tc.in), false)
+		assert.Equal(t, tc.want, string(got), "%q: %s", tc.in, tc.comment)
+		assert.NotContains(t, string(got), "SECRET", "%q", tc.in)
+		assert.False(t, truncated, "masking is not the bound's cut")
+	}
+	// E'…' escapes and U&'…' does not, whatever the setting: no doubt, nothing masked.
+	n := New(PostgreSQL, 0)
+	got, _ := n.Normalize([]byte(`SELECT E'a\'', U&'d\0061t', x FROM t`), false)
+	assert.Equal(t, `SELECT ?, ?, x FROM t`, string(got))
 }
