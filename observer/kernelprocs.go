@@ -8,9 +8,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// kernelProcesses feeds the process table from the library's process events (its optional
-// extension): who each process is, captured while it ran, so that short-lived clients and forked
-// servers are named after they exit and a reused pid never names another's calls.
+// kernelProcesses keeps the process table: who each process is, captured while it ran, so that
+// short-lived clients and forked servers are named after they exit and a reused pid never names
+// another's calls. It is fed by the library's process events (its optional extension) or, with a
+// library without them, by the process connector; a recording's only by its events.
 type kernelProcesses struct {
 	table *container.ProcTable
 	// fromEvents: the library reports processes; else the process connector feeds the table.
