@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +62,7 @@ func TestShortLivedProcessesAreReported(t *testing.T) {
 		all = append(all, run{cmd.Process.Pid, argv})
 	}
 	self := uint32(os.Getpid())
+	wantCgroup := lastTwo(ownCgroup(t))
 	for _, r := range all {
 		deadline := time.Now().Add(10 * time.Second)
 		var procs []procEvent
@@ -84,6 +86,7 @@ func TestShortLivedProcessesAreReported(t *testing.T) {
 		assert.Equal(t, strings.Join(r.argv, "\x00")+"\x00", string(exec.Cmdline()), "pid %d", r.pid)
 		assert.EqualValues(t, exec.ArgsSize, exec.ArgsTotal)
 		assert.Equal(t, "curl", exec.CommString())
+		assert.Equal(t, wantCgroup, exec.CgroupPath(), "the cgroup it inherited from this test")
 		assert.Equal(t, "curl", container.Command(exec.Cmdline(), true))
 		assert.Equal(t, self, exec.PPID)
 		assert.Zero(t, exec.Flags)
@@ -121,4 +124,35 @@ func TestShortLivedProcessesAreReported(t *testing.T) {
 		assert.LessOrEqual(t, exec.at, first, "exec before the first socket event")
 		assert.Greater(t, exit.at, last, "exit after the last socket event")
 	}
+}
+
+// ownCgroup is this process's cgroup path as the kernel side reads it: the v2 hierarchy's, or the
+// memory controller's when the v2 one is the root (a v1 host).
+func ownCgroup(t *testing.T) string {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	require.NoError(t, err)
+	var v2, memory string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		require.Len(t, parts, 3, line)
+		switch {
+		case parts[0] == "0" && parts[1] == "":
+			v2 = parts[2]
+		case slices.Contains(strings.Split(parts[1], ","), "memory"):
+			memory = parts[2]
+		}
+	}
+	if v2 != "/" && v2 != "" {
+		return v2
+	}
+	return memory
+}
+
+// lastTwo keeps the last two components of a cgroup path, as the events carry it.
+func lastTwo(path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	if len(parts) > 2 {
+		parts = parts[len(parts)-2:]
+	}
+	return "/" + strings.Join(parts, "/")
 }
