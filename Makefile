@@ -17,7 +17,8 @@ all: build
 deps:
 	@bash scripts/deps.sh
 
-build: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/libebpf-replay.so $(BIN)/test/libebpf-missing-symbol.so $(BIN)/test/libebpf-hang.so
+build: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/libebpf-replay.so $(BIN)/test/libebpf-missing-symbol.so $(BIN)/test/libebpf-hang.so \
+	$(BIN)/test/libebpf-replay-noproc.so
 
 # Our libebpf.so: CO-RE BPF programs and their loader; also bpf-test and bpf-bench.
 include bpf/build.mk
@@ -47,6 +48,14 @@ $(BIN)/test/libebpf-missing-symbol.so: cgo/replay/replay.c include/libebpf.h
 	$(CC) $(CFLAGS_SO) -fvisibility=hidden -c -o $(BIN)/test/replay.o $<
 	objcopy --localize-symbol=ebpf_get_next_key $(BIN)/test/replay.o $(BIN)/test/replay-missing.o
 	$(CC) -shared -o $@ $(BIN)/test/replay-missing.o -ldl
+
+# The replay library without the optional process extension, as Alibaba's library is: the observer
+# must fall back to /proc (and the netlink process connector).
+$(BIN)/test/libebpf-replay-noproc.so: cgo/replay/replay.c include/libebpf.h
+	@mkdir -p $(BIN)/test
+	$(CC) $(CFLAGS_SO) -fvisibility=hidden -c -o $(BIN)/test/replay-np.o $<
+	objcopy --localize-symbol=netobserver_setup_process_func $(BIN)/test/replay-np.o $(BIN)/test/replay-noproc.o
+	$(CC) -shared -o $@ $(BIN)/test/replay-noproc.o -ldl
 
 # The replay library whose ebpf_init, ebpf_start, ebpf_poll_events or ebpf_stop (NETOBSERVER_REPLAY_HANG)
 # never returns: the binary must give up on it in bounded time.

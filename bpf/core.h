@@ -33,9 +33,62 @@ struct thread_info {
 	unsigned int status;
 } CORE;
 
+/* Process identity (the sched_process_* programs). */
+struct kernfs_node {
+	struct kernfs_node *parent;
+	const char *name;
+	unsigned long long id;
+} CORE;
+
+/* 6.15 renamed kernfs_node.parent (now RCU-protected). */
+struct kernfs_node___rcu {
+	struct kernfs_node *__parent;
+} CORE;
+
+struct cgroup {
+	struct kernfs_node *kn;
+} CORE;
+
+struct cgroup_subsys_state {
+	struct cgroup *cgroup;
+} CORE;
+
+enum cgroup_subsys_id {
+	memory_cgrp_id = 4, /* the value is relocated against the running kernel */
+};
+
+struct css_set {
+	struct cgroup_subsys_state *subsys[12];
+	struct cgroup *dfl_cgrp;
+} CORE;
+
+struct mm_struct {
+	unsigned long arg_start;
+	unsigned long arg_end;
+} CORE;
+
+struct signal_struct {
+	struct {
+		int counter;
+	} live;
+} CORE;
+
 struct task_struct {
 	struct thread_info thread_info;
 	struct files_struct *files;
+	int pid;
+	int tgid;
+	struct task_struct *real_parent;
+	char comm[16];
+	unsigned long long start_boottime;
+	struct mm_struct *mm;
+	struct signal_struct *signal;
+	struct css_set *cgroups;
+} CORE;
+
+/* Before 5.5 the boot-based start time was real_start_time. */
+struct task_struct___old {
+	unsigned long long real_start_time;
 } CORE;
 
 struct in6_addr {

@@ -44,8 +44,13 @@
 #define LOG_INFO 1
 #define LOG_DEBUG 2
 
-#define NUM_BUFFERS 3
+/* ctrl, data, stats (callback_type_e), then PROC_HAND: the process events of the optional
+ * extension, opened only when a process callback is set. */
+#define NUM_BUFFERS 4
 #define DEFAULT_PAGES 128
+/* Process events are rare (an exec or a fork is ~100 µs of kernel work): 64 pages per CPU hold
+ * ~300 of them, a fork storm of 10 000 per second per CPU for a 30 ms poll sleep. */
+#define PROC_PAGES 64
 /* A perf record's size field is 16 bits: no record is larger, wrapped ones are copied here. */
 #define MAX_RECORD 65536
 
@@ -56,6 +61,8 @@ struct ring {
 	void *base;
 	size_t data_size;
 	uint64_t head, tail; /* positions during a poll; the tail is published when the callbacks are done */
+	int state;           /* during a poll: HEAD_UNKNOWN, HEAD_READY (hts valid) or HEAD_EMPTY */
+	uint64_t hts;        /* timestamp of the next record (0 for a loss notice) */
 };
 
 /* One per-CPU BPF ring buffer (ring buffer transport). */
@@ -66,6 +73,11 @@ struct rbuf {
 	void *prod;     /* producer position page, then the data pages mapped twice */
 	size_t size;    /* data bytes, a power of two */
 	uint64_t next;  /* consumer position during a poll, published when the callbacks are done */
+	uint64_t limit; /* producer position read at the start of the poll: later records wait */
+	int state;      /* as struct ring's */
+	uint64_t hts;
+	void *hrec;
+	uint32_t hsize;
 };
 
 /* One event kind: per-CPU perf rings, or per-CPU BPF ring buffers. */
@@ -98,6 +110,9 @@ static struct {
 	void *stats_ctx;
 	net_lost_func_t lost_fn;
 	void *lost_ctx;
+	netobserver_proc_func_t proc_fn;
+	void *proc_ctx;
+	bool proc_attached; /* the last ebpf_start attached the process programs */
 
 	struct netobserver_config cfg;
 	int pages[NUM_BUFFERS];
@@ -125,12 +140,12 @@ static struct {
 	bool capture_log;
 } g = {
 	.cfg = { .tgid_filter = -1, .self_pid = -1, .port_filter = -1, .sampling = DATA_SAMPLE_ALL },
-	.pages = { DEFAULT_PAGES, DEFAULT_PAGES, DEFAULT_PAGES },
+	.pages = { DEFAULT_PAGES, DEFAULT_PAGES, DEFAULT_PAGES, PROC_PAGES },
 };
 
 static char record_copy[MAX_RECORD] __attribute__((aligned(8)));
 
-static const char *const buffer_names[NUM_BUFFERS] = { "ctrl", "data", "stats" };
+static const char *const buffer_names[NUM_BUFFERS] = { "ctrl", "data", "stats", "proc" };
 
 static void vlog(int level, const char *fmt, va_list ap)
 {
@@ -250,6 +265,13 @@ EXPORT void ebpf_setup_print_func(net_print_fn_t func)
 	g.print = func;
 }
 
+/* The optional process extension (include/libebpf.h, bpf/README.md). */
+EXPORT void netobserver_setup_process_func(netobserver_proc_func_t func, void *custom_data)
+{
+	g.proc_fn = func;
+	g.proc_ctx = custom_data;
+}
+
 EXPORT const char *netobserver_libebpf_version(void)
 {
 	return "netobserver-libebpf " NETOBSERVER_VERSION;
@@ -303,7 +325,7 @@ EXPORT void ebpf_config(int32_t opt1, int32_t opt2, int32_t params_count, void *
 	case PERF_BUFFER_PAGE: {
 		int pages = v <= 0 ? DEFAULT_PAGES : v;
 
-		if (opt2 < CTRL_HAND || opt2 > STAT_HAND) {
+		if (opt2 < CTRL_HAND || opt2 > PROC_HAND) {
 			logmsg(LOG_WARN, "libebpf: PERF_BUFFER_PAGE for unknown buffer %d; ignored\n", opt2);
 			return;
 		}
@@ -563,6 +585,18 @@ static void deliver(int which, void *data, size_t size)
 		if (g.stats_fn && size >= sizeof(struct conn_stats_event_t))
 			g.stats_fn(g.stats_ctx, data);
 		break;
+	case PROC_HAND:
+		/* An exit carries only the fixed part; the callback gets a whole event. */
+		if (g.proc_fn && size >= sizeof(struct netobserver_proc_event_t)) {
+			g.proc_fn(g.proc_ctx, data);
+		} else if (g.proc_fn && size >= offsetof(struct netobserver_proc_event_t, cgroup_parent)) {
+			static struct netobserver_proc_event_t whole;
+
+			memset(&whole, 0, sizeof(whole));
+			memcpy(&whole, data, offsetof(struct netobserver_proc_event_t, cgroup_parent));
+			g.proc_fn(g.proc_ctx, &whole);
+		}
+		break;
 	}
 }
 
@@ -580,7 +614,8 @@ static void report_lost(int which, uint64_t lost, int cpu)
 /* Where each event kind keeps its monotonic timestamp. */
 static const size_t ts_offset[NUM_BUFFERS] = { offsetof(struct conn_ctrl_event_t, ts),
 					       offsetof(struct conn_data_event_attr_t, ts),
-					       offsetof(struct conn_stats_event_t, ts) };
+					       offsetof(struct conn_stats_event_t, ts),
+					       offsetof(struct netobserver_proc_event_t, ts) };
 
 /* Copies len bytes at perf ring position pos, which may wrap at the end of the data pages. */
 static void ring_copy(const struct ring *r, uint64_t pos, void *dst, size_t len)
@@ -591,6 +626,14 @@ static void ring_copy(const struct ring *r, uint64_t pos, void *dst, size_t len)
 
 	memcpy(dst, data + off, first);
 	memcpy((char *)dst + first, data, len - first);
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* The header of a perf ring's next sample or loss notice (other records are skipped); false when the
@@ -610,73 +653,12 @@ static bool perf_head(struct ring *r, struct perf_event_header *eh)
 	return false;
 }
 
-/* One event kind over the perf transport: up to budget records of all CPUs' rings, merged by event
- * timestamp (loss notices first) so the events of a thread that migrated between CPUs still come
- * out in the order it produced them. The slots are released only after their callbacks returned,
- * which is why event pointers are valid during the callback and not after. */
-static int drain_perf(struct buffer *b, int which, int budget)
-{
-	int n = 0;
-
-	for (int i = 0; i < b->nrings; i++) {
-		struct perf_event_mmap_page *h = b->rings[i].base;
-
-		b->rings[i].head = __atomic_load_n(&h->data_head, __ATOMIC_ACQUIRE);
-		b->rings[i].tail = h->data_tail;
-	}
-	while (n < budget) {
-		struct ring *best = NULL;
-		uint64_t best_ts = 0;
-		struct perf_event_header eh;
-		char *rec;
-		size_t off;
-
-		for (int i = 0; i < b->nrings; i++) {
-			struct ring *r = &b->rings[i];
-			uint64_t ts = 0;
-
-			if (!perf_head(r, &eh))
-				continue;
-			if (eh.type == PERF_RECORD_SAMPLE && eh.size >= sizeof(struct sample) + ts_offset[which] + sizeof(ts))
-				ring_copy(r, r->tail + sizeof(struct sample) + ts_offset[which], &ts, sizeof(ts));
-			if (!best || ts < best_ts) {
-				best = r;
-				best_ts = ts;
-			}
-		}
-		if (!best)
-			break;
-		perf_head(best, &eh);
-		off = best->tail & (best->data_size - 1);
-		rec = (char *)best->base + getpagesize() + off;
-		if (off + eh.size > best->data_size) {
-			ring_copy(best, best->tail, record_copy, eh.size);
-			rec = record_copy;
-		}
-		if (eh.type == PERF_RECORD_SAMPLE) {
-			struct sample *s = (struct sample *)rec;
-			deliver(which, s->data, s->size);
-		} else {
-			report_lost(which, ((const struct lost_record *)rec)->lost, best->cpu);
-		}
-		n++;
-		best->tail += eh.size;
-	}
-	for (int i = 0; i < b->nrings; i++) {
-		struct perf_event_mmap_page *h = b->rings[i].base;
-
-		__atomic_store_n(&h->data_tail, b->rings[i].tail, __ATOMIC_RELEASE);
-	}
-	return n;
-}
-
-/* The next complete record of one ring (skipping discarded ones), or NULL. */
+/* The next complete record of one ring up to the poll's limit (skipping discarded ones), or NULL. */
 static void *ring_head(struct rbuf *r, uint32_t *size)
 {
 	char *data = (char *)r->prod + getpagesize();
-	uint64_t prod = __atomic_load_n((uint64_t *)r->prod, __ATOMIC_ACQUIRE);
 
-	while (r->next < prod) {
+	while (r->next < r->limit) {
 		uint32_t *hdr = (uint32_t *)(data + (r->next & (r->size - 1)));
 		uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
 
@@ -692,61 +674,166 @@ static void *ring_head(struct rbuf *r, uint32_t *size)
 	return NULL;
 }
 
-/* One event kind over the ring buffer transport: first a loss notice if events were refused since
- * the last one, then up to budget events of all CPUs' rings merged by timestamp, so the events of a
- * thread that migrated between CPUs still come out in the order it produced them. The space is
- * released only after the callbacks returned. */
-static int drain_rings(struct buffer *b, int which, int budget)
+enum { HEAD_UNKNOWN, HEAD_READY, HEAD_EMPTY };
+
+/* The timestamp of a perf ring's next record, cached until it is consumed. */
+static bool perf_peek(struct ring *r, int which, uint64_t *ts)
 {
-	uint64_t lost = g.ring_lost[which];
-	int n = 0;
+	struct perf_event_header eh;
 
-	if (lost != b->lost_seen && budget > 0) {
-		report_lost(which, lost - b->lost_seen, -1);
-		b->lost_seen = lost;
-		n++;
-	}
-	for (int i = 0; i < b->nrbs; i++)
-		b->rbs[i].next = *b->rbs[i].cons;
-	while (n < budget) {
-		struct rbuf *best = NULL;
-		void *best_rec = NULL;
-		uint32_t best_size = 0;
-		uint64_t best_ts = 0;
-
-		for (int i = 0; i < b->nrbs; i++) {
-			uint32_t size;
-			void *rec = ring_head(&b->rbs[i], &size);
-			uint64_t ts = 0;
-
-			if (!rec)
-				continue;
-			if (size >= ts_offset[which] + sizeof(ts))
-				memcpy(&ts, (char *)rec + ts_offset[which], sizeof(ts));
-			if (!best || ts < best_ts) {
-				best = &b->rbs[i];
-				best_rec = rec;
-				best_size = size;
-				best_ts = ts;
-			}
+	if (r->state == HEAD_UNKNOWN) {
+		r->state = HEAD_EMPTY;
+		if (perf_head(r, &eh)) {
+			r->hts = 0; /* a loss notice goes first */
+			if (eh.type == PERF_RECORD_SAMPLE && eh.size >= sizeof(struct sample) + ts_offset[which] + sizeof(uint64_t))
+				ring_copy(r, r->tail + sizeof(struct sample) + ts_offset[which], &r->hts, sizeof(r->hts));
+			r->state = HEAD_READY;
 		}
-		if (!best)
-			break;
-		deliver(which, best_rec, best_size);
-		n++;
-		best->next += (best_size + BPF_RINGBUF_HDR_SZ + 7) & ~(uint64_t)7;
 	}
-	for (int i = 0; i < b->nrbs; i++)
-		__atomic_store_n(b->rbs[i].cons, b->rbs[i].next, __ATOMIC_RELEASE);
-	return n;
+	*ts = r->hts;
+	return r->state == HEAD_READY;
 }
 
-static uint64_t monotonic_ns(void)
+static bool rbuf_peek(struct rbuf *r, int which, uint64_t *ts)
 {
-	struct timespec ts;
+	if (r->state == HEAD_UNKNOWN) {
+		r->state = HEAD_EMPTY;
+		r->hrec = ring_head(r, &r->hsize);
+		if (r->hrec) {
+			r->hts = 0;
+			if (r->hsize >= ts_offset[which] + sizeof(uint64_t))
+				memcpy(&r->hts, (char *)r->hrec + ts_offset[which], sizeof(r->hts));
+			r->state = HEAD_READY;
+		}
+	}
+	*ts = r->hts;
+	return r->state == HEAD_READY;
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+/* Delivers a perf ring's next record and moves past it. */
+static void perf_take(struct ring *r, int which)
+{
+	struct perf_event_header eh;
+	size_t off;
+	char *rec;
+
+	perf_head(r, &eh);
+	off = r->tail & (r->data_size - 1);
+	rec = (char *)r->base + getpagesize() + off;
+	if (off + eh.size > r->data_size) {
+		ring_copy(r, r->tail, record_copy, eh.size);
+		rec = record_copy;
+	}
+	if (eh.type == PERF_RECORD_SAMPLE) {
+		struct sample *smp = (struct sample *)rec;
+		deliver(which, smp->data, smp->size);
+	} else {
+		report_lost(which, ((const struct lost_record *)rec)->lost, r->cpu);
+	}
+	r->tail += eh.size;
+	r->state = HEAD_UNKNOWN;
+}
+
+static void rbuf_take(struct rbuf *r, int which)
+{
+	deliver(which, r->hrec, r->hsize);
+	r->next += (r->hsize + BPF_RINGBUF_HDR_SZ + 7) & ~(uint64_t)7;
+	r->state = HEAD_UNKNOWN;
+}
+
+/* Whether the buffer of this kind is read: the process buffer only while its programs run. */
+static bool buffer_live(int which)
+{
+	return which != PROC_HAND || g.proc_attached;
+}
+
+/* One poll of every buffer: up to budget events of all kinds and all CPUs' rings, merged by event
+ * timestamp, so that the consumer meets events in the order they happened — a connect before its
+ * data, a close after it and before the next connection on the same fd, a process's exec or fork
+ * before its first data and its exit after its last. (The original drained ctrl, then data, then
+ * stats, so a recording of a batch put closes before the data of the connections they closed.)
+ * Ring buffer loss notices come first; a perf loss notice counts as the oldest event of its ring.
+ *
+ * Only events stamped before the poll began are delivered. The rings are read one after another,
+ * so an event written meanwhile could be seen on one ring while an earlier event it depends on, on
+ * another ring read before, was not. But an event that depends on another (the same thread's, or
+ * one it caused) was stamped after that one was written: if it is older than the poll, so is the
+ * write of the other, which every ring read after the poll began shows. Later events wait for the
+ * next poll. The slots are released only after their callbacks returned, which is why event
+ * pointers are valid during the callback and not after. */
+static int drain_all(int budget)
+{
+	uint64_t cutoff = monotonic_ns();
+	int n = 0;
+
+	if (g.ringbuf) {
+		for (int which = 0; which < NUM_BUFFERS && n < budget; which++) {
+			struct buffer *b = &g.buffers[which];
+			uint64_t lost = g.ring_lost[which];
+
+			if (buffer_live(which) && lost != b->lost_seen) {
+				report_lost(which, lost - b->lost_seen, -1);
+				b->lost_seen = lost;
+				n++;
+			}
+		}
+	}
+	for (int which = 0; which < NUM_BUFFERS; which++) {
+		struct buffer *b = &g.buffers[which];
+
+		for (int i = 0; i < b->nrings; i++) {
+			struct perf_event_mmap_page *h = b->rings[i].base;
+
+			b->rings[i].head = __atomic_load_n(&h->data_head, __ATOMIC_ACQUIRE);
+			b->rings[i].tail = h->data_tail;
+			b->rings[i].state = HEAD_UNKNOWN;
+		}
+		for (int i = 0; i < b->nrbs; i++) {
+			b->rbs[i].next = *b->rbs[i].cons;
+			b->rbs[i].limit = __atomic_load_n((uint64_t *)b->rbs[i].prod, __ATOMIC_ACQUIRE);
+			b->rbs[i].state = HEAD_UNKNOWN;
+		}
+	}
+	while (n < budget) {
+		int best_which = -1, best_i = -1;
+		uint64_t best_ts = 0, ts;
+
+		for (int which = 0; which < NUM_BUFFERS; which++) {
+			struct buffer *b = &g.buffers[which];
+
+			for (int i = 0; i < b->nrings; i++)
+				if (perf_peek(&b->rings[i], which, &ts) && (best_which < 0 || ts < best_ts)) {
+					best_which = which;
+					best_i = i;
+					best_ts = ts;
+				}
+			for (int i = 0; i < b->nrbs; i++)
+				if (rbuf_peek(&b->rbs[i], which, &ts) && (best_which < 0 || ts < best_ts)) {
+					best_which = which;
+					best_i = i;
+					best_ts = ts;
+				}
+		}
+		if (best_which < 0 || best_ts > cutoff)
+			break;
+		if (g.ringbuf)
+			rbuf_take(&g.buffers[best_which].rbs[best_i], best_which);
+		else
+			perf_take(&g.buffers[best_which].rings[best_i], best_which);
+		n++;
+	}
+	for (int which = 0; which < NUM_BUFFERS; which++) {
+		struct buffer *b = &g.buffers[which];
+
+		for (int i = 0; i < b->nrings; i++) {
+			struct perf_event_mmap_page *h = b->rings[i].base;
+
+			__atomic_store_n(&h->data_tail, b->rings[i].tail, __ATOMIC_RELEASE);
+		}
+		for (int i = 0; i < b->nrbs; i++)
+			__atomic_store_n(b->rbs[i].cons, b->rbs[i].next, __ATOMIC_RELEASE);
+	}
+	return n;
 }
 
 static void queue_final(const struct final_event *e)
@@ -835,12 +922,8 @@ EXPORT int32_t ebpf_poll_events(int32_t max_events, int32_t *stop_flag)
 	if (max_events <= 0)
 		max_events = INT32_MAX;
 	n += drain_finals(max_events);
-	/* Control events first: a consumer should meet a connection before its data. */
-	for (int which = 0; which < NUM_BUFFERS && n < max_events; which++) {
-		struct buffer *b = &g.buffers[which];
-
-		n += g.ringbuf ? drain_rings(b, which, max_events - n) : drain_perf(b, which, max_events - n);
-	}
+	if (n < max_events)
+		n += drain_all(max_events - n);
 	return n;
 }
 
@@ -848,9 +931,10 @@ EXPORT int32_t ebpf_poll_events(int32_t max_events, int32_t *stop_flag)
 
 static int buffer_map_fd(int which)
 {
-	struct bpf_map *m = which == CTRL_HAND ? g.skel->maps.ctrl_events
+	struct bpf_map *m = which == CTRL_HAND	 ? g.skel->maps.ctrl_events
 			    : which == DATA_HAND ? g.skel->maps.data_events
-						 : g.skel->maps.stats_events;
+			    : which == STAT_HAND ? g.skel->maps.stats_events
+						 : g.skel->maps.proc_events;
 	return bpf_map__fd(m);
 }
 
@@ -866,6 +950,7 @@ static void detach_all(void)
 		close_rings(&g.buffers[i], i);
 	}
 	g.started = false;
+	g.proc_attached = false;
 }
 
 static void destroy_all(void)
@@ -1075,11 +1160,27 @@ static enum hook first_hook(const char *btf_path)
 	return libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL) == 1 ? HOOK_RAW_TP : HOOK_TRACEPOINT;
 }
 
+/* The process programs of hook set h (the extension): raw tracepoints with the set's transport, or
+ * the plain sched tracepoints with the per-syscall set (which also stands for "no raw tracepoints"). */
+static void proc_programs(enum hook h, struct bpf_program *out[3])
+{
+	struct netobserver_bpf *k = g.skel;
+
+	out[0] = h == HOOK_TP_BTF ? k->progs.proc_exec_raw_rb : h == HOOK_RAW_TP ? k->progs.proc_exec_raw : k->progs.proc_exec_tp;
+	out[1] = h == HOOK_TP_BTF ? k->progs.proc_fork_raw_rb : h == HOOK_RAW_TP ? k->progs.proc_fork_raw : k->progs.proc_fork_tp;
+	out[2] = h == HOOK_TP_BTF ? k->progs.proc_exit_raw_rb : h == HOOK_RAW_TP ? k->progs.proc_exit_raw : k->progs.proc_exit_tp;
+}
+
+static bool is_proc_program(const struct bpf_program *prog)
+{
+	return !strncmp(bpf_program__name(prog), "proc_", 5);
+}
+
 /* Loads the programs of one hook set (and the uprobes); of the tp_btf entry, one socket test; of the
  * uprobe that emits events, the build of the set's transport. */
 static void select_programs(enum hook h, bool fast)
 {
-	struct bpf_program *prog;
+	struct bpf_program *prog, *procs[3];
 
 	bpf_object__for_each_program(prog, g.skel->obj)
 	{
@@ -1094,8 +1195,13 @@ static void select_programs(enum hook h, bool fast)
 			load = h == HOOK_TP_BTF;
 		else if (prog == g.skel->progs.up_update_conn_addr)
 			load = h != HOOK_TP_BTF;
+		else if (is_proc_program(prog))
+			load = false; /* below */
 		bpf_program__set_autoload(prog, load);
 	}
+	proc_programs(h, procs);
+	for (int i = 0; i < 3; i++)
+		bpf_program__set_autoload(procs[i], true);
 	/* The ring buffer maps do not exist before 5.8 (5.5 for a memory-mapped array). */
 	bpf_map__set_autocreate(g.skel->maps.rings, h == HOOK_TP_BTF);
 	bpf_map__set_autocreate(g.skel->maps.ring_lost, h == HOOK_TP_BTF);
@@ -1335,7 +1441,7 @@ EXPORT int32_t ebpf_start(void)
 		/* iLogtail calls ebpf_start on every config reload. The settings are in the config map
 		 * already, so unless a buffer size changed, keep programs and buffers: reopening them
 		 * would throw away the events not yet polled. */
-		if (!memcmp(g.pages, g.open_pages, sizeof(g.pages))) {
+		if (!memcmp(g.pages, g.open_pages, sizeof(g.pages)) && g.proc_attached == (g.proc_fn != NULL)) {
 			push_config();
 			logmsg(LOG_INFO, "libebpf: ebpf_start while running: settings applied, buffers kept\n");
 			return 0;
@@ -1344,9 +1450,12 @@ EXPORT int32_t ebpf_start(void)
 		detach_all();
 	}
 	push_config();
-	for (int i = 0; i < NUM_BUFFERS && !err; i++)
+	for (int i = 0; i < NUM_BUFFERS && !err; i++) {
+		if (i == PROC_HAND && !g.proc_fn)
+			continue;
 		err = g.ringbuf ? open_rings(&g.buffers[i], i, g.pages[i], buffer_names[i])
 				: open_buffer(&g.buffers[i], buffer_map_fd(i), g.pages[i], buffer_names[i]);
+	}
 	if (err)
 		goto fail;
 
@@ -1364,7 +1473,7 @@ EXPORT int32_t ebpf_start(void)
 		 * the programs of the other hook sets were never loaded. */
 		if (!bpf_program__autoload(prog) || !strncmp(bpf_program__section_name(prog), "uprobe", 6) ||
 		    prog == g.tail_progs[TAIL_DATA_MAIN] || prog == g.tail_progs[TAIL_EMIT_SEGMENTS] ||
-		    prog == g.tail_progs[TAIL_MMSG_COUNT])
+		    prog == g.tail_progs[TAIL_MMSG_COUNT] || (is_proc_program(prog) && !g.proc_fn))
 			continue;
 		link = bpf_program__attach(prog);
 		if (!link) {
@@ -1376,6 +1485,7 @@ EXPORT int32_t ebpf_start(void)
 		g.tracepoints[g.ntracepoints++] = link;
 	}
 	g.started = true;
+	g.proc_attached = g.proc_fn != NULL;
 	memcpy(g.open_pages, g.pages, sizeof(g.pages));
 	if (g.ringbuf)
 		logmsg(LOG_INFO,
@@ -1386,6 +1496,9 @@ EXPORT int32_t ebpf_start(void)
 		logmsg(LOG_INFO,
 		       "libebpf: started: %d %s programs attached, perf buffers of %d/%d/%d pages per CPU (ctrl/data/stats)\n",
 		       g.ntracepoints, g.hook, g.pages[CTRL_HAND], g.pages[DATA_HAND], g.pages[STAT_HAND]);
+	if (g.proc_attached)
+		logmsg(LOG_INFO, "libebpf: process events on: sched_process_exec/fork/exit as %s, %d pages per CPU\n",
+		       strcmp(g.hook, "tracepoint") ? "raw tracepoints" : "tracepoints", g.pages[PROC_HAND]);
 	return 0;
 fail:
 	detach_all();

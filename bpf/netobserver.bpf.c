@@ -1608,3 +1608,198 @@ int up_update_conn_role(struct pt_regs *regs)
 		c->role = role;
 	return 0;
 }
+
+/* ---- process identity (netobserver's optional extension) -------------------------------------
+ *
+ * One event per exec, per fork of a new process and per process exit (netobserver_proc_event_t),
+ * so that user space can name a process after it is gone: its start time (the /proc key that pid
+ * reuse cannot fool), parent, comm, the head of its argv and the last two components of its cgroup
+ * path. Attached only when the consumer registered a process callback. Two builds of each: raw
+ * tracepoints (4.17+, no perf trace record, no tracefs; fork gets the child's task) and the plain
+ * sched:sched_process_* tracepoints as the fallback. All read the task through CO-RE probe reads. */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(u32));
+	__uint(value_size, sizeof(u32));
+} proc_events SEC(".maps");
+
+/* The event is built here: at 832 bytes it does not fit the BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct netobserver_proc_event_t);
+} proc_scratch SEC(".maps");
+
+/* Plain tracepoint records (sched:sched_process_fork / _exec / _exit): only the pids are used. */
+struct sched_fork_ctx {
+	unsigned long long common;
+	u32 parent_comm_loc;
+	s32 parent_pid;
+	u32 child_comm_loc;
+	s32 child_pid;
+};
+
+static __always_inline u64 bound_args(u64 n)
+{
+	asm volatile("%0 += -1\n\t%0 &= 0x1ff\n\t%0 += 1" : "+r"(n));
+	return n;
+}
+
+static __always_inline u64 task_start_ns(struct task_struct *t)
+{
+	if (bpf_core_field_exists(t->start_boottime))
+		return BPF_CORE_READ(t, start_boottime);
+	return BPF_CORE_READ((struct task_struct___old *)t, real_start_time);
+}
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+	struct kernfs_node___rcu *k = (void *)kn;
+
+	if (bpf_core_field_exists(k->__parent))
+		return BPF_CORE_READ(k, __parent);
+	return BPF_CORE_READ(kn, parent);
+}
+
+/* The cgroup path's last two names: of the v2 hierarchy, else (a v1-only host, where the v2 root is
+ * all a task has there) of the memory controller's hierarchy. */
+static __always_inline void proc_cgroup(struct netobserver_proc_event_t *ev, struct task_struct *t)
+{
+	struct css_set *cs = BPF_CORE_READ(t, cgroups);
+	struct kernfs_node *kn = BPF_CORE_READ(cs, dfl_cgrp, kn);
+	struct kernfs_node *parent = kn_parent(kn);
+
+	if (!parent && bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id)) {
+		struct cgroup_subsys_state *css = 0;
+		u32 idx = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+
+		if (idx < 12) {
+			bpf_probe_read_kernel(&css, sizeof(css), (void *)((u64)cs + bpf_core_field_offset(cs->subsys) + idx * 8));
+			if (css) {
+				kn = BPF_CORE_READ(css, cgroup, kn);
+				parent = kn_parent(kn);
+			}
+		}
+	}
+	ev->cgroup_id = BPF_CORE_READ(kn, id);
+	ev->cgroup_leaf[0] = 0;
+	ev->cgroup_parent[0] = 0;
+	if (!parent) /* the root: no container */
+		return;
+	bpf_probe_read_kernel_str(ev->cgroup_leaf, sizeof(ev->cgroup_leaf), BPF_CORE_READ(kn, name));
+	if (kn_parent(parent))
+		bpf_probe_read_kernel_str(ev->cgroup_parent, sizeof(ev->cgroup_parent), BPF_CORE_READ(parent, name));
+}
+
+/* Fills the event of process t; argv is read from the current task's memory (t itself for exec,
+ * the parent, whose argv the child shares, for fork). An exit carries only the fixed part (up to
+ * the cgroup names): user space knows the rest since the exec or fork, and the copies of argv and
+ * the cgroup names are most of an event's cost. */
+static __always_inline void proc_emit(void *ctx, u32 type, struct task_struct *t, u32 tgid, u32 ppid, u64 start, u32 flags,
+				      bool rb)
+{
+	u32 zero = 0;
+	struct netobserver_proc_event_t *ev = bpf_map_lookup_elem(&proc_scratch, &zero);
+	struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+	struct mm_struct *mm;
+	u64 arg_start, arg_end, n;
+
+	if (!ev)
+		return;
+	ev->type = type;
+	ev->tgid = tgid;
+	ev->ts = bpf_ktime_get_ns();
+	ev->start_ns = start;
+	ev->flags = flags;
+	ev->ppid = ppid;
+	BPF_CORE_READ_INTO(&ev->comm, t, comm);
+	ev->args_size = 0;
+	ev->args_total = 0;
+	if (type == ProcExit) {
+		ev->cgroup_id = 0;
+		output(ctx, PROC_HAND, &proc_events, ev, __builtin_offsetof(struct netobserver_proc_event_t, cgroup_parent), rb);
+		return;
+	}
+	proc_cgroup(ev, t);
+	mm = BPF_CORE_READ(cur, mm);
+	if (!mm) /* a kernel thread */
+		goto out;
+	arg_start = BPF_CORE_READ(mm, arg_start);
+	arg_end = BPF_CORE_READ(mm, arg_end);
+	if (arg_end <= arg_start)
+		goto out;
+	n = arg_end - arg_start;
+	ev->args_total = n > 0xffffffff ? 0xffffffff : (u32)n;
+	if (n > NETOBSERVER_PROC_ARGS)
+		n = NETOBSERVER_PROC_ARGS;
+	n = bound_args(n);
+	if (bpf_probe_read_user(ev->args, n, (void *)arg_start))
+		ev->flags |= ProcArgsFailed;
+	else
+		ev->args_size = (u32)n;
+out:
+	output(ctx, PROC_HAND, &proc_events, ev, sizeof(*ev), rb);
+}
+
+static __always_inline int proc_exec(void *ctx, bool rb)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+	proc_emit(ctx, ProcExec, t, BPF_CORE_READ(t, tgid), BPF_CORE_READ(t, real_parent, tgid), task_start_ns(t), 0, rb);
+	return 0;
+}
+
+/* sched_process_exit runs for every thread; the process is gone when the last one leaves
+ * (signal->live reached 0 before the tracepoint). */
+static __always_inline int proc_exit(void *ctx, bool rb)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+	if (BPF_CORE_READ(t, signal, live.counter) != 0)
+		return 0;
+	proc_emit(ctx, ProcExit, t, BPF_CORE_READ(t, tgid), BPF_CORE_READ(t, real_parent, tgid), task_start_ns(t), 0, rb);
+	return 0;
+}
+
+/* raw tracepoints: sched_process_fork(parent, child); a child that is a thread (pid != tgid) is
+ * no new process. */
+static __always_inline int fork_raw_body(struct bpf_raw_tracepoint_args *ctx, bool rb)
+{
+	struct task_struct *child = (struct task_struct *)ctx->args[1];
+	u32 tgid = BPF_CORE_READ(child, tgid);
+
+	if (BPF_CORE_READ(child, pid) != (int)tgid)
+		return 0;
+	proc_emit(ctx, ProcFork, child, tgid, BPF_CORE_READ(child, real_parent, tgid), task_start_ns(child), 0, rb);
+	return 0;
+}
+
+/* Plain tracepoint: only the child's pid is known, the parent is the current task. A thread's
+ * creation looks the same and is reported too (user space keys processes by tgid, so an entry for
+ * a thread id is never asked for); the start is the fork's time, converted by user space. */
+static __always_inline int fork_tp_body(struct sched_fork_ctx *ctx, bool rb)
+{
+	struct task_struct *parent = (struct task_struct *)bpf_get_current_task();
+
+	proc_emit(ctx, ProcFork, parent, (u32)ctx->child_pid, BPF_CORE_READ(parent, tgid), 0, ProcStartEstimated, rb);
+	return 0;
+}
+
+#define PROC_PROGS(sec, suffix, rb)                                                        \
+	SEC(sec "sched_process_exec")                                                      \
+	int proc_exec_##suffix(void *ctx) { return proc_exec(ctx, rb); }                  \
+	SEC(sec "sched_process_exit")                                                      \
+	int proc_exit_##suffix(void *ctx) { return proc_exit(ctx, rb); }
+
+PROC_PROGS("raw_tp/", raw_rb, true)
+PROC_PROGS("raw_tp/", raw, false)
+PROC_PROGS("tracepoint/sched/", tp, false)
+
+SEC("raw_tp/sched_process_fork")
+int proc_fork_raw_rb(struct bpf_raw_tracepoint_args *ctx) { return fork_raw_body(ctx, true); }
+SEC("raw_tp/sched_process_fork")
+int proc_fork_raw(struct bpf_raw_tracepoint_args *ctx) { return fork_raw_body(ctx, false); }
+SEC("tracepoint/sched/sched_process_fork")
+int proc_fork_tp(struct sched_fork_ctx *ctx) { return fork_tp_body(ctx, false); }

@@ -17,8 +17,9 @@
 #define TAIL_MMSG_COUNT 2
 #define NETOBSERVER_NUM_TAILS 3
 
-/* Event rings of the ring buffer transport, indexed by callback_type_e (ctrl, data, stats). */
-#define NETOBSERVER_NUM_RINGS 3
+/* Event rings of the ring buffer transport, indexed by callback_type_e (ctrl, data, stats) and
+ * PROC_HAND (process events, the optional extension). */
+#define NETOBSERVER_NUM_RINGS 4
 
 /* The single entry of config_map, written by ebpf_config. */
 struct netobserver_config {

@@ -156,7 +156,7 @@ func TestRealProcessesInCgroups(t *testing.T) {
 	assert.Equal(t, "canary", pod.Container.K8s.Labels["release"])
 
 	assert.Equal(t, ModeHost, hostID.Mode)
-	assert.Equal(t, "pid:"+strconv.Itoa(host.Process.Pid), hostID.Group)
+	assert.Equal(t, "pid:"+strconv.Itoa(host.Process.Pid)+":"+strconv.FormatUint(hostID.StartTime, 10), hostID.Group)
 	assert.Equal(t, fields("_process_pid_", strconv.Itoa(host.Process.Pid), "_process_cmd_", "sleep", "_running_mode_", "host"), hostID.Fields)
 
 	procs := []*Identity{ctr, pod, hostID}

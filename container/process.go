@@ -43,6 +43,9 @@ type Procfs struct {
 	KeepCmdSecrets bool
 }
 
+// NoProcfs is a proc filesystem without processes, for events recorded on another host.
+var NoProcfs = Procfs{Root: os.DevNull}
+
 func (p Procfs) root() string {
 	if p.Root == "" {
 		return "/proc"
@@ -98,4 +101,65 @@ func startTime(stat []byte) (uint64, error) {
 		return 0, fmt.Errorf("%d fields after the command, want more than %d", len(fields), startTimeAfterCmd)
 	}
 	return strconv.ParseUint(fields[startTimeAfterCmd], 10, 64)
+}
+
+// RawProcess is what /proc shows of a process, unprocessed: for recording it as the kernel's
+// process events would have reported it.
+type RawProcess struct {
+	PID, PPID uint32
+	StartTime uint64 // clock ticks after boot
+	Comm      string
+	Cmdline   []byte
+	// CgroupPath is the process's cgroup path: the deepest of its hierarchies.
+	CgroupPath string
+}
+
+// Raw reads pid's stat, cmdline and cgroup.
+func (p Procfs) Raw(pid uint32) (RawProcess, error) {
+	dir := filepath.Join(p.root(), strconv.FormatUint(uint64(pid), 10))
+	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+	if err != nil {
+		return RawProcess{}, err
+	}
+	cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline"))
+	if err != nil {
+		return RawProcess{}, err
+	}
+	start, err := startTime(stat)
+	if err != nil {
+		return RawProcess{}, fmt.Errorf("%s/stat: %w", dir, err)
+	}
+	r := RawProcess{PID: pid, StartTime: start, Cmdline: cmdline}
+	if open, end := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')'); open >= 0 && end > open {
+		r.Comm = string(stat[open+1 : end])
+		if f := strings.Fields(string(stat[end+1:])); len(f) > 1 {
+			ppid, _ := strconv.ParseUint(f[1], 10, 32)
+			r.PPID = uint32(ppid)
+		}
+	}
+	if cg, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil {
+		for _, line := range strings.Split(string(cg), "\n") {
+			if _, rest, ok := strings.Cut(line, ":"); ok {
+				if _, path, ok := strings.Cut(rest, ":"); ok && len(path) > len(r.CgroupPath) {
+					r.CgroupPath = path
+				}
+			}
+		}
+	}
+	return r, nil
+}
+
+// Pids lists the processes of the proc filesystem.
+func (p Procfs) Pids() []uint32 {
+	entries, err := os.ReadDir(p.root())
+	if err != nil {
+		return nil
+	}
+	var pids []uint32
+	for _, e := range entries {
+		if pid, err := strconv.ParseUint(e.Name(), 10, 32); err == nil && e.IsDir() {
+			pids = append(pids, uint32(pid))
+		}
+	}
+	return pids
 }

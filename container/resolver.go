@@ -40,6 +40,9 @@ type Identity struct {
 	StartTime uint64
 	// Cmd is the command as iLogtail derived it (Command).
 	Cmd string
+	// Since is when (monotonic ns) the process began running the program this Identity names,
+	// for an Identity from the process table (LookupAt); 0 for one read from /proc.
+	Since uint64
 	// Cgroup is where the process's cgroup says it runs (container id and pod uid, if any).
 	Cgroup Cgroup
 	// Mode is host unless container metadata was found: container, or kubernetes when the
@@ -48,7 +51,7 @@ type Identity struct {
 	// Container is the container's metadata; nil in host mode.
 	Container *Container
 	// Group is the aggregation identity: "container:<id>" for every process of one container,
-	// "pid:<pid>" for a host process.
+	// "pid:<pid>:<start time>" for a host process.
 	Group string
 	// Fields are the process fields of records in schema A's order: _process_pid_,
 	// _process_cmd_, _running_mode_ (host); _container_name_, _running_mode_ (container);
@@ -82,6 +85,9 @@ type Resolver struct {
 	fs   Procfs
 	meta Metadata // nil: host mode only
 
+	// table, when set, names processes from the kernel's process events first (LookupAt).
+	table atomic.Pointer[ProcTable]
+
 	mu   sync.Mutex
 	byID map[uint32]*resolved
 	// epoch moves whenever Prune or Forget runs (see Epoch).
@@ -98,6 +104,40 @@ type resolved struct {
 // process is a host process).
 func NewResolver(fs Procfs, meta Metadata) *Resolver {
 	return &Resolver{fs: fs, meta: meta, byID: map[uint32]*resolved{}}
+}
+
+// SetProcTable makes LookupAt answer from t first: the process that ran at the time asked, as
+// the kernel reported it, whether it still runs or not. nil: /proc only.
+func (r *Resolver) SetProcTable(t *ProcTable) {
+	r.table.Store(t)
+	r.epoch.Add(1)
+}
+
+// LookupAt returns the Identity of the process pid that ran at ts (monotonic ns; 0: now): from the
+// process table if it knows it, else from /proc as Lookup. The answer holds from its Since until
+// until (0: until the table changes, see Epoch).
+func (r *Resolver) LookupAt(pid uint32, ts uint64) (id *Identity, until uint64, err error) {
+	if t := r.table.Load(); t != nil {
+		if p, until := t.At(pid, ts); p != nil {
+			return r.fromTable(p), until, nil
+		}
+	}
+	id, err = r.Lookup(pid)
+	return id, 0, err
+}
+
+// fromTable builds (once per generation, again only when container metadata moved or was
+// pending) the Identity of a process the table knows.
+func (r *Resolver) fromTable(p *ProcInfo) *Identity {
+	if e := p.identity.Load(); e != nil {
+		if e.id.Cgroup.ContainerID == "" || (!e.id.Pending && (r.meta == nil || e.gen == r.meta.Generation())) {
+			return e.id
+		}
+	}
+	id, gen := r.withContainer(p.PID, p.StartTime, p.Cmd, p.Cgroup)
+	id.Since = p.From
+	p.identity.Store(&resolved{id: id, gen: gen})
+	return id
 }
 
 // Lookup returns the Identity of pid. The first call for a process reads /proc; later calls
@@ -166,7 +206,8 @@ func hostIdentity(pid uint32, start uint64, cmd string, cg Cgroup, pending bool)
 	p := strconv.FormatUint(uint64(pid), 10)
 	return &Identity{
 		PID: pid, StartTime: start, Cmd: cmd, Cgroup: cg, Mode: ModeHost, Pending: pending,
-		Group: "pid:" + p,
+		// The start time keeps apart two processes that had the same pid within an interval.
+		Group: "pid:" + p + ":" + strconv.FormatUint(start, 10),
 		Fields: []record.Field{
 			{Key: "_process_pid_", Value: p},
 			{Key: "_process_cmd_", Value: cmd},
@@ -212,10 +253,15 @@ func (id *Identity) ContainerName() string {
 
 // Epoch lets a caller skip Lookup for a process it already looked up: while Epoch has not moved
 // since it read it — before that Lookup — an Identity that is not Pending is still Lookup's answer
-// for its pid, and the process still counts as used for Prune. It moves with every Prune and
-// Forget and with the metadata's Generation (both only grow, so their sum moves when either does).
+// for its pid (and LookupAt's for any time not before the generation it answered with), and the
+// process still counts as used for Prune. It moves with every Prune and Forget, with the
+// metadata's Generation and with the process table's Version (all only grow, so their sum moves
+// when any does).
 func (r *Resolver) Epoch() uint64 {
 	e := r.epoch.Load()
+	if t := r.table.Load(); t != nil {
+		e += t.Version()
+	}
 	if r.meta != nil {
 		e += r.meta.Generation()
 	}

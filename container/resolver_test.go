@@ -67,7 +67,7 @@ func TestResolverModes(t *testing.T) {
 	host, err := r.Lookup(101)
 	require.NoError(t, err)
 	assert.Equal(t, ModeHost, host.Mode)
-	assert.Equal(t, "pid:101", host.Group)
+	assert.Equal(t, "pid:101:101000", host.Group)
 	assert.Equal(t, uint64(101000), host.StartTime)
 	assert.Equal(t, fields("_process_pid_", "101", "_process_cmd_", "/usr/bin/app101", "_running_mode_", "host"), host.Fields)
 
@@ -103,7 +103,7 @@ func TestResolverModes(t *testing.T) {
 	h, err := NewResolver(Procfs{Root: "testdata/proc"}, nil).Lookup(202)
 	require.NoError(t, err)
 	assert.Equal(t, ModeHost, h.Mode)
-	assert.Equal(t, "pid:202", h.Group)
+	assert.Equal(t, "pid:202:202000", h.Group)
 }
 
 func TestResolverCaches(t *testing.T) {
@@ -137,7 +137,7 @@ func TestResolverCaches(t *testing.T) {
 	pend, err := r.Lookup(302)
 	require.NoError(t, err)
 	assert.True(t, pend.Pending)
-	assert.Equal(t, "pid:302", pend.Group)
+	assert.Equal(t, "pid:302:302000", pend.Group)
 	_, _ = r.Lookup(302)
 	assert.Equal(t, 4, meta.calls)
 	meta.set(func() { meta.ctrs[fixturePodCtrID] = &Container{ID: fixturePodCtrID, Name: "x"} })

@@ -265,6 +265,55 @@ LIBEBPF_ASSERT_LAYOUT(struct conn_stats_event_t, last_output_wr_pkts, 96);
 LIBEBPF_ASSERT_LAYOUT(struct conn_stats_event_t, last_output_rd_pkts, 100);
 LIBEBPF_ASSERT_LAYOUT(struct conn_stats_event_t, conn_events, 104);
 
+/*
+ * netobserver's OPTIONAL extension: process identity events. Not part of the 17-symbol ABI (Alibaba's
+ * library has none of it): a consumer looks up netobserver_setup_process_func with dlsym and, when it
+ * is there, receives one event per exec, fork (a new process, not a thread) and process exit, from
+ * the same poll as the other events, merged with them by ts. Details: bpf/README.md.
+ */
+#define NETOBSERVER_PROC_ARGS 512   /* argv bytes carried, NUL-separated as /proc/<pid>/cmdline */
+#define NETOBSERVER_PROC_CGROUP 128 /* bytes of each cgroup path component carried */
+/* The lost callback's `type` for process events (only ever passed when a process callback is set). */
+#define PROC_HAND 3
+
+enum netobserver_proc_type_e {
+	ProcExec = 1, /* the process replaced its program: new comm and argv */
+	ProcFork = 2, /* a new process (thread group); argv and cgroup are its parent's, which it shares */
+	ProcExit = 3, /* the last thread of the process exited: no event of it follows */
+};
+
+/* ProcStartEstimated: start_ns is the fork's time, not read from the child (plain-tracepoint fork,
+ * whose arguments do not carry the child's task); ProcArgsFailed: argv could not be read. */
+#define ProcStartEstimated 0x1
+#define ProcArgsFailed 0x2
+
+struct netobserver_proc_event_t {
+	uint32_t type; /* enum netobserver_proc_type_e */
+	uint32_t tgid;
+	uint64_t ts;       /* monotonic ns, the clock of every other event's ts */
+	uint64_t start_ns; /* the process's start, ns after boot (task start_boottime): /proc/<pid>/stat's
+			    * starttime is start_ns / (1e9 / USER_HZ) */
+	uint32_t ppid;
+	uint32_t flags;
+	uint32_t args_size;  /* bytes of args that are valid */
+	uint32_t args_total; /* argv's whole length; more than args_size when it was cut */
+	uint64_t cgroup_id;  /* the cgroup v2 id (kernfs node id) of the process's cgroup */
+	char comm[16];
+	/* The last two components of the process's cgroup path (the v2 hierarchy, or the memory
+	 * controller's on a v1-only host), NUL-terminated, each cut at NETOBSERVER_PROC_CGROUP - 1
+	 * bytes: enough to find a container id and pod uid (docker-<id>.scope,
+	 * kubepods-…-pod<uid>.slice/cri-containerd-<id>.scope, pod<uid>/<id>) of a process already gone. */
+	char cgroup_parent[NETOBSERVER_PROC_CGROUP];
+	char cgroup_leaf[NETOBSERVER_PROC_CGROUP];
+	uint8_t args[NETOBSERVER_PROC_ARGS];
+};
+
+LIBEBPF_ASSERT_SIZE(struct netobserver_proc_event_t, 64 + 2 * NETOBSERVER_PROC_CGROUP + NETOBSERVER_PROC_ARGS);
+LIBEBPF_ASSERT_LAYOUT(struct netobserver_proc_event_t, ts, 8);
+LIBEBPF_ASSERT_LAYOUT(struct netobserver_proc_event_t, cgroup_id, 40);
+LIBEBPF_ASSERT_LAYOUT(struct netobserver_proc_event_t, comm, 48);
+LIBEBPF_ASSERT_LAYOUT(struct netobserver_proc_event_t, cgroup_parent, 64);
+
 #ifndef __bpf__
 
 typedef void (*net_data_process_func_t)(void *custom, struct conn_data_event_t *event);
@@ -289,6 +338,13 @@ int32_t ebpf_stop(void);
 int32_t ebpf_get_fd(void);
 int32_t ebpf_get_next_key(int32_t fd, const void *key, void *next_key);
 void ebpf_delete_map_value(void *ids, int32_t count);
+
+/* The optional process extension (above): f receives every process event during ebpf_poll_events,
+ * on the polling thread, with the same pointer lifetime as the other callbacks. Set it before
+ * ebpf_start; the next ebpf_start attaches the process programs when f is set (and leaves them off
+ * when it is NULL, so a consumer that never asks pays nothing). */
+typedef void (*netobserver_proc_func_t)(void *custom, struct netobserver_proc_event_t *event);
+void netobserver_setup_process_func(netobserver_proc_func_t func, void *custom_data);
 
 /* The four uprobe stubs: empty in user space, observed by the kernel side. */
 void ebpf_cleanup_dog(void *ids, int32_t count);

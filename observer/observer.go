@@ -69,8 +69,11 @@ type Options struct {
 	// GCInterval is how often the kernel connection map is walked for entries whose process or
 	// fd is gone (iLogtail: 300 s). Default 300 s.
 	GCInterval time.Duration
-	// ProcRoot is where /proc is, for the map GC; default "/proc".
+	// ProcRoot is where /proc is, for the map GC and process names; default "/proc".
 	ProcRoot string
+	// Recorded: the events come from a recording (replay). Processes are named only from its
+	// process events: this host's /proc knows nothing of them.
+	Recorded bool
 }
 
 // reenableAll is how often every disabled process is switched back on, so that one whose
@@ -90,8 +93,12 @@ type Counters struct {
 	Resolved uint64
 	// Collected: kernel map entries deleted because their process or fd was gone.
 	Collected uint64
-	// Lost: events the library reported lost, per stream.
-	Lost [3]uint64
+	// Lost: events the library reported lost, per stream (process events included).
+	Lost [4]uint64
+	// ProcessConnectorErr is why the process connector could not be used (a library without
+	// process events only; nil otherwise): processes are then read from /proc at their first
+	// event.
+	ProcessConnectorErr error
 }
 
 // Observer runs one pipeline's input. It is driven by one goroutine (Run).
@@ -102,6 +109,9 @@ type Observer struct {
 	tracker *calls.Tracker
 	agg     aggregate.Aggregator
 	procs   *processes
+	// kernel is the process table fed by the library's process events; nil when the library
+	// has no process extension (then processes are read from /proc).
+	kernel *kernelProcesses
 	// disabled maps the processes switched off in the kernel to their start times.
 	disabled map[uint32]uint64
 	// asked holds the connections netlink was asked about this netlink interval.
@@ -126,6 +136,9 @@ func New(lib *libebpf.Library, opts Options, sink Sink) *Observer {
 		now:      time.Now,
 	}
 	o.agg = aggregate.New(opts.Aggregate)
+	if events := lib != nil && lib.ProcessEvents(); events || !opts.Recorded {
+		o.kernel = newKernelProcesses(opts, events)
+	}
 	o.setOptions(opts)
 	return o
 }
@@ -133,7 +146,11 @@ func New(lib *libebpf.Library, opts Options, sink Sink) *Observer {
 func (o *Observer) setOptions(opts Options) {
 	previous := o.opts
 	if opts.Resolver == nil {
-		opts.Resolver = container.NewResolver(container.Procfs{KeepCmdSecrets: opts.KeepCmdSecrets}, nil)
+		fs := container.Procfs{Root: opts.ProcRoot, KeepCmdSecrets: opts.KeepCmdSecrets}
+		if opts.Recorded {
+			fs.Root = container.NoProcfs.Root
+		}
+		opts.Resolver = container.NewResolver(fs, nil)
 	}
 	if opts.MetaInterval <= 0 {
 		opts.MetaInterval = 30 * time.Second
@@ -148,6 +165,9 @@ func (o *Observer) setOptions(opts Options) {
 		opts.ProcRoot = "/proc"
 	}
 	o.opts = opts
+	if o.kernel != nil {
+		opts.Resolver.SetProcTable(o.kernel.table)
+	}
 	if o.procs == nil || previous.Resolver != opts.Resolver {
 		o.procs = newProcesses(opts.Resolver)
 	}
@@ -188,6 +208,11 @@ func (o *Observer) Start() error {
 	}
 	if err := errors.Join(o.configure(), o.lib.SetBufferPages(libebpf.DataEvents, pages)); err != nil {
 		return err
+	}
+	if o.kernel != nil {
+		// What runs now comes from /proc; what starts later, from the events (or the process
+		// connector).
+		o.counts.ProcessConnectorErr = o.kernel.start(o.opts.ProcRoot, o.opts.Recorded)
 	}
 	return o.lib.Start()
 }
@@ -296,6 +321,9 @@ func (o *Observer) drain() {
 }
 
 func (o *Observer) finish() {
+	if o.kernel != nil {
+		o.kernel.stop()
+	}
 	o.tracker.Close()
 	o.flushL7()
 	o.flushL4()
@@ -326,9 +354,19 @@ func (o *Observer) publish() {
 		{Name: "netlink_resolved_connections_total", Help: "Connections whose address or role netlink found.", Value: o.counts.Resolved},
 		{Name: "collected_map_entries_total", Help: "Kernel map entries deleted because their process or fd was gone.", Value: o.counts.Collected},
 	}
-	for i, name := range []string{"ctrl", "data", "stats"} {
+	for i, name := range []string{"ctrl", "data", "stats", "proc"} {
 		cs = append(cs, prometheus.Counter{Name: "lost_events_total", Help: "Events the capture library could not deliver.",
 			Labels: []string{"stream", name}, Value: lc.Lost[i]})
+	}
+	if o.kernel != nil {
+		pc := o.kernel.table.Counters()
+		const help = "Processes the process table learned of (exec, fork, exit), or forgot early (evicted: past 65536 exited; refused: past its pid bound)."
+		for _, c := range []struct {
+			name  string
+			value uint64
+		}{{"exec", pc.Execs}, {"fork", pc.Forks}, {"exit", pc.Exits}, {"evicted", pc.Evicted}, {"refused", pc.Refused}} {
+			cs = append(cs, prometheus.Counter{Name: "process_events_total", Help: help, Labels: []string{"event", c.name}, Value: c.value})
+		}
 	}
 	for _, p := range protocols() {
 		pc := o.tracker.Counters(p)
@@ -374,7 +412,7 @@ func protocols() []libebpf.Protocol {
 func (o *Observer) Summary() []any {
 	c := o.counts
 	attrs := []any{"lost_ctrl", c.Lost[libebpf.CtrlEvents], "lost_data", c.Lost[libebpf.DataEvents],
-		"lost_stats", c.Lost[libebpf.StatsEvents], "dropped_connections", c.DroppedConnections,
+		"lost_stats", c.Lost[libebpf.StatsEvents], "lost_proc", c.Lost[libebpf.ProcessEvents], "dropped_connections", c.DroppedConnections,
 		"connections_peak", o.tracker.Peak()}
 	for _, p := range protocols() {
 		pc := o.tracker.Counters(p)
@@ -421,8 +459,8 @@ func (o *Observer) Ctrl(ev *libebpf.CtrlEvent) {
 			return
 		}
 		// Read the process while it most likely still runs: short-lived clients are often gone
-		// by the time their first call is matched.
-		o.procs.get(ev.ConnID.TGID)
+		// by the time their first call is matched (without the kernel's process events).
+		o.procs.get(ev.ConnID.TGID, ev.TS)
 	}
 	if ev.Type == libebpf.EventClose {
 		delete(o.dropped, ev.ConnID)
@@ -452,7 +490,9 @@ func (o *Observer) Stats(ev *libebpf.StatsEvent) {
 	if dropped {
 		return
 	}
-	o.agg.AddStats(o.procs.get(ev.ConnID.TGID), ev)
+	// The connection's start, not the event's time: the final statistics of a connection whose
+	// process exited come when the map's collection finds it, maybe after the pid was reused.
+	o.agg.AddStats(o.procs.get(ev.ConnID.TGID, ev.ConnID.Start), ev)
 	if m := o.opts.Metrics; m != nil {
 		m.AddL4(aggregate.RoleName(ev.Role), aggregate.SocketType(ev.Addr), ev.WrBytes-ev.LastWrBytes, ev.RdBytes-ev.LastRdBytes,
 			int64(ev.WrPkts-ev.LastWrPkts), int64(ev.RdPkts-ev.LastRdPkts))
@@ -469,11 +509,11 @@ func (o *Observer) Lost(n libebpf.LostNotice) {
 // nameHost remembers what a DNS answer named, for remote_host, for as long as its TTL.
 func (o *Observer) nameHost(tgid uint32, question string, r dns.AddrRecord) {
 	expires := o.now().Add(time.Duration(r.TTL) * time.Second).Unix()
-	o.agg.NameHost(o.procs.get(tgid).Group, r.Addr, question, uint32(expires))
+	o.agg.NameHost(o.procs.get(tgid, 0).Group, r.Addr, question, uint32(expires))
 }
 
 func (o *Observer) addCall(c *calls.Call) {
-	o.agg.AddCall(o.procs.get(c.Conn.TGID), c)
+	o.agg.AddCall(o.procs.get(c.Conn.TGID, c.RequestTS), c)
 	if m := o.opts.Metrics; m != nil {
 		m.ObserveCall(c.Protocol.String(), aggregate.RoleName(c.Role), c.Response.Success, time.Duration(c.Latency()), c.Request.Size, c.Response.Size)
 	}
@@ -532,7 +572,7 @@ func (o *Observer) allowed(pid uint32) bool {
 	if _, off := o.disabled[pid]; off {
 		return false // events the kernel sent before it heard
 	}
-	id, err := o.opts.Resolver.Lookup(pid)
+	id, _, err := o.opts.Resolver.LookupAt(pid, 0)
 	if err != nil || id.Pending || f.Allows(id) {
 		return true // a process gone or not yet known cannot be judged; its events are kept
 	}
@@ -545,6 +585,9 @@ func (o *Observer) allowed(pid uint32) bool {
 // pruneProcesses forgets processes not seen lately and switches back on the disabled pids that
 // now belong to new processes.
 func (o *Observer) pruneProcesses() {
+	if o.kernel != nil && !o.opts.Recorded {
+		o.kernel.table.Sweep(container.Procfs{Root: o.opts.ProcRoot})
+	}
 	for _, pid := range o.opts.Resolver.Prune() {
 		delete(o.procs.byID, pid)
 	}
@@ -649,41 +692,45 @@ type processView struct {
 	proc *aggregate.Process
 	// epoch is the resolver's Epoch read before the Lookup that returned id.
 	epoch uint64
+	// until: id names the pid's process from id.Since until this time (0: no end known).
+	until uint64
 }
 
 func newProcesses(r *container.Resolver) *processes {
 	return &processes{resolver: r, byID: make(map[uint32]processView)}
 }
 
-func (p *processes) get(pid uint32) *aggregate.Process {
+// get returns the records' view of the process pid that ran at ts (monotonic ns; 0: the newest).
+func (p *processes) get(pid uint32, ts uint64) *aggregate.Process {
 	// Every call and stats event asks: an answer is reused until the resolver's epoch moves,
-	// without Lookup's lock (a pending one is asked for again: its metadata is on the way).
+	// without Lookup's lock (a pending one is asked for again: its metadata is on the way), for
+	// the times its generation of the pid covers.
 	epoch := p.resolver.Epoch()
 	v, ok := p.byID[pid]
-	if ok && v.id != nil && v.epoch == epoch && !v.id.Pending {
+	if ok && v.id != nil && v.epoch == epoch && !v.id.Pending && (ts == 0 || ts >= v.id.Since) && (v.until == 0 || ts < v.until) {
 		return v.proc
 	}
-	id, err := p.resolver.Lookup(pid)
+	id, until, err := p.resolver.LookupAt(pid, ts)
 	if err != nil {
 		// Gone before it could be read: a host process known only by its pid.
 		if ok {
 			return v.proc
 		}
 		pidText := strconv.FormatUint(uint64(pid), 10)
-		v = processView{proc: &aggregate.Process{Group: "pid:" + pidText, Meta: []record.Field{
+		v = processView{proc: &aggregate.Process{Group: "pid:" + pidText + ":", Meta: []record.Field{
 			{Key: "_process_pid_", Value: pidText}, {Key: "_process_cmd_", Value: ""}, {Key: "_running_mode_", Value: "host"},
 		}}}
 		p.byID[pid] = v
 		return v.proc
 	}
 	if ok && v.id == id {
-		if v.epoch != epoch {
-			v.epoch = epoch
+		if v.epoch != epoch || v.until != until {
+			v.epoch, v.until = epoch, until
 			p.byID[pid] = v
 		}
 		return v.proc
 	}
-	v = processView{id: id, proc: &aggregate.Process{Group: id.Group, Meta: id.Fields}, epoch: epoch}
+	v = processView{id: id, proc: &aggregate.Process{Group: id.Group, Meta: id.Fields}, epoch: epoch, until: until}
 	p.byID[pid] = v
 	return v.proc
 }

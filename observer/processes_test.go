@@ -18,17 +18,17 @@ func TestProcessesReuseHostIdentitiesUntilPrune(t *testing.T) {
 	require.NoError(t, os.CopyFS(root, os.DirFS("../container/testdata/proc")))
 	r := container.NewResolver(container.Procfs{Root: root}, nil)
 	p := newProcesses(r)
-	first := p.get(101)
-	assert.Equal(t, "pid:101", first.Group)
-	assert.Same(t, first, p.get(101))
+	first := p.get(101, 0)
+	assert.Equal(t, "pid:101:101000", first.Group)
+	assert.Same(t, first, p.get(101, 0))
 
 	assert.Empty(t, r.Prune())
-	assert.Same(t, first, p.get(101))
+	assert.Same(t, first, p.get(101, 0))
 	assert.Empty(t, r.Prune())
 	assert.Equal(t, 1, r.Len(), "asked for since the previous Prune: still cached")
 	assert.Empty(t, r.Prune())
 	assert.Zero(t, r.Len(), "not asked for since the previous Prune: dropped")
-	assert.Equal(t, first, p.get(101), "read again: an equal identity")
+	assert.Equal(t, first, p.get(101, 0), "read again: an equal identity")
 
 	// 101 now belongs to another process: the observer forgets what Prune reports.
 	stat := "101 (other) S 1 101 101 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 555 1000 10 1\n"
@@ -36,7 +36,7 @@ func TestProcessesReuseHostIdentitiesUntilPrune(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(root, "101", "cmdline"), []byte("/bin/other\x00"), 0o644))
 	assert.Equal(t, []uint32{101}, r.Prune())
 	delete(p.byID, 101)
-	next := p.get(101)
+	next := p.get(101, 0)
 	assert.NotSame(t, first, next)
 	assert.Contains(t, next.Meta, record.Field{Key: "_process_cmd_", Value: "/bin/other"})
 }
@@ -58,13 +58,13 @@ func TestProcessesReuseContainerIdentitiesUntilMetadataMoves(t *testing.T) {
 	meta := &dockerMeta{name: "shop-api"}
 	r := container.NewResolver(container.Procfs{Root: "../container/testdata/proc"}, meta)
 	p := newProcesses(r)
-	first := p.get(202) // a process in a systemd docker scope
+	first := p.get(202, 0) // a process in a systemd docker scope
 	assert.Contains(t, first.Meta, record.Field{Key: "_container_name_", Value: "shop-api"})
-	assert.Same(t, first, p.get(202))
+	assert.Same(t, first, p.get(202, 0))
 
 	meta.name, meta.gen = "shop-api-v2", 1
-	renamed := p.get(202)
+	renamed := p.get(202, 0)
 	assert.NotSame(t, first, renamed)
 	assert.Contains(t, renamed.Meta, record.Field{Key: "_container_name_", Value: "shop-api-v2"})
-	assert.Same(t, renamed, p.get(202))
+	assert.Same(t, renamed, p.get(202, 0))
 }

@@ -50,11 +50,18 @@ func (e event) conn() libebpf.ConnID {
 
 // capture runs our libebpf.so for one test and keeps every event it delivers.
 type capture struct {
-	lib  *libebpf.Library
-	log  *testLog
-	mu   sync.Mutex
-	evs  []event
-	done chan struct{}
+	lib *libebpf.Library
+	log *testLog
+	mu  sync.Mutex
+	evs []event
+	// procs are the process events (the library's extension), in delivery order.
+	procs []procEvent
+	done  chan struct{}
+}
+
+type procEvent struct {
+	libebpf.ProcEvent
+	at int // len(evs) when it came: the socket events before it happened before it
 }
 
 func (c *capture) Ctrl(e *libebpf.CtrlEvent) { v := *e; c.evs = append(c.evs, event{ctrl: &v}) }
@@ -65,6 +72,12 @@ func (c *capture) Data(e *libebpf.DataEvent) {
 }
 func (c *capture) Stats(e *libebpf.StatsEvent) { v := *e; c.evs = append(c.evs, event{stats: &v}) }
 func (c *capture) Lost(n libebpf.LostNotice)   { c.evs = append(c.evs, event{lost: &n}) }
+
+// Proc keeps process events apart (the other helpers know only socket events), with their index
+// in evs: events are delivered in the order they happened.
+func (c *capture) Proc(e *libebpf.ProcEvent) {
+	c.procs = append(c.procs, procEvent{ProcEvent: *e, at: len(c.evs)})
+}
 
 // testLog sends the library's messages to the test log and keeps them.
 type testLog struct {

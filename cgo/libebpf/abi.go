@@ -194,6 +194,8 @@ func (c CallbackType) String() string {
 		return "data"
 	case StatsEvents:
 		return "stats"
+	case ProcessEvents:
+		return "proc"
 	}
 	return fmt.Sprintf("callback(%d)", uint32(c))
 }

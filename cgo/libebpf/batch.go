@@ -21,6 +21,8 @@ type Batch struct {
 	// Drained says the poll emptied every ring (it ran fewer callbacks than it could): every
 	// event produced before the poll began is in this batch or an earlier one, or was lost.
 	Drained bool
+	// Proc holds the process events of a library with the process extension.
+	Proc []ProcEvent
 
 	order   []eventRef
 	payload []byte // backing store of every Data[i].Payload
@@ -33,6 +35,7 @@ const (
 	kindData  eventKind = C.NETOBS_DATA
 	kindStats eventKind = C.NETOBS_STATS
 	kindLost  eventKind = C.NETOBS_LOST
+	kindProc  eventKind = C.NETOBS_PROC
 )
 
 type eventRef struct {
@@ -51,8 +54,10 @@ type Visitor interface {
 // Len is the number of events in the batch.
 func (b *Batch) Len() int { return len(b.order) }
 
-// Visit calls v for every event in production order.
+// Visit calls v for every event in production order; process events only if v is a
+// ProcVisitor.
 func (b *Batch) Visit(v Visitor) {
+	pv, _ := v.(ProcVisitor)
 	for _, r := range b.order {
 		switch r.kind {
 		case kindCtrl:
@@ -63,6 +68,10 @@ func (b *Batch) Visit(v Visitor) {
 			v.Stats(&b.Stats[r.index])
 		case kindLost:
 			v.Lost(b.Lost[r.index])
+		case kindProc:
+			if pv != nil {
+				pv.Proc(&b.Proc[r.index])
+			}
 		}
 	}
 }
@@ -73,6 +82,7 @@ func (b *Batch) reset() {
 	b.Stats = b.Stats[:0]
 	b.Lost = b.Lost[:0]
 	b.Drained = false
+	b.Proc = b.Proc[:0]
 	b.order = b.order[:0]
 	b.payload = b.payload[:0]
 }
@@ -103,6 +113,7 @@ func (b *Batch) decode(cb *C.struct_netobs_batch) {
 	b.Data = grow(b.Data, int(cb.data))
 	b.Stats = grow(b.Stats, int(cb.stats))
 	b.Lost = grow(b.Lost, int(cb.lost))
+	b.Proc = grow(b.Proc, int(cb.proc))
 	// Payload slices point into b.payload, so it must not move while they are cut.
 	b.payload = grow(b.payload, int(cb.payload_bytes))
 
@@ -122,6 +133,9 @@ func (b *Batch) decode(cb *C.struct_netobs_batch) {
 		case kindLost:
 			b.order = append(b.order, eventRef{kindLost, uint32(len(b.Lost))})
 			b.Lost = append(b.Lost, *(*LostNotice)(unsafe.Pointer(&rec[0])))
+		case kindProc:
+			b.order = append(b.order, eventRef{kindProc, uint32(len(b.Proc))})
+			b.Proc = append(b.Proc, *(*ProcEvent)(unsafe.Pointer(&rec[0])))
 		case kindData:
 			b.order = append(b.order, eventRef{kindData, uint32(len(b.Data))})
 			ev := DataEvent{DataAttr: *(*DataAttr)(unsafe.Pointer(&rec[0]))}

@@ -87,6 +87,16 @@ static void on_data(void *custom, struct conn_data_event_t *ev)
 	b->payload_bytes += attr.msg_buf_size;
 }
 
+static void on_proc(void *custom, struct netobserver_proc_event_t *ev)
+{
+	struct netobs_batch *b = custom;
+	uint8_t *dst = reserve(b, NETOBS_PROC, sizeof(*ev));
+	if (!dst)
+		return;
+	memcpy(dst, ev, sizeof(*ev));
+	b->proc++;
+}
+
 static void on_lost(void *custom, enum callback_type_e which, uint64_t count)
 {
 	struct netobs_batch *b = custom;
@@ -143,6 +153,10 @@ struct netobs_lib *netobs_open(const char *file, char *err, size_t err_len)
 	}
 	lib->version = (const char *(*)(void))dlsym(lib->handle, "netobserver_libebpf_version");
 	lib->replay_finished = (int (*)(void))dlsym(lib->handle, "netobserver_replay_finished");
+	// NETOBSERVER_PROCESS_EVENTS=off leaves the extension unused (diagnostics, comparisons).
+	const char *procs = getenv("NETOBSERVER_PROCESS_EVENTS");
+	if (!procs || strcmp(procs, "off"))
+		lib->setup_process = (void (*)(netobserver_proc_func_t, void *))dlsym(lib->handle, "netobserver_setup_process_func");
 
 	void *stubs[4] = {(void *)lib->fn.cleanup_dog, (void *)lib->fn.update_conn_addr,
 			  (void *)lib->fn.disable_process, (void *)lib->fn.update_conn_role};
@@ -167,6 +181,8 @@ int32_t netobs_init(struct netobs_lib *lib, const char *btf)
 	lib->fn.setup_data(on_data, &lib->batch);
 	lib->fn.setup_stats(on_stats, &lib->batch);
 	lib->fn.setup_lost(on_lost, &lib->batch);
+	if (lib->setup_process)
+		lib->setup_process(on_proc, &lib->batch);
 	return lib->fn.init((char *)btf, btf ? (int32_t)strlen(btf) : 0, lib->path, (int32_t)strlen(lib->path),
 			    lib->offsets[0], lib->offsets[1], lib->offsets[2], lib->offsets[3]);
 }
@@ -184,6 +200,11 @@ int32_t netobs_stop(struct netobs_lib *lib)
 const char *netobs_version(struct netobs_lib *lib)
 {
 	return lib->version ? lib->version() : "";
+}
+
+int netobs_has_process_events(struct netobs_lib *lib)
+{
+	return lib->setup_process != NULL;
 }
 
 int netobs_finished(struct netobs_lib *lib)
@@ -236,7 +257,7 @@ int32_t netobs_poll(struct netobs_lib *lib, int32_t max_events)
 {
 	struct netobs_batch *b = &lib->batch;
 	b->len = 0;
-	b->records = b->ctrl = b->data = b->stats = b->lost = 0;
+	b->records = b->ctrl = b->data = b->stats = b->lost = b->proc = 0;
 	b->payload_bytes = 0;
 	return lib->fn.poll_events(max_events, &lib->stop_flag);
 }
@@ -313,6 +334,20 @@ static const struct layout_entry layout[] = {
 	OFF(conn_stats_event_t, last_output_wr_pkts),
 	OFF(conn_stats_event_t, last_output_rd_pkts),
 	OFF(conn_stats_event_t, conn_events),
+	SIZE(netobserver_proc_event_t),
+	OFF(netobserver_proc_event_t, type),
+	OFF(netobserver_proc_event_t, tgid),
+	OFF(netobserver_proc_event_t, ts),
+	OFF(netobserver_proc_event_t, start_ns),
+	OFF(netobserver_proc_event_t, ppid),
+	OFF(netobserver_proc_event_t, flags),
+	OFF(netobserver_proc_event_t, args_size),
+	OFF(netobserver_proc_event_t, args_total),
+	OFF(netobserver_proc_event_t, cgroup_id),
+	OFF(netobserver_proc_event_t, comm),
+	OFF(netobserver_proc_event_t, cgroup_parent),
+	OFF(netobserver_proc_event_t, cgroup_leaf),
+	OFF(netobserver_proc_event_t, args),
 	SIZE(netobs_lost),
 	OFF(netobs_lost, which),
 	OFF(netobs_lost, count),

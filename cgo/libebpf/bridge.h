@@ -10,6 +10,7 @@ enum netobs_kind {
 	NETOBS_DATA = 2,
 	NETOBS_STATS = 3,
 	NETOBS_LOST = 4,
+	NETOBS_PROC = 5, // the optional process extension's events
 };
 
 // Each record in a batch: this header, `size` bytes of the event as the library handed it over,
@@ -29,7 +30,7 @@ struct netobs_batch {
 	uint8_t *buf;
 	size_t len, cap;
 	uint32_t records;
-	uint32_t ctrl, data, stats, lost; // records of each kind
+	uint32_t ctrl, data, stats, lost, proc; // records of each kind
 	uint64_t payload_bytes;           // sum of the copied data payloads
 	uint64_t oversized;               // data events claiming more than CONN_DATA_MAX_SIZE bytes (clamped)
 	uint64_t dropped;                 // events lost because the batch could not grow (out of memory)
@@ -40,6 +41,8 @@ struct netobs_lib {
 	struct libebpf_symbols fn;
 	const char *(*version)(void); // optional: our libraries export it, Alibaba's does not
 	int (*replay_finished)(void); // optional: only the replay library has an end
+	// optional: the process extension (netobserver_setup_process_func); NULL in Alibaba's library
+	void (*setup_process)(netobserver_proc_func_t, void *);
 	char path[4096];              // the file the dynamic loader actually opened
 	long offsets[4];              // stubs 14-17, dli_saddr - dli_fbase
 	int32_t stop_flag;            // read by ebpf_poll_events; written by Go
@@ -54,6 +57,8 @@ int32_t netobs_init(struct netobs_lib *lib, const char *btf);
 int32_t netobs_start(struct netobs_lib *lib);
 int32_t netobs_stop(struct netobs_lib *lib);
 const char *netobs_version(struct netobs_lib *lib);
+// netobs_has_process_events says whether the library has the process extension.
+int netobs_has_process_events(struct netobs_lib *lib);
 // netobs_finished is 1 once a replay library delivered its whole trace; 0 for a kernel library.
 int netobs_finished(struct netobs_lib *lib);
 void netobs_config(struct netobs_lib *lib, int32_t opt1, int32_t opt2, int32_t value);

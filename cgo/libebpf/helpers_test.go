@@ -106,6 +106,7 @@ type recorded struct {
 	data  *DataEvent
 	stats *StatsEvent
 	lost  *LostNotice
+	proc  *ProcEvent
 }
 
 type recorder struct{ events []recorded }
@@ -118,6 +119,7 @@ func (r *recorder) Data(e *DataEvent) {
 }
 func (r *recorder) Stats(e *StatsEvent) { s := *e; r.events = append(r.events, recorded{stats: &s}) }
 func (r *recorder) Lost(n LostNotice)   { r.events = append(r.events, recorded{lost: &n}) }
+func (r *recorder) Proc(e *ProcEvent)   { p := *e; r.events = append(r.events, recorded{proc: &p}) }
 
 // collect reads batches until n events arrived, failing after a generous deadline.
 func collect(t testing.TB, lib *Library, n int) []recorded {

@@ -18,6 +18,7 @@ func TestLayoutMatchesHeader(t *testing.T) {
 		attr  DataAttr
 		stats StatsEvent
 		lost  LostNotice
+		proc  ProcEvent
 	)
 	want := map[string]uintptr{
 		"sockaddr_t":              unsafe.Sizeof(sa),
@@ -71,6 +72,21 @@ func TestLayoutMatchesHeader(t *testing.T) {
 		"conn_stats_event_t.last_output_rd_pkts":  unsafe.Offsetof(stats.LastRdPkts),
 		"conn_stats_event_t.conn_events":          unsafe.Offsetof(stats.ConnEvents),
 
+		"netobserver_proc_event_t":               unsafe.Sizeof(proc),
+		"netobserver_proc_event_t.type":          unsafe.Offsetof(proc.Type),
+		"netobserver_proc_event_t.tgid":          unsafe.Offsetof(proc.TGID),
+		"netobserver_proc_event_t.ts":            unsafe.Offsetof(proc.TS),
+		"netobserver_proc_event_t.start_ns":      unsafe.Offsetof(proc.StartNS),
+		"netobserver_proc_event_t.ppid":          unsafe.Offsetof(proc.PPID),
+		"netobserver_proc_event_t.flags":         unsafe.Offsetof(proc.Flags),
+		"netobserver_proc_event_t.args_size":     unsafe.Offsetof(proc.ArgsSize),
+		"netobserver_proc_event_t.args_total":    unsafe.Offsetof(proc.ArgsTotal),
+		"netobserver_proc_event_t.cgroup_id":     unsafe.Offsetof(proc.CgroupID),
+		"netobserver_proc_event_t.comm":          unsafe.Offsetof(proc.Comm),
+		"netobserver_proc_event_t.cgroup_parent": unsafe.Offsetof(proc.CgroupParent),
+		"netobserver_proc_event_t.cgroup_leaf":   unsafe.Offsetof(proc.CgroupLeaf),
+		"netobserver_proc_event_t.args":          unsafe.Offsetof(proc.Args),
+
 		"netobs_lost":       unsafe.Sizeof(lost),
 		"netobs_lost.which": unsafe.Offsetof(lost.Which),
 		"netobs_lost.count": unsafe.Offsetof(lost.Count),
@@ -89,4 +105,5 @@ func TestLayoutMatchesHeader(t *testing.T) {
 	assert.EqualValues(t, 64, unsafe.Sizeof(ctrl))
 	assert.EqualValues(t, 96, unsafe.Sizeof(attr))
 	assert.EqualValues(t, 112, unsafe.Sizeof(stats))
+	assert.EqualValues(t, 832, unsafe.Sizeof(proc))
 }

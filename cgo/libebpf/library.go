@@ -69,8 +69,10 @@ type Library struct {
 	c       *C.struct_netobs_lib
 	path    string
 	version string
-	log     *slog.Logger
-	opts    Options
+	// procEvents: the library has the process extension.
+	procEvents bool
+	log        *slog.Logger
+	opts       Options
 
 	// call serialises every call into the library: its state is global.
 	call sync.Mutex
@@ -88,19 +90,21 @@ type Library struct {
 }
 
 type counters struct {
-	polls, pollErrors, batches          atomic.Uint64
-	ctrl, data, stats, lostNotices      atomic.Uint64
-	payloadBytes, oversized, batchDrops atomic.Uint64
-	lost                                [3]atomic.Uint64
+	polls, pollErrors, batches           atomic.Uint64
+	ctrl, data, stats, proc, lostNotices atomic.Uint64
+	payloadBytes, oversized, batchDrops  atomic.Uint64
+	lost                                 [4]atomic.Uint64
 }
 
 // Counters is a snapshot of what the layer has seen since Open.
 type Counters struct {
 	Polls, PollErrors, Batches uint64
 	Ctrl, Data, Stats          uint64
-	LostNotices                uint64
-	// Lost is the events the library reported lost, per CallbackType.
-	Lost         [3]uint64
+	// Proc counts process events (the optional process extension).
+	Proc        uint64
+	LostNotices uint64
+	// Lost is the events the library reported lost, per CallbackType (ProcessEvents included).
+	Lost         [4]uint64
 	PayloadBytes uint64
 	// Oversized counts data events that claimed more than MaxPayload bytes (clamped).
 	Oversized uint64
@@ -141,10 +145,11 @@ func Open(opts Options) (*Library, error) {
 		free:   make(chan *Batch, opts.Batches),
 	}
 	l.version = C.GoString(C.netobs_version(c))
+	l.procEvents = C.netobs_has_process_events(c) != 0
 	for range opts.Batches {
 		l.free <- new(Batch)
 	}
-	l.log.Info("libebpf: loaded", "file", l.path, "found", how.String(), "version", l.Version())
+	l.log.Info("libebpf: loaded", "file", l.path, "found", how.String(), "version", l.Version(), "process_events", l.procEvents)
 
 	var cbtf *C.char
 	if opts.BTFPath != "" {
@@ -236,6 +241,13 @@ func (l *Library) Version() string {
 	return l.version
 }
 
+// ProcessEvents reports whether the library has netobserver's process extension
+// (netobserver_setup_process_func): batches then carry an event per exec, fork and exit of a
+// process. Alibaba's library has not.
+func (l *Library) ProcessEvents() bool {
+	return l.procEvents
+}
+
 // Finished reports whether a replay library has delivered its whole trace. A kernel library never
 // finishes.
 func (l *Library) Finished() bool {
@@ -284,7 +296,7 @@ func (l *Library) Counters() Counters {
 	c := &l.counters
 	s := Counters{
 		Polls: c.polls.Load(), PollErrors: c.pollErrors.Load(), Batches: c.batches.Load(),
-		Ctrl: c.ctrl.Load(), Data: c.data.Load(), Stats: c.stats.Load(), LostNotices: c.lostNotices.Load(),
+		Ctrl: c.ctrl.Load(), Data: c.data.Load(), Stats: c.stats.Load(), Proc: c.proc.Load(), LostNotices: c.lostNotices.Load(),
 		PayloadBytes: c.payloadBytes.Load(), Oversized: c.oversized.Load(), BatchDrops: c.batchDrops.Load(),
 	}
 	for i := range s.Lost {
@@ -463,6 +475,7 @@ func (l *Library) account(b *Batch, cb *C.struct_netobs_batch) {
 	c.ctrl.Add(uint64(len(b.Ctrl)))
 	c.data.Add(uint64(len(b.Data)))
 	c.stats.Add(uint64(len(b.Stats)))
+	c.proc.Add(uint64(len(b.Proc)))
 	c.lostNotices.Add(uint64(len(b.Lost)))
 	c.payloadBytes.Add(uint64(cb.payload_bytes))
 	c.oversized.Store(uint64(cb.oversized))

@@ -7,7 +7,9 @@ import (
 )
 
 // TraceWriter writes events in the replay library's trace format (testdata/README.md), so that a
-// live capture can be replayed offline through libebpf-replay.so. It is a Visitor.
+// live capture can be replayed offline through libebpf-replay.so. It is a ProcVisitor: process
+// events are recorded too, so a replay names processes as the kernel saw them. Events are written
+// in the order the batches hold them, which is the order they happened in for our libebpf.so.
 type TraceWriter struct {
 	w   *bufio.Writer
 	buf []byte
@@ -156,10 +158,43 @@ func (t *TraceWriter) Stats(e *StatsEvent) {
 	t.line()
 }
 
+// Proc writes a process event (the library's process extension).
+func (t *TraceWriter) Proc(e *ProcEvent) {
+	t.buf = append(t.buf, "proc"...)
+	t.field("ts", e.TS)
+	t.name("type", e.Type >= ProcExec && e.Type <= ProcExit, e.Type.String(), uint32(e.Type))
+	t.field("tgid", uint64(e.TGID))
+	t.field("ppid", uint64(e.PPID))
+	t.field("start", e.StartNS)
+	if e.Flags != 0 {
+		t.field("flags", uint64(e.Flags))
+	}
+	if e.CgroupID != 0 {
+		t.field("cgroup_id", e.CgroupID)
+	}
+	t.str("comm", []byte(e.CommString()))
+	t.str("cgparent", []byte(cString(e.CgroupParent[:])))
+	t.str("cgleaf", []byte(cString(e.CgroupLeaf[:])))
+	t.str("args", e.Cmdline())
+	if e.ArgsTotal != e.ArgsSize {
+		t.field("args_total", uint64(e.ArgsTotal))
+	}
+	t.line()
+}
+
+// str writes key="escaped bytes".
+func (t *TraceWriter) str(key string, v []byte) {
+	t.buf = append(t.buf, ' ')
+	t.buf = append(t.buf, key...)
+	t.buf = append(t.buf, '=', '"')
+	t.buf = appendEscaped(t.buf, v)
+	t.buf = append(t.buf, '"')
+}
+
 // Lost writes a lost-events notice.
 func (t *TraceWriter) Lost(n LostNotice) {
 	t.buf = append(t.buf, "lost"...)
-	t.name("which", n.Which <= StatsEvents, n.Which.String(), uint32(n.Which))
+	t.name("which", n.Which <= ProcessEvents, n.Which.String(), uint32(n.Which))
 	t.field("count", n.Count)
 	t.line()
 }

@@ -59,3 +59,47 @@ func replayAll(t *testing.T, trace string, n int) []recorded {
 	require.NoError(t, r.lib.Close())
 	return got
 }
+
+// Process events (the optional extension) go through the replay library and the writer
+// unchanged, in their place among the other events; a library without the extension has none.
+func TestProcessEventsRoundTrip(t *testing.T) {
+	original := `proc ts=10 type=fork tgid=300 ppid=1 start=123000000000 comm="bash" cgparent="kubepods-burstable-pod0a1b2c3d_0000_1111_2222_333344445555.slice" cgleaf="cri-containerd-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope" args="bash\x00-c\x00x y\x00"
+proc ts=11 type=exec tgid=300 ppid=1 start=123000000000 flags=2 cgroup_id=77 comm="cur\"l" args="" args_total=9000
+ctrl ts=12 conn=3:300:12 event=connect addr=10.0.0.1:80 role=client
+proc ts=13 type=exit tgid=300 ppid=1 start=123000000000 comm="curl" cgleaf="user.slice"
+`
+	first := replayAll(t, original, 4)
+	require.NotNil(t, first[0].proc)
+	fork, exec := first[0].proc, first[1].proc
+	assert.Equal(t, ProcFork, fork.Type)
+	assert.EqualValues(t, 300, fork.TGID)
+	assert.EqualValues(t, 123000000000, fork.StartNS)
+	assert.Equal(t, "bash\x00-c\x00x y\x00", string(fork.Cmdline()))
+	assert.Equal(t, "/kubepods-burstable-pod0a1b2c3d_0000_1111_2222_333344445555.slice/cri-containerd-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope", fork.CgroupPath())
+	assert.Equal(t, `cur"l`, exec.CommString())
+	assert.Equal(t, ProcArgsFailed, exec.Flags)
+	assert.EqualValues(t, 9000, exec.ArgsTotal)
+	assert.EqualValues(t, 77, exec.CgroupID)
+	require.NotNil(t, first[2].ctrl, "in file order")
+	assert.Equal(t, "/user.slice", first[3].proc.CgroupPath())
+
+	var recording bytes.Buffer
+	w := NewTraceWriter(&recording)
+	for _, e := range first {
+		if e.proc != nil {
+			w.Proc(e.proc)
+		} else {
+			w.Ctrl(e.ctrl)
+		}
+	}
+	require.NoError(t, w.Flush())
+	assert.Equal(t, first, replayAll(t, recording.String(), 4), "recording:\n%s", recording.String())
+
+	r := openReplay(t, original, Options{Path: builtFile(t, "test/libebpf-replay-noproc.so")})
+	assert.False(t, r.lib.ProcessEvents())
+	require.NoError(t, r.lib.SetProtocolFilter(AllProtocols))
+	require.NoError(t, r.lib.Start())
+	got := collect(t, r.lib, 1)
+	require.NotNil(t, got[0].ctrl, "only the socket event")
+	quiet(t, r.lib)
+}

@@ -34,7 +34,7 @@
 #define MAX_PENDING 256
 #define POISON 0xa5
 
-enum entry_kind { ENTRY_CTRL, ENTRY_DATA, ENTRY_STATS, ENTRY_LOST };
+enum entry_kind { ENTRY_CTRL, ENTRY_DATA, ENTRY_STATS, ENTRY_LOST, ENTRY_PROC };
 
 struct entry {
 	enum entry_kind kind;
@@ -49,6 +49,7 @@ struct entry {
 	enum callback_type_e lost_which;
 	uint64_t lost_count;
 	uint8_t *payload;
+	struct netobserver_proc_event_t *proc;
 };
 
 struct conn {
@@ -72,6 +73,8 @@ static struct {
 	void *stats_ctx;
 	net_lost_func_t lost_fn;
 	void *lost_ctx;
+	netobserver_proc_func_t proc_fn;
+	void *proc_ctx;
 	net_print_fn_t print_fn;
 
 	bool initialised;
@@ -141,6 +144,7 @@ static void format_conn(char *out, size_t n, const struct connect_id_t *id)
 
 // ---- connection table -------------------------------------------------------------------------
 
+// The connection tracked on (tgid, fd), as the kernel map holds at most one per key.
 static struct conn *find_conn(uint32_t tgid, int32_t fd)
 {
 	if (R.last_conn < R.n_conns && R.conns[R.last_conn].tgid == tgid && R.conns[R.last_conn].fd == fd)
@@ -154,16 +158,31 @@ static struct conn *find_conn(uint32_t tgid, int32_t fd)
 	return NULL;
 }
 
+// The connection of id: the one on (tgid, fd) if it has id's start (0 in a call: any).
+static struct conn *find_id(const struct connect_id_t *id)
+{
+	struct conn *c = find_conn(id->tgid, id->fd);
+	return c && (!id->start || c->start == id->start) ? c : NULL;
+}
+
 static bool sampled_at(uint64_t now)
 {
 	return (int64_t)(now % 100) < R.sampling;
 }
 
+static void forget_conn(struct conn *c);
+
+// track_conn returns the connection (tgid, fd, start), tracking it if new. An event of another
+// connection on a tracked (tgid, fd) means the fd was reused (the trace holds the old one's close
+// where the kernel saw it): the old one is forgotten, and events keep their own connection's id —
+// two connections on one fd within one batch replay as two.
 static struct conn *track_conn(uint32_t tgid, int32_t fd, uint64_t start, bool sampled)
 {
 	struct conn *c = find_conn(tgid, fd);
-	if (c)
+	if (c && c->start == start)
 		return c;
+	if (c)
+		forget_conn(c);
 	if (R.n_conns == R.cap_conns) {
 		size_t cap = R.cap_conns ? R.cap_conns * 2 : 64;
 		struct conn *grown = realloc(R.conns, cap * sizeof(*grown));
@@ -242,8 +261,20 @@ static char *next_token(struct cursor *cur)
 		if (*p == '"')
 			p++;
 	} else {
-		while (*p && *p != ' ' && *p != '\t')
+		while (*p && *p != ' ' && *p != '\t') {
+			if (*p == '=' && p[1] == '"') { // key="quoted value", escapes as in payloads
+				p += 2;
+				while (*p && *p != '"') {
+					if (*p == '\\' && p[1])
+						p++;
+					p++;
+				}
+				if (*p == '"')
+					p++;
+				continue;
+			}
 			p++;
+		}
 	}
 	if (*p)
 		*p++ = '\0';
@@ -291,7 +322,9 @@ static const struct name_value directions[] = {
 	{"unknown", DirUnknown}, {"ingress", DirIngress}, {"egress", DirEgress}, {NULL, 0}};
 static const struct name_value events[] = {{"connect", EventConnect}, {"close", EventClose}, {NULL, 0}};
 static const struct name_value handlers[] = {
-	{"ctrl", CTRL_HAND}, {"data", DATA_HAND}, {"stats", STAT_HAND}, {NULL, 0}};
+	{"ctrl", CTRL_HAND}, {"data", DATA_HAND}, {"stats", STAT_HAND}, {"proc", PROC_HAND}, {NULL, 0}};
+static const struct name_value proc_types[] = {
+	{"exec", ProcExec}, {"fork", ProcFork}, {"exit", ProcExit}, {NULL, 0}};
 static const struct name_value syscalls[] = {
 	{"unknown", FuncUnknown},   {"write", FuncWrite},       {"read", FuncRead},
 	{"send", FuncSend},         {"recv", FuncRecv},         {"sendto", FuncSendTo},
@@ -455,6 +488,85 @@ static int append_payload(struct cursor *cur, const char *tok, uint8_t *buf, uin
 	return fail(cur, "unknown token", tok);
 }
 
+// parse_str decodes a "quoted" value (payload escapes) into out, NUL-terminated when it fits;
+// *len gets the byte count.
+static int parse_str(struct cursor *cur, const char *key, const char *v, void *out, size_t cap, uint32_t *len)
+{
+	static uint8_t buf[CONN_DATA_MAX_SIZE];
+	uint32_t n = 0;
+	if (v[0] != '"')
+		return fail(cur, "want a \"quoted\" value for", key);
+	if (append_payload(cur, v, buf, &n))
+		return -1;
+	if (n > cap)
+		return fail(cur, "value too long for", key);
+	memset(out, 0, cap);
+	memcpy(out, buf, n);
+	*len = n;
+	return 0;
+}
+
+// parse_proc reads the fields of a proc line.
+static int parse_proc(struct cursor *cur, struct entry *e, uint64_t ts)
+{
+	struct netobserver_proc_event_t *ev = calloc(1, sizeof(*ev));
+	bool have_type = false, have_tgid = false, have_total = false;
+	if (!ev)
+		return fail(cur, "out of memory for", "proc");
+	e->proc = ev;
+	ev->ts = ts;
+	for (char *tok; (tok = next_token(cur));) {
+		char *eq = strchr(tok, '=');
+		if (!eq)
+			return fail(cur, "expected key=value, got", tok);
+		*eq = '\0';
+		const char *k = tok, *v = eq + 1;
+		uint64_t u;
+		uint32_t n;
+		int t;
+		if (strcmp(k, "ts") == 0) {
+			if (parse_u64(cur, k, v, &ev->ts)) return -1;
+		} else if (strcmp(k, "type") == 0) {
+			if (parse_name(cur, k, v, proc_types, &t)) return -1;
+			ev->type = (uint32_t)t;
+			have_type = true;
+		} else if (strcmp(k, "tgid") == 0) {
+			if (parse_u64(cur, k, v, &u) || u > UINT32_MAX) return fail(cur, "bad tgid", v);
+			ev->tgid = (uint32_t)u;
+			have_tgid = true;
+		} else if (strcmp(k, "ppid") == 0) {
+			if (parse_u64(cur, k, v, &u) || u > UINT32_MAX) return fail(cur, "bad ppid", v);
+			ev->ppid = (uint32_t)u;
+		} else if (strcmp(k, "start") == 0) {
+			if (parse_u64(cur, k, v, &ev->start_ns)) return -1;
+		} else if (strcmp(k, "flags") == 0) {
+			if (parse_u64(cur, k, v, &u) || u > UINT32_MAX) return fail(cur, "bad flags", v);
+			ev->flags = (uint32_t)u;
+		} else if (strcmp(k, "cgroup_id") == 0) {
+			if (parse_u64(cur, k, v, &ev->cgroup_id)) return -1;
+		} else if (strcmp(k, "args_total") == 0) {
+			if (parse_u64(cur, k, v, &u) || u > UINT32_MAX) return fail(cur, "bad args_total", v);
+			ev->args_total = (uint32_t)u;
+			have_total = true;
+		} else if (strcmp(k, "comm") == 0) {
+			if (parse_str(cur, k, v, ev->comm, sizeof(ev->comm) - 1, &n)) return -1;
+		} else if (strcmp(k, "cgparent") == 0) {
+			if (parse_str(cur, k, v, ev->cgroup_parent, sizeof(ev->cgroup_parent) - 1, &n)) return -1;
+		} else if (strcmp(k, "cgleaf") == 0) {
+			if (parse_str(cur, k, v, ev->cgroup_leaf, sizeof(ev->cgroup_leaf) - 1, &n)) return -1;
+		} else if (strcmp(k, "args") == 0) {
+			if (parse_str(cur, k, v, ev->args, sizeof(ev->args), &ev->args_size)) return -1;
+		} else {
+			return fail(cur, "unknown key", k);
+		}
+	}
+	if (!have_type || !have_tgid)
+		return fail(cur, "proc needs type= and tgid=", "proc");
+	if (!have_total)
+		ev->args_total = ev->args_size;
+	return 0;
+}
+
 static int parse_entry(struct cursor *cur, const char *kind, struct entry *e, uint64_t default_ts)
 {
 	static uint8_t payload[CONN_DATA_MAX_SIZE];
@@ -480,6 +592,9 @@ static int parse_entry(struct cursor *cur, const char *kind, struct entry *e, ui
 		e->kind = ENTRY_STATS;
 	} else if (strcmp(kind, "lost") == 0) {
 		e->kind = ENTRY_LOST;
+	} else if (strcmp(kind, "proc") == 0) {
+		e->kind = ENTRY_PROC;
+		return parse_proc(cur, e, default_ts);
 	} else {
 		return fail(cur, "unknown event kind", kind);
 	}
@@ -623,6 +738,8 @@ static int parse_entry(struct cursor *cur, const char *kind, struct entry *e, ui
 			return fail(cur, "lost needs which=", kind);
 		e->lost_which = which;
 		break;
+	case ENTRY_PROC:
+		break;
 	}
 	return 0;
 }
@@ -633,6 +750,7 @@ static uint64_t entry_ts(const struct entry *e)
 	case ENTRY_CTRL: return e->ctrl.ts;
 	case ENTRY_DATA: return e->data.ts;
 	case ENTRY_STATS: return e->stats.ts;
+	case ENTRY_PROC: return e->proc->ts;
 	case ENTRY_LOST: break;
 	}
 	return 0;
@@ -640,8 +758,10 @@ static uint64_t entry_ts(const struct entry *e)
 
 static void free_trace(void)
 {
-	for (size_t i = 0; i < R.n_entries; i++)
+	for (size_t i = 0; i < R.n_entries; i++) {
 		free(R.entries[i].payload);
+		free(R.entries[i].proc);
+	}
 	free(R.entries);
 	R.entries = NULL;
 	R.n_entries = R.cursor = 0;
@@ -678,6 +798,7 @@ static int load_trace(const char *path)
 		struct entry *e = &R.entries[R.n_entries];
 		if (parse_entry(&cur, kind, e, last_ts + 1)) {
 			free(e->payload);
+			free(e->proc);
 			rc = -EINVAL;
 			break;
 		}
@@ -742,11 +863,22 @@ static bool deliver_one(const struct entry *e, uint64_t r)
 		R.lost_fn(R.lost_ctx, e->lost_which, e->lost_count);
 		return true;
 
+	case ENTRY_PROC: {
+		// The kernel side reports every process, whatever the filters say of its sockets.
+		if (!R.proc_fn)
+			return false;
+		struct netobserver_proc_event_t *ev = place(e->proc, sizeof(*e->proc));
+		ev->ts = ts;
+		R.proc_fn(R.proc_ctx, ev);
+		poison(sizeof(*e->proc));
+		return true;
+	}
+
 	case ENTRY_CTRL: {
 		const struct connect_id_t *id = &e->ctrl.conn_id;
 		if (!process_visible(id->tgid))
 			return false;
-		struct conn *c = find_conn(id->tgid, id->fd);
+		struct conn *c = find_id(id);
 		if (e->ctrl.type == EventConnect) {
 			c = track_conn(id->tgid, id->fd, id->start, sampled_at(ts));
 			if (!c)
@@ -803,7 +935,7 @@ static bool deliver_one(const struct entry *e, uint64_t r)
 			return false;
 		struct conn_stats_event_t ev = e->stats;
 		ev.ts = ts;
-		struct conn *c = find_conn(id->tgid, id->fd);
+		struct conn *c = find_id(id);
 		if (c) {
 			ev.conn_id.start = c->start;
 			if (c->role_set)
@@ -843,6 +975,13 @@ EXPORT void ebpf_setup_net_lost_func(net_lost_func_t func, void *custom_data)
 {
 	R.lost_fn = func;
 	R.lost_ctx = custom_data;
+}
+
+// The optional process extension (include/libebpf.h): `proc` lines of the trace reach func.
+EXPORT void netobserver_setup_process_func(netobserver_proc_func_t func, void *custom_data)
+{
+	R.proc_fn = func;
+	R.proc_ctx = custom_data;
 }
 
 EXPORT void ebpf_setup_print_func(net_print_fn_t func)
@@ -1079,6 +1218,8 @@ STUB void ebpf_update_conn_addr(struct connect_id_t *id, union sockaddr_t *addr,
 	if (!process_visible(id->tgid))
 		return;
 	struct conn *c = find_conn(id->tgid, id->fd);
+	if (c && id->start && c->start != id->start)
+		return; // the fd was reused: the call is about a connection that is gone
 	if (c) {
 		c->addr = *addr;
 		c->addr_set = true;
@@ -1122,7 +1263,7 @@ STUB void ebpf_update_conn_role(struct connect_id_t *id, enum support_role_e rol
 	char conn[64];
 	format_conn(conn, sizeof(conn), id);
 	record("update_conn_role conn=%s role=%d", conn, role);
-	struct conn *c = find_conn(id->tgid, id->fd);
+	struct conn *c = find_id(id);
 	if (c) {
 		c->role = role;
 		c->role_set = true;

@@ -18,12 +18,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/container"
 	"github.com/netobserver/netobserver/internal/fileperm"
 )
 
@@ -163,6 +165,9 @@ func recordEvents(args []string, stdout, stderr io.Writer) int {
 	}
 
 	trace := libebpf.NewTraceWriter(w)
+	if lib.ProcessEvents() && s.replayTrace == "" {
+		recordRunning(trace)
+	}
 	err = consume(lib, trace, s.replayTrace != "", *duration)
 	if cerr := lib.Close(); err == nil {
 		err = cerr
@@ -183,6 +188,30 @@ func recordEvents(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// recordRunning writes the processes running now as process events at time 0, so that a replay
+// names the processes that started before the recording too, without this host's /proc. The
+// events of the capture, already started, follow.
+func recordRunning(trace *libebpf.TraceWriter) {
+	fs := container.Procfs{}
+	for _, pid := range fs.Pids() {
+		p, err := fs.Raw(pid)
+		if err != nil {
+			continue // gone meanwhile: its exit is in the capture
+		}
+		ev := libebpf.ProcEvent{Type: libebpf.ProcExec, TGID: p.PID, PPID: p.PPID, StartNS: p.StartTime * 1e7}
+		copy(ev.Comm[:len(ev.Comm)-1], p.Comm)
+		ev.ArgsTotal = uint32(len(p.Cmdline))
+		ev.ArgsSize = uint32(copy(ev.Args[:], p.Cmdline))
+		dir, leaf := path.Split(strings.TrimSuffix(p.CgroupPath, "/"))
+		copy(ev.CgroupLeaf[:len(ev.CgroupLeaf)-1], leaf)
+		copy(ev.CgroupParent[:len(ev.CgroupParent)-1], path.Base(strings.TrimSuffix(dir, "/")))
+		if strings.Count(p.CgroupPath, "/") < 2 {
+			ev.CgroupParent = [len(ev.CgroupParent)]byte{}
+		}
+		trace.Proc(&ev)
+	}
 }
 
 // configureLikeILogtail sends the settings iLogtail sent after init, in its order.

@@ -146,12 +146,16 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 		if md != nil {
 			md.Apply(&o)
 		}
+		o.Recorded = s.replayTrace != ""
 		return o
 	}
 	obs := observer.New(lib, options(p), out.flush(logger))
 	life.setStage("ebpf_start")
 	if err := obs.Start(); err != nil {
 		return fail(err)
+	}
+	if err := obs.Counters().ProcessConnectorErr; err != nil {
+		logger.Warn("netobserver: the library reports no processes and the process connector is not available: short-lived processes may be unnamed", "error", err)
 	}
 	started()
 	life.setStage("nothing (observing)")

@@ -110,6 +110,7 @@ func TestRecordLiveThenReplay(t *testing.T) {
 		if r["type"] == "protocols" && r["_process_pid_"] == fmt.Sprint(curl.Process.Pid) {
 			found = true
 			assert.Equal(t, "/replayed", r["url"])
+			assert.Equal(t, "curl", r["_process_cmd_"], "named from the recording's process events, not this host's /proc")
 			assert.Equal(t, fmt.Sprint(requests), r["total_count"])
 			assert.Equal(t, fmt.Sprintf(`{"remote_ip":"%s","remote_port":"80","remote_type":"server"}`+"\n", n.ServerV6), r["remote_info"])
 		}
