@@ -115,6 +115,7 @@ struct work {
 	/* [cut_from, cut_to): stream positions known to be an HTTP body (empty: none); see keep() */
 	u64 cut_from;
 	u64 cut_to;
+	u64 copied;    /* bytes of the first buffer already in ev.msg (by the HTTP header scan) */
 	/* What the HTTP header scan found, kept in memory for the verifier's sake (http_head_body). */
 	u64 scan_hend;
 	u64 scan_clpos;
@@ -766,12 +767,14 @@ static __always_inline void emit_chunk(void *ctx, struct scratch *s, u64 ptr, u6
 		s->ev.attr.ts = bpf_ktime_get_ns();
 	if (kept) {
 		cp = bound_payload(kept);
-		/* Paged-out user memory: the event keeps pos and org_msg_size, so the gap shows. */
-		if (!bpf_probe_read_user(s->ev.msg, cp, (void *)ptr)) {
+		/* Paged-out user memory: the event keeps pos and org_msg_size, so the gap shows. The
+		 * header scan may have copied the bytes already. */
+		if ((ptr == s->w.first && cp <= s->w.copied) || !bpf_probe_read_user(s->ev.msg, cp, (void *)ptr)) {
 			s->ev.attr.msg_buf_size = cp;
 			size += cp;
 		}
 	}
+	s->w.copied = 0; /* ev.msg holds other bytes from here on */
 	output(ctx, DATA_HAND, &data_events, &s->ev, size, rb);
 }
 
@@ -830,12 +833,16 @@ static __always_inline void gather(void *ctx, struct scratch *s, struct work *w,
 	if (w->gathered + seg > CONN_DATA_MAX_SIZE)
 		flush_gathered(ctx, s, w, rb);
 	if (seg <= CONN_DATA_MAX_SIZE &&
-	    !bpf_probe_read_user(s->ev.msg + (w->gathered & (CONN_DATA_MAX_SIZE - 1)), bound_payload(seg),
-				 (void *)base)) {
+	    ((!w->gathered && base == w->first && seg <= w->copied) ||
+	     !bpf_probe_read_user(s->ev.msg + (w->gathered & (CONN_DATA_MAX_SIZE - 1)), bound_payload(seg),
+				  (void *)base))) {
+		w->copied = 0; /* ev.msg holds other bytes from here on */
 		w->gathered += seg;
 		return;
 	}
 	/* Too large, or unreadable (paged out: the event keeps the gap visible in pos and size). */
+	if (seg <= CONN_DATA_MAX_SIZE)
+		w->copied = 0; /* the failed read zeroed what it was given */
 	flush_gathered(ctx, s, w, rb);
 	if (w->events < MAX_SEG_EVENTS) {
 		emit_chunk(ctx, s, base, seg, keep(w, w->chunk_pos, seg), rb);
@@ -1049,19 +1056,23 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 	w->start = pos - w->total;
 	w->cut_from = 0;
 	w->cut_to = 0;
+	w->copied = 0;
 	w->conn_addr = c->addr;
 	/* HTTP bodies go out as sizes (see http_head_body). Only the tp_btf set has the header scan:
-	 * it needs a bounded loop (5.3+). A syscall that starts with a request or status line is a new
-	 * message, even inside what looked like a body (the reply to a HEAD request declares a
+	 * it needs a bounded loop (5.3+). Inside a known body, a syscall that starts with a request or
+	 * status line is a new message all the same (the reply to a HEAD request declares a
 	 * Content-Length it does not send). */
 	if (rb && proto == ProtoHTTP) {
 		u64 *body_end = egress ? &c->wr_body_end : &c->rd_body_end;
 		u8 h[8] = {};
 
-		if (w->first_len >= 8 && !bpf_probe_read_user(h, sizeof(h), (void *)w->first) && http_start(h)) {
+		if (*body_end <= w->start) {
 			*body_end = 0;
 			scan = true;
-		} else if (*body_end > w->start) {
+		} else if (w->first_len >= 8 && !bpf_probe_read_user(h, sizeof(h), (void *)w->first) && http_start(h)) {
+			*body_end = 0;
+			scan = true;
+		} else {
 			w->cut_from = w->start;
 			w->cut_to = *body_end;
 		}
@@ -1125,7 +1136,10 @@ static __always_inline int http_head_body(void *ctx, void *tmap)
 	n = bound_scan(w->first_len < HTTP_SCAN_MAX ? w->first_len : HTTP_SCAN_MAX);
 	if (bpf_probe_read_user(s->ev.msg, n, (void *)w->first))
 		goto emit;
+	w->copied = n;
 	b = (const u8 *)s->ev.msg;
+	if (n < 8 || !http_start(b))
+		goto emit;
 	if (b[0] == 'H' && b[1] == 'T' && n > 12) {
 		u8 d0 = b[9], d1 = b[10], d2 = b[11];
 		nobody = d0 == '1' || (d1 == '0' && d2 == '4' && (d0 == '2' || d0 == '3'));
