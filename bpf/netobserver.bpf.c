@@ -8,7 +8,8 @@
  * program: see hook_exit); the per-syscall ones make the kernel build a perf trace record before
  * every program run, which cost more than the programs themselves. Kept within what a 4.19 kernel
  * accepts: no loops the verifier must bound (every loop is unrolled with a small constant trip
- * count, long walks continue through tail calls), no global variables, no bpf-to-bpf calls (they
+ * count, long walks continue through tail calls; the one exception, the HTTP header scan, belongs
+ * to the tp_btf set, which needs 5.8), no global variables, no bpf-to-bpf calls (they
  * cannot be mixed with tail calls before 5.10), helpers of 4.19 or ones libbpf rewrites for it
  * (probe_read_user/kernel).
  */
