@@ -1129,7 +1129,7 @@ static __always_inline int http_head_body(void *ctx, void *tmap)
 	u64 n, hend, clpos, cl = 0;
 	u32 digits = 0;
 	bool nobody = false;
-	const u8 *b;
+	u8 *b;
 
 	if (!s)
 		return 0;
@@ -1138,7 +1138,7 @@ static __always_inline int http_head_body(void *ctx, void *tmap)
 	if (bpf_probe_read_user(s->ev.msg, n, (void *)w->first))
 		goto emit;
 	w->copied = n;
-	b = (const u8 *)s->ev.msg;
+	b = (u8 *)s->ev.msg;
 	if (n < 8 || !http_start(b))
 		goto emit;
 	if (b[0] == 'H' && b[1] == 'T' && n > 12) {
@@ -1149,9 +1149,12 @@ static __always_inline int http_head_body(void *ctx, void *tmap)
 	 * newline is a jump away from the straight path (asm goto: the verifier follows the straight
 	 * path first and keeps a pending state per jump, at most 8192 of them); what it finds is kept
 	 * in the scratch map, not in registers, so that the state after a header line equals the one
-	 * before it and the walk does not fork per line. It does not stop at n: bytes past it (left
-	 * by earlier events) can only yield a header end past n, refused below, and whatever precedes
-	 * a header end within n lies within n. */
+	 * before it and the walk does not fork per line. A sentinel header end right after the n bytes
+	 * copied stops it there without a bound test per byte: found at n + 3, it is refused below,
+	 * and whatever precedes a header end within n lies within n. */
+	b[n] = '\n';
+	b[n + 1] = '\r';
+	b[n + 2] = '\n';
 	w->scan_hend = 0;
 	w->scan_clpos = 0;
 	w->scan_ncl = 0;
