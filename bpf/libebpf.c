@@ -1215,16 +1215,19 @@ static void select_programs(enum hook h, bool fast)
 		g.tail_progs[TAIL_DATA_MAIN] = g.skel->progs.data_main_btf;
 		g.tail_progs[TAIL_EMIT_SEGMENTS] = g.skel->progs.emit_segments_btf;
 		g.tail_progs[TAIL_MMSG_COUNT] = g.skel->progs.mmsg_count_btf;
+		g.tail_progs[TAIL_HTTP_HEAD] = g.skel->progs.http_head_btf;
 		break;
 	case HOOK_RAW_TP:
 		g.tail_progs[TAIL_DATA_MAIN] = g.skel->progs.data_main_raw;
 		g.tail_progs[TAIL_EMIT_SEGMENTS] = g.skel->progs.emit_segments_raw;
 		g.tail_progs[TAIL_MMSG_COUNT] = g.skel->progs.mmsg_count_raw;
+		g.tail_progs[TAIL_HTTP_HEAD] = NULL;
 		break;
 	default:
 		g.tail_progs[TAIL_DATA_MAIN] = g.skel->progs.data_main;
 		g.tail_progs[TAIL_EMIT_SEGMENTS] = g.skel->progs.emit_segments;
 		g.tail_progs[TAIL_MMSG_COUNT] = g.skel->progs.mmsg_count;
+		g.tail_progs[TAIL_HTTP_HEAD] = NULL; /* the header scan needs bounded loops: tp_btf only */
 		break;
 	}
 }
@@ -1318,7 +1321,11 @@ static int load(const char *btf_path)
 		g.ring_lost = lost;
 	}
 	for (uint32_t i = 0; i < NETOBSERVER_NUM_TAILS; i++) {
-		int fd = bpf_program__fd(g.tail_progs[i]);
+		int fd;
+
+		if (!g.tail_progs[i])
+			continue;
+		fd = bpf_program__fd(g.tail_progs[i]);
 		if (bpf_map_update_elem(bpf_map__fd(tail_map(h)), &i, &fd, BPF_ANY)) {
 			err = -errno;
 			logmsg(LOG_WARN, "libebpf: filling the tail-call table failed: %s\n", strerror(-err));
@@ -1473,7 +1480,8 @@ EXPORT int32_t ebpf_start(void)
 		 * the programs of the other hook sets were never loaded. */
 		if (!bpf_program__autoload(prog) || !strncmp(bpf_program__section_name(prog), "uprobe", 6) ||
 		    prog == g.tail_progs[TAIL_DATA_MAIN] || prog == g.tail_progs[TAIL_EMIT_SEGMENTS] ||
-		    prog == g.tail_progs[TAIL_MMSG_COUNT] || (is_proc_program(prog) && !g.proc_fn))
+		    prog == g.tail_progs[TAIL_MMSG_COUNT] || prog == g.tail_progs[TAIL_HTTP_HEAD] ||
+		    (is_proc_program(prog) && !g.proc_fn))
 			continue;
 		link = bpf_program__attach(prog);
 		if (!link) {

@@ -8,7 +8,8 @@
  * program: see hook_exit); the per-syscall ones make the kernel build a perf trace record before
  * every program run, which cost more than the programs themselves. Kept within what a 4.19 kernel
  * accepts: no loops the verifier must bound (every loop is unrolled with a small constant trip
- * count, long walks continue through tail calls), no global variables, no bpf-to-bpf calls (they
+ * count, long walks continue through tail calls; the one exception, the HTTP header scan, belongs
+ * to the tp_btf set, which needs 5.8), no global variables, no bpf-to-bpf calls (they
  * cannot be mixed with tail calls before 5.10), helpers of 4.19 or ones libbpf rewrites for it
  * (probe_read_user/kernel).
  */
@@ -110,6 +111,17 @@ struct work {
 	u32 has_addr;
 	union sockaddr_t addr; /* address carried by the call */
 	union sockaddr_t conn_addr;
+	u64 start;     /* stream position of the syscall's first byte */
+	u64 chunk_pos; /* stream position of the next chunk's first byte (iovec walk) */
+	/* [cut_from, cut_to): stream positions known to be an HTTP body (empty: none); see keep() */
+	u64 cut_from;
+	u64 cut_to;
+	u64 copied;    /* bytes of the first buffer already in ev.msg (by the HTTP header scan) */
+	/* What the HTTP header scan found, kept in memory for the verifier's sake (http_head_body). */
+	u64 scan_hend;
+	u64 scan_clpos;
+	u32 scan_ncl;
+	u32 scan_te;
 };
 
 struct scratch {
@@ -625,6 +637,19 @@ static __always_inline bool dns_header(const u8 *h)
 	return ((h[2] >> 3) & 0xf) == 0 && qd >= 1 && qd <= 8 && an <= 64 && ns <= 64 && ar <= 64;
 }
 
+/* The first 8 bytes of an HTTP/1 request or status line. */
+static __always_inline bool http_start(const u8 *b)
+{
+	return (b[0] == 'G' && b[1] == 'E' && b[2] == 'T' && b[3] == ' ') ||
+	       (b[0] == 'P' && b[1] == 'U' && b[2] == 'T' && b[3] == ' ') ||
+	       (b[0] == 'P' && b[1] == 'O' && b[2] == 'S' && b[3] == 'T') ||
+	       (b[0] == 'H' && b[1] == 'E' && b[2] == 'A' && b[3] == 'D') ||
+	       (b[0] == 'P' && b[1] == 'A' && b[2] == 'T' && b[3] == 'C') ||
+	       (b[0] == 'D' && b[1] == 'E' && b[2] == 'L' && b[3] == 'E') ||
+	       (b[0] == 'O' && b[1] == 'P' && b[2] == 'T' && b[3] == 'I') ||
+	       (b[0] == 'H' && b[1] == 'T' && b[2] == 'T' && b[3] == 'P' && b[4] == '/' && b[5] == '1' && b[6] == '.');
+}
+
 /* Returns the protocol of a buffer that begins with b (len bytes, b holds min(len,16)), and its
  * message type. tail = its last two bytes; lh/lh_pending = a preceding 4-byte header read;
  * len2 = the value of a preceding 2-byte read (0: none). */
@@ -716,18 +741,41 @@ static __always_inline u32 detect(const u8 *b, u64 len, u16 tail, u32 lh, bool l
 
 /* ---- data path ------------------------------------------------------------------------------ */
 
-static __always_inline void emit_chunk(void *ctx, struct scratch *s, u64 ptr, u64 org, bool rb)
+/* Payload bytes a chunk covering stream positions [p, p + n) carries: all of them, unless the chunk
+ * ends inside a known HTTP body [cut_from, cut_to); then only the bytes before the body. A chunk
+ * can only lose its tail (the consumer places a payload as the prefix of its chunk), so one that
+ * runs past the body's end keeps everything: the next message may start there. */
+static __always_inline u64 keep(const struct work *w, u64 p, u64 n)
 {
-	u64 cp = bound_payload(org > CONN_DATA_MAX_SIZE ? CONN_DATA_MAX_SIZE : org);
-	u64 size = sizeof(struct conn_data_event_attr_t) + cp;
+	if (p + n <= w->cut_from || p + n > w->cut_to)
+		return n;
+	return w->cut_from > p ? w->cut_from - p : 0;
+}
 
+/* A chunk of org bytes at ptr, of which the first kept are copied. */
+static __always_inline void emit_chunk(void *ctx, struct scratch *s, u64 ptr, u64 org, u64 kept, bool rb)
+{
+	u64 size = sizeof(struct conn_data_event_attr_t);
+	u64 cp;
+
+	if (kept > CONN_DATA_MAX_SIZE)
+		kept = CONN_DATA_MAX_SIZE;
 	s->ev.attr.org_msg_size = org;
-	s->ev.attr.msg_buf_size = cp;
-	if (bpf_probe_read_user(s->ev.msg, cp, (void *)ptr)) {
-		/* Paged-out user memory: keep the event so pos and org_msg_size still show the gap. */
-		s->ev.attr.msg_buf_size = 0;
-		size = sizeof(struct conn_data_event_attr_t);
+	s->ev.attr.msg_buf_size = 0;
+	if (kept < org)
+		/* Cut chunks of one syscall would otherwise be identical events (size, ts, no bytes),
+		 * which the consumer takes for a duplicate delivery. */
+		s->ev.attr.ts = bpf_ktime_get_ns();
+	if (kept) {
+		cp = bound_payload(kept);
+		/* Paged-out user memory: the event keeps pos and org_msg_size, so the gap shows. The
+		 * header scan may have copied the bytes already. */
+		if ((ptr == s->w.first && cp <= s->w.copied) || !bpf_probe_read_user(s->ev.msg, cp, (void *)ptr)) {
+			s->ev.attr.msg_buf_size = cp;
+			size += cp;
+		}
 	}
+	s->w.copied = 0; /* ev.msg holds other bytes from here on */
 	output(ctx, DATA_HAND, &data_events, &s->ev, size, rb);
 }
 
@@ -755,16 +803,25 @@ static __always_inline bool load_message(struct work *w, struct scratch *s)
 static __always_inline void flush_gathered(void *ctx, struct scratch *s, struct work *w, bool rb)
 {
 	u64 n = w->gathered;
+	u64 kept, size = sizeof(struct conn_data_event_attr_t);
 
 	if (!n)
 		return;
 	w->gathered = 0;
+	kept = keep(w, w->chunk_pos, n);
+	w->chunk_pos += n;
 	if (w->events >= MAX_SEG_EVENTS)
 		return;
-	n = bound_payload(n);
 	s->ev.attr.org_msg_size = n;
-	s->ev.attr.msg_buf_size = n;
-	output(ctx, DATA_HAND, &data_events, &s->ev, sizeof(struct conn_data_event_attr_t) + n, rb);
+	s->ev.attr.msg_buf_size = 0;
+	if (kept < n)
+		s->ev.attr.ts = bpf_ktime_get_ns(); /* see emit_chunk */
+	if (kept) {
+		kept = bound_payload(kept);
+		s->ev.attr.msg_buf_size = kept;
+		size += kept;
+	}
+	output(ctx, DATA_HAND, &data_events, &s->ev, size, rb);
 	w->events++;
 }
 
@@ -777,17 +834,22 @@ static __always_inline void gather(void *ctx, struct scratch *s, struct work *w,
 	if (w->gathered + seg > CONN_DATA_MAX_SIZE)
 		flush_gathered(ctx, s, w, rb);
 	if (seg <= CONN_DATA_MAX_SIZE &&
-	    !bpf_probe_read_user(s->ev.msg + (w->gathered & (CONN_DATA_MAX_SIZE - 1)), bound_payload(seg),
-				 (void *)base)) {
+	    ((!w->gathered && base == w->first && seg <= w->copied) ||
+	     !bpf_probe_read_user(s->ev.msg + (w->gathered & (CONN_DATA_MAX_SIZE - 1)), bound_payload(seg),
+				  (void *)base))) {
+		w->copied = 0; /* ev.msg holds other bytes from here on */
 		w->gathered += seg;
 		return;
 	}
 	/* Too large, or unreadable (paged out: the event keeps the gap visible in pos and size). */
+	if (seg <= CONN_DATA_MAX_SIZE)
+		w->copied = 0; /* the failed read zeroed what it was given */
 	flush_gathered(ctx, s, w, rb);
 	if (w->events < MAX_SEG_EVENTS) {
-		emit_chunk(ctx, s, base, seg, rb);
+		emit_chunk(ctx, s, base, seg, keep(w, w->chunk_pos, seg), rb);
 		w->events++;
 	}
+	w->chunk_pos += seg;
 }
 
 /* The tail-called programs exist once per hook set (TAIL_PROGS below); tmap is that set's table. */
@@ -829,6 +891,41 @@ static __always_inline int emit_segments_body(void *ctx, void *tmap, bool rb)
 	return 0;
 }
 
+/* The data events of a syscall whose attributes are in s->ev.attr: a plain buffer's chunks, or the
+ * walk over its segments. */
+static __always_inline void emit_data(void *ctx, struct scratch *s, struct work *w, void *tmap, bool rb)
+{
+	if (w->kind == K_BUF) {
+#pragma unroll
+		for (int i = 0; i < MAX_BUF_EVENTS; i++) {
+			u64 off = (u64)i * CONN_DATA_MAX_SIZE;
+			u64 org;
+
+			if (off >= w->total)
+				break;
+			org = w->total - off;
+			if (i < MAX_BUF_EVENTS - 1 && org > CONN_DATA_MAX_SIZE)
+				org = CONN_DATA_MAX_SIZE;
+			emit_chunk(ctx, s, w->first + off, org, keep(w, w->start + off, org), rb);
+		}
+		return;
+	}
+	w->msg_idx = 0;
+	w->chunk_pos = w->start;
+	if (w->kind == K_MMSG) {
+		if (!load_message(w, s))
+			return;
+	} else {
+		/* One iovec array: walked as a vector of a single message. */
+		w->iov = w->vec;
+		w->iov_cnt = w->vec_cnt;
+		w->iov_idx = 0;
+		w->remaining = w->total;
+		w->vec_cnt = 1;
+	}
+	bpf_tail_call(ctx, tmap, TAIL_EMIT_SEGMENTS);
+}
+
 /* The part of every data syscall's exit that does not depend on the syscall: connection lookup or
  * creation, L4 stats, protocol detection, role inference and the data events. */
 static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
@@ -838,7 +935,7 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 	struct work *w;
 	struct conn *c;
 	u32 tgid;
-	bool egress, lh_pending;
+	bool egress, lh_pending, scan = false;
 	u16 len2;
 	u64 pos;
 	u32 proto, type = TypeUnknown;
@@ -957,6 +1054,31 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 	    (proto == ProtoUnknown || !(cfg->proto_mask & (1u << (proto - 1)))))
 		return 0;
 
+	w->start = pos - w->total;
+	w->cut_from = 0;
+	w->cut_to = 0;
+	w->copied = 0;
+	w->conn_addr = c->addr;
+	/* HTTP bodies go out as sizes (see http_head_body). Only the tp_btf set has the header scan:
+	 * it needs a bounded loop (5.3+). Inside a known body, a syscall that starts with a request or
+	 * status line is a new message all the same (the reply to a HEAD request declares a
+	 * Content-Length it does not send). */
+	if (rb && proto == ProtoHTTP) {
+		u64 *body_end = egress ? &c->wr_body_end : &c->rd_body_end;
+		u8 h[8] = {};
+
+		if (*body_end <= w->start) {
+			*body_end = 0;
+			scan = true;
+		} else if (w->first_len >= 8 && !bpf_probe_read_user(h, sizeof(h), (void *)w->first) && http_start(h)) {
+			*body_end = 0;
+			scan = true;
+		} else {
+			w->cut_from = w->start;
+			w->cut_to = *body_end;
+		}
+	}
+
 	s->ev.attr.ts = bpf_ktime_get_ns();
 	s->ev.attr.conn_id = c->id;
 	s->ev.attr.addr = w->has_addr ? w->addr : c->addr;
@@ -969,35 +1091,134 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 	s->ev.attr.length_header = c->length_header;
 	s->ev.attr.try_to_prepend = lh_pending && proto == ProtoKafka;
 
-	if (w->kind == K_BUF) {
-#pragma unroll
-		for (int i = 0; i < MAX_BUF_EVENTS; i++) {
-			u64 off = (u64)i * CONN_DATA_MAX_SIZE;
-			u64 org;
+	if (scan)
+		bpf_tail_call(ctx, tmap, TAIL_HTTP_HEAD);
+	emit_data(ctx, s, w, tmap, rb);
+	return 0;
+}
 
-			if (off >= w->total)
-				break;
-			org = w->total - off;
-			if (i < MAX_BUF_EVENTS - 1 && org > CONN_DATA_MAX_SIZE)
-				org = CONN_DATA_MAX_SIZE;
-			emit_chunk(ctx, s, w->first + off, org, rb);
-		}
+/* The end of HTTP headers: CRLF CRLF. */
+#define HTTP_SCAN_MAX 4096
+/* "content-" and "length:" as little-endian words, and the bits that fold their letters' case. */
+#define W_CONTENT_ 0x2d746e65746e6f63ULL
+#define W_LENGTH_ 0x003a6874676e656cULL
+#define W_TRANSFER 0x726566736e617274ULL
+#define W_ENCODIN 0x6e69646f636e652dULL
+#define FOLD_CONTENT_ 0x0020202020202020ULL
+#define FOLD_LENGTH_ 0x0000202020202020ULL
+#define FOLD_TRANSFER 0x2020202020202020ULL
+#define FOLD_ENCODIN 0x2020202020202000ULL
+
+/* Opaque to the compiler, like bound_payload: [1, HTTP_SCAN_MAX] for an input in that range. */
+static __always_inline u64 bound_scan(u64 n)
+{
+	asm volatile("%0 += -1\n\t%0 &= 0xfff\n\t%0 += 1" : "+r"(n));
+	return n;
+}
+
+/* A syscall that starts an HTTP message (tp_btf set only): scans the head of its first buffer for
+ * the end of the headers and Content-Length. A body announced by a single Content-Length, without
+ * Transfer-Encoding, in a message that has one (not a 1xx, 204 or 304 reply) is known: the chunks
+ * that end inside it carry no body bytes, and if it runs past this syscall the connection remembers
+ * where it ends for the next ones. Headers that do not end within HTTP_SCAN_MAX bytes of the first
+ * buffer, chunked bodies and bodies that end at close are exported whole, as before. */
+static __always_inline int http_head_body(void *ctx, void *tmap)
+{
+	struct scratch *s = scratch();
+	struct work *w;
+	u64 n, hend, clpos, cl = 0;
+	u32 digits = 0;
+	bool nobody = false;
+	u8 *b;
+
+	if (!s)
 		return 0;
+	w = &s->w;
+	n = bound_scan(w->first_len < HTTP_SCAN_MAX ? w->first_len : HTTP_SCAN_MAX);
+	if (bpf_probe_read_user(s->ev.msg, n, (void *)w->first))
+		goto emit;
+	w->copied = n;
+	b = (u8 *)s->ev.msg;
+	if (n < 8 || !http_start(b))
+		goto emit;
+	if (b[0] == 'H' && b[1] == 'T' && n > 12) {
+		u8 d0 = b[9], d1 = b[10], d2 = b[11];
+		nobody = d0 == '1' || (d1 == '0' && d2 == '4' && (d0 == '2' || d0 == '3'));
 	}
-	w->conn_addr = c->addr;
-	w->msg_idx = 0;
-	if (w->kind == K_MMSG) {
-		if (!load_message(w, s))
-			return 0;
-	} else {
-		/* One iovec array: walked as a vector of a single message. */
-		w->iov = w->vec;
-		w->iov_cnt = w->vec_cnt;
-		w->iov_idx = 0;
-		w->remaining = w->total;
-		w->vec_cnt = 1;
+	/* The verifier walks every iteration, so the loop is shaped for it: constant bounds; a
+	 * newline is a jump away from the straight path (asm goto: the verifier follows the straight
+	 * path first and keeps a pending state per jump, at most 8192 of them); what it finds is kept
+	 * in the scratch map, not in registers, so that the state after a header line equals the one
+	 * before it and the walk does not fork per line. A sentinel header end right after the n bytes
+	 * copied stops it there without a bound test per byte: found at n + 3, it is refused below,
+	 * and whatever precedes a header end within n lies within n. */
+	b[n] = '\n';
+	b[n + 1] = '\r';
+	b[n + 2] = '\n';
+	w->scan_hend = 0;
+	w->scan_clpos = 0;
+	w->scan_ncl = 0;
+	w->scan_te = 0;
+#pragma clang loop unroll(disable)
+	for (u32 i = 0; i < HTTP_SCAN_MAX - 3; i++) {
+		u64 ch = b[i];
+		u32 j = i + 1;
+		u64 x, y;
+
+		asm goto("if %[ch] == 10 goto %l[newline]" : : [ch] "r"(ch) : : newline);
+		continue;
+newline:
+		if (b[j] == '\r' && b[j + 1] == '\n') {
+			w->scan_hend = j + 2;
+			break;
+		}
+		x = *(const u64 *)(b + j);
+		y = *(const u64 *)(b + j + 8);
+		if ((x | FOLD_CONTENT_) == W_CONTENT_ && ((y & 0x00ffffffffffffffULL) | FOLD_LENGTH_) == W_LENGTH_) {
+			*(volatile u32 *)&w->scan_ncl += 1;
+			*(volatile u64 *)&w->scan_clpos = j + 15;
+		} else if ((x | FOLD_TRANSFER) == W_TRANSFER && (y | FOLD_ENCODIN) == W_ENCODIN) {
+			*(volatile u32 *)&w->scan_te = 1;
+		}
 	}
-	bpf_tail_call(ctx, tmap, TAIL_EMIT_SEGMENTS);
+	hend = w->scan_hend;
+	clpos = w->scan_clpos;
+	if (!hend || hend > n || w->scan_ncl != 1 || w->scan_te || nobody)
+		goto emit;
+	/* The value: an optional blank, at most 13 digits (a TiB), then the end of the line. */
+	{
+		const u8 *v = b + (clpos & (HTTP_SCAN_MAX - 1));
+		u32 k = 0;
+
+		if (v[0] == ' ' || v[0] == '\t')
+			k++;
+#pragma unroll
+		for (int d = 0; d < 14; d++) {
+			u8 c = v[k + d];
+
+			if (c < '0' || c > '9')
+				break;
+			cl = cl * 10 + (c - '0');
+			digits++;
+		}
+		k += digits;
+		if (!digits || digits > 13 || (v[k] != '\r' && v[k] != ' ' && v[k] != '\t'))
+			goto emit;
+	}
+	if (cl) {
+		struct conn *c = bpf_map_lookup_elem(&conn_map, &w->key);
+
+		w->cut_from = w->start + hend;
+		w->cut_to = w->cut_from + cl;
+		if (c && w->cut_to > w->start + w->total) {
+			if (w->dir == DirEgress)
+				c->wr_body_end = w->cut_to;
+			else
+				c->rd_body_end = w->cut_to;
+		}
+	}
+emit:
+	emit_data(ctx, s, w, tmap, true);
 	return 0;
 }
 
@@ -1052,6 +1273,12 @@ TAIL_PROGS("tracepoint", , tails, false)
 TAIL_PROGS("raw_tp", _raw, tails_raw, false)
 /* A tp_btf program array also pins the attach point: the targets name the exit program's. */
 TAIL_PROGS("tp_btf/sys_exit", _btf, tails_btf, true)
+
+SEC("tp_btf/sys_exit")
+int http_head_btf(void *ctx)
+{
+	return http_head_body(ctx, &tails_btf);
+}
 
 /* ---- syscall exits, shared by the three hook sets --------------------------------------------- */
 

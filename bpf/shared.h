@@ -15,7 +15,8 @@
 #define TAIL_DATA_MAIN 0
 #define TAIL_EMIT_SEGMENTS 1
 #define TAIL_MMSG_COUNT 2
-#define NETOBSERVER_NUM_TAILS 3
+#define TAIL_HTTP_HEAD 3 /* tp_btf set only; empty in the others */
+#define NETOBSERVER_NUM_TAILS 4
 
 /* Event rings of the ring buffer transport, indexed by callback_type_e (ctrl, data, stats) and
  * PROC_HAND (process events, the optional extension). */
@@ -57,6 +58,10 @@ struct conn {
 	int32_t last_rd_pkts;
 	uint64_t file; /* the struct file of the fd when tracking began (0: unknown): close's exit
 			* must not forget a connection that already reuses the fd number */
+	/* Stream position where the HTTP body that runs past the last syscall ends, per direction
+	 * (0: none known): bytes before it are exported as sizes only. */
+	uint64_t wr_body_end;
+	uint64_t rd_body_end;
 };
 
 #endif
