@@ -25,21 +25,14 @@ import (
 // subnet keeps this tier's namespaces and addresses apart from the other root tests' (203…212).
 const subnet = 220
 
-// pipeline: nothing is flushed before the observer stops (SIGTERM flushes everything), and
-// /metrics serves the observer's counters.
-const pipeline = `inputs:
-  - Type: observer_ilogtail_network_v1
-    Common:
-      FlushOutL4Interval: 600
-      FlushOutL7Interval: 600
-    EBPF:
-      Enabled: true
-      DataBufferPages: %d
-flushers:
-  - Type: flusher_stdout
-  - Type: flusher_prometheus_exporter
-    Listen: 127.0.0.1:%d
-`
+// pipeline: nothing is flushed before the observer stops (SIGTERM flushes everything), the data
+// buffers have pages pages, and /metrics on port serves the observer's counters.
+func pipeline(pages, port int) string {
+	return testenv.Pipeline{
+		EBPF:     fmt.Sprintf("Enabled: true\nDataBufferPages: %d", pages),
+		Flushers: fmt.Sprintf("- Type: flusher_stdout\n- Type: flusher_prometheus_exporter\n  Listen: 127.0.0.1:%d", port),
+	}.String()
+}
 
 // defaultPages is iLogtail's data buffer size, the observer's default.
 const defaultPages = 512
@@ -246,7 +239,7 @@ func (w *world) observe(t *testing.T, pages int, traffic func()) *run {
 func (w *world) observeWith(t *testing.T, pages int, traffic func(*testenv.Observer)) *run {
 	t.Helper()
 	port := freePort(t)
-	obs := testenv.StartObserver(t, fmt.Sprintf(pipeline, pages, port), nil)
+	obs := testenv.StartObserver(t, pipeline(pages, port), nil)
 	traffic(obs)
 	m := settledMetrics(t, port)
 	recs := obs.Stop(t, 0)

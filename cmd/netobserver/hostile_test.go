@@ -52,16 +52,7 @@ func TestHostileMySQLTrafficDoesNotKillTheObserver(t *testing.T) {
 	db.SQL(t, n.Server, "CREATE DATABASE shop; CREATE USER 'app'@'%' IDENTIFIED BY 'app'; "+
 		"GRANT ALL ON shop.* TO 'app'@'%'; CREATE TABLE shop.blobs (id INT AUTO_INCREMENT PRIMARY KEY, data MEDIUMBLOB)")
 
-	o := testenv.StartObserver(t, `inputs:
-  - Type: observer_ilogtail_network_v1
-    Common:
-      FlushOutL4Interval: 600
-      FlushOutL7Interval: 600
-    EBPF:
-      Enabled: true
-flushers:
-  - Type: flusher_stdout
-`, nil)
+	o := testenv.StartObserver(t, testenv.Pipeline{}.String(), nil)
 
 	shim := filepath.Join(t.TempDir(), "shortwrite.so")
 	testenv.Run(t, "cc", "-shared", "-fPIC", "-O2", "-o", shim, "testdata/shortwrite.c", "-ldl")
