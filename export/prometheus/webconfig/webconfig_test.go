@@ -282,6 +282,36 @@ func TestBasicAuthAlone(t *testing.T) {
 	assert.Equal(t, result{code: 200, body: "metrics", proto: "HTTP/1.1"}, r, "no users: no authentication")
 }
 
+// TLS and basic auth together: the right user and password get the metrics over HTTPS; a wrong
+// password, another user or none get 401; plain HTTP to the TLS port gets 400 and no metrics.
+func TestTLSAndBasicAuth(t *testing.T) {
+	dir := t.TempDir()
+	authority := newCA(t, dir, "ca")
+	authority.issue(t, dir, "server", x509.ExtKeyUsageServerAuth)
+	hash, err := bcrypt.GenerateFromPassword([]byte("scrape-pass"), bcrypt.MinCost)
+	require.NoError(t, err)
+	path := filepath.Join(dir, "web.yml")
+	write(t, path, "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"+
+		"basic_auth_users:\n  prometheus: "+string(hash)+"\n")
+	addr := serve(t, path)
+	client := tlsClient(authority.pool, nil, false)
+
+	r, err := get(t, client, "https://"+addr+"/metrics", "prometheus", "scrape-pass")
+	require.NoError(t, err)
+	assert.Equal(t, result{code: 200, body: "metrics", proto: "HTTP/1.1", serverCertName: "server"}, r)
+	denied := result{code: 401, body: "Unauthorized\n", proto: "HTTP/1.1", authenticate: `Basic realm="netobserver", charset="UTF-8"`, serverCertName: "server"}
+	for _, c := range [][2]string{{"prometheus", "wrong"}, {"other", "scrape-pass"}, {"", ""}} {
+		r, err := get(t, client, "https://"+addr+"/metrics", c[0], c[1])
+		require.NoError(t, err)
+		assert.Equal(t, denied, r, "%q", c)
+	}
+
+	r, err = get(t, &http.Client{}, "http://"+addr+"/metrics", "", "")
+	require.NoError(t, err)
+	assert.Equal(t, 400, r.code, "plain HTTP to the TLS port")
+	assert.NotContains(t, r.body, "metrics")
+}
+
 // The cache of successful checks holds at most maxCachedLogins, and no failed check.
 func TestLoginCacheBounded(t *testing.T) {
 	s := &server{logins: map[[32]byte]struct{}{}}
