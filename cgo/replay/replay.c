@@ -241,6 +241,21 @@ static int fail(struct cursor *cur, const char *what, const char *token)
 	return -1;
 }
 
+// skip_quoted returns what follows the "quoted string" at p, whose backslashes escape the next
+// character; an unclosed one runs to the end of the line.
+static char *skip_quoted(char *p)
+{
+	p++;
+	while (*p && *p != '"') {
+		if (*p == '\\' && p[1])
+			p++;
+		p++;
+	}
+	if (*p == '"')
+		p++;
+	return p;
+}
+
 // next_token returns the next whitespace-separated token, or a "quoted string" whole (quotes
 // kept), NUL-terminating it in place.
 static char *next_token(struct cursor *cur)
@@ -252,25 +267,11 @@ static char *next_token(struct cursor *cur)
 		return NULL;
 	char *start = p;
 	if (*p == '"') {
-		p++;
-		while (*p && *p != '"') {
-			if (*p == '\\' && p[1])
-				p++;
-			p++;
-		}
-		if (*p == '"')
-			p++;
+		p = skip_quoted(p);
 	} else {
 		while (*p && *p != ' ' && *p != '\t') {
 			if (*p == '=' && p[1] == '"') { // key="quoted value", escapes as in payloads
-				p += 2;
-				while (*p && *p != '"') {
-					if (*p == '\\' && p[1])
-						p++;
-					p++;
-				}
-				if (*p == '"')
-					p++;
+				p = skip_quoted(p + 1);
 				continue;
 			}
 			p++;
