@@ -173,33 +173,16 @@ func startNginx(t *testing.T, ns string, addr netip.Addr, dir string) string {
 		require.NoError(t, os.WriteFile(p, body, 0o644))
 	}
 	log := filepath.Join(dir, "access.log")
-	conf := fmt.Sprintf(`daemon off;
-master_process off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
-events { worker_connections 1024; }
-http {
-	log_format accuracy '$request_uri $status';
-	access_log %[2]s accuracy;
-	sendfile off;
-	default_type text/plain;
-	client_body_temp_path %[1]s/body;
-	proxy_temp_path %[1]s/proxy;
-	fastcgi_temp_path %[1]s/fastcgi;
-	uwsgi_temp_path %[1]s/uwsgi;
-	scgi_temp_path %[1]s/scgi;
-	server {
-		listen %[3]s:80;
-		keepalive_requests 1000000;
-		root %[4]s;
-	}
+	testenv.NginxHTTP(t, ns, addr, fmt.Sprintf(`log_format accuracy '$request_uri $status';
+access_log %s accuracy;
+sendfile off;
+default_type text/plain;
+server {
+	listen %s:80;
+	keepalive_requests 1000000;
+	root %s;
 }
-`, dir, log, addr, www)
-	path := filepath.Join(dir, "nginx.conf")
-	require.NoError(t, os.WriteFile(path, []byte(conf), 0o644))
-	testenv.Start(t, ns, "nginx", "-c", path, "-p", dir)
-	testenv.WaitPort(t, ns, netip.AddrPortFrom(addr, 80))
+`, log, addr, www))
 	return log
 }
 
