@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -75,12 +76,7 @@ func TestHostileMySQLTrafficDoesNotKillTheObserver(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 
 	const requests = 3
-	args := []string{"-s", "-o", "/dev/null", "--rate", "10/s"}
-	for range requests {
-		args = append(args, fmt.Sprintf("http://%s/after-the-garbage", n.ServerV4))
-	}
-	curl := testenv.Command(n.Client, "curl", args...)
-	require.NoError(t, curl.Run())
+	curl := testenv.Curl(t, n.Client, slices.Repeat([]string{fmt.Sprintf("http://%s/after-the-garbage", n.ServerV4)}, requests)...)
 
 	recs := o.Stop(t, 300*time.Millisecond) // fails unless the observer is still running and exits 0
 	var client, server, http map[string]string

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,14 +27,7 @@ func TestSIGTERMFlushesPendingRecords(t *testing.T) {
 	var curl *exec.Cmd
 	recs := testenv.RunPipeline(t, testenv.Pipeline{}.String(), nil, func() {
 		url := fmt.Sprintf("http://%s/shutdown-test?token=secret", n.ServerV4)
-		// --rate spaces the requests so curl still runs when its first events are read: the
-		// process command comes from /proc.
-		args := []string{"-s", "-o", "/dev/null", "-A", "netobserver-test", "--rate", "10/s"}
-		for range requests {
-			args = append(args, url)
-		}
-		curl = testenv.Command(n.Client, "curl", args...)
-		require.NoError(t, curl.Run())
+		curl = testenv.Curl(t, n.Client, slices.Repeat([]string{url}, requests)...)
 	})
 
 	var client, server, clientL4 map[string]string
@@ -83,12 +77,7 @@ func TestRecordLiveThenReplay(t *testing.T) {
 	require.Contains(t, recLog.String(), "started", "the library did not start")
 
 	const requests = 3
-	args := []string{"-s", "-o", "/dev/null", "--rate", "10/s"}
-	for range requests {
-		args = append(args, fmt.Sprintf("http://[%s]/replayed", n.ServerV6))
-	}
-	curl := testenv.Command(n.Client, "curl", args...)
-	require.NoError(t, curl.Run())
+	curl := testenv.Curl(t, n.Client, slices.Repeat([]string{fmt.Sprintf("http://[%s]/replayed", n.ServerV6)}, requests)...)
 	require.NoError(t, rec.Wait(), recLog.String())
 
 	replay := testenv.LaunchObserver(t, testenv.Pipeline{}.String(), []string{"--source", "replay:" + trace})
@@ -114,9 +103,7 @@ func TestCmdFilterOnRealTraffic(t *testing.T) {
 	nginx := testenv.Nginx(t, n.Server, n.ServerV4, n.ServerV6)
 	var curl *exec.Cmd
 	recs := testenv.RunPipeline(t, testenv.Pipeline{Common: `ExcludeCmdRegex: "nginx.*"`}.String(), nil, func() {
-		curl = testenv.Command(n.Client, "curl", "-s", "-o", "/dev/null", "--rate", "10/s",
-			fmt.Sprintf("http://%s/a", n.ServerV4), fmt.Sprintf("http://%s/b", n.ServerV4))
-		require.NoError(t, curl.Run())
+		curl = testenv.Curl(t, n.Client, fmt.Sprintf("http://%s/a", n.ServerV4), fmt.Sprintf("http://%s/b", n.ServerV4))
 	})
 	var curlCalls, nginxRecords int
 	for _, r := range recs {
@@ -178,10 +165,6 @@ func TestContainerFiltersOnRealTraffic(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, cmd.Wait())
 	}
-	hostCurl := func(path string) *exec.Cmd {
-		return testenv.Command(n.Client, "curl", "-s", "-o", "/dev/null", "--rate", "10/s",
-			fmt.Sprintf("http://%s%s", n.ServerV4, path))
-	}
 	config := func(filter string) string { return testenv.Pipeline{Common: filter}.String() }
 	env := []string{"DOCKER_HOST=unix://" + sock}
 	byURL := func(recs []map[string]string, url string) []map[string]string {
@@ -197,7 +180,7 @@ func TestContainerFiltersOnRealTraffic(t *testing.T) {
 	t.Run("the container's name excludes it", func(t *testing.T) {
 		recs := testenv.RunPipeline(t, config(`ExcludeContainerNameRegex: "payments-.*"`), env, func() {
 			containerCurl(t, "/from-container")
-			require.NoError(t, hostCurl("/from-host").Run())
+			testenv.Curl(t, n.Client, fmt.Sprintf("http://%s/from-host", n.ServerV4))
 		})
 		assert.Empty(t, byURL(recs, "/from-container"), "excluded by container name")
 		require.Len(t, byURL(recs, "/from-host"), 1, "host processes are judged by the cmd rules only")
@@ -234,10 +217,8 @@ func TestSIGHUPAppliesSampling(t *testing.T) {
 	}
 	o := testenv.StartObserver(t, pipeline(100), nil)
 	curl := func(path string) int {
-		cmd := testenv.Command(n.Client, "curl", "-s", "-o", "/dev/null", "--rate", "10/s",
-			fmt.Sprintf("http://%s%s", n.ServerV4, path), fmt.Sprintf("http://%s%s", n.ServerV4, path))
-		require.NoError(t, cmd.Run())
-		return cmd.Process.Pid
+		url := fmt.Sprintf("http://%s%s", n.ServerV4, path)
+		return testenv.Curl(t, n.Client, url, url).Process.Pid
 	}
 	before := curl("/before")
 	time.Sleep(300 * time.Millisecond) // its events polled and counted before the reload splits intervals

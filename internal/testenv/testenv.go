@@ -100,6 +100,18 @@ func RunIn(t testing.TB, ns, name string, args ...string) string {
 	return stdout.String()
 }
 
+// Curl runs curl in namespace ns, one GET per url, ten a second so that curl still runs when the
+// observer reads its first events (its command comes from /proc), and fails the test unless every
+// request succeeds. The finished command's pid is the one curl's records carry.
+func Curl(t testing.TB, ns string, urls ...string) *exec.Cmd {
+	t.Helper()
+	cmd := Command(ns, "curl", append([]string{"-s", "-o", "/dev/null", "--rate", "10/s"}, urls...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("in %s: curl %s: %v\n%s", ns, strings.Join(urls, " "), err, out)
+	}
+	return cmd
+}
+
 // Start starts a long-running command in namespace ns and stops it at cleanup.
 func Start(t testing.TB, ns, name string, args ...string) *exec.Cmd {
 	t.Helper()
