@@ -25,21 +25,14 @@ import (
 // subnet keeps this tier's namespaces and addresses apart from the other root tests' (203…212).
 const subnet = 220
 
-// pipeline: nothing is flushed before the observer stops (SIGTERM flushes everything), and
-// /metrics serves the observer's counters.
-const pipeline = `inputs:
-  - Type: observer_ilogtail_network_v1
-    Common:
-      FlushOutL4Interval: 600
-      FlushOutL7Interval: 600
-    EBPF:
-      Enabled: true
-      DataBufferPages: %d
-flushers:
-  - Type: flusher_stdout
-  - Type: flusher_prometheus_exporter
-    Listen: 127.0.0.1:%d
-`
+// pipeline: nothing is flushed before the observer stops (SIGTERM flushes everything), the data
+// buffers have pages pages, and /metrics on port serves the observer's counters.
+func pipeline(pages, port int) string {
+	return testenv.Pipeline{
+		EBPF:     fmt.Sprintf("Enabled: true\nDataBufferPages: %d", pages),
+		Flushers: fmt.Sprintf("- Type: flusher_stdout\n- Type: flusher_prometheus_exporter\n  Listen: 127.0.0.1:%d", port),
+	}.String()
+}
 
 // defaultPages is iLogtail's data buffer size, the observer's default.
 const defaultPages = 512
@@ -180,33 +173,16 @@ func startNginx(t *testing.T, ns string, addr netip.Addr, dir string) string {
 		require.NoError(t, os.WriteFile(p, body, 0o644))
 	}
 	log := filepath.Join(dir, "access.log")
-	conf := fmt.Sprintf(`daemon off;
-master_process off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
-events { worker_connections 1024; }
-http {
-	log_format accuracy '$request_uri $status';
-	access_log %[2]s accuracy;
-	sendfile off;
-	default_type text/plain;
-	client_body_temp_path %[1]s/body;
-	proxy_temp_path %[1]s/proxy;
-	fastcgi_temp_path %[1]s/fastcgi;
-	uwsgi_temp_path %[1]s/uwsgi;
-	scgi_temp_path %[1]s/scgi;
-	server {
-		listen %[3]s:80;
-		keepalive_requests 1000000;
-		root %[4]s;
-	}
+	testenv.NginxHTTP(t, ns, addr, fmt.Sprintf(`log_format accuracy '$request_uri $status';
+access_log %s accuracy;
+sendfile off;
+default_type text/plain;
+server {
+	listen %s:80;
+	keepalive_requests 1000000;
+	root %s;
 }
-`, dir, log, addr, www)
-	path := filepath.Join(dir, "nginx.conf")
-	require.NoError(t, os.WriteFile(path, []byte(conf), 0o644))
-	testenv.Start(t, ns, "nginx", "-c", path, "-p", dir)
-	testenv.WaitPort(t, ns, netip.AddrPortFrom(addr, 80))
+`, log, addr, www))
 	return log
 }
 
@@ -246,7 +222,7 @@ func (w *world) observe(t *testing.T, pages int, traffic func()) *run {
 func (w *world) observeWith(t *testing.T, pages int, traffic func(*testenv.Observer)) *run {
 	t.Helper()
 	port := freePort(t)
-	obs := testenv.StartObserver(t, fmt.Sprintf(pipeline, pages, port), nil)
+	obs := testenv.StartObserver(t, pipeline(pages, port), nil)
 	traffic(obs)
 	m := settledMetrics(t, port)
 	recs := obs.Stop(t, 0)

@@ -17,17 +17,6 @@ import (
 // subnet keeps this suite's namespaces and addresses apart from the other root tests' (205…209).
 const subnet = 210
 
-const pipeline = `inputs:
-  - Type: observer_ilogtail_network_v1
-    Common:
-      FlushOutL4Interval: 600
-      FlushOutL7Interval: 600
-    EBPF:
-      Enabled: true
-flushers:
-  - Type: flusher_stdout
-`
-
 // Traffic sizes: small, so the suite stays fast and leaves the CPU to others, but more than one
 // so a count cannot be right by accident.
 const (
@@ -53,7 +42,7 @@ func TestEndToEnd(t *testing.T) {
 	start := time.Now()
 	w := setup(t)
 	t.Logf("servers ready in %v", time.Since(start).Round(time.Millisecond))
-	obs := testenv.StartObserver(t, pipeline, nil)
+	obs := testenv.StartObserver(t, testenv.Pipeline{}.String(), nil)
 	drive(t, w)
 	w.recs = obs.Stop(t, 500*time.Millisecond)
 	t.Logf("traffic and flush done at %v: %d records", time.Since(start).Round(time.Millisecond), len(w.recs))

@@ -241,6 +241,21 @@ static int fail(struct cursor *cur, const char *what, const char *token)
 	return -1;
 }
 
+// skip_quoted returns what follows the "quoted string" at p, whose backslashes escape the next
+// character; an unclosed one runs to the end of the line.
+static char *skip_quoted(char *p)
+{
+	p++;
+	while (*p && *p != '"') {
+		if (*p == '\\' && p[1])
+			p++;
+		p++;
+	}
+	if (*p == '"')
+		p++;
+	return p;
+}
+
 // next_token returns the next whitespace-separated token, or a "quoted string" whole (quotes
 // kept), NUL-terminating it in place.
 static char *next_token(struct cursor *cur)
@@ -252,25 +267,11 @@ static char *next_token(struct cursor *cur)
 		return NULL;
 	char *start = p;
 	if (*p == '"') {
-		p++;
-		while (*p && *p != '"') {
-			if (*p == '\\' && p[1])
-				p++;
-			p++;
-		}
-		if (*p == '"')
-			p++;
+		p = skip_quoted(p);
 	} else {
 		while (*p && *p != ' ' && *p != '\t') {
 			if (*p == '=' && p[1] == '"') { // key="quoted value", escapes as in payloads
-				p += 2;
-				while (*p && *p != '"') {
-					if (*p == '\\' && p[1])
-						p++;
-					p++;
-				}
-				if (*p == '"')
-					p++;
+				p = skip_quoted(p + 1);
 				continue;
 			}
 			p++;
@@ -290,6 +291,21 @@ static int parse_u64(struct cursor *cur, const char *key, const char *v, uint64_
 	if (errno || end == v || *end || *v == '-')
 		return fail(cur, "bad number for", key);
 	*out = x;
+	return 0;
+}
+
+// parse_u32 is parse_u64 for a 32-bit field.
+static int parse_u32(struct cursor *cur, const char *key, const char *v, uint32_t *out)
+{
+	uint64_t x;
+	if (parse_u64(cur, key, v, &x))
+		return -1;
+	if (x > UINT32_MAX) {
+		char what[64];
+		snprintf(what, sizeof(what), "bad %s", key);
+		return fail(cur, what, v);
+	}
+	*out = (uint32_t)x;
 	return 0;
 }
 
@@ -506,6 +522,18 @@ static int parse_str(struct cursor *cur, const char *key, const char *v, void *o
 	return 0;
 }
 
+// split_pair cuts a key=value token in two, in place.
+static int split_pair(struct cursor *cur, char *tok, const char **key, const char **value)
+{
+	char *eq = strchr(tok, '=');
+	if (!eq)
+		return fail(cur, "expected key=value, got", tok);
+	*eq = '\0';
+	*key = tok;
+	*value = eq + 1;
+	return 0;
+}
+
 // parse_proc reads the fields of a proc line.
 static int parse_proc(struct cursor *cur, struct entry *e, uint64_t ts)
 {
@@ -516,12 +544,9 @@ static int parse_proc(struct cursor *cur, struct entry *e, uint64_t ts)
 	e->proc = ev;
 	ev->ts = ts;
 	for (char *tok; (tok = next_token(cur));) {
-		char *eq = strchr(tok, '=');
-		if (!eq)
-			return fail(cur, "expected key=value, got", tok);
-		*eq = '\0';
-		const char *k = tok, *v = eq + 1;
-		uint64_t u;
+		const char *k, *v;
+		if (split_pair(cur, tok, &k, &v))
+			return -1;
 		uint32_t n;
 		int t;
 		if (strcmp(k, "ts") == 0) {
@@ -531,22 +556,18 @@ static int parse_proc(struct cursor *cur, struct entry *e, uint64_t ts)
 			ev->type = (uint32_t)t;
 			have_type = true;
 		} else if (strcmp(k, "tgid") == 0) {
-			if (parse_u64(cur, k, v, &u) || u > UINT32_MAX) return fail(cur, "bad tgid", v);
-			ev->tgid = (uint32_t)u;
+			if (parse_u32(cur, k, v, &ev->tgid)) return -1;
 			have_tgid = true;
 		} else if (strcmp(k, "ppid") == 0) {
-			if (parse_u64(cur, k, v, &u) || u > UINT32_MAX) return fail(cur, "bad ppid", v);
-			ev->ppid = (uint32_t)u;
+			if (parse_u32(cur, k, v, &ev->ppid)) return -1;
 		} else if (strcmp(k, "start") == 0) {
 			if (parse_u64(cur, k, v, &ev->start_ns)) return -1;
 		} else if (strcmp(k, "flags") == 0) {
-			if (parse_u64(cur, k, v, &u) || u > UINT32_MAX) return fail(cur, "bad flags", v);
-			ev->flags = (uint32_t)u;
+			if (parse_u32(cur, k, v, &ev->flags)) return -1;
 		} else if (strcmp(k, "cgroup_id") == 0) {
 			if (parse_u64(cur, k, v, &ev->cgroup_id)) return -1;
 		} else if (strcmp(k, "args_total") == 0) {
-			if (parse_u64(cur, k, v, &u) || u > UINT32_MAX) return fail(cur, "bad args_total", v);
-			ev->args_total = (uint32_t)u;
+			if (parse_u32(cur, k, v, &ev->args_total)) return -1;
 			have_total = true;
 		} else if (strcmp(k, "comm") == 0) {
 			if (parse_str(cur, k, v, ev->comm, sizeof(ev->comm) - 1, &n)) return -1;
@@ -607,11 +628,9 @@ static int parse_entry(struct cursor *cur, const char *kind, struct entry *e, ui
 				return -1;
 			continue;
 		}
-		char *eq = strchr(tok, '=');
-		if (!eq)
-			return fail(cur, "expected key=value, got", tok);
-		*eq = '\0';
-		const char *k = tok, *v = eq + 1;
+		const char *k, *v;
+		if (split_pair(cur, tok, &k, &v))
+			return -1;
 		uint64_t u;
 		int64_t s;
 		int n;
@@ -650,15 +669,13 @@ static int parse_entry(struct cursor *cur, const char *kind, struct entry *e, ui
 			if (parse_u64(cur, k, v, &e->data.pos)) return -1;
 			e->pos_given = true;
 		} else if (e->kind == ENTRY_DATA && strcmp(k, "org") == 0) {
-			if (parse_u64(cur, k, v, &u) || u > UINT32_MAX) return fail(cur, "bad org", v);
-			e->data.org_msg_size = (uint32_t)u;
+			if (parse_u32(cur, k, v, &e->data.org_msg_size)) return -1;
 			e->org_given = true;
 		} else if (e->kind == ENTRY_DATA && strcmp(k, "prepend") == 0) {
 			if (parse_u64(cur, k, v, &u) || u > 1) return fail(cur, "bad prepend (0 or 1)", v);
 			e->data.try_to_prepend = u == 1;
 		} else if (e->kind == ENTRY_DATA && strcmp(k, "lenhdr") == 0) {
-			if (parse_u64(cur, k, v, &u) || u > UINT32_MAX) return fail(cur, "bad lenhdr", v);
-			e->data.length_header = (uint32_t)u;
+			if (parse_u32(cur, k, v, &e->data.length_header)) return -1;
 		} else if (e->kind == ENTRY_STATS && strcmp(k, "wr_pkts") == 0) {
 			if (parse_i64(cur, k, v, &s)) return -1;
 			e->stats.wr_pkts = (int32_t)s;
@@ -676,8 +693,7 @@ static int parse_entry(struct cursor *cur, const char *kind, struct entry *e, ui
 			if (parse_i64(cur, k, v, &s)) return -1;
 			e->stats.last_output_rd_pkts = (int32_t)s;
 		} else if (e->kind == ENTRY_STATS && strcmp(k, "events") == 0) {
-			if (parse_u64(cur, k, v, &u) || u > UINT32_MAX) return fail(cur, "bad events", v);
-			e->stats.conn_events = (uint32_t)u;
+			if (parse_u32(cur, k, v, &e->stats.conn_events)) return -1;
 		} else if (e->kind == ENTRY_LOST && strcmp(k, "which") == 0) {
 			if (parse_name(cur, k, v, handlers, &which)) return -1;
 		} else if (e->kind == ENTRY_LOST && strcmp(k, "count") == 0) {

@@ -40,16 +40,7 @@ func TestConnectionChurnLive(t *testing.T) {
 	n := testenv.NewNet(t, 231)
 	nginx := testenv.Nginx(t, n.Server, n.ServerV4, n.ServerV6)
 	const rounds, perRound = 70, 1000
-	o := testenv.StartObserver(t, `inputs:
-  - Type: observer_ilogtail_network_v1
-    Common:
-      FlushOutL4Interval: 600
-      FlushOutL7Interval: 600
-    EBPF:
-      Enabled: true
-flushers:
-  - Type: flusher_stdout
-`, nil)
+	o := testenv.StartObserver(t, testenv.Pipeline{}.String(), nil)
 	url := fmt.Sprintf("http://%s/churn", n.ServerV4)
 	began := time.Now()
 	complete, fastest := 0, 0.0

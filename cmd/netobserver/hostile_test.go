@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,16 +53,7 @@ func TestHostileMySQLTrafficDoesNotKillTheObserver(t *testing.T) {
 	db.SQL(t, n.Server, "CREATE DATABASE shop; CREATE USER 'app'@'%' IDENTIFIED BY 'app'; "+
 		"GRANT ALL ON shop.* TO 'app'@'%'; CREATE TABLE shop.blobs (id INT AUTO_INCREMENT PRIMARY KEY, data MEDIUMBLOB)")
 
-	o := testenv.StartObserver(t, `inputs:
-  - Type: observer_ilogtail_network_v1
-    Common:
-      FlushOutL4Interval: 600
-      FlushOutL7Interval: 600
-    EBPF:
-      Enabled: true
-flushers:
-  - Type: flusher_stdout
-`, nil)
+	o := testenv.StartObserver(t, testenv.Pipeline{}.String(), nil)
 
 	shim := filepath.Join(t.TempDir(), "shortwrite.so")
 	testenv.Run(t, "cc", "-shared", "-fPIC", "-O2", "-o", shim, "testdata/shortwrite.c", "-ldl")
@@ -84,12 +76,7 @@ flushers:
 	require.NoError(t, err, "%s", out)
 
 	const requests = 3
-	args := []string{"-s", "-o", "/dev/null", "--rate", "10/s"}
-	for range requests {
-		args = append(args, fmt.Sprintf("http://%s/after-the-garbage", n.ServerV4))
-	}
-	curl := testenv.Command(n.Client, "curl", args...)
-	require.NoError(t, curl.Run())
+	curl := testenv.Curl(t, n.Client, slices.Repeat([]string{fmt.Sprintf("http://%s/after-the-garbage", n.ServerV4)}, requests)...)
 
 	recs := o.Stop(t, 300*time.Millisecond) // fails unless the observer is still running and exits 0
 	var client, server, http map[string]string

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,109 +19,24 @@ import (
 // The trace every process here replays: its records are known from the golden tests.
 const lifecycleTrace = "../../testdata/golden/all-protocols.trace"
 
-// process is bin/netobserver running on a pipeline file with the replay library standing in for
-// the kernel's (--source kernel, so it does not stop at the trace's end and waits for signals).
-type process struct {
-	cmd    *exec.Cmd
-	config string
-	stdout strings.Builder
-	mu     sync.Mutex
-	logs   strings.Builder
-	done   chan struct{}
-}
-
-// startProcess starts the binary on config with library lib (a file name in bin/ or bin/test/)
-// and extra arguments and environment.
-func startProcess(t *testing.T, config, lib string, args []string, env ...string) *process {
+// startProcess starts the binary on config with the replay library lib (a file name in bin/ or
+// bin/test/) standing in for the kernel's (--source kernel, so it does not stop at the trace's
+// end and waits for signals), and extra arguments and environment.
+func startProcess(t *testing.T, config, lib string, args []string, env ...string) *testenv.Observer {
 	t.Helper()
-	bin := testenv.Binary(t)
-	p := &process{config: filepath.Join(t.TempDir(), "pipeline.yaml"), done: make(chan struct{})}
-	require.NoError(t, os.WriteFile(p.config, []byte(config), 0o600))
 	trace, err := filepath.Abs(lifecycleTrace)
 	require.NoError(t, err)
-	p.cmd = exec.Command(bin, append([]string{"--config", p.config, "--libebpf", filepath.Join(filepath.Dir(bin), lib)}, args...)...)
-	p.cmd.Env = append(os.Environ(), append([]string{"NETOBSERVER_REPLAY_TRACE=" + trace}, env...)...)
-	p.cmd.Stdout = &p.stdout
-	stderr, err := p.cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, p.cmd.Start())
-	go func() {
-		defer close(p.done)
-		lines := bufio.NewScanner(stderr)
-		for lines.Scan() {
-			p.mu.Lock()
-			p.logs.WriteString(lines.Text() + "\n")
-			p.mu.Unlock()
-		}
-		p.cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("netobserver log:\n%s", p.log())
-		}
-	})
-	return p
+	return testenv.LaunchObserver(t, config,
+		append([]string{"--libebpf", filepath.Join(filepath.Dir(testenv.Binary(t)), lib)}, args...),
+		append([]string{"NETOBSERVER_REPLAY_TRACE=" + trace}, env...)...)
 }
 
-func (p *process) log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.logs.String()
+func pipelineYAML(enable, ebpf bool, flushers string) string {
+	return fmt.Sprintf("enable: %v\n", enable) +
+		testenv.Pipeline{EBPF: fmt.Sprintf("Enabled: %v", ebpf), Flushers: flushers}.String()
 }
 
-// waitLog waits until the log holds s, or the process exits.
-func (p *process) waitLog(t *testing.T, s string) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
-		if strings.Contains(p.log(), s) {
-			return
-		}
-		select {
-		case <-p.done:
-			require.Contains(t, p.log(), s, "the process exited")
-			return
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	t.Fatalf("no %q in the log after 30 s", s)
-}
-
-// signal sends sigs back to back.
-func (p *process) signal(t *testing.T, sigs ...syscall.Signal) {
-	t.Helper()
-	for _, s := range sigs {
-		require.NoError(t, p.cmd.Process.Signal(s))
-	}
-}
-
-// exitCode waits for the process to exit (a hang fails the test after a minute) and returns its
-// exit code.
-func (p *process) exitCode(t *testing.T) int {
-	t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(time.Minute):
-		t.Fatalf("netobserver still running a minute after the signals:\n%s", p.log())
-	}
-	return p.cmd.ProcessState.ExitCode()
-}
-
-func pipelineYAML(enable, ebpf bool, flusher string) string {
-	return fmt.Sprintf(`enable: %v
-inputs:
-  - Type: observer_ilogtail_network_v1
-    Common:
-      FlushOutL4Interval: 600
-      FlushOutL7Interval: 600
-    EBPF:
-      Enabled: %v
-flushers:
-%s`, enable, ebpf, flusher)
-}
-
-var stdoutFlusher = "  - Type: flusher_stdout\n"
+const stdoutFlusher = "- Type: flusher_stdout"
 
 // recordTypes sums up the records in out, sorted: a reload flushes what is pending, so the same
 // records may come in another order.
@@ -144,11 +57,11 @@ func TestSignalsInEveryOrder(t *testing.T) {
 		hup, term, intr = syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT
 	)
 	base := startProcess(t, pipelineYAML(true, true, stdoutFlusher), "libebpf-replay.so", nil)
-	base.waitLog(t, "netobserver: observing")
+	base.WaitLog(t, "netobserver: observing")
 	time.Sleep(300 * time.Millisecond) // the trace polled
-	base.signal(t, term)
-	require.Equal(t, 0, base.exitCode(t), base.log())
-	want := recordTypes(t, base.stdout.String())
+	base.Signal(t, term)
+	require.Equal(t, 0, base.ExitCode(t), base.Log())
+	want := recordTypes(t, base.Stdout())
 	require.NotEmpty(t, want)
 
 	for _, sigs := range [][]syscall.Signal{
@@ -160,17 +73,17 @@ func TestSignalsInEveryOrder(t *testing.T) {
 			t.Run(when+" "+name, func(t *testing.T) {
 				p := startProcess(t, pipelineYAML(true, true, stdoutFlusher), "libebpf-replay.so", nil)
 				if when == "starting" {
-					p.waitLog(t, "libebpf: loaded")
+					p.WaitLog(t, "libebpf: loaded")
 				} else {
-					p.waitLog(t, "netobserver: observing")
+					p.WaitLog(t, "netobserver: observing")
 					time.Sleep(300 * time.Millisecond) // the trace polled
 				}
-				p.signal(t, sigs...)
-				require.Equal(t, 0, p.exitCode(t), p.log())
-				assert.Contains(t, p.log(), "netobserver: stopping: flushing what is pending")
-				assert.Contains(t, p.log(), "netobserver: stopped")
+				p.Signal(t, sigs...)
+				require.Equal(t, 0, p.ExitCode(t), p.Log())
+				assert.Contains(t, p.Log(), "netobserver: stopping: flushing what is pending")
+				assert.Contains(t, p.Log(), "netobserver: stopped")
 				if when == "observing" {
-					assert.Equal(t, want, recordTypes(t, p.stdout.String()), "every record flushed, once")
+					assert.Equal(t, want, recordTypes(t, p.Stdout()), "every record flushed, once")
 				}
 			})
 		}
@@ -198,22 +111,22 @@ func TestGivesUpOnAHangingLibrary(t *testing.T) {
 			p := startProcess(t, pipelineYAML(true, true, stdoutFlusher), "test/libebpf-hang.so", args,
 				"NETOBSERVER_REPLAY_HANG="+tc.call)
 			if tc.call == "stop" {
-				p.waitLog(t, "netobserver: observing")
-				p.signal(t, syscall.SIGTERM)
-				p.waitLog(t, "replay: ebpf_stop hangs")
+				p.WaitLog(t, "netobserver: observing")
+				p.Signal(t, syscall.SIGTERM)
+				p.WaitLog(t, "replay: ebpf_stop hangs")
 			} else {
-				p.waitLog(t, "replay: ebpf_"+tc.call+" hangs")
+				p.WaitLog(t, "replay: ebpf_"+tc.call+" hangs")
 				if tc.sigterm {
-					p.signal(t, syscall.SIGTERM)
+					p.Signal(t, syscall.SIGTERM)
 				}
 			}
-			require.Equal(t, exitGaveUp, p.exitCode(t))
+			require.Equal(t, exitGaveUp, p.ExitCode(t))
 			what := "the library did not start"
 			if tc.sigterm {
 				what = "the stop did not complete"
 			}
-			assert.Contains(t, p.log(), "netobserver: giving up: "+what+"; records not yet flushed are lost")
-			assert.Contains(t, p.log(), tc.waitingFor)
+			assert.Contains(t, p.Log(), "netobserver: giving up: "+what+"; records not yet flushed are lost")
+			assert.Contains(t, p.Log(), tc.waitingFor)
 		})
 	}
 }
@@ -230,29 +143,29 @@ func TestDisabledPipelineCapturesNothing(t *testing.T) {
 	} {
 		t.Run(tc.why, func(t *testing.T) {
 			p := startProcess(t, pipelineYAML(tc.enable, tc.ebpf, stdoutFlusher), "libebpf-replay.so", nil)
-			p.waitLog(t, "netobserver: "+tc.why+": capturing nothing, as iLogtail; SIGHUP loads the file again")
-			assert.NotContains(t, p.log(), "libebpf: loaded")
+			p.WaitLog(t, "netobserver: "+tc.why+": capturing nothing, as iLogtail; SIGHUP loads the file again")
+			assert.NotContains(t, p.Log(), "libebpf: loaded")
 
-			require.NoError(t, os.WriteFile(p.config, []byte(pipelineYAML(true, true, stdoutFlusher)), 0o600))
-			p.signal(t, syscall.SIGHUP)
-			p.waitLog(t, "netobserver: observing")
+			require.NoError(t, os.WriteFile(p.Config, []byte(pipelineYAML(true, true, stdoutFlusher)), 0o600))
+			p.Signal(t, syscall.SIGHUP)
+			p.WaitLog(t, "netobserver: observing")
 			time.Sleep(300 * time.Millisecond) // the trace polled
 
-			require.NoError(t, os.WriteFile(p.config, []byte(pipelineYAML(tc.enable, tc.ebpf, stdoutFlusher)), 0o600))
-			p.signal(t, syscall.SIGHUP)
-			require.Equal(t, 0, p.exitCode(t), p.log())
-			assert.Contains(t, p.log(), fmt.Sprintf(`netobserver: stopping: flushing what is pending" reload=%q`, tc.why))
-			assert.NotEmpty(t, testenv.Records(t, p.stdout.String()), "what it captured while enabled is flushed")
+			require.NoError(t, os.WriteFile(p.Config, []byte(pipelineYAML(tc.enable, tc.ebpf, stdoutFlusher)), 0o600))
+			p.Signal(t, syscall.SIGHUP)
+			require.Equal(t, 0, p.ExitCode(t), p.Log())
+			assert.Contains(t, p.Log(), fmt.Sprintf(`netobserver: stopping: flushing what is pending" reload=%q`, tc.why))
+			assert.NotEmpty(t, testenv.Records(t, p.Stdout()), "what it captured while enabled is flushed")
 		})
 	}
 
 	// Stopped while disabled: nothing to flush, exit 0.
 	p := startProcess(t, pipelineYAML(false, true, stdoutFlusher), "libebpf-replay.so", nil)
-	p.waitLog(t, "capturing nothing")
-	p.signal(t, syscall.SIGTERM)
-	require.Equal(t, 0, p.exitCode(t))
-	assert.Contains(t, p.log(), "netobserver: stopped")
-	assert.Empty(t, p.stdout.String())
+	p.WaitLog(t, "capturing nothing")
+	p.Signal(t, syscall.SIGTERM)
+	require.Equal(t, 0, p.ExitCode(t))
+	assert.Contains(t, p.Log(), "netobserver: stopped")
+	assert.Empty(t, p.Stdout())
 }
 
 // logrotate renames flusher_stdout's FileName and sends SIGHUP: the lines after it go to a new
@@ -260,22 +173,22 @@ func TestDisabledPipelineCapturesNothing(t *testing.T) {
 func TestSIGHUPReopensStdoutFile(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "records.log")
-	config := strings.Replace(pipelineYAML(true, true, "  - Type: flusher_stdout\n    FileName: "+file+"\n"),
+	config := strings.Replace(pipelineYAML(true, true, stdoutFlusher+"\n  FileName: "+file),
 		"FlushOutL7Interval: 600", "FlushOutL7Interval: 1", 1)
 	p := startProcess(t, config, "libebpf-replay.so", nil)
-	p.waitLog(t, "netobserver: observing")
+	p.WaitLog(t, "netobserver: observing")
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if b, _ := os.ReadFile(file); strings.Contains(string(b), `"type":"protocols"`) {
 			break
 		}
 	}
 	require.NoError(t, os.Rename(file, file+".1"))
-	p.signal(t, syscall.SIGHUP)
-	p.waitLog(t, "netobserver: reloading") // logged after the flushers reopened
+	p.Signal(t, syscall.SIGHUP)
+	p.WaitLog(t, "netobserver: reloading") // logged after the flushers reopened
 	before, err := os.ReadFile(file + ".1")
 	require.NoError(t, err)
-	p.signal(t, syscall.SIGTERM)
-	require.Equal(t, 0, p.exitCode(t), p.log())
+	p.Signal(t, syscall.SIGTERM)
+	require.Equal(t, 0, p.ExitCode(t), p.Log())
 
 	rotated, err := os.ReadFile(file + ".1")
 	require.NoError(t, err)

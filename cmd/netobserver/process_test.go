@@ -49,16 +49,7 @@ func TestShortLivedProcessesAreNamed(t *testing.T) {
 		clients[c.Process.Pid] = client{cmd, calls}
 	}
 	const curls, redisClis, digs, digsTCP, psqls = 50, 50, 60, 10, 20
-	recs := testenv.RunPipeline(t, `inputs:
-  - Type: observer_ilogtail_network_v1
-    Common:
-      FlushOutL4Interval: 600
-      FlushOutL7Interval: 600
-    EBPF:
-      Enabled: true
-flushers:
-  - Type: flusher_stdout
-`, nil, func() {
+	recs := testenv.RunPipeline(t, testenv.Pipeline{}.String(), nil, func() {
 		for i := range curls {
 			run("curl", 1, "curl", "-sS", "-o", "/dev/null", fmt.Sprintf("http://%s/c%d", n.ServerV4, i))
 		}
@@ -169,16 +160,7 @@ func TestReusedPidNamesEachProcess(t *testing.T) {
 	testenv.RequireRoot(t)
 	n := testenv.NewNet(t, 210)
 	testenv.Nginx(t, n.Server, n.ServerV4, n.ServerV6)
-	o := testenv.StartObserver(t, `inputs:
-  - Type: observer_ilogtail_network_v1
-    Common:
-      FlushOutL4Interval: 600
-      FlushOutL7Interval: 600
-    EBPF:
-      Enabled: true
-flushers:
-  - Type: flusher_stdout
-`, nil)
+	o := testenv.StartObserver(t, testenv.Pipeline{}.String(), nil)
 	var pid int
 	var pyCmd string // iLogtail's rule: python's whole command line
 	for attempt := 0; attempt < 50 && pid == 0; attempt++ {

@@ -73,26 +73,19 @@ func TestNoSecretsInAnyOutput(t *testing.T) {
 			stdoutFile := filepath.Join(dir, schema+".log")
 			jsonlFile := filepath.Join(dir, schema+".jsonl")
 			metrics := freePort(t)
-			o := testenv.StartObserver(t, fmt.Sprintf(`inputs:
-  - Type: observer_ilogtail_network_v1
-    Common:
-      FlushOutL4Interval: 600
-      FlushOutL7Interval: 600
-      RecordSchema: %s
-    EBPF:
-      Enabled: true
-flushers:
-  - Type: flusher_stdout
-  - Type: flusher_stdout
-    FileName: %s
-  - Type: flusher_jsonl
-    Path: %s
-  - Type: flusher_kafka
-    Brokers: ["%s"]
-    Topic: secrets-%s
-  - Type: flusher_prometheus_exporter
-    Listen: "%s"
-`, schema, stdoutFile, jsonlFile, kafka.ListenAddrs()[0], schema, metrics), nil)
+			o := testenv.StartObserver(t, testenv.Pipeline{
+				Common: "RecordSchema: " + schema,
+				Flushers: fmt.Sprintf(`- Type: flusher_stdout
+- Type: flusher_stdout
+  FileName: %s
+- Type: flusher_jsonl
+  Path: %s
+- Type: flusher_kafka
+  Brokers: ["%s"]
+  Topic: secrets-%s
+- Type: flusher_prometheus_exporter
+  Listen: "%s"`, stdoutFile, jsonlFile, kafka.ListenAddrs()[0], schema, metrics),
+			}.String(), nil)
 
 			python := testenv.Command(n.Client, "/usr/bin/python3", script, srv, "--password", "PW_SECRET_1",
 				"--db-url=postgres://app:PW_SECRET_2@db/x", "-pPW_SECRET_3", "api_token=PW_SECRET_4")

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,25 +25,9 @@ func TestSIGTERMFlushesPendingRecords(t *testing.T) {
 	nginx := testenv.Nginx(t, n.Server, n.ServerV4, n.ServerV6)
 	const requests = 5
 	var curl *exec.Cmd
-	recs := testenv.RunPipeline(t, `inputs:
-  - Type: observer_ilogtail_network_v1
-    Common:
-      FlushOutL4Interval: 600
-      FlushOutL7Interval: 600
-    EBPF:
-      Enabled: true
-flushers:
-  - Type: flusher_stdout
-`, nil, func() {
+	recs := testenv.RunPipeline(t, testenv.Pipeline{}.String(), nil, func() {
 		url := fmt.Sprintf("http://%s/shutdown-test?token=secret", n.ServerV4)
-		// --rate spaces the requests so curl still runs when its first events are read: the
-		// process command comes from /proc.
-		args := []string{"-s", "-o", "/dev/null", "-A", "netobserver-test", "--rate", "10/s"}
-		for range requests {
-			args = append(args, url)
-		}
-		curl = testenv.Command(n.Client, "curl", args...)
-		require.NoError(t, curl.Run())
+		curl = testenv.Curl(t, n.Client, slices.Repeat([]string{url}, requests)...)
 	})
 
 	var client, server, clientL4 map[string]string
@@ -93,20 +77,13 @@ func TestRecordLiveThenReplay(t *testing.T) {
 	require.Contains(t, recLog.String(), "started", "the library did not start")
 
 	const requests = 3
-	args := []string{"-s", "-o", "/dev/null", "--rate", "10/s"}
-	for range requests {
-		args = append(args, fmt.Sprintf("http://[%s]/replayed", n.ServerV6))
-	}
-	curl := testenv.Command(n.Client, "curl", args...)
-	require.NoError(t, curl.Run())
+	curl := testenv.Curl(t, n.Client, slices.Repeat([]string{fmt.Sprintf("http://[%s]/replayed", n.ServerV6)}, requests)...)
 	require.NoError(t, rec.Wait(), recLog.String())
 
-	cfg := filepath.Join(t.TempDir(), "pipeline.yaml")
-	require.NoError(t, os.WriteFile(cfg, []byte("inputs:\n  - Type: observer_ilogtail_network_v1\n    EBPF:\n      Enabled: true\nflushers:\n  - Type: flusher_stdout\n"), 0o644))
-	out, err := exec.Command(bin, "--config", cfg, "--source", "replay:"+trace).Output()
-	require.NoError(t, err)
+	replay := testenv.LaunchObserver(t, testenv.Pipeline{}.String(), []string{"--source", "replay:" + trace})
+	require.Equal(t, 0, replay.ExitCode(t), replay.Log())
 	var found bool
-	for _, r := range testenv.Records(t, string(out)) {
+	for _, r := range testenv.Records(t, replay.Stdout()) {
 		if r["type"] == "protocols" && r["_process_pid_"] == fmt.Sprint(curl.Process.Pid) {
 			found = true
 			assert.Equal(t, "/replayed", r["url"])
@@ -115,7 +92,7 @@ func TestRecordLiveThenReplay(t *testing.T) {
 			assert.Equal(t, fmt.Sprintf(`{"remote_ip":"%s","remote_port":"80","remote_type":"server"}`+"\n", n.ServerV6), r["remote_info"])
 		}
 	}
-	assert.True(t, found, "curl's calls in the replayed records:\n%s", out)
+	assert.True(t, found, "curl's calls in the replayed records:\n%s", replay.Stdout())
 }
 
 // The cmd filter on real traffic: nginx is excluded, so it is switched off in the kernel and
@@ -125,20 +102,8 @@ func TestCmdFilterOnRealTraffic(t *testing.T) {
 	n := testenv.NewNet(t, 208)
 	nginx := testenv.Nginx(t, n.Server, n.ServerV4, n.ServerV6)
 	var curl *exec.Cmd
-	recs := testenv.RunPipeline(t, `inputs:
-  - Type: observer_ilogtail_network_v1
-    Common:
-      FlushOutL4Interval: 600
-      FlushOutL7Interval: 600
-      ExcludeCmdRegex: "nginx.*"
-    EBPF:
-      Enabled: true
-flushers:
-  - Type: flusher_stdout
-`, nil, func() {
-		curl = testenv.Command(n.Client, "curl", "-s", "-o", "/dev/null", "--rate", "10/s",
-			fmt.Sprintf("http://%s/a", n.ServerV4), fmt.Sprintf("http://%s/b", n.ServerV4))
-		require.NoError(t, curl.Run())
+	recs := testenv.RunPipeline(t, testenv.Pipeline{Common: `ExcludeCmdRegex: "nginx.*"`}.String(), nil, func() {
+		curl = testenv.Curl(t, n.Client, fmt.Sprintf("http://%s/a", n.ServerV4), fmt.Sprintf("http://%s/b", n.ServerV4))
 	})
 	var curlCalls, nginxRecords int
 	for _, r := range recs {
@@ -200,22 +165,7 @@ func TestContainerFiltersOnRealTraffic(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, cmd.Wait())
 	}
-	hostCurl := func(path string) *exec.Cmd {
-		return testenv.Command(n.Client, "curl", "-s", "-o", "/dev/null", "--rate", "10/s",
-			fmt.Sprintf("http://%s%s", n.ServerV4, path))
-	}
-	config := func(filter string) string {
-		return `inputs:
-  - Type: observer_ilogtail_network_v1
-    Common:
-      FlushOutL4Interval: 600
-      FlushOutL7Interval: 600
-` + filter + `    EBPF:
-      Enabled: true
-flushers:
-  - Type: flusher_stdout
-`
-	}
+	config := func(filter string) string { return testenv.Pipeline{Common: filter}.String() }
 	env := []string{"DOCKER_HOST=unix://" + sock}
 	byURL := func(recs []map[string]string, url string) []map[string]string {
 		var out []map[string]string
@@ -228,16 +178,16 @@ flushers:
 	}
 
 	t.Run("the container's name excludes it", func(t *testing.T) {
-		recs := testenv.RunPipeline(t, config("      ExcludeContainerNameRegex: \"payments-.*\"\n"), env, func() {
+		recs := testenv.RunPipeline(t, config(`ExcludeContainerNameRegex: "payments-.*"`), env, func() {
 			containerCurl(t, "/from-container")
-			require.NoError(t, hostCurl("/from-host").Run())
+			testenv.Curl(t, n.Client, fmt.Sprintf("http://%s/from-host", n.ServerV4))
 		})
 		assert.Empty(t, byURL(recs, "/from-container"), "excluded by container name")
 		require.Len(t, byURL(recs, "/from-host"), 1, "host processes are judged by the cmd rules only")
 		assert.Equal(t, "host", byURL(recs, "/from-host")[0]["_running_mode_"])
 	})
 	t.Run("a label value includes it", func(t *testing.T) {
-		recs := testenv.RunPipeline(t, config("      IncludeContainerLabels:\n        app: \"pay.*\"\n      ExcludeEnvs:\n        TIER: \"frontend\"\n"), env, func() {
+		recs := testenv.RunPipeline(t, config("IncludeContainerLabels:\n  app: \"pay.*\"\nExcludeEnvs:\n  TIER: \"frontend\""), env, func() {
 			containerCurl(t, "/from-container")
 		})
 		got := byURL(recs, "/from-container")
@@ -249,7 +199,7 @@ flushers:
 		assert.False(t, hasPid, "a container's processes aggregate together: no pid")
 	})
 	t.Run("a label value that does not match excludes it", func(t *testing.T) {
-		recs := testenv.RunPipeline(t, config("      IncludeContainerLabels:\n        app: \"billing\"\n"), env, func() {
+		recs := testenv.RunPipeline(t, config("IncludeContainerLabels:\n  app: \"billing\""), env, func() {
 			containerCurl(t, "/from-container")
 		})
 		assert.Empty(t, byURL(recs, "/from-container"), "iLogtail only tested that the label existed; we match its value")
@@ -263,36 +213,19 @@ func TestSIGHUPAppliesSampling(t *testing.T) {
 	n := testenv.NewNet(t, 212)
 	testenv.Nginx(t, n.Server, n.ServerV4, n.ServerV6)
 	pipeline := func(sampling int) string {
-		return fmt.Sprintf(`inputs:
-  - Type: observer_ilogtail_network_v1
-    Common:
-      FlushOutL4Interval: 600
-      FlushOutL7Interval: 600
-      Sampling: %d
-    EBPF:
-      Enabled: true
-flushers:
-  - Type: flusher_stdout
-`, sampling)
+		return testenv.Pipeline{Common: fmt.Sprintf("Sampling: %d", sampling)}.String()
 	}
 	o := testenv.StartObserver(t, pipeline(100), nil)
 	curl := func(path string) int {
-		cmd := testenv.Command(n.Client, "curl", "-s", "-o", "/dev/null", "--rate", "10/s",
-			fmt.Sprintf("http://%s%s", n.ServerV4, path), fmt.Sprintf("http://%s%s", n.ServerV4, path))
-		require.NoError(t, cmd.Run())
-		return cmd.Process.Pid
+		url := fmt.Sprintf("http://%s%s", n.ServerV4, path)
+		return testenv.Curl(t, n.Client, url, url).Process.Pid
 	}
 	before := curl("/before")
 	time.Sleep(300 * time.Millisecond) // its events polled and counted before the reload splits intervals
 
-	cfgPath := o.Cmd.Args[2]
-	require.NoError(t, os.WriteFile(cfgPath, []byte(pipeline(0)), 0o644))
-	require.NoError(t, o.Cmd.Process.Signal(syscall.SIGHUP))
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(o.Log(), "netobserver: reloading") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	require.Contains(t, o.Log(), "netobserver: reloading")
+	require.NoError(t, os.WriteFile(o.Config, []byte(pipeline(0)), 0o644))
+	o.Signal(t, syscall.SIGHUP)
+	o.WaitLog(t, "netobserver: reloading")
 	time.Sleep(200 * time.Millisecond) // the reload is applied by the observer's own goroutine
 	after := curl("/after")
 
@@ -319,32 +252,11 @@ flushers:
 // not yet attached) is kept until the start is done; then the observer stops in order, exit 0.
 func TestSIGTERMDuringStartStopsInOrder(t *testing.T) {
 	testenv.RequireRoot(t)
-	cfg := filepath.Join(t.TempDir(), "pipeline.yaml")
-	require.NoError(t, os.WriteFile(cfg, []byte(`inputs:
-  - Type: observer_ilogtail_network_v1
-    EBPF:
-      Enabled: true
-flushers:
-  - Type: flusher_stdout
-`), 0o600))
-	cmd := exec.Command(testenv.Binary(t), "--config", cfg)
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	var log strings.Builder
-	lines := bufio.NewScanner(stderr)
-	for lines.Scan() {
-		log.WriteString(lines.Text() + "\n")
-		if strings.Contains(lines.Text(), "libebpf: loaded") {
-			require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-			break
-		}
-	}
-	for lines.Scan() {
-		log.WriteString(lines.Text() + "\n")
-	}
-	require.NoError(t, cmd.Wait(), "exit status; stderr:\n%s", log.String())
-	assert.Contains(t, log.String(), "netobserver: observing")
-	assert.Contains(t, log.String(), `netobserver: stopping: flushing what is pending" signal=terminated`)
-	assert.Contains(t, log.String(), "netobserver: stopped")
+	o := testenv.LaunchObserver(t, testenv.Pipeline{}.String(), nil)
+	o.WaitLog(t, "libebpf: loaded")
+	o.Signal(t, syscall.SIGTERM)
+	require.Equal(t, 0, o.ExitCode(t), "exit status; stderr:\n%s", o.Log())
+	assert.Contains(t, o.Log(), "netobserver: observing")
+	assert.Contains(t, o.Log(), `netobserver: stopping: flushing what is pending" signal=terminated`)
+	assert.Contains(t, o.Log(), "netobserver: stopped")
 }

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"unicode/utf8"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/netobserver/netobserver/export/record"
+	"github.com/netobserver/netobserver/internal/fileperm/filepermtest"
 )
 
 func rec(t uint32, kv ...string) record.Record {
@@ -73,17 +73,12 @@ func TestLinesExact(t *testing.T) {
 // Record files are 0640 and the directories made for them 0750, whatever the umask; a rotation
 // starts the new file with the same mode.
 func TestFileModes(t *testing.T) {
-	defer syscall.Umask(syscall.Umask(0))
-	path := filepath.Join(t.TempDir(), "new", "dir", "out.jsonl")
-	f, err := New(record.Context{}, Config{Path: path, MaxSize: 1})
-	require.NoError(t, err)
-	require.NoError(t, f.Flush([]record.Record{rec(1), rec(2)}))
-	require.NoError(t, f.Close())
-	for name, want := range map[string]os.FileMode{path: 0o640, path + ".1": 0o640, filepath.Dir(path): 0o750, filepath.Dir(filepath.Dir(path)): 0o750} {
-		st, err := os.Stat(name)
+	filepermtest.RecordFiles(t, func(path string) {
+		f, err := New(record.Context{}, Config{Path: path, MaxSize: 1})
 		require.NoError(t, err)
-		assert.Equal(t, want, st.Mode().Perm(), name)
-	}
+		require.NoError(t, f.Flush([]record.Record{rec(1), rec(2)}))
+		require.NoError(t, f.Close())
+	})
 }
 
 func TestEveryLineIsValidJSONInOrder(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/netobserver/netobserver/export/record"
+	"github.com/netobserver/netobserver/internal/fileperm/filepermtest"
 )
 
 // flushTime is the wall clock of every test line; built in time.Local so the golden date is the
@@ -198,17 +198,12 @@ func TestFileNameReopenAfterRename(t *testing.T) {
 // FileName is created 0640 and the directories made for it 0750, whatever the umask; a roll
 // starts the new file with the same mode.
 func TestFileNameModes(t *testing.T) {
-	defer syscall.Umask(syscall.Umask(0))
-	path := filepath.Join(t.TempDir(), "new", "dir", "out.log")
-	f, err := New(demoCtx, Config{KeyValuePairs: true, FileName: path, MaxSize: 1}, WithClock(clock))
-	require.NoError(t, err)
-	require.NoError(t, f.Flush([]record.Record{rec(1), rec(2)}))
-	require.NoError(t, f.Close())
-	for name, want := range map[string]os.FileMode{path: 0o640, path + ".1": 0o640, filepath.Dir(path): 0o750, filepath.Dir(filepath.Dir(path)): 0o750} {
-		st, err := os.Stat(name)
+	filepermtest.RecordFiles(t, func(path string) {
+		f, err := New(demoCtx, Config{KeyValuePairs: true, FileName: path, MaxSize: 1}, WithClock(clock))
 		require.NoError(t, err)
-		assert.Equal(t, want, st.Mode().Perm(), name)
-	}
+		require.NoError(t, f.Flush([]record.Record{rec(1), rec(2)}))
+		require.NoError(t, f.Close())
+	})
 }
 
 func TestFileNameBadPathFailsAtNew(t *testing.T) {

@@ -100,6 +100,18 @@ func RunIn(t testing.TB, ns, name string, args ...string) string {
 	return stdout.String()
 }
 
+// Curl runs curl in namespace ns, one GET per url, ten a second so that curl still runs when the
+// observer reads its first events (its command comes from /proc), and fails the test unless every
+// request succeeds. The finished command's pid is the one curl's records carry.
+func Curl(t testing.TB, ns string, urls ...string) *exec.Cmd {
+	t.Helper()
+	cmd := Command(ns, "curl", append([]string{"-s", "-o", "/dev/null", "--rate", "10/s"}, urls...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("in %s: curl %s: %v\n%s", ns, strings.Join(urls, " "), err, out)
+	}
+	return cmd
+}
+
 // Start starts a long-running command in namespace ns and stops it at cleanup.
 func Start(t testing.TB, ns, name string, args ...string) *exec.Cmd {
 	t.Helper()
@@ -138,29 +150,37 @@ func WaitPort(t testing.TB, ns string, addr netip.AddrPort) {
 // pid (the worker is its child).
 func Nginx(t testing.TB, ns string, v4, v6 netip.Addr) *exec.Cmd {
 	t.Helper()
+	return NginxHTTP(t, ns, v4, fmt.Sprintf(`access_log off;
+server {
+	listen %s:80;
+	listen [%s]:80;
+	keepalive_requests 100000;
+	location / { default_type text/plain; return 200 "hello\n"; }
+	location = /404 { default_type text/plain; return 404 "missing\n"; }
+}
+`, v4, v6))
+}
+
+// NginxHTTP starts nginx in namespace ns, one process, its pid file, error log and temporary
+// files in a directory of the test's, with http the directives of its http block (servers
+// included), and returns once something listens on port 80 of v4.
+func NginxHTTP(t testing.TB, ns string, v4 netip.Addr, http string) *exec.Cmd {
+	t.Helper()
 	dir := t.TempDir()
 	conf := fmt.Sprintf(`daemon off;
 master_process off;
 worker_processes 1;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log warn;
-events { worker_connections 256; }
+events { worker_connections 1024; }
 http {
-	access_log off;
 	client_body_temp_path %[1]s/body;
 	proxy_temp_path %[1]s/proxy;
 	fastcgi_temp_path %[1]s/fastcgi;
 	uwsgi_temp_path %[1]s/uwsgi;
 	scgi_temp_path %[1]s/scgi;
-	server {
-		listen %[2]s:80;
-		listen [%[3]s]:80;
-		keepalive_requests 100000;
-		location / { default_type text/plain; return 200 "hello\n"; }
-		location = /404 { default_type text/plain; return 404 "missing\n"; }
-	}
-}
-`, dir, v4, v6)
+%[2]s}
+`, dir, http)
 	path := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)

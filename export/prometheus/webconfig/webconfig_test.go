@@ -33,22 +33,28 @@ type ca struct {
 
 var serial int64
 
-func newCA(t *testing.T, dir, name string) *ca {
+// sign gives tmpl a name, the next serial number and an hour of validity either side of now,
+// and makes its key and certificate, signed by parent, or by itself when parent is nil.
+func sign(t *testing.T, name string, tmpl *x509.Certificate, parent *ca) (der []byte, key *ecdsa.PrivateKey) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	serial++
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
+	tmpl.SerialNumber = big.NewInt(serial)
+	tmpl.Subject = pkix.Name{CommonName: name}
+	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	signer, signerKey := tmpl, key
+	if parent != nil {
+		signer, signerKey = parent.cert, parent.key
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err = x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, signerKey)
 	require.NoError(t, err)
+	return der, key
+}
+
+func newCA(t *testing.T, dir, name string) *ca {
+	t.Helper()
+	der, key := sign(t, name, &x509.Certificate{KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true}, nil)
 	cert, err := x509.ParseCertificate(der)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, name+".pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
@@ -60,20 +66,8 @@ func newCA(t *testing.T, dir, name string) *ca {
 // issue writes name.pem and name.key, a certificate for 127.0.0.1 signed by c, and returns it.
 func (c *ca) issue(t *testing.T, dir, name string, usage x509.ExtKeyUsage) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	serial++
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: name},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
-	require.NoError(t, err)
+	der, key := sign(t, name, &x509.Certificate{IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}}, c)
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	require.NoError(t, err)
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
@@ -280,6 +274,36 @@ func TestBasicAuthAlone(t *testing.T) {
 	r, err = get(t, client, url, "", "")
 	require.NoError(t, err)
 	assert.Equal(t, result{code: 200, body: "metrics", proto: "HTTP/1.1"}, r, "no users: no authentication")
+}
+
+// TLS and basic auth together: the right user and password get the metrics over HTTPS; a wrong
+// password, another user or none get 401; plain HTTP to the TLS port gets 400 and no metrics.
+func TestTLSAndBasicAuth(t *testing.T) {
+	dir := t.TempDir()
+	authority := newCA(t, dir, "ca")
+	authority.issue(t, dir, "server", x509.ExtKeyUsageServerAuth)
+	hash, err := bcrypt.GenerateFromPassword([]byte("scrape-pass"), bcrypt.MinCost)
+	require.NoError(t, err)
+	path := filepath.Join(dir, "web.yml")
+	write(t, path, "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"+
+		"basic_auth_users:\n  prometheus: "+string(hash)+"\n")
+	addr := serve(t, path)
+	client := tlsClient(authority.pool, nil, false)
+
+	r, err := get(t, client, "https://"+addr+"/metrics", "prometheus", "scrape-pass")
+	require.NoError(t, err)
+	assert.Equal(t, result{code: 200, body: "metrics", proto: "HTTP/1.1", serverCertName: "server"}, r)
+	denied := result{code: 401, body: "Unauthorized\n", proto: "HTTP/1.1", authenticate: `Basic realm="netobserver", charset="UTF-8"`, serverCertName: "server"}
+	for _, c := range [][2]string{{"prometheus", "wrong"}, {"other", "scrape-pass"}, {"", ""}} {
+		r, err := get(t, client, "https://"+addr+"/metrics", c[0], c[1])
+		require.NoError(t, err)
+		assert.Equal(t, denied, r, "%q", c)
+	}
+
+	r, err = get(t, &http.Client{}, "http://"+addr+"/metrics", "", "")
+	require.NoError(t, err)
+	assert.Equal(t, 400, r.code, "plain HTTP to the TLS port")
+	assert.NotContains(t, r.body, "metrics")
 }
 
 // The cache of successful checks holds at most maxCachedLogins, and no failed check.
