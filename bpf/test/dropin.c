@@ -11,6 +11,8 @@
  *
  * Usage: bpf-dropin path/to/libebpf.so           run every scenario (needs root)
  *        bpf-dropin path/to/libebpf.so --consume  benchmark consumer: poll like iLogtail, discard
+ * DROPIN_BTF=FILE passes FILE to ebpf_init as the kernel's BTF (iLogtail's path for kernels without
+ * /sys/kernel/btf/vmlinux); DROPIN_VERBOSE=1 shows every library message.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -1777,6 +1779,7 @@ static long stub_offset(void *sym)
 static int init_library(const char *so)
 {
 	char path[4096];
+	const char *btf = getenv("DROPIN_BTF");
 
 	CHECK(realpath(so, path), "realpath %s: %s", so, strerror(errno));
 	lib.setup_print(on_print);
@@ -1784,7 +1787,10 @@ static int init_library(const char *so)
 	lib.setup_data(on_data, &events);
 	lib.setup_stats(on_stats, &events);
 	lib.setup_lost(on_lost, &events);
-	return lib.init(NULL, 0, path, (int32_t)strlen(path), stub_offset((void *)lib.cleanup_dog),
+	if (btf && !*btf)
+		btf = NULL;
+	return lib.init((char *)btf, btf ? (int32_t)strlen(btf) : 0, path, (int32_t)strlen(path),
+			stub_offset((void *)lib.cleanup_dog),
 			stub_offset((void *)lib.update_conn_addr), stub_offset((void *)lib.disable_process),
 			stub_offset((void *)lib.update_conn_role));
 }
@@ -1898,8 +1904,10 @@ int main(int argc, char **argv)
 	printf("ok   %s\n", scenario);
 
 	scenario = "ebpf_init";
+	uint64_t t_init = now_ms();
 	int err = init_library(so);
 	CHECK(err == 0, "ebpf_init returned %d: BPF cannot run here (see the libebpf messages above)", err);
+	printf("ok   ebpf_init (%llu ms)\n", (unsigned long long)(now_ms() - t_init));
 	CHECK(print_calls > 0, "the library never used the print callback");
 	configure_like_ilogtail();
 	scenario = "ebpf_start";
