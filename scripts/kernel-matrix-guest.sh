@@ -112,18 +112,19 @@ flushers:
     Listen: 127.0.0.1:9464
 EOF
 
-# consumed: the events netobserver has taken from the library so far (its /metrics).
-consumed() {
-	curl -s --max-time 5 http://127.0.0.1:9464/metrics | awk '/^netobserver_events_total/ { s += $NF } END { print s + 0 }'
+# calls: the HTTP calls netobserver has made of the events so far (its /metrics; not its event
+# count, which each scrape's own loopback connection moves).
+calls() {
+	curl -s --max-time 5 http://127.0.0.1:9464/metrics | awk '/^netobserver_l7_calls_total/ { s += $NF } END { print s + 0 }'
 }
 
-# caught_up: waits until netobserver's event count stands still for 6 s (it publishes at least
+# caught_up: waits until netobserver's call count stands still for 6 s (it publishes at least
 # every 5 s), at most 120 s: events still in the kernel buffers when it stops are not read (the
 # library frees them), so the counts are checked only after the consumer has caught up.
 caught_up() {
 	last=-1 still=0 i=0
 	while [ $still -lt 6 ] && [ $i -lt 120 ]; do
-		now=$(consumed)
+		now=$(calls)
 		if [ "$now" = "$last" ]; then still=$((still + 1)); else still=0; fi
 		last=$now
 		sleep 1
@@ -177,7 +178,7 @@ e2e() {
 		served=$(($(wc -l </tmp/nginx/access.log) - before))
 		replies=$(grep -c 'hello from nginx' /tmp/curl.out)
 		client=$(count client) server=$(count server)
-		detail="curl $replies replies, nginx $served logged, records client $client server $server, $last events (stable ${still}s), exit $rc"
+		detail="curl $replies replies, nginx $served logged, records client $client server $server, $last calls counted before SIGTERM, exit $rc"
 		[ "$replies" = "$KM_REQUESTS" ] && [ "$served" = "$KM_REQUESTS" ] && [ "$client" = "$KM_REQUESTS" ] &&
 			[ "$server" = "$KM_REQUESTS" ] && [ $rc = 0 ] && result=PASS
 		# Per request: run count and run time of each program that ran (bpf_stats, before/after).
