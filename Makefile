@@ -32,6 +32,8 @@ include e2e/e2e.mk
 include accuracy/accuracy.mk
 # make bench-observer: the whole observer's overhead, CPU, memory and loss.
 include scripts/bench.mk
+# make kernel-matrix: the capture tests in other kernels, booted under qemu.
+include scripts/kernel-matrix.mk
 
 $(BIN)/netobserver: $(GO_FILES) go.mod $(wildcard go.sum) include/libebpf.h $(wildcard cgo/libebpf/*.[ch])
 	@mkdir -p $(BIN)

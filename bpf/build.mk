@@ -22,7 +22,16 @@ $(BPF_OBJ)/netobserver.bpf.o: bpf/netobserver.bpf.c bpf/core.h bpf/shared.h incl
 $(BPF_OBJ)/netobserver.skel.h: $(BPF_OBJ)/netobserver.bpf.o
 	$(BPFTOOL) gen skeleton $< name netobserver_bpf > $@.tmp && mv $@.tmp $@
 
-$(BIN)/libebpf.so: bpf/libebpf.c bpf/shared.h include/libebpf.h $(BPF_OBJ)/netobserver.skel.h
+# The same programs without the kfunc extern, for kernels without their own BTF (netobserver.bpf.c says
+# why); the loader and insncheck take only its ELF bytes.
+$(BPF_OBJ)/netobserver-btffile.bpf.o: bpf/netobserver.bpf.c bpf/core.h bpf/shared.h include/libebpf.h
+	@mkdir -p $(@D)
+	$(BPF_CLANG) $(BPF_PROG_CFLAGS) -DNETOBSERVER_NO_KFUNC -c $< -o $@
+
+$(BPF_OBJ)/netobserver-btffile.skel.h: $(BPF_OBJ)/netobserver-btffile.bpf.o
+	$(BPFTOOL) gen skeleton $< name netobserver_btffile_bpf > $@.tmp && mv $@.tmp $@
+
+$(BIN)/libebpf.so: bpf/libebpf.c bpf/shared.h include/libebpf.h $(BPF_OBJ)/netobserver.skel.h $(BPF_OBJ)/netobserver-btffile.skel.h
 	@mkdir -p $(@D)
 	$(CC) $(BPF_LIB_CFLAGS) -shared -Wl,-z,defs -o $@ $< -lbpf
 
@@ -45,7 +54,7 @@ $(BIN)/bpf-floor: bpf/test/floor.c $(BPF_OBJ)/floor.skel.h
 	@mkdir -p $(@D)
 	$(CC) $(BPF_TEST_CFLAGS) -o $@ $< -lbpf
 
-$(BIN)/bpf-insncheck: bpf/test/insncheck.c $(BPF_OBJ)/netobserver.skel.h
+$(BIN)/bpf-insncheck: bpf/test/insncheck.c bpf/skel-open.h $(BPF_OBJ)/netobserver.skel.h $(BPF_OBJ)/netobserver-btffile.skel.h
 	@mkdir -p $(@D)
 	$(CC) $(BPF_TEST_CFLAGS) -o $@ $< -lbpf
 

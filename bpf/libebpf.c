@@ -32,7 +32,7 @@
 
 #include "libebpf.h"
 #include "shared.h"
-#include "netobserver.skel.h"
+#include "skel-open.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -1241,7 +1241,7 @@ static struct bpf_map *tail_map(enum hook h)
 static int load_hook(const char *btf_path, enum hook h, bool quiet)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
-	bool fast = h == HOOK_TP_BTF && btf_fast_path();
+	bool fast = h == HOOK_TP_BTF && !btf_path && btf_fast_path();
 	int err;
 
 	if (h == HOOK_TRACEPOINT) {
@@ -1249,7 +1249,7 @@ static int load_hook(const char *btf_path, enum hook h, bool quiet)
 		if (err)
 			return err;
 	}
-	g.skel = netobserver_bpf__open_opts(&opts);
+	g.skel = netobserver_open(&opts, btf_path != NULL);
 	if (!g.skel) {
 		err = -errno;
 		logmsg(LOG_WARN, "libebpf: opening the embedded BPF object failed: %s\n", strerror(-err));

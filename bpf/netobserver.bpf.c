@@ -338,13 +338,23 @@ static __always_inline struct file *fd_file(s32 fd)
  * comes in two builds. The portable one chases task->files->fdt->fd[fd]->f_inode->i_mode with six
  * probe reads. The fast one (5.11+ helper, 6.2+ kfunc; part of the tp_btf hook set, chosen by the
  * loader) walks the same chain with direct BTF loads and needs a single probe read, for the fd array
- * slot. */
+ * slot.
+ * libbpf resolves a kfunc extern against the running kernel's own BTF even when only a program it does
+ * not load calls it, and fails on kernels without BTF; so the object is also built with
+ * NETOBSERVER_NO_KFUNC (the loader opens that build when a BTF file stands in for the kernel's), in
+ * which btf_sys_exit is the portable test again. */
+#ifndef NETOBSERVER_NO_KFUNC
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+#define FAST_SOCKET_TEST true
+#else
+#define FAST_SOCKET_TEST false
+#endif
 
 static __always_inline bool fd_is_socket(s32 fd, bool btf)
 {
 	struct file *f = NULL;
 
+#ifndef NETOBSERVER_NO_KFUNC
 	if (btf) {
 		struct task_struct *task = bpf_get_current_task_btf();
 		struct fdtable *fdt = task->files->fdt;
@@ -363,6 +373,9 @@ static __always_inline bool fd_is_socket(s32 fd, bool btf)
 			return false;
 		return (f->f_inode->i_mode & S_IFMT) == S_IFSOCK;
 	}
+#else
+	(void)btf;
+#endif
 	f = fd_file(fd);
 	if (!f)
 		return false;
@@ -1628,7 +1641,7 @@ static __always_inline int hook_exit(void *ctx, struct pt_regs___k *regs, long r
 SEC("tp_btf/sys_exit")
 int btf_sys_exit(u64 *ctx)
 {
-	return hook_exit(ctx, (struct pt_regs___k *)ctx[0], (long)ctx[1], true, true, &tails_btf);
+	return hook_exit(ctx, (struct pt_regs___k *)ctx[0], (long)ctx[1], true, FAST_SOCKET_TEST, &tails_btf);
 }
 
 SEC("tp_btf/sys_exit")

@@ -18,6 +18,11 @@ packages=(
   # re-recording protocol captures from real traffic (parser/dns/testdata/capture.sh)
   strace
 )
+# `make kernel-matrix` only (scripts/deps.sh --kernel-matrix): qemu, a static busybox for the guests,
+# kmod to resolve the guest kernels' module dependencies, the decompressors of their images.
+if [ "${1:-}" = --kernel-matrix ]; then
+  packages+=(qemu-system-x86 busybox-static kmod xz-utils zstd binutils)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

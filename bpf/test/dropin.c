@@ -11,6 +11,9 @@
  *
  * Usage: bpf-dropin path/to/libebpf.so           run every scenario (needs root)
  *        bpf-dropin path/to/libebpf.so --consume  benchmark consumer: poll like iLogtail, discard
+ * DROPIN_BTF=FILE passes FILE to ebpf_init as the kernel's BTF (iLogtail's path for kernels without
+ * /sys/kernel/btf/vmlinux); DROPIN_VERBOSE=1 shows every library message; DROPIN_WAIT_SCALE=N
+ * multiplies every wait for events and processes (an emulated guest, make kernel-matrix under TCG).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -119,6 +122,14 @@ static uint64_t now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t wait_scale = 1;
+
+/* The deadline of a wait of ms milliseconds (times DROPIN_WAIT_SCALE). */
+static uint64_t after_ms(uint64_t ms)
+{
+	return now_ms() + ms * wait_scale;
 }
 
 /* ---- event store ----------------------------------------------------------------------------- */
@@ -578,7 +589,7 @@ static void stop_worker(struct worker *w)
 static struct reply call(struct worker *w, struct cmd c, const void *payload)
 {
 	struct reply r;
-	uint64_t deadline = now_ms() + 5000;
+	uint64_t deadline = after_ms(5000);
 
 	write_all(w->cmd_fd, &c, sizeof(c));
 	if (c.op == OP_SEND)
@@ -603,7 +614,7 @@ static void call_async(struct worker *w, struct cmd c)
 static struct reply wait_reply(struct worker *w)
 {
 	struct reply r;
-	uint64_t deadline = now_ms() + 5000;
+	uint64_t deadline = after_ms(5000);
 
 	for (;;) {
 		struct pollfd p = { .fd = w->rep_fd, .events = POLLIN };
@@ -676,7 +687,7 @@ static void w_close(struct worker *w, int fd)
 /* Polls until pred() holds, bounded by 5 s. */
 static void wait_until(int (*pred)(void *), void *arg, const char *what)
 {
-	uint64_t deadline = now_ms() + 5000;
+	uint64_t deadline = after_ms(5000);
 
 	for (;;) {
 		pump();
@@ -690,7 +701,7 @@ static void wait_until(int (*pred)(void *), void *arg, const char *what)
 /* Lets in-flight events arrive before asserting that something did NOT happen. */
 static void settle(void)
 {
-	uint64_t end = now_ms() + 300;
+	uint64_t end = after_ms(300);
 	while (now_ms() < end) {
 		pump();
 		usleep(10000);
@@ -1654,7 +1665,7 @@ static void scenario_stubs(void)
 	inet_pton(AF_INET6, "fd00:201::77", s.addr.in6.addr);
 	s.flag = false;
 	call_stub(s);
-	uint64_t deadline = now_ms() + 5000;
+	uint64_t deadline = after_ms(5000);
 	struct event *c;
 	while (!(c = find_ctrl((pid_t)s.id.tgid, 4242, EventConnect))) {
 		CHECK(now_ms() < deadline, "no EventConnect after update_conn_addr on an untracked id");
@@ -1727,7 +1738,7 @@ static pid_t spawn_exec(const char *ns, const char *out, char *const argv[])
 
 static int wait_exit(pid_t pid, int timeout_ms)
 {
-	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	uint64_t deadline = after_ms((uint64_t)timeout_ms);
 	int st;
 
 	for (;;) {
@@ -1747,7 +1758,7 @@ static int wait_exit(pid_t pid, int timeout_ms)
 static void wait_port(const char *ns, const char *what, int port, int udp)
 {
 	char cmd[256];
-	uint64_t deadline = now_ms() + 5000;
+	uint64_t deadline = after_ms(5000);
 
 	snprintf(cmd, sizeof(cmd), "ip netns exec %s ss -H -ln%s 'sport = :%d' | grep -q .", ns, udp ? "u" : "t", port);
 	while (system(cmd)) {
@@ -1804,7 +1815,7 @@ static void scenario_curl_nginx(void)
 	CHECK(wait_exit(cu, 10000) == 0, "curl failed (see %s)", out);
 	static const char get[] = "GET /hello HTTP/1.1\r\n";
 	static const char ok[] = "HTTP/1.1 200 OK\r\n";
-	uint64_t deadline = now_ms() + 5000;
+	uint64_t deadline = after_ms(5000);
 	struct event *creq, *cresp, *sreq, *sresp;
 	for (;;) {
 		pump();
@@ -1861,7 +1872,7 @@ static void scenario_dig_dnsmasq(void)
 	pid_t dg = spawn_exec(ns_a, out, dig_argv);
 	CHECK(wait_exit(dg, 10000) == 0, "dig failed (see %s)", out);
 	static const char qname[] = "\x04test\x07" "example";
-	uint64_t deadline = now_ms() + 5000;
+	uint64_t deadline = after_ms(5000);
 	struct event *dq = NULL, *dr = NULL, *sq = NULL;
 	for (;;) {
 		pump();
@@ -1920,6 +1931,7 @@ static long stub_offset(void *sym)
 static int init_library(const char *so)
 {
 	char path[4096];
+	const char *btf = getenv("DROPIN_BTF");
 
 	CHECK(realpath(so, path), "realpath %s: %s", so, strerror(errno));
 	lib.setup_print(on_print);
@@ -1927,7 +1939,10 @@ static int init_library(const char *so)
 	lib.setup_data(on_data, &events);
 	lib.setup_stats(on_stats, &events);
 	lib.setup_lost(on_lost, &events);
-	return lib.init(NULL, 0, path, (int32_t)strlen(path), stub_offset((void *)lib.cleanup_dog),
+	if (btf && !*btf)
+		btf = NULL;
+	return lib.init((char *)btf, btf ? (int32_t)strlen(btf) : 0, path, (int32_t)strlen(path),
+			stub_offset((void *)lib.cleanup_dog),
 			stub_offset((void *)lib.update_conn_addr), stub_offset((void *)lib.disable_process),
 			stub_offset((void *)lib.update_conn_role));
 }
@@ -1995,6 +2010,8 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	verbose = getenv("DROPIN_VERBOSE") != NULL;
+	if (getenv("DROPIN_WAIT_SCALE") && atoi(getenv("DROPIN_WAIT_SCALE")) > 1)
+		wait_scale = (uint64_t)atoi(getenv("DROPIN_WAIT_SCALE"));
 	bind_library(so, &handle);
 	if (argc > 2 && !strcmp(argv[2], "--consume"))
 		return consume(so);
@@ -2041,8 +2058,10 @@ int main(int argc, char **argv)
 	printf("ok   %s\n", scenario);
 
 	scenario = "ebpf_init";
+	uint64_t t_init = now_ms();
 	int err = init_library(so);
 	CHECK(err == 0, "ebpf_init returned %d: BPF cannot run here (see the libebpf messages above)", err);
+	printf("ok   ebpf_init (%llu ms)\n", (unsigned long long)(now_ms() - t_init));
 	CHECK(print_calls > 0, "the library never used the print callback");
 	configure_like_ilogtail();
 	scenario = "ebpf_start";
@@ -2084,7 +2103,7 @@ int main(int argc, char **argv)
 		pair_send(&x, big, len);
 		/* The kernel reports a loss with the next record that fits. */
 		pair_send(&x, get_req, sizeof(get_req) - 1);
-		uint64_t deadline = now_ms() + 5000;
+		uint64_t deadline = after_ms(5000);
 		while (!lost_by_type[DATA_HAND]) {
 			CHECK(now_ms() < deadline, "no lost notice for data events that cannot fit the buffer");
 			pump();

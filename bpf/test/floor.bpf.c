@@ -4,6 +4,10 @@
  * costs (the raw tracepoint dispatch, the syscall slow path it switches on for every task) any
  * capture hooked there pays before its first instruction; bench-libebpf.sh measures it as a third
  * arm beside "off" and "on".
+ *
+ * The two optional programs are the same floor for a capture hooked on the socket layer instead
+ * (`make kernel-matrix` compares them on kernels with kprobes): an empty fentry and an empty kprobe
+ * on tcp_sendmsg, which only TCP sends pay. Not loaded unless bpf-floor asks for them.
  */
 #include <linux/types.h>
 #include <linux/bpf.h>
@@ -11,8 +15,20 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-SEC("tp_btf/sys_exit")
+SEC("?tp_btf/sys_exit")
 int floor_sys_exit(void *ctx __attribute__((unused)))
+{
+	return 0;
+}
+
+SEC("?fentry/tcp_sendmsg")
+int floor_fentry(void *ctx __attribute__((unused)))
+{
+	return 0;
+}
+
+SEC("?kprobe/tcp_sendmsg")
+int floor_kprobe(void *ctx __attribute__((unused)))
 {
 	return 0;
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * bpf-floor: attaches floor.bpf.c's empty sys_exit program, prints "ready", and keeps it attached
- * until SIGTERM or SIGINT. Usage: bpf-floor   (root)
+ * bpf-floor: attaches one of floor.bpf.c's empty programs (default: the tp_btf sys_exit one), prints
+ * "ready", and keeps it attached until SIGTERM or SIGINT.
+ * Usage: bpf-floor [tp_btf|fentry|kprobe]   (root; fentry and kprobe on tcp_sendmsg)
  */
 #include <errno.h>
 #include <signal.h>
@@ -20,16 +21,28 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	struct floor_bpf *skel = floor_bpf__open_and_load();
+	const char *kind = argc > 1 ? argv[1] : "tp_btf";
+	struct floor_bpf *skel = floor_bpf__open();
+	struct bpf_program *prog;
 
 	if (!skel) {
-		fprintf(stderr, "bpf-floor: cannot load the empty sys_exit program: %s\n", strerror(errno));
+		fprintf(stderr, "bpf-floor: cannot open the BPF object: %s\n", strerror(errno));
 		return 1;
 	}
-	if (floor_bpf__attach(skel)) {
-		fprintf(stderr, "bpf-floor: cannot attach to sys_exit: %s\n", strerror(errno));
+	prog = !strcmp(kind, "tp_btf")	 ? skel->progs.floor_sys_exit
+	       : !strcmp(kind, "fentry") ? skel->progs.floor_fentry
+	       : !strcmp(kind, "kprobe") ? skel->progs.floor_kprobe
+					 : NULL;
+	if (!prog) {
+		fprintf(stderr, "usage: bpf-floor [tp_btf|fentry|kprobe]\n");
+		floor_bpf__destroy(skel);
+		return 2;
+	}
+	bpf_program__set_autoload(prog, true);
+	if (floor_bpf__load(skel) || floor_bpf__attach(skel)) {
+		fprintf(stderr, "bpf-floor: cannot load or attach the empty %s program: %s\n", kind, strerror(errno));
 		floor_bpf__destroy(skel);
 		return 1;
 	}
