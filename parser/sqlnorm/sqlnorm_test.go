@@ -304,7 +304,9 @@ func FuzzNormalize(f *testing.F) {
 		for _, c := range []byte(verb) {
 			require.True(t, c >= 'A' && c <= 'Z' || c == '_', "verb %q", verb)
 		}
-		if !truncated {
+		// A cut output (at the bound, or where a literal of uncertain end masked the rest) ends in
+		// "..." glued to whatever token it cut, which need not read back the same.
+		if !truncated && !bytes.HasSuffix(out, []byte(ellipsis)) {
 			again, truncated2 := n.Normalize([]byte(first), false)
 			require.False(t, truncated2)
 			require.Equal(t, first, string(again), "not idempotent, input %q", sql)
