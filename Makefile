@@ -51,12 +51,13 @@ $(BIN)/test/libebpf-missing-symbol.so: cgo/replay/replay.c include/libebpf.h
 	objcopy --localize-symbol=ebpf_get_next_key $(BIN)/test/replay.o $(BIN)/test/replay-missing.o
 	$(CC) -shared -o $@ $(BIN)/test/replay-missing.o -ldl
 
-# The replay library without the optional process extension, as Alibaba's library is: the observer
-# must fall back to /proc (and the netlink process connector).
+# The replay library without the optional extensions, as Alibaba's library is: the observer must
+# fall back to /proc (and the netlink process connector), and a stop drains until a short poll.
 $(BIN)/test/libebpf-replay-noproc.so: cgo/replay/replay.c include/libebpf.h
 	@mkdir -p $(BIN)/test
 	$(CC) $(CFLAGS_SO) -fvisibility=hidden -c -o $(BIN)/test/replay-np.o $<
-	objcopy --localize-symbol=netobserver_setup_process_func $(BIN)/test/replay-np.o $(BIN)/test/replay-noproc.o
+	objcopy --localize-symbol=netobserver_setup_process_func --localize-symbol=netobserver_detach \
+		$(BIN)/test/replay-np.o $(BIN)/test/replay-noproc.o
 	$(CC) -shared -o $@ $(BIN)/test/replay-noproc.o -ldl
 
 # The replay library whose ebpf_init, ebpf_start, ebpf_poll_events or ebpf_stop (NETOBSERVER_REPLAY_HANG)

@@ -938,13 +938,18 @@ static int buffer_map_fd(int which)
 	return bpf_map__fd(m);
 }
 
-static void detach_all(void)
+static void detach_programs(void)
 {
 	for (int i = 0; i < g.ntracepoints; i++)
 		bpf_link__destroy(g.tracepoints[i]);
 	free(g.tracepoints);
 	g.tracepoints = NULL;
 	g.ntracepoints = 0;
+}
+
+static void detach_all(void)
+{
+	detach_programs();
 	for (int i = 0; i < NUM_BUFFERS; i++) {
 		close_buffer(&g.buffers[i], g.skel ? buffer_map_fd(i) : -1);
 		close_rings(&g.buffers[i], i);
@@ -1448,12 +1453,13 @@ EXPORT int32_t ebpf_start(void)
 		/* iLogtail calls ebpf_start on every config reload. The settings are in the config map
 		 * already, so unless a buffer size changed, keep programs and buffers: reopening them
 		 * would throw away the events not yet polled. */
-		if (!memcmp(g.pages, g.open_pages, sizeof(g.pages)) && g.proc_attached == (g.proc_fn != NULL)) {
+		if (g.ntracepoints && !memcmp(g.pages, g.open_pages, sizeof(g.pages)) &&
+		    g.proc_attached == (g.proc_fn != NULL)) {
 			push_config();
 			logmsg(LOG_INFO, "libebpf: ebpf_start while running: settings applied, buffers kept\n");
 			return 0;
 		}
-		logmsg(LOG_INFO, "libebpf: ebpf_start while running with new buffer sizes; reopening (unpolled events are lost)\n");
+		logmsg(LOG_INFO, "libebpf: ebpf_start while running with new buffer sizes or detached; reopening (unpolled events are lost)\n");
 		detach_all();
 	}
 	push_config();
@@ -1511,6 +1517,18 @@ EXPORT int32_t ebpf_start(void)
 fail:
 	detach_all();
 	return err;
+}
+
+/* netobserver's stop extension: the programs stop producing, the buffers stay pollable, so that
+ * the caller can poll until a poll comes back empty and then ebpf_stop without losing an event.
+ * ebpf_start after it reattaches (through the reopening path). Alibaba's library has no such
+ * call: its callers can only poll until a short poll and lose what is written after it. */
+EXPORT void netobserver_detach(void)
+{
+	if (!g.started || !g.ntracepoints)
+		return;
+	detach_programs();
+	logmsg(LOG_INFO, "libebpf: programs detached; buffers kept for the last polls\n");
 }
 
 EXPORT int32_t ebpf_stop(void)

@@ -346,6 +346,13 @@ void ebpf_delete_map_value(void *ids, int32_t count);
 typedef void (*netobserver_proc_func_t)(void *custom, struct netobserver_proc_event_t *event);
 void netobserver_setup_process_func(netobserver_proc_func_t func, void *custom_data);
 
+/* netobserver's OPTIONAL stop extension, looked up with dlsym as the process extension is: the
+ * programs stop producing events while the buffers stay pollable. A consumer calls it, polls until
+ * a poll returns nothing, then ebpf_stop: no event written before the stop is lost. Without it
+ * (Alibaba's library) a consumer can only poll until a short poll right before ebpf_stop, and
+ * events written in that last instant are freed unread. ebpf_start after it attaches again. */
+void netobserver_detach(void);
+
 /* The four uprobe stubs: empty in user space, observed by the kernel side. */
 void ebpf_cleanup_dog(void *ids, int32_t count);
 void ebpf_update_conn_addr(struct connect_id_t *id, union sockaddr_t *addr, uint16_t local_port, bool drop);

@@ -292,20 +292,38 @@ func (o *Observer) Run(ctx context.Context, reload <-chan Options) error {
 			gc.Reset(o.opts.GCInterval)
 		case <-ctx.Done():
 			// Connections whose process exited without closing them are reported by the
-			// library when deleted from its map: collect them now so their totals are in
-			// the final records, and give the poller a few polls to bring them.
-			if o.collect() > 0 {
-				time.Sleep(finalCollectWait)
-			}
-			err := o.lib.Stop()
-			o.drain()
+			// library when deleted from its map: collect them now so that the library's
+			// last polls bring their totals into the final records.
+			o.collect()
+			err := o.stopLibrary()
 			o.finish()
 			return err
 		}
 	}
 }
 
-// drain consumes the batches polled before the library stopped.
+// stopLibrary stops the library while consuming the batches its stop drains from the kernel
+// buffers (Stop waits for them to be released), then those already polled.
+func (o *Observer) stopLibrary() error {
+	stopped := make(chan error, 1)
+	go func() { stopped <- o.lib.Stop() }()
+	events := o.lib.Events()
+	for {
+		select {
+		case b, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			o.consume(b)
+		case err := <-stopped:
+			o.drain()
+			return err
+		}
+	}
+}
+
+// drain consumes the batches already polled.
 func (o *Observer) drain() {
 	for {
 		select {
@@ -654,10 +672,6 @@ func (o *Observer) resolve(id libebpf.ConnID, addr *libebpf.SockAddr, role libeb
 func noPeer(a libebpf.SockAddr) bool {
 	return (a.Family == libebpf.FamilyInet || a.Family == libebpf.FamilyInet6) && a.Port() == 0 && a.Addr().IsUnspecified()
 }
-
-// finalCollectWait is how long the final flush waits for the events of the connections collected
-// at shutdown: several of the poller's idle intervals.
-const finalCollectWait = 100 * time.Millisecond
 
 // collect deletes the kernel map's entries whose process or fd is gone, as iLogtail did every
 // 300 s, DeleteBatch at a time, and returns how many.

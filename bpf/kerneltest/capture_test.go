@@ -117,9 +117,16 @@ func libraryPath(t testing.TB) string {
 // starts it. The library stays loaded until the test ends.
 func startCapture(t *testing.T, tweak func(*libebpf.Library)) *capture {
 	t.Helper()
+	return startCaptureWith(t, libebpf.Options{PollInterval: 2 * time.Millisecond}, tweak)
+}
+
+// startCaptureWith is startCapture with the poller's options.
+func startCaptureWith(t *testing.T, opts libebpf.Options, tweak func(*libebpf.Library)) *capture {
+	t.Helper()
 	testenv.RequireRoot(t)
 	c := &capture{log: &testLog{t: t}, done: make(chan struct{})}
-	lib, err := libebpf.Open(libebpf.Options{Path: libraryPath(t), Logger: slog.New(c.log), PollInterval: 2 * time.Millisecond})
+	opts.Path, opts.Logger = libraryPath(t), slog.New(c.log)
+	lib, err := libebpf.Open(opts)
 	if err != nil {
 		t.Fatalf("BPF CANNOT RUN HERE: %v\nlibrary said:\n%s", err, strings.Join(c.log.msgs, "\n"))
 	}

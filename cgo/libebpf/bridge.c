@@ -158,6 +158,8 @@ struct netobs_lib *netobs_open(const char *file, char *err, size_t err_len)
 	if (!procs || strcmp(procs, "off"))
 		lib->setup_process = (void (*)(netobserver_proc_func_t, void *))dlsym(lib->handle, "netobserver_setup_process_func");
 
+	lib->detach = (void (*)(void))dlsym(lib->handle, "netobserver_detach");
+
 	void *stubs[4] = {(void *)lib->fn.cleanup_dog, (void *)lib->fn.update_conn_addr,
 			  (void *)lib->fn.disable_process, (void *)lib->fn.update_conn_role};
 	for (int i = 0; i < 4; i++) {
@@ -195,6 +197,14 @@ int32_t netobs_start(struct netobs_lib *lib)
 int32_t netobs_stop(struct netobs_lib *lib)
 {
 	return lib->fn.stop();
+}
+
+int netobs_detach(struct netobs_lib *lib)
+{
+	if (!lib->detach)
+		return 0;
+	lib->detach();
+	return 1;
 }
 
 const char *netobs_version(struct netobs_lib *lib)

@@ -43,6 +43,8 @@ struct netobs_lib {
 	int (*replay_finished)(void); // optional: only the replay library has an end
 	// optional: the process extension (netobserver_setup_process_func); NULL in Alibaba's library
 	void (*setup_process)(netobserver_proc_func_t, void *);
+	// optional: the stop extension (netobserver_detach); NULL in Alibaba's library
+	void (*detach)(void);
 	char path[4096];              // the file the dynamic loader actually opened
 	long offsets[4];              // stubs 14-17, dli_saddr - dli_fbase
 	int32_t stop_flag;            // read by ebpf_poll_events; written by Go
@@ -56,6 +58,9 @@ struct netobs_lib *netobs_open(const char *file, char *err, size_t err_len);
 int32_t netobs_init(struct netobs_lib *lib, const char *btf);
 int32_t netobs_start(struct netobs_lib *lib);
 int32_t netobs_stop(struct netobs_lib *lib);
+// netobs_detach stops the library producing events, keeping its buffers pollable; 0 when the
+// library has no netobserver_detach (then it goes on producing until ebpf_stop).
+int netobs_detach(struct netobs_lib *lib);
 const char *netobs_version(struct netobs_lib *lib);
 // netobs_has_process_events says whether the library has the process extension.
 int netobs_has_process_events(struct netobs_lib *lib);

@@ -139,6 +139,36 @@ func collect(t testing.TB, lib *Library, n int) []recorded {
 	return rec.events
 }
 
+// stopReading calls Stop while reading Events, as a consumer must, and returns the events that
+// came until Stop returned and those left on Events.
+func stopReading(t testing.TB, lib *Library) []recorded {
+	t.Helper()
+	rec := &recorder{}
+	stopped := make(chan error, 1)
+	go func() { stopped <- lib.Stop() }()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case b := <-lib.Events():
+			b.Visit(rec)
+			lib.Release(b)
+		case err := <-stopped:
+			require.NoError(t, err)
+			for {
+				select {
+				case b := <-lib.Events():
+					b.Visit(rec)
+					lib.Release(b)
+				default:
+					return rec.events
+				}
+			}
+		case <-deadline:
+			t.Fatalf("Stop did not return in 30s")
+		}
+	}
+}
+
 // quiet asserts that no further event arrives within a short wait.
 func quiet(t testing.TB, lib *Library) {
 	t.Helper()

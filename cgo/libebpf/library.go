@@ -337,25 +337,38 @@ func (l *Library) startLibrary() error {
 	return nil
 }
 
-// Stop stops the poller and calls ebpf_stop. Batches already decoded stay on Events. Stopping a
-// stopped library does nothing.
+// Stop stops the library producing events, delivers on Events what its buffers still hold, then
+// calls ebpf_stop, which frees them. The consumer must go on reading Events until Stop returns:
+// the last batches wait for free ones. Stopping a stopped library does nothing.
+//
+// With netobserver_detach (our library, the replay library) the programs are detached first and
+// the buffers polled until a poll returns nothing: no event is lost. Without it (Alibaba's
+// library) the programs run until ebpf_stop, so the buffers are polled until a short poll, and
+// what is written between that poll and ebpf_stop is freed unread and uncounted.
 func (l *Library) Stop() error {
 	l.control.Lock()
 	defer l.control.Unlock()
-	return l.stopLocked()
+	return l.stopLocked(true)
 }
 
-func (l *Library) stopLocked() error {
+// stopLocked stops the poller, drains the buffers onto Events when asked, and calls ebpf_stop.
+func (l *Library) stopLocked(drain bool) error {
 	if !l.started {
 		return nil
 	}
+	l.call.Lock()
+	detached := drain && C.netobs_detach(l.c) != 0
+	l.call.Unlock()
 	atomic.StoreInt32((*int32)(unsafe.Pointer(&l.c.stop_flag)), 1)
 	close(l.stopReq)
 	<-l.pollerDone
 	l.started = false
+	atomic.StoreInt32((*int32)(unsafe.Pointer(&l.c.stop_flag)), 0)
+	if drain {
+		l.drain(detached)
+	}
 	l.call.Lock()
 	rc := C.netobs_stop(l.c)
-	l.c.stop_flag = 0
 	l.call.Unlock()
 	if rc != 0 {
 		return fmt.Errorf("libebpf: ebpf_stop of %s failed: %w", l.path, errnoOf(rc))
@@ -363,15 +376,47 @@ func (l *Library) stopLocked() error {
 	return nil
 }
 
-// Close stops the library, closes Events and unloads the file. Batches still on Events can be
-// drained. Closing twice does nothing.
+// drainPolls bounds the last polls of a library that goes on producing (no netobserver_detach)
+// on a host busier than one poll can empty.
+const drainPolls = 256
+
+// drain polls what the buffers hold onto Events: until a poll returns nothing when the library
+// stopped producing, else until a short poll (Batch.Drained).
+func (l *Library) drain(detached bool) {
+	max := C.int32_t(l.opts.MaxEventsPerPoll)
+	for range drainPolls {
+		b := <-l.free
+		rc := l.pollOnce(b, max)
+		b.Drained = rc >= 0 && rc < max
+		if b.Len() > 0 {
+			l.counters.batches.Add(1)
+			l.events <- b
+		} else {
+			l.free <- b
+		}
+		if rc < 0 {
+			l.counters.pollErrors.Add(1)
+			l.log.Warn("libebpf: the last poll before ebpf_stop failed", "file", l.path, "error", errnoOf(rc))
+			return
+		}
+		if rc == 0 || (!detached && rc < max) {
+			return
+		}
+	}
+	l.log.Warn("libebpf: events still coming after the last polls; the rest is freed by ebpf_stop unread",
+		"file", l.path, "polls", drainPolls, "max_events_per_poll", l.opts.MaxEventsPerPoll)
+}
+
+// Close stops the library, closes Events and unloads the file. Batches already on Events can be
+// read. Unlike Stop it waits for no consumer: what the buffers still hold is freed unread (call
+// Stop first, as the observer does). Closing twice does nothing.
 func (l *Library) Close() error {
 	l.control.Lock()
 	defer l.control.Unlock()
 	if l.closed {
 		return nil
 	}
-	err := l.stopLocked()
+	err := l.stopLocked(false)
 	l.closed = true
 	close(l.events)
 	l.call.Lock()

@@ -211,12 +211,12 @@ func TestStartTwiceStopTwiceCloseTwice(t *testing.T) {
 	require.NoError(t, r.lib.Start())
 	first := collect(t, r.lib, 1000)
 	require.NoError(t, r.lib.Start(), "a reload calls ebpf_start again")
-	require.NoError(t, r.lib.Stop())
+	first = append(first, stopReading(t, r.lib)...)
 	require.NoError(t, r.lib.Stop())
 	require.NoError(t, r.lib.Start())
 
-	// Whatever was polled before the stop is still on the channel, and delivery goes on where it
-	// stopped: one poller, in order, without loss or repetition.
+	// Whatever was polled before the stop came, and delivery goes on where it stopped: one
+	// poller, in order, without loss or repetition.
 	var tss []uint64
 	for _, e := range first {
 		tss = append(tss, e.data.TS)
@@ -236,7 +236,38 @@ func TestStartTwiceStopTwiceCloseTwice(t *testing.T) {
 	assert.ErrorIs(t, r.lib.Start(), errClosed)
 	assert.ErrorIs(t, r.lib.SetSampling(50), errClosed)
 	assert.Equal(t, []string{"init btf=- so=" + r.lib.Path() + " offsets=ok", "config opt=0 opt2=0 value=-1 len=4",
-		"start", "start", "stop", "start", "stop"}, r.calls(t))
+		"start", "start", "detach", "stop", "start", "stop"}, r.calls(t), "Close does not wait for a consumer")
+}
+
+// Without netobserver_detach (as with Alibaba's library) the library goes on producing until
+// ebpf_stop: Stop polls until a short poll, so everything it held before reaches the consumer.
+func TestStopDrainsALibraryWithoutDetach(t *testing.T) {
+	const n = 20000
+	r := openReplay(t, fmt.Sprintf("data repeat=%d ts=1 conn=3:77:5 dir=egress proto=http \"x\"\n", n),
+		Options{Path: builtFile(t, "test/libebpf-replay-noproc.so"), MaxEventsPerPoll: 100})
+	require.NoError(t, r.lib.SetProtocolFilter(AllProtocols))
+	require.NoError(t, r.lib.Start())
+	got := append(collect(t, r.lib, 1000), stopReading(t, r.lib)...)
+	require.Len(t, got, n)
+	for i, e := range got {
+		require.EqualValues(t, i+1, e.data.TS, "event %d", i)
+	}
+	assert.NotContains(t, r.calls(t), "detach")
+}
+
+// With netobserver_detach the library stops producing first (the replay trace pauses), then Stop
+// polls until a poll returns nothing, then calls ebpf_stop.
+func TestStopDetachesThenDrains(t *testing.T) {
+	r := openReplay(t, "data repeat=20000 ts=1 conn=3:77:5 dir=egress proto=http \"x\"\n", Options{MaxEventsPerPoll: 100})
+	require.NoError(t, r.lib.SetProtocolFilter(AllProtocols))
+	require.NoError(t, r.lib.Start())
+	got := append(collect(t, r.lib, 1000), stopReading(t, r.lib)...)
+	assert.Less(t, len(got), 20000, "the trace paused at the detach")
+	for i, e := range got {
+		require.EqualValues(t, i+1, e.data.TS, "event %d", i)
+	}
+	calls := r.calls(t)
+	assert.Equal(t, []string{"start", "detach", "stop"}, calls[len(calls)-3:])
 }
 
 func TestOpenErrorsNameTheProblem(t *testing.T) {

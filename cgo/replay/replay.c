@@ -79,6 +79,7 @@ static struct {
 
 	bool initialised;
 	bool started;
+	bool detached; // netobserver_detach: the trace stops, pending events are still delivered
 	int32_t protocol_filter;
 	int32_t tgid_filter;
 	int32_t self_filter;
@@ -1131,6 +1132,7 @@ EXPORT int32_t ebpf_start(void)
 	}
 	record("start");
 	R.started = true;
+	R.detached = false;
 	return 0;
 }
 
@@ -1140,6 +1142,13 @@ EXPORT int32_t ebpf_stop(void)
 	record("stop");
 	R.started = false;
 	return 0;
+}
+
+/* The trace plays the kernel: after a detach nothing more of it happens until the next start. */
+EXPORT void netobserver_detach(void)
+{
+	record("detach");
+	R.detached = true;
 }
 
 EXPORT int32_t ebpf_poll_events(int32_t max_events, int32_t *stop_flag)
@@ -1158,7 +1167,7 @@ EXPORT int32_t ebpf_poll_events(int32_t max_events, int32_t *stop_flag)
 	}
 	memmove(R.pending, R.pending + sent, (R.n_pending - sent) * sizeof(R.pending[0]));
 	R.n_pending -= sent;
-	while (delivered < max_events && R.cursor < R.n_entries) {
+	while (delivered < max_events && R.cursor < R.n_entries && !R.detached) {
 		if (stop_flag && *stop_flag)
 			break;
 		const struct entry *e = &R.entries[R.cursor];

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -56,6 +57,35 @@ func TestSIGTERMFlushesPendingRecords(t *testing.T) {
 	require.NotNil(t, clientL4, "curl's statistics record")
 	assert.Equal(t, "inet_socket", clientL4["socket_type"])
 	assert.Equal(t, fmt.Sprint(requests), clientL4["send_packets"], "one write per request")
+}
+
+// A SIGTERM the moment the client exits, with no settle time: the events still in the kernel
+// buffers are polled, parsed and flushed before the buffers are freed, so every call is counted
+// on both sides.
+func TestSIGTERMRightAfterTrafficCountsEveryCall(t *testing.T) {
+	testenv.RequireRoot(t)
+	n := testenv.NewNet(t, 213)
+	nginx := testenv.Nginx(t, n.Server, n.ServerV4, n.ServerV6)
+	const requests = 200
+	o := testenv.StartObserver(t, testenv.Pipeline{}.String(), nil)
+	url := fmt.Sprintf("http://%s/right-before-stop", n.ServerV4)
+	curl := testenv.Command(n.Client, "curl", append([]string{"-sS", "-w", "%{http_code}\n"},
+		slices.Repeat([]string{"-o", "/dev/null", url}, requests)...)...)
+	out, err := curl.Output()
+	require.NoError(t, err)
+	require.Equal(t, strings.Repeat("200\n", requests), string(out), "curl's own report")
+	recs := o.Stop(t, 0)
+
+	calls := map[string]int{}
+	for _, r := range recs {
+		if r["type"] == "protocols" && r["url"] == "/right-before-stop" {
+			count, err := strconv.Atoi(r["total_count"])
+			require.NoError(t, err)
+			calls[r["_process_pid_"]] += count
+		}
+	}
+	assert.Equal(t, requests, calls[fmt.Sprint(curl.Process.Pid)], "curl's calls")
+	assert.Equal(t, requests, calls[fmt.Sprint(nginx.Process.Pid)], "nginx's calls")
 }
 
 // A live recording replays offline into the same calls: record on a host, debug anywhere.
