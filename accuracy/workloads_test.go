@@ -614,9 +614,11 @@ func misnamed(recs []record, ok func(string) bool) map[string]string {
 	return out
 }
 
-// kernelLoss forces kernel loss: a 128-page data buffer per CPU (iLogtail's is 512), and the
+// kernelLoss forces kernel loss: a 64-page data buffer per CPU (iLogtail's is 512), and the
 // observer stopped (SIGSTOP) three times for 150 ms while redis-benchmark -c 10 -P 1 runs SET and
-// GET, so that the buffers fill and drop events whatever the machine's speed. Every data event of
+// GET, so that the buffers fill and drop events whatever the machine's speed. (A stop must be
+// long on its own: the poller is woken as soon as a ring is a quarter full, so the sleep before a
+// stop no longer adds to it, and the stops come 50 ms apart: the benchmark takes ≈ 0.3 s.) Every data event of
 // that workload holds exactly one message — one command per write and per read on both ends, one
 // reply likewise — except the single write of the two CONFIG GET, left out of the count. So a
 // lost data event can take at most one call from one side: the calls missing from both sides
@@ -632,9 +634,9 @@ func (w *world) kernelLoss(t *testing.T) {
 		go func() {
 			defer close(done)
 			for range 3 {
-				time.Sleep(200 * time.Millisecond)
+				time.Sleep(50 * time.Millisecond)
 				obs.Cmd.Process.Signal(syscall.SIGSTOP)
-				time.Sleep(40 * time.Millisecond)
+				time.Sleep(150 * time.Millisecond)
 				obs.Cmd.Process.Signal(syscall.SIGCONT)
 			}
 		}()
@@ -649,7 +651,7 @@ func (w *world) kernelLoss(t *testing.T) {
 	delete(gotC, "CONFIG GET")
 	delete(gotS, "CONFIG GET")
 	miss := missing(want, gotC) + missing(want, gotS)
-	w.addRow(row{workload: fmt.Sprintf("redis-benchmark -c %d -P 1 set,get × %d, %d-page data buffer, observer stopped 3 × 40 ms: %d data events lost", redisClients, n, pages, r.lost["data"]),
+	w.addRow(row{workload: fmt.Sprintf("redis-benchmark -c %d -P 1 set,get × %d, %d-page data buffer, observer stopped 3 × 150 ms: %d data events lost", redisClients, n, pages, r.lost["data"]),
 		made: total(want), serverTruth: "", client: total(gotC), server: total(gotS),
 		attribution: fmt.Sprintf("calls missing %d ≤ lost data events %d?", miss, r.lost["data"])})
 	t.Logf("%d-page data buffer: lost_ctrl=%d lost_data=%d; calls missing: client %d, server %d", pages, r.lost["ctrl"], r.lost["data"],

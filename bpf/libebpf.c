@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -127,6 +128,9 @@ static struct {
 	struct bpf_link **tracepoints;
 	int ntracepoints;
 	struct buffer buffers[NUM_BUFFERS];
+	/* Every ring's fd, edge-triggered: netobserver_wait_events sleeps here. Created by the first
+	 * ebpf_init, kept for the life of the process so that a waiting thread never sees it closed. */
+	int epfd;
 	bool started;
 	pid_t owner; /* the process that loaded everything */
 
@@ -141,6 +145,7 @@ static struct {
 } g = {
 	.cfg = { .tgid_filter = -1, .self_pid = -1, .port_filter = -1, .sampling = DATA_SAMPLE_ALL },
 	.pages = { DEFAULT_PAGES, DEFAULT_PAGES, DEFAULT_PAGES, PROC_PAGES },
+	.epfd = -1,
 };
 
 static char record_copy[MAX_RECORD] __attribute__((aligned(8)));
@@ -346,6 +351,42 @@ EXPORT void ebpf_config(int32_t opt1, int32_t opt2, int32_t params_count, void *
 	push_config();
 }
 
+/* ---- fill watermark wakeups ----------------------------------------------------------------- */
+
+/* A ring's fd wakes epoll only when the ring passes its fill watermark (a quarter of a BPF ring:
+ * the programs ask for a wakeup then, and for none below; a perf buffer's wakeup_watermark). Edge
+ * triggered: a ring that holds a few events but is below its watermark does not end the wait. */
+static void watch_ring(int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.fd = fd };
+
+	if (g.epfd >= 0 && epoll_ctl(g.epfd, EPOLL_CTL_ADD, fd, &ev))
+		logmsg(LOG_WARN, "libebpf: watching ring fd %d failed: %s; it is polled on the timer only\n", fd,
+		       strerror(errno));
+}
+
+static void unwatch_ring(int fd)
+{
+	if (g.epfd >= 0)
+		epoll_ctl(g.epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+/* The optional wakeup extension (include/libebpf.h): sleeps until a ring passes its watermark or
+ * timeout_ms passed. Safe to call without the caller's serialisation, concurrently with a poll or a
+ * restart (it touches nothing but the epoll fd, which is never closed while the library is loaded). */
+EXPORT int32_t netobserver_wait_events(int32_t timeout_ms)
+{
+	struct epoll_event ev[8];
+	int n;
+
+	if (g.epfd < 0)
+		return -EBADF;
+	n = epoll_wait(g.epfd, ev, (int)(sizeof(ev) / sizeof(ev[0])), timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	return n;
+}
+
 /* ---- perf buffers -------------------------------------------------------------------------- */
 
 static void close_buffer(struct buffer *b, int map_fd)
@@ -358,6 +399,8 @@ static void close_buffer(struct buffer *b, int map_fd)
 		if (r->base)
 			munmap(r->base, r->data_size + (size_t)getpagesize());
 		if (r->fd >= 0)
+			unwatch_ring(r->fd);
+		if (r->fd >= 0)
 			close(r->fd);
 	}
 	free(b->rings);
@@ -365,9 +408,9 @@ static void close_buffer(struct buffer *b, int map_fd)
 	b->nrings = 0;
 }
 
-/* One BPF-output perf event per CPU. The library never sleeps on these fds (ebpf_poll_events is
- * non-blocking and reads the ring heads directly), so the wakeup watermark is set to half the ring:
- * the kernel does not queue a wakeup per event. */
+/* One BPF-output perf event per CPU. ebpf_poll_events is non-blocking and reads the ring heads
+ * directly; the fds wake netobserver_wait_events only at the fill watermark, a quarter of the ring,
+ * so the kernel does not queue a wakeup per event. */
 static int open_buffer(struct buffer *b, int map_fd, int pages, const char *name)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -388,7 +431,7 @@ static int open_buffer(struct buffer *b, int map_fd, int pages, const char *name
 			.sample_period = 1,
 			.sample_type = PERF_SAMPLE_RAW,
 			.watermark = 1,
-			.wakeup_watermark = (uint32_t)(pages * page / 2),
+			.wakeup_watermark = (uint32_t)(pages * page / 4),
 		};
 		struct ring *r = &b->rings[b->nrings];
 		int fd = (int)syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
@@ -415,6 +458,7 @@ static int open_buffer(struct buffer *b, int map_fd, int pages, const char *name
 			close_buffer(b, map_fd);
 			return -err;
 		}
+		watch_ring(fd);
 		if (ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) || bpf_map_update_elem(map_fd, &cpu, &fd, BPF_ANY)) {
 			int err = errno;
 			logmsg(LOG_WARN, "libebpf: enabling the %s buffer on CPU %d failed: %s\n", name, cpu,
@@ -484,6 +528,7 @@ static void close_rings(struct buffer *b, int which)
 			munmap(r->cons, page);
 		if (r->prod)
 			munmap(r->prod, page + 2 * r->size);
+		unwatch_ring(r->fd);
 		close(r->fd);
 	}
 	free(b->rbs);
@@ -530,6 +575,7 @@ static int open_rings(struct buffer *b, int which, int pages, const char *name)
 		r->cpu = cpu;
 		r->size = size;
 		b->nrbs++;
+		watch_ring(r->fd);
 		cons = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
 		prod = mmap(NULL, page + 2 * size, PROT_READ, MAP_SHARED, r->fd, (off_t)page);
 		r->cons = cons == MAP_FAILED ? NULL : cons;
@@ -978,6 +1024,8 @@ __attribute__((destructor)) static void unload(void)
 {
 	if (g.skel && g.owner == getpid())
 		destroy_all();
+	if (g.epfd >= 0)
+		close(g.epfd);
 }
 
 /* The offset a uprobe wants is a file offset; dladdr gives a virtual one. */
@@ -1383,6 +1431,9 @@ EXPORT int32_t ebpf_init(char *btf, int32_t btf_size, char *so, int32_t so_size,
 		logmsg(LOG_INFO, "libebpf: ebpf_init called again; unloading the previous instance\n");
 		destroy_all();
 	}
+	if (g.epfd < 0 && (g.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		logmsg(LOG_WARN, "libebpf: epoll_create1 failed: %s; netobserver_wait_events will fail and the consumer poll on its timer only\n",
+		       strerror(errno));
 	uname(&uts);
 	if (!so || so_size <= 0 || so_size >= (int32_t)sizeof(so_path)) {
 		logmsg(LOG_WARN, "libebpf: ebpf_init needs the path of the loaded libebpf.so (got %s)\n",

@@ -245,15 +245,22 @@ struct {
 	__type(value, u64);
 } ring_lost SEC(".maps");
 
-/* Hands an event to user space: through the ring buffer (rb) or the per-CPU perf buffer. The ring
- * copy asks for no wakeup: the consumer polls without sleeping on the ring. */
+/* Hands an event to user space: through the ring buffer (rb) or the per-CPU perf buffer. A ring
+ * copy wakes the consumer only once the ring is a quarter full (its fill watermark): the consumer
+ * polls on a timer sized by the traffic, and sleeps in epoll on the rings only so that a burst its
+ * timer did not foresee (or a consumer starved of CPU) is drained before the ring overflows. Below
+ * the watermark no wakeup is queued, so a lightly loaded host wakes only on the timer. (The perf
+ * buffers get the same from their wakeup_watermark, set by the loader.) */
 static __always_inline void output(void *ctx, u32 which, void *perf_map, void *data, u64 size, bool rb)
 {
 	if (rb) {
 		u32 key = bpf_get_smp_processor_id() * NETOBSERVER_NUM_RINGS + which;
 		void *ring = bpf_map_lookup_elem(&rings, &key);
+		u64 wake = BPF_RB_NO_WAKEUP;
 
-		if (!ring || bpf_ringbuf_output(ring, data, size, BPF_RB_NO_WAKEUP)) {
+		if (ring && bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(ring, BPF_RB_RING_SIZE) / 4)
+			wake = BPF_RB_FORCE_WAKEUP;
+		if (!ring || bpf_ringbuf_output(ring, data, size, wake)) {
 			u64 *lost = bpf_map_lookup_elem(&ring_lost, &which);
 			if (lost)
 				__sync_fetch_and_add(lost, 1);

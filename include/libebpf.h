@@ -353,6 +353,16 @@ void netobserver_setup_process_func(netobserver_proc_func_t func, void *custom_d
  * events written in that last instant are freed unread. ebpf_start after it attaches again. */
 void netobserver_detach(void);
 
+/*
+ * netobserver's OPTIONAL wakeup extension, also not one of the 17 symbols (a consumer looks it up
+ * with dlsym; without it, it sleeps on its own timer as iLogtail did). Sleeps until one of the
+ * rings passes its fill watermark (a quarter of the ring) or timeout_ms passed, whichever comes
+ * first, so that a consumer may sleep long on a quiet host and still drain a filling ring before it
+ * overflows. Returns the number of rings that woke it (0: timeout or a signal), or -errno. It may be
+ * called from another thread than the one polling, without serialisation against the other calls.
+ */
+int32_t netobserver_wait_events(int32_t timeout_ms);
+
 /* The four uprobe stubs: empty in user space, observed by the kernel side. */
 void ebpf_cleanup_dog(void *ids, int32_t count);
 void ebpf_update_conn_addr(struct connect_id_t *id, union sockaddr_t *addr, uint16_t local_port, bool drop);

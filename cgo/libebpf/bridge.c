@@ -157,6 +157,10 @@ struct netobs_lib *netobs_open(const char *file, char *err, size_t err_len)
 	const char *procs = getenv("NETOBSERVER_PROCESS_EVENTS");
 	if (!procs || strcmp(procs, "off"))
 		lib->setup_process = (void (*)(netobserver_proc_func_t, void *))dlsym(lib->handle, "netobserver_setup_process_func");
+	// NETOBSERVER_WAKEUP=off leaves the extension unused: the poller sleeps on its timer only.
+	const char *wake = getenv("NETOBSERVER_WAKEUP");
+	if (!wake || strcmp(wake, "off"))
+		lib->wait_events = (int32_t (*)(int32_t))dlsym(lib->handle, "netobserver_wait_events");
 
 	lib->detach = (void (*)(void))dlsym(lib->handle, "netobserver_detach");
 
@@ -261,6 +265,23 @@ void netobs_idle(int64_t ns)
 
 	while (nanosleep(&t, &t) && errno == EINTR)
 		;
+}
+
+int netobs_has_wait(struct netobs_lib *lib)
+{
+	return lib->wait_events != NULL;
+}
+
+int32_t netobs_wait(struct netobs_lib *lib, int64_t ns)
+{
+	if (lib->wait_events) {
+		// Rounded up: a sleep cut short would poll more often than asked.
+		int32_t rc = lib->wait_events((int32_t)((ns + 999999) / 1000000));
+		if (rc >= 0)
+			return rc;
+	}
+	netobs_idle(ns);
+	return 0;
 }
 
 int32_t netobs_poll(struct netobs_lib *lib, int32_t max_events)

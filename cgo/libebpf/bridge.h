@@ -45,6 +45,8 @@ struct netobs_lib {
 	void (*setup_process)(netobserver_proc_func_t, void *);
 	// optional: the stop extension (netobserver_detach); NULL in Alibaba's library
 	void (*detach)(void);
+	// optional: the wakeup extension (netobserver_wait_events); NULL in Alibaba's library
+	int32_t (*wait_events)(int32_t);
 	char path[4096];              // the file the dynamic loader actually opened
 	long offsets[4];              // stubs 14-17, dli_saddr - dli_fbase
 	int32_t stop_flag;            // read by ebpf_poll_events; written by Go
@@ -72,6 +74,12 @@ void netobs_config(struct netobs_lib *lib, int32_t opt1, int32_t opt2, int32_t v
 // P, sysmon). On an idle 2-vCPU host, 100 polls a second on a Go timer cost 2.3 % of a core, on a
 // thread sleeping in C about 1.4 %; 25 a second (IdleInterval) 0.4 %.
 void netobs_idle(int64_t ns);
+// netobs_has_wait says whether the library has the wakeup extension.
+int netobs_has_wait(struct netobs_lib *lib);
+// netobs_wait sleeps up to ns nanoseconds, until a ring passes its fill watermark
+// (netobserver_wait_events), on the calling thread; without the extension, or if it fails, it
+// sleeps the whole time (netobs_idle). It returns what netobserver_wait_events returned, else 0.
+int32_t netobs_wait(struct netobs_lib *lib, int64_t ns);
 
 // netobs_poll empties the batch, then runs one ebpf_poll_events that fills it.
 int32_t netobs_poll(struct netobs_lib *lib, int32_t max_events);

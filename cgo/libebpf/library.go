@@ -71,8 +71,10 @@ type Library struct {
 	version string
 	// procEvents: the library has the process extension.
 	procEvents bool
-	log        *slog.Logger
-	opts       Options
+	// wakeups: the library has the wakeup extension (netobserver_wait_events).
+	wakeups bool
+	log     *slog.Logger
+	opts    Options
 
 	// call serialises every call into the library: its state is global.
 	call sync.Mutex
@@ -90,7 +92,7 @@ type Library struct {
 }
 
 type counters struct {
-	polls, pollErrors, batches           atomic.Uint64
+	polls, pollErrors, batches, wakeups  atomic.Uint64
 	ctrl, data, stats, proc, lostNotices atomic.Uint64
 	payloadBytes, oversized, batchDrops  atomic.Uint64
 	lost                                 [4]atomic.Uint64
@@ -99,7 +101,10 @@ type counters struct {
 // Counters is a snapshot of what the layer has seen since Open.
 type Counters struct {
 	Polls, PollErrors, Batches uint64
-	Ctrl, Data, Stats          uint64
+	// Wakeups counts the poller's sleeps that a ring passing its fill watermark cut short (the
+	// wakeup extension).
+	Wakeups           uint64
+	Ctrl, Data, Stats uint64
 	// Proc counts process events (the optional process extension).
 	Proc        uint64
 	LostNotices uint64
@@ -146,10 +151,11 @@ func Open(opts Options) (*Library, error) {
 	}
 	l.version = C.GoString(C.netobs_version(c))
 	l.procEvents = C.netobs_has_process_events(c) != 0
+	l.wakeups = C.netobs_has_wait(c) != 0
 	for range opts.Batches {
 		l.free <- new(Batch)
 	}
-	l.log.Info("libebpf: loaded", "file", l.path, "found", how.String(), "version", l.Version(), "process_events", l.procEvents)
+	l.log.Info("libebpf: loaded", "file", l.path, "found", how.String(), "version", l.Version(), "process_events", l.procEvents, "watermark_wakeups", l.wakeups)
 
 	var cbtf *C.char
 	if opts.BTFPath != "" {
@@ -295,7 +301,7 @@ func (l *Library) Release(b *Batch) {
 func (l *Library) Counters() Counters {
 	c := &l.counters
 	s := Counters{
-		Polls: c.polls.Load(), PollErrors: c.pollErrors.Load(), Batches: c.batches.Load(),
+		Polls: c.polls.Load(), PollErrors: c.pollErrors.Load(), Batches: c.batches.Load(), Wakeups: c.wakeups.Load(),
 		Ctrl: c.ctrl.Load(), Data: c.data.Load(), Stats: c.stats.Load(), Proc: c.proc.Load(), LostNotices: c.lostNotices.Load(),
 		PayloadBytes: c.payloadBytes.Load(), Oversized: c.oversized.Load(), BatchDrops: c.batchDrops.Load(),
 	}
@@ -465,6 +471,26 @@ func (l *Library) poll(stop <-chan struct{}, done chan<- struct{}) {
 			lastErr = 0
 		}
 		switch {
+		case rc < max && l.wakeups:
+			// The library wakes this sleep when a ring passes its fill watermark, so the
+			// rate-sized sleep is a bet that may lose: a burst, or a poller starved of CPU,
+			// is drained before the ring overflows.
+			d := l.opts.IdleInterval
+			if rc > 0 {
+				now := time.Now()
+				d = l.opts.shortPollSleep(got, now.Sub(cycle), int(max))
+				cycle, got = now, 0
+			} else {
+				cycle, got = time.Now(), 0
+			}
+			if C.netobs_wait(l.c, C.int64_t(d)) > 0 {
+				l.counters.wakeups.Add(1)
+			}
+			select {
+			case <-stop:
+				return
+			default:
+			}
 		case rc == 0:
 			// Nothing at all: sleep in C, where the Go scheduler does not wake with the thread
 			// (see netobs_idle). Not while events flow: a goroutine blocked in C for 10 ms
