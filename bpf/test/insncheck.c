@@ -45,7 +45,8 @@ static const char *not_here(struct netobserver_bpf *skel, struct bpf_program *pr
 {
 	if (btf_path && !strncmp(bpf_program__section_name(prog), "tp_btf/", 7))
 		return "tp_btf needs the kernel's own BTF";
-	if (btf_path && prog == skel->progs.up_update_conn_addr_rb)
+	if (btf_path && (prog == skel->progs.up_update_conn_addr_rb || prog == skel->progs.proc_exec_raw_rb ||
+			 prog == skel->progs.proc_fork_raw_rb || prog == skel->progs.proc_exit_raw_rb))
 		return "ring buffer build, for the tp_btf set";
 	if (prog == skel->progs.btf_sys_exit && !rdonly_cast)
 		return "no bpf_rdonly_cast kfunc (6.2+)";
