@@ -9,7 +9,6 @@ package container
 import (
 	"bufio"
 	"fmt"
-	"github.com/netobserver/netobserver/internal/fakedocker"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/netobserver/netobserver/internal/fakedocker"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -145,25 +146,26 @@ func TestRealProcessesInCgroups(t *testing.T) {
 	assert.Equal(t, Cgroup{ContainerID: ctrID}, ctr.Cgroup)
 	assert.Equal(t, ModeContainer, ctr.Mode)
 	assert.Equal(t, "container:"+ctrID, ctr.Group)
-	assert.Equal(t, fields("_container_name_", "shop-api", "_running_mode_", "container"), ctr.Fields)
+	assert.Equal(t, "shop-api", ctr.Container.Name)
 	assert.Equal(t, "pay", ctr.Container.Labels["team"])
 	assert.Equal(t, "sleep", ctr.Cmd)
 
 	assert.Equal(t, Cgroup{ContainerID: podCtrID, PodUID: uid}, pod.Cgroup)
 	assert.Equal(t, ModeKubernetes, pod.Mode)
-	assert.Equal(t, fields("_pod_name_", "web-7d4b9c8f6b-x2kq9", "_namespace_", "prod", "_container_name_", "web",
-		"_workload_name_", "web", "_running_mode_", "kubernetes"), pod.Fields)
+	assert.Equal(t, [4]string{"web-7d4b9c8f6b-x2kq9", "prod", "web", "web"}, podNames(pod))
 	assert.Equal(t, "canary", pod.Container.K8s.Labels["release"])
 
 	assert.Equal(t, ModeHost, hostID.Mode)
 	assert.Equal(t, "pid:"+strconv.Itoa(host.Process.Pid)+":"+strconv.FormatUint(hostID.StartTime, 10), hostID.Group)
-	assert.Equal(t, fields("_process_pid_", strconv.Itoa(host.Process.Pid), "_process_cmd_", "sleep", "_running_mode_", "host"), hostID.Fields)
+	assert.Equal(t, uint32(host.Process.Pid), hostID.PID)
+	assert.Equal(t, "sleep", hostID.Cmd)
 
 	procs := []*Identity{ctr, pod, hostID}
 	if v1 != nil {
 		legacyID := lookup(v1)
 		assert.Equal(t, Cgroup{ContainerID: v1CtrID}, legacyID.Cgroup)
-		assert.Equal(t, fields("_container_name_", "legacy", "_running_mode_", "container"), legacyID.Fields)
+		assert.Equal(t, ModeContainer, legacyID.Mode)
+		assert.Equal(t, "legacy", legacyID.Container.Name)
 		procs = append(procs, legacyID)
 	}
 	decide := func(c FilterConfig) []bool {

@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-
-	"github.com/netobserver/netobserver/export/record"
 )
 
 // Mode is how a process runs, as records' _running_mode_ says.
@@ -53,10 +51,6 @@ type Identity struct {
 	// Group is the aggregation identity: "container:<id>" for every process of one container,
 	// "pid:<pid>:<start time>" for a host process.
 	Group string
-	// Fields are the process fields of records in schema A's order: _process_pid_,
-	// _process_cmd_, _running_mode_ (host); _container_name_, _running_mode_ (container);
-	// _pod_name_, _namespace_, _container_name_, _workload_name_, _running_mode_ (kubernetes).
-	Fields []record.Field
 	// Pending is set when the process is in a container whose metadata could not be had yet
 	// (the inspect budget was spent, or the daemon failed a call): the Identity is shown in host
 	// mode for now and is not final — Lookup tries again, and a Filter must not disable the
@@ -202,38 +196,28 @@ func (r *Resolver) withContainer(pid uint32, start uint64, cmd string, cg Cgroup
 	}
 }
 
+// UnknownProcess is the identity of a process gone before it could be read: a host process
+// known only by its pid.
+func UnknownProcess(pid uint32) *Identity {
+	return &Identity{PID: pid, Mode: ModeHost, Group: "pid:" + strconv.FormatUint(uint64(pid), 10) + ":"}
+}
+
 func hostIdentity(pid uint32, start uint64, cmd string, cg Cgroup, pending bool) *Identity {
 	p := strconv.FormatUint(uint64(pid), 10)
 	return &Identity{
 		PID: pid, StartTime: start, Cmd: cmd, Cgroup: cg, Mode: ModeHost, Pending: pending,
 		// The start time keeps apart two processes that had the same pid within an interval.
 		Group: "pid:" + p + ":" + strconv.FormatUint(start, 10),
-		Fields: []record.Field{
-			{Key: "_process_pid_", Value: p},
-			{Key: "_process_cmd_", Value: cmd},
-			{Key: "_running_mode_", Value: ModeHost.String()},
-		},
 	}
 }
 
 func containerIdentity(pid uint32, start uint64, cmd string, cg Cgroup, c *Container) *Identity {
 	id := &Identity{PID: pid, StartTime: start, Cmd: cmd, Cgroup: cg, Container: c, Group: "container:" + cg.ContainerID}
-	if k := c.K8s; k != nil {
+	if c.K8s != nil {
 		id.Mode = ModeKubernetes
-		id.Fields = []record.Field{
-			{Key: "_pod_name_", Value: k.PodName},
-			{Key: "_namespace_", Value: k.Namespace},
-			{Key: "_container_name_", Value: k.ContainerName},
-			{Key: "_workload_name_", Value: k.Workload},
-			{Key: "_running_mode_", Value: ModeKubernetes.String()},
-		}
 		return id
 	}
 	id.Mode = ModeContainer
-	id.Fields = []record.Field{
-		{Key: "_container_name_", Value: c.Name},
-		{Key: "_running_mode_", Value: ModeContainer.String()},
-	}
 	return id
 }
 

@@ -9,8 +9,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/netobserver/netobserver/export/record"
 )
 
 // fakeMeta is a Metadata whose answers the test sets.
@@ -48,12 +46,10 @@ func (m *fakeMeta) set(f func()) {
 	m.mu.Unlock()
 }
 
-func fields(kv ...string) []record.Field {
-	var fs []record.Field
-	for i := 0; i < len(kv); i += 2 {
-		fs = append(fs, record.Field{Key: kv[i], Value: kv[i+1]})
-	}
-	return fs
+// podNames are the pod name, namespace, container name and workload of a Kubernetes identity.
+func podNames(id *Identity) [4]string {
+	k := id.Container.K8s
+	return [4]string{k.PodName, k.Namespace, k.ContainerName, k.Workload}
 }
 
 func TestResolverModes(t *testing.T) {
@@ -69,7 +65,8 @@ func TestResolverModes(t *testing.T) {
 	assert.Equal(t, ModeHost, host.Mode)
 	assert.Equal(t, "pid:101:101000", host.Group)
 	assert.Equal(t, uint64(101000), host.StartTime)
-	assert.Equal(t, fields("_process_pid_", "101", "_process_cmd_", "/usr/bin/app101", "_running_mode_", "host"), host.Fields)
+	assert.Equal(t, uint32(101), host.PID)
+	assert.Equal(t, "/usr/bin/app101", host.Cmd)
 
 	// Two processes of one container: one group, container fields.
 	a, err := r.Lookup(201)
@@ -79,14 +76,13 @@ func TestResolverModes(t *testing.T) {
 	assert.Equal(t, ModeContainer, a.Mode)
 	assert.Equal(t, "container:"+fixtureDockerID, a.Group)
 	assert.Equal(t, a.Group, b.Group)
-	assert.Equal(t, fields("_container_name_", "shop-api", "_running_mode_", "container"), a.Fields)
+	assert.Equal(t, "shop-api", a.Container.Name)
 	assert.Equal(t, "shop-api", a.ContainerName())
 
 	k, err := r.Lookup(302)
 	require.NoError(t, err)
 	assert.Equal(t, ModeKubernetes, k.Mode)
-	assert.Equal(t, fields("_pod_name_", "web-0", "_namespace_", "prod", "_container_name_", "web",
-		"_workload_name_", "web", "_running_mode_", "kubernetes"), k.Fields)
+	assert.Equal(t, [4]string{"web-0", "prod", "web", "web"}, podNames(k))
 	assert.Equal(t, "web", k.ContainerName())
 	assert.Equal(t, fixturePodUID, k.Cgroup.PodUID)
 

@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/netobserver/netobserver/export/prometheus"
-	"github.com/netobserver/netobserver/export/record"
+	"github.com/netobserver/netobserver/record"
 )
 
 // BenchmarkObserverHTTP measures one keep-alive HTTP request per op as the live observer sees it
@@ -25,19 +26,19 @@ func BenchmarkObserverHTTP(b *testing.B) {
 	o.now = func() time.Time { return time.Unix(1700000000, 0) }
 	pid := uint32(os.Getpid()) // a process the resolver can read
 
-	event := func(fd int32, remote string, role libebpf.Role, dir libebpf.Direction, payload []byte) *libebpf.DataEvent {
-		sys := libebpf.SyscallRead
-		if dir == libebpf.DirEgress {
-			sys = libebpf.SyscallWrite
+	event := func(fd int32, remote string, role abi.Role, dir abi.Direction, payload []byte) *abi.DataEvent {
+		sys := abi.SyscallRead
+		if dir == abi.DirEgress {
+			sys = abi.SyscallWrite
 		}
-		return &libebpf.DataEvent{DataAttr: libebpf.DataAttr{ConnID: libebpf.ConnID{FD: fd, TGID: pid, Start: 1},
-			Addr: libebpf.SockAddrFrom(netip.MustParseAddrPort(remote)), Protocol: libebpf.ProtoHTTP, Role: role,
+		return &abi.DataEvent{DataAttr: abi.DataAttr{ConnID: abi.ConnID{FD: fd, TGID: pid, Start: 1},
+			Addr: abi.SockAddrFrom(netip.MustParseAddrPort(remote)), Protocol: abi.ProtoHTTP, Role: role,
 			Direction: dir, Syscall: sys, OrgMsgSize: uint32(len(payload)), MsgBufSize: uint32(len(payload))}, Payload: payload}
 	}
-	clientOut := event(5, "10.0.0.2:80", libebpf.RoleClient, libebpf.DirEgress, req)
-	serverIn := event(6, "10.0.0.1:40000", libebpf.RoleServer, libebpf.DirIngress, req)
-	serverOut := event(6, "10.0.0.1:40000", libebpf.RoleServer, libebpf.DirEgress, resp)
-	clientIn := event(5, "10.0.0.2:80", libebpf.RoleClient, libebpf.DirIngress, resp)
+	clientOut := event(5, "10.0.0.2:80", abi.RoleClient, abi.DirEgress, req)
+	serverIn := event(6, "10.0.0.1:40000", abi.RoleServer, abi.DirIngress, req)
+	serverOut := event(6, "10.0.0.1:40000", abi.RoleServer, abi.DirEgress, resp)
+	clientIn := event(5, "10.0.0.2:80", abi.RoleClient, abi.DirIngress, resp)
 
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {

@@ -4,16 +4,17 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/stretchr/testify/assert"
 )
 
 func TestDropsKind(t *testing.T) {
-	inet := func(s string) libebpf.SockAddr { return libebpf.SockAddrFrom(netip.MustParseAddrPort(s)) }
-	unix := libebpf.SockAddr{Family: libebpf.FamilyUnix}
-	unknown := libebpf.SockAddr{Family: libebpf.FamilyUnknown}
+	inet := func(s string) abi.SockAddr { return abi.SockAddrFrom(netip.MustParseAddrPort(s)) }
+	unix := abi.SockAddr{Family: abi.FamilyUnix}
+	unknown := abi.SockAddr{Family: abi.FamilyUnknown}
 	for _, tc := range []struct {
-		addr libebpf.SockAddr
+		addr abi.SockAddr
 		// whether each option alone drops it: DropLocalConnections, DropUnixSocket, DropUnknownSocket
 		local, unix, unknown bool
 	}{
@@ -35,7 +36,7 @@ func TestDropsKind(t *testing.T) {
 		{addr: inet("[2001:db8::1]:443")},
 		{addr: unix, unix: true},
 		{addr: unknown, unknown: true},
-		{addr: libebpf.SockAddr{}}, // FamilyUnspec decides nothing
+		{addr: abi.SockAddr{}}, // FamilyUnspec decides nothing
 	} {
 		for _, opt := range []struct {
 			name string

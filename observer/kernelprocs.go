@@ -3,7 +3,8 @@ package observer
 import (
 	"time"
 
-	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/netobserver/netobserver/container"
 	"golang.org/x/sys/unix"
 )
@@ -68,26 +69,26 @@ func bootOffset() uint64 {
 	return uint64(boot.Nano() - mono.Nano())
 }
 
-// Proc implements libebpf.ProcVisitor.
-func (o *Observer) Proc(ev *libebpf.ProcEvent) {
+// Proc implements abi.ProcVisitor.
+func (o *Observer) Proc(ev *abi.ProcEvent) {
 	k := o.kernel
 	if k == nil {
 		return
 	}
 	start := container.StartTicks(ev.StartNS)
-	if ev.Flags&libebpf.ProcStartEstimated != 0 {
+	if ev.Flags&abi.ProcStartEstimated != 0 {
 		start = container.StartTicks(ev.TS + k.bootOffset)
 	}
 	cmdline := ev.Cmdline()
-	if ev.Flags&libebpf.ProcArgsFailed != 0 {
+	if ev.Flags&abi.ProcArgsFailed != 0 {
 		cmdline = []byte(ev.CommString())
 	}
 	switch ev.Type {
-	case libebpf.ProcExec:
+	case abi.ProcExec:
 		k.table.Exec(ev.TS, ev.TGID, ev.PPID, start, ev.CommString(), cmdline, container.CgroupOfPath(ev.CgroupPath()))
-	case libebpf.ProcFork:
+	case abi.ProcFork:
 		k.table.Fork(ev.TS, ev.TGID, ev.PPID, start, ev.CommString(), cmdline, container.CgroupOfPath(ev.CgroupPath()))
-	case libebpf.ProcExit:
+	case abi.ProcExit:
 		k.table.Exit(ev.TS, ev.TGID, start)
 	}
 }

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/netobserver/netobserver/cgo/libebpf"
-	"github.com/netobserver/netobserver/export/record"
 	"github.com/netobserver/netobserver/internal/replaytest"
+	"github.com/netobserver/netobserver/record"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )

@@ -19,22 +19,23 @@ import (
 	"strings"
 	"time"
 
-	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/netobserver/netobserver/container"
 	"github.com/netobserver/netobserver/container/netlink"
 	"github.com/netobserver/netobserver/export/prometheus"
-	"github.com/netobserver/netobserver/export/record"
 	"github.com/netobserver/netobserver/observer/aggregate"
 	"github.com/netobserver/netobserver/observer/calls"
 	"github.com/netobserver/netobserver/parser/dns"
+	"github.com/netobserver/netobserver/record"
 )
 
 // Options are the pipeline settings the observer applies (Common.* and EBPF.* of the config).
 type Options struct {
 	L4Interval, L7Interval time.Duration
 	// Protocols are those whose data the kernel sends and whose calls are recorded:
-	// libebpf.NoProtocols turns L7 off (Common.ProtocolProcess false), L4 only.
-	Protocols libebpf.ProtocolSet
+	// abi.NoProtocols turns L7 off (Common.ProtocolProcess false), L4 only.
+	Protocols abi.ProtocolSet
 	// Sampling is the percentage of connections whose data is captured.
 	Sampling int32
 	// PID limits capture to one process; -1 for all.
@@ -103,7 +104,7 @@ type Counters struct {
 
 // Observer runs one pipeline's input. It is driven by one goroutine (Run).
 type Observer struct {
-	lib     *libebpf.Library
+	lib     Capture
 	opts    Options
 	sink    Sink
 	tracker *calls.Tracker
@@ -115,24 +116,24 @@ type Observer struct {
 	// disabled maps the processes switched off in the kernel to their start times.
 	disabled map[uint32]uint64
 	// asked holds the connections netlink was asked about this netlink interval.
-	asked   map[libebpf.ConnID]struct{}
-	dropped map[libebpf.ConnID]struct{}
+	asked   map[abi.ConnID]struct{}
+	dropped map[abi.ConnID]struct{}
 	counts  Counters
 	// capDrops totals the aggregator's per-interval cap drops, per protocol.
-	capDrops  map[libebpf.Protocol]uint64
+	capDrops  map[abi.Protocol]uint64
 	published time.Time
 	now       func() time.Time
 }
 
 // New returns an Observer of lib that writes records to sink. lib must be open and not started.
-func New(lib *libebpf.Library, opts Options, sink Sink) *Observer {
+func New(lib Capture, opts Options, sink Sink) *Observer {
 	o := &Observer{
 		lib:      lib,
 		sink:     sink,
 		disabled: make(map[uint32]uint64),
-		asked:    make(map[libebpf.ConnID]struct{}),
-		dropped:  make(map[libebpf.ConnID]struct{}),
-		capDrops: make(map[libebpf.Protocol]uint64),
+		asked:    make(map[abi.ConnID]struct{}),
+		dropped:  make(map[abi.ConnID]struct{}),
+		capDrops: make(map[abi.Protocol]uint64),
 		now:      time.Now,
 	}
 	o.agg = aggregate.New(opts.Aggregate)
@@ -206,7 +207,7 @@ func (o *Observer) Start() error {
 	if pages == 0 {
 		pages = 512
 	}
-	if err := errors.Join(o.configure(), o.lib.SetBufferPages(libebpf.DataEvents, pages)); err != nil {
+	if err := errors.Join(o.configure(), o.lib.SetBufferPages(abi.DataEvents, pages)); err != nil {
 		return err
 	}
 	if o.kernel != nil {
@@ -350,7 +351,7 @@ func (o *Observer) finish() {
 	}
 }
 
-func (o *Observer) consume(b *libebpf.Batch) {
+func (o *Observer) consume(b *abi.Batch) {
 	b.Visit(o)
 	o.tracker.EndBatch(b.Drained)
 	o.lib.Release(b)
@@ -414,8 +415,8 @@ func (o *Observer) publish() {
 }
 
 // protocols are the protocols with a parser, in order.
-func protocols() []libebpf.Protocol {
-	ps := make([]libebpf.Protocol, 0, 5)
+func protocols() []abi.Protocol {
+	ps := make([]abi.Protocol, 0, 5)
 	for p := range calls.Parsers() {
 		ps = append(ps, p)
 	}
@@ -429,8 +430,8 @@ func protocols() []libebpf.Protocol {
 // not (the same counters /metrics serves).
 func (o *Observer) Summary() []any {
 	c := o.counts
-	attrs := []any{"lost_ctrl", c.Lost[libebpf.CtrlEvents], "lost_data", c.Lost[libebpf.DataEvents],
-		"lost_stats", c.Lost[libebpf.StatsEvents], "lost_proc", c.Lost[libebpf.ProcessEvents], "dropped_connections", c.DroppedConnections,
+	attrs := []any{"lost_ctrl", c.Lost[abi.CtrlEvents], "lost_data", c.Lost[abi.DataEvents],
+		"lost_stats", c.Lost[abi.StatsEvents], "lost_proc", c.Lost[abi.ProcessEvents], "dropped_connections", c.DroppedConnections,
 		"connections_peak", o.tracker.Peak()}
 	for _, p := range protocols() {
 		pc := o.tracker.Counters(p)
@@ -467,12 +468,12 @@ func (o *Observer) Counters() Counters { return o.counts }
 // Tracker is the L7 state, for its counters.
 func (o *Observer) Tracker() *calls.Tracker { return o.tracker }
 
-// Ctrl implements libebpf.Visitor.
-func (o *Observer) Ctrl(ev *libebpf.CtrlEvent) {
+// Ctrl implements abi.Visitor.
+func (o *Observer) Ctrl(ev *abi.CtrlEvent) {
 	if !o.allowed(ev.ConnID.TGID) {
 		return
 	}
-	if ev.Type == libebpf.EventConnect {
+	if ev.Type == abi.EventConnect {
 		if o.resolve(ev.ConnID, &ev.Addr, ev.Role) || o.drop(ev.ConnID, &ev.Addr) {
 			return
 		}
@@ -480,23 +481,23 @@ func (o *Observer) Ctrl(ev *libebpf.CtrlEvent) {
 		// by the time their first call is matched (without the kernel's process events).
 		o.procs.get(ev.ConnID.TGID, ev.TS)
 	}
-	if ev.Type == libebpf.EventClose {
+	if ev.Type == abi.EventClose {
 		delete(o.dropped, ev.ConnID)
 		delete(o.asked, ev.ConnID)
 	}
 	o.tracker.Ctrl(ev)
 }
 
-// Data implements libebpf.Visitor.
-func (o *Observer) Data(ev *libebpf.DataEvent) {
+// Data implements abi.Visitor.
+func (o *Observer) Data(ev *abi.DataEvent) {
 	if !o.allowed(ev.ConnID.TGID) || o.resolve(ev.ConnID, &ev.Addr, ev.Role) || o.drop(ev.ConnID, &ev.Addr) {
 		return
 	}
 	o.tracker.Data(ev)
 }
 
-// Stats implements libebpf.Visitor.
-func (o *Observer) Stats(ev *libebpf.StatsEvent) {
+// Stats implements abi.Visitor.
+func (o *Observer) Stats(ev *abi.StatsEvent) {
 	if !o.allowed(ev.ConnID.TGID) {
 		return
 	}
@@ -517,8 +518,8 @@ func (o *Observer) Stats(ev *libebpf.StatsEvent) {
 	}
 }
 
-// Lost implements libebpf.Visitor.
-func (o *Observer) Lost(n libebpf.LostNotice) {
+// Lost implements abi.Visitor.
+func (o *Observer) Lost(n abi.LostNotice) {
 	if int(n.Which) < len(o.counts.Lost) {
 		o.counts.Lost[n.Which] += n.Count
 	}
@@ -547,7 +548,7 @@ var localAddrs = []netip.Addr{
 
 // drop reports whether a connection's traffic is filtered out by the socket-kind options. The
 // first time, it asks the kernel side to stop sending its data and ctrl events, as iLogtail did.
-func (o *Observer) drop(id libebpf.ConnID, addr *libebpf.SockAddr) bool {
+func (o *Observer) drop(id abi.ConnID, addr *abi.SockAddr) bool {
 	if _, done := o.dropped[id]; done {
 		return true
 	}
@@ -560,19 +561,19 @@ func (o *Observer) drop(id libebpf.ConnID, addr *libebpf.SockAddr) bool {
 }
 
 // dropsKind applies DropUnixSocket, DropLocalConnections and DropUnknownSocket to an address.
-func (o *Observer) dropsKind(addr *libebpf.SockAddr) bool {
+func (o *Observer) dropsKind(addr *abi.SockAddr) bool {
 	switch addr.Family {
-	case libebpf.FamilyUnix:
+	case abi.FamilyUnix:
 		return o.opts.DropUnixSocket
-	case libebpf.FamilyInet, libebpf.FamilyInet6:
+	case abi.FamilyInet, abi.FamilyInet6:
 		return o.opts.DropLocalConnections && slices.Contains(localAddrs, addr.Addr())
-	case libebpf.FamilyUnknown:
+	case abi.FamilyUnknown:
 		return o.opts.DropUnknownSocket
 	}
 	return false // FamilyUnspec: this event says nothing of the address, so nothing is decided
 }
 
-func (o *Observer) markDropped(id libebpf.ConnID) {
+func (o *Observer) markDropped(id abi.ConnID) {
 	if len(o.dropped) >= maxDropped {
 		clear(o.dropped) // connections that never closed; the kernel keeps dropping them anyway
 	}
@@ -632,9 +633,9 @@ const maxAsked = 1 << 16
 // family or role the kernel side did not learn, and pushes the answer back through the control
 // stubs, with drop set when the resolved socket is one the filters drop. It reports whether the
 // connection is now dropped.
-func (o *Observer) resolve(id libebpf.ConnID, addr *libebpf.SockAddr, role libebpf.Role) bool {
+func (o *Observer) resolve(id abi.ConnID, addr *abi.SockAddr, role abi.Role) bool {
 	nl := o.opts.Netlink
-	if nl == nil || (addr.Family != libebpf.FamilyUnknown && role != libebpf.RoleUnknown) {
+	if nl == nil || (addr.Family != abi.FamilyUnknown && role != abi.RoleUnknown) {
 		return false
 	}
 	if _, done := o.asked[id]; done {
@@ -648,10 +649,10 @@ func (o *Observer) resolve(id libebpf.ConnID, addr *libebpf.SockAddr, role libeb
 	if err != nil {
 		return false // not found: the family stays unknown, DropUnknownSocket decides
 	}
-	if addr.Family != libebpf.FamilyUnknown {
+	if addr.Family != abi.FamilyUnknown {
 		// The kernel side knows the address — for an unconnected UDP socket, each datagram's
 		// peer, where sock_diag only says 0.0.0.0:0 — so netlink only brings the role.
-		if sock.Role != libebpf.RoleUnknown && o.lib.UpdateConnRole(id, sock.Role) == nil {
+		if sock.Role != abi.RoleUnknown && o.lib.UpdateConnRole(id, sock.Role) == nil {
 			o.counts.Resolved++
 		}
 		return false
@@ -669,8 +670,8 @@ func (o *Observer) resolve(id libebpf.ConnID, addr *libebpf.SockAddr, role libeb
 
 // noPeer reports an inet address that names no peer (an unconnected socket's 0.0.0.0:0 or
 // [::]:0): not a local connection, only an unknown one.
-func noPeer(a libebpf.SockAddr) bool {
-	return (a.Family == libebpf.FamilyInet || a.Family == libebpf.FamilyInet6) && a.Port() == 0 && a.Addr().IsUnspecified()
+func noPeer(a abi.SockAddr) bool {
+	return (a.Family == abi.FamilyInet || a.Family == abi.FamilyInet6) && a.Port() == 0 && a.Addr().IsUnspecified()
 }
 
 // collect deletes the kernel map's entries whose process or fd is gone, as iLogtail did every
@@ -680,11 +681,11 @@ func (o *Observer) collect() int {
 	if err != nil {
 		return 0
 	}
-	var gone []libebpf.ConnID
+	var gone []abi.ConnID
 	for _, k := range keys {
 		fd := filepath.Join(o.opts.ProcRoot, strconv.FormatUint(uint64(k.TGID), 10), "fd", strconv.FormatInt(int64(k.FD), 10))
 		if _, err := os.Lstat(fd); errors.Is(err, fs.ErrNotExist) {
-			gone = append(gone, libebpf.ConnID{FD: k.FD, TGID: k.TGID})
+			gone = append(gone, abi.ConnID{FD: k.FD, TGID: k.TGID})
 		}
 	}
 	if o.lib.DeleteConnections(gone) != nil {
@@ -730,10 +731,7 @@ func (p *processes) get(pid uint32, ts uint64) *aggregate.Process {
 		if ok {
 			return v.proc
 		}
-		pidText := strconv.FormatUint(uint64(pid), 10)
-		v = processView{proc: &aggregate.Process{Group: "pid:" + pidText + ":", Meta: []record.Field{
-			{Key: "_process_pid_", Value: pidText}, {Key: "_process_cmd_", Value: ""}, {Key: "_running_mode_", Value: "host"},
-		}}}
+		v = processView{proc: aggregate.ProcessOf(container.UnknownProcess(pid))}
 		p.byID[pid] = v
 		return v.proc
 	}
@@ -744,7 +742,7 @@ func (p *processes) get(pid uint32, ts uint64) *aggregate.Process {
 		}
 		return v.proc
 	}
-	v = processView{id: id, proc: &aggregate.Process{Group: id.Group, Meta: id.Fields}, epoch: epoch, until: until}
+	v = processView{id: id, proc: aggregate.ProcessOf(id), epoch: epoch, until: until}
 	p.byID[pid] = v
 	return v.proc
 }

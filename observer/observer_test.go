@@ -11,17 +11,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/netobserver/netobserver/export/prometheus"
-	"github.com/netobserver/netobserver/export/record"
 	"github.com/netobserver/netobserver/internal/replaytest"
+	"github.com/netobserver/netobserver/record"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func defaultOptions() Options {
 	return Options{
-		L4Interval: time.Hour, L7Interval: time.Hour, Protocols: libebpf.AllProtocols, Sampling: 100, PID: -1,
+		L4Interval: time.Hour, L7Interval: time.Hour, Protocols: abi.AllProtocols, Sampling: 100, PID: -1,
 		DropUnixSocket: true, DropLocalConnections: true, DropUnknownSocket: true,
 	}
 }
@@ -129,7 +130,7 @@ stats ts=6000 conn=8:1:4 addr=unknown role=unknown wr=10 wr_pkts=1 events=1
 
 func TestLibrarySettings(t *testing.T) {
 	opts := defaultOptions()
-	opts.Protocols = libebpf.ProtocolsOf(libebpf.ProtoHTTP, libebpf.ProtoDNS)
+	opts.Protocols = abi.ProtocolsOf(abi.ProtoHTTP, abi.ProtoDNS)
 	opts.Sampling, opts.PID = 30, 4242
 	_, calls := runTrace(t, "", opts)
 	assert.Contains(t, calls, "config opt=0 opt2=0 value=5 len=4", "http (bit 0) and dns (bit 2)")
@@ -141,7 +142,7 @@ func TestLibrarySettings(t *testing.T) {
 	_, calls = runTrace(t, "", opts)
 	assert.Contains(t, calls, "config opt=5 opt2=1 value=4 len=4", "EBPF.DataBufferPages")
 
-	opts.Protocols = libebpf.NoProtocols
+	opts.Protocols = abi.NoProtocols
 	_, calls = runTrace(t, "", opts)
 	assert.Contains(t, calls, "config opt=0 opt2=0 value=0 len=4", "no L7: no data events")
 }
@@ -248,7 +249,7 @@ func TestMapGCDeletesGoneConnections(t *testing.T) {
 	assert.Contains(t, string(b), "delete_map_value count=1\ncleanup_dog count=1 ids=3:4000001:0\n", "pid 4000001 does not exist; our fd 0 does")
 	keys, err := lib.ConnectionKeys()
 	require.NoError(t, err)
-	assert.Equal(t, []libebpf.ConnKey{{TGID: uint32(os.Getpid()), FD: 0}}, keys)
+	assert.Equal(t, []abi.ConnKey{{TGID: uint32(os.Getpid()), FD: 0}}, keys)
 }
 
 // A reload that keeps the protocols keeps the calls in flight: a request parsed before it is
@@ -260,21 +261,21 @@ func TestReloadKeepsCallsInFlight(t *testing.T) {
 	var recs []record.Record
 	o := New(lib, defaultOptions(), func(rs []record.Record) { recs = append(recs, rs...) })
 	require.NoError(t, o.Start())
-	id := libebpf.ConnID{FD: 5, TGID: 1, Start: 1}
-	addr := libebpf.SockAddrFrom(netip.MustParseAddrPort("10.0.0.2:80"))
+	id := abi.ConnID{FD: 5, TGID: 1, Start: 1}
+	addr := abi.SockAddrFrom(netip.MustParseAddrPort("10.0.0.2:80"))
 	req := []byte("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-	event := func(ts uint64, dir libebpf.Direction, payload []byte) *libebpf.DataEvent {
-		return &libebpf.DataEvent{DataAttr: libebpf.DataAttr{TS: ts, ConnID: id, Addr: addr, Protocol: libebpf.ProtoHTTP,
-			Role: libebpf.RoleClient, Direction: dir, Pos: uint64(len(payload)), OrgMsgSize: uint32(len(payload)),
+	event := func(ts uint64, dir abi.Direction, payload []byte) *abi.DataEvent {
+		return &abi.DataEvent{DataAttr: abi.DataAttr{TS: ts, ConnID: id, Addr: addr, Protocol: abi.ProtoHTTP,
+			Role: abi.RoleClient, Direction: dir, Pos: uint64(len(payload)), OrgMsgSize: uint32(len(payload)),
 			MsgBufSize: uint32(len(payload))}, Payload: payload}
 	}
-	o.Data(event(1000, libebpf.DirEgress, req))
+	o.Data(event(1000, abi.DirEgress, req))
 	o.tracker.EndBatch(true)
 	next := defaultOptions()
 	next.Sampling = 50
 	require.NoError(t, o.Reload(next))
-	o.Data(event(9000, libebpf.DirIngress, resp))
+	o.Data(event(9000, abi.DirIngress, resp))
 	o.tracker.EndBatch(true)
 	o.finish()
 	var calls []string

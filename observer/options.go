@@ -6,7 +6,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/netobserver/netobserver/container"
 	"github.com/netobserver/netobserver/container/netlink"
 	"github.com/netobserver/netobserver/export/prometheus"
@@ -27,7 +28,7 @@ func OptionsFrom(in *config.Input, metrics *prometheus.Exporter) Options {
 	if c.Cluster != "" {
 		tags["cluster"] = c.Cluster
 	}
-	caps := make(map[libebpf.Protocol]aggregate.Cap)
+	caps := make(map[abi.Protocol]aggregate.Cap)
 	for proto, cp := range c.ProtocolAggCfg {
 		caps[proto] = aggregate.Cap{ClientSize: cp.ClientSize, ServerSize: cp.ServerSize}
 	}

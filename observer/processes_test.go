@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/netobserver/netobserver/container"
-	"github.com/netobserver/netobserver/export/record"
+	"github.com/netobserver/netobserver/record"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )

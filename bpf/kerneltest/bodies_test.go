@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/netobserver/netobserver/cgo/libebpf"
 	"github.com/netobserver/netobserver/internal/testenv"
 	"github.com/stretchr/testify/assert"
@@ -58,7 +60,7 @@ func abReport(t *testing.T, ns string, args ...string) (cmdPid, complete, failed
 // event either starts a message, and then carries exactly that message's headers (head must
 // match them), or lies inside a body and carries no bytes. It returns the number of messages and
 // the bytes on the wire.
-func messageHeads(t *testing.T, evs []event, dir libebpf.Direction, head *regexp.Regexp) (messages, wire int) {
+func messageHeads(t *testing.T, evs []event, dir abi.Direction, head *regexp.Regexp) (messages, wire int) {
 	t.Helper()
 	for _, e := range evs {
 		d := e.data
@@ -94,7 +96,7 @@ func TestBigBodiesAtConcurrency(t *testing.T) {
 	// 14 000 events, 2.7 MB with their headers) fits either way, but this test's consumer shares
 	// two CPUs with ab, nginx and everything else on the host, and a stall of a few hundred ms
 	// under that load lost events at 2 MiB in 2 of 14 runs. Whole bodies (80 MB) overflow both.
-	c := startCapture(t, func(l *libebpf.Library) { require.NoError(t, l.SetBufferPages(libebpf.DataEvents, 1024)) })
+	c := startCapture(t, func(l *libebpf.Library) { require.NoError(t, l.SetBufferPages(abi.DataEvents, 1024)) })
 	c.requireBodyBound(t)
 
 	url := "http://" + netip.AddrPortFrom(n.ServerV4, 8080).String() + "/page"
@@ -102,7 +104,7 @@ func TestBigBodiesAtConcurrency(t *testing.T) {
 	require.Equal(t, requests, complete, "ab's Complete requests")
 	require.Zero(t, failed, "ab's Failed requests")
 
-	wireOf := func(evs []event, dir libebpf.Direction) int {
+	wireOf := func(evs []event, dir abi.Direction) int {
 		n := 0
 		for _, e := range evs {
 			if e.data != nil && e.data.Direction == dir {
@@ -121,9 +123,9 @@ func TestBigBodiesAtConcurrency(t *testing.T) {
 		}
 		return n
 	}
-	abEvs := c.waitFor(t, ab, "ab's responses", func(e []event) bool { return wireOf(e, libebpf.DirIngress) >= total || lost() > 0 })
+	abEvs := c.waitFor(t, ab, "ab's responses", func(e []event) bool { return wireOf(e, abi.DirIngress) >= total || lost() > 0 })
 	require.Zero(t, lost(), "events lost")
-	nginxEvs := c.waitFor(t, nginx, "nginx's responses", func(e []event) bool { return wireOf(e, libebpf.DirEgress) >= total || lost() > 0 })
+	nginxEvs := c.waitFor(t, nginx, "nginx's responses", func(e []event) bool { return wireOf(e, abi.DirEgress) >= total || lost() > 0 })
 	require.Zero(t, lost(), "events lost")
 
 	request := regexp.MustCompile(`\AGET /page HTTP/1\.0\r\n(?s:.*)\r\n\r\n\z`)
@@ -131,10 +133,10 @@ func TestBigBodiesAtConcurrency(t *testing.T) {
 	for _, side := range []struct {
 		name          string
 		evs           []event
-		sent, arrived libebpf.Direction
+		sent, arrived abi.Direction
 	}{
-		{"ab", abEvs, libebpf.DirEgress, libebpf.DirIngress},
-		{"nginx", nginxEvs, libebpf.DirIngress, libebpf.DirEgress},
+		{"ab", abEvs, abi.DirEgress, abi.DirIngress},
+		{"nginx", nginxEvs, abi.DirIngress, abi.DirEgress},
 	} {
 		reqs, reqBytes := messageHeads(t, side.evs, side.sent, request)
 		resps, respBytes := messageHeads(t, side.evs, side.arrived, response)

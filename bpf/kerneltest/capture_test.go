@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/netobserver/netobserver/cgo/libebpf"
 	"github.com/netobserver/netobserver/internal/testenv"
 	"github.com/stretchr/testify/require"
@@ -18,10 +20,10 @@ import (
 
 // event is one captured event, copied out of its batch.
 type event struct {
-	ctrl  *libebpf.CtrlEvent
-	data  *libebpf.DataEvent
-	stats *libebpf.StatsEvent
-	lost  *libebpf.LostNotice
+	ctrl  *abi.CtrlEvent
+	data  *abi.DataEvent
+	stats *abi.StatsEvent
+	lost  *abi.LostNotice
 }
 
 func (e event) tgid() uint32 {
@@ -36,7 +38,7 @@ func (e event) tgid() uint32 {
 	return 0
 }
 
-func (e event) conn() libebpf.ConnID {
+func (e event) conn() abi.ConnID {
 	switch {
 	case e.ctrl != nil:
 		return e.ctrl.ConnID
@@ -45,7 +47,7 @@ func (e event) conn() libebpf.ConnID {
 	case e.stats != nil:
 		return e.stats.ConnID
 	}
-	return libebpf.ConnID{}
+	return abi.ConnID{}
 }
 
 // capture runs our libebpf.so for one test and keeps every event it delivers.
@@ -60,22 +62,22 @@ type capture struct {
 }
 
 type procEvent struct {
-	libebpf.ProcEvent
+	abi.ProcEvent
 	at int // len(evs) when it came: the socket events before it happened before it
 }
 
-func (c *capture) Ctrl(e *libebpf.CtrlEvent) { v := *e; c.evs = append(c.evs, event{ctrl: &v}) }
-func (c *capture) Data(e *libebpf.DataEvent) {
+func (c *capture) Ctrl(e *abi.CtrlEvent) { v := *e; c.evs = append(c.evs, event{ctrl: &v}) }
+func (c *capture) Data(e *abi.DataEvent) {
 	v := *e
 	v.Payload = bytes.Clone(e.Payload)
 	c.evs = append(c.evs, event{data: &v})
 }
-func (c *capture) Stats(e *libebpf.StatsEvent) { v := *e; c.evs = append(c.evs, event{stats: &v}) }
-func (c *capture) Lost(n libebpf.LostNotice)   { c.evs = append(c.evs, event{lost: &n}) }
+func (c *capture) Stats(e *abi.StatsEvent) { v := *e; c.evs = append(c.evs, event{stats: &v}) }
+func (c *capture) Lost(n abi.LostNotice)   { c.evs = append(c.evs, event{lost: &n}) }
 
 // Proc keeps process events apart (the other helpers know only socket events), with their index
 // in evs: events are delivered in the order they happened.
-func (c *capture) Proc(e *libebpf.ProcEvent) {
+func (c *capture) Proc(e *abi.ProcEvent) {
 	c.procs = append(c.procs, procEvent{ProcEvent: *e, at: len(c.evs)})
 }
 
@@ -131,11 +133,11 @@ func startCaptureWith(t *testing.T, opts libebpf.Options, tweak func(*libebpf.Li
 		t.Fatalf("BPF CANNOT RUN HERE: %v\nlibrary said:\n%s", err, strings.Join(c.log.msgs, "\n"))
 	}
 	c.lib = lib
-	require.NoError(t, lib.SetProtocolFilter(libebpf.AllProtocols))
+	require.NoError(t, lib.SetProtocolFilter(abi.AllProtocols))
 	require.NoError(t, lib.SetProcessFilter(libebpf.AllProcesses))
 	require.NoError(t, lib.SetSelfFilter(int32(os.Getpid())))
-	require.NoError(t, lib.SetSampling(libebpf.SampleAll))
-	require.NoError(t, lib.SetBufferPages(libebpf.DataEvents, 512))
+	require.NoError(t, lib.SetSampling(abi.SampleAll))
+	require.NoError(t, lib.SetBufferPages(abi.DataEvents, 512))
 	if tweak != nil {
 		tweak(lib)
 	}
@@ -201,7 +203,7 @@ func closedConns(evs []event) int {
 
 func describe(evs []event) string {
 	var b strings.Builder
-	w := libebpf.NewTraceWriter(&b)
+	w := abi.NewTraceWriter(&b)
 	for _, e := range evs {
 		switch {
 		case e.ctrl != nil:
@@ -220,16 +222,16 @@ func describe(evs []event) string {
 
 // conversation is what one connection of one process carried, assembled from its events.
 type conversation struct {
-	id              libebpf.ConnID
-	connect, close  *libebpf.CtrlEvent
-	final           *libebpf.StatsEvent
-	egress, ingress []*libebpf.DataEvent
+	id              abi.ConnID
+	connect, close  *abi.CtrlEvent
+	final           *abi.StatsEvent
+	egress, ingress []*abi.DataEvent
 }
 
 func (cv *conversation) sent() []byte     { return joined(cv.egress) }
 func (cv *conversation) received() []byte { return joined(cv.ingress) }
 
-func joined(ds []*libebpf.DataEvent) []byte {
+func joined(ds []*abi.DataEvent) []byte {
 	var b []byte
 	for _, d := range ds {
 		b = append(b, d.Payload...)
@@ -240,7 +242,7 @@ func joined(ds []*libebpf.DataEvent) []byte {
 // conversations groups events by connection, in first-seen order.
 func conversations(evs []event) []*conversation {
 	var out []*conversation
-	byID := map[libebpf.ConnID]*conversation{}
+	byID := map[abi.ConnID]*conversation{}
 	for _, e := range evs {
 		if e.lost != nil {
 			continue
@@ -253,13 +255,13 @@ func conversations(evs []event) []*conversation {
 			out = append(out, cv)
 		}
 		switch {
-		case e.ctrl != nil && e.ctrl.Type == libebpf.EventConnect:
+		case e.ctrl != nil && e.ctrl.Type == abi.EventConnect:
 			cv.connect = e.ctrl
 		case e.ctrl != nil:
 			cv.close = e.ctrl
 		case e.stats != nil && e.stats.ConnEvents == 1:
 			cv.final = e.stats
-		case e.data != nil && e.data.Direction == libebpf.DirEgress:
+		case e.data != nil && e.data.Direction == abi.DirEgress:
 			cv.egress = append(cv.egress, e.data)
 		case e.data != nil:
 			cv.ingress = append(cv.ingress, e.data)

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/netobserver/netobserver/cgo/libebpf"
 	"github.com/netobserver/netobserver/internal/testenv"
 	"github.com/stretchr/testify/assert"
@@ -26,7 +28,7 @@ const subnet = 203
 // checkConversation asserts what both ends of one TCP connection must show: one connect each
 // with its role and the peer's address, payloads byte-equal to what was sent, positions and sizes
 // consistent, close totals and final stats equal to the bytes and syscalls.
-func checkConversation(t *testing.T, cv *conversation, role libebpf.Role, peer netip.AddrPort, sent, received []byte) {
+func checkConversation(t *testing.T, cv *conversation, role abi.Role, peer netip.AddrPort, sent, received []byte) {
 	t.Helper()
 	if assert.NotNil(t, cv.connect, "connect event") {
 		assert.Equal(t, role, cv.connect.Role, "connect role")
@@ -38,11 +40,11 @@ func checkConversation(t *testing.T, cv *conversation, role libebpf.Role, peer n
 	}
 	assert.Equal(t, sent, cv.sent(), "egress payload")
 	assert.Equal(t, received, cv.received(), "ingress payload")
-	for _, dir := range [][]*libebpf.DataEvent{cv.egress, cv.ingress} {
+	for _, dir := range [][]*abi.DataEvent{cv.egress, cv.ingress} {
 		checkPositions(t, dir)
 		for _, d := range dir {
 			assert.Equal(t, role, d.Role, "data role")
-			assert.Equal(t, libebpf.ProtoRedis, d.Protocol)
+			assert.Equal(t, abi.ProtoRedis, d.Protocol)
 			if peer.Port() != 0 {
 				assert.Equal(t, peer, d.Addr.AddrPort(), "data address")
 			}
@@ -63,12 +65,12 @@ func checkConversation(t *testing.T, cv *conversation, role libebpf.Role, peer n
 
 // checkPositions: within one direction, each syscall's chunks share pos; a syscall's chunks add
 // up to pos minus the previous syscall's pos; at most four chunks of at most 16384 bytes each.
-func checkPositions(t *testing.T, ds []*libebpf.DataEvent) {
+func checkPositions(t *testing.T, ds []*abi.DataEvent) {
 	t.Helper()
 	var prevEnd, groupSum uint64
 	chunks := 0
 	for i, d := range ds {
-		assert.LessOrEqual(t, d.MsgBufSize, uint32(libebpf.MaxPayload))
+		assert.LessOrEqual(t, d.MsgBufSize, uint32(abi.MaxPayload))
 		assert.EqualValues(t, len(d.Payload), d.MsgBufSize)
 		assert.Equal(t, d.OrgMsgSize, d.MsgBufSize, "no truncation expected under 64 KiB")
 		groupSum += uint64(d.OrgMsgSize)
@@ -82,7 +84,7 @@ func checkPositions(t *testing.T, ds []*libebpf.DataEvent) {
 }
 
 // syscalls counts distinct syscalls (distinct pos values) among data events.
-func syscalls(ds []*libebpf.DataEvent) int {
+func syscalls(ds []*abi.DataEvent) int {
 	n := 0
 	for i, d := range ds {
 		if i == 0 || ds[i-1].Pos != d.Pos {
@@ -115,19 +117,19 @@ func TestTCPConversationIPv4AndIPv6(t *testing.T) {
 			serverEvs := c.waitFor(t, srv.pid(), "the server's close", func(e []event) bool { return closedConns(e) == 1 })
 			cvs := conversations(clientEvs)
 			require.Len(t, cvs, 1, "client connections:\n%s", describe(clientEvs))
-			checkConversation(t, cvs[0], libebpf.RoleClient, addr, append(bytes.Clone(ping), set...), append(bytes.Clone(pong), ok...))
+			checkConversation(t, cvs[0], abi.RoleClient, addr, append(bytes.Clone(ping), set...), append(bytes.Clone(pong), ok...))
 			assert.Equal(t, 2, syscalls(cvs[0].egress), "PING and SET, one write each")
 			assert.Equal(t, 3, syscallChunks(cvs[0].egress, 1), "the 40 KB SET is one write of three chunks")
 
 			cvs = conversations(serverEvs)
 			require.Len(t, cvs, 1, "server connections:\n%s", describe(serverEvs))
-			checkConversation(t, cvs[0], libebpf.RoleServer, netip.AddrPortFrom(tc.client, 0), append(bytes.Clone(pong), ok...), append(bytes.Clone(ping), set...))
+			checkConversation(t, cvs[0], abi.RoleServer, netip.AddrPortFrom(tc.client, 0), append(bytes.Clone(pong), ok...), append(bytes.Clone(ping), set...))
 		})
 	}
 }
 
 // syscallChunks returns the number of events of the i-th syscall.
-func syscallChunks(ds []*libebpf.DataEvent, i int) int {
+func syscallChunks(ds []*abi.DataEvent, i int) int {
 	n, k := 0, -1
 	for j, d := range ds {
 		if j == 0 || ds[j-1].Pos != d.Pos {
@@ -159,7 +161,7 @@ func TestConnectionOpenedBeforeStart(t *testing.T) {
 	assert.Equal(t, append(bytes.Clone(pong), ok...), cv.received())
 	for _, d := range append(cv.egress, cv.ingress...) {
 		assert.Equal(t, addr, d.Addr.AddrPort(), "address read from the kernel socket")
-		assert.Equal(t, libebpf.RoleClient, d.Role, "role inferred from the first request")
+		assert.Equal(t, abi.RoleClient, d.Role, "role inferred from the first request")
 	}
 	require.NotNil(t, cv.final)
 	assert.Equal(t, addr, cv.final.Addr.AddrPort())
@@ -179,17 +181,17 @@ func TestUnixSocket(t *testing.T) {
 	require.Len(t, cvs, 1, describe(evs))
 	cv := cvs[0]
 	require.NotNil(t, cv.connect)
-	assert.Equal(t, libebpf.FamilyUnix, cv.connect.Addr.Family)
-	assert.Equal(t, libebpf.RoleClient, cv.connect.Role)
+	assert.Equal(t, abi.FamilyUnix, cv.connect.Addr.Family)
+	assert.Equal(t, abi.RoleClient, cv.connect.Role)
 	assert.Equal(t, append(bytes.Clone(ping), set...), cv.sent())
 	assert.Equal(t, append(bytes.Clone(pong), ok...), cv.received())
 	for _, d := range cv.egress {
-		assert.Equal(t, libebpf.FamilyUnix, d.Addr.Family)
+		assert.Equal(t, abi.FamilyUnix, d.Addr.Family)
 	}
 	srvEvs := c.waitFor(t, srv.pid(), "the server's close", func(e []event) bool { return closedConns(e) == 1 })
 	scv := conversations(srvEvs)
 	require.Len(t, scv, 1, describe(srvEvs))
-	assert.Equal(t, libebpf.RoleServer, scv[0].connect.Role)
+	assert.Equal(t, abi.RoleServer, scv[0].connect.Role)
 	assert.Equal(t, append(bytes.Clone(ping), set...), scv[0].received())
 }
 
@@ -208,7 +210,7 @@ func TestCurlToNginx(t *testing.T) {
 			evs := c.waitFor(t, curl.Process.Pid, "curl's close", func(e []event) bool { return closedConns(e) >= 1 })
 			var cv *conversation
 			for _, x := range conversations(evs) {
-				if x.connect != nil && x.connect.Addr.Family != libebpf.FamilyUnix && len(x.egress) > 0 {
+				if x.connect != nil && x.connect.Addr.Family != abi.FamilyUnix && len(x.egress) > 0 {
 					cv = x
 				}
 			}
@@ -229,13 +231,13 @@ func TestCurlToNginx(t *testing.T) {
 				wire += int(d.OrgMsgSize)
 			}
 			assert.Equal(t, len(resp)+len("hello\n"), wire)
-			assert.Equal(t, libebpf.RoleClient, cv.connect.Role)
+			assert.Equal(t, abi.RoleClient, cv.connect.Role)
 			assert.Equal(t, netip.AddrPortFrom(server, 80), cv.connect.Addr.AddrPort())
 			for _, d := range append(cv.egress, cv.ingress...) {
-				assert.Equal(t, libebpf.ProtoHTTP, d.Protocol)
+				assert.Equal(t, abi.ProtoHTTP, d.Protocol)
 			}
-			assert.Equal(t, libebpf.TypeRequest, cv.egress[0].Type)
-			assert.Equal(t, libebpf.TypeResponse, cv.ingress[0].Type)
+			assert.Equal(t, abi.TypeRequest, cv.egress[0].Type)
+			assert.Equal(t, abi.TypeResponse, cv.ingress[0].Type)
 			if assert.NotNil(t, cv.final) {
 				assert.EqualValues(t, len(request), cv.final.WrBytes)
 				assert.EqualValues(t, wire, cv.final.RdBytes)
@@ -253,7 +255,7 @@ func TestCurlToNginx(t *testing.T) {
 			for _, x := range conversations(nevs) {
 				if string(x.received()) == request {
 					require.NotNil(t, x.connect, "accept gives a connect event")
-					assert.Equal(t, libebpf.RoleServer, x.connect.Role)
+					assert.Equal(t, abi.RoleServer, x.connect.Role)
 					if server.Is4() {
 						assert.Equal(t, n.ClientV4, x.connect.Addr.Addr())
 					} else {
@@ -290,10 +292,10 @@ func TestDigToDnsmasqOverUDP(t *testing.T) {
 		}
 	}
 	query, answer := cv.egress[0], cv.ingress[0]
-	for _, d := range []*libebpf.DataEvent{query, answer} {
-		assert.Equal(t, libebpf.ProtoDNS, d.Protocol)
+	for _, d := range []*abi.DataEvent{query, answer} {
+		assert.Equal(t, abi.ProtoDNS, d.Protocol)
 		assert.Equal(t, server, d.Addr.AddrPort())
-		assert.Equal(t, libebpf.RoleClient, d.Role)
+		assert.Equal(t, abi.RoleClient, d.Role)
 	}
 	assert.True(t, bytes.Contains(query.Payload, []byte("\x03web\x04test\x00")), "query names web.test: %q", query.Payload)
 	require.GreaterOrEqual(t, len(answer.Payload), 12)
@@ -318,7 +320,7 @@ func TestDigToDnsmasqOverUDP(t *testing.T) {
 	for _, x := range devs {
 		if x.data != nil && (bytes.Equal(x.data.Payload, query.Payload) || bytes.Equal(x.data.Payload, answer.Payload)) {
 			assert.Equal(t, n.ClientV4, x.data.Addr.Addr(), "dnsmasq's peer is dig")
-			assert.Equal(t, libebpf.ProtoDNS, x.data.Protocol)
+			assert.Equal(t, abi.ProtoDNS, x.data.Protocol)
 		}
 	}
 }
@@ -357,7 +359,7 @@ func kinds(evs []event) (ctrl, data, stats int) {
 func TestFilters(t *testing.T) {
 	n := testenv.NewNet(t, subnet)
 	wantWr := int64(len(ping) + len(set))
-	finalStats := func(t *testing.T, evs []event) *libebpf.StatsEvent {
+	finalStats := func(t *testing.T, evs []event) *abi.StatsEvent {
 		t.Helper()
 		for _, e := range evs {
 			if e.stats != nil && e.stats.ConnEvents == 1 {
@@ -369,7 +371,7 @@ func TestFilters(t *testing.T) {
 	}
 
 	t.Run("protocol filter 0 leaves L4 only", func(t *testing.T) {
-		c := startCapture(t, func(l *libebpf.Library) { require.NoError(t, l.SetProtocolFilter(libebpf.NoProtocols)) })
+		c := startCapture(t, func(l *libebpf.Library) { require.NoError(t, l.SetProtocolFilter(abi.NoProtocols)) })
 		cli, _ := runExchange(t, n, 9110, nil)
 		evs := c.waitFor(t, cli.pid(), "close", func(e []event) bool { return closedConns(e) == 1 })
 		ctrl, data, _ := kinds(evs)
@@ -379,7 +381,7 @@ func TestFilters(t *testing.T) {
 	})
 	t.Run("protocol filter without redis", func(t *testing.T) {
 		c := startCapture(t, func(l *libebpf.Library) {
-			require.NoError(t, l.SetProtocolFilter(libebpf.ProtocolsOf(libebpf.ProtoHTTP, libebpf.ProtoDNS)))
+			require.NoError(t, l.SetProtocolFilter(abi.ProtocolsOf(abi.ProtoHTTP, abi.ProtoDNS)))
 		})
 		cli, _ := runExchange(t, n, 9111, nil)
 		evs := c.waitFor(t, cli.pid(), "close", func(e []event) bool { return closedConns(e) == 1 })
@@ -399,7 +401,7 @@ func TestFilters(t *testing.T) {
 		var c *capture
 		cli, srv := runExchange(t, n, 9113, func(cli *peer) {
 			c = startCapture(t, func(l *libebpf.Library) {
-				require.NoError(t, l.SetProtocolFilter(libebpf.ProtocolsOf(libebpf.ProtoHTTP)))
+				require.NoError(t, l.SetProtocolFilter(abi.ProtocolsOf(abi.ProtoHTTP)))
 				require.NoError(t, l.SetProcessFilter(int32(cli.pid())))
 			})
 		})
@@ -425,7 +427,7 @@ func TestFilters(t *testing.T) {
 
 func TestStubsChangeKernelState(t *testing.T) {
 	n := testenv.NewNet(t, subnet)
-	connectOf := func(t *testing.T, c *capture, pid int) libebpf.ConnID {
+	connectOf := func(t *testing.T, c *capture, pid int) abi.ConnID {
 		evs := c.waitFor(t, pid, "connect", func(e []event) bool {
 			for _, x := range e {
 				if x.ctrl != nil {
@@ -451,18 +453,18 @@ func TestStubsChangeKernelState(t *testing.T) {
 	t.Run("update role", func(t *testing.T) {
 		c := startCapture(t, nil)
 		cli, _ := runExchange(t, n, 9121, func(cli *peer) {
-			require.NoError(t, c.lib.UpdateConnRole(connectOf(t, c, cli.pid()), libebpf.RoleServer))
+			require.NoError(t, c.lib.UpdateConnRole(connectOf(t, c, cli.pid()), abi.RoleServer))
 		})
 		evs := c.waitFor(t, cli.pid(), "close", func(e []event) bool { return closedConns(e) == 1 })
 		for _, e := range evs {
 			if e.data != nil {
-				assert.Equal(t, libebpf.RoleServer, e.data.Role)
+				assert.Equal(t, abi.RoleServer, e.data.Role)
 			}
 		}
 	})
 	t.Run("update address with drop", func(t *testing.T) {
 		c := startCapture(t, nil)
-		other := libebpf.SockAddrFrom(netip.MustParseAddrPort("192.0.2.1:1234"))
+		other := abi.SockAddrFrom(netip.MustParseAddrPort("192.0.2.1:1234"))
 		cli, _ := runExchange(t, n, 9122, func(cli *peer) {
 			require.NoError(t, c.lib.UpdateConnAddr(connectOf(t, c, cli.pid()), other, 0, true))
 		})
@@ -470,7 +472,7 @@ func TestStubsChangeKernelState(t *testing.T) {
 		ctrl, data, _ := kinds(evs)
 		assert.Equal(t, 1, ctrl, "only the connect from before the drop")
 		assert.Zero(t, data)
-		var final *libebpf.StatsEvent
+		var final *abi.StatsEvent
 		for _, e := range evs {
 			if e.stats != nil && e.stats.ConnEvents == 1 {
 				final = e.stats
@@ -484,11 +486,11 @@ func TestStubsChangeKernelState(t *testing.T) {
 		c := startCapture(t, nil)
 		runExchange(t, n, 9123, func(cli *peer) {
 			id := connectOf(t, c, cli.pid())
-			key := libebpf.ConnKey{TGID: id.TGID, FD: id.FD}
+			key := abi.ConnKey{TGID: id.TGID, FD: id.FD}
 			keys, err := c.lib.ConnectionKeys()
 			require.NoError(t, err)
 			require.Contains(t, keys, key)
-			require.NoError(t, c.lib.DeleteConnections([]libebpf.ConnID{id}))
+			require.NoError(t, c.lib.DeleteConnections([]abi.ConnID{id}))
 			keys, err = c.lib.ConnectionKeys()
 			require.NoError(t, err)
 			require.NotContains(t, keys, key, fmt.Sprint(keys))
@@ -526,12 +528,12 @@ func TestDigToDnsmasqOverTCP(t *testing.T) {
 	assert.EqualValues(t, len(query)-2, binary.BigEndian.Uint16(query), "the 2-byte length prefix")
 	assert.True(t, bytes.Contains(query, []byte("\x03tcp\x04test\x00")))
 	for _, d := range append(cv.egress, cv.ingress...) {
-		assert.Equal(t, libebpf.ProtoDNS, d.Protocol)
-		assert.Equal(t, libebpf.RoleClient, d.Role)
+		assert.Equal(t, abi.ProtoDNS, d.Protocol)
+		assert.Equal(t, abi.RoleClient, d.Role)
 	}
 	devs := c.waitFor(t, dns.Process.Pid, "dnsmasq's side over TCP", func(e []event) bool {
 		for _, x := range e {
-			if x.data != nil && x.data.Protocol == libebpf.ProtoDNS && bytes.Contains(x.data.Payload, []byte("\x03tcp\x04test\x00")) {
+			if x.data != nil && x.data.Protocol == abi.ProtoDNS && bytes.Contains(x.data.Payload, []byte("\x03tcp\x04test\x00")) {
 				return true
 			}
 		}
@@ -554,7 +556,7 @@ func TestDeletedConnectionsReportTheirTotals(t *testing.T) {
 	evs := c.waitFor(t, cli.pid(), "the connect", func(e []event) bool { return len(e) > 0 })
 	id := evs[0].conn()
 	require.Zero(t, closedConns(c.of(cli.pid())), "killed: no close() ran")
-	require.NoError(t, c.lib.DeleteConnections([]libebpf.ConnID{id}))
+	require.NoError(t, c.lib.DeleteConnections([]abi.ConnID{id}))
 	evs = c.waitFor(t, cli.pid(), "the final stats", func(e []event) bool { return closedConns(e) == 1 })
 	cvs := conversations(evs)
 	require.Len(t, cvs, 1)
@@ -566,7 +568,7 @@ func TestDeletedConnectionsReportTheirTotals(t *testing.T) {
 	assert.EqualValues(t, 2, cvs[0].final.WrPkts)
 	keys, err := c.lib.ConnectionKeys()
 	require.NoError(t, err)
-	assert.NotContains(t, keys, libebpf.ConnKey{TGID: id.TGID, FD: id.FD})
+	assert.NotContains(t, keys, abi.ConnKey{TGID: id.TGID, FD: id.FD})
 }
 
 // runExchangeThenKill runs the conversation, then kills the client before it closes anything.
@@ -599,16 +601,16 @@ func TestCloseExitSparesTheConnectionThatReusedItsFd(t *testing.T) {
 		cli := startPeer(t, n.Client, "fd-reuse", "tcp", addr.String())
 		cli.expect(t, "done")
 		evs := c.waitFor(t, cli.pid(), "both closes", func(e []event) bool { return closedConns(e) >= 2 })
-		var connects []*libebpf.CtrlEvent
-		var finals []*libebpf.StatsEvent
-		var pings []*libebpf.DataEvent
+		var connects []*abi.CtrlEvent
+		var finals []*abi.StatsEvent
+		var pings []*abi.DataEvent
 		for _, e := range evs {
 			switch {
-			case e.ctrl != nil && e.ctrl.Type == libebpf.EventConnect:
+			case e.ctrl != nil && e.ctrl.Type == abi.EventConnect:
 				connects = append(connects, e.ctrl)
 			case e.stats != nil && e.stats.ConnEvents == 1:
 				finals = append(finals, e.stats)
-			case e.data != nil && e.data.Protocol == libebpf.ProtoRedis:
+			case e.data != nil && e.data.Protocol == abi.ProtoRedis:
 				pings = append(pings, e.data)
 			}
 		}

@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/netobserver/netobserver/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -37,7 +38,7 @@ func TestEventsComeInTheOrderTheyHappened(t *testing.T) {
 	evs := c.waitFor(t, curl.Process.Pid, "two closes", func(e []event) bool { return closedConns(e) >= 2 })
 
 	var order []string // connection index and event kind, in delivery order
-	conns := map[libebpf.ConnID]int{}
+	conns := map[abi.ConnID]int{}
 	var last uint64
 	for _, e := range evs {
 		if e.lost != nil {
@@ -54,7 +55,7 @@ func TestEventsComeInTheOrderTheyHappened(t *testing.T) {
 		}
 		kind := "data"
 		switch {
-		case e.ctrl != nil && e.ctrl.Type == libebpf.EventConnect:
+		case e.ctrl != nil && e.ctrl.Type == abi.EventConnect:
 			kind = "connect"
 		case e.ctrl != nil:
 			kind = "close"
@@ -65,7 +66,7 @@ func TestEventsComeInTheOrderTheyHappened(t *testing.T) {
 			order = append(order, fmt.Sprintf("%d %s", conns[id], kind))
 		}
 	}
-	var inet []libebpf.ConnID
+	var inet []abi.ConnID
 	for id := range conns {
 		inet = append(inet, id)
 	}

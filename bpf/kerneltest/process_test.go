@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/netobserver/netobserver/container"
 	"github.com/netobserver/netobserver/internal/testenv"
 	"github.com/stretchr/testify/assert"
@@ -69,17 +70,17 @@ func TestShortLivedProcessesAreReported(t *testing.T) {
 		var evs []event
 		for {
 			procs, evs = c.procsOf(r.pid)
-			if len(procs) > 0 && procs[len(procs)-1].Type == libebpf.ProcExit || time.Now().After(deadline) {
+			if len(procs) > 0 && procs[len(procs)-1].Type == abi.ProcExit || time.Now().After(deadline) {
 				break
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
 		// ip netns exec is forked by this test, then execs itself into curl.
-		var types []libebpf.ProcType
+		var types []abi.ProcType
 		for _, p := range procs {
 			types = append(types, p.Type)
 		}
-		require.Equal(t, []libebpf.ProcType{libebpf.ProcFork, libebpf.ProcExec, libebpf.ProcExec, libebpf.ProcExit}, types, "pid %d", r.pid)
+		require.Equal(t, []abi.ProcType{abi.ProcFork, abi.ProcExec, abi.ProcExec, abi.ProcExit}, types, "pid %d", r.pid)
 		fork, exec, exit := procs[0], procs[2], procs[3]
 		assert.Equal(t, self, fork.PPID, "the fork's parent")
 		assert.Equal(t, "ip", string(bytes.Split(procs[1].Cmdline(), []byte{0})[0]), "first exec: ip netns exec")
@@ -91,7 +92,7 @@ func TestShortLivedProcessesAreReported(t *testing.T) {
 		assert.Equal(t, self, exec.PPID)
 		assert.Zero(t, exec.Flags)
 		assert.NotZero(t, exec.StartNS)
-		if fork.Flags&libebpf.ProcStartEstimated != 0 {
+		if fork.Flags&abi.ProcStartEstimated != 0 {
 			// The plain tracepoint has no child task: the start is the fork's time, on the boot
 			// clock, within a tick of the real one.
 			assert.Zero(t, fork.StartNS)
@@ -115,7 +116,7 @@ func TestShortLivedProcessesAreReported(t *testing.T) {
 				first = i
 			}
 			last = i
-			if e.ctrl != nil && e.ctrl.Type == libebpf.EventConnect && e.ctrl.Addr.Family == libebpf.FamilyInet {
+			if e.ctrl != nil && e.ctrl.Type == abi.EventConnect && e.ctrl.Addr.Family == abi.FamilyInet {
 				connects++
 				assert.Equal(t, netip.AddrPortFrom(n.ServerV4, 80), e.ctrl.Addr.AddrPort())
 			}

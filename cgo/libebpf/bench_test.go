@@ -3,6 +3,8 @@ package libebpf
 import (
 	"fmt"
 	"testing"
+
+	"github.com/netobserver/netobserver/abi"
 )
 
 // BenchmarkHandoff measures events per second from ebpf_poll_events into a Go consumer: the
@@ -12,7 +14,7 @@ import (
 func BenchmarkHandoff(b *testing.B) {
 	const payload = 200
 	r := openReplay(b, fmt.Sprintf("data repeat=%d ts=1 conn=3:77:5 dir=egress proto=http fill=%d:2a\n", b.N, payload), Options{})
-	if err := r.lib.SetProtocolFilter(AllProtocols); err != nil {
+	if err := r.lib.SetProtocolFilter(abi.AllProtocols); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(payload)

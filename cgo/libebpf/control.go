@@ -10,36 +10,9 @@ import (
 	"fmt"
 	"syscall"
 	"unsafe"
+
+	"github.com/netobserver/netobserver/abi"
 )
-
-// ProtocolSet selects the protocols whose data events the kernel side emits (PROTOCOL_FILTER).
-// Until it is set once, no data events flow.
-type ProtocolSet int32
-
-// AllProtocols enables data events of every protocol.
-const AllProtocols ProtocolSet = -1
-
-// NoProtocols disables data events; L4 stats still flow.
-const NoProtocols ProtocolSet = 0
-
-// ProtocolsOf returns the set holding ps: bit p-1 for protocol p, as iLogtail computed it.
-func ProtocolsOf(ps ...Protocol) ProtocolSet {
-	var s ProtocolSet
-	for _, p := range ps {
-		if p > ProtoUnknown && p < numProtocols {
-			s |= 1 << (p - 1)
-		}
-	}
-	return s
-}
-
-// Has reports whether the set enables data events of protocol p.
-func (s ProtocolSet) Has(p Protocol) bool {
-	if p <= ProtoUnknown || p >= numProtocols {
-		return false
-	}
-	return s == AllProtocols || s&(1<<(p-1)) != 0
-}
 
 const (
 	optProtocolFilter = 0
@@ -65,9 +38,9 @@ func (l *Library) config(opt, opt2 int, value int32) error {
 
 // SetProtocolFilter chooses which protocols' data events flow. Values outside AllProtocols and
 // 0..511 are rejected.
-func (l *Library) SetProtocolFilter(s ProtocolSet) error {
-	if s != AllProtocols && (s < 0 || s >= 1<<(numProtocols-1)) {
-		return fmt.Errorf("libebpf: protocol filter %d is neither -1 nor a bitmask of %d protocols", s, numProtocols-1)
+func (l *Library) SetProtocolFilter(s abi.ProtocolSet) error {
+	if !s.Valid() {
+		return fmt.Errorf("libebpf: protocol filter %d is neither -1 nor a bitmask of the ABI's protocols", s)
 	}
 	return l.config(optProtocolFilter, 0, int32(s))
 }
@@ -100,7 +73,7 @@ func (l *Library) SetPortFilter(port int32) error {
 // SetSampling sets the percentage of new connections whose data and control events flow
 // (DATA_SAMPLING, 0..100). Unsampled connections still produce L4 stats.
 func (l *Library) SetSampling(percent int32) error {
-	if percent < 0 || percent > SampleAll {
+	if percent < 0 || percent > abi.SampleAll {
 		return fmt.Errorf("libebpf: sampling %d is outside 0..100", percent)
 	}
 	return l.config(optDataSampling, 0, percent)
@@ -108,8 +81,8 @@ func (l *Library) SetSampling(percent int32) error {
 
 // SetBufferPages sets the per-CPU buffer size, in pages, of one event stream for the next Start
 // (PERF_BUFFER_PAGE). pages must be a power of two.
-func (l *Library) SetBufferPages(which CallbackType, pages int32) error {
-	if which > StatsEvents {
+func (l *Library) SetBufferPages(which abi.CallbackType, pages int32) error {
+	if which > abi.StatsEvents {
 		return fmt.Errorf("libebpf: no event stream %d", which)
 	}
 	if pages <= 0 || pages&(pages-1) != 0 {
@@ -124,7 +97,7 @@ func (l *Library) SetBufferPages(which CallbackType, pages int32) error {
 // UpdateConnAddr gives the kernel side a connection's address (learned from netlink when it had
 // family AF_UNKNOWN) and whether to drop the connection's data and control events (ebpf_update_conn_addr).
 // An untracked connection becomes tracked.
-func (l *Library) UpdateConnAddr(id ConnID, addr SockAddr, localPort uint16, drop bool) error {
+func (l *Library) UpdateConnAddr(id abi.ConnID, addr abi.SockAddr, localPort uint16, drop bool) error {
 	l.call.Lock()
 	defer l.call.Unlock()
 	if l.c == nil {
@@ -136,8 +109,8 @@ func (l *Library) UpdateConnAddr(id ConnID, addr SockAddr, localPort uint16, dro
 }
 
 // UpdateConnRole sets the role of a tracked connection (ebpf_update_conn_role).
-func (l *Library) UpdateConnRole(id ConnID, role Role) error {
-	if role != RoleUnknown && role != RoleClient && role != RoleServer {
+func (l *Library) UpdateConnRole(id abi.ConnID, role abi.Role) error {
+	if role != abi.RoleUnknown && role != abi.RoleClient && role != abi.RoleServer {
 		return fmt.Errorf("libebpf: %v is not a role", role)
 	}
 	l.call.Lock()
@@ -175,7 +148,7 @@ const DeleteBatch = 64
 
 // DeleteConnections removes connections from the kernel map, DeleteBatch per call. Only FD and
 // TGID of each id matter to the kernel side.
-func (l *Library) DeleteConnections(ids []ConnID) error {
+func (l *Library) DeleteConnections(ids []abi.ConnID) error {
 	for len(ids) > 0 {
 		n := min(len(ids), DeleteBatch)
 		l.call.Lock()
@@ -190,20 +163,14 @@ func (l *Library) DeleteConnections(ids []ConnID) error {
 	return nil
 }
 
-// ConnKey is a key of the kernel connection map.
-type ConnKey struct {
-	TGID uint32
-	FD   int32
-}
-
-func keyOf(k uint64) ConnKey { return ConnKey{TGID: uint32(k >> 32), FD: int32(uint32(k))} }
+func keyOf(k uint64) abi.ConnKey { return abi.ConnKey{TGID: uint32(k >> 32), FD: int32(uint32(k))} }
 
 // maxMapWalk bounds a walk: a key deleted under the walk makes the kernel restart from the first.
 const maxMapWalk = 1 << 22
 
 // ConnectionKeys walks the kernel connection map (ebpf_get_fd, ebpf_get_next_key) and returns its
 // keys, each once.
-func (l *Library) ConnectionKeys() ([]ConnKey, error) {
+func (l *Library) ConnectionKeys() ([]abi.ConnKey, error) {
 	l.call.Lock()
 	defer l.call.Unlock()
 	if l.c == nil {
@@ -213,7 +180,7 @@ func (l *Library) ConnectionKeys() ([]ConnKey, error) {
 	if fd < 0 {
 		return nil, fmt.Errorf("libebpf: ebpf_get_fd of %s returned %d", l.path, int32(fd))
 	}
-	var keys []ConnKey
+	var keys []abi.ConnKey
 	seen := make(map[uint64]struct{})
 	var key, next C.uint64_t
 	var cerr C.int

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/stretchr/testify/require"
 )
 
@@ -102,24 +104,27 @@ func (r *replay) calls(t testing.TB) []string {
 
 // recorded is one event as a consumer saw it, payload copied out of the batch.
 type recorded struct {
-	ctrl  *CtrlEvent
-	data  *DataEvent
-	stats *StatsEvent
-	lost  *LostNotice
-	proc  *ProcEvent
+	ctrl  *abi.CtrlEvent
+	data  *abi.DataEvent
+	stats *abi.StatsEvent
+	lost  *abi.LostNotice
+	proc  *abi.ProcEvent
 }
 
 type recorder struct{ events []recorded }
 
-func (r *recorder) Ctrl(e *CtrlEvent) { c := *e; r.events = append(r.events, recorded{ctrl: &c}) }
-func (r *recorder) Data(e *DataEvent) {
+func (r *recorder) Ctrl(e *abi.CtrlEvent) { c := *e; r.events = append(r.events, recorded{ctrl: &c}) }
+func (r *recorder) Data(e *abi.DataEvent) {
 	d := *e
 	d.Payload = bytes.Clone(e.Payload)
 	r.events = append(r.events, recorded{data: &d})
 }
-func (r *recorder) Stats(e *StatsEvent) { s := *e; r.events = append(r.events, recorded{stats: &s}) }
-func (r *recorder) Lost(n LostNotice)   { r.events = append(r.events, recorded{lost: &n}) }
-func (r *recorder) Proc(e *ProcEvent)   { p := *e; r.events = append(r.events, recorded{proc: &p}) }
+func (r *recorder) Stats(e *abi.StatsEvent) {
+	s := *e
+	r.events = append(r.events, recorded{stats: &s})
+}
+func (r *recorder) Lost(n abi.LostNotice) { r.events = append(r.events, recorded{lost: &n}) }
+func (r *recorder) Proc(e *abi.ProcEvent) { p := *e; r.events = append(r.events, recorded{proc: &p}) }
 
 // collect reads batches until n events arrived, failing after a generous deadline.
 func collect(t testing.TB, lib *Library, n int) []recorded {

@@ -1,8 +1,12 @@
 package libebpf
 
 import (
+	"bytes"
+	"net/netip"
 	"testing"
 	"unsafe"
+
+	"github.com/netobserver/netobserver/abi"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -12,20 +16,23 @@ import (
 // compiler's. The header's own static asserts pin the C side to the ABI document.
 func TestLayoutMatchesHeader(t *testing.T) {
 	var (
-		sa    SockAddr
-		id    ConnID
-		ctrl  CtrlEvent
-		attr  DataAttr
-		stats StatsEvent
-		lost  LostNotice
-		proc  ProcEvent
+		sa    abi.SockAddr
+		id    abi.ConnID
+		ctrl  abi.CtrlEvent
+		attr  abi.DataAttr
+		stats abi.StatsEvent
+		lost  abi.LostNotice
+		proc  abi.ProcEvent
 	)
+	// SockAddr's fields are private: where they lie is read from the bytes of known addresses.
+	v4 := abi.SockAddrFrom(netip.MustParseAddrPort("10.1.2.3:4660")).Bytes()
+	v6 := abi.SockAddrFrom(netip.MustParseAddrPort("[fd00::1:2:3]:4660")).Bytes()
 	want := map[string]uintptr{
 		"sockaddr_t":              unsafe.Sizeof(sa),
-		"sockaddr_t.sa.port":      unsafe.Offsetof(sa.port),
-		"sockaddr_t.in4.addr":     unsafe.Offsetof(sa.data),
-		"sockaddr_t.in6.addr":     unsafe.Offsetof(sa.data) + 4,
-		"sockaddr_t.in6.scope_id": unsafe.Offsetof(sa.data) + 20,
+		"sockaddr_t.sa.port":      offsetIn(t, v4[:], []byte{0x12, 0x34}),
+		"sockaddr_t.in4.addr":     offsetIn(t, v4[:], []byte{10, 1, 2, 3}),
+		"sockaddr_t.in6.addr":     offsetIn(t, v6[:], netip.MustParseAddr("fd00::1:2:3").AsSlice()),
+		"sockaddr_t.in6.scope_id": offsetIn(t, v6[:], netip.MustParseAddr("fd00::1:2:3").AsSlice()) + 16,
 
 		"connect_id_t":       unsafe.Sizeof(id),
 		"connect_id_t.fd":    unsafe.Offsetof(id.FD),
@@ -106,4 +113,10 @@ func TestLayoutMatchesHeader(t *testing.T) {
 	assert.EqualValues(t, 96, unsafe.Sizeof(attr))
 	assert.EqualValues(t, 112, unsafe.Sizeof(stats))
 	assert.EqualValues(t, 832, unsafe.Sizeof(proc))
+}
+
+func offsetIn(t *testing.T, b, part []byte) uintptr {
+	i := bytes.Index(b, part)
+	require.GreaterOrEqual(t, i, 0, "% x not in % x", part, b)
+	return uintptr(i)
 }

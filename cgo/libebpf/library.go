@@ -32,6 +32,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/netobserver/netobserver/abi"
 )
 
 // FileName is the library's file name; iLogtail looks for it beside its executable.
@@ -85,8 +87,8 @@ type Library struct {
 	stopReq    chan struct{} // closed to ask the running poller to return
 	pollerDone chan struct{}
 
-	events chan *Batch
-	free   chan *Batch
+	events chan *abi.Batch
+	free   chan *abi.Batch
 
 	counters counters
 }
@@ -96,25 +98,6 @@ type counters struct {
 	ctrl, data, stats, proc, lostNotices atomic.Uint64
 	payloadBytes, oversized, batchDrops  atomic.Uint64
 	lost                                 [4]atomic.Uint64
-}
-
-// Counters is a snapshot of what the layer has seen since Open.
-type Counters struct {
-	Polls, PollErrors, Batches uint64
-	// Wakeups counts the poller's sleeps that a ring passing its fill watermark cut short (the
-	// wakeup extension).
-	Wakeups           uint64
-	Ctrl, Data, Stats uint64
-	// Proc counts process events (the optional process extension).
-	Proc        uint64
-	LostNotices uint64
-	// Lost is the events the library reported lost, per CallbackType (ProcessEvents included).
-	Lost         [4]uint64
-	PayloadBytes uint64
-	// Oversized counts data events that claimed more than MaxPayload bytes (clamped).
-	Oversized uint64
-	// BatchDrops counts events lost because the C batch could not grow (out of memory).
-	BatchDrops uint64
 }
 
 // Open loads the library, resolves its symbols, registers the callbacks and calls ebpf_init.
@@ -146,14 +129,14 @@ func Open(opts Options) (*Library, error) {
 		path:   C.GoString(&c.path[0]),
 		log:    opts.Logger,
 		opts:   opts,
-		events: make(chan *Batch, opts.Batches),
-		free:   make(chan *Batch, opts.Batches),
+		events: make(chan *abi.Batch, opts.Batches),
+		free:   make(chan *abi.Batch, opts.Batches),
 	}
 	l.version = C.GoString(C.netobs_version(c))
 	l.procEvents = C.netobs_has_process_events(c) != 0
 	l.wakeups = C.netobs_has_wait(c) != 0
 	for range opts.Batches {
-		l.free <- new(Batch)
+		l.free <- new(abi.Batch)
 	}
 	l.log.Info("libebpf: loaded", "file", l.path, "found", how.String(), "version", l.Version(), "process_events", l.procEvents, "watermark_wakeups", l.wakeups)
 
@@ -286,11 +269,11 @@ func (l *Library) StubOffsets() [4]int64 {
 
 // Events delivers batches in the order the library produced them. Release each one. The channel
 // is closed by Close.
-func (l *Library) Events() <-chan *Batch { return l.events }
+func (l *Library) Events() <-chan *abi.Batch { return l.events }
 
 // Release returns a batch for reuse; its events and payloads must not be used afterwards.
-func (l *Library) Release(b *Batch) {
-	b.reset()
+func (l *Library) Release(b *abi.Batch) {
+	b.Reset(0, 0, 0, 0, 0, 0)
 	select {
 	case l.free <- b:
 	default: // not one of ours, or released twice: let the GC have it
@@ -298,9 +281,9 @@ func (l *Library) Release(b *Batch) {
 }
 
 // Counters returns a snapshot of the layer's counters.
-func (l *Library) Counters() Counters {
+func (l *Library) Counters() abi.Counters {
 	c := &l.counters
-	s := Counters{
+	s := abi.Counters{
 		Polls: c.polls.Load(), PollErrors: c.pollErrors.Load(), Batches: c.batches.Load(), Wakeups: c.wakeups.Load(),
 		Ctrl: c.ctrl.Load(), Data: c.data.Load(), Stats: c.stats.Load(), Proc: c.proc.Load(), LostNotices: c.lostNotices.Load(),
 		PayloadBytes: c.payloadBytes.Load(), Oversized: c.oversized.Load(), BatchDrops: c.batchDrops.Load(),
@@ -441,7 +424,7 @@ func (l *Library) poll(stop <-chan struct{}, done chan<- struct{}) {
 	// The events that came since the last sleep began, for the rate that sizes the next one.
 	cycle, got := time.Now(), 0
 	for {
-		var b *Batch
+		var b *abi.Batch
 		select {
 		case b = <-l.free:
 		case <-stop:
@@ -531,16 +514,16 @@ func (o *Options) shortPollSleep(got int, elapsed time.Duration, limit int) time
 
 // pollOnce runs one ebpf_poll_events and decodes what its callbacks copied into b, whatever the
 // return code: a poll interrupted by the stop flag may still have delivered events.
-func (l *Library) pollOnce(b *Batch, max C.int32_t) C.int32_t {
+func (l *Library) pollOnce(b *abi.Batch, max C.int32_t) C.int32_t {
 	l.call.Lock()
 	rc := C.netobs_poll(l.c, max)
-	b.decode(&l.c.batch)
+	decode(b, &l.c.batch)
 	l.call.Unlock()
 	l.account(b, &l.c.batch)
 	return rc
 }
 
-func (l *Library) account(b *Batch, cb *C.struct_netobs_batch) {
+func (l *Library) account(b *abi.Batch, cb *C.struct_netobs_batch) {
 	c := &l.counters
 	c.polls.Add(1)
 	c.ctrl.Add(uint64(len(b.Ctrl)))

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -32,28 +34,28 @@ lost which=data count=17
 ctrl ts=1007 conn=7:4242:999 event=close wr=123456789012 rd=-5
 `, big)
 	r := openReplay(t, trace, Options{})
-	require.NoError(t, r.lib.SetProtocolFilter(AllProtocols))
+	require.NoError(t, r.lib.SetProtocolFilter(abi.AllProtocols))
 	require.NoError(t, r.lib.Start())
 	got := collect(t, r.lib, 9)
 	quiet(t, r.lib)
 
-	id := ConnID{FD: 7, TGID: 4242, Start: 999}
+	id := abi.ConnID{FD: 7, TGID: 4242, Start: 999}
 	connect := got[0].ctrl
 	require.NotNil(t, connect)
-	assert.Equal(t, EventConnect, connect.Type)
+	assert.Equal(t, abi.EventConnect, connect.Type)
 	assert.EqualValues(t, 1000, connect.TS)
 	assert.Equal(t, id, connect.ConnID)
 	assert.Equal(t, netip.MustParseAddrPort("10.1.2.3:8080"), connect.Addr.AddrPort())
-	assert.Equal(t, FamilyInet, connect.Addr.Family)
-	assert.Equal(t, RoleClient, connect.Role)
+	assert.Equal(t, abi.FamilyInet, connect.Addr.Family)
+	assert.Equal(t, abi.RoleClient, connect.Role)
 
 	type dataWant struct {
 		ts      uint64
-		dir     Direction
-		proto   Protocol
-		role    Role
-		typ     MessageType
-		sys     Syscall
+		dir     abi.Direction
+		proto   abi.Protocol
+		role    abi.Role
+		typ     abi.MessageType
+		sys     abi.Syscall
 		addr    string
 		pos     uint64
 		org     uint32
@@ -62,11 +64,11 @@ ctrl ts=1007 conn=7:4242:999 event=close wr=123456789012 rd=-5
 		payload []byte
 	}
 	wants := []dataWant{
-		{1001, DirEgress, ProtoHTTP, RoleClient, TypeRequest, SyscallSendMsg, "10.1.2.3:8080", 18, 18, true, 0x0a000001, []byte("GET / HTTP/1.1\r\n\r\n")},
-		{1002, DirIngress, ProtoHTTP, RoleClient, TypeResponse, SyscallReadV, "[fd00::1]:443", 0, 0, false, 0, []byte{}},
-		{1003, DirIngress, ProtoMySQL, RoleServer, TypeUnknown, SyscallRecvFrom, "unix", 1, 1, false, 0, []byte{0xff}},
-		{1004, DirEgress, ProtoRedis, RoleUnknown, TypeRequest, SyscallWrite, "unknown", 16401, 16383, false, 0, bytes.Repeat([]byte{0x41}, 16383)},
-		{1005, DirEgress, ProtoPGSQL, RoleClient, TypeRequest, SyscallWriteV, "[::ffff:1.2.3.4]:5432", 90000, 20000, false, 0, []byte(big)},
+		{1001, abi.DirEgress, abi.ProtoHTTP, abi.RoleClient, abi.TypeRequest, abi.SyscallSendMsg, "10.1.2.3:8080", 18, 18, true, 0x0a000001, []byte("GET / HTTP/1.1\r\n\r\n")},
+		{1002, abi.DirIngress, abi.ProtoHTTP, abi.RoleClient, abi.TypeResponse, abi.SyscallReadV, "[fd00::1]:443", 0, 0, false, 0, []byte{}},
+		{1003, abi.DirIngress, abi.ProtoMySQL, abi.RoleServer, abi.TypeUnknown, abi.SyscallRecvFrom, "unix", 1, 1, false, 0, []byte{0xff}},
+		{1004, abi.DirEgress, abi.ProtoRedis, abi.RoleUnknown, abi.TypeRequest, abi.SyscallWrite, "unknown", 16401, 16383, false, 0, bytes.Repeat([]byte{0x41}, 16383)},
+		{1005, abi.DirEgress, abi.ProtoPGSQL, abi.RoleClient, abi.TypeRequest, abi.SyscallWriteV, "[::ffff:1.2.3.4]:5432", 90000, 20000, false, 0, []byte(big)},
 	}
 	for i, w := range wants {
 		d := got[1+i].data
@@ -86,23 +88,23 @@ ctrl ts=1007 conn=7:4242:999 event=close wr=123456789012 rd=-5
 		assert.Equal(t, w.lenhdr, d.LengthHeader, "data %d", i)
 		assert.True(t, bytes.Equal(w.payload, d.Payload), "payload of data %d: %d bytes, want %d", i, len(d.Payload), len(w.payload))
 	}
-	assert.Equal(t, FamilyUnix, got[3].data.Addr.Family)
-	assert.Equal(t, FamilyUnknown, got[4].data.Addr.Family)
-	assert.Equal(t, FamilyInet6, got[5].data.Addr.Family)
+	assert.Equal(t, abi.FamilyUnix, got[3].data.Addr.Family)
+	assert.Equal(t, abi.FamilyUnknown, got[4].data.Addr.Family)
+	assert.Equal(t, abi.FamilyInet6, got[5].data.Addr.Family)
 
 	s := got[6].stats
 	require.NotNil(t, s)
-	assert.Equal(t, StatsEvent{TS: 1006, ConnID: id, Addr: SockAddrFrom(netip.MustParseAddrPort("10.1.2.3:8080")),
-		Role: RoleClient, WrBytes: 100, RdBytes: 200, WrPkts: 3, RdPkts: 4, LastWrBytes: 10, LastRdBytes: 20,
+	assert.Equal(t, abi.StatsEvent{TS: 1006, ConnID: id, Addr: abi.SockAddrFrom(netip.MustParseAddrPort("10.1.2.3:8080")),
+		Role: abi.RoleClient, WrBytes: 100, RdBytes: 200, WrPkts: 3, RdPkts: 4, LastWrBytes: 10, LastRdBytes: 20,
 		LastWrPkts: 1, LastRdPkts: 2, ConnEvents: 1}, *s)
 
 	require.NotNil(t, got[7].lost)
-	assert.Equal(t, DataEvents, got[7].lost.Which)
+	assert.Equal(t, abi.DataEvents, got[7].lost.Which)
 	assert.EqualValues(t, 17, got[7].lost.Count)
 
 	closing := got[8].ctrl
 	require.NotNil(t, closing)
-	assert.Equal(t, EventClose, closing.Type)
+	assert.Equal(t, abi.EventClose, closing.Type)
 	assert.EqualValues(t, 1007, closing.TS)
 	assert.EqualValues(t, 123456789012, closing.WrittenBytes())
 	assert.EqualValues(t, -5, closing.ReadBytes())
@@ -112,7 +114,7 @@ ctrl ts=1007 conn=7:4242:999 event=close wr=123456789012 rd=-5
 	assert.EqualValues(t, 5, c.Data)
 	assert.EqualValues(t, 1, c.Stats)
 	assert.EqualValues(t, 1, c.LostNotices)
-	assert.EqualValues(t, 17, c.Lost[DataEvents])
+	assert.EqualValues(t, 17, c.Lost[abi.DataEvents])
 	assert.EqualValues(t, 18+0+1+16383+16384, c.PayloadBytes)
 	assert.Contains(t, r.log.text(), "INFO replay: loaded 9 trace entries")
 }
@@ -122,7 +124,7 @@ ctrl ts=1007 conn=7:4242:999 event=close wr=123456789012 rd=-5
 func TestMillionEventsArriveOnceInOrder(t *testing.T) {
 	const n = 1_000_000
 	r := openReplay(t, fmt.Sprintf("data repeat=%d ts=1 conn=3:77:5 dir=egress proto=http fill=200:2a\n", n), Options{})
-	require.NoError(t, r.lib.SetProtocolFilter(AllProtocols))
+	require.NoError(t, r.lib.SetProtocolFilter(abi.AllProtocols))
 	require.NoError(t, r.lib.Start())
 
 	next := uint64(1)
@@ -158,7 +160,7 @@ func TestHandOffDoesNotAllocatePerEvent(t *testing.T) {
 	const warm, n = 50_000, 400_000
 	// Batches end where polls end, so a drain may overshoot its count by one batch: keep spare.
 	r := openReplay(t, fmt.Sprintf("data repeat=%d ts=1 conn=3:77:5 dir=egress proto=http fill=200:2a\n", warm+n+10_000), Options{})
-	require.NoError(t, r.lib.SetProtocolFilter(AllProtocols))
+	require.NoError(t, r.lib.SetProtocolFilter(abi.AllProtocols))
 	require.NoError(t, r.lib.Start())
 	drain := func(count int) {
 		deadline := time.After(30 * time.Second)
@@ -184,7 +186,7 @@ func TestHandOffDoesNotAllocatePerEvent(t *testing.T) {
 
 func TestStopFlagEndsPoll(t *testing.T) {
 	r := openReplay(t, "data conn=1:2:3 dir=egress proto=http \"x\"\n", Options{})
-	b := new(Batch)
+	b := new(abi.Batch)
 	assert.EqualValues(t, -22, r.lib.pollOnce(b, 100), "polling before ebpf_start is refused")
 	r.lib.c.stop_flag = 1
 	assert.EqualValues(t, -100, r.lib.pollOnce(b, 100))
@@ -194,9 +196,9 @@ func TestStopFlagEndsPoll(t *testing.T) {
 
 func TestMaxEventsPerPollIsHonoured(t *testing.T) {
 	r := openReplay(t, "data repeat=10 conn=1:2:3 dir=egress proto=http \"x\"\n", Options{})
-	require.NoError(t, r.lib.SetProtocolFilter(AllProtocols))
+	require.NoError(t, r.lib.SetProtocolFilter(abi.AllProtocols))
 	require.NoError(t, r.lib.startLibrary())
-	b := new(Batch)
+	b := new(abi.Batch)
 	assert.EqualValues(t, 4, r.lib.pollOnce(b, 4))
 	assert.Equal(t, 4, len(b.Data))
 	assert.EqualValues(t, 4, r.lib.pollOnce(b, 4))
@@ -207,7 +209,7 @@ func TestMaxEventsPerPollIsHonoured(t *testing.T) {
 
 func TestStartTwiceStopTwiceCloseTwice(t *testing.T) {
 	r := openReplay(t, "data repeat=300000 ts=1 conn=3:77:5 dir=egress proto=http fill=10:2a\n", Options{MaxEventsPerPoll: 100})
-	require.NoError(t, r.lib.SetProtocolFilter(AllProtocols))
+	require.NoError(t, r.lib.SetProtocolFilter(abi.AllProtocols))
 	require.NoError(t, r.lib.Start())
 	first := collect(t, r.lib, 1000)
 	require.NoError(t, r.lib.Start(), "a reload calls ebpf_start again")
@@ -245,7 +247,7 @@ func TestStopDrainsALibraryWithoutDetach(t *testing.T) {
 	const n = 20000
 	r := openReplay(t, fmt.Sprintf("data repeat=%d ts=1 conn=3:77:5 dir=egress proto=http \"x\"\n", n),
 		Options{Path: builtFile(t, "test/libebpf-replay-noproc.so"), MaxEventsPerPoll: 100})
-	require.NoError(t, r.lib.SetProtocolFilter(AllProtocols))
+	require.NoError(t, r.lib.SetProtocolFilter(abi.AllProtocols))
 	require.NoError(t, r.lib.Start())
 	got := append(collect(t, r.lib, 1000), stopReading(t, r.lib)...)
 	require.Len(t, got, n)
@@ -259,7 +261,7 @@ func TestStopDrainsALibraryWithoutDetach(t *testing.T) {
 // polls until a poll returns nothing, then calls ebpf_stop.
 func TestStopDetachesThenDrains(t *testing.T) {
 	r := openReplay(t, "data repeat=20000 ts=1 conn=3:77:5 dir=egress proto=http \"x\"\n", Options{MaxEventsPerPoll: 100})
-	require.NoError(t, r.lib.SetProtocolFilter(AllProtocols))
+	require.NoError(t, r.lib.SetProtocolFilter(abi.AllProtocols))
 	require.NoError(t, r.lib.Start())
 	got := append(collect(t, r.lib, 1000), stopReading(t, r.lib)...)
 	assert.Less(t, len(got), 20000, "the trace paused at the detach")
@@ -352,27 +354,27 @@ func TestLoaderSearchFindsLibrary(t *testing.T) {
 func TestStubCallsReachTheLibrary(t *testing.T) {
 	r := openReplay(t, "", Options{})
 	lib := r.lib
-	id := ConnID{FD: 9, TGID: 1234, Start: 0x1122334455667788}
-	v4 := SockAddrFrom(netip.MustParseAddrPort("192.0.2.7:5432"))
-	v6 := SockAddrFrom(netip.MustParseAddrPort("[2001:db8::42]:443"))
+	id := abi.ConnID{FD: 9, TGID: 1234, Start: 0x1122334455667788}
+	v4 := abi.SockAddrFrom(netip.MustParseAddrPort("192.0.2.7:5432"))
+	v6 := abi.SockAddrFrom(netip.MustParseAddrPort("[2001:db8::42]:443"))
 	require.NoError(t, lib.UpdateConnAddr(id, v4, 8080, true))
 	require.NoError(t, lib.UpdateConnAddr(id, v6, 0, false))
-	require.NoError(t, lib.UpdateConnRole(id, RoleServer))
+	require.NoError(t, lib.UpdateConnRole(id, abi.RoleServer))
 	require.NoError(t, lib.DisableProcess(4321))
 	require.NoError(t, lib.EnableProcess(4321))
 	assert.Error(t, lib.DisableProcess(0))
-	assert.Error(t, lib.UpdateConnRole(id, Role(3)))
-	var ids []ConnID
+	assert.Error(t, lib.UpdateConnRole(id, abi.Role(3)))
+	var ids []abi.ConnID
 	for i := range 130 {
-		ids = append(ids, ConnID{FD: int32(i), TGID: 77, Start: uint64(i) * 10})
+		ids = append(ids, abi.ConnID{FD: int32(i), TGID: 77, Start: uint64(i) * 10})
 	}
 	require.NoError(t, lib.DeleteConnections(ids))
 	require.NoError(t, lib.SetProcessFilter(99))
 	require.NoError(t, lib.SetSelfFilter(int32(os.Getpid())))
 	require.NoError(t, lib.SetPortFilter(80))
 	require.NoError(t, lib.SetSampling(37))
-	require.NoError(t, lib.SetBufferPages(DataEvents, 512))
-	require.NoError(t, lib.SetProtocolFilter(ProtocolsOf(ProtoHTTP, ProtoDNS, ProtoPGSQL)))
+	require.NoError(t, lib.SetBufferPages(abi.DataEvents, 512))
+	require.NoError(t, lib.SetProtocolFilter(abi.ProtocolsOf(abi.ProtoHTTP, abi.ProtoDNS, abi.ProtoPGSQL)))
 
 	idList := func(from, to int) string {
 		var parts []string
@@ -409,8 +411,8 @@ func TestConfigValuesAreChecked(t *testing.T) {
 	for name, err := range map[string]error{
 		"sampling 101":  r.lib.SetSampling(101),
 		"sampling -1":   r.lib.SetSampling(-1),
-		"pages 3":       r.lib.SetBufferPages(DataEvents, 3),
-		"pages 0":       r.lib.SetBufferPages(CtrlEvents, 0),
+		"pages 3":       r.lib.SetBufferPages(abi.DataEvents, 3),
+		"pages 0":       r.lib.SetBufferPages(abi.CtrlEvents, 0),
 		"stream 7":      r.lib.SetBufferPages(7, 8),
 		"protocols 512": r.lib.SetProtocolFilter(512),
 		"protocols -2":  r.lib.SetProtocolFilter(-2),
@@ -429,17 +431,17 @@ ctrl conn=4:100:2 event=connect addr=10.0.0.1:80 role=client
 data conn=5:200:3 dir=egress proto=http "x"
 ctrl conn=3:100:1 event=close
 `, Options{})
-	require.NoError(t, r.lib.SetProtocolFilter(AllProtocols))
+	require.NoError(t, r.lib.SetProtocolFilter(abi.AllProtocols))
 	require.NoError(t, r.lib.Start())
 	collect(t, r.lib, 4)
 	keys, err := r.lib.ConnectionKeys()
 	require.NoError(t, err)
-	assert.ElementsMatch(t, []ConnKey{{TGID: 100, FD: 4}, {TGID: 200, FD: 5}}, keys)
+	assert.ElementsMatch(t, []abi.ConnKey{{TGID: 100, FD: 4}, {TGID: 200, FD: 5}}, keys)
 
-	require.NoError(t, r.lib.DeleteConnections([]ConnID{{FD: 5, TGID: 200}}))
+	require.NoError(t, r.lib.DeleteConnections([]abi.ConnID{{FD: 5, TGID: 200}}))
 	keys, err = r.lib.ConnectionKeys()
 	require.NoError(t, err)
-	assert.Equal(t, []ConnKey{{TGID: 100, FD: 4}}, keys)
+	assert.Equal(t, []abi.ConnKey{{TGID: 100, FD: 4}}, keys)
 }
 
 // The replay library honours what the stubs ask of the kernel side, so the layers above can be
@@ -456,18 +458,18 @@ data ts=6 conn=9:300:60 dir=egress proto=redis "*1\r\n$4\r\nPING\r\n"
 stats ts=7 conn=9:300:60 wr=14
 `, Options{})
 	lib := r.lib
-	require.NoError(t, lib.SetProtocolFilter(AllProtocols))
+	require.NoError(t, lib.SetProtocolFilter(abi.AllProtocols))
 	require.NoError(t, lib.startLibrary())
-	b := new(Batch)
+	b := new(abi.Batch)
 	require.EqualValues(t, 2, lib.pollOnce(b, 2))
 	require.Len(t, b.Ctrl, 2)
 	server := b.Ctrl[0].ConnID
 
-	require.NoError(t, lib.UpdateConnRole(server, RoleServer))
+	require.NoError(t, lib.UpdateConnRole(server, abi.RoleServer))
 	require.NoError(t, lib.DisableProcess(200))
-	resolver := ConnID{FD: 8, TGID: 300, Start: 50}
-	require.NoError(t, lib.UpdateConnAddr(resolver, SockAddrFrom(netip.MustParseAddrPort("10.9.9.9:53")), 0, false))
-	require.NoError(t, lib.UpdateConnAddr(ConnID{FD: 9, TGID: 300, Start: 60}, SockAddrFrom(netip.MustParseAddrPort("127.0.0.1:6379")), 0, true))
+	resolver := abi.ConnID{FD: 8, TGID: 300, Start: 50}
+	require.NoError(t, lib.UpdateConnAddr(resolver, abi.SockAddrFrom(netip.MustParseAddrPort("10.9.9.9:53")), 0, false))
+	require.NoError(t, lib.UpdateConnAddr(abi.ConnID{FD: 9, TGID: 300, Start: 60}, abi.SockAddrFrom(netip.MustParseAddrPort("127.0.0.1:6379")), 0, true))
 
 	rec := &recorder{}
 	require.EqualValues(t, 3, lib.pollOnce(b, 100))
@@ -477,11 +479,11 @@ stats ts=7 conn=9:300:60 wr=14
 	require.NotNil(t, connect)
 	assert.Equal(t, resolver, connect.ConnID)
 	assert.Equal(t, "10.9.9.9:53", connect.Addr.String())
-	assert.Equal(t, RoleUnknown, connect.Role)
+	assert.Equal(t, abi.RoleUnknown, connect.Role)
 	data := rec.events[1].data
 	require.NotNil(t, data)
 	assert.EqualValues(t, 3, data.TS)
-	assert.Equal(t, RoleServer, data.Role)
+	assert.Equal(t, abi.RoleServer, data.Role)
 	stats := rec.events[2].stats
 	require.NotNil(t, stats)
 	assert.EqualValues(t, 7, stats.TS)
@@ -513,12 +515,12 @@ func stubSymbolValues(t *testing.T, path string) [4]int64 {
 func newLogger(s *logSink) *slog.Logger { return slog.New(s) }
 
 func TestProtocolSetHas(t *testing.T) {
-	s := ProtocolsOf(ProtoHTTP, ProtoPGSQL)
+	s := abi.ProtocolsOf(abi.ProtoHTTP, abi.ProtoPGSQL)
 	assert.EqualValues(t, 0b100001, s)
-	for p := ProtoUnknown; p <= ProtoHSF; p++ {
-		assert.Equal(t, p == ProtoHTTP || p == ProtoPGSQL, s.Has(p), p.String())
-		assert.Equal(t, p != ProtoUnknown, AllProtocols.Has(p), p.String())
-		assert.False(t, NoProtocols.Has(p), p.String())
+	for p := abi.ProtoUnknown; p <= abi.ProtoHSF; p++ {
+		assert.Equal(t, p == abi.ProtoHTTP || p == abi.ProtoPGSQL, s.Has(p), p.String())
+		assert.Equal(t, p != abi.ProtoUnknown, abi.AllProtocols.Has(p), p.String())
+		assert.False(t, abi.NoProtocols.Has(p), p.String())
 	}
 }
 

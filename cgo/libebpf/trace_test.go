@@ -2,8 +2,11 @@ package libebpf
 
 import (
 	"bytes"
+	"encoding/hex"
 	"strings"
 	"testing"
+
+	"github.com/netobserver/netobserver/abi"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,7 +21,7 @@ func TestTraceWriterRoundTrips(t *testing.T) {
 	}
 	allHex := strings.Builder{}
 	for _, c := range all.Bytes() {
-		allHex.WriteString(string(hexDigits[c>>4]) + string(hexDigits[c&15]))
+		allHex.WriteString(hex.EncodeToString([]byte{c}))
 	}
 	original := `ctrl ts=5 conn=7:4242:999 event=connect addr=[fd00::7]:8080 role=server
 data ts=6 conn=7:4242:999 dir=ingress proto=kafka role=server type=request syscall=recvmmsg addr=[::ffff:10.0.0.1]:9092 pos=300 org=400 prepend=1 lenhdr=0xdeadbeef hex=` + allHex.String() + `
@@ -29,7 +32,7 @@ ctrl ts=9 conn=7:4242:999 event=close wr=10 rd=20
 `
 	first := replayAll(t, original, 6)
 	var recording bytes.Buffer
-	w := NewTraceWriter(&recording)
+	w := abi.NewTraceWriter(&recording)
 	for _, e := range first {
 		switch {
 		case e.ctrl != nil:
@@ -52,7 +55,7 @@ ctrl ts=9 conn=7:4242:999 event=close wr=10 rd=20
 func replayAll(t *testing.T, trace string, n int) []recorded {
 	t.Helper()
 	r := openReplay(t, trace, Options{})
-	require.NoError(t, r.lib.SetProtocolFilter(AllProtocols))
+	require.NoError(t, r.lib.SetProtocolFilter(abi.AllProtocols))
 	require.NoError(t, r.lib.Start())
 	got := collect(t, r.lib, n)
 	quiet(t, r.lib)
@@ -71,20 +74,20 @@ proc ts=13 type=exit tgid=300 ppid=1 start=123000000000 comm="curl" cgleaf="user
 	first := replayAll(t, original, 4)
 	require.NotNil(t, first[0].proc)
 	fork, exec := first[0].proc, first[1].proc
-	assert.Equal(t, ProcFork, fork.Type)
+	assert.Equal(t, abi.ProcFork, fork.Type)
 	assert.EqualValues(t, 300, fork.TGID)
 	assert.EqualValues(t, 123000000000, fork.StartNS)
 	assert.Equal(t, "bash\x00-c\x00x y\x00", string(fork.Cmdline()))
 	assert.Equal(t, "/kubepods-burstable-pod0a1b2c3d_0000_1111_2222_333344445555.slice/cri-containerd-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope", fork.CgroupPath())
 	assert.Equal(t, `cur"l`, exec.CommString())
-	assert.Equal(t, ProcArgsFailed, exec.Flags)
+	assert.Equal(t, abi.ProcArgsFailed, exec.Flags)
 	assert.EqualValues(t, 9000, exec.ArgsTotal)
 	assert.EqualValues(t, 77, exec.CgroupID)
 	require.NotNil(t, first[2].ctrl, "in file order")
 	assert.Equal(t, "/user.slice", first[3].proc.CgroupPath())
 
 	var recording bytes.Buffer
-	w := NewTraceWriter(&recording)
+	w := abi.NewTraceWriter(&recording)
 	for _, e := range first {
 		if e.proc != nil {
 			w.Proc(e.proc)
@@ -97,7 +100,7 @@ proc ts=13 type=exit tgid=300 ppid=1 start=123000000000 comm="curl" cgleaf="user
 
 	r := openReplay(t, original, Options{Path: builtFile(t, "test/libebpf-replay-noproc.so")})
 	assert.False(t, r.lib.ProcessEvents())
-	require.NoError(t, r.lib.SetProtocolFilter(AllProtocols))
+	require.NoError(t, r.lib.SetProtocolFilter(abi.AllProtocols))
 	require.NoError(t, r.lib.Start())
 	got := collect(t, r.lib, 1)
 	require.NotNil(t, got[0].ctrl, "only the socket event")

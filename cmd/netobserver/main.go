@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/netobserver/netobserver/cgo/libebpf"
 	"github.com/netobserver/netobserver/container"
 	"github.com/netobserver/netobserver/internal/fileperm"
@@ -164,7 +166,7 @@ func recordEvents(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	trace := libebpf.NewTraceWriter(w)
+	trace := abi.NewTraceWriter(w)
 	if lib.ProcessEvents() && s.replayTrace == "" {
 		recordRunning(trace)
 	}
@@ -181,7 +183,7 @@ func recordEvents(args []string, stdout, stderr io.Writer) int {
 	}
 	c := lib.Counters()
 	logger.Info("netobserver: stopped", "ctrl", c.Ctrl, "data", c.Data, "stats", c.Stats,
-		"lost_ctrl", c.Lost[libebpf.CtrlEvents], "lost_data", c.Lost[libebpf.DataEvents], "lost_stats", c.Lost[libebpf.StatsEvents],
+		"lost_ctrl", c.Lost[abi.CtrlEvents], "lost_data", c.Lost[abi.DataEvents], "lost_stats", c.Lost[abi.StatsEvents],
 		"payload_bytes", c.PayloadBytes)
 	if err != nil {
 		fmt.Fprintf(stderr, "netobserver record: %v\n", err)
@@ -193,14 +195,14 @@ func recordEvents(args []string, stdout, stderr io.Writer) int {
 // recordRunning writes the processes running now as process events at time 0, so that a replay
 // names the processes that started before the recording too, without this host's /proc. The
 // events of the capture, already started, follow.
-func recordRunning(trace *libebpf.TraceWriter) {
+func recordRunning(trace *abi.TraceWriter) {
 	fs := container.Procfs{}
 	for _, pid := range fs.Pids() {
 		p, err := fs.Raw(pid)
 		if err != nil {
 			continue // gone meanwhile: its exit is in the capture
 		}
-		ev := libebpf.ProcEvent{Type: libebpf.ProcExec, TGID: p.PID, PPID: p.PPID, StartNS: p.StartTime * 1e7}
+		ev := abi.ProcEvent{Type: abi.ProcExec, TGID: p.PID, PPID: p.PPID, StartNS: p.StartTime * 1e7}
 		copy(ev.Comm[:len(ev.Comm)-1], p.Comm)
 		ev.ArgsTotal = uint32(len(p.Cmdline))
 		ev.ArgsSize = uint32(copy(ev.Args[:], p.Cmdline))
@@ -217,16 +219,16 @@ func recordRunning(trace *libebpf.TraceWriter) {
 // configureLikeILogtail sends the settings iLogtail sent after init, in its order.
 func configureLikeILogtail(lib *libebpf.Library) error {
 	return errors.Join(
-		lib.SetProtocolFilter(libebpf.AllProtocols),
+		lib.SetProtocolFilter(abi.AllProtocols),
 		lib.SetProcessFilter(libebpf.AllProcesses),
 		lib.SetSelfFilter(int32(os.Getpid())),
-		lib.SetSampling(libebpf.SampleAll),
-		lib.SetBufferPages(libebpf.DataEvents, 512),
+		lib.SetSampling(abi.SampleAll),
+		lib.SetBufferPages(abi.DataEvents, 512),
 	)
 }
 
 // consume writes batches until a signal, the duration, or the end of a replay.
-func consume(lib *libebpf.Library, trace *libebpf.TraceWriter, replay bool, duration time.Duration) error {
+func consume(lib *libebpf.Library, trace *abi.TraceWriter, replay bool, duration time.Duration) error {
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(signals)

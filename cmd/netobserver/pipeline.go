@@ -19,10 +19,10 @@ import (
 	"github.com/netobserver/netobserver/export/jsonl"
 	"github.com/netobserver/netobserver/export/kafka"
 	"github.com/netobserver/netobserver/export/prometheus"
-	"github.com/netobserver/netobserver/export/record"
 	"github.com/netobserver/netobserver/export/stdout"
 	"github.com/netobserver/netobserver/observer"
 	"github.com/netobserver/netobserver/observer/config"
+	"github.com/netobserver/netobserver/record"
 )
 
 // pipeline runs an iLogtail pipeline file: `netobserver --config FILE`, or only validates it with

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/netobserver/netobserver/export/kafka"
-	"github.com/netobserver/netobserver/export/record"
 	"github.com/netobserver/netobserver/observer/config"
+	"github.com/netobserver/netobserver/record"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"

@@ -5,9 +5,9 @@ import (
 	"net/netip"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/netobserver/netobserver/abi"
 
-	"github.com/netobserver/netobserver/cgo/libebpf"
+	"golang.org/x/sys/unix"
 )
 
 // A table is one kind of socket a single sock_diag dump returns.
@@ -31,13 +31,13 @@ func (t table) String() string { return tableNames[t] }
 // an unconnected one, which the dump cannot give an address either.
 func tablesFor(family uint16) ([]table, error) {
 	switch family {
-	case libebpf.FamilyInet:
+	case abi.FamilyInet:
 		return []table{tcp4, udp4}, nil
-	case libebpf.FamilyInet6:
+	case abi.FamilyInet6:
 		return []table{tcp6, udp6}, nil
-	case libebpf.FamilyUnix:
+	case abi.FamilyUnix:
 		return []table{unixTable}, nil
-	case libebpf.FamilyUnknown, libebpf.FamilyUnspec:
+	case abi.FamilyUnknown, abi.FamilyUnspec:
 		return []table{tcp4, tcp6, unixTable, udp4, udp6}, nil
 	}
 	return nil, fmt.Errorf("address family %d is not one sock_diag is asked about", family)

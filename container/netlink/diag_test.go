@@ -7,11 +7,11 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
-
-	"github.com/netobserver/netobserver/cgo/libebpf"
 )
 
 // hx decodes a literal byte vector written as hex with spaces and newlines for readability.
@@ -83,7 +83,7 @@ func TestParseInet4(t *testing.T) {
 	s, err := parseInetDiag(ps[0])
 	require.NoError(t, err)
 	assert.Equal(t, Socket{
-		Inode: 12345, Family: libebpf.FamilyInet, State: StateEstablished, UID: 1000,
+		Inode: 12345, Family: abi.FamilyInet, State: StateEstablished, UID: 1000,
 		Local:  netip.MustParseAddrPort("10.206.0.1:80"),
 		Remote: netip.MustParseAddrPort("10.206.0.2:40000"),
 	}, s)
@@ -97,7 +97,7 @@ func TestParseInet6WithAttribute(t *testing.T) {
 	s, err := parseInetDiag(ps[0])
 	require.NoError(t, err)
 	assert.Equal(t, Socket{
-		Inode: 65536, Family: libebpf.FamilyInet6, State: StateListen,
+		Inode: 65536, Family: abi.FamilyInet6, State: StateListen,
 		Local:  netip.MustParseAddrPort("[fd00:ce::1]:8198"),
 		Remote: netip.MustParseAddrPort("[::]:0"),
 	}, s)
@@ -110,13 +110,13 @@ func TestParseUnix(t *testing.T) {
 	s, err := parseUnixDiag(ps[0])
 	require.NoError(t, err)
 	assert.Equal(t, Socket{
-		Inode: 12345, Family: libebpf.FamilyUnix, Type: unix.SOCK_STREAM, State: StateEstablished,
+		Inode: 12345, Family: abi.FamilyUnix, Type: unix.SOCK_STREAM, State: StateEstablished,
 		Path: "/run/x.sock", Peer: 12346,
 	}, s)
 	s, err = parseUnixDiag(ps[1])
 	require.NoError(t, err)
 	assert.Equal(t, Socket{
-		Inode: 12352, Family: libebpf.FamilyUnix, Type: unix.SOCK_DGRAM, State: StateClose,
+		Inode: 12352, Family: abi.FamilyUnix, Type: unix.SOCK_DGRAM, State: StateClose,
 		Path: "@abc",
 	}, s)
 }

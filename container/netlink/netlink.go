@@ -17,8 +17,8 @@
 // (ilogtail-records.md §7 item 6).
 //
 // Use: one Resolver for the observer, New(Config{Interval: FlushNetlinkInterval}). When an event
-// arrives for a connection whose address family is libebpf.FamilyUnknown, or whose role is
-// libebpf.RoleUnknown, call Lookup(id.TGID, id.FD, addr.Family) once for that ConnID (remember
+// arrives for a connection whose address family is abi.FamilyUnknown, or whose role is
+// abi.RoleUnknown, call Lookup(id.TGID, id.FD, addr.Family) once for that ConnID (remember
 // the outcome per ConnID; a miss is worth retrying at most once per interval), decide drop from
 // the result, and call Socket.Push(lib, id, drop). On ErrNotFound or ErrNotSocket with family
 // still unknown, DropUnknownSocket decides. Lookups serialise on one mutex and a dump can take
@@ -36,9 +36,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/netobserver/netobserver/abi"
 
-	"github.com/netobserver/netobserver/cgo/libebpf"
+	"golang.org/x/sys/unix"
 )
 
 // ErrNotFound is returned (wrapped) by Lookup when the socket cannot be found: the process or the
@@ -84,7 +84,7 @@ type Socket struct {
 	Netns uint64
 	// Inode is the socket's inode, as /proc/<pid>/fd/<fd> shows it ("socket:[Inode]").
 	Inode uint32
-	// Family is libebpf.FamilyInet, libebpf.FamilyInet6 or libebpf.FamilyUnix. An IPv4 peer of
+	// Family is abi.FamilyInet, abi.FamilyInet6 or abi.FamilyUnix. An IPv4 peer of
 	// a dual-stack IPv6 socket stays FamilyInet6 with IPv4-mapped addresses, as the kernel has it.
 	Family uint16
 	// Protocol is unix.IPPROTO_TCP or unix.IPPROTO_UDP for an inet socket, 0 for a unix socket.
@@ -107,36 +107,36 @@ type Socket struct {
 	// PeerPath is the peer's name when the peer is in the same namespace ("" otherwise or when
 	// the peer is unbound): for a client's unix socket, the path it connected to.
 	PeerPath string
-	// Role is the inferred role of the connection (see Lookup); libebpf.RoleUnknown when neither
+	// Role is the inferred role of the connection (see Lookup); abi.RoleUnknown when neither
 	// the namespace's listening sockets nor the ports tell.
-	Role libebpf.Role
+	Role abi.Role
 }
 
 // SockAddr returns the remote address as the kernel side's ABI lays it out, for
 // Library.UpdateConnAddr: the remote IP and port of an inet socket, or just the unix family
 // (sockaddr_t carries no path).
-func (s Socket) SockAddr() libebpf.SockAddr {
-	if s.Family == libebpf.FamilyUnix {
-		return libebpf.SockAddr{Family: libebpf.FamilyUnix}
+func (s Socket) SockAddr() abi.SockAddr {
+	if s.Family == abi.FamilyUnix {
+		return abi.SockAddr{Family: abi.FamilyUnix}
 	}
-	return libebpf.SockAddrFrom(s.Remote)
+	return abi.SockAddrFrom(s.Remote)
 }
 
 // Kernel is the part of *libebpf.Library that takes what a lookup learned.
 type Kernel interface {
-	UpdateConnAddr(id libebpf.ConnID, addr libebpf.SockAddr, localPort uint16, drop bool) error
-	UpdateConnRole(id libebpf.ConnID, role libebpf.Role) error
+	UpdateConnAddr(id abi.ConnID, addr abi.SockAddr, localPort uint16, drop bool) error
+	UpdateConnRole(id abi.ConnID, role abi.Role) error
 }
 
 // Push gives the kernel side the connection's address and, when known, its role. The address
 // goes first: UpdateConnAddr starts tracking an untracked connection with role unknown, which the
 // role update then corrects. drop is the observer's decision (DropUnixSocket,
 // DropLocalConnections): true silences the connection's data and control events.
-func (s Socket) Push(k Kernel, id libebpf.ConnID, drop bool) error {
+func (s Socket) Push(k Kernel, id abi.ConnID, drop bool) error {
 	if err := k.UpdateConnAddr(id, s.SockAddr(), s.Local.Port(), drop); err != nil {
 		return err
 	}
-	if s.Role == libebpf.RoleClient || s.Role == libebpf.RoleServer {
+	if s.Role == abi.RoleClient || s.Role == abi.RoleServer {
 		return k.UpdateConnRole(id, s.Role)
 	}
 	return nil
@@ -226,8 +226,8 @@ func (r *Resolver) Stats() Stats {
 }
 
 // Lookup finds the socket that process tgid holds as fd, in that process's network namespace.
-// family narrows the search when the kernel side knows it (libebpf.FamilyInet, FamilyInet6,
-// FamilyUnix); libebpf.FamilyUnknown or FamilyUnspec searches TCP, unix and UDP sockets of both
+// family narrows the search when the kernel side knows it (abi.FamilyInet, FamilyInet6,
+// FamilyUnix); abi.FamilyUnknown or FamilyUnspec searches TCP, unix and UDP sockets of both
 // IP versions, dumping each table only when the ones before did not hold the socket.
 //
 // The role is inferred, in order:
@@ -243,7 +243,7 @@ func (r *Resolver) Stats() Stats {
 //     unprivileged local one → client, and the converse → server; an ephemeral local port
 //     (≥ 32768: Linux's default ip_local_port_range starts there, and IANA's dynamic range at
 //     49152) with a non-ephemeral remote one → client, and the converse → server.
-//   - otherwise libebpf.RoleUnknown.
+//   - otherwise abi.RoleUnknown.
 //
 // The fd is resolved now, but the socket's details come from the namespace's dumps of the
 // current interval: a connection closed since is still reported while its fd is open, and a

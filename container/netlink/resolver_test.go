@@ -9,11 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
-	"github.com/netobserver/netobserver/cgo/libebpf"
 	"github.com/netobserver/netobserver/internal/testenv"
 )
 
@@ -31,8 +32,8 @@ func TestTCPAcrossNamespaces(t *testing.T) {
 		server, cli   netip.Addr
 		family        uint16
 	}{
-		{"IPv4", "tcp4", n.ServerV4, n.ClientV4, libebpf.FamilyInet},
-		{"IPv6", "tcp6", n.ServerV6, n.ClientV6, libebpf.FamilyInet6},
+		{"IPv4", "tcp4", n.ServerV4, n.ClientV4, abi.FamilyInet},
+		{"IPv6", "tcp6", n.ServerV6, n.ClientV6, abi.FamilyInet6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			listen := netip.AddrPortFrom(tc.server, 8206)
@@ -60,9 +61,9 @@ func TestTCPAcrossNamespaces(t *testing.T) {
 			assert.Equal(t, Socket{
 				Netns: srvNS, Inode: inodeOf(t, srv.pid(), afd), Family: tc.family,
 				Protocol: unix.IPPROTO_TCP, State: StateEstablished,
-				Local: listen, Remote: cliAddr, Role: libebpf.RoleServer,
+				Local: listen, Remote: cliAddr, Role: abi.RoleServer,
 			}, got)
-			assert.Equal(t, libebpf.SockAddrFrom(cliAddr), got.SockAddr())
+			assert.Equal(t, abi.SockAddrFrom(cliAddr), got.SockAddr())
 			assert.Equal(t, cliAddr, got.SockAddr().AddrPort())
 
 			got, err = r.Lookup(srv.pid(), lfd, tc.family)
@@ -70,23 +71,23 @@ func TestTCPAcrossNamespaces(t *testing.T) {
 			assert.Equal(t, Socket{
 				Netns: srvNS, Inode: inodeOf(t, srv.pid(), lfd), Family: tc.family,
 				Protocol: unix.IPPROTO_TCP, State: StateListen,
-				Local: listen, Remote: netip.AddrPortFrom(unspecified(tc.family), 0), Role: libebpf.RoleServer,
+				Local: listen, Remote: netip.AddrPortFrom(unspecified(tc.family), 0), Role: abi.RoleServer,
 			}, got)
 
 			// The kernel side did not learn the family: the search goes through the tables.
-			got, err = r.Lookup(cli.pid(), cfd, libebpf.FamilyUnknown)
+			got, err = r.Lookup(cli.pid(), cfd, abi.FamilyUnknown)
 			require.NoError(t, err)
 			assert.Equal(t, Socket{
 				Netns: cliNS, Inode: inodeOf(t, cli.pid(), cfd), Family: tc.family,
 				Protocol: unix.IPPROTO_TCP, State: StateEstablished,
-				Local: cliAddr, Remote: listen, Role: libebpf.RoleClient,
+				Local: cliAddr, Remote: listen, Role: abi.RoleClient,
 			}, got)
-			assert.Equal(t, libebpf.SockAddrFrom(listen), got.SockAddr())
+			assert.Equal(t, abi.SockAddrFrom(listen), got.SockAddr())
 
 			// One dump of the server's table served two lookups; the client's namespace needed
 			// tcp4, and for IPv6 tcp6 too.
 			wantDumps := uint64(2)
-			if tc.family == libebpf.FamilyInet6 {
+			if tc.family == abi.FamilyInet6 {
 				wantDumps = 3
 			}
 			st := r.Stats()
@@ -118,7 +119,7 @@ func TestTCPAcrossNamespaces(t *testing.T) {
 }
 
 func unspecified(family uint16) netip.Addr {
-	if family == libebpf.FamilyInet {
+	if family == abi.FamilyInet {
 		return netip.IPv4Unspecified()
 	}
 	return netip.IPv6Unspecified()
@@ -156,26 +157,26 @@ func TestUnixInNamespace(t *testing.T) {
 	ns := netnsInode(t, n.Server)
 	lino, aino, cino := inodeOf(t, srv.pid(), lfd), inodeOf(t, srv.pid(), afd), inodeOf(t, cli.pid(), cfd)
 
-	got, err := r.Lookup(srv.pid(), afd, libebpf.FamilyUnix)
+	got, err := r.Lookup(srv.pid(), afd, abi.FamilyUnix)
 	require.NoError(t, err)
 	assert.Equal(t, Socket{
-		Netns: ns, Inode: aino, Family: libebpf.FamilyUnix, Type: unix.SOCK_STREAM,
-		State: StateEstablished, Path: path, Peer: cino, Role: libebpf.RoleServer,
+		Netns: ns, Inode: aino, Family: abi.FamilyUnix, Type: unix.SOCK_STREAM,
+		State: StateEstablished, Path: path, Peer: cino, Role: abi.RoleServer,
 	}, got)
-	assert.Equal(t, libebpf.SockAddr{Family: libebpf.FamilyUnix}, got.SockAddr())
+	assert.Equal(t, abi.SockAddr{Family: abi.FamilyUnix}, got.SockAddr())
 
-	got, err = r.Lookup(cli.pid(), cfd, libebpf.FamilyUnknown)
+	got, err = r.Lookup(cli.pid(), cfd, abi.FamilyUnknown)
 	require.NoError(t, err)
 	assert.Equal(t, Socket{
-		Netns: ns, Inode: cino, Family: libebpf.FamilyUnix, Type: unix.SOCK_STREAM,
-		State: StateEstablished, Peer: aino, PeerPath: path, Role: libebpf.RoleClient,
+		Netns: ns, Inode: cino, Family: abi.FamilyUnix, Type: unix.SOCK_STREAM,
+		State: StateEstablished, Peer: aino, PeerPath: path, Role: abi.RoleClient,
 	}, got)
 
-	got, err = r.Lookup(srv.pid(), lfd, libebpf.FamilyUnix)
+	got, err = r.Lookup(srv.pid(), lfd, abi.FamilyUnix)
 	require.NoError(t, err)
 	assert.Equal(t, Socket{
-		Netns: ns, Inode: lino, Family: libebpf.FamilyUnix, Type: unix.SOCK_STREAM,
-		State: StateListen, Path: path, Role: libebpf.RoleServer,
+		Netns: ns, Inode: lino, Family: abi.FamilyUnix, Type: unix.SOCK_STREAM,
+		State: StateListen, Path: path, Role: abi.RoleServer,
 	}, got)
 
 	// One unix dump served all three; with FamilyUnknown the unix table already held the socket,
@@ -209,16 +210,16 @@ func TestOwnNamespace(t *testing.T) {
 	defer ua.Close()
 	ufd, afd := int32(fdOf(uc)), int32(fdOf(ua))
 
-	got, err := r.Lookup(pid, ufd, libebpf.FamilyUnix)
+	got, err := r.Lookup(pid, ufd, abi.FamilyUnix)
 	require.NoError(t, err)
 	assert.Equal(t, Socket{
-		Netns: own, Inode: inodeOf(t, pid, ufd), Family: libebpf.FamilyUnix, Type: unix.SOCK_STREAM,
-		State: StateEstablished, Peer: inodeOf(t, pid, afd), PeerPath: name, Role: libebpf.RoleClient,
+		Netns: own, Inode: inodeOf(t, pid, ufd), Family: abi.FamilyUnix, Type: unix.SOCK_STREAM,
+		State: StateEstablished, Peer: inodeOf(t, pid, afd), PeerPath: name, Role: abi.RoleClient,
 	}, got)
-	got, err = r.Lookup(pid, afd, libebpf.FamilyUnix)
+	got, err = r.Lookup(pid, afd, abi.FamilyUnix)
 	require.NoError(t, err)
 	assert.Equal(t, name, got.Path)
-	assert.Equal(t, libebpf.RoleServer, got.Role)
+	assert.Equal(t, abi.RoleServer, got.Role)
 
 	tl, err := net.Listen("tcp4", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -229,20 +230,20 @@ func TestOwnNamespace(t *testing.T) {
 	ta, err := tl.Accept()
 	require.NoError(t, err)
 	defer ta.Close()
-	got, err = r.Lookup(pid, int32(fdOf(tc)), libebpf.FamilyInet)
+	got, err = r.Lookup(pid, int32(fdOf(tc)), abi.FamilyInet)
 	require.NoError(t, err)
 	assert.Equal(t, netip.MustParseAddrPort(tc.LocalAddr().String()), got.Local)
 	assert.Equal(t, netip.MustParseAddrPort(tl.Addr().String()), got.Remote)
-	assert.Equal(t, libebpf.RoleClient, got.Role)
-	got, err = r.Lookup(pid, int32(fdOf(ta)), libebpf.FamilyInet)
+	assert.Equal(t, abi.RoleClient, got.Role)
+	got, err = r.Lookup(pid, int32(fdOf(ta)), abi.FamilyInet)
 	require.NoError(t, err)
-	assert.Equal(t, libebpf.RoleServer, got.Role)
+	assert.Equal(t, abi.RoleServer, got.Role)
 
 	// A fd that is not a socket.
 	f, err := os.Open("/proc/self/stat")
 	require.NoError(t, err)
 	defer f.Close()
-	_, err = r.Lookup(pid, int32(f.Fd()), libebpf.FamilyUnknown)
+	_, err = r.Lookup(pid, int32(f.Fd()), abi.FamilyUnknown)
 	require.ErrorIs(t, err, ErrNotSocket)
 	// A family sock_diag is not asked about.
 	_, err = r.Lookup(pid, int32(fdOf(tc)), 17)
@@ -273,9 +274,9 @@ func TestCacheInterval(t *testing.T) {
 		return int32(fdOf(c))
 	}
 	first := dial()
-	_, err = r.Lookup(pid, first, libebpf.FamilyInet)
+	_, err = r.Lookup(pid, first, abi.FamilyInet)
 	require.NoError(t, err)
-	_, err = r.Lookup(pid, first, libebpf.FamilyInet)
+	_, err = r.Lookup(pid, first, abi.FamilyInet)
 	require.NoError(t, err)
 	st := r.Stats()
 	assert.Equal(t, uint64(1), st.Dumps)
@@ -283,24 +284,24 @@ func TestCacheInterval(t *testing.T) {
 
 	// Created after the tcp4 dump: not found; the search dumped udp4 too, once.
 	second := dial()
-	_, err = r.Lookup(pid, second, libebpf.FamilyInet)
+	_, err = r.Lookup(pid, second, abi.FamilyInet)
 	require.ErrorIs(t, err, ErrNotFound)
 	assert.Contains(t, err.Error(), "not in the dumps of this interval")
-	_, err = r.Lookup(pid, second, libebpf.FamilyInet)
+	_, err = r.Lookup(pid, second, abi.FamilyInet)
 	require.ErrorIs(t, err, ErrNotFound)
 	assert.Equal(t, uint64(2), r.Stats().Dumps)
 
 	// The interval ends: a fresh tcp4 dump finds it.
 	clock = clock.Add(10 * time.Second)
-	got, err := r.Lookup(pid, second, libebpf.FamilyInet)
+	got, err := r.Lookup(pid, second, abi.FamilyInet)
 	require.NoError(t, err)
-	assert.Equal(t, libebpf.RoleClient, got.Role)
+	assert.Equal(t, abi.RoleClient, got.Role)
 	assert.Equal(t, uint64(3), r.Stats().Dumps)
 
 	// Flush ends the interval at once.
 	third := dial()
 	r.Flush()
-	_, err = r.Lookup(pid, third, libebpf.FamilyInet)
+	_, err = r.Lookup(pid, third, abi.FamilyInet)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(4), r.Stats().Dumps)
 	assert.Positive(t, r.Stats().Sockets)
@@ -327,9 +328,9 @@ func TestBounds(t *testing.T) {
 	r, err := New(Config{MaxNetns: 1})
 	require.NoError(t, err)
 	defer r.Close()
-	_, err = r.Lookup(srv.pid(), afd, libebpf.FamilyInet)
+	_, err = r.Lookup(srv.pid(), afd, abi.FamilyInet)
 	require.NoError(t, err)
-	_, err = r.Lookup(cli.pid(), cfd, libebpf.FamilyInet)
+	_, err = r.Lookup(cli.pid(), cfd, abi.FamilyInet)
 	require.NoError(t, err)
 	st := r.Stats()
 	assert.Equal(t, 1, st.Netns)
@@ -341,10 +342,10 @@ func TestBounds(t *testing.T) {
 	r2, err := New(Config{MaxSockets: 1})
 	require.NoError(t, err)
 	defer r2.Close()
-	got, err := r2.Lookup(srv.pid(), lfd, libebpf.FamilyInet)
+	got, err := r2.Lookup(srv.pid(), lfd, abi.FamilyInet)
 	require.NoError(t, err)
 	assert.Equal(t, StateListen, got.State)
-	_, err = r2.Lookup(srv.pid(), afd, libebpf.FamilyInet)
+	_, err = r2.Lookup(srv.pid(), afd, abi.FamilyInet)
 	require.ErrorIs(t, err, ErrNotFound)
 	assert.Contains(t, err.Error(), "tcp4 dump cut at MaxSockets")
 }
@@ -365,23 +366,23 @@ func TestDumpFailure(t *testing.T) {
 	r, err := New(Config{ProcRoot: root})
 	require.NoError(t, err)
 	defer r.Close()
-	_, err = r.Lookup(42, 3, libebpf.FamilyInet)
+	_, err = r.Lookup(42, 3, abi.FamilyInet)
 	require.Error(t, err)
 	assert.False(t, errors.Is(err, ErrNotFound))
 	assert.Contains(t, err.Error(), "sock_diag tcp4 dump in netns 999: pid 42 left netns 999")
 	assert.Contains(t, err.Error(), "sock_diag udp4 dump in netns 999")
-	_, err = r.Lookup(42, 3, libebpf.FamilyInet)
+	_, err = r.Lookup(42, 3, abi.FamilyInet)
 	require.Error(t, err)
 	st := r.Stats()
 	assert.Equal(t, uint64(2), st.DumpFails)
 	assert.Equal(t, uint64(0), st.Dumps)
 	assert.Equal(t, uint64(2), st.Failures)
 
-	_, err = r.Lookup(42, 4, libebpf.FamilyInet)
+	_, err = r.Lookup(42, 4, abi.FamilyInet)
 	require.ErrorIs(t, err, ErrNotSocket)
-	_, err = r.Lookup(42, 5, libebpf.FamilyInet)
+	_, err = r.Lookup(42, 5, abi.FamilyInet)
 	require.ErrorIs(t, err, ErrNotFound)
-	_, err = r.Lookup(43, 3, libebpf.FamilyInet)
+	_, err = r.Lookup(43, 3, abi.FamilyInet)
 	require.ErrorIs(t, err, ErrNotFound)
 }
 
@@ -400,7 +401,7 @@ func TestLargeDump(t *testing.T) {
 	require.NoError(t, err)
 	defer r.Close()
 	for _, fd := range fds {
-		s, err := r.Lookup(pid, fd, libebpf.FamilyInet)
+		s, err := r.Lookup(pid, fd, abi.FamilyInet)
 		require.NoError(t, err)
 		require.Equal(t, StateListen, s.State)
 		require.Equal(t, inodeOf(t, pid, fd), s.Inode)

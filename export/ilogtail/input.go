@@ -22,9 +22,9 @@ import (
 	"github.com/alibaba/ilogtail/pkg/protocol"
 
 	"github.com/netobserver/netobserver/cgo/libebpf"
-	"github.com/netobserver/netobserver/export/record"
 	"github.com/netobserver/netobserver/observer"
 	"github.com/netobserver/netobserver/observer/config"
+	"github.com/netobserver/netobserver/record"
 )
 
 // Name is the input type this package registers: the name of iLogtail's network observer, so

@@ -43,9 +43,9 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/netobserver/netobserver/export/record"
 	"github.com/netobserver/netobserver/export/stdout"
 	"github.com/netobserver/netobserver/internal/fileperm"
+	"github.com/netobserver/netobserver/record"
 )
 
 // Flusher is a record.Flusher.

@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/netobserver/netobserver/export/record"
 	"github.com/netobserver/netobserver/internal/fileperm/filepermtest"
+	"github.com/netobserver/netobserver/record"
 )
 
 func rec(t uint32, kv ...string) record.Record {

@@ -57,8 +57,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kversion"
 
-	"github.com/netobserver/netobserver/export/record"
 	"github.com/netobserver/netobserver/export/stdout"
+	"github.com/netobserver/netobserver/record"
 )
 
 // Flusher is a record.Flusher.

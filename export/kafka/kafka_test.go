@@ -20,7 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/netobserver/netobserver/export/record"
+	"github.com/netobserver/netobserver/record"
 )
 
 const topic = "netobserver"

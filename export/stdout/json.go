@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"github.com/netobserver/netobserver/export/record"
+	"github.com/netobserver/netobserver/record"
 )
 
 // Escaping selects how AppendString escapes a string. iLogtail wrote its records through two

@@ -49,7 +49,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/netobserver/netobserver/export/record"
+	"github.com/netobserver/netobserver/record"
 )
 
 // Flusher is a record.Flusher.

@@ -15,8 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/netobserver/netobserver/export/record"
 	"github.com/netobserver/netobserver/internal/fileperm/filepermtest"
+	"github.com/netobserver/netobserver/record"
 )
 
 // flushTime is the wall clock of every test line; built in time.Local so the golden date is the

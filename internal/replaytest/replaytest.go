@@ -10,13 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/netobserver/netobserver/cgo/libebpf"
 )
 
 // Consumer takes the events of each batch, then hears that the batch ended and whether its poll
-// emptied the library's buffers (libebpf.Batch.Drained).
+// emptied the library's buffers (abi.Batch.Drained).
 type Consumer interface {
-	libebpf.Visitor
+	abi.Visitor
 	EndBatch(drained bool)
 }
 
@@ -46,7 +48,7 @@ func Library(t testing.TB) string {
 // Run plays trace (the text of a trace file) into c with every protocol enabled, until the whole
 // trace has been delivered, and returns the cgo layer's counters. maxEvents bounds each poll
 // (0: the layer's default), so tests can choose where batches end.
-func Run(t testing.TB, trace string, maxEvents int, c Consumer) libebpf.Counters {
+func Run(t testing.TB, trace string, maxEvents int, c Consumer) abi.Counters {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "trace")
 	if err := os.WriteFile(path, []byte(trace), 0o644); err != nil {
@@ -75,16 +77,16 @@ func Open(t testing.TB, path string, maxEvents int) (*libebpf.Library, string) {
 }
 
 // RunFile is Run for a trace file.
-func RunFile(t testing.TB, path string, maxEvents int, c Consumer) libebpf.Counters {
+func RunFile(t testing.TB, path string, maxEvents int, c Consumer) abi.Counters {
 	t.Helper()
 	lib, _ := Open(t, path, maxEvents)
-	if err := lib.SetProtocolFilter(libebpf.AllProtocols); err != nil {
+	if err := lib.SetProtocolFilter(abi.AllProtocols); err != nil {
 		t.Fatal(err)
 	}
 	if err := lib.Start(); err != nil {
 		t.Fatal(err)
 	}
-	consume := func(b *libebpf.Batch) {
+	consume := func(b *abi.Batch) {
 		b.Visit(c)
 		c.EndBatch(b.Drained)
 		lib.Release(b)

@@ -23,9 +23,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/netobserver/netobserver/cgo/libebpf"
-	"github.com/netobserver/netobserver/export/record"
+	"github.com/netobserver/netobserver/abi"
+	"github.com/netobserver/netobserver/container"
+
 	"github.com/netobserver/netobserver/observer/calls"
+	"github.com/netobserver/netobserver/record"
 )
 
 // Process is who made a connection, as records show it.
@@ -36,6 +38,36 @@ type Process struct {
 	// Meta is the process fields of records, in record order: _process_pid_, _process_cmd_,
 	// _running_mode_ for a host process; the container or Kubernetes fields otherwise.
 	Meta []record.Field
+}
+
+// ProcessOf is the records' view of a process identity.
+func ProcessOf(id *container.Identity) *Process {
+	return &Process{Group: id.Group, Meta: processFields(id)}
+}
+
+// processFields are the process fields of schema A, in its order.
+func processFields(id *container.Identity) []record.Field {
+	switch id.Mode {
+	case container.ModeKubernetes:
+		k := id.Container.K8s
+		return []record.Field{
+			{Key: "_pod_name_", Value: k.PodName},
+			{Key: "_namespace_", Value: k.Namespace},
+			{Key: "_container_name_", Value: k.ContainerName},
+			{Key: "_workload_name_", Value: k.Workload},
+			{Key: "_running_mode_", Value: id.Mode.String()},
+		}
+	case container.ModeContainer:
+		return []record.Field{
+			{Key: "_container_name_", Value: id.Container.Name},
+			{Key: "_running_mode_", Value: id.Mode.String()},
+		}
+	}
+	return []record.Field{
+		{Key: "_process_pid_", Value: strconv.FormatUint(uint64(id.PID), 10)},
+		{Key: "_process_cmd_", Value: id.Cmd},
+		{Key: "_running_mode_", Value: id.Mode.String()},
+	}
 }
 
 // Cap bounds the aggregation keys of one protocol in one process group (ProtocolAggCfg).
@@ -61,7 +93,7 @@ type Aggregator interface {
 	// AddCall counts one call of process p.
 	AddCall(p *Process, c *calls.Call)
 	// AddStats counts the L4 deltas a stats event carries (x - last_output_x).
-	AddStats(p *Process, ev *libebpf.StatsEvent)
+	AddStats(p *Process, ev *abi.StatsEvent)
 	// NameHost remembers, until the unix second expires (the answer's TTL), that a DNS answer
 	// seen by process group named ip as host.
 	NameHost(group string, ip netip.Addr, host string, expires uint32)
@@ -70,7 +102,7 @@ type Aggregator interface {
 	// FlushL4 returns the L4 records of the interval ending at unixSeconds and starts a new one.
 	FlushL4(unixSeconds uint32) []record.Record
 	// Dropped returns the calls of protocol p the caps turned away since the last FlushL7.
-	Dropped(p libebpf.Protocol) uint64
+	Dropped(p abi.Protocol) uint64
 }
 
 // New returns an empty Aggregator of cfg.Schema.
@@ -89,7 +121,7 @@ type Config struct {
 	// Common.Cluster as "cluster").
 	Tags map[string]string
 	// Caps per protocol; protocols without an entry get DefaultCap.
-	Caps map[libebpf.Protocol]Cap
+	Caps map[abi.Protocol]Cap
 	// Schema B only: the intervals its records state, and the host name that makes conn_id
 	// unique across hosts.
 	L4Interval, L7Interval uint32
@@ -99,9 +131,9 @@ type Config struct {
 // base is what both schemas share: tags, caps and their counters, DNS names.
 type base struct {
 	tags      []record.Field
-	caps      map[libebpf.Protocol]Cap
+	caps      map[abi.Protocol]Cap
 	keysUsed  map[capKey]int
-	dropped   map[libebpf.Protocol]uint64
+	dropped   map[abi.Protocol]uint64
 	hostNames map[hostKey]hostName
 }
 
@@ -131,8 +163,8 @@ const maxHostNames = 1 << 16
 
 type l7Key struct {
 	group  string
-	proto  libebpf.Protocol
-	role   libebpf.Role
+	proto  abi.Protocol
+	role   abi.Role
 	ip     netip.Addr
 	port   uint16
 	fields [5]string
@@ -156,13 +188,13 @@ func (v *l7Value) add(c *calls.Call) {
 
 type capKey struct {
 	group  string
-	proto  libebpf.Protocol
+	proto  abi.Protocol
 	server bool
 }
 
 type l4Key struct {
 	group  string
-	role   libebpf.Role
+	role   abi.Role
 	ip     netip.Addr
 	port   uint16
 	socket string
@@ -174,7 +206,7 @@ type l4Value struct {
 }
 
 // add counts the deltas of a stats event (x - last_output_x).
-func (v *l4Value) add(ev *libebpf.StatsEvent) {
+func (v *l4Value) add(ev *abi.StatsEvent) {
 	v.sendBytes += ev.WrBytes - ev.LastWrBytes
 	v.recvBytes += ev.RdBytes - ev.LastRdBytes
 	v.sendPackets += int64(ev.WrPkts - ev.LastWrPkts)
@@ -194,7 +226,7 @@ func newBase(cfg Config) *base {
 	a := &base{
 		caps:      cfg.Caps,
 		keysUsed:  make(map[capKey]int),
-		dropped:   make(map[libebpf.Protocol]uint64),
+		dropped:   make(map[abi.Protocol]uint64),
 		hostNames: make(map[hostKey]hostName),
 	}
 	keys := make([]string, 0, len(cfg.Tags))
@@ -220,11 +252,11 @@ func (a *base) NameHost(group string, ip netip.Addr, host string, expires uint32
 }
 
 // Dropped returns the calls of protocol p the caps turned away since the last FlushL7.
-func (a *base) Dropped(p libebpf.Protocol) uint64 { return a.dropped[p] }
+func (a *base) Dropped(p abi.Protocol) uint64 { return a.dropped[p] }
 
 // admit reports whether one more key of protocol p fits in group's cap, counting it if so and
 // counting a dropped call if not.
-func (a *base) admit(group string, p libebpf.Protocol, server bool) bool {
+func (a *base) admit(group string, p abi.Protocol, server bool) bool {
 	ck := capKey{group, p, server}
 	if a.keysUsed[ck] >= a.capOf(p, server) {
 		a.dropped[p]++
@@ -257,12 +289,12 @@ func (a *base) endL7(now uint32) {
 // AddCall counts one call of process p.
 func (a *schemaA) AddCall(p *Process, c *calls.Call) {
 	k := l7Key{group: p.Group, proto: c.Protocol, role: c.Role, ip: c.Remote.Addr().Unmap(), port: c.Remote.Port()}
-	if c.Role == libebpf.RoleServer {
+	if c.Role == abi.RoleServer {
 		k.port = 0 // all clients of a server aggregate together
 	}
 	k.fields = protocolFields(c)
 	r := &a.recent[0]
-	if c.Role == libebpf.RoleServer {
+	if c.Role == abi.RoleServer {
 		r = &a.recent[1]
 	}
 	if r.value != nil && r.key == k {
@@ -271,7 +303,7 @@ func (a *schemaA) AddCall(p *Process, c *calls.Call) {
 	}
 	v := a.l7[k]
 	if v == nil {
-		if !a.admit(p.Group, c.Protocol, c.Role == libebpf.RoleServer) {
+		if !a.admit(p.Group, c.Protocol, c.Role == abi.RoleServer) {
 			return
 		}
 		v = &l7Value{proc: p}
@@ -282,7 +314,7 @@ func (a *schemaA) AddCall(p *Process, c *calls.Call) {
 	v.add(c)
 }
 
-func (a *base) capOf(p libebpf.Protocol, server bool) int {
+func (a *base) capOf(p abi.Protocol, server bool) int {
 	c, ok := a.caps[p]
 	if !ok {
 		c = DefaultCap
@@ -294,9 +326,9 @@ func (a *base) capOf(p libebpf.Protocol, server bool) int {
 }
 
 // AddStats counts the L4 deltas a stats event carries (x - last_output_x).
-func (a *schemaA) AddStats(p *Process, ev *libebpf.StatsEvent) {
+func (a *schemaA) AddStats(p *Process, ev *abi.StatsEvent) {
 	k := l4Key{group: p.Group, role: ev.Role, ip: ev.Addr.Addr().Unmap(), port: ev.Addr.Port(), socket: SocketType(ev.Addr)}
-	if ev.Role == libebpf.RoleServer {
+	if ev.Role == abi.RoleServer {
 		k.port = 0
 	}
 	v := a.l4[k]
@@ -309,11 +341,11 @@ func (a *schemaA) AddStats(p *Process, ev *libebpf.StatsEvent) {
 }
 
 // SocketType is the socket_type of records: inet_socket, unix_socket or unknown_socket.
-func SocketType(a libebpf.SockAddr) string {
+func SocketType(a abi.SockAddr) string {
 	switch a.Family {
-	case libebpf.FamilyInet, libebpf.FamilyInet6:
+	case abi.FamilyInet, abi.FamilyInet6:
 		return "inet_socket"
-	case libebpf.FamilyUnix:
+	case abi.FamilyUnix:
 		return "unix_socket"
 	}
 	return "unknown_socket"
@@ -323,33 +355,33 @@ func SocketType(a libebpf.SockAddr) string {
 func protocolFields(c *calls.Call) [5]string {
 	req, resp := &c.Request, &c.Response
 	switch c.Protocol {
-	case libebpf.ProtoHTTP:
+	case abi.ProtoHTTP:
 		version := "1"
 		if req.Version == "1.0" {
 			version = "0"
 		}
 		return [5]string{version, req.Host, req.Method, req.Resource, statusText(resp.Status)}
-	case libebpf.ProtoDNS:
+	case abi.ProtoDNS:
 		success := "0"
 		if resp.Answers > 0 {
 			success = "1"
 		}
 		return [5]string{req.Resource, req.Method, success}
-	case libebpf.ProtoMySQL, libebpf.ProtoPGSQL:
+	case abi.ProtoMySQL, abi.ProtoPGSQL:
 		return [5]string{req.Resource, flag(resp.Success)}
-	case libebpf.ProtoRedis:
+	case abi.ProtoRedis:
 		return [5]string{req.Method, flag(resp.Success)}
 	}
 	return [5]string{}
 }
 
 // fieldNames are the names of protocolFields' values, per protocol.
-var fieldNames = map[libebpf.Protocol][]string{
-	libebpf.ProtoHTTP:  {"version", "host", "method", "url", "resp_code"},
-	libebpf.ProtoDNS:   {"query_record", "query_type", "success"},
-	libebpf.ProtoMySQL: {"sql", "success"},
-	libebpf.ProtoPGSQL: {"sql", "success"},
-	libebpf.ProtoRedis: {"cmd", "success"},
+var fieldNames = map[abi.Protocol][]string{
+	abi.ProtoHTTP:  {"version", "host", "method", "url", "resp_code"},
+	abi.ProtoDNS:   {"query_record", "query_type", "success"},
+	abi.ProtoMySQL: {"sql", "success"},
+	abi.ProtoPGSQL: {"sql", "success"},
+	abi.ProtoRedis: {"cmd", "success"},
 }
 
 // statusTexts are the texts of the HTTP status codes 100 to 599, made once: each call's key holds
@@ -377,15 +409,15 @@ func flag(b bool) string {
 }
 
 // remoteType is what a client talks to, by protocol.
-func remoteType(p libebpf.Protocol) string {
+func remoteType(p abi.Protocol) string {
 	switch p {
-	case libebpf.ProtoMySQL, libebpf.ProtoPGSQL, libebpf.ProtoRedis, libebpf.ProtoMongo:
+	case abi.ProtoMySQL, abi.ProtoPGSQL, abi.ProtoRedis, abi.ProtoMongo:
 		return "database"
-	case libebpf.ProtoKafka:
+	case abi.ProtoKafka:
 		return "mq"
-	case libebpf.ProtoHTTP, libebpf.ProtoDubbo, libebpf.ProtoHSF:
+	case abi.ProtoHTTP, abi.ProtoDubbo, abi.ProtoHSF:
 		return "server"
-	case libebpf.ProtoDNS:
+	case abi.ProtoDNS:
 		return "dns"
 	}
 	return "unknown"
@@ -419,11 +451,11 @@ func (a *schemaA) remoteInfo(group string, ip netip.Addr, port uint16, remoteTyp
 }
 
 // RoleName is the role of schema A records: client, server or unknown.
-func RoleName(r libebpf.Role) string {
+func RoleName(r abi.Role) string {
 	switch r {
-	case libebpf.RoleClient:
+	case abi.RoleClient:
 		return "client"
-	case libebpf.RoleServer:
+	case abi.RoleServer:
 		return "server"
 	}
 	return "unknown"
@@ -449,7 +481,7 @@ func (a *schemaA) FlushL7(unixSeconds uint32) []record.Record {
 		}
 		r.Add("role", RoleName(k.role))
 		rt := ""
-		if k.role == libebpf.RoleClient {
+		if k.role == abi.RoleClient {
 			rt = remoteType(k.proto)
 		}
 		r.Add("remote_info", a.remoteInfo(k.group, k.ip, k.port, rt, unixSeconds))
@@ -476,7 +508,7 @@ func (a *schemaA) FlushL4(unixSeconds uint32) []record.Record {
 		v := a.l4[k]
 		r := a.head("statistics", v.proc, unixSeconds)
 		rt := ""
-		if k.role == libebpf.RoleClient {
+		if k.role == abi.RoleClient {
 			rt = "server" // L4 does not know the protocol: a client talks to a server
 		}
 		r.Add("remote_info", a.remoteInfo(k.group, k.ip, k.port, rt, unixSeconds))

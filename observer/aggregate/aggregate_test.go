@@ -8,10 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netobserver/netobserver/cgo/libebpf"
-	"github.com/netobserver/netobserver/export/record"
+	"github.com/netobserver/netobserver/abi"
+	"github.com/netobserver/netobserver/container"
+
 	"github.com/netobserver/netobserver/observer/calls"
 	"github.com/netobserver/netobserver/parser"
+	"github.com/netobserver/netobserver/record"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -20,11 +22,11 @@ var host = &Process{Group: "pid:4242", Meta: []record.Field{
 	{Key: "_process_pid_", Value: "4242"}, {Key: "_process_cmd_", Value: "/usr/bin/curl"}, {Key: "_running_mode_", Value: "host"},
 }}
 
-func addr(s string) libebpf.SockAddr { return libebpf.SockAddrFrom(netip.MustParseAddrPort(s)) }
+func addr(s string) abi.SockAddr { return abi.SockAddrFrom(netip.MustParseAddrPort(s)) }
 
-func httpCall(role libebpf.Role, remote string, path string, status int, latency uint64) *calls.Call {
+func httpCall(role abi.Role, remote string, path string, status int, latency uint64) *calls.Call {
 	return &calls.Call{
-		Protocol: libebpf.ProtoHTTP, Role: role, Remote: addr(remote), RequestTS: 1000, ResponseTS: 1000 + latency,
+		Protocol: abi.ProtoHTTP, Role: role, Remote: addr(remote), RequestTS: 1000, ResponseTS: 1000 + latency,
 		Request:  parser.Message{Type: parser.Request, Size: 100, Method: "GET", Host: "shop.test", Resource: path, Version: "1.1"},
 		Response: parser.Message{Type: parser.Response, Size: 250, Status: status, Success: status < 400},
 	}
@@ -42,21 +44,21 @@ func TestProtocolsRecordsSchemaA(t *testing.T) {
 	a := New(Config{Tags: map[string]string{"zone": "b", "cluster": "prod"}})
 	a.NameHost(host.Group, netip.MustParseAddr("10.0.0.2"), "shop.test", 1700000300)
 	for _, lat := range []uint64{1000, 2000, 3000, 4000, 100000} {
-		a.AddCall(host, httpCall(libebpf.RoleClient, "10.0.0.2:80", "/items", 200, lat))
+		a.AddCall(host, httpCall(abi.RoleClient, "10.0.0.2:80", "/items", 200, lat))
 	}
-	a.AddCall(host, httpCall(libebpf.RoleClient, "10.0.0.2:80", "/items", 404, 500))
+	a.AddCall(host, httpCall(abi.RoleClient, "10.0.0.2:80", "/items", 404, 500))
 	// Server side: clients from any port aggregate together; no remote_type.
-	a.AddCall(host, httpCall(libebpf.RoleServer, "10.0.0.9:40001", "/", 200, 10))
-	a.AddCall(host, httpCall(libebpf.RoleServer, "10.0.0.9:40002", "/", 200, 30))
-	a.AddCall(host, &calls.Call{Protocol: libebpf.ProtoMySQL, Role: libebpf.RoleClient, Remote: addr("10.0.0.3:3306"),
+	a.AddCall(host, httpCall(abi.RoleServer, "10.0.0.9:40001", "/", 200, 10))
+	a.AddCall(host, httpCall(abi.RoleServer, "10.0.0.9:40002", "/", 200, 30))
+	a.AddCall(host, &calls.Call{Protocol: abi.ProtoMySQL, Role: abi.RoleClient, Remote: addr("10.0.0.3:3306"),
 		RequestTS: 0, ResponseTS: 700,
 		Request:  parser.Message{Size: 40, Method: "SELECT", Resource: "SELECT * FROM t WHERE id = ?"},
 		Response: parser.Message{Size: 90, Success: false}})
-	a.AddCall(host, &calls.Call{Protocol: libebpf.ProtoDNS, Role: libebpf.RoleClient, Remote: addr("10.0.0.53:53"),
+	a.AddCall(host, &calls.Call{Protocol: abi.ProtoDNS, Role: abi.RoleClient, Remote: addr("10.0.0.53:53"),
 		RequestTS: 0, ResponseTS: 900,
 		Request:  parser.Message{Size: 30, Method: "A", Resource: "shop.test"},
 		Response: parser.Message{Size: 46, Answers: 1, Success: true}})
-	a.AddCall(host, &calls.Call{Protocol: libebpf.ProtoRedis, Role: libebpf.RoleClient, Remote: addr("[fd00::6]:6379"),
+	a.AddCall(host, &calls.Call{Protocol: abi.ProtoRedis, Role: abi.RoleClient, Remote: addr("[fd00::6]:6379"),
 		RequestTS: 0, ResponseTS: 50,
 		Request:  parser.Message{Size: 22, Method: "GET"},
 		Response: parser.Message{Size: 9, Success: true}})
@@ -106,33 +108,33 @@ func TestProtocolsRecordsSchemaA(t *testing.T) {
 }
 
 func TestCapsDropAndCount(t *testing.T) {
-	a := New(Config{Caps: map[libebpf.Protocol]Cap{libebpf.ProtoHTTP: {ClientSize: 2, ServerSize: 1}}})
+	a := New(Config{Caps: map[abi.Protocol]Cap{abi.ProtoHTTP: {ClientSize: 2, ServerSize: 1}}})
 	for _, p := range []string{"/a", "/b", "/c", "/a", "/d"} {
-		a.AddCall(host, httpCall(libebpf.RoleClient, "10.0.0.2:80", p, 200, 1))
+		a.AddCall(host, httpCall(abi.RoleClient, "10.0.0.2:80", p, 200, 1))
 	}
-	a.AddCall(host, httpCall(libebpf.RoleServer, "10.0.0.9:1", "/x", 200, 1))
-	a.AddCall(host, httpCall(libebpf.RoleServer, "10.0.0.9:1", "/y", 200, 1))
-	assert.EqualValues(t, 3, a.Dropped(libebpf.ProtoHTTP), "/c, /d and the server's /y")
+	a.AddCall(host, httpCall(abi.RoleServer, "10.0.0.9:1", "/x", 200, 1))
+	a.AddCall(host, httpCall(abi.RoleServer, "10.0.0.9:1", "/y", 200, 1))
+	assert.EqualValues(t, 3, a.Dropped(abi.ProtoHTTP), "/c, /d and the server's /y")
 	recs := a.FlushL7(1)
 	require.Len(t, recs, 3)
 	count, _ := recs[0].Get("total_count")
 	assert.Equal(t, "2", count, "/a twice: existing keys keep counting")
-	assert.Zero(t, a.Dropped(libebpf.ProtoHTTP), "counters restart with the interval")
+	assert.Zero(t, a.Dropped(abi.ProtoHTTP), "counters restart with the interval")
 	// Another process group has caps of its own.
 	other := &Process{Group: "pid:1", Meta: host.Meta}
-	a.AddCall(other, httpCall(libebpf.RoleClient, "10.0.0.2:80", "/z", 200, 1))
-	assert.Zero(t, a.Dropped(libebpf.ProtoHTTP))
+	a.AddCall(other, httpCall(abi.RoleClient, "10.0.0.2:80", "/z", 200, 1))
+	assert.Zero(t, a.Dropped(abi.ProtoHTTP))
 }
 
 func TestStatisticsRecords(t *testing.T) {
 	a := New(Config{})
-	a.AddStats(host, &libebpf.StatsEvent{Addr: addr("10.0.0.2:80"), Role: libebpf.RoleClient,
+	a.AddStats(host, &abi.StatsEvent{Addr: addr("10.0.0.2:80"), Role: abi.RoleClient,
 		WrBytes: 1000, RdBytes: 5000, WrPkts: 10, RdPkts: 20, LastWrBytes: 100, LastRdBytes: 1000, LastWrPkts: 1, LastRdPkts: 4})
-	a.AddStats(host, &libebpf.StatsEvent{Addr: addr("10.0.0.2:80"), Role: libebpf.RoleClient,
+	a.AddStats(host, &abi.StatsEvent{Addr: addr("10.0.0.2:80"), Role: abi.RoleClient,
 		WrBytes: 1500, RdBytes: 5000, WrPkts: 12, RdPkts: 20, LastWrBytes: 1000, LastRdBytes: 5000, LastWrPkts: 10, LastRdPkts: 20, ConnEvents: 1})
-	var unix libebpf.SockAddr
-	unix.Family = libebpf.FamilyUnix
-	a.AddStats(host, &libebpf.StatsEvent{Addr: unix, Role: libebpf.RoleServer, WrBytes: 7, RdBytes: 9, WrPkts: 1, RdPkts: 2})
+	var unix abi.SockAddr
+	unix.Family = abi.FamilyUnix
+	a.AddStats(host, &abi.StatsEvent{Addr: unix, Role: abi.RoleServer, WrBytes: 7, RdBytes: 9, WrPkts: 1, RdPkts: 2})
 	got := a.FlushL4(1700000060)
 	base := []string{"type", "statistics", "_process_pid_", "4242", "_process_cmd_", "/usr/bin/curl", "_running_mode_", "host"}
 	assert.Equal(t, []record.Record{
@@ -149,7 +151,7 @@ func TestHostNamesExpire(t *testing.T) {
 	a := New(Config{})
 	ip := netip.MustParseAddr("10.0.0.2")
 	a.NameHost(host.Group, ip, "old.test", 100)
-	a.AddCall(host, httpCall(libebpf.RoleClient, "10.0.0.2:80", "/", 200, 1))
+	a.AddCall(host, httpCall(abi.RoleClient, "10.0.0.2:80", "/", 200, 1))
 	r := a.FlushL7(101)
 	info, _ := r[0].Get("remote_info")
 	assert.NotContains(t, info, "old.test", "the answer's TTL ran out")
@@ -202,8 +204,8 @@ func splitPercentiles(t *testing.T, r record.Record) (record.Record, [3]float64)
 // The key of the last call per role is remembered to skip the map: what it counts must be what the
 // map alone counted, across caps, process groups, roles and intervals.
 func TestRepeatedKeysAcrossCapsAndIntervals(t *testing.T) {
-	client, server := libebpf.RoleClient, libebpf.RoleServer
-	a := New(Config{Caps: map[libebpf.Protocol]Cap{libebpf.ProtoHTTP: {ClientSize: 1, ServerSize: 1}}})
+	client, server := abi.RoleClient, abi.RoleServer
+	a := New(Config{Caps: map[abi.Protocol]Cap{abi.ProtoHTTP: {ClientSize: 1, ServerSize: 1}}})
 	other := &Process{Group: "pid:1", Meta: fields("_process_pid_", "1")}
 	a.AddCall(host, httpCall(client, "10.0.0.2:80", "/a", 200, 1))
 	a.AddCall(host, httpCall(client, "10.0.0.2:80", "/a", 200, 1))
@@ -214,7 +216,7 @@ func TestRepeatedKeysAcrossCapsAndIntervals(t *testing.T) {
 	a.AddCall(host, httpCall(server, "10.0.0.9:2", "/s", 200, 1))  // another client port: same key
 	a.AddCall(other, httpCall(client, "10.0.0.2:80", "/a", 200, 1))
 	a.AddCall(host, httpCall(client, "10.0.0.2:80", "/a", 200, 1))
-	assert.EqualValues(t, 2, a.Dropped(libebpf.ProtoHTTP))
+	assert.EqualValues(t, 2, a.Dropped(abi.ProtoHTTP))
 	summary := func(recs []record.Record) []string {
 		var out []string
 		for _, r := range recs {
@@ -250,8 +252,8 @@ func get(r record.Record, key string) string {
 func BenchmarkAddCallHTTP(b *testing.B) {
 	a := New(Config{})
 	cs := []*calls.Call{
-		httpCall(libebpf.RoleClient, "10.0.0.2:80", "/api/v1/items", 200, 40000),
-		httpCall(libebpf.RoleServer, "10.0.0.1:40000", "/api/v1/items", 200, 30000),
+		httpCall(abi.RoleClient, "10.0.0.2:80", "/api/v1/items", 200, 40000),
+		httpCall(abi.RoleServer, "10.0.0.1:40000", "/api/v1/items", 200, 30000),
 	}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
@@ -320,3 +322,20 @@ func BenchmarkBucketOf(b *testing.B) {
 }
 
 var sinkInt int
+
+// Records show a host process by pid and command, a container by name, a pod by its Kubernetes
+// names, in schema A's order.
+func TestProcessFieldsPerMode(t *testing.T) {
+	host := &container.Identity{PID: 101, Cmd: "/usr/bin/app", Mode: container.ModeHost}
+	assert.Equal(t, fields("_process_pid_", "101", "_process_cmd_", "/usr/bin/app", "_running_mode_", "host"), ProcessOf(host).Meta)
+
+	ctr := &container.Identity{PID: 7, Mode: container.ModeContainer, Container: &container.Container{Name: "shop-api"}}
+	assert.Equal(t, fields("_container_name_", "shop-api", "_running_mode_", "container"), ProcessOf(ctr).Meta)
+
+	pod := &container.Identity{PID: 8, Mode: container.ModeKubernetes, Container: &container.Container{Name: "k8s_web_web-0",
+		K8s: &container.K8sInfo{PodName: "web-0", Namespace: "prod", ContainerName: "web", Workload: "web"}}}
+	assert.Equal(t, fields("_pod_name_", "web-0", "_namespace_", "prod", "_container_name_", "web", "_workload_name_", "web",
+		"_running_mode_", "kubernetes"), ProcessOf(pod).Meta)
+
+	assert.Equal(t, fields("_process_pid_", "9", "_process_cmd_", "", "_running_mode_", "host"), ProcessOf(container.UnknownProcess(9)).Meta)
+}

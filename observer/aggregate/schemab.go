@@ -10,9 +10,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/netobserver/netobserver/cgo/libebpf"
-	"github.com/netobserver/netobserver/export/record"
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/netobserver/netobserver/observer/calls"
+	"github.com/netobserver/netobserver/record"
 )
 
 // schemaB aggregates per connection (L7) and per process, remote and role (L4), as iLogtail
@@ -28,16 +29,16 @@ type schemaB struct {
 }
 
 type bL7Key struct {
-	conn   libebpf.ConnID
-	proto  libebpf.Protocol
-	role   libebpf.Role
-	remote libebpf.SockAddr
+	conn   abi.ConnID
+	proto  abi.Protocol
+	role   abi.Role
+	remote abi.SockAddr
 	fields [6]string
 }
 
 type bL4Key struct {
 	pid    uint32
-	role   libebpf.Role
+	role   abi.Role
 	ip     netip.Addr
 	port   uint16
 	socket string
@@ -54,8 +55,8 @@ func newSchemaB(b *base, cfg Config) *schemaB {
 }
 
 // isDB tells l7_db protocols from l7_req ones.
-func isDB(p libebpf.Protocol) bool {
-	return p == libebpf.ProtoMySQL || p == libebpf.ProtoPGSQL || p == libebpf.ProtoRedis
+func isDB(p abi.Protocol) bool {
+	return p == abi.ProtoMySQL || p == abi.ProtoPGSQL || p == abi.ProtoRedis
 }
 
 // requestFields are the protocol fields of an l7_req or l7_db record, in record order:
@@ -64,11 +65,11 @@ func isDB(p libebpf.Protocol) bool {
 func requestFields(c *calls.Call) [6]string {
 	req, resp := &c.Request, &c.Response
 	switch c.Protocol {
-	case libebpf.ProtoHTTP:
+	case abi.ProtoHTTP:
 		return [6]string{req.Method, req.Host, req.Resource, req.Version, "-1", statusText(resp.Status)}
-	case libebpf.ProtoDNS:
+	case abi.ProtoDNS:
 		return [6]string{req.Method, "", req.Resource, "", flag(resp.Success), "-1"}
-	case libebpf.ProtoRedis:
+	case abi.ProtoRedis:
 		// Keys and values are never captured: the command is the whole query.
 		return [6]string{"", strings.ToLower(req.Method), req.Method, flag(resp.Success)}
 	}
@@ -87,7 +88,7 @@ func (a *schemaB) AddCall(p *Process, c *calls.Call) {
 	k := bL7Key{conn: c.Conn, proto: c.Protocol, role: c.Role, remote: c.Remote, fields: requestFields(c)}
 	v := a.l7[k]
 	if v == nil {
-		if !a.admit(p.Group, c.Protocol, c.Role == libebpf.RoleServer) {
+		if !a.admit(p.Group, c.Protocol, c.Role == abi.RoleServer) {
 			return
 		}
 		v = &l7Value{proc: p}
@@ -97,7 +98,7 @@ func (a *schemaB) AddCall(p *Process, c *calls.Call) {
 	v.add(c)
 }
 
-func (a *schemaB) AddStats(p *Process, ev *libebpf.StatsEvent) {
+func (a *schemaB) AddStats(p *Process, ev *abi.StatsEvent) {
 	k := bL4Key{pid: ev.ConnID.TGID, role: ev.Role, ip: ev.Addr.Addr().Unmap(), port: ev.Addr.Port(), socket: SocketType(ev.Addr)}
 	v := a.l4[k]
 	if v == nil {
@@ -126,11 +127,11 @@ func localInfo(p *Process) string {
 	return b.String()
 }
 
-func shortRole(r libebpf.Role) string {
+func shortRole(r abi.Role) string {
 	switch r {
-	case libebpf.RoleClient:
+	case abi.RoleClient:
 		return "c"
-	case libebpf.RoleServer:
+	case abi.RoleServer:
 		return "s"
 	}
 	return "u"

@@ -5,24 +5,25 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/netobserver/netobserver/cgo/libebpf"
-	"github.com/netobserver/netobserver/export/record"
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/netobserver/netobserver/observer/calls"
 	"github.com/netobserver/netobserver/parser"
+	"github.com/netobserver/netobserver/record"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func TestSchemaBRecords(t *testing.T) {
 	a := New(Config{Schema: SchemaB, Tags: map[string]string{"cluster": "prod"}, L4Interval: 60, L7Interval: 15, Host: "node-1"})
-	conn := libebpf.ConnID{FD: 7, TGID: 70000, Start: 99} // a pid beyond 16 bits stays whole
-	c := httpCall(libebpf.RoleClient, "10.0.0.2:80", "/items", 200, 3000)
+	conn := abi.ConnID{FD: 7, TGID: 70000, Start: 99} // a pid beyond 16 bits stays whole
+	c := httpCall(abi.RoleClient, "10.0.0.2:80", "/items", 200, 3000)
 	c.Conn = conn
 	a.AddCall(host, c)
 	a.AddCall(host, c)
 	a.NameHost(host.Group, netip.MustParseAddr("10.0.0.3"), "db.test", 1700000100)
-	a.AddCall(host, &calls.Call{Conn: libebpf.ConnID{FD: 8, TGID: 70000, Start: 100}, Protocol: libebpf.ProtoPGSQL,
-		Role: libebpf.RoleClient, Remote: addr("10.0.0.3:5432"), RequestTS: 0, ResponseTS: 800,
+	a.AddCall(host, &calls.Call{Conn: abi.ConnID{FD: 8, TGID: 70000, Start: 100}, Protocol: abi.ProtoPGSQL,
+		Role: abi.RoleClient, Remote: addr("10.0.0.3:5432"), RequestTS: 0, ResponseTS: 800,
 		Request:  parser.Message{Size: 60, Method: "UPDATE", Resource: "UPDATE t SET v = ? WHERE id = ?"},
 		Response: parser.Message{Size: 20, Success: true}})
 
@@ -59,8 +60,8 @@ func TestSchemaBRecords(t *testing.T) {
 	id, _ := db.Get("conn_id")
 	assert.NotEqual(t, httpID, id, "each connection its own id")
 
-	a.AddStats(host, &libebpf.StatsEvent{ConnID: conn, Addr: addr("10.0.0.2:80"), Role: libebpf.RoleClient, WrBytes: 100, RdBytes: 300, WrPkts: 2, RdPkts: 3})
-	a.AddStats(host, &libebpf.StatsEvent{ConnID: libebpf.ConnID{FD: 9, TGID: 70000}, Addr: addr("10.0.0.2:80"), Role: libebpf.RoleClient, WrBytes: 1, RdBytes: 1, WrPkts: 1, RdPkts: 1})
+	a.AddStats(host, &abi.StatsEvent{ConnID: conn, Addr: addr("10.0.0.2:80"), Role: abi.RoleClient, WrBytes: 100, RdBytes: 300, WrPkts: 2, RdPkts: 3})
+	a.AddStats(host, &abi.StatsEvent{ConnID: abi.ConnID{FD: 9, TGID: 70000}, Addr: addr("10.0.0.2:80"), Role: abi.RoleClient, WrBytes: 1, RdBytes: 1, WrPkts: 1, RdPkts: 1})
 	l4 := a.FlushL4(1700000060)
 	require.Len(t, l4, 1, "merged per pid, remote and role")
 	l4ID := l4[0].Fields[9].Value

@@ -3,7 +3,7 @@
 // buffer of each direction, the protocol parser's state, the requests waiting for their
 // responses — and the counters of everything it could not pair or parse.
 //
-// A Tracker is a libebpf.Visitor: feed it each batch with Batch.Visit, then call EndBatch. Data
+// A Tracker is a abi.Visitor: feed it each batch with Batch.Visit, then call EndBatch. Data
 // events only place bytes; parsing and matching happen in EndBatch, both directions of a
 // connection interleaved in the order of the traffic (the older head first), so that a response
 // meets its request, and a request the answers before it (a MySQL EXECUTE the PREPARE answer that
@@ -26,7 +26,8 @@ import (
 	"math"
 	"slices"
 
-	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/netobserver/netobserver/observer/stream"
 	"github.com/netobserver/netobserver/parser"
 	"github.com/netobserver/netobserver/parser/dns"
@@ -34,12 +35,12 @@ import (
 
 // Call is one request and its response on one connection.
 type Call struct {
-	Conn     libebpf.ConnID
-	Protocol libebpf.Protocol
+	Conn     abi.ConnID
+	Protocol abi.Protocol
 	// Role is the traced process's end of the connection.
-	Role libebpf.Role
+	Role abi.Role
 	// Remote is the peer's address as the kernel side reported it.
-	Remote libebpf.SockAddr
+	Remote abi.SockAddr
 	// RequestTS and ResponseTS are the CLOCK_MONOTONIC ns of the events that carried the first
 	// byte of each message.
 	RequestTS, ResponseTS uint64
@@ -137,10 +138,10 @@ func (c *Config) defaults() {
 // Tracker pairs requests with responses across all connections. It is used by one goroutine.
 type Tracker struct {
 	cfg     Config
-	parsers map[libebpf.Protocol]parser.Protocol
+	parsers map[abi.Protocol]parser.Protocol
 	strings *parser.Interner
 	emit    func(*Call)
-	conns   map[libebpf.ConnID]*conn
+	conns   map[abi.ConnID]*conn
 	lru     conn    // sentinel of the list of tracked connections, least recently active first
 	closing []*conn // closed, waiting out closeGrace
 	// connects and closes remember control events of connections that have no data yet: the
@@ -151,7 +152,7 @@ type Tracker struct {
 	waiting          []*conn // stopped at a hole that may still be given up: parsed again each batch
 	ending           []*conn // scratch of Expire and Close
 	opened           uint64  // connections created so far; conn.seq
-	counters         map[libebpf.Protocol]*Counters
+	counters         map[abi.Protocol]*Counters
 	now              uint64 // newest event ts seen
 	// batch numbers the batch being visited (from 1); data of batches below settled have no
 	// missing predecessors still to come (see stream.Buffer.Gap).
@@ -168,17 +169,17 @@ type Tracker struct {
 
 // New returns a Tracker that parses the protocols in parsers and hands every call to emit. The
 // Call passed to emit is reused: copy what must outlive the call.
-func New(cfg Config, parsers map[libebpf.Protocol]parser.Protocol, emit func(*Call)) *Tracker {
+func New(cfg Config, parsers map[abi.Protocol]parser.Protocol, emit func(*Call)) *Tracker {
 	cfg.defaults()
 	t := &Tracker{
 		cfg:      cfg,
 		parsers:  parsers,
 		strings:  parser.NewInterner(cfg.Interned),
 		emit:     emit,
-		conns:    make(map[libebpf.ConnID]*conn),
+		conns:    make(map[abi.ConnID]*conn),
 		connects: newNotes(cfg.MaxConnections),
 		closes:   newNotes(cfg.MaxConnections),
-		counters: make(map[libebpf.Protocol]*Counters),
+		counters: make(map[abi.Protocol]*Counters),
 		batch:    1,
 	}
 	t.lru.prev, t.lru.next = &t.lru, &t.lru
@@ -189,7 +190,7 @@ func New(cfg Config, parsers map[libebpf.Protocol]parser.Protocol, emit func(*Ca
 }
 
 // Counters returns a copy of the counters of protocol p.
-func (t *Tracker) Counters(p libebpf.Protocol) Counters {
+func (t *Tracker) Counters(p abi.Protocol) Counters {
 	if c := t.counters[p]; c != nil {
 		return *c
 	}
@@ -216,10 +217,10 @@ type pendingMsg struct {
 }
 
 type conn struct {
-	id       libebpf.ConnID
-	proto    libebpf.Protocol
-	role     libebpf.Role
-	remote   libebpf.SockAddr
+	id       abi.ConnID
+	proto    abi.Protocol
+	role     abi.Role
+	remote   abi.SockAddr
 	parser   parser.Conn
 	matching parser.Matching
 	counters *Counters
@@ -240,24 +241,24 @@ type conn struct {
 }
 
 // Ctrl takes a connect (role and address) or a close (the connection ends at EndBatch).
-func (t *Tracker) Ctrl(ev *libebpf.CtrlEvent) {
+func (t *Tracker) Ctrl(ev *abi.CtrlEvent) {
 	t.advance(ev.TS)
 	c := t.conns[ev.ConnID]
 	switch ev.Type {
-	case libebpf.EventConnect:
+	case abi.EventConnect:
 		if c != nil {
 			c.setRole(ev.Role)
 			c.remote = ev.Addr
-		} else if ev.Role == libebpf.RoleClient || ev.Role == libebpf.RoleServer {
+		} else if ev.Role == abi.RoleClient || ev.Role == abi.RoleServer {
 			t.connects.put(ev.ConnID, note{role: ev.Role})
 		}
-	case libebpf.EventClose:
+	case abi.EventClose:
 		t.closed(ev.ConnID, ev.TS)
 	}
 }
 
 // closed ends connection id at EndBatch, closeGrace after ts.
-func (t *Tracker) closed(id libebpf.ConnID, ts uint64) {
+func (t *Tracker) closed(id abi.ConnID, ts uint64) {
 	c := t.conns[id]
 	if c == nil {
 		// Its data may be in this batch, after the control events, or in the next one.
@@ -276,7 +277,7 @@ func (t *Tracker) close(c *conn, ts uint64) {
 }
 
 // Data places a data event's bytes in its connection's stream.
-func (t *Tracker) Data(ev *libebpf.DataEvent) {
+func (t *Tracker) Data(ev *abi.DataEvent) {
 	t.advance(ev.TS)
 	c := t.conns[ev.ConnID]
 	if c == nil {
@@ -288,14 +289,14 @@ func (t *Tracker) Data(ev *libebpf.DataEvent) {
 		t.lruPush(c)
 	}
 	c.lastSeen = ev.TS
-	if ev.Addr.Family != libebpf.FamilyUnspec && ev.Addr.Family != libebpf.FamilyUnknown {
+	if ev.Addr.Family != abi.FamilyUnspec && ev.Addr.Family != abi.FamilyUnknown {
 		c.remote = ev.Addr
 	}
 	c.setRole(ev.Role)
-	if c.role == libebpf.RoleUnknown {
+	if c.role == abi.RoleUnknown {
 		c.inferRole(ev)
 	}
-	if c.role == libebpf.RoleUnknown {
+	if c.role == abi.RoleUnknown {
 		c.counters.UnknownRole++
 		return
 	}
@@ -311,7 +312,7 @@ func (t *Tracker) Data(ev *libebpf.DataEvent) {
 
 // open starts tracking the connection of ev, making room if needed; nil when its protocol has
 // no parser.
-func (t *Tracker) open(ev *libebpf.DataEvent) *conn {
+func (t *Tracker) open(ev *abi.DataEvent) *conn {
 	p, ok := t.parsers[ev.Protocol]
 	if !ok {
 		t.Unsupported++
@@ -321,7 +322,7 @@ func (t *Tracker) open(ev *libebpf.DataEvent) *conn {
 		t.evict(t.lru.next)
 	}
 	c := &conn{
-		id: ev.ConnID, proto: ev.Protocol, role: libebpf.RoleUnknown, remote: ev.Addr,
+		id: ev.ConnID, proto: ev.Protocol, role: abi.RoleUnknown, remote: ev.Addr,
 		parser: p.NewConn(t.strings), matching: p.Matching(), counters: t.counters[ev.Protocol],
 	}
 	t.opened++
@@ -353,16 +354,16 @@ func (t *Tracker) evict(c *conn) {
 
 // Stats takes the final L4 counters of a connection as its close too: they come on another ring
 // than the close event, so a connection whose close was lost is still released.
-func (t *Tracker) Stats(ev *libebpf.StatsEvent) {
+func (t *Tracker) Stats(ev *abi.StatsEvent) {
 	t.advance(ev.TS)
 	if ev.ConnEvents == 1 {
 		t.closed(ev.ConnID, ev.TS)
 	}
 }
 
-// Lost is part of libebpf.Visitor; lost events show up as holes in the streams, given up by the
+// Lost is part of abi.Visitor; lost events show up as holes in the streams, given up by the
 // rules of EndBatch.
-func (t *Tracker) Lost(libebpf.LostNotice) {}
+func (t *Tracker) Lost(abi.LostNotice) {}
 
 // closeGrace is how long (ns of event time) a closed connection still takes data events. The
 // kernel side may deliver a close before the last data of the connection — control events are
@@ -674,7 +675,7 @@ func (t *Tracker) step(c *conn, typ parser.MessageType, data []byte, ts, settled
 	switch res.Status {
 	case parser.Complete:
 		msg.Type = typ
-		if typ == parser.Response && c.proto == libebpf.ProtoDNS && t.cfg.DNSAnswer != nil {
+		if typ == parser.Response && c.proto == abi.ProtoDNS && t.cfg.DNSAnswer != nil {
 			t.answers(c, data, msg.Resource)
 		}
 		s.Consume(res.Consumed)
@@ -826,27 +827,27 @@ func (t *Tracker) expireEarly(c *conn) {
 	}
 }
 
-func (c *conn) setRole(r libebpf.Role) {
-	if r == libebpf.RoleClient || r == libebpf.RoleServer {
+func (c *conn) setRole(r abi.Role) {
+	if r == abi.RoleClient || r == abi.RoleServer {
 		c.role = r
 	}
 }
 
 // inferRole uses the kernel side's guess of the message type: a client writes requests and reads
 // responses.
-func (c *conn) inferRole(ev *libebpf.DataEvent) {
-	egress := ev.Direction == libebpf.DirEgress
+func (c *conn) inferRole(ev *abi.DataEvent) {
+	egress := ev.Direction == abi.DirEgress
 	switch {
-	case ev.Type == libebpf.TypeRequest && egress, ev.Type == libebpf.TypeResponse && !egress:
-		c.role = libebpf.RoleClient
-	case ev.Type == libebpf.TypeRequest && !egress, ev.Type == libebpf.TypeResponse && egress:
-		c.role = libebpf.RoleServer
+	case ev.Type == abi.TypeRequest && egress, ev.Type == abi.TypeResponse && !egress:
+		c.role = abi.RoleClient
+	case ev.Type == abi.TypeRequest && !egress, ev.Type == abi.TypeResponse && egress:
+		c.role = abi.RoleServer
 	}
 }
 
 // messageType is what flows in direction d: a client sends requests, a server responses.
-func (c *conn) messageType(d libebpf.Direction) parser.MessageType {
-	if (d == libebpf.DirEgress) == (c.role == libebpf.RoleClient) {
+func (c *conn) messageType(d abi.Direction) parser.MessageType {
+	if (d == abi.DirEgress) == (c.role == abi.RoleClient) {
 		return parser.Request
 	}
 	return parser.Response
@@ -854,16 +855,16 @@ func (c *conn) messageType(d libebpf.Direction) parser.MessageType {
 
 func (c *conn) stream(typ parser.MessageType, capacity int) *stream.Buffer {
 	if c.streams[typ-1] == nil {
-		c.streams[typ-1] = stream.New(stream.Config{Cap: capacity, MySQL: c.proto == libebpf.ProtoMySQL})
+		c.streams[typ-1] = stream.New(stream.Config{Cap: capacity, MySQL: c.proto == abi.ProtoMySQL})
 	}
 	return c.streams[typ-1]
 }
 
 // vectored reports the syscalls that give one event per iovec segment.
-func vectored(s libebpf.Syscall) bool {
+func vectored(s abi.Syscall) bool {
 	switch s {
-	case libebpf.SyscallReadV, libebpf.SyscallWriteV, libebpf.SyscallSendMsg, libebpf.SyscallRecvMsg,
-		libebpf.SyscallSendMmsg, libebpf.SyscallRecvMmsg, libebpf.SyscallSecuritySendMsg, libebpf.SyscallSecurityRecvMsg:
+	case abi.SyscallReadV, abi.SyscallWriteV, abi.SyscallSendMsg, abi.SyscallRecvMsg,
+		abi.SyscallSendMmsg, abi.SyscallRecvMmsg, abi.SyscallSecuritySendMsg, abi.SyscallSecurityRecvMsg:
 		return true
 	}
 	return false

@@ -7,7 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/netobserver/netobserver/internal/replaytest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -75,7 +76,7 @@ func TestHTTPPipelineOfTen(t *testing.T) {
 				size := len(fmt.Sprintf("GET /r%d?secret=%d HTTP/1.1\r\nHost: shop.test\r\n\r\n", i, i))
 				assert.Equal(t, recorded{"GET", fmt.Sprintf("/r%d", i), statuses[i], statuses[i] < 400, uint64(1000 + i*100), size}, c, "call %d", i)
 			}
-			cnt := h.Counters(libebpf.ProtoHTTP)
+			cnt := h.Counters(abi.ProtoHTTP)
 			assert.EqualValues(t, 10, cnt.Calls)
 			assert.Zero(t, cnt.UnmatchedRequests+cnt.UnmatchedResponses+cnt.Invalid+cnt.GapBytes, "%+v", cnt)
 			assert.Zero(t, h.Connections())
@@ -140,7 +141,7 @@ data ts=1100 %[1]s dir=ingress proto=http "HTTP/1.1 200 OK\r\nContent-Length: 0\
 	require.Len(t, h.calls, 2)
 	assert.Equal(t, recorded{"POST", "/upload", 201, true, 800, total}, h.calls[0])
 	assert.Equal(t, recorded{"GET", "/after", 200, true, 100, len(next)}, h.calls[1])
-	cnt := h.Counters(libebpf.ProtoHTTP)
+	cnt := h.Counters(abi.ProtoHTTP)
 	assert.EqualValues(t, total-4*16384, cnt.Stream.Truncated, "the bytes the kernel did not copy")
 	assert.Zero(t, cnt.Invalid)
 }
@@ -165,7 +166,7 @@ data ts=9000000000 conn=9:100:1 role=client dir=egress proto=http "GET /later HT
 	assert.Equal(t, "/r1", h.calls[0].resource)
 	assert.Equal(t, "/r3", h.calls[1].resource)
 	assert.EqualValues(t, 1000000, h.calls[1].latency)
-	cnt := h.Counters(libebpf.ProtoHTTP)
+	cnt := h.Counters(abi.ProtoHTTP)
 	assert.EqualValues(t, n, cnt.GapBytes, "the lost request's bytes")
 	assert.EqualValues(t, 1, cnt.UnmatchedResponses)
 	assert.EqualValues(t, 1, cnt.UnmatchedRequests, "GET /later never got its response")
@@ -224,19 +225,19 @@ data ts=900000000 conn=9:100:1 role=client dir=egress proto=http "GET /later HTT
 	require.Len(t, h.calls, 2)
 	assert.Equal(t, "/2", h.calls[1].resource)
 	assert.EqualValues(t, 1000, h.calls[1].latency)
-	assert.Zero(t, h.Counters(libebpf.ProtoHTTP).UnmatchedResponses)
+	assert.Zero(t, h.Counters(abi.ProtoHTTP).UnmatchedResponses)
 }
 
 // An idle keep-alive connection costs little: 10 000 of them fit in a few tens of MB (the
 // observer's RSS budget is 100 MB with 10k open connections).
 func TestIdleConnectionsAreSmall(t *testing.T) {
 	tr := New(Config{}, Parsers(), func(*Call) {})
-	addr := libebpf.SockAddrFrom(netip.MustParseAddrPort("10.0.0.2:80"))
+	addr := abi.SockAddrFrom(netip.MustParseAddrPort("10.0.0.2:80"))
 	req := []byte("GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-	event := func(fd int32, dir libebpf.Direction, p []byte) *libebpf.DataEvent {
-		return &libebpf.DataEvent{DataAttr: libebpf.DataAttr{TS: 1, ConnID: libebpf.ConnID{FD: fd, TGID: 1, Start: 1}, Addr: addr,
-			Protocol: libebpf.ProtoHTTP, Role: libebpf.RoleClient, Direction: dir, Pos: uint64(len(p)),
+	event := func(fd int32, dir abi.Direction, p []byte) *abi.DataEvent {
+		return &abi.DataEvent{DataAttr: abi.DataAttr{TS: 1, ConnID: abi.ConnID{FD: fd, TGID: 1, Start: 1}, Addr: addr,
+			Protocol: abi.ProtoHTTP, Role: abi.RoleClient, Direction: dir, Pos: uint64(len(p)),
 			OrgMsgSize: uint32(len(p)), MsgBufSize: uint32(len(p))}, Payload: p}
 	}
 	const n = 10000
@@ -244,8 +245,8 @@ func TestIdleConnectionsAreSmall(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	for i := range n {
-		tr.Data(event(int32(i), libebpf.DirEgress, req))
-		tr.Data(event(int32(i), libebpf.DirIngress, resp))
+		tr.Data(event(int32(i), abi.DirEgress, req))
+		tr.Data(event(int32(i), abi.DirIngress, resp))
 		tr.EndBatch(true)
 	}
 	runtime.GC()

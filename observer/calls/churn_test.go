@@ -6,7 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/netobserver/netobserver/parser"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -14,21 +15,21 @@ import (
 
 // shortConn is one short-lived HTTP connection as the kernel reports it.
 type shortConn struct {
-	id             libebpf.ConnID
+	id             abi.ConnID
 	connectTS, end uint64
 }
 
 func (s shortConn) ctrl(tr *Tracker) {
-	tr.Ctrl(&libebpf.CtrlEvent{Type: libebpf.EventConnect, TS: s.connectTS, ConnID: s.id, Addr: wireAddr, Role: libebpf.RoleClient})
-	tr.Ctrl(&libebpf.CtrlEvent{Type: libebpf.EventClose, TS: s.end, ConnID: s.id, Addr: wireAddr})
+	tr.Ctrl(&abi.CtrlEvent{Type: abi.EventConnect, TS: s.connectTS, ConnID: s.id, Addr: wireAddr, Role: abi.RoleClient})
+	tr.Ctrl(&abi.CtrlEvent{Type: abi.EventClose, TS: s.end, ConnID: s.id, Addr: wireAddr})
 }
 
 func (s shortConn) data(tr *Tracker, req, resp []byte) {
-	ev := libebpf.DataEvent{DataAttr: libebpf.DataAttr{TS: s.connectTS + 10_000, ConnID: s.id, Addr: wireAddr,
-		Protocol: libebpf.ProtoHTTP, Direction: libebpf.DirEgress, Syscall: libebpf.SyscallWrite,
+	ev := abi.DataEvent{DataAttr: abi.DataAttr{TS: s.connectTS + 10_000, ConnID: s.id, Addr: wireAddr,
+		Protocol: abi.ProtoHTTP, Direction: abi.DirEgress, Syscall: abi.SyscallWrite,
 		Pos: uint64(len(req)), OrgMsgSize: uint32(len(req)), MsgBufSize: uint32(len(req))}, Payload: req}
 	tr.Data(&ev)
-	ev.TS, ev.Direction, ev.Syscall = s.connectTS+20_000, libebpf.DirIngress, libebpf.SyscallRead
+	ev.TS, ev.Direction, ev.Syscall = s.connectTS+20_000, abi.DirIngress, abi.SyscallRead
 	ev.Pos, ev.OrgMsgSize, ev.MsgBufSize, ev.Payload = uint64(len(resp)), uint32(len(resp)), uint32(len(resp)), resp
 	tr.Data(&ev)
 }
@@ -53,7 +54,7 @@ func TestConnectionChurn(t *testing.T) {
 	for i := range conns {
 		ts := uint64(1e9 + i*spacing)
 		// Ten client sockets reused in turn, as ab -c 10 does; start tells their lives apart.
-		conns[i] = shortConn{id: libebpf.ConnID{FD: int32(3 + i%10), TGID: 4242, Start: ts}, connectTS: ts, end: ts + 30_000}
+		conns[i] = shortConn{id: abi.ConnID{FD: int32(3 + i%10), TGID: 4242, Start: ts}, connectTS: ts, end: ts + 30_000}
 	}
 	maxTracked, maxNotes, maxOrder := 0, 0, 0
 	var late []shortConn // connections whose data the next poll brings
@@ -90,13 +91,13 @@ func TestConnectionChurn(t *testing.T) {
 	assert.LessOrEqual(t, maxOrder, 4*(2000+2*perBatch), "the notes' order")
 
 	// Time goes on (another connection's event): everything closed is released.
-	other := shortConn{id: libebpf.ConnID{FD: 99, TGID: 1, Start: 1}, connectTS: 1e9 + n*spacing + 200e6}
-	tr.Ctrl(&libebpf.CtrlEvent{Type: libebpf.EventConnect, TS: other.connectTS, ConnID: other.id, Addr: wireAddr, Role: libebpf.RoleClient})
+	other := shortConn{id: abi.ConnID{FD: 99, TGID: 1, Start: 1}, connectTS: 1e9 + n*spacing + 200e6}
+	tr.Ctrl(&abi.CtrlEvent{Type: abi.EventConnect, TS: other.connectTS, ConnID: other.id, Addr: wireAddr, Role: abi.RoleClient})
 	other.data(tr, req, resp)
 	tr.EndBatch(true)
 	assert.Equal(t, 1, tr.Connections(), "only the open one")
 	assert.Zero(t, tr.Notes())
-	cnt := tr.Counters(libebpf.ProtoHTTP)
+	cnt := tr.Counters(abi.ProtoHTTP)
 	assert.EqualValues(t, n+1, cnt.Calls)
 	assert.Zero(t, cnt.UnmatchedRequests+cnt.UnmatchedResponses+cnt.Evicted+cnt.UnknownRole)
 	assert.Zero(t, tr.NotesEvicted())
@@ -111,24 +112,24 @@ func TestEvictLeastRecentlyActive(t *testing.T) {
 	req := []byte("GET /slow HTTP/1.1\r\nHost: svc\r\n\r\n")
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 	pos := map[wireKey]uint64{}
-	event := func(fd int32, ts uint64, dir libebpf.Direction, p []byte) *libebpf.DataEvent {
+	event := func(fd int32, ts uint64, dir abi.Direction, p []byte) *abi.DataEvent {
 		pos[wireKey{fd, dir}] += uint64(len(p))
-		return &libebpf.DataEvent{DataAttr: libebpf.DataAttr{TS: ts, ConnID: libebpf.ConnID{FD: fd, TGID: 7, Start: 1}, Addr: wireAddr,
-			Protocol: libebpf.ProtoHTTP, Role: libebpf.RoleClient, Direction: dir, Pos: pos[wireKey{fd, dir}],
+		return &abi.DataEvent{DataAttr: abi.DataAttr{TS: ts, ConnID: abi.ConnID{FD: fd, TGID: 7, Start: 1}, Addr: wireAddr,
+			Protocol: abi.ProtoHTTP, Role: abi.RoleClient, Direction: dir, Pos: pos[wireKey{fd, dir}],
 			OrgMsgSize: uint32(len(p)), MsgBufSize: uint32(len(p))}, Payload: p}
 	}
 	// Connection 0 stays active; 1000 others each send a request that is never answered.
 	for i := range 1000 {
 		ts := uint64(1000 + 10*i)
-		tr.Data(event(int32(i+1), ts, libebpf.DirEgress, req))
+		tr.Data(event(int32(i+1), ts, abi.DirEgress, req))
 		if i%50 == 0 {
-			tr.Data(event(0, ts, libebpf.DirEgress, req))
-			tr.Data(event(0, ts+5, libebpf.DirIngress, resp))
+			tr.Data(event(0, ts, abi.DirEgress, req))
+			tr.Data(event(0, ts+5, abi.DirIngress, resp))
 		}
 		tr.EndBatch(true)
 		require.LessOrEqual(t, tr.Connections(), 100)
 	}
-	cnt := tr.Counters(libebpf.ProtoHTTP)
+	cnt := tr.Counters(abi.ProtoHTTP)
 	assert.EqualValues(t, 1000+1-100, cnt.Evicted)
 	assert.EqualValues(t, 1000+1-100, cnt.UnmatchedRequests, "each evicted connection's request")
 	assert.Equal(t, 20, calls, "connection 0 was never the least recently active")
@@ -169,26 +170,26 @@ func TestParserPanicIsContained(t *testing.T) {
 	var log bytes.Buffer
 	calls := 0
 	parsers := Parsers()
-	parsers[libebpf.ProtoKafka] = panicky{} // a protocol number the tests can spare
+	parsers[abi.ProtoKafka] = panicky{} // a protocol number the tests can spare
 	tr := New(Config{Logger: slog.New(slog.NewTextHandler(&log, nil))}, parsers, func(*Call) { calls++ })
 	pos := map[wireKey]uint64{}
-	send := func(fd int32, dir libebpf.Direction, ts uint64, p string) {
+	send := func(fd int32, dir abi.Direction, ts uint64, p string) {
 		k := wireKey{fd, dir}
 		pos[k] += uint64(len(p))
-		tr.Data(&libebpf.DataEvent{DataAttr: libebpf.DataAttr{TS: ts, ConnID: libebpf.ConnID{FD: fd, TGID: 9, Start: 1}, Addr: wireAddr,
-			Protocol: libebpf.ProtoKafka, Role: libebpf.RoleClient, Direction: dir, Pos: pos[k],
+		tr.Data(&abi.DataEvent{DataAttr: abi.DataAttr{TS: ts, ConnID: abi.ConnID{FD: fd, TGID: 9, Start: 1}, Addr: wireAddr,
+			Protocol: abi.ProtoKafka, Role: abi.RoleClient, Direction: dir, Pos: pos[k],
 			OrgMsgSize: uint32(len(p)), MsgBufSize: uint32(len(p))}, Payload: []byte(p)})
 	}
 	for i := range 12 {
 		ts := uint64(1000 * (i + 1))
-		send(1, libebpf.DirEgress, ts, "ping\n")
-		send(1, libebpf.DirIngress, ts+10, "pong\n")
-		send(2, libebpf.DirEgress, ts, "ping\n") // a request left waiting, dropped with the state
-		send(2, libebpf.DirEgress, ts+1, "boom\n")
+		send(1, abi.DirEgress, ts, "ping\n")
+		send(1, abi.DirIngress, ts+10, "pong\n")
+		send(2, abi.DirEgress, ts, "ping\n") // a request left waiting, dropped with the state
+		send(2, abi.DirEgress, ts+1, "boom\n")
 		tr.EndBatch(true)
 	}
 	assert.Equal(t, 12, calls, "connection 1's calls")
-	cnt := tr.Counters(libebpf.ProtoKafka)
+	cnt := tr.Counters(abi.ProtoKafka)
 	assert.EqualValues(t, 12, cnt.Panics)
 	assert.EqualValues(t, 12, cnt.UnmatchedRequests, "connection 2's pings")
 	assert.Equal(t, 1, tr.Connections(), "connection 2's state is gone")
@@ -199,11 +200,11 @@ func TestParserPanicIsContained(t *testing.T) {
 	assert.Contains(t, log.String(), "index out of range")
 
 	// A panic while a connection ends is contained too.
-	send(3, libebpf.DirEgress, 20_000, "boo")
+	send(3, abi.DirEgress, 20_000, "boo")
 	tr.EndBatch(true)
-	send(3, libebpf.DirEgress, 20_001, "m\n")
+	send(3, abi.DirEgress, 20_001, "m\n")
 	tr.Close()
-	assert.EqualValues(t, 13, tr.Counters(libebpf.ProtoKafka).Panics)
+	assert.EqualValues(t, 13, tr.Counters(abi.ProtoKafka).Panics)
 	assert.Zero(t, tr.Connections())
 }
 
@@ -213,7 +214,7 @@ func TestNotesOfClosesExpire(t *testing.T) {
 	n := newNotes(1 << 16)
 	for i := range 100_000 {
 		ts := uint64(i) * 1e6 // a close every ms: 100 within closeGrace
-		n.put(libebpf.ConnID{FD: int32(i), TGID: 1, Start: ts}, note{closedAt: ts})
+		n.put(abi.ConnID{FD: int32(i), TGID: 1, Start: ts}, note{closedAt: ts})
 		n.expireClosed(ts, closeGrace)
 		require.LessOrEqual(t, n.len(), 101)
 		require.LessOrEqual(t, len(n.order), 4*101)
@@ -230,11 +231,11 @@ func TestFinalStatsCloseAConnection(t *testing.T) {
 	tr := New(Config{}, Parsers(), func(*Call) { calls++ })
 	for i := range 1000 {
 		ts := uint64(1e9 + i*1e6)
-		c := shortConn{id: libebpf.ConnID{FD: 3, TGID: 4242, Start: ts}, connectTS: ts, end: ts + 30_000}
-		tr.Ctrl(&libebpf.CtrlEvent{Type: libebpf.EventConnect, TS: c.connectTS, ConnID: c.id, Addr: wireAddr, Role: libebpf.RoleClient})
+		c := shortConn{id: abi.ConnID{FD: 3, TGID: 4242, Start: ts}, connectTS: ts, end: ts + 30_000}
+		tr.Ctrl(&abi.CtrlEvent{Type: abi.EventConnect, TS: c.connectTS, ConnID: c.id, Addr: wireAddr, Role: abi.RoleClient})
 		c.data(tr, req, resp)
-		tr.Stats(&libebpf.StatsEvent{TS: c.end, ConnID: c.id, Addr: wireAddr, Role: libebpf.RoleClient, ConnEvents: 0})
-		tr.Stats(&libebpf.StatsEvent{TS: c.end, ConnID: c.id, Addr: wireAddr, Role: libebpf.RoleClient, ConnEvents: 1})
+		tr.Stats(&abi.StatsEvent{TS: c.end, ConnID: c.id, Addr: wireAddr, Role: abi.RoleClient, ConnEvents: 0})
+		tr.Stats(&abi.StatsEvent{TS: c.end, ConnID: c.id, Addr: wireAddr, Role: abi.RoleClient, ConnEvents: 1})
 		tr.EndBatch(true)
 		require.LessOrEqual(t, tr.Connections(), 101)
 	}

@@ -3,16 +3,16 @@ package calls
 import (
 	"testing"
 
-	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/abi"
 )
 
 // fuzzSnippets are the messages FuzzTracker sends, per protocol and direction (egress: requests).
-var fuzzSnippets = map[libebpf.Protocol][2][]string{
-	libebpf.ProtoHTTP: {
+var fuzzSnippets = map[abi.Protocol][2][]string{
+	abi.ProtoHTTP: {
 		{"GET /a HTTP/1.1\r\nHost: x\r\n\r\n", "POST /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", "HEAD /c HTTP/1.1\r\n\r\n", "garbage\r\n"},
 		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "HTTP/1.1 404 NF\r\nContent-Length: 0\r\n\r\n", "HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"},
 	},
-	libebpf.ProtoRedis: {
+	abi.ProtoRedis: {
 		{"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", "*1\r\n$4\r\nPING\r\n", "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n", "?bad\r\n"},
 		{"$1\r\nv\r\n", "+PONG\r\n", "+OK\r\n", "-ERR x\r\n"},
 	},
@@ -27,7 +27,7 @@ func FuzzTracker(f *testing.F) {
 	f.Add([]byte{1, 1, 0, 3, 1, 5, 0, 1, 6, 1, 1, 2, 2, 5, 0})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		tr := New(Config{MaxConnections: 2, MaxPending: 2, StreamCap: 1 << 16}, Parsers(), func(*Call) {})
-		protos := []libebpf.Protocol{libebpf.ProtoHTTP, libebpf.ProtoRedis, libebpf.ProtoHTTP}
+		protos := []abi.Protocol{abi.ProtoHTTP, abi.ProtoRedis, abi.ProtoHTTP}
 		var pos [3][2]uint64
 		ts := uint64(1e9)
 		next := func() byte {
@@ -41,7 +41,7 @@ func FuzzTracker(f *testing.F) {
 		for len(ops) > 0 {
 			op, arg := next(), next()
 			conn, dir := int(arg%3), int(arg/3%2)
-			id := libebpf.ConnID{FD: int32(conn), TGID: 1, Start: 1}
+			id := abi.ConnID{FD: int32(conn), TGID: 1, Start: 1}
 			ts += uint64(next()) * 1e6 // up to 255 ms on
 			switch op % 8 {
 			case 0, 1, 2, 3, 4: // a data event; 4: lost
@@ -54,21 +54,21 @@ func FuzzTracker(f *testing.F) {
 				if op%8 == 4 {
 					continue
 				}
-				d := libebpf.DirEgress
+				d := abi.DirEgress
 				if dir == 1 {
-					d = libebpf.DirIngress
+					d = abi.DirIngress
 				}
 				evTS := ts
 				if op%8 == 3 {
 					evTS -= min(evTS, 50e6) // from a CPU behind
 				}
-				tr.Data(&libebpf.DataEvent{DataAttr: libebpf.DataAttr{TS: evTS, ConnID: id, Addr: wireAddr, Protocol: protos[conn],
-					Role: libebpf.RoleClient, Direction: d, Syscall: libebpf.SyscallWrite, Pos: pos[conn][dir],
+				tr.Data(&abi.DataEvent{DataAttr: abi.DataAttr{TS: evTS, ConnID: id, Addr: wireAddr, Protocol: protos[conn],
+					Role: abi.RoleClient, Direction: d, Syscall: abi.SyscallWrite, Pos: pos[conn][dir],
 					OrgMsgSize: uint32(len(p)), MsgBufSize: uint32(len(p))}, Payload: []byte(p)})
 			case 5:
 				tr.EndBatch(arg&1 == 0)
 			case 6:
-				tr.Ctrl(&libebpf.CtrlEvent{Type: libebpf.EventClose, TS: ts, ConnID: id, Addr: wireAddr})
+				tr.Ctrl(&abi.CtrlEvent{Type: abi.EventClose, TS: ts, ConnID: id, Addr: wireAddr})
 				pos[conn] = [2]uint64{}
 			case 7:
 				tr.Expire(ts + uint64(arg)*1e9)
@@ -76,7 +76,7 @@ func FuzzTracker(f *testing.F) {
 		}
 		tr.EndBatch(true)
 		tr.Close()
-		for _, p := range []libebpf.Protocol{libebpf.ProtoHTTP, libebpf.ProtoRedis} {
+		for _, p := range []abi.Protocol{abi.ProtoHTTP, abi.ProtoRedis} {
 			c := tr.Counters(p)
 			if c.Panics != 0 {
 				t.Fatalf("%v: %d panics", p, c.Panics)

@@ -1,6 +1,6 @@
 package calls
 
-import "github.com/netobserver/netobserver/cgo/libebpf"
+import "github.com/netobserver/netobserver/abi"
 
 // notes remembers what control events said about connections that have no data yet — the role
 // a connect gave, or that a close came first (control events are polled before data events, so a
@@ -8,7 +8,7 @@ import "github.com/netobserver/netobserver/cgo/libebpf"
 // oldest note first. The Tracker keeps one for connects and one for closes.
 type notes struct {
 	max   int
-	m     map[libebpf.ConnID]note
+	m     map[abi.ConnID]note
 	order []noteRef // in the order notes were made; entries whose note changed are stale
 	head  int       // order[:head] are gone
 	made  uint64
@@ -17,29 +17,29 @@ type notes struct {
 }
 
 type note struct {
-	role     libebpf.Role
+	role     abi.Role
 	closedAt uint64 // ts of the close event (closes)
 	made     uint64 // which put made it
 }
 
 type noteRef struct {
-	id   libebpf.ConnID
+	id   abi.ConnID
 	made uint64
 }
 
 func newNotes(max int) *notes {
-	return &notes{max: max, m: make(map[libebpf.ConnID]note)}
+	return &notes{max: max, m: make(map[abi.ConnID]note)}
 }
 
 func (n *notes) len() int { return len(n.m) }
 
-func (n *notes) get(id libebpf.ConnID) (note, bool) {
+func (n *notes) get(id abi.ConnID) (note, bool) {
 	v, ok := n.m[id]
 	return v, ok
 }
 
 // put makes v the note of id, the newest one.
-func (n *notes) put(id libebpf.ConnID, v note) {
+func (n *notes) put(id abi.ConnID, v note) {
 	n.made++
 	v.made = n.made
 	n.m[id] = v
@@ -61,10 +61,10 @@ func (n *notes) put(id libebpf.ConnID, v note) {
 	}
 }
 
-func (n *notes) delete(id libebpf.ConnID) { delete(n.m, id) }
+func (n *notes) delete(id abi.ConnID) { delete(n.m, id) }
 
 // oldest returns the oldest live note.
-func (n *notes) oldest() (libebpf.ConnID, note, bool) {
+func (n *notes) oldest() (abi.ConnID, note, bool) {
 	for n.head < len(n.order) {
 		r := n.order[n.head]
 		if v, ok := n.m[r.id]; ok && v.made == r.made {
@@ -73,7 +73,7 @@ func (n *notes) oldest() (libebpf.ConnID, note, bool) {
 		n.head++
 	}
 	n.order, n.head = n.order[:0], 0
-	return libebpf.ConnID{}, note{}, false
+	return abi.ConnID{}, note{}, false
 }
 
 func (n *notes) evictOldest() {

@@ -6,7 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -21,7 +22,7 @@ type wire struct {
 
 type wireKey struct {
 	fd  int32
-	dir libebpf.Direction
+	dir abi.Direction
 }
 
 func newWire(cfg Config) *wire {
@@ -32,32 +33,32 @@ func newWire(cfg Config) *wire {
 	return w
 }
 
-var wireAddr = libebpf.SockAddrFrom(netip.MustParseAddrPort("10.0.0.9:7000"))
+var wireAddr = abi.SockAddrFrom(netip.MustParseAddrPort("10.0.0.9:7000"))
 
-func (w *wire) id(fd int32) libebpf.ConnID {
-	return libebpf.ConnID{FD: fd, TGID: 42, Start: uint64(fd)}
+func (w *wire) id(fd int32) abi.ConnID {
+	return abi.ConnID{FD: fd, TGID: 42, Start: uint64(fd)}
 }
 
 // send delivers payload written (egress) or read (ingress) by the client on connection fd.
-func (w *wire) send(fd int32, proto libebpf.Protocol, dir libebpf.Direction, ts uint64, payload string) {
+func (w *wire) send(fd int32, proto abi.Protocol, dir abi.Direction, ts uint64, payload string) {
 	k := wireKey{fd, dir}
 	w.pos[k] += uint64(len(payload))
-	syscall := libebpf.SyscallWrite
-	if dir == libebpf.DirIngress {
-		syscall = libebpf.SyscallRead
+	syscall := abi.SyscallWrite
+	if dir == abi.DirIngress {
+		syscall = abi.SyscallRead
 	}
-	w.tr.Data(&libebpf.DataEvent{DataAttr: libebpf.DataAttr{TS: ts, ConnID: w.id(fd), Addr: wireAddr, Protocol: proto,
-		Role: libebpf.RoleClient, Direction: dir, Syscall: syscall, Pos: w.pos[k],
+	w.tr.Data(&abi.DataEvent{DataAttr: abi.DataAttr{TS: ts, ConnID: w.id(fd), Addr: wireAddr, Protocol: proto,
+		Role: abi.RoleClient, Direction: dir, Syscall: syscall, Pos: w.pos[k],
 		OrgMsgSize: uint32(len(payload)), MsgBufSize: uint32(len(payload))}, Payload: []byte(payload)})
 }
 
 // lose advances the position as if payload had been sent, but its event never arrives.
-func (w *wire) lose(fd int32, dir libebpf.Direction, payload string) {
+func (w *wire) lose(fd int32, dir abi.Direction, payload string) {
 	w.pos[wireKey{fd, dir}] += uint64(len(payload))
 }
 
-func (w *wire) ctrl(fd int32, typ libebpf.EventType, ts uint64) {
-	w.tr.Ctrl(&libebpf.CtrlEvent{Type: typ, TS: ts, ConnID: w.id(fd), Addr: wireAddr, Role: libebpf.RoleClient})
+func (w *wire) ctrl(fd int32, typ abi.EventType, ts uint64) {
+	w.tr.Ctrl(&abi.CtrlEvent{Type: typ, TS: ts, ConnID: w.id(fd), Addr: wireAddr, Role: abi.RoleClient})
 }
 
 func redisGet(i int) string   { return fmt.Sprintf("*2\r\n$3\r\nGET\r\n$4\r\nk%03d\r\n", i) }
@@ -69,15 +70,15 @@ func TestManyExchangesInOneBatch(t *testing.T) {
 	w := newWire(Config{})
 	for i := range 200 {
 		ts := uint64(1000 + 100*i)
-		w.send(1, libebpf.ProtoRedis, libebpf.DirEgress, ts, redisGet(i))
-		w.send(1, libebpf.ProtoRedis, libebpf.DirIngress, ts+40, redisValue(i))
+		w.send(1, abi.ProtoRedis, abi.DirEgress, ts, redisGet(i))
+		w.send(1, abi.ProtoRedis, abi.DirIngress, ts+40, redisValue(i))
 	}
 	w.tr.EndBatch(true)
 	require.Len(t, w.calls, 200)
 	for i, c := range w.calls {
 		require.Equal(t, "GET  -> true 40", c, "call %d", i)
 	}
-	cnt := w.tr.Counters(libebpf.ProtoRedis)
+	cnt := w.tr.Counters(abi.ProtoRedis)
 	assert.EqualValues(t, 200, cnt.Calls)
 	assert.Zero(t, cnt.UnmatchedRequests+cnt.UnmatchedResponses)
 }
@@ -91,11 +92,11 @@ func TestPipelineDeeperThanMaxPending(t *testing.T) {
 		reqs.WriteString(redisGet(i))
 		resps.WriteString(redisValue(i))
 	}
-	w.send(1, libebpf.ProtoRedis, libebpf.DirEgress, 1000, reqs.String())
-	w.send(1, libebpf.ProtoRedis, libebpf.DirIngress, 5000, resps.String())
+	w.send(1, abi.ProtoRedis, abi.DirEgress, 1000, reqs.String())
+	w.send(1, abi.ProtoRedis, abi.DirIngress, 5000, resps.String())
 	w.tr.EndBatch(true)
 	require.Len(t, w.calls, 200)
-	cnt := w.tr.Counters(libebpf.ProtoRedis)
+	cnt := w.tr.Counters(abi.ProtoRedis)
 	assert.EqualValues(t, 200, cnt.Calls)
 	assert.Zero(t, cnt.UnmatchedRequests+cnt.UnmatchedResponses)
 
@@ -107,12 +108,12 @@ func TestPipelineDeeperThanMaxPending(t *testing.T) {
 		reqs.WriteString(redisGet(i))
 		resps.WriteString(redisValue(i))
 	}
-	w.send(1, libebpf.ProtoRedis, libebpf.DirEgress, 6000, reqs.String())
+	w.send(1, abi.ProtoRedis, abi.DirEgress, 6000, reqs.String())
 	w.tr.EndBatch(true)
-	w.send(1, libebpf.ProtoRedis, libebpf.DirIngress, 9000, resps.String())
+	w.send(1, abi.ProtoRedis, abi.DirIngress, 9000, resps.String())
 	w.tr.EndBatch(true)
 	assert.Len(t, w.calls, 300)
-	assert.Zero(t, w.tr.Counters(libebpf.ProtoRedis).UnmatchedRequests)
+	assert.Zero(t, w.tr.Counters(abi.ProtoRedis).UnmatchedRequests)
 }
 
 // MySQL packets for the prepared-statement test.
@@ -137,12 +138,12 @@ func TestPrepareAnswerBeforeExecutesInOneBatch(t *testing.T) {
 		myPkt(4, myColDef) + myPkt(5, myEOF)
 	execute := myPkt(0, "\x17\x07\x00\x00\x00\x00\x01\x00\x00\x00\x00\x01\x08\x00\x01\x00\x00\x00\x00\x00\x00\x00")
 	rows := myPkt(1, "\x01") + myPkt(2, myColDef) + myPkt(3, myEOF) + myPkt(4, "\x00\x00\x04pear") + myPkt(5, myEOF)
-	w.send(1, libebpf.ProtoMySQL, libebpf.DirEgress, 1000, prepare)
-	w.send(1, libebpf.ProtoMySQL, libebpf.DirIngress, 1100, prepareOK)
+	w.send(1, abi.ProtoMySQL, abi.DirEgress, 1000, prepare)
+	w.send(1, abi.ProtoMySQL, abi.DirIngress, 1100, prepareOK)
 	for i := range 3 {
 		ts := uint64(2000 + 1000*i)
-		w.send(1, libebpf.ProtoMySQL, libebpf.DirEgress, ts, execute)
-		w.send(1, libebpf.ProtoMySQL, libebpf.DirIngress, ts+300, rows)
+		w.send(1, abi.ProtoMySQL, abi.DirEgress, ts, execute)
+		w.send(1, abi.ProtoMySQL, abi.DirIngress, ts+300, rows)
 	}
 	w.tr.EndBatch(true)
 	const sel = "SELECT name FROM items WHERE id = ?"
@@ -163,14 +164,14 @@ type exchange struct {
 func (w *wire) play(xs []exchange, perBatch int, drained bool) {
 	for i, x := range xs {
 		if x.loseReq {
-			w.lose(1, libebpf.DirEgress, x.req)
+			w.lose(1, abi.DirEgress, x.req)
 		} else if x.req != "" {
-			w.send(1, libebpf.ProtoRedis, libebpf.DirEgress, x.reqTS, x.req)
+			w.send(1, abi.ProtoRedis, abi.DirEgress, x.reqTS, x.req)
 		}
 		if x.loseRe {
-			w.lose(1, libebpf.DirIngress, x.resp)
+			w.lose(1, abi.DirIngress, x.resp)
 		} else if x.resp != "" {
-			w.send(1, libebpf.ProtoRedis, libebpf.DirIngress, x.respTS, x.resp)
+			w.send(1, abi.ProtoRedis, abi.DirIngress, x.respTS, x.resp)
 		}
 		if (i+1)%perBatch == 0 {
 			w.tr.EndBatch(drained)
@@ -199,11 +200,11 @@ func TestLossCostsOnlyTheCallsItTouched(t *testing.T) {
 	w.play(xs, 7, true)
 	w.tr.EndBatch(true) // a later poll that emptied the rings: the last holes are given up too
 	assert.Equal(t, want, w.calls)
-	cnt := w.tr.Counters(libebpf.ProtoRedis)
+	cnt := w.tr.Counters(abi.ProtoRedis)
 	assert.EqualValues(t, 94, cnt.Calls)
 	assert.EqualValues(t, 3, cnt.UnmatchedResponses, "the answers of the lost requests")
 	w.tr.Close()
-	cnt = w.tr.Counters(libebpf.ProtoRedis)
+	cnt = w.tr.Counters(abi.ProtoRedis)
 	assert.EqualValues(t, 3, cnt.UnmatchedRequests, "the requests whose answers were lost")
 	assert.EqualValues(t, 3*len(redisGet(0))+3*len(redisValue(0)), cnt.GapBytes)
 	assert.Zero(t, cnt.Invalid)
@@ -241,7 +242,7 @@ func TestLossInPipelineCostsOnlyItsWrite(t *testing.T) {
 			w.tr.EndBatch(true)
 			assert.Equal(t, want, w.calls)
 			w.tr.Close()
-			cnt := w.tr.Counters(libebpf.ProtoRedis)
+			cnt := w.tr.Counters(abi.ProtoRedis)
 			assert.EqualValues(t, 18*16, cnt.Calls)
 			assert.EqualValues(t, 16, cnt.UnmatchedResponses)
 			assert.EqualValues(t, 16, cnt.UnmatchedRequests)
@@ -254,25 +255,25 @@ func TestLossInPipelineCostsOnlyItsWrite(t *testing.T) {
 func TestResponseBeforeItsRequest(t *testing.T) {
 	w := newWire(Config{})
 	// Exchange 0: the answer in one poll, the request in the next.
-	w.lose(1, libebpf.DirEgress, redisGet(0))
-	w.send(1, libebpf.ProtoRedis, libebpf.DirIngress, 1040, redisValue(0))
+	w.lose(1, abi.DirEgress, redisGet(0))
+	w.send(1, abi.ProtoRedis, abi.DirIngress, 1040, redisValue(0))
 	w.tr.EndBatch(false)
-	w.pos[wireKey{1, libebpf.DirEgress}] = 0
-	w.send(1, libebpf.ProtoRedis, libebpf.DirEgress, 1000, redisGet(0))
+	w.pos[wireKey{1, abi.DirEgress}] = 0
+	w.send(1, abi.ProtoRedis, abi.DirEgress, 1000, redisGet(0))
 	w.tr.EndBatch(false)
 	// Exchanges 1 and 2: request 1 comes after request 2 and both answers.
-	w.lose(1, libebpf.DirEgress, redisGet(1))
-	w.send(1, libebpf.ProtoRedis, libebpf.DirIngress, 2050, redisValue(1))
-	w.send(1, libebpf.ProtoRedis, libebpf.DirEgress, 3000, redisGet(2))
-	w.send(1, libebpf.ProtoRedis, libebpf.DirIngress, 3060, redisValue(2))
+	w.lose(1, abi.DirEgress, redisGet(1))
+	w.send(1, abi.ProtoRedis, abi.DirIngress, 2050, redisValue(1))
+	w.send(1, abi.ProtoRedis, abi.DirEgress, 3000, redisGet(2))
+	w.send(1, abi.ProtoRedis, abi.DirIngress, 3060, redisValue(2))
 	w.tr.EndBatch(true)
 	assert.Equal(t, []string{"GET  -> true 40"}, w.calls, "exchange 2 waits behind the hole")
-	p := w.pos[wireKey{1, libebpf.DirEgress}]
-	w.pos[wireKey{1, libebpf.DirEgress}] = uint64(len(redisGet(0)))
-	w.send(1, libebpf.ProtoRedis, libebpf.DirEgress, 2000, redisGet(1))
-	w.pos[wireKey{1, libebpf.DirEgress}] = p
+	p := w.pos[wireKey{1, abi.DirEgress}]
+	w.pos[wireKey{1, abi.DirEgress}] = uint64(len(redisGet(0)))
+	w.send(1, abi.ProtoRedis, abi.DirEgress, 2000, redisGet(1))
+	w.pos[wireKey{1, abi.DirEgress}] = p
 	w.tr.EndBatch(true)
 	assert.Equal(t, []string{"GET  -> true 40", "GET  -> true 50", "GET  -> true 60"}, w.calls)
-	cnt := w.tr.Counters(libebpf.ProtoRedis)
+	cnt := w.tr.Counters(abi.ProtoRedis)
 	assert.Zero(t, cnt.UnmatchedRequests+cnt.UnmatchedResponses+cnt.GapBytes)
 }

@@ -1,7 +1,7 @@
 package calls
 
 import (
-	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/parser"
 	"github.com/netobserver/netobserver/parser/dns"
 	"github.com/netobserver/netobserver/parser/http"
@@ -12,12 +12,12 @@ import (
 
 // Parsers returns the parser of every protocol the observer records, keyed as the kernel side
 // names protocols.
-func Parsers() map[libebpf.Protocol]parser.Protocol {
-	return map[libebpf.Protocol]parser.Protocol{
-		libebpf.ProtoHTTP:  http.Protocol,
-		libebpf.ProtoRedis: redis.Protocol,
-		libebpf.ProtoMySQL: mysql.Protocol,
-		libebpf.ProtoPGSQL: pgsql.Protocol,
-		libebpf.ProtoDNS:   dns.Protocol{},
+func Parsers() map[abi.Protocol]parser.Protocol {
+	return map[abi.Protocol]parser.Protocol{
+		abi.ProtoHTTP:  http.Protocol,
+		abi.ProtoRedis: redis.Protocol,
+		abi.ProtoMySQL: mysql.Protocol,
+		abi.ProtoPGSQL: pgsql.Protocol,
+		abi.ProtoDNS:   dns.Protocol{},
 	}
 }

@@ -38,7 +38,7 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/abi"
 )
 
 // InputType is the only input type a pipeline may have.
@@ -123,7 +123,7 @@ type Common struct {
 	ProtocolProcess bool
 	// IncludeProtocols lists the protocols to parse, deduplicated, in file order; empty means
 	// every protocol. Names are case-insensitive, as in iLogtail. See ProtocolSet.
-	IncludeProtocols []libebpf.Protocol
+	IncludeProtocols []abi.Protocol
 	// DropUnixSocket (default true) drops AF_UNIX traffic.
 	DropUnixSocket bool
 	// DropLocalConnections (default true) drops connections to 0.0.0.0, 127.0.0.1, ::, ::1
@@ -183,7 +183,7 @@ type Common struct {
 	// DefaultAggServerSize. Keys of the config are protocol names (case-insensitive); a missing
 	// ClientSize or ServerSize takes its default (iLogtail rejected the whole input instead).
 	// A cap of 0 keeps no key: every call of that protocol and role is dropped and counted.
-	ProtocolAggCfg map[libebpf.Protocol]AggCap
+	ProtocolAggCfg map[abi.Protocol]AggCap
 
 	// RecordSchema (Common.RecordSchema: protocols | l4_l7; default protocols) is netobserver's
 	// own key: which records the observer writes. It sits in Common because Common is where
@@ -235,19 +235,19 @@ const (
 
 // ProtocolSet is the kernel-side data filter the configuration asks for: none when
 // ProtocolProcess is false, every protocol when IncludeProtocols is empty, else those listed.
-func (c *Common) ProtocolSet() libebpf.ProtocolSet {
+func (c *Common) ProtocolSet() abi.ProtocolSet {
 	switch {
 	case !c.ProtocolProcess:
-		return libebpf.NoProtocols
+		return abi.NoProtocols
 	case len(c.IncludeProtocols) == 0:
-		return libebpf.AllProtocols
+		return abi.AllProtocols
 	default:
-		return libebpf.ProtocolsOf(c.IncludeProtocols...)
+		return abi.ProtocolsOf(c.IncludeProtocols...)
 	}
 }
 
 // AggCap returns the aggregation cap of protocol p.
-func (c *Common) AggCap(p libebpf.Protocol) AggCap {
+func (c *Common) AggCap(p abi.Protocol) AggCap {
 	if cp, ok := c.ProtocolAggCfg[p]; ok {
 		return cp
 	}

@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netobserver/netobserver/abi"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/netobserver/netobserver/cgo/libebpf"
 )
 
 var update = flag.Bool("update", false, "rewrite ERRORS.md from the table of bad configs")
@@ -63,7 +63,7 @@ func TestSeedExample(t *testing.T) {
 	assert.Equal(t, 100, c.Sampling)
 	assert.True(t, c.ProtocolProcess)
 	assert.Nil(t, c.IncludeProtocols)
-	assert.Equal(t, libebpf.AllProtocols, c.ProtocolSet())
+	assert.Equal(t, abi.AllProtocols, c.ProtocolSet())
 	assert.True(t, c.DropUnixSocket)
 	assert.True(t, c.DropLocalConnections)
 	assert.True(t, c.DropUnknownSocket)
@@ -80,7 +80,7 @@ func TestSeedExample(t *testing.T) {
 		assert.Nil(t, re)
 	}
 	assert.Len(t, c.ProtocolAggCfg, 9)
-	for p := libebpf.ProtoHTTP; p <= libebpf.ProtoHSF; p++ {
+	for p := abi.ProtoHTTP; p <= abi.ProtoHSF; p++ {
 		assert.Equal(t, AggCap{ClientSize: 500, ServerSize: 5000}, c.AggCap(p), p.String())
 	}
 	assert.Equal(t, SchemaProtocols, c.RecordSchema)
@@ -126,10 +126,10 @@ func TestEveryKey(t *testing.T) {
 	assert.Equal(t, 3*time.Second, c.FlushNetlinkInterval)
 	assert.Equal(t, 25, c.Sampling)
 	assert.True(t, c.ProtocolProcess)
-	assert.Equal(t, []libebpf.Protocol{libebpf.ProtoHTTP, libebpf.ProtoMySQL, libebpf.ProtoRedis,
-		libebpf.ProtoDNS, libebpf.ProtoPGSQL}, c.IncludeProtocols)
-	assert.Equal(t, libebpf.ProtocolsOf(libebpf.ProtoHTTP, libebpf.ProtoMySQL, libebpf.ProtoRedis,
-		libebpf.ProtoDNS, libebpf.ProtoPGSQL), c.ProtocolSet())
+	assert.Equal(t, []abi.Protocol{abi.ProtoHTTP, abi.ProtoMySQL, abi.ProtoRedis,
+		abi.ProtoDNS, abi.ProtoPGSQL}, c.IncludeProtocols)
+	assert.Equal(t, abi.ProtocolsOf(abi.ProtoHTTP, abi.ProtoMySQL, abi.ProtoRedis,
+		abi.ProtoDNS, abi.ProtoPGSQL), c.ProtocolSet())
 	assert.False(t, c.DropUnixSocket)
 	assert.False(t, c.DropLocalConnections)
 	assert.False(t, c.DropUnknownSocket)
@@ -162,9 +162,9 @@ func TestEveryKey(t *testing.T) {
 		require.NotNil(t, re, want)
 		assert.Equal(t, "^(?:"+want+")$", re.String())
 	}
-	assert.Equal(t, AggCap{ClientSize: 100, ServerSize: 200}, c.AggCap(libebpf.ProtoHTTP))
-	assert.Equal(t, AggCap{ClientSize: 0, ServerSize: 5000}, c.AggCap(libebpf.ProtoMySQL))
-	assert.Equal(t, defaultAggCap, c.AggCap(libebpf.ProtoRedis))
+	assert.Equal(t, AggCap{ClientSize: 100, ServerSize: 200}, c.AggCap(abi.ProtoHTTP))
+	assert.Equal(t, AggCap{ClientSize: 0, ServerSize: 5000}, c.AggCap(abi.ProtoMySQL))
+	assert.Equal(t, defaultAggCap, c.AggCap(abi.ProtoRedis))
 	assert.Equal(t, SchemaL4L7, c.RecordSchema)
 
 	require.Len(t, p.Flushers, 3)
@@ -398,7 +398,7 @@ func TestLenientValues(t *testing.T) {
 	assert.True(t, p.Input.EBPF.Enabled)
 	assert.Equal(t, 50, c.Sampling)
 	assert.False(t, c.DropUnixSocket)
-	assert.Equal(t, []libebpf.Protocol{libebpf.ProtoHTTP, libebpf.ProtoMySQL}, c.IncludeProtocols)
+	assert.Equal(t, []abi.Protocol{abi.ProtoHTTP, abi.ProtoMySQL}, c.IncludeProtocols)
 	assert.Equal(t, SchemaL4L7, c.RecordSchema)
 	assert.True(t, c.ExcludeEnvs["DEBUG"].MatchString("true"))
 	assert.True(t, c.ExcludeEnvs["LEVEL"].MatchString("3"))
@@ -446,11 +446,11 @@ func TestAliases(t *testing.T) {
 
 func TestProtocolSet(t *testing.T) {
 	c := DefaultInput().Common
-	assert.Equal(t, libebpf.AllProtocols, c.ProtocolSet())
-	c.IncludeProtocols = []libebpf.Protocol{libebpf.ProtoDNS}
-	assert.Equal(t, libebpf.ProtocolsOf(libebpf.ProtoDNS), c.ProtocolSet())
+	assert.Equal(t, abi.AllProtocols, c.ProtocolSet())
+	c.IncludeProtocols = []abi.Protocol{abi.ProtoDNS}
+	assert.Equal(t, abi.ProtocolsOf(abi.ProtoDNS), c.ProtocolSet())
 	c.ProtocolProcess = false
-	assert.Equal(t, libebpf.NoProtocols, c.ProtocolSet())
+	assert.Equal(t, abi.NoProtocols, c.ProtocolSet())
 }
 
 // The iLogtail plugin adapter hands us the input's detail as JSON.

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/abi"
 )
 
 // DefaultInput returns the input configuration of an input with no keys: iLogtail's real
@@ -31,9 +31,9 @@ func DefaultInput() Input {
 }
 
 // allProtocols lists the protocols config names can name, in ABI order.
-var allProtocols = func() []libebpf.Protocol {
-	var ps []libebpf.Protocol
-	for p := libebpf.ProtoHTTP; p <= libebpf.ProtoHSF; p++ {
+var allProtocols = func() []abi.Protocol {
+	var ps []abi.Protocol
+	for p := abi.ProtoHTTP; p <= abi.ProtoHSF; p++ {
 		ps = append(ps, p)
 	}
 	return ps
@@ -47,8 +47,8 @@ var protocolNames = func() string {
 	return strings.Join(names, ", ")
 }()
 
-func defaultAggCfg() map[libebpf.Protocol]AggCap {
-	m := make(map[libebpf.Protocol]AggCap, len(allProtocols))
+func defaultAggCfg() map[abi.Protocol]AggCap {
+	m := make(map[abi.Protocol]AggCap, len(allProtocols))
 	for _, p := range allProtocols {
 		m[p] = defaultAggCap
 	}
@@ -209,7 +209,7 @@ func (d *decoder) common(c *Common, v *value, path string) error {
 	}
 	if aggV != nil && c.ProtocolProcess && len(c.IncludeProtocols) > 0 {
 		for _, e := range aggV.entries {
-			p, _ := libebpf.ParseProtocol(e.key)
+			p, _ := abi.ParseProtocol(e.key)
 			if !containsProtocol(c.IncludeProtocols, p) {
 				d.warnf(e.line, join(aggPath, e.key), "no effect: %s is not in IncludeProtocols", p)
 			}
@@ -218,7 +218,7 @@ func (d *decoder) common(c *Common, v *value, path string) error {
 	return nil
 }
 
-func containsProtocol(ps []libebpf.Protocol, p libebpf.Protocol) bool {
+func containsProtocol(ps []abi.Protocol, p abi.Protocol) bool {
 	for _, q := range ps {
 		if q == p {
 			return true
@@ -228,8 +228,8 @@ func containsProtocol(ps []libebpf.Protocol, p libebpf.Protocol) bool {
 }
 
 // protocol reads a protocol name (case-insensitive).
-func (d *decoder) protocol(v *value, path, name string) (libebpf.Protocol, error) {
-	p, ok := libebpf.ParseProtocol(name)
+func (d *decoder) protocol(v *value, path, name string) (abi.Protocol, error) {
+	p, ok := abi.ParseProtocol(name)
 	if !ok {
 		return 0, d.errorf(v, path, "unknown protocol %q (known: %s)", name, protocolNames)
 	}
@@ -237,12 +237,12 @@ func (d *decoder) protocol(v *value, path, name string) (libebpf.Protocol, error
 }
 
 // protocols reads IncludeProtocols: a list of names, deduplicated in order.
-func (d *decoder) protocols(v *value, path string) ([]libebpf.Protocol, error) {
+func (d *decoder) protocols(v *value, path string) ([]abi.Protocol, error) {
 	items, err := d.list(v, path)
 	if err != nil {
 		return nil, err
 	}
-	var ps []libebpf.Protocol
+	var ps []abi.Protocol
 	for i, item := range items {
 		ip := index(path, i)
 		name, err := d.str(item, ip)
@@ -320,12 +320,12 @@ func (d *decoder) regexMap(v *value, path string) (map[string]*regexp.Regexp, er
 
 // aggCfg reads ProtocolAggCfg into caps (which holds the defaults): protocol name →
 // {ClientSize, ServerSize}.
-func (d *decoder) aggCfg(caps map[libebpf.Protocol]AggCap, v *value, path string) error {
+func (d *decoder) aggCfg(caps map[abi.Protocol]AggCap, v *value, path string) error {
 	entries, err := d.mapping(v, path)
 	if err != nil {
 		return err
 	}
-	seen := make(map[libebpf.Protocol]entry)
+	seen := make(map[abi.Protocol]entry)
 	for _, e := range entries {
 		kp := join(path, e.key)
 		p, err := d.protocol(&value{line: e.line}, kp, e.key)

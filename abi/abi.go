@@ -1,4 +1,4 @@
-package libebpf
+package abi
 
 import (
 	"encoding/binary"
