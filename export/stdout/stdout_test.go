@@ -2,9 +2,7 @@ package stdout
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -279,57 +277,6 @@ func TestConcurrentFlushesDoNotInterleave(t *testing.T) {
 		require.Equal(t, lines[i][len(lines[i])-5:], lines[i+1][len(lines[i+1])-5:], "pair from one Flush")
 	}
 	assert.Equal(t, uint64(800), f.Stats().Written)
-}
-
-// TestAppendLogMatchesEncodingJSON checks AppendLog against encoding/json on random strings. Since
-// Go 1.22 encoding/json writes \b and \f in short form where iLogtail's Go 1.18 wrote \u0008 and
-// \u000c, those two bytes are left out of the alphabet; the golden tests cover them.
-func TestAppendLogMatchesEncodingJSON(t *testing.T) {
-	type content struct {
-		Key   string `json:"Key"`
-		Value string `json:"Value"`
-	}
-	type log struct {
-		Time     uint32     `json:"Time"`
-		Contents []*content `json:"Contents,omitempty"`
-	}
-	alphabet := []string{"a", "Z", " ", "\"", "\\", "/", "<", ">", "&", "\x00", "\x1f", "\n", "\r", "\t", "\x7f",
-		"é", "日", "\U0001F600", "\u2028", "\u2029", "\xff", "\xc3", "\xe6\x97", "\xed\xa0\x80", "'"}
-	rnd := rand.New(rand.NewPCG(1, 2))
-	randStr := func() string {
-		var sb strings.Builder
-		for range rnd.IntN(12) {
-			sb.WriteString(alphabet[rnd.IntN(len(alphabet))])
-		}
-		return sb.String()
-	}
-	var buf []byte
-	for range 2000 {
-		r := record.Record{Time: rnd.Uint32()}
-		l := log{Time: r.Time}
-		for range rnd.IntN(4) {
-			k, v := randStr(), randStr()
-			r.Add(k, v)
-			l.Contents = append(l.Contents, &content{k, v})
-		}
-		want, err := json.Marshal(l)
-		require.NoError(t, err)
-		buf = AppendLog(buf[:0], r)
-		require.Equal(t, string(want), string(buf), "%q", r.Fields)
-
-		// EscapeStrict is encoding/json without HTML escaping: valid JSON that decodes to the same
-		// text as encoding/json's output does.
-		for _, f := range r.Fields {
-			strict := AppendString(nil, f.Value, EscapeStrict)
-			std, err := json.Marshal(f.Value)
-			require.NoError(t, err)
-			var a, b string
-			require.NoError(t, json.Unmarshal(strict, &a), "%q", strict)
-			require.NoError(t, json.Unmarshal(std, &b))
-			require.Equal(t, b, a)
-			assert.NotContains(t, string(strict), `\u003c`)
-		}
-	}
 }
 
 func TestFlushAllocatesNothingInSteadyState(t *testing.T) {
