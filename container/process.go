@@ -43,7 +43,7 @@ type Procfs struct {
 	KeepCmdSecrets bool
 }
 
-// NoProcfs is a proc filesystem without processes, for events recorded on another host.
+// NoProcfs is a proc filesystem without processes, for the events of a trace made on another host.
 var NoProcfs = Procfs{Root: os.DevNull}
 
 func (p Procfs) root() string {
@@ -103,8 +103,8 @@ func startTime(stat []byte) (uint64, error) {
 	return strconv.ParseUint(fields[startTimeAfterCmd], 10, 64)
 }
 
-// RawProcess is what /proc shows of a process, unprocessed: for recording it as the kernel's
-// process events would have reported it.
+// RawProcess is what /proc shows of a process, unprocessed: for writing it to a trace as the
+// kernel's process events would have reported it.
 type RawProcess struct {
 	PID, PPID uint32
 	StartTime uint64 // clock ticks after boot
