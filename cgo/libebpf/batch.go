@@ -23,7 +23,7 @@ const (
 )
 
 const (
-	entryHeader = int(unsafe.Sizeof(C.struct_netobs_entry{}))
+	entryHeader  = int(unsafe.Sizeof(C.struct_netobs_entry{}))
 	dataAttrSize = int(unsafe.Sizeof(abi.DataAttr{}))
 	tryToPrepend = int(unsafe.Offsetof(abi.DataAttr{}.TryToPrepend))
 )

@@ -1,16 +1,3 @@
-// Package libebpf (directory cgo/libebpf) is the thin cgo layer over libebpf.so, the native capture
-// library of iLogtail's network observer, or an ABI-compatible one (ours, or the replay library).
-// It owns everything that touches C: finding and loading the file, resolving its 17 symbols,
-// computing the uprobe stub offsets as iLogtail does, the print trampoline, and the hand-off of
-// events from the library's callbacks to Go.
-//
-// Events never cross into Go one by one. The callbacks are C functions that copy each event into
-// one batch in C memory; after every ebpf_poll_events the single poller goroutine decodes the whole
-// batch into a reusable Go Batch and sends it on Events. A consumer releases each batch when done,
-// which bounds memory and, when the consumer falls behind, makes the kernel side count lost events
-// instead of growing a queue.
-//
-// Every call into the library is serialised, as its global state requires.
 package libebpf
 
 /*
