@@ -88,7 +88,8 @@ var escapeClasses = [][]string{
 	{"\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x80", "\xe2\x80\xa8\x80"}, // overlong, surrogate, > U+10FFFF, cut U+2028
 }
 
-// randomString is empty, long (up to 64 KiB) or short, made of pieces of random classes.
+// randomString is empty, long (1000 to 17000 pieces, up to about 35 KB) or short, made of pieces
+// of random classes.
 func randomString(rnd *rand.Rand) string {
 	n := rnd.IntN(16)
 	switch rnd.IntN(20) {
