@@ -160,23 +160,15 @@ func load(path string) (*C.struct_netobs_lib, foundHow, error) {
 	return c, how, nil
 }
 
+// foundHow is how locate found the library; the log says it.
 type foundHow int
 
+//go:generate go run golang.org/x/tools/cmd/stringer@v0.53.0 -linecomment -type foundHow -output enums_string.go
 const (
-	foundExplicit foundHow = iota
-	foundBesideExecutable
-	foundBySearch
+	foundExplicit         foundHow = iota // explicit path
+	foundBesideExecutable                 // beside the executable
+	foundBySearch                         // dynamic loader search
 )
-
-func (h foundHow) String() string {
-	switch h {
-	case foundExplicit:
-		return "explicit path"
-	case foundBesideExecutable:
-		return "beside the executable"
-	}
-	return "dynamic loader search"
-}
 
 func locate(explicit string) (string, foundHow, error) {
 	if explicit != "" {
