@@ -187,9 +187,9 @@ func (r *Resolver) withContainer(pid uint32, start uint64, cmd string, cg Cgroup
 }
 
 // UnknownProcess is the identity of a process gone before it could be read: a host process
-// known only by its pid.
+// known only by its pid (start time 0: unknown).
 func UnknownProcess(pid uint32) *Identity {
-	return &Identity{PID: pid, Mode: ModeHost, Group: "pid:" + strconv.FormatUint(uint64(pid), 10) + ":"}
+	return hostIdentity(pid, 0, "", Cgroup{}, false)
 }
 
 func hostIdentity(pid uint32, start uint64, cmd string, cg Cgroup, pending bool) *Identity {
