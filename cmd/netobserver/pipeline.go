@@ -22,6 +22,7 @@ import (
 	"github.com/netobserver/netobserver/export/stdout"
 	"github.com/netobserver/netobserver/observer"
 	"github.com/netobserver/netobserver/observer/config"
+	"github.com/netobserver/netobserver/observer/live"
 	"github.com/netobserver/netobserver/record"
 )
 
@@ -141,7 +142,10 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 		defer md.Close()
 	}
 	options := func(p *config.Pipeline) observer.Options {
-		o := observer.OptionsFrom(&p.Input, out.metrics)
+		o := observer.OptionsFrom(&p.Input)
+		if out.metrics != nil {
+			o.Live = out.metrics
+		}
 		o.Calls.Logger = logger
 		if md != nil {
 			md.Apply(&o)
@@ -364,7 +368,7 @@ func (o *outputs) publishEvery(ctx context.Context, every time.Duration) {
 // publish reports, per flusher, the records offered, written (or produced), failed and dropped.
 func (o *outputs) publish() {
 	const name, help = "flusher_records_total", "Records handed to each flusher (offered), and what became of them: written, failed, dropped (a full Kafka queue); offered minus the others are queued."
-	var cs []prometheus.Counter
+	var cs []live.Metric
 	for i := range o.flushers {
 		t, ok := o.totalsOf(i)
 		if !ok {
@@ -374,7 +378,7 @@ func (o *outputs) publish() {
 			outcome string
 			v       uint64
 		}{{"offered", t.Offered}, {"written", t.Written}, {"failed", t.Failed}, {"dropped", t.Dropped}} {
-			cs = append(cs, prometheus.Counter{Name: name, Help: help, Labels: []string{"flusher", o.names[i], "outcome", c.outcome}, Value: c.v})
+			cs = append(cs, live.Metric{Name: name, Help: help, Labels: []string{"flusher", o.names[i], "outcome", c.outcome}, Value: c.v})
 		}
 	}
 	o.metrics.SetCounters("flushers", cs)
