@@ -204,11 +204,11 @@ func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // certificates and users change without a restart.
 func (e *Exporter) Listen(addr, path, webConfigFile string) (net.Addr, error) {
 	if err := CheckWebConfig(webConfigFile); err != nil {
-		return nil, fmt.Errorf("flusher_prometheus_exporter: WebConfigFile %s: %w", webConfigFile, err)
+		return nil, fmt.Errorf(TypeName+": WebConfigFile %s: %w", webConfigFile, err)
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("flusher_prometheus_exporter: listen on %s: %w", addr, err)
+		return nil, fmt.Errorf(TypeName+": listen on %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle(path, e)

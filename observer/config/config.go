@@ -47,19 +47,6 @@ const InputType = "observer_ilogtail_network_v1"
 // ProcessorDefault is the identity processor, the only processor type accepted.
 const ProcessorDefault = "processor_default"
 
-// Flusher types.
-const (
-	// FlusherStdout writes iLogtail's stdout flusher lines, to standard output or a file.
-	FlusherStdout = "flusher_stdout"
-	// FlusherKafka sends one message per record to a Kafka topic.
-	FlusherKafka = "flusher_kafka"
-	// FlusherJSONL appends one JSON object per record to a file (netobserver's own).
-	FlusherJSONL = "flusher_jsonl"
-	// FlusherPrometheusExporter serves the observer's metrics for Prometheus to scrape
-	// (netobserver's own; not iLogtail's flusher_prometheus, which pushed remote-write).
-	FlusherPrometheusExporter = "flusher_prometheus_exporter"
-)
-
 // Pipeline is one iLogtail pipeline file: one network observer input, identity processors, and
 // the flushers its records go to.
 type Pipeline struct {
@@ -73,7 +60,7 @@ type Pipeline struct {
 	Input Input
 	// Processors holds the processor types in file order; each is ProcessorDefault.
 	Processors []string
-	// Flushers holds at least one flusher, in file order.
+	// Flushers holds at least one flusher, in file order, each decoded by its registered type.
 	Flushers []Flusher
 }
 
@@ -253,130 +240,6 @@ func (c *Common) AggCap(p abi.Protocol) AggCap {
 	}
 	return defaultAggCap
 }
-
-// Flusher is one configured output. Exactly one of Stdout, Kafka, JSONL and Prometheus is set,
-// as Type says.
-type Flusher struct {
-	// Type is FlusherStdout, FlusherKafka, FlusherJSONL or FlusherPrometheusExporter.
-	Type string
-	// Stdout is set for flusher_stdout.
-	Stdout *StdoutConfig
-	// Kafka is set for flusher_kafka.
-	Kafka *KafkaConfig
-	// JSONL is set for flusher_jsonl.
-	JSONL *JSONLConfig
-	// Prometheus is set for flusher_prometheus_exporter.
-	Prometheus *PrometheusConfig
-}
-
-// PrometheusConfig is flusher_prometheus_exporter's configuration.
-type PrometheusConfig struct {
-	// Listen is the host:port the metrics are served on (default "127.0.0.1:9464": only this
-	// host can scrape; ":9464" serves every interface, a pod IP one of them).
-	Listen string
-	// Path is the URL path of the metrics (default "/metrics").
-	Path string
-	// WebConfigFile (default "": plain HTTP, no authentication) is the path of a web
-	// configuration file in the Prometheus exporter-toolkit's format (node_exporter's
-	// --web.config.file), the subset export/prometheus/webconfig implements — TLS and basic
-	// auth — checked when the file loads.
-	WebConfigFile string
-}
-
-// Defaults of flusher_prometheus_exporter.
-const (
-	DefaultPrometheusListen = "127.0.0.1:9464"
-	DefaultPrometheusPath   = "/metrics"
-)
-
-// StdoutConfig is flusher_stdout's configuration. The keys and defaults are those of iLogtail's
-// plugins/flusher/stdout (FlusherStdout's fields and its constructor and Init).
-type StdoutConfig struct {
-	// OnlyStdout (default false) writes to standard output even when FileName is set.
-	OnlyStdout bool
-	// FileName, when set and OnlyStdout is false, writes to this file (rotated by size) instead
-	// of standard output. iLogtail wrote to its own log when neither was set; ours is stdout.
-	FileName string
-	// MaxSize is the size in bytes at which FileName is rotated (default 1 MiB; 0 means the
-	// default, as in iLogtail).
-	MaxSize int
-	// MaxRolls is how many rotated files are kept (default 1; 0 means the default).
-	MaxRolls int
-	// KeyValuePairs (default true) writes each record as a JSON object of its fields plus
-	// __time__; false writes {"Time":…,"Contents":[{"Key":…,"Value":…},…]}.
-	KeyValuePairs bool
-	// Tags (default false) also writes one "[LogGroup] topic …, logstore …, logcount …, tags …"
-	// line per flushed group.
-	Tags bool
-}
-
-// Defaults of flusher_stdout, iLogtail's.
-const (
-	// DefaultStdoutMaxSize is the rotation size of FileName in bytes.
-	DefaultStdoutMaxSize = 1024 * 1024
-	// DefaultStdoutMaxRolls is how many rotated files are kept.
-	DefaultStdoutMaxRolls = 1
-)
-
-// KafkaConfig is flusher_kafka's configuration. Key names and defaults follow iLogtail's
-// plugins/flusher/kafka (Brokers, Topic, ClientID) and, for the keys only its successor had,
-// plugins/flusher/kafkav2 (RequiredAcks, Compression, Timeout, MaxMessageBytes). QueueSize is ours.
-type KafkaConfig struct {
-	// Brokers lists the bootstrap brokers as host:port; required.
-	Brokers []string
-	// Topic is the topic every record is sent to; required, a literal Kafka topic name.
-	Topic string
-	// RequiredAcks is the acknowledgement a produce waits for: 0 none, 1 the leader, -1 every
-	// in-sync replica. Default 1: iLogtail left it to sarama, whose default is WaitForLocal.
-	RequiredAcks int
-	// Compression is none, gzip, snappy, lz4 or zstd (default none, as flusher_kafka_v2).
-	Compression string
-	// ClientID is the Kafka client id (default "LogtailPlugin", iLogtail's, so broker quotas and
-	// ACLs keyed on it keep working).
-	ClientID string
-	// Timeout bounds each network operation with a broker (default 30s, as flusher_kafka_v2).
-	// The config gives seconds (an int) or a Go duration string such as "1m30s".
-	Timeout time.Duration
-	// MaxMessageBytes is the largest message sent (default 1000000, Kafka's and sarama's).
-	MaxMessageBytes int
-	// QueueSize is how many messages are held in memory while brokers are unreachable; beyond
-	// it new messages are dropped and counted (default 10000). netobserver's own key.
-	QueueSize int
-}
-
-// Defaults of flusher_kafka.
-const (
-	// DefaultKafkaRequiredAcks waits for the partition leader (sarama's WaitForLocal, which
-	// iLogtail's flushers used by leaving the setting alone).
-	DefaultKafkaRequiredAcks = 1
-	// DefaultKafkaCompression sends messages uncompressed (flusher_kafka_v2's default).
-	DefaultKafkaCompression = "none"
-	// DefaultKafkaClientID is the client id iLogtail's Kafka flushers used.
-	DefaultKafkaClientID = "LogtailPlugin"
-	// DefaultKafkaTimeout bounds each network operation (flusher_kafka_v2's Timeout default).
-	DefaultKafkaTimeout = 30 * time.Second
-	// DefaultKafkaMaxMessageBytes is Kafka's and sarama's default message size limit.
-	DefaultKafkaMaxMessageBytes = 1000000
-	// DefaultKafkaQueueSize is how many messages wait in memory while brokers are unreachable:
-	// at a few hundred bytes a record, a few MiB, minutes of records on a busy host.
-	DefaultKafkaQueueSize = 10000
-)
-
-// JSONLConfig is flusher_jsonl's configuration (netobserver's own flusher: one JSON object per
-// record per line, the record's fields in order plus __time__).
-type JSONLConfig struct {
-	// Path is the file written; required.
-	Path string
-	// MaxSize is the size in bytes at which Path is rotated to Path.1 (older ones shift to
-	// Path.2 …); 0 (the default) never rotates.
-	MaxSize int
-	// MaxRolls is how many rotated files are kept when MaxSize is set (default 1; 0 means the
-	// default).
-	MaxRolls int
-}
-
-// DefaultJSONLMaxRolls is flusher_jsonl's default MaxRolls.
-const DefaultJSONLMaxRolls = 1
 
 // Error is a config error: the file, the key path (inputs[0].Common.Sampling), the line when
 // known, and the problem. Error() is the one-line message "file: path: problem".

@@ -1,0 +1,22 @@
+// Package flushers is the registry of flusher types: importing it makes each one known to
+// pipeline files (config.Load), in the order messages list them. A new flusher is its package
+// and one line here.
+package flushers
+
+import (
+	"github.com/netobserver/netobserver/export/jsonl"
+	"github.com/netobserver/netobserver/export/kafka"
+	"github.com/netobserver/netobserver/export/prometheus"
+	"github.com/netobserver/netobserver/export/stdout"
+	"github.com/netobserver/netobserver/observer/config"
+)
+
+func init() {
+	config.RegisterFlushers(
+		stdout.Type,
+		kafka.Type,
+		jsonl.Type,
+		prometheus.Type,
+		kafka.TypeV2,
+	)
+}
