@@ -41,8 +41,3 @@ func (c *Config) Open(ctx record.Context, _ export.Env) (export.Output, error) {
 	}
 	return f, nil
 }
-
-// Totals implements export.Counted.
-func (f *Flusher) Totals() export.Totals {
-	return export.Totals{Written: f.written.Load(), Failed: f.failed.Load()}
-}

@@ -3,7 +3,7 @@
 //
 //	{"Time":1661417038,"Contents":[{"Key":"type","Value":"protocols"},…]}
 //
-// with encoding/json's escaping of iLogtail's Go 1.18 toolchain (see stdout.EscapeEncodingJSON);
+// with encoding/json's escaping of iLogtail's Go 1.18 toolchain (see jsonenc.EscapeEncodingJSON in export/internal/jsonenc);
 // "Contents" is left out of a record without fields. Messages have no key and a timestamp of the
 // time they were queued. The client is github.com/twmb/franz-go (kgo).
 //
@@ -57,7 +57,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kversion"
 
-	"github.com/netobserver/netobserver/export/stdout"
+	"github.com/netobserver/netobserver/export/internal/jsonenc"
 	"github.com/netobserver/netobserver/record"
 )
 
@@ -356,7 +356,7 @@ func (f *Flusher) Flush(records []record.Record) error {
 			continue
 		}
 		kr := f.getRecord()
-		kr.Value = stdout.AppendLog(kr.Value, records[i])
+		kr.Value = jsonenc.AppendLog(kr.Value, records[i])
 		if len(kr.Value) > f.maxMessage {
 			// kgo would fail it too, later; saying so now names the cause.
 			f.queued.Add(-1)

@@ -56,8 +56,3 @@ func (c *Config) Open(ctx record.Context, env export.Env) (export.Output, error)
 	}
 	return f, nil
 }
-
-// Totals implements export.Counted.
-func (f *Flusher) Totals() export.Totals {
-	return export.Totals{Written: f.written.Load(), Failed: f.failed.Load()}
-}
