@@ -75,10 +75,7 @@ func OptionsFrom(in *config.Input) Options {
 	if c.Cluster != "" {
 		tags["cluster"] = c.Cluster
 	}
-	caps := make(map[abi.Protocol]aggregate.Cap)
-	for proto, cp := range c.ProtocolAggCfg {
-		caps[proto] = aggregate.Cap{ClientSize: cp.ClientSize, ServerSize: cp.ServerSize}
-	}
+	caps := maps.Clone(c.ProtocolAggCfg)
 	schema := aggregate.SchemaA
 	if c.RecordSchema == config.SchemaL4L7 {
 		schema = aggregate.SchemaB

@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/netobserver/netobserver/abi"
+	"github.com/netobserver/netobserver/observer/aggregate"
 )
 
 // InputType is the only input type a pipeline may have.
@@ -166,9 +167,9 @@ type Common struct {
 	ExcludeNamespaceNameRegex *regexp.Regexp
 
 	// ProtocolAggCfg caps the aggregation keys per protocol and process group. It holds every
-	// protocol: the configured ones with their caps, the others with DefaultAggClientSize and
-	// DefaultAggServerSize. Keys of the config are protocol names (case-insensitive); a missing
-	// ClientSize or ServerSize takes its default (iLogtail rejected the whole input instead).
+	// protocol: the configured ones with their caps, the others with aggregate.DefaultCap. Keys
+	// of the config are protocol names (case-insensitive); a missing ClientSize or ServerSize
+	// takes its default (iLogtail rejected the whole input instead).
 	// A cap of 0 keeps no key: every call of that protocol and role is dropped and counted.
 	ProtocolAggCfg map[abi.Protocol]AggCap
 
@@ -190,24 +191,13 @@ type Common struct {
 	MaskCmdSecrets bool
 }
 
-// AggCap is the cap on aggregation keys of one protocol in one process group.
-type AggCap struct {
-	// ClientSize caps keys of the client role (default 500).
-	ClientSize int
-	// ServerSize caps keys of the server role (default 5000).
-	ServerSize int
-}
-
-// iLogtail's caps for a protocol ProtocolAggCfg does not name.
-const (
-	// DefaultAggClientSize is the default AggCap.ClientSize.
-	DefaultAggClientSize = 500
-	// DefaultAggServerSize is the default AggCap.ServerSize.
-	DefaultAggServerSize = 5000
-)
+// AggCap is the cap on aggregation keys of one protocol in one process group: the aggregator's
+// own type, so that its default (iLogtail's: 500 client keys, 5000 server keys) is defined once,
+// where it is enforced.
+type AggCap = aggregate.Cap
 
 // defaultAggCap is the cap of a protocol ProtocolAggCfg does not name.
-var defaultAggCap = AggCap{ClientSize: DefaultAggClientSize, ServerSize: DefaultAggServerSize}
+var defaultAggCap = aggregate.DefaultCap
 
 // RecordSchema names the set of records the observer writes; see Common.RecordSchema.
 type RecordSchema string
