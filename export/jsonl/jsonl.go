@@ -1,37 +1,3 @@
-// Package jsonl is flusher_jsonl, netobserver's JSON-lines file flusher (iLogtail had none): one
-// compact JSON object per record and line, appended to a file, for jq, log shippers and tests.
-//
-// # Line format
-//
-// Each line is the record's fields as key/value string pairs in the record's order, then
-// "__time__", then a newline:
-//
-//	{"type":"protocols","_process_pid_":"605",…,"total_resp_bytes":"272","__time__":"1661417038"}
-//
-// "__time__" is a string of the Unix seconds, as in flusher_stdout's output, so every value of a
-// line has one type (all record values are strings) and a line of this file and a line of
-// flusher_stdout carry the same object. Strings are escaped so that every line is valid JSON: `"`,
-// `\` and control characters escaped (\n, \r, \t short, the rest \u00XX), invalid UTF-8 bytes as
-// \ufffd, U+2028/U+2029 escaped; `<`, `>`, `&` and other non-ASCII text are written as they are.
-// A repeated key is written twice.
-//
-// # Files and rotation
-//
-// The file is opened for appending and created with mode 0640 (directories it creates 0750),
-// whatever the umask; an existing file keeps its mode. Each Flush
-// is one write(2) of whole lines (a few when it rotates). Close fsyncs and closes it.
-//
-// With MaxSize set the flusher rotates by itself: before a line is written, if the file has
-// reached MaxSize bytes, Path.<MaxRolls> is removed, Path.<n> becomes Path.<n+1>, Path becomes
-// Path.1 and a new Path is started (the numbering of logrotate's default). Lines are never split
-// across files, so a file can exceed MaxSize by up to one line.
-//
-// For an external logrotate instead, the process that owns
-// signal handling calls Reopen on SIGHUP (after logrotate renamed the file, "postrotate ... kill
-// -HUP"): Reopen fsyncs and closes the old file and opens Path again, so later lines go to the new
-// file and none are lost or split. This package installs no signal handler itself, because SIGHUP
-// also reloads the pipeline config and only one owner should react to it. logrotate's
-// copytruncate mode also works without Reopen, since the file is opened with O_APPEND.
 package jsonl
 
 import (

@@ -1,32 +1,3 @@
-// Package config reads iLogtail pipeline files written for observer_ilogtail_network_v1 — the YAML
-// users already have, its JSON form, and the {"type", "detail"} form iLogtail converted it to — into
-// typed values with iLogtail's real defaults. It owns the meaning of every configuration key: its
-// type, its default, its valid range, and the exact error or warning a bad or unknown key gives.
-// It does not start anything: the binary, the observer and the flushers take the typed result.
-//
-// Typing follows iLogtail: an unquoted scalar is an int if it reads as one, else a float, else a
-// bool (yaml-cpp's spellings: true/yes/on/y, false/no/off/n, in lower, Upper or UPPER case), else a
-// string; a quoted scalar is always a string. A value of the wrong type is an error, as it was in
-// iLogtail (which dropped the whole input), except where iLogtail itself converted (regex values
-// of the label/env maps take any scalar's text). Where iLogtail silently accepted something that
-// cannot work (Sampling 150, an unknown protocol, a bad interval) we refuse it with an error; keys
-// iLogtail ignored are still ignored, but each gives a Warning.
-//
-// Key case. The observer's keys (EBPF, Common and everything under them, and the pipeline's
-// enable/inputs/processors/flushers/Type) were read by iLogtail's C++ core with exact-name JSON
-// lookups, so they are case-sensitive here too: "sampling" is an unknown key (warned, with a
-// "did you mean Sampling?" hint), not Sampling. Flusher keys were decoded by iLogtail's Go plugin
-// runner with encoding/json, which matches field names case-insensitively, so flusher keys are
-// case-insensitive here (and flusher_kafka_v2's RequiredACKs spelling is RequiredAcks).
-//
-// Where netobserver differs from iLogtail on purpose (each also in the field's documentation):
-// out-of-range values (Sampling, intervals, EBPF.Pid, caps), unknown protocol names and bad
-// regexes are errors instead of being accepted or skipped; an empty IncludeProtocols list parses
-// every protocol (iLogtail parsed none; a warning says so); a ProtocolAggCfg entry may omit
-// ClientSize or ServerSize (iLogtail rejected the input); an empty label/env regex tests the
-// key's presence; regexes are RE2, so backreferences and lookaround are errors.
-//
-// ERRORS.md in this directory lists every config error with its exact message.
 package config
 
 import (
