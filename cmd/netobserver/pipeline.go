@@ -228,7 +228,12 @@ func openOutputs(p *config.Pipeline, stdoutW io.Writer) (*outputs, error) {
 	ctx := record.Context{ConfigName: p.Name}
 	env := export.Env{Stdout: stdoutW}
 	for i, f := range p.Flushers {
-		o, err := f.Config.(export.Config).Open(ctx, env)
+		c, ok := f.Config.(export.Config)
+		if !ok { // a registered type whose package forgot Open: a programming error, said plainly
+			out.close(slog.Default())
+			return nil, fmt.Errorf("%s: flushers[%d] (%s): %T cannot open a flusher", p.Name, i, f.Type, f.Config)
+		}
+		o, err := c.Open(ctx, env)
 		if err != nil {
 			out.close(slog.Default())
 			return nil, fmt.Errorf("%s: flushers[%d] (%s): %w", p.Name, i, f.Type, err)
