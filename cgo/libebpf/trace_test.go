@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// A recording of replayed events, replayed again, gives the same events: the writer and the
+// A trace written from replayed events, replayed again, gives the same events: the writer and the
 // replay library's reader agree on every field and every byte value.
 func TestTraceWriterRoundTrips(t *testing.T) {
 	var all bytes.Buffer
@@ -33,11 +33,11 @@ lost which=stats count=99
 ctrl ts=9 conn=7:4242:999 event=close wr=10 rd=20
 `
 	first := replayAll(t, original, 6)
-	recording := eventtest.Trace(first...)
-	second := replayAll(t, recording, 6)
-	assert.Equal(t, first, second, "recording:\n%s", recording)
+	written := eventtest.Trace(first...)
+	second := replayAll(t, written, 6)
+	assert.Equal(t, first, second, "trace:\n%s", written)
 	assert.Equal(t, all.Bytes(), first[1].Data.Payload)
-	assert.Contains(t, recording, `data ts=7 conn=7:4242:999 dir=egress proto=mongo role=6 type=response syscall=13 addr=unknown pos=300 org=0`+"\n")
+	assert.Contains(t, written, `data ts=7 conn=7:4242:999 dir=egress proto=mongo role=6 type=response syscall=13 addr=unknown pos=300 org=0`+"\n")
 }
 
 func replayAll(t *testing.T, trace string, n int) eventtest.Events {
@@ -74,8 +74,8 @@ proc ts=13 type=exit tgid=300 ppid=1 start=123000000000 comm="curl" cgleaf="user
 	require.NotNil(t, first[2].Ctrl, "in file order")
 	assert.Equal(t, "/user.slice", first[3].Proc.CgroupPath())
 
-	recording := eventtest.Trace(first...)
-	assert.Equal(t, first, replayAll(t, recording, 4), "recording:\n%s", recording)
+	written := eventtest.Trace(first...)
+	assert.Equal(t, first, replayAll(t, written, 4), "trace:\n%s", written)
 
 	r := openReplay(t, original, Options{Path: testenv.BuiltFile(t, "test/libebpf-replay-noproc.so")})
 	assert.False(t, r.lib.ProcessEvents())
