@@ -26,7 +26,7 @@ import (
 	"github.com/netobserver/netobserver/export/prometheus"
 	"github.com/netobserver/netobserver/observer/aggregate"
 	"github.com/netobserver/netobserver/observer/calls"
-	"github.com/netobserver/netobserver/parser/dns"
+	"github.com/netobserver/netobserver/parser"
 	"github.com/netobserver/netobserver/record"
 )
 
@@ -188,7 +188,7 @@ func (o *Observer) setOptions(opts Options) {
 		o.tracker.Close()
 	}
 	callsCfg := opts.Calls
-	callsCfg.DNSAnswer = o.nameHost
+	callsCfg.HostName = o.nameHost
 	o.tracker = calls.New(callsCfg, parsers, o.addCall)
 }
 
@@ -526,9 +526,9 @@ func (o *Observer) Lost(n abi.LostNotice) {
 }
 
 // nameHost remembers what a DNS answer named, for remote_host, for as long as its TTL.
-func (o *Observer) nameHost(tgid uint32, question string, r dns.AddrRecord) {
-	expires := o.now().Add(time.Duration(r.TTL) * time.Second).Unix()
-	o.agg.NameHost(o.procs.get(tgid, 0).Group, r.Addr, question, uint32(expires))
+func (o *Observer) nameHost(tgid uint32, n parser.HostName) {
+	expires := o.now().Add(time.Duration(n.TTL) * time.Second).Unix()
+	o.agg.NameHost(o.procs.get(tgid, 0).Group, n.Addr, n.Host, uint32(expires))
 }
 
 func (o *Observer) addCall(c *calls.Call) {

@@ -164,8 +164,9 @@ type Config struct {
 	// MaxChunk is the payload bytes per event (CONN_DATA_MAX_SIZE). Default MaxChunk; tests set
 	// it small to exercise splitting with short vectors.
 	MaxChunk int
-	// MySQL enables the MySQL length_header rule (see the package documentation).
-	MySQL bool
+	// GlueLengthHeader is the protocol's rule for gluing length_header in front of a syscall
+	// without TryToPrepend (parser.StreamHints); nil glues only with TryToPrepend. See README.md.
+	GlueLengthHeader func(header uint32, size uint64, first []byte) bool
 	// GapTimeout is how old (ns) the data after a hole must be before the hole is given up.
 	// Default DefaultGapTimeout.
 	GapTimeout uint64
@@ -492,15 +493,10 @@ func (b *Buffer) placeGroup(start, size uint64, prepend bool, lenHdr uint32, ts 
 	if start < 4 {
 		return
 	}
-	hdr := [4]byte{byte(lenHdr), byte(lenHdr >> 8), byte(lenHdr >> 16), byte(lenHdr >> 24)}
-	if !prepend {
-		if !b.cfg.MySQL || uint64(lenHdr&0xffffff) != size {
-			return
-		}
-		if len(first) >= 3 && first[0] == hdr[0] && first[1] == hdr[1] && first[2] == hdr[2] {
-			return // the payload is a whole packet, header included
-		}
+	if !prepend && (b.cfg.GlueLengthHeader == nil || !b.cfg.GlueLengthHeader(lenHdr, size, first)) {
+		return
 	}
+	hdr := [4]byte{byte(lenHdr), byte(lenHdr >> 8), byte(lenHdr >> 16), byte(lenHdr >> 24)}
 	b.stats.Prepended += 4
 	b.stats.Received += 4
 	b.place(start-4, hdr[:], ts)

@@ -45,7 +45,7 @@
 // a response fills ID, Status (the rcode, extended by an OPT record), Answers (ANCOUNT) and
 // Success (rcode 0 with at least one answer), and, because a response echoes its question,
 // Method and Resource as well: a caller that lost the query can still record the answer.
-// Responses are matched to queries by ID (parser.MatchByID).
+// Responses are matched to queries by ID (see Protocol).
 //
 // AppendAddrs and AddrReader extract the A and AAAA records of a response, which the observer
 // needs to name remote addresses (remote_host).
@@ -55,27 +55,13 @@ import (
 	"github.com/netobserver/netobserver/parser"
 )
 
-// Protocol is DNS for the observer. Its zero value is ready to use.
-type Protocol struct{}
-
-var _ parser.Protocol = Protocol{}
-
-// Name is "dns", the protocol's name in records.
-func (Protocol) Name() string { return "dns" }
-
-// Matching pairs responses with queries by transaction ID: resolvers pipeline queries over one
-// socket and answers come back in any order.
-func (Protocol) Matching() parser.Matching { return parser.MatchByID }
-
-// NewConn returns the parsing state of one connection; names are interned in in.
-func (Protocol) NewConn(in *parser.Interner) parser.Conn { return NewConn(in) }
-
 // Conn is the parsing state of one DNS connection: the framing last seen and scratch space for
 // names, reused so that parsing allocates nothing once a name has been interned.
 type Conn struct {
 	in      *parser.Interner
 	framing framing
 	names   []byte
+	addrs   AddrReader
 }
 
 // NewConn returns the parsing state of one connection; names are interned in in.
@@ -83,11 +69,9 @@ func NewConn(in *parser.Interner) *Conn {
 	return &Conn{in: in, names: make([]byte, 0, 256)}
 }
 
-var _ parser.Conn = (*Conn)(nil)
-
 // Parse examines the message at the start of buf. See the package documentation for framing and
 // for what it fills in msg.
-func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *parser.Message) parser.Result {
+func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *Message) parser.Result {
 	if typ != parser.Request && typ != parser.Response {
 		return parser.Result{Status: parser.Invalid}
 	}
@@ -101,7 +85,7 @@ func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *parser.Message) pa
 		return parser.Result{Status: parser.Invalid}
 	}
 	c.framing = f
-	*msg = parser.Message{
+	*msg = Message{
 		Type: typ,
 		Size: n,
 		ID:   uint32(in.h.id),

@@ -11,7 +11,7 @@ import (
 // remembers how far it scanned, so the next call on the same message resumes; once the body
 // outgrows MaxPending the message is reported Truncated at the last chunk known and the rest
 // is left to continueChunks.
-func (c *Conn) chunkedBody(d *direction, buf []byte, hdr int, m *parser.Message) parser.Result {
+func (c *Conn) chunkedBody(d *direction, buf []byte, hdr int, m *Message) parser.Result {
 	off := hdr
 	if d.cur.ok && d.stage == stageChunks && d.h.end == hdr && d.cur.matches(buf) {
 		off = d.cur.pos

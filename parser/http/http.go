@@ -18,15 +18,6 @@ import (
 	"github.com/netobserver/netobserver/parser"
 )
 
-// Protocol is HTTP/1.x. Responses answer requests in order, pipelined or not.
-var Protocol parser.Protocol = protocol{}
-
-type protocol struct{}
-
-func (protocol) Name() string                            { return "http" }
-func (protocol) Matching() parser.Matching               { return parser.MatchInOrder }
-func (protocol) NewConn(in *parser.Interner) parser.Conn { return NewConn(in) }
-
 const (
 	// MaxHeader bounds the start line and header section together. Servers refuse less (nginx
 	// answers 400 past 8 KiB per line by default), so a buffer this long without the blank line
@@ -94,8 +85,8 @@ const (
 // NewConn returns the state of a new connection; strings are interned in in.
 func NewConn(in *parser.Interner) *Conn { return &Conn{in: in} }
 
-// Parse implements parser.Conn.
-func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *parser.Message) parser.Result {
+// Parse implements parser.Parser.
+func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *Message) parser.Result {
 	if typ != parser.Request && typ != parser.Response {
 		return parser.Result{Status: parser.Invalid}
 	}
@@ -124,7 +115,7 @@ func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *parser.Message) pa
 	return c.parseResponse(d, buf, msg)
 }
 
-func (c *Conn) parseRequest(d *direction, buf []byte, msg *parser.Message) parser.Result {
+func (c *Conn) parseRequest(d *direction, buf []byte, msg *Message) parser.Result {
 	method, n := matchMethod(buf)
 	if n <= 0 {
 		return status(n)
@@ -161,7 +152,7 @@ func (c *Conn) parseRequest(d *direction, buf []byte, msg *parser.Message) parse
 		flags = flagCONNECT
 	}
 
-	var m parser.Message
+	var m Message
 	var res parser.Result
 	switch {
 	case h.te:
@@ -186,7 +177,7 @@ func (c *Conn) parseRequest(d *direction, buf []byte, msg *parser.Message) parse
 	return res
 }
 
-func (c *Conn) parseResponse(d *direction, buf []byte, msg *parser.Message) parser.Result {
+func (c *Conn) parseResponse(d *direction, buf []byte, msg *Message) parser.Result {
 	code, version, n := statusLine(buf)
 	if n <= 0 {
 		return status(n)
@@ -200,7 +191,7 @@ func (c *Conn) parseResponse(d *direction, buf []byte, msg *parser.Message) pars
 		return parser.Result{Status: parser.Ignored, Consumed: h.end}
 	}
 	flags := c.peekRequest()
-	m := parser.Message{
+	m := Message{
 		Type:    parser.Response,
 		Version: version,
 		Status:  code,
@@ -263,7 +254,7 @@ func (c *Conn) bodyUntilClose(buf []byte) (parser.Result, bool) {
 }
 
 // fixedBody completes a message whose body is n bytes after the headers ending at hdr.
-func fixedBody(buf []byte, hdr int, n int64, m *parser.Message) parser.Result {
+func fixedBody(buf []byte, hdr int, n int64, m *Message) parser.Result {
 	size := hdr + int(n)
 	m.Size = size
 	m.Truncated = size > len(buf)
@@ -307,7 +298,7 @@ func (c *Conn) dropRequest() {
 	}
 }
 
-// FindBoundary implements parser.Conn: the next known method followed by a space (requests) or
+// FindBoundary implements parser.Parser: the next known method followed by a space (requests) or
 // "HTTP/1." (responses), including a prefix of one at the end of buf.
 func (c *Conn) FindBoundary(buf []byte, typ parser.MessageType) int {
 	if typ == parser.Request || typ == parser.Response {

@@ -31,15 +31,6 @@ import (
 	"github.com/netobserver/netobserver/parser/sqlnorm"
 )
 
-// Protocol is the MySQL protocol: name "mysql", requests and responses matched in order.
-var Protocol parser.Protocol = protocol{}
-
-type protocol struct{}
-
-func (protocol) Name() string                            { return "mysql" }
-func (protocol) Matching() parser.Matching               { return parser.MatchInOrder }
-func (protocol) NewConn(in *parser.Interner) parser.Conn { return NewConn(in) }
-
 // Limits that bound the state one connection holds and the bytes a Parse waits for.
 const (
 	// MaxStatement bounds a recorded statement (see sqlnorm).
@@ -178,8 +169,8 @@ func NewConn(in *parser.Interner) *Conn {
 	}
 }
 
-// Parse implements parser.Conn.
-func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *parser.Message) parser.Result {
+// Parse implements parser.Parser.
+func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *Message) parser.Result {
 	if len(buf) == 0 {
 		return parser.Result{Status: parser.NeedMore}
 	}
@@ -242,7 +233,7 @@ func lenenc(b []byte) (v uint64, n int, ok bool) {
 }
 
 // parseRequest parses one client packet.
-func (c *Conn) parseRequest(buf []byte, msg *parser.Message) parser.Result {
+func (c *Conn) parseRequest(buf []byte, msg *Message) parser.Result {
 	if len(buf) < 4 {
 		return parser.Result{Status: parser.NeedMore}
 	}
@@ -278,7 +269,7 @@ func (c *Conn) parseRequest(buf []byte, msg *parser.Message) parser.Result {
 	if n == maxPacket {
 		c.contSeq = 1
 	}
-	*msg = parser.Message{Type: parser.Request, Size: size, Truncated: partial}
+	*msg = Message{Type: parser.Request, Size: size, Truncated: partial}
 	p := pending{cmd: cmd, seq: 1}
 	switch cmd {
 	case comQuery:
@@ -557,7 +548,7 @@ func (c *Conn) pop() (pending, bool) {
 	return p, true
 }
 
-// FindBoundary implements parser.Conn: the first offset where a plausible packet header starts —
+// FindBoundary implements parser.Parser: the first offset where a plausible packet header starts —
 // for requests a command packet (sequence id 0, a known command with a length it can have), for
 // responses the first packet of a response (sequence id 1, a plausible first byte and length).
 func (c *Conn) FindBoundary(buf []byte, typ parser.MessageType) int {

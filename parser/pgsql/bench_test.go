@@ -12,7 +12,7 @@ import (
 // and allocations per message (two messages per cycle).
 func benchCycle(b *testing.B, setup []parsertest.Read, reqs, resps []byte) {
 	c := NewConn(parser.NewInterner(1000))
-	var msg parser.Message
+	var msg Message
 	for _, ch := range setup {
 		for buf := ch.Data; len(buf) > 0; {
 			r := c.Parse(buf, ch.Type, &msg)

@@ -33,15 +33,6 @@ import (
 	"github.com/netobserver/netobserver/parser/sqlnorm"
 )
 
-// Protocol is the PostgreSQL protocol: name "pgsql", requests and responses matched in order.
-var Protocol parser.Protocol = protocol{}
-
-type protocol struct{}
-
-func (protocol) Name() string                            { return "pgsql" }
-func (protocol) Matching() parser.Matching               { return parser.MatchInOrder }
-func (protocol) NewConn(in *parser.Interner) parser.Conn { return NewConn(in) }
-
 // Limits that bound the state one connection holds and the bytes a Parse waits for.
 const (
 	// MaxStatement bounds a recorded statement (see sqlnorm).
@@ -138,8 +129,8 @@ func NewConn(in *parser.Interner) *Conn {
 	}
 }
 
-// Parse implements parser.Conn.
-func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *parser.Message) parser.Result {
+// Parse implements parser.Parser.
+func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *Message) parser.Result {
 	if len(buf) == 0 {
 		return parser.Result{Status: parser.NeedMore}
 	}
@@ -230,7 +221,7 @@ func cstring(b []byte) (s, rest []byte, ok bool) {
 }
 
 // parseRequest consumes the client messages found in buf, up to the end of a request.
-func (c *Conn) parseRequest(buf []byte, msg *parser.Message) parser.Result {
+func (c *Conn) parseRequest(buf []byte, msg *Message) parser.Result {
 	if buf[0] == 0 {
 		// No type byte: a start-up phase message (its length's high byte is 0).
 		return c.untyped(buf)
@@ -262,7 +253,7 @@ func (c *Conn) parseRequest(buf []byte, msg *parser.Message) parser.Result {
 				return parser.Result{Status: parser.Ignored, Consumed: consumed}
 			}
 			c.copyDone = false
-			*msg = parser.Message{Type: parser.Request, Size: size, Truncated: !whole}
+			*msg = Message{Type: parser.Request, Size: size, Truncated: !whole}
 			if t == 'F' {
 				msg.Method = "FUNCTION_CALL"
 			} else {
@@ -288,7 +279,7 @@ func (c *Conn) parseRequest(buf []byte, msg *parser.Message) parser.Result {
 			c.add(t, size)
 			g := c.group
 			c.group = group{}
-			*msg = parser.Message{Type: parser.Request, Size: g.size}
+			*msg = Message{Type: parser.Request, Size: g.size}
 			switch {
 			case g.executed && g.execKnown:
 				msg.Method, msg.Resource, msg.Truncated = g.exec.verb, g.exec.text, g.exec.truncated
@@ -450,7 +441,7 @@ func (c *Conn) push() {
 }
 
 // parseResponse consumes the server messages found in buf, up to the end of a response.
-func (c *Conn) parseResponse(buf []byte, msg *parser.Message) parser.Result {
+func (c *Conn) parseResponse(buf []byte, msg *Message) parser.Result {
 	if !c.resp.active && (c.encryptRequested || !c.backendSeen && c.waiting == 0) && encryptAnswer(buf) {
 		// The one-byte answer to SSLRequest or GSSENCRequest.
 		c.encryptRequested = false
@@ -525,7 +516,7 @@ func (c *Conn) parseResponse(buf []byte, msg *parser.Message) parser.Result {
 			c.resp.failed = true
 		}
 		if t == 'Z' {
-			*msg = parser.Message{Type: parser.Response, Size: c.resp.size, Truncated: c.resp.truncated, Success: !c.resp.failed}
+			*msg = Message{Type: parser.Response, Size: c.resp.size, Truncated: c.resp.truncated, Success: !c.resp.failed}
 			c.resp = response{}
 			return parser.Result{Status: parser.Complete, Consumed: consumed}
 		}
@@ -552,7 +543,7 @@ func encryptAnswer(buf []byte) bool {
 	return false
 }
 
-// FindBoundary implements parser.Conn: the first offset where a message header fits the stream's
+// FindBoundary implements parser.Parser: the first offset where a message header fits the stream's
 // direction (a known type with a length it can have) and, when the whole message is in buf, the
 // header after it fits too.
 func (c *Conn) FindBoundary(buf []byte, typ parser.MessageType) int {

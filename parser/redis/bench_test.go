@@ -12,7 +12,7 @@ import (
 func bench(b *testing.B, msg string, typ parser.MessageType) {
 	c := newConn()
 	buf := []byte(msg)
-	var m parser.Message
+	var m Message
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
 	defer reportCPU(b, len(buf))()

@@ -55,15 +55,6 @@ import (
 	"github.com/netobserver/netobserver/parser"
 )
 
-// Protocol is Redis over RESP2/RESP3. Replies answer requests in order, pipelined or not.
-var Protocol parser.Protocol = protocol{}
-
-type protocol struct{}
-
-func (protocol) Name() string                            { return "redis" }
-func (protocol) Matching() parser.Matching               { return parser.MatchInOrder }
-func (protocol) NewConn(in *parser.Interner) parser.Conn { return NewConn(in) }
-
 const (
 	// MaxPending bounds how much of an incomplete message the caller is asked to buffer; see
 	// the package documentation.
@@ -121,8 +112,8 @@ type responseState struct {
 // NewConn returns the state of a new connection; strings are interned in in.
 func NewConn(in *parser.Interner) *Conn { return &Conn{in: in} }
 
-// Parse implements parser.Conn.
-func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *parser.Message) parser.Result {
+// Parse implements parser.Parser.
+func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *Message) parser.Result {
 	if len(buf) == 0 {
 		if typ != parser.Request && typ != parser.Response {
 			return parser.Result{Status: parser.Invalid}
@@ -138,7 +129,7 @@ func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *parser.Message) pa
 	return parser.Result{Status: parser.Invalid}
 }
 
-func (c *Conn) parseRequest(buf []byte, msg *parser.Message) parser.Result {
+func (c *Conn) parseRequest(buf []byte, msg *Message) parser.Result {
 	if c.req.cont {
 		if r, ok := c.continueRequest(buf); ok {
 			return r
@@ -163,7 +154,7 @@ func (c *Conn) parseRequest(buf []byte, msg *parser.Message) parser.Result {
 }
 
 // parseArray parses a request in the RESP form: an array of bulk strings.
-func (c *Conn) parseArray(buf []byte, msg *parser.Message) parser.Result {
+func (c *Conn) parseArray(buf []byte, msg *Message) parser.Result {
 	s := &c.req
 	var n, i int64
 	var pos int
@@ -249,7 +240,7 @@ func hasSubcommandFold(name []byte) bool {
 
 // requestNeedsMore handles a request whose element at pos is incomplete: past MaxPending the
 // request is reported up to pos and its other elements continued; below, the scan is saved.
-func (c *Conn) requestNeedsMore(buf []byte, pos int, n, i int64, method string, msg *parser.Message) parser.Result {
+func (c *Conn) requestNeedsMore(buf []byte, pos int, n, i int64, method string, msg *Message) parser.Result {
 	s := &c.req
 	if method == "" {
 		return parser.Result{Status: parser.NeedMore}
@@ -264,8 +255,8 @@ func (c *Conn) requestNeedsMore(buf []byte, pos int, n, i int64, method string, 
 	return parser.Result{Status: parser.NeedMore}
 }
 
-func (c *Conn) completeRequest(size int, truncated bool, method string, n int64, msg *parser.Message) parser.Result {
-	*msg = parser.Message{Type: parser.Request, Size: size, Truncated: truncated, Method: method}
+func (c *Conn) completeRequest(size int, truncated bool, method string, n int64, msg *Message) parser.Result {
+	*msg = Message{Type: parser.Request, Size: size, Truncated: truncated, Method: method}
 	c.onRequest(kindOf(method), n-1)
 	return parser.Result{Status: parser.Complete, Consumed: size}
 }
@@ -302,7 +293,7 @@ func (c *Conn) continueRequest(buf []byte) (parser.Result, bool) {
 }
 
 // parseInline parses a request in the inline form, "PING\r\n": words separated by spaces.
-func (c *Conn) parseInline(buf []byte, msg *parser.Message) parser.Result {
+func (c *Conn) parseInline(buf []byte, msg *Message) parser.Result {
 	limit := min(len(buf), maxInline)
 	nl := bytes.IndexByte(buf[:limit], '\n')
 	if nl < 0 {
@@ -359,7 +350,7 @@ func plausibleInline(b []byte) bool {
 	return true
 }
 
-func (c *Conn) parseResponse(buf []byte, msg *parser.Message) parser.Result {
+func (c *Conn) parseResponse(buf []byte, msg *Message) parser.Result {
 	s := &c.resp
 	if s.cont {
 		if r, ok := c.continueResponse(buf); ok {
@@ -395,7 +386,7 @@ func (c *Conn) parseResponse(buf []byte, msg *parser.Message) parser.Result {
 	}
 	status := c.classify(&s.sh)
 	if status == parser.Complete {
-		*msg = parser.Message{
+		*msg = Message{
 			Type:      parser.Response,
 			Size:      end,
 			Truncated: truncated,
@@ -563,7 +554,7 @@ func (c *Conn) popMarker() {
 	c.mLen--
 }
 
-// FindBoundary implements parser.Conn: the next line start holding an array header (requests)
+// FindBoundary implements parser.Parser: the next line start holding an array header (requests)
 // or any RESP type with a well-formed header line (responses).
 func (c *Conn) FindBoundary(buf []byte, typ parser.MessageType) int {
 	switch typ {

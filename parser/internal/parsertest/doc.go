@@ -1,6 +1,6 @@
 // Package parsertest is what the protocol parsers' tests share: reading the captures that
-// parser/internal/record writes, replaying them (or any other reads) through a parser.Conn the
-// way the observer does, and checking the parts of the parser.Conn contract that hold for every
+// parser/internal/record writes, replaying them (or any other reads) through a parser.Parser the
+// way the observer does, and checking the parts of the parser.Parser contract that hold for every
 // protocol. Protocol-specific expectations stay in each parser's own tests.
 //
 // # Captures
