@@ -83,19 +83,20 @@ func (x *Exchange) Messages() (request, response any) { return x.pair.messages()
 // tools that make calls without a connection.
 func Pair[M Message](p Protocol, req, resp M) Exchange {
 	spec := &p.(*protocol[M]).spec
-	pr := &pair[M]{spec: spec, req: req, resp: resp}
+	pr := &pair[M]{spec: spec, req: &req, resp: &resp}
 	return Exchange{Request: req.Frame(), Response: resp.Frame(), Records: &spec.Records, pair: pr}
 }
 
-// pair is the request and response of an Exchange, typed.
+// pair is the request and response of an Exchange, typed. A Conn's pair points into its queues,
+// which stay put while the Sink hears the Exchange: no message is copied to describe a call.
 type pair[M Message] struct {
 	spec      *Spec[M]
-	req, resp M
+	req, resp *M
 }
 
-func (p *pair[M]) fieldsA() Fields      { return p.spec.FieldsA(&p.req, &p.resp) }
-func (p *pair[M]) fieldsB() Fields      { return p.spec.FieldsB(&p.req, &p.resp) }
-func (p *pair[M]) messages() (any, any) { return &p.req, &p.resp }
+func (p *pair[M]) fieldsA() Fields      { return p.spec.FieldsA(p.req, p.resp) }
+func (p *pair[M]) fieldsB() Fields      { return p.spec.FieldsB(p.req, p.resp) }
+func (p *pair[M]) messages() (any, any) { return p.req, p.resp }
 
 // conn is the Conn of a protocol whose messages are M.
 type conn[M Message] struct {
@@ -108,9 +109,12 @@ type conn[M Message] struct {
 	requests, early []Waiting[M]
 	// lostResponses: response bytes were given up since the last response.
 	lostResponses bool
-	scratch       M
-	last          pair[M] // the pair an Exchange describes
-	x             Exchange
+	// in is the message being parsed and delivered. It lives here rather than on the stack
+	// because the Parser and the Matcher, behind interfaces, would make a local escape: one
+	// allocation per message.
+	in   Waiting[M]
+	last pair[M] // the pair an Exchange describes
+	x    Exchange
 }
 
 func newConn[M Message](spec *Spec[M], cfg ConnConfig) *conn[M] {
@@ -128,23 +132,22 @@ func (c *conn[M]) FindBoundary(buf []byte, typ MessageType) int {
 }
 
 func (c *conn[M]) Parse(buf []byte, typ MessageType, ts uint64) Result {
-	var zero M
-	c.scratch = zero
-	res := c.parser.Parse(buf, typ, &c.scratch)
+	c.in = Waiting[M]{TS: ts}
+	res := c.parser.Parse(buf, typ, &c.in.Msg)
 	if res.Status == Complete {
 		if typ == Response && c.namer != nil {
-			c.namer.Names(buf, &c.scratch, c.cfg.Sink)
+			c.namer.Names(buf, &c.in.Msg, c.cfg.Sink)
 		}
-		c.deliver(typ, ts)
+		c.deliver(typ)
 	}
 	return res
 }
 
-// deliver matches the message just parsed, of type typ, or makes it wait.
-func (c *conn[M]) deliver(typ MessageType, ts uint64) {
+// deliver matches the message just parsed, c.in of type typ, or makes it wait.
+func (c *conn[M]) deliver(typ MessageType) {
 	cnt := c.cfg.Counts
 	ordered := c.spec.Matcher.Ordered()
-	m := Waiting[M]{ts, c.scratch}
+	m, ts := &c.in, c.in.TS
 	if typ == Request {
 		cnt.Requests++
 		// Held responses older than this request answered requests that were lost.
@@ -152,8 +155,8 @@ func (c *conn[M]) deliver(typ MessageType, ts uint64) {
 			c.early = remove(c.early, 0)
 			cnt.UnmatchedResponses++
 		}
-		if i := c.spec.Matcher.Match(c.early, &m, true); i >= 0 {
-			c.pair(&m, &c.early[i])
+		if i := c.spec.Matcher.Match(c.early, m, true); i >= 0 {
+			c.pair(m, &c.early[i])
 			c.early = remove(c.early, i)
 			return
 		}
@@ -161,7 +164,7 @@ func (c *conn[M]) deliver(typ MessageType, ts uint64) {
 			c.requests = remove(c.requests, 0)
 			cnt.UnmatchedRequests++
 		}
-		c.requests = append(c.requests, m)
+		c.requests = append(c.requests, *m)
 		return
 	}
 	cnt.Responses++
@@ -171,8 +174,8 @@ func (c *conn[M]) deliver(typ MessageType, ts uint64) {
 			c.dropAnswered(ts)
 		}
 	}
-	if i := c.spec.Matcher.Match(c.requests, &m, false); i >= 0 {
-		c.pair(&c.requests[i], &m)
+	if i := c.spec.Matcher.Match(c.requests, m, false); i >= 0 {
+		c.pair(&c.requests[i], m)
 		c.requests = remove(c.requests, i)
 		return
 	}
@@ -182,7 +185,7 @@ func (c *conn[M]) deliver(typ MessageType, ts uint64) {
 		c.early = remove(c.early, 0)
 		cnt.UnmatchedResponses++
 	}
-	c.early = append(c.early, m)
+	c.early = append(c.early, *m)
 }
 
 // dropAnswered gives up, after response bytes were lost, the waiting requests whose answers they
@@ -210,9 +213,10 @@ func (c *conn[M]) dropAnswered(ts uint64) {
 
 func (c *conn[M]) pair(req, resp *Waiting[M]) {
 	c.cfg.Counts.Calls++
-	c.last.req, c.last.resp = req.Msg, resp.Msg
+	c.last.req, c.last.resp = &req.Msg, &resp.Msg
 	c.x.Request, c.x.Response = req.Msg.Frame(), resp.Msg.Frame()
 	c.cfg.Sink.Call(req.TS, resp.TS, &c.x)
+	c.last.req, c.last.resp = nil, nil // they point into the queues, which move on
 }
 
 func (c *conn[M]) Requests() (int, uint64) {
