@@ -16,6 +16,7 @@ import (
 	"bytes"
 
 	"github.com/netobserver/netobserver/parser"
+	"github.com/netobserver/netobserver/parser/internal/cursor"
 )
 
 const (
@@ -67,9 +68,9 @@ type Conn struct {
 
 // direction is the per-stream state of incomplete messages.
 type direction struct {
-	// cur marks a message seen incomplete and scanned up to cur.pos, which is in its header
+	// cur marks a message seen incomplete and scanned up to cur.Pos, which is in its header
 	// section or its chunked body as stage says; h holds the headers read so far.
-	cur   cursor
+	cur   cursor.Cursor
 	stage uint8
 	h     headers
 	// cont marks a chunked message already reported (it outgrew MaxPending); the stream holds
@@ -226,14 +227,14 @@ func (c *Conn) parseResponse(d *direction, buf []byte, msg *Message) parser.Resu
 // message stopped.
 func (d *direction) headers(buf []byte, pos int) (headers, parser.Status) {
 	h := headers{cl: -1}
-	if d.cur.ok && d.stage == stageHeaders {
-		if d.cur.matches(buf) {
-			h, pos = d.h, d.cur.pos
+	if d.cur.OK && d.stage == stageHeaders {
+		if d.cur.Matches(buf) {
+			h, pos = d.h, d.cur.Pos
 		}
-		d.cur.ok = false
+		d.cur.OK = false
 	}
 	st := h.parse(buf, pos)
-	if st == parser.NeedMore && d.cur.save(buf, h.end) {
+	if st == parser.NeedMore && d.cur.Save(buf, h.end) {
 		d.stage, d.h = stageHeaders, h
 	}
 	return h, st
@@ -303,7 +304,7 @@ func (c *Conn) dropRequest() {
 func (c *Conn) FindBoundary(buf []byte, typ parser.MessageType) int {
 	if typ == parser.Request || typ == parser.Response {
 		// The caller abandons the message at the start of buf.
-		c.dir[typ-1].cur.ok = false
+		c.dir[typ-1].cur.OK = false
 		c.dir[typ-1].cont = false
 		if typ == parser.Response {
 			c.untilClose = false

@@ -489,7 +489,7 @@ func TestHeadersResume(t *testing.T) {
 		}
 		// Past the first header line, the scan is saved at the start of the line being read.
 		d := c.dir[0]
-		if n > 40 && (!d.cur.ok || d.stage != stageHeaders || n-d.cur.pos > 40) {
+		if n > 40 && (!d.cur.OK || d.stage != stageHeaders || n-d.cur.Pos > 40) {
 			t.Fatalf("prefix %d: scan not saved: %+v", n, d.cur)
 		}
 	}

@@ -53,6 +53,7 @@ import (
 	"bytes"
 
 	"github.com/netobserver/netobserver/parser"
+	"github.com/netobserver/netobserver/parser/internal/cursor"
 )
 
 const (
@@ -94,7 +95,7 @@ type marker struct {
 }
 
 type requestState struct {
-	cur    cursor
+	cur    cursor.Cursor
 	n, i   int64 // elements announced and read, when resuming
 	method string
 	// cont: the request was reported; left of its elements still follow in the stream.
@@ -103,7 +104,7 @@ type requestState struct {
 }
 
 type responseState struct {
-	cur  cursor
+	cur  cursor.Cursor
 	rd   reader // the value being read, when resuming or continuing
 	sh   shape
 	cont bool
@@ -159,8 +160,8 @@ func (c *Conn) parseArray(buf []byte, msg *Message) parser.Result {
 	var n, i int64
 	var pos int
 	method := ""
-	if s.cur.ok && s.cur.matches(buf) {
-		n, i, pos, method = s.n, s.i, s.cur.pos, s.method
+	if s.cur.OK && s.cur.Matches(buf) {
+		n, i, pos, method = s.n, s.i, s.cur.Pos, s.method
 	} else {
 		var end int
 		var st parser.Status
@@ -174,7 +175,7 @@ func (c *Conn) parseArray(buf []byte, msg *Message) parser.Result {
 		}
 		pos = end
 	}
-	s.cur.ok = false
+	s.cur.OK = false
 	var name []byte
 	for ; i < n; i++ {
 		if pos < len(buf) && buf[pos] != '$' {
@@ -249,7 +250,7 @@ func (c *Conn) requestNeedsMore(buf []byte, pos int, n, i int64, method string, 
 		s.cont, s.left = true, n-i
 		return c.completeRequest(pos, true, method, n, msg)
 	}
-	if s.cur.save(buf, pos) {
+	if s.cur.Save(buf, pos) {
 		s.n, s.i, s.method = n, i, method
 	}
 	return parser.Result{Status: parser.NeedMore}
@@ -358,13 +359,13 @@ func (c *Conn) parseResponse(buf []byte, msg *Message) parser.Result {
 		}
 	}
 	pos := 0
-	if s.cur.ok && s.cur.matches(buf) {
-		pos = s.cur.pos
+	if s.cur.OK && s.cur.Matches(buf) {
+		pos = s.cur.Pos
 	} else {
 		s.rd.start()
 		s.sh = shape{}
 	}
-	s.cur.ok = false
+	s.cur.OK = false
 	st := s.rd.read(buf, pos, &s.sh)
 	end, truncated := st.pos, false
 	switch st.st {
@@ -380,7 +381,7 @@ func (c *Conn) parseResponse(buf []byte, msg *Message) parser.Result {
 		case st.blobEnd == 0 && st.pos > MaxPending:
 			truncated, s.cont = true, true
 		default:
-			s.cur.save(buf, st.pos)
+			s.cur.Save(buf, st.pos)
 			return parser.Result{Status: parser.NeedMore}
 		}
 	}
@@ -559,9 +560,9 @@ func (c *Conn) popMarker() {
 func (c *Conn) FindBoundary(buf []byte, typ parser.MessageType) int {
 	switch typ {
 	case parser.Request:
-		c.req.cur.ok, c.req.cont = false, false
+		c.req.cur.OK, c.req.cont = false, false
 	case parser.Response:
-		c.resp.cur.ok, c.resp.cont = false, false
+		c.resp.cur.OK, c.resp.cont = false, false
 	default:
 		return -1
 	}
@@ -644,32 +645,4 @@ func header(buf []byte, pos int, max int64) (int64, int, parser.Status) {
 		return 0, 0, parser.Invalid
 	}
 	return n, pos + nl + 1, parser.Complete
-}
-
-// cursor remembers where the scan of an incomplete message stopped, so that the next call on
-// the same message resumes there: work stays linear in the message size however it trickles
-// in. The caller calls again with the same start and more bytes; the bytes at both ends of the
-// part scanned recognise it, and FindBoundary forgets it when the caller gives up.
-type cursor struct {
-	ok   bool
-	pos  int
-	head [16]byte
-	tail [16]byte
-}
-
-// save remembers pos in buf; small scans are not worth it.
-func (c *cursor) save(buf []byte, pos int) bool {
-	if pos < len(c.tail) || len(buf) < len(c.head) {
-		return false
-	}
-	c.ok, c.pos = true, pos
-	copy(c.head[:], buf)
-	copy(c.tail[:], buf[pos-len(c.tail):pos])
-	return true
-}
-
-func (c *cursor) matches(buf []byte) bool {
-	return c.pos <= len(buf) && len(buf) >= len(c.head) &&
-		bytes.Equal(buf[:len(c.head)], c.head[:]) &&
-		bytes.Equal(buf[c.pos-len(c.tail):c.pos], c.tail[:])
 }

@@ -574,7 +574,7 @@ func TestLargeResponse(t *testing.T) {
 		if r.Status != parser.NeedMore {
 			break
 		}
-		if !c.resp.cur.ok || c.resp.cur.pos < n-20 {
+		if !c.resp.cur.OK || c.resp.cur.Pos < n-20 {
 			t.Fatalf("at %d: scan not saved (%+v)", n, c.resp.cur)
 		}
 	}
