@@ -95,3 +95,14 @@ func SeedCaptureCases(f *testing.F, dir string, cases []CaptureCase) {
 		f.Add(FuzzInput(Load(f, filepath.Join(dir, tc.Name)).Reads))
 	}
 }
+
+// FuzzDriven is the body of a fuzz target over reads in FuzzReads' form: they are played through
+// a Driver from newDriver as they come and again one byte at a time (every message's first bytes
+// alone, as a writer that sends a header in a write of its own delivers them), and the raw input
+// is parsed in one piece by CheckWhole on c.
+func FuzzDriven[M Message](t *testing.T, data []byte, newDriver func(testing.TB) *Driver[M], c parser.Parser[M]) {
+	reads := FuzzReads(data)
+	newDriver(t).Play(reads)
+	newDriver(t).Play(Recut(reads, 1))
+	CheckWhole(t, c, data)
+}
