@@ -31,7 +31,9 @@ type Spec[M Message] struct {
 	// FieldsA and FieldsB render a call's protocol fields for schema A and schema B, in the order
 	// of Records.A and Records.B.Names. They are part of the aggregation key, so they hold only
 	// what is meant to be aggregated over (a path without its query, a normalised statement).
-	// Called once per call, they must not allocate in steady state.
+	// They run once per call of the schema configured, and should not allocate. (Schema B of
+	// redis, mysql and pgsql lower-cases the verb with strings.ToLower, one small allocation per
+	// call, as before the verticals.)
 	FieldsA, FieldsB func(req, resp *M) Fields
 	Stream           StreamHints
 }
