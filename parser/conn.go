@@ -104,6 +104,8 @@ type conn[M Message] struct {
 	cfg    ConnConfig
 	parser Parser[M]
 	namer  Namer[M] // the parser, when it names addresses and names are wanted
+	// ordered is Matcher.Ordered, asked once.
+	ordered bool
 	// requests wait for their responses; early responses for requests not seen yet (polled from
 	// another CPU later, or lost).
 	requests, early []Waiting[M]
@@ -118,7 +120,7 @@ type conn[M Message] struct {
 }
 
 func newConn[M Message](spec *Spec[M], cfg ConnConfig) *conn[M] {
-	c := &conn[M]{spec: spec, cfg: cfg, parser: spec.NewParser(cfg.Strings)}
+	c := &conn[M]{spec: spec, cfg: cfg, parser: spec.NewParser(cfg.Strings), ordered: spec.Matcher.Ordered()}
 	if n, ok := c.parser.(Namer[M]); ok && cfg.Names {
 		c.namer = n
 	}
@@ -145,8 +147,7 @@ func (c *conn[M]) Parse(buf []byte, typ MessageType, ts uint64) Result {
 
 // deliver matches the message just parsed, c.in of type typ, or makes it wait.
 func (c *conn[M]) deliver(typ MessageType) {
-	cnt := c.cfg.Counts
-	ordered := c.spec.Matcher.Ordered()
+	cnt, ordered := c.cfg.Counts, c.ordered
 	m, ts := &c.in, c.in.TS
 	if typ == Request {
 		cnt.Requests++
