@@ -99,21 +99,27 @@ type NameSink interface {
 }
 
 // Define returns the Protocol that spec declares.
-func Define[M Message](spec Spec[M]) Protocol {
+func Define[M Message, P messagePtr[M]](spec Spec[M]) Protocol {
 	if spec.NewParser == nil || spec.Matcher == nil || spec.FieldsA == nil || spec.FieldsB == nil ||
 		spec.Records.Name == "" || len(spec.Records.A) > MaxFields || len(spec.Records.B.Names) > MaxFields {
 		panic("parser: incomplete Spec of protocol " + spec.Records.Name)
 	}
-	return &protocol[M]{spec}
+	return &protocol[M, P]{spec}
 }
 
 // protocol is a Spec behind the Protocol interface.
-type protocol[M Message] struct{ spec Spec[M] }
+type protocol[M Message, P messagePtr[M]] struct{ spec Spec[M] }
 
-func (p *protocol[M]) Kernel() abi.Protocol        { return p.spec.Kernel }
-func (p *protocol[M]) Records() *Records           { return &p.spec.Records }
-func (p *protocol[M]) Stream() StreamHints         { return p.spec.Stream }
-func (p *protocol[M]) NewConn(cfg ConnConfig) Conn { return newConn(&p.spec, cfg) }
+// messagePtr is *M, for calling M's methods without copying M.
+type messagePtr[M any] interface {
+	*M
+	Message
+}
+
+func (p *protocol[M, P]) Kernel() abi.Protocol        { return p.spec.Kernel }
+func (p *protocol[M, P]) Records() *Records           { return &p.spec.Records }
+func (p *protocol[M, P]) Stream() StreamHints         { return p.spec.Stream }
+func (p *protocol[M, P]) NewConn(cfg ConnConfig) Conn { return newConn[M, P](&p.spec, cfg) }
 
 // Flag is a boolean as records write it: "1" or "0".
 func Flag(b bool) string {
