@@ -7,7 +7,7 @@ import (
 	"github.com/netobserver/netobserver/observer/aggregate"
 	"github.com/netobserver/netobserver/observer/calls"
 	"github.com/netobserver/netobserver/observer/live"
-	"github.com/netobserver/netobserver/parser/dns"
+	"github.com/netobserver/netobserver/parser"
 )
 
 // aggregation is the aggregation stage: calls and L4 deltas summed per key and process group,
@@ -51,8 +51,8 @@ func (a *aggregation) stats(p *aggregate.Process, ev *abi.StatsEvent) {
 }
 
 // nameHost remembers, until the unix second expires, what a DNS answer named for a group.
-func (a *aggregation) nameHost(group string, r dns.AddrRecord, question string, expires int64) {
-	a.agg.NameHost(group, r.Addr, question, uint32(expires))
+func (a *aggregation) nameHost(group string, n parser.HostName, expires int64) {
+	a.agg.NameHost(group, n.Addr, n.Host, uint32(expires))
 }
 
 func (a *aggregation) flushL4(now time.Time) {

@@ -5,7 +5,7 @@ import (
 
 	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/observer/calls"
-	"github.com/netobserver/netobserver/parser/dns"
+	"github.com/netobserver/netobserver/parser"
 )
 
 // l7 is the L7 stage: the connections' streams parsed and their messages matched into calls
@@ -16,10 +16,10 @@ type l7 struct {
 	set abi.ProtocolSet
 }
 
-// configure makes the tracker for opts, emitting calls to emit and DNS answers to answer. Calls
+// configure makes the tracker for opts, emitting calls to emit and the names responses give addresses (DNS answers) to answer. Calls
 // in flight survive a reload that keeps the protocols (the tracker's bounds are not reloaded):
 // their requests were parsed under the old settings, their responses arrive under the new.
-func (s *l7) configure(opts Options, emit func(*calls.Call), answer func(tgid uint32, question string, r dns.AddrRecord)) {
+func (s *l7) configure(opts Options, emit func(*calls.Call), answer func(tgid uint32, n parser.HostName)) {
 	if s.tracker != nil && s.set == opts.Protocols {
 		return
 	}
@@ -33,7 +33,7 @@ func (s *l7) configure(opts Options, emit func(*calls.Call), answer func(tgid ui
 		s.tracker.Close()
 	}
 	cfg := opts.Calls
-	cfg.DNSAnswer = answer
+	cfg.HostName = answer
 	s.tracker = calls.New(cfg, parsers, emit)
 	s.set = opts.Protocols
 }

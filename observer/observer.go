@@ -8,7 +8,7 @@ import (
 	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/container"
 	"github.com/netobserver/netobserver/observer/calls"
-	"github.com/netobserver/netobserver/parser/dns"
+	"github.com/netobserver/netobserver/parser"
 )
 
 // reenableAll is how often every disabled process is switched back on, so that one whose
@@ -356,9 +356,9 @@ func (o *Observer) socketObserved(id abi.ConnID, addr *abi.SockAddr, role abi.Ro
 }
 
 // nameHost remembers what a DNS answer named, for remote_host, for as long as its TTL.
-func (o *Observer) nameHost(tgid uint32, question string, r dns.AddrRecord) {
-	expires := o.now().Add(time.Duration(r.TTL) * time.Second).Unix()
-	o.agg.nameHost(o.procs.get(tgid, 0).Group, r, question, expires)
+func (o *Observer) nameHost(tgid uint32, n parser.HostName) {
+	expires := o.now().Add(time.Duration(n.TTL) * time.Second).Unix()
+	o.agg.nameHost(o.procs.get(tgid, 0).Group, n, expires)
 }
 
 // addCall takes a call from the L7 stage to the aggregation stage.

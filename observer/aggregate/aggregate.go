@@ -1,20 +1,3 @@
-// Package aggregate folds calls and L4 counters into the records of one flush interval, in either
-// of the two schemas iLogtail users have dashboards on:
-//
-//   - schema A (the default): `protocols` records, one per process group, protocol, role, remote
-//     and protocol fields per L7 interval, and `statistics` records, one per process group, role,
-//     remote and socket kind per L4 interval;
-//   - schema B (iLogtail 1.3 … 2.0): `l7_req` (HTTP, DNS) and `l7_db` (MySQL, PgSQL, Redis)
-//     records per connection and request fields, and `l4` records per process, remote and role.
-//
-// It owns the aggregation state, bounded per protocol and process group by ProtocolAggCfg's caps,
-// and the counters of what the caps turned away.
-//
-// Deliberate differences from iLogtail (see the README): recv_packets counts read syscalls, not
-// write ones; SQL keeps the normalised statement, not just its verb; schema A's protocols records
-// carry latency percentiles (p50_latency_ns, p90_latency_ns, p99_latency_ns) after iLogtail's
-// fields, and schema B's tdigest_latency holds a real sketch (EncodeSketch) instead of a
-// placeholder.
 package aggregate
 
 import (
@@ -27,6 +10,7 @@ import (
 	"github.com/netobserver/netobserver/container"
 
 	"github.com/netobserver/netobserver/observer/calls"
+	"github.com/netobserver/netobserver/parser"
 	"github.com/netobserver/netobserver/record"
 )
 
@@ -140,8 +124,7 @@ type base struct {
 // schemaA holds the aggregation state of the current intervals for schema A.
 type schemaA struct {
 	*base
-	l7      map[l7Key]*l7Value
-	l7Order []l7Key
+	l7 table[l7Key, l7Value]
 	// recent holds the last key counted per role (server, other) and its value in l7: calls in a
 	// row mostly share their key (a client repeating its request, a server answering it), and
 	// comparing keys costs much less than hashing one. Emptied with l7.
@@ -149,8 +132,7 @@ type schemaA struct {
 		key   l7Key
 		value *l7Value
 	}
-	l4      map[l4Key]*l4Value
-	l4Order []l4Key
+	l4 table[l4Key, l4Value]
 }
 
 type hostName struct {
@@ -167,11 +149,12 @@ type l7Key struct {
 	role   abi.Role
 	ip     netip.Addr
 	port   uint16
-	fields [5]string
+	fields parser.Fields
 }
 
 type l7Value struct {
 	proc                                *Process
+	rec                                 *parser.Records
 	count, latency, reqBytes, respBytes uint64
 	hist                                Histogram
 }
@@ -219,7 +202,7 @@ type hostKey struct {
 }
 
 func newSchemaA(b *base) *schemaA {
-	return &schemaA{base: b, l7: make(map[l7Key]*l7Value), l4: make(map[l4Key]*l4Value)}
+	return &schemaA{base: b, l7: newTable[l7Key, l7Value](), l4: newTable[l4Key, l4Value]()}
 }
 
 func newBase(cfg Config) *base {
@@ -292,7 +275,7 @@ func (a *schemaA) AddCall(p *Process, c *calls.Call) {
 	if c.Role == abi.RoleServer {
 		k.port = 0 // all clients of a server aggregate together
 	}
-	k.fields = protocolFields(c)
+	k.fields = c.FieldsA()
 	r := &a.recent[0]
 	if c.Role == abi.RoleServer {
 		r = &a.recent[1]
@@ -301,14 +284,12 @@ func (a *schemaA) AddCall(p *Process, c *calls.Call) {
 		r.value.add(c)
 		return
 	}
-	v := a.l7[k]
+	v := a.l7.get(k)
 	if v == nil {
 		if !a.admit(p.Group, c.Protocol, c.Role == abi.RoleServer) {
 			return
 		}
-		v = &l7Value{proc: p}
-		a.l7[k] = v
-		a.l7Order = append(a.l7Order, k)
+		v = a.l7.add(k, l7Value{proc: p, rec: c.Records})
 	}
 	r.key, r.value = k, v
 	v.add(c)
@@ -331,11 +312,9 @@ func (a *schemaA) AddStats(p *Process, ev *abi.StatsEvent) {
 	if ev.Role == abi.RoleServer {
 		k.port = 0
 	}
-	v := a.l4[k]
+	v := a.l4.get(k)
 	if v == nil {
-		v = &l4Value{proc: p}
-		a.l4[k] = v
-		a.l4Order = append(a.l4Order, k)
+		v = a.l4.add(k, l4Value{proc: p})
 	}
 	v.add(ev)
 }
@@ -349,78 +328,6 @@ func SocketType(a abi.SockAddr) string {
 		return "unix_socket"
 	}
 	return "unknown_socket"
-}
-
-// protocolFields are the protocol's record fields, which are also part of the key.
-func protocolFields(c *calls.Call) [5]string {
-	req, resp := &c.Request, &c.Response
-	switch c.Protocol {
-	case abi.ProtoHTTP:
-		version := "1"
-		if req.Version == "1.0" {
-			version = "0"
-		}
-		return [5]string{version, req.Host, req.Method, req.Resource, statusText(resp.Status)}
-	case abi.ProtoDNS:
-		success := "0"
-		if resp.Answers > 0 {
-			success = "1"
-		}
-		return [5]string{req.Resource, req.Method, success}
-	case abi.ProtoMySQL, abi.ProtoPGSQL:
-		return [5]string{req.Resource, flag(resp.Success)}
-	case abi.ProtoRedis:
-		return [5]string{req.Method, flag(resp.Success)}
-	}
-	return [5]string{}
-}
-
-// fieldNames are the names of protocolFields' values, per protocol.
-var fieldNames = map[abi.Protocol][]string{
-	abi.ProtoHTTP:  {"version", "host", "method", "url", "resp_code"},
-	abi.ProtoDNS:   {"query_record", "query_type", "success"},
-	abi.ProtoMySQL: {"sql", "success"},
-	abi.ProtoPGSQL: {"sql", "success"},
-	abi.ProtoRedis: {"cmd", "success"},
-}
-
-// statusTexts are the texts of the HTTP status codes 100 to 599, made once: each call's key holds
-// its status as text, and strconv.Itoa allocates for numbers past 99.
-var statusTexts = func() (t [500]string) {
-	for i := range t {
-		t[i] = strconv.Itoa(100 + i)
-	}
-	return t
-}()
-
-// statusText is strconv.Itoa(code) without allocating for the usual codes.
-func statusText(code int) string {
-	if code >= 100 && code < 100+len(statusTexts) {
-		return statusTexts[code-100]
-	}
-	return strconv.Itoa(code)
-}
-
-func flag(b bool) string {
-	if b {
-		return "1"
-	}
-	return "0"
-}
-
-// remoteType is what a client talks to, by protocol.
-func remoteType(p abi.Protocol) string {
-	switch p {
-	case abi.ProtoMySQL, abi.ProtoPGSQL, abi.ProtoRedis, abi.ProtoMongo:
-		return "database"
-	case abi.ProtoKafka:
-		return "mq"
-	case abi.ProtoHTTP, abi.ProtoDubbo, abi.ProtoHSF:
-		return "server"
-	case abi.ProtoDNS:
-		return "dns"
-	}
-	return "unknown"
 }
 
 // remoteInfo is the compact JSON object with sorted keys and a trailing newline that iLogtail
@@ -471,18 +378,18 @@ func (a *schemaA) head(typ string, p *Process, unixSeconds uint32) record.Record
 
 // FlushL7 returns the protocols records of the interval, in the order their keys first appeared.
 func (a *schemaA) FlushL7(unixSeconds uint32) []record.Record {
-	out := make([]record.Record, 0, len(a.l7Order))
-	for _, k := range a.l7Order {
-		v := a.l7[k]
+	out := make([]record.Record, 0, len(a.l7.order))
+	for _, k := range a.l7.order {
+		v := a.l7.m[k]
 		r := a.head("protocols", v.proc, unixSeconds)
-		r.Add("protocol", k.proto.String())
-		for i, name := range fieldNames[k.proto] {
+		r.Add("protocol", v.rec.Name)
+		for i, name := range v.rec.A {
 			r.Add(name, k.fields[i])
 		}
 		r.Add("role", RoleName(k.role))
 		rt := ""
 		if k.role == abi.RoleClient {
-			rt = remoteType(k.proto)
+			rt = v.rec.RemoteType
 		}
 		r.Add("remote_info", a.remoteInfo(k.group, k.ip, k.port, rt, unixSeconds))
 		r.Add("total_count", strconv.FormatUint(v.count, 10))
@@ -495,17 +402,16 @@ func (a *schemaA) FlushL7(unixSeconds uint32) []record.Record {
 		out = append(out, r)
 	}
 	a.endL7(unixSeconds)
-	clear(a.l7)
+	a.l7.reset()
 	clear(a.recent[:])
-	a.l7Order = a.l7Order[:0]
 	return out
 }
 
 // FlushL4 returns the statistics records of the interval.
 func (a *schemaA) FlushL4(unixSeconds uint32) []record.Record {
-	out := make([]record.Record, 0, len(a.l4Order))
-	for _, k := range a.l4Order {
-		v := a.l4[k]
+	out := make([]record.Record, 0, len(a.l4.order))
+	for _, k := range a.l4.order {
+		v := a.l4.m[k]
 		r := a.head("statistics", v.proc, unixSeconds)
 		rt := ""
 		if k.role == abi.RoleClient {
@@ -522,7 +428,31 @@ func (a *schemaA) FlushL4(unixSeconds uint32) []record.Record {
 		r.Add("recv_total_latency", "0")
 		out = append(out, r)
 	}
-	clear(a.l4)
-	a.l4Order = a.l4Order[:0]
+	a.l4.reset()
 	return out
+}
+
+// table holds the aggregation state of one interval: a map that remembers the order its keys
+// came in, which is the order records come out in.
+type table[K comparable, V any] struct {
+	m     map[K]*V
+	order []K
+}
+
+func newTable[K comparable, V any]() table[K, V] { return table[K, V]{m: make(map[K]*V)} }
+
+func (t *table[K, V]) get(k K) *V { return t.m[k] }
+
+// add makes v the value of the new key k and returns where it is held.
+func (t *table[K, V]) add(k K, v V) *V {
+	p := &v
+	t.m[k] = p
+	t.order = append(t.order, k)
+	return p
+}
+
+// reset empties the table for the next interval, keeping its memory.
+func (t *table[K, V]) reset() {
+	clear(t.m)
+	t.order = t.order[:0]
 }

@@ -13,6 +13,10 @@ import (
 
 	"github.com/netobserver/netobserver/observer/calls"
 	"github.com/netobserver/netobserver/parser"
+	"github.com/netobserver/netobserver/parser/dns"
+	"github.com/netobserver/netobserver/parser/http"
+	"github.com/netobserver/netobserver/parser/mysql"
+	"github.com/netobserver/netobserver/parser/redis"
 	"github.com/netobserver/netobserver/record"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -27,8 +31,9 @@ func addr(s string) abi.SockAddr { return abi.SockAddrFrom(netip.MustParseAddrPo
 func httpCall(role abi.Role, remote string, path string, status int, latency uint64) *calls.Call {
 	return &calls.Call{
 		Protocol: abi.ProtoHTTP, Role: role, Remote: addr(remote), RequestTS: 1000, ResponseTS: 1000 + latency,
-		Request:  parser.Message{Type: parser.Request, Size: 100, Method: "GET", Host: "shop.test", Resource: path, Version: "1.1"},
-		Response: parser.Message{Type: parser.Response, Size: 250, Status: status, Success: status < 400},
+		Exchange: parser.Pair(http.Protocol,
+			http.Message{Type: parser.Request, Size: 100, Method: "GET", Host: "shop.test", Resource: path, Version: "1.1"},
+			http.Message{Type: parser.Response, Size: 250, Status: status, Success: status < 400}),
 	}
 }
 
@@ -52,16 +57,19 @@ func TestProtocolsRecordsSchemaA(t *testing.T) {
 	a.AddCall(host, httpCall(abi.RoleServer, "10.0.0.9:40002", "/", 200, 30))
 	a.AddCall(host, &calls.Call{Protocol: abi.ProtoMySQL, Role: abi.RoleClient, Remote: addr("10.0.0.3:3306"),
 		RequestTS: 0, ResponseTS: 700,
-		Request:  parser.Message{Size: 40, Method: "SELECT", Resource: "SELECT * FROM t WHERE id = ?"},
-		Response: parser.Message{Size: 90, Success: false}})
+		Exchange: parser.Pair(mysql.Protocol,
+			mysql.Message{Size: 40, Method: "SELECT", Resource: "SELECT * FROM t WHERE id = ?"},
+			mysql.Message{Size: 90, Success: false})})
 	a.AddCall(host, &calls.Call{Protocol: abi.ProtoDNS, Role: abi.RoleClient, Remote: addr("10.0.0.53:53"),
 		RequestTS: 0, ResponseTS: 900,
-		Request:  parser.Message{Size: 30, Method: "A", Resource: "shop.test"},
-		Response: parser.Message{Size: 46, Answers: 1, Success: true}})
+		Exchange: parser.Pair(dns.Protocol,
+			dns.Message{Size: 30, Method: "A", Resource: "shop.test"},
+			dns.Message{Size: 46, Answers: 1, Success: true})})
 	a.AddCall(host, &calls.Call{Protocol: abi.ProtoRedis, Role: abi.RoleClient, Remote: addr("[fd00::6]:6379"),
 		RequestTS: 0, ResponseTS: 50,
-		Request:  parser.Message{Size: 22, Method: "GET"},
-		Response: parser.Message{Size: 9, Success: true}})
+		Exchange: parser.Pair(redis.Protocol,
+			redis.Message{Size: 22, Method: "GET"},
+			redis.Message{Size: 9, Success: true})})
 
 	got := a.FlushL7(1700000000)
 	tags := []string{"__tag__:cluster", "prod", "__tag__:zone", "b"}
@@ -233,15 +241,6 @@ func TestRepeatedKeysAcrossCapsAndIntervals(t *testing.T) {
 	a.AddCall(next, httpCall(server, "10.0.0.9:1", "/s", 200, 1))
 	assert.Equal(t, []string{"4343 client /a 200 2", "4343 server /s 200 1"}, summary(a.FlushL7(2)))
 	assert.Empty(t, a.FlushL7(3))
-}
-
-func TestStatusText(t *testing.T) {
-	for code := -10; code <= 1100; code++ {
-		require.Equal(t, strconv.Itoa(code), statusText(code))
-	}
-	for _, code := range []int{math.MinInt, -1 << 31, 1 << 31, math.MaxInt} {
-		require.Equal(t, strconv.Itoa(code), statusText(code))
-	}
 }
 
 func get(r record.Record, key string) string {

@@ -13,6 +13,7 @@ import (
 	"github.com/netobserver/netobserver/abi"
 
 	"github.com/netobserver/netobserver/observer/calls"
+	"github.com/netobserver/netobserver/parser"
 	"github.com/netobserver/netobserver/record"
 )
 
@@ -22,10 +23,8 @@ type schemaB struct {
 	*base
 	node                   string
 	l4Interval, l7Interval string
-	l7                     map[bL7Key]*l7Value
-	l7Order                []bL7Key
-	l4                     map[bL4Key]*l4Value
-	l4Order                []bL4Key
+	l7                     table[bL7Key, l7Value]
+	l4                     table[bL4Key, l4Value]
 }
 
 type bL7Key struct {
@@ -33,7 +32,7 @@ type bL7Key struct {
 	proto  abi.Protocol
 	role   abi.Role
 	remote abi.SockAddr
-	fields [6]string
+	fields parser.Fields
 }
 
 type bL4Key struct {
@@ -49,62 +48,28 @@ func newSchemaB(b *base, cfg Config) *schemaB {
 		base: b, node: cfg.Host,
 		l4Interval: strconv.FormatUint(uint64(cfg.L4Interval), 10),
 		l7Interval: strconv.FormatUint(uint64(cfg.L7Interval), 10),
-		l7:         make(map[bL7Key]*l7Value),
-		l4:         make(map[bL4Key]*l4Value),
+		l7:         newTable[bL7Key, l7Value](),
+		l4:         newTable[bL4Key, l4Value](),
 	}
 }
-
-// isDB tells l7_db protocols from l7_req ones.
-func isDB(p abi.Protocol) bool {
-	return p == abi.ProtoMySQL || p == abi.ProtoPGSQL || p == abi.ProtoRedis
-}
-
-// requestFields are the protocol fields of an l7_req or l7_db record, in record order:
-// req_type, req_domain, req_resource, version, resp_status, resp_code for l7_req; version,
-// query_cmd, query, status for l7_db.
-func requestFields(c *calls.Call) [6]string {
-	req, resp := &c.Request, &c.Response
-	switch c.Protocol {
-	case abi.ProtoHTTP:
-		return [6]string{req.Method, req.Host, req.Resource, req.Version, "-1", statusText(resp.Status)}
-	case abi.ProtoDNS:
-		return [6]string{req.Method, "", req.Resource, "", flag(resp.Success), "-1"}
-	case abi.ProtoRedis:
-		// Keys and values are never captured: the command is the whole query.
-		return [6]string{"", strings.ToLower(req.Method), req.Method, flag(resp.Success)}
-	}
-	return [6]string{"", strings.ToLower(req.Method), req.Resource, flag(resp.Success)}
-}
-
-var (
-	reqFieldNames = []string{"req_type", "req_domain", "req_resource", "version", "resp_status", "resp_code"}
-	dbFieldNames  = []string{"version", "query_cmd", "query", "status"}
-)
 
 func (a *schemaB) AddCall(p *Process, c *calls.Call) {
-	if fieldNames[c.Protocol] == nil {
-		return // a protocol records do not describe
-	}
-	k := bL7Key{conn: c.Conn, proto: c.Protocol, role: c.Role, remote: c.Remote, fields: requestFields(c)}
-	v := a.l7[k]
+	k := bL7Key{conn: c.Conn, proto: c.Protocol, role: c.Role, remote: c.Remote, fields: c.FieldsB()}
+	v := a.l7.get(k)
 	if v == nil {
 		if !a.admit(p.Group, c.Protocol, c.Role == abi.RoleServer) {
 			return
 		}
-		v = &l7Value{proc: p}
-		a.l7[k] = v
-		a.l7Order = append(a.l7Order, k)
+		v = a.l7.add(k, l7Value{proc: p, rec: c.Records})
 	}
 	v.add(c)
 }
 
 func (a *schemaB) AddStats(p *Process, ev *abi.StatsEvent) {
 	k := bL4Key{pid: ev.ConnID.TGID, role: ev.Role, ip: ev.Addr.Addr().Unmap(), port: ev.Addr.Port(), socket: SocketType(ev.Addr)}
-	v := a.l4[k]
+	v := a.l4.get(k)
 	if v == nil {
-		v = &l4Value{proc: p}
-		a.l4[k] = v
-		a.l4Order = append(a.l4Order, k)
+		v = a.l4.add(k, l4Value{proc: p})
 	}
 	v.add(ev)
 }
@@ -169,22 +134,18 @@ func addrText(ip netip.Addr) string {
 const unknownLocalAddr, unknownLocalPort = "", "0"
 
 func (a *schemaB) FlushL7(unixSeconds uint32) []record.Record {
-	out := make([]record.Record, 0, len(a.l7Order))
-	for _, k := range a.l7Order {
-		v := a.l7[k]
+	out := make([]record.Record, 0, len(a.l7.order))
+	for _, k := range a.l7.order {
+		v := a.l7.m[k]
 		r := record.Record{Time: unixSeconds}
 		r.Fields = append(r.Fields, a.tags...)
 		r.Add("local_info", localInfo(v.proc))
 		r.Add("interval", a.l7Interval)
-		typ, names := "l7_req", reqFieldNames
-		if isDB(k.proto) {
-			typ, names = "l7_db", dbFieldNames
-		}
-		for i, name := range names {
+		for i, name := range v.rec.B.Names {
 			r.Add(name, k.fields[i])
 		}
-		r.Add("protocol", k.proto.String())
-		r.Add("type", typ)
+		r.Add("protocol", v.rec.Name)
+		r.Add("type", v.rec.B.Type)
 		ip := k.remote.Addr().Unmap()
 		r.Add("role", shortRole(k.role))
 		r.Add("_remote_addr_", addrText(ip))
@@ -201,15 +162,14 @@ func (a *schemaB) FlushL7(unixSeconds uint32) []record.Record {
 		out = append(out, r)
 	}
 	a.endL7(unixSeconds)
-	clear(a.l7)
-	a.l7Order = a.l7Order[:0]
+	a.l7.reset()
 	return out
 }
 
 func (a *schemaB) FlushL4(unixSeconds uint32) []record.Record {
-	out := make([]record.Record, 0, len(a.l4Order))
-	for _, k := range a.l4Order {
-		v := a.l4[k]
+	out := make([]record.Record, 0, len(a.l4.order))
+	for _, k := range a.l4.order {
+		v := a.l4.m[k]
 		r := record.Record{Time: unixSeconds}
 		r.Fields = append(r.Fields, a.tags...)
 		r.Add("local_info", localInfo(v.proc))
@@ -230,8 +190,7 @@ func (a *schemaB) FlushL4(unixSeconds uint32) []record.Record {
 		r.Add("recv_packets", strconv.FormatInt(v.recvPackets, 10))
 		out = append(out, r)
 	}
-	clear(a.l4)
-	a.l4Order = a.l4Order[:0]
+	a.l4.reset()
 	return out
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/netobserver/netobserver/observer/calls"
 	"github.com/netobserver/netobserver/parser"
+	"github.com/netobserver/netobserver/parser/pgsql"
 	"github.com/netobserver/netobserver/record"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,8 +25,9 @@ func TestSchemaBRecords(t *testing.T) {
 	a.NameHost(host.Group, netip.MustParseAddr("10.0.0.3"), "db.test", 1700000100)
 	a.AddCall(host, &calls.Call{Conn: abi.ConnID{FD: 8, TGID: 70000, Start: 100}, Protocol: abi.ProtoPGSQL,
 		Role: abi.RoleClient, Remote: addr("10.0.0.3:5432"), RequestTS: 0, ResponseTS: 800,
-		Request:  parser.Message{Size: 60, Method: "UPDATE", Resource: "UPDATE t SET v = ? WHERE id = ?"},
-		Response: parser.Message{Size: 20, Success: true}})
+		Exchange: parser.Pair(pgsql.Protocol,
+			pgsql.Message{Size: 60, Method: "UPDATE", Resource: "UPDATE t SET v = ? WHERE id = ?"},
+			pgsql.Message{Size: 20, Success: true})})
 
 	recs := a.FlushL7(1700000000)
 	require.Len(t, recs, 2)

@@ -1,21 +1,3 @@
-// Package calls turns the data events of connections into calls: a request paired with its
-// response, with the latency between them. It owns the per-connection L7 state — the stream
-// buffer of each direction, the protocol parser's state, the requests waiting for their
-// responses — and the counters of everything it could not pair or parse.
-//
-// A Tracker is a abi.Visitor: feed it each batch with Batch.Visit, then call EndBatch. Data
-// events only place bytes; parsing and matching happen in EndBatch, both directions of a
-// connection interleaved in the order of the traffic (the older head first), so that a response
-// meets its request, and a request the answers before it (a MySQL EXECUTE the PREPARE answer that
-// names its statement). A response polled from one CPU before its request from another is held
-// briefly; a request queue that is full waits for the responses that will make room. A stream
-// stopped at missing bytes holds the other back at the time of the bytes after the hole, until
-// the hole fills or is given up — at once when a poll that emptied every ring did not fill it —
-// so that loss costs only the calls it touched.
-//
-// State is bounded: MaxConnections connections (the least recently active one is forgotten to
-// make room), MaxPending messages waiting per connection, StreamCap bytes per stream. Whatever
-// is given up is counted, per protocol.
 package calls
 
 import (
@@ -30,7 +12,6 @@ import (
 
 	"github.com/netobserver/netobserver/observer/stream"
 	"github.com/netobserver/netobserver/parser"
-	"github.com/netobserver/netobserver/parser/dns"
 )
 
 // Call is one request and its response on one connection.
@@ -44,7 +25,9 @@ type Call struct {
 	// RequestTS and ResponseTS are the CLOCK_MONOTONIC ns of the events that carried the first
 	// byte of each message.
 	RequestTS, ResponseTS uint64
-	Request, Response     parser.Message
+	// Exchange is what the protocol says of the call: the two messages' frames, and the record
+	// fields it renders on demand.
+	parser.Exchange
 }
 
 // Latency is the time from the request's first byte to the response's first byte, in ns.
@@ -57,12 +40,10 @@ func (c *Call) Latency() uint64 {
 
 // Counters count, per protocol, what became of the messages.
 type Counters struct {
-	Requests, Responses uint64 // messages parsed
-	Calls               uint64 // pairs emitted
-	// UnmatchedRequests: requests that never got a response (pending at close, expiry or
-	// eviction, pushed out by MaxPending, or answered by a response that was lost).
-	// UnmatchedResponses: responses without a request.
-	UnmatchedRequests, UnmatchedResponses uint64
+	// MatchCounts are the messages parsed, the calls emitted and the messages left unmatched
+	// (pending at close, expiry or eviction, pushed out by MaxPending, or answered by a response
+	// that was lost).
+	parser.MatchCounts
 	// Ignored: protocol units that are not calls (handshakes, pushes, interim responses).
 	Ignored uint64
 	// Invalid: times the parser found no message where one should start; InvalidBytes were
@@ -102,10 +83,9 @@ type Config struct {
 	HoldTimeout uint64
 	// Interned bounds the distinct strings the parsers keep. Default 65536.
 	Interned int
-	// DNSAnswer, when set, hears every A and AAAA record of the DNS responses parsed: the
-	// process that received it, the name it asked for, and the record. Records use it for
-	// remote_host.
-	DNSAnswer func(tgid uint32, question string, rec dns.AddrRecord)
+	// HostName, when set, hears every name the traffic gives an address (the A and AAAA records
+	// of DNS answers), with the process that received it. Records use it for remote_host.
+	HostName func(tgid uint32, n parser.HostName)
 	// Logger hears of parser panics and evictions (the 1st, 10th, 100th … of each). Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -157,10 +137,8 @@ type Tracker struct {
 	// batch numbers the batch being visited (from 1); data of batches below settled have no
 	// missing predecessors still to come (see stream.Buffer.Gap).
 	batch, settled uint64
-	call           Call // reused for every emit
-	scratch        parser.Message
+	call           Call   // reused for every emit
 	parsing        []byte // what the parser was last given, for a panic's report
-	addrs          dns.AddrReader
 	evicted        uint64
 	peak           int // the most connections tracked at once
 	// Unsupported counts data events of protocols without a parser.
@@ -210,34 +188,24 @@ func (t *Tracker) Notes() int { return t.connects.len() + t.closes.len() }
 // connections' data then come without the role or the close the control event gave.
 func (t *Tracker) NotesEvicted() uint64 { return t.connects.Evicted + t.closes.Evicted }
 
-// pendingMsg is a parsed message waiting for its other half.
-type pendingMsg struct {
-	ts  uint64
-	msg parser.Message
-}
-
 type conn struct {
-	id       abi.ConnID
-	proto    abi.Protocol
-	role     abi.Role
-	remote   abi.SockAddr
-	parser   parser.Conn
-	matching parser.Matching
-	counters *Counters
-	streams  [2]*stream.Buffer // by parser.MessageType - 1
-	requests []pendingMsg
-	early    []pendingMsg // responses that came before any request
-	// lostAnswers: response bytes were given up since the last response, so some pending
-	// requests may have lost their answers.
-	lostAnswers bool
-	seq         uint64 // creation order: connections ended together emit their calls in this order
-	lastSeen    uint64
-	prev, next  *conn // in Tracker.lru
-	touched     bool
-	waiting     bool
-	closing     bool
-	gone        bool   // no longer tracked
-	closedAt    uint64 // ts of the close event
+	t          *Tracker
+	id         abi.ConnID
+	proto      abi.Protocol
+	role       abi.Role
+	remote     abi.SockAddr
+	l7         parser.Conn // parses, holds the messages waiting for their other half, pairs them
+	hints      parser.StreamHints
+	counters   *Counters
+	streams    [2]*stream.Buffer // by parser.MessageType - 1
+	seq        uint64            // creation order: connections ended together emit their calls in this order
+	lastSeen   uint64
+	prev, next *conn // in Tracker.lru
+	touched    bool
+	waiting    bool
+	closing    bool
+	gone       bool   // no longer tracked
+	closedAt   uint64 // ts of the close event
 }
 
 // Ctrl takes a connect (role and address) or a close (the connection ends at EndBatch).
@@ -322,9 +290,13 @@ func (t *Tracker) open(ev *abi.DataEvent) *conn {
 		t.evict(t.lru.next)
 	}
 	c := &conn{
-		id: ev.ConnID, proto: ev.Protocol, role: abi.RoleUnknown, remote: ev.Addr,
-		parser: p.NewConn(t.strings), matching: p.Matching(), counters: t.counters[ev.Protocol],
+		t: t, id: ev.ConnID, proto: ev.Protocol, role: abi.RoleUnknown, remote: ev.Addr,
+		hints: p.Stream(), counters: t.counters[ev.Protocol],
 	}
+	c.l7 = p.NewConn(parser.ConnConfig{
+		Strings: t.strings, MaxPending: t.cfg.MaxPending, Counts: &c.counters.MatchCounts,
+		Sink: c, Names: t.cfg.HostName != nil,
+	})
 	t.opened++
 	c.seq = t.opened
 	t.conns[ev.ConnID] = c
@@ -491,8 +463,7 @@ func (t *Tracker) drop(c *conn) {
 		return
 	}
 	c.gone = true
-	c.counters.UnmatchedRequests += uint64(len(c.requests))
-	c.counters.UnmatchedResponses += uint64(len(c.early))
+	c.l7.Abandon()
 	for _, s := range c.streams {
 		if s != nil {
 			addStats(&c.counters.Stream, s.Stats())
@@ -623,11 +594,11 @@ func (t *Tracker) next(c *conn, h *[2]head, final bool) (int, bool) {
 	if final {
 		return i, true
 	}
-	if i == rq && len(c.requests) >= t.cfg.MaxPending {
+	if n, oldest := c.l7.Requests(); i == rq && n >= t.cfg.MaxPending {
 		switch {
 		case h[rs].ready():
 			i = rs
-		case t.now < c.requests[0].ts || t.now-c.requests[0].ts < t.cfg.HoldTimeout:
+		case t.now < oldest || t.now-oldest < t.cfg.HoldTimeout:
 			if !crowded(c.streams[rq]) {
 				return 0, false
 			}
@@ -654,7 +625,7 @@ func (t *Tracker) skipGaps(c *conn, i int, settled uint64) (skipped bool) {
 		skipped = true
 		c.counters.GapBytes += n
 		if parser.MessageType(i+1) == parser.Response {
-			c.lostAnswers = true
+			c.l7.ResponsesLost()
 		}
 		if data, _ := s.Head(); len(data) > 0 {
 			return true
@@ -669,22 +640,16 @@ func (t *Tracker) step(c *conn, typ parser.MessageType, data []byte, ts, settled
 	s := c.streams[typ-1]
 	cnt := c.counters
 	t.parsing = data
-	msg := &t.scratch
-	*msg = parser.Message{}
-	res := c.parser.Parse(data, typ, msg)
+	// A Complete message is matched, and a pair emitted, within Parse.
+	res := c.l7.Parse(data, typ, ts)
 	switch res.Status {
-	case parser.Complete:
-		msg.Type = typ
-		if typ == parser.Response && c.proto == abi.ProtoDNS && t.cfg.DNSAnswer != nil {
-			t.answers(c, data, msg.Resource)
+	case parser.Complete, parser.Ignored: // Consumed may pass the buffered bytes
+		if res.Status == parser.Ignored {
+			cnt.Ignored++
 		}
 		s.Consume(res.Consumed)
-		t.deliver(c, typ, ts, msg)
-	case parser.Ignored: // Consumed may pass the buffered bytes, as for Complete
-		cnt.Ignored++
-		s.Consume(res.Consumed)
 	case parser.Invalid:
-		skip := c.parser.FindBoundary(data, typ)
+		skip := c.l7.FindBoundary(data, typ)
 		if skip <= 0 {
 			skip = len(data)
 		}
@@ -702,130 +667,21 @@ func (t *Tracker) step(c *conn, typ parser.MessageType, data []byte, ts, settled
 	return true
 }
 
-func (t *Tracker) answers(c *conn, response []byte, question string) {
-	t.addrs.Read(response, func(r dns.AddrRecord) bool {
-		t.cfg.DNSAnswer(c.id.TGID, question, r)
-		return true
-	})
-}
-
-func (t *Tracker) deliver(c *conn, typ parser.MessageType, ts uint64, msg *parser.Message) {
-	cnt := c.counters
-	m := pendingMsg{ts, *msg}
-	if typ == parser.Request {
-		cnt.Requests++
-		// Held responses older than this request answered requests that were lost.
-		for c.matching == parser.MatchInOrder && len(c.early) > 0 && c.early[0].ts < ts {
-			c.early = remove(c.early, 0)
-			cnt.UnmatchedResponses++
-		}
-		if i := c.match(c.early, &m, true); i >= 0 {
-			resp := c.early[i]
-			c.early = remove(c.early, i)
-			t.pair(c, m, resp)
-			return
-		}
-		if len(c.requests) >= t.cfg.MaxPending {
-			c.requests = remove(c.requests, 0)
-			cnt.UnmatchedRequests++
-		}
-		c.requests = append(c.requests, m)
-		return
-	}
-	cnt.Responses++
-	if c.lostAnswers {
-		c.lostAnswers = false
-		t.dropAnswered(c, ts)
-	}
-	if i := c.match(c.requests, &m, false); i >= 0 {
-		req := c.requests[i]
-		c.requests = remove(c.requests, i)
-		t.pair(c, req, m)
-		return
-	}
-	// No request for it yet: it may have been polled from another CPU after this response, or
-	// be lost. Hold the response for HoldTimeout.
-	if len(c.early) >= t.cfg.MaxPending {
-		c.early = remove(c.early, 0)
-		cnt.UnmatchedResponses++
-	}
-	c.early = append(c.early, m)
-}
-
-// dropAnswered gives up, after response bytes were lost, the pending requests whose answers they
-// held: in order, a response of time ts answers the newest request sent before it or one sent
-// with it (a pipelined write), so requests older than that one were answered in the lost bytes.
-// A loss inside the answers of one pipelined write cannot be told from its timestamps; the
-// pairing then shifts until the queue empties.
-func (t *Tracker) dropAnswered(c *conn, ts uint64) {
-	if c.matching != parser.MatchInOrder {
-		return
-	}
-	newest := -1
-	for i, q := range c.requests {
-		if q.ts <= ts {
-			newest = i
-		}
-	}
-	if newest <= 0 {
-		return
-	}
-	n := 0
-	for n < newest && c.requests[n].ts < c.requests[newest].ts {
-		n++
-	}
-	c.requests = append(c.requests[:0], c.requests[n:]...)
-	c.counters.UnmatchedRequests += uint64(n)
-}
-
-// match returns the index in q of the other half of m, or -1. In order, a response pairs with
-// the oldest waiting request, and a request with the oldest held response, provided the request
-// is not newer than the response: a request newer than a response cannot be what it answers (that
-// request was lost). By ID, the halves share Message.ID.
-func (c *conn) match(q []pendingMsg, m *pendingMsg, mIsRequest bool) int {
-	if c.matching == parser.MatchByID {
-		for i := range q {
-			if q[i].msg.ID == m.msg.ID {
-				return i
-			}
-		}
-		return -1
-	}
-	if len(q) == 0 {
-		return -1
-	}
-	req, resp := q[0].ts, m.ts
-	if mIsRequest {
-		req, resp = m.ts, q[0].ts
-	}
-	if req > resp {
-		return -1
-	}
-	return 0
-}
-
-// remove deletes q[i] in place, so the queue's array is reused.
-func remove(q []pendingMsg, i int) []pendingMsg {
-	copy(q[i:], q[i+1:])
-	return q[:len(q)-1]
-}
-
-func (t *Tracker) pair(c *conn, req, resp pendingMsg) {
-	c.counters.Calls++
+// Call implements parser.Sink: a pair of c's goes out as a Call.
+func (c *conn) Call(requestTS, responseTS uint64, x *parser.Exchange) {
+	t := c.t
 	t.call = Call{
 		Conn: c.id, Protocol: c.proto, Role: c.role, Remote: c.remote,
-		RequestTS: req.ts, ResponseTS: resp.ts, Request: req.msg, Response: resp.msg,
+		RequestTS: requestTS, ResponseTS: responseTS, Exchange: *x,
 	}
 	t.emit(&t.call)
 }
 
+// HostName implements parser.Sink.
+func (c *conn) HostName(n parser.HostName) { c.t.cfg.HostName(c.id.TGID, n) }
+
 // expireEarly gives up responses that waited HoldTimeout for a request.
-func (t *Tracker) expireEarly(c *conn) {
-	for len(c.early) > 0 && t.now-c.early[0].ts >= t.cfg.HoldTimeout {
-		c.early = remove(c.early, 0)
-		c.counters.UnmatchedResponses++
-	}
-}
+func (t *Tracker) expireEarly(c *conn) { c.l7.ExpireResponses(t.now, t.cfg.HoldTimeout) }
 
 func (c *conn) setRole(r abi.Role) {
 	if r == abi.RoleClient || r == abi.RoleServer {
@@ -855,7 +711,7 @@ func (c *conn) messageType(d abi.Direction) parser.MessageType {
 
 func (c *conn) stream(typ parser.MessageType, capacity int) *stream.Buffer {
 	if c.streams[typ-1] == nil {
-		c.streams[typ-1] = stream.New(stream.Config{Cap: capacity, MySQL: c.proto == abi.ProtoMySQL})
+		c.streams[typ-1] = stream.New(stream.Config{Cap: capacity, GlueLengthHeader: c.hints.GlueLengthHeader})
 	}
 	return c.streams[typ-1]
 }

@@ -31,8 +31,8 @@ type harness struct {
 func newHarness() *harness {
 	h := &harness{}
 	h.Tracker = New(Config{}, Parsers(), func(c *Call) {
-		h.calls = append(h.calls, recorded{c.Request.Method, c.Request.Resource, c.Response.Status,
-			c.Response.Success, c.Latency(), c.Request.Size})
+		method, resource, status := describe(c)
+		h.calls = append(h.calls, recorded{method, resource, status, c.Response.Success, c.Latency(), c.Request.Size})
 	})
 	return h
 }

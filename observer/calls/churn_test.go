@@ -44,7 +44,7 @@ func TestConnectionChurn(t *testing.T) {
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 	calls := 0
 	tr := New(Config{}, Parsers(), func(c *Call) {
-		if c.Request.Resource == "/health" && c.Response.Status == 200 && c.Latency() == 10_000 {
+		if _, resource, status := describe(c); resource == "/health" && status == 200 && c.Latency() == 10_000 {
 			calls++
 		}
 	})
@@ -138,16 +138,27 @@ func TestEvictLeastRecentlyActive(t *testing.T) {
 	assert.Contains(t, log.String(), "evicted=100\n")
 }
 
-// panicky is a protocol whose parser panics on a request starting with "boom".
-type panicky struct{}
+// panicky is a line protocol whose parser panics on a request starting with "boom".
+var panicky = parser.Define(parser.Spec[line]{
+	Kernel:    abi.ProtoKafka, // a protocol number the tests can spare
+	Records:   parser.Records{Name: "panicky", A: []string{}, B: parser.L7Req},
+	NewParser: func(*parser.Interner) parser.Parser[line] { return panickyParser{} },
+	Matcher:   parser.InOrder[line]{},
+	FieldsA:   func(_, _ *line) parser.Fields { return parser.Fields{} },
+	FieldsB:   func(_, _ *line) parser.Fields { return parser.Fields{} },
+})
 
-func (panicky) Name() string                         { return "panicky" }
-func (panicky) Matching() parser.Matching            { return parser.MatchInOrder }
-func (panicky) NewConn(*parser.Interner) parser.Conn { return &panickyConn{} }
+// line is a message of panicky.
+type line struct {
+	typ  parser.MessageType
+	size int
+}
 
-type panickyConn struct{}
+func (l line) Frame() parser.Frame { return parser.Frame{Type: l.typ, Size: l.size} }
 
-func (*panickyConn) Parse(buf []byte, typ parser.MessageType, msg *parser.Message) parser.Result {
+type panickyParser struct{}
+
+func (panickyParser) Parse(buf []byte, typ parser.MessageType, msg *line) parser.Result {
 	i := bytes.IndexByte(buf, '\n')
 	if i < 0 {
 		return parser.Result{Status: parser.NeedMore}
@@ -156,12 +167,11 @@ func (*panickyConn) Parse(buf []byte, typ parser.MessageType, msg *parser.Messag
 		var table []int
 		_ = table[len(buf)] // index out of range, as parser/mysql's le32 on a short body did
 	}
-	msg.Method = "LINE"
-	msg.Size = i + 1
+	msg.typ, msg.size = typ, i+1
 	return parser.Result{Status: parser.Complete, Consumed: i + 1}
 }
 
-func (*panickyConn) FindBoundary([]byte, parser.MessageType) int { return -1 }
+func (panickyParser) FindBoundary([]byte, parser.MessageType) int { return -1 }
 
 // A parser that panics takes down its connection's state, never the process: the panic is
 // counted and logged with the protocol and the bytes, other connections go on, and the
@@ -170,7 +180,7 @@ func TestParserPanicIsContained(t *testing.T) {
 	var log bytes.Buffer
 	calls := 0
 	parsers := Parsers()
-	parsers[abi.ProtoKafka] = panicky{} // a protocol number the tests can spare
+	parsers[panicky.Kernel()] = panicky
 	tr := New(Config{Logger: slog.New(slog.NewTextHandler(&log, nil))}, parsers, func(*Call) { calls++ })
 	pos := map[wireKey]uint64{}
 	send := func(fd int32, dir abi.Direction, ts uint64, p string) {

@@ -28,7 +28,8 @@ type wireKey struct {
 func newWire(cfg Config) *wire {
 	w := &wire{pos: make(map[wireKey]uint64)}
 	w.tr = New(cfg, Parsers(), func(c *Call) {
-		w.calls = append(w.calls, fmt.Sprintf("%s %s -> %v %d", c.Request.Method, c.Request.Resource, c.Response.Success, c.Latency()))
+		method, resource, _ := describe(c)
+		w.calls = append(w.calls, fmt.Sprintf("%s %s -> %v %d", method, resource, c.Response.Success, c.Latency()))
 	})
 	return w
 }

@@ -181,7 +181,10 @@ func runModel(t *testing.T, in []byte, trace func(string, ...any)) {
 	{
 		s := &src{b: in}
 		maxChunk := 1 + s.n(8)
-		cfg := Config{MaxChunk: maxChunk, MySQL: s.n(2) == 0, GapTimeout: uint64(1 + s.n(100))}
+		cfg := Config{MaxChunk: maxChunk, GapTimeout: uint64(1 + s.n(100))}
+		if s.n(2) == 0 {
+			cfg.GlueLengthHeader = mysqlGlue
+		}
 		if s.n(3) == 0 {
 			cfg.Cap = 4*maxChunk + s.n(64)
 		} else {
@@ -190,7 +193,7 @@ func runModel(t *testing.T, in []byte, trace func(string, ...any)) {
 		if s.n(2) == 0 {
 			cfg.GapBytes = 1 + s.n(32)
 		}
-		m := buildModel(s, maxChunk, cfg.MySQL)
+		m := buildModel(s, maxChunk, cfg.GlueLengthHeader != nil)
 		trace("cfg %+v base %d len %d", cfg, m.base, len(m.ref))
 		for i, g := range m.groups {
 			for _, c := range g {

@@ -3,7 +3,12 @@ package stream
 import (
 	"bytes"
 	"testing"
+
+	"github.com/netobserver/netobserver/parser/mysql"
 )
+
+// mysqlGlue is the stream hint of MySQL connections, the one protocol rule for length_header.
+var mysqlGlue = mysql.Protocol.Stream().GlueLengthHeader
 
 // ch is a plain event: pos after the syscall, wire size, payload, ts.
 func ch(pos uint64, org uint32, payload string, ts uint64) Chunk {
@@ -419,23 +424,23 @@ func TestTryToPrepend(t *testing.T) {
 }
 
 func TestMySQLGlue(t *testing.T) {
-	mysql := small
-	mysql.MySQL = true
+	glue := small
+	glue.GlueLengthHeader = mysqlGlue
 	body := func(payload string, lh string) Chunk {
 		c := ch(4+uint64(len(payload)), uint32(len(payload)), payload, 9)
 		c.LengthHeader = le(lh)
 		return c
 	}
 	// A 5-byte packet body read after its header (05 00 00, sequence 01).
-	play(t, mysql, []step{
+	play(t, glue, []step{
 		{name: "glued", add: []Chunk{body("hello", "\x05\x00\x00\x01")}, head: "\x05\x00\x00\x01hello", pos: 0, ts: 9},
 	}, Stats{Chunks: 1, Received: 9, Prepended: 4})
 	// The length does not match the body: not glued.
-	play(t, mysql, []step{
+	play(t, glue, []step{
 		{name: "other length", add: []Chunk{body("hello", "\x06\x00\x00\x01")}, head: "hello", pos: 4},
 	}, Stats{Chunks: 1, Received: 5})
 	// The payload already starts with that length: it is a whole packet, not glued.
-	play(t, mysql, []step{
+	play(t, glue, []step{
 		{name: "starts with the length", add: []Chunk{body("\x09\x00\x00\x02abcde", "\x09\x00\x00\x01")}, head: "\x09\x00\x00\x02abcde", pos: 4},
 	}, Stats{Chunks: 1, Received: 9})
 	// Not a MySQL connection: the rule does not apply.
@@ -444,7 +449,7 @@ func TestMySQLGlue(t *testing.T) {
 	}, Stats{Chunks: 1, Received: 5})
 	// A body longer than one chunk: the rule compares the group's total size.
 	big := "0123456789"
-	play(t, mysql, []step{
+	play(t, glue, []step{
 		{name: "multi-chunk body", add: []Chunk{
 			{Pos: 14, OrgSize: 4, Payload: []byte(big[:4]), TS: 9, LengthHeader: le("\x0a\x00\x00\x03")},
 			{Pos: 14, OrgSize: 4, Payload: []byte(big[4:8]), TS: 9, LengthHeader: le("\x0a\x00\x00\x03")},

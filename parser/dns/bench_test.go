@@ -32,7 +32,7 @@ func BenchmarkParse(b *testing.B) {
 	msgs = append(msgs, msg{tcp(queryA), parser.Request}, msg{respChain, parser.Response})
 	total += len(queryA) + 2 + len(respChain)
 	c := NewConn(parser.NewInterner(1024))
-	var m parser.Message
+	var m Message
 	b.SetBytes(int64(total / len(msgs)))
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -97,7 +97,7 @@ func TestCaptures(t *testing.T) {
 			for _, side := range []string{"server", "client"} {
 				// The client sends queries and receives responses; the server the reverse.
 				for _, typ := range []parser.MessageType{parser.Request, parser.Response} {
-					var got []parser.Message
+					var got []Message
 					var stream, msgs []byte
 					c := newConn()
 					for _, s := range calls {
@@ -108,7 +108,7 @@ func TestCaptures(t *testing.T) {
 							stream = append(stream, seg...)
 						}
 						for {
-							var m parser.Message
+							var m Message
 							r := c.Parse(stream, typ, &m)
 							if r.Status == parser.NeedMore {
 								break
@@ -167,7 +167,7 @@ func TestCaptures(t *testing.T) {
 				}
 				c := newConn()
 				for len(stream) > 0 {
-					var m parser.Message
+					var m Message
 					r := c.Parse(stream, typ, &m)
 					if r.Status != parser.Complete {
 						break

@@ -1,74 +1,8 @@
-// Package dns parses DNS queries and responses (RFC 1035) for the network observer: over UDP, where
-// one datagram is one message, and over TCP, where each message follows a 2-byte big-endian
-// length (RFC 1035 §4.2.2, RFC 7766).
-//
-// # Framing
-//
-// The caller does not say which transport a connection uses, so Parse decides from the bytes. The
-// first two bytes are taken as a TCP length prefix when all of this holds:
-//
-//   - their value L is at least 12 (a header),
-//   - the 12 bytes after them form a sane header for the expected message type (QR bit, opcode,
-//     reserved Z bit clear, no rcode in a query, 0..16 questions, at least one in a query, and
-//     section counts whose minimum sizes fit in L), and
-//   - walking the questions and records from there ends exactly L bytes after the prefix.
-//
-// Otherwise the bytes are read as a bare UDP message whose length is where its last record ends.
-//
-// The rule is ambiguous only for bytes that are a valid message both ways. A UDP datagram whose
-// transaction ID happens to equal its length minus 2 passes the first test, but the shifted
-// "header" the second test reads is made of the real flags (as an ID), the question count (as
-// flags), the answer count (as a question count), and so on: a response then has QR clear (the
-// question count is below 0x8000), and a query has rcode 1 (its question count is 1) or, failing
-// that, would need its section walk to end exactly at the datagram's end. Real datagrams therefore
-// fall through to the UDP reading and parse correctly; the tests check this for every vector. The
-// converse, a TCP message read bare, has the real flags as question count (0x0100 and up for a
-// query with RD set, 0x8000 and up for any response), far beyond the bound. When both readings
-// are complete (only constructed bytes do that) the framing that last succeeded on the connection
-// wins, TCP first on a fresh one, because its exact length is the stronger check.
-//
-// While a TCP message has not fully arrived, Parse returns NeedMore as long as its beginning is
-// plausible. A UDP message cut short (the kernel copies at most 16 KiB of a datagram) also returns
-// NeedMore, because its length is not written anywhere: the stream buffer's gap machinery is what
-// moves the caller past it.
-//
-// # Names
-//
-// Query names are reported as sent (case kept), labels joined by '.', without the trailing dot;
-// the root is ".". Several questions are comma-joined. Label bytes are not escaped. Compression
-// pointers must point strictly backwards and past the header; a name is at most 255 wire bytes
-// and 63 bytes per label; at most 64 pointers are followed. Anything else is Invalid.
-//
-// # Messages
-//
-// A query fills Method (the first question's type name, as iLogtail names it), Resource and ID;
-// a response fills ID, Status (the rcode, extended by an OPT record), Answers (ANCOUNT) and
-// Success (rcode 0 with at least one answer), and, because a response echoes its question,
-// Method and Resource as well: a caller that lost the query can still record the answer.
-// Responses are matched to queries by ID (parser.MatchByID).
-//
-// AppendAddrs and AddrReader extract the A and AAAA records of a response, which the observer
-// needs to name remote addresses (remote_host).
 package dns
 
 import (
 	"github.com/netobserver/netobserver/parser"
 )
-
-// Protocol is DNS for the observer. Its zero value is ready to use.
-type Protocol struct{}
-
-var _ parser.Protocol = Protocol{}
-
-// Name is "dns", the protocol's name in records.
-func (Protocol) Name() string { return "dns" }
-
-// Matching pairs responses with queries by transaction ID: resolvers pipeline queries over one
-// socket and answers come back in any order.
-func (Protocol) Matching() parser.Matching { return parser.MatchByID }
-
-// NewConn returns the parsing state of one connection; names are interned in in.
-func (Protocol) NewConn(in *parser.Interner) parser.Conn { return NewConn(in) }
 
 // Conn is the parsing state of one DNS connection: the framing last seen and scratch space for
 // names, reused so that parsing allocates nothing once a name has been interned.
@@ -76,6 +10,7 @@ type Conn struct {
 	in      *parser.Interner
 	framing framing
 	names   []byte
+	addrs   AddrReader
 }
 
 // NewConn returns the parsing state of one connection; names are interned in in.
@@ -83,11 +18,9 @@ func NewConn(in *parser.Interner) *Conn {
 	return &Conn{in: in, names: make([]byte, 0, 256)}
 }
 
-var _ parser.Conn = (*Conn)(nil)
-
 // Parse examines the message at the start of buf. See the package documentation for framing and
 // for what it fills in msg.
-func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *parser.Message) parser.Result {
+func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *Message) parser.Result {
 	if typ != parser.Request && typ != parser.Response {
 		return parser.Result{Status: parser.Invalid}
 	}
@@ -101,7 +34,7 @@ func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *parser.Message) pa
 		return parser.Result{Status: parser.Invalid}
 	}
 	c.framing = f
-	*msg = parser.Message{
+	*msg = Message{
 		Type: typ,
 		Size: n,
 		ID:   uint32(in.h.id),

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/parser"
+	"github.com/netobserver/netobserver/parser/internal/parsertest"
 )
 
 // h decodes a hex literal; spaces, newlines and "|" (used to mark fields) are ignored.
@@ -83,12 +85,12 @@ func query(id, qtype uint16, name string) []byte {
 type want struct {
 	status   parser.Status
 	consumed int
-	msg      parser.Message
+	msg      Message
 }
 
 func check(t *testing.T, name string, c *Conn, buf []byte, typ parser.MessageType, w want) {
 	t.Helper()
-	var m parser.Message
+	var m Message
 	r := c.Parse(buf, typ, &m)
 	if r.Status != w.status || r.Consumed != w.consumed {
 		t.Fatalf("%s: Parse = %v/%d, want %v/%d", name, r.Status, r.Consumed, w.status, w.consumed)
@@ -100,12 +102,12 @@ func check(t *testing.T, name string, c *Conn, buf []byte, typ parser.MessageTyp
 
 func newConn() *Conn { return NewConn(parser.NewInterner(1024)) }
 
-func reqMsg(size int, id uint32, method, res string) parser.Message {
-	return parser.Message{Type: parser.Request, Size: size, ID: id, Method: method, Resource: res}
+func reqMsg(size int, id uint32, method, res string) Message {
+	return Message{Type: parser.Request, Size: size, ID: id, Method: method, Resource: res}
 }
 
-func respMsg(size int, id uint32, method, res string, rcode, answers int) parser.Message {
-	return parser.Message{Type: parser.Response, Size: size, ID: id, Method: method, Resource: res,
+func respMsg(size int, id uint32, method, res string, rcode, answers int) Message {
+	return Message{Type: parser.Response, Size: size, ID: id, Method: method, Resource: res,
 		Status: rcode, Answers: answers, Success: rcode == 0 && answers > 0}
 }
 
@@ -114,13 +116,13 @@ func literalCases() []struct {
 	name string
 	buf  []byte
 	typ  parser.MessageType
-	msg  parser.Message
+	msg  Message
 } {
 	return []struct {
 		name string
 		buf  []byte
 		typ  parser.MessageType
-		msg  parser.Message
+		msg  Message
 	}{
 		{"query A", queryA, parser.Request, reqMsg(29, 0x1234, "A", "example.com")},
 		{"answer A", respA, parser.Response, respMsg(45, 0x1234, "A", "example.com", 0, 1)},
@@ -164,7 +166,7 @@ func TestIDEqualsLengthMinus2(t *testing.T) {
 		check(t, tc.name+" fresh", newConn(), buf, tc.typ, want{parser.Complete, len(buf), m})
 
 		c := newConn()
-		var scratch parser.Message
+		var scratch Message
 		if r := c.Parse(tcp(tc.buf), tc.typ, &scratch); r.Status != parser.Complete {
 			t.Fatalf("%s: TCP warm-up: %v", tc.name, r.Status)
 		}
@@ -189,7 +191,7 @@ func TestTypeNames(t *testing.T) {
 // TestEveryPrefix cuts every vector, bare and TCP-framed, at every length: a proper prefix of a
 // message is never Complete and, since what it holds is a plausible beginning, is NeedMore.
 func TestEveryPrefix(t *testing.T) {
-	var m parser.Message
+	var m Message
 	for _, tc := range literalCases() {
 		for _, buf := range [][]byte{tc.buf, tcp(tc.buf)} {
 			c := newConn()
@@ -207,7 +209,7 @@ func TestStreams(t *testing.T) {
 	// concatenated by position, and pipelined TCP messages.
 	for _, framed := range []bool{false, true} {
 		var stream []byte
-		var wants []parser.Message
+		var wants []Message
 		for _, tc := range literalCases() {
 			if tc.typ != parser.Response {
 				continue
@@ -350,7 +352,7 @@ func TestFindBoundary(t *testing.T) {
 			}
 			off += b
 			steps++
-			var m parser.Message
+			var m Message
 			if r := c.Parse(tc.buf[off:], tc.typ, &m); r.Status == parser.Complete {
 				if off != tc.want || r.Consumed != tc.size {
 					t.Fatalf("%s: message at %d size %d, want %d size %d", tc.name, off, r.Consumed, tc.want, tc.size)
@@ -420,27 +422,60 @@ func TestAddrs(t *testing.T) {
 }
 
 func TestProtocol(t *testing.T) {
-	var p parser.Protocol = Protocol{}
-	if p.Name() != "dns" || p.Matching() != parser.MatchByID {
-		t.Fatalf("Name %q Matching %v", p.Name(), p.Matching())
-	}
-	c := p.NewConn(parser.NewInterner(8))
-	var m parser.Message
-	if r := c.Parse(queryA, parser.Request, &m); r.Status != parser.Complete || m.Resource != "example.com" {
-		t.Fatalf("Parse via Protocol: %v %+v", r, m)
-	}
-	if r := c.Parse(queryA, parser.MessageType(0), &m); r.Status != parser.Invalid {
-		t.Fatalf("unknown type: %v", r.Status)
-	}
+	parsertest.CheckProtocol(t, Protocol, "dns", abi.ProtoDNS, parser.Parser[Message](newConn()))
 	// A Conn without an Interner still works (it allocates).
+	var m Message
 	if r := NewConn(nil).Parse(queryA, parser.Request, &m); r.Status != parser.Complete || m.Resource != "example.com" {
 		t.Fatalf("nil interner: %v %+v", r, m)
 	}
 }
 
+// sink records what a parser.Conn of Protocol produces.
+type sink struct {
+	calls []string
+	names []parser.HostName
+}
+
+func (s *sink) Call(reqTS, respTS uint64, x *parser.Exchange) {
+	s.calls = append(s.calls, fmt.Sprintf("%d-%d %v %v", reqTS, respTS, x.FieldsA(), x.FieldsB()))
+}
+
+func (s *sink) HostName(n parser.HostName) { s.names = append(s.names, n) }
+
+// TestConn follows queries and answers through the Protocol's Conn: answers pair with queries by
+// id, in any order, and an answer's A records name their addresses after the question.
+func TestConn(t *testing.T) {
+	var s sink
+	c := Protocol.NewConn(parser.ConnConfig{Strings: parser.NewInterner(8), MaxPending: 4,
+		Counts: &parser.MatchCounts{}, Sink: &s, Names: true})
+	other := withID(queryA, 0x4321)
+	for i, m := range []struct {
+		buf []byte
+		typ parser.MessageType
+	}{{queryA, parser.Request}, {other, parser.Request}, {withID(respA, 0x4321), parser.Response}, {respA, parser.Response}} {
+		if r := c.Parse(m.buf, m.typ, uint64(10+i)); r.Status != parser.Complete {
+			t.Fatalf("message %d: %v", i, r)
+		}
+	}
+	want := []string{
+		"11-12 [example.com A 1   ] [A  example.com  1 -1]",
+		"10-13 [example.com A 1   ] [A  example.com  1 -1]",
+	}
+	if fmt.Sprint(s.calls) != fmt.Sprint(want) {
+		t.Errorf("calls %q, want %q", s.calls, want)
+	}
+	n := parser.HostName{Host: "example.com", Addr: netip.MustParseAddr("93.184.216.34"), TTL: 3600}
+	if fmt.Sprint(s.names) != fmt.Sprint([]parser.HostName{n, n}) {
+		t.Errorf("names %+v, want twice %+v", s.names, n)
+	}
+	if n, _ := c.Requests(); n != 0 {
+		t.Errorf("%d requests left waiting", n)
+	}
+}
+
 func TestZeroAllocs(t *testing.T) {
 	c := newConn()
-	var m parser.Message
+	var m Message
 	bufs := [][]byte{queryA, respA, tcp(respNX), query2, respChain}
 	for _, b := range bufs { // intern the names once
 		c.Parse(b, typeOf(b), &m)

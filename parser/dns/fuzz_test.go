@@ -30,14 +30,14 @@ func FuzzParse(f *testing.F) {
 			typ = parser.Response
 		}
 		c := NewConn(in)
-		var m parser.Message
+		var m Message
 		r := c.Parse(buf, typ, &m)
 		switch r.Status {
 		case parser.Complete:
 			if r.Consumed < headerLen || r.Consumed > len(buf) || m.Size != r.Consumed || m.Type != typ {
 				t.Fatalf("complete: consumed %d of %d, msg %+v", r.Consumed, len(buf), m)
 			}
-			var again parser.Message
+			var again Message
 			if r2 := NewConn(in).Parse(buf[:r.Consumed], typ, &again); r2 != r || again != m {
 				t.Fatalf("re-parse of the message alone: %+v %+v, first %+v %+v", r2, again, r, m)
 			}

@@ -1,11 +1,10 @@
 package http
 
 import (
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/netobserver/netobserver/parser"
+	"github.com/netobserver/netobserver/parser/internal/parsertest"
 )
 
 // A typical browser-less API call: 300 bytes, a handful of headers.
@@ -30,10 +29,10 @@ const benchResponse = "HTTP/1.1 200 OK\r\n" +
 func bench(b *testing.B, msg string, typ parser.MessageType) {
 	c := newConn()
 	buf := []byte(msg)
-	var m parser.Message
+	var m Message
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
-	defer reportCPU(b, len(buf))()
+	defer parsertest.ReportCPU(b, len(buf))()
 	for b.Loop() {
 		if typ == parser.Response {
 			c.pushRequest(0)
@@ -53,23 +52,4 @@ func BenchmarkChunkedResponse(b *testing.B) {
 		msg += "40\r\n" + string(make([]byte, 64)) + "\r\n"
 	}
 	bench(b, msg+"0\r\n\r\n", parser.Response)
-}
-
-// reportCPU reports the process's CPU time per operation, and the throughput it gives, next to
-// the wall-clock figures: on a shared, loaded machine wall time also counts waiting for a CPU.
-func reportCPU(b *testing.B, size int) func() {
-	start := cpuTime()
-	return func() {
-		ns := float64(cpuTime()-start) / float64(b.N)
-		b.ReportMetric(ns, "cpu-ns/op")
-		b.ReportMetric(float64(size)/ns*1e3, "cpu-MB/s")
-	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -5,47 +5,46 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/netobserver/netobserver/parser"
 	"github.com/netobserver/netobserver/parser/internal/parsertest"
 )
 
 func TestCaptures(t *testing.T) {
 	const host = "127.0.0.1:28481" // the recording proxy curl talked to
-	greq := func(size int, path string) parser.Message {
-		return parser.Message{Type: req, Size: size, Method: "GET", Host: host, Resource: path, Version: "1.1"}
+	greq := func(size int, path string) Message {
+		return Message{Type: req, Size: size, Method: "GET", Host: host, Resource: path, Version: "1.1"}
 	}
-	rsp := func(size, code int) parser.Message {
-		return parser.Message{Type: resp, Size: size, Version: "1.1", Status: code, Success: code < 400}
+	rsp := func(size, code int) Message {
+		return Message{Type: resp, Size: size, Version: "1.1", Status: code, Success: code < 400}
 	}
 	tests := []struct {
 		name         string
-		reqs, resps  []parser.Message
+		reqs, resps  []Message
 		ignoredResps int
 	}{
 		// The query string (user=alice&token=...) is cut.
-		{"get-1", []parser.Message{greq(113, "/index.html")}, []parser.Message{rsp(279, 200)}, 0},
+		{"get-1", []Message{greq(113, "/index.html")}, []Message{rsp(279, 200)}, 0},
 		// Content-Length: 43 on a reply to HEAD announces no body.
-		{"head-1", []parser.Message{{Type: req, Size: 90, Method: "HEAD", Host: host, Resource: "/index.html", Version: "1.1"}},
-			[]parser.Message{rsp(236, 200)}, 0},
-		{"post-1", []parser.Message{{Type: req, Size: 185, Method: "POST", Host: host, Resource: "/echo", Version: "1.1"}},
-			[]parser.Message{rsp(154, 200)}, 0},
+		{"head-1", []Message{{Type: req, Size: 90, Method: "HEAD", Host: host, Resource: "/index.html", Version: "1.1"}},
+			[]Message{rsp(236, 200)}, 0},
+		{"post-1", []Message{{Type: req, Size: 185, Method: "POST", Host: host, Resource: "/echo", Version: "1.1"}},
+			[]Message{rsp(154, 200)}, 0},
 		// nginx answers 100 Continue, then 200 before the body arrives; the request's size
 		// includes the body announced.
-		{"expect-1", []parser.Message{{Type: req, Size: 178 + 20692, Method: "POST", Host: host, Resource: "/echo", Version: "1.1"}},
-			[]parser.Message{rsp(154, 200)}, 1},
+		{"expect-1", []Message{{Type: req, Size: 178 + 20692, Method: "POST", Host: host, Resource: "/echo", Version: "1.1"}},
+			[]Message{rsp(154, 200)}, 1},
 		// gzip on the fly: Transfer-Encoding: chunked.
-		{"chunked-1", []parser.Message{greq(109, "/big.txt")}, []parser.Message{rsp(1366, 200)}, 0},
-		{"keepalive-1", []parser.Message{greq(89, "/index.html"), greq(84, "/a.txt"), greq(86, "/missing"), greq(86, "/big.txt")},
-			[]parser.Message{rsp(279, 200), rsp(255, 200), rsp(308, 404), rsp(20934, 200)}, 0},
-		{"notmodified-1", []parser.Message{greq(139, "/index.html")}, []parser.Message{rsp(179, 304)}, 0},
+		{"chunked-1", []Message{greq(109, "/big.txt")}, []Message{rsp(1366, 200)}, 0},
+		{"keepalive-1", []Message{greq(89, "/index.html"), greq(84, "/a.txt"), greq(86, "/missing"), greq(86, "/big.txt")},
+			[]Message{rsp(279, 200), rsp(255, 200), rsp(308, 404), rsp(20934, 200)}, 0},
+		{"notmodified-1", []Message{greq(139, "/index.html")}, []Message{rsp(179, 304)}, 0},
 		// An HTTP/1.0 request; nginx answers in HTTP/1.1 with Content-Length and closes.
-		{"http10-1", []parser.Message{{Type: req, Size: 84, Method: "GET", Host: host, Resource: "/a.txt", Version: "1.0"}},
-			[]parser.Message{rsp(250, 200)}, 0},
-		{"pipelined-1", []parser.Message{
+		{"http10-1", []Message{{Type: req, Size: 84, Method: "GET", Host: host, Resource: "/a.txt", Version: "1.0"}},
+			[]Message{rsp(250, 200)}, 0},
+		{"pipelined-1", []Message{
 			{Type: req, Size: 40, Method: "GET", Host: "127.0.0.1", Resource: "/a.txt", Version: "1.1"},
 			{Type: req, Size: 46, Method: "HEAD", Host: "127.0.0.1", Resource: "/index.html", Version: "1.1"},
 			{Type: req, Size: 68, Method: "GET", Host: "127.0.0.1", Resource: "/index.html", Version: "1.1"},
-		}, []parser.Message{rsp(255, 200), rsp(236, 200), rsp(274, 200)}, 0},
+		}, []Message{rsp(255, 200), rsp(236, 200), rsp(274, 200)}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,7 +54,7 @@ func TestCaptures(t *testing.T) {
 				for _, d := range []struct {
 					name    string
 					steps   []step
-					want    []parser.Message
+					want    []Message
 					ignored int
 					total   int
 				}{

@@ -11,12 +11,12 @@ import (
 // remembers how far it scanned, so the next call on the same message resumes; once the body
 // outgrows MaxPending the message is reported Truncated at the last chunk known and the rest
 // is left to continueChunks.
-func (c *Conn) chunkedBody(d *direction, buf []byte, hdr int, m *parser.Message) parser.Result {
+func (c *Conn) chunkedBody(d *direction, buf []byte, hdr int, m *Message) parser.Result {
 	off := hdr
-	if d.cur.ok && d.stage == stageChunks && d.h.end == hdr && d.cur.matches(buf) {
-		off = d.cur.pos
+	if d.cur.OK && d.stage == stageChunks && d.h.end == hdr && d.cur.Matches(buf) {
+		off = d.cur.Pos
 	}
-	d.cur.ok = false
+	d.cur.OK = false
 	end, next, extent, st := c.scanChunks(buf, off)
 	switch st {
 	case parser.Complete:
@@ -30,7 +30,7 @@ func (c *Conn) chunkedBody(d *direction, buf []byte, hdr int, m *parser.Message)
 		m.Size, m.Truncated = extent, true
 		return parser.Result{Status: parser.Complete, Consumed: extent}
 	}
-	if d.cur.save(buf, next) {
+	if d.cur.Save(buf, next) {
 		d.stage, d.h.end = stageChunks, hdr
 	}
 	return parser.Result{Status: parser.NeedMore}
@@ -155,32 +155,4 @@ func unhex(b byte) int {
 		return int(b-'A') + 10
 	}
 	return -1
-}
-
-// cursor remembers where the scan of an incomplete message stopped, so that the next call on
-// the same message resumes there: work stays linear in the message size however it trickles
-// in. The caller calls again with the same start and more bytes; the bytes at both ends of the
-// part scanned recognise it, and FindBoundary forgets it when the caller gives up.
-type cursor struct {
-	ok   bool
-	pos  int
-	head [16]byte
-	tail [16]byte
-}
-
-// save remembers pos in buf; small scans are not worth it.
-func (c *cursor) save(buf []byte, pos int) bool {
-	if pos < len(c.tail) || len(buf) < len(c.head) {
-		return false
-	}
-	c.ok, c.pos = true, pos
-	copy(c.head[:], buf)
-	copy(c.tail[:], buf[pos-len(c.tail):pos])
-	return true
-}
-
-func (c *cursor) matches(buf []byte) bool {
-	return c.pos <= len(buf) && len(buf) >= len(c.head) &&
-		bytes.Equal(buf[:len(c.head)], c.head[:]) &&
-		bytes.Equal(buf[c.pos-len(c.tail):c.pos], c.tail[:])
 }

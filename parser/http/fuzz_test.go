@@ -32,7 +32,7 @@ func fuzzParse(t *testing.T, reqs, resps []byte, step uint8) {
 
 // checkResult checks the contract, with Consumed bounded by what a header may announce, and the
 // fields HTTP fills.
-func checkResult(t testing.TB, buf []byte, typ parser.MessageType, r parser.Result, m *parser.Message) {
+func checkResult(t testing.TB, buf []byte, typ parser.MessageType, r parser.Result, m *Message) {
 	t.Helper()
 	parsertest.CheckResult(t, buf, typ, r, m, parsertest.Limits{Beyond: maxBody + MaxHeader, ExactSize: true})
 	if r.Status != parser.Complete {

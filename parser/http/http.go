@@ -1,31 +1,11 @@
-// Package http parses HTTP/1.0 and HTTP/1.1 for netobserver.
-//
-// It owns HTTP/1 framing — where each request and response ends in a byte stream, whether the
-// body is delimited by Content-Length, by chunked transfer coding, by the connection closing, or
-// absent (HEAD replies, 1xx, 204, 304) — and the fields records need: method, Host, the path
-// without its query string (query strings carry user data and never leave the host), version
-// and status. Bodies are skipped, never read.
-//
-// A Conn remembers what one connection's earlier messages imply for later ones: the methods of
-// unanswered requests (a reply to HEAD has no body), a body running until close, a protocol
-// switch, and how far an incomplete chunked body was scanned, so that a message trickling in is
-// scanned once however many calls it takes.
 package http
 
 import (
 	"bytes"
 
 	"github.com/netobserver/netobserver/parser"
+	"github.com/netobserver/netobserver/parser/internal/cursor"
 )
-
-// Protocol is HTTP/1.x. Responses answer requests in order, pipelined or not.
-var Protocol parser.Protocol = protocol{}
-
-type protocol struct{}
-
-func (protocol) Name() string                            { return "http" }
-func (protocol) Matching() parser.Matching               { return parser.MatchInOrder }
-func (protocol) NewConn(in *parser.Interner) parser.Conn { return NewConn(in) }
 
 const (
 	// MaxHeader bounds the start line and header section together. Servers refuse less (nginx
@@ -76,9 +56,9 @@ type Conn struct {
 
 // direction is the per-stream state of incomplete messages.
 type direction struct {
-	// cur marks a message seen incomplete and scanned up to cur.pos, which is in its header
+	// cur marks a message seen incomplete and scanned up to cur.Pos, which is in its header
 	// section or its chunked body as stage says; h holds the headers read so far.
-	cur   cursor
+	cur   cursor.Cursor
 	stage uint8
 	h     headers
 	// cont marks a chunked message already reported (it outgrew MaxPending); the stream holds
@@ -94,8 +74,8 @@ const (
 // NewConn returns the state of a new connection; strings are interned in in.
 func NewConn(in *parser.Interner) *Conn { return &Conn{in: in} }
 
-// Parse implements parser.Conn.
-func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *parser.Message) parser.Result {
+// Parse implements parser.Parser.
+func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *Message) parser.Result {
 	if typ != parser.Request && typ != parser.Response {
 		return parser.Result{Status: parser.Invalid}
 	}
@@ -124,7 +104,7 @@ func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *parser.Message) pa
 	return c.parseResponse(d, buf, msg)
 }
 
-func (c *Conn) parseRequest(d *direction, buf []byte, msg *parser.Message) parser.Result {
+func (c *Conn) parseRequest(d *direction, buf []byte, msg *Message) parser.Result {
 	method, n := matchMethod(buf)
 	if n <= 0 {
 		return status(n)
@@ -161,7 +141,7 @@ func (c *Conn) parseRequest(d *direction, buf []byte, msg *parser.Message) parse
 		flags = flagCONNECT
 	}
 
-	var m parser.Message
+	var m Message
 	var res parser.Result
 	switch {
 	case h.te:
@@ -186,7 +166,7 @@ func (c *Conn) parseRequest(d *direction, buf []byte, msg *parser.Message) parse
 	return res
 }
 
-func (c *Conn) parseResponse(d *direction, buf []byte, msg *parser.Message) parser.Result {
+func (c *Conn) parseResponse(d *direction, buf []byte, msg *Message) parser.Result {
 	code, version, n := statusLine(buf)
 	if n <= 0 {
 		return status(n)
@@ -200,7 +180,7 @@ func (c *Conn) parseResponse(d *direction, buf []byte, msg *parser.Message) pars
 		return parser.Result{Status: parser.Ignored, Consumed: h.end}
 	}
 	flags := c.peekRequest()
-	m := parser.Message{
+	m := Message{
 		Type:    parser.Response,
 		Version: version,
 		Status:  code,
@@ -235,14 +215,14 @@ func (c *Conn) parseResponse(d *direction, buf []byte, msg *parser.Message) pars
 // message stopped.
 func (d *direction) headers(buf []byte, pos int) (headers, parser.Status) {
 	h := headers{cl: -1}
-	if d.cur.ok && d.stage == stageHeaders {
-		if d.cur.matches(buf) {
-			h, pos = d.h, d.cur.pos
+	if d.cur.OK && d.stage == stageHeaders {
+		if d.cur.Matches(buf) {
+			h, pos = d.h, d.cur.Pos
 		}
-		d.cur.ok = false
+		d.cur.OK = false
 	}
 	st := h.parse(buf, pos)
-	if st == parser.NeedMore && d.cur.save(buf, h.end) {
+	if st == parser.NeedMore && d.cur.Save(buf, h.end) {
 		d.stage, d.h = stageHeaders, h
 	}
 	return h, st
@@ -263,7 +243,7 @@ func (c *Conn) bodyUntilClose(buf []byte) (parser.Result, bool) {
 }
 
 // fixedBody completes a message whose body is n bytes after the headers ending at hdr.
-func fixedBody(buf []byte, hdr int, n int64, m *parser.Message) parser.Result {
+func fixedBody(buf []byte, hdr int, n int64, m *Message) parser.Result {
 	size := hdr + int(n)
 	m.Size = size
 	m.Truncated = size > len(buf)
@@ -307,12 +287,12 @@ func (c *Conn) dropRequest() {
 	}
 }
 
-// FindBoundary implements parser.Conn: the next known method followed by a space (requests) or
+// FindBoundary implements parser.Parser: the next known method followed by a space (requests) or
 // "HTTP/1." (responses), including a prefix of one at the end of buf.
 func (c *Conn) FindBoundary(buf []byte, typ parser.MessageType) int {
 	if typ == parser.Request || typ == parser.Response {
 		// The caller abandons the message at the start of buf.
-		c.dir[typ-1].cur.ok = false
+		c.dir[typ-1].cur.OK = false
 		c.dir[typ-1].cont = false
 		if typ == parser.Response {
 			c.untilClose = false

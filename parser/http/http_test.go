@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/parser"
 	"github.com/netobserver/netobserver/parser/internal/parsertest"
 )
@@ -18,7 +19,7 @@ const (
 func newConn() *Conn { return NewConn(parser.NewInterner(1024)) }
 
 // step is one Parse call's outcome.
-type step = parsertest.Step
+type step = parsertest.Step[Message]
 
 // rest stands for "the rest of the input" in expected steps, filled in by fill.
 const rest = -1
@@ -38,17 +39,17 @@ func fill(want []step, n int) []step {
 	return out
 }
 
-func complete(n int, m parser.Message) step {
+func complete(n int, m Message) step {
 	m.Size = n
 	return step{Status: parser.Complete, Consumed: n, Msg: m}
 }
 
-func get(path, host string) parser.Message {
-	return parser.Message{Type: req, Method: "GET", Host: host, Resource: path, Version: "1.1"}
+func get(path, host string) Message {
+	return Message{Type: req, Method: "GET", Host: host, Resource: path, Version: "1.1"}
 }
 
-func ok(code int) parser.Message {
-	return parser.Message{Type: resp, Version: "1.1", Status: code, Success: code < 400}
+func ok(code int) Message {
+	return Message{Type: resp, Version: "1.1", Status: code, Success: code < 400}
 }
 
 func truncated(s step) step { s.Msg.Truncated = true; return s }
@@ -68,31 +69,31 @@ func TestRequests(t *testing.T) {
 		{"first host wins", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
 			[]step{complete(rest, get("/", "a"))}},
 		{"no host, LF line ends", "GET /x HTTP/1.0\n\n",
-			[]step{complete(rest, parser.Message{Type: req, Method: "GET", Resource: "/x", Version: "1.0"})}},
+			[]step{complete(rest, Message{Type: req, Method: "GET", Resource: "/x", Version: "1.0"})}},
 		{"fragment cut", "GET /a#frag HTTP/1.1\r\n\r\n",
 			[]step{complete(rest, get("/a", ""))}},
 		{"post with body",
 			"POST /submit HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\nhello=world",
-			[]step{complete(rest, parser.Message{Type: req, Method: "POST", Host: "h", Resource: "/submit", Version: "1.1"})}},
+			[]step{complete(rest, Message{Type: req, Method: "POST", Host: "h", Resource: "/submit", Version: "1.1"})}},
 		{"post body not arrived: complete, truncated, consumed past the buffer",
 			"POST /up HTTP/1.1\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n",
-			[]step{truncated(complete(65+1000, parser.Message{Type: req, Method: "POST", Resource: "/up", Version: "1.1"}))}},
+			[]step{truncated(complete(65+1000, Message{Type: req, Method: "POST", Resource: "/up", Version: "1.1"}))}},
 		{"content-length list of equal values",
 			"PUT /k HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\nabc",
-			[]step{complete(rest, parser.Message{Type: req, Method: "PUT", Resource: "/k", Version: "1.1"})}},
+			[]step{complete(rest, Message{Type: req, Method: "PUT", Resource: "/k", Version: "1.1"})}},
 		{"chunked request body",
 			"POST /c HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n4\r\nabcd\r\n3;ext=1\r\nefg\r\n0\r\nX-Trailer: 1\r\n\r\n",
-			[]step{complete(rest, parser.Message{Type: req, Method: "POST", Resource: "/c", Version: "1.1"})}},
+			[]step{complete(rest, Message{Type: req, Method: "POST", Resource: "/c", Version: "1.1"})}},
 		{"absolute form", "GET http://proxy.example:3128/p/q?x=1 HTTP/1.1\r\nHost: proxy.example:3128\r\n\r\n",
 			[]step{complete(rest, get("/p/q", "proxy.example:3128"))}},
 		{"absolute form without path", "GET http://h.example?x HTTP/1.1\r\n\r\n",
 			[]step{complete(rest, get("/", ""))}},
 		{"connect keeps authority", "CONNECT db.internal:5432 HTTP/1.1\r\nHost: db.internal:5432\r\n\r\n",
-			[]step{complete(rest, parser.Message{Type: req, Method: "CONNECT", Host: "db.internal:5432", Resource: "db.internal:5432", Version: "1.1"})}},
+			[]step{complete(rest, Message{Type: req, Method: "CONNECT", Host: "db.internal:5432", Resource: "db.internal:5432", Version: "1.1"})}},
 		{"options asterisk", "OPTIONS * HTTP/1.1\r\n\r\n",
-			[]step{complete(rest, parser.Message{Type: req, Method: "OPTIONS", Resource: "*", Version: "1.1"})}},
+			[]step{complete(rest, Message{Type: req, Method: "OPTIONS", Resource: "*", Version: "1.1"})}},
 		{"webdav", "PROPFIND /dav/ HTTP/1.1\r\nDepth: 1\r\n\r\n",
-			[]step{complete(rest, parser.Message{Type: req, Method: "PROPFIND", Resource: "/dav/", Version: "1.1"})}},
+			[]step{complete(rest, Message{Type: req, Method: "PROPFIND", Resource: "/dav/", Version: "1.1"})}},
 		{"obs-fold continuation", "GET / HTTP/1.1\r\nX-Long: a\r\n  b\r\nHost: h\r\n\r\n",
 			[]step{complete(rest, get("/", "h"))}},
 
@@ -129,7 +130,7 @@ func TestRequests(t *testing.T) {
 func TestHeaderLimit(t *testing.T) {
 	big := "GET / HTTP/1.1\r\nX-Big: " + strings.Repeat("a", MaxHeader) + "\r\n\r\n"
 	c := newConn()
-	var m parser.Message
+	var m Message
 	if r := c.Parse([]byte(big[:MaxHeader-1]), req, &m); r.Status != parser.NeedMore {
 		t.Errorf("below the limit: %v, want need-more", r.Status)
 	}
@@ -173,7 +174,7 @@ func TestResponses(t *testing.T) {
 		{"103 early hints ignored", "G", "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
 			[]step{{Status: parser.Ignored, Consumed: 44}, complete(rest, ok(200))}},
 		{"http/1.0 without length runs until close", "G", "HTTP/1.0 200 OK\r\nServer: x\r\n\r\nbody bytes",
-			[]step{truncated(complete(rest, parser.Message{Type: resp, Version: "1.0", Status: 200, Success: true}))}},
+			[]step{truncated(complete(rest, Message{Type: resp, Version: "1.0", Status: 200, Success: true}))}},
 		{"connection close without length", "G", "HTTP/1.1 500 Oops\r\nConnection: close\r\n\r\n",
 			[]step{truncated(complete(rest, ok(500)))}},
 		{"non-chunked transfer coding runs until close", "G", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n\x1f\x8b",
@@ -205,7 +206,7 @@ func sendRequests(t *testing.T, c *Conn, methods string) {
 	t.Helper()
 	for _, l := range methods {
 		name := map[rune]string{'G': "GET", 'H': "HEAD", 'C': "CONNECT"}[l]
-		var m parser.Message
+		var m Message
 		r := c.Parse([]byte(name+" / HTTP/1.1\r\n\r\n"), req, &m)
 		if r.Status != parser.Complete || m.Method != name {
 			t.Fatalf("request %s: %+v %+v", name, r, m)
@@ -215,7 +216,7 @@ func sendRequests(t *testing.T, c *Conn, methods string) {
 
 func TestUntilCloseRestIgnored(t *testing.T) {
 	c := connAfter(t, "G")
-	var m parser.Message
+	var m Message
 	r := c.Parse([]byte("HTTP/1.0 200 OK\r\n\r\nfirst"), resp, &m)
 	if r.Status != parser.Complete || r.Consumed != 24 || !m.Truncated {
 		t.Fatalf("%+v %+v", r, m)
@@ -245,7 +246,7 @@ func TestTunnel(t *testing.T) {
 		{"C", "HTTP/1.1 200 Connection Established\r\n\r\n"},
 	} {
 		c := connAfter(t, tt.methods)
-		var m parser.Message
+		var m Message
 		r := c.Parse([]byte(tt.reply+"\x81\x05hello"), resp, &m)
 		if r.Status != parser.Complete || r.Consumed != len(tt.reply) || m.Truncated {
 			t.Errorf("%q: %+v %+v", tt.reply, r, m)
@@ -292,17 +293,17 @@ func TestPipelined(t *testing.T) {
 	var want []step
 	for i := range 10 {
 		var r string
-		var m parser.Message
+		var m Message
 		switch i % 3 {
 		case 0:
 			r = fmt.Sprintf("GET /items/%d?q=%d HTTP/1.1\r\nHost: shop\r\n\r\n", i, i)
 			m = get(fmt.Sprintf("/items/%d", i), "shop")
 		case 1:
 			r = "POST /cart HTTP/1.1\r\nHost: shop\r\nContent-Length: 7\r\n\r\n{\"a\":1}"
-			m = parser.Message{Type: req, Method: "POST", Host: "shop", Resource: "/cart", Version: "1.1"}
+			m = Message{Type: req, Method: "POST", Host: "shop", Resource: "/cart", Version: "1.1"}
 		case 2:
 			r = "DELETE /cart/1 HTTP/1.1\r\nHost: shop\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
-			m = parser.Message{Type: req, Method: "DELETE", Host: "shop", Resource: "/cart/1", Version: "1.1"}
+			m = Message{Type: req, Method: "DELETE", Host: "shop", Resource: "/cart/1", Version: "1.1"}
 		}
 		in.WriteString(r)
 		want = append(want, complete(len(r), m))
@@ -322,7 +323,7 @@ func TestGarbageResync(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newConn()
 			in := []byte(tt.garbage + good)
-			var m parser.Message
+			var m Message
 			if r := c.Parse(in, req, &m); r.Status != parser.Invalid {
 				t.Fatalf("garbage: %+v", r)
 			}
@@ -380,8 +381,8 @@ var samples = []struct {
 func TestTruncated(t *testing.T) {
 	for _, s := range samples {
 		t.Run(s.name, func(t *testing.T) {
-			parsertest.CheckPrefixes(t, parsertest.Prefixes{
-				New:  func() parser.Conn { return connAfter(t, s.methods) },
+			parsertest.CheckPrefixes(t, parsertest.Prefixes[Message]{
+				New:  func() parser.Parser[Message] { return connAfter(t, s.methods) },
 				Type: s.typ,
 				In:   []byte(s.in),
 				Whole: func(r parser.Result) bool {
@@ -400,7 +401,7 @@ func TestChunkedResumes(t *testing.T) {
 	body.WriteString("0\r\n\r\n")
 	msg := "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body.String()
 	c := connAfter(t, "G")
-	var m parser.Message
+	var m Message
 	var r parser.Result
 	for n := 1; n <= len(msg); n++ {
 		r = c.Parse([]byte(msg[:n]), resp, &m)
@@ -424,7 +425,7 @@ func TestChunkedBeyondMaxPending(t *testing.T) {
 	chunk := fmt.Sprintf("%x\r\n%s\r\n", 64<<10, strings.Repeat("z", 64<<10))
 	// Five 64 KiB chunks: the fifth passes MaxPending before the end is seen.
 	in := head + strings.Repeat(chunk, 5)
-	var m parser.Message
+	var m Message
 	r := c.Parse([]byte(in[:len(in)-100]), resp, &m)
 	want := len(head) + 5*len(chunk)
 	if r.Status != parser.Complete || r.Consumed != want || !m.Truncated || m.Size != want {
@@ -452,7 +453,7 @@ func TestChunkedBeyondMaxPending(t *testing.T) {
 
 func TestInvalidType(t *testing.T) {
 	c := newConn()
-	var m parser.Message
+	var m Message
 	if r := c.Parse([]byte("GET / HTTP/1.1\r\n\r\n"), 0, &m); r.Status != parser.Invalid {
 		t.Errorf("%+v", r)
 	}
@@ -462,12 +463,7 @@ func TestInvalidType(t *testing.T) {
 }
 
 func TestProtocol(t *testing.T) {
-	if Protocol.Name() != "http" || Protocol.Matching() != parser.MatchInOrder {
-		t.Error(Protocol.Name(), Protocol.Matching())
-	}
-	if _, ok := Protocol.NewConn(parser.NewInterner(1)).(*Conn); !ok {
-		t.Error("NewConn")
-	}
+	parsertest.CheckProtocol(t, Protocol, "http", abi.ProtoHTTP, parser.Parser[Message](newConn()))
 }
 
 func TestHeadersResume(t *testing.T) {
@@ -479,7 +475,7 @@ func TestHeadersResume(t *testing.T) {
 	b.WriteString("hOST: late.example\r\nContent-Length: 3\r\n\r\nabc")
 	msg := b.String()
 	c := newConn()
-	var m parser.Message
+	var m Message
 	for n := 1; n <= len(msg); n++ {
 		r := c.Parse([]byte(msg[:n]), req, &m)
 		if r.Status == parser.Complete {
@@ -493,7 +489,7 @@ func TestHeadersResume(t *testing.T) {
 		}
 		// Past the first header line, the scan is saved at the start of the line being read.
 		d := c.dir[0]
-		if n > 40 && (!d.cur.ok || d.stage != stageHeaders || n-d.cur.pos > 40) {
+		if n > 40 && (!d.cur.OK || d.stage != stageHeaders || n-d.cur.Pos > 40) {
 			t.Fatalf("prefix %d: scan not saved: %+v", n, d.cur)
 		}
 	}

@@ -7,36 +7,9 @@ import (
 	"github.com/netobserver/netobserver/parser/internal/parsertest"
 )
 
-// benchCycle parses req and resp repeatedly on one connection and reports throughput over both
-// and allocations per message (two messages per cycle).
+// benchCycle parses reqs and resps repeatedly on a fresh connection, after setup.
 func benchCycle(b *testing.B, setup []parsertest.Read, reqs, resps []byte) {
-	c := NewConn(parser.NewInterner(1000))
-	var m parser.Message
-	for _, ch := range setup {
-		for buf := ch.Data; len(buf) > 0; {
-			r := c.Parse(buf, ch.Type, &m)
-			if r.Consumed == 0 {
-				b.Fatalf("setup: %v", r)
-			}
-			buf = buf[min(r.Consumed, len(buf)):]
-		}
-	}
-	b.SetBytes(int64(len(reqs) + len(resps)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if r := c.Parse(reqs, parser.Request, &m); r.Status != parser.Complete {
-			b.Fatalf("request: %v", r)
-		}
-		if r := c.Parse(resps, parser.Response, &m); r.Status != parser.Complete {
-			b.Fatalf("response: %v", r)
-		}
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(testing.AllocsPerRun(10, func() {
-		c.Parse(reqs, parser.Request, &m)
-		c.Parse(resps, parser.Response, &m)
-	}))/2, "allocs/msg")
+	parsertest.BenchCycle(b, NewConn(parser.NewInterner(1000)), setup, reqs, resps)
 }
 
 func BenchmarkQueryOK(b *testing.B) {

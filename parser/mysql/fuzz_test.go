@@ -27,12 +27,6 @@ func FuzzParse(f *testing.F) {
 		req(long(0, 20000, "\x17\x01\x00\x00\x00\x00\x01\x00\x00\x00\x00\x01\xfd\x00")), resp(pkt(1, okPacket))}))
 	f.Add(parsertest.FuzzInput([]parsertest.Read{req(query("SELECT b FROM t")), resp(pkts(1, "\x01", colDef("b"), eofPacket) + long(4, 20000, "\xfc\x1c\x4e"))}))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		reads := parsertest.FuzzReads(data)
-		newDriver(t).Play(reads)
-		// The same bytes arriving one at a time: every message's first bytes alone, as a
-		// writer that sends a header in a write of its own delivers them.
-		newDriver(t).Play(parsertest.Recut(reads, 1))
-		// Every Parse entry point also survives the raw input in one piece.
-		parsertest.CheckWhole(t, NewConn(parser.NewInterner(100)), data)
+		parsertest.FuzzDriven(t, data, newDriver, parser.Parser[Message](NewConn(parser.NewInterner(100))))
 	})
 }

@@ -29,8 +29,21 @@ func pkts(seq byte, payloads ...string) string {
 
 // newDriver plays the observer for a fresh MySQL connection, checking every Parse and
 // FindBoundary result against the contract, with statements within MaxStatement.
-func newDriver(t testing.TB) *parsertest.Driver {
-	d := parsertest.NewDriver(t, Protocol.NewConn(parser.NewInterner(1000)))
-	d.Check = parsertest.Contract(parsertest.Limits{MaxResource: MaxStatement, MaxMethod: 32})
+func newDriver(t testing.TB) *parsertest.Driver[Message] {
+	d := parsertest.NewDriver(t, NewConn(parser.NewInterner(1000)))
+	d.Check = check
+	d.Line = line
 	return d
 }
+
+// check is the contract, with statements within MaxStatement and verbs within 32 bytes.
+func check(t testing.TB, buf []byte, typ parser.MessageType, r parser.Result, m *Message) {
+	t.Helper()
+	parsertest.CheckResult(t, buf, typ, r, m, parsertest.Limits{})
+	if r.Status == parser.Complete && (len(m.Resource) > MaxStatement || len(m.Method) > 32) {
+		t.Fatalf("method %q, resource %q: too long", m.Method, m.Resource)
+	}
+}
+
+// line renders a message for Driver.Lines.
+func line(m Message) string { return parsertest.Line(m.Frame(), m.Method, m.Resource) }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/parser"
 	"github.com/netobserver/netobserver/parser/internal/parsertest"
 	"github.com/stretchr/testify/assert"
@@ -84,12 +85,12 @@ func TestHandshakeTLSAndCompression(t *testing.T) {
 
 func TestQueryMessageFields(t *testing.T) {
 	c := NewConn(parser.NewInterner(100))
-	var m parser.Message
+	var m Message
 	q := query("select * from t where a = 'x' and b in (1,2,3)")
 	r := c.Parse([]byte(q), parser.Request, &m)
 	assert.Equal(t, parser.Result{Status: parser.Complete, Consumed: 51}, r)
 	assert.Equal(t, 51, len(q))
-	assert.Equal(t, parser.Message{
+	assert.Equal(t, Message{
 		Type:     parser.Request,
 		Size:     51,
 		Method:   "SELECT",
@@ -98,13 +99,13 @@ func TestQueryMessageFields(t *testing.T) {
 
 	r = c.Parse([]byte(pkt(1, errPacket)), parser.Response, &m)
 	assert.Equal(t, parser.Result{Status: parser.Complete, Consumed: 4 + len(errPacket)}, r)
-	assert.Equal(t, parser.Message{Type: parser.Response, Size: 4 + len(errPacket), Success: false}, m)
+	assert.Equal(t, Message{Type: parser.Response, Size: 4 + len(errPacket), Success: false}, m)
 
 	c.Parse([]byte(pkt(0, "\x0e")), parser.Request, &m)
-	assert.Equal(t, parser.Message{Type: parser.Request, Size: 5, Method: "PING"}, m)
+	assert.Equal(t, Message{Type: parser.Request, Size: 5, Method: "PING"}, m)
 	r = c.Parse([]byte(pkt(1, okPacket)), parser.Response, &m)
 	assert.Equal(t, parser.Result{Status: parser.Complete, Consumed: 11}, r)
-	assert.Equal(t, parser.Message{Type: parser.Response, Size: 11, Success: true}, m)
+	assert.Equal(t, Message{Type: parser.Response, Size: 11, Success: true}, m)
 }
 
 func TestResponses(t *testing.T) {
@@ -191,8 +192,8 @@ func TestResponses(t *testing.T) {
 			chunks := []parsertest.Read{req(tc.cmd), resp(tc.resp)}
 			d := newDriver(t).Play(chunks)
 			lines := []string{
-				parsertest.Line(parser.Message{Type: parser.Request, Size: len(tc.cmd), Method: tc.method, Resource: tc.resource}),
-				parsertest.Line(parser.Message{Type: parser.Response, Size: len(tc.resp), Success: tc.ok}),
+				line(Message{Type: parser.Request, Size: len(tc.cmd), Method: tc.method, Resource: tc.resource}),
+				line(Message{Type: parser.Response, Size: len(tc.resp), Success: tc.ok}),
 			}
 			assert.Equal(t, lines, d.Lines())
 			assert.Zero(t, d.Invalid)
@@ -227,7 +228,7 @@ func TestEveryPrefixOfARequestNeedsMore(t *testing.T) {
 		pkt(0, "\x0e"),
 	} {
 		for at := 0; at < len(r); at++ {
-			var m parser.Message
+			var m Message
 			res := NewConn(parser.NewInterner(10)).Parse([]byte(r[:at]), parser.Request, &m)
 			assert.Equal(t, parser.Result{Status: parser.NeedMore}, res, "%q cut at %d", r, at)
 		}
@@ -395,17 +396,17 @@ func TestLongPackets(t *testing.T) {
 	// that start; the rest, and the continuation packet, are skipped.
 	head := pkt(0, "")[:0] + "\xff\xff\xff\x00\x03INSERT INTO t VALUES ('" + strings.Repeat("x", 1000)
 	c := NewConn(parser.NewInterner(10))
-	var m parser.Message
+	var m Message
 	r := c.Parse([]byte(head), parser.Request, &m)
 	assert.Equal(t, parser.Result{Status: parser.Complete, Consumed: 4 + maxPacket}, r)
-	assert.Equal(t, parser.Message{Type: parser.Request, Size: 4 + maxPacket, Truncated: true,
+	assert.Equal(t, Message{Type: parser.Request, Size: 4 + maxPacket, Truncated: true,
 		Method: "INSERT", Resource: "INSERT INTO t VALUES (?..."}, m)
 	r = c.Parse([]byte("\x05\x00\x00\x01xx');"), parser.Request, &m)
 	assert.Equal(t, parser.Result{Status: parser.Ignored, Consumed: 9}, r)
 	// The answer follows on from the continuation's sequence id.
 	r = c.Parse([]byte(pkt(2, okPacket)), parser.Response, &m)
 	assert.Equal(t, parser.Result{Status: parser.Complete, Consumed: 11}, r)
-	assert.Equal(t, parser.Message{Type: parser.Response, Size: 11, Success: true}, m)
+	assert.Equal(t, Message{Type: parser.Response, Size: 11, Success: true}, m)
 
 	// A long row: the header is enough, the body is skipped by position.
 	d := newDriver(t)
@@ -435,7 +436,7 @@ func TestInvalidAndResync(t *testing.T) {
 	assert.Equal(t, []string{`> SELECT "SELECT ?" size=13`, `< ok=true size=11`}, d.Lines())
 
 	c := NewConn(parser.NewInterner(10))
-	var m parser.Message
+	var m Message
 	for _, bad := range []string{
 		"\x00\x00\x00\x00",                         // empty command packet
 		pkt(0, "\x00"),                             // COM_SLEEP is the server's
@@ -548,12 +549,12 @@ func TestCaptures(t *testing.T) {
 }
 
 func TestProtocol(t *testing.T) {
-	parsertest.CheckProtocol(t, Protocol, "mysql", parser.MatchInOrder)
+	parsertest.CheckProtocol(t, Protocol, "mysql", abi.ProtoMySQL, parser.Parser[Message](NewConn(parser.NewInterner(1))))
 }
 
 func TestBoundedState(t *testing.T) {
 	c := NewConn(parser.NewInterner(10))
-	var m parser.Message
+	var m Message
 	for i := 0; i < 3*maxPending; i++ {
 		c.Parse([]byte(pkt(0, "\x0e")), parser.Request, &m)
 	}
@@ -569,7 +570,7 @@ func TestSteadyStateAllocs(t *testing.T) {
 	q := []byte(query("SELECT name FROM items WHERE id = 42 AND price > 1.5"))
 	r := []byte(textResult)
 	exec := []byte(pkt(0, "\x17\x07\x00\x00\x00\x00\x01\x00\x00\x00\x00\x01\x08\x00\x01\x00\x00\x00\x00\x00\x00\x00"))
-	var m parser.Message
+	var m Message
 	c.Parse([]byte(pkt(0, "\x16SELECT ?")), parser.Request, &m)
 	c.Parse([]byte(pkts(1, "\x00\x07\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00", paramDef, eofPacket)), parser.Response, &m)
 	cycle := func() {
@@ -638,7 +639,7 @@ func TestOKPackets(t *testing.T) {
 		{"more results, then nothing yet", pkt(1, "\x00\xfc\x2c\x01\x00\x0a\x00\x00\x00"), parser.Ignored},
 	} {
 		c := NewConn(parser.NewInterner(10))
-		var m parser.Message
+		var m Message
 		c.Parse([]byte(query("UPDATE t SET a = 1")), parser.Request, &m)
 		r := c.Parse([]byte(tc.resp), parser.Response, &m)
 		assert.Equal(t, tc.st, r.Status, tc.name)
@@ -673,7 +674,7 @@ func TestLongExecuteBeforeItsStatementID(t *testing.T) {
 	d := newDriver(t).Play([]parsertest.Read{req("\x02\x00\x00\x00\x03x"), req("\x00\x50\x00\x00\x17")})
 	assert.Equal(t, []string{`> X "x" size=6`}, d.Lines())
 	for n := 5; n < 9; n++ {
-		var m parser.Message
+		var m Message
 		r := NewConn(parser.NewInterner(10)).Parse([]byte("\x00\x50\x00\x00\x17\x01\x00\x00")[:n], parser.Request, &m)
 		assert.Equal(t, parser.Result{Status: parser.NeedMore}, r, "%d bytes", n)
 	}

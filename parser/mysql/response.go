@@ -49,7 +49,7 @@ const (
 )
 
 // parseResponse consumes the whole packets of one response found in buf.
-func (c *Conn) parseResponse(buf []byte, msg *parser.Message) parser.Result {
+func (c *Conn) parseResponse(buf []byte, msg *Message) parser.Result {
 	if len(buf) < 4 {
 		return parser.Result{Status: parser.NeedMore}
 	}
@@ -113,7 +113,7 @@ func (c *Conn) parseResponse(buf []byte, msg *parser.Message) parser.Result {
 			r.truncated = true
 		}
 		if st == stepEnd {
-			*msg = parser.Message{Type: parser.Response, Size: r.size, Truncated: r.truncated, Success: !r.failed}
+			*msg = Message{Type: parser.Response, Size: r.size, Truncated: r.truncated, Success: !r.failed}
 			c.resp = response{}
 			return parser.Result{Status: parser.Complete, Consumed: consumed}
 		}

@@ -26,11 +26,6 @@ func FuzzParse(f *testing.F) {
 	f.Add(parsertest.FuzzInput([]parsertest.Read{req(long('P', 20000, "s\x00INSERT")), req(cat(bind("", "s"), execute(""), syncMsg)),
 		resp(cat(parseComplete, bindComplete, long('D', 20000, "\x00\x01\x00\x00\x4e\x20")))}))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		reads := parsertest.FuzzReads(data)
-		newDriver(t).Play(reads)
-		// The same bytes arriving one at a time: every message's first bytes alone, as a
-		// writer that sends a header in a write of its own delivers them.
-		newDriver(t).Play(parsertest.Recut(reads, 1))
-		parsertest.CheckWhole(t, NewConn(parser.NewInterner(100)), data)
+		parsertest.FuzzDriven(t, data, newDriver, parser.Parser[Message](NewConn(parser.NewInterner(100))))
 	})
 }

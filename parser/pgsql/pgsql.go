@@ -1,46 +1,9 @@
-// Package pgsql parses the PostgreSQL frontend/backend protocol (version 3) for netobserver: it
-// owns message framing, the start-up and authentication phase, how client messages group into
-// requests and where each response ends. The SQL text itself is normalised by parser/sqlnorm.
-//
-// A request is either a simple Query ('Q': Method is the verb of its first statement, Resource
-// the normalised text) or an extended-protocol group: every message up to and including Sync
-// ('P' Parse, 'B' Bind, 'D' Describe, 'E' Execute, 'C' Close, 'H' Flush, 'S' Sync). Parse
-// remembers statement name → text and Bind portal → statement, so a group is recorded with the
-// statement its first Execute ran; a group that only prepares is recorded as PREPARE with the
-// statement text. A FunctionCall ('F') is a request of its own.
-//
-// A response is everything the server sends up to and including ReadyForQuery ('Z'): a simple
-// query with several statements has several CommandCompletes and one 'Z', and every Sync or Query
-// is answered by exactly one 'Z', so requests and responses pair in order. Success is false when
-// the response holds an ErrorResponse. NoticeResponse, ParameterStatus and NotificationResponse
-// may come at any time: inside a response they are part of it, between responses they are
-// Ignored. The COPY sub-protocol is framed: CopyData, CopyDone and CopyFail from the client are
-// Ignored (they belong to the COPY request), the server's copy messages are part of its response.
-//
-// StartupMessage, SSLRequest and GSSENCRequest with their one-byte answer, CancelRequest,
-// the authentication exchange, ParameterStatus, BackendKeyData and the first ReadyForQuery are
-// Ignored, as are Terminate and password messages. After an accepted SSLRequest or GSSENCRequest
-// the connection is encrypted and every byte is Ignored.
-//
-// Long requests and responses are parsed as they arrive: whole messages are consumed and reported
-// Ignored while the request or response is incomplete, and the last part is reported Complete
-// with Size counting all of it. Messages longer than 16 KiB are not waited for: their start is
-// enough, and the caller skips their body by stream position (Consumed then exceeds the buffer).
 package pgsql
 
 import (
 	"github.com/netobserver/netobserver/parser"
 	"github.com/netobserver/netobserver/parser/sqlnorm"
 )
-
-// Protocol is the PostgreSQL protocol: name "pgsql", requests and responses matched in order.
-var Protocol parser.Protocol = protocol{}
-
-type protocol struct{}
-
-func (protocol) Name() string                            { return "pgsql" }
-func (protocol) Matching() parser.Matching               { return parser.MatchInOrder }
-func (protocol) NewConn(in *parser.Interner) parser.Conn { return NewConn(in) }
 
 // Limits that bound the state one connection holds and the bytes a Parse waits for.
 const (
@@ -138,8 +101,8 @@ func NewConn(in *parser.Interner) *Conn {
 	}
 }
 
-// Parse implements parser.Conn.
-func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *parser.Message) parser.Result {
+// Parse implements parser.Parser.
+func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *Message) parser.Result {
 	if len(buf) == 0 {
 		return parser.Result{Status: parser.NeedMore}
 	}
@@ -230,7 +193,7 @@ func cstring(b []byte) (s, rest []byte, ok bool) {
 }
 
 // parseRequest consumes the client messages found in buf, up to the end of a request.
-func (c *Conn) parseRequest(buf []byte, msg *parser.Message) parser.Result {
+func (c *Conn) parseRequest(buf []byte, msg *Message) parser.Result {
 	if buf[0] == 0 {
 		// No type byte: a start-up phase message (its length's high byte is 0).
 		return c.untyped(buf)
@@ -262,7 +225,7 @@ func (c *Conn) parseRequest(buf []byte, msg *parser.Message) parser.Result {
 				return parser.Result{Status: parser.Ignored, Consumed: consumed}
 			}
 			c.copyDone = false
-			*msg = parser.Message{Type: parser.Request, Size: size, Truncated: !whole}
+			*msg = Message{Type: parser.Request, Size: size, Truncated: !whole}
 			if t == 'F' {
 				msg.Method = "FUNCTION_CALL"
 			} else {
@@ -288,7 +251,7 @@ func (c *Conn) parseRequest(buf []byte, msg *parser.Message) parser.Result {
 			c.add(t, size)
 			g := c.group
 			c.group = group{}
-			*msg = parser.Message{Type: parser.Request, Size: g.size}
+			*msg = Message{Type: parser.Request, Size: g.size}
 			switch {
 			case g.executed && g.execKnown:
 				msg.Method, msg.Resource, msg.Truncated = g.exec.verb, g.exec.text, g.exec.truncated
@@ -450,7 +413,7 @@ func (c *Conn) push() {
 }
 
 // parseResponse consumes the server messages found in buf, up to the end of a response.
-func (c *Conn) parseResponse(buf []byte, msg *parser.Message) parser.Result {
+func (c *Conn) parseResponse(buf []byte, msg *Message) parser.Result {
 	if !c.resp.active && (c.encryptRequested || !c.backendSeen && c.waiting == 0) && encryptAnswer(buf) {
 		// The one-byte answer to SSLRequest or GSSENCRequest.
 		c.encryptRequested = false
@@ -525,7 +488,7 @@ func (c *Conn) parseResponse(buf []byte, msg *parser.Message) parser.Result {
 			c.resp.failed = true
 		}
 		if t == 'Z' {
-			*msg = parser.Message{Type: parser.Response, Size: c.resp.size, Truncated: c.resp.truncated, Success: !c.resp.failed}
+			*msg = Message{Type: parser.Response, Size: c.resp.size, Truncated: c.resp.truncated, Success: !c.resp.failed}
 			c.resp = response{}
 			return parser.Result{Status: parser.Complete, Consumed: consumed}
 		}
@@ -552,7 +515,7 @@ func encryptAnswer(buf []byte) bool {
 	return false
 }
 
-// FindBoundary implements parser.Conn: the first offset where a message header fits the stream's
+// FindBoundary implements parser.Parser: the first offset where a message header fits the stream's
 // direction (a known type with a length it can have) and, when the whole message is in buf, the
 // header after it fits too.
 func (c *Conn) FindBoundary(buf []byte, typ parser.MessageType) int {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/parser"
 	"github.com/netobserver/netobserver/parser/internal/parsertest"
 	"github.com/stretchr/testify/assert"
@@ -30,11 +31,24 @@ var req, resp = parsertest.Req, parsertest.Resp
 
 // newDriver plays the observer for a fresh PostgreSQL connection; every Parse and FindBoundary
 // result is checked against the contract, and statements against MaxStatement.
-func newDriver(t testing.TB) *parsertest.Driver {
-	d := parsertest.NewDriver(t, Protocol.NewConn(parser.NewInterner(1000)))
-	d.Check = parsertest.Contract(parsertest.Limits{MaxResource: MaxStatement, MaxMethod: 32})
+func newDriver(t testing.TB) *parsertest.Driver[Message] {
+	d := parsertest.NewDriver(t, NewConn(parser.NewInterner(1000)))
+	d.Check = check
+	d.Line = line
 	return d
 }
+
+// check is the contract, with statements within MaxStatement and verbs within 32 bytes.
+func check(t testing.TB, buf []byte, typ parser.MessageType, r parser.Result, m *Message) {
+	t.Helper()
+	parsertest.CheckResult(t, buf, typ, r, m, parsertest.Limits{})
+	if r.Status == parser.Complete && (len(m.Resource) > MaxStatement || len(m.Method) > 32) {
+		t.Fatalf("method %q, resource %q: too long", m.Method, m.Resource)
+	}
+}
+
+// line renders a message for Driver.Lines.
+func line(m Message) string { return parsertest.Line(m.Frame(), m.Method, m.Resource) }
 
 // Literal messages used across tests.
 var (
@@ -133,7 +147,7 @@ func TestEncryptedConnections(t *testing.T) {
 		assert.True(t, d.Conn.(*Conn).opaque)
 		assert.Zero(t, d.Invalid)
 		assert.Empty(t, d.Lines())
-		var msg parser.Message
+		var msg Message
 		assert.Equal(t, parser.Result{Status: parser.Ignored, Consumed: 3}, d.Conn.Parse([]byte("abc"), parser.Response, &msg))
 	}
 	// GSSENCRequest refused, then SSLRequest refused, then a plain start-up.
@@ -183,8 +197,8 @@ func TestSimpleQueryResponses(t *testing.T) {
 			}
 			chunks = append(chunks, resp(tc.resp))
 			lines := []string{
-				parsertest.Line(parser.Message{Type: parser.Request, Size: len(tc.reqs[0]), Method: tc.method, Resource: tc.resource}),
-				parsertest.Line(parser.Message{Type: parser.Response, Size: len(tc.resp), Success: tc.ok}),
+				line(Message{Type: parser.Request, Size: len(tc.reqs[0]), Method: tc.method, Resource: tc.resource}),
+				line(Message{Type: parser.Response, Size: len(tc.resp), Success: tc.ok}),
 			}
 			d := newDriver(t).Play(chunks)
 			assert.Equal(t, lines, d.Lines())
@@ -205,7 +219,7 @@ func TestSimpleQueryResponses(t *testing.T) {
 func TestEveryPrefixOfARequestNeedsMore(t *testing.T) {
 	for _, r := range []string{q("SELECT 1"), syncMsg, m('F', "\x00\x00\x04\xd2\x00\x00\x00\x00\x00\x00"), startup, sslRequest} {
 		for at := 0; at < len(r); at++ {
-			var msg parser.Message
+			var msg Message
 			res := NewConn(parser.NewInterner(10)).Parse([]byte(r[:at]), parser.Request, &msg)
 			assert.Equal(t, parser.Result{Status: parser.NeedMore}, res, "%q cut at %d", r, at)
 		}
@@ -213,7 +227,7 @@ func TestEveryPrefixOfARequestNeedsMore(t *testing.T) {
 	// A group is consumed message by message as it comes, and Complete only at its Sync.
 	g := cat(parse("", "SELECT 1"), bind("", ""), execute(""), syncMsg)
 	for at := 0; at < len(g); at++ {
-		var msg parser.Message
+		var msg Message
 		res := NewConn(parser.NewInterner(10)).Parse([]byte(g[:at]), parser.Request, &msg)
 		assert.NotEqual(t, parser.Complete, res.Status, "cut at %d", at)
 		assert.NotEqual(t, parser.Invalid, res.Status, "cut at %d", at)
@@ -342,10 +356,10 @@ func TestLongMessages(t *testing.T) {
 	long := "SELECT '" + strings.Repeat("x", 40000) + "'"
 	full := q(long)
 	c := NewConn(parser.NewInterner(10))
-	var msg parser.Message
+	var msg Message
 	r := c.Parse([]byte(full[:20000]), parser.Request, &msg)
 	assert.Equal(t, parser.Result{Status: parser.Complete, Consumed: len(full)}, r)
-	assert.Equal(t, parser.Message{Type: parser.Request, Size: len(full), Truncated: true, Method: "SELECT", Resource: "SELECT ?..."}, msg)
+	assert.Equal(t, Message{Type: parser.Request, Size: len(full), Truncated: true, Method: "SELECT", Resource: "SELECT ?..."}, msg)
 
 	// A long DataRow: the header is enough; the rest is skipped by position.
 	big := m('D', "\x00\x01\x00\x01\x00\x00"+strings.Repeat("r", 0x10000))
@@ -381,7 +395,7 @@ func TestInvalidAndResync(t *testing.T) {
 		untypedMsg("\x00\x02\x00\x00x\x00"), // protocol 2
 		untypedMsg("\x04\xd2\x16\x2f\x00"),  // SSLRequest with a body
 	} {
-		var msg parser.Message
+		var msg Message
 		r := NewConn(parser.NewInterner(10)).Parse([]byte(bad), parser.Request, &msg)
 		assert.Equal(t, parser.Invalid, r.Status, "%q", bad)
 	}
@@ -391,7 +405,7 @@ func TestInvalidAndResync(t *testing.T) {
 		m('1', "x"),          // ParseComplete with a body
 		m('K', "\x00"),       // BackendKeyData too short
 	} {
-		var msg parser.Message
+		var msg Message
 		c := NewConn(parser.NewInterner(10))
 		c.backendSeen = true
 		r := c.Parse([]byte(bad), parser.Response, &msg)
@@ -476,13 +490,13 @@ var captureCases = []parsertest.CaptureCase{
 }
 
 func TestCaptures(t *testing.T) {
-	parsertest.CheckCaptures(t, "testdata", newDriver, captureCases, func(t *testing.T, d *parsertest.Driver) {
+	parsertest.CheckCaptures(t, "testdata", newDriver, captureCases, func(t *testing.T, d *parsertest.Driver[Message]) {
 		assert.Zero(t, d.Conn.(*Conn).waiting)
 	})
 }
 
 func TestProtocol(t *testing.T) {
-	parsertest.CheckProtocol(t, Protocol, "pgsql", parser.MatchInOrder)
+	parsertest.CheckProtocol(t, Protocol, "pgsql", abi.ProtoPGSQL, parser.Parser[Message](NewConn(parser.NewInterner(1))))
 }
 
 func TestBoundedState(t *testing.T) {
@@ -498,7 +512,7 @@ func TestBoundedState(t *testing.T) {
 
 func TestSteadyStateAllocs(t *testing.T) {
 	c := NewConn(parser.NewInterner(100))
-	var msg parser.Message
+	var msg Message
 	simple := []byte(q("SELECT abalance FROM pgbench_accounts WHERE aid = 42"))
 	prep := []byte(cat(parse("P0_2", "SELECT abalance FROM pgbench_accounts WHERE aid = $1"), syncMsg))
 	run := []byte(cat(bind("", "P0_2"), describePortal(""), execute(""), syncMsg))
@@ -525,11 +539,11 @@ func TestSteadyStateAllocs(t *testing.T) {
 
 func TestMessageFields(t *testing.T) {
 	c := NewConn(parser.NewInterner(100))
-	var msg parser.Message
+	var msg Message
 	query := q("select * from t where a = 'x' and b in (1,2,3)")
 	r := c.Parse([]byte(query), parser.Request, &msg)
 	assert.Equal(t, parser.Result{Status: parser.Complete, Consumed: len(query)}, r)
-	assert.Equal(t, parser.Message{
+	assert.Equal(t, Message{
 		Type:     parser.Request,
 		Size:     len(query),
 		Method:   "SELECT",
@@ -538,16 +552,16 @@ func TestMessageFields(t *testing.T) {
 	failed := cat(errorResp, readyIdle)
 	r = c.Parse([]byte(failed), parser.Response, &msg)
 	assert.Equal(t, parser.Result{Status: parser.Complete, Consumed: len(failed)}, r)
-	assert.Equal(t, parser.Message{Type: parser.Response, Size: len(failed)}, msg)
+	assert.Equal(t, Message{Type: parser.Response, Size: len(failed)}, msg)
 
 	group := cat(parse("", "DELETE FROM t WHERE id = $1"), bind("", ""), execute(""), syncMsg)
 	r = c.Parse([]byte(group), parser.Request, &msg)
 	assert.Equal(t, parser.Result{Status: parser.Complete, Consumed: len(group)}, r)
-	assert.Equal(t, parser.Message{Type: parser.Request, Size: len(group), Method: "DELETE", Resource: "DELETE FROM t WHERE id = ?"}, msg)
+	assert.Equal(t, Message{Type: parser.Request, Size: len(group), Method: "DELETE", Resource: "DELETE FROM t WHERE id = ?"}, msg)
 	done := cat(parseComplete, bindComplete, m('C', "DELETE 1\x00"), readyIdle)
 	r = c.Parse([]byte(done), parser.Response, &msg)
 	assert.Equal(t, parser.Result{Status: parser.Complete, Consumed: len(done)}, r)
-	assert.Equal(t, parser.Message{Type: parser.Response, Size: len(done), Success: true}, msg)
+	assert.Equal(t, Message{Type: parser.Response, Size: len(done), Success: true}, msg)
 }
 
 func TestSkippedMessagesAreNotPartOfARequest(t *testing.T) {

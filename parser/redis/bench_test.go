@@ -2,20 +2,19 @@ package redis
 
 import (
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/netobserver/netobserver/parser"
+	"github.com/netobserver/netobserver/parser/internal/parsertest"
 )
 
 func bench(b *testing.B, msg string, typ parser.MessageType) {
 	c := newConn()
 	buf := []byte(msg)
-	var m parser.Message
+	var m Message
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
-	defer reportCPU(b, len(buf))()
+	defer parsertest.ReportCPU(b, len(buf))()
 	for b.Loop() {
 		if typ == parser.Response {
 			c.onRequest(cmdOther, 0)
@@ -59,23 +58,4 @@ func BenchmarkReplyArray(b *testing.B) {
 
 func BenchmarkReplyRESP3Map(b *testing.B) {
 	bench(b, "%3\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n$5\r\nproto\r\n:3\r\n", parser.Response)
-}
-
-// reportCPU reports the process's CPU time per operation, and the throughput it gives, next to
-// the wall-clock figures: on a shared, loaded machine wall time also counts waiting for a CPU.
-func reportCPU(b *testing.B, size int) func() {
-	start := cpuTime()
-	return func() {
-		ns := float64(cpuTime()-start) / float64(b.N)
-		b.ReportMetric(ns, "cpu-ns/op")
-		b.ReportMetric(float64(size)/ns*1e3, "cpu-MB/s")
-	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -1,68 +1,11 @@
-// Package redis parses the Redis serialization protocol, RESP2 and RESP3, for netobserver.
-//
-// It owns RESP framing — every RESP2 and RESP3 type, attributes, streamed strings and
-// aggregates, inline commands — the Method of requests (the command name upper-cased, with the
-// subcommand of container commands such as CLIENT SETINFO or CONFIG GET), and telling replies
-// apart from what a server sends unasked. Keys and values never leave the host: Resource stays
-// empty and no argument other than a subcommand keyword is read. Method only ever holds a name
-// from Redis's own command table: any other first element — a typo, a module's command, a
-// client's secret sent as a command — is the one bucket UNKNOWN.
-//
-// # Replies and pushes
-//
-// The caller pairs the n-th reply with the n-th request, so everything on the response stream
-// that answers no request must come back Ignored, and exactly one reply per request Complete:
-//
-//   - RESP3 push frames (">") are Ignored: pub/sub messages, client-tracking invalidations.
-//   - Subscription confirmations — "subscribe", "psubscribe", "ssubscribe" and their "un" forms,
-//     as a RESP2 array or a RESP3 push of three elements ending with the subscription count —
-//     answer the (P|S)(UN)SUBSCRIBE request before them, but one command naming N channels gets N
-//     of them. The Conn remembers, per such request, how many it names; the first confirmation
-//     is the reply (Complete), the other N-1 are Ignored. An UNSUBSCRIBE naming no channel gets one
-//     confirmation per subscription it ends (one when there was none); the Conn keeps the counts
-//     of channel, pattern and shard subscriptions that confirmations report, so it knows how many
-//     follow the first. Confirmations that no remembered request explains are Ignored, which
-//     errs on the side that keeps later pairs aligned.
-//   - In RESP2 the connection is in subscribed mode while those counts are not zero; there,
-//     "message", "pmessage" and "smessage" arrays are pushes and are Ignored, while other
-//     replies (PING's ["pong", ""], errors) still answer requests. Such arrays are also pushes
-//     when every request seen was answered: a reply needs a request. Outside subscribed mode,
-//     and on a RESP3 connection (one that sent a RESP3 type), an array starting with "message"
-//     is an ordinary reply, say to LRANGE.
-//   - After MONITOR's +OK the stream is a feed of commands: Ignored, until +RESET.
-//
-// This bookkeeping follows requests to replies with counters of unanswered requests, not a
-// list of them, so pipelines of any depth cost nothing; only the pub/sub requests among them
-// are kept, up to maxMarkers, each with the number of plain requests ahead of it.
-//
-// It assumes a request is parsed before its reply, which causality gives when bytes are parsed
-// in capture order; when it is not, a confirmation is Ignored (its request then stays
-// unanswered) and everything else is unaffected.
-//
-// # Large values
-//
-// A blob whose bytes have not arrived is skipped by length: when it ends the message, the
-// message is Complete with Consumed past the buffer and Truncated. A message not whole within
-// MaxPending bytes is reported Complete and Truncated at the last element boundary known (its
-// Size is then a lower bound), and the rest of its elements are consumed as Ignored as they
-// come, so the caller never buffers a large reply whole. Below that, an incomplete message is
-// NeedMore and the next call resumes where the scan stopped.
 package redis
 
 import (
 	"bytes"
 
 	"github.com/netobserver/netobserver/parser"
+	"github.com/netobserver/netobserver/parser/internal/cursor"
 )
-
-// Protocol is Redis over RESP2/RESP3. Replies answer requests in order, pipelined or not.
-var Protocol parser.Protocol = protocol{}
-
-type protocol struct{}
-
-func (protocol) Name() string                            { return "redis" }
-func (protocol) Matching() parser.Matching               { return parser.MatchInOrder }
-func (protocol) NewConn(in *parser.Interner) parser.Conn { return NewConn(in) }
 
 const (
 	// MaxPending bounds how much of an incomplete message the caller is asked to buffer; see
@@ -103,7 +46,7 @@ type marker struct {
 }
 
 type requestState struct {
-	cur    cursor
+	cur    cursor.Cursor
 	n, i   int64 // elements announced and read, when resuming
 	method string
 	// cont: the request was reported; left of its elements still follow in the stream.
@@ -112,7 +55,7 @@ type requestState struct {
 }
 
 type responseState struct {
-	cur  cursor
+	cur  cursor.Cursor
 	rd   reader // the value being read, when resuming or continuing
 	sh   shape
 	cont bool
@@ -121,8 +64,8 @@ type responseState struct {
 // NewConn returns the state of a new connection; strings are interned in in.
 func NewConn(in *parser.Interner) *Conn { return &Conn{in: in} }
 
-// Parse implements parser.Conn.
-func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *parser.Message) parser.Result {
+// Parse implements parser.Parser.
+func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *Message) parser.Result {
 	if len(buf) == 0 {
 		if typ != parser.Request && typ != parser.Response {
 			return parser.Result{Status: parser.Invalid}
@@ -138,7 +81,7 @@ func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *parser.Message) pa
 	return parser.Result{Status: parser.Invalid}
 }
 
-func (c *Conn) parseRequest(buf []byte, msg *parser.Message) parser.Result {
+func (c *Conn) parseRequest(buf []byte, msg *Message) parser.Result {
 	if c.req.cont {
 		if r, ok := c.continueRequest(buf); ok {
 			return r
@@ -163,13 +106,13 @@ func (c *Conn) parseRequest(buf []byte, msg *parser.Message) parser.Result {
 }
 
 // parseArray parses a request in the RESP form: an array of bulk strings.
-func (c *Conn) parseArray(buf []byte, msg *parser.Message) parser.Result {
+func (c *Conn) parseArray(buf []byte, msg *Message) parser.Result {
 	s := &c.req
 	var n, i int64
 	var pos int
 	method := ""
-	if s.cur.ok && s.cur.matches(buf) {
-		n, i, pos, method = s.n, s.i, s.cur.pos, s.method
+	if s.cur.OK && s.cur.Matches(buf) {
+		n, i, pos, method = s.n, s.i, s.cur.Pos, s.method
 	} else {
 		var end int
 		var st parser.Status
@@ -183,7 +126,7 @@ func (c *Conn) parseArray(buf []byte, msg *parser.Message) parser.Result {
 		}
 		pos = end
 	}
-	s.cur.ok = false
+	s.cur.OK = false
 	var name []byte
 	for ; i < n; i++ {
 		if pos < len(buf) && buf[pos] != '$' {
@@ -249,7 +192,7 @@ func hasSubcommandFold(name []byte) bool {
 
 // requestNeedsMore handles a request whose element at pos is incomplete: past MaxPending the
 // request is reported up to pos and its other elements continued; below, the scan is saved.
-func (c *Conn) requestNeedsMore(buf []byte, pos int, n, i int64, method string, msg *parser.Message) parser.Result {
+func (c *Conn) requestNeedsMore(buf []byte, pos int, n, i int64, method string, msg *Message) parser.Result {
 	s := &c.req
 	if method == "" {
 		return parser.Result{Status: parser.NeedMore}
@@ -258,14 +201,14 @@ func (c *Conn) requestNeedsMore(buf []byte, pos int, n, i int64, method string, 
 		s.cont, s.left = true, n-i
 		return c.completeRequest(pos, true, method, n, msg)
 	}
-	if s.cur.save(buf, pos) {
+	if s.cur.Save(buf, pos) {
 		s.n, s.i, s.method = n, i, method
 	}
 	return parser.Result{Status: parser.NeedMore}
 }
 
-func (c *Conn) completeRequest(size int, truncated bool, method string, n int64, msg *parser.Message) parser.Result {
-	*msg = parser.Message{Type: parser.Request, Size: size, Truncated: truncated, Method: method}
+func (c *Conn) completeRequest(size int, truncated bool, method string, n int64, msg *Message) parser.Result {
+	*msg = Message{Type: parser.Request, Size: size, Truncated: truncated, Method: method}
 	c.onRequest(kindOf(method), n-1)
 	return parser.Result{Status: parser.Complete, Consumed: size}
 }
@@ -302,7 +245,7 @@ func (c *Conn) continueRequest(buf []byte) (parser.Result, bool) {
 }
 
 // parseInline parses a request in the inline form, "PING\r\n": words separated by spaces.
-func (c *Conn) parseInline(buf []byte, msg *parser.Message) parser.Result {
+func (c *Conn) parseInline(buf []byte, msg *Message) parser.Result {
 	limit := min(len(buf), maxInline)
 	nl := bytes.IndexByte(buf[:limit], '\n')
 	if nl < 0 {
@@ -359,7 +302,7 @@ func plausibleInline(b []byte) bool {
 	return true
 }
 
-func (c *Conn) parseResponse(buf []byte, msg *parser.Message) parser.Result {
+func (c *Conn) parseResponse(buf []byte, msg *Message) parser.Result {
 	s := &c.resp
 	if s.cont {
 		if r, ok := c.continueResponse(buf); ok {
@@ -367,13 +310,13 @@ func (c *Conn) parseResponse(buf []byte, msg *parser.Message) parser.Result {
 		}
 	}
 	pos := 0
-	if s.cur.ok && s.cur.matches(buf) {
-		pos = s.cur.pos
+	if s.cur.OK && s.cur.Matches(buf) {
+		pos = s.cur.Pos
 	} else {
 		s.rd.start()
 		s.sh = shape{}
 	}
-	s.cur.ok = false
+	s.cur.OK = false
 	st := s.rd.read(buf, pos, &s.sh)
 	end, truncated := st.pos, false
 	switch st.st {
@@ -389,13 +332,13 @@ func (c *Conn) parseResponse(buf []byte, msg *parser.Message) parser.Result {
 		case st.blobEnd == 0 && st.pos > MaxPending:
 			truncated, s.cont = true, true
 		default:
-			s.cur.save(buf, st.pos)
+			s.cur.Save(buf, st.pos)
 			return parser.Result{Status: parser.NeedMore}
 		}
 	}
 	status := c.classify(&s.sh)
 	if status == parser.Complete {
-		*msg = parser.Message{
+		*msg = Message{
 			Type:      parser.Response,
 			Size:      end,
 			Truncated: truncated,
@@ -563,14 +506,14 @@ func (c *Conn) popMarker() {
 	c.mLen--
 }
 
-// FindBoundary implements parser.Conn: the next line start holding an array header (requests)
+// FindBoundary implements parser.Parser: the next line start holding an array header (requests)
 // or any RESP type with a well-formed header line (responses).
 func (c *Conn) FindBoundary(buf []byte, typ parser.MessageType) int {
 	switch typ {
 	case parser.Request:
-		c.req.cur.ok, c.req.cont = false, false
+		c.req.cur.OK, c.req.cont = false, false
 	case parser.Response:
-		c.resp.cur.ok, c.resp.cont = false, false
+		c.resp.cur.OK, c.resp.cont = false, false
 	default:
 		return -1
 	}
@@ -653,32 +596,4 @@ func header(buf []byte, pos int, max int64) (int64, int, parser.Status) {
 		return 0, 0, parser.Invalid
 	}
 	return n, pos + nl + 1, parser.Complete
-}
-
-// cursor remembers where the scan of an incomplete message stopped, so that the next call on
-// the same message resumes there: work stays linear in the message size however it trickles
-// in. The caller calls again with the same start and more bytes; the bytes at both ends of the
-// part scanned recognise it, and FindBoundary forgets it when the caller gives up.
-type cursor struct {
-	ok   bool
-	pos  int
-	head [16]byte
-	tail [16]byte
-}
-
-// save remembers pos in buf; small scans are not worth it.
-func (c *cursor) save(buf []byte, pos int) bool {
-	if pos < len(c.tail) || len(buf) < len(c.head) {
-		return false
-	}
-	c.ok, c.pos = true, pos
-	copy(c.head[:], buf)
-	copy(c.tail[:], buf[pos-len(c.tail):pos])
-	return true
-}
-
-func (c *cursor) matches(buf []byte) bool {
-	return c.pos <= len(buf) && len(buf) >= len(c.head) &&
-		bytes.Equal(buf[:len(c.head)], c.head[:]) &&
-		bytes.Equal(buf[c.pos-len(c.tail):c.pos], c.tail[:])
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/parser"
 	"github.com/netobserver/netobserver/parser/internal/parsertest"
 )
@@ -18,16 +19,16 @@ const (
 func newConn() *Conn { return NewConn(parser.NewInterner(1024)) }
 
 // result is one Parse call's outcome.
-type result = parsertest.Step
+type result = parsertest.Step[Message]
 
 // cmd is a Complete request of n bytes.
 func cmd(n int, method string) result {
-	return result{Status: parser.Complete, Consumed: n, Msg: parser.Message{Type: req, Size: n, Method: method}}
+	return result{Status: parser.Complete, Consumed: n, Msg: Message{Type: req, Size: n, Method: method}}
 }
 
 // reply is a Complete response of n bytes.
 func reply(n int, success bool) result {
-	return result{Status: parser.Complete, Consumed: n, Msg: parser.Message{Type: resp, Size: n, Success: success}}
+	return result{Status: parser.Complete, Consumed: n, Msg: Message{Type: resp, Size: n, Success: success}}
 }
 
 func ignored(n int) result { return result{Status: parser.Ignored, Consumed: n} }
@@ -488,8 +489,8 @@ var samples = []struct {
 func TestTruncated(t *testing.T) {
 	for _, s := range samples {
 		t.Run(s.name, func(t *testing.T) {
-			parsertest.CheckPrefixes(t, parsertest.Prefixes{
-				New: func() parser.Conn {
+			parsertest.CheckPrefixes(t, parsertest.Prefixes[Message]{
+				New: func() parser.Parser[Message] {
 					c := newConn()
 					c.onRequest(cmdOther, 0)
 					return c
@@ -510,7 +511,7 @@ func TestLargeRequest(t *testing.T) {
 	c := newConn()
 	// The value is not all there and more elements follow: reported up to the value's end.
 	cut := 3 * MaxPending / 2
-	var m parser.Message
+	var m Message
 	r := c.Parse([]byte(set[:cut]), req, &m)
 	valueEnd := strings.Index(set, big) + len(big) + 2
 	if r.Status != parser.Complete || r.Consumed != valueEnd || !m.Truncated || m.Method != "SET" || m.Size != valueEnd {
@@ -550,7 +551,7 @@ func TestLargeResponse(t *testing.T) {
 	c := newConn()
 	c.onRequest(cmdOther, 0)
 	c.onRequest(cmdOther, 0)
-	var m parser.Message
+	var m Message
 	r := c.Parse([]byte(mget[:5000]), resp, &m)
 	bigEnd := strings.Index(mget, big) + len(big) + 2
 	if r.Status != parser.Complete || r.Consumed != bigEnd || !m.Truncated || !m.Success {
@@ -573,7 +574,7 @@ func TestLargeResponse(t *testing.T) {
 		if r.Status != parser.NeedMore {
 			break
 		}
-		if !c.resp.cur.ok || c.resp.cur.pos < n-20 {
+		if !c.resp.cur.OK || c.resp.cur.Pos < n-20 {
 			t.Fatalf("at %d: scan not saved (%+v)", n, c.resp.cur)
 		}
 	}
@@ -588,13 +589,8 @@ func TestLargeResponse(t *testing.T) {
 }
 
 func TestProtocol(t *testing.T) {
-	if Protocol.Name() != "redis" || Protocol.Matching() != parser.MatchInOrder {
-		t.Error(Protocol.Name(), Protocol.Matching())
-	}
-	if _, ok := Protocol.NewConn(parser.NewInterner(1)).(*Conn); !ok {
-		t.Error("NewConn")
-	}
-	var m parser.Message
+	parsertest.CheckProtocol(t, Protocol, "redis", abi.ProtoRedis, parser.Parser[Message](newConn()))
+	var m Message
 	if r := newConn().Parse([]byte("+OK\r\n"), 9, &m); r.Status != parser.Invalid {
 		t.Error(r)
 	}
@@ -610,7 +606,7 @@ func TestPubSubResumed(t *testing.T) {
 	var buf []byte
 	for i := 0; i < len(in) && len(got) < 3; i++ {
 		buf = append(buf, in[i])
-		var m parser.Message
+		var m Message
 		r := c.Parse(buf, resp, &m)
 		if r.Status != parser.NeedMore {
 			got = append(got, result{Status: r.Status, Consumed: r.Consumed, Msg: m})

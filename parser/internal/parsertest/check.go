@@ -3,8 +3,10 @@ package parsertest
 import (
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"testing"
 
+	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/parser"
 	"github.com/stretchr/testify/assert"
 )
@@ -20,14 +22,12 @@ type Limits struct {
 	// ExactSize: a Complete message's Size is Consumed, and the message is Truncated when
 	// Consumed reaches past the end of the buffer.
 	ExactSize bool
-	// MaxResource and MaxMethod bound the lengths of a Complete message's Resource and Method.
-	MaxResource, MaxMethod int
 }
 
 // CheckResult fails t unless r, what Parse(buf, typ, m) returned, keeps the contract: NeedMore
 // and Invalid consume nothing, Complete and Ignored consume something, no other status, and a
 // Complete message is of type typ with a Size of at least Consumed; and what lim asks besides.
-func CheckResult(t testing.TB, buf []byte, typ parser.MessageType, r parser.Result, m *parser.Message, lim Limits) {
+func CheckResult[M Message](t testing.TB, buf []byte, typ parser.MessageType, r parser.Result, m *M, lim Limits) {
 	t.Helper()
 	switch r.Status {
 	case parser.NeedMore, parser.Invalid:
@@ -44,18 +44,16 @@ func CheckResult(t testing.TB, buf []byte, typ parser.MessageType, r parser.Resu
 	if r.Status != parser.Complete {
 		return
 	}
-	if m.Type != typ || m.Size < r.Consumed ||
-		lim.ExactSize && (m.Size != r.Consumed || r.Consumed > len(buf) && !m.Truncated) {
+	f := (*m).Frame()
+	if f.Type != typ || f.Size < r.Consumed ||
+		lim.ExactSize && (f.Size != r.Consumed || r.Consumed > len(buf) && !f.Truncated) {
 		t.Fatalf("%+v for %+v of %d bytes", *m, r, len(buf))
-	}
-	if lim.MaxResource > 0 && len(m.Resource) > lim.MaxResource || lim.MaxMethod > 0 && len(m.Method) > lim.MaxMethod {
-		t.Fatalf("method %q, resource %q: too long", m.Method, m.Resource)
 	}
 }
 
 // Contract returns a CheckFunc that checks CheckResult with lim.
-func Contract(lim Limits) CheckFunc {
-	return func(t testing.TB, buf []byte, typ parser.MessageType, r parser.Result, m *parser.Message) {
+func Contract[M Message](lim Limits) CheckFunc[M] {
+	return func(t testing.TB, buf []byte, typ parser.MessageType, r parser.Result, m *M) {
 		t.Helper()
 		CheckResult(t, buf, typ, r, m, lim)
 	}
@@ -71,9 +69,9 @@ func CheckBoundary(t testing.TB, buf []byte, b int) {
 }
 
 // Prefixes describes a sample message for CheckPrefixes.
-type Prefixes struct {
+type Prefixes[M Message] struct {
 	// New returns a Conn in the state the sample needs (the requests a response answers, ...).
-	New  func() parser.Conn
+	New  func() parser.Parser[M]
 	Type parser.MessageType
 	In   []byte
 	// Whole says whether the result of parsing the whole sample is the expected one.
@@ -86,29 +84,28 @@ type Prefixes struct {
 // prefix with a fresh Conn and with one Conn fed growing prefixes (resuming its scans): the
 // result must be NeedMore, or, once enough is there, the whole sample's Complete result with the
 // same Message (but for Truncated); never anything else.
-func CheckPrefixes(t testing.TB, p Prefixes) {
+func CheckPrefixes[M Message](t testing.TB, p Prefixes[M]) {
 	t.Helper()
-	var want parser.Message
+	var want M
 	wantR := p.New().Parse(p.In, p.Type, &want)
 	if !p.Whole(wantR) {
 		t.Fatalf("whole sample: %+v", wantR)
 	}
 	grow := p.New()
 	for n := 0; n < min(wantR.Consumed, len(p.In)); n++ {
-		for _, c := range []parser.Conn{nil, grow} {
+		for _, c := range []parser.Parser[M]{nil, grow} {
 			if c == nil {
 				c = p.New()
 			}
-			var m parser.Message
+			var m M
 			r := c.Parse(p.In[:n], p.Type, &m)
 			switch {
 			case r.Status == parser.NeedMore && r.Consumed == 0:
 			case r == wantR && r.Status == parser.Complete:
-				if p.Truncated && !m.Truncated {
+				if p.Truncated && !m.Frame().Truncated {
 					t.Fatalf("prefix %d: complete but not truncated", n)
 				}
-				m.Truncated = false
-				if m != want {
+				if untruncated(m) != untruncated(want) {
 					t.Fatalf("prefix %d: %+v, want %+v", n, m, want)
 				}
 				if c == grow {
@@ -123,7 +120,7 @@ func CheckPrefixes(t testing.TB, p Prefixes) {
 }
 
 // AssertSteps fails t unless got and want are the same steps.
-func AssertSteps(t testing.TB, got, want []Step) {
+func AssertSteps[M Message](t testing.TB, got, want []Step[M]) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("got %d steps, want %d:\n got  %v\n want %v", len(got), len(want), got, want)
@@ -137,12 +134,11 @@ func AssertSteps(t testing.TB, got, want []Step) {
 
 // Messages returns the Complete messages of steps without their Truncated flag, which depends on
 // how the bytes were cut, and counts the Ignored and Invalid steps.
-func Messages(steps []Step) (msgs []parser.Message, ignored, invalid int) {
+func Messages[M Message](steps []Step[M]) (msgs []M, ignored, invalid int) {
 	for _, s := range steps {
 		switch s.Status {
 		case parser.Complete:
-			s.Msg.Truncated = false
-			msgs = append(msgs, s.Msg)
+			msgs = append(msgs, untruncated(s.Msg))
 		case parser.Ignored:
 			ignored++
 		case parser.Invalid:
@@ -156,11 +152,11 @@ func Messages(steps []Step) (msgs []parser.Message, ignored, invalid int) {
 // each of sizes, each replay on a fresh Conn. It reports on t, naming the capture by what, where
 // a re-cut replay gives other Ignored counts or Complete messages (see Messages) than the
 // recorded one, in either direction.
-func CheckRecut[C parser.Conn](t testing.TB, what string, newConn func() C, reads []Read, sizes ...int) {
+func CheckRecut[M Message, C parser.Parser[M]](t testing.TB, what string, newConn func() C, reads []Read, sizes ...int) {
 	t.Helper()
-	want := NewDriver(t, newConn()).Play(reads)
+	want := NewDriver[M](t, newConn()).Play(reads)
 	for _, size := range sizes {
-		got := NewDriver(t, newConn()).Play(Recut(reads, size))
+		got := NewDriver[M](t, newConn()).Play(Recut(reads, size))
 		for _, typ := range both {
 			g, gi, _ := Messages(got.Steps(typ))
 			w, wi, _ := Messages(want.Steps(typ))
@@ -196,7 +192,7 @@ type CaptureCase struct {
 // delivered alone and with each read cut in two after 1, 4, 7, ... 118 bytes; and the same Lines,
 // nothing Invalid, from the case's From-th read on. more, if not nil, checks the driver of the
 // first replay further.
-func CheckCaptures(t *testing.T, dir string, newDriver func(testing.TB) *Driver, cases []CaptureCase, more func(t *testing.T, d *Driver)) {
+func CheckCaptures[M Message](t *testing.T, dir string, newDriver func(testing.TB) *Driver[M], cases []CaptureCase, more func(t *testing.T, d *Driver[M])) {
 	for _, tc := range cases {
 		t.Run(tc.Name, func(t *testing.T) {
 			reads := Load(t, filepath.Join(dir, tc.Name)).Reads
@@ -224,14 +220,13 @@ func CheckCaptures(t *testing.T, dir string, newDriver func(testing.TB) *Driver,
 	}
 }
 
-// CheckProtocol checks p's name and matching, and that a fresh Conn of p needs more of an empty
-// request buffer and finds an unknown message type Invalid.
-func CheckProtocol(t testing.TB, p parser.Protocol, name string, matching parser.Matching) {
+// CheckProtocol checks p's names, and that c, a fresh Parser of p, needs more of an empty request
+// buffer and finds an unknown message type Invalid.
+func CheckProtocol[M Message](t testing.TB, p parser.Protocol, name string, kernel abi.Protocol, c parser.Parser[M]) {
 	t.Helper()
-	assert.Equal(t, name, p.Name())
-	assert.Equal(t, matching, p.Matching())
-	var m parser.Message
-	c := p.NewConn(parser.NewInterner(1))
+	assert.Equal(t, name, p.Records().Name)
+	assert.Equal(t, kernel, p.Kernel())
+	var m M
 	assert.Equal(t, parser.Result{Status: parser.NeedMore}, c.Parse(nil, parser.Request, &m))
 	assert.Equal(t, parser.Result{Status: parser.Invalid}, c.Parse([]byte("x"), 9, &m))
 }
@@ -245,11 +240,20 @@ type Boundary = struct {
 }
 
 // CheckBoundaries asks a fresh Conn for the boundary of every case and reports those that differ.
-func CheckBoundaries[C parser.Conn](t testing.TB, newConn func() C, cases []Boundary) {
+func CheckBoundaries[M Message, C parser.Parser[M]](t testing.TB, newConn func() C, cases []Boundary) {
 	t.Helper()
 	for _, tc := range cases {
 		if got := newConn().FindBoundary([]byte(tc.In), tc.Type); got != tc.Want {
 			t.Errorf("FindBoundary(%q, %v) = %d, want %d", tc.In, tc.Type, got, tc.Want)
 		}
 	}
+}
+
+// untruncated returns m with its Truncated field (if it has one) cleared: whether a message is
+// Truncated depends on how its bytes were cut, which re-cut replays change.
+func untruncated[M any](m M) M {
+	if f := reflect.ValueOf(&m).Elem().FieldByName("Truncated"); f.IsValid() && f.Kind() == reflect.Bool {
+		f.SetBool(false)
+	}
+	return m
 }

@@ -1,6 +1,6 @@
 // Package parsertest is what the protocol parsers' tests share: reading the captures that
-// tools/captureproxy writes, replaying them (or any other reads) through a parser.Conn the
-// way the observer does, and checking the parts of the parser.Conn contract that hold for every
+// tools/captureproxy writes, replaying them (or any other reads) through a parser.Parser the
+// way the observer does, and checking the parts of the parser.Parser contract that hold for every
 // protocol. Protocol-specific expectations stay in each parser's own tests.
 //
 // # Captures
@@ -16,7 +16,7 @@
 //
 // # Replaying
 //
-// A Driver feeds reads to a Conn with a pending buffer per direction: Parse until NeedMore, skip
+// A Driver feeds reads to a Parser with a pending buffer per direction: Parse until NeedMore, skip
 // by stream position the bytes a message announced beyond the buffer, and after Invalid go on at
 // FindBoundary. It records what every Parse call found. Recut and SplitAt deliver the same bytes
 // in other reads, Interleave and FuzzReads make reads from fuzz inputs.
@@ -27,8 +27,14 @@
 // Driver with a Check applies them to every call. CheckCaptures replays captures whole, re-cut
 // and from a later read on; CheckRecut compares a capture's replay with a re-cut one;
 // CheckPrefixes cuts a sample message at every length; CheckBoundaries and CheckProtocol run
-// tables of FindBoundary expectations and a Protocol's basics. FuzzStreams and CheckWhole are the
-// bodies of the fuzz targets, SeedCaptures and SeedCaptureCases seed them from captures.
+// tables of FindBoundary expectations and a Protocol's basics. FuzzStreams, FuzzDriven and
+// CheckWhole are the bodies of the fuzz targets, SeedCaptures and SeedCaptureCases seed them from
+// captures.
+//
+// # Benchmarking
+//
+// BenchCycle times a request and its response on one connection and reports allocations per
+// message; ReportCPU adds CPU time per operation to the wall-clock figures.
 //
 // This package is for tests only; internal/ keeps it inside parser/.
 package parsertest

@@ -7,45 +7,55 @@ import (
 	"github.com/netobserver/netobserver/parser"
 )
 
-// Step is one Parse call's outcome.
-type Step struct {
-	Status   parser.Status
-	Consumed int
-	Msg      parser.Message // zero unless Complete
+// Message is what the shared checks need of a protocol's message type.
+type Message interface {
+	comparable
+	parser.Message
 }
 
-func (s Step) String() string { return fmt.Sprintf("%v/%d %+v", s.Status, s.Consumed, s.Msg) }
+// Step is one Parse call's outcome.
+type Step[M Message] struct {
+	Status   parser.Status
+	Consumed int
+	Msg      M // zero unless Complete
+}
+
+func (s Step[M]) String() string { return fmt.Sprintf("%v/%d %+v", s.Status, s.Consumed, s.Msg) }
 
 // Event is a Step of a Driver, with the stream it was taken on.
-type Event struct {
+type Event[M Message] struct {
 	Type parser.MessageType
-	Step
+	Step[M]
 }
 
 // CheckFunc checks the result r of Parse(buf, typ, m); see CheckResult.
-type CheckFunc func(t testing.TB, buf []byte, typ parser.MessageType, r parser.Result, m *parser.Message)
+type CheckFunc[M Message] func(t testing.TB, buf []byte, typ parser.MessageType, r parser.Result, m *M)
 
 // Driver plays the observer for one connection: a pending buffer per direction, Parse until it
 // needs more, bytes a message announced past the buffer skipped by stream position, Invalid
 // resolved with FindBoundary. NeedMore results are not recorded; every other one is an Event.
-type Driver struct {
+type Driver[M Message] struct {
 	T    testing.TB
-	Conn parser.Conn
+	Conn parser.Parser[M]
 	// Check, when set, is called on every Parse result before the driver acts on it, and every
 	// FindBoundary result is then checked with CheckBoundary. Nil replays without checks.
-	Check CheckFunc
+	Check CheckFunc[M]
+	// Line renders a Complete message for Lines.
+	Line func(M) string
 
 	Buf     [3][]byte // pending bytes, indexed by MessageType
 	Skip    [3]int    // bytes still to skip, indexed by MessageType
-	Events  []Event
+	Events  []Event[M]
 	Invalid int // bytes skipped to resynchronise
 }
 
 // NewDriver returns a Driver for c that checks nothing.
-func NewDriver(t testing.TB, c parser.Conn) *Driver { return &Driver{T: t, Conn: c} }
+func NewDriver[M Message](t testing.TB, c parser.Parser[M]) *Driver[M] {
+	return &Driver[M]{T: t, Conn: c}
+}
 
 // Feed hands the driver one read of direction typ and parses as far as it can.
-func (d *Driver) Feed(typ parser.MessageType, data []byte) {
+func (d *Driver[M]) Feed(typ parser.MessageType, data []byte) {
 	if k := min(d.Skip[typ], len(data)); k > 0 {
 		data = data[k:]
 		d.Skip[typ] -= k
@@ -53,12 +63,12 @@ func (d *Driver) Feed(typ parser.MessageType, data []byte) {
 	d.Buf[typ] = append(d.Buf[typ], data...)
 	for len(d.Buf[typ]) > 0 {
 		buf := d.Buf[typ]
-		var m parser.Message
+		var m M
 		r := d.Conn.Parse(buf, typ, &m)
 		if d.Check != nil {
 			d.Check(d.T, buf, typ, r, &m)
 		}
-		e := Event{typ, Step{Status: r.Status, Consumed: r.Consumed}}
+		e := Event[M]{typ, Step[M]{Status: r.Status, Consumed: r.Consumed}}
 		switch r.Status {
 		case parser.NeedMore:
 			return
@@ -93,7 +103,7 @@ func (d *Driver) Feed(typ parser.MessageType, data []byte) {
 }
 
 // Play feeds reads in order.
-func (d *Driver) Play(reads []Read) *Driver {
+func (d *Driver[M]) Play(reads []Read) *Driver[M] {
 	for _, r := range reads {
 		d.Feed(r.Type, r.Data)
 	}
@@ -101,8 +111,8 @@ func (d *Driver) Play(reads []Read) *Driver {
 }
 
 // Steps returns the recorded steps of direction typ, in order.
-func (d *Driver) Steps(typ parser.MessageType) []Step {
-	var out []Step
+func (d *Driver[M]) Steps(typ parser.MessageType) []Step[M] {
+	var out []Step[M]
 	for _, e := range d.Events {
 		if e.Type == typ {
 			out = append(out, e.Step)
@@ -113,7 +123,7 @@ func (d *Driver) Steps(typ parser.MessageType) []Step {
 
 // Total returns the bytes consumed in direction typ: by Complete and Ignored messages, with what
 // was skipped past the buffer, but not what Invalid made the driver skip.
-func (d *Driver) Total(typ parser.MessageType) int {
+func (d *Driver[M]) Total(typ parser.MessageType) int {
 	n := 0
 	for _, e := range d.Events {
 		if e.Type == typ {
@@ -124,7 +134,7 @@ func (d *Driver) Total(typ parser.MessageType) int {
 }
 
 // Count returns how many events of direction typ had status s.
-func (d *Driver) Count(typ parser.MessageType, s parser.Status) int {
+func (d *Driver[M]) Count(typ parser.MessageType, s parser.Status) int {
 	n := 0
 	for _, e := range d.Events {
 		if e.Type == typ && e.Status == s {
@@ -135,8 +145,8 @@ func (d *Driver) Count(typ parser.MessageType, s parser.Status) int {
 }
 
 // Completes returns the Complete messages of both directions, in the order they were parsed.
-func (d *Driver) Completes() []parser.Message {
-	var out []parser.Message
+func (d *Driver[M]) Completes() []M {
+	var out []M
 	for _, e := range d.Events {
 		if e.Status == parser.Complete {
 			out = append(out, e.Msg)
@@ -146,24 +156,25 @@ func (d *Driver) Completes() []parser.Message {
 }
 
 // Lines renders Completes with Line, one line each, for readable assertions.
-func (d *Driver) Lines() []string {
+func (d *Driver[M]) Lines() []string {
 	var out []string
 	for _, m := range d.Completes() {
-		out = append(out, Line(m))
+		out = append(out, d.Line(m))
 	}
 	return out
 }
 
 // Line renders a request as `> METHOD "resource" size=N` and a response as `< ok=BOOL size=N`,
-// either followed by ` truncated` when it is.
-func Line(m parser.Message) string {
+// either followed by ` truncated` when it is: a Driver's Line for protocols with a method and a
+// resource.
+func Line(f parser.Frame, method, resource string) string {
 	var s string
-	if m.Type == parser.Request {
-		s = fmt.Sprintf("> %s %q size=%d", m.Method, m.Resource, m.Size)
+	if f.Type == parser.Request {
+		s = fmt.Sprintf("> %s %q size=%d", method, resource, f.Size)
 	} else {
-		s = fmt.Sprintf("< ok=%v size=%d", m.Success, m.Size)
+		s = fmt.Sprintf("< ok=%v size=%d", f.Success, f.Size)
 	}
-	if m.Truncated {
+	if f.Truncated {
 		s += " truncated"
 	}
 	return s
@@ -172,12 +183,12 @@ func Line(m parser.Message) string {
 // ParseAll parses buf message by message the way the observer does: past Complete and Ignored,
 // resynchronising at FindBoundary after Invalid, until NeedMore or the end. Unlike a Driver it
 // records the final NeedMore, and it stops at a message that reaches the end of buf.
-func ParseAll(c parser.Conn, buf []byte, typ parser.MessageType) []Step {
-	var out []Step
+func ParseAll[M Message](c parser.Parser[M], buf []byte, typ parser.MessageType) []Step[M] {
+	var out []Step[M]
 	for len(buf) > 0 {
-		var m parser.Message
+		var m M
 		r := c.Parse(buf, typ, &m)
-		s := Step{Status: r.Status, Consumed: r.Consumed}
+		s := Step[M]{Status: r.Status, Consumed: r.Consumed}
 		if r.Status == parser.Complete {
 			s.Msg = m
 		}

@@ -47,7 +47,7 @@ func FuzzInput(reads []Read) []byte {
 //
 // Inputs with a stream over 8 KiB are skipped: they make each run, and minimisation, slow, and
 // the paths that need more bytes are for unit tests.
-func FuzzStreams[C parser.Conn](t testing.TB, newConn func() C, check CheckFunc, reqs, resps []byte, step uint8) *Driver {
+func FuzzStreams[M Message, C parser.Parser[M]](t testing.TB, newConn func() C, check CheckFunc[M], reqs, resps []byte, step uint8) *Driver[M] {
 	t.Helper()
 	if len(reqs) > 8<<10 || len(resps) > 8<<10 {
 		t.Skip()
@@ -58,19 +58,19 @@ func FuzzStreams[C parser.Conn](t testing.TB, newConn func() C, check CheckFunc,
 			buf = resps
 		}
 		c := newConn()
-		var m parser.Message
+		var m M
 		check(t, buf, typ, c.Parse(buf, typ, &m), &m)
 		CheckBoundary(t, buf, c.FindBoundary(buf, typ))
 	}
-	d := &Driver{T: t, Conn: newConn(), Check: check}
+	d := &Driver[M]{T: t, Conn: newConn(), Check: check}
 	return d.Play(Interleave(reqs, resps, int(step)%64+1))
 }
 
 // CheckWhole parses data in one piece as either direction on c: a Complete result must consume
 // something, and FindBoundary must stay inside data.
-func CheckWhole(t testing.TB, c parser.Conn, data []byte) {
+func CheckWhole[M Message](t testing.TB, c parser.Parser[M], data []byte) {
 	t.Helper()
-	var m parser.Message
+	var m M
 	for _, typ := range both {
 		if r := c.Parse(data, typ, &m); r.Status == parser.Complete && r.Consumed <= 0 {
 			t.Fatalf("Complete with Consumed %d", r.Consumed)
@@ -94,4 +94,15 @@ func SeedCaptureCases(f *testing.F, dir string, cases []CaptureCase) {
 	for _, tc := range cases {
 		f.Add(FuzzInput(Load(f, filepath.Join(dir, tc.Name)).Reads))
 	}
+}
+
+// FuzzDriven is the body of a fuzz target over reads in FuzzReads' form: they are played through
+// a Driver from newDriver as they come and again one byte at a time (every message's first bytes
+// alone, as a writer that sends a header in a write of its own delivers them), and the raw input
+// is parsed in one piece by CheckWhole on c.
+func FuzzDriven[M Message](t *testing.T, data []byte, newDriver func(testing.TB) *Driver[M], c parser.Parser[M]) {
+	reads := FuzzReads(data)
+	newDriver(t).Play(reads)
+	newDriver(t).Play(Recut(reads, 1))
+	CheckWhole(t, c, data)
 }

@@ -1,122 +1,7 @@
-// Package stream reassembles one direction of one connection from the kernel's data events, by
-// stream position, for the protocol parsers (after the role Pixie's DataStreamBuffer plays in its
-// socket tracer).
-//
-// # What the kernel sends
-//
-// Every data event (conn_data_event_t, see docs/libebpf-abi.md §3 and §6) carries pos, the
-// offset in this direction's stream just AFTER the whole syscall that produced it, org_msg_size,
-// the length on the wire of the part of the syscall it describes, and at most 16384 bytes of
-// payload. One syscall becomes a group of events with the same pos:
-//
-//   - a plain buffer (read, write, send, recv, sendto, recvfrom) of N bytes becomes
-//     min(ceil(N/16384), 4) events: the first ones carry 16384 bytes each, the 4th carries the
-//     remainder's size in org_msg_size but at most 16384 bytes of payload (the rest is lost);
-//   - an iovec syscall (readv, writev, sendmsg, recvmsg, the *mmsg calls) becomes one event per
-//     segment, each of any size, each truncated to 16384 bytes.
-//
-// The start of a syscall is therefore pos − Σ org_msg_size over its group, and chunk k of the group
-// starts where chunks 1..k-1 end. A truncated chunk (payload shorter than org_msg_size) leaves a
-// hole of known size that no event will ever fill: the total size of a truncated syscall is known
-// from org_msg_size alone.
-//
-// Events may be lost, delivered twice, or arrive out of order across CPUs (a later pos before an
-// earlier one). The events of one syscall are emitted back to back on one CPU, so they arrive
-// consecutively.
-//
-// # How a group is resolved
-//
-// Since the kernel does not say how many events a syscall produced, a Buffer collects chunks with
-// the same Pos (and the same Vectored flag) into a pending group and places it — computes its
-// start and stores its bytes — at the first of:
-//
-//  1. its start meets a known boundary: the end of the newest byte received, the end of a run of
-//     buffered (or known-lost) bytes, or the parse position when it was reached by consuming up
-//     to the end of such a run. No chunk can be missing then: a missing one would make the group
-//     overlap bytes that are already there;
-//  2. its shape says it is complete (plain syscalls only): a chunk whose OrgSize is not exactly
-//     MaxChunk ends a plain syscall, and a 4th chunk always does;
-//  3. a chunk with a different Pos or Vectored flag arrives (the group's events were consecutive);
-//  4. Flush is called (the caller's batch of events ended, or the connection closed), or Gap is
-//     asked when the group is older than GapTimeout;
-//  5. its staged bytes exceed Cap (a bound on hostile input; Cap must exceed the largest
-//     syscall's payload, 44 iovec segments × 16 KiB = 704 KiB at most, which DefaultCap does).
-//
-// In the common cases — a plain syscall of less than MaxChunk bytes, or any syscall that
-// continues the stream — the group is placed by the Add that completes it, without waiting.
-// Rules 3 and 4 cover a syscall after a hole (lost or not yet arrived data) whose size is an exact
-// multiple of MaxChunk or that is vectored, and the first event of a connection in those shapes.
-//
-// A duplicate delivery of a whole group right after the original, before it was placed, would
-// otherwise be summed into it and misplace it. So a chunk equal to an earlier one of its group
-// (size, ts and bytes) makes the group wait for rules 3-5, and a group that is then an exact
-// repetition of its first p chunks keeps one copy (the rest counts as Duplicate) and glues no
-// length header (its start is a judgement). Repeated chunks are held as references, not copies.
-// A genuine syscall whose chunks repeat (zero-filled buffers) only waits for the end of the batch;
-// if it is exactly periodic it loses all but its last period, whose bytes are placed right.
-//
-// What cannot be told apart, and is documented rather than guessed at: a chunk lost from the
-// middle of a group that meets no boundary (the chunks before it are placed too late by its size;
-// the parser resynchronises on bytes it cannot parse), and a group whose events are split across
-// a Flush (call Flush only between whole batches of events: the kernel emits a syscall's events
-// back to back, so only a batch boundary inside them can split them).
-//
-// # Placement, gaps and memory
-//
-// Bytes are placed by position; the first copy of a position wins and later copies count as
-// Duplicate; bytes before the parse position count as Stale (already consumed or skipped). Head
-// returns the contiguous bytes at the parse position; Consume moves it, possibly beyond what is
-// buffered (a message body that has not arrived, or never will). When the parse position sits at
-// missing bytes, Gap says whether to give up on them: at once for bytes the kernel truncated,
-// otherwise once later data came in a settled batch (a later poll that emptied every ring did not
-// bring them: they were lost), or is GapTimeout old, or GapBytes of it are buffered; SkipGap then
-// moves to the next byte present. Bytes held in memory are bounded by Cap: past it the oldest unparsed
-// bytes are dropped (Overflow) and the parse position moves past them (a caller notices the jump
-// in Pos, or in Stats().Overflow, and restarts its parser there).
-//
-// A caller's loop, per batch of events:
-//
-//	for each event: b.Add(chunk)
-//	b.Flush()
-//	for {
-//		data, ts := b.Head()
-//		if len(data) == 0 {
-//			if b.Gap(now, settled) == 0 { break }
-//			b.SkipGap() // and reset the parser: the stream resumes after lost bytes
-//			continue
-//		}
-//		r := conn.Parse(data, typ, &msg) // Complete/Ignored: b.Consume(r.Consumed)
-//		if r.Status == parser.NeedMore { // the rest may never come:
-//			if b.GapAfterHead(now, settled) == 0 { break }
-//			b.Consume(len(data)) // drop the partial message; Gap/SkipGap follow
-//		}
-//		...                              // Invalid: b.Consume(FindBoundary, or len(data) if -1)
-//	}
-//
-// # length_header and try_to_prepend
-//
-// Clients of length-prefixed protocols often read a 4-byte header, then the body. The kernel side
-// remembers the last 4-byte read in length_header. When a group's first chunk has TryToPrepend
-// (Kafka), the 4 header bytes (little-endian, as they were on the wire) are placed just before the
-// group's start; with Config.MySQL they are too when (LengthHeader & 0xffffff) equals the group's
-// total OrgSize (the packet body length; the ABI compares org_msg_size, which is the same for the
-// usual single-event body) and the payload does not itself start with those 3 length bytes. Placing
-// them by position means that if the 4-byte read was itself delivered, the glued copy is merely a
-// Duplicate.
-//
-// # Accounting
-//
-// Every byte received is accounted for exactly once, and every position passed once:
-//
-//	Received = Consumed + Duplicate + Stale + Truncated + Overflow + Len()
-//	Pos() − Origin() = Consumed + Skipped + Gap + Overflow
-//
-// Len counts what is held for accounting; it exceeds the bytes in memory only by repeated chunks
-// awaiting judgement, which are references. Cap bounds the bytes in memory between calls.
-//
-// A Buffer is used by one goroutine. In steady state Add, Head, Consume, Gap and SkipGap allocate
-// nothing: the backing arrays are reused and compacted by copying down.
 package stream
+
+// The positional buffer: bytes and known-lost stretches by stream position, and the parse
+// position that moves over them.
 
 import "sort"
 
@@ -133,29 +18,6 @@ const (
 // events report the timestamp of the last recorded event before them.
 const maxMarks = 4096
 
-// Chunk is one data event, decoded from conn_data_event_t.
-type Chunk struct {
-	// Pos is the stream offset in this direction after the whole syscall (attr.pos).
-	Pos uint64
-	// OrgSize is this chunk's length on the wire (attr.org_msg_size).
-	OrgSize uint32
-	// Payload is the bytes copied (attr.msg_buf_size of them); a prefix of the chunk when shorter
-	// than OrgSize. It is read during Add only.
-	Payload []byte
-	// TS is the event's CLOCK_MONOTONIC timestamp in ns (attr.ts).
-	TS uint64
-	// TryToPrepend and LengthHeader are attr.try_to_prepend and attr.length_header.
-	TryToPrepend bool
-	LengthHeader uint32
-	// Vectored is set for events of iovec syscalls (readv, writev, sendmsg, recvmsg, *mmsg, and
-	// the security_socket_* hooks): one event per segment, so their group's end cannot be
-	// inferred from sizes. Take it from attr.syscall_func.
-	Vectored bool
-	// Batch numbers the poll that delivered the event (from 1), for Gap's settled rule; 0 when
-	// the caller does not track polls.
-	Batch uint64
-}
-
 // Config tunes a Buffer. Zero fields take the defaults.
 type Config struct {
 	// Cap bounds the bytes held in memory. Default DefaultCap; at least 4*MaxChunk, the most a
@@ -164,8 +26,9 @@ type Config struct {
 	// MaxChunk is the payload bytes per event (CONN_DATA_MAX_SIZE). Default MaxChunk; tests set
 	// it small to exercise splitting with short vectors.
 	MaxChunk int
-	// MySQL enables the MySQL length_header rule (see the package documentation).
-	MySQL bool
+	// GlueLengthHeader is the protocol's rule for gluing length_header in front of a syscall
+	// without TryToPrepend (parser.StreamHints); nil glues only with TryToPrepend. See README.md.
+	GlueLengthHeader func(header uint32, size uint64, first []byte) bool
 	// GapTimeout is how old (ns) the data after a hole must be before the hole is given up.
 	// Default DefaultGapTimeout.
 	GapTimeout uint64
@@ -174,7 +37,7 @@ type Config struct {
 	GapBytes int
 }
 
-// Stats counts bytes by what became of them. See the package documentation for the identities
+// Stats counts bytes by what became of them. See README.md for the identities
 // they satisfy.
 type Stats struct {
 	// Chunks is the number of events added.
@@ -214,43 +77,6 @@ func (r run) end() uint64 { return r.pos + r.n }
 
 // mark records the ts of the event whose bytes start at pos.
 type mark struct{ pos, ts uint64 }
-
-// pending is a group of chunks with the same Pos whose start is not known yet.
-type pending struct {
-	active   bool
-	pos      uint64
-	vectored bool
-	sum      uint64 // Σ OrgSize
-	ts       uint64 // of the first chunk
-	batch    uint64 // of the first chunk
-	suspect  bool   // a chunk repeats an earlier one: possibly a duplicate delivery
-	copies   uint64 // payload bytes of chunks kept as references (copyOf >= 0)
-	prepend  bool
-	lenHdr   uint32
-	chunks   []pendingChunk
-	stage    []byte // the chunks' payloads, back to back
-}
-
-type pendingChunk struct {
-	org, plen uint64
-	ts        uint64
-	off       uint64 // of its bytes in stage
-	copyOf    int    // index of the chunk it repeats (its bytes are that chunk's), or -1
-}
-
-// orig follows copyOf to the chunk that holds the bytes.
-func (g *pending) orig(i int) int {
-	if c := g.chunks[i].copyOf; c >= 0 {
-		return c
-	}
-	return i
-}
-
-// same reports whether chunk i has the given size, ts and bytes.
-func (g *pending) same(i int, org, ts uint64, p []byte) bool {
-	c := g.chunks[i]
-	return c.org == org && c.ts == ts && c.plen == uint64(len(p)) && string(g.stage[c.off:c.off+c.plen]) == string(p)
-}
 
 // Buffer is the positional stream buffer of one direction of one connection.
 type Buffer struct {
@@ -351,161 +177,6 @@ func (b *Buffer) Shrink() {
 	}
 }
 
-// Add takes one data event. See the package documentation for how its position is resolved.
-func (b *Buffer) Add(c Chunk) {
-	b.stats.Chunks++
-	org := uint64(c.OrgSize)
-	p := c.Payload
-	if uint64(len(p)) > org {
-		// The kernel never copies more than the chunk; trust the wire size.
-		p = p[:org]
-	}
-	b.stats.Received += org
-	b.stats.Truncated += org - uint64(len(p))
-	if org == 0 {
-		return
-	}
-	g := &b.g
-	if g.active && (c.Pos != g.pos || c.Vectored != g.vectored) {
-		b.resolve()
-	}
-	if !g.active {
-		// Fast path: a chunk that is a whole syscall by itself is placed without staging.
-		if org <= c.Pos && (b.isBoundary(c.Pos-org) || !c.Vectored && org != uint64(b.cfg.MaxChunk)) {
-			b.placing = c.Batch
-			b.placeGroup(c.Pos-org, org, c.TryToPrepend, c.LengthHeader, c.TS, p)
-			b.placeChunk(c.Pos-org, org, p, c.TS)
-			b.trim()
-			return
-		}
-		*g = pending{
-			active: true, pos: c.Pos, vectored: c.Vectored, ts: c.TS, batch: c.Batch,
-			prepend: c.TryToPrepend, lenHdr: c.LengthHeader,
-			chunks: g.chunks[:0], stage: g.stage[:0],
-		}
-	}
-	// A chunk equal to an earlier one of the group (size, ts and bytes) may start a duplicate
-	// delivery of the whole group. Summing the copies would misplace the group, so from then on
-	// the group waits for its end (rules 3-5), and repeated chunks are kept as references to the
-	// first chunk with their bytes; resolve keeps one copy of an exact repetition.
-	pc := pendingChunk{org: org, plen: uint64(len(p)), ts: c.TS, copyOf: -1, off: uint64(len(g.stage))}
-	for j, e := range g.chunks {
-		if e.copyOf < 0 && g.same(j, org, c.TS, p) {
-			pc.copyOf, pc.off = j, e.off
-			g.suspect = true
-			g.copies += pc.plen
-			break
-		}
-	}
-	if pc.copyOf < 0 {
-		g.stage = append(g.stage, p...)
-	}
-	g.chunks = append(g.chunks, pc)
-	g.sum += org
-	switch {
-	case len(g.stage) > b.cfg.Cap:
-		b.resolve()
-	case g.suspect:
-		b.trim()
-	case g.sum <= g.pos && b.isBoundary(g.pos-g.sum),
-		!g.vectored && (len(g.chunks) >= 4 || org != uint64(b.cfg.MaxChunk)):
-		b.resolve()
-	default:
-		b.trim()
-	}
-}
-
-// Flush places the pending group, if any. Call it when a batch of events has been added: the
-// events of one syscall are delivered together, so a group still pending then is complete.
-func (b *Buffer) Flush() {
-	if b.g.active {
-		b.resolve()
-	}
-}
-
-// resolve places the pending group at pos − Σ OrgSize.
-func (b *Buffer) resolve() {
-	g := &b.g
-	g.active = false
-	if g.sum > g.pos {
-		// A group longer than the stream before it: bogus positions. Drop it.
-		b.stats.Stale += uint64(len(g.stage)) + g.copies
-		g.copies = 0
-		g.chunks, g.stage = g.chunks[:0], g.stage[:0]
-		return
-	}
-	deduped := g.suspect && g.dedupe(&b.stats)
-	start := g.pos - g.sum
-	b.placing = g.batch
-	if !deduped {
-		// A deduplicated group's start is a judgement (an exactly periodic genuine syscall would
-		// start earlier): its payload bytes are right wherever it starts, a glued header is not.
-		c0 := g.chunks[0]
-		b.placeGroup(start, g.sum, g.prepend, g.lenHdr, g.ts, g.stage[c0.off:c0.off+c0.plen])
-	}
-	g.copies = 0 // from here on they are placed like any bytes
-	pos := start
-	for _, c := range g.chunks {
-		b.placeChunk(pos, c.org, g.stage[c.off:c.off+c.plen], c.ts)
-		pos += c.org
-	}
-	g.chunks, g.stage = g.chunks[:0], g.stage[:0]
-	b.trim()
-}
-
-// dedupe keeps one copy when the group is an exact repetition of its first p chunks (the
-// smallest such p), which is what a duplicate delivery of a whole syscall looks like. The copies
-// count as Duplicate (their truncated parts were counted as Truncated on arrival). A genuine
-// syscall that is exactly periodic is misjudged the same way, but then the payload bytes kept are
-// the right ones for the positions they are placed at.
-func (g *pending) dedupe(st *Stats) bool {
-	n := len(g.chunks)
-	for p := 1; p <= n/2; p++ {
-		if n%p != 0 {
-			continue
-		}
-		periodic := true
-		for i := p; i < n && periodic; i++ {
-			periodic = g.orig(i) == g.orig(i-p)
-		}
-		if !periodic {
-			continue
-		}
-		var sum, kept uint64
-		for _, c := range g.chunks[:p] {
-			sum += c.org
-			if c.copyOf >= 0 {
-				kept += c.plen
-			}
-		}
-		// The references among the first p chunks stay; every chunk after them is a copy.
-		st.Duplicate += g.copies - kept
-		g.chunks, g.sum, g.copies = g.chunks[:p], sum, kept
-		return true
-	}
-	return false
-}
-
-// placeGroup glues length_header in front of a group of size wire bytes starting at start, when
-// the rules say so. first is the payload of the group's first chunk.
-func (b *Buffer) placeGroup(start, size uint64, prepend bool, lenHdr uint32, ts uint64, first []byte) {
-	if start < 4 {
-		return
-	}
-	hdr := [4]byte{byte(lenHdr), byte(lenHdr >> 8), byte(lenHdr >> 16), byte(lenHdr >> 24)}
-	if !prepend {
-		if !b.cfg.MySQL || uint64(lenHdr&0xffffff) != size {
-			return
-		}
-		if len(first) >= 3 && first[0] == hdr[0] && first[1] == hdr[1] && first[2] == hdr[2] {
-			return // the payload is a whole packet, header included
-		}
-	}
-	b.stats.Prepended += 4
-	b.stats.Received += 4
-	b.place(start-4, hdr[:], ts)
-}
-
 // placeChunk places one chunk of org wire bytes at pos: its payload, then the truncated rest.
 func (b *Buffer) placeChunk(pos, org uint64, p []byte, ts uint64) {
 	b.place(pos, p, ts)
@@ -604,19 +275,6 @@ func (b *Buffer) start(pos uint64) {
 // firstEndingAfter returns the index of the first run ending after pos.
 func (b *Buffer) firstEndingAfter(pos uint64) int {
 	return sort.Search(len(b.runs), func(i int) bool { return b.runs[i].end() > pos })
-}
-
-// isBoundary reports whether a group starting at pos provably starts right after data that was
-// received (resolution rule 1).
-func (b *Buffer) isBoundary(pos uint64) bool {
-	if !b.started {
-		return false
-	}
-	if pos == b.frontier || pos == b.head && b.headAtEnd {
-		return true
-	}
-	i := sort.Search(len(b.runs), func(i int) bool { return b.runs[i].end() >= pos })
-	return i < len(b.runs) && b.runs[i].end() == pos
 }
 
 // insertPresent inserts bytes p at pos as run index i (merging with present neighbours) and
@@ -898,14 +556,6 @@ func (b *Buffer) GapAfterHead(now, settled uint64) uint64 {
 		return 0
 	}
 	return b.missing(1, b.runs[0].end(), now, settled)
-}
-
-// settle places the pending group when all of its events must have arrived.
-func (b *Buffer) settle(now, settled uint64) {
-	g := &b.g
-	if g.active && (g.batch < settled || now >= g.ts && now-g.ts >= b.cfg.GapTimeout) {
-		b.resolve()
-	}
 }
 
 // NextTS returns the ts of the first byte present at or after the parse position: of Head's bytes,

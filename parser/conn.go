@@ -1,0 +1,251 @@
+package parser
+
+// Conn is the L7 state of one connection, both directions: the protocol's parsing state and the
+// messages waiting for their other half. The caller feeds it messages in the order they were
+// sent (see observer/calls) and it pairs them; a pair goes to the Sink as an Exchange. A Conn is
+// used by one goroutine.
+type Conn interface {
+	// Parse examines buf, which the caller believes starts a message of type typ whose first
+	// byte came at ts, like Parser.Parse. A Complete message is matched at once: a pair goes to
+	// the Sink; an unpaired message waits. It never retains buf.
+	Parse(buf []byte, typ MessageType, ts uint64) Result
+	// FindBoundary is the protocol's Parser.FindBoundary.
+	FindBoundary(buf []byte, typ MessageType) int
+	// Requests returns the number of requests waiting for their responses, and the ts of the
+	// oldest.
+	Requests() (n int, oldest uint64)
+	// ResponsesLost says response bytes were given up: some waiting requests may have lost
+	// their answers, which the next response tells (for an Ordered matcher).
+	ResponsesLost()
+	// ExpireResponses gives up the responses that waited for a request hold ns or more by now.
+	ExpireResponses(now, hold uint64)
+	// Abandon gives up every waiting message, counting it unmatched: the connection ends.
+	Abandon()
+}
+
+// ConnConfig is what a Conn needs from the pipeline.
+type ConnConfig struct {
+	// Strings interns the strings of messages; shared by the connections of one goroutine.
+	Strings *Interner
+	// MaxPending bounds the requests, and the responses without a request, waiting.
+	MaxPending int
+	// Counts are the protocol's counters, shared by its connections.
+	Counts *MatchCounts
+	// Sink hears the pairs and, when Names is set, the names responses give addresses.
+	Sink  Sink
+	Names bool
+}
+
+// Sink hears what a connection's traffic produces.
+type Sink interface {
+	// Call hears a request paired with its response; x is valid during the call only.
+	Call(requestTS, responseTS uint64, x *Exchange)
+	NameSink
+}
+
+// MatchCounts count, per protocol, what became of the messages parsed.
+type MatchCounts struct {
+	Requests, Responses uint64 // messages parsed
+	Calls               uint64 // pairs made
+	// UnmatchedRequests: requests that never got a response (waiting at the end, pushed out by
+	// MaxPending, or answered by a response that was lost). UnmatchedResponses: responses
+	// without a request.
+	UnmatchedRequests, UnmatchedResponses uint64
+}
+
+// Exchange is a request paired with its response, as the pipeline sees it whatever the protocol.
+type Exchange struct {
+	Request, Response Frame
+	// Records says how records show the protocol's calls.
+	Records *Records
+	pair    typedPair
+}
+
+// typedPair is the request and response an Exchange describes, in the protocol's message type.
+type typedPair interface {
+	fieldsA() Fields
+	fieldsB() Fields
+	messages() (request, response any)
+}
+
+// FieldsA returns the call's protocol fields in schema A, named by Records.A.
+func (x *Exchange) FieldsA() Fields { return x.pair.fieldsA() }
+
+// FieldsB returns the call's protocol fields in schema B, named by Records.B.Names.
+func (x *Exchange) FieldsB() Fields { return x.pair.fieldsB() }
+
+// Messages returns pointers to the request and the response in the protocol's message type
+// (*http.Message, ...), for tests and tools that know the protocol. Like the Exchange they are
+// valid during Sink.Call only.
+func (x *Exchange) Messages() (request, response any) { return x.pair.messages() }
+
+// Pair returns the Exchange of req and resp of protocol p, whose messages are M: for tests and
+// tools that make calls without a connection.
+func Pair[M Message, P messagePtr[M]](p Protocol, req, resp M) Exchange {
+	spec := &p.(*protocol[M, P]).spec
+	pr := &pair[M]{spec: spec, req: &req, resp: &resp}
+	return Exchange{Request: req.Frame(), Response: resp.Frame(), Records: &spec.Records, pair: pr}
+}
+
+// pair is the request and response of an Exchange, typed. A Conn's pair points into its queues,
+// which stay put while the Sink hears the Exchange: no message is copied to describe a call.
+type pair[M Message] struct {
+	spec      *Spec[M]
+	req, resp *M
+}
+
+func (p *pair[M]) fieldsA() Fields      { return p.spec.FieldsA(p.req, p.resp) }
+func (p *pair[M]) fieldsB() Fields      { return p.spec.FieldsB(p.req, p.resp) }
+func (p *pair[M]) messages() (any, any) { return p.req, p.resp }
+
+// conn is the Conn of a protocol whose messages are M. P is *M: the Frame of a message is read
+// through a pointer, not by copying the message to call its method through the generic
+// dictionary (a measurable cost per call).
+type conn[M Message, P messagePtr[M]] struct {
+	spec   *Spec[M]
+	cfg    ConnConfig
+	parser Parser[M]
+	namer  Namer[M] // the parser, when it names addresses and names are wanted
+	// ordered is Matcher.Ordered, asked once.
+	ordered bool
+	// requests wait for their responses; early responses for requests not seen yet (polled from
+	// another CPU later, or lost).
+	requests, early []Waiting[M]
+	// lostResponses: response bytes were given up since the last response.
+	lostResponses bool
+	// in is the message being parsed and delivered. It lives here rather than on the stack
+	// because the Parser and the Matcher, behind interfaces, would make a local escape: one
+	// allocation per message.
+	in   Waiting[M]
+	last pair[M] // the pair an Exchange describes
+	x    Exchange
+}
+
+func newConn[M Message, P messagePtr[M]](spec *Spec[M], cfg ConnConfig) *conn[M, P] {
+	c := &conn[M, P]{spec: spec, cfg: cfg, parser: spec.NewParser(cfg.Strings), ordered: spec.Matcher.Ordered()}
+	if n, ok := c.parser.(Namer[M]); ok && cfg.Names {
+		c.namer = n
+	}
+	c.last.spec = spec
+	c.x.Records, c.x.pair = &spec.Records, &c.last
+	return c
+}
+
+func (c *conn[M, P]) FindBoundary(buf []byte, typ MessageType) int {
+	return c.parser.FindBoundary(buf, typ)
+}
+
+func (c *conn[M, P]) Parse(buf []byte, typ MessageType, ts uint64) Result {
+	c.in = Waiting[M]{TS: ts}
+	res := c.parser.Parse(buf, typ, &c.in.Msg)
+	if res.Status == Complete {
+		if typ == Response && c.namer != nil {
+			c.namer.Names(buf, &c.in.Msg, c.cfg.Sink)
+		}
+		c.deliver(typ)
+	}
+	return res
+}
+
+// deliver matches the message just parsed, c.in of type typ, or makes it wait.
+func (c *conn[M, P]) deliver(typ MessageType) {
+	cnt, ordered := c.cfg.Counts, c.ordered
+	m, ts := &c.in, c.in.TS
+	if typ == Request {
+		cnt.Requests++
+		// Held responses older than this request answered requests that were lost.
+		for ordered && len(c.early) > 0 && c.early[0].TS < ts {
+			c.early = remove(c.early, 0)
+			cnt.UnmatchedResponses++
+		}
+		if i := c.spec.Matcher.Match(c.early, m, true); i >= 0 {
+			c.pair(m, &c.early[i])
+			c.early = remove(c.early, i)
+			return
+		}
+		if len(c.requests) >= c.cfg.MaxPending {
+			c.requests = remove(c.requests, 0)
+			cnt.UnmatchedRequests++
+		}
+		c.requests = append(c.requests, *m)
+		return
+	}
+	cnt.Responses++
+	if c.lostResponses {
+		c.lostResponses = false
+		if ordered {
+			c.dropAnswered(ts)
+		}
+	}
+	if i := c.spec.Matcher.Match(c.requests, m, false); i >= 0 {
+		c.pair(&c.requests[i], m)
+		c.requests = remove(c.requests, i)
+		return
+	}
+	// No request for it yet: it may have been polled from another CPU after this response, or
+	// be lost. It waits for ExpireResponses.
+	if len(c.early) >= c.cfg.MaxPending {
+		c.early = remove(c.early, 0)
+		cnt.UnmatchedResponses++
+	}
+	c.early = append(c.early, *m)
+}
+
+// dropAnswered gives up, after response bytes were lost, the waiting requests whose answers they
+// held: in order, a response of time ts answers the newest request sent before it or one sent
+// with it (a pipelined write), so requests older than that one were answered in the lost bytes.
+// A loss inside the answers of one pipelined write cannot be told from its timestamps; the
+// pairing then shifts until the queue empties.
+func (c *conn[M, P]) dropAnswered(ts uint64) {
+	newest := -1
+	for i, q := range c.requests {
+		if q.TS <= ts {
+			newest = i
+		}
+	}
+	if newest <= 0 {
+		return
+	}
+	n := 0
+	for n < newest && c.requests[n].TS < c.requests[newest].TS {
+		n++
+	}
+	c.requests = append(c.requests[:0], c.requests[n:]...)
+	c.cfg.Counts.UnmatchedRequests += uint64(n)
+}
+
+func (c *conn[M, P]) pair(req, resp *Waiting[M]) {
+	c.cfg.Counts.Calls++
+	c.last.req, c.last.resp = &req.Msg, &resp.Msg
+	c.x.Request, c.x.Response = P(&req.Msg).Frame(), P(&resp.Msg).Frame()
+	c.cfg.Sink.Call(req.TS, resp.TS, &c.x)
+	c.last.req, c.last.resp = nil, nil // they point into the queues, which move on
+}
+
+func (c *conn[M, P]) Requests() (int, uint64) {
+	if len(c.requests) == 0 {
+		return 0, 0
+	}
+	return len(c.requests), c.requests[0].TS
+}
+
+func (c *conn[M, P]) ResponsesLost() { c.lostResponses = true }
+
+func (c *conn[M, P]) ExpireResponses(now, hold uint64) {
+	for len(c.early) > 0 && now-c.early[0].TS >= hold {
+		c.early = remove(c.early, 0)
+		c.cfg.Counts.UnmatchedResponses++
+	}
+}
+
+func (c *conn[M, P]) Abandon() {
+	c.cfg.Counts.UnmatchedRequests += uint64(len(c.requests))
+	c.cfg.Counts.UnmatchedResponses += uint64(len(c.early))
+	c.requests, c.early = c.requests[:0], c.early[:0]
+}
+
+// remove deletes q[i] in place, so the queue's array is reused.
+func remove[M any](q []Waiting[M], i int) []Waiting[M] {
+	copy(q[i:], q[i+1:])
+	return q[:len(q)-1]
+}

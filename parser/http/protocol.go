@@ -1,0 +1,66 @@
+package http
+
+import (
+	"strconv"
+
+	"github.com/netobserver/netobserver/abi"
+	"github.com/netobserver/netobserver/parser"
+)
+
+// Message is one HTTP/1 request or response. Request fields are set on requests, response
+// fields on responses; strings are interned.
+type Message struct {
+	Type      parser.MessageType
+	Size      int
+	Truncated bool
+	// Requests: the method, the Host header, the path without its query, and the version
+	// ("1.1" or "1.0").
+	Method, Host, Resource, Version string
+	// Responses: the status code, and whether it is below 400.
+	Status  int
+	Success bool
+}
+
+// Frame implements parser.Message.
+func (m Message) Frame() parser.Frame {
+	return parser.Frame{Type: m.Type, Size: m.Size, Truncated: m.Truncated, Success: m.Success}
+}
+
+// Protocol is HTTP/1.x. Responses answer requests in order, pipelined or not.
+var Protocol = parser.Define(parser.Spec[Message]{
+	Kernel: abi.ProtoHTTP,
+	Records: parser.Records{
+		Name: "http", RemoteType: "server",
+		A: []string{"version", "host", "method", "url", "resp_code"},
+		B: parser.L7Req,
+	},
+	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
+	Matcher:   parser.InOrder[Message]{},
+	FieldsA: func(req, resp *Message) parser.Fields {
+		version := "1"
+		if req.Version == "1.0" {
+			version = "0"
+		}
+		return parser.Fields{version, req.Host, req.Method, req.Resource, statusText(resp.Status)}
+	},
+	FieldsB: func(req, resp *Message) parser.Fields {
+		return parser.Fields{req.Method, req.Host, req.Resource, req.Version, "-1", statusText(resp.Status)}
+	},
+})
+
+// statusTexts are the texts of the status codes 100 to 599, made once: each call's key holds its
+// status as text, and strconv.Itoa allocates for numbers past 99.
+var statusTexts = func() (t [500]string) {
+	for i := range t {
+		t[i] = strconv.Itoa(100 + i)
+	}
+	return t
+}()
+
+// statusText is strconv.Itoa(code) without allocating for the usual codes.
+func statusText(code int) string {
+	if code >= 100 && code < 100+len(statusTexts) {
+		return statusTexts[code-100]
+	}
+	return strconv.Itoa(code)
+}

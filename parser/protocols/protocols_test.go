@@ -1,0 +1,81 @@
+package protocols_test
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/netobserver/netobserver/abi"
+	"github.com/netobserver/netobserver/observer/aggregate"
+	"github.com/netobserver/netobserver/observer/calls"
+	"github.com/netobserver/netobserver/parser/internal/ping"
+	"github.com/netobserver/netobserver/parser/protocols"
+	"github.com/netobserver/netobserver/record"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A new protocol is one package (parser/internal/ping, a toy) plus one registry line: with that
+// line, its traffic becomes calls and records of both schemas with nothing else touched. The
+// registry line is the append below, the same list production protocols are in.
+func TestNewProtocolIsOnePackageAndOneLine(t *testing.T) {
+	all := protocols.All
+	t.Cleanup(func() { protocols.All = all })
+	protocols.All = append(protocols.All, ping.Protocol) // the one registry line
+
+	// One client connection: two requests in one write, answered out of order in one read.
+	schemaA := aggregate.New(aggregate.Config{})
+	schemaB := aggregate.New(aggregate.Config{Schema: aggregate.SchemaB, L7Interval: 15, Host: "node-1"})
+	proc := &aggregate.Process{Group: "pid:7", Meta: []record.Field{{Key: "_process_pid_", Value: "7"}}}
+	tr := calls.New(calls.Config{}, calls.Parsers(), func(c *calls.Call) {
+		schemaA.AddCall(proc, c)
+		schemaB.AddCall(proc, c)
+	})
+	id := abi.ConnID{FD: 3, TGID: 7, Start: 1}
+	server := abi.SockAddrFrom(netip.MustParseAddrPort("10.0.0.9:7000"))
+	send := func(dir abi.Direction, ts, pos uint64, p string) {
+		tr.Data(&abi.DataEvent{DataAttr: abi.DataAttr{TS: ts, ConnID: id, Addr: server, Protocol: ping.Kernel,
+			Role: abi.RoleClient, Direction: dir, Pos: pos, OrgMsgSize: uint32(len(p)), MsgBufSize: uint32(len(p))},
+			Payload: []byte(p)})
+	}
+	send(abi.DirEgress, 1000, 14, "PING a\nPING b\n")
+	send(abi.DirIngress, 1500, 14, "FAIL b\nPONG a\n")
+	tr.EndBatch(true)
+	tr.Close()
+	cnt := tr.Counters(ping.Kernel)
+	assert.EqualValues(t, 2, cnt.Calls)
+	assert.Zero(t, cnt.UnmatchedRequests+cnt.UnmatchedResponses+cnt.Invalid)
+
+	get := func(r record.Record, keys ...string) []string {
+		var out []string
+		for _, k := range keys {
+			v, _ := r.Get(k)
+			out = append(out, v)
+		}
+		return out
+	}
+	recs := schemaA.FlushL7(1700000000)
+	require.Len(t, recs, 2)
+	keys := []string{"type", "protocol", "word", "success", "role", "remote_info", "total_count", "total_latency_ns", "total_req_bytes", "total_resp_bytes"}
+	info := `{"remote_ip":"10.0.0.9","remote_port":"7000","remote_type":"server"}` + "\n"
+	// In the order the keys first appeared: b's answer came first.
+	assert.Equal(t, []string{"protocols", "ping", "b", "0", "client", info, "1", "500", "7", "7"}, get(recs[0], keys...))
+	assert.Equal(t, []string{"protocols", "ping", "a", "1", "client", info, "1", "500", "7", "7"}, get(recs[1], keys...))
+
+	recs = schemaB.FlushL7(1700000000)
+	require.Len(t, recs, 2)
+	keys = []string{"type", "protocol", "req_type", "req_domain", "req_resource", "version", "resp_status", "resp_code", "role", "count", "latency_ns", "req_bytes", "resp_bytes"}
+	assert.Equal(t, []string{"l7_req", "ping", "PING", "", "b", "", "0", "-1", "c", "1", "500", "7", "7"}, get(recs[0], keys...))
+	assert.Equal(t, []string{"l7_req", "ping", "PING", "", "a", "", "1", "-1", "c", "1", "500", "7", "7"}, get(recs[1], keys...))
+}
+
+// Every protocol registered has its own kernel number, and its name in records is the kernel
+// side's name of it (the protocol filter and /metrics use that one).
+func TestRegistry(t *testing.T) {
+	seen := map[abi.Protocol]bool{}
+	for _, p := range protocols.All {
+		assert.False(t, seen[p.Kernel()], "%v registered twice", p.Kernel())
+		seen[p.Kernel()] = true
+		assert.Equal(t, p.Kernel().String(), p.Records().Name)
+	}
+	assert.Len(t, protocols.ByKernel(), len(protocols.All))
+}

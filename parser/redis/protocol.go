@@ -1,0 +1,43 @@
+package redis
+
+import (
+	"strings"
+
+	"github.com/netobserver/netobserver/abi"
+	"github.com/netobserver/netobserver/parser"
+)
+
+// Message is one Redis request or reply.
+type Message struct {
+	Type      parser.MessageType
+	Size      int
+	Truncated bool
+	// Method is a request's command (see the package documentation); arguments are never read.
+	Method string
+	// Success is set on a reply that is not an error.
+	Success bool
+}
+
+// Frame implements parser.Message.
+func (m Message) Frame() parser.Frame {
+	return parser.Frame{Type: m.Type, Size: m.Size, Truncated: m.Truncated, Success: m.Success}
+}
+
+// Protocol is Redis over RESP2/RESP3. Replies answer requests in order, pipelined or not.
+var Protocol = parser.Define(parser.Spec[Message]{
+	Kernel: abi.ProtoRedis,
+	Records: parser.Records{
+		Name: "redis", RemoteType: "database",
+		A: []string{"cmd", "success"},
+		B: parser.L7DB,
+	},
+	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
+	Matcher:   parser.InOrder[Message]{},
+	FieldsA: func(req, resp *Message) parser.Fields {
+		return parser.Fields{req.Method, parser.Flag(resp.Success)}
+	},
+	FieldsB: func(req, resp *Message) parser.Fields {
+		// Keys and values are never captured: the command is the whole query.
+		return parser.Fields{"", strings.ToLower(req.Method), req.Method, parser.Flag(resp.Success)}
+	},
+})
