@@ -35,10 +35,37 @@ const (
 	ProtoHSF                     // hsf
 )
 
+// netobserver's protocols, numbered apart from Alibaba's enum (include/libebpf.h): only our
+// libebpf.so detects them.
+const (
+	ProtoHTTP2     Protocol = iota + 16 // http2
+	ProtoMemcached                      // memcached
+	ProtoAMQP                           // amqp
+	ProtoMQTT                           // mqtt
+	ProtoNATS                           // nats
+	protoEnd
+)
+
+// Known reports whether p is one of the ABI's protocols (ProtoUnknown is not).
+func (p Protocol) Known() bool {
+	return (p >= ProtoHTTP && p <= ProtoHSF) || (p >= ProtoHTTP2 && p < protoEnd)
+}
+
+// Protocols are the ABI's protocols, in number order.
+func Protocols() []Protocol {
+	ps := make([]Protocol, 0, 16)
+	for p := ProtoHTTP; p < protoEnd; p++ {
+		if p.Known() {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
 // ParseProtocol returns the protocol named name (case-insensitive), as Common.IncludeProtocols
 // spells them.
 func ParseProtocol(name string) (Protocol, bool) {
-	for p := ProtoHTTP; p <= ProtoHSF; p++ {
+	for _, p := range Protocols() {
 		if strings.EqualFold(p.String(), name) {
 			return p, true
 		}

@@ -18,18 +18,34 @@ func _() {
 	_ = x[ProtoMongo-7]
 	_ = x[ProtoDubbo-8]
 	_ = x[ProtoHSF-9]
+	_ = x[ProtoHTTP2-16]
+	_ = x[ProtoMemcached-17]
+	_ = x[ProtoAMQP-18]
+	_ = x[ProtoMQTT-19]
+	_ = x[ProtoNATS-20]
+	_ = x[protoEnd-21]
 }
 
-const _Protocol_name = "unknownhttpmysqldnsrediskafkapgsqlmongodubbohsf"
+const (
+	_Protocol_name_0 = "unknownhttpmysqldnsrediskafkapgsqlmongodubbohsf"
+	_Protocol_name_1 = "http2memcachedamqpmqttnatsprotoEnd"
+)
 
-var _Protocol_index = [...]uint8{0, 7, 11, 16, 19, 24, 29, 34, 39, 44, 47}
+var (
+	_Protocol_index_0 = [...]uint8{0, 7, 11, 16, 19, 24, 29, 34, 39, 44, 47}
+	_Protocol_index_1 = [...]uint8{0, 5, 14, 18, 22, 26, 34}
+)
 
 func (i Protocol) String() string {
-	idx := int(i) - 0
-	if i < 0 || idx >= len(_Protocol_index)-1 {
+	switch {
+	case i <= 9:
+		return _Protocol_name_0[_Protocol_index_0[i]:_Protocol_index_0[i+1]]
+	case 16 <= i && i <= 21:
+		i -= 16
+		return _Protocol_name_1[_Protocol_index_1[i]:_Protocol_index_1[i+1]]
+	default:
 		return "Protocol(" + strconv.FormatInt(int64(i), 10) + ")"
 	}
-	return _Protocol_name[_Protocol_index[idx]:_Protocol_index[idx+1]]
 }
 func _() {
 	// An "invalid array index" compiler error signifies that the constant values have changed.

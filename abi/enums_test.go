@@ -33,7 +33,7 @@ func TestEnumNames(t *testing.T) {
 }
 
 func TestParseProtocol(t *testing.T) {
-	for p := ProtoHTTP; p <= ProtoHSF; p++ {
+	for _, p := range Protocols() {
 		if got, ok := ParseProtocol(p.String()); !ok || got != p {
 			t.Errorf("ParseProtocol(%q) = %v, %v", p.String(), got, ok)
 		}
@@ -41,7 +41,7 @@ func TestParseProtocol(t *testing.T) {
 	if got, ok := ParseProtocol("MySQL"); !ok || got != ProtoMySQL {
 		t.Errorf("ParseProtocol is case-insensitive: %v, %v", got, ok)
 	}
-	for _, name := range []string{"unknown", "", "Protocol(10)", "http2"} {
+	for _, name := range []string{"unknown", "", "Protocol(10)", "Protocol(21)"} {
 		if got, ok := ParseProtocol(name); ok {
 			t.Errorf("ParseProtocol(%q) = %v", name, got)
 		}

@@ -50,6 +50,18 @@ enum support_proto_e {
 	NumProto,
 };
 
+/* netobserver's protocols, numbered apart from Alibaba's enum (which may grow to 15 without a
+ * clash). Only our libebpf.so detects them; PROTOCOL_FILTER's bit p-1 selects each, as it does
+ * Alibaba's. */
+enum netobserver_proto_e {
+	ProtoHTTP2 = 16,
+	ProtoMemcached = 17,
+	ProtoAMQP = 18,
+	ProtoMQTT = 19,
+	ProtoNATS = 20,
+	NetobserverProtoEnd,
+};
+
 /* Bit values, not an ordinal. */
 enum support_role_e {
 	IsUnknown = 0x01,

@@ -517,9 +517,9 @@ func stubSymbolValues(t *testing.T, path string) [4]int64 {
 func TestProtocolSetHas(t *testing.T) {
 	s := abi.ProtocolsOf(abi.ProtoHTTP, abi.ProtoPGSQL)
 	assert.EqualValues(t, 0b100001, s)
-	for p := abi.ProtoUnknown; p <= abi.ProtoHSF; p++ {
+	for p := abi.ProtoUnknown; p <= abi.ProtoNATS+1; p++ {
 		assert.Equal(t, p == abi.ProtoHTTP || p == abi.ProtoPGSQL, s.Has(p), p.String())
-		assert.Equal(t, p != abi.ProtoUnknown, abi.AllProtocols.Has(p), p.String())
+		assert.Equal(t, p.Known(), abi.AllProtocols.Has(p), p.String())
 		assert.False(t, abi.NoProtocols.Has(p), p.String())
 	}
 }

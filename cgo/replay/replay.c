@@ -329,7 +329,8 @@ struct name_value {
 static const struct name_value protocols[] = {
 	{"unknown", ProtoUnknown}, {"http", ProtoHTTP},   {"mysql", ProtoMySQL}, {"dns", ProtoDNS},
 	{"redis", ProtoRedis},     {"kafka", ProtoKafka}, {"pgsql", ProtoPGSQL}, {"mongo", ProtoMongo},
-	{"dubbo", ProtoDubbo},     {"hsf", ProtoHSF},     {NULL, 0},
+	{"dubbo", ProtoDubbo},     {"hsf", ProtoHSF},     {"http2", ProtoHTTP2}, {"memcached", ProtoMemcached},
+	{"amqp", ProtoAMQP},       {"mqtt", ProtoMQTT},   {"nats", ProtoNATS},   {NULL, 0},
 };
 static const struct name_value roles[] = {
 	{"unknown", IsUnknown}, {"client", IsClient}, {"server", IsServer}, {NULL, 0}};
@@ -844,7 +845,8 @@ static bool protocol_enabled(enum support_proto_e p, uint32_t tgid)
 		return true;
 	if (R.protocol_filter == -1)
 		return true;
-	return p >= 1 && p < NumProto && (R.protocol_filter & (1 << (p - 1)));
+	int known = (p >= 1 && p < NumProto) || (p >= ProtoHTTP2 && p < NetobserverProtoEnd);
+	return known && (R.protocol_filter & (1 << (p - 1)));
 }
 
 // place copies an event to where callbacks get it; poison overwrites it after the callback, because

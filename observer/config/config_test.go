@@ -87,8 +87,8 @@ func TestSeedExample(t *testing.T) {
 		c.IncludeNamespaceNameRegex, c.ExcludeNamespaceNameRegex} {
 		assert.Nil(t, re)
 	}
-	assert.Len(t, c.ProtocolAggCfg, 9)
-	for p := abi.ProtoHTTP; p <= abi.ProtoHSF; p++ {
+	assert.Len(t, c.ProtocolAggCfg, len(abi.Protocols()))
+	for _, p := range abi.Protocols() {
 		assert.Equal(t, AggCap{ClientSize: 500, ServerSize: 5000}, c.AggCap(p), p.String())
 	}
 	assert.Equal(t, SchemaProtocols, c.RecordSchema)

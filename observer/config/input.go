@@ -31,13 +31,7 @@ func DefaultInput() Input {
 }
 
 // allProtocols lists the protocols config names can name, in ABI order.
-var allProtocols = func() []abi.Protocol {
-	var ps []abi.Protocol
-	for p := abi.ProtoHTTP; p <= abi.ProtoHSF; p++ {
-		ps = append(ps, p)
-	}
-	return ps
-}()
+var allProtocols = abi.Protocols()
 
 var protocolNames = func() string {
 	var names []string
