@@ -49,6 +49,11 @@ type Frame struct {
 	Truncated bool
 	// Success is the protocol's verdict on a response: the call succeeded.
 	Success bool
+	// OneWay marks a message that expects no answer (a publish without acknowledgement, a
+	// delivery, a quiet command): it is a call of its own, with no response and no latency, and
+	// never an unmatched request. (Conn's handling of it comes with the first protocol that
+	// has such messages.)
+	OneWay bool
 }
 
 // Message is the constraint on a protocol's message type: it tells its Frame.
