@@ -8,6 +8,7 @@ import (
 	"github.com/netobserver/netobserver/parser"
 	"github.com/netobserver/netobserver/parser/dns"
 	"github.com/netobserver/netobserver/parser/http"
+	"github.com/netobserver/netobserver/parser/memcached"
 	"github.com/netobserver/netobserver/parser/mysql"
 	"github.com/netobserver/netobserver/parser/pgsql"
 	"github.com/netobserver/netobserver/parser/redis"
@@ -17,6 +18,7 @@ import (
 var All = []parser.Protocol{
 	http.Protocol,
 	redis.Protocol,
+	memcached.Protocol,
 	mysql.Protocol,
 	pgsql.Protocol,
 	dns.Protocol,
