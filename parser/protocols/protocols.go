@@ -10,6 +10,7 @@ import (
 	"github.com/netobserver/netobserver/parser/http"
 	"github.com/netobserver/netobserver/parser/memcached"
 	"github.com/netobserver/netobserver/parser/mysql"
+	"github.com/netobserver/netobserver/parser/nats"
 	"github.com/netobserver/netobserver/parser/pgsql"
 	"github.com/netobserver/netobserver/parser/redis"
 )
@@ -19,6 +20,7 @@ var All = []parser.Protocol{
 	http.Protocol,
 	redis.Protocol,
 	memcached.Protocol,
+	nats.Protocol,
 	mysql.Protocol,
 	pgsql.Protocol,
 	dns.Protocol,
