@@ -17,6 +17,8 @@ packages=(
   sysbench dnsperf apache2-utils
   # re-recording protocol captures from real traffic (parser/dns/testdata/capture.sh)
   strace
+  # memcached and NATS: servers and clients of the captures, the kerneltest and the accuracy tier
+  memcached libmemcached-tools nats-server
 )
 # `make kernel-matrix` only (scripts/deps.sh --kernel-matrix): qemu, a static busybox for the guests,
 # kmod to resolve the guest kernels' module dependencies, the decompressors of their images.
