@@ -5,6 +5,7 @@ package accuracy
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"testing"
 
 	"github.com/netobserver/netobserver/internal/testenv"
@@ -20,18 +21,20 @@ const (
 // memcachedKey is a memcached record's key: command and outcome.
 func memcachedKey(r record) string { return r["cmd"] + " " + r["outcome"] }
 
-// twoWay keeps the records of answered calls: memcslap ends each connection with a quit, a
-// one-way message the client does not count.
-func twoWay(recs []record) (calls []record, oneWay map[string]int) {
-	oneWay = map[string]int{}
+// counted keeps the records of the calls memcslap counts: it ends each connection with a quit
+// it does not count — text quit is one-way; binary Quit is answered, after the client closed, so
+// the client side counts it an unmatched request and the server side records the call.
+func counted(recs []record) (calls []record, quits map[string]int) {
+	quits = map[string]int{}
 	for _, r := range recs {
-		if r["one_way"] == "1" {
-			oneWay[memcachedKey(r)]++
+		if r["cmd"] == "quit" || r["cmd"] == "Quit" {
+			n, _ := strconv.Atoi(r["total_count"])
+			quits[memcachedKey(r)+" one_way="+r["one_way"]] += n
 			continue
 		}
 		calls = append(calls, r)
 	}
-	return calls, oneWay
+	return calls, quits
 }
 
 // memcslap: memcslap -c 4 -e 500, text and binary, a set run then a get run (which loads its
@@ -64,9 +67,9 @@ func (w *world) memcslap(t *testing.T, binary bool) {
 	require.Zero(t, reportInt(t, stats, `get_misses: (\d+)`))
 	assert.Equal(t, want, server, "memcached's stats agree with memcslap's report")
 
-	clientRecs, clientOneWay := twoWay(calls(r.recs, "memcached", "client", n.ServerV4))
-	serverRecs, serverOneWay := twoWay(calls(r.recs, "memcached", "server", n.ClientV4))
-	t.Logf("%s: one-way messages recorded (client / server): %v / %v", name, clientOneWay, serverOneWay)
+	clientRecs, clientQuits := counted(calls(r.recs, "memcached", "client", n.ServerV4))
+	serverRecs, serverQuits := counted(calls(r.recs, "memcached", "server", n.ClientV4))
+	t.Logf("%s: quits recorded (client / server): %v / %v", name, clientQuits, serverQuits)
 	gotC, gotS := count(clientRecs, memcachedKey), count(serverRecs, memcachedKey)
 	w.checkSides(t, fmt.Sprintf("%s -c %d -e %d, set and get", name, slapThreads, slapN), total(want), fmt.Sprint(total(server)),
 		want, gotC, gotS, attributed(clientRecs, "memcslap")+" / "+attributed(serverRecs, "memcached"))
