@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/netobserver/netobserver/export/internal/jsonenc"
+	"github.com/netobserver/netobserver/record/jsonenc"
 	"github.com/netobserver/netobserver/export/internal/lines"
 	"github.com/netobserver/netobserver/record"
 )

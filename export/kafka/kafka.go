@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kversion"
 
-	"github.com/netobserver/netobserver/export/internal/jsonenc"
+	"github.com/netobserver/netobserver/record/jsonenc"
 	"github.com/netobserver/netobserver/record"
 )
 

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/netobserver/netobserver/export/internal/jsonenc"
+	"github.com/netobserver/netobserver/record/jsonenc"
 	"github.com/netobserver/netobserver/export/internal/lines"
 	"github.com/netobserver/netobserver/record"
 )
