@@ -33,7 +33,6 @@ func TestOTLPFromLiveTraffic(t *testing.T) {
   Endpoint: "%s"
   Protocol: http
   Insecure: true
-  Histogram: explicit
 - Type: flusher_prometheus_exporter
   Listen: "%s"`, grpcRecv.Addr(), httpRecv.Addr(), metrics)}.String(), nil)
 
@@ -83,10 +82,9 @@ func TestOTLPFromLiveTraffic(t *testing.T) {
 				assert.EqualValues(t, 3, otlptest.Sum(calls, with(match, "http.response.status_code", int64(404), "url.path", "/404")), side.role)
 				assert.EqualValues(t, 3, otlptest.Sum(r.Points("netobserver.l7.errors"), with(match, "error.type", "404")), side.role)
 			}
-			kind := map[string]string{"grpc": "exponential_histogram", "http": "histogram"}[r.Protocol]
 			counts := map[string]uint64{}
 			for _, p := range r.Points("netobserver.l7.latency") {
-				assert.Equal(t, kind, p.Kind)
+				assert.Equal(t, "histogram", p.Kind)
 				if p.Attrs["network.protocol.name"] == "http" {
 					counts[p.Attrs["netobserver.role"].(string)] = p.Count // cumulative: the last is the total
 				}

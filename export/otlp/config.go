@@ -28,7 +28,6 @@ const (
 	DefaultInterval     = 15 * time.Second
 	DefaultQueueSize    = 10000
 	DefaultCloseTimeout = 5 * time.Second
-	DefaultHistogram    = "exponential"
 	DefaultCompression  = "none"
 )
 
@@ -56,10 +55,6 @@ type Config struct {
 	// Interval is how often the live latency histogram is exported; default 15 s. Records are
 	// exported as they come (every FlushOutL4Interval and FlushOutL7Interval).
 	Interval time.Duration
-	// Histogram is the live latency histogram's kind: exponential (OTLP's base-2 exponential
-	// histogram, default) or explicit (the Prometheus endpoint's buckets, for receivers that do
-	// not take exponential histograms).
-	Histogram string
 	// QueueSize bounds the records held while the receiver is unreachable; default 10000.
 	// Records beyond it are dropped and counted.
 	QueueSize int
@@ -70,7 +65,7 @@ type Config struct {
 // DefaultConfig returns the defaults, with Endpoint empty.
 func DefaultConfig() Config {
 	return Config{Protocol: DefaultProtocol, URLPath: DefaultURLPath, Compression: DefaultCompression,
-		Timeout: DefaultTimeout, Interval: DefaultInterval, Histogram: DefaultHistogram,
+		Timeout: DefaultTimeout, Interval: DefaultInterval,
 		QueueSize: DefaultQueueSize, CloseTimeout: DefaultCloseTimeout}
 }
 
@@ -167,13 +162,15 @@ func decode(detail config.Value) (config.FlusherConfig, error) {
 		{Name: "Compression", Set: oneOf(&c.Compression, "none", "gzip")},
 		{Name: "Timeout", Set: duration(&c.Timeout)},
 		{Name: "Interval", Set: duration(&c.Interval)},
-		{Name: "Histogram", Set: oneOf(&c.Histogram, "exponential", "explicit")},
 		{Name: "QueueSize", Set: func(v config.Value) (err error) {
 			c.QueueSize, err = v.Positive("number of records")
 			return err
 		}},
 		{Name: "CloseTimeout", Set: duration(&c.CloseTimeout)},
-	}, nil)
+	}, map[string]string{
+		"Histogram":   "the live histogram has the Prometheus endpoint's explicit buckets: exponential histograms need an OpenTelemetry Go SDK newer than iLogtail's gRPC allows (README)",
+		"Temporality": "records are sent as deltas (what each interval added) and the live histogram as cumulative",
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,7 @@ const (
 	metricCalls        = "netobserver.l7.calls"
 	metricErrors       = "netobserver.l7.errors"
 	metricDuration     = "netobserver.l7.duration"
+	metricQuantile     = "netobserver.l7.duration.quantile"
 	metricRequestSize  = "netobserver.l7.request.size"
 	metricResponseSize = "netobserver.l7.response.size"
 	metricL4Bytes      = "netobserver.l4.bytes"
@@ -52,7 +53,8 @@ type points struct {
 	records int
 	calls   []metricdata.DataPoint[int64]
 	errors  []metricdata.DataPoint[int64]
-	dur     []metricdata.SummaryDataPoint
+	dur     []metricdata.HistogramDataPoint[float64]
+	quant   []metricdata.DataPoint[float64]
 	req     []metricdata.DataPoint[int64]
 	resp    []metricdata.DataPoint[int64]
 	l4Bytes []metricdata.DataPoint[int64]
@@ -328,9 +330,14 @@ func (p *points) l7(dp, rest []record.Field, start, end time.Time) error {
 	}
 	p.req = append(p.req, pt(n[2]))
 	p.resp = append(p.resp, pt(n[3]))
-	p.dur = append(p.dur, metricdata.SummaryDataPoint{Attributes: set, StartTime: start, Time: end, Count: n[0],
-		Sum: float64(n[1]) / 1e9, QuantileValues: []metricdata.QuantileValue{
-			{Quantile: 0.5, Value: float64(n[4]) / 1e9}, {Quantile: 0.9, Value: float64(n[5]) / 1e9}, {Quantile: 0.99, Value: float64(n[6]) / 1e9}}})
+	// The records carry the interval's count, sum and three quantiles, not buckets: a histogram
+	// of one bucket holds the first two, a gauge per quantile the others.
+	p.dur = append(p.dur, metricdata.HistogramDataPoint[float64]{Attributes: set, StartTime: start, Time: end, Count: n[0],
+		BucketCounts: []uint64{n[0]}, Sum: float64(n[1]) / 1e9})
+	for i, q := range []string{"0.5", "0.9", "0.99"} {
+		qs := attribute.NewSet(append(slices.Clip(attrs), attribute.String("quantile", q))...)
+		p.quant = append(p.quant, metricdata.DataPoint[float64]{Attributes: qs, StartTime: start, Time: end, Value: float64(n[4+i]) / 1e9})
+	}
 	return nil
 }
 
@@ -376,8 +383,11 @@ func (p *points) resourceMetrics() *metricdata.ResourceMetrics {
 	sum(metricErrors, "Calls that failed: HTTP status 400 and above, a DNS query without answers, a database or Redis error.", "{call}", p.errors)
 	if len(p.dur) > 0 {
 		ms = append(ms, metricdata.Metrics{Name: metricDuration, Unit: "s",
-			Description: "Latency from a request's first byte to its response's first byte: count, sum and the 0.5, 0.9 and 0.99 quantiles of the interval.",
-			Data:        metricdata.Summary{DataPoints: p.dur}})
+			Description: "Latency from a request's first byte to its response's first byte: the interval's count and sum (one bucket).",
+			Data:        metricdata.Histogram[float64]{DataPoints: p.dur, Temporality: metricdata.DeltaTemporality}},
+			metricdata.Metrics{Name: metricQuantile, Unit: "s",
+				Description: "The 0.5, 0.9 and 0.99 quantiles of the interval's latencies (attribute quantile), from the observer's log histogram.",
+				Data:        metricdata.Gauge[float64]{DataPoints: p.quant}})
 	}
 	sum(metricRequestSize, "Bytes of requests.", "By", p.req)
 	sum(metricResponseSize, "Bytes of responses.", "By", p.resp)

@@ -2,12 +2,13 @@ package otlp
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
+	"regexp"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/aggregation"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 	"google.golang.org/grpc"
@@ -86,7 +88,7 @@ type Flusher struct {
 	written, dropped, failed, liveRefused atomic.Uint64
 	lastErr                               atomic.Pointer[string]
 
-	reader   *sdkmetric.ManualReader
+	reader   sdkmetric.Reader
 	provider *sdkmetric.MeterProvider
 	latency  metric.Float64Histogram
 	series   atomic.Pointer[[]*liveSeries]
@@ -132,10 +134,7 @@ func New(_ record.Context, cfg Config) (*Flusher, error) {
 	if f.exporter, err = f.newExporter(); err != nil {
 		return nil, fmt.Errorf("%s: %w", TypeName, err)
 	}
-	agg := sdkmetric.Aggregation(sdkmetric.AggregationBase2ExponentialHistogram{MaxSize: 160, MaxScale: 20})
-	if cfg.Histogram == "explicit" {
-		agg = sdkmetric.AggregationExplicitBucketHistogram{Boundaries: LatencyBuckets}
-	}
+	agg := aggregation.ExplicitBucketHistogram{Boundaries: LatencyBuckets}
 	f.reader = sdkmetric.NewManualReader() // cumulative: an export that fails loses nothing
 	f.provider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(f.reader),
 		sdkmetric.WithResource(resource.NewSchemaless(attribute.String("host.name", host), attribute.String("service.name", "netobserver"))),
@@ -160,8 +159,7 @@ func (f *Flusher) newExporter() (sdkmetric.Exporter, error) {
 	ctx := context.Background()
 	if c.Protocol == "http" {
 		opts := []otlpmetrichttp.Option{otlpmetrichttp.WithEndpoint(c.Endpoint), otlpmetrichttp.WithURLPath(c.URLPath),
-			otlpmetrichttp.WithTimeout(c.Timeout), otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false}),
-			otlpmetrichttp.WithHTTPClient(&http.Client{Transport: statusRecorder{f.outcome, transport(tc)}, Timeout: c.Timeout})}
+			otlpmetrichttp.WithTimeout(c.Timeout), otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false})}
 		if c.Insecure {
 			opts = append(opts, otlpmetrichttp.WithInsecure())
 		} else {
@@ -190,13 +188,6 @@ func (f *Flusher) newExporter() (sdkmetric.Exporter, error) {
 		opts = append(opts, otlpmetricgrpc.WithCompressor("gzip"))
 	}
 	return otlpmetricgrpc.New(ctx, opts...)
-}
-
-// transport is the HTTP client's: the exporter's TLS option does not reach a client of our own.
-func transport(tc *tls.Config) http.RoundTripper {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.TLSClientConfig = tc
-	return t
 }
 
 // Flush converts records to metrics, one batch per process, and queues them; it returns at once.
@@ -278,7 +269,11 @@ func (f *Flusher) drain(backoff time.Duration, deadline time.Time) time.Duration
 		}
 		b := f.queue[0]
 		f.mu.Unlock()
-		switch err := f.send(b.rm, deadline); {
+		err := f.send(b.rm, deadline)
+		if err != nil && f.cfg.Protocol == "http" {
+			f.outcome.fromHTTPError(err)
+		}
+		switch {
 		case err == nil:
 			f.written.Add(uint64(b.records))
 			f.pop(b)
@@ -511,18 +506,19 @@ func (o *outcome) permanent() bool {
 	return true
 }
 
-// statusRecorder records the HTTP status of each answer.
-type statusRecorder struct {
-	o    *outcome
-	next http.RoundTripper
-}
+// httpStatusRE finds the status in the HTTP exporter's error for an answer other than 200, 429
+// and 503 ("failed to send metrics to URL: 400 Bad Request"); it returns 429 and 503 as errors
+// without the status.
+var httpStatusRE = regexp.MustCompile(`failed to send metrics to \S+: (\d{3})\b`)
 
-func (s statusRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := s.next.RoundTrip(r)
-	if err == nil {
-		s.o.mu.Lock()
-		s.o.answered, s.o.httpStatus = true, resp.StatusCode
-		s.o.mu.Unlock()
+// fromHTTPError records the HTTP status the error names, if any.
+func (o *outcome) fromHTTPError(err error) {
+	m := httpStatusRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return
 	}
-	return resp, err
+	code, _ := strconv.Atoi(m[1])
+	o.mu.Lock()
+	o.answered, o.httpStatus = true, code
+	o.mu.Unlock()
 }

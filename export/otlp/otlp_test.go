@@ -105,10 +105,17 @@ func TestExport(t *testing.T) {
 					okDur = p
 				}
 			}
-			assert.Equal(t, "summary", okDur.Kind)
+			assert.Equal(t, "histogram", okDur.Kind)
 			assert.EqualValues(t, 7, okDur.Count)
+			assert.Equal(t, []uint64{7}, okDur.BucketCounts)
 			assert.InDelta(t, 0.014, okDur.Sum, 1e-12)
-			assert.Equal(t, map[float64]float64{0.5: 0.0019, 0.9: 0.0025, 0.99: 0.0029}, okDur.Quantiles)
+			quantiles := map[string]float64{}
+			for _, p := range r.Points("netobserver.l7.duration.quantile") {
+				if otlptest.Matches(p, ok) {
+					quantiles[p.Attrs["quantile"].(string)] = p.Float
+				}
+			}
+			assert.Equal(t, map[string]float64{"0.5": 0.0019, "0.9": 0.0025, "0.99": 0.0029}, quantiles)
 			assert.EqualValues(t, 1400, otlptest.Sum(r.Points("netobserver.l7.response.size"), ok))
 
 			l4 := map[string]any{"netobserver.socket.type": "inet_socket", "netobserver.role": "client", "process.pid": int64(4242)}
@@ -121,7 +128,8 @@ func TestExport(t *testing.T) {
 			lat := r.Points("netobserver.l7.latency")
 			require.Len(t, lat, 2)
 			for _, p := range lat {
-				assert.Equal(t, "exponential_histogram", p.Kind)
+				assert.Equal(t, "histogram", p.Kind)
+				assert.Len(t, p.BucketCounts, len(LatencyBuckets)+1)
 				assert.Equal(t, "netobserver", p.Resource["service.name"])
 				switch p.Attrs["network.protocol.name"] {
 				case "http":
@@ -142,19 +150,6 @@ func with(m map[string]any, k string, v any) map[string]any {
 		out[k] = v
 	}
 	return out
-}
-
-// Histogram: explicit sends the Prometheus endpoint's buckets, for receivers without exponential
-// histograms.
-func TestExplicitHistogram(t *testing.T) {
-	r := otlptest.Start(t, "grpc", "127.0.0.1:0")
-	f := newFlusher(t, "grpc", r.Addr(), func(c *Config) { c.Histogram = "explicit" })
-	f.Call(live.Call{Protocol: "dns", Role: "client", Success: true, Latency: 3 * time.Millisecond})
-	require.NoError(t, f.Close())
-	lat := r.Points("netobserver.l7.latency")
-	require.Len(t, lat, 1)
-	assert.Equal(t, "histogram", lat[0].Kind)
-	assert.EqualValues(t, 1, lat[0].Count)
 }
 
 // With the receiver down, records wait in the queue up to QueueSize and the rest are dropped and
@@ -204,7 +199,7 @@ func TestRejectedForGood(t *testing.T) {
 			require.NoError(t, f.Flush(records()[2:]))
 			require.NoError(t, r.Wait(10*time.Second, func(*otlptest.Receiver) bool { return f.Stats().Written == 2 }))
 			assert.Equal(t, Stats{Written: 2, Failed: 2}, f.Stats())
-			assert.Contains(t, f.LastError().Error(), "rejected by the test")
+			assert.Contains(t, f.LastError().Error(), map[string]string{"grpc": "InvalidArgument desc = rejected by the test", "http": "400 Bad Request"}[protocol])
 		})
 	}
 }

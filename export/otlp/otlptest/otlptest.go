@@ -191,9 +191,11 @@ type Point struct {
 	Metric, Unit, Kind string // Kind: sum, gauge, histogram, exponential_histogram, summary
 	Resource, Attrs    map[string]any
 	Int                int64   // sum and gauge
+	Float              float64 // sum and gauge of doubles
 	Count              uint64  // histograms and summary
 	Sum                float64 // histograms and summary
 	Quantiles          map[float64]float64
+	BucketCounts       []uint64
 	Monotonic, Delta   bool
 }
 
@@ -228,7 +230,7 @@ func points(m *metricpb.Metric, res map[string]any) []Point {
 	case *metricpb.Metric_Sum:
 		for _, dp := range d.Sum.DataPoints {
 			pt := p("sum", dp.Attributes)
-			pt.Int = dp.GetAsInt()
+			pt.Int, pt.Float = dp.GetAsInt(), dp.GetAsDouble()
 			pt.Monotonic = d.Sum.IsMonotonic
 			pt.Delta = d.Sum.AggregationTemporality == metricpb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA
 			out = append(out, pt)
@@ -236,13 +238,13 @@ func points(m *metricpb.Metric, res map[string]any) []Point {
 	case *metricpb.Metric_Gauge:
 		for _, dp := range d.Gauge.DataPoints {
 			pt := p("gauge", dp.Attributes)
-			pt.Int = dp.GetAsInt()
+			pt.Int, pt.Float = dp.GetAsInt(), dp.GetAsDouble()
 			out = append(out, pt)
 		}
 	case *metricpb.Metric_Histogram:
 		for _, dp := range d.Histogram.DataPoints {
 			pt := p("histogram", dp.Attributes)
-			pt.Count, pt.Sum = dp.Count, dp.GetSum()
+			pt.Count, pt.Sum, pt.BucketCounts = dp.Count, dp.GetSum(), dp.BucketCounts
 			out = append(out, pt)
 		}
 	case *metricpb.Metric_ExponentialHistogram:
