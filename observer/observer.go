@@ -145,6 +145,9 @@ func (o *Observer) Run(ctx context.Context, reload <-chan Options) error {
 	nl := time.NewTicker(o.opts.NetlinkInterval)
 	gc := time.NewTicker(o.opts.GCInterval)
 	reenable := time.NewTicker(reenableAll)
+	// beat publishes the counters even when no batch comes: the health endpoints take them as
+	// the sign that this loop runs.
+	beat := time.NewTicker(time.Second)
 	defer func() {
 		l4.Stop()
 		l7.Stop()
@@ -153,6 +156,7 @@ func (o *Observer) Run(ctx context.Context, reload <-chan Options) error {
 		nl.Stop()
 		gc.Stop()
 		reenable.Stop()
+		beat.Stop()
 	}()
 	for {
 		select {
@@ -177,6 +181,10 @@ func (o *Observer) Run(ctx context.Context, reload <-chan Options) error {
 		case <-reenable.C:
 			o.admit.enableAll()
 			o.control.perform()
+		case <-beat.C:
+			if o.opts.Live != nil {
+				o.publish()
+			}
 		case opts, ok := <-reload:
 			if !ok {
 				reload = nil
