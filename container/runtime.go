@@ -428,11 +428,13 @@ func (r *Runtime) withPod(c *Container) {
 }
 
 // podLabelsOf keeps a sandbox's labels that came from the pod: the kubelet's own are
-// io.kubernetes.* and annotation.* (annotations), containerd's CRI plugin adds io.cri-containerd.*.
+// io.kubernetes.* and annotation.* (annotations); containerd adds io.cri-containerd.* and
+// io.containerd.* (the image's stop signal).
 func podLabelsOf(labels map[string]string) map[string]string {
 	out := map[string]string{}
 	for k, v := range labels {
-		if strings.HasPrefix(k, "io.kubernetes.") || strings.HasPrefix(k, "annotation.") || strings.HasPrefix(k, "io.cri-containerd.") {
+		if strings.HasPrefix(k, "io.kubernetes.") || strings.HasPrefix(k, "annotation.") ||
+			strings.HasPrefix(k, "io.cri-containerd.") || strings.HasPrefix(k, "io.containerd.") {
 			continue
 		}
 		out[k] = v
