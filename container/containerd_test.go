@@ -273,4 +273,3 @@ func FuzzContainerdContainer(f *testing.F) {
 		}
 	})
 }
-
