@@ -75,7 +75,7 @@ func envArgs(env []string) []string {
 // criRun runs a detached task of the image in namespace k8s.io and returns its pid.
 func criRun(t *testing.T, d *testenv.Daemon, id, cgroup string, labels, extra []string, cmd ...string) int {
 	t.Helper()
-	args := []string{"-n", "k8s.io", "run", "-d", "--cgroup", cgroup}
+	args := append([]string{"-n", "k8s.io", "run", "-d", "--cgroup", cgroup}, d.RunFlags()...)
 	for _, l := range labels {
 		args = append(args, "--label", l)
 	}
@@ -107,7 +107,7 @@ func TestContainerdCRIPod(t *testing.T) {
 	other := hexID(77)
 	d.Ctr(t, "images", "list") // the default namespace exists
 	d.BusyboxOCIImage(t, "default", criImage)
-	d.Ctr(t, "-n", "default", "run", "-d", criImage, other, "sleep", "600")
+	d.Ctr(t, append(append([]string{"-n", "default", "run", "-d"}, d.RunFlags()...), criImage, other, "sleep", "600")...)
 
 	var l logs
 	r := newTestRuntime(t, NewContainerd, RuntimeConfig{Address: d.Socket, Logf: l.logf})

@@ -101,7 +101,7 @@ func TestContainerdShortLivedPodContainer(t *testing.T) {
 	podLabels := []string{"io.kubernetes.pod.name=fetcher-7c9d8b6f5d-q4w2z", "io.kubernetes.pod.namespace=shop",
 		"io.kubernetes.pod.uid=" + uid}
 	run := func(id string, labels []string, extra []string, cmd ...string) {
-		args := []string{"-n", "k8s.io", "run", "-d", "--cgroup", "/kubepods/besteffort/pod" + uid + "/" + id}
+		args := append([]string{"-n", "k8s.io", "run", "-d", "--cgroup", "/kubepods/besteffort/pod" + uid + "/" + id}, cd.RunFlags()...)
 		for _, l := range labels {
 			args = append(args, "--label", l)
 		}

@@ -361,6 +361,14 @@ func (d *Daemon) Ctr(t testing.TB, args ...string) string {
 	return strings.TrimSpace(out)
 }
 
+// RunFlags are the flags every `ctr run` against the daemon needs so that runc's state and the
+// I/O fifos stay in the daemon's directory rather than under /run/containerd, which a containerd
+// of the host would share. (The shims' sockets still go to /run/containerd/s, named by a hash of
+// the daemon's address: containerd 1.6 does not let them move.)
+func (d *Daemon) RunFlags() []string {
+	return []string{"--runc-root", filepath.Join(d.Dir, "runc"), "--fifo-dir", filepath.Join(d.Dir, "fifo")}
+}
+
 // removeContainerdTasks kills and deletes the tasks and containers of every namespace, so that
 // no shim outlives the daemon.
 func (d *Daemon) removeContainerdTasks() {
