@@ -26,7 +26,7 @@ import (
 // "Container runtimes" section has the numbers).
 //
 // The messages read (containerd.services.containers.v1, version.v1) are unchanged since
-// containerd 1.0; ListStream exists since 1.3.
+// containerd 1.0.
 type containerdAPI struct {
 	path      string // socket path
 	namespace string
@@ -101,10 +101,21 @@ func (c *containerdAPI) hello(ctx context.Context) (string, error) {
 // list returns every container of the namespace, whether its task runs or not: the CRI plugin
 // keeps a container whose process exited until the kubelet removes it, and a process that ran in
 // it may still be looked up for its last calls.
+//
+// ListStream (containerd ≥ 1.3) sends one message per container, each under containerd's 16 MiB
+// message limit however many containers there are; an older containerd gets List.
 func (c *containerdAPI) list(ctx context.Context) ([]listed, error) {
+	out, err := c.listWith(ctx, "/containerd.services.containers.v1.Containers/ListStream")
+	if errors.Is(err, errUnimplemented) {
+		out, err = c.listWith(ctx, "/containerd.services.containers.v1.Containers/List")
+	}
+	return out, err
+}
+
+func (c *containerdAPI) listWith(ctx context.Context, method string) ([]listed, error) {
 	var out []listed
-	err := c.call(ctx, "/containerd.services.containers.v1.Containers/ListStream", nil, func(msg []byte) error {
-		// ListContainerMessage{container = 1}
+	err := c.call(ctx, method, nil, func(msg []byte) error {
+		// ListContainerMessage{container = 1}, ListContainersResponse{repeated containers = 1}
 		return eachField(msg, func(num int, _ uint64, b []byte) error {
 			if num != 1 {
 				return nil
@@ -259,9 +270,13 @@ func (c *containerdAPI) call(ctx context.Context, method string, req []byte, eac
 
 // gRPC status codes read.
 const (
-	grpcOK       = 0
-	grpcNotFound = 5
+	grpcOK            = 0
+	grpcNotFound      = 5
+	grpcUnimplemented = 12
 )
+
+// errUnimplemented: the daemon does not have the method called.
+var errUnimplemented = errors.New("unimplemented")
 
 func grpcError(method, status, message string) error {
 	code, err := strconv.Atoi(status)
@@ -272,6 +287,8 @@ func grpcError(method, status, message string) error {
 		return nil
 	case code == grpcNotFound:
 		return fmt.Errorf("containerd: %s: %w: %s", method, errEngineNotFound, message)
+	case code == grpcUnimplemented:
+		return fmt.Errorf("containerd: %s: %w: %s", method, errUnimplemented, message)
 	}
 	return fmt.Errorf("containerd: %s: gRPC status %d: %s", method, code, message)
 }

@@ -8,6 +8,7 @@ package container
 // containers in the sandbox's network namespace — with containerd's own client, ctr.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -128,6 +129,18 @@ func TestContainerdCRIPod(t *testing.T) {
 
 	_, err = r.Container(other)
 	assert.ErrorIs(t, err, ErrNotFound, "another namespace's container")
+
+	// List, which a containerd older than 1.3 answers instead of ListStream, says the same; a
+	// method the daemon lacks is recognised as such.
+	api := r.api.(*containerdAPI)
+	stream, err := api.listWith(context.Background(), "/containerd.services.containers.v1.Containers/ListStream")
+	require.NoError(t, err)
+	unary, err := api.listWith(context.Background(), "/containerd.services.containers.v1.Containers/List")
+	require.NoError(t, err)
+	assert.ElementsMatch(t, stream, unary)
+	assert.Len(t, stream, 2)
+	_, err = api.listWith(context.Background(), "/containerd.services.containers.v1.Containers/NoSuchMethod")
+	assert.ErrorIs(t, err, errUnimplemented)
 
 	// The process, from /proc: the kubelet's cgroup layout names the container and the pod.
 	res := NewResolver(Procfs{}, r)
