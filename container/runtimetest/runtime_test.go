@@ -57,12 +57,12 @@ func TestDockerContainerTraffic(t *testing.T) {
 	name := fmt.Sprintf("payments-api-%d", os.Getpid())
 	id := d.Docker(t, "run", "-d", "--network", "none", "--name", name, "--label", "app=payments", "-e", "TIER=backend",
 		d.BusyboxImage(t, "netobserver-test/busybox:1"), "sleep", "600")
-	testenv.JoinNetns(t, d.ContainerPID(t, id), ns, fmt.Sprintf("nrd%d", os.Getpid()%10000), "10.231.0.2", "10.231.0.1")
-	startNginx(t, ns, "10.231.0.1")
+	testenv.JoinNetns(t, d.ContainerPID(t, id), ns, fmt.Sprintf("nrd%d", os.Getpid()%10000), "10.241.0.2", "10.241.0.1")
+	startNginx(t, ns, "10.241.0.1")
 
 	env := []string{"DOCKER_HOST=" + d.Host(), "NETOBSERVER_RUNTIME=docker"}
 	fetch := func(path string) {
-		d.Docker(t, "exec", name, "sh", "-c", "wget -q -O /dev/null http://10.231.0.1"+path+" && wget -q -O /dev/null http://10.231.0.1"+path)
+		d.Docker(t, "exec", name, "sh", "-c", "wget -q -O /dev/null http://10.241.0.1"+path+" && wget -q -O /dev/null http://10.241.0.1"+path)
 	}
 	t.Run("named", func(t *testing.T) {
 		o := testenv.StartObserver(t, testenv.Pipeline{}.String(), env)
@@ -115,8 +115,8 @@ func TestContainerdShortLivedPodContainer(t *testing.T) {
 		}
 	}
 	require.NotZero(t, sbPID)
-	testenv.JoinNetns(t, sbPID, ns, fmt.Sprintf("nrc%d", os.Getpid()%10000), "10.232.0.2", "10.232.0.1")
-	startNginx(t, ns, "10.232.0.1")
+	testenv.JoinNetns(t, sbPID, ns, fmt.Sprintf("nrc%d", os.Getpid()%10000), "10.242.0.2", "10.242.0.1")
+	startNginx(t, ns, "10.242.0.1")
 
 	config := testenv.Pipeline{Common: "FlushMetaInterval: 600"}.String()
 	o := testenv.StartObserver(t, config, []string{"CONTAINERD_ADDRESS=" + cd.Socket, "NETOBSERVER_RUNTIME=containerd"})
@@ -125,7 +125,7 @@ func TestContainerdShortLivedPodContainer(t *testing.T) {
 
 	run(app, append(podLabels, "io.kubernetes.container.name=fetch", "io.cri-containerd.kind=container"),
 		[]string{"--with-ns", fmt.Sprintf("network:/proc/%d/ns/net", sbPID)},
-		"sh", "-c", "wget -q -O /dev/null http://10.232.0.1/from-pod && wget -q -O /dev/null http://10.232.0.1/from-pod")
+		"sh", "-c", "wget -q -O /dev/null http://10.242.0.1/from-pod && wget -q -O /dev/null http://10.242.0.1/from-pod")
 	require.Eventually(t, func() bool {
 		for _, line := range strings.Split(cd.Ctr(t, "-n", "k8s.io", "tasks", "list"), "\n") {
 			if f := strings.Fields(line); len(f) >= 3 && f[0] == app {

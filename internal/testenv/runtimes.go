@@ -68,7 +68,7 @@ func NewDockerd(t testing.TB) *Daemon {
 	dir := runtimeDir(t, "nodk")
 	d := &Daemon{Socket: filepath.Join(dir, "docker.sock"), Dir: dir, name: "dockerd"}
 	d.args = []string{
-		"--iptables=false", "--ip6tables=false", "--bridge=none", "--ip-masq=false",
+		"--iptables=false", "--ip6tables=false", "--bridge=none", "--ip-masq=false", "--ip-forward=false",
 		"--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
 		"--pidfile", filepath.Join(dir, "dockerd.pid"), "-H", "unix://" + d.Socket,
 		"--containerd-namespace", "netobserver-test", "--containerd-plugins-namespace", "netobserver-test-plugins",

@@ -41,7 +41,7 @@ cp "$here/Dockerfile" "$work/ctx/"
 docker=/usr/bin/docker; [ -x "$docker" ] || docker=docker
 if [ -z "${DOCKER_HOST:-}" ] && ! "$docker" info >/dev/null 2>&1; then
   export DOCKER_HOST=unix://$work/docker.sock
-  dockerd --iptables=false --ip6tables=false --bridge=none --ip-masq=false \
+  dockerd --iptables=false --ip6tables=false --bridge=none --ip-masq=false --ip-forward=false \
     --data-root "$work/data" --exec-root "$work/exec" --pidfile "$work/dockerd.pid" \
     -H "$DOCKER_HOST" --containerd-namespace netobserver-image --containerd-plugins-namespace netobserver-image-plugins \
     >"$work/dockerd.log" 2>&1 &

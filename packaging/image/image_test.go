@@ -54,7 +54,7 @@ func TestImageRecordsHostCurl(t *testing.T) {
 	ref := strings.TrimSpace(strings.TrimPrefix(out[strings.LastIndex(out, "Loaded image:"):], "Loaded image:"))
 	require.NotEmpty(t, ref, "docker load: %s", out)
 
-	n := testenv.NewNet(t, 233)
+	n := testenv.NewNet(t, 243)
 	testenv.Nginx(t, n.Server, n.ServerV4, n.ServerV6)
 	pipeline := filepath.Join(t.TempDir(), "pipeline.yaml")
 	require.NoError(t, os.WriteFile(pipeline, []byte(testenv.Pipeline{}.String()), 0o644))
