@@ -3,9 +3,9 @@
 //   - /proc: a process's command as iLogtail derived it and its start time (Procfs.Process);
 //   - cgroups: the container id and pod uid in /proc/<pid>/cgroup, v1 and v2, for the Docker,
 //     containerd, CRI-O and kubepods layouts (Procfs.Cgroup, ParseCgroup);
-//   - Docker: container name, image, labels, env and Kubernetes identity from the Docker Engine
-//     API, listed every FlushMetaInterval and inspected on demand under a rate limit, degrading
-//     to host mode without a daemon (Docker);
+//   - runtimes: container name, image, labels, env and Kubernetes identity from the Docker Engine
+//     API or containerd's, listed every FlushMetaInterval and inspected on demand under a rate
+//     limit, degrading to host mode without a daemon (Runtime, Runtimes);
 //   - the Resolver: pid → Identity (running mode, the records' process fields in schema A's
 //     order, the aggregation group), cached per process;
 //   - the Filter: iLogtail's Include/Exclude process, container and Kubernetes criteria.
