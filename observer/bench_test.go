@@ -21,7 +21,7 @@ func BenchmarkObserverHTTP(b *testing.B) {
 	req := []byte("GET /api/v1/items?page=2 HTTP/1.1\r\nHost: shop.test\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
 	opts := defaultOptions()
-	opts.Metrics = prometheus.New()
+	opts.Live = prometheus.New()
 	o := New(nil, opts, func([]record.Record) {})
 	o.now = func() time.Time { return time.Unix(1700000000, 0) }
 	pid := uint32(os.Getpid()) // a process the resolver can read
@@ -52,10 +52,10 @@ func BenchmarkObserverHTTP(b *testing.B) {
 		o.Data(serverIn)
 		o.Data(serverOut)
 		o.Data(clientIn)
-		o.tracker.EndBatch(true)
+		o.l7.endBatch(true)
 	}
 	b.StopTimer()
-	recs := o.agg.FlushL7(0)
+	recs := o.agg.agg.FlushL7(0)
 	if len(recs) != 2 || get(recs[0], "total_count") != get(recs[1], "total_count") || get(recs[0], "total_count") != strconv.Itoa(b.N) {
 		b.Fatalf("%d ops made %v", b.N, recs)
 	}

@@ -39,20 +39,18 @@ func TestDropsKind(t *testing.T) {
 		{addr: abi.SockAddr{}}, // FamilyUnspec decides nothing
 	} {
 		for _, opt := range []struct {
-			name string
-			set  func(*Options)
-			want bool
+			name  string
+			kinds socketKinds
+			want  bool
 		}{
-			{"DropLocalConnections", func(o *Options) { o.DropLocalConnections = true }, tc.local},
-			{"DropUnixSocket", func(o *Options) { o.DropUnixSocket = true }, tc.unix},
-			{"DropUnknownSocket", func(o *Options) { o.DropUnknownSocket = true }, tc.unknown},
+			{"DropLocalConnections", socketKinds{local: true}, tc.local},
+			{"DropUnixSocket", socketKinds{unix: true}, tc.unix},
+			{"DropUnknownSocket", socketKinds{unknown: true}, tc.unknown},
 		} {
-			o := &Observer{}
-			opt.set(&o.opts)
-			assert.Equal(t, opt.want, o.dropsKind(&tc.addr), "%s with %s", tc.addr, opt.name)
+			assert.Equal(t, opt.want, opt.kinds.drops(&tc.addr), "%s with %s", tc.addr, opt.name)
 		}
-		all := &Observer{opts: defaultOptions()}
-		assert.Equal(t, tc.local || tc.unix || tc.unknown, all.dropsKind(&tc.addr), "%s with every option", tc.addr)
-		assert.False(t, (&Observer{}).dropsKind(&tc.addr), "%s with no option", tc.addr)
+		all := New(nil, defaultOptions(), nil).admit.kinds
+		assert.Equal(t, tc.local || tc.unix || tc.unknown, all.drops(&tc.addr), "%s with every option", tc.addr)
+		assert.False(t, socketKinds{}.drops(&tc.addr), "%s with no option", tc.addr)
 	}
 }

@@ -147,9 +147,12 @@ func TestLibrarySettings(t *testing.T) {
 	assert.Contains(t, calls, "config opt=0 opt2=0 value=0 len=4", "no L7: no data events")
 }
 
-func TestMetricsExporterGetsCallsStatsAndCounters(t *testing.T) {
+// The live sink (here the metrics exporter) gets every call, every L4 delta and the observer's
+// counters.
+func TestLiveSinkGetsCallsStatsAndCounters(t *testing.T) {
 	opts := defaultOptions()
-	opts.Metrics = prometheus.New()
+	metrics := prometheus.New()
+	opts.Live = metrics
 	_, _ = runTrace(t, `ctrl ts=1000 conn=5:1:1 event=connect addr=10.200.0.2:80 role=client
 data ts=2000 conn=5:1:1 dir=egress proto=http "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
 data ts=2002000 conn=5:1:1 dir=ingress proto=http "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n"
@@ -157,7 +160,7 @@ stats ts=3000000 conn=5:1:1 addr=10.200.0.2:80 role=client wr=27 rd=38 wr_pkts=1
 stats ts=3000000 conn=6:1:2 addr=127.0.0.1:1 role=client wr=1 wr_pkts=1 events=1
 `, opts)
 	var b strings.Builder
-	_, err := opts.Metrics.WriteTo(&b)
+	_, err := metrics.WriteTo(&b)
 	require.NoError(t, err)
 	out := b.String()
 	for _, want := range []string{
@@ -242,7 +245,7 @@ func TestMapGCDeletesGoneConnections(t *testing.T) {
 	for deadline := time.Now().Add(5 * time.Second); !lib.Finished(); time.Sleep(5 * time.Millisecond) {
 		require.True(t, time.Now().Before(deadline))
 	}
-	o.collect()
+	o.control.collect()
 	assert.EqualValues(t, 1, o.Counters().Collected)
 	b, err := os.ReadFile(stubs)
 	require.NoError(t, err)
@@ -271,12 +274,12 @@ func TestReloadKeepsCallsInFlight(t *testing.T) {
 			MsgBufSize: uint32(len(payload))}, Payload: payload}
 	}
 	o.Data(event(1000, abi.DirEgress, req))
-	o.tracker.EndBatch(true)
+	o.l7.endBatch(true)
 	next := defaultOptions()
 	next.Sampling = 50
 	require.NoError(t, o.Reload(next))
 	o.Data(event(9000, abi.DirIngress, resp))
-	o.tracker.EndBatch(true)
+	o.l7.endBatch(true)
 	o.finish()
 	var calls []string
 	for _, r := range recs {

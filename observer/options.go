@@ -10,28 +10,72 @@ import (
 
 	"github.com/netobserver/netobserver/container"
 	"github.com/netobserver/netobserver/container/netlink"
-	"github.com/netobserver/netobserver/export/prometheus"
 	"github.com/netobserver/netobserver/observer/aggregate"
+	"github.com/netobserver/netobserver/observer/calls"
 	"github.com/netobserver/netobserver/observer/config"
+	"github.com/netobserver/netobserver/observer/live"
 )
+
+// Options are the pipeline settings the observer applies (Common.* and EBPF.* of the config).
+type Options struct {
+	L4Interval, L7Interval time.Duration
+	// Protocols are those whose data the kernel sends and whose calls are recorded:
+	// abi.NoProtocols turns L7 off (Common.ProtocolProcess false), L4 only.
+	Protocols abi.ProtocolSet
+	// Sampling is the percentage of connections whose data is captured.
+	Sampling int32
+	// PID limits capture to one process; -1 for all.
+	PID int32
+	// DataBufferPages is each CPU's data event buffer, in pages (a power of two); 0 is 512,
+	// iLogtail's size.
+	DataBufferPages int32
+	// The socket kinds whose traffic is dropped, in the kernel (ebpf_update_conn_addr with drop)
+	// and from L4 records.
+	DropUnixSocket, DropLocalConnections, DropUnknownSocket bool
+	Aggregate                                               aggregate.Config
+	Calls                                                   calls.Config
+	// Live, when set, also receives every call and L4 delta, and the observer's counters.
+	Live live.Sink
+	// Resolver names processes and their containers; nil resolves host processes from /proc.
+	Resolver *container.Resolver
+	// KeepCmdSecrets makes the Resolver made for a nil Resolver show commands unmasked
+	// (Common.MaskCmdSecrets: false).
+	KeepCmdSecrets bool
+	// Filter decides which processes are observed; nil observes all. A process it refuses is
+	// switched off in the kernel (ebpf_disable_process) and back on when its pid is reused.
+	Filter *container.Filter
+	// MetaInterval is how often process and container metadata is pruned and disabled
+	// processes are checked for restarts (Common.FlushMetaInterval). Default 30 s.
+	MetaInterval time.Duration
+	// Netlink, when set, resolves the address and role of connections the kernel side did not
+	// learn (family 0xff, role unknown), and pushes them back through the control stubs.
+	Netlink *netlink.Resolver
+	// NetlinkInterval is how long a connection netlink could not resolve waits before it is
+	// asked about again (Common.FlushNetlinkInterval). Default 10 s.
+	NetlinkInterval time.Duration
+	// GCInterval is how often the kernel connection map is walked for entries whose process or
+	// fd is gone (iLogtail: 300 s). Default 300 s.
+	GCInterval time.Duration
+	// ProcRoot is where /proc is, for the map GC and process names; default "/proc".
+	ProcRoot string
+	// Recorded: the events come from a recording (replay). Processes are named only from its
+	// process events: this host's /proc knows nothing of them.
+	Recorded bool
+}
 
 // OptionsFrom turns an input's configuration into the observer's options. It is the one mapping
 // from config keys to behaviour, shared by the netobserver binary (a pipeline file) and the
-// iLogtail plugin adapter (an input's detail), so both front doors observe alike. metrics may be
-// nil.
+// iLogtail plugin adapter (an input's detail), so both front doors observe alike.
 //
 // observer imports config, never the reverse: config only types and checks keys.
-func OptionsFrom(in *config.Input, metrics *prometheus.Exporter) Options {
+func OptionsFrom(in *config.Input) Options {
 	c := &in.Common
 	tags := make(map[string]string, len(c.Tags)+1)
 	maps.Copy(tags, c.Tags)
 	if c.Cluster != "" {
 		tags["cluster"] = c.Cluster
 	}
-	caps := make(map[abi.Protocol]aggregate.Cap)
-	for proto, cp := range c.ProtocolAggCfg {
-		caps[proto] = aggregate.Cap{ClientSize: cp.ClientSize, ServerSize: cp.ServerSize}
-	}
+	caps := maps.Clone(c.ProtocolAggCfg)
 	schema := aggregate.SchemaA
 	if c.RecordSchema == config.SchemaL4L7 {
 		schema = aggregate.SchemaB
@@ -46,7 +90,6 @@ func OptionsFrom(in *config.Input, metrics *prometheus.Exporter) Options {
 			Schema: schema, Tags: tags, Caps: caps, Host: host,
 			L4Interval: uint32(c.FlushOutL4Interval / time.Second), L7Interval: uint32(c.FlushOutL7Interval / time.Second),
 		},
-		Metrics:         metrics,
 		KeepCmdSecrets:  !c.MaskCmdSecrets,
 		Filter:          container.NewFilter(filterConfig(c)),
 		MetaInterval:    c.FlushMetaInterval,

@@ -1,74 +1,24 @@
 package libebpf
 
 import (
-	"bytes"
-	"context"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/netobserver/netobserver/abi"
+	"github.com/netobserver/netobserver/internal/eventtest"
+	"github.com/netobserver/netobserver/internal/testenv"
 
 	"github.com/stretchr/testify/require"
 )
 
-// binDir is where `make build` put the libraries under test.
-func binDir(t testing.TB) string {
-	t.Helper()
-	if dir := os.Getenv("NETOBSERVER_BIN"); dir != "" {
-		return dir
-	}
-	wd, err := os.Getwd()
-	require.NoError(t, err)
-	for dir := wd; dir != "/"; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "bin")
-		}
-	}
-	t.Fatal("cannot find the repository root above " + wd)
-	return ""
-}
-
-func builtFile(t testing.TB, name string) string {
-	t.Helper()
-	path := filepath.Join(binDir(t), name)
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("%s is missing: run `make build` first (%v)", path, err)
-	}
-	return path
-}
-
-// logSink is a slog handler that keeps every message, for asserting what the library printed.
-type logSink struct {
-	mu   sync.Mutex
-	recs []string
-}
-
-func (s *logSink) Enabled(context.Context, slog.Level) bool { return true }
-func (s *logSink) WithAttrs([]slog.Attr) slog.Handler       { return s }
-func (s *logSink) WithGroup(string) slog.Handler            { return s }
-func (s *logSink) Handle(_ context.Context, r slog.Record) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.recs = append(s.recs, r.Level.String()+" "+r.Message)
-	return nil
-}
-
-func (s *logSink) text() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Join(s.recs, "\n")
-}
-
 type replay struct {
 	lib   *Library
 	stubs string // path of the replay library's record of calls
-	log   *logSink
+	log   *eventtest.Log
 }
 
 // openReplay loads the replay library over trace and registers its Close with t.
@@ -77,18 +27,18 @@ func openReplay(t testing.TB, trace string, opts Options) *replay {
 	dir := t.TempDir()
 	tracePath := filepath.Join(dir, "trace.txt")
 	require.NoError(t, os.WriteFile(tracePath, []byte(trace), 0o644))
-	r := &replay{stubs: filepath.Join(dir, "stubs.log"), log: &logSink{}}
+	r := &replay{stubs: filepath.Join(dir, "stubs.log"), log: &eventtest.Log{}}
 	t.Setenv("NETOBSERVER_REPLAY_TRACE", tracePath)
 	t.Setenv("NETOBSERVER_REPLAY_STUBS", r.stubs)
 	if opts.Path == "" {
-		opts.Path = builtFile(t, "libebpf-replay.so")
+		opts.Path = testenv.BuiltFile(t, "libebpf-replay.so")
 	}
 	if opts.PollInterval == 0 {
 		opts.PollInterval = time.Millisecond
 	}
 	opts.Logger = slog.New(r.log)
 	lib, err := Open(opts)
-	require.NoError(t, err, "log:\n%s", r.log.text())
+	require.NoError(t, err, "log:\n%s", r.log.Text())
 	r.lib = lib
 	t.Cleanup(func() { require.NoError(t, lib.Close()) })
 	return r
@@ -102,70 +52,46 @@ func (r *replay) calls(t testing.TB) []string {
 	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 }
 
-// recorded is one event as a consumer saw it, payload copied out of the batch.
-type recorded struct {
-	ctrl  *abi.CtrlEvent
-	data  *abi.DataEvent
-	stats *abi.StatsEvent
-	lost  *abi.LostNotice
-	proc  *abi.ProcEvent
-}
-
-type recorder struct{ events []recorded }
-
-func (r *recorder) Ctrl(e *abi.CtrlEvent) { c := *e; r.events = append(r.events, recorded{ctrl: &c}) }
-func (r *recorder) Data(e *abi.DataEvent) {
-	d := *e
-	d.Payload = bytes.Clone(e.Payload)
-	r.events = append(r.events, recorded{data: &d})
-}
-func (r *recorder) Stats(e *abi.StatsEvent) {
-	s := *e
-	r.events = append(r.events, recorded{stats: &s})
-}
-func (r *recorder) Lost(n abi.LostNotice) { r.events = append(r.events, recorded{lost: &n}) }
-func (r *recorder) Proc(e *abi.ProcEvent) { p := *e; r.events = append(r.events, recorded{proc: &p}) }
-
 // collect reads batches until n events arrived, failing after a generous deadline.
-func collect(t testing.TB, lib *Library, n int) []recorded {
+func collect(t testing.TB, lib *Library, n int) eventtest.Events {
 	t.Helper()
-	rec := &recorder{}
+	var rec eventtest.Events
 	deadline := time.After(30 * time.Second)
-	for len(rec.events) < n {
+	for len(rec) < n {
 		select {
 		case b, ok := <-lib.Events():
-			require.True(t, ok, "Events closed after %d of %d events", len(rec.events), n)
-			b.Visit(rec)
+			require.True(t, ok, "Events closed after %d of %d events", len(rec), n)
+			b.Visit(&rec)
 			lib.Release(b)
 		case <-deadline:
-			t.Fatalf("got %d of %d events in 30s", len(rec.events), n)
+			t.Fatalf("got %d of %d events in 30s", len(rec), n)
 		}
 	}
-	return rec.events
+	return rec
 }
 
 // stopReading calls Stop while reading Events, as a consumer must, and returns the events that
 // came until Stop returned and those left on Events.
-func stopReading(t testing.TB, lib *Library) []recorded {
+func stopReading(t testing.TB, lib *Library) eventtest.Events {
 	t.Helper()
-	rec := &recorder{}
+	var rec eventtest.Events
 	stopped := make(chan error, 1)
 	go func() { stopped <- lib.Stop() }()
 	deadline := time.After(30 * time.Second)
 	for {
 		select {
 		case b := <-lib.Events():
-			b.Visit(rec)
+			b.Visit(&rec)
 			lib.Release(b)
 		case err := <-stopped:
 			require.NoError(t, err)
 			for {
 				select {
 				case b := <-lib.Events():
-					b.Visit(rec)
+					b.Visit(&rec)
 					lib.Release(b)
 				default:
-					return rec.events
+					return rec
 				}
 			}
 		case <-deadline:
@@ -179,9 +105,9 @@ func quiet(t testing.TB, lib *Library) {
 	t.Helper()
 	select {
 	case b := <-lib.Events():
-		rec := &recorder{}
-		b.Visit(rec)
-		t.Fatalf("unexpected %d more events, first %+v", len(rec.events), rec.events[0])
+		var rec eventtest.Events
+		b.Visit(&rec)
+		t.Fatalf("unexpected %d more events, first %+v", len(rec), rec[0])
 	case <-time.After(50 * time.Millisecond):
 	}
 }

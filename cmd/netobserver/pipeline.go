@@ -16,12 +16,11 @@ import (
 	"time"
 
 	"github.com/netobserver/netobserver/cgo/libebpf"
-	"github.com/netobserver/netobserver/export/jsonl"
-	"github.com/netobserver/netobserver/export/kafka"
-	"github.com/netobserver/netobserver/export/prometheus"
-	"github.com/netobserver/netobserver/export/stdout"
+	"github.com/netobserver/netobserver/export"
+	_ "github.com/netobserver/netobserver/export/flushers" // every flusher type, for config.Load
 	"github.com/netobserver/netobserver/observer"
 	"github.com/netobserver/netobserver/observer/config"
+	"github.com/netobserver/netobserver/observer/live"
 	"github.com/netobserver/netobserver/record"
 )
 
@@ -141,7 +140,8 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 		defer md.Close()
 	}
 	options := func(p *config.Pipeline) observer.Options {
-		o := observer.OptionsFrom(&p.Input, out.metrics)
+		o := observer.OptionsFrom(&p.Input)
+		o.Live = out.liveSink()
 		o.Calls.Logger = logger
 		if md != nil {
 			md.Apply(&o)
@@ -177,7 +177,7 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 	if s.replayTrace != "" {
 		go stopWhenReplayEnds(ctx, stop, lib)
 	}
-	if out.metrics != nil {
+	if len(out.live) > 0 {
 		go out.publishEvery(ctx, 5*time.Second)
 	}
 	runErr := obs.Run(ctx, reload)
@@ -207,12 +207,15 @@ func loadPipeline(path string, logger *slog.Logger) (*config.Pipeline, error) {
 	return p, err
 }
 
-// outputs are the pipeline's flushers.
+// outputs are the pipeline's flushers, as their types built them.
 type outputs struct {
-	flushers []record.Flusher
-	names    []string // "<index>:<type>", as in logs and metrics
-	metrics  *prometheus.Exporter
-	// offered counts, per flusher, the records handed to it; each ends up written, failed,
+	outs  []export.Output
+	names []string // "<index>:<type>", as in logs and metrics
+	// records are the indexes of the outputs that take records; live, those that take live
+	// metrics.
+	records []int
+	live    []live.Sink
+	// offered counts, per output, the records handed to it; each ends up written, failed,
 	// dropped or (Kafka) still queued, by the flusher's own counters.
 	offered []atomic.Uint64
 	// warned is when each flusher's failure was last logged: once a minute per flusher, so one
@@ -223,67 +226,72 @@ type outputs struct {
 func openOutputs(p *config.Pipeline, stdoutW io.Writer) (*outputs, error) {
 	out := &outputs{}
 	ctx := record.Context{ConfigName: p.Name}
+	env := export.Env{Stdout: stdoutW}
 	for i, f := range p.Flushers {
-		var (
-			fl  record.Flusher
-			err error
-		)
-		switch f.Type {
-		case config.FlusherStdout:
-			c := f.Stdout
-			cfg := stdout.Config{KeyValuePairs: c.KeyValuePairs, OnlyStdout: c.OnlyStdout, FileName: c.FileName,
-				MaxSize: c.MaxSize, MaxRolls: c.MaxRolls, Tags: c.Tags}
-			var opts []stdout.Option
-			if c.FileName == "" || c.OnlyStdout {
-				opts = append(opts, stdout.WithWriter(stdoutW))
-			}
-			fl, err = stdout.New(ctx, cfg, opts...)
-		case config.FlusherJSONL:
-			fl, err = jsonl.New(ctx, jsonl.Config{Path: f.JSONL.Path, MaxSize: f.JSONL.MaxSize, MaxRolls: f.JSONL.MaxRolls})
-		case config.FlusherKafka:
-			c := f.Kafka
-			cfg := kafka.DefaultConfig()
-			cfg.Brokers, cfg.Topic, cfg.RequiredACKs, cfg.Compression = c.Brokers, c.Topic, c.RequiredAcks, c.Compression
-			cfg.ClientID, cfg.Timeout, cfg.QueueSize, cfg.MaxMessageBytes = c.ClientID, c.Timeout, c.QueueSize, c.MaxMessageBytes
-			fl, err = kafka.New(ctx, cfg)
-		case config.FlusherPrometheusExporter:
-			if out.metrics != nil {
-				err = errors.New("only one flusher_prometheus_exporter is served")
-				break
-			}
-			out.metrics = prometheus.New()
-			_, err = out.metrics.Listen(f.Prometheus.Listen, f.Prometheus.Path, f.Prometheus.WebConfigFile)
-			if err == nil {
-				fl = closerOnly{out.metrics}
-			}
+		c, ok := f.Config.(export.Config)
+		if !ok { // a registered type whose package forgot Open: a programming error, said plainly
+			out.close(slog.Default())
+			return nil, fmt.Errorf("%s: flushers[%d] (%s): %T cannot open a flusher", p.Name, i, f.Type, f.Config)
 		}
+		o, err := c.Open(ctx, env)
 		if err != nil {
 			out.close(slog.Default())
 			return nil, fmt.Errorf("%s: flushers[%d] (%s): %w", p.Name, i, f.Type, err)
 		}
-		out.flushers = append(out.flushers, fl)
+		if _, ok := o.(record.Flusher); ok {
+			out.records = append(out.records, i)
+		}
+		if l, ok := o.(live.Sink); ok {
+			out.live = append(out.live, l)
+		}
+		out.outs = append(out.outs, o)
 		out.names = append(out.names, fmt.Sprintf("%d:%s", i, f.Type))
 	}
-	out.offered = make([]atomic.Uint64, len(out.flushers))
-	out.warned = make([]time.Time, len(out.flushers))
+	out.offered = make([]atomic.Uint64, len(out.outs))
+	out.warned = make([]time.Time, len(out.outs))
 	return out, nil
 }
 
-// closerOnly is a flusher that takes no records: the metrics exporter is fed by the observer.
-type closerOnly struct{ io.Closer }
+// liveSink is the observer's live sink: nil when no flusher takes live metrics.
+func (o *outputs) liveSink() live.Sink {
+	switch len(o.live) {
+	case 0:
+		return nil
+	case 1:
+		return o.live[0]
+	}
+	return liveTee(o.live)
+}
 
-func (closerOnly) Flush([]record.Record) error { return nil }
+// liveTee hands live metrics to several sinks.
+type liveTee []live.Sink
 
-// flush returns the observer's sink: every record to every flusher. Each flusher counts what it
-// wrote, failed or dropped; a failing flusher is logged at most once a minute.
+func (t liveTee) Call(c live.Call) {
+	for _, s := range t {
+		s.Call(c)
+	}
+}
+
+func (t liveTee) L4(d live.L4) {
+	for _, s := range t {
+		s.L4(d)
+	}
+}
+
+func (t liveTee) SetCounters(group string, ms []live.Metric) {
+	for _, s := range t {
+		s.SetCounters(group, ms)
+	}
+}
+
+// flush returns the observer's sink: every record to every flusher that takes records. Each
+// flusher counts what it wrote, failed or dropped; a failing flusher is logged at most once a
+// minute.
 func (o *outputs) flush(logger *slog.Logger) observer.Sink {
 	return func(records []record.Record) {
-		for i, f := range o.flushers {
-			if _, ok := f.(closerOnly); ok {
-				continue
-			}
+		for _, i := range o.records {
 			o.offered[i].Add(uint64(len(records)))
-			if err := f.Flush(records); err != nil && time.Since(o.warned[i]) >= time.Minute {
+			if err := o.outs[i].(record.Flusher).Flush(records); err != nil && time.Since(o.warned[i]) >= time.Minute {
 				o.warned[i] = time.Now()
 				logger.Warn("netobserver: flusher failed", "flusher", o.names[i], "records", len(records), "error", err)
 			}
@@ -293,33 +301,24 @@ func (o *outputs) flush(logger *slog.Logger) observer.Sink {
 
 // flusherTotals are one flusher's record counts: Offered = Written + Failed + Dropped + Queued.
 type flusherTotals struct {
-	Offered, Written, Failed, Dropped, Queued uint64
+	Offered uint64
+	export.Totals
 }
 
 func (t flusherTotals) lost() uint64 { return t.Failed + t.Dropped }
 
-// totalsOf returns flusher i's counts; ok is false for the metrics endpoint, which takes no records.
+// totalsOf returns output i's counts; ok is false for one that does not count records.
 func (o *outputs) totalsOf(i int) (t flusherTotals, ok bool) {
-	t.Offered = o.offered[i].Load()
-	switch f := o.flushers[i].(type) {
-	case *stdout.Flusher:
-		st := f.Stats()
-		t.Written, t.Failed = st.Written, st.Failed
-	case *jsonl.Flusher:
-		st := f.Stats()
-		t.Written, t.Failed = st.Written, st.Failed
-	case *kafka.Flusher:
-		st := f.Stats()
-		t.Written, t.Failed, t.Dropped, t.Queued = st.Produced, st.Failed, st.Dropped, uint64(max(st.Queued, 0))
-	default:
+	c, ok := o.outs[i].(export.Counted)
+	if !ok {
 		return t, false
 	}
-	return t, true
+	return flusherTotals{Offered: o.offered[i].Load(), Totals: c.Totals()}, true
 }
 
 // totals sums every flusher's counts.
 func (o *outputs) totals() (sum flusherTotals) {
-	for i := range o.flushers {
+	for i := range o.outs {
 		if t, ok := o.totalsOf(i); ok {
 			sum.Offered += t.Offered
 			sum.Written += t.Written
@@ -333,7 +332,7 @@ func (o *outputs) totals() (sum flusherTotals) {
 
 // logTotals logs each flusher's counts, as a warning when it lost records.
 func (o *outputs) logTotals(logger *slog.Logger) {
-	for i := range o.flushers {
+	for i := range o.outs {
 		t, ok := o.totalsOf(i)
 		if !ok {
 			continue
@@ -347,7 +346,7 @@ func (o *outputs) logTotals(logger *slog.Logger) {
 	}
 }
 
-// publishEvery hands the flushers' counters to the metrics exporter until ctx ends.
+// publishEvery hands the flushers' counters to the live sinks until ctx ends.
 func (o *outputs) publishEvery(ctx context.Context, every time.Duration) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
@@ -364,8 +363,8 @@ func (o *outputs) publishEvery(ctx context.Context, every time.Duration) {
 // publish reports, per flusher, the records offered, written (or produced), failed and dropped.
 func (o *outputs) publish() {
 	const name, help = "flusher_records_total", "Records handed to each flusher (offered), and what became of them: written, failed, dropped (a full Kafka queue); offered minus the others are queued."
-	var cs []prometheus.Counter
-	for i := range o.flushers {
+	var ms []live.Metric
+	for i := range o.outs {
 		t, ok := o.totalsOf(i)
 		if !ok {
 			continue
@@ -374,16 +373,16 @@ func (o *outputs) publish() {
 			outcome string
 			v       uint64
 		}{{"offered", t.Offered}, {"written", t.Written}, {"failed", t.Failed}, {"dropped", t.Dropped}} {
-			cs = append(cs, prometheus.Counter{Name: name, Help: help, Labels: []string{"flusher", o.names[i], "outcome", c.outcome}, Value: c.v})
+			ms = append(ms, live.Metric{Name: name, Help: help, Labels: []string{"flusher", o.names[i], "outcome", c.outcome}, Value: c.v})
 		}
 	}
-	o.metrics.SetCounters("flushers", cs)
+	o.liveSink().SetCounters("flushers", ms)
 }
 
 // reopen reopens the files of flushers that write one, after a log rotation.
 func (o *outputs) reopen(logger *slog.Logger) {
-	for i, f := range o.flushers {
-		if r, ok := f.(interface{ Reopen() error }); ok {
+	for i, f := range o.outs {
+		if r, ok := f.(export.Reopener); ok {
 			if err := r.Reopen(); err != nil {
 				logger.Warn("netobserver: reopening flusher", "flusher", o.names[i], "error", err)
 			}
@@ -393,7 +392,7 @@ func (o *outputs) reopen(logger *slog.Logger) {
 
 func (o *outputs) close(logger *slog.Logger) error {
 	var errs []error
-	for i, f := range o.flushers {
+	for i, f := range o.outs {
 		if err := f.Close(); err != nil {
 			logger.Warn("netobserver: closing flusher", "flusher", o.names[i], "error", err)
 			errs = append(errs, fmt.Errorf("%s: %w", o.names[i], err))

@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netobserver/netobserver/export"
 	"github.com/netobserver/netobserver/export/kafka"
+	"github.com/netobserver/netobserver/export/prometheus"
+	"github.com/netobserver/netobserver/export/stdout"
 	"github.com/netobserver/netobserver/observer/config"
 	"github.com/netobserver/netobserver/record"
 	"github.com/stretchr/testify/assert"
@@ -19,8 +22,8 @@ import (
 // The flushers' own counts reach the metrics endpoint, so lost records are visible.
 func TestFlusherCountersPublished(t *testing.T) {
 	p := &config.Pipeline{Name: "config#test.yaml", Flushers: []config.Flusher{
-		{Type: config.FlusherStdout, Stdout: &config.StdoutConfig{KeyValuePairs: true}},
-		{Type: config.FlusherPrometheusExporter, Prometheus: &config.PrometheusConfig{Listen: "127.0.0.1:0", Path: "/metrics"}},
+		{Type: stdout.TypeName, Config: &stdout.Config{KeyValuePairs: true}},
+		{Type: prometheus.TypeName, Config: &prometheus.Config{Listen: "127.0.0.1:0", Path: "/metrics"}},
 	}}
 	var stdoutBuf bytes.Buffer
 	out, err := openOutputs(p, &stdoutBuf)
@@ -31,7 +34,7 @@ func TestFlusherCountersPublished(t *testing.T) {
 	sink(recs)
 	out.publish()
 	var metrics strings.Builder
-	_, err = out.metrics.WriteTo(&metrics)
+	_, err = out.live[0].(*prometheus.Exporter).WriteTo(&metrics)
 	require.NoError(t, err)
 	assert.Contains(t, metrics.String(), `netobserver_flusher_records_total{flusher="0:flusher_stdout",outcome="written"} 2`+"\n")
 	assert.Contains(t, metrics.String(), `netobserver_flusher_records_total{flusher="0:flusher_stdout",outcome="failed"} 0`+"\n")
@@ -49,11 +52,12 @@ func TestFlusherAccountingAddsUp(t *testing.T) {
 	require.NoError(t, err)
 	defer cluster.Close()
 	p := &config.Pipeline{Name: "config#test.yaml", Flushers: []config.Flusher{
-		{Type: config.FlusherKafka, Kafka: &config.KafkaConfig{Brokers: cluster.ListenAddrs(), Topic: "records", RequiredAcks: 1,
-			Compression: "none", ClientID: "netobserver-test", Timeout: time.Second, MaxMessageBytes: 1000000, QueueSize: 100}},
+		{Type: kafka.TypeName, Config: &kafka.Config{Brokers: cluster.ListenAddrs(), Topic: "records", RequiredACKs: 1,
+			Compression: "none", ClientID: "netobserver-test", Timeout: time.Second, BrokerTimeout: kafka.DefaultBrokerTimeout,
+			MaxMessageBytes: 1000000, QueueSize: 100, CloseTimeout: kafka.DefaultCloseTimeout}},
 		// Every write to /dev/full fails (ENOSPC).
-		{Type: config.FlusherStdout, Stdout: &config.StdoutConfig{KeyValuePairs: true, FileName: "/dev/full", MaxSize: 1 << 20, MaxRolls: 1}},
-		{Type: config.FlusherPrometheusExporter, Prometheus: &config.PrometheusConfig{Listen: "127.0.0.1:0", Path: "/metrics"}},
+		{Type: stdout.TypeName, Config: &stdout.Config{KeyValuePairs: true, FileName: "/dev/full", MaxSize: 1 << 20, MaxRolls: 1}},
+		{Type: prometheus.TypeName, Config: &prometheus.Config{Listen: "127.0.0.1:0", Path: "/metrics"}},
 	}}
 	out, err := openOutputs(p, io.Discard)
 	require.NoError(t, err)
@@ -69,7 +73,7 @@ func TestFlusherAccountingAddsUp(t *testing.T) {
 	}
 
 	sink(batch(50))
-	kf := out.flushers[0].(*kafka.Flusher)
+	kf := out.outs[0].(*kafka.Flusher)
 	require.Eventually(t, func() bool { return kf.Stats().Produced == 50 }, 10*time.Second, 10*time.Millisecond, "delivered before the outage")
 	cluster.Close()
 	for range 3 {
@@ -78,7 +82,7 @@ func TestFlusherAccountingAddsUp(t *testing.T) {
 
 	out.publish()
 	var metrics strings.Builder
-	_, err = out.metrics.WriteTo(&metrics)
+	_, err = out.live[0].(*prometheus.Exporter).WriteTo(&metrics)
 	require.NoError(t, err)
 	for _, line := range []string{
 		`netobserver_flusher_records_total{flusher="0:flusher_kafka",outcome="offered"} 353`,
@@ -94,13 +98,13 @@ func TestFlusherAccountingAddsUp(t *testing.T) {
 	}
 	assert.NotContains(t, metrics.String(), "flusher_prometheus_exporter", "the endpoint takes no records")
 	t0, _ := out.totalsOf(0)
-	assert.Equal(t, flusherTotals{Offered: 353, Written: 50, Dropped: 203, Queued: 100}, t0, "the outage's queue, while running")
+	assert.Equal(t, flusherTotals{Offered: 353, Totals: export.Totals{Written: 50, Dropped: 203, Queued: 100}}, t0, "the outage's queue, while running")
 
 	assert.Error(t, out.close(logger), "Kafka's queue could not be delivered")
 	t0, _ = out.totalsOf(0)
-	assert.Equal(t, flusherTotals{Offered: 353, Written: 50, Failed: 100, Dropped: 203}, t0, "the queue failed at the stop")
+	assert.Equal(t, flusherTotals{Offered: 353, Totals: export.Totals{Written: 50, Failed: 100, Dropped: 203}}, t0, "the queue failed at the stop")
 	t1, _ := out.totalsOf(1)
-	assert.Equal(t, flusherTotals{Offered: 353, Failed: 353}, t1)
+	assert.Equal(t, flusherTotals{Offered: 353, Totals: export.Totals{Failed: 353}}, t1)
 	assert.Equal(t, uint64(100+203+353), out.totals().lost(), "records_lost of the stop line")
 
 	out.logTotals(logger)

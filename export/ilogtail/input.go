@@ -92,7 +92,7 @@ func (i *Input) Init(ctx pipeline.Context) (int, error) {
 		return 0, fmt.Errorf("%s: %w", Name, err)
 	}
 	i.input = in
-	i.opts = observer.OptionsFrom(in, nil)
+	i.opts = observer.OptionsFrom(in)
 	i.mu.Lock()
 	i.ctx, i.cancel = context.WithCancel(context.Background())
 	i.mu.Unlock()

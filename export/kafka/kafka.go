@@ -1,47 +1,3 @@
-// Package kafka is flusher_kafka: one Kafka message per record, the message value being the
-// record as iLogtail's flusher_kafka wrote it (encoding/json of its protocol.Log):
-//
-//	{"Time":1661417038,"Contents":[{"Key":"type","Value":"protocols"},…]}
-//
-// with encoding/json's escaping of iLogtail's Go 1.18 toolchain (see stdout.EscapeEncodingJSON);
-// "Contents" is left out of a record without fields. Messages have no key and a timestamp of the
-// time they were queued. The client is github.com/twmb/franz-go (kgo).
-//
-// # Queue and failure behaviour
-//
-// Flush never waits for the network: each record is encoded and handed to the client's buffer,
-// which holds at most QueueSize records not yet acknowledged by the broker. A record that finds
-// the buffer full is dropped and counted in Stats.Dropped, and Flush returns an error wrapping
-// ErrQueueFull that says how many of the batch were dropped. While the broker is unreachable the
-// client keeps the buffered records and retries (with backoff up to 5 s), without a limit on
-// attempts and without a delivery timeout, so nothing queued is lost to an outage; when the broker
-// is back, delivery resumes in order. A record larger than MaxMessageBytes is not sent (Flush's
-// error wraps ErrTooLarge), and one the broker rejects for good is failed; both are counted in
-// Stats.Failed. Close waits up to CloseTimeout for the buffer to drain, then closes the
-// client; records still queued are failed, counted in Stats.Failed, and reported in Close's error
-// (wrapping ErrUndelivered).
-//
-// Order: records are produced in Flush order per partition; a one-partition topic holds them in
-// Flush order, and on a topic with several the client's default sticky partitioner spreads
-// batches over them (iLogtail's default picked a random partition per message). RequiredACKs 1 and 0 run without idempotence (as iLogtail's
-// sarama did) and with one request in flight per broker, so retries cannot reorder; -1 uses
-// Kafka's idempotent producer. Delivery is at least once: with RequiredACKs 0 or 1, a request
-// whose connection breaks before the answer is sent again and can be stored twice.
-//
-// # Configuration keys
-//
-// Brokers, Topic, RequiredACKs, Compression, ClientID, Timeout, BrokerTimeout and MaxMessageBytes
-// are iLogtail's flusher_kafka_v2 keys, with its defaults (for MaxMessageBytes, sarama's);
-// flusher_kafka v1 had Brokers, Topic and ClientID with the same meaning. QueueSize and
-// CloseTimeout are ours. iLogtail's partitioners and hash keys, SASL/TLS, dynamic topics and
-// flusher_kafka_v2's converter protocols are not supported.
-//
-// # Tests
-//
-// No Kafka broker package is reachable in the build environment, so the tests run against
-// kfake, franz-go's in-process fake cluster that speaks the Kafka wire protocol over real
-// sockets. A broker outage is a kfake cluster closed and a new one started on the same port, and
-// a broker restart that keeps its log is the cluster's listener closed and reopened.
 package kafka
 
 import (
@@ -57,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kversion"
 
-	"github.com/netobserver/netobserver/export/stdout"
+	"github.com/netobserver/netobserver/export/internal/jsonenc"
 	"github.com/netobserver/netobserver/record"
 )
 
@@ -356,7 +312,7 @@ func (f *Flusher) Flush(records []record.Record) error {
 			continue
 		}
 		kr := f.getRecord()
-		kr.Value = stdout.AppendLog(kr.Value, records[i])
+		kr.Value = jsonenc.AppendLog(kr.Value, records[i])
 		if len(kr.Value) > f.maxMessage {
 			// kgo would fail it too, later; saying so now names the cause.
 			f.queued.Add(-1)

@@ -1,8 +1,3 @@
-// Package prometheus serves the observer's metrics in the Prometheus text exposition format
-// (version 0.0.4): L7 call latency histograms and counts, L4 byte and packet counters, and the
-// observer's own counters (events in, lost, dropped by caps, parse failures, unmatched messages).
-// It is the flusher_prometheus_exporter output. Labels are bounded by construction — protocol,
-// role, outcome, socket kind, direction — so the series count cannot grow with traffic.
 package prometheus
 
 import (
@@ -21,19 +16,11 @@ import (
 	"time"
 
 	"github.com/netobserver/netobserver/export/prometheus/webconfig"
+	"github.com/netobserver/netobserver/observer/live"
 )
 
 // LatencyBuckets are the upper bounds, in seconds, of the latency histograms.
 var LatencyBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
-
-// Counter is one sample of netobserver's own counters, published with Exporter.SetCounters.
-type Counter struct {
-	// Name is the metric name without the netobserver_ prefix, e.g. "events_total".
-	Name, Help string
-	// Labels are label name/value pairs.
-	Labels []string
-	Value  uint64
-}
 
 // callStats are the metrics of one protocol and role.
 type callStats struct {
@@ -55,31 +42,34 @@ type Exporter struct {
 	// labels (mostly the same constant strings, equal by pointer) costs less than hashing them.
 	calls    []*callStats
 	l4       map[l4Key]*l4Stats
-	counters map[string][]Counter // by the group that publishes them
+	counters map[string][]live.Metric // by the group that publishes them
 	server   *http.Server
 }
 
 // New returns an empty Exporter.
 func New() *Exporter {
-	return &Exporter{l4: make(map[l4Key]*l4Stats), counters: make(map[string][]Counter)}
+	return &Exporter{l4: make(map[l4Key]*l4Stats), counters: make(map[string][]live.Metric)}
 }
 
-// ObserveCall counts one call.
-func (e *Exporter) ObserveCall(protocol, role string, success bool, latency time.Duration, reqBytes, respBytes int) {
-	sec := latency.Seconds()
+// Exporter is a live.Sink.
+var _ live.Sink = (*Exporter)(nil)
+
+// Call counts one call.
+func (e *Exporter) Call(c live.Call) {
+	sec := c.Latency.Seconds()
 	i, _ := slices.BinarySearch(LatencyBuckets, sec)
 	e.mu.Lock()
-	s := e.series(protocol, role)
+	s := e.series(c.Protocol, c.Role)
 	if i < len(LatencyBuckets) {
 		s.buckets[i]++
 	}
 	s.count++
 	s.sum += sec
-	if !success {
+	if !c.Success {
 		s.errors++
 	}
-	s.reqBytes += uint64(reqBytes)
-	s.respBytes += uint64(respBytes)
+	s.reqBytes += uint64(c.RequestBytes)
+	s.respBytes += uint64(c.ResponseBytes)
 	e.mu.Unlock() // not deferred: this runs for every call
 }
 
@@ -95,25 +85,25 @@ func (e *Exporter) series(protocol, role string) *callStats {
 	return s
 }
 
-// AddL4 adds L4 deltas of one connection.
-func (e *Exporter) AddL4(role, socketType string, sendBytes, recvBytes, sendPackets, recvPackets int64) {
+// L4 adds the L4 deltas of one connection.
+func (e *Exporter) L4(d live.L4) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	k := l4Key{role, socketType}
+	k := l4Key{d.Role, d.SocketType}
 	s := e.l4[k]
 	if s == nil {
 		s = &l4Stats{}
 		e.l4[k] = s
 	}
-	s.sendBytes += uint64(max(sendBytes, 0))
-	s.recvBytes += uint64(max(recvBytes, 0))
-	s.sendPackets += uint64(max(sendPackets, 0))
-	s.recvPackets += uint64(max(recvPackets, 0))
+	s.sendBytes += uint64(max(d.SendBytes, 0))
+	s.recvBytes += uint64(max(d.RecvBytes, 0))
+	s.sendPackets += uint64(max(d.SendPackets, 0))
+	s.recvPackets += uint64(max(d.RecvPackets, 0))
 }
 
 // SetCounters replaces the counters one group (the observer, the flushers) publishes; each
 // group's are shown at the next scrape, groups in name order, a group's counters in its order.
-func (e *Exporter) SetCounters(group string, cs []Counter) {
+func (e *Exporter) SetCounters(group string, cs []live.Metric) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.counters[group] = slices.Clone(cs)
@@ -171,7 +161,7 @@ func (e *Exporter) WriteTo(w io.Writer) (int64, error) {
 	}
 
 	written := map[string]bool{}
-	var counters []Counter
+	var counters []live.Metric
 	for _, g := range sortedKeys(e.counters, strings.Compare) {
 		counters = append(counters, e.counters[g]...)
 	}
@@ -209,11 +199,11 @@ func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // certificates and users change without a restart.
 func (e *Exporter) Listen(addr, path, webConfigFile string) (net.Addr, error) {
 	if err := CheckWebConfig(webConfigFile); err != nil {
-		return nil, fmt.Errorf("flusher_prometheus_exporter: WebConfigFile %s: %w", webConfigFile, err)
+		return nil, fmt.Errorf(TypeName+": WebConfigFile %s: %w", webConfigFile, err)
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("flusher_prometheus_exporter: listen on %s: %w", addr, err)
+		return nil, fmt.Errorf(TypeName+": listen on %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle(path, e)

@@ -8,17 +8,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netobserver/netobserver/observer/live"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func TestExposition(t *testing.T) {
 	e := New()
-	e.ObserveCall("http", "client", true, 300*time.Microsecond, 100, 250)
-	e.ObserveCall("http", "client", false, 2*time.Second, 100, 50)
-	e.ObserveCall("http", "client", true, 30*time.Second, 1, 1) // beyond the last bucket
-	e.AddL4("client", "inet_socket", 1000, 5000, 3, 4)
-	e.SetCounters("observer", []Counter{
+	e.Call(live.Call{Protocol: "http", Role: "client", Success: true, Latency: 300 * time.Microsecond, RequestBytes: 100, ResponseBytes: 250})
+	e.Call(live.Call{Protocol: "http", Role: "client", Success: false, Latency: 2 * time.Second, RequestBytes: 100, ResponseBytes: 50})
+	e.Call(live.Call{Protocol: "http", Role: "client", Success: true, Latency: 30 * time.Second, RequestBytes: 1, ResponseBytes: 1}) // beyond the last bucket
+	e.L4(live.L4{Role: "client", SocketType: "inet_socket", SendBytes: 1000, RecvBytes: 5000, SendPackets: 3, RecvPackets: 4})
+	e.SetCounters("observer", []live.Metric{
 		{Name: "events_total", Help: "Events from the capture library.", Labels: []string{"kind", "data"}, Value: 7},
 		{Name: "events_total", Help: "Events from the capture library.", Labels: []string{"kind", "ctrl"}, Value: 2},
 		{Name: "lost_events_total", Help: "Events the library lost.", Labels: []string{"stream", `da"ta`}, Value: 1},
@@ -79,7 +80,7 @@ func TestExposition(t *testing.T) {
 
 func TestServesOverHTTP(t *testing.T) {
 	e := New()
-	e.ObserveCall("redis", "server", true, time.Millisecond, 10, 5)
+	e.Call(live.Call{Protocol: "redis", Role: "server", Success: true, Latency: time.Millisecond, RequestBytes: 10, ResponseBytes: 5})
 	addr, err := e.Listen("127.0.0.1:0", "/metrics", "")
 	require.NoError(t, err)
 	defer e.Close()
@@ -108,7 +109,7 @@ func TestCallSeries(t *testing.T) {
 	for _, c := range []struct{ protocol, role string }{
 		{"redis", "client"}, {"http", "server"}, {"http", "client"}, {"http", "server"}, {"redis", "client"}, {"http", "server"},
 	} {
-		e.ObserveCall(c.protocol, c.role, c.role == "server", time.Millisecond, 10, 20)
+		e.Call(live.Call{Protocol: c.protocol, Role: c.role, Success: c.role == "server", Latency: time.Millisecond, RequestBytes: 10, ResponseBytes: 20})
 	}
 	var b bytes.Buffer
 	_, err := e.WriteTo(&b)
@@ -135,7 +136,7 @@ func BenchmarkObserveCall(b *testing.B) {
 	e := New()
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		e.ObserveCall("http", "client", true, 400*time.Microsecond, 90, 80)
-		e.ObserveCall("http", "server", true, 300*time.Microsecond, 90, 80)
+		e.Call(live.Call{Protocol: "http", Role: "client", Success: true, Latency: 400 * time.Microsecond, RequestBytes: 90, ResponseBytes: 80})
+		e.Call(live.Call{Protocol: "http", Role: "server", Success: true, Latency: 300 * time.Microsecond, RequestBytes: 90, ResponseBytes: 80})
 	}
 }

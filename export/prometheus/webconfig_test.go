@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netobserver/netobserver/observer/live"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
@@ -23,7 +24,7 @@ func TestWebConfigBasicAuth(t *testing.T) {
 	require.NoError(t, os.WriteFile(webConfig, []byte("basic_auth_users:\n  prometheus: "+string(hash)+"\n"), 0o600))
 
 	e := New()
-	e.ObserveCall("http", "client", true, time.Millisecond, 1, 1)
+	e.Call(live.Call{Protocol: "http", Role: "client", Success: true, Latency: time.Millisecond, RequestBytes: 1, ResponseBytes: 1})
 	addr, err := e.Listen("127.0.0.1:0", "/metrics", webConfig)
 	require.NoError(t, err)
 	defer e.Close()

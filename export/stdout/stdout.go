@@ -1,42 +1,3 @@
-// Package stdout is flusher_stdout: it writes records to standard output or a file in the exact
-// bytes iLogtail 1.x's flusher_stdout wrote, so tools that parse those lines keep working. It also
-// owns the JSON encoders of iLogtail's record formats (AppendKeyValues, AppendLog, AppendString),
-// which the Kafka and JSON-lines flushers reuse.
-//
-// # Output formats
-//
-// iLogtail's flusher_stdout (plugins/flusher/stdout/flusher_stdout.go) had two output paths, and
-// this package reproduces both:
-//
-// Default (OnlyStdout false, FileName empty): iLogtail handed each record to its plugin logger,
-// whose seelog format was "%Date %Time [%LEV] [%File:%Line] [%FuncShort] %Msg%n"; the message was
-// the pipeline header "[<config>,<logstore>]\t" followed by the record and ":\t" (the logger's
-// key/value formatter with a single argument). One line per record:
-//
-//	2022-08-25 16:44:01 [INF] [flusher_stdout.go:119] [Flush] [config#/path/demo.yaml,]\t{"type":"protocols",…,"__time__":"1661417038"}:\t\n
-//
-// The date and time are the local time of the flush. The source line is 119 for KeyValuePairs
-// output, as in iLogtail 1.x's own sample output for this observer; 129 for KeyValuePairs false
-// and 99 for the Tags line are the lines of those logger calls in the same source (taken from the
-// 2023 source, where each is one line later). The header keeps its comma when the logstore is
-// empty, as that sample shows; iLogtail 2.x prints "[<config>]" then. iLogtail wrote these lines
-// to its plugin log; we write them to standard output.
-//
-// OnlyStdout true, or FileName set: iLogtail built a private seelog logger with the format
-// "%Date %Time %Msg%n" and the record as the message, writing to the console (OnlyStdout) or to a
-// size-rolled file (FileName, MaxSize, MaxRolls). One line per record:
-//
-//	2022-08-25 16:44:01 {"type":"protocols",…,"__time__":"1661417038"}\n
-//
-// The record itself is AppendKeyValues with EscapeJsoniter (KeyValuePairs true, the default) or
-// AppendLog (KeyValuePairs false); see those for the JSON details.
-//
-// # Options
-//
-// Supported, with iLogtail's names and defaults: KeyValuePairs (true), OnlyStdout (false), FileName
-// (""), MaxSize (1 MiB), MaxRolls (1), Tags (false). Tags adds one line per Flush before the
-// records, as iLogtail did per log group; our records carry their tags as "__tag__:" fields, so the
-// group's own tag list is always printed empty.
 package stdout
 
 import (
@@ -45,15 +6,21 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/netobserver/netobserver/export/internal/jsonenc"
+	"github.com/netobserver/netobserver/export/internal/lines"
 	"github.com/netobserver/netobserver/record"
 )
 
 // Flusher is a record.Flusher.
 var _ record.Flusher = (*Flusher)(nil)
+
+// Reopen (of lines.Flusher) closes FileName and opens it again, creating it when logrotate moved
+// it away: call it on SIGHUP. Standard output and an injected writer have nothing to reopen. If
+// opening fails the error is returned and the next Flush tries again. Close closes FileName
+// (after syncing it); standard output and an injected writer are left open; later Flushes fail
+// with ErrClosed.
 
 // TypeName is the flusher's Type in an iLogtail pipeline config.
 const TypeName = "flusher_stdout"
@@ -124,23 +91,20 @@ var ErrClosed = errors.New("stdout flusher: closed")
 // Flusher is flusher_stdout. It is safe for concurrent use; each Flush is written with one write
 // call (or a few, around a file roll), so lines of concurrent Flushes never interleave.
 type Flusher struct {
-	mu     sync.Mutex
-	cfg    Config
-	short  bool // seelog "%Date %Time %Msg%n" (OnlyStdout or FileName) instead of the plugin logger's
-	w      io.Writer
-	file   *rollingFile // FileName, when no writer was injected
-	now    func() time.Time
-	closed bool
+	*lines.Flusher
+	cfg   Config
+	short bool // seelog "%Date %Time %Msg%n" (OnlyStdout or FileName) instead of the plugin logger's
+	now   func() time.Time
 
-	// Reused across Flushes so steady state allocates nothing.
-	buf          []byte
-	ends         []int  // end offset of each line in buf, for rolling between lines
+	// Used under the lines.Flusher's lock.
 	header       []byte // "[<config>,<logstore>]\t"
 	logstoreName string
 	tsSec        int64    // unix second that ts holds, -1 for none
 	ts           [19]byte // "2006-01-02 15:04:05" of tsSec, local time
 
-	written, failed atomic.Uint64
+	// w and file are where the lines go: an injected or standard output, or FileName.
+	w    io.Writer
+	file *lines.File
 }
 
 // New returns flusher_stdout for the pipeline ctx. With FileName (and no WithWriter) the file is
@@ -159,22 +123,25 @@ func New(ctx record.Context, cfg Config, opts ...Option) (*Flusher, error) {
 		tsSec:        -1,
 		header:       []byte("[" + ctx.ConfigName + "," + ctx.Logstore + "]\t"),
 		logstoreName: ctx.Logstore,
-		buf:          make([]byte, 0, 4096),
 	}
 	for _, o := range opts {
 		o(f)
 	}
-	if f.w == nil {
-		if !cfg.OnlyStdout && cfg.FileName != "" {
-			rf, err := openRollingFile(cfg.FileName, int64(cfg.MaxSize), cfg.MaxRolls)
-			if err != nil {
-				return nil, fmt.Errorf("%s: FileName: %w", TypeName, err)
-			}
-			f.file = rf
-		} else {
-			f.w = os.Stdout
+	var out lines.Output
+	switch {
+	case f.w != nil:
+		out = lines.Stream{W: f.w}
+	case !cfg.OnlyStdout && cfg.FileName != "":
+		file, err := lines.OpenFile(cfg.FileName, int64(cfg.MaxSize), lines.SeelogRolls(cfg.MaxRolls))
+		if err != nil {
+			return nil, fmt.Errorf("%s: FileName: %w", TypeName, err)
 		}
+		f.file, out = file, file
+	default:
+		f.w = os.Stdout
+		out = lines.Stream{W: f.w}
 	}
+	f.Flusher = lines.New(TypeName, ErrClosed, out)
 	return f, nil
 }
 
@@ -187,68 +154,39 @@ const (
 	prefixTags = " [INF] [flusher_stdout.go:99] [Flush] "
 )
 
-// maxRetainedBuf is the largest line buffer kept between Flushes.
-const maxRetainedBuf = 4 << 20
-
 // Flush writes one line per record (after a Tags line, if configured). On a write error the whole
 // batch is counted as Failed and the error returned.
 func (f *Flusher) Flush(records []record.Record) error {
-	if len(records) == 0 {
-		return nil
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		f.failed.Add(uint64(len(records)))
-		return ErrClosed
-	}
-	f.stamp(f.now())
-	buf, ends := f.buf[:0], f.ends[:0]
-	if f.cfg.Tags {
-		buf = f.appendTagsLine(buf, len(records))
-		ends = append(ends, len(buf))
-	}
-	for i := range records {
-		buf = append(buf, f.ts[:]...)
-		if f.short {
-			buf = append(buf, ' ')
-		} else {
-			if f.cfg.KeyValuePairs {
-				buf = append(buf, prefixKV...)
+	return f.Flusher.Flush(len(records), func(b *lines.Buffer) {
+		f.stamp(f.now())
+		if f.cfg.Tags {
+			b.B = f.appendTagsLine(b.B, len(records))
+			b.EndLine()
+		}
+		for i := range records {
+			b.B = append(b.B, f.ts[:]...)
+			if f.short {
+				b.B = append(b.B, ' ')
 			} else {
-				buf = append(buf, prefixLog...)
+				if f.cfg.KeyValuePairs {
+					b.B = append(b.B, prefixKV...)
+				} else {
+					b.B = append(b.B, prefixLog...)
+				}
+				b.B = append(b.B, f.header...)
 			}
-			buf = append(buf, f.header...)
+			if f.cfg.KeyValuePairs {
+				b.B = jsonenc.AppendKeyValues(b.B, records[i], jsonenc.EscapeJsoniter)
+			} else {
+				b.B = jsonenc.AppendLog(b.B, records[i])
+			}
+			if !f.short {
+				b.B = append(b.B, ':', '\t')
+			}
+			b.B = append(b.B, '\n')
+			b.EndLine()
 		}
-		if f.cfg.KeyValuePairs {
-			buf = AppendKeyValues(buf, records[i], EscapeJsoniter)
-		} else {
-			buf = AppendLog(buf, records[i])
-		}
-		if !f.short {
-			buf = append(buf, ':', '\t')
-		}
-		buf = append(buf, '\n')
-		ends = append(ends, len(buf))
-	}
-	f.buf, f.ends = buf, ends
-	if cap(f.buf) > maxRetainedBuf {
-		// One huge batch should not pin its buffer for the life of the process.
-		f.buf, f.ends = nil, nil
-	}
-
-	var err error
-	if f.file != nil {
-		err = f.file.writeLines(buf, ends)
-	} else {
-		_, err = f.w.Write(buf)
-	}
-	if err != nil {
-		f.failed.Add(uint64(len(records)))
-		return fmt.Errorf("%s: %d records lost: %w", TypeName, len(records), err)
-	}
-	f.written.Add(uint64(len(records)))
-	return nil
+	})
 }
 
 // appendTagsLine appends iLogtail's per-log-group line. Topic is empty and the tag list is empty:
@@ -299,38 +237,6 @@ func (f *Flusher) stamp(t time.Time) {
 
 // Stats returns the counters.
 func (f *Flusher) Stats() Stats {
-	return Stats{Written: f.written.Load(), Failed: f.failed.Load()}
-}
-
-// Reopen closes FileName and opens it again, creating it when logrotate moved it away: call it
-// on SIGHUP. Standard output and an injected writer have nothing to reopen. If opening fails the
-// error is returned and the next Flush tries again.
-func (f *Flusher) Reopen() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return ErrClosed
-	}
-	if f.file == nil {
-		return nil
-	}
-	if err := f.file.reopen(); err != nil {
-		return fmt.Errorf("%s: reopen %s: %w", TypeName, f.cfg.FileName, err)
-	}
-	return nil
-}
-
-// Close closes FileName (after syncing it); standard output and an injected writer are left
-// open. Later Flushes fail with ErrClosed.
-func (f *Flusher) Close() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return nil
-	}
-	f.closed = true
-	if f.file != nil {
-		return f.file.close()
-	}
-	return nil
+	t := f.Totals()
+	return Stats{Written: t.Written, Failed: t.Failed}
 }

@@ -1,32 +1,3 @@
-// Package config reads iLogtail pipeline files written for observer_ilogtail_network_v1 — the YAML
-// users already have, its JSON form, and the {"type", "detail"} form iLogtail converted it to — into
-// typed values with iLogtail's real defaults. It owns the meaning of every configuration key: its
-// type, its default, its valid range, and the exact error or warning a bad or unknown key gives.
-// It does not start anything: the binary, the observer and the flushers take the typed result.
-//
-// Typing follows iLogtail: an unquoted scalar is an int if it reads as one, else a float, else a
-// bool (yaml-cpp's spellings: true/yes/on/y, false/no/off/n, in lower, Upper or UPPER case), else a
-// string; a quoted scalar is always a string. A value of the wrong type is an error, as it was in
-// iLogtail (which dropped the whole input), except where iLogtail itself converted (regex values
-// of the label/env maps take any scalar's text). Where iLogtail silently accepted something that
-// cannot work (Sampling 150, an unknown protocol, a bad interval) we refuse it with an error; keys
-// iLogtail ignored are still ignored, but each gives a Warning.
-//
-// Key case. The observer's keys (EBPF, Common and everything under them, and the pipeline's
-// enable/inputs/processors/flushers/Type) were read by iLogtail's C++ core with exact-name JSON
-// lookups, so they are case-sensitive here too: "sampling" is an unknown key (warned, with a
-// "did you mean Sampling?" hint), not Sampling. Flusher keys were decoded by iLogtail's Go plugin
-// runner with encoding/json, which matches field names case-insensitively, so flusher keys are
-// case-insensitive here (and flusher_kafka_v2's RequiredACKs spelling is RequiredAcks).
-//
-// Where netobserver differs from iLogtail on purpose (each also in the field's documentation):
-// out-of-range values (Sampling, intervals, EBPF.Pid, caps), unknown protocol names and bad
-// regexes are errors instead of being accepted or skipped; an empty IncludeProtocols list parses
-// every protocol (iLogtail parsed none; a warning says so); a ProtocolAggCfg entry may omit
-// ClientSize or ServerSize (iLogtail rejected the input); an empty label/env regex tests the
-// key's presence; regexes are RE2, so backreferences and lookaround are errors.
-//
-// ERRORS.md in this directory lists every config error with its exact message.
 package config
 
 import (
@@ -39,6 +10,7 @@ import (
 	"time"
 
 	"github.com/netobserver/netobserver/abi"
+	"github.com/netobserver/netobserver/observer/aggregate"
 )
 
 // InputType is the only input type a pipeline may have.
@@ -46,19 +18,6 @@ const InputType = "observer_ilogtail_network_v1"
 
 // ProcessorDefault is the identity processor, the only processor type accepted.
 const ProcessorDefault = "processor_default"
-
-// Flusher types.
-const (
-	// FlusherStdout writes iLogtail's stdout flusher lines, to standard output or a file.
-	FlusherStdout = "flusher_stdout"
-	// FlusherKafka sends one message per record to a Kafka topic.
-	FlusherKafka = "flusher_kafka"
-	// FlusherJSONL appends one JSON object per record to a file (netobserver's own).
-	FlusherJSONL = "flusher_jsonl"
-	// FlusherPrometheusExporter serves the observer's metrics for Prometheus to scrape
-	// (netobserver's own; not iLogtail's flusher_prometheus, which pushed remote-write).
-	FlusherPrometheusExporter = "flusher_prometheus_exporter"
-)
 
 // Pipeline is one iLogtail pipeline file: one network observer input, identity processors, and
 // the flushers its records go to.
@@ -73,7 +32,7 @@ type Pipeline struct {
 	Input Input
 	// Processors holds the processor types in file order; each is ProcessorDefault.
 	Processors []string
-	// Flushers holds at least one flusher, in file order.
+	// Flushers holds at least one flusher, in file order, each decoded by its registered type.
 	Flushers []Flusher
 }
 
@@ -179,9 +138,9 @@ type Common struct {
 	ExcludeNamespaceNameRegex *regexp.Regexp
 
 	// ProtocolAggCfg caps the aggregation keys per protocol and process group. It holds every
-	// protocol: the configured ones with their caps, the others with DefaultAggClientSize and
-	// DefaultAggServerSize. Keys of the config are protocol names (case-insensitive); a missing
-	// ClientSize or ServerSize takes its default (iLogtail rejected the whole input instead).
+	// protocol: the configured ones with their caps, the others with aggregate.DefaultCap. Keys
+	// of the config are protocol names (case-insensitive); a missing ClientSize or ServerSize
+	// takes its default (iLogtail rejected the whole input instead).
 	// A cap of 0 keeps no key: every call of that protocol and role is dropped and counted.
 	ProtocolAggCfg map[abi.Protocol]AggCap
 
@@ -203,24 +162,13 @@ type Common struct {
 	MaskCmdSecrets bool
 }
 
-// AggCap is the cap on aggregation keys of one protocol in one process group.
-type AggCap struct {
-	// ClientSize caps keys of the client role (default 500).
-	ClientSize int
-	// ServerSize caps keys of the server role (default 5000).
-	ServerSize int
-}
-
-// iLogtail's caps for a protocol ProtocolAggCfg does not name.
-const (
-	// DefaultAggClientSize is the default AggCap.ClientSize.
-	DefaultAggClientSize = 500
-	// DefaultAggServerSize is the default AggCap.ServerSize.
-	DefaultAggServerSize = 5000
-)
+// AggCap is the cap on aggregation keys of one protocol in one process group: the aggregator's
+// own type, so that its default (iLogtail's: 500 client keys, 5000 server keys) is defined once,
+// where it is enforced.
+type AggCap = aggregate.Cap
 
 // defaultAggCap is the cap of a protocol ProtocolAggCfg does not name.
-var defaultAggCap = AggCap{ClientSize: DefaultAggClientSize, ServerSize: DefaultAggServerSize}
+var defaultAggCap = aggregate.DefaultCap
 
 // RecordSchema names the set of records the observer writes; see Common.RecordSchema.
 type RecordSchema string
@@ -253,130 +201,6 @@ func (c *Common) AggCap(p abi.Protocol) AggCap {
 	}
 	return defaultAggCap
 }
-
-// Flusher is one configured output. Exactly one of Stdout, Kafka, JSONL and Prometheus is set,
-// as Type says.
-type Flusher struct {
-	// Type is FlusherStdout, FlusherKafka, FlusherJSONL or FlusherPrometheusExporter.
-	Type string
-	// Stdout is set for flusher_stdout.
-	Stdout *StdoutConfig
-	// Kafka is set for flusher_kafka.
-	Kafka *KafkaConfig
-	// JSONL is set for flusher_jsonl.
-	JSONL *JSONLConfig
-	// Prometheus is set for flusher_prometheus_exporter.
-	Prometheus *PrometheusConfig
-}
-
-// PrometheusConfig is flusher_prometheus_exporter's configuration.
-type PrometheusConfig struct {
-	// Listen is the host:port the metrics are served on (default "127.0.0.1:9464": only this
-	// host can scrape; ":9464" serves every interface, a pod IP one of them).
-	Listen string
-	// Path is the URL path of the metrics (default "/metrics").
-	Path string
-	// WebConfigFile (default "": plain HTTP, no authentication) is the path of a web
-	// configuration file in the Prometheus exporter-toolkit's format (node_exporter's
-	// --web.config.file), the subset export/prometheus/webconfig implements — TLS and basic
-	// auth — checked when the file loads.
-	WebConfigFile string
-}
-
-// Defaults of flusher_prometheus_exporter.
-const (
-	DefaultPrometheusListen = "127.0.0.1:9464"
-	DefaultPrometheusPath   = "/metrics"
-)
-
-// StdoutConfig is flusher_stdout's configuration. The keys and defaults are those of iLogtail's
-// plugins/flusher/stdout (FlusherStdout's fields and its constructor and Init).
-type StdoutConfig struct {
-	// OnlyStdout (default false) writes to standard output even when FileName is set.
-	OnlyStdout bool
-	// FileName, when set and OnlyStdout is false, writes to this file (rotated by size) instead
-	// of standard output. iLogtail wrote to its own log when neither was set; ours is stdout.
-	FileName string
-	// MaxSize is the size in bytes at which FileName is rotated (default 1 MiB; 0 means the
-	// default, as in iLogtail).
-	MaxSize int
-	// MaxRolls is how many rotated files are kept (default 1; 0 means the default).
-	MaxRolls int
-	// KeyValuePairs (default true) writes each record as a JSON object of its fields plus
-	// __time__; false writes {"Time":…,"Contents":[{"Key":…,"Value":…},…]}.
-	KeyValuePairs bool
-	// Tags (default false) also writes one "[LogGroup] topic …, logstore …, logcount …, tags …"
-	// line per flushed group.
-	Tags bool
-}
-
-// Defaults of flusher_stdout, iLogtail's.
-const (
-	// DefaultStdoutMaxSize is the rotation size of FileName in bytes.
-	DefaultStdoutMaxSize = 1024 * 1024
-	// DefaultStdoutMaxRolls is how many rotated files are kept.
-	DefaultStdoutMaxRolls = 1
-)
-
-// KafkaConfig is flusher_kafka's configuration. Key names and defaults follow iLogtail's
-// plugins/flusher/kafka (Brokers, Topic, ClientID) and, for the keys only its successor had,
-// plugins/flusher/kafkav2 (RequiredAcks, Compression, Timeout, MaxMessageBytes). QueueSize is ours.
-type KafkaConfig struct {
-	// Brokers lists the bootstrap brokers as host:port; required.
-	Brokers []string
-	// Topic is the topic every record is sent to; required, a literal Kafka topic name.
-	Topic string
-	// RequiredAcks is the acknowledgement a produce waits for: 0 none, 1 the leader, -1 every
-	// in-sync replica. Default 1: iLogtail left it to sarama, whose default is WaitForLocal.
-	RequiredAcks int
-	// Compression is none, gzip, snappy, lz4 or zstd (default none, as flusher_kafka_v2).
-	Compression string
-	// ClientID is the Kafka client id (default "LogtailPlugin", iLogtail's, so broker quotas and
-	// ACLs keyed on it keep working).
-	ClientID string
-	// Timeout bounds each network operation with a broker (default 30s, as flusher_kafka_v2).
-	// The config gives seconds (an int) or a Go duration string such as "1m30s".
-	Timeout time.Duration
-	// MaxMessageBytes is the largest message sent (default 1000000, Kafka's and sarama's).
-	MaxMessageBytes int
-	// QueueSize is how many messages are held in memory while brokers are unreachable; beyond
-	// it new messages are dropped and counted (default 10000). netobserver's own key.
-	QueueSize int
-}
-
-// Defaults of flusher_kafka.
-const (
-	// DefaultKafkaRequiredAcks waits for the partition leader (sarama's WaitForLocal, which
-	// iLogtail's flushers used by leaving the setting alone).
-	DefaultKafkaRequiredAcks = 1
-	// DefaultKafkaCompression sends messages uncompressed (flusher_kafka_v2's default).
-	DefaultKafkaCompression = "none"
-	// DefaultKafkaClientID is the client id iLogtail's Kafka flushers used.
-	DefaultKafkaClientID = "LogtailPlugin"
-	// DefaultKafkaTimeout bounds each network operation (flusher_kafka_v2's Timeout default).
-	DefaultKafkaTimeout = 30 * time.Second
-	// DefaultKafkaMaxMessageBytes is Kafka's and sarama's default message size limit.
-	DefaultKafkaMaxMessageBytes = 1000000
-	// DefaultKafkaQueueSize is how many messages wait in memory while brokers are unreachable:
-	// at a few hundred bytes a record, a few MiB, minutes of records on a busy host.
-	DefaultKafkaQueueSize = 10000
-)
-
-// JSONLConfig is flusher_jsonl's configuration (netobserver's own flusher: one JSON object per
-// record per line, the record's fields in order plus __time__).
-type JSONLConfig struct {
-	// Path is the file written; required.
-	Path string
-	// MaxSize is the size in bytes at which Path is rotated to Path.1 (older ones shift to
-	// Path.2 …); 0 (the default) never rotates.
-	MaxSize int
-	// MaxRolls is how many rotated files are kept when MaxSize is set (default 1; 0 means the
-	// default).
-	MaxRolls int
-}
-
-// DefaultJSONLMaxRolls is flusher_jsonl's default MaxRolls.
-const DefaultJSONLMaxRolls = 1
 
 // Error is a config error: the file, the key path (inputs[0].Common.Sampling), the line when
 // known, and the problem. Error() is the one-line message "file: path: problem".

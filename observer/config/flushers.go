@@ -1,45 +1,207 @@
 package config
 
 import (
-	"net"
-	"regexp"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
-
-	"github.com/netobserver/netobserver/export/prometheus"
 )
 
-// stdout decodes flusher_stdout.
-func (d *decoder) stdout(v *value, path string) (*StdoutConfig, error) {
-	c := &StdoutConfig{KeyValuePairs: true, MaxSize: DefaultStdoutMaxSize, MaxRolls: DefaultStdoutMaxRolls}
-	var fileV *value
-	err := d.object(v, path, []field{
-		{"OnlyStdout", d.setBool(&c.OnlyStdout)},
-		{"FileName", func(v *value, path string) (err error) {
-			fileV = v
-			c.FileName, err = d.str(v, path)
-			return err
-		}},
-		{"MaxSize", d.sizeOrDefault(&c.MaxSize, DefaultStdoutMaxSize)},
-		{"MaxRolls", d.sizeOrDefault(&c.MaxRolls, DefaultStdoutMaxRolls)},
-		{"KeyValuePairs", d.setBool(&c.KeyValuePairs)},
-		{"Tags", d.setBool(&c.Tags)},
-	}, true, nil, "Type")
+// FlusherType is one flusher type a pipeline file may name. Each flusher's package owns its
+// schema: it defines its FlusherType, and export/flushers registers them all (RegisterFlushers),
+// so that this package reads the input's keys and leaves the flushers' to them.
+type FlusherType struct {
+	// Name is the flusher's Type in a pipeline file, e.g. "flusher_stdout".
+	Name string
+	// Decode reads the flusher's keys from its detail; the errors and warnings it returns
+	// through Value name the key and its line.
+	Decode func(detail Value) (FlusherConfig, error)
+	// Single, when set, allows one flusher of this type per pipeline; it says why.
+	Single string
+	// Refused, when set, makes the type known but refused: it says why and what to use instead.
+	Refused string
+}
+
+// FlusherConfig is one flusher's configuration as its type decoded it. The binary builds the
+// flusher from it (export.Config).
+type FlusherConfig interface {
+	// File is the file the flusher writes, cleaned; "" when it writes none. Two flushers of a
+	// pipeline may not write one file: their lines would interleave and each would rotate the
+	// other's file.
+	File() string
+}
+
+// Flusher is one configured output.
+type Flusher struct {
+	// Type is the FlusherType's Name.
+	Type string
+	// Config is what the type decoded.
+	Config FlusherConfig
+}
+
+var (
+	flusherTypesMu sync.RWMutex
+	flusherTypes   []FlusherType
+)
+
+// RegisterFlushers makes flusher types known to Load and Parse, in the order error messages list
+// them. It panics on a name registered twice: that is a programming error.
+func RegisterFlushers(types ...FlusherType) {
+	flusherTypesMu.Lock()
+	defer flusherTypesMu.Unlock()
+	for _, t := range types {
+		for _, u := range flusherTypes {
+			if strings.EqualFold(t.Name, u.Name) {
+				panic("config: flusher type " + t.Name + " registered twice")
+			}
+		}
+		flusherTypes = append(flusherTypes, t)
+	}
+}
+
+// lookupFlusher returns the registered type named name, and the list of the types not refused,
+// for messages.
+func lookupFlusher(name string) (t FlusherType, ok bool, list string) {
+	flusherTypesMu.RLock()
+	defer flusherTypesMu.RUnlock()
+	var names []string
+	for _, u := range flusherTypes {
+		if u.Name == name {
+			t, ok = u, true
+		}
+		if u.Refused == "" {
+			names = append(names, u.Name)
+		}
+	}
+	if len(names) == 0 {
+		return t, ok, "no flushers (none registered: import export/flushers)"
+	}
+	return t, ok, strings.Join(names, ", ")
+}
+
+// Value is one value of a pipeline file as a flusher's Decode reads it: where it is (its key
+// path and line) and how to read it, with the exact errors and warnings Load reports.
+type Value struct {
+	d    *decoder
+	v    *value
+	path string
+}
+
+// Field is one key a flusher accepts and what to do with its value.
+type Field struct {
+	Name string
+	Set  func(Value) error
+}
+
+// Path is the value's key path, e.g. "flushers[0].Topic".
+func (v Value) Path() string { return v.path }
+
+// Fields walks the mapping v in file order, handing each key to its field. Flusher keys are
+// matched case-insensitively, as iLogtail's Go plugin runner decoded them (encoding/json); a key
+// given twice in two cases is an error. Keys in unsupported are iLogtail keys netobserver does
+// not implement: each is warned with its reason. Any other key is warned as unknown, with a
+// suggestion when it is a typo away from a field. The plugin's Type key is skipped.
+func (v Value) Fields(fields []Field, unsupported map[string]string) error {
+	fs := make([]field, len(fields))
+	for i, f := range fields {
+		f := f
+		fs[i] = field{name: f.Name, set: func(x *value, path string) error { return f.Set(Value{v.d, x, path}) }}
+	}
+	return v.d.object(v.v, v.path, fs, true, unsupported, "Type")
+}
+
+// Bool reads a bool.
+func (v Value) Bool() (bool, error) { return v.d.boolean(v.v, v.path) }
+
+// Int reads an int.
+func (v Value) Int() (int, error) { return v.d.integer(v.v, v.path) }
+
+// Str reads a string.
+func (v Value) Str() (string, error) { return v.d.str(v.v, v.path) }
+
+// Positive reads an int that must be > 0; what names the unit in the error ("number of bytes").
+func (v Value) Positive(what string) (int, error) { return v.d.positive(v.v, v.path, what) }
+
+// NonNegative reads an int that must be >= 0.
+func (v Value) NonNegative() (int, error) { return v.d.nonNegative(v.v, v.path) }
+
+// List returns the items of a list; null is an empty list.
+func (v Value) List() ([]Value, error) {
+	items, err := v.d.list(v.v, v.path)
 	if err != nil {
 		return nil, err
 	}
-	if c.OnlyStdout && c.FileName != "" {
-		d.warnf(fileV.line, path+".FileName", "ignored: OnlyStdout is true (as in iLogtail)")
+	out := make([]Value, len(items))
+	for i, item := range items {
+		out[i] = Value{v.d, item, index(v.path, i)}
 	}
-	return c, nil
+	return out, nil
 }
 
-// sizeOrDefault reads a count that is >= 0, 0 meaning def (iLogtail's "<= 0 means default",
+// Duration reads a positive duration: an int of seconds (at most maxSeconds) or a Go duration
+// string. tooMany explains a number above maxSeconds.
+func (v Value) Duration(maxSeconds int, tooMany string) (time.Duration, error) {
+	if v.v.kind == kindString {
+		t, err := time.ParseDuration(v.v.text)
+		if err != nil || t <= 0 {
+			return 0, v.Errorf("%q is not a positive duration (such as \"30s\" or \"1m\")", v.v.text)
+		}
+		return t, nil
+	}
+	if v.v.kind != kindInt && v.v.kind != kindFloat {
+		return 0, v.d.typeError(v.v, v.path, "an int of seconds or a duration string")
+	}
+	n, err := v.Positive("number of seconds")
+	if err != nil {
+		return 0, err
+	}
+	if n > maxSeconds {
+		return 0, v.Errorf("%d seconds is %s", n, tooMany)
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+// Key is the key of the mapping v for messages about it: its path, at v's line.
+func (v Value) Key(key string) Value { return Value{v.d, v.v, join(v.path, key)} }
+
+// Errorf is an error about v: "file: path: message".
+func (v Value) Errorf(format string, args ...any) error {
+	return v.d.errorf(v.v, v.path, format, args...)
+}
+
+// Warnf warns about v: something it asks for is ignored.
+func (v Value) Warnf(format string, args ...any) {
+	line := 0
+	if v.v != nil {
+		line = v.v.line
+	}
+	v.d.warnf(line, v.path, format, args...)
+}
+
+// Missing is the error for a required key absent from the mapping v.
+func (v Value) Missing(key, why string) error { return v.d.missing(v.v, v.path, key, why) }
+
+// SetBool and SetString are Field setters for plain keys.
+func SetBool(dst *bool) func(Value) error {
+	return func(v Value) (err error) {
+		*dst, err = v.Bool()
+		return err
+	}
+}
+
+func SetString(dst *string) func(Value) error {
+	return func(v Value) (err error) {
+		*dst, err = v.Str()
+		return err
+	}
+}
+
+// SetSizeOrDefault reads a count that is >= 0, 0 meaning def (iLogtail's "<= 0 means default",
 // without accepting negatives).
-func (d *decoder) sizeOrDefault(dst *int, def int) func(*value, string) error {
-	return func(v *value, path string) error {
-		n, err := d.nonNegative(v, path)
+func SetSizeOrDefault(dst *int, def int) func(Value) error {
+	return func(v Value) error {
+		n, err := v.NonNegative()
 		if err != nil {
 			return err
 		}
@@ -51,209 +213,53 @@ func (d *decoder) sizeOrDefault(dst *int, def int) func(*value, string) error {
 	}
 }
 
-// unsupportedKafka are keys of iLogtail's flusher_kafka and flusher_kafka_v2 that netobserver's
-// flusher_kafka does not implement.
-var unsupportedKafka = func() map[string]string {
-	m := map[string]string{}
-	for _, k := range []string{"SASLUsername", "SASLPassword", "Authentication"} {
-		m[k] = "no authentication yet; the brokers must accept unauthenticated clients"
-	}
-	for _, k := range []string{"PartitionerType", "HashKeys", "HashOnce"} {
-		m[k] = "messages are spread over partitions by the client's default partitioner"
-	}
-	for _, k := range []string{"Version", "Metadata", "KeepAlive", "BrokerTimeout", "CompressionLevel",
-		"BulkMaxSize", "BulkFlushFrequency", "MaxRetries", "Backoff", "ChanBufferSize", "Headers"} {
-		m[k] = "the client's defaults are used"
-	}
-	for _, k := range []string{"TagFieldsRename", "ProtocolFieldsRename", "Protocol", "Encoding"} {
-		m[k] = "the message format is flusher_kafka's {\"Time\",\"Contents\"}"
-	}
-	return m
-}()
-
-var (
-	topicRE      = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
-	compressions = []string{"none", "gzip", "snappy", "lz4", "zstd"}
-)
-
-// kafka decodes flusher_kafka.
-func (d *decoder) kafka(v *value, path string) (*KafkaConfig, error) {
-	c := &KafkaConfig{
-		RequiredAcks:    DefaultKafkaRequiredAcks,
-		Compression:     DefaultKafkaCompression,
-		ClientID:        DefaultKafkaClientID,
-		Timeout:         DefaultKafkaTimeout,
-		MaxMessageBytes: DefaultKafkaMaxMessageBytes,
-		QueueSize:       DefaultKafkaQueueSize,
-	}
-	err := d.object(v, path, []field{
-		{"Brokers", func(v *value, path string) error {
-			items, err := d.list(v, path)
-			if err != nil {
-				return err
-			}
-			for i, item := range items {
-				ip := index(path, i)
-				b, err := d.str(item, ip)
-				if err != nil {
-					return err
-				}
-				if host, port, err := net.SplitHostPort(b); err != nil || host == "" || port == "" {
-					return d.errorf(item, ip, "%q is not host:port", b)
-				} else if !validPort(port) {
-					return d.errorf(item, ip, "%q: port %s is not 1..65535", b, port)
-				}
-				c.Brokers = append(c.Brokers, b)
-			}
-			return nil
-		}},
-		{"Topic", func(v *value, path string) error {
-			t, err := d.str(v, path)
-			if err != nil {
-				return err
-			}
-			switch {
-			case strings.Contains(t, "%{"):
-				return d.errorf(v, path, "%q: dynamic topics are not supported; name one topic", t)
-			case t != "" && !topicRE.MatchString(t):
-				return d.errorf(v, path, "%q is not a Kafka topic name (letters, digits, '.', '_', '-'; at most 249)", t)
-			}
-			c.Topic = t
-			return nil
-		}},
-		{"RequiredAcks", func(v *value, path string) (err error) {
-			c.RequiredAcks, err = d.integer(v, path)
-			if err == nil && (c.RequiredAcks < -1 || c.RequiredAcks > 1) {
-				err = d.errorf(v, path, "%d is not -1 (all in-sync replicas), 0 (none) or 1 (the leader)", c.RequiredAcks)
-			}
-			return err
-		}},
-		{"Compression", func(v *value, path string) error {
-			s, err := d.str(v, path)
-			if err != nil {
-				return err
-			}
-			for _, name := range compressions {
-				if strings.EqualFold(s, name) {
-					c.Compression = name
-					return nil
-				}
-			}
-			return d.errorf(v, path, "%q is not one of %s", s, strings.Join(compressions, ", "))
-		}},
-		{"ClientID", d.setString(&c.ClientID)},
-		{"Timeout", func(v *value, path string) (err error) {
-			c.Timeout, err = d.timeout(v, path)
-			return err
-		}},
-		{"MaxMessageBytes", func(v *value, path string) (err error) {
-			c.MaxMessageBytes, err = d.positive(v, path, "number of bytes")
-			return err
-		}},
-		{"QueueSize", func(v *value, path string) (err error) {
-			c.QueueSize, err = d.positive(v, path, "number of messages")
-			return err
-		}},
-	}, true, unsupportedKafka, "Type")
-	if err != nil {
-		return nil, err
-	}
-	if len(c.Brokers) == 0 {
-		return nil, d.missing(v, path, "Brokers", "flusher_kafka needs at least one broker (host:port)")
-	}
-	if c.Topic == "" {
-		return nil, d.missing(v, path, "Topic", "flusher_kafka needs a topic")
-	}
-	return c, nil
-}
-
-// maxTimeoutSeconds bounds an int Timeout: anything larger is most likely flusher_kafka_v2's
-// nanoseconds.
-const maxTimeoutSeconds = 24 * 60 * 60
-
-// timeout reads a positive duration: an int of seconds or a Go duration string.
-func (d *decoder) timeout(v *value, path string) (time.Duration, error) {
-	if v.kind == kindString {
-		t, err := time.ParseDuration(v.text)
-		if err != nil || t <= 0 {
-			return 0, d.errorf(v, path, "%q is not a positive duration (such as \"30s\" or \"1m\")", v.text)
-		}
-		return t, nil
-	}
-	if v.kind != kindInt && v.kind != kindFloat {
-		return 0, d.typeError(v, path, "an int of seconds or a duration string")
-	}
-	n, err := d.positive(v, path, "number of seconds")
-	if err != nil {
-		return 0, err
-	}
-	if n > maxTimeoutSeconds {
-		return 0, d.errorf(v, path, "%d seconds is more than a day; write a duration such as \"30s\" (iLogtail's flusher_kafka_v2 read a number as nanoseconds)", n)
-	}
-	return time.Duration(n) * time.Second, nil
-}
-
-// validPort reports whether port is a TCP port number one can connect to or listen on.
-func validPort(port string) bool {
+// ValidPort reports whether port is a TCP port number one can connect to or listen on.
+func ValidPort(port string) bool {
 	n, err := strconv.Atoi(port)
 	return err == nil && n >= 1 && n <= 65535
 }
 
-// jsonl decodes flusher_jsonl.
-func (d *decoder) jsonl(v *value, path string) (*JSONLConfig, error) {
-	c := &JSONLConfig{MaxRolls: DefaultJSONLMaxRolls}
-	err := d.object(v, path, []field{
-		{"Path", d.setString(&c.Path)},
-		{"MaxSize", func(v *value, path string) (err error) {
-			c.MaxSize, err = d.nonNegative(v, path)
-			return err
-		}},
-		{"MaxRolls", d.sizeOrDefault(&c.MaxRolls, DefaultJSONLMaxRolls)},
-	}, true, nil, "Type")
-	if err != nil {
-		return nil, err
+// CleanFile is the File of a flusher writing path ("" for none).
+func CleanFile(path string) string {
+	if path == "" {
+		return ""
 	}
-	if c.Path == "" {
-		return nil, d.missing(v, path, "Path", "flusher_jsonl needs the file to write")
-	}
-	return c, nil
+	return filepath.Clean(path)
 }
 
-// prometheus decodes flusher_prometheus_exporter.
-func (d *decoder) prometheus(v *value, path string) (*PrometheusConfig, error) {
-	c := &PrometheusConfig{Listen: DefaultPrometheusListen, Path: DefaultPrometheusPath}
-	var listenV, pathV *value
-	err := d.object(v, path, []field{
-		{"Listen", func(v *value, path string) (err error) {
-			listenV = v
-			c.Listen, err = d.str(v, path)
-			return err
-		}},
-		{"Path", func(v *value, path string) (err error) {
-			pathV = v
-			c.Path, err = d.str(v, path)
-			return err
-		}},
-		{"WebConfigFile", func(v *value, path string) (err error) {
-			if c.WebConfigFile, err = d.str(v, path); err != nil {
-				return err
-			}
-			if err := prometheus.CheckWebConfig(c.WebConfigFile); err != nil {
-				return d.errorf(v, path, "%q is not a usable web config: %v", c.WebConfigFile, err)
-			}
-			return nil
-		}},
-	}, true, nil, "Type")
+// flusher decodes one flusher entry.
+func (d *decoder) flusher(v *value, path string) (*Flusher, error) {
+	_, _, list := lookupFlusher("")
+	typ, typV, detail, detailPath, err := d.plugin(v, path, "one of "+list)
 	if err != nil {
 		return nil, err
 	}
-	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
-		return nil, d.errorf(listenV, path+".Listen", "%q is not host:port (e.g. \":9464\" or \"127.0.0.1:9464\")", c.Listen)
-	} else if !validPort(port) {
-		return nil, d.errorf(listenV, path+".Listen", "%q: port %s is not 1..65535", c.Listen, port)
+	t, ok, list := lookupFlusher(typ)
+	switch {
+	case !ok:
+		return nil, d.errorf(typV, typePath(path, detailPath), "unknown flusher %q (netobserver has %s)", typ, list)
+	case t.Refused != "":
+		return nil, d.errorf(typV, typePath(path, detailPath), "%q is not supported; %s", typ, t.Refused)
 	}
-	if !strings.HasPrefix(c.Path, "/") {
-		return nil, d.errorf(pathV, path+".Path", "%q must start with /", c.Path)
+	cfg, err := t.Decode(Value{d, detail, detailPath})
+	if err != nil {
+		return nil, err
 	}
-	return c, nil
+	return &Flusher{Type: typ, Config: cfg}, nil
+}
+
+// conflicts refuses a flusher that cannot run beside those before it: a second one of a Single
+// type, or a file another flusher already writes.
+func (d *decoder) conflicts(before []Flusher, f *Flusher, v *value, path string) error {
+	t, _, _ := lookupFlusher(f.Type)
+	file := f.Config.File()
+	for i, g := range before {
+		switch {
+		case t.Single != "" && f.Type == g.Type:
+			return d.errorf(v, path, "a second %s (the first is flushers[%d]); %s", f.Type, i, t.Single)
+		case file != "" && file == g.Config.File():
+			return d.errorf(v, path, "writes %q, which flushers[%d] writes too", file, i)
+		}
+	}
+	return nil
 }

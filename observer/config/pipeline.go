@@ -1,10 +1,5 @@
 package config
 
-import (
-	"path/filepath"
-	"strings"
-)
-
 // unsupportedTop are iLogtail pipeline sections netobserver has no use for.
 var unsupportedTop = map[string]string{
 	"global":      "netobserver has no global settings",
@@ -62,6 +57,7 @@ func (d *decoder) pipeline(root *value) (*Pipeline, error) {
 	p.Input = *in
 
 	// flushers: at least one.
+	_, _, flusherList := lookupFlusher("")
 	if flushers == nil {
 		return nil, d.errorf(root, "flushers", "missing; add at least one of %s", flusherList)
 	}
@@ -84,35 +80,6 @@ func (d *decoder) pipeline(root *value) (*Pipeline, error) {
 	}
 	return p, nil
 }
-
-// conflicts refuses a flusher that cannot run beside those before it: a second metrics endpoint
-// (the observer feeds one), or a file another flusher already writes (their lines would
-// interleave and each would rotate the other's file).
-func (d *decoder) conflicts(before []Flusher, f *Flusher, v *value, path string) error {
-	file := f.File()
-	for i, g := range before {
-		switch {
-		case f.Type == FlusherPrometheusExporter && g.Type == FlusherPrometheusExporter:
-			return d.errorf(v, path, "a second %s (the first is flushers[%d]); netobserver serves one metrics endpoint", f.Type, i)
-		case file != "" && file == g.File():
-			return d.errorf(v, path, "writes %q, which flushers[%d] writes too", file, i)
-		}
-	}
-	return nil
-}
-
-// File is the file the flusher writes, cleaned; "" when it writes none.
-func (f *Flusher) File() string {
-	switch {
-	case f.Type == FlusherStdout && f.Stdout.FileName != "" && !f.Stdout.OnlyStdout:
-		return filepath.Clean(f.Stdout.FileName)
-	case f.Type == FlusherJSONL:
-		return filepath.Clean(f.JSONL.Path)
-	}
-	return ""
-}
-
-var flusherList = strings.Join([]string{FlusherStdout, FlusherKafka, FlusherJSONL, FlusherPrometheusExporter}, ", ")
 
 // processors decodes the processor list: processor_default only.
 func (d *decoder) processors(p *Pipeline, v *value, path string) error {
@@ -174,33 +141,6 @@ func typePath(pluginPath, detailPath string) string {
 		return pluginPath + ".Type"
 	}
 	return pluginPath + ".type"
-}
-
-// flusher decodes one flusher entry.
-func (d *decoder) flusher(v *value, path string) (*Flusher, error) {
-	typ, typV, detail, detailPath, err := d.plugin(v, path, "one of "+flusherList)
-	if err != nil {
-		return nil, err
-	}
-	f := &Flusher{Type: typ}
-	switch typ {
-	case FlusherStdout:
-		f.Stdout, err = d.stdout(detail, detailPath)
-	case FlusherKafka:
-		f.Kafka, err = d.kafka(detail, detailPath)
-	case FlusherJSONL:
-		f.JSONL, err = d.jsonl(detail, detailPath)
-	case FlusherPrometheusExporter:
-		f.Prometheus, err = d.prometheus(detail, detailPath)
-	case "flusher_kafka_v2":
-		err = d.errorf(typV, typePath(path, detailPath), "%q is not supported; use %s (netobserver writes flusher_kafka's message format, which dashboards built on iLogtail's observer expect)", typ, FlusherKafka)
-	default:
-		err = d.errorf(typV, typePath(path, detailPath), "unknown flusher %q (netobserver has %s)", typ, flusherList)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
 }
 
 // positive reads an int that must be > 0.

@@ -1,0 +1,74 @@
+package observer
+
+import (
+	"time"
+
+	"github.com/netobserver/netobserver/abi"
+	"github.com/netobserver/netobserver/observer/aggregate"
+	"github.com/netobserver/netobserver/observer/calls"
+	"github.com/netobserver/netobserver/observer/live"
+	"github.com/netobserver/netobserver/parser/dns"
+)
+
+// aggregation is the aggregation stage: calls and L4 deltas summed per key and process group,
+// flushed as records to the Sink every interval, and handed one by one to the Live sink. It is
+// the observer's only use of package aggregate.
+type aggregation struct {
+	agg  aggregate.Aggregator
+	sink Sink
+	live live.Sink // nil: no live metrics
+	// capDrops totals the aggregator's per-interval cap drops, per protocol.
+	capDrops map[abi.Protocol]uint64
+}
+
+func newAggregation(cfg aggregate.Config, sink Sink, ls live.Sink) *aggregation {
+	return &aggregation{agg: aggregate.New(cfg), sink: sink, live: ls, capDrops: make(map[abi.Protocol]uint64)}
+}
+
+// reset starts over with new settings; what was aggregated must have been flushed.
+func (a *aggregation) reset(cfg aggregate.Config, ls live.Sink) {
+	a.agg = aggregate.New(cfg)
+	a.live = ls
+}
+
+// call counts one call of process p.
+func (a *aggregation) call(p *aggregate.Process, c *calls.Call) {
+	a.agg.AddCall(p, c)
+	if a.live != nil {
+		a.live.Call(live.Call{Protocol: c.Protocol.String(), Role: aggregate.RoleName(c.Role), Success: c.Response.Success,
+			Latency: time.Duration(c.Latency()), RequestBytes: c.Request.Size, ResponseBytes: c.Response.Size})
+	}
+}
+
+// stats counts the L4 deltas of one statistics event of process p.
+func (a *aggregation) stats(p *aggregate.Process, ev *abi.StatsEvent) {
+	a.agg.AddStats(p, ev)
+	if a.live != nil {
+		a.live.L4(live.L4{Role: aggregate.RoleName(ev.Role), SocketType: aggregate.SocketType(ev.Addr),
+			SendBytes: ev.WrBytes - ev.LastWrBytes, RecvBytes: ev.RdBytes - ev.LastRdBytes,
+			SendPackets: int64(ev.WrPkts - ev.LastWrPkts), RecvPackets: int64(ev.RdPkts - ev.LastRdPkts)})
+	}
+}
+
+// nameHost remembers, until the unix second expires, what a DNS answer named for a group.
+func (a *aggregation) nameHost(group string, r dns.AddrRecord, question string, expires int64) {
+	a.agg.NameHost(group, r.Addr, question, uint32(expires))
+}
+
+func (a *aggregation) flushL4(now time.Time) {
+	if recs := a.agg.FlushL4(uint32(now.Unix())); len(recs) > 0 {
+		a.sink(recs)
+	}
+}
+
+func (a *aggregation) flushL7(now time.Time) {
+	for p := range calls.Parsers() {
+		a.capDrops[p] += a.agg.Dropped(p)
+	}
+	if recs := a.agg.FlushL7(uint32(now.Unix())); len(recs) > 0 {
+		a.sink(recs)
+	}
+}
+
+// capDropped is how many calls of p the caps turned away since the start.
+func (a *aggregation) capDropped(p abi.Protocol) uint64 { return a.capDrops[p] + a.agg.Dropped(p) }

@@ -1,0 +1,67 @@
+package observer
+
+import (
+	"slices"
+
+	"github.com/netobserver/netobserver/abi"
+	"github.com/netobserver/netobserver/observer/calls"
+	"github.com/netobserver/netobserver/parser/dns"
+)
+
+// l7 is the L7 stage: the connections' streams parsed and their messages matched into calls
+// (calls.Tracker). It is the observer's only use of package calls.
+type l7 struct {
+	tracker *calls.Tracker
+	// protocols are those whose parsers the tracker runs.
+	set abi.ProtocolSet
+}
+
+// configure makes the tracker for opts, emitting calls to emit and DNS answers to answer. Calls
+// in flight survive a reload that keeps the protocols (the tracker's bounds are not reloaded):
+// their requests were parsed under the old settings, their responses arrive under the new.
+func (s *l7) configure(opts Options, emit func(*calls.Call), answer func(tgid uint32, question string, r dns.AddrRecord)) {
+	if s.tracker != nil && s.set == opts.Protocols {
+		return
+	}
+	parsers := calls.Parsers()
+	for p := range parsers {
+		if !opts.Protocols.Has(p) {
+			delete(parsers, p)
+		}
+	}
+	if s.tracker != nil {
+		s.tracker.Close()
+	}
+	cfg := opts.Calls
+	cfg.DNSAnswer = answer
+	s.tracker = calls.New(cfg, parsers, emit)
+	s.set = opts.Protocols
+}
+
+func (s *l7) ctrl(ev *abi.CtrlEvent)   { s.tracker.Ctrl(ev) }
+func (s *l7) data(ev *abi.DataEvent)   { s.tracker.Data(ev) }
+func (s *l7) stats(ev *abi.StatsEvent) { s.tracker.Stats(ev) }
+
+// endBatch tells the tracker a batch ended (drained: the kernel buffers were emptied).
+func (s *l7) endBatch(drained bool) { s.tracker.EndBatch(drained) }
+
+// expire forgets idle connections.
+func (s *l7) expire() { s.tracker.Expire(0) }
+
+// close ends every connection: their pending requests count as unmatched.
+func (s *l7) close() { s.tracker.Close() }
+
+// protocols are the protocols with a parser, in order: those the counters are kept for.
+func (s *l7) protocols() []abi.Protocol {
+	ps := make([]abi.Protocol, 0, 8)
+	for p := range calls.Parsers() {
+		ps = append(ps, p)
+	}
+	slices.Sort(ps)
+	return ps
+}
+
+func (s *l7) counters(p abi.Protocol) calls.Counters { return s.tracker.Counters(p) }
+
+// quiet reports that protocol p saw no traffic.
+func (s *l7) quiet(p abi.Protocol) bool { return s.tracker.Counters(p) == (calls.Counters{}) }
