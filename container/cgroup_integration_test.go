@@ -133,7 +133,7 @@ func TestRealProcessesInCgroups(t *testing.T) {
 	fakedocker.Start(t, sock, shop, app, sandbox, legacy)
 	d := newTestRuntime(t, NewDocker, RuntimeConfig{Address: "unix://" + sock, Logf: (&logs{}).logf})
 	waitUp(t, d)
-	r := NewResolver(Procfs{}, d)
+	r := NewIdentities(Procfs{}, d)
 
 	lookup := func(c *exec.Cmd) *Identity {
 		t.Helper()

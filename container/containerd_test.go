@@ -143,7 +143,7 @@ func TestContainerdCRIPod(t *testing.T) {
 	assert.ErrorIs(t, err, errUnimplemented)
 
 	// The process, from /proc: the kubelet's cgroup layout names the container and the pod.
-	res := NewResolver(Procfs{}, r)
+	res := NewIdentities(Procfs{}, r)
 	proc, err := res.Lookup(uint32(webPID))
 	require.NoError(t, err)
 	assert.Equal(t, ModeKubernetes, proc.Mode)

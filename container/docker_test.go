@@ -180,7 +180,7 @@ func TestDockerProcessesAndFilters(t *testing.T) {
 	web := runDetached(t, d, unique("k8s_web_web"), labelArgs(webLabels)...)
 	r := newTestRuntime(t, NewDocker, RuntimeConfig{Address: d.Host()})
 	waitUp(t, r)
-	res := NewResolver(Procfs{}, r)
+	res := NewIdentities(Procfs{}, r)
 
 	shopProc, err := res.Lookup(uint32(d.ContainerPID(t, shop)))
 	require.NoError(t, err)
@@ -333,7 +333,7 @@ func TestDockerDaemonAbsentAppearsLostBack(t *testing.T) {
 	waitUp(t, r)
 	require.Len(t, l.get(), 2)
 	assert.Contains(t, l.get()[1], "docker: daemon at "+d.Host())
-	res := NewResolver(Procfs{}, r)
+	res := NewIdentities(Procfs{}, r)
 	proc, err := res.Lookup(uint32(d.ContainerPID(t, id)))
 	require.NoError(t, err)
 	assert.Equal(t, ModeContainer, proc.Mode)

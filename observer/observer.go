@@ -59,12 +59,12 @@ func New(lib Capture, opts Options, sink Sink) *Observer {
 
 func (o *Observer) setOptions(opts Options) {
 	previous := o.opts
-	if opts.Resolver == nil {
+	if opts.Identities == nil {
 		fs := container.Procfs{Root: opts.ProcRoot, KeepCmdSecrets: opts.KeepCmdSecrets}
 		if opts.Recorded {
 			fs.Root = container.NoProcfs.Root
 		}
-		opts.Resolver = container.NewResolver(fs, nil)
+		opts.Identities = container.NewIdentities(fs, nil)
 	}
 	if opts.MetaInterval <= 0 {
 		opts.MetaInterval = 30 * time.Second
@@ -80,10 +80,10 @@ func (o *Observer) setOptions(opts Options) {
 	}
 	o.opts = opts
 	if o.kernel != nil {
-		opts.Resolver.SetProcTable(o.kernel.table)
+		opts.Identities.SetProcTable(o.kernel.table)
 	}
-	if o.procs == nil || previous.Resolver != opts.Resolver {
-		o.procs = newProcesses(opts.Resolver)
+	if o.procs == nil || previous.Identities != opts.Identities {
+		o.procs = newProcesses(opts.Identities)
 	}
 	o.admit.filter, o.admit.procs = opts.Filter, o.procs
 	o.admit.kinds = socketKinds{unix: opts.DropUnixSocket, local: opts.DropLocalConnections, unknown: opts.DropUnknownSocket}
@@ -281,8 +281,8 @@ func (o *Observer) pruneProcesses() {
 	if o.kernel != nil && !o.opts.Recorded {
 		o.kernel.table.Sweep(container.Procfs{Root: o.opts.ProcRoot})
 	}
-	o.procs.forget(o.opts.Resolver.Prune())
-	o.admit.reenableRestarted(o.opts.Resolver)
+	o.procs.forget(o.opts.Identities.Prune())
+	o.admit.reenableRestarted(o.opts.Identities)
 	o.control.perform()
 }
 
