@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/netobserver/netobserver/export"
+	"github.com/netobserver/netobserver/export/internal/series"
 	"github.com/netobserver/netobserver/observer/live"
 	"github.com/netobserver/netobserver/record"
 )
@@ -91,8 +92,7 @@ type Flusher struct {
 	reader   sdkmetric.Reader
 	provider *sdkmetric.MeterProvider
 	latency  metric.Float64Histogram
-	series   atomic.Pointer[[]*liveSeries]
-	seriesMu sync.Mutex
+	series   *series.Set[liveSeries]
 }
 
 var (
@@ -102,8 +102,7 @@ var (
 )
 
 type liveSeries struct {
-	protocol, role string
-	opts           []metric.RecordOption
+	opts []metric.RecordOption
 }
 
 // New builds the flusher and its exporter; it does not wait for the receiver.
@@ -128,7 +127,7 @@ func New(_ record.Context, cfg Config) (*Flusher, error) {
 		cfg.URLPath = def.URLPath
 	}
 	host, _ := os.Hostname()
-	f := &Flusher{cfg: cfg, outcome: &outcome{}, conv: converter{host: host, last: map[string]time.Time{}},
+	f := &Flusher{cfg: cfg, outcome: &outcome{}, series: series.New[liveSeries](MaxLiveSeries), conv: converter{host: host, last: map[string]time.Time{}},
 		wake: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
 	var err error
 	if f.exporter, err = f.newExporter(); err != nil {
@@ -343,40 +342,14 @@ func (f *Flusher) Call(c live.Call) {
 
 // liveSeries returns the attributes of protocol and role, made once; nil past MaxLiveSeries.
 func (f *Flusher) liveSeries(protocol, role string) *liveSeries {
-	find := func() *liveSeries {
-		if p := f.series.Load(); p != nil {
-			for _, s := range *p {
-				if s.protocol == protocol && s.role == role {
-					return s
-				}
-			}
+	return f.series.Get(series.Key{A: protocol, B: role}, func() *liveSeries {
+		name := protocol
+		if n, ok := protocolNames[protocol]; ok {
+			name = n.network
 		}
-		return nil
-	}
-	if s := find(); s != nil {
-		return s
-	}
-	f.seriesMu.Lock()
-	defer f.seriesMu.Unlock()
-	if s := find(); s != nil {
-		return s
-	}
-	var all []*liveSeries
-	if p := f.series.Load(); p != nil {
-		all = *p
-	}
-	if len(all) >= MaxLiveSeries {
-		return nil
-	}
-	name := protocol
-	if n, ok := protocolNames[protocol]; ok {
-		name = n.network
-	}
-	s := &liveSeries{protocol: protocol, role: role, opts: []metric.RecordOption{metric.WithAttributeSet(
-		attribute.NewSet(attribute.String("network.protocol.name", name), attribute.String("netobserver.role", role)))}}
-	all = append(all[:len(all):len(all)], s)
-	f.series.Store(&all)
-	return s
+		return &liveSeries{opts: []metric.RecordOption{metric.WithAttributeSet(
+			attribute.NewSet(attribute.String("network.protocol.name", name), attribute.String("netobserver.role", role)))}}
+	})
 }
 
 // L4 is not exported live: the statistics records carry it, per process and remote.

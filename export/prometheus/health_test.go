@@ -98,8 +98,8 @@ func TestSeriesBound(t *testing.T) {
 	for i := range MaxL4Series + 2 {
 		e.L4(live.L4{Role: "r" + string(rune('A'+i)), SocketType: "inet_socket", SendBytes: 1})
 	}
-	assert.Len(t, *e.callSeries.Load(), MaxCallSeries)
-	assert.Len(t, *e.l4Series.Load(), MaxL4Series)
+	assert.Equal(t, MaxCallSeries, e.callSeries.Len())
+	assert.Equal(t, MaxL4Series, e.l4Series.Len())
 	assert.Equal(t, 3.0, counterValue(t, e.refusedCall))
 	assert.Equal(t, 2.0, counterValue(t, e.refusedL4))
 }

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/netobserver/netobserver/export/internal/series"
 	"github.com/netobserver/netobserver/export/prometheus/webconfig"
 	"github.com/netobserver/netobserver/observer/live"
 )
@@ -38,14 +38,12 @@ const (
 // callSeries are the pre-resolved children of one protocol and role: counting a call touches
 // only their atomics.
 type callSeries struct {
-	protocol, role     string
 	latency            prometheus.Observer
 	success, errors    prometheus.Counter
 	reqBytes, respByte prometheus.Counter
 }
 
 type l4Series struct {
-	role, socket                               string
 	sendBytes, recvBytes, sendPackets, recvPkt prometheus.Counter
 }
 
@@ -63,11 +61,9 @@ type Exporter struct {
 	refusedCall, refusedL4 prometheus.Counter
 	metrics                http.Handler
 
-	// callSeries and l4Series hold the series seen, a handful: scanning them for a call's
-	// labels (mostly the same constant strings, equal by pointer) costs less than hashing them.
-	// They are copied on write, under mu, so counting a call takes no lock.
-	callSeries atomic.Pointer[[]*callSeries]
-	l4Series   atomic.Pointer[[]*l4Series]
+	// callSeries and l4Series hold the series seen, resolved once (export/internal/series).
+	callSeries *series.Set[callSeries]
+	l4Series   *series.Set[l4Series]
 
 	mu       sync.Mutex
 	counters map[string][]live.Metric // by the group that publishes them
@@ -80,7 +76,9 @@ type Exporter struct {
 // process collectors.
 func New() *Exporter {
 	e := &Exporter{
-		reg: prometheus.NewRegistry(),
+		reg:        prometheus.NewRegistry(),
+		callSeries: series.New[callSeries](MaxCallSeries),
+		l4Series:   series.New[l4Series](MaxL4Series),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "netobserver_l7_latency_seconds",
 			Help:    "Latency from a request's first byte to its response's first byte.",
 			Buckets: LatencyBuckets}, []string{"protocol", "role"}),
@@ -132,41 +130,15 @@ func (e *Exporter) Call(c live.Call) {
 // series returns the children of protocol and role, resolved on first use; nil past
 // MaxCallSeries.
 func (e *Exporter) series(protocol, role string) *callSeries {
-	find := func() *callSeries {
-		if p := e.callSeries.Load(); p != nil {
-			for _, s := range *p {
-				if s.protocol == protocol && s.role == role {
-					return s
-				}
-			}
+	return e.callSeries.Get(series.Key{A: protocol, B: role}, func() *callSeries {
+		return &callSeries{
+			latency:  e.latency.WithLabelValues(protocol, role),
+			success:  e.calls.WithLabelValues(protocol, role, "success"),
+			errors:   e.calls.WithLabelValues(protocol, role, "error"),
+			reqBytes: e.bytes.WithLabelValues(protocol, role, "request"),
+			respByte: e.bytes.WithLabelValues(protocol, role, "response"),
 		}
-		return nil
-	}
-	if s := find(); s != nil {
-		return s
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if s := find(); s != nil {
-		return s
-	}
-	var all []*callSeries
-	if p := e.callSeries.Load(); p != nil {
-		all = *p
-	}
-	if len(all) >= MaxCallSeries {
-		return nil
-	}
-	s := &callSeries{protocol: protocol, role: role,
-		latency:  e.latency.WithLabelValues(protocol, role),
-		success:  e.calls.WithLabelValues(protocol, role, "success"),
-		errors:   e.calls.WithLabelValues(protocol, role, "error"),
-		reqBytes: e.bytes.WithLabelValues(protocol, role, "request"),
-		respByte: e.bytes.WithLabelValues(protocol, role, "response"),
-	}
-	all = append(slices.Clip(all), s)
-	e.callSeries.Store(&all)
-	return s
+	})
 }
 
 // L4 adds the L4 deltas of one connection.
@@ -184,40 +156,14 @@ func (e *Exporter) L4(d live.L4) {
 
 // l4 returns the children of role and socket type, resolved on first use; nil past MaxL4Series.
 func (e *Exporter) l4(role, socket string) *l4Series {
-	find := func() *l4Series {
-		if p := e.l4Series.Load(); p != nil {
-			for _, s := range *p {
-				if s.role == role && s.socket == socket {
-					return s
-				}
-			}
+	return e.l4Series.Get(series.Key{A: role, B: socket}, func() *l4Series {
+		return &l4Series{
+			sendBytes:   e.l4Bytes.WithLabelValues(role, socket, "send"),
+			recvBytes:   e.l4Bytes.WithLabelValues(role, socket, "receive"),
+			sendPackets: e.l4Pkts.WithLabelValues(role, socket, "send"),
+			recvPkt:     e.l4Pkts.WithLabelValues(role, socket, "receive"),
 		}
-		return nil
-	}
-	if s := find(); s != nil {
-		return s
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if s := find(); s != nil {
-		return s
-	}
-	var all []*l4Series
-	if p := e.l4Series.Load(); p != nil {
-		all = *p
-	}
-	if len(all) >= MaxL4Series {
-		return nil
-	}
-	s := &l4Series{role: role, socket: socket,
-		sendBytes:   e.l4Bytes.WithLabelValues(role, socket, "send"),
-		recvBytes:   e.l4Bytes.WithLabelValues(role, socket, "receive"),
-		sendPackets: e.l4Pkts.WithLabelValues(role, socket, "send"),
-		recvPkt:     e.l4Pkts.WithLabelValues(role, socket, "receive"),
-	}
-	all = append(slices.Clip(all), s)
-	e.l4Series.Store(&all)
-	return s
+	})
 }
 
 // SetCounters replaces the counters one group (the observer, the flushers) publishes; each
