@@ -28,33 +28,38 @@ const (
 	tryToPrepend = int(unsafe.Offsetof(abi.DataAttr{}.TryToPrepend))
 )
 
-// decode copies the C batch into b. The C records are 8-byte aligned (bridge.c pads them), so
-// each fixed-size event is one typed copy; only payloads need a second copy.
-func decode(b *abi.Batch, cb *C.struct_netobs_batch) {
-	b.Reset(int(cb.ctrl), int(cb.data), int(cb.stats), int(cb.lost), int(cb.proc), int(cb.payload_bytes))
+// visit hands every event of the C batch to v in place: the C records are 8-byte aligned
+// (bridge.c pads them), so each fixed-size event is read where the callback wrote it and each
+// payload is a slice of the batch. Only a data event's attributes are copied, to make its C bool
+// a Go bool. Nothing is valid after the next poll.
+func visit(v abi.Visitor, pv abi.ProcVisitor, cb *C.struct_netobs_batch) {
 	if cb.records == 0 {
 		return
 	}
 	raw := unsafe.Slice((*byte)(unsafe.Pointer(cb.buf)), int(cb.len))
+	var ev abi.DataEvent
 	for off := 0; off+recordHeader <= len(raw); {
 		kind := eventKind(binary.LittleEndian.Uint32(raw[off:]))
 		size := int(binary.LittleEndian.Uint32(raw[off+4:]))
-		rec := raw[off+recordHeader : off+recordHeader+size]
+		rec := raw[off+recordHeader : off+recordHeader+size : off+recordHeader+size]
 		off += recordHeader + (size+7)&^7
 		switch kind {
 		case kindCtrl:
-			b.AddCtrl((*abi.CtrlEvent)(unsafe.Pointer(&rec[0])))
+			v.Ctrl((*abi.CtrlEvent)(unsafe.Pointer(&rec[0])))
 		case kindStats:
-			b.AddStats((*abi.StatsEvent)(unsafe.Pointer(&rec[0])))
+			v.Stats((*abi.StatsEvent)(unsafe.Pointer(&rec[0])))
 		case kindLost:
-			b.AddLost(*(*abi.LostNotice)(unsafe.Pointer(&rec[0])))
+			v.Lost(*(*abi.LostNotice)(unsafe.Pointer(&rec[0])))
 		case kindProc:
-			b.AddProc((*abi.ProcEvent)(unsafe.Pointer(&rec[0])))
+			if pv != nil {
+				pv.Proc((*abi.ProcEvent)(unsafe.Pointer(&rec[0])))
+			}
 		case kindData:
-			attr := *(*abi.DataAttr)(unsafe.Pointer(&rec[0]))
+			ev.DataAttr = *(*abi.DataAttr)(unsafe.Pointer(&rec[0]))
 			// A C bool may hold any byte; a Go bool must be 0 or 1.
-			attr.TryToPrepend = rec[tryToPrepend] != 0
-			b.AddData(&attr, rec[dataAttrSize:])
+			ev.TryToPrepend = rec[tryToPrepend] != 0
+			ev.Payload = rec[dataAttrSize:]
+			v.Data(&ev)
 		}
 	}
 }

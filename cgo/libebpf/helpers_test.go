@@ -126,63 +126,41 @@ func (r *recorder) Stats(e *abi.StatsEvent) {
 func (r *recorder) Lost(n abi.LostNotice) { r.events = append(r.events, recorded{lost: &n}) }
 func (r *recorder) Proc(e *abi.ProcEvent) { p := *e; r.events = append(r.events, recorded{proc: &p}) }
 
-// collect reads batches until n events arrived, failing after a generous deadline.
+// collect polls until n events arrived, failing after a generous deadline.
 func collect(t testing.TB, lib *Library, n int) []recorded {
 	t.Helper()
 	rec := &recorder{}
-	deadline := time.After(30 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for len(rec.events) < n {
-		select {
-		case b, ok := <-lib.Events():
-			require.True(t, ok, "Events closed after %d of %d events", len(rec.events), n)
-			b.Visit(rec)
-			lib.Release(b)
-		case <-deadline:
+		_, _, err := lib.Poll(rec)
+		require.NoError(t, err)
+		if time.Now().After(deadline) {
 			t.Fatalf("got %d of %d events in 30s", len(rec.events), n)
 		}
+		lib.Wait(10 * time.Millisecond)
 	}
 	return rec.events
 }
 
-// stopReading calls Stop while reading Events, as a consumer must, and returns the events that
-// came until Stop returned and those left on Events.
+// stopReading calls Stop and returns the events it delivered from the buffers.
 func stopReading(t testing.TB, lib *Library) []recorded {
 	t.Helper()
 	rec := &recorder{}
-	stopped := make(chan error, 1)
-	go func() { stopped <- lib.Stop() }()
-	deadline := time.After(30 * time.Second)
-	for {
-		select {
-		case b := <-lib.Events():
-			b.Visit(rec)
-			lib.Release(b)
-		case err := <-stopped:
-			require.NoError(t, err)
-			for {
-				select {
-				case b := <-lib.Events():
-					b.Visit(rec)
-					lib.Release(b)
-				default:
-					return rec.events
-				}
-			}
-		case <-deadline:
-			t.Fatalf("Stop did not return in 30s")
-		}
-	}
+	require.NoError(t, lib.Stop(rec))
+	return rec.events
 }
 
 // quiet asserts that no further event arrives within a short wait.
 func quiet(t testing.TB, lib *Library) {
 	t.Helper()
-	select {
-	case b := <-lib.Events():
-		rec := &recorder{}
-		b.Visit(rec)
-		t.Fatalf("unexpected %d more events, first %+v", len(rec.events), rec.events[0])
-	case <-time.After(50 * time.Millisecond):
+	rec := &recorder{}
+	for range 5 {
+		_, _, err := lib.Poll(rec)
+		require.NoError(t, err)
+		if len(rec.events) > 0 {
+			t.Fatalf("unexpected %d more events, first %+v", len(rec.events), rec.events[0])
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

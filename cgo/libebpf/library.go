@@ -5,10 +5,10 @@
 // events from the library's callbacks to Go.
 //
 // Events never cross into Go one by one. The callbacks are C functions that copy each event into
-// one batch in C memory; after every ebpf_poll_events the single poller goroutine decodes the whole
-// batch into a reusable Go Batch and sends it on Events. A consumer releases each batch when done,
-// which bounds memory and, when the consumer falls behind, makes the kernel side count lost events
-// instead of growing a queue.
+// one batch in C memory; Poll runs one ebpf_poll_events and hands every event of that batch to a
+// Visitor in place, on the caller's goroutine: no copy into Go, no hand-off to another goroutine.
+// Wait sleeps until the next poll is worth making. A consumer that falls behind polls late, and the
+// kernel side counts lost events instead of a queue growing.
 //
 // Every call into the library is serialised, as its global state requires.
 package libebpf
@@ -22,6 +22,7 @@ package libebpf
 import "C"
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -61,9 +62,6 @@ type Options struct {
 	// the sleep waits in the kernel buffers (2 MiB of data events per CPU by default: at 40 ms, a
 	// burst from nothing to 50 MB/s per CPU would be needed to fill them). Default 4 × PollInterval.
 	IdleInterval time.Duration
-	// Batches is the number of batches that may be in flight between the poller and the consumer.
-	// Default 4.
-	Batches int
 }
 
 // Library is a loaded and initialised libebpf.so.
@@ -81,14 +79,17 @@ type Library struct {
 	// call serialises every call into the library: its state is global.
 	call sync.Mutex
 	// control serialises Start, Stop and Close against each other.
-	control    sync.Mutex
-	started    bool
-	closed     bool
-	stopReq    chan struct{} // closed to ask the running poller to return
-	pollerDone chan struct{}
+	control sync.Mutex
+	started bool
+	closed  bool
 
-	events chan *abi.Batch
-	free   chan *abi.Batch
+	// The last poll, for the sleep after it (Wait): its return code and the events that came
+	// since the last sleep began.
+	last  C.int32_t
+	cycle time.Time
+	got   int
+
+	lastErr C.int32_t
 
 	counters counters
 }
@@ -116,28 +117,20 @@ func Open(opts Options) (*Library, error) {
 	if opts.IdleInterval <= 0 {
 		opts.IdleInterval = 4 * opts.PollInterval
 	}
-	if opts.Batches <= 0 {
-		opts.Batches = 4
-	}
 	setLogger(opts.Logger)
 	c, how, err := load(opts.Path)
 	if err != nil {
 		return nil, err
 	}
 	l := &Library{
-		c:      c,
-		path:   C.GoString(&c.path[0]),
-		log:    opts.Logger,
-		opts:   opts,
-		events: make(chan *abi.Batch, opts.Batches),
-		free:   make(chan *abi.Batch, opts.Batches),
+		c:    c,
+		path: C.GoString(&c.path[0]),
+		log:  opts.Logger,
+		opts: opts,
 	}
 	l.version = C.GoString(C.netobs_version(c))
 	l.procEvents = C.netobs_has_process_events(c) != 0
 	l.wakeups = C.netobs_has_wait(c) != 0
-	for range opts.Batches {
-		l.free <- new(abi.Batch)
-	}
 	l.log.Info("libebpf: loaded", "file", l.path, "found", how.String(), "version", l.Version(), "process_events", l.procEvents, "watermark_wakeups", l.wakeups)
 
 	var cbtf *C.char
@@ -267,19 +260,6 @@ func (l *Library) StubOffsets() [4]int64 {
 	return o
 }
 
-// Events delivers batches in the order the library produced them. Release each one. The channel
-// is closed by Close.
-func (l *Library) Events() <-chan *abi.Batch { return l.events }
-
-// Release returns a batch for reuse; its events and payloads must not be used afterwards.
-func (l *Library) Release(b *abi.Batch) {
-	b.Reset(0, 0, 0, 0, 0, 0)
-	select {
-	case l.free <- b:
-	default: // not one of ours, or released twice: let the GC have it
-	}
-}
-
 // Counters returns a snapshot of the layer's counters.
 func (l *Library) Counters() abi.Counters {
 	c := &l.counters
@@ -294,10 +274,13 @@ func (l *Library) Counters() abi.Counters {
 	return s
 }
 
-var errClosed = errors.New("libebpf: library is closed")
+var (
+	errClosed     = errors.New("libebpf: library is closed")
+	errNotStarted = errors.New("libebpf: library is not started")
+)
 
-// Start calls ebpf_start and starts the poller. Calling it again while running calls ebpf_start
-// again, as iLogtail does on a config reload; the poller keeps running.
+// Start calls ebpf_start. Calling it again while started calls ebpf_start again, as iLogtail does
+// on a config reload.
 func (l *Library) Start() error {
 	l.control.Lock()
 	defer l.control.Unlock()
@@ -309,9 +292,7 @@ func (l *Library) Start() error {
 	}
 	if !l.started {
 		l.started = true
-		l.stopReq = make(chan struct{})
-		l.pollerDone = make(chan struct{})
-		go l.poll(l.stopReq, l.pollerDone)
+		l.last, l.cycle, l.got = 0, time.Now(), 0
 	}
 	return nil
 }
@@ -326,176 +307,66 @@ func (l *Library) startLibrary() error {
 	return nil
 }
 
-// Stop stops the library producing events, delivers on Events what its buffers still hold, then
-// calls ebpf_stop, which frees them. The consumer must go on reading Events until Stop returns:
-// the last batches wait for free ones. Stopping a stopped library does nothing.
+// Poll runs one ebpf_poll_events and hands every event it brought to v, in production order, on
+// the calling goroutine; process events too when v is an abi.ProcVisitor, and the end of the
+// poll when v is an abi.BatchEnder. Events and payloads are read in place from the C batch: they
+// are valid until the next Poll or Stop (a *abi.DataEvent only until v.Data returns; its Payload
+// until then). drained says the poll emptied every ring (abi.BatchEnder).
 //
-// With netobserver_detach (our library, the replay library) the programs are detached first and
-// the buffers polled until a poll returns nothing: no event is lost. Without it (Alibaba's
-// library) the programs run until ebpf_stop, so the buffers are polled until a short poll, and
-// what is written between that poll and ebpf_stop is freed unread and uncounted.
-func (l *Library) Stop() error {
-	l.control.Lock()
-	defer l.control.Unlock()
-	return l.stopLocked(true)
-}
-
-// stopLocked stops the poller, drains the buffers onto Events when asked, and calls ebpf_stop.
-func (l *Library) stopLocked(drain bool) error {
+// Poll, Wait and Stop are called from one goroutine (the consumer's), which should stay on one
+// thread (runtime.LockOSThread): every C call then runs where the last one ran.
+func (l *Library) Poll(v abi.Visitor) (events int, drained bool, err error) {
 	if !l.started {
-		return nil
+		return 0, false, errNotStarted
 	}
-	l.call.Lock()
-	detached := drain && C.netobs_detach(l.c) != 0
-	l.call.Unlock()
-	atomic.StoreInt32((*int32)(unsafe.Pointer(&l.c.stop_flag)), 1)
-	close(l.stopReq)
-	<-l.pollerDone
-	l.started = false
-	atomic.StoreInt32((*int32)(unsafe.Pointer(&l.c.stop_flag)), 0)
-	if drain {
-		l.drain(detached)
-	}
-	l.call.Lock()
-	rc := C.netobs_stop(l.c)
-	l.call.Unlock()
-	if rc != 0 {
-		return fmt.Errorf("libebpf: ebpf_stop of %s failed: %w", l.path, errnoOf(rc))
-	}
-	return nil
-}
-
-// drainPolls bounds the last polls of a library that goes on producing (no netobserver_detach)
-// on a host busier than one poll can empty.
-const drainPolls = 256
-
-// drain polls what the buffers hold onto Events: until a poll returns nothing when the library
-// stopped producing, else until a short poll (Batch.Drained).
-func (l *Library) drain(detached bool) {
 	max := C.int32_t(l.opts.MaxEventsPerPoll)
-	for range drainPolls {
-		b := <-l.free
-		rc := l.pollOnce(b, max)
-		b.Drained = rc >= 0 && rc < max
-		if b.Len() > 0 {
-			l.counters.batches.Add(1)
-			l.events <- b
-		} else {
-			l.free <- b
-		}
-		if rc < 0 {
-			l.counters.pollErrors.Add(1)
-			l.log.Warn("libebpf: the last poll before ebpf_stop failed", "file", l.path, "error", errnoOf(rc))
-			return
-		}
-		if rc == 0 || (!detached && rc < max) {
-			return
-		}
+	rc := l.pollOnce(v, max)
+	drained = rc >= 0 && rc < max
+	l.last = rc
+	if rc > 0 {
+		l.got += int(rc)
 	}
-	l.log.Warn("libebpf: events still coming after the last polls; the rest is freed by ebpf_stop unread",
-		"file", l.path, "polls", drainPolls, "max_events_per_poll", l.opts.MaxEventsPerPoll)
+	if rc < 0 {
+		l.counters.pollErrors.Add(1)
+		if rc != l.lastErr {
+			l.log.Warn("libebpf: ebpf_poll_events failed", "file", l.path, "error", errnoOf(rc))
+			l.lastErr = rc
+		}
+		return 0, false, fmt.Errorf("libebpf: ebpf_poll_events of %s: %w", l.path, errnoOf(rc))
+	}
+	l.lastErr = 0
+	return int(rc), drained, nil
 }
 
-// Close stops the library, closes Events and unloads the file. Batches already on Events can be
-// read. Unlike Stop it waits for no consumer: what the buffers still hold is freed unread (call
-// Stop first, as the observer does). Closing twice does nothing.
-func (l *Library) Close() error {
-	l.control.Lock()
-	defer l.control.Unlock()
-	if l.closed {
-		return nil
-	}
-	err := l.stopLocked(false)
-	l.closed = true
-	close(l.events)
-	l.call.Lock()
-	C.netobs_close(l.c)
-	l.c = nil
-	l.call.Unlock()
-	return err
-}
-
-func (l *Library) poll(stop <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
+// Wait sleeps until the next poll is worth making, at most limit. After a full poll it returns at
+// once; after a poll that emptied the buffers it sleeps until about half a poll's worth of
+// events is expected at the rate seen since the last sleep (shortPollSleep), IdleInterval after
+// an empty one. With the library's wakeup extension the sleep ends early when a ring passes its
+// fill watermark, so a burst is drained before the ring overflows; the sleep is then in C, on
+// the calling thread, where the Go scheduler does not wake with it.
+func (l *Library) Wait(limit time.Duration) {
 	max := C.int32_t(l.opts.MaxEventsPerPoll)
-	var lastErr C.int32_t
-	idle := time.NewTimer(0)
-	defer idle.Stop()
-	// The events that came since the last sleep began, for the rate that sizes the next one.
-	cycle, got := time.Now(), 0
-	for {
-		var b *abi.Batch
-		select {
-		case b = <-l.free:
-		case <-stop:
-			return
+	if l.last >= max || limit <= 0 {
+		return
+	}
+	now := time.Now()
+	d := l.opts.IdleInterval
+	if l.last > 0 {
+		d = l.opts.shortPollSleep(l.got, now.Sub(l.cycle), int(max))
+	}
+	l.cycle, l.got = now, 0
+	d = min(d, limit)
+	switch {
+	case l.wakeups:
+		if C.netobs_wait(l.c, C.int64_t(d)) > 0 {
+			l.counters.wakeups.Add(1)
 		}
-		rc := l.pollOnce(b, max)
-		b.Drained = rc >= 0 && rc < max
-		if rc > 0 {
-			got += int(rc)
-		}
-		if b.Len() > 0 {
-			l.counters.batches.Add(1)
-			l.events <- b // never blocks: there are as many batches as slots
-		} else {
-			l.free <- b
-		}
-		switch {
-		case rc == C.EBPF_POLL_STOPPED:
-			return
-		case rc < 0:
-			l.counters.pollErrors.Add(1)
-			if rc != lastErr {
-				l.log.Warn("libebpf: ebpf_poll_events failed", "file", l.path, "error", errnoOf(rc))
-				lastErr = rc
-			}
-		default:
-			lastErr = 0
-		}
-		switch {
-		case rc < max && l.wakeups:
-			// The library wakes this sleep when a ring passes its fill watermark, so the
-			// rate-sized sleep is a bet that may lose: a burst, or a poller starved of CPU,
-			// is drained before the ring overflows.
-			d := l.opts.IdleInterval
-			if rc > 0 {
-				now := time.Now()
-				d = l.opts.shortPollSleep(got, now.Sub(cycle), int(max))
-				cycle, got = now, 0
-			} else {
-				cycle, got = time.Now(), 0
-			}
-			if C.netobs_wait(l.c, C.int64_t(d)) > 0 {
-				l.counters.wakeups.Add(1)
-			}
-			select {
-			case <-stop:
-				return
-			default:
-			}
-		case rc == 0:
-			// Nothing at all: sleep in C, where the Go scheduler does not wake with the thread
-			// (see netobs_idle). Not while events flow: a goroutine blocked in C for 10 ms
-			// makes the runtime hand its P to another thread and take one back, which costs
-			// more than a timer when the consumer is busy.
-			cycle, got = time.Now(), 0
-			C.netobs_idle(C.int64_t(l.opts.IdleInterval))
-			select {
-			case <-stop:
-				return
-			default:
-			}
-		case rc < max:
-			now := time.Now()
-			idle.Reset(l.opts.shortPollSleep(got, now.Sub(cycle), int(max)))
-			cycle, got = now, 0
-			select {
-			case <-idle.C:
-			case <-stop:
-				return
-			}
-		}
+	case l.last == 0:
+		C.netobs_idle(C.int64_t(d))
+	default:
+		// Events flow: a Go timer, not a sleep in C, which would make the runtime hand this
+		// thread's P to another and take one back.
+		time.Sleep(d)
 	}
 }
 
@@ -512,31 +383,135 @@ func (o *Options) shortPollSleep(got int, elapsed time.Duration, limit int) time
 	return min(max(d, o.PollInterval), o.IdleInterval)
 }
 
-// pollOnce runs one ebpf_poll_events and decodes what its callbacks copied into b, whatever the
-// return code: a poll interrupted by the stop flag may still have delivered events.
-func (l *Library) pollOnce(b *abi.Batch, max C.int32_t) C.int32_t {
+// Stop stops the library producing events, hands v what its buffers still hold (as Poll does;
+// v may be nil to discard it), then calls ebpf_stop, which frees them. Stopping a stopped library
+// does nothing.
+//
+// With netobserver_detach (our library, the replay library) the programs are detached first and
+// the buffers polled until a poll returns nothing: no event is lost. Without it (Alibaba's
+// library) the programs run until ebpf_stop, so the buffers are polled until a short poll, and
+// what is written between that poll and ebpf_stop is freed unread and uncounted.
+func (l *Library) Stop(v abi.Visitor) error {
+	l.control.Lock()
+	defer l.control.Unlock()
+	return l.stopLocked(v, true)
+}
+
+// stopLocked drains the buffers into v when asked, and calls ebpf_stop.
+func (l *Library) stopLocked(v abi.Visitor, drain bool) error {
+	if !l.started {
+		return nil
+	}
+	l.started = false
+	if drain {
+		l.call.Lock()
+		detached := C.netobs_detach(l.c) != 0
+		l.call.Unlock()
+		l.drain(v, detached)
+	}
+	l.call.Lock()
+	rc := C.netobs_stop(l.c)
+	l.call.Unlock()
+	if rc != 0 {
+		return fmt.Errorf("libebpf: ebpf_stop of %s failed: %w", l.path, errnoOf(rc))
+	}
+	return nil
+}
+
+// drainPolls bounds the last polls of a library that goes on producing (no netobserver_detach)
+// on a host busier than one poll can empty.
+const drainPolls = 256
+
+// drain polls what the buffers hold into v: until a poll returns nothing when the library
+// stopped producing, else until a short poll.
+func (l *Library) drain(v abi.Visitor, detached bool) {
+	if v == nil {
+		v = discard{}
+	}
+	max := C.int32_t(l.opts.MaxEventsPerPoll)
+	for range drainPolls {
+		rc := l.pollOnce(v, max)
+		if rc < 0 {
+			l.counters.pollErrors.Add(1)
+			l.log.Warn("libebpf: the last poll before ebpf_stop failed", "file", l.path, "error", errnoOf(rc))
+			return
+		}
+		if rc == 0 || (!detached && rc < max) {
+			return
+		}
+	}
+	l.log.Warn("libebpf: events still coming after the last polls; the rest is freed by ebpf_stop unread",
+		"file", l.path, "polls", drainPolls, "max_events_per_poll", l.opts.MaxEventsPerPoll)
+}
+
+// discard is the visitor of a Stop that keeps nothing.
+type discard struct{}
+
+func (discard) Ctrl(*abi.CtrlEvent)   {}
+func (discard) Data(*abi.DataEvent)   {}
+func (discard) Stats(*abi.StatsEvent) {}
+func (discard) Lost(abi.LostNotice)   {}
+
+// Close stops the library without draining it (what the buffers still hold is freed unread:
+// call Stop first, as the observer does) and unloads the file. Closing twice does nothing.
+func (l *Library) Close() error {
+	l.control.Lock()
+	defer l.control.Unlock()
+	if l.closed {
+		return nil
+	}
+	err := l.stopLocked(nil, false)
+	l.closed = true
+	l.call.Lock()
+	C.netobs_close(l.c)
+	l.c = nil
+	l.call.Unlock()
+	return err
+}
+
+// pollOnce runs one ebpf_poll_events, counts what came, and hands it to v (whatever the return
+// code: a failed poll may still have delivered events), then ends the batch.
+func (l *Library) pollOnce(v abi.Visitor, max C.int32_t) C.int32_t {
 	l.call.Lock()
 	rc := C.netobs_poll(l.c, max)
-	decode(b, &l.c.batch)
 	l.call.Unlock()
-	l.account(b, &l.c.batch)
+	cb := &l.c.batch
+	l.account(cb)
+	pv, _ := v.(abi.ProcVisitor)
+	visit(v, pv, cb)
+	if e, ok := v.(abi.BatchEnder); ok && cb.records > 0 {
+		e.EndBatch(rc >= 0 && rc < max)
+	}
 	return rc
 }
 
-func (l *Library) account(b *abi.Batch, cb *C.struct_netobs_batch) {
+func (l *Library) account(cb *C.struct_netobs_batch) {
 	c := &l.counters
 	c.polls.Add(1)
-	c.ctrl.Add(uint64(len(b.Ctrl)))
-	c.data.Add(uint64(len(b.Data)))
-	c.stats.Add(uint64(len(b.Stats)))
-	c.proc.Add(uint64(len(b.Proc)))
-	c.lostNotices.Add(uint64(len(b.Lost)))
+	if cb.records > 0 {
+		c.batches.Add(1)
+	}
+	c.ctrl.Add(uint64(cb.ctrl))
+	c.data.Add(uint64(cb.data))
+	c.stats.Add(uint64(cb.stats))
+	c.proc.Add(uint64(cb.proc))
+	c.lostNotices.Add(uint64(cb.lost))
 	c.payloadBytes.Add(uint64(cb.payload_bytes))
 	c.oversized.Store(uint64(cb.oversized))
 	c.batchDrops.Store(uint64(cb.dropped))
-	for _, n := range b.Lost {
-		if int(n.Which) < len(c.lost) {
-			c.lost[n.Which].Add(n.Count)
+	if cb.lost == 0 {
+		return
+	}
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(cb.buf)), int(cb.len))
+	for off := 0; off+recordHeader <= len(raw); {
+		kind := eventKind(binary.LittleEndian.Uint32(raw[off:]))
+		size := int(binary.LittleEndian.Uint32(raw[off+4:]))
+		if kind == kindLost {
+			n := (*abi.LostNotice)(unsafe.Pointer(&raw[off+recordHeader]))
+			if int(n.Which) < len(c.lost) {
+				c.lost[n.Which].Add(n.Count)
+			}
 		}
+		off += recordHeader + (size+7)&^7
 	}
 }

@@ -15,12 +15,9 @@ import (
 	"github.com/netobserver/netobserver/cgo/libebpf"
 )
 
-// Consumer takes the events of each batch, then hears that the batch ended and whether its poll
-// emptied the library's buffers (abi.Batch.Drained).
-type Consumer interface {
-	abi.Visitor
-	EndBatch(drained bool)
-}
+// Consumer takes the events of each poll, then hears that the poll's events ended and whether it
+// emptied the library's buffers.
+type Consumer = abi.BatchEnder
 
 // Library returns the path of the replay library `make build` produced.
 func Library(t testing.TB) string {
@@ -86,26 +83,18 @@ func RunFile(t testing.TB, path string, maxEvents int, c Consumer) abi.Counters 
 	if err := lib.Start(); err != nil {
 		t.Fatal(err)
 	}
-	consume := func(b *abi.Batch) {
-		b.Visit(c)
-		c.EndBatch(b.Drained)
-		lib.Release(b)
-	}
-	deadline := time.After(60 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !lib.Finished() {
-		select {
-		case b := <-lib.Events():
-			consume(b)
-		case <-time.After(5 * time.Millisecond):
-		case <-deadline:
+		if time.Now().After(deadline) {
 			t.Fatal("the replay did not finish in 60s")
 		}
+		if _, _, err := lib.Poll(c); err != nil {
+			t.Fatal(err)
+		}
+		lib.Wait(5 * time.Millisecond)
 	}
-	if err := lib.Close(); err != nil {
+	if err := lib.Stop(c); err != nil {
 		t.Fatal(err)
-	}
-	for b := range lib.Events() {
-		consume(b)
 	}
 	return lib.Counters()
 }
