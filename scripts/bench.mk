@@ -23,9 +23,9 @@ bench-observer: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/connhold $(BIN)/pace
 # A/B of the observer at another revision against this tree's build, interleaved in one run (nginx +
 # wrk CPU per request: off, BASE, bin/). BASE is built in a temporary git worktree, then removed.
 #
-#   make bench-compare BASE=<git rev> [ROUNDS=4] [DURATION=5]
+#   make bench-compare BASE=<git rev> [ROUNDS=4] [DURATION=5] [RATE=<req/s>: tools/pace at that rate]
 .PHONY: bench-compare
-bench-compare: $(BIN)/netobserver $(BIN)/libebpf.so
+bench-compare: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/pace
 	@test -n "$(BASE)" || { echo "make bench-compare: BASE=<git rev> is required" >&2; exit 2; }
 	@wt=$$(mktemp -d /tmp/netobserver-base.XXXXXX) && \
 	git worktree add -q --detach "$$wt" "$(BASE)" && \
