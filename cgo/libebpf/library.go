@@ -94,6 +94,11 @@ type Library struct {
 
 	lastErr C.int32_t
 
+	// wake is a dup of the library's wakeup descriptor in Go's poller (netobserver_wakeup_fd):
+	// Wait parks the goroutine on it instead of blocking the thread in C. nil without it.
+	wake    *os.File
+	wakeRaw syscall.RawConn
+
 	counters counters
 }
 
@@ -148,7 +153,32 @@ func Open(opts Options) (*Library, error) {
 		C.netobs_close(c)
 		return nil, fmt.Errorf("libebpf: ebpf_init of %s failed: %w (see the library's messages above)", l.path, errnoOf(rc))
 	}
+	if l.wakeups && os.Getenv("NETOBSERVER_WAKEUP_FD") != "off" {
+		l.wake, l.wakeRaw = pollable(int(C.netobs_wakeup_fd(c)))
+	}
 	return l, nil
+}
+
+// pollable returns a dup of fd that Go's poller waits on, or nil when fd is not valid.
+func pollable(fd int) (*os.File, syscall.RawConn) {
+	if fd < 0 {
+		return nil, nil
+	}
+	dup, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if errno != 0 {
+		return nil, nil
+	}
+	if err := syscall.SetNonblock(int(dup), true); err != nil {
+		syscall.Close(int(dup))
+		return nil, nil
+	}
+	f := os.NewFile(dup, "libebpf wakeup")
+	raw, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, nil
+	}
+	return f, raw
 }
 
 // load finds, checks and dlopens the library and resolves its symbols.
@@ -371,6 +401,19 @@ func (l *Library) Wait(limit time.Duration) {
 	l.cycle, l.got = now, 0
 	d = min(d, limit)
 	switch {
+	case l.wake != nil:
+		// Parked in Go's poller: the thread and its P are free, and no thread is blocked in C
+		// for the runtime to take the P back from. netobserver_wait_events(0) takes the
+		// readiness (the descriptor's edge comes again only after it).
+		l.wake.SetReadDeadline(now.Add(d))
+		woke := false
+		l.wakeRaw.Read(func(uintptr) bool {
+			woke = C.netobs_wait(l.c, 0) > 0
+			return woke
+		})
+		if woke {
+			l.counters.wakeups.Add(1)
+		}
 	case l.wakeups:
 		if C.netobs_wait(l.c, C.int64_t(d)) > 0 {
 			l.counters.wakeups.Add(1)
@@ -476,6 +519,9 @@ func (l *Library) Close() error {
 	}
 	err := l.stopLocked(nil, false)
 	l.closed = true
+	if l.wake != nil {
+		l.wake.Close()
+	}
 	l.call.Lock()
 	C.netobs_close(l.c)
 	l.c = nil
