@@ -84,7 +84,7 @@ round() {
     grep -q "netobserver: observing" "$work/observer.log" || { echo "bench-compare: $2/netobserver did not start:" >&2; cat "$work/observer.log" >&2; exit 1; }
     sleep 1
   fi
-  o0=$(cpu_of "$obs"); n0=$(cpu_of "$worker")
+  o0=$(cpu_ns_of "$obs"); n0=$(cpu_of "$worker")
   if [ -n "$rate" ]; then
     # pace prints "requests N errors E rate R ...": the same fields as wrk's, for the awk below.
     out=$(ip netns exec "$cli" /usr/bin/time -f "wrkcpu %U %S" "$b/pace" -addr 10.253.7.1:8080 -rate "$rate" -c 8 -d "${duration}s" 2>&1 |
@@ -92,7 +92,7 @@ round() {
   else
     out=$(ip netns exec "$cli" /usr/bin/time -f "wrkcpu %U %S" wrk -t1 -c16 -d"${duration}s" http://10.253.7.1:8080/ 2>&1)
   fi
-  o1=$(cpu_of "$obs"); n1=$(cpu_of "$worker")
+  o1=$(cpu_ns_of "$obs"); n1=$(cpu_of "$worker")
   lost=0
   if [ -n "$obs" ]; then
     stop_pid "$obs"; obs=

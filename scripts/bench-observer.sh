@@ -196,9 +196,9 @@ counts_of() {
 # Prints "requests/s cpu-seconds-per-request netobserver-cpu-seconds-per-request".
 nginx_round() {
   local c0 n0 c1 n1 out
-  c0=$(cpu_of "$obs"); n0=$(cpu_of "$worker")
+  c0=$(cpu_ns_of "$obs"); n0=$(cpu_of "$worker")
   out=$(ip netns exec "$cli" /usr/bin/time -f "wrkcpu %U %S" wrk -t1 -c16 -d"${duration}s" "http://$srv_ip:8080/" 2>&1)
-  c1=$(cpu_of "$obs"); n1=$(cpu_of "$worker")
+  c1=$(cpu_ns_of "$obs"); n1=$(cpu_of "$worker")
   awk -v c="$(sub "$c1" "$c0")" -v n="$(sub "$n1" "$n0")" '
     /requests in/ {reqs = $1} /Requests\/sec/ {rps = $2} /^wrkcpu/ {w = $2 + $3}
     END {printf "%s %.9f %.9f\n", rps, (c + n + w) / reqs, c / reqs}' <<<"$out"
@@ -206,10 +206,10 @@ nginx_round() {
 # Prints "requests/s cpu-seconds-per-request netobserver-cpu-seconds-per-request" for SET then GET, REDIS_N each, 50 clients, no pipelining.
 redis_round() {
   local c0 r0 c1 r1 out
-  c0=$(cpu_of "$obs"); r0=$(cpu_of "$redis")
+  c0=$(cpu_ns_of "$obs"); r0=$(cpu_of "$redis")
   out=$(ip netns exec "$cli" /usr/bin/time -f "rbcpu %U %S" redis-benchmark -h "$srv_ip" -p 6379 -t set,get \
         -n "$redis_n" -c 50 -P 1 --csv 2>&1)
-  c1=$(cpu_of "$obs"); r1=$(cpu_of "$redis")
+  c1=$(cpu_ns_of "$obs"); r1=$(cpu_of "$redis")
   awk -F'[",]+' -v c="$(sub "$c1" "$c0")" -v r="$(sub "$r1" "$r0")" -v n="$redis_n" '
     /^"(SET|GET)"/ {t += n / $3; k++} /^rbcpu/ {split($0, a, " "); w = a[2] + a[3]}
     END {if (k != 2) {print "redis-benchmark output not understood" > "/dev/stderr"; exit 1}
@@ -219,14 +219,14 @@ redis_round() {
 # repeated for DURATION / 2 seconds (at least once, at most 200 times).
 fileio_round() {
   local c0 c1 t0 t1 cpu=0 passes=0
-  c0=$(cpu_of "$obs"); t0=$(now)
+  c0=$(cpu_ns_of "$obs"); t0=$(now)
   while [ $passes -lt 200 ]; do
     cpu=$(add "$cpu" "$( { /usr/bin/time -f "%U %S" dd if=/dev/zero of="$iofile" bs="$dd_bs" count="$dd_count" conv=notrunc status=none; \
            /usr/bin/time -f "%U %S" dd if="$iofile" of=/dev/null bs="$dd_bs" status=none; } 2>&1 | awk '{s += $1 + $2} END {print s}')")
     passes=$((passes + 1))
     [ $(( $(now) - t0 )) -lt $((duration * 500000000)) ] || break
   done
-  t1=$(now); c1=$(cpu_of "$obs")
+  t1=$(now); c1=$(cpu_ns_of "$obs")
   awk -v b="$(( $(numfmt --from=iec "${dd_bs^^}") * dd_count * 2 * passes ))" -v ns=$((t1 - t0)) -v cpu="$(add "$cpu" "$(sub "$c1" "$c0")")" \
     -v c="$(sub "$c1" "$c0")" 'BEGIN {printf "%.0f %.15f %.4f\n", b / (ns / 1e9), cpu / b, c / (ns / 1e9)}'
 }
@@ -277,9 +277,9 @@ for rate in ${rates:+$rates max}; do
     args=(-t"$threads" -c"$c" -s "$work/pace.lua"); label="wrk -t$threads -c$c, delay() $d ms"
   fi
   read -r lost0 data0 < <(metrics | counts_of)
-  c0=$(cpu_of "$obs"); t0=$(now)
+  c0=$(cpu_ns_of "$obs"); t0=$(now)
   out=$(ip netns exec "$cli" wrk "${args[@]}" -d"${duration}s" "http://$srv_ip:8080/" 2>&1)
-  t1=$(now); c1=$(cpu_of "$obs")
+  t1=$(now); c1=$(cpu_ns_of "$obs")
   rss=$(mem_of "$obs" VmRSS); hwm=$(mem_of "$obs" VmHWM)
   read -r lost1 data1 < <(metrics | counts_of)
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
@@ -295,7 +295,7 @@ idle_cpu=
 if [[ $phases == *" idle "* ]]; then
   start_observer
   sleep 2
-  c0=$(cpu_of "$obs"); t0=$(now); sleep "$idle_s"; c1=$(cpu_of "$obs"); t1=$(now)
+  c0=$(cpu_ns_of "$obs"); t0=$(now); sleep "$idle_s"; c1=$(cpu_ns_of "$obs"); t1=$(now)
   idle_cpu=$(awk -v c="$(sub "$c1" "$c0")" -v ns=$((t1 - t0)) 'BEGIN {printf "%.3f", 100 * c / (ns / 1e9)}')
   rss_idle=$(mem_of "$obs" VmRSS)
   stop_observer
