@@ -4,7 +4,15 @@ go 1.24.0
 
 require github.com/stretchr/testify v1.12.1
 
-require golang.org/x/sys v0.41.0
+require (
+	github.com/json-iterator/go v1.1.12
+	golang.org/x/sys v0.41.0
+)
+
+require (
+	github.com/modern-go/concurrent v0.0.0-20180228061459-e0a39a4cb421 // indirect
+	github.com/modern-go/reflect2 v1.0.2 // indirect
+)
 
 require (
 	github.com/klauspost/compress v1.18.4 // indirect

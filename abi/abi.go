@@ -14,39 +14,32 @@ const MaxPayload = 16384
 // SampleAll is the sampling rate that keeps every connection (DATA_SAMPLE_ALL).
 const SampleAll = 100
 
+// The String methods of the ABI's enums are generated: each name is its constant's line comment,
+// as iLogtail's config, records and the trace format spell it.
+//go:generate go run golang.org/x/tools/cmd/stringer@v0.53.0 -linecomment -output enums_string.go -type Protocol,Role,MessageType,Direction,EventType,Syscall,CallbackType,ProcType
+
 // Protocol is the L7 protocol the kernel side detected on a connection (support_proto_e).
 type Protocol uint32
 
 // Protocols, numbered as the ABI numbers them.
 const (
-	ProtoUnknown Protocol = iota
-	ProtoHTTP
-	ProtoMySQL
-	ProtoDNS
-	ProtoRedis
-	ProtoKafka
-	ProtoPGSQL
-	ProtoMongo
-	ProtoDubbo
-	ProtoHSF
-	numProtocols
+	ProtoUnknown Protocol = iota // unknown
+	ProtoHTTP                    // http
+	ProtoMySQL                   // mysql
+	ProtoDNS                     // dns
+	ProtoRedis                   // redis
+	ProtoKafka                   // kafka
+	ProtoPGSQL                   // pgsql
+	ProtoMongo                   // mongo
+	ProtoDubbo                   // dubbo
+	ProtoHSF                     // hsf
 )
-
-var protocolNames = [numProtocols]string{"unknown", "http", "mysql", "dns", "redis", "kafka", "pgsql", "mongo", "dubbo", "hsf"}
-
-// String returns the protocol's name as iLogtail's config and records spell it.
-func (p Protocol) String() string {
-	if p < numProtocols {
-		return protocolNames[p]
-	}
-	return fmt.Sprintf("protocol(%d)", uint32(p))
-}
 
 // ParseProtocol returns the protocol named name (case-insensitive), as Common.IncludeProtocols
 // spells them.
 func ParseProtocol(name string) (Protocol, bool) {
-	for p := ProtoHTTP; p < numProtocols; p++ {
-		if strings.EqualFold(protocolNames[p], name) {
+	for p := ProtoHTTP; p <= ProtoHSF; p++ {
+		if strings.EqualFold(p.String(), name) {
 			return p, true
 		}
 	}
@@ -58,147 +51,75 @@ type Role uint32
 
 // Roles.
 const (
-	RoleUnknown Role = 0x01
-	RoleClient  Role = 0x02
-	RoleServer  Role = 0x04
+	RoleUnknown Role = 0x01 // unknown
+	RoleClient  Role = 0x02 // client
+	RoleServer  Role = 0x04 // server
 )
-
-func (r Role) String() string {
-	switch r {
-	case RoleUnknown:
-		return "unknown"
-	case RoleClient:
-		return "client"
-	case RoleServer:
-		return "server"
-	}
-	return fmt.Sprintf("role(%#x)", uint32(r))
-}
 
 // MessageType is what the kernel side guessed a data event carries (support_type_e).
 type MessageType uint32
 
 // Message types.
 const (
-	TypeUnknown MessageType = iota
-	TypeRequest
-	TypeResponse
+	TypeUnknown  MessageType = iota // unknown
+	TypeRequest                     // request
+	TypeResponse                    // response
 )
-
-func (t MessageType) String() string {
-	switch t {
-	case TypeUnknown:
-		return "unknown"
-	case TypeRequest:
-		return "request"
-	case TypeResponse:
-		return "response"
-	}
-	return fmt.Sprintf("type(%d)", uint32(t))
-}
 
 // Direction is the way data moved through the traced process's socket (support_direction_e).
 type Direction uint32
 
-// Directions.
+// Directions: ingress is read and recv*, egress write and send*.
 const (
-	DirUnknown Direction = iota
-	DirIngress           // read, recv*
-	DirEgress            // write, send*
+	DirUnknown Direction = iota // unknown
+	DirIngress                  // ingress
+	DirEgress                   // egress
 )
-
-func (d Direction) String() string {
-	switch d {
-	case DirUnknown:
-		return "unknown"
-	case DirIngress:
-		return "ingress"
-	case DirEgress:
-		return "egress"
-	}
-	return fmt.Sprintf("direction(%d)", uint32(d))
-}
 
 // EventType tells a connect event from a close event (support_event_e).
 type EventType uint32
 
 // Control event types.
 const (
-	EventConnect EventType = iota
-	EventClose
+	EventConnect EventType = iota // connect
+	EventClose                    // close
 )
-
-func (t EventType) String() string {
-	switch t {
-	case EventConnect:
-		return "connect"
-	case EventClose:
-		return "close"
-	}
-	return fmt.Sprintf("event(%d)", uint32(t))
-}
 
 // Syscall is the system call that moved a data event's bytes (support_syscall_e).
 type Syscall uint32
 
 // System calls.
 const (
-	SyscallUnknown Syscall = iota
-	SyscallWrite
-	SyscallRead
-	SyscallSend
-	SyscallRecv
-	SyscallSendTo
-	SyscallRecvFrom
-	SyscallSendMsg
-	SyscallRecvMsg
-	SyscallMmap
-	SyscallSockAlloc
-	SyscallAccept
-	SyscallAccept4
-	SyscallSecuritySendMsg
-	SyscallSecurityRecvMsg
-	SyscallSendMmsg
-	SyscallRecvMmsg
-	SyscallWriteV
-	SyscallReadV
-	numSyscalls
+	SyscallUnknown         Syscall = iota // unknown
+	SyscallWrite                          // write
+	SyscallRead                           // read
+	SyscallSend                           // send
+	SyscallRecv                           // recv
+	SyscallSendTo                         // sendto
+	SyscallRecvFrom                       // recvfrom
+	SyscallSendMsg                        // sendmsg
+	SyscallRecvMsg                        // recvmsg
+	SyscallMmap                           // mmap
+	SyscallSockAlloc                      // sockalloc
+	SyscallAccept                         // accept
+	SyscallAccept4                        // accept4
+	SyscallSecuritySendMsg                // security_sendmsg
+	SyscallSecurityRecvMsg                // security_recvmsg
+	SyscallSendMmsg                       // sendmmsg
+	SyscallRecvMmsg                       // recvmmsg
+	SyscallWriteV                         // writev
+	SyscallReadV                          // readv
 )
-
-var syscallNames = [numSyscalls]string{"unknown", "write", "read", "send", "recv", "sendto", "recvfrom",
-	"sendmsg", "recvmsg", "mmap", "sockalloc", "accept", "accept4", "security_sendmsg",
-	"security_recvmsg", "sendmmsg", "recvmmsg", "writev", "readv"}
-
-func (s Syscall) String() string {
-	if s < numSyscalls {
-		return syscallNames[s]
-	}
-	return fmt.Sprintf("syscall(%d)", uint32(s))
-}
 
 // CallbackType names one of the library's three event streams (callback_type_e).
 type CallbackType uint32
 
-// Event streams.
+// Event streams: CTRL_HAND, DATA_HAND, STAT_HAND.
 const (
-	CtrlEvents  CallbackType = iota // CTRL_HAND
-	DataEvents                      // DATA_HAND
-	StatsEvents                     // STAT_HAND
+	CtrlEvents  CallbackType = iota // ctrl
+	DataEvents                      // data
+	StatsEvents                     // stats
 )
-
-func (c CallbackType) String() string {
-	switch c {
-	case CtrlEvents:
-		return "ctrl"
-	case DataEvents:
-		return "data"
-	case StatsEvents:
-		return "stats"
-	case ProcessEvents:
-		return "proc"
-	}
-	return fmt.Sprintf("callback(%d)", uint32(c))
-}
 
 // Address families found in SockAddr.Family.
 const (

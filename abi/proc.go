@@ -2,30 +2,18 @@ package abi
 
 import (
 	"bytes"
-	"fmt"
 )
 
 // ProcType says what happened to a process (netobserver_proc_type_e).
 type ProcType uint32
 
-// Process event types.
+// Process event types: exec, the process replaced its program; fork, a new process, which shares
+// its parent's argv and cgroup; exit, the process's last thread exited.
 const (
-	ProcExec ProcType = 1 // the process replaced its program
-	ProcFork ProcType = 2 // a new process; it shares its parent's argv and cgroup
-	ProcExit ProcType = 3 // the process's last thread exited
+	ProcExec ProcType = 1 // exec
+	ProcFork ProcType = 2 // fork
+	ProcExit ProcType = 3 // exit
 )
-
-func (t ProcType) String() string {
-	switch t {
-	case ProcExec:
-		return "exec"
-	case ProcFork:
-		return "fork"
-	case ProcExit:
-		return "exit"
-	}
-	return fmt.Sprintf("proc(%d)", uint32(t))
-}
 
 // Process event flags.
 const (
@@ -38,7 +26,7 @@ const (
 
 // ProcessEvents is the lost-notice stream of process events (PROC_HAND). It is not a
 // CallbackType of the ABI: only a library with the process extension reports it.
-const ProcessEvents CallbackType = 3
+const ProcessEvents CallbackType = 3 // proc
 
 // MaxProcArgs and MaxProcCgroup are the argv bytes and the bytes of each cgroup path component a
 // process event carries (NETOBSERVER_PROC_ARGS, NETOBSERVER_PROC_CGROUP).

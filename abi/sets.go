@@ -14,7 +14,7 @@ const NoProtocols ProtocolSet = 0
 func ProtocolsOf(ps ...Protocol) ProtocolSet {
 	var s ProtocolSet
 	for _, p := range ps {
-		if p > ProtoUnknown && p < numProtocols {
+		if p > ProtoUnknown && p <= ProtoHSF {
 			s |= 1 << (p - 1)
 		}
 	}
@@ -23,7 +23,7 @@ func ProtocolsOf(ps ...Protocol) ProtocolSet {
 
 // Has reports whether the set enables data events of protocol p.
 func (s ProtocolSet) Has(p Protocol) bool {
-	if p <= ProtoUnknown || p >= numProtocols {
+	if p <= ProtoUnknown || p > ProtoHSF {
 		return false
 	}
 	return s == AllProtocols || s&(1<<(p-1)) != 0
@@ -31,7 +31,7 @@ func (s ProtocolSet) Has(p Protocol) bool {
 
 // Valid reports whether the set is AllProtocols or a bitmask of the ABI's protocols.
 func (s ProtocolSet) Valid() bool {
-	return s == AllProtocols || (s >= 0 && s < 1<<(numProtocols-1))
+	return s == AllProtocols || (s >= 0 && s < 1<<ProtoHSF)
 }
 
 // ConnKey is a key of the kernel connection map.

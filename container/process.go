@@ -1,16 +1,3 @@
-// Package container says who a process is and whether the user wants to see it. It owns:
-//
-//   - /proc: a process's command as iLogtail derived it and its start time (Procfs.Process);
-//   - cgroups: the container id and pod uid in /proc/<pid>/cgroup, v1 and v2, for the Docker,
-//     containerd, CRI-O and kubepods layouts (Procfs.Cgroup, ParseCgroup);
-//   - Docker: container name, image, labels, env and Kubernetes identity from the Docker Engine
-//     API, listed every FlushMetaInterval and inspected on demand under a rate limit, degrading
-//     to host mode without a daemon (Docker);
-//   - the Resolver: pid → Identity (running mode, the records' process fields in schema A's
-//     order, the aggregation group), cached per process;
-//   - the Filter: iLogtail's Include/Exclude process, container and Kubernetes criteria.
-//
-// Sub-package netlink (sock_diag lookups of sockets) is separate.
 package container
 
 import (
@@ -43,7 +30,7 @@ type Procfs struct {
 	KeepCmdSecrets bool
 }
 
-// NoProcfs is a proc filesystem without processes, for events recorded on another host.
+// NoProcfs is a proc filesystem without processes, for the events of a trace made on another host.
 var NoProcfs = Procfs{Root: os.DevNull}
 
 func (p Procfs) root() string {
@@ -103,8 +90,8 @@ func startTime(stat []byte) (uint64, error) {
 	return strconv.ParseUint(fields[startTimeAfterCmd], 10, 64)
 }
 
-// RawProcess is what /proc shows of a process, unprocessed: for recording it as the kernel's
-// process events would have reported it.
+// RawProcess is what /proc shows of a process, unprocessed: for writing it to a trace as the
+// kernel's process events would have reported it.
 type RawProcess struct {
 	PID, PPID uint32
 	StartTime uint64 // clock ticks after boot

@@ -10,24 +10,14 @@ import (
 // Mode is how a process runs, as records' _running_mode_ says.
 type Mode uint8
 
-// Running modes.
+// Running modes, named as the records' _running_mode_ says.
+//
+//go:generate go run golang.org/x/tools/cmd/stringer@v0.53.0 -linecomment -type Mode -output enums_string.go
 const (
-	ModeHost Mode = iota
-	ModeContainer
-	ModeKubernetes
+	ModeHost       Mode = iota // host
+	ModeContainer              // container
+	ModeKubernetes             // kubernetes
 )
-
-// String returns the record value: host, container or kubernetes.
-func (m Mode) String() string {
-	switch m {
-	case ModeContainer:
-		return "container"
-	case ModeKubernetes:
-		return "kubernetes"
-	default:
-		return "host"
-	}
-}
 
 // Identity is who a process is: what records show of it, what filters decide on, and the group
 // its records aggregate under. An Identity is immutable once returned; share it freely.
@@ -197,9 +187,9 @@ func (r *Resolver) withContainer(pid uint32, start uint64, cmd string, cg Cgroup
 }
 
 // UnknownProcess is the identity of a process gone before it could be read: a host process
-// known only by its pid.
+// known only by its pid (start time 0: unknown).
 func UnknownProcess(pid uint32) *Identity {
-	return &Identity{PID: pid, Mode: ModeHost, Group: "pid:" + strconv.FormatUint(uint64(pid), 10) + ":"}
+	return hostIdentity(pid, 0, "", Cgroup{}, false)
 }
 
 func hostIdentity(pid uint32, start uint64, cmd string, cg Cgroup, pending bool) *Identity {

@@ -1,5 +1,3 @@
-// Package record defines what netobserver writes: iLogtail log entries, each a time and an ordered
-// list of key/value strings, and the Flusher interface every output implements.
 package record
 
 // Field is one key/value of a record. Keys keep the order the schema gives them.

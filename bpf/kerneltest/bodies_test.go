@@ -155,15 +155,13 @@ func TestBigBodiesAtConcurrency(t *testing.T) {
 // exports HTTP bodies as sizes (bpf/README.md).
 func (c *capture) requireBodyBound(t *testing.T) {
 	t.Helper()
-	c.log.mu.Lock()
-	defer c.log.mu.Unlock()
-	for _, m := range c.log.msgs {
+	for _, m := range c.log.Messages() {
 		if strings.Contains(m, "syscall hooks: tp_btf") {
 			return
 		}
 	}
 	t.Fatalf("the library did not load the tp_btf hook set, which bounds HTTP bodies; it said:\n%s",
-		strings.Join(c.log.msgs, "\n"))
+		c.log.Text())
 }
 
 func joinedAll(evs []event) []byte {

@@ -2,12 +2,9 @@ package kerneltest
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +12,7 @@ import (
 	"github.com/netobserver/netobserver/abi"
 
 	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/internal/eventtest"
 	"github.com/netobserver/netobserver/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
@@ -54,7 +52,7 @@ func (e event) conn() abi.ConnID {
 // capture runs our libebpf.so for one test and keeps every event it delivers.
 type capture struct {
 	lib *libebpf.Library
-	log *testLog
+	log *eventtest.Log
 	mu  sync.Mutex
 	evs []event
 	// procs are the process events (the library's extension), in delivery order.
@@ -86,40 +84,6 @@ func (c *capture) Proc(e *abi.ProcEvent) {
 	c.procs = append(c.procs, procEvent{ProcEvent: *e, at: len(c.evs)})
 }
 
-// testLog sends the library's messages to the test log and keeps them.
-type testLog struct {
-	t    testing.TB
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (l *testLog) Enabled(context.Context, slog.Level) bool { return true }
-func (l *testLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
-func (l *testLog) WithGroup(string) slog.Handler            { return l }
-func (l *testLog) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString(r.Level.String() + " " + r.Message)
-	r.Attrs(func(a slog.Attr) bool { b.WriteString(" " + a.String()); return true })
-	l.mu.Lock()
-	l.msgs = append(l.msgs, b.String())
-	l.mu.Unlock()
-	return nil
-}
-
-func libraryPath(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("NETOBSERVER_BIN")
-	if dir == "" {
-		wd, _ := os.Getwd()
-		dir = filepath.Join(wd, "..", "..", "bin")
-	}
-	path := filepath.Join(dir, libebpf.FileName)
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("KERNEL TEST NOT RUN: %s is missing: run `make build` (%v)", path, err)
-	}
-	return path
-}
-
 // startCapture loads bin/libebpf.so, configures it as iLogtail does (then applies tweak) and
 // starts it. The library stays loaded until the test ends.
 func startCapture(t *testing.T, tweak func(*libebpf.Library)) *capture {
@@ -131,11 +95,11 @@ func startCapture(t *testing.T, tweak func(*libebpf.Library)) *capture {
 func startCaptureWith(t *testing.T, opts libebpf.Options, tweak func(*libebpf.Library)) *capture {
 	t.Helper()
 	testenv.RequireRoot(t)
-	c := &capture{log: &testLog{t: t}, stopReq: make(chan bool), done: make(chan struct{})}
-	opts.Path, opts.Logger = libraryPath(t), slog.New(c.log)
+	c := &capture{log: &eventtest.Log{}, stopReq: make(chan bool), done: make(chan struct{})}
+	opts.Path, opts.Logger = testenv.BuiltFile(t, libebpf.FileName), slog.New(c.log)
 	lib, err := libebpf.Open(opts)
 	if err != nil {
-		t.Fatalf("BPF CANNOT RUN HERE: %v\nlibrary said:\n%s", err, strings.Join(c.log.msgs, "\n"))
+		t.Fatalf("BPF CANNOT RUN HERE: %v\nlibrary said:\n%s", err, c.log.Text())
 	}
 	c.lib = lib
 	require.NoError(t, lib.SetProtocolFilter(abi.AllProtocols))
@@ -146,13 +110,13 @@ func startCaptureWith(t *testing.T, opts libebpf.Options, tweak func(*libebpf.Li
 	if tweak != nil {
 		tweak(lib)
 	}
-	require.NoError(t, lib.Start(), "library said:\n%s", strings.Join(c.log.msgs, "\n"))
+	require.NoError(t, lib.Start(), "library said:\n%s", c.log.Text())
 	go c.poll()
 	t.Cleanup(func() {
 		c.stopPolling(false)
 		require.NoError(t, lib.Close())
 		if t.Failed() {
-			t.Logf("library messages:\n%s", strings.Join(c.log.msgs, "\n"))
+			t.Logf("library messages:\n%s", c.log.Text())
 		}
 	})
 	return c
@@ -232,23 +196,13 @@ func closedConns(evs []event) int {
 	return n
 }
 
+// describe is the events in the trace format.
 func describe(evs []event) string {
-	var b strings.Builder
-	w := abi.NewTraceWriter(&b)
-	for _, e := range evs {
-		switch {
-		case e.ctrl != nil:
-			w.Ctrl(e.ctrl)
-		case e.data != nil:
-			w.Data(e.data)
-		case e.stats != nil:
-			w.Stats(e.stats)
-		case e.lost != nil:
-			w.Lost(*e.lost)
-		}
+	all := make([]eventtest.Event, len(evs))
+	for i, e := range evs {
+		all[i] = eventtest.Event{Ctrl: e.ctrl, Data: e.data, Stats: e.stats, Lost: e.lost}
 	}
-	w.Flush()
-	return b.String()
+	return eventtest.Trace(all...)
 }
 
 // conversation is what one connection of one process carried, assembled from its events.

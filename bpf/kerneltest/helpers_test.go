@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -17,20 +16,10 @@ import (
 	"github.com/netobserver/netobserver/internal/testenv"
 )
 
-// The test binary doubles as the traffic peers: re-executed with NETOBS_PEER set, it becomes a
-// server or a client with a known conversation, a distinct pid, in the namespace it was started in.
+// The test binary doubles as the traffic peers (testenv.StartPeer): a server or a client with a
+// known conversation, a distinct pid, in the namespace it was started in.
 func TestMain(m *testing.M) {
-	switch os.Getenv("NETOBS_PEER") {
-	case "server":
-		os.Exit(server(os.Getenv("NETOBS_NET"), os.Getenv("NETOBS_ADDR")))
-	case "client":
-		os.Exit(client(os.Getenv("NETOBS_NET"), os.Getenv("NETOBS_ADDR")))
-	case "sink":
-		os.Exit(sink(os.Getenv("NETOBS_ADDR")))
-	case "fd-reuse":
-		os.Exit(fdReuse(os.Getenv("NETOBS_ADDR")))
-	}
-	os.Exit(m.Run())
+	testenv.PeerMain(m, map[string]testenv.PeerRole{"server": server, "client": client, "sink": testenv.HoldServer, "fd-reuse": fdReuse})
 }
 
 // The conversation, in RESP so the kernel side detects Redis: a PING, then a SET whose 40000-byte
@@ -111,29 +100,11 @@ func converse(c net.Conn) error {
 	return nil
 }
 
-// sink accepts TCP connections and never reads from them.
-func sink(addr string) int {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		fmt.Println("listen:", err)
-		return 1
-	}
-	fmt.Println("listening")
-	var held []net.Conn
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			return 1
-		}
-		held = append(held, c)
-	}
-}
-
 // fdReuse makes close(2) race with the reuse of its fd number, deterministically: connection A
 // fills its send buffer towards a sink, so a close with SO_LINGER blocks (in the kernel, after the
 // fd is released) until the linger timeout; meanwhile another thread opens connection B, which
 // gets A's fd number, and sends a PING; after A's close returns, B sends another PING and closes.
-func fdReuse(addr string) int {
+func fdReuse(_, addr string) int {
 	fail := func(what string, err error) int { fmt.Println(what+":", err); return 1 }
 	ap := netip.MustParseAddrPort(addr)
 	sa := &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
@@ -192,74 +163,29 @@ func fdReuse(addr string) int {
 	return 0
 }
 
-// peer is a re-executed test binary playing server or client.
+// peer is a testenv.Peer in the words of these tests.
 type peer struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	out   *bufio.Scanner
+	*testenv.Peer
+	cmd *exec.Cmd
 }
 
 func startPeer(t *testing.T, ns, role, network, addr string) *peer {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cmd *exec.Cmd
-	if ns == "" {
-		cmd = exec.Command(exe)
-	} else {
-		cmd = testenv.Command(ns, exe)
-	}
-	cmd.Env = append(os.Environ(), "NETOBS_PEER="+role, "NETOBS_NET="+network, "NETOBS_ADDR="+addr)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	return &peer{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout)}
+	p := testenv.StartPeer(t, ns, role, network, addr)
+	return &peer{Peer: p, cmd: p.Cmd}
 }
 
-func (p *peer) pid() int { return p.cmd.Process.Pid }
+func (p *peer) pid() int { return p.Pid() }
 
-// expect waits for the peer to print want.
+// expect waits for the peer to say want.
 func (p *peer) expect(t *testing.T, want string) {
 	t.Helper()
-	got := make(chan string, 1)
-	go func() {
-		if p.out.Scan() {
-			got <- p.out.Text()
-		} else {
-			got <- "(peer exited)"
-		}
-	}()
-	select {
-	case line := <-got:
-		if !strings.HasPrefix(line, want) {
-			t.Fatalf("peer %d said %q, want %q", p.pid(), line, want)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("peer %d did not say %q in 10s", p.pid(), want)
-	}
+	p.Expect(t, want)
 }
 
 // next tells the client to take its next step and waits until it reports it done.
 func (p *peer) next(t *testing.T, want string) {
 	t.Helper()
-	if _, err := io.WriteString(p.stdin, "go\n"); err != nil {
-		t.Fatal(err)
-	}
-	p.expect(t, want)
+	p.Say(t)
+	p.Expect(t, want)
 }

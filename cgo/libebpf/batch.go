@@ -23,26 +23,26 @@ const (
 )
 
 const (
-	recordHeader = int(unsafe.Sizeof(C.struct_netobs_record{}))
+	entryHeader  = int(unsafe.Sizeof(C.struct_netobs_entry{}))
 	dataAttrSize = int(unsafe.Sizeof(abi.DataAttr{}))
 	tryToPrepend = int(unsafe.Offsetof(abi.DataAttr{}.TryToPrepend))
 )
 
-// visit hands every event of the C batch to v in place: the C records are 8-byte aligned
+// visit hands every event of the C batch to v in place: the C entries are 8-byte aligned
 // (bridge.c pads them), so each fixed-size event is read where the callback wrote it and each
 // payload is a slice of the batch. Only a data event's attributes are copied, to make its C bool
 // a Go bool. Nothing is valid after the next poll.
 func visit(v abi.Visitor, pv abi.ProcVisitor, cb *C.struct_netobs_batch) {
-	if cb.records == 0 {
+	if cb.entries == 0 {
 		return
 	}
 	raw := unsafe.Slice((*byte)(unsafe.Pointer(cb.buf)), int(cb.len))
 	var ev abi.DataEvent
-	for off := 0; off+recordHeader <= len(raw); {
+	for off := 0; off+entryHeader <= len(raw); {
 		kind := eventKind(binary.LittleEndian.Uint32(raw[off:]))
 		size := int(binary.LittleEndian.Uint32(raw[off+4:]))
-		rec := raw[off+recordHeader : off+recordHeader+size : off+recordHeader+size]
-		off += recordHeader + (size+7)&^7
+		rec := raw[off+entryHeader : off+entryHeader+size : off+entryHeader+size]
+		off += entryHeader + (size+7)&^7
 		switch kind {
 		case kindCtrl:
 			v.Ctrl((*abi.CtrlEvent)(unsafe.Pointer(&rec[0])))

@@ -27,7 +27,7 @@ static int print_trampoline(int16_t level, const char *format, va_list args)
 
 static uint8_t *reserve(struct netobs_batch *b, uint32_t kind, uint32_t size)
 {
-	size_t need = sizeof(struct netobs_record) + ((size + 7u) & ~(size_t)7u);
+	size_t need = sizeof(struct netobs_entry) + ((size + 7u) & ~(size_t)7u);
 	if (b->cap - b->len < need) {
 		size_t cap = b->cap ? b->cap : 1 << 20;
 		while (cap - b->len < need)
@@ -40,12 +40,12 @@ static uint8_t *reserve(struct netobs_batch *b, uint32_t kind, uint32_t size)
 		b->buf = grown;
 		b->cap = cap;
 	}
-	struct netobs_record *rec = (struct netobs_record *)(b->buf + b->len);
-	rec->kind = kind;
-	rec->size = size;
+	struct netobs_entry *e = (struct netobs_entry *)(b->buf + b->len);
+	e->kind = kind;
+	e->size = size;
 	b->len += need;
-	b->records++;
-	return (uint8_t *)(rec + 1);
+	b->entries++;
+	return (uint8_t *)(e + 1);
 }
 
 // The library's event pointer is only 4-byte aligned and dies with the callback: every field is
@@ -301,7 +301,7 @@ int32_t netobs_poll(struct netobs_lib *lib, int32_t max_events)
 {
 	struct netobs_batch *b = &lib->batch;
 	b->len = 0;
-	b->records = b->ctrl = b->data = b->stats = b->lost = b->proc = 0;
+	b->entries = b->ctrl = b->data = b->stats = b->lost = b->proc = 0;
 	b->payload_bytes = 0;
 	return lib->fn.poll_events(max_events, &lib->stop_flag);
 }

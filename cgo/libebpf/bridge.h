@@ -13,9 +13,9 @@ enum netobs_kind {
 	NETOBS_PROC = 5, // the optional process extension's events
 };
 
-// Each record in a batch: this header, `size` bytes of the event as the library handed it over,
+// Each entry of a batch: this header, `size` bytes of the event as the library handed it over,
 // then padding to 8 so the next header (and every event) is 8-byte aligned for Go.
-struct netobs_record {
+struct netobs_entry {
 	uint32_t kind;
 	uint32_t size;
 };
@@ -29,8 +29,8 @@ struct netobs_lost {
 struct netobs_batch {
 	uint8_t *buf;
 	size_t len, cap;
-	uint32_t records;
-	uint32_t ctrl, data, stats, lost, proc; // records of each kind
+	uint32_t entries;
+	uint32_t ctrl, data, stats, lost, proc; // entries of each kind
 	uint64_t payload_bytes;           // sum of the copied data payloads
 	uint64_t oversized;               // data events claiming more than CONN_DATA_MAX_SIZE bytes (clamped)
 	uint64_t dropped;                 // events lost because the batch could not grow (out of memory)

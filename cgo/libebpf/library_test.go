@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/netobserver/netobserver/abi"
+	"github.com/netobserver/netobserver/internal/eventtest"
+	"github.com/netobserver/netobserver/internal/testenv"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -40,7 +42,7 @@ ctrl ts=1007 conn=7:4242:999 event=close wr=123456789012 rd=-5
 	quiet(t, r.lib)
 
 	id := abi.ConnID{FD: 7, TGID: 4242, Start: 999}
-	connect := got[0].ctrl
+	connect := got[0].Ctrl
 	require.NotNil(t, connect)
 	assert.Equal(t, abi.EventConnect, connect.Type)
 	assert.EqualValues(t, 1000, connect.TS)
@@ -71,7 +73,7 @@ ctrl ts=1007 conn=7:4242:999 event=close wr=123456789012 rd=-5
 		{1005, abi.DirEgress, abi.ProtoPGSQL, abi.RoleClient, abi.TypeRequest, abi.SyscallWriteV, "[::ffff:1.2.3.4]:5432", 90000, 20000, false, 0, []byte(big)},
 	}
 	for i, w := range wants {
-		d := got[1+i].data
+		d := got[1+i].Data
 		require.NotNil(t, d, "event %d", 1+i)
 		assert.Equal(t, w.ts, d.TS, "ts of data %d", i)
 		assert.Equal(t, id, d.ConnID)
@@ -88,21 +90,21 @@ ctrl ts=1007 conn=7:4242:999 event=close wr=123456789012 rd=-5
 		assert.Equal(t, w.lenhdr, d.LengthHeader, "data %d", i)
 		assert.True(t, bytes.Equal(w.payload, d.Payload), "payload of data %d: %d bytes, want %d", i, len(d.Payload), len(w.payload))
 	}
-	assert.Equal(t, abi.FamilyUnix, got[3].data.Addr.Family)
-	assert.Equal(t, abi.FamilyUnknown, got[4].data.Addr.Family)
-	assert.Equal(t, abi.FamilyInet6, got[5].data.Addr.Family)
+	assert.Equal(t, abi.FamilyUnix, got[3].Data.Addr.Family)
+	assert.Equal(t, abi.FamilyUnknown, got[4].Data.Addr.Family)
+	assert.Equal(t, abi.FamilyInet6, got[5].Data.Addr.Family)
 
-	s := got[6].stats
+	s := got[6].Stats
 	require.NotNil(t, s)
 	assert.Equal(t, abi.StatsEvent{TS: 1006, ConnID: id, Addr: abi.SockAddrFrom(netip.MustParseAddrPort("10.1.2.3:8080")),
 		Role: abi.RoleClient, WrBytes: 100, RdBytes: 200, WrPkts: 3, RdPkts: 4, LastWrBytes: 10, LastRdBytes: 20,
 		LastWrPkts: 1, LastRdPkts: 2, ConnEvents: 1}, *s)
 
-	require.NotNil(t, got[7].lost)
-	assert.Equal(t, abi.DataEvents, got[7].lost.Which)
-	assert.EqualValues(t, 17, got[7].lost.Count)
+	require.NotNil(t, got[7].Lost)
+	assert.Equal(t, abi.DataEvents, got[7].Lost.Which)
+	assert.EqualValues(t, 17, got[7].Lost.Count)
 
-	closing := got[8].ctrl
+	closing := got[8].Ctrl
 	require.NotNil(t, closing)
 	assert.Equal(t, abi.EventClose, closing.Type)
 	assert.EqualValues(t, 1007, closing.TS)
@@ -116,7 +118,7 @@ ctrl ts=1007 conn=7:4242:999 event=close wr=123456789012 rd=-5
 	assert.EqualValues(t, 1, c.LostNotices)
 	assert.EqualValues(t, 17, c.Lost[abi.DataEvents])
 	assert.EqualValues(t, 18+0+1+16383+16384, c.PayloadBytes)
-	assert.Contains(t, r.log.text(), "INFO replay: loaded 9 trace entries")
+	assert.Contains(t, r.log.Text(), "INFO replay: loaded 9 trace entries")
 }
 
 // A million events through the whole path: none lost, none duplicated, order kept. The replay
@@ -194,11 +196,11 @@ func TestHandOffDoesNotAllocatePerEvent(t *testing.T) {
 
 func TestStopFlagEndsPoll(t *testing.T) {
 	r := openReplay(t, "data conn=1:2:3 dir=egress proto=http \"x\"\n", Options{})
-	rec := &recorder{}
-	assert.EqualValues(t, -22, r.lib.pollOnce(rec, 100), "polling before ebpf_start is refused")
+	var rec eventtest.Events
+	assert.EqualValues(t, -22, r.lib.pollOnce(&rec, 100), "polling before ebpf_start is refused")
 	r.lib.c.stop_flag = 1
-	assert.EqualValues(t, -100, r.lib.pollOnce(rec, 100))
-	assert.Empty(t, rec.events)
+	assert.EqualValues(t, -100, r.lib.pollOnce(&rec, 100))
+	assert.Empty(t, rec)
 	r.lib.c.stop_flag = 0
 }
 
@@ -229,11 +231,11 @@ func TestStartTwiceStopTwiceCloseTwice(t *testing.T) {
 	// poller, in order, without loss or repetition.
 	var tss []uint64
 	for _, e := range first {
-		tss = append(tss, e.data.TS)
+		tss = append(tss, e.Data.TS)
 	}
 	for len(tss) < 300000 {
 		for _, e := range collect(t, r.lib, 1) {
-			tss = append(tss, e.data.TS)
+			tss = append(tss, e.Data.TS)
 		}
 	}
 	for i, ts := range tss {
@@ -241,7 +243,7 @@ func TestStartTwiceStopTwiceCloseTwice(t *testing.T) {
 	}
 	require.NoError(t, r.lib.Close())
 	require.NoError(t, r.lib.Close())
-	_, _, err := r.lib.Poll(&recorder{})
+	_, _, err := r.lib.Poll(&eventtest.Events{})
 	assert.ErrorIs(t, err, errNotStarted)
 	assert.ErrorIs(t, r.lib.Start(), errClosed)
 	assert.ErrorIs(t, r.lib.SetSampling(50), errClosed)
@@ -254,13 +256,13 @@ func TestStartTwiceStopTwiceCloseTwice(t *testing.T) {
 func TestStopDrainsALibraryWithoutDetach(t *testing.T) {
 	const n = 20000
 	r := openReplay(t, fmt.Sprintf("data repeat=%d ts=1 conn=3:77:5 dir=egress proto=http \"x\"\n", n),
-		Options{Path: builtFile(t, "test/libebpf-replay-noproc.so"), MaxEventsPerPoll: 100})
+		Options{Path: testenv.BuiltFile(t, "test/libebpf-replay-noproc.so"), MaxEventsPerPoll: 100})
 	require.NoError(t, r.lib.SetProtocolFilter(abi.AllProtocols))
 	require.NoError(t, r.lib.Start())
 	got := append(collect(t, r.lib, 1000), stopReading(t, r.lib)...)
 	require.Len(t, got, n)
 	for i, e := range got {
-		require.EqualValues(t, i+1, e.data.TS, "event %d", i)
+		require.EqualValues(t, i+1, e.Data.TS, "event %d", i)
 	}
 	assert.NotContains(t, r.calls(t), "detach")
 }
@@ -274,7 +276,7 @@ func TestStopDetachesThenDrains(t *testing.T) {
 	got := append(collect(t, r.lib, 1000), stopReading(t, r.lib)...)
 	assert.Less(t, len(got), 20000, "the trace paused at the detach")
 	for i, e := range got {
-		require.EqualValues(t, i+1, e.data.TS, "event %d", i)
+		require.EqualValues(t, i+1, e.Data.TS, "event %d", i)
 	}
 	calls := r.calls(t)
 	assert.Equal(t, []string{"start", "detach", "stop"}, calls[len(calls)-3:])
@@ -289,7 +291,7 @@ func TestOpenErrorsNameTheProblem(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), missing)
 
-	lib := builtFile(t, "test/libebpf-missing-symbol.so")
+	lib := testenv.BuiltFile(t, "test/libebpf-missing-symbol.so")
 	_, err = Open(Options{Path: lib})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "symbol ebpf_get_next_key not found in "+lib)
@@ -301,7 +303,7 @@ func TestOpenErrorsNameTheProblem(t *testing.T) {
 	assert.Contains(t, err.Error(), text+" is not an ELF shared library")
 
 	// A real library, but for another machine: patch e_machine (offset 18) to AArch64.
-	so, err := os.ReadFile(builtFile(t, "libebpf-replay.so"))
+	so, err := os.ReadFile(testenv.BuiltFile(t, "libebpf-replay.so"))
 	require.NoError(t, err)
 	so[18], so[19] = 183, 0
 	foreign := filepath.Join(dir, "libebpf-arm64.so")
@@ -317,11 +319,11 @@ func TestOpenErrorsNameTheProblem(t *testing.T) {
 	assert.Regexp(t, "is (an|a position-independent) executable, not a shared library", err.Error())
 
 	// The library loads but its init fails: the error says so and the library said why.
-	sink := &logSink{}
-	_, err = Open(Options{Path: builtFile(t, "libebpf-replay.so"), Logger: newLogger(sink)})
+	sink := &eventtest.Log{}
+	_, err = Open(Options{Path: testenv.BuiltFile(t, "libebpf-replay.so"), Logger: slog.New(sink)})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "ebpf_init of")
-	assert.Contains(t, sink.text(), "cannot open trace "+filepath.Join(dir, "none"))
+	assert.Contains(t, sink.Text(), "cannot open trace "+filepath.Join(dir, "none"))
 }
 
 func TestBadTraceLineIsReported(t *testing.T) {
@@ -329,10 +331,10 @@ func TestBadTraceLineIsReported(t *testing.T) {
 	trace := filepath.Join(dir, "bad.trace")
 	require.NoError(t, os.WriteFile(trace, []byte("ctrl conn=1:2:3 event=connect\ndata conn=1:2:3 colour=blue\n"), 0o644))
 	t.Setenv("NETOBSERVER_REPLAY_TRACE", trace)
-	sink := &logSink{}
-	_, err := Open(Options{Path: builtFile(t, "libebpf-replay.so"), Logger: newLogger(sink)})
+	sink := &eventtest.Log{}
+	_, err := Open(Options{Path: testenv.BuiltFile(t, "libebpf-replay.so"), Logger: slog.New(sink)})
 	require.Error(t, err)
-	assert.Contains(t, sink.text(), "WARN replay: "+trace+":2: unknown key 'colour'")
+	assert.Contains(t, sink.Text(), "WARN replay: "+trace+":2: unknown key 'colour'")
 }
 
 func TestLoaderSearchFindsLibrary(t *testing.T) {
@@ -340,15 +342,15 @@ func TestLoaderSearchFindsLibrary(t *testing.T) {
 	// through LD_LIBRARY_PATH, and the layer reports the file it really loaded. LD_LIBRARY_PATH is
 	// read once at process start, so the search runs in a child process: this test, re-executed.
 	if os.Getenv("NETOBSERVER_SEARCH_CHILD") == "1" {
-		r := &replay{log: &logSink{}}
-		lib, err := Open(Options{Logger: newLogger(r.log)})
+		r := &replay{log: &eventtest.Log{}}
+		lib, err := Open(Options{Logger: slog.New(r.log)})
 		require.NoError(t, err)
 		fmt.Println("LOADED", lib.Path())
 		require.NoError(t, lib.Close())
 		return
 	}
 	dir := t.TempDir()
-	so, err := os.ReadFile(builtFile(t, "libebpf-replay.so"))
+	so, err := os.ReadFile(testenv.BuiltFile(t, "libebpf-replay.so"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, FileName), so, 0o755))
 	trace := filepath.Join(dir, "t")
@@ -468,11 +470,11 @@ stats ts=7 conn=9:300:60 wr=14
 	lib := r.lib
 	require.NoError(t, lib.SetProtocolFilter(abi.AllProtocols))
 	require.NoError(t, lib.startLibrary())
-	first := &recorder{}
-	require.EqualValues(t, 2, lib.pollOnce(first, 2))
-	require.Len(t, first.events, 2)
-	require.NotNil(t, first.events[0].ctrl)
-	server := first.events[0].ctrl.ConnID
+	var first eventtest.Events
+	require.EqualValues(t, 2, lib.pollOnce(&first, 2))
+	require.Len(t, first, 2)
+	require.NotNil(t, first[0].Ctrl)
+	server := first[0].Ctrl.ConnID
 
 	require.NoError(t, lib.UpdateConnRole(server, abi.RoleServer))
 	require.NoError(t, lib.DisableProcess(200))
@@ -480,19 +482,19 @@ stats ts=7 conn=9:300:60 wr=14
 	require.NoError(t, lib.UpdateConnAddr(resolver, abi.SockAddrFrom(netip.MustParseAddrPort("10.9.9.9:53")), 0, false))
 	require.NoError(t, lib.UpdateConnAddr(abi.ConnID{FD: 9, TGID: 300, Start: 60}, abi.SockAddrFrom(netip.MustParseAddrPort("127.0.0.1:6379")), 0, true))
 
-	rec := &recorder{}
-	require.EqualValues(t, 3, lib.pollOnce(rec, 100))
-	require.Len(t, rec.events, 3)
-	connect := rec.events[0].ctrl
+	var rec eventtest.Events
+	require.EqualValues(t, 3, lib.pollOnce(&rec, 100))
+	require.Len(t, rec, 3)
+	connect := rec[0].Ctrl
 	require.NotNil(t, connect)
 	assert.Equal(t, resolver, connect.ConnID)
 	assert.Equal(t, "10.9.9.9:53", connect.Addr.String())
 	assert.Equal(t, abi.RoleUnknown, connect.Role)
-	data := rec.events[1].data
+	data := rec[1].Data
 	require.NotNil(t, data)
 	assert.EqualValues(t, 3, data.TS)
 	assert.Equal(t, abi.RoleServer, data.Role)
-	stats := rec.events[2].stats
+	stats := rec[2].Stats
 	require.NotNil(t, stats)
 	assert.EqualValues(t, 7, stats.TS)
 	assert.Equal(t, "127.0.0.1:6379", stats.Addr.String(), "dropped: data silenced, stats kept, address updated")
@@ -519,8 +521,6 @@ func stubSymbolValues(t *testing.T, path string) [4]int64 {
 	}
 	return out
 }
-
-func newLogger(s *logSink) *slog.Logger { return slog.New(s) }
 
 func TestProtocolSetHas(t *testing.T) {
 	s := abi.ProtocolsOf(abi.ProtoHTTP, abi.ProtoPGSQL)

@@ -7,12 +7,14 @@ import (
 	"testing"
 
 	"github.com/netobserver/netobserver/abi"
+	"github.com/netobserver/netobserver/internal/eventtest"
+	"github.com/netobserver/netobserver/internal/testenv"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// A recording of replayed events, replayed again, gives the same events: the writer and the
+// A trace written from replayed events, replayed again, gives the same events: the writer and the
 // replay library's reader agree on every field and every byte value.
 func TestTraceWriterRoundTrips(t *testing.T) {
 	var all bytes.Buffer
@@ -31,28 +33,14 @@ lost which=stats count=99
 ctrl ts=9 conn=7:4242:999 event=close wr=10 rd=20
 `
 	first := replayAll(t, original, 6)
-	var recording bytes.Buffer
-	w := abi.NewTraceWriter(&recording)
-	for _, e := range first {
-		switch {
-		case e.ctrl != nil:
-			w.Ctrl(e.ctrl)
-		case e.data != nil:
-			w.Data(e.data)
-		case e.stats != nil:
-			w.Stats(e.stats)
-		case e.lost != nil:
-			w.Lost(*e.lost)
-		}
-	}
-	require.NoError(t, w.Flush())
-	second := replayAll(t, recording.String(), 6)
-	assert.Equal(t, first, second, "recording:\n%s", recording.String())
-	assert.Equal(t, all.Bytes(), first[1].data.Payload)
-	assert.Contains(t, recording.String(), `data ts=7 conn=7:4242:999 dir=egress proto=mongo role=6 type=response syscall=13 addr=unknown pos=300 org=0`+"\n")
+	written := eventtest.Trace(first...)
+	second := replayAll(t, written, 6)
+	assert.Equal(t, first, second, "trace:\n%s", written)
+	assert.Equal(t, all.Bytes(), first[1].Data.Payload)
+	assert.Contains(t, written, `data ts=7 conn=7:4242:999 dir=egress proto=mongo role=6 type=response syscall=13 addr=unknown pos=300 org=0`+"\n")
 }
 
-func replayAll(t *testing.T, trace string, n int) []recorded {
+func replayAll(t *testing.T, trace string, n int) eventtest.Events {
 	t.Helper()
 	r := openReplay(t, trace, Options{})
 	require.NoError(t, r.lib.SetProtocolFilter(abi.AllProtocols))
@@ -72,8 +60,8 @@ ctrl ts=12 conn=3:300:12 event=connect addr=10.0.0.1:80 role=client
 proc ts=13 type=exit tgid=300 ppid=1 start=123000000000 comm="curl" cgleaf="user.slice"
 `
 	first := replayAll(t, original, 4)
-	require.NotNil(t, first[0].proc)
-	fork, exec := first[0].proc, first[1].proc
+	require.NotNil(t, first[0].Proc)
+	fork, exec := first[0].Proc, first[1].Proc
 	assert.Equal(t, abi.ProcFork, fork.Type)
 	assert.EqualValues(t, 300, fork.TGID)
 	assert.EqualValues(t, 123000000000, fork.StartNS)
@@ -83,26 +71,17 @@ proc ts=13 type=exit tgid=300 ppid=1 start=123000000000 comm="curl" cgleaf="user
 	assert.Equal(t, abi.ProcArgsFailed, exec.Flags)
 	assert.EqualValues(t, 9000, exec.ArgsTotal)
 	assert.EqualValues(t, 77, exec.CgroupID)
-	require.NotNil(t, first[2].ctrl, "in file order")
-	assert.Equal(t, "/user.slice", first[3].proc.CgroupPath())
+	require.NotNil(t, first[2].Ctrl, "in file order")
+	assert.Equal(t, "/user.slice", first[3].Proc.CgroupPath())
 
-	var recording bytes.Buffer
-	w := abi.NewTraceWriter(&recording)
-	for _, e := range first {
-		if e.proc != nil {
-			w.Proc(e.proc)
-		} else {
-			w.Ctrl(e.ctrl)
-		}
-	}
-	require.NoError(t, w.Flush())
-	assert.Equal(t, first, replayAll(t, recording.String(), 4), "recording:\n%s", recording.String())
+	written := eventtest.Trace(first...)
+	assert.Equal(t, first, replayAll(t, written, 4), "trace:\n%s", written)
 
-	r := openReplay(t, original, Options{Path: builtFile(t, "test/libebpf-replay-noproc.so")})
+	r := openReplay(t, original, Options{Path: testenv.BuiltFile(t, "test/libebpf-replay-noproc.so")})
 	assert.False(t, r.lib.ProcessEvents())
 	require.NoError(t, r.lib.SetProtocolFilter(abi.AllProtocols))
 	require.NoError(t, r.lib.Start())
 	got := collect(t, r.lib, 1)
-	require.NotNil(t, got[0].ctrl, "only the socket event")
+	require.NotNil(t, got[0].Ctrl, "only the socket event")
 	quiet(t, r.lib)
 }

@@ -14,17 +14,14 @@ import (
 type table uint8
 
 const (
-	tcp4 table = iota
-	tcp6
-	unixTable
-	udp4
-	udp6
-	numTables
+	tcp4      table = iota // tcp4
+	tcp6                   // tcp6
+	unixTable              // unix
+	udp4                   // udp4
+	udp6                   // udp6
 )
 
-var tableNames = [numTables]string{"tcp4", "tcp6", "unix", "udp4", "udp6"}
-
-func (t table) String() string { return tableNames[t] }
+const numTables = int(udp6) + 1
 
 // tablesFor returns the tables that may hold a socket of family, most likely first: the observer
 // traces TCP mostly, and UDP last because a UDP socket the kernel side saw without an address is

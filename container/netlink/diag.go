@@ -50,36 +50,23 @@ func align(n int) int { return (n + nlmsgAlignTo - 1) &^ (nlmsgAlignTo - 1) }
 // tcp_states.h), which unix sockets share (LISTEN, ESTABLISHED, CLOSE for an unconnected one).
 type State uint8
 
-// States.
+// States, named as ss(8) and the kernel headers spell them.
+//
+//go:generate go run golang.org/x/tools/cmd/stringer@v0.53.0 -linecomment -type State,table -output enums_string.go
 const (
-	StateEstablished State = 1
-	StateSynSent     State = 2
-	StateSynRecv     State = 3
-	StateFinWait1    State = 4
-	StateFinWait2    State = 5
-	StateTimeWait    State = 6
-	StateClose       State = 7
-	StateCloseWait   State = 8
-	StateLastAck     State = 9
-	StateListen      State = 10
-	StateClosing     State = 11
-	StateNewSynRecv  State = 12
+	StateEstablished State = 1  // ESTABLISHED
+	StateSynSent     State = 2  // SYN_SENT
+	StateSynRecv     State = 3  // SYN_RECV
+	StateFinWait1    State = 4  // FIN_WAIT1
+	StateFinWait2    State = 5  // FIN_WAIT2
+	StateTimeWait    State = 6  // TIME_WAIT
+	StateClose       State = 7  // CLOSE
+	StateCloseWait   State = 8  // CLOSE_WAIT
+	StateLastAck     State = 9  // LAST_ACK
+	StateListen      State = 10 // LISTEN
+	StateClosing     State = 11 // CLOSING
+	StateNewSynRecv  State = 12 // NEW_SYN_RECV
 )
-
-var stateNames = [...]string{
-	StateEstablished: "ESTABLISHED", StateSynSent: "SYN_SENT", StateSynRecv: "SYN_RECV",
-	StateFinWait1: "FIN_WAIT1", StateFinWait2: "FIN_WAIT2", StateTimeWait: "TIME_WAIT",
-	StateClose: "CLOSE", StateCloseWait: "CLOSE_WAIT", StateLastAck: "LAST_ACK",
-	StateListen: "LISTEN", StateClosing: "CLOSING", StateNewSynRecv: "NEW_SYN_RECV",
-}
-
-// String returns the state's name as ss(8) and the kernel headers spell it.
-func (s State) String() string {
-	if int(s) < len(stateNames) && stateNames[s] != "" {
-		return stateNames[s]
-	}
-	return fmt.Sprintf("state(%d)", uint8(s))
-}
 
 // nlHeader writes a netlink request header for a sock_diag dump of a body of n bytes.
 func nlHeader(b []byte, n int, seq uint32) {

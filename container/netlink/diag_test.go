@@ -238,6 +238,6 @@ func TestRequests(t *testing.T) {
 func TestStateString(t *testing.T) {
 	assert.Equal(t, "LISTEN", StateListen.String())
 	assert.Equal(t, "ESTABLISHED", StateEstablished.String())
-	assert.Equal(t, "state(0)", State(0).String())
-	assert.Equal(t, "state(99)", State(99).String())
+	assert.Equal(t, "State(0)", State(0).String())
+	assert.Equal(t, "State(99)", State(99).String())
 }

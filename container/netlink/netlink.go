@@ -1,28 +1,3 @@
-// Package netlink (directory container/netlink) finds the socket behind a traced connection when
-// the kernel side did not learn its address (family AF_UNKNOWN, 0xff) or its role: given the
-// connection's (tgid, fd) it reads the socket's inode from /proc/<tgid>/fd/<fd> and looks it up
-// with NETLINK_SOCK_DIAG in that process's network namespace — TCP and UDP over IPv4 and IPv6
-// (inet_diag) and AF_UNIX (unix_diag) — and infers the connection's role from the LISTEN sockets
-// of that namespace, then from its ports.
-//
-// It owns the sock_diag wire format (requests, and parsing of nlmsghdr, inet_diag_msg,
-// unix_diag_msg and their attributes, without cgo), one netlink socket per network namespace
-// (created in the namespace through setns on a locked thread), and the cache that makes a lookup
-// cost one dump per (namespace, table) per FlushNetlinkInterval instead of one query per
-// connection. It does not decide what to drop (DropUnixSocket, DropLocalConnections,
-// DropUnknownSocket are the observer's): it reports what the socket is, and Socket.Push hands
-// that to the kernel side.
-//
-// iLogtail dropped every event whose role stayed unknown; this package infers the role instead
-// (ilogtail-records.md §7 item 6).
-//
-// Use: one Resolver for the observer, New(Config{Interval: FlushNetlinkInterval}). When an event
-// arrives for a connection whose address family is abi.FamilyUnknown, or whose role is
-// abi.RoleUnknown, call Lookup(id.TGID, id.FD, addr.Family) once for that ConnID (remember
-// the outcome per ConnID; a miss is worth retrying at most once per interval), decide drop from
-// the result, and call Socket.Push(lib, id, drop). On ErrNotFound or ErrNotSocket with family
-// still unknown, DropUnknownSocket decides. Lookups serialise on one mutex and a dump can take
-// milliseconds on a namespace with many sockets, so call it off the poll thread if that matters.
 package netlink
 
 import (
@@ -156,6 +131,14 @@ type Stats struct {
 }
 
 // Resolver looks sockets up by (tgid, fd). It is safe for concurrent use; lookups are serialised.
+//
+// The observer holds one, New(Config{Interval: FlushNetlinkInterval}). When an event arrives for a
+// connection whose address family is abi.FamilyUnknown, or whose role is abi.RoleUnknown, it calls
+// Lookup(id.TGID, id.FD, addr.Family) once for that ConnID (a miss is worth retrying at most once
+// per interval), decides drop from the result, and calls Socket.Push(lib, id, drop). On
+// ErrNotFound or ErrNotSocket with the family still unknown, DropUnknownSocket decides. A dump can
+// take milliseconds on a namespace with many sockets: call Lookup off the poll thread if that
+// matters.
 type Resolver struct {
 	cfg      Config
 	now      func() time.Time

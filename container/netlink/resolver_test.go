@@ -37,14 +37,14 @@ func TestTCPAcrossNamespaces(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			listen := netip.AddrPortFrom(tc.server, 8206)
-			srv := startPeer(t, n.Server, "server", tc.network, listen.String())
-			lfd := atoi(t, srv.expect(t, "listening")[0])
-			cli := startPeer(t, n.Client, "client", tc.network, listen.String())
-			c := cli.expect(t, "connected")
+			srv := testenv.StartPeer(t, n.Server, "server", tc.network, listen.String())
+			lfd := atoi(t, srv.Expect(t, "listening")[0])
+			cli := testenv.StartPeer(t, n.Client, "client", tc.network, listen.String())
+			c := cli.Expect(t, "connected")
 			cfd := atoi(t, c[0])
 			cliAddr := netip.MustParseAddrPort(c[1])
 			require.Equal(t, tc.cli, cliAddr.Addr())
-			a := srv.expect(t, "accepted")
+			a := srv.Expect(t, "accepted")
 			afd := atoi(t, a[0])
 			require.Equal(t, listen.String(), a[1])
 			require.Equal(t, cliAddr.String(), a[2])
@@ -56,29 +56,29 @@ func TestTCPAcrossNamespaces(t *testing.T) {
 			require.NotEqual(t, own, srvNS)
 			require.NotEqual(t, own, cliNS)
 
-			got, err := r.Lookup(srv.pid(), afd, tc.family)
+			got, err := r.Lookup(uint32(srv.Pid()), afd, tc.family)
 			require.NoError(t, err)
 			assert.Equal(t, Socket{
-				Netns: srvNS, Inode: inodeOf(t, srv.pid(), afd), Family: tc.family,
+				Netns: srvNS, Inode: inodeOf(t, uint32(srv.Pid()), afd), Family: tc.family,
 				Protocol: unix.IPPROTO_TCP, State: StateEstablished,
 				Local: listen, Remote: cliAddr, Role: abi.RoleServer,
 			}, got)
 			assert.Equal(t, abi.SockAddrFrom(cliAddr), got.SockAddr())
 			assert.Equal(t, cliAddr, got.SockAddr().AddrPort())
 
-			got, err = r.Lookup(srv.pid(), lfd, tc.family)
+			got, err = r.Lookup(uint32(srv.Pid()), lfd, tc.family)
 			require.NoError(t, err)
 			assert.Equal(t, Socket{
-				Netns: srvNS, Inode: inodeOf(t, srv.pid(), lfd), Family: tc.family,
+				Netns: srvNS, Inode: inodeOf(t, uint32(srv.Pid()), lfd), Family: tc.family,
 				Protocol: unix.IPPROTO_TCP, State: StateListen,
 				Local: listen, Remote: netip.AddrPortFrom(unspecified(tc.family), 0), Role: abi.RoleServer,
 			}, got)
 
 			// The kernel side did not learn the family: the search goes through the tables.
-			got, err = r.Lookup(cli.pid(), cfd, abi.FamilyUnknown)
+			got, err = r.Lookup(uint32(cli.Pid()), cfd, abi.FamilyUnknown)
 			require.NoError(t, err)
 			assert.Equal(t, Socket{
-				Netns: cliNS, Inode: inodeOf(t, cli.pid(), cfd), Family: tc.family,
+				Netns: cliNS, Inode: inodeOf(t, uint32(cli.Pid()), cfd), Family: tc.family,
 				Protocol: unix.IPPROTO_TCP, State: StateEstablished,
 				Local: cliAddr, Remote: listen, Role: abi.RoleClient,
 			}, got)
@@ -98,15 +98,15 @@ func TestTCPAcrossNamespaces(t *testing.T) {
 			assert.Equal(t, 2, st.Netns)
 
 			// The client closes its socket: the fd is gone, whatever the cached dump still says.
-			cli.say(t)
-			cli.expect(t, "closed")
-			_, err = r.Lookup(cli.pid(), cfd, tc.family)
+			cli.Say(t)
+			cli.Expect(t, "closed")
+			_, err = r.Lookup(uint32(cli.Pid()), cfd, tc.family)
 			require.ErrorIs(t, err, ErrNotFound)
 			assert.Contains(t, err.Error(), "the fd was closed or the process exited")
 
 			// The server exits: its sockets are not found either.
-			srv.stop()
-			_, err = r.Lookup(srv.pid(), afd, tc.family)
+			srv.Stop()
+			_, err = r.Lookup(uint32(srv.Pid()), afd, tc.family)
 			require.ErrorIs(t, err, ErrNotFound)
 
 			st = r.Stats()
@@ -145,19 +145,19 @@ func assertThreadsInOwnNetns(t *testing.T, own uint64) {
 func TestUnixInNamespace(t *testing.T) {
 	n := testenv.NewNet(t, 206)
 	path := filepath.Join(t.TempDir(), "srv.sock")
-	srv := startPeer(t, n.Server, "server", "unix", path)
-	lfd := atoi(t, srv.expect(t, "listening")[0])
-	cli := startPeer(t, n.Server, "client", "unix", path)
-	cfd := atoi(t, cli.expect(t, "connected")[0])
-	afd := atoi(t, srv.expect(t, "accepted")[0])
+	srv := testenv.StartPeer(t, n.Server, "server", "unix", path)
+	lfd := atoi(t, srv.Expect(t, "listening")[0])
+	cli := testenv.StartPeer(t, n.Server, "client", "unix", path)
+	cfd := atoi(t, cli.Expect(t, "connected")[0])
+	afd := atoi(t, srv.Expect(t, "accepted")[0])
 
 	r, err := New(Config{})
 	require.NoError(t, err)
 	defer r.Close()
 	ns := netnsInode(t, n.Server)
-	lino, aino, cino := inodeOf(t, srv.pid(), lfd), inodeOf(t, srv.pid(), afd), inodeOf(t, cli.pid(), cfd)
+	lino, aino, cino := inodeOf(t, uint32(srv.Pid()), lfd), inodeOf(t, uint32(srv.Pid()), afd), inodeOf(t, uint32(cli.Pid()), cfd)
 
-	got, err := r.Lookup(srv.pid(), afd, abi.FamilyUnix)
+	got, err := r.Lookup(uint32(srv.Pid()), afd, abi.FamilyUnix)
 	require.NoError(t, err)
 	assert.Equal(t, Socket{
 		Netns: ns, Inode: aino, Family: abi.FamilyUnix, Type: unix.SOCK_STREAM,
@@ -165,14 +165,14 @@ func TestUnixInNamespace(t *testing.T) {
 	}, got)
 	assert.Equal(t, abi.SockAddr{Family: abi.FamilyUnix}, got.SockAddr())
 
-	got, err = r.Lookup(cli.pid(), cfd, abi.FamilyUnknown)
+	got, err = r.Lookup(uint32(cli.Pid()), cfd, abi.FamilyUnknown)
 	require.NoError(t, err)
 	assert.Equal(t, Socket{
 		Netns: ns, Inode: cino, Family: abi.FamilyUnix, Type: unix.SOCK_STREAM,
 		State: StateEstablished, Peer: aino, PeerPath: path, Role: abi.RoleClient,
 	}, got)
 
-	got, err = r.Lookup(srv.pid(), lfd, abi.FamilyUnix)
+	got, err = r.Lookup(uint32(srv.Pid()), lfd, abi.FamilyUnix)
 	require.NoError(t, err)
 	assert.Equal(t, Socket{
 		Netns: ns, Inode: lino, Family: abi.FamilyUnix, Type: unix.SOCK_STREAM,
@@ -208,7 +208,7 @@ func TestOwnNamespace(t *testing.T) {
 	ua, err := ul.Accept()
 	require.NoError(t, err)
 	defer ua.Close()
-	ufd, afd := int32(fdOf(uc)), int32(fdOf(ua))
+	ufd, afd := int32(testenv.FD(uc)), int32(testenv.FD(ua))
 
 	got, err := r.Lookup(pid, ufd, abi.FamilyUnix)
 	require.NoError(t, err)
@@ -230,12 +230,12 @@ func TestOwnNamespace(t *testing.T) {
 	ta, err := tl.Accept()
 	require.NoError(t, err)
 	defer ta.Close()
-	got, err = r.Lookup(pid, int32(fdOf(tc)), abi.FamilyInet)
+	got, err = r.Lookup(pid, int32(testenv.FD(tc)), abi.FamilyInet)
 	require.NoError(t, err)
 	assert.Equal(t, netip.MustParseAddrPort(tc.LocalAddr().String()), got.Local)
 	assert.Equal(t, netip.MustParseAddrPort(tl.Addr().String()), got.Remote)
 	assert.Equal(t, abi.RoleClient, got.Role)
-	got, err = r.Lookup(pid, int32(fdOf(ta)), abi.FamilyInet)
+	got, err = r.Lookup(pid, int32(testenv.FD(ta)), abi.FamilyInet)
 	require.NoError(t, err)
 	assert.Equal(t, abi.RoleServer, got.Role)
 
@@ -246,7 +246,7 @@ func TestOwnNamespace(t *testing.T) {
 	_, err = r.Lookup(pid, int32(f.Fd()), abi.FamilyUnknown)
 	require.ErrorIs(t, err, ErrNotSocket)
 	// A family sock_diag is not asked about.
-	_, err = r.Lookup(pid, int32(fdOf(tc)), 17)
+	_, err = r.Lookup(pid, int32(testenv.FD(tc)), 17)
 	require.Error(t, err)
 	require.False(t, errors.Is(err, ErrNotFound))
 }
@@ -271,7 +271,7 @@ func TestCacheInterval(t *testing.T) {
 		c, err := net.Dial("tcp4", l.Addr().String())
 		require.NoError(t, err)
 		t.Cleanup(func() { c.Close() })
-		return int32(fdOf(c))
+		return int32(testenv.FD(c))
 	}
 	first := dial()
 	_, err = r.Lookup(pid, first, abi.FamilyInet)
@@ -319,18 +319,18 @@ func TestCacheInterval(t *testing.T) {
 // TestBounds checks MaxNetns and MaxSockets on real namespaces.
 func TestBounds(t *testing.T) {
 	n := testenv.NewNet(t, 206)
-	srv := startPeer(t, n.Server, "server", "tcp4", netip.AddrPortFrom(n.ServerV4, 8207).String())
-	lfd := atoi(t, srv.expect(t, "listening")[0])
-	cli := startPeer(t, n.Client, "client", "tcp4", netip.AddrPortFrom(n.ServerV4, 8207).String())
-	cfd := atoi(t, cli.expect(t, "connected")[0])
-	afd := atoi(t, srv.expect(t, "accepted")[0])
+	srv := testenv.StartPeer(t, n.Server, "server", "tcp4", netip.AddrPortFrom(n.ServerV4, 8207).String())
+	lfd := atoi(t, srv.Expect(t, "listening")[0])
+	cli := testenv.StartPeer(t, n.Client, "client", "tcp4", netip.AddrPortFrom(n.ServerV4, 8207).String())
+	cfd := atoi(t, cli.Expect(t, "connected")[0])
+	afd := atoi(t, srv.Expect(t, "accepted")[0])
 
 	r, err := New(Config{MaxNetns: 1})
 	require.NoError(t, err)
 	defer r.Close()
-	_, err = r.Lookup(srv.pid(), afd, abi.FamilyInet)
+	_, err = r.Lookup(uint32(srv.Pid()), afd, abi.FamilyInet)
 	require.NoError(t, err)
-	_, err = r.Lookup(cli.pid(), cfd, abi.FamilyInet)
+	_, err = r.Lookup(uint32(cli.Pid()), cfd, abi.FamilyInet)
 	require.NoError(t, err)
 	st := r.Stats()
 	assert.Equal(t, 1, st.Netns)
@@ -342,10 +342,10 @@ func TestBounds(t *testing.T) {
 	r2, err := New(Config{MaxSockets: 1})
 	require.NoError(t, err)
 	defer r2.Close()
-	got, err := r2.Lookup(srv.pid(), lfd, abi.FamilyInet)
+	got, err := r2.Lookup(uint32(srv.Pid()), lfd, abi.FamilyInet)
 	require.NoError(t, err)
 	assert.Equal(t, StateListen, got.State)
-	_, err = r2.Lookup(srv.pid(), afd, abi.FamilyInet)
+	_, err = r2.Lookup(uint32(srv.Pid()), afd, abi.FamilyInet)
 	require.ErrorIs(t, err, ErrNotFound)
 	assert.Contains(t, err.Error(), "tcp4 dump cut at MaxSockets")
 }
@@ -395,7 +395,7 @@ func TestLargeDump(t *testing.T) {
 		l, err := net.Listen("tcp4", "127.0.0.1:0")
 		require.NoError(t, err)
 		t.Cleanup(func() { l.Close() })
-		fds = append(fds, int32(fdOf(l)))
+		fds = append(fds, int32(testenv.FD(l)))
 	}
 	r, err := New(Config{})
 	require.NoError(t, err)

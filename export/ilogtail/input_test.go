@@ -17,28 +17,13 @@ import (
 	"github.com/alibaba/ilogtail/pkg/config"
 	"github.com/alibaba/ilogtail/pkg/pipeline"
 	"github.com/alibaba/ilogtail/pkg/protocol"
+	"github.com/netobserver/netobserver/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // The repository root: this module lives in export/ilogtail.
 const root = "../.."
-
-// replayLibrary is bin/libebpf-replay.so from `make build` (or $NETOBSERVER_BIN), as
-// internal/replaytest finds it for the main module; internal/ cannot be imported from here.
-func replayLibrary(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("NETOBSERVER_BIN")
-	if dir == "" {
-		dir = filepath.Join(root, "bin")
-	}
-	path, err := filepath.Abs(filepath.Join(dir, "libebpf-replay.so"))
-	require.NoError(t, err)
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("%s is missing: run `make build` first (%v)", path, err)
-	}
-	return path
-}
 
 // newInput makes the input as iLogtail's runner does: the registered creator, then the detail
 // (a map, as the runner holds it) marshalled and decoded into the plugin.
@@ -80,7 +65,7 @@ func TestRecordsThroughCollector(t *testing.T) {
 	t.Setenv("NETOBSERVER_REPLAY_TRACE", filepath.Join(root, "testdata/golden/all-protocols.trace"))
 	t.Setenv("NETOBSERVER_REPLAY_STUBS", filepath.Join(t.TempDir(), "stubs.log"))
 	in := newInput(t, tagsCaps())
-	in.libraryPath = replayLibrary(t)
+	in.libraryPath = testenv.BuiltFile(t, "libebpf-replay.so")
 	n, err := in.Init(&fakeContext{configName: "tags-caps"})
 	require.NoError(t, err)
 	assert.Equal(t, 0, n)

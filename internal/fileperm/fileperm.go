@@ -1,9 +1,3 @@
-// Package fileperm creates the files netobserver writes with exact modes, whatever the umask:
-// the umask can only take permission bits away, and a recording of raw payloads or a file of
-// records must not become readable by more users than meant, nor less by surprise.
-//
-// Modes are set on what this package creates — files and directories — never on what already
-// exists: an administrator's choice for an existing file stands.
 package fileperm
 
 import (
@@ -15,7 +9,7 @@ import (
 
 // The modes netobserver uses.
 const (
-	// Trace is the mode of recordings (netobserver record -o): raw payloads, passwords and
+	// Trace is the mode of trace files (netobserver record -o): raw payloads, passwords and
 	// cookies included, for the owner only.
 	Trace fs.FileMode = 0o600
 	// Records is the mode of record files (flusher_stdout FileName, flusher_jsonl Path): the

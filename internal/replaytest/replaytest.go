@@ -1,6 +1,3 @@
-// Package replaytest runs a trace through the real cgo layer and the replay library
-// (bin/libebpf-replay.so), for tests of everything above the ABI: the events reach the consumer
-// through the same callbacks, copies and batches as live capture does.
 package replaytest
 
 import (
@@ -11,8 +8,9 @@ import (
 	"time"
 
 	"github.com/netobserver/netobserver/abi"
-
 	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/internal/eventtest"
+	"github.com/netobserver/netobserver/internal/testenv"
 )
 
 // Consumer takes the events of each poll, then hears that the poll's events ended and whether it
@@ -22,24 +20,7 @@ type Consumer = abi.BatchEnder
 // Library returns the path of the replay library `make build` produced.
 func Library(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("NETOBSERVER_BIN")
-	if dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for d := wd; d != "/"; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				dir = filepath.Join(d, "bin")
-				break
-			}
-		}
-	}
-	path := filepath.Join(dir, "libebpf-replay.so")
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("%s is missing: run `make build` first (%v)", path, err)
-	}
-	return path
+	return testenv.BuiltFile(t, "libebpf-replay.so")
 }
 
 // Run plays trace (the text of a trace file) into c with every protocol enabled, until the whole
@@ -64,7 +45,7 @@ func Open(t testing.TB, path string, maxEvents int) (*libebpf.Library, string) {
 	t.Setenv("NETOBSERVER_REPLAY_STUBS", stubs)
 	lib, err := libebpf.Open(libebpf.Options{
 		Path: Library(t), MaxEventsPerPoll: maxEvents, PollInterval: time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+		Logger: slog.New(&eventtest.Log{T: t}),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -97,11 +78,4 @@ func RunFile(t testing.TB, path string, maxEvents int, c Consumer) abi.Counters 
 		t.Fatal(err)
 	}
 	return lib.Counters()
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p))
-	return len(p), nil
 }

@@ -14,47 +14,11 @@ import (
 )
 
 // Binary is the built bin/netobserver, beside the libebpf.so it loads, as `make build` lays them
-// out: $NETOBSERVER_BIN/netobserver, else bin/netobserver at the module root. A missing binary
-// fails the test: a test that cannot run the observer must not pass.
+// out in BinDir. A missing binary fails the test: a test that cannot run the observer must not pass.
 func Binary(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("NETOBSERVER_BIN")
-	if dir == "" {
-		root, err := moduleRoot()
-		if err != nil {
-			t.Fatalf("NETOBSERVER_BIN is not set and the module root is not found: %v", err)
-		}
-		dir = filepath.Join(root, "bin")
-	}
-	path, err := filepath.Abs(filepath.Join(dir, "netobserver"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{path, filepath.Join(filepath.Dir(path), "libebpf.so")} {
-		if _, err := os.Stat(f); err != nil {
-			t.Fatalf("%s is missing: run `make build` (%v)", f, err)
-		}
-	}
-	return path
-}
-
-// moduleRoot is the nearest directory above the working directory (a test's package directory)
-// that holds go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", os.ErrNotExist
-		}
-		dir = parent
-	}
+	BuiltFile(t, "libebpf.so")
+	return BuiltFile(t, "netobserver")
 }
 
 // Records parses flusher_stdout lines (`<time> [INF] [flusher_stdout.go:…] [Flush] [config#…]\t{…}:\t`)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates testdata/captures: real curl (and one hand-written pipelined client) talking to a
-# real nginx on 127.0.0.1, recorded by parser/internal/record. See README.md.
+# real nginx on 127.0.0.1, captured by tools/captureproxy. See README.md.
 # Run from anywhere inside the module; needs nginx and curl (scripts/deps.sh installs them).
 set -euo pipefail
 
@@ -56,11 +56,11 @@ EOF
 nginx -c "$tmp/nginx.conf" -p "$tmp" &
 pids+=($!)
 
-(cd "$module" && go build -o "$tmp/record" ./parser/internal/record)
+(cd "$module" && go build -o "$tmp/captureproxy" ./tools/captureproxy)
 
 # record NAME: starts a proxy recording to captures/NAME-N.*; stop with stop_record.
 record() {
-  "$tmp/record" -listen "127.0.0.1:$proxy" -to "127.0.0.1:$port" -out "$out/$1" 2>>"$tmp/record.log" &
+  "$tmp/captureproxy" -listen "127.0.0.1:$proxy" -to "127.0.0.1:$port" -out "$out/$1" 2>>"$tmp/captureproxy.log" &
   rec=$!
   for _ in $(seq 50); do
     [ -n "$(ss -Hltn "sport = :$port")" ] && [ -n "$(ss -Hltn "sport = :$proxy")" ] && break

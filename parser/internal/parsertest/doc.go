@@ -1,5 +1,5 @@
 // Package parsertest is what the protocol parsers' tests share: reading the captures that
-// parser/internal/record writes, replaying them (or any other reads) through a parser.Conn the
+// tools/captureproxy writes, replaying them (or any other reads) through a parser.Conn the
 // way the observer does, and checking the parts of the parser.Conn contract that hold for every
 // protocol. Protocol-specific expectations stay in each parser's own tests.
 //
@@ -11,7 +11,7 @@
 //	<prefix>.s2c  the bytes the server sent (the response stream), raw
 //	<prefix>.seq  one line per read, in the order the reads completed: "c2s <n>" or "s2c <n>"
 //
-// Load is the one reader of that format; parser/internal/record and the in-test Recorder
+// Load is the one reader of that format; tools/captureproxy and the in-test Recorder
 // (capture-regenerating tests, build tag "capture") write it.
 //
 // # Replaying

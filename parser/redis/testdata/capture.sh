@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates testdata/captures: real redis-cli / redis-benchmark (and hand-written clients
 # for pub/sub flows redis-cli cannot drive) talking to a real redis-server on 127.0.0.1,
-# recorded by parser/internal/record. See README.md.
+# captured by tools/captureproxy. See README.md.
 # Run from anywhere inside the module; needs redis-server and redis-tools (scripts/deps.sh).
 set -euo pipefail
 
@@ -28,12 +28,12 @@ await() { for _ in $(seq 50); do listening "$1" && return; sleep 0.1; done; echo
 redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$tmp" \
   --logfile "$tmp/redis.log" &
 pids+=($!)
-(cd "$module" && go build -o "$tmp/record" ./parser/internal/record)
+(cd "$module" && go build -o "$tmp/captureproxy" ./tools/captureproxy)
 await "$port"
 
 # record NAME: starts a proxy recording to captures/NAME-N.*; stop with stop_record.
 record() {
-  "$tmp/record" -listen "127.0.0.1:$proxy" -to "127.0.0.1:$port" -out "$out/$1" 2>>"$tmp/record.log" &
+  "$tmp/captureproxy" -listen "127.0.0.1:$proxy" -to "127.0.0.1:$port" -out "$out/$1" 2>>"$tmp/captureproxy.log" &
   rec=$!
   await "$proxy"
 }

@@ -1,9 +1,9 @@
 package netobservertest
 
-// Run by `make plugin-ilogtail` (scripts/plugin-ilogtail.sh) inside a copy of iLogtail's tree,
-// after iLogtail's builder added the plugin: the plugin is reached only through what the builder
-// generated (plugins/all) and iLogtail's pipeline API, as iLogtail's runner reaches it. Standard
-// library only, so the test adds nothing to the go.mod it checks. Inputs come from the
+// Run by `make plugin-ilogtail` (export/ilogtail/plugin-ilogtail.sh) inside a copy of iLogtail's
+// tree, after iLogtail's builder added the plugin: the plugin is reached only through what the
+// builder generated (plugins/all) and iLogtail's pipeline API, as iLogtail's runner reaches it.
+// Standard library only, so the test adds nothing to the go.mod it checks. Inputs come from the
 // environment the script sets:
 //
 //	NETOBSERVER_LIBRARY       the replay library, installed as libebpf.so in LD_LIBRARY_PATH

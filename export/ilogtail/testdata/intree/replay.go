@@ -1,6 +1,6 @@
 // Package netobservertest checks the netobserver plugin inside an iLogtail source tree, after
-// iLogtail's builder imported it: scripts/plugin-ilogtail.sh copies this directory there as
-// test/netobserver. This file only reads the replay library's progress.
+// iLogtail's builder imported it: export/ilogtail/plugin-ilogtail.sh copies this directory there
+// as test/netobserver. This file only reads the replay library's progress.
 package netobservertest
 
 // #cgo LDFLAGS: -ldl

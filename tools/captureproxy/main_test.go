@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// TestRecord proxies one exchange with an upper-casing server and checks the three files.
-func TestRecord(t *testing.T) {
+// TestCapture proxies one exchange with an upper-casing server and checks the three files.
+func TestCapture(t *testing.T) {
 	srv, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

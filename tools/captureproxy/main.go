@@ -1,17 +1,3 @@
-// Command record is a TCP proxy that records what passes through it, to make parser test
-// captures from real clients and servers.
-//
-//	record -listen 127.0.0.1:18080 -to 127.0.0.1:18081 -out testdata/captures/get
-//
-// Each accepted connection N (from 1, in accept order) is forwarded to -to and recorded as
-//
-//	<out>-N.c2s  the bytes the client sent (requests), raw
-//	<out>-N.s2c  the bytes the server sent (responses), raw
-//	<out>-N.seq  one line per read, in the order the proxy saw them: "c2s <n>" or "s2c <n>"
-//
-// so a test can replay each direction whole, or both interleaved as they happened. Half-closes
-// are passed on. It runs until SIGINT or SIGTERM, then waits up to a second for connections in
-// flight. Only loopback addresses are accepted, so captures stay on the machine.
 package main
 
 import (
@@ -31,7 +17,7 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "loopback address to accept clients on")
 	to := flag.String("to", "", "loopback address of the server")
-	out := flag.String("out", "", "path prefix of the recordings")
+	out := flag.String("out", "", "path prefix of the captures")
 	flag.Parse()
 	if *to == "" || *out == "" {
 		flag.Usage()
@@ -39,14 +25,14 @@ func main() {
 	}
 	for _, a := range []string{*listen, *to} {
 		if !loopback(a) {
-			log.Fatalf("record: %s is not a loopback address", a)
+			log.Fatalf("captureproxy: %s is not a loopback address", a)
 		}
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		log.Fatal(err)
 	}
-	log.Printf("record: %s -> %s, recording to %s-N.*", ln.Addr(), *to, *out)
+	log.Printf("captureproxy: %s -> %s, capturing to %s-N.*", ln.Addr(), *to, *out)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	p := &proxy{to: *to, out: *out}
@@ -85,8 +71,8 @@ func (p *proxy) serve(ln net.Listener) {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			if err := p.record(client, fmt.Sprintf("%s-%d", p.out, n)); err != nil {
-				log.Printf("record: connection %d: %v", n, err)
+			if err := p.capture(client, fmt.Sprintf("%s-%d", p.out, n)); err != nil {
+				log.Printf("captureproxy: connection %d: %v", n, err)
 			}
 		}()
 	}
@@ -98,26 +84,26 @@ func (p *proxy) wait(d time.Duration) {
 	select {
 	case <-done:
 	case <-time.After(d):
-		log.Print("record: connections still open; their recordings may be incomplete")
+		log.Print("captureproxy: connections still open; their captures may be incomplete")
 	}
 }
 
-// record forwards one connection both ways, writing what passes to prefix.{c2s,s2c,seq}.
-func (p *proxy) record(client net.Conn, prefix string) error {
+// capture forwards one connection both ways, writing what passes to prefix.{c2s,s2c,seq}.
+func (p *proxy) capture(client net.Conn, prefix string) error {
 	defer client.Close()
 	server, err := net.Dial("tcp", p.to)
 	if err != nil {
 		return err
 	}
 	defer server.Close()
-	rec, err := newRecording(prefix)
+	files, err := createCapture(prefix)
 	if err != nil {
 		return err
 	}
-	defer rec.close()
+	defer files.close()
 	errs := make(chan error, 2)
-	go func() { errs <- rec.copy(server, client, 0) }()
-	go func() { errs <- rec.copy(client, server, 1) }()
+	go func() { errs <- files.copy(server, client, 0) }()
+	go func() { errs <- files.copy(client, server, 1) }()
 	err = <-errs
 	if err != nil {
 		// Unblock the other direction.
@@ -127,8 +113,8 @@ func (p *proxy) record(client net.Conn, prefix string) error {
 	return errors.Join(err, <-errs)
 }
 
-// recording holds the files of one connection; the mutex keeps .seq in the order reads ended.
-type recording struct {
+// captureFiles are the files of one connection; the mutex keeps .seq in the order reads ended.
+type captureFiles struct {
 	mu    sync.Mutex
 	files [2]*os.File // c2s, s2c
 	seq   *os.File
@@ -136,8 +122,8 @@ type recording struct {
 
 var dirs = [2]string{"c2s", "s2c"}
 
-func newRecording(prefix string) (*recording, error) {
-	r := &recording{}
+func createCapture(prefix string) (*captureFiles, error) {
+	r := &captureFiles{}
 	var err error
 	for i, d := range dirs {
 		if r.files[i], err = os.Create(prefix + "." + d); err != nil {
@@ -152,7 +138,7 @@ func newRecording(prefix string) (*recording, error) {
 	return r, nil
 }
 
-func (r *recording) close() {
+func (r *captureFiles) close() {
 	for _, f := range append(r.files[:], r.seq) {
 		if f != nil {
 			f.Close()
@@ -160,8 +146,8 @@ func (r *recording) close() {
 	}
 }
 
-// copy forwards src to dst, recording each read as direction dir, and half-closes dst at EOF.
-func (r *recording) copy(dst, src net.Conn, dir int) error {
+// copy forwards src to dst, writing each read down as direction dir, and half-closes dst at EOF.
+func (r *captureFiles) copy(dst, src net.Conn, dir int) error {
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := src.Read(buf)
