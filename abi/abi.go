@@ -242,8 +242,8 @@ type DataAttr struct {
 	LengthHeader uint32 // raw bytes of the last 4-byte read on the connection
 }
 
-// DataEvent is a chunk of a connection's bytes (conn_data_event_t). Payload belongs to the poll
-// it came in: it is valid until the capture's next poll.
+// DataEvent is a chunk of a connection's bytes (conn_data_event_t). Payload belongs to the Batch
+// it came in: it is valid until the batch is released.
 type DataEvent struct {
 	DataAttr
 	Payload []byte

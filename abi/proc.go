@@ -56,7 +56,7 @@ type ProcEvent struct {
 	Args         [MaxProcArgs]byte // argv, NUL-separated, as /proc/<pid>/cmdline
 }
 
-// ProcVisitor is a Visitor that also wants process events. A capture hands them to visitors
+// ProcVisitor is a Visitor that also wants process events. Batch.Visit hands them to visitors
 // that implement it and skips them for the others.
 type ProcVisitor interface {
 	Visitor

@@ -1,22 +1,17 @@
 package observer
 
-import (
-	"time"
-
-	"github.com/netobserver/netobserver/abi"
-)
+import "github.com/netobserver/netobserver/abi"
 
 // Capture is the kernel side as the observer drives it: *libebpf.Library, whichever libebpf.so
 // it loaded (ours, Alibaba's, the replay library).
 type Capture interface {
 	Start() error
-	// Poll hands the events of one poll to v, in the order the kernel side produced them, and
-	// the poll's end when v is an abi.BatchEnder.
-	Poll(v abi.Visitor) (events int, drained bool, err error)
-	// Wait sleeps until the next poll is worth making, at most limit.
-	Wait(limit time.Duration)
-	// Stop stops the kernel side, handing v (as Poll does) what its buffers still hold.
-	Stop(v abi.Visitor) error
+	// Stop stops the kernel side; batches already produced stay on Events.
+	Stop() error
+	// Events delivers batches in the order the kernel side produced them; each is given back
+	// with Release.
+	Events() <-chan *abi.Batch
+	Release(*abi.Batch)
 	Counters() abi.Counters
 	// ProcessEvents reports whether the library sends process events (our extension).
 	ProcessEvents() bool

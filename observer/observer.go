@@ -3,7 +3,6 @@ package observer
 import (
 	"context"
 	"errors"
-	"runtime"
 	"time"
 
 	"github.com/netobserver/netobserver/abi"
@@ -135,98 +134,111 @@ func (o *Observer) Reload(opts Options) error {
 	return o.lib.Start()
 }
 
-// Run polls and consumes events and flushes records on the intervals until ctx ends; each value
-// received on reload is applied with Reload. On return everything pending has been flushed to the
-// sink; the library is stopped.
-//
-// One loop on one locked thread does it all: a poll hands its events to the stages in place, the
-// timers due run, and the library sleeps until the next poll is worth making or the next timer is
-// due. ctx and reload are looked at between polls, so the library's longest sleep (its
-// IdleInterval) bounds how long they wait.
+// Run consumes events and flushes records on the intervals until ctx ends or reload is closed;
+// each value received on reload is applied with Reload. On return everything pending has been
+// flushed to the sink; the library is stopped.
 func (o *Observer) Run(ctx context.Context, reload <-chan Options) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	var t timers
-	t.reset(o.now(), o.opts)
+	l4 := time.NewTicker(o.opts.L4Interval)
+	l7 := time.NewTicker(o.opts.L7Interval)
+	expire := time.NewTicker(time.Minute)
+	meta := time.NewTicker(o.opts.MetaInterval)
+	nl := time.NewTicker(o.opts.NetlinkInterval)
+	gc := time.NewTicker(o.opts.GCInterval)
+	reenable := time.NewTicker(reenableAll)
+	defer func() {
+		l4.Stop()
+		l7.Stop()
+		expire.Stop()
+		meta.Stop()
+		nl.Stop()
+		gc.Stop()
+		reenable.Stop()
+	}()
 	for {
 		select {
-		case <-ctx.Done():
-			// Connections whose process exited without closing them are reported by the
-			// library when deleted from its map: collect them now so that the library's
-			// last polls bring their totals into the final records.
+		case b, ok := <-o.lib.Events():
+			if !ok {
+				o.finish()
+				return nil
+			}
+			o.consume(b)
+		case <-l4.C:
+			o.flushL4()
+		case <-l7.C:
+			o.flushL7()
+		case <-expire.C:
+			o.l7.expire()
+		case <-meta.C:
+			o.pruneProcesses()
+		case <-nl.C:
+			o.sockets.expire()
+		case <-gc.C:
 			o.control.collect()
-			err := o.lib.Stop(o)
-			o.finish()
-			return err
+		case <-reenable.C:
+			o.admit.enableAll()
+			o.control.perform()
 		case opts, ok := <-reload:
 			if !ok {
 				reload = nil
 				continue
 			}
+			// What was captured before the reload belongs to the old settings' intervals:
+			// select picks among ready cases at random, so batches may still be waiting.
+			o.drain()
 			if err := o.Reload(opts); err != nil {
 				return err
 			}
-			t.reset(o.now(), o.opts)
+			l4.Reset(opts.L4Interval)
+			l7.Reset(opts.L7Interval)
+			meta.Reset(o.opts.MetaInterval)
+			nl.Reset(o.opts.NetlinkInterval)
+			gc.Reset(o.opts.GCInterval)
+		case <-ctx.Done():
+			// Connections whose process exited without closing them are reported by the
+			// library when deleted from its map: collect them now so that the library's
+			// last polls bring their totals into the final records.
+			o.control.collect()
+			err := o.stopLibrary()
+			o.finish()
+			return err
+		}
+	}
+}
+
+// stopLibrary stops the library while consuming the batches its stop drains from the kernel
+// buffers (Stop waits for them to be released), then those already polled.
+func (o *Observer) stopLibrary() error {
+	stopped := make(chan error, 1)
+	go func() { stopped <- o.lib.Stop() }()
+	events := o.lib.Events()
+	for {
+		select {
+		case b, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			o.consume(b)
+		case err := <-stopped:
+			o.drain()
+			return err
+		}
+	}
+}
+
+// drain consumes the batches already polled.
+func (o *Observer) drain() {
+	for {
+		select {
+		case b, ok := <-o.lib.Events():
+			if !ok {
+				return
+			}
+			o.consume(b)
 		default:
-		}
-		// A failed poll is logged and counted by the library; Wait keeps it from spinning.
-		o.lib.Poll(o)
-		now := o.now()
-		next := t.run(o, now)
-		o.lib.Wait(next.Sub(now))
-	}
-}
-
-// timers are Run's periodic work, each due at its own time.
-type timers struct {
-	due [7]time.Time
-}
-
-// reset makes every timer due one period after now.
-func (t *timers) reset(now time.Time, opts Options) {
-	for i, p := range periods(opts) {
-		t.due[i] = now.Add(p)
-	}
-}
-
-func periods(opts Options) [7]time.Duration {
-	return [7]time.Duration{opts.L4Interval, opts.L7Interval, time.Minute, opts.MetaInterval,
-		opts.NetlinkInterval, opts.GCInterval, reenableAll}
-}
-
-// run does the work due at now and returns when the next is due.
-func (t *timers) run(o *Observer, now time.Time) time.Time {
-	ps := periods(o.opts)
-	next := now.Add(reenableAll)
-	for i := range t.due {
-		if !now.Before(t.due[i]) {
-			switch i {
-			case 0:
-				o.flushL4()
-			case 1:
-				o.flushL7()
-			case 2:
-				o.l7.expire()
-			case 3:
-				o.pruneProcesses()
-			case 4:
-				o.sockets.expire()
-			case 5:
-				o.control.collect()
-			case 6:
-				o.admit.enableAll()
-				o.control.perform()
-			}
-			t.due[i] = t.due[i].Add(ps[i])
-			if t.due[i].Before(now) { // late (a slow flush, a stopped clock): no catching up
-				t.due[i] = now.Add(ps[i])
-			}
-		}
-		if t.due[i].Before(next) {
-			next = t.due[i]
+			return
 		}
 	}
-	return next
 }
 
 func (o *Observer) finish() {
@@ -241,10 +253,11 @@ func (o *Observer) finish() {
 	}
 }
 
-// EndBatch implements abi.BatchEnder: the L7 stage parses what the poll brought, then the kernel
-// side is told what the stages decided.
-func (o *Observer) EndBatch(drained bool) {
-	o.l7.endBatch(drained)
+// consume runs one batch through the stages, then tells the kernel side what they decided.
+func (o *Observer) consume(b *abi.Batch) {
+	b.Visit(o)
+	o.l7.endBatch(b.Drained)
+	o.lib.Release(b)
 	o.control.perform()
 	if o.opts.Live != nil && o.now().Sub(o.published) >= time.Second {
 		o.publish()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"log/slog"
 	"os"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -57,11 +56,7 @@ type capture struct {
 	evs []event
 	// procs are the process events (the library's extension), in delivery order.
 	procs []procEvent
-	// stopReq asks the polling goroutine to return, after draining the library into the capture
-	// when it carries true; done is closed when it returned.
-	stopReq chan bool
-	stopErr error
-	done    chan struct{}
+	done  chan struct{}
 }
 
 type procEvent struct {
@@ -95,7 +90,7 @@ func startCapture(t *testing.T, tweak func(*libebpf.Library)) *capture {
 func startCaptureWith(t *testing.T, opts libebpf.Options, tweak func(*libebpf.Library)) *capture {
 	t.Helper()
 	testenv.RequireRoot(t)
-	c := &capture{log: &eventtest.Log{}, stopReq: make(chan bool), done: make(chan struct{})}
+	c := &capture{log: &eventtest.Log{}, done: make(chan struct{})}
 	opts.Path, opts.Logger = testenv.BuiltFile(t, libebpf.FileName), slog.New(c.log)
 	lib, err := libebpf.Open(opts)
 	if err != nil {
@@ -111,49 +106,23 @@ func startCaptureWith(t *testing.T, opts libebpf.Options, tweak func(*libebpf.Li
 		tweak(lib)
 	}
 	require.NoError(t, lib.Start(), "library said:\n%s", c.log.Text())
-	go c.poll()
+	go func() {
+		defer close(c.done)
+		for b := range lib.Events() {
+			c.mu.Lock()
+			b.Visit(c)
+			c.mu.Unlock()
+			lib.Release(b)
+		}
+	}()
 	t.Cleanup(func() {
-		c.stopPolling(false)
 		require.NoError(t, lib.Close())
+		<-c.done
 		if t.Failed() {
 			t.Logf("library messages:\n%s", c.log.Text())
 		}
 	})
 	return c
-}
-
-// poll polls the library into the capture until stopPolling, as a consumer does: on one thread.
-func (c *capture) poll() {
-	defer close(c.done)
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	for {
-		select {
-		case drain := <-c.stopReq:
-			if drain {
-				c.mu.Lock()
-				c.stopErr = c.lib.Stop(c)
-				c.mu.Unlock()
-			}
-			return
-		default:
-		}
-		c.mu.Lock()
-		c.lib.Poll(c) // failures are logged by the library, and counted
-		c.mu.Unlock()
-		c.lib.Wait(time.Minute) // bounded by the library's IdleInterval
-	}
-}
-
-// stopPolling ends the polling goroutine; with drain, it stops the library first (Stop), bringing
-// what the buffers hold into the capture, and returns Stop's error.
-func (c *capture) stopPolling(drain bool) error {
-	select {
-	case c.stopReq <- drain:
-	case <-c.done:
-	}
-	<-c.done
-	return c.stopErr
 }
 
 // of returns the events of process pid so far.

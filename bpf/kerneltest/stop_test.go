@@ -29,7 +29,7 @@ func TestStopDeliversWhatTheBuffersHold(t *testing.T) {
 	out, err := curl.Output()
 	require.NoError(t, err)
 	require.Equal(t, strings.Repeat("200\n", requests), string(out), "curl's own report")
-	require.NoError(t, c.stopPolling(true))
+	require.NoError(t, c.lib.Stop())
 
 	// One request per syscall on each side: curl writes each in one write, nginx reads each in
 	// one read (keep-alive, one request in flight).

@@ -28,38 +28,33 @@ const (
 	tryToPrepend = int(unsafe.Offsetof(abi.DataAttr{}.TryToPrepend))
 )
 
-// visit hands every event of the C batch to v in place: the C entries are 8-byte aligned
-// (bridge.c pads them), so each fixed-size event is read where the callback wrote it and each
-// payload is a slice of the batch. Only a data event's attributes are copied, to make its C bool
-// a Go bool. Nothing is valid after the next poll.
-func visit(v abi.Visitor, pv abi.ProcVisitor, cb *C.struct_netobs_batch) {
+// decode copies the C batch into b. The C entries are 8-byte aligned (bridge.c pads them), so
+// each fixed-size event is one typed copy; only payloads need a second copy.
+func decode(b *abi.Batch, cb *C.struct_netobs_batch) {
+	b.Reset(int(cb.ctrl), int(cb.data), int(cb.stats), int(cb.lost), int(cb.proc), int(cb.payload_bytes))
 	if cb.entries == 0 {
 		return
 	}
 	raw := unsafe.Slice((*byte)(unsafe.Pointer(cb.buf)), int(cb.len))
-	var ev abi.DataEvent
 	for off := 0; off+entryHeader <= len(raw); {
 		kind := eventKind(binary.LittleEndian.Uint32(raw[off:]))
 		size := int(binary.LittleEndian.Uint32(raw[off+4:]))
-		rec := raw[off+entryHeader : off+entryHeader+size : off+entryHeader+size]
+		ev := raw[off+entryHeader : off+entryHeader+size]
 		off += entryHeader + (size+7)&^7
 		switch kind {
 		case kindCtrl:
-			v.Ctrl((*abi.CtrlEvent)(unsafe.Pointer(&rec[0])))
+			b.AddCtrl((*abi.CtrlEvent)(unsafe.Pointer(&ev[0])))
 		case kindStats:
-			v.Stats((*abi.StatsEvent)(unsafe.Pointer(&rec[0])))
+			b.AddStats((*abi.StatsEvent)(unsafe.Pointer(&ev[0])))
 		case kindLost:
-			v.Lost(*(*abi.LostNotice)(unsafe.Pointer(&rec[0])))
+			b.AddLost(*(*abi.LostNotice)(unsafe.Pointer(&ev[0])))
 		case kindProc:
-			if pv != nil {
-				pv.Proc((*abi.ProcEvent)(unsafe.Pointer(&rec[0])))
-			}
+			b.AddProc((*abi.ProcEvent)(unsafe.Pointer(&ev[0])))
 		case kindData:
-			ev.DataAttr = *(*abi.DataAttr)(unsafe.Pointer(&rec[0]))
+			attr := *(*abi.DataAttr)(unsafe.Pointer(&ev[0]))
 			// A C bool may hold any byte; a Go bool must be 0 or 1.
-			ev.TryToPrepend = rec[tryToPrepend] != 0
-			ev.Payload = rec[dataAttrSize:]
-			v.Data(&ev)
+			attr.TryToPrepend = ev[tryToPrepend] != 0
+			b.AddData(&attr, ev[dataAttrSize:])
 		}
 	}
 }

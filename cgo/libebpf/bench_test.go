@@ -8,8 +8,8 @@ import (
 )
 
 // BenchmarkHandoff measures events per second from ebpf_poll_events into a Go consumer: the
-// replay library's callbacks, the copy into the C batch and a visitor that reads every event in
-// place. One op is one 200-byte data event. Run with -cpu 1 to hold
+// replay library's callbacks, the copy into the C batch, the decode into Go, the channel and a
+// consumer that reads every event. One op is one 200-byte data event. Run with -cpu 1 to hold
 // the whole path to one core, as `make bench` does.
 func BenchmarkHandoff(b *testing.B) {
 	const payload = 200
@@ -23,22 +23,18 @@ func BenchmarkHandoff(b *testing.B) {
 	if err := r.lib.Start(); err != nil {
 		b.Fatal(err)
 	}
-	var c payloadCounter
-	for c.events < b.N {
-		if _, _, err := r.lib.Poll(&c); err != nil {
-			b.Fatal(err)
+	var seen, bytes int
+	for seen < b.N {
+		batch := <-r.lib.Events()
+		for i := range batch.Data {
+			bytes += len(batch.Data[i].Payload)
 		}
+		seen += batch.Len()
+		r.lib.Release(batch)
 	}
 	b.StopTimer()
-	if c.bytes != b.N*payload {
-		b.Fatalf("consumed %d payload bytes, want %d", c.bytes, b.N*payload)
+	if bytes != b.N*payload {
+		b.Fatalf("consumed %d payload bytes, want %d", bytes, b.N*payload)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
-
-type payloadCounter struct{ events, bytes int }
-
-func (c *payloadCounter) Ctrl(*abi.CtrlEvent)   { c.events++ }
-func (c *payloadCounter) Data(e *abi.DataEvent) { c.events++; c.bytes += len(e.Payload) }
-func (c *payloadCounter) Stats(*abi.StatsEvent) { c.events++ }
-func (c *payloadCounter) Lost(abi.LostNotice)   { c.events++ }

@@ -52,41 +52,63 @@ func (r *replay) calls(t testing.TB) []string {
 	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 }
 
-// collect polls until n events arrived, failing after a generous deadline.
+// collect reads batches until n events arrived, failing after a generous deadline.
 func collect(t testing.TB, lib *Library, n int) eventtest.Events {
 	t.Helper()
 	var rec eventtest.Events
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.After(30 * time.Second)
 	for len(rec) < n {
-		_, _, err := lib.Poll(&rec)
-		require.NoError(t, err)
-		if time.Now().After(deadline) {
+		select {
+		case b, ok := <-lib.Events():
+			require.True(t, ok, "Events closed after %d of %d events", len(rec), n)
+			b.Visit(&rec)
+			lib.Release(b)
+		case <-deadline:
 			t.Fatalf("got %d of %d events in 30s", len(rec), n)
 		}
-		lib.Wait(10 * time.Millisecond)
 	}
 	return rec
 }
 
-// stopReading calls Stop and returns the events it delivered from the buffers.
+// stopReading calls Stop while reading Events, as a consumer must, and returns the events that
+// came until Stop returned and those left on Events.
 func stopReading(t testing.TB, lib *Library) eventtest.Events {
 	t.Helper()
 	var rec eventtest.Events
-	require.NoError(t, lib.Stop(&rec))
-	return rec
+	stopped := make(chan error, 1)
+	go func() { stopped <- lib.Stop() }()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case b := <-lib.Events():
+			b.Visit(&rec)
+			lib.Release(b)
+		case err := <-stopped:
+			require.NoError(t, err)
+			for {
+				select {
+				case b := <-lib.Events():
+					b.Visit(&rec)
+					lib.Release(b)
+				default:
+					return rec
+				}
+			}
+		case <-deadline:
+			t.Fatalf("Stop did not return in 30s")
+		}
+	}
 }
 
 // quiet asserts that no further event arrives within a short wait.
 func quiet(t testing.TB, lib *Library) {
 	t.Helper()
-	var rec eventtest.Events
-	for range 5 {
-		_, _, err := lib.Poll(&rec)
-		require.NoError(t, err)
-		if len(rec) > 0 {
-			t.Fatalf("unexpected %d more events, first %+v", len(rec), rec[0])
-		}
-		time.Sleep(10 * time.Millisecond)
+	select {
+	case b := <-lib.Events():
+		var rec eventtest.Events
+		b.Visit(&rec)
+		t.Fatalf("unexpected %d more events, first %+v", len(rec), rec[0])
+	case <-time.After(50 * time.Millisecond):
 	}
 }
 

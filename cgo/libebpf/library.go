@@ -9,7 +9,6 @@ package libebpf
 import "C"
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,13 +44,13 @@ type Options struct {
 	// came, up to IdleInterval (see shortPollSleep). Default 10ms.
 	PollInterval time.Duration
 	// IdleInterval is how long it sleeps after a poll that returned nothing, and the longest
-	// sleep after any poll: an idle host pays for every wake-up (≈ 80 µs of CPU each, timers and
-	// scheduler included), and traffic that starts during the sleep waits in the kernel buffers
-	// (2 MiB of data events per CPU by default: at 40 ms, a burst from nothing to 50 MB/s per CPU
-	// would be needed to fill them). Default 4 × PollInterval; 25 × PollInterval with the
-	// library's wakeup extension, which ends the sleep when a ring passes its fill watermark, so
-	// that a long sleep cannot overflow the buffers (idle: 0.03 % of a core instead of 0.2 %).
+	// sleep after any poll: an idle host pays for every wake-up, and traffic that starts during
+	// the sleep waits in the kernel buffers (2 MiB of data events per CPU by default: at 40 ms, a
+	// burst from nothing to 50 MB/s per CPU would be needed to fill them). Default 4 × PollInterval.
 	IdleInterval time.Duration
+	// Batches is the number of batches that may be in flight between the poller and the consumer.
+	// Default 4.
+	Batches int
 }
 
 // Library is a loaded and initialised libebpf.so.
@@ -69,22 +68,14 @@ type Library struct {
 	// call serialises every call into the library: its state is global.
 	call sync.Mutex
 	// control serialises Start, Stop and Close against each other.
-	control sync.Mutex
-	started bool
-	closed  bool
+	control    sync.Mutex
+	started    bool
+	closed     bool
+	stopReq    chan struct{} // closed to ask the running poller to return
+	pollerDone chan struct{}
 
-	// The last poll, for the sleep after it (Wait): its return code and the events that came
-	// since the last sleep began.
-	last  C.int32_t
-	cycle time.Time
-	got   int
-
-	lastErr C.int32_t
-
-	// wake is a dup of the library's wakeup descriptor in Go's poller (netobserver_wakeup_fd):
-	// Wait parks the goroutine on it instead of blocking the thread in C. nil without it.
-	wake    *os.File
-	wakeRaw syscall.RawConn
+	events chan *abi.Batch
+	free   chan *abi.Batch
 
 	counters counters
 }
@@ -109,25 +100,30 @@ func Open(opts Options) (*Library, error) {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 10 * time.Millisecond
 	}
+	if opts.IdleInterval <= 0 {
+		opts.IdleInterval = 4 * opts.PollInterval
+	}
+	if opts.Batches <= 0 {
+		opts.Batches = 4
+	}
 	setLogger(opts.Logger)
 	c, how, err := load(opts.Path)
 	if err != nil {
 		return nil, err
 	}
 	l := &Library{
-		c:    c,
-		path: C.GoString(&c.path[0]),
-		log:  opts.Logger,
-		opts: opts,
+		c:      c,
+		path:   C.GoString(&c.path[0]),
+		log:    opts.Logger,
+		opts:   opts,
+		events: make(chan *abi.Batch, opts.Batches),
+		free:   make(chan *abi.Batch, opts.Batches),
 	}
 	l.version = C.GoString(C.netobs_version(c))
 	l.procEvents = C.netobs_has_process_events(c) != 0
 	l.wakeups = C.netobs_has_wait(c) != 0
-	if l.opts.IdleInterval <= 0 {
-		l.opts.IdleInterval = 4 * l.opts.PollInterval
-		if l.wakeups {
-			l.opts.IdleInterval = 25 * l.opts.PollInterval
-		}
+	for range opts.Batches {
+		l.free <- new(abi.Batch)
 	}
 	l.log.Info("libebpf: loaded", "file", l.path, "found", how.String(), "version", l.Version(), "process_events", l.procEvents, "watermark_wakeups", l.wakeups)
 
@@ -140,32 +136,7 @@ func Open(opts Options) (*Library, error) {
 		C.netobs_close(c)
 		return nil, fmt.Errorf("libebpf: ebpf_init of %s failed: %w (see the library's messages above)", l.path, errnoOf(rc))
 	}
-	if l.wakeups && os.Getenv("NETOBSERVER_WAKEUP_FD") != "off" {
-		l.wake, l.wakeRaw = pollable(int(C.netobs_wakeup_fd(c)))
-	}
 	return l, nil
-}
-
-// pollable returns a dup of fd that Go's poller waits on, or nil when fd is not valid.
-func pollable(fd int) (*os.File, syscall.RawConn) {
-	if fd < 0 {
-		return nil, nil
-	}
-	dup, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
-	if errno != 0 {
-		return nil, nil
-	}
-	if err := syscall.SetNonblock(int(dup), true); err != nil {
-		syscall.Close(int(dup))
-		return nil, nil
-	}
-	f := os.NewFile(dup, "libebpf wakeup")
-	raw, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
-		return nil, nil
-	}
-	return f, raw
 }
 
 // load finds, checks and dlopens the library and resolves its symbols.
@@ -286,6 +257,19 @@ func (l *Library) StubOffsets() [4]int64 {
 	return o
 }
 
+// Events delivers batches in the order the library produced them. Release each one. The channel
+// is closed by Close.
+func (l *Library) Events() <-chan *abi.Batch { return l.events }
+
+// Release returns a batch for reuse; its events and payloads must not be used afterwards.
+func (l *Library) Release(b *abi.Batch) {
+	b.Reset(0, 0, 0, 0, 0, 0)
+	select {
+	case l.free <- b:
+	default: // not one of ours, or released twice: let the GC have it
+	}
+}
+
 // Counters returns a snapshot of the layer's counters.
 func (l *Library) Counters() abi.Counters {
 	c := &l.counters
@@ -300,13 +284,10 @@ func (l *Library) Counters() abi.Counters {
 	return s
 }
 
-var (
-	errClosed     = errors.New("libebpf: library is closed")
-	errNotStarted = errors.New("libebpf: library is not started")
-)
+var errClosed = errors.New("libebpf: library is closed")
 
-// Start calls ebpf_start. Calling it again while started calls ebpf_start again, as iLogtail does
-// on a config reload.
+// Start calls ebpf_start and starts the poller. Calling it again while running calls ebpf_start
+// again, as iLogtail does on a config reload; the poller keeps running.
 func (l *Library) Start() error {
 	l.control.Lock()
 	defer l.control.Unlock()
@@ -318,7 +299,9 @@ func (l *Library) Start() error {
 	}
 	if !l.started {
 		l.started = true
-		l.last, l.cycle, l.got = 0, time.Now(), 0
+		l.stopReq = make(chan struct{})
+		l.pollerDone = make(chan struct{})
+		go l.poll(l.stopReq, l.pollerDone)
 	}
 	return nil
 }
@@ -333,128 +316,35 @@ func (l *Library) startLibrary() error {
 	return nil
 }
 
-// Poll runs one ebpf_poll_events and hands every event it brought to v, in production order, on
-// the calling goroutine; process events too when v is an abi.ProcVisitor, and the end of the
-// poll when v is an abi.BatchEnder. Events and payloads are read in place from the C batch: they
-// are valid until the next Poll or Stop (a *abi.DataEvent only until v.Data returns; its Payload
-// until then). drained says the poll emptied every ring (abi.BatchEnder).
-//
-// Poll, Wait and Stop are called from one goroutine (the consumer's), which should stay on one
-// thread (runtime.LockOSThread): every C call then runs where the last one ran.
-func (l *Library) Poll(v abi.Visitor) (events int, drained bool, err error) {
-	if !l.started {
-		return 0, false, errNotStarted
-	}
-	max := C.int32_t(l.opts.MaxEventsPerPoll)
-	rc := l.pollOnce(v, max)
-	drained = rc >= 0 && rc < max
-	l.last = rc
-	if rc > 0 {
-		l.got += int(rc)
-	}
-	if rc < 0 {
-		l.counters.pollErrors.Add(1)
-		if rc != l.lastErr {
-			l.log.Warn("libebpf: ebpf_poll_events failed", "file", l.path, "error", errnoOf(rc))
-			l.lastErr = rc
-		}
-		return 0, false, fmt.Errorf("libebpf: ebpf_poll_events of %s: %w", l.path, errnoOf(rc))
-	}
-	l.lastErr = 0
-	return int(rc), drained, nil
-}
-
-// Wait sleeps until the next poll is worth making, at most limit. After a full poll it returns at
-// once; after a poll that emptied the buffers it sleeps until about half a poll's worth of
-// events is expected at the rate seen since the last sleep (shortPollSleep), IdleInterval after
-// an empty one. With the library's wakeup extension the sleep ends early when a ring passes its
-// fill watermark, so a burst is drained before the ring overflows; the sleep is then in C, on
-// the calling thread, where the Go scheduler does not wake with it.
-func (l *Library) Wait(limit time.Duration) {
-	max := C.int32_t(l.opts.MaxEventsPerPoll)
-	if l.last >= max || limit <= 0 {
-		return
-	}
-	now := time.Now()
-	d := l.opts.IdleInterval
-	if l.last > 0 {
-		// Half a poll's worth before the next poll, so that the rings stay far from full; with
-		// watermark wakeups, which drain a filling ring, two polls' worth: a wake-up costs
-		// more than the events it brings at the rates most hosts run (at 5k requests/s, 10
-		// wake-ups a second instead of 40: the observer's CPU per request 0.68 of the 40's).
-		events := int(max) / 2
-		if l.wakeups {
-			events = 2 * int(max)
-		}
-		d = l.opts.shortPollSleep(l.got, now.Sub(l.cycle), events)
-	}
-	l.cycle, l.got = now, 0
-	d = min(d, limit)
-	switch {
-	case l.wake != nil:
-		// Parked in Go's poller: the thread and its P are free, and no thread is blocked in C
-		// for the runtime to take the P back from. netobserver_wait_events(0) takes the
-		// readiness (the descriptor's edge comes again only after it).
-		l.wake.SetReadDeadline(now.Add(d))
-		woke := false
-		l.wakeRaw.Read(func(uintptr) bool {
-			woke = C.netobs_wait(l.c, 0) > 0
-			return woke
-		})
-		if woke {
-			l.counters.wakeups.Add(1)
-		}
-	case l.wakeups:
-		if C.netobs_wait(l.c, C.int64_t(d)) > 0 {
-			l.counters.wakeups.Add(1)
-		}
-	case l.last == 0:
-		C.netobs_idle(C.int64_t(d))
-	default:
-		// Events flow: a Go timer, not a sleep in C, which would make the runtime hand this
-		// thread's P to another and take one back.
-		time.Sleep(d)
-	}
-}
-
-// shortPollSleep is the sleep after a poll that emptied the buffers: got events came in elapsed
-// (since the previous sleep began), and the sleep lasts until about events more are expected —
-// at least PollInterval, at most IdleInterval. A lightly loaded host then wakes a few times a
-// second instead of 100 (each wake-up costs more than the events it brings), while a busy one
-// keeps PollInterval and its buffers far from full.
-func (o *Options) shortPollSleep(got int, elapsed time.Duration, events int) time.Duration {
-	if got <= 0 {
-		return o.IdleInterval
-	}
-	d := elapsed * time.Duration(events) / time.Duration(got)
-	return min(max(d, o.PollInterval), o.IdleInterval)
-}
-
-// Stop stops the library producing events, hands v what its buffers still hold (as Poll does;
-// v may be nil to discard it), then calls ebpf_stop, which frees them. Stopping a stopped library
-// does nothing.
+// Stop stops the library producing events, delivers on Events what its buffers still hold, then
+// calls ebpf_stop, which frees them. The consumer must go on reading Events until Stop returns:
+// the last batches wait for free ones. Stopping a stopped library does nothing.
 //
 // With netobserver_detach (our library, the replay library) the programs are detached first and
 // the buffers polled until a poll returns nothing: no event is lost. Without it (Alibaba's
 // library) the programs run until ebpf_stop, so the buffers are polled until a short poll, and
 // what is written between that poll and ebpf_stop is freed unread and uncounted.
-func (l *Library) Stop(v abi.Visitor) error {
+func (l *Library) Stop() error {
 	l.control.Lock()
 	defer l.control.Unlock()
-	return l.stopLocked(v, true)
+	return l.stopLocked(true)
 }
 
-// stopLocked drains the buffers into v when asked, and calls ebpf_stop.
-func (l *Library) stopLocked(v abi.Visitor, drain bool) error {
+// stopLocked stops the poller, drains the buffers onto Events when asked, and calls ebpf_stop.
+func (l *Library) stopLocked(drain bool) error {
 	if !l.started {
 		return nil
 	}
+	l.call.Lock()
+	detached := drain && C.netobs_detach(l.c) != 0
+	l.call.Unlock()
+	atomic.StoreInt32((*int32)(unsafe.Pointer(&l.c.stop_flag)), 1)
+	close(l.stopReq)
+	<-l.pollerDone
 	l.started = false
+	atomic.StoreInt32((*int32)(unsafe.Pointer(&l.c.stop_flag)), 0)
 	if drain {
-		l.call.Lock()
-		detached := C.netobs_detach(l.c) != 0
-		l.call.Unlock()
-		l.drain(v, detached)
+		l.drain(detached)
 	}
 	l.call.Lock()
 	rc := C.netobs_stop(l.c)
@@ -469,15 +359,20 @@ func (l *Library) stopLocked(v abi.Visitor, drain bool) error {
 // on a host busier than one poll can empty.
 const drainPolls = 256
 
-// drain polls what the buffers hold into v: until a poll returns nothing when the library
-// stopped producing, else until a short poll.
-func (l *Library) drain(v abi.Visitor, detached bool) {
-	if v == nil {
-		v = discard{}
-	}
+// drain polls what the buffers hold onto Events: until a poll returns nothing when the library
+// stopped producing, else until a short poll (Batch.Drained).
+func (l *Library) drain(detached bool) {
 	max := C.int32_t(l.opts.MaxEventsPerPoll)
 	for range drainPolls {
-		rc := l.pollOnce(v, max)
+		b := <-l.free
+		rc := l.pollOnce(b, max)
+		b.Drained = rc >= 0 && rc < max
+		if b.Len() > 0 {
+			l.counters.batches.Add(1)
+			l.events <- b
+		} else {
+			l.free <- b
+		}
 		if rc < 0 {
 			l.counters.pollErrors.Add(1)
 			l.log.Warn("libebpf: the last poll before ebpf_stop failed", "file", l.path, "error", errnoOf(rc))
@@ -491,27 +386,18 @@ func (l *Library) drain(v abi.Visitor, detached bool) {
 		"file", l.path, "polls", drainPolls, "max_events_per_poll", l.opts.MaxEventsPerPoll)
 }
 
-// discard is the visitor of a Stop that keeps nothing.
-type discard struct{}
-
-func (discard) Ctrl(*abi.CtrlEvent)   {}
-func (discard) Data(*abi.DataEvent)   {}
-func (discard) Stats(*abi.StatsEvent) {}
-func (discard) Lost(abi.LostNotice)   {}
-
-// Close stops the library without draining it (what the buffers still hold is freed unread:
-// call Stop first, as the observer does) and unloads the file. Closing twice does nothing.
+// Close stops the library, closes Events and unloads the file. Batches already on Events can be
+// read. Unlike Stop it waits for no consumer: what the buffers still hold is freed unread (call
+// Stop first, as the observer does). Closing twice does nothing.
 func (l *Library) Close() error {
 	l.control.Lock()
 	defer l.control.Unlock()
 	if l.closed {
 		return nil
 	}
-	err := l.stopLocked(nil, false)
+	err := l.stopLocked(false)
 	l.closed = true
-	if l.wake != nil {
-		l.wake.Close()
-	}
+	close(l.events)
 	l.call.Lock()
 	C.netobs_close(l.c)
 	l.c = nil
@@ -519,49 +405,128 @@ func (l *Library) Close() error {
 	return err
 }
 
-// pollOnce runs one ebpf_poll_events, counts what came, and hands it to v (whatever the return
-// code: a failed poll may still have delivered events), then ends the batch.
-func (l *Library) pollOnce(v abi.Visitor, max C.int32_t) C.int32_t {
+func (l *Library) poll(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	max := C.int32_t(l.opts.MaxEventsPerPoll)
+	var lastErr C.int32_t
+	idle := time.NewTimer(0)
+	defer idle.Stop()
+	// The events that came since the last sleep began, for the rate that sizes the next one.
+	cycle, got := time.Now(), 0
+	for {
+		var b *abi.Batch
+		select {
+		case b = <-l.free:
+		case <-stop:
+			return
+		}
+		rc := l.pollOnce(b, max)
+		b.Drained = rc >= 0 && rc < max
+		if rc > 0 {
+			got += int(rc)
+		}
+		if b.Len() > 0 {
+			l.counters.batches.Add(1)
+			l.events <- b // never blocks: there are as many batches as slots
+		} else {
+			l.free <- b
+		}
+		switch {
+		case rc == C.EBPF_POLL_STOPPED:
+			return
+		case rc < 0:
+			l.counters.pollErrors.Add(1)
+			if rc != lastErr {
+				l.log.Warn("libebpf: ebpf_poll_events failed", "file", l.path, "error", errnoOf(rc))
+				lastErr = rc
+			}
+		default:
+			lastErr = 0
+		}
+		switch {
+		case rc < max && l.wakeups:
+			// The library wakes this sleep when a ring passes its fill watermark, so the
+			// rate-sized sleep is a bet that may lose: a burst, or a poller starved of CPU,
+			// is drained before the ring overflows.
+			d := l.opts.IdleInterval
+			if rc > 0 {
+				now := time.Now()
+				d = l.opts.shortPollSleep(got, now.Sub(cycle), int(max))
+				cycle, got = now, 0
+			} else {
+				cycle, got = time.Now(), 0
+			}
+			if C.netobs_wait(l.c, C.int64_t(d)) > 0 {
+				l.counters.wakeups.Add(1)
+			}
+			select {
+			case <-stop:
+				return
+			default:
+			}
+		case rc == 0:
+			// Nothing at all: sleep in C, where the Go scheduler does not wake with the thread
+			// (see netobs_idle). Not while events flow: a goroutine blocked in C for 10 ms
+			// makes the runtime hand its P to another thread and take one back, which costs
+			// more than a timer when the consumer is busy.
+			cycle, got = time.Now(), 0
+			C.netobs_idle(C.int64_t(l.opts.IdleInterval))
+			select {
+			case <-stop:
+				return
+			default:
+			}
+		case rc < max:
+			now := time.Now()
+			idle.Reset(l.opts.shortPollSleep(got, now.Sub(cycle), int(max)))
+			cycle, got = now, 0
+			select {
+			case <-idle.C:
+			case <-stop:
+				return
+			}
+		}
+	}
+}
+
+// shortPollSleep is the sleep after a poll that emptied the buffers: got events came in elapsed
+// (since the previous sleep began), and the sleep lasts until about limit/2 more are expected —
+// at least PollInterval, at most IdleInterval. A lightly loaded host then wakes a few times a
+// second instead of 100 (each wake-up costs more than the events it brings), while a busy one
+// keeps PollInterval and its buffers far from full.
+func (o *Options) shortPollSleep(got int, elapsed time.Duration, limit int) time.Duration {
+	if got <= 0 {
+		return o.IdleInterval
+	}
+	d := elapsed * time.Duration(limit/2) / time.Duration(got)
+	return min(max(d, o.PollInterval), o.IdleInterval)
+}
+
+// pollOnce runs one ebpf_poll_events and decodes what its callbacks copied into b, whatever the
+// return code: a poll interrupted by the stop flag may still have delivered events.
+func (l *Library) pollOnce(b *abi.Batch, max C.int32_t) C.int32_t {
 	l.call.Lock()
 	rc := C.netobs_poll(l.c, max)
+	decode(b, &l.c.batch)
 	l.call.Unlock()
-	cb := &l.c.batch
-	l.account(cb)
-	pv, _ := v.(abi.ProcVisitor)
-	visit(v, pv, cb)
-	if e, ok := v.(abi.BatchEnder); ok && cb.entries > 0 {
-		e.EndBatch(rc >= 0 && rc < max)
-	}
+	l.account(b, &l.c.batch)
 	return rc
 }
 
-func (l *Library) account(cb *C.struct_netobs_batch) {
+func (l *Library) account(b *abi.Batch, cb *C.struct_netobs_batch) {
 	c := &l.counters
 	c.polls.Add(1)
-	if cb.entries > 0 {
-		c.batches.Add(1)
-	}
-	c.ctrl.Add(uint64(cb.ctrl))
-	c.data.Add(uint64(cb.data))
-	c.stats.Add(uint64(cb.stats))
-	c.proc.Add(uint64(cb.proc))
-	c.lostNotices.Add(uint64(cb.lost))
+	c.ctrl.Add(uint64(len(b.Ctrl)))
+	c.data.Add(uint64(len(b.Data)))
+	c.stats.Add(uint64(len(b.Stats)))
+	c.proc.Add(uint64(len(b.Proc)))
+	c.lostNotices.Add(uint64(len(b.Lost)))
 	c.payloadBytes.Add(uint64(cb.payload_bytes))
 	c.oversized.Store(uint64(cb.oversized))
 	c.batchDrops.Store(uint64(cb.dropped))
-	if cb.lost == 0 {
-		return
-	}
-	raw := unsafe.Slice((*byte)(unsafe.Pointer(cb.buf)), int(cb.len))
-	for off := 0; off+entryHeader <= len(raw); {
-		kind := eventKind(binary.LittleEndian.Uint32(raw[off:]))
-		size := int(binary.LittleEndian.Uint32(raw[off+4:]))
-		if kind == kindLost {
-			n := (*abi.LostNotice)(unsafe.Pointer(&raw[off+entryHeader]))
-			if int(n.Which) < len(c.lost) {
-				c.lost[n.Which].Add(n.Count)
-			}
+	for _, n := range b.Lost {
+		if int(n.Which) < len(c.lost) {
+			c.lost[n.Which].Add(n.Count)
 		}
-		off += entryHeader + (size+7)&^7
 	}
 }

@@ -129,14 +129,25 @@ func TestMillionEventsArriveOnceInOrder(t *testing.T) {
 	require.NoError(t, r.lib.SetProtocolFilter(abi.AllProtocols))
 	require.NoError(t, r.lib.Start())
 
-	v := &inOrder{t: t, next: 1}
-	deadline := time.Now().Add(60 * time.Second)
-	for v.next <= n {
-		_, _, err := r.lib.Poll(v)
-		require.NoError(t, err)
-		require.Zero(t, v.others, "only data events in this trace")
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d events in 60s", v.next-1, n)
+	next := uint64(1)
+	deadline := time.After(60 * time.Second)
+	for next <= n {
+		select {
+		case b := <-r.lib.Events():
+			for i := range b.Data {
+				d := &b.Data[i]
+				if d.TS != next {
+					t.Fatalf("event %d: got ts %d (lost, duplicated or reordered)", next, d.TS)
+				}
+				if d.Pos != next*200 || len(d.Payload) != 200 || d.Payload[0] != 0x2a || d.Payload[199] != 0x2a {
+					t.Fatalf("event %d: pos %d, %d payload bytes", next, d.Pos, len(d.Payload))
+				}
+				next++
+			}
+			require.Equal(t, len(b.Data), b.Len(), "only data events in this trace")
+			r.lib.Release(b)
+		case <-deadline:
+			t.Fatalf("only %d of %d events in 60s", next-1, n)
 		}
 	}
 	quiet(t, r.lib)
@@ -144,26 +155,6 @@ func TestMillionEventsArriveOnceInOrder(t *testing.T) {
 	assert.EqualValues(t, n, c.Data)
 	assert.EqualValues(t, n*200, c.PayloadBytes)
 	assert.Zero(t, c.BatchDrops)
-}
-
-// inOrder checks that data events come with consecutive ts and their 200-byte payload.
-type inOrder struct {
-	t      *testing.T
-	next   uint64
-	others int
-}
-
-func (v *inOrder) Ctrl(*abi.CtrlEvent)   { v.others++ }
-func (v *inOrder) Stats(*abi.StatsEvent) { v.others++ }
-func (v *inOrder) Lost(abi.LostNotice)   { v.others++ }
-func (v *inOrder) Data(d *abi.DataEvent) {
-	if d.TS != v.next {
-		v.t.Fatalf("event %d: got ts %d (lost, duplicated or reordered)", v.next, d.TS)
-	}
-	if d.Pos != v.next*200 || len(d.Payload) != 200 || d.Payload[0] != 0x2a || d.Payload[199] != 0x2a {
-		v.t.Fatalf("event %d: pos %d, %d payload bytes", v.next, d.Pos, len(d.Payload))
-	}
-	v.next++
 }
 
 // In steady state the hand-off allocates per batch at most, never per event.
@@ -174,13 +165,14 @@ func TestHandOffDoesNotAllocatePerEvent(t *testing.T) {
 	require.NoError(t, r.lib.SetProtocolFilter(abi.AllProtocols))
 	require.NoError(t, r.lib.Start())
 	drain := func(count int) {
-		var c payloadCounter
-		deadline := time.Now().Add(30 * time.Second)
-		for c.events < count {
-			_, _, err := r.lib.Poll(&c)
-			require.NoError(t, err)
-			if time.Now().After(deadline) {
-				t.Fatalf("only %d of %d events in 30s", c.events, count)
+		deadline := time.After(30 * time.Second)
+		for seen := 0; seen < count; {
+			select {
+			case b := <-r.lib.Events():
+				seen += b.Len()
+				r.lib.Release(b)
+			case <-deadline:
+				t.Fatalf("only %d of %d events in 30s", seen, count)
 			}
 		}
 	}
@@ -196,11 +188,11 @@ func TestHandOffDoesNotAllocatePerEvent(t *testing.T) {
 
 func TestStopFlagEndsPoll(t *testing.T) {
 	r := openReplay(t, "data conn=1:2:3 dir=egress proto=http \"x\"\n", Options{})
-	var rec eventtest.Events
-	assert.EqualValues(t, -22, r.lib.pollOnce(&rec, 100), "polling before ebpf_start is refused")
+	b := new(abi.Batch)
+	assert.EqualValues(t, -22, r.lib.pollOnce(b, 100), "polling before ebpf_start is refused")
 	r.lib.c.stop_flag = 1
-	assert.EqualValues(t, -100, r.lib.pollOnce(&rec, 100))
-	assert.Empty(t, rec)
+	assert.EqualValues(t, -100, r.lib.pollOnce(b, 100))
+	assert.Zero(t, b.Len())
 	r.lib.c.stop_flag = 0
 }
 
@@ -208,13 +200,13 @@ func TestMaxEventsPerPollIsHonoured(t *testing.T) {
 	r := openReplay(t, "data repeat=10 conn=1:2:3 dir=egress proto=http \"x\"\n", Options{})
 	require.NoError(t, r.lib.SetProtocolFilter(abi.AllProtocols))
 	require.NoError(t, r.lib.startLibrary())
-	var c payloadCounter
-	assert.EqualValues(t, 4, r.lib.pollOnce(&c, 4))
-	assert.Equal(t, 4, c.events)
-	assert.EqualValues(t, 4, r.lib.pollOnce(&c, 4))
-	assert.EqualValues(t, 2, r.lib.pollOnce(&c, 4))
-	assert.Equal(t, 10, c.events)
-	assert.EqualValues(t, 0, r.lib.pollOnce(&c, 4))
+	b := new(abi.Batch)
+	assert.EqualValues(t, 4, r.lib.pollOnce(b, 4))
+	assert.Equal(t, 4, len(b.Data))
+	assert.EqualValues(t, 4, r.lib.pollOnce(b, 4))
+	assert.EqualValues(t, 2, r.lib.pollOnce(b, 4))
+	assert.Equal(t, 2, len(b.Data))
+	assert.EqualValues(t, 0, r.lib.pollOnce(b, 4))
 }
 
 func TestStartTwiceStopTwiceCloseTwice(t *testing.T) {
@@ -224,7 +216,7 @@ func TestStartTwiceStopTwiceCloseTwice(t *testing.T) {
 	first := collect(t, r.lib, 1000)
 	require.NoError(t, r.lib.Start(), "a reload calls ebpf_start again")
 	first = append(first, stopReading(t, r.lib)...)
-	require.NoError(t, r.lib.Stop(nil))
+	require.NoError(t, r.lib.Stop())
 	require.NoError(t, r.lib.Start())
 
 	// Whatever was polled before the stop came, and delivery goes on where it stopped: one
@@ -243,8 +235,8 @@ func TestStartTwiceStopTwiceCloseTwice(t *testing.T) {
 	}
 	require.NoError(t, r.lib.Close())
 	require.NoError(t, r.lib.Close())
-	_, _, err := r.lib.Poll(&eventtest.Events{})
-	assert.ErrorIs(t, err, errNotStarted)
+	_, open := <-r.lib.Events()
+	assert.False(t, open, "Close closes Events")
 	assert.ErrorIs(t, r.lib.Start(), errClosed)
 	assert.ErrorIs(t, r.lib.SetSampling(50), errClosed)
 	assert.Equal(t, []string{"init btf=- so=" + r.lib.Path() + " offsets=ok", "config opt=0 opt2=0 value=-1 len=4",
@@ -470,11 +462,10 @@ stats ts=7 conn=9:300:60 wr=14
 	lib := r.lib
 	require.NoError(t, lib.SetProtocolFilter(abi.AllProtocols))
 	require.NoError(t, lib.startLibrary())
-	var first eventtest.Events
-	require.EqualValues(t, 2, lib.pollOnce(&first, 2))
-	require.Len(t, first, 2)
-	require.NotNil(t, first[0].Ctrl)
-	server := first[0].Ctrl.ConnID
+	b := new(abi.Batch)
+	require.EqualValues(t, 2, lib.pollOnce(b, 2))
+	require.Len(t, b.Ctrl, 2)
+	server := b.Ctrl[0].ConnID
 
 	require.NoError(t, lib.UpdateConnRole(server, abi.RoleServer))
 	require.NoError(t, lib.DisableProcess(200))
@@ -483,7 +474,8 @@ stats ts=7 conn=9:300:60 wr=14
 	require.NoError(t, lib.UpdateConnAddr(abi.ConnID{FD: 9, TGID: 300, Start: 60}, abi.SockAddrFrom(netip.MustParseAddrPort("127.0.0.1:6379")), 0, true))
 
 	var rec eventtest.Events
-	require.EqualValues(t, 3, lib.pollOnce(&rec, 100))
+	require.EqualValues(t, 3, lib.pollOnce(b, 100))
+	b.Visit(&rec)
 	require.Len(t, rec, 3)
 	connect := rec[0].Ctrl
 	require.NotNil(t, connect)
@@ -546,6 +538,6 @@ func TestShortPollSleep(t *testing.T) {
 		{1100, 10 * time.Millisecond, 10 * time.Millisecond},   // busy: PollInterval
 		{3000, 40 * time.Millisecond, 10 * time.Millisecond},   // full polls after a long sleep: back to PollInterval
 	} {
-		assert.Equal(t, tc.want, o.shortPollSleep(tc.got, tc.elapsed, 512), "got %d in %v", tc.got, tc.elapsed)
+		assert.Equal(t, tc.want, o.shortPollSleep(tc.got, tc.elapsed, 1024), "got %d in %v", tc.got, tc.elapsed)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"path"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -162,11 +161,12 @@ func recordEvents(args []string, stdout, stderr io.Writer) int {
 		recordRunning(trace)
 	}
 	err = consume(lib, trace, s.replayTrace != "", *duration)
-	if serr := lib.Stop(trace); err == nil { // what the buffers still hold
-		err = serr
-	}
 	if cerr := lib.Close(); err == nil {
 		err = cerr
+	}
+	for b := range lib.Events() { // what was polled before the stop
+		b.Visit(trace)
+		lib.Release(b)
 	}
 	if ferr := trace.Flush(); err == nil {
 		err = ferr
@@ -219,8 +219,6 @@ func configureLikeILogtail(lib *libebpf.Library) error {
 
 // consume writes batches until a signal, the duration, or the end of a replay.
 func consume(lib *libebpf.Library, trace *abi.TraceWriter, replay bool, duration time.Duration) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(signals)
@@ -228,19 +226,25 @@ func consume(lib *libebpf.Library, trace *abi.TraceWriter, replay bool, duration
 	if duration > 0 {
 		deadline = time.After(duration)
 	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		select {
+		case b, ok := <-lib.Events():
+			if !ok {
+				return nil
+			}
+			b.Visit(trace)
+			lib.Release(b)
 		case <-signals:
 			return nil
 		case <-deadline:
 			return nil
-		default:
+		case <-tick.C:
+			if replay && lib.Finished() {
+				return nil
+			}
 		}
-		lib.Poll(trace) // a failed poll is logged and counted by the library
-		if replay && lib.Finished() {
-			return nil
-		}
-		lib.Wait(100 * time.Millisecond)
 	}
 }
 

@@ -13,9 +13,12 @@ import (
 	"github.com/netobserver/netobserver/internal/testenv"
 )
 
-// Consumer takes the events of each poll, then hears that the poll's events ended and whether it
-// emptied the library's buffers.
-type Consumer = abi.BatchEnder
+// Consumer takes the events of each batch, then hears that the batch ended and whether its poll
+// emptied the library's buffers (abi.Batch.Drained).
+type Consumer interface {
+	abi.Visitor
+	EndBatch(drained bool)
+}
 
 // Library returns the path of the replay library `make build` produced.
 func Library(t testing.TB) string {
@@ -64,18 +67,26 @@ func RunFile(t testing.TB, path string, maxEvents int, c Consumer) abi.Counters 
 	if err := lib.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
+	consume := func(b *abi.Batch) {
+		b.Visit(c)
+		c.EndBatch(b.Drained)
+		lib.Release(b)
+	}
+	deadline := time.After(60 * time.Second)
 	for !lib.Finished() {
-		if time.Now().After(deadline) {
+		select {
+		case b := <-lib.Events():
+			consume(b)
+		case <-time.After(5 * time.Millisecond):
+		case <-deadline:
 			t.Fatal("the replay did not finish in 60s")
 		}
-		if _, _, err := lib.Poll(c); err != nil {
-			t.Fatal(err)
-		}
-		lib.Wait(5 * time.Millisecond)
 	}
-	if err := lib.Stop(c); err != nil {
+	if err := lib.Close(); err != nil {
 		t.Fatal(err)
+	}
+	for b := range lib.Events() {
+		consume(b)
 	}
 	return lib.Counters()
 }
