@@ -1,7 +1,8 @@
 # scripts/bench.mk — overhead of the real observer (scripts/bench-observer.sh): bin/netobserver with
 # flusher_jsonl (tmpfs) + flusher_prometheus_exporter, capturing live through bin/libebpf.so, against
 # nginx + wrk, redis-benchmark and dd, rounds alternating off/on; then observer CPU, RSS and lost
-# events at paced request rates and RSS with 10 000 idle keep-alive connections. Root.
+# events at paced request rates, idle CPU, RSS with 10 000 and 100 000 idle keep-alive connections,
+# and the latency it adds (redis-benchmark -c 1, HTTP at 5 000 req/s), each against its target. Root.
 #
 #   make bench-observer [ROUNDS=3] [DURATION=5]   (more knobs at the top of the script)
 #
@@ -12,15 +13,19 @@ $(BIN)/connhold: tools/connhold/main.go go.mod
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -o $@ ./tools/connhold
 
-bench-observer: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/connhold
+$(BIN)/pace: tools/pace/main.go go.mod
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -o $@ ./tools/pace
+
+bench-observer: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/connhold $(BIN)/pace
 	scripts/bench-observer.sh $(BIN)
 
 # A/B of the observer at another revision against this tree's build, interleaved in one run (nginx +
 # wrk CPU per request: off, BASE, bin/). BASE is built in a temporary git worktree, then removed.
 #
-#   make bench-compare BASE=<git rev> [ROUNDS=4] [DURATION=5]
+#   make bench-compare BASE=<git rev> [ROUNDS=4] [DURATION=5] [RATE=<req/s>: tools/pace at that rate]
 .PHONY: bench-compare
-bench-compare: $(BIN)/netobserver $(BIN)/libebpf.so
+bench-compare: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/pace
 	@test -n "$(BASE)" || { echo "make bench-compare: BASE=<git rev> is required" >&2; exit 2; }
 	@wt=$$(mktemp -d /tmp/netobserver-base.XXXXXX) && \
 	git worktree add -q --detach "$$wt" "$(BASE)" && \
