@@ -772,8 +772,9 @@ static __always_inline u64 keep(const struct work *w, u64 p, u64 n)
 	return w->cut_from > p ? w->cut_from - p : 0;
 }
 
-/* A chunk of org bytes at ptr, of which the first kept are copied. */
-static __always_inline void emit_chunk(void *ctx, struct scratch *s, u64 ptr, u64 org, u64 kept, bool rb)
+/* A chunk of org bytes at ptr, of which the first kept are copied; later: not the syscall's first
+ * event. */
+static __always_inline void emit_chunk(void *ctx, struct scratch *s, u64 ptr, u64 org, u64 kept, bool later, bool rb)
 {
 	u64 size = sizeof(struct conn_data_event_attr_t);
 	u64 cp;
@@ -782,9 +783,9 @@ static __always_inline void emit_chunk(void *ctx, struct scratch *s, u64 ptr, u6
 		kept = CONN_DATA_MAX_SIZE;
 	s->ev.attr.org_msg_size = org;
 	s->ev.attr.msg_buf_size = 0;
-	if (kept < org)
+	if (kept < org && later)
 		/* Cut chunks of one syscall would otherwise be identical events (size, ts, no bytes),
-		 * which the consumer takes for a duplicate delivery. */
+		 * which the consumer takes for a duplicate delivery; the first keeps the syscall's. */
 		s->ev.attr.ts = bpf_ktime_get_ns();
 	if (kept) {
 		cp = bound_payload(kept);
@@ -834,7 +835,7 @@ static __always_inline void flush_gathered(void *ctx, struct scratch *s, struct 
 		return;
 	s->ev.attr.org_msg_size = n;
 	s->ev.attr.msg_buf_size = 0;
-	if (kept < n)
+	if (kept < n && w->events)
 		s->ev.attr.ts = bpf_ktime_get_ns(); /* see emit_chunk */
 	if (kept) {
 		kept = bound_payload(kept);
@@ -851,11 +852,20 @@ static __always_inline void flush_gathered(void *ctx, struct scratch *s, struct 
  * buffer's 4th event is. */
 static __always_inline void gather(void *ctx, struct scratch *s, struct work *w, u64 base, u64 seg, bool rb)
 {
+	u64 rd = seg;
+
 	if (w->gathered + seg > CONN_DATA_MAX_SIZE)
 		flush_gathered(ctx, s, w, rb);
+	/* When the syscall ends inside a known body, every chunk that reaches the body ends inside it
+	 * and keeps only what precedes it (keep()): the body's bytes are never read. */
+	if (w->start + w->total <= w->cut_to) {
+		u64 at = w->chunk_pos + w->gathered;
+
+		rd = at >= w->cut_from ? 0 : w->cut_from - at < seg ? w->cut_from - at : seg;
+	}
 	if (seg <= CONN_DATA_MAX_SIZE &&
-	    ((!w->gathered && base == w->first && seg <= w->copied) ||
-	     !bpf_probe_read_user(s->ev.msg + (w->gathered & (CONN_DATA_MAX_SIZE - 1)), bound_payload(seg),
+	    ((!w->gathered && base == w->first && seg <= w->copied) || !rd ||
+	     !bpf_probe_read_user(s->ev.msg + (w->gathered & (CONN_DATA_MAX_SIZE - 1)), bound_payload(rd),
 				  (void *)base))) {
 		w->copied = 0; /* ev.msg holds other bytes from here on */
 		w->gathered += seg;
@@ -866,7 +876,7 @@ static __always_inline void gather(void *ctx, struct scratch *s, struct work *w,
 		w->copied = 0; /* the failed read zeroed what it was given */
 	flush_gathered(ctx, s, w, rb);
 	if (w->events < MAX_SEG_EVENTS) {
-		emit_chunk(ctx, s, base, seg, keep(w, w->chunk_pos, seg), rb);
+		emit_chunk(ctx, s, base, seg, keep(w, w->chunk_pos, seg), w->events > 0, rb);
 		w->events++;
 	}
 	w->chunk_pos += seg;
@@ -895,7 +905,11 @@ static __always_inline int emit_segments_body(void *ctx, void *tmap, bool rb)
 				return 0;
 			continue;
 		}
-		if (bpf_probe_read_user(&v, sizeof(v), (void *)(w->iov + (u64)w->iov_idx * sizeof(v)))) {
+		if (!w->msg_idx && !w->iov_idx) {
+			/* Read by the exit program (first_segment): data_main goes on only if it was. */
+			v.base = w->first;
+			v.len = w->first_len;
+		} else if (bpf_probe_read_user(&v, sizeof(v), (void *)(w->iov + (u64)w->iov_idx * sizeof(v)))) {
 			flush_gathered(ctx, s, w, rb);
 			return 0;
 		}
@@ -926,7 +940,7 @@ static __always_inline void emit_data(void *ctx, struct scratch *s, struct work 
 			org = w->total - off;
 			if (i < MAX_BUF_EVENTS - 1 && org > CONN_DATA_MAX_SIZE)
 				org = CONN_DATA_MAX_SIZE;
-			emit_chunk(ctx, s, w->first + off, org, keep(w, w->start + off, org), rb);
+			emit_chunk(ctx, s, w->first + off, org, keep(w, w->start + off, org), i > 0, rb);
 		}
 		return;
 	}
@@ -1226,14 +1240,14 @@ newline:
 			goto emit;
 	}
 	if (cl) {
-		struct conn *c = bpf_map_lookup_elem(&conn_map, &w->key);
-
 		w->cut_from = w->start + hend;
 		w->cut_to = w->cut_from + cl;
-		if (c && w->cut_to > w->start + w->total) {
-			if (w->dir == DirEgress)
+		if (w->cut_to > w->start + w->total) {
+			struct conn *c = bpf_map_lookup_elem(&conn_map, &w->key);
+
+			if (c && w->dir == DirEgress)
 				c->wr_body_end = w->cut_to;
-			else
+			else if (c)
 				c->rd_body_end = w->cut_to;
 		}
 	}
