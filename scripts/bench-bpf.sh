@@ -20,12 +20,13 @@
 # Each measure is printed against its target (issue 15) with PASS/MISS; a MISS does not fail the run.
 # Usage: scripts/bench-bpf.sh [BINDIR]   (root; BINDIR holds netobserver, libebpf.so, bpf-floor,
 #        bpf-sysbench)   ROUNDS=3 DURATION=5 LOOP_N=2000000 PROM_PORT=<free port>
+#        LIBEBPF=<another libebpf.so> (an A/B of two builds: run it alternately)
 #   PROFILE=1: one more wrk round under `perf record -e cpu-clock -a -g`: the share of each BPF program
 #   (JIT symbols bpf_prog_<tag>_<name>) and of the kernel functions they call.
 set -euo pipefail
 bindir=${1:-bin}
 netobserver=$bindir/netobserver
-so=$bindir/libebpf.so
+so=${LIBEBPF:-$bindir/libebpf.so}
 floor=$bindir/bpf-floor
 sysbench=$bindir/bpf-sysbench
 rounds=${ROUNDS:-3}
