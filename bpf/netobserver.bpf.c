@@ -256,11 +256,12 @@ struct {
 static __always_inline void output(void *ctx, u32 which, void *perf_map, void *data, u64 size, bool rb)
 {
 	if (rb) {
-		u32 key = bpf_get_smp_processor_id() * NETOBSERVER_NUM_RINGS + which;
+		u32 key = bpf_get_smp_processor_id() * NETOBSERVER_NUM_RINGS + which, zero = 0;
 		void *ring = bpf_map_lookup_elem(&rings, &key);
+		struct netobserver_config *cfg = bpf_map_lookup_elem(&config_map, &zero);
 		u64 wake = BPF_RB_NO_WAKEUP;
 
-		if (ring && bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(ring, BPF_RB_RING_SIZE) / 4)
+		if (ring && cfg && bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) > cfg->ring_wake[which & (NETOBSERVER_NUM_RINGS - 1)])
 			wake = BPF_RB_FORCE_WAKEUP;
 		if (!ring || bpf_ringbuf_output(ring, data, size, wake)) {
 			u64 *lost = bpf_map_lookup_elem(&ring_lost, &which);
