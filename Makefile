@@ -99,6 +99,7 @@ run: deps build
 bench: deps build
 	NETOBSERVER_BIN=$(abspath $(BIN)) taskset -c 0 $(GO) test -run '^$$' -bench Handoff -benchmem -cpu 1 -count 3 ./cgo/libebpf
 	$(MAKE) --no-print-directory bpf-bench
+	$(MAKE) --no-print-directory bench-bpf
 	$(MAKE) --no-print-directory bench-observer
 
 clean:

@@ -6,7 +6,7 @@
 #
 #   make bench-observer [ROUNDS=3] [DURATION=5]   (more knobs at the top of the script)
 #
-# Included by the top-level Makefile (which adds bench-observer to `make bench`).
+# Included by the top-level Makefile (which adds bench-observer and bench-bpf to `make bench`).
 .PHONY: bench-observer
 
 $(BIN)/connhold: tools/connhold/main.go go.mod
@@ -32,3 +32,12 @@ bench-compare: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/pace
 	{ $(MAKE) --no-print-directory -C "$$wt" BIN=bin bin/netobserver bin/libebpf.so >/dev/null && \
 	  scripts/bench-compare.sh "$$wt/bin" $(BIN); rc=$$?; } ; \
 	git worktree remove --force "$$wt"; exit $${rc:-1}
+
+# The kernel side's own cost from kernel.bpf_stats_enabled (scripts/bench-bpf.sh): BPF run time per
+# nginx request with both ends observed, and per syscall the observer does not follow, against an
+# empty program on the same tracepoint. Root.
+#
+#   make bench-bpf [ROUNDS=3] [DURATION=5] [PROFILE=1]
+.PHONY: bench-bpf
+bench-bpf: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/bpf-floor $(BIN)/bpf-sysbench
+	scripts/bench-bpf.sh $(BIN)

@@ -12,7 +12,7 @@ packages=(
   # a MariaDB client that runs server-side prepared statements (cmd/netobserver hostile tests)
   libdbd-mariadb-perl
   # benchmarks
-  wrk time
+  wrk time jq
   # the accuracy tier (make accuracy): third-party load generators that report their own counts
   sysbench dnsperf apache2-utils
   # re-recording protocol captures from real traffic (parser/dns/testdata/capture.sh)
