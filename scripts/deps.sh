@@ -17,6 +17,9 @@ packages=(
   sysbench dnsperf apache2-utils
   # re-recording protocol captures from real traffic (parser/dns/testdata/capture.sh)
   strace
+  # container runtimes (container tests, make image): the tests start their own dockerd and
+  # containerd on private sockets and directories; the packages' services must not run
+  docker.io containerd runc
 )
 # `make kernel-matrix` only (scripts/deps.sh --kernel-matrix): qemu, a static busybox for the guests,
 # kmod to resolve the guest kernels' module dependencies, the decompressors of their images.

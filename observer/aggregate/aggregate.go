@@ -4,10 +4,10 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/container"
+	"github.com/netobserver/netobserver/record/jsonenc"
 
 	"github.com/netobserver/netobserver/observer/calls"
 	"github.com/netobserver/netobserver/parser"
@@ -341,28 +341,27 @@ func SocketType(a abi.SockAddr) string {
 // remoteInfo is the compact JSON object with sorted keys and a trailing newline that iLogtail
 // wrote: remote_host only when known, remote_type only for clients.
 func (a *schemaA) remoteInfo(group string, ip netip.Addr, port uint16, remoteTypeValue string, now uint32) string {
-	var b strings.Builder
-	b.WriteByte('{')
+	b := make([]byte, 0, 96)
+	b = append(b, '{')
 	if host, ok := a.host(group, ip, now); ok {
-		b.WriteString(`"remote_host":`)
-		b.WriteString(strconv.Quote(host))
-		b.WriteByte(',')
+		// A name from a DNS answer: any bytes at all.
+		b = append(b, `"remote_host":`...)
+		b = jsonenc.AppendString(b, host, jsonenc.EscapeEncodingJSON)
+		b = append(b, ',')
 	}
-	ipText := ""
+	b = append(b, `"remote_ip":"`...)
 	if ip.IsValid() {
-		ipText = ip.String()
+		b = ip.AppendTo(b)
 	}
-	b.WriteString(`"remote_ip":`)
-	b.WriteString(strconv.Quote(ipText))
-	b.WriteString(`,"remote_port":"`)
-	b.WriteString(strconv.Itoa(int(port)))
-	b.WriteByte('"')
+	b = append(b, `","remote_port":"`...)
+	b = strconv.AppendUint(b, uint64(port), 10)
+	b = append(b, '"')
 	if remoteTypeValue != "" {
-		b.WriteString(`,"remote_type":`)
-		b.WriteString(strconv.Quote(remoteTypeValue))
+		b = append(b, `,"remote_type":`...)
+		b = jsonenc.AppendString(b, remoteTypeValue, jsonenc.EscapeEncodingJSON)
 	}
-	b.WriteString("}\n")
-	return b.String()
+	b = append(b, "}\n"...)
+	return string(b)
 }
 
 // RoleName is the role of schema A records: client, server or unknown.

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/netobserver/netobserver/abi"
+	"github.com/netobserver/netobserver/record/jsonenc"
 
 	"github.com/netobserver/netobserver/observer/calls"
 	"github.com/netobserver/netobserver/parser"
@@ -79,18 +80,18 @@ func (a *schemaB) AddStats(p *Process, ev *abi.StatsEvent) {
 func localInfo(p *Process) string {
 	fields := slices.Clone(p.Meta)
 	slices.SortFunc(fields, func(x, y record.Field) int { return strings.Compare(x.Key, y.Key) })
-	var b strings.Builder
-	b.WriteByte('{')
+	b := make([]byte, 0, 128)
+	b = append(b, '{')
 	for i, f := range fields {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.WriteString(strconv.Quote(f.Key))
-		b.WriteByte(':')
-		b.WriteString(strconv.Quote(f.Value))
+		b = jsonenc.AppendString(b, f.Key, jsonenc.EscapeEncodingJSON)
+		b = append(b, ':')
+		b = jsonenc.AppendString(b, f.Value, jsonenc.EscapeEncodingJSON)
 	}
-	b.WriteByte('}')
-	return b.String()
+	b = append(b, '}')
+	return string(b)
 }
 
 func shortRole(r abi.Role) string {
@@ -121,7 +122,7 @@ func (a *schemaB) remoteInfo(group string, ip netip.Addr, now uint32) string {
 	if !ok && ip.IsValid() {
 		name = ip.String()
 	}
-	return `{"_remote_host_":` + strconv.Quote(name) + `}`
+	return string(jsonenc.AppendString([]byte(`{"_remote_host_":`), name, jsonenc.EscapeEncodingJSON)) + "}"
 }
 
 func addrText(ip netip.Addr) string {
