@@ -59,16 +59,17 @@ func glueLengthHeader(header uint32, size uint64, _ []byte) bool {
 	return h == size && size >= 4
 }
 
-// fieldsA are api, topic, error_code (empty when not read) and success.
+// fieldsA are api, topic, error_code (empty when not read) and success. A one-way Produce
+// (acks=0, resp is zero) succeeded as far as anyone knows: its error code is empty.
 func fieldsA(req, resp *Message) parser.Fields {
-	return parser.Fields{req.API, req.Topic, errorField(resp), parser.Flag(resp.Success)}
+	return parser.Fields{req.API, req.Topic, errorField(resp), parser.Flag(resp.Success || req.OneWay)}
 }
 
 // fieldsB are l7_req's req_type (the API), req_resource (the topic), version (the API version),
 // resp_status (success) and resp_code (the error code).
 func fieldsB(req, resp *Message) parser.Fields {
 	return parser.Fields{req.API, "", req.Topic, versions[min(max(req.Version, 0), maxVersion)],
-		parser.Flag(resp.Success), errorField(resp)}
+		parser.Flag(resp.Success || req.OneWay), errorField(resp)}
 }
 
 // errorField is a response's error code, or "" when it was not read.
