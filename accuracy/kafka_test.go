@@ -1,0 +1,151 @@
+//go:build accuracy
+
+package accuracy
+
+import (
+	"bufio"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/netobserver/netobserver/internal/testenv"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	kafkaProducers = 4   // kgo producers at once, acks=all
+	kafkaRecords   = 100 // records per producer, one Produce request each
+)
+
+// kafkaKey is a Kafka record's key: its API, and whether it was one-way (acks=0 Produce).
+func kafkaKey(r record) string {
+	if r["one_way"] == "1" {
+		return r["api"] + " one-way"
+	}
+	return r["api"]
+}
+
+// kafka: franz-go's broker (kfake, tools/kafkapeer broker) and two clients. Four kgo producers at
+// once (tools/kafkapeer produce) send 100 records each with acks=all, each record a Produce of
+// its own (ProduceSync, no linger); one sends 100 with acks=0 (no responses: one-way calls); kcat
+// -P sends 100 lines; then a kgo consumer reads the 400 records and kcat -C the 100 lines. The
+// clients' truth: kgo's broker hooks (the requests it wrote and the responses it read, per API)
+// and kcat's protocol debug log ("Sent …Request", "Received …Response"). A call is a response
+// the client read, or a request written with acks=0. Fetch polling is not planned, so its
+// count is whatever the clients report; a client that closes with a Fetch in flight wrote one
+// more request than it read responses, and that request is unmatched, not a call.
+func (w *world) kafka(t *testing.T) {
+	n := w.net
+	dir := t.TempDir()
+	peer := filepath.Join(dir, "kafkapeer")
+	root, err := filepath.Abs("..")
+	require.NoError(t, err)
+	build := exec.Command("go", "build", "-o", peer, "./tools/kafkapeer")
+	build.Dir = root
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "building tools/kafkapeer: %s", out)
+	addr := n.ServerV4.String() + ":9092"
+	startKafkaBroker(t, n.Server, peer, addr, "orders,audit,clicks")
+
+	var mu sync.Mutex
+	want := map[string]int{} // calls by kafkaKey, from the clients' reports
+	kgoReport := func(out string, oneWay bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range regexp.MustCompile(`(?m)^(requests|responses) (\w+) (\d+)$`).FindAllStringSubmatch(out, -1) {
+			c, _ := strconv.Atoi(m[3])
+			switch {
+			case m[1] == "responses":
+				want[m[2]] += c
+			case oneWay && m[2] == "Produce":
+				want["Produce one-way"] += c
+			}
+		}
+	}
+	kcatReport := func(out string) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range regexp.MustCompile(`Received (\w+)Response \(`).FindAllStringSubmatch(out, -1) {
+			want[kafkaAPIName(m[1])]++
+		}
+	}
+	produced := 0
+	r := w.observe(t, defaultPages, func() {
+		var wg sync.WaitGroup
+		for range kafkaProducers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out, err := w.clientErr(peer, "produce", "-broker", addr, "-topic", "orders", "-n", fmt.Sprint(kafkaRecords), "-timeout", "60s")
+				assert.NoError(t, err, "%s", out)
+				kgoReport(out, false)
+				assert.Contains(t, out, fmt.Sprintf("requests Produce %d\n", kafkaRecords), "one Produce per record:\n%s", out)
+			}()
+		}
+		wg.Wait()
+		out := w.client(t, peer, "produce", "-broker", addr, "-topic", "audit", "-n", fmt.Sprint(kafkaRecords), "-acks", "none", "-timeout", "60s")
+		kgoReport(out, true)
+		cmd := testenv.Command(n.Client, "kcat", "-P", "-b", addr, "-t", "clicks", "-d", "protocol")
+		cmd.Stdin = strings.NewReader(strings.Repeat("click\n", kafkaRecords))
+		kout, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", kout)
+		kcatReport(string(kout))
+		produced = kafkaProducers*kafkaRecords + 2*kafkaRecords
+
+		out = w.client(t, peer, "consume", "-broker", addr, "-topic", "orders", "-n", fmt.Sprint(kafkaProducers*kafkaRecords), "-timeout", "60s")
+		require.Contains(t, out, fmt.Sprintf("records %d\n", kafkaProducers*kafkaRecords))
+		kgoReport(out, false)
+		out = w.client(t, "kcat", "-C", "-b", addr, "-t", "clicks", "-c", fmt.Sprint(kafkaRecords), "-e", "-q", "-d", "protocol")
+		require.Equal(t, kafkaRecords, strings.Count(out, "click\n"), "kcat -C consumed every line")
+		kcatReport(out)
+	})
+	require.GreaterOrEqual(t, want["Produce"], kafkaProducers*kafkaRecords+1, "kgo's Produce responses and kcat's: %v", want)
+	require.Equal(t, kafkaRecords, want["Produce one-way"])
+
+	client := calls(r.recs, "kafka", "client", n.ServerV4)
+	server := calls(r.recs, "kafka", "server", n.ClientV4)
+	gotC, gotS := count(client, kafkaKey), count(server, kafkaKey)
+	// kcat's records carry the topic by name (librdkafka's Produce and Fetch versions predate
+	// topic ids).
+	for _, rec := range client {
+		if rec["_process_cmd_"] == "kcat" && (rec["api"] == "Produce" || rec["api"] == "Fetch") {
+			assert.Equal(t, "clicks", rec["topic"], "kcat's %s", rec["api"])
+		}
+	}
+	w.checkSides(t, fmt.Sprintf("kafka: %d kgo producers × %d, acks=0 × %d, kcat -P/-C, kgo consumer", kafkaProducers, kafkaRecords, kafkaRecords),
+		total(want), fmt.Sprintf("%d records", produced), want, gotC, gotS,
+		strings.ReplaceAll(attributed(client, ""), peer, "kafkapeer")+" / "+strings.ReplaceAll(attributed(server, peer), peer, "kafkapeer"))
+	w.checkAccounted(t, r, "kafka", missing(want, gotC)+missing(want, gotS))
+}
+
+// kafkaAPIName is the API name franz-go gives what librdkafka's debug log calls <name>Request.
+func kafkaAPIName(librdkafka string) string {
+	switch librdkafka {
+	case "ApiVersion":
+		return "ApiVersions"
+	case "InitProducerId":
+		return "InitProducerID"
+	}
+	return librdkafka
+}
+
+// startKafkaBroker starts tools/kafkapeer's broker on addr in ns and waits until it listens.
+func startKafkaBroker(t *testing.T, ns, peer, addr, topics string) {
+	cmd := testenv.Command(ns, peer, "broker", "-listen", addr, "-topics", topics)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(line, "ready "), "broker said %q", line)
+}
