@@ -23,10 +23,14 @@ const (
 	kafkaRecords   = 100 // records per producer, one Produce request each
 )
 
-// kafkaKey is a Kafka record's key: its API, and whether it was one-way (acks=0 Produce).
+// kafkaKey is a Kafka record's key: its API, and whether it was one-way (acks=0 Produce) or
+// failed (its error code).
 func kafkaKey(r record) string {
-	if r["one_way"] == "1" {
+	switch {
+	case r["one_way"] == "1":
 		return r["api"] + " one-way"
+	case r["success"] != "1":
+		return r["api"] + " error " + r["error_code"]
 	}
 	return r["api"]
 }
@@ -34,7 +38,9 @@ func kafkaKey(r record) string {
 // kafka: franz-go's broker (kfake, tools/kafkapeer broker) and two clients. Four kgo producers at
 // once (tools/kafkapeer produce) send 100 records each with acks=all, each record a Produce of
 // its own (ProduceSync, no linger); one sends 100 with acks=0 (no responses: one-way calls); kcat
-// -P sends 100 lines; then a kgo consumer reads the 400 records and kcat -C the 100 lines. The
+// -P sends 100 lines, which kfake refuses (CORRUPT_MESSAGE, error 2: it rejects the record
+// batches of Debian's librdkafka 2.0.2), so kcat's Produce calls are errors; then a kgo consumer
+// reads the 400 records and kcat -C reads them again. The
 // clients' truth: kgo's broker hooks (the requests it wrote and the responses it read, per API)
 // and kcat's protocol debug log ("Sent …Request", "Received …Response"). A call is a response
 // the client read, or a request written with acks=0. Fetch polling is not planned, so its
@@ -68,11 +74,16 @@ func (w *world) kafka(t *testing.T) {
 			}
 		}
 	}
-	kcatReport := func(out string) {
+	// kcatReport adds kcat's calls; failed says its Produce responses all carried error 2.
+	kcatReport := func(out string, failed bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, m := range regexp.MustCompile(`Received (\w+)Response \(`).FindAllStringSubmatch(out, -1) {
-			want[kafkaAPIName(m[1])]++
+			api := kafkaAPIName(m[1])
+			if failed && api == "Produce" {
+				api += " error 2"
+			}
+			want[api]++
 		}
 	}
 	produced := 0
@@ -93,19 +104,21 @@ func (w *world) kafka(t *testing.T) {
 		kgoReport(out, true)
 		cmd := testenv.Command(n.Client, "kcat", "-P", "-b", addr, "-t", "clicks", "-d", "protocol")
 		cmd.Stdin = strings.NewReader(strings.Repeat("click\n", kafkaRecords))
-		kout, err := cmd.CombinedOutput()
-		require.NoError(t, err, "%s", kout)
-		kcatReport(string(kout))
-		produced = kafkaProducers*kafkaRecords + 2*kafkaRecords
+		kout, _ := cmd.CombinedOutput()
+		require.Equal(t, kafkaRecords, strings.Count(string(kout), "Delivery failed for message: Broker: Invalid message"),
+			"kfake refused every line of kcat's:\n%s", kout)
+		kcatReport(string(kout), true)
+		produced = kafkaProducers*kafkaRecords + kafkaRecords
 
 		out = w.client(t, peer, "consume", "-broker", addr, "-topic", "orders", "-n", fmt.Sprint(kafkaProducers*kafkaRecords), "-timeout", "60s")
 		require.Contains(t, out, fmt.Sprintf("records %d\n", kafkaProducers*kafkaRecords))
 		kgoReport(out, false)
-		out = w.client(t, "kcat", "-C", "-b", addr, "-t", "clicks", "-c", fmt.Sprint(kafkaRecords), "-e", "-q", "-d", "protocol")
-		require.Equal(t, kafkaRecords, strings.Count(out, "click\n"), "kcat -C consumed every line")
-		kcatReport(out)
+		out = w.client(t, "kcat", "-C", "-b", addr, "-t", "orders", "-c", fmt.Sprint(kafkaProducers*kafkaRecords), "-e", "-q", "-d", "protocol")
+		require.Equal(t, kafkaProducers*kafkaRecords, len(regexp.MustCompile(`(?m)^record \d+$`).FindAllString(out, -1)), "kcat -C consumed every record")
+		kcatReport(out, false)
 	})
-	require.GreaterOrEqual(t, want["Produce"], kafkaProducers*kafkaRecords+1, "kgo's Produce responses and kcat's: %v", want)
+	require.Equal(t, kafkaProducers*kafkaRecords, want["Produce"], "kgo's Produce responses: %v", want)
+	require.Positive(t, want["Produce error 2"], "kcat's Produce responses: %v", want)
 	require.Equal(t, kafkaRecords, want["Produce one-way"])
 
 	client := calls(r.recs, "kafka", "client", n.ServerV4)
@@ -114,11 +127,14 @@ func (w *world) kafka(t *testing.T) {
 	// kcat's records carry the topic by name (librdkafka's Produce and Fetch versions predate
 	// topic ids).
 	for _, rec := range client {
-		if rec["_process_cmd_"] == "kcat" && (rec["api"] == "Produce" || rec["api"] == "Fetch") {
-			assert.Equal(t, "clicks", rec["topic"], "kcat's %s", rec["api"])
+		if rec["_process_cmd_"] == "kcat" && rec["api"] == "Produce" {
+			assert.Equal(t, "clicks", rec["topic"], "kcat's Produce")
+		}
+		if rec["_process_cmd_"] == "kcat" && rec["api"] == "Fetch" {
+			assert.Equal(t, "orders", rec["topic"], "kcat's Fetch")
 		}
 	}
-	w.checkSides(t, fmt.Sprintf("kafka: %d kgo producers × %d, acks=0 × %d, kcat -P/-C, kgo consumer", kafkaProducers, kafkaRecords, kafkaRecords),
+	w.checkSides(t, fmt.Sprintf("kafka: %d kgo producers × %d, acks=0 × %d, kcat -P (refused)/-C, kgo consumer", kafkaProducers, kafkaRecords, kafkaRecords),
 		total(want), fmt.Sprintf("%d records", produced), want, gotC, gotS,
 		strings.ReplaceAll(attributed(client, ""), peer, "kafkapeer")+" / "+strings.ReplaceAll(attributed(server, peer), peer, "kafkapeer"))
 	w.checkAccounted(t, r, "kafka", missing(want, gotC)+missing(want, gotS))

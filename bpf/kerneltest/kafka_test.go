@@ -45,10 +45,12 @@ func TestKafkaClientsAndBroker(t *testing.T) {
 	checkKafkaClient(t, c, kgo.Process.Pid, want)
 
 	// kcat: two lines, its requests as its protocol debug log reports them ("Sent XRequest").
+	// kfake refuses the record batches of Debian's librdkafka (2.0.2) as corrupt, so kcat exits 1
+	// having had its answers: detection is what this test is about.
 	kcat := testenv.Command(n.Client, "kcat", "-P", "-b", addr, "-t", "orders", "-d", "protocol")
 	kcat.Stdin = strings.NewReader("a\nb\n")
-	out, err = kcat.CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	out, _ = kcat.CombinedOutput()
+	require.Equal(t, 2, strings.Count(string(out), "Delivery failed for message: Broker: Invalid message"), "%s", out)
 	want = map[string]int{}
 	for _, m := range regexp.MustCompile(`Sent (\w+)Request \(`).FindAllStringSubmatch(string(out), -1) {
 		want[strings.Replace(m[1], "ApiVersion", "ApiVersions", 1)]++
