@@ -7,10 +7,31 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-// captureCases are the captures of testdata/ (franz-go's kgo against kfake, see
+// captureCases are the captures of testdata/ (kcat and franz-go's kgo against kfake, see
 // testdata/README.md) and what replaying each gives. franz-go opens a connection per purpose:
-// metadata, producing, fetching, the group coordinator.
+// metadata, producing, fetching, the group coordinator; kcat one per broker.
 var captureCases = []parsertest.CaptureCase{
+	{Name: "kcat_producer_0", Lines: []string{
+		"> ApiVersions v3 id=1 size=40",
+		"< ApiVersions id=1 err=0 ok=true size=233",
+		"> Metadata v4 id=2 size=39",
+		"< Metadata id=2 err=0 ok=true size=98",
+		"> Produce v7 id=3 topic=\"orders-?\" size=139",
+		"< Produce id=3 err=2 ok=false size=63",
+	}},
+	{Name: "kcat_consumer_0", Lines: []string{
+		"> ApiVersions v3 id=1 size=40",
+		"< ApiVersions id=1 err=0 ok=true size=233",
+		"> Metadata v4 id=2 size=39",
+		"< Metadata id=2 err=0 ok=true size=98",
+		"> Metadata v4 id=3 size=39",
+		"< Metadata id=3 err=0 ok=true size=98",
+		"> ListOffsets v2 id=4 size=59",
+		"< ListOffsets id=4 err=0 ok=true size=55",
+		"> Fetch v11 id=5 topic=\"orders-?\" size=101",
+		"< Fetch id=5 err=0 ok=true size=296",
+		"> Fetch v11 id=6 topic=\"orders-?\" size=101",
+	}},
 	{Name: "kgo_group_0", Lines: []string{
 		"> ApiVersions v4 id=0 size=31",
 		"< ApiVersions id=0 err=0 ok=true size=233",

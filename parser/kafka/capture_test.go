@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,6 +71,47 @@ func TestCaptureKfake(t *testing.T) {
 	require.NoError(t, c.CommitUncommittedOffsets(ctx))
 	c.Close()
 	writeAll(t, rec, "kgo_group")
+}
+
+// kcat (librdkafka) connects to the addresses the metadata names: the broker advertises the
+// proxy's address, so that every connection goes through it.
+func TestCaptureKcat(t *testing.T) {
+	real, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	rec := parsertest.NewRecorder(t, real.Addr().String())
+	defer rec.Close()
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders-2024"),
+		kfake.ListenFn(func(string, string) (net.Listener, error) { return advertised{real, rec.Addr()}, nil }))
+	require.NoError(t, err)
+	defer cluster.Close()
+
+	// kfake refuses the record batches of Debian's librdkafka (2.0.2) as corrupt (error 2).
+	out := parsertest.Run(t, nil, "one\ntwo\n", "kcat", "-P", "-b", rec.Addr(), "-t", "orders-2024")
+	require.Equal(t, 2, strings.Count(out, "Broker: Invalid message"))
+	writeAll(t, rec, "kcat_producer")
+
+	// Three records from kgo (not kept), which kcat then reads.
+	p, err := kgo.NewClient(kgo.SeedBrokers(rec.Addr()), kgo.ProducerLinger(0))
+	require.NoError(t, err)
+	for _, v := range []string{"one", "two", "three"} {
+		require.NoError(t, p.ProduceSync(context.Background(), &kgo.Record{Topic: "orders-2024", Value: []byte(v)}).FirstErr())
+	}
+	p.Close()
+	rec.Take()
+	out = parsertest.Run(t, nil, "", "kcat", "-C", "-b", rec.Addr(), "-t", "orders-2024", "-c", "3", "-e", "-q")
+	require.Equal(t, "one\ntwo\nthree\n", out)
+	writeAll(t, rec, "kcat_consumer")
+}
+
+// advertised is a listener whose address is another's.
+type advertised struct {
+	net.Listener
+	addr string
+}
+
+func (a advertised) Addr() net.Addr {
+	ap, _ := net.ResolveTCPAddr("tcp", a.addr)
+	return ap
 }
 
 // writeAll writes every connection the recorder saw as name_<i>.
