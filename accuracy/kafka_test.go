@@ -138,6 +138,19 @@ func (w *world) kafka(t *testing.T) {
 		total(want), fmt.Sprintf("%d records", produced), want, gotC, gotS,
 		strings.ReplaceAll(attributed(client, ""), peer, "kafkapeer")+" / "+strings.ReplaceAll(attributed(server, peer), peer, "kafkapeer"))
 	w.checkAccounted(t, r, "kafka", missing(want, gotC)+missing(want, gotS))
+
+	// The acks=0 Produce requests are one-way on both sides: on /metrics (the observer's counter,
+	// and the live calls by outcome) and in the stop line, under the protocol's name.
+	oneWay := want["Produce one-way"]
+	assert.Equal(t, 2*oneWay, r.counter("one_way_messages_total", "protocol", "kafka"))
+	for _, role := range []string{"client", "server"} {
+		assert.Equal(t, oneWay, r.counter("l7_calls_total", "outcome", "one_way", "protocol", "kafka", "role", role), role)
+	}
+	stop := regexp.MustCompile(`kafka\.calls=(\d+) kafka\.one_way=(\d+) `).FindStringSubmatch(r.log)
+	if assert.NotNil(t, stop, "kafka in the stop line:\n%s", r.log) {
+		assert.Equal(t, fmt.Sprint(total(gotC)+total(gotS)-2*oneWay), stop[1], "answered calls, both sides")
+		assert.Equal(t, fmt.Sprint(2*oneWay), stop[2])
+	}
 }
 
 // kafkaAPIName is the API name franz-go gives what librdkafka's debug log calls <name>Request.
