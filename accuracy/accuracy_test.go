@@ -82,6 +82,7 @@ func TestAccuracy(t *testing.T) {
 	}
 	t.Run("http", w.http)
 	t.Run("dns", w.dns)
+	t.Run("kafka", w.kafka)
 	t.Run("short-lived", w.shortLived)
 	t.Run("kernel-loss", w.kernelLoss)
 

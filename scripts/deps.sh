@@ -20,6 +20,9 @@ packages=(
   # container runtimes (container tests, make image): the tests start their own dockerd and
   # containerd on private sockets and directories; the packages' services must not run
   docker.io containerd runc
+  # Kafka's real client (librdkafka's kcat) for the kernel and accuracy tests; the broker is
+  # franz-go's kfake, a Go module (tools/kafkapeer)
+  kcat
 )
 # `make kernel-matrix` only (scripts/deps.sh --kernel-matrix): qemu, a static busybox for the guests,
 # kmod to resolve the guest kernels' module dependencies, the decompressors of their images.

@@ -110,11 +110,18 @@ var _ live.Sink = (*Exporter)(nil)
 // Registry is where the metrics are; a caller may register collectors of its own.
 func (e *Exporter) Registry() *prometheus.Registry { return e.reg }
 
-// Call counts one call.
+// Call counts one call. A one-way call counts in calls_total{outcome="one_way"} and bytes,
+// never in the latency histogram.
 func (e *Exporter) Call(c live.Call) {
 	s := e.series(c.Protocol, c.Role)
 	if s == nil {
 		e.refusedCall.Inc()
+		return
+	}
+	if c.OneWay {
+		// Resolved per call: one-way protocols only get the series.
+		e.calls.WithLabelValues(c.Protocol, c.Role, "one_way").Inc()
+		s.reqBytes.Add(float64(c.RequestBytes))
 		return
 	}
 	s.latency.Observe(c.Latency.Seconds())

@@ -8,7 +8,10 @@ import (
 	"github.com/netobserver/netobserver/parser"
 	"github.com/netobserver/netobserver/parser/dns"
 	"github.com/netobserver/netobserver/parser/http"
+	"github.com/netobserver/netobserver/parser/kafka"
+	"github.com/netobserver/netobserver/parser/memcached"
 	"github.com/netobserver/netobserver/parser/mysql"
+	"github.com/netobserver/netobserver/parser/nats"
 	"github.com/netobserver/netobserver/parser/pgsql"
 	"github.com/netobserver/netobserver/parser/redis"
 )
@@ -17,9 +20,12 @@ import (
 var All = []parser.Protocol{
 	http.Protocol,
 	redis.Protocol,
+	memcached.Protocol,
+	nats.Protocol,
 	mysql.Protocol,
 	pgsql.Protocol,
 	dns.Protocol,
+	kafka.Protocol,
 }
 
 // ByKernel returns All keyed by the kernel side's name of each protocol, as data events carry it.
