@@ -76,9 +76,9 @@ func OptionsFrom(in *config.Input) Options {
 		tags["cluster"] = c.Cluster
 	}
 	caps := maps.Clone(c.ProtocolAggCfg)
-	schema := aggregate.SchemaA
+	schema := aggregate.SchemaProtocols
 	if c.RecordSchema == config.SchemaL4L7 {
-		schema = aggregate.SchemaB
+		schema = aggregate.SchemaL4L7
 	}
 	host, _ := os.Hostname()
 	return Options{

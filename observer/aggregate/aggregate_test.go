@@ -346,7 +346,7 @@ func TestProcessFieldsPerMode(t *testing.T) {
 func TestHostileHostNamesStayValidJSON(t *testing.T) {
 	const name = "a\"b\\c\x00\x1f<>&\u2028\xff.test"
 	ip := netip.MustParseAddr("10.0.0.2")
-	for _, schema := range []Schema{SchemaA, SchemaB} {
+	for _, schema := range []Schema{SchemaProtocols, SchemaL4L7} {
 		a := New(Config{Schema: schema, Host: "node-1"})
 		a.NameHost(host.Group, ip, name, 1700000300)
 		a.AddCall(host, httpCall(abi.RoleClient, "10.0.0.2:80", "/", 200, 1))

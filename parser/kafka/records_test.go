@@ -19,7 +19,7 @@ import (
 // topic and error code, and two acks=0 Produce calls as one-way records of their own.
 func TestRecords(t *testing.T) {
 	schemaA := aggregate.New(aggregate.Config{})
-	schemaB := aggregate.New(aggregate.Config{Schema: aggregate.SchemaB, L7Interval: 15, Host: "node-1"})
+	schemaB := aggregate.New(aggregate.Config{Schema: aggregate.SchemaL4L7, L7Interval: 15, Host: "node-1"})
 	proc := &aggregate.Process{Group: "pid:7", Meta: []record.Field{{Key: "_process_pid_", Value: "7"}}}
 	tr := calls.New(calls.Config{}, calls.Parsers(), func(c *calls.Call) {
 		schemaA.AddCall(proc, c)
