@@ -34,6 +34,8 @@ include accuracy/accuracy.mk
 include scripts/bench.mk
 # make kernel-matrix: the capture tests in other kernels, booted under qemu.
 include scripts/kernel-matrix.mk
+# make image, image-test, kubernetes-test: the container image and the DaemonSet.
+include packaging/image/image.mk
 
 $(BIN)/netobserver: $(GO_FILES) go.mod $(wildcard go.sum) include/libebpf.h $(wildcard cgo/libebpf/*.[ch])
 	@mkdir -p $(BIN)
@@ -86,7 +88,8 @@ test-go: build
 
 # The Go tests include the kernel tests (bpf/kerneltest, root); the C drop-in test runs after them
 # so two capturing processes never overlap.
-test: deps build lint test-go fuzz-short plugin-check plugin-ilogtail install-test e2e accuracy bpf-test
+test: deps build lint test-go fuzz-short plugin-check plugin-ilogtail install-test e2e accuracy bpf-test \
+	image-test kubernetes-test
 
 # The seed documentation's pipeline: records on standard output every 5 s, live from the kernel.
 run: deps build
@@ -96,6 +99,7 @@ run: deps build
 bench: deps build
 	NETOBSERVER_BIN=$(abspath $(BIN)) taskset -c 0 $(GO) test -run '^$$' -bench Handoff -benchmem -cpu 1 -count 3 ./cgo/libebpf
 	$(MAKE) --no-print-directory bpf-bench
+	$(MAKE) --no-print-directory bench-bpf
 	$(MAKE) --no-print-directory bench-observer
 
 clean:
@@ -106,7 +110,8 @@ clean:
 # leaves its input in the package's testdata/fuzz/<target>: commit it with the fix, and it runs in
 # every `go test` from then on.
 FUZZ_TARGETS := parser/http:FuzzParse parser/redis:FuzzParse parser/mysql:FuzzParse parser/pgsql:FuzzParse \
-	parser/dns:FuzzParse parser/sqlnorm:FuzzNormalize observer/stream:FuzzBuffer observer/config:FuzzParse
+	parser/dns:FuzzParse parser/sqlnorm:FuzzNormalize observer/stream:FuzzBuffer observer/config:FuzzParse \
+	container:FuzzContainerdContainer
 FUZZTIME_SHORT ?= 15s
 FUZZTIME ?= 2m
 

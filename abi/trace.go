@@ -117,7 +117,7 @@ func (t *TraceWriter) Data(e *DataEvent) {
 	t.buf = append(t.buf, "data"...)
 	t.conn(e.TS, e.ConnID)
 	t.name("dir", e.Direction <= DirEgress, e.Direction.String(), uint32(e.Direction))
-	t.name("proto", e.Protocol <= ProtoHSF, e.Protocol.String(), uint32(e.Protocol))
+	t.name("proto", e.Protocol <= ProtoHSF || e.Protocol.Known(), e.Protocol.String(), uint32(e.Protocol))
 	t.role(e.Role)
 	t.name("type", e.Type <= TypeResponse, e.Type.String(), uint32(e.Type))
 	t.name("syscall", e.Syscall <= SyscallReadV && e.Syscall != SyscallSecuritySendMsg && e.Syscall != SyscallSecurityRecvMsg,

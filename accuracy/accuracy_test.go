@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,6 +82,7 @@ func TestAccuracy(t *testing.T) {
 	}
 	t.Run("http", w.http)
 	t.Run("dns", w.dns)
+	t.Run("kafka", w.kafka)
 	t.Run("memcslap", func(t *testing.T) { w.memcslap(t, false) })
 	t.Run("memcslap-binary", func(t *testing.T) { w.memcslap(t, true) })
 	t.Run("short-lived", w.shortLived)
@@ -244,12 +246,14 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// counter is one of the observer's own counters on /metrics.
+// counter is one of the observer's own counters on /metrics, whose labels are written in name
+// order.
 func (r *run) counter(name string, labels ...string) int {
 	var ls []string
 	for i := 0; i+1 < len(labels); i += 2 {
 		ls = append(ls, labels[i]+`="`+labels[i+1]+`"`)
 	}
+	slices.Sort(ls)
 	series := "netobserver_" + name
 	if len(ls) > 0 {
 		series += "{" + strings.Join(ls, ",") + "}"

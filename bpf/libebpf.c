@@ -1517,6 +1517,8 @@ EXPORT int32_t ebpf_start(void)
 		logmsg(LOG_INFO, "libebpf: ebpf_start while running with new buffer sizes or detached; reopening (unpolled events are lost)\n");
 		detach_all();
 	}
+	for (int i = 0; i < NUM_BUFFERS && i < NETOBSERVER_NUM_RINGS; i++)
+		g.cfg.ring_wake[i] = (unsigned int)(ring_bytes(g.pages[i]) / 4);
 	push_config();
 	for (int i = 0; i < NUM_BUFFERS && !err; i++) {
 		if (i == PROC_HAND && !g.proc_fn)

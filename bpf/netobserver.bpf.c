@@ -95,6 +95,7 @@ struct work {
 	u64 total;     /* bytes moved by the syscall, all messages together */
 	u64 first;     /* first segment: protocol detection */
 	u64 first_len;
+	struct user_iovec second; /* an iovec call's second segment, if has_second */
 	u64 vec;       /* iovec array (K_IOV) or mmsghdr array (K_MMSG) */
 	u64 iov;       /* iovec array of the message being walked */
 	u64 remaining; /* bytes of the current message not yet attributed to a segment */
@@ -109,6 +110,7 @@ struct work {
 	u32 dir;
 	u32 kind;
 	u32 has_addr;
+	u32 has_second;
 	union sockaddr_t addr; /* address carried by the call */
 	union sockaddr_t conn_addr;
 	u64 start;     /* stream position of the syscall's first byte */
@@ -254,11 +256,12 @@ struct {
 static __always_inline void output(void *ctx, u32 which, void *perf_map, void *data, u64 size, bool rb)
 {
 	if (rb) {
-		u32 key = bpf_get_smp_processor_id() * NETOBSERVER_NUM_RINGS + which;
+		u32 key = bpf_get_smp_processor_id() * NETOBSERVER_NUM_RINGS + which, zero = 0;
 		void *ring = bpf_map_lookup_elem(&rings, &key);
+		struct netobserver_config *cfg = bpf_map_lookup_elem(&config_map, &zero);
 		u64 wake = BPF_RB_NO_WAKEUP;
 
-		if (ring && bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(ring, BPF_RB_RING_SIZE) / 4)
+		if (ring && cfg && bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) > cfg->ring_wake[which & (NETOBSERVER_NUM_RINGS - 1)])
 			wake = BPF_RB_FORCE_WAKEUP;
 		if (!ring || bpf_ringbuf_output(ring, data, size, wake)) {
 			u64 *lost = bpf_map_lookup_elem(&ring_lost, &which);
@@ -626,6 +629,7 @@ static __always_inline struct work *begin_work(struct args *a, u32 kind, u32 dir
 	w->events = 0;
 	w->gathered = 0;
 	w->has_addr = 0;
+	w->has_second = 0;
 	return w;
 }
 
@@ -852,8 +856,9 @@ static __always_inline u64 keep(const struct work *w, u64 p, u64 n)
 	return w->cut_from > p ? w->cut_from - p : 0;
 }
 
-/* A chunk of org bytes at ptr, of which the first kept are copied. */
-static __always_inline void emit_chunk(void *ctx, struct scratch *s, u64 ptr, u64 org, u64 kept, bool rb)
+/* A chunk of org bytes at ptr, of which the first kept are copied; later: not the syscall's first
+ * event. */
+static __always_inline void emit_chunk(void *ctx, struct scratch *s, u64 ptr, u64 org, u64 kept, bool later, bool rb)
 {
 	u64 size = sizeof(struct conn_data_event_attr_t);
 	u64 cp;
@@ -862,9 +867,9 @@ static __always_inline void emit_chunk(void *ctx, struct scratch *s, u64 ptr, u6
 		kept = CONN_DATA_MAX_SIZE;
 	s->ev.attr.org_msg_size = org;
 	s->ev.attr.msg_buf_size = 0;
-	if (kept < org)
+	if (kept < org && later)
 		/* Cut chunks of one syscall would otherwise be identical events (size, ts, no bytes),
-		 * which the consumer takes for a duplicate delivery. */
+		 * which the consumer takes for a duplicate delivery; the first keeps the syscall's. */
 		s->ev.attr.ts = bpf_ktime_get_ns();
 	if (kept) {
 		cp = bound_payload(kept);
@@ -914,7 +919,7 @@ static __always_inline void flush_gathered(void *ctx, struct scratch *s, struct 
 		return;
 	s->ev.attr.org_msg_size = n;
 	s->ev.attr.msg_buf_size = 0;
-	if (kept < n)
+	if (kept < n && w->events)
 		s->ev.attr.ts = bpf_ktime_get_ns(); /* see emit_chunk */
 	if (kept) {
 		kept = bound_payload(kept);
@@ -931,11 +936,20 @@ static __always_inline void flush_gathered(void *ctx, struct scratch *s, struct 
  * buffer's 4th event is. */
 static __always_inline void gather(void *ctx, struct scratch *s, struct work *w, u64 base, u64 seg, bool rb)
 {
+	u64 rd = seg;
+
 	if (w->gathered + seg > CONN_DATA_MAX_SIZE)
 		flush_gathered(ctx, s, w, rb);
+	/* When the syscall ends inside a known body, every chunk that reaches the body ends inside it
+	 * and keeps only what precedes it (keep()): the body's bytes are never read. */
+	if (w->start + w->total <= w->cut_to) {
+		u64 at = w->chunk_pos + w->gathered;
+
+		rd = at >= w->cut_from ? 0 : w->cut_from - at < seg ? w->cut_from - at : seg;
+	}
 	if (seg <= CONN_DATA_MAX_SIZE &&
-	    ((!w->gathered && base == w->first && seg <= w->copied) ||
-	     !bpf_probe_read_user(s->ev.msg + (w->gathered & (CONN_DATA_MAX_SIZE - 1)), bound_payload(seg),
+	    ((!w->gathered && base == w->first && seg <= w->copied) || !rd ||
+	     !bpf_probe_read_user(s->ev.msg + (w->gathered & (CONN_DATA_MAX_SIZE - 1)), bound_payload(rd),
 				  (void *)base))) {
 		w->copied = 0; /* ev.msg holds other bytes from here on */
 		w->gathered += seg;
@@ -946,7 +960,7 @@ static __always_inline void gather(void *ctx, struct scratch *s, struct work *w,
 		w->copied = 0; /* the failed read zeroed what it was given */
 	flush_gathered(ctx, s, w, rb);
 	if (w->events < MAX_SEG_EVENTS) {
-		emit_chunk(ctx, s, base, seg, keep(w, w->chunk_pos, seg), rb);
+		emit_chunk(ctx, s, base, seg, keep(w, w->chunk_pos, seg), w->events > 0, rb);
 		w->events++;
 	}
 	w->chunk_pos += seg;
@@ -975,7 +989,13 @@ static __always_inline int emit_segments_body(void *ctx, void *tmap, bool rb)
 				return 0;
 			continue;
 		}
-		if (bpf_probe_read_user(&v, sizeof(v), (void *)(w->iov + (u64)w->iov_idx * sizeof(v)))) {
+		if (!w->msg_idx && !w->iov_idx) {
+			/* Read by the exit program (first_segments): data_main goes on only if it was. */
+			v.base = w->first;
+			v.len = w->first_len;
+		} else if (!w->msg_idx && w->iov_idx == 1 && w->has_second) {
+			v = w->second;
+		} else if (bpf_probe_read_user(&v, sizeof(v), (void *)(w->iov + (u64)w->iov_idx * sizeof(v)))) {
 			flush_gathered(ctx, s, w, rb);
 			return 0;
 		}
@@ -1006,7 +1026,7 @@ static __always_inline void emit_data(void *ctx, struct scratch *s, struct work 
 			org = w->total - off;
 			if (i < MAX_BUF_EVENTS - 1 && org > CONN_DATA_MAX_SIZE)
 				org = CONN_DATA_MAX_SIZE;
-			emit_chunk(ctx, s, w->first + off, org, keep(w, w->start + off, org), rb);
+			emit_chunk(ctx, s, w->first + off, org, keep(w, w->start + off, org), i > 0, rb);
 		}
 		return;
 	}
@@ -1306,14 +1326,14 @@ newline:
 			goto emit;
 	}
 	if (cl) {
-		struct conn *c = bpf_map_lookup_elem(&conn_map, &w->key);
-
 		w->cut_from = w->start + hend;
 		w->cut_to = w->cut_from + cl;
-		if (c && w->cut_to > w->start + w->total) {
-			if (w->dir == DirEgress)
+		if (w->cut_to > w->start + w->total) {
+			struct conn *c = bpf_map_lookup_elem(&conn_map, &w->key);
+
+			if (c && w->dir == DirEgress)
 				c->wr_body_end = w->cut_to;
-			else
+			else if (c)
 				c->rd_body_end = w->cut_to;
 		}
 	}
@@ -1408,15 +1428,20 @@ static __always_inline int exit_buf(void *ctx, long ret, struct args *a, u32 dir
 	return 0;
 }
 
-/* First segment of an iovec array, for protocol detection. */
-static __always_inline void first_segment(struct work *w, u64 iov, u64 limit)
+/* First segment of an iovec array, for protocol detection; of an array of cnt >= 2 the second too,
+ * read with it for the segment walk (a probe read costs ≈ 100 ns here, whatever its size). */
+static __always_inline void first_segments(struct work *w, u64 iov, u64 cnt, u64 limit)
 {
-	struct user_iovec v;
+	struct user_iovec v[2];
 
-	if (bpf_probe_read_user(&v, sizeof(v), (void *)iov))
+	if (cnt >= 2 && !bpf_probe_read_user(v, sizeof(v), (void *)iov)) {
+		w->second = v[1];
+		w->has_second = 1;
+	} else if (bpf_probe_read_user(v, sizeof(v[0]), (void *)iov)) {
 		return;
-	w->first = v.base;
-	w->first_len = v.len < limit ? v.len : limit;
+	}
+	w->first = v[0].base;
+	w->first_len = v[0].len < limit ? v[0].len : limit;
 }
 
 static __always_inline int exit_iov(void *ctx, long ret, struct args *a, u32 dir, void *tmap)
@@ -1430,7 +1455,7 @@ static __always_inline int exit_iov(void *ctx, long ret, struct args *a, u32 dir
 		return 0;
 	w->vec = a->p1;
 	w->vec_cnt = a->p2;
-	first_segment(w, a->p1, ret);
+	first_segments(w, a->p1, a->p2, ret);
 	bpf_tail_call(ctx, tmap, TAIL_DATA_MAIN);
 	return 0;
 }
@@ -1447,7 +1472,7 @@ static __always_inline int exit_msg(void *ctx, long ret, struct args *a, u32 dir
 		return 0;
 	w->vec = m.iov;
 	w->vec_cnt = m.iovlen;
-	first_segment(w, m.iov, ret);
+	first_segments(w, m.iov, m.iovlen, ret);
 	if (m.name && m.namelen > 0)
 		w->has_addr = read_user_addr(&w->addr, m.name);
 	bpf_tail_call(ctx, tmap, TAIL_DATA_MAIN);
@@ -1467,7 +1492,7 @@ static __always_inline int exit_mmsg(void *ctx, long ret, struct args *a, u32 di
 	w->vec = a->p1;
 	w->vec_cnt = ret;
 	w->idx = 0;
-	first_segment(w, m.hdr.iov, m.len);
+	first_segments(w, m.hdr.iov, 1, m.len);
 	if (m.hdr.name && m.hdr.namelen > 0)
 		w->has_addr = read_user_addr(&w->addr, m.hdr.name);
 	bpf_tail_call(ctx, tmap, TAIL_MMSG_COUNT);

@@ -30,6 +30,10 @@ struct netobserver_config {
 	int self_pid;             /* > 0: never track this process */
 	int port_filter;          /* stored only, as in the original */
 	int sampling;             /* 0..100 */
+	/* Ring buffer transport: a quarter of each kind's ring size (callback_type_e, PROC_HAND); an
+	 * event that finds more bytes than this waiting wakes the consumer. Kept here so the
+	 * programs ask the ring one question per event, not two. */
+	unsigned int ring_wake[NETOBSERVER_NUM_RINGS];
 };
 
 /* Per-connection state in conn_map, keyed by (tgid << 32 | fd). LRU: processes that exit never

@@ -3,8 +3,9 @@ package container
 // Real processes in cgroups this test creates: a process moved into a cgroup named like a Docker
 // scope (cgroup v2), one in a Kubernetes pod slice (v2), and one in a cgroupfs Docker cgroup of a
 // v1 hierarchy when the machine has one (hybrid hosts do), are resolved through the real /proc
-// and a Docker Engine API server on a unix socket (no Docker engine runs here; see
-// docker_test.go), then filtered. Needs root; fails without it.
+// and the stand-in Docker daemon (internal/fakedocker: this host's real dockerd, cgroupfs driver
+// without systemd, never makes the systemd scopes and kubepods slices tested here; docker_test.go
+// runs the real one), then filtered. Needs root; fails without it.
 
 import (
 	"bufio"
@@ -113,7 +114,7 @@ func TestRealProcessesInCgroups(t *testing.T) {
 		t.Log("no cgroup v1 pids hierarchy on this machine: the v1 case is covered by fixtures only")
 	}
 
-	sock := socketPath(t)
+	sock := filepath.Join(t.TempDir(), "docker.sock")
 	app := webApp
 	app.ID, app.Labels = podCtrID, map[string]string{}
 	for k, v := range webApp.Labels {
@@ -130,9 +131,9 @@ func TestRealProcessesInCgroups(t *testing.T) {
 	shop.ID = ctrID
 	legacy := fakedocker.Container{ID: v1CtrID, Name: "legacy", Image: "legacy:1", Labels: map[string]string{"team": "ops"}, Env: []string{"DEBUG=1"}}
 	fakedocker.Start(t, sock, shop, app, sandbox, legacy)
-	d := newTestDocker(t, DockerConfig{Host: "unix://" + sock, Logf: (&logs{}).logf})
+	d := newTestRuntime(t, NewDocker, RuntimeConfig{Address: "unix://" + sock, Logf: (&logs{}).logf})
 	waitUp(t, d)
-	r := NewResolver(Procfs{}, d)
+	r := NewIdentities(Procfs{}, d)
 
 	lookup := func(c *exec.Cmd) *Identity {
 		t.Helper()
@@ -192,3 +193,24 @@ func TestRealProcessesInCgroups(t *testing.T) {
 	assert.True(t, r.Restarted(ctr.PID, ctr.StartTime))
 	assert.Contains(t, r.Prune(), ctr.PID)
 }
+
+// The stand-in daemon's containers: the cgroup layouts above (systemd scopes, kubepods slices)
+// are ones this host's dockerd (cgroupfs driver, no systemd) never makes, so their processes are
+// named by the stand-in.
+var (
+	shopAPI = fakedocker.Container{ID: fixtureDockerID, Name: "shop-api", Image: "shop/api:1.2",
+		Labels: map[string]string{"team": "pay", "com.docker.compose.service": "api"},
+		Env:    []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=en_US.UTF-8", "DEBUG=0", "TOKEN=a=b", "NOVALUE"}}
+	webApp = fakedocker.Container{ID: fixturePodCtrID, Name: "k8s_web_web-7d4b9c8f6b-x2kq9_prod_" + fixturePodUID + "_0",
+		Image: "registry.example.com/web@sha256:" + strings.Repeat("ef", 32), Labels: map[string]string{
+			"io.kubernetes.pod.name": "web-7d4b9c8f6b-x2kq9", "io.kubernetes.pod.namespace": "prod",
+			"io.kubernetes.pod.uid": fixturePodUID, "io.kubernetes.container.name": "web",
+			"io.kubernetes.docker.type": "container", "io.kubernetes.sandbox.id": strings.Repeat("5a", 32),
+			"annotation.io.kubernetes.container.hash": "81bad010", "annotation.io.kubernetes.container.restartCount": "0",
+		}, Env: []string{"LANG=C", "DEBUG=1"}}
+	webSandbox = fakedocker.Container{ID: strings.Repeat("5a", 32), Name: "k8s_POD_web-7d4b9c8f6b-x2kq9_prod_" + fixturePodUID + "_0",
+		Image: "registry.k8s.io/pause:3.9", Labels: map[string]string{
+			"io.kubernetes.pod.name": "web-7d4b9c8f6b-x2kq9", "io.kubernetes.pod.namespace": "prod", "io.kubernetes.pod.uid": fixturePodUID,
+			"io.kubernetes.docker.type": "podsandbox", "io.kubernetes.container.name": "POD",
+			"annotation.kubernetes.io/config.source": "api", "app": "web", "pod-template-hash": "7d4b9c8f6b", "release": "canary"}}
+)

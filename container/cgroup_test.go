@@ -1,6 +1,8 @@
 package container
 
 import (
+	"strings"
+
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -60,4 +62,13 @@ func TestParseCgroupRejects(t *testing.T) {
 	} {
 		assert.Equal(t, Cgroup{}, ParseCgroup([]byte(text)), "%q", text)
 	}
+}
+
+// An observer in a pod (the DaemonSet) has a cgroup namespace of its own on cgroup v2 hosts:
+// other processes' paths are relative to it, and begin with "/..".
+func TestParseCgroupFromAnotherCgroupNamespace(t *testing.T) {
+	text := "0::/../../kubepods-besteffort-pod" + strings.ReplaceAll(fixturePodUID, "-", "_") + ".slice/cri-containerd-" + fixturePodCtrID + ".scope\n"
+	assert.Equal(t, Cgroup{ContainerID: fixturePodCtrID, PodUID: fixturePodUID}, ParseCgroup([]byte(text)))
+	text = "0::/../../../system.slice/docker-" + fixtureDockerID + ".scope\n"
+	assert.Equal(t, Cgroup{ContainerID: fixtureDockerID}, ParseCgroup([]byte(text)))
 }

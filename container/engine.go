@@ -14,7 +14,7 @@ import (
 	"sync"
 )
 
-// engine is the part of the Docker Engine API that Docker uses — ping, version, list and inspect
+// engine is the part of the Docker Engine API that the Docker Runtime uses — ping, version, list and inspect
 // containers — over plain HTTP on the daemon's socket, with the standard library only. Not the
 // Docker SDK (github.com/docker/docker/client): that module and the OpenTelemetry modules it
 // requires would become requirements of every program importing this package, and an iLogtail
@@ -41,10 +41,11 @@ const defaultDockerHost = "unix:///var/run/docker.sock"
 const maxEngineResponse = 64 << 20
 
 // errEngineUnreachable wraps a request whose connection could not be made: no daemon listens.
-var errEngineUnreachable = errors.New("docker: cannot connect")
+var errEngineUnreachable = errors.New("cannot connect")
 
-// errEngineNotFound is a 404 from an inspect.
-var errEngineNotFound = errors.New("docker: not found")
+// errEngineNotFound wraps the daemon's answer that it does not know a container (Docker's 404,
+// containerd's NotFound).
+var errEngineNotFound = errors.New("not found")
 
 // newEngine makes a client of the daemon at host: unix://path or tcp://host:port (plain HTTP);
 // empty is $DOCKER_HOST or the default socket. $DOCKER_API_VERSION pins the API version as it does
@@ -84,6 +85,7 @@ func newEngine(host string) (*engine, error) {
 // engineContainer is what Docker reads of a container list entry.
 type engineContainer struct {
 	ID     string            `json:"Id"`
+	Names  []string          `json:"Names"`
 	Labels map[string]string `json:"Labels"`
 }
 
@@ -96,6 +98,70 @@ type engineInspect struct {
 		Labels map[string]string `json:"Labels"`
 		Env    []string          `json:"Env"`
 	} `json:"Config"`
+}
+
+// NewDocker makes a metadata source of the Docker daemon at cfg.Address and starts its refresh
+// loop; Close stops it. It does not fail when no daemon is reachable (see Runtime), only on a
+// malformed address or DOCKER_* variable.
+func NewDocker(cfg RuntimeConfig) (*Runtime, error) {
+	e, err := newEngine(cfg.Address)
+	if err != nil {
+		return nil, err
+	}
+	return newRuntime(cfg, e), nil
+}
+
+// labelDockerType is "podsandbox" on the pause container dockershim made for a pod.
+const labelDockerType = "io.kubernetes.docker.type"
+
+func (e *engine) kind() string    { return "docker" }
+func (e *engine) address() string { return e.host }
+
+func (e *engine) hello(ctx context.Context) (string, error) {
+	if err := e.ping(ctx); err != nil {
+		return "", err
+	}
+	version := "?"
+	if v, err := e.serverVersion(ctx); err == nil {
+		version = v
+	}
+	return "Engine " + version + ", API " + e.apiVersion(), nil
+}
+
+// list returns the running containers (processes live only in those; a pod's sandbox runs too).
+func (e *engine) list(ctx context.Context) ([]listed, error) {
+	var list []engineContainer
+	if err := e.getJSON(ctx, "/containers/json", &list); err != nil {
+		return nil, err
+	}
+	out := make([]listed, len(list))
+	for i, c := range list {
+		out[i] = listed{ID: c.ID, Labels: c.Labels, Sandbox: c.Labels[labelDockerType] == "podsandbox"}
+		if len(c.Names) > 0 {
+			out[i].Name = strings.TrimPrefix(c.Names[0], "/")
+		}
+	}
+	return out, nil
+}
+
+// inspect returns one container; errEngineNotFound when the daemon does not know it.
+func (e *engine) inspect(ctx context.Context, id string) (*Container, error) {
+	var r engineInspect
+	if err := e.getJSON(ctx, "/containers/"+url.PathEscape(id)+"/json", &r); err != nil {
+		return nil, err
+	}
+	c := &Container{ID: r.ID, Name: strings.TrimPrefix(r.Name, "/"), Labels: map[string]string{}, Env: map[string]string{}}
+	if r.Config != nil {
+		c.Image = r.Config.Image
+		for k, v := range r.Config.Labels {
+			c.Labels[k] = v
+		}
+		for _, kv := range r.Config.Env {
+			k, v, _ := strings.Cut(kv, "=")
+			c.Env[k] = v
+		}
+	}
+	return c, nil
 }
 
 // ping checks the daemon answers and takes its API version.
@@ -123,20 +189,6 @@ func (e *engine) serverVersion(ctx context.Context) (string, error) {
 	var v struct{ Version string }
 	err := e.getJSON(ctx, "/version", &v)
 	return v.Version, err
-}
-
-// list returns the running containers.
-func (e *engine) list(ctx context.Context) ([]engineContainer, error) {
-	var list []engineContainer
-	err := e.getJSON(ctx, "/containers/json", &list)
-	return list, err
-}
-
-// inspect returns one container; errEngineNotFound when the daemon does not know it.
-func (e *engine) inspect(ctx context.Context, id string) (engineInspect, error) {
-	var r engineInspect
-	err := e.getJSON(ctx, "/containers/"+url.PathEscape(id)+"/json", &r)
-	return r, err
 }
 
 // apiVersion is the API version requests use ("" before the first ping: the daemon's current).

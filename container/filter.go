@@ -63,7 +63,7 @@ func (f *Filter) Empty() bool { return f.empty }
 //
 // What the observer does with the answer: on false, DisableProcess(pid) in the kernel and drop
 // the events already queued for it, remembering (pid, StartTime); every FlushMetaInterval, for
-// each disabled pid with Resolver.Restarted(pid, start) true, EnableProcess(pid) and forget it.
+// each disabled pid with Identities.Restarted(pid, start) true, EnableProcess(pid) and forget it.
 // On a config reload, re-enable every disabled pid and let the new Filter decide again.
 func (f *Filter) Allows(id *Identity) bool {
 	if f.empty || id == nil || id.Pending {

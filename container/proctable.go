@@ -29,7 +29,7 @@ type ProcInfo struct {
 	// Exited is the monotonic ns of the process's exit; 0 while it runs.
 	Exited uint64
 
-	// identity caches the Resolver's answer for this generation.
+	// identity caches the Identities's answer for this generation.
 	identity atomic.Pointer[resolved]
 	prev     *ProcInfo // the pid's previous generation, kept until it expires
 	expires  uint64    // exited: forgotten once the table's clock passes it

@@ -85,9 +85,9 @@ func TestProcTableEstimatedStart(t *testing.T) {
 	assert.Equal(t, "/usr/lib/postgresql/15/bin/postgres", p.Cmd)
 }
 
-// The Resolver answers from the table first, for the time asked, and from /proc otherwise.
+// The Identities answers from the table first, for the time asked, and from /proc otherwise.
 func TestResolverLookupAtUsesTheTable(t *testing.T) {
-	r := NewResolver(NoProcfs, nil)
+	r := NewIdentities(NoProcfs, nil)
 	_, _, err := r.LookupAt(7, 10)
 	require.Error(t, err, "no table, no /proc")
 	tb := NewProcTable(ProcTableConfig{})

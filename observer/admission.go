@@ -103,7 +103,7 @@ func (a *admission) enableAll() {
 }
 
 // reenableRestarted switches back on the disabled pids that now belong to new processes.
-func (a *admission) reenableRestarted(r *container.Resolver) {
+func (a *admission) reenableRestarted(r *container.Identities) {
 	for pid, start := range a.disabled {
 		if r.Restarted(pid, start) {
 			delete(a.disabled, pid)

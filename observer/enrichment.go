@@ -17,7 +17,7 @@ import (
 // answer, so its semantics (epochs, pid reuse by start time, pending metadata) hold without a
 // lookup through it per event.
 type processes struct {
-	resolver *container.Resolver
+	resolver *container.Identities
 	byID     map[uint32]processView
 }
 
@@ -30,7 +30,7 @@ type processView struct {
 	until uint64
 }
 
-func newProcesses(r *container.Resolver) *processes {
+func newProcesses(r *container.Identities) *processes {
 	return &processes{resolver: r, byID: make(map[uint32]processView)}
 }
 
@@ -84,7 +84,7 @@ func (p *processes) forget(pids []uint32) {
 
 // sockets asks netlink about connections whose family or role the kernel side did not learn.
 type sockets struct {
-	netlink *netlink.Resolver // nil: no netlink
+	netlink *netlink.Sockets // nil: no netlink
 	// asked holds the connections netlink was asked about this netlink interval.
 	asked map[abi.ConnID]struct{}
 }

@@ -59,12 +59,12 @@ func New(lib Capture, opts Options, sink Sink) *Observer {
 
 func (o *Observer) setOptions(opts Options) {
 	previous := o.opts
-	if opts.Resolver == nil {
+	if opts.Identities == nil {
 		fs := container.Procfs{Root: opts.ProcRoot, KeepCmdSecrets: opts.KeepCmdSecrets}
 		if opts.Recorded {
 			fs.Root = container.NoProcfs.Root
 		}
-		opts.Resolver = container.NewResolver(fs, nil)
+		opts.Identities = container.NewIdentities(fs, nil)
 	}
 	if opts.MetaInterval <= 0 {
 		opts.MetaInterval = 30 * time.Second
@@ -80,10 +80,10 @@ func (o *Observer) setOptions(opts Options) {
 	}
 	o.opts = opts
 	if o.kernel != nil {
-		opts.Resolver.SetProcTable(o.kernel.table)
+		opts.Identities.SetProcTable(o.kernel.table)
 	}
-	if o.procs == nil || previous.Resolver != opts.Resolver {
-		o.procs = newProcesses(opts.Resolver)
+	if o.procs == nil || previous.Identities != opts.Identities {
+		o.procs = newProcesses(opts.Identities)
 	}
 	o.admit.filter, o.admit.procs = opts.Filter, o.procs
 	o.admit.kinds = socketKinds{unix: opts.DropUnixSocket, local: opts.DropLocalConnections, unknown: opts.DropUnknownSocket}
@@ -145,6 +145,9 @@ func (o *Observer) Run(ctx context.Context, reload <-chan Options) error {
 	nl := time.NewTicker(o.opts.NetlinkInterval)
 	gc := time.NewTicker(o.opts.GCInterval)
 	reenable := time.NewTicker(reenableAll)
+	// beat publishes the counters even when no batch comes: the health endpoints take them as
+	// the sign that this loop runs.
+	beat := time.NewTicker(time.Second)
 	defer func() {
 		l4.Stop()
 		l7.Stop()
@@ -153,6 +156,7 @@ func (o *Observer) Run(ctx context.Context, reload <-chan Options) error {
 		nl.Stop()
 		gc.Stop()
 		reenable.Stop()
+		beat.Stop()
 	}()
 	for {
 		select {
@@ -177,6 +181,10 @@ func (o *Observer) Run(ctx context.Context, reload <-chan Options) error {
 		case <-reenable.C:
 			o.admit.enableAll()
 			o.control.perform()
+		case <-beat.C:
+			if o.opts.Live != nil {
+				o.publish()
+			}
 		case opts, ok := <-reload:
 			if !ok {
 				reload = nil
@@ -273,8 +281,8 @@ func (o *Observer) pruneProcesses() {
 	if o.kernel != nil && !o.opts.Recorded {
 		o.kernel.table.Sweep(container.Procfs{Root: o.opts.ProcRoot})
 	}
-	o.procs.forget(o.opts.Resolver.Prune())
-	o.admit.reenableRestarted(o.opts.Resolver)
+	o.procs.forget(o.opts.Identities.Prune())
+	o.admit.reenableRestarted(o.opts.Identities)
 	o.control.perform()
 }
 

@@ -36,9 +36,9 @@ type Options struct {
 	Calls                                                   calls.Config
 	// Live, when set, also receives every call and L4 delta, and the observer's counters.
 	Live live.Sink
-	// Resolver names processes and their containers; nil resolves host processes from /proc.
-	Resolver *container.Resolver
-	// KeepCmdSecrets makes the Resolver made for a nil Resolver show commands unmasked
+	// Identities names processes and their containers; nil resolves host processes from /proc.
+	Identities *container.Identities
+	// KeepCmdSecrets makes the Identities made for nil Identities show commands unmasked
 	// (Common.MaskCmdSecrets: false).
 	KeepCmdSecrets bool
 	// Filter decides which processes are observed; nil observes all. A process it refuses is
@@ -49,7 +49,7 @@ type Options struct {
 	MetaInterval time.Duration
 	// Netlink, when set, resolves the address and role of connections the kernel side did not
 	// learn (family 0xff, role unknown), and pushes them back through the control stubs.
-	Netlink *netlink.Resolver
+	Netlink *netlink.Sockets
 	// NetlinkInterval is how long a connection netlink could not resolve waits before it is
 	// asked about again (Common.FlushNetlinkInterval). Default 10 s.
 	NetlinkInterval time.Duration
@@ -76,9 +76,9 @@ func OptionsFrom(in *config.Input) Options {
 		tags["cluster"] = c.Cluster
 	}
 	caps := maps.Clone(c.ProtocolAggCfg)
-	schema := aggregate.SchemaA
+	schema := aggregate.SchemaProtocols
 	if c.RecordSchema == config.SchemaL4L7 {
-		schema = aggregate.SchemaB
+		schema = aggregate.SchemaL4L7
 	}
 	host, _ := os.Hostname()
 	return Options{
@@ -109,37 +109,39 @@ func filterConfig(c *config.Common) container.FilterConfig {
 	}
 }
 
-// Metadata is the process, container and socket metadata an observer consults: the Docker
-// daemon (when one answers), /proc, and netlink. It lives as long as the process that observes.
+// Metadata is the process, container and socket metadata an observer consults: the container
+// runtimes (Docker, containerd, when one answers), /proc, and netlink. It lives as long as the
+// process that observes.
 type Metadata struct {
-	Resolver *container.Resolver
-	Netlink  *netlink.Resolver
-	docker   *container.Docker
+	Identities *container.Identities
+	Netlink    *netlink.Sockets
+	runtimes   container.Runtimes
 }
 
-// OpenMetadata connects to what names processes and sockets, with the intervals of in. A missing
-// Docker daemon is not an error: processes are then named from /proc (host mode), and the
-// daemon is looked for again with backoff.
+// OpenMetadata connects to what names processes and sockets, with the intervals of in. The
+// runtimes are those $NETOBSERVER_RUNTIME names (default auto: Docker and containerd, see
+// container.OpenRuntimes). A missing daemon is not an error: processes are then named from /proc
+// (host mode), and the daemon is looked for again with backoff.
 func OpenMetadata(in *config.Input, logf func(format string, args ...any)) (*Metadata, error) {
-	docker, err := container.NewDocker(container.DockerConfig{RefreshInterval: in.Common.FlushMetaInterval, Logf: logf})
+	runtimes, err := container.OpenRuntimes("", container.RuntimeConfig{RefreshInterval: in.Common.FlushMetaInterval, Logf: logf})
 	if err != nil {
 		return nil, err
 	}
 	nl, err := netlink.New(netlink.Config{Interval: in.Common.FlushNetlinkInterval})
 	if err != nil {
-		docker.Close()
+		runtimes.Close()
 		return nil, err
 	}
 	procfs := container.Procfs{KeepCmdSecrets: !in.Common.MaskCmdSecrets}
-	return &Metadata{Resolver: container.NewResolver(procfs, docker), Netlink: nl, docker: docker}, nil
+	return &Metadata{Identities: container.NewIdentities(procfs, runtimes), Netlink: nl, runtimes: runtimes}, nil
 }
 
 // Apply makes opts use m.
 func (m *Metadata) Apply(opts *Options) {
-	opts.Resolver, opts.Netlink = m.Resolver, m.Netlink
+	opts.Identities, opts.Netlink = m.Identities, m.Netlink
 }
 
-// Close releases the Docker client and the netlink sockets.
+// Close releases the runtime clients and the netlink sockets.
 func (m *Metadata) Close() error {
-	return errors.Join(m.docker.Close(), m.Netlink.Close())
+	return errors.Join(m.runtimes.Close(), m.Netlink.Close())
 }

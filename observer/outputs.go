@@ -48,6 +48,7 @@ func (o *Observer) metrics() []live.Metric {
 		{Name: "events_total", Help: "Events delivered by the capture library.", Labels: []string{"kind", "ctrl"}, Value: lc.Ctrl},
 		{Name: "events_total", Help: "Events delivered by the capture library.", Labels: []string{"kind", "data"}, Value: lc.Data},
 		{Name: "events_total", Help: "Events delivered by the capture library.", Labels: []string{"kind", "stats"}, Value: lc.Stats},
+		{Name: "polls_total", Help: "Polls of the capture library's buffers (the health endpoints' sign that capture runs).", Value: lc.Polls},
 		{Name: "dropped_connections_total", Help: "Connections dropped by the socket-kind filters.", Value: o.counts.DroppedConnections},
 		{Name: "disabled_processes_total", Help: "Processes switched off in the kernel because the process filters refused them.", Value: o.counts.DisabledProcesses},
 		{Name: "netlink_resolved_connections_total", Help: "Connections whose address or role netlink found.", Value: o.counts.Resolved},

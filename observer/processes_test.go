@@ -16,7 +16,7 @@ import (
 func TestProcessesReuseHostIdentitiesUntilPrune(t *testing.T) {
 	root := t.TempDir()
 	require.NoError(t, os.CopyFS(root, os.DirFS("../container/testdata/proc")))
-	r := container.NewResolver(container.Procfs{Root: root}, nil)
+	r := container.NewIdentities(container.Procfs{Root: root}, nil)
 	p := newProcesses(r)
 	first := p.get(101, 0)
 	assert.Equal(t, "pid:101:101000", first.Group)
@@ -56,7 +56,7 @@ func (m *dockerMeta) Generation() uint64 { return m.gen }
 // renamed container shows in the next record.
 func TestProcessesReuseContainerIdentitiesUntilMetadataMoves(t *testing.T) {
 	meta := &dockerMeta{name: "shop-api"}
-	r := container.NewResolver(container.Procfs{Root: "../container/testdata/proc"}, meta)
+	r := container.NewIdentities(container.Procfs{Root: "../container/testdata/proc"}, meta)
 	p := newProcesses(r)
 	first := p.get(202, 0) // a process in a systemd docker scope
 	assert.Contains(t, first.Meta, record.Field{Key: "_container_name_", Value: "shop-api"})

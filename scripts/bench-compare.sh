@@ -6,7 +6,10 @@
 # afresh, then wrk -t1 -c16 for DURATION s against nginx in a network namespace; CPU = nginx worker
 # + wrk + netobserver (from /proc and /usr/bin/time), divided by the requests served.
 #
-# Usage: scripts/bench-compare.sh A_BINDIR B_BINDIR   (root; ROUNDS=4 DURATION=5)
+# With RATE=<req/s> the client is tools/pace at that fixed rate over 8 connections instead of
+# unpaced wrk (the observer's cost per request at a paced rate; pace from B_BINDIR).
+#
+# Usage: scripts/bench-compare.sh A_BINDIR B_BINDIR   (root; ROUNDS=4 DURATION=5 RATE=)
 #        each BINDIR holds netobserver and libebpf.so (`make bench-compare BASE=<git rev>` builds
 #        the base revision in a temporary worktree and compares it with bin/)
 set -euo pipefail
@@ -14,6 +17,7 @@ a=${1:?usage: bench-compare.sh A_BINDIR B_BINDIR}
 b=${2:?usage: bench-compare.sh A_BINDIR B_BINDIR}
 rounds=${ROUNDS:-4}
 duration=${DURATION:-5}
+rate=${RATE:-}
 tag=nobc$$
 srv=${tag}s cli=${tag}c
 work=$(mktemp -d /tmp/bench-compare.XXXXXX)
@@ -29,6 +33,7 @@ for d in "$a" "$b"; do
 done
 for t in nginx wrk ip; do command -v $t >/dev/null || { echo "bench-compare: $t is missing (scripts/deps.sh)" >&2; exit 1; }; done
 [ -x /usr/bin/time ] || { echo "bench-compare: /usr/bin/time is missing (Debian package time)" >&2; exit 1; }
+[ -z "$rate" ] || [ -x "$b/pace" ] || { echo "bench-compare: RATE needs $b/pace (make $b/pace)" >&2; exit 1; }
 
 cleanup() {
   [ -n "$obs" ] && stop_pid "$obs"
@@ -79,30 +84,43 @@ round() {
     grep -q "netobserver: observing" "$work/observer.log" || { echo "bench-compare: $2/netobserver did not start:" >&2; cat "$work/observer.log" >&2; exit 1; }
     sleep 1
   fi
-  o0=$(cpu_of "$obs"); n0=$(cpu_of "$worker")
-  out=$(ip netns exec "$cli" /usr/bin/time -f "wrkcpu %U %S" wrk -t1 -c16 -d"${duration}s" http://10.253.7.1:8080/ 2>&1)
-  o1=$(cpu_of "$obs"); n1=$(cpu_of "$worker")
-  if [ -n "$obs" ]; then stop_pid "$obs"; obs=; fi
-  awk -v arm="$1" -v o="$o0" -v o1="$o1" -v n="$n0" -v n1="$n1" '
+  o0=$(cpu_ns_of "$obs"); n0=$(cpu_of "$worker")
+  if [ -n "$rate" ]; then
+    # pace prints "requests N errors E rate R ...": the same fields as wrk's, for the awk below.
+    out=$(ip netns exec "$cli" /usr/bin/time -f "wrkcpu %U %S" "$b/pace" -addr 10.253.7.1:8080 -rate "$rate" -c 8 -d "${duration}s" 2>&1 |
+          awk '/^requests/ {print $2 " requests in"; print "Requests/sec: " $6; next} {print}')
+  else
+    out=$(ip netns exec "$cli" /usr/bin/time -f "wrkcpu %U %S" wrk -t1 -c16 -d"${duration}s" http://10.253.7.1:8080/ 2>&1)
+  fi
+  o1=$(cpu_ns_of "$obs"); n1=$(cpu_of "$worker")
+  lost=0
+  if [ -n "$obs" ]; then
+    stop_pid "$obs"; obs=
+    # The stop line counts what the kernel side lost: lost_ctrl=, lost_data=, lost_stats=, lost_proc=.
+    lost=$(grep -o 'lost_[a-z]*=[0-9]*' "$work/observer.log" | awk -F= '{l += $2} END {print l + 0}')
+  fi
+  awk -v arm="$1" -v o="$o0" -v o1="$o1" -v n="$n0" -v n1="$n1" -v lost="$lost" '
     /requests in/ {reqs = $1} /Requests\/sec/ {rps = $2} /^wrkcpu/ {w = $2 + $3}
-    END {printf "%s %.0f %.3f %.3f\n", arm, rps, (o1 - o + n1 - n + w) / reqs * 1e6, (o1 - o) / reqs * 1e6}' <<<"$out"
+    END {printf "%s %.0f %.3f %.3f %d\n", arm, rps, (o1 - o + n1 - n + w) / reqs * 1e6, (o1 - o) / reqs * 1e6, lost}' <<<"$out"
 }
 
 echo "bench-compare: A = $a ($("$a/netobserver" version --libebpf "$a/libebpf.so" 2>/dev/null | tr '\n' ' '))"
 echo "bench-compare: B = $b ($("$b/netobserver" version --libebpf "$b/libebpf.so" 2>/dev/null | tr '\n' ' '))"
+echo "bench-compare: client ${rate:+tools/pace at $rate req/s}${rate:-wrk -t1 -c16 unpaced}, ROUNDS=$rounds DURATION=$duration"
 results=$work/results
 for r in $(seq "$rounds"); do
   for arm in off A B; do
     case $arm in off) line=$(round off) ;; A) line=$(round A "$a") ;; B) line=$(round B "$b") ;; esac
     echo "$r $line" >>"$results"
-    awk '{printf "round %d %-3s %7.0f req/s, CPU/request %.2f us (observer %.2f us)\n", $1, $2, $3, $4, $5}' <<<"$r $line"
+    awk '{printf "round %d %-3s %7.0f req/s, CPU/request %.2f us (observer %.2f us), %d events lost\n", $1, $2, $3, $4, $5, $6}' <<<"$r $line"
   done
 done
-awk '{rps[$2] += $3; cpu[$2] += $4; o[$2] += $5; n[$2]++}
+awk '{rps[$2] += $3; cpu[$2] += $4; o[$2] += $5; lost[$2] += $6; n[$2]++}
   END {
     for (k in n) { rps[k] /= n[k]; cpu[k] /= n[k]; o[k] /= n[k] }
     printf "mean CPU per request: off %.2f us; A %.2f us (+%.2f, observer %.2f); B %.2f us (+%.2f, observer %.2f)\n",
       cpu["off"], cpu["A"], cpu["A"] - cpu["off"], o["A"], cpu["B"], cpu["B"] - cpu["off"], o["B"]
     printf "CPU-per-request ratio off/on: A %.3f, B %.3f; requests/s ratio on/off: A %.3f, B %.3f\n",
       cpu["off"] / cpu["A"], cpu["off"] / cpu["B"], rps["A"] / rps["off"], rps["B"] / rps["off"]
-    printf "B costs %.0f%% of what A adds per request\n", 100 * (cpu["B"] - cpu["off"]) / (cpu["A"] - cpu["off"]) }' "$results"
+    printf "B costs %.0f%% of what A adds per request; observer alone: B %.0f%% of A\n", 100 * (cpu["B"] - cpu["off"]) / (cpu["A"] - cpu["off"]), 100 * o["B"] / o["A"]
+    printf "events lost: A %d, B %d\n", lost["A"], lost["B"] }' "$results"

@@ -33,3 +33,10 @@ veth_pair() {
   ip -n "$srv" link set "${tag}a" up
   ip -n "$cli" link set "${tag}b" up
 }
+
+# CPU seconds a process's live threads have run, from the scheduler's nanosecond counters
+# (/proc/PID/task/*/schedstat): cpu_of counts 10 ms ticks, 0.4 us per request over 25 000 requests.
+cpu_ns_of() {
+  [ -n "${1:-}" ] && [ -d "/proc/$1/task" ] || { echo 0; return; }
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ns += $1} END {printf "%.9f\n", ns / 1e9}'
+}

@@ -12,11 +12,17 @@ packages=(
   # a MariaDB client that runs server-side prepared statements (cmd/netobserver hostile tests)
   libdbd-mariadb-perl
   # benchmarks
-  wrk time
+  wrk time jq
   # the accuracy tier (make accuracy): third-party load generators that report their own counts
   sysbench dnsperf apache2-utils
   # re-recording protocol captures from real traffic (parser/dns/testdata/capture.sh)
   strace
+  # container runtimes (container tests, make image): the tests start their own dockerd and
+  # containerd on private sockets and directories; the packages' services must not run
+  docker.io containerd runc
+  # Kafka's real client (librdkafka's kcat) for the kernel and accuracy tests; the broker is
+  # franz-go's kfake, a Go module (tools/kafkapeer)
+  kcat
   # memcached and NATS: servers and clients of the captures, the kerneltest and the accuracy tier
   memcached libmemcached-tools nats-server
 )

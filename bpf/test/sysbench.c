@@ -12,6 +12,9 @@
  * Times are the thread's CPU time (kernel work of the syscall and its BPF programs included), so a
  * busy machine that preempts the loop inflates them less than wall time would.
  * Usage: bpf-sysbench [iterations]   (default 2000000; the socket case runs a quarter of them)
+ *        bpf-sysbench --loop getppid|devnull N: only N getppid() calls, or N 64-byte writes to
+ *        /dev/null (a followed syscall on an fd that is not a socket), for scripts/bench-bpf.sh,
+ *        which reads the BPF programs' own run time around it.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -55,6 +58,30 @@ static int tcp_pair(int *server)
 	return c;
 }
 
+static int loop(const char *what, long n)
+{
+	char b[64] = {0};
+	int fd = open("/dev/null", O_WRONLY);
+	double t;
+
+	if (fd < 0 || n <= 0)
+		die("/dev/null");
+	t = now_ns();
+	if (!strcmp(what, "getppid")) {
+		for (long i = 0; i < n; i++)
+			getppid();
+	} else if (!strcmp(what, "devnull")) {
+		for (long i = 0; i < n; i++)
+			if (write(fd, b, sizeof(b)) != sizeof(b))
+				die("write");
+	} else {
+		fprintf(stderr, "usage: bpf-sysbench --loop getppid|devnull N\n");
+		return 2;
+	}
+	printf("%s: %.1f ns/syscall\n", what, (now_ns() - t) / n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const char req[64] = "GET /sysbench HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -63,6 +90,8 @@ int main(int argc, char **argv)
 	int fd = open("/dev/zero", O_RDONLY), s, c;
 	double t;
 
+	if (argc > 3 && !strcmp(argv[1], "--loop"))
+		return loop(argv[2], atol(argv[3]));
 	if (fd < 0 || n <= 0)
 		die("/dev/zero");
 	t = now_ns();

@@ -845,8 +845,9 @@ static bool protocol_enabled(enum support_proto_e p, uint32_t tgid)
 		return true;
 	if (R.protocol_filter == -1)
 		return true;
-	int known = (p >= 1 && p < NumProto) || (p >= ProtoHTTP2 && p < NetobserverProtoEnd);
-	return known && (R.protocol_filter & (1 << (p - 1)));
+	int n = (int)p; // Alibaba's enum or ours (include/libebpf.h)
+	int known = (n >= 1 && n < (int)NumProto) || (n >= (int)ProtoHTTP2 && n < (int)NetobserverProtoEnd);
+	return known && (R.protocol_filter & (1 << (n - 1)));
 }
 
 // place copies an event to where callbacks get it; poison overwrites it after the callback, because

@@ -72,12 +72,12 @@ type dumpResult struct {
 	listenPaths map[string]struct{} // unix: the LISTEN sockets' names
 	truncated   bool                // sockets were left out to respect MaxSockets
 	failed      error               // the dump failed; the table stands empty until the interval ends
-	held        int                 // len(byInode), counted in Resolver.sockets
+	held        int                 // len(byInode), counted in Sockets.sockets
 }
 
 // entry returns the namespace's entry, creating it (and evicting the least recently used one
 // beyond MaxNetns).
-func (r *Resolver) entry(ino uint64, now time.Time) *nsEntry {
+func (r *Sockets) entry(ino uint64, now time.Time) *nsEntry {
 	e := r.netns[ino]
 	if e == nil {
 		for len(r.netns) >= r.cfg.MaxNetns && r.evictLRU(0) {
@@ -92,7 +92,7 @@ func (r *Resolver) entry(ino uint64, now time.Time) *nsEntry {
 // flush ends the interval: every dump is dropped, and namespaces not looked up during the
 // interval that ends are forgotten, closing their netlink sockets, which would otherwise keep
 // dead namespaces alive.
-func (r *Resolver) flush(now time.Time) {
+func (r *Sockets) flush(now time.Time) {
 	for ino, e := range r.netns {
 		if e.lastUsed.Before(r.epoch) {
 			r.drop(ino)
@@ -103,7 +103,7 @@ func (r *Resolver) flush(now time.Time) {
 	r.epoch = now
 }
 
-func (r *Resolver) dropDumps(e *nsEntry) {
+func (r *Sockets) dropDumps(e *nsEntry) {
 	for t, d := range e.dumps {
 		if d != nil {
 			r.sockets -= d.held
@@ -112,7 +112,7 @@ func (r *Resolver) dropDumps(e *nsEntry) {
 	}
 }
 
-func (r *Resolver) drop(ino uint64) {
+func (r *Sockets) drop(ino uint64) {
 	e := r.netns[ino]
 	r.dropDumps(e)
 	if e.sock != nil {
@@ -122,7 +122,7 @@ func (r *Resolver) drop(ino uint64) {
 }
 
 // evictLRU drops the least recently used namespace other than keep; false if there is none.
-func (r *Resolver) evictLRU(keep uint64) bool {
+func (r *Sockets) evictLRU(keep uint64) bool {
 	var victim *nsEntry
 	for ino, e := range r.netns {
 		if ino != keep && (victim == nil || e.lastUsed.Before(victim.lastUsed)) {
@@ -141,7 +141,7 @@ func (r *Resolver) evictLRU(keep uint64) bool {
 // through process tgid if needed. A failed dump is remembered (as an empty table) for the rest of
 // the interval, so a namespace that cannot be dumped costs one attempt per interval, not one per
 // lookup; its socket is closed, since a dump cut short can leave replies queued on it.
-func (r *Resolver) dump(e *nsEntry, t table, tgid uint32) (*dumpResult, error) {
+func (r *Sockets) dump(e *nsEntry, t table, tgid uint32) (*dumpResult, error) {
 	d, err := r.dumpTable(e, t, tgid)
 	if err != nil {
 		r.dumpFails.Add(1)
@@ -157,7 +157,7 @@ func (r *Resolver) dump(e *nsEntry, t table, tgid uint32) (*dumpResult, error) {
 	return d, nil
 }
 
-func (r *Resolver) dumpTable(e *nsEntry, t table, tgid uint32) (*dumpResult, error) {
+func (r *Sockets) dumpTable(e *nsEntry, t table, tgid uint32) (*dumpResult, error) {
 	if e.sock == nil {
 		s, err := r.openSock(e.ino, tgid)
 		if err != nil {
@@ -220,7 +220,7 @@ func (r *Resolver) dumpTable(e *nsEntry, t table, tgid uint32) (*dumpResult, err
 }
 
 // room makes room for one more socket within MaxSockets, evicting other namespaces if needed.
-func (r *Resolver) room(keep uint64) bool {
+func (r *Sockets) room(keep uint64) bool {
 	for r.sockets >= r.cfg.MaxSockets {
 		if !r.evictLRU(keep) {
 			return false
@@ -230,7 +230,7 @@ func (r *Resolver) room(keep uint64) bool {
 }
 
 // openSock opens a netlink socket in namespace ino, reached through process tgid.
-func (r *Resolver) openSock(ino uint64, tgid uint32) (*diagSock, error) {
+func (r *Sockets) openSock(ino uint64, tgid uint32) (*diagSock, error) {
 	if ino == r.ownNetns {
 		return newDiagSock()
 	}

@@ -33,7 +33,7 @@ const (
 	DefaultProcRoot   = "/proc"
 )
 
-// Config configures a Resolver. The zero value takes every default.
+// Config configures a Sockets. The zero value takes every default.
 type Config struct {
 	// Interval is Common.FlushNetlinkInterval: how long the dumps of a namespace are reused before
 	// the cache is dropped. At most one dump per (namespace, table) is made per interval (plus
@@ -117,7 +117,7 @@ func (s Socket) Push(k Kernel, id abi.ConnID, drop bool) error {
 	return nil
 }
 
-// Stats are a Resolver's counters since New.
+// Stats are a Sockets's counters since New.
 type Stats struct {
 	Lookups   uint64 // Lookup calls
 	Hits      uint64 // lookups answered from dumps already held, without a new dump
@@ -130,7 +130,7 @@ type Stats struct {
 	Sockets   int    // sockets held now
 }
 
-// Resolver looks sockets up by (tgid, fd). It is safe for concurrent use; lookups are serialised.
+// Sockets looks sockets up by (tgid, fd). It is safe for concurrent use; lookups are serialised.
 //
 // The observer holds one, New(Config{Interval: FlushNetlinkInterval}). When an event arrives for a
 // connection whose address family is abi.FamilyUnknown, or whose role is abi.RoleUnknown, it calls
@@ -139,7 +139,7 @@ type Stats struct {
 // ErrNotFound or ErrNotSocket with the family still unknown, DropUnknownSocket decides. A dump can
 // take milliseconds on a namespace with many sockets: call Lookup off the poll thread if that
 // matters.
-type Resolver struct {
+type Sockets struct {
 	cfg      Config
 	now      func() time.Time
 	ownNetns uint64
@@ -153,9 +153,9 @@ type Resolver struct {
 	lookups, hits, dumps, failures, notFound, dumpFails, evictions atomic.Uint64
 }
 
-// New returns a Resolver. It fails only when its own network namespace cannot be identified
+// New returns a Sockets. It fails only when its own network namespace cannot be identified
 // (no /proc).
-func New(cfg Config) (*Resolver, error) {
+func New(cfg Config) (*Sockets, error) {
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultInterval
 	}
@@ -172,13 +172,13 @@ func New(cfg Config) (*Resolver, error) {
 	if err := unix.Stat("/proc/self/ns/net", &st); err != nil {
 		return nil, fmt.Errorf("netlink: own network namespace: %w", err)
 	}
-	r := &Resolver{cfg: cfg, now: time.Now, ownNetns: st.Ino, netns: map[uint64]*nsEntry{}}
+	r := &Sockets{cfg: cfg, now: time.Now, ownNetns: st.Ino, netns: map[uint64]*nsEntry{}}
 	r.epoch = r.now()
 	return r, nil
 }
 
 // Close closes every netlink socket. Lookups after Close fail.
-func (r *Resolver) Close() error {
+func (r *Sockets) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for ino := range r.netns {
@@ -190,14 +190,14 @@ func (r *Resolver) Close() error {
 
 // Flush drops every dump now, as the end of an interval does, so the next lookups see the
 // sockets as they are; the netlink sockets of namespaces looked up since the last flush stay open.
-func (r *Resolver) Flush() {
+func (r *Sockets) Flush() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.flush(r.now())
 }
 
 // Stats returns the counters.
-func (r *Resolver) Stats() Stats {
+func (r *Sockets) Stats() Stats {
 	r.mu.Lock()
 	netns, sockets := len(r.netns), r.sockets
 	r.mu.Unlock()
@@ -232,7 +232,7 @@ func (r *Resolver) Stats() Stats {
 // current interval: a connection closed since is still reported while its fd is open, and a
 // socket created after the dump is ErrNotFound until the interval ends. A fd reused for another
 // socket since the kernel side tracked the connection is indistinguishable from it here.
-func (r *Resolver) Lookup(tgid uint32, fd int32, family uint16) (Socket, error) {
+func (r *Sockets) Lookup(tgid uint32, fd int32, family uint16) (Socket, error) {
 	r.lookups.Add(1)
 	s, err := r.lookup(tgid, fd, family)
 	if err != nil {
@@ -245,7 +245,7 @@ func (r *Resolver) Lookup(tgid uint32, fd int32, family uint16) (Socket, error) 
 	return s, nil
 }
 
-func (r *Resolver) lookup(tgid uint32, fd int32, family uint16) (Socket, error) {
+func (r *Sockets) lookup(tgid uint32, fd int32, family uint16) (Socket, error) {
 	inode, err := socketInode(r.cfg.ProcRoot, tgid, fd)
 	if err != nil {
 		return Socket{}, err
@@ -321,7 +321,7 @@ func (r *Resolver) lookup(tgid uint32, fd int32, family uint16) (Socket, error) 
 }
 
 // finish completes a cached socket into a lookup's result.
-func (r *Resolver) finish(s Socket, e *nsEntry, t table) Socket {
+func (r *Sockets) finish(s Socket, e *nsEntry, t table) Socket {
 	s.Netns = e.ino
 	switch t {
 	case tcp4, tcp6:

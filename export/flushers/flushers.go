@@ -3,6 +3,7 @@ package flushers
 import (
 	"github.com/netobserver/netobserver/export/jsonl"
 	"github.com/netobserver/netobserver/export/kafka"
+	"github.com/netobserver/netobserver/export/otlp"
 	"github.com/netobserver/netobserver/export/prometheus"
 	"github.com/netobserver/netobserver/export/stdout"
 	"github.com/netobserver/netobserver/observer/config"
@@ -15,5 +16,6 @@ func init() {
 		jsonl.Type,
 		prometheus.Type,
 		kafka.TypeV2,
+		otlp.Type,
 	)
 }

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/netobserver/netobserver/export/internal/jsonenc"
 	"github.com/netobserver/netobserver/export/internal/lines"
 	"github.com/netobserver/netobserver/record"
+	"github.com/netobserver/netobserver/record/jsonenc"
 )
 
 // Flusher is a record.Flusher.

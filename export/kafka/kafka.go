@@ -13,8 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kversion"
 
-	"github.com/netobserver/netobserver/export/internal/jsonenc"
 	"github.com/netobserver/netobserver/record"
+	"github.com/netobserver/netobserver/record/jsonenc"
 )
 
 // Flusher is a record.Flusher.

@@ -24,10 +24,10 @@ func TestOneWayCalls(t *testing.T) {
 	for _, line := range []string{
 		`netobserver_l7_latency_seconds_count{` + lbl + `} 1`,
 		`netobserver_l7_latency_seconds_bucket{` + lbl + `,le="+Inf"} 1`,
-		`netobserver_l7_calls_total{` + lbl + `,outcome="success"} 1`,
-		`netobserver_l7_calls_total{` + lbl + `,outcome="one_way"} 2`,
-		`netobserver_l7_bytes_total{` + lbl + `,message="request"} 54`,
-		`netobserver_l7_bytes_total{` + lbl + `,message="response"} 6`,
+		`netobserver_l7_calls_total{outcome="success",` + lbl + `} 1`,
+		`netobserver_l7_calls_total{outcome="one_way",` + lbl + `} 2`,
+		`netobserver_l7_bytes_total{message="request",` + lbl + `} 54`,
+		`netobserver_l7_bytes_total{message="response",` + lbl + `} 6`,
 	} {
 		assert.Contains(t, b.String(), line+"\n")
 	}

@@ -1,7 +1,6 @@
 package prometheus
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -10,11 +9,16 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/netobserver/netobserver/export/internal/series"
 	"github.com/netobserver/netobserver/export/prometheus/webconfig"
 	"github.com/netobserver/netobserver/observer/live"
 )
@@ -22,197 +26,234 @@ import (
 // LatencyBuckets are the upper bounds, in seconds, of the latency histograms.
 var LatencyBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
-// callStats are the metrics of one protocol and role.
-type callStats struct {
-	protocol, role      string
-	buckets             []uint64 // cumulative when written; per bucket while counting
-	count, errors       uint64
-	oneWay              uint64 // one-way calls, apart: they have no latency
-	sum                 float64
-	reqBytes, respBytes uint64
+// Series bounds. Protocol, role and socket type come from small fixed sets (nine protocols,
+// three roles, three socket kinds), so the bounds hold every combination with room to spare;
+// they only guard against a future caller that passes something unbounded. What they refuse is
+// counted in netobserver_live_refused_total.
+const (
+	MaxCallSeries = 64
+	MaxL4Series   = 16
+)
+
+// callSeries are the pre-resolved children of one protocol and role: counting a call touches
+// only their atomics.
+type callSeries struct {
+	latency            prometheus.Observer
+	success, errors    prometheus.Counter
+	reqBytes, respByte prometheus.Counter
 }
 
-type l4Key struct{ role, socket string }
+type l4Series struct {
+	sendBytes, recvBytes, sendPackets, recvPkt prometheus.Counter
+}
 
-type l4Stats struct{ sendBytes, recvBytes, sendPackets, recvPackets uint64 }
-
-// Exporter holds the metrics and serves them. Its methods are safe for concurrent use.
+// Exporter holds the metrics in a client_golang registry and serves them. Its methods are safe
+// for concurrent use.
 type Exporter struct {
-	mu sync.Mutex
-	// calls has one entry per protocol and role seen, a handful: scanning them for a call's
-	// labels (mostly the same constant strings, equal by pointer) costs less than hashing them.
-	calls    []*callStats
-	l4       map[l4Key]*l4Stats
+	reg     *prometheus.Registry
+	latency *prometheus.HistogramVec
+	calls   *prometheus.CounterVec
+	bytes   *prometheus.CounterVec
+	l4Bytes *prometheus.CounterVec
+	l4Pkts  *prometheus.CounterVec
+	refused *prometheus.CounterVec
+	// refusedCall and refusedL4 are refused's children.
+	refusedCall, refusedL4 prometheus.Counter
+	metrics                http.Handler
+
+	// callSeries and l4Series hold the series seen, resolved once (export/internal/series).
+	callSeries *series.Set[callSeries]
+	l4Series   *series.Set[l4Series]
+
+	mu       sync.Mutex
 	counters map[string][]live.Metric // by the group that publishes them
-	server   *http.Server
+
+	health *health
+	server *http.Server
 }
 
-// New returns an empty Exporter.
+// New returns an Exporter with no samples yet, whose registry also holds the Go runtime and
+// process collectors.
 func New() *Exporter {
-	return &Exporter{l4: make(map[l4Key]*l4Stats), counters: make(map[string][]live.Metric)}
+	e := &Exporter{
+		reg:        prometheus.NewRegistry(),
+		callSeries: series.New[callSeries](MaxCallSeries),
+		l4Series:   series.New[l4Series](MaxL4Series),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "netobserver_l7_latency_seconds",
+			Help:    "Latency from a request's first byte to its response's first byte.",
+			Buckets: LatencyBuckets}, []string{"protocol", "role"}),
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "netobserver_l7_calls_total",
+			Help: "Calls (request and response pairs) by outcome."}, []string{"protocol", "role", "outcome"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "netobserver_l7_bytes_total",
+			Help: "Bytes of requests and responses."}, []string{"protocol", "role", "message"}),
+		l4Bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "netobserver_l4_bytes_total",
+			Help: "Bytes sent and received by observed sockets."}, []string{"role", "socket_type", "direction"}),
+		l4Pkts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "netobserver_l4_packets_total",
+			Help: "Send and receive syscalls on observed sockets."}, []string{"role", "socket_type", "direction"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "netobserver_live_refused_total",
+			Help: fmt.Sprintf("Calls and L4 deltas left out of the live metrics because their labels were past the series bound (%d call, %d L4 series).", MaxCallSeries, MaxL4Series)},
+			[]string{"kind"}),
+		counters: make(map[string][]live.Metric),
+		health:   newHealth(time.Now),
+	}
+	e.refusedCall = e.refused.WithLabelValues("call")
+	e.refusedL4 = e.refused.WithLabelValues("l4")
+	e.reg.MustRegister(e.latency, e.calls, e.bytes, e.l4Bytes, e.l4Pkts, e.refused, (*countersCollector)(e),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	e.metrics = promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, ErrorLog: errorLog{}})
+	return e
 }
 
 // Exporter is a live.Sink.
 var _ live.Sink = (*Exporter)(nil)
 
+// Registry is where the metrics are; a caller may register collectors of its own.
+func (e *Exporter) Registry() *prometheus.Registry { return e.reg }
+
 // Call counts one call. A one-way call counts in calls_total{outcome="one_way"} and bytes,
 // never in the latency histogram.
 func (e *Exporter) Call(c live.Call) {
-	if c.OneWay {
-		e.mu.Lock()
-		s := e.series(c.Protocol, c.Role)
-		s.oneWay++
-		s.reqBytes += uint64(c.RequestBytes)
-		e.mu.Unlock()
+	s := e.series(c.Protocol, c.Role)
+	if s == nil {
+		e.refusedCall.Inc()
 		return
 	}
-	sec := c.Latency.Seconds()
-	i, _ := slices.BinarySearch(LatencyBuckets, sec)
-	e.mu.Lock()
-	s := e.series(c.Protocol, c.Role)
-	if i < len(LatencyBuckets) {
-		s.buckets[i]++
+	if c.OneWay {
+		// Resolved per call: one-way protocols only get the series.
+		e.calls.WithLabelValues(c.Protocol, c.Role, "one_way").Inc()
+		s.reqBytes.Add(float64(c.RequestBytes))
+		return
 	}
-	s.count++
-	s.sum += sec
-	if !c.Success {
-		s.errors++
+	s.latency.Observe(c.Latency.Seconds())
+	if c.Success {
+		s.success.Inc()
+	} else {
+		s.errors.Inc()
 	}
-	s.reqBytes += uint64(c.RequestBytes)
-	s.respBytes += uint64(c.ResponseBytes)
-	e.mu.Unlock() // not deferred: this runs for every call
+	s.reqBytes.Add(float64(c.RequestBytes))
+	s.respByte.Add(float64(c.ResponseBytes))
 }
 
-// series returns the metrics of protocol and role, made on first use. e.mu is held.
-func (e *Exporter) series(protocol, role string) *callStats {
-	for _, s := range e.calls {
-		if s.protocol == protocol && s.role == role {
-			return s
+// series returns the children of protocol and role, resolved on first use; nil past
+// MaxCallSeries.
+func (e *Exporter) series(protocol, role string) *callSeries {
+	return e.callSeries.Get(series.Key{A: protocol, B: role}, func() *callSeries {
+		return &callSeries{
+			latency:  e.latency.WithLabelValues(protocol, role),
+			success:  e.calls.WithLabelValues(protocol, role, "success"),
+			errors:   e.calls.WithLabelValues(protocol, role, "error"),
+			reqBytes: e.bytes.WithLabelValues(protocol, role, "request"),
+			respByte: e.bytes.WithLabelValues(protocol, role, "response"),
 		}
-	}
-	s := &callStats{protocol: protocol, role: role, buckets: make([]uint64, len(LatencyBuckets))}
-	e.calls = append(e.calls, s)
-	return s
+	})
 }
 
 // L4 adds the L4 deltas of one connection.
 func (e *Exporter) L4(d live.L4) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	k := l4Key{d.Role, d.SocketType}
-	s := e.l4[k]
+	s := e.l4(d.Role, d.SocketType)
 	if s == nil {
-		s = &l4Stats{}
-		e.l4[k] = s
+		e.refusedL4.Inc()
+		return
 	}
-	s.sendBytes += uint64(max(d.SendBytes, 0))
-	s.recvBytes += uint64(max(d.RecvBytes, 0))
-	s.sendPackets += uint64(max(d.SendPackets, 0))
-	s.recvPackets += uint64(max(d.RecvPackets, 0))
+	s.sendBytes.Add(float64(max(d.SendBytes, 0)))
+	s.recvBytes.Add(float64(max(d.RecvBytes, 0)))
+	s.sendPackets.Add(float64(max(d.SendPackets, 0)))
+	s.recvPkt.Add(float64(max(d.RecvPackets, 0)))
+}
+
+// l4 returns the children of role and socket type, resolved on first use; nil past MaxL4Series.
+func (e *Exporter) l4(role, socket string) *l4Series {
+	return e.l4Series.Get(series.Key{A: role, B: socket}, func() *l4Series {
+		return &l4Series{
+			sendBytes:   e.l4Bytes.WithLabelValues(role, socket, "send"),
+			recvBytes:   e.l4Bytes.WithLabelValues(role, socket, "receive"),
+			sendPackets: e.l4Pkts.WithLabelValues(role, socket, "send"),
+			recvPkt:     e.l4Pkts.WithLabelValues(role, socket, "receive"),
+		}
+	})
 }
 
 // SetCounters replaces the counters one group (the observer, the flushers) publishes; each
-// group's are shown at the next scrape, groups in name order, a group's counters in its order.
+// group's are shown at the next scrape. The observer's also tell the health endpoints that its
+// event loop runs (see health).
 func (e *Exporter) SetCounters(group string, cs []live.Metric) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	e.counters[group] = slices.Clone(cs)
+	e.mu.Unlock()
+	if group == "observer" {
+		e.health.observed(cs)
+	}
 }
 
-// WriteTo writes every metric in the text exposition format, series sorted for stable output.
-func (e *Exporter) WriteTo(w io.Writer) (int64, error) {
+// countersCollector collects the published counters. It is unchecked (Describe sends nothing):
+// the groups name their metrics as they go.
+type countersCollector Exporter
+
+func (c *countersCollector) Describe(chan<- *prometheus.Desc) {}
+
+func (c *countersCollector) Collect(ch chan<- prometheus.Metric) {
+	e := (*Exporter)(c)
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	cw := &countingWriter{w: bufio.NewWriter(w)}
-
-	calls := slices.SortedFunc(slices.Values(e.calls), func(a, b *callStats) int {
-		return strings.Compare(a.protocol+"\x00"+a.role, b.protocol+"\x00"+b.role)
-	})
-	cw.header("netobserver_l7_latency_seconds", "histogram", "Latency from a request's first byte to its response's first byte.")
-	for _, s := range calls {
-		labels := `protocol="` + s.protocol + `",role="` + s.role + `"`
-		var cum uint64
-		for i, le := range LatencyBuckets {
-			cum += s.buckets[i]
-			cw.sample("netobserver_l7_latency_seconds_bucket", labels+`,le="`+formatFloat(le)+`"`, strconv.FormatUint(cum, 10))
+	var ms []live.Metric
+	for _, g := range sortedKeys(e.counters) {
+		ms = append(ms, e.counters[g]...)
+	}
+	e.mu.Unlock()
+	descs := map[string]*prometheus.Desc{}
+	for _, m := range ms {
+		var names, values []string
+		for i := 0; i+1 < len(m.Labels); i += 2 {
+			names = append(names, m.Labels[i])
+			values = append(values, m.Labels[i+1])
 		}
-		cw.sample("netobserver_l7_latency_seconds_bucket", labels+`,le="+Inf"`, strconv.FormatUint(s.count, 10))
-		cw.sample("netobserver_l7_latency_seconds_sum", labels, formatFloat(s.sum))
-		cw.sample("netobserver_l7_latency_seconds_count", labels, strconv.FormatUint(s.count, 10))
-	}
-	cw.header("netobserver_l7_calls_total", "counter", "Calls (request and response pairs) by outcome.")
-	for _, s := range calls {
-		labels := `protocol="` + s.protocol + `",role="` + s.role + `"`
-		cw.sample("netobserver_l7_calls_total", labels+`,outcome="error"`, strconv.FormatUint(s.errors, 10))
-		cw.sample("netobserver_l7_calls_total", labels+`,outcome="success"`, strconv.FormatUint(s.count-s.errors, 10))
-		if s.oneWay > 0 { // absent for protocols without one-way messages, as before they existed
-			cw.sample("netobserver_l7_calls_total", labels+`,outcome="one_way"`, strconv.FormatUint(s.oneWay, 10))
+		key := m.Name + "\x00" + strings.Join(names, "\x00")
+		d := descs[key]
+		if d == nil {
+			d = prometheus.NewDesc("netobserver_"+m.Name, m.Help, names, nil)
+			descs[key] = d
 		}
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(m.Value), values...)
 	}
-	cw.header("netobserver_l7_bytes_total", "counter", "Bytes of requests and responses.")
-	for _, s := range calls {
-		labels := `protocol="` + s.protocol + `",role="` + s.role + `"`
-		cw.sample("netobserver_l7_bytes_total", labels+`,message="request"`, strconv.FormatUint(s.reqBytes, 10))
-		cw.sample("netobserver_l7_bytes_total", labels+`,message="response"`, strconv.FormatUint(s.respBytes, 10))
-	}
-
-	l4Keys := sortedKeys(e.l4, func(a, b l4Key) int { return strings.Compare(a.role+"\x00"+a.socket, b.role+"\x00"+b.socket) })
-	for _, m := range []struct {
-		name, help string
-		value      func(*l4Stats) (send, recv uint64)
-	}{
-		{"netobserver_l4_bytes_total", "Bytes sent and received by observed sockets.", func(s *l4Stats) (uint64, uint64) { return s.sendBytes, s.recvBytes }},
-		{"netobserver_l4_packets_total", "Send and receive syscalls on observed sockets.", func(s *l4Stats) (uint64, uint64) { return s.sendPackets, s.recvPackets }},
-	} {
-		cw.header(m.name, "counter", m.help)
-		for _, k := range l4Keys {
-			send, recv := m.value(e.l4[k])
-			labels := `role="` + k.role + `",socket_type="` + k.socket + `"`
-			cw.sample(m.name, labels+`,direction="receive"`, strconv.FormatUint(recv, 10))
-			cw.sample(m.name, labels+`,direction="send"`, strconv.FormatUint(send, 10))
-		}
-	}
-
-	written := map[string]bool{}
-	var counters []live.Metric
-	for _, g := range sortedKeys(e.counters, strings.Compare) {
-		counters = append(counters, e.counters[g]...)
-	}
-	for _, c := range counters {
-		name := "netobserver_" + c.Name
-		if !written[name] {
-			cw.header(name, "counter", c.Help)
-			written[name] = true
-		}
-		var labels []string
-		for i := 0; i+1 < len(c.Labels); i += 2 {
-			labels = append(labels, c.Labels[i]+`="`+escapeLabel(c.Labels[i+1])+`"`)
-		}
-		cw.sample(name, strings.Join(labels, ","), strconv.FormatUint(c.Value, 10))
-	}
-	if cw.err == nil {
-		cw.err = cw.w.Flush()
-	}
-	return cw.n, cw.err
 }
 
-// ServeHTTP serves the metrics.
-func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	e.WriteTo(w)
+// WriteTo writes every metric in the text exposition format (version 0.0.4), families in name
+// order, a family's series in label order.
+func (e *Exporter) WriteTo(w io.Writer) (int64, error) {
+	mfs, gatherErr := e.reg.Gather()
+	var n int64
+	for _, mf := range mfs {
+		k, err := expfmt.MetricFamilyToText(w, mf)
+		n += int64(k)
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, gatherErr
 }
 
-// Listen starts serving path on addr (e.g. "127.0.0.1:9464") in the background. The listening
-// address is returned, so addr may use port 0.
+// Paths of the health endpoints, served beside the metrics.
+const (
+	LivePath  = "/healthz"
+	ReadyPath = "/readyz"
+)
+
+// Listen starts serving the metrics on path, and the health endpoints on LivePath and ReadyPath,
+// at addr (e.g. "127.0.0.1:9464") in the background. The listening address is returned, so addr
+// may use port 0.
 //
 // webConfigFile, when not empty, is a web configuration file in the format of the Prometheus
 // exporter-toolkit (node_exporter's --web.config.file), the subset package webconfig implements:
 // TLS (client certificates too), basic auth with bcrypt hashes, response headers. It is checked
 // here, so a bad file fails the start, and read again for every request and TLS handshake, so
-// certificates and users change without a restart.
+// certificates and users change without a restart. TLS and headers apply to every path; basic
+// auth to the metrics only, as kubelet probes cannot log in and the health endpoints say nothing
+// but "ok" or why not.
 func (e *Exporter) Listen(addr, path, webConfigFile string) (net.Addr, error) {
 	if err := CheckWebConfig(webConfigFile); err != nil {
 		return nil, fmt.Errorf(TypeName+": WebConfigFile %s: %w", webConfigFile, err)
+	}
+	if path == LivePath || path == ReadyPath {
+		return nil, fmt.Errorf(TypeName+": Path %s is the health endpoint's", path)
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -220,15 +261,29 @@ func (e *Exporter) Listen(addr, path, webConfigFile string) (net.Addr, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(path, e)
+	mux.HandleFunc(LivePath, e.health.serveLive)
+	mux.HandleFunc(ReadyPath, e.health.serveReady)
+	e.health.start()
 	e.server = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	slog.Info("flusher_prometheus_exporter: listening", "address", l.Addr().String(), "path", path, "web_config", webConfigFile)
 	go func() {
-		if err := webconfig.Serve(l, e.server, webConfigFile); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := webconfig.Serve(l, e.server, webConfigFile, LivePath, ReadyPath); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			slog.Error("flusher_prometheus_exporter: serving stopped", "address", l.Addr().String(), "error", err)
 		}
 	}()
 	return l.Addr(), nil
 }
+
+// ServeHTTP serves the metrics (promhttp: text format 0.0.4, or protobuf and OpenMetrics when the
+// scraper asks). A collector that fails leaves its metrics out of the scrape and is logged; the
+// rest is served.
+func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e.metrics.ServeHTTP(w, r)
+}
+
+type errorLog struct{}
+
+func (errorLog) Println(v ...any) { slog.Warn("flusher_prometheus_exporter: " + fmt.Sprint(v...)) }
 
 // CheckWebConfig reads a web configuration file (see Listen) and the certificates it names;
 // "" (no file: plain HTTP, no authentication) is valid.
@@ -249,43 +304,11 @@ func (e *Exporter) Close() error {
 	return nil
 }
 
-func sortedKeys[K comparable, V any](m map[K]V, cmp func(a, b K) int) []K {
-	keys := make([]K, 0, len(m))
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, cmp)
+	slices.Sort(keys)
 	return keys
-}
-
-func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
-
-func escapeLabel(v string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(v)
-}
-
-type countingWriter struct {
-	w   *bufio.Writer
-	n   int64
-	err error
-}
-
-func (c *countingWriter) write(s string) {
-	if c.err != nil {
-		return
-	}
-	n, err := c.w.WriteString(s)
-	c.n += int64(n)
-	c.err = err
-}
-
-func (c *countingWriter) header(name, typ, help string) {
-	c.write("# HELP " + name + " " + help + "\n# TYPE " + name + " " + typ + "\n")
-}
-
-func (c *countingWriter) sample(name, labels, value string) {
-	if labels != "" {
-		name += "{" + labels + "}"
-	}
-	c.write(name + " " + value + "\n")
 }

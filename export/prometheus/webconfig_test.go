@@ -43,7 +43,7 @@ func TestWebConfigBasicAuth(t *testing.T) {
 	}
 	code, body := get("prometheus", "scrape-pass")
 	assert.Equal(t, http.StatusOK, code)
-	assert.Contains(t, body, `netobserver_l7_calls_total{protocol="http",role="client",outcome="success"} 1`)
+	assert.Contains(t, body, `netobserver_l7_calls_total{outcome="success",protocol="http",role="client"} 1`)
 	for _, c := range [][2]string{{"prometheus", "wrong"}, {"other", "scrape-pass"}, {"", ""}} {
 		code, body := get(c[0], c[1])
 		assert.Equal(t, http.StatusUnauthorized, code, "%q", c)

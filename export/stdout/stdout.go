@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/netobserver/netobserver/export/internal/jsonenc"
 	"github.com/netobserver/netobserver/export/internal/lines"
 	"github.com/netobserver/netobserver/record"
+	"github.com/netobserver/netobserver/record/jsonenc"
 )
 
 // Flusher is a record.Flusher.

@@ -4,10 +4,10 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/container"
+	"github.com/netobserver/netobserver/record/jsonenc"
 
 	"github.com/netobserver/netobserver/observer/calls"
 	"github.com/netobserver/netobserver/parser"
@@ -66,10 +66,10 @@ var DefaultCap = Cap{ClientSize: 500, ServerSize: 5000}
 type Schema int
 
 const (
-	// SchemaA writes protocols and statistics records.
-	SchemaA Schema = iota
-	// SchemaB writes l7_req, l7_db and l4 records.
-	SchemaB
+	// SchemaProtocols writes protocols and statistics records.
+	SchemaProtocols Schema = iota
+	// SchemaL4L7 writes l7_req, l7_db and l4 records.
+	SchemaL4L7
 )
 
 // Aggregator folds calls and stats into records. It is used by one goroutine.
@@ -92,10 +92,10 @@ type Aggregator interface {
 // New returns an empty Aggregator of cfg.Schema.
 func New(cfg Config) Aggregator {
 	b := newBase(cfg)
-	if cfg.Schema == SchemaB {
-		return newSchemaB(b, cfg)
+	if cfg.Schema == SchemaL4L7 {
+		return newL4L7Schema(b, cfg)
 	}
-	return newSchemaA(b)
+	return newProtocolsSchema(b)
 }
 
 // Config shapes the records.
@@ -121,18 +121,18 @@ type base struct {
 	hostNames map[hostKey]hostName
 }
 
-// schemaA holds the aggregation state of the current intervals for schema A.
-type schemaA struct {
+// protocolsSchema holds the aggregation state of the current intervals for schema A.
+type protocolsSchema struct {
 	*base
-	l7 table[l7Key, l7Value]
+	l7 table[protocolsKey, l7Value]
 	// recent holds the last key counted per role (server, other) and its value in l7: calls in a
 	// row mostly share their key (a client repeating its request, a server answering it), and
 	// comparing keys costs much less than hashing one. Emptied with l7.
 	recent [2]struct {
-		key   l7Key
+		key   protocolsKey
 		value *l7Value
 	}
-	l4 table[l4Key, l4Value]
+	l4 table[statisticsKey, l4Value]
 }
 
 type hostName struct {
@@ -143,7 +143,7 @@ type hostName struct {
 // maxHostNames bounds the DNS names remembered for remote_host.
 const maxHostNames = 1 << 16
 
-type l7Key struct {
+type protocolsKey struct {
 	group  string
 	proto  abi.Protocol
 	role   abi.Role
@@ -183,7 +183,7 @@ type capKey struct {
 	server bool
 }
 
-type l4Key struct {
+type statisticsKey struct {
 	group  string
 	role   abi.Role
 	ip     netip.Addr
@@ -209,8 +209,8 @@ type hostKey struct {
 	ip    netip.Addr
 }
 
-func newSchemaA(b *base) *schemaA {
-	return &schemaA{base: b, l7: newTable[l7Key, l7Value](), l4: newTable[l4Key, l4Value]()}
+func newProtocolsSchema(b *base) *protocolsSchema {
+	return &protocolsSchema{base: b, l7: newTable[protocolsKey, l7Value](), l4: newTable[statisticsKey, l4Value]()}
 }
 
 func newBase(cfg Config) *base {
@@ -278,8 +278,8 @@ func (a *base) endL7(now uint32) {
 }
 
 // AddCall counts one call of process p.
-func (a *schemaA) AddCall(p *Process, c *calls.Call) {
-	k := l7Key{group: p.Group, proto: c.Protocol, role: c.Role, ip: c.Remote.Addr().Unmap(), port: c.Remote.Port()}
+func (a *protocolsSchema) AddCall(p *Process, c *calls.Call) {
+	k := protocolsKey{group: p.Group, proto: c.Protocol, role: c.Role, ip: c.Remote.Addr().Unmap(), port: c.Remote.Port()}
 	if c.Role == abi.RoleServer {
 		k.port = 0 // all clients of a server aggregate together
 	}
@@ -315,8 +315,8 @@ func (a *base) capOf(p abi.Protocol, server bool) int {
 }
 
 // AddStats counts the L4 deltas a stats event carries (x - last_output_x).
-func (a *schemaA) AddStats(p *Process, ev *abi.StatsEvent) {
-	k := l4Key{group: p.Group, role: ev.Role, ip: ev.Addr.Addr().Unmap(), port: ev.Addr.Port(), socket: SocketType(ev.Addr)}
+func (a *protocolsSchema) AddStats(p *Process, ev *abi.StatsEvent) {
+	k := statisticsKey{group: p.Group, role: ev.Role, ip: ev.Addr.Addr().Unmap(), port: ev.Addr.Port(), socket: SocketType(ev.Addr)}
 	if ev.Role == abi.RoleServer {
 		k.port = 0
 	}
@@ -340,29 +340,28 @@ func SocketType(a abi.SockAddr) string {
 
 // remoteInfo is the compact JSON object with sorted keys and a trailing newline that iLogtail
 // wrote: remote_host only when known, remote_type only for clients.
-func (a *schemaA) remoteInfo(group string, ip netip.Addr, port uint16, remoteTypeValue string, now uint32) string {
-	var b strings.Builder
-	b.WriteByte('{')
+func (a *protocolsSchema) remoteInfo(group string, ip netip.Addr, port uint16, remoteTypeValue string, now uint32) string {
+	b := make([]byte, 0, 96)
+	b = append(b, '{')
 	if host, ok := a.host(group, ip, now); ok {
-		b.WriteString(`"remote_host":`)
-		b.WriteString(strconv.Quote(host))
-		b.WriteByte(',')
+		// A name from a DNS answer: any bytes at all.
+		b = append(b, `"remote_host":`...)
+		b = jsonenc.AppendString(b, host, jsonenc.EscapeEncodingJSON)
+		b = append(b, ',')
 	}
-	ipText := ""
+	b = append(b, `"remote_ip":"`...)
 	if ip.IsValid() {
-		ipText = ip.String()
+		b = ip.AppendTo(b)
 	}
-	b.WriteString(`"remote_ip":`)
-	b.WriteString(strconv.Quote(ipText))
-	b.WriteString(`,"remote_port":"`)
-	b.WriteString(strconv.Itoa(int(port)))
-	b.WriteByte('"')
+	b = append(b, `","remote_port":"`...)
+	b = strconv.AppendUint(b, uint64(port), 10)
+	b = append(b, '"')
 	if remoteTypeValue != "" {
-		b.WriteString(`,"remote_type":`)
-		b.WriteString(strconv.Quote(remoteTypeValue))
+		b = append(b, `,"remote_type":`...)
+		b = jsonenc.AppendString(b, remoteTypeValue, jsonenc.EscapeEncodingJSON)
 	}
-	b.WriteString("}\n")
-	return b.String()
+	b = append(b, "}\n"...)
+	return string(b)
 }
 
 // RoleName is the role of schema A records: client, server or unknown.
@@ -376,7 +375,7 @@ func RoleName(r abi.Role) string {
 	return "unknown"
 }
 
-func (a *schemaA) head(typ string, p *Process, unixSeconds uint32) record.Record {
+func (a *protocolsSchema) head(typ string, p *Process, unixSeconds uint32) record.Record {
 	r := record.Record{Time: unixSeconds}
 	r.Add("type", typ)
 	r.Fields = append(r.Fields, p.Meta...)
@@ -385,7 +384,7 @@ func (a *schemaA) head(typ string, p *Process, unixSeconds uint32) record.Record
 }
 
 // FlushL7 returns the protocols records of the interval, in the order their keys first appeared.
-func (a *schemaA) FlushL7(unixSeconds uint32) []record.Record {
+func (a *protocolsSchema) FlushL7(unixSeconds uint32) []record.Record {
 	out := make([]record.Record, 0, len(a.l7.order))
 	for _, k := range a.l7.order {
 		v := a.l7.m[k]
@@ -425,7 +424,7 @@ func addOneWay(r *record.Record, oneWay bool) {
 }
 
 // FlushL4 returns the statistics records of the interval.
-func (a *schemaA) FlushL4(unixSeconds uint32) []record.Record {
+func (a *protocolsSchema) FlushL4(unixSeconds uint32) []record.Record {
 	out := make([]record.Record, 0, len(a.l4.order))
 	for _, k := range a.l4.order {
 		v := a.l4.m[k]

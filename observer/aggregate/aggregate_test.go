@@ -1,10 +1,12 @@
 package aggregate
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -337,4 +339,33 @@ func TestProcessFieldsPerMode(t *testing.T) {
 		"_running_mode_", "kubernetes"), ProcessOf(pod).Meta)
 
 	assert.Equal(t, fields("_process_pid_", "9", "_process_cmd_", "", "_running_mode_", "host"), ProcessOf(container.UnknownProcess(9)).Meta)
+}
+
+// A name from a DNS answer can hold any bytes; remote_info and schema B's JSON fields stay valid
+// JSON whatever they are, and say the name (invalid UTF-8 as U+FFFD).
+func TestHostileHostNamesStayValidJSON(t *testing.T) {
+	const name = "a\"b\\c\x00\x1f<>&\u2028\xff.test"
+	ip := netip.MustParseAddr("10.0.0.2")
+	for _, schema := range []Schema{SchemaProtocols, SchemaL4L7} {
+		a := New(Config{Schema: schema, Host: "node-1"})
+		a.NameHost(host.Group, ip, name, 1700000300)
+		a.AddCall(host, httpCall(abi.RoleClient, "10.0.0.2:80", "/", 200, 1))
+		recs := a.FlushL7(1700000000)
+		require.NotEmpty(t, recs)
+		for _, r := range recs {
+			for _, f := range r.Fields {
+				if !strings.HasSuffix(f.Key, "_info") {
+					continue
+				}
+				require.True(t, json.Valid([]byte(f.Value)), "%s: %q", f.Key, f.Value)
+				if f.Key != "remote_info" {
+					continue
+				}
+				var got map[string]string
+				require.NoError(t, json.Unmarshal([]byte(f.Value), &got))
+				host := got["remote_host"] + got["_remote_host_"]
+				assert.Equal(t, strings.ToValidUTF8(name, "\uFFFD"), host, "schema %v", schema)
+			}
+		}
+	}
 }

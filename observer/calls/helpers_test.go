@@ -4,7 +4,6 @@ import (
 	"github.com/netobserver/netobserver/parser/dns"
 	"github.com/netobserver/netobserver/parser/http"
 	"github.com/netobserver/netobserver/parser/mysql"
-	"github.com/netobserver/netobserver/parser/pgsql"
 	"github.com/netobserver/netobserver/parser/redis"
 )
 
@@ -17,9 +16,7 @@ func describe(c *Call) (method, resource string, status int) {
 		return q.Method, q.Resource, resp.(*http.Message).Status
 	case *dns.Message:
 		return q.Method, q.Resource, resp.(*dns.Message).Status
-	case *mysql.Message:
-		return q.Method, q.Resource, 0
-	case *pgsql.Message:
+	case *mysql.Message: // and pgsql's: the two share sqlcall.Message
 		return q.Method, q.Resource, 0
 	case *redis.Message:
 		return q.Method, "", 0

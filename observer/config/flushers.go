@@ -263,3 +263,22 @@ func (d *decoder) conflicts(before []Flusher, f *Flusher, v *value, path string)
 	}
 	return nil
 }
+
+// Entry is one key and value of a mapping.
+type Entry struct {
+	Key   string
+	Value Value
+}
+
+// Entries returns the keys and values of a mapping in file order; null is an empty mapping.
+func (v Value) Entries() ([]Entry, error) {
+	entries, err := v.d.mapping(v.v, v.path)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Entry, len(entries))
+	for i, e := range entries {
+		out[i] = Entry{e.key, Value{v.d, e.val, join(v.path, e.key)}}
+	}
+	return out, nil
+}

@@ -17,7 +17,7 @@ import (
 func play(t *testing.T, p abi.Protocol, port uint16, reqs, resps string) (calls.Counters, []record.Record, []record.Record) {
 	t.Helper()
 	schemaA := aggregate.New(aggregate.Config{})
-	schemaB := aggregate.New(aggregate.Config{Schema: aggregate.SchemaB, L7Interval: 15, Host: "node-1"})
+	schemaB := aggregate.New(aggregate.Config{Schema: aggregate.SchemaL4L7, L7Interval: 15, Host: "node-1"})
 	proc := &aggregate.Process{Group: "pid:7", Meta: []record.Field{{Key: "_process_pid_", Value: "7"}}}
 	tr := calls.New(calls.Config{}, calls.Parsers(), func(c *calls.Call) {
 		schemaA.AddCall(proc, c)

@@ -8,6 +8,7 @@ import (
 	"github.com/netobserver/netobserver/parser"
 	"github.com/netobserver/netobserver/parser/dns"
 	"github.com/netobserver/netobserver/parser/http"
+	"github.com/netobserver/netobserver/parser/kafka"
 	"github.com/netobserver/netobserver/parser/memcached"
 	"github.com/netobserver/netobserver/parser/mysql"
 	"github.com/netobserver/netobserver/parser/nats"
@@ -24,6 +25,7 @@ var All = []parser.Protocol{
 	mysql.Protocol,
 	pgsql.Protocol,
 	dns.Protocol,
+	kafka.Protocol,
 }
 
 // ByKernel returns All keyed by the kernel side's name of each protocol, as data events carry it.

@@ -24,7 +24,7 @@ func TestNewProtocolIsOnePackageAndOneLine(t *testing.T) {
 
 	// One client connection: two requests in one write, answered out of order in one read.
 	schemaA := aggregate.New(aggregate.Config{})
-	schemaB := aggregate.New(aggregate.Config{Schema: aggregate.SchemaB, L7Interval: 15, Host: "node-1"})
+	schemaB := aggregate.New(aggregate.Config{Schema: aggregate.SchemaL4L7, L7Interval: 15, Host: "node-1"})
 	proc := &aggregate.Process{Group: "pid:7", Meta: []record.Field{{Key: "_process_pid_", Value: "7"}}}
 	tr := calls.New(calls.Config{}, calls.Parsers(), func(c *calls.Call) {
 		schemaA.AddCall(proc, c)
@@ -77,7 +77,7 @@ func TestOneWayCalls(t *testing.T) {
 	protocols.All = append(protocols.All, ping.Protocol)
 
 	schemaA := aggregate.New(aggregate.Config{})
-	schemaB := aggregate.New(aggregate.Config{Schema: aggregate.SchemaB, L7Interval: 15, Host: "node-1"})
+	schemaB := aggregate.New(aggregate.Config{Schema: aggregate.SchemaL4L7, L7Interval: 15, Host: "node-1"})
 	proc := &aggregate.Process{Group: "pid:7", Meta: []record.Field{{Key: "_process_pid_", Value: "7"}}}
 	var oneWay, answered int
 	tr := calls.New(calls.Config{}, calls.Parsers(), func(c *calls.Call) {

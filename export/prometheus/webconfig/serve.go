@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 
 	"golang.org/x/crypto/bcrypt"
@@ -23,7 +24,10 @@ const maxCachedLogins = 64
 // key, client CAs, versions), so those change without a restart; whether TLS is on and http2 are
 // decided here. While the file is unusable, requests get 500 and handshakes fail; the first
 // failure and the recovery are logged.
-func Serve(l net.Listener, srv *http.Server, path string) error {
+//
+// Requests for the paths in open (exactly, as sent) skip basic auth — TLS and the headers still
+// apply: they are for clients that cannot log in, such as kubelet probes of /healthz.
+func Serve(l net.Listener, srv *http.Server, path string, open ...string) error {
 	if path == "" {
 		return srv.Serve(l)
 	}
@@ -31,7 +35,7 @@ func Serve(l net.Listener, srv *http.Server, path string) error {
 	if err != nil {
 		return err
 	}
-	s := &server{path: path, tls: c.TLS != nil, next: srv.Handler, logins: map[[sha256.Size]byte]struct{}{}}
+	s := &server{path: path, tls: c.TLS != nil, next: srv.Handler, open: open, logins: map[[sha256.Size]byte]struct{}{}}
 	if s.next == nil {
 		s.next = http.DefaultServeMux
 	}
@@ -68,6 +72,7 @@ type server struct {
 	path string
 	tls  bool // whether it serves TLS, fixed at the start
 	next http.Handler
+	open []string // paths served without basic auth
 
 	mu      sync.Mutex
 	lastErr string // of the last reading of the file, "" when it was usable
@@ -87,7 +92,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range c.Headers {
 		w.Header().Set(k, v)
 	}
-	if len(c.Users) > 0 && !s.authorized(c.Users, r) {
+	if len(c.Users) > 0 && !slices.Contains(s.open, r.URL.Path) && !s.authorized(c.Users, r) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="netobserver", charset="UTF-8"`)
 		http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)
 		return

@@ -58,14 +58,14 @@ type Metadata interface {
 	Generation() uint64
 }
 
-// Resolver turns pids into Identities, caching one per pid so that the per-event cost is a map
+// Identities turns pids into Identities, caching one per pid so that the per-event cost is a map
 // lookup: /proc is read once per process (cmdline, stat, cgroup), container metadata once per
 // container and again only when the Metadata generation moves. Safe for concurrent use.
 //
 // Pids get reused: call Prune periodically (every FlushMetaInterval) — it drops processes not
 // looked up since the previous Prune and those whose start time changed, and reports the pids
 // that are gone or restarted; call Forget when a process is known to have exited.
-type Resolver struct {
+type Identities struct {
 	fs   Procfs
 	meta Metadata // nil: host mode only
 
@@ -84,15 +84,15 @@ type resolved struct {
 	used bool
 }
 
-// NewResolver makes a Resolver reading processes from fs and containers from meta (nil: every
+// NewIdentities makes a Identities reading processes from fs and containers from meta (nil: every
 // process is a host process).
-func NewResolver(fs Procfs, meta Metadata) *Resolver {
-	return &Resolver{fs: fs, meta: meta, byID: map[uint32]*resolved{}}
+func NewIdentities(fs Procfs, meta Metadata) *Identities {
+	return &Identities{fs: fs, meta: meta, byID: map[uint32]*resolved{}}
 }
 
 // SetProcTable makes LookupAt answer from t first: the process that ran at the time asked, as
 // the kernel reported it, whether it still runs or not. nil: /proc only.
-func (r *Resolver) SetProcTable(t *ProcTable) {
+func (r *Identities) SetProcTable(t *ProcTable) {
 	r.table.Store(t)
 	r.epoch.Add(1)
 }
@@ -100,7 +100,7 @@ func (r *Resolver) SetProcTable(t *ProcTable) {
 // LookupAt returns the Identity of the process pid that ran at ts (monotonic ns; 0: now): from the
 // process table if it knows it, else from /proc as Lookup. The answer holds from its Since until
 // until (0: until the table changes, see Epoch).
-func (r *Resolver) LookupAt(pid uint32, ts uint64) (id *Identity, until uint64, err error) {
+func (r *Identities) LookupAt(pid uint32, ts uint64) (id *Identity, until uint64, err error) {
 	if t := r.table.Load(); t != nil {
 		if p, until := t.At(pid, ts); p != nil {
 			return r.fromTable(p), until, nil
@@ -112,7 +112,7 @@ func (r *Resolver) LookupAt(pid uint32, ts uint64) (id *Identity, until uint64, 
 
 // fromTable builds (once per generation, again only when container metadata moved or was
 // pending) the Identity of a process the table knows.
-func (r *Resolver) fromTable(p *ProcInfo) *Identity {
+func (r *Identities) fromTable(p *ProcInfo) *Identity {
 	if e := p.identity.Load(); e != nil {
 		if e.id.Cgroup.ContainerID == "" || (!e.id.Pending && (r.meta == nil || e.gen == r.meta.Generation())) {
 			return e.id
@@ -128,7 +128,7 @@ func (r *Resolver) fromTable(p *ProcInfo) *Identity {
 // answer from the cache (re-asking Metadata, not /proc, when its generation moved or the
 // answer was Pending). The error is only that of reading /proc (the process is gone); nothing
 // is cached then.
-func (r *Resolver) Lookup(pid uint32) (*Identity, error) {
+func (r *Identities) Lookup(pid uint32) (*Identity, error) {
 	r.mu.Lock()
 	e := r.byID[pid]
 	if e != nil {
@@ -168,7 +168,7 @@ func (r *Resolver) Lookup(pid uint32) (*Identity, error) {
 
 // withContainer builds the Identity, asking Metadata when the process is in a container. The
 // generation is read before the question so that a change during it is not missed.
-func (r *Resolver) withContainer(pid uint32, start uint64, cmd string, cg Cgroup) (*Identity, uint64) {
+func (r *Identities) withContainer(pid uint32, start uint64, cmd string, cg Cgroup) (*Identity, uint64) {
 	if cg.ContainerID == "" || r.meta == nil {
 		return hostIdentity(pid, start, cmd, cg, false), 0
 	}
@@ -231,7 +231,7 @@ func (id *Identity) ContainerName() string {
 // process still counts as used for Prune. It moves with every Prune and Forget, with the
 // metadata's Generation and with the process table's Version (all only grow, so their sum moves
 // when any does).
-func (r *Resolver) Epoch() uint64 {
+func (r *Identities) Epoch() uint64 {
 	e := r.epoch.Load()
 	if t := r.table.Load(); t != nil {
 		e += t.Version()
@@ -243,7 +243,7 @@ func (r *Resolver) Epoch() uint64 {
 }
 
 // Forget drops pid from the cache (the process exited).
-func (r *Resolver) Forget(pid uint32) {
+func (r *Identities) Forget(pid uint32) {
 	r.mu.Lock()
 	delete(r.byID, pid)
 	r.epoch.Add(1)
@@ -254,7 +254,7 @@ func (r *Resolver) Forget(pid uint32) {
 // the others (one /proc/<pid>/stat read each) and drops those that exited or whose pid now
 // belongs to another process, so that the next Lookup reads the new one. It returns the pids it
 // found exited or restarted.
-func (r *Resolver) Prune() []uint32 {
+func (r *Identities) Prune() []uint32 {
 	r.mu.Lock()
 	check := map[uint32]uint64{}
 	for pid, e := range r.byID {
@@ -286,13 +286,13 @@ func (r *Resolver) Prune() []uint32 {
 // its pid now belongs to another process. The observer keeps the start time of each process its
 // filter disabled in the kernel and re-enables the pid when this turns true: a disabled process
 // makes no events, so it is never looked up again.
-func (r *Resolver) Restarted(pid uint32, start uint64) bool {
+func (r *Identities) Restarted(pid uint32, start uint64) bool {
 	p, err := r.fs.Process(pid)
 	return err != nil || p.StartTime != start
 }
 
 // Len returns the number of cached processes.
-func (r *Resolver) Len() int {
+func (r *Identities) Len() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.byID)

@@ -16,7 +16,7 @@ import (
 )
 
 func TestSchemaBRecords(t *testing.T) {
-	a := New(Config{Schema: SchemaB, Tags: map[string]string{"cluster": "prod"}, L4Interval: 60, L7Interval: 15, Host: "node-1"})
+	a := New(Config{Schema: SchemaL4L7, Tags: map[string]string{"cluster": "prod"}, L4Interval: 60, L7Interval: 15, Host: "node-1"})
 	conn := abi.ConnID{FD: 7, TGID: 70000, Start: 99} // a pid beyond 16 bits stays whole
 	c := httpCall(abi.RoleClient, "10.0.0.2:80", "/items", 200, 3000)
 	c.Conn = conn

@@ -28,8 +28,8 @@ type Container struct {
 	K8s *K8sInfo
 }
 
-// K8sInfo is the Kubernetes identity of a container, from the io.kubernetes.* labels the kubelet's
-// dockershim put on it.
+// K8sInfo is the Kubernetes identity of a container, from the io.kubernetes.* labels the kubelet
+// puts on it (through dockershim on Docker, through the CRI plugin on containerd).
 type K8sInfo struct {
 	// PodName, Namespace, ContainerName and PodUID come from io.kubernetes.pod.name,
 	// io.kubernetes.pod.namespace, io.kubernetes.container.name and io.kubernetes.pod.uid.
@@ -37,20 +37,19 @@ type K8sInfo struct {
 	// Workload is the name of the controller that made the pod, guessed from the pod name
 	// (WorkloadName).
 	Workload string
-	// Labels are the pod's labels. dockershim put them on the pod's sandbox ("pause") container,
-	// not on the application containers, so they are the sandbox's labels without the
-	// io.kubernetes.* and annotation.* keys the kubelet adds; empty until the sandbox has been
-	// listed.
+	// Labels are the pod's labels. dockershim and the CRI plugin put them on the pod's sandbox
+	// ("pause") container, not on the application containers, so they are the sandbox's labels
+	// without the io.kubernetes.*, io.cri-containerd.* and annotation.* keys the kubelet and the
+	// runtime add; empty until the sandbox has been listed.
 	Labels map[string]string
 }
 
-// Kubernetes labels dockershim sets.
+// Kubernetes labels the kubelet sets (through dockershim or a CRI runtime).
 const (
 	labelPodName       = "io.kubernetes.pod.name"
 	labelPodNamespace  = "io.kubernetes.pod.namespace"
 	labelContainerName = "io.kubernetes.container.name"
 	labelPodUID        = "io.kubernetes.pod.uid"
-	labelDockerType    = "io.kubernetes.docker.type" // "podsandbox" on the pause container
 )
 
 var (
@@ -73,21 +72,26 @@ func WorkloadName(pod string) string {
 	return pod
 }
 
-// Errors of Docker.Container.
+// Errors of Runtime.Container.
 var (
-	// ErrNoDaemon: no Docker daemon is reachable now; the process is to be shown in host mode.
-	ErrNoDaemon = errors.New("docker: no daemon")
-	// ErrNotFound: the daemon does not know the container (not a Docker container, or gone).
-	ErrNotFound = errors.New("docker: no such container")
+	// ErrNoDaemon: no runtime daemon is reachable now; the process is to be shown in host mode.
+	ErrNoDaemon = errors.New("container runtime: no daemon")
+	// ErrNotFound: the runtime does not know the container (another runtime's, or gone).
+	ErrNotFound = errors.New("container runtime: no such container")
 	// ErrRateLimited: the container is new and the inspect budget is spent; ask again later.
-	ErrRateLimited = errors.New("docker: inspect rate limit")
+	ErrRateLimited = errors.New("container runtime: inspect rate limit")
 )
 
-// DockerConfig configures a Docker metadata source. Zero values take the defaults.
-type DockerConfig struct {
-	// Host is the daemon address, e.g. "unix:///var/run/docker.sock" (the default, or
-	// $DOCKER_HOST when set).
-	Host string
+// RuntimeConfig configures a runtime metadata source (NewDocker, NewContainerd). Zero values take
+// the defaults.
+type RuntimeConfig struct {
+	// Address is where the runtime's API listens. Docker: "unix:///var/run/docker.sock" (the
+	// default, or $DOCKER_HOST when set) or tcp://host:port. containerd: the socket path
+	// "/run/containerd/containerd.sock" (the default, or $CONTAINERD_ADDRESS when set).
+	Address string
+	// Namespace is the containerd namespace listed (default "k8s.io", the CRI plugin's); Docker
+	// ignores it.
+	Namespace string
 	// RefreshInterval is how often all containers are listed (Common.FlushMetaInterval; default
 	// 30 s). Containers missing from a list are forgotten.
 	RefreshInterval time.Duration
@@ -109,22 +113,51 @@ type DockerConfig struct {
 	Now func() time.Time
 }
 
-// Docker is container metadata from the Docker Engine API: a list of all containers every
-// RefreshInterval, and an inspect (for the environment) of each container the first time a
-// process in it is looked up. Safe for concurrent use.
+// runtimeAPI is what Runtime needs of a runtime's API; engine (Docker) and containerdAPI
+// implement it. Errors wrap errEngineUnreachable when no daemon listens and errEngineNotFound
+// when the daemon does not know the container.
+type runtimeAPI interface {
+	// kind names the runtime in log lines: "docker", "containerd".
+	kind() string
+	// address is where the daemon is looked for, for log lines.
+	address() string
+	// hello checks the daemon answers and describes it for the log line ("Engine 20.10.24, API
+	// 1.41").
+	hello(ctx context.Context) (string, error)
+	// list returns the containers processes may run in.
+	list(ctx context.Context) ([]listed, error)
+	// inspect returns one container's metadata, K8s left for Runtime to fill.
+	inspect(ctx context.Context, id string) (*Container, error)
+	close()
+}
+
+// listed is what a list says of a container.
+type listed struct {
+	ID string
+	// Name is the container's name when the list tells it ("" when it does not), so that a
+	// renamed container is inspected again.
+	Name   string
+	Labels map[string]string
+	// Sandbox: the container is a pod's sandbox, whose labels are the pod's.
+	Sandbox bool
+}
+
+// Runtime is container metadata from a container runtime's API (Docker Engine, containerd): a
+// list of its containers every RefreshInterval, and an inspect of each container the first time
+// a process in it is looked up. Safe for concurrent use.
 //
 // Without a reachable daemon, Container answers ErrNoDaemon at once (no call is made per lookup),
 // one line is logged, and a background loop retries with exponential backoff; when the daemon
 // appears, Generation changes so that callers re-resolve.
-type Docker struct {
-	cfg    DockerConfig
-	cli    *engine
+type Runtime struct {
+	cfg    RuntimeConfig
+	api    runtimeAPI
 	bucket *tokenBucket
 
 	mu         sync.Mutex
 	up         bool
 	gen        atomic.Uint64                // written under mu, read without it: every event asks
-	listed     map[string]engineContainer   // last list, by id
+	listed     map[string]listed            // last list, by id
 	inspected  map[string]*Container        // by id; only ids in the last list or inspected since
 	missing    map[string]bool              // ids the daemon said it does not know, until the next list
 	podLabels  map[string]map[string]string // pod uid → pod labels (from sandboxes)
@@ -136,13 +169,11 @@ type Docker struct {
 	once sync.Once
 }
 
-var _ Metadata = (*Docker)(nil)
+var _ Metadata = (*Runtime)(nil)
 
 const missingCap = 4096 // bound on remembered unknown ids between two lists
 
-// NewDocker makes a Docker metadata source and starts its refresh loop; Close stops it. It does
-// not fail when no daemon is reachable (see Docker).
-func NewDocker(cfg DockerConfig) (*Docker, error) {
+func newRuntime(cfg RuntimeConfig, api runtimeAPI) *Runtime {
 	if cfg.RefreshInterval <= 0 {
 		cfg.RefreshInterval = 30 * time.Second
 	}
@@ -158,22 +189,15 @@ func NewDocker(cfg DockerConfig) (*Docker, error) {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = cfg.RefreshInterval
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 2 * time.Second
-	}
 	if cfg.Logf == nil {
 		cfg.Logf = log.Printf
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	cli, err := newEngine(cfg.Host)
-	if err != nil {
-		return nil, err // only a malformed Host or DOCKER_* variable
-	}
-	d := &Docker{
+	r := &Runtime{
 		cfg:       cfg,
-		cli:       cli,
+		api:       api,
 		bucket:    newTokenBucket(cfg.InspectRate, cfg.InspectBurst, cfg.Now),
 		inspected: map[string]*Container{},
 		missing:   map[string]bool{},
@@ -181,104 +205,114 @@ func NewDocker(cfg DockerConfig) (*Docker, error) {
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 	}
-	go d.loop()
-	return d, nil
+	go r.loop()
+	return r
+}
+
+func (c *RuntimeConfig) timeout() time.Duration {
+	if c.Timeout <= 0 {
+		return 2 * time.Second
+	}
+	return c.Timeout
 }
 
 // Close stops the refresh loop and closes the client.
-func (d *Docker) Close() error {
-	d.once.Do(func() { close(d.stop) })
-	<-d.done
-	d.cli.close()
+func (r *Runtime) Close() error {
+	r.once.Do(func() { close(r.stop) })
+	<-r.done
+	r.api.close()
 	return nil
 }
 
+// Kind names the runtime: "docker" or "containerd".
+func (r *Runtime) Kind() string { return r.api.kind() }
+
 // Up says whether the daemon answered the last list.
-func (d *Docker) Up() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.up
+func (r *Runtime) Up() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.up
 }
 
 // Generation changes whenever what Container would answer may have changed: the daemon came or
-// went, or a list found containers added, removed or relabelled. Callers caching answers
+// went, or a list found containers added, removed, renamed or relabelled. Callers caching answers
 // re-resolve when it moves.
-func (d *Docker) Generation() uint64 { return d.gen.Load() }
+func (r *Runtime) Generation() uint64 { return r.gen.Load() }
 
 // Inspects returns how many inspect calls were made.
-func (d *Docker) Inspects() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.inspects
+func (r *Runtime) Inspects() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.inspects
 }
 
 // Container returns the metadata of container id. A container seen before answers from memory;
 // a new one is inspected on the caller's goroutine (bounded by Timeout) if the rate limit allows,
 // else ErrRateLimited. Without a daemon: ErrNoDaemon, at once.
-func (d *Docker) Container(id string) (*Container, error) {
-	d.mu.Lock()
-	if !d.up {
-		d.mu.Unlock()
+func (r *Runtime) Container(id string) (*Container, error) {
+	r.mu.Lock()
+	if !r.up {
+		r.mu.Unlock()
 		return nil, ErrNoDaemon
 	}
-	if c := d.inspected[id]; c != nil {
-		d.mu.Unlock()
+	if c := r.inspected[id]; c != nil {
+		r.mu.Unlock()
 		return c, nil
 	}
-	if d.missing[id] {
-		d.mu.Unlock()
+	if r.missing[id] {
+		r.mu.Unlock()
 		return nil, ErrNotFound
 	}
-	if !d.bucket.take() {
-		d.mu.Unlock()
+	if !r.bucket.take() {
+		r.mu.Unlock()
 		return nil, ErrRateLimited
 	}
-	d.inspects++
-	d.mu.Unlock()
+	r.inspects++
+	r.mu.Unlock()
 
-	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.timeout())
 	defer cancel()
-	resp, err := d.cli.inspect(ctx, id)
+	c, err := r.api.inspect(ctx, id)
 
 	if errors.Is(err, errEngineUnreachable) {
 		// The daemon went away between two lists: say so now rather than at the next list, so
 		// that lookups stop trying.
-		d.down(err)
+		r.down(err)
 		return nil, ErrNoDaemon
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	switch {
 	case errors.Is(err, errEngineNotFound):
-		if len(d.missing) >= missingCap {
-			clear(d.missing)
+		if len(r.missing) >= missingCap {
+			clear(r.missing)
 		}
-		d.missing[id] = true
+		r.missing[id] = true
 		return nil, ErrNotFound
 	case err != nil:
 		// A transient failure; the refresh loop decides whether the daemon is gone.
 		return nil, err
 	}
-	c := d.fromInspect(resp)
-	d.inspected[id] = c
+	r.withPod(c)
+	r.inspected[id] = c
 	return c, nil
 }
 
-func (d *Docker) loop() {
-	defer close(d.done)
-	backoff := d.cfg.MinBackoff
+func (r *Runtime) loop() {
+	defer close(r.done)
+	backoff := r.cfg.MinBackoff
 	for {
 		var wait time.Duration
-		if d.refresh() {
-			backoff = d.cfg.MinBackoff
-			wait = d.cfg.RefreshInterval
+		if r.refresh() {
+			backoff = r.cfg.MinBackoff
+			wait = r.cfg.RefreshInterval
 		} else {
 			wait = backoff
-			backoff = min(2*backoff, d.cfg.MaxBackoff)
+			backoff = min(2*backoff, r.cfg.MaxBackoff)
 		}
 		t := time.NewTimer(wait)
 		select {
-		case <-d.stop:
+		case <-r.stop:
 			t.Stop()
 			return
 		case <-t.C:
@@ -286,75 +320,72 @@ func (d *Docker) loop() {
 	}
 }
 
-// refresh lists the running containers (processes live only in those; a pod's sandbox runs too)
-// and reports whether the daemon answered. Transitions between up
+// refresh lists the containers and reports whether the daemon answered. Transitions between up
 // and down are logged, once each.
-func (d *Docker) refresh() bool {
-	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.Timeout)
+func (r *Runtime) refresh() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.timeout())
 	defer cancel()
-	wasUp := d.Up()
+	wasUp := r.Up()
+	var about string
 	if !wasUp {
-		// Ping first so the API version is negotiated and the log line can name the engine.
-		if err := d.cli.ping(ctx); err != nil {
-			d.down(err)
+		// Ask first so that the API version is negotiated and the log line can name the daemon.
+		var err error
+		if about, err = r.api.hello(ctx); err != nil {
+			r.down(err)
 			return false
 		}
 	}
-	list, err := d.cli.list(ctx)
+	list, err := r.api.list(ctx)
 	if err != nil {
-		d.down(err)
+		r.down(err)
 		return false
 	}
 	if !wasUp {
-		version := "?"
-		if v, err := d.cli.serverVersion(ctx); err == nil {
-			version = v
-		}
-		d.cfg.Logf("docker: daemon at %s (Engine %s, API %s), %d containers", d.cli.host, version, d.cli.apiVersion(), len(list))
+		r.cfg.Logf("%s: daemon at %s (%s), %d containers", r.api.kind(), r.api.address(), about, len(list))
 	}
-	d.apply(list)
+	r.apply(list)
 	return true
 }
 
-func (d *Docker) down(err error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+func (r *Runtime) down(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	switch {
-	case d.up:
-		d.cfg.Logf("docker: lost the daemon at %s (%v); containers are shown in host mode until it is back", d.cli.host, err)
-	case !d.everLogged:
-		d.cfg.Logf("docker: no daemon at %s (%v); processes are shown in host mode, retrying in the background", d.cli.host, err)
+	case r.up:
+		r.cfg.Logf("%s: lost the daemon at %s (%v); its containers are shown in host mode until it is back", r.api.kind(), r.api.address(), err)
+	case !r.everLogged:
+		r.cfg.Logf("%s: no daemon at %s (%v); its containers are shown in host mode, retrying in the background", r.api.kind(), r.api.address(), err)
 	default:
 		return // still down: nothing new to say
 	}
-	d.everLogged = true
-	d.up = false
-	d.gen.Add(1)
-	clear(d.inspected)
-	clear(d.missing)
-	d.listed = nil
+	r.everLogged = true
+	r.up = false
+	r.gen.Add(1)
+	clear(r.inspected)
+	clear(r.missing)
+	r.listed = nil
 }
 
 // apply installs a fresh list: forgets containers that are gone, drops cached metadata whose
-// labels changed, and recomputes pod labels from the sandboxes.
-func (d *Docker) apply(list []engineContainer) {
-	listed := make(map[string]engineContainer, len(list))
+// labels or name changed, and recomputes pod labels from the sandboxes.
+func (r *Runtime) apply(list []listed) {
+	byID := make(map[string]listed, len(list))
 	pods := map[string]map[string]string{}
 	for _, s := range list {
-		listed[s.ID] = s
-		if s.Labels[labelDockerType] == "podsandbox" && s.Labels[labelPodUID] != "" {
+		byID[s.ID] = s
+		if s.Sandbox && s.Labels[labelPodUID] != "" {
 			pods[s.Labels[labelPodUID]] = podLabelsOf(s.Labels)
 		}
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	changed := !d.up || len(listed) != len(d.listed)
-	d.up = true
-	d.everLogged = true
-	for id, c := range d.inspected {
-		s, ok := listed[id]
-		if !ok || !sameLabels(s.Labels, c.Labels) {
-			delete(d.inspected, id)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	changed := !r.up || len(byID) != len(r.listed)
+	r.up = true
+	r.everLogged = true
+	for id, c := range r.inspected {
+		s, ok := byID[id]
+		if !ok || !sameLabels(s.Labels, c.Labels) || (s.Name != "" && s.Name != c.Name) {
+			delete(r.inspected, id)
 			changed = true
 			continue
 		}
@@ -365,35 +396,25 @@ func (d *Docker) apply(list []engineContainer) {
 			k.Labels = pods[c.K8s.PodUID]
 			cc := *c
 			cc.K8s = &k
-			d.inspected[id] = &cc
+			r.inspected[id] = &cc
 			changed = true
 		}
 	}
-	for id := range listed {
-		if _, ok := d.listed[id]; !ok {
+	for id := range byID {
+		if _, ok := r.listed[id]; !ok {
 			changed = true
 		}
 	}
-	d.listed = listed
-	d.podLabels = pods
-	clear(d.missing)
+	r.listed = byID
+	r.podLabels = pods
+	clear(r.missing)
 	if changed {
-		d.gen.Add(1)
+		r.gen.Add(1)
 	}
 }
 
-func (d *Docker) fromInspect(r engineInspect) *Container {
-	c := &Container{ID: r.ID, Name: strings.TrimPrefix(r.Name, "/"), Labels: map[string]string{}, Env: map[string]string{}}
-	if r.Config != nil {
-		c.Image = r.Config.Image
-		for k, v := range r.Config.Labels {
-			c.Labels[k] = v
-		}
-		for _, kv := range r.Config.Env {
-			k, v, _ := strings.Cut(kv, "=")
-			c.Env[k] = v
-		}
-	}
+// withPod fills c.K8s from the kubelet's labels and the pod labels of the last list; r.mu held.
+func (r *Runtime) withPod(c *Container) {
 	if pod := c.Labels[labelPodName]; pod != "" {
 		c.K8s = &K8sInfo{
 			PodName:       pod,
@@ -401,18 +422,19 @@ func (d *Docker) fromInspect(r engineInspect) *Container {
 			ContainerName: c.Labels[labelContainerName],
 			PodUID:        c.Labels[labelPodUID],
 			Workload:      WorkloadName(pod),
-			Labels:        d.podLabels[c.Labels[labelPodUID]],
+			Labels:        r.podLabels[c.Labels[labelPodUID]],
 		}
 	}
-	return c
 }
 
 // podLabelsOf keeps a sandbox's labels that came from the pod: the kubelet's own are
-// io.kubernetes.* and annotation.* (annotations).
+// io.kubernetes.* and annotation.* (annotations); containerd adds io.cri-containerd.* and
+// io.containerd.* (the image's stop signal).
 func podLabelsOf(labels map[string]string) map[string]string {
 	out := map[string]string{}
 	for k, v := range labels {
-		if strings.HasPrefix(k, "io.kubernetes.") || strings.HasPrefix(k, "annotation.") {
+		if strings.HasPrefix(k, "io.kubernetes.") || strings.HasPrefix(k, "annotation.") ||
+			strings.HasPrefix(k, "io.cri-containerd.") || strings.HasPrefix(k, "io.containerd.") {
 			continue
 		}
 		out[k] = v
@@ -433,7 +455,7 @@ func sameLabels(a, b map[string]string) bool {
 }
 
 // tokenBucket is a rate limiter: up to burst tokens, refilled at rate per second. Not safe for
-// concurrent use (Docker holds its mutex).
+// concurrent use (Runtime holds its mutex).
 type tokenBucket struct {
 	rate   float64
 	burst  float64

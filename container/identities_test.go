@@ -58,7 +58,7 @@ func TestResolverModes(t *testing.T) {
 		fixturePodCtrID: {ID: fixturePodCtrID, Name: "k8s_web_web-0_prod_x_0", K8s: &K8sInfo{
 			PodName: "web-0", Namespace: "prod", ContainerName: "web", Workload: "web", PodUID: fixturePodUID}},
 	}}
-	r := NewResolver(Procfs{Root: "testdata/proc"}, meta)
+	r := NewIdentities(Procfs{Root: "testdata/proc"}, meta)
 
 	host, err := r.Lookup(101)
 	require.NoError(t, err)
@@ -96,7 +96,7 @@ func TestResolverModes(t *testing.T) {
 	assert.Error(t, err, "no such process")
 
 	// Without Metadata every process is a host process.
-	h, err := NewResolver(Procfs{Root: "testdata/proc"}, nil).Lookup(202)
+	h, err := NewIdentities(Procfs{Root: "testdata/proc"}, nil).Lookup(202)
 	require.NoError(t, err)
 	assert.Equal(t, ModeHost, h.Mode)
 	assert.Equal(t, "pid:202:202000", h.Group)
@@ -105,7 +105,7 @@ func TestResolverModes(t *testing.T) {
 func TestResolverCaches(t *testing.T) {
 	root := copyTree(t, "testdata/proc")
 	meta := &fakeMeta{ctrs: map[string]*Container{}, err: ErrNoDaemon}
-	r := NewResolver(Procfs{Root: root}, meta)
+	r := NewIdentities(Procfs{Root: root}, meta)
 
 	first, err := r.Lookup(202)
 	require.NoError(t, err)
@@ -152,7 +152,7 @@ func TestResolverCaches(t *testing.T) {
 
 func TestResolverPruneAndRestart(t *testing.T) {
 	root := copyTree(t, "testdata/proc")
-	r := NewResolver(Procfs{Root: root}, nil)
+	r := NewIdentities(Procfs{Root: root}, nil)
 	for _, pid := range []uint32{101, 102, 201} {
 		_, err := r.Lookup(pid)
 		require.NoError(t, err)
@@ -182,7 +182,7 @@ func TestResolverPruneAndRestart(t *testing.T) {
 
 func TestResolverEpoch(t *testing.T) {
 	root := copyTree(t, "testdata/proc")
-	r := NewResolver(Procfs{Root: root}, nil)
+	r := NewIdentities(Procfs{Root: root}, nil)
 	assert.EqualValues(t, 0, r.Epoch())
 	_, err := r.Lookup(101)
 	require.NoError(t, err)
@@ -200,7 +200,7 @@ func TestResolverEpoch(t *testing.T) {
 	assert.EqualValues(t, 4, r.Epoch())
 
 	meta := &fakeMeta{ctrs: map[string]*Container{fixtureDockerID: {ID: fixtureDockerID, Name: "shop-api"}}}
-	r = NewResolver(Procfs{Root: root}, meta)
+	r = NewIdentities(Procfs{Root: root}, meta)
 	_, err = r.Lookup(202)
 	require.NoError(t, err)
 	assert.EqualValues(t, 0, r.Epoch())
@@ -226,7 +226,7 @@ func copyTree(t *testing.T, src string) string {
 // BenchmarkResolverLookup is the per-event cost for a process already seen, in a container.
 func BenchmarkResolverLookup(b *testing.B) {
 	meta := &fakeMeta{ctrs: map[string]*Container{fixtureDockerID: {ID: fixtureDockerID, Name: "shop-api"}}}
-	r := NewResolver(Procfs{Root: "testdata/proc"}, meta)
+	r := NewIdentities(Procfs{Root: "testdata/proc"}, meta)
 	if _, err := r.Lookup(202); err != nil {
 		b.Fatal(err)
 	}

@@ -11,32 +11,33 @@ import (
 	"strings"
 
 	"github.com/netobserver/netobserver/abi"
+	"github.com/netobserver/netobserver/record/jsonenc"
 
 	"github.com/netobserver/netobserver/observer/calls"
 	"github.com/netobserver/netobserver/parser"
 	"github.com/netobserver/netobserver/record"
 )
 
-// schemaB aggregates per connection (L7) and per process, remote and role (L4), as iLogtail
+// l4l7Schema aggregates per connection (L7) and per process, remote and role (L4), as iLogtail
 // 1.3 … 2.0 did.
-type schemaB struct {
+type l4l7Schema struct {
 	*base
 	node                   string
 	l4Interval, l7Interval string
-	l7                     table[bL7Key, l7Value]
-	l4                     table[bL4Key, l4Value]
+	l7                     table[l7Key, l7Value]
+	l4                     table[l4Key, l4Value]
 }
 
-type bL7Key struct {
+type l7Key struct {
 	conn   abi.ConnID
 	proto  abi.Protocol
 	role   abi.Role
 	remote abi.SockAddr
 	fields parser.Fields
-	oneWay bool // as in l7Key
+	oneWay bool // as in protocolsKey
 }
 
-type bL4Key struct {
+type l4Key struct {
 	pid    uint32
 	role   abi.Role
 	ip     netip.Addr
@@ -44,18 +45,18 @@ type bL4Key struct {
 	socket string
 }
 
-func newSchemaB(b *base, cfg Config) *schemaB {
-	return &schemaB{
+func newL4L7Schema(b *base, cfg Config) *l4l7Schema {
+	return &l4l7Schema{
 		base: b, node: cfg.Host,
 		l4Interval: strconv.FormatUint(uint64(cfg.L4Interval), 10),
 		l7Interval: strconv.FormatUint(uint64(cfg.L7Interval), 10),
-		l7:         newTable[bL7Key, l7Value](),
-		l4:         newTable[bL4Key, l4Value](),
+		l7:         newTable[l7Key, l7Value](),
+		l4:         newTable[l4Key, l4Value](),
 	}
 }
 
-func (a *schemaB) AddCall(p *Process, c *calls.Call) {
-	k := bL7Key{conn: c.Conn, proto: c.Protocol, role: c.Role, remote: c.Remote, fields: c.FieldsB(), oneWay: c.OneWay()}
+func (a *l4l7Schema) AddCall(p *Process, c *calls.Call) {
+	k := l7Key{conn: c.Conn, proto: c.Protocol, role: c.Role, remote: c.Remote, fields: c.FieldsB(), oneWay: c.OneWay()}
 	v := a.l7.get(k)
 	if v == nil {
 		if !a.admit(p.Group, c.Protocol, c.Role == abi.RoleServer) {
@@ -66,8 +67,8 @@ func (a *schemaB) AddCall(p *Process, c *calls.Call) {
 	v.add(c)
 }
 
-func (a *schemaB) AddStats(p *Process, ev *abi.StatsEvent) {
-	k := bL4Key{pid: ev.ConnID.TGID, role: ev.Role, ip: ev.Addr.Addr().Unmap(), port: ev.Addr.Port(), socket: SocketType(ev.Addr)}
+func (a *l4l7Schema) AddStats(p *Process, ev *abi.StatsEvent) {
+	k := l4Key{pid: ev.ConnID.TGID, role: ev.Role, ip: ev.Addr.Addr().Unmap(), port: ev.Addr.Port(), socket: SocketType(ev.Addr)}
 	v := a.l4.get(k)
 	if v == nil {
 		v = a.l4.add(k, l4Value{proc: p})
@@ -79,18 +80,18 @@ func (a *schemaB) AddStats(p *Process, ev *abi.StatsEvent) {
 func localInfo(p *Process) string {
 	fields := slices.Clone(p.Meta)
 	slices.SortFunc(fields, func(x, y record.Field) int { return strings.Compare(x.Key, y.Key) })
-	var b strings.Builder
-	b.WriteByte('{')
+	b := make([]byte, 0, 128)
+	b = append(b, '{')
 	for i, f := range fields {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.WriteString(strconv.Quote(f.Key))
-		b.WriteByte(':')
-		b.WriteString(strconv.Quote(f.Value))
+		b = jsonenc.AppendString(b, f.Key, jsonenc.EscapeEncodingJSON)
+		b = append(b, ':')
+		b = jsonenc.AppendString(b, f.Value, jsonenc.EscapeEncodingJSON)
 	}
-	b.WriteByte('}')
-	return b.String()
+	b = append(b, '}')
+	return string(b)
 }
 
 func shortRole(r abi.Role) string {
@@ -105,7 +106,7 @@ func shortRole(r abi.Role) string {
 
 // connID is the 64-bit identity of a connection on this host: FNV-1a over the host name and the
 // kernel's connection id (full 32-bit pid, unlike iLogtail's 16-bit truncation).
-func (a *schemaB) connID(parts ...uint64) string {
+func (a *l4l7Schema) connID(parts ...uint64) string {
 	h := fnv.New64a()
 	h.Write([]byte(a.node))
 	var b [8]byte
@@ -116,12 +117,12 @@ func (a *schemaB) connID(parts ...uint64) string {
 	return strconv.FormatUint(h.Sum64(), 10)
 }
 
-func (a *schemaB) remoteInfo(group string, ip netip.Addr, now uint32) string {
+func (a *l4l7Schema) remoteInfo(group string, ip netip.Addr, now uint32) string {
 	name, ok := a.host(group, ip, now)
 	if !ok && ip.IsValid() {
 		name = ip.String()
 	}
-	return `{"_remote_host_":` + strconv.Quote(name) + `}`
+	return string(jsonenc.AppendString([]byte(`{"_remote_host_":`), name, jsonenc.EscapeEncodingJSON)) + "}"
 }
 
 func addrText(ip netip.Addr) string {
@@ -134,7 +135,7 @@ func addrText(ip netip.Addr) string {
 // The local address and port are not in the ABI's events; they come with netlink resolution.
 const unknownLocalAddr, unknownLocalPort = "", "0"
 
-func (a *schemaB) FlushL7(unixSeconds uint32) []record.Record {
+func (a *l4l7Schema) FlushL7(unixSeconds uint32) []record.Record {
 	out := make([]record.Record, 0, len(a.l7.order))
 	for _, k := range a.l7.order {
 		v := a.l7.m[k]
@@ -168,7 +169,7 @@ func (a *schemaB) FlushL7(unixSeconds uint32) []record.Record {
 	return out
 }
 
-func (a *schemaB) FlushL4(unixSeconds uint32) []record.Record {
+func (a *l4l7Schema) FlushL4(unixSeconds uint32) []record.Record {
 	out := make([]record.Record, 0, len(a.l4.order))
 	for _, k := range a.l4.order {
 		v := a.l4.m[k]
