@@ -83,6 +83,8 @@ func TestAccuracy(t *testing.T) {
 	t.Run("http", w.http)
 	t.Run("dns", w.dns)
 	t.Run("kafka", w.kafka)
+	t.Run("memcslap", func(t *testing.T) { w.memcslap(t, false) })
+	t.Run("memcslap-binary", func(t *testing.T) { w.memcslap(t, true) })
 	t.Run("short-lived", w.shortLived)
 	t.Run("kernel-loss", w.kernelLoss)
 

@@ -101,6 +101,10 @@ struct final_event {
 	};
 };
 
+/* Bit p-1 of every ABI protocol p: iLogtail's nine, then ours from ProtoHTTP2 (HTTP/2,
+ * memcached, AMQP, MQTT, NATS). A 9-bit mask would leave ours without data events. */
+#define PROTO_MASK_ALL (0x1ffu | (((1u << (NetobserverProtoEnd - 1)) - 1) & ~((1u << (ProtoHTTP2 - 1)) - 1)))
+
 static struct {
 	net_print_fn_t print;
 	net_data_process_func_t data_fn;
@@ -307,11 +311,11 @@ EXPORT void ebpf_config(int32_t opt1, int32_t opt2, int32_t params_count, void *
 	v = *(int32_t *)params[0];
 	switch (opt1) {
 	case PROTOCOL_FILTER:
-		if (v < -1 || v > 511) {
-			logmsg(LOG_WARN, "libebpf: PROTOCOL_FILTER %d is neither -1 nor a mask of 9 bits; ignored\n", v);
+		if (v < -1 || (v != -1 && ((uint32_t)v & ~PROTO_MASK_ALL))) {
+			logmsg(LOG_WARN, "libebpf: PROTOCOL_FILTER %d is neither -1 nor a mask of the ABI's protocols; ignored\n", v);
 			return;
 		}
-		g.cfg.proto_mask = v == -1 ? 0x1ff : (uint32_t)v;
+		g.cfg.proto_mask = v == -1 ? PROTO_MASK_ALL : (uint32_t)v;
 		g.cfg.proto_set = 1;
 		break;
 	case TGID_FILTER:

@@ -674,6 +674,82 @@ static __always_inline bool http_start(const u8 *b)
 	       (b[0] == 'H' && b[1] == 'T' && b[2] == 'T' && b[3] == 'P' && b[4] == '/' && b[5] == '1' && b[6] == '.');
 }
 
+/* Four characters as le32 reads them. */
+#define W4(a, b, c, d) ((u32)(a) | ((u32)(b) << 8) | ((u32)(c) << 16) | ((u32)(d) << 24))
+#define W3(a, b, c) W4(a, b, c, 0)
+
+/* NATS: the greetings (CONNECT from clients, INFO from servers) or, on a connection older than
+ * the observer, a publish, subscription or delivery line; *type is set. Upper case, so never
+ * memcached's; Redis's RESP and HTTP's methods are tried before. */
+static __always_inline bool nats_start(const u8 *b, u64 len, u16 tail, u32 *type)
+{
+	bool crlf = tail == ('\r' | ('\n' << 8));
+	u32 w0, w1;
+
+	if (len < 6)
+		return false;
+	w0 = le32(b);
+	w1 = le32(b + 4);
+	if ((len >= 9 && w0 == W4('C', 'O', 'N', 'N') && w1 == W4('E', 'C', 'T', ' ') && b[8] == '{') ||
+	    (crlf && (w0 == W4('P', 'U', 'B', ' ') || w0 == W4('S', 'U', 'B', ' ') ||
+		      (w0 == W4('H', 'P', 'U', 'B') && b[4] == ' ')))) {
+		*type = TypeRequest;
+		return true;
+	}
+	if ((w0 == W4('I', 'N', 'F', 'O') && b[4] == ' ' && b[5] == '{') ||
+	    (crlf && (w0 == W4('M', 'S', 'G', ' ') || (w0 == W4('H', 'M', 'S', 'G') && b[4] == ' ')))) {
+		*type = TypeResponse;
+		return true;
+	}
+	return false;
+}
+
+/* memcached: a binary header (magic 0x80 request, 0x81 response; a known opcode; raw data type;
+ * key and extras inside the body; the body inside the buffer), or a text or meta command line
+ * (lower case: HTTP's methods are upper case, Redis's commands come as RESP arrays) or answer
+ * line. */
+static __always_inline bool memcached_start(const u8 *b, u64 len, u16 tail, u32 *type)
+{
+	u32 w0, w1, w03;
+
+	if (len >= 24 && (b[0] == 0x80 || b[0] == 0x81) && b[1] <= 0x24 && b[5] == 0) {
+		u32 body = be32(b + 8);
+		u32 keyext = (((u32)b[2] << 8) | b[3]) + b[4];
+
+		if (keyext > body || (u64)body + 24 > len)
+			return false;
+		*type = b[0] == 0x80 ? TypeRequest : TypeResponse;
+		return true;
+	}
+	if (len < 8 || tail != ('\r' | ('\n' << 8)))
+		return false;
+	w0 = le32(b);
+	w1 = le32(b + 4);
+	w03 = w0 & 0xffffff;
+	if (w0 == W4('g', 'e', 't', ' ') || w0 == W4('s', 'e', 't', ' ') || w0 == W4('a', 'd', 'd', ' ') ||
+	    w0 == W4('c', 'a', 's', ' ') || w0 == W4('g', 'a', 't', ' ') || w0 == W4('m', 'n', '\r', '\n') ||
+	    ((w0 == W4('g', 'e', 't', 's') || w0 == W4('g', 'a', 't', 's') || w0 == W4('i', 'n', 'c', 'r') ||
+	      w0 == W4('d', 'e', 'c', 'r')) && b[4] == ' ') ||
+	    w03 == W3('m', 'g', ' ') || w03 == W3('m', 's', ' ') || w03 == W3('m', 'd', ' ') ||
+	    w03 == W3('m', 'a', ' ') ||
+	    (w0 == W4('d', 'e', 'l', 'e') && w1 == W4('t', 'e', ' ', b[7])) ||
+	    (w0 == W4('t', 'o', 'u', 'c') && (w1 & 0xffff) == ('h' | (' ' << 8))) ||
+	    (w0 == W4('s', 't', 'a', 't') && (b[4] == 's')) ||
+	    (w0 == W4('v', 'e', 'r', 's') && w1 == W4('i', 'o', 'n', '\r')) ||
+	    (w0 == W4('f', 'l', 'u', 's') && w1 == W4('h', '_', 'a', 'l'))) {
+		*type = TypeRequest;
+		return true;
+	}
+	if ((w0 == W4('V', 'A', 'L', 'U') && (w1 & 0xffff) == ('E' | (' ' << 8))) ||
+	    (w0 == W4('S', 'T', 'O', 'R') && w1 == W4('E', 'D', '\r', '\n')) ||
+	    (w0 == W4('N', 'O', 'T', '_') && (w1 == W4('S', 'T', 'O', 'R') || w1 == W4('F', 'O', 'U', 'N'))) ||
+	    (w0 == W4('D', 'E', 'L', 'E') && w1 == W4('T', 'E', 'D', '\r')) || w03 == W3('V', 'A', ' ')) {
+		*type = TypeResponse;
+		return true;
+	}
+	return false;
+}
+
 /* Returns the protocol of a buffer that begins with b (len bytes, b holds min(len,16)), and its
  * message type. tail = its last two bytes; lh/lh_pending = a preceding 4-byte header read;
  * len2 = the value of a preceding 2-byte read (0: none). */
@@ -760,6 +836,10 @@ static __always_inline u32 detect(const u8 *b, u64 len, u16 tail, u32 lh, bool l
 		*type = (b[2] & 0x80) ? TypeResponse : TypeRequest;
 		return ProtoDNS;
 	}
+	if (!dgram && nats_start(b, len, tail, type))
+		return ProtoNATS;
+	if (!dgram && memcached_start(b, len, tail, type))
+		return ProtoMemcached;
 	return ProtoUnknown;
 }
 

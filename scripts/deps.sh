@@ -23,6 +23,8 @@ packages=(
   # Kafka's real client (librdkafka's kcat) for the kernel and accuracy tests; the broker is
   # franz-go's kfake, a Go module (tools/kafkapeer)
   kcat
+  # memcached and NATS: servers and clients of the captures, the kerneltest and the accuracy tier
+  memcached libmemcached-tools nats-server
 )
 # `make kernel-matrix` only (scripts/deps.sh --kernel-matrix): qemu, a static busybox for the guests,
 # kmod to resolve the guest kernels' module dependencies, the decompressors of their images.

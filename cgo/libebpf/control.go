@@ -36,8 +36,8 @@ func (l *Library) config(opt, opt2 int, value int32) error {
 	return nil
 }
 
-// SetProtocolFilter chooses which protocols' data events flow. Values outside AllProtocols and
-// 0..511 are rejected.
+// SetProtocolFilter chooses which protocols' data events flow. Values other than AllProtocols
+// and masks of the ABI's protocols (iLogtail's nine and ours from ProtoHTTP2) are rejected.
 func (l *Library) SetProtocolFilter(s abi.ProtocolSet) error {
 	if !s.Valid() {
 		return fmt.Errorf("libebpf: protocol filter %d is neither -1 nor a bitmask of the ABI's protocols", s)

@@ -16,6 +16,15 @@ var fuzzSnippets = map[abi.Protocol][2][]string{
 		{"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", "*1\r\n$4\r\nPING\r\n", "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n", "?bad\r\n"},
 		{"$1\r\nv\r\n", "+PONG\r\n", "+OK\r\n", "-ERR x\r\n"},
 	},
+	// One-way messages in both directions: noreply and quiet commands, publishes, deliveries.
+	abi.ProtoMemcached: {
+		{"get k\r\n", "set k 0 0 1 noreply\r\nx\r\n", "mg k v q\r\n", "mn\r\n"},
+		{"END\r\n", "VA 1\r\nx\r\n", "MN\r\n", "STORED\r\n"},
+	},
+	abi.ProtoNATS: {
+		{"PUB a.1 1\r\nx\r\n", "PING\r\n", `CONNECT {"verbose":true}` + "\r\n", "SUB a 1\r\n"},
+		{"MSG a.1 1 1\r\nx\r\n", "PONG\r\n", "+OK\r\n", "-ERR 'x'\r\n"},
+	},
 }
 
 // FuzzTracker plays arbitrary sequences of data events (cut, lost, out of order), closes, polls
@@ -34,8 +43,8 @@ func FuzzTracker(f *testing.F) {
 				oneWay++
 			}
 		})
-		protos := []abi.Protocol{abi.ProtoHTTP, abi.ProtoRedis, abi.ProtoHTTP}
-		var pos [3][2]uint64
+		protos := []abi.Protocol{abi.ProtoHTTP, abi.ProtoRedis, abi.ProtoHTTP, abi.ProtoMemcached, abi.ProtoNATS}
+		var pos [5][2]uint64
 		ts := uint64(1e9)
 		next := func() byte {
 			if len(ops) == 0 {
@@ -47,7 +56,7 @@ func FuzzTracker(f *testing.F) {
 		}
 		for len(ops) > 0 {
 			op, arg := next(), next()
-			conn, dir := int(arg%3), int(arg/3%2)
+			conn, dir := int(arg%5), int(arg/5%2)
 			id := abi.ConnID{FD: int32(conn), TGID: 1, Start: 1}
 			ts += uint64(next()) * 1e6 // up to 255 ms on
 			switch op % 8 {
@@ -84,7 +93,7 @@ func FuzzTracker(f *testing.F) {
 		tr.EndBatch(true)
 		tr.Close()
 		var pairs, oneWays uint64
-		for _, p := range []abi.Protocol{abi.ProtoHTTP, abi.ProtoRedis} {
+		for _, p := range []abi.Protocol{abi.ProtoHTTP, abi.ProtoRedis, abi.ProtoMemcached, abi.ProtoNATS} {
 			c := tr.Counters(p)
 			pairs, oneWays = pairs+c.Calls, oneWays+c.OneWay
 			if c.Panics != 0 {

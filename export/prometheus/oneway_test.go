@@ -1,0 +1,34 @@
+package prometheus
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/netobserver/netobserver/observer/live"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A one-way call counts as calls_total{outcome="one_way"} and in the request bytes, never in
+// the latency histogram.
+func TestOneWayCalls(t *testing.T) {
+	e := New()
+	e.Call(live.Call{Protocol: "nats", Role: "client", Success: true, Latency: time.Millisecond, RequestBytes: 10, ResponseBytes: 6})
+	e.Call(live.Call{Protocol: "nats", Role: "client", Success: true, OneWay: true, RequestBytes: 21})
+	e.Call(live.Call{Protocol: "nats", Role: "client", Success: true, OneWay: true, RequestBytes: 23})
+	var b bytes.Buffer
+	_, err := e.WriteTo(&b)
+	require.NoError(t, err)
+	lbl := `protocol="nats",role="client"`
+	for _, line := range []string{
+		`netobserver_l7_latency_seconds_count{` + lbl + `} 1`,
+		`netobserver_l7_latency_seconds_bucket{` + lbl + `,le="+Inf"} 1`,
+		`netobserver_l7_calls_total{outcome="success",` + lbl + `} 1`,
+		`netobserver_l7_calls_total{outcome="one_way",` + lbl + `} 2`,
+		`netobserver_l7_bytes_total{message="request",` + lbl + `} 54`,
+		`netobserver_l7_bytes_total{message="response",` + lbl + `} 6`,
+	} {
+		assert.Contains(t, b.String(), line+"\n")
+	}
+}
