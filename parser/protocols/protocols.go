@@ -8,6 +8,7 @@ import (
 	"github.com/netobserver/netobserver/parser"
 	"github.com/netobserver/netobserver/parser/dns"
 	"github.com/netobserver/netobserver/parser/http"
+	"github.com/netobserver/netobserver/parser/mqtt"
 	"github.com/netobserver/netobserver/parser/mysql"
 	"github.com/netobserver/netobserver/parser/pgsql"
 	"github.com/netobserver/netobserver/parser/redis"
@@ -20,6 +21,7 @@ var All = []parser.Protocol{
 	mysql.Protocol,
 	pgsql.Protocol,
 	dns.Protocol,
+	mqtt.Protocol,
 }
 
 // ByKernel returns All keyed by the kernel side's name of each protocol, as data events carry it.
