@@ -6,6 +6,7 @@ package protocols
 import (
 	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/parser"
+	"github.com/netobserver/netobserver/parser/amqp"
 	"github.com/netobserver/netobserver/parser/dns"
 	"github.com/netobserver/netobserver/parser/http"
 	"github.com/netobserver/netobserver/parser/mqtt"
@@ -22,6 +23,7 @@ var All = []parser.Protocol{
 	pgsql.Protocol,
 	dns.Protocol,
 	mqtt.Protocol,
+	amqp.Protocol,
 }
 
 // ByKernel returns All keyed by the kernel side's name of each protocol, as data events carry it.
