@@ -299,6 +299,7 @@ static void push_config(void)
 EXPORT void ebpf_config(int32_t opt1, int32_t opt2, int32_t params_count, void **params, int32_t *params_len)
 {
 	int32_t v;
+	uint32_t known;
 
 	if (!params || !params_len || params_count < 1 || !params[0] || params_len[0] < (int32_t)sizeof(int32_t)) {
 		push_config();
@@ -307,11 +308,13 @@ EXPORT void ebpf_config(int32_t opt1, int32_t opt2, int32_t params_count, void *
 	v = *(int32_t *)params[0];
 	switch (opt1) {
 	case PROTOCOL_FILTER:
-		if (v < -1 || v > 511) {
-			logmsg(LOG_WARN, "libebpf: PROTOCOL_FILTER %d is neither -1 nor a mask of 9 bits; ignored\n", v);
+		/* Bit p-1 for protocol p: iLogtail's nine, then ours from ProtoHTTP2 on. */
+		known = 0x1ff | ((1u << (NetobserverProtoEnd - 1)) - (1u << (ProtoHTTP2 - 1)));
+		if (v < -1 || (v != -1 && ((uint32_t)v & ~known))) {
+			logmsg(LOG_WARN, "libebpf: PROTOCOL_FILTER %d is neither -1 nor a mask of known protocols; ignored\n", v);
 			return;
 		}
-		g.cfg.proto_mask = v == -1 ? 0x1ff : (uint32_t)v;
+		g.cfg.proto_mask = v == -1 ? known : (uint32_t)v;
 		g.cfg.proto_set = 1;
 		break;
 	case TGID_FILTER:

@@ -670,6 +670,63 @@ static __always_inline bool http_start(const u8 *b)
 	       (b[0] == 'H' && b[1] == 'T' && b[2] == 'T' && b[3] == 'P' && b[4] == '/' && b[5] == '1' && b[6] == '.');
 }
 
+/* MQTT's protocol name and level at p: "\0\4MQTT" with 4 (3.1.1) or 5, or "\0\6MQIsdp" with 3. */
+static __always_inline bool mqtt_name(const u8 *p)
+{
+	return p[0] == 0 && ((p[1] == 4 && p[2] == 'M' && p[3] == 'Q' && p[4] == 'T' && p[5] == 'T' &&
+			      (p[6] == 4 || p[6] == 5)) ||
+			     (p[1] == 6 && p[2] == 'M' && p[3] == 'Q' && p[4] == 'I' && p[5] == 's' && p[6] == 'd' &&
+			      p[7] == 'p' && p[8] == 3));
+}
+
+/* An MQTT CONNECT (a client's first packet) at b: its remaining length in one or two bytes, then
+ * the protocol name. */
+static __always_inline bool mqtt_connect(const u8 *b, u64 len)
+{
+	if (len < 12 || b[0] != 0x10)
+		return false;
+	if (!(b[1] & 0x80))
+		return mqtt_name(b + 2);
+	return len >= 13 && !(b[2] & 0x80) && mqtt_name(b + 3);
+}
+
+/* An MQTT CONNACK written alone: 3.1.1 (flags, return code 0..5) or 5 (flags, reason code 0 or an
+ * error, properties of one-byte length filling the packet). */
+static __always_inline bool mqtt_connack(const u8 *b, u64 len)
+{
+	if (len < 4 || len > 129 || b[0] != 0x20 || b[1] != len - 2 || b[2] > 1)
+		return false;
+	return (len == 4 && b[3] <= 5) || (len >= 5 && b[4] == len - 5 && (b[3] == 0 || b[3] >= 0x80));
+}
+
+/* An AMQP 0-9-1 method frame at b whose header fits in len: frame type 1, a known class on a
+ * fitting channel (connection on channel 0, the others on another), a method id of the class's
+ * pattern (10, 11, … 120). Returns its message type, or 0 when it is not one. Methods both sides
+ * send (close, close-ok, flow, cancel, ack, nack) have no type. */
+static __always_inline int amqp_method(const u8 *b, u64 len, u32 *type)
+{
+	u32 size = be32(b + 3);
+	u16 class = ((u16)b[7] << 8) | b[8];
+	u16 chan = ((u16)b[1] << 8) | b[2];
+	u8 m = b[10];
+
+	if (len < 12 || b[0] != 1 || size < 4 || (u64)size + 8 > len || b[9] != 0 || m < 10 || m > 120 ||
+	    m % 10 > 2)
+		return 0;
+	if (class != 10 && class != 20 && class != 40 && class != 50 && class != 60 && class != 85 && class != 90)
+		return 0;
+	if ((class == 10) != (chan == 0))
+		return 0;
+	*type = TypeRequest;
+	if ((class == 10 && (m == 10 || m == 20 || m == 30)) || (class == 60 && (m == 50 || m == 60 || m == 72)) ||
+	    m % 10 == 1)
+		*type = TypeResponse;
+	if ((class == 10 && (m == 50 || m == 51)) || (class == 20 && m >= 20) ||
+	    (class == 60 && (m == 30 || m == 31 || m == 80 || m == 120)))
+		*type = TypeUnknown;
+	return 1;
+}
+
 /* Returns the protocol of a buffer that begins with b (len bytes, b holds min(len,16)), and its
  * message type. tail = its last two bytes; lh/lh_pending = a preceding 4-byte header read;
  * len2 = the value of a preceding 2-byte read (0: none). */
@@ -756,6 +813,24 @@ static __always_inline u32 detect(const u8 *b, u64 len, u16 tail, u32 lh, bool l
 		*type = (b[2] & 0x80) ? TypeResponse : TypeRequest;
 		return ProtoDNS;
 	}
+	/* MQTT: a client's CONNECT or a server's CONNACK, the first packet of each side. */
+	if (mqtt_connect(b, len)) {
+		*type = TypeRequest;
+		return ProtoMQTT;
+	}
+	if (mqtt_connack(b, len)) {
+		*type = TypeResponse;
+		return ProtoMQTT;
+	}
+	/* AMQP 0-9-1: the client's protocol header, or any method frame (connections that were open
+	 * before the observer started). */
+	if (len == 8 && b[0] == 'A' && b[1] == 'M' && b[2] == 'Q' && b[3] == 'P' && b[4] == 0 && b[5] == 0 &&
+	    b[6] == 9 && b[7] == 1) {
+		*type = TypeRequest;
+		return ProtoAMQP;
+	}
+	if (amqp_method(b, len, type))
+		return ProtoAMQP;
 	return ProtoUnknown;
 }
 

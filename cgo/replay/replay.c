@@ -845,7 +845,7 @@ static bool protocol_enabled(enum support_proto_e p, uint32_t tgid)
 		return true;
 	if (R.protocol_filter == -1)
 		return true;
-	int known = (p >= 1 && p < NumProto) || (p >= ProtoHTTP2 && p < NetobserverProtoEnd);
+	int known = (p >= 1 && p < NumProto) || ((int)p >= (int)ProtoHTTP2 && (int)p < (int)NetobserverProtoEnd);
 	return known && (R.protocol_filter & (1 << (p - 1)));
 }
 
