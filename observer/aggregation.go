@@ -35,8 +35,12 @@ func (a *aggregation) reset(cfg aggregate.Config, ls live.Sink) {
 func (a *aggregation) call(p *aggregate.Process, c *calls.Call) {
 	a.agg.AddCall(p, c)
 	if a.live != nil {
-		a.live.Call(live.Call{Protocol: c.Protocol.String(), Role: aggregate.RoleName(c.Role), Success: c.Response.Success,
-			Latency: time.Duration(c.Latency()), RequestBytes: c.Request.Size, ResponseBytes: c.Response.Size})
+		success := c.Response.Success
+		if c.OneWay() {
+			success = c.Request.Success
+		}
+		a.live.Call(live.Call{Protocol: c.Protocol.String(), Role: aggregate.RoleName(c.Role), Success: success,
+			OneWay: c.OneWay(), Latency: time.Duration(c.Latency()), RequestBytes: c.Request.Size, ResponseBytes: c.Response.Size})
 	}
 }
 

@@ -199,7 +199,7 @@ data ts=6000 conn=5:1:1 dir=egress proto=http pos=84 "GET /c HTTP/1.1\r\nHost: a
 		return a
 	}})).Info("netobserver: stopped", o.Summary()...)
 	assert.Equal(t, `level=INFO msg="netobserver: stopped" lost_ctrl=0 lost_data=1 lost_stats=0 lost_proc=0 dropped_connections=0 connections_peak=1 `+
-		`http.calls=1 http.unmatched_requests=1 http.unmatched_responses=1 http.parse_failures=0 http.lost_stream_bytes=28 `+
+		`http.calls=1 http.one_way=0 http.unmatched_requests=1 http.unmatched_responses=1 http.parse_failures=0 http.lost_stream_bytes=28 `+
 		`http.parser_panics=0 http.evicted_connections=0 http.unknown_role_events=0 http.cap_dropped_calls=0`+"\n", line.String())
 }
 

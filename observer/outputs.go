@@ -75,6 +75,8 @@ func (o *Observer) metrics() []live.Metric {
 				Labels: []string{"protocol", name, "message", "request"}, Value: pc.UnmatchedRequests},
 			live.Metric{Name: "unmatched_messages_total", Help: "Requests without a response and responses without a request.",
 				Labels: []string{"protocol", name, "message", "response"}, Value: pc.UnmatchedResponses},
+			live.Metric{Name: "one_way_messages_total", Help: "One-way messages (no answer expected), each recorded as a call of its own.",
+				Labels: []string{"protocol", name}, Value: pc.OneWay},
 			live.Metric{Name: "parse_failures_total", Help: "Times a parser found no message where one should start.",
 				Labels: []string{"protocol", name}, Value: pc.Invalid},
 			live.Metric{Name: "lost_stream_bytes_total", Help: "Stream bytes given up because they were lost or truncated.",
@@ -108,7 +110,7 @@ func (o *Observer) Summary() []any {
 		if o.l7.quiet(p) && capped == 0 {
 			continue
 		}
-		attrs = append(attrs, slog.Group(p.String(), "calls", pc.Calls, "unmatched_requests", pc.UnmatchedRequests,
+		attrs = append(attrs, slog.Group(p.String(), "calls", pc.Calls, "one_way", pc.OneWay, "unmatched_requests", pc.UnmatchedRequests,
 			"unmatched_responses", pc.UnmatchedResponses, "parse_failures", pc.Invalid, "lost_stream_bytes", pc.GapBytes,
 			"parser_panics", pc.Panics, "evicted_connections", pc.Evicted, "unknown_role_events", pc.UnknownRole,
 			"cap_dropped_calls", capped))

@@ -38,15 +38,19 @@ type ConnConfig struct {
 
 // Sink hears what a connection's traffic produces.
 type Sink interface {
-	// Call hears a request paired with its response; x is valid during the call only.
+	// Call hears a request paired with its response, or a one-way message (x.OneWay, both
+	// times its own); x is valid during the call only.
 	Call(requestTS, responseTS uint64, x *Exchange)
 	NameSink
 }
 
 // MatchCounts count, per protocol, what became of the messages parsed.
 type MatchCounts struct {
-	Requests, Responses uint64 // messages parsed
+	Requests, Responses uint64 // messages parsed that expect their other half
 	Calls               uint64 // pairs made
+	// OneWay: one-way messages parsed (Frame.OneWay), either direction; each was a call of its
+	// own, never a pair and never unmatched. Calls heard by the Sink are Calls + OneWay.
+	OneWay uint64
 	// UnmatchedRequests: requests that never got a response (waiting at the end, pushed out by
 	// MaxPending, or answered by a response that was lost). UnmatchedResponses: responses
 	// without a request.
@@ -54,6 +58,8 @@ type MatchCounts struct {
 }
 
 // Exchange is a request paired with its response, as the pipeline sees it whatever the protocol.
+// A one-way message (Frame.OneWay) is an Exchange of its own: it is the Request, whichever its
+// direction (Request.Type tells), and Response is zero.
 type Exchange struct {
 	Request, Response Frame
 	// Records says how records show the protocol's calls.
@@ -67,6 +73,9 @@ type typedPair interface {
 	fieldsB() Fields
 	messages() (request, response any)
 }
+
+// OneWay says the Exchange is one one-way message, with no response and no latency.
+func (x *Exchange) OneWay() bool { return x.Request.OneWay }
 
 // FieldsA returns the call's protocol fields in schema A, named by Records.A.
 func (x *Exchange) FieldsA() Fields { return x.pair.fieldsA() }
@@ -119,6 +128,9 @@ type conn[M Message, P messagePtr[M]] struct {
 	in   Waiting[M]
 	last pair[M] // the pair an Exchange describes
 	x    Exchange
+	// none is the response of a one-way call as FieldsA and FieldsB see it: a zero message, so
+	// they need not check for nil.
+	none M
 }
 
 func newConn[M Message, P messagePtr[M]](spec *Spec[M], cfg ConnConfig) *conn[M, P] {
@@ -151,6 +163,10 @@ func (c *conn[M, P]) Parse(buf []byte, typ MessageType, ts uint64) Result {
 func (c *conn[M, P]) deliver(typ MessageType) {
 	cnt, ordered := c.cfg.Counts, c.ordered
 	m, ts := &c.in, c.in.TS
+	if f := P(&m.Msg).Frame(); f.OneWay {
+		c.oneWay(f)
+		return
+	}
 	if typ == Request {
 		cnt.Requests++
 		// Held responses older than this request answered requests that were lost.
@@ -220,6 +236,17 @@ func (c *conn[M, P]) pair(req, resp *Waiting[M]) {
 	c.x.Request, c.x.Response = P(&req.Msg).Frame(), P(&resp.Msg).Frame()
 	c.cfg.Sink.Call(req.TS, resp.TS, &c.x)
 	c.last.req, c.last.resp = nil, nil // they point into the queues, which move on
+}
+
+// oneWay emits the one-way message just parsed, c.in with frame f, as a call of its own: it
+// waits for nothing, so it neither takes nor moves a place in the queues.
+func (c *conn[M, P]) oneWay(f Frame) {
+	c.cfg.Counts.OneWay++
+	c.none = *new(M)
+	c.last.req, c.last.resp = &c.in.Msg, &c.none
+	c.x.Request, c.x.Response = f, Frame{}
+	c.cfg.Sink.Call(c.in.TS, c.in.TS, &c.x)
+	c.last.req, c.last.resp = nil, nil
 }
 
 func (c *conn[M, P]) Requests() (int, uint64) {

@@ -50,9 +50,9 @@ type Frame struct {
 	// Success is the protocol's verdict on a response: the call succeeded.
 	Success bool
 	// OneWay marks a message that expects no answer (a publish without acknowledgement, a
-	// delivery, a quiet command): it is a call of its own, with no response and no latency, and
-	// never an unmatched request. (Conn's handling of it comes with the first protocol that
-	// has such messages.)
+	// delivery, a quiet command), in either direction: Conn emits it at once as a call of its
+	// own (Exchange.OneWay), with no response and no latency, counted in MatchCounts.OneWay and
+	// never unmatched. Success is then the message's own verdict (true unless it says error).
 	OneWay bool
 }
 

@@ -33,7 +33,8 @@ type Spec[M Message] struct {
 	// what is meant to be aggregated over (a path without its query, a normalised statement).
 	// They run once per call of the schema configured, and should not allocate. (Schema B of
 	// redis, mysql and pgsql lower-cases the verb with strings.ToLower, one small allocation per
-	// call, as before the verticals.)
+	// call, as before the verticals.) For a one-way call (Frame.OneWay) req is the one-way
+	// message, whatever its direction, and resp a zero M.
 	FieldsA, FieldsB func(req, resp *M) Fields
 	Stream           StreamHints
 }

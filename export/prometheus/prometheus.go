@@ -27,6 +27,7 @@ type callStats struct {
 	protocol, role      string
 	buckets             []uint64 // cumulative when written; per bucket while counting
 	count, errors       uint64
+	oneWay              uint64 // one-way calls, apart: they have no latency
 	sum                 float64
 	reqBytes, respBytes uint64
 }
@@ -54,8 +55,17 @@ func New() *Exporter {
 // Exporter is a live.Sink.
 var _ live.Sink = (*Exporter)(nil)
 
-// Call counts one call.
+// Call counts one call. A one-way call counts in calls_total{outcome="one_way"} and bytes,
+// never in the latency histogram.
 func (e *Exporter) Call(c live.Call) {
+	if c.OneWay {
+		e.mu.Lock()
+		s := e.series(c.Protocol, c.Role)
+		s.oneWay++
+		s.reqBytes += uint64(c.RequestBytes)
+		e.mu.Unlock()
+		return
+	}
 	sec := c.Latency.Seconds()
 	i, _ := slices.BinarySearch(LatencyBuckets, sec)
 	e.mu.Lock()
@@ -135,6 +145,9 @@ func (e *Exporter) WriteTo(w io.Writer) (int64, error) {
 		labels := `protocol="` + s.protocol + `",role="` + s.role + `"`
 		cw.sample("netobserver_l7_calls_total", labels+`,outcome="error"`, strconv.FormatUint(s.errors, 10))
 		cw.sample("netobserver_l7_calls_total", labels+`,outcome="success"`, strconv.FormatUint(s.count-s.errors, 10))
+		if s.oneWay > 0 { // absent for protocols without one-way messages, as before they existed
+			cw.sample("netobserver_l7_calls_total", labels+`,outcome="one_way"`, strconv.FormatUint(s.oneWay, 10))
+		}
 	}
 	cw.header("netobserver_l7_bytes_total", "counter", "Bytes of requests and responses.")
 	for _, s := range calls {

@@ -150,6 +150,9 @@ type l7Key struct {
 	ip     netip.Addr
 	port   uint16
 	fields parser.Fields
+	// oneWay keeps one-way calls, which have no latency, apart from answered ones of the same
+	// fields: their records say one_way and do not dilute the others' latency.
+	oneWay bool
 }
 
 type l7Value struct {
@@ -159,8 +162,13 @@ type l7Value struct {
 	hist                                Histogram
 }
 
-// add counts one call.
+// add counts one call. A one-way call has no latency to count.
 func (v *l7Value) add(c *calls.Call) {
+	if c.OneWay() {
+		v.count++
+		v.reqBytes += uint64(c.Request.Size)
+		return
+	}
 	lat := c.Latency()
 	v.count++
 	v.latency += lat
@@ -275,7 +283,7 @@ func (a *schemaA) AddCall(p *Process, c *calls.Call) {
 	if c.Role == abi.RoleServer {
 		k.port = 0 // all clients of a server aggregate together
 	}
-	k.fields = c.FieldsA()
+	k.fields, k.oneWay = c.FieldsA(), c.OneWay()
 	r := &a.recent[0]
 	if c.Role == abi.RoleServer {
 		r = &a.recent[1]
@@ -399,12 +407,21 @@ func (a *schemaA) FlushL7(unixSeconds uint32) []record.Record {
 		r.Add("p50_latency_ns", strconv.FormatUint(v.hist.Quantile(0.50), 10))
 		r.Add("p90_latency_ns", strconv.FormatUint(v.hist.Quantile(0.90), 10))
 		r.Add("p99_latency_ns", strconv.FormatUint(v.hist.Quantile(0.99), 10))
+		addOneWay(&r, k.oneWay)
 		out = append(out, r)
 	}
 	a.endL7(unixSeconds)
 	a.l7.reset()
 	clear(a.recent[:])
 	return out
+}
+
+// addOneWay marks the record of one-way calls: one_way "1", their latencies 0 for having none.
+// Records of answered calls have no one_way field, as before one-way calls existed.
+func addOneWay(r *record.Record, oneWay bool) {
+	if oneWay {
+		r.Add("one_way", "1")
+	}
 }
 
 // FlushL4 returns the statistics records of the interval.

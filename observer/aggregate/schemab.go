@@ -33,6 +33,7 @@ type bL7Key struct {
 	role   abi.Role
 	remote abi.SockAddr
 	fields parser.Fields
+	oneWay bool // as in l7Key
 }
 
 type bL4Key struct {
@@ -54,7 +55,7 @@ func newSchemaB(b *base, cfg Config) *schemaB {
 }
 
 func (a *schemaB) AddCall(p *Process, c *calls.Call) {
-	k := bL7Key{conn: c.Conn, proto: c.Protocol, role: c.Role, remote: c.Remote, fields: c.FieldsB()}
+	k := bL7Key{conn: c.Conn, proto: c.Protocol, role: c.Role, remote: c.Remote, fields: c.FieldsB(), oneWay: c.OneWay()}
 	v := a.l7.get(k)
 	if v == nil {
 		if !a.admit(p.Group, c.Protocol, c.Role == abi.RoleServer) {
@@ -159,6 +160,7 @@ func (a *schemaB) FlushL7(unixSeconds uint32) []record.Record {
 		r.Add("req_bytes", strconv.FormatUint(v.reqBytes, 10))
 		r.Add("resp_bytes", strconv.FormatUint(v.respBytes, 10))
 		r.Add("tdigest_latency", EncodeSketch(&v.hist))
+		addOneWay(&r, k.oneWay)
 		out = append(out, r)
 	}
 	a.endL7(unixSeconds)

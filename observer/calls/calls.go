@@ -14,7 +14,7 @@ import (
 	"github.com/netobserver/netobserver/parser"
 )
 
-// Call is one request and its response on one connection.
+// Call is one request and its response on one connection, or one one-way message (OneWay).
 type Call struct {
 	Conn     abi.ConnID
 	Protocol abi.Protocol
@@ -30,9 +30,10 @@ type Call struct {
 	parser.Exchange
 }
 
-// Latency is the time from the request's first byte to the response's first byte, in ns.
+// Latency is the time from the request's first byte to the response's first byte, in ns; 0 for
+// a one-way call (OneWay), which has no response.
 func (c *Call) Latency() uint64 {
-	if c.ResponseTS < c.RequestTS {
+	if c.ResponseTS < c.RequestTS || c.OneWay() {
 		return 0
 	}
 	return c.ResponseTS - c.RequestTS

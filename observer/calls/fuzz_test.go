@@ -20,13 +20,20 @@ var fuzzSnippets = map[abi.Protocol][2][]string{
 
 // FuzzTracker plays arbitrary sequences of data events (cut, lost, out of order), closes, polls
 // and expiries through a Tracker: it never panics, no parser panic is contained, and when it
-// closes every message parsed is in a call or counted unmatched.
+// closes every message parsed is in a call or counted unmatched, and every call emitted is a
+// pair or a one-way message.
 func FuzzTracker(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0, 1, 4, 0, 0, 5, 1, 0, 0, 2, 1, 1, 0, 3, 5, 1})
 	f.Add([]byte{0, 0, 1, 0, 0, 0, 2, 0, 4, 4, 1, 0, 1, 4, 1, 0, 5, 0, 6, 0, 1, 4, 2, 0, 5, 1, 7, 0})
 	f.Add([]byte{1, 1, 0, 3, 1, 5, 0, 1, 6, 1, 1, 2, 2, 5, 0})
 	f.Fuzz(func(t *testing.T, ops []byte) {
-		tr := New(Config{MaxConnections: 2, MaxPending: 2, StreamCap: 1 << 16}, Parsers(), func(*Call) {})
+		var emitted, oneWay uint64
+		tr := New(Config{MaxConnections: 2, MaxPending: 2, StreamCap: 1 << 16}, Parsers(), func(c *Call) {
+			emitted++
+			if c.OneWay() {
+				oneWay++
+			}
+		})
 		protos := []abi.Protocol{abi.ProtoHTTP, abi.ProtoRedis, abi.ProtoHTTP}
 		var pos [3][2]uint64
 		ts := uint64(1e9)
@@ -76,14 +83,19 @@ func FuzzTracker(f *testing.F) {
 		}
 		tr.EndBatch(true)
 		tr.Close()
+		var pairs, oneWays uint64
 		for _, p := range []abi.Protocol{abi.ProtoHTTP, abi.ProtoRedis} {
 			c := tr.Counters(p)
+			pairs, oneWays = pairs+c.Calls, oneWays+c.OneWay
 			if c.Panics != 0 {
 				t.Fatalf("%v: %d panics", p, c.Panics)
 			}
 			if c.Requests != c.Calls+c.UnmatchedRequests || c.Responses != c.Calls+c.UnmatchedResponses {
 				t.Fatalf("%v: %+v", p, c)
 			}
+		}
+		if emitted != pairs+oneWays || oneWay != oneWays {
+			t.Fatalf("emitted %d calls (%d one-way), counted %d pairs and %d one-way", emitted, oneWay, pairs, oneWays)
 		}
 		if tr.Connections() != 0 {
 			t.Fatalf("%d connections after Close", tr.Connections())

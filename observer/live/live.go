@@ -15,8 +15,10 @@ type Sink interface {
 
 // Call is one call, as live metrics see it: labels of a bounded set, sizes, latency.
 type Call struct {
-	Protocol, Role              string
-	Success                     bool
+	Protocol, Role string
+	Success        bool
+	// OneWay: a one-way message, with no response and no latency to observe.
+	OneWay                      bool
 	Latency                     time.Duration
 	RequestBytes, ResponseBytes int
 }

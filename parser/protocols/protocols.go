@@ -9,8 +9,10 @@ import (
 	"github.com/netobserver/netobserver/parser/amqp"
 	"github.com/netobserver/netobserver/parser/dns"
 	"github.com/netobserver/netobserver/parser/http"
+	"github.com/netobserver/netobserver/parser/memcached"
 	"github.com/netobserver/netobserver/parser/mqtt"
 	"github.com/netobserver/netobserver/parser/mysql"
+	"github.com/netobserver/netobserver/parser/nats"
 	"github.com/netobserver/netobserver/parser/pgsql"
 	"github.com/netobserver/netobserver/parser/redis"
 )
@@ -19,6 +21,8 @@ import (
 var All = []parser.Protocol{
 	http.Protocol,
 	redis.Protocol,
+	memcached.Protocol,
+	nats.Protocol,
 	mysql.Protocol,
 	pgsql.Protocol,
 	dns.Protocol,

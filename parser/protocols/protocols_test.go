@@ -68,6 +68,81 @@ func TestNewProtocolIsOnePackageAndOneLine(t *testing.T) {
 	assert.Equal(t, []string{"l7_req", "ping", "PING", "", "a", "", "1", "-1", "c", "1", "500", "7", "7"}, get(recs[1], keys...))
 }
 
+// A one-way message, in either direction, is a call of its own: counted apart from pairs and
+// never unmatched, no latency, its own record marked one_way so that it does not dilute the
+// latency of the answered calls with the same fields.
+func TestOneWayCalls(t *testing.T) {
+	all := protocols.All
+	t.Cleanup(func() { protocols.All = all })
+	protocols.All = append(protocols.All, ping.Protocol)
+
+	schemaA := aggregate.New(aggregate.Config{})
+	schemaB := aggregate.New(aggregate.Config{Schema: aggregate.SchemaB, L7Interval: 15, Host: "node-1"})
+	proc := &aggregate.Process{Group: "pid:7", Meta: []record.Field{{Key: "_process_pid_", Value: "7"}}}
+	var oneWay, answered int
+	tr := calls.New(calls.Config{}, calls.Parsers(), func(c *calls.Call) {
+		if c.OneWay() {
+			oneWay++
+			assert.Zero(t, c.Latency())
+			assert.Zero(t, c.Response)
+		} else {
+			answered++
+		}
+		schemaA.AddCall(proc, c)
+		schemaB.AddCall(proc, c)
+	})
+	id := abi.ConnID{FD: 3, TGID: 7, Start: 1}
+	server := abi.SockAddrFrom(netip.MustParseAddrPort("10.0.0.9:7000"))
+	send := func(dir abi.Direction, ts, pos uint64, p string) {
+		tr.Data(&abi.DataEvent{DataAttr: abi.DataAttr{TS: ts, ConnID: id, Addr: server, Protocol: ping.Kernel,
+			Role: abi.RoleClient, Direction: dir, Pos: pos, OrgMsgSize: uint32(len(p)), MsgBufSize: uint32(len(p))},
+			Payload: []byte(p)})
+	}
+	// The client's NOTE sits between two requests; the server's NOTE comes before their answers.
+	send(abi.DirEgress, 1000, 21, "PING a\nNOTE a\nPING b\n")
+	send(abi.DirIngress, 1500, 22, "NOTE zz\nPONG a\nPONG b\n")
+	tr.EndBatch(true)
+	tr.Close()
+	cnt := tr.Counters(ping.Kernel)
+	assert.EqualValues(t, 2, cnt.Calls)
+	assert.EqualValues(t, 2, cnt.OneWay)
+	assert.EqualValues(t, 2, cnt.Requests, "one-way messages are not requests waiting for an answer")
+	assert.EqualValues(t, 2, cnt.Responses)
+	assert.Zero(t, cnt.UnmatchedRequests+cnt.UnmatchedResponses+cnt.Invalid)
+	assert.Equal(t, 2, oneWay)
+	assert.Equal(t, 2, answered)
+
+	get := func(r record.Record, keys ...string) []string {
+		var out []string
+		for _, k := range keys {
+			v, ok := r.Get(k)
+			if !ok {
+				v = "<none>"
+			}
+			out = append(out, v)
+		}
+		return out
+	}
+	recs := schemaA.FlushL7(1700000000)
+	require.Len(t, recs, 4)
+	keys := []string{"word", "success", "total_count", "total_latency_ns", "total_req_bytes", "total_resp_bytes", "p99_latency_ns", "one_way"}
+	// In the order the keys first appeared: the NOTEs were delivered at once, the pairs at their
+	// answers. PONG a and NOTE a have the same fields, yet two records: the NOTE adds no
+	// latency to a's.
+	assert.Equal(t, []string{"a", "1", "1", "0", "7", "0", "0", "1"}, get(recs[0], keys...))
+	assert.Equal(t, []string{"zz", "1", "1", "0", "8", "0", "0", "1"}, get(recs[1], keys...))
+	assert.Equal(t, []string{"a", "1", "1", "500", "7", "7", "503", "<none>"}, get(recs[2], keys...))
+	assert.Equal(t, []string{"b", "1", "1", "500", "7", "7", "503", "<none>"}, get(recs[3], keys...))
+
+	recs = schemaB.FlushL7(1700000000)
+	require.Len(t, recs, 4)
+	keys = []string{"req_type", "req_resource", "count", "latency_ns", "req_bytes", "resp_bytes", "one_way"}
+	assert.Equal(t, []string{"NOTE", "a", "1", "0", "7", "0", "1"}, get(recs[0], keys...))
+	assert.Equal(t, []string{"NOTE", "zz", "1", "0", "8", "0", "1"}, get(recs[1], keys...))
+	assert.Equal(t, []string{"PING", "a", "1", "500", "7", "7", "<none>"}, get(recs[2], keys...))
+	assert.Equal(t, []string{"PING", "b", "1", "500", "7", "7", "<none>"}, get(recs[3], keys...))
+}
+
 // Every protocol registered has its own kernel number, and its name in records is the kernel
 // side's name of it (the protocol filter and /metrics use that one).
 func TestRegistry(t *testing.T) {

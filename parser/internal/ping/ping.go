@@ -1,5 +1,6 @@
 // Package ping is a toy protocol, the worked example of parser/README.md: a client writes
-// "PING <word>\n", the server answers "PONG <word>\n" or "FAIL <word>\n", in any order. A test
+// "PING <word>\n", the server answers "PONG <word>\n" or "FAIL <word>\n", in any order. Either
+// side may write "NOTE <word>\n", which expects no answer: a one-way message. A test
 // registers it (parser/protocols) and follows its calls into records; production does not.
 package ping
 
@@ -22,13 +23,15 @@ type Message struct {
 	Size int
 	// Word is the argument, which pairs an answer with its request.
 	Word string
-	// Success is set on a PONG.
+	// Success is set on a PONG and a NOTE.
 	Success bool
+	// OneWay is set on a NOTE.
+	OneWay bool
 }
 
 // Frame implements parser.Message.
 func (m Message) Frame() parser.Frame {
-	return parser.Frame{Type: m.Type, Size: m.Size, Success: m.Success}
+	return parser.Frame{Type: m.Type, Size: m.Size, Success: m.Success, OneWay: m.OneWay}
 }
 
 // Protocol is ping.
@@ -43,12 +46,24 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	// Answers come in any order: the word pairs them.
 	Matcher: parser.ByID[Message](func(m *Message) uint64 { return hash(m.Word) }),
 	FieldsA: func(req, resp *Message) parser.Fields {
-		return parser.Fields{req.Word, parser.Flag(resp.Success)}
+		return parser.Fields{req.Word, parser.Flag(success(req, resp))}
 	},
 	FieldsB: func(req, resp *Message) parser.Fields {
-		return parser.Fields{"PING", "", req.Word, "", parser.Flag(resp.Success), "-1"}
+		verb := "PING"
+		if req.OneWay {
+			verb = "NOTE"
+		}
+		return parser.Fields{verb, "", req.Word, "", parser.Flag(success(req, resp)), "-1"}
 	},
 })
+
+// success is the outcome of a call: a one-way message's own (resp is zero then).
+func success(req, resp *Message) bool {
+	if req.OneWay {
+		return req.Success
+	}
+	return resp.Success
+}
 
 // Conn is the parsing state of one connection: only the strings' interner.
 type Conn struct{ in *parser.Interner }
@@ -66,7 +81,8 @@ func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *Message) parser.Re
 	case n < 0:
 		return parser.Result{Status: parser.NeedMore}
 	}
-	*msg = Message{Type: typ, Size: n + 1, Word: c.in.Bytes(buf[len(verb):n]), Success: verb == "PONG "}
+	note := verb == "NOTE "
+	*msg = Message{Type: typ, Size: n + 1, Word: c.in.Bytes(buf[len(verb):n]), Success: verb == "PONG " || note, OneWay: note}
 	return parser.Result{Status: parser.Complete, Consumed: n + 1}
 }
 
@@ -84,9 +100,9 @@ func (c *Conn) FindBoundary(buf []byte, typ parser.MessageType) int {
 
 // verbAt returns the verb buf starts with, or, when buf is shorter than one, ok if it may.
 func verbAt(buf []byte, typ parser.MessageType) (string, bool) {
-	verbs := []string{"PING "}
+	verbs := []string{"PING ", "NOTE "}
 	if typ == parser.Response {
-		verbs = []string{"PONG ", "FAIL "}
+		verbs = []string{"PONG ", "FAIL ", "NOTE "}
 	} else if typ != parser.Request {
 		return "", false
 	}
