@@ -40,8 +40,8 @@ type Message struct {
 	Type      parser.MessageType
 	Size      int
 	Truncated bool
-	// Packet is the packet type's name (PUBLISH, SUBACK, …); a delivery is a PUBLISH of the
-	// response stream.
+	// Packet is the packet type's name (PUBLISH, SUBACK, …), DELIVERY for a PUBLISH the server
+	// sends (a delivery to a subscriber).
 	Packet string
 	// Topic is a PUBLISH's topic, or a SUBSCRIBE's or UNSUBSCRIBE's first topic filter, masked
 	// (keymask.Mask).
@@ -211,8 +211,12 @@ func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *Message) parser.Re
 		if msg.QoS > 0 {
 			msg.ID = uint16(body[2+tl])<<8 | uint16(body[3+tl])
 		}
-		// A delivery is answered by the client, which this records as part of it.
+		// A delivery is answered by the client, which this records as part of it. Records name
+		// it DELIVERY, apart from the client's own publishes.
 		msg.OneWay = msg.QoS == 0 || typ == parser.Response
+		if typ == parser.Response {
+			msg.Packet = "DELIVERY"
+		}
 		msg.Success = true
 	case puback, pubrec, pubrel, pubcomp, unsuback:
 		msg.ID = uint16(body[0])<<8 | uint16(body[1])

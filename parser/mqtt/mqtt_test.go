@@ -71,7 +71,7 @@ var samples = []sample{
 	{"publish qos 1", v311, req, pkt(0x32, str("a/b")+"\x00\x07"+"payload"), `PUBLISH 16 "a/b" qos=1 id=7 v=0 code=-1 ok=true oneway=false`},
 	{"publish qos 2 dup retain", v311, req, pkt(0x3d, str("a")+"\x01\x00"), `PUBLISH 7 "a" qos=2 id=256 v=0 code=-1 ok=true oneway=false`},
 	{"publish 5 properties", v5, req, pkt(0x32, str("t")+"\x00\x01\x02\x01\x01"+"x"), `PUBLISH 11 "t" qos=1 id=1 v=5 code=-1 ok=true oneway=false`},
-	{"delivery", v311, resp, pkt(0x32, str("a/b")+"\x00\x09"+"p"), `PUBLISH 10 "a/b" qos=1 id=9 v=0 code=-1 ok=true oneway=true`},
+	{"delivery", v311, resp, pkt(0x32, str("a/b")+"\x00\x09"+"p"), `DELIVERY 10 "a/b" qos=1 id=9 v=0 code=-1 ok=true oneway=true`},
 	{"puback", v311, resp, "\x40\x02\x00\x07", `PUBACK 4 "" qos=0 id=7 v=0 code=0 ok=true oneway=false`},
 	{"puback 5 not authorized", v5, resp, "\x40\x04\x00\x07\x87\x00", `PUBACK 6 "" qos=0 id=7 v=5 code=135 ok=false oneway=false`},
 	{"pubrec", v311, resp, "\x50\x02\x01\x00", `PUBREC 4 "" qos=0 id=256 v=0 code=0 ok=true oneway=false`},
