@@ -17,6 +17,8 @@ packages=(
   sysbench dnsperf apache2-utils
   # re-recording protocol captures from real traffic (parser/dns/testdata/capture.sh)
   strace
+  # MQTT and AMQP: brokers and their clients (kernel tests, accuracy tier, parser captures)
+  mosquitto mosquitto-clients rabbitmq-server amqp-tools
 )
 # `make kernel-matrix` only (scripts/deps.sh --kernel-matrix): qemu, a static busybox for the guests,
 # kmod to resolve the guest kernels' module dependencies, the decompressors of their images.
