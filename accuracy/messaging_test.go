@@ -143,7 +143,7 @@ func (w *world) amqpTools(t *testing.T, port uint16) {
 	var consumed int
 	r := w.observe(t, defaultPages, func() {
 		w.client(t, "amqp-declare-queue", append(via, "-q", "acc.orders")...)
-		cons, consOut := w.startClient(t, "", "amqp-consume", append(via, "-q", "acc.orders", "-c", fmt.Sprint(total), "wc", "-c")...)
+		cons, consOut := w.startClient(t, "", "amqp-consume", append(via, "-q", "acc.orders", "-c", fmt.Sprint(total), "--", "wc", "-c")...)
 		type client struct {
 			cmd *exec.Cmd
 			out *strings.Builder
