@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/netobserver/netobserver/internal/testenv"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -126,6 +127,10 @@ func (w *world) mosquitto(t *testing.T, brokerLog string) {
 	w.checkSides(t, fmt.Sprintf("mosquitto_pub -q 1 ×%d + mosquitto_sub -C %d", publishers, total), total+lines, "-",
 		want, gotC, gotS, attributed(client, "")+" / "+attributed(server, "mosquitto"))
 	w.checkAccounted(t, r, "mqtt", missing(want, gotC)+missing(want, gotS))
+	// /metrics counts the deliveries, both sides, among the one-way messages (with the DISCONNECTs).
+	oneWay := r.counter("one_way_messages_total", "protocol", "mqtt")
+	t.Logf("mqtt: one_way_messages_total %d", oneWay)
+	assert.GreaterOrEqual(t, oneWay, 2*lines)
 }
 
 // amqpTools: amqp-declare-queue, then four amqp-publish -l of 250 lines each at once into the
@@ -183,4 +188,7 @@ func (w *world) amqpTools(t *testing.T, port uint16) {
 	w.checkSides(t, fmt.Sprintf("amqp-publish -l ×%d + amqp-consume -c %d", publishers, total), total+2*consumed, "-",
 		want, gotC, gotS, attributed(client, "")+" / "+attributed(server, "beam.smp"))
 	w.checkAccounted(t, r, "amqp", missing(want, gotC)+missing(want, gotS))
+	oneWay := r.counter("one_way_messages_total", "protocol", "amqp")
+	t.Logf("amqp: one_way_messages_total %d", oneWay)
+	assert.GreaterOrEqual(t, oneWay, 2*(total+2*consumed))
 }
