@@ -192,25 +192,11 @@ func (w *world) amqpTools(t *testing.T, port uint16) {
 	server := calls(r.recs, "amqp", "server", n.ClientV4)
 	t.Logf("amqp records, client side: %v; server side: %v", count(client, key), count(server, key))
 	gotC, gotS := pick(count(client, key)), pick(count(server, key))
-	name := fmt.Sprintf("amqp-publish -l ×%d + amqp-consume -p %d -c %d", publishers, prefetch, total)
-	recordedC, recordedS := 0, 0
-	for _, v := range gotC {
-		recordedC += v
-	}
-	for _, v := range gotS {
-		recordedS += v
-	}
-	w.addRow(row{workload: name, made: total + 2*consumed, serverTruth: "-", client: recordedC, server: recordedS,
-		attribution: attributed(client, "") + " / " + attributed(server, "")})
-	assert.Equal(t, want, gotC, "%s: client side, calls by key (want: the clients' own counts)", name)
-	// KNOWN GAP, not yet understood: nothing RabbitMQ (beam.smp) writes reaches the records of its
-	// side — no deliveries, no -ok replies (its synchronous requests end unmatched, which the
-	// counters show) — while what it reads does. The client side above is exact. The server side
-	// is asserted as it is, so that the day it changes this test says so.
-	wantS := map[string]int{"basic.publish acc.orders": total, "basic.ack ": consumed}
-	assert.Equal(t, wantS, gotS, "%s: server side (known gap: the broker's writes are not recorded)", name)
+	w.checkSides(t, fmt.Sprintf("amqp-publish -l ×%d + amqp-consume -p %d -c %d", publishers, prefetch, total), total+2*consumed, "-",
+		want, gotC, gotS, attributed(client, "")+" / "+attributed(server, ""))
+	w.checkAccounted(t, r, "amqp", missing(want, gotC)+missing(want, gotS))
 	oneWay := r.counter("one_way_messages_total", "protocol", "amqp")
 	t.Logf("amqp: one_way_messages_total %d", oneWay)
-	// Client side: publishes, deliveries, acks; server side: publishes and acks.
-	assert.Equal(t, total+2*consumed+total+consumed, oneWay)
+	// Publishes, deliveries and acks, both sides.
+	assert.Equal(t, 2*(total+2*consumed), oneWay)
 }

@@ -1403,13 +1403,21 @@ static __always_inline int exit_buf(void *ctx, long ret, struct args *a, u32 dir
 	return 0;
 }
 
-/* First segment of an iovec array, for protocol detection. */
-static __always_inline void first_segment(struct work *w, u64 iov, u64 limit)
+/* First non-empty segment of an iovec array (among the first four), for protocol detection.
+ * Erlang's writev (RabbitMQ) starts every call with an empty segment; taking that one left
+ * first_len 0 and the whole call unexported. */
+static __always_inline void first_segment(struct work *w, u64 iov, u64 cnt, u64 limit)
 {
-	struct user_iovec v;
+	struct user_iovec v = {};
+	int i;
 
-	if (bpf_probe_read_user(&v, sizeof(v), (void *)iov))
-		return;
+#pragma unroll
+	for (i = 0; i < 4; i++) {
+		if (i >= cnt || bpf_probe_read_user(&v, sizeof(v), (void *)(iov + i * sizeof(v))))
+			return;
+		if (v.len)
+			break;
+	}
 	w->first = v.base;
 	w->first_len = v.len < limit ? v.len : limit;
 }
@@ -1425,7 +1433,7 @@ static __always_inline int exit_iov(void *ctx, long ret, struct args *a, u32 dir
 		return 0;
 	w->vec = a->p1;
 	w->vec_cnt = a->p2;
-	first_segment(w, a->p1, ret);
+	first_segment(w, a->p1, a->p2, ret);
 	bpf_tail_call(ctx, tmap, TAIL_DATA_MAIN);
 	return 0;
 }
@@ -1442,7 +1450,7 @@ static __always_inline int exit_msg(void *ctx, long ret, struct args *a, u32 dir
 		return 0;
 	w->vec = m.iov;
 	w->vec_cnt = m.iovlen;
-	first_segment(w, m.iov, ret);
+	first_segment(w, m.iov, m.iovlen, ret);
 	if (m.name && m.namelen > 0)
 		w->has_addr = read_user_addr(&w->addr, m.name);
 	bpf_tail_call(ctx, tmap, TAIL_DATA_MAIN);
@@ -1462,7 +1470,7 @@ static __always_inline int exit_mmsg(void *ctx, long ret, struct args *a, u32 di
 	w->vec = a->p1;
 	w->vec_cnt = ret;
 	w->idx = 0;
-	first_segment(w, m.hdr.iov, m.len);
+	first_segment(w, m.hdr.iov, m.hdr.iovlen, m.len);
 	if (m.hdr.name && m.hdr.namelen > 0)
 		w->has_addr = read_user_addr(&w->addr, m.hdr.name);
 	bpf_tail_call(ctx, tmap, TAIL_MMSG_COUNT);
