@@ -107,6 +107,7 @@ clean:
 # every `go test` from then on.
 FUZZ_TARGETS := parser/http:FuzzParse parser/redis:FuzzParse parser/mysql:FuzzParse parser/pgsql:FuzzParse \
 	parser/dns:FuzzParse parser/sqlnorm:FuzzNormalize observer/stream:FuzzBuffer observer/config:FuzzParse
+FUZZ_TARGETS += parser/mqtt:FuzzParse parser/amqp:FuzzParse parser/keymask:FuzzMask
 FUZZTIME_SHORT ?= 15s
 FUZZTIME ?= 2m
 
