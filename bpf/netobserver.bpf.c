@@ -93,8 +93,10 @@ enum work_kind {
 struct work {
 	u64 key;
 	u64 total;     /* bytes moved by the syscall, all messages together */
-	u64 first;     /* first segment: protocol detection */
+	u64 first;     /* first segment: the segment walk starts with it */
 	u64 first_len;
+	u64 head;      /* first non-empty segment of the first two: protocol detection */
+	u64 head_len;
 	struct user_iovec second; /* an iovec call's second segment, if has_second */
 	u64 vec;       /* iovec array (K_IOV) or mmsghdr array (K_MMSG) */
 	u64 iov;       /* iovec array of the message being walked */
@@ -626,6 +628,8 @@ static __always_inline struct work *begin_work(struct args *a, u32 kind, u32 dir
 	w->total = total;
 	w->first = 0;
 	w->first_len = 0;
+	w->head = 0;
+	w->head_len = 0;
 	w->events = 0;
 	w->gathered = 0;
 	w->has_addr = 0;
@@ -750,6 +754,63 @@ static __always_inline bool memcached_start(const u8 *b, u64 len, u16 tail, u32 
 	return false;
 }
 
+/* MQTT's protocol name and level at p: "\0\4MQTT" with 4 (3.1.1) or 5, or "\0\6MQIsdp" with 3. */
+static __always_inline bool mqtt_name(const u8 *p)
+{
+	return p[0] == 0 && ((p[1] == 4 && p[2] == 'M' && p[3] == 'Q' && p[4] == 'T' && p[5] == 'T' &&
+			      (p[6] == 4 || p[6] == 5)) ||
+			     (p[1] == 6 && p[2] == 'M' && p[3] == 'Q' && p[4] == 'I' && p[5] == 's' && p[6] == 'd' &&
+			      p[7] == 'p' && p[8] == 3));
+}
+
+/* An MQTT CONNECT (a client's first packet) at b: its remaining length in one or two bytes, then
+ * the protocol name. */
+static __always_inline bool mqtt_connect(const u8 *b, u64 len)
+{
+	if (len < 12 || b[0] != 0x10)
+		return false;
+	if (!(b[1] & 0x80))
+		return mqtt_name(b + 2);
+	return len >= 13 && !(b[2] & 0x80) && mqtt_name(b + 3);
+}
+
+/* An MQTT CONNACK written alone: 3.1.1 (flags, return code 0..5) or 5 (flags, reason code 0 or an
+ * error, properties of one-byte length filling the packet). */
+static __always_inline bool mqtt_connack(const u8 *b, u64 len)
+{
+	if (len < 4 || len > 129 || b[0] != 0x20 || b[1] != len - 2 || b[2] > 1)
+		return false;
+	return (len == 4 && b[3] <= 5) || (len >= 5 && b[4] == len - 5 && (b[3] == 0 || b[3] >= 0x80));
+}
+
+/* An AMQP 0-9-1 method frame at b whose header fits in len: frame type 1, a known class on a
+ * fitting channel (connection on channel 0, the others on another), a method id of the class's
+ * pattern (10, 11, … 120). Returns its message type, or 0 when it is not one. Methods both sides
+ * send (close, close-ok, flow, cancel, ack, nack) have no type. */
+static __always_inline int amqp_method(const u8 *b, u64 len, u32 *type)
+{
+	u32 size = be32(b + 3);
+	u16 class = ((u16)b[7] << 8) | b[8];
+	u16 chan = ((u16)b[1] << 8) | b[2];
+	u8 m = b[10];
+
+	if (len < 12 || b[0] != 1 || size < 4 || (u64)size + 8 > len || b[9] != 0 || m < 10 || m > 120 ||
+	    m % 10 > 2)
+		return 0;
+	if (class != 10 && class != 20 && class != 40 && class != 50 && class != 60 && class != 85 && class != 90)
+		return 0;
+	if ((class == 10) != (chan == 0))
+		return 0;
+	*type = TypeRequest;
+	if ((class == 10 && (m == 10 || m == 20 || m == 30)) || (class == 60 && (m == 50 || m == 60 || m == 72)) ||
+	    m % 10 == 1)
+		*type = TypeResponse;
+	if ((class == 10 && (m == 50 || m == 51)) || (class == 20 && m >= 20) ||
+	    (class == 60 && (m == 30 || m == 31 || m == 80 || m == 120)))
+		*type = TypeUnknown;
+	return 1;
+}
+
 /* Returns the protocol of a buffer that begins with b (len bytes, b holds min(len,16)), and its
  * message type. tail = its last two bytes; lh/lh_pending = a preceding 4-byte header read;
  * len2 = the value of a preceding 2-byte read (0: none). */
@@ -840,6 +901,24 @@ static __always_inline u32 detect(const u8 *b, u64 len, u16 tail, u32 lh, bool l
 		return ProtoNATS;
 	if (!dgram && memcached_start(b, len, tail, type))
 		return ProtoMemcached;
+	/* MQTT: a client's CONNECT or a server's CONNACK, the first packet of each side. */
+	if (mqtt_connect(b, len)) {
+		*type = TypeRequest;
+		return ProtoMQTT;
+	}
+	if (mqtt_connack(b, len)) {
+		*type = TypeResponse;
+		return ProtoMQTT;
+	}
+	/* AMQP 0-9-1: the client's protocol header, or any method frame (connections that were open
+	 * before the observer started). */
+	if (len == 8 && b[0] == 'A' && b[1] == 'M' && b[2] == 'Q' && b[3] == 'P' && b[4] == 0 && b[5] == 0 &&
+	    b[6] == 9 && b[7] == 1) {
+		*type = TypeRequest;
+		return ProtoAMQP;
+	}
+	if (amqp_method(b, len, type))
+		return ProtoAMQP;
 	return ProtoUnknown;
 }
 
@@ -1101,7 +1180,7 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 	    c->wr_pkts + c->rd_pkts - c->last_wr_pkts - c->last_rd_pkts >= STATS_PKTS_STEP)
 		emit_stats(ctx, c, 0, rb);
 
-	if (w->kind == K_NONE || !c->sampled || !cfg->proto_set || !cfg->proto_mask || !w->first_len)
+	if (w->kind == K_NONE || !c->sampled || !cfg->proto_set || !cfg->proto_mask || !w->head_len)
 		return 0;
 
 	lh_pending = !egress && c->lh_pending;
@@ -1112,18 +1191,18 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 		c->lh_pending = 0;
 		c->len2 = 0;
 		c->byte1_pending = 0;
-		if (w->total == 4 && w->first_len == 4) {
+		if (w->total == 4 && w->head_len == 4) {
 			u32 lh = 0;
-			bpf_probe_read_user(&lh, 4, (void *)w->first);
+			bpf_probe_read_user(&lh, 4, (void *)w->head);
 			c->length_header = lh;
 			c->lh_pending = 1;
-		} else if (w->total == 2 && w->first_len == 2 && c->protocol == ProtoUnknown) {
+		} else if (w->total == 2 && w->head_len == 2 && c->protocol == ProtoUnknown) {
 			u8 l[2] = {};
-			bpf_probe_read_user(l, 2, (void *)w->first);
+			bpf_probe_read_user(l, 2, (void *)w->head);
 			c->len2 = ((u16)l[0] << 8) | l[1];
-		} else if (w->total == 1 && w->first_len == 1 && c->protocol == ProtoUnknown) {
+		} else if (w->total == 1 && w->head_len == 1 && c->protocol == ProtoUnknown) {
 			u8 l = 0;
-			bpf_probe_read_user(&l, 1, (void *)w->first);
+			bpf_probe_read_user(&l, 1, (void *)w->head);
 			if (byte1) {
 				c->len2 = ((u16)c->byte1 << 8) | l;
 			} else {
@@ -1137,12 +1216,12 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 	if (proto == ProtoUnknown || c->role == IsUnknown) {
 		u8 head[16] = {};
 		u16 tail = 0;
-		u64 n = bound_head(w->first_len < 16 ? w->first_len : 16);
+		u64 n = bound_head(w->head_len < 16 ? w->head_len : 16);
 
-		bpf_probe_read_user(head, n, (void *)w->first);
-		if (w->first_len >= 2)
-			bpf_probe_read_user(&tail, 2, (void *)(w->first + w->first_len - 2));
-		proto = detect(head, w->first_len, tail, c->length_header, lh_pending, len2,
+		bpf_probe_read_user(head, n, (void *)w->head);
+		if (w->head_len >= 2)
+			bpf_probe_read_user(&tail, 2, (void *)(w->head + w->head_len - 2));
+		proto = detect(head, w->head_len, tail, c->length_header, lh_pending, len2,
 			       c->sock_type == SOCK_DGRAM, &type);
 		/* DNS over TCP written as two iovecs, the 2-byte length and the message (dig). */
 		if (proto == ProtoUnknown && w->kind == K_IOV && w->first_len == 2 && w->vec_cnt >= 2 &&
@@ -1190,7 +1269,7 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 		if (*body_end <= w->start) {
 			*body_end = 0;
 			scan = true;
-		} else if (w->first_len >= 8 && !bpf_probe_read_user(h, sizeof(h), (void *)w->first) && http_start(h)) {
+		} else if (w->head_len >= 8 && !bpf_probe_read_user(h, sizeof(h), (void *)w->head) && http_start(h)) {
 			*body_end = 0;
 			scan = true;
 		} else {
@@ -1254,8 +1333,8 @@ static __always_inline int http_head_body(void *ctx, void *tmap)
 	if (!s)
 		return 0;
 	w = &s->w;
-	n = bound_scan(w->first_len < HTTP_SCAN_MAX ? w->first_len : HTTP_SCAN_MAX);
-	if (bpf_probe_read_user(s->ev.msg, n, (void *)w->first))
+	n = bound_scan(w->head_len < HTTP_SCAN_MAX ? w->head_len : HTTP_SCAN_MAX);
+	if (bpf_probe_read_user(s->ev.msg, n, (void *)w->head))
 		goto emit;
 	w->copied = n;
 	b = (u8 *)s->ev.msg;
@@ -1415,6 +1494,8 @@ static __always_inline int exit_buf(void *ctx, long ret, struct args *a, u32 dir
 		return 0;
 	w->first = a->p1;
 	w->first_len = ret;
+	w->head = a->p1;
+	w->head_len = ret;
 	if (a->p2) {
 		s32 alen = (s32)a->p3;
 		if (a->func == FuncRecvFrom) {
@@ -1442,6 +1523,14 @@ static __always_inline void first_segments(struct work *w, u64 iov, u64 cnt, u64
 	}
 	w->first = v[0].base;
 	w->first_len = v[0].len < limit ? v[0].len : limit;
+	w->head = w->first;
+	w->head_len = w->first_len;
+	/* Erlang's writev (RabbitMQ) starts every call with an empty segment: detection and the gate
+	 * of data_main look at the next one, the walk still starts at the first. */
+	if (!w->first_len && w->has_second && limit) {
+		w->head = w->second.base;
+		w->head_len = w->second.len < limit ? w->second.len : limit;
+	}
 }
 
 static __always_inline int exit_iov(void *ctx, long ret, struct args *a, u32 dir, void *tmap)

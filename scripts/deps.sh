@@ -25,6 +25,8 @@ packages=(
   kcat
   # memcached and NATS: servers and clients of the captures, the kerneltest and the accuracy tier
   memcached libmemcached-tools nats-server
+  # MQTT and AMQP: brokers and their clients (kernel tests, accuracy tier, parser captures)
+  mosquitto mosquitto-clients rabbitmq-server amqp-tools
 )
 # `make kernel-matrix` only (scripts/deps.sh --kernel-matrix): qemu, a static busybox for the guests,
 # kmod to resolve the guest kernels' module dependencies, the decompressors of their images.

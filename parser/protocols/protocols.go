@@ -6,10 +6,12 @@ package protocols
 import (
 	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/parser"
+	"github.com/netobserver/netobserver/parser/amqp"
 	"github.com/netobserver/netobserver/parser/dns"
 	"github.com/netobserver/netobserver/parser/http"
 	"github.com/netobserver/netobserver/parser/kafka"
 	"github.com/netobserver/netobserver/parser/memcached"
+	"github.com/netobserver/netobserver/parser/mqtt"
 	"github.com/netobserver/netobserver/parser/mysql"
 	"github.com/netobserver/netobserver/parser/nats"
 	"github.com/netobserver/netobserver/parser/pgsql"
@@ -26,6 +28,8 @@ var All = []parser.Protocol{
 	pgsql.Protocol,
 	dns.Protocol,
 	kafka.Protocol,
+	mqtt.Protocol,
+	amqp.Protocol,
 }
 
 // ByKernel returns All keyed by the kernel side's name of each protocol, as data events carry it.
