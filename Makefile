@@ -112,7 +112,9 @@ clean:
 FUZZ_TARGETS := parser/http:FuzzParse parser/redis:FuzzParse parser/mysql:FuzzParse parser/pgsql:FuzzParse \
 	parser/dns:FuzzParse parser/sqlnorm:FuzzNormalize observer/stream:FuzzBuffer observer/config:FuzzParse \
 	container:FuzzContainerdContainer
-FUZZ_TARGETS += parser/mqtt:FuzzParse parser/amqp:FuzzParse parser/keymask:FuzzMask
+FUZZ_TARGETS += parser/kafka:FuzzParse parser/memcached:FuzzParse parser/nats:FuzzParse \
+	parser/mqtt:FuzzParse parser/amqp:FuzzParse parser/keymask:FuzzMask observer/calls:FuzzTracker \
+	container:FuzzCommand
 FUZZTIME_SHORT ?= 15s
 FUZZTIME ?= 2m
 
