@@ -1,11 +1,9 @@
 package protocols_test
 
 import (
-	"net/netip"
 	"testing"
 
 	"github.com/netobserver/netobserver/abi"
-	"github.com/netobserver/netobserver/observer/aggregate"
 	"github.com/netobserver/netobserver/observer/calls"
 	"github.com/netobserver/netobserver/record"
 	"github.com/stretchr/testify/assert"
@@ -16,25 +14,11 @@ import (
 // schemas, and returns the counters and the records.
 func play(t *testing.T, p abi.Protocol, port uint16, reqs, resps string) (calls.Counters, []record.Record, []record.Record) {
 	t.Helper()
-	schemaA := aggregate.New(aggregate.Config{})
-	schemaB := aggregate.New(aggregate.Config{Schema: aggregate.SchemaL4L7, L7Interval: 15, Host: "node-1"})
-	proc := &aggregate.Process{Group: "pid:7", Meta: []record.Field{{Key: "_process_pid_", Value: "7"}}}
-	tr := calls.New(calls.Config{}, calls.Parsers(), func(c *calls.Call) {
-		schemaA.AddCall(proc, c)
-		schemaB.AddCall(proc, c)
-	})
-	id := abi.ConnID{FD: 3, TGID: 7, Start: 1}
-	server := abi.SockAddrFrom(netip.AddrPortFrom(netip.MustParseAddr("10.0.0.9"), port))
-	send := func(dir abi.Direction, ts uint64, p abi.Protocol, s string) {
-		tr.Data(&abi.DataEvent{DataAttr: abi.DataAttr{TS: ts, ConnID: id, Addr: server, Protocol: p,
-			Role: abi.RoleClient, Direction: dir, Pos: uint64(len(s)), OrgMsgSize: uint32(len(s)), MsgBufSize: uint32(len(s))},
-			Payload: []byte(s)})
-	}
-	send(abi.DirEgress, 1000, p, reqs)
-	send(abi.DirIngress, 1500, p, resps)
-	tr.EndBatch(true)
-	tr.Close()
-	return tr.Counters(p), schemaA.FlushL7(1700000000), schemaB.FlushL7(1700000000)
+	pl := newPipeline()
+	pl.data(3, p, port, abi.DirEgress, 1000, uint64(len(reqs)), []byte(reqs))
+	pl.data(3, p, port, abi.DirIngress, 1500, uint64(len(resps)), []byte(resps))
+	a, b := pl.flush()
+	return pl.tr.Counters(p), a, b
 }
 
 func fields(r record.Record, keys ...string) []string {

@@ -2,14 +2,12 @@ package protocols_test
 
 import (
 	"fmt"
-	"net/netip"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/netobserver/netobserver/abi"
-	"github.com/netobserver/netobserver/observer/aggregate"
 	"github.com/netobserver/netobserver/observer/calls"
 	"github.com/netobserver/netobserver/parser"
 	"github.com/netobserver/netobserver/parser/internal/parsertest"
@@ -23,18 +21,10 @@ import (
 // the protocol's counters.
 func replayRecords(t *testing.T, proto abi.Protocol, port uint16, names []string, keysA, keysB []string) (a, b []string, cnt calls.Counters) {
 	t.Helper()
-	schemaA := aggregate.New(aggregate.Config{})
-	schemaB := aggregate.New(aggregate.Config{Schema: aggregate.SchemaL4L7, L7Interval: 15, Host: "node-1"})
-	proc := &aggregate.Process{Group: "pid:7", Meta: []record.Field{{Key: "_process_pid_", Value: "7"}}}
-	tr := calls.New(calls.Config{}, calls.Parsers(), func(c *calls.Call) {
-		schemaA.AddCall(proc, c)
-		schemaB.AddCall(proc, c)
-	})
-	server := abi.SockAddrFrom(netip.AddrPortFrom(netip.MustParseAddr("10.0.0.9"), port))
+	pl := newPipeline()
 	ts := uint64(1000)
 	for i, name := range names {
 		cp := parsertest.Load(t, name)
-		id := abi.ConnID{FD: int32(3 + i), TGID: 7, Start: uint64(1 + i)}
 		var pos [2]uint64
 		for _, r := range cp.Reads {
 			dir, d := abi.DirEgress, 0
@@ -43,13 +33,11 @@ func replayRecords(t *testing.T, proto abi.Protocol, port uint16, names []string
 			}
 			pos[d] += uint64(len(r.Data))
 			ts += 1000
-			tr.Data(&abi.DataEvent{DataAttr: abi.DataAttr{TS: ts, ConnID: id, Addr: server, Protocol: proto,
-				Role: abi.RoleClient, Direction: dir, Pos: pos[d], OrgMsgSize: uint32(len(r.Data)), MsgBufSize: uint32(len(r.Data))},
-				Payload: r.Data})
+			pl.data(int32(3+i), proto, port, dir, ts, pos[d], r.Data)
 		}
-		tr.EndBatch(true)
+		pl.tr.EndBatch(true)
 	}
-	tr.Close()
+	recsA, recsB := pl.flush()
 	render := func(recs []record.Record, keys []string) []string {
 		var out []string
 		for _, r := range recs {
@@ -63,7 +51,7 @@ func replayRecords(t *testing.T, proto abi.Protocol, port uint16, names []string
 		sort.Strings(out)
 		return out
 	}
-	return render(schemaA.FlushL7(1700000000), keysA), render(schemaB.FlushL7(1700000000), keysB), tr.Counters(proto)
+	return render(recsA, keysA), render(recsB, keysB), pl.tr.Counters(proto)
 }
 
 // TestMQTTRecords: mosquitto_pub's publishes (pub-1…5 of parser/mqtt/testdata) become records of

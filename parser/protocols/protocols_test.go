@@ -1,11 +1,9 @@
 package protocols_test
 
 import (
-	"net/netip"
 	"testing"
 
 	"github.com/netobserver/netobserver/abi"
-	"github.com/netobserver/netobserver/observer/aggregate"
 	"github.com/netobserver/netobserver/observer/calls"
 	"github.com/netobserver/netobserver/parser/internal/ping"
 	"github.com/netobserver/netobserver/parser/protocols"
@@ -23,25 +21,11 @@ func TestNewProtocolIsOnePackageAndOneLine(t *testing.T) {
 	protocols.All = append(protocols.All, ping.Protocol) // the one registry line
 
 	// One client connection: two requests in one write, answered out of order in one read.
-	schemaA := aggregate.New(aggregate.Config{})
-	schemaB := aggregate.New(aggregate.Config{Schema: aggregate.SchemaL4L7, L7Interval: 15, Host: "node-1"})
-	proc := &aggregate.Process{Group: "pid:7", Meta: []record.Field{{Key: "_process_pid_", Value: "7"}}}
-	tr := calls.New(calls.Config{}, calls.Parsers(), func(c *calls.Call) {
-		schemaA.AddCall(proc, c)
-		schemaB.AddCall(proc, c)
-	})
-	id := abi.ConnID{FD: 3, TGID: 7, Start: 1}
-	server := abi.SockAddrFrom(netip.MustParseAddrPort("10.0.0.9:7000"))
-	send := func(dir abi.Direction, ts, pos uint64, p string) {
-		tr.Data(&abi.DataEvent{DataAttr: abi.DataAttr{TS: ts, ConnID: id, Addr: server, Protocol: ping.Kernel,
-			Role: abi.RoleClient, Direction: dir, Pos: pos, OrgMsgSize: uint32(len(p)), MsgBufSize: uint32(len(p))},
-			Payload: []byte(p)})
-	}
-	send(abi.DirEgress, 1000, 14, "PING a\nPING b\n")
-	send(abi.DirIngress, 1500, 14, "FAIL b\nPONG a\n")
-	tr.EndBatch(true)
-	tr.Close()
-	cnt := tr.Counters(ping.Kernel)
+	pl := newPipeline()
+	pl.data(3, ping.Kernel, 7000, abi.DirEgress, 1000, 14, []byte("PING a\nPING b\n"))
+	pl.data(3, ping.Kernel, 7000, abi.DirIngress, 1500, 14, []byte("FAIL b\nPONG a\n"))
+	recsA, recsB := pl.flush()
+	cnt := pl.tr.Counters(ping.Kernel)
 	assert.EqualValues(t, 2, cnt.Calls)
 	assert.Zero(t, cnt.UnmatchedRequests+cnt.UnmatchedResponses+cnt.Invalid)
 
@@ -53,7 +37,7 @@ func TestNewProtocolIsOnePackageAndOneLine(t *testing.T) {
 		}
 		return out
 	}
-	recs := schemaA.FlushL7(1700000000)
+	recs := recsA
 	require.Len(t, recs, 2)
 	keys := []string{"type", "protocol", "word", "success", "role", "remote_info", "total_count", "total_latency_ns", "total_req_bytes", "total_resp_bytes"}
 	info := `{"remote_ip":"10.0.0.9","remote_port":"7000","remote_type":"server"}` + "\n"
@@ -61,7 +45,7 @@ func TestNewProtocolIsOnePackageAndOneLine(t *testing.T) {
 	assert.Equal(t, []string{"protocols", "ping", "b", "0", "client", info, "1", "500", "7", "7"}, get(recs[0], keys...))
 	assert.Equal(t, []string{"protocols", "ping", "a", "1", "client", info, "1", "500", "7", "7"}, get(recs[1], keys...))
 
-	recs = schemaB.FlushL7(1700000000)
+	recs = recsB
 	require.Len(t, recs, 2)
 	keys = []string{"type", "protocol", "req_type", "req_domain", "req_resource", "version", "resp_status", "resp_code", "role", "count", "latency_ns", "req_bytes", "resp_bytes"}
 	assert.Equal(t, []string{"l7_req", "ping", "PING", "", "b", "", "0", "-1", "c", "1", "500", "7", "7"}, get(recs[0], keys...))
@@ -76,11 +60,9 @@ func TestOneWayCalls(t *testing.T) {
 	t.Cleanup(func() { protocols.All = all })
 	protocols.All = append(protocols.All, ping.Protocol)
 
-	schemaA := aggregate.New(aggregate.Config{})
-	schemaB := aggregate.New(aggregate.Config{Schema: aggregate.SchemaL4L7, L7Interval: 15, Host: "node-1"})
-	proc := &aggregate.Process{Group: "pid:7", Meta: []record.Field{{Key: "_process_pid_", Value: "7"}}}
+	pl := newPipeline()
 	var oneWay, answered int
-	tr := calls.New(calls.Config{}, calls.Parsers(), func(c *calls.Call) {
+	pl.onCall = func(c *calls.Call) {
 		if c.OneWay() {
 			oneWay++
 			assert.Zero(t, c.Latency())
@@ -88,22 +70,12 @@ func TestOneWayCalls(t *testing.T) {
 		} else {
 			answered++
 		}
-		schemaA.AddCall(proc, c)
-		schemaB.AddCall(proc, c)
-	})
-	id := abi.ConnID{FD: 3, TGID: 7, Start: 1}
-	server := abi.SockAddrFrom(netip.MustParseAddrPort("10.0.0.9:7000"))
-	send := func(dir abi.Direction, ts, pos uint64, p string) {
-		tr.Data(&abi.DataEvent{DataAttr: abi.DataAttr{TS: ts, ConnID: id, Addr: server, Protocol: ping.Kernel,
-			Role: abi.RoleClient, Direction: dir, Pos: pos, OrgMsgSize: uint32(len(p)), MsgBufSize: uint32(len(p))},
-			Payload: []byte(p)})
 	}
 	// The client's NOTE sits between two requests; the server's NOTE comes before their answers.
-	send(abi.DirEgress, 1000, 21, "PING a\nNOTE a\nPING b\n")
-	send(abi.DirIngress, 1500, 22, "NOTE zz\nPONG a\nPONG b\n")
-	tr.EndBatch(true)
-	tr.Close()
-	cnt := tr.Counters(ping.Kernel)
+	pl.data(3, ping.Kernel, 7000, abi.DirEgress, 1000, 21, []byte("PING a\nNOTE a\nPING b\n"))
+	pl.data(3, ping.Kernel, 7000, abi.DirIngress, 1500, 22, []byte("NOTE zz\nPONG a\nPONG b\n"))
+	recsA, recsB := pl.flush()
+	cnt := pl.tr.Counters(ping.Kernel)
 	assert.EqualValues(t, 2, cnt.Calls)
 	assert.EqualValues(t, 2, cnt.OneWay)
 	assert.EqualValues(t, 2, cnt.Requests, "one-way messages are not requests waiting for an answer")
@@ -123,7 +95,7 @@ func TestOneWayCalls(t *testing.T) {
 		}
 		return out
 	}
-	recs := schemaA.FlushL7(1700000000)
+	recs := recsA
 	require.Len(t, recs, 4)
 	keys := []string{"word", "success", "total_count", "total_latency_ns", "total_req_bytes", "total_resp_bytes", "p99_latency_ns", "one_way"}
 	// In the order the keys first appeared: the NOTEs were delivered at once, the pairs at their
@@ -134,7 +106,7 @@ func TestOneWayCalls(t *testing.T) {
 	assert.Equal(t, []string{"a", "1", "1", "500", "7", "7", "503", "<none>"}, get(recs[2], keys...))
 	assert.Equal(t, []string{"b", "1", "1", "500", "7", "7", "503", "<none>"}, get(recs[3], keys...))
 
-	recs = schemaB.FlushL7(1700000000)
+	recs = recsB
 	require.Len(t, recs, 4)
 	keys = []string{"req_type", "req_resource", "count", "latency_ns", "req_bytes", "resp_bytes", "one_way"}
 	assert.Equal(t, []string{"NOTE", "a", "1", "0", "7", "0", "1"}, get(recs[0], keys...))
