@@ -4,26 +4,14 @@
 # tools/captureproxy. See README.md. Needs rabbitmq-server and amqp-tools (scripts/deps.sh).
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-module=$(cd "$here/../../.." && pwd)
-out=$here/captures
+. "$(dirname "$0")/../../../tools/captureproxy/lib.sh"
 port=${AMQP_PORT:-28690}    # rabbitmq
 proxy=${PROXY_PORT:-28694}  # the recording proxy, which clients talk to
-
-tmp=$(mktemp -d)
 . "$here/rabbitmq.sh"
-cleanup() {
+before_cleanup() {
   [ -n "${rec:-}" ] && kill "$rec" 2>/dev/null || true
   stop_rabbitmq
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
 }
-trap cleanup EXIT
-mkdir -p "$out"
-rm -f "$out"/*
-
-listening() { [ -n "$(ss -Hltn "sport = :$1")" ]; }
-await() { for _ in $(seq 50); do listening "$1" && return; sleep 0.1; done; echo "port $1 not up" >&2; exit 1; }
 
 (cd "$module" && go build -o "$tmp/captureproxy" ./tools/captureproxy)
 start_rabbitmq "$tmp/rabbitmq" "$port"

@@ -5,25 +5,9 @@
 # Run from anywhere inside the module; needs memcached, libmemcached-tools, python3.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-module=$(cd "$here/../../.." && pwd)
-out=$here/captures
+. "$(dirname "$0")/../../../tools/captureproxy/lib.sh"
 port=${MEMCACHED_PORT:-28610}  # memcached
 proxy=${PROXY_PORT:-28612}     # the recording proxy, which clients talk to
-
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-mkdir -p "$out"
-rm -f "$out"/*
-
-listening() { [ -n "$(ss -Hltn "sport = :$1")" ]; }
-await() { for _ in $(seq 50); do listening "$1" && return; sleep 0.1; done; echo "port $1 not up" >&2; exit 1; }
 
 memcached -l 127.0.0.1 -p "$port" -U 0 -u nobody &
 pids+=($!)

@@ -4,25 +4,9 @@
 # Needs mosquitto and mosquitto-clients (scripts/deps.sh).
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-module=$(cd "$here/../../.." && pwd)
-out=$here/captures
+. "$(dirname "$0")/../../../tools/captureproxy/lib.sh"
 port=${MQTT_PORT:-28590}    # mosquitto
 proxy=${PROXY_PORT:-28591}  # the recording proxy, which clients talk to
-
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-mkdir -p "$out"
-rm -f "$out"/*
-
-listening() { [ -n "$(ss -Hltn "sport = :$1")" ]; }
-await() { for _ in $(seq 50); do listening "$1" && return; sleep 0.1; done; echo "port $1 not up" >&2; exit 1; }
 
 # Anonymous clients may use sensors/# and devices/#, and only read denied/#: publishing there is
 # refused, and so is subscribing to forbidden/#.

@@ -4,25 +4,9 @@
 # captured by tools/captureproxy. See README.md. Needs nats-server, Go and the module proxy.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-module=$(cd "$here/../../.." && pwd)
-out=$here/captures
+. "$(dirname "$0")/../../../tools/captureproxy/lib.sh"
 port=${NATS_PORT:-28620}     # nats-server
 proxy=${PROXY_PORT:-28622}   # the recording proxy, which clients talk to
-
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-mkdir -p "$out"
-rm -f "$out"/*
-
-listening() { [ -n "$(ss -Hltn "sport = :$1")" ]; }
-await() { for _ in $(seq 50); do listening "$1" && return; sleep 0.1; done; echo "port $1 not up" >&2; exit 1; }
 
 nats-server -a 127.0.0.1 -p "$port" &
 pids+=($!)
