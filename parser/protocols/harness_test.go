@@ -49,3 +49,16 @@ func (p *pipeline) flush() (a, b []record.Record) {
 	p.tr.Close()
 	return p.a.FlushL7(1700000000), p.b.FlushL7(1700000000)
 }
+
+// fields are the values of keys in r, "<none>" for a key r lacks.
+func fields(r record.Record, keys ...string) []string {
+	var out []string
+	for _, k := range keys {
+		v, ok := r.Get(k)
+		if !ok {
+			v = "<none>"
+		}
+		out = append(out, v)
+	}
+	return out
+}

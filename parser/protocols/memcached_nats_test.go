@@ -21,18 +21,6 @@ func play(t *testing.T, p abi.Protocol, port uint16, reqs, resps string) (calls.
 	return pl.tr.Counters(p), a, b
 }
 
-func fields(r record.Record, keys ...string) []string {
-	var out []string
-	for _, k := range keys {
-		v, ok := r.Get(k)
-		if !ok {
-			v = "<none>"
-		}
-		out = append(out, v)
-	}
-	return out
-}
-
 // memcached: a hit, a miss, a noreply set (one-way), a quiet mg whose hit comes back (two
 // one-way messages) and mn.
 func TestMemcachedRecords(t *testing.T) {
