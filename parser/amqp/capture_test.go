@@ -24,7 +24,7 @@ func line(s step) string {
 // captured lists, per capture, the steps of the request stream and of the response stream, as
 // line writes them. capture.sh says what each capture is; the counts were checked by hand
 // against the clients' (amqp-publish's two lines and one 300 KB body, amqp-consume -c 3 and -c 2).
-var captured = map[string][2][]string{
+var captured = parsertest.CaptureLines{
 	"consume-1": {
 		{
 			"ignored 8",
@@ -241,37 +241,8 @@ var captured = map[string][2][]string{
 }
 
 func TestCaptures(t *testing.T) {
-	cps := parsertest.LoadAll(t, filepath.Join("testdata", "captures"))
-	if len(cps) != len(captured) {
-		t.Fatalf("%d captures, want %d", len(cps), len(captured))
-	}
-	for _, cp := range cps {
-		t.Run(cp.Name, func(t *testing.T) {
-			want, ok := captured[cp.Name]
-			if !ok {
-				t.Fatalf("no expectation")
-			}
-			check := func(mode string, steps [2][]step) {
-				t.Helper()
-				for d := range steps {
-					var got []string
-					sum := 0
-					for _, s := range steps[d] {
-						got = append(got, line(s))
-						sum += s.Consumed
-					}
-					if fmt.Sprint(got) != fmt.Sprint(want[d]) {
-						t.Errorf("%s %v:\n got  %q\n want %q", mode, parser.MessageType(d+1), got, want[d])
-					}
-					if sum != len(cp.Streams[d]) {
-						t.Errorf("%s %v: consumed %d bytes of %d", mode, parser.MessageType(d+1), sum, len(cp.Streams[d]))
-					}
-				}
-			}
-			d := parsertest.NewDriver(t, NewConn(parser.NewInterner(100))).Play(cp.Reads)
-			check("replay", [2][]step{d.Steps(parser.Request), d.Steps(parser.Response)})
-		})
-	}
+	newParser := func() parser.Parser[Message] { return NewConn(parser.NewInterner(100)) }
+	parsertest.CheckCaptureLines(t, filepath.Join("testdata", "captures"), newParser, line, captured, false)
 }
 
 // TestCapturesSegmented replays every capture in reads of a few bytes.

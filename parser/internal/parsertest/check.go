@@ -257,3 +257,50 @@ func untruncated[M any](m M) M {
 	}
 	return m
 }
+
+// CaptureLines are, per capture of a directory, the parse steps of its request stream and of its
+// response stream, each written as one line by the protocol's test.
+type CaptureLines map[string][2][]string
+
+// CheckCaptureLines plays every capture in dir through a new parser the way the observer does
+// (read by read, both directions interleaved) and, when whole is set, each stream again in one
+// piece; each time the steps, written by line, must be want's for that capture and must consume
+// the stream exactly.
+func CheckCaptureLines[M Message](t *testing.T, dir string, newConn func() parser.Parser[M], line func(Step[M]) string, want CaptureLines, whole bool) {
+	cps := LoadAll(t, dir)
+	if len(cps) != len(want) {
+		t.Fatalf("%d captures, want %d", len(cps), len(want))
+	}
+	for _, cp := range cps {
+		t.Run(cp.Name, func(t *testing.T) {
+			lines, ok := want[cp.Name]
+			if !ok {
+				t.Fatalf("no expectation")
+			}
+			check := func(mode string, steps [2][]Step[M]) {
+				t.Helper()
+				for d := range steps {
+					var got []string
+					sum := 0
+					for _, s := range steps[d] {
+						got = append(got, line(s))
+						sum += s.Consumed
+					}
+					if fmt.Sprint(got) != fmt.Sprint(lines[d]) {
+						t.Errorf("%s %v:\n got  %q\n want %q", mode, both[d], got, lines[d])
+					}
+					if sum != len(cp.Streams[d]) {
+						t.Errorf("%s %v: consumed %d bytes of %d", mode, both[d], sum, len(cp.Streams[d]))
+					}
+				}
+			}
+			d := NewDriver(t, newConn()).Play(cp.Reads)
+			check("replay", [2][]Step[M]{d.Steps(parser.Request), d.Steps(parser.Response)})
+			if whole {
+				c := newConn()
+				reqs := ParseAll(c, cp.Stream(parser.Request), parser.Request)
+				check("whole", [2][]Step[M]{reqs, ParseAll(c, cp.Stream(parser.Response), parser.Response)})
+			}
+		})
+	}
+}
