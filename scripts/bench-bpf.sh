@@ -85,7 +85,7 @@ for _ in $(seq 50); do ip netns exec "$cli" curl -s -o /dev/null "http://$srv_ip
 ip netns exec "$cli" curl -sf -o /dev/null "http://$srv_ip:8080/" || { echo "bench-bpf: nginx did not start" >&2; exit 1; }
 
 # --- the observer (scripts/bench-observer.sh's pipeline) and the empty program --------------------
-cat >"$work/pipeline.yaml" <<CONF
+bench_pipeline "$work/pipeline.yaml" "$records" "$port"
 enable: true
 inputs:
   - Type: observer_ilogtail_network_v1

@@ -40,3 +40,28 @@ cpu_ns_of() {
   [ -n "${1:-}" ] && [ -d "/proc/$1/task" ] || { echo 0; return; }
   cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ns += $1} END {printf "%.9f\n", ns / 1e9}'
 }
+
+# bench_pipeline FILE RECORDS PORT: the benchmarks' pipeline file — records as JSON lines to
+# RECORDS every 5 s (one 64 MiB file), metrics on 127.0.0.1:PORT.
+bench_pipeline() {
+  cat >"$1" <<CONF
+enable: true
+inputs:
+  - Type: observer_ilogtail_network_v1
+    Common:
+      FlushOutL4Interval: 5
+      FlushOutL7Interval: 5
+    EBPF:
+      Enabled: true
+processors:
+  - Type: processor_default
+flushers:
+  - Type: flusher_jsonl
+    Path: $2
+    MaxSize: 67108864
+    MaxRolls: 1
+  - Type: flusher_prometheus_exporter
+    Listen: 127.0.0.1:$3
+    Path: /metrics
+CONF
+}

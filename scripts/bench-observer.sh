@@ -143,7 +143,7 @@ ip netns exec "$cli" redis-cli -h "$srv_ip" ping >/dev/null || { echo "bench: re
 dd if=/dev/zero of="$iofile" bs="$dd_bs" count="$dd_count" status=none
 
 # --- the observer --------------------------------------------------------------------------------
-cat >"$work/pipeline.yaml" <<CONF
+bench_pipeline "$work/pipeline.yaml" "$records" "$port"
 enable: true
 inputs:
   - Type: observer_ilogtail_network_v1
