@@ -86,25 +86,6 @@ ip netns exec "$cli" curl -sf -o /dev/null "http://$srv_ip:8080/" || { echo "ben
 
 # --- the observer (scripts/bench-observer.sh's pipeline) and the empty program --------------------
 bench_pipeline "$work/pipeline.yaml" "$records" "$port"
-enable: true
-inputs:
-  - Type: observer_ilogtail_network_v1
-    Common:
-      FlushOutL4Interval: 5
-      FlushOutL7Interval: 5
-    EBPF:
-      Enabled: true
-processors:
-  - Type: processor_default
-flushers:
-  - Type: flusher_jsonl
-    Path: $records
-    MaxSize: 67108864
-    MaxRolls: 1
-  - Type: flusher_prometheus_exporter
-    Listen: 127.0.0.1:$port
-    Path: /metrics
-CONF
 "$netobserver" --config "$work/pipeline.yaml" --libebpf "$so" >/dev/null 2>"$work/observer.log" &
 obs=$!
 for _ in $(seq 300); do

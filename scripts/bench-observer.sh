@@ -144,25 +144,6 @@ dd if=/dev/zero of="$iofile" bs="$dd_bs" count="$dd_count" status=none
 
 # --- the observer --------------------------------------------------------------------------------
 bench_pipeline "$work/pipeline.yaml" "$records" "$port"
-enable: true
-inputs:
-  - Type: observer_ilogtail_network_v1
-    Common:
-      FlushOutL4Interval: 5
-      FlushOutL7Interval: 5
-    EBPF:
-      Enabled: true
-processors:
-  - Type: processor_default
-flushers:
-  - Type: flusher_jsonl
-    Path: $records
-    MaxSize: 67108864
-    MaxRolls: 1
-  - Type: flusher_prometheus_exporter
-    Listen: 127.0.0.1:$port
-    Path: /metrics
-CONF
 start_observer() {
   "$netobserver" --config "$work/pipeline.yaml" --libebpf "$so" >/dev/null 2>"$work/observer.log" &
   obs=$!
