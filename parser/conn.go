@@ -115,8 +115,9 @@ type conn[M Message, P messagePtr[M]] struct {
 	cfg    ConnConfig
 	parser Parser[M]
 	namer  Namer[M] // the parser, when it names addresses and names are wanted
-	// ordered is Matcher.Ordered, asked once.
-	ordered bool
+	// ordered is Matcher.Ordered, asked once; inOrder says the Matcher is InOrder, whose
+	// Match is then called directly.
+	ordered, inOrder bool
 	// requests wait for their responses; early responses for requests not seen yet (polled from
 	// another CPU later, or lost).
 	requests, early []Waiting[M]
@@ -135,6 +136,7 @@ type conn[M Message, P messagePtr[M]] struct {
 
 func newConn[M Message, P messagePtr[M]](spec *Spec[M], cfg ConnConfig) *conn[M, P] {
 	c := &conn[M, P]{spec: spec, cfg: cfg, parser: spec.NewParser(cfg.Strings), ordered: spec.Matcher.Ordered()}
+	_, c.inOrder = spec.Matcher.(InOrder[M])
 	if n, ok := c.parser.(Namer[M]); ok && cfg.Names {
 		c.namer = n
 	}
@@ -163,8 +165,9 @@ func (c *conn[M, P]) Parse(buf []byte, typ MessageType, ts uint64) Result {
 func (c *conn[M, P]) deliver(typ MessageType) {
 	cnt, ordered := c.cfg.Counts, c.ordered
 	m, ts := &c.in, c.in.TS
-	if f := P(&m.Msg).Frame(); f.OneWay {
-		c.oneWay(f)
+	m.frame = P(&m.Msg).Frame()
+	if m.frame.OneWay {
+		c.oneWay(m.frame)
 		return
 	}
 	if typ == Request {
@@ -174,7 +177,7 @@ func (c *conn[M, P]) deliver(typ MessageType) {
 			c.early = remove(c.early, 0)
 			cnt.UnmatchedResponses++
 		}
-		if i := c.spec.Matcher.Match(c.early, m, true); i >= 0 {
+		if i := c.match(c.early, m, true); i >= 0 {
 			c.pair(m, &c.early[i])
 			c.early = remove(c.early, i)
 			return
@@ -193,7 +196,7 @@ func (c *conn[M, P]) deliver(typ MessageType) {
 			c.dropAnswered(ts)
 		}
 	}
-	if i := c.spec.Matcher.Match(c.requests, m, false); i >= 0 {
+	if i := c.match(c.requests, m, false); i >= 0 {
 		c.pair(&c.requests[i], m)
 		c.requests = remove(c.requests, i)
 		return
@@ -205,6 +208,14 @@ func (c *conn[M, P]) deliver(typ MessageType) {
 		cnt.UnmatchedResponses++
 	}
 	c.early = append(c.early, *m)
+}
+
+// match is the Matcher's Match.
+func (c *conn[M, P]) match(others []Waiting[M], m *Waiting[M], isRequest bool) int {
+	if c.inOrder {
+		return matchInOrder(others, m, isRequest)
+	}
+	return c.spec.Matcher.Match(others, m, isRequest)
 }
 
 // dropAnswered gives up, after response bytes were lost, the waiting requests whose answers they
@@ -233,7 +244,7 @@ func (c *conn[M, P]) dropAnswered(ts uint64) {
 func (c *conn[M, P]) pair(req, resp *Waiting[M]) {
 	c.cfg.Counts.Calls++
 	c.last.req, c.last.resp = &req.Msg, &resp.Msg
-	c.x.Request, c.x.Response = P(&req.Msg).Frame(), P(&resp.Msg).Frame()
+	c.x.Request, c.x.Response = req.frame, resp.frame
 	c.cfg.Sink.Call(req.TS, resp.TS, &c.x)
 	c.last.req, c.last.resp = nil, nil // they point into the queues, which move on
 }
