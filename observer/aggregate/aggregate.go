@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"unsafe"
 
 	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/container"
@@ -155,6 +156,28 @@ type protocolsKey struct {
 	oneWay bool
 }
 
+// same is a == *b, made cheaper for the comparison of every call with the last key counted:
+// the call's strings are mostly the very strings of that key (the parsers' strings are
+// interned, a process's Group is one string), and those need no byte comparison.
+func (a *protocolsKey) same(b *protocolsKey) bool {
+	return a.proto == b.proto && a.role == b.role && a.port == b.port && a.oneWay == b.oneWay && a.ip == b.ip &&
+		sameString(a.group, b.group) && sameFields(&a.fields, &b.fields)
+}
+
+func sameFields(a, b *parser.Fields) bool {
+	for i := range a {
+		if !sameString(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameString is a == b without looking at the bytes of two strings that share them.
+func sameString(a, b string) bool {
+	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
+}
+
 type l7Value struct {
 	proc                                *Process
 	rec                                 *parser.Records
@@ -288,7 +311,7 @@ func (a *protocolsSchema) AddCall(p *Process, c *calls.Call) {
 	if c.Role == abi.RoleServer {
 		r = &a.recent[1]
 	}
-	if r.value != nil && r.key == k {
+	if r.value != nil && r.key.same(&k) {
 		r.value.add(c)
 		return
 	}
