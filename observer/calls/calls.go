@@ -595,13 +595,15 @@ func (t *Tracker) next(c *conn, h *[2]head, final bool) (int, bool) {
 	if final {
 		return i, true
 	}
-	if n, oldest := c.l7.Requests(); i == rq && n >= t.cfg.MaxPending {
-		switch {
-		case h[rs].ready():
-			i = rs
-		case t.now < oldest || t.now-oldest < t.cfg.HoldTimeout:
-			if !crowded(c.streams[rq]) {
-				return 0, false
+	if i == rq {
+		if n, oldest := c.l7.Requests(); n >= t.cfg.MaxPending {
+			switch {
+			case h[rs].ready():
+				i = rs
+			case t.now < oldest || t.now-oldest < t.cfg.HoldTimeout:
+				if !crowded(c.streams[rq]) {
+					return 0, false
+				}
 			}
 		}
 	}
