@@ -90,15 +90,15 @@ func (x *Exchange) Messages() (request, response any) { return x.pair.messages()
 
 // Pair returns the Exchange of req and resp of protocol p, whose messages are M: for tests and
 // tools that make calls without a connection.
-func Pair[M Message, P messagePtr[M]](p Protocol, req, resp M) Exchange {
+func Pair[M any, P messagePtr[M]](p Protocol, req, resp M) Exchange {
 	spec := &p.(*protocol[M, P]).spec
 	pr := &pair[M]{spec: spec, req: &req, resp: &resp}
-	return Exchange{Request: req.Frame(), Response: resp.Frame(), Records: &spec.Records, pair: pr}
+	return Exchange{Request: P(&req).Frame(), Response: P(&resp).Frame(), Records: &spec.Records, pair: pr}
 }
 
 // pair is the request and response of an Exchange, typed. A Conn's pair points into its queues,
 // which stay put while the Sink hears the Exchange: no message is copied to describe a call.
-type pair[M Message] struct {
+type pair[M any] struct {
 	spec      *Spec[M]
 	req, resp *M
 }
@@ -110,7 +110,7 @@ func (p *pair[M]) messages() (any, any) { return p.req, p.resp }
 // conn is the Conn of a protocol whose messages are M. P is *M: the Frame of a message is read
 // through a pointer, not by copying the message to call its method through the generic
 // dictionary (a measurable cost per call).
-type conn[M Message, P messagePtr[M]] struct {
+type conn[M any, P messagePtr[M]] struct {
 	spec   *Spec[M]
 	cfg    ConnConfig
 	parser Parser[M]
@@ -134,7 +134,7 @@ type conn[M Message, P messagePtr[M]] struct {
 	none M
 }
 
-func newConn[M Message, P messagePtr[M]](spec *Spec[M], cfg ConnConfig) *conn[M, P] {
+func newConn[M any, P messagePtr[M]](spec *Spec[M], cfg ConnConfig) *conn[M, P] {
 	c := &conn[M, P]{spec: spec, cfg: cfg, parser: spec.NewParser(cfg.Strings), ordered: spec.Matcher.Ordered()}
 	_, c.inOrder = spec.Matcher.(InOrder[M])
 	if n, ok := c.parser.(Namer[M]); ok && cfg.Names {

@@ -56,7 +56,8 @@ type Frame struct {
 	OneWay bool
 }
 
-// Message is the constraint on a protocol's message type: it tells its Frame.
+// Message is what a pointer to a protocol's message type implements: it tells its Frame. The
+// pointer, so that the pipeline asks without copying the message.
 type Message interface {
 	Frame() Frame
 }

@@ -21,7 +21,7 @@ type Protocol interface {
 
 // Spec declares a protocol whose messages are M: everything the pipeline does that depends on
 // the protocol. Define turns it into a Protocol.
-type Spec[M Message] struct {
+type Spec[M any] struct {
 	Kernel  abi.Protocol
 	Records Records
 	// NewParser returns the parsing state of one connection; strings come from in.
@@ -100,7 +100,7 @@ type NameSink interface {
 }
 
 // Define returns the Protocol that spec declares.
-func Define[M Message, P messagePtr[M]](spec Spec[M]) Protocol {
+func Define[M any, P messagePtr[M]](spec Spec[M]) Protocol {
 	if spec.NewParser == nil || spec.Matcher == nil || spec.FieldsA == nil || spec.FieldsB == nil ||
 		spec.Records.Name == "" || len(spec.Records.A) > MaxFields || len(spec.Records.B.Names) > MaxFields {
 		panic("parser: incomplete Spec of protocol " + spec.Records.Name)
@@ -109,9 +109,9 @@ func Define[M Message, P messagePtr[M]](spec Spec[M]) Protocol {
 }
 
 // protocol is a Spec behind the Protocol interface.
-type protocol[M Message, P messagePtr[M]] struct{ spec Spec[M] }
+type protocol[M any, P messagePtr[M]] struct{ spec Spec[M] }
 
-// messagePtr is *M, for calling M's methods without copying M.
+// messagePtr is *M, whose Frame the pipeline calls: a message is not copied to tell its Frame.
 type messagePtr[M any] interface {
 	*M
 	Message

@@ -44,7 +44,7 @@ func CheckResult[M Message](t testing.TB, buf []byte, typ parser.MessageType, r 
 	if r.Status != parser.Complete {
 		return
 	}
-	f := (*m).Frame()
+	f := frame(m)
 	if f.Type != typ || f.Size < r.Consumed ||
 		lim.ExactSize && (f.Size != r.Consumed || r.Consumed > len(buf) && !f.Truncated) {
 		t.Fatalf("%+v for %+v of %d bytes", *m, r, len(buf))
@@ -102,7 +102,7 @@ func CheckPrefixes[M Message](t testing.TB, p Prefixes[M]) {
 			switch {
 			case r.Status == parser.NeedMore && r.Consumed == 0:
 			case r == wantR && r.Status == parser.Complete:
-				if p.Truncated && !m.Frame().Truncated {
+				if p.Truncated && !frame(&m).Truncated {
 					t.Fatalf("prefix %d: complete but not truncated", n)
 				}
 				if untruncated(m) != untruncated(want) {

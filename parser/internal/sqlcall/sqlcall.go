@@ -21,7 +21,7 @@ type Message struct {
 }
 
 // Frame implements parser.Message.
-func (m Message) Frame() parser.Frame {
+func (m *Message) Frame() parser.Frame {
 	return parser.Frame{Type: m.Type, Size: m.Size, Truncated: m.Truncated, Success: m.Success}
 }
 
