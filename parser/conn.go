@@ -90,10 +90,10 @@ func (x *Exchange) Messages() (request, response any) { return x.pair.messages()
 
 // Pair returns the Exchange of req and resp of protocol p, whose messages are M: for tests and
 // tools that make calls without a connection.
-func Pair[M any, P messagePtr[M]](p Protocol, req, resp M) Exchange {
+func Pair[M any, P messagePtr[M]](p Protocol, req, resp M) *Exchange {
 	spec := &p.(*protocol[M, P]).spec
 	pr := &pair[M]{spec: spec, req: &req, resp: &resp}
-	return Exchange{Request: P(&req).Frame(), Response: P(&resp).Frame(), Records: &spec.Records, pair: pr}
+	return &Exchange{Request: P(&req).Frame(), Response: P(&resp).Frame(), Records: &spec.Records, pair: pr}
 }
 
 // pair is the request and response of an Exchange, typed. A Conn's pair points into its queues,

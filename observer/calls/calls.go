@@ -26,8 +26,8 @@ type Call struct {
 	// byte of each message.
 	RequestTS, ResponseTS uint64
 	// Exchange is what the protocol says of the call: the two messages' frames, and the record
-	// fields it renders on demand.
-	parser.Exchange
+	// fields it renders on demand. Like the Call, it is valid while emit runs.
+	*parser.Exchange
 }
 
 // Latency is the time from the request's first byte to the response's first byte, in ns; 0 for
@@ -675,7 +675,7 @@ func (c *conn) Call(requestTS, responseTS uint64, x *parser.Exchange) {
 	t := c.t
 	t.call = Call{
 		Conn: c.id, Protocol: c.proto, Role: c.role, Remote: c.remote,
-		RequestTS: requestTS, ResponseTS: responseTS, Exchange: *x,
+		RequestTS: requestTS, ResponseTS: responseTS, Exchange: x,
 	}
 	t.emit(&t.call)
 }
