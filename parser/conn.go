@@ -69,19 +69,21 @@ type Exchange struct {
 
 // typedPair is the request and response an Exchange describes, in the protocol's message type.
 type typedPair interface {
-	fieldsA() Fields
-	fieldsB() Fields
+	fieldsA(*Fields)
+	fieldsB(*Fields)
 	messages() (request, response any)
 }
 
 // OneWay says the Exchange is one one-way message, with no response and no latency.
 func (x *Exchange) OneWay() bool { return x.Request.OneWay }
 
-// FieldsA returns the call's protocol fields in schema A, named by Records.A.
-func (x *Exchange) FieldsA() Fields { return x.pair.fieldsA() }
+// FieldsA sets f to the call's protocol fields in schema A, named by Records.A. (Set rather than
+// returned: the six strings returned through this call and the Spec's function, then copied into
+// an aggregation key, cost a third of the aggregation of a call.)
+func (x *Exchange) FieldsA(f *Fields) { x.pair.fieldsA(f) }
 
-// FieldsB returns the call's protocol fields in schema B, named by Records.B.Names.
-func (x *Exchange) FieldsB() Fields { return x.pair.fieldsB() }
+// FieldsB sets f to the call's protocol fields in schema B, named by Records.B.Names.
+func (x *Exchange) FieldsB(f *Fields) { x.pair.fieldsB(f) }
 
 // Messages returns pointers to the request and the response in the protocol's message type
 // (*http.Message, ...), for tests and tools that know the protocol. Like the Exchange they are
@@ -103,8 +105,8 @@ type pair[M any] struct {
 	req, resp *M
 }
 
-func (p *pair[M]) fieldsA() Fields      { return p.spec.FieldsA(p.req, p.resp) }
-func (p *pair[M]) fieldsB() Fields      { return p.spec.FieldsB(p.req, p.resp) }
+func (p *pair[M]) fieldsA(f *Fields)    { *f = p.spec.FieldsA(p.req, p.resp) }
+func (p *pair[M]) fieldsB(f *Fields)    { *f = p.spec.FieldsB(p.req, p.resp) }
 func (p *pair[M]) messages() (any, any) { return p.req, p.resp }
 
 // conn is the Conn of a protocol whose messages are M. P is *M: the Frame of a message is read

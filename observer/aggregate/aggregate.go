@@ -134,6 +134,9 @@ type protocolsSchema struct {
 		value *l7Value
 	}
 	l4 table[statisticsKey, l4Value]
+	// key is where AddCall makes each call's key: the call's fields are set in place (on the
+	// stack, the key would escape to the heap through the call that sets them).
+	key protocolsKey
 }
 
 type hostName struct {
@@ -302,27 +305,29 @@ func (a *base) endL7(now uint32) {
 
 // AddCall counts one call of process p.
 func (a *protocolsSchema) AddCall(p *Process, c *calls.Call) {
-	k := protocolsKey{group: p.Group, proto: c.Protocol, role: c.Role, ip: c.Remote.Addr().Unmap(), port: c.Remote.Port()}
+	k := &a.key
+	k.group, k.proto, k.role, k.ip, k.port = p.Group, c.Protocol, c.Role, c.Remote.Addr().Unmap(), c.Remote.Port()
 	if c.Role == abi.RoleServer {
 		k.port = 0 // all clients of a server aggregate together
 	}
-	k.fields, k.oneWay = c.FieldsA(), c.OneWay()
+	c.FieldsA(&k.fields)
+	k.oneWay = c.OneWay()
 	r := &a.recent[0]
 	if c.Role == abi.RoleServer {
 		r = &a.recent[1]
 	}
-	if r.value != nil && r.key.same(&k) {
+	if r.value != nil && r.key.same(k) {
 		r.value.add(c)
 		return
 	}
-	v := a.l7.get(k)
+	v := a.l7.get(*k)
 	if v == nil {
 		if !a.admit(p.Group, c.Protocol, c.Role == abi.RoleServer) {
 			return
 		}
-		v = a.l7.add(k, l7Value{proc: p, rec: c.Records})
+		v = a.l7.add(*k, l7Value{proc: p, rec: c.Records})
 	}
-	r.key, r.value = k, v
+	r.key, r.value = *k, v
 	v.add(c)
 }
 

@@ -26,6 +26,7 @@ type l4l7Schema struct {
 	l4Interval, l7Interval string
 	l7                     table[l7Key, l7Value]
 	l4                     table[l4Key, l4Value]
+	key                    l7Key // as protocolsSchema.key
 }
 
 type l7Key struct {
@@ -56,13 +57,15 @@ func newL4L7Schema(b *base, cfg Config) *l4l7Schema {
 }
 
 func (a *l4l7Schema) AddCall(p *Process, c *calls.Call) {
-	k := l7Key{conn: c.Conn, proto: c.Protocol, role: c.Role, remote: c.Remote, fields: c.FieldsB(), oneWay: c.OneWay()}
-	v := a.l7.get(k)
+	k := &a.key
+	k.conn, k.proto, k.role, k.remote, k.oneWay = c.Conn, c.Protocol, c.Role, c.Remote, c.OneWay()
+	c.FieldsB(&k.fields)
+	v := a.l7.get(*k)
 	if v == nil {
 		if !a.admit(p.Group, c.Protocol, c.Role == abi.RoleServer) {
 			return
 		}
-		v = a.l7.add(k, l7Value{proc: p, rec: c.Records})
+		v = a.l7.add(*k, l7Value{proc: p, rec: c.Records})
 	}
 	v.add(c)
 }

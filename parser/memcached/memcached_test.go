@@ -230,9 +230,9 @@ func TestProtocol(t *testing.T) {
 	f := Protocol.Records()
 	assert.Equal(t, []string{"cmd", "outcome", "success"}, f.A)
 	pairA := parser.Pair(Protocol, rq[0], rs[0])
-	assert.Equal(t, parser.Fields{"get", "miss", "1"}, pairA.FieldsA())
-	assert.Equal(t, parser.Fields{"text", "get", "get miss", "1"}, pairA.FieldsB())
+	assert.Equal(t, parser.Fields{"get", "miss", "1"}, parsertest.FieldsA(pairA))
+	assert.Equal(t, parser.Fields{"text", "get", "get miss", "1"}, parsertest.FieldsB(pairA))
 	one := parser.Pair(Protocol, rq[1], Message{})
-	assert.Equal(t, parser.Fields{"mg", "quiet", "1"}, one.FieldsA())
-	assert.Equal(t, parser.Fields{"meta", "mg", "mg quiet", "1"}, one.FieldsB())
+	assert.Equal(t, parser.Fields{"mg", "quiet", "1"}, parsertest.FieldsA(one))
+	assert.Equal(t, parser.Fields{"meta", "mg", "mg quiet", "1"}, parsertest.FieldsB(one))
 }

@@ -304,3 +304,15 @@ func CheckCaptureLines[M Message](t *testing.T, dir string, newConn func() parse
 		})
 	}
 }
+
+// FieldsA returns the schema A fields of x.
+func FieldsA(x *parser.Exchange) (f parser.Fields) {
+	x.FieldsA(&f)
+	return f
+}
+
+// FieldsB returns the schema B fields of x.
+func FieldsB(x *parser.Exchange) (f parser.Fields) {
+	x.FieldsB(&f)
+	return f
+}
