@@ -246,7 +246,8 @@ func (c *conn[M, P]) dropAnswered(ts uint64) {
 func (c *conn[M, P]) pair(req, resp *Waiting[M]) {
 	c.cfg.Counts.Calls++
 	c.last.req, c.last.resp = &req.Msg, &resp.Msg
-	c.x.Request, c.x.Response = req.frame, resp.frame
+	c.x.Request = req.frame // not as a tuple, which would copy through temporaries
+	c.x.Response = resp.frame
 	c.cfg.Sink.Call(req.TS, resp.TS, &c.x)
 	c.last.req, c.last.resp = nil, nil // they point into the queues, which move on
 }
@@ -257,7 +258,8 @@ func (c *conn[M, P]) oneWay(f Frame) {
 	c.cfg.Counts.OneWay++
 	c.none = *new(M)
 	c.last.req, c.last.resp = &c.in.Msg, &c.none
-	c.x.Request, c.x.Response = f, Frame{}
+	c.x.Request = f
+	c.x.Response = Frame{}
 	c.cfg.Sink.Call(c.in.TS, c.in.TS, &c.x)
 	c.last.req, c.last.resp = nil, nil
 }

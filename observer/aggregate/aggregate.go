@@ -305,8 +305,14 @@ func (a *base) endL7(now uint32) {
 
 // AddCall counts one call of process p.
 func (a *protocolsSchema) AddCall(p *Process, c *calls.Call) {
+	// One field per statement: a tuple assignment evaluates into temporaries first, then copies
+	// them 16 bytes at a time (a store-forwarding stall).
 	k := &a.key
-	k.group, k.proto, k.role, k.ip, k.port = p.Group, c.Protocol, c.Role, c.Remote.Addr().Unmap(), c.Remote.Port()
+	k.group = p.Group
+	k.proto = c.Protocol
+	k.role = c.Role
+	k.ip = c.Remote.Addr().Unmap()
+	k.port = c.Remote.Port()
 	if c.Role == abi.RoleServer {
 		k.port = 0 // all clients of a server aggregate together
 	}

@@ -57,8 +57,12 @@ func newL4L7Schema(b *base, cfg Config) *l4l7Schema {
 }
 
 func (a *l4l7Schema) AddCall(p *Process, c *calls.Call) {
-	k := &a.key
-	k.conn, k.proto, k.role, k.remote, k.oneWay = c.Conn, c.Protocol, c.Role, c.Remote, c.OneWay()
+	k := &a.key // field by field, as in protocolsSchema.AddCall
+	k.conn = c.Conn
+	k.proto = c.Protocol
+	k.role = c.Role
+	k.remote = c.Remote
+	k.oneWay = c.OneWay()
 	c.FieldsB(&k.fields)
 	v := a.l7.get(*k)
 	if v == nil {
