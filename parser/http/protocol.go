@@ -23,7 +23,7 @@ type Message struct {
 
 // Frame implements parser.Message.
 func (m *Message) Frame() parser.Frame {
-	return parser.Frame{Type: m.Type, Size: m.Size, Truncated: m.Truncated, Success: m.Success}
+	return parser.Frame{Type: m.Type, Size: m.Size, Outcome: parser.Outcome{Truncated: m.Truncated, Success: m.Success}}
 }
 
 // Protocol is HTTP/1.x. Responses answer requests in order, pipelined or not.

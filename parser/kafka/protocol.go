@@ -32,7 +32,7 @@ type Message struct {
 
 // Frame implements parser.Message.
 func (m *Message) Frame() parser.Frame {
-	return parser.Frame{Type: m.Type, Size: m.Size, Truncated: m.Truncated, Success: m.Success, OneWay: m.OneWay}
+	return parser.Frame{Type: m.Type, Size: m.Size, Outcome: parser.Outcome{Truncated: m.Truncated, Success: m.Success, OneWay: m.OneWay}}
 }
 
 // Protocol is Kafka: name "kafka", responses paired with requests by correlation id.

@@ -22,7 +22,7 @@ type Message struct {
 
 // Frame implements parser.Message.
 func (m *Message) Frame() parser.Frame {
-	return parser.Frame{Type: m.Type, Size: m.Size, Truncated: m.Truncated, Success: m.Success, OneWay: m.OneWay}
+	return parser.Frame{Type: m.Type, Size: m.Size, Outcome: parser.Outcome{Truncated: m.Truncated, Success: m.Success, OneWay: m.OneWay}}
 }
 
 // Protocol is NATS. Answers (+OK, -ERR, PONG) come in the order of what they answer.

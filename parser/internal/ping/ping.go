@@ -31,7 +31,7 @@ type Message struct {
 
 // Frame implements parser.Message.
 func (m *Message) Frame() parser.Frame {
-	return parser.Frame{Type: m.Type, Size: m.Size, Success: m.Success, OneWay: m.OneWay}
+	return parser.Frame{Type: m.Type, Size: m.Size, Outcome: parser.Outcome{Success: m.Success, OneWay: m.OneWay}}
 }
 
 // Protocol is ping.
