@@ -79,7 +79,7 @@ func (x *Exchange) OneWay() bool { return x.Request.OneWay }
 
 // FieldsA sets f to the call's protocol fields in schema A, named by Records.A. (Set rather than
 // returned: the six strings returned through this call and the Spec's function, then copied into
-// an aggregation key, cost a third of the aggregation of a call.)
+// an aggregation key, cost a third of the aggregation of a call; see Spec.FieldsA.)
 func (x *Exchange) FieldsA(f *Fields) { x.pair.fieldsA(f) }
 
 // FieldsB sets f to the call's protocol fields in schema B, named by Records.B.Names.
@@ -105,8 +105,8 @@ type pair[M any] struct {
 	req, resp *M
 }
 
-func (p *pair[M]) fieldsA(f *Fields)    { *f = p.spec.FieldsA(p.req, p.resp) }
-func (p *pair[M]) fieldsB(f *Fields)    { *f = p.spec.FieldsB(p.req, p.resp) }
+func (p *pair[M]) fieldsA(f *Fields)    { p.spec.FieldsA(p.req, p.resp, f) }
+func (p *pair[M]) fieldsB(f *Fields)    { p.spec.FieldsB(p.req, p.resp, f) }
 func (p *pair[M]) messages() (any, any) { return p.req, p.resp }
 
 // conn is the Conn of a protocol whose messages are M. P is *M: the Frame of a message is read

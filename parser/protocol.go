@@ -28,14 +28,16 @@ type Spec[M any] struct {
 	NewParser func(in *Interner) Parser[M]
 	// Matcher pairs requests with responses.
 	Matcher Matcher[M]
-	// FieldsA and FieldsB render a call's protocol fields for schema A and schema B, in the order
-	// of Records.A and Records.B.Names. They are part of the aggregation key, so they hold only
-	// what is meant to be aggregated over (a path without its query, a normalised statement).
-	// They run once per call of the schema configured, and should not allocate. (Schema B of
-	// redis, mysql and pgsql lower-cases the verb with strings.ToLower, one small allocation per
-	// call, as before the verticals.) For a one-way call (Frame.OneWay) req is the one-way
-	// message, whatever its direction, and resp a zero M.
-	FieldsA, FieldsB func(req, resp *M) Fields
+	// FieldsA and FieldsB render a call's protocol fields for schema A and schema B into f, in
+	// the order of Records.A and Records.B.Names. They are part of the aggregation key, so they
+	// hold only what is meant to be aggregated over (a path without its query, a normalised
+	// statement). They run once per call of the schema configured, and should not allocate.
+	// (Schema B of redis, mysql and pgsql lower-cases the verb with strings.ToLower, one small
+	// allocation per call, as before the verticals.) For a one-way call (Frame.OneWay) req is
+	// the one-way message, whatever its direction, and resp a zero M. (f rather than a result:
+	// six strings returned through a call are copied from the stack 16 bytes at a time, which
+	// waits for the stores that wrote them, a store-forwarding stall per call.)
+	FieldsA, FieldsB func(req, resp *M, f *Fields)
 	Stream           StreamHints
 }
 

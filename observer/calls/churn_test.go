@@ -144,8 +144,8 @@ var panicky = parser.Define(parser.Spec[line]{
 	Records:   parser.Records{Name: "panicky", A: []string{}, B: parser.L7Req},
 	NewParser: func(*parser.Interner) parser.Parser[line] { return panickyParser{} },
 	Matcher:   parser.InOrder[line]{},
-	FieldsA:   func(_, _ *line) parser.Fields { return parser.Fields{} },
-	FieldsB:   func(_, _ *line) parser.Fields { return parser.Fields{} },
+	FieldsA:   func(_, _ *line, f *parser.Fields) { *f = parser.Fields{} },
+	FieldsB:   func(_, _ *line, f *parser.Fields) { *f = parser.Fields{} },
 })
 
 // line is a message of panicky.

@@ -17,13 +17,13 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	},
 	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
 	Matcher:   matcher{},
-	FieldsA: func(req, resp *Message) parser.Fields {
+	FieldsA: func(req, resp *Message, f *parser.Fields) {
 		resp = outcome(req, resp)
-		return parser.Fields{req.Method, req.Exchange, req.Key, code(resp.Code), parser.Flag(resp.Success)}
+		*f = parser.Fields{req.Method, req.Exchange, req.Key, code(resp.Code), parser.Flag(resp.Success)}
 	},
-	FieldsB: func(req, resp *Message) parser.Fields {
+	FieldsB: func(req, resp *Message, f *parser.Fields) {
 		resp = outcome(req, resp)
-		return parser.Fields{req.Method, req.Exchange, req.Key, "0-9-1", parser.Flag(resp.Success), code(resp.Code)}
+		*f = parser.Fields{req.Method, req.Exchange, req.Key, "0-9-1", parser.Flag(resp.Success), code(resp.Code)}
 	},
 })
 

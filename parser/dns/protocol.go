@@ -39,11 +39,11 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	},
 	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
 	Matcher:   parser.ByID[Message](func(m *Message) uint64 { return uint64(m.ID) }),
-	FieldsA: func(req, resp *Message) parser.Fields {
-		return parser.Fields{req.Resource, req.Method, parser.Flag(resp.Answers > 0)}
+	FieldsA: func(req, resp *Message, f *parser.Fields) {
+		*f = parser.Fields{req.Resource, req.Method, parser.Flag(resp.Answers > 0)}
 	},
-	FieldsB: func(req, resp *Message) parser.Fields {
-		return parser.Fields{req.Method, "", req.Resource, "", parser.Flag(resp.Success), "-1"}
+	FieldsB: func(req, resp *Message, f *parser.Fields) {
+		*f = parser.Fields{req.Method, "", req.Resource, "", parser.Flag(resp.Success), "-1"}
 	},
 })
 

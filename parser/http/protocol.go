@@ -36,15 +36,15 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	},
 	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
 	Matcher:   parser.InOrder[Message]{},
-	FieldsA: func(req, resp *Message) parser.Fields {
+	FieldsA: func(req, resp *Message, f *parser.Fields) {
 		version := "1"
 		if req.Version == "1.0" {
 			version = "0"
 		}
-		return parser.Fields{version, req.Host, req.Method, req.Resource, statusText(resp.Status)}
+		*f = parser.Fields{version, req.Host, req.Method, req.Resource, statusText(resp.Status)}
 	},
-	FieldsB: func(req, resp *Message) parser.Fields {
-		return parser.Fields{req.Method, req.Host, req.Resource, req.Version, "-1", statusText(resp.Status)}
+	FieldsB: func(req, resp *Message, f *parser.Fields) {
+		*f = parser.Fields{req.Method, req.Host, req.Resource, req.Version, "-1", statusText(resp.Status)}
 	},
 })
 

@@ -61,14 +61,14 @@ func glueLengthHeader(header uint32, size uint64, _ []byte) bool {
 
 // fieldsA are api, topic, error_code (empty when not read) and success. A one-way Produce
 // (acks=0, resp is zero) succeeded as far as anyone knows: its error code is empty.
-func fieldsA(req, resp *Message) parser.Fields {
-	return parser.Fields{req.API, req.Topic, errorField(resp), parser.Flag(resp.Success || req.OneWay)}
+func fieldsA(req, resp *Message, f *parser.Fields) {
+	*f = parser.Fields{req.API, req.Topic, errorField(resp), parser.Flag(resp.Success || req.OneWay)}
 }
 
 // fieldsB are l7_req's req_type (the API), req_resource (the topic), version (the API version),
 // resp_status (success) and resp_code (the error code).
-func fieldsB(req, resp *Message) parser.Fields {
-	return parser.Fields{req.API, "", req.Topic, versions[min(max(req.Version, 0), maxVersion)],
+func fieldsB(req, resp *Message, f *parser.Fields) {
+	*f = parser.Fields{req.API, "", req.Topic, versions[min(max(req.Version, 0), maxVersion)],
 		parser.Flag(resp.Success || req.OneWay), errorField(resp)}
 }
 

@@ -42,17 +42,17 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	},
 	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
 	Matcher:   parser.InOrder[Message]{},
-	FieldsA: func(req, resp *Message) parser.Fields {
+	FieldsA: func(req, resp *Message, f *parser.Fields) {
 		o := outcomeOf(req, resp)
-		return parser.Fields{req.Command, o.Outcome, parser.Flag(o.Success)}
+		*f = parser.Fields{req.Command, o.Outcome, parser.Flag(o.Success)}
 	},
-	FieldsB: func(req, resp *Message) parser.Fields {
+	FieldsB: func(req, resp *Message, f *parser.Fields) {
 		o := outcomeOf(req, resp)
 		query := o.Query
 		if o.Command != req.Command {
 			query = req.Command // an answer the parser could not place: the outcome is unsure
 		}
-		return parser.Fields{req.Flavour, req.Command, query, parser.Flag(o.Success)}
+		*f = parser.Fields{req.Flavour, req.Command, query, parser.Flag(o.Success)}
 	},
 })
 

@@ -35,11 +35,11 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	},
 	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
 	Matcher:   parser.InOrder[Message]{},
-	FieldsA: func(req, resp *Message) parser.Fields {
-		return parser.Fields{req.Op, req.Subject, parser.Flag(success(req, resp))}
+	FieldsA: func(req, resp *Message, f *parser.Fields) {
+		*f = parser.Fields{req.Op, req.Subject, parser.Flag(success(req, resp))}
 	},
-	FieldsB: func(req, resp *Message) parser.Fields {
-		return parser.Fields{req.Op, "", req.Subject, "", parser.Flag(success(req, resp)), "-1"}
+	FieldsB: func(req, resp *Message, f *parser.Fields) {
+		*f = parser.Fields{req.Op, "", req.Subject, "", parser.Flag(success(req, resp)), "-1"}
 	},
 })
 

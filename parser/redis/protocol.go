@@ -33,11 +33,11 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	},
 	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
 	Matcher:   parser.InOrder[Message]{},
-	FieldsA: func(req, resp *Message) parser.Fields {
-		return parser.Fields{req.Method, parser.Flag(resp.Success)}
+	FieldsA: func(req, resp *Message, f *parser.Fields) {
+		*f = parser.Fields{req.Method, parser.Flag(resp.Success)}
 	},
-	FieldsB: func(req, resp *Message) parser.Fields {
+	FieldsB: func(req, resp *Message, f *parser.Fields) {
 		// Keys and values are never captured: the command is the whole query.
-		return parser.Fields{"", strings.ToLower(req.Method), req.Method, parser.Flag(resp.Success)}
+		*f = parser.Fields{"", strings.ToLower(req.Method), req.Method, parser.Flag(resp.Success)}
 	},
 })

@@ -45,15 +45,15 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	NewParser: func(in *parser.Interner) parser.Parser[Message] { return &Conn{in: in} },
 	// Answers come in any order: the word pairs them.
 	Matcher: parser.ByID[Message](func(m *Message) uint64 { return hash(m.Word) }),
-	FieldsA: func(req, resp *Message) parser.Fields {
-		return parser.Fields{req.Word, parser.Flag(success(req, resp))}
+	FieldsA: func(req, resp *Message, f *parser.Fields) {
+		*f = parser.Fields{req.Word, parser.Flag(success(req, resp))}
 	},
-	FieldsB: func(req, resp *Message) parser.Fields {
+	FieldsB: func(req, resp *Message, f *parser.Fields) {
 		verb := "PING"
 		if req.OneWay {
 			verb = "NOTE"
 		}
-		return parser.Fields{verb, "", req.Word, "", parser.Flag(success(req, resp)), "-1"}
+		*f = parser.Fields{verb, "", req.Word, "", parser.Flag(success(req, resp)), "-1"}
 	},
 })
 

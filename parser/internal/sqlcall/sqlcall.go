@@ -31,11 +31,11 @@ func Records(name string) parser.Records {
 }
 
 // FieldsA renders a call for schema A: the normalised statement and its success.
-func FieldsA(req, resp *Message) parser.Fields {
-	return parser.Fields{req.Resource, parser.Flag(resp.Success)}
+func FieldsA(req, resp *Message, f *parser.Fields) {
+	*f = parser.Fields{req.Resource, parser.Flag(resp.Success)}
 }
 
 // FieldsB renders a call for schema B's l7_db record.
-func FieldsB(req, resp *Message) parser.Fields {
-	return parser.Fields{"", strings.ToLower(req.Method), req.Resource, parser.Flag(resp.Success)}
+func FieldsB(req, resp *Message, f *parser.Fields) {
+	*f = parser.Fields{"", strings.ToLower(req.Method), req.Resource, parser.Flag(resp.Success)}
 }
