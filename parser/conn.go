@@ -69,21 +69,23 @@ type Exchange struct {
 
 // typedPair is the request and response an Exchange describes, in the protocol's message type.
 type typedPair interface {
-	fieldsA(*Fields)
-	fieldsB(*Fields)
+	fieldsProtocols(*Fields)
+	fieldsL4L7(*Fields)
 	messages() (request, response any)
 }
 
 // OneWay says the Exchange is one one-way message, with no response and no latency.
 func (x *Exchange) OneWay() bool { return x.Request.OneWay }
 
-// FieldsA sets f to the call's protocol fields in schema A, named by Records.A. (Set rather than
-// returned: the six strings returned through this call and the Spec's function, then copied into
-// an aggregation key, cost a third of the aggregation of a call; see Spec.FieldsA.)
-func (x *Exchange) FieldsA(f *Fields) { x.pair.fieldsA(f) }
+// FieldsProtocols sets f to the call's protocol fields in the protocols schema (A), named by
+// Records.Protocols. (Set rather than returned: the six strings returned through this call and
+// the Spec's function, then copied into an aggregation key, cost a third of the aggregation of a
+// call; see Spec.FieldsProtocols.)
+func (x *Exchange) FieldsProtocols(f *Fields) { x.pair.fieldsProtocols(f) }
 
-// FieldsB sets f to the call's protocol fields in schema B, named by Records.B.Names.
-func (x *Exchange) FieldsB(f *Fields) { x.pair.fieldsB(f) }
+// FieldsL4L7 sets f to the call's protocol fields in the l4_l7 schema (B), named by
+// Records.L4L7.Names.
+func (x *Exchange) FieldsL4L7(f *Fields) { x.pair.fieldsL4L7(f) }
 
 // Messages returns pointers to the request and the response in the protocol's message type
 // (*http.Message, ...), for tests and tools that know the protocol. Like the Exchange they are
@@ -105,9 +107,9 @@ type pair[M any] struct {
 	req, resp *M
 }
 
-func (p *pair[M]) fieldsA(f *Fields)    { p.spec.FieldsA(p.req, p.resp, f) }
-func (p *pair[M]) fieldsB(f *Fields)    { p.spec.FieldsB(p.req, p.resp, f) }
-func (p *pair[M]) messages() (any, any) { return p.req, p.resp }
+func (p *pair[M]) fieldsProtocols(f *Fields) { p.spec.FieldsProtocols(p.req, p.resp, f) }
+func (p *pair[M]) fieldsL4L7(f *Fields)      { p.spec.FieldsL4L7(p.req, p.resp, f) }
+func (p *pair[M]) messages() (any, any)      { return p.req, p.resp }
 
 // conn is the Conn of a protocol whose messages are M. P is *M: the Frame of a message is read
 // through a pointer, not by copying the message to call its method through the generic
@@ -131,8 +133,8 @@ type conn[M any, P messagePtr[M]] struct {
 	in   Waiting[M]
 	last pair[M] // the pair an Exchange describes
 	x    Exchange
-	// none is the response of a one-way call as FieldsA and FieldsB see it: a zero message, so
-	// they need not check for nil.
+	// none is the response of a one-way call as FieldsProtocols and FieldsL4L7 see it: a zero
+	// message, so they need not check for nil.
 	none M
 }
 

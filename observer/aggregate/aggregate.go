@@ -316,7 +316,7 @@ func (a *protocolsSchema) AddCall(p *Process, c *calls.Call) {
 	if c.Role == abi.RoleServer {
 		k.port = 0 // all clients of a server aggregate together
 	}
-	c.FieldsA(&k.fields)
+	c.FieldsProtocols(&k.fields)
 	k.oneWay = c.OneWay()
 	r := &a.recent[0]
 	if c.Role == abi.RoleServer {
@@ -424,7 +424,7 @@ func (a *protocolsSchema) FlushL7(unixSeconds uint32) []record.Record {
 		v := a.l7.m[k]
 		r := a.head("protocols", v.proc, unixSeconds)
 		r.Add("protocol", v.rec.Name)
-		for i, name := range v.rec.A {
+		for i, name := range v.rec.Protocols {
 			r.Add(name, k.fields[i])
 		}
 		r.Add("role", RoleName(k.role))

@@ -63,7 +63,7 @@ func (a *l4l7Schema) AddCall(p *Process, c *calls.Call) {
 	k.role = c.Role
 	k.remote = c.Remote
 	k.oneWay = c.OneWay()
-	c.FieldsB(&k.fields)
+	c.FieldsL4L7(&k.fields)
 	v := a.l7.get(*k)
 	if v == nil {
 		if !a.admit(p.Group, c.Protocol, c.Role == abi.RoleServer) {
@@ -150,11 +150,11 @@ func (a *l4l7Schema) FlushL7(unixSeconds uint32) []record.Record {
 		r.Fields = append(r.Fields, a.tags...)
 		r.Add("local_info", localInfo(v.proc))
 		r.Add("interval", a.l7Interval)
-		for i, name := range v.rec.B.Names {
+		for i, name := range v.rec.L4L7.Names {
 			r.Add(name, k.fields[i])
 		}
 		r.Add("protocol", v.rec.Name)
-		r.Add("type", v.rec.B.Type)
+		r.Add("type", v.rec.L4L7.Type)
 		ip := k.remote.Addr().Unmap()
 		r.Add("role", shortRole(k.role))
 		r.Add("_remote_addr_", addrText(ip))

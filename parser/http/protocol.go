@@ -31,19 +31,19 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	Kernel: abi.ProtoHTTP,
 	Records: parser.Records{
 		Name: "http", RemoteType: "server",
-		A: []string{"version", "host", "method", "url", "resp_code"},
-		B: parser.L7Req,
+		Protocols: []string{"version", "host", "method", "url", "resp_code"},
+		L4L7:      parser.L7Req,
 	},
 	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
 	Matcher:   parser.InOrder[Message]{},
-	FieldsA: func(req, resp *Message, f *parser.Fields) {
+	FieldsProtocols: func(req, resp *Message, f *parser.Fields) {
 		version := "1"
 		if req.Version == "1.0" {
 			version = "0"
 		}
 		*f = parser.Fields{version, req.Host, req.Method, req.Resource, statusText(resp.Status)}
 	},
-	FieldsB: func(req, resp *Message, f *parser.Fields) {
+	FieldsL4L7: func(req, resp *Message, f *parser.Fields) {
 		*f = parser.Fields{req.Method, req.Host, req.Resource, req.Version, "-1", statusText(resp.Status)}
 	},
 })

@@ -366,15 +366,15 @@ func TestProtocol(t *testing.T) {
 	req, resp := produceSample()
 	rq, rs := parse(t, req, resp)
 	var f parser.Fields
-	a := func() parser.Fields { fieldsA(&rq, &rs, &f); return f }
-	b := func() parser.Fields { fieldsB(&rq, &rs, &f); return f }
+	a := func() parser.Fields { fieldsProtocols(&rq, &rs, &f); return f }
+	b := func() parser.Fields { fieldsL4L7(&rq, &rs, &f); return f }
 	assert.Equal(t, parser.Fields{"Produce", "orders", "0", "1"}, a())
 	assert.Equal(t, parser.Fields{"Produce", "", "orders", "9", "1", "0"}, b())
 	rs.ErrorCode, rs.Success = 6, false
 	assert.Equal(t, parser.Fields{"Produce", "orders", "6", "0"}, a())
 	rs.ErrorKnown, rs.Success = false, true
 	assert.Equal(t, parser.Fields{"Produce", "", "orders", "9", "1", ""}, b())
-	assert.Zero(t, testing.AllocsPerRun(100, func() { fieldsA(&rq, &rs, &f); fieldsB(&rq, &rs, &f) }))
+	assert.Zero(t, testing.AllocsPerRun(100, func() { fieldsProtocols(&rq, &rs, &f); fieldsL4L7(&rq, &rs, &f) }))
 	// Glue: a body whose size the 4-byte read before it announced.
 	hdr := binary.LittleEndian.Uint32(req[:4])
 	assert.True(t, Protocol.Stream().GlueLengthHeader(hdr, uint64(len(req)-4), req[4:]))

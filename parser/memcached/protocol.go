@@ -37,16 +37,16 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	Kernel: abi.ProtoMemcached,
 	Records: parser.Records{
 		Name: "memcached", RemoteType: "database",
-		A: []string{"cmd", "outcome", "success"},
-		B: parser.L7DB,
+		Protocols: []string{"cmd", "outcome", "success"},
+		L4L7:      parser.L7DB,
 	},
 	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
 	Matcher:   parser.InOrder[Message]{},
-	FieldsA: func(req, resp *Message, f *parser.Fields) {
+	FieldsProtocols: func(req, resp *Message, f *parser.Fields) {
 		o := outcomeOf(req, resp)
 		*f = parser.Fields{req.Command, o.Outcome, parser.Flag(o.Success)}
 	},
-	FieldsB: func(req, resp *Message, f *parser.Fields) {
+	FieldsL4L7: func(req, resp *Message, f *parser.Fields) {
 		o := outcomeOf(req, resp)
 		query := o.Query
 		if o.Command != req.Command {

@@ -30,15 +30,15 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	Kernel: abi.ProtoNATS,
 	Records: parser.Records{
 		Name: "nats", RemoteType: "mq",
-		A: []string{"op", "subject", "success"},
-		B: parser.L7Req,
+		Protocols: []string{"op", "subject", "success"},
+		L4L7:      parser.L7Req,
 	},
 	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
 	Matcher:   parser.InOrder[Message]{},
-	FieldsA: func(req, resp *Message, f *parser.Fields) {
+	FieldsProtocols: func(req, resp *Message, f *parser.Fields) {
 		*f = parser.Fields{req.Op, req.Subject, parser.Flag(success(req, resp))}
 	},
-	FieldsB: func(req, resp *Message, f *parser.Fields) {
+	FieldsL4L7: func(req, resp *Message, f *parser.Fields) {
 		*f = parser.Fields{req.Op, "", req.Subject, "", parser.Flag(success(req, resp)), "-1"}
 	},
 })

@@ -28,15 +28,15 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	Kernel: abi.ProtoRedis,
 	Records: parser.Records{
 		Name: "redis", RemoteType: "database",
-		A: []string{"cmd", "success"},
-		B: parser.L7DB,
+		Protocols: []string{"cmd", "success"},
+		L4L7:      parser.L7DB,
 	},
 	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
 	Matcher:   parser.InOrder[Message]{},
-	FieldsA: func(req, resp *Message, f *parser.Fields) {
+	FieldsProtocols: func(req, resp *Message, f *parser.Fields) {
 		*f = parser.Fields{req.Method, parser.Flag(resp.Success)}
 	},
-	FieldsB: func(req, resp *Message, f *parser.Fields) {
+	FieldsL4L7: func(req, resp *Message, f *parser.Fields) {
 		// Keys and values are never captured: the command is the whole query.
 		*f = parser.Fields{"", strings.ToLower(req.Method), req.Method, parser.Flag(resp.Success)}
 	},

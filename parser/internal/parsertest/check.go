@@ -305,14 +305,14 @@ func CheckCaptureLines[M Message](t *testing.T, dir string, newConn func() parse
 	}
 }
 
-// FieldsA returns the schema A fields of x.
-func FieldsA(x *parser.Exchange) (f parser.Fields) {
-	x.FieldsA(&f)
+// FieldsProtocols returns the schema A fields of x.
+func FieldsProtocols(x *parser.Exchange) (f parser.Fields) {
+	x.FieldsProtocols(&f)
 	return f
 }
 
-// FieldsB returns the schema B fields of x.
-func FieldsB(x *parser.Exchange) (f parser.Fields) {
-	x.FieldsB(&f)
+// FieldsL4L7 returns the schema B fields of x.
+func FieldsL4L7(x *parser.Exchange) (f parser.Fields) {
+	x.FieldsL4L7(&f)
 	return f
 }

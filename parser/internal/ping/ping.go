@@ -39,16 +39,16 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	Kernel: Kernel,
 	Records: parser.Records{
 		Name: "ping", RemoteType: "server",
-		A: []string{"word", "success"},
-		B: parser.L7Req,
+		Protocols: []string{"word", "success"},
+		L4L7:      parser.L7Req,
 	},
 	NewParser: func(in *parser.Interner) parser.Parser[Message] { return &Conn{in: in} },
 	// Answers come in any order: the word pairs them.
 	Matcher: parser.ByID[Message](func(m *Message) uint64 { return hash(m.Word) }),
-	FieldsA: func(req, resp *Message, f *parser.Fields) {
+	FieldsProtocols: func(req, resp *Message, f *parser.Fields) {
 		*f = parser.Fields{req.Word, parser.Flag(success(req, resp))}
 	},
-	FieldsB: func(req, resp *Message, f *parser.Fields) {
+	FieldsL4L7: func(req, resp *Message, f *parser.Fields) {
 		verb := "PING"
 		if req.OneWay {
 			verb = "NOTE"

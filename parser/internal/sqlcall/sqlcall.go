@@ -27,15 +27,15 @@ func (m *Message) Frame() parser.Frame {
 
 // Records is how records show the calls of the SQL protocol name.
 func Records(name string) parser.Records {
-	return parser.Records{Name: name, RemoteType: "database", A: []string{"sql", "success"}, B: parser.L7DB}
+	return parser.Records{Name: name, RemoteType: "database", Protocols: []string{"sql", "success"}, L4L7: parser.L7DB}
 }
 
-// FieldsA renders a call for schema A: the normalised statement and its success.
-func FieldsA(req, resp *Message, f *parser.Fields) {
+// FieldsProtocols renders a call for schema A: the normalised statement and its success.
+func FieldsProtocols(req, resp *Message, f *parser.Fields) {
 	*f = parser.Fields{req.Resource, parser.Flag(resp.Success)}
 }
 
-// FieldsB renders a call for schema B's l7_db record.
-func FieldsB(req, resp *Message, f *parser.Fields) {
+// FieldsL4L7 renders a call for schema B's l7_db record.
+func FieldsL4L7(req, resp *Message, f *parser.Fields) {
 	*f = parser.Fields{"", strings.ToLower(req.Method), req.Resource, parser.Flag(resp.Success)}
 }
