@@ -712,7 +712,7 @@ func (c *conn) messageType(d abi.Direction) parser.MessageType {
 
 func (c *conn) stream(typ parser.MessageType, capacity int) *stream.Buffer {
 	if c.streams[typ-1] == nil {
-		c.streams[typ-1] = stream.New(stream.Config{Cap: capacity, GlueLengthHeader: c.hints.GlueLengthHeader})
+		c.streams[typ-1] = stream.New(stream.Config{Cap: capacity, GlueLengthHeader: c.hints.GlueLengthHeader, FillTruncated: c.hints.FillTruncated})
 	}
 	return c.streams[typ-1]
 }
@@ -736,6 +736,7 @@ func addStats(dst *stream.Stats, s stream.Stats) {
 	dst.Duplicate += s.Duplicate
 	dst.Stale += s.Stale
 	dst.Truncated += s.Truncated
+	dst.Filled += s.Filled
 	dst.Overflow += s.Overflow
 	dst.Gap += s.Gap
 }

@@ -29,6 +29,12 @@ type Config struct {
 	// GlueLengthHeader is the protocol's rule for gluing length_header in front of a syscall
 	// without TryToPrepend (parser.StreamHints); nil glues only with TryToPrepend. See README.md.
 	GlueLengthHeader func(header uint32, size uint64, first []byte) bool
+	// FillTruncated places the bytes the kernel left out of a chunk that carries some of its
+	// payload (a protocol's data block it sends as a size) as zeros, counted as Filled, instead of
+	// a hole: the protocol's parser reads around such blocks and needs the message whole. A chunk
+	// without payload (unreadable memory) or larger than a quarter of Cap stays a hole. The
+	// protocol's hint (parser.StreamHints).
+	FillTruncated bool
 	// GapTimeout is how old (ns) the data after a hole must be before the hole is given up.
 	// Default DefaultGapTimeout.
 	GapTimeout uint64
@@ -56,6 +62,8 @@ type Stats struct {
 	Stale uint64
 	// Truncated is the bytes the kernel did not copy (OrgSize beyond the payload).
 	Truncated uint64
+	// Filled is the truncated bytes placed as zeros (Config.FillTruncated).
+	Filled uint64
 	// Overflow is the unparsed bytes dropped to keep within Cap.
 	Overflow uint64
 	// Gap is the positions without bytes given up by SkipGap or passed by an overflow drop.
@@ -99,6 +107,7 @@ type Buffer struct {
 
 	g     pending
 	stats Stats
+	fill  []byte // a truncated chunk's payload and its zeros (FillTruncated)
 	// placing is the Chunk.Batch of the bytes being placed.
 	placing uint64
 }
@@ -179,6 +188,11 @@ func (b *Buffer) Shrink() {
 
 // placeChunk places one chunk of org wire bytes at pos: its payload, then the truncated rest.
 func (b *Buffer) placeChunk(pos, org uint64, p []byte, ts uint64) {
+	if n := uint64(len(p)); b.cfg.FillTruncated && n > 0 && n < org && org <= uint64(b.cfg.Cap/4) {
+		b.fill = append(append(b.fill[:0], p...), make([]byte, org-n)...)
+		b.stats.Filled += org - n
+		p = b.fill
+	}
 	b.place(pos, p, ts)
 	if n := uint64(len(p)); n < org {
 		b.placeLost(pos+n, org-n)

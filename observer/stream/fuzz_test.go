@@ -153,8 +153,8 @@ func checkBuffer(t *testing.T, b *Buffer, m *model, lastPos *uint64, step string
 func checkIdentities(t testing.TB, b *Buffer, step string) {
 	t.Helper()
 	s := b.Stats()
-	if got := s.Consumed + s.Duplicate + s.Stale + s.Truncated + s.Overflow + uint64(b.Len()); got != s.Received {
-		t.Fatalf("%s: received %d != consumed+duplicate+stale+truncated+overflow+len = %d (%+v len %d)", step, s.Received, got, s, b.Len())
+	if got := s.Consumed + s.Duplicate + s.Stale + s.Truncated + s.Overflow + uint64(b.Len()); got != s.Received+s.Filled {
+		t.Fatalf("%s: received+filled %d != consumed+duplicate+stale+truncated+overflow+len = %d (%+v len %d)", step, s.Received+s.Filled, got, s, b.Len())
 	}
 	if got := s.Consumed + s.Skipped + s.Gap + s.Overflow; got != b.Pos()-b.Origin() {
 		t.Fatalf("%s: positions passed %d != consumed+skipped+gap+overflow = %d (%+v)", step, b.Pos()-b.Origin(), got, s)
