@@ -107,7 +107,6 @@ type Buffer struct {
 
 	g     pending
 	stats Stats
-	fill  []byte // a truncated chunk's payload and its zeros (FillTruncated)
 	// placing is the Chunk.Batch of the bytes being placed.
 	placing uint64
 }
@@ -188,16 +187,25 @@ func (b *Buffer) Shrink() {
 
 // placeChunk places one chunk of org wire bytes at pos: its payload, then the truncated rest.
 func (b *Buffer) placeChunk(pos, org uint64, p []byte, ts uint64) {
-	if n := uint64(len(p)); b.cfg.FillTruncated && n > 0 && n < org && org <= uint64(b.cfg.Cap/4) {
-		b.fill = append(append(b.fill[:0], p...), make([]byte, org-n)...)
-		b.stats.Filled += org - n
-		p = b.fill
-	}
 	b.place(pos, p, ts)
-	if n := uint64(len(p)); n < org {
+	n := uint64(len(p))
+	if n == org {
+		return
+	}
+	if !b.cfg.FillTruncated || n == 0 || org > uint64(b.cfg.Cap/4) {
 		b.placeLost(pos+n, org-n)
+		return
+	}
+	b.stats.Filled += org - n
+	for n < org {
+		k := min(org-n, uint64(len(zeros)))
+		b.place(pos+n, zeros[:k], ts)
+		n += k
 	}
 }
+
+// zeros are the bytes FillTruncated places.
+var zeros [4096]byte
 
 // place stores present bytes p at pos: the part before the parse position is Stale, the parts
 // already held are Duplicate, the rest is inserted as new runs.
