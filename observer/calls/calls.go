@@ -123,8 +123,9 @@ type Tracker struct {
 	strings *parser.Interner
 	emit    func(*Call)
 	conns   map[abi.ConnID]*conn
-	lru     conn    // sentinel of the list of tracked connections, least recently active first
-	closing []*conn // closed, waiting out closeGrace
+	arrays  stream.Pool // the streams' backing arrays, held only while they hold bytes
+	lru     conn        // sentinel of the list of tracked connections, least recently active first
+	closing []*conn     // closed, waiting out closeGrace
 	// connects and closes remember control events of connections that have no data yet: the
 	// role a connect gave, and closes that came before the data (control events are polled
 	// first).
@@ -364,6 +365,11 @@ func (t *Tracker) EndBatch(drained bool) {
 		}
 		if t.parse(c, false) {
 			t.expireEarly(c)
+			for _, s := range c.streams {
+				if s != nil {
+					s.Release()
+				}
+			}
 		}
 	}
 	clear(t.touched)
@@ -712,7 +718,8 @@ func (c *conn) messageType(d abi.Direction) parser.MessageType {
 
 func (c *conn) stream(typ parser.MessageType, capacity int) *stream.Buffer {
 	if c.streams[typ-1] == nil {
-		c.streams[typ-1] = stream.New(stream.Config{Cap: capacity, GlueLengthHeader: c.hints.GlueLengthHeader, FillTruncated: c.hints.FillTruncated})
+		c.streams[typ-1] = stream.New(stream.Config{Cap: capacity, GlueLengthHeader: c.hints.GlueLengthHeader,
+			FillTruncated: c.hints.FillTruncated, Pool: &c.t.arrays})
 	}
 	return c.streams[typ-1]
 }

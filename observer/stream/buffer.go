@@ -35,6 +35,8 @@ type Config struct {
 	// without payload (unreadable memory) or larger than a quarter of Cap stays a hole. The
 	// protocol's hint (parser.StreamHints).
 	FillTruncated bool
+	// Pool, when set, lends the buffer its backing array and takes it back at Release.
+	Pool *Pool
 	// GapTimeout is how old (ns) the data after a hole must be before the hole is given up.
 	// Default DefaultGapTimeout.
 	GapTimeout uint64
@@ -169,20 +171,17 @@ func (b *Buffer) SetCap(n int) {
 	b.trim()
 }
 
-// Shrink releases the backing arrays of an idle Buffer (no byte held, no group pending). The
-// positions it knows about (known-lost stretches) stay.
-func (b *Buffer) Shrink() {
-	if b.mem() != 0 || b.g.active {
+// Release gives the backing array of a Buffer that holds no byte back to the Pool (the Buffer
+// gets one again when bytes come), or drops it when it grew past the pooled size or the pool is
+// full. A connection between messages then holds no array: most tracked connections are idle.
+func (b *Buffer) Release() {
+	if b.data == nil || b.mem() != 0 || b.g.active {
 		return
 	}
+	if b.cfg.Pool != nil && len(b.data) == pooledArray {
+		b.cfg.Pool.put(b.data)
+	}
 	b.data, b.r, b.w = nil, 0, 0
-	b.g.chunks, b.g.stage = nil, nil
-	if len(b.runs) == 0 {
-		b.runs = nil
-	}
-	if len(b.marks) <= 1 {
-		b.marks = append([]mark(nil), b.marks...)
-	}
 }
 
 // placeChunk places one chunk of org wire bytes at pos: its payload, then the truncated rest.
@@ -414,11 +413,15 @@ func (b *Buffer) ensure(n int) {
 			return
 		}
 	}
-	// Start small: most connections carry small messages, and an idle one holds its array.
-	size := max(2*len(b.data), 512, b.w+n)
+	// Start small: most connections carry small messages.
+	size := max(2*len(b.data), pooledArray, b.w+n)
 	// Between calls at most Cap bytes are held; one insertion may exceed it before trim.
 	if limit := b.cfg.Cap + b.cfg.MaxChunk; size > limit {
 		size = max(limit, b.w+n)
+	}
+	if size == pooledArray && b.cfg.Pool != nil {
+		b.data = b.cfg.Pool.get()
+		return
 	}
 	data := make([]byte, size)
 	copy(data, b.data[:b.w])

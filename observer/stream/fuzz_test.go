@@ -200,6 +200,7 @@ func runModel(t *testing.T, in []byte, trace func(string, ...any)) {
 				trace("  g%d pos %d org %d plen %d ts %d prep %v lh %08x vec %v", i, c.Pos, c.OrgSize, len(c.Payload), c.TS, c.TryToPrepend, c.LengthHeader, c.Vectored)
 			}
 		}
+		cfg.Pool = &Pool{} // Release lends the arrays out and back
 		b := New(cfg)
 		var last uint64
 		var now uint64
@@ -270,8 +271,8 @@ func runModel(t *testing.T, in []byte, trace func(string, ...any)) {
 					trace("setcap %d", c)
 					b.SetCap(c)
 				case 7:
-					trace("shrink")
-					b.Shrink()
+					trace("release")
+					b.Release()
 				case 8:
 					at := now + uint64(s.n(200))
 					if data, _ := b.Head(); b.GapAfterHead(at, 0) > 0 {

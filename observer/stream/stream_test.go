@@ -501,9 +501,9 @@ func TestEdgeInputs(t *testing.T) {
 		t.Fatalf("Pos %d after consuming everything", b.Pos())
 	}
 	checkIdentities(t, b, "edge")
-	b.Shrink()
+	b.Release()
 	if b.data != nil {
-		t.Fatal("Shrink kept the backing array")
+		t.Fatal("Release kept the backing array")
 	}
 }
 
