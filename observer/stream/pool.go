@@ -27,3 +27,6 @@ func (p *Pool) put(a []byte) {
 		p.free = append(p.free, a)
 	}
 }
+
+// Len is the number of arrays the Pool holds for lending.
+func (p *Pool) Len() int { return len(p.free) }
