@@ -45,8 +45,8 @@ type liveSeries struct {
 // newLive makes the live histogram of the configured form. The explicit one is the SDK's,
 // exported through the records' exporter. SDK v0.39 has no exponential aggregation, and its
 // exporter takes only its own metricdata types, so the exponential histogram is aggregated here
-// (exphist) and sent as OTLP protobuf by raw: over the exporter's gRPC connection, or by an HTTP
-// POST with the same URL, TLS, headers and compression.
+// (exphist), its OTLP protobuf message built here and sent over the exporter's gRPC connection,
+// or by an HTTP POST with the same URL, TLS, headers and compression.
 func (f *Flusher) newLive(host string) error {
 	if f.cfg.Histogram == HistogramExponential {
 		f.raw = f.newRawSender()

@@ -93,7 +93,7 @@ type Flusher struct {
 	// histogram; nil for HTTP.
 	conn *grpc.ClientConn
 	// The live histogram: explicit, through the SDK (reader, provider, latency), or exponential,
-	// aggregated here and sent by raw (start is its cumulative start).
+	// aggregated here and sent by the flusher itself (start is its cumulative start).
 	reader      sdkmetric.Reader
 	provider    *sdkmetric.MeterProvider
 	latency     metric.Float64Histogram
