@@ -86,14 +86,6 @@ const (
 	natsHeaders    = 100
 	natsRequests   = 100 // requests each publisher makes, natsInflight at a time
 	natsInflight   = 4
-	// natsFlush: each publisher flushes (PING, PONG) after every natsFlush messages, which bounds
-	// what nats-server has queued for the subscriber. Without it, four publishers at once make
-	// it write the deliveries in writev segments that grow past 16 KiB (16384 and 21175 bytes
-	// seen under strace), and the kernel side exports 16 KiB of a segment: the rest is lost with
-	// the messages in it (four runs, nats-server's side: 0, 72, 72 and 208 of the 400 HMSG
-	// missing, lost_stream_bytes up to 15348; README, Limits). With 25 the largest segment seen
-	// was 5550 bytes.
-	natsFlush = 25
 )
 
 // natsKey is a NATS record's key: operation, masked subject, one-way or answered, failed.
@@ -111,8 +103,9 @@ func natsKey(r record) string {
 // nats: a fresh nats-server (monitoring on) and tools/natsclient, written with nats.go. natsclient
 // serve subscribes to acc.orders.* on one connection and answers requests on acc.svc.echo on
 // another; then four natsclient publish at once, two connections each, publish 500 messages each
-// to acc.orders.<n> (the last 100 with a header: HPUB; a flush every 25) and make 100 requests
-// each, 4 in flight. The first publisher is verbose: the server answers its every message with
+// to acc.orders.<n> (the last 100 with a header: HPUB) without flushing in between — nats-server
+// then writes the deliveries in writev segments past 16 KiB — and make 100 requests each, 4 in
+// flight. The first publisher is verbose: the server answers its every message with
 // +OK, which makes its PUBs and HPUBs calls. Truth: each process's own counts, which must add up to nats.go's
 // Statistics of its connections (OutMsgs, InMsgs), and nats-server's /varz (in_msgs, out_msgs),
 // read after the run. Recorded: the publishes, the requests' PUBs, the answers' PUBs to the
@@ -142,7 +135,7 @@ func (w *world) nats(t *testing.T) {
 		var waits []func()
 		for i := range natsPublishers {
 			args := []string{"publish", "-url", url, "-messages", fmt.Sprint(natsMessages), "-headers", fmt.Sprint(natsHeaders),
-				"-requests", fmt.Sprint(natsRequests), "-inflight", fmt.Sprint(natsInflight), "-flush", fmt.Sprint(natsFlush)}
+				"-requests", fmt.Sprint(natsRequests), "-inflight", fmt.Sprint(natsInflight)}
 			if i == 0 {
 				args = append(args, "-verbose")
 			}
@@ -205,8 +198,8 @@ func (w *world) nats(t *testing.T) {
 	server := calls(r.recs, "nats", "server", n.ClientV4)
 	t.Logf("nats records, client side: %v; server side: %v", count(client, natsKey), count(server, natsKey))
 	gotC, gotS := pick(count(client, natsKey)), pick(count(server, natsKey))
-	w.checkSides(t, fmt.Sprintf("nats: natsclient serve + %d × publish (%d messages, %d with headers, flush every %d; %d requests; one verbose)",
-		natsPublishers, natsMessages, natsHeaders, natsFlush, natsRequests), total(want),
+	w.checkSides(t, fmt.Sprintf("nats: natsclient serve + %d × publish (%d messages, %d with headers; %d requests; one verbose)",
+		natsPublishers, natsMessages, natsHeaders, natsRequests), total(want),
 		fmt.Sprintf("%d (/varz in_msgs %d + out_msgs %d)", inMsgs+outMsgs, inMsgs, outMsgs), want, gotC, gotS,
 		strings.ReplaceAll(attributed(client, natsclient), natsclient, "natsclient")+" / "+attributed(server, "nats-server"))
 	w.checkAccounted(t, r, "nats", missing(want, gotC)+missing(want, gotS))

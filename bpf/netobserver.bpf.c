@@ -116,6 +116,10 @@ struct work {
 	union sockaddr_t addr; /* address carried by the call */
 	union sockaddr_t conn_addr;
 	u64 start;     /* stream position of the syscall's first byte */
+	/* The part of a segment larger than a chunk not walked yet (iovec walk): it goes out as
+	 * chunks of its own, CONN_DATA_MAX_SIZE bytes at a time. */
+	u64 rest_base;
+	u64 rest_len;
 	u64 chunk_pos; /* stream position of the next chunk's first byte (iovec walk) */
 	/* [cut_from, cut_to): stream positions known to be an HTTP body or a memcached data block
 	 * (empty: none); see keep() */
@@ -1082,6 +1086,12 @@ static __always_inline int emit_segments_body(void *ctx, void *tmap, bool rb)
 
 		if (w->events >= MAX_SEG_EVENTS)
 			return 0;
+		if (w->rest_len) {
+			v.base = w->rest_base;
+			seg = w->rest_len;
+			w->rest_len = 0;
+			goto piece;
+		}
 		if (w->iov_idx >= w->iov_cnt || w->remaining == 0) {
 			flush_gathered(ctx, s, w, rb); /* messages of *mmsg stay apart: each has its address */
 			w->msg_idx++;
@@ -1102,6 +1112,21 @@ static __always_inline int emit_segments_body(void *ctx, void *tmap, bool rb)
 		w->iov_idx++;
 		seg = v.len < w->remaining ? v.len : w->remaining;
 		w->remaining -= seg;
+piece:
+		/* A segment larger than a chunk (nats-server writes its queued deliveries in one) goes out
+		 * a chunk at a time, not as one truncated chunk: what a parser needs may be anywhere in
+		 * it. Not where it meets a known body or data block, which gather() sends as a size, and
+		 * only while the events left keep one for each segment still to come (the rest of the
+		 * segment then goes as one truncated chunk, as before). */
+		if (seg > CONN_DATA_MAX_SIZE && MAX_SEG_EVENTS - w->events > w->iov_cnt - w->iov_idx + 2) {
+			u64 at = w->chunk_pos + w->gathered;
+
+			if (at >= w->cut_to || at + seg <= w->cut_from) {
+				w->rest_base = v.base + CONN_DATA_MAX_SIZE;
+				w->rest_len = seg - CONN_DATA_MAX_SIZE;
+				seg = CONN_DATA_MAX_SIZE;
+			}
+		}
 		if (seg)
 			gather(ctx, s, w, v.base, seg, rb);
 	}
@@ -1131,6 +1156,7 @@ static __always_inline void emit_data(void *ctx, struct scratch *s, struct work 
 		return;
 	}
 	w->msg_idx = 0;
+	w->rest_len = 0;
 	w->chunk_pos = w->start;
 	if (w->kind == K_MMSG) {
 		if (!load_message(w, s))

@@ -2,15 +2,14 @@
 // official Go client, nats.go. It reports what it did, as it counted it and as nats.go did.
 //
 //	natsclient serve -url URL -messages N -requests R -ready FILE
-//	natsclient publish -url URL -messages N -headers H -requests R [-inflight 4] [-flush F] [-verbose]
+//	natsclient publish -url URL -messages N -headers H -requests R [-inflight 4] [-verbose]
 //
 // serve subscribes to acc.orders.* on one connection and answers requests on acc.svc.echo on
 // another; once the server has both subscriptions it creates FILE, and it ends when N messages
 // came and R requests were answered. publish publishes N messages to acc.orders.<i> on one
 // connection, the last H of them with a header (HPUB), and makes R requests to acc.svc.echo on
-// another, inflight at a time, each waiting for its answer; with -flush it flushes (PING, and
-// waits for the PONG) after every F messages. -verbose asks the server for +OK after every
-// message. Both flush their connections before closing them (the server has had
+// another, inflight at a time, each waiting for its answer. -verbose asks the server for +OK
+// after every message. Both flush their connections before closing them (the server has had
 // everything), then print "connections", their counts ("published", "published-headers",
 // "requests"; "received", "received-headers", "answered") and nats.go's Statistics summed over
 // their connections ("out_msgs", "in_msgs"), one "name N" a line. They exit 1 on any error,
@@ -40,7 +39,6 @@ func main() {
 	headers := fs.Int("headers", 0, "publish: how many of the messages carry a header")
 	requests := fs.Int("requests", 0, "requests to make, or to answer")
 	inflight := fs.Int("inflight", 4, "publish: requests in flight at once")
-	flush := fs.Int("flush", 0, "publish: flush after every `F` messages (0: only at the end)")
 	verbose := fs.Bool("verbose", false, "ask the server for +OK after every message")
 	ready := fs.String("ready", "", "serve: `file` to create once subscribed")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up after `D`")
@@ -52,7 +50,7 @@ func main() {
 	case "serve":
 		err = c.serve(*messages, *requests, *ready)
 	case "publish":
-		err = c.publish(*messages, *headers, *requests, *inflight, *flush)
+		err = c.publish(*messages, *headers, *requests, *inflight)
 	default:
 		err = errors.New("unknown command " + os.Args[1])
 	}
@@ -151,7 +149,7 @@ func (c *client) serve(messages, requests int, ready string) error {
 	return c.close()
 }
 
-func (c *client) publish(messages, headers, requests, inflight, flush int) error {
+func (c *client) publish(messages, headers, requests, inflight int) error {
 	pub, err := c.connect("acc-publish")
 	if err != nil {
 		return err
@@ -177,12 +175,6 @@ func (c *client) publish(messages, headers, requests, inflight, flush int) error
 				return
 			}
 			counter.Add(1)
-			if flush > 0 && (i+1)%flush == 0 {
-				if err := pub.FlushTimeout(time.Until(c.deadline)); err != nil {
-					errs <- err
-					return
-				}
-			}
 		}
 	}()
 	var next atomic.Int64
