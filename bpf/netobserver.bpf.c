@@ -1019,10 +1019,11 @@ static __always_inline void flush_gathered(void *ctx, struct scratch *s, struct 
 	w->events++;
 }
 
-/* One segment of an iovec message: consecutive segments are gathered into one chunk of at most
- * CONN_DATA_MAX_SIZE bytes (a writev of headers and body is one event, not two); a segment that
- * does not fit goes into the next chunk, one larger than a chunk alone and truncated, as a plain
- * buffer's 4th event is.
+/* One segment of an iovec message (or a chunk-sized piece of a larger one, emit_segments_body):
+ * consecutive segments are gathered into one chunk of at most CONN_DATA_MAX_SIZE bytes (a writev
+ * of headers and body is one event, not two); a segment that does not fit goes into the next
+ * chunk, and one still larger than a chunk is a chunk alone, truncated, as a plain buffer's 4th
+ * event is.
  *
  * The bytes of the known body or data block [cut_from, cut_to) are not read: a chunk that reaches
  * into the block ends at the block's end at the latest and keeps only what precedes the block
