@@ -124,7 +124,9 @@ type Tracker struct {
 	emit    func(*Call)
 	conns   map[abi.ConnID]*conn
 	arrays  stream.Pool // the streams' backing arrays, held only while they hold bytes
-	lru     conn        // sentinel of the list of tracked connections, least recently active first
+	// streamSettings are each protocol's, shared by its connections' streams.
+	streamSettings map[abi.Protocol]*stream.Settings
+	lru            conn // sentinel of the list of tracked connections, least recently active first
 	// quiet is the last connection in lru whose arrays releaseQuiet released (&lru: none);
 	// quietWalk the time of that walk.
 	quiet     *conn
@@ -168,8 +170,12 @@ func New(cfg Config, parsers map[abi.Protocol]parser.Protocol, emit func(*Call))
 	}
 	t.lru.prev, t.lru.next = &t.lru, &t.lru
 	t.quiet = &t.lru
-	for p := range parsers {
+	t.streamSettings = make(map[abi.Protocol]*stream.Settings, len(parsers))
+	for p, pp := range parsers {
 		t.counters[p] = &Counters{}
+		h := pp.Stream()
+		t.streamSettings[p] = stream.NewSettings(stream.Config{Cap: cfg.StreamCap, GlueLengthHeader: h.GlueLengthHeader,
+			FillTruncated: h.FillTruncated, Pool: &t.arrays})
 	}
 	return t
 }
@@ -196,23 +202,24 @@ func (t *Tracker) Notes() int { return t.connects.len() + t.closes.len() }
 func (t *Tracker) NotesEvicted() uint64 { return t.connects.Evicted + t.closes.Evicted }
 
 type conn struct {
-	t          *Tracker
-	id         abi.ConnID
-	proto      abi.Protocol
-	role       abi.Role
-	remote     abi.SockAddr
-	l7         parser.Conn // parses, holds the messages waiting for their other half, pairs them
-	hints      parser.StreamHints
-	counters   *Counters
-	streams    [2]*stream.Buffer // by parser.MessageType - 1
-	seq        uint64            // creation order: connections ended together emit their calls in this order
-	lastSeen   uint64
-	prev, next *conn // in Tracker.lru
-	touched    bool
-	waiting    bool
-	closing    bool
-	gone       bool   // no longer tracked
-	closedAt   uint64 // ts of the close event
+	t      *Tracker
+	id     abi.ConnID
+	proto  abi.Protocol
+	role   abi.Role
+	remote abi.SockAddr
+	l7     parser.Conn // parses, holds the messages waiting for their other half, pairs them
+	// streamSettings makes its streams: the protocol's hints and the tracker's cap and pool.
+	streamSettings *stream.Settings
+	counters       *Counters
+	streams        [2]*stream.Buffer // by parser.MessageType - 1
+	seq            uint64            // creation order: connections ended together emit their calls in this order
+	lastSeen       uint64
+	prev, next     *conn // in Tracker.lru
+	touched        bool
+	waiting        bool
+	closing        bool
+	gone           bool   // no longer tracked
+	closedAt       uint64 // ts of the close event
 }
 
 // Ctrl takes a connect (role and address) or a close (the connection ends at EndBatch).
@@ -276,7 +283,7 @@ func (t *Tracker) Data(ev *abi.DataEvent) {
 		return
 	}
 	typ := c.messageType(ev.Direction)
-	s := c.stream(typ, t.cfg.StreamCap)
+	s := c.stream(typ)
 	s.Add(stream.Chunk{
 		Pos: ev.Pos, OrgSize: ev.OrgMsgSize, Payload: ev.Payload, TS: ev.TS,
 		TryToPrepend: ev.TryToPrepend, LengthHeader: ev.LengthHeader, Vectored: vectored(ev.Syscall),
@@ -298,7 +305,7 @@ func (t *Tracker) open(ev *abi.DataEvent) *conn {
 	}
 	c := &conn{
 		t: t, id: ev.ConnID, proto: ev.Protocol, role: abi.RoleUnknown, remote: ev.Addr,
-		hints: p.Stream(), counters: t.counters[ev.Protocol],
+		streamSettings: t.streamSettings[ev.Protocol], counters: t.counters[ev.Protocol],
 	}
 	c.l7 = p.NewConn(parser.ConnConfig{
 		Strings: t.strings, MaxPending: t.cfg.MaxPending, Counts: &c.counters.MatchCounts,
@@ -742,10 +749,9 @@ func (c *conn) messageType(d abi.Direction) parser.MessageType {
 	return parser.Response
 }
 
-func (c *conn) stream(typ parser.MessageType, capacity int) *stream.Buffer {
+func (c *conn) stream(typ parser.MessageType) *stream.Buffer {
 	if c.streams[typ-1] == nil {
-		c.streams[typ-1] = stream.New(stream.Config{Cap: capacity, GlueLengthHeader: c.hints.GlueLengthHeader,
-			FillTruncated: c.hints.FillTruncated, Pool: &c.t.arrays})
+		c.streams[typ-1] = c.streamSettings.New()
 	}
 	return c.streams[typ-1]
 }

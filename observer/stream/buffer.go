@@ -90,8 +90,8 @@ type mark struct{ pos, ts uint64 }
 
 // Buffer is the positional stream buffer of one direction of one connection.
 type Buffer struct {
-	cfg  Config // with defaults applied
-	user Config // as given, so that SetCap keeps zero fields following the cap
+	cfg *Config // with defaults applied; shared by the Buffers of one Settings
+	set *Settings
 
 	data []byte // present bytes in position order live in data[r:w]
 	r, w int
@@ -107,21 +107,25 @@ type Buffer struct {
 	// a boundary of real data (used by group resolution rule 1).
 	headAtEnd bool
 
-	g     pending
+	g     *pending // &noGroup until a syscall needs staging
 	stats Stats
 	// placing is the Chunk.Batch of the bytes being placed.
 	placing uint64
 }
 
-// New returns an empty Buffer.
-func New(cfg Config) *Buffer {
-	b := &Buffer{}
-	b.init(cfg)
-	return b
+// New returns an empty Buffer of its own Settings.
+func New(cfg Config) *Buffer { return NewSettings(cfg).New() }
+
+// Settings are a Config with its defaults applied, made once and shared by the Buffers of many
+// connections: a Buffer holds a pointer, not a copy (a tracker holds two Buffers a connection).
+type Settings struct {
+	user Config // as given, so that SetCap keeps zero fields following the cap
+	cfg  Config
 }
 
-func (b *Buffer) init(cfg Config) {
-	b.user = cfg
+// NewSettings applies cfg's defaults.
+func NewSettings(cfg Config) *Settings {
+	s := &Settings{user: cfg}
 	if cfg.MaxChunk <= 0 {
 		cfg.MaxChunk = MaxChunk
 	}
@@ -138,8 +142,12 @@ func (b *Buffer) init(cfg Config) {
 	if cfg.GapBytes <= 0 {
 		cfg.GapBytes = cfg.Cap / 2
 	}
-	b.cfg = cfg
+	s.cfg = cfg
+	return s
 }
+
+// New returns an empty Buffer of these Settings.
+func (s *Settings) New() *Buffer { return &Buffer{cfg: &s.cfg, set: s, g: &noGroup} }
 
 // Stats returns the counters.
 func (b *Buffer) Stats() Stats { return b.stats }
@@ -165,9 +173,10 @@ func (b *Buffer) Cap() int { return b.cfg.Cap }
 // SetCap changes the bound on the bytes held in memory, dropping the oldest unparsed bytes (Overflow) if needed. A
 // caller enforcing a total bound over many buffers lowers the cap of the largest.
 func (b *Buffer) SetCap(n int) {
-	cfg := b.user
+	cfg := b.set.user
 	cfg.Cap = n
-	b.init(cfg)
+	b.set = NewSettings(cfg)
+	b.cfg = &b.set.cfg
 	b.trim()
 }
 
