@@ -3,6 +3,7 @@ package otlp
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -336,6 +337,49 @@ func TestExportExponential(t *testing.T) {
 
 			assert.Equal(t, []string{"blue team"}, r.Header("x-tenant", "netobserver.l7.calls"))
 			assert.Equal(t, []string{"blue team", "blue team"}, r.Header("x-tenant", "netobserver.l7.latency"))
+		})
+	}
+}
+
+// Every protocol of the registry reaches OTLP: the conventions' names where they have one
+// (memcached's command, Kafka's API and topic), netobserver.<protocol>.<field> for the rest, and
+// one-way messages (a NATS delivery) counted as calls and bytes with netobserver.one_way, without a
+// latency.
+func TestExportEveryProtocol(t *testing.T) {
+	host := []string{"_process_pid_", "77", "_process_cmd_", "/usr/bin/app", "_running_mode_", "host", "type", "protocols"}
+	counts := func(n int, latency int) []string {
+		return []string{"total_count", fmt.Sprint(n), "total_latency_ns", fmt.Sprint(latency), "total_req_bytes", "100", "total_resp_bytes", "10",
+			"p50_latency_ns", "0", "p90_latency_ns", "0", "p99_latency_ns", "0"}
+	}
+	remote := []string{"role", "client", "remote_info", `{"remote_ip":"10.0.0.5","remote_port":"4222","remote_type":"mq"}` + "\n"}
+	recs := []record.Record{
+		rec(1700000015, slices.Concat(host, []string{"protocol", "memcached", "cmd", "get", "outcome", "miss", "success", "1"}, remote, counts(5, 5000))...),
+		rec(1700000015, slices.Concat(host, []string{"protocol", "kafka", "api", "Produce", "topic", "orders", "error_code", "0", "success", "1"}, remote, counts(4, 8000))...),
+		rec(1700000015, slices.Concat(host, []string{"protocol", "nats", "op", "MSG", "subject", "orders.?", "success", "1", "one_way", "1"}, remote, counts(9, 0))...),
+	}
+	for _, protocol := range []string{"grpc", "http"} {
+		t.Run(protocol, func(t *testing.T) {
+			r := otlptest.Start(t, protocol, "127.0.0.1:0")
+			f := newFlusher(t, protocol, r.Addr(), nil)
+			require.NoError(t, f.Flush(recs))
+			require.NoError(t, f.Close())
+			assert.Equal(t, Stats{Written: 3}, f.Stats())
+			calls := r.Points("netobserver.l7.calls")
+			require.Len(t, calls, 3)
+			assert.EqualValues(t, 5, otlptest.Sum(calls, map[string]any{"network.protocol.name": "memcached", "db.system.name": "memcached",
+				"db.operation.name": "get", "netobserver.memcached.outcome": "miss"}))
+			assert.EqualValues(t, 4, otlptest.Sum(calls, map[string]any{"network.protocol.name": "kafka", "messaging.system": "kafka",
+				"messaging.operation.name": "Produce", "messaging.destination.name": "orders", "netobserver.kafka.error_code": "0"}))
+			nats := map[string]any{"network.protocol.name": "nats", "messaging.operation.name": "MSG",
+				"messaging.destination.name": "orders.?", "netobserver.one_way": true}
+			assert.EqualValues(t, 9, otlptest.Sum(calls, nats))
+			assert.EqualValues(t, 100, otlptest.Sum(r.Points("netobserver.l7.request.size"), nats))
+			assert.Empty(t, r.Points("netobserver.l7.errors"))
+			dur := r.Points("netobserver.l7.duration")
+			assert.Len(t, dur, 2, "one-way messages have no latency")
+			for _, p := range dur {
+				assert.False(t, otlptest.Matches(p, nats))
+			}
 		})
 	}
 }
