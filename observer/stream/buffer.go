@@ -428,7 +428,7 @@ func (b *Buffer) ensure(n int) {
 	if limit := b.cfg.Cap + b.cfg.MaxChunk; size > limit {
 		size = max(limit, b.w+n)
 	}
-	if size == pooledArray && b.cfg.Pool != nil {
+	if size == pooledArray && b.w == 0 && b.cfg.Pool != nil {
 		b.data = b.cfg.Pool.get()
 		return
 	}
