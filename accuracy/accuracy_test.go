@@ -123,14 +123,22 @@ func setup(t *testing.T) *world {
 	}
 	testenv.Dnsmasq(t, n.Server, n.ServerV4, names, "--log-queries", "--log-facility="+w.dnsLog)
 
-	w.resolver = filepath.Join(dir, "udpresolver")
+	w.resolver = build(t, "./tools/udpresolver")
+	return w
+}
+
+// build builds one of the module's commands (pkg, as ./tools/name) into a temporary directory and
+// returns its path.
+func build(t *testing.T, pkg string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
 	root, err := filepath.Abs("..")
 	require.NoError(t, err)
-	build := exec.Command("go", "build", "-o", w.resolver, "./tools/udpresolver")
-	build.Dir = root
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "building tools/udpresolver: %s", out)
-	return w
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = root
+	b, err := cmd.CombinedOutput()
+	require.NoError(t, err, "building %s: %s", pkg, b)
+	return out
 }
 
 // pgClientBin is the newest /usr/lib/postgresql/<version>/bin: the programs themselves, not

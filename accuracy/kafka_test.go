@@ -5,8 +5,6 @@ package accuracy
 import (
 	"bufio"
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -48,14 +46,7 @@ func kafkaKey(r record) string {
 // more request than it read responses, and that request is unmatched, not a call.
 func (w *world) kafka(t *testing.T) {
 	n := w.net
-	dir := t.TempDir()
-	peer := filepath.Join(dir, "kafkapeer")
-	root, err := filepath.Abs("..")
-	require.NoError(t, err)
-	build := exec.Command("go", "build", "-o", peer, "./tools/kafkapeer")
-	build.Dir = root
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "building tools/kafkapeer: %s", out)
+	peer := build(t, "./tools/kafkapeer")
 	addr := n.ServerV4.String() + ":9092"
 	startKafkaBroker(t, n.Server, peer, addr, "orders,audit,clicks")
 

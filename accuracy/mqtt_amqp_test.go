@@ -41,6 +41,7 @@ func TestAccuracyMessaging(t *testing.T) {
 	t.Logf("rabbitmq ready in %v", time.Since(start).Round(time.Millisecond))
 	t.Run("mosquitto", func(t *testing.T) { w.mosquitto(t, mlog) })
 	t.Run("amqp-tools", func(t *testing.T) { w.amqpTools(t, rmq.Addr.Port()) })
+	t.Run("nats", w.nats)
 	w.printTable()
 }
 

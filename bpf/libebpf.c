@@ -1273,20 +1273,32 @@ static void select_programs(enum hook h, bool fast)
 		g.tail_progs[TAIL_EMIT_SEGMENTS] = g.skel->progs.emit_segments_btf;
 		g.tail_progs[TAIL_MMSG_COUNT] = g.skel->progs.mmsg_count_btf;
 		g.tail_progs[TAIL_HTTP_HEAD] = g.skel->progs.http_head_btf;
+		g.tail_progs[TAIL_MEMC_HEAD] = g.skel->progs.memc_head_btf;
 		break;
 	case HOOK_RAW_TP:
 		g.tail_progs[TAIL_DATA_MAIN] = g.skel->progs.data_main_raw;
 		g.tail_progs[TAIL_EMIT_SEGMENTS] = g.skel->progs.emit_segments_raw;
 		g.tail_progs[TAIL_MMSG_COUNT] = g.skel->progs.mmsg_count_raw;
 		g.tail_progs[TAIL_HTTP_HEAD] = NULL;
+		g.tail_progs[TAIL_MEMC_HEAD] = NULL;
 		break;
 	default:
 		g.tail_progs[TAIL_DATA_MAIN] = g.skel->progs.data_main;
 		g.tail_progs[TAIL_EMIT_SEGMENTS] = g.skel->progs.emit_segments;
 		g.tail_progs[TAIL_MMSG_COUNT] = g.skel->progs.mmsg_count;
-		g.tail_progs[TAIL_HTTP_HEAD] = NULL; /* the header scan needs bounded loops: tp_btf only */
+		/* The header and line scans need bounded loops: tp_btf only. */
+		g.tail_progs[TAIL_HTTP_HEAD] = NULL;
+		g.tail_progs[TAIL_MEMC_HEAD] = NULL;
 		break;
 	}
+}
+
+static bool is_tail_program(const struct bpf_program *prog)
+{
+	for (int i = 0; i < NETOBSERVER_NUM_TAILS; i++)
+		if (prog == g.tail_progs[i])
+			return true;
+	return false;
 }
 
 static struct bpf_map *tail_map(enum hook h)
@@ -1542,9 +1554,7 @@ EXPORT int32_t ebpf_start(void)
 		/* Tail-call targets run from the exit programs, the uprobes are attached at init;
 		 * the programs of the other hook sets were never loaded. */
 		if (!bpf_program__autoload(prog) || !strncmp(bpf_program__section_name(prog), "uprobe", 6) ||
-		    prog == g.tail_progs[TAIL_DATA_MAIN] || prog == g.tail_progs[TAIL_EMIT_SEGMENTS] ||
-		    prog == g.tail_progs[TAIL_MMSG_COUNT] || prog == g.tail_progs[TAIL_HTTP_HEAD] ||
-		    (is_proc_program(prog) && !g.proc_fn))
+		    is_tail_program(prog) || (is_proc_program(prog) && !g.proc_fn))
 			continue;
 		link = bpf_program__attach(prog);
 		if (!link) {

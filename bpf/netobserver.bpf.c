@@ -116,8 +116,13 @@ struct work {
 	union sockaddr_t addr; /* address carried by the call */
 	union sockaddr_t conn_addr;
 	u64 start;     /* stream position of the syscall's first byte */
+	/* The part of a segment larger than a chunk not walked yet (iovec walk): it goes out as
+	 * chunks of its own, CONN_DATA_MAX_SIZE bytes at a time. */
+	u64 rest_base;
+	u64 rest_len;
 	u64 chunk_pos; /* stream position of the next chunk's first byte (iovec walk) */
-	/* [cut_from, cut_to): stream positions known to be an HTTP body (empty: none); see keep() */
+	/* [cut_from, cut_to): stream positions known to be an HTTP body or a memcached data block
+	 * (empty: none); see keep() */
 	u64 cut_from;
 	u64 cut_to;
 	u64 copied;    /* bytes of the first buffer already in ev.msg (by the HTTP header scan) */
@@ -126,6 +131,11 @@ struct work {
 	u64 scan_clpos;
 	u32 scan_ncl;
 	u32 scan_te;
+	/* What the memcached line scan found (memc_head_body), in memory for the same reason. */
+	u64 scan_lend;
+	u64 scan_tokpos;
+	u32 scan_tokens;
+	u32 scan_want;
 };
 
 struct scratch {
@@ -1009,25 +1019,41 @@ static __always_inline void flush_gathered(void *ctx, struct scratch *s, struct 
 	w->events++;
 }
 
-/* One segment of an iovec message: consecutive segments are gathered into one chunk of at most
- * CONN_DATA_MAX_SIZE bytes (a writev of headers and body is one event, not two); a segment that
- * does not fit goes into the next chunk, one larger than a chunk alone and truncated, as a plain
- * buffer's 4th event is. */
+/* One segment of an iovec message (or a chunk-sized piece of a larger one, emit_segments_body):
+ * consecutive segments are gathered into one chunk of at most CONN_DATA_MAX_SIZE bytes (a writev
+ * of headers and body is one event, not two); a segment that does not fit goes into the next
+ * chunk, and one still larger than a chunk is a chunk alone, truncated, as a plain buffer's 4th
+ * event is.
+ *
+ * The bytes of the known body or data block [cut_from, cut_to) are not read: a chunk that reaches
+ * into the block ends at the block's end at the latest and keeps only what precedes the block
+ * (keep()); unread bytes join it whatever their number. The bytes after the block start a chunk
+ * of their own (memcached's VALUE line, its data and CRLF, and END go out as three segments: two
+ * chunks, the line with the data's size, then CRLF END). */
 static __always_inline void gather(void *ctx, struct scratch *s, struct work *w, u64 base, u64 seg, bool rb)
 {
+	u64 at = w->chunk_pos + w->gathered;
 	u64 rd = seg;
 
-	if (w->gathered + seg > CONN_DATA_MAX_SIZE)
-		flush_gathered(ctx, s, w, rb);
-	/* When the syscall ends inside a known body, every chunk that reaches the body ends inside it
-	 * and keeps only what precedes it (keep()): the body's bytes are never read. */
-	if (w->start + w->total <= w->cut_to) {
-		u64 at = w->chunk_pos + w->gathered;
+	if (at >= w->cut_from && at < w->cut_to && at + seg > w->cut_to) {
+		/* From inside the block past its end: the part inside is unread. */
+		u64 k = w->cut_to - at;
 
-		rd = at >= w->cut_from ? 0 : w->cut_from - at < seg ? w->cut_from - at : seg;
+		w->gathered += k;
+		base += k;
+		seg -= k;
+		at += k;
 	}
+	if (at < w->cut_to && at + seg > w->cut_from && at + seg <= w->cut_to)
+		rd = at >= w->cut_from ? 0 : w->cut_from - at;
+	if (!rd) {
+		w->gathered += seg;
+		return;
+	}
+	if (w->gathered + seg > CONN_DATA_MAX_SIZE || (w->gathered && at > w->cut_from && at <= w->cut_to))
+		flush_gathered(ctx, s, w, rb);
 	if (seg <= CONN_DATA_MAX_SIZE &&
-	    ((!w->gathered && base == w->first && seg <= w->copied) || !rd ||
+	    ((!w->gathered && base == w->first && seg <= w->copied) ||
 	     !bpf_probe_read_user(s->ev.msg + (w->gathered & (CONN_DATA_MAX_SIZE - 1)), bound_payload(rd),
 				  (void *)base))) {
 		w->copied = 0; /* ev.msg holds other bytes from here on */
@@ -1061,6 +1087,12 @@ static __always_inline int emit_segments_body(void *ctx, void *tmap, bool rb)
 
 		if (w->events >= MAX_SEG_EVENTS)
 			return 0;
+		if (w->rest_len) {
+			v.base = w->rest_base;
+			seg = w->rest_len;
+			w->rest_len = 0;
+			goto piece;
+		}
 		if (w->iov_idx >= w->iov_cnt || w->remaining == 0) {
 			flush_gathered(ctx, s, w, rb); /* messages of *mmsg stay apart: each has its address */
 			w->msg_idx++;
@@ -1081,6 +1113,21 @@ static __always_inline int emit_segments_body(void *ctx, void *tmap, bool rb)
 		w->iov_idx++;
 		seg = v.len < w->remaining ? v.len : w->remaining;
 		w->remaining -= seg;
+piece:
+		/* A segment larger than a chunk (nats-server writes its queued deliveries in one) goes out
+		 * a chunk at a time, not as one truncated chunk: what a parser needs may be anywhere in
+		 * it. Not where it meets a known body or data block, which gather() sends as a size, and
+		 * only while the events left keep one for each segment still to come (the rest of the
+		 * segment then goes as one truncated chunk, as before). */
+		if (seg > CONN_DATA_MAX_SIZE && MAX_SEG_EVENTS - w->events > w->iov_cnt - w->iov_idx + 2) {
+			u64 at = w->chunk_pos + w->gathered;
+
+			if (at >= w->cut_to || at + seg <= w->cut_from) {
+				w->rest_base = v.base + CONN_DATA_MAX_SIZE;
+				w->rest_len = seg - CONN_DATA_MAX_SIZE;
+				seg = CONN_DATA_MAX_SIZE;
+			}
+		}
 		if (seg)
 			gather(ctx, s, w, v.base, seg, rb);
 	}
@@ -1110,6 +1157,7 @@ static __always_inline void emit_data(void *ctx, struct scratch *s, struct work 
 		return;
 	}
 	w->msg_idx = 0;
+	w->rest_len = 0;
 	w->chunk_pos = w->start;
 	if (w->kind == K_MMSG) {
 		if (!load_message(w, s))
@@ -1292,6 +1340,9 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 
 	if (scan)
 		bpf_tail_call(ctx, tmap, TAIL_HTTP_HEAD);
+	/* memcached's data blocks (values) go out as sizes too, within one syscall (memc_head_body). */
+	if (rb && proto == ProtoMemcached)
+		bpf_tail_call(ctx, tmap, TAIL_MEMC_HEAD);
 	emit_data(ctx, s, w, tmap, rb);
 	return 0;
 }
@@ -1421,6 +1472,140 @@ emit:
 	return 0;
 }
 
+/* memcached's line scan reads this much of a syscall's first buffer: a key is at most 250 bytes. */
+#define MEMC_SCAN_MAX 512
+
+/* Opaque to the compiler, like bound_payload: [1, MEMC_SCAN_MAX] for an input in that range. */
+static __always_inline u64 bound_memc(u64 n)
+{
+	asm volatile("%0 += -1\n\t%0 &= 0x1ff\n\t%0 += 1" : "+r"(n));
+	return n;
+}
+
+/* The token of a memcached text line that gives the size of the data block after it, by the
+ * line's first word: storage commands (set … <bytes>, cas … <bytes> <cas>), meta set (ms <key>
+ * <datalen>), a text hit (VALUE <key> <flags> <bytes>) and a meta hit (VA <size>). 0: no block. */
+static __always_inline u32 memc_size_token(const u8 *b)
+{
+	u32 w4 = (u32)b[0] | (u32)b[1] << 8 | (u32)b[2] << 16 | (u32)b[3] << 24;
+
+	if (w4 == 0x20746573 || w4 == 0x20646461 || w4 == 0x20736163) /* "set ", "add ", "cas " */
+		return 4;
+	if ((w4 == 0x6c706572 && b[4] == 'a' && b[5] == 'c' && b[6] == 'e' && b[7] == ' ') || /* "replace " */
+	    (w4 == 0x65707061 && b[4] == 'n' && b[5] == 'd' && b[6] == ' ') ||                /* "append " */
+	    (w4 == 0x70657270 && b[4] == 'e' && b[5] == 'n' && b[6] == 'd' && b[7] == ' '))   /* "prepend " */
+		return 4;
+	if (w4 == 0x554c4156 && b[4] == 'E' && b[5] == ' ') /* "VALUE " */
+		return 3;
+	if (b[0] == 'm' && b[1] == 's' && b[2] == ' ')
+		return 2;
+	if (b[0] == 'V' && b[1] == 'A' && b[2] == ' ')
+		return 1;
+	return 0;
+}
+
+/* A memcached syscall that starts with a message carrying a data block (tp_btf set only): a value
+ * of a storage command or a hit, text or meta (the line names its size), or the value of a binary
+ * message (after the header, extras and key). When the block ends within the syscall its bytes go
+ * out as sizes: the chunks carry the bytes around it (emit_data, gather) and the consumer fills
+ * the block with zeros (parser.StreamHints.FillTruncated) — the parser never reads values, and the
+ * rings carry the few bytes of each command instead of kilobytes. Blocks that run past the
+ * syscall, and every block but the first of a syscall, are exported whole, as before. */
+static __always_inline int memc_head_body(void *ctx, void *tmap)
+{
+	struct scratch *s = scratch();
+	struct work *w;
+	u64 n, from = 0, to = 0, size = 0;
+	u8 *b;
+
+	if (!s)
+		return 0;
+	w = &s->w;
+	n = bound_memc(w->head_len < MEMC_SCAN_MAX ? w->head_len : MEMC_SCAN_MAX);
+	if (n < 8 || bpf_probe_read_user(s->ev.msg, n, (void *)w->head))
+		goto emit;
+	w->copied = n;
+	b = (u8 *)s->ev.msg;
+	if ((b[0] == 0x80 || b[0] == 0x81) && n >= 24) {
+		u64 keylen = (u64)b[2] << 8 | b[3], body = (u64)b[8] << 24 | (u64)b[9] << 16 | (u64)b[10] << 8 | b[11];
+
+		if (b[5] == 0 && keylen + b[4] < body) {
+			from = w->start + 24 + keylen + b[4];
+			to = w->start + 24 + body;
+		}
+		goto cut;
+	}
+	w->scan_want = memc_size_token(b);
+	if (!w->scan_want)
+		goto emit;
+	/* Shaped like the HTTP scan: state in memory so that the walk does not fork per byte; a
+	 * sentinel newline right after the n bytes stops it there (refused below). Tokens start after
+	 * a run of blanks, as memcached and the parser split them. */
+	b[n] = '\n';
+	b[n + 1] = 0;
+	w->scan_lend = 0;
+	w->scan_tokpos = 0;
+	w->scan_tokens = 0;
+#pragma clang loop unroll(disable)
+	for (u32 i = 0; i < MEMC_SCAN_MAX; i++) {
+		u64 ch = b[i];
+
+		asm goto("if %[ch] <= 32 goto %l[blank]" : : [ch] "r"(ch) : : blank);
+		continue;
+blank:
+		if (ch == '\n') {
+			w->scan_lend = i + 1;
+			break;
+		}
+		if (ch == ' ' && b[i + 1] != ' ' && ++*(volatile u32 *)&w->scan_tokens == w->scan_want)
+			*(volatile u64 *)&w->scan_tokpos = i + 1;
+	}
+	if (!w->scan_lend || w->scan_lend > n || !w->scan_tokpos || w->scan_tokpos >= w->scan_lend)
+		goto emit;
+	/* The size: 1 to 10 digits (memcached's items are at most 1 GiB), then a blank or the end. */
+	{
+		const u8 *v = b + (w->scan_tokpos & (MEMC_SCAN_MAX - 1));
+		u32 digits = 0;
+
+#pragma unroll
+		for (int d = 0; d < 11; d++) {
+			u8 c = v[d];
+
+			if (c < '0' || c > '9')
+				break;
+			size = size * 10 + (c - '0');
+			digits++;
+		}
+		if (!digits || digits > 10 || (v[digits] != ' ' && v[digits] != '\r' && v[digits] != '\n'))
+			goto emit;
+	}
+	if (size) {
+		from = w->start + w->scan_lend;
+		to = from + size;
+	}
+cut:
+	if (from < to && to <= w->start + w->total) {
+		w->cut_from = from;
+		w->cut_to = to;
+	}
+	/* A block that ends before a plain syscall of one chunk does: the bytes up to the block's end
+	 * and those after it go out as two events, each placed by its own pos as a syscall of its own
+	 * (an iovec syscall's chunks are placed one after the other: gather() cuts them). */
+	if (w->kind == K_BUF && w->cut_from < w->cut_to && w->cut_to < w->start + w->total &&
+	    w->total <= CONN_DATA_MAX_SIZE) {
+		u64 end = w->start + w->total, head = w->cut_to - w->start;
+
+		s->ev.attr.pos = w->cut_to;
+		emit_chunk(ctx, s, w->first, head, keep(w, w->start, head), false, true);
+		s->ev.attr.pos = end;
+		emit_chunk(ctx, s, w->first + head, w->total - head, w->total - head, true, true);
+		return 0;
+	}
+emit:
+	emit_data(ctx, s, w, tmap, true);
+	return 0;
+}
+
 /* sendmmsg/recvmmsg: the syscall returns messages, the bytes are in each msg_len. Counted in steps
  * of MSGS_PER_STEP messages so the byte total (stats, pos) is known before any data event. */
 static __always_inline int mmsg_count_body(void *ctx, void *tmap)
@@ -1477,6 +1662,12 @@ SEC("tp_btf/sys_exit")
 int http_head_btf(void *ctx)
 {
 	return http_head_body(ctx, &tails_btf);
+}
+
+SEC("tp_btf/sys_exit")
+int memc_head_btf(void *ctx)
+{
+	return memc_head_body(ctx, &tails_btf);
 }
 
 /* ---- syscall exits, shared by the three hook sets --------------------------------------------- */

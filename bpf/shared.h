@@ -16,7 +16,8 @@
 #define TAIL_EMIT_SEGMENTS 1
 #define TAIL_MMSG_COUNT 2
 #define TAIL_HTTP_HEAD 3 /* tp_btf set only; empty in the others */
-#define NETOBSERVER_NUM_TAILS 4
+#define TAIL_MEMC_HEAD 4 /* tp_btf set only; empty in the others */
+#define NETOBSERVER_NUM_TAILS 5
 
 /* Event rings of the ring buffer transport, indexed by callback_type_e (ctrl, data, stats) and
  * PROC_HAND (process events, the optional extension). */

@@ -81,6 +81,10 @@ type StreamHints struct {
 	// before (header: the kernel side's length_header, as it was on the wire). The buffer then
 	// places the header in front of it. MySQL clients read a packet's header and body apart.
 	GlueLengthHeader func(header uint32, size uint64, first []byte) bool
+	// FillTruncated: the kernel side sends this protocol's data blocks (values) as sizes, and the
+	// parser, which never reads them but needs what follows them, gets them as zeros
+	// (stream.Config.FillTruncated).
+	FillTruncated bool
 }
 
 // HostName is a side output of the traffic: an answer that named an address (a DNS A or AAAA

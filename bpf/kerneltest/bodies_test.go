@@ -104,29 +104,10 @@ func TestBigBodiesAtConcurrency(t *testing.T) {
 	require.Equal(t, requests, complete, "ab's Complete requests")
 	require.Zero(t, failed, "ab's Failed requests")
 
-	wireOf := func(evs []event, dir abi.Direction) int {
-		n := 0
-		for _, e := range evs {
-			if e.data != nil && e.data.Direction == dir {
-				n += int(e.data.OrgMsgSize)
-			}
-		}
-		return n
-	}
-	lost := func() (n uint64) {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		for _, e := range c.evs {
-			if e.lost != nil {
-				n += e.lost.Count
-			}
-		}
-		return n
-	}
-	abEvs := c.waitFor(t, ab, "ab's responses", func(e []event) bool { return wireOf(e, abi.DirIngress) >= total || lost() > 0 })
-	require.Zero(t, lost(), "events lost")
-	nginxEvs := c.waitFor(t, nginx, "nginx's responses", func(e []event) bool { return wireOf(e, abi.DirEgress) >= total || lost() > 0 })
-	require.Zero(t, lost(), "events lost")
+	abEvs := c.waitFor(t, ab, "ab's responses", func(e []event) bool { return wireBytes(e, abi.DirIngress) >= total || c.lost() > 0 })
+	require.Zero(t, c.lost(), "events lost")
+	nginxEvs := c.waitFor(t, nginx, "nginx's responses", func(e []event) bool { return wireBytes(e, abi.DirEgress) >= total || c.lost() > 0 })
+	require.Zero(t, c.lost(), "events lost")
 
 	request := regexp.MustCompile(`\AGET /page HTTP/1\.0\r\n(?s:.*)\r\n\r\n\z`)
 	response := regexp.MustCompile(`\AHTTP/1\.1 200 OK\r\n(?s:.*)Content-Length: 20000\r\n(?s:.*)\r\n\r\n\z`)

@@ -154,6 +154,29 @@ func (c *capture) waitFor(t *testing.T, pid int, what string, done func([]event)
 	}
 }
 
+// lost is the events the library reported lost so far.
+func (c *capture) lost() (n uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.evs {
+		if e.lost != nil {
+			n += e.lost.Count
+		}
+	}
+	return n
+}
+
+// wireBytes is the bytes on the wire of the data events in direction dir.
+func wireBytes(evs []event, dir abi.Direction) int {
+	n := 0
+	for _, e := range evs {
+		if e.data != nil && e.data.Direction == dir {
+			n += int(e.data.OrgMsgSize)
+		}
+	}
+	return n
+}
+
 // closed reports whether the events include a final stats event (the close of some connection).
 func closedConns(evs []event) int {
 	n := 0

@@ -1197,13 +1197,15 @@ static void scenario_iovec(void)
 	ar = wait_reply(&srv);
 	w_send(&cli, (int)cr.ret, H_WRITEV, req, len, 5);
 	wait_data(cli.pid, (int)cr.ret, DirEgress, len);
-	/* Five segments of 8000 (the last 8000 + remainder): two fit a chunk, the third does not. */
+	/* Five segments of 8000 (the last 8000 + remainder): two fit a chunk, the third does not. With
+	 * the body bound the body's segments are not read: the headers and the body's size are one
+	 * event. */
 	each = len / 5;
 	for (size_t i = 0; i < nevents; i++) {
 		struct event *e = &events[i];
 		if (e->kind != EV_DATA || e->attr.conn_id.tgid != (uint32_t)cli.pid)
 			continue;
-		size_t chunk = n < 2 ? 2 * each : len - 4 * each;
+		size_t chunk = bodies_cut ? len : n < 2 ? 2 * each : len - 4 * each;
 		CHECK(e->attr.syscall_func == FuncWriteV && e->attr.pos == len && e->attr.org_msg_size == chunk &&
 			      e->attr.msg_buf_size == want_buf(req, len, ProtoHTTP, off, chunk) &&
 			      !memcmp(e->msg, req + off, e->attr.msg_buf_size),
@@ -1212,7 +1214,7 @@ static void scenario_iovec(void)
 		off += chunk;
 		n++;
 	}
-	CHECK(n == 3 && off == len, "%zu events covering %zu bytes for a 5-segment writev of %zu", n, off, len);
+	CHECK(n == (bodies_cut ? 1u : 3u) && off == len, "%zu events covering %zu bytes for a 5-segment writev of %zu", n, off, len);
 	call_async(&srv, recv_cmd((int)ar.ret, H_READV, len, 65536));
 	rr = wait_reply(&srv);
 	CHECK(rr.ret == (long)len, "readv got %ld", rr.ret);

@@ -16,7 +16,8 @@ import (
 
 // Real curl against a real nginx, observed live, reaches real OTLP receivers over gRPC and
 // HTTP: the calls per status and role are curl's own count, with their attributes; the live
-// latency histogram counts every call of each side. The health endpoints beside /metrics say
+// latency histogram counts every call of each side, with explicit buckets over gRPC and as an
+// exponential histogram over HTTP. The health endpoints beside /metrics say
 // ready once capture runs.
 func TestOTLPFromLiveTraffic(t *testing.T) {
 	testenv.RequireRoot(t)
@@ -33,6 +34,7 @@ func TestOTLPFromLiveTraffic(t *testing.T) {
   Endpoint: "%s"
   Protocol: http
   Insecure: true
+  Histogram: exponential
 - Type: flusher_prometheus_exporter
   Listen: "%s"`, grpcRecv.Addr(), httpRecv.Addr(), metrics)}.String(), nil)
 
@@ -84,7 +86,16 @@ func TestOTLPFromLiveTraffic(t *testing.T) {
 			}
 			counts := map[string]uint64{}
 			for _, p := range r.Points("netobserver.l7.latency") {
-				assert.Equal(t, "histogram", p.Kind)
+				if r.Protocol == "http" {
+					assert.Equal(t, "exponential_histogram", p.Kind)
+					n := p.ZeroCount
+					for _, c := range p.BucketCounts {
+						n += c
+					}
+					assert.Equal(t, p.Count, n, "buckets and zero count add up to the count")
+				} else {
+					assert.Equal(t, "histogram", p.Kind)
+				}
 				if p.Attrs["network.protocol.name"] == "http" {
 					counts[p.Attrs["netobserver.role"].(string)] = p.Count // cumulative: the last is the total
 				}

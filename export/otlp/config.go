@@ -29,6 +29,17 @@ const (
 	DefaultQueueSize    = 10000
 	DefaultCloseTimeout = 5 * time.Second
 	DefaultCompression  = "none"
+	DefaultHistogram    = HistogramExplicit
+)
+
+// Histogram forms of the live latency histogram.
+const (
+	// HistogramExplicit: the Prometheus endpoint's buckets (LatencyBuckets), which every OTLP
+	// receiver and every Prometheus takes.
+	HistogramExplicit = "explicit"
+	// HistogramExponential: a base-2 exponential histogram of at most 160 buckets, its scale
+	// following the latencies' range; for receivers that take it (README).
+	HistogramExponential = "exponential"
 )
 
 // Config is flusher_otlp's configuration. Start from DefaultConfig.
@@ -60,12 +71,15 @@ type Config struct {
 	QueueSize int
 	// CloseTimeout is how long Close waits for the queue to be sent; default 5 s.
 	CloseTimeout time.Duration
+	// Histogram is the live latency histogram's form: HistogramExplicit (default) or
+	// HistogramExponential.
+	Histogram string
 }
 
 // DefaultConfig returns the defaults, with Endpoint empty.
 func DefaultConfig() Config {
 	return Config{Protocol: DefaultProtocol, URLPath: DefaultURLPath, Compression: DefaultCompression,
-		Timeout: DefaultTimeout, Interval: DefaultInterval,
+		Timeout: DefaultTimeout, Interval: DefaultInterval, Histogram: DefaultHistogram,
 		QueueSize: DefaultQueueSize, CloseTimeout: DefaultCloseTimeout}
 }
 
@@ -167,8 +181,8 @@ func decode(detail config.Value) (config.FlusherConfig, error) {
 			return err
 		}},
 		{Name: "CloseTimeout", Set: duration(&c.CloseTimeout)},
+		{Name: "Histogram", Set: oneOf(&c.Histogram, HistogramExplicit, HistogramExponential)},
 	}, map[string]string{
-		"Histogram":   "the live histogram has the Prometheus endpoint's explicit buckets: exponential histograms need an OpenTelemetry Go SDK newer than iLogtail's gRPC allows (README)",
 		"Temporality": "records are sent as deltas (what each interval added) and the live histogram as cumulative",
 	})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 
+	"github.com/netobserver/netobserver/parser/protocols"
 	"github.com/netobserver/netobserver/record"
 )
 
@@ -238,14 +239,40 @@ func common(dp []record.Field) ([]attribute.KeyValue, error) {
 	return attrs, nil
 }
 
-// protocolNames are network.protocol.name and db.system.name of each record protocol.
-var protocolNames = map[string]struct{ network, db string }{
-	"http":  {"http", ""},
-	"dns":   {"dns", ""},
-	"mysql": {"mysql", "mysql"},
-	"pgsql": {"postgresql", "postgresql"},
-	"redis": {"redis", "redis"},
+// protocolNames are network.protocol.name and the system attribute (db.system.name or
+// messaging.system) of the record protocols OpenTelemetry's conventions name; any other protocol
+// is named as its records name it.
+var protocolNames = map[string]struct{ network, system, value string }{
+	"http":      {"http", "", ""},
+	"dns":       {"dns", "", ""},
+	"mysql":     {"mysql", "db.system.name", "mysql"},
+	"pgsql":     {"postgresql", "db.system.name", "postgresql"},
+	"redis":     {"redis", "db.system.name", "redis"},
+	"memcached": {"memcached", "db.system.name", "memcached"},
+	"kafka":     {"kafka", "messaging.system", "kafka"},
 }
+
+// fieldAttributes are the conventions' names of protocol fields; a field of a protocol that has
+// none becomes netobserver.<protocol>.<field>. success says whether the call failed, and one_way
+// marks the records of one-way messages.
+var fieldAttributes = map[string]map[string]string{
+	"memcached": {"cmd": "db.operation.name"},
+	"kafka":     {"api": "messaging.operation.name", "topic": "messaging.destination.name"},
+	"nats":      {"op": "messaging.operation.name", "subject": "messaging.destination.name"},
+	"mqtt":      {"packet": "messaging.operation.name", "topic": "messaging.destination.name"},
+	"amqp":      {"method": "messaging.operation.name", "exchange": "messaging.destination.name"},
+}
+
+// schemaFields are the protocol fields of the protocols schema's records (schema A) of each
+// protocol the observer records, from the registry: a protocol added there reaches OTLP without
+// a line here.
+var schemaFields = func() map[string][]string {
+	m := map[string][]string{}
+	for _, p := range protocols.All {
+		m[p.Records().Name] = p.Records().Protocols
+	}
+	return m
+}()
 
 // l7 adds the points of one protocols record. Whether its calls failed is in its key (HTTP status
 // 400 and above, as the live metrics count them; success "0" for the others).
@@ -256,13 +283,21 @@ func (p *points) l7(dp, rest []record.Field, start, end time.Time) error {
 	}
 	get := func(k string) (string, bool) { return fieldOf(dp, k) }
 	proto, _ := get("protocol")
-	names, ok := protocolNames[proto]
+	fields, ok := schemaFields[proto]
 	if !ok {
 		return fmt.Errorf("protocol %q unknown", proto)
 	}
+	names, ok := protocolNames[proto]
+	if !ok {
+		names.network = proto
+	}
 	attrs = append(attrs, attribute.String("network.protocol.name", names.network))
-	if names.db != "" {
-		attrs = append(attrs, attribute.String("db.system.name", names.db))
+	if names.system != "" {
+		attrs = append(attrs, attribute.String(names.system, names.value))
+	}
+	oneWay, _ := get("one_way")
+	if oneWay == "1" {
+		attrs = append(attrs, attribute.Bool("netobserver.one_way", true))
 	}
 	failed := false
 	switch proto {
@@ -302,6 +337,18 @@ func (p *points) l7(dp, rest []record.Field, start, end time.Time) error {
 	case "redis":
 		cmd, _ := get("cmd")
 		attrs = append(attrs, attribute.String("db.operation.name", cmd))
+	default:
+		for _, f := range fields {
+			v, ok := get(f)
+			if f == "success" || !ok {
+				continue
+			}
+			name := fieldAttributes[proto][f]
+			if name == "" {
+				name = "netobserver." + proto + "." + f
+			}
+			attrs = append(attrs, attribute.String(name, v))
+		}
 	}
 	if proto != "http" {
 		s, _ := get("success")
@@ -330,6 +377,9 @@ func (p *points) l7(dp, rest []record.Field, start, end time.Time) error {
 	}
 	p.req = append(p.req, pt(n[2]))
 	p.resp = append(p.resp, pt(n[3]))
+	if oneWay == "1" {
+		return nil // one-way messages have no latency (their records say 0)
+	}
 	// The records carry the interval's count, sum and three quantiles, not buckets: a histogram
 	// of one bucket holds the first two, a gauge per quantile the others.
 	p.dur = append(p.dur, metricdata.HistogramDataPoint[float64]{Attributes: set, StartTime: start, Time: end, Count: n[0],

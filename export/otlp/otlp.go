@@ -13,17 +13,17 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/aggregation"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	"go.opentelemetry.io/otel/sdk/resource"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding/gzip"
 	"google.golang.org/grpc/status"
 
 	"github.com/netobserver/netobserver/export"
@@ -89,10 +89,18 @@ type Flusher struct {
 	written, dropped, failed, liveRefused atomic.Uint64
 	lastErr                               atomic.Pointer[string]
 
-	reader   sdkmetric.Reader
-	provider *sdkmetric.MeterProvider
-	latency  metric.Float64Histogram
-	series   *series.Set[liveSeries]
+	// conn is the gRPC connection of both the records' exporter and the exponential live
+	// histogram; nil for HTTP.
+	conn *grpc.ClientConn
+	// The live histogram: explicit, through the SDK (reader, provider, latency), or exponential,
+	// aggregated here and sent by the flusher itself (start is its cumulative start).
+	reader      sdkmetric.Reader
+	provider    *sdkmetric.MeterProvider
+	latency     metric.Float64Histogram
+	raw         rawSender
+	rawResource *resourcepb.Resource
+	start       time.Time
+	series      *series.Set[liveSeries]
 }
 
 var (
@@ -100,10 +108,6 @@ var (
 	_ live.Sink      = (*Flusher)(nil)
 	_ export.Counted = (*Flusher)(nil)
 )
-
-type liveSeries struct {
-	opts []metric.RecordOption
-}
 
 // New builds the flusher and its exporter; it does not wait for the receiver.
 func New(_ record.Context, cfg Config) (*Flusher, error) {
@@ -126,21 +130,22 @@ func New(_ record.Context, cfg Config) (*Flusher, error) {
 	if cfg.URLPath == "" {
 		cfg.URLPath = def.URLPath
 	}
+	if cfg.Histogram == "" {
+		cfg.Histogram = def.Histogram
+	}
+	envDefaults(&cfg)
 	host, _ := os.Hostname()
 	f := &Flusher{cfg: cfg, outcome: &outcome{}, series: series.New[liveSeries](MaxLiveSeries), conv: converter{host: host, last: map[string]time.Time{}},
-		wake: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
+		wake: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{}), start: time.Now()}
 	var err error
 	if f.exporter, err = f.newExporter(); err != nil {
 		return nil, fmt.Errorf("%s: %w", TypeName, err)
 	}
-	agg := aggregation.ExplicitBucketHistogram{Boundaries: LatencyBuckets}
-	f.reader = sdkmetric.NewManualReader() // cumulative: an export that fails loses nothing
-	f.provider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(f.reader),
-		sdkmetric.WithResource(resource.NewSchemaless(attribute.String("host.name", host), attribute.String("service.name", "netobserver"))),
-		sdkmetric.WithView(sdkmetric.NewView(sdkmetric.Instrument{Name: metricLatency}, sdkmetric.Stream{Aggregation: agg})))
-	f.latency, err = f.provider.Meter(scope.Name).Float64Histogram(metricLatency, metric.WithUnit("s"),
-		metric.WithDescription("Latency from a request's first byte to its response's first byte, of every call, by protocol and role."))
-	if err != nil {
+	if err = f.newLive(host); err != nil {
+		f.exporter.Shutdown(context.Background())
+		if f.conn != nil {
+			f.conn.Close()
+		}
 		return nil, fmt.Errorf("%s: %w", TypeName, err)
 	}
 	go f.run()
@@ -148,7 +153,8 @@ func New(_ record.Context, cfg Config) (*Flusher, error) {
 }
 
 // newExporter is the SDK's OTLP exporter of the configured protocol, with its own retries off:
-// the flusher's queue retries, so it can count.
+// the flusher's queue retries, so it can count. Over gRPC it sends on f.conn, dialled here, which
+// the exponential live histogram shares.
 func (f *Flusher) newExporter() (sdkmetric.Exporter, error) {
 	c := f.cfg
 	tc, err := c.tlsConfig()
@@ -172,21 +178,28 @@ func (f *Flusher) newExporter() (sdkmetric.Exporter, error) {
 		}
 		return otlpmetrichttp.New(ctx, opts...)
 	}
-	opts := []otlpmetricgrpc.Option{otlpmetricgrpc.WithEndpoint(c.Endpoint), otlpmetricgrpc.WithTimeout(c.Timeout),
-		otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig{Enabled: false}),
-		otlpmetricgrpc.WithDialOption(grpc.WithUnaryInterceptor(f.outcome.intercept))}
+	dial := []grpc.DialOption{grpc.WithUnaryInterceptor(f.outcome.intercept), grpc.WithUserAgent("netobserver " + TypeName)}
 	if c.Insecure {
-		opts = append(opts, otlpmetricgrpc.WithInsecure())
+		dial = append(dial, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	} else {
-		opts = append(opts, otlpmetricgrpc.WithTLSCredentials(credentials.NewTLS(tc)))
+		dial = append(dial, grpc.WithTransportCredentials(credentials.NewTLS(tc)))
 	}
+	if c.Compression == "gzip" {
+		dial = append(dial, grpc.WithDefaultCallOptions(grpc.UseCompressor(gzip.Name)))
+	}
+	if f.conn, err = grpc.DialContext(ctx, c.Endpoint, dial...); err != nil { // does not wait for the receiver
+		return nil, err
+	}
+	opts := []otlpmetricgrpc.Option{otlpmetricgrpc.WithGRPCConn(f.conn), otlpmetricgrpc.WithTimeout(c.Timeout),
+		otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig{Enabled: false})}
 	if len(c.Headers) > 0 {
 		opts = append(opts, otlpmetricgrpc.WithHeaders(c.Headers))
 	}
-	if c.Compression == "gzip" {
-		opts = append(opts, otlpmetricgrpc.WithCompressor("gzip"))
+	exp, err := otlpmetricgrpc.New(ctx, opts...)
+	if err != nil {
+		f.conn.Close()
 	}
-	return otlpmetricgrpc.New(ctx, opts...)
+	return exp, err
 }
 
 // Flush converts records to metrics, one batch per process, and queues them; it returns at once.
@@ -319,39 +332,6 @@ func (f *Flusher) noteErr(err error, records int, what string) {
 	}
 }
 
-// exportLive sends the live histogram (cumulative: a failed export is made good by the next).
-func (f *Flusher) exportLive() {
-	var rm metricdata.ResourceMetrics
-	if err := f.reader.Collect(context.Background(), &rm); err != nil || len(rm.ScopeMetrics) == 0 {
-		return
-	}
-	if err := f.send(&rm, time.Now().Add(time.Second)); err != nil {
-		f.noteErr(err, 0, "live histogram, sent again at the next interval")
-	}
-}
-
-// Call records one call's latency in the live histogram.
-func (f *Flusher) Call(c live.Call) {
-	s := f.liveSeries(c.Protocol, c.Role)
-	if s == nil {
-		f.liveRefused.Add(1)
-		return
-	}
-	f.latency.Record(context.Background(), c.Latency.Seconds(), s.opts...)
-}
-
-// liveSeries returns the attributes of protocol and role, made once; nil past MaxLiveSeries.
-func (f *Flusher) liveSeries(protocol, role string) *liveSeries {
-	return f.series.Get(series.Key{A: protocol, B: role}, func() *liveSeries {
-		name := protocol
-		if n, ok := protocolNames[protocol]; ok {
-			name = n.network
-		}
-		return &liveSeries{opts: []metric.RecordOption{metric.WithAttributeSet(
-			attribute.NewSet(attribute.String("network.protocol.name", name), attribute.String("netobserver.role", role)))}}
-	})
-}
-
 // L4 is not exported live: the statistics records carry it, per process and remote.
 func (f *Flusher) L4(live.L4) {}
 
@@ -406,8 +386,13 @@ func (f *Flusher) Close() error {
 	f.failed.Add(uint64(left))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	_ = f.provider.Shutdown(ctx)
+	if f.provider != nil {
+		_ = f.provider.Shutdown(ctx)
+	}
 	_ = f.exporter.Shutdown(ctx)
+	if f.conn != nil {
+		_ = f.conn.Close() // WithGRPCConn: the exporter leaves it to us
+	}
 	if left > 0 {
 		return fmt.Errorf("%w: %d records still queued after %v (%v)", ErrUndelivered, left, f.cfg.CloseTimeout, f.LastError())
 	}

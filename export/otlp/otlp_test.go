@@ -2,6 +2,8 @@ package otlp
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -230,13 +232,154 @@ func TestUnreadableRecords(t *testing.T) {
 	assert.Equal(t, Stats{Written: 1, Failed: 2}, f.Stats())
 }
 
-// BenchmarkCall is the live histogram's cost per call (the observer's hot path).
+// BenchmarkCall is the live histogram's cost per call (the observer's hot path), in each form:
+// one latency again and again, and latencies spread over 10 µs … 1 s.
 func BenchmarkCall(b *testing.B) {
-	f, err := New(record.Context{}, Config{Endpoint: "127.0.0.1:1", Insecure: true, Interval: time.Hour, CloseTimeout: time.Millisecond})
-	require.NoError(b, err)
-	defer f.Close()
-	b.ReportAllocs()
-	for b.Loop() {
-		f.Call(live.Call{Protocol: "http", Role: "server", Success: true, Latency: 300 * time.Microsecond})
+	spread := make([]time.Duration, 1024)
+	for i := range spread {
+		spread[i] = time.Duration(1e4 * math.Pow(1e5, float64(i*617%1024)/1024)) // 10 µs · 10^(5x), shuffled
+	}
+	for _, form := range []string{HistogramExplicit, HistogramExponential} {
+		for _, latencies := range []string{"fixed", "spread"} {
+			b.Run(form+"/"+latencies, func(b *testing.B) {
+				f, err := New(record.Context{}, Config{Endpoint: "127.0.0.1:1", Insecure: true, Interval: time.Hour,
+					CloseTimeout: time.Millisecond, Histogram: form})
+				require.NoError(b, err)
+				defer f.Close()
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					lat := 300 * time.Microsecond
+					if latencies == "spread" {
+						lat = spread[i%len(spread)]
+					}
+					i++
+					f.Call(live.Call{Protocol: "http", Role: "server", Success: true, Latency: lat})
+				}
+			})
+		}
+	}
+}
+
+// The live histogram as an exponential histogram, over gRPC and HTTP (plain and gzip): the
+// receiver decodes exactly the buckets the spec's mapping gives the calls' latencies, cumulative
+// across exports from one start time. The headers come from OTEL_EXPORTER_OTLP_HEADERS, on the
+// records' requests and the histogram's alike.
+func TestExportExponential(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=blue%20team")
+	for _, c := range []struct{ name, protocol, compression string }{
+		{"grpc", "grpc", "none"}, {"grpc-gzip", "grpc", "gzip"}, {"http", "http", "none"}, {"http-gzip", "http", "gzip"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := otlptest.Start(t, c.protocol, "127.0.0.1:0")
+			before := uint64(time.Now().UnixNano())
+			f := newFlusher(t, c.protocol, r.Addr(), func(cfg *Config) {
+				cfg.Histogram, cfg.Compression = HistogramExponential, c.compression
+			})
+			// Bucket i of scale s holds (2^(i/2^s), 2^((i+1)/2^s)]: i = ceil(log2(v)·2^s) − 1.
+			// These span 2^(−13.3) … 2^(−4.3) s: 144 buckets at scale 4 (302 at scale 5, over 160).
+			//   100 µs: log2 = −13.288, ·16 = −212.60 → bucket −213 (position 0)
+			//   250 µs: −11.966, −191.45 → −192 (21)
+			//   1 ms:   −9.966, −159.45 → −160 (53)
+			//   2 ms:   −8.966, −143.45 → −144 (69)
+			//   10 ms:  −6.644, −106.30 → −107 (106)
+			//   50 ms:  −4.322, −69.15 → −70 (143)
+			lat := []time.Duration{0, 100 * time.Microsecond, 250 * time.Microsecond, time.Millisecond, time.Millisecond,
+				time.Millisecond, 2 * time.Millisecond, 10 * time.Millisecond, 50 * time.Millisecond}
+			var sum float64
+			for _, d := range lat {
+				f.Call(live.Call{Protocol: "http", Role: "server", Success: true, Latency: d})
+				sum += d.Seconds()
+			}
+			f.Call(live.Call{Protocol: "mqtt", Role: "client", Success: true, OneWay: true}) // no latency: not in the histogram
+			f.Call(live.Call{Protocol: "redis", Role: "client", Latency: time.Millisecond})
+			require.NoError(t, f.Flush(records()[:1]))
+			f.exportLive()
+			f.Call(live.Call{Protocol: "http", Role: "server", Success: true, Latency: time.Millisecond})
+			require.NoError(t, f.Close()) // the second export
+			assert.Equal(t, Stats{Written: 1}, f.Stats())
+
+			want := make([]uint64, 144)
+			want[0], want[21], want[53], want[69], want[106], want[143] = 1, 1, 3, 1, 1, 1
+			var http []otlptest.Point
+			for _, p := range r.Points("netobserver.l7.latency") {
+				assert.Equal(t, "exponential_histogram", p.Kind)
+				assert.Equal(t, "s", p.Unit)
+				assert.False(t, p.Delta, "cumulative")
+				assert.Equal(t, map[string]any{"host.name": f.conv.host, "service.name": "netobserver"}, p.Resource)
+				switch p.Attrs["network.protocol.name"] {
+				case "http":
+					assert.Equal(t, map[string]any{"network.protocol.name": "http", "netobserver.role": "server"}, p.Attrs)
+					http = append(http, p)
+				case "redis":
+					// One value: the finest scale, 8. log2(0.001)·256 = −2551.24 → bucket −2552.
+					assert.Equal(t, int32(8), p.Scale)
+					assert.Equal(t, int32(-2552), p.Offset)
+					assert.Equal(t, []uint64{1}, p.BucketCounts)
+					assert.Equal(t, uint64(1), p.Count)
+				default:
+					t.Errorf("unexpected series %v", p.Attrs)
+				}
+			}
+			require.Len(t, http, 2)
+			first, second := http[0], http[1]
+			assert.Equal(t, otlptest.Point{Metric: "netobserver.l7.latency", Unit: "s", Kind: "exponential_histogram",
+				Resource: first.Resource, Attrs: first.Attrs, Start: first.Start, Time: first.Time,
+				Count: 9, Sum: sum, BucketCounts: want, Scale: 4, Offset: -213, ZeroCount: 1, Min: 0, Max: 0.05}, first)
+			assert.GreaterOrEqual(t, first.Start, before)
+			assert.Greater(t, first.Time, first.Start)
+			want[53]++
+			assert.Equal(t, first.Start, second.Start, "cumulative: one start")
+			assert.GreaterOrEqual(t, second.Time, first.Time)
+			assert.Equal(t, uint64(10), second.Count)
+			assert.Equal(t, want, second.BucketCounts)
+			assert.Equal(t, int32(4), second.Scale)
+
+			assert.Equal(t, []string{"blue team"}, r.Header("x-tenant", "netobserver.l7.calls"))
+			assert.Equal(t, []string{"blue team", "blue team"}, r.Header("x-tenant", "netobserver.l7.latency"))
+		})
+	}
+}
+
+// Every protocol of the registry reaches OTLP: the conventions' names where they have one
+// (memcached's command, Kafka's API and topic), netobserver.<protocol>.<field> for the rest, and
+// one-way messages (a NATS delivery) counted as calls and bytes with netobserver.one_way, without a
+// latency.
+func TestExportEveryProtocol(t *testing.T) {
+	host := []string{"_process_pid_", "77", "_process_cmd_", "/usr/bin/app", "_running_mode_", "host", "type", "protocols"}
+	counts := func(n int, latency int) []string {
+		return []string{"total_count", fmt.Sprint(n), "total_latency_ns", fmt.Sprint(latency), "total_req_bytes", "100", "total_resp_bytes", "10",
+			"p50_latency_ns", "0", "p90_latency_ns", "0", "p99_latency_ns", "0"}
+	}
+	remote := []string{"role", "client", "remote_info", `{"remote_ip":"10.0.0.5","remote_port":"4222","remote_type":"mq"}` + "\n"}
+	recs := []record.Record{
+		rec(1700000015, slices.Concat(host, []string{"protocol", "memcached", "cmd", "get", "outcome", "miss", "success", "1"}, remote, counts(5, 5000))...),
+		rec(1700000015, slices.Concat(host, []string{"protocol", "kafka", "api", "Produce", "topic", "orders", "error_code", "0", "success", "1"}, remote, counts(4, 8000))...),
+		rec(1700000015, slices.Concat(host, []string{"protocol", "nats", "op", "MSG", "subject", "orders.?", "success", "1", "one_way", "1"}, remote, counts(9, 0))...),
+	}
+	for _, protocol := range []string{"grpc", "http"} {
+		t.Run(protocol, func(t *testing.T) {
+			r := otlptest.Start(t, protocol, "127.0.0.1:0")
+			f := newFlusher(t, protocol, r.Addr(), nil)
+			require.NoError(t, f.Flush(recs))
+			require.NoError(t, f.Close())
+			assert.Equal(t, Stats{Written: 3}, f.Stats())
+			calls := r.Points("netobserver.l7.calls")
+			require.Len(t, calls, 3)
+			assert.EqualValues(t, 5, otlptest.Sum(calls, map[string]any{"network.protocol.name": "memcached", "db.system.name": "memcached",
+				"db.operation.name": "get", "netobserver.memcached.outcome": "miss"}))
+			assert.EqualValues(t, 4, otlptest.Sum(calls, map[string]any{"network.protocol.name": "kafka", "messaging.system": "kafka",
+				"messaging.operation.name": "Produce", "messaging.destination.name": "orders", "netobserver.kafka.error_code": "0"}))
+			nats := map[string]any{"network.protocol.name": "nats", "messaging.operation.name": "MSG",
+				"messaging.destination.name": "orders.?", "netobserver.one_way": true}
+			assert.EqualValues(t, 9, otlptest.Sum(calls, nats))
+			assert.EqualValues(t, 100, otlptest.Sum(r.Points("netobserver.l7.request.size"), nats))
+			assert.Empty(t, r.Points("netobserver.l7.errors"))
+			dur := r.Points("netobserver.l7.duration")
+			assert.Len(t, dur, 2, "one-way messages have no latency")
+			for _, p := range dur {
+				assert.False(t, otlptest.Matches(p, nats))
+			}
+		})
 	}
 }

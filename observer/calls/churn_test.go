@@ -251,3 +251,45 @@ func TestFinalStatsCloseAConnection(t *testing.T) {
 	}
 	assert.Equal(t, 1000, calls)
 }
+
+// Connections quiet for a second give their streams' arrays back to the pool, once each, and take
+// one again when bytes come; busy ones keep theirs.
+func TestQuietConnectionsReleaseArrays(t *testing.T) {
+	req := []byte("GET /health HTTP/1.1\r\nHost: svc\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	calls := 0
+	tr := New(Config{}, Parsers(), func(*Call) { calls++ })
+	conn := func(i int, ts uint64) shortConn {
+		s := shortConn{id: abi.ConnID{FD: int32(3 + i), TGID: 4242, Start: 1}, connectTS: ts}
+		tr.Ctrl(&abi.CtrlEvent{Type: abi.EventConnect, TS: ts, ConnID: s.id, Addr: wireAddr, Role: abi.RoleClient})
+		return s
+	}
+	const n = 300
+	for i := range n {
+		conn(i, 1e9+uint64(i)*1000).data(tr, req, resp)
+		tr.EndBatch(true)
+	}
+	require.Equal(t, n, calls)
+	require.Zero(t, tr.arrays.Len(), "busy: every connection holds its arrays")
+	// Half a second later only a new connection is active: nothing is quiet yet.
+	conn(n, 1.5e9).data(tr, req, resp)
+	tr.EndBatch(true)
+	require.Zero(t, tr.arrays.Len())
+	// 1.2 s later the first n are quiet (not the one of 1.5 s): both streams of each give their
+	// arrays back.
+	conn(n+1, 2.2e9).data(tr, req, resp)
+	tr.EndBatch(true)
+	require.Equal(t, 2*n, tr.arrays.Len())
+	// A quiet connection that speaks again takes arrays back (its request and response
+	// streams); the walk does not visit the still-quiet ones again.
+	again := abi.DataEvent{DataAttr: abi.DataAttr{TS: 2.3e9, ConnID: conn(0, 2.3e9).id, Addr: wireAddr,
+		Protocol: abi.ProtoHTTP, Direction: abi.DirEgress, Syscall: abi.SyscallWrite,
+		Pos: uint64(2 * len(req)), OrgMsgSize: uint32(len(req)), MsgBufSize: uint32(len(req))}, Payload: req}
+	tr.Data(&again)
+	again.Direction, again.Syscall, again.Pos = abi.DirIngress, abi.SyscallRead, uint64(2*len(resp))
+	again.OrgMsgSize, again.MsgBufSize, again.Payload = uint32(len(resp)), uint32(len(resp)), resp
+	tr.Data(&again)
+	tr.EndBatch(true)
+	require.Equal(t, 2*n-2, tr.arrays.Len())
+	require.Equal(t, n+3, calls)
+}

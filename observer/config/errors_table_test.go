@@ -144,6 +144,8 @@ var badConfigs = []badConfig{
 		`demo.yaml: flushers[0].Endpoint: "http://collector:4318": write host:port (the scheme follows from Insecure)`},
 	{"otlp Protocol", head + "flushers:\n  - Type: flusher_otlp\n    Endpoint: \"collector:4317\"\n    Protocol: thrift\n",
 		`demo.yaml: flushers[0].Protocol: "thrift" is not one of grpc, http`},
+	{"otlp Histogram", head + "flushers:\n  - Type: flusher_otlp\n    Endpoint: \"collector:4317\"\n    Histogram: native\n",
+		`demo.yaml: flushers[0].Histogram: "native" is not one of explicit, exponential`},
 	{"otlp header value", head + "flushers:\n  - Type: flusher_otlp\n    Endpoint: \"collector:4317\"\n    Headers:\n      x-retries: 3\n",
 		`demo.yaml: flushers[0].Headers["x-retries"]: 3 is an int where a string is expected (quote it: "3")`},
 	{"otlp CertFile without KeyFile", head + "flushers:\n  - Type: flusher_otlp\n    Endpoint: \"collector:4317\"\n    CertFile: /dev/null\n",

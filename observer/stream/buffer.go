@@ -29,6 +29,14 @@ type Config struct {
 	// GlueLengthHeader is the protocol's rule for gluing length_header in front of a syscall
 	// without TryToPrepend (parser.StreamHints); nil glues only with TryToPrepend. See README.md.
 	GlueLengthHeader func(header uint32, size uint64, first []byte) bool
+	// FillTruncated places the bytes the kernel left out of a chunk that carries some of its
+	// payload (a protocol's data block it sends as a size) as zeros, counted as Filled, instead of
+	// a hole: the protocol's parser reads around such blocks and needs the message whole. A chunk
+	// without payload (unreadable memory) or larger than a quarter of Cap stays a hole. The
+	// protocol's hint (parser.StreamHints).
+	FillTruncated bool
+	// Pool, when set, lends the buffer its backing array and takes it back at Release.
+	Pool *Pool
 	// GapTimeout is how old (ns) the data after a hole must be before the hole is given up.
 	// Default DefaultGapTimeout.
 	GapTimeout uint64
@@ -56,6 +64,8 @@ type Stats struct {
 	Stale uint64
 	// Truncated is the bytes the kernel did not copy (OrgSize beyond the payload).
 	Truncated uint64
+	// Filled is the truncated bytes placed as zeros (Config.FillTruncated).
+	Filled uint64
 	// Overflow is the unparsed bytes dropped to keep within Cap.
 	Overflow uint64
 	// Gap is the positions without bytes given up by SkipGap or passed by an overflow drop.
@@ -80,8 +90,8 @@ type mark struct{ pos, ts uint64 }
 
 // Buffer is the positional stream buffer of one direction of one connection.
 type Buffer struct {
-	cfg  Config // with defaults applied
-	user Config // as given, so that SetCap keeps zero fields following the cap
+	cfg *Config // with defaults applied; shared by the Buffers of one Settings
+	set *Settings
 
 	data []byte // present bytes in position order live in data[r:w]
 	r, w int
@@ -97,21 +107,25 @@ type Buffer struct {
 	// a boundary of real data (used by group resolution rule 1).
 	headAtEnd bool
 
-	g     pending
+	g     *pending // &noGroup until a syscall needs staging
 	stats Stats
 	// placing is the Chunk.Batch of the bytes being placed.
 	placing uint64
 }
 
-// New returns an empty Buffer.
-func New(cfg Config) *Buffer {
-	b := &Buffer{}
-	b.init(cfg)
-	return b
+// New returns an empty Buffer of its own Settings.
+func New(cfg Config) *Buffer { return NewSettings(cfg).New() }
+
+// Settings are a Config with its defaults applied, made once and shared by the Buffers of many
+// connections: a Buffer holds a pointer, not a copy (a tracker holds two Buffers a connection).
+type Settings struct {
+	user Config // as given, so that SetCap keeps zero fields following the cap
+	cfg  Config
 }
 
-func (b *Buffer) init(cfg Config) {
-	b.user = cfg
+// NewSettings applies cfg's defaults.
+func NewSettings(cfg Config) *Settings {
+	s := &Settings{user: cfg}
 	if cfg.MaxChunk <= 0 {
 		cfg.MaxChunk = MaxChunk
 	}
@@ -128,8 +142,12 @@ func (b *Buffer) init(cfg Config) {
 	if cfg.GapBytes <= 0 {
 		cfg.GapBytes = cfg.Cap / 2
 	}
-	b.cfg = cfg
+	s.cfg = cfg
+	return s
 }
+
+// New returns an empty Buffer of these Settings.
+func (s *Settings) New() *Buffer { return &Buffer{cfg: &s.cfg, set: s, g: &noGroup} }
 
 // Stats returns the counters.
 func (b *Buffer) Stats() Stats { return b.stats }
@@ -155,35 +173,47 @@ func (b *Buffer) Cap() int { return b.cfg.Cap }
 // SetCap changes the bound on the bytes held in memory, dropping the oldest unparsed bytes (Overflow) if needed. A
 // caller enforcing a total bound over many buffers lowers the cap of the largest.
 func (b *Buffer) SetCap(n int) {
-	cfg := b.user
+	cfg := b.set.user
 	cfg.Cap = n
-	b.init(cfg)
+	b.set = NewSettings(cfg)
+	b.cfg = &b.set.cfg
 	b.trim()
 }
 
-// Shrink releases the backing arrays of an idle Buffer (no byte held, no group pending). The
-// positions it knows about (known-lost stretches) stay.
-func (b *Buffer) Shrink() {
-	if b.mem() != 0 || b.g.active {
+// Release gives the backing array of a Buffer that holds no byte back to the Pool (the Buffer
+// gets one again when bytes come), or drops it when it grew past the pooled size or the pool is
+// full. A connection between messages then holds no array: most tracked connections are idle.
+func (b *Buffer) Release() {
+	if b.data == nil || b.mem() != 0 || b.g.active {
 		return
 	}
+	if b.cfg.Pool != nil && len(b.data) == pooledArray {
+		b.cfg.Pool.put(b.data)
+	}
 	b.data, b.r, b.w = nil, 0, 0
-	b.g.chunks, b.g.stage = nil, nil
-	if len(b.runs) == 0 {
-		b.runs = nil
-	}
-	if len(b.marks) <= 1 {
-		b.marks = append([]mark(nil), b.marks...)
-	}
 }
 
 // placeChunk places one chunk of org wire bytes at pos: its payload, then the truncated rest.
 func (b *Buffer) placeChunk(pos, org uint64, p []byte, ts uint64) {
 	b.place(pos, p, ts)
-	if n := uint64(len(p)); n < org {
+	n := uint64(len(p))
+	if n == org {
+		return
+	}
+	if !b.cfg.FillTruncated || n == 0 || org > uint64(b.cfg.Cap/4) {
 		b.placeLost(pos+n, org-n)
+		return
+	}
+	b.stats.Filled += org - n
+	for n < org {
+		k := min(org-n, uint64(len(zeros)))
+		b.place(pos+n, zeros[:k], ts)
+		n += k
 	}
 }
+
+// zeros are the bytes FillTruncated places.
+var zeros [4096]byte
 
 // place stores present bytes p at pos: the part before the parse position is Stale, the parts
 // already held are Duplicate, the rest is inserted as new runs.
@@ -392,11 +422,15 @@ func (b *Buffer) ensure(n int) {
 			return
 		}
 	}
-	// Start small: most connections carry small messages, and an idle one holds its array.
-	size := max(2*len(b.data), 512, b.w+n)
+	// Start small: most connections carry small messages.
+	size := max(2*len(b.data), pooledArray, b.w+n)
 	// Between calls at most Cap bytes are held; one insertion may exceed it before trim.
 	if limit := b.cfg.Cap + b.cfg.MaxChunk; size > limit {
 		size = max(limit, b.w+n)
+	}
+	if size == pooledArray && b.w == 0 && b.cfg.Pool != nil {
+		b.data = b.cfg.Pool.get()
+		return
 	}
 	data := make([]byte, size)
 	copy(data, b.data[:b.w])

@@ -28,6 +28,10 @@ type Chunk struct {
 	Batch uint64
 }
 
+// noGroup is the pending group of every Buffer that never staged one: most streams place each
+// syscall at once, and need not carry a group's state. Never written.
+var noGroup pending
+
 // pending is a group of chunks with the same Pos whose start is not known yet.
 type pending struct {
 	active   bool
@@ -79,7 +83,7 @@ func (b *Buffer) Add(c Chunk) {
 	if org == 0 {
 		return
 	}
-	g := &b.g
+	g := b.g
 	if g.active && (c.Pos != g.pos || c.Vectored != g.vectored) {
 		b.resolve()
 	}
@@ -91,6 +95,11 @@ func (b *Buffer) Add(c Chunk) {
 			b.placeChunk(c.Pos-org, org, p, c.TS)
 			b.trim()
 			return
+		}
+		if g == &noGroup {
+			// The first syscall of this stream that needs staging.
+			g = new(pending)
+			b.g = g
 		}
 		*g = pending{
 			active: true, pos: c.Pos, vectored: c.Vectored, ts: c.TS, batch: c.Batch,
@@ -139,7 +148,7 @@ func (b *Buffer) Flush() {
 
 // resolve places the pending group at pos − Σ OrgSize.
 func (b *Buffer) resolve() {
-	g := &b.g
+	g := b.g
 	g.active = false
 	if g.sum > g.pos {
 		// A group longer than the stream before it: bogus positions. Drop it.
@@ -230,7 +239,7 @@ func (b *Buffer) isBoundary(pos uint64) bool {
 
 // settle places the pending group when all of its events must have arrived.
 func (b *Buffer) settle(now, settled uint64) {
-	g := &b.g
+	g := b.g
 	if g.active && (g.batch < settled || now >= g.ts && now-g.ts >= b.cfg.GapTimeout) {
 		b.resolve()
 	}

@@ -95,6 +95,26 @@ func TestInOrder(t *testing.T) {
 	}, Stats{Chunks: 3, Received: 8, Consumed: 5})
 }
 
+func TestFillTruncated(t *testing.T) {
+	// memcached's "set k 0 0 5\r\nvalue\r\n" with the value sent as a size: a plain syscall in
+	// two events, each placed by its own pos (the line and the cut value, then the CRLF), and the
+	// VALUE reply of an iovec syscall (line + cut value, then "\r\nEND\r\n") as one group.
+	fill := Config{MaxChunk: 64, Cap: 256, FillTruncated: true}
+	play(t, fill, []step{
+		{name: "the line, the value cut", add: []Chunk{ch(18, 18, "set k 0 0 5\r\n", 1)}, head: "set k 0 0 5\r\n\x00\x00\x00\x00\x00", pos: 0, ts: 1},
+		{name: "the CRLF", add: []Chunk{ch(20, 2, "\r\n", 1)}, head: "set k 0 0 5\r\n\x00\x00\x00\x00\x00\r\n", pos: 0, ts: 1},
+		{name: "consumed", consume: 20, head: "", pos: 20},
+		{name: "unreadable memory stays a hole", add: []Chunk{ch(24, 4, "", 2)}, head: "", pos: 20},
+		{name: "given up", gapNow: 3, gap: 4, skip: true, skipped: 4, head: "", pos: 24},
+		{name: "reply: line and cut value", add: []Chunk{vec(49, 18, "VALUE k 0 5\r\n", 3)}, head: "", pos: 24},
+		{name: "reply: CRLF END", add: []Chunk{vec(49, 7, "\r\nEND\r\n", 3)}, flush: true, head: "VALUE k 0 5\r\n\x00\x00\x00\x00\x00\r\nEND\r\n", pos: 24, ts: 3},
+	}, Stats{Chunks: 5, Received: 49, Truncated: 14, Filled: 10, Consumed: 20, Gap: 4})
+	// Larger than a quarter of Cap: a hole, as without the hint.
+	play(t, fill, []step{
+		{name: "too large to fill", add: []Chunk{ch(100, 100, "set k 0 0 80\r\n", 1)}, head: "set k 0 0 80\r\n", pos: 0, ts: 1},
+	}, Stats{Chunks: 1, Received: 100, Truncated: 86})
+}
+
 func TestFourChunksTruncated(t *testing.T) {
 	// write() of 18 bytes with 4-byte chunks: three full chunks, then the 4th carries the
 	// remainder's size (6) but only 4 bytes. The kernel says nothing about how many events a
@@ -481,9 +501,9 @@ func TestEdgeInputs(t *testing.T) {
 		t.Fatalf("Pos %d after consuming everything", b.Pos())
 	}
 	checkIdentities(t, b, "edge")
-	b.Shrink()
+	b.Release()
 	if b.data != nil {
-		t.Fatal("Shrink kept the backing array")
+		t.Fatal("Release kept the backing array")
 	}
 }
 

@@ -42,6 +42,8 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	},
 	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
 	Matcher:   parser.InOrder[Message]{},
+	// Our libebpf.so sends values as sizes (memc_head_body); the parser skips them by length.
+	Stream: parser.StreamHints{FillTruncated: true},
 	FieldsProtocols: func(req, resp *Message, f *parser.Fields) {
 		o := outcomeOf(req, resp)
 		*f = parser.Fields{req.Command, o.Outcome, parser.Flag(o.Success)}

@@ -69,3 +69,12 @@ func (s *Set[T]) Len() int {
 	}
 	return 0
 }
+
+// Each calls fn with every series, in the order they were made.
+func (s *Set[T]) Each(fn func(*T)) {
+	if p := s.all.Load(); p != nil {
+		for _, e := range *p {
+			fn(e.val)
+		}
+	}
+}

@@ -18,6 +18,9 @@ func TestGetMakesOnceAndBounds(t *testing.T) {
 	assert.Nil(t, s.Get(Key{"redis", "client"}, mk(3)), "past the bound")
 	assert.Same(t, a, s.Get(Key{"http", "client"}, mk(9)), "known series still found at the bound")
 	assert.Equal(t, 2, made)
+	var all []int
+	s.Each(func(v *int) { all = append(all, *v) })
+	assert.Equal(t, []int{1, 2}, all, "in the order made")
 }
 
 func TestConcurrentGetsShareOneSeries(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 	metricpb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
@@ -33,7 +35,8 @@ type Receiver struct {
 	mu      sync.Mutex
 	addr    string
 	reqs    []*colmetricpb.ExportMetricsServiceRequest
-	reject  codes.Code // answer every export with this code (HTTP: 400) when not OK
+	headers []map[string][]string // of each request in reqs, names in lower case
+	reject  codes.Code            // answer every export with this code (HTTP: 400) when not OK
 	grpcSrv *grpc.Server
 	httpSrv *http.Server
 	done    chan struct{}
@@ -124,14 +127,37 @@ func (r *Receiver) Reject(code codes.Code) {
 	r.mu.Unlock()
 }
 
-func (r *Receiver) take(req *colmetricpb.ExportMetricsServiceRequest) error {
+func (r *Receiver) take(req *colmetricpb.ExportMetricsServiceRequest, headers map[string][]string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.reject != codes.OK {
 		return status.Error(r.reject, "rejected by the test")
 	}
 	r.reqs = append(r.reqs, req)
+	r.headers = append(r.headers, headers)
 	return nil
+}
+
+// Header is the value of header name (gRPC metadata or HTTP header) in each request accepted
+// whose metrics include metric, in order ("" where a request had none).
+func (r *Receiver) Header(name, metric string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for i, req := range r.reqs {
+		has := false
+		for _, rm := range req.ResourceMetrics {
+			for _, sm := range rm.ScopeMetrics {
+				for _, m := range sm.Metrics {
+					has = has || m.Name == metric
+				}
+			}
+		}
+		if has {
+			out = append(out, strings.Join(r.headers[i][strings.ToLower(name)], ","))
+		}
+	}
+	return out
 }
 
 type metricsService struct {
@@ -139,8 +165,9 @@ type metricsService struct {
 	r *Receiver
 }
 
-func (s metricsService) Export(_ context.Context, req *colmetricpb.ExportMetricsServiceRequest) (*colmetricpb.ExportMetricsServiceResponse, error) {
-	if err := s.r.take(req); err != nil {
+func (s metricsService) Export(ctx context.Context, req *colmetricpb.ExportMetricsServiceRequest) (*colmetricpb.ExportMetricsServiceResponse, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if err := s.r.take(req, md); err != nil {
 		return nil, err
 	}
 	return &colmetricpb.ExportMetricsServiceResponse{}, nil
@@ -170,7 +197,11 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	if err := r.take(&m); err != nil {
+	h := map[string][]string{}
+	for k, v := range req.Header {
+		h[strings.ToLower(k)] = v
+	}
+	if err := r.take(&m, h); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -190,13 +221,20 @@ func (r *Receiver) Requests() int {
 type Point struct {
 	Metric, Unit, Kind string // Kind: sum, gauge, histogram, exponential_histogram, summary
 	Resource, Attrs    map[string]any
+	Start, Time        uint64  // StartTimeUnixNano, TimeUnixNano
 	Int                int64   // sum and gauge
 	Float              float64 // sum and gauge of doubles
 	Count              uint64  // histograms and summary
 	Sum                float64 // histograms and summary
 	Quantiles          map[float64]float64
-	BucketCounts       []uint64
-	Monotonic, Delta   bool
+	BucketCounts       []uint64 // explicit: per bound; exponential: the positive buckets from Offset
+	Monotonic, Delta   bool     // Delta: sums and histograms; false is cumulative
+	// Exponential histograms.
+	Scale, Offset int32
+	ZeroCount     uint64
+	Min, Max      float64
+	// Negative holds the exponential histogram's negative buckets, if any.
+	Negative []uint64
 }
 
 // Points are the data points of metric received so far ("" for all).
@@ -230,6 +268,7 @@ func points(m *metricpb.Metric, res map[string]any) []Point {
 	case *metricpb.Metric_Sum:
 		for _, dp := range d.Sum.DataPoints {
 			pt := p("sum", dp.Attributes)
+			pt.Start, pt.Time = dp.StartTimeUnixNano, dp.TimeUnixNano
 			pt.Int, pt.Float = dp.GetAsInt(), dp.GetAsDouble()
 			pt.Monotonic = d.Sum.IsMonotonic
 			pt.Delta = d.Sum.AggregationTemporality == metricpb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA
@@ -238,19 +277,27 @@ func points(m *metricpb.Metric, res map[string]any) []Point {
 	case *metricpb.Metric_Gauge:
 		for _, dp := range d.Gauge.DataPoints {
 			pt := p("gauge", dp.Attributes)
+			pt.Start, pt.Time = dp.StartTimeUnixNano, dp.TimeUnixNano
 			pt.Int, pt.Float = dp.GetAsInt(), dp.GetAsDouble()
 			out = append(out, pt)
 		}
 	case *metricpb.Metric_Histogram:
 		for _, dp := range d.Histogram.DataPoints {
 			pt := p("histogram", dp.Attributes)
+			pt.Start, pt.Time = dp.StartTimeUnixNano, dp.TimeUnixNano
 			pt.Count, pt.Sum, pt.BucketCounts = dp.Count, dp.GetSum(), dp.BucketCounts
+			pt.Delta = d.Histogram.AggregationTemporality == metricpb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA
 			out = append(out, pt)
 		}
 	case *metricpb.Metric_ExponentialHistogram:
 		for _, dp := range d.ExponentialHistogram.DataPoints {
 			pt := p("exponential_histogram", dp.Attributes)
-			pt.Count, pt.Sum = dp.Count, dp.GetSum()
+			pt.Start, pt.Time = dp.StartTimeUnixNano, dp.TimeUnixNano
+			pt.Count, pt.Sum, pt.Min, pt.Max = dp.Count, dp.GetSum(), dp.GetMin(), dp.GetMax()
+			pt.Scale, pt.ZeroCount = dp.Scale, dp.ZeroCount
+			pt.Offset, pt.BucketCounts = dp.GetPositive().GetOffset(), dp.GetPositive().GetBucketCounts()
+			pt.Negative = dp.GetNegative().GetBucketCounts()
+			pt.Delta = d.ExponentialHistogram.AggregationTemporality == metricpb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA
 			out = append(out, pt)
 		}
 	case *metricpb.Metric_Summary:
