@@ -38,12 +38,16 @@ type table struct {
 	ring        []entry
 	first, n    int // the oldest entry in ring, and the number held
 	size        int // RFC 7541 §4.1 size of the entries held
-	max         int // the encoder's current maximum (its last size update)
-	limit       int // what the decoder side allows (its SETTINGS_HEADER_TABLE_SIZE), capped
+	max         int    // the encoder's current maximum (its last size update), capped
+	limit       int    // what the decoder side allows (its SETTINGS_HEADER_TABLE_SIZE), capped
+	allowed     uint32 // the same, uncapped: a size update beyond it is malformed
 	limitKnown  bool
 	incomplete  bool // entries older than those held may exist: an index past n is unknown, not wrong
 	scratchName bytes.Buffer
 	scratchVal  bytes.Buffer
+	// f is the field being decoded; here rather than on the stack, where handing it to emit
+	// would make it escape: one allocation per field.
+	f field
 }
 
 func newTable() table { return table{max: defaultTable, limit: MaxTable} }
@@ -56,7 +60,7 @@ func (t *table) reset() {
 
 // setLimit applies the decoder side's SETTINGS_HEADER_TABLE_SIZE.
 func (t *table) setLimit(v uint32) {
-	t.limit, t.limitKnown = int(min(v, MaxTable)), true
+	t.limit, t.allowed, t.limitKnown = int(min(v, MaxTable)), v, true
 	if t.max > t.limit {
 		t.max = t.limit
 		t.evict(0)
@@ -139,20 +143,20 @@ func (t *table) decode(p []byte, emit func(*field)) error {
 }
 
 func (t *table) decodeBlock(p []byte, emit func(*field)) error {
-	var f field
+	f := &t.f
 	for len(p) > 0 {
 		b := p[0]
 		switch {
 		case b&0x80 != 0: // indexed field
 			i, n, ok := readInt(p, 7)
-			if !ok || !t.lookup(i, &f) {
+			if !ok || !t.lookup(i, f) {
 				return errCompression
 			}
 			p = p[n:]
-			emit(&f)
+			emit(f)
 		case b&0xe0 == 0x20: // dynamic table size update
 			v, n, ok := readInt(p, 5)
-			if !ok || t.limitKnown && v > uint64(t.limit) {
+			if !ok || t.limitKnown && v > uint64(t.allowed) {
 				return errCompression
 			}
 			p = p[n:]
@@ -176,7 +180,7 @@ func (t *table) decodeBlock(p []byte, emit func(*field)) error {
 				}
 				p = p[n:]
 				f.name, f.known = s, true
-			} else if !t.lookup(i, &f) {
+			} else if !t.lookup(i, f) {
 				return errCompression
 			}
 			v, n, ok := t.readString(p, &t.scratchVal)
@@ -185,7 +189,7 @@ func (t *table) decodeBlock(p []byte, emit func(*field)) error {
 			}
 			p = p[n:]
 			f.value, f.valueKnown = v, true
-			emit(&f)
+			emit(f)
 			if indexing {
 				t.add(f.name, f.value, !f.known, false)
 			}

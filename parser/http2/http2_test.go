@@ -2,6 +2,7 @@ package http2
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/netobserver/netobserver/abi"
@@ -184,18 +185,20 @@ func TestMatchByStream(t *testing.T) {
 	conn := Protocol.NewConn(parser.ConnConfig{Strings: parser.NewInterner(10), MaxPending: 8, Counts: &parser.MatchCounts{}, Sink: sink})
 	play(conn, req, w.bytes(), 100)
 	play(conn, resp, s.bytes(), 200)
-	assert.Equal(t, []string{"/second 204 2", "/first 200 2"}, sink.got)
+	assert.Equal(t, []string{`/second "example.com:8080" 204 2 partial=false`, `/first "example.com:8080" 200 2 partial=false`}, sink.got)
 }
 
-type pairs struct{ got []string }
+type pairs struct {
+	got   []string
+	hosts []parser.HostName
+}
 
 func (p *pairs) Call(_, _ uint64, x *parser.Exchange) {
 	a := x.FieldsA()
 	q, r := x.Messages()
-	p.got = append(p.got, q.(*Message).Path+" "+a[4]+" "+a[0])
-	_ = r
+	p.got = append(p.got, fmt.Sprintf("%s %q %s %s partial=%v", q.(*Message).Path, a[1], a[4], a[0], r.(*Message).Partial || q.(*Message).Partial))
 }
-func (p *pairs) HostName(parser.HostName) {}
+func (p *pairs) HostName(h parser.HostName) { p.hosts = append(p.hosts, h) }
 
 func play(c parser.Conn, typ parser.MessageType, b []byte, ts uint64) {
 	for len(b) > 0 {
@@ -314,6 +317,31 @@ func TestLost(t *testing.T) {
 	assert.True(t, got[0].Partial)
 	assert.Equal(t, "", got[0].Authority)
 	assert.Equal(t, "/b", got[0].Path)
+
+	// The same through parser.Conn, as the Tracker tells it of a gap.
+	sink := &pairs{}
+	conn := Protocol.NewConn(parser.ConnConfig{Strings: parser.NewInterner(10), MaxPending: 8, Counts: &parser.MatchCounts{}, Sink: sink})
+	play(conn, req, b[:cut], 1)
+	conn.Lost(req)
+	play(conn, req, b[cut:], 2)
+	play(conn, resp, newWire(false).settings().headers(1, true, ":status", "200").headers(3, true, ":status", "200").bytes(), 3)
+	assert.Equal(t, []string{`/a "example.com:8080" 200 2 partial=false`, `/b "" 200 2 partial=true`}, sink.got)
+	assert.Empty(t, sink.hosts)
+
+	// A table larger than MaxTable is held up to MaxTable: a size update within what the
+	// decoder side allowed is no error.
+	c = newConn()
+	completes(t, c, resp, newWire(false).settings(http2.Setting{ID: http2.SettingHeaderTableSize, Val: 1 << 20}).bytes())
+	w = newWire(true).settings()
+	w.enc.SetMaxDynamicTableSizeLimit(1 << 20)
+	w.enc.SetMaxDynamicTableSize(1 << 20)
+	w.headers(1, true, get("/big")...)
+	w.headers(3, true, get("/big")...)
+	got = completes(t, c, req, w.bytes())
+	require.Len(t, got, 2)
+	assert.False(t, got[1].Partial)
+	assert.Equal(t, "example.com:8080", got[1].Authority)
+	assert.Equal(t, MaxTable, c.dir[0].table.max)
 
 	// An index past a complete table is a malformed block: partial too, and the table reset.
 	c = newConn()
