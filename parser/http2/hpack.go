@@ -36,8 +36,8 @@ type entry struct {
 // blocks lost on the way would break that, so a loss empties the table (reset).
 type table struct {
 	ring        []entry
-	first, n    int // the oldest entry in ring, and the number held
-	size        int // RFC 7541 §4.1 size of the entries held
+	first, n    int    // the oldest entry in ring, and the number held
+	size        int    // RFC 7541 §4.1 size of the entries held
 	max         int    // the encoder's current maximum (its last size update), capped
 	limit       int    // what the decoder side allows (its SETTINGS_HEADER_TABLE_SIZE), capped
 	allowed     uint32 // the same, uncapped: a size update beyond it is malformed
