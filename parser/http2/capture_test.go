@@ -37,8 +37,8 @@ var captured = parsertest.CaptureLines{
 			"ignored 27", // SETTINGS
 			"ignored 13", // WINDOW_UPDATE
 			"ignored 76", // HEADERS of stream 1
-			"ignored 9",  // SETTINGS ACK
 			"> 1 POST 127.0.0.1:28641 \"/echo\" size=95 grpc=false partial=false", // DATA with END_STREAM
+			"ignored 9", // SETTINGS ACK
 		},
 		{
 			"ignored 27",
@@ -50,6 +50,60 @@ var captured = parsertest.CaptureLines{
 		},
 	},
 	"h2load-1": h2load(),
+	// grpc-go's health service (grpc.txt): Check "svc" twice (OK), Check "unknown" (NotFound: a
+	// trailers-only response with grpc-status 5), and a Watch the client cancels after its first
+	// message: RST_STREAM from the client, after which the server sends nothing on the stream,
+	// so that call has no response.
+	"grpc-1": {
+		{
+			"ignored 24",
+			"ignored 9",
+			"ignored 9",
+			"ignored 83",
+			"> 1 POST 127.0.0.1:28641 \"/grpc.health.v1.Health/Check\" size=102 grpc=true partial=false",
+			"ignored 17",
+			"ignored 13",
+			"ignored 17",
+			"ignored 16",
+			"> 3 POST 127.0.0.1:28641 \"/grpc.health.v1.Health/Check\" size=35 grpc=true partial=false",
+			"ignored 17",
+			"ignored 13",
+			"ignored 17",
+			"ignored 16",
+			"> 5 POST 127.0.0.1:28641 \"/grpc.health.v1.Health/Check\" size=39 grpc=true partial=false",
+			"ignored 17",
+			"ignored 37",
+			"> 7 POST 127.0.0.1:28641 \"/grpc.health.v1.Health/Watch\" size=56 grpc=true partial=false",
+			"ignored 17",
+			"ignored 13",
+			"ignored 17",
+			"ignored 13", // RST_STREAM of stream 7 (CANCEL)
+			"ignored 42", // GOAWAY
+		},
+		{
+			"ignored 15",
+			"ignored 9",
+			"ignored 13",
+			"ignored 17",
+			"ignored 23",
+			"ignored 16",
+			"< 1 200 grpc=true/0 reset=false ok=true size=72 partial=false",
+			"ignored 17",
+			"ignored 13",
+			"ignored 17",
+			"ignored 11",
+			"ignored 16",
+			"< 3 200 grpc=true/0 reset=false ok=true size=38 partial=false",
+			"ignored 17",
+			"ignored 13",
+			"ignored 17",
+			"< 5 200 grpc=true/5 reset=false ok=false size=29 partial=false",
+			"ignored 13",
+			"ignored 17",
+			"ignored 11", // HEADERS and the first message of the Watch, never ended
+			"ignored 16",
+		},
+	},
 	"nghttp-1": {
 		{
 			"ignored 24",
