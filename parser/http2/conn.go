@@ -68,10 +68,12 @@ type Conn struct {
 // receiver allows, the streams whose side is open, and a header block spread over CONTINUATION
 // frames.
 type direction struct {
-	started  bool
-	table    table
-	maxFrame uint32 // 0: unknown (the receiver's SETTINGS were not seen), any legal size goes
-	streams  []stream
+	// started: a frame or the preface was parsed; fromStart: the direction was seen from its
+	// first bytes (the preface, a server's first SETTINGS).
+	started, fromStart bool
+	table              table
+	maxFrame           uint32 // 0: unknown (the receiver's SETTINGS were not seen), any legal size goes
+	streams            []stream
 	// A header block is being gathered for stream cont (0: none), from a PUSH_PROMISE when
 	// promise is set; endStream was on its HEADERS; lost says it outgrew maxBlock.
 	cont                     uint32
@@ -164,7 +166,7 @@ func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *Message) parser.Re
 			if n < len(preface) {
 				return parser.Result{Status: parser.NeedMore}
 			}
-			d.started = true
+			d.started, d.fromStart = true, true
 			return parser.Result{Status: parser.Ignored, Consumed: len(preface)}
 		}
 	}
@@ -181,6 +183,8 @@ func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *Message) parser.Re
 		d.started = true
 		if typ == parser.Request || h.typ != frameSettings || h.flags&flagEndStream != 0 {
 			d.table.reset()
+		} else {
+			d.fromStart = true
 		}
 	}
 	size := h.size()
@@ -376,7 +380,9 @@ func number(v []byte) int {
 // direction: they bound what the sender receives.
 func (c *Conn) settings(typ parser.MessageType, p []byte) {
 	other := &c.dir[2-typ]
-	if other.maxFrame == 0 {
+	if other.maxFrame == 0 && c.dir[typ-1].fromStart {
+		// The first SETTINGS: what it leaves out has its initial value. A later one (of a
+		// connection joined late) may leave out what an earlier one raised.
 		other.maxFrame = defaultMaxFrame
 	}
 	for ; len(p) >= 6; p = p[6:] {

@@ -295,6 +295,14 @@ func TestJoinedLate(t *testing.T) {
 		assert.Equal(t, Message{Type: req, Size: m.Size, Stream: m.Stream, Method: "DELETE", Path: "/fresh", Authority: "other", GRPCStatus: -1}, m)
 	}
 
+	// A SETTINGS seen late says nothing of the frame size the peer allowed before.
+	late := newConn()
+	completes(t, late, req, newWire(true).settings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 20}).bytes()[len(preface):])
+	assert.Zero(t, late.dir[1].maxFrame)
+	fresh := newConn()
+	completes(t, fresh, req, newWire(true).settings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 20}).bytes())
+	assert.EqualValues(t, defaultMaxFrame, fresh.dir[1].maxFrame)
+
 	// DATA of a stream whose HEADERS came before: a partial response with what is known.
 	s := newWire(false).data(9, true, 5).bytes()
 	r := completes(t, newConn(), resp, s)
