@@ -60,8 +60,6 @@ type Conn struct {
 	// target is the message the header block being decoded fills; nil for PUSH_PROMISE's.
 	target *Message
 	emit   func(*field)
-	// Forgotten counts streams forgotten open because maxStreams were open in one direction.
-	Forgotten uint64
 }
 
 // direction is what one direction's frames need: the decoder's table, the frame size the
@@ -415,8 +413,8 @@ func (c *Conn) open(d *direction, id uint32, missing bool) *stream {
 		return s
 	}
 	if len(d.streams) == maxStreams {
+		// Its message is never parsed: its other half is counted unmatched.
 		d.streams = append(d.streams[:0], d.streams[1:]...)
-		c.Forgotten++
 	}
 	d.streams = append(d.streams, stream{id: id, msg: Message{GRPCStatus: -1, Partial: missing}})
 	return &d.streams[len(d.streams)-1]

@@ -424,3 +424,21 @@ func TestInvalid(t *testing.T) {
 		{"x", req, -1},
 	})
 }
+
+// At most maxStreams streams stay open per direction: the oldest is forgotten, so a peer that
+// never ends its streams cannot grow the state.
+func TestOpenStreamsBounded(t *testing.T) {
+	c := newConn()
+	w := newWire(true).settings()
+	for i := range maxStreams + 1 {
+		w.headers(uint32(2*i+1), false, get("/open")...)
+	}
+	assert.Empty(t, completes(t, c, req, w.bytes()))
+	require.Len(t, c.dir[0].streams, maxStreams)
+	assert.EqualValues(t, 3, c.dir[0].streams[0].id)
+	// Stream 1's end finds no state: a partial message with what its last frame says.
+	got := completes(t, c, req, newWire(false).data(1, true, 1).bytes())
+	require.Len(t, got, 1)
+	assert.True(t, got[0].Partial)
+	assert.Equal(t, "", got[0].Path)
+}
