@@ -41,10 +41,10 @@ var Protocol = parser.Define(parser.Spec[Message]{
 		if req.Version == "1.0" {
 			version = "0"
 		}
-		return parser.Fields{version, req.Host, req.Method, req.Resource, statusText(resp.Status)}
+		return parser.Fields{version, req.Host, req.Method, req.Resource, StatusText(resp.Status)}
 	},
 	FieldsB: func(req, resp *Message) parser.Fields {
-		return parser.Fields{req.Method, req.Host, req.Resource, req.Version, "-1", statusText(resp.Status)}
+		return parser.Fields{req.Method, req.Host, req.Resource, req.Version, "-1", StatusText(resp.Status)}
 	},
 })
 
@@ -57,8 +57,8 @@ var statusTexts = func() (t [500]string) {
 	return t
 }()
 
-// statusText is strconv.Itoa(code) without allocating for the usual codes.
-func statusText(code int) string {
+// StatusText is strconv.Itoa(code) without allocating for the usual codes (100 to 599).
+func StatusText(code int) string {
 	if code >= 100 && code < 100+len(statusTexts) {
 		return statusTexts[code-100]
 	}
