@@ -115,6 +115,7 @@ FUZZ_TARGETS := parser/http:FuzzParse parser/redis:FuzzParse parser/mysql:FuzzPa
 FUZZ_TARGETS += parser/kafka:FuzzParse parser/memcached:FuzzParse parser/nats:FuzzParse \
 	parser/mqtt:FuzzParse parser/amqp:FuzzParse parser/keymask:FuzzMask observer/calls:FuzzTracker \
 	container:FuzzCommand
+FUZZ_TARGETS += parser/http2:FuzzParse
 FUZZTIME_SHORT ?= 15s
 FUZZTIME ?= 2m
 

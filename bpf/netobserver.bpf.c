@@ -821,11 +821,32 @@ static __always_inline int amqp_method(const u8 *b, u64 len, u32 *type)
 	return 1;
 }
 
+/* HTTP/2 over cleartext, at the start of a connection only: a client's first bytes are the
+ * preface "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" (24 bytes; b holds the first 16), a server's first frame
+ * is SETTINGS (type 4, no ACK, stream 0) of whole 6-byte parameters (at most 10; the first one's id
+ * a defined setting, 1 to 9), all of it in the buffer. */
+static __always_inline bool h2_preface(const u8 *b, u64 len)
+{
+	return len >= 24 && le32(b) == W4('P', 'R', 'I', ' ') && le32(b + 4) == W4('*', ' ', 'H', 'T') &&
+	       le32(b + 8) == W4('T', 'P', '/', '2') && le32(b + 12) == W4('.', '0', '\r', '\n');
+}
+
+static __always_inline bool h2_settings(const u8 *b, u64 len)
+{
+	u32 n = ((u32)b[0] << 16) | ((u32)b[1] << 8) | b[2];
+
+	if (len < 9 || b[3] != 4 || b[4] != 0 || b[5] != 0 || b[6] != 0 || b[7] != 0 || b[8] != 0 ||
+	    n % 6 != 0 || n > 60 || 9 + n > len)
+		return false;
+	return n == 0 || (len >= 11 && b[9] == 0 && b[10] >= 1 && b[10] <= 9);
+}
+
 /* Returns the protocol of a buffer that begins with b (len bytes, b holds min(len,16)), and its
  * message type. tail = its last two bytes; lh/lh_pending = a preceding 4-byte header read;
- * len2 = the value of a preceding 2-byte read (0: none). */
+ * len2 = the value of a preceding 2-byte read (0: none); first: the buffer starts its direction
+ * of the connection. */
 static __always_inline u32 detect(const u8 *b, u64 len, u16 tail, u32 lh, bool lh_pending, u16 len2,
-				  bool dgram, u32 *type)
+				  bool dgram, bool first, u32 *type)
 {
 	*type = TypeUnknown;
 	if (len >= 8) {
@@ -906,6 +927,14 @@ static __always_inline u32 detect(const u8 *b, u64 len, u16 tail, u32 lh, bool l
 	if (!dgram && len2 && len2 == len && len >= 12 && dns_header(b)) {
 		*type = (b[2] & 0x80) ? TypeResponse : TypeRequest;
 		return ProtoDNS;
+	}
+	if (!dgram && first && h2_preface(b, len)) {
+		*type = TypeRequest;
+		return ProtoHTTP2;
+	}
+	if (!dgram && first && h2_settings(b, len)) {
+		*type = TypeResponse;
+		return ProtoHTTP2;
 	}
 	if (!dgram && nats_start(b, len, tail, type))
 		return ProtoNATS;
@@ -1270,7 +1299,7 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 		if (w->head_len >= 2)
 			bpf_probe_read_user(&tail, 2, (void *)(w->head + w->head_len - 2));
 		proto = detect(head, w->head_len, tail, c->length_header, lh_pending, len2,
-			       c->sock_type == SOCK_DGRAM, &type);
+			       c->sock_type == SOCK_DGRAM, pos == w->total, &type);
 		/* DNS over TCP written as two iovecs, the 2-byte length and the message (dig). */
 		if (proto == ProtoUnknown && w->kind == K_IOV && w->first_len == 2 && w->vec_cnt >= 2 &&
 		    w->total >= 14 && c->sock_type != SOCK_DGRAM &&

@@ -14,9 +14,11 @@ type Conn interface {
 	// Requests returns the number of requests waiting for their responses, and the ts of the
 	// oldest.
 	Requests() (n int, oldest uint64)
-	// ResponsesLost says response bytes were given up: some waiting requests may have lost
-	// their answers, which the next response tells (for an Ordered matcher).
-	ResponsesLost()
+	// Lost says bytes of direction typ were given up. Response bytes: some waiting requests may
+	// have lost their answers, which the next response tells (for an Ordered matcher). Either
+	// direction: a Parser whose state follows the byte stream (HTTP/2's HPACK tables) is told
+	// through LossListener.
+	Lost(typ MessageType)
 	// ExpireResponses gives up the responses that waited for a request hold ns or more by now.
 	ExpireResponses(now, hold uint64)
 	// Abandon gives up every waiting message, counting it unmatched: the connection ends.
@@ -273,7 +275,14 @@ func (c *conn[M, P]) Requests() (int, uint64) {
 	return len(c.requests), c.requests[0].TS
 }
 
-func (c *conn[M, P]) ResponsesLost() { c.lostResponses = true }
+func (c *conn[M, P]) Lost(typ MessageType) {
+	if typ == Response {
+		c.lostResponses = true
+	}
+	if l, ok := c.parser.(LossListener); ok {
+		l.Lost(typ)
+	}
+}
 
 func (c *conn[M, P]) ExpireResponses(now, hold uint64) {
 	for len(c.early) > 0 && now-c.early[0].TS >= hold {

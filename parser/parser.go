@@ -83,3 +83,10 @@ type Parser[M any] interface {
 	// or -1 when there is none.
 	FindBoundary(buf []byte, typ MessageType) int
 }
+
+// LossListener is implemented by Parsers whose state depends on every byte of a direction having
+// been parsed (HTTP/2's HPACK dynamic tables): Lost says bytes of direction typ were given up
+// before the next buffer.
+type LossListener interface {
+	Lost(typ MessageType)
+}

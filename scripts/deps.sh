@@ -27,6 +27,8 @@ packages=(
   memcached libmemcached-tools nats-server
   # MQTT and AMQP: brokers and their clients (kernel tests, accuracy tier, parser captures)
   mosquitto mosquitto-clients rabbitmq-server amqp-tools
+  # HTTP/2 (h2c): h2load and nghttp, the clients of the captures, the kernel test and the accuracy tier
+  nghttp2-client
 )
 # `make kernel-matrix` only (scripts/deps.sh --kernel-matrix): qemu, a static busybox for the guests,
 # kmod to resolve the guest kernels' module dependencies, the decompressors of their images.

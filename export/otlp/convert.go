@@ -244,6 +244,7 @@ func common(dp []record.Field) ([]attribute.KeyValue, error) {
 // is named as its records name it.
 var protocolNames = map[string]struct{ network, system, value string }{
 	"http":      {"http", "", ""},
+	"http2":     {"http", "", ""},
 	"dns":       {"dns", "", ""},
 	"mysql":     {"mysql", "db.system.name", "mysql"},
 	"pgsql":     {"postgresql", "db.system.name", "postgresql"},
@@ -301,10 +302,13 @@ func (p *points) l7(dp, rest []record.Field, start, end time.Time) error {
 	}
 	failed := false
 	switch proto {
-	case "http":
-		if v, _ := get("version"); v == "0" {
+	case "http", "http2":
+		switch v, _ := get("version"); {
+		case proto == "http2":
+			attrs = append(attrs, attribute.String("network.protocol.version", "2"))
+		case v == "0":
 			attrs = append(attrs, attribute.String("network.protocol.version", "1.0"))
-		} else {
+		default:
 			attrs = append(attrs, attribute.String("network.protocol.version", "1.1"))
 		}
 		m, _ := get("method")
@@ -323,6 +327,15 @@ func (p *points) l7(dp, rest []record.Field, start, end time.Time) error {
 		failed = n >= 400
 		if failed {
 			attrs = append(attrs, attribute.String("error.type", code))
+		}
+		// gRPC over HTTP/2: its status, and a call that failed whatever the HTTP status said.
+		gs, _ := get("grpc_status")
+		if g, err := strconv.Atoi(gs); err == nil && g >= 0 {
+			attrs = append(attrs, attribute.String("rpc.system", "grpc"), attribute.Int("rpc.grpc.status_code", g))
+			if g != 0 && !failed {
+				failed = true
+				attrs = append(attrs, attribute.String("error.type", strconv.Itoa(g)))
+			}
 		}
 	case "dns":
 		q, _ := get("query_record")
@@ -350,7 +363,7 @@ func (p *points) l7(dp, rest []record.Field, start, end time.Time) error {
 			attrs = append(attrs, attribute.String(name, v))
 		}
 	}
-	if proto != "http" {
+	if proto != "http" && proto != "http2" {
 		s, _ := get("success")
 		failed = s == "0"
 		if failed {

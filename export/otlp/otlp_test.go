@@ -342,7 +342,8 @@ func TestExportExponential(t *testing.T) {
 }
 
 // Every protocol of the registry reaches OTLP: the conventions' names where they have one
-// (memcached's command, Kafka's API and topic), netobserver.<protocol>.<field> for the rest, and
+// (memcached's command, Kafka's API and topic, HTTP/2 as HTTP version 2, gRPC's status — a failed
+// call whatever the HTTP status), netobserver.<protocol>.<field> for the rest, and
 // one-way messages (a NATS delivery) counted as calls and bytes with netobserver.one_way, without a
 // latency.
 func TestExportEveryProtocol(t *testing.T) {
@@ -356,6 +357,10 @@ func TestExportEveryProtocol(t *testing.T) {
 		rec(1700000015, slices.Concat(host, []string{"protocol", "memcached", "cmd", "get", "outcome", "miss", "success", "1"}, remote, counts(5, 5000))...),
 		rec(1700000015, slices.Concat(host, []string{"protocol", "kafka", "api", "Produce", "topic", "orders", "error_code", "0", "success", "1"}, remote, counts(4, 8000))...),
 		rec(1700000015, slices.Concat(host, []string{"protocol", "nats", "op", "MSG", "subject", "orders.?", "success", "1", "one_way", "1"}, remote, counts(9, 0))...),
+		rec(1700000015, slices.Concat(host, []string{"protocol", "http2", "version", "2", "host", "api:50051", "method", "POST",
+			"url", "/shop.Cart/Get", "resp_code", "200", "grpc_status", "5"}, remote, counts(3, 3000))...),
+		rec(1700000015, slices.Concat(host, []string{"protocol", "http2", "version", "2", "host", "web", "method", "GET",
+			"url", "/", "resp_code", "200", "grpc_status", "-1"}, remote, counts(6, 6000))...),
 	}
 	for _, protocol := range []string{"grpc", "http"} {
 		t.Run(protocol, func(t *testing.T) {
@@ -363,9 +368,9 @@ func TestExportEveryProtocol(t *testing.T) {
 			f := newFlusher(t, protocol, r.Addr(), nil)
 			require.NoError(t, f.Flush(recs))
 			require.NoError(t, f.Close())
-			assert.Equal(t, Stats{Written: 3}, f.Stats())
+			assert.Equal(t, Stats{Written: 5}, f.Stats())
 			calls := r.Points("netobserver.l7.calls")
-			require.Len(t, calls, 3)
+			require.Len(t, calls, 5)
 			assert.EqualValues(t, 5, otlptest.Sum(calls, map[string]any{"network.protocol.name": "memcached", "db.system.name": "memcached",
 				"db.operation.name": "get", "netobserver.memcached.outcome": "miss"}))
 			assert.EqualValues(t, 4, otlptest.Sum(calls, map[string]any{"network.protocol.name": "kafka", "messaging.system": "kafka",
@@ -374,9 +379,17 @@ func TestExportEveryProtocol(t *testing.T) {
 				"messaging.destination.name": "orders.?", "netobserver.one_way": true}
 			assert.EqualValues(t, 9, otlptest.Sum(calls, nats))
 			assert.EqualValues(t, 100, otlptest.Sum(r.Points("netobserver.l7.request.size"), nats))
-			assert.Empty(t, r.Points("netobserver.l7.errors"))
+			grpc := map[string]any{"network.protocol.name": "http", "network.protocol.version": "2", "http.request.method": "POST",
+				"url.path": "/shop.Cart/Get", "server.address": "api:50051", "http.response.status_code": int64(200),
+				"rpc.system": "grpc", "rpc.grpc.status_code": int64(5), "error.type": "5"}
+			assert.EqualValues(t, 3, otlptest.Sum(calls, grpc))
+			h2 := map[string]any{"network.protocol.name": "http", "network.protocol.version": "2", "url.path": "/", "http.response.status_code": int64(200)}
+			assert.EqualValues(t, 6, otlptest.Sum(calls, h2))
+			errs := r.Points("netobserver.l7.errors")
+			require.Len(t, errs, 1, "the gRPC call that failed under HTTP 200")
+			assert.EqualValues(t, 3, otlptest.Sum(errs, grpc))
 			dur := r.Points("netobserver.l7.duration")
-			assert.Len(t, dur, 2, "one-way messages have no latency")
+			assert.Len(t, dur, 4, "one-way messages have no latency")
 			for _, p := range dur {
 				assert.False(t, otlptest.Matches(p, nats))
 			}

@@ -666,9 +666,7 @@ func (t *Tracker) skipGaps(c *conn, i int, settled uint64) (skipped bool) {
 		}
 		skipped = true
 		c.counters.GapBytes += n
-		if parser.MessageType(i+1) == parser.Response {
-			c.l7.ResponsesLost()
-		}
+		c.l7.Lost(parser.MessageType(i + 1))
 		if data, _ := s.Head(); len(data) > 0 {
 			return true
 		}

@@ -173,6 +173,15 @@ func resource(target []byte, connect bool) []byte {
 
 var slash = []byte("/")
 
+// Path returns a request target as records show it: its path without query string or
+// fragment. HTTP/2's :path goes through it too.
+func Path(target []byte) []byte {
+	if len(target) == 0 {
+		return target
+	}
+	return resource(target, false)
+}
+
 func cutQuery(t []byte) []byte {
 	if i := bytes.IndexByte(t, '?'); i >= 0 {
 		t = t[:i]

@@ -41,10 +41,10 @@ var Protocol = parser.Define(parser.Spec[Message]{
 		if req.Version == "1.0" {
 			version = "0"
 		}
-		*f = parser.Fields{version, req.Host, req.Method, req.Resource, statusText(resp.Status)}
+		*f = parser.Fields{version, req.Host, req.Method, req.Resource, StatusText(resp.Status)}
 	},
 	FieldsL4L7: func(req, resp *Message, f *parser.Fields) {
-		*f = parser.Fields{req.Method, req.Host, req.Resource, req.Version, "-1", statusText(resp.Status)}
+		*f = parser.Fields{req.Method, req.Host, req.Resource, req.Version, "-1", StatusText(resp.Status)}
 	},
 })
 
@@ -57,8 +57,8 @@ var statusTexts = func() (t [500]string) {
 	return t
 }()
 
-// statusText is strconv.Itoa(code) without allocating for the usual codes.
-func statusText(code int) string {
+// StatusText is strconv.Itoa(code) without allocating for the usual codes (100 to 599).
+func StatusText(code int) string {
 	if code >= 100 && code < 100+len(statusTexts) {
 		return statusTexts[code-100]
 	}

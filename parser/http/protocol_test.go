@@ -8,13 +8,13 @@ import (
 
 func TestStatusText(t *testing.T) {
 	for code := -10; code <= 1100; code++ {
-		if got := statusText(code); got != strconv.Itoa(code) {
-			t.Fatalf("statusText(%d) = %q", code, got)
+		if got := StatusText(code); got != strconv.Itoa(code) {
+			t.Fatalf("StatusText(%d) = %q", code, got)
 		}
 	}
 	for _, code := range []int{math.MinInt, -1 << 31, 1 << 31, math.MaxInt} {
-		if got := statusText(code); got != strconv.Itoa(code) {
-			t.Fatalf("statusText(%d) = %q", code, got)
+		if got := StatusText(code); got != strconv.Itoa(code) {
+			t.Fatalf("StatusText(%d) = %q", code, got)
 		}
 	}
 }

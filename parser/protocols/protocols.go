@@ -9,6 +9,7 @@ import (
 	"github.com/netobserver/netobserver/parser/amqp"
 	"github.com/netobserver/netobserver/parser/dns"
 	"github.com/netobserver/netobserver/parser/http"
+	"github.com/netobserver/netobserver/parser/http2"
 	"github.com/netobserver/netobserver/parser/kafka"
 	"github.com/netobserver/netobserver/parser/memcached"
 	"github.com/netobserver/netobserver/parser/mqtt"
@@ -21,6 +22,7 @@ import (
 // All is every protocol the observer records. Adding a protocol is one line here.
 var All = []parser.Protocol{
 	http.Protocol,
+	http2.Protocol,
 	redis.Protocol,
 	memcached.Protocol,
 	nats.Protocol,
