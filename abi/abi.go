@@ -198,7 +198,7 @@ func SockAddrFrom(ap netip.AddrPort) SockAddr {
 func (a SockAddr) Port() uint16 { return binary.BigEndian.Uint16(a.port[:]) }
 
 // Addr returns the IP address, or the zero Addr for a family without one.
-func (a SockAddr) Addr() netip.Addr {
+func (a *SockAddr) Addr() netip.Addr {
 	switch a.Family {
 	case FamilyInet:
 		return netip.AddrFrom4([4]byte(a.data[0:4]))

@@ -2,7 +2,6 @@ package observer
 
 import (
 	"net/netip"
-	"slices"
 
 	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/container"
@@ -31,9 +30,15 @@ type socketKinds struct {
 // maxDropped bounds the dropped connections remembered between their first event and their close.
 const maxDropped = 1 << 16
 
-var localAddrs = []netip.Addr{
-	netip.MustParseAddr("0.0.0.0"), netip.MustParseAddr("127.0.0.1"),
-	netip.MustParseAddr("::"), netip.MustParseAddr("::1"), netip.MustParseAddr("::ffff:127.0.0.1"),
+// local reports the addresses DropLocalConnections drops: 0.0.0.0, 127.0.0.1, ::, ::1 and
+// ::ffff:127.0.0.1. It runs for every event (compared as arrays, not netip.Addr by netip.Addr).
+func local(ip netip.Addr) bool {
+	if ip.Is4() {
+		a := ip.As4()
+		return a == [4]byte{} || a == [4]byte{127, 0, 0, 1}
+	}
+	a := ip.As16()
+	return a == [16]byte{} || a == [16]byte{15: 1} || a == [16]byte{10: 0xff, 11: 0xff, 12: 127, 15: 1}
 }
 
 // drops applies DropUnixSocket, DropLocalConnections and DropUnknownSocket to an address.
@@ -42,7 +47,7 @@ func (k socketKinds) drops(addr *abi.SockAddr) bool {
 	case abi.FamilyUnix:
 		return k.unix
 	case abi.FamilyInet, abi.FamilyInet6:
-		return k.local && slices.Contains(localAddrs, addr.Addr())
+		return k.local && local(addr.Addr())
 	case abi.FamilyUnknown:
 		return k.unknown
 	}

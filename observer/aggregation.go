@@ -39,7 +39,8 @@ func (a *aggregation) call(p *aggregate.Process, c *calls.Call) {
 		if c.OneWay() {
 			success = c.Request.Success
 		}
-		a.live.Call(live.Call{Protocol: c.Protocol.String(), Role: aggregate.RoleName(c.Role), Success: success,
+		// Records.Name is Protocol.String (parser/protocols tests it), without a lookup per call.
+		a.live.Call(live.Call{Protocol: c.Records.Name, Role: aggregate.RoleName(c.Role), Success: success,
 			OneWay: c.OneWay(), Latency: time.Duration(c.Latency()), RequestBytes: c.Request.Size, ResponseBytes: c.Response.Size})
 	}
 }

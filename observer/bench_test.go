@@ -10,6 +10,7 @@ import (
 	"github.com/netobserver/netobserver/abi"
 
 	"github.com/netobserver/netobserver/export/prometheus"
+	"github.com/netobserver/netobserver/observer/live"
 	"github.com/netobserver/netobserver/record"
 )
 
@@ -17,11 +18,19 @@ import (
 // with the default socket filters and a metrics exporter: four data events (client write, server
 // read, server write, client read) through the filters, the Tracker, the aggregator and the
 // exporter, and the two calls (client and server side) they make.
-func BenchmarkObserverHTTP(b *testing.B) {
+func BenchmarkObserverHTTP(b *testing.B) { benchObserverHTTP(b, prometheus.New()) }
+
+// BenchmarkObserverHTTPRecordsOnly is BenchmarkObserverHTTP without a live sink: records only, as
+// make bench-compare and bench-observer run the observer (flusher_jsonl).
+func BenchmarkObserverHTTPRecordsOnly(b *testing.B) { benchObserverHTTP(b, nil) }
+
+func benchObserverHTTP(b *testing.B, ls live.Sink) {
 	req := []byte("GET /api/v1/items?page=2 HTTP/1.1\r\nHost: shop.test\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
 	opts := defaultOptions()
-	opts.Live = prometheus.New()
+	if ls != nil {
+		opts.Live = ls
+	}
 	o := New(nil, opts, func([]record.Record) {})
 	o.now = func() time.Time { return time.Unix(1700000000, 0) }
 	pid := uint32(os.Getpid()) // a process the resolver can read

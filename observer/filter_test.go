@@ -31,6 +31,7 @@ func TestDropsKind(t *testing.T) {
 		{addr: inet("[::ffff:0.0.0.0]:80")},
 		{addr: inet("[::ffff:127.0.0.2]:80")},
 		{addr: inet("[::2]:80")},
+		{addr: inet("[::7f00:1]:80")}, // IPv4-compatible, not mapped
 		{addr: inet("[1::]:80")},
 		{addr: inet("[fe80::1]:80")},
 		{addr: inet("[2001:db8::1]:443")},

@@ -343,6 +343,16 @@ func (o *Observer) Lost(n abi.LostNotice) {
 // not learn (the answer goes back to the kernel side, with drop set when the socket is one the
 // filters drop), then applies the socket-kind filters.
 func (o *Observer) socketObserved(id abi.ConnID, addr *abi.SockAddr, role abi.Role) bool {
+	if o.sockets.netlink != nil && (addr.Family == abi.FamilyUnknown || role == abi.RoleUnknown) && !o.fixSocket(id, addr, role) {
+		return false
+	}
+	return o.admit.socket(id, addr)
+}
+
+// fixSocket is socketObserved's netlink part, apart so that the events that need none (nearly
+// all) do not pay for a netlink.Socket on the stack: false when the socket is one the filters
+// drop.
+func (o *Observer) fixSocket(id abi.ConnID, addr *abi.SockAddr, role abi.Role) bool {
 	if sock, ok := o.sockets.lookup(id, addr, role); ok {
 		if addr.Family != abi.FamilyUnknown {
 			// The kernel side knows the address — for an unconnected UDP socket, each datagram's
@@ -360,7 +370,7 @@ func (o *Observer) socketObserved(id abi.ConnID, addr *abi.SockAddr, role abi.Ro
 			}
 		}
 	}
-	return o.admit.socket(id, addr)
+	return true
 }
 
 // nameHost remembers what a DNS answer named, for remote_host, for as long as its TTL.

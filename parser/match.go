@@ -5,6 +5,9 @@ package parser
 type Waiting[M any] struct {
 	TS  uint64
 	Msg M
+	// frame is Msg's Frame, asked once when it was parsed: the Frame method is called through
+	// the generic dictionary, not inlined, and a call needs both frames again.
+	frame Frame
 }
 
 // Matcher is how a protocol pairs requests with responses on one connection (Pixie's
@@ -26,6 +29,12 @@ type InOrder[M any] struct{}
 // Match pairs m with the oldest message waiting, provided the request is not newer than the
 // response: a request newer than a response cannot be what it answers (that request was lost).
 func (InOrder[M]) Match(others []Waiting[M], m *Waiting[M], isRequest bool) int {
+	return matchInOrder(others, m, isRequest)
+}
+
+// matchInOrder is InOrder's Match, which Conn calls directly rather than through the Matcher
+// interface: most protocols match in order, and it runs once per message.
+func matchInOrder[M any](others []Waiting[M], m *Waiting[M], isRequest bool) int {
 	if len(others) == 0 {
 		return -1
 	}

@@ -21,22 +21,25 @@ type Protocol interface {
 
 // Spec declares a protocol whose messages are M: everything the pipeline does that depends on
 // the protocol. Define turns it into a Protocol.
-type Spec[M Message] struct {
+type Spec[M any] struct {
 	Kernel  abi.Protocol
 	Records Records
 	// NewParser returns the parsing state of one connection; strings come from in.
 	NewParser func(in *Interner) Parser[M]
 	// Matcher pairs requests with responses.
 	Matcher Matcher[M]
-	// FieldsA and FieldsB render a call's protocol fields for schema A and schema B, in the order
-	// of Records.A and Records.B.Names. They are part of the aggregation key, so they hold only
-	// what is meant to be aggregated over (a path without its query, a normalised statement).
-	// They run once per call of the schema configured, and should not allocate. (Schema B of
-	// redis, mysql and pgsql lower-cases the verb with strings.ToLower, one small allocation per
-	// call, as before the verticals.) For a one-way call (Frame.OneWay) req is the one-way
-	// message, whatever its direction, and resp a zero M.
-	FieldsA, FieldsB func(req, resp *M) Fields
-	Stream           StreamHints
+	// FieldsProtocols and FieldsL4L7 render a call's protocol fields for the protocols schema
+	// (A) and the l4_l7 schema (B) into f, in the order of Records.Protocols and
+	// Records.L4L7.Names. They are part of the aggregation key, so they hold only what is meant
+	// to be aggregated over (a path without its query, a normalised statement). They run once
+	// per call of the schema configured, and should not allocate. (The l4_l7 schema of redis,
+	// mysql and pgsql lower-cases the verb with strings.ToLower, one small allocation per call,
+	// as before the verticals.) For a one-way call (Frame.OneWay) req is the one-way message,
+	// whatever its direction, and resp a zero M. (f rather than a result: six strings returned
+	// through a call are copied from the stack 16 bytes at a time, which waits for the stores
+	// that wrote them, a store-forwarding stall per call.)
+	FieldsProtocols, FieldsL4L7 func(req, resp *M, f *Fields)
+	Stream                      StreamHints
 }
 
 // Records says how records show a protocol's calls.
@@ -46,22 +49,23 @@ type Records struct {
 	// RemoteType is the remote_type of a client's calls in schema A: what it talks to (server,
 	// database, dns, mq).
 	RemoteType string
-	// A names the protocol fields of schema A's protocols records.
-	A []string
-	// B is the schema B record the calls go to.
-	B SchemaB
+	// Protocols names the protocol fields of the protocols schema's records (schema A).
+	Protocols []string
+	// L4L7 is the l4_l7 schema's record the calls go to (schema B).
+	L4L7 L7Record
 }
 
-// SchemaB is one of schema B's two L7 records: its type and the names of its protocol fields.
-type SchemaB struct {
+// L7Record is one of the l4_l7 schema's two L7 records: its type and the names of its protocol
+// fields.
+type L7Record struct {
 	Type  string
 	Names []string
 }
 
-// The two L7 records of schema B: requests to servers, and queries to databases.
+// The two L7 records of the l4_l7 schema: requests to servers, and queries to databases.
 var (
-	L7Req = SchemaB{Type: "l7_req", Names: []string{"req_type", "req_domain", "req_resource", "version", "resp_status", "resp_code"}}
-	L7DB  = SchemaB{Type: "l7_db", Names: []string{"version", "query_cmd", "query", "status"}}
+	L7Req = L7Record{Type: "l7_req", Names: []string{"req_type", "req_domain", "req_resource", "version", "resp_status", "resp_code"}}
+	L7DB  = L7Record{Type: "l7_db", Names: []string{"version", "query_cmd", "query", "status"}}
 )
 
 // MaxFields bounds the protocol fields of a record.
@@ -104,18 +108,18 @@ type NameSink interface {
 }
 
 // Define returns the Protocol that spec declares.
-func Define[M Message, P messagePtr[M]](spec Spec[M]) Protocol {
-	if spec.NewParser == nil || spec.Matcher == nil || spec.FieldsA == nil || spec.FieldsB == nil ||
-		spec.Records.Name == "" || len(spec.Records.A) > MaxFields || len(spec.Records.B.Names) > MaxFields {
+func Define[M any, P messagePtr[M]](spec Spec[M]) Protocol {
+	if spec.NewParser == nil || spec.Matcher == nil || spec.FieldsProtocols == nil || spec.FieldsL4L7 == nil ||
+		spec.Records.Name == "" || len(spec.Records.Protocols) > MaxFields || len(spec.Records.L4L7.Names) > MaxFields {
 		panic("parser: incomplete Spec of protocol " + spec.Records.Name)
 	}
 	return &protocol[M, P]{spec}
 }
 
 // protocol is a Spec behind the Protocol interface.
-type protocol[M Message, P messagePtr[M]] struct{ spec Spec[M] }
+type protocol[M any, P messagePtr[M]] struct{ spec Spec[M] }
 
-// messagePtr is *M, for calling M's methods without copying M.
+// messagePtr is *M, whose Frame the pipeline calls: a message is not copied to tell its Frame.
 type messagePtr[M any] interface {
 	*M
 	Message

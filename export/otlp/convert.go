@@ -264,12 +264,13 @@ var fieldAttributes = map[string]map[string]string{
 	"amqp":      {"method": "messaging.operation.name", "exchange": "messaging.destination.name"},
 }
 
-// schemaFields are the protocol fields of schema A's records of each protocol the observer
-// records, from the registry: a protocol added there reaches OTLP without a line here.
+// schemaFields are the protocol fields of the protocols schema's records (schema A) of each
+// protocol the observer records, from the registry: a protocol added there reaches OTLP without
+// a line here.
 var schemaFields = func() map[string][]string {
 	m := map[string][]string{}
 	for _, p := range protocols.All {
-		m[p.Records().Name] = p.Records().A
+		m[p.Records().Name] = p.Records().Protocols
 	}
 	return m
 }()

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"unsafe"
 
 	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/container"
@@ -133,6 +134,9 @@ type protocolsSchema struct {
 		value *l7Value
 	}
 	l4 table[statisticsKey, l4Value]
+	// key is where AddCall makes each call's key: the call's fields are set in place (on the
+	// stack, the key would escape to the heap through the call that sets them).
+	key protocolsKey
 }
 
 type hostName struct {
@@ -153,6 +157,28 @@ type protocolsKey struct {
 	// oneWay keeps one-way calls, which have no latency, apart from answered ones of the same
 	// fields: their records say one_way and do not dilute the others' latency.
 	oneWay bool
+}
+
+// same is a == *b, made cheaper for the comparison of every call with the last key counted:
+// the call's strings are mostly the very strings of that key (the parsers' strings are
+// interned, a process's Group is one string), and those need no byte comparison.
+func (a *protocolsKey) same(b *protocolsKey) bool {
+	return a.proto == b.proto && a.role == b.role && a.port == b.port && a.oneWay == b.oneWay && a.ip == b.ip &&
+		sameString(a.group, b.group) && sameFields(&a.fields, &b.fields)
+}
+
+func sameFields(a, b *parser.Fields) bool {
+	for i := range a {
+		if !sameString(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameString is a == b without looking at the bytes of two strings that share them.
+func sameString(a, b string) bool {
+	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
 }
 
 type l7Value struct {
@@ -279,27 +305,35 @@ func (a *base) endL7(now uint32) {
 
 // AddCall counts one call of process p.
 func (a *protocolsSchema) AddCall(p *Process, c *calls.Call) {
-	k := protocolsKey{group: p.Group, proto: c.Protocol, role: c.Role, ip: c.Remote.Addr().Unmap(), port: c.Remote.Port()}
+	// One field per statement: a tuple assignment evaluates into temporaries first, then copies
+	// them 16 bytes at a time (a store-forwarding stall).
+	k := &a.key
+	k.group = p.Group
+	k.proto = c.Protocol
+	k.role = c.Role
+	k.ip = c.Remote.Addr().Unmap()
+	k.port = c.Remote.Port()
 	if c.Role == abi.RoleServer {
 		k.port = 0 // all clients of a server aggregate together
 	}
-	k.fields, k.oneWay = c.FieldsA(), c.OneWay()
+	c.FieldsProtocols(&k.fields)
+	k.oneWay = c.OneWay()
 	r := &a.recent[0]
 	if c.Role == abi.RoleServer {
 		r = &a.recent[1]
 	}
-	if r.value != nil && r.key == k {
+	if r.value != nil && r.key.same(k) {
 		r.value.add(c)
 		return
 	}
-	v := a.l7.get(k)
+	v := a.l7.get(*k)
 	if v == nil {
 		if !a.admit(p.Group, c.Protocol, c.Role == abi.RoleServer) {
 			return
 		}
-		v = a.l7.add(k, l7Value{proc: p, rec: c.Records})
+		v = a.l7.add(*k, l7Value{proc: p, rec: c.Records})
 	}
-	r.key, r.value = k, v
+	r.key, r.value = *k, v
 	v.add(c)
 }
 
@@ -390,7 +424,7 @@ func (a *protocolsSchema) FlushL7(unixSeconds uint32) []record.Record {
 		v := a.l7.m[k]
 		r := a.head("protocols", v.proc, unixSeconds)
 		r.Add("protocol", v.rec.Name)
-		for i, name := range v.rec.A {
+		for i, name := range v.rec.Protocols {
 			r.Add(name, k.fields[i])
 		}
 		r.Add("role", RoleName(k.role))

@@ -26,6 +26,7 @@ type l4l7Schema struct {
 	l4Interval, l7Interval string
 	l7                     table[l7Key, l7Value]
 	l4                     table[l4Key, l4Value]
+	key                    l7Key // as protocolsSchema.key
 }
 
 type l7Key struct {
@@ -56,13 +57,19 @@ func newL4L7Schema(b *base, cfg Config) *l4l7Schema {
 }
 
 func (a *l4l7Schema) AddCall(p *Process, c *calls.Call) {
-	k := l7Key{conn: c.Conn, proto: c.Protocol, role: c.Role, remote: c.Remote, fields: c.FieldsB(), oneWay: c.OneWay()}
-	v := a.l7.get(k)
+	k := &a.key // field by field, as in protocolsSchema.AddCall
+	k.conn = c.Conn
+	k.proto = c.Protocol
+	k.role = c.Role
+	k.remote = c.Remote
+	k.oneWay = c.OneWay()
+	c.FieldsL4L7(&k.fields)
+	v := a.l7.get(*k)
 	if v == nil {
 		if !a.admit(p.Group, c.Protocol, c.Role == abi.RoleServer) {
 			return
 		}
-		v = a.l7.add(k, l7Value{proc: p, rec: c.Records})
+		v = a.l7.add(*k, l7Value{proc: p, rec: c.Records})
 	}
 	v.add(c)
 }
@@ -143,11 +150,11 @@ func (a *l4l7Schema) FlushL7(unixSeconds uint32) []record.Record {
 		r.Fields = append(r.Fields, a.tags...)
 		r.Add("local_info", localInfo(v.proc))
 		r.Add("interval", a.l7Interval)
-		for i, name := range v.rec.B.Names {
+		for i, name := range v.rec.L4L7.Names {
 			r.Add(name, k.fields[i])
 		}
 		r.Add("protocol", v.rec.Name)
-		r.Add("type", v.rec.B.Type)
+		r.Add("type", v.rec.L4L7.Type)
 		ip := k.remote.Addr().Unmap()
 		r.Add("role", shortRole(k.role))
 		r.Add("_remote_addr_", addrText(ip))

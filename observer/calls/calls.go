@@ -26,8 +26,8 @@ type Call struct {
 	// byte of each message.
 	RequestTS, ResponseTS uint64
 	// Exchange is what the protocol says of the call: the two messages' frames, and the record
-	// fields it renders on demand.
-	parser.Exchange
+	// fields it renders on demand. Like the Call, it is valid while emit runs.
+	*parser.Exchange
 }
 
 // Latency is the time from the request's first byte to the response's first byte, in ns; 0 for
@@ -634,13 +634,15 @@ func (t *Tracker) next(c *conn, h *[2]head, final bool) (int, bool) {
 	if final {
 		return i, true
 	}
-	if n, oldest := c.l7.Requests(); i == rq && n >= t.cfg.MaxPending {
-		switch {
-		case h[rs].ready():
-			i = rs
-		case t.now < oldest || t.now-oldest < t.cfg.HoldTimeout:
-			if !crowded(c.streams[rq]) {
-				return 0, false
+	if i == rq {
+		if n, oldest := c.l7.Requests(); n >= t.cfg.MaxPending {
+			switch {
+			case h[rs].ready():
+				i = rs
+			case t.now < oldest || t.now-oldest < t.cfg.HoldTimeout:
+				if !crowded(c.streams[rq]) {
+					return 0, false
+				}
 			}
 		}
 	}
@@ -708,11 +710,18 @@ func (t *Tracker) step(c *conn, typ parser.MessageType, data []byte, ts, settled
 // Call implements parser.Sink: a pair of c's goes out as a Call.
 func (c *conn) Call(requestTS, responseTS uint64, x *parser.Exchange) {
 	t := c.t
-	t.call = Call{
-		Conn: c.id, Protocol: c.proto, Role: c.role, Remote: c.remote,
-		RequestTS: requestTS, ResponseTS: responseTS, Exchange: *x,
-	}
-	t.emit(&t.call)
+	// One field at a time, one statement each: a Call literal, or a tuple assignment, is made on
+	// the stack a field at a time and then copied 16 bytes at a time, which waits for those
+	// narrower stores (a store-forwarding stall, most of this function's time).
+	k := &t.call
+	k.Conn = c.id
+	k.Protocol = c.proto
+	k.Role = c.role
+	k.Remote = c.remote
+	k.RequestTS = requestTS
+	k.ResponseTS = responseTS
+	k.Exchange = x
+	t.emit(k)
 }
 
 // HostName implements parser.Sink.

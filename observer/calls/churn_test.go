@@ -140,12 +140,12 @@ func TestEvictLeastRecentlyActive(t *testing.T) {
 
 // panicky is a line protocol whose parser panics on a request starting with "boom".
 var panicky = parser.Define(parser.Spec[line]{
-	Kernel:    abi.ProtoKafka, // a protocol number the tests can spare
-	Records:   parser.Records{Name: "panicky", A: []string{}, B: parser.L7Req},
-	NewParser: func(*parser.Interner) parser.Parser[line] { return panickyParser{} },
-	Matcher:   parser.InOrder[line]{},
-	FieldsA:   func(_, _ *line) parser.Fields { return parser.Fields{} },
-	FieldsB:   func(_, _ *line) parser.Fields { return parser.Fields{} },
+	Kernel:          abi.ProtoKafka, // a protocol number the tests can spare
+	Records:         parser.Records{Name: "panicky", Protocols: []string{}, L4L7: parser.L7Req},
+	NewParser:       func(*parser.Interner) parser.Parser[line] { return panickyParser{} },
+	Matcher:         parser.InOrder[line]{},
+	FieldsProtocols: func(_, _ *line, f *parser.Fields) { *f = parser.Fields{} },
+	FieldsL4L7:      func(_, _ *line, f *parser.Fields) { *f = parser.Fields{} },
 })
 
 // line is a message of panicky.

@@ -159,16 +159,16 @@ func TestProtocol(t *testing.T) {
 	c.Parse([]byte(declare), req, &q)
 	c.Parse([]byte(methodFrame(1, 20, 40, "\x01\x96"+sstr("PRECONDITION_FAILED")+"\x00\x32\x00\x0a")), resp, &ok)
 	x := parser.Pair(Protocol, q, ok)
-	if got, want := x.FieldsA(), (parser.Fields{"queue.declare", "", "orders.eu.?", "406", "0"}); got != want {
-		t.Errorf("FieldsA %q, want %q", got, want)
+	if got, want := parsertest.FieldsProtocols(x), (parser.Fields{"queue.declare", "", "orders.eu.?", "406", "0"}); got != want {
+		t.Errorf("FieldsProtocols %q, want %q", got, want)
 	}
-	if got, want := x.FieldsB(), (parser.Fields{"queue.declare", "", "orders.eu.?", "0-9-1", "0", "406"}); got != want {
-		t.Errorf("FieldsB %q, want %q", got, want)
+	if got, want := parsertest.FieldsL4L7(x), (parser.Fields{"queue.declare", "", "orders.eu.?", "0-9-1", "0", "406"}); got != want {
+		t.Errorf("FieldsL4L7 %q, want %q", got, want)
 	}
 	c.Parse([]byte(publish+header(1, 5)), req, &pub)
 	x = parser.Pair(Protocol, pub, Message{})
-	if got, want := x.FieldsA(), (parser.Fields{"basic.publish", "amq.topic", "sensor.?.temp", "-1", "1"}); got != want {
-		t.Errorf("one-way FieldsA %q, want %q", got, want)
+	if got, want := parsertest.FieldsProtocols(x), (parser.Fields{"basic.publish", "amq.topic", "sensor.?.temp", "-1", "1"}); got != want {
+		t.Errorf("one-way FieldsProtocols %q, want %q", got, want)
 	}
 }
 

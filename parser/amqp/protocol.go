@@ -12,18 +12,18 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	Kernel: abi.ProtoAMQP,
 	Records: parser.Records{
 		Name: "amqp", RemoteType: "mq",
-		A: []string{"method", "exchange", "key", "code", "success"},
-		B: parser.L7Req,
+		Protocols: []string{"method", "exchange", "key", "code", "success"},
+		L4L7:      parser.L7Req,
 	},
 	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
 	Matcher:   matcher{},
-	FieldsA: func(req, resp *Message) parser.Fields {
+	FieldsProtocols: func(req, resp *Message, f *parser.Fields) {
 		resp = outcome(req, resp)
-		return parser.Fields{req.Method, req.Exchange, req.Key, code(resp.Code), parser.Flag(resp.Success)}
+		*f = parser.Fields{req.Method, req.Exchange, req.Key, code(resp.Code), parser.Flag(resp.Success)}
 	},
-	FieldsB: func(req, resp *Message) parser.Fields {
+	FieldsL4L7: func(req, resp *Message, f *parser.Fields) {
 		resp = outcome(req, resp)
-		return parser.Fields{req.Method, req.Exchange, req.Key, "0-9-1", parser.Flag(resp.Success), code(resp.Code)}
+		*f = parser.Fields{req.Method, req.Exchange, req.Key, "0-9-1", parser.Flag(resp.Success), code(resp.Code)}
 	},
 })
 

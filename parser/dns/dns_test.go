@@ -437,7 +437,7 @@ type sink struct {
 }
 
 func (s *sink) Call(reqTS, respTS uint64, x *parser.Exchange) {
-	s.calls = append(s.calls, fmt.Sprintf("%d-%d %v %v", reqTS, respTS, x.FieldsA(), x.FieldsB()))
+	s.calls = append(s.calls, fmt.Sprintf("%d-%d %v %v", reqTS, respTS, parsertest.FieldsProtocols(x), parsertest.FieldsL4L7(x)))
 }
 
 func (s *sink) HostName(n parser.HostName) { s.names = append(s.names, n) }

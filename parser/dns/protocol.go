@@ -23,8 +23,8 @@ type Message struct {
 }
 
 // Frame implements parser.Message.
-func (m Message) Frame() parser.Frame {
-	return parser.Frame{Type: m.Type, Size: m.Size, Truncated: m.Truncated, Success: m.Success}
+func (m *Message) Frame() parser.Frame {
+	return parser.Frame{Type: m.Type, Size: m.Size, Outcome: parser.Outcome{Truncated: m.Truncated, Success: m.Success}}
 }
 
 // Protocol is DNS. Responses are paired with queries by transaction ID: resolvers pipeline
@@ -34,16 +34,16 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	Kernel: abi.ProtoDNS,
 	Records: parser.Records{
 		Name: "dns", RemoteType: "dns",
-		A: []string{"query_record", "query_type", "success"},
-		B: parser.L7Req,
+		Protocols: []string{"query_record", "query_type", "success"},
+		L4L7:      parser.L7Req,
 	},
 	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
 	Matcher:   parser.ByID[Message](func(m *Message) uint64 { return uint64(m.ID) }),
-	FieldsA: func(req, resp *Message) parser.Fields {
-		return parser.Fields{req.Resource, req.Method, parser.Flag(resp.Answers > 0)}
+	FieldsProtocols: func(req, resp *Message, f *parser.Fields) {
+		*f = parser.Fields{req.Resource, req.Method, parser.Flag(resp.Answers > 0)}
 	},
-	FieldsB: func(req, resp *Message) parser.Fields {
-		return parser.Fields{req.Method, "", req.Resource, "", parser.Flag(resp.Success), "-1"}
+	FieldsL4L7: func(req, resp *Message, f *parser.Fields) {
+		*f = parser.Fields{req.Method, "", req.Resource, "", parser.Flag(resp.Success), "-1"}
 	},
 })
 

@@ -22,8 +22,8 @@ type Message struct {
 }
 
 // Frame implements parser.Message.
-func (m Message) Frame() parser.Frame {
-	return parser.Frame{Type: m.Type, Size: m.Size, Truncated: m.Truncated, Success: m.Success}
+func (m *Message) Frame() parser.Frame {
+	return parser.Frame{Type: m.Type, Size: m.Size, Outcome: parser.Outcome{Truncated: m.Truncated, Success: m.Success}}
 }
 
 // Protocol is HTTP/1.x. Responses answer requests in order, pipelined or not.
@@ -31,20 +31,20 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	Kernel: abi.ProtoHTTP,
 	Records: parser.Records{
 		Name: "http", RemoteType: "server",
-		A: []string{"version", "host", "method", "url", "resp_code"},
-		B: parser.L7Req,
+		Protocols: []string{"version", "host", "method", "url", "resp_code"},
+		L4L7:      parser.L7Req,
 	},
 	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
 	Matcher:   parser.InOrder[Message]{},
-	FieldsA: func(req, resp *Message) parser.Fields {
+	FieldsProtocols: func(req, resp *Message, f *parser.Fields) {
 		version := "1"
 		if req.Version == "1.0" {
 			version = "0"
 		}
-		return parser.Fields{version, req.Host, req.Method, req.Resource, StatusText(resp.Status)}
+		*f = parser.Fields{version, req.Host, req.Method, req.Resource, StatusText(resp.Status)}
 	},
-	FieldsB: func(req, resp *Message) parser.Fields {
-		return parser.Fields{req.Method, req.Host, req.Resource, req.Version, "-1", StatusText(resp.Status)}
+	FieldsL4L7: func(req, resp *Message, f *parser.Fields) {
+		*f = parser.Fields{req.Method, req.Host, req.Resource, req.Version, "-1", StatusText(resp.Status)}
 	},
 })
 

@@ -194,7 +194,8 @@ type pairs struct {
 }
 
 func (p *pairs) Call(_, _ uint64, x *parser.Exchange) {
-	a := x.FieldsA()
+	var a parser.Fields
+	x.FieldsProtocols(&a)
 	q, r := x.Messages()
 	p.got = append(p.got, fmt.Sprintf("%s %q %s %s partial=%v", q.(*Message).Path, a[1], a[4], a[0], r.(*Message).Partial || q.(*Message).Partial))
 }
@@ -234,10 +235,10 @@ func TestGRPC(t *testing.T) {
 	assert.Equal(t, Message{Type: resp, Size: got[1].Size, Stream: 3, Status: 200, GRPC: true, GRPCStatus: 5}, got[1])
 
 	x := parser.Pair[Message](Protocol, reqs[1], got[1])
-	assert.Equal(t, parser.Fields{"2", "localhost:50051", "POST", "/helloworld.Greeter/SayHello", "200", "5"}, x.FieldsA())
-	assert.Equal(t, parser.Fields{"POST", "localhost:50051", "/helloworld.Greeter/SayHello", "2", "5", "200"}, x.FieldsB())
+	assert.Equal(t, parser.Fields{"2", "localhost:50051", "POST", "/helloworld.Greeter/SayHello", "200", "5"}, parsertest.FieldsProtocols(x))
+	assert.Equal(t, parser.Fields{"POST", "localhost:50051", "/helloworld.Greeter/SayHello", "2", "5", "200"}, parsertest.FieldsL4L7(x))
 	x = parser.Pair[Message](Protocol, Message{Method: "GET", Path: "/"}, Message{Status: 301})
-	assert.Equal(t, parser.Fields{"2", "", "GET", "/", "301", "-1"}, x.FieldsA())
+	assert.Equal(t, parser.Fields{"2", "", "GET", "/", "301", "-1"}, parsertest.FieldsProtocols(x))
 }
 
 // A stream the server resets ends its response, which fails; a CONTINUATION carries the rest of

@@ -36,8 +36,8 @@ type Message struct {
 }
 
 // Frame implements parser.Message.
-func (m Message) Frame() parser.Frame {
-	return parser.Frame{Type: m.Type, Size: m.Size, Truncated: m.Truncated, Success: m.Success}
+func (m *Message) Frame() parser.Frame {
+	return parser.Frame{Type: m.Type, Size: m.Size, Outcome: parser.Outcome{Truncated: m.Truncated, Success: m.Success}}
 }
 
 // Protocol is HTTP/2 over cleartext TCP (h2c with prior knowledge), gRPC included. Responses
@@ -46,16 +46,16 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	Kernel: abi.ProtoHTTP2,
 	Records: parser.Records{
 		Name: "http2", RemoteType: "server",
-		A: []string{"version", "host", "method", "url", "resp_code", "grpc_status"},
-		B: parser.L7Req,
+		Protocols: []string{"version", "host", "method", "url", "resp_code", "grpc_status"},
+		L4L7:      parser.L7Req,
 	},
 	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
 	Matcher:   parser.ByID[Message](func(m *Message) uint64 { return uint64(m.Stream) }),
-	FieldsA: func(req, resp *Message) parser.Fields {
-		return parser.Fields{"2", req.Authority, req.Method, req.Path, http.StatusText(resp.Status), grpcStatusText(resp)}
+	FieldsProtocols: func(req, resp *Message, f *parser.Fields) {
+		*f = parser.Fields{"2", req.Authority, req.Method, req.Path, http.StatusText(resp.Status), grpcStatusText(resp)}
 	},
-	FieldsB: func(req, resp *Message) parser.Fields {
-		return parser.Fields{req.Method, req.Authority, req.Path, "2", grpcStatusText(resp), http.StatusText(resp.Status)}
+	FieldsL4L7: func(req, resp *Message, f *parser.Fields) {
+		*f = parser.Fields{req.Method, req.Authority, req.Path, "2", grpcStatusText(resp), http.StatusText(resp.Status)}
 	},
 })
 

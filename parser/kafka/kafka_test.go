@@ -365,13 +365,16 @@ func TestProtocol(t *testing.T) {
 	assert.Equal(t, "mq", Protocol.Records().RemoteType)
 	req, resp := produceSample()
 	rq, rs := parse(t, req, resp)
-	assert.Equal(t, parser.Fields{"Produce", "orders", "0", "1"}, fieldsA(&rq, &rs))
-	assert.Equal(t, parser.Fields{"Produce", "", "orders", "9", "1", "0"}, fieldsB(&rq, &rs))
+	var f parser.Fields
+	a := func() parser.Fields { fieldsProtocols(&rq, &rs, &f); return f }
+	b := func() parser.Fields { fieldsL4L7(&rq, &rs, &f); return f }
+	assert.Equal(t, parser.Fields{"Produce", "orders", "0", "1"}, a())
+	assert.Equal(t, parser.Fields{"Produce", "", "orders", "9", "1", "0"}, b())
 	rs.ErrorCode, rs.Success = 6, false
-	assert.Equal(t, parser.Fields{"Produce", "orders", "6", "0"}, fieldsA(&rq, &rs))
+	assert.Equal(t, parser.Fields{"Produce", "orders", "6", "0"}, a())
 	rs.ErrorKnown, rs.Success = false, true
-	assert.Equal(t, parser.Fields{"Produce", "", "orders", "9", "1", ""}, fieldsB(&rq, &rs))
-	assert.Zero(t, testing.AllocsPerRun(100, func() { fieldsA(&rq, &rs); fieldsB(&rq, &rs) }))
+	assert.Equal(t, parser.Fields{"Produce", "", "orders", "9", "1", ""}, b())
+	assert.Zero(t, testing.AllocsPerRun(100, func() { fieldsProtocols(&rq, &rs, &f); fieldsL4L7(&rq, &rs, &f) }))
 	// Glue: a body whose size the 4-byte read before it announced.
 	hdr := binary.LittleEndian.Uint32(req[:4])
 	assert.True(t, Protocol.Stream().GlueLengthHeader(hdr, uint64(len(req)-4), req[4:]))

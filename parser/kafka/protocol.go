@@ -31,8 +31,8 @@ type Message struct {
 }
 
 // Frame implements parser.Message.
-func (m Message) Frame() parser.Frame {
-	return parser.Frame{Type: m.Type, Size: m.Size, Truncated: m.Truncated, Success: m.Success, OneWay: m.OneWay}
+func (m *Message) Frame() parser.Frame {
+	return parser.Frame{Type: m.Type, Size: m.Size, Outcome: parser.Outcome{Truncated: m.Truncated, Success: m.Success, OneWay: m.OneWay}}
 }
 
 // Protocol is Kafka: name "kafka", responses paired with requests by correlation id.
@@ -40,14 +40,14 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	Kernel: abi.ProtoKafka,
 	Records: parser.Records{
 		Name: "kafka", RemoteType: "mq",
-		A: []string{"api", "topic", "error_code", "success"},
-		B: parser.L7Req,
+		Protocols: []string{"api", "topic", "error_code", "success"},
+		L4L7:      parser.L7Req,
 	},
-	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
-	Matcher:   parser.ByID[Message](func(m *Message) uint64 { return uint64(uint32(m.ID)) }),
-	FieldsA:   fieldsA,
-	FieldsB:   fieldsB,
-	Stream:    parser.StreamHints{GlueLengthHeader: glueLengthHeader},
+	NewParser:       func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
+	Matcher:         parser.ByID[Message](func(m *Message) uint64 { return uint64(uint32(m.ID)) }),
+	FieldsProtocols: fieldsProtocols,
+	FieldsL4L7:      fieldsL4L7,
+	Stream:          parser.StreamHints{GlueLengthHeader: glueLengthHeader},
 })
 
 // glueLengthHeader is Kafka's stream hint: clients and brokers read a message's 4-byte size and
@@ -59,16 +59,16 @@ func glueLengthHeader(header uint32, size uint64, _ []byte) bool {
 	return h == size && size >= 4
 }
 
-// fieldsA are api, topic, error_code (empty when not read) and success. A one-way Produce
+// fieldsProtocols are api, topic, error_code (empty when not read) and success. A one-way Produce
 // (acks=0, resp is zero) succeeded as far as anyone knows: its error code is empty.
-func fieldsA(req, resp *Message) parser.Fields {
-	return parser.Fields{req.API, req.Topic, errorField(resp), parser.Flag(resp.Success || req.OneWay)}
+func fieldsProtocols(req, resp *Message, f *parser.Fields) {
+	*f = parser.Fields{req.API, req.Topic, errorField(resp), parser.Flag(resp.Success || req.OneWay)}
 }
 
-// fieldsB are l7_req's req_type (the API), req_resource (the topic), version (the API version),
+// fieldsL4L7 are l7_req's req_type (the API), req_resource (the topic), version (the API version),
 // resp_status (success) and resp_code (the error code).
-func fieldsB(req, resp *Message) parser.Fields {
-	return parser.Fields{req.API, "", req.Topic, versions[min(max(req.Version, 0), maxVersion)],
+func fieldsL4L7(req, resp *Message, f *parser.Fields) {
+	*f = parser.Fields{req.API, "", req.Topic, versions[min(max(req.Version, 0), maxVersion)],
 		parser.Flag(resp.Success || req.OneWay), errorField(resp)}
 }
 

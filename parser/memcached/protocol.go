@@ -27,8 +27,8 @@ type Message struct {
 }
 
 // Frame implements parser.Message.
-func (m Message) Frame() parser.Frame {
-	return parser.Frame{Type: m.Type, Size: m.Size, Truncated: m.Truncated, Success: m.Success, OneWay: m.OneWay}
+func (m *Message) Frame() parser.Frame {
+	return parser.Frame{Type: m.Type, Size: m.Size, Outcome: parser.Outcome{Truncated: m.Truncated, Success: m.Success, OneWay: m.OneWay}}
 }
 
 // Protocol is memcached: text, meta and binary. Responses come in the order of their requests;
@@ -37,24 +37,24 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	Kernel: abi.ProtoMemcached,
 	Records: parser.Records{
 		Name: "memcached", RemoteType: "database",
-		A: []string{"cmd", "outcome", "success"},
-		B: parser.L7DB,
+		Protocols: []string{"cmd", "outcome", "success"},
+		L4L7:      parser.L7DB,
 	},
 	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
 	Matcher:   parser.InOrder[Message]{},
 	// Our libebpf.so sends values as sizes (memc_head_body); the parser skips them by length.
 	Stream: parser.StreamHints{FillTruncated: true},
-	FieldsA: func(req, resp *Message) parser.Fields {
+	FieldsProtocols: func(req, resp *Message, f *parser.Fields) {
 		o := outcomeOf(req, resp)
-		return parser.Fields{req.Command, o.Outcome, parser.Flag(o.Success)}
+		*f = parser.Fields{req.Command, o.Outcome, parser.Flag(o.Success)}
 	},
-	FieldsB: func(req, resp *Message) parser.Fields {
+	FieldsL4L7: func(req, resp *Message, f *parser.Fields) {
 		o := outcomeOf(req, resp)
 		query := o.Query
 		if o.Command != req.Command {
 			query = req.Command // an answer the parser could not place: the outcome is unsure
 		}
-		return parser.Fields{req.Flavour, req.Command, query, parser.Flag(o.Success)}
+		*f = parser.Fields{req.Flavour, req.Command, query, parser.Flag(o.Success)}
 	},
 })
 

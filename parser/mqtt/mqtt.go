@@ -63,8 +63,8 @@ type Message struct {
 }
 
 // Frame implements parser.Message.
-func (m Message) Frame() parser.Frame {
-	return parser.Frame{Type: m.Type, Size: m.Size, Truncated: m.Truncated, Success: m.Success, OneWay: m.OneWay}
+func (m *Message) Frame() parser.Frame {
+	return parser.Frame{Type: m.Type, Size: m.Size, Outcome: parser.Outcome{Truncated: m.Truncated, Success: m.Success, OneWay: m.OneWay}}
 }
 
 // pairID is what pairs a response with its request: the request's packet type and packet id.

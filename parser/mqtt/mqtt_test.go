@@ -163,16 +163,16 @@ func TestProtocol(t *testing.T) {
 	pub := Message{Type: req, Packet: "PUBLISH", Topic: "a/?", QoS: 1, ID: 3, Version: 4, Code: -1, Success: true}
 	ack := Message{Type: resp, Packet: "PUBACK", ID: 3, Version: 4, Code: 0, Success: true}
 	x := parser.Pair(Protocol, pub, ack)
-	if got, want := x.FieldsA(), (parser.Fields{"PUBLISH", "a/?", "1", "0", "1"}); got != want {
-		t.Errorf("FieldsA %q, want %q", got, want)
+	if got, want := parsertest.FieldsProtocols(x), (parser.Fields{"PUBLISH", "a/?", "1", "0", "1"}); got != want {
+		t.Errorf("FieldsProtocols %q, want %q", got, want)
 	}
-	if got, want := x.FieldsB(), (parser.Fields{"PUBLISH", "", "a/?", "3.1.1", "1", "0"}); got != want {
-		t.Errorf("FieldsB %q, want %q", got, want)
+	if got, want := parsertest.FieldsL4L7(x), (parser.Fields{"PUBLISH", "", "a/?", "3.1.1", "1", "0"}); got != want {
+		t.Errorf("FieldsL4L7 %q, want %q", got, want)
 	}
 	disc := Message{Type: resp, Packet: "DISCONNECT", Version: 5, Code: 0x8b, OneWay: true}
 	x = parser.Pair(Protocol, disc, Message{})
-	if got, want := x.FieldsA(), (parser.Fields{"DISCONNECT", "", "0", "139", "0"}); got != want {
-		t.Errorf("one-way FieldsA %q, want %q", got, want)
+	if got, want := parsertest.FieldsProtocols(x), (parser.Fields{"DISCONNECT", "", "0", "139", "0"}); got != want {
+		t.Errorf("one-way FieldsProtocols %q, want %q", got, want)
 	}
 }
 

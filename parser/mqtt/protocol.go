@@ -13,18 +13,18 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	Kernel: abi.ProtoMQTT,
 	Records: parser.Records{
 		Name: "mqtt", RemoteType: "mq",
-		A: []string{"packet", "topic", "qos", "code", "success"},
-		B: parser.L7Req,
+		Protocols: []string{"packet", "topic", "qos", "code", "success"},
+		L4L7:      parser.L7Req,
 	},
 	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
 	Matcher:   parser.ByID[Message](pairID),
-	FieldsA: func(req, resp *Message) parser.Fields {
+	FieldsProtocols: func(req, resp *Message, f *parser.Fields) {
 		resp = outcome(req, resp)
-		return parser.Fields{req.Packet, req.Topic, qos[req.QoS&3], code(resp), parser.Flag(resp.Success)}
+		*f = parser.Fields{req.Packet, req.Topic, qos[req.QoS&3], code(resp), parser.Flag(resp.Success)}
 	},
-	FieldsB: func(req, resp *Message) parser.Fields {
+	FieldsL4L7: func(req, resp *Message, f *parser.Fields) {
 		resp = outcome(req, resp)
-		return parser.Fields{req.Packet, "", req.Topic, version[req.Version&7], parser.Flag(resp.Success), code(resp)}
+		*f = parser.Fields{req.Packet, "", req.Topic, version[req.Version&7], parser.Flag(resp.Success), code(resp)}
 	},
 })
 

@@ -11,13 +11,13 @@ type Message = sqlcall.Message
 
 // Protocol is the MySQL protocol: name "mysql", requests and responses matched in order.
 var Protocol = parser.Define(parser.Spec[Message]{
-	Kernel:    abi.ProtoMySQL,
-	Records:   sqlcall.Records("mysql"),
-	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
-	Matcher:   parser.InOrder[Message]{},
-	FieldsA:   sqlcall.FieldsA,
-	FieldsB:   sqlcall.FieldsB,
-	Stream:    parser.StreamHints{GlueLengthHeader: glueLengthHeader},
+	Kernel:          abi.ProtoMySQL,
+	Records:         sqlcall.Records("mysql"),
+	NewParser:       func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
+	Matcher:         parser.InOrder[Message]{},
+	FieldsProtocols: sqlcall.FieldsProtocols,
+	FieldsL4L7:      sqlcall.FieldsL4L7,
+	Stream:          parser.StreamHints{GlueLengthHeader: glueLengthHeader},
 })
 
 // glueLengthHeader is MySQL's stream hint: clients read a packet's 4-byte header (3 bytes of

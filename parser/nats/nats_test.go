@@ -136,6 +136,6 @@ func TestProtocol(t *testing.T) {
 	parsertest.CheckProtocol[Message](t, Protocol, "nats", abi.ProtoNATS, newConn())
 	pub := Message{Type: req, Op: "PUB", Subject: "a.?", Success: true, OneWay: true}
 	x := parser.Pair(Protocol, pub, Message{})
-	assert.Equal(t, parser.Fields{"PUB", "a.?", "1"}, x.FieldsA())
-	assert.Equal(t, parser.Fields{"PUB", "", "a.?", "", "1", "-1"}, x.FieldsB())
+	assert.Equal(t, parser.Fields{"PUB", "a.?", "1"}, parsertest.FieldsProtocols(x))
+	assert.Equal(t, parser.Fields{"PUB", "", "a.?", "", "1", "-1"}, parsertest.FieldsL4L7(x))
 }

@@ -21,8 +21,8 @@ type Message struct {
 }
 
 // Frame implements parser.Message.
-func (m Message) Frame() parser.Frame {
-	return parser.Frame{Type: m.Type, Size: m.Size, Truncated: m.Truncated, Success: m.Success, OneWay: m.OneWay}
+func (m *Message) Frame() parser.Frame {
+	return parser.Frame{Type: m.Type, Size: m.Size, Outcome: parser.Outcome{Truncated: m.Truncated, Success: m.Success, OneWay: m.OneWay}}
 }
 
 // Protocol is NATS. Answers (+OK, -ERR, PONG) come in the order of what they answer.
@@ -30,16 +30,16 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	Kernel: abi.ProtoNATS,
 	Records: parser.Records{
 		Name: "nats", RemoteType: "mq",
-		A: []string{"op", "subject", "success"},
-		B: parser.L7Req,
+		Protocols: []string{"op", "subject", "success"},
+		L4L7:      parser.L7Req,
 	},
 	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
 	Matcher:   parser.InOrder[Message]{},
-	FieldsA: func(req, resp *Message) parser.Fields {
-		return parser.Fields{req.Op, req.Subject, parser.Flag(success(req, resp))}
+	FieldsProtocols: func(req, resp *Message, f *parser.Fields) {
+		*f = parser.Fields{req.Op, req.Subject, parser.Flag(success(req, resp))}
 	},
-	FieldsB: func(req, resp *Message) parser.Fields {
-		return parser.Fields{req.Op, "", req.Subject, "", parser.Flag(success(req, resp)), "-1"}
+	FieldsL4L7: func(req, resp *Message, f *parser.Fields) {
+		*f = parser.Fields{req.Op, "", req.Subject, "", parser.Flag(success(req, resp)), "-1"}
 	},
 })
 

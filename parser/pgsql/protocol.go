@@ -11,10 +11,10 @@ type Message = sqlcall.Message
 
 // Protocol is the PostgreSQL protocol: name "pgsql", requests and responses matched in order.
 var Protocol = parser.Define(parser.Spec[Message]{
-	Kernel:    abi.ProtoPGSQL,
-	Records:   sqlcall.Records("pgsql"),
-	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
-	Matcher:   parser.InOrder[Message]{},
-	FieldsA:   sqlcall.FieldsA,
-	FieldsB:   sqlcall.FieldsB,
+	Kernel:          abi.ProtoPGSQL,
+	Records:         sqlcall.Records("pgsql"),
+	NewParser:       func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
+	Matcher:         parser.InOrder[Message]{},
+	FieldsProtocols: sqlcall.FieldsProtocols,
+	FieldsL4L7:      sqlcall.FieldsL4L7,
 })

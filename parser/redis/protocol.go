@@ -19,8 +19,8 @@ type Message struct {
 }
 
 // Frame implements parser.Message.
-func (m Message) Frame() parser.Frame {
-	return parser.Frame{Type: m.Type, Size: m.Size, Truncated: m.Truncated, Success: m.Success}
+func (m *Message) Frame() parser.Frame {
+	return parser.Frame{Type: m.Type, Size: m.Size, Outcome: parser.Outcome{Truncated: m.Truncated, Success: m.Success}}
 }
 
 // Protocol is Redis over RESP2/RESP3. Replies answer requests in order, pipelined or not.
@@ -28,16 +28,16 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	Kernel: abi.ProtoRedis,
 	Records: parser.Records{
 		Name: "redis", RemoteType: "database",
-		A: []string{"cmd", "success"},
-		B: parser.L7DB,
+		Protocols: []string{"cmd", "success"},
+		L4L7:      parser.L7DB,
 	},
 	NewParser: func(in *parser.Interner) parser.Parser[Message] { return NewConn(in) },
 	Matcher:   parser.InOrder[Message]{},
-	FieldsA: func(req, resp *Message) parser.Fields {
-		return parser.Fields{req.Method, parser.Flag(resp.Success)}
+	FieldsProtocols: func(req, resp *Message, f *parser.Fields) {
+		*f = parser.Fields{req.Method, parser.Flag(resp.Success)}
 	},
-	FieldsB: func(req, resp *Message) parser.Fields {
+	FieldsL4L7: func(req, resp *Message, f *parser.Fields) {
 		// Keys and values are never captured: the command is the whole query.
-		return parser.Fields{"", strings.ToLower(req.Method), req.Method, parser.Flag(resp.Success)}
+		*f = parser.Fields{"", strings.ToLower(req.Method), req.Method, parser.Flag(resp.Success)}
 	},
 })

@@ -44,7 +44,7 @@ func CheckResult[M Message](t testing.TB, buf []byte, typ parser.MessageType, r 
 	if r.Status != parser.Complete {
 		return
 	}
-	f := (*m).Frame()
+	f := frame(m)
 	if f.Type != typ || f.Size < r.Consumed ||
 		lim.ExactSize && (f.Size != r.Consumed || r.Consumed > len(buf) && !f.Truncated) {
 		t.Fatalf("%+v for %+v of %d bytes", *m, r, len(buf))
@@ -102,7 +102,7 @@ func CheckPrefixes[M Message](t testing.TB, p Prefixes[M]) {
 			switch {
 			case r.Status == parser.NeedMore && r.Consumed == 0:
 			case r == wantR && r.Status == parser.Complete:
-				if p.Truncated && !m.Frame().Truncated {
+				if p.Truncated && !frame(&m).Truncated {
 					t.Fatalf("prefix %d: complete but not truncated", n)
 				}
 				if untruncated(m) != untruncated(want) {
@@ -303,4 +303,16 @@ func CheckCaptureLines[M Message](t *testing.T, dir string, newConn func() parse
 			}
 		})
 	}
+}
+
+// FieldsProtocols returns the schema A fields of x.
+func FieldsProtocols(x *parser.Exchange) (f parser.Fields) {
+	x.FieldsProtocols(&f)
+	return f
+}
+
+// FieldsL4L7 returns the schema B fields of x.
+func FieldsL4L7(x *parser.Exchange) (f parser.Fields) {
+	x.FieldsL4L7(&f)
+	return f
 }

@@ -27,7 +27,8 @@
 // Driver with a Check applies them to every call. CheckCaptures replays captures whole, re-cut
 // and from a later read on; CheckRecut compares a capture's replay with a re-cut one;
 // CheckPrefixes cuts a sample message at every length; CheckBoundaries and CheckProtocol run
-// tables of FindBoundary expectations and a Protocol's basics. FuzzStreams, FuzzDriven and
+// tables of FindBoundary expectations and a Protocol's basics; FieldsProtocols and FieldsL4L7
+// return an Exchange's record fields. FuzzStreams, FuzzDriven and
 // CheckWhole are the bodies of the fuzz targets, SeedCaptures and SeedCaptureCases seed them from
 // captures.
 //

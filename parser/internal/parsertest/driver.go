@@ -7,11 +7,14 @@ import (
 	"github.com/netobserver/netobserver/parser"
 )
 
-// Message is what the shared checks need of a protocol's message type.
+// Message is what the shared checks need of a protocol's message type; *M implements
+// parser.Message (see frame).
 type Message interface {
 	comparable
-	parser.Message
 }
+
+// frame is m's Frame.
+func frame[M Message](m *M) parser.Frame { return any(m).(parser.Message).Frame() }
 
 // Step is one Parse call's outcome.
 type Step[M Message] struct {

@@ -30,8 +30,8 @@ type Message struct {
 }
 
 // Frame implements parser.Message.
-func (m Message) Frame() parser.Frame {
-	return parser.Frame{Type: m.Type, Size: m.Size, Success: m.Success, OneWay: m.OneWay}
+func (m *Message) Frame() parser.Frame {
+	return parser.Frame{Type: m.Type, Size: m.Size, Outcome: parser.Outcome{Success: m.Success, OneWay: m.OneWay}}
 }
 
 // Protocol is ping.
@@ -39,21 +39,21 @@ var Protocol = parser.Define(parser.Spec[Message]{
 	Kernel: Kernel,
 	Records: parser.Records{
 		Name: "ping", RemoteType: "server",
-		A: []string{"word", "success"},
-		B: parser.L7Req,
+		Protocols: []string{"word", "success"},
+		L4L7:      parser.L7Req,
 	},
 	NewParser: func(in *parser.Interner) parser.Parser[Message] { return &Conn{in: in} },
 	// Answers come in any order: the word pairs them.
 	Matcher: parser.ByID[Message](func(m *Message) uint64 { return hash(m.Word) }),
-	FieldsA: func(req, resp *Message) parser.Fields {
-		return parser.Fields{req.Word, parser.Flag(success(req, resp))}
+	FieldsProtocols: func(req, resp *Message, f *parser.Fields) {
+		*f = parser.Fields{req.Word, parser.Flag(success(req, resp))}
 	},
-	FieldsB: func(req, resp *Message) parser.Fields {
+	FieldsL4L7: func(req, resp *Message, f *parser.Fields) {
 		verb := "PING"
 		if req.OneWay {
 			verb = "NOTE"
 		}
-		return parser.Fields{verb, "", req.Word, "", parser.Flag(success(req, resp)), "-1"}
+		*f = parser.Fields{verb, "", req.Word, "", parser.Flag(success(req, resp)), "-1"}
 	},
 })
 

@@ -21,21 +21,21 @@ type Message struct {
 }
 
 // Frame implements parser.Message.
-func (m Message) Frame() parser.Frame {
-	return parser.Frame{Type: m.Type, Size: m.Size, Truncated: m.Truncated, Success: m.Success}
+func (m *Message) Frame() parser.Frame {
+	return parser.Frame{Type: m.Type, Size: m.Size, Outcome: parser.Outcome{Truncated: m.Truncated, Success: m.Success}}
 }
 
 // Records is how records show the calls of the SQL protocol name.
 func Records(name string) parser.Records {
-	return parser.Records{Name: name, RemoteType: "database", A: []string{"sql", "success"}, B: parser.L7DB}
+	return parser.Records{Name: name, RemoteType: "database", Protocols: []string{"sql", "success"}, L4L7: parser.L7DB}
 }
 
-// FieldsA renders a call for schema A: the normalised statement and its success.
-func FieldsA(req, resp *Message) parser.Fields {
-	return parser.Fields{req.Resource, parser.Flag(resp.Success)}
+// FieldsProtocols renders a call for schema A: the normalised statement and its success.
+func FieldsProtocols(req, resp *Message, f *parser.Fields) {
+	*f = parser.Fields{req.Resource, parser.Flag(resp.Success)}
 }
 
-// FieldsB renders a call for schema B's l7_db record.
-func FieldsB(req, resp *Message) parser.Fields {
-	return parser.Fields{"", strings.ToLower(req.Method), req.Resource, parser.Flag(resp.Success)}
+// FieldsL4L7 renders a call for schema B's l7_db record.
+func FieldsL4L7(req, resp *Message, f *parser.Fields) {
+	*f = parser.Fields{"", strings.ToLower(req.Method), req.Resource, parser.Flag(resp.Success)}
 }
