@@ -39,9 +39,9 @@ func abReport(t *testing.T, out string) (complete, failed int, rate float64) {
 // of CPU on a busy host still keeps up (ring buffers overflowing would lose calls in the kernel,
 // not the churn this test is about). A round due while the one before still runs starts right
 // after it; the loop is bounded by its count and by time. The observer keeps only ab and nginx
-// (IncludeCmdRegex), and `make test` runs this test alone after the other packages: beside them
-// (their load, their memcslap, h2load and kafka clients) VmRSS rose by 8–14 MiB over the two
-// minutes, where alone it stays flat (measured within 1.7 MiB).
+// (IncludeCmdRegex), and `make test` runs this package alone after the others: beside them (their
+// load, their memcslap, h2load and kafka clients) VmRSS rose by 8–14 MiB over the two minutes,
+// where alone it stays flat (measured within 1.7 MiB).
 func TestConnectionChurnLive(t *testing.T) {
 	testenv.RequireRoot(t)
 	n := testenv.NewNet(t, 231)

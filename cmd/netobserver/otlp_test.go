@@ -27,8 +27,8 @@ func TestOTLPFromLiveTraffic(t *testing.T) {
 	grpcRecv := otlptest.Start(t, "grpc", "127.0.0.1:0")
 	httpRecv := otlptest.Start(t, "http", "127.0.0.1:0")
 	metrics := freePort(t)
-	// Only curl and nginx: the live histogram has no process attribute, and the packages `go test`
-	// runs beside this one make HTTP calls of their own (dockerd's API).
+	// Only curl and nginx: the live histogram has no process attribute. (Other packages' curl to
+	// nginx would still count: make test runs this package alone, after the others.)
 	o := testenv.StartObserver(t, testenv.Pipeline{Common: `IncludeCmdRegex: "^(curl|nginx)( |:|$)"`, Flushers: fmt.Sprintf(`- Type: flusher_otlp
   Endpoint: "%s"
   Insecure: true
