@@ -131,5 +131,5 @@ fuzz-short:
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "fuzz: $${t%%:*} $${t##*:} for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; \
+		scripts/fuzz-target.sh $${t%%:*} $${t##*:} $(FUZZTIME) $(GO); \
 	done
