@@ -4,6 +4,7 @@ package accuracy
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -295,6 +296,13 @@ func calls(recs []record, protocol, role string, peer netip.Addr) []record {
 }
 
 // count adds up total_count over records by key.
+// countOnly is count of the records whose key keep accepts: the calls a workload's truth speaks of.
+func countOnly(recs []record, key func(record) string, keep func(key string) bool) map[string]int {
+	out := count(recs, key)
+	maps.DeleteFunc(out, func(k string, _ int) bool { return !keep(k) })
+	return out
+}
+
 func count(recs []record, key func(record) string) map[string]int {
 	out := map[string]int{}
 	for _, r := range recs {

@@ -185,19 +185,14 @@ func (w *world) nats(t *testing.T) {
 	assert.Equal(t, clientsOut, inMsgs, "nats-server's in_msgs: what the clients sent")
 	assert.Equal(t, clientsIn, outMsgs, "nats-server's out_msgs: what the clients received")
 
-	pick := func(m map[string]int) map[string]int {
-		out := map[string]int{}
-		for k, v := range m {
-			if op, _, _ := strings.Cut(k, " "); op == "PUB" || op == "HPUB" || op == "MSG" || op == "HMSG" {
-				out[k] = v
-			}
-		}
-		return out
+	messages := func(k string) bool {
+		op, _, _ := strings.Cut(k, " ")
+		return op == "PUB" || op == "HPUB" || op == "MSG" || op == "HMSG"
 	}
 	client := calls(r.recs, "nats", "client", n.ServerV4)
 	server := calls(r.recs, "nats", "server", n.ClientV4)
 	t.Logf("nats records, client side: %v; server side: %v", count(client, natsKey), count(server, natsKey))
-	gotC, gotS := pick(count(client, natsKey)), pick(count(server, natsKey))
+	gotC, gotS := countOnly(client, natsKey, messages), countOnly(server, natsKey, messages)
 	w.checkSides(t, fmt.Sprintf("nats: natsclient serve + %d × publish (%d messages, %d with headers; %d requests; one verbose)",
 		natsPublishers, natsMessages, natsHeaders, natsRequests), total(want),
 		fmt.Sprintf("%d (/varz in_msgs %d + out_msgs %d)", inMsgs+outMsgs, inMsgs, outMsgs), want, gotC, gotS,

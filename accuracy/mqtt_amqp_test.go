@@ -118,19 +118,11 @@ func (w *world) mosquitto(t *testing.T, brokerLog string) {
 		}
 		return k
 	}
-	pick := func(m map[string]int) map[string]int {
-		out := map[string]int{}
-		for k, v := range m {
-			if strings.HasPrefix(k, "PUBLISH") || strings.HasPrefix(k, "DELIVERY") {
-				out[k] = v
-			}
-		}
-		return out
-	}
+	messages := func(k string) bool { return strings.HasPrefix(k, "PUBLISH") || strings.HasPrefix(k, "DELIVERY") }
 	want := map[string]int{"PUBLISH qos=1": total, "DELIVERY qos=1": lines}
 	client := calls(r.recs, "mqtt", "client", n.ServerV4)
 	server := calls(r.recs, "mqtt", "server", n.ClientV4)
-	gotC, gotS := pick(count(client, key)), pick(count(server, key))
+	gotC, gotS := countOnly(client, key, messages), countOnly(server, key, messages)
 	w.checkSides(t, fmt.Sprintf("mosquitto_pub -q 1 ×%d + mosquitto_sub -C %d", publishers, total), total+lines, "-",
 		want, gotC, gotS, attributed(client, "")+" / "+attributed(server, "mosquitto"))
 	w.checkAccounted(t, r, "mqtt", missing(want, gotC)+missing(want, gotS))
@@ -179,20 +171,14 @@ func (w *world) amqpTools(t *testing.T, port uint16) {
 		}
 		return k
 	}
-	pick := func(m map[string]int) map[string]int {
-		out := map[string]int{}
-		for k, v := range m {
-			if strings.HasPrefix(k, "basic.") && !strings.HasPrefix(k, "basic.qos") && !strings.HasPrefix(k, "basic.consume") {
-				out[k] = v
-			}
-		}
-		return out
+	messages := func(k string) bool {
+		return strings.HasPrefix(k, "basic.") && !strings.HasPrefix(k, "basic.qos") && !strings.HasPrefix(k, "basic.consume")
 	}
 	want := map[string]int{"basic.publish acc.orders": total, "basic.deliver acc.orders": consumed, "basic.ack ": consumed}
 	client := calls(r.recs, "amqp", "client", n.ServerV4)
 	server := calls(r.recs, "amqp", "server", n.ClientV4)
 	t.Logf("amqp records, client side: %v; server side: %v", count(client, key), count(server, key))
-	gotC, gotS := pick(count(client, key)), pick(count(server, key))
+	gotC, gotS := countOnly(client, key, messages), countOnly(server, key, messages)
 	w.checkSides(t, fmt.Sprintf("amqp-publish -l ×%d + amqp-consume -p %d -c %d", publishers, prefetch, total), total+2*consumed, "-",
 		want, gotC, gotS, attributed(client, "")+" / "+attributed(server, ""))
 	w.checkAccounted(t, r, "amqp", missing(want, gotC)+missing(want, gotS))

@@ -90,8 +90,7 @@ type mark struct{ pos, ts uint64 }
 
 // Buffer is the positional stream buffer of one direction of one connection.
 type Buffer struct {
-	cfg *Config // with defaults applied; shared by the Buffers of one Settings
-	set *Settings
+	set *Settings // shared by the Buffers of one protocol
 
 	data []byte // present bytes in position order live in data[r:w]
 	r, w int
@@ -147,7 +146,7 @@ func NewSettings(cfg Config) *Settings {
 }
 
 // New returns an empty Buffer of these Settings.
-func (s *Settings) New() *Buffer { return &Buffer{cfg: &s.cfg, set: s, g: &noGroup} }
+func (s *Settings) New() *Buffer { return &Buffer{set: s, g: &noGroup} }
 
 // Stats returns the counters.
 func (b *Buffer) Stats() Stats { return b.stats }
@@ -168,7 +167,7 @@ func (b *Buffer) mem() int { return b.w - b.r + len(b.g.stage) }
 
 // Cap is the bound on the bytes held in memory (Len without pending repeats). The backing array
 // may briefly exceed it by one chunk during an Add.
-func (b *Buffer) Cap() int { return b.cfg.Cap }
+func (b *Buffer) Cap() int { return b.set.cfg.Cap }
 
 // SetCap changes the bound on the bytes held in memory, dropping the oldest unparsed bytes (Overflow) if needed. A
 // caller enforcing a total bound over many buffers lowers the cap of the largest.
@@ -176,7 +175,6 @@ func (b *Buffer) SetCap(n int) {
 	cfg := b.set.user
 	cfg.Cap = n
 	b.set = NewSettings(cfg)
-	b.cfg = &b.set.cfg
 	b.trim()
 }
 
@@ -187,8 +185,8 @@ func (b *Buffer) Release() {
 	if b.data == nil || b.mem() != 0 || b.g.active {
 		return
 	}
-	if b.cfg.Pool != nil && len(b.data) == pooledArray {
-		b.cfg.Pool.put(b.data)
+	if b.set.cfg.Pool != nil && len(b.data) == pooledArray {
+		b.set.cfg.Pool.put(b.data)
 	}
 	b.data, b.r, b.w = nil, 0, 0
 }
@@ -200,7 +198,7 @@ func (b *Buffer) placeChunk(pos, org uint64, p []byte, ts uint64) {
 	if n == org {
 		return
 	}
-	if !b.cfg.FillTruncated || n == 0 || org > uint64(b.cfg.Cap/4) {
+	if !b.set.cfg.FillTruncated || n == 0 || org > uint64(b.set.cfg.Cap/4) {
 		b.placeLost(pos+n, org-n)
 		return
 	}
@@ -425,11 +423,11 @@ func (b *Buffer) ensure(n int) {
 	// Start small: most connections carry small messages.
 	size := max(2*len(b.data), pooledArray, b.w+n)
 	// Between calls at most Cap bytes are held; one insertion may exceed it before trim.
-	if limit := b.cfg.Cap + b.cfg.MaxChunk; size > limit {
+	if limit := b.set.cfg.Cap + b.set.cfg.MaxChunk; size > limit {
 		size = max(limit, b.w+n)
 	}
-	if size == pooledArray && b.w == 0 && b.cfg.Pool != nil {
-		b.data = b.cfg.Pool.get()
+	if size == pooledArray && b.w == 0 && b.set.cfg.Pool != nil {
+		b.data = b.set.cfg.Pool.get()
 		return
 	}
 	data := make([]byte, size)
@@ -440,7 +438,7 @@ func (b *Buffer) ensure(n int) {
 // trim drops the oldest unparsed bytes while more than Cap are held. Staged bytes count but are
 // never dropped here: they are the newest.
 func (b *Buffer) trim() {
-	need := min(b.mem()-b.cfg.Cap, b.w-b.r)
+	need := min(b.mem()-b.set.cfg.Cap, b.w-b.r)
 	if need <= 0 {
 		return
 	}
@@ -633,7 +631,7 @@ func (b *Buffer) missing(i int, from, now, settled uint64) uint64 {
 		}
 		if next == 0 {
 			next = r.pos
-			if now >= r.ts && now-r.ts >= b.cfg.GapTimeout || after >= b.cfg.GapBytes {
+			if now >= r.ts && now-r.ts >= b.set.cfg.GapTimeout || after >= b.set.cfg.GapBytes {
 				return next - from
 			}
 		}

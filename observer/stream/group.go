@@ -89,7 +89,7 @@ func (b *Buffer) Add(c Chunk) {
 	}
 	if !g.active {
 		// Fast path: a chunk that is a whole syscall by itself is placed without staging.
-		if org <= c.Pos && (b.isBoundary(c.Pos-org) || !c.Vectored && org != uint64(b.cfg.MaxChunk)) {
+		if org <= c.Pos && (b.isBoundary(c.Pos-org) || !c.Vectored && org != uint64(b.set.cfg.MaxChunk)) {
 			b.placing = c.Batch
 			b.placeGroup(c.Pos-org, org, c.TryToPrepend, c.LengthHeader, c.TS, p)
 			b.placeChunk(c.Pos-org, org, p, c.TS)
@@ -126,12 +126,12 @@ func (b *Buffer) Add(c Chunk) {
 	g.chunks = append(g.chunks, pc)
 	g.sum += org
 	switch {
-	case len(g.stage) > b.cfg.Cap:
+	case len(g.stage) > b.set.cfg.Cap:
 		b.resolve()
 	case g.suspect:
 		b.trim()
 	case g.sum <= g.pos && b.isBoundary(g.pos-g.sum),
-		!g.vectored && (len(g.chunks) >= 4 || org != uint64(b.cfg.MaxChunk)):
+		!g.vectored && (len(g.chunks) >= 4 || org != uint64(b.set.cfg.MaxChunk)):
 		b.resolve()
 	default:
 		b.trim()
@@ -215,7 +215,7 @@ func (b *Buffer) placeGroup(start, size uint64, prepend bool, lenHdr uint32, ts 
 	if start < 4 {
 		return
 	}
-	if !prepend && (b.cfg.GlueLengthHeader == nil || !b.cfg.GlueLengthHeader(lenHdr, size, first)) {
+	if !prepend && (b.set.cfg.GlueLengthHeader == nil || !b.set.cfg.GlueLengthHeader(lenHdr, size, first)) {
 		return
 	}
 	hdr := [4]byte{byte(lenHdr), byte(lenHdr >> 8), byte(lenHdr >> 16), byte(lenHdr >> 24)}
@@ -240,7 +240,7 @@ func (b *Buffer) isBoundary(pos uint64) bool {
 // settle places the pending group when all of its events must have arrived.
 func (b *Buffer) settle(now, settled uint64) {
 	g := b.g
-	if g.active && (g.batch < settled || now >= g.ts && now-g.ts >= b.cfg.GapTimeout) {
+	if g.active && (g.batch < settled || now >= g.ts && now-g.ts >= b.set.cfg.GapTimeout) {
 		b.resolve()
 	}
 }
