@@ -6,6 +6,7 @@ import (
 	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/observer/calls"
 	"github.com/netobserver/netobserver/parser"
+	"golang.org/x/sys/unix"
 )
 
 // l7 is the L7 stage: the connections' streams parsed and their messages matched into calls
@@ -44,6 +45,17 @@ func (s *l7) stats(ev *abi.StatsEvent) { s.tracker.Stats(ev) }
 
 // endBatch tells the tracker a batch ended (drained: the kernel buffers were emptied).
 func (s *l7) endBatch(drained bool) { s.tracker.EndBatch(drained) }
+
+// rest lets the connections quiet for a second drop what they hold for nothing (calls.Tracker.Rest),
+// by the clock when events are live: no event may come to move the tracker's time.
+func (s *l7) rest(recorded bool) {
+	var now uint64
+	var ts unix.Timespec
+	if !recorded && unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) == nil {
+		now = uint64(ts.Nano())
+	}
+	s.tracker.Rest(now)
+}
 
 // expire forgets idle connections.
 func (s *l7) expire() { s.tracker.Expire(0) }

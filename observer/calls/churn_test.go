@@ -8,6 +8,7 @@ import (
 
 	"github.com/netobserver/netobserver/abi"
 
+	"github.com/netobserver/netobserver/observer/stream"
 	"github.com/netobserver/netobserver/parser"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -253,7 +254,8 @@ func TestFinalStatsCloseAConnection(t *testing.T) {
 }
 
 // Connections quiet for a second give their streams' arrays back to the pool, once each, and take
-// one again when bytes come; busy ones keep theirs.
+// one again when bytes come; busy ones keep theirs. A quiet HTTP connection between calls keeps
+// neither stream buffers nor parser state.
 func TestQuietConnectionsReleaseArrays(t *testing.T) {
 	req := []byte("GET /health HTTP/1.1\r\nHost: svc\r\n\r\n")
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -280,6 +282,14 @@ func TestQuietConnectionsReleaseArrays(t *testing.T) {
 	conn(n+1, 2.2e9).data(tr, req, resp)
 	tr.EndBatch(true)
 	require.Equal(t, 2*n, tr.arrays.Len())
+	for _, c := range tr.conns {
+		if c.seq <= n {
+			require.Equal(t, [2]*stream.Buffer{}, c.streams)
+			require.Nil(t, c.l7)
+		} else {
+			require.NotNil(t, c.l7)
+		}
+	}
 	// A quiet connection that speaks again takes arrays back (its request and response
 	// streams); the walk does not visit the still-quiet ones again.
 	again := abi.DataEvent{DataAttr: abi.DataAttr{TS: 2.3e9, ConnID: conn(0, 2.3e9).id, Addr: wireAddr,
@@ -292,4 +302,32 @@ func TestQuietConnectionsReleaseArrays(t *testing.T) {
 	tr.EndBatch(true)
 	require.Equal(t, 2*n-2, tr.arrays.Len())
 	require.Equal(t, n+3, calls)
+}
+
+// A server's first response written with writev is staged (its start is not known from one
+// vectored event): it is placed, and the call emitted, when a later drained batch settles it —
+// whatever connection that batch's events belong to — not when the connection closes.
+func TestStagedResponseSettlesInALaterBatch(t *testing.T) {
+	req := []byte("GET /ws HTTP/1.1\r\nHost: svc\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	calls := 0
+	tr := New(Config{}, Parsers(), func(*Call) { calls++ })
+	id := abi.ConnID{FD: 5, TGID: 80, Start: 1}
+	ev := abi.DataEvent{DataAttr: abi.DataAttr{TS: 1e9, ConnID: id, Addr: wireAddr, Protocol: abi.ProtoHTTP,
+		Role: abi.RoleServer, Direction: abi.DirIngress, Syscall: abi.SyscallRead,
+		Pos: uint64(len(req)), OrgMsgSize: uint32(len(req)), MsgBufSize: uint32(len(req))}, Payload: req}
+	tr.Data(&ev)
+	ev.TS, ev.Direction, ev.Syscall = 1e9+10_000, abi.DirEgress, abi.SyscallWriteV
+	ev.Pos, ev.OrgMsgSize, ev.MsgBufSize, ev.Payload = uint64(len(resp)), uint32(len(resp)), uint32(len(resp)), resp
+	tr.Data(&ev)
+	tr.EndBatch(true)
+	require.Zero(t, calls, "the response waits for a later poll: more of its syscall may come")
+	other := shortConn{id: abi.ConnID{FD: 6, TGID: 81, Start: 1}, connectTS: 1e9 + 20_000}
+	tr.Ctrl(&abi.CtrlEvent{Type: abi.EventConnect, TS: other.connectTS, ConnID: other.id, Addr: wireAddr, Role: abi.RoleClient})
+	tr.EndBatch(true)
+	require.Equal(t, 1, calls)
+	tr.Rest(3e9)
+	c := tr.conns[id]
+	require.Nil(t, c.l7, "answered and quiet: it rests")
+	require.Equal(t, [2]*stream.Buffer{}, c.streams)
 }
