@@ -1,7 +1,10 @@
 package observer
 
 import (
+	"runtime/debug"
 	"slices"
+	"sync/atomic"
+	"time"
 
 	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/observer/calls"
@@ -15,6 +18,11 @@ type l7 struct {
 	tracker *calls.Tracker
 	// protocols are those whose parsers the tracker runs.
 	set abi.ProtocolSet
+	// rested is the tracker's Rested at the last return of memory; returning is set while one
+	// runs, returned when the last began.
+	rested    uint64
+	returning atomic.Bool
+	returned  time.Time
 }
 
 // configure makes the tracker for opts, emitting calls to emit and the names responses give addresses (DNS answers) to answer. Calls
@@ -46,8 +54,9 @@ func (s *l7) stats(ev *abi.StatsEvent) { s.tracker.Stats(ev) }
 // endBatch tells the tracker a batch ended (drained: the kernel buffers were emptied).
 func (s *l7) endBatch(drained bool) { s.tracker.EndBatch(drained) }
 
-// rest lets the connections quiet for a second drop what they hold for nothing (calls.Tracker.Rest),
-// by the clock when events are live: no event may come to move the tracker's time.
+// rest lets the quiet connections drop what they hold for nothing (calls.Tracker.Rest), by the
+// clock when events are live: no event may come to move the tracker's time. Once returnAfter
+// connections came to rest since the memory was last returned, it is returned to the system.
 func (s *l7) rest(recorded bool) {
 	var now uint64
 	var ts unix.Timespec
@@ -55,7 +64,24 @@ func (s *l7) rest(recorded bool) {
 		now = uint64(ts.Nano())
 	}
 	s.tracker.Rest(now)
+	if r := s.tracker.Rested(); r-s.rested >= returnAfter && time.Since(s.returned) >= returnEvery &&
+		s.returning.CompareAndSwap(false, true) {
+		s.rested, s.returned = r, time.Now()
+		go func() {
+			debug.FreeOSMemory()
+			s.returning.Store(false)
+		}()
+	}
 }
+
+// A burst of new connections grows the heap to what they held while active; once they rest, the
+// Go runtime keeps that memory (it collects only when the heap grows again, and returns pages
+// slowly): after returnAfter connections rested (about 5 MB of state), a collection in the
+// background returns it, at most every returnEvery.
+const (
+	returnAfter = 2000
+	returnEvery = 5 * time.Second
+)
 
 // expire forgets idle connections.
 func (s *l7) expire() { s.tracker.Expire(0) }
