@@ -18,11 +18,11 @@ type l7 struct {
 	tracker *calls.Tracker
 	// protocols are those whose parsers the tracker runs.
 	set abi.ProtocolSet
-	// rested is the tracker's Rested at the last return of memory; returning is set while one
-	// runs, returned when the last began.
-	rested    uint64
-	returning atomic.Bool
-	returned  time.Time
+	// rested is the tracker's Rested at the last return of memory, and beat at the last rest;
+	// returning is set while a return runs, returned when the last began.
+	rested, beat uint64
+	returning    atomic.Bool
+	returned     time.Time
 }
 
 // configure makes the tracker for opts, emitting calls to emit and the names responses give addresses (DNS answers) to answer. Calls
@@ -64,7 +64,10 @@ func (s *l7) rest(recorded bool) {
 		now = uint64(ts.Nano())
 	}
 	s.tracker.Rest(now)
-	if r := s.tracker.Rested(); r-s.rested >= returnAfter && time.Since(s.returned) >= returnEvery &&
+	r := s.tracker.Rested()
+	burst := r-s.beat >= returnAfter/4 // still resting in bulk: return when it ends, or returnEvery on
+	s.beat = r
+	if r-s.rested >= returnAfter && (!burst || time.Since(s.returned) >= returnEvery) &&
 		s.returning.CompareAndSwap(false, true) {
 		s.rested, s.returned = r, time.Now()
 		go func() {
@@ -77,7 +80,8 @@ func (s *l7) rest(recorded bool) {
 // A burst of new connections grows the heap to what they held while active; once they rest, the
 // Go runtime keeps that memory (it collects only when the heap grows again, and returns pages
 // slowly): after returnAfter connections rested (about 5 MB of state), a collection in the
-// background returns it, at most every returnEvery.
+// background returns it when the burst is over (fewer than returnAfter/4 rested since the last
+// beat), or every returnEvery while it lasts.
 const (
 	returnAfter = 2000
 	returnEvery = 5 * time.Second
