@@ -317,10 +317,12 @@ for n in $conns; do
   done
   opened=$(awk -v t="$(now)" -v t0="$t_open" 'BEGIN {printf "%.1f", (t - t0) / 1e9}')
   # Hold them over at least one L4 flush (5 s), sampling VmRSS every second.
+  # The target is the max; the last sample says where it settles once the opening burst is over.
   rss=0
   for _ in $(seq $(( duration > 7 ? duration : 7 ))); do
     sleep 1; v=$(mem_of "$obs" VmRSS); [ "$v" -gt "$rss" ] && rss=$v
   done
+  last=$v
   hwm=$(mem_of "$obs" VmHWM)
   # What the RSS is made of: the Go heap in use (spans holding objects, live or not yet swept) and
   # all the runtime holds, from the exporter; the BPF rings' mappings (anon_inode:bpf-map, shared:
@@ -342,7 +344,7 @@ for n in $conns; do
   stop_observer
   echo "$n $established $before $rss $hwm $after $lost $heap $gosys $rings" >>"$connsres"
   echo "$n idle keep-alive connections ($established established at nginx, $k holders): observer VmRSS $(mib "$before") MiB before," \
-    "max $(mib "$rss") MiB while held (Go heap in use $(mib "$heap") MiB, all the Go runtime holds $(mib "$gosys") MiB," \
+    "max $(mib "$rss") MiB while held, $(mib "$last") MiB at the last sample (Go heap in use $(mib "$heap") MiB, all the Go runtime holds $(mib "$gosys") MiB," \
     "BPF rings' mappings $(mib "$rings") MiB), $(mib "$after") MiB 2 s after they closed; VmHWM $(mib "$hwm") MiB;" \
     "opened in $opened s; $lost lost ($by_stream)"
 done
