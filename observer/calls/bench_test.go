@@ -16,6 +16,34 @@ func BenchmarkTrackerHTTP(b *testing.B) {
 		[]byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"), 1)
 }
 
+// BenchmarkTrackerHTTPQuiet is BenchmarkTrackerHTTP on a connection that makes a call every
+// 500 ms, resting in between (the clock's walk at 400 ms): each call makes its streams and parser
+// state again.
+func BenchmarkTrackerHTTPQuiet(b *testing.B) {
+	req := []byte("GET /api/v1/items?page=2 HTTP/1.1\r\nHost: shop.test\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+	tr := New(Config{}, Parsers(), func(*Call) {})
+	out := abi.DataEvent{DataAttr: abi.DataAttr{ConnID: abi.ConnID{FD: 5, TGID: 100, Start: 1},
+		Addr: abi.SockAddrFrom(netip.MustParseAddrPort("10.0.0.2:80")), Protocol: abi.ProtoHTTP,
+		Role: abi.RoleClient, Direction: abi.DirEgress, Syscall: abi.SyscallWrite,
+		OrgMsgSize: uint32(len(req)), MsgBufSize: uint32(len(req))}, Payload: req}
+	in := out
+	in.Direction, in.Syscall, in.OrgMsgSize, in.MsgBufSize, in.Payload = abi.DirIngress, abi.SyscallRead, uint32(len(resp)), uint32(len(resp)), resp
+	b.ReportAllocs()
+	for i := range uint64(b.N) {
+		out.TS, in.TS = i*500e6+1, i*500e6+500
+		out.Pos += uint64(len(req))
+		in.Pos += uint64(len(resp))
+		tr.Data(&out)
+		tr.Data(&in)
+		tr.EndBatch(true)
+		tr.Rest(i*500e6 + 400e6)
+	}
+	if tr.Rested() != uint64(b.N) || tr.Counters(abi.ProtoHTTP).Calls != uint64(b.N) {
+		b.Fatalf("%d rests, %d calls for %d", tr.Rested(), tr.Counters(abi.ProtoHTTP).Calls, b.N)
+	}
+}
+
 // BenchmarkTrackerRedisPipeline measures one call per op of a 16-deep Redis pipeline: 16 GETs
 // in one write, their 16 replies in one read, one batch per pipeline.
 func BenchmarkTrackerRedisPipeline(b *testing.B) {
