@@ -54,6 +54,9 @@ type Counters struct {
 	GapBytes uint64
 	// AbandonedBytes: bytes of incomplete messages given up because the rest will not come.
 	AbandonedBytes uint64
+	// Partial: calls emitted with a message the protocol could only partly decode
+	// (parser.Outcome.Partial): recorded with the fields that were known, the others empty.
+	Partial uint64
 	// UnknownRole: data events of connections whose role could not be told, so neither stream
 	// could be called the request stream.
 	UnknownRole uint64
@@ -742,6 +745,9 @@ func (c *conn) Call(requestTS, responseTS uint64, x *parser.Exchange) {
 	k.RequestTS = requestTS
 	k.ResponseTS = responseTS
 	k.Exchange = x
+	if x.Request.Partial || x.Response.Partial {
+		c.counters.Partial++
+	}
 	t.emit(k)
 }
 

@@ -37,7 +37,7 @@ type Message struct {
 
 // Frame implements parser.Message.
 func (m *Message) Frame() parser.Frame {
-	return parser.Frame{Type: m.Type, Size: m.Size, Outcome: parser.Outcome{Truncated: m.Truncated, Success: m.Success}}
+	return parser.Frame{Type: m.Type, Size: m.Size, Outcome: parser.Outcome{Truncated: m.Truncated, Success: m.Success, Partial: m.Partial}}
 }
 
 // Protocol is HTTP/2 over cleartext TCP (h2c with prior knowledge), gRPC included. Responses

@@ -150,3 +150,32 @@ func TestH2CUpgradeWithoutHTTP2(t *testing.T) {
 	assert.Equal(t, []string{"http /a 101"}, got)
 	assert.Equal(t, parser.MatchCounts{Requests: 1, Responses: 1, Calls: 1}, tr.Counters(abi.ProtoHTTP).MatchCounts)
 }
+
+// A connection joined after its start (h2load's capture from its second read on: the preface,
+// SETTINGS and the first eight requests, which filled the client's HPACK table, never seen): the
+// later requests refer to table entries never seen (the authority), so their calls are recorded
+// with the method and path (static entries) and an empty host, never a guessed one, and counted
+// partial; the eight responses whose requests were not seen are unmatched.
+func TestHTTP2JoinedLateIsPartial(t *testing.T) {
+	cp := parsertest.Load(t, filepath.Join("..", "http2", "testdata", "captures", "h2load-1"))
+	pl := newPipeline()
+	var pos [2]uint64
+	for i, r := range cp.Reads {
+		dir := abi.DirEgress
+		if r.Type == parser.Response {
+			dir = abi.DirIngress
+		}
+		pos[r.Type-1] += uint64(len(r.Data))
+		if i > 0 {
+			pl.data(3, abi.ProtoHTTP2, 80, dir, uint64(1000+i*10), pos[r.Type-1], r.Data)
+		}
+	}
+	a, _ := pl.flush()
+	cnt := pl.tr.Counters(abi.ProtoHTTP2)
+	assert.Equal(t, parser.MatchCounts{Requests: 32, Responses: 40, Calls: 32, UnmatchedResponses: 8}, cnt.MatchCounts)
+	assert.EqualValues(t, 32, cnt.Partial)
+	assert.Zero(t, cnt.Invalid)
+	keys := []string{"protocol", "version", "host", "method", "url", "resp_code", "grpc_status", "total_count"}
+	require.Len(t, a, 1)
+	assert.Equal(t, []string{"http2", "2", "", "GET", "/index.html", "200", "-1", "32"}, fields(a[0], keys...))
+}
