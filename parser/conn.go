@@ -220,7 +220,9 @@ func (c *conn[M, P]) deliver(typ MessageType) {
 	}
 	if i := c.match(c.requests, m, false); i >= 0 {
 		if c.switcher != nil && c.handover(&c.requests[i], m) {
+			// The connection is another protocol's now: what else waits here is unmatched.
 			c.requests = remove(c.requests, i)
+			c.Abandon()
 			return
 		}
 		c.pair(&c.requests[i], m)
