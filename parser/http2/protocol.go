@@ -40,7 +40,8 @@ func (m *Message) Frame() parser.Frame {
 	return parser.Frame{Type: m.Type, Size: m.Size, Outcome: parser.Outcome{Truncated: m.Truncated, Success: m.Success, Partial: m.Partial}}
 }
 
-// Protocol is HTTP/2 over cleartext TCP (h2c with prior knowledge), gRPC included. Responses
+// Protocol is HTTP/2 over cleartext TCP (h2c, with prior knowledge or upgraded from HTTP/1.1),
+// gRPC included. Responses
 // answer the request of the same stream id, in any order.
 var Protocol = parser.Define(parser.Spec[Message]{
 	Kernel: abi.ProtoHTTP2,
