@@ -9,6 +9,7 @@ import (
 	"github.com/netobserver/netobserver/observer/calls"
 	"github.com/netobserver/netobserver/parser"
 	"github.com/netobserver/netobserver/parser/http"
+	"github.com/netobserver/netobserver/parser/http2"
 	"github.com/netobserver/netobserver/parser/internal/parsertest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -178,4 +179,72 @@ func TestHTTP2JoinedLateIsPartial(t *testing.T) {
 	keys := []string{"protocol", "version", "host", "method", "url", "resp_code", "grpc_status", "total_count"}
 	require.Len(t, a, 1)
 	assert.Equal(t, []string{"http2", "2", "", "GET", "/index.html", "200", "-1", "32"}, fields(a[0], keys...))
+}
+
+// A gRPC connection joined in its middle (parser/http2/testdata/midstream: tools/grpcpair's
+// client, 40 calls one at a time on one connection, call i on stream 2i+1 of kind i mod 5),
+// played from three of its reads on. What is recorded of a call is what its stream said, never
+// another call's: a path or grpc-status decoded is the one the client made and got, anything
+// else is empty (or -1) and the call counted partial. grpc-go indexes :path, content-type and
+// grpc-status in HPACK's dynamic table at their first use: joined at read 8 (inside the first
+// calls), the Echo calls' paths and every grpc-status were inserted after the join and are known;
+// at read 12 the statuses were not; at read 56 nothing was, and each call seen whole is a POST
+// answered 200 with an empty path and grpc-status -1. A response whose request was not seen is
+// unmatched.
+func TestGRPCJoinedMidStream(t *testing.T) {
+	cp := parsertest.Load(t, filepath.Join("..", "http2", "testdata", "midstream", "grpcpair-1"))
+	kinds := []struct {
+		path   string
+		status int
+	}{{"/grpc.health.v1.Health/Check", 0}, {"/grpc.health.v1.Health/Check", 5}, {"/netobserver.test.Echo/Unary", 0},
+		{"/netobserver.test.Echo/Fail", 7}, {"/netobserver.test.Echo/Stream", 0}}
+	for _, tc := range []struct {
+		from                                   int
+		calls, unmatched, withPath, withStatus int
+	}{{8, 39, 1, 24, 39}, {12, 38, 1, 24, 0}, {56, 22, 0, 0, 0}} {
+		t.Run(fmt.Sprint("from read ", tc.from), func(t *testing.T) {
+			pl := newPipeline()
+			partial, withPath, withStatus := 0, 0, 0
+			pl.onCall = func(c *calls.Call) {
+				req, resp := c.Messages()
+				q, r := req.(*http2.Message), resp.(*http2.Message)
+				require.Equal(t, q.Stream, r.Stream)
+				want := kinds[(q.Stream-1)/2%5]
+				if q.Partial || r.Partial {
+					partial++
+				}
+				if q.Path != "" {
+					withPath++
+					assert.Equal(t, want.path, q.Path, "stream %d", q.Stream)
+				}
+				if r.GRPCStatus >= 0 {
+					withStatus++
+					assert.Equal(t, want.status, r.GRPCStatus, "stream %d", q.Stream)
+				}
+				assert.Equal(t, "POST", q.Method)
+				assert.Equal(t, 200, r.Status, "stream %d", q.Stream)
+			}
+			var pos [2]uint64
+			for i, r := range cp.Reads {
+				dir := abi.DirEgress
+				if r.Type == parser.Response {
+					dir = abi.DirIngress
+				}
+				pos[r.Type-1] += uint64(len(r.Data))
+				if i >= tc.from {
+					pl.data(3, abi.ProtoHTTP2, 50051, dir, uint64(1000+i*10), pos[r.Type-1], r.Data)
+				}
+			}
+			pl.flush()
+			cnt := pl.tr.Counters(abi.ProtoHTTP2)
+			n := uint64(tc.calls)
+			assert.Equal(t, parser.MatchCounts{Requests: n, Responses: n + uint64(tc.unmatched), Calls: n,
+				UnmatchedResponses: uint64(tc.unmatched)}, cnt.MatchCounts)
+			assert.EqualValues(t, tc.calls, cnt.Partial, "every call refers to some entry never seen")
+			assert.Equal(t, tc.calls, partial)
+			assert.Equal(t, tc.withPath, withPath)
+			assert.Equal(t, tc.withStatus, withStatus)
+			assert.Zero(t, cnt.Invalid)
+		})
+	}
 }

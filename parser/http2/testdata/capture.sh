@@ -102,3 +102,21 @@ stop_record
 kill -TERM "$h2cpid"
 wait "$h2cpid" || true
 grep '^served' "$tmp/h2cserver.txt" >"$here/upgrade/server.txt"
+
+# midstream/grpcpair-1 (apart from captures/: its tests join it in the middle): tools/grpcpair's
+# client makes 40 calls one at a time on one connection (call i on stream 2i+1, of kind i mod 5);
+# its own count is midstream/client.txt, the server's midstream/server.txt.
+gp=${GRPCPAIR_PORT:-28646}
+(cd "$module" && go build -o "$tmp/grpcpair" ./tools/grpcpair)
+"$tmp/grpcpair" server -listen "127.0.0.1:$gp" >"$tmp/grpcpair.txt" &
+gppid=$!
+pids+=($gppid)
+await "$gp"
+mkdir -p "$here/midstream"
+rm -f "$here/midstream/"*
+out=$here/midstream record grpcpair "$gp"
+"$tmp/grpcpair" client -addr "127.0.0.1:$proxy" -n 40 -conns 1 -concurrency 1 >"$here/midstream/client.txt"
+stop_record
+kill -TERM "$gppid"
+wait "$gppid" || true
+grep '^served' "$tmp/grpcpair.txt" >"$here/midstream/server.txt"
