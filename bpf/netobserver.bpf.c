@@ -610,6 +610,20 @@ static __always_inline bool data_wanted(s32 fd)
 		return 0;                                                 \
 	}
 
+/* recv flag: the bytes are looked at and left in the socket, to be read again. */
+#define MSG_PEEK 2
+
+/* ENTER_DATA for a receive whose flags are argument f: a peek (MSG_PEEK) is not followed, its
+ * bytes are read again. */
+#define ENTER_RECV(tp, f, ...)                                                            \
+	SEC("tracepoint/syscalls/sys_enter_" #tp)                                         \
+	int enter_##tp(struct sys_enter_ctx *ctx)                                         \
+	{                                                                                 \
+		if (!(ctx->args[f] & MSG_PEEK) && data_wanted(ctx->args[0]))              \
+			save_args(ctx->nr, ctx->args[0], __VA_ARGS__);                    \
+		return 0;                                                                 \
+	}
+
 /* Takes the saved arguments of this thread's syscall nr; false if it was not one we follow. */
 static __always_inline bool take_args(s32 nr, struct args *out)
 {
@@ -1963,6 +1977,10 @@ static __always_inline int data_exit(void *ctx, struct pt_regs___k *regs, s32 nr
 		return exit_buf(ctx, ret, &a, DirEgress, tmap);
 	case NR_recvfrom:
 	case NR_sendto:
+		/* A peek (curl's liveness check reads 1 byte so) is read again: exported, it would
+		 * put its bytes in the stream twice. */
+		if (nr == NR_recvfrom && (sysarg(regs, 3, direct) & MSG_PEEK))
+			return 0;
 		a.p2 = sysarg(regs, 4, direct);
 		a.p3 = sysarg(regs, 5, direct);
 		if (nr == NR_sendto) {
@@ -1977,6 +1995,8 @@ static __always_inline int data_exit(void *ctx, struct pt_regs___k *regs, s32 nr
 		a.func = nr == NR_readv ? FuncReadV : FuncWriteV;
 		return exit_iov(ctx, ret, &a, nr == NR_readv ? DirIngress : DirEgress, tmap);
 	case NR_recvmsg:
+		if (sysarg(regs, 2, direct) & MSG_PEEK)
+			return 0;
 		a.func = FuncRecvMsg;
 		return exit_msg(ctx, ret, &a, DirIngress, tmap);
 	case NR_sendmsg:
@@ -2094,7 +2114,7 @@ ENTER_DATA(read, FuncRead, ctx->args[1], 0, 0)
 EXIT(read, exit_buf(ctx, ctx->ret, &a, DirIngress, &tails))
 ENTER_DATA(write, FuncWrite, ctx->args[1], 0, 0)
 EXIT(write, exit_buf(ctx, ctx->ret, &a, DirEgress, &tails))
-ENTER_DATA(recvfrom, ctx->args[4] ? FuncRecvFrom : FuncRecv, ctx->args[1], ctx->args[4], ctx->args[5])
+ENTER_RECV(recvfrom, 3, ctx->args[4] ? FuncRecvFrom : FuncRecv, ctx->args[1], ctx->args[4], ctx->args[5])
 EXIT(recvfrom, exit_buf(ctx, ctx->ret, &a, DirIngress, &tails))
 ENTER_DATA(sendto, ctx->args[4] ? FuncSendTo : FuncSend, ctx->args[1], ctx->args[4], ctx->args[5])
 EXIT(sendto, exit_buf(ctx, ctx->ret, &a, DirEgress, &tails))
@@ -2102,7 +2122,7 @@ ENTER_DATA(readv, FuncReadV, ctx->args[1], ctx->args[2], 0)
 EXIT(readv, exit_iov(ctx, ctx->ret, &a, DirIngress, &tails))
 ENTER_DATA(writev, FuncWriteV, ctx->args[1], ctx->args[2], 0)
 EXIT(writev, exit_iov(ctx, ctx->ret, &a, DirEgress, &tails))
-ENTER_DATA(recvmsg, FuncRecvMsg, ctx->args[1], 0, 0)
+ENTER_RECV(recvmsg, 2, FuncRecvMsg, ctx->args[1], 0, 0)
 EXIT(recvmsg, exit_msg(ctx, ctx->ret, &a, DirIngress, &tails))
 ENTER_DATA(sendmsg, FuncSendMsg, ctx->args[1], 0, 0)
 EXIT(sendmsg, exit_msg(ctx, ctx->ret, &a, DirEgress, &tails))

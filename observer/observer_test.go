@@ -175,6 +175,8 @@ stats ts=3000000 conn=6:1:2 addr=127.0.0.1:1 role=client wr=1 wr_pkts=1 events=1
 		`netobserver_parser_panics_total{protocol="http"} 0`,
 		`netobserver_evicted_connections_total{protocol="http"} 0`,
 		`netobserver_unknown_role_events_total{protocol="http"} 0`,
+		`netobserver_partial_calls_total{protocol="http"} 0`,
+		`netobserver_handed_over_requests_total{protocol="http"} 0`,
 	} {
 		assert.Contains(t, out, want+"\n")
 	}
@@ -199,7 +201,7 @@ data ts=6000 conn=5:1:1 dir=egress proto=http pos=84 "GET /c HTTP/1.1\r\nHost: a
 		return a
 	}})).Info("netobserver: stopped", o.Summary()...)
 	assert.Equal(t, `level=INFO msg="netobserver: stopped" lost_ctrl=0 lost_data=1 lost_stats=0 lost_proc=0 dropped_connections=0 connections_peak=1 `+
-		`http.calls=1 http.one_way=0 http.unmatched_requests=1 http.unmatched_responses=1 http.parse_failures=0 http.lost_stream_bytes=28 `+
+		`http.calls=1 http.one_way=0 http.unmatched_requests=1 http.unmatched_responses=1 http.handed_over=0 http.parse_failures=0 http.partial_calls=0 http.lost_stream_bytes=28 `+
 		`http.parser_panics=0 http.evicted_connections=0 http.unknown_role_events=0 http.cap_dropped_calls=0`+"\n", line.String())
 }
 

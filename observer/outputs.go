@@ -80,6 +80,10 @@ func (o *Observer) metrics() []live.Metric {
 				Labels: []string{"protocol", name}, Value: pc.OneWay},
 			live.Metric{Name: "parse_failures_total", Help: "Times a parser found no message where one should start.",
 				Labels: []string{"protocol", name}, Value: pc.Invalid},
+			live.Metric{Name: "handed_over_requests_total", Help: "Requests answered in the protocol their connection was handed to (HTTP/1.1 upgraded to h2c: the upgraded request, recorded as HTTP/2's), each with the response that agreed (the 101).",
+				Labels: []string{"protocol", name}, Value: pc.HandedOver},
+			live.Metric{Name: "partial_calls_total", Help: "Calls recorded with fields that could not be decoded (left empty): HTTP/2 header fields of connections joined after their start, or after lost bytes.",
+				Labels: []string{"protocol", name}, Value: pc.Partial},
 			live.Metric{Name: "lost_stream_bytes_total", Help: "Stream bytes given up because they were lost or truncated.",
 				Labels: []string{"protocol", name}, Value: pc.GapBytes},
 			live.Metric{Name: "cap_dropped_calls_total", Help: "Calls not aggregated because ProtocolAggCfg's cap was reached.",
@@ -112,8 +116,9 @@ func (o *Observer) Summary() []any {
 			continue
 		}
 		attrs = append(attrs, slog.Group(p.String(), "calls", pc.Calls, "one_way", pc.OneWay, "unmatched_requests", pc.UnmatchedRequests,
-			"unmatched_responses", pc.UnmatchedResponses, "parse_failures", pc.Invalid, "lost_stream_bytes", pc.GapBytes,
-			"parser_panics", pc.Panics, "evicted_connections", pc.Evicted, "unknown_role_events", pc.UnknownRole,
+			"unmatched_responses", pc.UnmatchedResponses, "handed_over", pc.HandedOver, "parse_failures", pc.Invalid,
+			"partial_calls", pc.Partial,
+			"lost_stream_bytes", pc.GapBytes, "parser_panics", pc.Panics, "evicted_connections", pc.Evicted, "unknown_role_events", pc.UnknownRole,
 			"cap_dropped_calls", capped))
 	}
 	return attrs

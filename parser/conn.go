@@ -27,6 +27,10 @@ type Conn interface {
 	// and says so): the Conn may be dropped, and a new one made when the connection speaks
 	// again, without a difference in what is parsed or counted.
 	Idle() bool
+	// Adopt takes u, a request made before the connection was handed to this Conn's protocol,
+	// as its first request (see HandoverFunc). A protocol whose Parser is not an Adopter counts
+	// it unmatched.
+	Adopt(u *Upgraded)
 }
 
 // ConnConfig is what a Conn needs from the pipeline.
@@ -40,6 +44,9 @@ type ConnConfig struct {
 	// Sink hears the pairs and, when Names is set, the names responses give addresses.
 	Sink  Sink
 	Names bool
+	// Handover, when set, hears of a response that hands the connection to another protocol
+	// (Switcher); nil: no handover, such a response is paired as any other.
+	Handover HandoverFunc
 }
 
 // Sink hears what a connection's traffic produces.
@@ -57,6 +64,10 @@ type MatchCounts struct {
 	// OneWay: one-way messages parsed (Frame.OneWay), either direction; each was a call of its
 	// own, never a pair and never unmatched. Calls heard by the Sink are Calls + OneWay.
 	OneWay uint64
+	// HandedOver: requests answered in the protocol their connection was handed to (HTTP/1.1's
+	// h2c upgrade, see HandoverFunc), each with the response that agreed: counted in Requests
+	// and Responses, never a call or unmatched here; the new protocol counts the request again.
+	HandedOver uint64
 	// UnmatchedRequests: requests that never got a response (waiting at the end, pushed out by
 	// MaxPending, or answered by a response that was lost). UnmatchedResponses: responses
 	// without a request.
@@ -125,6 +136,8 @@ type conn[M any, P messagePtr[M]] struct {
 	cfg    ConnConfig
 	parser Parser[M]
 	namer  Namer[M] // the parser, when it names addresses and names are wanted
+	// switcher is the parser when it may hand the connection over and the pipeline hears of it.
+	switcher Switcher[M]
 	// ordered is Matcher.Ordered, asked once; inOrder says the Matcher is InOrder, whose
 	// Match is then called directly.
 	ordered, inOrder bool
@@ -149,6 +162,9 @@ func newConn[M any, P messagePtr[M]](spec *Spec[M], cfg ConnConfig) *conn[M, P] 
 	_, c.inOrder = spec.Matcher.(InOrder[M])
 	if n, ok := c.parser.(Namer[M]); ok && cfg.Names {
 		c.namer = n
+	}
+	if sw, ok := c.parser.(Switcher[M]); ok && cfg.Handover != nil {
+		c.switcher = sw
 	}
 	c.last.spec = spec
 	c.x.Records, c.x.pair = &spec.Records, &c.last
@@ -207,6 +223,12 @@ func (c *conn[M, P]) deliver(typ MessageType) {
 		}
 	}
 	if i := c.match(c.requests, m, false); i >= 0 {
+		if c.switcher != nil && c.handover(&c.requests[i], m) {
+			// The connection is another protocol's now: what else waits here is unmatched.
+			c.requests = remove(c.requests, i)
+			c.Abandon()
+			return
+		}
 		c.pair(&c.requests[i], m)
 		c.requests = remove(c.requests, i)
 		return
@@ -270,6 +292,32 @@ func (c *conn[M, P]) oneWay(f Frame) {
 	c.x.Response = Frame{}
 	c.cfg.Sink.Call(c.in.TS, c.in.TS, &c.x)
 	c.last.req, c.last.resp = nil, nil
+}
+
+// handover reports whether resp, answering req, handed the connection to another protocol.
+func (c *conn[M, P]) handover(req, resp *Waiting[M]) bool {
+	to, u, ok := c.switcher.Switch(&req.Msg, &resp.Msg)
+	if !ok {
+		return false
+	}
+	u.TS = req.TS
+	if !c.cfg.Handover(to, &u) {
+		return false
+	}
+	c.cfg.Counts.HandedOver++
+	return true
+}
+
+func (c *conn[M, P]) Adopt(u *Upgraded) {
+	a, ok := c.parser.(Adopter[M])
+	if !ok {
+		c.cfg.Counts.Requests++
+		c.cfg.Counts.UnmatchedRequests++
+		return
+	}
+	c.in = Waiting[M]{TS: u.TS}
+	a.Adopt(u, &c.in.Msg)
+	c.deliver(Request)
 }
 
 func (c *conn[M, P]) Requests() (int, uint64) {

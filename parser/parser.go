@@ -63,6 +63,11 @@ type Outcome struct {
 	// own (Exchange.OneWay), with no response and no latency, counted in MatchCounts.OneWay and
 	// never unmatched. Success is then the message's own verdict (true unless it says error).
 	OneWay bool
+	// Partial: fields the message carries could not be decoded, because the state they depend on
+	// was never seen (HTTP/2 header fields referring to HPACK entries sent before the connection
+	// was joined, or in bytes lost). Those fields are empty, never guessed; calls with a partial
+	// message are counted (calls.Counters.Partial). Truncated is set too.
+	Partial bool
 }
 
 // Message is what a pointer to a protocol's message type implements: it tells its Frame. The

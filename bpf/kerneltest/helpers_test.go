@@ -19,7 +19,7 @@ import (
 // The test binary doubles as the traffic peers (testenv.StartPeer): a server or a client with a
 // known conversation, a distinct pid, in the namespace it was started in.
 func TestMain(m *testing.M) {
-	testenv.PeerMain(m, map[string]testenv.PeerRole{"server": server, "client": client, "sink": testenv.HoldServer, "fd-reuse": fdReuse})
+	testenv.PeerMain(m, map[string]testenv.PeerRole{"server": server, "client": client, "sink": testenv.HoldServer, "fd-reuse": fdReuse, "peeker": peeker})
 }
 
 // The conversation, in RESP so the kernel side detects Redis: a PING, then a SET whose 40000-byte
@@ -78,6 +78,56 @@ func client(network, addr string) int {
 	in.Scan()
 	c.Close()
 	fmt.Println("closed")
+	return 0
+}
+
+// peeker plays client's conversation, but looks at each answer before reading it: a recvfrom and
+// a recvmsg with MSG_PEEK (as curl checks that a connection it reuses is still alive), then the
+// read. It closes and says "done".
+func peeker(network, addr string) int {
+	c, err := net.Dial(network, addr)
+	if err != nil {
+		fmt.Println("dial:", err)
+		return 1
+	}
+	rc, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	peek := func() error {
+		var perr error
+		err := rc.Read(func(fd uintptr) bool {
+			b := make([]byte, 3)
+			if _, _, perr = syscall.Recvfrom(int(fd), b, syscall.MSG_PEEK); perr == syscall.EAGAIN {
+				return false
+			}
+			if perr == nil {
+				_, _, _, _, perr = syscall.Recvmsg(int(fd), b, nil, syscall.MSG_PEEK)
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		return perr
+	}
+	for _, step := range []struct{ out, in []byte }{{ping, pong}, {set, ok}} {
+		if _, err := c.Write(step.out); err != nil {
+			fmt.Println("write:", err)
+			return 1
+		}
+		if err := peek(); err != nil {
+			fmt.Println("peek:", err)
+			return 1
+		}
+		if _, err := io.ReadFull(c, make([]byte, len(step.in))); err != nil {
+			fmt.Println("read:", err)
+			return 1
+		}
+	}
+	c.Close()
+	fmt.Println("done")
 	return 0
 }
 

@@ -128,6 +128,24 @@ func TestTCPConversationIPv4AndIPv6(t *testing.T) {
 	}
 }
 
+// A receive that only peeks (MSG_PEEK, recvfrom and recvmsg: curl checks so that a connection it
+// reuses is alive) leaves its bytes in the socket to be read again: it is no data event and no
+// read in the statistics, and the stream holds each byte once. (Exported, curl's 1-byte peeks
+// put a stray byte into HTTP/2 streams, whose frames then no longer lined up.)
+func TestPeekIsNotData(t *testing.T) {
+	n := testenv.NewNet(t, subnet)
+	c := startCapture(t, nil)
+	addr := netip.AddrPortFrom(n.ServerV4, 9101)
+	srv := startPeer(t, n.Server, "server", "tcp", addr.String())
+	srv.expect(t, "listening")
+	cli := startPeer(t, n.Client, "peeker", "tcp", addr.String())
+	cli.expect(t, "done")
+	evs := c.waitFor(t, cli.pid(), "the client's close", func(e []event) bool { return closedConns(e) == 1 })
+	cvs := conversations(evs)
+	require.Len(t, cvs, 1, "client connections:\n%s", describe(evs))
+	checkConversation(t, cvs[0], abi.RoleClient, addr, append(bytes.Clone(ping), set...), append(bytes.Clone(pong), ok...))
+}
+
 // syscallChunks returns the number of events of the i-th syscall.
 func syscallChunks(ds []*abi.DataEvent, i int) int {
 	n, k := 0, -1

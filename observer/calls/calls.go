@@ -54,6 +54,9 @@ type Counters struct {
 	GapBytes uint64
 	// AbandonedBytes: bytes of incomplete messages given up because the rest will not come.
 	AbandonedBytes uint64
+	// Partial: calls emitted with a message the protocol could only partly decode
+	// (parser.Outcome.Partial): recorded with the fields that were known, the others empty.
+	Partial uint64
 	// UnknownRole: data events of connections whose role could not be told, so neither stream
 	// could be called the request stream.
 	UnknownRole uint64
@@ -335,6 +338,31 @@ func (t *Tracker) open(ev *abi.DataEvent) *conn {
 		t.connects.delete(ev.ConnID)
 	}
 	return c
+}
+
+func (c *conn) l7Config() parser.ConnConfig {
+	return parser.ConnConfig{
+		Strings: c.t.strings, MaxPending: c.t.cfg.MaxPending, Counts: &c.counters.MatchCounts,
+		Sink: c, Names: c.t.cfg.HostName != nil, Handover: c.handover,
+	}
+}
+
+// handover implements parser.HandoverFunc: c's protocol agreed to hand the connection to
+// protocol to (an HTTP/1.1 upgrade to h2c), whose parser takes it from the next bytes on, with
+// u its first request. The kernel side keeps naming the protocol it detected (its later events
+// still say HTTP); the connection is To's here until it ends. Its stream buffers, and the bytes
+// they hold past the handover, stay: they were made with the old protocol's hints, which must
+// then be the new one's (none, for HTTP/1 and HTTP/2); a stream that rests is made again with
+// the new one's. Without a parser for to, it refuses.
+func (c *conn) handover(to abi.Protocol, u *parser.Upgraded) bool {
+	k, ok := c.t.kinds[to]
+	if !ok {
+		return false
+	}
+	c.proto, c.kind, c.counters = to, k, k.counters
+	c.l7 = k.parser.NewConn(c.l7Config())
+	c.l7.Adopt(u)
+	return true
 }
 
 // evict forgets the least recently active connection to make room for a new one.
@@ -769,6 +797,9 @@ func (c *conn) Call(requestTS, responseTS uint64, x *parser.Exchange) {
 	k.RequestTS = requestTS
 	k.ResponseTS = responseTS
 	k.Exchange = x
+	if x.Request.Partial || x.Response.Partial {
+		c.counters.Partial++
+	}
 	t.emit(k)
 }
 
@@ -818,11 +849,7 @@ func (c *conn) stream(typ parser.MessageType) *stream.Buffer {
 // parser returns c's L7 state, made when first needed.
 func (c *conn) parser() parser.Conn {
 	if c.l7 == nil {
-		t := c.t
-		c.l7 = c.kind.parser.NewConn(parser.ConnConfig{
-			Strings: t.strings, MaxPending: t.cfg.MaxPending, Counts: &c.counters.MatchCounts,
-			Sink: c, Names: t.cfg.HostName != nil,
-		})
+		c.l7 = c.kind.parser.NewConn(c.l7Config())
 	}
 	return c.l7
 }

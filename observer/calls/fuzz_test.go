@@ -10,8 +10,14 @@ import (
 // fuzzSnippets are the messages FuzzTracker sends, per protocol and direction (egress: requests).
 var fuzzSnippets = map[abi.Protocol][2][]string{
 	abi.ProtoHTTP: {
-		{"GET /a HTTP/1.1\r\nHost: x\r\n\r\n", "POST /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", "HEAD /c HTTP/1.1\r\n\r\n", "garbage\r\n"},
-		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "HTTP/1.1 404 NF\r\nContent-Length: 0\r\n\r\n", "HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"},
+		{"GET /a HTTP/1.1\r\nHost: x\r\n\r\n", "POST /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", "HEAD /c HTTP/1.1\r\n\r\n", "garbage\r\n",
+			// An h2c upgrade, then the client's preface, SETTINGS and a GET on stream 3.
+			"GET /u HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: \r\n\r\n",
+			"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00\x06\x01\x05\x00\x00\x00\x03\x82\x84\x86\x41\x01x"},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "HTTP/1.1 404 NF\r\nContent-Length: 0\r\n\r\n", "HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+			// The 101 and the server's SETTINGS, then :status 200 on streams 1 and 3.
+			"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00",
+			"\x00\x00\x01\x01\x05\x00\x00\x00\x01\x88\x00\x00\x01\x01\x05\x00\x00\x00\x03\x88"},
 	},
 	abi.ProtoRedis: {
 		{"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", "*1\r\n$4\r\nPING\r\n", "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n", "?bad\r\n"},
@@ -30,13 +36,15 @@ var fuzzSnippets = map[abi.Protocol][2][]string{
 
 // FuzzTracker plays arbitrary sequences of data events (cut, lost, out of order), closes, polls
 // and expiries through a Tracker: it never panics, no parser panic is contained, and when it
-// closes every message parsed is in a call or counted unmatched, and every call emitted is a
+// closes every message parsed is in a call, counted unmatched or handed over, and every call emitted is a
 // pair or a one-way message. A second Tracker plays the same events and rests every connection
 // after every batch (Tracker.rest): it emits the same calls and counts the same.
 func FuzzTracker(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0, 1, 4, 0, 0, 5, 1, 0, 0, 2, 1, 1, 0, 3, 5, 1})
 	f.Add([]byte{0, 0, 1, 0, 0, 0, 2, 0, 4, 4, 1, 0, 1, 4, 1, 0, 5, 0, 6, 0, 1, 4, 2, 0, 5, 1, 7, 0})
 	f.Add([]byte{1, 1, 0, 3, 1, 5, 0, 1, 6, 1, 1, 2, 2, 5, 0})
+	// The h2c upgrade on connection 0: request, 101, preface and GET, both responses.
+	f.Add([]byte{32, 0, 0, 0, 32, 5, 0, 0, 40, 0, 0, 0, 40, 5, 0, 0, 5, 0, 0})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		tr, calls := playTracker(t, ops, false)
 		var emitted, oneWay uint64
@@ -53,7 +61,7 @@ func FuzzTracker(f *testing.F) {
 			if c.Panics != 0 {
 				t.Fatalf("%v: %d panics", p, c.Panics)
 			}
-			if c.Requests != c.Calls+c.UnmatchedRequests || c.Responses != c.Calls+c.UnmatchedResponses {
+			if c.Requests != c.Calls+c.UnmatchedRequests+c.HandedOver || c.Responses != c.Calls+c.UnmatchedResponses+c.HandedOver {
 				t.Fatalf("%v: %+v", p, c)
 			}
 		}
@@ -75,7 +83,7 @@ func FuzzTracker(f *testing.F) {
 	})
 }
 
-var fuzzProtocols = []abi.Protocol{abi.ProtoHTTP, abi.ProtoRedis, abi.ProtoMemcached, abi.ProtoNATS}
+var fuzzProtocols = []abi.Protocol{abi.ProtoHTTP, abi.ProtoHTTP2, abi.ProtoRedis, abi.ProtoMemcached, abi.ProtoNATS}
 
 // fuzzCall is what FuzzTracker compares of a call.
 type fuzzCall struct {

@@ -10,4 +10,7 @@
 // unanswered requests (a reply to HEAD has no body), a body running until close, a protocol
 // switch, and how far an incomplete chunked body was scanned, so that a message trickling in is
 // scanned once however many calls it takes.
+//
+// A 101 that names h2c, answering a request that offered it (Upgrade: h2c), hands the connection
+// to HTTP/2 with that request (Conn.Switch, parser.Switcher): it is recorded there, as stream 1.
 package http

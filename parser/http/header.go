@@ -206,6 +206,7 @@ type headers struct {
 	te                 bool  // Transfer-Encoding present
 	chunked            bool  // its final coding is chunked
 	fields             bool  // a field line was read
+	h2c                bool  // an Upgrade field names h2c
 	// end is the offset just past the blank line ending the section when parse returns
 	// Complete, and the start of the first line not read when it returns NeedMore.
 	end int
@@ -254,6 +255,10 @@ func (h *headers) parse(buf []byte, pos int) parser.Status {
 				h.hostStart = start + colon + 1 + lead
 				h.hostEnd = h.hostStart + len(trimOWS(v))
 			}
+		case 7:
+			if eqFold(name, "upgrade") {
+				h.h2c = h.h2c || namesH2C(line[colon+1:])
+			}
 		case 14:
 			if eqFold(name, "content-length") {
 				n, ok := contentLength(line[colon+1:])
@@ -273,6 +278,22 @@ func (h *headers) parse(buf []byte, pos int) parser.Status {
 			}
 		}
 	}
+}
+
+// namesH2C says whether the protocol list v of an Upgrade field names h2c.
+func namesH2C(v []byte) bool {
+	for len(v) > 0 {
+		item := v
+		if i := bytes.IndexByte(v, ','); i >= 0 {
+			item, v = v[:i], v[i+1:]
+		} else {
+			v = nil
+		}
+		if eqFold(trimOWS(item), "h2c") {
+			return true
+		}
+	}
+	return false
 }
 
 // eqFold compares b with lower, which is lower-case ASCII, ignoring the case of b's letters.

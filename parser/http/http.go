@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 
+	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/parser"
 	"github.com/netobserver/netobserver/parser/internal/cursor"
 )
@@ -33,6 +34,7 @@ const (
 const (
 	flagHEAD    = 1 << iota // the reply has no body
 	flagCONNECT             // a 2xx reply turns the connection into a tunnel
+	flagH2C                 // the request offers to upgrade to h2c
 )
 
 // Conn is the HTTP/1 state of one connection.
@@ -101,6 +103,11 @@ func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *Message) parser.Re
 		// Not chunk framing: the caller resynchronised past the body; parse afresh.
 	}
 	if typ == parser.Request {
+		if c.awaitingUpgrade(buf) {
+			// The client's HTTP/2 preface: it was sent after a 101 not parsed yet (polled later
+			// from another CPU), which hands the connection over before these bytes are parsed.
+			return parser.Result{Status: parser.NeedMore}
+		}
 		return c.parseRequest(d, buf, msg)
 	}
 	if c.untilClose {
@@ -147,6 +154,9 @@ func (c *Conn) parseRequest(d *direction, buf []byte, msg *Message) parser.Resul
 	case "CONNECT":
 		flags = flagCONNECT
 	}
+	if h.h2c {
+		flags |= flagH2C
+	}
 
 	var m Message
 	var res parser.Result
@@ -164,7 +174,7 @@ func (c *Conn) parseRequest(d *direction, buf []byte, msg *Message) parser.Resul
 	}
 	if res.Status == parser.Complete {
 		// Strings are interned only now: a message still arriving is parsed again.
-		m.Type, m.Method, m.Version = parser.Request, method, version
+		m.Type, m.Method, m.Version, m.H2C = parser.Request, method, version, h.h2c
 		m.Host = c.in.Bytes(buf[h.hostStart:h.hostEnd])
 		m.Resource = c.in.Bytes(resource(target, flags&flagCONNECT != 0))
 		c.pushRequest(flags)
@@ -192,6 +202,7 @@ func (c *Conn) parseResponse(d *direction, buf []byte, msg *Message) parser.Resu
 		Version: version,
 		Status:  code,
 		Success: code < 400,
+		H2C:     h.h2c,
 	}
 	var res parser.Result
 	switch {
@@ -264,6 +275,29 @@ func status(n int) parser.Result {
 		return parser.Result{Status: parser.NeedMore}
 	}
 	return parser.Result{Status: parser.Invalid}
+}
+
+// h2Preface is the HTTP/2 client preface (RFC 9113 §3.4).
+const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+// awaitingUpgrade says buf starts with the HTTP/2 preface (or a prefix of it) after a request
+// offering h2c that is still unanswered: the client only sends it once the 101 came.
+func (c *Conn) awaitingUpgrade(buf []byte) bool {
+	if c.pendingLen == 0 || c.pending[(c.pendingHead+c.pendingLen-1)%pendingRequests]&flagH2C == 0 {
+		return false
+	}
+	n := min(len(buf), len(h2Preface))
+	return string(buf[:n]) == h2Preface[:n]
+}
+
+// Switch implements parser.Switcher: a 101 naming h2c, answering a request that offered it,
+// hands the connection to HTTP/2 (RFC 7540 §3.2), where the request is stream 1.
+func (c *Conn) Switch(req, resp *Message) (abi.Protocol, parser.Upgraded, bool) {
+	if resp.Status != 101 || !req.H2C || !resp.H2C {
+		return 0, parser.Upgraded{}, false
+	}
+	return abi.ProtoHTTP2, parser.Upgraded{Size: req.Size, Truncated: req.Truncated,
+		Method: req.Method, Host: req.Host, Path: req.Resource}, true
 }
 
 func (c *Conn) pushRequest(flags uint8) {

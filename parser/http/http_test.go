@@ -495,3 +495,43 @@ func TestHeadersResume(t *testing.T) {
 	}
 	t.Fatal("never complete")
 }
+
+// An h2c upgrade (RFC 7540 §3.2): a request offering h2c answered by a 101 naming it hands the
+// connection to HTTP/2 with the request (Switch); a 101 to anything else, or a request that did
+// not offer h2c, does not. Until the 101 is parsed, the client's preface waits for it.
+func TestH2CUpgrade(t *testing.T) {
+	const upgrade = "GET /a?x=1 HTTP/1.1\r\nHost: svc\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: websocket, H2C\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
+	const preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+	c := newConn()
+	var q, m Message
+	if r := c.Parse([]byte(upgrade+preface), req, &q); r.Status != parser.Complete || r.Consumed != len(upgrade) || !q.H2C {
+		t.Fatalf("%+v %+v", r, q)
+	}
+	for _, p := range []string{"P", "PRI * HTTP/2", preface + "\x00\x00\x00\x04"} {
+		if r := c.Parse([]byte(p), req, &m); r.Status != parser.NeedMore {
+			t.Errorf("%q before the 101: %+v", p, r)
+		}
+	}
+	reply := "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+	if r := c.Parse([]byte(reply+"\x00\x00\x00\x04\x00\x00\x00\x00\x00"), resp, &m); r.Status != parser.Complete || r.Consumed != len(reply) || !m.H2C {
+		t.Fatalf("%+v %+v", r, m)
+	}
+	to, u, ok := c.Switch(&q, &m)
+	if !ok || to != abi.ProtoHTTP2 || u != (parser.Upgraded{Size: len(upgrade), Method: "GET", Host: "svc", Path: "/a"}) {
+		t.Errorf("%v %v %+v", ok, to, u)
+	}
+
+	ws := Message{Status: 101}
+	if _, _, ok := c.Switch(&q, &ws); ok {
+		t.Error("a 101 to websocket switched to h2c")
+	}
+	plain := Message{Method: "GET"}
+	if _, _, ok := c.Switch(&plain, &m); ok {
+		t.Error("a request without Upgrade: h2c switched")
+	}
+	// A request without the offer never waits for a 101.
+	c = connAfter(t, "G")
+	if r := c.Parse([]byte(preface), req, &m); r.Status != parser.Invalid {
+		t.Errorf("the preface after a plain request: %+v", r)
+	}
+}

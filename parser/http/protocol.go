@@ -19,6 +19,9 @@ type Message struct {
 	// Responses: the status code, and whether it is below 400.
 	Status  int
 	Success bool
+	// H2C: an Upgrade field names h2c. A request offering it answered by a 101 naming it hands
+	// the connection to HTTP/2 (Conn.Switch).
+	H2C bool
 }
 
 // Frame implements parser.Message.

@@ -60,6 +60,9 @@ type Conn struct {
 	// target is the message the header block being decoded fills; nil for PUSH_PROMISE's.
 	target *Message
 	emit   func(*field)
+	// upgraded: the connection was upgraded from HTTP/1.1, whose HTTP2-Settings header (not
+	// decoded) may have raised the server's frame size before any SETTINGS frame.
+	upgraded bool
 }
 
 // direction is what one direction's frames need: the decoder's table, the frame size the
@@ -378,7 +381,7 @@ func number(v []byte) int {
 // direction: they bound what the sender receives.
 func (c *Conn) settings(typ parser.MessageType, p []byte) {
 	other := &c.dir[2-typ]
-	if other.maxFrame == 0 && c.dir[typ-1].fromStart {
+	if other.maxFrame == 0 && c.dir[typ-1].fromStart && !c.upgraded {
 		// The first SETTINGS: what it leaves out has its initial value. A later one (of a
 		// connection joined late) may leave out what an earlier one raised.
 		other.maxFrame = defaultMaxFrame
@@ -438,6 +441,14 @@ func (c *Conn) complete(d *direction, typ parser.MessageType, s *stream, size in
 	}
 	*msg = m
 	return parser.Result{Status: parser.Complete, Consumed: size}
+}
+
+// Adopt implements parser.Adopter: the request of an HTTP/1.1 connection upgraded to h2c is
+// stream 1, half closed by the client (RFC 7540 §3.2), answered by the server's stream 1.
+func (c *Conn) Adopt(u *parser.Upgraded, msg *Message) {
+	c.upgraded = true
+	*msg = Message{Type: parser.Request, Size: u.Size, Truncated: u.Truncated, Stream: 1,
+		Method: u.Method, Authority: u.Host, Path: u.Path, GRPCStatus: -1}
 }
 
 // FindBoundary implements parser.Parser: bytes of this direction are given up, so its table can

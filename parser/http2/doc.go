@@ -1,5 +1,5 @@
-// Package http2 parses HTTP/2 over cleartext TCP (h2c with prior knowledge) for netobserver,
-// gRPC included.
+// Package http2 parses HTTP/2 over cleartext TCP (h2c, with prior knowledge or upgraded from
+// HTTP/1.1) for netobserver, gRPC included.
 //
 // It owns HTTP/2 framing (RFC 9113): the client preface, the 9-byte frame header of every frame,
 // header blocks spread over HEADERS and CONTINUATION frames, padding and priority, and HPACK
@@ -17,6 +17,9 @@
 // grpc-status of its trailers or trailers-only response; "-1" when the call is not gRPC. A
 // response succeeds when its :status is below 400, it was not reset, and, for gRPC, grpc-status
 // is 0.
+//
+// An HTTP/1.1 connection upgraded to h2c comes here at its 101 (parser.Adopter): the upgraded
+// request, parsed by parser/http, is stream 1's request.
 //
 // A connection joined after it started (no preface seen), or whose bytes were lost, has HPACK
 // state it never saw. The decoder then holds only what it saw, which indexes the same fields as

@@ -37,10 +37,11 @@ type Message struct {
 
 // Frame implements parser.Message.
 func (m *Message) Frame() parser.Frame {
-	return parser.Frame{Type: m.Type, Size: m.Size, Outcome: parser.Outcome{Truncated: m.Truncated, Success: m.Success}}
+	return parser.Frame{Type: m.Type, Size: m.Size, Outcome: parser.Outcome{Truncated: m.Truncated, Success: m.Success, Partial: m.Partial}}
 }
 
-// Protocol is HTTP/2 over cleartext TCP (h2c with prior knowledge), gRPC included. Responses
+// Protocol is HTTP/2 over cleartext TCP (h2c, with prior knowledge or upgraded from HTTP/1.1),
+// gRPC included. Responses
 // answer the request of the same stream id, in any order.
 var Protocol = parser.Define(parser.Spec[Message]{
 	Kernel: abi.ProtoHTTP2,

@@ -81,3 +81,42 @@ cp "$tmp/access.log" "$here/access.log"
 record grpc "$grpc"
 "$tmp/grpcpeer/grpcpeer" call "127.0.0.1:$proxy" >"$here/grpc.txt"
 stop_record
+
+# upgrade/upgrade-1 (apart from captures/, which is HTTP/2 from the first byte): curl --http2
+# upgrades an HTTP/1.1 connection to h2c (Upgrade: h2c, HTTP2-Settings) on tools/h2cserver (golang.org/x/net/http2/h2c), which answers 101 and then the upgraded GET /a
+# on stream 1; /status/404 and /b follow on the same connection, streams 3 and 5. curl's own
+# report (status, HTTP version, connections opened per URL) is upgrade/curl.txt, the server's count
+# upgrade/server.txt.
+h2c=${H2C_PORT:-28643}
+(cd "$module" && go build -o "$tmp/h2cserver" ./tools/h2cserver)
+"$tmp/h2cserver" -listen "127.0.0.1:$h2c" >"$tmp/h2cserver.txt" &
+h2cpid=$!
+pids+=($h2cpid)
+await "$h2c"
+mkdir -p "$here/upgrade"
+rm -f "$here/upgrade/"*
+out=$here/upgrade record upgrade "$h2c"
+curl -sS --http2 -w '%{http_code} %{http_version} %{num_connects}\n' -o /dev/null -o /dev/null -o /dev/null \
+  "$u/a" "$u/status/404" "$u/b" >"$here/upgrade/curl.txt"
+stop_record
+kill -TERM "$h2cpid"
+wait "$h2cpid" || true
+grep '^served' "$tmp/h2cserver.txt" >"$here/upgrade/server.txt"
+
+# midstream/grpcpair-1 (apart from captures/: its tests join it in the middle): tools/grpcpair's
+# client makes 40 calls one at a time on one connection (call i on stream 2i+1, of kind i mod 5);
+# its own count is midstream/client.txt, the server's midstream/server.txt.
+gp=${GRPCPAIR_PORT:-28646}
+(cd "$module" && go build -o "$tmp/grpcpair" ./tools/grpcpair)
+"$tmp/grpcpair" server -listen "127.0.0.1:$gp" >"$tmp/grpcpair.txt" &
+gppid=$!
+pids+=($gppid)
+await "$gp"
+mkdir -p "$here/midstream"
+rm -f "$here/midstream/"*
+out=$here/midstream record grpcpair "$gp"
+"$tmp/grpcpair" client -addr "127.0.0.1:$proxy" -n 40 -conns 1 -concurrency 1 >"$here/midstream/client.txt"
+stop_record
+kill -TERM "$gppid"
+wait "$gppid" || true
+grep '^served' "$tmp/grpcpair.txt" >"$here/midstream/server.txt"
