@@ -67,7 +67,8 @@ type Counters struct {
 	// past MaxConnections. What they held counts as unmatched.
 	Evicted uint64
 	// Stream sums the stream buffers' own accounting over closed and expired connections, and over
-	// the buffers quiet connections dropped (Tracker: what a quiet connection keeps).
+	// the buffers quiet connections dropped (Tracker: what a quiet connection keeps), under the
+	// protocol the connection had then (an h2c upgrade moves it from HTTP to HTTP/2).
 	Stream stream.Stats
 }
 
