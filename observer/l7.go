@@ -1,11 +1,15 @@
 package observer
 
 import (
+	"runtime/debug"
 	"slices"
+	"sync/atomic"
+	"time"
 
 	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/observer/calls"
 	"github.com/netobserver/netobserver/parser"
+	"golang.org/x/sys/unix"
 )
 
 // l7 is the L7 stage: the connections' streams parsed and their messages matched into calls
@@ -14,6 +18,11 @@ type l7 struct {
 	tracker *calls.Tracker
 	// protocols are those whose parsers the tracker runs.
 	set abi.ProtocolSet
+	// rested is the tracker's Rested at the last return of memory, and beat at the last rest;
+	// returning is set while a return runs, returned when the last began.
+	rested, beat uint64
+	returning    atomic.Bool
+	returned     time.Time
 }
 
 // configure makes the tracker for opts, emitting calls to emit and the names responses give addresses (DNS answers) to answer. Calls
@@ -44,6 +53,39 @@ func (s *l7) stats(ev *abi.StatsEvent) { s.tracker.Stats(ev) }
 
 // endBatch tells the tracker a batch ended (drained: the kernel buffers were emptied).
 func (s *l7) endBatch(drained bool) { s.tracker.EndBatch(drained) }
+
+// rest lets the quiet connections drop what they hold for nothing (calls.Tracker.Rest), by the
+// clock when events are live: no event may come to move the tracker's time. Once returnAfter
+// connections came to rest since the memory was last returned, it is returned to the system.
+func (s *l7) rest(recorded bool) {
+	var now uint64
+	var ts unix.Timespec
+	if !recorded && unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) == nil {
+		now = uint64(ts.Nano())
+	}
+	s.tracker.Rest(now)
+	r := s.tracker.Rested()
+	burst := r-s.beat >= returnAfter/4 // still resting in bulk: return when it ends, or returnEvery on
+	s.beat = r
+	if r-s.rested >= returnAfter && (!burst || time.Since(s.returned) >= returnEvery) &&
+		s.returning.CompareAndSwap(false, true) {
+		s.rested, s.returned = r, time.Now()
+		go func() {
+			debug.FreeOSMemory()
+			s.returning.Store(false)
+		}()
+	}
+}
+
+// A burst of new connections grows the heap to what they held while active; once they rest, the
+// Go runtime keeps that memory (it collects only when the heap grows again, and returns pages
+// slowly): after returnAfter connections rested (about 5 MB of state), a collection in the
+// background returns it when the burst is over (fewer than returnAfter/4 rested since the last
+// beat), or every returnEvery while it lasts.
+const (
+	returnAfter = 2000
+	returnEvery = 5 * time.Second
+)
 
 // expire forgets idle connections.
 func (s *l7) expire() { s.tracker.Expire(0) }

@@ -182,6 +182,7 @@ func (o *Observer) Run(ctx context.Context, reload <-chan Options) error {
 			o.admit.enableAll()
 			o.control.perform()
 		case <-beat.C:
+			o.l7.rest(o.opts.Recorded)
 			if o.opts.Live != nil {
 				o.publish()
 			}

@@ -23,6 +23,10 @@ type Conn interface {
 	ExpireResponses(now, hold uint64)
 	// Abandon gives up every waiting message, counting it unmatched: the connection ends.
 	Abandon()
+	// Idle says nothing waits and the parser's state is a new one's (its Parser is an Idler
+	// and says so): the Conn may be dropped, and a new one made when the connection speaks
+	// again, without a difference in what is parsed or counted.
+	Idle() bool
 	// Adopt takes u, a request made before the connection was handed to this Conn's protocol,
 	// as its first request (see HandoverFunc). A protocol whose Parser is not an Adopter counts
 	// it unmatched.
@@ -337,6 +341,14 @@ func (c *conn[M, P]) ExpireResponses(now, hold uint64) {
 		c.early = remove(c.early, 0)
 		c.cfg.Counts.UnmatchedResponses++
 	}
+}
+
+func (c *conn[M, P]) Idle() bool {
+	if len(c.requests) != 0 || len(c.early) != 0 || c.lostResponses {
+		return false
+	}
+	i, ok := c.parser.(Idler)
+	return ok && i.Idle()
 }
 
 func (c *conn[M, P]) Abandon() {

@@ -95,3 +95,11 @@ type Parser[M any] interface {
 type LossListener interface {
 	Lost(typ MessageType)
 }
+
+// Idler is implemented by Parsers whose state can come back to a new Parser's: Idle says it has,
+// so that the Conn of a quiet connection can be dropped and made anew when the connection speaks
+// again (Conn.Idle). A Parser that keeps what a connection negotiated (capabilities, a protocol
+// version, compression tables) is never idle, and need not implement it.
+type Idler interface {
+	Idle() bool
+}

@@ -33,6 +33,8 @@
 #   PHASES="rounds ladder idle conns latency" (1-3, 4-5 at paced rates, 4 idle, 4 with CONNS
 #   connections, 6; for debugging)  IDLE=30 CONNS="10000 100000" LAT_ROUNDS=5 LAT_N=20000
 #   LAT_RATE=5000
+#   PPROF=DIR: the observer serves Go's profiles (--pprof) and the conns phase saves a heap profile
+#   per count of connections in DIR.
 #   PROFILE=1: one more unpaced nginx round with the observer on under `perf record -e cpu-clock -a`,
 #   printing where the CPU goes (by command and by symbol).
 set -euo pipefail
@@ -101,6 +103,15 @@ if [ -z "$port" ]; then
   done
 fi
 [ -n "$port" ] || { echo "bench: no free port for the metrics" >&2; exit 1; }
+# PPROF=DIR: the observer serves its runtime profiles (--pprof) and the conns phase saves a heap
+# profile per count of connections in DIR.
+pprof_dir=${PPROF:-} pprof_port=
+if [ -n "$pprof_dir" ]; then
+  mkdir -p "$pprof_dir"
+  for p in $(seq $((port + 1)) $((port + 50))); do
+    ss -Hltn "sport = :$p" | grep -q . || { pprof_port=$p; break; }
+  done
+fi
 
 
 now() { date +%s%N; }
@@ -145,7 +156,8 @@ dd if=/dev/zero of="$iofile" bs="$dd_bs" count="$dd_count" status=none
 # --- the observer --------------------------------------------------------------------------------
 bench_pipeline "$work/pipeline.yaml" "$records" "$port"
 start_observer() {
-  "$netobserver" --config "$work/pipeline.yaml" --libebpf "$so" >/dev/null 2>"$work/observer.log" &
+  "$netobserver" --config "$work/pipeline.yaml" --libebpf "$so" ${pprof_port:+--pprof 127.0.0.1:$pprof_port} \
+    >/dev/null 2>"$work/observer.log" &
   obs=$!
   for _ in $(seq 300); do
     grep -q "netobserver: observing" "$work/observer.log" 2>/dev/null && { sleep 1; return; }
@@ -293,6 +305,7 @@ for n in $conns; do
   before=$(mem_of "$obs" VmRSS)
   k=$(( (n + per_holder - 1) / per_holder ))
   holders=
+  t_open=$(now)
   for i in $(seq 0 $((k - 1))); do
     m=$(( n / k + (i < n % k ? 1 : 0) ))
     ip netns exec "$cli" "$connhold" -addr "$srv_ip:$((9080 + i % 8))" -n "$m" -hold 10m >"$work/connhold.$i.out" 2>"$work/connhold.$i.err" &
@@ -302,21 +315,38 @@ for n in $conns; do
     for _ in $(seq 1200); do grep -q ready "$work/connhold.$i.out" && break; sleep 0.1; done
     grep -q ready "$work/connhold.$i.out" || { echo "bench: connhold $i failed:" >&2; cat "$work/connhold.$i.err" >&2; exit 1; }
   done
+  opened=$(awk -v t="$(now)" -v t0="$t_open" 'BEGIN {printf "%.1f", (t - t0) / 1e9}')
   # Hold them over at least one L4 flush (5 s), sampling VmRSS every second.
+  # The target is the max; the last sample says where it settles once the opening burst is over.
   rss=0
   for _ in $(seq $(( duration > 7 ? duration : 7 ))); do
     sleep 1; v=$(mem_of "$obs" VmRSS); [ "$v" -gt "$rss" ] && rss=$v
   done
+  last=$v
   hwm=$(mem_of "$obs" VmHWM)
+  # What the RSS is made of: the Go heap in use (spans holding objects, live or not yet swept) and
+  # all the runtime holds, from the exporter; the BPF rings' mappings (anon_inode:bpf-map, shared:
+  # their pages are mapped when the ring is, the data area twice, so a ring counts 2 x its size).
+  read -r heap gosys < <(metrics | awk '/^go_memstats_heap_inuse_bytes/ {h = $2} /^go_memstats_sys_bytes/ {s = $2}
+    END {printf "%d %d\n", h / 1024, s / 1024}')
+  rings=$(awk '/^[0-9a-f]+-[0-9a-f]+ / {b = ($NF == "anon_inode:bpf-map")} b && /^Rss:/ {k += $2} END {print k + 0}' "/proc/$obs/smaps")
+  if [ -n "$pprof_port" ]; then
+    curl -s --max-time 30 -o "$pprof_dir/heap-$n.pb" "http://127.0.0.1:$pprof_port/debug/pprof/heap?gc=1" &&
+      echo "  heap profile: $pprof_dir/heap-$n.pb (go tool pprof -sample_index=inuse_space -top $netobserver $pprof_dir/heap-$n.pb)"
+  fi
   established=$(ip netns exec "$srv" ss -Htn state established "( sport >= :9080 and sport <= :9087 )" | wc -l)
   for h in $holders; do stop_pid "$h"; done; holders=
   sleep 2
   after=$(mem_of "$obs" VmRSS)
-  read -r lost _ < <(metrics | counts_of)
+  metrics >"$work/conns.metrics"
+  read -r lost _ < <(counts_of <"$work/conns.metrics")
+  by_stream=$(awk -F'[{}"= ]+' '/^netobserver_lost_events_total\{/ {printf "%s%s %d", sep, $3, $NF; sep = ", "}' "$work/conns.metrics")
   stop_observer
-  echo "$n $established $before $rss $hwm $after $lost" >>"$connsres"
+  echo "$n $established $before $rss $hwm $after $lost $heap $gosys $rings" >>"$connsres"
   echo "$n idle keep-alive connections ($established established at nginx, $k holders): observer VmRSS $(mib "$before") MiB before," \
-    "max $(mib "$rss") MiB while held, $(mib "$after") MiB 2 s after they closed; VmHWM $(mib "$hwm") MiB; $lost lost"
+    "max $(mib "$rss") MiB while held, $(mib "$last") MiB at the last sample (Go heap in use $(mib "$heap") MiB, all the Go runtime holds $(mib "$gosys") MiB," \
+    "BPF rings' mappings $(mib "$rings") MiB), $(mib "$after") MiB 2 s after they closed; VmHWM $(mib "$hwm") MiB;" \
+    "opened in $opened s; $lost lost ($by_stream)"
 done
 
 # --- 6: added latency, observer off vs on ---------------------------------------------------------
@@ -392,8 +422,9 @@ if [ -s "$ladder" ]; then
 fi
 [ -z "$idle_cpu" ] || row "4. observer idle CPU (${idle_s} s, no traffic of ours)" "$idle_cpu% of a core, RSS $((rss_idle / 1024)) MiB" "<= 0.3 %"
 if [ -s "$connsres" ]; then
-  while read -r n est before rss hwm after lost; do
-    row "4. observer RSS with $n idle connections" "$(mib "$rss") MiB (HWM $(mib "$hwm"), $est established)" "$([ "$n" -ge 100000 ] && echo "<= 400 MiB" || echo "<= 64 MiB")"
+  while read -r n est before rss hwm after lost heap _; do
+    row "4. observer RSS with $n idle connections" "$(mib "$rss") MiB (heap $(mib "$heap"), HWM $(mib "$hwm"), $est established)" "$([ "$n" -ge 100000 ] && echo "<= 400 MiB" || echo "<= 64 MiB")"
+    row "4. lost events while $n connections opened" "$lost" "0"
   done <"$connsres"
 fi
 if [ -s "$latres" ]; then
@@ -422,9 +453,10 @@ if [ -s "$ladder" ]; then
 fi
 [ -z "$idle_cpu" ] || echo "observer idle CPU <= 0.3 %:      $(verdict "$idle_cpu" 0.3 "<=")   ($idle_cpu %)"
 if [ -s "$connsres" ]; then
-  while read -r n _ _ rss _; do
+  while read -r n _ _ rss _ _ lost _; do
     lim=$([ "$n" -ge 100000 ] && echo 409600 || echo 65536)
     echo "RSS <= $((lim / 1024)) MiB with $n conns:   $(verdict "$rss" "$lim" "<=")   ($(mib "$rss") MiB, VmRSS max while held)"
+    echo "zero lost, $n conns opening:   $(verdict "$lost" 0 "<=")   ($lost lost)"
   done <"$connsres"
 fi
 if [ -s "$latres" ]; then

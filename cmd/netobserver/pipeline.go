@@ -37,6 +37,7 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 	verbose := fs.Bool("v", false, "log the library's debug messages")
 	startTimeout := fs.Duration("start-timeout", 2*time.Minute, "give up, exit 1, when the library has not started after `D` (ebpf_init, ebpf_start)")
 	stopTimeout := fs.Duration("stop-timeout", 30*time.Second, "give up, exit 1, when a stop has not completed `D` after SIGTERM (the library's poll and ebpf_stop, the flushers)")
+	pprofAddr := fs.String("pprof", "", "serve Go's runtime profiles at /debug/pprof/ on `ADDR` (e.g. 127.0.0.1:6060; off by default)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -100,6 +101,12 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 		return 0
 	}
 
+	if *pprofAddr != "" {
+		if _, err := servePprof(*pprofAddr, logger); err != nil {
+			fmt.Fprintf(stderr, "netobserver: %v\n", err)
+			return 1
+		}
+	}
 	out, err := openOutputs(p, stdoutW)
 	if err != nil {
 		fmt.Fprintf(stderr, "netobserver: %v\n", err)

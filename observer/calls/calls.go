@@ -66,7 +66,9 @@ type Counters struct {
 	// Evicted: connections forgotten, least recently active first, to make room for new ones
 	// past MaxConnections. What they held counts as unmatched.
 	Evicted uint64
-	// Stream sums the stream buffers' own accounting over closed and expired connections.
+	// Stream sums the stream buffers' own accounting over closed and expired connections, and over
+	// the buffers quiet connections dropped (Tracker: what a quiet connection keeps), under the
+	// protocol the connection had then (an h2c upgrade moves it from HTTP to HTTP/2).
 	Stream stream.Stats
 }
 
@@ -120,17 +122,20 @@ func (c *Config) defaults() {
 }
 
 // Tracker pairs requests with responses across all connections. It is used by one goroutine.
+//
+// A connection is tracked from its first data event. Once it has been quiet for quietAfter, it
+// keeps only what the next bytes need: its streams' positions instead of buffers that hold no byte,
+// and no parser state when that is a new connection's (parser.Conn.Idle); both are made again
+// when it speaks. Most tracked connections are idle keep-alive ones.
 type Tracker struct {
 	cfg     Config
-	parsers map[abi.Protocol]parser.Protocol
+	kinds   map[abi.Protocol]*kind
 	strings *parser.Interner
 	emit    func(*Call)
 	conns   map[abi.ConnID]*conn
 	arrays  stream.Pool // the streams' backing arrays, held only while they hold bytes
-	// streamSettings are each protocol's, shared by its connections' streams.
-	streamSettings map[abi.Protocol]*stream.Settings
-	lru            conn // sentinel of the list of tracked connections, least recently active first
-	// quiet is the last connection in lru whose arrays releaseQuiet released (&lru: none);
+	lru     conn        // sentinel of the list of tracked connections, least recently active first
+	// quiet is the last connection in lru that releaseQuiet rested (&lru: none);
 	// quietWalk the time of that walk.
 	quiet     *conn
 	quietWalk uint64
@@ -140,11 +145,10 @@ type Tracker struct {
 	// first).
 	connects, closes *notes
 	touched          []*conn
-	waiting          []*conn // stopped at a hole that may still be given up: parsed again each batch
+	waiting          []*conn // stopped at a hole that may still be given up, or staged: parsed again each batch
 	ending           []*conn // scratch of Expire and Close
 	opened           uint64  // connections created so far; conn.seq
-	counters         map[abi.Protocol]*Counters
-	now              uint64 // newest event ts seen
+	now              uint64  // newest event ts seen
 	// batch numbers the batch being visited (from 1); data of batches below settled have no
 	// missing predecessors still to come (see stream.Buffer.Gap).
 	batch, settled uint64
@@ -152,6 +156,7 @@ type Tracker struct {
 	parsing        []byte // what the parser was last given, for a panic's report
 	evicted        uint64
 	peak           int // the most connections tracked at once
+	rested         uint64
 	// Unsupported counts data events of protocols without a parser.
 	Unsupported uint64
 }
@@ -162,31 +167,35 @@ func New(cfg Config, parsers map[abi.Protocol]parser.Protocol, emit func(*Call))
 	cfg.defaults()
 	t := &Tracker{
 		cfg:      cfg,
-		parsers:  parsers,
 		strings:  parser.NewInterner(cfg.Interned),
 		emit:     emit,
 		conns:    make(map[abi.ConnID]*conn),
 		connects: newNotes(cfg.MaxConnections),
 		closes:   newNotes(cfg.MaxConnections),
-		counters: make(map[abi.Protocol]*Counters),
+		kinds:    make(map[abi.Protocol]*kind, len(parsers)),
 		batch:    1,
 	}
 	t.lru.prev, t.lru.next = &t.lru, &t.lru
 	t.quiet = &t.lru
-	t.streamSettings = make(map[abi.Protocol]*stream.Settings, len(parsers))
 	for p, pp := range parsers {
-		t.counters[p] = &Counters{}
 		h := pp.Stream()
-		t.streamSettings[p] = stream.NewSettings(stream.Config{Cap: cfg.StreamCap, GlueLengthHeader: h.GlueLengthHeader,
-			FillTruncated: h.FillTruncated, Pool: &t.arrays})
+		t.kinds[p] = &kind{parser: pp, counters: &Counters{}, streams: stream.NewSettings(stream.Config{
+			Cap: cfg.StreamCap, GlueLengthHeader: h.GlueLengthHeader, FillTruncated: h.FillTruncated, Pool: &t.arrays})}
 	}
 	return t
 }
 
+// kind is what the connections of one protocol share.
+type kind struct {
+	parser   parser.Protocol
+	counters *Counters
+	streams  *stream.Settings // the protocol's hints and the tracker's cap and pool
+}
+
 // Counters returns a copy of the counters of protocol p.
 func (t *Tracker) Counters(p abi.Protocol) Counters {
-	if c := t.counters[p]; c != nil {
-		return *c
+	if k := t.kinds[p]; k != nil {
+		return *k.counters
 	}
 	return Counters{}
 }
@@ -196,6 +205,10 @@ func (t *Tracker) Connections() int { return len(t.conns) }
 
 // Peak is the most connections tracked at once.
 func (t *Tracker) Peak() int { return t.peak }
+
+// Rested counts the times a connection came to rest so far (Tracker.rest): what it held went to
+// the garbage collector.
+func (t *Tracker) Rested() uint64 { return t.rested }
 
 // Notes is the number of connects and closes remembered for connections without data yet.
 func (t *Tracker) Notes() int { return t.connects.len() + t.closes.len() }
@@ -210,19 +223,22 @@ type conn struct {
 	proto  abi.Protocol
 	role   abi.Role
 	remote abi.SockAddr
-	l7     parser.Conn // parses, holds the messages waiting for their other half, pairs them
-	// streamSettings makes its streams: the protocol's hints and the tracker's cap and pool.
-	streamSettings *stream.Settings
-	counters       *Counters
-	streams        [2]*stream.Buffer // by parser.MessageType - 1
-	seq            uint64            // creation order: connections ended together emit their calls in this order
-	lastSeen       uint64
-	prev, next     *conn // in Tracker.lru
-	touched        bool
-	waiting        bool
-	closing        bool
-	gone           bool   // no longer tracked
-	closedAt       uint64 // ts of the close event
+	// l7 parses, holds the messages waiting for their other half, pairs them; nil until the
+	// connection is parsed, and again while it rests (Tracker.rest).
+	l7       parser.Conn
+	kind     *kind
+	counters *Counters         // kind.counters
+	streams  [2]*stream.Buffer // by parser.MessageType - 1; nil until bytes come, and while resting
+	// rest is where each stream stood when its buffer was dropped, to resume it.
+	rest       [2]stream.Rest
+	seq        uint64 // creation order: connections ended together emit their calls in this order
+	lastSeen   uint64
+	prev, next *conn // in Tracker.lru
+	touched    bool
+	waiting    bool
+	closing    bool
+	gone       bool   // no longer tracked
+	closedAt   uint64 // ts of the close event
 }
 
 // Ctrl takes a connect (role and address) or a close (the connection ends at EndBatch).
@@ -272,6 +288,8 @@ func (t *Tracker) Data(ev *abi.DataEvent) {
 	} else if c.next != &t.lru {
 		t.lruRemove(c)
 		t.lruPush(c)
+	} else if t.quiet == c {
+		t.quiet = c.prev // active again: the walk must come back to it
 	}
 	c.lastSeen = ev.TS
 	if ev.Addr.Family != abi.FamilyUnspec && ev.Addr.Family != abi.FamilyUnknown {
@@ -298,7 +316,7 @@ func (t *Tracker) Data(ev *abi.DataEvent) {
 // open starts tracking the connection of ev, making room if needed; nil when its protocol has
 // no parser.
 func (t *Tracker) open(ev *abi.DataEvent) *conn {
-	p, ok := t.parsers[ev.Protocol]
+	k, ok := t.kinds[ev.Protocol]
 	if !ok {
 		t.Unsupported++
 		return nil
@@ -306,11 +324,7 @@ func (t *Tracker) open(ev *abi.DataEvent) *conn {
 	for len(t.conns) >= t.cfg.MaxConnections {
 		t.evict(t.lru.next)
 	}
-	c := &conn{
-		t: t, id: ev.ConnID, proto: ev.Protocol, role: abi.RoleUnknown, remote: ev.Addr,
-		streamSettings: t.streamSettings[ev.Protocol], counters: t.counters[ev.Protocol],
-	}
-	c.l7 = p.NewConn(c.l7Config())
+	c := &conn{t: t, id: ev.ConnID, proto: ev.Protocol, role: abi.RoleUnknown, remote: ev.Addr, kind: k, counters: k.counters}
 	t.opened++
 	c.seq = t.opened
 	t.conns[ev.ConnID] = c
@@ -339,14 +353,15 @@ func (c *conn) l7Config() parser.ConnConfig {
 // u its first request. The kernel side keeps naming the protocol it detected (its later events
 // still say HTTP); the connection is To's here until it ends. Its stream buffers, and the bytes
 // they hold past the handover, stay: they were made with the old protocol's hints, which must
-// then be the new one's (none, for HTTP/1 and HTTP/2). Without a parser for to, it refuses.
+// then be the new one's (none, for HTTP/1 and HTTP/2); a stream that rests is made again with
+// the new one's. Without a parser for to, it refuses.
 func (c *conn) handover(to abi.Protocol, u *parser.Upgraded) bool {
-	p, ok := c.t.parsers[to]
+	k, ok := c.t.kinds[to]
 	if !ok {
 		return false
 	}
-	c.proto, c.counters = to, c.t.counters[to]
-	c.l7 = p.NewConn(c.l7Config())
+	c.proto, c.kind, c.counters = to, k, k.counters
+	c.l7 = k.parser.NewConn(c.l7Config())
 	c.l7.Adopt(u)
 	return true
 }
@@ -416,29 +431,59 @@ func (t *Tracker) EndBatch(drained bool) {
 	}
 	clear(t.closing[len(kept):])
 	t.closing = kept
-	if t.now-t.quietWalk >= quietAfter/4 {
-		t.releaseQuiet()
+	if t.now >= t.quietWalk+quietAfter/4 {
+		t.releaseQuiet(t.now)
 	}
 	t.batch++
 }
 
-// quietAfter (ns): a connection without events for this long gives its streams' arrays back to
-// the pool (a connection that holds bytes keeps them). Busy connections keep theirs: lending an
-// array out and back per message cost 5 % of the tracker's time per call.
-const quietAfter = 1e9
+// quietAfter (ns): a connection without events for this long rests (Tracker.rest). Busy
+// connections keep their state: lending an array out and back per message cost 5 % of the
+// tracker's time per call. Short enough that connections opened in a burst rest while it lasts:
+// 10 000 opened in 2 s, each active for 1 s, held all their state at once (57 MB of heap).
+const quietAfter = 250e6
 
-// releaseQuiet releases the arrays of the connections that went quiet since the last walk. The
-// walk goes on from where it stopped in the activity order, so each connection is visited once
-// per quiet spell, however many stay idle.
-func (t *Tracker) releaseQuiet() {
-	t.quietWalk = t.now
-	for c := t.quiet.next; c != &t.lru && t.now > c.lastSeen && t.now-c.lastSeen >= quietAfter; c = c.next {
-		for _, s := range c.streams {
-			if s != nil {
-				s.Release()
-			}
-		}
+// Rest rests the connections without events since quietAfter before now (CLOCK_MONOTONIC ns; 0:
+// the newest event's time). EndBatch does it as events come; call it from time to time so that
+// connections rest when none come.
+func (t *Tracker) Rest(now uint64) {
+	if now == 0 {
+		now = t.now
+	}
+	t.releaseQuiet(now)
+}
+
+// releaseQuiet rests the connections that went quiet since the last walk. The walk goes on from
+// where it stopped in the activity order, so each connection is visited once per quiet spell,
+// however many stay idle.
+func (t *Tracker) releaseQuiet(now uint64) {
+	t.quietWalk = max(t.quietWalk, now)
+	for c := t.quiet.next; c != &t.lru && now > c.lastSeen && now-c.lastSeen >= quietAfter; c = c.next {
+		t.rest(c)
 		t.quiet = c
+	}
+}
+
+// rest drops what a quiet connection holds for nothing: its streams' arrays (back to the pool);
+// the streams themselves when they hold no byte, their positions kept and their accounting added
+// to the protocol's; and its parser state when that is a new connection's. Both are made again
+// when the connection speaks.
+func (t *Tracker) rest(c *conn) {
+	t.rested++
+	for i, s := range c.streams {
+		if s == nil {
+			continue
+		}
+		st := s.Stats()
+		if r, ok := s.Rest(); ok {
+			addStats(&c.counters.Stream, st)
+			c.streams[i], c.rest[i] = nil, r
+		} else {
+			s.Release()
+		}
+	}
+	if c.l7 != nil && c.l7.Idle() {
+		c.l7 = nil
 	}
 }
 
@@ -527,7 +572,9 @@ func (t *Tracker) drop(c *conn) {
 		return
 	}
 	c.gone = true
-	c.l7.Abandon()
+	if c.l7 != nil {
+		c.l7.Abandon()
+	}
 	for _, s := range c.streams {
 		if s != nil {
 			addStats(&c.counters.Stream, s.Stats())
@@ -604,10 +651,16 @@ func (t *Tracker) parseInOrder(c *conn, final bool) {
 		}
 		t.look(c, i, settled, &h[i])
 	}
-	if !final && !c.waiting && (h[0].bound != math.MaxUint64 || h[1].bound != math.MaxUint64) {
+	if !final && !c.waiting && (h[0].bound != math.MaxUint64 || h[1].bound != math.MaxUint64 || staged(c)) {
 		c.waiting = true
 		t.waiting = append(t.waiting, c)
 	}
+}
+
+// staged says a stream of c holds a syscall whose start is not known yet: a later batch that
+// settles it places it (stream.Buffer.Gap), so c is parsed again then.
+func staged(c *conn) bool {
+	return c.streams[0] != nil && c.streams[0].Staged() || c.streams[1] != nil && c.streams[1].Staged()
 }
 
 // head is what parseInOrder knows of the head of one stream.
@@ -628,7 +681,9 @@ func (t *Tracker) look(c *conn, i int, settled uint64, h *head) {
 		return
 	}
 	data, ts := s.Head()
-	if len(data) == 0 && t.skipGaps(c, i, settled) {
+	if len(data) == 0 {
+		// Asking for gaps may also place a staged syscall that is now settled.
+		t.skipGaps(c, i, settled)
 		data, ts = s.Head()
 	}
 	if len(data) > 0 {
@@ -659,7 +714,7 @@ func (t *Tracker) next(c *conn, h *[2]head, final bool) (int, bool) {
 		return i, true
 	}
 	if i == rq {
-		if n, oldest := c.l7.Requests(); n >= t.cfg.MaxPending {
+		if n, oldest := c.parser().Requests(); n >= t.cfg.MaxPending {
 			switch {
 			case h[rs].ready():
 				i = rs
@@ -680,22 +735,20 @@ func (t *Tracker) next(c *conn, h *[2]head, final bool) (int, bool) {
 func crowded(s *stream.Buffer) bool { return s.Len() >= s.Cap()/2 }
 
 // skipGaps gives up the holes at the parse position of stream i that the stream's rules say will
-// not fill (see stream.Buffer.Gap), and reports whether it gave up any.
-func (t *Tracker) skipGaps(c *conn, i int, settled uint64) (skipped bool) {
+// not fill (see stream.Buffer.Gap).
+func (t *Tracker) skipGaps(c *conn, i int, settled uint64) {
 	s := c.streams[i]
 	for s.Gap(t.now, settled) > 0 {
 		n := s.SkipGap()
 		if n == 0 {
-			return skipped
+			return
 		}
-		skipped = true
 		c.counters.GapBytes += n
-		c.l7.Lost(parser.MessageType(i + 1))
+		c.parser().Lost(parser.MessageType(i + 1))
 		if data, _ := s.Head(); len(data) > 0 {
-			return true
+			return
 		}
 	}
-	return skipped
 }
 
 // step parses one message (or skips one unit) from data, the head of stream typ, and reports
@@ -705,7 +758,7 @@ func (t *Tracker) step(c *conn, typ parser.MessageType, data []byte, ts, settled
 	cnt := c.counters
 	t.parsing = data
 	// A Complete message is matched, and a pair emitted, within Parse.
-	res := c.l7.Parse(data, typ, ts)
+	res := c.parser().Parse(data, typ, ts)
 	switch res.Status {
 	case parser.Complete, parser.Ignored: // Consumed may pass the buffered bytes
 		if res.Status == parser.Ignored {
@@ -755,7 +808,11 @@ func (c *conn) Call(requestTS, responseTS uint64, x *parser.Exchange) {
 func (c *conn) HostName(n parser.HostName) { c.t.cfg.HostName(c.id.TGID, n) }
 
 // expireEarly gives up responses that waited HoldTimeout for a request.
-func (t *Tracker) expireEarly(c *conn) { c.l7.ExpireResponses(t.now, t.cfg.HoldTimeout) }
+func (t *Tracker) expireEarly(c *conn) {
+	if c.l7 != nil {
+		c.l7.ExpireResponses(t.now, t.cfg.HoldTimeout)
+	}
+}
 
 func (c *conn) setRole(r abi.Role) {
 	if r == abi.RoleClient || r == abi.RoleServer {
@@ -785,9 +842,17 @@ func (c *conn) messageType(d abi.Direction) parser.MessageType {
 
 func (c *conn) stream(typ parser.MessageType) *stream.Buffer {
 	if c.streams[typ-1] == nil {
-		c.streams[typ-1] = c.streamSettings.New()
+		c.streams[typ-1] = c.kind.streams.Resume(c.rest[typ-1])
 	}
 	return c.streams[typ-1]
+}
+
+// parser returns c's L7 state, made when first needed.
+func (c *conn) parser() parser.Conn {
+	if c.l7 == nil {
+		c.l7 = c.kind.parser.NewConn(c.l7Config())
+	}
+	return c.l7
 }
 
 // vectored reports the syscalls that give one event per iovec segment.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/netobserver/netobserver/abi"
 
+	"github.com/netobserver/netobserver/observer/stream"
 	"github.com/netobserver/netobserver/parser"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -252,8 +253,9 @@ func TestFinalStatsCloseAConnection(t *testing.T) {
 	assert.Equal(t, 1000, calls)
 }
 
-// Connections quiet for a second give their streams' arrays back to the pool, once each, and take
-// one again when bytes come; busy ones keep theirs.
+// Connections quiet for quietAfter give their streams' arrays back to the pool, once each, and take
+// one again when bytes come; busy ones keep theirs. A quiet HTTP connection between calls keeps
+// neither stream buffers nor parser state.
 func TestQuietConnectionsReleaseArrays(t *testing.T) {
 	req := []byte("GET /health HTTP/1.1\r\nHost: svc\r\n\r\n")
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -271,18 +273,26 @@ func TestQuietConnectionsReleaseArrays(t *testing.T) {
 	}
 	require.Equal(t, n, calls)
 	require.Zero(t, tr.arrays.Len(), "busy: every connection holds its arrays")
-	// Half a second later only a new connection is active: nothing is quiet yet.
-	conn(n, 1.5e9).data(tr, req, resp)
+	// Half of quietAfter later only a new connection is active: nothing is quiet yet.
+	conn(n, 1e9+quietAfter/2).data(tr, req, resp)
 	tr.EndBatch(true)
 	require.Zero(t, tr.arrays.Len())
-	// 1.2 s later the first n are quiet (not the one of 1.5 s): both streams of each give their
+	// Later the first n are quiet (not the one of quietAfter/2): both streams of each give their
 	// arrays back.
-	conn(n+1, 2.2e9).data(tr, req, resp)
+	conn(n+1, 1e9+quietAfter*5/4).data(tr, req, resp)
 	tr.EndBatch(true)
 	require.Equal(t, 2*n, tr.arrays.Len())
+	for _, c := range tr.conns {
+		if c.seq <= n {
+			require.Equal(t, [2]*stream.Buffer{}, c.streams)
+			require.Nil(t, c.l7)
+		} else {
+			require.NotNil(t, c.l7)
+		}
+	}
 	// A quiet connection that speaks again takes arrays back (its request and response
 	// streams); the walk does not visit the still-quiet ones again.
-	again := abi.DataEvent{DataAttr: abi.DataAttr{TS: 2.3e9, ConnID: conn(0, 2.3e9).id, Addr: wireAddr,
+	again := abi.DataEvent{DataAttr: abi.DataAttr{TS: 1e9 + quietAfter*11/8, ConnID: conn(0, 1e9+quietAfter*11/8).id, Addr: wireAddr,
 		Protocol: abi.ProtoHTTP, Direction: abi.DirEgress, Syscall: abi.SyscallWrite,
 		Pos: uint64(2 * len(req)), OrgMsgSize: uint32(len(req)), MsgBufSize: uint32(len(req))}, Payload: req}
 	tr.Data(&again)
@@ -292,4 +302,59 @@ func TestQuietConnectionsReleaseArrays(t *testing.T) {
 	tr.EndBatch(true)
 	require.Equal(t, 2*n-2, tr.arrays.Len())
 	require.Equal(t, n+3, calls)
+}
+
+// A server's first response written with writev is staged (its start is not known from one
+// vectored event): it is placed, and the call emitted, when a later drained batch settles it —
+// whatever connection that batch's events belong to — not when the connection closes.
+func TestStagedResponseSettlesInALaterBatch(t *testing.T) {
+	req := []byte("GET /ws HTTP/1.1\r\nHost: svc\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	calls := 0
+	tr := New(Config{}, Parsers(), func(*Call) { calls++ })
+	id := abi.ConnID{FD: 5, TGID: 80, Start: 1}
+	ev := abi.DataEvent{DataAttr: abi.DataAttr{TS: 1e9, ConnID: id, Addr: wireAddr, Protocol: abi.ProtoHTTP,
+		Role: abi.RoleServer, Direction: abi.DirIngress, Syscall: abi.SyscallRead,
+		Pos: uint64(len(req)), OrgMsgSize: uint32(len(req)), MsgBufSize: uint32(len(req))}, Payload: req}
+	tr.Data(&ev)
+	ev.TS, ev.Direction, ev.Syscall = 1e9+10_000, abi.DirEgress, abi.SyscallWriteV
+	ev.Pos, ev.OrgMsgSize, ev.MsgBufSize, ev.Payload = uint64(len(resp)), uint32(len(resp)), uint32(len(resp)), resp
+	tr.Data(&ev)
+	tr.EndBatch(true)
+	require.Zero(t, calls, "the response waits for a later poll: more of its syscall may come")
+	other := shortConn{id: abi.ConnID{FD: 6, TGID: 81, Start: 1}, connectTS: 1e9 + 20_000}
+	tr.Ctrl(&abi.CtrlEvent{Type: abi.EventConnect, TS: other.connectTS, ConnID: other.id, Addr: wireAddr, Role: abi.RoleClient})
+	tr.EndBatch(true)
+	require.Equal(t, 1, calls)
+	tr.Rest(3e9)
+	c := tr.conns[id]
+	require.Nil(t, c.l7, "answered and quiet: it rests")
+	require.Equal(t, [2]*stream.Buffer{}, c.streams)
+}
+
+// A connection rests in every quiet spell, also when it is the most recently active one (the end
+// of the walk) each time it speaks again.
+func TestRestsAgainAfterSpeaking(t *testing.T) {
+	req := []byte("GET /poll HTTP/1.1\r\nHost: svc\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	calls := 0
+	tr := New(Config{}, Parsers(), func(*Call) { calls++ })
+	id := abi.ConnID{FD: 7, TGID: 42, Start: 1}
+	for i := range uint64(3) {
+		ts := 1e9 + i*4*quietAfter
+		out := abi.DataEvent{DataAttr: abi.DataAttr{TS: ts, ConnID: id, Addr: wireAddr, Protocol: abi.ProtoHTTP,
+			Role: abi.RoleClient, Direction: abi.DirEgress, Syscall: abi.SyscallWrite,
+			Pos: (i + 1) * uint64(len(req)), OrgMsgSize: uint32(len(req)), MsgBufSize: uint32(len(req))}, Payload: req}
+		tr.Data(&out)
+		in := out
+		in.TS, in.Direction, in.Syscall, in.Pos = ts+1000, abi.DirIngress, abi.SyscallRead, (i+1)*uint64(len(resp))
+		in.OrgMsgSize, in.MsgBufSize, in.Payload = uint32(len(resp)), uint32(len(resp)), resp
+		tr.Data(&in)
+		tr.EndBatch(true)
+		require.NotNil(t, tr.conns[id].l7, "speaking")
+		tr.Rest(ts + 2*quietAfter)
+		require.Nil(t, tr.conns[id].l7, "quiet spell %d", i)
+		require.EqualValues(t, i+1, tr.Rested())
+	}
+	require.Equal(t, 3, calls)
 }

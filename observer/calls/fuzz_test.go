@@ -1,9 +1,11 @@
 package calls
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/netobserver/netobserver/abi"
+	"github.com/netobserver/netobserver/observer/stream"
 )
 
 // fuzzSnippets are the messages FuzzTracker sends, per protocol and direction (egress: requests).
@@ -36,7 +38,8 @@ var fuzzSnippets = map[abi.Protocol][2][]string{
 // FuzzTracker plays arbitrary sequences of data events (cut, lost, out of order), closes, polls
 // and expiries through a Tracker: it never panics, no parser panic is contained, and when it
 // closes every message parsed is in a call, counted unmatched or handed over, and every call emitted is a
-// pair or a one-way message.
+// pair or a one-way message. A second Tracker plays the same events and rests every connection
+// after every batch (Tracker.rest): it emits the same calls and counts the same.
 func FuzzTracker(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0, 1, 4, 0, 0, 5, 1, 0, 0, 2, 1, 1, 0, 3, 5, 1})
 	f.Add([]byte{0, 0, 1, 0, 0, 0, 2, 0, 4, 4, 1, 0, 1, 4, 1, 0, 5, 0, 6, 0, 1, 4, 2, 0, 5, 1, 7, 0})
@@ -44,64 +47,16 @@ func FuzzTracker(f *testing.F) {
 	// The h2c upgrade on connection 0: request, 101, preface and GET, both responses.
 	f.Add([]byte{32, 0, 0, 0, 32, 5, 0, 0, 40, 0, 0, 0, 40, 5, 0, 0, 5, 0, 0})
 	f.Fuzz(func(t *testing.T, ops []byte) {
+		tr, calls := playTracker(t, ops, false)
 		var emitted, oneWay uint64
-		tr := New(Config{MaxConnections: 2, MaxPending: 2, StreamCap: 1 << 16}, Parsers(), func(c *Call) {
+		for _, c := range calls {
 			emitted++
-			if c.OneWay() {
+			if c.oneWay {
 				oneWay++
 			}
-		})
-		protos := []abi.Protocol{abi.ProtoHTTP, abi.ProtoRedis, abi.ProtoHTTP, abi.ProtoMemcached, abi.ProtoNATS}
-		var pos [5][2]uint64
-		ts := uint64(1e9)
-		next := func() byte {
-			if len(ops) == 0 {
-				return 0
-			}
-			b := ops[0]
-			ops = ops[1:]
-			return b
 		}
-		for len(ops) > 0 {
-			op, arg := next(), next()
-			conn, dir := int(arg%5), int(arg/5%2)
-			id := abi.ConnID{FD: int32(conn), TGID: 1, Start: 1}
-			ts += uint64(next()) * 1e6 // up to 255 ms on
-			switch op % 8 {
-			case 0, 1, 2, 3, 4: // a data event; 4: lost
-				snippets := fuzzSnippets[protos[conn]][dir]
-				p := snippets[int(op/8)%len(snippets)]
-				if cut := int(next()); cut%4 == 1 {
-					p = p[:cut%(len(p)+1)]
-				}
-				pos[conn][dir] += uint64(len(p))
-				if op%8 == 4 {
-					continue
-				}
-				d := abi.DirEgress
-				if dir == 1 {
-					d = abi.DirIngress
-				}
-				evTS := ts
-				if op%8 == 3 {
-					evTS -= min(evTS, 50e6) // from a CPU behind
-				}
-				tr.Data(&abi.DataEvent{DataAttr: abi.DataAttr{TS: evTS, ConnID: id, Addr: wireAddr, Protocol: protos[conn],
-					Role: abi.RoleClient, Direction: d, Syscall: abi.SyscallWrite, Pos: pos[conn][dir],
-					OrgMsgSize: uint32(len(p)), MsgBufSize: uint32(len(p))}, Payload: []byte(p)})
-			case 5:
-				tr.EndBatch(arg&1 == 0)
-			case 6:
-				tr.Ctrl(&abi.CtrlEvent{Type: abi.EventClose, TS: ts, ConnID: id, Addr: wireAddr})
-				pos[conn] = [2]uint64{}
-			case 7:
-				tr.Expire(ts + uint64(arg)*1e9)
-			}
-		}
-		tr.EndBatch(true)
-		tr.Close()
 		var pairs, oneWays uint64
-		for _, p := range []abi.Protocol{abi.ProtoHTTP, abi.ProtoHTTP2, abi.ProtoRedis, abi.ProtoMemcached, abi.ProtoNATS} {
+		for _, p := range fuzzProtocols {
 			c := tr.Counters(p)
 			pairs, oneWays = pairs+c.Calls, oneWays+c.OneWay
 			if c.Panics != 0 {
@@ -117,5 +72,100 @@ func FuzzTracker(f *testing.F) {
 		if tr.Connections() != 0 {
 			t.Fatalf("%d connections after Close", tr.Connections())
 		}
+		rested, restedCalls := playTracker(t, ops, true)
+		if !slices.Equal(calls, restedCalls) {
+			t.Fatalf("calls differ when connections rest:\n%v\n%v", calls, restedCalls)
+		}
+		// A stream's accounting goes to the protocol the connection has when the buffer is dropped
+		// (it rests, or the connection ends): across an h2c handover that differs, not the sum.
+		var sumA, sumB stream.Stats
+		for _, p := range fuzzProtocols {
+			a, b := tr.Counters(p), rested.Counters(p)
+			addStats(&sumA, a.Stream)
+			addStats(&sumB, b.Stream)
+			a.Stream, b.Stream = stream.Stats{}, stream.Stats{}
+			if a != b {
+				t.Fatalf("%v: counters differ when connections rest:\n%+v\n%+v", p, a, b)
+			}
+		}
+		if sumA != sumB {
+			t.Fatalf("stream accounting differs when connections rest:\n%+v\n%+v", sumA, sumB)
+		}
 	})
+}
+
+var fuzzProtocols = []abi.Protocol{abi.ProtoHTTP, abi.ProtoHTTP2, abi.ProtoRedis, abi.ProtoMemcached, abi.ProtoNATS}
+
+// fuzzCall is what FuzzTracker compares of a call.
+type fuzzCall struct {
+	conn              int32
+	method, resource  string
+	status            int
+	requestTS, respTS uint64
+	oneWay            bool
+}
+
+// playTracker plays FuzzTracker's ops through a new Tracker, closes it and returns it with the
+// calls it emitted. rest: every connection rests after every batch.
+func playTracker(t *testing.T, ops []byte, rest bool) (*Tracker, []fuzzCall) {
+	var calls []fuzzCall
+	tr := New(Config{MaxConnections: 2, MaxPending: 2, StreamCap: 1 << 16}, Parsers(), func(c *Call) {
+		m, r, st := describe(c)
+		calls = append(calls, fuzzCall{c.Conn.FD, m, r, st, c.RequestTS, c.ResponseTS, c.OneWay()})
+	})
+	protos := []abi.Protocol{abi.ProtoHTTP, abi.ProtoRedis, abi.ProtoHTTP, abi.ProtoMemcached, abi.ProtoNATS}
+	var pos [5][2]uint64
+	ts := uint64(1e9)
+	next := func() byte {
+		if len(ops) == 0 {
+			return 0
+		}
+		b := ops[0]
+		ops = ops[1:]
+		return b
+	}
+	for len(ops) > 0 {
+		op, arg := next(), next()
+		conn, dir := int(arg%5), int(arg/5%2)
+		id := abi.ConnID{FD: int32(conn), TGID: 1, Start: 1}
+		ts += uint64(next()) * 1e6 // up to 255 ms on
+		switch op % 8 {
+		case 0, 1, 2, 3, 4: // a data event; 4: lost
+			snippets := fuzzSnippets[protos[conn]][dir]
+			p := snippets[int(op/8)%len(snippets)]
+			if cut := int(next()); cut%4 == 1 {
+				p = p[:cut%(len(p)+1)]
+			}
+			pos[conn][dir] += uint64(len(p))
+			if op%8 == 4 {
+				continue
+			}
+			d := abi.DirEgress
+			if dir == 1 {
+				d = abi.DirIngress
+			}
+			evTS := ts
+			if op%8 == 3 {
+				evTS -= min(evTS, 50e6) // from a CPU behind
+			}
+			tr.Data(&abi.DataEvent{DataAttr: abi.DataAttr{TS: evTS, ConnID: id, Addr: wireAddr, Protocol: protos[conn],
+				Role: abi.RoleClient, Direction: d, Syscall: abi.SyscallWrite, Pos: pos[conn][dir],
+				OrgMsgSize: uint32(len(p)), MsgBufSize: uint32(len(p))}, Payload: []byte(p)})
+		case 5:
+			tr.EndBatch(arg&1 == 0)
+			if rest {
+				for _, c := range tr.conns {
+					tr.rest(c)
+				}
+			}
+		case 6:
+			tr.Ctrl(&abi.CtrlEvent{Type: abi.EventClose, TS: ts, ConnID: id, Addr: wireAddr})
+			pos[conn] = [2]uint64{}
+		case 7:
+			tr.Expire(ts + uint64(arg)*1e9)
+		}
+	}
+	tr.EndBatch(true)
+	tr.Close()
+	return tr, calls
 }

@@ -157,6 +157,10 @@ func (b *Buffer) Pos() uint64 { return b.head }
 // Origin is the parse position the stream started at: the position of the first byte placed.
 func (b *Buffer) Origin() uint64 { return b.origin }
 
+// Staged says a syscall's events are held until their start is known (README.md, rules 3-5):
+// Flush places them, or Gap and GapAfterHead once they are settled or old.
+func (b *Buffer) Staged() bool { return b.g.active }
+
 // Len is the bytes held: buffered, staged in a pending group, and repeated chunks of a pending
 // group awaiting judgement as duplicates (these occupy no memory: they are references to the
 // chunks they repeat).
@@ -189,6 +193,63 @@ func (b *Buffer) Release() {
 		b.set.cfg.Pool.put(b.data)
 	}
 	b.data, b.r, b.w = nil, 0, 0
+}
+
+// Rest is all a Buffer that holds nothing still knows: where the stream stands. A tracker keeps it
+// instead of the Buffer for a connection that went quiet (Buffer.Rest, Settings.Resume).
+type Rest struct {
+	head, frontier     uint64
+	started, headAtEnd bool
+}
+
+// Rest returns the Rest of a Buffer that holds nothing — no byte, no known-lost stretch, no pending
+// group — and false for one that holds something. A Buffer made again from it by Resume behaves
+// as this one would, except that its Stats start from zero: a caller that drops this Buffer takes
+// its Stats first. Its backing array goes back to the Pool, and after a true return the Buffer
+// itself (Resume reuses it): it must not be used again.
+func (b *Buffer) Rest() (Rest, bool) {
+	if len(b.runs) != 0 || b.mem() != 0 || b.g.active {
+		return Rest{}, false
+	}
+	b.Release()
+	r := Rest{head: b.head, frontier: b.frontier, started: b.started, headAtEnd: b.headAtEnd}
+	if p := b.set.cfg.Pool; p != nil {
+		p.keep(b)
+	}
+	return r, true
+}
+
+// Resume returns a Buffer of these Settings at rest r; the zero Rest gives New's empty Buffer.
+// Its Origin is the parse position it resumes at.
+func (s *Settings) Resume(r Rest) *Buffer {
+	var b *Buffer
+	if p := s.cfg.Pool; p != nil {
+		b = p.reuse()
+	}
+	if b == nil {
+		b = s.New()
+	} else {
+		b.reset(s)
+	}
+	b.started, b.headAtEnd = r.started, r.headAtEnd
+	b.origin, b.head, b.frontier = r.head, r.head, r.frontier
+	return b
+}
+
+// reset makes a Buffer given up for its Rest an empty one of Settings s, keeping its small
+// arrays of runs and marks and its syscall group's state (inactive: its Rest had none pending).
+func (b *Buffer) reset(s *Settings) {
+	runs, marks, g := b.runs[:0], b.marks[:0], b.g
+	if cap(runs) > 16 {
+		runs = nil
+	}
+	if cap(marks) > 16 {
+		marks = nil
+	}
+	if g != &noGroup && (cap(g.stage) > pooledArray || cap(g.chunks) > 8) {
+		g = &noGroup
+	}
+	*b = Buffer{set: s, runs: runs, marks: marks, g: g}
 }
 
 // placeChunk places one chunk of org wire bytes at pos: its payload, then the truncated rest.

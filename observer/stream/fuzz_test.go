@@ -202,6 +202,21 @@ func runModel(t *testing.T, in []byte, trace func(string, ...any)) {
 		}
 		cfg.Pool = &Pool{} // Release lends the arrays out and back
 		b := New(cfg)
+		// plain takes every step b takes, except that b is dropped for its Rest and resumed
+		// whenever it holds nothing (op 7): the two must be indistinguishable.
+		plain, rested := New(cfg), Stats{}
+		same := func(step string) {
+			t.Helper()
+			d1, ts1 := b.Head()
+			d2, ts2 := plain.Head()
+			if b.Pos() != plain.Pos() || !bytes.Equal(d1, d2) || ts1 != ts2 || b.Len() != plain.Len() {
+				t.Fatalf("%s: resumed buffer at %d head %d ts %d len %d, plain at %d head %d ts %d len %d", step,
+					b.Pos(), len(d1), ts1, b.Len(), plain.Pos(), len(d2), ts2, plain.Len())
+			}
+			if sum := addStats(rested, b.Stats()); sum != plain.Stats() {
+				t.Fatalf("%s: resumed buffer's stats %+v, plain %+v", step, sum, plain.Stats())
+			}
+		}
 		var last uint64
 		var now uint64
 		type later struct {
@@ -213,6 +228,7 @@ func runModel(t *testing.T, in []byte, trace func(string, ...any)) {
 			for _, c := range g {
 				trace("add pos %d org %d plen %d ts %d", c.Pos, c.OrgSize, len(c.Payload), c.TS)
 				b.Add(c)
+				plain.Add(c)
 				now = max(now, c.TS)
 			}
 		}
@@ -239,64 +255,99 @@ func runModel(t *testing.T, in []byte, trace func(string, ...any)) {
 				}
 			}
 			checkBuffer(t, b, m, &last, fmt.Sprint("group ", gi))
+			same(fmt.Sprint("group ", gi))
 			for op := s.n(4); op > 0; op-- {
 				switch s.n(9) {
 				case 0:
 					trace("flush")
 					b.Flush()
+					plain.Flush()
 				case 1:
 					data, _ := b.Head()
 					n := s.n(len(data) + 2*maxChunk + 2)
 					trace("consume %d at %d (head %d)", n, b.Pos(), len(data))
 					b.Consume(n)
+					plain.Consume(n)
 				case 2:
 					data, _ := b.Head()
 					trace("consume head %d at %d", len(data), b.Pos())
 					b.Consume(len(data))
+					plain.Consume(len(data))
 				case 3:
 					at := now + uint64(s.n(200))
-					if g := b.Gap(at, 0); g > 0 {
+					g := b.Gap(at, 0)
+					if g2 := plain.Gap(at, 0); g2 != g {
+						t.Fatalf("gap(%d): resumed buffer %d, plain %d", at, g, g2)
+					}
+					if g > 0 {
 						trace("gap(%d) %d at %d, skip", at, g, b.Pos())
 						b.SkipGap()
+						plain.SkipGap()
 					}
 				case 4:
 					trace("skipgap at %d: %d", b.Pos(), b.SkipGap())
+					plain.SkipGap()
 				case 5:
 					data, _ := b.Head()
 					n := s.n(len(data) + 1)
 					trace("consume %d at %d (head %d)", n, b.Pos(), len(data))
 					b.Consume(n)
+					plain.Consume(n)
 				case 6:
 					c := 4*maxChunk + s.n(64)
 					trace("setcap %d", c)
 					b.SetCap(c)
+					plain.SetCap(c)
 				case 7:
-					trace("release")
-					b.Release()
+					st := b.Stats()
+					if r, ok := b.Rest(); ok {
+						trace("rest %+v", r)
+						rested = addStats(rested, st)
+						set := b.set
+						b = set.Resume(r)
+						last = b.Pos()
+					} else {
+						trace("release")
+						b.Release()
+					}
+					plain.Release()
 				case 8:
 					at := now + uint64(s.n(200))
-					if data, _ := b.Head(); b.GapAfterHead(at, 0) > 0 {
+					g := b.GapAfterHead(at, 0)
+					if g2 := plain.GapAfterHead(at, 0); g2 != g {
+						t.Fatalf("gap after head(%d): resumed buffer %d, plain %d", at, g, g2)
+					}
+					if data, _ := b.Head(); g > 0 {
 						trace("gap after head(%d) at %d: drop %d", at, b.Pos(), len(data))
 						b.Consume(len(data))
+						plain.Consume(len(data))
 					}
 				}
 				checkBuffer(t, b, m, &last, fmt.Sprint("op after group ", gi))
+				same(fmt.Sprint("op after group ", gi))
 			}
 		}
 		for _, d := range dups {
 			deliver(d.g)
 		}
 		b.Flush()
+		plain.Flush()
 		checkBuffer(t, b, m, &last, "flush")
+		same("flush")
 		// Drain: everything left is consumed or given up.
 		for i := 0; i < 10000; i++ {
 			data, _ := b.Head()
 			if len(data) > 0 {
 				b.Consume(len(data))
+				plain.Consume(len(data))
 			} else if b.Gap(^uint64(0), 0) == 0 || b.SkipGap() == 0 {
 				break
+			} else {
+				plain.Gap(^uint64(0), 0)
+				plain.SkipGap()
 			}
 			checkBuffer(t, b, m, &last, "drain")
+			same("drain")
 		}
 		if b.Len() != 0 {
 			t.Fatalf("drain left %d bytes", b.Len())
@@ -322,4 +373,11 @@ func TestModelRandom(t *testing.T) {
 			t.Fatalf("input %q", in)
 		}
 	}
+}
+
+func addStats(a, b Stats) Stats {
+	return Stats{Chunks: a.Chunks + b.Chunks, Received: a.Received + b.Received, Prepended: a.Prepended + b.Prepended,
+		Consumed: a.Consumed + b.Consumed, Skipped: a.Skipped + b.Skipped, Duplicate: a.Duplicate + b.Duplicate,
+		Stale: a.Stale + b.Stale, Truncated: a.Truncated + b.Truncated, Filled: a.Filled + b.Filled,
+		Overflow: a.Overflow + b.Overflow, Gap: a.Gap + b.Gap}
 }

@@ -8,9 +8,35 @@ const pooledArray = 512
 // batch; more idle arrays go to the garbage collector.
 const maxPooled = 4096
 
+// maxPooledBuffers bounds the Buffers a Pool keeps for Resume (about 300 KiB).
+const maxPooledBuffers = 1024
+
 // Pool lends backing arrays to the Buffers of many connections, so that a connection holds one
-// only while it holds bytes. Used by one goroutine, like its Buffers.
-type Pool struct{ free [][]byte }
+// only while it holds bytes, and keeps Buffers given up for their Rest for Resume to make again:
+// a connection that rests between calls then allocates nothing to speak. Used by one goroutine,
+// like its Buffers.
+type Pool struct {
+	free    [][]byte
+	buffers []*Buffer
+}
+
+// reuse returns a Buffer given up for its Rest, or nil.
+func (p *Pool) reuse() *Buffer {
+	n := len(p.buffers)
+	if n == 0 {
+		return nil
+	}
+	b := p.buffers[n-1]
+	p.buffers[n-1] = nil
+	p.buffers = p.buffers[:n-1]
+	return b
+}
+
+func (p *Pool) keep(b *Buffer) {
+	if len(p.buffers) < maxPooledBuffers {
+		p.buffers = append(p.buffers, b)
+	}
+}
 
 func (p *Pool) get() []byte {
 	if n := len(p.free); n > 0 {

@@ -76,6 +76,13 @@ const (
 // NewConn returns the state of a new connection; strings are interned in in.
 func NewConn(in *parser.Interner) *Conn { return &Conn{in: in} }
 
+// Idle implements parser.Idler: no request waits for its response's framing, no message was left
+// half read, and the connection still speaks HTTP/1 with delimited bodies.
+func (c *Conn) Idle() bool {
+	return c.pendingLen == 0 && c.pendingLost == 0 && !c.untilClose && !c.tunnel &&
+		!c.dir[0].cur.OK && !c.dir[1].cur.OK && !c.dir[0].cont && !c.dir[1].cont
+}
+
 // Parse implements parser.Parser.
 func (c *Conn) Parse(buf []byte, typ parser.MessageType, msg *Message) parser.Result {
 	if typ != parser.Request && typ != parser.Response {
