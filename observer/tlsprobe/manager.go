@@ -61,12 +61,16 @@ type Counters struct {
 	Probes    uint64 // uprobes attached
 	Failed    uint64 // files a prober wanted that could not be probed (logged once each)
 	OverLimit uint64 // files not probed because MaxFiles were
-	Rescans   uint64 // exec rescans dropped because too many were waiting
+	Rescans   uint64 // execs not looked at because too many were waiting
 }
 
 type fileKey struct{ dev, ino uint64 }
 
-// maxPending bounds the exec rescans waiting at once.
+// maxSeen bounds the files remembered as examined; past it no new file is looked at (the
+// probed ones stay, and MaxFiles is far lower anyway).
+const maxSeen = 65536
+
+// maxPending bounds the execs waiting at each stage.
 const maxPending = 4096
 
 // Manager attaches the probers' uprobes to every file they want that the processes map.
@@ -75,14 +79,16 @@ type Manager struct {
 	probers []Prober
 	cfg     Config
 
-	mu      sync.Mutex
-	seen    map[fileKey]bool // files examined: probed, failed or not a prober's
-	roots   map[fileKey]bool // process roots whose library directories were searched
-	links   []int
-	c       Counters
-	pending chan int
-	done    chan struct{}
-	wg      sync.WaitGroup
+	mu       sync.Mutex
+	seen     map[fileKey]bool // files examined: probed, failed or not a prober's
+	rootDone map[fileKey]bool // process roots whose library directories were searched
+	links    []int
+	c        Counters
+	execs    chan int
+	later    chan rescan
+	done     chan struct{}
+	wg       sync.WaitGroup
+	close    sync.Once
 }
 
 // New returns a Manager; Close detaches what it attached.
@@ -99,9 +105,10 @@ func New(att Attacher, probers []Prober, cfg Config) *Manager {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	m := &Manager{att: att, probers: probers, cfg: cfg, seen: map[fileKey]bool{}, roots: map[fileKey]bool{},
-		pending: make(chan int, maxPending), done: make(chan struct{})}
-	m.wg.Add(1)
+	m := &Manager{att: att, probers: probers, cfg: cfg, seen: map[fileKey]bool{}, rootDone: map[fileKey]bool{},
+		execs: make(chan int, maxPending), later: make(chan rescan, maxPending), done: make(chan struct{})}
+	m.wg.Add(2)
+	go m.roots()
 	go m.rescans()
 	return m
 }
@@ -120,17 +127,41 @@ func (m *Manager) ScanAll() {
 	}
 }
 
-// Exec handles a process that just exec'd: the library directories of its root are searched at
-// once (the dynamic loader maps libssl right after exec, often before anything could read its
-// maps), and its maps are read again shortly after (a library elsewhere, or dlopen'd at start).
+// Exec handles a process that just exec'd, off the caller's goroutine: the library directories
+// of its root are searched at once (the dynamic loader maps libssl right after exec, often
+// before its maps could be read), and its maps are read again Rescan later (a library elsewhere,
+// or loaded at start with dlopen). Execs beyond what waits already are counted and skipped.
 func (m *Manager) Exec(pid int) {
-	m.scanRoot(pid)
 	select {
-	case m.pending <- pid:
+	case m.execs <- pid:
 	default:
 		m.mu.Lock()
 		m.c.Rescans++
 		m.mu.Unlock()
+	}
+}
+
+type rescan struct {
+	pid int
+	due time.Time
+}
+
+func (m *Manager) roots() {
+	defer m.wg.Done()
+	for {
+		select {
+		case <-m.done:
+			return
+		case pid := <-m.execs:
+			m.scanRoot(pid)
+			select {
+			case m.later <- rescan{pid, time.Now().Add(m.cfg.Rescan)}:
+			default:
+				m.mu.Lock()
+				m.c.Rescans++
+				m.mu.Unlock()
+			}
+		}
 	}
 }
 
@@ -140,14 +171,15 @@ func (m *Manager) rescans() {
 		select {
 		case <-m.done:
 			return
-		case pid := <-m.pending:
-			// Each waits its own delay from now: later ones waited while earlier ones slept.
-			select {
-			case <-m.done:
-				return
-			case <-time.After(m.cfg.Rescan):
+		case r := <-m.later:
+			if d := time.Until(r.due); d > 0 {
+				select {
+				case <-m.done:
+					return
+				case <-time.After(d):
+				}
 			}
-			m.scanMaps(pid)
+			m.scanMaps(r.pid)
 		}
 	}
 }
@@ -159,8 +191,12 @@ func (m *Manager) Counters() Counters {
 	return m.c
 }
 
-// Close stops the rescans and detaches every probe.
+// Close stops the rescans and detaches every probe. Calling it again does nothing.
 func (m *Manager) Close() {
+	m.close.Do(m.closeOnce)
+}
+
+func (m *Manager) closeOnce() {
 	close(m.done)
 	m.wg.Wait()
 	m.mu.Lock()
@@ -182,9 +218,9 @@ func (m *Manager) scanRoot(pid int) {
 		return
 	}
 	m.mu.Lock()
-	done := m.roots[k]
-	if !done && len(m.roots) < 4*maxPending {
-		m.roots[k] = true
+	done := m.rootDone[k]
+	if !done && len(m.rootDone) < 4*maxPending {
+		m.rootDone[k] = true
 	}
 	m.mu.Unlock()
 	if done {
@@ -251,7 +287,7 @@ func (m *Manager) consider(path string) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.seen[k] {
+	if m.seen[k] || len(m.seen) >= maxSeen {
 		return
 	}
 	if m.c.Files >= uint64(m.cfg.MaxFiles) {
