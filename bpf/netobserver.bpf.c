@@ -918,6 +918,19 @@ static __always_inline bool tls_hello(const u8 *b, u64 len)
 	return len >= 6 && b[0] == 0x16 && b[1] == 3 && b[2] <= 4 && (b[5] == 1 || b[5] == 2);
 }
 
+/* A connection whose protocol was told from a plaintext start is checked for a TLS handshake
+ * (STARTTLS-style protocols: MySQL) only within this many bytes of its start. */
+#define TLS_HELLO_WINDOW 4096
+
+/* The socket now carries TLS: what it carried so far was plaintext, so the plaintext stream goes
+ * on from the bytes before the hello (egress: this syscall's total is the hello). */
+static __always_inline void tls_start(struct conn *c, bool egress, u64 total)
+{
+	c->tls = 1;
+	c->tls_wr_pos = c->wr_bytes - (egress ? total : 0);
+	c->tls_rd_pos = c->rd_bytes - (egress ? 0 : total);
+}
+
 /* Returns the protocol of a buffer that begins with b (len bytes, b holds min(len,16)), and its
  * message type. tail = its last two bytes; lh/lh_pending = a preceding 4-byte header read;
  * len2 = the value of a preceding 2-byte read (0: none); first: the buffer starts its direction
@@ -1376,7 +1389,10 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 	}
 
 	proto = c->protocol;
-	if (proto == ProtoUnknown || c->role == IsUnknown) {
+	/* Within TLS_HELLO_WINDOW of its start a connection is checked for a TLS handshake even with
+	 * its protocol known: a protocol that switches to TLS after a plaintext start (MySQL's SSL
+	 * request, NATS after INFO). */
+	if (proto == ProtoUnknown || c->role == IsUnknown || pos - w->total < TLS_HELLO_WINDOW) {
 		u8 head[16] = {};
 		u16 tail = 0;
 		u64 n = bound_head(w->head_len < 16 ? w->head_len : 16);
@@ -1385,7 +1401,7 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 		if (w->head_len >= 2)
 			bpf_probe_read_user(&tail, 2, (void *)(w->head + w->head_len - 2));
 		if (tls_hello(head, w->head_len)) {
-			c->tls = 1;
+			tls_start(c, egress, w->total);
 			return 0;
 		}
 		proto = detect(head, w->head_len, tail, c->length_header, lh_pending, len2,
