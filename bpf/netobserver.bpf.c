@@ -922,11 +922,15 @@ static __always_inline bool tls_hello(const u8 *b, u64 len)
  * (STARTTLS-style protocols: MySQL) only within this many bytes of its start. */
 #define TLS_HELLO_WINDOW 4096
 
-/* The socket now carries TLS: what it carried so far was plaintext, so the plaintext stream goes
- * on from the bytes before the hello (egress: this syscall's total is the hello). */
+/* The socket now carries TLS. A protocol told from a plaintext start (STARTTLS) goes on from the
+ * socket bytes before the hello (egress: this syscall's total is the hello), so its stream stays
+ * gapless; any other starts its plaintext at 0: nothing of it was sent, and the socket counts may
+ * hold bytes that were only peeked (nginx's 1-byte MSG_PEEK for its plain-HTTP-on-HTTPS check). */
 static __always_inline void tls_start(struct conn *c, bool egress, u64 total)
 {
 	c->tls = 1;
+	if (c->protocol == ProtoUnknown)
+		return;
 	c->tls_wr_pos = c->wr_bytes - (egress ? total : 0);
 	c->tls_rd_pos = c->rd_bytes - (egress ? 0 : total);
 }
