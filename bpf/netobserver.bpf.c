@@ -2410,7 +2410,7 @@ static __always_inline void tls_plaintext(void *ctx, u32 tgid, s32 fd, u32 dir, 
 	struct netobserver_config *cfg = config();
 	struct scratch *s = scratch();
 	u64 key = conn_key(tgid, fd);
-	bool egress = dir == DirEgress, scan = false;
+	bool egress = dir == DirEgress, scan = false, lh_pending;
 	u32 proto, type = TypeUnknown;
 	struct work *w;
 	struct conn *c;
@@ -2448,6 +2448,19 @@ static __always_inline void tls_plaintext(void *ctx, u32 tgid, s32 fd, u32 dir, 
 	if (!c->sampled || !cfg->proto_set || !cfg->proto_mask)
 		return;
 
+	/* A 4-byte read before the message (MySQL servers read a packet's header, then its body, and
+	 * do so through SSL_read too): as on the syscall path, kept for detection and the consumer. */
+	lh_pending = !egress && c->lh_pending;
+	if (!egress) {
+		c->lh_pending = 0;
+		if (len == 4) {
+			u32 lh = 0;
+
+			bpf_probe_read_user(&lh, 4, (void *)buf);
+			c->length_header = lh;
+			c->lh_pending = 1;
+		}
+	}
 	proto = c->protocol;
 	if (proto == ProtoUnknown || c->role == IsUnknown) {
 		u8 head[16] = {};
@@ -2457,7 +2470,8 @@ static __always_inline void tls_plaintext(void *ctx, u32 tgid, s32 fd, u32 dir, 
 		bpf_probe_read_user(head, n, (void *)buf);
 		if (len >= 2)
 			bpf_probe_read_user(&tail, 2, (void *)(buf + len - 2));
-		proto = detect(head, len, tail, 0, false, 0, c->sock_type == SOCK_DGRAM, pos == len, &type);
+		proto = detect(head, len, tail, c->length_header, lh_pending, 0, c->sock_type == SOCK_DGRAM, pos == len,
+			       &type);
 		if (c->protocol == ProtoUnknown)
 			c->protocol = proto;
 		else if (proto != c->protocol)
@@ -2518,8 +2532,8 @@ static __always_inline void tls_plaintext(void *ctx, u32 tgid, s32 fd, u32 dir, 
 	s->ev.attr.direction = dir;
 	s->ev.attr.syscall_func = w->func;
 	s->ev.attr.pos = pos;
-	s->ev.attr.length_header = 0;
-	s->ev.attr.try_to_prepend = false;
+	s->ev.attr.length_header = c->length_header;
+	s->ev.attr.try_to_prepend = lh_pending && proto == ProtoKafka;
 	if (scan)
 		bpf_tail_call(ctx, &tails_tls, TAIL_TLS_HTTP_HEAD);
 	emit_buf(ctx, s, w, rb);
