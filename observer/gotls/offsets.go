@@ -80,9 +80,10 @@ func dwarfOffsets(f *elf.File) (ConnOffsets, error) {
 // fieldTable holds the offsets of binaries without DWARF, by Go version. The fields have not
 // moved from Go 1.17 to 1.26: tls.Conn begins with conn (net.Conn: itab, data), net.TCPConn with
 // its embedded net.conn whose only field is fd, net.netFD with pfd, and poll.FD's Sysfd follows
-// the 16-byte fdMutex (read in the sources of each release). TestTableMatchesDWARF checks the row
-// against the DWARF of binaries built with the toolchains at hand. A stripped binary of a later
-// Go is refused rather than read with offsets nobody checked.
+// the 16-byte fdMutex. TestTableMatchesDWARF checks the row against the DWARF of binaries built
+// with the toolchains at hand (run with go1.21.13, go1.23.12, go1.24.13 and go1.26.8; 1.17 to 1.20
+// have no toolchain module and were read from their sources). A stripped binary of a later Go is
+// refused rather than read with offsets nobody checked.
 var fieldTable = []tableRow{
 	{"go1.17-1.26", 17, 26, ConnOffsets{ConnData: 8, NetFD: 0, Sysfd: 16}},
 }
