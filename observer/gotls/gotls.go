@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/netobserver/netobserver/abi"
 	"golang.org/x/arch/x86/x86asm"
 )
 
@@ -114,6 +115,9 @@ func Inspect(path string) (*Binary, error) {
 	}
 
 	if off, err := dwarfOffsets(f); err == nil {
+		if off.ConnData > 0xffff || off.NetFD > 0xffff || off.Sysfd > 0xffff {
+			return nil, fmt.Errorf("%s: %w: field offsets %+v do not fit the probe's cookie", path, ErrUnsupported, off)
+		}
 		b.Offsets, b.OffsetsFrom = off, "dwarf"
 	} else {
 		row, ok := tableFor(minor)
@@ -203,4 +207,14 @@ func readVirtual(f *elf.File, addr, n uint64) ([]byte, uint64, error) {
 		return buf, addr - p.Vaddr + p.Off, nil
 	}
 	return nil, 0, fmt.Errorf("%#x+%d is in no executable segment", addr, n)
+}
+
+// cookieMagic marks a cookie of these probes (bpf/shared.h, NETOBSERVER_GOTLS_MAGIC).
+const cookieMagic = 0x67
+
+// Cookie is the attach cookie of every probe on the function of direction dir (abi.DirEgress for
+// Write, abi.DirIngress for Read): the offsets and the direction, as bpf/shared.h lays them out.
+func (b *Binary) Cookie(dir abi.Direction) uint64 {
+	return b.Offsets.ConnData&0xffff | (b.Offsets.NetFD&0xffff)<<16 | (b.Offsets.Sysfd&0xffff)<<32 |
+		uint64(dir&0xff)<<48 | cookieMagic<<56
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/netobserver/netobserver/abi"
 	"github.com/stretchr/testify/require"
 )
 
@@ -201,4 +202,10 @@ func TestRefused(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 	_, err = Inspect(filepath.Join(dir, "plain"))
 	require.True(t, errors.Is(err, ErrNoTLS), "%v", err)
+}
+
+func TestCookie(t *testing.T) {
+	b := Binary{Offsets: ConnOffsets{ConnData: 8, NetFD: 0, Sysfd: 16}}
+	require.Equal(t, uint64(0x6702_0010_0000_0008), b.Cookie(abi.DirEgress))
+	require.Equal(t, uint64(0x6701_0010_0000_0008), b.Cookie(abi.DirIngress))
 }
