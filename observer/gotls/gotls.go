@@ -12,6 +12,7 @@ import (
 	"debug/buildinfo"
 	"debug/elf"
 	"debug/gosym"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"regexp"
@@ -132,39 +133,207 @@ func Inspect(path string) (*Binary, error) {
 // addrRange is a function's [lo, hi) virtual addresses.
 type addrRange struct{ lo, hi uint64 }
 
-// findFuncs returns the two functions' ranges, from .symtab or else .gopclntab.
+// findFuncs returns the two functions' ranges, from .symtab, .dynsym (Go binaries linked to
+// export every symbol, as Debian's dockerd) or else the pclntab.
 func findFuncs(f *elf.File) (map[string]addrRange, string, error) {
 	want := map[string]bool{WriteFunc: true, ReadFunc: true}
-	out := map[string]addrRange{}
-	if syms, err := f.Symbols(); err == nil {
+	for _, tab := range []struct {
+		name string
+		syms func() ([]elf.Symbol, error)
+	}{{"symtab", f.Symbols}, {"dynsym", f.DynamicSymbols}} {
+		syms, err := tab.syms()
+		if err != nil {
+			continue
+		}
+		out := map[string]addrRange{}
 		for _, s := range syms {
 			if want[s.Name] && elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Size > 0 {
 				out[s.Name] = addrRange{s.Value, s.Value + s.Size}
 			}
 		}
 		if len(out) > 0 {
-			return out, "symtab", nil
+			return out, tab.name, nil
 		}
 	}
+	out, err := pclnFuncs(f, want)
+	return out, "pclntab", err
+}
+
+// pclnFuncs finds the wanted functions in the pclntab, which every Go binary keeps (the runtime
+// needs it): .gopclntab, or in a PIE .data.rel.ro.gopclntab, or, when the external linker merged
+// it into .data.rel.ro, wherever its header is found there.
+func pclnFuncs(f *elf.File, want map[string]bool) (map[string]addrRange, error) {
 	pcln := f.Section(".gopclntab")
-	text := f.Section(".text")
-	if pcln == nil || text == nil {
-		return nil, "", fmt.Errorf("%w: no .symtab functions and no .gopclntab", ErrNoTLS)
+	if pcln == nil {
+		pcln = f.Section(".data.rel.ro.gopclntab")
 	}
-	data, err := pcln.Data()
+	var data []byte
+	var addr uint64
+	var err error
+	if pcln != nil {
+		if data, err = pcln.Data(); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", pcln.Name, err)
+		}
+		addr = pcln.Addr
+	} else if data, addr, err = findPcln(f); err != nil {
+		return nil, err
+	}
+	textStart, err := pclnTextStart(f, addr, data)
 	if err != nil {
-		return nil, "", fmt.Errorf("reading .gopclntab: %w", err)
+		return nil, fmt.Errorf("%w: pclntab: %v", ErrUnsupported, err)
 	}
-	tab, err := gosym.NewTable(nil, gosym.NewLineTable(data, text.Addr))
+	tab, err := gosym.NewTable(nil, gosym.NewLineTable(data, textStart))
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: .gopclntab: %v", ErrUnsupported, err)
+		return nil, fmt.Errorf("%w: pclntab: %v", ErrUnsupported, err)
 	}
+	out := map[string]addrRange{}
 	for name := range want {
 		if fn := tab.LookupFunc(name); fn != nil && fn.End > fn.Entry {
 			out[name] = addrRange{fn.Entry, fn.End}
 		}
 	}
-	return out, "pclntab", nil
+	return out, nil
+}
+
+// findPcln looks for the pclntab header (a Go 1.18+ magic, two zero bytes, instruction quantum 1,
+// pointer size 8) in .data.rel.ro; it returns the bytes from there to the section's end.
+func findPcln(f *elf.File) ([]byte, uint64, error) {
+	sec := f.Section(".data.rel.ro")
+	if sec == nil {
+		return nil, 0, fmt.Errorf("%w: no function symbols and no pclntab", ErrUnsupported)
+	}
+	data, err := sec.Data()
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading .data.rel.ro: %w", err)
+	}
+	for i := 0; i+8 <= len(data); i += 8 {
+		m := binary.LittleEndian.Uint32(data[i:])
+		if (m == 0xfffffff1 || m == 0xfffffff0) && data[i+4] == 0 && data[i+5] == 0 && data[i+6] == 1 && data[i+7] == 8 {
+			return data[i:], sec.Addr + uint64(i), nil
+		}
+	}
+	return nil, 0, fmt.Errorf("%w: no function symbols and no pclntab", ErrUnsupported)
+}
+
+// pclnTextStart is the address the pclntab's function offsets count from (Go 1.18+):
+// runtime.text, not .text's address when the external linker put C code first. Go 1.18 to 1.25
+// keep it in the table's header (in a PIE as an R_X86_64_RELATIVE relocation of the header's
+// word, whose addend is the address); later ones only in the runtime's moduledata, whose first
+// word points at the table (in .go.module, Go 1.26). Older tables hold absolute addresses.
+func pclnTextStart(f *elf.File, addr uint64, data []byte) (uint64, error) {
+	const hdrTextStart = 8 + 2*8
+	if len(data) < hdrTextStart+8 {
+		return 0, fmt.Errorf("too short")
+	}
+	switch binary.LittleEndian.Uint32(data) {
+	case 0xfffffff0, 0xfffffff1: // Go 1.18-1.19, 1.20+
+	default:
+		return 0, nil
+	}
+	if data[7] != 8 {
+		return 0, fmt.Errorf("pointer size %d", data[7])
+	}
+	start, ok := word(f, addr+hdrTextStart)
+	if !ok || start == 0 {
+		if start, ok = moduledataText(f, addr); !ok {
+			return 0, fmt.Errorf("the text start is neither in the table's header nor in a moduledata")
+		}
+	}
+	if text := f.Section(".text"); text == nil || start < text.Addr || start >= text.Addr+text.Size {
+		return 0, fmt.Errorf("text start %#x is outside .text", start)
+	}
+	return start, nil
+}
+
+// moduledata's text and etext words (runtime/symtab.go: the table pointer, six slices, three
+// words, then text and etext; the same from Go 1.18 to 1.26).
+const mdText, mdEtext = 8 + 6*24 + 3*8, 8 + 6*24 + 4*8
+
+// moduledataText finds the moduledata whose first word points at the pclntab at pcln (stored, or
+// relocated in a PIE) and whose text and etext lie in .text, and returns its text.
+func moduledataText(f *elf.File, pcln uint64) (uint64, bool) {
+	text := f.Section(".text")
+	if text == nil {
+		return 0, false
+	}
+	check := func(md uint64) (uint64, bool) {
+		start, ok1 := word(f, md+mdText)
+		end, ok2 := word(f, md+mdEtext)
+		if ok1 && ok2 && start >= text.Addr && start < end && end <= text.Addr+text.Size {
+			return start, true
+		}
+		return 0, false
+	}
+	for _, name := range []string{".go.module", ".noptrdata", ".data", ".data.rel.ro"} {
+		sec := f.Section(name)
+		if sec == nil || sec.Type != elf.SHT_PROGBITS {
+			continue
+		}
+		data, err := sec.Data()
+		if err != nil {
+			continue
+		}
+		for i := 0; i+8 <= len(data); i += 8 {
+			if binary.LittleEndian.Uint64(data[i:]) == pcln {
+				if start, ok := check(sec.Addr + uint64(i)); ok {
+					return start, true
+				}
+			}
+		}
+	}
+	for _, r := range relatives(f) {
+		if r.addend == pcln {
+			if start, ok := check(r.off); ok {
+				return start, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// word reads the 8 bytes at addr from the file, or, where the file holds 0 there, the addend of
+// their R_X86_64_RELATIVE relocation (a PIE's pointers).
+func word(f *elf.File, addr uint64) (uint64, bool) {
+	for _, sec := range f.Sections {
+		if sec.Type != elf.SHT_PROGBITS || addr < sec.Addr || addr+8 > sec.Addr+sec.Size {
+			continue
+		}
+		var b [8]byte
+		if _, err := sec.ReadAt(b[:], int64(addr-sec.Addr)); err != nil {
+			return 0, false
+		}
+		if v := binary.LittleEndian.Uint64(b[:]); v != 0 {
+			return v, true
+		}
+		for _, r := range relatives(f) {
+			if r.off == addr {
+				return r.addend, true
+			}
+		}
+		return 0, true
+	}
+	return 0, false
+}
+
+type relative struct{ off, addend uint64 }
+
+// relatives are the R_X86_64_RELATIVE relocations of .rela.dyn.
+func relatives(f *elf.File) []relative {
+	rela := f.Section(".rela.dyn")
+	if rela == nil {
+		return nil
+	}
+	data, err := rela.Data()
+	if err != nil {
+		return nil
+	}
+	var out []relative
+	for i := 0; i+24 <= len(data); i += 24 {
+		if elf.R_X86_64(binary.LittleEndian.Uint64(data[i+8:])&0xffffffff) == elf.R_X86_64_RELATIVE {
+			out = append(out, relative{binary.LittleEndian.Uint64(data[i:]), binary.LittleEndian.Uint64(data[i+16:])})
+		}
+	}
+	return out
 }
 
 // probePoints decodes the function's instructions and returns the file offsets of its entry and

@@ -113,19 +113,24 @@ func TestInspectBuilds(t *testing.T) {
 
 	for _, tc := range []struct {
 		name      string
+		env       []string
 		flags     []string
 		funcsFrom string
 		dwarf     bool
 		sameText  bool // the code is laid out as in the plain build
 	}{
-		{"stripped", []string{"-ldflags=-s -w"}, "pclntab", false, true},
-		{"no DWARF", []string{"-ldflags=-w"}, "symtab", false, true},
-		{"trimpath", []string{"-trimpath"}, "symtab", true, false},
-		{"pie", []string{"-buildmode=pie"}, "symtab", true, false},
-		{"pie stripped", []string{"-buildmode=pie", "-ldflags=-s -w"}, "pclntab", false, false},
+		{"stripped", nil, []string{"-ldflags=-s -w"}, "pclntab", false, true},
+		{"no DWARF", nil, []string{"-ldflags=-w"}, "symtab", false, true},
+		{"trimpath", nil, []string{"-trimpath"}, "symtab", true, false},
+		{"pie", nil, []string{"-buildmode=pie"}, "symtab", true, false},
+		{"pie stripped", nil, []string{"-buildmode=pie", "-ldflags=-s -w"}, "pclntab", false, false},
+		// The external linker puts C start-up code before runtime.text, and in a PIE merges the
+		// pclntab into .data.rel.ro with its text start left to a relocation.
+		{"external stripped", cgo, []string{"-ldflags=-linkmode=external -s -w"}, "pclntab", false, false},
+		{"external pie stripped", cgo, []string{"-buildmode=pie", "-ldflags=-linkmode=external -s -w"}, "pclntab", false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bin := build(t, "local", nil, tc.flags...)
+			bin := build(t, "local", tc.env, tc.flags...)
 			b, err := Inspect(bin)
 			require.NoError(t, err)
 			require.Equal(t, tc.funcsFrom, b.FuncsFrom)
@@ -142,7 +147,7 @@ func TestInspectBuilds(t *testing.T) {
 			// objdump needs symbols: a stripped build is checked against its unstripped twin.
 			twin := bin
 			if tc.funcsFrom == "pclntab" {
-				twin = build(t, "local", nil, slicesWithout(tc.flags, "-ldflags=-s -w")...)
+				twin = build(t, "local", tc.env, unstripped(tc.flags)...)
 			}
 			checkFunc(t, bin, twin, WriteFunc, b.Write)
 			checkFunc(t, bin, twin, ReadFunc, b.Read)
@@ -150,17 +155,21 @@ func TestInspectBuilds(t *testing.T) {
 	}
 }
 
-func slicesWithout(s []string, drop string) []string {
+var cgo = []string{"CGO_ENABLED=1"}
+
+// unstripped is the same build flags without -s -w.
+func unstripped(flags []string) []string {
 	var out []string
-	for _, v := range s {
-		if v != drop {
+	for _, v := range flags {
+		if v = strings.TrimSpace(strings.ReplaceAll(v, " -s -w", "")); v != "-ldflags=-s -w" {
 			out = append(out, v)
 		}
 	}
 	return out
 }
 
-// TestTableMatchesDWARF: the offset table gives what DWARF says, for the local toolchain and for
+// TestTableMatchesDWARF: the offset table gives what DWARF says, and a stripped build's pclntab
+// the functions its symbols give, for the local toolchain and for
 // every toolchain in NETOBSERVER_GOTLS_TOOLCHAINS (space-separated GOTOOLCHAIN values such as
 // go1.21.13; the go command fetches them from the module proxy).
 func TestTableMatchesDWARF(t *testing.T) {
@@ -178,6 +187,13 @@ func TestTableMatchesDWARF(t *testing.T) {
 			require.True(t, ok, "%s is not in the table", b.GoVersion)
 			require.Equal(t, b.Offsets, row.offsets, "%s: table row %s vs DWARF", b.GoVersion, row.name)
 			t.Logf("%s: %+v, Write %d RETs, Read %d RETs", b.GoVersion, b.Offsets, len(b.Write.Returns), len(b.Read.Returns))
+
+			// The same program stripped: its functions from the pclntab of this Go version.
+			s, err := Inspect(build(t, tc, nil, "-ldflags=-s -w"))
+			require.NoError(t, err)
+			require.Equal(t, "pclntab", s.FuncsFrom)
+			require.Equal(t, b.Write, s.Write)
+			require.Equal(t, b.Read, s.Read)
 		})
 	}
 }

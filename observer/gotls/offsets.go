@@ -36,16 +36,17 @@ func dwarfOffsets(f *elf.File) (ConnOffsets, error) {
 		if e == nil {
 			break
 		}
-		if e.Tag != dwarf.TagStructType {
-			continue
+		if e.Tag == dwarf.TagCompileUnit {
+			continue // its children are the types and functions
 		}
 		name, _ := e.Val(dwarf.AttrName).(string)
-		if !want[name] || !e.Children {
+		if e.Tag != dwarf.TagStructType || !want[name] || !e.Children {
 			if e.Children {
-				r.SkipChildren()
+				r.SkipChildren() // a function's variables, another type's members
 			}
 			continue
 		}
+		delete(want, name)
 		for {
 			m, err := r.Next()
 			if err != nil {
@@ -64,6 +65,9 @@ func dwarfOffsets(f *elf.File) (ConnOffsets, error) {
 			if off, ok := m.Val(dwarf.AttrDataMemberLoc).(int64); ok {
 				found[[2]string{name, mname}] = uint64(off)
 			}
+		}
+		if len(want) == 0 {
+			break
 		}
 	}
 	var v [len(offsetFields)]uint64
