@@ -129,6 +129,7 @@ static struct {
 	const volatile uint64_t *ring_lost; /* the BPF side's lost counters, memory-mapped */
 	struct bpf_program *tail_progs[NETOBSERVER_NUM_TAILS];
 	struct bpf_link *uprobes[4];
+	struct bpf_link *ext_uprobes[NETOBSERVER_MAX_EXT_UPROBES]; /* netobserver_attach_uprobe's links */
 	struct bpf_link **tracepoints;
 	int ntracepoints;
 	struct buffer buffers[NUM_BUFFERS];
@@ -1008,8 +1009,25 @@ static void detach_all(void)
 	g.proc_attached = false;
 }
 
+/* The links of netobserver_attach_uprobe: they produce events, so they go when the programs stop. */
+static void detach_ext_uprobes(void)
+{
+	int n = 0;
+
+	for (int i = 0; i < NETOBSERVER_MAX_EXT_UPROBES; i++) {
+		if (!g.ext_uprobes[i])
+			continue;
+		bpf_link__destroy(g.ext_uprobes[i]);
+		g.ext_uprobes[i] = NULL;
+		n++;
+	}
+	if (n)
+		logmsg(LOG_INFO, "libebpf: %d attached uprobes detached\n", n);
+}
+
 static void destroy_all(void)
 {
+	detach_ext_uprobes();
 	detach_all();
 	for (int i = 0; i < 4; i++) {
 		bpf_link__destroy(g.uprobes[i]);
@@ -1233,6 +1251,22 @@ static bool is_proc_program(const struct bpf_program *prog)
 	return !strncmp(bpf_program__name(prog), "proc_", 5);
 }
 
+/* The TLS probes (and their tail target) come in two builds, NAME_rb for the ring buffers of the
+ * tp_btf set and NAME for the perf buffers of the others: only the set's build is loaded. */
+static bool uprobe_build_wanted(const struct bpf_program *prog, enum hook h)
+{
+	const char *name = bpf_program__name(prog);
+	size_t n = strlen(name);
+	char rb[128];
+
+	if (n > 3 && !strcmp(name + n - 3, "_rb"))
+		return h == HOOK_TP_BTF;
+	if (snprintf(rb, sizeof(rb), "%s_rb", name) < (int)sizeof(rb) &&
+	    bpf_object__find_program_by_name(g.skel->obj, rb))
+		return h != HOOK_TP_BTF;
+	return true;
+}
+
 /* Loads the programs of one hook set (and the uprobes); of the tp_btf entry, one socket test; of the
  * uprobe that emits events, the build of the set's transport. */
 static void select_programs(enum hook h, bool fast)
@@ -1254,6 +1288,8 @@ static void select_programs(enum hook h, bool fast)
 			load = h != HOOK_TP_BTF;
 		else if (is_proc_program(prog))
 			load = false; /* below */
+		else if (!strncmp(sec, "uprobe", 6))
+			load = uprobe_build_wanted(prog, h);
 		bpf_program__set_autoload(prog, load);
 	}
 	proc_programs(h, procs);
@@ -1388,6 +1424,16 @@ static int load(const char *btf_path)
 			return err;
 		}
 		g.ring_lost = lost;
+	}
+	if (g.ringbuf) {
+		uint32_t slot = TAIL_TLS_HTTP_HEAD;
+		int fd = bpf_program__fd(g.skel->progs.http_head_tls_rb);
+
+		if (bpf_map_update_elem(bpf_map__fd(g.skel->maps.tails_tls), &slot, &fd, BPF_ANY)) {
+			err = -errno;
+			logmsg(LOG_WARN, "libebpf: filling the TLS tail-call table failed: %s\n", strerror(-err));
+			return err;
+		}
 	}
 	for (uint32_t i = 0; i < NETOBSERVER_NUM_TAILS; i++) {
 		int fd;
@@ -1595,13 +1641,66 @@ EXPORT void netobserver_detach(void)
 	if (!g.started || !g.ntracepoints)
 		return;
 	detach_programs();
+	detach_ext_uprobes();
 	logmsg(LOG_INFO, "libebpf: programs detached; buffers kept for the last polls\n");
 }
 
 EXPORT int32_t ebpf_stop(void)
 {
+	detach_ext_uprobes();
 	detach_all();
 	return 0;
+}
+
+/* netobserver's uprobe extension: one of the library's attachable programs (a name starting with
+ * "tls_"; the set's _rb build when it uses ring buffers) on the instruction at a file offset of a
+ * file, for every process that maps it, now and later. */
+EXPORT int32_t netobserver_attach_uprobe(const char *program, const char *path, uint64_t offset, int32_t retprobe)
+{
+	struct bpf_program *prog = NULL;
+	char name[128];
+	int slot, err;
+
+	if (!g.skel || !program || !path || strncmp(program, "tls_", 4))
+		return -EINVAL;
+	if (g.ringbuf && snprintf(name, sizeof(name), "%s_rb", program) < (int)sizeof(name))
+		prog = bpf_object__find_program_by_name(g.skel->obj, name);
+	if (!prog)
+		prog = bpf_object__find_program_by_name(g.skel->obj, program);
+	if (!prog || strncmp(bpf_program__section_name(prog), "uprobe", 6) || !bpf_program__autoload(prog) ||
+	    bpf_program__fd(prog) < 0)
+		return -ENOENT;
+	for (slot = 0; slot < NETOBSERVER_MAX_EXT_UPROBES && g.ext_uprobes[slot]; slot++)
+		;
+	if (slot == NETOBSERVER_MAX_EXT_UPROBES)
+		return -ENOSPC;
+	/* pid -1: every process, those that map the file later included (the probe is on the inode). */
+	g.ext_uprobes[slot] = bpf_program__attach_uprobe(prog, retprobe != 0, -1, path, (size_t)offset);
+	if (!g.ext_uprobes[slot]) {
+		err = -errno;
+		return err ? err : -EINVAL;
+	}
+	return slot;
+}
+
+EXPORT int32_t netobserver_detach_uprobe(int32_t id)
+{
+	if (id < 0 || id >= NETOBSERVER_MAX_EXT_UPROBES || !g.ext_uprobes[id])
+		return -ENOENT;
+	bpf_link__destroy(g.ext_uprobes[id]);
+	g.ext_uprobes[id] = NULL;
+	return 0;
+}
+
+/* TLS calls whose plaintext was lost because their connection could not be found. */
+EXPORT uint64_t netobserver_tls_unattributed(void)
+{
+	uint32_t key = TLS_UNATTRIBUTED;
+	uint64_t n = 0;
+
+	if (g.skel)
+		bpf_map_lookup_elem(bpf_map__fd(g.skel->maps.tls_counters), &key, &n);
+	return n;
 }
 
 EXPORT int32_t ebpf_get_fd(void)

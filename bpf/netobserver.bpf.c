@@ -259,6 +259,63 @@ struct {
 	__type(value, u64);
 } ring_lost SEC(".maps");
 
+/* ---- TLS probes' state (see the TLS section) ---- */
+
+/* An SSL call in progress, per thread: the entry probe's arguments for the return probe, in the
+ * slot of the thread id modulo TLS_CALL_SLOTS (a plain array: a hash update and delete per call
+ * would cost more than the rest of the entry). tid tags the slot; two threads TLS_CALL_SLOTS
+ * apart inside SSL calls at once lose the first one's plaintext, counted (TLS_UNATTRIBUTED). A
+ * socket syscall the thread makes inside the call fills fd (begin_work). */
+#define TLS_CALL_SLOTS 32768
+struct tls_call {
+	u64 ssl;    /* the library's connection object (SSL*) */
+	u64 buf;
+	u64 outlen; /* SSL_read_ex/SSL_write_ex: where the byte count goes */
+	u32 tid;    /* owner, 0 = free */
+	s32 fd;     /* the socket a nested syscall used, -1 = none yet */
+	u32 lib;    /* TLS_LIB_* of the entry probe: how to find the fd without a nested syscall */
+	u32 pad;
+};
+
+#define TLS_LIB_OPENSSL3 1
+#define TLS_LIB_OPENSSL11 2
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TLS_CALL_SLOTS);
+	__type(key, u32);
+	__type(value, struct tls_call);
+} tls_calls SEC(".maps");
+
+/* (tgid, SSL*) -> the fd a nested syscall revealed: calls served from the library's buffer make
+ * no syscall. LRU: the library never says when an SSL object is freed. */
+struct tls_obj {
+	u64 tgid;
+	u64 ssl;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct tls_obj);
+	__type(value, s32);
+} tls_fds SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TLS_NUM_COUNTERS);
+	__type(key, u32);
+	__type(value, u64);
+} tls_counters SEC(".maps");
+
+/* The TLS probes' tail calls (kprobe-type programs cannot join the syscall sets' tables). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u32);
+} tails_tls SEC(".maps");
+
 /* Hands an event to user space: through the ring buffer (rb) or the per-CPU perf buffer. A ring
  * copy wakes the consumer only once the ring is a quarter full (its fill watermark): the consumer
  * polls on a timer sized by the traffic, and sleeps in epoll on the rings only so that a burst its
@@ -623,6 +680,18 @@ static __always_inline bool take_args(s32 nr, struct args *out)
 	return true;
 }
 
+/* A socket syscall inside an SSL call of this thread names the call's socket (one array load for
+ * any other syscall). */
+static __always_inline void tls_nested(s32 fd)
+{
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	u32 slot = tid & (TLS_CALL_SLOTS - 1);
+	struct tls_call *t = bpf_map_lookup_elem(&tls_calls, &slot);
+
+	if (t && t->tid == tid && t->fd < 0)
+		t->fd = fd;
+}
+
 static __always_inline struct work *begin_work(struct args *a, u32 kind, u32 dir, u64 total)
 {
 	struct scratch *s = scratch();
@@ -644,6 +713,7 @@ static __always_inline struct work *begin_work(struct args *a, u32 kind, u32 dir
 	w->gathered = 0;
 	w->has_addr = 0;
 	w->has_second = 0;
+	tls_nested(a->fd);
 	return w;
 }
 
@@ -839,6 +909,13 @@ static __always_inline bool h2_settings(const u8 *b, u64 len)
 	    n % 6 != 0 || n > 60 || 9 + n > len)
 		return false;
 	return n == 0 || (len >= 11 && b[9] == 0 && b[10] >= 1 && b[10] <= 9);
+}
+
+/* A TLS handshake record that starts with a ClientHello or ServerHello (content type 22, version
+ * 3.0 to 3.4, handshake type 1 or 2): the start of a TLS connection, seen on its socket. */
+static __always_inline bool tls_hello(const u8 *b, u64 len)
+{
+	return len >= 6 && b[0] == 0x16 && b[1] == 3 && b[2] <= 4 && (b[5] == 1 || b[5] == 2);
 }
 
 /* Returns the protocol of a buffer that begins with b (len bytes, b holds min(len,16)), and its
@@ -1168,21 +1245,27 @@ piece:
 
 /* The data events of a syscall whose attributes are in s->ev.attr: a plain buffer's chunks, or the
  * walk over its segments. */
+/* A plain buffer's chunks: min(⌈N/16384⌉, MAX_BUF_EVENTS), the last one truncated. */
+static __always_inline void emit_buf(void *ctx, struct scratch *s, struct work *w, bool rb)
+{
+#pragma unroll
+	for (int i = 0; i < MAX_BUF_EVENTS; i++) {
+		u64 off = (u64)i * CONN_DATA_MAX_SIZE;
+		u64 org;
+
+		if (off >= w->total)
+			break;
+		org = w->total - off;
+		if (i < MAX_BUF_EVENTS - 1 && org > CONN_DATA_MAX_SIZE)
+			org = CONN_DATA_MAX_SIZE;
+		emit_chunk(ctx, s, w->first + off, org, keep(w, w->start + off, org), i > 0, rb);
+	}
+}
+
 static __always_inline void emit_data(void *ctx, struct scratch *s, struct work *w, void *tmap, bool rb)
 {
 	if (w->kind == K_BUF) {
-#pragma unroll
-		for (int i = 0; i < MAX_BUF_EVENTS; i++) {
-			u64 off = (u64)i * CONN_DATA_MAX_SIZE;
-			u64 org;
-
-			if (off >= w->total)
-				break;
-			org = w->total - off;
-			if (i < MAX_BUF_EVENTS - 1 && org > CONN_DATA_MAX_SIZE)
-				org = CONN_DATA_MAX_SIZE;
-			emit_chunk(ctx, s, w->first + off, org, keep(w, w->start + off, org), i > 0, rb);
-		}
+		emit_buf(ctx, s, w, rb);
 		return;
 	}
 	w->msg_idx = 0;
@@ -1257,6 +1340,9 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 	    c->wr_pkts + c->rd_pkts - c->last_wr_pkts - c->last_rd_pkts >= STATS_PKTS_STEP)
 		emit_stats(ctx, c, 0, rb);
 
+	/* Ciphertext never reaches the parsers: a TLS library's probes send the plaintext. */
+	if (c->tls)
+		return 0;
 	if (w->kind == K_NONE || !c->sampled || !cfg->proto_set || !cfg->proto_mask || !w->head_len)
 		return 0;
 
@@ -1298,6 +1384,10 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 		bpf_probe_read_user(head, n, (void *)w->head);
 		if (w->head_len >= 2)
 			bpf_probe_read_user(&tail, 2, (void *)(w->head + w->head_len - 2));
+		if (tls_hello(head, w->head_len)) {
+			c->tls = 1;
+			return 0;
+		}
 		proto = detect(head, w->head_len, tail, c->length_header, lh_pending, len2,
 			       c->sock_type == SOCK_DGRAM, pos == w->total, &type);
 		/* DNS over TCP written as two iovecs, the 2-byte length and the message (dig). */
@@ -2269,6 +2359,282 @@ int up_update_conn_role(struct pt_regs *regs)
 		c->role = role;
 	return 0;
 }
+
+/* ---- TLS plaintext: uprobes on TLS libraries (netobserver's optional extension) ---------------
+ *
+ * A TLS connection's socket carries ciphertext. Once the syscall path has seen a ClientHello or
+ * ServerHello on it (tls_hello) or a TLS library's probe has reported plaintext for it, the socket
+ * bytes count only for the L4 statistics, and the plaintext the library hands over becomes the
+ * connection's data events, with stream positions of its own (tls_wr_pos, tls_rd_pos). The programs
+ * are uprobes (kprobe type): they cannot tail-call the syscall sets' programs, so tls_plaintext does
+ * data_main's work inline, and the HTTP header scan is a tail call of their own table (ring buffer
+ * build only, as for the syscall path). The perf buffer builds keep to the 4.19 rules of this file;
+ * the _rb builds need the tp_btf set's 5.8. User space attaches them by name at a library's symbols
+ * (netobserver_attach_uprobe); a base name stands for its _rb build when the set uses rings. */
+
+static __always_inline void tls_count(u32 which)
+{
+	u64 *n = bpf_map_lookup_elem(&tls_counters, &which);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+/* len plaintext bytes at user address buf, moved in direction dir by the TLS connection on the
+ * socket (tgid, fd): data events of that connection, as data_main would send a plain buffer of a
+ * socket (chunks of at most CONN_DATA_MAX_SIZE, MAX_BUF_EVENTS of them, the last truncated; HTTP
+ * bodies as sizes with rb). A socket tracked only from here (opened before the observer started)
+ * is tracked as a first read or write would track it: silently, peer from the kernel socket. */
+static __always_inline void tls_plaintext(void *ctx, u32 tgid, s32 fd, u32 dir, u64 buf, u64 len, bool rb)
+{
+	struct netobserver_config *cfg = config();
+	struct scratch *s = scratch();
+	u64 key = conn_key(tgid, fd);
+	bool egress = dir == DirEgress, scan = false;
+	u32 proto, type = TypeUnknown;
+	struct work *w;
+	struct conn *c;
+	u64 pos;
+
+	if (!cfg || !s || !len || !tgid_wanted(tgid) || tgid_disabled(tgid))
+		return;
+	c = bpf_map_lookup_elem(&conn_map, &key);
+	if (!c) {
+		union sockaddr_t a;
+		u8 sock_type = 0;
+		u64 file = 0;
+
+		if (fd < 0 || !fd_peer(fd, &a, &sock_type, &file) ||
+		    !(c = track(ctx, key, &a, IsUnknown, sock_type, file, false, rb))) {
+			tls_count(TLS_UNATTRIBUTED);
+			return;
+		}
+	}
+	if (!c->tls) {
+		/* Whatever the syscall path made of the ciphertext is void; a role from connect or
+		 * accept stays. */
+		c->tls = 1;
+		c->protocol = ProtoUnknown;
+		c->wr_body_end = 0;
+		c->rd_body_end = 0;
+	}
+	if (egress) {
+		c->tls_wr_pos += len;
+		pos = c->tls_wr_pos;
+	} else {
+		c->tls_rd_pos += len;
+		pos = c->tls_rd_pos;
+	}
+	if (!c->sampled || !cfg->proto_set || !cfg->proto_mask)
+		return;
+
+	proto = c->protocol;
+	if (proto == ProtoUnknown || c->role == IsUnknown) {
+		u8 head[16] = {};
+		u16 tail = 0;
+		u64 n = bound_head(len < 16 ? len : 16);
+
+		bpf_probe_read_user(head, n, (void *)buf);
+		if (len >= 2)
+			bpf_probe_read_user(&tail, 2, (void *)(buf + len - 2));
+		proto = detect(head, len, tail, 0, false, 0, c->sock_type == SOCK_DGRAM, pos == len, &type);
+		if (c->protocol == ProtoUnknown)
+			c->protocol = proto;
+		else if (proto != c->protocol)
+			type = TypeUnknown;
+		proto = c->protocol;
+		if (c->role == IsUnknown && type != TypeUnknown)
+			c->role = (egress ^ (type == TypeResponse)) ? IsClient : IsServer;
+	}
+	if (c->role == IsClient)
+		type = egress ? TypeRequest : TypeResponse;
+	else if (c->role == IsServer)
+		type = egress ? TypeResponse : TypeRequest;
+	if (!(cfg->tgid_filter > 0 && (u32)cfg->tgid_filter == tgid) &&
+	    (proto == ProtoUnknown || !(cfg->proto_mask & (1u << (proto - 1)))))
+		return;
+
+	w = &s->w;
+	w->key = key;
+	w->kind = K_BUF;
+	w->dir = dir;
+	w->func = egress ? FuncWrite : FuncRead;
+	w->total = len;
+	w->first = buf;
+	w->first_len = len;
+	w->head = buf;
+	w->head_len = len;
+	w->events = 0;
+	w->gathered = 0;
+	w->has_addr = 0;
+	w->has_second = 0;
+	w->start = pos - len;
+	w->cut_from = 0;
+	w->cut_to = 0;
+	w->copied = 0;
+	w->conn_addr = c->addr;
+	if (rb && proto == ProtoHTTP) {
+		u64 *body_end = egress ? &c->wr_body_end : &c->rd_body_end;
+		u8 h[8] = {};
+
+		if (*body_end <= w->start) {
+			*body_end = 0;
+			scan = true;
+		} else if (len >= 8 && !bpf_probe_read_user(h, sizeof(h), (void *)buf) && http_start(h)) {
+			*body_end = 0;
+			scan = true;
+		} else {
+			w->cut_from = w->start;
+			w->cut_to = *body_end;
+		}
+	}
+
+	s->ev.attr.ts = bpf_ktime_get_ns();
+	s->ev.attr.conn_id = c->id;
+	s->ev.attr.addr = c->addr;
+	s->ev.attr.protocol = proto;
+	s->ev.attr.role = c->role;
+	s->ev.attr.type = type;
+	s->ev.attr.direction = dir;
+	s->ev.attr.syscall_func = w->func;
+	s->ev.attr.pos = pos;
+	s->ev.attr.length_header = 0;
+	s->ev.attr.try_to_prepend = false;
+	if (scan)
+		bpf_tail_call(ctx, &tails_tls, TAIL_TLS_HTTP_HEAD);
+	emit_buf(ctx, s, w, rb);
+}
+
+SEC("uprobe")
+int http_head_tls_rb(struct pt_regs *regs)
+{
+	return http_head_body(regs, &tails_tls);
+}
+
+/* OpenSSL (libssl 1.1 and 3.0): SSL_read/SSL_write(ssl, buf, num) return the byte count;
+ * SSL_read_ex/SSL_write_ex(ssl, buf, num, size_t *bytes) return 1 and the count in *bytes. One
+ * entry program for the four (the fourth argument is kept whatever the function), one per major
+ * version for the structure offsets of the fd fallback. */
+static __always_inline int openssl_enter(struct pt_regs *regs, u32 lib)
+{
+	u64 id = bpf_get_current_pid_tgid();
+	u32 tid = (u32)id, slot = tid & (TLS_CALL_SLOTS - 1);
+	struct tls_call *t;
+
+	if (!tgid_wanted(id >> 32) || tgid_disabled(id >> 32))
+		return 0;
+	t = bpf_map_lookup_elem(&tls_calls, &slot);
+	if (!t)
+		return 0;
+	t->ssl = regs->di;
+	t->buf = regs->si;
+	t->outlen = regs->cx;
+	t->fd = -1;
+	t->lib = lib;
+	t->tid = tid;
+	return 0;
+}
+
+SEC("uprobe")
+int tls_openssl3_enter(struct pt_regs *regs)
+{
+	return openssl_enter(regs, TLS_LIB_OPENSSL3);
+}
+
+SEC("uprobe")
+int tls_openssl11_enter(struct pt_regs *regs)
+{
+	return openssl_enter(regs, TLS_LIB_OPENSSL11);
+}
+
+/* OpenSSL's BIO_TYPE_SOCKET: the BIO reads and writes the fd in its num field. */
+#define OPENSSL_BIO_TYPE_SOCKET 0x0505
+
+/* The socket of an SSL call: the one a syscall inside the call used (remembered per SSL object for
+ * calls served from the library's buffer), else the fd of a socket BIO read from the SSL object:
+ * ssl_st.rbio at 0x10 in 1.1.1 and 3.0; bio_st.method at 0x0 (1.1.1) / 0x8 (3.0, after libctx),
+ * bio_st.num at 0x30 / 0x38; bio_method_st.type first (bpf/test/ssloffsets.c checks 3.0 against
+ * the installed libssl). -1: unknown. */
+static __always_inline s32 openssl_fd(const struct tls_call *t, u32 tgid)
+{
+	struct tls_obj o = { .tgid = tgid, .ssl = t->ssl };
+	bool v3 = t->lib == TLS_LIB_OPENSSL3;
+	s32 *known = bpf_map_lookup_elem(&tls_fds, &o);
+	u64 bio = 0, method = 0;
+	s32 type = 0, num = -1;
+
+	if (t->fd >= 0) {
+		if (!known || *known != t->fd)
+			bpf_map_update_elem(&tls_fds, &o, &t->fd, BPF_ANY);
+		return t->fd;
+	}
+	if (known)
+		return *known;
+	if (bpf_probe_read_user(&bio, sizeof(bio), (void *)(t->ssl + 0x10)) || !bio ||
+	    bpf_probe_read_user(&method, sizeof(method), (void *)(bio + (v3 ? 0x8 : 0x0))) || !method ||
+	    bpf_probe_read_user(&type, sizeof(type), (void *)method) || type != OPENSSL_BIO_TYPE_SOCKET ||
+	    bpf_probe_read_user(&num, sizeof(num), (void *)(bio + (v3 ? 0x38 : 0x30))))
+		return -1;
+	if (num >= 0)
+		bpf_map_update_elem(&tls_fds, &o, &num, BPF_ANY);
+	return num;
+}
+
+static __always_inline int openssl_ret(struct pt_regs *regs, u32 dir, bool ex, bool rb)
+{
+	u64 id = bpf_get_current_pid_tgid();
+	u32 tid = (u32)id, slot = tid & (TLS_CALL_SLOTS - 1);
+	s32 ret = (s32)regs->ax, fd;
+	struct tls_call *t, call;
+	u64 n = 0;
+
+	if (!tgid_wanted(id >> 32) || tgid_disabled(id >> 32))
+		return 0;
+	t = bpf_map_lookup_elem(&tls_calls, &slot);
+	if (!t)
+		return 0;
+	if (t->tid != tid) {
+		/* Another thread took the slot during the call (a return probe sees only calls that
+		 * passed its entry probe, which is attached first). */
+		if (ret > 0)
+			tls_count(TLS_UNATTRIBUTED);
+		return 0;
+	}
+	call = *t;
+	t->tid = 0;
+	if (ex) {
+		if (ret != 1 || bpf_probe_read_user(&n, sizeof(n), (void *)call.outlen))
+			return 0;
+	} else if (ret > 0) {
+		n = ret;
+	}
+	if (!n)
+		return 0;
+	fd = openssl_fd(&call, id >> 32);
+	if (fd < 0) {
+		tls_count(TLS_UNATTRIBUTED);
+		return 0;
+	}
+	tls_plaintext(regs, id >> 32, fd, dir, call.buf, n, rb);
+	return 0;
+}
+
+#define OPENSSL_RET(name, dir, ex)                                      \
+	SEC("uprobe")                                                   \
+	int tls_openssl_##name##_ret(struct pt_regs *regs)              \
+	{                                                               \
+		return openssl_ret(regs, dir, ex, false);               \
+	}                                                               \
+	SEC("uprobe")                                                   \
+	int tls_openssl_##name##_ret_rb(struct pt_regs *regs)           \
+	{                                                               \
+		return openssl_ret(regs, dir, ex, true);                \
+	}
+
+OPENSSL_RET(read, DirIngress, false)
+OPENSSL_RET(write, DirEgress, false)
+OPENSSL_RET(read_ex, DirIngress, true)
+OPENSSL_RET(write_ex, DirEgress, true)
 
 /* ---- process identity (netobserver's optional extension) -------------------------------------
  *

@@ -49,7 +49,8 @@ struct conn {
 	uint8_t sampled;
 	uint8_t lh_pending; /* the previous ingress syscall was a 4-byte read */
 	uint8_t sock_type;
-	uint8_t pad;
+	uint8_t tls;    /* the socket carries TLS: its bytes are ciphertext, only the TLS probes'
+			 * plaintext goes out as data (see tls_plaintext) */
 	uint16_t len2;  /* a 2-byte big-endian length just read, alone or a byte at a time (DNS over TCP) */
 	uint8_t byte1;  /* the first byte of a length read a byte at a time (dnsmasq does) */
 	uint8_t byte1_pending;
@@ -67,6 +68,20 @@ struct conn {
 	 * (0: none known): bytes before it are exported as sizes only. */
 	uint64_t wr_body_end;
 	uint64_t rd_body_end;
+	/* TLS connections: the plaintext stream positions (bytes the TLS library handed over), the
+	 * pos of their data events; wr_bytes/rd_bytes stay the socket's. */
+	uint64_t tls_wr_pos;
+	uint64_t tls_rd_pos;
 };
+
+/* Tail-call slot of the TLS probes' own program array (kprobe type; ring buffer build only). */
+#define TAIL_TLS_HTTP_HEAD 0
+
+/* Counters of the TLS probes (tls_counters, an array indexed by these). */
+#define TLS_UNATTRIBUTED 0 /* calls whose connection could not be found: their plaintext is lost */
+#define TLS_NUM_COUNTERS 1
+
+/* Links netobserver_attach_uprobe keeps at once. */
+#define NETOBSERVER_MAX_EXT_UPROBES 1024
 
 #endif

@@ -85,6 +85,7 @@ func (o *Observer) Proc(ev *abi.ProcEvent) {
 	}
 	switch ev.Type {
 	case abi.ProcExec:
+		o.tlsExec(ev.TGID)
 		k.table.Exec(ev.TS, ev.TGID, ev.PPID, start, ev.CommString(), cmdline, container.CgroupOfPath(ev.CgroupPath()))
 	case abi.ProcFork:
 		k.table.Fork(ev.TS, ev.TGID, ev.PPID, start, ev.CommString(), cmdline, container.CgroupOfPath(ev.CgroupPath()))

@@ -8,6 +8,7 @@ import (
 	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/container"
 	"github.com/netobserver/netobserver/observer/calls"
+	"github.com/netobserver/netobserver/observer/tlsprobe"
 	"github.com/netobserver/netobserver/parser"
 )
 
@@ -30,6 +31,8 @@ type Observer struct {
 	// kernel is the process table fed by the library's process events; nil when the library
 	// has no process extension (then processes are read from /proc).
 	kernel *kernelProcesses
+	// tls attaches the TLS libraries' uprobes; nil when off or impossible.
+	tls *tlsprobe.Manager
 
 	counts    Counters
 	published time.Time
@@ -115,7 +118,11 @@ func (o *Observer) Start() error {
 		// connector).
 		o.counts.ProcessConnectorErr = o.kernel.start(o.opts.ProcRoot, o.opts.Recorded)
 	}
-	return o.lib.Start()
+	if err := o.lib.Start(); err != nil {
+		return err
+	}
+	o.startTLS()
+	return nil
 }
 
 // Reload applies new options: the aggregation state flushes first, then the library is
@@ -253,6 +260,7 @@ func (o *Observer) finish() {
 	if o.kernel != nil {
 		o.kernel.stop()
 	}
+	o.stopTLS()
 	o.l7.close()
 	o.flushL7()
 	o.flushL4()

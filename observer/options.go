@@ -29,6 +29,9 @@ type Options struct {
 	// DataBufferPages is each CPU's data event buffer, in pages (a power of two); 0 is 512,
 	// iLogtail's size.
 	DataBufferPages int32
+	// TLSProbes attaches the TLS libraries' uprobes (observer/tlsprobe) when the library has the
+	// uprobe extension.
+	TLSProbes bool
 	// The socket kinds whose traffic is dropped, in the kernel (ebpf_update_conn_addr with drop)
 	// and from L4 records.
 	DropUnixSocket, DropLocalConnections, DropUnknownSocket bool
@@ -84,8 +87,8 @@ func OptionsFrom(in *config.Input) Options {
 	return Options{
 		L4Interval: c.FlushOutL4Interval, L7Interval: c.FlushOutL7Interval,
 		Protocols: c.ProtocolSet(), Sampling: int32(c.Sampling), PID: int32(in.EBPF.Pid),
-		DataBufferPages: int32(in.EBPF.DataBufferPages),
-		DropUnixSocket:  c.DropUnixSocket, DropLocalConnections: c.DropLocalConnections, DropUnknownSocket: c.DropUnknownSocket,
+		DataBufferPages: int32(in.EBPF.DataBufferPages), TLSProbes: in.EBPF.TLSProbes,
+		DropUnixSocket: c.DropUnixSocket, DropLocalConnections: c.DropLocalConnections, DropUnknownSocket: c.DropUnknownSocket,
 		Aggregate: aggregate.Config{
 			Schema: schema, Tags: tags, Caps: caps, Host: host,
 			L4Interval: uint32(c.FlushOutL4Interval / time.Second), L7Interval: uint32(c.FlushOutL7Interval / time.Second),

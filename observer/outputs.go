@@ -92,6 +92,7 @@ func (o *Observer) metrics() []live.Metric {
 				Labels: []string{"protocol", name}, Value: pc.UnknownRole},
 		)
 	}
+	ms = append(ms, o.tlsMetrics()...)
 	slices.SortStableFunc(ms, func(a, b live.Metric) int { return strings.Compare(a.Name, b.Name) })
 	return ms
 }
@@ -105,6 +106,7 @@ func (o *Observer) Summary() []any {
 	attrs := []any{"lost_ctrl", c.Lost[abi.CtrlEvents], "lost_data", c.Lost[abi.DataEvents],
 		"lost_stats", c.Lost[abi.StatsEvents], "lost_proc", c.Lost[abi.ProcessEvents], "dropped_connections", c.DroppedConnections,
 		"connections_peak", o.l7.tracker.Peak()}
+	attrs = append(attrs, o.tlsSummary()...)
 	for _, p := range o.l7.protocols() {
 		pc := o.l7.counters(p)
 		capped := o.agg.capDropped(p)

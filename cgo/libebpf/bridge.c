@@ -164,6 +164,12 @@ struct netobs_lib *netobs_open(const char *file, char *err, size_t err_len)
 		lib->wait_events = (int32_t (*)(int32_t))dlsym(lib->handle, "netobserver_wait_events");
 
 	lib->detach = (void (*)(void))dlsym(lib->handle, "netobserver_detach");
+	lib->attach_uprobe = (int32_t (*)(const char *, const char *, uint64_t, int32_t))dlsym(lib->handle,
+												 "netobserver_attach_uprobe");
+	lib->detach_uprobe = (int32_t (*)(int32_t))dlsym(lib->handle, "netobserver_detach_uprobe");
+	lib->tls_unattributed = (uint64_t (*)(void))dlsym(lib->handle, "netobserver_tls_unattributed");
+	if (!lib->attach_uprobe || !lib->detach_uprobe || !lib->tls_unattributed)
+		lib->attach_uprobe = NULL;
 
 	void *stubs[4] = {(void *)lib->fn.cleanup_dog, (void *)lib->fn.update_conn_addr,
 			  (void *)lib->fn.disable_process, (void *)lib->fn.update_conn_role};
@@ -215,6 +221,31 @@ int netobs_detach(struct netobs_lib *lib)
 		return 0;
 	lib->detach();
 	return 1;
+}
+
+int32_t netobs_attach_uprobe(struct netobs_lib *lib, const char *program, const char *path, uint64_t offset,
+			     int32_t retprobe)
+{
+	if (!lib->attach_uprobe)
+		return -ENOSYS;
+	return lib->attach_uprobe(program, path, offset, retprobe);
+}
+
+int32_t netobs_detach_uprobe(struct netobs_lib *lib, int32_t id)
+{
+	if (!lib->attach_uprobe)
+		return -ENOSYS;
+	return lib->detach_uprobe(id);
+}
+
+int netobs_has_uprobes(struct netobs_lib *lib)
+{
+	return lib->attach_uprobe != NULL;
+}
+
+uint64_t netobs_tls_unattributed(struct netobs_lib *lib)
+{
+	return lib->attach_uprobe ? lib->tls_unattributed() : 0;
 }
 
 const char *netobs_version(struct netobs_lib *lib)

@@ -47,6 +47,10 @@ struct netobs_lib {
 	void (*detach)(void);
 	// optional: the wakeup extension (netobserver_wait_events); NULL in Alibaba's library
 	int32_t (*wait_events)(int32_t);
+	// optional: the uprobe extension (netobserver_attach_uprobe and co.); NULL in Alibaba's library
+	int32_t (*attach_uprobe)(const char *, const char *, uint64_t, int32_t);
+	int32_t (*detach_uprobe)(int32_t);
+	uint64_t (*tls_unattributed)(void);
 	char path[4096];              // the file the dynamic loader actually opened
 	long offsets[4];              // stubs 14-17, dli_saddr - dli_fbase
 	int32_t stop_flag;            // read by ebpf_poll_events; written by Go
@@ -64,6 +68,12 @@ int32_t netobs_stop(struct netobs_lib *lib);
 // library has no netobserver_detach (then it goes on producing until ebpf_stop).
 int netobs_detach(struct netobs_lib *lib);
 const char *netobs_version(struct netobs_lib *lib);
+// The uprobe extension: -ENOSYS when the library lacks it.
+int32_t netobs_attach_uprobe(struct netobs_lib *lib, const char *program, const char *path, uint64_t offset,
+			     int32_t retprobe);
+int32_t netobs_detach_uprobe(struct netobs_lib *lib, int32_t id);
+int netobs_has_uprobes(struct netobs_lib *lib);
+uint64_t netobs_tls_unattributed(struct netobs_lib *lib);
 // netobs_has_process_events says whether the library has the process extension.
 int netobs_has_process_events(struct netobs_lib *lib);
 // netobs_finished is 1 once a replay library delivered its whole trace; 0 for a kernel library.

@@ -58,6 +58,10 @@ type EBPF struct {
 	// two from 1 to 65536. Smaller buffers lose events sooner; the accuracy tier uses a tiny one to
 	// force kernel loss.
 	DataBufferPages int
+	// TLSProbes (EBPF.TLSProbes, ours, default true) attaches uprobes to the TLS libraries the
+	// processes use (OpenSSL's libssl), so that TLS connections are parsed from their plaintext.
+	// Needs our libebpf.so (its uprobe extension); with Alibaba's library it does nothing.
+	TLSProbes bool
 }
 
 // Common is the observer's Common section.

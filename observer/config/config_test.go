@@ -63,7 +63,7 @@ func TestSeedExample(t *testing.T) {
 	c := p.Input.Common
 	assert.Equal(t, "config#"+path, p.Name)
 	assert.True(t, p.Enabled)
-	assert.Equal(t, EBPF{Enabled: true, Pid: -1, DataBufferPages: 512}, p.Input.EBPF)
+	assert.Equal(t, EBPF{Enabled: true, Pid: -1, DataBufferPages: 512, TLSProbes: true}, p.Input.EBPF)
 	assert.Equal(t, 5*time.Second, c.FlushOutL4Interval)
 	assert.Equal(t, 5*time.Second, c.FlushOutL7Interval)
 	assert.Equal(t, 30*time.Second, c.FlushMetaInterval)
@@ -424,7 +424,7 @@ func TestParseInputDetail(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []Warning{{File: "config#demo", Path: "Common.Extra", Line: 1, Msg: "unknown key, ignored"}}, warnings)
 	want := DefaultInput()
-	want.EBPF = EBPF{Enabled: true, Pid: 7, DataBufferPages: 512}
+	want.EBPF = EBPF{Enabled: true, Pid: 7, DataBufferPages: 512, TLSProbes: true}
 	want.Common.Sampling = 10
 	assert.Equal(t, &want, in)
 

@@ -12,7 +12,7 @@ import (
 // defaults (its code's, where its documentation differs).
 func DefaultInput() Input {
 	return Input{
-		EBPF: EBPF{Enabled: false, Pid: -1, DataBufferPages: 512},
+		EBPF: EBPF{Enabled: false, Pid: -1, DataBufferPages: 512, TLSProbes: true},
 		Common: Common{
 			FlushOutL4Interval:   60 * time.Second,
 			FlushOutL7Interval:   15 * time.Second,
@@ -85,6 +85,10 @@ func (d *decoder) input(v *value, path string) (*Input, error) {
 						err = d.errorf(v, path, "%d is not a power of two from 1 to 65536", p)
 					}
 					in.EBPF.DataBufferPages = p
+					return err
+				}},
+				{"TLSProbes", func(v *value, path string) (err error) {
+					in.EBPF.TLSProbes, err = d.boolean(v, path)
 					return err
 				}},
 			}, false, nil)
