@@ -2636,6 +2636,108 @@ OPENSSL_RET(write, DirEgress, false)
 OPENSSL_RET(read_ex, DirIngress, true)
 OPENSSL_RET(write_ex, DirEgress, true)
 
+/* ==== Go crypto/tls ===============================================================================
+ *
+ * Uprobes on (*tls.Conn).Write and Read of Go binaries with the register ABI (Go 1.17+, amd64), and
+ * on each of their RET instructions instead of uretprobes: a uretprobe replaces the return address
+ * on the stack, and Go copies stacks when they grow, so the trampoline's address ends up in a frame
+ * the kernel no longer knows and the process crashes. At entry AX is the *tls.Conn, BX and CX the
+ * buffer's pointer and length; at a RET, AX is n. A call is keyed by (tgid, direction, g) — R14
+ * holds the running goroutine's g — never by thread: a Read that parks resumes on whatever thread
+ * the scheduler picks. The fd comes from the tls.Conn's net.Conn (a *net.TCPConn or *net.UnixConn,
+ * both start with net.conn{fd *netFD}) through the offsets in the probe's attach cookie, which
+ * user space reads from the binary (observer/gotls): every process of a binary is covered from its
+ * first call, with no per-process map to fill. bpf_get_attach_cookie on a uprobe needs 5.15; the
+ * loader loads these programs only where the kernel has it. Plaintext lost on the way (no cookie,
+ * no saved entry, no fd) counts as TLS_UNATTRIBUTED. */
+
+struct gotls_key {
+	u32 tgid;
+	u32 dir;
+	u64 g;
+};
+
+struct gotls_call {
+	u64 conn;
+	u64 buf;
+	u64 len;
+};
+
+/* Calls between entry and return. LRU: a call that never returns (a panic unwinding through it, a
+ * process that exits inside it) is pushed out by live ones. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct gotls_key);
+	__type(value, struct gotls_call);
+} go_tls_calls SEC(".maps");
+
+/* The probe's cookie (bpf/shared.h, NETOBSERVER_GOTLS_MAGIC), 0 if it carries none. */
+static __always_inline u64 gotls_cookie(struct pt_regs *regs)
+{
+	u64 c = bpf_get_attach_cookie(regs);
+
+	return (c >> 56) == NETOBSERVER_GOTLS_MAGIC ? c : 0;
+}
+
+SEC("uprobe")
+int tls_go_entry(struct pt_regs *regs)
+{
+	u64 id = bpf_get_current_pid_tgid(), c = gotls_cookie(regs);
+	struct gotls_key k = { .tgid = id >> 32, .dir = (c >> 48) & 0xff, .g = regs->r14 };
+	struct gotls_call call = { .conn = regs->ax, .buf = regs->bx, .len = regs->cx };
+
+	if (!c || !tgid_wanted(k.tgid) || tgid_disabled(k.tgid))
+		return 0;
+	/* A stack that grows makes the function start over: the same call is saved again. */
+	bpf_map_update_elem(&go_tls_calls, &k, &call, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int go_tls_return(struct pt_regs *regs, bool rb)
+{
+	u64 id = bpf_get_current_pid_tgid(), c = gotls_cookie(regs);
+	struct gotls_key k = { .tgid = id >> 32, .dir = (c >> 48) & 0xff, .g = regs->r14 };
+	struct gotls_call call, *saved;
+	s64 n = (s64)regs->ax, fd = -1;
+	u64 p = 0;
+
+	if (n <= 0 || !tgid_wanted(k.tgid) || tgid_disabled(k.tgid))
+		return 0;
+	saved = c ? bpf_map_lookup_elem(&go_tls_calls, &k) : NULL;
+	if (!saved) {
+		tls_count(TLS_UNATTRIBUTED);
+		return 0;
+	}
+	call = *saved;
+	bpf_map_delete_elem(&go_tls_calls, &k);
+	if ((u64)n > call.len)
+		return 0; /* not this call's result: never guessed at */
+	if (bpf_probe_read_user(&p, sizeof(p), (void *)(call.conn + (c & 0xffff))) || !p ||
+	    bpf_probe_read_user(&p, sizeof(p), (void *)(p + ((c >> 16) & 0xffff))) || !p ||
+	    bpf_probe_read_user(&fd, sizeof(fd), (void *)(p + ((c >> 32) & 0xffff))) || fd < 0 || fd > 0x7fffffff) {
+		tls_count(TLS_UNATTRIBUTED);
+		return 0;
+	}
+	tls_plaintext(regs, k.tgid, (s32)fd, k.dir, call.buf, (u64)n, rb);
+	return 0;
+}
+
+/* Two builds, one per transport; the loader loads the one of its hook set. */
+SEC("uprobe")
+int tls_go_return(struct pt_regs *regs)
+{
+	return go_tls_return(regs, false);
+}
+
+SEC("uprobe")
+int tls_go_return_rb(struct pt_regs *regs)
+{
+	return go_tls_return(regs, true);
+}
+
+/* ==== end of Go crypto/tls ======================================================================= */
+
 /* ---- process identity (netobserver's optional extension) -------------------------------------
  *
  * One event per exec, per fork of a new process and per process exit (netobserver_proc_event_t),

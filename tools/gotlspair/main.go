@@ -3,12 +3,14 @@
 // and the body back; it prints "listening ADDR" once it accepts.
 //
 //	gotlspair server -listen 10.0.0.1:8443 -cert cert.pem -key key.pem
-//	gotlspair client -url https://10.0.0.1:8443 -ca cert.pem -n 300 -c 4 -reuse 10 [-http1]
+//	gotlspair client -url https://10.0.0.1:8443 -ca cert.pem -n 300 -c 4 -reuse 10 [-http1] [-hold]
 //
 // The client makes n requests from c workers, cycling through the three calls; each worker keeps
 // its connection alive for reuse requests, then closes it and opens a new one. HTTP/2 is
 // negotiated through ALPN unless -http1. It prints its own account as JSON: requests completed by
-// method, path and status, new connections, and the protocol of the responses.
+// method, path and status, new connections, and the protocol of the responses. With -hold a
+// worker leaves each connection open when it opens the next, and the client closes them all only
+// once it has printed its account and standard input has closed.
 package main
 
 import (
@@ -92,6 +94,7 @@ func client(args []string) error {
 	c := fs.Int("c", 4, "concurrent workers, each with its own connection")
 	reuse := fs.Int("reuse", 10, "requests per connection before a worker opens a new one")
 	http1 := fs.Bool("http1", false, "HTTP/1.1 only (no ALPN h2)")
+	hold := fs.Bool("hold", false, "keep every connection open until standard input closes")
 	fs.Parse(args)
 
 	pem, err := os.ReadFile(*ca)
@@ -106,14 +109,19 @@ func client(args []string) error {
 	var mu sync.Mutex
 	next := make(chan int)
 	var wg sync.WaitGroup
+	var held []*http.Transport
+	transport := func() *http.Transport {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: !*http1, MaxIdleConnsPerHost: 1}
+		if *http1 {
+			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+		}
+		return tr
+	}
 	for w := 0; w < *c; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: !*http1, MaxIdleConnsPerHost: 1}
-			if *http1 {
-				tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-			}
+			tr := transport()
 			cl := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 			done := 0
 			for i := range next {
@@ -131,11 +139,22 @@ func client(args []string) error {
 					}
 				}
 				mu.Unlock()
-				if done++; done%*reuse == 0 {
+				if done++; done%*reuse != 0 {
+					continue
+				}
+				if *hold {
+					mu.Lock()
+					held = append(held, tr)
+					mu.Unlock()
+					tr = transport()
+					cl.Transport = tr
+				} else {
 					tr.CloseIdleConnections()
 				}
 			}
-			tr.CloseIdleConnections()
+			mu.Lock()
+			held = append(held, tr)
+			mu.Unlock()
 		}()
 	}
 	for i := 0; i < *n; i++ {
@@ -143,7 +162,16 @@ func client(args []string) error {
 	}
 	close(next)
 	wg.Wait()
-	return json.NewEncoder(os.Stdout).Encode(rep)
+	if err := json.NewEncoder(os.Stdout).Encode(rep); err != nil {
+		return err
+	}
+	if *hold {
+		io.Copy(io.Discard, os.Stdin)
+	}
+	for _, tr := range held {
+		tr.CloseIdleConnections()
+	}
+	return nil
 }
 
 func do(cl *http.Client, method, url, body string) (status int, proto string, fresh bool, err error) {
