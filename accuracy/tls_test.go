@@ -64,19 +64,18 @@ server {
 		r := w.observe(t, defaultPages, func() {
 			var wg sync.WaitGroup
 			var mu sync.Mutex
-			for i := range tlsCurls {
+			for range tlsCurls {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					args := []string{"-sSk", "--http1.1", "-o", "/dev/null", "-w", "%{http_code}\n"}
+					args := []string{"-sSk", "--http1.1", "-w", "%{http_code}\n"}
 					for range tlsURLs {
-						args = append(args, base+"/tls/index.html")
+						args = append(args, "-o", "/dev/null", base+"/tls/index.html")
 					}
 					out := w.client(t, "curl", args...)
 					mu.Lock()
 					made += strings.Count(out, "200\n")
 					mu.Unlock()
-					_ = i
 				}()
 			}
 			wg.Wait()

@@ -58,9 +58,14 @@ $(BIN)/bpf-insncheck: bpf/test/insncheck.c bpf/skel-open.h $(BPF_OBJ)/netobserve
 	@mkdir -p $(@D)
 	$(CC) $(BPF_TEST_CFLAGS) -o $@ $< -lbpf
 
+$(BIN)/bpf-ssloffsets: bpf/test/ssloffsets.c
+	@mkdir -p $(@D)
+	$(CC) $(BPF_TEST_CFLAGS) -o $@ $< -lssl -lcrypto
+
 .PHONY: bpf-test bpf-bench
-bpf-test: $(BIN)/libebpf.so $(BIN)/bpf-dropin $(BIN)/bpf-insncheck
+bpf-test: $(BIN)/libebpf.so $(BIN)/bpf-dropin $(BIN)/bpf-insncheck $(BIN)/bpf-ssloffsets
 	$(BIN)/bpf-insncheck
+	$(BIN)/bpf-ssloffsets
 	bpf/test/check-stubs.sh $(BIN)/libebpf.so
 	$(BIN)/bpf-dropin $(BIN)/libebpf.so
 	NETOBSERVER_BPF_PORTABLE=1 $(BIN)/bpf-dropin $(BIN)/libebpf.so

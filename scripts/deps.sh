@@ -29,6 +29,9 @@ packages=(
   mosquitto mosquitto-clients rabbitmq-server amqp-tools
   # HTTP/2 (h2c): h2load and nghttp, the clients of the captures, the kernel test and the accuracy tier
   nghttp2-client
+  # TLS: certificates for the tests (openssl), the OpenSSL headers of the probes' offsets check
+  # (bpf/test/ssloffsets.c), python3 (a client calling SSL_read_ex/SSL_write_ex)
+  openssl libssl-dev python3
 )
 # `make kernel-matrix` only (scripts/deps.sh --kernel-matrix): qemu, a static busybox for the guests,
 # kmod to resolve the guest kernels' module dependencies, the decompressors of their images.

@@ -1,14 +1,17 @@
 package kerneltest
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/internal/testenv"
@@ -76,9 +79,9 @@ func TestTLSCurlToNginxHTTP1(t *testing.T) {
 	var wg sync.WaitGroup
 	pids := make([]int, clients)
 	for i := range clients {
-		args := []string{"-sSk", "--http1.1", "-o", "/dev/null"}
+		args := []string{"-sSk", "--http1.1"}
 		for j := range urls {
-			args = append(args, fmt.Sprintf("https://%s/c%d/u%d", n.ServerV4, i, j))
+			args = append(args, "-o", "/dev/null", fmt.Sprintf("https://%s/c%d/u%d", n.ServerV4, i, j))
 		}
 		cmd := testenv.Command(n.Client, "curl", args...)
 		var out bytes.Buffer
@@ -135,5 +138,153 @@ func TestTLSCurlToNginxHTTP1(t *testing.T) {
 		}
 	}
 	assert.Equal(t, clients*urls, got, "requests nginx read, against its access log")
+	assert.Zero(t, c.lib.TLSUnattributed())
+}
+
+// plaintextPositions: a TLS connection's data events carry plaintext positions from 0 on, each
+// call's chunks ending at its pos, no gap.
+func plaintextPositions(t *testing.T, ds []*abi.DataEvent) {
+	t.Helper()
+	var end uint64
+	for i, d := range ds {
+		end += uint64(d.OrgMsgSize)
+		if i+1 == len(ds) || ds[i+1].Pos != d.Pos {
+			assert.Equal(t, end, d.Pos, "call ending at pos %d", d.Pos)
+		}
+	}
+}
+
+// curl --http2 → nginx over TLS (ALPN h2): both sides' connections are ProtoHTTP2 from the
+// plaintext's first event (the client preface, the server's SETTINGS), at plaintext positions,
+// while the socket's L4 totals count the ciphertext (larger).
+func TestTLSCurlToNginxHTTP2(t *testing.T) {
+	n := testenv.NewNet(t, subnet)
+	nginxPid, accessLog := tlsNginx(t, n)
+	c := startCapture(t, nil)
+	tlsProbes(t, c)
+
+	const urls = 20
+	args := []string{"-sSk", "--http2", "-w", "%{http_version} %{http_code}\n"}
+	for j := range urls {
+		args = append(args, "-o", "/dev/null", fmt.Sprintf("https://%s/h2/u%d", n.ServerV4, j))
+	}
+	curl := testenv.Command(n.Client, "curl", args...)
+	out, err := curl.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Equal(t, strings.Repeat("2 200\n", urls), string(out))
+	logged, err := os.ReadFile(accessLog)
+	require.NoError(t, err)
+	require.Equal(t, urls, strings.Count(string(logged), " 200\n"), string(logged))
+
+	for _, side := range []struct {
+		name string
+		pid  int
+	}{{"curl", curl.Process.Pid}, {"nginx", nginxPid}} {
+		t.Run(side.name, func(t *testing.T) {
+			evs := c.waitFor(t, side.pid, "the connection's close", func(e []event) bool { return closedConns(e) >= 1 })
+			seen := 0
+			for _, cv := range conversations(evs) {
+				if len(cv.egress) == 0 || len(cv.ingress) == 0 {
+					continue
+				}
+				seen++
+				for _, d := range append(cv.egress, cv.ingress...) {
+					assert.Equal(t, abi.ProtoHTTP2, d.Protocol, "%q", d.Payload[:min(len(d.Payload), 40)])
+				}
+				plaintextPositions(t, cv.egress)
+				plaintextPositions(t, cv.ingress)
+				preface := []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+				if side.name == "curl" {
+					assert.True(t, bytes.HasPrefix(cv.sent(), preface), "%q", cv.sent()[:min(len(cv.sent()), 40)])
+				} else {
+					assert.True(t, bytes.HasPrefix(cv.received(), preface), "%q", cv.received()[:min(len(cv.received()), 40)])
+				}
+				if assert.NotNil(t, cv.final) {
+					assert.Greater(t, uint64(cv.final.WrBytes), cv.egress[len(cv.egress)-1].Pos, "socket bytes (ciphertext) exceed the plaintext")
+					assert.Greater(t, uint64(cv.final.RdBytes), cv.ingress[len(cv.ingress)-1].Pos, "socket bytes (ciphertext) exceed the plaintext")
+				}
+			}
+			require.Equal(t, 1, seen, describe(evs))
+		})
+	}
+	assert.Zero(t, c.lib.TLSUnattributed())
+}
+
+// A process that starts after the probes were attached, with its own copy of libssl (another
+// inode, outside the library directories): found by the rescan of its maps after its exec.
+// Python's ssl module calls SSL_read_ex and SSL_write_ex.
+func TestTLSLibraryMappedAfterStart(t *testing.T) {
+	n := testenv.NewNet(t, subnet)
+	nginxPid, accessLog := tlsNginx(t, n)
+	c := startCapture(t, nil)
+	m := tlsProbes(t, c)
+	before := m.Counters().Files
+
+	lib := t.TempDir()
+	sys, err := os.ReadFile("/lib/x86_64-linux-gnu/libssl.so.3")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(lib, "libssl.so.3"), sys, 0o755))
+	const requests = 30
+	script := fmt.Sprintf(`import http.client, ssl, sys
+sys.stdout.write("ready\n"); sys.stdout.flush()
+sys.stdin.readline()
+c = http.client.HTTPSConnection(%q, 443, context=ssl._create_unverified_context())
+for i in range(%d):
+    c.request("GET", "/py/%%d" %% i)
+    r = c.getresponse()
+    r.read()
+    print(r.status)
+`, n.ServerV4.String(), requests)
+	py := testenv.Command(n.Client, "env", "LD_LIBRARY_PATH="+lib, "python3", "-c", script)
+	stdin, err := py.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := py.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, py.Start())
+	r := bufio.NewReader(stdout)
+	line, err := r.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "ready\n", line)
+	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", py.Process.Pid))
+	require.NoError(t, err)
+	require.Contains(t, string(maps), filepath.Join(lib, "libssl.so.3"), "python maps the copy")
+
+	m.Exec(py.Process.Pid) // what the observer does on the process's exec event
+	require.Eventually(t, func() bool { return m.Counters().Files == before+1 }, 10*time.Second, 20*time.Millisecond,
+		"the copy was not probed; library said:\n%s", c.log.Text())
+	_, err = stdin.Write([]byte("go\n"))
+	require.NoError(t, err)
+	rest, err := io.ReadAll(r)
+	require.NoError(t, err)
+	require.NoError(t, py.Wait())
+	require.Equal(t, strings.Repeat("200\n", requests), string(rest))
+	logged, err := os.ReadFile(accessLog)
+	require.NoError(t, err)
+	require.Equal(t, requests, strings.Count(string(logged), " 200\n"), string(logged))
+
+	evs := c.waitFor(t, py.Process.Pid, "python's close", func(e []event) bool { return closedConns(e) >= 1 })
+	got := map[string]int{}
+	for _, cv := range conversations(evs) {
+		for _, d := range append(cv.egress, cv.ingress...) {
+			assert.Equal(t, abi.ProtoHTTP, d.Protocol, "%q", d.Payload[:min(len(d.Payload), 40)])
+		}
+		plaintextPositions(t, cv.egress)
+		plaintextPositions(t, cv.ingress)
+		for l, n := range requestLines(cv.sent()) {
+			got[l] += n
+		}
+	}
+	want := map[string]int{}
+	for i := range requests {
+		want[fmt.Sprintf("GET /py/%d HTTP/1.1", i)] = 1
+	}
+	assert.Equal(t, want, got)
+	nginxGot := 0
+	for _, cv := range conversations(c.of(nginxPid)) {
+		for _, n := range requestLines(cv.received()) {
+			nginxGot += n
+		}
+	}
+	assert.Equal(t, requests, nginxGot)
 	assert.Zero(t, c.lib.TLSUnattributed())
 }
