@@ -15,7 +15,7 @@ type uprobeCapture interface {
 }
 
 // tlsProbers are the TLS libraries probed.
-var tlsProbers = []tlsprobe.Prober{tlsprobe.OpenSSL{}}
+var tlsProbers = []tlsprobe.Prober{tlsprobe.OpenSSL{}, tlsprobe.Go{}}
 
 // startTLS attaches the TLS probes to what runs now (in the background: /proc may be large);
 // processes that start later come through their exec events.

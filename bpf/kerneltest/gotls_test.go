@@ -248,9 +248,10 @@ func TestGoTLS(t *testing.T) {
 			n := testenv.NewNet(t, subnet)
 			cert, key := selfSigned(t, t.TempDir(), net.IP(n.ServerV4.AsSlice()))
 			c := startCapture(t, nil)
-			ids, err := gotls.Attach(c.lib, pair, bin)
-			require.NoError(t, err, "library said:\n%s", c.log.Text())
-			require.Len(t, ids, bin.Probes())
+			for _, p := range bin.Probes() {
+				_, err := c.lib.AttachUprobeCookie(p.Program, pair, p.Offset, p.Cookie)
+				require.NoError(t, err, "%s at %#x; library said:\n%s", p.Func, p.Offset, c.log.Text())
+			}
 
 			addr := net.JoinHostPort(n.ServerV4.String(), "8443")
 			srv := testenv.Command(n.Server, pair, "server", "-listen", addr, "-cert", cert, "-key", key)

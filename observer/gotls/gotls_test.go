@@ -110,6 +110,10 @@ func TestInspectBuilds(t *testing.T) {
 	require.Equal(t, "dwarf", ref.OffsetsFrom)
 	checkFunc(t, plain, plain, WriteFunc, ref.Write)
 	checkFunc(t, plain, plain, ReadFunc, ref.Read)
+	ps := ref.Probes()
+	require.Len(t, ps, 2+len(ref.Write.Returns)+len(ref.Read.Returns))
+	require.Equal(t, Probe{EntryProgram, WriteFunc, ref.Write.Entry, ref.Cookie(abi.DirEgress)}, ps[0])
+	require.Equal(t, Probe{EntryProgram, ReadFunc, ref.Read.Entry, ref.Cookie(abi.DirIngress)}, ps[1+len(ref.Write.Returns)])
 
 	for _, tc := range []struct {
 		name      string
