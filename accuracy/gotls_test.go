@@ -53,7 +53,7 @@ func TestAccuracyGoTLS(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "listening "+addr+"\n", line)
 		// Found at its exec: the probes are on the binary's inode before the client runs it.
-		obs.WaitLog(t, "library=go")
+		obs.WaitLog(t, fmt.Sprintf("library=go file=/proc/%d/exe", srv.Process.Pid))
 		out := w.client(t, pair, "client", "-url", "https://"+addr, "-ca", crt, "-http1",
 			"-n", fmt.Sprint(requests), "-c", fmt.Sprint(workers), "-reuse", fmt.Sprint(reuse))
 		require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
@@ -68,7 +68,7 @@ func TestAccuracyGoTLS(t *testing.T) {
 	server := calls(r.recs, "http", "server", n.ClientV4)
 	w.checkSides(t, fmt.Sprintf("Go crypto/tls HTTP/1.1: %d requests, %d workers, %d per connection", requests, workers, reuse),
 		rep.Requests, "(the client's report)", want, count(client, httpKey), count(server, httpKey),
-		attributed(client, "gotlspair")+" / "+attributed(server, "gotlspair"))
+		attributed(client, "")+" / "+attributed(server, ""))
 	n2, text := r.accounted("http")
 	assert.Zero(t, n2, "http: %s", text)
 	assert.Zero(t, r.counter("tls_unattributed_calls_total"), "TLS calls whose connection was not found")

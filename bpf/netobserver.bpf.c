@@ -2384,8 +2384,10 @@ static __always_inline void tls_count(u32 which)
  * socket (tgid, fd): data events of that connection, as data_main would send a plain buffer of a
  * socket (chunks of at most CONN_DATA_MAX_SIZE, MAX_BUF_EVENTS of them, the last truncated; HTTP
  * bodies as sizes with rb). A socket tracked only from here (opened before the observer started)
- * is tracked as a first read or write would track it: silently, peer from the kernel socket. */
-static __always_inline void tls_plaintext(void *ctx, u32 tgid, s32 fd, u32 dir, u64 buf, u64 len, bool rb)
+ * is tracked as a first read or write would track it: silently, peer from the kernel socket.
+ * ts: the events' time, 0 for now (tls_plaintext); the Go probes pass a Write's start, because
+ * the goroutine may reach the RET after the peer's answer was already read (see the Go section). */
+static __always_inline void tls_plaintext_at(void *ctx, u32 tgid, s32 fd, u32 dir, u64 buf, u64 len, u64 ts, bool rb)
 {
 	struct netobserver_config *cfg = config();
 	struct scratch *s = scratch();
@@ -2489,7 +2491,7 @@ static __always_inline void tls_plaintext(void *ctx, u32 tgid, s32 fd, u32 dir, 
 		}
 	}
 
-	s->ev.attr.ts = bpf_ktime_get_ns();
+	s->ev.attr.ts = ts ? ts : bpf_ktime_get_ns();
 	s->ev.attr.conn_id = c->id;
 	s->ev.attr.addr = c->addr;
 	s->ev.attr.protocol = proto;
@@ -2503,6 +2505,11 @@ static __always_inline void tls_plaintext(void *ctx, u32 tgid, s32 fd, u32 dir, 
 	if (scan)
 		bpf_tail_call(ctx, &tails_tls, TAIL_TLS_HTTP_HEAD);
 	emit_buf(ctx, s, w, rb);
+}
+
+static __always_inline void tls_plaintext(void *ctx, u32 tgid, s32 fd, u32 dir, u64 buf, u64 len, bool rb)
+{
+	tls_plaintext_at(ctx, tgid, fd, dir, buf, len, 0, rb);
 }
 
 SEC("uprobe")
@@ -2661,6 +2668,7 @@ struct gotls_call {
 	u64 conn;
 	u64 buf;
 	u64 len;
+	u64 ts; /* a Write's start: its events' time */
 };
 
 /* Calls between entry and return. LRU: a call that never returns (a panic unwinding through it, a
@@ -2689,6 +2697,12 @@ int tls_go_entry(struct pt_regs *regs)
 
 	if (!c || !tgid_wanted(k.tgid) || tgid_disabled(k.tgid))
 		return 0;
+	/* A Write's events carry its start, not its return: the goroutine may reach the RET (after
+	 * exitsyscall hands it to a scheduler) only once the peer's answer to it was already read
+	 * by another goroutine, and the consumer pairs requests and responses in time order. A
+	 * Read keeps its return's time: its start may be long before its data arrived. */
+	if (k.dir == DirEgress)
+		call.ts = bpf_ktime_get_ns();
 	/* A stack that grows makes the function start over: the same call is saved again. */
 	bpf_map_update_elem(&go_tls_calls, &k, &call, BPF_ANY);
 	return 0;
@@ -2719,7 +2733,7 @@ static __always_inline int go_tls_return(struct pt_regs *regs, bool rb)
 		tls_count(TLS_UNATTRIBUTED);
 		return 0;
 	}
-	tls_plaintext(regs, k.tgid, (s32)fd, k.dir, call.buf, (u64)n, rb);
+	tls_plaintext_at(regs, k.tgid, (s32)fd, k.dir, call.buf, (u64)n, call.ts, rb);
 	return 0;
 }
 
