@@ -918,6 +918,23 @@ static __always_inline bool tls_hello(const u8 *b, u64 len)
 	return len >= 6 && b[0] == 0x16 && b[1] == 3 && b[2] <= 4 && (b[5] == 1 || b[5] == 2);
 }
 
+/* A connection whose protocol was told from a plaintext start is checked for a TLS handshake
+ * (STARTTLS-style protocols: MySQL) only within this many bytes of its start. */
+#define TLS_HELLO_WINDOW 4096
+
+/* The socket now carries TLS. A protocol told from a plaintext start (STARTTLS) goes on from the
+ * socket bytes before the hello (egress: this syscall's total is the hello), so its stream stays
+ * gapless; any other starts its plaintext at 0: nothing of it was sent, and the socket counts may
+ * hold bytes that were only peeked (nginx's 1-byte MSG_PEEK for its plain-HTTP-on-HTTPS check). */
+static __always_inline void tls_start(struct conn *c, bool egress, u64 total)
+{
+	c->tls = 1;
+	if (c->protocol == ProtoUnknown)
+		return;
+	c->tls_wr_pos = c->wr_bytes - (egress ? total : 0);
+	c->tls_rd_pos = c->rd_bytes - (egress ? 0 : total);
+}
+
 /* Returns the protocol of a buffer that begins with b (len bytes, b holds min(len,16)), and its
  * message type. tail = its last two bytes; lh/lh_pending = a preceding 4-byte header read;
  * len2 = the value of a preceding 2-byte read (0: none); first: the buffer starts its direction
@@ -1376,7 +1393,10 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 	}
 
 	proto = c->protocol;
-	if (proto == ProtoUnknown || c->role == IsUnknown) {
+	/* Within TLS_HELLO_WINDOW of its start a connection is checked for a TLS handshake even with
+	 * its protocol known: a protocol that switches to TLS after a plaintext start (MySQL's SSL
+	 * request, NATS after INFO). */
+	if (proto == ProtoUnknown || c->role == IsUnknown || pos - w->total < TLS_HELLO_WINDOW) {
 		u8 head[16] = {};
 		u16 tail = 0;
 		u64 n = bound_head(w->head_len < 16 ? w->head_len : 16);
@@ -1385,7 +1405,7 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 		if (w->head_len >= 2)
 			bpf_probe_read_user(&tail, 2, (void *)(w->head + w->head_len - 2));
 		if (tls_hello(head, w->head_len)) {
-			c->tls = 1;
+			tls_start(c, egress, w->total);
 			return 0;
 		}
 		proto = detect(head, w->head_len, tail, c->length_header, lh_pending, len2,
@@ -2392,7 +2412,7 @@ static __always_inline void tls_plaintext_at(void *ctx, u32 tgid, s32 fd, u32 di
 	struct netobserver_config *cfg = config();
 	struct scratch *s = scratch();
 	u64 key = conn_key(tgid, fd);
-	bool egress = dir == DirEgress, scan = false;
+	bool egress = dir == DirEgress, scan = false, lh_pending;
 	u32 proto, type = TypeUnknown;
 	struct work *w;
 	struct conn *c;
@@ -2430,6 +2450,19 @@ static __always_inline void tls_plaintext_at(void *ctx, u32 tgid, s32 fd, u32 di
 	if (!c->sampled || !cfg->proto_set || !cfg->proto_mask)
 		return;
 
+	/* A 4-byte read before the message (MySQL servers read a packet's header, then its body, and
+	 * do so through SSL_read too): as on the syscall path, kept for detection and the consumer. */
+	lh_pending = !egress && c->lh_pending;
+	if (!egress) {
+		c->lh_pending = 0;
+		if (len == 4) {
+			u32 lh = 0;
+
+			bpf_probe_read_user(&lh, 4, (void *)buf);
+			c->length_header = lh;
+			c->lh_pending = 1;
+		}
+	}
 	proto = c->protocol;
 	if (proto == ProtoUnknown || c->role == IsUnknown) {
 		u8 head[16] = {};
@@ -2439,7 +2472,8 @@ static __always_inline void tls_plaintext_at(void *ctx, u32 tgid, s32 fd, u32 di
 		bpf_probe_read_user(head, n, (void *)buf);
 		if (len >= 2)
 			bpf_probe_read_user(&tail, 2, (void *)(buf + len - 2));
-		proto = detect(head, len, tail, 0, false, 0, c->sock_type == SOCK_DGRAM, pos == len, &type);
+		proto = detect(head, len, tail, c->length_header, lh_pending, 0, c->sock_type == SOCK_DGRAM, pos == len,
+			       &type);
 		if (c->protocol == ProtoUnknown)
 			c->protocol = proto;
 		else if (proto != c->protocol)
@@ -2500,8 +2534,8 @@ static __always_inline void tls_plaintext_at(void *ctx, u32 tgid, s32 fd, u32 di
 	s->ev.attr.direction = dir;
 	s->ev.attr.syscall_func = w->func;
 	s->ev.attr.pos = pos;
-	s->ev.attr.length_header = 0;
-	s->ev.attr.try_to_prepend = false;
+	s->ev.attr.length_header = c->length_header;
+	s->ev.attr.try_to_prepend = lh_pending && proto == ProtoKafka;
 	if (scan)
 		bpf_tail_call(ctx, &tails_tls, TAIL_TLS_HTTP_HEAD);
 	emit_buf(ctx, s, w, rb);

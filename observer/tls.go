@@ -17,8 +17,9 @@ type uprobeCapture interface {
 // tlsProbers are the TLS libraries probed.
 var tlsProbers = []tlsprobe.Prober{tlsprobe.OpenSSL{}, tlsprobe.Go{}}
 
-// startTLS attaches the TLS probes to what runs now (in the background: /proc may be large);
-// processes that start later come through their exec events.
+// startTLS attaches the TLS probes to what runs now before the observer reports that it observes
+// (a connection whose first plaintext is missed is seldom recognised: HTTP/2 is told by its
+// preface); processes that start later come through their exec events.
 func (o *Observer) startTLS() {
 	if o.tls != nil || !o.opts.TLSProbes || o.opts.Recorded {
 		return
@@ -33,7 +34,7 @@ func (o *Observer) startTLS() {
 		return
 	}
 	o.tls = tlsprobe.New(lib, tlsProbers, tlsprobe.Config{ProcRoot: o.opts.ProcRoot, Log: log})
-	go o.tls.ScanAll()
+	o.tls.ScanAll()
 }
 
 func (o *Observer) stopTLS() {

@@ -154,6 +154,29 @@ func plaintextPositions(t *testing.T, ds []*abi.DataEvent) {
 	}
 }
 
+// plaintextContiguous: the plaintext positions have no gap from the first event on (a protocol
+// recognised after the connection's start sends nothing before).
+func plaintextContiguous(t *testing.T, ds []*abi.DataEvent) {
+	t.Helper()
+	if len(ds) == 0 {
+		return
+	}
+	first := uint64(0)
+	for _, d := range ds {
+		if d.Pos != ds[0].Pos {
+			break
+		}
+		first += uint64(d.OrgMsgSize)
+	}
+	end := ds[0].Pos - first
+	for i, d := range ds {
+		end += uint64(d.OrgMsgSize)
+		if i+1 == len(ds) || ds[i+1].Pos != d.Pos {
+			assert.Equal(t, end, d.Pos, "call ending at pos %d", d.Pos)
+		}
+	}
+}
+
 // curl --http2 → nginx over TLS (ALPN h2): both sides' connections are ProtoHTTP2 from the
 // plaintext's first event (the client preface, the server's SETTINGS), at plaintext positions,
 // while the socket's L4 totals count the ciphertext (larger).

@@ -8,6 +8,9 @@
  * The two optional programs are the same floor for a capture hooked on the socket layer instead
  * (`make kernel-matrix` compares them on kernels with kprobes): an empty fentry and an empty kprobe
  * on tcp_sendmsg, which only TCP sends pay. Not loaded unless bpf-floor asks for them.
+ *
+ * The uprobe one is the floor of the TLS probes (scripts/bench-tls.sh): entry and return probes
+ * that do nothing, at the functions the TLS probes use, cost the traps alone.
  */
 #include <linux/types.h>
 #include <linux/bpf.h>
@@ -29,6 +32,12 @@ int floor_fentry(void *ctx __attribute__((unused)))
 
 SEC("?kprobe/tcp_sendmsg")
 int floor_kprobe(void *ctx __attribute__((unused)))
+{
+	return 0;
+}
+
+SEC("?uprobe")
+int floor_uprobe(void *ctx __attribute__((unused)))
 {
 	return 0;
 }

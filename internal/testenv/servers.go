@@ -138,6 +138,12 @@ type MariaDB struct {
 // (--no-defaults: the host's /etc/mysql must not matter). It is shut down at cleanup.
 func MariaDBServer(t testing.TB, ns string, addr netip.Addr) *MariaDB {
 	t.Helper()
+	return MariaDBServerWith(t, ns, addr)
+}
+
+// MariaDBServerWith is MariaDBServer with more mariadbd options (e.g. --ssl-cert, --ssl-key).
+func MariaDBServerWith(t testing.TB, ns string, addr netip.Addr, extra ...string) *MariaDB {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "netobserver-mariadb-")
 	if err != nil {
 		t.Fatal(err)
@@ -147,11 +153,12 @@ func MariaDBServer(t testing.TB, ns string, addr netip.Addr) *MariaDB {
 	sock := filepath.Join(dir, "mysqld.sock")
 	Run(t, "mariadb-install-db", "--no-defaults", "--datadir="+data, "--user=root",
 		"--skip-test-db", "--auth-root-authentication-method=socket")
-	cmd := StartStop(t, syscall.SIGTERM, 20*time.Second, ns, "mariadbd", "--no-defaults",
-		"--datadir="+data, "--socket="+sock, "--pid-file="+filepath.Join(dir, "mysqld.pid"),
-		"--bind-address="+addr.String(), "--port=3306", "--user=root", "--skip-name-resolve",
+	args := []string{"--no-defaults",
+		"--datadir=" + data, "--socket=" + sock, "--pid-file=" + filepath.Join(dir, "mysqld.pid"),
+		"--bind-address=" + addr.String(), "--port=3306", "--user=root", "--skip-name-resolve",
 		"--innodb-buffer-pool-size=32M", "--innodb-flush-log-at-trx-commit=0",
-		"--log-error="+filepath.Join(dir, "error.log"))
+		"--log-error=" + filepath.Join(dir, "error.log")}
+	cmd := StartStop(t, syscall.SIGTERM, 20*time.Second, ns, "mariadbd", append(args, extra...)...)
 	WaitPort(t, ns, netip.AddrPortFrom(addr, 3306))
 	return &MariaDB{Cmd: cmd, Socket: sock}
 }
