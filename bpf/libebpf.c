@@ -1267,6 +1267,22 @@ static bool uprobe_build_wanted(const struct bpf_program *prog, enum hook h)
 	return true;
 }
 
+/* The Go crypto/tls probes read their binary's field offsets from the attach cookie
+ * (bpf_get_attach_cookie on a uprobe: 5.15+); without it they are not loaded, and attaching them
+ * fails with ENOENT. */
+static bool go_tls_loadable(void)
+{
+	static int known = -1;
+
+	if (known < 0) {
+		known = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_get_attach_cookie, NULL) == 1;
+		if (!known)
+			logmsg(LOG_INFO, "libebpf: the kernel has no bpf_get_attach_cookie for uprobes (5.15+): "
+					 "no Go crypto/tls probes\n");
+	}
+	return known;
+}
+
 /* Loads the programs of one hook set (and the uprobes); of the tp_btf entry, one socket test; of the
  * uprobe that emits events, the build of the set's transport. */
 static void select_programs(enum hook h, bool fast)
@@ -1288,6 +1304,8 @@ static void select_programs(enum hook h, bool fast)
 			load = h != HOOK_TP_BTF;
 		else if (is_proc_program(prog))
 			load = false; /* below */
+		else if (!strncmp(bpf_program__name(prog), "tls_go_", 7))
+			load = go_tls_loadable() && uprobe_build_wanted(prog, h);
 		else if (!strncmp(sec, "uprobe", 6))
 			load = uprobe_build_wanted(prog, h);
 		bpf_program__set_autoload(prog, load);
@@ -1654,9 +1672,10 @@ EXPORT int32_t ebpf_stop(void)
 
 /* netobserver's uprobe extension: one of the library's attachable programs (a name starting with
  * "tls_"; the set's _rb build when it uses ring buffers) on the instruction at a file offset of a
- * file, for every process that maps it, now and later. */
-EXPORT int32_t netobserver_attach_uprobe(const char *program, const char *path, uint64_t offset, int32_t retprobe)
+ * file, for every process that maps it, now and later, with an attach cookie (0: none). */
+static int32_t attach_ext_uprobe(const char *program, const char *path, uint64_t offset, bool retprobe, uint64_t cookie)
 {
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe, .bpf_cookie = cookie);
 	struct bpf_program *prog = NULL;
 	char name[128];
 	int slot, err;
@@ -1675,12 +1694,24 @@ EXPORT int32_t netobserver_attach_uprobe(const char *program, const char *path, 
 	if (slot == NETOBSERVER_MAX_EXT_UPROBES)
 		return -ENOSPC;
 	/* pid -1: every process, those that map the file later included (the probe is on the inode). */
-	g.ext_uprobes[slot] = bpf_program__attach_uprobe(prog, retprobe != 0, -1, path, (size_t)offset);
+	g.ext_uprobes[slot] = bpf_program__attach_uprobe_opts(prog, -1, path, (size_t)offset, &opts);
 	if (!g.ext_uprobes[slot]) {
 		err = -errno;
 		return err ? err : -EINVAL;
 	}
 	return slot;
+}
+
+EXPORT int32_t netobserver_attach_uprobe(const char *program, const char *path, uint64_t offset, int32_t retprobe)
+{
+	return attach_ext_uprobe(program, path, offset, retprobe != 0, 0);
+}
+
+/* An entry probe with an attach cookie the program reads (the Go crypto/tls probes). */
+EXPORT int32_t netobserver_attach_uprobe_cookie(const char *program, const char *path, uint64_t offset,
+						uint64_t cookie)
+{
+	return attach_ext_uprobe(program, path, offset, false, cookie);
 }
 
 EXPORT int32_t netobserver_detach_uprobe(int32_t id)

@@ -2424,8 +2424,10 @@ static __always_inline void tls_count(u32 which)
  * socket (tgid, fd): data events of that connection, as data_main would send a plain buffer of a
  * socket (chunks of at most CONN_DATA_MAX_SIZE, MAX_BUF_EVENTS of them, the last truncated; HTTP
  * bodies as sizes with rb). A socket tracked only from here (opened before the observer started)
- * is tracked as a first read or write would track it: silently, peer from the kernel socket. */
-static __always_inline void tls_plaintext(void *ctx, u32 tgid, s32 fd, u32 dir, u64 buf, u64 len, bool rb)
+ * is tracked as a first read or write would track it: silently, peer from the kernel socket.
+ * ts: the events' time, 0 for now (tls_plaintext); the Go probes pass a Write's start, because
+ * the goroutine may reach the RET after the peer's answer was already read (see the Go section). */
+static __always_inline void tls_plaintext_at(void *ctx, u32 tgid, s32 fd, u32 dir, u64 buf, u64 len, u64 ts, bool rb)
 {
 	struct netobserver_config *cfg = config();
 	struct scratch *s = scratch();
@@ -2543,7 +2545,7 @@ static __always_inline void tls_plaintext(void *ctx, u32 tgid, s32 fd, u32 dir, 
 		}
 	}
 
-	s->ev.attr.ts = bpf_ktime_get_ns();
+	s->ev.attr.ts = ts ? ts : bpf_ktime_get_ns();
 	s->ev.attr.conn_id = c->id;
 	s->ev.attr.addr = c->addr;
 	s->ev.attr.protocol = proto;
@@ -2557,6 +2559,11 @@ static __always_inline void tls_plaintext(void *ctx, u32 tgid, s32 fd, u32 dir, 
 	if (scan)
 		bpf_tail_call(ctx, &tails_tls, TAIL_TLS_HTTP_HEAD);
 	emit_buf(ctx, s, w, rb);
+}
+
+static __always_inline void tls_plaintext(void *ctx, u32 tgid, s32 fd, u32 dir, u64 buf, u64 len, bool rb)
+{
+	tls_plaintext_at(ctx, tgid, fd, dir, buf, len, 0, rb);
 }
 
 SEC("uprobe")
@@ -2689,6 +2696,115 @@ OPENSSL_RET(read, DirIngress, false)
 OPENSSL_RET(write, DirEgress, false)
 OPENSSL_RET(read_ex, DirIngress, true)
 OPENSSL_RET(write_ex, DirEgress, true)
+
+/* ==== Go crypto/tls ===============================================================================
+ *
+ * Uprobes on (*tls.Conn).Write and Read of Go binaries with the register ABI (Go 1.17+, amd64), and
+ * on each of their RET instructions instead of uretprobes: a uretprobe replaces the return address
+ * on the stack, and Go copies stacks when they grow, so the trampoline's address ends up in a frame
+ * the kernel no longer knows and the process crashes. At entry AX is the *tls.Conn, BX and CX the
+ * buffer's pointer and length; at a RET, AX is n. A call is keyed by (tgid, direction, g) — R14
+ * holds the running goroutine's g — never by thread: a Read that parks resumes on whatever thread
+ * the scheduler picks. The fd comes from the tls.Conn's net.Conn (a *net.TCPConn or *net.UnixConn,
+ * both start with net.conn{fd *netFD}) through the offsets in the probe's attach cookie, which
+ * user space reads from the binary (observer/gotls): every process of a binary is covered from its
+ * first call, with no per-process map to fill. bpf_get_attach_cookie on a uprobe needs 5.15; the
+ * loader loads these programs only where the kernel has it. Plaintext lost on the way (no cookie,
+ * no saved entry, no fd) counts as TLS_UNATTRIBUTED. */
+
+struct gotls_key {
+	u32 tgid;
+	u32 dir;
+	u64 g;
+};
+
+struct gotls_call {
+	u64 conn;
+	u64 buf;
+	u64 len;
+	u64 ts; /* a Write's start: its events' time */
+};
+
+/* Calls between entry and return. LRU: a call that never returns (a panic unwinding through it, a
+ * process that exits inside it) is pushed out by live ones. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct gotls_key);
+	__type(value, struct gotls_call);
+} go_tls_calls SEC(".maps");
+
+/* The probe's cookie (bpf/shared.h, NETOBSERVER_GOTLS_MAGIC), 0 if it carries none. */
+static __always_inline u64 gotls_cookie(struct pt_regs *regs)
+{
+	u64 c = bpf_get_attach_cookie(regs);
+
+	return (c >> 56) == NETOBSERVER_GOTLS_MAGIC ? c : 0;
+}
+
+SEC("uprobe")
+int tls_go_entry(struct pt_regs *regs)
+{
+	u64 id = bpf_get_current_pid_tgid(), c = gotls_cookie(regs);
+	struct gotls_key k = { .tgid = id >> 32, .dir = (c >> 48) & 0xff, .g = regs->r14 };
+	struct gotls_call call = { .conn = regs->ax, .buf = regs->bx, .len = regs->cx };
+
+	if (!c || !tgid_wanted(k.tgid) || tgid_disabled(k.tgid))
+		return 0;
+	/* A Write's events carry its start, not its return: the goroutine may reach the RET (after
+	 * exitsyscall hands it to a scheduler) only once the peer's answer to it was already read
+	 * by another goroutine, and the consumer pairs requests and responses in time order. A
+	 * Read keeps its return's time: its start may be long before its data arrived. */
+	if (k.dir == DirEgress)
+		call.ts = bpf_ktime_get_ns();
+	/* A stack that grows makes the function start over: the same call is saved again. */
+	bpf_map_update_elem(&go_tls_calls, &k, &call, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int go_tls_return(struct pt_regs *regs, bool rb)
+{
+	u64 id = bpf_get_current_pid_tgid(), c = gotls_cookie(regs);
+	struct gotls_key k = { .tgid = id >> 32, .dir = (c >> 48) & 0xff, .g = regs->r14 };
+	struct gotls_call call, *saved;
+	s64 n = (s64)regs->ax, fd = -1;
+	u64 p = 0;
+
+	if (n <= 0 || !tgid_wanted(k.tgid) || tgid_disabled(k.tgid))
+		return 0;
+	saved = c ? bpf_map_lookup_elem(&go_tls_calls, &k) : NULL;
+	if (!saved) {
+		tls_count(TLS_UNATTRIBUTED);
+		return 0;
+	}
+	call = *saved;
+	bpf_map_delete_elem(&go_tls_calls, &k);
+	if ((u64)n > call.len)
+		return 0; /* not this call's result: never guessed at */
+	if (bpf_probe_read_user(&p, sizeof(p), (void *)(call.conn + (c & 0xffff))) || !p ||
+	    bpf_probe_read_user(&p, sizeof(p), (void *)(p + ((c >> 16) & 0xffff))) || !p ||
+	    bpf_probe_read_user(&fd, sizeof(fd), (void *)(p + ((c >> 32) & 0xffff))) || fd < 0 || fd > 0x7fffffff) {
+		tls_count(TLS_UNATTRIBUTED);
+		return 0;
+	}
+	tls_plaintext_at(regs, k.tgid, (s32)fd, k.dir, call.buf, (u64)n, call.ts, rb);
+	return 0;
+}
+
+/* Two builds, one per transport; the loader loads the one of its hook set. */
+SEC("uprobe")
+int tls_go_return(struct pt_regs *regs)
+{
+	return go_tls_return(regs, false);
+}
+
+SEC("uprobe")
+int tls_go_return_rb(struct pt_regs *regs)
+{
+	return go_tls_return(regs, true);
+}
+
+/* ==== end of Go crypto/tls ======================================================================= */
 
 /* ---- process identity (netobserver's optional extension) -------------------------------------
  *

@@ -23,6 +23,14 @@
  * PROC_HAND (process events, the optional extension). */
 #define NETOBSERVER_NUM_RINGS 4
 
+/* Go crypto/tls probes (netobserver extension): the attach cookie of each probe on
+ * (*tls.Conn).Write / Read and their RET instructions packs what the program needs of that binary:
+ * bits 0-15 the offset of the net.Conn's data word in tls.Conn, 16-31 of the *netFD in
+ * net.TCPConn, 32-47 of Sysfd in netFD, 48-55 the direction (support_direction_e), 56-63
+ * NETOBSERVER_GOTLS_MAGIC (a probe without a cookie reads 0 and is refused). observer/gotls
+ * builds it (Binary.Cookie). */
+#define NETOBSERVER_GOTLS_MAGIC 0x67ull
+
 /* The single entry of config_map, written by ebpf_config. */
 struct netobserver_config {
 	unsigned int proto_mask;  /* bit p-1 enables data events of protocol p */

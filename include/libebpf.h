@@ -389,6 +389,14 @@ int32_t netobserver_wait_events(int32_t timeout_ms);
 int32_t netobserver_attach_uprobe(const char *program, const char *path, uint64_t offset, int32_t retprobe);
 int32_t netobserver_detach_uprobe(int32_t id);
 uint64_t netobserver_tls_unattributed(void);
+/*
+ * The same as an entry probe, with an attach cookie the program reads (bpf_get_attach_cookie):
+ * the Go crypto/tls probes (tls_go_entry, tls_go_return), whose cookie carries the binary's field
+ * offsets and the direction (bpf/shared.h, NETOBSERVER_GOTLS_MAGIC). -ENOENT for those programs
+ * on a kernel without cookies for uprobes (before 5.15). Optional within the extension: a library
+ * without it has no Go TLS probes.
+ */
+int32_t netobserver_attach_uprobe_cookie(const char *program, const char *path, uint64_t offset, uint64_t cookie);
 
 /* The four uprobe stubs: empty in user space, observed by the kernel side. */
 void ebpf_cleanup_dog(void *ids, int32_t count);

@@ -15,7 +15,7 @@ type uprobeCapture interface {
 }
 
 // tlsProbers are the TLS libraries probed.
-var tlsProbers = []tlsprobe.Prober{tlsprobe.OpenSSL{}}
+var tlsProbers = []tlsprobe.Prober{tlsprobe.OpenSSL{}, tlsprobe.Go{}}
 
 // startTLS attaches the TLS probes to what runs now before the observer reports that it observes
 // (a connection whose first plaintext is missed is seldom recognised: HTTP/2 is told by its

@@ -170,6 +170,9 @@ struct netobs_lib *netobs_open(const char *file, char *err, size_t err_len)
 	lib->tls_unattributed = (uint64_t (*)(void))dlsym(lib->handle, "netobserver_tls_unattributed");
 	if (!lib->attach_uprobe || !lib->detach_uprobe || !lib->tls_unattributed)
 		lib->attach_uprobe = NULL;
+	if (lib->attach_uprobe)
+		lib->attach_uprobe_cookie = (int32_t (*)(const char *, const char *, uint64_t, uint64_t))dlsym(
+			lib->handle, "netobserver_attach_uprobe_cookie");
 
 	void *stubs[4] = {(void *)lib->fn.cleanup_dog, (void *)lib->fn.update_conn_addr,
 			  (void *)lib->fn.disable_process, (void *)lib->fn.update_conn_role};
@@ -236,6 +239,14 @@ int32_t netobs_detach_uprobe(struct netobs_lib *lib, int32_t id)
 	if (!lib->attach_uprobe)
 		return -ENOSYS;
 	return lib->detach_uprobe(id);
+}
+
+int32_t netobs_attach_uprobe_cookie(struct netobs_lib *lib, const char *program, const char *path, uint64_t offset,
+				    uint64_t cookie)
+{
+	if (!lib->attach_uprobe_cookie)
+		return -ENOSYS;
+	return lib->attach_uprobe_cookie(program, path, offset, cookie);
 }
 
 int netobs_has_uprobes(struct netobs_lib *lib)

@@ -51,6 +51,8 @@ struct netobs_lib {
 	int32_t (*attach_uprobe)(const char *, const char *, uint64_t, int32_t);
 	int32_t (*detach_uprobe)(int32_t);
 	uint64_t (*tls_unattributed)(void);
+	// optional within it: netobserver_attach_uprobe_cookie (the Go TLS probes)
+	int32_t (*attach_uprobe_cookie)(const char *, const char *, uint64_t, uint64_t);
 	char path[4096];              // the file the dynamic loader actually opened
 	long offsets[4];              // stubs 14-17, dli_saddr - dli_fbase
 	int32_t stop_flag;            // read by ebpf_poll_events; written by Go
@@ -74,6 +76,9 @@ int32_t netobs_attach_uprobe(struct netobs_lib *lib, const char *program, const 
 int32_t netobs_detach_uprobe(struct netobs_lib *lib, int32_t id);
 int netobs_has_uprobes(struct netobs_lib *lib);
 uint64_t netobs_tls_unattributed(struct netobs_lib *lib);
+// netobserver_attach_uprobe_cookie: -ENOSYS when the library lacks it.
+int32_t netobs_attach_uprobe_cookie(struct netobs_lib *lib, const char *program, const char *path, uint64_t offset,
+				    uint64_t cookie);
 // netobs_has_process_events says whether the library has the process extension.
 int netobs_has_process_events(struct netobs_lib *lib);
 // netobs_finished is 1 once a replay library delivered its whole trace; 0 for a kernel library.

@@ -6,5 +6,7 @@
 // containers work, and the standard library directories of a process that just exec'd),
 // deduplicating them by device and inode (a uprobe on an inode covers every process that maps
 // it, now and later), asking each Prober which probes a file needs, and attaching them once,
-// within a bound on the number of files. A Prober knows one TLS library: OpenSSL's libssl here.
+// within a bound on the number of files. A Prober knows one TLS library: OpenSSL's libssl, and
+// Go's crypto/tls, which is linked into each Go program: an ExeProber is asked about every
+// process's executable (/proc/PID/exe, at start and at each exec) instead of the files it maps.
 package tlsprobe

@@ -21,6 +21,7 @@ type Probe struct {
 	Symbol  string // the function, for messages
 	Offset  uint64 // file offset of the instruction probed
 	Return  bool   // a return probe (uretprobe)
+	Cookie  uint64 // attach cookie the program reads (0: none; needs a CookieAttacher)
 }
 
 // Prober knows one TLS library.
@@ -36,6 +37,19 @@ type Prober interface {
 
 // ErrNotMine: a file a Prober wanted by name is not its library.
 var ErrNotMine = errors.New("not this prober's library")
+
+// ExeProber is a Prober of programs rather than libraries (Go links crypto/tls into the
+// executable): it is asked about each process's executable, and Wants nothing the processes map.
+type ExeProber interface {
+	Prober
+	// ProbesExe returns the probes the executable at path needs, or ErrNotMine.
+	ProbesExe(path string) ([]Probe, error)
+}
+
+// CookieAttacher attaches an entry uprobe with an attach cookie: *libebpf.Library.
+type CookieAttacher interface {
+	AttachUprobeCookie(program, path string, offset, cookie uint64) (int, error)
+}
 
 // Attacher attaches uprobes: *libebpf.Library with the uprobe extension.
 type Attacher interface {
@@ -122,6 +136,7 @@ func (m *Manager) ScanAll() {
 	}
 	for _, e := range ents {
 		if pid, err := strconv.Atoi(e.Name()); err == nil && pid > 0 {
+			m.scanExe(pid)
 			m.scanMaps(pid)
 		}
 	}
@@ -153,6 +168,7 @@ func (m *Manager) roots() {
 		case <-m.done:
 			return
 		case pid := <-m.execs:
+			m.scanExe(pid)
 			m.scanRoot(pid)
 			select {
 			case m.later <- rescan{pid, time.Now().Add(m.cfg.Rescan)}:
@@ -270,6 +286,21 @@ func statKey(path string) (fileKey, bool) {
 	return fileKey{dev: st.Dev, ino: st.Ino}, true
 }
 
+// scanExe offers process pid's executable to the ExeProbers. /proc/PID/exe names the file the
+// process runs whatever its mount namespace, also once deleted or replaced on disk; the uprobe is
+// attached through it to that inode.
+func (m *Manager) scanExe(pid int) {
+	var wanting []Prober
+	for _, p := range m.probers {
+		if _, ok := p.(ExeProber); ok {
+			wanting = append(wanting, p)
+		}
+	}
+	if len(wanting) > 0 {
+		m.probeFile(filepath.Join(m.cfg.ProcRoot, strconv.Itoa(pid), "exe"), wanting)
+	}
+}
+
 // consider probes the file at path (seen from our mount namespace) once per device and inode.
 func (m *Manager) consider(path string) {
 	var wanting []Prober
@@ -278,6 +309,11 @@ func (m *Manager) consider(path string) {
 			wanting = append(wanting, p)
 		}
 	}
+	m.probeFile(path, wanting)
+}
+
+// probeFile has the probers that want the file at path probe it, once per device and inode.
+func (m *Manager) probeFile(path string, wanting []Prober) {
 	if len(wanting) == 0 {
 		return
 	}
@@ -315,18 +351,26 @@ func (m *Manager) consider(path string) {
 
 // probe attaches p's probes to the file, all or none.
 func (m *Manager) probe(p Prober, path string) (int, error) {
-	f, err := elf.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	probes, err := p.Probes(f)
-	f.Close()
-	if err != nil {
-		return 0, err
+	var probes []Probe
+	if ep, ok := p.(ExeProber); ok {
+		var err error
+		if probes, err = ep.ProbesExe(path); err != nil {
+			return 0, err
+		}
+	} else {
+		f, err := elf.Open(path)
+		if err != nil {
+			return 0, err
+		}
+		probes, err = p.Probes(f)
+		f.Close()
+		if err != nil {
+			return 0, err
+		}
 	}
 	var ids []int
 	for _, pr := range probes {
-		id, err := m.att.AttachUprobe(pr.Program, path, pr.Offset, pr.Return)
+		id, err := m.attach(pr, path)
 		if err != nil {
 			for _, id := range ids {
 				_ = m.att.DetachUprobe(id)
@@ -337,4 +381,15 @@ func (m *Manager) probe(p Prober, path string) (int, error) {
 	}
 	m.links = append(m.links, ids...)
 	return len(ids), nil
+}
+
+func (m *Manager) attach(pr Probe, path string) (int, error) {
+	if pr.Cookie == 0 {
+		return m.att.AttachUprobe(pr.Program, path, pr.Offset, pr.Return)
+	}
+	ca, ok := m.att.(CookieAttacher)
+	if !ok || pr.Return {
+		return -1, fmt.Errorf("%s needs an attach cookie, which this library cannot give", pr.Program)
+	}
+	return ca.AttachUprobeCookie(pr.Program, path, pr.Offset, pr.Cookie)
 }

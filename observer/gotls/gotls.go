@@ -1,0 +1,389 @@
+// Package gotls reads from a Go executable what uprobes on crypto/tls need: where
+// (*tls.Conn).Write and (*tls.Conn).Read begin and return (as file offsets, what a uprobe is
+// attached at), and the field offsets that lead from a *tls.Conn to the socket's file descriptor.
+//
+// Only binaries with Go's register ABI (Go 1.17 and later on amd64) are accepted: the probes read
+// the receiver, the buffer and the result from registers. Functions are found in .symtab or, in
+// a stripped binary, in .gopclntab; field offsets come from DWARF when the binary has it, else from
+// a table by Go version (fieldTable).
+package gotls
+
+import (
+	"debug/buildinfo"
+	"debug/elf"
+	"debug/gosym"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+
+	"github.com/netobserver/netobserver/abi"
+	"golang.org/x/arch/x86/x86asm"
+)
+
+// The functions the probes go on.
+const (
+	WriteFunc = "crypto/tls.(*Conn).Write"
+	ReadFunc  = "crypto/tls.(*Conn).Read"
+)
+
+// Errors that say a binary is not for these probes (wrapped with the details).
+var (
+	ErrNotGo       = errors.New("not a Go executable")
+	ErrUnsupported = errors.New("unsupported Go executable")
+	ErrNoTLS       = errors.New("crypto/tls is not linked in")
+)
+
+// Func is a probed function: the file offset of its first instruction and of each of its RET
+// instructions (a return is probed there instead of with a uretprobe, which rewrites the return
+// address on the stack, and Go moves stacks).
+type Func struct {
+	Entry   uint64
+	Returns []uint64
+}
+
+// ConnOffsets lead from a *tls.Conn to the fd: the *net.TCPConn (or *net.UnixConn) is the data
+// word of the net.Conn interface at ConnData; its *net.netFD at NetFD; the int Sysfd of the
+// netFD's poll.FD at Sysfd.
+type ConnOffsets struct {
+	ConnData uint64 // tls.Conn.conn + the interface's data word
+	NetFD    uint64 // net.TCPConn.conn + net.conn.fd
+	Sysfd    uint64 // net.netFD.pfd + poll.FD.Sysfd
+}
+
+// Binary is what a Go executable offers the probes.
+type Binary struct {
+	GoVersion   string // as the binary records it, e.g. go1.26.8
+	Write, Read Func
+	Offsets     ConnOffsets
+	// Where the functions were found ("symtab" or "pclntab") and the offsets ("dwarf" or the
+	// table's entry, e.g. "table go1.17+").
+	FuncsFrom, OffsetsFrom string
+}
+
+var (
+	goMinor  = regexp.MustCompile(`go1\.(\d+)`)
+	noRegABI = regexp.MustCompile(`(^|,)noregabi($|,)`)
+)
+
+// Inspect reads path. A binary that is not Go, not amd64, older than Go 1.17, or has no
+// crypto/tls gives an error wrapping ErrNotGo, ErrUnsupported or ErrNoTLS.
+func Inspect(path string) (*Binary, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := buildinfo.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (%v)", path, ErrNotGo, err)
+	}
+	b := &Binary{GoVersion: info.GoVersion}
+	if f.Machine != elf.EM_X86_64 {
+		return nil, fmt.Errorf("%s: %w: %s, the probes read amd64 registers", path, ErrUnsupported, f.Machine)
+	}
+	m := goMinor.FindStringSubmatch(info.GoVersion)
+	if m == nil {
+		return nil, fmt.Errorf("%s: %w: Go version %q not understood", path, ErrUnsupported, info.GoVersion)
+	}
+	minor, _ := strconv.Atoi(m[1])
+	if minor < 17 {
+		return nil, fmt.Errorf("%s: %w: %s has no register ABI (Go 1.17+)", path, ErrUnsupported, info.GoVersion)
+	}
+	for _, s := range info.Settings {
+		if s.Key == "GOEXPERIMENT" && noRegABI.MatchString(s.Value) {
+			return nil, fmt.Errorf("%s: %w: built with GOEXPERIMENT=noregabi", path, ErrUnsupported)
+		}
+	}
+
+	funcs, from, err := findFuncs(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	b.FuncsFrom = from
+	for _, fn := range []struct {
+		name string
+		out  *Func
+	}{{WriteFunc, &b.Write}, {ReadFunc, &b.Read}} {
+		r, ok := funcs[fn.name]
+		if !ok {
+			return nil, fmt.Errorf("%s: %w: no %s", path, ErrNoTLS, fn.name)
+		}
+		if *fn.out, err = probePoints(f, fn.name, r); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+
+	if off, err := dwarfOffsets(f); err == nil {
+		if off.ConnData > 0xffff || off.NetFD > 0xffff || off.Sysfd > 0xffff {
+			return nil, fmt.Errorf("%s: %w: field offsets %+v do not fit the probe's cookie", path, ErrUnsupported, off)
+		}
+		b.Offsets, b.OffsetsFrom = off, "dwarf"
+	} else {
+		row, ok := tableFor(minor)
+		if !ok {
+			return nil, fmt.Errorf("%s: %w: no DWARF (%v) and %s is not in the offset table", path, ErrUnsupported, err, info.GoVersion)
+		}
+		b.Offsets, b.OffsetsFrom = row.offsets, "table "+row.name
+	}
+	return b, nil
+}
+
+// addrRange is a function's [lo, hi) virtual addresses.
+type addrRange struct{ lo, hi uint64 }
+
+// findFuncs returns the two functions' ranges, from .symtab, .dynsym (Go binaries linked to
+// export every symbol, as Debian's dockerd) or else the pclntab.
+func findFuncs(f *elf.File) (map[string]addrRange, string, error) {
+	want := map[string]bool{WriteFunc: true, ReadFunc: true}
+	for _, tab := range []struct {
+		name string
+		syms func() ([]elf.Symbol, error)
+	}{{"symtab", f.Symbols}, {"dynsym", f.DynamicSymbols}} {
+		syms, err := tab.syms()
+		if err != nil {
+			continue
+		}
+		out := map[string]addrRange{}
+		for _, s := range syms {
+			if want[s.Name] && elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Size > 0 {
+				out[s.Name] = addrRange{s.Value, s.Value + s.Size}
+			}
+		}
+		if len(out) > 0 {
+			return out, tab.name, nil
+		}
+	}
+	out, err := pclnFuncs(f, want)
+	return out, "pclntab", err
+}
+
+// pclnFuncs finds the wanted functions in the pclntab, which every Go binary keeps (the runtime
+// needs it): .gopclntab, or in a PIE .data.rel.ro.gopclntab, or, when the external linker merged
+// it into .data.rel.ro, wherever its header is found there.
+func pclnFuncs(f *elf.File, want map[string]bool) (map[string]addrRange, error) {
+	pcln := f.Section(".gopclntab")
+	if pcln == nil {
+		pcln = f.Section(".data.rel.ro.gopclntab")
+	}
+	var data []byte
+	var addr uint64
+	var err error
+	if pcln != nil {
+		if data, err = pcln.Data(); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", pcln.Name, err)
+		}
+		addr = pcln.Addr
+	} else if data, addr, err = findPcln(f); err != nil {
+		return nil, err
+	}
+	textStart, err := pclnTextStart(f, addr, data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: pclntab: %v", ErrUnsupported, err)
+	}
+	tab, err := gosym.NewTable(nil, gosym.NewLineTable(data, textStart))
+	if err != nil {
+		return nil, fmt.Errorf("%w: pclntab: %v", ErrUnsupported, err)
+	}
+	out := map[string]addrRange{}
+	for name := range want {
+		if fn := tab.LookupFunc(name); fn != nil && fn.End > fn.Entry {
+			out[name] = addrRange{fn.Entry, fn.End}
+		}
+	}
+	return out, nil
+}
+
+// findPcln looks for the pclntab header (a Go 1.18+ magic, two zero bytes, instruction quantum 1,
+// pointer size 8) in .data.rel.ro; it returns the bytes from there to the section's end.
+func findPcln(f *elf.File) ([]byte, uint64, error) {
+	sec := f.Section(".data.rel.ro")
+	if sec == nil {
+		return nil, 0, fmt.Errorf("%w: no function symbols and no pclntab", ErrUnsupported)
+	}
+	data, err := sec.Data()
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading .data.rel.ro: %w", err)
+	}
+	for i := 0; i+8 <= len(data); i += 8 {
+		m := binary.LittleEndian.Uint32(data[i:])
+		if (m == 0xfffffff1 || m == 0xfffffff0) && data[i+4] == 0 && data[i+5] == 0 && data[i+6] == 1 && data[i+7] == 8 {
+			return data[i:], sec.Addr + uint64(i), nil
+		}
+	}
+	return nil, 0, fmt.Errorf("%w: no function symbols and no pclntab", ErrUnsupported)
+}
+
+// pclnTextStart is the address the pclntab's function offsets count from (Go 1.18+):
+// runtime.text, not .text's address when the external linker put C code first. Go 1.18 to 1.25
+// keep it in the table's header (in a PIE as an R_X86_64_RELATIVE relocation of the header's
+// word, whose addend is the address); later ones only in the runtime's moduledata, whose first
+// word points at the table (in .go.module, Go 1.26). Older tables hold absolute addresses.
+func pclnTextStart(f *elf.File, addr uint64, data []byte) (uint64, error) {
+	const hdrTextStart = 8 + 2*8
+	if len(data) < hdrTextStart+8 {
+		return 0, fmt.Errorf("too short")
+	}
+	switch binary.LittleEndian.Uint32(data) {
+	case 0xfffffff0, 0xfffffff1: // Go 1.18-1.19, 1.20+
+	default:
+		return 0, nil
+	}
+	if data[7] != 8 {
+		return 0, fmt.Errorf("pointer size %d", data[7])
+	}
+	start, ok := word(f, addr+hdrTextStart)
+	if !ok || start == 0 {
+		if start, ok = moduledataText(f, addr); !ok {
+			return 0, fmt.Errorf("the text start is neither in the table's header nor in a moduledata")
+		}
+	}
+	if text := f.Section(".text"); text == nil || start < text.Addr || start >= text.Addr+text.Size {
+		return 0, fmt.Errorf("text start %#x is outside .text", start)
+	}
+	return start, nil
+}
+
+// moduledata's text and etext words (runtime/symtab.go: the table pointer, six slices, three
+// words, then text and etext; the same from Go 1.18 to 1.26).
+const mdText, mdEtext = 8 + 6*24 + 3*8, 8 + 6*24 + 4*8
+
+// moduledataText finds the moduledata whose first word points at the pclntab at pcln (stored, or
+// relocated in a PIE) and whose text and etext lie in .text, and returns its text.
+func moduledataText(f *elf.File, pcln uint64) (uint64, bool) {
+	text := f.Section(".text")
+	if text == nil {
+		return 0, false
+	}
+	check := func(md uint64) (uint64, bool) {
+		start, ok1 := word(f, md+mdText)
+		end, ok2 := word(f, md+mdEtext)
+		if ok1 && ok2 && start >= text.Addr && start < end && end <= text.Addr+text.Size {
+			return start, true
+		}
+		return 0, false
+	}
+	for _, name := range []string{".go.module", ".noptrdata", ".data", ".data.rel.ro"} {
+		sec := f.Section(name)
+		if sec == nil || sec.Type != elf.SHT_PROGBITS {
+			continue
+		}
+		data, err := sec.Data()
+		if err != nil {
+			continue
+		}
+		for i := 0; i+8 <= len(data); i += 8 {
+			if binary.LittleEndian.Uint64(data[i:]) == pcln {
+				if start, ok := check(sec.Addr + uint64(i)); ok {
+					return start, true
+				}
+			}
+		}
+	}
+	for _, r := range relatives(f) {
+		if r.addend == pcln {
+			if start, ok := check(r.off); ok {
+				return start, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// word reads the 8 bytes at addr from the file, or, where the file holds 0 there, the addend of
+// their R_X86_64_RELATIVE relocation (a PIE's pointers).
+func word(f *elf.File, addr uint64) (uint64, bool) {
+	for _, sec := range f.Sections {
+		if sec.Type != elf.SHT_PROGBITS || addr < sec.Addr || addr+8 > sec.Addr+sec.Size {
+			continue
+		}
+		var b [8]byte
+		if _, err := sec.ReadAt(b[:], int64(addr-sec.Addr)); err != nil {
+			return 0, false
+		}
+		if v := binary.LittleEndian.Uint64(b[:]); v != 0 {
+			return v, true
+		}
+		for _, r := range relatives(f) {
+			if r.off == addr {
+				return r.addend, true
+			}
+		}
+		return 0, true
+	}
+	return 0, false
+}
+
+type relative struct{ off, addend uint64 }
+
+// relatives are the R_X86_64_RELATIVE relocations of .rela.dyn.
+func relatives(f *elf.File) []relative {
+	rela := f.Section(".rela.dyn")
+	if rela == nil {
+		return nil
+	}
+	data, err := rela.Data()
+	if err != nil {
+		return nil
+	}
+	var out []relative
+	for i := 0; i+24 <= len(data); i += 24 {
+		if elf.R_X86_64(binary.LittleEndian.Uint64(data[i+8:])&0xffffffff) == elf.R_X86_64_RELATIVE {
+			out = append(out, relative{binary.LittleEndian.Uint64(data[i:]), binary.LittleEndian.Uint64(data[i+16:])})
+		}
+	}
+	return out
+}
+
+// probePoints decodes the function's instructions and returns the file offsets of its entry and
+// of every RET. An instruction that does not decode refuses the binary: a RET missed would leave
+// calls without their end, and one guessed from a 0xC3 byte inside another instruction would
+// break it.
+func probePoints(f *elf.File, name string, r addrRange) (Func, error) {
+	code, fileOff, err := readVirtual(f, r.lo, r.hi-r.lo)
+	if err != nil {
+		return Func{}, fmt.Errorf("%s: %w", name, err)
+	}
+	fn := Func{Entry: fileOff}
+	for pc := 0; pc < len(code); {
+		inst, err := x86asm.Decode(code[pc:], 64)
+		if err != nil {
+			return Func{}, fmt.Errorf("%w: %s+%#x does not decode: %v", ErrUnsupported, name, pc, err)
+		}
+		if inst.Op == x86asm.RET {
+			fn.Returns = append(fn.Returns, fileOff+uint64(pc))
+		}
+		pc += inst.Len
+	}
+	if len(fn.Returns) == 0 {
+		return Func{}, fmt.Errorf("%w: %s has no RET", ErrUnsupported, name)
+	}
+	return fn, nil
+}
+
+// readVirtual reads n bytes at virtual address addr from the PT_LOAD segment holding them, and
+// returns them with addr's file offset.
+func readVirtual(f *elf.File, addr, n uint64) ([]byte, uint64, error) {
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_LOAD || p.Flags&elf.PF_X == 0 || addr < p.Vaddr || addr+n > p.Vaddr+p.Filesz {
+			continue
+		}
+		buf := make([]byte, n)
+		if _, err := p.ReadAt(buf, int64(addr-p.Vaddr)); err != nil {
+			return nil, 0, err
+		}
+		return buf, addr - p.Vaddr + p.Off, nil
+	}
+	return nil, 0, fmt.Errorf("%#x+%d is in no executable segment", addr, n)
+}
+
+// cookieMagic marks a cookie of these probes (bpf/shared.h, NETOBSERVER_GOTLS_MAGIC).
+const cookieMagic = 0x67
+
+// Cookie is the attach cookie of every probe on the function of direction dir (abi.DirEgress for
+// Write, abi.DirIngress for Read): the offsets and the direction, as bpf/shared.h lays them out.
+func (b *Binary) Cookie(dir abi.Direction) uint64 {
+	return b.Offsets.ConnData&0xffff | (b.Offsets.NetFD&0xffff)<<16 | (b.Offsets.Sysfd&0xffff)<<32 |
+		uint64(dir&0xff)<<48 | cookieMagic<<56
+}
