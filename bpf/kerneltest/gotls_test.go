@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -38,17 +37,6 @@ type gotlspairReport struct {
 	Connections int            `json:"connections"`
 	Protocols   map[string]int `json:"protocols"`
 	Errors      int            `json:"errors"`
-}
-
-// buildTool compiles a command of this repository into the test's temporary directory.
-func buildTool(t *testing.T, pkg string) string {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = "../.."
-	b, err := cmd.CombinedOutput()
-	require.NoError(t, err, "building %s: %s", pkg, b)
-	return out
 }
 
 // selfSigned writes a certificate for ip and its key (PEM) into dir.
@@ -235,7 +223,7 @@ func tlsCalls(evs []event, client, http1 bool) (map[string]int, int, error) {
 // are exactly the client's own count, over HTTP/2 (ALPN) and HTTP/1.1, with the ring buffer and
 // the perf buffer builds of the return probe.
 func TestGoTLS(t *testing.T) {
-	pair := buildTool(t, "./tools/gotlspair")
+	pair := buildTool(t, "gotlspair")
 	bin, err := gotls.Inspect(pair)
 	require.NoError(t, err)
 	for _, tc := range []struct {
