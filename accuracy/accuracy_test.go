@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -124,22 +123,8 @@ func setup(t *testing.T) *world {
 	}
 	testenv.Dnsmasq(t, n.Server, n.ServerV4, names, "--log-queries", "--log-facility="+w.dnsLog)
 
-	w.resolver = build(t, "./tools/udpresolver")
+	w.resolver = testenv.BuildTool(t, "udpresolver")
 	return w
-}
-
-// build builds one of the module's commands (pkg, as ./tools/name) into a temporary directory and
-// returns its path.
-func build(t *testing.T, pkg string) string {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
-	root, err := filepath.Abs("..")
-	require.NoError(t, err)
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = root
-	b, err := cmd.CombinedOutput()
-	require.NoError(t, err, "building %s: %s", pkg, b)
-	return out
 }
 
 // pgClientBin is the newest /usr/lib/postgresql/<version>/bin: the programs themselves, not

@@ -28,7 +28,7 @@ func TestAccuracyGoTLS(t *testing.T) {
 	testenv.Binary(t)
 	n := testenv.NewNet(t, goTLSSubnet)
 	w := &world{net: n}
-	pair := build(t, "./tools/gotlspair")
+	pair := testenv.BuildTool(t, "gotlspair")
 	dir := t.TempDir()
 	crt, key := filepath.Join(dir, "crt.pem"), filepath.Join(dir, "key.pem")
 	testenv.Run(t, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",

@@ -3,15 +3,10 @@
 package accuracy
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"net/netip"
-	"os/exec"
 	"regexp"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/netobserver/netobserver/internal/testenv"
@@ -36,51 +31,6 @@ func TestAccuracyGRPC(t *testing.T) {
 	w.printTable()
 }
 
-// toolServer runs one of the module's servers in the server namespace; stop ends it with
-// SIGTERM and returns its own count ("served <key …> <n>" lines, by key).
-type toolServer struct {
-	cmd *exec.Cmd
-	out bytes.Buffer
-}
-
-func startTool(t *testing.T, ns, path string, args ...string) *toolServer {
-	t.Helper()
-	s := &toolServer{cmd: testenv.Command(ns, path, args...)}
-	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
-	require.NoError(t, s.cmd.Start())
-	t.Cleanup(func() {
-		if s.cmd.ProcessState == nil {
-			s.cmd.Process.Kill()
-			s.cmd.Wait()
-		}
-	})
-	return s
-}
-
-func (s *toolServer) stop(t *testing.T) map[string]int {
-	t.Helper()
-	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
-	require.NoError(t, s.cmd.Wait(), "%s", s.out.String())
-	return lineCounts(t, s.out.String(), "served")
-}
-
-// lineCounts reads lines "<prefix> <key …> <n>" of out into key → n.
-func lineCounts(t *testing.T, out, prefix string) map[string]int {
-	t.Helper()
-	m := map[string]int{}
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 3 || f[0] != prefix {
-			continue
-		}
-		v, err := strconv.Atoi(f[len(f)-1])
-		require.NoError(t, err, sc.Text())
-		m[strings.Join(f[1:len(f)-1], " ")] += v
-	}
-	return m
-}
-
 // http2Key is a call of protocol http2 in schema A: version, method, url, status, grpc_status.
 func http2Key(r record) string {
 	return r["version"] + " " + r["method"] + " " + r["url"] + " " + r["resp_code"] + " " + r["grpc_status"]
@@ -93,16 +43,16 @@ func http2Key(r record) string {
 // server's own count must equal. Recorded: every call on both sides as POST <service/method> 200
 // with its grpc_status; the cancelled Watches have no response and are counted unmatched.
 func (w *world) grpc(t *testing.T) {
-	pair := build(t, "./tools/grpcpair")
+	pair := testenv.BuildTool(t, "grpcpair")
 	addr := w.net.ServerV4.String() + ":50051"
-	srv := startTool(t, w.net.Server, pair, "server", "-listen", addr)
+	srv := testenv.StartTool(t, w.net.Server, pair, "server", "-listen", addr)
 	testenv.WaitPort(t, w.net.Server, netip.MustParseAddrPort(addr))
 	var out string
 	r := w.observe(t, defaultPages, func() {
 		out = w.client(t, pair, "client", "-addr", addr, "-n", "5000", "-conns", "4", "-concurrency", "64", "-watch", "10")
 	})
-	made := lineCounts(t, out, "calls")
-	served := srv.stop(t)
+	made := testenv.LineCounts(t, out, "calls")
+	served := srv.Stop(t)
 	require.Equal(t, made, served, "the server served what the client made")
 	want := map[string]int{}
 	cancelled := 0
@@ -139,8 +89,8 @@ func (w *world) grpc(t *testing.T) {
 // request once as http2, the upgraded ones too, never the 101.
 func (w *world) h2cUpgrade(t *testing.T) {
 	addr := w.net.ServerV4.String() + ":8080"
-	h2cserver := build(t, "./tools/h2cserver")
-	srv := startTool(t, w.net.Server, h2cserver, "-listen", addr)
+	h2cserver := testenv.BuildTool(t, "h2cserver")
+	srv := testenv.StartTool(t, w.net.Server, h2cserver, "-listen", addr)
 	testenv.WaitPort(t, w.net.Server, netip.MustParseAddrPort(addr))
 	const runs, perRun = 20, 10
 	want := map[string]int{}
@@ -169,7 +119,7 @@ func (w *world) h2cUpgrade(t *testing.T) {
 			}
 		}
 	})
-	served := srv.stop(t)
+	served := srv.Stop(t)
 	require.Equal(t, runs*perRun, total(served), "%v", served)
 	client := calls(r.recs, "http2", "client", w.net.ServerV4)
 	server := calls(r.recs, "http2", "server", w.net.ClientV4)

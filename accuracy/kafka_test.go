@@ -46,7 +46,7 @@ func kafkaKey(r record) string {
 // more request than it read responses, and that request is unmatched, not a call.
 func (w *world) kafka(t *testing.T) {
 	n := w.net
-	peer := build(t, "./tools/kafkapeer")
+	peer := testenv.BuildTool(t, "kafkapeer")
 	addr := n.ServerV4.String() + ":9092"
 	startKafkaBroker(t, n.Server, peer, addr, "orders,audit,clicks")
 

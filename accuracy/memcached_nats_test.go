@@ -112,7 +112,7 @@ func natsKey(r record) string {
 // requesters' inboxes, and every MSG and HMSG delivered (one-way), both sides.
 func (w *world) nats(t *testing.T) {
 	n := w.net
-	natsclient := build(t, "./tools/natsclient")
+	natsclient := testenv.BuildTool(t, "natsclient")
 	testenv.Start(t, n.Server, "nats-server", "-a", n.ServerV4.String(), "-p", "4222", "-m", "8222")
 	testenv.WaitPort(t, n.Server, netip.AddrPortFrom(n.ServerV4, 4222))
 	testenv.WaitPort(t, n.Server, netip.AddrPortFrom(n.ServerV4, 8222))

@@ -223,7 +223,7 @@ func tlsCalls(evs []event, client, http1 bool) (map[string]int, int, error) {
 // are exactly the client's own count, over HTTP/2 (ALPN) and HTTP/1.1, with the ring buffer and
 // the perf buffer builds of the return probe.
 func TestGoTLS(t *testing.T) {
-	pair := buildTool(t, "gotlspair")
+	pair := testenv.BuildTool(t, "gotlspair")
 	bin, err := gotls.Inspect(pair)
 	require.NoError(t, err)
 	for _, tc := range []struct {

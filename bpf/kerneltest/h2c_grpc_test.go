@@ -5,11 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,62 +17,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// buildTool builds ./tools/name of the module into a temporary directory.
-func buildTool(t *testing.T, name string) string {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), name)
-	build := exec.Command("go", "build", "-o", out, "./tools/"+name)
-	build.Dir = "../.."
-	b, err := build.CombinedOutput()
-	require.NoError(t, err, "building tools/%s: %s", name, b)
-	return out
-}
-
-// toolServer is a tool serving in a namespace until stop, which returns what it printed.
-type toolServer struct {
-	cmd *exec.Cmd
-	out bytes.Buffer
-}
-
-func startToolServer(t *testing.T, ns, path string, args ...string) *toolServer {
-	t.Helper()
-	s := &toolServer{cmd: testenv.Command(ns, path, args...)}
-	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
-	require.NoError(t, s.cmd.Start())
-	t.Cleanup(func() {
-		if s.cmd.ProcessState == nil {
-			s.cmd.Process.Kill()
-			s.cmd.Wait()
-		}
-	})
-	return s
-}
-
-// stop ends the server with SIGTERM and returns its "served" lines, by what follows "served ".
-func (s *toolServer) stop(t *testing.T) map[string]int {
-	t.Helper()
-	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
-	require.NoError(t, s.cmd.Wait(), "%s", s.out.String())
-	return counted(t, s.out.String(), "served")
-}
-
-// counted reads lines "<prefix> <key …> <n>" of out into key → n.
-func counted(t *testing.T, out, prefix string) map[string]int {
-	t.Helper()
-	m := map[string]int{}
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 3 || f[0] != prefix {
-			continue
-		}
-		n, err := strconv.Atoi(f[len(f)-1])
-		require.NoError(t, err, sc.Text())
-		m[strings.Join(f[1:len(f)-1], " ")] += n
-	}
-	return m
-}
 
 // recorded plays the events of one process through calls.Tracker, as the observer does, and
 // returns its calls as "<protocol> <method> <path> <status> <grpc-status>" (HTTP/1: "-" for
@@ -122,7 +62,7 @@ func recorded(evs []event) (map[string]int, [2]calls.Counters, int) {
 func TestH2CUpgradeRecorded(t *testing.T) {
 	n := testenv.NewNet(t, subnet)
 	addr := n.ServerV4.String() + ":8080"
-	srv := startToolServer(t, n.Server, buildTool(t, "h2cserver"), "-listen", addr)
+	srv := testenv.StartTool(t, n.Server, testenv.BuildTool(t, "h2cserver"), "-listen", addr)
 	testenv.WaitPort(t, n.Server, netip.MustParseAddrPort(addr))
 	c := startCapture(t, nil)
 
@@ -152,14 +92,14 @@ func TestH2CUpgradeRecorded(t *testing.T) {
 		require.Equal(t, "2", version, "curl used HTTP/2 for %s", urls[i])
 		want[fmt.Sprintf("http2 GET %s %d -1", urls[i], code)]++
 	}
-	served := srv.stop(t)
+	served := srv.Stop(t)
 	require.Equal(t, 12, sum(served), "%v", served)
 	require.Equal(t, 1, served["HTTP/1.1 GET /p0 200"], "the server served the upgraded request: %v", served)
 
 	for _, side := range []struct {
 		name string
 		pid  int
-	}{{"curl", curl.Process.Pid}, {"h2cserver", srv.cmd.Process.Pid}} {
+	}{{"curl", curl.Process.Pid}, {"h2cserver", srv.Pid()}} {
 		t.Run(side.name, func(t *testing.T) {
 			evs := waitRecorded(t, c, side.pid, len(urls))
 			for _, e := range evs {
@@ -235,24 +175,24 @@ func grpcWant(t *testing.T, counts map[string]int) (want map[string]int, cancell
 func TestGRPCRecorded(t *testing.T) {
 	n := testenv.NewNet(t, subnet)
 	addr := n.ServerV4.String() + ":50051"
-	pair := buildTool(t, "grpcpair")
-	srv := startToolServer(t, n.Server, pair, "server", "-listen", addr)
+	pair := testenv.BuildTool(t, "grpcpair")
+	srv := testenv.StartTool(t, n.Server, pair, "server", "-listen", addr)
 	testenv.WaitPort(t, n.Server, netip.MustParseAddrPort(addr))
 	c := startCapture(t, nil)
 
 	cli := testenv.Command(n.Client, pair, "client", "-addr", addr, "-n", "2000", "-conns", "4", "-concurrency", "32", "-watch", "4")
 	out, err := cli.Output()
 	require.NoError(t, err, "%s", out)
-	made := counted(t, string(out), "calls")
+	made := testenv.LineCounts(t, string(out), "calls")
 	require.Equal(t, 2004, sum(made), "%s", out)
-	require.Equal(t, made, srv.stop(t), "the server served what the client made")
+	require.Equal(t, made, srv.Stop(t), "the server served what the client made")
 	want, cancelled := grpcWant(t, made)
 	require.Equal(t, 4, cancelled)
 
 	for _, side := range []struct {
 		name string
 		pid  int
-	}{{"client", cli.Process.Pid}, {"server", srv.cmd.Process.Pid}} {
+	}{{"client", cli.Process.Pid}, {"server", srv.Pid()}} {
 		t.Run(side.name, func(t *testing.T) {
 			evs := waitRecorded(t, c, side.pid, 2000)
 			require.Zero(t, c.lost(), "the library lost events: the counts below cannot be exact")
@@ -275,8 +215,8 @@ func TestGRPCRecorded(t *testing.T) {
 func TestGRPCJoinedMidStream(t *testing.T) {
 	n := testenv.NewNet(t, subnet)
 	addr := n.ServerV4.String() + ":50051"
-	pair := buildTool(t, "grpcpair")
-	srv := startToolServer(t, n.Server, pair, "server", "-listen", addr)
+	pair := testenv.BuildTool(t, "grpcpair")
+	srv := testenv.StartTool(t, n.Server, pair, "server", "-listen", addr)
 	testenv.WaitPort(t, n.Server, netip.MustParseAddrPort(addr))
 
 	old := testenv.Command(n.Client, pair, "client", "-addr", addr, "-n", "500", "-conns", "4", "-concurrency", "8", "-hold", "3s")
@@ -297,14 +237,14 @@ func TestGRPCJoinedMidStream(t *testing.T) {
 		oldOut.WriteString(sc.Text() + "\n")
 	}
 	require.NoError(t, old.Wait(), "%s", oldOut.String())
-	made := counted(t, oldOut.String(), "calls")
+	made := testenv.LineCounts(t, oldOut.String(), "calls")
 	require.Equal(t, 1000, sum(made), "%s", oldOut.String())
 
 	fresh := testenv.Command(n.Client, pair, "client", "-addr", addr, "-n", "500", "-conns", "2", "-concurrency", "8")
 	out, err := fresh.Output()
 	require.NoError(t, err, "%s", out)
-	want, _ := grpcWant(t, counted(t, string(out), "calls"))
-	srv.stop(t)
+	want, _ := grpcWant(t, testenv.LineCounts(t, string(out), "calls"))
+	srv.Stop(t)
 
 	evs := waitRecorded(t, c, fresh.Process.Pid, 500)
 	got, cnt, partial := recorded(evs)

@@ -1,8 +1,6 @@
 package kerneltest
 
 import (
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -23,19 +21,14 @@ import (
 // parser/kafka, from the first (ApiVersions) on.
 func TestKafkaClientsAndBroker(t *testing.T) {
 	n := testenv.NewNet(t, subnet)
-	dir := t.TempDir()
-	peer := filepath.Join(dir, "kafkapeer")
-	build := exec.Command("go", "build", "-o", peer, "./tools/kafkapeer")
-	build.Dir = "../.."
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "building tools/kafkapeer: %s", out)
+	peer := testenv.BuildTool(t, "kafkapeer")
 	addr := n.ServerV4.String() + ":9092"
 	broker := testenv.Start(t, n.Server, peer, "broker", "-listen", addr, "-topics", "orders")
 	c := startCapture(t, nil)
 
 	// kgo: three records, one Produce each; its own count of the requests it wrote, per API.
 	kgo := testenv.Command(n.Client, peer, "produce", "-broker", addr, "-topic", "orders", "-n", "3", "-timeout", "20s")
-	out, err = kgo.Output()
+	out, err := kgo.Output()
 	require.NoError(t, err, "%s", out)
 	want := map[string]int{}
 	for _, m := range regexp.MustCompile(`(?m)^requests (\w+) (\d+)$`).FindAllStringSubmatch(string(out), -1) {
