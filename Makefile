@@ -106,6 +106,7 @@ bench: deps build
 	$(MAKE) --no-print-directory bpf-bench
 	$(MAKE) --no-print-directory bench-bpf
 	$(MAKE) --no-print-directory bench-observer
+	$(MAKE) --no-print-directory bench-tls
 
 clean:
 	rm -rf $(BIN) build

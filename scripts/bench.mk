@@ -6,7 +6,7 @@
 #
 #   make bench-observer [ROUNDS=3] [DURATION=5]   (more knobs at the top of the script)
 #
-# Included by the top-level Makefile (which adds bench-observer and bench-bpf to `make bench`).
+# Included by the top-level Makefile (which adds bench-observer, bench-bpf and bench-tls to `make bench`).
 .PHONY: bench-observer
 
 $(BIN)/connhold: tools/connhold/main.go go.mod
@@ -41,3 +41,13 @@ bench-compare: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/pace
 .PHONY: bench-bpf
 bench-bpf: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/bpf-floor $(BIN)/bpf-sysbench
 	scripts/bench-bpf.sh $(BIN)
+
+# The TLS probes' cost (scripts/bench-tls.sh: OpenSSL, h2load → nginx over TLS, probes off / empty
+# uprobes at the same points / on; scripts/bench-gotls.sh: Go crypto/tls, tools/gotlspair, the
+# probes' BPF run time per request from kernel.bpf_stats_enabled). Root.
+#
+#   make bench-tls [ROUNDS=2] [N=10000]
+.PHONY: bench-tls
+bench-tls: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/bpf-floor
+	scripts/bench-tls.sh $(BIN)
+	scripts/bench-gotls.sh $(BIN)
