@@ -62,10 +62,23 @@ $(BIN)/bpf-ssloffsets: bpf/test/ssloffsets.c
 	@mkdir -p $(@D)
 	$(CC) $(BPF_TEST_CFLAGS) -o $@ $< -lssl -lcrypto
 
+# The same check against OpenSSL 1.1.1: Debian 11's libssl1.1 and its headers, which scripts/deps.sh
+# fetches (never installs) into OPENSSL11.
+OPENSSL11 ?= /var/cache/netobserver/openssl-1.1
+OPENSSL11_LIB := $(OPENSSL11)/usr/lib/x86_64-linux-gnu
+$(OPENSSL11)/.complete:
+	@echo "OpenSSL 1.1 is missing from $(OPENSSL11): run 'make deps' (scripts/deps.sh fetches it)" >&2; exit 1
+
+$(BIN)/bpf-ssloffsets11: bpf/test/ssloffsets.c $(OPENSSL11)/.complete
+	@mkdir -p $(@D)
+	$(CC) $(BPF_TEST_CFLAGS) -I$(OPENSSL11)/usr/include/x86_64-linux-gnu -I$(OPENSSL11)/usr/include \
+		-o $@ $< -L$(OPENSSL11_LIB) -Wl,-rpath,$(OPENSSL11_LIB) -lssl -lcrypto
+
 .PHONY: bpf-test bpf-bench
-bpf-test: $(BIN)/libebpf.so $(BIN)/bpf-dropin $(BIN)/bpf-insncheck $(BIN)/bpf-ssloffsets
+bpf-test: $(BIN)/libebpf.so $(BIN)/bpf-dropin $(BIN)/bpf-insncheck $(BIN)/bpf-ssloffsets $(BIN)/bpf-ssloffsets11
 	$(BIN)/bpf-insncheck
 	$(BIN)/bpf-ssloffsets
+	$(BIN)/bpf-ssloffsets11
 	bpf/test/check-stubs.sh $(BIN)/libebpf.so
 	$(BIN)/bpf-dropin $(BIN)/libebpf.so
 	NETOBSERVER_BPF_PORTABLE=1 $(BIN)/bpf-dropin $(BIN)/libebpf.so

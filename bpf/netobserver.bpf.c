@@ -2614,8 +2614,8 @@ int tls_openssl11_enter(struct pt_regs *regs)
 /* The socket of an SSL call: the one a syscall inside the call used (remembered per SSL object for
  * calls served from the library's buffer), else the fd of a socket BIO read from the SSL object:
  * ssl_st.rbio at 0x10 in 1.1.1 and 3.0; bio_st.method at 0x0 (1.1.1) / 0x8 (3.0, after libctx),
- * bio_st.num at 0x30 / 0x38; bio_method_st.type first (bpf/test/ssloffsets.c checks 3.0 against
- * the installed libssl). -1: unknown. */
+ * bio_st.num at 0x30 / 0x38; bio_method_st.type first (bpf/test/ssloffsets.c checks both against
+ * the real libraries: the installed libssl3 and Debian 11's libssl1.1). -1: unknown. */
 static __always_inline s32 openssl_fd(const struct tls_call *t, u32 tgid)
 {
 	struct tls_obj o = { .tgid = tgid, .ssl = t->ssl };
