@@ -19,6 +19,7 @@ import (
 	"strconv"
 
 	"github.com/netobserver/netobserver/abi"
+	"github.com/netobserver/netobserver/observer/internal/elfcode"
 	"golang.org/x/arch/x86/x86asm"
 )
 
@@ -341,7 +342,7 @@ func relatives(f *elf.File) []relative {
 // calls without their end, and one guessed from a 0xC3 byte inside another instruction would
 // break it.
 func probePoints(f *elf.File, name string, r addrRange) (Func, error) {
-	code, fileOff, err := readVirtual(f, r.lo, r.hi-r.lo)
+	code, fileOff, err := elfcode.Read(f, r.lo, r.hi-r.lo)
 	if err != nil {
 		return Func{}, fmt.Errorf("%s: %w", name, err)
 	}
@@ -360,22 +361,6 @@ func probePoints(f *elf.File, name string, r addrRange) (Func, error) {
 		return Func{}, fmt.Errorf("%w: %s has no RET", ErrUnsupported, name)
 	}
 	return fn, nil
-}
-
-// readVirtual reads n bytes at virtual address addr from the PT_LOAD segment holding them, and
-// returns them with addr's file offset.
-func readVirtual(f *elf.File, addr, n uint64) ([]byte, uint64, error) {
-	for _, p := range f.Progs {
-		if p.Type != elf.PT_LOAD || p.Flags&elf.PF_X == 0 || addr < p.Vaddr || addr+n > p.Vaddr+p.Filesz {
-			continue
-		}
-		buf := make([]byte, n)
-		if _, err := p.ReadAt(buf, int64(addr-p.Vaddr)); err != nil {
-			return nil, 0, err
-		}
-		return buf, addr - p.Vaddr + p.Off, nil
-	}
-	return nil, 0, fmt.Errorf("%#x+%d is in no executable segment", addr, n)
 }
 
 // cookieMagic marks a cookie of these probes (bpf/shared.h, NETOBSERVER_GOTLS_MAGIC).

@@ -3,6 +3,8 @@ package tlsprobe
 import (
 	"debug/elf"
 	"fmt"
+
+	"github.com/netobserver/netobserver/observer/internal/elfcode"
 )
 
 // Symbol is a function found in a file: its file offset, where a uprobe goes.
@@ -28,7 +30,7 @@ func DynamicSymbols(f *elf.File, names ...string) (map[string]Symbol, error) {
 		if !want[s.Name] || s.Section == elf.SHN_UNDEF || s.Value == 0 || elf.ST_TYPE(s.Info) != elf.STT_FUNC {
 			continue
 		}
-		off, err := FileOffset(f, s.Value)
+		off, err := elfcode.FileOffset(f, s.Value)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s.Name, err)
 		}
@@ -38,15 +40,4 @@ func DynamicSymbols(f *elf.File, names ...string) (map[string]Symbol, error) {
 		}
 	}
 	return out, nil
-}
-
-// FileOffset converts a virtual address of f into its file offset: the address minus the vaddr
-// of the loadable segment that contains it, plus that segment's offset in the file.
-func FileOffset(f *elf.File, vaddr uint64) (uint64, error) {
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_LOAD && p.Flags&elf.PF_X != 0 && vaddr >= p.Vaddr && vaddr < p.Vaddr+p.Memsz {
-			return vaddr - p.Vaddr + p.Off, nil
-		}
-	}
-	return 0, fmt.Errorf("address %#x is in no executable loadable segment", vaddr)
 }
