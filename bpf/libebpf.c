@@ -1023,6 +1023,10 @@ static void detach_ext_uprobes(void)
 	}
 	if (n)
 		logmsg(LOG_INFO, "libebpf: %d attached uprobes detached\n", n);
+	if (g.cfg.tls_calls) {
+		g.cfg.tls_calls = 0;
+		push_config();
+	}
 }
 
 static void destroy_all(void)
@@ -1443,10 +1447,17 @@ static int load(const char *btf_path)
 		}
 		g.ring_lost = lost;
 	}
-	if (g.ringbuf) {
-		uint32_t slot = TAIL_TLS_HTTP_HEAD;
-		int fd = bpf_program__fd(g.skel->progs.http_head_tls_rb);
+	/* Before any TLS probe can be attached: a return probe whose tail call finds an empty slot
+	 * loses its plaintext (counted). */
+	for (uint32_t slot = 0; slot < TAIL_TLS_NUM; slot++) {
+		struct bpf_program *prog = slot == TAIL_TLS_PLAINTEXT
+						   ? (g.ringbuf ? g.skel->progs.plaintext_tls_rb : g.skel->progs.plaintext_tls)
+						   : (g.ringbuf ? g.skel->progs.http_head_tls_rb : NULL);
+		int fd;
 
+		if (!prog)
+			continue;
+		fd = bpf_program__fd(prog);
 		if (bpf_map_update_elem(bpf_map__fd(g.skel->maps.tails_tls), &slot, &fd, BPF_ANY)) {
 			err = -errno;
 			logmsg(LOG_WARN, "libebpf: filling the TLS tail-call table failed: %s\n", strerror(-err));
@@ -1693,6 +1704,13 @@ static int32_t attach_ext_uprobe(const char *program, const char *path, uint64_t
 		;
 	if (slot == NETOBSERVER_MAX_EXT_UPROBES)
 		return -ENOSPC;
+	/* Data syscalls look up their thread's SSL call (tls_nested) only from the first OpenSSL
+	 * entry probe on, so that an observer without TLS probes pays nothing for them. Before the
+	 * attach: the first call's nested syscall must find the flag set. */
+	if (!g.cfg.tls_calls && !strncmp(program, "tls_openssl", 11) && strstr(program, "_enter")) {
+		g.cfg.tls_calls = 1;
+		push_config();
+	}
 	/* pid -1: every process, those that map the file later included (the probe is on the inode). */
 	g.ext_uprobes[slot] = bpf_program__attach_uprobe_opts(prog, -1, path, (size_t)offset, &opts);
 	if (!g.ext_uprobes[slot]) {

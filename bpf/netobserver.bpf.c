@@ -138,12 +138,25 @@ struct work {
 	u32 scan_want;
 };
 
+/* What a TLS return probe hands to the plaintext program it tail-calls (same CPU, same
+ * invocation): see the TLS section. */
+struct tls_req {
+	u64 buf;
+	u64 len;
+	u64 ts; /* the events' time, 0 for now */
+	u32 tgid;
+	s32 fd;
+	u32 dir;
+	u32 pad;
+};
+
 struct scratch {
 	struct conn_data_event_t ev;
 	/* Room past ev.msg: a segment gathered at any offset below CONN_DATA_MAX_SIZE stays inside
 	 * the map value as far as the verifier can tell (the code never writes past ev.msg). */
 	u8 spill[CONN_DATA_MAX_SIZE];
 	struct work w;
+	struct tls_req tls;
 };
 
 struct {
@@ -311,7 +324,7 @@ struct {
 /* The TLS probes' tail calls (kprobe-type programs cannot join the syscall sets' tables). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, TAIL_TLS_NUM);
 	__type(key, u32);
 	__type(value, u32);
 } tails_tls SEC(".maps");
@@ -695,13 +708,20 @@ static __always_inline bool take_args(s32 nr, struct args *out)
 }
 
 /* A socket syscall inside an SSL call of this thread names the call's socket (one array load for
- * any other syscall). */
+ * any other syscall). Only while an OpenSSL entry probe is attached (cfg->tls_calls, set by the
+ * loader): without TLS probes the slot is never filled, and the lookup would touch a cache line of
+ * a 1 MiB array on every followed syscall for nothing. */
 static __always_inline void tls_nested(s32 fd)
 {
-	u32 tid = (u32)bpf_get_current_pid_tgid();
-	u32 slot = tid & (TLS_CALL_SLOTS - 1);
-	struct tls_call *t = bpf_map_lookup_elem(&tls_calls, &slot);
+	struct netobserver_config *cfg = config();
+	u32 tid, slot;
+	struct tls_call *t;
 
+	if (!cfg || !cfg->tls_calls)
+		return;
+	tid = (u32)bpf_get_current_pid_tgid();
+	slot = tid & (TLS_CALL_SLOTS - 1);
+	t = bpf_map_lookup_elem(&tls_calls, &slot);
 	if (t && t->tid == tid && t->fd < 0)
 		t->fd = fd;
 }
@@ -2406,11 +2426,16 @@ int up_update_conn_role(struct pt_regs *regs)
  * ServerHello on it (tls_hello) or a TLS library's probe has reported plaintext for it, the socket
  * bytes count only for the L4 statistics, and the plaintext the library hands over becomes the
  * connection's data events, with stream positions of its own (tls_wr_pos, tls_rd_pos). The programs
- * are uprobes (kprobe type): they cannot tail-call the syscall sets' programs, so tls_plaintext does
- * data_main's work inline, and the HTTP header scan is a tail call of their own table (ring buffer
- * build only, as for the syscall path). The perf buffer builds keep to the 4.19 rules of this file;
- * the _rb builds need the tp_btf set's 5.8. User space attaches them by name at a library's symbols
- * (netobserver_attach_uprobe); a base name stands for its _rb build when the set uses rings. */
+ * are uprobes (kprobe type): they cannot tail-call the syscall sets' programs. Every return probe
+ * only finds its call's (tgid, fd, direction, buffer, length) and tail-calls, through their own table
+ * (tails_tls), the one plaintext program of the set's transport (plaintext_tls / plaintext_tls_rb),
+ * which does data_main's work; the HTTP header scan is a tail call of the same table (ring buffer
+ * build only, as for the syscall path). Why not inline: inline, the plaintext work cost the verifier
+ * 44 000 to 304 000 instructions in each of the five return probes (four OpenSSL returns and Go's),
+ * at every start and in both transports' builds; behind a tail call it is walked once, and the
+ * return probes need no build per transport. The perf buffer build keeps to the 4.19 rules of this
+ * file; the _rb builds need the tp_btf set's 5.8. User space attaches the probes by name at a
+ * library's symbols (netobserver_attach_uprobe). */
 
 static __always_inline void tls_count(u32 which)
 {
@@ -2420,26 +2445,36 @@ static __always_inline void tls_count(u32 which)
 		__sync_fetch_and_add(n, 1);
 }
 
-/* len plaintext bytes at user address buf, moved in direction dir by the TLS connection on the
- * socket (tgid, fd): data events of that connection, as data_main would send a plain buffer of a
- * socket (chunks of at most CONN_DATA_MAX_SIZE, MAX_BUF_EVENTS of them, the last truncated; HTTP
- * bodies as sizes with rb). A socket tracked only from here (opened before the observer started)
- * is tracked as a first read or write would track it: silently, peer from the kernel socket.
- * ts: the events' time, 0 for now (tls_plaintext); the Go probes pass a Write's start, because
- * the goroutine may reach the RET after the peer's answer was already read (see the Go section). */
-static __always_inline void tls_plaintext_at(void *ctx, u32 tgid, s32 fd, u32 dir, u64 buf, u64 len, u64 ts, bool rb)
+/* The plaintext program's body: s->tls.len plaintext bytes at user address s->tls.buf, moved in
+ * direction s->tls.dir by the TLS connection on the socket (tgid, fd): data events of that
+ * connection, as data_main would send a plain buffer of a socket (chunks of at most
+ * CONN_DATA_MAX_SIZE, MAX_BUF_EVENTS of them, the last truncated; HTTP bodies as sizes with rb). A
+ * socket tracked only from here (opened before the observer started) is tracked as a first read or
+ * write would track it: silently, peer from the kernel socket. The return probes applied the
+ * process filters already. */
+static __always_inline int plaintext_body(void *ctx, bool rb)
 {
 	struct netobserver_config *cfg = config();
 	struct scratch *s = scratch();
-	u64 key = conn_key(tgid, fd);
-	bool egress = dir == DirEgress, scan = false, lh_pending;
-	u32 proto, type = TypeUnknown;
+	bool scan = false, lh_pending, egress;
+	u32 proto, type = TypeUnknown, tgid, dir;
+	u64 key, buf, len, ts, pos;
 	struct work *w;
 	struct conn *c;
-	u64 pos;
+	s32 fd;
 
-	if (!cfg || !s || !len || !tgid_wanted(tgid) || tgid_disabled(tgid))
-		return;
+	if (!cfg || !s)
+		return 0;
+	tgid = s->tls.tgid;
+	fd = s->tls.fd;
+	dir = s->tls.dir;
+	buf = s->tls.buf;
+	len = s->tls.len;
+	ts = s->tls.ts;
+	key = conn_key(tgid, fd);
+	egress = dir == DirEgress;
+	if (!len)
+		return 0;
 	c = bpf_map_lookup_elem(&conn_map, &key);
 	if (!c) {
 		union sockaddr_t a;
@@ -2449,7 +2484,7 @@ static __always_inline void tls_plaintext_at(void *ctx, u32 tgid, s32 fd, u32 di
 		if (fd < 0 || !fd_peer(fd, &a, &sock_type, &file) ||
 		    !(c = track(ctx, key, &a, IsUnknown, sock_type, file, false, rb))) {
 			tls_count(TLS_UNATTRIBUTED);
-			return;
+			return 0;
 		}
 	}
 	if (!c->tls) {
@@ -2468,7 +2503,7 @@ static __always_inline void tls_plaintext_at(void *ctx, u32 tgid, s32 fd, u32 di
 		pos = c->tls_rd_pos;
 	}
 	if (!c->sampled || !cfg->proto_set || !cfg->proto_mask)
-		return;
+		return 0;
 
 	/* A 4-byte read before the message (MySQL servers read a packet's header, then its body, and
 	 * do so through SSL_read too): as on the syscall path, kept for detection and the consumer. */
@@ -2508,7 +2543,7 @@ static __always_inline void tls_plaintext_at(void *ctx, u32 tgid, s32 fd, u32 di
 		type = egress ? TypeResponse : TypeRequest;
 	if (!(cfg->tgid_filter > 0 && (u32)cfg->tgid_filter == tgid) &&
 	    (proto == ProtoUnknown || !(cfg->proto_mask & (1u << (proto - 1)))))
-		return;
+		return 0;
 
 	w = &s->w;
 	w->key = key;
@@ -2559,17 +2594,51 @@ static __always_inline void tls_plaintext_at(void *ctx, u32 tgid, s32 fd, u32 di
 	if (scan)
 		bpf_tail_call(ctx, &tails_tls, TAIL_TLS_HTTP_HEAD);
 	emit_buf(ctx, s, w, rb);
+	return 0;
 }
 
-static __always_inline void tls_plaintext(void *ctx, u32 tgid, s32 fd, u32 dir, u64 buf, u64 len, bool rb)
+/* One build per transport; the loader puts the set's in tails_tls. */
+SEC("uprobe")
+int plaintext_tls(struct pt_regs *regs)
 {
-	tls_plaintext_at(ctx, tgid, fd, dir, buf, len, 0, rb);
+	return plaintext_body(regs, false);
+}
+
+SEC("uprobe")
+int plaintext_tls_rb(struct pt_regs *regs)
+{
+	return plaintext_body(regs, true);
 }
 
 SEC("uprobe")
 int http_head_tls_rb(struct pt_regs *regs)
 {
 	return http_head_body(regs, &tails_tls);
+}
+
+/* A return probe's call: its plaintext goes to the plaintext program. ts: the events' time, 0 for
+ * now (tls_plaintext); the Go probes pass a Write's start, because the goroutine may reach the RET
+ * after the peer's answer was already read (see the Go section). */
+static __always_inline void tls_plaintext_at(void *ctx, u32 tgid, s32 fd, u32 dir, u64 buf, u64 len, u64 ts)
+{
+	struct scratch *s = scratch();
+
+	if (!s)
+		return;
+	s->tls.tgid = tgid;
+	s->tls.fd = fd;
+	s->tls.dir = dir;
+	s->tls.buf = buf;
+	s->tls.len = len;
+	s->tls.ts = ts;
+	bpf_tail_call(ctx, &tails_tls, TAIL_TLS_PLAINTEXT);
+	/* Only an empty slot gets here; never silently. */
+	tls_count(TLS_UNATTRIBUTED);
+}
+
+static __always_inline void tls_plaintext(void *ctx, u32 tgid, s32 fd, u32 dir, u64 buf, u64 len)
+{
+	tls_plaintext_at(ctx, tgid, fd, dir, buf, len, 0);
 }
 
 /* OpenSSL (libssl 1.1 and 3.0): SSL_read/SSL_write(ssl, buf, num) return the byte count;
@@ -2641,7 +2710,7 @@ static __always_inline s32 openssl_fd(const struct tls_call *t, u32 tgid)
 	return num;
 }
 
-static __always_inline int openssl_ret(struct pt_regs *regs, u32 dir, bool ex, bool rb)
+static __always_inline int openssl_ret(struct pt_regs *regs, u32 dir, bool ex)
 {
 	u64 id = bpf_get_current_pid_tgid();
 	u32 tid = (u32)id, slot = tid & (TLS_CALL_SLOTS - 1);
@@ -2676,20 +2745,16 @@ static __always_inline int openssl_ret(struct pt_regs *regs, u32 dir, bool ex, b
 		tls_count(TLS_UNATTRIBUTED);
 		return 0;
 	}
-	tls_plaintext(regs, id >> 32, fd, dir, call.buf, n, rb);
+	tls_plaintext(regs, id >> 32, fd, dir, call.buf, n);
 	return 0;
 }
 
+/* One build for both transports: the plaintext program the probe tail-calls is the transport's. */
 #define OPENSSL_RET(name, dir, ex)                                      \
 	SEC("uprobe")                                                   \
 	int tls_openssl_##name##_ret(struct pt_regs *regs)              \
 	{                                                               \
-		return openssl_ret(regs, dir, ex, false);               \
-	}                                                               \
-	SEC("uprobe")                                                   \
-	int tls_openssl_##name##_ret_rb(struct pt_regs *regs)           \
-	{                                                               \
-		return openssl_ret(regs, dir, ex, true);                \
+		return openssl_ret(regs, dir, ex);                      \
 	}
 
 OPENSSL_RET(read, DirIngress, false)
@@ -2762,7 +2827,9 @@ int tls_go_entry(struct pt_regs *regs)
 	return 0;
 }
 
-static __always_inline int go_tls_return(struct pt_regs *regs, bool rb)
+/* One build for both transports, like the OpenSSL return probes. */
+SEC("uprobe")
+int tls_go_return(struct pt_regs *regs)
 {
 	u64 id = bpf_get_current_pid_tgid(), c = gotls_cookie(regs);
 	struct gotls_key k = { .tgid = id >> 32, .dir = (c >> 48) & 0xff, .g = regs->r14 };
@@ -2787,21 +2854,8 @@ static __always_inline int go_tls_return(struct pt_regs *regs, bool rb)
 		tls_count(TLS_UNATTRIBUTED);
 		return 0;
 	}
-	tls_plaintext_at(regs, k.tgid, (s32)fd, k.dir, call.buf, (u64)n, call.ts, rb);
+	tls_plaintext_at(regs, k.tgid, (s32)fd, k.dir, call.buf, (u64)n, call.ts);
 	return 0;
-}
-
-/* Two builds, one per transport; the loader loads the one of its hook set. */
-SEC("uprobe")
-int tls_go_return(struct pt_regs *regs)
-{
-	return go_tls_return(regs, false);
-}
-
-SEC("uprobe")
-int tls_go_return_rb(struct pt_regs *regs)
-{
-	return go_tls_return(regs, true);
 }
 
 /* ==== end of Go crypto/tls ======================================================================= */

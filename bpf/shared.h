@@ -43,6 +43,9 @@ struct netobserver_config {
 	 * event that finds more bytes than this waiting wakes the consumer. Kept here so the
 	 * programs ask the ring one question per event, not two. */
 	unsigned int ring_wake[NETOBSERVER_NUM_RINGS];
+	/* 1 once an OpenSSL entry probe is attached (netobserver_attach_uprobe), 0 again when the
+	 * probes are detached: until then a data syscall skips the SSL call lookup (tls_nested). */
+	unsigned int tls_calls;
 };
 
 /* Per-connection state in conn_map, keyed by (tgid << 32 | fd). LRU: processes that exit never
@@ -82,11 +85,17 @@ struct conn {
 	uint64_t tls_rd_pos;
 };
 
-/* Tail-call slot of the TLS probes' own program array (kprobe type; ring buffer build only). */
+/* Tail-call slots of the TLS probes' own program array (kprobe type): the plaintext program of
+ * the set's transport, which every TLS return probe tail-calls, and the HTTP header scan (ring
+ * buffer build only). */
 #define TAIL_TLS_HTTP_HEAD 0
+#define TAIL_TLS_PLAINTEXT 1
+#define TAIL_TLS_NUM 2
 
 /* Counters of the TLS probes (tls_counters, an array indexed by these). */
-#define TLS_UNATTRIBUTED 0 /* calls whose connection could not be found: their plaintext is lost */
+#define TLS_UNATTRIBUTED 0 /* calls whose plaintext is lost: their connection could not be found, or
+			    * (never expected: the loader fills the slot before any probe is
+			    * attached) the tail call to the plaintext program failed */
 #define TLS_NUM_COUNTERS 1
 
 /* Links netobserver_attach_uprobe keeps at once. */

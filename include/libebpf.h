@@ -379,12 +379,15 @@ int32_t netobserver_wait_events(int32_t timeout_ms);
  * netobserver's OPTIONAL uprobe extension (dlsym, like the others): attaches one of the library's
  * attachable programs (the TLS probes, names starting with "tls_") as an entry (retprobe 0) or
  * return probe at a FILE offset of the file at path, for every process that maps the file, now
- * and later. program is the base name; the library picks its ring or perf buffer build. Returns a
+ * and later. program is the base name; the library picks the build of its transport where a
+ * program has two (the return probes have one: they hand over to the transport's plaintext
+ * program). Returns a
  * link id >= 0 or -errno (-EINVAL before ebpf_init or for a name outside the set, -ENOENT for an
  * unknown program, -ENOSPC past 1024 links). Links end with netobserver_detach_uprobe, with
  * netobserver_detach and with ebpf_stop (a later ebpf_start does not attach them again).
  * netobserver_tls_unattributed: TLS calls whose plaintext was lost because their connection could
- * not be found, since ebpf_init.
+ * not be found (or, never expected, their probe's tail call to the plaintext program failed), since
+ * ebpf_init.
  */
 int32_t netobserver_attach_uprobe(const char *program, const char *path, uint64_t offset, int32_t retprobe);
 int32_t netobserver_detach_uprobe(int32_t id);

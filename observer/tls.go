@@ -71,7 +71,7 @@ func (o *Observer) tlsMetrics() []live.Metric {
 		{Name: "tls_files_total", Help: help, Labels: []string{"result", "failed"}, Value: c.Failed},
 		{Name: "tls_files_total", Help: help, Labels: []string{"result", "over_limit"}, Value: c.OverLimit},
 		{Name: "tls_skipped_execs_total", Help: "New processes whose TLS libraries were not looked for because too many waited.", Value: c.Rescans},
-		{Name: "tls_unattributed_calls_total", Help: "TLS library calls whose plaintext was lost: the kernel side could not tell their connection.", Value: un},
+		{Name: "tls_unattributed_calls_total", Help: "TLS library calls whose plaintext was lost: the kernel side could not tell their connection (or, never expected, its probe could not reach the plaintext program).", Value: un},
 	}
 }
 

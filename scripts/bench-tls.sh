@@ -88,7 +88,8 @@ tls_snap() { # "name run_time_ns run_cnt" of the TLS programs
 
 # The file offsets of the four functions in the system's libssl (value - vaddr + offset of the
 # executable PT_LOAD), for the floor.
-libssl=$(ldconfig -p | awk '$1 == "libssl.so.3" && /x86-64/ {print $NF; exit}')
+# No early exit in the awk: ldconfig would die of SIGPIPE, and pipefail end the script silently.
+libssl=$(ldconfig -p | awk '$1 == "libssl.so.3" && /x86-64/ && !f {print $NF; f = 1}')
 read -r seg_off seg_vaddr < <(readelf -lW "$libssl" | awk '$1 == "LOAD" && $8 == "E" {print $2, $3; exit}')
 offsets=$(nm -D "$libssl" | awk -v o=$((seg_off)) -v v=$((seg_vaddr)) \
   '$3 ~ /^SSL_(read|write)(_ex)?@@/ {printf "0x%x ", strtonum("0x" $1) - v + o}')
