@@ -51,6 +51,13 @@ type world struct {
 	dnsLog    string // dnsmasq's log: one "query[TYPE] NAME from IP" line per query
 	resolver  string // tools/udpresolver, built
 
+	// The database workloads over TLS (TestAccuracyTLSDatabases): every client connects with
+	// TLS, in clientDir (sysbench reads its certificate files from its working directory) with
+	// clientEnv (PGSSLMODE=require).
+	tls       bool
+	clientDir string
+	clientEnv []string
+
 	mu   sync.Mutex
 	rows []row
 }
@@ -72,13 +79,9 @@ func TestAccuracy(t *testing.T) {
 	w := setup(t)
 	t.Logf("servers ready in %v", time.Since(start).Round(time.Millisecond))
 
-	t.Run("redis-benchmark-P1", func(t *testing.T) { w.redisBenchmark(t, 1) })
-	t.Run("redis-benchmark-P16", func(t *testing.T) { w.redisBenchmark(t, 16) })
-	for _, mode := range []string{"simple", "extended", "prepared"} {
-		t.Run("pgbench-"+mode, func(t *testing.T) { w.pgbench(t, mode) })
-	}
-	for _, ps := range []string{"auto", "disable"} {
-		t.Run("sysbench-ps-"+ps, func(t *testing.T) { w.sysbench(t, ps) })
+	for _, l := range []load{w.redisBenchmark(1), w.redisBenchmark(16), w.pgbench("simple"), w.pgbench("extended"),
+		w.pgbench("prepared"), w.sysbench("auto"), w.sysbench("disable")} {
+		t.Run(l.name, func(t *testing.T) { w.runLoad(t, l) })
 	}
 	t.Run("http", w.http)
 	t.Run("dns", w.dns)
@@ -101,19 +104,7 @@ func setup(t *testing.T) *world {
 
 	w.nginxLog = startNginx(t, n.Server, n.ServerV4, dir)
 
-	w.redisSock = filepath.Join(dir, "redis.sock")
-	testenv.Redis(t, n.Server, n.ServerV4, "--unixsocket", w.redisSock, "--unixsocketperm", "700")
-
-	w.pg = testenv.PostgresServer(t, n.Server, n.ServerV4, "shared_preload_libraries=pg_stat_statements",
-		"pg_stat_statements.track=all", "max_connections=50")
-	w.psql(t, "CREATE EXTENSION pg_stat_statements")
-	// pgbench's tables at scale 1 (100,000 accounts), -q: quiet progress.
-	testenv.RunIn(t, n.Server, filepath.Join(w.pgBin, "pgbench"), "-i", "-q", "-h", w.pg.Socket, "-U", "postgres", "postgres")
-
-	w.mariadb = testenv.MariaDBServer(t, n.Server, n.ServerV4)
-	w.mariadb.SQL(t, n.Server, "CREATE DATABASE sbtest; "+
-		"CREATE USER 'sb'@'%' IDENTIFIED BY 'sb'; GRANT ALL ON sbtest.* TO 'sb'@'%';")
-	testenv.RunIn(t, n.Server, "sysbench", append(sysbenchArgs("--mysql-socket="+w.mariadb.Socket, "--mysql-user=root"), "prepare")...)
+	w.startDatabases(t, dir, nil)
 
 	w.dnsLog = filepath.Join(dir, "dnsmasq.log")
 	names := map[string]netip.Addr{}
@@ -125,6 +116,46 @@ func setup(t *testing.T) *world {
 
 	w.resolver = testenv.BuildTool(t, "udpresolver")
 	return w
+}
+
+// startDatabases starts redis-server, PostgreSQL and MariaDB in the server namespace and loads
+// pgbench's and sysbench's tables through unix sockets. With certificates (tls), each serves TCP
+// clients over TLS only: redis-server on its TLS port (redisTLSPort), PostgreSQL with ssl=on and
+// hostssl lines alone in pg_hba.conf, MariaDB with sysbench's user created REQUIRE SSL.
+func (w *world) startDatabases(t *testing.T, dir string, tls *certificate) {
+	n := w.net
+	w.redisSock = filepath.Join(dir, "redis.sock")
+	redisArgs := []string{"--unixsocket", w.redisSock, "--unixsocketperm", "700"}
+	pgSettings := []string{"shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all", "max_connections=50"}
+	var mariadbArgs []string
+	requireSSL := ""
+	if tls != nil {
+		redisArgs = append(redisArgs, "--tls-port", fmt.Sprint(redisTLSPort), "--tls-cert-file", tls.crt, "--tls-key-file", tls.key,
+			"--tls-ca-cert-file", tls.crt, "--tls-auth-clients", "no")
+		pgSettings = append(pgSettings, "ssl=on", "ssl_cert_file="+tls.crt, "ssl_key_file="+tls.key)
+		mariadbArgs = []string{"--ssl-cert=" + tls.crt, "--ssl-key=" + tls.key, "--ssl-ca=" + tls.crt}
+		requireSSL = " REQUIRE SSL"
+	}
+
+	testenv.Redis(t, n.Server, n.ServerV4, redisArgs...)
+	if tls != nil {
+		testenv.WaitPort(t, n.Server, netip.AddrPortFrom(n.ServerV4, redisTLSPort))
+	}
+
+	w.pg = testenv.PostgresServer(t, n.Server, n.ServerV4, pgSettings...)
+	if tls != nil { // refuse TCP connections without TLS
+		hba := strings.TrimSpace(w.psql(t, "SHOW hba_file"))
+		require.NoError(t, os.WriteFile(hba, []byte("local all all trust\nhostssl all all 0.0.0.0/0 trust\nhostssl all all ::/0 trust\n"), 0o600))
+		w.psql(t, "SELECT pg_reload_conf()")
+	}
+	w.psql(t, "CREATE EXTENSION pg_stat_statements")
+	// pgbench's tables at scale 1 (100,000 accounts), -q: quiet progress.
+	testenv.RunIn(t, n.Server, filepath.Join(w.pgBin, "pgbench"), "-i", "-q", "-h", w.pg.Socket, "-U", "postgres", "postgres")
+
+	w.mariadb = testenv.MariaDBServerWith(t, n.Server, n.ServerV4, mariadbArgs...)
+	w.mariadb.SQL(t, n.Server, "CREATE DATABASE sbtest; "+
+		"CREATE USER 'sb'@'%' IDENTIFIED BY 'sb'"+requireSSL+"; GRANT ALL ON sbtest.* TO 'sb'@'%';")
+	testenv.RunIn(t, n.Server, "sysbench", append(sysbenchArgs("--mysql-socket="+w.mariadb.Socket, "--mysql-user=root"), "prepare")...)
 }
 
 // pgClientBin is the newest /usr/lib/postgresql/<version>/bin: the programs themselves, not
@@ -195,10 +226,50 @@ func (w *world) client(t *testing.T, name string, args ...string) string {
 
 func (w *world) clientErr(name string, args ...string) (string, error) {
 	cmd := testenv.Command(w.net.Client, name, args...)
+	cmd.Dir = w.clientDir
+	if len(w.clientEnv) > 0 {
+		cmd.Env = append(os.Environ(), w.clientEnv...)
+	}
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	return out.String(), err
+}
+
+// load is a workload in two halves: its traffic, run under an observer, and the checks of that
+// run's records against the truth. Loads on different servers can share a run (observeLoads).
+type load struct {
+	name    string
+	traffic func(t *testing.T)
+	check   func(t *testing.T, r *run)
+}
+
+// runLoad runs one load under an observer of its own.
+func (w *world) runLoad(t *testing.T, l load) {
+	t.Helper()
+	r := w.observe(t, defaultPages, func() { l.traffic(t) })
+	l.check(t, r)
+}
+
+// observeLoads runs the traffic of loads at once under one observer, then checks each in a
+// subtest of its name.
+func (w *world) observeLoads(t *testing.T, loads ...load) {
+	t.Helper()
+	r := w.observe(t, defaultPages, func() {
+		var wg sync.WaitGroup
+		for _, l := range loads {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				l.traffic(t)
+			}()
+		}
+		wg.Wait()
+	})
+	require.False(t, t.Failed(), "the traffic failed: no check is meaningful")
+	for _, l := range loads {
+		t.Run(l.name, func(t *testing.T) { l.check(t, r) })
+	}
 }
 
 // run is one observer run: its records and its counters.
@@ -221,6 +292,10 @@ func (w *world) observeWith(t *testing.T, pages int, traffic func(*testenv.Obser
 	t.Helper()
 	port := freePort(t)
 	obs := testenv.StartObserver(t, pipeline(pages, port), nil)
+	if w.tls {
+		// The servers' libssl is probed before any client runs (found in their maps at start).
+		obs.WaitLog(t, "library=openssl")
+	}
 	traffic(obs)
 	m := settledMetrics(t, port)
 	recs := obs.Stop(t, 0)

@@ -51,29 +51,38 @@ func redisKey(r record) string {
 // writeHandler), and before the tests it reads "save" and "appendonly" with two CONFIG GET on a
 // connection of its own. The server's truth is INFO commandstats (over the unix socket, after a
 // CONFIG RESETSTAT there), which must agree.
-func (w *world) redisBenchmark(t *testing.T, pipeline int) {
+func (w *world) redisBenchmark(pipeline int) load {
 	n := w.net
-	w.redisCLI(t, "CONFIG", "RESETSTAT")
-	var out string
-	r := w.observe(t, defaultPages, func() {
-		out = w.client(t, "redis-benchmark", "-h", n.ServerV4.String(), "-p", "6379", "-c", fmt.Sprint(redisClients),
-			"-n", fmt.Sprint(redisN), "-P", fmt.Sprint(pipeline), "-t", strings.Join(redisTests, ","), "--csv")
-	})
-	want := map[string]int{"CONFIG GET": 2}
-	for _, c := range redisTests {
-		require.Regexp(t, `(?m)^"`+strings.ToUpper(c)+`[" ]`, out, "redis-benchmark ran %s", c)
-		want[strings.ToUpper(c)] = redisN
+	conn, name := []string{"-h", n.ServerV4.String(), "-p", "6379"}, "redis-benchmark"
+	if w.tls {
+		conn, name = []string{"-h", n.ServerV4.String(), "-p", fmt.Sprint(redisTLSPort), "--tls", "--insecure"}, "redis-benchmark --tls"
 	}
-	stats := w.commandstats(t)
-	assert.Equal(t, want, stats, "redis-server's INFO commandstats agrees with redis-benchmark's -n")
+	var out string
+	return load{name: fmt.Sprintf("redis-benchmark-P%d", pipeline),
+		traffic: func(t *testing.T) {
+			w.redisCLI(t, "CONFIG", "RESETSTAT")
+			out = w.client(t, "redis-benchmark", append(conn, "-c", fmt.Sprint(redisClients),
+				"-n", fmt.Sprint(redisN), "-P", fmt.Sprint(pipeline), "-t", strings.Join(redisTests, ","), "--csv")...)
+		},
+		check: func(t *testing.T, r *run) {
+			want := map[string]int{"CONFIG GET": 2}
+			for _, c := range redisTests {
+				require.Regexp(t, `(?m)^"`+strings.ToUpper(c)+`[" ]`, out, "redis-benchmark ran %s", c)
+				want[strings.ToUpper(c)] = redisN
+			}
+			stats := w.commandstats(t)
+			assert.Equal(t, want, stats, "redis-server's INFO commandstats agrees with redis-benchmark's -n")
 
-	client := calls(r.recs, "redis", "client", n.ServerV4)
-	server := calls(r.recs, "redis", "server", n.ClientV4)
-	gotC, gotS := count(client, redisKey), count(server, redisKey)
-	w.checkSides(t, fmt.Sprintf("redis-benchmark -c %d -P %d, %d commands × %d", redisClients, pipeline, len(redisTests), redisN),
-		total(want), fmt.Sprint(total(stats)), want, gotC, gotS,
-		attributed(client, "redis-benchmark")+" / "+attributed(server, "redis-server"))
-	w.checkAccounted(t, r, "redis", missing(want, gotC)+missing(want, gotS))
+			client := calls(r.recs, "redis", "client", n.ServerV4)
+			server := calls(r.recs, "redis", "server", n.ClientV4)
+			gotC, gotS := count(client, redisKey), count(server, redisKey)
+			w.checkSides(t, fmt.Sprintf("%s -c %d -P %d, %d commands × %d", name, redisClients, pipeline, len(redisTests), redisN),
+				total(want), fmt.Sprint(total(stats)), want, gotC, gotS,
+				attributed(client, "redis-benchmark")+" / "+attributed(server, "redis-server"))
+			w.checkAccounted(t, r, "redis", missing(want, gotC)+missing(want, gotS))
+			w.checkTLS(t, r, "redis")
+		},
+	}
 }
 
 // redisCLI runs redis-cli on the server's unix socket (not observed).
@@ -130,67 +139,76 @@ var pgbenchSetup = []string{
 // ("client N preparing …": a Parse/Sync exchange of its own, once per statement and connection,
 // recorded as a call with the statement's text). The server's truth: pg_stat_statements (reset
 // over the unix socket first), whose calls count executions, not prepares.
-func (w *world) pgbench(t *testing.T, mode string) {
+func (w *world) pgbench(mode string) load {
 	n := w.net
-	w.psql(t, "SELECT pg_stat_statements_reset()")
+	name := fmt.Sprintf("pgbench TPC-B -c %d -t %d -M %s", pgClients, pgTxns, mode)
+	if w.tls {
+		name += ", sslmode=require"
+	}
 	var out string
-	r := w.observe(t, defaultPages, func() {
-		out = w.client(t, filepath.Join(w.pgBin, "pgbench"), "-h", n.ServerV4.String(), "-p", "5432", "-U", "postgres",
-			"-n", "-M", mode, "-c", fmt.Sprint(pgClients), "-t", fmt.Sprint(pgTxns), "-d", "postgres")
-	})
-	txns := reportInt(t, out, `number of transactions actually processed: (\d+)/`)
-	if m := regexp.MustCompile(`number of failed transactions: (\d+)`).FindStringSubmatch(out); m != nil {
-		require.Equal(t, "0", m[1], "pgbench had failed transactions: its statement count is ambiguous")
-	}
-	sent := len(regexp.MustCompile(`client \d+ sending `).FindAllString(out, -1))
-	prepared := len(regexp.MustCompile(`client \d+ preparing `).FindAllString(out, -1))
-	require.Equal(t, len(pgbenchStatements)*txns, sent, "pgbench's debug log: seven statements sent per transaction")
-	require.Zero(t, prepared%len(pgbenchStatements), "pgbench's debug log: each statement prepared as often as the others")
+	return load{name: "pgbench-" + mode,
+		traffic: func(t *testing.T) {
+			w.psql(t, "SELECT pg_stat_statements_reset()")
+			out = w.client(t, filepath.Join(w.pgBin, "pgbench"), "-h", n.ServerV4.String(), "-p", "5432", "-U", "postgres",
+				"-n", "-M", mode, "-c", fmt.Sprint(pgClients), "-t", fmt.Sprint(pgTxns), "-d", "postgres")
+		},
+		check: func(t *testing.T, r *run) {
+			txns := reportInt(t, out, `number of transactions actually processed: (\d+)/`)
+			if m := regexp.MustCompile(`number of failed transactions: (\d+)`).FindStringSubmatch(out); m != nil {
+				require.Equal(t, "0", m[1], "pgbench had failed transactions: its statement count is ambiguous")
+			}
+			sent := len(regexp.MustCompile(`client \d+ sending `).FindAllString(out, -1))
+			prepared := len(regexp.MustCompile(`client \d+ preparing `).FindAllString(out, -1))
+			require.Equal(t, len(pgbenchStatements)*txns, sent, "pgbench's debug log: seven statements sent per transaction")
+			require.Zero(t, prepared%len(pgbenchStatements), "pgbench's debug log: each statement prepared as often as the others")
 
-	want := map[string]int{}
-	for _, s := range pgbenchSetup {
-		want[s] = 1
-	}
-	for _, s := range pgbenchStatements {
-		want[s] = txns + prepared/len(pgbenchStatements)
-	}
-	made := total(want)
+			want := map[string]int{}
+			for _, s := range pgbenchSetup {
+				want[s] = 1
+			}
+			for _, s := range pgbenchStatements {
+				want[s] = txns + prepared/len(pgbenchStatements)
+			}
+			made := total(want)
 
-	// pg_stat_statements: the seven statements, each executed once per transaction, and the two
-	// setup queries.
-	server := map[string]int{}
-	for _, line := range strings.Split(strings.TrimSpace(w.psql(t,
-		"SELECT calls, query FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'")), "\n") {
-		calls, query, _ := strings.Cut(line, "\t")
-		c, _ := strconv.Atoi(calls)
-		server[pgStatementOf(query)] += c
-	}
-	wantServer := map[string]int{"setup": 2}
-	for _, s := range pgbenchStatements {
-		wantServer[pgStatementOf(s)] = txns
-	}
-	if mode == "prepared" {
-		// pg_stat_statements 15 counts BEGIN and END run as prepared statements once per
-		// connection, not per execution: it is no witness for them.
-		for _, k := range []string{"BEGIN", "END"} {
-			delete(wantServer, k)
-			delete(server, k)
-		}
-	}
-	assert.Equal(t, wantServer, server, "pg_stat_statements agrees with pgbench's report")
+			// pg_stat_statements: the seven statements, each executed once per transaction, and the two
+			// setup queries.
+			server := map[string]int{}
+			for _, line := range strings.Split(strings.TrimSpace(w.psql(t,
+				"SELECT calls, query FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'")), "\n") {
+				calls, query, _ := strings.Cut(line, "\t")
+				c, _ := strconv.Atoi(calls)
+				server[pgStatementOf(query)] += c
+			}
+			wantServer := map[string]int{"setup": 2}
+			for _, s := range pgbenchStatements {
+				wantServer[pgStatementOf(s)] = txns
+			}
+			if mode == "prepared" {
+				// pg_stat_statements 15 counts BEGIN and END run as prepared statements once per
+				// connection, not per execution: it is no witness for them.
+				for _, k := range []string{"BEGIN", "END"} {
+					delete(wantServer, k)
+					delete(server, k)
+				}
+			}
+			assert.Equal(t, wantServer, server, "pg_stat_statements agrees with pgbench's report")
 
-	client := calls(r.recs, "pgsql", "client", n.ServerV4)
-	srv := calls(r.recs, "pgsql", "server", n.ClientV4)
-	sql := func(r record) string { return r["sql"] }
-	gotC, gotS := count(client, sql), count(srv, sql)
-	serverTruth := fmt.Sprintf("%d executions (pg_stat_statements) + %d prepares", total(server), prepared)
-	if mode == "prepared" {
-		serverTruth = fmt.Sprintf("%d executions but BEGIN/END (pg_stat_statements) + %d prepares", total(server), prepared)
+			client := calls(r.recs, "pgsql", "client", n.ServerV4)
+			srv := calls(r.recs, "pgsql", "server", n.ClientV4)
+			sql := func(r record) string { return r["sql"] }
+			gotC, gotS := count(client, sql), count(srv, sql)
+			serverTruth := fmt.Sprintf("%d executions (pg_stat_statements) + %d prepares", total(server), prepared)
+			if mode == "prepared" {
+				serverTruth = fmt.Sprintf("%d executions but BEGIN/END (pg_stat_statements) + %d prepares", total(server), prepared)
+			}
+			w.checkSides(t, name, made, serverTruth, want, gotC, gotS,
+				attributed(client, filepath.Join(w.pgBin, "pgbench"))+" / "+attributed(srv, ""))
+			assert.Zero(t, emptySQL(client)+emptySQL(srv), "calls with an empty sql")
+			w.checkAccounted(t, r, "pgsql", missing(want, gotC)+missing(want, gotS))
+			w.checkTLS(t, r, "pgsql")
+		},
 	}
-	w.checkSides(t, fmt.Sprintf("pgbench TPC-B -c %d -t %d -M %s", pgClients, pgTxns, mode), made, serverTruth, want, gotC, gotS,
-		attributed(client, filepath.Join(w.pgBin, "pgbench"))+" / "+attributed(srv, ""))
-	assert.Zero(t, emptySQL(client)+emptySQL(srv), "calls with an empty sql")
-	w.checkAccounted(t, r, "pgsql", missing(want, gotC)+missing(want, gotS))
 }
 
 // pgStatementOf names a pg_stat_statements query (or one of the script's statements) by the
@@ -248,69 +266,80 @@ func sysbenchType(sql string) string {
 // would be ambiguous). The server's truth: MariaDB's global status counters, before and after
 // (over the unix socket): Com_select; Com_insert, Com_update and Com_delete; Com_begin and
 // Com_commit (they count failed statements too); Com_stmt_prepare.
-func (w *world) sysbench(t *testing.T, ps string) {
+func (w *world) sysbench(ps string) load {
 	n := w.net
-	before := w.mariadbStatus(t)
+	conn := []string{"--mysql-host=" + n.ServerV4.String(), "--mysql-port=3306", "--mysql-user=sb", "--mysql-password=sb"}
+	name := "sysbench oltp_read_write"
+	if w.tls {
+		conn = append(conn, "--mysql-ssl=on")
+		name += " --mysql-ssl=on"
+	}
 	var out string
-	r := w.observe(t, defaultPages, func() {
-		out = w.client(t, "sysbench", append(sysbenchArgs("--mysql-host="+n.ServerV4.String(), "--mysql-port=3306",
-			"--mysql-user=sb", "--mysql-password=sb", "--threads="+fmt.Sprint(sbThreads), "--events="+fmt.Sprint(sbEvents),
-			"--time=0", "--db-ps-mode="+ps), "run")...)
-	})
-	after := w.mariadbStatus(t)
-	ignored := reportInt(t, out, `ignored errors:\s+(\d+)`)
-	require.Zero(t, reportInt(t, out, `reconnects:\s+(\d+)`), "sysbench reconnected: its query count is ambiguous")
-	want := map[string]int{}
-	for _, typ := range []string{"read", "write", "other"} {
-		want[typ] = reportInt(t, out, typ+`:\s+(\d+)`)
-	}
-	if ignored > 0 {
-		want["failed"] = ignored
-	}
-	made := total(want)
-	prepares := 0
-	if ps == "auto" {
-		for typ, k := range sbPrepared {
-			want[typ] += k * sbThreads
-			prepares += k * sbThreads
-		}
-	}
-	d := func(names ...string) int {
-		s := 0
-		for _, name := range names {
-			s += after[name] - before[name]
-		}
-		return s
-	}
-	server := map[string]int{"read": d("Com_select"), "write": d("Com_insert", "Com_update", "Com_delete"),
-		"other": d("Com_begin", "Com_commit")}
-	serverWant := map[string]int{}
-	for _, typ := range []string{"read", "write", "other"} {
-		serverWant[typ] = reportInt(t, out, typ+`:\s+(\d+)`)
-	}
-	if ignored == 0 {
-		assert.Equal(t, serverWant, server, "MariaDB's Com_* counters agree with sysbench's report")
-	} else { // the failed statements' types are not known: only the totals compare
-		assert.Equal(t, total(serverWant)+ignored, total(server), "MariaDB's Com_* counters agree with sysbench's report and ignored errors")
-	}
-	assert.Equal(t, prepares, d("Com_stmt_prepare"), "MariaDB's Com_stmt_prepare: the statements sysbench prepares")
+	var before map[string]int
+	return load{name: "sysbench-ps-" + ps,
+		traffic: func(t *testing.T) {
+			before = w.mariadbStatus(t)
+			out = w.client(t, "sysbench", append(sysbenchArgs(append(conn, "--threads="+fmt.Sprint(sbThreads),
+				"--events="+fmt.Sprint(sbEvents), "--time=0", "--db-ps-mode="+ps)...), "run")...)
+		},
+		check: func(t *testing.T, r *run) {
+			after := w.mariadbStatus(t)
+			ignored := reportInt(t, out, `ignored errors:\s+(\d+)`)
+			require.Zero(t, reportInt(t, out, `reconnects:\s+(\d+)`), "sysbench reconnected: its query count is ambiguous")
+			want := map[string]int{}
+			for _, typ := range []string{"read", "write", "other"} {
+				want[typ] = reportInt(t, out, typ+`:\s+(\d+)`)
+			}
+			if ignored > 0 {
+				want["failed"] = ignored
+			}
+			made := total(want)
+			prepares := 0
+			if ps == "auto" {
+				for typ, k := range sbPrepared {
+					want[typ] += k * sbThreads
+					prepares += k * sbThreads
+				}
+			}
+			d := func(names ...string) int {
+				s := 0
+				for _, name := range names {
+					s += after[name] - before[name]
+				}
+				return s
+			}
+			server := map[string]int{"read": d("Com_select"), "write": d("Com_insert", "Com_update", "Com_delete"),
+				"other": d("Com_begin", "Com_commit")}
+			serverWant := map[string]int{}
+			for _, typ := range []string{"read", "write", "other"} {
+				serverWant[typ] = reportInt(t, out, typ+`:\s+(\d+)`)
+			}
+			if ignored == 0 {
+				assert.Equal(t, serverWant, server, "MariaDB's Com_* counters agree with sysbench's report")
+			} else { // the failed statements' types are not known: only the totals compare
+				assert.Equal(t, total(serverWant)+ignored, total(server), "MariaDB's Com_* counters agree with sysbench's report and ignored errors")
+			}
+			assert.Equal(t, prepares, d("Com_stmt_prepare"), "MariaDB's Com_stmt_prepare: the statements sysbench prepares")
 
-	client := calls(r.recs, "mysql", "client", n.ServerV4)
-	srv := calls(r.recs, "mysql", "server", n.ClientV4)
-	typ := func(r record) string {
-		if r["success"] != "1" {
-			return "failed"
-		}
-		return sysbenchType(r["sql"])
+			client := calls(r.recs, "mysql", "client", n.ServerV4)
+			srv := calls(r.recs, "mysql", "server", n.ClientV4)
+			typ := func(r record) string {
+				if r["success"] != "1" {
+					return "failed"
+				}
+				return sysbenchType(r["sql"])
+			}
+			gotC, gotS := count(client, typ), count(srv, typ)
+			serverTruth := fmt.Sprintf("%d (Com_*) + %d prepares (Com_stmt_prepare)", total(server), d("Com_stmt_prepare"))
+			w.checkSides(t, fmt.Sprintf("%s --threads=%d --events=%d --db-ps-mode=%s%s", name, sbThreads, sbEvents, ps,
+				map[bool]string{true: fmt.Sprintf(" (%d deadlocks retried)", ignored)}[ignored > 0]),
+				made+prepares, serverTruth, want, gotC, gotS, attributed(client, "sysbench")+" / "+attributed(srv, "mariadbd"))
+			t.Logf("calls with an empty sql: client side %d, server side %d", emptySQL(client), emptySQL(srv))
+			assert.Zero(t, emptySQL(client)+emptySQL(srv), "calls with an empty sql")
+			w.checkAccounted(t, r, "mysql", missing(want, gotC)+missing(want, gotS))
+			w.checkTLS(t, r, "mysql")
+		},
 	}
-	gotC, gotS := count(client, typ), count(srv, typ)
-	serverTruth := fmt.Sprintf("%d (Com_*) + %d prepares (Com_stmt_prepare)", total(server), d("Com_stmt_prepare"))
-	w.checkSides(t, fmt.Sprintf("sysbench oltp_read_write --threads=%d --events=%d --db-ps-mode=%s%s", sbThreads, sbEvents, ps,
-		map[bool]string{true: fmt.Sprintf(" (%d deadlocks retried)", ignored)}[ignored > 0]),
-		made+prepares, serverTruth, want, gotC, gotS, attributed(client, "sysbench")+" / "+attributed(srv, "mariadbd"))
-	t.Logf("calls with an empty sql: client side %d, server side %d", emptySQL(client), emptySQL(srv))
-	assert.Zero(t, emptySQL(client)+emptySQL(srv), "calls with an empty sql")
-	w.checkAccounted(t, r, "mysql", missing(want, gotC)+missing(want, gotS))
 }
 
 // emptySQL counts the calls of recs recorded without their statement.

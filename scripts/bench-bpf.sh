@@ -33,42 +33,17 @@ rounds=${ROUNDS:-3}
 duration=${DURATION:-5}
 loop_n=${LOOP_N:-2000000}
 profile=${PROFILE:-0}
-tag=nbpf$$
-srv=${tag}s cli=${tag}c
-srv_ip=10.253.0.1 cli_ip=10.253.0.2
-work=$(mktemp -d /tmp/bench-bpf.XXXXXX)
-records=/dev/shm/bench-bpf.$$.jsonl
-obs= floorpid= stats_prev=
 . "$(dirname "$0")/bench-lib.sh"
+bench_setup bench-bpf nbpf 253
 
-cleanup() {
-  [ -n "$floorpid" ] && stop_pid "$floorpid"
-  [ -n "$obs" ] && stop_pid "$obs"
-  [ -f "$work/nginx.pid" ] && stop_pid "$(cat "$work/nginx.pid")"
-  ip netns del "$srv" 2>/dev/null || true
-  ip netns del "$cli" 2>/dev/null || true
-  [ -z "$stats_prev" ] || sysctl -q -w kernel.bpf_stats_enabled="$stats_prev" || true
-  rm -rf "$work" "$records"*
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-[ "$(id -u)" -eq 0 ] || { echo "bench-bpf: must run as root" >&2; exit 1; }
+bench_require bpftool jq nginx wrk ip curl ss sysctl
 for f in "$netobserver" "$so" "$floor" "$sysbench"; do
   [ -e "$f" ] || { echo "bench-bpf: $f is missing (make BIN=$bindir bench-bpf builds it)" >&2; exit 1; }
-done
-for t in bpftool jq nginx wrk ip curl ss sysctl; do
-  command -v $t >/dev/null || { echo "bench-bpf: $t is missing (scripts/deps.sh)" >&2; exit 1; }
 done
 [ -r /proc/sys/kernel/bpf_stats_enabled ] || { echo "bench-bpf: kernel.bpf_stats_enabled does not exist on this kernel" >&2; exit 1; }
 
 port=${PROM_PORT:-}
-if [ -z "$port" ]; then
-  for p in $(seq $((19000 + $$ % 400)) $((19000 + $$ % 400 + 50))); do
-    ss -Hltn "sport = :$p" | grep -q . || { port=$p; break; }
-  done
-fi
-[ -n "$port" ] || { echo "bench-bpf: no free port for the metrics" >&2; exit 1; }
+[ -n "$port" ] || bench_port $((19000 + $$ % 400))
 now() { date +%s%N; }
 
 # --- nginx in one namespace, wrk in another ------------------------------------------------------
@@ -86,14 +61,7 @@ ip netns exec "$cli" curl -sf -o /dev/null "http://$srv_ip:8080/" || { echo "ben
 
 # --- the observer (scripts/bench-observer.sh's pipeline) and the empty program --------------------
 bench_pipeline "$work/pipeline.yaml" "$records" "$port"
-"$netobserver" --config "$work/pipeline.yaml" --libebpf "$so" >/dev/null 2>"$work/observer.log" &
-obs=$!
-for _ in $(seq 300); do
-  grep -q "netobserver: observing" "$work/observer.log" 2>/dev/null && break
-  kill -0 "$obs" 2>/dev/null || break
-  sleep 0.1
-done
-grep -q "netobserver: observing" "$work/observer.log" || { echo "bench-bpf: netobserver did not start:" >&2; cat "$work/observer.log" >&2; exit 1; }
+bench_observer
 "$floor" >"$work/floor.out" 2>&1 &
 floorpid=$!
 for _ in $(seq 100); do grep -q ready "$work/floor.out" && break; kill -0 "$floorpid" 2>/dev/null || break; sleep 0.1; done

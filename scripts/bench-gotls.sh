@@ -16,38 +16,15 @@ bindir=${1:-bin}
 netobserver=$bindir/netobserver
 so=$bindir/libebpf.so
 n=${N:-5000} c=${C:-4} reuse=${REUSE:-100} rounds=${ROUNDS:-3}
-tag=ngtl$$
-srv=${tag}s cli=${tag}c
-srv_ip=10.252.0.1 cli_ip=10.252.0.2
-work=$(mktemp -d /tmp/bench-gotls.XXXXXX)
-records=/dev/shm/bench-gotls.$$.jsonl
-obs= server= stats_prev=
 . "$(dirname "$0")/bench-lib.sh"
+bench_setup bench-gotls ngtl 252
 
-cleanup() {
-  [ -n "$server" ] && stop_pid "$server"
-  [ -n "$obs" ] && stop_pid "$obs"
-  ip netns del "$srv" 2>/dev/null || true
-  ip netns del "$cli" 2>/dev/null || true
-  [ -z "$stats_prev" ] || sysctl -q -w kernel.bpf_stats_enabled="$stats_prev" || true
-  rm -rf "$work" "$records"*
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-[ "$(id -u)" -eq 0 ] || { echo "bench-gotls: must run as root" >&2; exit 1; }
+bench_require bpftool jq ip openssl ss sysctl go
 for f in "$netobserver" "$so"; do
   [ -e "$f" ] || { echo "bench-gotls: $f is missing (make build)" >&2; exit 1; }
 done
-for t in bpftool jq ip openssl ss sysctl go; do
-  command -v $t >/dev/null || { echo "bench-gotls: $t is missing (scripts/deps.sh)" >&2; exit 1; }
-done
 [ -r /proc/sys/kernel/bpf_stats_enabled ] || { echo "bench-gotls: kernel.bpf_stats_enabled does not exist on this kernel" >&2; exit 1; }
-port=
-for p in $(seq $((19500 + $$ % 400)) $((19500 + $$ % 400 + 50))); do
-  ss -Hltn "sport = :$p" | grep -q . || { port=$p; break; }
-done
-[ -n "$port" ] || { echo "bench-gotls: no free port for the metrics" >&2; exit 1; }
+bench_port $((19500 + $$ % 400))
 
 go build -o "$work/gotlspair" ./tools/gotlspair
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$work/key.pem" \
@@ -82,14 +59,7 @@ stop_pid "$server"; server=
 
 # --- the observer, then the server (found at its exec) ---------------------------------------------
 bench_pipeline "$work/pipeline.yaml" "$records" "$port"
-"$netobserver" --config "$work/pipeline.yaml" --libebpf "$so" >/dev/null 2>"$work/observer.log" &
-obs=$!
-for _ in $(seq 300); do
-  grep -q "netobserver: observing" "$work/observer.log" 2>/dev/null && break
-  kill -0 "$obs" 2>/dev/null || break
-  sleep 0.1
-done
-grep -q "netobserver: observing" "$work/observer.log" || { echo "bench-gotls: netobserver did not start:" >&2; cat "$work/observer.log" >&2; exit 1; }
+bench_observer
 start_server
 for _ in $(seq 100); do grep -q 'library=go' "$work/observer.log" && break; sleep 0.1; done
 grep 'library=go' "$work/observer.log" || { echo "bench-gotls: the server's binary was not probed:" >&2; cat "$work/observer.log" >&2; exit 1; }

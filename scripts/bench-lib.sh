@@ -65,3 +65,64 @@ flushers:
     Path: /metrics
 CONF
 }
+
+# bench_setup NAME TAG OCTET: the preamble of a benchmark between two network namespaces. Sets
+# bench (NAME, for messages), srv and cli (namespaces TAG<pid>s and TAG<pid>c), srv_ip and cli_ip
+# (10.OCTET.0.1 and .2), work (a temporary directory), records (the observer's JSON lines, in
+# /dev/shm), and empties obs, floorpid and server (processes the benchmark starts: stopped on
+# exit, as is nginx by $work/nginx.pid) and stats_prev (kernel.bpf_stats_enabled to restore). The
+# namespaces are made by veth_pair, later; bench_cleanup runs on exit, also on a signal.
+bench_setup() {
+  bench=$1
+  tag=$2$$
+  srv=${tag}s cli=${tag}c
+  srv_ip=10.$3.0.1 cli_ip=10.$3.0.2
+  work=$(mktemp -d "/tmp/$bench.XXXXXX")
+  records=/dev/shm/$bench.$$.jsonl
+  obs= floorpid= server= stats_prev=
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM HUP PIPE
+}
+
+bench_cleanup() {
+  [ -n "$floorpid" ] && stop_pid "$floorpid"
+  [ -n "$server" ] && stop_pid "$server"
+  [ -n "$obs" ] && stop_pid "$obs"
+  [ -f "$work/nginx.pid" ] && stop_pid "$(cat "$work/nginx.pid")"
+  ip netns del "$srv" 2>/dev/null || true
+  ip netns del "$cli" 2>/dev/null || true
+  [ -z "$stats_prev" ] || sysctl -q -w kernel.bpf_stats_enabled="$stats_prev" || true
+  rm -rf "$work" "$records"*
+}
+
+# bench_require CMD...: root, and every command on PATH.
+bench_require() {
+  [ "$(id -u)" -eq 0 ] || { echo "$bench: must run as root" >&2; exit 1; }
+  local c
+  for c in "$@"; do
+    command -v "$c" >/dev/null || { echo "$bench: $c is missing (scripts/deps.sh)" >&2; exit 1; }
+  done
+}
+
+# bench_port FIRST: sets port to the first of FIRST … FIRST+50 nothing listens on.
+bench_port() {
+  local p
+  port=
+  for p in $(seq "$1" $(($1 + 50))); do
+    ss -Hltn "sport = :$p" | grep -q . || { port=$p; break; }
+  done
+  [ -n "$port" ] || { echo "$bench: no free port for the metrics" >&2; exit 1; }
+}
+
+# bench_observer: starts $netobserver on $work/pipeline.yaml with $so, its log in
+# $work/observer.log, and waits until it observes; sets obs.
+bench_observer() {
+  "$netobserver" --config "$work/pipeline.yaml" --libebpf "$so" >/dev/null 2>"$work/observer.log" &
+  obs=$!
+  for _ in $(seq 300); do
+    grep -q "netobserver: observing" "$work/observer.log" 2>/dev/null && break
+    kill -0 "$obs" 2>/dev/null || break
+    sleep 0.1
+  done
+  grep -q "netobserver: observing" "$work/observer.log" || { echo "$bench: netobserver did not start:" >&2; cat "$work/observer.log" >&2; exit 1; }
+}

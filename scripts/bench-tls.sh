@@ -17,31 +17,11 @@ netobserver=$bindir/netobserver
 so=$bindir/libebpf.so
 rounds=${ROUNDS:-3}
 n=${N:-20000}
-tag=ntls$$
-srv=${tag}s cli=${tag}c
-srv_ip=10.254.0.1 cli_ip=10.254.0.2
-work=$(mktemp -d /tmp/bench-tls.XXXXXX)
-records=/dev/shm/bench-tls.$$.jsonl
-obs= floorpid= stats_prev=
 . "$(dirname "$0")/bench-lib.sh"
+bench_setup bench-tls ntls 254
 
-cleanup() {
-  [ -n "$floorpid" ] && stop_pid "$floorpid"
-  [ -n "$obs" ] && stop_pid "$obs"
-  [ -f "$work/nginx.pid" ] && stop_pid "$(cat "$work/nginx.pid")"
-  ip netns del "$srv" 2>/dev/null || true
-  ip netns del "$cli" 2>/dev/null || true
-  [ -z "$stats_prev" ] || sysctl -q -w kernel.bpf_stats_enabled="$stats_prev" || true
-  rm -rf "$work" "$records"*
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP PIPE
-
-[ "$(id -u)" -eq 0 ] || { echo "bench-tls: must run as root" >&2; exit 1; }
+bench_require bpftool jq nginx h2load openssl ip ss sysctl readelf nm
 [ -x "$bindir/bpf-floor" ] || { echo "bench-tls: $bindir/bpf-floor is missing (make $bindir/bpf-floor)" >&2; exit 1; }
-for t in bpftool jq nginx h2load openssl ip ss sysctl readelf nm; do
-  command -v $t >/dev/null || { echo "bench-tls: $t is missing (scripts/deps.sh)" >&2; exit 1; }
-done
 
 veth_pair "$srv" "$cli" "$tag" "$srv_ip" "$cli_ip"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$work/key.pem" \
@@ -58,22 +38,12 @@ ip netns exec "$srv" nginx -c "$work/nginx.conf" -p "$work"
 url=https://$srv_ip:8443/
 for _ in $(seq 50); do ip netns exec "$cli" h2load -n 1 "$url" >/dev/null 2>&1 && break; sleep 0.1; done
 
-port=
-for p in $(seq $((19500 + $$ % 400)) $((19500 + $$ % 400 + 50))); do
-  ss -Hltn "sport = :$p" | grep -q . || { port=$p; break; }
-done
+bench_port $((19500 + $$ % 400))
 
 start_observer() { # $1: true|false (EBPF.TLSProbes)
   bench_pipeline "$work/pipeline.yaml" "$records" "$port"
   sed -i "s/      Enabled: true/      Enabled: true\n      TLSProbes: $1/" "$work/pipeline.yaml"
-  "$netobserver" --config "$work/pipeline.yaml" --libebpf "$so" >/dev/null 2>"$work/observer.log" &
-  obs=$!
-  for _ in $(seq 300); do
-    grep -q "netobserver: observing" "$work/observer.log" 2>/dev/null && break
-    kill -0 "$obs" 2>/dev/null || break
-    sleep 0.1
-  done
-  grep -q "netobserver: observing" "$work/observer.log" || { echo "bench-tls: netobserver did not start:" >&2; cat "$work/observer.log" >&2; exit 1; }
+  bench_observer
   if [ "$1" = true ]; then
     for _ in $(seq 100); do grep -q "tls probes: attached" "$work/observer.log" && break; sleep 0.1; done
     grep -q "tls probes: attached" "$work/observer.log" || { echo "bench-tls: no libssl probed:" >&2; cat "$work/observer.log" >&2; exit 1; }
