@@ -46,7 +46,9 @@ type Options struct {
 	// IdleInterval is how long it sleeps after a poll that returned nothing, and the longest
 	// sleep after any poll: an idle host pays for every wake-up, and traffic that starts during
 	// the sleep waits in the kernel buffers (2 MiB of data events per CPU by default: at 40 ms, a
-	// burst from nothing to 50 MB/s per CPU would be needed to fill them). Default 4 × PollInterval.
+	// burst from nothing to 50 MB/s per CPU would be needed to fill them). Default 4 ×
+	// PollInterval; 25 × PollInterval when the library has the wakeup extension, which ends the
+	// sleep as soon as a ring passes its fill watermark, so that no burst waits for the timer.
 	IdleInterval time.Duration
 	// Batches is the number of batches that may be in flight between the poller and the consumer.
 	// Default 4.
@@ -100,9 +102,6 @@ func Open(opts Options) (*Library, error) {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 10 * time.Millisecond
 	}
-	if opts.IdleInterval <= 0 {
-		opts.IdleInterval = 4 * opts.PollInterval
-	}
 	if opts.Batches <= 0 {
 		opts.Batches = 4
 	}
@@ -122,6 +121,12 @@ func Open(opts Options) (*Library, error) {
 	l.version = C.GoString(C.netobs_version(c))
 	l.procEvents = C.netobs_has_process_events(c) != 0
 	l.wakeups = C.netobs_has_wait(c) != 0
+	if l.opts.IdleInterval <= 0 {
+		l.opts.IdleInterval = 4 * l.opts.PollInterval
+		if l.wakeups {
+			l.opts.IdleInterval = 25 * l.opts.PollInterval
+		}
+	}
 	for range opts.Batches {
 		l.free <- new(abi.Batch)
 	}
