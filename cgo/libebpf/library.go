@@ -453,10 +453,14 @@ func (l *Library) poll(stop <-chan struct{}, done chan<- struct{}) {
 			// The library wakes this sleep when a ring passes its fill watermark, so the
 			// rate-sized sleep is a bet that may lose: a burst, or a poller starved of CPU,
 			// is drained before the ring overflows.
+			// Two polls' worth of events before the next poll, not the half of one the
+			// timer alone needs to keep the rings far from full: a wake-up costs more than
+			// the events it brings at the rates most hosts run, and a ring a quarter full
+			// still ends the sleep.
 			d := l.opts.IdleInterval
 			if rc > 0 {
 				now := time.Now()
-				d = l.opts.shortPollSleep(got, now.Sub(cycle), int(max))
+				d = l.opts.shortPollSleep(got, now.Sub(cycle), 2*int(max))
 				cycle, got = now, 0
 			} else {
 				cycle, got = time.Now(), 0
@@ -483,7 +487,7 @@ func (l *Library) poll(stop <-chan struct{}, done chan<- struct{}) {
 			}
 		case rc < max:
 			now := time.Now()
-			idle.Reset(l.opts.shortPollSleep(got, now.Sub(cycle), int(max)))
+			idle.Reset(l.opts.shortPollSleep(got, now.Sub(cycle), int(max)/2))
 			cycle, got = now, 0
 			select {
 			case <-idle.C:
@@ -495,15 +499,15 @@ func (l *Library) poll(stop <-chan struct{}, done chan<- struct{}) {
 }
 
 // shortPollSleep is the sleep after a poll that emptied the buffers: got events came in elapsed
-// (since the previous sleep began), and the sleep lasts until about limit/2 more are expected —
+// (since the previous sleep began), and the sleep lasts until about events more are expected —
 // at least PollInterval, at most IdleInterval. A lightly loaded host then wakes a few times a
 // second instead of 100 (each wake-up costs more than the events it brings), while a busy one
 // keeps PollInterval and its buffers far from full.
-func (o *Options) shortPollSleep(got int, elapsed time.Duration, limit int) time.Duration {
+func (o *Options) shortPollSleep(got int, elapsed time.Duration, events int) time.Duration {
 	if got <= 0 {
 		return o.IdleInterval
 	}
-	d := elapsed * time.Duration(limit/2) / time.Duration(got)
+	d := elapsed * time.Duration(events) / time.Duration(got)
 	return min(max(d, o.PollInterval), o.IdleInterval)
 }
 
