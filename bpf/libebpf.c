@@ -392,13 +392,6 @@ EXPORT int32_t netobserver_wait_events(int32_t timeout_ms)
 	return n;
 }
 
-/* The wakeup extension's descriptor (include/libebpf.h): the epoll fd netobserver_wait_events
- * sleeps on, for a consumer that waits in its own event loop. Never closed while loaded. */
-EXPORT int32_t netobserver_wakeup_fd(void)
-{
-	return g.epfd >= 0 ? g.epfd : -EBADF;
-}
-
 /* ---- perf buffers -------------------------------------------------------------------------- */
 
 static void close_buffer(struct buffer *b, int map_fd)

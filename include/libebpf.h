@@ -376,15 +376,6 @@ void netobserver_detach(void);
 int32_t netobserver_wait_events(int32_t timeout_ms);
 
 /*
- * Part of the same extension, also optional: the descriptor netobserver_wait_events sleeps on (an
- * epoll fd, valid from the first ebpf_init for as long as the library is loaded; the consumer must
- * not close it), or -errno. It becomes readable when a ring passes its fill watermark, so a
- * consumer may wait for it in its own event loop (a dup of it, with its timers) instead of blocking
- * a thread in netobserver_wait_events; netobserver_wait_events(0) then takes the readiness.
- */
-int32_t netobserver_wakeup_fd(void);
-
-/*
  * netobserver's OPTIONAL uprobe extension (dlsym, like the others): attaches one of the library's
  * attachable programs (the TLS probes, names starting with "tls_") as an entry (retprobe 0) or
  * return probe at a FILE offset of the file at path, for every process that maps the file, now

@@ -162,10 +162,6 @@ struct netobs_lib *netobs_open(const char *file, char *err, size_t err_len)
 	const char *wake = getenv("NETOBSERVER_WAKEUP");
 	if (!wake || strcmp(wake, "off"))
 		lib->wait_events = (int32_t (*)(int32_t))dlsym(lib->handle, "netobserver_wait_events");
-	// NETOBSERVER_WAKEUP_FD=off sleeps in netobserver_wait_events instead of Go's poller.
-	const char *wakefd = getenv("NETOBSERVER_WAKEUP_FD");
-	if (lib->wait_events && (!wakefd || strcmp(wakefd, "off")))
-		lib->wakeup_fd = (int32_t (*)(void))dlsym(lib->handle, "netobserver_wakeup_fd");
 
 	lib->detach = (void (*)(void))dlsym(lib->handle, "netobserver_detach");
 	lib->attach_uprobe = (int32_t (*)(const char *, const char *, uint64_t, int32_t))dlsym(lib->handle,
@@ -334,11 +330,6 @@ int32_t netobs_wait(struct netobs_lib *lib, int64_t ns)
 	}
 	netobs_idle(ns);
 	return 0;
-}
-
-int32_t netobs_wakeup_fd(struct netobs_lib *lib)
-{
-	return lib->wakeup_fd ? lib->wakeup_fd() : -1;
 }
 
 int32_t netobs_poll(struct netobs_lib *lib, int32_t max_events)

@@ -47,7 +47,6 @@ struct netobs_lib {
 	void (*detach)(void);
 	// optional: the wakeup extension (netobserver_wait_events); NULL in Alibaba's library
 	int32_t (*wait_events)(int32_t);
-	int32_t (*wakeup_fd)(void); // optional, with wait_events: the epoll fd it sleeps on
 	// optional: the uprobe extension (netobserver_attach_uprobe and co.); NULL in Alibaba's library
 	int32_t (*attach_uprobe)(const char *, const char *, uint64_t, int32_t);
 	int32_t (*detach_uprobe)(int32_t);
@@ -96,9 +95,6 @@ int netobs_has_wait(struct netobs_lib *lib);
 // (netobserver_wait_events), on the calling thread; without the extension, or if it fails, it
 // sleeps the whole time (netobs_idle). It returns what netobserver_wait_events returned, else 0.
 int32_t netobs_wait(struct netobs_lib *lib, int64_t ns);
-// netobs_wakeup_fd returns the descriptor netobserver_wait_events sleeps on (netobserver_wakeup_fd),
-// or -1 when the library has none.
-int32_t netobs_wakeup_fd(struct netobs_lib *lib);
 
 // netobs_poll empties the batch, then runs one ebpf_poll_events that fills it.
 int32_t netobs_poll(struct netobs_lib *lib, int32_t max_events);

@@ -79,12 +79,6 @@ type Library struct {
 	events chan *abi.Batch
 	free   chan *abi.Batch
 
-	// wake is a dup of the library's wakeup descriptor (netobserver_wakeup_fd) in Go's poller:
-	// the poller goroutine parks on it, with a deadline, instead of blocking its thread in C.
-	// nil without it.
-	wake    *os.File
-	wakeRaw syscall.RawConn
-
 	counters counters
 }
 
@@ -147,36 +141,7 @@ func Open(opts Options) (*Library, error) {
 		C.netobs_close(c)
 		return nil, fmt.Errorf("libebpf: ebpf_init of %s failed: %w (see the library's messages above)", l.path, errnoOf(rc))
 	}
-	if l.wakeups {
-		l.wake, l.wakeRaw = pollable(int(C.netobs_wakeup_fd(c)))
-	}
 	return l, nil
-}
-
-// pollable returns a dup of fd registered with Go's poller, or nil when fd is not valid or the
-// poller cannot wait for it.
-func pollable(fd int) (*os.File, syscall.RawConn) {
-	if fd < 0 {
-		return nil, nil
-	}
-	dup, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
-	if errno != 0 {
-		return nil, nil
-	}
-	if err := syscall.SetNonblock(int(dup), true); err != nil {
-		syscall.Close(int(dup))
-		return nil, nil
-	}
-	f := os.NewFile(dup, "libebpf wakeup")
-	raw, err := f.SyscallConn()
-	if err == nil {
-		err = f.SetReadDeadline(time.Time{}) // fails when the poller did not take it
-	}
-	if err != nil {
-		f.Close()
-		return nil, nil
-	}
-	return f, raw
 }
 
 // load finds, checks and dlopens the library and resolves its symbols.
@@ -380,9 +345,6 @@ func (l *Library) stopLocked(drain bool) error {
 	l.call.Unlock()
 	atomic.StoreInt32((*int32)(unsafe.Pointer(&l.c.stop_flag)), 1)
 	close(l.stopReq)
-	if l.wake != nil {
-		l.wake.SetReadDeadline(time.Now()) // ends the poller's wait now
-	}
 	<-l.pollerDone
 	l.started = false
 	atomic.StoreInt32((*int32)(unsafe.Pointer(&l.c.stop_flag)), 0)
@@ -441,9 +403,6 @@ func (l *Library) Close() error {
 	err := l.stopLocked(false)
 	l.closed = true
 	close(l.events)
-	if l.wake != nil {
-		l.wake.Close()
-	}
 	l.call.Lock()
 	C.netobs_close(l.c)
 	l.c = nil
@@ -506,7 +465,7 @@ func (l *Library) poll(stop <-chan struct{}, done chan<- struct{}) {
 			} else {
 				cycle, got = time.Now(), 0
 			}
-			if l.wait(d, stop) {
+			if C.netobs_wait(l.c, C.int64_t(d)) > 0 {
 				l.counters.wakeups.Add(1)
 			}
 			select {
@@ -537,31 +496,6 @@ func (l *Library) poll(stop <-chan struct{}, done chan<- struct{}) {
 			}
 		}
 	}
-}
-
-// wait sleeps up to d or until a ring passes its fill watermark, and says whether a ring woke it.
-// With the wakeup descriptor it parks the goroutine in Go's poller: a thread blocked in C keeps
-// its P in a system call, which the runtime's monitor takes back at every sleep, and the batch
-// just sent waits for another thread to run its consumer; parked, the poller's thread runs the
-// consumer itself. Stop ends the wait through the deadline.
-func (l *Library) wait(d time.Duration, stop <-chan struct{}) bool {
-	if l.wake == nil {
-		return C.netobs_wait(l.c, C.int64_t(d)) > 0
-	}
-	l.wake.SetReadDeadline(time.Now().Add(d))
-	select {
-	case <-stop: // Stop set its deadline before this one
-		return false
-	default:
-	}
-	woke := false
-	// netobserver_wait_events(0) takes the readiness: the descriptor becomes readable again
-	// only after it.
-	l.wakeRaw.Read(func(uintptr) bool {
-		woke = C.netobs_wait(l.c, 0) > 0
-		return woke
-	})
-	return woke
 }
 
 // shortPollSleep is the sleep after a poll that emptied the buffers: got events came in elapsed
