@@ -46,7 +46,9 @@ type Options struct {
 	// IdleInterval is how long it sleeps after a poll that returned nothing, and the longest
 	// sleep after any poll: an idle host pays for every wake-up, and traffic that starts during
 	// the sleep waits in the kernel buffers (2 MiB of data events per CPU by default: at 40 ms, a
-	// burst from nothing to 50 MB/s per CPU would be needed to fill them). Default 4 × PollInterval.
+	// burst from nothing to 50 MB/s per CPU would be needed to fill them). Default 4 ×
+	// PollInterval; 25 × PollInterval when the library has the wakeup extension, which ends the
+	// sleep as soon as a ring passes its fill watermark, so that no burst waits for the timer.
 	IdleInterval time.Duration
 	// Batches is the number of batches that may be in flight between the poller and the consumer.
 	// Default 4.
@@ -100,9 +102,6 @@ func Open(opts Options) (*Library, error) {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 10 * time.Millisecond
 	}
-	if opts.IdleInterval <= 0 {
-		opts.IdleInterval = 4 * opts.PollInterval
-	}
 	if opts.Batches <= 0 {
 		opts.Batches = 4
 	}
@@ -122,6 +121,12 @@ func Open(opts Options) (*Library, error) {
 	l.version = C.GoString(C.netobs_version(c))
 	l.procEvents = C.netobs_has_process_events(c) != 0
 	l.wakeups = C.netobs_has_wait(c) != 0
+	if l.opts.IdleInterval <= 0 {
+		l.opts.IdleInterval = 4 * l.opts.PollInterval
+		if l.wakeups {
+			l.opts.IdleInterval = 25 * l.opts.PollInterval
+		}
+	}
 	for range opts.Batches {
 		l.free <- new(abi.Batch)
 	}
@@ -448,10 +453,14 @@ func (l *Library) poll(stop <-chan struct{}, done chan<- struct{}) {
 			// The library wakes this sleep when a ring passes its fill watermark, so the
 			// rate-sized sleep is a bet that may lose: a burst, or a poller starved of CPU,
 			// is drained before the ring overflows.
+			// Two polls' worth of events before the next poll, not the half of one the
+			// timer alone needs to keep the rings far from full: a wake-up costs more than
+			// the events it brings at the rates most hosts run, and a ring a quarter full
+			// still ends the sleep.
 			d := l.opts.IdleInterval
 			if rc > 0 {
 				now := time.Now()
-				d = l.opts.shortPollSleep(got, now.Sub(cycle), int(max))
+				d = l.opts.shortPollSleep(got, now.Sub(cycle), 2*int(max))
 				cycle, got = now, 0
 			} else {
 				cycle, got = time.Now(), 0
@@ -478,7 +487,7 @@ func (l *Library) poll(stop <-chan struct{}, done chan<- struct{}) {
 			}
 		case rc < max:
 			now := time.Now()
-			idle.Reset(l.opts.shortPollSleep(got, now.Sub(cycle), int(max)))
+			idle.Reset(l.opts.shortPollSleep(got, now.Sub(cycle), int(max)/2))
 			cycle, got = now, 0
 			select {
 			case <-idle.C:
@@ -490,15 +499,15 @@ func (l *Library) poll(stop <-chan struct{}, done chan<- struct{}) {
 }
 
 // shortPollSleep is the sleep after a poll that emptied the buffers: got events came in elapsed
-// (since the previous sleep began), and the sleep lasts until about limit/2 more are expected —
+// (since the previous sleep began), and the sleep lasts until about events more are expected —
 // at least PollInterval, at most IdleInterval. A lightly loaded host then wakes a few times a
 // second instead of 100 (each wake-up costs more than the events it brings), while a busy one
 // keeps PollInterval and its buffers far from full.
-func (o *Options) shortPollSleep(got int, elapsed time.Duration, limit int) time.Duration {
+func (o *Options) shortPollSleep(got int, elapsed time.Duration, events int) time.Duration {
 	if got <= 0 {
 		return o.IdleInterval
 	}
-	d := elapsed * time.Duration(limit/2) / time.Duration(got)
+	d := elapsed * time.Duration(events) / time.Duration(got)
 	return min(max(d, o.PollInterval), o.IdleInterval)
 }
 

@@ -538,6 +538,6 @@ func TestShortPollSleep(t *testing.T) {
 		{1100, 10 * time.Millisecond, 10 * time.Millisecond},   // busy: PollInterval
 		{3000, 40 * time.Millisecond, 10 * time.Millisecond},   // full polls after a long sleep: back to PollInterval
 	} {
-		assert.Equal(t, tc.want, o.shortPollSleep(tc.got, tc.elapsed, 1024), "got %d in %v", tc.got, tc.elapsed)
+		assert.Equal(t, tc.want, o.shortPollSleep(tc.got, tc.elapsed, 512), "got %d in %v", tc.got, tc.elapsed)
 	}
 }

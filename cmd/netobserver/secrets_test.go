@@ -117,7 +117,13 @@ func TestNoSecretsInAnyOutput(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, "a'|SCS_SECRET_43|z\n", string(out), "three strings: the server took the backslash as an escape")
 
+			// The metrics show what the observer consumed, which follows the traffic by up to a
+			// poll sleep (250 ms on an idle host).
 			scrape := httpGet(t, "http://"+metrics+"/metrics")
+			for deadline := time.Now().Add(10 * time.Second); !strings.Contains(scrape, "# TYPE netobserver_l7_calls_total counter") && time.Now().Before(deadline); {
+				time.Sleep(50 * time.Millisecond)
+				scrape = httpGet(t, "http://"+metrics+"/metrics")
+			}
 			assert.Contains(t, scrape, "# TYPE netobserver_l7_calls_total counter")
 			recs := o.Stop(t, 300*time.Millisecond)
 
