@@ -34,7 +34,7 @@
 #   connections, 6; for debugging)  IDLE=30 CONNS="10000 100000" LAT_ROUNDS=5 LAT_N=20000
 #   LAT_RATE=5000
 #   PPROF=DIR: the observer serves Go's profiles (--pprof) and the conns phase saves a heap profile
-#   per count of connections in DIR.
+#   per count of connections in DIR, and a CPU profile of their opening (PPROF_SECONDS).
 #   PROFILE=1: one more unpaced nginx round with the observer on under `perf record -e cpu-clock -a`,
 #   printing where the CPU goes (by command and by symbol).
 set -euo pipefail
@@ -104,7 +104,8 @@ if [ -z "$port" ]; then
 fi
 [ -n "$port" ] || { echo "bench: no free port for the metrics" >&2; exit 1; }
 # PPROF=DIR: the observer serves its runtime profiles (--pprof) and the conns phase saves a heap
-# profile per count of connections in DIR.
+# profile per count of connections in DIR, and a CPU profile of their opening (PPROF_SECONDS,
+# default 25 s for 50 000 or more, else 6 s).
 pprof_dir=${PPROF:-} pprof_port=
 if [ -n "$pprof_dir" ]; then
   mkdir -p "$pprof_dir"
@@ -304,7 +305,13 @@ for n in $conns; do
   sleep 1
   before=$(mem_of "$obs" VmRSS)
   k=$(( (n + per_holder - 1) / per_holder ))
-  holders=
+  holders= cpuprof=
+  if [ -n "$pprof_port" ]; then
+    # A CPU profile of the opening: what the consumer does per new connection.
+    curl -s --max-time 120 -o "$pprof_dir/cpu-$n.pb" \
+      "http://127.0.0.1:$pprof_port/debug/pprof/profile?seconds=${PPROF_SECONDS:-$(( n >= 50000 ? 25 : 6 ))}" &
+    cpuprof=$!
+  fi
   t_open=$(now)
   for i in $(seq 0 $((k - 1))); do
     m=$(( n / k + (i < n % k ? 1 : 0) ))
@@ -333,6 +340,9 @@ for n in $conns; do
   if [ -n "$pprof_port" ]; then
     curl -s --max-time 30 -o "$pprof_dir/heap-$n.pb" "http://127.0.0.1:$pprof_port/debug/pprof/heap?gc=1" &&
       echo "  heap profile: $pprof_dir/heap-$n.pb (go tool pprof -sample_index=inuse_space -top $netobserver $pprof_dir/heap-$n.pb)"
+  fi
+  if [ -n "$cpuprof" ]; then
+    wait "$cpuprof" && echo "  CPU profile of the opening: $pprof_dir/cpu-$n.pb (go tool pprof -top $netobserver $pprof_dir/cpu-$n.pb)"
   fi
   established=$(ip netns exec "$srv" ss -Htn state established "( sport >= :9080 and sport <= :9087 )" | wc -l)
   for h in $holders; do stop_pid "$h"; done; holders=
