@@ -269,10 +269,11 @@ type conn struct {
 	remote abi.SockAddr
 	// l7 parses, holds the messages waiting for their other half, pairs them; nil until the
 	// connection is parsed, and again while it rests (Tracker.rest).
-	l7       parser.Conn
-	kind     *kind
-	counters *Counters         // kind.counters
-	streams  [2]*stream.Buffer // by parser.MessageType - 1; nil until bytes come, and while resting
+	l7         parser.Conn
+	handoverFn parser.HandoverFunc // c.handover, for l7Config
+	kind       *kind
+	counters   *Counters         // kind.counters
+	streams    [2]*stream.Buffer // by parser.MessageType - 1; nil until bytes come, and while resting
 	// rest is where each stream stood when its buffer was dropped, to resume it.
 	rest       [2]stream.Rest
 	seq        uint64 // creation order: connections ended together emit their calls in this order
@@ -386,9 +387,12 @@ func (t *Tracker) open(ev *abi.DataEvent) *conn {
 }
 
 func (c *conn) l7Config() parser.ConnConfig {
+	if c.handoverFn == nil {
+		c.handoverFn = c.handover // a closure: made once, not each time the state is made again
+	}
 	return parser.ConnConfig{
 		Strings: c.t.strings, MaxPending: c.t.cfg.MaxPending, Counts: &c.counters.MatchCounts,
-		Sink: c, Names: c.t.cfg.HostName != nil, Handover: c.handover,
+		Sink: c, Names: c.t.cfg.HostName != nil, Handover: c.handoverFn,
 	}
 }
 
