@@ -71,6 +71,8 @@ struct ring {
 struct rbuf {
 	int fd;
 	int cpu;
+	uint32_t key;   /* its slot in the rings table: cpu * NETOBSERVER_NUM_RINGS + the event kind */
+	bool published; /* in the rings table */
 	uint64_t *cons; /* consumer position page (ours to write) */
 	void *prod;     /* producer position page, then the data pages mapped twice */
 	size_t size;    /* data bytes, a power of two */
@@ -528,16 +530,70 @@ static bool online_cpus(bool *online, int n)
 	return ok;
 }
 
-static void close_rings(struct buffer *b, int which)
+/* Runs fn(arg, i) for every i < n from up to `threads` threads (at most PARALLEL_THREADS) and
+ * returns when all are done: for syscalls that each wait for a grace period, the waits overlap. */
+#define PARALLEL_THREADS 32
+
+struct parallel_slice {
+	void (*fn)(void *arg, int i);
+	void *arg;
+	int n, first, stride;
+};
+
+static void *run_slice(void *p)
+{
+	struct parallel_slice *s = p;
+
+	for (int i = s->first; i < s->n; i += s->stride)
+		s->fn(s->arg, i);
+	return NULL;
+}
+
+static void parallel_for(void (*fn)(void *arg, int i), void *arg, int n, int threads)
+{
+	struct parallel_slice slices[PARALLEL_THREADS];
+	pthread_t tids[PARALLEL_THREADS];
+	int nt = threads < PARALLEL_THREADS ? threads : PARALLEL_THREADS, started;
+
+	if (nt > n)
+		nt = n;
+	if (nt < 1)
+		nt = 1;
+	for (int t = 0; t < nt; t++)
+		slices[t] = (struct parallel_slice){ .fn = fn, .arg = arg, .n = n, .first = t, .stride = nt };
+	for (started = 1; started < nt; started++)
+		if (pthread_create(&tids[started], NULL, run_slice, &slices[started]))
+			break;
+	/* Slices that got no thread (pthread_create failed) run here. */
+	run_slice(&slices[0]);
+	for (int t = started; t < nt; t++)
+		run_slice(&slices[t]);
+	for (int t = 1; t < started; t++)
+		pthread_join(tids[t], NULL);
+}
+
+/* Deleting a ring from the table waits for a grace period (≈ 12 ms here: the 8 rings of a 2-CPU
+ * host took 96 ms of each stop one after the other), so that no program still writes into it. */
+static void unpublish_ring(struct rbuf *r)
+{
+	if (r->published && g.skel)
+		bpf_map_delete_elem(bpf_map__fd(g.skel->maps.rings), &r->key);
+	r->published = false;
+}
+
+static void unpublish_ring_at(void *rings, int i)
+{
+	unpublish_ring(((struct rbuf **)rings)[i]);
+}
+
+static void close_rings(struct buffer *b)
 {
 	size_t page = (size_t)getpagesize();
 
 	for (int i = 0; i < b->nrbs; i++) {
 		struct rbuf *r = &b->rbs[i];
-		uint32_t key = (uint32_t)(r->cpu * NETOBSERVER_NUM_RINGS + which);
 
-		if (g.skel)
-			bpf_map_delete_elem(bpf_map__fd(g.skel->maps.rings), &key);
+		unpublish_ring(r);
 		if (r->cons)
 			munmap(r->cons, page);
 		if (r->prod)
@@ -602,11 +658,14 @@ static int open_rings(struct buffer *b, int which, int pages, const char *name)
 			err = -errno;
 			logmsg(LOG_WARN, "libebpf: installing the %s ring buffer of CPU %d failed: %s\n", name, cpu,
 			       strerror(-err));
+		} else {
+			r->key = key;
+			r->published = true;
 		}
 	}
 	free(online);
 	if (err) {
-		close_rings(b, which);
+		close_rings(b);
 		return err;
 	}
 	/* Losses before this start were reported, or belong to a run the consumer stopped. */
@@ -1085,8 +1144,6 @@ static int attach_uprobe(struct uprobe_link *u, const struct bpf_program *prog, 
  * ≈ 100 ms here: the 25 TLS probes of a stop took 2.7 s. Perf-event uprobes unregister one at a
  * time whatever the caller does (measured: closed from 25 threads, they still ended ≈ 85 ms apart),
  * uprobe_multi links do not, so those are closed from several threads and the waits overlap. */
-#define CLOSE_THREADS 32
-
 static void close_uprobe(struct uprobe_link *u)
 {
 	if (!u->used)
@@ -1098,44 +1155,21 @@ static void close_uprobe(struct uprobe_link *u)
 	*u = (struct uprobe_link){ 0 };
 }
 
-struct uprobe_slice {
-	struct uprobe_link *links;
-	int n, first, stride;
-};
-
-static void *close_slice(void *arg)
+static void close_uprobe_at(void *links, int i)
 {
-	struct uprobe_slice *s = arg;
-
-	for (int i = s->first; i < s->n; i += s->stride)
-		close_uprobe(&s->links[i]);
-	return NULL;
+	close_uprobe(&((struct uprobe_link *)links)[i]);
 }
 
 /* Every uprobe of links is closed when this returns. The used slots come first (they are taken
- * lowest first), so the strides share them out evenly. */
+ * lowest first), so the threads share them out evenly. */
 static void close_uprobes(struct uprobe_link *links, int n)
 {
-	struct uprobe_slice slices[CLOSE_THREADS];
-	pthread_t threads[CLOSE_THREADS];
-	int used = 0, nt, started;
+	int used = 0;
 
 	for (int i = 0; i < n; i++)
 		used += links[i].used;
-	if (!used)
-		return;
-	nt = g.uprobe_multi ? (used < CLOSE_THREADS ? used : CLOSE_THREADS) : 1;
-	for (int t = 0; t < nt; t++)
-		slices[t] = (struct uprobe_slice){ .links = links, .n = n, .first = t, .stride = nt };
-	for (started = 1; started < nt; started++)
-		if (pthread_create(&threads[started], NULL, close_slice, &slices[started]))
-			break;
-	/* Slices that got no thread (pthread_create failed) are closed here. */
-	close_slice(&slices[0]);
-	for (int t = started; t < nt; t++)
-		close_slice(&slices[t]);
-	for (int t = 1; t < started; t++)
-		pthread_join(threads[t], NULL);
+	if (used)
+		parallel_for(close_uprobe_at, links, n, g.uprobe_multi ? used : 1);
 }
 
 static void detach_programs(void)
@@ -1147,12 +1181,32 @@ static void detach_programs(void)
 	g.ntracepoints = 0;
 }
 
+/* All rings out of the table at once: their grace periods overlap. */
+static void unpublish_rings(void)
+{
+	struct rbuf **rings;
+	int n = 0, max = 0;
+
+	for (int i = 0; i < NUM_BUFFERS; i++)
+		max += g.buffers[i].nrbs;
+	rings = max ? calloc((size_t)max, sizeof(*rings)) : NULL;
+	if (!rings)
+		return; /* close_rings deletes them one by one */
+	for (int i = 0; i < NUM_BUFFERS; i++)
+		for (int j = 0; j < g.buffers[i].nrbs; j++)
+			if (g.buffers[i].rbs[j].published)
+				rings[n++] = &g.buffers[i].rbs[j];
+	parallel_for(unpublish_ring_at, rings, n, n);
+	free(rings);
+}
+
 static void detach_all(void)
 {
 	detach_programs();
+	unpublish_rings();
 	for (int i = 0; i < NUM_BUFFERS; i++) {
 		close_buffer(&g.buffers[i], g.skel ? buffer_map_fd(i) : -1);
-		close_rings(&g.buffers[i], i);
+		close_rings(&g.buffers[i]);
 	}
 	g.started = false;
 	g.proc_attached = false;
