@@ -141,6 +141,7 @@ static struct {
 	struct uprobe_link uprobes[4];
 	struct uprobe_link ext_uprobes[NETOBSERVER_MAX_EXT_UPROBES]; /* netobserver_attach_uprobe's links */
 	bool uprobe_multi; /* uprobes are attached as uprobe_multi links (Linux 6.6+) */
+	bool uprobe_multi_pid; /* those of one process too (the stubs' links; 6.10+) */
 	struct bpf_link **tracepoints;
 	int ntracepoints;
 	struct buffer buffers[NUM_BUFFERS];
@@ -1115,6 +1116,24 @@ static bool uprobe_multi_supported(void)
 	return known;
 }
 
+/* A uprobe_multi link for one process ran its program only on the thread it was made on before
+ * Linux 6.10 (46ba0e49b642, "bpf: fix multi-uprobe PID filtering logic"): the stubs, which any
+ * thread of the process calls, stay perf-event uprobes there. */
+static bool kernel_at_least(int major, int minor)
+{
+	struct utsname uts;
+	int ma = 0, mi = 0;
+
+	return !uname(&uts) && sscanf(uts.release, "%d.%d", &ma, &mi) == 2 &&
+	       (ma > major || (ma == major && mi >= minor));
+}
+
+/* The stubs' programs: attached for this process only. */
+static bool is_stub_program(const struct bpf_program *prog)
+{
+	return !strncmp(bpf_program__name(prog), "up_", 3);
+}
+
 /* Attaches prog at a file offset of path for pid (-1: every process). */
 static int attach_uprobe(struct uprobe_link *u, const struct bpf_program *prog, pid_t pid, const char *path,
 			 uint64_t offset, bool retprobe, uint64_t cookie)
@@ -1122,7 +1141,7 @@ static int attach_uprobe(struct uprobe_link *u, const struct bpf_program *prog, 
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe, .bpf_cookie = cookie);
 	int err;
 
-	if (g.uprobe_multi) {
+	if (g.uprobe_multi && (pid < 0 || g.uprobe_multi_pid)) {
 		int fd = uprobe_multi_create(bpf_program__fd(prog), path, offset, retprobe, cookie,
 					     pid < 0 ? 0 : (uint32_t)pid);
 
@@ -1509,7 +1528,7 @@ static void select_programs(enum hook h, bool fast)
 		else if (!strncmp(sec, "uprobe", 6))
 			load = uprobe_build_wanted(prog, h);
 		bpf_program__set_autoload(prog, load);
-		if (g.uprobe_multi && !strncmp(sec, "uprobe", 6))
+		if (!strncmp(sec, "uprobe", 6) && g.uprobe_multi && (g.uprobe_multi_pid || !is_stub_program(prog)))
 			bpf_program__set_expected_attach_type(prog, (enum bpf_attach_type)ATTACH_UPROBE_MULTI);
 	}
 	proc_programs(h, procs);
@@ -1581,6 +1600,7 @@ static int load_hook(const char *btf_path, enum hook h, bool quiet)
 		return err;
 	}
 	g.uprobe_multi = uprobe_multi_supported();
+	g.uprobe_multi_pid = g.uprobe_multi && kernel_at_least(6, 10);
 	select_programs(h, fast);
 	g.load_log_len = 0;
 	g.load_log[0] = 0;
@@ -1601,7 +1621,9 @@ static int load_hook(const char *btf_path, enum hook h, bool quiet)
 	       : h == HOOK_RAW_TP ? "raw_tp/sys_exit (raw tracepoint)"
 				  : "syscalls:sys_enter_X / sys_exit_X (per-syscall tracepoints)",
 	       fast ? "BTF pointer walk (direct loads)" : "CO-RE probe reads (6 per syscall)",
-	       g.uprobe_multi ? "uprobe_multi links" : "perf events");
+	       g.uprobe_multi_pid ? "uprobe_multi links"
+	       : g.uprobe_multi	  ? "uprobe_multi links (the stubs': perf events, kernel < 6.10)"
+				  : "perf events");
 	return 0;
 }
 
