@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <linux/capability.h>
 #include <linux/perf_event.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,8 @@ struct ring {
 struct rbuf {
 	int fd;
 	int cpu;
+	uint32_t key;   /* its slot in the rings table: cpu * NETOBSERVER_NUM_RINGS + the event kind */
+	bool published; /* in the rings table */
 	uint64_t *cons; /* consumer position page (ours to write) */
 	void *prod;     /* producer position page, then the data pages mapped twice */
 	size_t size;    /* data bytes, a power of two */
@@ -105,6 +108,13 @@ struct final_event {
  * memcached, AMQP, MQTT, NATS). A 9-bit mask would leave ours without data events. */
 #define PROTO_MASK_ALL (0x1ffu | (((1u << (NetobserverProtoEnd - 1)) - 1) & ~((1u << (ProtoHTTP2 - 1)) - 1)))
 
+/* A uprobe: a uprobe_multi link's fd where the kernel has them, else libbpf's perf-event link. */
+struct uprobe_link {
+	bool used;
+	struct bpf_link *link;
+	int fd;
+};
+
 static struct {
 	net_print_fn_t print;
 	net_data_process_func_t data_fn;
@@ -128,8 +138,10 @@ static struct {
 	bool ringbuf;     /* events travel through BPF ring buffers (tp_btf set), not perf buffers */
 	const volatile uint64_t *ring_lost; /* the BPF side's lost counters, memory-mapped */
 	struct bpf_program *tail_progs[NETOBSERVER_NUM_TAILS];
-	struct bpf_link *uprobes[4];
-	struct bpf_link *ext_uprobes[NETOBSERVER_MAX_EXT_UPROBES]; /* netobserver_attach_uprobe's links */
+	struct uprobe_link uprobes[4];
+	struct uprobe_link ext_uprobes[NETOBSERVER_MAX_EXT_UPROBES]; /* netobserver_attach_uprobe's links */
+	bool uprobe_multi; /* uprobes are attached as uprobe_multi links (Linux 6.6+) */
+	bool uprobe_multi_pid; /* those of one process too (the stubs' links; 6.10+) */
 	struct bpf_link **tracepoints;
 	int ntracepoints;
 	struct buffer buffers[NUM_BUFFERS];
@@ -519,16 +531,70 @@ static bool online_cpus(bool *online, int n)
 	return ok;
 }
 
-static void close_rings(struct buffer *b, int which)
+/* Runs fn(arg, i) for every i < n from up to `threads` threads (at most PARALLEL_THREADS) and
+ * returns when all are done: for syscalls that each wait for a grace period, the waits overlap. */
+#define PARALLEL_THREADS 32
+
+struct parallel_slice {
+	void (*fn)(void *arg, int i);
+	void *arg;
+	int n, first, stride;
+};
+
+static void *run_slice(void *p)
+{
+	struct parallel_slice *s = p;
+
+	for (int i = s->first; i < s->n; i += s->stride)
+		s->fn(s->arg, i);
+	return NULL;
+}
+
+static void parallel_for(void (*fn)(void *arg, int i), void *arg, int n, int threads)
+{
+	struct parallel_slice slices[PARALLEL_THREADS];
+	pthread_t tids[PARALLEL_THREADS];
+	int nt = threads < PARALLEL_THREADS ? threads : PARALLEL_THREADS, started;
+
+	if (nt > n)
+		nt = n;
+	if (nt < 1)
+		nt = 1;
+	for (int t = 0; t < nt; t++)
+		slices[t] = (struct parallel_slice){ .fn = fn, .arg = arg, .n = n, .first = t, .stride = nt };
+	for (started = 1; started < nt; started++)
+		if (pthread_create(&tids[started], NULL, run_slice, &slices[started]))
+			break;
+	/* Slices that got no thread (pthread_create failed) run here. */
+	run_slice(&slices[0]);
+	for (int t = started; t < nt; t++)
+		run_slice(&slices[t]);
+	for (int t = 1; t < started; t++)
+		pthread_join(tids[t], NULL);
+}
+
+/* Deleting a ring from the table waits for a grace period (≈ 12 ms here: the 8 rings of a 2-CPU
+ * host took 96 ms of each stop one after the other), so that no program still writes into it. */
+static void unpublish_ring(struct rbuf *r)
+{
+	if (r->published && g.skel)
+		bpf_map_delete_elem(bpf_map__fd(g.skel->maps.rings), &r->key);
+	r->published = false;
+}
+
+static void unpublish_ring_at(void *rings, int i)
+{
+	unpublish_ring(((struct rbuf **)rings)[i]);
+}
+
+static void close_rings(struct buffer *b)
 {
 	size_t page = (size_t)getpagesize();
 
 	for (int i = 0; i < b->nrbs; i++) {
 		struct rbuf *r = &b->rbs[i];
-		uint32_t key = (uint32_t)(r->cpu * NETOBSERVER_NUM_RINGS + which);
 
-		if (g.skel)
-			bpf_map_delete_elem(bpf_map__fd(g.skel->maps.rings), &key);
+		unpublish_ring(r);
 		if (r->cons)
 			munmap(r->cons, page);
 		if (r->prod)
@@ -593,11 +659,14 @@ static int open_rings(struct buffer *b, int which, int pages, const char *name)
 			err = -errno;
 			logmsg(LOG_WARN, "libebpf: installing the %s ring buffer of CPU %d failed: %s\n", name, cpu,
 			       strerror(-err));
+		} else {
+			r->key = key;
+			r->published = true;
 		}
 	}
 	free(online);
 	if (err) {
-		close_rings(b, which);
+		close_rings(b);
 		return err;
 	}
 	/* Losses before this start were reported, or belong to a run the consumer stopped. */
@@ -989,6 +1058,139 @@ static int buffer_map_fd(int which)
 	return bpf_map__fd(m);
 }
 
+/* BPF_TRACE_UPROBE_MULTI and its link_create attributes (Linux 6.6), which the uapi headers and
+ * libbpf 1.1 we build with do not have. */
+#define ATTACH_UPROBE_MULTI 48
+#define UPROBE_MULTI_RETURN 1U
+
+struct uprobe_multi_attr {
+	uint32_t prog_fd, target_fd, attach_type, flags;
+	uint64_t path, offsets, ref_ctr_offsets, cookies;
+	uint32_t cnt, multi_flags, pid, pad;
+};
+
+static int uprobe_multi_create(int prog_fd, const char *path, uint64_t offset, bool retprobe, uint64_t cookie,
+			       uint32_t pid)
+{
+	struct uprobe_multi_attr a = {
+		.prog_fd = (uint32_t)prog_fd,
+		.attach_type = ATTACH_UPROBE_MULTI,
+		.path = (uint64_t)(uintptr_t)path,
+		.offsets = (uint64_t)(uintptr_t)&offset,
+		.cookies = (uint64_t)(uintptr_t)&cookie,
+		.cnt = 1,
+		.multi_flags = retprobe ? UPROBE_MULTI_RETURN : 0,
+		.pid = pid,
+	};
+	int fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &a, sizeof(a));
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* As libbpf 1.3 probes it: a uprobe_multi program loads, and its link on a directory fails with
+ * EBADF, not EINVAL. NETOBSERVER_UPROBE_MULTI=off keeps the perf-event uprobes. */
+static bool uprobe_multi_supported(void)
+{
+	static int known = -1;
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = (enum bpf_attach_type)ATTACH_UPROBE_MULTI);
+	const char *env = getenv("NETOBSERVER_UPROBE_MULTI");
+	int prog, link;
+
+	if (known >= 0)
+		return known;
+	known = 0;
+	if (env && !strcmp(env, "off"))
+		return known;
+	prog = bpf_prog_load(BPF_PROG_TYPE_KPROBE, NULL, "GPL", insns, 2, &opts);
+	if (prog < 0)
+		return known;
+	link = uprobe_multi_create(prog, "/", 0, false, 0, 0);
+	known = link == -EBADF;
+	if (link >= 0)
+		close(link);
+	close(prog);
+	return known;
+}
+
+/* A uprobe_multi link for one process ran its program only on the thread it was made on before
+ * Linux 6.10 (46ba0e49b642, "bpf: fix multi-uprobe PID filtering logic"): the stubs, which any
+ * thread of the process calls, stay perf-event uprobes there. */
+static bool kernel_at_least(int major, int minor)
+{
+	struct utsname uts;
+	int ma = 0, mi = 0;
+
+	return !uname(&uts) && sscanf(uts.release, "%d.%d", &ma, &mi) == 2 &&
+	       (ma > major || (ma == major && mi >= minor));
+}
+
+/* The stubs' programs: attached for this process only. */
+static bool is_stub_program(const struct bpf_program *prog)
+{
+	return !strncmp(bpf_program__name(prog), "up_", 3);
+}
+
+/* Attaches prog at a file offset of path for pid (-1: every process). */
+static int attach_uprobe(struct uprobe_link *u, const struct bpf_program *prog, pid_t pid, const char *path,
+			 uint64_t offset, bool retprobe, uint64_t cookie)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe, .bpf_cookie = cookie);
+	int err;
+
+	if (g.uprobe_multi && (pid < 0 || g.uprobe_multi_pid)) {
+		int fd = uprobe_multi_create(bpf_program__fd(prog), path, offset, retprobe, cookie,
+					     pid < 0 ? 0 : (uint32_t)pid);
+
+		if (fd < 0)
+			return fd;
+		*u = (struct uprobe_link){ .used = true, .fd = fd };
+		return 0;
+	}
+	u->link = bpf_program__attach_uprobe_opts(prog, pid, path, (size_t)offset, &opts);
+	if (!u->link) {
+		err = -errno;
+		return err ? err : -EINVAL;
+	}
+	u->used = true;
+	return 0;
+}
+
+/* Closing a uprobe returns after the kernel's unregister waits for an RCU Tasks Trace grace period,
+ * ≈ 100 ms here: the 25 TLS probes of a stop took 2.7 s. Perf-event uprobes unregister one at a
+ * time whatever the caller does (measured: closed from 25 threads, they still ended ≈ 85 ms apart),
+ * uprobe_multi links do not, so those are closed from several threads and the waits overlap. */
+static void close_uprobe(struct uprobe_link *u)
+{
+	if (!u->used)
+		return;
+	if (u->link)
+		bpf_link__destroy(u->link);
+	else
+		close(u->fd);
+	*u = (struct uprobe_link){ 0 };
+}
+
+static void close_uprobe_at(void *links, int i)
+{
+	close_uprobe(&((struct uprobe_link *)links)[i]);
+}
+
+/* Every uprobe of links is closed when this returns. The used slots come first (they are taken
+ * lowest first), so the threads share them out evenly. */
+static void close_uprobes(struct uprobe_link *links, int n)
+{
+	int used = 0;
+
+	for (int i = 0; i < n; i++)
+		used += links[i].used;
+	if (used)
+		parallel_for(close_uprobe_at, links, n, g.uprobe_multi ? used : 1);
+}
+
 static void detach_programs(void)
 {
 	for (int i = 0; i < g.ntracepoints; i++)
@@ -998,12 +1200,32 @@ static void detach_programs(void)
 	g.ntracepoints = 0;
 }
 
+/* All rings out of the table at once: their grace periods overlap. */
+static void unpublish_rings(void)
+{
+	struct rbuf **rings;
+	int n = 0, max = 0;
+
+	for (int i = 0; i < NUM_BUFFERS; i++)
+		max += g.buffers[i].nrbs;
+	rings = max ? calloc((size_t)max, sizeof(*rings)) : NULL;
+	if (!rings)
+		return; /* close_rings deletes them one by one */
+	for (int i = 0; i < NUM_BUFFERS; i++)
+		for (int j = 0; j < g.buffers[i].nrbs; j++)
+			if (g.buffers[i].rbs[j].published)
+				rings[n++] = &g.buffers[i].rbs[j];
+	parallel_for(unpublish_ring_at, rings, n, n);
+	free(rings);
+}
+
 static void detach_all(void)
 {
 	detach_programs();
+	unpublish_rings();
 	for (int i = 0; i < NUM_BUFFERS; i++) {
 		close_buffer(&g.buffers[i], g.skel ? buffer_map_fd(i) : -1);
-		close_rings(&g.buffers[i], i);
+		close_rings(&g.buffers[i]);
 	}
 	g.started = false;
 	g.proc_attached = false;
@@ -1014,13 +1236,9 @@ static void detach_ext_uprobes(void)
 {
 	int n = 0;
 
-	for (int i = 0; i < NETOBSERVER_MAX_EXT_UPROBES; i++) {
-		if (!g.ext_uprobes[i])
-			continue;
-		bpf_link__destroy(g.ext_uprobes[i]);
-		g.ext_uprobes[i] = NULL;
-		n++;
-	}
+	for (int i = 0; i < NETOBSERVER_MAX_EXT_UPROBES; i++)
+		n += g.ext_uprobes[i].used;
+	close_uprobes(g.ext_uprobes, NETOBSERVER_MAX_EXT_UPROBES);
 	if (n)
 		logmsg(LOG_INFO, "libebpf: %d attached uprobes detached\n", n);
 	if (g.cfg.tls_calls) {
@@ -1033,10 +1251,7 @@ static void destroy_all(void)
 {
 	detach_ext_uprobes();
 	detach_all();
-	for (int i = 0; i < 4; i++) {
-		bpf_link__destroy(g.uprobes[i]);
-		g.uprobes[i] = NULL;
-	}
+	close_uprobes(g.uprobes, 4);
 	if (g.ring_lost)
 		munmap((void *)g.ring_lost, (size_t)getpagesize());
 	g.ring_lost = NULL;
@@ -1313,6 +1528,8 @@ static void select_programs(enum hook h, bool fast)
 		else if (!strncmp(sec, "uprobe", 6))
 			load = uprobe_build_wanted(prog, h);
 		bpf_program__set_autoload(prog, load);
+		if (!strncmp(sec, "uprobe", 6) && g.uprobe_multi && (g.uprobe_multi_pid || !is_stub_program(prog)))
+			bpf_program__set_expected_attach_type(prog, (enum bpf_attach_type)ATTACH_UPROBE_MULTI);
 	}
 	proc_programs(h, procs);
 	for (int i = 0; i < 3; i++)
@@ -1382,6 +1599,8 @@ static int load_hook(const char *btf_path, enum hook h, bool quiet)
 		logmsg(LOG_WARN, "libebpf: opening the embedded BPF object failed: %s\n", strerror(-err));
 		return err;
 	}
+	g.uprobe_multi = uprobe_multi_supported();
+	g.uprobe_multi_pid = g.uprobe_multi && kernel_at_least(6, 10);
 	select_programs(h, fast);
 	g.load_log_len = 0;
 	g.load_log[0] = 0;
@@ -1397,11 +1616,14 @@ static int load_hook(const char *btf_path, enum hook h, bool quiet)
 	}
 	g.hook = hook_names[h];
 	g.ringbuf = h == HOOK_TP_BTF;
-	logmsg(LOG_INFO, "libebpf: syscall hooks: %s; socket test: %s\n",
+	logmsg(LOG_INFO, "libebpf: syscall hooks: %s; socket test: %s; uprobes: %s\n",
 	       h == HOOK_TP_BTF	  ? "tp_btf/sys_exit (BTF raw tracepoint)"
 	       : h == HOOK_RAW_TP ? "raw_tp/sys_exit (raw tracepoint)"
 				  : "syscalls:sys_enter_X / sys_exit_X (per-syscall tracepoints)",
-	       fast ? "BTF pointer walk (direct loads)" : "CO-RE probe reads (6 per syscall)");
+	       fast ? "BTF pointer walk (direct loads)" : "CO-RE probe reads (6 per syscall)",
+	       g.uprobe_multi_pid ? "uprobe_multi links"
+	       : g.uprobe_multi	  ? "uprobe_multi links (the stubs': perf events, kernel < 6.10)"
+				  : "perf events");
 	return 0;
 }
 
@@ -1495,10 +1717,10 @@ static int attach_stubs(const char *so, const long offsets[4])
 			       offsets[i], names[i], so);
 			return -EINVAL;
 		}
-		/* pid 0: only this process calls the stubs, and only its calls matter. */
-		g.uprobes[i] = bpf_program__attach_uprobe(progs[i], false, 0, so, (size_t)off);
-		if (!g.uprobes[i]) {
-			int err = -errno;
+		/* Only this process calls the stubs, and only its calls matter. */
+		int err = attach_uprobe(&g.uprobes[i], progs[i], getpid(), so, (uint64_t)off, false, 0);
+
+		if (err) {
 			logmsg(LOG_WARN, "libebpf: attaching the uprobe on %s (%s+0x%lx) failed: %s\n", names[i], so, off,
 			       strerror(-err));
 			return err;
@@ -1686,7 +1908,6 @@ EXPORT int32_t ebpf_stop(void)
  * file, for every process that maps it, now and later, with an attach cookie (0: none). */
 static int32_t attach_ext_uprobe(const char *program, const char *path, uint64_t offset, bool retprobe, uint64_t cookie)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe, .bpf_cookie = cookie);
 	struct bpf_program *prog = NULL;
 	char name[128];
 	int slot, err;
@@ -1700,7 +1921,7 @@ static int32_t attach_ext_uprobe(const char *program, const char *path, uint64_t
 	if (!prog || strncmp(bpf_program__section_name(prog), "uprobe", 6) || !bpf_program__autoload(prog) ||
 	    bpf_program__fd(prog) < 0)
 		return -ENOENT;
-	for (slot = 0; slot < NETOBSERVER_MAX_EXT_UPROBES && g.ext_uprobes[slot]; slot++)
+	for (slot = 0; slot < NETOBSERVER_MAX_EXT_UPROBES && g.ext_uprobes[slot].used; slot++)
 		;
 	if (slot == NETOBSERVER_MAX_EXT_UPROBES)
 		return -ENOSPC;
@@ -1712,12 +1933,8 @@ static int32_t attach_ext_uprobe(const char *program, const char *path, uint64_t
 		push_config();
 	}
 	/* pid -1: every process, those that map the file later included (the probe is on the inode). */
-	g.ext_uprobes[slot] = bpf_program__attach_uprobe_opts(prog, -1, path, (size_t)offset, &opts);
-	if (!g.ext_uprobes[slot]) {
-		err = -errno;
-		return err ? err : -EINVAL;
-	}
-	return slot;
+	err = attach_uprobe(&g.ext_uprobes[slot], prog, -1, path, offset, retprobe, cookie);
+	return err ? err : slot;
 }
 
 EXPORT int32_t netobserver_attach_uprobe(const char *program, const char *path, uint64_t offset, int32_t retprobe)
@@ -1734,10 +1951,9 @@ EXPORT int32_t netobserver_attach_uprobe_cookie(const char *program, const char 
 
 EXPORT int32_t netobserver_detach_uprobe(int32_t id)
 {
-	if (id < 0 || id >= NETOBSERVER_MAX_EXT_UPROBES || !g.ext_uprobes[id])
+	if (id < 0 || id >= NETOBSERVER_MAX_EXT_UPROBES || !g.ext_uprobes[id].used)
 		return -ENOENT;
-	bpf_link__destroy(g.ext_uprobes[id]);
-	g.ext_uprobes[id] = NULL;
+	close_uprobe(&g.ext_uprobes[id]);
 	return 0;
 }
 
