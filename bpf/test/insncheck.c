@@ -43,10 +43,14 @@ static double now_ms(void)
 static const char *not_here(struct netobserver_bpf *skel, struct bpf_program *prog, const char *btf_path,
 			    bool rdonly_cast)
 {
+	const char *name = bpf_program__name(prog);
+	size_t name_len = strlen(name);
+
 	if (btf_path && !strncmp(bpf_program__section_name(prog), "tp_btf/", 7))
 		return "tp_btf needs the kernel's own BTF";
-	if (btf_path && (prog == skel->progs.up_update_conn_addr_rb || prog == skel->progs.proc_exec_raw_rb ||
-			 prog == skel->progs.proc_fork_raw_rb || prog == skel->progs.proc_exit_raw_rb))
+	/* Every _rb program is a ring buffer build (the uprobes', the process events', the TLS
+	 * plaintext and its header scan), and the rings map exists only with the tp_btf set. */
+	if (btf_path && name_len > 3 && !strcmp(name + name_len - 3, "_rb"))
 		return "ring buffer build, for the tp_btf set";
 	if (prog == skel->progs.btf_sys_exit && !rdonly_cast)
 		return "no bpf_rdonly_cast kfunc (6.2+)";
