@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"path/filepath"
 	"testing"
 
 	"github.com/netobserver/netobserver/internal/testenv"
@@ -30,10 +29,7 @@ func TestAccuracyGoTLS(t *testing.T) {
 	w := &world{net: n}
 	pair := testenv.BuildTool(t, "gotlspair")
 	dir := t.TempDir()
-	crt, key := filepath.Join(dir, "crt.pem"), filepath.Join(dir, "key.pem")
-	testenv.Run(t, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-		"-keyout", key, "-out", crt, "-days", "1", "-subj", "/CN=netobserver-accuracy",
-		"-addext", "subjectAltName=IP:"+n.ServerV4.String())
+	crt, key := testenv.SelfSignedCert(t, dir, "netobserver-accuracy", "-addext", "subjectAltName=IP:"+n.ServerV4.String())
 	addr := net.JoinHostPort(n.ServerV4.String(), "8443")
 	const requests, workers, reuse = 600, 4, 25
 

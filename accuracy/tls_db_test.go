@@ -64,9 +64,8 @@ func postgresCertificate(t *testing.T) *certificate {
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	require.NoError(t, os.Chmod(dir, 0o755))
-	c := &certificate{crt: filepath.Join(dir, "crt.pem"), key: filepath.Join(dir, "key.pem")}
-	testenv.Run(t, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-		"-keyout", c.key, "-out", c.crt, "-days", "1", "-subj", "/CN=netobserver-accuracy")
+	c := &certificate{}
+	c.crt, c.key = testenv.SelfSignedCert(t, dir, "netobserver-accuracy")
 	testenv.Run(t, "chown", "postgres:", c.crt, c.key)
 	require.NoError(t, os.Chmod(c.key, 0o600))
 	return c

@@ -38,9 +38,7 @@ func TestAccuracyTLS(t *testing.T) {
 	dir := t.TempDir()
 	www := filepath.Join(dir, "www")
 	log := filepath.Join(dir, "access.log")
-	crt, key := filepath.Join(dir, "crt.pem"), filepath.Join(dir, "key.pem")
-	testenv.Run(t, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-		"-keyout", key, "-out", crt, "-days", "1", "-subj", "/CN=netobserver-accuracy")
+	crt, key := testenv.SelfSignedCert(t, dir, "netobserver-accuracy")
 	testenv.RunIn(t, n.Server, "mkdir", "-p", filepath.Join(www, "tls"))
 	testenv.RunIn(t, n.Server, "sh", "-c", "printf 'hello over tls\\n' >"+filepath.Join(www, "tls", "index.html"))
 	testenv.NginxHTTP(t, n.Server, n.ServerV4, fmt.Sprintf(`log_format accuracy '$request_uri $status $server_protocol';

@@ -24,9 +24,7 @@ func certFor(t *testing.T, user string) (crt, key string) {
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	require.NoError(t, os.Chmod(dir, 0o755))
-	crt, key = filepath.Join(dir, "crt.pem"), filepath.Join(dir, "key.pem")
-	testenv.Run(t, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-		"-keyout", key, "-out", crt, "-days", "1", "-subj", "/CN=netobserver-test")
+	crt, key = testenv.SelfSignedCert(t, dir, "netobserver-test")
 	testenv.Run(t, "chown", user+":", crt, key)
 	require.NoError(t, os.Chmod(key, 0o600))
 	return crt, key

@@ -25,9 +25,7 @@ import (
 func tlsNginx(t *testing.T, n *testenv.Net) (pid int, accessLog string) {
 	t.Helper()
 	dir := t.TempDir()
-	crt, key := filepath.Join(dir, "crt.pem"), filepath.Join(dir, "key.pem")
-	testenv.Run(t, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-		"-keyout", key, "-out", crt, "-days", "1", "-subj", "/CN=netobserver-test")
+	crt, key := testenv.SelfSignedCert(t, dir, "netobserver-test")
 	accessLog = filepath.Join(dir, "access.log")
 	addr := n.ServerV4.String()
 	nginx := testenv.NginxHTTP(t, n.Server, n.ServerV4, fmt.Sprintf(`log_format calls '$request $status';
