@@ -47,8 +47,8 @@ var fuzzSnippets = map[abi.Protocol][2][]string{
 // contained, and when it closes every message parsed is in a call, counted unmatched or handed
 // over, and every call emitted is a pair or a one-way message. A second Tracker plays the same
 // events and rests every connection after every batch (Tracker.rest), a third keeps nothing for
-// new connections (the stream buffers that rested ones gave up go after every event): both emit
-// the same calls and count the same.
+// new connections (the parser states and stream buffers that rested and ended ones gave up go
+// after every event): both emit the same calls and count the same.
 func FuzzTracker(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0, 1, 4, 0, 0, 5, 1, 0, 0, 2, 1, 1, 0, 3, 5, 1})
 	f.Add([]byte{0, 0, 1, 0, 0, 0, 2, 0, 4, 4, 1, 0, 1, 4, 1, 0, 5, 0, 6, 0, 1, 4, 2, 0, 5, 1, 7, 0})
@@ -155,6 +155,9 @@ func playTracker(t *testing.T, ops []byte, mode playMode) (*Tracker, []fuzzCall)
 	for len(ops) > 0 {
 		if mode == playedFresh {
 			tr.arrays = stream.Pool{}
+			for _, k := range tr.kinds {
+				k.idle = nil
+			}
 		}
 		op, arg := next(), next()
 		conn, dir := int(arg%5), int(arg/5%2)
