@@ -68,8 +68,11 @@ func (b *Batch) Visit(v Visitor) {
 
 // Reset empties the batch and makes room for the given numbers of events and payload bytes, so
 // that filling it does not reallocate: payload slices point into one backing array, which must
-// not move while they are cut.
+// not move while they are cut. A payload array past keptPayload is not kept for fewer bytes.
 func (b *Batch) Reset(ctrl, data, stats, lost, proc, payloadBytes int) {
+	if cap(b.payload) > keptPayload && payloadBytes <= keptPayload {
+		b.payload = nil
+	}
 	b.Ctrl = grow(b.Ctrl[:0], ctrl)
 	b.Data = grow(b.Data[:0], data)
 	b.Stats = grow(b.Stats[:0], stats)
@@ -79,6 +82,10 @@ func (b *Batch) Reset(ctrl, data, stats, lost, proc, payloadBytes int) {
 	b.payload = grow(b.payload[:0], payloadBytes)
 	b.Drained = false
 }
+
+// keptPayload bounds the payload array a Batch keeps between uses (a poll of 1024 data events
+// may carry 16 MiB): what the batches in flight hold at rest stays small however many there are.
+const keptPayload = 4 << 20
 
 func grow[T any](s []T, n int) []T {
 	if cap(s)-len(s) < n {

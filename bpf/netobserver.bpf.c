@@ -946,10 +946,13 @@ static __always_inline bool h2_settings(const u8 *b, u64 len)
 }
 
 /* A TLS handshake record that starts with a ClientHello or ServerHello (content type 22, version
- * 3.0 to 3.4, handshake type 1 or 2): the start of a TLS connection, seen on its socket. */
+ * 3.0 to 3.4, handshake type 1 or 2, the hello's own version 3.0 to 3.4): the start of a TLS
+ * connection, seen on its socket. The hello's version matters: without it a DNS query whose ID is
+ * 0x1603 (then flags 0x01xx, one question) passed for a ClientHello, and its connection went silent. */
 static __always_inline bool tls_hello(const u8 *b, u64 len)
 {
-	return len >= 6 && b[0] == 0x16 && b[1] == 3 && b[2] <= 4 && (b[5] == 1 || b[5] == 2);
+	return len >= 11 && b[0] == 0x16 && b[1] == 3 && b[2] <= 4 && (b[5] == 1 || b[5] == 2) && b[9] == 3 &&
+	       b[10] <= 4;
 }
 
 /* A connection whose protocol was told from a plaintext start is checked for a TLS handshake
@@ -1017,6 +1020,23 @@ static __always_inline u32 detect(const u8 *b, u64 len, u16 tail, u32 lh, bool l
 		*type = TypeRequest;
 		return ProtoPGSQL;
 	}
+	/* DNS before the protocols told by a magic number at the start (Mongo, Dubbo, HSF, Kafka): a
+	 * bare DNS message begins with its random ID, which is 0xdabb or 0x0e01 as often as any, while
+	 * DNS's own tests (a sane header, and over TCP a length that matches exactly) are stronger. */
+	if (dgram && len >= 12 && len <= 512 && dns_header(b)) {
+		*type = (b[2] & 0x80) ? TypeResponse : TypeRequest;
+		return ProtoDNS;
+	}
+	/* DNS over TCP: a 2-byte length, then the message, in one buffer (what resolvers write) … */
+	if (!dgram && len >= 14 && len <= 65537 && ((((u32)b[0] << 8) | b[1]) == len - 2) && dns_header(b + 2)) {
+		*type = (b[4] & 0x80) ? TypeResponse : TypeRequest;
+		return ProtoDNS;
+	}
+	/* … or read as the length alone, then the message (what servers such as dnsmasq do). */
+	if (!dgram && len2 && len2 == len && len >= 12 && dns_header(b)) {
+		*type = (b[2] & 0x80) ? TypeResponse : TypeRequest;
+		return ProtoDNS;
+	}
 	if (len >= 16 && le32(b) >= 16 && le32(b) <= len) {
 		u32 op = le32(b + 12);
 		if (op == 2013 || op == 2004 || op == 1 || op == 2012) {
@@ -1041,20 +1061,6 @@ static __always_inline u32 detect(const u8 *b, u64 len, u16 tail, u32 lh, bool l
 	    !(b[4] & 0x80)) {
 		*type = TypeRequest;
 		return ProtoKafka;
-	}
-	if (dgram && len >= 12 && len <= 512 && dns_header(b)) {
-		*type = (b[2] & 0x80) ? TypeResponse : TypeRequest;
-		return ProtoDNS;
-	}
-	/* DNS over TCP: a 2-byte length, then the message, in one buffer (what resolvers write) … */
-	if (!dgram && len >= 14 && len <= 65537 && ((((u32)b[0] << 8) | b[1]) == len - 2) && dns_header(b + 2)) {
-		*type = (b[4] & 0x80) ? TypeResponse : TypeRequest;
-		return ProtoDNS;
-	}
-	/* … or read as the length alone, then the message (what servers such as dnsmasq do). */
-	if (!dgram && len2 && len2 == len && len >= 12 && dns_header(b)) {
-		*type = (b[2] & 0x80) ? TypeResponse : TypeRequest;
-		return ProtoDNS;
 	}
 	if (!dgram && first && h2_preface(b, len)) {
 		*type = TypeRequest;

@@ -1,5 +1,7 @@
 package parser
 
+import "github.com/netobserver/netobserver/abi"
+
 // Conn is the L7 state of one connection, both directions: the protocol's parsing state and the
 // messages waiting for their other half. The caller feeds it messages in the order they were
 // sent (see observer/calls) and it pairs them; a pair goes to the Sink as an Exchange. A Conn is
@@ -31,6 +33,10 @@ type Conn interface {
 	// as its first request (see HandoverFunc). A protocol whose Parser is not an Adopter counts
 	// it unmatched.
 	Adopt(u *Upgraded)
+	// Reset makes an Idle Conn a new connection's, with cfg, keeping its arrays: what Idle
+	// allows to drop may serve another connection instead of the garbage collector. It reports
+	// false, and changes nothing, when the Conn is not Idle.
+	Reset(cfg ConnConfig) bool
 }
 
 // ConnConfig is what a Conn needs from the pipeline.
@@ -158,17 +164,33 @@ type conn[M any, P messagePtr[M]] struct {
 }
 
 func newConn[M any, P messagePtr[M]](spec *Spec[M], cfg ConnConfig) *conn[M, P] {
-	c := &conn[M, P]{spec: spec, cfg: cfg, parser: spec.NewParser(cfg.Strings), ordered: spec.Matcher.Ordered()}
+	c := &conn[M, P]{spec: spec, parser: spec.NewParser(cfg.Strings), ordered: spec.Matcher.Ordered()}
 	_, c.inOrder = spec.Matcher.(InOrder[M])
+	c.configure(cfg)
+	c.last.spec = spec
+	c.x.Records, c.x.pair = &spec.Records, &c.last
+	return c
+}
+
+// configure takes the pipeline's side of the connection.
+func (c *conn[M, P]) configure(cfg ConnConfig) {
+	c.cfg = cfg
+	c.namer, c.switcher = nil, nil
 	if n, ok := c.parser.(Namer[M]); ok && cfg.Names {
 		c.namer = n
 	}
 	if sw, ok := c.parser.(Switcher[M]); ok && cfg.Handover != nil {
 		c.switcher = sw
 	}
-	c.last.spec = spec
-	c.x.Records, c.x.pair = &spec.Records, &c.last
-	return c
+}
+
+// Reset keeps the Parser: Idle means its state is a new one's (Idler), and the queues are empty.
+func (c *conn[M, P]) Reset(cfg ConnConfig) bool {
+	if !c.Idle() {
+		return false
+	}
+	c.configure(cfg)
+	return true
 }
 
 func (c *conn[M, P]) FindBoundary(buf []byte, typ MessageType) int {
@@ -297,10 +319,16 @@ func (c *conn[M, P]) oneWay(f Frame) {
 // handover reports whether resp, answering req, handed the connection to another protocol.
 func (c *conn[M, P]) handover(req, resp *Waiting[M]) bool {
 	to, u, ok := c.switcher.Switch(&req.Msg, &resp.Msg)
-	if !ok {
-		return false
-	}
-	u.TS = req.TS
+	return ok && c.handOver(to, u, req.TS)
+}
+
+// handOver offers the connection to protocol to, u its first request, made at ts. Apart from
+// handover so that only a switch moves u to the heap (it escapes through HandoverFunc), not every
+// response of a protocol that may switch.
+//
+//go:noinline
+func (c *conn[M, P]) handOver(to abi.Protocol, u Upgraded, ts uint64) bool {
+	u.TS = ts
 	if !c.cfg.Handover(to, &u) {
 		return false
 	}

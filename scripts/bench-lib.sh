@@ -42,7 +42,7 @@ cpu_ns_of() {
 }
 
 # bench_pipeline FILE RECORDS PORT: the benchmarks' pipeline file — records as JSON lines to
-# RECORDS every 5 s (one 64 MiB file), metrics on 127.0.0.1:PORT.
+# RECORDS every 5 s (one 64 MiB file), metrics on 127.0.0.1:PORT; DATA_PAGES sets EBPF.DataBufferPages.
 bench_pipeline() {
   cat >"$1" <<CONF
 enable: true
@@ -52,7 +52,8 @@ inputs:
       FlushOutL4Interval: 5
       FlushOutL7Interval: 5
     EBPF:
-      Enabled: true
+      Enabled: true${DATA_PAGES:+
+      DataBufferPages: $DATA_PAGES}
 processors:
   - Type: processor_default
 flushers:

@@ -34,7 +34,11 @@
 #   connections, 6; for debugging)  IDLE=30 CONNS="10000 100000" LAT_ROUNDS=5 LAT_N=20000
 #   LAT_RATE=5000
 #   PPROF=DIR: the observer serves Go's profiles (--pprof) and the conns phase saves a heap profile
-#   per count of connections in DIR.
+#   per count of connections in DIR, and a CPU profile of their opening (PPROF_SECONDS).
+#   OBS_CPU=PERCENT: in the conns phase the observer runs in a CPU cgroup limited to PERCENT of
+#   one CPU (cgroup v1 CFS quota, 100 ms periods): a neighbour taking its CPU, made repeatable; the
+#   events lost then measure the slack of the kernel buffers and the batches in flight against the
+#   consumer's cost per connection.
 #   PROFILE=1: one more unpaced nginx round with the observer on under `perf record -e cpu-clock -a`,
 #   printing where the CPU goes (by command and by symbol).
 set -euo pipefail
@@ -75,6 +79,7 @@ cleanup() {
   [ -f "$work/nginx.pid" ] && stop_pid "$(cat "$work/nginx.pid")"
   [ -f "$work/nginx-conns.pid" ] && stop_pid "$(cat "$work/nginx-conns.pid")"
   for h in $holders; do stop_pid "$h"; done
+  [ -n "${cpu_cg:-}" ] && { rmdir "$cpu_cg" 2>/dev/null || true; }
   ip netns del "$srv" 2>/dev/null || true
   ip netns del "$cli" 2>/dev/null || true
   rm -rf "$work" "$iofile" "$records"*
@@ -104,7 +109,8 @@ if [ -z "$port" ]; then
 fi
 [ -n "$port" ] || { echo "bench: no free port for the metrics" >&2; exit 1; }
 # PPROF=DIR: the observer serves its runtime profiles (--pprof) and the conns phase saves a heap
-# profile per count of connections in DIR.
+# profile per count of connections in DIR, and a CPU profile of their opening (PPROF_SECONDS,
+# default 25 s for 50 000 or more, else 6 s).
 pprof_dir=${PPROF:-} pprof_port=
 if [ -n "$pprof_dir" ]; then
   mkdir -p "$pprof_dir"
@@ -299,12 +305,25 @@ fi
 connsres=$work/conns
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 [[ $phases == *" conns "* ]] || conns=
+cpu_cg=
+if [ -n "${OBS_CPU:-}" ] && [ -n "$conns" ]; then
+  cpu_cg=/sys/fs/cgroup/cpu/$tag
+  mkdir "$cpu_cg" && echo 100000 >"$cpu_cg/cpu.cfs_period_us" && echo $((OBS_CPU * 1000)) >"$cpu_cg/cpu.cfs_quota_us" ||
+    { echo "bench: OBS_CPU needs the cgroup v1 cpu controller at /sys/fs/cgroup/cpu" >&2; exit 1; }
+fi
 for n in $conns; do
   start_observer
+  [ -z "$cpu_cg" ] || echo "$obs" >"$cpu_cg/cgroup.procs"
   sleep 1
   before=$(mem_of "$obs" VmRSS)
   k=$(( (n + per_holder - 1) / per_holder ))
-  holders=
+  holders= cpuprof=
+  if [ -n "$pprof_port" ]; then
+    # A CPU profile of the opening: what the consumer does per new connection.
+    curl -s --max-time 120 -o "$pprof_dir/cpu-$n.pb" \
+      "http://127.0.0.1:$pprof_port/debug/pprof/profile?seconds=${PPROF_SECONDS:-$(( n >= 50000 ? 25 : 6 ))}" &
+    cpuprof=$!
+  fi
   t_open=$(now)
   for i in $(seq 0 $((k - 1))); do
     m=$(( n / k + (i < n % k ? 1 : 0) ))
@@ -334,6 +353,9 @@ for n in $conns; do
     curl -s --max-time 30 -o "$pprof_dir/heap-$n.pb" "http://127.0.0.1:$pprof_port/debug/pprof/heap?gc=1" &&
       echo "  heap profile: $pprof_dir/heap-$n.pb (go tool pprof -sample_index=inuse_space -top $netobserver $pprof_dir/heap-$n.pb)"
   fi
+  if [ -n "$cpuprof" ]; then
+    wait "$cpuprof" && echo "  CPU profile of the opening: $pprof_dir/cpu-$n.pb (go tool pprof -top $netobserver $pprof_dir/cpu-$n.pb)"
+  fi
   established=$(ip netns exec "$srv" ss -Htn state established "( sport >= :9080 and sport <= :9087 )" | wc -l)
   for h in $holders; do stop_pid "$h"; done; holders=
   sleep 2
@@ -346,7 +368,7 @@ for n in $conns; do
   echo "$n idle keep-alive connections ($established established at nginx, $k holders): observer VmRSS $(mib "$before") MiB before," \
     "max $(mib "$rss") MiB while held, $(mib "$last") MiB at the last sample (Go heap in use $(mib "$heap") MiB, all the Go runtime holds $(mib "$gosys") MiB," \
     "BPF rings' mappings $(mib "$rings") MiB), $(mib "$after") MiB 2 s after they closed; VmHWM $(mib "$hwm") MiB;" \
-    "opened in $opened s; $lost lost ($by_stream)"
+    "opened in $opened s; $lost lost ($by_stream)${cpu_cg:+; observer limited to $OBS_CPU % of a CPU}"
 done
 
 # --- 6: added latency, observer off vs on ---------------------------------------------------------

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -560,6 +561,68 @@ func TestDigToDnsmasqOverTCP(t *testing.T) {
 	for _, x := range devs {
 		if x.data != nil && bytes.Contains(x.data.Payload, []byte("\x03tcp\x04test\x00")) {
 			assert.Equal(t, n.ClientV4, x.data.Addr.Addr())
+		}
+	}
+}
+
+// dnsClient sends one A query for id.test per argument, PROTO:ID (tcp or udp, the transaction ID
+// in hex), each on a socket of its own, and checks each answer: a DNS client whose IDs are chosen.
+const dnsClient = `
+import socket, struct, sys
+host = sys.argv[1]
+for arg in sys.argv[2:]:
+    proto, qid = arg.split(":")
+    q = struct.pack(">HHHHHH", int(qid, 16), 0x0120, 1, 0, 0, 0) + b"\x02id\x04test\x00" + struct.pack(">HH", 1, 1)
+    if proto == "tcp":
+        s = socket.create_connection((host, 53), timeout=3)
+        s.sendall(struct.pack(">H", len(q)) + q)
+        n, = struct.unpack(">H", s.recv(2, socket.MSG_WAITALL))
+        a = s.recv(n, socket.MSG_WAITALL)
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(3)
+        s.sendto(q, (host, 53))
+        a = s.recv(512)
+    s.close()
+    assert a[:2] == q[:2] and a[3] & 15 == 0 and a[7] == 1, (arg, a)
+`
+
+// A bare DNS message begins with its random transaction ID. dnsmasq's side of a query whose ID
+// makes its first bytes look like another protocol's start — 0x1603 a TLS ClientHello's record
+// header, 0xdabb Dubbo's magic, 0x0e01 HSF's — is DNS all the same, over TCP (its own connection)
+// and over UDP (dnsmasq's one socket, which answers an ordinary query after them). Such a query
+// used to silence its connection: a TCP query's call went missing on the server side only (the
+// e2e suite saw it once), and the UDP socket of a DNS server went silent for good.
+func TestDNSIDsThatLookLikeOtherProtocols(t *testing.T) {
+	n := testenv.NewNet(t, subnet)
+	dns := testenv.Dnsmasq(t, n.Server, n.ServerV4, map[string]netip.Addr{"id.test": netip.MustParseAddr("10.9.8.5")})
+	c := startCapture(t, nil)
+	ids := []string{"tcp:1603", "tcp:dabb", "tcp:0e01", "udp:1603", "udp:dabb", "udp:0e01", "udp:1234"}
+	cmd := testenv.Command(n.Client, "python3", append([]string{"-c", dnsClient, n.ServerV4.String()}, ids...)...)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	// What dnsmasq reads after the 2-byte length over TCP, or receives over UDP.
+	query := func(id string) []byte {
+		v, err := strconv.ParseUint(id[4:], 16, 16)
+		require.NoError(t, err)
+		return append([]byte{byte(v >> 8), byte(v), 0x01, 0x20, 0, 1, 0, 0, 0, 0, 0, 0}, "\x02id\x04test\x00\x00\x01\x00\x01"...)
+	}
+	evs := c.waitFor(t, dns.Process.Pid, "dnsmasq's side of every query", func(e []event) bool {
+		for _, id := range ids {
+			seen := false
+			for _, x := range e {
+				seen = seen || x.data != nil && x.data.Direction == abi.DirIngress && bytes.Equal(x.data.Payload, query(id))
+			}
+			if !seen {
+				return false
+			}
+		}
+		return true
+	})
+	for _, x := range evs {
+		if x.data != nil {
+			assert.Equal(t, abi.ProtoDNS, x.data.Protocol, "%q", x.data.Payload)
+			assert.Equal(t, abi.RoleServer, x.data.Role, "%q", x.data.Payload)
 		}
 	}
 }

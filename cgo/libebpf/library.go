@@ -51,7 +51,8 @@ type Options struct {
 	// sleep as soon as a ring passes its fill watermark, so that no burst waits for the timer.
 	IdleInterval time.Duration
 	// Batches is the number of batches that may be in flight between the poller and the consumer.
-	// Default 4.
+	// Default 4 (16 were tried against the loss while 100 000 connections open: no less loss in
+	// three runs, and up to 20 MiB more VmRSS; see README, issue 15's targets).
 	Batches int
 }
 

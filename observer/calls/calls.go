@@ -190,6 +190,50 @@ type kind struct {
 	parser   parser.Protocol
 	counters *Counters
 	streams  *stream.Settings // the protocol's hints and the tracker's cap and pool
+	// idle are parser states that connections of this protocol gave up (parser.Conn.Idle), for
+	// the next ones that speak: a burst of new connections then makes a parser state for each
+	// only until the first of them rest. Kept while a burst lasts (see Tracker.Rest).
+	idle  []parser.Conn
+	taken bool // from idle since the last trim
+}
+
+// maxIdleConns bounds kind.idle: what rests in one walk (quietAfter/4) of a burst of 10 000
+// connections a second, both ends observed; HTTP's state is about 1 KiB.
+const maxIdleConns = 4096
+
+// trim empties idle when nothing was taken from it since the last trim.
+func (k *kind) trim() {
+	if !k.taken {
+		clear(k.idle)
+		k.idle = nil
+	}
+	k.taken = false
+}
+
+// keep takes the parser state of a connection that rests or ends, when it is Idle.
+func (k *kind) keep(l7 parser.Conn) bool {
+	if !l7.Idle() {
+		return false
+	}
+	if len(k.idle) < maxIdleConns {
+		k.idle = append(k.idle, l7)
+	}
+	return true
+}
+
+// newConn returns a parser state for a connection that speaks, made again from an idle one when
+// there is one.
+func (k *kind) newConn(cfg parser.ConnConfig) parser.Conn {
+	for n := len(k.idle); n > 0; n-- {
+		k.taken = true
+		l7 := k.idle[n-1]
+		k.idle[n-1] = nil
+		k.idle = k.idle[:n-1]
+		if l7.Reset(cfg) {
+			return l7
+		}
+	}
+	return k.parser.NewConn(cfg)
 }
 
 // Counters returns a copy of the counters of protocol p.
@@ -225,10 +269,11 @@ type conn struct {
 	remote abi.SockAddr
 	// l7 parses, holds the messages waiting for their other half, pairs them; nil until the
 	// connection is parsed, and again while it rests (Tracker.rest).
-	l7       parser.Conn
-	kind     *kind
-	counters *Counters         // kind.counters
-	streams  [2]*stream.Buffer // by parser.MessageType - 1; nil until bytes come, and while resting
+	l7         parser.Conn
+	handoverFn parser.HandoverFunc // c.handover, for l7Config
+	kind       *kind
+	counters   *Counters         // kind.counters
+	streams    [2]*stream.Buffer // by parser.MessageType - 1; nil until bytes come, and while resting
 	// rest is where each stream stood when its buffer was dropped, to resume it.
 	rest       [2]stream.Rest
 	seq        uint64 // creation order: connections ended together emit their calls in this order
@@ -342,9 +387,12 @@ func (t *Tracker) open(ev *abi.DataEvent) *conn {
 }
 
 func (c *conn) l7Config() parser.ConnConfig {
+	if c.handoverFn == nil {
+		c.handoverFn = c.handover // a closure: made once, not each time the state is made again
+	}
 	return parser.ConnConfig{
 		Strings: c.t.strings, MaxPending: c.t.cfg.MaxPending, Counts: &c.counters.MatchCounts,
-		Sink: c, Names: c.t.cfg.HostName != nil, Handover: c.handover,
+		Sink: c, Names: c.t.cfg.HostName != nil, Handover: c.handoverFn,
 	}
 }
 
@@ -361,7 +409,7 @@ func (c *conn) handover(to abi.Protocol, u *parser.Upgraded) bool {
 		return false
 	}
 	c.proto, c.kind, c.counters = to, k, k.counters
-	c.l7 = k.parser.NewConn(c.l7Config())
+	c.l7 = k.newConn(c.l7Config())
 	c.l7.Adopt(u)
 	return true
 }
@@ -444,11 +492,18 @@ func (t *Tracker) EndBatch(drained bool) {
 const quietAfter = 250e6
 
 // Rest rests the connections without events since quietAfter before now (CLOCK_MONOTONIC ns; 0:
-// the newest event's time). EndBatch does it as events come; call it from time to time so that
-// connections rest when none come.
+// the newest event's time). EndBatch does it as events come; call it from time to time (every
+// second) so that connections rest when none come. It also gives up the state kept for new
+// connections (parser states and stream buffers of those that rested or ended) when none was
+// taken since the previous call: a burst of connections is over. (Before this call's rests, so
+// that what they give up waits a call for takers.)
 func (t *Tracker) Rest(now uint64) {
 	if now == 0 {
 		now = t.now
+	}
+	t.arrays.Trim()
+	for _, k := range t.kinds {
+		k.trim()
 	}
 	t.releaseQuiet(now)
 }
@@ -482,7 +537,7 @@ func (t *Tracker) rest(c *conn) {
 			s.Release()
 		}
 	}
-	if c.l7 != nil && c.l7.Idle() {
+	if c.l7 != nil && c.kind.keep(c.l7) {
 		c.l7 = nil
 	}
 }
@@ -562,22 +617,32 @@ func (t *Tracker) forget(c *conn) {
 		}
 	}
 	if t.parse(c, true) {
-		t.drop(c)
+		t.drop(c, true)
 	}
 }
 
-// drop stops tracking c, counting the messages it still held as unmatched.
-func (t *Tracker) drop(c *conn) {
+// drop stops tracking c, counting the messages it still held as unmatched. reuse says its parser
+// state and streams are sound (no parser panicked on them): when they hold nothing they serve
+// later connections.
+func (t *Tracker) drop(c *conn, reuse bool) {
 	if c.gone {
 		return
 	}
 	c.gone = true
 	if c.l7 != nil {
 		c.l7.Abandon()
+		if reuse {
+			c.kind.keep(c.l7)
+		}
+		c.l7 = nil
 	}
-	for _, s := range c.streams {
+	for i, s := range c.streams {
 		if s != nil {
 			addStats(&c.counters.Stream, s.Stats())
+			if reuse {
+				s.Rest()
+			}
+			c.streams[i] = nil
 		}
 	}
 	delete(t.conns, c.id)
@@ -610,7 +675,7 @@ func (t *Tracker) contain(c *conn, r any) {
 		t.cfg.Logger.Error("netobserver: a parser panicked; the connection's state is dropped",
 			"protocol", c.proto.String(), "panics", cnt.Panics, "panic", fmt.Sprint(r), "bytes", hex.EncodeToString(prefix))
 	}
-	t.drop(c)
+	t.drop(c, false)
 }
 
 // worthLogging says whether the n-th occurrence of something is logged: the 1st, 10th, 100th …
@@ -850,7 +915,7 @@ func (c *conn) stream(typ parser.MessageType) *stream.Buffer {
 // parser returns c's L7 state, made when first needed.
 func (c *conn) parser() parser.Conn {
 	if c.l7 == nil {
-		c.l7 = c.kind.parser.NewConn(c.l7Config())
+		c.l7 = c.kind.newConn(c.l7Config())
 	}
 	return c.l7
 }

@@ -257,10 +257,11 @@ func TestIdleConnectionsAreSmall(t *testing.T) {
 	t.Logf("%d bytes of heap per connection active in the last second", perConn)
 	assert.Less(t, perConn, int64(4096))
 	tr.Rest(2e9)
+	tr.Rest(3e9) // the clock's next call: no new connection took what the rested ones gave up
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	perConn = (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
 	t.Logf("%d bytes of heap per resting connection", perConn)
-	assert.Less(t, perConn, int64(512), "the connection, its map entry and its share of the pool's 4096 arrays")
+	assert.Less(t, perConn, int64(384), "the connection and its map entry")
 	runtime.KeepAlive(tr)
 }

@@ -358,3 +358,64 @@ func TestRestsAgainAfterSpeaking(t *testing.T) {
 	}
 	require.Equal(t, 3, calls)
 }
+
+// Connections that open after others rested take the parser states and stream buffers those gave
+// up, and record their calls as with new ones; a connection that rests with a request unanswered
+// keeps its state. Once a second of the clock passes without new connections taking any, what
+// was kept for them goes.
+func TestNewConnectionsReuseRestedState(t *testing.T) {
+	req := []byte("GET /reuse HTTP/1.1\r\nHost: svc\r\n\r\n")
+	resp := []byte("HTTP/1.1 204 No Content\r\n\r\n")
+	calls := 0
+	tr := New(Config{}, Parsers(), func(c *Call) {
+		if _, resource, status := describe(c); resource == "/reuse" && status == 204 && c.Latency() == 10_000 {
+			calls++
+		}
+	})
+	open := func(i int, ts uint64) shortConn {
+		s := shortConn{id: abi.ConnID{FD: int32(3 + i), TGID: 4242, Start: 1}, connectTS: ts}
+		tr.Ctrl(&abi.CtrlEvent{Type: abi.EventConnect, TS: ts, ConnID: s.id, Addr: wireAddr, Role: abi.RoleClient})
+		return s
+	}
+	const n = 100
+	for i := range n {
+		open(i, 1e9+uint64(i)*1000).data(tr, req, resp)
+	}
+	// One more whose request is unanswered when it rests.
+	waiting := open(n, 1e9+n*1000)
+	tr.Data(&abi.DataEvent{DataAttr: abi.DataAttr{TS: waiting.connectTS + 10_000, ConnID: waiting.id, Addr: wireAddr,
+		Protocol: abi.ProtoHTTP, Direction: abi.DirEgress, Syscall: abi.SyscallWrite,
+		Pos: uint64(len(req)), OrgMsgSize: uint32(len(req)), MsgBufSize: uint32(len(req))}, Payload: req})
+	tr.EndBatch(true)
+	require.Equal(t, n, calls)
+	rested := map[parser.Conn]bool{}
+	for _, c := range tr.conns {
+		rested[c.l7] = true
+	}
+	tr.Rest(1e9 + 2*quietAfter)
+	http := tr.kinds[abi.ProtoHTTP]
+	require.Len(t, http.idle, n, "the answered connections' parser states")
+	require.NotNil(t, tr.conns[waiting.id].l7, "a request waits: its state stays")
+
+	for i := n + 1; i < 2*n+1; i++ {
+		open(i, 2e9+uint64(i)*1000).data(tr, req, resp)
+	}
+	tr.EndBatch(true)
+	require.Equal(t, 2*n, calls)
+	require.Empty(t, http.idle)
+	for _, c := range tr.conns {
+		if c.seq > n+1 {
+			require.True(t, rested[c.l7], "connection %d made a parser state of its own", c.seq)
+		}
+	}
+	cnt := tr.Counters(abi.ProtoHTTP)
+	require.EqualValues(t, 2*n+1, cnt.Requests)
+	require.EqualValues(t, 2*n, cnt.Responses)
+
+	tr.Rest(2e9 + 2*quietAfter)
+	require.Len(t, http.idle, n, "the second hundred rested")
+	require.Positive(t, tr.arrays.Len())
+	tr.Rest(3e9 + 2*quietAfter)
+	require.Empty(t, http.idle, "a second without new connections: the burst is over")
+	require.Zero(t, tr.arrays.Len())
+}

@@ -24,6 +24,13 @@ var fuzzSnippets = map[abi.Protocol][2][]string{
 		{"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", "*1\r\n$4\r\nPING\r\n", "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n", "?bad\r\n"},
 		{"$1\r\nv\r\n", "+PONG\r\n", "+OK\r\n", "-ERR x\r\n"},
 	},
+	// dig's query and dnsmasq's answer (parser/dns/testdata/tcp_a.txt) behind their TCP lengths,
+	// bare (a stream that starts after the length, as dnsmasq's does), the length alone (the rest
+	// comes in the next snippet), and with another ID.
+	abi.ProtoDNS: {
+		{string(lengthPrefix(digQuery)) + string(digQuery), string(digQuery), string(lengthPrefix(digQuery)), "\x00\x01" + string(digQuery[2:])},
+		{string(lengthPrefix(digAnswer)) + string(digAnswer), string(digAnswer), string(lengthPrefix(digAnswer)), "\x00\x01" + string(digAnswer[2:])},
+	},
 	// One-way messages in both directions: noreply and quiet commands, publishes, deliveries.
 	abi.ProtoMemcached: {
 		{"get k\r\n", "set k 0 0 1 noreply\r\nx\r\n", "mg k v q\r\n", "mn\r\n"},
@@ -35,11 +42,13 @@ var fuzzSnippets = map[abi.Protocol][2][]string{
 	},
 }
 
-// FuzzTracker plays arbitrary sequences of data events (cut, lost, out of order), closes, polls
-// and expiries through a Tracker: it never panics, no parser panic is contained, and when it
-// closes every message parsed is in a call, counted unmatched or handed over, and every call emitted is a
-// pair or a one-way message. A second Tracker plays the same events and rests every connection
-// after every batch (Tracker.rest): it emits the same calls and counts the same.
+// FuzzTracker plays arbitrary sequences of data events (cut, lost, out of order, plain or
+// vectored), closes, polls and expiries through a Tracker: it never panics, no parser panic is
+// contained, and when it closes every message parsed is in a call, counted unmatched or handed
+// over, and every call emitted is a pair or a one-way message. A second Tracker plays the same
+// events and rests every connection after every batch (Tracker.rest), a third keeps nothing for
+// new connections (the parser states and stream buffers that rested and ended ones gave up go
+// after every event): both emit the same calls and count the same.
 func FuzzTracker(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0, 1, 4, 0, 0, 5, 1, 0, 0, 2, 1, 1, 0, 3, 5, 1})
 	f.Add([]byte{0, 0, 1, 0, 0, 0, 2, 0, 4, 4, 1, 0, 1, 4, 1, 0, 5, 0, 6, 0, 1, 4, 2, 0, 5, 1, 7, 0})
@@ -47,7 +56,7 @@ func FuzzTracker(f *testing.F) {
 	// The h2c upgrade on connection 0: request, 101, preface and GET, both responses.
 	f.Add([]byte{32, 0, 0, 0, 32, 5, 0, 0, 40, 0, 0, 0, 40, 5, 0, 0, 5, 0, 0})
 	f.Fuzz(func(t *testing.T, ops []byte) {
-		tr, calls := playTracker(t, ops, false)
+		tr, calls := playTracker(t, ops, played)
 		var emitted, oneWay uint64
 		for _, c := range calls {
 			emitted++
@@ -72,7 +81,16 @@ func FuzzTracker(f *testing.F) {
 		if tr.Connections() != 0 {
 			t.Fatalf("%d connections after Close", tr.Connections())
 		}
-		rested, restedCalls := playTracker(t, ops, true)
+		fresh, freshCalls := playTracker(t, ops, playedFresh)
+		if !slices.Equal(calls, freshCalls) {
+			t.Fatalf("calls differ when new connections reuse nothing:\n%v\n%v", calls, freshCalls)
+		}
+		for _, p := range fuzzProtocols {
+			if a, b := tr.Counters(p), fresh.Counters(p); a != b {
+				t.Fatalf("%v: counters differ when new connections reuse nothing:\n%+v\n%+v", p, a, b)
+			}
+		}
+		rested, restedCalls := playTracker(t, ops, playedRested)
 		if !slices.Equal(calls, restedCalls) {
 			t.Fatalf("calls differ when connections rest:\n%v\n%v", calls, restedCalls)
 		}
@@ -94,7 +112,17 @@ func FuzzTracker(f *testing.F) {
 	})
 }
 
-var fuzzProtocols = []abi.Protocol{abi.ProtoHTTP, abi.ProtoHTTP2, abi.ProtoRedis, abi.ProtoMemcached, abi.ProtoNATS}
+var fuzzProtocols = []abi.Protocol{abi.ProtoHTTP, abi.ProtoHTTP2, abi.ProtoRedis, abi.ProtoDNS, abi.ProtoMemcached, abi.ProtoNATS}
+
+// How playTracker plays: as it comes, resting every connection after every batch, or keeping
+// nothing for new connections.
+type playMode int
+
+const (
+	played playMode = iota
+	playedRested
+	playedFresh
+)
 
 // fuzzCall is what FuzzTracker compares of a call.
 type fuzzCall struct {
@@ -106,14 +134,14 @@ type fuzzCall struct {
 }
 
 // playTracker plays FuzzTracker's ops through a new Tracker, closes it and returns it with the
-// calls it emitted. rest: every connection rests after every batch.
-func playTracker(t *testing.T, ops []byte, rest bool) (*Tracker, []fuzzCall) {
+// calls it emitted.
+func playTracker(t *testing.T, ops []byte, mode playMode) (*Tracker, []fuzzCall) {
 	var calls []fuzzCall
 	tr := New(Config{MaxConnections: 2, MaxPending: 2, StreamCap: 1 << 16}, Parsers(), func(c *Call) {
 		m, r, st := describe(c)
 		calls = append(calls, fuzzCall{c.Conn.FD, m, r, st, c.RequestTS, c.ResponseTS, c.OneWay()})
 	})
-	protos := []abi.Protocol{abi.ProtoHTTP, abi.ProtoRedis, abi.ProtoHTTP, abi.ProtoMemcached, abi.ProtoNATS}
+	protos := []abi.Protocol{abi.ProtoHTTP, abi.ProtoRedis, abi.ProtoDNS, abi.ProtoMemcached, abi.ProtoNATS}
 	var pos [5][2]uint64
 	ts := uint64(1e9)
 	next := func() byte {
@@ -125,6 +153,12 @@ func playTracker(t *testing.T, ops []byte, rest bool) (*Tracker, []fuzzCall) {
 		return b
 	}
 	for len(ops) > 0 {
+		if mode == playedFresh {
+			tr.arrays = stream.Pool{}
+			for _, k := range tr.kinds {
+				k.idle = nil
+			}
+		}
 		op, arg := next(), next()
 		conn, dir := int(arg%5), int(arg/5%2)
 		id := abi.ConnID{FD: int32(conn), TGID: 1, Start: 1}
@@ -148,12 +182,16 @@ func playTracker(t *testing.T, ops []byte, rest bool) (*Tracker, []fuzzCall) {
 			if op%8 == 3 {
 				evTS -= min(evTS, 50e6) // from a CPU behind
 			}
+			sc := abi.SyscallWrite
+			if op >= 128 { // one segment of an iovec syscall: its start waits for a boundary
+				sc = abi.SyscallWriteV
+			}
 			tr.Data(&abi.DataEvent{DataAttr: abi.DataAttr{TS: evTS, ConnID: id, Addr: wireAddr, Protocol: protos[conn],
-				Role: abi.RoleClient, Direction: d, Syscall: abi.SyscallWrite, Pos: pos[conn][dir],
+				Role: abi.RoleClient, Direction: d, Syscall: sc, Pos: pos[conn][dir],
 				OrgMsgSize: uint32(len(p)), MsgBufSize: uint32(len(p))}, Payload: []byte(p)})
 		case 5:
 			tr.EndBatch(arg&1 == 0)
-			if rest {
+			if mode == playedRested {
 				for _, c := range tr.conns {
 					tr.rest(c)
 				}
