@@ -174,8 +174,10 @@ func (o *Observer) Run(ctx context.Context, reload <-chan Options) error {
 			}
 			o.consume(b)
 		case <-l4.C:
+			o.catchUp()
 			o.flushL4()
 		case <-l7.C:
+			o.catchUp()
 			o.flushL7()
 		case <-expire.C:
 			o.l7.expire()
@@ -189,6 +191,7 @@ func (o *Observer) Run(ctx context.Context, reload <-chan Options) error {
 			o.admit.enableAll()
 			o.control.perform()
 		case <-beat.C:
+			o.catchUp()
 			o.l7.rest(o.opts.Recorded)
 			if o.opts.Live != nil {
 				o.publish()
@@ -240,6 +243,15 @@ func (o *Observer) stopLibrary() error {
 			return err
 		}
 	}
+}
+
+// catchUp consumes what the kernel buffers hold now: on a quiet host the poller sleeps up to a
+// second (libebpf's IdleInterval), and what came meanwhile belongs in this flush and these
+// counters.
+func (o *Observer) catchUp() {
+	o.drain()
+	o.lib.PollNow()
+	o.drain()
 }
 
 // drain consumes the batches already polled.
