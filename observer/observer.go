@@ -3,6 +3,7 @@ package observer
 import (
 	"context"
 	"errors"
+	"runtime/debug"
 	"time"
 
 	"github.com/netobserver/netobserver/abi"
@@ -122,6 +123,10 @@ func (o *Observer) Start() error {
 		return err
 	}
 	o.startTLS()
+	// What the start parsed (the process table from /proc, every running executable's symbols
+	// for the TLS probes) is garbage now: returned at once, not by the runtime's background
+	// scavenger over the first minutes, where it was 11 % of an idle observer's CPU samples.
+	debug.FreeOSMemory()
 	return nil
 }
 
