@@ -12,6 +12,9 @@ type Capture interface {
 	// with Release.
 	Events() <-chan *abi.Batch
 	Release(*abi.Batch)
+	// PollNow polls once from the caller's goroutine, queueing what came on Events behind what
+	// is there; it never waits.
+	PollNow()
 	Counters() abi.Counters
 	// ProcessEvents reports whether the library sends process events (our extension).
 	ProcessEvents() bool

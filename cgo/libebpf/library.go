@@ -47,8 +47,13 @@ type Options struct {
 	// sleep after any poll: an idle host pays for every wake-up, and traffic that starts during
 	// the sleep waits in the kernel buffers (2 MiB of data events per CPU by default: at 40 ms, a
 	// burst from nothing to 50 MB/s per CPU would be needed to fill them). Default 4 ×
-	// PollInterval; 25 × PollInterval when the library has the wakeup extension, which ends the
-	// sleep as soon as a ring passes its fill watermark, so that no burst waits for the timer.
+	// PollInterval; 100 × PollInterval (1 s) when the library has the wakeup extension, which
+	// ends the sleep as soon as a ring passes its fill watermark, so that no burst waits for the
+	// timer. A sleep in C costs the Go runtime more than its own wake-up: the poller's P stays in
+	// the syscall state for 10 ms until sysmon takes it back, sysmon polling meanwhile (at 250 ms
+	// the idle observer's largest cost, ≈ 60 sysmon wake-ups a second). What waits meanwhile is
+	// fetched by PollNow, which the observer calls before each flush and each second. Stop waits
+	// for the sleep to end.
 	IdleInterval time.Duration
 	// Batches is the number of batches that may be in flight between the poller and the consumer.
 	// Default 4 (16 were tried against the loss while 100 000 connections open: no less loss in
@@ -70,6 +75,11 @@ type Library struct {
 
 	// call serialises every call into the library: its state is global.
 	call sync.Mutex
+	// handoff keeps Events in poll order: held from a poll until its batch is on Events (by
+	// the poller, PollNow and the stop's drain), and over polling's changes.
+	handoff sync.Mutex
+	// polling: the poller runs, so PollNow may poll. Written under handoff.
+	polling bool
 	// control serialises Start, Stop and Close against each other.
 	control    sync.Mutex
 	started    bool
@@ -125,7 +135,7 @@ func Open(opts Options) (*Library, error) {
 	if l.opts.IdleInterval <= 0 {
 		l.opts.IdleInterval = 4 * l.opts.PollInterval
 		if l.wakeups {
-			l.opts.IdleInterval = 25 * l.opts.PollInterval
+			l.opts.IdleInterval = 100 * l.opts.PollInterval
 		}
 	}
 	for range opts.Batches {
@@ -307,9 +317,50 @@ func (l *Library) Start() error {
 		l.started = true
 		l.stopReq = make(chan struct{})
 		l.pollerDone = make(chan struct{})
+		l.handoff.Lock()
+		l.polling = true
+		l.handoff.Unlock()
 		go l.poll(l.stopReq, l.pollerDone)
 	}
 	return nil
+}
+
+// PollNow polls the buffers once on the caller's goroutine and queues what came behind the
+// batches already on Events, so that a consumer about to flush, or to publish its counters, has
+// what the kernel holds now rather than what the poller's last poll found: on a quiet host the
+// poller sleeps up to IdleInterval between polls. It polls only while the poller runs, and only
+// if a batch is free: it never waits, so the consumer may call it (no batch is free when the
+// consumer is behind, and then the poller is not sleeping long).
+func (l *Library) PollNow() {
+	l.handoff.Lock()
+	defer l.handoff.Unlock()
+	if !l.polling {
+		return
+	}
+	var b *abi.Batch
+	select {
+	case b = <-l.free:
+	default:
+		return
+	}
+	max := C.int32_t(l.opts.MaxEventsPerPoll)
+	rc := l.pollOnce(b, max)
+	b.Drained = rc >= 0 && rc < max
+	l.deliver(b)
+	if rc < 0 && rc != C.EBPF_POLL_STOPPED {
+		l.counters.pollErrors.Add(1)
+	}
+}
+
+// deliver puts a polled batch on Events, or back on free when empty. It never blocks: there are
+// as many batches as slots.
+func (l *Library) deliver(b *abi.Batch) {
+	if b.Len() > 0 {
+		l.counters.batches.Add(1)
+		l.events <- b
+	} else {
+		l.free <- b
+	}
 }
 
 func (l *Library) startLibrary() error {
@@ -345,6 +396,9 @@ func (l *Library) stopLocked(drain bool) error {
 	detached := drain && C.netobs_detach(l.c) != 0
 	l.call.Unlock()
 	atomic.StoreInt32((*int32)(unsafe.Pointer(&l.c.stop_flag)), 1)
+	l.handoff.Lock()
+	l.polling = false
+	l.handoff.Unlock()
 	close(l.stopReq)
 	<-l.pollerDone
 	l.started = false
@@ -373,12 +427,7 @@ func (l *Library) drain(detached bool) {
 		b := <-l.free
 		rc := l.pollOnce(b, max)
 		b.Drained = rc >= 0 && rc < max
-		if b.Len() > 0 {
-			l.counters.batches.Add(1)
-			l.events <- b
-		} else {
-			l.free <- b
-		}
+		l.deliver(b)
 		if rc < 0 {
 			l.counters.pollErrors.Add(1)
 			l.log.Warn("libebpf: the last poll before ebpf_stop failed", "file", l.path, "error", errnoOf(rc))
@@ -426,16 +475,13 @@ func (l *Library) poll(stop <-chan struct{}, done chan<- struct{}) {
 		case <-stop:
 			return
 		}
+		l.handoff.Lock()
 		rc := l.pollOnce(b, max)
 		b.Drained = rc >= 0 && rc < max
+		l.deliver(b)
+		l.handoff.Unlock()
 		if rc > 0 {
 			got += int(rc)
-		}
-		if b.Len() > 0 {
-			l.counters.batches.Add(1)
-			l.events <- b // never blocks: there are as many batches as slots
-		} else {
-			l.free <- b
 		}
 		switch {
 		case rc == C.EBPF_POLL_STOPPED:

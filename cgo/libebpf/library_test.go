@@ -157,6 +157,45 @@ func TestMillionEventsArriveOnceInOrder(t *testing.T) {
 	assert.Zero(t, c.BatchDrops)
 }
 
+// The consumer's own polls (PollNow, before each flush) race the poller's: every event still
+// arrives once, in order. PollNow after Stop polls nothing.
+func TestPollNowKeepsOrder(t *testing.T) {
+	const n = 300_000
+	r := openReplay(t, fmt.Sprintf("data repeat=%d ts=1 conn=3:77:5 dir=egress proto=http fill=64:2a\n", n), Options{MaxEventsPerPoll: 100})
+	require.NoError(t, r.lib.SetProtocolFilter(abi.AllProtocols))
+	require.NoError(t, r.lib.Start())
+
+	next := uint64(1)
+	deadline := time.After(60 * time.Second)
+	for next <= n {
+		select {
+		case b := <-r.lib.Events():
+			for i := range b.Data {
+				if ts := b.Data[i].TS; ts != next {
+					t.Fatalf("event %d: got ts %d (lost, duplicated or reordered)", next, ts)
+				}
+				next++
+			}
+			r.lib.Release(b)
+			r.lib.PollNow()
+		case <-deadline:
+			t.Fatalf("only %d of %d events in 60s", next-1, n)
+		}
+	}
+	require.NoError(t, r.lib.Stop())
+	polls := r.lib.Counters().Polls
+	r.lib.PollNow()
+	assert.Equal(t, polls, r.lib.Counters().Polls, "no poll after Stop")
+	select {
+	case b := <-r.lib.Events():
+		t.Fatalf("a batch of %d events after the last one", b.Len())
+	default:
+	}
+	c := r.lib.Counters()
+	assert.EqualValues(t, n, c.Data)
+	assert.Zero(t, c.PollErrors)
+}
+
 // In steady state the hand-off allocates per batch at most, never per event.
 func TestHandOffDoesNotAllocatePerEvent(t *testing.T) {
 	const warm, n = 50_000, 400_000

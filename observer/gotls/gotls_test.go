@@ -103,7 +103,7 @@ var localVersion = sync.OnceValue(func() string {
 
 func TestInspectBuilds(t *testing.T) {
 	plain := build(t, "local", nil)
-	ref, err := Inspect(plain)
+	ref, err := inspectUncached(plain)
 	require.NoError(t, err)
 	require.Equal(t, localVersion(), ref.GoVersion)
 	require.Equal(t, "symtab", ref.FuncsFrom)
@@ -135,7 +135,7 @@ func TestInspectBuilds(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bin := build(t, "local", tc.env, tc.flags...)
-			b, err := Inspect(bin)
+			b, err := inspectUncached(bin)
 			require.NoError(t, err)
 			require.Equal(t, tc.funcsFrom, b.FuncsFrom)
 			require.Equal(t, ref.Offsets, b.Offsets)
@@ -157,6 +157,32 @@ func TestInspectBuilds(t *testing.T) {
 			checkFunc(t, bin, twin, ReadFunc, b.Read)
 		})
 	}
+}
+
+// inspectUncached is Inspect reading the offsets from this binary's own DWARF or the table.
+func inspectUncached(path string) (*Binary, error) {
+	toolchainOffsets.mu.Lock()
+	clear(toolchainOffsets.m)
+	toolchainOffsets.mu.Unlock()
+	return Inspect(path)
+}
+
+// A binary of a toolchain whose offsets an earlier binary's DWARF gave takes them from there,
+// even stripped; another toolchain's (here: another GOEXPERIMENT) is read afresh.
+func TestOffsetsOncePerToolchain(t *testing.T) {
+	ref, err := inspectUncached(build(t, "local", nil))
+	require.NoError(t, err)
+	require.Equal(t, "dwarf", ref.OffsetsFrom)
+
+	stripped, err := Inspect(build(t, "local", nil, "-ldflags=-s -w"))
+	require.NoError(t, err)
+	require.Equal(t, "dwarf of an earlier binary of "+ref.GoVersion, stripped.OffsetsFrom)
+	require.Equal(t, ref.Offsets, stripped.Offsets)
+
+	other, err := Inspect(build(t, "local", []string{"GOEXPERIMENT=nogreenteagc"}))
+	require.NoError(t, err)
+	require.Equal(t, "dwarf", other.OffsetsFrom, "another GOEXPERIMENT is another toolchain")
+	require.Equal(t, ref.Offsets, other.Offsets)
 }
 
 var cgo = []string{"CGO_ENABLED=1"}
@@ -181,7 +207,7 @@ func TestTableMatchesDWARF(t *testing.T) {
 	for _, tc := range toolchains {
 		t.Run(tc, func(t *testing.T) {
 			bin := build(t, tc, nil)
-			b, err := Inspect(bin)
+			b, err := inspectUncached(bin)
 			require.NoError(t, err)
 			require.Equal(t, "dwarf", b.OffsetsFrom)
 			m := goMinor.FindStringSubmatch(b.GoVersion)
@@ -193,7 +219,7 @@ func TestTableMatchesDWARF(t *testing.T) {
 			t.Logf("%s: %+v, Write %d RETs, Read %d RETs", b.GoVersion, b.Offsets, len(b.Write.Returns), len(b.Read.Returns))
 
 			// The same program stripped: its functions from the pclntab of this Go version.
-			s, err := Inspect(build(t, tc, nil, "-ldflags=-s -w"))
+			s, err := inspectUncached(build(t, tc, nil, "-ldflags=-s -w"))
 			require.NoError(t, err)
 			require.Equal(t, "pclntab", s.FuncsFrom)
 			require.Equal(t, b.Write, s.Write)
