@@ -1540,18 +1540,18 @@ static __always_inline u64 bound_scan(u64 n)
 	return n;
 }
 
-/* One line of the header section, starting at b[j] (after a newline): true at the empty line that
- * ends the headers; a Content-Length or Transfer-Encoding name (either case) is noted in w. */
-static __always_inline bool http_header_line(const u8 *b, struct work *w, u32 j)
+/* One line of the header section, l (byte j of the head, after a newline): true at the empty line
+ * that ends the headers; a Content-Length or Transfer-Encoding name (either case) is noted in w. */
+static __always_inline bool http_header_line(const u8 *l, struct work *w, u32 j)
 {
 	u64 x, y;
 
-	if (b[j] == '\r' && b[j + 1] == '\n') {
+	if (l[0] == '\r' && l[1] == '\n') {
 		w->scan_hend = j + 2;
 		return true;
 	}
-	x = *(const u64 *)(b + j);
-	y = *(const u64 *)(b + j + 8);
+	x = *(const u64 *)l;
+	y = *(const u64 *)(l + 8);
 	if ((x | FOLD_CONTENT_) == W_CONTENT_ && ((y & 0x00ffffffffffffffULL) | FOLD_LENGTH_) == W_LENGTH_) {
 		*(volatile u32 *)&w->scan_ncl += 1;
 		*(volatile u64 *)&w->scan_clpos = j + 15;
@@ -1578,20 +1578,25 @@ static long http_scan_block(u32 idx, void *ctx)
 {
 	struct scratch *s = *(struct scratch **)ctx;
 	u32 off = (idx & 0x7f) * HTTP_SCAN_BLOCK;
-	const u8 *b = (const u8 *)s->ev.msg;
+	const u8 *p = (const u8 *)s->ev.msg + off;
 
+	/* The block's bytes are addressed from p by additions: the compiler would OR the block offset
+	 * and a byte index into one scalar, and verifiers before 6.x lose the bounds of an OR of two
+	 * unknowns. */
+	asm volatile("" : "+r"(p));
 #pragma unroll
 	for (u32 k = 0; k < HTTP_SCAN_BLOCK; k += 8) {
-		u64 v = *(const u64 *)(b + off + k) ^ (ONES * '\n');
+		u64 v = *(const u64 *)(p + k) ^ (ONES * '\n');
 		u64 t = (v - ONES) & ~v & HIGHS;
 
 #pragma clang loop unroll(disable)
 		for (u32 c = 0; c < 8 && t; c++) {
 			/* (t & -t) >> 7 is 1 << 8m for the byte m of the lowest bit; times the bytes
 			 * 7, 6, …, 0 (low to high) it has m in its top byte. */
-			u32 i = off + k + ((((t & -t) >> 7) * 0x0001020304050607ULL) >> 56 & 7);
+			u32 m = (((t & -t) >> 7) * 0x0001020304050607ULL) >> 56 & 7;
+			const u8 *q = p + k + m;
 
-			if (b[i] == '\n' && http_header_line(b, &s->w, i + 1))
+			if (q[0] == '\n' && http_header_line(q + 1, &s->w, off + k + m + 1))
 				return 1;
 			t &= t - 1;
 		}
@@ -1657,7 +1662,7 @@ static __always_inline int http_head_body(void *ctx, void *tmap, bool words)
 			asm goto("if %[ch] == 10 goto %l[newline]" : : [ch] "r"(ch) : : newline);
 			continue;
 newline:
-			if (http_header_line(b, w, i + 1))
+			if (http_header_line(b + i + 1, w, i + 1))
 				break;
 		}
 	}
