@@ -1570,7 +1570,7 @@ static __always_inline bool http_header_line(const u8 *l, struct work *w, u32 j)
 /* bpf_loop callback of the header scan: block idx of the bytes copied (ctx: the scratch area). A
  * word without a newline costs a handful of instructions: t = (v - ONES) & ~v & HIGHS on v, the
  * word XOR '\n' in every byte, is 0 exactly when no byte is a newline. Otherwise its lowest set
- * bit marks the first newline, and the ones above it newlines or a 0x0b right after one (the
+ * bit marks the first newline, the ones above it newlines or 0x0b bytes right after one (the
  * borrow), so each is checked: a bit's byte index is found by a multiply, not byte by byte.
  * Stops the loop (1) at the end of the headers, which the sentinel guarantees by the block holding
  * byte n. */
@@ -1641,7 +1641,7 @@ static __always_inline int http_head_body(void *ctx, void *tmap, bool words)
 	 *
 	 * words (bpf_loop, 5.17+): http_scan_block tests eight bytes at a time for a newline; the
 	 * verifier checks the callback, not each of its runs. Otherwise the byte loop, which the
-	 * verifier walks byte by byte (4093 iterations, ≈ 602 000 instructions): constant bounds; a
+	 * verifier walks byte by byte (4093 iterations, ≈ 595 000 instructions): constant bounds; a
 	 * newline is a jump away from the straight path (asm goto: the verifier follows the straight
 	 * path first and keeps a pending state per jump, at most 8192 of them). */
 	b[n] = '\n';
