@@ -1604,11 +1604,11 @@ static struct bpf_map *tail_map(enum hook h)
 }
 
 /* Opens and loads the object with hook set h; on failure everything is destroyed again. */
-static int load_hook(const char *btf_path, enum hook h, bool quiet)
+static int load_hook(const char *btf_path, enum hook h, bool quiet, bool no_loop)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
 	bool fast = h == HOOK_TP_BTF && !btf_path && btf_fast_path();
-	bool loop = scan_on_bpf_loop(h);
+	bool loop = !no_loop && scan_on_bpf_loop(h);
 	int err;
 
 	if (h == HOOK_TRACEPOINT) {
@@ -1667,12 +1667,19 @@ static int load(const char *btf_path)
 			logmsg(LOG_WARN, "libebpf: NETOBSERVER_BPF_HOOK=%s is none of tp_btf, raw_tp, tracepoint\n", forced);
 			return -EINVAL;
 		}
-		err = load_hook(btf_path, h, false);
+		err = load_hook(btf_path, h, false, false);
 	} else {
 		/* A set the probes allowed can still be refused (a verifier of another vintage): the
 		 * next one is tried, and the last one reports why it failed. */
 		for (h = first_hook(btf_path);; h++) {
-			err = load_hook(btf_path, h, h != HOOK_TRACEPOINT);
+			err = load_hook(btf_path, h, h != HOOK_TRACEPOINT, false);
+			/* The bpf_loop build of the header scan is tested on 6.1, 6.12 and 6.18 only: a
+			 * verifier of another vintage that refuses it still gets the set with the byte loop. */
+			if (err && h == HOOK_TP_BTF && err != -EPERM && err != -EACCES && scan_on_bpf_loop(h)) {
+				logmsg(LOG_INFO, "libebpf: the tp_btf syscall hooks did not load (%s); trying them with "
+						 "the byte-loop header scan\n", strerror(-err));
+				err = load_hook(btf_path, h, true, true);
+			}
 			if (!err || h == HOOK_TRACEPOINT || err == -EPERM || err == -EACCES)
 				break;
 			logmsg(LOG_INFO, "libebpf: the %s syscall hooks did not load (%s); trying %s\n", hook_names[h],
