@@ -82,6 +82,7 @@ bpf-test: $(BIN)/libebpf.so $(BIN)/bpf-dropin $(BIN)/bpf-insncheck $(BIN)/bpf-ss
 	bpf/test/check-stubs.sh $(BIN)/libebpf.so
 	$(BIN)/bpf-dropin $(BIN)/libebpf.so
 	NETOBSERVER_BPF_PORTABLE=1 $(BIN)/bpf-dropin $(BIN)/libebpf.so
+	NETOBSERVER_BPF_NO_LOOP=1 $(BIN)/bpf-dropin $(BIN)/libebpf.so
 	NETOBSERVER_BPF_HOOK=raw_tp $(BIN)/bpf-dropin $(BIN)/libebpf.so
 	NETOBSERVER_BPF_HOOK=tracepoint $(BIN)/bpf-dropin $(BIN)/libebpf.so
 

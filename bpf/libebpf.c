@@ -136,6 +136,7 @@ static struct {
 	struct netobserver_bpf *skel;
 	const char *hook; /* name of the loaded syscall hook set */
 	bool ringbuf;     /* events travel through BPF ring buffers (tp_btf set), not perf buffers */
+	bool scan_loop;   /* the HTTP header scan runs on bpf_loop (http_loop_btf, http_loop_tls_rb) */
 	const volatile uint64_t *ring_lost; /* the BPF side's lost counters, memory-mapped */
 	struct bpf_program *tail_progs[NETOBSERVER_NUM_TAILS];
 	struct uprobe_link uprobes[4];
@@ -1435,6 +1436,19 @@ static bool btf_fast_path(void)
 	return ok;
 }
 
+#ifndef BPF_FUNC_loop
+#define BPF_FUNC_loop 181
+#endif
+
+/* The HTTP header scan of the tp_btf set (and of the TLS probes with it) runs on bpf_loop (5.17+)
+ * where the kernel has it: the verifier checks its callback once instead of walking 4093 bytes.
+ * NETOBSERVER_BPF_NO_LOOP=1 forces the byte loop of older kernels (tests cover both). */
+static bool scan_on_bpf_loop(enum hook h)
+{
+	return h == HOOK_TP_BTF && !getenv("NETOBSERVER_BPF_NO_LOOP") &&
+	       libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, (enum bpf_func_id)BPF_FUNC_loop, NULL) == 1;
+}
+
 /* The first hook set worth trying: tp_btf needs the kernel's own BTF (a kernel that needs a BTF file
  * has no tp_btf) with the sys_exit tracepoint in it (libbpf cannot probe the tracing program type
  * without an attach target: a refusal at load falls back) and ring buffers (5.8), raw_tp a kernel
@@ -1504,7 +1518,7 @@ static bool go_tls_loadable(void)
 
 /* Loads the programs of one hook set (and the uprobes); of the tp_btf entry, one socket test; of the
  * uprobe that emits events, the build of the set's transport. */
-static void select_programs(enum hook h, bool fast)
+static void select_programs(enum hook h, bool fast, bool loop)
 {
 	struct bpf_program *prog, *procs[3];
 
@@ -1517,6 +1531,14 @@ static void select_programs(enum hook h, bool fast)
 			load = load && fast;
 		else if (prog == g.skel->progs.btf_sys_exit_portable)
 			load = load && !fast;
+		else if (prog == g.skel->progs.http_head_btf)
+			load = load && !loop;
+		else if (prog == g.skel->progs.http_loop_btf)
+			load = load && loop;
+		else if (prog == g.skel->progs.http_head_tls_rb)
+			load = h == HOOK_TP_BTF && !loop;
+		else if (prog == g.skel->progs.http_loop_tls_rb)
+			load = h == HOOK_TP_BTF && loop;
 		else if (prog == g.skel->progs.up_update_conn_addr_rb)
 			load = h == HOOK_TP_BTF;
 		else if (prog == g.skel->progs.up_update_conn_addr)
@@ -1547,7 +1569,7 @@ static void select_programs(enum hook h, bool fast)
 		g.tail_progs[TAIL_DATA_MAIN] = g.skel->progs.data_main_btf;
 		g.tail_progs[TAIL_EMIT_SEGMENTS] = g.skel->progs.emit_segments_btf;
 		g.tail_progs[TAIL_MMSG_COUNT] = g.skel->progs.mmsg_count_btf;
-		g.tail_progs[TAIL_HTTP_HEAD] = g.skel->progs.http_head_btf;
+		g.tail_progs[TAIL_HTTP_HEAD] = loop ? g.skel->progs.http_loop_btf : g.skel->progs.http_head_btf;
 		g.tail_progs[TAIL_MEMC_HEAD] = g.skel->progs.memc_head_btf;
 		break;
 	case HOOK_RAW_TP:
@@ -1582,10 +1604,11 @@ static struct bpf_map *tail_map(enum hook h)
 }
 
 /* Opens and loads the object with hook set h; on failure everything is destroyed again. */
-static int load_hook(const char *btf_path, enum hook h, bool quiet)
+static int load_hook(const char *btf_path, enum hook h, bool quiet, bool no_loop)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
 	bool fast = h == HOOK_TP_BTF && !btf_path && btf_fast_path();
+	bool loop = !no_loop && scan_on_bpf_loop(h);
 	int err;
 
 	if (h == HOOK_TRACEPOINT) {
@@ -1601,7 +1624,7 @@ static int load_hook(const char *btf_path, enum hook h, bool quiet)
 	}
 	g.uprobe_multi = uprobe_multi_supported();
 	g.uprobe_multi_pid = g.uprobe_multi && kernel_at_least(6, 10);
-	select_programs(h, fast);
+	select_programs(h, fast, loop);
 	g.load_log_len = 0;
 	g.load_log[0] = 0;
 	g.capture_log = !quiet;
@@ -1616,11 +1639,13 @@ static int load_hook(const char *btf_path, enum hook h, bool quiet)
 	}
 	g.hook = hook_names[h];
 	g.ringbuf = h == HOOK_TP_BTF;
-	logmsg(LOG_INFO, "libebpf: syscall hooks: %s; socket test: %s; uprobes: %s\n",
+	g.scan_loop = loop;
+	logmsg(LOG_INFO, "libebpf: syscall hooks: %s; socket test: %s; HTTP header scan: %s; uprobes: %s\n",
 	       h == HOOK_TP_BTF	  ? "tp_btf/sys_exit (BTF raw tracepoint)"
 	       : h == HOOK_RAW_TP ? "raw_tp/sys_exit (raw tracepoint)"
 				  : "syscalls:sys_enter_X / sys_exit_X (per-syscall tracepoints)",
 	       fast ? "BTF pointer walk (direct loads)" : "CO-RE probe reads (6 per syscall)",
+	       h != HOOK_TP_BTF ? "none (bodies exported whole)" : loop ? "bpf_loop, 8 bytes a step" : "byte loop",
 	       g.uprobe_multi_pid ? "uprobe_multi links"
 	       : g.uprobe_multi	  ? "uprobe_multi links (the stubs': perf events, kernel < 6.10)"
 				  : "perf events");
@@ -1642,12 +1667,19 @@ static int load(const char *btf_path)
 			logmsg(LOG_WARN, "libebpf: NETOBSERVER_BPF_HOOK=%s is none of tp_btf, raw_tp, tracepoint\n", forced);
 			return -EINVAL;
 		}
-		err = load_hook(btf_path, h, false);
+		err = load_hook(btf_path, h, false, false);
 	} else {
 		/* A set the probes allowed can still be refused (a verifier of another vintage): the
 		 * next one is tried, and the last one reports why it failed. */
 		for (h = first_hook(btf_path);; h++) {
-			err = load_hook(btf_path, h, h != HOOK_TRACEPOINT);
+			err = load_hook(btf_path, h, h != HOOK_TRACEPOINT, false);
+			/* The bpf_loop build of the header scan is tested on 6.1, 6.12 and 6.18 only: a
+			 * verifier of another vintage that refuses it still gets the set with the byte loop. */
+			if (err && h == HOOK_TP_BTF && err != -EPERM && err != -EACCES && scan_on_bpf_loop(h)) {
+				logmsg(LOG_INFO, "libebpf: the tp_btf syscall hooks did not load (%s); trying them with "
+						 "the byte-loop header scan\n", strerror(-err));
+				err = load_hook(btf_path, h, true, true);
+			}
 			if (!err || h == HOOK_TRACEPOINT || err == -EPERM || err == -EACCES)
 				break;
 			logmsg(LOG_INFO, "libebpf: the %s syscall hooks did not load (%s); trying %s\n", hook_names[h],
@@ -1674,7 +1706,9 @@ static int load(const char *btf_path)
 	for (uint32_t slot = 0; slot < TAIL_TLS_NUM; slot++) {
 		struct bpf_program *prog = slot == TAIL_TLS_PLAINTEXT
 						   ? (g.ringbuf ? g.skel->progs.plaintext_tls_rb : g.skel->progs.plaintext_tls)
-						   : (g.ringbuf ? g.skel->progs.http_head_tls_rb : NULL);
+						   : !g.ringbuf ? NULL
+						   : g.scan_loop ? g.skel->progs.http_loop_tls_rb
+								 : g.skel->progs.http_head_tls_rb;
 		int fd;
 
 		if (!prog)

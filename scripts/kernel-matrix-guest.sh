@@ -54,13 +54,15 @@ insncheck() {
 	fi
 }
 
-# dropin MODE HOOK [PORTABLE]: the C drop-in test with one hook set forced.
+# dropin MODE HOOK [portable|byte-scan]: the C drop-in test with one hook set forced, and the
+# portable socket test or the byte loop of the HTTP header scan (instead of bpf_loop's).
 dropin() {
-	mode=$1 hook=$2 portable=${3:-}
-	log=/tmp/dropin.$mode.$hook$portable.log
-	# The library takes NETOBSERVER_BPF_PORTABLE being set at all as "portable": set it only then.
+	mode=$1 hook=$2 variant=${3:-}
+	log=/tmp/dropin.$mode.$hook$variant.log
+	# The library takes NETOBSERVER_BPF_PORTABLE / _NO_LOOP being set at all as "on": set them only then.
 	set -- DROPIN_VERBOSE=1 NETOBSERVER_BPF_HOOK=$hook
-	[ -n "$portable" ] && set -- "$@" NETOBSERVER_BPF_PORTABLE=1
+	[ "$variant" = portable ] && set -- "$@" NETOBSERVER_BPF_PORTABLE=1
+	[ "$variant" = byte-scan ] && set -- "$@" NETOBSERVER_BPF_NO_LOOP=1
 	[ "$mode" = btf-file ] && set -- "$@" DROPIN_BTF=$BTF_FILE
 	# Its waits for events are sized for real CPUs; an emulated one gets five times as long.
 	[ "$KM_ACCEL" = tcg ] && set -- "$@" DROPIN_WAIT_SCALE=5
@@ -75,7 +77,7 @@ dropin() {
 	socktest=$(sed -n 's/.*socket test: \([A-Za-z-]*\).*/\1/p' "$log" | tail -n 1)
 	init_ms=$(sed -n 's/^ok   ebpf_init (\([0-9]*\) ms)/\1/p' "$log")
 	events=$(sed -n 's/^PASS dropin: \([0-9]*\) events.*/\1/p' "$log")
-	say "dropin|$mode|$hook${portable:+ portable}|$used|$transport|$socktest|$result|$init_ms|$events|$(($(date +%s) - start))"
+	say "dropin|$mode|$hook${variant:+ $variant}|$used|$transport|$socktest|$result|$init_ms|$events|$(($(date +%s) - start))"
 	[ $result = PASS ] || show_fail "$log"
 }
 
@@ -226,7 +228,8 @@ sysbench() {
 # With the kernel's own BTF: every hook set, each transport it uses, both socket-test builds.
 insncheck btf-sys
 dropin btf-sys tp_btf
-dropin btf-sys tp_btf 1
+dropin btf-sys tp_btf portable
+dropin btf-sys tp_btf byte-scan
 dropin btf-sys raw_tp
 dropin btf-sys tracepoint
 for hook in auto tp_btf raw_tp tracepoint; do e2e btf-sys $hook; done

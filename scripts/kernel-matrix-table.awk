@@ -31,9 +31,10 @@ $2 == "sysbench" && $4 ~ /ns\// {
 }
 function short(name) { sub(/^linux-image-/, "", name); sub(/_.*/, "", name); return name }
 function addrow(k) { if (!(k in seen)) { seen[k] = 1; rows[++nrows] = k } }
-# verified KERNEL MODE SET PORTABLE: "sum (max)" of the instructions the verifier processed for the
-# set's syscall programs (with the socket test this row loads) and the uprobes.
-function verified(kernel, mode, set, portable,    n, p, i, sum, max, v) {
+# verified KERNEL MODE SET PORTABLE NOLOOP: "sum (max)" of the instructions the verifier processed for
+# the set's syscall programs (with the socket test and the header scan this row loads) and the uprobes.
+function verified(kernel, mode, set, portable, noloop,    n, p, i, sum, max, v, loop) {
+	loop = !noloop && (kernel, mode, "http_loop_btf") in ver
 	n = split(progs[kernel, mode], p, " ")
 	for (i = 1; i <= n; i++) {
 		if (inset[kernel, mode, p[i]] != set && inset[kernel, mode, p[i]] != "uprobe")
@@ -41,6 +42,8 @@ function verified(kernel, mode, set, portable,    n, p, i, sum, max, v) {
 		if ((p[i] == "btf_sys_exit" && portable) || (p[i] == "btf_sys_exit_portable" && !portable))
 			continue
 		if ((p[i] == "up_update_conn_addr_rb") != (set == "tp_btf") && p[i] ~ /^up_update_conn_addr/)
+			continue
+		if ((p[i] ~ /^http_loop_/ && !loop) || (p[i] ~ /^http_head_/ && loop))
 			continue
 		v = ver[kernel, mode, p[i]]
 		if (v == "-" || v == "") return "-"
@@ -59,7 +62,7 @@ END {
 		portable = f[3] ~ /portable/ || socktest[rows[r]] ~ /CO-RE/ || !hasfast
 		printf fmt, short(f[1]), f[2] == "btf-sys" ? "kernel" : "file", f[3], used[rows[r]], transport[rows[r]],
 			socktest[rows[r]] == "" ? "-" : socktest[rows[r]] ~ /BTF/ ? "fast" : "portable",
-			verified(f[1], f[2], set, portable), init[rows[r]] == "" ? "-" : init[rows[r]],
+			verified(f[1], f[2], set, portable, f[3] ~ /byte-scan/), init[rows[r]] == "" ? "-" : init[rows[r]],
 			dropin[rows[r]] == "" ? "-" : dropin[rows[r]], e2e[rows[r]] == "" ? "-" : e2e[rows[r]]
 	}
 	print ""

@@ -7,7 +7,8 @@
  * Also prints, per program, the instructions the verifier processed (bpf_prog_info.verified_insns,
  * 5.16+; "-" before) and the time the whole object took to load, for `make kernel-matrix`.
  * Programs the running kernel cannot take by design are not loaded and say why: the fast tp_btf
- * socket test without the bpf_rdonly_cast kfunc (6.2), and the tp_btf set (with its ring buffer
+ * socket test without the bpf_rdonly_cast kfunc (6.2), the header scan on bpf_loop without it (5.17),
+ * and the tp_btf set (with its ring buffer
  * uprobe) when a BTF file stands in for the kernel's own (the library never loads them there either).
  * Fails loudly when BPF cannot be loaded at all.
  *
@@ -41,7 +42,7 @@ static double now_ms(void)
 
 /* Why the running kernel cannot take prog by design (NULL: it must load). */
 static const char *not_here(struct netobserver_bpf *skel, struct bpf_program *prog, const char *btf_path,
-			    bool rdonly_cast)
+			    bool rdonly_cast, bool loop)
 {
 	const char *name = bpf_program__name(prog);
 	size_t name_len = strlen(name);
@@ -54,6 +55,8 @@ static const char *not_here(struct netobserver_bpf *skel, struct bpf_program *pr
 		return "ring buffer build, for the tp_btf set";
 	if (prog == skel->progs.btf_sys_exit && !rdonly_cast)
 		return "no bpf_rdonly_cast kfunc (6.2+)";
+	if ((prog == skel->progs.http_loop_btf || prog == skel->progs.http_loop_tls_rb) && !loop)
+		return "no bpf_loop (5.17+)";
 	return NULL;
 }
 
@@ -64,7 +67,7 @@ int main(int argc, char **argv)
 	struct netobserver_bpf *skel;
 	struct bpf_program *prog;
 	struct btf *vmlinux;
-	bool rdonly_cast = false;
+	bool rdonly_cast = false, loop;
 	int over = 0, n = 0, err;
 	double t0;
 
@@ -77,6 +80,7 @@ int main(int argc, char **argv)
 		rdonly_cast = btf__find_by_name_kind(vmlinux, "bpf_rdonly_cast", BTF_KIND_FUNC) > 0;
 		btf__free(vmlinux);
 	}
+	loop = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, (enum bpf_func_id)181 /* BPF_FUNC_loop */, NULL) == 1;
 	skel = netobserver_open(&opts, btf_path != NULL);
 	if (!skel) {
 		fprintf(stderr, "insncheck: FAIL: cannot open the BPF object: %s\n", strerror(errno));
@@ -84,7 +88,7 @@ int main(int argc, char **argv)
 	}
 	bpf_object__for_each_program(prog, skel->obj)
 	{
-		const char *why = not_here(skel, prog, btf_path, rdonly_cast);
+		const char *why = not_here(skel, prog, btf_path, rdonly_cast, loop);
 
 		if (why) {
 			bpf_program__set_autoload(prog, false);
