@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -149,6 +150,8 @@ static struct {
 	/* Every ring's fd, edge-triggered: netobserver_wait_events sleeps here. Created by the first
 	 * ebpf_init, kept for the life of the process so that a waiting thread never sees it closed. */
 	int epfd;
+	/* An eventfd in epfd's set: netobserver_wake_events ends a wait with it. */
+	int wakefd;
 	bool started;
 	pid_t owner; /* the process that loaded everything */
 
@@ -164,6 +167,7 @@ static struct {
 	.cfg = { .tgid_filter = -1, .self_pid = -1, .port_filter = -1, .sampling = DATA_SAMPLE_ALL },
 	.pages = { DEFAULT_PAGES, DEFAULT_PAGES, DEFAULT_PAGES, PROC_PAGES },
 	.epfd = -1,
+	.wakefd = -1,
 };
 
 static char record_copy[MAX_RECORD] __attribute__((aligned(8)));
@@ -395,14 +399,33 @@ static void unwatch_ring(int fd)
 EXPORT int32_t netobserver_wait_events(int32_t timeout_ms)
 {
 	struct epoll_event ev[8];
-	int n;
+	int n, rings = 0;
 
 	if (g.epfd < 0)
 		return -EBADF;
 	n = epoll_wait(g.epfd, ev, (int)(sizeof(ev) / sizeof(ev[0])), timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
-	return n;
+	for (int i = 0; i < n; i++) {
+		uint64_t v;
+
+		if (ev[i].data.fd != g.wakefd)
+			rings++;
+		else if (read(g.wakefd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			logmsg(LOG_WARN, "libebpf: reading the wake eventfd failed: %s\n", strerror(errno));
+	}
+	return rings;
+}
+
+/* The optional wake extension (include/libebpf.h): ends the current or the next
+ * netobserver_wait_events at once, so that a consumer stopping does not wait for its sleep. */
+EXPORT int32_t netobserver_wake_events(void)
+{
+	uint64_t one = 1;
+
+	if (g.wakefd < 0)
+		return -EBADF;
+	return write(g.wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN ? -errno : 0;
 }
 
 /* ---- perf buffers -------------------------------------------------------------------------- */
@@ -1268,6 +1291,8 @@ __attribute__((destructor)) static void unload(void)
 		destroy_all();
 	if (g.epfd >= 0)
 		close(g.epfd);
+	if (g.wakefd >= 0)
+		close(g.wakefd);
 }
 
 /* The offset a uprobe wants is a file offset; dladdr gives a virtual one. */
@@ -1781,6 +1806,20 @@ EXPORT int32_t ebpf_init(char *btf, int32_t btf_size, char *so, int32_t so_size,
 	if (g.epfd < 0 && (g.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		logmsg(LOG_WARN, "libebpf: epoll_create1 failed: %s; netobserver_wait_events will fail and the consumer poll on its timer only\n",
 		       strerror(errno));
+	if (g.epfd >= 0 && g.wakefd < 0) {
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
+
+		if ((g.wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) >= 0) {
+			ev.data.fd = g.wakefd;
+			if (epoll_ctl(g.epfd, EPOLL_CTL_ADD, g.wakefd, &ev)) {
+				close(g.wakefd);
+				g.wakefd = -1;
+			}
+		}
+		if (g.wakefd < 0)
+			logmsg(LOG_WARN, "libebpf: the wake eventfd failed: %s; a consumer's stop waits for its sleep\n",
+			       strerror(errno));
+	}
 	uname(&uts);
 	if (!so || so_size <= 0 || so_size >= (int32_t)sizeof(so_path)) {
 		logmsg(LOG_WARN, "libebpf: ebpf_init needs the path of the loaded libebpf.so (got %s)\n",

@@ -376,6 +376,13 @@ void netobserver_detach(void);
 int32_t netobserver_wait_events(int32_t timeout_ms);
 
 /*
+ * Within the wakeup extension, also optional: ends the netobserver_wait_events in progress, or the
+ * next one, at once (it returns 0), so that a consumer that stops does not wait for its sleep.
+ * Returns 0 or -errno; callable from any thread.
+ */
+int32_t netobserver_wake_events(void);
+
+/*
  * netobserver's OPTIONAL uprobe extension (dlsym, like the others): attaches one of the library's
  * attachable programs (the TLS probes, names starting with "tls_") as an entry (retprobe 0) or
  * return probe at a FILE offset of the file at path, for every process that maps the file, now

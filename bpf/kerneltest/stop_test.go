@@ -45,3 +45,20 @@ func TestStopDeliversWhatTheBuffersHold(t *testing.T) {
 	assert.Equal(t, requests, requestsOf(nginx.Process.Pid), "nginx's requests")
 	assert.Zero(t, c.lib.Counters().Lost, "nothing lost in the kernel")
 }
+
+// A stop ends the poller's sleep instead of waiting for it (netobserver_wake_events): here every
+// sleep would last two minutes.
+func TestStopEndsThePollersSleep(t *testing.T) {
+	c := startCaptureWith(t, libebpf.Options{PollInterval: 2 * time.Minute, IdleInterval: 2 * time.Minute}, nil)
+	require.Eventually(t, func() bool { return c.lib.Counters().Polls > 0 }, 10*time.Second, time.Millisecond,
+		"the poller's first poll")
+	time.Sleep(100 * time.Millisecond) // into its long sleep
+	stopped := make(chan error, 1)
+	go func() { stopped <- c.lib.Stop() }()
+	select {
+	case err := <-stopped:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("Stop still waits for the poller's sleep after 30 s: netobserver_wake_events did not end it")
+	}
+}

@@ -160,8 +160,10 @@ struct netobs_lib *netobs_open(const char *file, char *err, size_t err_len)
 		lib->setup_process = (void (*)(netobserver_proc_func_t, void *))dlsym(lib->handle, "netobserver_setup_process_func");
 	// NETOBSERVER_WAKEUP=off leaves the extension unused: the poller sleeps on its timer only.
 	const char *wake = getenv("NETOBSERVER_WAKEUP");
-	if (!wake || strcmp(wake, "off"))
+	if (!wake || strcmp(wake, "off")) {
 		lib->wait_events = (int32_t (*)(int32_t))dlsym(lib->handle, "netobserver_wait_events");
+		lib->wake_events = (int32_t (*)(void))dlsym(lib->handle, "netobserver_wake_events");
+	}
 
 	lib->detach = (void (*)(void))dlsym(lib->handle, "netobserver_detach");
 	lib->attach_uprobe = (int32_t (*)(const char *, const char *, uint64_t, int32_t))dlsym(lib->handle,
@@ -330,6 +332,12 @@ int32_t netobs_wait(struct netobs_lib *lib, int64_t ns)
 	}
 	netobs_idle(ns);
 	return 0;
+}
+
+void netobs_wake(struct netobs_lib *lib)
+{
+	if (lib->wait_events && lib->wake_events)
+		lib->wake_events();
 }
 
 int32_t netobs_poll(struct netobs_lib *lib, int32_t max_events)

@@ -47,6 +47,7 @@ struct netobs_lib {
 	void (*detach)(void);
 	// optional: the wakeup extension (netobserver_wait_events); NULL in Alibaba's library
 	int32_t (*wait_events)(int32_t);
+	int32_t (*wake_events)(void); // optional within it (netobserver_wake_events)
 	// optional: the uprobe extension (netobserver_attach_uprobe and co.); NULL in Alibaba's library
 	int32_t (*attach_uprobe)(const char *, const char *, uint64_t, int32_t);
 	int32_t (*detach_uprobe)(int32_t);
@@ -95,6 +96,9 @@ int netobs_has_wait(struct netobs_lib *lib);
 // (netobserver_wait_events), on the calling thread; without the extension, or if it fails, it
 // sleeps the whole time (netobs_idle). It returns what netobserver_wait_events returned, else 0.
 int32_t netobs_wait(struct netobs_lib *lib, int64_t ns);
+// netobs_wake ends the netobs_wait in progress, or the next one, at once where the library can
+// (netobserver_wake_events); else the wait runs its course.
+void netobs_wake(struct netobs_lib *lib);
 
 // netobs_poll empties the batch, then runs one ebpf_poll_events that fills it.
 int32_t netobs_poll(struct netobs_lib *lib, int32_t max_events);

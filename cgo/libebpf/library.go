@@ -52,8 +52,8 @@ type Options struct {
 	// timer. A sleep in C costs the Go runtime more than its own wake-up: the poller's P stays in
 	// the syscall state for 10 ms until sysmon takes it back, sysmon polling meanwhile (at 250 ms
 	// the idle observer's largest cost, ≈ 60 sysmon wake-ups a second). What waits meanwhile is
-	// fetched by PollNow, which the observer calls before each flush and each second. Stop waits
-	// for the sleep to end.
+	// fetched by PollNow, which the observer calls before each flush and each second. Stop ends
+	// the sleep at once where the library can (netobserver_wake_events; ours), else waits for it.
 	IdleInterval time.Duration
 	// Batches is the number of batches that may be in flight between the poller and the consumer.
 	// Default 4 (16 were tried against the loss while 100 000 connections open: no less loss in
@@ -400,6 +400,7 @@ func (l *Library) stopLocked(drain bool) error {
 	l.polling = false
 	l.handoff.Unlock()
 	close(l.stopReq)
+	C.netobs_wake(l.c)
 	<-l.pollerDone
 	l.started = false
 	atomic.StoreInt32((*int32)(unsafe.Pointer(&l.c.stop_flag)), 0)
