@@ -338,8 +338,9 @@ func (r *run) accounted(protocol string) (int, string) {
 		r.counter("unmatched_messages_total", "protocol", protocol, "message", "response")
 	pf := r.counter("parse_failures_total", "protocol", protocol)
 	cd := r.counter("cap_dropped_calls_total", "protocol", protocol)
-	text := fmt.Sprintf("lost_ctrl=%d lost_data=%d unmatched_messages=%d parse_failures=%d cap_dropped=%d lost_stream_bytes=%d",
-		r.lost["ctrl"], r.lost["data"], um, pf, cd, r.counter("lost_stream_bytes_total", "protocol", protocol))
+	text := fmt.Sprintf("lost_ctrl=%d lost_data=%d unmatched_messages=%d parse_failures=%d cap_dropped=%d lost_stream_bytes=%d abandoned_bytes=%d stale_stream_bytes=%d",
+		r.lost["ctrl"], r.lost["data"], um, pf, cd, r.counter("lost_stream_bytes_total", "protocol", protocol),
+		r.counter("abandoned_bytes_total", "protocol", protocol), r.counter("stream_bytes_total", "fate", "stale", "protocol", protocol))
 	return r.lost["ctrl"] + r.lost["data"] + um + pf + cd, text
 }
 

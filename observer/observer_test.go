@@ -38,9 +38,16 @@ func runTrace(t *testing.T, trace string, opts Options) ([]record.Record, []stri
 // runObserver is runTrace that also returns the stopped Observer, for its counters.
 func runObserver(t *testing.T, trace string, opts Options) (*Observer, []record.Record, []string) {
 	t.Helper()
+	return runObserverPolled(t, trace, opts, 0)
+}
+
+// runObserverPolled is runObserver with at most maxEvents events a poll (0: the cgo layer's
+// default), so a test chooses where batches end.
+func runObserverPolled(t *testing.T, trace string, opts Options, maxEvents int) (*Observer, []record.Record, []string) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "trace")
 	require.NoError(t, os.WriteFile(path, []byte(trace), 0o644))
-	lib, stubs := replaytest.Open(t, path, 0)
+	lib, stubs := replaytest.Open(t, path, maxEvents)
 	var got []record.Record
 	o := New(lib, opts, func(rs []record.Record) { got = append(got, rs...) })
 	o.now = func() time.Time { return time.Unix(1700000000, 0) }
@@ -200,8 +207,9 @@ data ts=6000 conn=5:1:1 dir=egress proto=http pos=84 "GET /c HTTP/1.1\r\nHost: a
 		}
 		return a
 	}})).Info("netobserver: stopped", o.Summary()...)
-	assert.Equal(t, `level=INFO msg="netobserver: stopped" lost_ctrl=0 lost_data=1 lost_stats=0 lost_proc=0 dropped_connections=0 connections_peak=1 `+
-		`http.calls=1 http.one_way=0 http.unmatched_requests=1 http.unmatched_responses=1 http.handed_over=0 http.parse_failures=0 http.partial_calls=0 http.lost_stream_bytes=28 `+
+	assert.Equal(t, `level=INFO msg="netobserver: stopped" lost_ctrl=0 lost_data=1 lost_stats=0 lost_proc=0 dropped_connections=0 connections_peak=1 unsupported_protocol_events=0 `+
+		`http.calls=1 http.one_way=0 http.ignored_units=0 http.unmatched_requests=1 http.unmatched_responses=1 http.handed_over=0 http.parse_failures=0 `+
+		`http.parse_failure_bytes=0 http.abandoned_bytes=0 http.partial_calls=0 http.lost_stream_bytes=28 `+
 		`http.parser_panics=0 http.evicted_connections=0 http.unknown_role_events=0 http.cap_dropped_calls=0`+"\n", line.String())
 }
 

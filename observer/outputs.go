@@ -7,6 +7,7 @@ import (
 
 	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/observer/live"
+	"github.com/netobserver/netobserver/observer/stream"
 	"github.com/netobserver/netobserver/record"
 )
 
@@ -94,22 +95,56 @@ func (o *Observer) metrics() []live.Metric {
 				Labels: []string{"protocol", name}, Value: pc.Evicted},
 			live.Metric{Name: "unknown_role_events_total", Help: "Data events not parsed because the connection's role could not be told.",
 				Labels: []string{"protocol", name}, Value: pc.UnknownRole},
+			live.Metric{Name: "parse_failure_bytes_total", Help: "Bytes skipped to resynchronise after parse failures: traffic whose messages were not recorded.",
+				Labels: []string{"protocol", name}, Value: pc.InvalidBytes},
+			live.Metric{Name: "abandoned_bytes_total", Help: "Bytes of incomplete messages given up (the rest lost behind a hole, or the connection ended first): their messages were not recorded.",
+				Labels: []string{"protocol", name}, Value: pc.AbandonedBytes},
+			live.Metric{Name: "ignored_units_total", Help: "Protocol units that are not calls (handshakes, pushes, interim responses), skipped by design: not a loss.",
+				Labels: []string{"protocol", name}, Value: pc.Ignored},
+			live.Metric{Name: "stream_chunks_total", Help: streamHelp, Labels: []string{"protocol", name}, Value: pc.Stream.Chunks},
 		)
+		for _, f := range streamFates(pc.Stream) {
+			ms = append(ms, live.Metric{Name: "stream_bytes_total", Help: streamBytesHelp,
+				Labels: []string{"protocol", name, "fate", f.name}, Value: f.value})
+		}
 	}
+	ms = append(ms, live.Metric{Name: "unsupported_protocol_events_total", Help: "Data events of protocols without a parser: their bytes are not parsed into calls.",
+		Value: o.l7.tracker.Unsupported})
 	ms = append(ms, o.tlsMetrics()...)
 	slices.SortStableFunc(ms, func(a, b live.Metric) int { return strings.Compare(a.Name, b.Name) })
 	return ms
 }
 
+const (
+	streamHelp = "Data events placed in the streams of connections that ended or rested (the stream_bytes_total accounting is theirs)."
+	// streamBytesHelp says what each fate means for the numbers.
+	streamBytesHelp = "Stream bytes of connections that ended or rested, by fate: received (prepended included); prepended (length headers glued in front of split messages); " +
+		"consumed (parsed); duplicate (already held: repeated events, no loss); stale (arrived behind the parse position, e.g. several threads on one socket at a stream's start: lost to the parser); " +
+		"truncated (not copied by the kernel); filled (truncated bytes placed as zeros); overflow (dropped unparsed to stay within the stream cap: lost); " +
+		"skipped and gap (positions without bytes passed by the parser, or given up at a hole or overflow; lost_stream_bytes_total counts the holes)."
+)
+
+type fate struct {
+	name  string
+	value uint64
+}
+
+// streamFates are the stream accounting's counters by fate, as stream_bytes_total labels them.
+func streamFates(s stream.Stats) []fate {
+	return []fate{{"received", s.Received}, {"prepended", s.Prepended}, {"consumed", s.Consumed}, {"duplicate", s.Duplicate},
+		{"stale", s.Stale}, {"truncated", s.Truncated}, {"filled", s.Filled}, {"overflow", s.Overflow}, {"skipped", s.Skipped}, {"gap", s.Gap}}
+}
+
 // Summary is the accounting for a stop log line, as slog key-value pairs: the events the library
 // lost, the connections the filters dropped, the most connections whose calls were tracked at
-// once, and for each protocol that saw traffic, the calls recorded and every way a message was
-// not (the same counters /metrics serves).
+// once, the data events of protocols without a parser, and for each protocol that saw traffic,
+// the calls recorded and every way a message was not (the same counters /metrics serves), with
+// its streams' stale, duplicate, overflow and truncated bytes when there are any.
 func (o *Observer) Summary() []any {
 	c := o.counts
 	attrs := []any{"lost_ctrl", c.Lost[abi.CtrlEvents], "lost_data", c.Lost[abi.DataEvents],
 		"lost_stats", c.Lost[abi.StatsEvents], "lost_proc", c.Lost[abi.ProcessEvents], "dropped_connections", c.DroppedConnections,
-		"connections_peak", o.l7.tracker.Peak()}
+		"connections_peak", o.l7.tracker.Peak(), "unsupported_protocol_events", o.l7.tracker.Unsupported}
 	attrs = append(attrs, o.tlsSummary()...)
 	for _, p := range o.l7.protocols() {
 		pc := o.l7.counters(p)
@@ -117,11 +152,19 @@ func (o *Observer) Summary() []any {
 		if o.l7.quiet(p) && capped == 0 {
 			continue
 		}
-		attrs = append(attrs, slog.Group(p.String(), "calls", pc.Calls, "one_way", pc.OneWay, "unmatched_requests", pc.UnmatchedRequests,
+		group := []any{"calls", pc.Calls, "one_way", pc.OneWay, "ignored_units", pc.Ignored, "unmatched_requests", pc.UnmatchedRequests,
 			"unmatched_responses", pc.UnmatchedResponses, "handed_over", pc.HandedOver, "parse_failures", pc.Invalid,
-			"partial_calls", pc.Partial,
+			"parse_failure_bytes", pc.InvalidBytes, "abandoned_bytes", pc.AbandonedBytes, "partial_calls", pc.Partial,
 			"lost_stream_bytes", pc.GapBytes, "parser_panics", pc.Panics, "evicted_connections", pc.Evicted, "unknown_role_events", pc.UnknownRole,
-			"cap_dropped_calls", capped))
+			"cap_dropped_calls", capped}
+		// The stream accounting's anomalies, when there are any: the rest of it is on /metrics.
+		for _, f := range []fate{{"stale_stream_bytes", pc.Stream.Stale}, {"duplicate_stream_bytes", pc.Stream.Duplicate},
+			{"overflow_stream_bytes", pc.Stream.Overflow}, {"truncated_stream_bytes", pc.Stream.Truncated}} {
+			if f.value != 0 {
+				group = append(group, f.name, f.value)
+			}
+		}
+		attrs = append(attrs, slog.Group(p.String(), group...))
 	}
 	return attrs
 }

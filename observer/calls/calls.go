@@ -52,7 +52,8 @@ type Counters struct {
 	Invalid, InvalidBytes uint64
 	// GapBytes: stream positions given up because their bytes were lost or truncated.
 	GapBytes uint64
-	// AbandonedBytes: bytes of incomplete messages given up because the rest will not come.
+	// AbandonedBytes: bytes of incomplete messages given up because the rest will not come (lost
+	// behind a hole, or the connection ended), and whatever else a connection held when dropped.
 	AbandonedBytes uint64
 	// Partial: calls emitted with a message the protocol could only partly decode
 	// (parser.Outcome.Partial): recorded with the fields that were known, the others empty.
@@ -621,9 +622,10 @@ func (t *Tracker) forget(c *conn) {
 	}
 }
 
-// drop stops tracking c, counting the messages it still held as unmatched. reuse says its parser
-// state and streams are sound (no parser panicked on them): when they hold nothing they serve
-// later connections.
+// drop stops tracking c, counting the messages it still held as unmatched and the bytes its
+// streams still held (an incomplete message when c ended, what a panic or maxSteps left) as
+// abandoned. reuse says its parser state and streams are sound (no parser panicked on them): when
+// they hold nothing they serve later connections.
 func (t *Tracker) drop(c *conn, reuse bool) {
 	if c.gone {
 		return
@@ -638,6 +640,7 @@ func (t *Tracker) drop(c *conn, reuse bool) {
 	}
 	for i, s := range c.streams {
 		if s != nil {
+			c.counters.AbandonedBytes += uint64(s.Len())
 			addStats(&c.counters.Stream, s.Stats())
 			if reuse {
 				s.Rest()
