@@ -128,28 +128,7 @@ func TestMillionEventsArriveOnceInOrder(t *testing.T) {
 	r := openReplay(t, fmt.Sprintf("data repeat=%d ts=1 conn=3:77:5 dir=egress proto=http fill=200:2a\n", n), Options{})
 	require.NoError(t, r.lib.SetProtocolFilter(abi.AllProtocols))
 	require.NoError(t, r.lib.Start())
-
-	next := uint64(1)
-	deadline := time.After(60 * time.Second)
-	for next <= n {
-		select {
-		case b := <-r.lib.Events():
-			for i := range b.Data {
-				d := &b.Data[i]
-				if d.TS != next {
-					t.Fatalf("event %d: got ts %d (lost, duplicated or reordered)", next, d.TS)
-				}
-				if d.Pos != next*200 || len(d.Payload) != 200 || d.Payload[0] != 0x2a || d.Payload[199] != 0x2a {
-					t.Fatalf("event %d: pos %d, %d payload bytes", next, d.Pos, len(d.Payload))
-				}
-				next++
-			}
-			require.Equal(t, len(b.Data), b.Len(), "only data events in this trace")
-			r.lib.Release(b)
-		case <-deadline:
-			t.Fatalf("only %d of %d events in 60s", next-1, n)
-		}
-	}
+	receiveInOrder(t, r.lib, n, 200, nil)
 	quiet(t, r.lib)
 	c := r.lib.Counters()
 	assert.EqualValues(t, n, c.Data)
@@ -164,24 +143,7 @@ func TestPollNowKeepsOrder(t *testing.T) {
 	r := openReplay(t, fmt.Sprintf("data repeat=%d ts=1 conn=3:77:5 dir=egress proto=http fill=64:2a\n", n), Options{MaxEventsPerPoll: 100})
 	require.NoError(t, r.lib.SetProtocolFilter(abi.AllProtocols))
 	require.NoError(t, r.lib.Start())
-
-	next := uint64(1)
-	deadline := time.After(60 * time.Second)
-	for next <= n {
-		select {
-		case b := <-r.lib.Events():
-			for i := range b.Data {
-				if ts := b.Data[i].TS; ts != next {
-					t.Fatalf("event %d: got ts %d (lost, duplicated or reordered)", next, ts)
-				}
-				next++
-			}
-			r.lib.Release(b)
-			r.lib.PollNow()
-		case <-deadline:
-			t.Fatalf("only %d of %d events in 60s", next-1, n)
-		}
-	}
+	receiveInOrder(t, r.lib, n, 64, r.lib.PollNow)
 	require.NoError(t, r.lib.Stop())
 	polls := r.lib.Counters().Polls
 	r.lib.PollNow()
@@ -194,6 +156,36 @@ func TestPollNowKeepsOrder(t *testing.T) {
 	c := r.lib.Counters()
 	assert.EqualValues(t, n, c.Data)
 	assert.Zero(t, c.PollErrors)
+}
+
+// receiveInOrder takes n data events of size bytes of 0x2a from lib, ts 1 to n, each once and in
+// order, calling afterBatch (if any) after each batch is released.
+func receiveInOrder(t *testing.T, lib *Library, n, size uint64, afterBatch func()) {
+	t.Helper()
+	next := uint64(1)
+	deadline := time.After(60 * time.Second)
+	for next <= n {
+		select {
+		case b := <-lib.Events():
+			for i := range b.Data {
+				d := &b.Data[i]
+				if d.TS != next {
+					t.Fatalf("event %d: got ts %d (lost, duplicated or reordered)", next, d.TS)
+				}
+				if d.Pos != next*size || uint64(len(d.Payload)) != size || d.Payload[0] != 0x2a || d.Payload[size-1] != 0x2a {
+					t.Fatalf("event %d: pos %d, %d payload bytes", next, d.Pos, len(d.Payload))
+				}
+				next++
+			}
+			require.Equal(t, len(b.Data), b.Len(), "only data events in this trace")
+			lib.Release(b)
+			if afterBatch != nil {
+				afterBatch()
+			}
+		case <-deadline:
+			t.Fatalf("only %d of %d events in 60s", next-1, n)
+		}
+	}
 }
 
 // In steady state the hand-off allocates per batch at most, never per event.
