@@ -109,7 +109,7 @@ func (o *Observer) metrics() []live.Metric {
 		}
 	}
 	ms = append(ms, live.Metric{Name: "unsupported_protocol_events_total", Help: "Data events of protocols without a parser: their bytes are not parsed into calls.",
-		Value: o.l7.tracker.Unsupported})
+		Value: o.l7.unsupported()})
 	ms = append(ms, o.tlsMetrics()...)
 	slices.SortStableFunc(ms, func(a, b live.Metric) int { return strings.Compare(a.Name, b.Name) })
 	return ms
@@ -144,7 +144,7 @@ func (o *Observer) Summary() []any {
 	c := o.counts
 	attrs := []any{"lost_ctrl", c.Lost[abi.CtrlEvents], "lost_data", c.Lost[abi.DataEvents],
 		"lost_stats", c.Lost[abi.StatsEvents], "lost_proc", c.Lost[abi.ProcessEvents], "dropped_connections", c.DroppedConnections,
-		"connections_peak", o.l7.tracker.Peak(), "unsupported_protocol_events", o.l7.tracker.Unsupported}
+		"connections_peak", o.l7.peak(), "unsupported_protocol_events", o.l7.unsupported()}
 	attrs = append(attrs, o.tlsSummary()...)
 	for _, p := range o.l7.protocols() {
 		pc := o.l7.counters(p)

@@ -933,6 +933,29 @@ func vectored(s abi.Syscall) bool {
 	return false
 }
 
+// Add adds o's counts to c's: the counts of a tracker that was replaced carried into its
+// successor's.
+func (c *Counters) Add(o Counters) {
+	m := &c.MatchCounts
+	m.Requests += o.Requests
+	m.Responses += o.Responses
+	m.Calls += o.Calls
+	m.OneWay += o.OneWay
+	m.HandedOver += o.HandedOver
+	m.UnmatchedRequests += o.UnmatchedRequests
+	m.UnmatchedResponses += o.UnmatchedResponses
+	c.Ignored += o.Ignored
+	c.Invalid += o.Invalid
+	c.InvalidBytes += o.InvalidBytes
+	c.GapBytes += o.GapBytes
+	c.AbandonedBytes += o.AbandonedBytes
+	c.Partial += o.Partial
+	c.UnknownRole += o.UnknownRole
+	c.Panics += o.Panics
+	c.Evicted += o.Evicted
+	addStats(&c.Stream, o.Stream)
+}
+
 func addStats(dst *stream.Stats, s stream.Stats) {
 	dst.Chunks += s.Chunks
 	dst.Received += s.Received
