@@ -101,3 +101,23 @@ func TestStreamOverflowIsShown(t *testing.T) {
 	assert.Contains(t, metrics, "\n"+`netobserver_stream_bytes_total{fate="overflow",protocol="http"} 16384`+"\n")
 	assert.Contains(t, metrics, "\n"+`netobserver_stream_bytes_total{fate="received",protocol="http"} 81920`+"\n")
 }
+
+// Connects of connections without data yet are remembered up to MaxConnections: past it the
+// oldest are forgotten, counted on the stop line and /metrics. The first connection's data then
+// come without the role its connect gave.
+func TestEvictedCtrlEventsAreShown(t *testing.T) {
+	opts := defaultOptions()
+	opts.Calls.MaxConnections = 2
+	var trace strings.Builder
+	for i := range 5 {
+		fmt.Fprintf(&trace, "ctrl ts=%d conn=%d:1:%d event=connect addr=10.200.0.2:8080 role=client\n", 1000+i, 5+i, 1+i)
+	}
+	trace.WriteString(`data ts=2000 conn=5:1:1 dir=egress proto=http "GET /a HTTP/1.1\r\nHost: a\r\n\r\n"` + "\n")
+	line, metrics := runForDrops(t, trace.String(), opts, 0)
+	// Five connects, the last two remembered: three forgotten, the first connection's among them,
+	// so its request is not parsed (unknown role) rather than left unmatched.
+	assert.Equal(t, `level=INFO msg="netobserver: stopped" lost_ctrl=0 lost_data=0 lost_stats=0 lost_proc=0 dropped_connections=0 connections_peak=1 unsupported_protocol_events=0 evicted_ctrl_events=3 `+
+		`http.calls=0 http.one_way=0 http.ignored_units=0 http.unmatched_requests=0 http.unmatched_responses=0 http.handed_over=0 http.parse_failures=0 http.parse_failure_bytes=0 `+
+		`http.abandoned_bytes=0 http.partial_calls=0 http.lost_stream_bytes=0 http.parser_panics=0 http.evicted_connections=0 http.unknown_role_events=1 http.cap_dropped_calls=0`+"\n", line)
+	assert.Contains(t, metrics, "\n"+`netobserver_evicted_ctrl_events_total 3`+"\n")
+}
