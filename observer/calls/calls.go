@@ -824,6 +824,12 @@ func (t *Tracker) skipGaps(c *conn, i int, settled uint64) {
 func (t *Tracker) step(c *conn, typ parser.MessageType, data []byte, ts, settled uint64) bool {
 	s := c.streams[typ-1]
 	cnt := c.counters
+	if s.Overflowed() {
+		// Bytes dropped past the stream cap are lost to the parser as a hole given up is
+		// (skipGaps): its state, and the requests an ordered protocol's lost responses answered,
+		// must not run on into the bytes after them.
+		c.parser().Lost(typ)
+	}
 	t.parsing = data
 	// A Complete message is matched, and a pair emitted, within Parse.
 	res := c.parser().Parse(data, typ, ts)
