@@ -530,6 +530,7 @@ func (t *Tracker) rest(c *conn) {
 		if s == nil {
 			continue
 		}
+		c.overflowed(parser.MessageType(i + 1)) // its Rest forgets a drop
 		st := s.Stats()
 		if r, ok := s.Rest(); ok {
 			addStats(&c.counters.Stream, st)
@@ -824,12 +825,7 @@ func (t *Tracker) skipGaps(c *conn, i int, settled uint64) {
 func (t *Tracker) step(c *conn, typ parser.MessageType, data []byte, ts, settled uint64) bool {
 	s := c.streams[typ-1]
 	cnt := c.counters
-	if s.Overflowed() {
-		// Bytes dropped past the stream cap are lost to the parser as a hole given up is
-		// (skipGaps): its state, and the requests an ordered protocol's lost responses answered,
-		// must not run on into the bytes after them.
-		c.parser().Lost(typ)
-	}
+	c.overflowed(typ)
 	t.parsing = data
 	// A Complete message is matched, and a pair emitted, within Parse.
 	res := c.parser().Parse(data, typ, ts)
@@ -919,6 +915,16 @@ func (c *conn) stream(typ parser.MessageType) *stream.Buffer {
 		c.streams[typ-1] = c.kind.streams.Resume(c.rest[typ-1])
 	}
 	return c.streams[typ-1]
+}
+
+// overflowed tells c's parser when stream typ dropped bytes past its cap: they are lost to it as
+// a hole given up is (skipGaps), so its state, and the requests an ordered protocol's lost
+// responses answered, must not run on into the bytes after them. A state not made yet holds
+// nothing they could mislead.
+func (c *conn) overflowed(typ parser.MessageType) {
+	if c.streams[typ-1].Overflowed() && c.l7 != nil {
+		c.l7.Lost(typ)
+	}
 }
 
 // parser returns c's L7 state, made when first needed.
