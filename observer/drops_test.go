@@ -93,11 +93,67 @@ func TestStreamOverflowIsShown(t *testing.T) {
 	opts := defaultOptions()
 	opts.Calls.StreamCap = 65536
 	line, metrics := runForDrops(t, "data ts=1000 conn=8:1:4 dir=egress proto=http role=client addr=10.200.0.5:80 fill=16384:61 repeat=5\n", opts, 0)
-	// What stayed is no request: a parse failure skips it all.
+	// What stayed is no request: a parse failure skips it all. The parser is told the 16384
+	// bytes dropped are lost (TestStreamOverflowTellsTheParser), as after a hole given up, but
+	// that changes nothing here: they are request bytes, HTTP keeps no state between requests,
+	// and the stream's head, 'a's, is mid-message either way.
 	assert.Equal(t, `level=INFO msg="netobserver: stopped" lost_ctrl=0 lost_data=0 lost_stats=0 lost_proc=0 dropped_connections=0 connections_peak=1 unsupported_protocol_events=0 `+
 		`http.calls=0 http.one_way=0 http.ignored_units=0 http.unmatched_requests=0 http.unmatched_responses=0 http.handed_over=0 http.parse_failures=1 http.parse_failure_bytes=65536 `+
 		`http.abandoned_bytes=0 http.partial_calls=0 http.lost_stream_bytes=0 http.parser_panics=0 http.evicted_connections=0 http.unknown_role_events=0 http.cap_dropped_calls=0 `+
 		`http.overflow_stream_bytes=16384`+"\n", line)
 	assert.Contains(t, metrics, "\n"+`netobserver_stream_bytes_total{fate="overflow",protocol="http"} 16384`+"\n")
 	assert.Contains(t, metrics, "\n"+`netobserver_stream_bytes_total{fate="received",protocol="http"} 81920`+"\n")
+}
+
+// Connects of connections without data yet are remembered up to MaxConnections: past it the
+// oldest are forgotten, counted on the stop line and /metrics. The first connection's data then
+// come without the role its connect gave.
+func TestEvictedCtrlEventsAreShown(t *testing.T) {
+	opts := defaultOptions()
+	opts.Calls.MaxConnections = 2
+	var trace strings.Builder
+	for i := range 5 {
+		fmt.Fprintf(&trace, "ctrl ts=%d conn=%d:1:%d event=connect addr=10.200.0.2:8080 role=client\n", 1000+i, 5+i, 1+i)
+	}
+	trace.WriteString(`data ts=2000 conn=5:1:1 dir=egress proto=http "GET /a HTTP/1.1\r\nHost: a\r\n\r\n"` + "\n")
+	line, metrics := runForDrops(t, trace.String(), opts, 0)
+	// Five connects, the last two remembered: three forgotten, the first connection's among them,
+	// so its request is not parsed (unknown role) rather than left unmatched.
+	assert.Equal(t, `level=INFO msg="netobserver: stopped" lost_ctrl=0 lost_data=0 lost_stats=0 lost_proc=0 dropped_connections=0 connections_peak=1 unsupported_protocol_events=0 evicted_ctrl_events=3 `+
+		`http.calls=0 http.one_way=0 http.ignored_units=0 http.unmatched_requests=0 http.unmatched_responses=0 http.handed_over=0 http.parse_failures=0 http.parse_failure_bytes=0 `+
+		`http.abandoned_bytes=0 http.partial_calls=0 http.lost_stream_bytes=0 http.parser_panics=0 http.evicted_connections=0 http.unknown_role_events=1 http.cap_dropped_calls=0`+"\n", line)
+	assert.Contains(t, metrics, "\n"+`netobserver_evicted_ctrl_events_total 3`+"\n")
+}
+
+// Response bytes dropped past the stream cap are lost to the parser like a hole given up: the
+// answer to /1 (its header and the first 16 KiB of its body) overflows a 64 KiB stream, so the
+// 404 after it answers /2, the newest request sent before it, and /1 is unmatched. Were the
+// parser not told, the 404 would pair with /1, the oldest waiting request: a wrong call.
+func TestStreamOverflowTellsTheParser(t *testing.T) {
+	opts := defaultOptions()
+	opts.Calls.StreamCap = 65536
+	metrics := prometheus.New()
+	opts.Live = metrics
+	const c = "conn=8:1:4"
+	trace := fmt.Sprintf(`data ts=1000 %[1]s dir=egress proto=http role=client addr=10.200.0.5:80 "GET /1 HTTP/1.1\r\nHost: a\r\n\r\n"
+data ts=1100 %[1]s dir=egress proto=http "GET /2 HTTP/1.1\r\nHost: a\r\n\r\n"
+data ts=2000 %[1]s dir=ingress proto=http "HTTP/1.1 200 OK\r\nContent-Length: 81920\r\n\r\n"
+data ts=2001 %[1]s dir=ingress proto=http fill=16384:61 repeat=5
+data ts=3000 %[1]s dir=ingress proto=http "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+`, c)
+	o, recs, _ := runObserverPolled(t, trace, opts, 0)
+	var calls []string
+	for _, r := range recs {
+		if get(r, "type") == "protocols" {
+			calls = append(calls, get(r, "url")+" "+get(r, "resp_code")+" "+get(r, "total_count"))
+		}
+	}
+	assert.Equal(t, []string{"/2 404 1"}, calls)
+	// The 42-byte header and 81920-byte body, then the 45-byte 404: 82007 bytes, 16471 of them
+	// dropped to keep 65536 (the header and the oldest 16429 body bytes). The 65491 body bytes
+	// left are skipped as a parse failure up to the 404.
+	assert.Equal(t, `level=INFO msg="netobserver: stopped" lost_ctrl=0 lost_data=0 lost_stats=0 lost_proc=0 dropped_connections=0 connections_peak=1 unsupported_protocol_events=0 `+
+		`http.calls=1 http.one_way=0 http.ignored_units=0 http.unmatched_requests=1 http.unmatched_responses=0 http.handed_over=0 http.parse_failures=1 http.parse_failure_bytes=65491 `+
+		`http.abandoned_bytes=0 http.partial_calls=0 http.lost_stream_bytes=0 http.parser_panics=0 http.evicted_connections=0 http.unknown_role_events=0 http.cap_dropped_calls=0 `+
+		`http.overflow_stream_bytes=16471`+"\n", stopLine(o))
 }

@@ -23,6 +23,17 @@ type l7 struct {
 	rested, beat uint64
 	returning    atomic.Bool
 	returned     time.Time
+	// past are the counts of the trackers replaced by reloads: the counters are counts since the
+	// observer started.
+	past past
+}
+
+// past is what the trackers a reload replaced counted, once they were closed.
+type past struct {
+	counters     map[abi.Protocol]calls.Counters
+	unsupported  uint64
+	notesEvicted uint64
+	peak         int
 }
 
 // configure makes the tracker for opts, emitting calls to emit and the names responses give addresses (DNS answers) to answer. Calls
@@ -39,12 +50,30 @@ func (s *l7) configure(opts Options, emit func(*calls.Call), answer func(tgid ui
 		}
 	}
 	if s.tracker != nil {
-		s.tracker.Close()
+		s.retire()
 	}
 	cfg := opts.Calls
 	cfg.HostName = answer
 	s.tracker = calls.New(cfg, parsers, emit)
 	s.set = opts.Protocols
+	s.rested, s.beat = 0, 0 // the new tracker's Rested starts again
+}
+
+// retire closes the tracker (what its connections held is counted) and keeps its counts.
+func (s *l7) retire() {
+	t := s.tracker
+	t.Close()
+	if s.past.counters == nil {
+		s.past.counters = make(map[abi.Protocol]calls.Counters)
+	}
+	for p := range calls.Parsers() {
+		c := s.past.counters[p]
+		c.Add(t.Counters(p))
+		s.past.counters[p] = c
+	}
+	s.past.unsupported += t.Unsupported
+	s.past.notesEvicted += t.NotesEvicted()
+	s.past.peak = max(s.past.peak, t.Peak())
 }
 
 func (s *l7) ctrl(ev *abi.CtrlEvent)   { s.tracker.Ctrl(ev) }
@@ -103,7 +132,22 @@ func (s *l7) protocols() []abi.Protocol {
 	return ps
 }
 
-func (s *l7) counters(p abi.Protocol) calls.Counters { return s.tracker.Counters(p) }
+// counters are protocol p's counts since the observer started.
+func (s *l7) counters(p abi.Protocol) calls.Counters {
+	c := s.past.counters[p]
+	c.Add(s.tracker.Counters(p))
+	return c
+}
+
+// unsupported counts the data events of protocols without a parser since the observer started.
+func (s *l7) unsupported() uint64 { return s.past.unsupported + s.tracker.Unsupported }
+
+// notesEvicted counts the connects and closes forgotten since the observer started
+// (calls.Tracker.NotesEvicted).
+func (s *l7) notesEvicted() uint64 { return s.past.notesEvicted + s.tracker.NotesEvicted() }
+
+// peak is the most connections tracked at once since the observer started.
+func (s *l7) peak() int { return max(s.past.peak, s.tracker.Peak()) }
 
 // quiet reports that protocol p saw no traffic.
-func (s *l7) quiet(p abi.Protocol) bool { return s.tracker.Counters(p) == (calls.Counters{}) }
+func (s *l7) quiet(p abi.Protocol) bool { return s.counters(p) == (calls.Counters{}) }

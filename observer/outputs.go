@@ -109,7 +109,10 @@ func (o *Observer) metrics() []live.Metric {
 		}
 	}
 	ms = append(ms, live.Metric{Name: "unsupported_protocol_events_total", Help: "Data events of protocols without a parser: their bytes are not parsed into calls.",
-		Value: o.l7.tracker.Unsupported})
+		Value: o.l7.unsupported()},
+		live.Metric{Name: "evicted_ctrl_events_total", Help: "Connects and closes of connections without data yet, forgotten oldest first to stay within the connections tracked: " +
+			"those connections' data then come without the role (unknown_role_events_total when the address cannot tell it) or the close the event gave.",
+			Value: o.l7.notesEvicted()})
 	ms = append(ms, o.tlsMetrics()...)
 	slices.SortStableFunc(ms, func(a, b live.Metric) int { return strings.Compare(a.Name, b.Name) })
 	return ms
@@ -137,14 +140,18 @@ func streamFates(s stream.Stats) []fate {
 
 // Summary is the accounting for a stop log line, as slog key-value pairs: the events the library
 // lost, the connections the filters dropped, the most connections whose calls were tracked at
-// once, the data events of protocols without a parser, and for each protocol that saw traffic,
-// the calls recorded and every way a message was not (the same counters /metrics serves), with
-// its streams' stale, duplicate, overflow and truncated bytes when there are any.
+// once, the data events of protocols without a parser, the connects and closes forgotten when
+// there are any, and for each protocol that saw traffic, the calls recorded and every way a
+// message was not (the same counters /metrics serves), with its streams' stale, duplicate,
+// overflow and truncated bytes when there are any.
 func (o *Observer) Summary() []any {
 	c := o.counts
 	attrs := []any{"lost_ctrl", c.Lost[abi.CtrlEvents], "lost_data", c.Lost[abi.DataEvents],
 		"lost_stats", c.Lost[abi.StatsEvents], "lost_proc", c.Lost[abi.ProcessEvents], "dropped_connections", c.DroppedConnections,
-		"connections_peak", o.l7.tracker.Peak(), "unsupported_protocol_events", o.l7.tracker.Unsupported}
+		"connections_peak", o.l7.peak(), "unsupported_protocol_events", o.l7.unsupported()}
+	if n := o.l7.notesEvicted(); n != 0 {
+		attrs = append(attrs, "evicted_ctrl_events", n)
+	}
 	attrs = append(attrs, o.tlsSummary()...)
 	for _, p := range o.l7.protocols() {
 		pc := o.l7.counters(p)

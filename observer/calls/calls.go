@@ -530,6 +530,7 @@ func (t *Tracker) rest(c *conn) {
 		if s == nil {
 			continue
 		}
+		c.overflowed(parser.MessageType(i + 1)) // its Rest forgets a drop
 		st := s.Stats()
 		if r, ok := s.Rest(); ok {
 			addStats(&c.counters.Stream, st)
@@ -824,6 +825,7 @@ func (t *Tracker) skipGaps(c *conn, i int, settled uint64) {
 func (t *Tracker) step(c *conn, typ parser.MessageType, data []byte, ts, settled uint64) bool {
 	s := c.streams[typ-1]
 	cnt := c.counters
+	c.overflowed(typ)
 	t.parsing = data
 	// A Complete message is matched, and a pair emitted, within Parse.
 	res := c.parser().Parse(data, typ, ts)
@@ -915,6 +917,16 @@ func (c *conn) stream(typ parser.MessageType) *stream.Buffer {
 	return c.streams[typ-1]
 }
 
+// overflowed tells c's parser when stream typ dropped bytes past its cap: they are lost to it as
+// a hole given up is (skipGaps), so its state, and the requests an ordered protocol's lost
+// responses answered, must not run on into the bytes after them. A state not made yet holds
+// nothing they could mislead.
+func (c *conn) overflowed(typ parser.MessageType) {
+	if c.streams[typ-1].Overflowed() && c.l7 != nil {
+		c.l7.Lost(typ)
+	}
+}
+
 // parser returns c's L7 state, made when first needed.
 func (c *conn) parser() parser.Conn {
 	if c.l7 == nil {
@@ -931,6 +943,29 @@ func vectored(s abi.Syscall) bool {
 		return true
 	}
 	return false
+}
+
+// Add adds o's counts to c's: the counts of a tracker that was replaced carried into its
+// successor's.
+func (c *Counters) Add(o Counters) {
+	m := &c.MatchCounts
+	m.Requests += o.Requests
+	m.Responses += o.Responses
+	m.Calls += o.Calls
+	m.OneWay += o.OneWay
+	m.HandedOver += o.HandedOver
+	m.UnmatchedRequests += o.UnmatchedRequests
+	m.UnmatchedResponses += o.UnmatchedResponses
+	c.Ignored += o.Ignored
+	c.Invalid += o.Invalid
+	c.InvalidBytes += o.InvalidBytes
+	c.GapBytes += o.GapBytes
+	c.AbandonedBytes += o.AbandonedBytes
+	c.Partial += o.Partial
+	c.UnknownRole += o.UnknownRole
+	c.Panics += o.Panics
+	c.Evicted += o.Evicted
+	addStats(&c.Stream, o.Stream)
 }
 
 func addStats(dst *stream.Stats, s stream.Stats) {

@@ -105,6 +105,8 @@ type Buffer struct {
 	// headAtEnd: the parse position was reached by consuming up to the end of a run, so it is
 	// a boundary of real data (used by group resolution rule 1).
 	headAtEnd bool
+	// overflowed: unparsed bytes were dropped to keep within Cap since Overflowed last said so.
+	overflowed bool
 
 	g     *pending // &noGroup until a syscall needs staging
 	stats Stats
@@ -516,6 +518,16 @@ func (b *Buffer) trim() {
 		need -= int(r.n)
 	}
 	b.advance(target, &b.stats.Overflow, &b.stats.Gap)
+	b.overflowed = true
+}
+
+// Overflowed reports whether unparsed bytes were dropped to keep within Cap (Overflow) since it
+// last did. Like after SkipGap, the caller's parser must then restart at the new position: the
+// bytes before it are lost to it.
+func (b *Buffer) Overflowed() bool {
+	o := b.overflowed
+	b.overflowed = false
+	return o
 }
 
 // advance moves the parse position to target, counting present bytes passed in *present and

@@ -395,12 +395,19 @@ func TestOverflow(t *testing.T) {
 	if b.Len() != 16 || b.Cap() != 16 {
 		t.Fatalf("Len %d Cap %d", b.Len(), b.Cap())
 	}
+	// Overflowed says a drop happened, once.
+	if !b.Overflowed() || b.Overflowed() {
+		t.Fatal("Overflowed after the drops: want true, then false")
+	}
 	// Raising the cap keeps more; lowering it drops the oldest; holes passed on the way count as
 	// Gap.
 	b.SetCap(24)
 	b.Add(ch(30, 4, "hhhh", 7)) // [26,30), after a hole at [22,26)
-	expect := func(head string, pos, overflow, gap uint64) {
+	expect := func(head string, pos, overflow, gap uint64, dropped bool) {
 		t.Helper()
+		if b.Overflowed() != dropped {
+			t.Fatalf("Overflowed %v, want %v", !dropped, dropped)
+		}
 		if data, _ := b.Head(); string(data) != head || b.Pos() != pos {
 			t.Fatalf("Head %q at %d, want %q at %d", data, b.Pos(), head, pos)
 		}
@@ -409,15 +416,15 @@ func TestOverflow(t *testing.T) {
 		}
 		checkIdentities(t, b, head)
 	}
-	expect("bbccccddddeeffff", 6, 6, 0)
+	expect("bbccccddddeeffff", 6, 6, 0, false)
 	b.SetCap(1) // clamped to 4 × MaxChunk: 16
-	expect("ccddddeeffff", 10, 10, 0)
+	expect("ccddddeeffff", 10, 10, 0, true)
 	b.Add(ch(38, 8, "iiiiiiii", 8)) // 8 too many: "ccdddd" and "ee" go
-	expect("ffff", 18, 18, 0)
+	expect("ffff", 18, 18, 0, true)
 	b.Add(ch(42, 4, "jjjj", 9)) // "ffff" goes; the parse position is at the hole
-	expect("", 22, 22, 0)
+	expect("", 22, 22, 0, true)
 	b.Add(ch(44, 2, "kk", 10)) // the hole is passed (Gap), then "hh" goes
-	expect("hhiiiiiiiijjjjkk", 28, 24, 4)
+	expect("hhiiiiiiiijjjjkk", 28, 24, 4, true)
 }
 
 // le is the length_header of the 4 wire bytes w, as the kernel stores it (a little-endian u32).
