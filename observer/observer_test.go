@@ -3,7 +3,6 @@ package observer
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -200,17 +199,10 @@ lost which=data count=1
 data ts=5000 conn=5:1:1 dir=ingress proto=http "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 data ts=6000 conn=5:1:1 dir=egress proto=http pos=84 "GET /c HTTP/1.1\r\nHost: a\r\n\r\n"
 `, defaultOptions())
-	var line strings.Builder
-	slog.New(slog.NewTextHandler(&line, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-		if a.Key == slog.TimeKey {
-			return slog.Attr{}
-		}
-		return a
-	}})).Info("netobserver: stopped", o.Summary()...)
 	assert.Equal(t, `level=INFO msg="netobserver: stopped" lost_ctrl=0 lost_data=1 lost_stats=0 lost_proc=0 dropped_connections=0 connections_peak=1 unsupported_protocol_events=0 `+
 		`http.calls=1 http.one_way=0 http.ignored_units=0 http.unmatched_requests=1 http.unmatched_responses=1 http.handed_over=0 http.parse_failures=0 `+
 		`http.parse_failure_bytes=0 http.abandoned_bytes=0 http.partial_calls=0 http.lost_stream_bytes=28 `+
-		`http.parser_panics=0 http.evicted_connections=0 http.unknown_role_events=0 http.cap_dropped_calls=0`+"\n", line.String())
+		`http.parser_panics=0 http.evicted_connections=0 http.unknown_role_events=0 http.cap_dropped_calls=0`+"\n", stopLine(o))
 }
 
 // Unlike iLogtail, a reload applies Sampling and the process filter to the running library.
