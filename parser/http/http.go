@@ -44,6 +44,10 @@ const (
 // taken as a reply to a method other than HEAD.
 type Conn struct {
 	in *parser.Interner
+	// host and resource are the last values interned for this connection's requests, which
+	// mostly repeat them: comparing bytes to them is cheaper than a lookup in the shared table.
+	// They do not change how bytes parse, so Idle ignores them.
+	host, resource string
 
 	// pending holds flags of requests parsed and not yet answered, oldest first, in a ring.
 	pending      [pendingRequests]uint8
@@ -175,12 +179,26 @@ func (c *Conn) parseRequest(d *direction, buf []byte, msg *Message) parser.Resul
 	if res.Status == parser.Complete {
 		// Strings are interned only now: a message still arriving is parsed again.
 		m.Type, m.Method, m.Version, m.H2C = parser.Request, method, version, h.h2c
-		m.Host = c.in.Bytes(buf[h.hostStart:h.hostEnd])
-		m.Resource = c.in.Bytes(resource(target, flags&flagCONNECT != 0))
+		m.Host = c.intern(&c.host, buf[h.hostStart:h.hostEnd])
+		m.Resource = c.intern(&c.resource, resource(target, flags&flagCONNECT != 0))
 		c.pushRequest(flags)
 		*msg = m
 	}
 	return res
+}
+
+// intern returns b as a string: *last when equal, else from the shared table. Only a value the
+// table holds is remembered, so the connection keeps no string alive that the table does not.
+func (c *Conn) intern(last *string, b []byte) string {
+	if string(b) == *last {
+		return *last
+	}
+	misses := c.in.Misses
+	s := c.in.Bytes(b)
+	if c.in.Misses == misses {
+		*last = s
+	}
+	return s
 }
 
 func (c *Conn) parseResponse(d *direction, buf []byte, msg *Message) parser.Result {

@@ -45,5 +45,5 @@ func TestIdleKnowsEveryField(t *testing.T) {
 	for typ, i := reflect.TypeFor[Conn](), 0; i < typ.NumField(); i++ {
 		names = append(names, typ.Field(i).Name)
 	}
-	assert.Equal(t, []string{"in", "pending", "pendingHead", "pendingLen", "pendingLost", "untilClose", "tunnel", "dir", "chunkedScans"}, names)
+	assert.Equal(t, []string{"in", "host", "resource", "pending", "pendingHead", "pendingLen", "pendingLost", "untilClose", "tunnel", "dir", "chunkedScans"}, names)
 }
