@@ -36,6 +36,9 @@ kprobes=no
 grep -q ' kprobe_' /proc/kallsyms 2>/dev/null && [ -e /sys/kernel/tracing/kprobe_events ] && kprobes=yes
 say "boot|$(uname -r)|btf=$(has /sys/kernel/btf/vmlinux)|kprobes=$kprobes|cpus=$(nproc)|accel=$KM_ACCEL"
 
+# A soft lockup shows every CPU's stack, not only the stuck one's.
+echo 1 >/proc/sys/kernel/softlockup_all_cpu_backtrace 2>/dev/null || true
+
 # show_fail LOG: the end of a failed test's log on the console.
 show_fail() { tail -n 40 "$1" | sed 's/^/  | /'; }
 

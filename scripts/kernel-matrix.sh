@@ -214,7 +214,7 @@ for k in "${kernels[@]}"; do
 		rc=0
 		timeout -k 10 "$KM_TIMEOUT" qemu-system-x86_64 "${ACCEL[@]}" -smp 2 -m "$KM_MEM" -nodefaults \
 			-display none -no-reboot -serial stdio -kernel "$vmlinuz" -initrd "$CACHE/initrd/$safe.img" \
-			-append "console=ttyS0 quiet panic=-1 rdinit=/init" </dev/null 2>&1 || rc=$?
+			-append "console=ttyS0 loglevel=5 panic=-1 rdinit=/init" </dev/null 2>&1 || rc=$?
 		echo $rc >"$console.rc"
 	} | sed -u 's/\r$//' | tee "$console" | { grep --line-buffered -E '^KM\|(boot|dropin|e2e|insncheck|sysbench.*FAIL)|^  \|' || true; } |
 		sed -u 's/^/  /'
@@ -225,6 +225,11 @@ for k in "${kernels[@]}"; do
 		failed+=("$name: the guest did not finish within $KM_TIMEOUT s")
 	elif ! grep -q '^KM|done' "$console"; then
 		failed+=("$name: the guest stopped before the end (qemu exit $rc; see $console)")
+	fi
+	# A kernel that complained while our programs ran failed, whatever the tests said (loglevel=5
+	# puts the complaint's stacks on the console too).
+	if grep -qE 'soft lockup|hard LOCKUP|rcu_preempt detected stalls|BUG: |Oops|general protection' "$console"; then
+		failed+=("$name: the kernel complained: $(grep -m1 -E 'soft lockup|hard LOCKUP|rcu_preempt detected stalls|BUG: |Oops|general protection' "$console")")
 	fi
 	if grep -E '^KM\|(dropin|e2e|insncheck)\|' "$console" | grep -q '|FAIL|'; then
 		failed+=("$name: $(grep -cE '^KM\|(dropin|e2e|insncheck)\|.*\|FAIL\|' "$console") test(s) failed")
