@@ -72,40 +72,29 @@ func (o *Observer) metrics() []live.Metric {
 	for _, p := range o.l7.protocols() {
 		pc := o.l7.counters(p)
 		name := p.String()
+		// m is one of protocol p's samples; labels follow the protocol label.
+		m := func(metric, help string, value uint64, labels ...string) live.Metric {
+			return live.Metric{Name: metric, Help: help, Labels: append([]string{"protocol", name}, labels...), Value: value}
+		}
 		ms = append(ms,
-			live.Metric{Name: "unmatched_messages_total", Help: "Requests without a response and responses without a request.",
-				Labels: []string{"protocol", name, "message", "request"}, Value: pc.UnmatchedRequests},
-			live.Metric{Name: "unmatched_messages_total", Help: "Requests without a response and responses without a request.",
-				Labels: []string{"protocol", name, "message", "response"}, Value: pc.UnmatchedResponses},
-			live.Metric{Name: "one_way_messages_total", Help: "One-way messages (no answer expected), each recorded as a call of its own.",
-				Labels: []string{"protocol", name}, Value: pc.OneWay},
-			live.Metric{Name: "parse_failures_total", Help: "Times a parser found no message where one should start.",
-				Labels: []string{"protocol", name}, Value: pc.Invalid},
-			live.Metric{Name: "handed_over_requests_total", Help: "Requests answered in the protocol their connection was handed to (HTTP/1.1 upgraded to h2c: the upgraded request, recorded as HTTP/2's), each with the response that agreed (the 101).",
-				Labels: []string{"protocol", name}, Value: pc.HandedOver},
-			live.Metric{Name: "partial_calls_total", Help: "Calls recorded with fields that could not be decoded (left empty): HTTP/2 header fields of connections joined after their start, or after lost bytes.",
-				Labels: []string{"protocol", name}, Value: pc.Partial},
-			live.Metric{Name: "lost_stream_bytes_total", Help: "Stream bytes given up because they were lost or truncated.",
-				Labels: []string{"protocol", name}, Value: pc.GapBytes},
-			live.Metric{Name: "cap_dropped_calls_total", Help: "Calls not aggregated because ProtocolAggCfg's cap was reached.",
-				Labels: []string{"protocol", name}, Value: o.agg.capDropped(p)},
-			live.Metric{Name: "parser_panics_total", Help: "Parser panics contained to their connection, whose state was dropped.",
-				Labels: []string{"protocol", name}, Value: pc.Panics},
-			live.Metric{Name: "evicted_connections_total", Help: "Connections forgotten, least recently active first, to stay within the connections tracked.",
-				Labels: []string{"protocol", name}, Value: pc.Evicted},
-			live.Metric{Name: "unknown_role_events_total", Help: "Data events not parsed because the connection's role could not be told.",
-				Labels: []string{"protocol", name}, Value: pc.UnknownRole},
-			live.Metric{Name: "parse_failure_bytes_total", Help: "Bytes skipped to resynchronise after parse failures: traffic whose messages were not recorded.",
-				Labels: []string{"protocol", name}, Value: pc.InvalidBytes},
-			live.Metric{Name: "abandoned_bytes_total", Help: "Bytes of incomplete messages given up (the rest lost behind a hole, or the connection ended first): their messages were not recorded.",
-				Labels: []string{"protocol", name}, Value: pc.AbandonedBytes},
-			live.Metric{Name: "ignored_units_total", Help: "Protocol units that are not calls (handshakes, pushes, interim responses), skipped by design: not a loss.",
-				Labels: []string{"protocol", name}, Value: pc.Ignored},
-			live.Metric{Name: "stream_chunks_total", Help: streamHelp, Labels: []string{"protocol", name}, Value: pc.Stream.Chunks},
+			m("unmatched_messages_total", unmatchedHelp, pc.UnmatchedRequests, "message", "request"),
+			m("unmatched_messages_total", unmatchedHelp, pc.UnmatchedResponses, "message", "response"),
+			m("one_way_messages_total", "One-way messages (no answer expected), each recorded as a call of its own.", pc.OneWay),
+			m("parse_failures_total", "Times a parser found no message where one should start.", pc.Invalid),
+			m("handed_over_requests_total", "Requests answered in the protocol their connection was handed to (HTTP/1.1 upgraded to h2c: the upgraded request, recorded as HTTP/2's), each with the response that agreed (the 101).", pc.HandedOver),
+			m("partial_calls_total", "Calls recorded with fields that could not be decoded (left empty): HTTP/2 header fields of connections joined after their start, or after lost bytes.", pc.Partial),
+			m("lost_stream_bytes_total", "Stream bytes given up because they were lost or truncated.", pc.GapBytes),
+			m("cap_dropped_calls_total", "Calls not aggregated because ProtocolAggCfg's cap was reached.", o.agg.capDropped(p)),
+			m("parser_panics_total", "Parser panics contained to their connection, whose state was dropped.", pc.Panics),
+			m("evicted_connections_total", "Connections forgotten, least recently active first, to stay within the connections tracked.", pc.Evicted),
+			m("unknown_role_events_total", "Data events not parsed because the connection's role could not be told.", pc.UnknownRole),
+			m("parse_failure_bytes_total", "Bytes skipped to resynchronise after parse failures: traffic whose messages were not recorded.", pc.InvalidBytes),
+			m("abandoned_bytes_total", "Bytes of incomplete messages given up (the rest lost behind a hole, or the connection ended first): their messages were not recorded.", pc.AbandonedBytes),
+			m("ignored_units_total", "Protocol units that are not calls (handshakes, pushes, interim responses), skipped by design: not a loss.", pc.Ignored),
+			m("stream_chunks_total", streamHelp, pc.Stream.Chunks),
 		)
 		for _, f := range streamFates(pc.Stream) {
-			ms = append(ms, live.Metric{Name: "stream_bytes_total", Help: streamBytesHelp,
-				Labels: []string{"protocol", name, "fate", f.name}, Value: f.value})
+			ms = append(ms, m("stream_bytes_total", streamBytesHelp, f.value, "fate", f.name))
 		}
 	}
 	ms = append(ms, live.Metric{Name: "unsupported_protocol_events_total", Help: "Data events of protocols without a parser: their bytes are not parsed into calls.",
@@ -119,7 +108,8 @@ func (o *Observer) metrics() []live.Metric {
 }
 
 const (
-	streamHelp = "Data events placed in the streams of connections that ended or rested (the stream_bytes_total accounting is theirs)."
+	unmatchedHelp = "Requests without a response and responses without a request."
+	streamHelp    = "Data events placed in the streams of connections that ended or rested (the stream_bytes_total accounting is theirs)."
 	// streamBytesHelp says what each fate means for the numbers.
 	streamBytesHelp = "Stream bytes of connections that ended or rested, by fate: received (prepended included); prepended (length headers glued in front of split messages); " +
 		"consumed (parsed); duplicate (already held: repeated events, no loss); stale (arrived behind the parse position, e.g. several threads on one socket at a stream's start: lost to the parser); " +

@@ -20,6 +20,19 @@ type Event struct {
 	Proc  *abi.ProcEvent
 }
 
+// Conn is the connection the event is of; zero for lost notices and process events.
+func (e Event) Conn() abi.ConnID {
+	switch {
+	case e.Ctrl != nil:
+		return e.Ctrl.ConnID
+	case e.Data != nil:
+		return e.Data.ConnID
+	case e.Stats != nil:
+		return e.Stats.ConnID
+	}
+	return abi.ConnID{}
+}
+
 // Events keeps every event it visits (an abi.Visitor and abi.ProcVisitor), payloads copied: a
 // batch's memory is reused once it is released.
 type Events []Event

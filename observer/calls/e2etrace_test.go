@@ -23,19 +23,6 @@ func (b *batches) EndBatch(bool) { b.ends[len(b.Events)-1] = true }
 // mariadb client's statements, four digs (the last over TCP): each seen on both ends.
 var e2eCalls = map[abi.Protocol]uint64{abi.ProtoHTTP: 32, abi.ProtoRedis: 86, abi.ProtoPGSQL: 148, abi.ProtoMySQL: 12, abi.ProtoDNS: 8}
 
-// connOf is the connection an event is of.
-func connOf(e eventtest.Event) abi.ConnID {
-	switch {
-	case e.Ctrl != nil:
-		return e.Ctrl.ConnID
-	case e.Data != nil:
-		return e.Data.ConnID
-	case e.Stats != nil:
-		return e.Stats.ConnID
-	}
-	return abi.ConnID{}
-}
-
 // The e2e suite's traffic as the kernel side delivered it (testdata/e2e.trace: recorded with
 // netobserver record during one run of scripts/e2e, kept to the suite's network), replayed into a
 // Tracker in 300 random batchings — drained or not, the clock jumping up to 2 s and connections
@@ -129,7 +116,7 @@ func TestE2ETrafficInAnyBatching(t *testing.T) {
 				// Past other connections' events only: one connection's events are its threads'
 				// syscalls in order, each submitted before the next began.
 				k := i
-				for k+1 < n && k < i+20 && connOf(evs[k+1]) != connOf(evs[i]) {
+				for k+1 < n && k < i+20 && evs[k+1].Conn() != evs[i].Conn() {
 					k++
 				}
 				e := evs[i]
