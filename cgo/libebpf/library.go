@@ -47,13 +47,12 @@ type Options struct {
 	// sleep after any poll: an idle host pays for every wake-up, and traffic that starts during
 	// the sleep waits in the kernel buffers (2 MiB of data events per CPU by default: at 40 ms, a
 	// burst from nothing to 50 MB/s per CPU would be needed to fill them). Default 4 ×
-	// PollInterval; 100 × PollInterval (1 s) when the library has the wakeup extension, which
+	// PollInterval; 25 × PollInterval (250 ms) when the library has the wakeup extension, which
 	// ends the sleep as soon as a ring passes its fill watermark, so that no burst waits for the
-	// timer. A sleep in C costs the Go runtime more than its own wake-up: the poller's P stays in
-	// the syscall state for 10 ms until sysmon takes it back, sysmon polling meanwhile (at 250 ms
-	// the idle observer's largest cost, ≈ 60 sysmon wake-ups a second). What waits meanwhile is
-	// fetched by PollNow, which the observer calls before each flush and each second. Stop ends
-	// the sleep at once where the library can (netobserver_wake_events; ours), else waits for it.
+	// timer. Not longer: 1 s (tried) left a short-lived client's events in the kernel until it
+	// had exited, and its L4 record lost its process name (the e2e suite's redis-cli). What waits
+	// meanwhile is fetched by PollNow, which the observer calls before each flush and each
+	// second. Stop ends the sleep at once where the library can (netobserver_wake_events).
 	IdleInterval time.Duration
 	// Batches is the number of batches that may be in flight between the poller and the consumer.
 	// Default 4 (16 were tried against the loss while 100 000 connections open: no less loss in
@@ -135,7 +134,7 @@ func Open(opts Options) (*Library, error) {
 	if l.opts.IdleInterval <= 0 {
 		l.opts.IdleInterval = 4 * l.opts.PollInterval
 		if l.wakeups {
-			l.opts.IdleInterval = 100 * l.opts.PollInterval
+			l.opts.IdleInterval = 25 * l.opts.PollInterval
 		}
 	}
 	for range opts.Batches {
