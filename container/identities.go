@@ -2,6 +2,7 @@ package container
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -97,16 +98,25 @@ func (r *Identities) SetProcTable(t *ProcTable) {
 	r.epoch.Add(1)
 }
 
+// ErrNoProcessAt is LookupAt's error for a pid whose processes the table knows, none of them at
+// the time asked, when /proc does not show the pid either: a process the events missed, gone.
+// Nothing known of the pid names it.
+var ErrNoProcessAt = errors.New("no known process of the pid ran then")
+
 // LookupAt returns the Identity of the process pid that ran at ts (monotonic ns; 0: now): from the
 // process table if it knows it, else from /proc as Lookup. The answer holds from its Since until
 // until (0: until the table changes, see Epoch).
 func (r *Identities) LookupAt(pid uint32, ts uint64) (id *Identity, until uint64, err error) {
-	if t := r.table.Load(); t != nil {
+	t := r.table.Load()
+	if t != nil {
 		if p, until := t.At(pid, ts); p != nil {
 			return r.fromTable(p), until, nil
 		}
 	}
 	id, err = r.Lookup(pid)
+	if err != nil && t != nil && t.Knows(pid) {
+		err = fmt.Errorf("pid %d: %w (%w)", pid, ErrNoProcessAt, err)
+	}
 	return id, 0, err
 }
 

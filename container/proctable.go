@@ -250,8 +250,9 @@ func (t *ProcTable) forget(p *ProcInfo) {
 }
 
 // At returns the generation of pid that ran at ts (monotonic ns; 0: the newest), the newest whose
-// From is not after ts, and until, the From of the generation after it (0 if it is the newest).
-// nil if no generation covers ts (a process the events missed: ask /proc).
+// From is not after ts, and until, the first time it does not name: the From of the generation
+// after it, or just after its exit (0: no end known yet). nil if no generation covers ts (a
+// process the events missed: ask /proc).
 func (t *ProcTable) At(pid uint32, ts uint64) (p *ProcInfo, until uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -260,10 +261,20 @@ func (t *ProcTable) At(pid uint32, ts uint64) (p *ProcInfo, until uint64) {
 			if p.Exited != 0 && ts > p.Exited {
 				return nil, 0 // after its exit: a later process the events missed
 			}
+			if p.Exited != 0 && (until == 0 || p.Exited < until) {
+				until = p.Exited + 1
+			}
 			return p, until
 		}
 	}
 	return nil, 0
+}
+
+// Knows says whether the table holds any generation of pid.
+func (t *ProcTable) Knows(pid uint32) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.byPID[pid] != nil
 }
 
 // SeedFrom adds every process running now, as fs shows them, and returns how many: the processes

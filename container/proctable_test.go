@@ -34,7 +34,9 @@ func TestProcTablePidReuseAndExpiry(t *testing.T) {
 	assert.Equal(t, "python3 app.py --port 1", at(450), "iLogtail's rule: the whole line for python")
 	assert.Equal(t, "python3 app.py --port 1", at(0), "0: the newest")
 	p, until := tb.At(7, 250)
-	assert.EqualValues(t, 400, until, "curl's answer holds until the next generation")
+	assert.EqualValues(t, 301, until, "curl's answer holds until its exit, not until the next generation")
+	_, until = tb.At(7, 150)
+	assert.EqualValues(t, 200, until, "bash's until curl's exec")
 	assert.Equal(t, Cgroup{ContainerID: "c1"}, p.Cgroup)
 	assert.EqualValues(t, 300, p.Exited)
 
@@ -103,6 +105,18 @@ func TestResolverLookupAtUsesTheTable(t *testing.T) {
 	assert.Equal(t, "pid:7:3", id.Group)
 	again, _, _ := r.LookupAt(7, 11)
 	assert.Same(t, id, again, "built once per generation")
+
+	// After the exit the table saw, curl names nothing: /proc has no pid 7 here, so the pid was
+	// a process the events missed — ErrNoProcessAt, unlike a pid the table never knew.
+	tb.Exit(20, 7, 3)
+	_, until, err = r.LookupAt(7, 10)
+	require.NoError(t, err)
+	assert.EqualValues(t, 21, until, "curl's answer ends with its exit")
+	_, _, err = r.LookupAt(7, 30)
+	assert.ErrorIs(t, err, ErrNoProcessAt)
+	_, _, err = r.LookupAt(8, 30)
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, ErrNoProcessAt, "a pid the table never knew")
 }
 
 // A process whose exit was never reported is marked exited when /proc no longer shows it.

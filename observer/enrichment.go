@@ -1,6 +1,8 @@
 package observer
 
 import (
+	"errors"
+
 	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/container"
 	"github.com/netobserver/netobserver/container/netlink"
@@ -50,13 +52,16 @@ func (p *processes) lookup(pid uint32, ts uint64) processView {
 	// covers (the newest, ts 0, is one whose end is not known).
 	epoch := p.resolver.Epoch()
 	v, ok := p.byID[pid]
-	if ok && v.id != nil && v.epoch == epoch && !v.id.Pending && (ts == 0 || ts >= v.id.Since) && (v.until == 0 || (ts != 0 && ts < v.until)) {
+	if ok && v.id != nil && v.epoch == epoch && !v.id.Pending && v.covers(ts) {
 		return v
 	}
 	id, until, err := p.resolver.LookupAt(pid, ts)
 	if err != nil {
-		// Gone before it could be read: a host process known only by its pid.
-		if ok {
+		// Gone before it could be read: a host process known only by its pid. What was read of
+		// the pid before still names it, unless the process table knows the pid's processes and
+		// none ran then: the pid was another's, whose exec or fork the events lost (lost_proc),
+		// and the one the table knew must not get its calls.
+		if ok && (v.id == nil || !errors.Is(err, container.ErrNoProcessAt)) {
 			return v
 		}
 		v = processView{proc: aggregate.ProcessOf(container.UnknownProcess(pid))}
@@ -73,6 +78,11 @@ func (p *processes) lookup(pid uint32, ts uint64) processView {
 	v = processView{id: id, proc: aggregate.ProcessOf(id), epoch: epoch, until: until}
 	p.byID[pid] = v
 	return v
+}
+
+// covers says whether v's identity names its pid's process at ts (0: the newest).
+func (v processView) covers(ts uint64) bool {
+	return (ts == 0 || ts >= v.id.Since) && (v.until == 0 || (ts != 0 && ts < v.until))
 }
 
 // forget drops what is known of the pids the resolver pruned.

@@ -133,3 +133,37 @@ ctrl ts=1700 conn=7:%[1]d:1400 event=close wr=36 rd=45
 		"/second": `404 {"remote_ip":"10.200.0.3","remote_port":"80","remote_type":"server"}` + "\n",
 	}, got)
 }
+
+// A pid reused by a process whose fork and exec the events lost: after curl's exit (its
+// connection's final statistics come after it, as the map's collection makes them) the table
+// knows no process of the pid, and what it knew of curl must not name the newcomer's call and
+// bytes — they go to the pid alone, unnamed, and the loss is counted.
+func TestLostProcessEventsNameNoOneElse(t *testing.T) {
+	trace := `proc ts=100 type=fork tgid=4000000 ppid=1 start=5000000000 comm="bash" args="bash\x00"
+proc ts=200 type=exec tgid=4000000 ppid=1 start=5000000000 comm="curl" args="curl\x00-s\x00http://10.200.0.2/a\x00"
+ctrl ts=1000 conn=5:4000000:1000 event=connect addr=10.200.0.2:80 role=client
+data ts=2000 conn=5:4000000:1000 dir=egress proto=http addr=10.200.0.2:80 "GET /a HTTP/1.1\r\nHost: web.test\r\n\r\n"
+data ts=2100 conn=5:4000000:1000 dir=ingress proto=http addr=10.200.0.2:80 "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+proc ts=2500 type=exit tgid=4000000 ppid=1 start=5000000000 comm="curl"
+ctrl ts=2600 conn=5:4000000:1000 event=close wr=34 rd=38
+stats ts=2600 conn=5:4000000:1000 addr=10.200.0.2:80 role=client wr=34 rd=38 wr_pkts=1 rd_pkts=1 events=1
+lost which=proc count=2
+ctrl ts=3200 conn=5:4000000:3200 event=connect addr=10.200.0.4:80 role=client
+data ts=3300 conn=5:4000000:3200 dir=egress proto=http addr=10.200.0.4:80 "GET /bb HTTP/1.1\r\nHost: api.test\r\n\r\n"
+data ts=3400 conn=5:4000000:3200 dir=ingress proto=http addr=10.200.0.4:80 "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+ctrl ts=3500 conn=5:4000000:3200 event=close wr=35 rd=45
+stats ts=3600 conn=5:4000000:3200 addr=10.200.0.4:80 role=client wr=35 rd=45 wr_pkts=1 rd_pkts=1 events=1
+`
+	got := map[string]string{}
+	for _, r := range runRecorded(t, replaytest.Library(t), trace) {
+		assert.Equal(t, "4000000", get(r, "_process_pid_"))
+		key := get(r, "type") + " " + get(r, "url") + get(r, "send_bytes")
+		got[key] += get(r, "_process_cmd_") + " " + get(r, "total_count") + get(r, "recv_bytes")
+	}
+	assert.Equal(t, map[string]string{
+		"protocols /a":  "curl 1",
+		"statistics 34": "curl 38",
+		"protocols /bb": " 1",
+		"statistics 35": " 45",
+	}, got)
+}

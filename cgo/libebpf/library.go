@@ -49,9 +49,11 @@ type Options struct {
 	// burst from nothing to 50 MB/s per CPU would be needed to fill them). Default 4 ×
 	// PollInterval; 25 × PollInterval (250 ms) when the library has the wakeup extension, which
 	// ends the sleep as soon as a ring passes its fill watermark, so that no burst waits for the
-	// timer. Not longer: 1 s (tried) left a short-lived client's events in the kernel until it
-	// had exited, and its L4 record lost its process name (the e2e suite's redis-cli). What waits
-	// meanwhile is fetched by PollNow, which the observer calls before each flush and each
+	// timer. 1 s was tried and reverted: the e2e suite's redis-cli, gone before its events were
+	// read, had its L4 record split, its bytes without a process name — not the sleep's fault but
+	// the library's, which delivered the final statistics of deleted connections ahead of older
+	// events (its exec among them); they come in time order since, and e2e passes with 1 s. What
+	// waits meanwhile is fetched by PollNow, which the observer calls before each flush and each
 	// second. Stop ends the sleep at once where the library can (netobserver_wake_events).
 	IdleInterval time.Duration
 	// Batches is the number of batches that may be in flight between the poller and the consumer.
