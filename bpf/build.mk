@@ -15,7 +15,7 @@ BPF_LIB_CFLAGS := -O2 -g -fPIC -fvisibility=hidden $(BPF_NOICF) -Wall -Wextra \
 	-Iinclude -Ibpf -I$(BPF_OBJ) -DNETOBSERVER_VERSION='"$(BPF_VERSION)"'
 BPF_TEST_CFLAGS := -O2 -g -Wall -Wextra -Iinclude -Ibpf -I$(BPF_OBJ)
 
-$(BPF_OBJ)/netobserver.bpf.o: bpf/netobserver.bpf.c bpf/core.h bpf/shared.h include/libebpf.h
+$(BPF_OBJ)/netobserver.bpf.o: bpf/netobserver.bpf.c bpf/core.h bpf/shared.h bpf/detect.h include/libebpf.h
 	@mkdir -p $(@D)
 	$(BPF_CLANG) $(BPF_PROG_CFLAGS) -c $< -o $@
 
@@ -24,7 +24,7 @@ $(BPF_OBJ)/netobserver.skel.h: $(BPF_OBJ)/netobserver.bpf.o
 
 # The same programs without the kfunc extern, for kernels without their own BTF (netobserver.bpf.c says
 # why); the loader and insncheck take only its ELF bytes.
-$(BPF_OBJ)/netobserver-btffile.bpf.o: bpf/netobserver.bpf.c bpf/core.h bpf/shared.h include/libebpf.h
+$(BPF_OBJ)/netobserver-btffile.bpf.o: bpf/netobserver.bpf.c bpf/core.h bpf/shared.h bpf/detect.h include/libebpf.h
 	@mkdir -p $(@D)
 	$(BPF_CLANG) $(BPF_PROG_CFLAGS) -DNETOBSERVER_NO_KFUNC -c $< -o $@
 
