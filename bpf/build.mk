@@ -39,6 +39,12 @@ $(BIN)/bpf-dropin: bpf/test/dropin.c include/libebpf.h
 	@mkdir -p $(@D)
 	$(CC) $(BPF_TEST_CFLAGS) -o $@ $< -ldl -lpthread
 
+# libFuzzer target of the protocol detection (bpf/detect.h as user-space C, with AddressSanitizer):
+# clang's fuzzer and sanitizer runtimes come with libclang-rt-dev. `make fuzz` runs it.
+$(BIN)/bpf-detectfuzz: bpf/test/detectfuzz.c bpf/detect.h include/libebpf.h
+	@mkdir -p $(@D)
+	$(BPF_CLANG) -g -O1 -fsanitize=fuzzer,address -Wall -Wextra -Iinclude -Ibpf -o $@ $<
+
 $(BIN)/bpf-sysbench: bpf/test/sysbench.c
 	@mkdir -p $(@D)
 	$(CC) $(BPF_TEST_CFLAGS) -o $@ $<
