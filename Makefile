@@ -111,10 +111,11 @@ bench: deps build
 clean:
 	rm -rf $(BIN) build
 
-# Fuzzing: every fuzz target, as package:target. `make test` runs each for FUZZTIME_SHORT after its
-# seeds and crashers (testdata/fuzz) passed in test-go; `make fuzz` runs each for FUZZTIME. A crash
-# leaves its input in the package's testdata/fuzz/<target>: commit it with the fix, and it runs in
-# every `go test` from then on.
+# Fuzzing: every Go fuzz target, as package:target, then the C one of bpf/detect.h (libFuzzer,
+# scripts/fuzz-libfuzzer.sh). `make test` runs each for FUZZTIME_SHORT after its seeds and crashers
+# (testdata/fuzz) passed in test-go; `make fuzz` runs each for FUZZTIME. A crash leaves its input in
+# the package's testdata/fuzz/<target> (the C target's: bin/bpf-detectfuzz-crash-*): commit it with
+# the fix, and it runs in every `go test` from then on.
 FUZZ_TARGETS := parser/http:FuzzParse parser/redis:FuzzParse parser/mysql:FuzzParse parser/pgsql:FuzzParse \
 	parser/dns:FuzzParse parser/sqlnorm:FuzzNormalize observer/stream:FuzzBuffer observer/config:FuzzParse \
 	container:FuzzContainerdContainer
@@ -122,6 +123,7 @@ FUZZ_TARGETS += parser/kafka:FuzzParse parser/memcached:FuzzParse parser/nats:Fu
 	parser/mqtt:FuzzParse parser/amqp:FuzzParse parser/keymask:FuzzMask observer/calls:FuzzTracker \
 	container:FuzzCommand
 FUZZ_TARGETS += parser/http2:FuzzParse
+FUZZ_TARGETS += cgo/detect:FuzzDetect
 FUZZTIME_SHORT ?= 15s
 FUZZTIME ?= 2m
 
@@ -129,8 +131,10 @@ FUZZTIME ?= 2m
 fuzz-short:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_SHORT)
 
-fuzz:
+fuzz: $(BIN)/bpf-detectfuzz
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "fuzz: $${t%%:*} $${t##*:} for $(FUZZTIME)"; \
 		scripts/fuzz-target.sh $${t%%:*} $${t##*:} $(FUZZTIME) $(GO); \
 	done
+	@echo "fuzz: bpf/detect.h, libFuzzer and AddressSanitizer ($(BIN)/bpf-detectfuzz) for $(FUZZTIME)"
+	@scripts/fuzz-libfuzzer.sh $(BIN)/bpf-detectfuzz $(FUZZTIME)

@@ -15,7 +15,7 @@ BPF_LIB_CFLAGS := -O2 -g -fPIC -fvisibility=hidden $(BPF_NOICF) -Wall -Wextra \
 	-Iinclude -Ibpf -I$(BPF_OBJ) -DNETOBSERVER_VERSION='"$(BPF_VERSION)"'
 BPF_TEST_CFLAGS := -O2 -g -Wall -Wextra -Iinclude -Ibpf -I$(BPF_OBJ)
 
-$(BPF_OBJ)/netobserver.bpf.o: bpf/netobserver.bpf.c bpf/core.h bpf/shared.h include/libebpf.h
+$(BPF_OBJ)/netobserver.bpf.o: bpf/netobserver.bpf.c bpf/core.h bpf/shared.h bpf/detect.h include/libebpf.h
 	@mkdir -p $(@D)
 	$(BPF_CLANG) $(BPF_PROG_CFLAGS) -c $< -o $@
 
@@ -24,7 +24,7 @@ $(BPF_OBJ)/netobserver.skel.h: $(BPF_OBJ)/netobserver.bpf.o
 
 # The same programs without the kfunc extern, for kernels without their own BTF (netobserver.bpf.c says
 # why); the loader and insncheck take only its ELF bytes.
-$(BPF_OBJ)/netobserver-btffile.bpf.o: bpf/netobserver.bpf.c bpf/core.h bpf/shared.h include/libebpf.h
+$(BPF_OBJ)/netobserver-btffile.bpf.o: bpf/netobserver.bpf.c bpf/core.h bpf/shared.h bpf/detect.h include/libebpf.h
 	@mkdir -p $(@D)
 	$(BPF_CLANG) $(BPF_PROG_CFLAGS) -DNETOBSERVER_NO_KFUNC -c $< -o $@
 
@@ -38,6 +38,12 @@ $(BIN)/libebpf.so: bpf/libebpf.c bpf/shared.h include/libebpf.h $(BPF_OBJ)/netob
 $(BIN)/bpf-dropin: bpf/test/dropin.c include/libebpf.h
 	@mkdir -p $(@D)
 	$(CC) $(BPF_TEST_CFLAGS) -o $@ $< -ldl -lpthread
+
+# libFuzzer target of the protocol detection (bpf/detect.h as user-space C, with AddressSanitizer):
+# clang's fuzzer and sanitizer runtimes come with libclang-rt-dev. `make fuzz` runs it.
+$(BIN)/bpf-detectfuzz: bpf/test/detectfuzz.c bpf/detect.h include/libebpf.h
+	@mkdir -p $(@D)
+	$(BPF_CLANG) -g -O1 -fsanitize=fuzzer,address -Wall -Wextra -Iinclude -Ibpf -o $@ $<
 
 $(BIN)/bpf-sysbench: bpf/test/sysbench.c
 	@mkdir -p $(@D)

@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # build: cgo, the replay library, the CO-RE BPF objects and their loader
   gcc make pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+  # clang's libFuzzer and AddressSanitizer runtimes: the fuzz target of bpf/detect.h (make fuzz)
+  libclang-rt-dev
   # kernel tests: network namespaces, real servers and clients
   iproute2 procps nginx-light curl dnsmasq-base bind9-dnsutils
   redis-server redis-tools postgresql postgresql-client mariadb-server mariadb-client

@@ -1,0 +1,1 @@
+../../include/libebpf.h
