@@ -81,7 +81,9 @@ round() {
     "$2/netobserver" --config "$work/pipeline.yaml" --libebpf "$2/libebpf.so" >/dev/null 2>"$work/observer.log" &
     obs=$!
     for _ in $(seq 300); do grep -q "netobserver: observing" "$work/observer.log" 2>/dev/null && break; sleep 0.1; done
-    grep -q "netobserver: observing" "$work/observer.log" || { echo "bench-compare: $2/netobserver did not start:" >&2; cat "$work/observer.log" >&2; exit 1; }
+    # round runs in a command substitution: the EXIT trap's cleanup never sees this obs, and an
+    # observer left running here held the BPF lock (inherited from flock) for everyone.
+    grep -q "netobserver: observing" "$work/observer.log" || { echo "bench-compare: $2/netobserver did not start:" >&2; cat "$work/observer.log" >&2; stop_pid "$obs"; exit 1; }
     sleep 1
   fi
   o0=$(cpu_ns_of "$obs"); n0=$(cpu_of "$worker")

@@ -55,7 +55,7 @@ unit_keys() {
   awk '/^[ \t]*(#|;|$)/ { next } /^\[/ { sec = substr($0, 2, length($0) - 2); next } { print sec "." $0 }' "$1"
 }
 
-caps='CAP_BPF CAP_PERFMON CAP_SYS_ADMIN CAP_NET_ADMIN CAP_SYS_PTRACE CAP_DAC_READ_SEARCH'
+caps='CAP_BPF CAP_PERFMON CAP_SYS_ADMIN CAP_NET_ADMIN CAP_SYS_PTRACE CAP_DAC_READ_SEARCH CAP_SYS_NICE'
 
 # --- install with the defaults (PREFIX=/usr/local) ----------------------------------------------
 root=$tmp/root

@@ -55,7 +55,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
-  netobserver --config FILE [--libebpf PATH] [--btf PATH] [--source kernel|replay:FILE] [--start-timeout D] [--stop-timeout D] [--pprof ADDR] [-v]
+  netobserver --config FILE [--libebpf PATH] [--btf PATH] [--source kernel|replay:FILE] [--start-timeout D] [--stop-timeout D] [--pprof ADDR] [--nice N] [-v]
   netobserver --check-config FILE
   netobserver record [-o FILE] [--libebpf PATH] [--btf PATH] [--source kernel|replay:FILE] [--duration D]
   netobserver version [--libebpf PATH]

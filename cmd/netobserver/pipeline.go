@@ -38,6 +38,7 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 	startTimeout := fs.Duration("start-timeout", 2*time.Minute, "give up, exit 1, when the library has not started after `D` (ebpf_init, ebpf_start)")
 	stopTimeout := fs.Duration("stop-timeout", 30*time.Second, "give up, exit 1, when a stop has not completed `D` after SIGTERM (the library's poll and ebpf_stop, the flushers)")
 	pprofAddr := fs.String("pprof", "", "serve Go's runtime profiles at /debug/pprof/ on `ADDR` (e.g. 127.0.0.1:6060; off by default)")
+	nice := fs.Int("nice", defaultNice, "run at scheduling priority `N` (-20 to 19; below 0 needs CAP_SYS_NICE): a busy host's CPUs go to the observer first, so that the kernel buffers do not overflow")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -67,6 +68,14 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "netobserver: --config FILE is required (or --check-config FILE, or a command)")
 		usage(stderr)
 		return exitUsage
+	}
+	if *nice < -20 || *nice > 19 {
+		fmt.Fprintf(stderr, "netobserver: --nice %d: want -20 to 19\n", *nice)
+		return exitUsage
+	}
+	if err := setNice(*nice); err != nil {
+		logger.Warn("netobserver: cannot set the scheduling priority; when the host's CPUs are busy the kernel buffers overflow sooner (lost_events_total)",
+			"nice", *nice, "error", err, "needs", "CAP_SYS_NICE")
 	}
 	// From here on every signal is handled (lifecycle): a SIGTERM during the start (systemd
 	// stopping a unit that is still starting) lets the start finish, within --start-timeout,

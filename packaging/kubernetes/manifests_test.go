@@ -190,7 +190,7 @@ func TestManifests(t *testing.T) {
 	if !strings.Contains(cm.Data["pipeline.yaml"], "Type: flusher_prometheus_exporter\n    Listen: \":9464\"") {
 		t.Errorf("the pipeline's Prometheus flusher must listen on :9464 (the pod's interfaces):\n%s", cm.Data["pipeline.yaml"])
 	}
-	if !slices.Equal(c.Args, []string{"--config", "/etc/netobserver/pipeline.yaml"}) {
+	if !slices.Equal(c.Args, []string{"--config", "/etc/netobserver/pipeline.yaml", "--nice", "0"}) {
 		t.Errorf("args %v", c.Args)
 	}
 
