@@ -18,7 +18,7 @@ deps:
 	@bash scripts/deps.sh
 
 build: $(BIN)/netobserver $(BIN)/libebpf.so $(BIN)/libebpf-replay.so $(BIN)/test/libebpf-missing-symbol.so $(BIN)/test/libebpf-hang.so \
-	$(BIN)/test/libebpf-replay-noproc.so
+	$(BIN)/test/libebpf-replay-noproc.so $(BIN)/ringfill
 
 # Our libebpf.so: CO-RE BPF programs and their loader; also bpf-test and bpf-bench.
 include bpf/build.mk

@@ -56,6 +56,11 @@ $(BPF_OBJ)/floor.bpf.o: bpf/test/floor.bpf.c
 $(BPF_OBJ)/floor.skel.h: $(BPF_OBJ)/floor.bpf.o
 	$(BPFTOOL) gen skeleton $< name floor_bpf > $@.tmp && mv $@.tmp $@
 
+# A diagnostic beside benchmarks (scripts/ringfill.c says how); built with the rest so it cannot rot.
+$(BIN)/ringfill: scripts/ringfill.c
+	@mkdir -p $(@D)
+	$(CC) $(BPF_TEST_CFLAGS) -o $@ $< -lbpf
+
 $(BIN)/bpf-floor: bpf/test/floor.c $(BPF_OBJ)/floor.skel.h
 	@mkdir -p $(@D)
 	$(CC) $(BPF_TEST_CFLAGS) -o $@ $< -lbpf

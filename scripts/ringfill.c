@@ -6,8 +6,8 @@
 // runnable (/proc/PID/task/*/schedstat, ms). It follows the observer across restarts. Used to find
 // why events were lost while 100 000 connections opened (README, Performance):
 //
-//	cc -O2 -o /tmp/ringfill scripts/ringfill.c -lbpf
-//	/tmp/ringfill [PERIOD_US=2000] [WINDOW_MS=100] > fill.log &   # root, beside the benchmark
+//	make build     # bin/ringfill
+//	bin/ringfill [PERIOD_US=2000] [WINDOW_MS=100] > fill.log &   # root, beside the benchmark
 #include <bpf/bpf.h>
 #include <dirent.h>
 #include <stdbool.h>
