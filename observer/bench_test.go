@@ -10,6 +10,7 @@ import (
 	"github.com/netobserver/netobserver/abi"
 
 	"github.com/netobserver/netobserver/export/prometheus"
+	"github.com/netobserver/netobserver/internal/benchcpu"
 	"github.com/netobserver/netobserver/observer/live"
 	"github.com/netobserver/netobserver/record"
 )
@@ -50,6 +51,7 @@ func benchObserverHTTP(b *testing.B, ls live.Sink) {
 	clientIn := event(5, "10.0.0.2:80", abi.RoleClient, abi.DirIngress, resp)
 
 	b.ReportAllocs()
+	reportCPU := benchcpu.Report(b, 0)
 	for i := 0; i < b.N; i++ {
 		ts := uint64(i) * 1000
 		clientOut.TS, serverIn.TS, serverOut.TS, clientIn.TS = ts+1, ts+100, ts+400, ts+500
@@ -63,6 +65,7 @@ func benchObserverHTTP(b *testing.B, ls live.Sink) {
 		o.Data(clientIn)
 		o.l7.endBatch(true)
 	}
+	reportCPU()
 	b.StopTimer()
 	recs := o.agg.agg.FlushL7(0)
 	if len(recs) != 2 || get(recs[0], "total_count") != get(recs[1], "total_count") || get(recs[0], "total_count") != strconv.Itoa(b.N) {

@@ -3,8 +3,8 @@ package http
 import (
 	"testing"
 
+	"github.com/netobserver/netobserver/internal/benchcpu"
 	"github.com/netobserver/netobserver/parser"
-	"github.com/netobserver/netobserver/parser/internal/parsertest"
 )
 
 // A typical browser-less API call: 300 bytes, a handful of headers.
@@ -32,7 +32,7 @@ func bench(b *testing.B, msg string, typ parser.MessageType) {
 	var m Message
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
-	defer parsertest.ReportCPU(b, len(buf))()
+	defer benchcpu.Report(b, len(buf))()
 	for b.Loop() {
 		if typ == parser.Response {
 			c.pushRequest(0)

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/netobserver/netobserver/internal/benchcpu"
 	"github.com/netobserver/netobserver/parser"
 	"github.com/netobserver/netobserver/parser/internal/parsertest"
 )
@@ -62,7 +63,7 @@ func BenchmarkCycle(b *testing.B) {
 	c, req, resp := h2loadCycle(&testing.T{})
 	b.SetBytes(int64(len(req) + len(resp)))
 	b.ReportAllocs()
-	defer parsertest.ReportCPU(b, len(req)+len(resp))()
+	defer benchcpu.Report(b, len(req)+len(resp))()
 	for b.Loop() {
 		cycle(c, req, resp)
 	}

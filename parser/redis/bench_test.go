@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netobserver/netobserver/internal/benchcpu"
 	"github.com/netobserver/netobserver/parser"
-	"github.com/netobserver/netobserver/parser/internal/parsertest"
 )
 
 func bench(b *testing.B, msg string, typ parser.MessageType) {
@@ -14,7 +14,7 @@ func bench(b *testing.B, msg string, typ parser.MessageType) {
 	var m Message
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
-	defer parsertest.ReportCPU(b, len(buf))()
+	defer benchcpu.Report(b, len(buf))()
 	for b.Loop() {
 		if typ == parser.Response {
 			c.onRequest(cmdOther, 0)
