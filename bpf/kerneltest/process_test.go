@@ -162,18 +162,6 @@ func lastTwo(path string) string {
 	return "/" + strings.Join(parts, "/")
 }
 
-// forkThenConnect is a program whose forked child (no exec: it runs its parent's program) sends a
-// PING to the Redis server at argv[1] and exits without closing its connection; the parent waits
-// for it.
-const forkThenConnect = `import os, socket, sys
-pid = os.fork()
-if pid == 0:
-    s = socket.create_connection((sys.argv[1], 6379))
-    s.sendall(b"*1\r\n$4\r\nPING\r\n")
-    os._exit(0 if s.recv(64) == b"+PONG\r\n" else 1)
-sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
-`
-
 // Short-lived clients read late: the poller sleeps two minutes here, so each round's processes
 // — redis-cli (an exec; it exits without closing the connection of its command) and a forked
 // child that does the same — are gone, and their fork, exec, socket events and exit all still in
@@ -211,7 +199,7 @@ func TestFinalEventsComeAfterTheProcessEvents(t *testing.T) {
 			require.Equal(t, "OK\n", string(out), "redis-cli's own report")
 			clis[cli.Process.Pid] = key
 		}
-		forker := testenv.Command(n.Client, strings.TrimSpace(string(python)), "-c", forkThenConnect, n.ServerV4.String())
+		forker := testenv.Command(n.Client, strings.TrimSpace(string(python)), "-c", testenv.ForkThenPing, n.ServerV4.String())
 		out, err := forker.CombinedOutput()
 		require.NoError(t, err, "%s", out)
 		if c.lib.Counters().Polls == polls {

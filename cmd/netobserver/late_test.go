@@ -22,17 +22,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// forkThenPing is a program whose forked child (no exec: it runs its parent's program) sends a
-// PING to the Redis server at argv[1] and exits without closing its connection.
-const forkThenPing = `import os, socket, sys
-pid = os.fork()
-if pid == 0:
-    s = socket.create_connection((sys.argv[1], 6379))
-    s.sendall(b"*1\r\n$4\r\nPING\r\n")
-    os._exit(0 if s.recv(64) == b"+PONG\r\n" else 1)
-sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
-`
-
 // Short-lived clients read late: the poller sleeps up to a minute (the observer itself polls
 // each second) while the connection map's collection runs every 100 ms, so a client's
 // connection is deleted, and the library makes its final statistics, while the client's exec,
@@ -86,10 +75,10 @@ func TestLateReadClientsKeepTheirNames(t *testing.T) {
 		set := fmt.Sprintf("*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\nv\r\n", len(key), key)
 		clients[c.Process.Pid] = client{"redis-cli", "SET", len(set), len("+OK\r\n")}
 	}
-	forkerCmd := container.Command([]byte(strings.Join([]string{python, "-c", forkThenPing, n.ServerV4.String()}, "\x00")), true)
+	forkerCmd := container.Command([]byte(strings.Join([]string{python, "-c", testenv.ForkThenPing, n.ServerV4.String()}, "\x00")), true)
 	forkerPids := map[int]bool{}
 	for range forkers {
-		c := testenv.Command(n.Client, python, "-c", forkThenPing, n.ServerV4.String())
+		c := testenv.Command(n.Client, python, "-c", testenv.ForkThenPing, n.ServerV4.String())
 		out, err := c.CombinedOutput()
 		require.NoError(t, err, "%s", out)
 		forkerPids[c.Process.Pid] = true

@@ -55,6 +55,19 @@ func ownedTempDir(t testing.TB, user string) string {
 	return dir
 }
 
+// ForkThenPing is a python program whose forked child (no exec: it runs its parent's program) sends
+// a PING to the Redis server at argv[1] and exits without closing its connection; the parent
+// waits for it and exits with the child's status. A short-lived client whose process events are a
+// fork only.
+const ForkThenPing = `import os, socket, sys
+pid = os.fork()
+if pid == 0:
+    s = socket.create_connection((sys.argv[1], 6379))
+    s.sendall(b"*1\r\n$4\r\nPING\r\n")
+    os._exit(0 if s.recv(64) == b"+PONG\r\n" else 1)
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+`
+
 // Redis starts redis-server in namespace ns on addr:6379, without persistence, and returns it.
 // extra are more redis-server options (e.g. "--unixsocket", path).
 func Redis(t testing.TB, ns string, addr netip.Addr, extra ...string) *exec.Cmd {
