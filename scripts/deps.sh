@@ -20,8 +20,9 @@ packages=(
   # re-recording protocol captures from real traffic (parser/dns/testdata/capture.sh)
   strace
   # container runtimes (container tests, make image): the tests start their own dockerd and
-  # containerd on private sockets and directories; the packages' services must not run
-  docker.io containerd runc
+  # containerd on private sockets and directories; the packages' services must not run. There is
+  # no registry: their images are built from a static busybox
+  docker.io containerd runc busybox-static
   # Kafka's real client (librdkafka's kcat) for the kernel and accuracy tests; the broker is
   # franz-go's kfake, a Go module (tools/kafkapeer)
   kcat
@@ -37,10 +38,10 @@ packages=(
   # OpenSSL 1.1 fetched from Debian 11 (fetch_openssl11 below): bullseye's signing key
   debian-archive-keyring
 )
-# `make kernel-matrix` only (scripts/deps.sh --kernel-matrix): qemu, a static busybox for the guests,
-# kmod to resolve the guest kernels' module dependencies, the decompressors of their images.
+# `make kernel-matrix` only (scripts/deps.sh --kernel-matrix): qemu (the guests' static busybox is
+# above), kmod to resolve the guest kernels' module dependencies, the decompressors of their images.
 if [ "${1:-}" = --kernel-matrix ]; then
-  packages+=(qemu-system-x86 busybox-static kmod xz-utils zstd binutils)
+  packages+=(qemu-system-x86 kmod xz-utils zstd binutils)
 fi
 
 # OpenSSL 1.1.1 (Debian 11's libssl1.1, openssl and libssl-dev), fetched, never installed: Debian 12
