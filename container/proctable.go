@@ -296,6 +296,40 @@ func (t *ProcTable) SeedFrom(fs Procfs) int {
 	return n
 }
 
+// ReseedFrom reads fs again at ts (monotonic ns), once the process events flow, for the processes
+// that started or exec'd between SeedFrom and the first events: a pid the table does not know is
+// seeded; one known only from the seed, that /proc now shows as another process or program, gets
+// a generation from ts on. Whatever the events said stays: a fork or exec among them that came
+// before ts is still the newest generation once it is read. It returns how many it changed.
+func (t *ProcTable) ReseedFrom(ts uint64, fs Procfs) int {
+	n := 0
+	for _, pid := range fs.Pids() {
+		p, err := fs.Process(pid)
+		if err != nil {
+			continue
+		}
+		t.mu.Lock()
+		cur, known := t.byPID[pid]
+		seedOnly := known && cur.From == 0 && cur.prev == nil && cur.Exited == 0
+		changed := seedOnly && (cur.StartTime != p.StartTime || cur.Cmd != p.Cmd)
+		t.mu.Unlock()
+		if known && !changed {
+			continue
+		}
+		cg, err := fs.Cgroup(pid)
+		if err != nil {
+			continue
+		}
+		if known {
+			t.add(ts, &ProcInfo{PID: pid, StartTime: p.StartTime, Cmd: p.Cmd, Cgroup: cg, From: ts})
+		} else {
+			t.Seed(p, cg)
+		}
+		n++
+	}
+	return n
+}
+
 // CgroupOfPath returns what a cgroup path (as the kernel's process events carry it, or a line of
 // /proc/<pid>/cgroup after its second colon) says of the container.
 func CgroupOfPath(path string) Cgroup { return parsePath(path) }

@@ -1,7 +1,10 @@
 package container
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -133,4 +136,60 @@ func TestProcTableSweep(t *testing.T) {
 	assert.Nil(t, p, "forgotten Keep after")
 	p, _ = tb.At(uint32(os.Getpid()), 0)
 	assert.NotNil(t, p)
+}
+
+// fixtureProcess writes pid's cmdline, stat (start time startTicks) and cgroup under root.
+func fixtureProcess(t *testing.T, root string, pid int, cmdline string, startTicks int) {
+	t.Helper()
+	dir := filepath.Join(root, strconv.Itoa(pid))
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	stat := fmt.Sprintf("%d (x) S 1 %d %d 0 -1 4194560 120 0 0 0 0 0 0 0 20 0 1 0 %d 12345678 300 18446744073709551615\n", pid, pid, pid, startTicks)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "stat"), []byte(stat), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "cmdline"), argv(cmdline), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "cgroup"), []byte("0::/user.slice\n"), 0o644))
+}
+
+// Between the seed and the first process events: a process that started (101), one that exec'd
+// (102), one whose pid a new process took (103), one that did not change (104), and one the events
+// already reported (105, an exec that came before the reseed's time but is read after it).
+func TestProcTableReseedFrom(t *testing.T) {
+	root := t.TempDir()
+	fs := Procfs{Root: root}
+	fixtureProcess(t, root, 102, "ip", 50)
+	fixtureProcess(t, root, 103, "old", 60)
+	fixtureProcess(t, root, 104, "same", 70)
+	fixtureProcess(t, root, 105, "sh", 80)
+	tb := NewProcTable(ProcTableConfig{})
+	require.Equal(t, 4, tb.SeedFrom(fs))
+
+	fixtureProcess(t, root, 101, "new", 90)
+	fixtureProcess(t, root, 102, "python3", 50)
+	fixtureProcess(t, root, 103, "reused", 95)
+	fixtureProcess(t, root, 105, "curl", 80)
+	tb.Exec(900, 105, 1, 80, "curl", argv("curl"), Cgroup{})
+	assert.Equal(t, 3, tb.ReseedFrom(1000, fs))
+
+	cmdAt := func(pid uint32, ts uint64) string {
+		p, _ := tb.At(pid, ts)
+		if p == nil {
+			return "<none>"
+		}
+		return p.Cmd
+	}
+	assert.Equal(t, "new", cmdAt(101, 2000), "started meanwhile: seeded")
+	assert.Equal(t, "new", cmdAt(101, 10), "seeded: known from the beginning")
+	assert.Equal(t, "ip", cmdAt(102, 999), "exec'd meanwhile: the seed's program before the reseed")
+	assert.Equal(t, "python3", cmdAt(102, 1000), "and /proc's from it on")
+	assert.Equal(t, "old", cmdAt(103, 999))
+	assert.Equal(t, "reused", cmdAt(103, 1000))
+	assert.Equal(t, "same", cmdAt(104, 2000))
+	assert.Equal(t, "sh", cmdAt(105, 899))
+	assert.Equal(t, "curl", cmdAt(105, 950), "the events' exec stands")
+
+	// An exec the events report after the reseed, that happened before it, names from its time.
+	tb.Exec(950, 102, 1, 50, "python3", argv("python3 app.py"), Cgroup{})
+	assert.Equal(t, "ip", cmdAt(102, 949))
+	assert.Equal(t, "python3 app.py", cmdAt(102, 960))
+	assert.Equal(t, "python3 app.py", cmdAt(102, 2000))
+	assert.Zero(t, tb.ReseedFrom(3000, fs), "nothing known only from the seed changed since")
 }

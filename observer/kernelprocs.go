@@ -54,6 +54,17 @@ func (k *kernelProcesses) start(procRoot string, recorded bool) error {
 	return err
 }
 
+// seedAttached reads /proc again once the library's programs are attached, for the processes that
+// started or exec'd while it attached them: after the seed, before the programs, so in neither;
+// a short-lived one would be nameless once gone, or named after the program it left.
+func (k *kernelProcesses) seedAttached(procRoot string, recorded bool) {
+	var now unix.Timespec
+	if recorded || unix.ClockGettime(unix.CLOCK_MONOTONIC, &now) != nil {
+		return
+	}
+	k.table.ReseedFrom(uint64(now.Nano()), container.Procfs{Root: procRoot, KeepCmdSecrets: k.table.KeepCmdSecrets()})
+}
+
 func (k *kernelProcesses) stop() {
 	if k.connector != nil {
 		k.connector.Close()

@@ -122,6 +122,9 @@ func (o *Observer) Start() error {
 	if err := o.lib.Start(); err != nil {
 		return err
 	}
+	if o.kernel != nil {
+		o.kernel.seedAttached(o.opts.ProcRoot, o.opts.Recorded)
+	}
 	o.startTLS()
 	// What the start parsed (the process table from /proc, every running executable's symbols
 	// for the TLS probes) is garbage now: returned at once, not by the runtime's background
