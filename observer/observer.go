@@ -122,10 +122,17 @@ func (o *Observer) Start() error {
 	if err := o.lib.Start(); err != nil {
 		return err
 	}
-	if o.kernel != nil {
-		o.kernel.seedAttached(o.opts.ProcRoot, o.opts.Recorded)
-	}
+	// The second read of /proc runs beside the TLS probes' scan: it calls nothing of the
+	// library, which a poll in progress holds.
+	reseeded := make(chan struct{})
+	go func() {
+		defer close(reseeded)
+		if o.kernel != nil {
+			o.kernel.seedAttached(o.opts.ProcRoot, o.opts.Recorded)
+		}
+	}()
 	o.startTLS()
+	<-reseeded
 	// What the start parsed (the process table from /proc, every running executable's symbols
 	// for the TLS probes) is garbage now: returned at once, not by the runtime's background
 	// scavenger over the first minutes, where it was 11 % of an idle observer's CPU samples.
