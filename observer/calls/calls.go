@@ -128,8 +128,8 @@ func (c *Config) defaults() {
 // keeps only what the next bytes need: its streams' positions instead of buffers that hold no byte,
 // and no parser state when that is a new connection's (parser.Conn.Idle); both are made again
 // when it speaks. Most tracked connections are idle keep-alive ones. Until a connection has called
-// in a spell, each batch ends with its empty streams' arrays and its Idle parser state given up
-// (Tracker.settle): most connections of a burst make one call.
+// in a spell, each batch ends with it settled so (Tracker.settle), not only once it is quiet: most
+// connections of a burst make one call.
 type Tracker struct {
 	cfg     Config
 	kinds   map[abi.Protocol]*kind
@@ -193,8 +193,8 @@ type kind struct {
 	parser   parser.Protocol
 	counters *Counters
 	streams  *stream.Settings // the protocol's hints and the tracker's cap and pool
-	// idle are parser states that connections of this protocol gave up (parser.Conn.Idle) after
-	// their first call (Tracker.settle) or at rest, for the next ones that speak: a burst of new
+	// idle are parser states that connections of this protocol gave up (parser.Conn.Idle) when
+	// settled after their first call or at rest (Tracker.settle), for the next ones that speak: a burst of new
 	// connections then makes a parser state for each only while it is in the middle of a call.
 	// Kept while a burst lasts (see Tracker.Rest).
 	idle   []parser.Conn
@@ -285,7 +285,7 @@ type conn struct {
 	lastSeen   uint64
 	prev, next *conn // in Tracker.lru
 	// called: a call was emitted since the connection opened or last rested; until then, each
-	// batch ends with its state settled (Tracker.settle).
+	// batch ends with it settled (Tracker.settle).
 	called   bool
 	touched  bool
 	waiting  bool
@@ -497,16 +497,26 @@ func (t *Tracker) EndBatch(drained bool) {
 	t.batch++
 }
 
-// settle gives up at the end of a batch what c holds for nothing — its empty streams' arrays, its
-// parser state when that is a new connection's — without waiting for it to rest: most
-// connections of a burst make one call and go quiet, and all of them holding their state until
-// they rest was most of the burst's heap. Only for a connection that had not called since it
-// opened or rested (conn.called): one that calls again keeps its state between batches, taking it
-// back every batch cost a busy keep-alive connection's call 4 % (arrays) to 23 % (with the parser
-// state) of the tracker's time.
+// settle drops what c holds for nothing, as a connection that rests does (Tracker.rest): its
+// streams' arrays (back to the pool); the streams themselves when they hold no byte, their
+// positions kept and their accounting added to the protocol's; and its parser state when that is
+// a new connection's. Both are made again when the connection speaks. EndBatch settles a
+// connection that had not called since it opened or rested (conn.called) without waiting for it
+// to rest: most connections of a burst make one call and go quiet, and all of them holding their
+// state until they rested was most of the burst's heap. One that has called keeps its state
+// between batches: settling it every batch cost a busy keep-alive connection's call 4 % (arrays
+// only) to 23 % (with the parser state) of the tracker's time.
 func (t *Tracker) settle(c *conn) {
-	for _, s := range c.streams {
-		if s != nil {
+	for i, s := range c.streams {
+		if s == nil {
+			continue
+		}
+		c.overflowed(parser.MessageType(i + 1)) // its Rest forgets a drop
+		st := s.Stats()
+		if r, ok := s.Rest(); ok {
+			addStats(&c.counters.Stream, st)
+			c.streams[i], c.rest[i] = nil, r
+		} else {
 			s.Release()
 		}
 	}
@@ -549,29 +559,11 @@ func (t *Tracker) releaseQuiet(now uint64) {
 	}
 }
 
-// rest drops what a quiet connection holds for nothing: its streams' arrays (back to the pool);
-// the streams themselves when they hold no byte, their positions kept and their accounting added
-// to the protocol's; and its parser state when that is a new connection's. Both are made again
-// when the connection speaks.
+// rest settles a quiet connection.
 func (t *Tracker) rest(c *conn) {
 	t.rested++
 	c.called = false
-	for i, s := range c.streams {
-		if s == nil {
-			continue
-		}
-		c.overflowed(parser.MessageType(i + 1)) // its Rest forgets a drop
-		st := s.Stats()
-		if r, ok := s.Rest(); ok {
-			addStats(&c.counters.Stream, st)
-			c.streams[i], c.rest[i] = nil, r
-		} else {
-			s.Release()
-		}
-	}
-	if c.l7 != nil && c.kind.keep(c.l7) {
-		c.l7 = nil
-	}
+	t.settle(c)
 }
 
 // Expire ends connections idle for IdleTimeout before now (CLOCK_MONOTONIC ns; 0: the newest
