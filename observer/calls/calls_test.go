@@ -228,9 +228,10 @@ data ts=900000000 conn=9:100:1 role=client dir=egress proto=http "GET /later HTT
 	assert.Zero(t, h.Counters(abi.ProtoHTTP).UnmatchedResponses)
 }
 
-// An idle keep-alive connection costs little: while it was active in the last second, its two
-// streams, their arrays and its parser state; once it rests, the connection alone (the observer's
-// RSS target is 64 MiB with 10 000 connections observed at both ends).
+// An idle keep-alive connection costs little: the connection alone, from the end of the batch of
+// its first call (Tracker.settle) as once it rests (the observer's RSS target is 64 MiB with
+// 10 000 connections observed at both ends). Before settle, 2 919 bytes while active (888 with
+// only the streams' arrays settled).
 func TestIdleConnectionsAreSmall(t *testing.T) {
 	tr := New(Config{}, Parsers(), func(*Call) {})
 	addr := abi.SockAddrFrom(netip.MustParseAddrPort("10.0.0.2:80"))
@@ -255,7 +256,7 @@ func TestIdleConnectionsAreSmall(t *testing.T) {
 	require.Equal(t, n, tr.Connections())
 	perConn := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
 	t.Logf("%d bytes of heap per connection active in the last second", perConn)
-	assert.Less(t, perConn, int64(4096))
+	assert.Less(t, perConn, int64(384), "the connection and its map entry")
 	tr.Rest(2e9)
 	tr.Rest(3e9) // the clock's next call: no new connection took what the rested ones gave up
 	runtime.GC()

@@ -2,6 +2,7 @@ package calls
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -25,13 +26,17 @@ func (s shortConn) ctrl(tr *Tracker) {
 	tr.Ctrl(&abi.CtrlEvent{Type: abi.EventClose, TS: s.end, ConnID: s.id, Addr: wireAddr})
 }
 
-func (s shortConn) data(tr *Tracker, req, resp []byte) {
-	ev := abi.DataEvent{DataAttr: abi.DataAttr{TS: s.connectTS + 10_000, ConnID: s.id, Addr: wireAddr,
+func (s shortConn) data(tr *Tracker, req, resp []byte) { s.call(tr, 1, s.connectTS, req, resp) }
+
+// call sends the connection's k-th request (from 1) at ts+10 µs and its response at ts+20 µs, all
+// of the same sizes.
+func (s shortConn) call(tr *Tracker, k, ts uint64, req, resp []byte) {
+	ev := abi.DataEvent{DataAttr: abi.DataAttr{TS: ts + 10_000, ConnID: s.id, Addr: wireAddr,
 		Protocol: abi.ProtoHTTP, Direction: abi.DirEgress, Syscall: abi.SyscallWrite,
-		Pos: uint64(len(req)), OrgMsgSize: uint32(len(req)), MsgBufSize: uint32(len(req))}, Payload: req}
+		Pos: k * uint64(len(req)), OrgMsgSize: uint32(len(req)), MsgBufSize: uint32(len(req))}, Payload: req}
 	tr.Data(&ev)
-	ev.TS, ev.Direction, ev.Syscall = s.connectTS+20_000, abi.DirIngress, abi.SyscallRead
-	ev.Pos, ev.OrgMsgSize, ev.MsgBufSize, ev.Payload = uint64(len(resp)), uint32(len(resp)), uint32(len(resp)), resp
+	ev.TS, ev.Direction, ev.Syscall = ts+20_000, abi.DirIngress, abi.SyscallRead
+	ev.Pos, ev.OrgMsgSize, ev.MsgBufSize, ev.Payload = k*uint64(len(resp)), uint32(len(resp)), uint32(len(resp)), resp
 	tr.Data(&ev)
 }
 
@@ -254,7 +259,8 @@ func TestFinalStatsCloseAConnection(t *testing.T) {
 }
 
 // Connections quiet for quietAfter give their streams' arrays back to the pool, once each, and take
-// one again when bytes come; busy ones keep theirs. A quiet HTTP connection between calls keeps
+// one again when bytes come; busy ones (that called before this batch) keep theirs, and a first
+// call gives them back at once (Tracker.settle). A quiet HTTP connection between calls keeps
 // neither stream buffers nor parser state.
 func TestQuietConnectionsReleaseArrays(t *testing.T) {
 	req := []byte("GET /health HTTP/1.1\r\nHost: svc\r\n\r\n")
@@ -263,7 +269,9 @@ func TestQuietConnectionsReleaseArrays(t *testing.T) {
 	tr := New(Config{}, Parsers(), func(*Call) { calls++ })
 	conn := func(i int, ts uint64) shortConn {
 		s := shortConn{id: abi.ConnID{FD: int32(3 + i), TGID: 4242, Start: 1}, connectTS: ts}
-		tr.Ctrl(&abi.CtrlEvent{Type: abi.EventConnect, TS: ts, ConnID: s.id, Addr: wireAddr, Role: abi.RoleClient})
+		if tr.conns[s.id] == nil {
+			tr.Ctrl(&abi.CtrlEvent{Type: abi.EventConnect, TS: ts, ConnID: s.id, Addr: wireAddr, Role: abi.RoleClient})
+		}
 		return s
 	}
 	const n = 300
@@ -271,37 +279,38 @@ func TestQuietConnectionsReleaseArrays(t *testing.T) {
 		conn(i, 1e9+uint64(i)*1000).data(tr, req, resp)
 		tr.EndBatch(true)
 	}
-	require.Equal(t, n, calls)
+	require.Equal(t, 2, tr.arrays.Len(), "each first call gave its two arrays back, the next connection took them")
+	for i := range n {
+		conn(i, 0).call(tr, 2, 1e9+1e6+uint64(i)*1000, req, resp)
+		tr.EndBatch(true)
+	}
+	require.Equal(t, 2*n, calls)
 	require.Zero(t, tr.arrays.Len(), "busy: every connection holds its arrays")
 	// Half of quietAfter later only a new connection is active: nothing is quiet yet.
 	conn(n, 1e9+quietAfter/2).data(tr, req, resp)
 	tr.EndBatch(true)
-	require.Zero(t, tr.arrays.Len())
+	require.Equal(t, 2, tr.arrays.Len(), "the new one's first call")
 	// Later the first n are quiet (not the one of quietAfter/2): both streams of each give their
 	// arrays back.
 	conn(n+1, 1e9+quietAfter*5/4).data(tr, req, resp)
 	tr.EndBatch(true)
-	require.Equal(t, 2*n, tr.arrays.Len())
+	require.Equal(t, 2*n+2, tr.arrays.Len())
+	require.EqualValues(t, n, tr.Rested())
 	for _, c := range tr.conns {
-		if c.seq <= n {
-			require.Equal(t, [2]*stream.Buffer{}, c.streams)
-			require.Nil(t, c.l7)
-		} else {
-			require.NotNil(t, c.l7)
-		}
+		require.Nil(t, c.l7)
+		require.Equal(t, [2]*stream.Buffer{}, c.streams, "rested, or settled after a first call")
 	}
 	// A quiet connection that speaks again takes arrays back (its request and response
-	// streams); the walk does not visit the still-quiet ones again.
-	again := abi.DataEvent{DataAttr: abi.DataAttr{TS: 1e9 + quietAfter*11/8, ConnID: conn(0, 1e9+quietAfter*11/8).id, Addr: wireAddr,
-		Protocol: abi.ProtoHTTP, Direction: abi.DirEgress, Syscall: abi.SyscallWrite,
-		Pos: uint64(2 * len(req)), OrgMsgSize: uint32(len(req)), MsgBufSize: uint32(len(req))}, Payload: req}
-	tr.Data(&again)
-	again.Direction, again.Syscall, again.Pos = abi.DirIngress, abi.SyscallRead, uint64(2*len(resp))
-	again.OrgMsgSize, again.MsgBufSize, again.Payload = uint32(len(resp)), uint32(len(resp)), resp
-	tr.Data(&again)
+	// streams) and, once it has called, keeps them; the walk does not visit the still-quiet
+	// ones again.
+	conn(0, 0).call(tr, 3, 1e9+quietAfter*11/8, req, resp)
 	tr.EndBatch(true)
-	require.Equal(t, 2*n-2, tr.arrays.Len())
-	require.Equal(t, n+3, calls)
+	require.Equal(t, 2*n+2, tr.arrays.Len())
+	conn(0, 0).call(tr, 4, 1e9+quietAfter*11/8+1e6, req, resp)
+	tr.EndBatch(true)
+	require.Equal(t, 2*n, tr.arrays.Len())
+	require.EqualValues(t, n, tr.Rested())
+	require.Equal(t, 2*n+4, calls)
 }
 
 // A server's first response written with writev is staged (its start is not known from one
@@ -344,11 +353,17 @@ func TestRestsAgainAfterSpeaking(t *testing.T) {
 		ts := 1e9 + i*4*quietAfter
 		out := abi.DataEvent{DataAttr: abi.DataAttr{TS: ts, ConnID: id, Addr: wireAddr, Protocol: abi.ProtoHTTP,
 			Role: abi.RoleClient, Direction: abi.DirEgress, Syscall: abi.SyscallWrite,
-			Pos: (i + 1) * uint64(len(req)), OrgMsgSize: uint32(len(req)), MsgBufSize: uint32(len(req))}, Payload: req}
+			Pos: (2*i + 1) * uint64(len(req)), OrgMsgSize: uint32(len(req)), MsgBufSize: uint32(len(req))}, Payload: req}
 		tr.Data(&out)
 		in := out
-		in.TS, in.Direction, in.Syscall, in.Pos = ts+1000, abi.DirIngress, abi.SyscallRead, (i+1)*uint64(len(resp))
+		in.TS, in.Direction, in.Syscall, in.Pos = ts+1000, abi.DirIngress, abi.SyscallRead, (2*i+1)*uint64(len(resp))
 		in.OrgMsgSize, in.MsgBufSize, in.Payload = uint32(len(resp)), uint32(len(resp)), resp
+		tr.Data(&in)
+		tr.EndBatch(true)
+		require.Nil(t, tr.conns[id].l7, "its first call of the spell settled it")
+		out.TS, out.Pos = ts+2000, out.Pos+uint64(len(req))
+		in.TS, in.Pos = ts+3000, in.Pos+uint64(len(resp))
+		tr.Data(&out)
 		tr.Data(&in)
 		tr.EndBatch(true)
 		require.NotNil(t, tr.conns[id].l7, "speaking")
@@ -356,7 +371,7 @@ func TestRestsAgainAfterSpeaking(t *testing.T) {
 		require.Nil(t, tr.conns[id].l7, "quiet spell %d", i)
 		require.EqualValues(t, i+1, tr.Rested())
 	}
-	require.Equal(t, 3, calls)
+	require.Equal(t, 6, calls)
 }
 
 // Connections that open after others rested take the parser states and stream buffers those gave
@@ -374,7 +389,9 @@ func TestNewConnectionsReuseRestedState(t *testing.T) {
 	})
 	open := func(i int, ts uint64) shortConn {
 		s := shortConn{id: abi.ConnID{FD: int32(3 + i), TGID: 4242, Start: 1}, connectTS: ts}
-		tr.Ctrl(&abi.CtrlEvent{Type: abi.EventConnect, TS: ts, ConnID: s.id, Addr: wireAddr, Role: abi.RoleClient})
+		if tr.conns[s.id] == nil {
+			tr.Ctrl(&abi.CtrlEvent{Type: abi.EventConnect, TS: ts, ConnID: s.id, Addr: wireAddr, Role: abi.RoleClient})
+		}
 		return s
 	}
 	const n = 100
@@ -388,6 +405,12 @@ func TestNewConnectionsReuseRestedState(t *testing.T) {
 		Pos: uint64(len(req)), OrgMsgSize: uint32(len(req)), MsgBufSize: uint32(len(req))}, Payload: req})
 	tr.EndBatch(true)
 	require.Equal(t, n, calls)
+	// A second call each: having called, each keeps a parser state of its own.
+	for i := range n {
+		open(i, 0).call(tr, 2, 1e9+1e6+uint64(i)*1000, req, resp)
+	}
+	tr.EndBatch(true)
+	require.Equal(t, 2*n, calls)
 	rested := map[parser.Conn]bool{}
 	for _, c := range tr.conns {
 		rested[c.l7] = true
@@ -401,7 +424,13 @@ func TestNewConnectionsReuseRestedState(t *testing.T) {
 		open(i, 2e9+uint64(i)*1000).data(tr, req, resp)
 	}
 	tr.EndBatch(true)
-	require.Equal(t, 2*n, calls)
+	require.Equal(t, 3*n, calls)
+	require.Len(t, http.idle, n, "their first calls settled them: each gave back the state it took")
+	for i := n + 1; i < 2*n+1; i++ {
+		open(i, 0).call(tr, 2, 2e9+1e6+uint64(i)*1000, req, resp)
+	}
+	tr.EndBatch(true)
+	require.Equal(t, 4*n, calls)
 	require.Empty(t, http.idle)
 	for _, c := range tr.conns {
 		if c.seq > n+1 {
@@ -409,8 +438,8 @@ func TestNewConnectionsReuseRestedState(t *testing.T) {
 		}
 	}
 	cnt := tr.Counters(abi.ProtoHTTP)
-	require.EqualValues(t, 2*n+1, cnt.Requests)
-	require.EqualValues(t, 2*n, cnt.Responses)
+	require.EqualValues(t, 4*n+1, cnt.Requests)
+	require.EqualValues(t, 4*n, cnt.Responses)
 
 	tr.Rest(2e9 + 2*quietAfter)
 	require.Len(t, http.idle, n, "the second hundred rested")
@@ -418,4 +447,69 @@ func TestNewConnectionsReuseRestedState(t *testing.T) {
 	tr.Rest(3e9 + 2*quietAfter)
 	require.Empty(t, http.idle, "a second without new connections: the burst is over")
 	require.Zero(t, tr.arrays.Len())
+}
+
+// A connection that makes its first call gives up its streams (their arrays back to the pool)
+// and its parser state once parsed, without waiting to rest: 1 000 connections that each made one
+// call in a batch hold none after it, and the next call on each is parsed exactly. A connection
+// that has called keeps them between batches.
+func TestFirstCallSettlesState(t *testing.T) {
+	type got struct {
+		resource string
+		status   int
+		latency  uint64
+	}
+	calls := map[int32][]got{}
+	tr := New(Config{}, Parsers(), func(c *Call) {
+		_, resource, status := describe(c)
+		calls[c.Conn.FD] = append(calls[c.Conn.FD], got{resource, status, c.Latency()})
+	})
+	const n = 1000
+	id := func(i int) abi.ConnID { return abi.ConnID{FD: int32(3 + i), TGID: 4242, Start: 1} }
+	// call sends connection i's k-th request and its response (each stream at pos ends at the
+	// sum of what it carried so far).
+	reqPos, respPos := make([]uint64, n), make([]uint64, n)
+	call := func(i int, ts uint64, req, resp string) {
+		reqPos[i] += uint64(len(req))
+		respPos[i] += uint64(len(resp))
+		ev := abi.DataEvent{DataAttr: abi.DataAttr{TS: ts, ConnID: id(i), Addr: wireAddr,
+			Protocol: abi.ProtoHTTP, Role: abi.RoleClient, Direction: abi.DirEgress, Syscall: abi.SyscallWrite,
+			Pos: reqPos[i], OrgMsgSize: uint32(len(req)), MsgBufSize: uint32(len(req))}, Payload: []byte(req)}
+		tr.Data(&ev)
+		ev.TS, ev.Direction, ev.Syscall = ts+20_000, abi.DirIngress, abi.SyscallRead
+		ev.Pos, ev.OrgMsgSize, ev.MsgBufSize, ev.Payload = respPos[i], uint32(len(resp)), uint32(len(resp)), []byte(resp)
+		tr.Data(&ev)
+	}
+	http := tr.kinds[abi.ProtoHTTP]
+	for i := range n {
+		call(i, 1e9+uint64(i)*1000, fmt.Sprintf("GET /first/%d HTTP/1.1\r\nHost: svc\r\n\r\n", i),
+			"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	}
+	tr.EndBatch(true)
+	require.Len(t, calls, n)
+	require.Equal(t, 2*n, tr.arrays.Len(), "every stream gave its array back")
+	// Each connection gave its parser state up after its call, for the next one to parse with:
+	// one state served the batch.
+	require.Len(t, http.idle, 1)
+	for _, c := range tr.conns {
+		require.Nil(t, c.l7)
+		require.Equal(t, [2]*stream.Buffer{}, c.streams, "only where the streams stand is kept")
+	}
+	require.Zero(t, tr.Rested(), "none rested: 1 ms of event time passed")
+
+	// 10 ms later each calls again (none rested), and is answered 404.
+	for i := range n {
+		call(i, 1e9+10e6+uint64(i)*1000, fmt.Sprintf("GET /second/%d HTTP/1.1\r\nHost: svc\r\n\r\n", i),
+			"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+	}
+	tr.EndBatch(true)
+	require.Zero(t, tr.arrays.Len(), "having called, every connection keeps its arrays")
+	require.Empty(t, http.idle, "and its parser state")
+	for i := range n {
+		require.Equal(t, []got{{fmt.Sprintf("/first/%d", i), 200, 20_000}, {fmt.Sprintf("/second/%d", i), 404, 20_000}},
+			calls[id(i).FD], "connection %d", i)
+	}
+	cnt := tr.Counters(abi.ProtoHTTP)
+	require.EqualValues(t, 2*n, cnt.Calls)
+	require.Zero(t, cnt.UnmatchedRequests+cnt.UnmatchedResponses+cnt.Invalid+cnt.AbandonedBytes)
 }

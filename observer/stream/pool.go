@@ -20,27 +20,29 @@ const maxPooledBuffers = 4096
 type Pool struct {
 	free    [][]byte
 	buffers []*Buffer
-	taken   bool // since the last Trim
+	wanted  bool // an array or a Buffer was asked for since the last Trim
 }
 
-// Trim empties the Pool when nothing was taken from it since the last Trim: what a burst of
-// connections left in it goes to the garbage collector once the burst is over.
+// Trim empties the Pool when nothing was asked of it since the last Trim: what a burst of
+// connections left in it goes to the garbage collector once the burst is over. (Asked, not
+// taken: what a busy connection gives back after each batch, to take it again in the next,
+// must not be dropped because the Pool was empty when it last asked.)
 func (p *Pool) Trim() {
-	if !p.taken {
+	if !p.wanted {
 		clear(p.free)
 		clear(p.buffers)
 		p.free, p.buffers = nil, nil
 	}
-	p.taken = false
+	p.wanted = false
 }
 
 // reuse returns a Buffer given up for its Rest, or nil.
 func (p *Pool) reuse() *Buffer {
+	p.wanted = true
 	n := len(p.buffers)
 	if n == 0 {
 		return nil
 	}
-	p.taken = true
 	b := p.buffers[n-1]
 	p.buffers[n-1] = nil
 	p.buffers = p.buffers[:n-1]
@@ -54,8 +56,8 @@ func (p *Pool) keep(b *Buffer) {
 }
 
 func (p *Pool) get() []byte {
+	p.wanted = true
 	if n := len(p.free); n > 0 {
-		p.taken = true
 		a := p.free[n-1]
 		p.free[n-1] = nil
 		p.free = p.free[:n-1]
