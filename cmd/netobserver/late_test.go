@@ -69,41 +69,7 @@ func TestLateReadClientsKeepTheirNames(t *testing.T) {
 	}
 	recs := obs.stop()
 
-	type seen struct {
-		cmds           map[string]bool
-		stats          int
-		wr, rd         int
-		calls          map[string]int
-		wrPkts, rdPkts int
-	}
-	byPID := map[int]*seen{}
-	field := func(r record.Record, k string) string { v, _ := r.Get(k); return v }
-	num := func(r record.Record, k string) int {
-		v, err := strconv.Atoi(field(r, k))
-		require.NoError(t, err, "%s in %v", k, r)
-		return v
-	}
-	for _, r := range recs {
-		if field(r, "role") != "client" || !strings.Contains(field(r, "remote_info"), `"remote_port":"6379"`) {
-			continue
-		}
-		pid := num(r, "_process_pid_")
-		s := byPID[pid]
-		if s == nil {
-			s = &seen{cmds: map[string]bool{}, calls: map[string]int{}}
-			byPID[pid] = s
-		}
-		s.cmds[field(r, "_process_cmd_")] = true
-		if field(r, "type") == "statistics" {
-			s.stats++
-			s.wr += num(r, "send_bytes")
-			s.rd += num(r, "recv_bytes")
-			s.wrPkts += num(r, "send_packets")
-			s.rdPkts += num(r, "recv_packets")
-		} else {
-			s.calls[field(r, "cmd")] += num(r, "total_count")
-		}
-	}
+	byPID := redisClients(t, recs)
 	children := 0
 	for pid := range byPID {
 		if _, ok := clients[pid]; !ok && !forkerPids[pid] {
@@ -118,7 +84,7 @@ func TestLateReadClientsKeepTheirNames(t *testing.T) {
 		if !assert.NotNil(t, s, "pid %d (%s): no records", pid, c.cmd) {
 			continue
 		}
-		assert.Equal(t, map[string]bool{c.cmd: true}, s.cmds, "pid %d: every record named", pid)
+		assert.Equal(t, map[string]int{c.cmd: 2}, s.cmds, "pid %d: its statistics and its call, named", pid)
 		assert.Equal(t, 1, s.stats, "pid %d (%s): one statistics record", pid, c.cmd)
 		assert.Equal(t, []int{c.wr, c.rd, 1, 1}, []int{s.wr, s.rd, s.wrPkts, s.rdPkts}, "pid %d (%s): bytes and syscalls out, in", pid, c.cmd)
 		assert.Equal(t, map[string]int{c.call: 1}, s.calls, "pid %d (%s): its call", pid, c.cmd)
@@ -235,12 +201,38 @@ func TestClientsStartedWhileAttachingKeepTheirNames(t *testing.T) {
 	recs := obs.stop()
 
 	cmd := container.Command([]byte(strings.Join([]string{python, "-c", waitThenPing, n.ServerV4.String(), started}, "\x00")), true)
-	type seen struct {
-		cmds         map[string]int
-		stats, calls int
-		wr, rd       int
+	byPID := redisClients(t, recs)
+	t.Logf("%d clients", len(pids))
+	require.Greater(t, len(pids), 10, "clients before, during and after the start")
+	unnamed := 0
+	for pid := range pids {
+		s := byPID[pid]
+		if !assert.NotNil(t, s, "pid %d: no records", pid) {
+			continue
+		}
+		if len(s.cmds) != 1 || s.cmds[cmd] == 0 {
+			unnamed++
+		}
+		assert.Equal(t, map[string]int{cmd: 2}, s.cmds, "pid %d: its statistics and its call, named", pid)
+		assert.Equal(t, map[string]int{"PING": 1}, s.calls, "pid %d: its call", pid)
+		assert.Equal(t, []int{1, len("*1\r\n$4\r\nPING\r\n"), len("+PONG\r\n"), 1, 1}, []int{s.stats, s.wr, s.rd, s.wrPkts, s.rdPkts}, "pid %d: its statistics", pid)
 	}
-	byPID := map[int]*seen{}
+	assert.Zero(t, unnamed, "clients not named")
+	assert.Len(t, byPID, len(pids), "only the test's clients talked to the server")
+}
+
+// redisClient is what the records say of one client process of the Redis server.
+type redisClient struct {
+	cmds           map[string]int // records by _process_cmd_
+	stats          int            // statistics records
+	wr, rd         int            // their bytes out and in
+	wrPkts, rdPkts int            // and syscalls
+	calls          map[string]int // calls by Redis command
+}
+
+// redisClients sums the client-side records of connections to port 6379 by pid.
+func redisClients(t *testing.T, recs []record.Record) map[int]*redisClient {
+	byPID := map[int]*redisClient{}
 	field := func(r record.Record, k string) string { v, _ := r.Get(k); return v }
 	num := func(r record.Record, k string) int {
 		v, err := strconv.Atoi(field(r, k))
@@ -254,7 +246,7 @@ func TestClientsStartedWhileAttachingKeepTheirNames(t *testing.T) {
 		pid := num(r, "_process_pid_")
 		s := byPID[pid]
 		if s == nil {
-			s = &seen{cmds: map[string]int{}}
+			s = &redisClient{cmds: map[string]int{}, calls: map[string]int{}}
 			byPID[pid] = s
 		}
 		s.cmds[field(r, "_process_cmd_")]++
@@ -262,24 +254,11 @@ func TestClientsStartedWhileAttachingKeepTheirNames(t *testing.T) {
 			s.stats++
 			s.wr += num(r, "send_bytes")
 			s.rd += num(r, "recv_bytes")
+			s.wrPkts += num(r, "send_packets")
+			s.rdPkts += num(r, "recv_packets")
 		} else {
-			s.calls += num(r, "total_count")
+			s.calls[field(r, "cmd")] += num(r, "total_count")
 		}
 	}
-	t.Logf("%d clients", len(pids))
-	require.Greater(t, len(pids), 10, "clients before, during and after the start")
-	unnamed := 0
-	for pid := range pids {
-		s := byPID[pid]
-		if !assert.NotNil(t, s, "pid %d: no records", pid) {
-			continue
-		}
-		if len(s.cmds) != 1 || s.cmds[cmd] == 0 {
-			unnamed++
-		}
-		assert.Equal(t, map[string]int{cmd: 2}, s.cmds, "pid %d: its statistics and its call, named", pid)
-		assert.Equal(t, []int{1, 1, len("*1\r\n$4\r\nPING\r\n"), len("+PONG\r\n")}, []int{s.stats, s.calls, s.wr, s.rd}, "pid %d", pid)
-	}
-	assert.Zero(t, unnamed, "clients not named")
-	assert.Len(t, byPID, len(pids), "only the test's clients talked to the server")
+	return byPID
 }
