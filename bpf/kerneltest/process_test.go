@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -174,8 +173,7 @@ func lastTwo(path string) string {
 func TestFinalEventsComeAfterTheProcessEvents(t *testing.T) {
 	n := testenv.NewNet(t, subnet)
 	testenv.Redis(t, n.Server, n.ServerV4)
-	python, err := exec.Command("python3", "-c", "import sys; print(sys.executable)").Output()
-	require.NoError(t, err, "python3")
+	python := testenv.Python(t)
 	c := startCaptureWith(t, libebpf.Options{PollInterval: 2 * time.Minute, IdleInterval: 2 * time.Minute}, nil)
 	require.True(t, c.lib.ProcessEvents(), "our library has the process extension")
 	require.Eventually(t, func() bool { return c.lib.Counters().Polls > 0 }, 10*time.Second, time.Millisecond,
@@ -199,7 +197,7 @@ func TestFinalEventsComeAfterTheProcessEvents(t *testing.T) {
 			require.Equal(t, "OK\n", string(out), "redis-cli's own report")
 			clis[cli.Process.Pid] = key
 		}
-		forker := testenv.Command(n.Client, strings.TrimSpace(string(python)), "-c", testenv.ForkThenPing, n.ServerV4.String())
+		forker := testenv.Command(n.Client, python, "-c", testenv.ForkThenPing, n.ServerV4.String())
 		out, err := forker.CombinedOutput()
 		require.NoError(t, err, "%s", out)
 		if c.lib.Counters().Polls == polls {

@@ -35,9 +35,7 @@ func TestLateReadClientsKeepTheirNames(t *testing.T) {
 	testenv.RequireRoot(t)
 	n := testenv.NewNet(t, 211)
 	testenv.Redis(t, n.Server, n.ServerV4)
-	out, err := exec.Command("python3", "-c", "import sys; print(sys.executable)").Output()
-	require.NoError(t, err, "python3")
-	python := strings.TrimSpace(string(out))
+	python := testenv.Python(t)
 
 	obs := newLateObserver(t)
 	require.NoError(t, obs.Start())
@@ -158,9 +156,7 @@ func TestClientsStartedWhileAttachingKeepTheirNames(t *testing.T) {
 	testenv.RequireRoot(t)
 	n := testenv.NewNet(t, 212)
 	testenv.Redis(t, n.Server, n.ServerV4)
-	out, err := exec.Command("python3", "-c", "import sys; print(sys.executable)").Output()
-	require.NoError(t, err, "python3")
-	python := strings.TrimSpace(string(out))
+	python := testenv.Python(t)
 	started := filepath.Join(t.TempDir(), "started")
 
 	obs := newLateObserver(t)

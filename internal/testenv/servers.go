@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -53,6 +54,17 @@ func ownedTempDir(t testing.TB, user string) string {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	Run(t, "chown", user+":", dir)
 	return dir
+}
+
+// Python returns the python3 interpreter's own path (what its processes' command lines show),
+// failing the test without one.
+func Python(t testing.TB) string {
+	t.Helper()
+	out, err := exec.Command("python3", "-c", "import sys; print(sys.executable)").Output()
+	if err != nil {
+		t.Fatalf("python3: %v", err)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // ForkThenPing is a python program whose forked child (no exec: it runs its parent's program) sends
