@@ -9,12 +9,16 @@
 package gotls
 
 import (
+	"bufio"
+	"bytes"
 	"debug/buildinfo"
 	"debug/elf"
 	"debug/gosym"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"regexp"
 	"strconv"
 	"sync"
@@ -173,29 +177,118 @@ func (c *offsetCache) put(toolchain string, off ConnOffsets) {
 type addrRange struct{ lo, hi uint64 }
 
 // findFuncs returns the two functions' ranges, from .symtab, .dynsym (Go binaries linked to
-// export every symbol, as Debian's dockerd) or else the pclntab.
+// export every symbol, as Debian's dockerd) or else the pclntab. A .symtab that names
+// runtime.main is the Go linker's, which lists every function: without the two, crypto/tls is not
+// linked in, and the pclntab is not read (for the toolchain's 25 MB compile, reading it and the
+// symbols as []elf.Symbol allocated 19 MiB per exec the observer saw).
 func findFuncs(f *elf.File) (map[string]addrRange, string, error) {
-	want := map[string]bool{WriteFunc: true, ReadFunc: true}
+	want := []string{WriteFunc, ReadFunc}
 	for _, tab := range []struct {
 		name string
-		syms func() ([]elf.Symbol, error)
-	}{{"symtab", f.Symbols}, {"dynsym", f.DynamicSymbols}} {
-		syms, err := tab.syms()
+		typ  elf.SectionType
+	}{{"symtab", elf.SHT_SYMTAB}, {"dynsym", elf.SHT_DYNSYM}} {
+		found, err := tableFuncs(f, tab.typ, append(want, goMain))
 		if err != nil {
 			continue
 		}
-		out := map[string]addrRange{}
-		for _, s := range syms {
-			if want[s.Name] && elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Size > 0 {
-				out[s.Name] = addrRange{s.Value, s.Value + s.Size}
-			}
-		}
-		if len(out) > 0 {
-			return out, tab.name, nil
+		_, complete := found[goMain]
+		delete(found, goMain)
+		if len(found) > 0 || complete && tab.typ == elf.SHT_SYMTAB {
+			return found, tab.name, nil
 		}
 	}
-	out, err := pclnFuncs(f, want)
+	wanted := map[string]bool{}
+	for _, name := range want {
+		wanted[name] = true
+	}
+	out, err := pclnFuncs(f, wanted)
 	return out, "pclntab", err
+}
+
+// goMain is a function every Go executable has: a symbol table that names it is the linker's.
+const goMain = "runtime.main"
+
+// symBufSize is what tableFuncs reads at a time, and so about all it allocates.
+const symBufSize = 32 << 10
+
+// tableFuncs finds the named functions in the symbol table of type typ, streaming it and its
+// string table (elf.File.Symbols would hold every symbol and its name at once). A name is found
+// wherever its bytes and a NUL are in the string table: a symbol may name the tail of a longer
+// string.
+func tableFuncs(f *elf.File, typ elf.SectionType, names []string) (map[string]addrRange, error) {
+	if f.Class != elf.ELFCLASS64 {
+		return nil, fmt.Errorf("%w: %s", ErrUnsupported, f.Class)
+	}
+	syms := f.SectionByType(typ)
+	if syms == nil || syms.Link == 0 || int(syms.Link) >= len(f.Sections) {
+		return nil, fmt.Errorf("no %s", typ)
+	}
+	at, err := stringOffsets(f.Sections[syms.Link], names)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]addrRange{}
+	if len(at) == 0 {
+		return out, nil
+	}
+	r := bufio.NewReaderSize(syms.Open(), symBufSize)
+	var sym [elf.Sym64Size]byte
+	for {
+		if _, err := io.ReadFull(r, sym[:]); err == io.EOF {
+			return out, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", syms.Name, err)
+		}
+		name, ok := at[f.ByteOrder.Uint32(sym[0:])]
+		info := sym[4]
+		value, size := f.ByteOrder.Uint64(sym[8:]), f.ByteOrder.Uint64(sym[16:])
+		if ok && elf.ST_TYPE(info) == elf.STT_FUNC && size > 0 {
+			out[name] = addrRange{value, value + size}
+		}
+	}
+}
+
+// stringOffsets are the offsets in the string table strs at which each of names begins (its bytes
+// then a NUL), read symBufSize at a time; each read keeps the previous one's last bytes, so that a
+// name cut by a read's end is whole in the next.
+func stringOffsets(strs *elf.Section, names []string) (map[uint32]string, error) {
+	if strs.Type != elf.SHT_STRTAB {
+		return nil, fmt.Errorf("%s is not a string table", strs.Name)
+	}
+	longest := 0
+	terminated := make([][]byte, len(names))
+	for i, n := range names {
+		terminated[i] = append([]byte(n), 0)
+		longest = max(longest, len(terminated[i]))
+	}
+	at := map[uint32]string{}
+	r := strs.Open()
+	buf := make([]byte, symBufSize+longest)
+	kept, base := 0, uint64(0) // buf[:kept] are the previous read's last bytes, from offset base
+	for {
+		n, err := io.ReadFull(r, buf[kept:])
+		end := kept + n
+		for k, name := range terminated {
+			for i := 0; ; i++ {
+				j := bytes.Index(buf[i:end], name)
+				if j < 0 {
+					break
+				}
+				if i += j; base+uint64(i) <= math.MaxUint32 {
+					at[uint32(base+uint64(i))] = names[k]
+				}
+			}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return at, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", strs.Name, err)
+		}
+		kept = min(longest-1, end)
+		copy(buf, buf[end-kept:end])
+		base += uint64(end - kept)
+	}
 }
 
 // pclnFuncs finds the wanted functions in the pclntab, which every Go binary keeps (the runtime
