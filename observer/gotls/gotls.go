@@ -204,7 +204,8 @@ func findFuncs(f *elf.File) (map[string]addrRange, string, error) {
 // goMain is a function every Go executable has: a symbol table that names it is the linker's.
 const goMain = "runtime.main"
 
-// symBufSize is what tableFuncs reads at a time, and so about all it allocates.
+// symBufSize is what the symbol, string and function tables are read by at a time, and so about
+// all that reading them allocates.
 const symBufSize = 16 << 10
 
 // tableFuncs finds the named functions in the symbol table of type typ, streaming it and its
