@@ -9,12 +9,16 @@
 package gotls
 
 import (
+	"bufio"
+	"bytes"
 	"debug/buildinfo"
 	"debug/elf"
 	"debug/gosym"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"regexp"
 	"strconv"
 	"sync"
@@ -173,82 +177,258 @@ func (c *offsetCache) put(toolchain string, off ConnOffsets) {
 type addrRange struct{ lo, hi uint64 }
 
 // findFuncs returns the two functions' ranges, from .symtab, .dynsym (Go binaries linked to
-// export every symbol, as Debian's dockerd) or else the pclntab.
+// export every symbol, as Debian's dockerd) or else the pclntab. A .symtab that names
+// runtime.main is the Go linker's, which lists every function: without the two, crypto/tls is not
+// linked in, and the pclntab is not read (for the toolchain's 25 MB compile, reading it and the
+// symbols as []elf.Symbol allocated 19 MiB per exec the observer saw).
 func findFuncs(f *elf.File) (map[string]addrRange, string, error) {
-	want := map[string]bool{WriteFunc: true, ReadFunc: true}
+	want := []string{WriteFunc, ReadFunc}
 	for _, tab := range []struct {
 		name string
-		syms func() ([]elf.Symbol, error)
-	}{{"symtab", f.Symbols}, {"dynsym", f.DynamicSymbols}} {
-		syms, err := tab.syms()
+		typ  elf.SectionType
+	}{{"symtab", elf.SHT_SYMTAB}, {"dynsym", elf.SHT_DYNSYM}} {
+		found, err := tableFuncs(f, tab.typ, append(want, goMain))
 		if err != nil {
 			continue
 		}
-		out := map[string]addrRange{}
-		for _, s := range syms {
-			if want[s.Name] && elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Size > 0 {
-				out[s.Name] = addrRange{s.Value, s.Value + s.Size}
-			}
-		}
-		if len(out) > 0 {
-			return out, tab.name, nil
+		_, complete := found[goMain]
+		delete(found, goMain)
+		if len(found) > 0 || complete && tab.typ == elf.SHT_SYMTAB {
+			return found, tab.name, nil
 		}
 	}
 	out, err := pclnFuncs(f, want)
 	return out, "pclntab", err
 }
 
+// goMain is a function every Go executable has: a symbol table that names it is the linker's.
+const goMain = "runtime.main"
+
+// symBufSize is what the symbol, string and function tables are read by at a time, and so about
+// all that reading them allocates.
+const symBufSize = 16 << 10
+
+// tableFuncs finds the named functions in the symbol table of type typ, streaming it and its
+// string table (elf.File.Symbols would hold every symbol and its name at once). A name is found
+// wherever its bytes and a NUL are in the string table: a symbol may name the tail of a longer
+// string.
+func tableFuncs(f *elf.File, typ elf.SectionType, names []string) (map[string]addrRange, error) {
+	if f.Class != elf.ELFCLASS64 {
+		return nil, fmt.Errorf("%w: %s", ErrUnsupported, f.Class)
+	}
+	syms := f.SectionByType(typ)
+	if syms == nil || syms.Link == 0 || int(syms.Link) >= len(f.Sections) {
+		return nil, fmt.Errorf("no %s", typ)
+	}
+	strs := f.Sections[syms.Link]
+	if strs.Type != elf.SHT_STRTAB {
+		return nil, fmt.Errorf("%s is not a string table", strs.Name)
+	}
+	at, err := stringOffsets(strs.Open(), names)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", strs.Name, err)
+	}
+	out := map[string]addrRange{}
+	if len(at) == 0 {
+		return out, nil
+	}
+	r := bufio.NewReaderSize(syms.Open(), symBufSize)
+	var sym [elf.Sym64Size]byte
+	for {
+		if _, err := io.ReadFull(r, sym[:]); err == io.EOF {
+			return out, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", syms.Name, err)
+		}
+		name, ok := at[f.ByteOrder.Uint32(sym[0:])]
+		info := sym[4]
+		value, size := f.ByteOrder.Uint64(sym[8:]), f.ByteOrder.Uint64(sym[16:])
+		if ok && elf.ST_TYPE(info) == elf.STT_FUNC && size > 0 {
+			out[name] = addrRange{value, value + size}
+		}
+	}
+}
+
+// stringOffsets are the offsets in the strings r reads at which each of names begins (its bytes
+// then a NUL), read symBufSize at a time; each read keeps the previous one's last bytes, so that a
+// name cut by a read's end is whole in the next.
+func stringOffsets(r io.Reader, names []string) (map[uint32]string, error) {
+	longest := 0
+	terminated := make([][]byte, len(names))
+	for i, n := range names {
+		terminated[i] = append([]byte(n), 0)
+		longest = max(longest, len(terminated[i]))
+	}
+	at := map[uint32]string{}
+	buf := make([]byte, symBufSize+longest)
+	kept, base := 0, uint64(0) // buf[:kept] are the previous read's last bytes, from offset base
+	for {
+		n, err := io.ReadFull(r, buf[kept:])
+		end := kept + n
+		for k, name := range terminated {
+			for i := 0; ; i++ {
+				j := bytes.Index(buf[i:end], name)
+				if j < 0 {
+					break
+				}
+				if i += j; base+uint64(i) <= math.MaxUint32 {
+					at[uint32(base+uint64(i))] = names[k]
+				}
+			}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return at, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		kept = min(longest-1, end)
+		copy(buf, buf[end-kept:end])
+		base += uint64(end - kept)
+	}
+}
+
 // pclnFuncs finds the wanted functions in the pclntab, which every Go binary keeps (the runtime
 // needs it): .gopclntab, or in a PIE .data.rel.ro.gopclntab, or, when the external linker merged
-// it into .data.rel.ro, wherever its header is found there.
-func pclnFuncs(f *elf.File, want map[string]bool) (map[string]addrRange, error) {
+// it into .data.rel.ro, wherever its header is found there. A Go 1.18+ table is read a buffer at
+// a time (pclnLookup): `go test` links its binaries with -s -w, and each one that started cost
+// the observer its whole table and gosym's functions (15–40 MB for a test binary with cgo).
+func pclnFuncs(f *elf.File, want []string) (map[string]addrRange, error) {
 	pcln := f.Section(".gopclntab")
 	if pcln == nil {
 		pcln = f.Section(".data.rel.ro.gopclntab")
 	}
-	var data []byte
+	var tab *io.SectionReader
 	var addr uint64
 	var err error
 	if pcln != nil {
-		if data, err = pcln.Data(); err != nil {
-			return nil, fmt.Errorf("reading %s: %w", pcln.Name, err)
+		if pcln.ReaderAt == nil {
+			return nil, fmt.Errorf("%w: %s is compressed", ErrUnsupported, pcln.Name)
 		}
-		addr = pcln.Addr
-	} else if data, addr, err = findPcln(f); err != nil {
+		tab, addr = io.NewSectionReader(pcln, 0, int64(pcln.Size)), pcln.Addr
+	} else if tab, addr, err = findPcln(f); err != nil {
 		return nil, err
 	}
-	textStart, err := pclnTextStart(f, addr, data)
+	var hdr [8 + 8*8]byte
+	if _, err := tab.ReadAt(hdr[:], 0); err != nil {
+		return nil, fmt.Errorf("%w: pclntab: reading its header: %v", ErrUnsupported, err)
+	}
+	textStart, err := pclnTextStart(f, addr, hdr[:])
 	if err != nil {
 		return nil, fmt.Errorf("%w: pclntab: %v", ErrUnsupported, err)
 	}
-	tab, err := gosym.NewTable(nil, gosym.NewLineTable(data, textStart))
+	switch binary.LittleEndian.Uint32(hdr[:]) {
+	case 0xfffffff0, 0xfffffff1:
+		out, err := pclnLookup(tab, hdr[:], textStart, want)
+		if err != nil {
+			return nil, fmt.Errorf("%w: pclntab: %v", ErrUnsupported, err)
+		}
+		return out, nil
+	}
+	// Go 1.17's table (the oldest with the register ABI), whole, through gosym.
+	data := make([]byte, tab.Size())
+	if _, err := tab.ReadAt(data, 0); err != nil {
+		return nil, fmt.Errorf("reading the pclntab: %w", err)
+	}
+	t, err := gosym.NewTable(nil, gosym.NewLineTable(data, textStart))
 	if err != nil {
 		return nil, fmt.Errorf("%w: pclntab: %v", ErrUnsupported, err)
 	}
 	out := map[string]addrRange{}
-	for name := range want {
-		if fn := tab.LookupFunc(name); fn != nil && fn.End > fn.Entry {
+	for _, name := range want {
+		if fn := t.LookupFunc(name); fn != nil && fn.End > fn.Entry {
 			out[name] = addrRange{fn.Entry, fn.End}
 		}
 	}
 	return out, nil
 }
 
+// pclnLookup finds the named functions in a Go 1.18+ pclntab (runtime/symtab.go, cmd/link's
+// pcln.go): the header's words after the first 8 bytes are nfunc, nfiles, textStart,
+// funcnameOffset, cuOffset, filetabOffset, pctabOffset and pclnOffset; at pclnOffset, nfunc + 1
+// pairs of uint32 (entry offset from textStart, offset of the function's _func from pclnOffset),
+// the last one's entry the end of the text; a _func begins with its entry offset and the offset of
+// its name in the function name table. The names' offsets are found first, then the functions
+// whose _func names one of them, reading the pairs and the _funcs (which follow the pairs in
+// their order) forwards a buffer at a time.
+func pclnLookup(tab *io.SectionReader, hdr []byte, textStart uint64, names []string) (map[string]addrRange, error) {
+	word := func(i int) uint64 { return binary.LittleEndian.Uint64(hdr[8+8*i:]) }
+	nfunc, funcnames, cus, pcln := word(0), word(3), word(4), word(7)
+	size := uint64(tab.Size())
+	if funcnames > cus || cus > size || pcln > size || nfunc > (size-pcln)/8 {
+		return nil, fmt.Errorf("header out of bounds: %d functions, names at %d-%d, functions at %d, table of %d bytes",
+			nfunc, funcnames, cus, pcln, size)
+	}
+	at, err := stringOffsets(io.NewSectionReader(tab, int64(funcnames), int64(cus-funcnames)), names)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]addrRange{}
+	if len(at) == 0 {
+		return out, nil
+	}
+	pairs := bufio.NewReaderSize(io.NewSectionReader(tab, int64(pcln), int64(8*(nfunc+1))), symBufSize)
+	funcs := forwardReader{r: io.NewSectionReader(tab, int64(pcln), int64(size-pcln)), at: tab, base: int64(pcln)}
+	funcs.buf = bufio.NewReaderSize(funcs.r, symBufSize)
+	var pair, next [8]byte
+	if _, err := io.ReadFull(pairs, pair[:]); err != nil {
+		return nil, fmt.Errorf("function table: %w", err)
+	}
+	for i := uint64(0); i < nfunc; i++ {
+		if _, err := io.ReadFull(pairs, next[:]); err != nil {
+			return nil, fmt.Errorf("function table: %w", err)
+		}
+		var fn [8]byte // entryOff, nameOff
+		if err := funcs.readAt(fn[:], int64(binary.LittleEndian.Uint32(pair[4:]))); err != nil {
+			return nil, fmt.Errorf("function %d: %w", i, err)
+		}
+		if name, ok := at[binary.LittleEndian.Uint32(fn[4:])]; ok {
+			out[name] = addrRange{textStart + uint64(binary.LittleEndian.Uint32(pair[:])), textStart + uint64(binary.LittleEndian.Uint32(next[:]))}
+		}
+		pair = next
+	}
+	return out, nil
+}
+
+// forwardReader reads at increasing offsets through a buffer, and at a lower one directly.
+type forwardReader struct {
+	r    *io.SectionReader
+	buf  *bufio.Reader
+	at   io.ReaderAt
+	base int64 // r's start in at
+	pos  int64 // buf's position in r
+}
+
+func (f *forwardReader) readAt(p []byte, off int64) error {
+	if off < f.pos {
+		_, err := f.at.ReadAt(p, f.base+off)
+		return err
+	}
+	if _, err := f.buf.Discard(int(off - f.pos)); err != nil {
+		return err
+	}
+	_, err := io.ReadFull(f.buf, p)
+	f.pos = off + int64(len(p))
+	return err
+}
+
 // findPcln looks for the pclntab header (a Go 1.18+ magic, two zero bytes, instruction quantum 1,
-// pointer size 8) in .data.rel.ro; it returns the bytes from there to the section's end.
-func findPcln(f *elf.File) ([]byte, uint64, error) {
+// pointer size 8) in .data.rel.ro, a buffer at a time; it returns the section from there to its
+// end.
+func findPcln(f *elf.File) (*io.SectionReader, uint64, error) {
 	sec := f.Section(".data.rel.ro")
-	if sec == nil {
+	if sec == nil || sec.ReaderAt == nil {
 		return nil, 0, fmt.Errorf("%w: no function symbols and no pclntab", ErrUnsupported)
 	}
-	data, err := sec.Data()
-	if err != nil {
-		return nil, 0, fmt.Errorf("reading .data.rel.ro: %w", err)
-	}
-	for i := 0; i+8 <= len(data); i += 8 {
-		m := binary.LittleEndian.Uint32(data[i:])
-		if (m == 0xfffffff1 || m == 0xfffffff0) && data[i+4] == 0 && data[i+5] == 0 && data[i+6] == 1 && data[i+7] == 8 {
-			return data[i:], sec.Addr + uint64(i), nil
+	r := bufio.NewReaderSize(io.NewSectionReader(sec, 0, int64(sec.Size)), symBufSize)
+	var w [8]byte
+	for off := uint64(0); off+8 <= sec.Size; off += 8 {
+		if _, err := io.ReadFull(r, w[:]); err != nil {
+			return nil, 0, fmt.Errorf("reading .data.rel.ro: %w", err)
+		}
+		m := binary.LittleEndian.Uint32(w[:])
+		if (m == 0xfffffff1 || m == 0xfffffff0) && w[4] == 0 && w[5] == 0 && w[6] == 1 && w[7] == 8 {
+			return io.NewSectionReader(sec, int64(off), int64(sec.Size-off)), sec.Addr + off, nil
 		}
 	}
 	return nil, 0, fmt.Errorf("%w: no function symbols and no pclntab", ErrUnsupported)

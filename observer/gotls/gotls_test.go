@@ -3,11 +3,13 @@ package gotls
 import (
 	"bufio"
 	"bytes"
+	"debug/elf"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -254,4 +256,62 @@ func TestCookie(t *testing.T) {
 	b := Binary{Offsets: ConnOffsets{ConnData: 8, NetFD: 0, Sysfd: 16}}
 	require.Equal(t, uint64(0x6702_0010_0000_0008), b.Cookie(abi.DirEgress))
 	require.Equal(t, uint64(0x6701_0010_0000_0008), b.Cookie(abi.DirIngress))
+}
+
+// TestInspectAllocatesLittle: the observer inspects every Go program that starts on the host
+// (tlsprobe), whatever it holds at that moment, so one inspection must not cost the binary's
+// symbols or function table: the toolchain's compile (≈ 25 MB, no crypto/tls) allocated 19.4 MiB
+// when its symbols were read as []elf.Symbol and its pclntab parsed, the go command (crypto/tls
+// linked, its toolchain's field offsets known) 3.5 MiB, and a binary as `go test` links it (-s -w:
+// no symbols, the functions from the pclntab) its whole pclntab and gosym's functions, 19.1 MiB for
+// cmd/netobserver's. What remains is the ELF headers, the build info, the two functions' code and
+// the read buffers.
+func TestInspectAllocatesLittle(t *testing.T) {
+	env, err := exec.Command("go", "env", "GOTOOLDIR", "GOROOT").Output()
+	require.NoError(t, err)
+	dirs := strings.Fields(string(env))
+	require.Len(t, dirs, 2)
+	compile, goCmd := filepath.Join(dirs[0], "compile"), filepath.Join(dirs[1], "bin", "go")
+	_, err = Inspect(goCmd) // its toolchain's offsets, read once
+	require.NoError(t, err)
+	stripped := build(t, "local", nil, "-ldflags=-s -w")
+	_, err = Inspect(build(t, "local", nil)) // the local toolchain's offsets, for the stripped builds
+	require.NoError(t, err)
+
+	const bound = 256 << 10
+	for _, c := range []struct {
+		path      string
+		wantErr   error
+		funcsFrom string
+	}{
+		{compile, ErrNoTLS, ""},
+		{goCmd, nil, "symtab"},
+		{stripped, nil, "pclntab"},
+		{build(t, "local", cgo, "-ldflags=-linkmode=external -s -w"), nil, "pclntab"},
+	} {
+		f, err := elf.Open(c.path)
+		require.NoError(t, err)
+		var table *elf.Section
+		for _, name := range []string{".symtab", ".gopclntab", ".data.rel.ro"} {
+			if table = f.Section(name); table != nil {
+				break
+			}
+		}
+		require.NoError(t, f.Close())
+		require.NotNil(t, table, c.path)
+		require.Greater(t, table.Size, uint64(bound), "%s: a %s larger than the bound", c.path, table.Name)
+
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		b, err := Inspect(c.path)
+		runtime.ReadMemStats(&after)
+		allocated := after.TotalAlloc - before.TotalAlloc
+		require.ErrorIs(t, err, c.wantErr)
+		if c.wantErr == nil {
+			require.Equal(t, c.funcsFrom, b.FuncsFrom, c.path)
+		}
+		t.Logf("%s: %d bytes allocated; %s %d bytes", c.path, allocated, table.Name, table.Size)
+		require.Less(t, allocated, uint64(bound), c.path)
+	}
 }
