@@ -249,6 +249,11 @@ func tableFuncs(f *elf.File, typ elf.SectionType, names []string) (map[string]ad
 	}
 }
 
+// maxNameCopies bounds how often one name may be found in a string table: a linker writes each
+// once (or as the tail of a few longer names), while a crafted binary repeating it would make the
+// map of offsets as large as the table.
+const maxNameCopies = 16
+
 // stringOffsets are the offsets in the strings r reads at which each of names begins (its bytes
 // then a NUL), read symBufSize at a time; each read keeps the previous one's last bytes, so that a
 // name cut by a read's end is whole in the next.
@@ -260,6 +265,7 @@ func stringOffsets(r io.Reader, names []string) (map[uint32]string, error) {
 		longest = max(longest, len(terminated[i]))
 	}
 	at := map[uint32]string{}
+	copies := make([]int, len(names))
 	buf := make([]byte, symBufSize+longest)
 	kept, base := 0, uint64(0) // buf[:kept] are the previous read's last bytes, from offset base
 	for {
@@ -271,8 +277,14 @@ func stringOffsets(r io.Reader, names []string) (map[uint32]string, error) {
 				if j < 0 {
 					break
 				}
-				if i += j; base+uint64(i) <= math.MaxUint32 {
-					at[uint32(base+uint64(i))] = names[k]
+				off := base + uint64(i+j)
+				if _, seen := at[uint32(off)]; !seen && off <= math.MaxUint32 {
+					at[uint32(off)] = names[k]
+					copies[k]++
+				}
+				i += j
+				if copies[k] > maxNameCopies {
+					return nil, fmt.Errorf("%w: more than %d copies of %s in a string table", ErrUnsupported, maxNameCopies, names[k])
 				}
 			}
 		}

@@ -315,3 +315,25 @@ func TestInspectAllocatesLittle(t *testing.T) {
 		require.Less(t, allocated, uint64(bound), c.path)
 	}
 }
+
+// TestStringOffsetsBounded: a name is found wherever it ends in a NUL, across the reads' seams,
+// and a table repeating it past maxNameCopies is refused instead of mapped whole.
+func TestStringOffsetsBounded(t *testing.T) {
+	var tab bytes.Buffer
+	tab.WriteByte(0)
+	tab.Write(bytes.Repeat([]byte{'x'}, symBufSize-5)) // the first name straddles the first read's end
+	tab.WriteString("\x00" + ReadFunc + "\x00vendor/" + WriteFunc + "\x00")
+	at, err := stringOffsets(bytes.NewReader(tab.Bytes()), []string{ReadFunc, WriteFunc})
+	require.NoError(t, err)
+	require.Equal(t, map[uint32]string{
+		symBufSize - 3: ReadFunc,
+		uint32(symBufSize - 3 + len(ReadFunc) + 1 + len("vendor/")): WriteFunc,
+	}, at)
+
+	tab.Reset()
+	for range maxNameCopies + 1 {
+		tab.WriteString(ReadFunc + "\x00")
+	}
+	_, err = stringOffsets(bytes.NewReader(tab.Bytes()), []string{ReadFunc, WriteFunc})
+	require.ErrorIs(t, err, ErrUnsupported)
+}
