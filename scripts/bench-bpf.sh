@@ -21,6 +21,10 @@
 # Usage: scripts/bench-bpf.sh [BINDIR]   (root; BINDIR holds netobserver, libebpf.so, bpf-floor,
 #        bpf-sysbench)   ROUNDS=3 DURATION=5 LOOP_N=2000000 PROM_PORT=<free port>
 #        LIBEBPF=<another libebpf.so> (an A/B of two builds: run it alternately)
+#   AGGREGATE=1: the library aggregates HTTP/1.x in the kernel (NETOBSERVER_BPF_AGGREGATE=1, bpf/README.md
+#   "Kernel aggregation"): nginx's and wrk's calls are counted in BPF maps, no HTTP data leaves the
+#   kernel (and nothing reads the maps: this measures the kernel side only). Run it alternately with
+#   the default for an A/B.
 #   PROFILE=1: one more wrk round under `perf record -e cpu-clock -a -g`: the share of each BPF program
 #   (JIT symbols bpf_prog_<tag>_<name>) and of the kernel functions they call.
 set -euo pipefail
@@ -33,6 +37,8 @@ rounds=${ROUNDS:-3}
 duration=${DURATION:-5}
 loop_n=${LOOP_N:-2000000}
 profile=${PROFILE:-0}
+aggregate=${AGGREGATE:-0}
+if [ "$aggregate" = 1 ]; then export NETOBSERVER_BPF_AGGREGATE=1; else unset NETOBSERVER_BPF_AGGREGATE; fi
 . "$(dirname "$0")/bench-lib.sh"
 bench_setup bench-bpf nbpf 253
 
@@ -95,6 +101,11 @@ sysctl -q -w kernel.bpf_stats_enabled=1
 echo "bench-bpf: $netobserver ($("$netobserver" version --libebpf "$so" 2>/dev/null | tr '\n' ' '))"
 echo "bench-bpf: ROUNDS=$rounds DURATION=${duration}s LOOP_N=$loop_n; $(nproc) CPUs, $(uname -r); observer programs: $(awk '{printf "%s%s(%s)", (NR > 1 ? " " : ""), $2, $1}' "$work/ours"); empty program: $(awk '{print $2 "(" $1 ")"}' "$work/floor")"
 grep -m1 -o 'hook set[^"]*' "$work/observer.log" | sed 's/^/bench-bpf: /' || true
+if [ "$aggregate" = 1 ]; then
+  grep -q 'kernel aggregation on' "$work/observer.log" ||
+    { echo "bench-bpf: AGGREGATE=1, but the library did not say it turned kernel aggregation on:" >&2; cat "$work/observer.log" >&2; exit 1; }
+  echo "bench-bpf: AGGREGATE=1: HTTP/1.x aggregated in the kernel"
+fi
 
 # --- 1. per nginx request ------------------------------------------------------------------------
 req=$work/req
