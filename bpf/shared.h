@@ -99,8 +99,8 @@ struct conn {
 
 /* Bounds of the kernel aggregation maps. Neither is preallocated: with the mode off they cost
  * nothing. A full map is a fallback (NETOBSERVER_AGG_FB_FULL). */
-#define NETOBSERVER_AGG_CONNS 16384
-#define NETOBSERVER_AGG_ENTRIES 16384
+#define NETOBSERVER_AGG_CONNS 65536
+#define NETOBSERVER_AGG_ENTRIES 65536
 
 /* Tail-call slots of the TLS probes' own program array (kprobe type): the plaintext program of
  * the set's transport, which every TLS return probe tail-calls, and the HTTP header scan (ring

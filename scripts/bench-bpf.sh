@@ -114,6 +114,7 @@ for r in $(seq "$rounds"); do
   out=$(ip netns exec "$cli" wrk -t1 -c16 -d"${duration}s" "http://$srv_ip:8080/" 2>&1)
   t2=$(now); snap >"$work/s2"
   n=$(awk '/requests in/ {print $1}' <<<"$out")
+  echo "$n" >>"$work/wrk_calls"
   [ -n "$n" ] && [ "$n" -gt 0 ] || { echo "bench-bpf: wrk reported no requests:" >&2; echo "$out" >&2; exit 1; }
   delta "$work/s0" "$work/s1" | grep -v "^$floor_prog " >"$work/idle"
   delta "$work/s1" "$work/s2" >"$work/all"
@@ -125,6 +126,21 @@ for r in $(seq "$rounds"); do
   awk -v n="$n" '{printf "%s %s %.1f %.3f\n", $1, $2, $3 / n, $4 / n}' "$work/busy" >>"$work/perprog"
   echo "round $r: $n requests ($(awk '/Requests\/sec/ {printf "%.0f req/s", $2}' <<<"$out")): $(tail -1 "$req" | awk '{printf "%.0f ns of BPF per request (%.0f of it the rest of the host, from the idle window before), sys_exit runs %.2f per request, empty program %.1f ns per run", $1, $2, $3, $4}')"
 done
+
+# What the kernel aggregated and what fell back (bpf/README.md, "Kernel aggregation"): nothing reads
+# the maps in this mode, so they show whether wrk's and nginx's calls really stayed in the kernel.
+if [ "$aggregate" = 1 ]; then
+  maps=$(grep -h '^map_id:' /proc/"$obs"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -un | jq -s -c .)
+  map_id() { bpftool map show --json | jq -r --argjson ids "$maps" --arg n "$1" '.[] | select(.name == $n and (.id as $i | $ids | index($i))) | .id'; }
+  entries=$(bpftool map dump id "$(map_id agg_entries)" -j)
+  agg_calls=$(jq '[.[] | .formatted.values[] | .value.count] | add // 0' <<<"$entries")
+  agg_fb=$(bpftool map dump id "$(map_id agg_counters)" -j | jq -c '[.[] | [.formatted.values[] | .value] | add]')
+  echo "bench-bpf: aggregated in the kernel: $agg_calls calls in $(jq length <<<"$entries") entries; counters (fallbacks per reason, then lost calls): $agg_fb"
+  # nginx's own calls: its worker is the master's child.
+  worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
+  nginx_calls=$(jq --argjson p "${worker:-0}" '[.[] | select(.formatted.key.conn.tgid == $p) | .formatted.values[] | .value.count] | add // 0' <<<"$entries")
+  echo "bench-bpf: nginx's calls aggregated: $nginx_calls; wrk's requests of all rounds: $(awk '{n += $1} END {print n}' "$work/wrk_calls")"
+fi
 
 # --- 2. unfollowed syscalls ----------------------------------------------------------------------
 loops=$work/loops
