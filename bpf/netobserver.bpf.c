@@ -333,7 +333,7 @@ struct {
 	__type(value, u64);
 } tls_counters SEC(".maps");
 
-/* ---- kernel aggregation (see the section) ---- */
+/* ---- kernel aggregation (http_agg_body; bpf/README.md, "Kernel aggregation") ---- */
 
 /* Per-connection state of the aggregation state machine, while the connection is aggregated. */
 enum agg_state {
@@ -651,6 +651,7 @@ static __always_inline void close_conn(void *ctx, u64 key, struct conn *c, bool 
 		}
 		emit_stats(ctx, c, 1, rb);
 	}
+	/* The state machine's entry goes with the connection (its aggregates stay for the reader). */
 	if (rb && c->agg == AGG_CONN_ON)
 		bpf_map_delete_elem(&agg_conns, &key);
 	bpf_map_delete_elem(&conn_map, &key);
