@@ -342,6 +342,10 @@ enum agg_state {
 	AGG_RESPONDING, /* the response started: response-direction bytes are its own */
 };
 
+/* Head bytes of a pending request kept to export it if the connection falls back before its
+ * response: a request with a longer head is not aggregated. */
+#define AGG_HEAD_KEEP 1024
+
 struct agg_conn {
 	struct netobserver_agg_key key; /* the current call's (status once its response starts) */
 	u64 req_ts;
@@ -349,6 +353,10 @@ struct agg_conn {
 	u64 body_left; /* request body bytes still to come */
 	u32 state;
 	u32 pad;
+	/* The pending request's data event as today's capture would have sent it (attributes, then
+	 * the head: its body goes as a size), contiguous so that it is output as it is. */
+	struct conn_data_event_attr_t attr;
+	u8 head[AGG_HEAD_KEEP];
 };
 
 struct {
@@ -358,6 +366,14 @@ struct {
 	__type(key, u64);
 	__type(value, struct agg_conn);
 } agg_conns SEC(".maps");
+
+/* A zeroed agg_conn that new entries are copied from (never written: too large for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct agg_conn);
+} agg_fresh SEC(".maps");
 
 /* Cumulative per CPU (no atomics; the reader sums the CPUs). */
 struct {
@@ -1494,6 +1510,13 @@ emit:
 
 /* ---- kernel aggregation (HTTP/1.x; tp_btf with bpf_loop) ------------------------------------- */
 
+/* Opaque to the compiler, like bound_payload: [1, AGG_HEAD_KEEP] for an input in that range. */
+static __always_inline u64 bound_keep(u64 n)
+{
+	asm volatile("%0 += -1\n\t%0 &= 0x3ff\n\t%0 += 1" : "+r"(n));
+	return n;
+}
+
 /* agg_request's verdict for an aggregated request: past the counters' indexes. */
 #define AGG_OK NETOBSERVER_AGG_NUM_COUNTERS
 
@@ -1570,7 +1593,8 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 	bpf_loop(n / HTTP_SCAN_BLOCK + 1, agg_scan_block, &s, 0);
 	hend = w->scan_hend;
 	nl = w->scan_rlend;
-	if (!hend || hend > n || w->scan_ncl > 1 || w->scan_te || w->scan_refuse || w->scan_nhost != 1)
+	if (!hend || hend > n || hend > AGG_HEAD_KEEP || w->scan_ncl > 1 || w->scan_te || w->scan_refuse ||
+	    w->scan_nhost != 1)
 		return NETOBSERVER_AGG_FB_HEAD;
 	/* "<method> /<target> HTTP/1.x\r\n": nl is just past the newline. */
 	if (nl < mlen + 13 || nl > n)
@@ -1634,6 +1658,13 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 			a->key.host[i] = c;
 		}
 	}
+	/* The syscall is one chunk (at most 16 KiB) that ends inside or at the end of its body, or
+	 * has none: today it is one event carrying the head. */
+	a->attr = s->ev.attr;
+	a->attr.org_msg_size = w->total;
+	a->attr.msg_buf_size = hend;
+	if (bpf_probe_read_kernel(a->head, bound_keep(hend), b))
+		return NETOBSERVER_AGG_FB_HEAD;
 	a->req_ts = s->ev.attr.ts;
 	a->req_bytes = w->total;
 	a->body_left = hend + cl - w->total;
@@ -1686,16 +1717,16 @@ static __always_inline int http_agg_body(void *ctx, void *tmap)
 	if (!a || a->key.conn.start != s->ev.attr.conn_id.start) {
 		/* The connection's first aggregated syscall (or an earlier one's entry on its fd,
 		 * whose close went unseen). */
-		struct agg_conn fresh;
+		u32 zero = 0;
+		struct agg_conn *fresh = bpf_map_lookup_elem(&agg_fresh, &zero);
 
-		__builtin_memset(&fresh, 0, sizeof(fresh));
-		fresh.key.conn = s->ev.attr.conn_id;
 		reason = NETOBSERVER_AGG_FB_FULL;
-		if (bpf_map_update_elem(&agg_conns, &w->key, &fresh, BPF_ANY))
+		if (!fresh || bpf_map_update_elem(&agg_conns, &w->key, fresh, BPF_ANY))
 			goto fallback;
 		a = bpf_map_lookup_elem(&agg_conns, &w->key);
 		if (!a)
 			goto fallback;
+		a->key.conn = s->ev.attr.conn_id;
 	}
 	if (s->ev.attr.type == TypeRequest) {
 		if (a->state == AGG_PENDING) {
@@ -1750,8 +1781,15 @@ static __always_inline int http_agg_body(void *ctx, void *tmap)
 
 fallback:
 	agg_count(reason);
-	if (lost)
+	/* A pending request goes out as the event today's capture would have sent, before this
+	 * syscall's; if body syscalls followed its head (each would have been an event of its own)
+	 * it is lost instead, counted. */
+	if (lost && a->req_bytes == a->attr.org_msg_size) {
+		output(ctx, DATA_HAND, &data_events, &a->attr, sizeof(a->attr) + bound_keep(a->attr.msg_buf_size), true);
+		agg_count(NETOBSERVER_AGG_PENDING_EXPORTED);
+	} else if (lost) {
 		agg_count(NETOBSERVER_AGG_LOST_CALLS);
+	}
 	c = bpf_map_lookup_elem(&conn_map, &w->key);
 	if (c)
 		c->agg = AGG_CONN_FALLBACK;

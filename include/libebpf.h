@@ -345,7 +345,8 @@ struct netobserver_agg_value {
 	uint64_t req_bytes;  /* bytes of the requests (head and body) */
 	uint64_t resp_bytes; /* bytes in the response direction up to the next request */
 };
-/* Counters: connections that fell back, per reason, then calls lost by a fallback. */
+/* Counters: connections that fell back, per reason, then what became of the calls pending at a
+ * fallback: lost (a body had followed the head in later syscalls) or exported. */
 enum netobserver_agg_counter {
 	NETOBSERVER_AGG_FB_NOT_PLAIN,   /* request syscall not one plain buffer of at most 16 KiB */
 	NETOBSERVER_AGG_FB_HEAD,        /* request head not whole in the syscall, or not simple */
@@ -355,7 +356,8 @@ enum netobserver_agg_counter {
 	NETOBSERVER_AGG_FB_EARLY,       /* response before the request's body ended */
 	NETOBSERVER_AGG_FB_UNSOLICITED, /* response bytes with no request seen */
 	NETOBSERVER_AGG_FB_FULL,        /* the aggregate or the connection map is full */
-	NETOBSERVER_AGG_LOST_CALLS,     /* requests pending at a fallback: neither counted nor exported */
+	NETOBSERVER_AGG_LOST_CALLS,     /* requests pending at a fallback and not exported (below) */
+	NETOBSERVER_AGG_PENDING_EXPORTED, /* requests pending at a fallback, exported as their event */
 	NETOBSERVER_AGG_NUM_COUNTERS
 };
 

@@ -14,7 +14,8 @@ import (
 )
 
 // AggCounter indexes the kernel aggregation's counters (include/libebpf.h,
-// netobserver_agg_counter): connections that fell back per reason, then calls lost.
+// netobserver_agg_counter): connections that fell back per reason, then the calls pending at a
+// fallback, lost or exported.
 type AggCounter int
 
 const (
@@ -27,6 +28,7 @@ const (
 	AggFallbackUnsolicited
 	AggFallbackFull
 	AggLostCalls
+	AggPendingExported
 	AggNumCounters
 )
 
