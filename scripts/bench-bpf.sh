@@ -135,7 +135,7 @@ if [ "$aggregate" = 1 ]; then
   entries=$(bpftool map dump id "$(map_id agg_entries)" -j)
   agg_calls=$(jq '[.[] | .formatted.values[] | .value.count] | add // 0' <<<"$entries")
   agg_fb=$(bpftool map dump id "$(map_id agg_counters)" -j | jq -c '[.[] | [.formatted.values[] | .value] | add]')
-  echo "bench-bpf: aggregated in the kernel: $agg_calls calls in $(jq length <<<"$entries") entries; counters (fallbacks per reason, then lost calls): $agg_fb"
+  echo "bench-bpf: aggregated in the kernel: $agg_calls calls in $(jq length <<<"$entries") entries; counters (fallbacks per reason, then pending calls lost, exported): $agg_fb"
   # nginx's own calls: its worker is the master's child.
   worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
   nginx_calls=$(jq --argjson p "${worker:-0}" '[.[] | select(.formatted.key.conn.tgid == $p) | .formatted.values[] | .value.count] | add // 0' <<<"$entries")
