@@ -1633,30 +1633,53 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 	a->key.version = v[8] - '0';
 	tlen = nl - 11 - (mlen + 1);
 	{
+		/* The path as parser/http's resource() takes it: the target up to '?' or '#'. A path
+		 * or Host longer than the key holds is never cut (two paths would share a key): the
+		 * connection falls back. So is a blank inside the target or the Host value, which
+		 * the parser reads otherwise (it ends the target; it is kept inside a Host value, and
+		 * several leading or trailing blanks are trimmed). */
 		const u8 *p = b + mlen + 1;
+		bool ended = false;
 
 #pragma unroll
-		for (int i = 0; i < NETOBSERVER_AGG_PATH_MAX; i++) {
+		for (int i = 0; i <= NETOBSERVER_AGG_PATH_MAX; i++) {
 			u8 c = p[i];
 
-			if ((u64)i >= tlen || c == '?' || c == '#')
+			if ((u64)i >= tlen || c == '?' || c == '#') {
+				ended = true;
+				break;
+			}
+			if (c == ' ')
+				return NETOBSERVER_AGG_FB_HEAD;
+			if (i == NETOBSERVER_AGG_PATH_MAX)
 				break;
 			a->key.path[i] = c;
 		}
+		if (!ended)
+			return NETOBSERVER_AGG_FB_LONG;
 	}
 	{
 		const u8 *h = b + (w->scan_hostpos & (HTTP_SCAN_MAX - 1));
+		bool ended = false;
 
 		if (h[0] == ' ' || h[0] == '\t')
 			h++;
 #pragma unroll
-		for (int i = 0; i < NETOBSERVER_AGG_HOST_MAX; i++) {
+		for (int i = 0; i <= NETOBSERVER_AGG_HOST_MAX; i++) {
 			u8 c = h[i];
 
-			if (c == '\r' || c == ' ' || c == '\t')
+			if (c == '\r') {
+				ended = true;
+				break;
+			}
+			if (c == ' ' || c == '\t' || c == '\n')
+				return NETOBSERVER_AGG_FB_HEAD;
+			if (i == NETOBSERVER_AGG_HOST_MAX)
 				break;
 			a->key.host[i] = c;
 		}
+		if (!ended)
+			return NETOBSERVER_AGG_FB_LONG;
 	}
 	/* The syscall is one chunk (at most 16 KiB) that ends inside or at the end of its body, or
 	 * has none: today it is one event carrying the head. */
@@ -2492,8 +2515,13 @@ int up_cleanup_dog(struct pt_regs *regs)
 			break;
 		key = id_key(&id);
 		c = bpf_map_lookup_elem(&conn_map, &key);
-		if (c && c->id.tgid == id.tgid)
+		if (c && c->id.tgid == id.tgid) {
+			/* A connection whose close was never seen: its aggregation state goes with it
+			 * (the map is not LRU: a full one is a counted fallback, not an eviction). */
+			if (c->agg == AGG_CONN_ON)
+				bpf_map_delete_elem(&agg_conns, &key);
 			bpf_map_delete_elem(&conn_map, &key);
+		}
 	}
 	return 0;
 }

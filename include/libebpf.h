@@ -335,7 +335,8 @@ struct netobserver_agg_key {
 	uint16_t status;
 	uint8_t method;  /* 1 GET, 2 POST, 3 PUT, 4 HEAD, 5 PATCH, 6 DELETE, 7 OPTIONS */
 	uint8_t version; /* the request's: 0 HTTP/1.0, 1 HTTP/1.1 */
-	/* The Host value and the target's path (up to '?' or '#'), zero-padded, cut at the bound. */
+	/* The Host value and the target's path (up to '?' or '#'), zero-padded; longer ones are never
+	 * aggregated (NETOBSERVER_AGG_FB_LONG). */
 	char host[NETOBSERVER_AGG_HOST_MAX];
 	char path[NETOBSERVER_AGG_PATH_MAX];
 };
@@ -356,6 +357,7 @@ enum netobserver_agg_counter {
 	NETOBSERVER_AGG_FB_EARLY,       /* response before the request's body ended */
 	NETOBSERVER_AGG_FB_UNSOLICITED, /* response bytes with no request seen */
 	NETOBSERVER_AGG_FB_FULL,        /* the aggregate or the connection map is full */
+	NETOBSERVER_AGG_FB_LONG,        /* a path or Host value longer than the key holds */
 	NETOBSERVER_AGG_LOST_CALLS,     /* requests pending at a fallback and not exported (below) */
 	NETOBSERVER_AGG_PENDING_EXPORTED, /* requests pending at a fallback, exported as their event */
 	NETOBSERVER_AGG_NUM_COUNTERS

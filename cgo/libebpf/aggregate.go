@@ -27,6 +27,7 @@ const (
 	AggFallbackEarly
 	AggFallbackUnsolicited
 	AggFallbackFull
+	AggFallbackLong
 	AggLostCalls
 	AggPendingExported
 	AggNumCounters
