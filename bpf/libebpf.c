@@ -37,6 +37,9 @@
 #include "shared.h"
 #include "skel-open.h"
 
+/* The protocols kernel aggregation takes (netobserver_kernel_aggregation): HTTP/1.x. */
+#define AGG_PROTOCOLS (1u << (ProtoHTTP - 1))
+
 #define EXPORT __attribute__((visibility("default")))
 
 #ifndef NETOBSERVER_VERSION
@@ -1560,7 +1563,7 @@ static void select_programs(enum hook h, bool fast, bool loop)
 			load = load && !fast;
 		else if (prog == g.skel->progs.http_head_btf)
 			load = load && !loop;
-		else if (prog == g.skel->progs.http_loop_btf)
+		else if (prog == g.skel->progs.http_loop_btf || prog == g.skel->progs.http_agg_btf)
 			load = load && loop;
 		else if (prog == g.skel->progs.http_head_tls_rb)
 			load = h == HOOK_TP_BTF && !loop;
@@ -1598,6 +1601,8 @@ static void select_programs(enum hook h, bool fast, bool loop)
 		g.tail_progs[TAIL_MMSG_COUNT] = g.skel->progs.mmsg_count_btf;
 		g.tail_progs[TAIL_HTTP_HEAD] = loop ? g.skel->progs.http_loop_btf : g.skel->progs.http_head_btf;
 		g.tail_progs[TAIL_MEMC_HEAD] = g.skel->progs.memc_head_btf;
+		/* Kernel aggregation needs the bpf_loop scan. */
+		g.tail_progs[TAIL_HTTP_AGG] = loop ? g.skel->progs.http_agg_btf : NULL;
 		break;
 	case HOOK_RAW_TP:
 		g.tail_progs[TAIL_DATA_MAIN] = g.skel->progs.data_main_raw;
@@ -1605,6 +1610,7 @@ static void select_programs(enum hook h, bool fast, bool loop)
 		g.tail_progs[TAIL_MMSG_COUNT] = g.skel->progs.mmsg_count_raw;
 		g.tail_progs[TAIL_HTTP_HEAD] = NULL;
 		g.tail_progs[TAIL_MEMC_HEAD] = NULL;
+		g.tail_progs[TAIL_HTTP_AGG] = NULL;
 		break;
 	default:
 		g.tail_progs[TAIL_DATA_MAIN] = g.skel->progs.data_main;
@@ -1613,6 +1619,7 @@ static void select_programs(enum hook h, bool fast, bool loop)
 		/* The header and line scans need bounded loops: tp_btf only. */
 		g.tail_progs[TAIL_HTTP_HEAD] = NULL;
 		g.tail_progs[TAIL_MEMC_HEAD] = NULL;
+		g.tail_progs[TAIL_HTTP_AGG] = NULL;
 		break;
 	}
 }
@@ -1903,6 +1910,10 @@ EXPORT int32_t ebpf_start(void)
 	}
 	for (int i = 0; i < NUM_BUFFERS && i < NETOBSERVER_NUM_RINGS; i++)
 		g.cfg.ring_wake[i] = (unsigned int)(ring_bytes(g.pages[i]) / 4);
+	/* NETOBSERVER_BPF_AGGREGATE=1: kernel aggregation of HTTP/1.x without a caller that asks for
+	 * it (scripts/bench-bpf.sh measures its cost so; nothing reads the aggregates then). */
+	if (getenv("NETOBSERVER_BPF_AGGREGATE") && !strcmp(getenv("NETOBSERVER_BPF_AGGREGATE"), "1"))
+		netobserver_kernel_aggregation(AGG_PROTOCOLS);
 	push_config();
 	for (int i = 0; i < NUM_BUFFERS && !err; i++) {
 		if (i == PROC_HAND && !g.proc_fn)
@@ -2030,6 +2041,79 @@ EXPORT int32_t netobserver_detach_uprobe(int32_t id)
 		return -ENOENT;
 	close_uprobe(&g.ext_uprobes[id]);
 	return 0;
+}
+
+/* ---- kernel aggregation extension (include/libebpf.h) ---------------------------------------- */
+
+EXPORT int32_t netobserver_kernel_aggregation(uint32_t protocol_mask)
+{
+	if (!g.skel)
+		return -EINVAL;
+	if (protocol_mask & ~AGG_PROTOCOLS)
+		return -EOPNOTSUPP;
+	if (protocol_mask && !g.tail_progs[TAIL_HTTP_AGG]) {
+		logmsg(LOG_WARN, "libebpf: kernel aggregation needs the tp_btf hook set with the bpf_loop header scan "
+				 "(Linux 5.17+); the %s set is loaded: refused, data is captured as before\n",
+		       g.hook);
+		return -EOPNOTSUPP;
+	}
+	g.cfg.agg_mask = protocol_mask;
+	push_config();
+	logmsg(LOG_INFO, "libebpf: kernel aggregation %s\n", protocol_mask ? "on for HTTP/1.x" : "off");
+	return 0;
+}
+
+EXPORT int32_t netobserver_aggregates(struct netobserver_agg_key *keys, struct netobserver_agg_value *values, int32_t max,
+				      uint64_t *counters, int32_t ncounters)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct netobserver_agg_value *percpu;
+	struct netobserver_agg_key key, next;
+	uint64_t *cnt;
+	int fd, n = 0, err = 0;
+	bool first = true;
+
+	if (!g.skel || ncpus <= 0)
+		return -EINVAL;
+	percpu = calloc((size_t)ncpus, sizeof(*percpu));
+	cnt = calloc((size_t)ncpus, sizeof(*cnt));
+	if (!percpu || !cnt) {
+		free(percpu);
+		free(cnt);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; counters && i < (uint32_t)ncounters && i < NETOBSERVER_AGG_NUM_COUNTERS; i++) {
+		counters[i] = 0;
+		if (bpf_map_lookup_elem(bpf_map__fd(g.skel->maps.agg_counters), &i, cnt))
+			continue;
+		for (int c = 0; c < ncpus; c++)
+			counters[i] += cnt[c];
+	}
+	fd = bpf_map__fd(g.skel->maps.agg_entries);
+	while (!bpf_map_get_next_key(fd, first ? NULL : &key, &next)) {
+		first = false;
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, percpu))
+			continue; /* deleted meanwhile: never by the kernel */
+		if (n < max && keys && values) {
+			struct netobserver_agg_value sum = { 0 };
+
+			for (int c = 0; c < ncpus; c++) {
+				sum.count += percpu[c].count;
+				sum.latency_ns += percpu[c].latency_ns;
+				sum.req_bytes += percpu[c].req_bytes;
+				sum.resp_bytes += percpu[c].resp_bytes;
+			}
+			keys[n] = key;
+			values[n] = sum;
+		}
+		n++;
+	}
+	if (errno != ENOENT)
+		err = -errno;
+	free(percpu);
+	free(cnt);
+	return err ? err : n;
 }
 
 /* TLS calls whose plaintext was lost because their connection could not be found. */

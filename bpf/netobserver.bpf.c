@@ -139,6 +139,15 @@ struct work {
 	u64 scan_tokpos;
 	u32 scan_tokens;
 	u32 scan_want;
+	/* Kernel aggregation (http_agg_body): data_main's verdict on the header scan, for a fallback
+	 * that goes on as today; what the request scan found besides the header end and
+	 * Content-Length. */
+	u32 agg_scan;
+	u32 scan_nhost;
+	u64 scan_rlend;   /* just past the request line's newline */
+	u64 scan_hostpos; /* just past "Host:" */
+	u32 scan_refuse;  /* an Upgrade or Expect header */
+	u32 agg_pad;
 };
 
 /* What a TLS return probe hands to the plaintext program it tail-calls (same CPU, same
@@ -323,6 +332,64 @@ struct {
 	__type(key, u32);
 	__type(value, u64);
 } tls_counters SEC(".maps");
+
+/* ---- kernel aggregation (http_agg_body; bpf/README.md, "Kernel aggregation") ---- */
+
+/* Per-connection state of the aggregation state machine, while the connection is aggregated. */
+enum agg_state {
+	AGG_IDLE,       /* no request seen yet */
+	AGG_PENDING,    /* a request seen, its response not started */
+	AGG_RESPONDING, /* the response started: response-direction bytes are its own */
+};
+
+/* Head bytes of a pending request kept to export it if the connection falls back before its
+ * response: a request with a longer head is not aggregated. */
+#define AGG_HEAD_KEEP 1024
+
+struct agg_conn {
+	struct netobserver_agg_key key; /* the current call's (status once its response starts) */
+	u64 req_ts;
+	u64 req_bytes;
+	u64 body_left; /* request body bytes still to come */
+	u32 state;
+	u32 pad;
+	/* The pending request's data event as today's capture would have sent it (attributes, then
+	 * the head: its body goes as a size), contiguous so that it is output as it is. */
+	struct conn_data_event_attr_t attr;
+	u8 head[AGG_HEAD_KEEP];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NETOBSERVER_AGG_CONNS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, u64);
+	__type(value, struct agg_conn);
+} agg_conns SEC(".maps");
+
+/* A zeroed agg_conn that new entries are copied from (never written: too large for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct agg_conn);
+} agg_fresh SEC(".maps");
+
+/* Cumulative per CPU (no atomics; the reader sums the CPUs). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, NETOBSERVER_AGG_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct netobserver_agg_key);
+	__type(value, struct netobserver_agg_value);
+} agg_entries SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NETOBSERVER_AGG_NUM_COUNTERS);
+	__type(key, u32);
+	__type(value, u64);
+} agg_counters SEC(".maps");
 
 /* The TLS probes' tail calls (kprobe-type programs cannot join the syscall sets' tables). */
 struct {
@@ -600,6 +667,9 @@ static __always_inline void close_conn(void *ctx, u64 key, struct conn *c, bool 
 		}
 		emit_stats(ctx, c, 1, rb);
 	}
+	/* The state machine's entry goes with the connection (its aggregates stay for the reader). */
+	if (rb && c->agg == AGG_CONN_ON)
+		bpf_map_delete_elem(&agg_conns, &key);
 	bpf_map_delete_elem(&conn_map, &key);
 }
 
@@ -1072,6 +1142,13 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 	/* Ciphertext never reaches the parsers: a TLS library's probes send the plaintext. */
 	if (c->tls)
 		return 0;
+	/* sendfile's bytes of an aggregated response count for it. */
+	if (rb && w->kind == K_NONE && c->agg == AGG_CONN_ON) {
+		s->ev.attr.conn_id = c->id;
+		s->ev.attr.type = c->role == IsServer ? TypeResponse : TypeRequest;
+		bpf_tail_call(ctx, tmap, TAIL_HTTP_AGG);
+		return 0;
+	}
 	if (w->kind == K_NONE || !c->sampled || !cfg->proto_set || !cfg->proto_mask || !w->head_len)
 		return 0;
 
@@ -1186,6 +1263,15 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 	s->ev.attr.length_header = c->length_header;
 	s->ev.attr.try_to_prepend = lh_pending && proto == ProtoKafka;
 
+	/* Kernel aggregation (tp_btf with bpf_loop; the slot is empty otherwise, and the tail call
+	 * falls through to today's capture). */
+	if (rb && proto == ProtoHTTP && c->agg != AGG_CONN_FALLBACK && c->role != IsUnknown &&
+	    (cfg->agg_mask & (1u << (ProtoHTTP - 1)))) {
+		c->agg = AGG_CONN_ON;
+		w->agg_scan = scan;
+		bpf_tail_call(ctx, tmap, TAIL_HTTP_AGG);
+		c->agg = AGG_CONN_OFF;
+	}
 	if (scan)
 		bpf_tail_call(ctx, tmap, TAIL_HTTP_HEAD);
 	/* memcached's data blocks (values) go out as sizes too, within one syscall (memc_head_body). */
@@ -1235,6 +1321,35 @@ static __always_inline bool http_header_line(const u8 *l, struct work *w, u32 j)
 	return false;
 }
 
+/* "host:", "upgrade:", "expect:" as little-endian words and their case-folding bits. */
+#define W_HOST_ 0x0000003a74736f68ULL
+#define FOLD_HOST_ 0x0000000020202020ULL
+#define W_UPGRADE_ 0x3a65646172677075ULL
+#define FOLD_UPGRADE_ 0x0020202020202020ULL
+#define W_EXPECT_ 0x003a746365707865ULL
+#define FOLD_EXPECT_ 0x0000202020202020ULL
+
+/* http_header_line for the kernel aggregation's request scan, which also needs the end of the
+ * request line (the first line seen), the Host header and whether the request may switch protocols
+ * or wait for a 100 Continue (Upgrade, Expect): those are never aggregated. */
+static __always_inline bool agg_header_line(const u8 *l, struct work *w, u32 j)
+{
+	u64 x;
+
+	if (!w->scan_rlend)
+		*(volatile u64 *)&w->scan_rlend = j;
+	if (http_header_line(l, w, j))
+		return true;
+	x = *(const u64 *)l;
+	if (((x & 0xffffffffffULL) | FOLD_HOST_) == W_HOST_) {
+		*(volatile u32 *)&w->scan_nhost += 1;
+		*(volatile u64 *)&w->scan_hostpos = j + 5;
+	} else if ((x | FOLD_UPGRADE_) == W_UPGRADE_ || ((x & 0x00ffffffffffffffULL) | FOLD_EXPECT_) == W_EXPECT_) {
+		*(volatile u32 *)&w->scan_refuse = 1;
+	}
+	return false;
+}
+
 /* Bytes per http_scan_block run: fewer runs (each a call and a return through the return thunk)
  * against a larger callback for the verifier. */
 #define HTTP_SCAN_BLOCK 64
@@ -1248,7 +1363,7 @@ static __always_inline bool http_header_line(const u8 *l, struct work *w, u32 j)
  * borrow), so each is checked: a bit's byte index is found by a multiply, not byte by byte.
  * Stops the loop (1) at the end of the headers, which the sentinel guarantees by the block holding
  * byte n. */
-static long http_scan_block(u32 idx, void *ctx)
+static __always_inline long scan_block(u32 idx, void *ctx, bool agg)
 {
 	struct scratch *s = *(struct scratch **)ctx;
 	u32 off = (idx & 0x7f) * HTTP_SCAN_BLOCK;
@@ -1270,12 +1385,23 @@ static long http_scan_block(u32 idx, void *ctx)
 			u32 m = (((t & -t) >> 7) * 0x0001020304050607ULL) >> 56 & 7;
 			const u8 *q = p + k + m;
 
-			if (q[0] == '\n' && http_header_line(q + 1, &s->w, off + k + m + 1))
+			if (q[0] == '\n' && (agg ? agg_header_line(q + 1, &s->w, off + k + m + 1)
+						  : http_header_line(q + 1, &s->w, off + k + m + 1)))
 				return 1;
 			t &= t - 1;
 		}
 	}
 	return 0;
+}
+
+static long http_scan_block(u32 idx, void *ctx)
+{
+	return scan_block(idx, ctx, false);
+}
+
+static long agg_scan_block(u32 idx, void *ctx)
+{
+	return scan_block(idx, ctx, true);
 }
 
 /* A syscall that starts an HTTP message (tp_btf set only): scans the head of its first buffer for
@@ -1377,6 +1503,325 @@ newline:
 		}
 	}
 emit:
+	emit_data(ctx, s, w, tmap, true);
+	return 0;
+}
+
+
+/* ---- kernel aggregation (HTTP/1.x; tp_btf with bpf_loop) ------------------------------------- */
+
+/* Opaque to the compiler, like bound_payload: [1, AGG_HEAD_KEEP] for an input in that range. */
+static __always_inline u64 bound_keep(u64 n)
+{
+	asm volatile("%0 += -1\n\t%0 &= 0x3ff\n\t%0 += 1" : "+r"(n));
+	return n;
+}
+
+/* agg_request's verdict for an aggregated request: past the counters' indexes. */
+#define AGG_OK NETOBSERVER_AGG_NUM_COUNTERS
+
+static __always_inline void agg_count(u32 which)
+{
+	u64 *n = bpf_map_lookup_elem(&agg_counters, &which);
+
+	if (n)
+		*n += 1;
+}
+
+/* The request line's method (netobserver_agg_key's code, 0: not one we aggregate) and its length. */
+static __always_inline u32 agg_method(const u8 *b, u32 *len)
+{
+	u32 w4 = (u32)b[0] | (u32)b[1] << 8 | (u32)b[2] << 16 | (u32)b[3] << 24;
+
+	switch (w4) {
+	case 0x20544547: /* "GET " */
+		*len = 3;
+		return 1;
+	case 0x54534f50: /* "POST" */
+		*len = 4;
+		return b[4] == ' ' ? 2 : 0;
+	case 0x20545550: /* "PUT " */
+		*len = 3;
+		return 3;
+	case 0x44414548: /* "HEAD" */
+		*len = 4;
+		return b[4] == ' ' ? 4 : 0;
+	case 0x43544150: /* "PATC" */
+		*len = 5;
+		return b[4] == 'H' && b[5] == ' ' ? 5 : 0;
+	case 0x454c4544: /* "DELE" */
+		*len = 6;
+		return b[4] == 'T' && b[5] == 'E' && b[6] == ' ' ? 6 : 0;
+	case 0x4954504f: /* "OPTI" */
+		*len = 7;
+		return b[4] == 'O' && b[5] == 'N' && b[6] == 'S' && b[7] == ' ' ? 7 : 0;
+	}
+	return 0;
+}
+
+/* A request-direction syscall with no request pending: aggregated (AGG_OK, the connection's call
+ * now PENDING) only if its one plain buffer holds exactly one whole simple request head and at
+ * most its Content-Length body; else the fallback reason. */
+static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct agg_conn *a)
+{
+	u64 n, hend, nl, tlen, cl = 0;
+	u32 method, mlen = 0;
+	const u8 *v;
+	u8 *b;
+
+	if (w->kind != K_BUF || w->total > CONN_DATA_MAX_SIZE)
+		return NETOBSERVER_AGG_FB_NOT_PLAIN;
+	n = bound_scan(w->head_len < HTTP_SCAN_MAX ? w->head_len : HTTP_SCAN_MAX);
+	b = (u8 *)s->ev.msg;
+	if (n < 18 || bpf_probe_read_user(b, n, (void *)w->head))
+		return NETOBSERVER_AGG_FB_HEAD;
+	method = agg_method(b, &mlen);
+	if (!method || b[mlen + 1] != '/')
+		return NETOBSERVER_AGG_FB_HEAD;
+	/* The sentinel and the scan of http_head_body, with agg_header_line. */
+	b[n] = '\n';
+	b[n + 1] = '\r';
+	b[n + 2] = '\n';
+	w->scan_hend = 0;
+	w->scan_clpos = 0;
+	w->scan_ncl = 0;
+	w->scan_te = 0;
+	w->scan_rlend = 0;
+	w->scan_nhost = 0;
+	w->scan_hostpos = 0;
+	w->scan_refuse = 0;
+	bpf_loop(n / HTTP_SCAN_BLOCK + 1, agg_scan_block, &s, 0);
+	hend = w->scan_hend;
+	nl = w->scan_rlend;
+	if (!hend || hend > n || hend > AGG_HEAD_KEEP || w->scan_ncl > 1 || w->scan_te || w->scan_refuse ||
+	    w->scan_nhost != 1)
+		return NETOBSERVER_AGG_FB_HEAD;
+	/* "<method> /<target> HTTP/1.x\r\n": nl is just past the newline. */
+	if (nl < mlen + 13 || nl > n)
+		return NETOBSERVER_AGG_FB_HEAD;
+	v = b + ((nl - 11) & (HTTP_SCAN_MAX - 1));
+	if (v[0] != ' ' || v[1] != 'H' || v[2] != 'T' || v[3] != 'T' || v[4] != 'P' || v[5] != '/' || v[6] != '1' ||
+	    v[7] != '.' || (v[8] != '0' && v[8] != '1') || v[9] != '\r')
+		return NETOBSERVER_AGG_FB_HEAD;
+	if (w->scan_ncl) {
+		/* As http_head_body: an optional blank, at most 13 digits, the end of the line. */
+		const u8 *d = b + (w->scan_clpos & (HTTP_SCAN_MAX - 1));
+		u32 k = 0, digits = 0;
+
+		if (d[0] == ' ' || d[0] == '\t')
+			k++;
+#pragma unroll
+		for (int i = 0; i < 14; i++) {
+			u8 c = d[k + i];
+
+			if (c < '0' || c > '9')
+				break;
+			cl = cl * 10 + (c - '0');
+			digits++;
+		}
+		k += digits;
+		if (!digits || digits > 13 || (d[k] != '\r' && d[k] != ' ' && d[k] != '\t'))
+			return NETOBSERVER_AGG_FB_HEAD;
+	}
+	if (hend + cl < w->total)
+		return NETOBSERVER_AGG_FB_EXTRA;
+
+	__builtin_memset(a->key.host, 0, sizeof(a->key.host) + sizeof(a->key.path));
+	a->key.role = s->ev.attr.role;
+	a->key.status = 0;
+	a->key.method = method;
+	a->key.version = v[8] - '0';
+	tlen = nl - 11 - (mlen + 1);
+	{
+		/* The path as parser/http's resource() takes it: the target up to '?' or '#'. A path
+		 * or Host longer than the key holds is never cut (two paths would share a key): the
+		 * connection falls back. So is a blank inside the target or the Host value, which
+		 * the parser reads otherwise (it ends the target; it is kept inside a Host value, and
+		 * several leading or trailing blanks are trimmed). */
+		const u8 *p = b + mlen + 1;
+		bool ended = false;
+
+#pragma unroll
+		for (int i = 0; i <= NETOBSERVER_AGG_PATH_MAX; i++) {
+			u8 c = p[i];
+
+			if ((u64)i >= tlen || c == '?' || c == '#') {
+				ended = true;
+				break;
+			}
+			if (c == ' ')
+				return NETOBSERVER_AGG_FB_HEAD;
+			if (i == NETOBSERVER_AGG_PATH_MAX)
+				break;
+			a->key.path[i] = c;
+		}
+		if (!ended)
+			return NETOBSERVER_AGG_FB_LONG;
+	}
+	{
+		const u8 *h = b + (w->scan_hostpos & (HTTP_SCAN_MAX - 1));
+		bool ended = false;
+
+		if (h[0] == ' ' || h[0] == '\t')
+			h++;
+#pragma unroll
+		for (int i = 0; i <= NETOBSERVER_AGG_HOST_MAX; i++) {
+			u8 c = h[i];
+
+			if (c == '\r') {
+				ended = true;
+				break;
+			}
+			if (c == ' ' || c == '\t' || c == '\n')
+				return NETOBSERVER_AGG_FB_HEAD;
+			if (i == NETOBSERVER_AGG_HOST_MAX)
+				break;
+			a->key.host[i] = c;
+		}
+		if (!ended)
+			return NETOBSERVER_AGG_FB_LONG;
+	}
+	/* The syscall is one chunk (at most 16 KiB) that ends inside or at the end of its body, or
+	 * has none: today it is one event carrying the head. */
+	a->attr = s->ev.attr;
+	a->attr.org_msg_size = w->total;
+	a->attr.msg_buf_size = hend;
+	if (bpf_probe_read_kernel(a->head, bound_keep(hend), b))
+		return NETOBSERVER_AGG_FB_HEAD;
+	a->req_ts = s->ev.attr.ts;
+	a->req_bytes = w->total;
+	a->body_left = hend + cl - w->total;
+	/* Where the body ends, as http_head_body notes it: a fallback before it ends then goes on
+	 * exactly as today's capture would. */
+	if (a->body_left) {
+		struct conn *c = bpf_map_lookup_elem(&conn_map, &w->key);
+
+		if (c && w->dir == DirEgress)
+			c->wr_body_end = w->start + hend + cl;
+		else if (c)
+			c->rd_body_end = w->start + hend + cl;
+	}
+	a->state = AGG_PENDING;
+	return AGG_OK;
+}
+
+/* The connection's entry of the call key k, created if new; NULL: the map is full. */
+static __always_inline struct netobserver_agg_value *agg_entry(const struct netobserver_agg_key *k)
+{
+	struct netobserver_agg_value *e = bpf_map_lookup_elem(&agg_entries, k);
+
+	if (!e) {
+		struct netobserver_agg_value zero = {};
+
+		bpf_map_update_elem(&agg_entries, k, &zero, BPF_NOEXIST);
+		e = bpf_map_lookup_elem(&agg_entries, k);
+	}
+	return e;
+}
+
+/* The state machine of an aggregated HTTP/1.x connection (data_main_body sends it every data
+ * syscall of one, attributes filled): no data events while it holds; anything it does not expect
+ * makes the connection fall back to today's capture for good, from this syscall on, counted. */
+static __always_inline int http_agg_body(void *ctx, void *tmap)
+{
+	struct scratch *s = scratch();
+	struct netobserver_agg_value *e;
+	struct agg_conn *a;
+	struct work *w;
+	struct conn *c;
+	bool lost = false;
+	u32 reason, status;
+	u8 h[12];
+
+	if (!s)
+		return 0;
+	w = &s->w;
+	a = bpf_map_lookup_elem(&agg_conns, &w->key);
+	if (!a || a->key.conn.start != s->ev.attr.conn_id.start) {
+		/* The connection's first aggregated syscall (or an earlier one's entry on its fd,
+		 * whose close went unseen). */
+		u32 zero = 0;
+		struct agg_conn *fresh = bpf_map_lookup_elem(&agg_fresh, &zero);
+
+		reason = NETOBSERVER_AGG_FB_FULL;
+		if (!fresh || bpf_map_update_elem(&agg_conns, &w->key, fresh, BPF_ANY))
+			goto fallback;
+		a = bpf_map_lookup_elem(&agg_conns, &w->key);
+		if (!a)
+			goto fallback;
+		a->key.conn = s->ev.attr.conn_id;
+	}
+	if (s->ev.attr.type == TypeRequest) {
+		if (a->state == AGG_PENDING) {
+			if (w->total <= a->body_left) {
+				a->body_left -= w->total;
+				a->req_bytes += w->total;
+				return 0;
+			}
+			reason = NETOBSERVER_AGG_FB_PIPELINED;
+			lost = true;
+			goto fallback;
+		}
+		reason = agg_request(s, w, a);
+		if (reason == AGG_OK)
+			return 0;
+		goto fallback;
+	}
+	if (a->state == AGG_RESPONDING) {
+		e = agg_entry(&a->key);
+		reason = NETOBSERVER_AGG_FB_FULL;
+		if (!e)
+			goto fallback;
+		e->resp_bytes += w->total;
+		return 0;
+	}
+	reason = NETOBSERVER_AGG_FB_UNSOLICITED;
+	if (a->state != AGG_PENDING)
+		goto fallback;
+	/* The first response-direction syscall after a request: its status line. */
+	lost = true;
+	reason = NETOBSERVER_AGG_FB_EARLY;
+	if (a->body_left)
+		goto fallback;
+	reason = NETOBSERVER_AGG_FB_STATUS;
+	if (w->head_len < sizeof(h) || bpf_probe_read_user(h, sizeof(h), (void *)w->head))
+		goto fallback;
+	if (h[0] != 'H' || h[1] != 'T' || h[2] != 'T' || h[3] != 'P' || h[4] != '/' || h[5] != '1' || h[6] != '.' ||
+	    h[8] != ' ' || h[9] < '2' || h[9] > '9' || h[10] < '0' || h[10] > '9' || h[11] < '0' || h[11] > '9')
+		goto fallback;
+	status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
+	a->key.status = status;
+	e = agg_entry(&a->key);
+	reason = NETOBSERVER_AGG_FB_FULL;
+	if (!e)
+		goto fallback;
+	e->count++;
+	e->latency_ns += s->ev.attr.ts - a->req_ts;
+	e->req_bytes += a->req_bytes;
+	e->resp_bytes += w->total;
+	a->state = AGG_RESPONDING;
+	return 0;
+
+fallback:
+	agg_count(reason);
+	/* A pending request goes out as the event today's capture would have sent, before this
+	 * syscall's; if body syscalls followed its head (each would have been an event of its own)
+	 * it is lost instead, counted. */
+	if (lost && a->req_bytes == a->attr.org_msg_size) {
+		output(ctx, DATA_HAND, &data_events, &a->attr, sizeof(a->attr) + bound_keep(a->attr.msg_buf_size), true);
+		agg_count(NETOBSERVER_AGG_PENDING_EXPORTED);
+	} else if (lost) {
+		agg_count(NETOBSERVER_AGG_LOST_CALLS);
+	}
+	c = bpf_map_lookup_elem(&conn_map, &w->key);
+	if (c)
+		c->agg = AGG_CONN_FALLBACK;
+	bpf_map_delete_elem(&agg_conns, &w->key);
+	/* Today's capture of this syscall, as data_main_body would have gone on. */
+	if (w->kind == K_NONE)
+		return 0;
+	if (w->agg_scan)
+		bpf_tail_call(ctx, tmap, TAIL_HTTP_HEAD);
 	emit_data(ctx, s, w, tmap, true);
 	return 0;
 }
@@ -1578,6 +2023,12 @@ SEC("tp_btf/sys_exit")
 int http_loop_btf(void *ctx)
 {
 	return http_head_body(ctx, &tails_btf, true);
+}
+
+SEC("tp_btf/sys_exit")
+int http_agg_btf(void *ctx)
+{
+	return http_agg_body(ctx, &tails_btf);
 }
 
 SEC("tp_btf/sys_exit")
@@ -2064,8 +2515,13 @@ int up_cleanup_dog(struct pt_regs *regs)
 			break;
 		key = id_key(&id);
 		c = bpf_map_lookup_elem(&conn_map, &key);
-		if (c && c->id.tgid == id.tgid)
+		if (c && c->id.tgid == id.tgid) {
+			/* A connection whose close was never seen: its aggregation state goes with it
+			 * (the map is not LRU: a full one is a counted fallback, not an eviction). */
+			if (c->agg == AGG_CONN_ON)
+				bpf_map_delete_elem(&agg_conns, &key);
 			bpf_map_delete_elem(&conn_map, &key);
+		}
 	}
 	return 0;
 }

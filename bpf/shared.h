@@ -17,7 +17,8 @@
 #define TAIL_MMSG_COUNT 2
 #define TAIL_HTTP_HEAD 3 /* tp_btf set only; empty in the others */
 #define TAIL_MEMC_HEAD 4 /* tp_btf set only; empty in the others */
-#define NETOBSERVER_NUM_TAILS 5
+#define TAIL_HTTP_AGG 5  /* tp_btf set with bpf_loop only, and only with kernel aggregation on */
+#define NETOBSERVER_NUM_TAILS 6
 
 /* Event rings of the ring buffer transport, indexed by callback_type_e (ctrl, data, stats) and
  * PROC_HAND (process events, the optional extension). */
@@ -46,6 +47,9 @@ struct netobserver_config {
 	/* 1 once an OpenSSL entry probe is attached (netobserver_attach_uprobe), 0 again when the
 	 * probes are detached: until then a data syscall skips the SSL call lookup (tls_nested). */
 	unsigned int tls_calls;
+	/* Kernel aggregation (netobserver_kernel_aggregation): bit p-1 aggregates protocol p in the
+	 * kernel instead of exporting its data (only HTTP/1.x so far). 0: today's capture. */
+	unsigned int agg_mask;
 };
 
 /* Per-connection state in conn_map, keyed by (tgid << 32 | fd). LRU: processes that exit never
@@ -83,7 +87,20 @@ struct conn {
 	 * pos of their data events; wr_bytes/rd_bytes stay the socket's. */
 	uint64_t tls_wr_pos;
 	uint64_t tls_rd_pos;
+	/* Kernel aggregation of this connection: AGG_CONN_*. */
+	uint8_t agg;
 };
+
+/* struct conn's agg: the connection's HTTP calls are not aggregated (yet), are (it has an entry in
+ * agg_conns), or fell back to today's capture for good. */
+#define AGG_CONN_OFF 0
+#define AGG_CONN_ON 1
+#define AGG_CONN_FALLBACK 2
+
+/* Bounds of the kernel aggregation maps. Neither is preallocated: with the mode off they cost
+ * nothing. A full map is a fallback (NETOBSERVER_AGG_FB_FULL). */
+#define NETOBSERVER_AGG_CONNS 65536
+#define NETOBSERVER_AGG_ENTRIES 65536
 
 /* Tail-call slots of the TLS probes' own program array (kprobe type): the plaintext program of
  * the set's transport, which every TLS return probe tail-calls, and the HTTP header scan (ring

@@ -326,6 +326,43 @@ LIBEBPF_ASSERT_LAYOUT(struct netobserver_proc_event_t, cgroup_id, 40);
 LIBEBPF_ASSERT_LAYOUT(struct netobserver_proc_event_t, comm, 48);
 LIBEBPF_ASSERT_LAYOUT(struct netobserver_proc_event_t, cgroup_parent, 64);
 
+/* The kernel aggregation extension's map layouts (its functions are declared below). */
+#define NETOBSERVER_AGG_HOST_MAX 32
+#define NETOBSERVER_AGG_PATH_MAX 64
+struct netobserver_agg_key {
+	struct connect_id_t conn; /* with its start time: a reused fd is another connection */
+	uint32_t role;            /* support_role_e */
+	uint16_t status;
+	uint8_t method;  /* 1 GET, 2 POST, 3 PUT, 4 HEAD, 5 PATCH, 6 DELETE, 7 OPTIONS */
+	uint8_t version; /* the request's: 0 HTTP/1.0, 1 HTTP/1.1 */
+	/* The Host value and the target's path (up to '?' or '#'), zero-padded; longer ones are never
+	 * aggregated (NETOBSERVER_AGG_FB_LONG). */
+	char host[NETOBSERVER_AGG_HOST_MAX];
+	char path[NETOBSERVER_AGG_PATH_MAX];
+};
+struct netobserver_agg_value {
+	uint64_t count;
+	uint64_t latency_ns; /* sum of (first response syscall - first request syscall) */
+	uint64_t req_bytes;  /* bytes of the requests (head and body) */
+	uint64_t resp_bytes; /* bytes in the response direction up to the next request */
+};
+/* Counters: connections that fell back, per reason, then what became of the calls pending at a
+ * fallback: lost (a body had followed the head in later syscalls) or exported. */
+enum netobserver_agg_counter {
+	NETOBSERVER_AGG_FB_NOT_PLAIN,   /* request syscall not one plain buffer of at most 16 KiB */
+	NETOBSERVER_AGG_FB_HEAD,        /* request head not whole in the syscall, or not simple */
+	NETOBSERVER_AGG_FB_EXTRA,       /* bytes after the request's head and body in its syscall */
+	NETOBSERVER_AGG_FB_PIPELINED,   /* request bytes while a request is pending, past its body */
+	NETOBSERVER_AGG_FB_STATUS,      /* the response starts with no final status line (1xx...) */
+	NETOBSERVER_AGG_FB_EARLY,       /* response before the request's body ended */
+	NETOBSERVER_AGG_FB_UNSOLICITED, /* response bytes with no request seen */
+	NETOBSERVER_AGG_FB_FULL,        /* the aggregate or the connection map is full */
+	NETOBSERVER_AGG_FB_LONG,        /* a path or Host value longer than the key holds */
+	NETOBSERVER_AGG_LOST_CALLS,     /* requests pending at a fallback and not exported (below) */
+	NETOBSERVER_AGG_PENDING_EXPORTED, /* requests pending at a fallback, exported as their event */
+	NETOBSERVER_AGG_NUM_COUNTERS
+};
+
 #ifndef __bpf__
 
 typedef void (*net_data_process_func_t)(void *custom, struct conn_data_event_t *event);
@@ -407,6 +444,25 @@ uint64_t netobserver_tls_unattributed(void);
  * without it has no Go TLS probes.
  */
 int32_t netobserver_attach_uprobe_cookie(const char *program, const char *path, uint64_t offset, uint64_t cookie);
+
+/*
+ * netobserver's OPTIONAL kernel aggregation extension (dlsym; first step: HTTP/1.x, the tp_btf hook
+ * set with bpf_loop, Linux 5.17+). netobserver_kernel_aggregation, called after ebpf_init and
+ * before (or between) ebpf_start, sets the protocols (bit p-1 for protocol p; only ProtoHTTP's bit
+ * is taken) whose calls the kernel counts per key instead of exporting their data, for the
+ * connections whose protocol and role it knows; 0 turns it off (the default). A connection whose
+ * traffic is not a simple non-pipelined exchange falls back to today's capture for good, from a
+ * message boundary, counted per reason (bpf/README.md, "Kernel aggregation"). Returns 0, -EINVAL
+ * before ebpf_init, -EOPNOTSUPP for another protocol or a loaded set without the mode.
+ *
+ * netobserver_aggregates copies up to max entries of the aggregate map, summed over CPUs, into
+ * keys and values, and the first ncounters counters (NETOBSERVER_AGG_*) into counters; returns
+ * the number of entries in the map (more than max: the rest was not copied) or -errno. Values are
+ * cumulative since ebpf_init; the kernel never resets or removes an entry.
+ */
+int32_t netobserver_kernel_aggregation(uint32_t protocol_mask);
+int32_t netobserver_aggregates(struct netobserver_agg_key *keys, struct netobserver_agg_value *values, int32_t max,
+			       uint64_t *counters, int32_t ncounters);
 
 /* The four uprobe stubs: empty in user space, observed by the kernel side. */
 void ebpf_cleanup_dog(void *ids, int32_t count);

@@ -176,6 +176,12 @@ struct netobs_lib *netobs_open(const char *file, char *err, size_t err_len)
 		lib->attach_uprobe_cookie = (int32_t (*)(const char *, const char *, uint64_t, uint64_t))dlsym(
 			lib->handle, "netobserver_attach_uprobe_cookie");
 
+	lib->kernel_aggregation = (int32_t (*)(uint32_t))dlsym(lib->handle, "netobserver_kernel_aggregation");
+	lib->aggregates = (int32_t (*)(struct netobserver_agg_key *, struct netobserver_agg_value *, int32_t, uint64_t *,
+				       int32_t))dlsym(lib->handle, "netobserver_aggregates");
+	if (!lib->kernel_aggregation || !lib->aggregates)
+		lib->kernel_aggregation = NULL;
+
 	void *stubs[4] = {(void *)lib->fn.cleanup_dog, (void *)lib->fn.update_conn_addr,
 			  (void *)lib->fn.disable_process, (void *)lib->fn.update_conn_role};
 	for (int i = 0; i < 4; i++) {
@@ -259,6 +265,17 @@ int netobs_has_uprobes(struct netobs_lib *lib)
 uint64_t netobs_tls_unattributed(struct netobs_lib *lib)
 {
 	return lib->attach_uprobe ? lib->tls_unattributed() : 0;
+}
+
+int32_t netobs_kernel_aggregation(struct netobs_lib *lib, uint32_t mask)
+{
+	return lib->kernel_aggregation ? lib->kernel_aggregation(mask) : -ENOSYS;
+}
+
+int32_t netobs_aggregates(struct netobs_lib *lib, struct netobserver_agg_key *keys, struct netobserver_agg_value *values,
+			  int32_t max, uint64_t *counters, int32_t ncounters)
+{
+	return lib->kernel_aggregation ? lib->aggregates(keys, values, max, counters, ncounters) : -ENOSYS;
 }
 
 const char *netobs_version(struct netobs_lib *lib)

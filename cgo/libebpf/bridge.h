@@ -54,6 +54,9 @@ struct netobs_lib {
 	uint64_t (*tls_unattributed)(void);
 	// optional within it: netobserver_attach_uprobe_cookie (the Go TLS probes)
 	int32_t (*attach_uprobe_cookie)(const char *, const char *, uint64_t, uint64_t);
+	// optional: the kernel aggregation extension (netobserver_kernel_aggregation, netobserver_aggregates)
+	int32_t (*kernel_aggregation)(uint32_t);
+	int32_t (*aggregates)(struct netobserver_agg_key *, struct netobserver_agg_value *, int32_t, uint64_t *, int32_t);
 	char path[4096];              // the file the dynamic loader actually opened
 	long offsets[4];              // stubs 14-17, dli_saddr - dli_fbase
 	int32_t stop_flag;            // read by ebpf_poll_events; written by Go
@@ -80,6 +83,10 @@ uint64_t netobs_tls_unattributed(struct netobs_lib *lib);
 // netobserver_attach_uprobe_cookie: -ENOSYS when the library lacks it.
 int32_t netobs_attach_uprobe_cookie(struct netobs_lib *lib, const char *program, const char *path, uint64_t offset,
 				    uint64_t cookie);
+// The kernel aggregation extension: -ENOSYS when the library lacks it.
+int32_t netobs_kernel_aggregation(struct netobs_lib *lib, uint32_t mask);
+int32_t netobs_aggregates(struct netobs_lib *lib, struct netobserver_agg_key *keys, struct netobserver_agg_value *values,
+			  int32_t max, uint64_t *counters, int32_t ncounters);
 // netobs_has_process_events says whether the library has the process extension.
 int netobs_has_process_events(struct netobs_lib *lib);
 // netobs_finished is 1 once a replay library delivered its whole trace; 0 for a kernel library.

@@ -1,0 +1,378 @@
+package kerneltest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/netobserver/netobserver/abi"
+	"github.com/netobserver/netobserver/cgo/libebpf"
+	"github.com/netobserver/netobserver/internal/testenv"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// aggNginx starts nginx serving files of the given sizes from a directory, with an access log of
+// what it received and sent per request ($request_length, $bytes_sent), sendfile off (nginx's
+// default: its bodies go through writev), and a /post location that answers without reading the
+// body. It returns nginx and the log's path.
+func aggNginx(t *testing.T, n *testenv.Net, sizes map[string]int) (int, string) {
+	t.Helper()
+	root, logDir := t.TempDir(), t.TempDir()
+	for name, size := range sizes {
+		require.NoError(t, os.WriteFile(filepath.Join(root, name), bytes.Repeat([]byte("x"), size), 0o644))
+	}
+	log := filepath.Join(logDir, "access.log")
+	nginx := testenv.NginxHTTP(t, n.Server, n.ServerV4, fmt.Sprintf(`log_format agg '$status $request_length $bytes_sent $uri';
+access_log %s agg;
+sendfile off;
+keepalive_requests 100000;
+server {
+	listen %s:80;
+	root %s;
+	location = /post { default_type text/plain; return 200 "posted\n"; }
+}
+`, log, n.ServerV4, root))
+	return nginx.Process.Pid, log
+}
+
+// accessLog sums the access log's lines per URI: requests, request bytes, response bytes.
+type logSum struct{ requests, reqBytes, respBytes uint64 }
+
+func accessLog(t *testing.T, path string) map[string]logSum {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	out := map[string]logSum{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		require.Len(t, f, 4, "access log line %q", line)
+		req, err1 := strconv.ParseUint(f[1], 10, 64)
+		resp, err2 := strconv.ParseUint(f[2], 10, 64)
+		require.NoError(t, err1)
+		require.NoError(t, err2)
+		s := out[f[3]]
+		s.requests++
+		s.reqBytes += req
+		s.respBytes += resp
+		out[f[3]] = s
+	}
+	return out
+}
+
+// aggOf sums the aggregate entries of process pid per path; every entry must have the role and
+// host given, method GET, status 200, and HTTP/1.1 for wrk's path, 1.0 for ab's.
+func aggOf(t *testing.T, entries []libebpf.AggEntry, pid int, role abi.Role, host string) map[string]logSum {
+	t.Helper()
+	out := map[string]logSum{}
+	for _, e := range entries {
+		if e.Conn.TGID != uint32(pid) {
+			continue
+		}
+		assert.Equal(t, role, e.Role, "%+v", e)
+		assert.Equal(t, 1, e.Method, "%+v", e)
+		version := 0
+		if e.Path == "/wrk.txt" {
+			version = 1
+		}
+		assert.Equal(t, version, e.Version, "%+v", e)
+		assert.Equal(t, host, e.Host, "%+v", e)
+		assert.Equal(t, 200, e.Status, "%+v", e)
+		// Loopback calls over veth: each takes more than a microsecond and less than a second.
+		assert.Greater(t, e.LatencyNs, e.Count*1000, "%+v", e)
+		assert.Less(t, e.LatencyNs, e.Count*uint64(time.Second), "%+v", e)
+		s := out[e.Path]
+		s.requests += e.Count
+		s.reqBytes += e.ReqBytes
+		s.respBytes += e.RespBytes
+		out[e.Path] = s
+	}
+	return out
+}
+
+// aggCapture starts a capture with kernel aggregation of HTTP/1.x; nil (the refusal checked) when
+// the test run forces a hook set or header scan without the mode (NETOBSERVER_BPF_NO_LOOP,
+// NETOBSERVER_BPF_HOOK other than tp_btf): the library must then refuse it cleanly.
+func aggCapture(t *testing.T) *capture {
+	t.Helper()
+	var refused error
+	c := startCapture(t, func(l *libebpf.Library) { refused = l.KernelAggregation(1 << (abi.ProtoHTTP - 1)) })
+	hook := os.Getenv("NETOBSERVER_BPF_HOOK")
+	if os.Getenv("NETOBSERVER_BPF_NO_LOOP") != "" || (hook != "" && hook != "tp_btf") {
+		require.ErrorIs(t, refused, syscall.EOPNOTSUPP)
+		return nil
+	}
+	require.NoError(t, refused)
+	return c
+}
+
+func aggCounters(t *testing.T, c *capture) []uint64 {
+	t.Helper()
+	_, counters, err := c.lib.Aggregates()
+	require.NoError(t, err)
+	return counters
+}
+
+func counterDelta(before, after []uint64) map[libebpf.AggCounter]uint64 {
+	d := map[libebpf.AggCounter]uint64{}
+	for i := range after {
+		if after[i] != before[i] {
+			d[libebpf.AggCounter(i)] = after[i] - before[i]
+		}
+	}
+	return d
+}
+
+func dataEvents(evs []event) (n int) {
+	for _, e := range evs {
+		if e.data != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// With kernel aggregation on, ab's keep-alive calls (32 at a time, three body sizes, one far larger
+// than ab's 8 KiB reads) are counted in the kernel on both ends: per path, the client's and the
+// server's counts, request bytes and response bytes equal ab's and nginx's own accounts; no data
+// event leaves the kernel and no connection falls back; the L4 totals at close stay the bytes
+// that crossed.
+func TestKernelAggregationCountsAb(t *testing.T) {
+	n := testenv.NewNet(t, subnet)
+	sizes := map[string]int{"small.txt": 6, "mid.txt": 3000, "big.txt": 100000}
+	wrkFile := "wrk.txt"
+	sizes[wrkFile] = 20000
+	nginx, log := aggNginx(t, n, sizes)
+	c := aggCapture(t)
+	if c == nil {
+		return
+	}
+	before := aggCounters(t, c)
+
+	const calls = 2000
+	type run struct {
+		pid   int
+		total int
+	}
+	runs := map[string]run{}
+	for name := range sizes {
+		if name == wrkFile {
+			continue
+		}
+		pid, complete, failed, total := abReport(t, n.Client, "-k", "-n", strconv.Itoa(calls), "-c", "32",
+			fmt.Sprintf("http://%s/%s", n.ServerV4, name))
+		require.Equal(t, calls, complete)
+		require.Zero(t, failed)
+		runs["/"+name] = run{pid, total}
+	}
+	// wrk has no request count: it stops on a timer and leaves the calls in flight unread, so
+	// its own count is a lower bound of the client side's and nginx's log an upper bound.
+	wrk := testenv.Command(n.Client, "wrk", "-t1", "-c32", "-d2s", fmt.Sprintf("http://%s/%s", n.ServerV4, wrkFile))
+	wrkOut, err := wrk.CombinedOutput()
+	require.NoError(t, err, "%s", wrkOut)
+	m := regexp.MustCompile(`(\d+) requests in`).FindSubmatch(wrkOut)
+	require.NotNil(t, m, "%s", wrkOut)
+	wrkCalls, err := strconv.ParseUint(string(m[1]), 10, 64)
+	require.NoError(t, err)
+	require.Greater(t, wrkCalls, uint64(1000), "%s", wrkOut)
+	for _, r := range runs {
+		c.waitFor(t, r.pid, "ab's closes", func(e []event) bool { return closedConns(e) >= 32 })
+	}
+	// wrk exits without closing its connections: its calls are in the map by the time it exits.
+	time.Sleep(200 * time.Millisecond) // nginx's last log lines and closes
+	logged := accessLog(t, log)
+	entries, counters, err := c.lib.Aggregates()
+	require.NoError(t, err)
+	assert.Empty(t, counterDelta(before, counters), "fallbacks")
+
+	server := aggOf(t, entries, nginx, abi.RoleServer, n.ServerV4.String())
+	for path, r := range runs {
+		want := logged[path]
+		require.Equal(t, uint64(calls), want.requests, "nginx's log of %s", path)
+		client := aggOf(t, entries, r.pid, abi.RoleClient, n.ServerV4.String())
+		assert.Equal(t, map[string]logSum{path: {calls, want.reqBytes, uint64(r.total)}}, client, "ab's calls of %s", path)
+		assert.Equal(t, uint64(r.total), want.respBytes, "ab's Total transferred vs nginx's $bytes_sent for %s", path)
+		assert.Equal(t, want, server[path], "nginx's calls of %s", path)
+		t.Logf("%s: ab %d calls, %d bytes read; nginx's log %+v; kernel: ab %+v, nginx %+v", path, calls, r.total, want,
+			client[path], server[path])
+
+		evs := c.of(r.pid)
+		assert.Zero(t, dataEvents(evs), "ab's data events")
+		var wr, rd int64
+		for _, e := range evs {
+			if e.stats != nil && e.stats.ConnEvents == 1 {
+				wr += e.stats.WrBytes
+				rd += e.stats.RdBytes
+			}
+		}
+		assert.Equal(t, int64(want.reqBytes), wr, "ab's bytes sent at close, %s", path)
+		assert.Equal(t, int64(r.total), rd, "ab's bytes read at close, %s", path)
+	}
+	assert.Len(t, server, len(sizes))
+	wrkLogged := logged["/"+wrkFile]
+	assert.Equal(t, wrkLogged, server["/"+wrkFile], "nginx's calls from wrk")
+	wrkClient := aggOf(t, entries, wrk.Process.Pid, abi.RoleClient, n.ServerV4.String())["/"+wrkFile]
+	assert.GreaterOrEqual(t, wrkClient.requests, wrkCalls)
+	assert.LessOrEqual(t, wrkClient.requests, wrkLogged.requests)
+	assert.Zero(t, dataEvents(c.of(wrk.Process.Pid)), "wrk's data events")
+	t.Logf("wrk: %d calls by its count; nginx's log %+v; kernel: wrk %+v, nginx %+v", wrkCalls, wrkLogged, wrkClient,
+		server["/"+wrkFile])
+	assert.Zero(t, dataEvents(c.of(nginx)), "nginx's data events")
+	assert.Zero(t, c.lost())
+}
+
+// pipelined sends its requests over one connection to addr:80 as told (one write, or one write
+// each with a pause between, all before reading), then reads until it has as many responses.
+const pipelined = `
+import socket, sys, time
+addr, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+req = ("GET /small.txt HTTP/1.1\r\nHost: %s\r\n\r\n" % addr).encode()
+s = socket.create_connection((addr, 80))
+if mode == "one":
+    s.sendall(req * n)
+elif mode == "body":
+    s.sendall(("POST /post HTTP/1.1\r\nHost: %s\r\nContent-Length: 5\r\n\r\n" % addr).encode())
+    time.sleep(0.1)
+    s.sendall(b"hello")
+    time.sleep(0.1)
+    s.sendall(req)
+else:
+    for i in range(n):
+        s.sendall(req)
+        time.sleep(0.1)
+got = b""
+while got.count(b"HTTP/1.1 200") < n:
+    b = s.recv(65536)
+    if not b:
+        break
+    got += b
+s.close()
+print(got.count(b"HTTP/1.1 200"))
+`
+
+// Pipelining falls back, counted, and every request is accounted: two requests in one write are
+// refused in the syscall that carries them (both go out as data, on both ends); a second request
+// written before the first response is read exports the first, pending call as the event it would
+// have been without the mode, then the second. A request with Expect: 100-continue is never aggregated.
+func TestKernelAggregationFallsBack(t *testing.T) {
+	n := testenv.NewNet(t, subnet)
+	nginx, _ := aggNginx(t, n, map[string]int{"small.txt": 6})
+	c := aggCapture(t)
+	if c == nil {
+		return
+	}
+	addr := n.ServerV4.String()
+	requestsIn := func(evs []event, dir abi.Direction) int {
+		var all []byte
+		for _, e := range evs {
+			if e.data != nil && e.data.Direction == dir {
+				all = append(all, e.data.Payload...)
+			}
+		}
+		return bytes.Count(all, []byte("GET /small.txt HTTP/1.1\r\n"))
+	}
+	aggregated := func(pid int) (n uint64) {
+		entries, _, err := c.lib.Aggregates()
+		require.NoError(t, err)
+		for _, e := range entries {
+			if e.Conn.TGID == uint32(pid) {
+				n += e.Count
+			}
+		}
+		return n
+	}
+
+	t.Run("one write", func(t *testing.T) {
+		before := aggCounters(t, c)
+		nginxBefore := aggregated(nginx)
+		cmd := testenv.Command(n.Client, testenv.Python(t), "-c", pipelined, addr, "one", "2")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		require.Equal(t, "2", strings.TrimSpace(string(out)))
+		evs := c.waitFor(t, cmd.Process.Pid, "the close", func(e []event) bool { return closedConns(e) >= 1 })
+		time.Sleep(100 * time.Millisecond)
+		// Both ends refuse the syscall that holds both requests (nginx reads them at once).
+		assert.Equal(t, map[libebpf.AggCounter]uint64{libebpf.AggFallbackExtra: 2}, counterDelta(before, aggCounters(t, c)))
+		assert.Equal(t, 2, requestsIn(evs, abi.DirEgress), describe(evs))
+		assert.Zero(t, aggregated(cmd.Process.Pid))
+		assert.Equal(t, nginxBefore, aggregated(nginx))
+	})
+
+	t.Run("second write before reading", func(t *testing.T) {
+		before := aggCounters(t, c)
+		nginxBefore := aggregated(nginx)
+		cmd := testenv.Command(n.Client, testenv.Python(t), "-c", pipelined, addr, "two", "2")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		require.Equal(t, "2", strings.TrimSpace(string(out)))
+		evs := c.waitFor(t, cmd.Process.Pid, "the close", func(e []event) bool { return closedConns(e) >= 1 })
+		time.Sleep(100 * time.Millisecond)
+		// The client: the first call, pending, goes out as the event it would have been without
+		// the mode (its time, position and head), then the second write's. nginx answered the
+		// first before it read the second: both aggregated.
+		assert.Equal(t, map[libebpf.AggCounter]uint64{libebpf.AggFallbackPipelined: 1, libebpf.AggPendingExported: 1},
+			counterDelta(before, aggCounters(t, c)))
+		var sent []*abi.DataEvent
+		for _, e := range evs {
+			if e.data != nil && e.data.Direction == abi.DirEgress {
+				sent = append(sent, e.data)
+			}
+		}
+		req := fmt.Sprintf("GET /small.txt HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+		require.Len(t, sent, 2, describe(evs))
+		for i, d := range sent {
+			assert.Equal(t, req, string(d.Payload), "request %d", i)
+			assert.Equal(t, uint32(len(req)), d.OrgMsgSize, "request %d", i)
+			assert.Equal(t, uint64((i+1)*len(req)), d.Pos, "request %d", i)
+			assert.Equal(t, abi.TypeRequest, d.Type, "request %d", i)
+		}
+		// The python client sleeps 100 ms between its writes.
+		assert.Greater(t, sent[1].TS-sent[0].TS, uint64(90*time.Millisecond))
+		assert.Zero(t, aggregated(cmd.Process.Pid))
+		assert.Equal(t, nginxBefore+2, aggregated(nginx))
+	})
+
+	// A pending POST whose body followed in a write of its own would have been two events: it is
+	// lost instead, counted, and the GET after it exported. nginx answers the POST before it reads
+	// the body: an early response, and its pending POST exported.
+	t.Run("pending call with a body", func(t *testing.T) {
+		before := aggCounters(t, c)
+		cmd := testenv.Command(n.Client, testenv.Python(t), "-c", pipelined, addr, "body", "2")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		require.Equal(t, "2", strings.TrimSpace(string(out)))
+		evs := c.waitFor(t, cmd.Process.Pid, "the close", func(e []event) bool { return closedConns(e) >= 1 })
+		time.Sleep(100 * time.Millisecond)
+		assert.Equal(t, map[libebpf.AggCounter]uint64{libebpf.AggFallbackPipelined: 1, libebpf.AggLostCalls: 1,
+			libebpf.AggFallbackEarly: 1, libebpf.AggPendingExported: 1}, counterDelta(before, aggCounters(t, c)))
+		assert.Equal(t, 1, requestsIn(evs, abi.DirEgress), describe(evs))
+		assert.Zero(t, aggregated(cmd.Process.Pid))
+	})
+
+	t.Run("expect 100-continue", func(t *testing.T) {
+		before := aggCounters(t, c)
+		cmd := testenv.Command(n.Client, "curl", "-sS", "-H", "Expect: 100-continue", "--data-binary", "a=1",
+			"http://"+addr+"/post")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		require.Equal(t, "posted\n", string(out))
+		evs := c.waitFor(t, cmd.Process.Pid, "the close", func(e []event) bool { return closedConns(e) >= 1 })
+		time.Sleep(100 * time.Millisecond)
+		assert.Equal(t, map[libebpf.AggCounter]uint64{libebpf.AggFallbackHead: 2}, counterDelta(before, aggCounters(t, c)))
+		var sent []byte
+		for _, e := range evs {
+			if e.data != nil && e.data.Direction == abi.DirEgress {
+				sent = append(sent, e.data.Payload...)
+			}
+		}
+		assert.Contains(t, string(sent), "POST /post HTTP/1.1\r\n")
+		assert.Zero(t, aggregated(cmd.Process.Pid))
+	})
+}
