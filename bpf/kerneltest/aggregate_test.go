@@ -69,7 +69,7 @@ func accessLog(t *testing.T, path string) map[string]logSum {
 
 // aggOf sums the aggregate entries of process pid per path; every entry must have the role and
 // host given, method GET, status 200, and HTTP/1.1 for wrk's path, 1.0 for ab's.
-func aggOf(t *testing.T, entries []libebpf.AggEntry, pid int, role abi.Role, host string) map[string]logSum {
+func aggOf(t *testing.T, entries []abi.AggEntry, pid int, role abi.Role, host string) map[string]logSum {
 	t.Helper()
 	out := map[string]logSum{}
 	for _, e := range entries {
@@ -120,11 +120,11 @@ func aggCounters(t *testing.T, c *capture) []uint64 {
 	return counters
 }
 
-func counterDelta(before, after []uint64) map[libebpf.AggCounter]uint64 {
-	d := map[libebpf.AggCounter]uint64{}
+func counterDelta(before, after []uint64) map[abi.AggCounter]uint64 {
+	d := map[abi.AggCounter]uint64{}
 	for i := range after {
 		if after[i] != before[i] {
-			d[libebpf.AggCounter(i)] = after[i] - before[i]
+			d[abi.AggCounter(i)] = after[i] - before[i]
 		}
 	}
 	return d
@@ -299,7 +299,7 @@ func TestKernelAggregationFallsBack(t *testing.T) {
 		evs := c.waitFor(t, cmd.Process.Pid, "the close", func(e []event) bool { return closedConns(e) >= 1 })
 		time.Sleep(100 * time.Millisecond)
 		// Both ends refuse the syscall that holds both requests (nginx reads them at once).
-		assert.Equal(t, map[libebpf.AggCounter]uint64{libebpf.AggFallbackExtra: 2}, counterDelta(before, aggCounters(t, c)))
+		assert.Equal(t, map[abi.AggCounter]uint64{abi.AggFallbackExtra: 2}, counterDelta(before, aggCounters(t, c)))
 		assert.Equal(t, 2, requestsIn(evs, abi.DirEgress), describe(evs))
 		assert.Zero(t, aggregated(cmd.Process.Pid))
 		assert.Equal(t, nginxBefore, aggregated(nginx))
@@ -317,7 +317,7 @@ func TestKernelAggregationFallsBack(t *testing.T) {
 		// The client: the first call, pending, goes out as the event it would have been without
 		// the mode (its time, position and head), then the second write's. nginx answered the
 		// first before it read the second: both aggregated.
-		assert.Equal(t, map[libebpf.AggCounter]uint64{libebpf.AggFallbackPipelined: 1, libebpf.AggPendingExported: 1},
+		assert.Equal(t, map[abi.AggCounter]uint64{abi.AggFallbackPipelined: 1, abi.AggPendingExported: 1},
 			counterDelta(before, aggCounters(t, c)))
 		var sent []*abi.DataEvent
 		for _, e := range evs {
@@ -350,8 +350,8 @@ func TestKernelAggregationFallsBack(t *testing.T) {
 		require.Equal(t, "2", strings.TrimSpace(string(out)))
 		evs := c.waitFor(t, cmd.Process.Pid, "the close", func(e []event) bool { return closedConns(e) >= 1 })
 		time.Sleep(100 * time.Millisecond)
-		assert.Equal(t, map[libebpf.AggCounter]uint64{libebpf.AggFallbackPipelined: 1, libebpf.AggLostCalls: 1,
-			libebpf.AggFallbackEarly: 1, libebpf.AggPendingExported: 1}, counterDelta(before, aggCounters(t, c)))
+		assert.Equal(t, map[abi.AggCounter]uint64{abi.AggFallbackPipelined: 1, abi.AggLostCalls: 1,
+			abi.AggFallbackEarly: 1, abi.AggPendingExported: 1}, counterDelta(before, aggCounters(t, c)))
 		assert.Equal(t, 1, requestsIn(evs, abi.DirEgress), describe(evs))
 		assert.Zero(t, aggregated(cmd.Process.Pid))
 	})
@@ -365,7 +365,7 @@ func TestKernelAggregationFallsBack(t *testing.T) {
 		require.Equal(t, "posted\n", string(out))
 		evs := c.waitFor(t, cmd.Process.Pid, "the close", func(e []event) bool { return closedConns(e) >= 1 })
 		time.Sleep(100 * time.Millisecond)
-		assert.Equal(t, map[libebpf.AggCounter]uint64{libebpf.AggFallbackHead: 2}, counterDelta(before, aggCounters(t, c)))
+		assert.Equal(t, map[abi.AggCounter]uint64{abi.AggFallbackHead: 2}, counterDelta(before, aggCounters(t, c)))
 		var sent []byte
 		for _, e := range evs {
 			if e.data != nil && e.data.Direction == abi.DirEgress {
