@@ -34,6 +34,8 @@ type Observer struct {
 	kernel *kernelProcesses
 	// tls attaches the TLS libraries' uprobes; nil when off or impossible.
 	tls *tlsprobe.Manager
+	// kagg reads the kernel's aggregates (EBPF.KernelAggregation).
+	kagg kernelAgg
 
 	counts    Counters
 	published time.Time
@@ -102,6 +104,7 @@ func (o *Observer) configure() error {
 		o.lib.SetProtocolFilter(o.opts.Protocols),
 		o.lib.SetProcessFilter(o.opts.PID),
 		o.lib.SetSampling(o.opts.Sampling),
+		o.kagg.configure(o.lib, o.opts.KernelAggregation),
 	)
 }
 
@@ -309,7 +312,12 @@ func (o *Observer) consume(b *abi.Batch) {
 }
 
 func (o *Observer) flushL4() { o.agg.flushL4(o.now()) }
-func (o *Observer) flushL7() { o.agg.flushL7(o.now()) }
+
+// flushL7 first adds the calls the kernel aggregated since the last flush.
+func (o *Observer) flushL7() {
+	o.readKernelAggregates()
+	o.agg.flushL7(o.now())
+}
 
 // pruneProcesses forgets processes not seen lately and switches back on the disabled pids that
 // now belong to new processes.
@@ -324,11 +332,16 @@ func (o *Observer) pruneProcesses() {
 
 // Ctrl implements abi.Visitor.
 func (o *Observer) Ctrl(ev *abi.CtrlEvent) {
+	if ev.Type == abi.EventClose {
+		o.kagg.closed(ev.ConnID) // whatever the filters say: its kernel entries must go
+	}
 	if !o.admit.process(ev.ConnID.TGID) {
 		return
 	}
 	if ev.Type == abi.EventConnect {
-		if !o.socketObserved(ev.ConnID, &ev.Addr, ev.Role) {
+		observed := o.socketObserved(ev.ConnID, &ev.Addr, ev.Role)
+		o.kagg.seen(ev.ConnID, &ev.Addr)
+		if !observed {
 			return
 		}
 		// Read the process while it most likely still runs: short-lived clients are often gone
@@ -352,11 +365,15 @@ func (o *Observer) Data(ev *abi.DataEvent) {
 
 // Stats implements abi.Visitor.
 func (o *Observer) Stats(ev *abi.StatsEvent) {
+	if ev.ConnEvents == 1 {
+		o.kagg.closed(ev.ConnID)
+	}
 	if !o.admit.process(ev.ConnID.TGID) {
 		return
 	}
 	o.l7.stats(ev)
 	observed := o.socketObserved(ev.ConnID, &ev.Addr, ev.Role)
+	o.kagg.seen(ev.ConnID, &ev.Addr)
 	if ev.ConnEvents == 1 {
 		o.admit.closed(ev.ConnID)
 	}
