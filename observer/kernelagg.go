@@ -20,8 +20,9 @@ type kernelAggCapture interface {
 	DeleteAggregates([]abi.AggEntry) (int, error)
 }
 
-// maxAggConns bounds the connections whose address the kernel aggregation keeps: a connection
-// past it is not remembered, and its calls wait in the kernel until its close brings the address.
+// maxAggConns bounds the open connections whose address the kernel aggregation keeps: a
+// connection past it is not remembered, and its calls wait in the kernel until its close and
+// final statistics bring the address.
 const maxAggConns = 1 << 17
 
 // KernelAggCounters count what became of the calls the kernel aggregated, and the kernel's own
@@ -115,7 +116,7 @@ func (k *kernelAgg) seen(id abi.ConnID, addr *abi.SockAddr) {
 	if k.lib == nil || addr.Family == abi.FamilyUnspec {
 		return
 	}
-	if c := k.conn(id); c != nil {
+	if c := k.conn(id, false); c != nil {
 		c.addr = *addr
 	}
 }
@@ -125,15 +126,16 @@ func (k *kernelAgg) closed(id abi.ConnID) {
 	if k.lib == nil {
 		return
 	}
-	if c := k.conn(id); c != nil {
-		c.closed = true
-	}
+	// Past the bound too: the next read forgets it, and its entries must not stay in the
+	// kernel for good.
+	k.conn(id, true).closed = true
 }
 
-func (k *kernelAgg) conn(id abi.ConnID) *aggConn {
+// conn is id's state, added if new and within the bound (always when closing).
+func (k *kernelAgg) conn(id abi.ConnID, closing bool) *aggConn {
 	c := k.conns[id]
 	if c == nil {
-		if len(k.conns) >= maxAggConns {
+		if len(k.conns) >= maxAggConns && !closing {
 			k.counts.Untracked++
 			return nil
 		}
