@@ -41,8 +41,9 @@ type callSums struct{ count, reqBytes, respBytes uint64 }
 
 // kernelAggRun runs ab -k against nginx for each file, under an observer with ebpf as its EBPF
 // section, and returns the protocols records' sums per key (role, url and the other fields that
-// do not name the process), ab's counts per file and nginx's access log per URI.
-func kernelAggRun(t *testing.T, subnet int, ebpf string, sizes map[string]int, calls int) (recs, ab, logged map[string]callSums, withPercentiles int, log string) {
+// do not name the process), ab's counts per file and nginx's access log per URI, and how many
+// HTTP records came, and with percentiles. L7 records are flushed every l7Interval seconds.
+func kernelAggRun(t *testing.T, subnet int, ebpf string, l7Interval int, sizes map[string]int, calls int) (recs, ab, logged map[string]callSums, records, withPercentiles int, log string) {
 	t.Helper()
 	n := testenv.NewNet(t, subnet)
 	root, logDir := t.TempDir(), t.TempDir()
@@ -58,7 +59,9 @@ server {
 	root %s;
 }
 `, accessLog, n.ServerV4, root))
-	o := testenv.StartObserver(t, testenv.Pipeline{EBPF: ebpf, Common: `IncludeCmdRegex: "^(ab|nginx)( |:|$)"`}.String(), nil)
+	config := testenv.Pipeline{EBPF: ebpf, Common: `IncludeCmdRegex: "^(ab|nginx)( |:|$)"`}.String()
+	config = strings.Replace(config, "FlushOutL7Interval: 600", fmt.Sprintf("FlushOutL7Interval: %d", l7Interval), 1)
+	o := testenv.StartObserver(t, config, nil)
 	ab = map[string]callSums{}
 	for name := range sizes {
 		cmd := testenv.Command(n.Client, "ab", "-k", "-n", strconv.Itoa(calls), "-c", "32", fmt.Sprintf("http://%s/%s", n.ServerV4, name))
@@ -66,6 +69,8 @@ server {
 		require.NoError(t, err, "%s", out)
 		complete, failed, _ := abReport(t, string(out))
 		require.Zero(t, failed, "%s", out)
+		// Every request on a kept connection: ab made its 32 connections and no more.
+		require.Contains(t, string(out), fmt.Sprintf("Keep-Alive requests:    %d\n", complete))
 		ab["/"+name] = callSums{count: uint64(complete), respBytes: abTotal(t, string(out))}
 	}
 	all := o.Stop(t, 300*time.Millisecond)
@@ -98,6 +103,7 @@ server {
 			require.NoError(t, err, "%s in %v", k, r)
 			return v
 		}
+		records++
 		if _, ok := r["p50_latency_ns"]; ok {
 			withPercentiles++
 		}
@@ -107,7 +113,7 @@ server {
 		s.respBytes += num("total_resp_bytes")
 		recs[key] = s
 	}
-	return recs, ab, logged, withPercentiles, o.Log()
+	return recs, ab, logged, records, withPercentiles, o.Log()
 }
 
 // The records of nginx and ab -k are the same with EBPF.KernelAggregation [http] as without it:
@@ -118,7 +124,7 @@ server {
 func TestKernelAggregationRecordsLive(t *testing.T) {
 	testenv.RequireRoot(t)
 	sizes := map[string]int{"small.txt": 6, "mid.txt": 3000, "big.txt": 70000}
-	const calls = 4000
+	const calls = 20000 // about 2 s of ab here: reads while the calls run
 	check := func(t *testing.T, recs, ab, logged map[string]callSums) {
 		t.Helper()
 		for path, a := range ab {
@@ -151,17 +157,23 @@ func TestKernelAggregationRecordsLive(t *testing.T) {
 	// before the second's), so that the client records' remote_info is the same.
 	var kernel, captured map[string]callSums
 	t.Run("kernel", func(t *testing.T) {
-		recs, ab, logged, withPercentiles, log := kernelAggRun(t, 232, "Enabled: true\nKernelAggregation: [http]", sizes, calls)
+		// Flushed every second: the kernel's cumulative values are read while the calls run,
+		// and what each read adds is what was counted since the one before.
+		recs, ab, logged, records, withPercentiles, log := kernelAggRun(t, 232, "Enabled: true\nKernelAggregation: [http]", 1, sizes, calls)
 		check(t, recs, ab, logged)
+		t.Logf("%d HTTP records", records)
+		assert.Greater(t, records, 2*len(sizes), "keys split over several flushes")
 		assert.Zero(t, withPercentiles, "records of calls the kernel counted have no percentiles")
 		kernel = recs
 		m := regexp.MustCompile(`kernel_aggregation\.calls=(\d+) kernel_aggregation\.filtered_calls=(\d+) kernel_aggregation\.unattributed_calls=(\d+) kernel_aggregation\.lost_calls=(\d+) kernel_aggregation\.deleted_entries=(\d+)`).FindStringSubmatch(log)
 		require.NotNil(t, m, "the stop line:\n%s", log)
 		assert.Equal(t, []string{strconv.Itoa(2 * calls * len(sizes)), "0", "0", "0"}, m[1:5], "calls the kernel aggregated: recorded, filtered, unattributed, lost")
+		// One entry per connection and end (one key each), all closed by the stop.
+		assert.Equal(t, strconv.Itoa(2*32*len(sizes)), m[5], "kernel entries deleted")
 		t.Logf("%s", m[0])
 	})
 	t.Run("capture", func(t *testing.T) {
-		recs, ab, logged, withPercentiles, _ := kernelAggRun(t, 232, "Enabled: true", sizes, calls)
+		recs, ab, logged, _, withPercentiles, _ := kernelAggRun(t, 232, "Enabled: true", 600, sizes, calls)
 		check(t, recs, ab, logged)
 		assert.Equal(t, 2*len(sizes), withPercentiles, "captured calls' records have percentiles")
 		captured = recs
