@@ -54,6 +54,10 @@ func keyOf(e *abi.AggEntry) aggKey {
 type aggConn struct {
 	addr   abi.SockAddr // FamilyUnspec until a connect or stats event gives it
 	closed bool
+	// readAfterClose: a read came after the close. Its entries go at the next read: a syscall
+	// that was running at the close may still add to them (bpf/README.md, Kernel aggregation),
+	// and an entry deleted meanwhile would come back with no connection to name it.
+	readAfterClose bool
 }
 
 // kernelAgg reads the kernel's cumulative aggregates at each L7 flush and adds what changed to
@@ -65,7 +69,9 @@ type kernelAgg struct {
 	conns map[abi.ConnID]*aggConn
 	// closing: entries of closed connections, deleted in the kernel once read.
 	closing []abi.AggEntry
-	counts  KernelAggCounters
+	// detached: the library stopped, so no syscall adds to an entry any more.
+	detached bool
+	counts   KernelAggCounters
 }
 
 // protocolMask is netobserver_kernel_aggregation's mask: bit p-1 for protocol p.
@@ -121,7 +127,7 @@ func (k *kernelAgg) seen(id abi.ConnID, addr *abi.SockAddr) {
 	}
 }
 
-// closed marks a connection that ended: its entries are read once more, then deleted.
+// closed marks a connection that ended: its entries are read twice more, then deleted.
 func (k *kernelAgg) closed(id abi.ConnID) {
 	if k.lib == nil {
 		return
@@ -146,7 +152,8 @@ func (k *kernelAgg) conn(id abi.ConnID, closing bool) *aggConn {
 }
 
 // read adds what the kernel counted since the last read as calls; o supplies the filters and
-// the aggregation. Entries of closed connections are deleted once read; so are the connections.
+// the aggregation. Entries of connections closed before the previous read are deleted once read
+// (all closed ones once the library is detached); so are the connections.
 func (o *Observer) readKernelAggregates() {
 	k := &o.kagg
 	if k.lib == nil {
@@ -165,10 +172,13 @@ func (o *Observer) readKernelAggregates() {
 		prev := k.last[key]
 		c := k.conns[e.Conn]
 		closed := c != nil && c.closed
-		if closed {
+		if closed && (c.readAfterClose || k.detached) {
 			k.closing = append(k.closing, *e)
 		}
 		n := e.Count - prev.Count
+		if n == 0 && e.ReqBytes == prev.ReqBytes && e.RespBytes == prev.RespBytes {
+			continue
+		}
 		// A response still being sent adds bytes to its call after the call was counted: they
 		// wait for the key's next call or the connection's close, so that a record never has
 		// bytes without calls that capture would have put in the next interval's.
@@ -205,8 +215,10 @@ func (o *Observer) readKernelAggregates() {
 		}
 	}
 	for id, c := range k.conns {
-		if c.closed {
+		if c.closed && (c.readAfterClose || k.detached) {
 			delete(k.conns, id)
+		} else if c.closed {
+			c.readAfterClose = true
 		}
 	}
 }

@@ -33,7 +33,7 @@ func (l *aggLib) DeleteAggregates(es []abi.AggEntry) (int, error) {
 
 // The readout adds each entry's growth since the last read as calls of its connection: bytes
 // that come after a call's count wait for the next call or the close; closed connections'
-// entries are read once more, then deleted; the socket filters drop a local connection's calls
+// entries are read twice more (a syscall running at the close may still add), then deleted; the socket filters drop a local connection's calls
 // and a connection closed with no address known is counted unattributed.
 func TestKernelAggregatesReadout(t *testing.T) {
 	pid := uint32(os.Getpid())
@@ -85,9 +85,26 @@ func TestKernelAggregatesReadout(t *testing.T) {
 	require.Len(t, recs, 1)
 	assert.Equal(t, []string{"0", "0", "0", "20"}, []string{get(recs[0], "total_count"), get(recs[0], "total_latency_ns"),
 		get(recs[0], "total_req_bytes"), get(recs[0], "total_resp_bytes")})
+	assert.Empty(t, lib.deleted, "deleted at the read after")
+	// A syscall running at the close adds to its entry: still counted, then deleted.
+	lib.entries[0] = entry(web, 6, 600, 60, 170)
+	recs = flush()
+	require.Len(t, recs, 1)
+	assert.Equal(t, []string{"1", "100", "10", "20"}, []string{get(recs[0], "total_count"), get(recs[0], "total_latency_ns"),
+		get(recs[0], "total_req_bytes"), get(recs[0], "total_resp_bytes")})
 	assert.Equal(t, lib.entries, lib.deleted)
 	assert.Empty(t, o.kagg.last)
 	assert.Empty(t, o.kagg.conns)
-	assert.Equal(t, KernelAggCounters{Calls: 5, Filtered: 2, Unattributed: 1, Deleted: 3, Kernel: [abi.AggNumCounters]uint64{abi.AggLostCalls: 7}},
+
+	// Once the library stopped, a read is the last: closed connections' entries go at once.
+	late := abi.ConnID{FD: 8, TGID: pid, Start: 4}
+	connect(late, "10.200.0.3:80")
+	lib.entries, lib.deleted = []abi.AggEntry{entry(late, 1, 10, 10, 10)}, nil
+	o.Ctrl(&abi.CtrlEvent{Type: abi.EventClose, ConnID: late})
+	o.kagg.detached = true
+	require.Len(t, flush(), 1)
+	assert.Equal(t, lib.entries, lib.deleted)
+	assert.Empty(t, o.kagg.conns)
+	assert.Equal(t, KernelAggCounters{Calls: 7, Filtered: 2, Unattributed: 1, Deleted: 4, Kernel: [abi.AggNumCounters]uint64{abi.AggLostCalls: 7}},
 		o.KernelAggCounters())
 }

@@ -293,6 +293,7 @@ func (o *Observer) finish() {
 	}
 	o.stopTLS()
 	o.l7.close()
+	o.kagg.detached = true // finish runs once the library stopped
 	o.flushL7()
 	o.flushL4()
 	if o.opts.Live != nil {
