@@ -226,6 +226,24 @@ func TestKernelAggregationCountsAb(t *testing.T) {
 		server["/"+wrkFile])
 	assert.Zero(t, dataEvents(c.of(nginx)), "nginx's data events")
 	assert.Zero(t, c.lost())
+
+	// netobserver_delete_aggregates: the entries read are gone, and deleting them again finds
+	// none (other processes' traffic may add entries of their own meanwhile).
+	deleted, err := c.lib.DeleteAggregates(entries)
+	require.NoError(t, err)
+	assert.Equal(t, len(entries), deleted)
+	left, _, err := c.lib.Aggregates()
+	require.NoError(t, err)
+	gone := map[abi.ConnID]bool{}
+	for _, e := range entries {
+		gone[e.Conn] = true
+	}
+	for _, e := range left {
+		assert.False(t, gone[e.Conn], "entry still there after its deletion: %+v", e)
+	}
+	again, err := c.lib.DeleteAggregates(entries)
+	require.NoError(t, err)
+	assert.Zero(t, again)
 }
 
 // pipelined sends its requests over one connection to addr:80 as told (one write, or one write
