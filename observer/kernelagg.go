@@ -241,7 +241,7 @@ func (o *Observer) addKernelCalls(e, prev *abi.AggEntry, remote abi.SockAddr, n 
 	resp := http.Message{Type: parser.Response, Status: e.Status, Success: e.Status < 400}
 	c := calls.Call{Conn: e.Conn, Protocol: abi.ProtoHTTP, Role: e.Role, Remote: remote,
 		Exchange: parser.Pair(http.Protocol, req, resp)}
-	o.agg.agg.AddCalls(o.procs.get(e.Conn.TGID, e.Conn.Start), &c, n,
+	o.agg.calls(o.procs.get(e.Conn.TGID, e.Conn.Start), &c, n,
 		e.LatencyNs-prev.LatencyNs, e.ReqBytes-prev.ReqBytes, e.RespBytes-prev.RespBytes)
 	o.kagg.counts.Calls += n
 }
