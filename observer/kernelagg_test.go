@@ -1,6 +1,7 @@
 package observer
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"testing"
@@ -23,7 +24,7 @@ func (l *aggLib) ProcessEvents() bool                 { return false }
 func (l *aggLib) KernelAggregation(mask uint32) error { l.mask = mask; return nil }
 func (l *aggLib) Aggregates() ([]abi.AggEntry, []uint64, error) {
 	counters := make([]uint64, abi.AggNumCounters)
-	counters[abi.AggLostCalls] = 7
+	counters[abi.AggLostCalls], counters[abi.AggFallbackPipelined] = 7, 2
 	return append([]abi.AggEntry(nil), l.entries...), counters, nil
 }
 func (l *aggLib) DeleteAggregates(es []abi.AggEntry) (int, error) {
@@ -105,6 +106,20 @@ func TestKernelAggregatesReadout(t *testing.T) {
 	require.Len(t, flush(), 1)
 	assert.Equal(t, lib.entries, lib.deleted)
 	assert.Empty(t, o.kagg.conns)
-	assert.Equal(t, KernelAggCounters{Calls: 7, Filtered: 2, Unattributed: 1, Deleted: 4, Kernel: [abi.AggNumCounters]uint64{abi.AggLostCalls: 7}},
+	assert.Equal(t, KernelAggCounters{Calls: 7, Filtered: 2, Unattributed: 1, Deleted: 4, Kernel: [abi.AggNumCounters]uint64{abi.AggLostCalls: 7, abi.AggFallbackPipelined: 2}},
 		o.KernelAggCounters())
+	values := map[string]uint64{}
+	for _, m := range o.kernelAggMetrics() {
+		values[m.Name+fmt.Sprint(m.Labels)] = m.Value
+	}
+	assert.Equal(t, map[string]uint64{
+		"kernel_aggregated_calls_total[fate recorded]": 7, "kernel_aggregated_calls_total[fate filtered]": 2,
+		"kernel_aggregated_calls_total[fate unattributed]": 1, "kernel_aggregation_lost_calls_total[]": 7,
+		"kernel_aggregation_deleted_entries_total[]": 4, "kernel_aggregation_read_errors_total[]": 0,
+		"kernel_aggregation_untracked_connections_total[]":     0,
+		"kernel_aggregation_fallbacks_total[reason not_plain]": 0, "kernel_aggregation_fallbacks_total[reason head]": 0,
+		"kernel_aggregation_fallbacks_total[reason extra]": 0, "kernel_aggregation_fallbacks_total[reason pipelined]": 2,
+		"kernel_aggregation_fallbacks_total[reason status]": 0, "kernel_aggregation_fallbacks_total[reason early]": 0,
+		"kernel_aggregation_fallbacks_total[reason unsolicited]": 0, "kernel_aggregation_fallbacks_total[reason full]": 0,
+	}, values)
 }
