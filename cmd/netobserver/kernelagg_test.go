@@ -26,6 +26,17 @@ func TestKernelAggregationNeedsTheExtension(t *testing.T) {
 	assert.NotContains(t, p.Log(), "netobserver: observing")
 }
 
+// Our library with a hook set that cannot aggregate (here the tp_btf set without its bpf_loop
+// scan) refuses the key too: the observer does not start, and says why.
+func TestKernelAggregationNeedsTheHookSet(t *testing.T) {
+	testenv.RequireRoot(t)
+	config := testenv.Pipeline{EBPF: "Enabled: true\nKernelAggregation: [http]"}.String()
+	o := testenv.LaunchObserver(t, config, nil, "NETOBSERVER_BPF_NO_LOOP=1")
+	assert.NotEqual(t, 0, o.ExitCode(t), o.Log())
+	assert.Contains(t, o.Log(), "EBPF.KernelAggregation: the loaded hook set cannot aggregate", o.Log())
+	assert.NotContains(t, o.Log(), "netobserver: observing")
+}
+
 // abTotal is ab's "Total transferred": the bytes it read, heads and bodies.
 func abTotal(t *testing.T, out string) uint64 {
 	t.Helper()
