@@ -33,9 +33,10 @@ type KernelAggCounters struct {
 	Calls, Filtered, Unattributed uint64
 	// Deleted: kernel entries deleted after their connection closed. ReadErrors: failed reads.
 	Deleted, ReadErrors uint64
-	// Untracked: connections not remembered past maxAggConns.
-	Untracked uint64
-	Kernel    [abi.AggNumCounters]uint64
+	// Untracked: connections not remembered past maxAggConns. Swept: connections found gone
+	// from the kernel's connection map without their close heard of.
+	Untracked, Swept uint64
+	Kernel           [abi.AggNumCounters]uint64
 }
 
 // aggKey is an entry's key without its values.
@@ -137,6 +138,35 @@ func (k *kernelAgg) closed(id abi.ConnID) {
 	k.conn(id, true).closed = true
 }
 
+// sweep marks closed the connections whose (process, fd) the kernel's connection map no longer
+// holds (alive: its keys after the GC): their close was not heard of (a lost event, an LRU
+// eviction), and their entries would otherwise stay in the kernel for good. The entries read
+// so far are all of connections that existed before alive was listed.
+func (k *kernelAgg) sweep(alive []abi.ConnKey) {
+	if k.lib == nil {
+		return
+	}
+	live := make(map[abi.ConnKey]struct{}, len(alive))
+	for _, a := range alive {
+		live[a] = struct{}{}
+	}
+	sweep := func(id abi.ConnID) {
+		if _, ok := live[abi.ConnKey{TGID: id.TGID, FD: id.FD}]; ok {
+			return
+		}
+		if c := k.conn(id, true); !c.closed {
+			c.closed = true
+			k.counts.Swept++
+		}
+	}
+	for key := range k.last {
+		sweep(key.conn)
+	}
+	for id := range k.conns {
+		sweep(id)
+	}
+}
+
 // conn is id's state, added if new and within the bound (always when closing).
 func (k *kernelAgg) conn(id abi.ConnID, closing bool) *aggConn {
 	c := k.conns[id]
@@ -193,7 +223,11 @@ func (o *Observer) readKernelAggregates() {
 			k.counts.Filtered += n
 		case !closed && (!addressed || c.addr.Family == abi.FamilyUnknown):
 			// The address (or netlink's answer for it) comes with a later event of the
-			// connection, at the latest with its final statistics.
+			// connection, at the latest with its final statistics; sweep finds it if neither
+			// comes.
+			if c == nil {
+				k.conn(e.Conn, false)
+			}
 			continue
 		case !addressed:
 			k.counts.Unattributed += n
@@ -264,6 +298,7 @@ func (o *Observer) kernelAggMetrics() []live.Metric {
 		{Name: "kernel_aggregation_deleted_entries_total", Help: "Kernel aggregate entries deleted after their connection closed and their last values were read.", Value: c.Deleted},
 		{Name: "kernel_aggregation_read_errors_total", Help: "Failed reads or deletions of the kernel aggregate map (a failed read's calls come with the next read).", Value: c.ReadErrors},
 		{Name: "kernel_aggregation_untracked_connections_total", Help: "Connections whose address was not remembered (past 131072 at once): their calls wait for their close.", Value: c.Untracked},
+		{Name: "kernel_aggregation_swept_connections_total", Help: "Connections found gone from the kernel's connection map (by its GC) with no close heard of: their entries are read once more, then deleted.", Value: c.Swept},
 	}
 	for r := abi.AggCounter(0); r < abi.AggLostCalls; r++ {
 		ms = append(ms, live.Metric{Name: "kernel_aggregation_fallbacks_total",
@@ -280,7 +315,7 @@ func (o *Observer) kernelAggSummary() []any {
 	}
 	c := &o.kagg.counts
 	group := []any{"calls", c.Calls, "filtered_calls", c.Filtered, "unattributed_calls", c.Unattributed,
-		"lost_calls", c.Kernel[abi.AggLostCalls], "deleted_entries", c.Deleted, "read_errors", c.ReadErrors, "untracked_connections", c.Untracked}
+		"lost_calls", c.Kernel[abi.AggLostCalls], "deleted_entries", c.Deleted, "read_errors", c.ReadErrors, "untracked_connections", c.Untracked, "swept_connections", c.Swept}
 	for r := abi.AggCounter(0); r < abi.AggLostCalls; r++ {
 		group = append(group, "fallback_"+r.String(), c.Kernel[r])
 	}

@@ -117,9 +117,40 @@ func TestKernelAggregatesReadout(t *testing.T) {
 		"kernel_aggregated_calls_total[fate unattributed]": 1, "kernel_aggregation_lost_calls_total[]": 7,
 		"kernel_aggregation_deleted_entries_total[]": 4, "kernel_aggregation_read_errors_total[]": 0,
 		"kernel_aggregation_untracked_connections_total[]":     0,
+		"kernel_aggregation_swept_connections_total[]":         0,
 		"kernel_aggregation_fallbacks_total[reason not_plain]": 0, "kernel_aggregation_fallbacks_total[reason head]": 0,
 		"kernel_aggregation_fallbacks_total[reason extra]": 0, "kernel_aggregation_fallbacks_total[reason pipelined]": 2,
 		"kernel_aggregation_fallbacks_total[reason status]": 0, "kernel_aggregation_fallbacks_total[reason early]": 0,
 		"kernel_aggregation_fallbacks_total[reason unsolicited]": 0, "kernel_aggregation_fallbacks_total[reason full]": 0,
 	}, values)
+}
+
+// A connection whose close was never heard of (a lost event) is found gone by the connection
+// map's GC: its entry is read once more, then deleted; one still in the map stays.
+func TestKernelAggregatesSweep(t *testing.T) {
+	pid := uint32(os.Getpid())
+	lib := &aggLib{}
+	o := New(lib, defaultOptions(), nil)
+	require.NoError(t, o.kagg.configure(lib, []abi.Protocol{abi.ProtoHTTP}))
+	lost, open := abi.ConnID{FD: 5, TGID: pid, Start: 1}, abi.ConnID{FD: 6, TGID: pid, Start: 2}
+	for _, id := range []abi.ConnID{lost, open} {
+		o.Ctrl(&abi.CtrlEvent{Type: abi.EventConnect, ConnID: id, Role: abi.RoleServer, Addr: abi.SockAddrFrom(netip.MustParseAddrPort("10.200.0.9:40000"))})
+	}
+	entry := func(id abi.ConnID, count uint64) abi.AggEntry {
+		return abi.AggEntry{Conn: id, Role: abi.RoleServer, Status: 200, Method: 1, Version: 1, Host: "web.test", Path: "/", Count: count}
+	}
+	lib.entries = []abi.AggEntry{entry(lost, 1), entry(open, 1)}
+	o.readKernelAggregates()
+	o.kagg.sweep([]abi.ConnKey{{TGID: pid, FD: 6}})
+	lib.entries[0] = entry(lost, 2)
+	o.readKernelAggregates()
+	assert.Empty(t, lib.deleted, "read once more first")
+	o.readKernelAggregates()
+	assert.Equal(t, []abi.AggEntry{entry(lost, 2)}, lib.deleted)
+	recs := o.agg.agg.FlushL7(1700000000)
+	require.Len(t, recs, 1)
+	assert.Equal(t, "3", get(recs[0], "total_count"))
+	assert.Equal(t, KernelAggCounters{Calls: 3, Deleted: 1, Swept: 1,
+		Kernel: [abi.AggNumCounters]uint64{abi.AggLostCalls: 7, abi.AggFallbackPipelined: 2}}, o.KernelAggCounters())
+	assert.Len(t, o.kagg.conns, 1)
 }

@@ -204,7 +204,7 @@ func (o *Observer) Run(ctx context.Context, reload <-chan Options) error {
 		case <-nl.C:
 			o.sockets.expire()
 		case <-gc.C:
-			o.control.collect()
+			o.collect()
 		case <-reenable.C:
 			o.admit.enableAll()
 			o.control.perform()
@@ -234,7 +234,7 @@ func (o *Observer) Run(ctx context.Context, reload <-chan Options) error {
 			// Connections whose process exited without closing them are reported by the
 			// library when deleted from its map: collect them now so that the library's
 			// last polls bring their totals into the final records.
-			o.control.collect()
+			o.collect()
 			err := o.stopLibrary()
 			o.finish()
 			return err
@@ -313,6 +313,14 @@ func (o *Observer) consume(b *abi.Batch) {
 }
 
 func (o *Observer) flushL4() { o.agg.flushL4(o.now()) }
+
+// collect runs the kernel connection map's GC; the kernel aggregation then forgets the
+// connections no longer in the map, whose close it may never hear of (a lost event).
+func (o *Observer) collect() {
+	if alive, ok := o.control.collect(); ok {
+		o.kagg.sweep(alive)
+	}
+}
 
 // flushL7 first adds the calls the kernel aggregated since the last flush.
 func (o *Observer) flushL7() {
