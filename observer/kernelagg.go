@@ -293,8 +293,10 @@ func (o *Observer) kernelAggMetrics() []live.Metric {
 		{Name: "kernel_aggregated_calls_total", Help: callsHelp, Labels: []string{"fate", "recorded"}, Value: c.Calls},
 		{Name: "kernel_aggregated_calls_total", Help: callsHelp, Labels: []string{"fate", "filtered"}, Value: c.Filtered},
 		{Name: "kernel_aggregated_calls_total", Help: callsHelp, Labels: []string{"fate", "unattributed"}, Value: c.Unattributed},
-		{Name: "kernel_aggregation_lost_calls_total", Help: "Calls pending when their connection fell back from kernel aggregation to capture: neither counted nor captured.",
-			Value: c.Kernel[abi.AggLostCalls]},
+		{Name: "kernel_aggregation_pending_calls_total", Help: "Calls pending when their connection fell back from kernel aggregation to capture, by fate: exported (sent as the events capture would have sent, and recorded from them) or lost (neither counted nor captured).",
+			Labels: []string{"fate", "exported"}, Value: c.Kernel[abi.AggPendingExported]},
+		{Name: "kernel_aggregation_pending_calls_total", Help: "Calls pending when their connection fell back from kernel aggregation to capture, by fate: exported (sent as the events capture would have sent, and recorded from them) or lost (neither counted nor captured).",
+			Labels: []string{"fate", "lost"}, Value: c.Kernel[abi.AggLostCalls]},
 		{Name: "kernel_aggregation_deleted_entries_total", Help: "Kernel aggregate entries deleted after their connection closed and their last values were read.", Value: c.Deleted},
 		{Name: "kernel_aggregation_read_errors_total", Help: "Failed reads or deletions of the kernel aggregate map (a failed read's calls come with the next read).", Value: c.ReadErrors},
 		{Name: "kernel_aggregation_untracked_connections_total", Help: "Connections whose address was not remembered (past 131072 at once): their calls wait for their close.", Value: c.Untracked},
@@ -315,7 +317,7 @@ func (o *Observer) kernelAggSummary() []any {
 	}
 	c := &o.kagg.counts
 	group := []any{"calls", c.Calls, "filtered_calls", c.Filtered, "unattributed_calls", c.Unattributed,
-		"lost_calls", c.Kernel[abi.AggLostCalls], "deleted_entries", c.Deleted, "read_errors", c.ReadErrors, "untracked_connections", c.Untracked, "swept_connections", c.Swept}
+		"lost_calls", c.Kernel[abi.AggLostCalls], "exported_pending_calls", c.Kernel[abi.AggPendingExported], "deleted_entries", c.Deleted, "read_errors", c.ReadErrors, "untracked_connections", c.Untracked, "swept_connections", c.Swept}
 	for r := abi.AggCounter(0); r < abi.AggLostCalls; r++ {
 		group = append(group, "fallback_"+r.String(), c.Kernel[r])
 	}

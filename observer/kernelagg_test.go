@@ -114,7 +114,7 @@ func TestKernelAggregatesReadout(t *testing.T) {
 	}
 	assert.Equal(t, map[string]uint64{
 		"kernel_aggregated_calls_total[fate recorded]": 7, "kernel_aggregated_calls_total[fate filtered]": 2,
-		"kernel_aggregated_calls_total[fate unattributed]": 1, "kernel_aggregation_lost_calls_total[]": 7,
+		"kernel_aggregated_calls_total[fate unattributed]": 1, "kernel_aggregation_pending_calls_total[fate lost]": 7, "kernel_aggregation_pending_calls_total[fate exported]": 0,
 		"kernel_aggregation_deleted_entries_total[]": 4, "kernel_aggregation_read_errors_total[]": 0,
 		"kernel_aggregation_untracked_connections_total[]":     0,
 		"kernel_aggregation_swept_connections_total[]":         0,

@@ -176,7 +176,7 @@ func TestKernelAggregationRecordsLive(t *testing.T) {
 		assert.Greater(t, records, 2*len(sizes), "keys split over several flushes")
 		assert.Zero(t, withPercentiles, "records of calls the kernel counted have no percentiles")
 		kernel = recs
-		m := regexp.MustCompile(`kernel_aggregation\.calls=(\d+) kernel_aggregation\.filtered_calls=(\d+) kernel_aggregation\.unattributed_calls=(\d+) kernel_aggregation\.lost_calls=(\d+) kernel_aggregation\.deleted_entries=(\d+)`).FindStringSubmatch(log)
+		m := regexp.MustCompile(`kernel_aggregation\.calls=(\d+) kernel_aggregation\.filtered_calls=(\d+) kernel_aggregation\.unattributed_calls=(\d+) kernel_aggregation\.lost_calls=(\d+) kernel_aggregation\.exported_pending_calls=\d+ kernel_aggregation\.deleted_entries=(\d+)`).FindStringSubmatch(log)
 		require.NotNil(t, m, "the stop line:\n%s", log)
 		assert.Equal(t, []string{strconv.Itoa(2 * calls * len(sizes)), "0", "0", "0"}, m[1:5], "calls the kernel aggregated: recorded, filtered, unattributed, lost")
 		// One entry per connection and end (one key each), all closed by the stop.
