@@ -2116,6 +2116,22 @@ EXPORT int32_t netobserver_aggregates(struct netobserver_agg_key *keys, struct n
 	return err ? err : n;
 }
 
+EXPORT int32_t netobserver_delete_aggregates(const struct netobserver_agg_key *keys, int32_t n)
+{
+	int fd, deleted = 0;
+
+	if (!g.skel || n < 0 || (n && !keys))
+		return -EINVAL;
+	fd = bpf_map__fd(g.skel->maps.agg_entries);
+	for (int32_t i = 0; i < n; i++) {
+		if (!bpf_map_delete_elem(fd, &keys[i]))
+			deleted++;
+		else if (errno != ENOENT)
+			return -errno;
+	}
+	return deleted;
+}
+
 /* TLS calls whose plaintext was lost because their connection could not be found. */
 EXPORT uint64_t netobserver_tls_unattributed(void)
 {

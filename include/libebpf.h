@@ -459,10 +459,15 @@ int32_t netobserver_attach_uprobe_cookie(const char *program, const char *path, 
  * keys and values, and the first ncounters counters (NETOBSERVER_AGG_*) into counters; returns
  * the number of entries in the map (more than max: the rest was not copied) or -errno. Values are
  * cumulative since ebpf_init; the kernel never resets or removes an entry.
+ *
+ * netobserver_delete_aggregates removes the n entries of keys (those of closed connections, once
+ * their last values were read: the key holds the connection's start, so no later call adds to
+ * it); returns how many were there, or -errno.
  */
 int32_t netobserver_kernel_aggregation(uint32_t protocol_mask);
 int32_t netobserver_aggregates(struct netobserver_agg_key *keys, struct netobserver_agg_value *values, int32_t max,
 			       uint64_t *counters, int32_t ncounters);
+int32_t netobserver_delete_aggregates(const struct netobserver_agg_key *keys, int32_t n);
 
 /* The four uprobe stubs: empty in user space, observed by the kernel side. */
 void ebpf_cleanup_dog(void *ids, int32_t count);

@@ -77,7 +77,7 @@ func (a *admission) process(pid uint32) bool {
 // first time it is not, the kernel side is to stop sending its data and ctrl events, as
 // iLogtail did.
 func (a *admission) socket(id abi.ConnID, addr *abi.SockAddr) bool {
-	if _, done := a.dropped[id]; done {
+	if a.isDropped(id) {
 		return false
 	}
 	if !a.kinds.drops(addr) {
@@ -86,6 +86,12 @@ func (a *admission) socket(id abi.ConnID, addr *abi.SockAddr) bool {
 	a.markDropped(id)
 	a.control.dropConnection(id, *addr)
 	return false
+}
+
+// isDropped says whether the socket-kind filters dropped connection id.
+func (a *admission) isDropped(id abi.ConnID) bool {
+	_, done := a.dropped[id]
+	return done
 }
 
 func (a *admission) markDropped(id abi.ConnID) {

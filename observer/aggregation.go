@@ -45,6 +45,15 @@ func (a *aggregation) call(p *aggregate.Process, c *calls.Call) {
 	}
 }
 
+// calls counts n calls of process p with c's key by their sums (the kernel's aggregation).
+func (a *aggregation) calls(p *aggregate.Process, c *calls.Call, n, latency, reqBytes, respBytes uint64) {
+	a.agg.AddCalls(p, c, n, latency, reqBytes, respBytes)
+	if a.live != nil {
+		a.live.Calls(live.Call{Protocol: c.Records.Name, Role: aggregate.RoleName(c.Role), Success: c.Response.Success,
+			RequestBytes: int(reqBytes), ResponseBytes: int(respBytes)}, n)
+	}
+}
+
 // stats counts the L4 deltas of one statistics event of process p.
 func (a *aggregation) stats(p *aggregate.Process, ev *abi.StatsEvent) {
 	a.agg.AddStats(p, ev)

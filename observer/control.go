@@ -90,22 +90,25 @@ func (c *control) perform() {
 }
 
 // collect deletes the kernel map's entries whose process or fd is gone, as iLogtail did every
-// 300 s, DeleteBatch at a time, and returns how many.
-func (c *control) collect() int {
+// 300 s, DeleteBatch at a time, and returns the connections left in the map (ok false when the
+// map could not be read or cleaned).
+func (c *control) collect() (alive []abi.ConnKey, ok bool) {
 	keys, err := c.lib.ConnectionKeys()
 	if err != nil {
-		return 0
+		return nil, false
 	}
 	var gone []abi.ConnID
 	for _, k := range keys {
 		fd := filepath.Join(c.procRoot, strconv.FormatUint(uint64(k.TGID), 10), "fd", strconv.FormatInt(int64(k.FD), 10))
 		if _, err := os.Lstat(fd); errors.Is(err, fs.ErrNotExist) {
 			gone = append(gone, abi.ConnID{FD: k.FD, TGID: k.TGID})
+		} else {
+			alive = append(alive, k)
 		}
 	}
 	if c.lib.DeleteConnections(gone) != nil {
-		return 0
+		return nil, false
 	}
 	c.counts.Collected += uint64(len(gone))
-	return len(gone)
+	return alive, true
 }

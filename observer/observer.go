@@ -34,6 +34,8 @@ type Observer struct {
 	kernel *kernelProcesses
 	// tls attaches the TLS libraries' uprobes; nil when off or impossible.
 	tls *tlsprobe.Manager
+	// kagg reads the kernel's aggregates (EBPF.KernelAggregation).
+	kagg kernelAgg
 
 	counts    Counters
 	published time.Time
@@ -102,6 +104,7 @@ func (o *Observer) configure() error {
 		o.lib.SetProtocolFilter(o.opts.Protocols),
 		o.lib.SetProcessFilter(o.opts.PID),
 		o.lib.SetSampling(o.opts.Sampling),
+		o.kagg.configure(o.lib, o.opts.KernelAggregation),
 	)
 }
 
@@ -201,7 +204,7 @@ func (o *Observer) Run(ctx context.Context, reload <-chan Options) error {
 		case <-nl.C:
 			o.sockets.expire()
 		case <-gc.C:
-			o.control.collect()
+			o.collect()
 		case <-reenable.C:
 			o.admit.enableAll()
 			o.control.perform()
@@ -231,7 +234,7 @@ func (o *Observer) Run(ctx context.Context, reload <-chan Options) error {
 			// Connections whose process exited without closing them are reported by the
 			// library when deleted from its map: collect them now so that the library's
 			// last polls bring their totals into the final records.
-			o.control.collect()
+			o.collect()
 			err := o.stopLibrary()
 			o.finish()
 			return err
@@ -290,6 +293,7 @@ func (o *Observer) finish() {
 	}
 	o.stopTLS()
 	o.l7.close()
+	o.kagg.detached = true // finish runs once the library stopped
 	o.flushL7()
 	o.flushL4()
 	if o.opts.Live != nil {
@@ -309,7 +313,20 @@ func (o *Observer) consume(b *abi.Batch) {
 }
 
 func (o *Observer) flushL4() { o.agg.flushL4(o.now()) }
-func (o *Observer) flushL7() { o.agg.flushL7(o.now()) }
+
+// collect runs the kernel connection map's GC; the kernel aggregation then forgets the
+// connections no longer in the map, whose close it may never hear of (a lost event).
+func (o *Observer) collect() {
+	if alive, ok := o.control.collect(); ok {
+		o.kagg.sweep(alive)
+	}
+}
+
+// flushL7 first adds the calls the kernel aggregated since the last flush.
+func (o *Observer) flushL7() {
+	o.readKernelAggregates()
+	o.agg.flushL7(o.now())
+}
 
 // pruneProcesses forgets processes not seen lately and switches back on the disabled pids that
 // now belong to new processes.
@@ -324,11 +341,16 @@ func (o *Observer) pruneProcesses() {
 
 // Ctrl implements abi.Visitor.
 func (o *Observer) Ctrl(ev *abi.CtrlEvent) {
+	if ev.Type == abi.EventClose {
+		o.kagg.closed(ev.ConnID) // whatever the filters say: its kernel entries must go
+	}
 	if !o.admit.process(ev.ConnID.TGID) {
 		return
 	}
 	if ev.Type == abi.EventConnect {
-		if !o.socketObserved(ev.ConnID, &ev.Addr, ev.Role) {
+		observed := o.socketObserved(ev.ConnID, &ev.Addr, ev.Role)
+		o.kagg.seen(ev.ConnID, &ev.Addr)
+		if !observed {
 			return
 		}
 		// Read the process while it most likely still runs: short-lived clients are often gone
@@ -352,11 +374,15 @@ func (o *Observer) Data(ev *abi.DataEvent) {
 
 // Stats implements abi.Visitor.
 func (o *Observer) Stats(ev *abi.StatsEvent) {
+	if ev.ConnEvents == 1 {
+		o.kagg.closed(ev.ConnID)
+	}
 	if !o.admit.process(ev.ConnID.TGID) {
 		return
 	}
 	o.l7.stats(ev)
 	observed := o.socketObserved(ev.ConnID, &ev.Addr, ev.Role)
+	o.kagg.seen(ev.ConnID, &ev.Addr)
 	if ev.ConnEvents == 1 {
 		o.admit.closed(ev.ConnID)
 	}

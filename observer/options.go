@@ -32,6 +32,9 @@ type Options struct {
 	// TLSProbes attaches the TLS libraries' uprobes (observer/tlsprobe) when the library has the
 	// uprobe extension.
 	TLSProbes bool
+	// KernelAggregation lists the protocols the kernel aggregates (EBPF.KernelAggregation): an
+	// error at Start when the library cannot.
+	KernelAggregation []abi.Protocol
 	// The socket kinds whose traffic is dropped, in the kernel (ebpf_update_conn_addr with drop)
 	// and from L4 records.
 	DropUnixSocket, DropLocalConnections, DropUnknownSocket bool
@@ -88,7 +91,8 @@ func OptionsFrom(in *config.Input) Options {
 		L4Interval: c.FlushOutL4Interval, L7Interval: c.FlushOutL7Interval,
 		Protocols: c.ProtocolSet(), Sampling: int32(c.Sampling), PID: int32(in.EBPF.Pid),
 		DataBufferPages: int32(in.EBPF.DataBufferPages), TLSProbes: in.EBPF.TLSProbes,
-		DropUnixSocket: c.DropUnixSocket, DropLocalConnections: c.DropLocalConnections, DropUnknownSocket: c.DropUnknownSocket,
+		KernelAggregation: in.EBPF.KernelAggregation,
+		DropUnixSocket:    c.DropUnixSocket, DropLocalConnections: c.DropLocalConnections, DropUnknownSocket: c.DropUnknownSocket,
 		Aggregate: aggregate.Config{
 			Schema: schema, Tags: tags, Caps: caps, Host: host,
 			L4Interval: uint32(c.FlushOutL4Interval / time.Second), L7Interval: uint32(c.FlushOutL7Interval / time.Second),

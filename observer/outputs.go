@@ -103,6 +103,7 @@ func (o *Observer) metrics() []live.Metric {
 			"those connections' data then come without the role (unknown_role_events_total when the address cannot tell it) or the close the event gave.",
 			Value: o.l7.notesEvicted()})
 	ms = append(ms, o.tlsMetrics()...)
+	ms = append(ms, o.kernelAggMetrics()...)
 	slices.SortStableFunc(ms, func(a, b live.Metric) int { return strings.Compare(a.Name, b.Name) })
 	return ms
 }
@@ -143,6 +144,7 @@ func (o *Observer) Summary() []any {
 		attrs = append(attrs, "evicted_ctrl_events", n)
 	}
 	attrs = append(attrs, o.tlsSummary()...)
+	attrs = append(attrs, o.kernelAggSummary()...)
 	for _, p := range o.l7.protocols() {
 		pc := o.l7.counters(p)
 		capped := o.agg.capDropped(p)

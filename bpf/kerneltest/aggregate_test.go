@@ -69,7 +69,7 @@ func accessLog(t *testing.T, path string) map[string]logSum {
 
 // aggOf sums the aggregate entries of process pid per path; every entry must have the role and
 // host given, method GET, status 200, and HTTP/1.1 for wrk's path, 1.0 for ab's.
-func aggOf(t *testing.T, entries []libebpf.AggEntry, pid int, role abi.Role, host string) map[string]logSum {
+func aggOf(t *testing.T, entries []abi.AggEntry, pid int, role abi.Role, host string) map[string]logSum {
 	t.Helper()
 	out := map[string]logSum{}
 	for _, e := range entries {
@@ -120,11 +120,11 @@ func aggCounters(t *testing.T, c *capture) []uint64 {
 	return counters
 }
 
-func counterDelta(before, after []uint64) map[libebpf.AggCounter]uint64 {
-	d := map[libebpf.AggCounter]uint64{}
+func counterDelta(before, after []uint64) map[abi.AggCounter]uint64 {
+	d := map[abi.AggCounter]uint64{}
 	for i := range after {
 		if after[i] != before[i] {
-			d[libebpf.AggCounter(i)] = after[i] - before[i]
+			d[abi.AggCounter(i)] = after[i] - before[i]
 		}
 	}
 	return d
@@ -226,6 +226,24 @@ func TestKernelAggregationCountsAb(t *testing.T) {
 		server["/"+wrkFile])
 	assert.Zero(t, dataEvents(c.of(nginx)), "nginx's data events")
 	assert.Zero(t, c.lost())
+
+	// netobserver_delete_aggregates: the entries read are gone, and deleting them again finds
+	// none (other processes' traffic may add entries of their own meanwhile).
+	deleted, err := c.lib.DeleteAggregates(entries)
+	require.NoError(t, err)
+	assert.Equal(t, len(entries), deleted)
+	left, _, err := c.lib.Aggregates()
+	require.NoError(t, err)
+	gone := map[abi.ConnID]bool{}
+	for _, e := range entries {
+		gone[e.Conn] = true
+	}
+	for _, e := range left {
+		assert.False(t, gone[e.Conn], "entry still there after its deletion: %+v", e)
+	}
+	again, err := c.lib.DeleteAggregates(entries)
+	require.NoError(t, err)
+	assert.Zero(t, again)
 }
 
 // pipelined sends its requests over one connection to addr:80 as told (one write, or one write
@@ -255,6 +273,21 @@ while got.count(b"HTTP/1.1 200") < n:
     got += b
 s.close()
 print(got.count(b"HTTP/1.1 200"))
+`
+
+// oneRequest writes argv[2] in one write, reads the response's head and prints its status.
+const oneRequest = `
+import socket, sys
+s = socket.create_connection((sys.argv[1], 80))
+s.sendall(sys.argv[2].encode())
+got = b""
+while b"\r\n\r\n" not in got:
+    b = s.recv(65536)
+    if not b:
+        break
+    got += b
+s.close()
+print(got.split(b" ")[1].decode() if got else "none")
 `
 
 // Pipelining falls back, counted, and every request is accounted: two requests in one write are
@@ -299,7 +332,7 @@ func TestKernelAggregationFallsBack(t *testing.T) {
 		evs := c.waitFor(t, cmd.Process.Pid, "the close", func(e []event) bool { return closedConns(e) >= 1 })
 		time.Sleep(100 * time.Millisecond)
 		// Both ends refuse the syscall that holds both requests (nginx reads them at once).
-		assert.Equal(t, map[libebpf.AggCounter]uint64{libebpf.AggFallbackExtra: 2}, counterDelta(before, aggCounters(t, c)))
+		assert.Equal(t, map[abi.AggCounter]uint64{abi.AggFallbackExtra: 2}, counterDelta(before, aggCounters(t, c)))
 		assert.Equal(t, 2, requestsIn(evs, abi.DirEgress), describe(evs))
 		assert.Zero(t, aggregated(cmd.Process.Pid))
 		assert.Equal(t, nginxBefore, aggregated(nginx))
@@ -317,7 +350,7 @@ func TestKernelAggregationFallsBack(t *testing.T) {
 		// The client: the first call, pending, goes out as the event it would have been without
 		// the mode (its time, position and head), then the second write's. nginx answered the
 		// first before it read the second: both aggregated.
-		assert.Equal(t, map[libebpf.AggCounter]uint64{libebpf.AggFallbackPipelined: 1, libebpf.AggPendingExported: 1},
+		assert.Equal(t, map[abi.AggCounter]uint64{abi.AggFallbackPipelined: 1, abi.AggPendingExported: 1},
 			counterDelta(before, aggCounters(t, c)))
 		var sent []*abi.DataEvent
 		for _, e := range evs {
@@ -350,11 +383,59 @@ func TestKernelAggregationFallsBack(t *testing.T) {
 		require.Equal(t, "2", strings.TrimSpace(string(out)))
 		evs := c.waitFor(t, cmd.Process.Pid, "the close", func(e []event) bool { return closedConns(e) >= 1 })
 		time.Sleep(100 * time.Millisecond)
-		assert.Equal(t, map[libebpf.AggCounter]uint64{libebpf.AggFallbackPipelined: 1, libebpf.AggLostCalls: 1,
-			libebpf.AggFallbackEarly: 1, libebpf.AggPendingExported: 1}, counterDelta(before, aggCounters(t, c)))
+		assert.Equal(t, map[abi.AggCounter]uint64{abi.AggFallbackPipelined: 1, abi.AggLostCalls: 1,
+			abi.AggFallbackEarly: 1, abi.AggPendingExported: 1}, counterDelta(before, aggCounters(t, c)))
 		assert.Equal(t, 1, requestsIn(evs, abi.DirEgress), describe(evs))
 		assert.Zero(t, aggregated(cmd.Process.Pid))
 	})
+
+	// The key's path and Host are never cut: one that fills its field is aggregated whole, one byte
+	// more falls back; a Host value the parser would trim differently (two leading blanks) too.
+	// Each request is one whole write, answered (404 or 200) before the client closes.
+	for _, tc := range []struct {
+		name, path, host string
+		want             map[abi.AggCounter]uint64
+		aggregated       uint64
+	}{
+		{"path at the bound", "/" + strings.Repeat("p", abi.AggPathMax-1), "h", nil, 1},
+		{"path past the bound", "/" + strings.Repeat("p", abi.AggPathMax), "h", map[abi.AggCounter]uint64{abi.AggFallbackLong: 2}, 0},
+		{"host at the bound", "/small.txt", strings.Repeat("h", abi.AggHostMax), nil, 1},
+		{"host past the bound", "/small.txt", strings.Repeat("h", abi.AggHostMax+1), map[abi.AggCounter]uint64{abi.AggFallbackLong: 2}, 0},
+		{"host after two blanks", "/small.txt", " h", map[abi.AggCounter]uint64{abi.AggFallbackHead: 2}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := aggCounters(t, c)
+			req := fmt.Sprintf("GET %s?q=1 HTTP/1.1\r\nHost: %s\r\n\r\n", tc.path, tc.host)
+			cmd := testenv.Command(n.Client, testenv.Python(t), "-c", oneRequest, addr, req)
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			require.Contains(t, []string{"200", "404"}, strings.TrimSpace(string(out)))
+			evs := c.waitFor(t, cmd.Process.Pid, "the close", func(e []event) bool { return closedConns(e) >= 1 })
+			time.Sleep(100 * time.Millisecond)
+			assert.Equal(t, tc.want, counterDelta(before, aggCounters(t, c)))
+			assert.Equal(t, tc.aggregated, aggregated(cmd.Process.Pid))
+			var sent []byte
+			for _, e := range evs {
+				if e.data != nil && e.data.Direction == abi.DirEgress {
+					sent = append(sent, e.data.Payload...)
+				}
+			}
+			if tc.aggregated == 0 {
+				assert.Equal(t, req, string(sent), describe(evs))
+				return
+			}
+			assert.Empty(t, sent, describe(evs))
+			entries, _, err := c.lib.Aggregates()
+			require.NoError(t, err)
+			var keys []string
+			for _, e := range entries {
+				if e.Conn.TGID == uint32(cmd.Process.Pid) {
+					keys = append(keys, e.Host+" "+e.Path)
+				}
+			}
+			assert.Equal(t, []string{tc.host + " " + tc.path}, keys)
+		})
+	}
 
 	t.Run("expect 100-continue", func(t *testing.T) {
 		before := aggCounters(t, c)
@@ -365,7 +446,7 @@ func TestKernelAggregationFallsBack(t *testing.T) {
 		require.Equal(t, "posted\n", string(out))
 		evs := c.waitFor(t, cmd.Process.Pid, "the close", func(e []event) bool { return closedConns(e) >= 1 })
 		time.Sleep(100 * time.Millisecond)
-		assert.Equal(t, map[libebpf.AggCounter]uint64{libebpf.AggFallbackHead: 2}, counterDelta(before, aggCounters(t, c)))
+		assert.Equal(t, map[abi.AggCounter]uint64{abi.AggFallbackHead: 2}, counterDelta(before, aggCounters(t, c)))
 		var sent []byte
 		for _, e := range evs {
 			if e.data != nil && e.data.Direction == abi.DirEgress {

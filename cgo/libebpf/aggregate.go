@@ -13,39 +13,20 @@ import (
 	"github.com/netobserver/netobserver/abi"
 )
 
-// AggCounter indexes the kernel aggregation's counters (include/libebpf.h,
-// netobserver_agg_counter): connections that fell back per reason, then the calls pending at a
-// fallback, lost or exported.
-type AggCounter int
-
+// abi's copies of the header's counters and bounds: a difference does not compile (a negative
+// constant converted to uint).
 const (
-	AggFallbackNotPlain AggCounter = iota
-	AggFallbackHead
-	AggFallbackExtra
-	AggFallbackPipelined
-	AggFallbackStatus
-	AggFallbackEarly
-	AggFallbackUnsolicited
-	AggFallbackFull
-	AggFallbackLong
-	AggLostCalls
-	AggPendingExported
-	AggNumCounters
+	_ = uint(int(C.NETOBSERVER_AGG_NUM_COUNTERS) - int(abi.AggNumCounters))
+	_ = uint(int(abi.AggNumCounters) - int(C.NETOBSERVER_AGG_NUM_COUNTERS))
+	_ = uint(int(C.NETOBSERVER_AGG_FB_LONG) - int(abi.AggFallbackLong))
+	_ = uint(int(abi.AggFallbackLong) - int(C.NETOBSERVER_AGG_FB_LONG))
+	_ = uint(int(C.NETOBSERVER_AGG_PENDING_EXPORTED) - int(abi.AggPendingExported))
+	_ = uint(int(abi.AggPendingExported) - int(C.NETOBSERVER_AGG_PENDING_EXPORTED))
+	_ = uint(C.NETOBSERVER_AGG_HOST_MAX - abi.AggHostMax)
+	_ = uint(abi.AggHostMax - C.NETOBSERVER_AGG_HOST_MAX)
+	_ = uint(C.NETOBSERVER_AGG_PATH_MAX - abi.AggPathMax)
+	_ = uint(abi.AggPathMax - C.NETOBSERVER_AGG_PATH_MAX)
 )
-
-// AggEntry is one entry of the kernel aggregate map, summed over CPUs (cumulative since init).
-type AggEntry struct {
-	Conn       abi.ConnID
-	Role       abi.Role
-	Status     int
-	Method     int // 1 GET, 2 POST, 3 PUT, 4 HEAD, 5 PATCH, 6 DELETE, 7 OPTIONS
-	Version    int // 0 HTTP/1.0, 1 HTTP/1.1
-	Host, Path string
-	Count      uint64
-	LatencyNs  uint64
-	ReqBytes   uint64
-	RespBytes  uint64
-}
 
 // KernelAggregation turns the kernel aggregation of the protocols in mask (bit p-1 for protocol
 // p) on, or off with 0; call it after Open and before Start. It fails when the library lacks the
@@ -63,8 +44,8 @@ func (l *Library) KernelAggregation(mask uint32) error {
 }
 
 // Aggregates reads the kernel aggregate map and the counters (indexed by AggCounter).
-func (l *Library) Aggregates() ([]AggEntry, []uint64, error) {
-	counters := make([]uint64, AggNumCounters)
+func (l *Library) Aggregates() ([]abi.AggEntry, []uint64, error) {
+	counters := make([]uint64, abi.AggNumCounters)
 	for size := 256; ; size *= 4 {
 		keys := make([]C.struct_netobserver_agg_key, size)
 		values := make([]C.struct_netobserver_agg_value, size)
@@ -74,7 +55,7 @@ func (l *Library) Aggregates() ([]AggEntry, []uint64, error) {
 			return nil, nil, errClosed
 		}
 		n := C.netobs_aggregates(l.c, &keys[0], &values[0], C.int32_t(size),
-			(*C.uint64_t)(unsafe.Pointer(&counters[0])), C.int32_t(AggNumCounters))
+			(*C.uint64_t)(unsafe.Pointer(&counters[0])), C.int32_t(abi.AggNumCounters))
 		l.call.Unlock()
 		if n < 0 {
 			return nil, nil, fmt.Errorf("libebpf: netobserver_aggregates: %w", errnoOf(n))
@@ -82,12 +63,12 @@ func (l *Library) Aggregates() ([]AggEntry, []uint64, error) {
 		if int(n) > size {
 			continue
 		}
-		out := make([]AggEntry, n)
+		out := make([]abi.AggEntry, n)
 		for i := range out {
 			k, v := &keys[i], &values[i]
 			host := C.GoBytes(unsafe.Pointer(&k.host[0]), C.NETOBSERVER_AGG_HOST_MAX)
 			path := C.GoBytes(unsafe.Pointer(&k.path[0]), C.NETOBSERVER_AGG_PATH_MAX)
-			out[i] = AggEntry{
+			out[i] = abi.AggEntry{
 				Conn:      abi.ConnID{FD: int32(k.conn.fd), TGID: uint32(k.conn.tgid), Start: uint64(k.conn.start)},
 				Role:      abi.Role(k.role),
 				Status:    int(k.status),
@@ -103,4 +84,35 @@ func (l *Library) Aggregates() ([]AggEntry, []uint64, error) {
 		}
 		return out, counters, nil
 	}
+}
+
+// DeleteAggregates removes the entries of the kernel aggregate map with the keys of entries; it
+// returns how many were there.
+func (l *Library) DeleteAggregates(entries []abi.AggEntry) (int, error) {
+	if len(entries) == 0 {
+		return 0, nil
+	}
+	keys := make([]C.struct_netobserver_agg_key, len(entries))
+	for i := range entries {
+		e, k := &entries[i], &keys[i]
+		k.conn.fd = C.int32_t(e.Conn.FD)
+		k.conn.tgid = C.uint32_t(e.Conn.TGID)
+		k.conn.start = C.uint64_t(e.Conn.Start)
+		k.role = C.uint32_t(e.Role)
+		k.status = C.uint16_t(e.Status)
+		k.method = C.uint8_t(e.Method)
+		k.version = C.uint8_t(e.Version)
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&k.host[0])), C.NETOBSERVER_AGG_HOST_MAX), e.Host)
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&k.path[0])), C.NETOBSERVER_AGG_PATH_MAX), e.Path)
+	}
+	l.call.Lock()
+	defer l.call.Unlock()
+	if l.c == nil {
+		return 0, errClosed
+	}
+	n := C.netobs_delete_aggregates(l.c, &keys[0], C.int32_t(len(keys)))
+	if n < 0 {
+		return 0, fmt.Errorf("libebpf: netobserver_delete_aggregates: %w", errnoOf(n))
+	}
+	return int(n), nil
 }

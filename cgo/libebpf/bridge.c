@@ -179,7 +179,9 @@ struct netobs_lib *netobs_open(const char *file, char *err, size_t err_len)
 	lib->kernel_aggregation = (int32_t (*)(uint32_t))dlsym(lib->handle, "netobserver_kernel_aggregation");
 	lib->aggregates = (int32_t (*)(struct netobserver_agg_key *, struct netobserver_agg_value *, int32_t, uint64_t *,
 				       int32_t))dlsym(lib->handle, "netobserver_aggregates");
-	if (!lib->kernel_aggregation || !lib->aggregates)
+	lib->delete_aggregates =
+		(int32_t (*)(const struct netobserver_agg_key *, int32_t))dlsym(lib->handle, "netobserver_delete_aggregates");
+	if (!lib->kernel_aggregation || !lib->aggregates || !lib->delete_aggregates)
 		lib->kernel_aggregation = NULL;
 
 	void *stubs[4] = {(void *)lib->fn.cleanup_dog, (void *)lib->fn.update_conn_addr,
@@ -276,6 +278,11 @@ int32_t netobs_aggregates(struct netobs_lib *lib, struct netobserver_agg_key *ke
 			  int32_t max, uint64_t *counters, int32_t ncounters)
 {
 	return lib->kernel_aggregation ? lib->aggregates(keys, values, max, counters, ncounters) : -ENOSYS;
+}
+
+int32_t netobs_delete_aggregates(struct netobs_lib *lib, const struct netobserver_agg_key *keys, int32_t n)
+{
+	return lib->kernel_aggregation ? lib->delete_aggregates(keys, n) : -ENOSYS;
 }
 
 const char *netobs_version(struct netobs_lib *lib)

@@ -57,6 +57,7 @@ struct netobs_lib {
 	// optional: the kernel aggregation extension (netobserver_kernel_aggregation, netobserver_aggregates)
 	int32_t (*kernel_aggregation)(uint32_t);
 	int32_t (*aggregates)(struct netobserver_agg_key *, struct netobserver_agg_value *, int32_t, uint64_t *, int32_t);
+	int32_t (*delete_aggregates)(const struct netobserver_agg_key *, int32_t);
 	char path[4096];              // the file the dynamic loader actually opened
 	long offsets[4];              // stubs 14-17, dli_saddr - dli_fbase
 	int32_t stop_flag;            // read by ebpf_poll_events; written by Go
@@ -87,6 +88,7 @@ int32_t netobs_attach_uprobe_cookie(struct netobs_lib *lib, const char *program,
 int32_t netobs_kernel_aggregation(struct netobs_lib *lib, uint32_t mask);
 int32_t netobs_aggregates(struct netobs_lib *lib, struct netobserver_agg_key *keys, struct netobserver_agg_value *values,
 			  int32_t max, uint64_t *counters, int32_t ncounters);
+int32_t netobs_delete_aggregates(struct netobs_lib *lib, const struct netobserver_agg_key *keys, int32_t n);
 // netobs_has_process_events says whether the library has the process extension.
 int netobs_has_process_events(struct netobs_lib *lib);
 // netobs_finished is 1 once a replay library delivered its whole trace; 0 for a kernel library.

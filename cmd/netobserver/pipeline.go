@@ -288,6 +288,12 @@ func (t liveTee) Call(c live.Call) {
 	}
 }
 
+func (t liveTee) Calls(c live.Call, n uint64) {
+	for _, s := range t {
+		s.Calls(c, n)
+	}
+}
+
 func (t liveTee) L4(d live.L4) {
 	for _, s := range t {
 		s.L4(d)

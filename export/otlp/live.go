@@ -84,6 +84,10 @@ func (f *Flusher) Call(c live.Call) {
 	f.latency.Record(context.Background(), c.Latency.Seconds(), s.opts...)
 }
 
+// Calls records nothing: the live metric here is the latency histogram, and calls counted
+// elsewhere (the kernel's aggregation) have no latency to observe.
+func (f *Flusher) Calls(live.Call, uint64) {}
+
 // liveSeries returns the series of protocol and role, made once; nil past MaxLiveSeries.
 func (f *Flusher) liveSeries(protocol, role string) *liveSeries {
 	return f.series.Get(series.Key{A: protocol, B: role}, func() *liveSeries {

@@ -125,10 +125,26 @@ func (e *Exporter) Call(c live.Call) {
 		return
 	}
 	s.latency.Observe(c.Latency.Seconds())
+	s.count(c, 1)
+}
+
+// Calls counts n calls by their sums, outside the latency histogram (their latencies are
+// unknown).
+func (e *Exporter) Calls(c live.Call, n uint64) {
+	s := e.series(c.Protocol, c.Role)
+	if s == nil {
+		e.refusedCall.Add(float64(n))
+		return
+	}
+	s.count(c, n)
+}
+
+// count adds n answered calls with c's outcome and byte sums.
+func (s *callSeries) count(c live.Call, n uint64) {
 	if c.Success {
-		s.success.Inc()
+		s.success.Add(float64(n))
 	} else {
-		s.errors.Inc()
+		s.errors.Add(float64(n))
 	}
 	s.reqBytes.Add(float64(c.RequestBytes))
 	s.respByte.Add(float64(c.ResponseBytes))

@@ -77,6 +77,10 @@ const (
 type Aggregator interface {
 	// AddCall counts one call of process p.
 	AddCall(p *Process, c *calls.Call)
+	// AddCalls counts n calls of process p with c's key, their latencies and bytes summed, when
+	// they were counted elsewhere (the kernel's aggregation) and their latencies one by one are
+	// unknown: the record of their key then has no latency percentiles.
+	AddCalls(p *Process, c *calls.Call, n, latency, reqBytes, respBytes uint64)
 	// AddStats counts the L4 deltas a stats event carries (x - last_output_x).
 	AddStats(p *Process, ev *abi.StatsEvent)
 	// NameHost remembers, until the unix second expires (the answer's TTL), that a DNS answer
@@ -186,6 +190,8 @@ type l7Value struct {
 	rec                                 *parser.Records
 	count, latency, reqBytes, respBytes uint64
 	hist                                Histogram
+	// unsampled counts the calls whose latency is in latency but not in hist (AddCalls).
+	unsampled uint64
 }
 
 // add counts one call. A one-way call has no latency to count.
@@ -196,12 +202,21 @@ func (v *l7Value) add(c *calls.Call) {
 		return
 	}
 	lat := c.Latency()
-	v.count++
-	v.latency += lat
-	v.reqBytes += uint64(c.Request.Size)
-	v.respBytes += uint64(c.Response.Size)
+	v.addSums(1, lat, uint64(c.Request.Size), uint64(c.Response.Size))
 	v.hist.Add(lat)
 }
+
+// addSums counts n calls by their sums.
+func (v *l7Value) addSums(n, latency, reqBytes, respBytes uint64) {
+	v.count += n
+	v.latency += latency
+	v.reqBytes += reqBytes
+	v.respBytes += respBytes
+}
+
+// percentiles says whether hist holds every call's latency: percentiles of a part of the calls
+// would be percentiles of another population.
+func (v *l7Value) percentiles() bool { return v.unsampled == 0 }
 
 type capKey struct {
 	group  string
@@ -305,6 +320,21 @@ func (a *base) endL7(now uint32) {
 
 // AddCall counts one call of process p.
 func (a *protocolsSchema) AddCall(p *Process, c *calls.Call) {
+	if v := a.value(p, c); v != nil {
+		v.add(c)
+	}
+}
+
+// AddCalls counts n calls of process p with c's key, by their sums.
+func (a *protocolsSchema) AddCalls(p *Process, c *calls.Call, n, latency, reqBytes, respBytes uint64) {
+	if v := a.value(p, c); v != nil {
+		v.addSums(n, latency, reqBytes, respBytes)
+		v.unsampled += n
+	}
+}
+
+// value is the value of c's key, added if new; nil when the cap turns the key away (counted).
+func (a *protocolsSchema) value(p *Process, c *calls.Call) *l7Value {
 	// One field per statement: a tuple assignment evaluates into temporaries first, then copies
 	// them 16 bytes at a time (a store-forwarding stall).
 	k := &a.key
@@ -323,18 +353,17 @@ func (a *protocolsSchema) AddCall(p *Process, c *calls.Call) {
 		r = &a.recent[1]
 	}
 	if r.value != nil && r.key.same(k) {
-		r.value.add(c)
-		return
+		return r.value
 	}
 	v := a.l7.get(*k)
 	if v == nil {
 		if !a.admit(p.Group, c.Protocol, c.Role == abi.RoleServer) {
-			return
+			return nil
 		}
 		v = a.l7.add(*k, l7Value{proc: p, rec: c.Records})
 	}
 	r.key, r.value = *k, v
-	v.add(c)
+	return v
 }
 
 func (a *base) capOf(p abi.Protocol, server bool) int {
@@ -437,9 +466,11 @@ func (a *protocolsSchema) FlushL7(unixSeconds uint32) []record.Record {
 		r.Add("total_latency_ns", strconv.FormatUint(v.latency, 10))
 		r.Add("total_req_bytes", strconv.FormatUint(v.reqBytes, 10))
 		r.Add("total_resp_bytes", strconv.FormatUint(v.respBytes, 10))
-		r.Add("p50_latency_ns", strconv.FormatUint(v.hist.Quantile(0.50), 10))
-		r.Add("p90_latency_ns", strconv.FormatUint(v.hist.Quantile(0.90), 10))
-		r.Add("p99_latency_ns", strconv.FormatUint(v.hist.Quantile(0.99), 10))
+		if v.percentiles() {
+			r.Add("p50_latency_ns", strconv.FormatUint(v.hist.Quantile(0.50), 10))
+			r.Add("p90_latency_ns", strconv.FormatUint(v.hist.Quantile(0.90), 10))
+			r.Add("p99_latency_ns", strconv.FormatUint(v.hist.Quantile(0.99), 10))
+		}
 		addOneWay(&r, k.oneWay)
 		out = append(out, r)
 	}

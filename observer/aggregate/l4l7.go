@@ -57,7 +57,21 @@ func newL4L7Schema(b *base, cfg Config) *l4l7Schema {
 }
 
 func (a *l4l7Schema) AddCall(p *Process, c *calls.Call) {
-	k := &a.key // field by field, as in protocolsSchema.AddCall
+	if v := a.value(p, c); v != nil {
+		v.add(c)
+	}
+}
+
+func (a *l4l7Schema) AddCalls(p *Process, c *calls.Call, n, latency, reqBytes, respBytes uint64) {
+	if v := a.value(p, c); v != nil {
+		v.addSums(n, latency, reqBytes, respBytes)
+		v.unsampled += n
+	}
+}
+
+// value is as protocolsSchema.value.
+func (a *l4l7Schema) value(p *Process, c *calls.Call) *l7Value {
+	k := &a.key // field by field, as in protocolsSchema.value
 	k.conn = c.Conn
 	k.proto = c.Protocol
 	k.role = c.Role
@@ -67,11 +81,11 @@ func (a *l4l7Schema) AddCall(p *Process, c *calls.Call) {
 	v := a.l7.get(*k)
 	if v == nil {
 		if !a.admit(p.Group, c.Protocol, c.Role == abi.RoleServer) {
-			return
+			return nil
 		}
 		v = a.l7.add(*k, l7Value{proc: p, rec: c.Records})
 	}
-	v.add(c)
+	return v
 }
 
 func (a *l4l7Schema) AddStats(p *Process, ev *abi.StatsEvent) {
@@ -167,7 +181,9 @@ func (a *l4l7Schema) FlushL7(unixSeconds uint32) []record.Record {
 		r.Add("latency_ns", strconv.FormatUint(v.latency, 10))
 		r.Add("req_bytes", strconv.FormatUint(v.reqBytes, 10))
 		r.Add("resp_bytes", strconv.FormatUint(v.respBytes, 10))
-		r.Add("tdigest_latency", EncodeSketch(&v.hist))
+		if v.percentiles() {
+			r.Add("tdigest_latency", EncodeSketch(&v.hist))
+		}
 		addOneWay(&r, k.oneWay)
 		out = append(out, r)
 	}

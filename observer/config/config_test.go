@@ -126,7 +126,7 @@ func TestEveryKey(t *testing.T) {
 
 	assert.False(t, p.Enabled)
 	assert.Equal(t, []string{ProcessorDefault, ProcessorDefault}, p.Processors)
-	assert.Equal(t, EBPF{Enabled: true, Pid: 4242, DataBufferPages: 64}, p.Input.EBPF)
+	assert.Equal(t, EBPF{Enabled: true, Pid: 4242, DataBufferPages: 64, KernelAggregation: []abi.Protocol{abi.ProtoHTTP}}, p.Input.EBPF)
 	c := p.Input.Common
 	assert.Equal(t, 20*time.Second, c.FlushOutL4Interval)
 	assert.Equal(t, 7*time.Second, c.FlushOutL7Interval)

@@ -91,6 +91,10 @@ func (d *decoder) input(v *value, path string) (*Input, error) {
 					in.EBPF.TLSProbes, err = d.boolean(v, path)
 					return err
 				}},
+				{"KernelAggregation", func(v *value, path string) (err error) {
+					in.EBPF.KernelAggregation, err = d.kernelAggregation(v, path)
+					return err
+				}},
 			}, false, nil)
 		}},
 		{"Common", func(v *value, path string) error { return d.common(&in.Common, v, path) }},
@@ -250,6 +254,34 @@ func (d *decoder) protocols(v *value, path string) ([]abi.Protocol, error) {
 		p, err := d.protocol(item, ip, name)
 		if err != nil {
 			return nil, err
+		}
+		if !containsProtocol(ps, p) {
+			ps = append(ps, p)
+		}
+	}
+	return ps, nil
+}
+
+// kernelAggregation reads EBPF.KernelAggregation: protocol names, of those the kernel can
+// aggregate (HTTP/1.x so far).
+func (d *decoder) kernelAggregation(v *value, path string) ([]abi.Protocol, error) {
+	items, err := d.list(v, path)
+	if err != nil {
+		return nil, err
+	}
+	var ps []abi.Protocol
+	for i, item := range items {
+		ip := index(path, i)
+		name, err := d.str(item, ip)
+		if err != nil {
+			return nil, err
+		}
+		p, err := d.protocol(item, ip, name)
+		if err != nil {
+			return nil, err
+		}
+		if p != abi.ProtoHTTP {
+			return nil, d.errorf(item, ip, "%s cannot be aggregated in the kernel (only http can)", p)
 		}
 		if !containsProtocol(ps, p) {
 			ps = append(ps, p)

@@ -7,6 +7,10 @@ import "time"
 type Sink interface {
 	// Call is one call matched.
 	Call(Call)
+	// Calls is n calls of one key counted elsewhere (the kernel's aggregation): the sizes are
+	// their sums and the latency is unknown, so they count in calls and bytes, in no latency
+	// histogram.
+	Calls(c Call, n uint64)
 	// L4 is what one statistics event adds to its connection's totals.
 	L4(L4)
 	// SetCounters replaces the counters one group ("observer", "flushers") publishes.

@@ -1,0 +1,54 @@
+package abi
+
+// AggCounter indexes the kernel aggregation's counters (include/libebpf.h,
+// netobserver_agg_counter): connections that fell back to capture per reason, then the calls
+// pending at a fallback, lost or exported.
+type AggCounter int
+
+const (
+	AggFallbackNotPlain AggCounter = iota
+	AggFallbackHead
+	AggFallbackExtra
+	AggFallbackPipelined
+	AggFallbackStatus
+	AggFallbackEarly
+	AggFallbackUnsolicited
+	AggFallbackFull
+	AggFallbackLong
+	AggLostCalls
+	AggPendingExported
+	AggNumCounters
+)
+
+// aggCounterNames name the counters in metrics and logs.
+var aggCounterNames = [AggNumCounters]string{"not_plain", "head", "extra", "pipelined", "status", "early", "unsolicited", "full", "long", "lost_calls", "pending_exported"}
+
+func (c AggCounter) String() string {
+	if c >= 0 && c < AggNumCounters {
+		return aggCounterNames[c]
+	}
+	return "unknown"
+}
+
+// The kernel aggregation key's bounds (NETOBSERVER_AGG_HOST_MAX, NETOBSERVER_AGG_PATH_MAX).
+const (
+	AggHostMax = 32
+	AggPathMax = 64
+)
+
+// AggEntry is one entry of the kernel aggregate map, summed over CPUs (cumulative since init):
+// the calls of one connection with one key.
+type AggEntry struct {
+	Conn    ConnID
+	Role    Role
+	Status  int
+	Method  int // 1 GET, 2 POST, 3 PUT, 4 HEAD, 5 PATCH, 6 DELETE, 7 OPTIONS
+	Version int // 0 HTTP/1.0, 1 HTTP/1.1
+	// Host and Path (the target up to '?' or '#'), at most AggHostMax and AggPathMax bytes: the
+	// kernel never cuts them, a longer one falls back (AggFallbackLong).
+	Host, Path string
+	Count      uint64
+	LatencyNs  uint64
+	ReqBytes   uint64
+	RespBytes  uint64
+}

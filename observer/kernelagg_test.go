@@ -1,0 +1,156 @@
+package observer
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"testing"
+
+	"github.com/netobserver/netobserver/abi"
+	"github.com/netobserver/netobserver/record"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// aggLib is a Capture with the kernel aggregation extension whose map the test sets.
+type aggLib struct {
+	Capture // nil: the calls the readout makes are the extension's
+	mask    uint32
+	entries []abi.AggEntry
+	deleted []abi.AggEntry
+}
+
+func (l *aggLib) ProcessEvents() bool                 { return false }
+func (l *aggLib) KernelAggregation(mask uint32) error { l.mask = mask; return nil }
+func (l *aggLib) Aggregates() ([]abi.AggEntry, []uint64, error) {
+	counters := make([]uint64, abi.AggNumCounters)
+	counters[abi.AggLostCalls], counters[abi.AggFallbackPipelined] = 7, 2
+	return append([]abi.AggEntry(nil), l.entries...), counters, nil
+}
+func (l *aggLib) DeleteAggregates(es []abi.AggEntry) (int, error) {
+	l.deleted = append(l.deleted, es...)
+	return len(es), nil
+}
+
+// The readout adds each entry's growth since the last read as calls of its connection: bytes
+// that come after a call's count wait for the next call or the close; closed connections'
+// entries are read twice more (a syscall running at the close may still add), then deleted; the socket filters drop a local connection's calls
+// and a connection closed with no address known is counted unattributed.
+func TestKernelAggregatesReadout(t *testing.T) {
+	pid := uint32(os.Getpid())
+	lib := &aggLib{}
+	o := New(lib, defaultOptions(), nil)
+	o.opts.KernelAggregation = []abi.Protocol{abi.ProtoHTTP}
+	require.NoError(t, o.kagg.configure(lib, o.opts.KernelAggregation))
+	assert.Equal(t, uint32(1), lib.mask)
+
+	web, local, silent := abi.ConnID{FD: 5, TGID: pid, Start: 1}, abi.ConnID{FD: 6, TGID: pid, Start: 2}, abi.ConnID{FD: 7, TGID: pid, Start: 3}
+	connect := func(id abi.ConnID, addr string) {
+		o.Ctrl(&abi.CtrlEvent{Type: abi.EventConnect, ConnID: id, Role: abi.RoleClient, Addr: abi.SockAddrFrom(netip.MustParseAddrPort(addr))})
+	}
+	connect(web, "10.200.0.2:80")
+	connect(local, "127.0.0.1:80")
+	entry := func(id abi.ConnID, count, latency, req, resp uint64) abi.AggEntry {
+		return abi.AggEntry{Conn: id, Role: abi.RoleClient, Status: 200, Method: 1, Version: 1, Host: "web.test", Path: "/items",
+			Count: count, LatencyNs: latency, ReqBytes: req, RespBytes: resp}
+	}
+	flush := func() []record.Record {
+		o.readKernelAggregates()
+		return o.agg.agg.FlushL7(1700000000)
+	}
+
+	lib.entries = []abi.AggEntry{entry(web, 3, 300, 30, 60), entry(local, 2, 20, 20, 20), entry(silent, 1, 10, 10, 10)}
+	recs := flush()
+	require.Len(t, recs, 1, "%v", recs)
+	assert.Equal(t, []string{"1", "web.test", "GET", "/items", "200", "client", "3", "300", "30", "60", ""},
+		[]string{get(recs[0], "version"), get(recs[0], "host"), get(recs[0], "method"), get(recs[0], "url"), get(recs[0], "resp_code"),
+			get(recs[0], "role"), get(recs[0], "total_count"), get(recs[0], "total_latency_ns"), get(recs[0], "total_req_bytes"),
+			get(recs[0], "total_resp_bytes"), get(recs[0], "p50_latency_ns")})
+
+	// The last response's end: it waits for the next call.
+	lib.entries[0] = entry(web, 3, 300, 30, 80)
+	assert.Empty(t, flush())
+	lib.entries[0] = entry(web, 5, 500, 50, 130)
+	recs = flush()
+	require.Len(t, recs, 1)
+	assert.Equal(t, []string{"2", "200", "20", "70"}, []string{get(recs[0], "total_count"), get(recs[0], "total_latency_ns"),
+		get(recs[0], "total_req_bytes"), get(recs[0], "total_resp_bytes")})
+	assert.Empty(t, lib.deleted)
+
+	// Closes: the web connection's last bytes are read, then its entry goes with the others.
+	lib.entries[0] = entry(web, 5, 500, 50, 150)
+	for _, id := range []abi.ConnID{web, local, silent} {
+		o.Ctrl(&abi.CtrlEvent{Type: abi.EventClose, ConnID: id})
+	}
+	recs = flush()
+	require.Len(t, recs, 1)
+	assert.Equal(t, []string{"0", "0", "0", "20"}, []string{get(recs[0], "total_count"), get(recs[0], "total_latency_ns"),
+		get(recs[0], "total_req_bytes"), get(recs[0], "total_resp_bytes")})
+	assert.Empty(t, lib.deleted, "deleted at the read after")
+	// A syscall running at the close adds to its entry: still counted, then deleted.
+	lib.entries[0] = entry(web, 6, 600, 60, 170)
+	recs = flush()
+	require.Len(t, recs, 1)
+	assert.Equal(t, []string{"1", "100", "10", "20"}, []string{get(recs[0], "total_count"), get(recs[0], "total_latency_ns"),
+		get(recs[0], "total_req_bytes"), get(recs[0], "total_resp_bytes")})
+	assert.Equal(t, lib.entries, lib.deleted)
+	assert.Empty(t, o.kagg.last)
+	assert.Empty(t, o.kagg.conns)
+
+	// Once the library stopped, a read is the last: closed connections' entries go at once.
+	late := abi.ConnID{FD: 8, TGID: pid, Start: 4}
+	connect(late, "10.200.0.3:80")
+	lib.entries, lib.deleted = []abi.AggEntry{entry(late, 1, 10, 10, 10)}, nil
+	o.Ctrl(&abi.CtrlEvent{Type: abi.EventClose, ConnID: late})
+	o.kagg.detached = true
+	require.Len(t, flush(), 1)
+	assert.Equal(t, lib.entries, lib.deleted)
+	assert.Empty(t, o.kagg.conns)
+	assert.Equal(t, KernelAggCounters{Calls: 7, Filtered: 2, Unattributed: 1, Deleted: 4, Kernel: [abi.AggNumCounters]uint64{abi.AggLostCalls: 7, abi.AggFallbackPipelined: 2}},
+		o.KernelAggCounters())
+	values := map[string]uint64{}
+	for _, m := range o.kernelAggMetrics() {
+		values[m.Name+fmt.Sprint(m.Labels)] = m.Value
+	}
+	assert.Equal(t, map[string]uint64{
+		"kernel_aggregated_calls_total[fate recorded]": 7, "kernel_aggregated_calls_total[fate filtered]": 2,
+		"kernel_aggregated_calls_total[fate unattributed]": 1, "kernel_aggregation_pending_calls_total[fate lost]": 7, "kernel_aggregation_pending_calls_total[fate exported]": 0,
+		"kernel_aggregation_deleted_entries_total[]": 4, "kernel_aggregation_read_errors_total[]": 0,
+		"kernel_aggregation_untracked_connections_total[]":     0,
+		"kernel_aggregation_swept_connections_total[]":         0,
+		"kernel_aggregation_fallbacks_total[reason not_plain]": 0, "kernel_aggregation_fallbacks_total[reason head]": 0,
+		"kernel_aggregation_fallbacks_total[reason extra]": 0, "kernel_aggregation_fallbacks_total[reason pipelined]": 2,
+		"kernel_aggregation_fallbacks_total[reason status]": 0, "kernel_aggregation_fallbacks_total[reason early]": 0,
+		"kernel_aggregation_fallbacks_total[reason unsolicited]": 0, "kernel_aggregation_fallbacks_total[reason full]": 0,
+	}, values)
+}
+
+// A connection whose close was never heard of (a lost event) is found gone by the connection
+// map's GC: its entry is read once more, then deleted; one still in the map stays.
+func TestKernelAggregatesSweep(t *testing.T) {
+	pid := uint32(os.Getpid())
+	lib := &aggLib{}
+	o := New(lib, defaultOptions(), nil)
+	require.NoError(t, o.kagg.configure(lib, []abi.Protocol{abi.ProtoHTTP}))
+	lost, open := abi.ConnID{FD: 5, TGID: pid, Start: 1}, abi.ConnID{FD: 6, TGID: pid, Start: 2}
+	for _, id := range []abi.ConnID{lost, open} {
+		o.Ctrl(&abi.CtrlEvent{Type: abi.EventConnect, ConnID: id, Role: abi.RoleServer, Addr: abi.SockAddrFrom(netip.MustParseAddrPort("10.200.0.9:40000"))})
+	}
+	entry := func(id abi.ConnID, count uint64) abi.AggEntry {
+		return abi.AggEntry{Conn: id, Role: abi.RoleServer, Status: 200, Method: 1, Version: 1, Host: "web.test", Path: "/", Count: count}
+	}
+	lib.entries = []abi.AggEntry{entry(lost, 1), entry(open, 1)}
+	o.readKernelAggregates()
+	o.kagg.sweep([]abi.ConnKey{{TGID: pid, FD: 6}})
+	lib.entries[0] = entry(lost, 2)
+	o.readKernelAggregates()
+	assert.Empty(t, lib.deleted, "read once more first")
+	o.readKernelAggregates()
+	assert.Equal(t, []abi.AggEntry{entry(lost, 2)}, lib.deleted)
+	recs := o.agg.agg.FlushL7(1700000000)
+	require.Len(t, recs, 1)
+	assert.Equal(t, "3", get(recs[0], "total_count"))
+	assert.Equal(t, KernelAggCounters{Calls: 3, Deleted: 1, Swept: 1,
+		Kernel: [abi.AggNumCounters]uint64{abi.AggLostCalls: 7, abi.AggFallbackPipelined: 2}}, o.KernelAggCounters())
+	assert.Len(t, o.kagg.conns, 1)
+}
