@@ -39,6 +39,10 @@
 
 /* The protocols kernel aggregation takes (netobserver_kernel_aggregation): HTTP/1.x. */
 #define AGG_PROTOCOLS (1u << (ProtoHTTP - 1))
+/* The protocols netobserver_kernel_aggregation was given before ebpf_init: its program
+ * (http_agg_btf, ≈ 660 000 instructions for the verifier, a second or two of CPU at every start)
+ * is loaded only when they are not none. */
+static uint32_t agg_asked;
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -1563,8 +1567,10 @@ static void select_programs(enum hook h, bool fast, bool loop)
 			load = load && !fast;
 		else if (prog == g.skel->progs.http_head_btf)
 			load = load && !loop;
-		else if (prog == g.skel->progs.http_loop_btf || prog == g.skel->progs.http_agg_btf)
+		else if (prog == g.skel->progs.http_loop_btf)
 			load = load && loop;
+		else if (prog == g.skel->progs.http_agg_btf)
+			load = load && loop && agg_asked;
 		else if (prog == g.skel->progs.http_head_tls_rb)
 			load = h == HOOK_TP_BTF && !loop;
 		else if (prog == g.skel->progs.http_loop_tls_rb)
@@ -1602,7 +1608,7 @@ static void select_programs(enum hook h, bool fast, bool loop)
 		g.tail_progs[TAIL_HTTP_HEAD] = loop ? g.skel->progs.http_loop_btf : g.skel->progs.http_head_btf;
 		g.tail_progs[TAIL_MEMC_HEAD] = g.skel->progs.memc_head_btf;
 		/* Kernel aggregation needs the bpf_loop scan. */
-		g.tail_progs[TAIL_HTTP_AGG] = loop ? g.skel->progs.http_agg_btf : NULL;
+		g.tail_progs[TAIL_HTTP_AGG] = loop && agg_asked ? g.skel->progs.http_agg_btf : NULL;
 		break;
 	case HOOK_RAW_TP:
 		g.tail_progs[TAIL_DATA_MAIN] = g.skel->progs.data_main_raw;
@@ -1910,10 +1916,6 @@ EXPORT int32_t ebpf_start(void)
 	}
 	for (int i = 0; i < NUM_BUFFERS && i < NETOBSERVER_NUM_RINGS; i++)
 		g.cfg.ring_wake[i] = (unsigned int)(ring_bytes(g.pages[i]) / 4);
-	/* NETOBSERVER_BPF_AGGREGATE=1: kernel aggregation of HTTP/1.x without a caller that asks for
-	 * it (scripts/bench-bpf.sh measures its cost so; nothing reads the aggregates then). */
-	if (getenv("NETOBSERVER_BPF_AGGREGATE") && !strcmp(getenv("NETOBSERVER_BPF_AGGREGATE"), "1"))
-		netobserver_kernel_aggregation(AGG_PROTOCOLS);
 	push_config();
 	for (int i = 0; i < NUM_BUFFERS && !err; i++) {
 		if (i == PROC_HAND && !g.proc_fn)
@@ -2047,14 +2049,18 @@ EXPORT int32_t netobserver_detach_uprobe(int32_t id)
 
 EXPORT int32_t netobserver_kernel_aggregation(uint32_t protocol_mask)
 {
-	if (!g.skel)
-		return -EINVAL;
 	if (protocol_mask & ~AGG_PROTOCOLS)
 		return -EOPNOTSUPP;
+	if (!g.skel) {
+		/* Before ebpf_init: whether to load the program at all (below). */
+		agg_asked = protocol_mask;
+		return 0;
+	}
 	if (protocol_mask && !g.tail_progs[TAIL_HTTP_AGG]) {
 		logmsg(LOG_WARN, "libebpf: kernel aggregation needs the tp_btf hook set with the bpf_loop header scan "
-				 "(Linux 5.17+); the %s set is loaded: refused, data is captured as before\n",
-		       g.hook);
+				 "(Linux 5.17+) and to be asked for before ebpf_init; the %s set is loaded%s: refused, "
+				 "data is captured as before\n",
+		       g.hook, agg_asked ? "" : " without it");
 		return -EOPNOTSUPP;
 	}
 	g.cfg.agg_mask = protocol_mask;

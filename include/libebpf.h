@@ -447,13 +447,16 @@ int32_t netobserver_attach_uprobe_cookie(const char *program, const char *path, 
 
 /*
  * netobserver's OPTIONAL kernel aggregation extension (dlsym; first step: HTTP/1.x, the tp_btf hook
- * set with bpf_loop, Linux 5.17+). netobserver_kernel_aggregation, called after ebpf_init and
- * before (or between) ebpf_start, sets the protocols (bit p-1 for protocol p; only ProtoHTTP's bit
- * is taken) whose calls the kernel counts per key instead of exporting their data, for the
- * connections whose protocol and role it knows; 0 turns it off (the default). A connection whose
- * traffic is not a simple non-pipelined exchange falls back to today's capture for good, from a
- * message boundary, counted per reason (bpf/README.md, "Kernel aggregation"). Returns 0, -EINVAL
- * before ebpf_init, -EOPNOTSUPP for another protocol or a loaded set without the mode.
+ * set with bpf_loop, Linux 5.17+). netobserver_kernel_aggregation sets the protocols (bit p-1 for
+ * protocol p; only ProtoHTTP's bit is taken) whose calls the kernel counts per key instead of
+ * exporting their data, for the connections whose protocol and role it knows; 0 turns it off (the
+ * default). Called before ebpf_init, it only says whether ebpf_init loads the mode's program
+ * (which costs the verifier's work at every start: not loaded unless asked for); called after,
+ * before (or between) ebpf_start, it turns the mode on or off. A connection whose traffic is not
+ * a simple non-pipelined exchange falls back to today's capture for good, from a message boundary,
+ * counted per reason (bpf/README.md, "Kernel aggregation"). Returns 0, or -EOPNOTSUPP for another
+ * protocol, or after an ebpf_init that did not load the program (not asked for before it, or a
+ * hook set without the mode).
  *
  * netobserver_aggregates copies up to max entries of the aggregate map, summed over CPUs, into
  * keys and values, and the first ncounters counters (NETOBSERVER_AGG_*) into counters; returns

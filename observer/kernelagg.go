@@ -75,19 +75,10 @@ type kernelAgg struct {
 	counts   KernelAggCounters
 }
 
-// protocolMask is netobserver_kernel_aggregation's mask: bit p-1 for protocol p.
-func protocolMask(ps []abi.Protocol) uint32 {
-	var m uint32
-	for _, p := range ps {
-		m |= 1 << (uint32(p) - 1)
-	}
-	return m
-}
-
 // configure asks the library for the aggregation of ps (none: off); the library must have the
 // extension when ps is not empty.
 func (k *kernelAgg) configure(lib Capture, ps []abi.Protocol) error {
-	mask := protocolMask(ps)
+	mask := uint32(abi.ProtocolsOf(ps...))
 	ext, ok := lib.(kernelAggCapture)
 	if !ok {
 		if mask != 0 {
@@ -103,7 +94,7 @@ func (k *kernelAgg) configure(lib Capture, ps []abi.Protocol) error {
 			return fmt.Errorf("EBPF.KernelAggregation: the capture library has no kernel aggregation extension (Alibaba's libebpf.so): %w", err)
 		}
 		if errors.Is(err, syscall.EOPNOTSUPP) {
-			return fmt.Errorf("EBPF.KernelAggregation: the loaded hook set cannot aggregate (it needs tp_btf with bpf_loop, Linux 5.17+; the library's log says which set loaded): %w", err)
+			return fmt.Errorf("EBPF.KernelAggregation: the library did not load the mode: it needs the tp_btf hook set with bpf_loop (Linux 5.17+; the library's log says which set loaded), and the key at start (a reload cannot turn it on; restart): %w", err)
 		}
 		return fmt.Errorf("EBPF.KernelAggregation: %w", err)
 	}

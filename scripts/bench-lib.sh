@@ -53,7 +53,8 @@ inputs:
       FlushOutL7Interval: 5
     EBPF:
       Enabled: true${DATA_PAGES:+
-      DataBufferPages: $DATA_PAGES}
+      DataBufferPages: $DATA_PAGES}${KERNEL_AGG:+
+      KernelAggregation: [$KERNEL_AGG]}
 processors:
   - Type: processor_default
 flushers:

@@ -2,8 +2,10 @@ package kerneltest
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -103,7 +105,8 @@ func aggOf(t *testing.T, entries []abi.AggEntry, pid int, role abi.Role, host st
 func aggCapture(t *testing.T) *capture {
 	t.Helper()
 	var refused error
-	c := startCapture(t, func(l *libebpf.Library) { refused = l.KernelAggregation(1 << (abi.ProtoHTTP - 1)) })
+	opts := libebpf.Options{PollInterval: 2 * time.Millisecond, KernelAggregation: abi.ProtocolsOf(abi.ProtoHTTP)}
+	c := startCaptureWith(t, opts, func(l *libebpf.Library) { refused = l.KernelAggregation(uint32(abi.ProtocolsOf(abi.ProtoHTTP))) })
 	hook := os.Getenv("NETOBSERVER_BPF_HOOK")
 	if os.Getenv("NETOBSERVER_BPF_NO_LOOP") != "" || (hook != "" && hook != "tp_btf") {
 		require.ErrorIs(t, refused, syscall.EOPNOTSUPP)
@@ -412,7 +415,11 @@ func TestKernelAggregationFallsBack(t *testing.T) {
 			require.Contains(t, []string{"200", "404"}, strings.TrimSpace(string(out)))
 			evs := c.waitFor(t, cmd.Process.Pid, "the close", func(e []event) bool { return closedConns(e) >= 1 })
 			time.Sleep(100 * time.Millisecond)
-			assert.Equal(t, tc.want, counterDelta(before, aggCounters(t, c)))
+			want := tc.want
+			if want == nil {
+				want = map[abi.AggCounter]uint64{}
+			}
+			assert.Equal(t, want, counterDelta(before, aggCounters(t, c)))
 			assert.Equal(t, tc.aggregated, aggregated(cmd.Process.Pid))
 			var sent []byte
 			for _, e := range evs {
@@ -456,4 +463,43 @@ func TestKernelAggregationFallsBack(t *testing.T) {
 		assert.Contains(t, string(sent), "POST /post HTTP/1.1\r\n")
 		assert.Zero(t, aggregated(cmd.Process.Pid))
 	})
+}
+
+// The mode's program costs the verifier's work at every start, so ebpf_init loads it only when it
+// was asked for before: asked for after, the mode is refused, and the library holds no such
+// program.
+func TestKernelAggregationNotAskedAtInit(t *testing.T) {
+	var refused error
+	c := startCapture(t, func(l *libebpf.Library) { refused = l.KernelAggregation(uint32(abi.ProtocolsOf(abi.ProtoHTTP))) })
+	require.ErrorIs(t, refused, syscall.EOPNOTSUPP)
+	assert.Contains(t, c.log.Text(), "asked for before ebpf_init")
+	// The programs this process holds: prog_id in the fdinfo of its descriptors.
+	ours := map[int]bool{}
+	fds, err := os.ReadDir("/proc/self/fdinfo")
+	require.NoError(t, err)
+	for _, fd := range fds {
+		info, err := os.ReadFile(filepath.Join("/proc/self/fdinfo", fd.Name()))
+		if err != nil {
+			continue
+		}
+		if m := regexp.MustCompile(`(?m)^prog_id:\s+(\d+)`).FindSubmatch(info); m != nil {
+			id, _ := strconv.Atoi(string(m[1]))
+			ours[id] = true
+		}
+	}
+	out, err := exec.Command("bpftool", "prog", "show", "--json").Output()
+	require.NoError(t, err)
+	var progs []struct {
+		ID   int    `json:"id"`
+		Name string `json:"name"`
+	}
+	require.NoError(t, json.Unmarshal(out, &progs))
+	var names []string
+	for _, p := range progs {
+		if ours[p.ID] {
+			names = append(names, p.Name)
+		}
+	}
+	require.Contains(t, names, "data_main_btf", "the tp_btf set's programs")
+	assert.NotContains(t, names, "http_agg_btf")
 }

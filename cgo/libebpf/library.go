@@ -3,6 +3,7 @@ package libebpf
 /*
 #cgo CFLAGS: -I${SRCDIR}/../../include -O2 -Wall
 #cgo LDFLAGS: -ldl
+#include <errno.h>
 #include <stdlib.h>
 #include "bridge.h"
 */
@@ -60,6 +61,11 @@ type Options struct {
 	// Default 4 (16 were tried against the loss while 100 000 connections open: no less loss in
 	// three runs, and up to 20 MiB more VmRSS; see README, issue 15's targets).
 	Batches int
+	// KernelAggregation are the protocols the kernel may be asked to aggregate after Open
+	// (Library.KernelAggregation): ebpf_init loads the mode's program only for them, since the
+	// verifier's work on it costs a second or two of CPU at every start. NoProtocols (the
+	// default): the mode cannot be turned on later.
+	KernelAggregation abi.ProtocolSet
 }
 
 // Library is a loaded and initialised libebpf.so.
@@ -148,6 +154,14 @@ func Open(opts Options) (*Library, error) {
 	if opts.BTFPath != "" {
 		cbtf = C.CString(opts.BTFPath)
 		defer C.free(unsafe.Pointer(cbtf))
+	}
+	// Asked for before ebpf_init, which loads the mode's program only then. A library without the
+	// extension is told nothing here: KernelAggregation, after Open, says so.
+	if opts.KernelAggregation != abi.NoProtocols {
+		if rc := C.netobs_kernel_aggregation(c, C.uint32_t(opts.KernelAggregation)); rc < 0 && rc != -C.ENOSYS {
+			C.netobs_close(c)
+			return nil, fmt.Errorf("libebpf: netobserver_kernel_aggregation(%#x) before ebpf_init: %w", uint32(opts.KernelAggregation), errnoOf(rc))
+		}
 	}
 	if rc := C.netobs_init(c, cbtf); rc != 0 {
 		C.netobs_close(c)

@@ -33,7 +33,7 @@ func TestKernelAggregationNeedsTheHookSet(t *testing.T) {
 	config := testenv.Pipeline{EBPF: "Enabled: true\nKernelAggregation: [http]"}.String()
 	o := testenv.LaunchObserver(t, config, nil, "NETOBSERVER_BPF_NO_LOOP=1")
 	assert.NotEqual(t, 0, o.ExitCode(t), o.Log())
-	assert.Contains(t, o.Log(), "EBPF.KernelAggregation: the loaded hook set cannot aggregate", o.Log())
+	assert.Contains(t, o.Log(), "EBPF.KernelAggregation: the library did not load the mode: it needs the tp_btf hook set with bpf_loop", o.Log())
 	assert.NotContains(t, o.Log(), "netobserver: observing")
 }
 

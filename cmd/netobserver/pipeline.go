@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/cgo/libebpf"
 	"github.com/netobserver/netobserver/export"
 	_ "github.com/netobserver/netobserver/export/flushers" // every flusher type, for config.Load
@@ -123,7 +124,8 @@ func pipeline(args []string, stdoutW, stderr io.Writer) int {
 	}
 	started := life.deadline(*startTimeout, "the library did not start")
 	life.setStage("ebpf_init (libebpf.Open)")
-	lib, err := libebpf.Open(libebpf.Options{Path: s.libraryPath(*libPath), BTFPath: *btf, Logger: logger})
+	lib, err := libebpf.Open(libebpf.Options{Path: s.libraryPath(*libPath), BTFPath: *btf, Logger: logger,
+		KernelAggregation: abi.ProtocolsOf(p.Input.EBPF.KernelAggregation...)})
 	if err != nil {
 		started()
 		out.close(logger)

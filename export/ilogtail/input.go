@@ -136,7 +136,8 @@ func (i *Input) Start(collector pipeline.Collector) (err error) {
 	if ctx.Err() != nil { // stopped before it started
 		return nil
 	}
-	lib, err := libebpf.Open(libebpf.Options{Path: i.libraryPath, Logger: i.logger})
+	lib, err := libebpf.Open(libebpf.Options{Path: i.libraryPath, Logger: i.logger,
+		KernelAggregation: abi.ProtocolsOf(i.input.EBPF.KernelAggregation...)})
 	if err != nil {
 		return fmt.Errorf("%s: %w", Name, err)
 	}
