@@ -9,7 +9,10 @@
 # With RATE=<req/s> the client is tools/pace at that fixed rate over 8 connections instead of
 # unpaced wrk (the observer's cost per request at a paced rate; pace from B_BINDIR).
 #
-# Usage: scripts/bench-compare.sh A_BINDIR B_BINDIR   (root; ROUNDS=4 DURATION=5 RATE=)
+# With B_KERNEL_AGG=http arm B runs with EBPF.KernelAggregation: [http] (A and B may then be the
+# same build: the mode against the default).
+#
+# Usage: scripts/bench-compare.sh A_BINDIR B_BINDIR   (root; ROUNDS=4 DURATION=5 RATE= B_KERNEL_AGG=)
 #        each BINDIR holds netobserver and libebpf.so (`make bench-compare BASE=<git rev>` builds
 #        the base revision in a temporary worktree and compares it with bin/)
 set -euo pipefail
@@ -73,12 +76,15 @@ flushers:
     MaxSize: 67108864
     MaxRolls: 1
 CONF
+sed "s/^      Enabled: true\$/&${B_KERNEL_AGG:+\\n      KernelAggregation: [$B_KERNEL_AGG]}/" "$work/pipeline.yaml" >"$work/pipeline-b.yaml"
 
 # round ARM [BINDIR]: prints "ARM requests/s cpu-us-per-request observer-cpu-us-per-request".
 round() {
   local o0 n0 o1 n1 out
   if [ -n "${2:-}" ]; then
-    "$2/netobserver" --config "$work/pipeline.yaml" --libebpf "$2/libebpf.so" >/dev/null 2>"$work/observer.log" &
+    local config=$work/pipeline.yaml
+    [ "$1" = B ] && config=$work/pipeline-b.yaml
+    "$2/netobserver" --config "$config" --libebpf "$2/libebpf.so" >/dev/null 2>"$work/observer.log" &
     obs=$!
     for _ in $(seq 300); do grep -q "netobserver: observing" "$work/observer.log" 2>/dev/null && break; sleep 0.1; done
     # round runs in a command substitution: the EXIT trap's cleanup never sees this obs, and an
@@ -108,7 +114,7 @@ round() {
 
 echo "bench-compare: A = $a ($("$a/netobserver" version --libebpf "$a/libebpf.so" 2>/dev/null | tr '\n' ' '))"
 echo "bench-compare: B = $b ($("$b/netobserver" version --libebpf "$b/libebpf.so" 2>/dev/null | tr '\n' ' '))"
-echo "bench-compare: client ${rate:+tools/pace at $rate req/s}${rate:-wrk -t1 -c16 unpaced}, ROUNDS=$rounds DURATION=$duration"
+echo "bench-compare: client ${rate:+tools/pace at $rate req/s}${rate:-wrk -t1 -c16 unpaced}, ROUNDS=$rounds DURATION=$duration${B_KERNEL_AGG:+, B with EBPF.KernelAggregation: [$B_KERNEL_AGG]}"
 results=$work/results
 for r in $(seq "$rounds"); do
   for arm in off A B; do
