@@ -123,7 +123,7 @@ FUZZ_TARGETS += parser/kafka:FuzzParse parser/memcached:FuzzParse parser/nats:Fu
 	parser/mqtt:FuzzParse parser/amqp:FuzzParse parser/keymask:FuzzMask observer/calls:FuzzTracker \
 	container:FuzzCommand
 FUZZ_TARGETS += parser/http2:FuzzParse
-FUZZ_TARGETS += cgo/detect:FuzzDetect
+FUZZ_TARGETS += cgo/detect:FuzzDetect observer/gotls:FuzzPclnLookup
 FUZZTIME_SHORT ?= 15s
 FUZZTIME ?= 2m
 

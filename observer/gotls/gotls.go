@@ -394,7 +394,7 @@ func pclnLookup(tab *io.SectionReader, hdr []byte, textStart uint64, names []str
 		if err := funcs.readAt(fn[:], int64(binary.LittleEndian.Uint32(pair[4:]))); err != nil {
 			return nil, fmt.Errorf("function %d: %w", i, err)
 		}
-		if name, ok := at[binary.LittleEndian.Uint32(fn[4:])]; ok {
+		if name, ok := at[binary.LittleEndian.Uint32(fn[4:])]; ok && binary.LittleEndian.Uint32(next[:]) > binary.LittleEndian.Uint32(pair[:]) {
 			out[name] = addrRange{textStart + uint64(binary.LittleEndian.Uint32(pair[:])), textStart + uint64(binary.LittleEndian.Uint32(next[:]))}
 		}
 		pair = next
@@ -567,11 +567,18 @@ func relatives(f *elf.File) []relative {
 	return out
 }
 
+// maxFuncSize bounds the code read for one function: (*tls.Conn).Read and Write are a few KiB,
+// and a crafted symbol or function table must not make the observer read a segment whole.
+const maxFuncSize = 1 << 20
+
 // probePoints decodes the function's instructions and returns the file offsets of its entry and
 // of every RET. An instruction that does not decode refuses the binary: a RET missed would leave
 // calls without their end, and one guessed from a 0xC3 byte inside another instruction would
 // break it.
 func probePoints(f *elf.File, name string, r addrRange) (Func, error) {
+	if r.hi <= r.lo || r.hi-r.lo > maxFuncSize {
+		return Func{}, fmt.Errorf("%w: %s spans %#x-%#x", ErrUnsupported, name, r.lo, r.hi)
+	}
 	code, fileOff, err := elfcode.Read(f, r.lo, r.hi-r.lo)
 	if err != nil {
 		return Func{}, fmt.Errorf("%s: %w", name, err)

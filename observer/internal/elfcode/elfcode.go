@@ -10,7 +10,8 @@ import (
 // segment returns the executable PT_LOAD segment whose file bytes hold [addr, addr+n).
 func segment(f *elf.File, addr, n uint64) (*elf.Prog, error) {
 	for _, p := range f.Progs {
-		if p.Type == elf.PT_LOAD && p.Flags&elf.PF_X != 0 && addr >= p.Vaddr && addr+n <= p.Vaddr+p.Filesz {
+		// Written so that no sum wraps: addr and n come from the binary, which may be crafted.
+		if p.Type == elf.PT_LOAD && p.Flags&elf.PF_X != 0 && addr >= p.Vaddr && n <= p.Filesz && addr-p.Vaddr <= p.Filesz-n {
 			return p, nil
 		}
 	}
