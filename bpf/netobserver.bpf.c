@@ -1410,12 +1410,36 @@ static long agg_scan_block(u32 idx, void *ctx)
  * that end inside it carry no body bytes, and if it runs past this syscall the connection remembers
  * where it ends for the next ones. Headers that do not end within HTTP_SCAN_MAX bytes of the first
  * buffer, chunked bodies and bodies that end at close are exported whole, as before. */
+/* A Content-Length value at v: an optional blank, at most 13 digits (a TiB), then the end of the
+ * line; false for anything else. */
+static __always_inline bool content_length(const u8 *v, u64 *cl)
+{
+	u32 k = 0, digits = 0;
+	u64 n = 0;
+
+	if (v[0] == ' ' || v[0] == '\t')
+		k++;
+#pragma unroll
+	for (int d = 0; d < 14; d++) {
+		u8 c = v[k + d];
+
+		if (c < '0' || c > '9')
+			break;
+		n = n * 10 + (c - '0');
+		digits++;
+	}
+	k += digits;
+	if (!digits || digits > 13 || (v[k] != '\r' && v[k] != ' ' && v[k] != '\t'))
+		return false;
+	*cl = n;
+	return true;
+}
+
 static __always_inline int http_head_body(void *ctx, void *tmap, bool words)
 {
 	struct scratch *s = scratch();
 	struct work *w;
 	u64 n, hend, clpos, cl = 0;
-	u32 digits = 0;
 	bool nobody = false;
 	u8 *b;
 
@@ -1470,26 +1494,8 @@ newline:
 	clpos = w->scan_clpos;
 	if (!hend || hend > n || w->scan_ncl != 1 || w->scan_te || nobody)
 		goto emit;
-	/* The value: an optional blank, at most 13 digits (a TiB), then the end of the line. */
-	{
-		const u8 *v = b + (clpos & (HTTP_SCAN_MAX - 1));
-		u32 k = 0;
-
-		if (v[0] == ' ' || v[0] == '\t')
-			k++;
-#pragma unroll
-		for (int d = 0; d < 14; d++) {
-			u8 c = v[k + d];
-
-			if (c < '0' || c > '9')
-				break;
-			cl = cl * 10 + (c - '0');
-			digits++;
-		}
-		k += digits;
-		if (!digits || digits > 13 || (v[k] != '\r' && v[k] != ' ' && v[k] != '\t'))
-			goto emit;
-	}
+	if (!content_length(b + (clpos & (HTTP_SCAN_MAX - 1)), &cl))
+		goto emit;
 	if (cl) {
 		w->cut_from = w->start + hend;
 		w->cut_to = w->cut_from + cl;
@@ -1603,26 +1609,8 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 	if (v[0] != ' ' || v[1] != 'H' || v[2] != 'T' || v[3] != 'T' || v[4] != 'P' || v[5] != '/' || v[6] != '1' ||
 	    v[7] != '.' || (v[8] != '0' && v[8] != '1') || v[9] != '\r')
 		return NETOBSERVER_AGG_FB_HEAD;
-	if (w->scan_ncl) {
-		/* As http_head_body: an optional blank, at most 13 digits, the end of the line. */
-		const u8 *d = b + (w->scan_clpos & (HTTP_SCAN_MAX - 1));
-		u32 k = 0, digits = 0;
-
-		if (d[0] == ' ' || d[0] == '\t')
-			k++;
-#pragma unroll
-		for (int i = 0; i < 14; i++) {
-			u8 c = d[k + i];
-
-			if (c < '0' || c > '9')
-				break;
-			cl = cl * 10 + (c - '0');
-			digits++;
-		}
-		k += digits;
-		if (!digits || digits > 13 || (d[k] != '\r' && d[k] != ' ' && d[k] != '\t'))
-			return NETOBSERVER_AGG_FB_HEAD;
-	}
+	if (w->scan_ncl && !content_length(b + (w->scan_clpos & (HTTP_SCAN_MAX - 1)), &cl))
+		return NETOBSERVER_AGG_FB_HEAD;
 	if (hend + cl < w->total)
 		return NETOBSERVER_AGG_FB_EXTRA;
 

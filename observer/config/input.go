@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -92,7 +93,7 @@ func (d *decoder) input(v *value, path string) (*Input, error) {
 					return err
 				}},
 				{"KernelAggregation", func(v *value, path string) (err error) {
-					in.EBPF.KernelAggregation, err = d.kernelAggregation(v, path)
+					in.EBPF.KernelAggregation, err = d.protocols(v, path, kernelAggregable)
 					return err
 				}},
 			}, false, nil)
@@ -150,7 +151,7 @@ func (d *decoder) common(c *Common, v *value, path string) error {
 		{"ProtocolProcess", d.setBool(&c.ProtocolProcess)},
 		{"IncludeProtocols", func(v *value, path string) (err error) {
 			includeV = v
-			c.IncludeProtocols, err = d.protocols(v, path)
+			c.IncludeProtocols, err = d.protocols(v, path, nil)
 			return err
 		}},
 		{"DropUnixSocket", d.setBool(&c.DropUnixSocket)},
@@ -238,8 +239,9 @@ func (d *decoder) protocol(v *value, path, name string) (abi.Protocol, error) {
 	return p, nil
 }
 
-// protocols reads IncludeProtocols: a list of names, deduplicated in order.
-func (d *decoder) protocols(v *value, path string) ([]abi.Protocol, error) {
+// protocols reads a list of protocol names (IncludeProtocols, EBPF.KernelAggregation),
+// deduplicated in order. refuse, when not nil, says why a protocol is not taken ("": taken).
+func (d *decoder) protocols(v *value, path string, refuse func(abi.Protocol) string) ([]abi.Protocol, error) {
 	items, err := d.list(v, path)
 	if err != nil {
 		return nil, err
@@ -254,6 +256,11 @@ func (d *decoder) protocols(v *value, path string) ([]abi.Protocol, error) {
 		p, err := d.protocol(item, ip, name)
 		if err != nil {
 			return nil, err
+		}
+		if refuse != nil {
+			if why := refuse(p); why != "" {
+				return nil, d.errorf(item, ip, "%s", why)
+			}
 		}
 		if !containsProtocol(ps, p) {
 			ps = append(ps, p)
@@ -262,32 +269,13 @@ func (d *decoder) protocols(v *value, path string) ([]abi.Protocol, error) {
 	return ps, nil
 }
 
-// kernelAggregation reads EBPF.KernelAggregation: protocol names, of those the kernel can
-// aggregate (HTTP/1.x so far).
-func (d *decoder) kernelAggregation(v *value, path string) ([]abi.Protocol, error) {
-	items, err := d.list(v, path)
-	if err != nil {
-		return nil, err
+// kernelAggregable refuses, for EBPF.KernelAggregation, the protocols the kernel cannot
+// aggregate (all but HTTP/1.x so far).
+func kernelAggregable(p abi.Protocol) string {
+	if p != abi.ProtoHTTP {
+		return fmt.Sprintf("%s cannot be aggregated in the kernel (only http can)", p)
 	}
-	var ps []abi.Protocol
-	for i, item := range items {
-		ip := index(path, i)
-		name, err := d.str(item, ip)
-		if err != nil {
-			return nil, err
-		}
-		p, err := d.protocol(item, ip, name)
-		if err != nil {
-			return nil, err
-		}
-		if p != abi.ProtoHTTP {
-			return nil, d.errorf(item, ip, "%s cannot be aggregated in the kernel (only http can)", p)
-		}
-		if !containsProtocol(ps, p) {
-			ps = append(ps, p)
-		}
-	}
-	return ps, nil
+	return ""
 }
 
 // tags reads Tags: string values, as iLogtail's GetStringValue required.
