@@ -89,6 +89,10 @@ func (k *kernelAgg) configure(lib Capture, ps []abi.Protocol) error {
 	if mask == 0 && k.lib == nil {
 		return nil
 	}
+	if k.lib != nil && mask != k.mask {
+		// Off, the kernel would forget the requests it holds pending: calls lost, uncounted.
+		return errors.New("EBPF.KernelAggregation cannot change at a reload (turning it off would lose the calls the kernel holds pending): restart to change it")
+	}
 	if err := ext.KernelAggregation(mask); err != nil {
 		if errors.Is(err, syscall.ENOSYS) {
 			return fmt.Errorf("EBPF.KernelAggregation: the capture library has no kernel aggregation extension (Alibaba's libebpf.so): %w", err)
@@ -98,8 +102,7 @@ func (k *kernelAgg) configure(lib Capture, ps []abi.Protocol) error {
 		}
 		return fmt.Errorf("EBPF.KernelAggregation: %w", err)
 	}
-	// Once on, the entries are read until the end, even after a reload turns it off: their
-	// calls are counted nowhere else.
+	// Once on, it stays on until the end: its entries are read until then.
 	if k.lib == nil {
 		k.lib = ext
 		k.last = make(map[aggKey]abi.AggEntry)

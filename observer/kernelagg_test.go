@@ -154,3 +154,14 @@ func TestKernelAggregatesSweep(t *testing.T) {
 		Kernel: [abi.AggNumCounters]uint64{abi.AggLostCalls: 7, abi.AggFallbackPipelined: 2}}, o.KernelAggCounters())
 	assert.Len(t, o.kagg.conns, 1)
 }
+
+// The mode is read at start: a reload that turns it off (the kernel would forget the calls it
+// holds pending) or changes it is refused; one that keeps it passes.
+func TestKernelAggregationFixedAtReload(t *testing.T) {
+	lib := &aggLib{}
+	o := New(lib, defaultOptions(), nil)
+	require.NoError(t, o.kagg.configure(lib, []abi.Protocol{abi.ProtoHTTP}))
+	require.ErrorContains(t, o.kagg.configure(lib, nil), "cannot change at a reload")
+	assert.Equal(t, uint32(abi.ProtocolsOf(abi.ProtoHTTP)), lib.mask, "the library was not told to stop")
+	require.NoError(t, o.kagg.configure(lib, []abi.Protocol{abi.ProtoHTTP}))
+}
