@@ -21,6 +21,7 @@ import (
 	"github.com/alibaba/ilogtail/pkg/pipeline"
 	"github.com/alibaba/ilogtail/pkg/protocol"
 
+	"github.com/netobserver/netobserver/abi"
 	"github.com/netobserver/netobserver/cgo/libebpf"
 	"github.com/netobserver/netobserver/observer"
 	"github.com/netobserver/netobserver/observer/config"
