@@ -130,8 +130,10 @@ done
 # What the kernel aggregated and what fell back (bpf/README.md, "Kernel aggregation"), as the
 # observer counted it: whether wrk's and nginx's calls really stayed in the kernel.
 if [ "$aggregate" = 1 ]; then
+  # The observer adds the kernel's counts at its L7 flushes (every 5 s): one more, then read.
+  sleep 6
   metrics=$(curl -sf "http://127.0.0.1:$port/metrics" | grep '^netobserver_kernel_aggregat' || true)
-  echo "bench-bpf: kernel aggregation, as the observer counted it (both ends; wrk's requests of all rounds: $(awk '{n += $1} END {print n}' "$work/wrk_calls")):"
+  echo "bench-bpf: kernel aggregation, as the observer counted it after one more L7 flush (both ends: twice wrk's requests of all rounds, $(awk '{n += $1} END {print 2 * n}' "$work/wrk_calls"), and nginx's answers to the up to 16 in flight at wrk's stop and to the setup's curl checks):"
   grep -e 'calls_total' -e 'fallbacks_total' <<<"$metrics" | awk '$2 != 0' | sed 's/^/  /'
 fi
 
