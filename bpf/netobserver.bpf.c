@@ -1410,6 +1410,19 @@ static long agg_scan_block(u32 idx, void *ctx)
  * that end inside it carry no body bytes, and if it runs past this syscall the connection remembers
  * where it ends for the next ones. Headers that do not end within HTTP_SCAN_MAX bytes of the first
  * buffer, chunked bodies and bodies that end at close are exported whole, as before. */
+/* Before a header scan of the n bytes at b: the sentinel header end right after them, and what
+ * the scan finds, cleared. */
+static __always_inline void scan_start(u8 *b, u64 n, struct work *w)
+{
+	b[n] = '\n';
+	b[n + 1] = '\r';
+	b[n + 2] = '\n';
+	w->scan_hend = 0;
+	w->scan_clpos = 0;
+	w->scan_ncl = 0;
+	w->scan_te = 0;
+}
+
 /* A Content-Length value at v: an optional blank, at most 13 digits (a TiB), then the end of the
  * line; false for anything else. */
 static __always_inline bool content_length(const u8 *v, u64 *cl)
@@ -1468,13 +1481,7 @@ static __always_inline int http_head_body(void *ctx, void *tmap, bool words)
 	 * verifier walks byte by byte (4093 iterations, ≈ 595 000 instructions): constant bounds; a
 	 * newline is a jump away from the straight path (asm goto: the verifier follows the straight
 	 * path first and keeps a pending state per jump, at most 8192 of them). */
-	b[n] = '\n';
-	b[n + 1] = '\r';
-	b[n + 2] = '\n';
-	w->scan_hend = 0;
-	w->scan_clpos = 0;
-	w->scan_ncl = 0;
-	w->scan_te = 0;
+	scan_start(b, n, w);
 	if (words) {
 		/* Blocks of HTTP_SCAN_BLOCK bytes up to the one holding the sentinel (n <= 4096). */
 		bpf_loop(n / HTTP_SCAN_BLOCK + 1, http_scan_block, &s, 0);
@@ -1585,13 +1592,7 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 	if (!method || b[mlen + 1] != '/')
 		return NETOBSERVER_AGG_FB_HEAD;
 	/* The sentinel and the scan of http_head_body, with agg_header_line. */
-	b[n] = '\n';
-	b[n + 1] = '\r';
-	b[n + 2] = '\n';
-	w->scan_hend = 0;
-	w->scan_clpos = 0;
-	w->scan_ncl = 0;
-	w->scan_te = 0;
+	scan_start(b, n, w);
 	w->scan_rlend = 0;
 	w->scan_nhost = 0;
 	w->scan_hostpos = 0;
