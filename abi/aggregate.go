@@ -36,9 +36,17 @@ const (
 	AggPathMax = 64
 )
 
-// AggEntry is one entry of the kernel aggregate map, summed over CPUs (cumulative since init):
-// the calls of one connection with one key.
-type AggEntry struct {
+// The kernel aggregation's latency histogram (NETOBSERVER_AGG_HIST_FIRST, _BUCKETS): entry bucket
+// i is the observer's histogram bucket AggHistFirst+i (observer/aggregate, whose bounds the kernel
+// has from bpf/latency_bounds.h), the first also holding every latency below it (516 ns).
+const (
+	AggHistFirst   = 128
+	AggHistBuckets = 384
+)
+
+// AggKey is the key of one entry of the kernel aggregate map: the calls of one connection with
+// one key.
+type AggKey struct {
 	Conn    ConnID
 	Role    Role
 	Status  int
@@ -47,8 +55,16 @@ type AggEntry struct {
 	// Host and Path (the target up to '?' or '#'), at most AggHostMax and AggPathMax bytes: the
 	// kernel never cuts them, a longer one falls back (AggFallbackLong).
 	Host, Path string
-	Count      uint64
-	LatencyNs  uint64
-	ReqBytes   uint64
-	RespBytes  uint64
+}
+
+// AggEntry is one entry of the kernel aggregate map, cumulative since init. Its counts only grow
+// (and wrap: a reader takes differences modulo their width).
+type AggEntry struct {
+	AggKey
+	Count     uint64
+	LatencyNs uint64
+	ReqBytes  uint64
+	RespBytes uint64
+	// Latencies[i] counts the calls whose latency is in histogram bucket AggHistFirst+i.
+	Latencies [AggHistBuckets]uint32
 }

@@ -33,6 +33,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "latency_bounds.h"
 #include "libebpf.h"
 #include "shared.h"
 #include "skel-open.h"
@@ -1760,6 +1761,17 @@ static int load(const char *btf_path)
 			return err;
 		}
 	}
+	if (g.tail_progs[TAIL_HTTP_AGG]) {
+		uint32_t zero = 0;
+
+		/* Before the program can run: its latency histogram's buckets are the observer's. */
+		if (bpf_map_update_elem(bpf_map__fd(g.skel->maps.agg_latency_bounds), &zero, netobserver_latency_bounds,
+					BPF_ANY)) {
+			err = -errno;
+			logmsg(LOG_WARN, "libebpf: filling the latency bounds failed: %s\n", strerror(-err));
+			return err;
+		}
+	}
 	for (uint32_t i = 0; i < NETOBSERVER_NUM_TAILS; i++) {
 		int fd;
 
@@ -2069,25 +2081,20 @@ EXPORT int32_t netobserver_kernel_aggregation(uint32_t protocol_mask)
 	return 0;
 }
 
-EXPORT int32_t netobserver_aggregates(struct netobserver_agg_key *keys, struct netobserver_agg_value *values, int32_t max,
-				      uint64_t *counters, int32_t ncounters)
+EXPORT int32_t netobserver_read_aggregates(const struct netobserver_agg_key *after, struct netobserver_agg_key *keys,
+					   struct netobserver_agg_value *values, int32_t max, uint64_t *counters,
+					   int32_t ncounters)
 {
 	int ncpus = libbpf_num_possible_cpus();
-	struct netobserver_agg_value *percpu;
 	struct netobserver_agg_key key, next;
 	uint64_t *cnt;
-	int fd, n = 0, err = 0;
-	bool first = true;
+	int fd, n = 0;
 
-	if (!g.skel || ncpus <= 0)
+	if (!g.skel || ncpus <= 0 || max < 0 || (max && (!keys || !values)))
 		return -EINVAL;
-	percpu = calloc((size_t)ncpus, sizeof(*percpu));
 	cnt = calloc((size_t)ncpus, sizeof(*cnt));
-	if (!percpu || !cnt) {
-		free(percpu);
-		free(cnt);
+	if (!cnt)
 		return -ENOMEM;
-	}
 	for (uint32_t i = 0; counters && i < (uint32_t)ncounters && i < NETOBSERVER_AGG_NUM_COUNTERS; i++) {
 		counters[i] = 0;
 		if (bpf_map_lookup_elem(bpf_map__fd(g.skel->maps.agg_counters), &i, cnt))
@@ -2095,31 +2102,17 @@ EXPORT int32_t netobserver_aggregates(struct netobserver_agg_key *keys, struct n
 		for (int c = 0; c < ncpus; c++)
 			counters[i] += cnt[c];
 	}
-	fd = bpf_map__fd(g.skel->maps.agg_entries);
-	while (!bpf_map_get_next_key(fd, first ? NULL : &key, &next)) {
-		first = false;
-		key = next;
-		if (bpf_map_lookup_elem(fd, &key, percpu))
-			continue; /* deleted meanwhile: never by the kernel */
-		if (n < max && keys && values) {
-			struct netobserver_agg_value sum = { 0 };
-
-			for (int c = 0; c < ncpus; c++) {
-				sum.count += percpu[c].count;
-				sum.latency_ns += percpu[c].latency_ns;
-				sum.req_bytes += percpu[c].req_bytes;
-				sum.resp_bytes += percpu[c].resp_bytes;
-			}
-			keys[n] = key;
-			values[n] = sum;
-		}
-		n++;
-	}
-	if (errno != ENOENT)
-		err = -errno;
-	free(percpu);
 	free(cnt);
-	return err ? err : n;
+	fd = bpf_map__fd(g.skel->maps.agg_entries);
+	for (const struct netobserver_agg_key *prev = after; n < max && !bpf_map_get_next_key(fd, prev, &next); prev = &key) {
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &values[n]))
+			continue; /* deleted meanwhile: never by the kernel */
+		keys[n++] = key;
+	}
+	if (n < max && errno != ENOENT)
+		return -errno;
+	return n;
 }
 
 EXPORT int32_t netobserver_delete_aggregates(const struct netobserver_agg_key *keys, int32_t n)

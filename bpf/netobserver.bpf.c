@@ -44,6 +44,7 @@ typedef __s32 s32;
 typedef __s64 s64;
 
 #include "detect.h"
+#include "latency_bounds.h"
 
 #define AF_UNIX 1
 #define AF_INET 2
@@ -375,14 +376,34 @@ struct {
 	__type(value, struct agg_conn);
 } agg_fresh SEC(".maps");
 
-/* Cumulative per CPU (no atomics; the reader sums the CPUs). */
+/* Cumulative, added to atomically. Not per CPU: an entry holds a latency histogram (1.5 KiB), and
+ * per CPU that would be as many times larger as the host has CPUs. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NETOBSERVER_AGG_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct netobserver_agg_key);
 	__type(value, struct netobserver_agg_value);
 } agg_entries SEC(".maps");
+
+/* A zeroed entry that new ones are copied from (too large for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct netobserver_agg_value);
+} agg_fresh_entry SEC(".maps");
+
+/* The observer's latency bucket bounds (bpf/latency_bounds.h, filled by libebpf at load). */
+struct agg_latency_bounds {
+	u64 bound[NETOBSERVER_LATENCY_BUCKETS];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct agg_latency_bounds);
+} agg_latency_bounds SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -1700,12 +1721,34 @@ static __always_inline struct netobserver_agg_value *agg_entry(const struct neto
 	struct netobserver_agg_value *e = bpf_map_lookup_elem(&agg_entries, k);
 
 	if (!e) {
-		struct netobserver_agg_value zero = {};
+		u32 zero = 0;
+		struct netobserver_agg_value *fresh = bpf_map_lookup_elem(&agg_fresh_entry, &zero);
 
-		bpf_map_update_elem(&agg_entries, k, &zero, BPF_NOEXIST);
+		if (!fresh)
+			return NULL;
+		bpf_map_update_elem(&agg_entries, k, fresh, BPF_NOEXIST);
 		e = bpf_map_lookup_elem(&agg_entries, k);
 	}
 	return e;
+}
+
+/* Counts latency ns in e's histogram: in the observer's bucket of it (the largest i whose bound
+ * is at most ns, a binary search over the bounds), as the first of the entry's buckets when below
+ * them. */
+static __always_inline void agg_count_latency(struct netobserver_agg_value *e, u64 ns)
+{
+	u32 zero = 0, i = 0;
+	struct agg_latency_bounds *b = bpf_map_lookup_elem(&agg_latency_bounds, &zero);
+
+	if (!b)
+		return;
+#pragma unroll
+	for (u32 step = NETOBSERVER_LATENCY_BUCKETS / 2; step > 0; step /= 2)
+		if (b->bound[(i + step) & (NETOBSERVER_LATENCY_BUCKETS - 1)] <= ns)
+			i += step;
+	i = i > NETOBSERVER_AGG_HIST_FIRST ? i - NETOBSERVER_AGG_HIST_FIRST : 0;
+	if (i < NETOBSERVER_AGG_HIST_BUCKETS)
+		__sync_fetch_and_add(&e->latency_hist[i], 1);
 }
 
 /* The state machine of an aggregated HTTP/1.x connection (data_main_body sends it every data
@@ -1720,6 +1763,7 @@ static __always_inline int http_agg_body(void *ctx, void *tmap)
 	struct conn *c;
 	bool lost = false;
 	u32 reason, status;
+	u64 latency;
 	u8 h[12];
 
 	if (!s)
@@ -1761,7 +1805,7 @@ static __always_inline int http_agg_body(void *ctx, void *tmap)
 		reason = NETOBSERVER_AGG_FB_FULL;
 		if (!e)
 			goto fallback;
-		e->resp_bytes += w->total;
+		__sync_fetch_and_add(&e->resp_bytes, w->total);
 		return 0;
 	}
 	reason = NETOBSERVER_AGG_FB_UNSOLICITED;
@@ -1784,11 +1828,13 @@ static __always_inline int http_agg_body(void *ctx, void *tmap)
 	reason = NETOBSERVER_AGG_FB_FULL;
 	if (!e)
 		goto fallback;
-	e->count++;
-	e->latency_ns += s->ev.attr.ts - a->req_ts;
-	e->req_bytes += a->req_bytes;
-	e->resp_bytes += w->total;
 	a->state = AGG_RESPONDING;
+	latency = s->ev.attr.ts - a->req_ts;
+	__sync_fetch_and_add(&e->latency_ns, latency);
+	__sync_fetch_and_add(&e->req_bytes, a->req_bytes);
+	__sync_fetch_and_add(&e->resp_bytes, w->total);
+	agg_count_latency(e, latency);
+	__sync_fetch_and_add(&e->count, 1);
 	return 0;
 
 fallback:

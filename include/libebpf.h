@@ -340,11 +340,18 @@ struct netobserver_agg_key {
 	char host[NETOBSERVER_AGG_HOST_MAX];
 	char path[NETOBSERVER_AGG_PATH_MAX];
 };
+/* The latency histogram's buckets are the observer's (observer/aggregate/histogram.go, 5 % wide):
+ * latency_hist[i] counts the calls of its bucket NETOBSERVER_AGG_HIST_FIRST + i, from 516 ns up
+ * (the first also holds the latencies below it); bpf/latency_bounds.h holds the bounds,
+ * generated from Go's. */
+#define NETOBSERVER_AGG_HIST_FIRST 128
+#define NETOBSERVER_AGG_HIST_BUCKETS 384
 struct netobserver_agg_value {
 	uint64_t count;
 	uint64_t latency_ns; /* sum of (first response syscall - first request syscall) */
 	uint64_t req_bytes;  /* bytes of the requests (head and body) */
 	uint64_t resp_bytes; /* bytes in the response direction up to the next request */
+	uint32_t latency_hist[NETOBSERVER_AGG_HIST_BUCKETS];
 };
 /* Counters: connections that fell back, per reason, then what became of the calls pending at a
  * fallback: lost (a body had followed the head in later syscalls) or exported. */
@@ -458,18 +465,21 @@ int32_t netobserver_attach_uprobe_cookie(const char *program, const char *path, 
  * protocol, or after an ebpf_init that did not load the program (not asked for before it, or a
  * hook set without the mode).
  *
- * netobserver_aggregates copies up to max entries of the aggregate map, summed over CPUs, into
- * keys and values, and the first ncounters counters (NETOBSERVER_AGG_*) into counters; returns
- * the number of entries in the map (more than max: the rest was not copied) or -errno. Values are
- * cumulative since ebpf_init; the kernel never resets or removes an entry.
+ * netobserver_read_aggregates copies up to max entries of the aggregate map into keys and values,
+ * those that follow the entry of key after in the map's order (NULL: from the first), and the
+ * first ncounters counters (NETOBSERVER_AGG_*) into counters; returns how many entries it copied
+ * (fewer than max: none follow) or -errno. A reader reads in chunks, each after the previous
+ * chunk's last key, so that a map of large values is never copied whole. Values are cumulative
+ * since ebpf_init; the kernel never resets or removes an entry, so a chunk's last key is still
+ * there when the next chunk starts from it (unless its reader deleted it).
  *
  * netobserver_delete_aggregates removes the n entries of keys (those of closed connections, once
  * their last values were read: the key holds the connection's start, so no later call adds to
  * it); returns how many were there, or -errno.
  */
 int32_t netobserver_kernel_aggregation(uint32_t protocol_mask);
-int32_t netobserver_aggregates(struct netobserver_agg_key *keys, struct netobserver_agg_value *values, int32_t max,
-			       uint64_t *counters, int32_t ncounters);
+int32_t netobserver_read_aggregates(const struct netobserver_agg_key *after, struct netobserver_agg_key *keys,
+				    struct netobserver_agg_value *values, int32_t max, uint64_t *counters, int32_t ncounters);
 int32_t netobserver_delete_aggregates(const struct netobserver_agg_key *keys, int32_t n);
 
 /* The four uprobe stubs: empty in user space, observed by the kernel side. */

@@ -45,12 +45,12 @@ func (a *aggregation) call(p *aggregate.Process, c *calls.Call) {
 	}
 }
 
-// calls counts n calls of process p with c's key by their sums (the kernel's aggregation).
-func (a *aggregation) calls(p *aggregate.Process, c *calls.Call, n, latency, reqBytes, respBytes uint64) {
-	a.agg.AddCalls(p, c, n, latency, reqBytes, respBytes)
+// calls counts the calls s of process p with c's key (the kernel's aggregation).
+func (a *aggregation) calls(p *aggregate.Process, c *calls.Call, s *aggregate.CallSums) {
+	a.agg.AddCalls(p, c, s)
 	if a.live != nil {
 		a.live.Calls(live.Call{Protocol: c.Records.Name, Role: aggregate.RoleName(c.Role), Success: c.Response.Success,
-			RequestBytes: int(reqBytes), ResponseBytes: int(respBytes)}, n)
+			RequestBytes: int(s.ReqBytes), ResponseBytes: int(s.RespBytes)}, s.N)
 	}
 }
 

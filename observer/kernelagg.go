@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/netobserver/netobserver/abi"
+	"github.com/netobserver/netobserver/observer/aggregate"
 	"github.com/netobserver/netobserver/observer/calls"
 	"github.com/netobserver/netobserver/observer/live"
 	"github.com/netobserver/netobserver/parser"
@@ -16,8 +17,8 @@ import (
 // kernelAggCapture is a Capture with the kernel aggregation extension (our libebpf.so).
 type kernelAggCapture interface {
 	KernelAggregation(mask uint32) error
-	Aggregates() ([]abi.AggEntry, []uint64, error)
-	DeleteAggregates([]abi.AggEntry) (int, error)
+	ReadAggregates(visit func(*abi.AggEntry)) ([]uint64, error)
+	DeleteAggregates([]abi.AggKey) (int, error)
 }
 
 // maxAggConns bounds the open connections whose address the kernel aggregation keeps: a
@@ -39,16 +40,16 @@ type KernelAggCounters struct {
 	Kernel           [abi.AggNumCounters]uint64
 }
 
-// aggKey is an entry's key without its values.
-type aggKey struct {
-	conn                    abi.ConnID
-	role                    abi.Role
-	status, method, version int
-	host, path              string
+// aggSeen is what the last read added of an entry: its cumulative values, the histogram's
+// non-zero buckets only (an entry's latencies span a few of its buckets).
+type aggSeen struct {
+	count, latency, reqBytes, respBytes uint64
+	latencies                           []aggBucket
 }
 
-func keyOf(e *abi.AggEntry) aggKey {
-	return aggKey{e.Conn, e.Role, e.Status, e.Method, e.Version, e.Host, e.Path}
+type aggBucket struct {
+	bucket uint16
+	n      uint32
 }
 
 // aggConn is what the events said of a connection whose calls the kernel may aggregate.
@@ -66,10 +67,13 @@ type aggConn struct {
 type kernelAgg struct {
 	lib   kernelAggCapture // nil: off
 	mask  uint32
-	last  map[aggKey]abi.AggEntry
+	last  map[abi.AggKey]*aggSeen
 	conns map[abi.ConnID]*aggConn
 	// closing: entries of closed connections, deleted in the kernel once read.
-	closing []abi.AggEntry
+	closing []abi.AggKey
+	// sums and cells: scratch of the read.
+	sums  aggregate.CallSums
+	cells []aggBucket
 	// detached: the library stopped, so no syscall adds to an entry any more.
 	detached bool
 	counts   KernelAggCounters
@@ -105,7 +109,7 @@ func (k *kernelAgg) configure(lib Capture, ps []abi.Protocol) error {
 	// Once on, it stays on until the end: its entries are read until then.
 	if k.lib == nil {
 		k.lib = ext
-		k.last = make(map[aggKey]abi.AggEntry)
+		k.last = make(map[abi.AggKey]*aggSeen)
 		k.conns = make(map[abi.ConnID]*aggConn)
 	}
 	k.mask = mask
@@ -154,7 +158,7 @@ func (k *kernelAgg) sweep(alive []abi.ConnKey) {
 		}
 	}
 	for key := range k.last {
-		sweep(key.conn)
+		sweep(key.Conn)
 	}
 	for id := range k.conns {
 		sweep(id)
@@ -175,63 +179,22 @@ func (k *kernelAgg) conn(id abi.ConnID, closing bool) *aggConn {
 	return c
 }
 
-// read adds what the kernel counted since the last read as calls; o supplies the filters and
-// the aggregation. Entries of connections closed before the previous read are deleted once read
-// (all closed ones once the library is detached); so are the connections.
+// readKernelAggregates adds what the kernel counted since the last read as calls; o supplies
+// the filters and the aggregation. Entries of connections closed before the previous read are
+// deleted once read (all closed ones once the library is detached); so are the connections.
 func (o *Observer) readKernelAggregates() {
 	k := &o.kagg
 	if k.lib == nil {
 		return
 	}
-	entries, counters, err := k.lib.Aggregates()
+	k.closing = k.closing[:0]
+	counters, err := k.lib.ReadAggregates(o.addKernelEntry)
 	if err != nil {
+		// The entries visited before the error are added; the rest come with the next read.
 		k.counts.ReadErrors++
 		return
 	}
 	copy(k.counts.Kernel[:], counters)
-	k.closing = k.closing[:0]
-	for i := range entries {
-		e := &entries[i]
-		key := keyOf(e)
-		prev := k.last[key]
-		c := k.conns[e.Conn]
-		closed := c != nil && c.closed
-		if closed && (c.readAfterClose || k.detached) {
-			k.closing = append(k.closing, *e)
-		}
-		n := e.Count - prev.Count
-		if n == 0 && e.ReqBytes == prev.ReqBytes && e.RespBytes == prev.RespBytes {
-			continue
-		}
-		// A response still being sent adds bytes to its call after the call was counted: they
-		// wait for the key's next call or the connection's close, so that a record never has
-		// bytes without calls that capture would have put in the next interval's.
-		if n == 0 && !closed {
-			continue
-		}
-		// The filters a captured call passes: the process's, then the socket kind's (as
-		// admission.socket, without its side effects: the connection may be closed).
-		addressed := c != nil && c.addr.Family != abi.FamilyUnspec
-		switch {
-		case !o.admit.process(e.Conn.TGID) || o.admit.isDropped(e.Conn):
-			k.counts.Filtered += n
-		case !closed && (!addressed || c.addr.Family == abi.FamilyUnknown):
-			// The address (or netlink's answer for it) comes with a later event of the
-			// connection, at the latest with its final statistics; sweep finds it if neither
-			// comes.
-			if c == nil {
-				k.conn(e.Conn, false)
-			}
-			continue
-		case !addressed:
-			k.counts.Unattributed += n
-		case o.admit.kinds.drops(&c.addr):
-			k.counts.Filtered += n
-		default:
-			o.addKernelCalls(e, &prev, c.addr, n)
-		}
-		k.last[key] = *e
-	}
 	if len(k.closing) > 0 {
 		if deleted, err := k.lib.DeleteAggregates(k.closing); err != nil {
 			k.counts.ReadErrors++
@@ -239,7 +202,7 @@ func (o *Observer) readKernelAggregates() {
 			k.counts.Deleted += uint64(deleted)
 		}
 		for i := range k.closing {
-			delete(k.last, keyOf(&k.closing[i]))
+			delete(k.last, k.closing[i])
 		}
 	}
 	for id, c := range k.conns {
@@ -251,12 +214,100 @@ func (o *Observer) readKernelAggregates() {
 	}
 }
 
+// addKernelEntry adds what entry e counted since the last read, through the filters a captured
+// call passes.
+func (o *Observer) addKernelEntry(e *abi.AggEntry) {
+	k := &o.kagg
+	prev, seen := k.last[e.AggKey]
+	if !seen {
+		prev = &aggSeen{}
+	}
+	c := k.conns[e.Conn]
+	closed := c != nil && c.closed
+	if closed && (c.readAfterClose || k.detached) {
+		k.closing = append(k.closing, e.AggKey)
+	}
+	n := e.Count - prev.count
+	if n == 0 && e.ReqBytes == prev.reqBytes && e.RespBytes == prev.respBytes {
+		return
+	}
+	// A response still being sent adds bytes to its call after the call was counted: they
+	// wait for the key's next call or the connection's close, so that a record never has
+	// bytes without calls that capture would have put in the next interval's.
+	if n == 0 && !closed {
+		return
+	}
+	// The filters a captured call passes: the process's, then the socket kind's (as
+	// admission.socket, without its side effects: the connection may be closed).
+	addressed := c != nil && c.addr.Family != abi.FamilyUnspec
+	switch {
+	case !o.admit.process(e.Conn.TGID) || o.admit.isDropped(e.Conn):
+		k.counts.Filtered += n
+	case !closed && (!addressed || c.addr.Family == abi.FamilyUnknown):
+		// The address (or netlink's answer for it) comes with a later event of the
+		// connection, at the latest with its final statistics; sweep finds it if neither
+		// comes.
+		if c == nil {
+			k.conn(e.Conn, false)
+		}
+		return
+	case !addressed:
+		k.counts.Unattributed += n
+	case o.admit.kinds.drops(&c.addr):
+		k.counts.Filtered += n
+	default:
+		k.sums = aggregate.CallSums{N: n, Latency: e.LatencyNs - prev.latency,
+			ReqBytes: e.ReqBytes - prev.reqBytes, RespBytes: e.RespBytes - prev.respBytes, Buckets: k.sums.Buckets[:0]}
+		k.latencyDeltas(e, prev)
+		o.addKernelCalls(e, c.addr, &k.sums)
+	}
+	if !seen {
+		k.last[e.AggKey] = prev
+	}
+	prev.count, prev.latency, prev.reqBytes, prev.respBytes = e.Count, e.LatencyNs, e.ReqBytes, e.RespBytes
+	k.remember(e, prev)
+}
+
+// latencyDeltas puts in k.sums.Buckets how many latencies each of e's histogram buckets gained
+// since prev (modulo 2^32: a bucket's count wraps).
+func (k *kernelAgg) latencyDeltas(e *abi.AggEntry, prev *aggSeen) {
+	p := prev.latencies
+	for i, n := range e.Latencies {
+		if n == 0 {
+			continue
+		}
+		for len(p) > 0 && int(p[0].bucket) < i {
+			p = p[1:]
+		}
+		if len(p) > 0 && int(p[0].bucket) == i {
+			n -= p[0].n
+		}
+		if n != 0 {
+			k.sums.Buckets = append(k.sums.Buckets, aggregate.BucketCount{Bucket: abi.AggHistFirst + i, N: n})
+		}
+	}
+}
+
+// remember keeps e's non-zero histogram buckets in prev, in a slice of their number.
+func (k *kernelAgg) remember(e *abi.AggEntry, prev *aggSeen) {
+	k.cells = k.cells[:0]
+	for i, n := range e.Latencies {
+		if n != 0 {
+			k.cells = append(k.cells, aggBucket{uint16(i), n})
+		}
+	}
+	if cap(prev.latencies) < len(k.cells) {
+		prev.latencies = make([]aggBucket, len(k.cells))
+	}
+	prev.latencies = append(prev.latencies[:0], k.cells...)
+}
+
 // httpMethods are the kernel's method numbers' names (netobserver_agg_key.method).
 var httpMethods = [...]string{1: "GET", 2: "POST", 3: "PUT", 4: "HEAD", 5: "PATCH", 6: "DELETE", 7: "OPTIONS"}
 
-// addKernelCalls adds n calls of e's key, the difference between e and prev, with the fields
-// the HTTP parser would have given the same calls.
-func (o *Observer) addKernelCalls(e, prev *abi.AggEntry, remote abi.SockAddr, n uint64) {
+// addKernelCalls adds the calls s of e's key, with the fields the HTTP parser would have given
+// the same calls.
+func (o *Observer) addKernelCalls(e *abi.AggEntry, remote abi.SockAddr, s *aggregate.CallSums) {
 	method := ""
 	if e.Method > 0 && e.Method < len(httpMethods) {
 		method = httpMethods[e.Method]
@@ -269,9 +320,8 @@ func (o *Observer) addKernelCalls(e, prev *abi.AggEntry, remote abi.SockAddr, n 
 	resp := http.Message{Type: parser.Response, Status: e.Status, Success: e.Status < 400}
 	c := calls.Call{Conn: e.Conn, Protocol: abi.ProtoHTTP, Role: e.Role, Remote: remote,
 		Exchange: parser.Pair(http.Protocol, req, resp)}
-	o.agg.calls(o.procs.get(e.Conn.TGID, e.Conn.Start), &c, n,
-		e.LatencyNs-prev.LatencyNs, e.ReqBytes-prev.ReqBytes, e.RespBytes-prev.RespBytes)
-	o.kagg.counts.Calls += n
+	o.agg.calls(o.procs.get(e.Conn.TGID, e.Conn.Start), &c, s)
+	o.kagg.counts.Calls += s.N
 }
 
 // KernelAggCounters returns the kernel aggregation's counts (all zero when it was never on).

@@ -2,6 +2,7 @@ package observer
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"os"
 	"testing"
@@ -17,19 +18,36 @@ type aggLib struct {
 	Capture // nil: the calls the readout makes are the extension's
 	mask    uint32
 	entries []abi.AggEntry
-	deleted []abi.AggEntry
+	deleted []abi.AggKey
 }
 
 func (l *aggLib) ProcessEvents() bool                 { return false }
 func (l *aggLib) KernelAggregation(mask uint32) error { l.mask = mask; return nil }
-func (l *aggLib) Aggregates() ([]abi.AggEntry, []uint64, error) {
+func (l *aggLib) ReadAggregates(visit func(*abi.AggEntry)) ([]uint64, error) {
 	counters := make([]uint64, abi.AggNumCounters)
 	counters[abi.AggLostCalls], counters[abi.AggFallbackPipelined] = 7, 2
-	return append([]abi.AggEntry(nil), l.entries...), counters, nil
+	for _, e := range l.entries {
+		visit(&e)
+	}
+	return counters, nil
 }
-func (l *aggLib) DeleteAggregates(es []abi.AggEntry) (int, error) {
-	l.deleted = append(l.deleted, es...)
-	return len(es), nil
+func (l *aggLib) DeleteAggregates(ks []abi.AggKey) (int, error) {
+	l.deleted = append(l.deleted, ks...)
+	return len(ks), nil
+}
+
+func keysOf(es []abi.AggEntry) []abi.AggKey {
+	var ks []abi.AggKey
+	for _, e := range es {
+		ks = append(ks, e.AggKey)
+	}
+	return ks
+}
+
+// bucketMiddle is a percentile read from histogram bucket i (aggregate.Histogram.Quantile: the
+// geometric middle of a bucket 5 % wide), as text.
+func bucketMiddle(i int) string {
+	return fmt.Sprint(uint64(math.Round(math.Pow(1.05, float64(i)) * math.Sqrt(1.05))))
 }
 
 // The readout adds each entry's growth since the last read as calls of its connection: bytes
@@ -50,9 +68,12 @@ func TestKernelAggregatesReadout(t *testing.T) {
 	}
 	connect(web, "10.200.0.2:80")
 	connect(local, "127.0.0.1:80")
+	// The calls' latencies are 100 ns: in the kernel's first bucket.
 	entry := func(id abi.ConnID, count, latency, req, resp uint64) abi.AggEntry {
-		return abi.AggEntry{Conn: id, Role: abi.RoleClient, Status: 200, Method: 1, Version: 1, Host: "web.test", Path: "/items",
+		e := abi.AggEntry{AggKey: abi.AggKey{Conn: id, Role: abi.RoleClient, Status: 200, Method: 1, Version: 1, Host: "web.test", Path: "/items"},
 			Count: count, LatencyNs: latency, ReqBytes: req, RespBytes: resp}
+		e.Latencies[0] = uint32(count)
+		return e
 	}
 	flush := func() []record.Record {
 		o.readKernelAggregates()
@@ -62,7 +83,7 @@ func TestKernelAggregatesReadout(t *testing.T) {
 	lib.entries = []abi.AggEntry{entry(web, 3, 300, 30, 60), entry(local, 2, 20, 20, 20), entry(silent, 1, 10, 10, 10)}
 	recs := flush()
 	require.Len(t, recs, 1, "%v", recs)
-	assert.Equal(t, []string{"1", "web.test", "GET", "/items", "200", "client", "3", "300", "30", "60", ""},
+	assert.Equal(t, []string{"1", "web.test", "GET", "/items", "200", "client", "3", "300", "30", "60", bucketMiddle(abi.AggHistFirst)},
 		[]string{get(recs[0], "version"), get(recs[0], "host"), get(recs[0], "method"), get(recs[0], "url"), get(recs[0], "resp_code"),
 			get(recs[0], "role"), get(recs[0], "total_count"), get(recs[0], "total_latency_ns"), get(recs[0], "total_req_bytes"),
 			get(recs[0], "total_resp_bytes"), get(recs[0], "p50_latency_ns")})
@@ -93,7 +114,7 @@ func TestKernelAggregatesReadout(t *testing.T) {
 	require.Len(t, recs, 1)
 	assert.Equal(t, []string{"1", "100", "10", "20"}, []string{get(recs[0], "total_count"), get(recs[0], "total_latency_ns"),
 		get(recs[0], "total_req_bytes"), get(recs[0], "total_resp_bytes")})
-	assert.Equal(t, lib.entries, lib.deleted)
+	assert.Equal(t, keysOf(lib.entries), lib.deleted)
 	assert.Empty(t, o.kagg.last)
 	assert.Empty(t, o.kagg.conns)
 
@@ -104,7 +125,7 @@ func TestKernelAggregatesReadout(t *testing.T) {
 	o.Ctrl(&abi.CtrlEvent{Type: abi.EventClose, ConnID: late})
 	o.kagg.detached = true
 	require.Len(t, flush(), 1)
-	assert.Equal(t, lib.entries, lib.deleted)
+	assert.Equal(t, keysOf(lib.entries), lib.deleted)
 	assert.Empty(t, o.kagg.conns)
 	assert.Equal(t, KernelAggCounters{Calls: 7, Filtered: 2, Unattributed: 1, Deleted: 4, Kernel: [abi.AggNumCounters]uint64{abi.AggLostCalls: 7, abi.AggFallbackPipelined: 2}},
 		o.KernelAggCounters())
@@ -125,6 +146,42 @@ func TestKernelAggregatesReadout(t *testing.T) {
 	}, values)
 }
 
+// The kernel's latency histogram reaches the records: each read adds what each bucket gained
+// since the last (modulo 2^32, a bucket's count wraps), so the percentiles are of the calls of
+// the interval.
+func TestKernelAggregatesLatencies(t *testing.T) {
+	pid := uint32(os.Getpid())
+	lib := &aggLib{}
+	o := New(lib, defaultOptions(), nil)
+	require.NoError(t, o.kagg.configure(lib, []abi.Protocol{abi.ProtoHTTP}))
+	id := abi.ConnID{FD: 5, TGID: pid, Start: 1}
+	o.Ctrl(&abi.CtrlEvent{Type: abi.EventConnect, ConnID: id, Role: abi.RoleClient, Addr: abi.SockAddrFrom(netip.MustParseAddrPort("10.200.0.2:80"))})
+	e := abi.AggEntry{AggKey: abi.AggKey{Conn: id, Role: abi.RoleClient, Status: 200, Method: 1, Version: 1, Host: "web.test", Path: "/"}}
+	percentiles := func(count uint64) []string {
+		t.Helper()
+		lib.entries = []abi.AggEntry{e}
+		o.readKernelAggregates()
+		recs := o.agg.agg.FlushL7(1700000000)
+		require.Len(t, recs, 1)
+		assert.Equal(t, fmt.Sprint(count), get(recs[0], "total_count"))
+		return []string{get(recs[0], "p50_latency_ns"), get(recs[0], "p90_latency_ns"), get(recs[0], "p99_latency_ns")}
+	}
+	// 9 calls in bucket 100 of the kernel's, one in bucket 200, and 2^32 - 2 in bucket 50,
+	// a count about to wrap.
+	e.Latencies[100], e.Latencies[200], e.Latencies[50] = 9, 1, 1<<32-2
+	e.Count = 10 + 1<<32 - 2
+	assert.Equal(t, []string{bucketMiddle(abi.AggHistFirst + 50), bucketMiddle(abi.AggHistFirst + 50), bucketMiddle(abi.AggHistFirst + 50)}, percentiles(e.Count))
+	// Then: bucket 50 gains 3 (its count wraps to 1), bucket 300 gains 4; 100 and 200 none.
+	e.Latencies[50], e.Latencies[300] = 1, 4
+	e.Count += 7
+	assert.Equal(t, []string{bucketMiddle(abi.AggHistFirst + 300), bucketMiddle(abi.AggHistFirst + 300), bucketMiddle(abi.AggHistFirst + 300)}, percentiles(7))
+	// Then 10 calls: 9 in bucket 100, 1 in bucket 200: p50 and p90 in the first, p99 the last.
+	e.Latencies[100], e.Latencies[200] = 18, 2
+	e.Count += 10
+	assert.Equal(t, []string{bucketMiddle(abi.AggHistFirst + 100), bucketMiddle(abi.AggHistFirst + 100), bucketMiddle(abi.AggHistFirst + 200)}, percentiles(10))
+	assert.Equal(t, []aggBucket{{50, 1}, {100, 18}, {200, 2}, {300, 4}}, o.kagg.last[e.AggKey].latencies, "only the buckets counted in are kept")
+}
+
 // A connection whose close was never heard of (a lost event) is found gone by the connection
 // map's GC: its entry is read once more, then deleted; one still in the map stays.
 func TestKernelAggregatesSweep(t *testing.T) {
@@ -137,7 +194,7 @@ func TestKernelAggregatesSweep(t *testing.T) {
 		o.Ctrl(&abi.CtrlEvent{Type: abi.EventConnect, ConnID: id, Role: abi.RoleServer, Addr: abi.SockAddrFrom(netip.MustParseAddrPort("10.200.0.9:40000"))})
 	}
 	entry := func(id abi.ConnID, count uint64) abi.AggEntry {
-		return abi.AggEntry{Conn: id, Role: abi.RoleServer, Status: 200, Method: 1, Version: 1, Host: "web.test", Path: "/", Count: count}
+		return abi.AggEntry{AggKey: abi.AggKey{Conn: id, Role: abi.RoleServer, Status: 200, Method: 1, Version: 1, Host: "web.test", Path: "/"}, Count: count}
 	}
 	lib.entries = []abi.AggEntry{entry(lost, 1), entry(open, 1)}
 	o.readKernelAggregates()
@@ -146,7 +203,7 @@ func TestKernelAggregatesSweep(t *testing.T) {
 	o.readKernelAggregates()
 	assert.Empty(t, lib.deleted, "read once more first")
 	o.readKernelAggregates()
-	assert.Equal(t, []abi.AggEntry{entry(lost, 2)}, lib.deleted)
+	assert.Equal(t, []abi.AggKey{entry(lost, 2).AggKey}, lib.deleted)
 	recs := o.agg.agg.FlushL7(1700000000)
 	require.Len(t, recs, 1)
 	assert.Equal(t, "3", get(recs[0], "total_count"))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,8 +89,22 @@ func aggOf(t *testing.T, entries []abi.AggEntry, pid int, role abi.Role, host st
 		assert.Equal(t, host, e.Host, "%+v", e)
 		assert.Equal(t, 200, e.Status, "%+v", e)
 		// Loopback calls over veth: each takes more than a microsecond and less than a second.
-		assert.Greater(t, e.LatencyNs, e.Count*1000, "%+v", e)
-		assert.Less(t, e.LatencyNs, e.Count*uint64(time.Second), "%+v", e)
+		assert.Greater(t, e.LatencyNs, e.Count*1000, "%+v", e.AggKey)
+		assert.Less(t, e.LatencyNs, e.Count*uint64(time.Second), "%+v", e.AggKey)
+		// Every call is in the histogram, in its latency's bucket: the sum lies between the
+		// buckets' bounds (1.05^i ns, bucket AggHistFirst+i; the first from 0).
+		var calls uint64
+		var lo, hi float64
+		for i, n := range e.Latencies {
+			calls += uint64(n)
+			if i > 0 {
+				lo += float64(n) * math.Floor(math.Pow(1.05, float64(abi.AggHistFirst+i)))
+			}
+			hi += float64(n) * math.Ceil(math.Pow(1.05, float64(abi.AggHistFirst+i+1)))
+		}
+		assert.Equal(t, e.Count, calls, "calls in the histogram, %+v", e.AggKey)
+		assert.True(t, lo <= float64(e.LatencyNs) && float64(e.LatencyNs) <= hi, "latency sum %d outside its buckets' bounds [%.0f, %.0f], %+v",
+			e.LatencyNs, lo, hi, e.AggKey)
 		s := out[e.Path]
 		s.requests += e.Count
 		s.reqBytes += e.ReqBytes
@@ -118,9 +133,17 @@ func aggCapture(t *testing.T) *capture {
 
 func aggCounters(t *testing.T, c *capture) []uint64 {
 	t.Helper()
-	_, counters, err := c.lib.Aggregates()
-	require.NoError(t, err)
+	_, counters := aggregates(t, c)
 	return counters
+}
+
+// aggregates is the whole aggregate map and the counters.
+func aggregates(t *testing.T, c *capture) ([]abi.AggEntry, []uint64) {
+	t.Helper()
+	var entries []abi.AggEntry
+	counters, err := c.lib.ReadAggregates(func(e *abi.AggEntry) { entries = append(entries, *e) })
+	require.NoError(t, err)
+	return entries, counters
 }
 
 func counterDelta(before, after []uint64) map[abi.AggCounter]uint64 {
@@ -191,8 +214,7 @@ func TestKernelAggregationCountsAb(t *testing.T) {
 	// wrk exits without closing its connections: its calls are in the map by the time it exits.
 	time.Sleep(200 * time.Millisecond) // nginx's last log lines and closes
 	logged := accessLog(t, log)
-	entries, counters, err := c.lib.Aggregates()
-	require.NoError(t, err)
+	entries, counters := aggregates(t, c)
 	assert.Empty(t, counterDelta(before, counters), "fallbacks")
 
 	server := aggOf(t, entries, nginx, abi.RoleServer, n.ServerV4.String())
@@ -232,11 +254,14 @@ func TestKernelAggregationCountsAb(t *testing.T) {
 
 	// netobserver_delete_aggregates: the entries read are gone, and deleting them again finds
 	// none (other processes' traffic may add entries of their own meanwhile).
-	deleted, err := c.lib.DeleteAggregates(entries)
+	var keys []abi.AggKey
+	for _, e := range entries {
+		keys = append(keys, e.AggKey)
+	}
+	deleted, err := c.lib.DeleteAggregates(keys)
 	require.NoError(t, err)
 	assert.Equal(t, len(entries), deleted)
-	left, _, err := c.lib.Aggregates()
-	require.NoError(t, err)
+	left, _ := aggregates(t, c)
 	gone := map[abi.ConnID]bool{}
 	for _, e := range entries {
 		gone[e.Conn] = true
@@ -244,7 +269,7 @@ func TestKernelAggregationCountsAb(t *testing.T) {
 	for _, e := range left {
 		assert.False(t, gone[e.Conn], "entry still there after its deletion: %+v", e)
 	}
-	again, err := c.lib.DeleteAggregates(entries)
+	again, err := c.lib.DeleteAggregates(keys)
 	require.NoError(t, err)
 	assert.Zero(t, again)
 }
@@ -315,8 +340,7 @@ func TestKernelAggregationFallsBack(t *testing.T) {
 		return bytes.Count(all, []byte("GET /small.txt HTTP/1.1\r\n"))
 	}
 	aggregated := func(pid int) (n uint64) {
-		entries, _, err := c.lib.Aggregates()
-		require.NoError(t, err)
+		entries, _ := aggregates(t, c)
 		for _, e := range entries {
 			if e.Conn.TGID == uint32(pid) {
 				n += e.Count
@@ -432,8 +456,7 @@ func TestKernelAggregationFallsBack(t *testing.T) {
 				return
 			}
 			assert.Empty(t, sent, describe(evs))
-			entries, _, err := c.lib.Aggregates()
-			require.NoError(t, err)
+			entries, _ := aggregates(t, c)
 			var keys []string
 			for _, e := range entries {
 				if e.Conn.TGID == uint32(cmd.Process.Pid) {

@@ -26,7 +26,14 @@ const (
 	_ = uint(abi.AggHostMax - C.NETOBSERVER_AGG_HOST_MAX)
 	_ = uint(C.NETOBSERVER_AGG_PATH_MAX - abi.AggPathMax)
 	_ = uint(abi.AggPathMax - C.NETOBSERVER_AGG_PATH_MAX)
+	_ = uint(C.NETOBSERVER_AGG_HIST_FIRST - abi.AggHistFirst)
+	_ = uint(abi.AggHistFirst - C.NETOBSERVER_AGG_HIST_FIRST)
+	_ = uint(C.NETOBSERVER_AGG_HIST_BUCKETS - abi.AggHistBuckets)
+	_ = uint(abi.AggHistBuckets - C.NETOBSERVER_AGG_HIST_BUCKETS)
 )
+
+// aggChunk is how many entries one netobserver_read_aggregates call copies (≈ 420 KiB).
+const aggChunk = 256
 
 // KernelAggregation turns the kernel aggregation of the protocols in mask (bit p-1 for protocol
 // p) on, or off with 0; call it after Open and before Start. It fails when the library lacks the
@@ -43,58 +50,65 @@ func (l *Library) KernelAggregation(mask uint32) error {
 	return nil
 }
 
-// Aggregates reads the kernel aggregate map and the counters (indexed by AggCounter).
-func (l *Library) Aggregates() ([]abi.AggEntry, []uint64, error) {
+// ReadAggregates calls visit with each entry of the kernel aggregate map, a chunk at a time (the
+// entry it is given is reused after it returns), and returns the counters (indexed by
+// AggCounter). An error may come after some entries were visited.
+func (l *Library) ReadAggregates(visit func(*abi.AggEntry)) ([]uint64, error) {
 	counters := make([]uint64, abi.AggNumCounters)
-	for size := 256; ; size *= 4 {
-		keys := make([]C.struct_netobserver_agg_key, size)
-		values := make([]C.struct_netobserver_agg_value, size)
+	keys := make([]C.struct_netobserver_agg_key, aggChunk)
+	values := make([]C.struct_netobserver_agg_value, aggChunk)
+	var after *C.struct_netobserver_agg_key
+	var last C.struct_netobserver_agg_key
+	var e abi.AggEntry
+	for {
 		l.call.Lock()
 		if l.c == nil {
 			l.call.Unlock()
-			return nil, nil, errClosed
+			return nil, errClosed
 		}
-		n := C.netobs_aggregates(l.c, &keys[0], &values[0], C.int32_t(size),
+		n := C.netobs_read_aggregates(l.c, after, &keys[0], &values[0], C.int32_t(aggChunk),
 			(*C.uint64_t)(unsafe.Pointer(&counters[0])), C.int32_t(abi.AggNumCounters))
 		l.call.Unlock()
 		if n < 0 {
-			return nil, nil, fmt.Errorf("libebpf: netobserver_aggregates: %w", errnoOf(n))
+			return nil, fmt.Errorf("libebpf: netobserver_read_aggregates: %w", errnoOf(n))
 		}
-		if int(n) > size {
-			continue
-		}
-		out := make([]abi.AggEntry, n)
-		for i := range out {
+		for i := range int(n) {
 			k, v := &keys[i], &values[i]
 			host := C.GoBytes(unsafe.Pointer(&k.host[0]), C.NETOBSERVER_AGG_HOST_MAX)
 			path := C.GoBytes(unsafe.Pointer(&k.path[0]), C.NETOBSERVER_AGG_PATH_MAX)
-			out[i] = abi.AggEntry{
-				Conn:      abi.ConnID{FD: int32(k.conn.fd), TGID: uint32(k.conn.tgid), Start: uint64(k.conn.start)},
-				Role:      abi.Role(k.role),
-				Status:    int(k.status),
-				Method:    int(k.method),
-				Version:   int(k.version),
-				Host:      string(bytes.TrimRight(host, "\x00")),
-				Path:      string(bytes.TrimRight(path, "\x00")),
-				Count:     uint64(v.count),
-				LatencyNs: uint64(v.latency_ns),
-				ReqBytes:  uint64(v.req_bytes),
-				RespBytes: uint64(v.resp_bytes),
+			e.AggKey = abi.AggKey{
+				Conn:    abi.ConnID{FD: int32(k.conn.fd), TGID: uint32(k.conn.tgid), Start: uint64(k.conn.start)},
+				Role:    abi.Role(k.role),
+				Status:  int(k.status),
+				Method:  int(k.method),
+				Version: int(k.version),
+				Host:    string(bytes.TrimRight(host, "\x00")),
+				Path:    string(bytes.TrimRight(path, "\x00")),
 			}
+			e.Count = uint64(v.count)
+			e.LatencyNs = uint64(v.latency_ns)
+			e.ReqBytes = uint64(v.req_bytes)
+			e.RespBytes = uint64(v.resp_bytes)
+			e.Latencies = *(*[abi.AggHistBuckets]uint32)(unsafe.Pointer(&v.latency_hist[0]))
+			visit(&e)
 		}
-		return out, counters, nil
+		if int(n) < aggChunk {
+			return counters, nil
+		}
+		last = keys[n-1]
+		after = &last
 	}
 }
 
-// DeleteAggregates removes the entries of the kernel aggregate map with the keys of entries; it
-// returns how many were there.
-func (l *Library) DeleteAggregates(entries []abi.AggEntry) (int, error) {
-	if len(entries) == 0 {
+// DeleteAggregates removes the entries of the kernel aggregate map with these keys; it returns
+// how many were there.
+func (l *Library) DeleteAggregates(aggKeys []abi.AggKey) (int, error) {
+	if len(aggKeys) == 0 {
 		return 0, nil
 	}
-	keys := make([]C.struct_netobserver_agg_key, len(entries))
-	for i := range entries {
-		e, k := &entries[i], &keys[i]
+	keys := make([]C.struct_netobserver_agg_key, len(aggKeys))
+	for i := range aggKeys {
+		e, k := &aggKeys[i], &keys[i]
 		k.conn.fd = C.int32_t(e.Conn.FD)
 		k.conn.tgid = C.uint32_t(e.Conn.TGID)
 		k.conn.start = C.uint64_t(e.Conn.Start)

@@ -177,11 +177,10 @@ struct netobs_lib *netobs_open(const char *file, char *err, size_t err_len)
 			lib->handle, "netobserver_attach_uprobe_cookie");
 
 	lib->kernel_aggregation = (int32_t (*)(uint32_t))dlsym(lib->handle, "netobserver_kernel_aggregation");
-	lib->aggregates = (int32_t (*)(struct netobserver_agg_key *, struct netobserver_agg_value *, int32_t, uint64_t *,
-				       int32_t))dlsym(lib->handle, "netobserver_aggregates");
+	lib->read_aggregates = (__typeof__(lib->read_aggregates))dlsym(lib->handle, "netobserver_read_aggregates");
 	lib->delete_aggregates =
 		(int32_t (*)(const struct netobserver_agg_key *, int32_t))dlsym(lib->handle, "netobserver_delete_aggregates");
-	if (!lib->kernel_aggregation || !lib->aggregates || !lib->delete_aggregates)
+	if (!lib->kernel_aggregation || !lib->read_aggregates || !lib->delete_aggregates)
 		lib->kernel_aggregation = NULL;
 
 	void *stubs[4] = {(void *)lib->fn.cleanup_dog, (void *)lib->fn.update_conn_addr,
@@ -274,10 +273,11 @@ int32_t netobs_kernel_aggregation(struct netobs_lib *lib, uint32_t mask)
 	return lib->kernel_aggregation ? lib->kernel_aggregation(mask) : -ENOSYS;
 }
 
-int32_t netobs_aggregates(struct netobs_lib *lib, struct netobserver_agg_key *keys, struct netobserver_agg_value *values,
-			  int32_t max, uint64_t *counters, int32_t ncounters)
+int32_t netobs_read_aggregates(struct netobs_lib *lib, const struct netobserver_agg_key *after,
+			       struct netobserver_agg_key *keys, struct netobserver_agg_value *values, int32_t max,
+			       uint64_t *counters, int32_t ncounters)
 {
-	return lib->kernel_aggregation ? lib->aggregates(keys, values, max, counters, ncounters) : -ENOSYS;
+	return lib->kernel_aggregation ? lib->read_aggregates(after, keys, values, max, counters, ncounters) : -ENOSYS;
 }
 
 int32_t netobs_delete_aggregates(struct netobs_lib *lib, const struct netobserver_agg_key *keys, int32_t n)

@@ -54,9 +54,10 @@ struct netobs_lib {
 	uint64_t (*tls_unattributed)(void);
 	// optional within it: netobserver_attach_uprobe_cookie (the Go TLS probes)
 	int32_t (*attach_uprobe_cookie)(const char *, const char *, uint64_t, uint64_t);
-	// optional: the kernel aggregation extension (netobserver_kernel_aggregation, netobserver_aggregates)
+	// optional: the kernel aggregation extension (netobserver_kernel_aggregation, netobserver_read_aggregates,
+	// netobserver_delete_aggregates; all three or none)
 	int32_t (*kernel_aggregation)(uint32_t);
-	int32_t (*aggregates)(struct netobserver_agg_key *, struct netobserver_agg_value *, int32_t, uint64_t *, int32_t);
+	__typeof__(netobserver_read_aggregates) *read_aggregates;
 	int32_t (*delete_aggregates)(const struct netobserver_agg_key *, int32_t);
 	char path[4096];              // the file the dynamic loader actually opened
 	long offsets[4];              // stubs 14-17, dli_saddr - dli_fbase
@@ -86,8 +87,9 @@ int32_t netobs_attach_uprobe_cookie(struct netobs_lib *lib, const char *program,
 				    uint64_t cookie);
 // The kernel aggregation extension: -ENOSYS when the library lacks it.
 int32_t netobs_kernel_aggregation(struct netobs_lib *lib, uint32_t mask);
-int32_t netobs_aggregates(struct netobs_lib *lib, struct netobserver_agg_key *keys, struct netobserver_agg_value *values,
-			  int32_t max, uint64_t *counters, int32_t ncounters);
+int32_t netobs_read_aggregates(struct netobs_lib *lib, const struct netobserver_agg_key *after,
+			       struct netobserver_agg_key *keys, struct netobserver_agg_value *values, int32_t max,
+			       uint64_t *counters, int32_t ncounters);
 int32_t netobs_delete_aggregates(struct netobs_lib *lib, const struct netobserver_agg_key *keys, int32_t n);
 // netobs_has_process_events says whether the library has the process extension.
 int netobs_has_process_events(struct netobs_lib *lib);

@@ -77,10 +77,9 @@ const (
 type Aggregator interface {
 	// AddCall counts one call of process p.
 	AddCall(p *Process, c *calls.Call)
-	// AddCalls counts n calls of process p with c's key, their latencies and bytes summed, when
-	// they were counted elsewhere (the kernel's aggregation) and their latencies one by one are
-	// unknown: the record of their key then has no latency percentiles.
-	AddCalls(p *Process, c *calls.Call, n, latency, reqBytes, respBytes uint64)
+	// AddCalls counts calls of process p with c's key that were counted elsewhere (the kernel's
+	// aggregation), by their sums and their latencies' histogram buckets.
+	AddCalls(p *Process, c *calls.Call, s *CallSums)
 	// AddStats counts the L4 deltas a stats event carries (x - last_output_x).
 	AddStats(p *Process, ev *abi.StatsEvent)
 	// NameHost remembers, until the unix second expires (the answer's TTL), that a DNS answer
@@ -190,8 +189,19 @@ type l7Value struct {
 	rec                                 *parser.Records
 	count, latency, reqBytes, respBytes uint64
 	hist                                Histogram
-	// unsampled counts the calls whose latency is in latency but not in hist (AddCalls).
-	unsampled uint64
+}
+
+// CallSums are calls of one key counted elsewhere: how many, their latencies and bytes summed,
+// and how many latencies each bucket of Histogram holds.
+type CallSums struct {
+	N, Latency, ReqBytes, RespBytes uint64
+	Buckets                         []BucketCount
+}
+
+// BucketCount is N latencies in Histogram's bucket Bucket (bucketOf).
+type BucketCount struct {
+	Bucket int
+	N      uint32
 }
 
 // add counts one call. A one-way call has no latency to count.
@@ -202,21 +212,21 @@ func (v *l7Value) add(c *calls.Call) {
 		return
 	}
 	lat := c.Latency()
-	v.addSums(1, lat, uint64(c.Request.Size), uint64(c.Response.Size))
+	v.count++
+	v.latency += lat
+	v.reqBytes += uint64(c.Request.Size)
+	v.respBytes += uint64(c.Response.Size)
 	v.hist.Add(lat)
 }
 
-// addSums counts n calls by their sums.
-func (v *l7Value) addSums(n, latency, reqBytes, respBytes uint64) {
-	v.count += n
-	v.latency += latency
-	v.reqBytes += reqBytes
-	v.respBytes += respBytes
+// addSums counts calls by their sums and buckets.
+func (v *l7Value) addSums(s *CallSums) {
+	v.count += s.N
+	v.latency += s.Latency
+	v.reqBytes += s.ReqBytes
+	v.respBytes += s.RespBytes
+	v.hist.AddBuckets(s.Buckets)
 }
-
-// percentiles says whether hist holds every call's latency: percentiles of a part of the calls
-// would be percentiles of another population.
-func (v *l7Value) percentiles() bool { return v.unsampled == 0 }
 
 type capKey struct {
 	group  string
@@ -325,11 +335,9 @@ func (a *protocolsSchema) AddCall(p *Process, c *calls.Call) {
 	}
 }
 
-// AddCalls counts n calls of process p with c's key, by their sums.
-func (a *protocolsSchema) AddCalls(p *Process, c *calls.Call, n, latency, reqBytes, respBytes uint64) {
+func (a *protocolsSchema) AddCalls(p *Process, c *calls.Call, s *CallSums) {
 	if v := a.value(p, c); v != nil {
-		v.addSums(n, latency, reqBytes, respBytes)
-		v.unsampled += n
+		v.addSums(s)
 	}
 }
 
@@ -466,11 +474,9 @@ func (a *protocolsSchema) FlushL7(unixSeconds uint32) []record.Record {
 		r.Add("total_latency_ns", strconv.FormatUint(v.latency, 10))
 		r.Add("total_req_bytes", strconv.FormatUint(v.reqBytes, 10))
 		r.Add("total_resp_bytes", strconv.FormatUint(v.respBytes, 10))
-		if v.percentiles() {
-			r.Add("p50_latency_ns", strconv.FormatUint(v.hist.Quantile(0.50), 10))
-			r.Add("p90_latency_ns", strconv.FormatUint(v.hist.Quantile(0.90), 10))
-			r.Add("p99_latency_ns", strconv.FormatUint(v.hist.Quantile(0.99), 10))
-		}
+		r.Add("p50_latency_ns", strconv.FormatUint(v.hist.Quantile(0.50), 10))
+		r.Add("p90_latency_ns", strconv.FormatUint(v.hist.Quantile(0.90), 10))
+		r.Add("p99_latency_ns", strconv.FormatUint(v.hist.Quantile(0.99), 10))
 		addOneWay(&r, k.oneWay)
 		out = append(out, r)
 	}

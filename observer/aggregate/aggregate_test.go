@@ -370,15 +370,16 @@ func TestHostileHostNamesStayValidJSON(t *testing.T) {
 	}
 }
 
-// Calls counted by their sums join the key's calls counted one by one; the key's record then has
-// no percentiles (its histogram lacks their latencies), in both schemas, while another key keeps
-// them.
+// Calls counted by their sums join the key's calls counted one by one, their latencies' buckets
+// the key's histogram, in both schemas.
 func TestAddCallsBySums(t *testing.T) {
 	for _, schema := range []Schema{SchemaProtocols, SchemaL4L7} {
 		a := New(Config{Schema: schema})
 		p := host
 		a.AddCall(p, httpCall(abi.RoleClient, "10.0.0.2:80", "/a", 200, 300))
-		a.AddCalls(p, httpCall(abi.RoleClient, "10.0.0.2:80", "/a", 200, 0), 40, 12000, 4000, 10000)
+		// 40 calls of 300 ns summed, in 300's bucket.
+		a.AddCalls(p, httpCall(abi.RoleClient, "10.0.0.2:80", "/a", 200, 0), &CallSums{N: 40, Latency: 12000, ReqBytes: 4000, RespBytes: 10000,
+			Buckets: []BucketCount{{Bucket: bucketOf(300), N: 40}}})
 		a.AddCall(p, httpCall(abi.RoleClient, "10.0.0.2:80", "/b", 200, 500))
 		recs := a.FlushL7(1700000000)
 		require.Len(t, recs, 2)
@@ -386,8 +387,17 @@ func TestAddCallsBySums(t *testing.T) {
 		if schema == SchemaL4L7 {
 			count, latency, req, resp, pct = "count", "latency_ns", "req_bytes", "resp_bytes", "tdigest_latency"
 		}
-		assert.Equal(t, []string{"41", "12300", "4100", "10250", ""},
-			[]string{get(recs[0], count), get(recs[0], latency), get(recs[0], req), get(recs[0], resp), get(recs[0], pct)}, "schema %d", schema)
+		assert.Equal(t, []string{"41", "12300", "4100", "10250"},
+			[]string{get(recs[0], count), get(recs[0], latency), get(recs[0], req), get(recs[0], resp)}, "schema %d", schema)
+		var h Histogram
+		for range 41 {
+			h.Add(300)
+		}
+		want := strconv.FormatUint(h.Quantile(0.5), 10)
+		if schema == SchemaL4L7 {
+			want = EncodeSketch(&h)
+		}
+		assert.Equal(t, want, get(recs[0], pct), "schema %d: the 41 calls' percentiles", schema)
 		assert.Equal(t, "1", get(recs[1], count))
 		assert.NotEmpty(t, get(recs[1], pct))
 	}

@@ -69,6 +69,15 @@ func (h *Histogram) Add(ns uint64) {
 	h.n++
 }
 
+// AddBuckets counts values counted elsewhere in the same buckets (a bucket out of range counts
+// in the nearest one).
+func (h *Histogram) AddBuckets(bs []BucketCount) {
+	for _, b := range bs {
+		h.counts[min(max(b.Bucket, 0), histBuckets-1)] += b.N
+		h.n += uint64(b.N)
+	}
+}
+
 // Count is the number of values added.
 func (h *Histogram) Count() uint64 { return h.n }
 

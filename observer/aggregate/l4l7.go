@@ -62,10 +62,9 @@ func (a *l4l7Schema) AddCall(p *Process, c *calls.Call) {
 	}
 }
 
-func (a *l4l7Schema) AddCalls(p *Process, c *calls.Call, n, latency, reqBytes, respBytes uint64) {
+func (a *l4l7Schema) AddCalls(p *Process, c *calls.Call, s *CallSums) {
 	if v := a.value(p, c); v != nil {
-		v.addSums(n, latency, reqBytes, respBytes)
-		v.unsampled += n
+		v.addSums(s)
 	}
 }
 
@@ -181,9 +180,7 @@ func (a *l4l7Schema) FlushL7(unixSeconds uint32) []record.Record {
 		r.Add("latency_ns", strconv.FormatUint(v.latency, 10))
 		r.Add("req_bytes", strconv.FormatUint(v.reqBytes, 10))
 		r.Add("resp_bytes", strconv.FormatUint(v.respBytes, 10))
-		if v.percentiles() {
-			r.Add("tdigest_latency", EncodeSketch(&v.hist))
-		}
+		r.Add("tdigest_latency", EncodeSketch(&v.hist))
 		addOneWay(&r, k.oneWay)
 		out = append(out, r)
 	}
