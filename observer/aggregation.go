@@ -19,6 +19,8 @@ type aggregation struct {
 	live live.Sink // nil: no live metrics
 	// capDrops totals the aggregator's per-interval cap drops, per protocol.
 	capDrops map[abi.Protocol]uint64
+	// latencies: scratch of calls.
+	latencies []live.Latencies
 }
 
 func newAggregation(cfg aggregate.Config, sink Sink, ls live.Sink) *aggregation {
@@ -49,8 +51,12 @@ func (a *aggregation) call(p *aggregate.Process, c *calls.Call) {
 func (a *aggregation) calls(p *aggregate.Process, c *calls.Call, s *aggregate.CallSums) {
 	a.agg.AddCalls(p, c, s)
 	if a.live != nil {
+		a.latencies = a.latencies[:0]
+		for _, b := range s.Buckets {
+			a.latencies = append(a.latencies, live.Latencies{Latency: time.Duration(aggregate.BucketMiddle(b.Bucket)), N: b.N})
+		}
 		a.live.Calls(live.Call{Protocol: c.Records.Name, Role: aggregate.RoleName(c.Role), Success: c.Response.Success,
-			RequestBytes: int(s.ReqBytes), ResponseBytes: int(s.RespBytes)}, s.N)
+			RequestBytes: int(s.ReqBytes), ResponseBytes: int(s.RespBytes)}, s.N, a.latencies)
 	}
 }
 

@@ -290,9 +290,9 @@ func (t liveTee) Call(c live.Call) {
 	}
 }
 
-func (t liveTee) Calls(c live.Call, n uint64) {
+func (t liveTee) Calls(c live.Call, n uint64, latencies []live.Latencies) {
 	for _, s := range t {
-		s.Calls(c, n)
+		s.Calls(c, n, latencies)
 	}
 }
 

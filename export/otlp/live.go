@@ -67,26 +67,39 @@ func (f *Flusher) newLive(host string) error {
 // Call records one call's latency in the live histogram. A one-way call has no latency to
 // observe (as on the Prometheus endpoint).
 func (f *Flusher) Call(c live.Call) {
-	if c.OneWay {
-		return
+	if !c.OneWay {
+		f.record(c, c.Latency, 1)
 	}
+}
+
+// Calls records the latencies of calls counted elsewhere (the kernel's aggregation), each as its
+// bucket's middle.
+func (f *Flusher) Calls(c live.Call, _ uint64, latencies []live.Latencies) {
+	for _, l := range latencies {
+		f.record(c, l.Latency, l.N)
+	}
+}
+
+// record records latency n times in the series of c.
+func (f *Flusher) record(c live.Call, latency time.Duration, n uint32) {
 	s := f.liveSeries(c.Protocol, c.Role)
 	if s == nil {
-		f.liveRefused.Add(1)
+		f.liveRefused.Add(uint64(n))
 		return
 	}
+	v := latency.Seconds()
 	if s.hist != nil {
 		s.mu.Lock()
-		s.hist.Record(c.Latency.Seconds())
+		for range n {
+			s.hist.Record(v)
+		}
 		s.mu.Unlock()
 		return
 	}
-	f.latency.Record(context.Background(), c.Latency.Seconds(), s.opts...)
+	for range n {
+		f.latency.Record(context.Background(), v, s.opts...)
+	}
 }
-
-// Calls records nothing: the live metric here is the latency histogram, and calls counted
-// elsewhere (the kernel's aggregation) have no latency to observe.
-func (f *Flusher) Calls(live.Call, uint64) {}
 
 // liveSeries returns the series of protocol and role, made once; nil past MaxLiveSeries.
 func (f *Flusher) liveSeries(protocol, role string) *liveSeries {

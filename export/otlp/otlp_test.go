@@ -75,6 +75,8 @@ func TestExport(t *testing.T) {
 				f.Call(live.Call{Protocol: "http", Role: "server", Success: true, Latency: time.Duration(i+1) * time.Millisecond})
 			}
 			f.Call(live.Call{Protocol: "redis", Role: "client", Success: false, Latency: time.Millisecond})
+			// Calls the kernel counted: in the histogram by their buckets' latencies.
+			f.Calls(live.Call{Protocol: "http", Role: "server", Success: true}, 5, []live.Latencies{{Latency: 4 * time.Millisecond, N: 5}})
 			require.NoError(t, f.Close()) // sends the live histogram
 			assert.Equal(t, Stats{Written: 4}, f.Stats())
 
@@ -135,8 +137,8 @@ func TestExport(t *testing.T) {
 				assert.Equal(t, "netobserver", p.Resource["service.name"])
 				switch p.Attrs["network.protocol.name"] {
 				case "http":
-					assert.EqualValues(t, 10, p.Count)
-					assert.InDelta(t, 0.055, p.Sum, 1e-12)
+					assert.EqualValues(t, 15, p.Count)
+					assert.InDelta(t, 0.075, p.Sum, 1e-12)
 					assert.Equal(t, "server", p.Attrs["netobserver.role"])
 				case "redis":
 					assert.EqualValues(t, 1, p.Count)

@@ -128,13 +128,19 @@ func (e *Exporter) Call(c live.Call) {
 	s.count(c, 1)
 }
 
-// Calls counts n calls by their sums, outside the latency histogram (their latencies are
-// unknown).
-func (e *Exporter) Calls(c live.Call, n uint64) {
+// Calls counts n calls by their sums, and their latencies in the histogram (each as its
+// bucket's middle: one whose latency is within 2.5 % of a bucket bound here may count in the
+// bucket beside its own).
+func (e *Exporter) Calls(c live.Call, n uint64, latencies []live.Latencies) {
 	s := e.series(c.Protocol, c.Role)
 	if s == nil {
 		e.refusedCall.Add(float64(n))
 		return
+	}
+	for _, l := range latencies {
+		for range l.N {
+			s.latency.Observe(l.Latency.Seconds())
+		}
 	}
 	s.count(c, n)
 }

@@ -93,12 +93,15 @@ func (h *Histogram) Quantile(q float64) uint64 {
 	for i, c := range h.counts {
 		seen += uint64(c)
 		if seen >= rank {
-			lo := math.Pow(histGrowth, float64(i))
-			return uint64(math.Round(lo * math.Sqrt(histGrowth)))
+			return uint64(math.Round(BucketMiddle(i)))
 		}
 	}
 	return 0
 }
+
+// BucketMiddle is the value (ns) that stands for the values of bucket i: its geometric middle,
+// within 2.5 % of each.
+func BucketMiddle(i int) float64 { return math.Pow(histGrowth, float64(i)) * math.Sqrt(histGrowth) }
 
 // Reset empties the histogram for the next interval.
 func (h *Histogram) Reset() { *h = Histogram{} }

@@ -232,8 +232,7 @@ func EncodeSketch(h *Histogram) string {
 		if c == 0 {
 			continue
 		}
-		mean := math.Pow(histGrowth, float64(i)) * math.Sqrt(histGrowth)
-		buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(mean))
+		buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(BucketMiddle(i)))
 		buf = binary.LittleEndian.AppendUint32(buf, c)
 		n++
 	}

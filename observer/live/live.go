@@ -8,9 +8,8 @@ type Sink interface {
 	// Call is one call matched.
 	Call(Call)
 	// Calls is n calls of one key counted elsewhere (the kernel's aggregation): the sizes are
-	// their sums and the latency is unknown, so they count in calls and bytes, in no latency
-	// histogram.
-	Calls(c Call, n uint64)
+	// their sums, c.Latency is unset, and latencies says how many of them took about how long.
+	Calls(c Call, n uint64, latencies []Latencies)
 	// L4 is what one statistics event adds to its connection's totals.
 	L4(L4)
 	// SetCounters replaces the counters one group ("observer", "flushers") publishes.
@@ -25,6 +24,12 @@ type Call struct {
 	OneWay                      bool
 	Latency                     time.Duration
 	RequestBytes, ResponseBytes int
+}
+
+// Latencies is N calls whose latency is Latency within 2.5 % (a histogram bucket's middle).
+type Latencies struct {
+	Latency time.Duration
+	N       uint32
 }
 
 // L4 is the growth of one connection's totals since its previous statistics event.
