@@ -17,11 +17,15 @@ const (
 	AggFallbackLong
 	AggLostCalls
 	AggPendingExported
+	AggUnanswered
+	// AggPendingAtStop: the requests the kernel held pending once the library was detached
+	// (0 before), those the stop left unanswered.
+	AggPendingAtStop
 	AggNumCounters
 )
 
 // aggCounterNames name the counters in metrics and logs.
-var aggCounterNames = [AggNumCounters]string{"not_plain", "head", "extra", "pipelined", "status", "early", "unsolicited", "full", "long", "lost_calls", "pending_exported"}
+var aggCounterNames = [AggNumCounters]string{"not_plain", "head", "extra", "pipelined", "status", "early", "unsolicited", "full", "long", "lost_calls", "pending_exported", "unanswered", "pending_at_stop"}
 
 func (c AggCounter) String() string {
 	if c >= 0 && c < AggNumCounters {

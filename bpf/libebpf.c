@@ -2081,6 +2081,29 @@ EXPORT int32_t netobserver_kernel_aggregation(uint32_t protocol_mask)
 	return 0;
 }
 
+/* The requests the aggregation state machine holds pending once the programs are detached
+ * (netobserver_detach, ebpf_stop): no response will come for them (0 while attached: they are
+ * still in flight). */
+static uint64_t pending_at_stop(void)
+{
+	struct agg_conn *a = malloc(sizeof(*a));
+	int fd = bpf_map__fd(g.skel->maps.agg_conns);
+	uint64_t key, next, n = 0;
+	const uint64_t *prev = NULL;
+
+	if (!a || g.ntracepoints) {
+		free(a);
+		return 0;
+	}
+	for (; !bpf_map_get_next_key(fd, prev, &next); prev = &key) {
+		key = next;
+		if (!bpf_map_lookup_elem(fd, &key, a) && a->state == AGG_PENDING)
+			n++;
+	}
+	free(a);
+	return n;
+}
+
 EXPORT int32_t netobserver_read_aggregates(const struct netobserver_agg_key *after, struct netobserver_agg_key *keys,
 					   struct netobserver_agg_value *values, int32_t max, uint64_t *counters,
 					   int32_t ncounters)
@@ -2097,10 +2120,11 @@ EXPORT int32_t netobserver_read_aggregates(const struct netobserver_agg_key *aft
 		return -ENOMEM;
 	for (uint32_t i = 0; counters && i < (uint32_t)ncounters && i < NETOBSERVER_AGG_NUM_COUNTERS; i++) {
 		counters[i] = 0;
-		if (bpf_map_lookup_elem(bpf_map__fd(g.skel->maps.agg_counters), &i, cnt))
-			continue;
-		for (int c = 0; c < ncpus; c++)
-			counters[i] += cnt[c];
+		if (i == NETOBSERVER_AGG_PENDING_AT_STOP)
+			counters[i] = pending_at_stop();
+		else if (!bpf_map_lookup_elem(bpf_map__fd(g.skel->maps.agg_counters), &i, cnt))
+			for (int c = 0; c < ncpus; c++)
+				counters[i] += cnt[c];
 	}
 	free(cnt);
 	fd = bpf_map__fd(g.skel->maps.agg_entries);

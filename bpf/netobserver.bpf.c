@@ -336,30 +336,6 @@ struct {
 
 /* ---- kernel aggregation (http_agg_body; bpf/README.md, "Kernel aggregation") ---- */
 
-/* Per-connection state of the aggregation state machine, while the connection is aggregated. */
-enum agg_state {
-	AGG_IDLE,       /* no request seen yet */
-	AGG_PENDING,    /* a request seen, its response not started */
-	AGG_RESPONDING, /* the response started: response-direction bytes are its own */
-};
-
-/* Head bytes of a pending request kept to export it if the connection falls back before its
- * response: a request with a longer head is not aggregated. */
-#define AGG_HEAD_KEEP 1024
-
-struct agg_conn {
-	struct netobserver_agg_key key; /* the current call's (status once its response starts) */
-	u64 req_ts;
-	u64 req_bytes;
-	u64 body_left; /* request body bytes still to come */
-	u32 state;
-	u32 pad;
-	/* The pending request's data event as today's capture would have sent it (attributes, then
-	 * the head: its body goes as a size), contiguous so that it is output as it is. */
-	struct conn_data_event_attr_t attr;
-	u8 head[AGG_HEAD_KEEP];
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NETOBSERVER_AGG_CONNS);
@@ -411,6 +387,30 @@ struct {
 	__type(key, u32);
 	__type(value, u64);
 } agg_counters SEC(".maps");
+
+static __always_inline void agg_add(u32 which, u64 delta)
+{
+	u64 *n = bpf_map_lookup_elem(&agg_counters, &which);
+
+	if (n)
+		*n += delta;
+}
+
+static __always_inline void agg_count(u32 which)
+{
+	agg_add(which, 1);
+}
+
+/* The aggregation state of the connection of key ends (its close, or user space forgetting it);
+ * returns 1 when a request was pending: one the connection never answered. */
+static __always_inline u32 agg_conn_end(u64 key)
+{
+	struct agg_conn *a = bpf_map_lookup_elem(&agg_conns, &key);
+	u32 pending = a && a->state == AGG_PENDING;
+
+	bpf_map_delete_elem(&agg_conns, &key);
+	return pending;
+}
 
 /* The TLS probes' tail calls (kprobe-type programs cannot join the syscall sets' tables). */
 struct {
@@ -689,8 +689,8 @@ static __always_inline void close_conn(void *ctx, u64 key, struct conn *c, bool 
 		emit_stats(ctx, c, 1, rb);
 	}
 	/* The state machine's entry goes with the connection (its aggregates stay for the reader). */
-	if (rb && c->agg == AGG_CONN_ON)
-		bpf_map_delete_elem(&agg_conns, &key);
+	if (rb && c->agg == AGG_CONN_ON && agg_conn_end(key))
+		agg_count(NETOBSERVER_AGG_UNANSWERED);
 	bpf_map_delete_elem(&conn_map, &key);
 }
 
@@ -1553,14 +1553,6 @@ static __always_inline u64 bound_keep(u64 n)
 
 /* agg_request's verdict for an aggregated request: past the counters' indexes. */
 #define AGG_OK NETOBSERVER_AGG_NUM_COUNTERS
-
-static __always_inline void agg_count(u32 which)
-{
-	u64 *n = bpf_map_lookup_elem(&agg_counters, &which);
-
-	if (n)
-		*n += 1;
-}
 
 /* The request line's method (netobserver_agg_key's code, 0: not one we aggregate) and its length. */
 static __always_inline u32 agg_method(const u8 *b, u32 *len)
@@ -2537,6 +2529,7 @@ int up_cleanup_dog(struct pt_regs *regs)
 {
 	u64 ids = regs->di;
 	s32 n = (s32)regs->si;
+	u32 unanswered = 0;
 
 #pragma unroll
 	for (int i = 0; i < IDS_PER_CLEANUP; i++) {
@@ -2554,10 +2547,12 @@ int up_cleanup_dog(struct pt_regs *regs)
 			/* A connection whose close was never seen: its aggregation state goes with it
 			 * (the map is not LRU: a full one is a counted fallback, not an eviction). */
 			if (c->agg == AGG_CONN_ON)
-				bpf_map_delete_elem(&agg_conns, &key);
+				unanswered += agg_conn_end(key);
 			bpf_map_delete_elem(&conn_map, &key);
 		}
 	}
+	/* Unconditional: a branch on the sum would make the verifier tell every path's apart. */
+	agg_add(NETOBSERVER_AGG_UNANSWERED, unanswered);
 	return 0;
 }
 

@@ -102,6 +102,31 @@ struct conn {
 #define NETOBSERVER_AGG_CONNS 65536
 #define NETOBSERVER_AGG_ENTRIES 65536
 
+/* Per-connection state of the aggregation state machine, while the connection is aggregated
+ * (agg_conns; libebpf reads the states left pending at a stop). */
+enum agg_state {
+	AGG_IDLE,       /* no request seen yet */
+	AGG_PENDING,    /* a request seen, its response not started */
+	AGG_RESPONDING, /* the response started: response-direction bytes are its own */
+};
+
+/* Head bytes of a pending request kept to export it if the connection falls back before its
+ * response: a request with a longer head is not aggregated. */
+#define AGG_HEAD_KEEP 1024
+
+struct agg_conn {
+	struct netobserver_agg_key key; /* the current call's (status once its response starts) */
+	uint64_t req_ts;
+	uint64_t req_bytes;
+	uint64_t body_left; /* request body bytes still to come */
+	uint32_t state;
+	uint32_t pad;
+	/* The pending request's data event as today's capture would have sent it (attributes, then
+	 * the head: its body goes as a size), contiguous so that it is output as it is. */
+	struct conn_data_event_attr_t attr;
+	uint8_t head[AGG_HEAD_KEEP];
+};
+
 /* Tail-call slots of the TLS probes' own program array (kprobe type): the plaintext program of
  * the set's transport, which every TLS return probe tail-calls, and the HTTP header scan (ring
  * buffer build only). */

@@ -354,7 +354,8 @@ struct netobserver_agg_value {
 	uint32_t latency_hist[NETOBSERVER_AGG_HIST_BUCKETS];
 };
 /* Counters: connections that fell back, per reason, then what became of the calls pending at a
- * fallback: lost (a body had followed the head in later syscalls) or exported. */
+ * fallback: lost (a body had followed the head in later syscalls) or exported; then the calls
+ * never answered. */
 enum netobserver_agg_counter {
 	NETOBSERVER_AGG_FB_NOT_PLAIN,   /* request syscall not one plain buffer of at most 16 KiB */
 	NETOBSERVER_AGG_FB_HEAD,        /* request head not whole in the syscall, or not simple */
@@ -367,6 +368,10 @@ enum netobserver_agg_counter {
 	NETOBSERVER_AGG_FB_LONG,        /* a path or Host value longer than the key holds */
 	NETOBSERVER_AGG_LOST_CALLS,     /* requests pending at a fallback and not exported (below) */
 	NETOBSERVER_AGG_PENDING_EXPORTED, /* requests pending at a fallback, exported as their event */
+	NETOBSERVER_AGG_UNANSWERED,     /* requests pending when their connection ended */
+	/* Requests pending once the programs are detached (netobserver_detach; 0 before): those the
+	 * kernel held unanswered at the stop. The library counts them, not the programs. */
+	NETOBSERVER_AGG_PENDING_AT_STOP,
 	NETOBSERVER_AGG_NUM_COUNTERS
 };
 

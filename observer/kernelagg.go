@@ -324,6 +324,22 @@ func (o *Observer) addKernelCalls(e *abi.AggEntry, remote abi.SockAddr, s *aggre
 	o.kagg.counts.Calls += s.N
 }
 
+// unanswered is how many requests the kernel aggregated were never answered: their connection
+// ended first, or the stop came first.
+func (k *kernelAgg) unanswered() uint64 {
+	return k.counts.Kernel[abi.AggUnanswered] + k.counts.Kernel[abi.AggPendingAtStop]
+}
+
+// protocolCounters are protocol p's call counters, with the HTTP requests the kernel aggregated
+// and no response answered counted unmatched, as capture counts them.
+func (o *Observer) protocolCounters(p abi.Protocol) calls.Counters {
+	c := o.l7.counters(p)
+	if p == abi.ProtoHTTP {
+		c.UnmatchedRequests += o.kagg.unanswered()
+	}
+	return c
+}
+
 // KernelAggCounters returns the kernel aggregation's counts (all zero when it was never on).
 func (o *Observer) KernelAggCounters() KernelAggCounters { return o.kagg.counts }
 
@@ -332,15 +348,15 @@ func (o *Observer) kernelAggMetrics() []live.Metric {
 		return nil
 	}
 	c := &o.kagg.counts
+	const pendingHelp = "Requests the kernel held pending that became no call it counted, by fate: exported (their connection fell back to capture: sent as the events capture would have sent, and recorded from them), lost (the same, but neither counted nor captured), unanswered (their connection ended, or the observer stopped, before a response: counted in unmatched_messages_total{protocol=\"http\",message=\"request\"} too, as capture counts them)."
 	const callsHelp = "Calls the kernel aggregated (EBPF.KernelAggregation), by fate: recorded; filtered (their process or socket kind is filtered out); unattributed (their connection closed with no address known: lost)."
 	ms := []live.Metric{
 		{Name: "kernel_aggregated_calls_total", Help: callsHelp, Labels: []string{"fate", "recorded"}, Value: c.Calls},
 		{Name: "kernel_aggregated_calls_total", Help: callsHelp, Labels: []string{"fate", "filtered"}, Value: c.Filtered},
 		{Name: "kernel_aggregated_calls_total", Help: callsHelp, Labels: []string{"fate", "unattributed"}, Value: c.Unattributed},
-		{Name: "kernel_aggregation_pending_calls_total", Help: "Calls pending when their connection fell back from kernel aggregation to capture, by fate: exported (sent as the events capture would have sent, and recorded from them) or lost (neither counted nor captured).",
-			Labels: []string{"fate", "exported"}, Value: c.Kernel[abi.AggPendingExported]},
-		{Name: "kernel_aggregation_pending_calls_total", Help: "Calls pending when their connection fell back from kernel aggregation to capture, by fate: exported (sent as the events capture would have sent, and recorded from them) or lost (neither counted nor captured).",
-			Labels: []string{"fate", "lost"}, Value: c.Kernel[abi.AggLostCalls]},
+		{Name: "kernel_aggregation_pending_calls_total", Help: pendingHelp, Labels: []string{"fate", "exported"}, Value: c.Kernel[abi.AggPendingExported]},
+		{Name: "kernel_aggregation_pending_calls_total", Help: pendingHelp, Labels: []string{"fate", "lost"}, Value: c.Kernel[abi.AggLostCalls]},
+		{Name: "kernel_aggregation_pending_calls_total", Help: pendingHelp, Labels: []string{"fate", "unanswered"}, Value: o.kagg.unanswered()},
 		{Name: "kernel_aggregation_deleted_entries_total", Help: "Kernel aggregate entries deleted after their connection closed and their last values were read.", Value: c.Deleted},
 		{Name: "kernel_aggregation_read_errors_total", Help: "Failed reads or deletions of the kernel aggregate map (a failed read's calls come with the next read).", Value: c.ReadErrors},
 		{Name: "kernel_aggregation_untracked_connections_total", Help: "Connections whose address was not remembered (past 131072 at once): their calls wait for their close.", Value: c.Untracked},
@@ -361,7 +377,7 @@ func (o *Observer) kernelAggSummary() []any {
 	}
 	c := &o.kagg.counts
 	group := []any{"calls", c.Calls, "filtered_calls", c.Filtered, "unattributed_calls", c.Unattributed,
-		"lost_calls", c.Kernel[abi.AggLostCalls], "exported_pending_calls", c.Kernel[abi.AggPendingExported], "deleted_entries", c.Deleted, "read_errors", c.ReadErrors, "untracked_connections", c.Untracked, "swept_connections", c.Swept}
+		"lost_calls", c.Kernel[abi.AggLostCalls], "exported_pending_calls", c.Kernel[abi.AggPendingExported], "unanswered_calls", o.kagg.unanswered(), "deleted_entries", c.Deleted, "read_errors", c.ReadErrors, "untracked_connections", c.Untracked, "swept_connections", c.Swept}
 	for r := abi.AggCounter(0); r < abi.AggLostCalls; r++ {
 		group = append(group, "fallback_"+r.String(), c.Kernel[r])
 	}

@@ -19,13 +19,14 @@ type aggLib struct {
 	mask    uint32
 	entries []abi.AggEntry
 	deleted []abi.AggKey
+	atStop  uint64 // the library's AggPendingAtStop
 }
 
 func (l *aggLib) ProcessEvents() bool                 { return false }
 func (l *aggLib) KernelAggregation(mask uint32) error { l.mask = mask; return nil }
 func (l *aggLib) ReadAggregates(visit func(*abi.AggEntry)) ([]uint64, error) {
 	counters := make([]uint64, abi.AggNumCounters)
-	counters[abi.AggLostCalls], counters[abi.AggFallbackPipelined] = 7, 2
+	counters[abi.AggLostCalls], counters[abi.AggFallbackPipelined], counters[abi.AggUnanswered], counters[abi.AggPendingAtStop] = 7, 2, 3, l.atStop
 	for _, e := range l.entries {
 		visit(&e)
 	}
@@ -117,6 +118,7 @@ func TestKernelAggregatesReadout(t *testing.T) {
 	assert.Equal(t, keysOf(lib.entries), lib.deleted)
 	assert.Empty(t, o.kagg.last)
 	assert.Empty(t, o.kagg.conns)
+	assert.Equal(t, uint64(3), o.protocolCounters(abi.ProtoHTTP).UnmatchedRequests, "the requests whose connection ended unanswered")
 
 	// Once the library stopped, a read is the last: closed connections' entries go at once.
 	late := abi.ConnID{FD: 8, TGID: pid, Start: 4}
@@ -124,11 +126,14 @@ func TestKernelAggregatesReadout(t *testing.T) {
 	lib.entries, lib.deleted = []abi.AggEntry{entry(late, 1, 10, 10, 10)}, nil
 	o.Ctrl(&abi.CtrlEvent{Type: abi.EventClose, ConnID: late})
 	o.kagg.detached = true
+	lib.atStop = 2
 	require.Len(t, flush(), 1)
 	assert.Equal(t, keysOf(lib.entries), lib.deleted)
 	assert.Empty(t, o.kagg.conns)
-	assert.Equal(t, KernelAggCounters{Calls: 7, Filtered: 2, Unattributed: 1, Deleted: 4, Kernel: [abi.AggNumCounters]uint64{abi.AggLostCalls: 7, abi.AggFallbackPipelined: 2}},
+	assert.Equal(t, KernelAggCounters{Calls: 7, Filtered: 2, Unattributed: 1, Deleted: 4,
+		Kernel: [abi.AggNumCounters]uint64{abi.AggLostCalls: 7, abi.AggFallbackPipelined: 2, abi.AggUnanswered: 3, abi.AggPendingAtStop: 2}},
 		o.KernelAggCounters())
+	assert.Equal(t, uint64(5), o.protocolCounters(abi.ProtoHTTP).UnmatchedRequests, "and, detached, those pending at the stop")
 	values := map[string]uint64{}
 	for _, m := range o.kernelAggMetrics() {
 		values[m.Name+fmt.Sprint(m.Labels)] = m.Value
@@ -136,7 +141,8 @@ func TestKernelAggregatesReadout(t *testing.T) {
 	assert.Equal(t, map[string]uint64{
 		"kernel_aggregated_calls_total[fate recorded]": 7, "kernel_aggregated_calls_total[fate filtered]": 2,
 		"kernel_aggregated_calls_total[fate unattributed]": 1, "kernel_aggregation_pending_calls_total[fate lost]": 7, "kernel_aggregation_pending_calls_total[fate exported]": 0,
-		"kernel_aggregation_deleted_entries_total[]": 4, "kernel_aggregation_read_errors_total[]": 0,
+		"kernel_aggregation_pending_calls_total[fate unanswered]": 5,
+		"kernel_aggregation_deleted_entries_total[]":              4, "kernel_aggregation_read_errors_total[]": 0,
 		"kernel_aggregation_untracked_connections_total[]":     0,
 		"kernel_aggregation_swept_connections_total[]":         0,
 		"kernel_aggregation_fallbacks_total[reason not_plain]": 0, "kernel_aggregation_fallbacks_total[reason head]": 0, "kernel_aggregation_fallbacks_total[reason long]": 0,
@@ -208,7 +214,7 @@ func TestKernelAggregatesSweep(t *testing.T) {
 	require.Len(t, recs, 1)
 	assert.Equal(t, "3", get(recs[0], "total_count"))
 	assert.Equal(t, KernelAggCounters{Calls: 3, Deleted: 1, Swept: 1,
-		Kernel: [abi.AggNumCounters]uint64{abi.AggLostCalls: 7, abi.AggFallbackPipelined: 2}}, o.KernelAggCounters())
+		Kernel: [abi.AggNumCounters]uint64{abi.AggLostCalls: 7, abi.AggFallbackPipelined: 2, abi.AggUnanswered: 3}}, o.KernelAggCounters())
 	assert.Len(t, o.kagg.conns, 1)
 }
 

@@ -148,6 +148,3 @@ func (s *l7) notesEvicted() uint64 { return s.past.notesEvicted + s.tracker.Note
 
 // peak is the most connections tracked at once since the observer started.
 func (s *l7) peak() int { return max(s.past.peak, s.tracker.Peak()) }
-
-// quiet reports that protocol p saw no traffic.
-func (s *l7) quiet(p abi.Protocol) bool { return s.counters(p) == (calls.Counters{}) }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/netobserver/netobserver/abi"
+	"github.com/netobserver/netobserver/observer/calls"
 	"github.com/netobserver/netobserver/observer/live"
 	"github.com/netobserver/netobserver/observer/stream"
 	"github.com/netobserver/netobserver/record"
@@ -70,7 +71,7 @@ func (o *Observer) metrics() []live.Metric {
 		}
 	}
 	for _, p := range o.l7.protocols() {
-		pc := o.l7.counters(p)
+		pc := o.protocolCounters(p)
 		name := p.String()
 		// m is one of protocol p's samples; labels follow the protocol label.
 		m := func(metric, help string, value uint64, labels ...string) live.Metric {
@@ -146,9 +147,9 @@ func (o *Observer) Summary() []any {
 	attrs = append(attrs, o.tlsSummary()...)
 	attrs = append(attrs, o.kernelAggSummary()...)
 	for _, p := range o.l7.protocols() {
-		pc := o.l7.counters(p)
+		pc := o.protocolCounters(p)
 		capped := o.agg.capDropped(p)
-		if o.l7.quiet(p) && capped == 0 {
+		if pc == (calls.Counters{}) && capped == 0 {
 			continue
 		}
 		group := []any{"calls", pc.Calls, "one_way", pc.OneWay, "ignored_units", pc.Ignored, "unmatched_requests", pc.UnmatchedRequests,

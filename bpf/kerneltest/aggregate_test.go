@@ -1,6 +1,7 @@
 package kerneltest
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -306,7 +307,7 @@ print(got.count(b"HTTP/1.1 200"))
 // oneRequest writes argv[2] in one write, reads the response's head and prints its status.
 const oneRequest = `
 import socket, sys
-s = socket.create_connection((sys.argv[1], 80))
+s = socket.create_connection((sys.argv[1], int(sys.argv[3]) if len(sys.argv) > 3 else 80))
 s.sendall(sys.argv[2].encode())
 got = b""
 while b"\r\n\r\n" not in got:
@@ -485,6 +486,36 @@ func TestKernelAggregationFallsBack(t *testing.T) {
 		}
 		assert.Contains(t, string(sent), "POST /post HTTP/1.1\r\n")
 		assert.Zero(t, aggregated(cmd.Process.Pid))
+	})
+
+	// A request its connection never answers: when the server closes without a response,
+	// unanswered on both ends, as capture counts it.
+	t.Run("unanswered", func(t *testing.T) {
+		before := aggCounters(t, c)
+		server := testenv.Command(n.Server, testenv.Python(t), "-c", testenv.SilentHTTPServer, addr)
+		stdin, err := server.StdinPipe()
+		require.NoError(t, err)
+		stdout, err := server.StdoutPipe()
+		require.NoError(t, err)
+		require.NoError(t, server.Start())
+		defer func() { _ = server.Process.Kill(); _ = server.Wait() }()
+		lines := bufio.NewScanner(stdout)
+		require.True(t, lines.Scan())
+		require.Equal(t, "listening", lines.Text())
+		client := testenv.Command(n.Client, testenv.Python(t), "-c", oneRequest, addr, "GET /small.txt HTTP/1.1\r\nHost: h\r\n\r\n", "81")
+		var out bytes.Buffer
+		client.Stdout, client.Stderr = &out, &out
+		require.NoError(t, client.Start())
+		require.True(t, lines.Scan())
+		require.Equal(t, "got GET /small.txt HTTP/1.1", lines.Text())
+		require.NoError(t, stdin.Close()) // the server closes the connection, unanswered
+		require.NoError(t, client.Wait(), "%s", out.String())
+		require.Equal(t, "none\n", out.String())
+		c.waitFor(t, client.Process.Pid, "the close", func(e []event) bool { return closedConns(e) >= 1 })
+		time.Sleep(100 * time.Millisecond)
+		assert.Equal(t, map[abi.AggCounter]uint64{abi.AggUnanswered: 2}, counterDelta(before, aggCounters(t, c)), "unanswered")
+		assert.Zero(t, aggregated(client.Process.Pid))
+		assert.Zero(t, aggregated(server.Process.Pid))
 	})
 }
 

@@ -22,6 +22,8 @@ const (
 	_ = uint(int(abi.AggFallbackLong) - int(C.NETOBSERVER_AGG_FB_LONG))
 	_ = uint(int(C.NETOBSERVER_AGG_PENDING_EXPORTED) - int(abi.AggPendingExported))
 	_ = uint(int(abi.AggPendingExported) - int(C.NETOBSERVER_AGG_PENDING_EXPORTED))
+	_ = uint(int(C.NETOBSERVER_AGG_PENDING_AT_STOP) - int(abi.AggPendingAtStop))
+	_ = uint(int(abi.AggPendingAtStop) - int(C.NETOBSERVER_AGG_PENDING_AT_STOP))
 	_ = uint(C.NETOBSERVER_AGG_HOST_MAX - abi.AggHostMax)
 	_ = uint(abi.AggHostMax - C.NETOBSERVER_AGG_HOST_MAX)
 	_ = uint(C.NETOBSERVER_AGG_PATH_MAX - abi.AggPathMax)

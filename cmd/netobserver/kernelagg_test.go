@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -175,11 +176,11 @@ func TestKernelAggregationRecordsLive(t *testing.T) {
 		assert.Greater(t, records, 2*len(sizes), "keys split over several flushes")
 		assert.Equal(t, records, withPercentiles, "records of calls the kernel counted have percentiles (kernelagg_latency_test.go checks them)")
 		kernel = recs
-		m := regexp.MustCompile(`kernel_aggregation\.calls=(\d+) kernel_aggregation\.filtered_calls=(\d+) kernel_aggregation\.unattributed_calls=(\d+) kernel_aggregation\.lost_calls=(\d+) kernel_aggregation\.exported_pending_calls=\d+ kernel_aggregation\.deleted_entries=(\d+)`).FindStringSubmatch(log)
+		m := regexp.MustCompile(`kernel_aggregation\.calls=(\d+) kernel_aggregation\.filtered_calls=(\d+) kernel_aggregation\.unattributed_calls=(\d+) kernel_aggregation\.lost_calls=(\d+) kernel_aggregation\.exported_pending_calls=\d+ kernel_aggregation\.unanswered_calls=(\d+) kernel_aggregation\.deleted_entries=(\d+)`).FindStringSubmatch(log)
 		require.NotNil(t, m, "the stop line:\n%s", log)
-		assert.Equal(t, []string{strconv.Itoa(2 * calls * len(sizes)), "0", "0", "0"}, m[1:5], "calls the kernel aggregated: recorded, filtered, unattributed, lost")
+		assert.Equal(t, []string{strconv.Itoa(2 * calls * len(sizes)), "0", "0", "0", "0"}, m[1:6], "calls the kernel aggregated: recorded, filtered, unattributed, lost, unanswered")
 		// One entry per connection and end (one key each), all closed by the stop.
-		assert.Equal(t, strconv.Itoa(2*32*len(sizes)), m[5], "kernel entries deleted")
+		assert.Equal(t, strconv.Itoa(2*32*len(sizes)), m[6], "kernel entries deleted")
 		t.Logf("%s", m[0])
 	})
 	t.Run("capture", func(t *testing.T) {
@@ -191,4 +192,51 @@ func TestKernelAggregationRecordsLive(t *testing.T) {
 	require.NotEmpty(t, kernel)
 	assert.Equal(t, captured, kernel, "the records' keys, calls and bytes, without and with kernel aggregation")
 	t.Logf("records without kernel aggregation: %v", captured)
+}
+
+// A request pending when the observer stops (its server holds it) counts as an unmatched HTTP
+// request on both ends, with kernel aggregation as without it: the kernel's pending requests are
+// read once the programs are detached.
+func TestKernelAggregationUnansweredAtStop(t *testing.T) {
+	testenv.RequireRoot(t)
+	const client = `
+import socket, sys
+s = socket.create_connection((sys.argv[1], 81))
+s.sendall(b"GET /held HTTP/1.1\r\nHost: h\r\n\r\n")
+print("eof" if not s.recv(65536) else "answered")
+`
+	for _, tc := range []struct{ name, ebpf string }{{"capture", "Enabled: true"}, {"kernel", "Enabled: true\nKernelAggregation: [http]"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := testenv.NewNet(t, 235)
+			python := testenv.Python(t)
+			config := testenv.Pipeline{EBPF: tc.ebpf, Common: `IncludeCmdRegex: "(?s).*python3.*"`}.String()
+			o := testenv.StartObserver(t, config, nil)
+			server := testenv.Command(n.Server, python, "-c", testenv.SilentHTTPServer, n.ServerV4.String())
+			stdin, err := server.StdinPipe()
+			require.NoError(t, err)
+			stdout, err := server.StdoutPipe()
+			require.NoError(t, err)
+			require.NoError(t, server.Start())
+			t.Cleanup(func() { _ = stdin.Close(); _ = server.Process.Kill(); _ = server.Wait() })
+			lines := bufio.NewScanner(stdout)
+			require.True(t, lines.Scan())
+			require.Equal(t, "listening", lines.Text())
+			cmd := testenv.Command(n.Client, python, "-c", client, n.ServerV4.String())
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			require.NoError(t, cmd.Start())
+			t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+			require.True(t, lines.Scan())
+			require.Equal(t, "got GET /held HTTP/1.1", lines.Text(), "the server holds the request")
+			o.Stop(t, 300*time.Millisecond)
+			log := o.Log()
+			assert.Regexp(t, `http\.calls=0 .*http\.unmatched_requests=2 `, log, "one request held on each end")
+			if tc.name == "kernel" {
+				assert.Contains(t, log, "kernel_aggregation.unanswered_calls=2 ", log)
+			}
+			require.NoError(t, stdin.Close())
+			require.NoError(t, cmd.Wait(), out.String())
+			assert.Equal(t, "eof\n", out.String(), "the server closed without answering")
+		})
+	}
 }

@@ -67,6 +67,22 @@ func Python(t testing.TB) string {
 	return strings.TrimSpace(string(out))
 }
 
+// SilentHTTPServer is a python program that accepts one connection on argv[1]:81, reads a
+// request head, prints "listening" before and "got <request line>" after, and closes the
+// connection without answering once its standard input closes.
+const SilentHTTPServer = `
+import socket, sys
+l = socket.create_server((sys.argv[1], 81))
+print("listening", flush=True)
+s, _ = l.accept()
+got = b""
+while b"\r\n\r\n" not in got:
+    got += s.recv(65536)
+print("got " + got.split(b"\r\n")[0].decode(), flush=True)
+sys.stdin.read()
+s.close()
+`
+
 // ForkThenPing is a python program whose forked child (no exec: it runs its parent's program) sends
 // a PING to the Redis server at argv[1] and exits without closing its connection; the parent
 // waits for it and exits with the child's status. A short-lived client whose process events are a
