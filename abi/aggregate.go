@@ -15,6 +15,7 @@ const (
 	AggFallbackUnsolicited
 	AggFallbackFull
 	AggFallbackLong
+	AggFallbackUnfinished
 	AggLostCalls
 	AggPendingExported
 	AggUnanswered
@@ -25,7 +26,7 @@ const (
 )
 
 // aggCounterNames name the counters in metrics and logs.
-var aggCounterNames = [AggNumCounters]string{"not_plain", "head", "extra", "pipelined", "status", "early", "unsolicited", "full", "long", "lost_calls", "pending_exported", "unanswered", "pending_at_stop"}
+var aggCounterNames = [AggNumCounters]string{"not_plain", "head", "extra", "pipelined", "status", "early", "unsolicited", "full", "long", "unfinished", "lost_calls", "pending_exported", "unanswered", "pending_at_stop"}
 
 func (c AggCounter) String() string {
 	if c >= 0 && c < AggNumCounters {

@@ -1703,6 +1703,7 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 		else if (c)
 			c->rd_body_end = w->start + hend + cl;
 	}
+	a->after_response = a->state == AGG_RESPONDING;
 	a->state = AGG_PENDING;
 	return AGG_OK;
 }
@@ -1808,11 +1809,15 @@ static __always_inline int http_agg_body(void *ctx, void *tmap)
 	reason = NETOBSERVER_AGG_FB_EARLY;
 	if (a->body_left)
 		goto fallback;
-	reason = NETOBSERVER_AGG_FB_STATUS;
+	/* Not even a status line's start after a request sent while the previous response was under
+	 * way: that response's rest. */
+	reason = a->after_response ? NETOBSERVER_AGG_FB_UNFINISHED : NETOBSERVER_AGG_FB_STATUS;
 	if (w->head_len < sizeof(h) || bpf_probe_read_user(h, sizeof(h), (void *)w->head))
 		goto fallback;
-	if (h[0] != 'H' || h[1] != 'T' || h[2] != 'T' || h[3] != 'P' || h[4] != '/' || h[5] != '1' || h[6] != '.' ||
-	    h[8] != ' ' || h[9] < '2' || h[9] > '9' || h[10] < '0' || h[10] > '9' || h[11] < '0' || h[11] > '9')
+	if (h[0] != 'H' || h[1] != 'T' || h[2] != 'T' || h[3] != 'P' || h[4] != '/' || h[5] != '1' || h[6] != '.')
+		goto fallback;
+	reason = NETOBSERVER_AGG_FB_STATUS;
+	if (h[8] != ' ' || h[9] < '2' || h[9] > '9' || h[10] < '0' || h[10] > '9' || h[11] < '0' || h[11] > '9')
 		goto fallback;
 	status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
 	a->key.status = status;

@@ -120,7 +120,9 @@ struct agg_conn {
 	uint64_t req_bytes;
 	uint64_t body_left; /* request body bytes still to come */
 	uint32_t state;
-	uint32_t pad;
+	/* The pending request came while the previous response was under way (AGG_RESPONDING): its
+	 * response direction may still carry that response's rest (NETOBSERVER_AGG_FB_UNFINISHED). */
+	uint32_t after_response;
 	/* The pending request's data event as today's capture would have sent it (attributes, then
 	 * the head: its body goes as a size), contiguous so that it is output as it is. */
 	struct conn_data_event_attr_t attr;

@@ -366,6 +366,12 @@ enum netobserver_agg_counter {
 	NETOBSERVER_AGG_FB_UNSOLICITED, /* response bytes with no request seen */
 	NETOBSERVER_AGG_FB_FULL,        /* the aggregate or the connection map is full */
 	NETOBSERVER_AGG_FB_LONG,        /* a path or Host value longer than the key holds */
+	/* The response direction after a request does not start with a status line, and that request
+	 * came while the previous response was under way: it was sent before that response was
+	 * read whole (or answered before it was written whole). That response's remaining bytes
+	 * are not counted to its call; capture, starting inside them, counts them as parse failure
+	 * bytes. */
+	NETOBSERVER_AGG_FB_UNFINISHED,
 	NETOBSERVER_AGG_LOST_CALLS,     /* requests pending at a fallback and not exported (below) */
 	NETOBSERVER_AGG_PENDING_EXPORTED, /* requests pending at a fallback, exported as their event */
 	NETOBSERVER_AGG_UNANSWERED,     /* requests pending when their connection ended */

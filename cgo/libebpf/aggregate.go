@@ -20,6 +20,8 @@ const (
 	_ = uint(int(abi.AggNumCounters) - int(C.NETOBSERVER_AGG_NUM_COUNTERS))
 	_ = uint(int(C.NETOBSERVER_AGG_FB_LONG) - int(abi.AggFallbackLong))
 	_ = uint(int(abi.AggFallbackLong) - int(C.NETOBSERVER_AGG_FB_LONG))
+	_ = uint(int(C.NETOBSERVER_AGG_FB_UNFINISHED) - int(abi.AggFallbackUnfinished))
+	_ = uint(int(abi.AggFallbackUnfinished) - int(C.NETOBSERVER_AGG_FB_UNFINISHED))
 	_ = uint(int(C.NETOBSERVER_AGG_PENDING_EXPORTED) - int(abi.AggPendingExported))
 	_ = uint(int(abi.AggPendingExported) - int(C.NETOBSERVER_AGG_PENDING_EXPORTED))
 	_ = uint(int(C.NETOBSERVER_AGG_PENDING_AT_STOP) - int(abi.AggPendingAtStop))

@@ -425,3 +425,83 @@ func TestKernelAggregationPipelinedLive(t *testing.T) {
 		assert.GreaterOrEqual(t, field("kernel_aggregation.exported_pending_calls"), threads*conns, "and its first call went out as capture's event")
 	})
 }
+
+// earlyScript opens argv[2] connections to argv[1]:80, one after the other; on each, argv[3]
+// times, it writes a GET of /big.txt, reads once (4 096 bytes: the head and the start of the
+// body), writes a GET of /small.txt before reading the rest of the first response, then reads
+// both responses whole. It prints how many responses of each path it read ("read <path> <n>").
+const earlyScript = `import collections, socket, sys
+host, conns, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+
+def request(path):
+    return ("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path, host)).encode()
+
+def finish(s, got):
+    # got starts a response: read until it is whole and return what follows it.
+    while b"\r\n\r\n" not in got:
+        got += s.recv(65536)
+    head, _, body = got.partition(b"\r\n\r\n")
+    length = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0]
+    while len(body) < length:
+        body += s.recv(65536)
+    return body[length:]
+
+read = collections.Counter()
+for c in range(conns):
+    s = socket.create_connection((host, 80))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for r in range(rounds):
+        s.sendall(request("/big.txt"))
+        first = s.recv(4096)
+        s.sendall(request("/small.txt"))
+        if finish(s, finish(s, first)) != b"":
+            sys.exit("bytes after the second response")
+        read["/big.txt"] += 1
+        read["/small.txt"] += 1
+    s.close()
+for p, n in sorted(read.items()):
+    print("read", p, n)
+`
+
+// A client may write its next request before it has read the whole response (HTTP/1.1 lets it:
+// the server answers in order). The kernel takes that request for a simple one (the connection
+// is RESPONDING, and it does not know where the response ends), and the rest of the response
+// then reads as a response without a status line: the connection falls back, counted as
+// unfinished (kernel_aggregation_fallbacks_total{reason="unfinished"}), and capture starts
+// inside that body, which no call can take. Per connection, the first call's record lacks the
+// response's rest (70 243 − 4 096 = 66 147 of /big.txt's bytes when the client's first read got
+// 4 096) on the client's end; every count is right. Exact bytes need the response's end from its
+// Content-Length in the kernel (bpf/README.md, Kernel aggregation, next steps).
+func TestKernelAggregationNextRequestEarlyLive(t *testing.T) {
+	testenv.RequireRoot(t)
+	const conns, rounds = 100, 3
+	python := testenv.Python(t)
+	r := startPipelineRig(t, regexp.QuoteMeta(python)+" .*")
+	client := testenv.Command(r.n.Client, python, r.script(t, "early.py", earlyScript), r.n.ServerV4.String(), strconv.Itoa(conns), strconv.Itoa(rounds))
+	outs := r.run(t, client)
+	sums, records, field := r.stop(t, map[int]string{r.nginx.Process.Pid: "nginx", client.Process.Pid: "python"})
+
+	read := testenv.LineCounts(t, outs[0], "read")
+	require.Equal(t, map[string]int{"/big.txt": conns * rounds, "/small.txt": conns * rounds}, read)
+	logged := r.logged(t)
+	for path, n := range read {
+		require.EqualValues(t, n, logged[path].count, "nginx's log of %s", path)
+	}
+	require.Len(t, logged, len(read), "nginx's log: only the files requested")
+	var short uint64
+	for path, want := range logged {
+		assert.Equal(t, want, sums["server "+path], "nginx's records of %s", path)
+		got := sums["client "+path]
+		assert.Equal(t, want.count, got.count, "the client's calls of %s", path)
+		assert.Equal(t, want.reqBytes, got.reqBytes, "the client's request bytes of %s", path)
+		short += want.respBytes - got.respBytes
+	}
+	t.Logf("records per process and URL: %v", records)
+	// What is missing is the rest of each connection's first /big.txt response (the client read
+	// at most 4 096 bytes of it before its next request), and each such connection is counted.
+	assert.Equal(t, conns, field("kernel_aggregation.fallback_unfinished"), "one per connection: it is captured after")
+	assert.Greater(t, short, uint64(0))
+	assert.LessOrEqual(t, short, uint64(conns*(logged["/big.txt"].respBytes/uint64(conns*rounds)-1)), "at most the first response but a byte, per connection")
+	assert.GreaterOrEqual(t, short, uint64(conns*(logged["/big.txt"].respBytes/uint64(conns*rounds)-4096)), "at least all but the 4 096 bytes read, per connection")
+	assert.Zero(t, field("kernel_aggregation.lost_calls"))
+}
