@@ -23,59 +23,21 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// aggNginx starts nginx serving files of the given sizes from a directory, with an access log of
-// what it received and sent per request ($request_length, $bytes_sent), sendfile off (nginx's
-// default: its bodies go through writev), and a /post location that answers without reading the
-// body. It returns nginx and the log's path.
+// aggNginx starts nginx serving files of the given sizes, with its access log
+// (testenv.NginxFiles), sendfile off (nginx's default: its bodies go through writev), and a
+// /post location that answers without reading the body. It returns nginx and the log's path.
 func aggNginx(t *testing.T, n *testenv.Net, sizes map[string]int) (int, string) {
 	t.Helper()
-	root, logDir := t.TempDir(), t.TempDir()
-	for name, size := range sizes {
-		require.NoError(t, os.WriteFile(filepath.Join(root, name), bytes.Repeat([]byte("x"), size), 0o644))
-	}
-	log := filepath.Join(logDir, "access.log")
-	nginx := testenv.NginxHTTP(t, n.Server, n.ServerV4, fmt.Sprintf(`log_format agg '$status $request_length $bytes_sent $uri';
-access_log %s agg;
-sendfile off;
-keepalive_requests 100000;
-server {
-	listen %s:80;
-	root %s;
-	location = /post { default_type text/plain; return 200 "posted\n"; }
-}
-`, log, n.ServerV4, root))
+	nginx, log := testenv.NginxFiles(t, n.Server, n.ServerV4, sizes, "sendfile off;",
+		`location = /post { default_type text/plain; return 200 "posted\n"; }`)
 	return nginx.Process.Pid, log
-}
-
-// accessLog sums the access log's lines per URI: requests, request bytes, response bytes.
-type logSum struct{ requests, reqBytes, respBytes uint64 }
-
-func accessLog(t *testing.T, path string) map[string]logSum {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	require.NoError(t, err)
-	out := map[string]logSum{}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		f := strings.Fields(line)
-		require.Len(t, f, 4, "access log line %q", line)
-		req, err1 := strconv.ParseUint(f[1], 10, 64)
-		resp, err2 := strconv.ParseUint(f[2], 10, 64)
-		require.NoError(t, err1)
-		require.NoError(t, err2)
-		s := out[f[3]]
-		s.requests++
-		s.reqBytes += req
-		s.respBytes += resp
-		out[f[3]] = s
-	}
-	return out
 }
 
 // aggOf sums the aggregate entries of process pid per path; every entry must have the role and
 // host given, method GET, status 200, and HTTP/1.1 for wrk's path, 1.0 for ab's.
-func aggOf(t *testing.T, entries []abi.AggEntry, pid int, role abi.Role, host string) map[string]logSum {
+func aggOf(t *testing.T, entries []abi.AggEntry, pid int, role abi.Role, host string) map[string]testenv.Calls {
 	t.Helper()
-	out := map[string]logSum{}
+	out := map[string]testenv.Calls{}
 	for _, e := range entries {
 		if e.Conn.TGID != uint32(pid) {
 			continue
@@ -107,9 +69,9 @@ func aggOf(t *testing.T, entries []abi.AggEntry, pid int, role abi.Role, host st
 		assert.True(t, lo <= float64(e.LatencyNs) && float64(e.LatencyNs) <= hi, "latency sum %d outside its buckets' bounds [%.0f, %.0f], %+v",
 			e.LatencyNs, lo, hi, e.AggKey)
 		s := out[e.Path]
-		s.requests += e.Count
-		s.reqBytes += e.ReqBytes
-		s.respBytes += e.RespBytes
+		s.Count += e.Count
+		s.ReqBytes += e.ReqBytes
+		s.RespBytes += e.RespBytes
 		out[e.Path] = s
 	}
 	return out
@@ -214,17 +176,17 @@ func TestKernelAggregationCountsAb(t *testing.T) {
 	}
 	// wrk exits without closing its connections: its calls are in the map by the time it exits.
 	time.Sleep(200 * time.Millisecond) // nginx's last log lines and closes
-	logged := accessLog(t, log)
+	logged := testenv.AccessLogCalls(t, log, "")
 	entries, counters := aggregates(t, c)
 	assert.Empty(t, counterDelta(before, counters), "fallbacks")
 
 	server := aggOf(t, entries, nginx, abi.RoleServer, n.ServerV4.String())
 	for path, r := range runs {
 		want := logged[path]
-		require.Equal(t, uint64(calls), want.requests, "nginx's log of %s", path)
+		require.Equal(t, uint64(calls), want.Count, "nginx's log of %s", path)
 		client := aggOf(t, entries, r.pid, abi.RoleClient, n.ServerV4.String())
-		assert.Equal(t, map[string]logSum{path: {calls, want.reqBytes, uint64(r.total)}}, client, "ab's calls of %s", path)
-		assert.Equal(t, uint64(r.total), want.respBytes, "ab's Total transferred vs nginx's $bytes_sent for %s", path)
+		assert.Equal(t, map[string]testenv.Calls{path: {Count: calls, ReqBytes: want.ReqBytes, RespBytes: uint64(r.total)}}, client, "ab's calls of %s", path)
+		assert.Equal(t, uint64(r.total), want.RespBytes, "ab's Total transferred vs nginx's $bytes_sent for %s", path)
 		assert.Equal(t, want, server[path], "nginx's calls of %s", path)
 		t.Logf("%s: ab %d calls, %d bytes read; nginx's log %+v; kernel: ab %+v, nginx %+v", path, calls, r.total, want,
 			client[path], server[path])
@@ -238,15 +200,15 @@ func TestKernelAggregationCountsAb(t *testing.T) {
 				rd += e.stats.RdBytes
 			}
 		}
-		assert.Equal(t, int64(want.reqBytes), wr, "ab's bytes sent at close, %s", path)
+		assert.Equal(t, int64(want.ReqBytes), wr, "ab's bytes sent at close, %s", path)
 		assert.Equal(t, int64(r.total), rd, "ab's bytes read at close, %s", path)
 	}
 	assert.Len(t, server, len(sizes))
 	wrkLogged := logged["/"+wrkFile]
 	assert.Equal(t, wrkLogged, server["/"+wrkFile], "nginx's calls from wrk")
 	wrkClient := aggOf(t, entries, wrk.Process.Pid, abi.RoleClient, n.ServerV4.String())["/"+wrkFile]
-	assert.GreaterOrEqual(t, wrkClient.requests, wrkCalls)
-	assert.LessOrEqual(t, wrkClient.requests, wrkLogged.requests)
+	assert.GreaterOrEqual(t, wrkClient.Count, wrkCalls)
+	assert.LessOrEqual(t, wrkClient.Count, wrkLogged.Count)
 	assert.Zero(t, dataEvents(c.of(wrk.Process.Pid)), "wrk's data events")
 	t.Logf("wrk: %d calls by its count; nginx's log %+v; kernel: wrk %+v, nginx %+v", wrkCalls, wrkLogged, wrkClient,
 		server["/"+wrkFile])

@@ -155,19 +155,7 @@ type pipelineRig struct {
 func startPipelineRig(t *testing.T, clientCmds string) *pipelineRig {
 	t.Helper()
 	r := &pipelineRig{n: testenv.NewNet(t, 233), dir: t.TempDir()}
-	root := t.TempDir()
-	for name, size := range pipelineFiles {
-		require.NoError(t, os.WriteFile(filepath.Join(root, name), bytes.Repeat([]byte("x"), size), 0o644))
-	}
-	r.accessLog = filepath.Join(r.dir, "access.log")
-	r.nginx = testenv.NginxHTTP(t, r.n.Server, r.n.ServerV4, fmt.Sprintf(`log_format agg '$status $request_length $bytes_sent $uri';
-access_log %s agg;
-keepalive_requests 1000000;
-server {
-	listen %s:80;
-	root %s;
-}
-`, r.accessLog, r.n.ServerV4, root))
+	r.nginx, r.accessLog = testenv.NginxFiles(t, r.n.Server, r.n.ServerV4, pipelineFiles, "", "")
 	config := testenv.Pipeline{EBPF: "Enabled: true\nKernelAggregation: [http]",
 		Common: fmt.Sprintf(`IncludeCmdRegex: '^(nginx|%s)( |:|$)'`, clientCmds)}.String()
 	config = strings.Replace(config, "FlushOutL7Interval: 600", "FlushOutL7Interval: 1", 1)
@@ -201,35 +189,18 @@ func (r *pipelineRig) run(t *testing.T, clients ...*exec.Cmd) []string {
 }
 
 // logged is nginx's access log summed per URI: requests, $request_length, $bytes_sent.
-func (r *pipelineRig) logged(t *testing.T) map[string]callSums {
+func (r *pipelineRig) logged(t *testing.T) map[string]testenv.Calls {
 	t.Helper()
-	b, err := os.ReadFile(r.accessLog)
-	require.NoError(t, err)
-	logged := map[string]callSums{}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		f := strings.Fields(line)
-		require.Len(t, f, 4, "access log line %q", line)
-		require.Equal(t, "200", f[0], line)
-		req, err1 := strconv.ParseUint(f[1], 10, 64)
-		resp, err2 := strconv.ParseUint(f[2], 10, 64)
-		require.NoError(t, err1)
-		require.NoError(t, err2)
-		s := logged[f[3]]
-		s.count++
-		s.reqBytes += req
-		s.respBytes += resp
-		logged[f[3]] = s
-	}
-	return logged
+	return testenv.AccessLogCalls(t, r.accessLog, "200")
 }
 
 // stop stops the observer and returns the HTTP records' sums of the processes named in names
 // (pid → name; a neighbour's nginx would pass the command filter too), per "<name> <url>" and
 // per "<role> <url>", how many records each "<name> <url>" had, and the stop line's fields.
-func (r *pipelineRig) stop(t *testing.T, names map[int]string) (sums map[string]callSums, records map[string]int, field func(string) int) {
+func (r *pipelineRig) stop(t *testing.T, names map[int]string) (sums map[string]testenv.Calls, records map[string]int, field func(string) int) {
 	t.Helper()
 	all := r.o.Stop(t, 300*time.Millisecond)
-	sums, records = map[string]callSums{}, map[string]int{}
+	sums, records = map[string]testenv.Calls{}, map[string]int{}
 	for _, rec := range all {
 		pid, _ := strconv.Atoi(rec["_process_pid_"])
 		if rec["type"] != "protocols" || rec["protocol"] != "http" || names[pid] == "" {
@@ -243,9 +214,9 @@ func (r *pipelineRig) stop(t *testing.T, names map[int]string) (sums map[string]
 		records[names[pid]+" "+rec["url"]]++
 		for _, key := range []string{names[pid] + " " + rec["url"], rec["role"] + " " + rec["url"]} {
 			s := sums[key]
-			s.count += num("total_count")
-			s.reqBytes += num("total_req_bytes")
-			s.respBytes += num("total_resp_bytes")
+			s.Count += num("total_count")
+			s.ReqBytes += num("total_req_bytes")
+			s.RespBytes += num("total_resp_bytes")
 			sums[key] = s
 		}
 	}
@@ -266,7 +237,7 @@ func (r *pipelineRig) stop(t *testing.T, names map[int]string) (sums map[string]
 // checkBothEnds asserts that for each URI nginx logged, the server's records and the clients'
 // have its count, $request_length and $bytes_sent, that nginx's came in several L7 flushes (the
 // kernel's values were read while the calls ran), and that nothing was lost on the way.
-func checkBothEnds(t *testing.T, logged, sums map[string]callSums, records map[string]int, field func(string) int) {
+func checkBothEnds(t *testing.T, logged, sums map[string]testenv.Calls, records map[string]int, field func(string) int) {
 	t.Helper()
 	t.Logf("nginx's log: %v", logged)
 	t.Logf("records: %v", sums)
@@ -335,17 +306,17 @@ func TestKernelAggregationPipelinedLive(t *testing.T) {
 			if path == abFile {
 				want += abComplete
 			}
-			require.EqualValues(t, want, logged[path].count, "nginx's log of %s: wrk's and ab's requests", path)
+			require.EqualValues(t, want, logged[path].Count, "nginx's log of %s: wrk's and ab's requests", path)
 		}
 		require.Len(t, logged, len(wrkWant), "nginx's log: only the files requested")
 
 		checkBothEnds(t, logged, sums, records, field)
 		for path, want := range wrkWant {
-			assert.EqualValues(t, want, sums["wrk "+path].count, "wrk's calls of %s", path)
+			assert.EqualValues(t, want, sums["wrk "+path].Count, "wrk's calls of %s", path)
 		}
 		assert.Greater(t, records["ab "+abFile], 1, "ab's records: flushes while its calls ran")
-		assert.Equal(t, callSums{count: uint64(abComplete), respBytes: abTotal(t, outs[1])},
-			callSums{count: sums["ab "+abFile].count, respBytes: sums["ab "+abFile].respBytes}, "ab's calls and Total transferred")
+		assert.Equal(t, testenv.Calls{Count: uint64(abComplete), RespBytes: abTotal(t, outs[1])},
+			testenv.Calls{Count: sums["ab "+abFile].Count, RespBytes: sums["ab "+abFile].RespBytes}, "ab's calls and Total transferred")
 		assert.Equal(t, 2*abComplete, field("kernel_aggregation.calls"), "calls the kernel counted: ab's, on both ends")
 		assert.GreaterOrEqual(t, field("kernel_aggregation.fallback_extra")+field("kernel_aggregation.fallback_pipelined"), 2*conns,
 			"wrk's connections fell back on both ends")
@@ -384,7 +355,7 @@ func TestKernelAggregationPipelinedLive(t *testing.T) {
 		require.Equal(t, total, wrkComplete(t, outs[0]), "wrk read a response to every request it wrote before its -d ended")
 		logged := r.logged(t)
 		for path, n := range want {
-			require.EqualValues(t, n, logged[path].count, "nginx's log of %s", path)
+			require.EqualValues(t, n, logged[path].Count, "nginx's log of %s", path)
 		}
 		require.Len(t, logged, len(want), "nginx's log: only the files requested")
 
@@ -416,7 +387,7 @@ func TestKernelAggregationPipelinedLive(t *testing.T) {
 		require.Equal(t, threads*conns*rounds*2, total, "the client's responses: %v", read)
 		logged := r.logged(t)
 		for path, n := range read {
-			require.EqualValues(t, n, logged[path].count, "nginx's log of %s", path)
+			require.EqualValues(t, n, logged[path].Count, "nginx's log of %s", path)
 		}
 		require.Len(t, logged, len(read), "nginx's log: only the files requested")
 
@@ -485,23 +456,23 @@ func TestKernelAggregationNextRequestEarlyLive(t *testing.T) {
 	require.Equal(t, map[string]int{"/big.txt": conns * rounds, "/small.txt": conns * rounds}, read)
 	logged := r.logged(t)
 	for path, n := range read {
-		require.EqualValues(t, n, logged[path].count, "nginx's log of %s", path)
+		require.EqualValues(t, n, logged[path].Count, "nginx's log of %s", path)
 	}
 	require.Len(t, logged, len(read), "nginx's log: only the files requested")
 	var short uint64
 	for path, want := range logged {
 		assert.Equal(t, want, sums["server "+path], "nginx's records of %s", path)
 		got := sums["client "+path]
-		assert.Equal(t, want.count, got.count, "the client's calls of %s", path)
-		assert.Equal(t, want.reqBytes, got.reqBytes, "the client's request bytes of %s", path)
-		short += want.respBytes - got.respBytes
+		assert.Equal(t, want.Count, got.Count, "the client's calls of %s", path)
+		assert.Equal(t, want.ReqBytes, got.ReqBytes, "the client's request bytes of %s", path)
+		short += want.RespBytes - got.RespBytes
 	}
 	t.Logf("records per process and URL: %v", records)
 	// What is missing is the rest of each connection's first /big.txt response (the client read
 	// at most 4 096 bytes of it before its next request), and each such connection is counted.
 	assert.Equal(t, conns, field("kernel_aggregation.fallback_unfinished"), "one per connection: it is captured after")
 	assert.Greater(t, short, uint64(0))
-	assert.LessOrEqual(t, short, uint64(conns*(logged["/big.txt"].respBytes/uint64(conns*rounds)-1)), "at most the first response but a byte, per connection")
-	assert.GreaterOrEqual(t, short, uint64(conns*(logged["/big.txt"].respBytes/uint64(conns*rounds)-4096)), "at least all but the 4 096 bytes read, per connection")
+	assert.LessOrEqual(t, short, uint64(conns*(logged["/big.txt"].RespBytes/uint64(conns*rounds)-1)), "at most the first response but a byte, per connection")
+	assert.GreaterOrEqual(t, short, uint64(conns*(logged["/big.txt"].RespBytes/uint64(conns*rounds)-4096)), "at least all but the 4 096 bytes read, per connection")
 	assert.Zero(t, field("kernel_aggregation.lost_calls"))
 }

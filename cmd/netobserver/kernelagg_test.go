@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -48,33 +46,18 @@ func abTotal(t *testing.T, out string) uint64 {
 	return n
 }
 
-// callSums are a record key's calls and bytes, summed over processes.
-type callSums struct{ count, reqBytes, respBytes uint64 }
-
 // kernelAggRun runs ab -k against nginx for each file, under an observer with ebpf as its EBPF
 // section, and returns the protocols records' sums per key (role, url and the other fields that
 // do not name the process), ab's counts per file and nginx's access log per URI, and how many
 // HTTP records came, and with percentiles. L7 records are flushed every l7Interval seconds.
-func kernelAggRun(t *testing.T, subnet int, ebpf string, l7Interval int, sizes map[string]int, calls int) (recs, ab, logged map[string]callSums, records, withPercentiles int, log string) {
+func kernelAggRun(t *testing.T, subnet int, ebpf string, l7Interval int, sizes map[string]int, calls int) (recs, ab, logged map[string]testenv.Calls, records, withPercentiles int, log string) {
 	t.Helper()
 	n := testenv.NewNet(t, subnet)
-	root, logDir := t.TempDir(), t.TempDir()
-	for name, size := range sizes {
-		require.NoError(t, os.WriteFile(filepath.Join(root, name), bytes.Repeat([]byte("x"), size), 0o644))
-	}
-	accessLog := filepath.Join(logDir, "access.log")
-	testenv.NginxHTTP(t, n.Server, n.ServerV4, fmt.Sprintf(`log_format agg '$status $request_length $bytes_sent $uri';
-access_log %s agg;
-keepalive_requests 100000;
-server {
-	listen %s:80;
-	root %s;
-}
-`, accessLog, n.ServerV4, root))
+	_, accessLog := testenv.NginxFiles(t, n.Server, n.ServerV4, sizes, "", "")
 	config := testenv.Pipeline{EBPF: ebpf, Common: `IncludeCmdRegex: "^(ab|nginx)( |:|$)"`}.String()
 	config = strings.Replace(config, "FlushOutL7Interval: 600", fmt.Sprintf("FlushOutL7Interval: %d", l7Interval), 1)
 	o := testenv.StartObserver(t, config, nil)
-	ab = map[string]callSums{}
+	ab = map[string]testenv.Calls{}
 	for name := range sizes {
 		cmd := testenv.Command(n.Client, "ab", "-k", "-n", strconv.Itoa(calls), "-c", "32", fmt.Sprintf("http://%s/%s", n.ServerV4, name))
 		out, err := cmd.CombinedOutput()
@@ -83,28 +66,12 @@ server {
 		require.Zero(t, failed, "%s", out)
 		// Every request on a kept connection: ab made its 32 connections and no more.
 		require.Contains(t, string(out), fmt.Sprintf("Keep-Alive requests:    %d\n", complete))
-		ab["/"+name] = callSums{count: uint64(complete), respBytes: abTotal(t, string(out))}
+		ab["/"+name] = testenv.Calls{Count: uint64(complete), RespBytes: abTotal(t, string(out))}
 	}
 	all := o.Stop(t, 300*time.Millisecond)
 
-	b, err := os.ReadFile(accessLog)
-	require.NoError(t, err)
-	logged = map[string]callSums{}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		f := strings.Fields(line)
-		require.Len(t, f, 4, "access log line %q", line)
-		require.Equal(t, "200", f[0], line)
-		req, err1 := strconv.ParseUint(f[1], 10, 64)
-		resp, err2 := strconv.ParseUint(f[2], 10, 64)
-		require.NoError(t, err1)
-		require.NoError(t, err2)
-		s := logged[f[3]]
-		s.count++
-		s.reqBytes += req
-		s.respBytes += resp
-		logged[f[3]] = s
-	}
-	recs = map[string]callSums{}
+	logged = testenv.AccessLogCalls(t, accessLog, "200")
+	recs = map[string]testenv.Calls{}
 	for _, r := range all {
 		if r["type"] != "protocols" || r["protocol"] != "http" {
 			continue
@@ -120,9 +87,9 @@ server {
 			withPercentiles++
 		}
 		s := recs[key]
-		s.count += num("total_count")
-		s.reqBytes += num("total_req_bytes")
-		s.respBytes += num("total_resp_bytes")
+		s.Count += num("total_count")
+		s.ReqBytes += num("total_req_bytes")
+		s.RespBytes += num("total_resp_bytes")
 		recs[key] = s
 	}
 	return recs, ab, logged, records, withPercentiles, o.Log()
@@ -136,14 +103,14 @@ func TestKernelAggregationRecordsLive(t *testing.T) {
 	testenv.RequireRoot(t)
 	sizes := map[string]int{"small.txt": 6, "mid.txt": 3000, "big.txt": 70000}
 	const calls = 20000 // about 2 s of ab here: reads while the calls run
-	check := func(t *testing.T, recs, ab, logged map[string]callSums) {
+	check := func(t *testing.T, recs, ab, logged map[string]testenv.Calls) {
 		t.Helper()
 		for path, a := range ab {
-			require.Equal(t, uint64(calls), a.count, path)
+			require.Equal(t, uint64(calls), a.Count, path)
 			want := logged[path]
-			require.Equal(t, uint64(calls), want.count, "nginx's log of %s", path)
-			require.Equal(t, a.respBytes, want.respBytes, "ab's Total transferred vs nginx's $bytes_sent, %s", path)
-			var client, server callSums
+			require.Equal(t, uint64(calls), want.Count, "nginx's log of %s", path)
+			require.Equal(t, a.RespBytes, want.RespBytes, "ab's Total transferred vs nginx's $bytes_sent, %s", path)
+			var client, server testenv.Calls
 			for key, s := range recs {
 				f := strings.Fields(key)
 				if f[1] != path {
@@ -151,13 +118,13 @@ func TestKernelAggregationRecordsLive(t *testing.T) {
 				}
 				switch f[0] {
 				case "client":
-					client.count += s.count
-					client.reqBytes += s.reqBytes
-					client.respBytes += s.respBytes
+					client.Count += s.Count
+					client.ReqBytes += s.ReqBytes
+					client.RespBytes += s.RespBytes
 				case "server":
-					server.count += s.count
-					server.reqBytes += s.reqBytes
-					server.respBytes += s.respBytes
+					server.Count += s.Count
+					server.ReqBytes += s.ReqBytes
+					server.RespBytes += s.RespBytes
 				}
 			}
 			assert.Equal(t, want, client, "ab's records of %s", path)
@@ -166,7 +133,7 @@ func TestKernelAggregationRecordsLive(t *testing.T) {
 	}
 	// One subnet for both runs, one after the other (subtests: the first's namespaces are gone
 	// before the second's), so that the client records' remote_info is the same.
-	var kernel, captured map[string]callSums
+	var kernel, captured map[string]testenv.Calls
 	t.Run("kernel", func(t *testing.T) {
 		// Flushed every second: the kernel's cumulative values are read while the calls run,
 		// and what each read adds is what was counted since the one before.

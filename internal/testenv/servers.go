@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -65,6 +66,63 @@ func Python(t testing.TB) string {
 		t.Fatalf("python3: %v", err)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// Calls are calls and their bytes, summed (an access log's lines of a URI, a key's records).
+type Calls struct{ Count, ReqBytes, RespBytes uint64 }
+
+// NginxFiles starts nginx in ns on v4:80, serving files of the given sizes (of 'x') from a
+// directory, and logging per request "$status $request_length $bytes_sent $uri" to the access
+// log whose path it returns; http goes into the http block (e.g. "sendfile off;"), server into
+// the server block. Keep-alive connections serve up to 1 000 000 requests.
+func NginxFiles(t testing.TB, ns string, v4 netip.Addr, sizes map[string]int, http, server string) (*exec.Cmd, string) {
+	t.Helper()
+	root, logDir := t.TempDir(), t.TempDir()
+	for name, size := range sizes {
+		if err := os.WriteFile(filepath.Join(root, name), bytes.Repeat([]byte("x"), size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := filepath.Join(logDir, "access.log")
+	nginx := NginxHTTP(t, ns, v4, fmt.Sprintf(`log_format calls '$status $request_length $bytes_sent $uri';
+access_log %s calls;
+keepalive_requests 1000000;
+%s
+server {
+	listen %s:80;
+	root %s;
+%s
+}
+`, log, http, v4, root, server))
+	return nginx, log
+}
+
+// AccessLogCalls sums NginxFiles's access log per URI; every line's status must be status, unless
+// it is empty.
+func AccessLogCalls(t testing.TB, path, status string) map[string]Calls {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]Calls{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 4 || (status != "" && f[0] != status) {
+			t.Fatalf("access log line %q: want \"%s <request bytes> <response bytes> <uri>\"", line, status)
+		}
+		req, err1 := strconv.ParseUint(f[1], 10, 64)
+		resp, err2 := strconv.ParseUint(f[2], 10, 64)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("access log line %q: %v %v", line, err1, err2)
+		}
+		c := out[f[3]]
+		c.Count++
+		c.ReqBytes += req
+		c.RespBytes += resp
+		out[f[3]] = c
+	}
+	return out
 }
 
 // SilentHTTPServer is a python program that accepts one connection on argv[1]:81, reads a
