@@ -346,6 +346,8 @@ enum agg_state {
 /* Head bytes of a pending request kept to export it if the connection falls back before its
  * response: a request with a longer head is not aggregated. */
 #define AGG_HEAD_KEEP 1024
+/* A scan block (64 bytes) and a header line's two words past the block holding byte AGG_HEAD_KEEP. */
+#define AGG_SCAN_ROOM 80
 
 struct agg_conn {
 	struct netobserver_agg_key key; /* the current call's (status once its response starts) */
@@ -357,7 +359,10 @@ struct agg_conn {
 	/* The pending request's data event as today's capture would have sent it (attributes, then
 	 * the head: its body goes as a size), contiguous so that it is output as it is. */
 	struct conn_data_event_attr_t attr;
-	u8 head[AGG_HEAD_KEEP];
+	/* The request head is read from user memory straight into head and scanned there (one
+	 * probe read, no copy): AGG_SCAN_ROOM past it holds the scan's sentinel and what its last
+	 * block reads beyond it. */
+	u8 head[AGG_HEAD_KEEP + AGG_SCAN_ROOM];
 };
 
 struct {
@@ -1384,12 +1389,8 @@ static __always_inline bool agg_header_line(const u8 *l, struct work *w, u32 j)
  * borrow), so each is checked: a bit's byte index is found by a multiply, not byte by byte.
  * Stops the loop (1) at the end of the headers, which the sentinel guarantees by the block holding
  * byte n. */
-static __always_inline long scan_block(u32 idx, void *ctx, bool agg)
+static __always_inline long scan_block(const u8 *p, u32 off, struct work *w, bool agg)
 {
-	struct scratch *s = *(struct scratch **)ctx;
-	u32 off = (idx & 0x7f) * HTTP_SCAN_BLOCK;
-	const u8 *p = (const u8 *)s->ev.msg + off;
-
 	/* The block's bytes are addressed from p by additions: the compiler would OR the block offset
 	 * and a byte index into one scalar, and verifiers before 6.x lose the bounds of an OR of two
 	 * unknowns. */
@@ -1406,8 +1407,8 @@ static __always_inline long scan_block(u32 idx, void *ctx, bool agg)
 			u32 m = (((t & -t) >> 7) * 0x0001020304050607ULL) >> 56 & 7;
 			const u8 *q = p + k + m;
 
-			if (q[0] == '\n' && (agg ? agg_header_line(q + 1, &s->w, off + k + m + 1)
-						  : http_header_line(q + 1, &s->w, off + k + m + 1)))
+			if (q[0] == '\n' && (agg ? agg_header_line(q + 1, w, off + k + m + 1)
+						  : http_header_line(q + 1, w, off + k + m + 1)))
 				return 1;
 			t &= t - 1;
 		}
@@ -1415,14 +1416,32 @@ static __always_inline long scan_block(u32 idx, void *ctx, bool agg)
 	return 0;
 }
 
+/* ctx: the scratch area, whose ev.msg holds the bytes. */
 static long http_scan_block(u32 idx, void *ctx)
 {
-	return scan_block(idx, ctx, false);
+	struct scratch *s = *(struct scratch **)ctx;
+	u32 off = (idx & 0x7f) * HTTP_SCAN_BLOCK;
+
+	return scan_block((const u8 *)s->ev.msg + off, off, &s->w, false);
 }
+
+/* The kernel aggregation's request scan: the bytes are in the connection's agg_conn. */
+struct agg_scan {
+	struct work *w;
+	struct agg_conn *a;
+};
 
 static long agg_scan_block(u32 idx, void *ctx)
 {
-	return scan_block(idx, ctx, true);
+	struct agg_scan *x = ctx;
+	u64 off = (u64)idx * HTTP_SCAN_BLOCK;
+
+	/* The loop runs up to the block holding byte n <= AGG_HEAD_KEEP. The barrier keeps the
+	 * compiler from testing a copy of off that the verifier cannot tie to it. */
+	asm volatile("" : "+r"(off));
+	if (off > AGG_HEAD_KEEP)
+		return 1;
+	return scan_block(x->a->head + off, off, x->w, true);
 }
 
 /* A syscall that starts an HTTP message (tp_btf set only): scans the head of its first buffer for
@@ -1600,13 +1619,16 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 {
 	u64 n, hend, nl, tlen, cl = 0;
 	u32 method, mlen = 0;
+	struct agg_scan x = {w, a};
 	const u8 *v;
 	u8 *b;
 
 	if (w->kind != K_BUF || w->total > CONN_DATA_MAX_SIZE)
 		return NETOBSERVER_AGG_FB_NOT_PLAIN;
-	n = bound_scan(w->head_len < HTTP_SCAN_MAX ? w->head_len : HTTP_SCAN_MAX);
-	b = (u8 *)s->ev.msg;
+	/* A head longer than AGG_HEAD_KEEP is not aggregated, so no more is read: its end is not
+	 * found in these bytes and it falls back as FB_HEAD all the same. */
+	n = bound_keep(w->head_len < AGG_HEAD_KEEP ? w->head_len : AGG_HEAD_KEEP);
+	b = a->head;
 	if (n < 18 || bpf_probe_read_user(b, n, (void *)w->head))
 		return NETOBSERVER_AGG_FB_HEAD;
 	method = agg_method(b, &mlen);
@@ -1618,20 +1640,20 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 	w->scan_nhost = 0;
 	w->scan_hostpos = 0;
 	w->scan_refuse = 0;
-	bpf_loop(n / HTTP_SCAN_BLOCK + 1, agg_scan_block, &s, 0);
+	bpf_loop(n / HTTP_SCAN_BLOCK + 1, agg_scan_block, &x, 0);
 	hend = w->scan_hend;
 	nl = w->scan_rlend;
-	if (!hend || hend > n || hend > AGG_HEAD_KEEP || w->scan_ncl > 1 || w->scan_te || w->scan_refuse ||
+	if (!hend || hend > n || w->scan_ncl > 1 || w->scan_te || w->scan_refuse ||
 	    w->scan_nhost != 1)
 		return NETOBSERVER_AGG_FB_HEAD;
 	/* "<method> /<target> HTTP/1.x\r\n": nl is just past the newline. */
 	if (nl < mlen + 13 || nl > n)
 		return NETOBSERVER_AGG_FB_HEAD;
-	v = b + ((nl - 11) & (HTTP_SCAN_MAX - 1));
+	v = b + ((nl - 11) & (AGG_HEAD_KEEP - 1));
 	if (v[0] != ' ' || v[1] != 'H' || v[2] != 'T' || v[3] != 'T' || v[4] != 'P' || v[5] != '/' || v[6] != '1' ||
 	    v[7] != '.' || (v[8] != '0' && v[8] != '1') || v[9] != '\r')
 		return NETOBSERVER_AGG_FB_HEAD;
-	if (w->scan_ncl && !content_length(b + (w->scan_clpos & (HTTP_SCAN_MAX - 1)), &cl))
+	if (w->scan_ncl && !content_length(b + (w->scan_clpos & (AGG_HEAD_KEEP - 1)), &cl))
 		return NETOBSERVER_AGG_FB_HEAD;
 	if (hend + cl < w->total)
 		return NETOBSERVER_AGG_FB_EXTRA;
@@ -1669,7 +1691,7 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 			return NETOBSERVER_AGG_FB_LONG;
 	}
 	{
-		const u8 *h = b + (w->scan_hostpos & (HTTP_SCAN_MAX - 1));
+		const u8 *h = b + (w->scan_hostpos & (AGG_HEAD_KEEP - 1));
 		bool ended = false;
 
 		if (h[0] == ' ' || h[0] == '\t')
@@ -1696,8 +1718,6 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 	a->attr = s->ev.attr;
 	a->attr.org_msg_size = w->total;
 	a->attr.msg_buf_size = hend;
-	if (bpf_probe_read_kernel(a->head, bound_keep(hend), b))
-		return NETOBSERVER_AGG_FB_HEAD;
 	a->req_ts = s->ev.attr.ts;
 	a->req_bytes = w->total;
 	a->body_left = hend + cl - w->total;
