@@ -351,6 +351,11 @@ enum agg_state {
 
 struct agg_conn {
 	struct netobserver_agg_key key; /* the current call's (status once its response starts) */
+	/* The call key of the connection's last counted call and its number (agg_entry_key's slot),
+	 * and the numbers given so far. */
+	struct netobserver_agg_key last;
+	u32 last_slot;
+	u32 slots;
 	u64 req_ts;
 	u64 req_bytes;
 	u64 body_left; /* request body bytes still to come */
@@ -387,16 +392,25 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NETOBSERVER_AGG_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct netobserver_agg_key);
-	__type(value, struct netobserver_agg_value);
+	__type(key, struct agg_entry_key);
+	__type(value, struct agg_entry);
 } agg_entries SEC(".maps");
+
+/* The call key's number within its connection (agg_entry_key's slot). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NETOBSERVER_AGG_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct netobserver_agg_key);
+	__type(value, u32);
+} agg_index SEC(".maps");
 
 /* A zeroed entry that new ones are copied from (too large for the stack). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, u32);
-	__type(value, struct netobserver_agg_value);
+	__type(value, struct agg_entry);
 } agg_fresh_entry SEC(".maps");
 
 /* The observer's latency bucket bounds (bpf/latency_bounds.h, filled by libebpf at load). */
@@ -1735,20 +1749,56 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 	return AGG_OK;
 }
 
-/* The connection's entry of the call key k, created if new; NULL: the map is full. */
-static __always_inline struct netobserver_agg_value *agg_entry(const struct netobserver_agg_key *k)
+static __always_inline bool same_key(const struct netobserver_agg_key *x, const struct netobserver_agg_key *y)
 {
-	struct netobserver_agg_value *e = bpf_map_lookup_elem(&agg_entries, k);
+	const u64 *p = (const u64 *)x, *q = (const u64 *)y;
 
-	if (!e) {
-		u32 zero = 0;
-		struct netobserver_agg_value *fresh = bpf_map_lookup_elem(&agg_fresh_entry, &zero);
+#pragma unroll
+	for (u32 i = 0; i < sizeof(*x) / sizeof(u64); i++)
+		if (p[i] != q[i])
+			return false;
+	return true;
+}
 
-		if (!fresh)
-			return NULL;
-		bpf_map_update_elem(&agg_entries, k, fresh, BPF_NOEXIST);
-		e = bpf_map_lookup_elem(&agg_entries, k);
+/* The entry of a's current call key, created if new; NULL: a map is full. The number of the key
+ * its last call had is kept in a; another key's is looked up in agg_index, or given. The index
+ * entry is written before a new entry, so the readout finds the number of every entry it reads
+ * (also of one recreated after user space deleted it). */
+static __always_inline struct agg_entry *agg_entry(struct scratch *s, struct agg_conn *a)
+{
+	struct agg_entry_key k = {};
+	struct agg_entry *e, *fresh, *n;
+	u32 zero = 0;
+
+	if (!same_key(&a->key, &a->last)) {
+		u32 *slot = bpf_map_lookup_elem(&agg_index, &a->key);
+
+		if (slot) {
+			a->last_slot = *slot;
+		} else {
+			a->last_slot = a->slots;
+			a->slots++;
+		}
+		a->last = a->key;
 	}
+	k.conn = a->key.conn;
+	k.slot = a->last_slot;
+	e = bpf_map_lookup_elem(&agg_entries, &k);
+	if (e)
+		return e;
+	/* Built in the scratch area (too large for the stack) and inserted whole: the readout never
+	 * sees an entry without its key. */
+	fresh = bpf_map_lookup_elem(&agg_fresh_entry, &zero);
+	n = (struct agg_entry *)s->ev.msg;
+	if (!fresh || bpf_probe_read_kernel(&n->v, sizeof(n->v), &fresh->v) ||
+	    bpf_probe_read_kernel(&n->key, sizeof(n->key), &a->key))
+		return NULL;
+	if (bpf_map_update_elem(&agg_index, &a->key, &k.slot, BPF_ANY))
+		return NULL;
+	bpf_map_update_elem(&agg_entries, &k, n, BPF_NOEXIST);
+	e = bpf_map_lookup_elem(&agg_entries, &k);
+	if (!e)
+		bpf_map_delete_elem(&agg_index, &a->key);
 	return e;
 }
 
@@ -1777,7 +1827,7 @@ static __always_inline void agg_count_latency(struct netobserver_agg_value *e, u
 static __always_inline int http_agg_body(void *ctx, void *tmap)
 {
 	struct scratch *s = scratch();
-	struct netobserver_agg_value *e;
+	struct agg_entry *e;
 	struct agg_conn *a;
 	struct work *w;
 	struct conn *c;
@@ -1820,41 +1870,40 @@ static __always_inline int http_agg_body(void *ctx, void *tmap)
 			return 0;
 		goto fallback;
 	}
-	if (a->state == AGG_RESPONDING) {
-		e = agg_entry(&a->key);
-		reason = NETOBSERVER_AGG_FB_FULL;
-		if (!e)
+	if (a->state != AGG_RESPONDING) {
+		reason = NETOBSERVER_AGG_FB_UNSOLICITED;
+		if (a->state != AGG_PENDING)
 			goto fallback;
-		__sync_fetch_and_add(&e->resp_bytes, w->total);
-		return 0;
+		/* The first response-direction syscall after a request: its status line. */
+		lost = true;
+		reason = NETOBSERVER_AGG_FB_EARLY;
+		if (a->body_left)
+			goto fallback;
+		reason = NETOBSERVER_AGG_FB_STATUS;
+		if (w->head_len < sizeof(h) || bpf_probe_read_user(h, sizeof(h), (void *)w->head))
+			goto fallback;
+		if (h[0] != 'H' || h[1] != 'T' || h[2] != 'T' || h[3] != 'P' || h[4] != '/' || h[5] != '1' ||
+		    h[6] != '.' || h[8] != ' ' || h[9] < '2' || h[9] > '9' || h[10] < '0' || h[10] > '9' ||
+		    h[11] < '0' || h[11] > '9')
+			goto fallback;
+		status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
+		a->key.status = status;
 	}
-	reason = NETOBSERVER_AGG_FB_UNSOLICITED;
-	if (a->state != AGG_PENDING)
-		goto fallback;
-	/* The first response-direction syscall after a request: its status line. */
-	lost = true;
-	reason = NETOBSERVER_AGG_FB_EARLY;
-	if (a->body_left)
-		goto fallback;
-	reason = NETOBSERVER_AGG_FB_STATUS;
-	if (w->head_len < sizeof(h) || bpf_probe_read_user(h, sizeof(h), (void *)w->head))
-		goto fallback;
-	if (h[0] != 'H' || h[1] != 'T' || h[2] != 'T' || h[3] != 'P' || h[4] != '/' || h[5] != '1' || h[6] != '.' ||
-	    h[8] != ' ' || h[9] < '2' || h[9] > '9' || h[10] < '0' || h[10] > '9' || h[11] < '0' || h[11] > '9')
-		goto fallback;
-	status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
-	a->key.status = status;
-	e = agg_entry(&a->key);
+	e = agg_entry(s, a);
 	reason = NETOBSERVER_AGG_FB_FULL;
 	if (!e)
 		goto fallback;
+	if (a->state == AGG_RESPONDING) {
+		__sync_fetch_and_add(&e->v.resp_bytes, w->total);
+		return 0;
+	}
 	a->state = AGG_RESPONDING;
 	latency = s->ev.attr.ts - a->req_ts;
-	__sync_fetch_and_add(&e->latency_ns, latency);
-	__sync_fetch_and_add(&e->req_bytes, a->req_bytes);
-	__sync_fetch_and_add(&e->resp_bytes, w->total);
-	agg_count_latency(e, latency);
-	__sync_fetch_and_add(&e->count, 1);
+	__sync_fetch_and_add(&e->v.latency_ns, latency);
+	__sync_fetch_and_add(&e->v.req_bytes, a->req_bytes);
+	__sync_fetch_and_add(&e->v.resp_bytes, w->total);
+	agg_count_latency(&e->v, latency);
+	__sync_fetch_and_add(&e->v.count, 1);
 	return 0;
 
 fallback:

@@ -102,6 +102,20 @@ struct conn {
 #define NETOBSERVER_AGG_CONNS 65536
 #define NETOBSERVER_AGG_ENTRIES 65536
 
+/* agg_entries is keyed by the connection and a number the connection gives each of its call
+ * keys (agg_index holds the numbers), and an entry holds its call key: a call of the key the
+ * connection's previous call had (most calls) is found by hashing these 24 bytes, not the
+ * 120-byte call key. libebpf's readout hands out (call key, value) pairs as before. */
+struct agg_entry_key {
+	struct connect_id_t conn;
+	uint32_t slot;
+	uint32_t pad;
+};
+struct agg_entry {
+	struct netobserver_agg_key key;
+	struct netobserver_agg_value v;
+};
+
 /* Tail-call slots of the TLS probes' own program array (kprobe type): the plaintext program of
  * the set's transport, which every TLS return probe tail-calls, and the HTTP header scan (ring
  * buffer build only). */
