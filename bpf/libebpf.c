@@ -2104,12 +2104,24 @@ static uint64_t pending_at_stop(void)
 	return n;
 }
 
+/* The agg_entries key of a call key (its number in agg_index); -1 with errno (ENOENT: not there). */
+static int agg_entry_key_of(const struct netobserver_agg_key *k, struct agg_entry_key *out)
+{
+	uint32_t slot;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(g.skel->maps.agg_index), k, &slot))
+		return -1;
+	*out = (struct agg_entry_key){.conn = k->conn, .slot = slot};
+	return 0;
+}
+
 EXPORT int32_t netobserver_read_aggregates(const struct netobserver_agg_key *after, struct netobserver_agg_key *keys,
 					   struct netobserver_agg_value *values, int32_t max, uint64_t *counters,
 					   int32_t ncounters)
 {
 	int ncpus = libbpf_num_possible_cpus();
-	struct netobserver_agg_key key, next;
+	struct agg_entry_key key, next, *prev = NULL;
+	struct agg_entry entry;
 	uint64_t *cnt;
 	int fd, n = 0;
 
@@ -2128,11 +2140,17 @@ EXPORT int32_t netobserver_read_aggregates(const struct netobserver_agg_key *aft
 	}
 	free(cnt);
 	fd = bpf_map__fd(g.skel->maps.agg_entries);
-	for (const struct netobserver_agg_key *prev = after; n < max && !bpf_map_get_next_key(fd, prev, &next); prev = &key) {
+	/* The map is keyed by connection and key number (struct agg_entry_key): after's number is in
+	 * agg_index. A key not found there (deleted) starts from the first entry, as the map's own
+	 * next-key does for a key it does not hold. */
+	if (after && !agg_entry_key_of(after, &key))
+		prev = &key;
+	for (; n < max && !bpf_map_get_next_key(fd, prev, &next); prev = &key) {
 		key = next;
-		if (bpf_map_lookup_elem(fd, &key, &values[n]))
+		if (bpf_map_lookup_elem(fd, &key, &entry))
 			continue; /* deleted meanwhile: never by the kernel */
-		keys[n++] = key;
+		keys[n] = entry.key;
+		values[n++] = entry.v;
 	}
 	if (n < max && errno != ENOENT)
 		return -errno;
@@ -2147,9 +2165,18 @@ EXPORT int32_t netobserver_delete_aggregates(const struct netobserver_agg_key *k
 		return -EINVAL;
 	fd = bpf_map__fd(g.skel->maps.agg_entries);
 	for (int32_t i = 0; i < n; i++) {
-		if (!bpf_map_delete_elem(fd, &keys[i]))
+		struct agg_entry_key key;
+
+		if (agg_entry_key_of(&keys[i], &key)) {
+			if (errno != ENOENT)
+				return -errno;
+			continue;
+		}
+		if (!bpf_map_delete_elem(fd, &key))
 			deleted++;
 		else if (errno != ENOENT)
+			return -errno;
+		if (bpf_map_delete_elem(bpf_map__fd(g.skel->maps.agg_index), &keys[i]) && errno != ENOENT)
 			return -errno;
 	}
 	return deleted;

@@ -358,16 +358,25 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NETOBSERVER_AGG_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct netobserver_agg_key);
-	__type(value, struct netobserver_agg_value);
+	__type(key, struct agg_entry_key);
+	__type(value, struct agg_entry);
 } agg_entries SEC(".maps");
+
+/* The call key's number within its connection (agg_entry_key's slot). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NETOBSERVER_AGG_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct netobserver_agg_key);
+	__type(value, u32);
+} agg_index SEC(".maps");
 
 /* A zeroed entry that new ones are copied from (too large for the stack). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, u32);
-	__type(value, struct netobserver_agg_value);
+	__type(value, struct agg_entry);
 } agg_fresh_entry SEC(".maps");
 
 /* The observer's latency bucket bounds (bpf/latency_bounds.h, filled by libebpf at load). */
@@ -1384,12 +1393,8 @@ static __always_inline bool agg_header_line(const u8 *l, struct work *w, u32 j)
  * borrow), so each is checked: a bit's byte index is found by a multiply, not byte by byte.
  * Stops the loop (1) at the end of the headers, which the sentinel guarantees by the block holding
  * byte n. */
-static __always_inline long scan_block(u32 idx, void *ctx, bool agg)
+static __always_inline long scan_block(const u8 *p, u32 off, struct work *w, bool agg)
 {
-	struct scratch *s = *(struct scratch **)ctx;
-	u32 off = (idx & 0x7f) * HTTP_SCAN_BLOCK;
-	const u8 *p = (const u8 *)s->ev.msg + off;
-
 	/* The block's bytes are addressed from p by additions: the compiler would OR the block offset
 	 * and a byte index into one scalar, and verifiers before 6.x lose the bounds of an OR of two
 	 * unknowns. */
@@ -1406,8 +1411,8 @@ static __always_inline long scan_block(u32 idx, void *ctx, bool agg)
 			u32 m = (((t & -t) >> 7) * 0x0001020304050607ULL) >> 56 & 7;
 			const u8 *q = p + k + m;
 
-			if (q[0] == '\n' && (agg ? agg_header_line(q + 1, &s->w, off + k + m + 1)
-						  : http_header_line(q + 1, &s->w, off + k + m + 1)))
+			if (q[0] == '\n' && (agg ? agg_header_line(q + 1, w, off + k + m + 1)
+						  : http_header_line(q + 1, w, off + k + m + 1)))
 				return 1;
 			t &= t - 1;
 		}
@@ -1415,14 +1420,32 @@ static __always_inline long scan_block(u32 idx, void *ctx, bool agg)
 	return 0;
 }
 
+/* ctx: the scratch area, whose ev.msg holds the bytes. */
 static long http_scan_block(u32 idx, void *ctx)
 {
-	return scan_block(idx, ctx, false);
+	struct scratch *s = *(struct scratch **)ctx;
+	u32 off = (idx & 0x7f) * HTTP_SCAN_BLOCK;
+
+	return scan_block((const u8 *)s->ev.msg + off, off, &s->w, false);
 }
+
+/* The kernel aggregation's request scan: the bytes are in the connection's agg_conn. */
+struct agg_scan {
+	struct work *w;
+	struct agg_conn *a;
+};
 
 static long agg_scan_block(u32 idx, void *ctx)
 {
-	return scan_block(idx, ctx, true);
+	struct agg_scan *x = ctx;
+	u64 off = (u64)idx * HTTP_SCAN_BLOCK;
+
+	/* The loop runs up to the block holding byte n <= AGG_HEAD_KEEP. The barrier keeps the
+	 * compiler from testing a copy of off that the verifier cannot tie to it. */
+	asm volatile("" : "+r"(off));
+	if (off > AGG_HEAD_KEEP)
+		return 1;
+	return scan_block(x->a->head + off, off, x->w, true);
 }
 
 /* A syscall that starts an HTTP message (tp_btf set only): scans the head of its first buffer for
@@ -1592,13 +1615,16 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 {
 	u64 n, hend, nl, tlen, cl = 0;
 	u32 method, mlen = 0;
+	struct agg_scan x = {w, a};
 	const u8 *v;
 	u8 *b;
 
 	if (w->kind != K_BUF || w->total > CONN_DATA_MAX_SIZE)
 		return NETOBSERVER_AGG_FB_NOT_PLAIN;
-	n = bound_scan(w->head_len < HTTP_SCAN_MAX ? w->head_len : HTTP_SCAN_MAX);
-	b = (u8 *)s->ev.msg;
+	/* A head longer than AGG_HEAD_KEEP is not aggregated, so no more is read: its end is not
+	 * found in these bytes and it falls back as FB_HEAD all the same. */
+	n = bound_keep(w->head_len < AGG_HEAD_KEEP ? w->head_len : AGG_HEAD_KEEP);
+	b = a->head;
 	if (n < 18 || bpf_probe_read_user(b, n, (void *)w->head))
 		return NETOBSERVER_AGG_FB_HEAD;
 	method = agg_method(b, &mlen);
@@ -1610,20 +1636,20 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 	w->scan_nhost = 0;
 	w->scan_hostpos = 0;
 	w->scan_refuse = 0;
-	bpf_loop(n / HTTP_SCAN_BLOCK + 1, agg_scan_block, &s, 0);
+	bpf_loop(n / HTTP_SCAN_BLOCK + 1, agg_scan_block, &x, 0);
 	hend = w->scan_hend;
 	nl = w->scan_rlend;
-	if (!hend || hend > n || hend > AGG_HEAD_KEEP || w->scan_ncl > 1 || w->scan_te || w->scan_refuse ||
+	if (!hend || hend > n || w->scan_ncl > 1 || w->scan_te || w->scan_refuse ||
 	    w->scan_nhost != 1)
 		return NETOBSERVER_AGG_FB_HEAD;
 	/* "<method> /<target> HTTP/1.x\r\n": nl is just past the newline. */
 	if (nl < mlen + 13 || nl > n)
 		return NETOBSERVER_AGG_FB_HEAD;
-	v = b + ((nl - 11) & (HTTP_SCAN_MAX - 1));
+	v = b + ((nl - 11) & (AGG_HEAD_KEEP - 1));
 	if (v[0] != ' ' || v[1] != 'H' || v[2] != 'T' || v[3] != 'T' || v[4] != 'P' || v[5] != '/' || v[6] != '1' ||
 	    v[7] != '.' || (v[8] != '0' && v[8] != '1') || v[9] != '\r')
 		return NETOBSERVER_AGG_FB_HEAD;
-	if (w->scan_ncl && !content_length(b + (w->scan_clpos & (HTTP_SCAN_MAX - 1)), &cl))
+	if (w->scan_ncl && !content_length(b + (w->scan_clpos & (AGG_HEAD_KEEP - 1)), &cl))
 		return NETOBSERVER_AGG_FB_HEAD;
 	if (hend + cl < w->total)
 		return NETOBSERVER_AGG_FB_EXTRA;
@@ -1661,7 +1687,7 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 			return NETOBSERVER_AGG_FB_LONG;
 	}
 	{
-		const u8 *h = b + (w->scan_hostpos & (HTTP_SCAN_MAX - 1));
+		const u8 *h = b + (w->scan_hostpos & (AGG_HEAD_KEEP - 1));
 		bool ended = false;
 
 		if (h[0] == ' ' || h[0] == '\t')
@@ -1688,8 +1714,6 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 	a->attr = s->ev.attr;
 	a->attr.org_msg_size = w->total;
 	a->attr.msg_buf_size = hend;
-	if (bpf_probe_read_kernel(a->head, bound_keep(hend), b))
-		return NETOBSERVER_AGG_FB_HEAD;
 	a->req_ts = s->ev.attr.ts;
 	a->req_bytes = w->total;
 	a->body_left = hend + cl - w->total;
@@ -1708,20 +1732,56 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 	return AGG_OK;
 }
 
-/* The connection's entry of the call key k, created if new; NULL: the map is full. */
-static __always_inline struct netobserver_agg_value *agg_entry(const struct netobserver_agg_key *k)
+static __always_inline bool same_key(const struct netobserver_agg_key *x, const struct netobserver_agg_key *y)
 {
-	struct netobserver_agg_value *e = bpf_map_lookup_elem(&agg_entries, k);
+	const u64 *p = (const u64 *)x, *q = (const u64 *)y;
 
-	if (!e) {
-		u32 zero = 0;
-		struct netobserver_agg_value *fresh = bpf_map_lookup_elem(&agg_fresh_entry, &zero);
+#pragma unroll
+	for (u32 i = 0; i < sizeof(*x) / sizeof(u64); i++)
+		if (p[i] != q[i])
+			return false;
+	return true;
+}
 
-		if (!fresh)
-			return NULL;
-		bpf_map_update_elem(&agg_entries, k, fresh, BPF_NOEXIST);
-		e = bpf_map_lookup_elem(&agg_entries, k);
+/* The entry of a's current call key, created if new; NULL: a map is full. The number of the key
+ * its last call had is kept in a; another key's is looked up in agg_index, or given. The index
+ * entry is written before a new entry, so the readout finds the number of every entry it reads
+ * (also of one recreated after user space deleted it). */
+static __always_inline struct agg_entry *agg_entry(struct scratch *s, struct agg_conn *a)
+{
+	struct agg_entry_key k = {};
+	struct agg_entry *e, *fresh, *n;
+	u32 zero = 0;
+
+	if (!same_key(&a->key, &a->last)) {
+		u32 *slot = bpf_map_lookup_elem(&agg_index, &a->key);
+
+		if (slot) {
+			a->last_slot = *slot;
+		} else {
+			a->last_slot = a->slots;
+			a->slots++;
+		}
+		a->last = a->key;
 	}
+	k.conn = a->key.conn;
+	k.slot = a->last_slot;
+	e = bpf_map_lookup_elem(&agg_entries, &k);
+	if (e)
+		return e;
+	/* Built in the scratch area (too large for the stack) and inserted whole: the readout never
+	 * sees an entry without its key. */
+	fresh = bpf_map_lookup_elem(&agg_fresh_entry, &zero);
+	n = (struct agg_entry *)s->ev.msg;
+	if (!fresh || bpf_probe_read_kernel(&n->v, sizeof(n->v), &fresh->v) ||
+	    bpf_probe_read_kernel(&n->key, sizeof(n->key), &a->key))
+		return NULL;
+	if (bpf_map_update_elem(&agg_index, &a->key, &k.slot, BPF_ANY))
+		return NULL;
+	bpf_map_update_elem(&agg_entries, &k, n, BPF_NOEXIST);
+	e = bpf_map_lookup_elem(&agg_entries, &k);
+	if (!e)
+		bpf_map_delete_elem(&agg_index, &a->key);
 	return e;
 }
 
@@ -1750,7 +1810,7 @@ static __always_inline void agg_count_latency(struct netobserver_agg_value *e, u
 static __always_inline int http_agg_body(void *ctx, void *tmap)
 {
 	struct scratch *s = scratch();
-	struct netobserver_agg_value *e;
+	struct agg_entry *e;
 	struct agg_conn *a;
 	struct work *w;
 	struct conn *c;
@@ -1793,45 +1853,44 @@ static __always_inline int http_agg_body(void *ctx, void *tmap)
 			return 0;
 		goto fallback;
 	}
-	if (a->state == AGG_RESPONDING) {
-		e = agg_entry(&a->key);
-		reason = NETOBSERVER_AGG_FB_FULL;
-		if (!e)
+	if (a->state != AGG_RESPONDING) {
+		reason = NETOBSERVER_AGG_FB_UNSOLICITED;
+		if (a->state != AGG_PENDING)
 			goto fallback;
-		__sync_fetch_and_add(&e->resp_bytes, w->total);
-		return 0;
+		/* The first response-direction syscall after a request: its status line. */
+		lost = true;
+		reason = NETOBSERVER_AGG_FB_EARLY;
+		if (a->body_left)
+			goto fallback;
+		/* Not even a status line's start after a request sent while the previous response was
+		 * under way: that response's rest. */
+		reason = a->after_response ? NETOBSERVER_AGG_FB_UNFINISHED : NETOBSERVER_AGG_FB_STATUS;
+		if (w->head_len < sizeof(h) || bpf_probe_read_user(h, sizeof(h), (void *)w->head))
+			goto fallback;
+		if (h[0] != 'H' || h[1] != 'T' || h[2] != 'T' || h[3] != 'P' || h[4] != '/' || h[5] != '1' ||
+		    h[6] != '.')
+			goto fallback;
+		reason = NETOBSERVER_AGG_FB_STATUS;
+		if (h[8] != ' ' || h[9] < '2' || h[9] > '9' || h[10] < '0' || h[10] > '9' || h[11] < '0' || h[11] > '9')
+			goto fallback;
+		status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
+		a->key.status = status;
 	}
-	reason = NETOBSERVER_AGG_FB_UNSOLICITED;
-	if (a->state != AGG_PENDING)
-		goto fallback;
-	/* The first response-direction syscall after a request: its status line. */
-	lost = true;
-	reason = NETOBSERVER_AGG_FB_EARLY;
-	if (a->body_left)
-		goto fallback;
-	/* Not even a status line's start after a request sent while the previous response was under
-	 * way: that response's rest. */
-	reason = a->after_response ? NETOBSERVER_AGG_FB_UNFINISHED : NETOBSERVER_AGG_FB_STATUS;
-	if (w->head_len < sizeof(h) || bpf_probe_read_user(h, sizeof(h), (void *)w->head))
-		goto fallback;
-	if (h[0] != 'H' || h[1] != 'T' || h[2] != 'T' || h[3] != 'P' || h[4] != '/' || h[5] != '1' || h[6] != '.')
-		goto fallback;
-	reason = NETOBSERVER_AGG_FB_STATUS;
-	if (h[8] != ' ' || h[9] < '2' || h[9] > '9' || h[10] < '0' || h[10] > '9' || h[11] < '0' || h[11] > '9')
-		goto fallback;
-	status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
-	a->key.status = status;
-	e = agg_entry(&a->key);
+	e = agg_entry(s, a);
 	reason = NETOBSERVER_AGG_FB_FULL;
 	if (!e)
 		goto fallback;
+	if (a->state == AGG_RESPONDING) {
+		__sync_fetch_and_add(&e->v.resp_bytes, w->total);
+		return 0;
+	}
 	a->state = AGG_RESPONDING;
 	latency = s->ev.attr.ts - a->req_ts;
-	__sync_fetch_and_add(&e->latency_ns, latency);
-	__sync_fetch_and_add(&e->req_bytes, a->req_bytes);
-	__sync_fetch_and_add(&e->resp_bytes, w->total);
-	agg_count_latency(e, latency);
-	__sync_fetch_and_add(&e->count, 1);
+	__sync_fetch_and_add(&e->v.latency_ns, latency);
+	__sync_fetch_and_add(&e->v.req_bytes, a->req_bytes);
+	__sync_fetch_and_add(&e->v.resp_bytes, w->total);
+	agg_count_latency(&e->v, latency);
+	__sync_fetch_and_add(&e->v.count, 1);
 	return 0;
 
 fallback:

@@ -113,9 +113,16 @@ enum agg_state {
 /* Head bytes of a pending request kept to export it if the connection falls back before its
  * response: a request with a longer head is not aggregated. */
 #define AGG_HEAD_KEEP 1024
+/* A scan block (64 bytes) and a header line's two words past the block holding byte AGG_HEAD_KEEP. */
+#define AGG_SCAN_ROOM 80
 
 struct agg_conn {
 	struct netobserver_agg_key key; /* the current call's (status once its response starts) */
+	/* The call key of the connection's last counted call and its number (agg_entry_key's slot),
+	 * and the numbers given so far. */
+	struct netobserver_agg_key last;
+	uint32_t last_slot;
+	uint32_t slots;
 	uint64_t req_ts;
 	uint64_t req_bytes;
 	uint64_t body_left; /* request body bytes still to come */
@@ -126,7 +133,24 @@ struct agg_conn {
 	/* The pending request's data event as today's capture would have sent it (attributes, then
 	 * the head: its body goes as a size), contiguous so that it is output as it is. */
 	struct conn_data_event_attr_t attr;
-	uint8_t head[AGG_HEAD_KEEP];
+	/* The request head is read from user memory straight into head and scanned there (one
+	 * probe read, no copy): AGG_SCAN_ROOM past it holds the scan's sentinel and what its last
+	 * block reads beyond it. */
+	uint8_t head[AGG_HEAD_KEEP + AGG_SCAN_ROOM];
+};
+
+/* agg_entries is keyed by the connection and a number the connection gives each of its call
+ * keys (agg_index holds the numbers), and an entry holds its call key: a call of the key the
+ * connection's previous call had (most calls) is found by hashing these 24 bytes, not the
+ * 120-byte call key. libebpf's readout hands out (call key, value) pairs as before. */
+struct agg_entry_key {
+	struct connect_id_t conn;
+	uint32_t slot;
+	uint32_t pad;
+};
+struct agg_entry {
+	struct netobserver_agg_key key;
+	struct netobserver_agg_value v;
 };
 
 /* Tail-call slots of the TLS probes' own program array (kprobe type): the plaintext program of
