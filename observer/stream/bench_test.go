@@ -22,6 +22,30 @@ func BenchmarkInOrder(b *testing.B) {
 	}
 }
 
+// BenchmarkBatched is a connection's responses as a poll batch brings them at a paced rate: 64 of
+// them, each its headers and a body the kernel truncated (a present and a lost run), added before
+// any is parsed, then parsed one message at a time.
+func BenchmarkBatched(b *testing.B) {
+	const messages, header, body = 64, 150, 17
+	buf := New(Config{})
+	payload := make([]byte, header)
+	var pos uint64
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		for k := uint64(0); k < messages; k++ {
+			buf.Add(Chunk{Pos: pos + (k+1)*(header+body), OrgSize: header + body, Payload: payload, TS: pos + k})
+		}
+		for k := 0; k < messages; k++ {
+			if data, _ := buf.Head(); len(data) != header {
+				b.Fatalf("message %d: Head holds %d bytes, want %d", k, len(data), header)
+			}
+			buf.Consume(header + body)
+		}
+		pos += messages * (header + body)
+	}
+	b.ReportMetric(float64(messages*b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
 // BenchmarkMixed adds, per round, a 4-chunk truncated syscall, a 3-segment iovec syscall, and two
 // events out of order, then parses everything: 9 events per round.
 func BenchmarkMixed(b *testing.B) {
