@@ -1438,14 +1438,18 @@ struct agg_scan {
 static long agg_scan_block(u32 idx, void *ctx)
 {
 	struct agg_scan *x = ctx;
+	const u8 *p = x->a->head;
 	u64 off = (u64)idx * HTTP_SCAN_BLOCK;
 
-	/* The loop runs up to the block holding byte n <= AGG_HEAD_KEEP. The barrier keeps the
-	 * compiler from testing a copy of off that the verifier cannot tie to it. */
-	asm volatile("" : "+r"(off));
+	/* The loop runs up to the block holding byte n <= AGG_HEAD_KEEP. The bound is applied in the
+	 * register the pointer is advanced by, in one asm: the compiler may test a copy of off it
+	 * spilled first, whose bound 6.1's verifier does not carry over to the one it reloads. */
 	if (off > AGG_HEAD_KEEP)
 		return 1;
-	return scan_block(x->a->head + off, off, x->w, true);
+	asm volatile("if %[o] <= %[max] goto +1\n\t%[o] = %[max]\n\t%[p] += %[o]"
+		     : [p] "+r"(p), [o] "+r"(off)
+		     : [max] "i"(AGG_HEAD_KEEP));
+	return scan_block(p, off, x->w, true);
 }
 
 /* A syscall that starts an HTTP message (tp_btf set only): scans the head of its first buffer for
