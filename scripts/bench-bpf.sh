@@ -54,16 +54,7 @@ now() { date +%s%N; }
 
 # --- nginx in one namespace, wrk in another ------------------------------------------------------
 veth_pair "$srv" "$cli" "$tag" "$srv_ip" "$cli_ip"
-cat >"$work/nginx.conf" <<CONF
-worker_processes 1; pid $work/nginx.pid; error_log $work/error.log;
-events { worker_connections 1024; }
-http { access_log off; client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work;
-  uwsgi_temp_path $work; scgi_temp_path $work; keepalive_requests 1000000; keepalive_timeout 600s;
-  server { listen $srv_ip:8080 backlog=4096; location / { default_type text/plain; return 200 "hello, benchmark\n"; } } }
-CONF
-ip netns exec "$srv" nginx -c "$work/nginx.conf" -p "$work"
-for _ in $(seq 50); do ip netns exec "$cli" curl -s -o /dev/null "http://$srv_ip:8080/" && break; sleep 0.1; done
-ip netns exec "$cli" curl -sf -o /dev/null "http://$srv_ip:8080/" || { echo "bench-bpf: nginx did not start" >&2; exit 1; }
+bench_nginx
 
 # --- the observer (scripts/bench-observer.sh's pipeline) and the empty program --------------------
 bench_pipeline "$work/pipeline.yaml" "$records" "$port"

@@ -86,6 +86,25 @@ bench_setup() {
   trap 'exit 130' INT TERM HUP PIPE
 }
 
+# bench_nginx [NOFILE]: nginx in $srv on $srv_ip:8080 answering "hello, benchmark" (one worker,
+# keep-alive connections that never end, no access log), ready once curl from $cli gets it;
+# NOFILE raises its open-file limit and its connections with it.
+bench_nginx() {
+  local events="events { worker_connections 1024; }"
+  [ -z "${1:-}" ] ||
+    events="worker_rlimit_nofile $1; events { worker_connections $(( $1 - 100 < 16384 ? $1 - 100 : 16384 )); }"
+  cat >"$work/nginx.conf" <<CONF
+worker_processes 1; pid $work/nginx.pid; error_log $work/error.log;
+$events
+http { access_log off; client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work;
+  uwsgi_temp_path $work; scgi_temp_path $work; keepalive_requests 1000000; keepalive_timeout 600s;
+  server { listen $srv_ip:8080 backlog=4096; location / { default_type text/plain; return 200 "hello, benchmark\n"; } } }
+CONF
+  ip netns exec "$srv" nginx -c "$work/nginx.conf" -p "$work"
+  for _ in $(seq 50); do ip netns exec "$cli" curl -s -o /dev/null "http://$srv_ip:8080/" && break; sleep 0.1; done
+  ip netns exec "$cli" curl -sf -o /dev/null "http://$srv_ip:8080/" || { echo "${bench:-bench}: nginx did not start" >&2; exit 1; }
+}
+
 bench_cleanup() {
   [ -n "$floorpid" ] && stop_pid "$floorpid"
   [ -n "$server" ] && stop_pid "$server"

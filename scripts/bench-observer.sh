@@ -128,15 +128,7 @@ mem_of() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 veth_pair "$srv" "$cli" "$tag" "$srv_ip" "$cli_ip"
 
 # --- servers -------------------------------------------------------------------------------------
-cat >"$work/nginx.conf" <<CONF
-worker_processes 1; pid $work/nginx.pid; error_log $work/error.log; worker_rlimit_nofile $nofile;
-events { worker_connections $(( nofile - 100 < 16384 ? nofile - 100 : 16384 )); }
-http { access_log off; client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work;
-  uwsgi_temp_path $work; scgi_temp_path $work; keepalive_requests 1000000; keepalive_timeout 600s;
-  server { listen $srv_ip:8080 backlog=4096; location / { default_type text/plain; return 200 "hello, benchmark\n"; } } }
-CONF
-ip netns exec "$srv" nginx -c "$work/nginx.conf" -p "$work"
-for _ in $(seq 50); do ip netns exec "$cli" curl -s -o /dev/null "http://$srv_ip:8080/" && break; sleep 0.1; done
+bench_nginx "$nofile"
 worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
 [ -n "$worker" ] || { echo "bench: no nginx worker" >&2; exit 1; }
 # The idle connections' server: 8 workers, each with its own socket on each of 8 ports (reuseport),
