@@ -240,6 +240,7 @@ func (o *Observer) addKernelEntry(e *abi.AggEntry) {
 	// The filters a captured call passes: the process's, then the socket kind's (as
 	// admission.socket, without its side effects: the connection may be closed).
 	addressed := c != nil && c.addr.Family != abi.FamilyUnspec
+	k.latencyGrowth(e, prev)
 	switch {
 	case !o.admit.process(e.Conn.TGID) || o.admit.isDropped(e.Conn):
 		k.counts.Filtered += n
@@ -257,25 +258,30 @@ func (o *Observer) addKernelEntry(e *abi.AggEntry) {
 		k.counts.Filtered += n
 	default:
 		k.sums = aggregate.CallSums{N: n, Latency: e.LatencyNs - prev.latency,
-			ReqBytes: e.ReqBytes - prev.reqBytes, RespBytes: e.RespBytes - prev.respBytes, Buckets: k.sums.Buckets[:0]}
-		k.latencyDeltas(e, prev)
+			ReqBytes: e.ReqBytes - prev.reqBytes, RespBytes: e.RespBytes - prev.respBytes, Buckets: k.sums.Buckets}
 		o.addKernelCalls(e, c.addr, &k.sums)
 	}
 	if !seen {
 		k.last[e.AggKey] = prev
 	}
 	prev.count, prev.latency, prev.reqBytes, prev.respBytes = e.Count, e.LatencyNs, e.ReqBytes, e.RespBytes
-	k.remember(e, prev)
+	// Kept sized to the buckets (append would round the array up).
+	if cap(prev.latencies) < len(k.cells) {
+		prev.latencies = make([]aggBucket, 0, len(k.cells))
+	}
+	prev.latencies = append(prev.latencies[:0], k.cells...)
 }
 
-// latencyDeltas puts in k.sums.Buckets how many latencies each of e's histogram buckets gained
-// since prev (modulo 2^32: a bucket's count wraps).
-func (k *kernelAgg) latencyDeltas(e *abi.AggEntry, prev *aggSeen) {
+// latencyGrowth puts in k.sums.Buckets how many latencies each of e's histogram buckets gained
+// since prev (modulo 2^32: a bucket's count wraps), and in k.cells e's non-zero buckets: one pass.
+func (k *kernelAgg) latencyGrowth(e *abi.AggEntry, prev *aggSeen) {
+	k.sums.Buckets, k.cells = k.sums.Buckets[:0], k.cells[:0]
 	p := prev.latencies
 	for i, n := range e.Latencies {
 		if n == 0 {
 			continue
 		}
+		k.cells = append(k.cells, aggBucket{uint16(i), n})
 		for len(p) > 0 && int(p[0].bucket) < i {
 			p = p[1:]
 		}
@@ -286,20 +292,6 @@ func (k *kernelAgg) latencyDeltas(e *abi.AggEntry, prev *aggSeen) {
 			k.sums.Buckets = append(k.sums.Buckets, aggregate.BucketCount{Bucket: abi.AggHistFirst + i, N: n})
 		}
 	}
-}
-
-// remember keeps e's non-zero histogram buckets in prev, in a slice of their number.
-func (k *kernelAgg) remember(e *abi.AggEntry, prev *aggSeen) {
-	k.cells = k.cells[:0]
-	for i, n := range e.Latencies {
-		if n != 0 {
-			k.cells = append(k.cells, aggBucket{uint16(i), n})
-		}
-	}
-	if cap(prev.latencies) < len(k.cells) {
-		prev.latencies = make([]aggBucket, len(k.cells))
-	}
-	prev.latencies = append(prev.latencies[:0], k.cells...)
 }
 
 // httpMethods are the kernel's method numbers' names (netobserver_agg_key.method).
