@@ -1429,16 +1429,17 @@ static long http_scan_block(u32 idx, void *ctx)
 	return scan_block((const u8 *)s->ev.msg + off, off, &s->w, false);
 }
 
-/* The kernel aggregation's request scan: the bytes are in the connection's agg_conn. */
+/* The kernel aggregation's head scans: the bytes are in the connection's agg_conn, its head (a
+ * request) or its resp (a response, which lies before head: the bound below holds for both). */
 struct agg_scan {
 	struct work *w;
-	struct agg_conn *a;
+	const u8 *p;
 };
 
 static long agg_scan_block(u32 idx, void *ctx)
 {
 	struct agg_scan *x = ctx;
-	const u8 *p = x->a->head;
+	const u8 *p = x->p;
 	u64 off = (u64)idx * HTTP_SCAN_BLOCK;
 
 	/* The loop runs up to the block holding byte n <= AGG_HEAD_KEEP. The bound is applied in the
@@ -1571,6 +1572,13 @@ emit:
 
 /* ---- kernel aggregation (HTTP/1.x; tp_btf with bpf_loop) ------------------------------------- */
 
+/* content_length for the request and the response scans: one copy in the program, which is near
+ * its instruction bound. */
+static __noinline bool agg_content_length(const u8 *v, u64 *cl)
+{
+	return content_length(v, cl);
+}
+
 /* Opaque to the compiler, like bound_payload: [1, AGG_HEAD_KEEP] for an input in that range. */
 static __always_inline u64 bound_keep(u64 n)
 {
@@ -1619,7 +1627,7 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 {
 	u64 n, hend, nl, tlen, cl = 0;
 	u32 method, mlen = 0;
-	struct agg_scan x = {w, a};
+	struct agg_scan x = {w, a->head};
 	const u8 *v;
 	u8 *b;
 
@@ -1653,7 +1661,7 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 	if (v[0] != ' ' || v[1] != 'H' || v[2] != 'T' || v[3] != 'T' || v[4] != 'P' || v[5] != '/' || v[6] != '1' ||
 	    v[7] != '.' || (v[8] != '0' && v[8] != '1') || v[9] != '\r')
 		return NETOBSERVER_AGG_FB_HEAD;
-	if (w->scan_ncl && !content_length(b + (w->scan_clpos & (AGG_HEAD_KEEP - 1)), &cl))
+	if (w->scan_ncl && !agg_content_length(b + (w->scan_clpos & (AGG_HEAD_KEEP - 1)), &cl))
 		return NETOBSERVER_AGG_FB_HEAD;
 	if (hend + cl < w->total)
 		return NETOBSERVER_AGG_FB_EXTRA;
@@ -1731,7 +1739,11 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 		else if (c)
 			c->rd_body_end = w->start + hend + cl;
 	}
-	a->after_response = a->state == AGG_RESPONDING;
+	/* A request while the response is under way: its rest, when its length is known, is paid
+	 * to its call first (http_agg_body); else the next response may not start where the kernel
+	 * expects it (NETOBSERVER_AGG_FB_UNFINISHED). */
+	a->prev_left = a->state == AGG_RESPONDING && a->resp_known ? a->resp_left : 0;
+	a->after_response = a->state == AGG_RESPONDING && !a->resp_known;
 	a->state = AGG_PENDING;
 	return AGG_OK;
 }
@@ -1808,6 +1820,59 @@ static __always_inline void agg_count_latency(struct netobserver_agg_value *e, u
 		__sync_fetch_and_add(&e->latency_hist[i], 1);
 }
 
+/* Opaque to the compiler, like bound_payload: [1, AGG_RESP_SCAN] for an input in that range. */
+static __always_inline u64 bound_resp(u64 n)
+{
+	asm volatile("%0 += -1\n\t%0 &= 0xff\n\t%0 += 1" : "+r"(n));
+	return n;
+}
+
+/* The first syscall of the pending call's response, which starts off bytes into the syscall's
+ * first buffer: AGG_OK with its status in the call's key if it starts with a final status line,
+ * else the fallback reason. Its head, read into a->resp and scanned as a request's, gives the
+ * response's length when it is whole in AGG_RESP_SCAN bytes and announces a single Content-Length
+ * without Transfer-Encoding, or no body at all (a HEAD request's response, 204, 304: RFC 9112
+ * 6.3); a->resp_left then counts down its bytes still to come. Chunked, a body that ends at
+ * close, a longer head: the length stays unknown, as before. */
+static __always_inline u32 agg_response(struct work *w, struct agg_conn *a, u64 off)
+{
+	struct agg_scan x = {w, a->resp};
+	u64 n, hend, part, cl = 0;
+	u8 *b = a->resp;
+	u32 status;
+
+	a->resp_known = 0;
+	if (off >= w->head_len)
+		return NETOBSERVER_AGG_FB_STATUS;
+	n = w->head_len - off;
+	n = bound_resp(n < AGG_RESP_SCAN ? n : AGG_RESP_SCAN);
+	/* Not even a status line's start after a request sent while the previous response (of
+	 * unknown length) was under way: that response's rest. */
+	if (n < 12 || bpf_probe_read_user(b, n, (void *)(w->head + off)) || b[0] != 'H' || b[1] != 'T' ||
+	    b[2] != 'T' || b[3] != 'P' || b[4] != '/' || b[5] != '1' || b[6] != '.')
+		return a->after_response ? NETOBSERVER_AGG_FB_UNFINISHED : NETOBSERVER_AGG_FB_STATUS;
+	if (b[8] != ' ' || b[9] < '2' || b[9] > '9' || b[10] < '0' || b[10] > '9' || b[11] < '0' || b[11] > '9')
+		return NETOBSERVER_AGG_FB_STATUS;
+	status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+	a->key.status = status;
+	scan_start(b, n, w);
+	bpf_loop(n / HTTP_SCAN_BLOCK + 1, agg_scan_block, &x, 0);
+	hend = w->scan_hend;
+	if (!hend || hend > n)
+		return AGG_OK;
+	/* method 4: HEAD */
+	if (a->key.method != 4 && status != 204 && status != 304 &&
+	    (w->scan_te || w->scan_ncl != 1 || !agg_content_length(b + (w->scan_clpos & (AGG_RESP_SCAN - 1)), &cl)))
+		return AGG_OK;
+	part = w->total - off;
+	/* More than the response in its first syscall (nothing else was asked for): as before. */
+	if (hend + cl < part)
+		return AGG_OK;
+	a->resp_left = hend + cl - part;
+	a->resp_known = 1;
+	return AGG_OK;
+}
+
 /* The state machine of an aggregated HTTP/1.x connection (data_main_body sends it every data
  * syscall of one, attributes filled): no data events while it holds; anything it does not expect
  * makes the connection fall back to today's capture for good, from this syscall on, counted. */
@@ -1819,9 +1884,8 @@ static __always_inline int http_agg_body(void *ctx, void *tmap)
 	struct work *w;
 	struct conn *c;
 	bool lost = false;
-	u32 reason, status;
-	u64 latency;
-	u8 h[12];
+	u64 latency, off = 0;
+	u32 reason;
 
 	if (!s)
 		return 0;
@@ -1861,24 +1925,33 @@ static __always_inline int http_agg_body(void *ctx, void *tmap)
 		reason = NETOBSERVER_AGG_FB_UNSOLICITED;
 		if (a->state != AGG_PENDING)
 			goto fallback;
-		/* The first response-direction syscall after a request: its status line. */
 		lost = true;
+		/* The rest of the previous response, when the request came before it ended, is that
+		 * call's (the connection's last counted one); the new response starts after it. */
+		if (a->prev_left) {
+			struct agg_entry_key k = {};
+			u64 pay = a->prev_left < w->total ? a->prev_left : w->total;
+
+			k.conn = a->key.conn;
+			k.slot = a->last_slot;
+			e = bpf_map_lookup_elem(&agg_entries, &k);
+			/* Never expected: user space deletes the entries of closed connections only. */
+			reason = NETOBSERVER_AGG_FB_UNFINISHED;
+			if (!e)
+				goto fallback;
+			__sync_fetch_and_add(&e->v.resp_bytes, pay);
+			a->prev_left -= pay;
+			if (pay == w->total)
+				return 0;
+			off = pay;
+		}
+		/* The first response-direction syscall after a request: its status line. */
 		reason = NETOBSERVER_AGG_FB_EARLY;
 		if (a->body_left)
 			goto fallback;
-		/* Not even a status line's start after a request sent while the previous response was
-		 * under way: that response's rest. */
-		reason = a->after_response ? NETOBSERVER_AGG_FB_UNFINISHED : NETOBSERVER_AGG_FB_STATUS;
-		if (w->head_len < sizeof(h) || bpf_probe_read_user(h, sizeof(h), (void *)w->head))
+		reason = agg_response(w, a, off);
+		if (reason != AGG_OK)
 			goto fallback;
-		if (h[0] != 'H' || h[1] != 'T' || h[2] != 'T' || h[3] != 'P' || h[4] != '/' || h[5] != '1' ||
-		    h[6] != '.')
-			goto fallback;
-		reason = NETOBSERVER_AGG_FB_STATUS;
-		if (h[8] != ' ' || h[9] < '2' || h[9] > '9' || h[10] < '0' || h[10] > '9' || h[11] < '0' || h[11] > '9')
-			goto fallback;
-		status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
-		a->key.status = status;
 	}
 	e = agg_entry(s, a);
 	reason = NETOBSERVER_AGG_FB_FULL;
@@ -1886,13 +1959,14 @@ static __always_inline int http_agg_body(void *ctx, void *tmap)
 		goto fallback;
 	if (a->state == AGG_RESPONDING) {
 		__sync_fetch_and_add(&e->v.resp_bytes, w->total);
+		a->resp_left = a->resp_left > w->total ? a->resp_left - w->total : 0;
 		return 0;
 	}
 	a->state = AGG_RESPONDING;
 	latency = s->ev.attr.ts - a->req_ts;
 	__sync_fetch_and_add(&e->v.latency_ns, latency);
 	__sync_fetch_and_add(&e->v.req_bytes, a->req_bytes);
-	__sync_fetch_and_add(&e->v.resp_bytes, w->total);
+	__sync_fetch_and_add(&e->v.resp_bytes, w->total - off);
 	agg_count_latency(&e->v, latency);
 	__sync_fetch_and_add(&e->v.count, 1);
 	return 0;

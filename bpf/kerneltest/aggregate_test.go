@@ -519,3 +519,148 @@ func TestKernelAggregationNotAskedAtInit(t *testing.T) {
 	require.Contains(t, names, "data_main_btf", "the tp_btf set's programs")
 	assert.NotContains(t, names, "http_agg_btf")
 }
+
+// lengthServer accepts one connection on argv[1]:81 and answers its requests in order, each with
+// one send: /cl 5 000 bytes with a Content-Length, /small 3, a HEAD of /cl its head only (the
+// Content-Length of the GET), /304 and /204 a head that announces a Content-Length and no body
+// (RFC 9112 6.3), /chunked 5 000 bytes in 5 chunks. It prints "listening", then per request
+// "call <method> <path> <status> <request bytes> <response bytes>" once it is sent, and ends at
+// the connection's end.
+const lengthServer = `import socket, sys
+def response(method, path):
+    if path == "/304":
+        return b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5000\r\n\r\n"
+    if path == "/204":
+        return b"HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n"
+    if path == "/chunked":
+        return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"3e8\r\n" + b"y" * 1000 + b"\r\n" + (b"3e8\r\n" + b"y" * 1000 + b"\r\n") * 4 + b"0\r\n\r\n"
+    body = b"x" * 5000 if path == "/cl" else b"ok\n"
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
+    return head if method == "HEAD" else head + body
+l = socket.create_server((sys.argv[1], 81))
+print("listening", flush=True)
+s, _ = l.accept()
+buf = b""
+while True:
+    while b"\r\n\r\n" not in buf:
+        got = s.recv(65536)
+        if not got:
+            sys.exit(0)
+        buf += got
+    head, _, buf = buf.partition(b"\r\n\r\n")
+    method, path = head.decode().split(" ")[:2]
+    r = response(method, path)
+    s.sendall(r)
+    print("call", method, path, r[9:12].decode(), len(head) + 4, len(r), flush=True)
+`
+
+// lengthClient writes to argv[1]:81 a request, reads the start of its response (argv's count of
+// bytes, all of it for 0) once it has all arrived, writes a GET of /small, and reads the rest once
+// that has all arrived too; for GET /cl (100 bytes: the head and the body's start), HEAD /cl, GET
+// /304, GET /204 (all) and GET /chunked (100) in turn. It prints the bytes it read.
+const lengthClient = `import socket, sys, time
+s = socket.create_connection((sys.argv[1], 81))
+def request(method, path):
+    s.sendall(("%s %s HTTP/1.1\r\nHost: h\r\n\r\n" % (method, path)).encode())
+read = 0
+for method, path, first in [("GET", "/cl", 100), ("HEAD", "/cl", 0), ("GET", "/304", 0), ("GET", "/204", 0), ("GET", "/chunked", 100)]:
+    request(method, path)
+    time.sleep(0.1)
+    read += len(s.recv(first or 65536))
+    request("GET", "/small")
+    time.sleep(0.1)
+    read += len(s.recv(65536))
+s.close()
+print(read)
+`
+
+// A response's length is learnt from its head: a client that writes its next request before it
+// has read the whole response has the rest counted to that response's call, even when the rest
+// and the next response come in one read (GET /cl); a response to HEAD, a 304 and a 204 have no
+// body whatever their Content-Length says, so the next response is its own call's. A chunked
+// response's length is not known: its rest after an early request makes the client's connection
+// fall back (unfinished), counted, its pending request exported, and that call keeps the bytes
+// read before the request. The server, which writes each response whole before it reads the next
+// request, counts every call exactly.
+func TestKernelAggregationResponseLengths(t *testing.T) {
+	n := testenv.NewNet(t, subnet)
+	c := aggCapture(t)
+	if c == nil {
+		return
+	}
+	addr := n.ServerV4.String()
+	before := aggCounters(t, c)
+	server := testenv.Command(n.Server, testenv.Python(t), "-c", lengthServer, addr)
+	stdout, err := server.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, server.Start())
+	defer func() { _ = server.Process.Kill(); _ = server.Wait() }()
+	lines := bufio.NewScanner(stdout)
+	require.True(t, lines.Scan())
+	require.Equal(t, "listening", lines.Text())
+	client := testenv.Command(n.Client, testenv.Python(t), "-c", lengthClient, addr)
+	out, err := client.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	// The server's account, per "<method> <path> <status>", and its calls in order.
+	served := map[string]testenv.Calls{}
+	var calls []string
+	var sent uint64
+	for lines.Scan() {
+		f := strings.Fields(lines.Text())
+		require.Len(t, f, 6, lines.Text())
+		req, err := strconv.ParseUint(f[4], 10, 64)
+		require.NoError(t, err)
+		resp, err := strconv.ParseUint(f[5], 10, 64)
+		require.NoError(t, err)
+		key := strings.Join(f[1:4], " ")
+		calls = append(calls, key)
+		s := served[key]
+		s.Count++
+		s.ReqBytes += req
+		s.RespBytes += resp
+		served[key] = s
+		sent += resp
+	}
+	require.NoError(t, server.Wait())
+	require.Len(t, calls, 10, "the server's calls")
+	require.Equal(t, strconv.FormatUint(sent, 10), strings.TrimSpace(string(out)), "the client read what the server sent")
+	c.waitFor(t, client.Process.Pid, "the close", func(e []event) bool { return closedConns(e) >= 1 })
+	time.Sleep(100 * time.Millisecond)
+
+	entries, counters := aggregates(t, c)
+	methods := map[int]string{1: "GET", 4: "HEAD"}
+	kernel := func(pid int) map[string]testenv.Calls {
+		out := map[string]testenv.Calls{}
+		for _, e := range entries {
+			if e.Conn.TGID != uint32(pid) {
+				continue
+			}
+			key := fmt.Sprintf("%s %s %d", methods[e.Method], e.Path, e.Status)
+			s := out[key]
+			s.Count += e.Count
+			s.ReqBytes += e.ReqBytes
+			s.RespBytes += e.RespBytes
+			out[key] = s
+		}
+		return out
+	}
+	assert.Equal(t, served, kernel(server.Process.Pid), "the server's calls")
+	// The client: every call but the last two as the server counted it; the chunked one with the
+	// 100 bytes read before the next request, and that request's call captured.
+	want := map[string]testenv.Calls{}
+	for k, v := range served {
+		want[k] = v
+	}
+	require.Equal(t, []string{"GET /chunked 200", "GET /small 200"}, calls[8:])
+	small := want["GET /small 200"]
+	small.Count--
+	small.ReqBytes -= small.ReqBytes / 5
+	small.RespBytes -= small.RespBytes / 5
+	want["GET /small 200"] = small
+	chunked := want["GET /chunked 200"]
+	chunked.RespBytes = 100
+	want["GET /chunked 200"] = chunked
+	assert.Equal(t, want, kernel(client.Process.Pid), "the client's calls")
+	assert.Equal(t, map[abi.AggCounter]uint64{abi.AggFallbackUnfinished: 1, abi.AggPendingExported: 1}, counterDelta(before, counters))
+}
