@@ -148,7 +148,7 @@ struct work {
 	u64 scan_rlend;   /* just past the request line's newline */
 	u64 scan_hostpos; /* just past "Host:" */
 	u32 scan_refuse;  /* an Upgrade or Expect header */
-	u32 agg_pad;
+	u32 scan_response; /* a response's head: only its end and its length are looked for */
 };
 
 /* What a TLS return probe hands to the plaintext program it tail-calls (same CPU, same
@@ -1361,7 +1361,8 @@ static __always_inline bool http_header_line(const u8 *l, struct work *w, u32 j)
 
 /* http_header_line for the kernel aggregation's request scan, which also needs the end of the
  * request line (the first line seen), the Host header and whether the request may switch protocols
- * or wait for a 100 Continue (Upgrade, Expect): those are never aggregated. */
+ * or wait for a 100 Continue (Upgrade, Expect): those are never aggregated. Its response scan
+ * needs no more than http_header_line's. */
 static __always_inline bool agg_header_line(const u8 *l, struct work *w, u32 j)
 {
 	u64 x;
@@ -1370,6 +1371,8 @@ static __always_inline bool agg_header_line(const u8 *l, struct work *w, u32 j)
 		*(volatile u64 *)&w->scan_rlend = j;
 	if (http_header_line(l, w, j))
 		return true;
+	if (w->scan_response)
+		return false;
 	x = *(const u64 *)l;
 	if (((x & 0xffffffffffULL) | FOLD_HOST_) == W_HOST_) {
 		*(volatile u32 *)&w->scan_nhost += 1;
@@ -1648,6 +1651,7 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 	w->scan_nhost = 0;
 	w->scan_hostpos = 0;
 	w->scan_refuse = 0;
+	w->scan_response = 0;
 	bpf_loop(n / HTTP_SCAN_BLOCK + 1, agg_scan_block, &x, 0);
 	hend = w->scan_hend;
 	nl = w->scan_rlend;
@@ -1856,6 +1860,7 @@ static __always_inline u32 agg_response(struct work *w, struct agg_conn *a, u64 
 	status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
 	a->key.status = status;
 	scan_start(b, n, w);
+	w->scan_response = 1;
 	bpf_loop(n / HTTP_SCAN_BLOCK + 1, agg_scan_block, &x, 0);
 	hend = w->scan_hend;
 	if (!hend || hend > n)
