@@ -1840,21 +1840,22 @@ static __always_inline u64 bound_resp(u64 n)
  * close, a longer head: the length stays unknown, as before. */
 static __always_inline u32 agg_response(struct work *w, struct agg_conn *a, u64 off)
 {
+	/* Not even a status line's start after a request sent while the previous response (of
+	 * unknown length) was under way: that response's rest. */
+	u32 reason = a->after_response ? NETOBSERVER_AGG_FB_UNFINISHED : NETOBSERVER_AGG_FB_STATUS;
 	struct agg_scan x = {w, a->resp};
 	u64 n, hend, part, cl = 0;
 	u8 *b = a->resp;
 	u32 status;
 
 	a->resp_known = 0;
-	if (off >= w->head_len)
-		return NETOBSERVER_AGG_FB_STATUS;
+	if (w->head_len < off + 12)
+		return reason;
 	n = w->head_len - off;
 	n = bound_resp(n < AGG_RESP_SCAN ? n : AGG_RESP_SCAN);
-	/* Not even a status line's start after a request sent while the previous response (of
-	 * unknown length) was under way: that response's rest. */
-	if (n < 12 || bpf_probe_read_user(b, n, (void *)(w->head + off)) || b[0] != 'H' || b[1] != 'T' ||
-	    b[2] != 'T' || b[3] != 'P' || b[4] != '/' || b[5] != '1' || b[6] != '.')
-		return a->after_response ? NETOBSERVER_AGG_FB_UNFINISHED : NETOBSERVER_AGG_FB_STATUS;
+	if (bpf_probe_read_user(b, n, (void *)(w->head + off)) || b[0] != 'H' || b[1] != 'T' || b[2] != 'T' ||
+	    b[3] != 'P' || b[4] != '/' || b[5] != '1' || b[6] != '.')
+		return reason;
 	if (b[8] != ' ' || b[9] < '2' || b[9] > '9' || b[10] < '0' || b[10] > '9' || b[11] < '0' || b[11] > '9')
 		return NETOBSERVER_AGG_FB_STATUS;
 	status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
