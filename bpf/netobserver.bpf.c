@@ -149,6 +149,10 @@ struct work {
 	u64 scan_hostpos; /* just past "Host:" */
 	u32 scan_refuse;  /* an Upgrade or Expect header */
 	u32 scan_response; /* a response's head: only its end and its length are looked for */
+	/* The syscall filled the buffers it was offered (or their size is not known: more than two
+	 * iovecs, recvmmsg, the hook sets without aggregation): its stream may have more bytes
+	 * already there. A short read took all there was. */
+	u32 filled;
 };
 
 /* What a TLS return probe hands to the plaintext program it tail-calls (same CPU, same
@@ -1831,13 +1835,33 @@ static __always_inline u64 bound_resp(u64 n)
 	return n;
 }
 
+/* The status code of a response's first 12 bytes at b: 0 if they do not start with "HTTP/1.", 1 if
+ * they have no final status code. One copy for agg_response's two reads (the program is near its
+ * instruction bound). */
+static __noinline u32 agg_status(const u8 *b)
+{
+	if (b[0] != 'H' || b[1] != 'T' || b[2] != 'T' || b[3] != 'P' || b[4] != '/' || b[5] != '1' || b[6] != '.')
+		return 0;
+	if (b[8] != ' ' || b[9] < '2' || b[9] > '9' || b[10] < '0' || b[10] > '9' || b[11] < '0' || b[11] > '9')
+		return 1;
+	return (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+}
+
 /* The first syscall of the pending call's response, which starts off bytes into the syscall's
  * first buffer: AGG_OK with its status in the call's key if it starts with a final status line,
- * else the fallback reason. Its head, read into a->resp and scanned as a request's, gives the
- * response's length when it is whole in AGG_RESP_SCAN bytes and announces a single Content-Length
- * without Transfer-Encoding, or no body at all (a HEAD request's response, 204, 304: RFC 9112
- * 6.3); a->resp_left then counts down its bytes still to come. Chunked, a body that ends at
- * close, a longer head: the length stays unknown, as before. */
+ * else the fallback reason.
+ *
+ * The response's length matters only if the client sends its next request before it has read the
+ * whole response, and only on the client's end (a server that reads the next request before it has
+ * written the whole response is what NETOBSERVER_AGG_FB_UNFINISHED counts). If the client's first
+ * read of it did not fill the buffers it offered, it took all that had arrived: either the whole
+ * response, or one still in flight, whose rest after an early request stays the counted fallback.
+ * Only a read that filled them (the rest may be waiting in the socket) pays for reading its head
+ * into a->resp and scanning it as a request's: that gives the response's length when it is whole
+ * in AGG_RESP_SCAN bytes and announces a single Content-Length without Transfer-Encoding, or no
+ * body at all (a HEAD request's response, 204, 304: RFC 9112 6.3); a->resp_left then counts down
+ * its bytes still to come. Chunked, a body that ends at close, a longer head: the length stays
+ * unknown. Any other response's status line is read to the stack, 12 bytes, as cheap as can be. */
 static __always_inline u32 agg_response(struct work *w, struct agg_conn *a, u64 off)
 {
 	/* Not even a status line's start after a request sent while the previous response (of
@@ -1847,18 +1871,27 @@ static __always_inline u32 agg_response(struct work *w, struct agg_conn *a, u64 
 	u64 n, hend, part, cl = 0;
 	u8 *b = a->resp;
 	u32 status;
+	u8 h[12];
 
 	a->resp_known = 0;
-	if (w->head_len < off + 12)
+	if (w->head_len < off + sizeof(h))
 		return reason;
+	if (w->dir != DirIngress || !w->filled) {
+		if (bpf_probe_read_user(h, sizeof(h), (void *)(w->head + off)))
+			return reason;
+		status = agg_status(h);
+		if (status < 2)
+			return status ? NETOBSERVER_AGG_FB_STATUS : reason;
+		a->key.status = status;
+		return AGG_OK;
+	}
 	n = w->head_len - off;
 	n = bound_resp(n < AGG_RESP_SCAN ? n : AGG_RESP_SCAN);
-	if (bpf_probe_read_user(b, n, (void *)(w->head + off)) || b[0] != 'H' || b[1] != 'T' || b[2] != 'T' ||
-	    b[3] != 'P' || b[4] != '/' || b[5] != '1' || b[6] != '.')
+	if (bpf_probe_read_user(b, n, (void *)(w->head + off)))
 		return reason;
-	if (b[8] != ' ' || b[9] < '2' || b[9] > '9' || b[10] < '0' || b[10] > '9' || b[11] < '0' || b[11] > '9')
-		return NETOBSERVER_AGG_FB_STATUS;
-	status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+	status = agg_status(b);
+	if (status < 2)
+		return status ? NETOBSERVER_AGG_FB_STATUS : reason;
 	a->key.status = status;
 	scan_start(b, n, w);
 	w->scan_response = 1;
@@ -2216,7 +2249,7 @@ int memc_head_btf(void *ctx)
 
 /* Each takes the syscall's arguments (read at exit by the raw sets, saved at entry by the
  * tracepoint set), its return value and the hook set's tail-call table. */
-static __always_inline int exit_buf(void *ctx, long ret, struct args *a, u32 dir, void *tmap)
+static __always_inline int exit_buf(void *ctx, long ret, struct args *a, u32 dir, u64 room, void *tmap)
 {
 	struct work *w;
 
@@ -2225,6 +2258,7 @@ static __always_inline int exit_buf(void *ctx, long ret, struct args *a, u32 dir
 	w = begin_work(a, K_BUF, dir, ret);
 	if (!w)
 		return 0;
+	w->filled = (u64)ret >= room;
 	w->first = a->p1;
 	w->first_len = ret;
 	w->head = a->p1;
@@ -2248,11 +2282,15 @@ static __always_inline void first_segments(struct work *w, u64 iov, u64 cnt, u64
 {
 	struct user_iovec v[2];
 
+	w->filled = 1;
 	if (cnt >= 2 && !bpf_probe_read_user(v, sizeof(v), (void *)iov)) {
 		w->second = v[1];
 		w->has_second = 1;
+		w->filled = cnt > 2 || limit >= v[0].len + v[1].len;
 	} else if (bpf_probe_read_user(v, sizeof(v[0]), (void *)iov)) {
 		return;
+	} else {
+		w->filled = limit >= v[0].len;
 	}
 	w->first = v[0].base;
 	w->first_len = v[0].len < limit ? v[0].len : limit;
@@ -2315,6 +2353,7 @@ static __always_inline int exit_mmsg(void *ctx, long ret, struct args *a, u32 di
 	w->vec_cnt = ret;
 	w->idx = 0;
 	first_segments(w, m.hdr.iov, 1, m.len);
+	w->filled = 1;
 	if (m.hdr.name && m.hdr.namelen > 0)
 		w->has_addr = read_user_addr(&w->addr, m.hdr.name);
 	bpf_tail_call(ctx, tmap, TAIL_MMSG_COUNT);
@@ -2454,6 +2493,7 @@ static __always_inline int data_exit(void *ctx, struct pt_regs___k *regs, s32 nr
 				     bool fast, void *tmap)
 {
 	struct args a;
+	u64 room;
 	u32 tgid;
 
 	if (ret <= 0)
@@ -2467,13 +2507,15 @@ static __always_inline int data_exit(void *ctx, struct pt_regs___k *regs, s32 nr
 	a.p1 = sysarg(regs, 1, direct);
 	a.p2 = 0;
 	a.p3 = 0;
+	/* read's and recvfrom's count, for kernel aggregation (the tp_btf set only): a register. */
+	room = direct ? sysarg(regs, 2, direct) : 0;
 	switch (nr) {
 	case NR_read:
 		a.func = FuncRead;
-		return exit_buf(ctx, ret, &a, DirIngress, tmap);
+		return exit_buf(ctx, ret, &a, DirIngress, room, tmap);
 	case NR_write:
 		a.func = FuncWrite;
-		return exit_buf(ctx, ret, &a, DirEgress, tmap);
+		return exit_buf(ctx, ret, &a, DirEgress, 0, tmap);
 	case NR_recvfrom:
 	case NR_sendto:
 		/* A peek (curl's liveness check reads 1 byte so) is read again: exported, it would
@@ -2484,10 +2526,10 @@ static __always_inline int data_exit(void *ctx, struct pt_regs___k *regs, s32 nr
 		a.p3 = sysarg(regs, 5, direct);
 		if (nr == NR_sendto) {
 			a.func = a.p2 ? FuncSendTo : FuncSend;
-			return exit_buf(ctx, ret, &a, DirEgress, tmap);
+			return exit_buf(ctx, ret, &a, DirEgress, 0, tmap);
 		}
 		a.func = a.p2 ? FuncRecvFrom : FuncRecv;
-		return exit_buf(ctx, ret, &a, DirIngress, tmap);
+		return exit_buf(ctx, ret, &a, DirIngress, room, tmap);
 	case NR_readv:
 	case NR_writev:
 		a.p2 = sysarg(regs, 2, direct);
@@ -2610,13 +2652,13 @@ int raw_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	}
 
 ENTER_DATA(read, FuncRead, ctx->args[1], 0, 0)
-EXIT(read, exit_buf(ctx, ctx->ret, &a, DirIngress, &tails))
+EXIT(read, exit_buf(ctx, ctx->ret, &a, DirIngress, 0, &tails))
 ENTER_DATA(write, FuncWrite, ctx->args[1], 0, 0)
-EXIT(write, exit_buf(ctx, ctx->ret, &a, DirEgress, &tails))
+EXIT(write, exit_buf(ctx, ctx->ret, &a, DirEgress, 0, &tails))
 ENTER_RECV(recvfrom, 3, ctx->args[4] ? FuncRecvFrom : FuncRecv, ctx->args[1], ctx->args[4], ctx->args[5])
-EXIT(recvfrom, exit_buf(ctx, ctx->ret, &a, DirIngress, &tails))
+EXIT(recvfrom, exit_buf(ctx, ctx->ret, &a, DirIngress, 0, &tails))
 ENTER_DATA(sendto, ctx->args[4] ? FuncSendTo : FuncSend, ctx->args[1], ctx->args[4], ctx->args[5])
-EXIT(sendto, exit_buf(ctx, ctx->ret, &a, DirEgress, &tails))
+EXIT(sendto, exit_buf(ctx, ctx->ret, &a, DirEgress, 0, &tails))
 ENTER_DATA(readv, FuncReadV, ctx->args[1], ctx->args[2], 0)
 EXIT(readv, exit_iov(ctx, ctx->ret, &a, DirIngress, &tails))
 ENTER_DATA(writev, FuncWriteV, ctx->args[1], ctx->args[2], 0)
