@@ -368,7 +368,8 @@ enum netobserver_agg_counter {
 	NETOBSERVER_AGG_FB_LONG,        /* a path or Host value longer than the key holds */
 	/* The response direction after a request does not start with a status line, and that request
 	 * came while the previous response, of unknown length (chunked, no Content-Length, a head
-	 * longer than the kernel reads), was under way: it was sent before that response was read
+	 * longer than the kernel reads, or not read: the client's first read of it did not fill its
+	 * buffer, the server's end), was under way: it was sent before that response was read
 	 * whole (or answered before it was written whole). That response's remaining bytes are not
 	 * counted to its call; capture, starting inside them, counts them as parse failure bytes.
 	 * (A known length keeps them to its call, no fallback.) */
