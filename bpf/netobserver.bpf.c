@@ -148,7 +148,11 @@ struct work {
 	u64 scan_rlend;   /* just past the request line's newline */
 	u64 scan_hostpos; /* just past "Host:" */
 	u32 scan_refuse;  /* an Upgrade or Expect header */
-	u32 agg_pad;
+	u32 scan_response; /* a response's head: only its end and its length are looked for */
+	/* The syscall filled the buffers it was offered (or their size is not known: more than two
+	 * iovecs, recvmmsg, the hook sets without aggregation): its stream may have more bytes
+	 * already there. A short read took all there was. */
+	u32 filled;
 };
 
 /* What a TLS return probe hands to the plaintext program it tail-calls (same CPU, same
@@ -1361,7 +1365,8 @@ static __always_inline bool http_header_line(const u8 *l, struct work *w, u32 j)
 
 /* http_header_line for the kernel aggregation's request scan, which also needs the end of the
  * request line (the first line seen), the Host header and whether the request may switch protocols
- * or wait for a 100 Continue (Upgrade, Expect): those are never aggregated. */
+ * or wait for a 100 Continue (Upgrade, Expect): those are never aggregated. Its response scan
+ * needs no more than http_header_line's. */
 static __always_inline bool agg_header_line(const u8 *l, struct work *w, u32 j)
 {
 	u64 x;
@@ -1370,6 +1375,8 @@ static __always_inline bool agg_header_line(const u8 *l, struct work *w, u32 j)
 		*(volatile u64 *)&w->scan_rlend = j;
 	if (http_header_line(l, w, j))
 		return true;
+	if (w->scan_response)
+		return false;
 	x = *(const u64 *)l;
 	if (((x & 0xffffffffffULL) | FOLD_HOST_) == W_HOST_) {
 		*(volatile u32 *)&w->scan_nhost += 1;
@@ -1429,16 +1436,17 @@ static long http_scan_block(u32 idx, void *ctx)
 	return scan_block((const u8 *)s->ev.msg + off, off, &s->w, false);
 }
 
-/* The kernel aggregation's request scan: the bytes are in the connection's agg_conn. */
+/* The kernel aggregation's head scans: the bytes are in the connection's agg_conn, its head (a
+ * request) or its resp (a response, which lies before head: the bound below holds for both). */
 struct agg_scan {
 	struct work *w;
-	struct agg_conn *a;
+	const u8 *p;
 };
 
 static long agg_scan_block(u32 idx, void *ctx)
 {
 	struct agg_scan *x = ctx;
-	const u8 *p = x->a->head;
+	const u8 *p = x->p;
 	u64 off = (u64)idx * HTTP_SCAN_BLOCK;
 
 	/* The loop runs up to the block holding byte n <= AGG_HEAD_KEEP. The bound is applied in the
@@ -1571,6 +1579,13 @@ emit:
 
 /* ---- kernel aggregation (HTTP/1.x; tp_btf with bpf_loop) ------------------------------------- */
 
+/* content_length for the request and the response scans: one copy in the program, which is near
+ * its instruction bound. */
+static __noinline bool agg_content_length(const u8 *v, u64 *cl)
+{
+	return content_length(v, cl);
+}
+
 /* Opaque to the compiler, like bound_payload: [1, AGG_HEAD_KEEP] for an input in that range. */
 static __always_inline u64 bound_keep(u64 n)
 {
@@ -1619,7 +1634,7 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 {
 	u64 n, hend, nl, tlen, cl = 0;
 	u32 method, mlen = 0;
-	struct agg_scan x = {w, a};
+	struct agg_scan x = {w, a->head};
 	const u8 *v;
 	u8 *b;
 
@@ -1640,6 +1655,7 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 	w->scan_nhost = 0;
 	w->scan_hostpos = 0;
 	w->scan_refuse = 0;
+	w->scan_response = 0;
 	bpf_loop(n / HTTP_SCAN_BLOCK + 1, agg_scan_block, &x, 0);
 	hend = w->scan_hend;
 	nl = w->scan_rlend;
@@ -1653,7 +1669,7 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 	if (v[0] != ' ' || v[1] != 'H' || v[2] != 'T' || v[3] != 'T' || v[4] != 'P' || v[5] != '/' || v[6] != '1' ||
 	    v[7] != '.' || (v[8] != '0' && v[8] != '1') || v[9] != '\r')
 		return NETOBSERVER_AGG_FB_HEAD;
-	if (w->scan_ncl && !content_length(b + (w->scan_clpos & (AGG_HEAD_KEEP - 1)), &cl))
+	if (w->scan_ncl && !agg_content_length(b + (w->scan_clpos & (AGG_HEAD_KEEP - 1)), &cl))
 		return NETOBSERVER_AGG_FB_HEAD;
 	if (hend + cl < w->total)
 		return NETOBSERVER_AGG_FB_EXTRA;
@@ -1731,7 +1747,11 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 		else if (c)
 			c->rd_body_end = w->start + hend + cl;
 	}
-	a->after_response = a->state == AGG_RESPONDING;
+	/* A request while the response is under way: its rest, when its length is known, is paid
+	 * to its call first (http_agg_body); else the next response may not start where the kernel
+	 * expects it (NETOBSERVER_AGG_FB_UNFINISHED). */
+	a->prev_left = a->state == AGG_RESPONDING && a->resp_known ? a->resp_left : 0;
+	a->after_response = a->state == AGG_RESPONDING && !a->resp_known;
 	a->state = AGG_PENDING;
 	return AGG_OK;
 }
@@ -1808,6 +1828,90 @@ static __always_inline void agg_count_latency(struct netobserver_agg_value *e, u
 		__sync_fetch_and_add(&e->latency_hist[i], 1);
 }
 
+/* Opaque to the compiler, like bound_payload: [1, AGG_RESP_SCAN] for an input in that range. */
+static __always_inline u64 bound_resp(u64 n)
+{
+	asm volatile("%0 += -1\n\t%0 &= 0xff\n\t%0 += 1" : "+r"(n));
+	return n;
+}
+
+/* The status code of a response's first 12 bytes at b: 0 if they do not start with "HTTP/1.", 1 if
+ * they have no final status code. One copy for agg_response's two reads (the program is near its
+ * instruction bound). */
+static __noinline u32 agg_status(const u8 *b)
+{
+	if (b[0] != 'H' || b[1] != 'T' || b[2] != 'T' || b[3] != 'P' || b[4] != '/' || b[5] != '1' || b[6] != '.')
+		return 0;
+	if (b[8] != ' ' || b[9] < '2' || b[9] > '9' || b[10] < '0' || b[10] > '9' || b[11] < '0' || b[11] > '9')
+		return 1;
+	return (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+}
+
+/* The first syscall of the pending call's response, which starts off bytes into the syscall's
+ * first buffer: AGG_OK with its status in the call's key if it starts with a final status line,
+ * else the fallback reason.
+ *
+ * The response's length matters only if the client sends its next request before it has read the
+ * whole response, and only on the client's end (a server that reads the next request before it has
+ * written the whole response is what NETOBSERVER_AGG_FB_UNFINISHED counts). If the client's first
+ * read of it did not fill the buffers it offered, it took all that had arrived: either the whole
+ * response, or one still in flight, whose rest after an early request stays the counted fallback.
+ * Only a read that filled them (the rest may be waiting in the socket) pays for reading its head
+ * into a->resp and scanning it as a request's: that gives the response's length when it is whole
+ * in AGG_RESP_SCAN bytes and announces a single Content-Length without Transfer-Encoding, or no
+ * body at all (a HEAD request's response, 204, 304: RFC 9112 6.3); a->resp_left then counts down
+ * its bytes still to come. Chunked, a body that ends at close, a longer head: the length stays
+ * unknown. Any other response's status line is read to the stack, 12 bytes, as cheap as can be. */
+static __always_inline u32 agg_response(struct work *w, struct agg_conn *a, u64 off)
+{
+	/* Not even a status line's start after a request sent while the previous response (of
+	 * unknown length) was under way: that response's rest. */
+	u32 reason = a->after_response ? NETOBSERVER_AGG_FB_UNFINISHED : NETOBSERVER_AGG_FB_STATUS;
+	struct agg_scan x = {w, a->resp};
+	u64 n, hend, part, cl = 0;
+	u8 *b = a->resp;
+	u32 status;
+	u8 h[12];
+
+	a->resp_known = 0;
+	if (w->head_len < off + sizeof(h))
+		return reason;
+	if (w->dir != DirIngress || !w->filled) {
+		if (bpf_probe_read_user(h, sizeof(h), (void *)(w->head + off)))
+			return reason;
+		status = agg_status(h);
+		if (status < 2)
+			return status ? NETOBSERVER_AGG_FB_STATUS : reason;
+		a->key.status = status;
+		return AGG_OK;
+	}
+	n = w->head_len - off;
+	n = bound_resp(n < AGG_RESP_SCAN ? n : AGG_RESP_SCAN);
+	if (bpf_probe_read_user(b, n, (void *)(w->head + off)))
+		return reason;
+	status = agg_status(b);
+	if (status < 2)
+		return status ? NETOBSERVER_AGG_FB_STATUS : reason;
+	a->key.status = status;
+	scan_start(b, n, w);
+	w->scan_response = 1;
+	bpf_loop(n / HTTP_SCAN_BLOCK + 1, agg_scan_block, &x, 0);
+	hend = w->scan_hend;
+	if (!hend || hend > n)
+		return AGG_OK;
+	/* method 4: HEAD */
+	if (a->key.method != 4 && status != 204 && status != 304 &&
+	    (w->scan_te || w->scan_ncl != 1 || !agg_content_length(b + (w->scan_clpos & (AGG_RESP_SCAN - 1)), &cl)))
+		return AGG_OK;
+	part = w->total - off;
+	/* More than the response in its first syscall (nothing else was asked for): as before. */
+	if (hend + cl < part)
+		return AGG_OK;
+	a->resp_left = hend + cl - part;
+	a->resp_known = 1;
+	return AGG_OK;
+}
+
 /* The state machine of an aggregated HTTP/1.x connection (data_main_body sends it every data
  * syscall of one, attributes filled): no data events while it holds; anything it does not expect
  * makes the connection fall back to today's capture for good, from this syscall on, counted. */
@@ -1819,9 +1923,8 @@ static __always_inline int http_agg_body(void *ctx, void *tmap)
 	struct work *w;
 	struct conn *c;
 	bool lost = false;
-	u32 reason, status;
-	u64 latency;
-	u8 h[12];
+	u64 latency, off = 0;
+	u32 reason;
 
 	if (!s)
 		return 0;
@@ -1861,24 +1964,33 @@ static __always_inline int http_agg_body(void *ctx, void *tmap)
 		reason = NETOBSERVER_AGG_FB_UNSOLICITED;
 		if (a->state != AGG_PENDING)
 			goto fallback;
-		/* The first response-direction syscall after a request: its status line. */
 		lost = true;
+		/* The rest of the previous response, when the request came before it ended, is that
+		 * call's (the connection's last counted one); the new response starts after it. */
+		if (a->prev_left) {
+			struct agg_entry_key k = {};
+			u64 pay = a->prev_left < w->total ? a->prev_left : w->total;
+
+			k.conn = a->key.conn;
+			k.slot = a->last_slot;
+			e = bpf_map_lookup_elem(&agg_entries, &k);
+			/* Never expected: user space deletes the entries of closed connections only. */
+			reason = NETOBSERVER_AGG_FB_UNFINISHED;
+			if (!e)
+				goto fallback;
+			__sync_fetch_and_add(&e->v.resp_bytes, pay);
+			a->prev_left -= pay;
+			if (pay == w->total)
+				return 0;
+			off = pay;
+		}
+		/* The first response-direction syscall after a request: its status line. */
 		reason = NETOBSERVER_AGG_FB_EARLY;
 		if (a->body_left)
 			goto fallback;
-		/* Not even a status line's start after a request sent while the previous response was
-		 * under way: that response's rest. */
-		reason = a->after_response ? NETOBSERVER_AGG_FB_UNFINISHED : NETOBSERVER_AGG_FB_STATUS;
-		if (w->head_len < sizeof(h) || bpf_probe_read_user(h, sizeof(h), (void *)w->head))
+		reason = agg_response(w, a, off);
+		if (reason != AGG_OK)
 			goto fallback;
-		if (h[0] != 'H' || h[1] != 'T' || h[2] != 'T' || h[3] != 'P' || h[4] != '/' || h[5] != '1' ||
-		    h[6] != '.')
-			goto fallback;
-		reason = NETOBSERVER_AGG_FB_STATUS;
-		if (h[8] != ' ' || h[9] < '2' || h[9] > '9' || h[10] < '0' || h[10] > '9' || h[11] < '0' || h[11] > '9')
-			goto fallback;
-		status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
-		a->key.status = status;
 	}
 	e = agg_entry(s, a);
 	reason = NETOBSERVER_AGG_FB_FULL;
@@ -1886,13 +1998,14 @@ static __always_inline int http_agg_body(void *ctx, void *tmap)
 		goto fallback;
 	if (a->state == AGG_RESPONDING) {
 		__sync_fetch_and_add(&e->v.resp_bytes, w->total);
+		a->resp_left = a->resp_left > w->total ? a->resp_left - w->total : 0;
 		return 0;
 	}
 	a->state = AGG_RESPONDING;
 	latency = s->ev.attr.ts - a->req_ts;
 	__sync_fetch_and_add(&e->v.latency_ns, latency);
 	__sync_fetch_and_add(&e->v.req_bytes, a->req_bytes);
-	__sync_fetch_and_add(&e->v.resp_bytes, w->total);
+	__sync_fetch_and_add(&e->v.resp_bytes, w->total - off);
 	agg_count_latency(&e->v, latency);
 	__sync_fetch_and_add(&e->v.count, 1);
 	return 0;
@@ -2136,7 +2249,7 @@ int memc_head_btf(void *ctx)
 
 /* Each takes the syscall's arguments (read at exit by the raw sets, saved at entry by the
  * tracepoint set), its return value and the hook set's tail-call table. */
-static __always_inline int exit_buf(void *ctx, long ret, struct args *a, u32 dir, void *tmap)
+static __always_inline int exit_buf(void *ctx, long ret, struct args *a, u32 dir, u64 room, void *tmap)
 {
 	struct work *w;
 
@@ -2145,6 +2258,7 @@ static __always_inline int exit_buf(void *ctx, long ret, struct args *a, u32 dir
 	w = begin_work(a, K_BUF, dir, ret);
 	if (!w)
 		return 0;
+	w->filled = (u64)ret >= room;
 	w->first = a->p1;
 	w->first_len = ret;
 	w->head = a->p1;
@@ -2168,11 +2282,15 @@ static __always_inline void first_segments(struct work *w, u64 iov, u64 cnt, u64
 {
 	struct user_iovec v[2];
 
+	w->filled = 1;
 	if (cnt >= 2 && !bpf_probe_read_user(v, sizeof(v), (void *)iov)) {
 		w->second = v[1];
 		w->has_second = 1;
+		w->filled = cnt > 2 || limit >= v[0].len + v[1].len;
 	} else if (bpf_probe_read_user(v, sizeof(v[0]), (void *)iov)) {
 		return;
+	} else {
+		w->filled = limit >= v[0].len;
 	}
 	w->first = v[0].base;
 	w->first_len = v[0].len < limit ? v[0].len : limit;
@@ -2235,6 +2353,7 @@ static __always_inline int exit_mmsg(void *ctx, long ret, struct args *a, u32 di
 	w->vec_cnt = ret;
 	w->idx = 0;
 	first_segments(w, m.hdr.iov, 1, m.len);
+	w->filled = 1;
 	if (m.hdr.name && m.hdr.namelen > 0)
 		w->has_addr = read_user_addr(&w->addr, m.hdr.name);
 	bpf_tail_call(ctx, tmap, TAIL_MMSG_COUNT);
@@ -2374,6 +2493,7 @@ static __always_inline int data_exit(void *ctx, struct pt_regs___k *regs, s32 nr
 				     bool fast, void *tmap)
 {
 	struct args a;
+	u64 room;
 	u32 tgid;
 
 	if (ret <= 0)
@@ -2387,13 +2507,15 @@ static __always_inline int data_exit(void *ctx, struct pt_regs___k *regs, s32 nr
 	a.p1 = sysarg(regs, 1, direct);
 	a.p2 = 0;
 	a.p3 = 0;
+	/* read's and recvfrom's count, for kernel aggregation (the tp_btf set only): a register. */
+	room = direct ? sysarg(regs, 2, direct) : 0;
 	switch (nr) {
 	case NR_read:
 		a.func = FuncRead;
-		return exit_buf(ctx, ret, &a, DirIngress, tmap);
+		return exit_buf(ctx, ret, &a, DirIngress, room, tmap);
 	case NR_write:
 		a.func = FuncWrite;
-		return exit_buf(ctx, ret, &a, DirEgress, tmap);
+		return exit_buf(ctx, ret, &a, DirEgress, 0, tmap);
 	case NR_recvfrom:
 	case NR_sendto:
 		/* A peek (curl's liveness check reads 1 byte so) is read again: exported, it would
@@ -2404,10 +2526,10 @@ static __always_inline int data_exit(void *ctx, struct pt_regs___k *regs, s32 nr
 		a.p3 = sysarg(regs, 5, direct);
 		if (nr == NR_sendto) {
 			a.func = a.p2 ? FuncSendTo : FuncSend;
-			return exit_buf(ctx, ret, &a, DirEgress, tmap);
+			return exit_buf(ctx, ret, &a, DirEgress, 0, tmap);
 		}
 		a.func = a.p2 ? FuncRecvFrom : FuncRecv;
-		return exit_buf(ctx, ret, &a, DirIngress, tmap);
+		return exit_buf(ctx, ret, &a, DirIngress, room, tmap);
 	case NR_readv:
 	case NR_writev:
 		a.p2 = sysarg(regs, 2, direct);
@@ -2530,13 +2652,13 @@ int raw_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	}
 
 ENTER_DATA(read, FuncRead, ctx->args[1], 0, 0)
-EXIT(read, exit_buf(ctx, ctx->ret, &a, DirIngress, &tails))
+EXIT(read, exit_buf(ctx, ctx->ret, &a, DirIngress, 0, &tails))
 ENTER_DATA(write, FuncWrite, ctx->args[1], 0, 0)
-EXIT(write, exit_buf(ctx, ctx->ret, &a, DirEgress, &tails))
+EXIT(write, exit_buf(ctx, ctx->ret, &a, DirEgress, 0, &tails))
 ENTER_RECV(recvfrom, 3, ctx->args[4] ? FuncRecvFrom : FuncRecv, ctx->args[1], ctx->args[4], ctx->args[5])
-EXIT(recvfrom, exit_buf(ctx, ctx->ret, &a, DirIngress, &tails))
+EXIT(recvfrom, exit_buf(ctx, ctx->ret, &a, DirIngress, 0, &tails))
 ENTER_DATA(sendto, ctx->args[4] ? FuncSendTo : FuncSend, ctx->args[1], ctx->args[4], ctx->args[5])
-EXIT(sendto, exit_buf(ctx, ctx->ret, &a, DirEgress, &tails))
+EXIT(sendto, exit_buf(ctx, ctx->ret, &a, DirEgress, 0, &tails))
 ENTER_DATA(readv, FuncReadV, ctx->args[1], ctx->args[2], 0)
 EXIT(readv, exit_iov(ctx, ctx->ret, &a, DirIngress, &tails))
 ENTER_DATA(writev, FuncWriteV, ctx->args[1], ctx->args[2], 0)

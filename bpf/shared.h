@@ -115,6 +115,8 @@ enum agg_state {
 #define AGG_HEAD_KEEP 1024
 /* A scan block (64 bytes) and a header line's two words past the block holding byte AGG_HEAD_KEEP. */
 #define AGG_SCAN_ROOM 80
+/* Bytes of a response's first syscall read for its head: a longer head leaves its length unknown. */
+#define AGG_RESP_SCAN 256
 
 struct agg_conn {
 	struct netobserver_agg_key key; /* the current call's (status once its response starts) */
@@ -127,9 +129,22 @@ struct agg_conn {
 	uint64_t req_bytes;
 	uint64_t body_left; /* request body bytes still to come */
 	uint32_t state;
-	/* The pending request came while the previous response was under way (AGG_RESPONDING): its
-	 * response direction may still carry that response's rest (NETOBSERVER_AGG_FB_UNFINISHED). */
+	/* The pending request came while the previous response, of unknown length, was under way
+	 * (AGG_RESPONDING): its response direction may still carry that response's rest
+	 * (NETOBSERVER_AGG_FB_UNFINISHED). */
 	uint32_t after_response;
+	/* The current response's length is known (a Content-Length, or no body: HEAD, 204, 304)
+	 * and resp_left of its bytes are still to come. */
+	uint32_t resp_known;
+	uint32_t resp_pad;
+	uint64_t resp_left;
+	/* What was left of the previous response when the pending request came: the next
+	 * response-direction bytes, up to this many, are its own (the call of last_slot). */
+	uint64_t prev_left;
+	/* A response's head is read here at its first syscall and scanned for its length, as the
+	 * request head is in head. Before head: the scan's bound, that of head, lies within the
+	 * entry. */
+	uint8_t resp[AGG_RESP_SCAN + AGG_SCAN_ROOM];
 	/* The pending request's data event as today's capture would have sent it (attributes, then
 	 * the head: its body goes as a size), contiguous so that it is output as it is. */
 	struct conn_data_event_attr_t attr;

@@ -367,10 +367,12 @@ enum netobserver_agg_counter {
 	NETOBSERVER_AGG_FB_FULL,        /* the aggregate or the connection map is full */
 	NETOBSERVER_AGG_FB_LONG,        /* a path or Host value longer than the key holds */
 	/* The response direction after a request does not start with a status line, and that request
-	 * came while the previous response was under way: it was sent before that response was
-	 * read whole (or answered before it was written whole). That response's remaining bytes
-	 * are not counted to its call; capture, starting inside them, counts them as parse failure
-	 * bytes. */
+	 * came while the previous response, of unknown length (chunked, no Content-Length, a head
+	 * longer than the kernel reads, or not read: the client's first read of it did not fill its
+	 * buffer, the server's end), was under way: it was sent before that response was read
+	 * whole (or answered before it was written whole). That response's remaining bytes are not
+	 * counted to its call; capture, starting inside them, counts them as parse failure bytes.
+	 * (A known length keeps them to its call, no fallback.) */
 	NETOBSERVER_AGG_FB_UNFINISHED,
 	NETOBSERVER_AGG_LOST_CALLS,     /* requests pending at a fallback and not exported (below) */
 	NETOBSERVER_AGG_PENDING_EXPORTED, /* requests pending at a fallback, exported as their event */

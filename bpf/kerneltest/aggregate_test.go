@@ -519,3 +519,181 @@ func TestKernelAggregationNotAskedAtInit(t *testing.T) {
 	require.Contains(t, names, "data_main_btf", "the tp_btf set's programs")
 	assert.NotContains(t, names, "http_agg_btf")
 }
+
+// lengthServer accepts two connections on argv[1]:81, one after the other, and answers each one's
+// requests in order, each with one send: /cl 5 000 bytes with a Content-Length, /small 3, a HEAD of
+// /cl its head only (the Content-Length of the GET), /304 and /204 a head that announces a
+// Content-Length and no body (RFC 9112 6.3), /chunked 5 000 bytes in 5 chunks; /slow 5 000 bytes
+// with a Content-Length in two sends, the head and 1 000 bytes, then, once the next request has
+// arrived (unread: it waits for it with select), the rest. It prints "listening", then for /slow
+// "first <bytes of its first send>", and per request "call <method> <path> <status> <request
+// bytes> <response bytes>" once it is sent whole; it ends at the second connection's end.
+const lengthServer = `import select, socket, sys
+def response(method, path):
+    if path == "/304":
+        return b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5000\r\n\r\n"
+    if path == "/204":
+        return b"HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n"
+    if path == "/chunked":
+        return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"3e8\r\n" + b"y" * 1000 + b"\r\n" + (b"3e8\r\n" + b"y" * 1000 + b"\r\n") * 4 + b"0\r\n\r\n"
+    body = b"x" * 5000 if path in ("/cl", "/slow") else b"ok\n"
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
+    return head if method == "HEAD" else head + body
+l = socket.create_server((sys.argv[1], 81))
+print("listening", flush=True)
+for conn in range(2):
+    s, _ = l.accept()
+    buf = b""
+    while True:
+        while b"\r\n\r\n" not in buf:
+            got = s.recv(65536)
+            if not got:
+                break
+            buf += got
+        if b"\r\n\r\n" not in buf:
+            break
+        head, _, buf = buf.partition(b"\r\n\r\n")
+        method, path = head.decode().split(" ")[:2]
+        r = response(method, path)
+        if path == "/slow":
+            first = len(r) - 4000
+            s.sendall(r[:first])
+            print("first", first, flush=True)
+            select.select([s], [], [])
+            s.sendall(r[first:])
+        else:
+            s.sendall(r)
+        print("call", method, path, r[9:12].decode(), len(head) + 4, len(r), flush=True)
+    s.close()
+`
+
+// lengthClient, on a first connection to argv[1]:81, writes a request, reads the start of its
+// response once it has all arrived, writes a GET of /small, and reads the rest once that has all
+// arrived too; for GET /cl (100 bytes: the head and the body's start), HEAD /cl, GET /304, GET
+// /204 (their whole responses, exactly: each read fills its buffer) and GET /chunked (100) in
+// turn. On a second connection it writes a GET of /slow, reads what has arrived (with a buffer of
+// 64 KiB: the server's first send, a short read), writes a GET of /small, and reads the rest once
+// it has all arrived. It prints the bytes it read.
+const lengthClient = `import socket, sys, time
+def bodyless(status, length):
+    return len(b"HTTP/1.1 %s\r\nContent-Length: %d\r\n\r\n" % (status, length))
+read = 0
+for calls in [[("GET", "/cl", 100), ("HEAD", "/cl", bodyless(b"200 OK", 5000)), ("GET", "/304", bodyless(b"304 Not Modified", 5000)),
+               ("GET", "/204", bodyless(b"204 No Content", 10)), ("GET", "/chunked", 100)], [("GET", "/slow", 65536)]]:
+    s = socket.create_connection((sys.argv[1], 81))
+    def request(method, path):
+        s.sendall(("%s %s HTTP/1.1\r\nHost: h\r\n\r\n" % (method, path)).encode())
+    for method, path, first in calls:
+        request(method, path)
+        time.sleep(0.1)
+        read += len(s.recv(first))
+        request("GET", "/small")
+        time.sleep(0.1)
+        read += len(s.recv(65536))
+    s.close()
+print(read)
+`
+
+// A response's length is learnt from its head when the client's first read of it fills its buffer
+// (the rest may be waiting): a client that writes its next request before it has read the whole
+// response has the rest counted to that response's call, even when the rest and the next response
+// come in one read (GET /cl); a response to HEAD, a 304 and a 204 have no body whatever their
+// Content-Length says, so the next response is its own call's. A chunked response's length is not
+// known: its rest after an early request makes the client's connection fall back (unfinished),
+// counted, its pending request exported, and that call keeps the bytes read before the request.
+// A first read that does not fill its buffer is not scanned (the cost of every call): a response
+// still in flight then, whose rest comes after an early request (GET /slow), is the same counted
+// fallback, its call holding the bytes the server sent before that request. The server, which
+// writes each response whole before it reads the next request, counts every call exactly.
+func TestKernelAggregationResponseLengths(t *testing.T) {
+	n := testenv.NewNet(t, subnet)
+	c := aggCapture(t)
+	if c == nil {
+		return
+	}
+	addr := n.ServerV4.String()
+	before := aggCounters(t, c)
+	server := testenv.Command(n.Server, testenv.Python(t), "-c", lengthServer, addr)
+	stdout, err := server.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, server.Start())
+	defer func() { _ = server.Process.Kill(); _ = server.Wait() }()
+	lines := bufio.NewScanner(stdout)
+	require.True(t, lines.Scan())
+	require.Equal(t, "listening", lines.Text())
+	client := testenv.Command(n.Client, testenv.Python(t), "-c", lengthClient, addr)
+	out, err := client.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	// The server's account, per "<method> <path> <status>", and its calls in order.
+	served := map[string]testenv.Calls{}
+	var calls []string
+	var sent, slowFirst uint64
+	for lines.Scan() {
+		f := strings.Fields(lines.Text())
+		if len(f) == 2 && f[0] == "first" {
+			slowFirst, err = strconv.ParseUint(f[1], 10, 64)
+			require.NoError(t, err)
+			continue
+		}
+		require.Len(t, f, 6, lines.Text())
+		req, err := strconv.ParseUint(f[4], 10, 64)
+		require.NoError(t, err)
+		resp, err := strconv.ParseUint(f[5], 10, 64)
+		require.NoError(t, err)
+		key := strings.Join(f[1:4], " ")
+		calls = append(calls, key)
+		s := served[key]
+		s.Count++
+		s.ReqBytes += req
+		s.RespBytes += resp
+		served[key] = s
+		sent += resp
+	}
+	require.NoError(t, server.Wait())
+	require.Len(t, calls, 12, "the server's calls")
+	require.NotZero(t, slowFirst, "the server's first send of /slow")
+	require.Equal(t, strconv.FormatUint(sent, 10), strings.TrimSpace(string(out)), "the client read what the server sent")
+	c.waitFor(t, client.Process.Pid, "the closes", func(e []event) bool { return closedConns(e) >= 2 })
+	time.Sleep(100 * time.Millisecond)
+
+	entries, counters := aggregates(t, c)
+	methods := map[int]string{1: "GET", 4: "HEAD"}
+	kernel := func(pid int) map[string]testenv.Calls {
+		out := map[string]testenv.Calls{}
+		for _, e := range entries {
+			if e.Conn.TGID != uint32(pid) {
+				continue
+			}
+			key := fmt.Sprintf("%s %s %d", methods[e.Method], e.Path, e.Status)
+			s := out[key]
+			s.Count += e.Count
+			s.ReqBytes += e.ReqBytes
+			s.RespBytes += e.RespBytes
+			out[key] = s
+		}
+		return out
+	}
+	assert.Equal(t, served, kernel(server.Process.Pid), "the server's calls")
+	// The client: every call as the server counted it but the last /small of each connection,
+	// whose request went out as capture's event; the chunked one with the 100 bytes read before
+	// the next request, /slow with the server's first send.
+	want := map[string]testenv.Calls{}
+	for k, v := range served {
+		want[k] = v
+	}
+	require.Equal(t, []string{"GET /chunked 200", "GET /small 200", "GET /slow 200", "GET /small 200"}, calls[8:])
+	small := want["GET /small 200"]
+	small.Count -= 2
+	small.ReqBytes -= 2 * small.ReqBytes / 6
+	small.RespBytes -= 2 * small.RespBytes / 6
+	want["GET /small 200"] = small
+	chunked := want["GET /chunked 200"]
+	chunked.RespBytes = 100
+	want["GET /chunked 200"] = chunked
+	slow := want["GET /slow 200"]
+	slow.RespBytes = slowFirst
+	want["GET /slow 200"] = slow
+	assert.Equal(t, want, kernel(client.Process.Pid), "the client's calls")
+	assert.Equal(t, map[abi.AggCounter]uint64{abi.AggFallbackUnfinished: 2, abi.AggPendingExported: 2}, counterDelta(before, counters))
+}
