@@ -18,7 +18,8 @@
 #define TAIL_HTTP_HEAD 3 /* tp_btf set only; empty in the others */
 #define TAIL_MEMC_HEAD 4 /* tp_btf set only; empty in the others */
 #define TAIL_HTTP_AGG 5  /* tp_btf set with bpf_loop only, and only with kernel aggregation on */
-#define NETOBSERVER_NUM_TAILS 6
+#define TAIL_REDIS_AGG 6 /* the same, for Redis */
+#define NETOBSERVER_NUM_TAILS 7
 
 /* Event rings of the ring buffer transport, indexed by callback_type_e (ctrl, data, stats) and
  * PROC_HAND (process events, the optional extension). */
@@ -47,8 +48,8 @@ struct netobserver_config {
 	/* 1 once an OpenSSL entry probe is attached (netobserver_attach_uprobe), 0 again when the
 	 * probes are detached: until then a data syscall skips the SSL call lookup (tls_nested). */
 	unsigned int tls_calls;
-	/* Kernel aggregation (netobserver_kernel_aggregation): bit p-1 aggregates protocol p in the
-	 * kernel instead of exporting its data (only HTTP/1.x so far). 0: today's capture. */
+	/* Kernel aggregation (netobserver_kernel_aggregation2): bit p-1 aggregates protocol p in the
+	 * kernel instead of exporting its data (HTTP/1.x and Redis). 0: today's capture. */
 	unsigned int agg_mask;
 };
 
