@@ -19,6 +19,9 @@ const (
 	// AggFallbackPush: Redis, a request after which replies may come unasked (SUBSCRIBE …,
 	// MONITOR, HELLO) or a push reply.
 	AggFallbackPush
+	// AggFallbackReplyEnd: Redis, a request while the previous reply was under way and not known
+	// to have ended (its length unknown, or bytes of it still to come).
+	AggFallbackReplyEnd
 	AggLostCalls
 	AggPendingExported
 	AggUnanswered
@@ -32,7 +35,7 @@ const (
 )
 
 // aggCounterNames name the counters in metrics and logs.
-var aggCounterNames = [AggNumCounters]string{"not_plain", "head", "extra", "pipelined", "status", "early", "unsolicited", "full", "long", "unfinished", "push", "lost_calls", "pending_exported", "unanswered", "pending_at_stop", "unanswered_redis", "pending_at_stop_redis"}
+var aggCounterNames = [AggNumCounters]string{"not_plain", "head", "extra", "pipelined", "status", "early", "unsolicited", "full", "long", "unfinished", "push", "reply_end", "lost_calls", "pending_exported", "unanswered", "pending_at_stop", "unanswered_redis", "pending_at_stop_redis"}
 
 func (c AggCounter) String() string {
 	if c >= 0 && c < AggNumCounters {

@@ -158,7 +158,11 @@ struct work {
 		u64 left; /* bulk strings still to walk */
 		u64 name, name_len, sub, sub_len; /* the first two's offsets and lengths */
 		u32 verdict; /* AGG_OK, or the fallback reason */
-		u32 pad;
+		/* The reply walk (redis_walk_reply): off is inside a line type's line past its first
+		 * REDIS_LINE_STEP bytes; the type byte of the element at hand. */
+		u8 in_line;
+		u8 type;
+		u16 pad;
 	} redis;
 };
 
@@ -2017,6 +2021,166 @@ static long redis_walk_arg(u32 idx, void *ctx)
 	return x->left == 0;
 }
 
+/* Bytes of a simple string's or an error's line redis_walk_reply scans per step (a longer line
+ * takes several): more would put redis_agg_btf past 4 096 instructions. */
+#define REDIS_LINE_STEP 8
+/* Steps of the reply walk: an element takes at least 3 bytes of the 1 KiB read ("_\r\n"). */
+#define REDIS_REPLY_STEPS 512
+/* What of a blob reply is read for its header ("$<up to 10 digits>\r\n"): a long value costs no
+ * 1 KiB read. Other replies are read up to 1 KiB (what the syscall has: +OK costs 5 bytes), so
+ * that a flat aggregate such as redis-benchmark's LRANGE 0 99 of 3-byte values (906 bytes) or a
+ * long error line is walked whole. */
+#define REDIS_REPLY_HEAD 64
+
+static __always_inline bool redis_line_type(u8 t)
+{
+	switch (t) {
+	case '+': case '-': case ':': case '_': case '#': case ',': case '(':
+		return true;
+	}
+	return false;
+}
+
+/* One step of the walk of a reply's first bytes (x->n of them, in a->head) for its length: one
+ * element (a line type's line up to "\r\n"; a blob's header, length and "\r\n"; at the top
+ * only, an aggregate's header, whose elements follow flat), or REDIS_LINE_STEP bytes of a long
+ * line. x->verdict is AGG_OK and x->off the reply's length once its last element is walked;
+ * anything else (a nested aggregate, an element past the bytes read, a malformed header) stops
+ * it unknown. */
+static long redis_walk_reply(u32 idx, void *ctx)
+{
+	struct redis_walk *x = ((struct redis_walk_ctx *)ctx)->x;
+	struct agg_conn *a = ((struct redis_walk_ctx *)ctx)->a;
+	const u8 *p = a->head;
+	u64 off = x->off, num = 0, end;
+	u32 k = 0;
+	bool neg = false, found = false;
+	u8 t;
+
+	x->verdict = NETOBSERVER_AGG_FB_REPLY_END;
+	if (off + 2 > x->n || off > AGG_HEAD_KEEP)
+		return 1;
+	asm volatile("if %[o] <= %[max] goto +1\n\t%[o] = %[max]\n\t%[p] += %[o]"
+		     : [p] "+r"(p), [o] "+r"(off)
+		     : [max] "i"(AGG_HEAD_KEEP));
+	if (!x->in_line) {
+		x->type = p[0];
+		p++;
+		off = x->off + 1;
+	} else {
+		off = x->off;
+	}
+	t = x->type;
+	if (redis_line_type(t)) {
+#pragma unroll
+		for (u32 j = 0; j < REDIS_LINE_STEP; j++) {
+			if (p[j] == '\r') {
+				k = j;
+				found = true;
+				break;
+			}
+		}
+		if (!found) {
+			x->in_line = 1;
+			x->off = off + REDIS_LINE_STEP;
+			return 0;
+		}
+	} else {
+		/* A header: an optional '-' and one to ten digits. */
+#pragma unroll
+		for (u32 j = 0; j <= 10; j++) {
+			u8 c = p[j];
+
+			if (c == '\r') {
+				k = j;
+				break;
+			}
+			if (j == 0 && c == '-')
+				neg = true;
+			else if (c < '0' || c > '9' || j == 10)
+				return 1;
+			else
+				num = num * 10 + (c - '0');
+		}
+		if (k < 1 || (neg && (k != 2 || num != 1)))
+			return 1;
+	}
+	if (off + k + 1 >= x->n || p[k + 1] != '\n')
+		return 1;
+	end = off + k + 2;
+	switch (t) {
+	case '$': case '!': case '=':
+		if (neg) {
+			if (t != '$')
+				return 1;
+			break;
+		}
+		if (num > REDIS_MAX_BLOB)
+			return 1;
+		end += num + 2;
+		if (end <= x->n) {
+			const u8 *e = a->head + ((end - 2) & (AGG_HEAD_KEEP - 1));
+
+			if (e[0] != '\r' || e[1] != '\n')
+				return 1;
+		}
+		break;
+	case '*': case '%': case '~':
+		/* Flat only: an aggregate inside the top one leaves the length unknown. */
+		if (idx)
+			return 1;
+		if (neg) {
+			if (t != '*')
+				return 1;
+			break;
+		}
+		if (num > REDIS_REPLY_STEPS)
+			return 1;
+		x->left += t == '%' ? 2 * num : num;
+		break;
+	default:
+		if (!redis_line_type(t))
+			return 1;
+	}
+	x->in_line = 0;
+	x->left--;
+	x->off = end;
+	if (x->left)
+		return 0;
+	x->verdict = AGG_OK;
+	return 1;
+}
+
+/* The length of the reply whose first byte (type t) starts this response-direction syscall, if
+ * its first bytes say it (redis_walk_reply); 0: unknown. */
+static __always_inline u64 redis_reply_length(struct work *w, struct agg_conn *a, u8 t)
+{
+	struct redis_walk *x = &w->redis;
+	struct redis_walk_ctx wc = {x, a};
+	u64 n = t == '$' || t == '!' || t == '=' ? REDIS_REPLY_HEAD : AGG_HEAD_KEEP;
+
+	n = w->head_len < n ? w->head_len : n;
+	if (!n || bpf_probe_read_user(a->head, bound_keep(n), (void *)w->head))
+		return 0;
+	x->n = n;
+	x->off = 0;
+	x->left = 1;
+	x->in_line = 0;
+	x->verdict = NETOBSERVER_AGG_FB_REPLY_END;
+	bpf_loop(REDIS_REPLY_STEPS, redis_walk_reply, &wc, 0);
+	return x->verdict == AGG_OK ? x->off : 0;
+}
+
+/* The reply's bytes in a response-direction syscall: more than its known length left is not
+ * its end any more (a malformed reply), so its end becomes unknown. */
+static __always_inline void redis_reply_bytes(struct agg_conn *a, u64 n)
+{
+	if (n > a->resp_left)
+		a->resp_known = 0;
+	else
+		a->resp_left -= n;
+}
+
 /* Copies the command word of len bytes at p into dst upper-cased (a-z only: user space judges the
  * rest, as the capture parser would); false for a zero byte, which the zero-padded key could not
  * tell from its end. */
@@ -2172,14 +2336,15 @@ static __always_inline u32 redis_request(struct scratch *s, struct work *w, stru
 	a->req_ts = s->ev.attr.ts;
 	a->req_bytes = w->total;
 	a->body_left = x->off - w->total;
-	a->after_response = a->state == AGG_RESPONDING;
 	a->state = AGG_PENDING;
 	return AGG_OK;
 }
 
 /* The state machine of an aggregated Redis connection, as http_agg_body's: a request (one RESP
- * command), then every response-direction byte up to the next request is its reply, whose first
- * byte says whether it is an error. */
+ * command), then its reply, whose first byte says whether it is an error and whose first bytes
+ * say its length when they can. A request is a new call only once that length is known and all
+ * of it came: a client writes its next command before reading a reply whole (async clients),
+ * and that reply's rest is no reply of the next call (NETOBSERVER_AGG_FB_REPLY_END). */
 static __always_inline int redis_agg_body(void *ctx, void *tmap)
 {
 	struct scratch *s = scratch();
@@ -2219,6 +2384,9 @@ static __always_inline int redis_agg_body(void *ctx, void *tmap)
 			lost = true;
 			goto fallback;
 		}
+		reason = NETOBSERVER_AGG_FB_REPLY_END;
+		if (a->state == AGG_RESPONDING && (!a->resp_known || a->resp_left))
+			goto fallback;
 		reason = redis_request(s, w, a);
 		if (reason == AGG_OK)
 			return 0;
@@ -2233,7 +2401,7 @@ static __always_inline int redis_agg_body(void *ctx, void *tmap)
 		if (a->body_left)
 			goto fallback;
 		/* The reply's type: a push, or an attribute before the reply, is not aggregated. */
-		reason = a->after_response ? NETOBSERVER_AGG_FB_UNFINISHED : NETOBSERVER_AGG_FB_STATUS;
+		reason = NETOBSERVER_AGG_FB_STATUS;
 		if (!w->head_len || bpf_probe_read_user(&t, 1, (void *)w->head))
 			goto fallback;
 		switch (t) {
@@ -2253,9 +2421,14 @@ static __always_inline int redis_agg_body(void *ctx, void *tmap)
 	if (!e)
 		goto fallback;
 	if (a->state == AGG_RESPONDING) {
+		redis_reply_bytes(a, w->total);
 		__sync_fetch_and_add(&e->v.resp_bytes, w->total);
 		return 0;
 	}
+	/* The request's kept head is no longer needed for an export: the reply's is read there. */
+	a->resp_left = redis_reply_length(w, a, t);
+	a->resp_known = a->resp_left != 0;
+	redis_reply_bytes(a, w->total);
 	a->state = AGG_RESPONDING;
 	latency = s->ev.attr.ts - a->req_ts;
 	__sync_fetch_and_add(&e->v.latency_ns, latency);

@@ -131,6 +131,12 @@ struct agg_conn {
 	/* The pending request came while the previous response was under way (AGG_RESPONDING): its
 	 * response direction may still carry that response's rest (NETOBSERVER_AGG_FB_UNFINISHED). */
 	uint32_t after_response;
+	/* Redis: whether the current reply's length is known (its first bytes said it), and then how
+	 * many of its bytes are still to come; a request before they all came falls back
+	 * (NETOBSERVER_AGG_FB_REPLY_END). */
+	uint32_t resp_known;
+	uint32_t resp_pad;
+	uint64_t resp_left;
 	/* The pending request's data event as today's capture would have sent it (attributes, then
 	 * the head: its body goes as a size), contiguous so that it is output as it is. */
 	struct conn_data_event_attr_t attr;

@@ -381,6 +381,11 @@ enum netobserver_agg_counter {
 	/* Redis: a request after which replies may come unasked (SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE,
 	 * their UNSUBSCRIBEs, MONITOR, HELLO: RESP3 pushes), or a reply that is a push ('>'). */
 	NETOBSERVER_AGG_FB_PUSH,
+	/* Redis: a request came while the previous reply was under way and that reply's end was not
+	 * known to have come (its length unknown from its first bytes: nested, or a flat aggregate
+	 * past the 1 KiB read; or bytes of it still to come: the client wrote before reading it
+	 * whole). The request goes out as capture's event, and capture goes on from it. */
+	NETOBSERVER_AGG_FB_REPLY_END,
 	NETOBSERVER_AGG_LOST_CALLS,     /* requests pending at a fallback and not exported (below) */
 	NETOBSERVER_AGG_PENDING_EXPORTED, /* requests pending at a fallback, exported as their event */
 	NETOBSERVER_AGG_UNANSWERED,     /* HTTP requests pending when their connection ended */

@@ -64,7 +64,8 @@ func resp(args ...string) string {
 // good from the syscall that broke the rule, counted per reason: an inline command, two commands
 // in one write, SUBSCRIBE, MONITOR and HELLO (replies may come unasked), a command name past
 // the key's 64 bytes, a request written before the previous one's reply was read (the pending
-// one exported as capture's event, then the second), a push reply.
+// one exported as capture's event, then the second), a request written before the previous
+// reply was read whole or whose reply's end its first bytes do not tell (nested), a push reply.
 func TestKernelAggregationRedis(t *testing.T) {
 	n := testenv.NewNet(t, subnet)
 	server := testenv.Redis(t, n.Server, n.ServerV4)
@@ -91,6 +92,11 @@ func TestKernelAggregationRedis(t *testing.T) {
 	}
 	escape := func(s string) string { return strings.ReplaceAll(s, "\r\n", `\r\n`) }
 	long := strings.Repeat("N", abi.AggPathMax)
+	// A list of 100 3-byte values: LRANGE 0 99 is redis-benchmark's lrange_100, 906 bytes.
+	rpush := []string{"RPUSH", "list100"}
+	for i := 0; i < 100; i++ {
+		rpush = append(rpush, fmt.Sprintf("v%02d", i))
+	}
 	for _, tc := range []struct {
 		name     string
 		requests []string
@@ -109,6 +115,19 @@ func TestKernelAggregationRedis(t *testing.T) {
 		// BLPOP holds its reply 200 ms: the client's PING comes while it is pending on both ends.
 		{"second command before the reply", []string{"!" + resp("BLPOP", "nolist", "0.2"), resp("PING")},
 			map[abi.AggCounter]uint64{abi.AggFallbackPipelined: 2, abi.AggPendingExported: 2}, map[string]uint64{}, []string{resp("BLPOP", "nolist", "0.2"), resp("PING")}},
+		// An 8 MB value of '+' (more than the sockets' buffers hold until the client reads): the
+		// client reads 64 KiB of GET's reply and writes PING, whose read then starts inside that
+		// reply with a '+', once taken for PING's reply. Both ends fall back at PING: the
+		// client's because it had not read the reply whole, redis-server's because it had not
+		// written it whole.
+		{"next command before the reply was read whole", []string{resp("EVAL", "redis.call('SET', KEYS[1], string.rep('+', 8000000))", "1", "big"), resp("GET", "big"), resp("PING")},
+			map[abi.AggCounter]uint64{abi.AggFallbackReplyEnd: 2}, map[string]uint64{"EVAL $": 1, "GET $": 1}, []string{resp("PING")}},
+		// A flat array reply is walked to its end: the next command is a new call.
+		{"flat array reply", []string{resp(rpush...), resp("LRANGE", "list100", "0", "99"), resp("PING")},
+			nil, map[string]uint64{"RPUSH :": 1, "LRANGE *": 1, "PING +": 1}, nil},
+		// A nested reply's end is not known from its first bytes: the next command falls back.
+		{"nested reply", []string{resp("COMMAND", "INFO", "GET"), resp("PING")},
+			map[abi.AggCounter]uint64{abi.AggFallbackReplyEnd: 2}, map[string]uint64{"COMMAND INFO *": 1}, []string{resp("PING")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := aggCounters(t, c)

@@ -28,6 +28,8 @@ const (
 	_ = uint(int(abi.AggPendingAtStop) - int(C.NETOBSERVER_AGG_PENDING_AT_STOP))
 	_ = uint(int(C.NETOBSERVER_AGG_FB_PUSH) - int(abi.AggFallbackPush))
 	_ = uint(int(abi.AggFallbackPush) - int(C.NETOBSERVER_AGG_FB_PUSH))
+	_ = uint(int(C.NETOBSERVER_AGG_FB_REPLY_END) - int(abi.AggFallbackReplyEnd))
+	_ = uint(int(abi.AggFallbackReplyEnd) - int(C.NETOBSERVER_AGG_FB_REPLY_END))
 	_ = uint(int(C.NETOBSERVER_AGG_UNANSWERED_REDIS) - int(abi.AggUnansweredRedis))
 	_ = uint(int(abi.AggUnansweredRedis) - int(C.NETOBSERVER_AGG_UNANSWERED_REDIS))
 	_ = uint(C.NETOBSERVER_AGG_HOST_MAX - abi.AggHostMax)

@@ -211,7 +211,7 @@ func TestKernelAggregationRedisLive(t *testing.T) {
 			"connections with more than one command in a request syscall")
 		assert.Equal(t, uint64(2*(3200+4)), field(t, run.stopLine, "redis.calls"), "calls captured")
 		for _, name := range []string{"kernel_aggregation.unattributed_calls", "kernel_aggregation.lost_calls", "kernel_aggregation.unanswered_calls",
-			"kernel_aggregation.fallback_push", "kernel_aggregation.fallback_status", "redis.parse_failures", "redis.unmatched_requests", "lost_data"} {
+			"kernel_aggregation.fallback_push", "kernel_aggregation.fallback_status", "kernel_aggregation.fallback_reply_end", "redis.parse_failures", "redis.unmatched_requests", "lost_data"} {
 			assert.Zero(t, field(t, run.stopLine, name), name)
 		}
 		kernel = run.recs
