@@ -146,7 +146,7 @@ func TestKernelAggregatesReadout(t *testing.T) {
 		"kernel_aggregation_untracked_connections_total[]":     0,
 		"kernel_aggregation_swept_connections_total[]":         0,
 		"kernel_aggregation_fallbacks_total[reason not_plain]": 0, "kernel_aggregation_fallbacks_total[reason head]": 0, "kernel_aggregation_fallbacks_total[reason long]": 0, "kernel_aggregation_fallbacks_total[reason unfinished]": 0,
-		"kernel_aggregation_fallbacks_total[reason extra]": 0, "kernel_aggregation_fallbacks_total[reason pipelined]": 2, "kernel_aggregation_fallbacks_total[reason push]": 0,
+		"kernel_aggregation_fallbacks_total[reason extra]": 0, "kernel_aggregation_fallbacks_total[reason pipelined]": 2, "kernel_aggregation_fallbacks_total[reason push]": 0, "kernel_aggregation_fallbacks_total[reason reply_end]": 0,
 		"kernel_aggregation_fallbacks_total[reason status]": 0, "kernel_aggregation_fallbacks_total[reason early]": 0,
 		"kernel_aggregation_fallbacks_total[reason unsolicited]": 0, "kernel_aggregation_fallbacks_total[reason full]": 0,
 	}, values)
