@@ -38,11 +38,11 @@
 #include "shared.h"
 #include "skel-open.h"
 
-/* The protocols kernel aggregation takes (netobserver_kernel_aggregation): HTTP/1.x. */
-#define AGG_PROTOCOLS (1u << (ProtoHTTP - 1))
-/* The protocols netobserver_kernel_aggregation was given before ebpf_init: its program
- * (http_agg_btf, ≈ 660 000 instructions for the verifier, a second or two of CPU at every start)
- * is loaded only when they are not none. */
+/* The protocols kernel aggregation takes (netobserver_kernel_aggregation2): HTTP/1.x, Redis. */
+#define AGG_PROTOCOLS (1u << (ProtoHTTP - 1) | 1u << (ProtoRedis - 1))
+/* The protocols netobserver_kernel_aggregation2 was given before ebpf_init: each one's program
+ * (http_agg_btf, ≈ 660 000 instructions for the verifier, a second or two of CPU at every start;
+ * redis_agg_btf) is loaded only when its protocol is among them. */
 static uint32_t agg_asked;
 
 #define EXPORT __attribute__((visibility("default")))
@@ -1571,7 +1571,9 @@ static void select_programs(enum hook h, bool fast, bool loop)
 		else if (prog == g.skel->progs.http_loop_btf)
 			load = load && loop;
 		else if (prog == g.skel->progs.http_agg_btf)
-			load = load && loop && agg_asked;
+			load = load && loop && (agg_asked & 1u << (ProtoHTTP - 1));
+		else if (prog == g.skel->progs.redis_agg_btf)
+			load = load && loop && (agg_asked & 1u << (ProtoRedis - 1));
 		else if (prog == g.skel->progs.http_head_tls_rb)
 			load = h == HOOK_TP_BTF && !loop;
 		else if (prog == g.skel->progs.http_loop_tls_rb)
@@ -1609,7 +1611,10 @@ static void select_programs(enum hook h, bool fast, bool loop)
 		g.tail_progs[TAIL_HTTP_HEAD] = loop ? g.skel->progs.http_loop_btf : g.skel->progs.http_head_btf;
 		g.tail_progs[TAIL_MEMC_HEAD] = g.skel->progs.memc_head_btf;
 		/* Kernel aggregation needs the bpf_loop scan. */
-		g.tail_progs[TAIL_HTTP_AGG] = loop && agg_asked ? g.skel->progs.http_agg_btf : NULL;
+		g.tail_progs[TAIL_HTTP_AGG] =
+			loop && (agg_asked & 1u << (ProtoHTTP - 1)) ? g.skel->progs.http_agg_btf : NULL;
+		g.tail_progs[TAIL_REDIS_AGG] =
+			loop && (agg_asked & 1u << (ProtoRedis - 1)) ? g.skel->progs.redis_agg_btf : NULL;
 		break;
 	case HOOK_RAW_TP:
 		g.tail_progs[TAIL_DATA_MAIN] = g.skel->progs.data_main_raw;
@@ -1618,6 +1623,7 @@ static void select_programs(enum hook h, bool fast, bool loop)
 		g.tail_progs[TAIL_HTTP_HEAD] = NULL;
 		g.tail_progs[TAIL_MEMC_HEAD] = NULL;
 		g.tail_progs[TAIL_HTTP_AGG] = NULL;
+		g.tail_progs[TAIL_REDIS_AGG] = NULL;
 		break;
 	default:
 		g.tail_progs[TAIL_DATA_MAIN] = g.skel->progs.data_main;
@@ -1627,6 +1633,7 @@ static void select_programs(enum hook h, bool fast, bool loop)
 		g.tail_progs[TAIL_HTTP_HEAD] = NULL;
 		g.tail_progs[TAIL_MEMC_HEAD] = NULL;
 		g.tail_progs[TAIL_HTTP_AGG] = NULL;
+		g.tail_progs[TAIL_REDIS_AGG] = NULL;
 		break;
 	}
 }
@@ -1761,7 +1768,7 @@ static int load(const char *btf_path)
 			return err;
 		}
 	}
-	if (g.tail_progs[TAIL_HTTP_AGG]) {
+	if (g.tail_progs[TAIL_HTTP_AGG] || g.tail_progs[TAIL_REDIS_AGG]) {
 		uint32_t zero = 0;
 
 		/* Before the program can run: its latency histogram's buckets are the observer's. */
@@ -2059,7 +2066,7 @@ EXPORT int32_t netobserver_detach_uprobe(int32_t id)
 
 /* ---- kernel aggregation extension (include/libebpf.h) ---------------------------------------- */
 
-EXPORT int32_t netobserver_kernel_aggregation(uint32_t protocol_mask)
+EXPORT int32_t netobserver_kernel_aggregation2(uint32_t protocol_mask)
 {
 	if (protocol_mask & ~AGG_PROTOCOLS)
 		return -EOPNOTSUPP;
@@ -2068,23 +2075,27 @@ EXPORT int32_t netobserver_kernel_aggregation(uint32_t protocol_mask)
 		agg_asked = protocol_mask;
 		return 0;
 	}
-	if (protocol_mask && !g.tail_progs[TAIL_HTTP_AGG]) {
+	/* Each protocol's program is loaded only when it was asked for before ebpf_init. */
+	if (((protocol_mask & 1u << (ProtoHTTP - 1)) && !g.tail_progs[TAIL_HTTP_AGG]) ||
+	    ((protocol_mask & 1u << (ProtoRedis - 1)) && !g.tail_progs[TAIL_REDIS_AGG])) {
 		logmsg(LOG_WARN, "libebpf: kernel aggregation needs the tp_btf hook set with the bpf_loop header scan "
-				 "(Linux 5.17+) and to be asked for before ebpf_init; the %s set is loaded%s: refused, "
-				 "data is captured as before\n",
-		       g.hook, agg_asked ? "" : " without it");
+				 "(Linux 5.17+) and each protocol to be asked for before ebpf_init; the %s set is "
+				 "loaded%s: refused, data is captured as before\n",
+		       g.hook, (protocol_mask & ~agg_asked) ? " without it" : "");
 		return -EOPNOTSUPP;
 	}
 	g.cfg.agg_mask = protocol_mask;
 	push_config();
-	logmsg(LOG_INFO, "libebpf: kernel aggregation %s\n", protocol_mask ? "on for HTTP/1.x" : "off");
+	logmsg(LOG_INFO, "libebpf: kernel aggregation %s%s%s\n", protocol_mask ? "on for" : "off",
+	       (protocol_mask & 1u << (ProtoHTTP - 1)) ? " HTTP/1.x" : "",
+	       (protocol_mask & 1u << (ProtoRedis - 1)) ? " Redis" : "");
 	return 0;
 }
 
 /* The requests the aggregation state machine holds pending once the programs are detached
  * (netobserver_detach, ebpf_stop): no response will come for them (0 while attached: they are
  * still in flight). */
-static uint64_t pending_at_stop(void)
+static uint64_t pending_at_stop(uint32_t protocol)
 {
 	struct agg_conn *a = malloc(sizeof(*a));
 	int fd = bpf_map__fd(g.skel->maps.agg_conns);
@@ -2097,7 +2108,7 @@ static uint64_t pending_at_stop(void)
 	}
 	for (; !bpf_map_get_next_key(fd, prev, &next); prev = &key) {
 		key = next;
-		if (!bpf_map_lookup_elem(fd, &key, a) && a->state == AGG_PENDING)
+		if (!bpf_map_lookup_elem(fd, &key, a) && a->state == AGG_PENDING && a->key.protocol == protocol)
 			n++;
 	}
 	free(a);
@@ -2115,7 +2126,7 @@ static int agg_entry_key_of(const struct netobserver_agg_key *k, struct agg_entr
 	return 0;
 }
 
-EXPORT int32_t netobserver_read_aggregates(const struct netobserver_agg_key *after, struct netobserver_agg_key *keys,
+EXPORT int32_t netobserver_read_aggregates2(const struct netobserver_agg_key *after, struct netobserver_agg_key *keys,
 					   struct netobserver_agg_value *values, int32_t max, uint64_t *counters,
 					   int32_t ncounters)
 {
@@ -2133,7 +2144,9 @@ EXPORT int32_t netobserver_read_aggregates(const struct netobserver_agg_key *aft
 	for (uint32_t i = 0; counters && i < (uint32_t)ncounters && i < NETOBSERVER_AGG_NUM_COUNTERS; i++) {
 		counters[i] = 0;
 		if (i == NETOBSERVER_AGG_PENDING_AT_STOP)
-			counters[i] = pending_at_stop();
+			counters[i] = pending_at_stop(ProtoHTTP);
+		else if (i == NETOBSERVER_AGG_PENDING_AT_STOP_REDIS)
+			counters[i] = pending_at_stop(ProtoRedis);
 		else if (!bpf_map_lookup_elem(bpf_map__fd(g.skel->maps.agg_counters), &i, cnt))
 			for (int c = 0; c < ncpus; c++)
 				counters[i] += cnt[c];
@@ -2157,7 +2170,7 @@ EXPORT int32_t netobserver_read_aggregates(const struct netobserver_agg_key *aft
 	return n;
 }
 
-EXPORT int32_t netobserver_delete_aggregates(const struct netobserver_agg_key *keys, int32_t n)
+EXPORT int32_t netobserver_delete_aggregates2(const struct netobserver_agg_key *keys, int32_t n)
 {
 	int fd, deleted = 0;
 

@@ -153,6 +153,22 @@ struct work {
 	 * iovecs, recvmmsg, the hook sets without aggregation): its stream may have more bytes
 	 * already there. A short read took all there was. */
 	u32 filled;
+	u32 agg_pad;
+	/* The Redis request walk (redis_walk_arg), in memory for the verifier's sake too: values it
+	 * tracked exactly on the stack would differ at every iteration of the loop, which it then
+	 * never finds converged. */
+	struct redis_walk {
+		u64 n;    /* head bytes read */
+		u64 off;  /* where the next bulk string's header starts */
+		u64 left; /* bulk strings still to walk */
+		u64 name, name_len, sub, sub_len; /* the first two's offsets and lengths */
+		u32 verdict; /* AGG_OK, or the fallback reason */
+		/* The reply walk (redis_walk_reply): off is inside a line type's line past its first
+		 * REDIS_LINE_STEP bytes; the type byte of the element at hand. */
+		u8 in_line;
+		u8 type;
+		u16 pad;
+	} redis;
 };
 
 /* What a TLS return probe hands to the plaintext program it tail-calls (same CPU, same
@@ -415,11 +431,11 @@ static __always_inline void agg_count(u32 which)
 }
 
 /* The aggregation state of the connection of key ends (its close, or user space forgetting it);
- * returns 1 when a request was pending: one the connection never answered. */
+ * returns the protocol of the request pending, one the connection never answered (0: none). */
 static __always_inline u32 agg_conn_end(u64 key)
 {
 	struct agg_conn *a = bpf_map_lookup_elem(&agg_conns, &key);
-	u32 pending = a && a->state == AGG_PENDING;
+	u32 pending = a && a->state == AGG_PENDING ? a->key.protocol : 0;
 
 	bpf_map_delete_elem(&agg_conns, &key);
 	return pending;
@@ -702,8 +718,12 @@ static __always_inline void close_conn(void *ctx, u64 key, struct conn *c, bool 
 		emit_stats(ctx, c, 1, rb);
 	}
 	/* The state machine's entry goes with the connection (its aggregates stay for the reader). */
-	if (rb && c->agg == AGG_CONN_ON && agg_conn_end(key))
-		agg_count(NETOBSERVER_AGG_UNANSWERED);
+	if (rb && c->agg == AGG_CONN_ON) {
+		u32 pending = agg_conn_end(key);
+
+		if (pending)
+			agg_count(pending == ProtoRedis ? NETOBSERVER_AGG_UNANSWERED_REDIS : NETOBSERVER_AGG_UNANSWERED);
+	}
 	bpf_map_delete_elem(&conn_map, &key);
 }
 
@@ -1180,7 +1200,7 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 	if (rb && w->kind == K_NONE && c->agg == AGG_CONN_ON) {
 		s->ev.attr.conn_id = c->id;
 		s->ev.attr.type = c->role == IsServer ? TypeResponse : TypeRequest;
-		bpf_tail_call(ctx, tmap, TAIL_HTTP_AGG);
+		bpf_tail_call(ctx, tmap, c->protocol == ProtoRedis ? TAIL_REDIS_AGG : TAIL_HTTP_AGG);
 		return 0;
 	}
 	if (w->kind == K_NONE || !c->sampled || !cfg->proto_set || !cfg->proto_mask || !w->head_len)
@@ -1304,6 +1324,12 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 		c->agg = AGG_CONN_ON;
 		w->agg_scan = scan;
 		bpf_tail_call(ctx, tmap, TAIL_HTTP_AGG);
+		c->agg = AGG_CONN_OFF;
+	}
+	if (rb && proto == ProtoRedis && c->agg != AGG_CONN_FALLBACK && c->role != IsUnknown &&
+	    (cfg->agg_mask & (1u << (ProtoRedis - 1)))) {
+		c->agg = AGG_CONN_ON;
+		bpf_tail_call(ctx, tmap, TAIL_REDIS_AGG);
 		c->agg = AGG_CONN_OFF;
 	}
 	if (scan)
@@ -1676,6 +1702,7 @@ static __always_inline u32 agg_request(struct scratch *s, struct work *w, struct
 
 	__builtin_memset(a->key.host, 0, sizeof(a->key.host) + sizeof(a->key.path));
 	a->key.role = s->ev.attr.role;
+	a->key.protocol = ProtoHTTP;
 	a->key.status = 0;
 	a->key.method = method;
 	a->key.version = v[8] - '0';
@@ -2034,6 +2061,517 @@ fallback:
 	return 0;
 }
 
+/* ---- kernel aggregation of Redis (RESP; tp_btf with bpf_loop) ----------------------------------- */
+
+/* Arguments of an aggregated command: each takes at least six bytes of the head (1 KiB). */
+#define REDIS_AGG_MAX_ARGS 255
+/* Parser/redis's bound on a bulk length (maxBlob). */
+#define REDIS_MAX_BLOB (4ULL << 30)
+
+/* redis_walk_arg's context: the head and the walk's state. */
+struct redis_walk_ctx {
+	struct redis_walk *x;
+	struct agg_conn *a;
+};
+
+/* One bulk string "$<len>\r\n<len bytes>\r\n" of the request: its header must be within the
+ * bytes read, and so must its value unless it is the last (a long value runs on past them, in
+ * this syscall or the next ones, and is counted by its length). Stops the loop (1) at the last
+ * or at anything else. */
+static long redis_walk_arg(u32 idx, void *ctx)
+{
+	struct redis_walk *x = ((struct redis_walk_ctx *)ctx)->x;
+	struct agg_conn *a = ((struct redis_walk_ctx *)ctx)->a;
+	const u8 *p = a->head;
+	u64 off = x->off, len = 0, d, end;
+	u32 k = 1;
+
+	x->verdict = NETOBSERVER_AGG_FB_HEAD;
+	if (!x->left || off + 4 > x->n || off > AGG_HEAD_KEEP)
+		return 1;
+	/* As agg_scan_block: the bound in the register the pointer advances by, in one asm. */
+	asm volatile("if %[o] <= %[max] goto +1\n\t%[o] = %[max]\n\t%[p] += %[o]"
+		     : [p] "+r"(p), [o] "+r"(off)
+		     : [max] "i"(AGG_HEAD_KEEP));
+	if (p[0] != '$')
+		return 1;
+	/* One to ten digits, as parser/redis's length(); the bytes past the head's read ones are
+	 * stale, so the line must end before x->n. */
+#pragma unroll
+	for (u32 j = 1; j <= 11; j++) {
+		u8 c = p[j];
+
+		if (c == '\r') {
+			k = j;
+			break;
+		}
+		if (c < '0' || c > '9' || j == 11)
+			return 1;
+		len = len * 10 + (c - '0');
+	}
+	if (k < 2 || x->off + k + 1 >= x->n || p[k + 1] != '\n' || len > REDIS_MAX_BLOB)
+		return 1;
+	d = x->off + k + 2;
+	end = d + len + 2;
+	if (idx == 0) {
+		x->name = d;
+		x->name_len = len;
+	} else if (idx == 1) {
+		x->sub = d;
+		x->sub_len = len;
+	}
+	x->left--;
+	x->off = end;
+	if (end > x->n) {
+		if (x->left)
+			return 1;
+	} else {
+		const u8 *e = a->head + ((end - 2) & (AGG_HEAD_KEEP - 1));
+
+		if (e[0] != '\r' || e[1] != '\n')
+			return 1;
+	}
+	x->verdict = AGG_OK;
+	return x->left == 0;
+}
+
+/* Bytes of a simple string's or an error's line redis_walk_reply scans per step (a longer line
+ * takes several): more would put redis_agg_btf past 4 096 instructions. */
+#define REDIS_LINE_STEP 8
+/* Steps of the reply walk: an element takes at least 3 bytes of the 1 KiB read ("_\r\n"). */
+#define REDIS_REPLY_STEPS 512
+/* What of a blob reply is read for its header ("$<up to 10 digits>\r\n"): a long value costs no
+ * 1 KiB read. Other replies are read up to 1 KiB (what the syscall has: +OK costs 5 bytes), so
+ * that a flat aggregate such as redis-benchmark's LRANGE 0 99 of 3-byte values (906 bytes) or a
+ * long error line is walked whole. */
+#define REDIS_REPLY_HEAD 64
+
+static __always_inline bool redis_line_type(u8 t)
+{
+	switch (t) {
+	case '+': case '-': case ':': case '_': case '#': case ',': case '(':
+		return true;
+	}
+	return false;
+}
+
+/* One step of the walk of a reply's first bytes (x->n of them, in a->head) for its length: one
+ * element (a line type's line up to "\r\n"; a blob's header, length and "\r\n"; at the top
+ * only, an aggregate's header, whose elements follow flat), or REDIS_LINE_STEP bytes of a long
+ * line. x->verdict is AGG_OK and x->off the reply's length once its last element is walked;
+ * anything else (a nested aggregate, an element past the bytes read, a malformed header) stops
+ * it unknown. */
+static long redis_walk_reply(u32 idx, void *ctx)
+{
+	struct redis_walk *x = ((struct redis_walk_ctx *)ctx)->x;
+	struct agg_conn *a = ((struct redis_walk_ctx *)ctx)->a;
+	const u8 *p = a->head;
+	u64 off = x->off, num = 0, end;
+	u32 k = 0;
+	bool neg = false, found = false;
+	u8 t;
+
+	x->verdict = NETOBSERVER_AGG_FB_REPLY_END;
+	if (off + 2 > x->n || off > AGG_HEAD_KEEP)
+		return 1;
+	asm volatile("if %[o] <= %[max] goto +1\n\t%[o] = %[max]\n\t%[p] += %[o]"
+		     : [p] "+r"(p), [o] "+r"(off)
+		     : [max] "i"(AGG_HEAD_KEEP));
+	if (!x->in_line) {
+		x->type = p[0];
+		p++;
+		off = x->off + 1;
+	} else {
+		off = x->off;
+	}
+	t = x->type;
+	if (redis_line_type(t)) {
+#pragma unroll
+		for (u32 j = 0; j < REDIS_LINE_STEP; j++) {
+			if (p[j] == '\r') {
+				k = j;
+				found = true;
+				break;
+			}
+		}
+		if (!found) {
+			x->in_line = 1;
+			x->off = off + REDIS_LINE_STEP;
+			return 0;
+		}
+	} else {
+		/* A header: an optional '-' and one to ten digits. */
+#pragma unroll
+		for (u32 j = 0; j <= 10; j++) {
+			u8 c = p[j];
+
+			if (c == '\r') {
+				k = j;
+				break;
+			}
+			if (j == 0 && c == '-')
+				neg = true;
+			else if (c < '0' || c > '9' || j == 10)
+				return 1;
+			else
+				num = num * 10 + (c - '0');
+		}
+		if (k < 1 || (neg && (k != 2 || num != 1)))
+			return 1;
+	}
+	if (off + k + 1 >= x->n || p[k + 1] != '\n')
+		return 1;
+	end = off + k + 2;
+	switch (t) {
+	case '$': case '!': case '=':
+		if (neg) {
+			if (t != '$')
+				return 1;
+			break;
+		}
+		if (num > REDIS_MAX_BLOB)
+			return 1;
+		end += num + 2;
+		if (end <= x->n) {
+			const u8 *e = a->head + ((end - 2) & (AGG_HEAD_KEEP - 1));
+
+			if (e[0] != '\r' || e[1] != '\n')
+				return 1;
+		}
+		break;
+	case '*': case '%': case '~':
+		/* Flat only: an aggregate inside the top one leaves the length unknown. */
+		if (idx)
+			return 1;
+		if (neg) {
+			if (t != '*')
+				return 1;
+			break;
+		}
+		if (num > REDIS_REPLY_STEPS)
+			return 1;
+		x->left += t == '%' ? 2 * num : num;
+		break;
+	default:
+		if (!redis_line_type(t))
+			return 1;
+	}
+	x->in_line = 0;
+	x->left--;
+	x->off = end;
+	if (x->left)
+		return 0;
+	x->verdict = AGG_OK;
+	return 1;
+}
+
+/* The length of the reply whose first byte (type t) starts this response-direction syscall, if
+ * its first bytes say it (redis_walk_reply); 0: unknown. */
+static __always_inline u64 redis_reply_length(struct work *w, struct agg_conn *a, u8 t)
+{
+	struct redis_walk *x = &w->redis;
+	struct redis_walk_ctx wc = {x, a};
+	u64 n = t == '$' || t == '!' || t == '=' ? REDIS_REPLY_HEAD : AGG_HEAD_KEEP;
+
+	n = w->head_len < n ? w->head_len : n;
+	if (!n || bpf_probe_read_user(a->head, bound_keep(n), (void *)w->head))
+		return 0;
+	x->n = n;
+	x->off = 0;
+	x->left = 1;
+	x->in_line = 0;
+	x->verdict = NETOBSERVER_AGG_FB_REPLY_END;
+	bpf_loop(REDIS_REPLY_STEPS, redis_walk_reply, &wc, 0);
+	return x->verdict == AGG_OK ? x->off : 0;
+}
+
+/* The reply's bytes in a response-direction syscall: more than its known length left is not
+ * its end any more (a malformed reply), so its end becomes unknown. */
+static __always_inline void redis_reply_bytes(struct agg_conn *a, u64 n)
+{
+	if (n > a->resp_left)
+		a->resp_known = 0;
+	else
+		a->resp_left -= n;
+}
+
+/* Copies the command word of len bytes at p into dst upper-cased (a-z only: user space judges the
+ * rest, as the capture parser would); false for a zero byte, which the zero-padded key could not
+ * tell from its end. */
+#define REDIS_WORD(dst, p, len, max)                                                                  \
+	({                                                                                             \
+		bool ok_ = true;                                                                       \
+		_Pragma("unroll") for (u32 i_ = 0; i_ < (max); i_++)                                    \
+		{                                                                                      \
+			u8 c_ = (p)[i_];                                                               \
+                                                                                                       \
+			if (i_ >= (len))                                                               \
+				break;                                                                 \
+			if (!c_) {                                                                     \
+				ok_ = false;                                                           \
+				break;                                                                 \
+			}                                                                              \
+			(dst)[i_] = c_ >= 'a' && c_ <= 'z' ? c_ - ('a' - 'A') : c_;                    \
+		}                                                                                      \
+		ok_;                                                                                   \
+	})
+
+/* Whether the upper-cased command name w (its first 8 bytes, zero-padded; the name at most 8
+ * long) is one of parser/redis's container commands, whose second argument is a subcommand. */
+static __always_inline bool redis_container(u64 w)
+{
+	switch (w) {
+	case 0x4c4341:           /* ACL */
+	case 0x544e45494c43:     /* CLIENT */
+	case 0x52455453554c43:   /* CLUSTER */
+	case 0x444e414d4d4f43:   /* COMMAND */
+	case 0x4749464e4f43:     /* CONFIG */
+	case 0x4e4f4954434e5546: /* FUNCTION */
+	case 0x59434e4554414c:   /* LATENCY */
+	case 0x59524f4d454d:     /* MEMORY */
+	case 0x454c55444f4d:     /* MODULE */
+	case 0x5443454a424f:     /* OBJECT */
+	case 0x425553425550:     /* PUBSUB */
+	case 0x545049524353:     /* SCRIPT */
+	case 0x474f4c574f4c53:   /* SLOWLOG */
+	case 0x50554f524758:     /* XGROUP */
+	case 0x4f464e4958:       /* XINFO */
+		return true;
+	}
+	return false;
+}
+
+/* Whether the upper-cased name (w0, w1: its first 16 bytes, zero-padded) may make replies come
+ * unasked: the pub/sub subscriptions and their UNSUBSCRIBEs (whose confirmations are one reply
+ * per channel), MONITOR, and HELLO (RESP3 has pushes). */
+static __always_inline bool redis_pushy(u64 w0, u64 w1)
+{
+	switch (w0) {
+	case 0x524f54494e4f4d: /* MONITOR */
+	case 0x4f4c4c4548:     /* HELLO */
+		return !w1;
+	case 0x4249524353425553: /* SUBSCRIB */
+		return w1 == 0x45; /* E */
+	case 0x4952435342555350: /* PSUBSCRI */
+	case 0x4952435342555353: /* SSUBSCRI */
+		return w1 == 0x4542; /* BE */
+	case 0x5243534255534e55: /* UNSUBSCR */
+		return w1 == 0x454249; /* IBE */
+	case 0x43534255534e5550: /* PUNSUBSC */
+	case 0x43534255534e5553: /* SUNSUBSC */
+		return w1 == 0x45424952; /* RIBE */
+	}
+	return false;
+}
+
+/* A request-direction syscall of a Redis connection with no request pending: aggregated (AGG_OK,
+ * the call now PENDING) only if its one plain buffer holds exactly one RESP command
+ * ("*N\r\n$len\r\narg\r\n…", the last value possibly running on past it); else the fallback
+ * reason. The key: the name, upper-cased, and a container command's subcommand. */
+static __always_inline u32 redis_request(struct scratch *s, struct work *w, struct agg_conn *a)
+{
+	struct redis_walk *x = &w->redis;
+	struct redis_walk_ctx wc = {x, a};
+	u64 n, nargs = 0, w0, w1;
+	u32 k = 1;
+	u8 *b;
+
+	if (w->kind != K_BUF || w->total > CONN_DATA_MAX_SIZE)
+		return NETOBSERVER_AGG_FB_NOT_PLAIN;
+	n = bound_keep(w->head_len < AGG_HEAD_KEEP ? w->head_len : AGG_HEAD_KEEP);
+	b = a->head;
+	/* "*1\r\n$1\r\nX\r\n" is the shortest; inline commands and blank lines fall back. */
+	if (n < 11 || bpf_probe_read_user(b, n, (void *)w->head) || b[0] != '*')
+		return NETOBSERVER_AGG_FB_HEAD;
+#pragma unroll
+	for (u32 j = 1; j <= 4; j++) {
+		u8 c = b[j];
+
+		if (c == '\r') {
+			k = j;
+			break;
+		}
+		if (c < '0' || c > '9' || j == 4)
+			return NETOBSERVER_AGG_FB_HEAD;
+		nargs = nargs * 10 + (c - '0');
+	}
+	if (k < 2 || b[k + 1] != '\n' || !nargs || nargs > REDIS_AGG_MAX_ARGS)
+		return NETOBSERVER_AGG_FB_HEAD;
+	x->n = n;
+	x->off = k + 2;
+	x->left = nargs;
+	x->verdict = NETOBSERVER_AGG_FB_HEAD;
+	bpf_loop(REDIS_AGG_MAX_ARGS, redis_walk_arg, &wc, 0);
+	if (x->verdict != AGG_OK || x->left)
+		return NETOBSERVER_AGG_FB_HEAD;
+	/* A second command (pipelining) or anything else after the first. */
+	if (x->off < w->total)
+		return NETOBSERVER_AGG_FB_EXTRA;
+	/* A last value past the head but within the syscall: its end must be "\r\n", as parser/redis
+	 * checks it when the bytes are there. */
+	if (x->off > n && x->off == w->total) {
+		u8 crlf[2];
+
+		if (bpf_probe_read_user(crlf, sizeof(crlf), (void *)(w->head + x->off - 2)) || crlf[0] != '\r' ||
+		    crlf[1] != '\n')
+			return NETOBSERVER_AGG_FB_HEAD;
+	}
+
+	__builtin_memset(a->key.host, 0, sizeof(a->key.host) + sizeof(a->key.path));
+	if (x->name_len > NETOBSERVER_AGG_PATH_MAX)
+		return NETOBSERVER_AGG_FB_LONG;
+	/* The name is within the head's first 80 bytes ("*255\r\n$64\r\n"); the subcommand within
+	 * its first 160. */
+	if (x->name > 16 || x->name + x->name_len > n)
+		return NETOBSERVER_AGG_FB_HEAD;
+	if (!REDIS_WORD(a->key.path, b + (x->name & 0x1f), x->name_len, NETOBSERVER_AGG_PATH_MAX))
+		return NETOBSERVER_AGG_FB_HEAD;
+	w0 = *(u64 *)a->key.path;
+	w1 = *(u64 *)(a->key.path + 8);
+	if (redis_pushy(w0, w1))
+		return NETOBSERVER_AGG_FB_PUSH;
+	/* parser/redis reads a subcommand of at most 32 bytes, and keeps it only if it knows it. */
+	if (nargs > 1 && x->name_len <= 8 && x->sub_len <= NETOBSERVER_AGG_HOST_MAX && redis_container(w0)) {
+		if (x->sub > 128 || x->sub + x->sub_len > n)
+			return NETOBSERVER_AGG_FB_HEAD;
+		if (!REDIS_WORD(a->key.host, b + (x->sub & 0xff), x->sub_len, NETOBSERVER_AGG_HOST_MAX))
+			return NETOBSERVER_AGG_FB_HEAD;
+	}
+	a->key.role = s->ev.attr.role;
+	a->key.protocol = ProtoRedis;
+	a->key.status = 0;
+	a->key.method = 0;
+	a->key.version = 0;
+	/* Today this syscall is one event with all its bytes: kept whole when the head holds it
+	 * (msg_buf_size 0: not kept, it cannot be exported at a fallback). */
+	a->attr = s->ev.attr;
+	a->attr.org_msg_size = w->total;
+	a->attr.msg_buf_size = w->total <= n ? w->total : 0;
+	a->req_ts = s->ev.attr.ts;
+	a->req_bytes = w->total;
+	a->body_left = x->off - w->total;
+	a->state = AGG_PENDING;
+	return AGG_OK;
+}
+
+/* The state machine of an aggregated Redis connection, as http_agg_body's: a request (one RESP
+ * command), then its reply, whose first byte says whether it is an error and whose first bytes
+ * say its length when they can. A request is a new call only once that length is known and all
+ * of it came: a client writes its next command before reading a reply whole (async clients),
+ * and that reply's rest is no reply of the next call (NETOBSERVER_AGG_FB_REPLY_END). */
+static __always_inline int redis_agg_body(void *ctx, void *tmap)
+{
+	struct scratch *s = scratch();
+	struct agg_entry *e;
+	struct agg_conn *a;
+	struct work *w;
+	struct conn *c;
+	bool lost = false;
+	u32 reason;
+	u64 latency;
+	u8 t;
+
+	if (!s)
+		return 0;
+	w = &s->w;
+	a = bpf_map_lookup_elem(&agg_conns, &w->key);
+	if (!a || a->key.conn.start != s->ev.attr.conn_id.start) {
+		u32 zero = 0;
+		struct agg_conn *fresh = bpf_map_lookup_elem(&agg_fresh, &zero);
+
+		reason = NETOBSERVER_AGG_FB_FULL;
+		if (!fresh || bpf_map_update_elem(&agg_conns, &w->key, fresh, BPF_ANY))
+			goto fallback;
+		a = bpf_map_lookup_elem(&agg_conns, &w->key);
+		if (!a)
+			goto fallback;
+		a->key.conn = s->ev.attr.conn_id;
+	}
+	if (s->ev.attr.type == TypeRequest) {
+		if (a->state == AGG_PENDING) {
+			if (w->total <= a->body_left) {
+				a->body_left -= w->total;
+				a->req_bytes += w->total;
+				return 0;
+			}
+			reason = NETOBSERVER_AGG_FB_PIPELINED;
+			lost = true;
+			goto fallback;
+		}
+		reason = NETOBSERVER_AGG_FB_REPLY_END;
+		if (a->state == AGG_RESPONDING && (!a->resp_known || a->resp_left))
+			goto fallback;
+		reason = redis_request(s, w, a);
+		if (reason == AGG_OK)
+			return 0;
+		goto fallback;
+	}
+	if (a->state != AGG_RESPONDING) {
+		reason = NETOBSERVER_AGG_FB_UNSOLICITED;
+		if (a->state != AGG_PENDING)
+			goto fallback;
+		lost = true;
+		reason = NETOBSERVER_AGG_FB_EARLY;
+		if (a->body_left)
+			goto fallback;
+		/* The reply's type: a push, or an attribute before the reply, is not aggregated. */
+		reason = NETOBSERVER_AGG_FB_STATUS;
+		if (!w->head_len || bpf_probe_read_user(&t, 1, (void *)w->head))
+			goto fallback;
+		switch (t) {
+		case '+': case '-': case ':': case '$': case '*': case '_': case ',': case '#': case '!':
+		case '=': case '(': case '%': case '~':
+			break;
+		case '>':
+			reason = NETOBSERVER_AGG_FB_PUSH;
+			goto fallback;
+		default:
+			goto fallback;
+		}
+		a->key.status = t;
+	}
+	e = agg_entry(s, a);
+	reason = NETOBSERVER_AGG_FB_FULL;
+	if (!e)
+		goto fallback;
+	if (a->state == AGG_RESPONDING) {
+		redis_reply_bytes(a, w->total);
+		__sync_fetch_and_add(&e->v.resp_bytes, w->total);
+		return 0;
+	}
+	/* The request's kept head is no longer needed for an export: the reply's is read there. */
+	a->resp_left = redis_reply_length(w, a, t);
+	a->resp_known = a->resp_left != 0;
+	redis_reply_bytes(a, w->total);
+	a->state = AGG_RESPONDING;
+	latency = s->ev.attr.ts - a->req_ts;
+	__sync_fetch_and_add(&e->v.latency_ns, latency);
+	__sync_fetch_and_add(&e->v.req_bytes, a->req_bytes);
+	__sync_fetch_and_add(&e->v.resp_bytes, w->total);
+	agg_count_latency(&e->v, latency);
+	__sync_fetch_and_add(&e->v.count, 1);
+	return 0;
+
+fallback:
+	agg_count(reason);
+	/* A pending request goes out as the event today's capture would have sent, before this
+	 * syscall's, if its one syscall was kept whole; else it is lost, counted. */
+	if (lost && a->req_bytes == a->attr.org_msg_size && a->attr.msg_buf_size == a->attr.org_msg_size) {
+		output(ctx, DATA_HAND, &data_events, &a->attr, sizeof(a->attr) + bound_keep(a->attr.msg_buf_size), true);
+		agg_count(NETOBSERVER_AGG_PENDING_EXPORTED);
+	} else if (lost) {
+		agg_count(NETOBSERVER_AGG_LOST_CALLS);
+	}
+	c = bpf_map_lookup_elem(&conn_map, &w->key);
+	if (c)
+		c->agg = AGG_CONN_FALLBACK;
+	bpf_map_delete_elem(&agg_conns, &w->key);
+	if (w->kind == K_NONE)
+		return 0;
+	emit_data(ctx, s, w, tmap, true);
+	return 0;
+}
+
 /* memcached's line scan reads this much of a syscall's first buffer: a key is at most 250 bytes. */
 #define MEMC_SCAN_MAX 512
 
@@ -2237,6 +2775,12 @@ SEC("tp_btf/sys_exit")
 int http_agg_btf(void *ctx)
 {
 	return http_agg_body(ctx, &tails_btf);
+}
+
+SEC("tp_btf/sys_exit")
+int redis_agg_btf(void *ctx)
+{
+	return redis_agg_body(ctx, &tails_btf);
 }
 
 SEC("tp_btf/sys_exit")
@@ -2719,7 +3263,7 @@ int up_cleanup_dog(struct pt_regs *regs)
 {
 	u64 ids = regs->di;
 	s32 n = (s32)regs->si;
-	u32 unanswered = 0;
+	u32 unanswered = 0, unanswered_redis = 0;
 
 #pragma unroll
 	for (int i = 0; i < IDS_PER_CLEANUP; i++) {
@@ -2736,13 +3280,18 @@ int up_cleanup_dog(struct pt_regs *regs)
 		if (c && c->id.tgid == id.tgid) {
 			/* A connection whose close was never seen: its aggregation state goes with it
 			 * (the map is not LRU: a full one is a counted fallback, not an eviction). */
-			if (c->agg == AGG_CONN_ON)
-				unanswered += agg_conn_end(key);
+			if (c->agg == AGG_CONN_ON) {
+				u32 pending = agg_conn_end(key);
+
+				unanswered += pending == ProtoHTTP;
+				unanswered_redis += pending == ProtoRedis;
+			}
 			bpf_map_delete_elem(&conn_map, &key);
 		}
 	}
 	/* Unconditional: a branch on the sum would make the verifier tell every path's apart. */
 	agg_add(NETOBSERVER_AGG_UNANSWERED, unanswered);
+	agg_add(NETOBSERVER_AGG_UNANSWERED_REDIS, unanswered_redis);
 	return 0;
 }
 

@@ -18,7 +18,8 @@
 #define TAIL_HTTP_HEAD 3 /* tp_btf set only; empty in the others */
 #define TAIL_MEMC_HEAD 4 /* tp_btf set only; empty in the others */
 #define TAIL_HTTP_AGG 5  /* tp_btf set with bpf_loop only, and only with kernel aggregation on */
-#define NETOBSERVER_NUM_TAILS 6
+#define TAIL_REDIS_AGG 6 /* the same, for Redis */
+#define NETOBSERVER_NUM_TAILS 7
 
 /* Event rings of the ring buffer transport, indexed by callback_type_e (ctrl, data, stats) and
  * PROC_HAND (process events, the optional extension). */
@@ -47,8 +48,8 @@ struct netobserver_config {
 	/* 1 once an OpenSSL entry probe is attached (netobserver_attach_uprobe), 0 again when the
 	 * probes are detached: until then a data syscall skips the SSL call lookup (tls_nested). */
 	unsigned int tls_calls;
-	/* Kernel aggregation (netobserver_kernel_aggregation): bit p-1 aggregates protocol p in the
-	 * kernel instead of exporting its data (only HTTP/1.x so far). 0: today's capture. */
+	/* Kernel aggregation (netobserver_kernel_aggregation2): bit p-1 aggregates protocol p in the
+	 * kernel instead of exporting its data (HTTP/1.x and Redis). 0: today's capture. */
 	unsigned int agg_mask;
 };
 
@@ -133,8 +134,9 @@ struct agg_conn {
 	 * (AGG_RESPONDING): its response direction may still carry that response's rest
 	 * (NETOBSERVER_AGG_FB_UNFINISHED). */
 	uint32_t after_response;
-	/* The current response's length is known (a Content-Length, or no body: HEAD, 204, 304)
-	 * and resp_left of its bytes are still to come. */
+	/* The current response's length is known and resp_left of its bytes are still to come.
+	 * HTTP: a Content-Length, or no body (HEAD, 204, 304). Redis: the reply's first bytes said
+	 * it; a request before they all came falls back (NETOBSERVER_AGG_FB_REPLY_END). */
 	uint32_t resp_known;
 	uint32_t resp_pad;
 	uint64_t resp_left;

@@ -331,12 +331,18 @@ LIBEBPF_ASSERT_LAYOUT(struct netobserver_proc_event_t, cgroup_parent, 64);
 #define NETOBSERVER_AGG_PATH_MAX 64
 struct netobserver_agg_key {
 	struct connect_id_t conn; /* with its start time: a reused fd is another connection */
-	uint32_t role;            /* support_role_e */
+	uint16_t role;            /* support_role_e */
+	uint16_t protocol;        /* ProtoHTTP or ProtoRedis: the meaning of the fields below */
+	/* HTTP: the status code. Redis: the reply's first byte (its RESP type; '-' and '!' are
+	 * errors). */
 	uint16_t status;
-	uint8_t method;  /* 1 GET, 2 POST, 3 PUT, 4 HEAD, 5 PATCH, 6 DELETE, 7 OPTIONS */
-	uint8_t version; /* the request's: 0 HTTP/1.0, 1 HTTP/1.1 */
-	/* The Host value and the target's path (up to '?' or '#'), zero-padded; longer ones are never
-	 * aggregated (NETOBSERVER_AGG_FB_LONG). */
+	uint8_t method;  /* HTTP: 1 GET, 2 POST, 3 PUT, 4 HEAD, 5 PATCH, 6 DELETE, 7 OPTIONS; Redis: 0 */
+	uint8_t version; /* HTTP: the request's, 0 HTTP/1.0, 1 HTTP/1.1; Redis: 0 */
+	/* HTTP: the Host value and the target's path (up to '?' or '#'). Redis: in host, a container
+	 * command's second argument (its subcommand, if at most 32 bytes; none otherwise), and in
+	 * path the command name, both upper-cased as they came, unchecked: user space maps a name
+	 * Redis does not have to what the capture parser says (UNKNOWN, no subcommand). Zero-padded;
+	 * longer ones are never aggregated (NETOBSERVER_AGG_FB_LONG). */
 	char host[NETOBSERVER_AGG_HOST_MAX];
 	char path[NETOBSERVER_AGG_PATH_MAX];
 };
@@ -374,12 +380,23 @@ enum netobserver_agg_counter {
 	 * counted to its call; capture, starting inside them, counts them as parse failure bytes.
 	 * (A known length keeps them to its call, no fallback.) */
 	NETOBSERVER_AGG_FB_UNFINISHED,
+	/* Redis: a request after which replies may come unasked (SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE,
+	 * their UNSUBSCRIBEs, MONITOR, HELLO: RESP3 pushes), or a reply that is a push ('>'). */
+	NETOBSERVER_AGG_FB_PUSH,
+	/* Redis: a request came while the previous reply was under way and that reply's end was not
+	 * known to have come (its length unknown from its first bytes: nested, or a flat aggregate
+	 * past the 1 KiB read; or bytes of it still to come: the client wrote before reading it
+	 * whole). The request goes out as capture's event, and capture goes on from it. */
+	NETOBSERVER_AGG_FB_REPLY_END,
 	NETOBSERVER_AGG_LOST_CALLS,     /* requests pending at a fallback and not exported (below) */
 	NETOBSERVER_AGG_PENDING_EXPORTED, /* requests pending at a fallback, exported as their event */
-	NETOBSERVER_AGG_UNANSWERED,     /* requests pending when their connection ended */
-	/* Requests pending once the programs are detached (netobserver_detach; 0 before): those the
-	 * kernel held unanswered at the stop. The library counts them, not the programs. */
+	NETOBSERVER_AGG_UNANSWERED,     /* HTTP requests pending when their connection ended */
+	/* HTTP requests pending once the programs are detached (netobserver_detach; 0 before): those
+	 * the kernel held unanswered at the stop. The library counts them, not the programs. */
 	NETOBSERVER_AGG_PENDING_AT_STOP,
+	/* The same two of Redis requests. */
+	NETOBSERVER_AGG_UNANSWERED_REDIS,
+	NETOBSERVER_AGG_PENDING_AT_STOP_REDIS,
 	NETOBSERVER_AGG_NUM_COUNTERS
 };
 
@@ -466,9 +483,11 @@ uint64_t netobserver_tls_unattributed(void);
 int32_t netobserver_attach_uprobe_cookie(const char *program, const char *path, uint64_t offset, uint64_t cookie);
 
 /*
- * netobserver's OPTIONAL kernel aggregation extension (dlsym; first step: HTTP/1.x, the tp_btf hook
- * set with bpf_loop, Linux 5.17+). netobserver_kernel_aggregation sets the protocols (bit p-1 for
- * protocol p; only ProtoHTTP's bit is taken) whose calls the kernel counts per key instead of
+ * netobserver's OPTIONAL kernel aggregation extension (dlsym; HTTP/1.x and Redis, the tp_btf hook
+ * set with bpf_loop, Linux 5.17+). Its symbols end in 2 since the key has a protocol field (an
+ * observer built for the first layout finds no extension in this library, and this one none in
+ * an older library). netobserver_kernel_aggregation2 sets the protocols (bit p-1 for
+ * protocol p; ProtoHTTP's and ProtoRedis's bits are taken) whose calls the kernel counts per key instead of
  * exporting their data, for the connections whose protocol and role it knows; 0 turns it off (the
  * default). Called before ebpf_init, it only says whether ebpf_init loads the mode's program
  * (which costs the verifier's work at every start: not loaded unless asked for); called after,
@@ -478,7 +497,7 @@ int32_t netobserver_attach_uprobe_cookie(const char *program, const char *path, 
  * protocol, or after an ebpf_init that did not load the program (not asked for before it, or a
  * hook set without the mode).
  *
- * netobserver_read_aggregates copies up to max entries of the aggregate map into keys and values,
+ * netobserver_read_aggregates2 copies up to max entries of the aggregate map into keys and values,
  * those that follow the entry of key after in the map's order (NULL: from the first), and the
  * first ncounters counters (NETOBSERVER_AGG_*) into counters; returns how many entries it copied
  * (fewer than max: none follow) or -errno. A reader reads in chunks, each after the previous
@@ -486,14 +505,14 @@ int32_t netobserver_attach_uprobe_cookie(const char *program, const char *path, 
  * since ebpf_init; the kernel never resets or removes an entry, so a chunk's last key is still
  * there when the next chunk starts from it (unless its reader deleted it).
  *
- * netobserver_delete_aggregates removes the n entries of keys (those of closed connections, once
+ * netobserver_delete_aggregates2 removes the n entries of keys (those of closed connections, once
  * their last values were read: the key holds the connection's start, so no later call adds to
  * it); returns how many were there, or -errno.
  */
-int32_t netobserver_kernel_aggregation(uint32_t protocol_mask);
-int32_t netobserver_read_aggregates(const struct netobserver_agg_key *after, struct netobserver_agg_key *keys,
-				    struct netobserver_agg_value *values, int32_t max, uint64_t *counters, int32_t ncounters);
-int32_t netobserver_delete_aggregates(const struct netobserver_agg_key *keys, int32_t n);
+int32_t netobserver_kernel_aggregation2(uint32_t protocol_mask);
+int32_t netobserver_read_aggregates2(const struct netobserver_agg_key *after, struct netobserver_agg_key *keys,
+				     struct netobserver_agg_value *values, int32_t max, uint64_t *counters, int32_t ncounters);
+int32_t netobserver_delete_aggregates2(const struct netobserver_agg_key *keys, int32_t n);
 
 /* The four uprobe stubs: empty in user space, observed by the kernel side. */
 void ebpf_cleanup_dog(void *ids, int32_t count);

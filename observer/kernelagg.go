@@ -12,6 +12,7 @@ import (
 	"github.com/netobserver/netobserver/observer/live"
 	"github.com/netobserver/netobserver/parser"
 	"github.com/netobserver/netobserver/parser/http"
+	"github.com/netobserver/netobserver/parser/redis"
 )
 
 // kernelAggCapture is a Capture with the kernel aggregation extension (our libebpf.so).
@@ -77,6 +78,8 @@ type kernelAgg struct {
 	// detached: the library stopped, so no syscall adds to an entry any more.
 	detached bool
 	counts   KernelAggCounters
+	// names interns Redis methods (a few hundred at most: the parser's tables).
+	names *parser.Interner
 }
 
 // configure asks the library for the aggregation of ps (none: off); the library must have the
@@ -111,6 +114,7 @@ func (k *kernelAgg) configure(lib Capture, ps []abi.Protocol) error {
 		k.lib = ext
 		k.last = make(map[abi.AggKey]*aggSeen)
 		k.conns = make(map[abi.ConnID]*aggConn)
+		k.names = parser.NewInterner(4096)
 	}
 	k.mask = mask
 	return nil
@@ -297,38 +301,49 @@ func (k *kernelAgg) latencyGrowth(e *abi.AggEntry, prev *aggSeen) {
 // httpMethods are the kernel's method numbers' names (netobserver_agg_key.method).
 var httpMethods = [...]string{1: "GET", 2: "POST", 3: "PUT", 4: "HEAD", 5: "PATCH", 6: "DELETE", 7: "OPTIONS"}
 
-// addKernelCalls adds the calls s of e's key, with the fields the HTTP parser would have given
-// the same calls.
+// addKernelCalls adds the calls s of e's key, with the fields the protocol's parser would have
+// given the same calls.
 func (o *Observer) addKernelCalls(e *abi.AggEntry, remote abi.SockAddr, s *aggregate.CallSums) {
-	method := ""
-	if e.Method > 0 && e.Method < len(httpMethods) {
-		method = httpMethods[e.Method]
+	c := calls.Call{Conn: e.Conn, Protocol: abi.ProtoHTTP, Role: e.Role, Remote: remote}
+	if e.Protocol == abi.ProtoRedis {
+		// The kernel's name and subcommand are unchecked: the parser's tables judge them.
+		req := redis.Message{Type: parser.Request, Method: redis.KernelMethod(o.kagg.names, []byte(e.Path), []byte(e.Host))}
+		resp := redis.Message{Type: parser.Response, Success: e.Status != '-' && e.Status != '!'}
+		c.Protocol, c.Exchange = abi.ProtoRedis, parser.Pair(redis.Protocol, req, resp)
+	} else {
+		method := ""
+		if e.Method > 0 && e.Method < len(httpMethods) {
+			method = httpMethods[e.Method]
+		}
+		version := "1.1"
+		if e.Version == 0 {
+			version = "1.0"
+		}
+		req := http.Message{Type: parser.Request, Method: method, Host: e.Host, Resource: string(http.Path([]byte(e.Path))), Version: version}
+		resp := http.Message{Type: parser.Response, Status: e.Status, Success: e.Status < 400}
+		c.Exchange = parser.Pair(http.Protocol, req, resp)
 	}
-	version := "1.1"
-	if e.Version == 0 {
-		version = "1.0"
-	}
-	req := http.Message{Type: parser.Request, Method: method, Host: e.Host, Resource: string(http.Path([]byte(e.Path))), Version: version}
-	resp := http.Message{Type: parser.Response, Status: e.Status, Success: e.Status < 400}
-	c := calls.Call{Conn: e.Conn, Protocol: abi.ProtoHTTP, Role: e.Role, Remote: remote,
-		Exchange: parser.Pair(http.Protocol, req, resp)}
 	o.agg.calls(o.procs.get(e.Conn.TGID, e.Conn.Start), &c, s)
 	o.kagg.counts.Calls += s.N
 }
 
-// unanswered is how many requests the kernel aggregated were never answered: their connection
-// ended first, or the stop came first.
-func (k *kernelAgg) unanswered() uint64 {
-	return k.counts.Kernel[abi.AggUnanswered] + k.counts.Kernel[abi.AggPendingAtStop]
+// unanswered is how many requests of p the kernel aggregated were never answered: their
+// connection ended first, or the stop came first.
+func (k *kernelAgg) unanswered(p abi.Protocol) uint64 {
+	switch p {
+	case abi.ProtoHTTP:
+		return k.counts.Kernel[abi.AggUnanswered] + k.counts.Kernel[abi.AggPendingAtStop]
+	case abi.ProtoRedis:
+		return k.counts.Kernel[abi.AggUnansweredRedis] + k.counts.Kernel[abi.AggPendingAtStopRedis]
+	}
+	return 0
 }
 
-// protocolCounters are protocol p's call counters, with the HTTP requests the kernel aggregated
-// and no response answered counted unmatched, as capture counts them.
+// protocolCounters are protocol p's call counters, with the requests the kernel aggregated and
+// no response answered counted unmatched, as capture counts them.
 func (o *Observer) protocolCounters(p abi.Protocol) calls.Counters {
 	c := o.l7.counters(p)
-	if p == abi.ProtoHTTP {
-		c.UnmatchedRequests += o.kagg.unanswered()
-	}
+	c.UnmatchedRequests += o.kagg.unanswered(p)
 	return c
 }
 
@@ -340,7 +355,7 @@ func (o *Observer) kernelAggMetrics() []live.Metric {
 		return nil
 	}
 	c := &o.kagg.counts
-	const pendingHelp = "Requests the kernel held pending that became no call it counted, by fate: exported (their connection fell back to capture: sent as the events capture would have sent, and recorded from them), lost (the same, but neither counted nor captured), unanswered (their connection ended, or the observer stopped, before a response: counted in unmatched_messages_total{protocol=\"http\",message=\"request\"} too, as capture counts them)."
+	const pendingHelp = "Requests the kernel held pending that became no call it counted, by fate: exported (their connection fell back to capture: sent as the events capture would have sent, and recorded from them), lost (the same, but neither counted nor captured), unanswered (their connection ended, or the observer stopped, before a response: counted in unmatched_messages_total{protocol=\"http\" or \"redis\",message=\"request\"} too, as capture counts them)."
 	const callsHelp = "Calls the kernel aggregated (EBPF.KernelAggregation), by fate: recorded; filtered (their process or socket kind is filtered out); unattributed (their connection closed with no address known: lost)."
 	ms := []live.Metric{
 		{Name: "kernel_aggregated_calls_total", Help: callsHelp, Labels: []string{"fate", "recorded"}, Value: c.Calls},
@@ -348,7 +363,7 @@ func (o *Observer) kernelAggMetrics() []live.Metric {
 		{Name: "kernel_aggregated_calls_total", Help: callsHelp, Labels: []string{"fate", "unattributed"}, Value: c.Unattributed},
 		{Name: "kernel_aggregation_pending_calls_total", Help: pendingHelp, Labels: []string{"fate", "exported"}, Value: c.Kernel[abi.AggPendingExported]},
 		{Name: "kernel_aggregation_pending_calls_total", Help: pendingHelp, Labels: []string{"fate", "lost"}, Value: c.Kernel[abi.AggLostCalls]},
-		{Name: "kernel_aggregation_pending_calls_total", Help: pendingHelp, Labels: []string{"fate", "unanswered"}, Value: o.kagg.unanswered()},
+		{Name: "kernel_aggregation_pending_calls_total", Help: pendingHelp, Labels: []string{"fate", "unanswered"}, Value: o.kagg.unanswered(abi.ProtoHTTP) + o.kagg.unanswered(abi.ProtoRedis)},
 		{Name: "kernel_aggregation_deleted_entries_total", Help: "Kernel aggregate entries deleted after their connection closed and their last values were read.", Value: c.Deleted},
 		{Name: "kernel_aggregation_read_errors_total", Help: "Failed reads or deletions of the kernel aggregate map (a failed read's calls come with the next read).", Value: c.ReadErrors},
 		{Name: "kernel_aggregation_untracked_connections_total", Help: "Connections whose address was not remembered (past 131072 at once): their calls wait for their close.", Value: c.Untracked},
@@ -369,7 +384,7 @@ func (o *Observer) kernelAggSummary() []any {
 	}
 	c := &o.kagg.counts
 	group := []any{"calls", c.Calls, "filtered_calls", c.Filtered, "unattributed_calls", c.Unattributed,
-		"lost_calls", c.Kernel[abi.AggLostCalls], "exported_pending_calls", c.Kernel[abi.AggPendingExported], "unanswered_calls", o.kagg.unanswered(), "deleted_entries", c.Deleted, "read_errors", c.ReadErrors, "untracked_connections", c.Untracked, "swept_connections", c.Swept}
+		"lost_calls", c.Kernel[abi.AggLostCalls], "exported_pending_calls", c.Kernel[abi.AggPendingExported], "unanswered_calls", o.kagg.unanswered(abi.ProtoHTTP) + o.kagg.unanswered(abi.ProtoRedis), "deleted_entries", c.Deleted, "read_errors", c.ReadErrors, "untracked_connections", c.Untracked, "swept_connections", c.Swept}
 	for r := abi.AggCounter(0); r < abi.AggLostCalls; r++ {
 		group = append(group, "fallback_"+r.String(), c.Kernel[r])
 	}

@@ -146,7 +146,7 @@ func TestKernelAggregatesReadout(t *testing.T) {
 		"kernel_aggregation_untracked_connections_total[]":     0,
 		"kernel_aggregation_swept_connections_total[]":         0,
 		"kernel_aggregation_fallbacks_total[reason not_plain]": 0, "kernel_aggregation_fallbacks_total[reason head]": 0, "kernel_aggregation_fallbacks_total[reason long]": 0, "kernel_aggregation_fallbacks_total[reason unfinished]": 0,
-		"kernel_aggregation_fallbacks_total[reason extra]": 0, "kernel_aggregation_fallbacks_total[reason pipelined]": 2,
+		"kernel_aggregation_fallbacks_total[reason extra]": 0, "kernel_aggregation_fallbacks_total[reason pipelined]": 2, "kernel_aggregation_fallbacks_total[reason push]": 0, "kernel_aggregation_fallbacks_total[reason reply_end]": 0,
 		"kernel_aggregation_fallbacks_total[reason status]": 0, "kernel_aggregation_fallbacks_total[reason early]": 0,
 		"kernel_aggregation_fallbacks_total[reason unsolicited]": 0, "kernel_aggregation_fallbacks_total[reason full]": 0,
 	}, values)
@@ -227,4 +227,35 @@ func TestKernelAggregationFixedAtReload(t *testing.T) {
 	require.ErrorContains(t, o.kagg.configure(lib, nil), "cannot change at a reload")
 	assert.Equal(t, uint32(abi.ProtocolsOf(abi.ProtoHTTP)), lib.mask, "the library was not told to stop")
 	require.NoError(t, o.kagg.configure(lib, []abi.Protocol{abi.ProtoHTTP}))
+}
+
+// Redis entries become the records the Redis parser's calls would: the kernel's unchecked words
+// are named by its tables (a known subcommand kept, an unknown one left out, a name Redis does
+// not have UNKNOWN), an error reply ('-', '!') is no success; Redis requests left unanswered
+// count as unmatched Redis requests, HTTP's as HTTP's.
+func TestKernelAggregatesRedis(t *testing.T) {
+	pid := uint32(os.Getpid())
+	lib := &aggLib{}
+	o := New(lib, defaultOptions(), nil)
+	require.NoError(t, o.kagg.configure(lib, []abi.Protocol{abi.ProtoRedis}))
+	assert.Equal(t, uint32(1<<(abi.ProtoRedis-1)), lib.mask)
+	id := abi.ConnID{FD: 5, TGID: pid, Start: 1}
+	o.Ctrl(&abi.CtrlEvent{Type: abi.EventConnect, ConnID: id, Role: abi.RoleClient, Addr: abi.SockAddrFrom(netip.MustParseAddrPort("10.200.0.2:6379"))})
+	entry := func(name, sub string, reply byte, count uint64) abi.AggEntry {
+		return abi.AggEntry{AggKey: abi.AggKey{Conn: id, Role: abi.RoleClient, Protocol: abi.ProtoRedis, Status: int(reply), Path: name, Host: sub},
+			Count: count, LatencyNs: 1000 * count, ReqBytes: 20 * count, RespBytes: 5 * count}
+	}
+	lib.entries = []abi.AggEntry{entry("GET", "", '$', 3), entry("CONFIG", "GET", '*', 2), entry("CONFIG", "NOSUCH", '-', 1),
+		entry("FT.SEARCH", "", '-', 4), entry("INCR", "", '!', 5), entry("LRANGE", "", '*', 6)}
+	o.readKernelAggregates()
+	got := map[string]string{}
+	for _, r := range o.agg.agg.FlushL7(1700000000) {
+		require.Equal(t, "redis", get(r, "protocol"))
+		got[get(r, "cmd")+" "+get(r, "success")] = get(r, "total_count") + " " + get(r, "total_req_bytes") + " " + get(r, "total_resp_bytes")
+	}
+	assert.Equal(t, map[string]string{"GET 1": "3 60 15", "CONFIG GET 1": "2 40 10", "CONFIG 0": "1 20 5",
+		"UNKNOWN 0": "4 80 20", "INCR 0": "5 100 25", "LRANGE 1": "6 120 30"}, got)
+	o.kagg.counts.Kernel[abi.AggUnansweredRedis], o.kagg.counts.Kernel[abi.AggPendingAtStopRedis] = 2, 1
+	assert.Equal(t, uint64(3), o.protocolCounters(abi.ProtoRedis).UnmatchedRequests-o.l7.counters(abi.ProtoRedis).UnmatchedRequests)
+	assert.Equal(t, uint64(3), o.protocolCounters(abi.ProtoHTTP).UnmatchedRequests-o.l7.counters(abi.ProtoHTTP).UnmatchedRequests, "HTTP's: the test library's 3")
 }

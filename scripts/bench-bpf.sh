@@ -25,6 +25,9 @@
 #   "Kernel aggregation"): nginx's and wrk's calls are counted in BPF maps, no HTTP data leaves the
 #   kernel; the observer reads the maps at its flushes (its programs' run time is what is measured).
 #   Run it alternately with the default for an A/B.
+#   WORKLOAD=redis: measure 1 per Redis call instead: redis-server in one namespace, redis-benchmark
+#   -t get -c 16 (REDIS_N requests a round, 50 000 * DURATION by default; no pipelining) in the
+#   other; AGGREGATE=1 then aggregates Redis (EBPF.KernelAggregation: [redis]).
 #   PROFILE=1: one more wrk round under `perf record -e cpu-clock -a -g`: the share of each BPF program
 #   (JIT symbols bpf_prog_<tag>_<name>) and of the kernel functions they call.
 set -euo pipefail
@@ -38,7 +41,14 @@ duration=${DURATION:-5}
 loop_n=${LOOP_N:-2000000}
 profile=${PROFILE:-0}
 aggregate=${AGGREGATE:-0}
-if [ "$aggregate" = 1 ]; then export KERNEL_AGG=http; else unset KERNEL_AGG; fi
+workload=${WORKLOAD:-nginx}
+redis_n=${REDIS_N:-$((50000 * duration))}
+case $workload in
+  nginx) agg_proto=http unit="nginx request" ;;
+  redis) agg_proto=redis unit="Redis call" ;;
+  *) echo "bench-bpf: WORKLOAD is nginx or redis" >&2; exit 1 ;;
+esac
+if [ "$aggregate" = 1 ]; then export KERNEL_AGG=$agg_proto; else unset KERNEL_AGG; fi
 . "$(dirname "$0")/bench-lib.sh"
 bench_setup bench-bpf nbpf 253
 
@@ -55,6 +65,15 @@ now() { date +%s%N; }
 # --- nginx in one namespace, wrk in another ------------------------------------------------------
 veth_pair "$srv" "$cli" "$tag" "$srv_ip" "$cli_ip"
 bench_nginx
+if [ "$workload" = redis ]; then
+  bench_require redis-server redis-benchmark redis-cli
+  mkdir "$work/redis"
+  ip netns exec "$srv" redis-server --port 6379 --bind "$srv_ip" --save "" --appendonly no --protected-mode no \
+    --dir "$work/redis" --logfile "$work/redis.log" &
+  server=$!
+  for _ in $(seq 50); do ip netns exec "$cli" redis-cli -h "$srv_ip" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  ip netns exec "$cli" redis-cli -h "$srv_ip" ping >/dev/null || { echo "bench-bpf: redis-server did not start" >&2; exit 1; }
+fi
 
 # --- the observer (scripts/bench-observer.sh's pipeline) and the empty program --------------------
 bench_pipeline "$work/pipeline.yaml" "$records" "$port"
@@ -95,18 +114,24 @@ grep -m1 -o 'hook set[^"]*' "$work/observer.log" | sed 's/^/bench-bpf: /' || tru
 if [ "$aggregate" = 1 ]; then
   grep -q 'kernel aggregation on' "$work/observer.log" ||
     { echo "bench-bpf: AGGREGATE=1, but the library did not say it turned kernel aggregation on:" >&2; cat "$work/observer.log" >&2; exit 1; }
-  echo "bench-bpf: AGGREGATE=1: HTTP/1.x aggregated in the kernel"
+  echo "bench-bpf: AGGREGATE=1: $agg_proto aggregated in the kernel"
 fi
 
 # --- 1. per nginx request ------------------------------------------------------------------------
 req=$work/req
 for r in $(seq "$rounds"); do
   snap >"$work/s0"; t0=$(now); sleep "$duration"; t1=$(now); snap >"$work/s1"
-  out=$(ip netns exec "$cli" wrk -t1 -c16 -d"${duration}s" "http://$srv_ip:8080/" 2>&1)
+  if [ "$workload" = redis ]; then
+    # --csv: "test","rps",...; printed as wrk's fields.
+    out=$(ip netns exec "$cli" redis-benchmark -h "$srv_ip" -p 6379 -t get -n "$redis_n" -c 16 -P 1 --csv 2>&1 |
+          awk -F'[",]+' -v n="$redis_n" '/^"GET"/ {print n " requests in"; print "Requests/sec: " $3}')
+  else
+    out=$(ip netns exec "$cli" wrk -t1 -c16 -d"${duration}s" "http://$srv_ip:8080/" 2>&1)
+  fi
   t2=$(now); snap >"$work/s2"
   n=$(awk '/requests in/ {print $1}' <<<"$out")
   echo "$n" >>"$work/wrk_calls"
-  [ -n "$n" ] && [ "$n" -gt 0 ] || { echo "bench-bpf: wrk reported no requests:" >&2; echo "$out" >&2; exit 1; }
+  [ -n "$n" ] && [ "$n" -gt 0 ] || { echo "bench-bpf: the client reported no requests:" >&2; echo "$out" >&2; exit 1; }
   delta "$work/s0" "$work/s1" | grep -v "^$floor_prog " >"$work/idle"
   delta "$work/s1" "$work/s2" >"$work/all"
   grep -v "^$floor_prog " "$work/all" >"$work/busy"
@@ -115,7 +140,7 @@ for r in $(seq "$rounds"); do
     NR == FNR {bg += $3; next} $1 == fp {f = $4 ? $3 / $4 : 0; next} {busy += $3; if ($1 == ep) runs = $4}
     END {printf "%.1f %.1f %.2f %.1f\n", busy / n, bg * (tb / ti) / n, runs / n, f}' "$work/idle" "$work/all" >>"$req"
   awk -v n="$n" '{printf "%s %s %.1f %.3f\n", $1, $2, $3 / n, $4 / n}' "$work/busy" >>"$work/perprog"
-  echo "round $r: $n requests ($(awk '/Requests\/sec/ {printf "%.0f req/s", $2}' <<<"$out")): $(tail -1 "$req" | awk '{printf "%.0f ns of BPF per request (%.0f of it the rest of the host, from the idle window before), sys_exit runs %.2f per request, empty program %.1f ns per run", $1, $2, $3, $4}')"
+  echo "round $r: $n requests ($(awk '/Requests\/sec/ {printf "%.0f req/s", $2}' <<<"$out")): $(tail -1 "$req" | awk -v u="$unit" '{printf "%.0f ns of BPF per " u " (%.0f of it the rest of the host, from the idle window before), sys_exit runs %.2f per request, empty program %.1f ns per run", $1, $2, $3, $4}')"
 done
 
 # What the kernel aggregated and what fell back (bpf/README.md, "Kernel aggregation"), as the
@@ -124,7 +149,7 @@ if [ "$aggregate" = 1 ]; then
   # The observer adds the kernel's counts at its L7 flushes (every 5 s): one more, then read.
   sleep 6
   metrics=$(curl -sf "http://127.0.0.1:$port/metrics" | grep '^netobserver_kernel_aggregat' || true)
-  echo "bench-bpf: kernel aggregation, as the observer counted it after one more L7 flush (both ends: twice wrk's requests of all rounds, $(awk '{n += $1} END {print 2 * n}' "$work/wrk_calls"), and nginx's answers to the up to 16 in flight at wrk's stop and to the setup's curl checks):"
+  echo "bench-bpf: kernel aggregation, as the observer counted it after one more L7 flush (both ends: twice the client's requests of all rounds, $(awk '{n += $1} END {print 2 * n}' "$work/wrk_calls"), and for nginx its answers to the up to 16 in flight at wrk's stop and to the setup's curl checks):"
   grep -e 'calls_total' -e 'fallbacks_total' <<<"$metrics" | awk '$2 != 0' | sed 's/^/  /'
 fi
 
@@ -171,7 +196,9 @@ echo
 echo "== bench-bpf summary: ROUNDS=$rounds DURATION=${duration}s, $(nproc) CPUs, $(uname -r); medians of the rounds =="
 row "measure" "result" "target" ""
 net=$(awk '{print $1 - $2 - $3 * $4}' "$req" | med)
-row "BPF run time per nginx request, both ends (wrk -t1 -c16)" "$(printf '%.0f ns (raw %.0f)' "$per_req" "$per_req_raw")" "<= 1000 ns" "$(verdict "$per_req" 1000)"
+client="wrk -t1 -c16"
+[ "$workload" = redis ] && client="redis-benchmark -t get -c 16"
+row "BPF run time per $unit, both ends ($client)" "$(printf '%.0f ns (raw %.0f)' "$per_req" "$per_req_raw")" "<= 1000 ns" "$(verdict "$per_req" 1000)"
 row "   the same above the empty program (sys_exit runs x its run)" "$(printf '%.0f ns (%.2f runs)' "$net" "$runs")" "-" ""
 for what in getppid devnull; do
   o=$(awk -v w="$what" '$1 == w {print $2}' "$loops" | med)
@@ -181,7 +208,7 @@ for what in getppid devnull; do
   row "$label" "$(printf '%.1f ns, empty %.1f: +%.1f' "$o" "$f" "$d")" "<= +20 ns" "$(verdict "$d" 20)"
 done
 echo
-echo "per program, per nginx request (median of the rounds; run time includes the programs it tail-calls):"
+echo "per program, per $unit (median of the rounds; run time includes the programs it tail-calls):"
 awk '{print $1, $2}' "$work/perprog" | sort -u | while read -r id name; do
   t=$(awk -v i="$id" '$1 == i {print $3}' "$work/perprog" | med)
   c=$(awk -v i="$id" '$1 == i {print $4}' "$work/perprog" | med)

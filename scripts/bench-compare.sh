@@ -12,7 +12,12 @@
 # With B_KERNEL_AGG=http arm B runs with EBPF.KernelAggregation: [http] (A and B may then be the
 # same build: the mode against the default).
 #
-# Usage: scripts/bench-compare.sh A_BINDIR B_BINDIR   (root; ROUNDS=4 DURATION=5 RATE= B_KERNEL_AGG=)
+# With WORKLOAD=redis the server is redis-server and the client redis-benchmark -t set,get -c 50
+# (no pipelining, REDIS_N requests per test, 20 000 * DURATION by default; RATE is not taken),
+# CPU = redis-server + redis-benchmark + netobserver: pair it with B_KERNEL_AGG=redis.
+#
+# Usage: scripts/bench-compare.sh A_BINDIR B_BINDIR   (root; ROUNDS=4 DURATION=5 RATE= B_KERNEL_AGG=
+#        WORKLOAD=nginx|redis REDIS_N=)
 #        each BINDIR holds netobserver and libebpf.so (`make bench-compare BASE=<git rev>` builds
 #        the base revision in a temporary worktree and compares it with bin/)
 set -euo pipefail
@@ -21,6 +26,8 @@ b=${2:?usage: bench-compare.sh A_BINDIR B_BINDIR}
 rounds=${ROUNDS:-4}
 duration=${DURATION:-5}
 rate=${RATE:-}
+workload=${WORKLOAD:-nginx}
+redis_n=${REDIS_N:-$((20000 * duration))}
 tag=nobc$$
 srv=${tag}s cli=${tag}c
 work=$(mktemp -d /tmp/bench-compare.XXXXXX)
@@ -34,13 +41,19 @@ for d in "$a" "$b"; do
     [ -e "$d/$f" ] || { echo "bench-compare: $d/$f is missing" >&2; exit 1; }
   done
 done
-for t in nginx wrk ip; do command -v $t >/dev/null || { echo "bench-compare: $t is missing (scripts/deps.sh)" >&2; exit 1; }; done
+case $workload in
+  nginx) tools="nginx wrk ip" ;;
+  redis) tools="redis-server redis-benchmark redis-cli ip"; [ -z "$rate" ] || { echo "bench-compare: RATE is for WORKLOAD=nginx" >&2; exit 1; } ;;
+  *) echo "bench-compare: WORKLOAD is nginx or redis" >&2; exit 1 ;;
+esac
+for t in $tools; do command -v $t >/dev/null || { echo "bench-compare: $t is missing (scripts/deps.sh)" >&2; exit 1; }; done
 [ -x /usr/bin/time ] || { echo "bench-compare: /usr/bin/time is missing (Debian package time)" >&2; exit 1; }
 [ -z "$rate" ] || [ -x "$b/pace" ] || { echo "bench-compare: RATE needs $b/pace (make $b/pace)" >&2; exit 1; }
 
 cleanup() {
   [ -n "$obs" ] && stop_pid "$obs"
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  [ -f "$work/redis.pid" ] && kill "$(cat "$work/redis.pid")" 2>/dev/null || true
   ip netns del "$srv" 2>/dev/null || true
   ip netns del "$cli" 2>/dev/null || true
   rm -rf "$work" "$records"*
@@ -56,11 +69,20 @@ http { access_log off; client_body_temp_path $work; proxy_temp_path $work; fastc
   uwsgi_temp_path $work; scgi_temp_path $work; keepalive_requests 1000000;
   server { listen 10.253.7.1:8080; location / { default_type text/plain; return 200 "hello, benchmark\n"; } } }
 CONF
-ip netns exec "$srv" nginx -c "$work/nginx.conf" -p "$work"
-for _ in $(seq 50); do [ -s "$work/nginx.pid" ] && break; sleep 0.1; done
-sleep 0.3
-worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
-[ -n "$worker" ] || { echo "bench-compare: no nginx worker" >&2; exit 1; }
+if [ "$workload" = redis ]; then
+  mkdir "$work/redis"
+  ip netns exec "$srv" redis-server --port 6379 --bind 10.253.7.1 --save "" --appendonly no --protected-mode no \
+    --dir "$work/redis" --logfile "$work/redis.log" --daemonize yes --pidfile "$work/redis.pid"
+  for _ in $(seq 50); do ip netns exec "$cli" redis-cli -h 10.253.7.1 ping >/dev/null 2>&1 && break; sleep 0.1; done
+  worker=$(cat "$work/redis.pid" 2>/dev/null || true)
+  [ -n "$worker" ] || { echo "bench-compare: redis-server did not start" >&2; exit 1; }
+else
+  ip netns exec "$srv" nginx -c "$work/nginx.conf" -p "$work"
+  for _ in $(seq 50); do [ -s "$work/nginx.pid" ] && break; sleep 0.1; done
+  sleep 0.3
+  worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
+  [ -n "$worker" ] || { echo "bench-compare: no nginx worker" >&2; exit 1; }
+fi
 cat >"$work/pipeline.yaml" <<CONF
 enable: true
 inputs:
@@ -93,7 +115,14 @@ round() {
     sleep 1
   fi
   o0=$(cpu_ns_of "$obs"); n0=$(cpu_of "$worker")
-  if [ -n "$rate" ]; then
+  if [ "$workload" = redis ]; then
+    # --csv: "test","rps",...; printed as wrk's fields for the awk below.
+    out=$(ip netns exec "$cli" /usr/bin/time -f "wrkcpu %U %S" redis-benchmark -h 10.253.7.1 -p 6379 -t set,get \
+          -n "$redis_n" -c 50 -P 1 --csv 2>&1 |
+          awk -F'[",]+' -v n="$redis_n" '/^"(SET|GET)"/ {t += n / $3; k++; next} {print}
+            END {if (k != 2) exit 1; print 2 * n " requests in"; print "Requests/sec: " 2 * n / t}') ||
+      { echo "bench-compare: redis-benchmark output not understood" >&2; exit 1; }
+  elif [ -n "$rate" ]; then
     # pace prints "requests N errors E rate R ...": the same fields as wrk's, for the awk below.
     out=$(ip netns exec "$cli" /usr/bin/time -f "wrkcpu %U %S" "$b/pace" -addr 10.253.7.1:8080 -rate "$rate" -c 8 -d "${duration}s" 2>&1 |
           awk '/^requests/ {print $2 " requests in"; print "Requests/sec: " $6; next} {print}')
@@ -114,7 +143,9 @@ round() {
 
 echo "bench-compare: A = $a ($("$a/netobserver" version --libebpf "$a/libebpf.so" 2>/dev/null | tr '\n' ' '))"
 echo "bench-compare: B = $b ($("$b/netobserver" version --libebpf "$b/libebpf.so" 2>/dev/null | tr '\n' ' '))"
-echo "bench-compare: client ${rate:+tools/pace at $rate req/s}${rate:-wrk -t1 -c16 unpaced}, ROUNDS=$rounds DURATION=$duration${B_KERNEL_AGG:+, B with EBPF.KernelAggregation: [$B_KERNEL_AGG]}"
+client="${rate:+tools/pace at $rate req/s}${rate:-wrk -t1 -c16 unpaced} against nginx"
+[ "$workload" = redis ] && client="redis-benchmark -t set,get -n $redis_n -c 50 against redis-server"
+echo "bench-compare: client $client, ROUNDS=$rounds DURATION=$duration${B_KERNEL_AGG:+, B with EBPF.KernelAggregation: [$B_KERNEL_AGG]}"
 results=$work/results
 for r in $(seq "$rounds"); do
   for arm in off A B; do

@@ -215,7 +215,7 @@ func TestKernelAggregationCountsAb(t *testing.T) {
 	assert.Zero(t, dataEvents(c.of(nginx)), "nginx's data events")
 	assert.Zero(t, c.lost())
 
-	// netobserver_delete_aggregates: the entries read are gone, and deleting them again finds
+	// netobserver_delete_aggregates2: the entries read are gone, and deleting them again finds
 	// none (other processes' traffic may add entries of their own meanwhile).
 	var keys []abi.AggKey
 	for _, e := range entries {

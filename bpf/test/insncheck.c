@@ -55,7 +55,8 @@ static const char *not_here(struct netobserver_bpf *skel, struct bpf_program *pr
 		return "ring buffer build, for the tp_btf set";
 	if (prog == skel->progs.btf_sys_exit && !rdonly_cast)
 		return "no bpf_rdonly_cast kfunc (6.2+)";
-	if ((prog == skel->progs.http_loop_btf || prog == skel->progs.http_loop_tls_rb || prog == skel->progs.http_agg_btf) && !loop)
+	if ((prog == skel->progs.http_loop_btf || prog == skel->progs.http_loop_tls_rb || prog == skel->progs.http_agg_btf ||
+	     prog == skel->progs.redis_agg_btf) && !loop)
 		return "no bpf_loop (5.17+)";
 	return NULL;
 }

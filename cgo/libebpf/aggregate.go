@@ -26,6 +26,12 @@ const (
 	_ = uint(int(abi.AggPendingExported) - int(C.NETOBSERVER_AGG_PENDING_EXPORTED))
 	_ = uint(int(C.NETOBSERVER_AGG_PENDING_AT_STOP) - int(abi.AggPendingAtStop))
 	_ = uint(int(abi.AggPendingAtStop) - int(C.NETOBSERVER_AGG_PENDING_AT_STOP))
+	_ = uint(int(C.NETOBSERVER_AGG_FB_PUSH) - int(abi.AggFallbackPush))
+	_ = uint(int(abi.AggFallbackPush) - int(C.NETOBSERVER_AGG_FB_PUSH))
+	_ = uint(int(C.NETOBSERVER_AGG_FB_REPLY_END) - int(abi.AggFallbackReplyEnd))
+	_ = uint(int(abi.AggFallbackReplyEnd) - int(C.NETOBSERVER_AGG_FB_REPLY_END))
+	_ = uint(int(C.NETOBSERVER_AGG_UNANSWERED_REDIS) - int(abi.AggUnansweredRedis))
+	_ = uint(int(abi.AggUnansweredRedis) - int(C.NETOBSERVER_AGG_UNANSWERED_REDIS))
 	_ = uint(C.NETOBSERVER_AGG_HOST_MAX - abi.AggHostMax)
 	_ = uint(abi.AggHostMax - C.NETOBSERVER_AGG_HOST_MAX)
 	_ = uint(C.NETOBSERVER_AGG_PATH_MAX - abi.AggPathMax)
@@ -36,7 +42,7 @@ const (
 	_ = uint(abi.AggHistBuckets - C.NETOBSERVER_AGG_HIST_BUCKETS)
 )
 
-// aggChunk is how many entries one netobserver_read_aggregates call copies (≈ 420 KiB).
+// aggChunk is how many entries one netobserver_read_aggregates2 call copies (≈ 420 KiB).
 const aggChunk = 256
 
 // KernelAggregation turns the kernel aggregation of the protocols in mask (bit p-1 for protocol
@@ -49,7 +55,7 @@ func (l *Library) KernelAggregation(mask uint32) error {
 		return errClosed
 	}
 	if rc := C.netobs_kernel_aggregation(l.c, C.uint32_t(mask)); rc < 0 {
-		return fmt.Errorf("libebpf: netobserver_kernel_aggregation(%#x): %w", mask, errnoOf(rc))
+		return fmt.Errorf("libebpf: netobserver_kernel_aggregation2(%#x): %w", mask, errnoOf(rc))
 	}
 	return nil
 }
@@ -74,20 +80,21 @@ func (l *Library) ReadAggregates(visit func(*abi.AggEntry)) ([]uint64, error) {
 			(*C.uint64_t)(unsafe.Pointer(&counters[0])), C.int32_t(abi.AggNumCounters))
 		l.call.Unlock()
 		if n < 0 {
-			return nil, fmt.Errorf("libebpf: netobserver_read_aggregates: %w", errnoOf(n))
+			return nil, fmt.Errorf("libebpf: netobserver_read_aggregates2: %w", errnoOf(n))
 		}
 		for i := range int(n) {
 			k, v := &keys[i], &values[i]
 			host := C.GoBytes(unsafe.Pointer(&k.host[0]), C.NETOBSERVER_AGG_HOST_MAX)
 			path := C.GoBytes(unsafe.Pointer(&k.path[0]), C.NETOBSERVER_AGG_PATH_MAX)
 			e.AggKey = abi.AggKey{
-				Conn:    abi.ConnID{FD: int32(k.conn.fd), TGID: uint32(k.conn.tgid), Start: uint64(k.conn.start)},
-				Role:    abi.Role(k.role),
-				Status:  int(k.status),
-				Method:  int(k.method),
-				Version: int(k.version),
-				Host:    string(bytes.TrimRight(host, "\x00")),
-				Path:    string(bytes.TrimRight(path, "\x00")),
+				Conn:     abi.ConnID{FD: int32(k.conn.fd), TGID: uint32(k.conn.tgid), Start: uint64(k.conn.start)},
+				Role:     abi.Role(k.role),
+				Protocol: abi.Protocol(k.protocol),
+				Status:   int(k.status),
+				Method:   int(k.method),
+				Version:  int(k.version),
+				Host:     string(bytes.TrimRight(host, "\x00")),
+				Path:     string(bytes.TrimRight(path, "\x00")),
 			}
 			e.Count = uint64(v.count)
 			e.LatencyNs = uint64(v.latency_ns)
@@ -116,7 +123,8 @@ func (l *Library) DeleteAggregates(aggKeys []abi.AggKey) (int, error) {
 		k.conn.fd = C.int32_t(e.Conn.FD)
 		k.conn.tgid = C.uint32_t(e.Conn.TGID)
 		k.conn.start = C.uint64_t(e.Conn.Start)
-		k.role = C.uint32_t(e.Role)
+		k.role = C.uint16_t(e.Role)
+		k.protocol = C.uint16_t(e.Protocol)
 		k.status = C.uint16_t(e.Status)
 		k.method = C.uint8_t(e.Method)
 		k.version = C.uint8_t(e.Version)
@@ -130,7 +138,7 @@ func (l *Library) DeleteAggregates(aggKeys []abi.AggKey) (int, error) {
 	}
 	n := C.netobs_delete_aggregates(l.c, &keys[0], C.int32_t(len(keys)))
 	if n < 0 {
-		return 0, fmt.Errorf("libebpf: netobserver_delete_aggregates: %w", errnoOf(n))
+		return 0, fmt.Errorf("libebpf: netobserver_delete_aggregates2: %w", errnoOf(n))
 	}
 	return int(n), nil
 }

@@ -176,10 +176,10 @@ struct netobs_lib *netobs_open(const char *file, char *err, size_t err_len)
 		lib->attach_uprobe_cookie = (int32_t (*)(const char *, const char *, uint64_t, uint64_t))dlsym(
 			lib->handle, "netobserver_attach_uprobe_cookie");
 
-	lib->kernel_aggregation = (int32_t (*)(uint32_t))dlsym(lib->handle, "netobserver_kernel_aggregation");
-	lib->read_aggregates = (__typeof__(lib->read_aggregates))dlsym(lib->handle, "netobserver_read_aggregates");
+	lib->kernel_aggregation = (int32_t (*)(uint32_t))dlsym(lib->handle, "netobserver_kernel_aggregation2");
+	lib->read_aggregates = (__typeof__(lib->read_aggregates))dlsym(lib->handle, "netobserver_read_aggregates2");
 	lib->delete_aggregates =
-		(int32_t (*)(const struct netobserver_agg_key *, int32_t))dlsym(lib->handle, "netobserver_delete_aggregates");
+		(int32_t (*)(const struct netobserver_agg_key *, int32_t))dlsym(lib->handle, "netobserver_delete_aggregates2");
 	if (!lib->kernel_aggregation || !lib->read_aggregates || !lib->delete_aggregates)
 		lib->kernel_aggregation = NULL;
 

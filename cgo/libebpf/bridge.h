@@ -54,10 +54,10 @@ struct netobs_lib {
 	uint64_t (*tls_unattributed)(void);
 	// optional within it: netobserver_attach_uprobe_cookie (the Go TLS probes)
 	int32_t (*attach_uprobe_cookie)(const char *, const char *, uint64_t, uint64_t);
-	// optional: the kernel aggregation extension (netobserver_kernel_aggregation, netobserver_read_aggregates,
-	// netobserver_delete_aggregates; all three or none)
+	// optional: the kernel aggregation extension (netobserver_kernel_aggregation2, netobserver_read_aggregates2,
+	// netobserver_delete_aggregates2; all three or none)
 	int32_t (*kernel_aggregation)(uint32_t);
-	__typeof__(netobserver_read_aggregates) *read_aggregates;
+	__typeof__(netobserver_read_aggregates2) *read_aggregates;
 	int32_t (*delete_aggregates)(const struct netobserver_agg_key *, int32_t);
 	char path[4096];              // the file the dynamic loader actually opened
 	long offsets[4];              // stubs 14-17, dli_saddr - dli_fbase

@@ -160,7 +160,7 @@ func Open(opts Options) (*Library, error) {
 	if opts.KernelAggregation != abi.NoProtocols {
 		if rc := C.netobs_kernel_aggregation(c, C.uint32_t(opts.KernelAggregation)); rc < 0 && rc != -C.ENOSYS {
 			C.netobs_close(c)
-			return nil, fmt.Errorf("libebpf: netobserver_kernel_aggregation(%#x) before ebpf_init: %w", uint32(opts.KernelAggregation), errnoOf(rc))
+			return nil, fmt.Errorf("libebpf: netobserver_kernel_aggregation2(%#x) before ebpf_init: %w", uint32(opts.KernelAggregation), errnoOf(rc))
 		}
 	}
 	if rc := C.netobs_init(c, cbtf); rc != 0 {

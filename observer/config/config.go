@@ -63,8 +63,9 @@ type EBPF struct {
 	// Needs our libebpf.so (its uprobe extension); with Alibaba's library it does nothing.
 	TLSProbes bool
 	// KernelAggregation (EBPF.KernelAggregation, ours, default empty: off) lists the protocols
-	// whose simple calls the kernel counts per key instead of sending their data (only http,
-	// HTTP/1.x without pipelining; the rest of the traffic is captured as before). Records stay
+	// whose simple calls the kernel counts per key instead of sending their data (http,
+	// HTTP/1.x without pipelining, and redis, one RESP command per request without pipelining;
+	// the rest of the traffic is captured as before). Records stay
 	// the same, except the latency percentiles of the keys it counted (README). Needs our
 	// libebpf.so with its tp_btf hook set: otherwise the observer does not start.
 	KernelAggregation []abi.Protocol

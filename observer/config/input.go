@@ -270,10 +270,10 @@ func (d *decoder) protocols(v *value, path string, refuse func(abi.Protocol) str
 }
 
 // kernelAggregable refuses, for EBPF.KernelAggregation, the protocols the kernel cannot
-// aggregate (all but HTTP/1.x so far).
+// aggregate (all but HTTP/1.x and Redis so far).
 func kernelAggregable(p abi.Protocol) string {
-	if p != abi.ProtoHTTP {
-		return fmt.Sprintf("%s cannot be aggregated in the kernel (only http can)", p)
+	if p != abi.ProtoHTTP && p != abi.ProtoRedis {
+		return fmt.Sprintf("%s cannot be aggregated in the kernel (only http and redis can)", p)
 	}
 	return ""
 }

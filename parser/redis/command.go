@@ -210,3 +210,11 @@ var commands = func() map[string]bool {
 	}
 	return m
 }()
+
+// KernelMethod is Method for a request whose command name and, for a container command, second
+// argument (nil or empty: none) the kernel aggregation handed over, upper-cased but unchecked
+// (include/libebpf.h, netobserver_agg_key): what parseArray gives the same request, so that a
+// name Redis does not have is UNKNOWN and an unknown subcommand is left out.
+func KernelMethod(in *parser.Interner, name, sub []byte) string {
+	return orUnknown(commandName(in, name, sub))
+}
