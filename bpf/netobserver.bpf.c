@@ -1855,6 +1855,68 @@ static __always_inline void agg_count_latency(struct netobserver_agg_value *e, u
 		__sync_fetch_and_add(&e->latency_hist[i], 1);
 }
 
+/* The connection's aggregation state; made at its first aggregated syscall (or when an earlier
+ * connection's entry on its fd, whose close went unseen, is found). NULL: the map is full. */
+static __always_inline struct agg_conn *agg_conn_of(struct scratch *s, struct work *w)
+{
+	struct agg_conn *a = bpf_map_lookup_elem(&agg_conns, &w->key);
+	struct agg_conn *fresh;
+	u32 zero = 0;
+
+	if (a && a->key.conn.start == s->ev.attr.conn_id.start)
+		return a;
+	fresh = bpf_map_lookup_elem(&agg_fresh, &zero);
+	if (!fresh || bpf_map_update_elem(&agg_conns, &w->key, fresh, BPF_ANY))
+		return NULL;
+	a = bpf_map_lookup_elem(&agg_conns, &w->key);
+	if (a)
+		a->key.conn = s->ev.attr.conn_id;
+	return a;
+}
+
+/* A request-direction syscall while a request is pending: true if it is that request's body. */
+static __always_inline bool agg_request_body(struct agg_conn *a, struct work *w)
+{
+	if (w->total > a->body_left)
+		return false;
+	a->body_left -= w->total;
+	a->req_bytes += w->total;
+	return true;
+}
+
+/* The pending call's response started (at ts, with resp_bytes of it): the call is counted. */
+static __always_inline void agg_count_call(struct netobserver_agg_value *v, struct agg_conn *a, u64 ts, u64 resp_bytes)
+{
+	u64 latency = ts - a->req_ts;
+
+	__sync_fetch_and_add(&v->latency_ns, latency);
+	__sync_fetch_and_add(&v->req_bytes, a->req_bytes);
+	__sync_fetch_and_add(&v->resp_bytes, resp_bytes);
+	agg_count_latency(v, latency);
+	__sync_fetch_and_add(&v->count, 1);
+}
+
+/* The connection falls back to today's capture for good, counted by reason; a pending request
+ * (lost) goes out as its kept event when it is whole, else counts as lost. The caller then
+ * captures this syscall. */
+static __always_inline void agg_fall_back(void *ctx, struct work *w, struct agg_conn *a, u32 reason, bool lost,
+					  bool whole)
+{
+	struct conn *c;
+
+	agg_count(reason);
+	if (lost && whole) {
+		output(ctx, DATA_HAND, &data_events, &a->attr, sizeof(a->attr) + bound_keep(a->attr.msg_buf_size), true);
+		agg_count(NETOBSERVER_AGG_PENDING_EXPORTED);
+	} else if (lost) {
+		agg_count(NETOBSERVER_AGG_LOST_CALLS);
+	}
+	c = bpf_map_lookup_elem(&conn_map, &w->key);
+	if (c)
+		c->agg = AGG_CONN_FALLBACK;
+	bpf_map_delete_elem(&agg_conns, &w->key);
+}
+
 /* Opaque to the compiler, like bound_payload: [1, AGG_RESP_SCAN] for an input in that range. */
 static __always_inline u64 bound_resp(u64 n)
 {
@@ -1948,36 +2010,21 @@ static __always_inline int http_agg_body(void *ctx, void *tmap)
 	struct agg_entry *e;
 	struct agg_conn *a;
 	struct work *w;
-	struct conn *c;
 	bool lost = false;
-	u64 latency, off = 0;
+	u64 off = 0;
 	u32 reason;
 
 	if (!s)
 		return 0;
 	w = &s->w;
-	a = bpf_map_lookup_elem(&agg_conns, &w->key);
-	if (!a || a->key.conn.start != s->ev.attr.conn_id.start) {
-		/* The connection's first aggregated syscall (or an earlier one's entry on its fd,
-		 * whose close went unseen). */
-		u32 zero = 0;
-		struct agg_conn *fresh = bpf_map_lookup_elem(&agg_fresh, &zero);
-
-		reason = NETOBSERVER_AGG_FB_FULL;
-		if (!fresh || bpf_map_update_elem(&agg_conns, &w->key, fresh, BPF_ANY))
-			goto fallback;
-		a = bpf_map_lookup_elem(&agg_conns, &w->key);
-		if (!a)
-			goto fallback;
-		a->key.conn = s->ev.attr.conn_id;
-	}
+	a = agg_conn_of(s, w);
+	reason = NETOBSERVER_AGG_FB_FULL;
+	if (!a)
+		goto fallback;
 	if (s->ev.attr.type == TypeRequest) {
 		if (a->state == AGG_PENDING) {
-			if (w->total <= a->body_left) {
-				a->body_left -= w->total;
-				a->req_bytes += w->total;
+			if (agg_request_body(a, w))
 				return 0;
-			}
 			reason = NETOBSERVER_AGG_FB_PIPELINED;
 			lost = true;
 			goto fallback;
@@ -2029,29 +2076,14 @@ static __always_inline int http_agg_body(void *ctx, void *tmap)
 		return 0;
 	}
 	a->state = AGG_RESPONDING;
-	latency = s->ev.attr.ts - a->req_ts;
-	__sync_fetch_and_add(&e->v.latency_ns, latency);
-	__sync_fetch_and_add(&e->v.req_bytes, a->req_bytes);
-	__sync_fetch_and_add(&e->v.resp_bytes, w->total - off);
-	agg_count_latency(&e->v, latency);
-	__sync_fetch_and_add(&e->v.count, 1);
+	agg_count_call(&e->v, a, s->ev.attr.ts, w->total - off);
 	return 0;
 
 fallback:
-	agg_count(reason);
 	/* A pending request goes out as the event today's capture would have sent, before this
 	 * syscall's; if body syscalls followed its head (each would have been an event of its own)
 	 * it is lost instead, counted. */
-	if (lost && a->req_bytes == a->attr.org_msg_size) {
-		output(ctx, DATA_HAND, &data_events, &a->attr, sizeof(a->attr) + bound_keep(a->attr.msg_buf_size), true);
-		agg_count(NETOBSERVER_AGG_PENDING_EXPORTED);
-	} else if (lost) {
-		agg_count(NETOBSERVER_AGG_LOST_CALLS);
-	}
-	c = bpf_map_lookup_elem(&conn_map, &w->key);
-	if (c)
-		c->agg = AGG_CONN_FALLBACK;
-	bpf_map_delete_elem(&agg_conns, &w->key);
+	agg_fall_back(ctx, w, a, reason, lost, lost && a->req_bytes == a->attr.org_msg_size);
 	/* Today's capture of this syscall, as data_main_body would have gone on. */
 	if (w->kind == K_NONE)
 		return 0;
@@ -2465,35 +2497,21 @@ static __always_inline int redis_agg_body(void *ctx, void *tmap)
 	struct agg_entry *e;
 	struct agg_conn *a;
 	struct work *w;
-	struct conn *c;
 	bool lost = false;
 	u32 reason;
-	u64 latency;
 	u8 t;
 
 	if (!s)
 		return 0;
 	w = &s->w;
-	a = bpf_map_lookup_elem(&agg_conns, &w->key);
-	if (!a || a->key.conn.start != s->ev.attr.conn_id.start) {
-		u32 zero = 0;
-		struct agg_conn *fresh = bpf_map_lookup_elem(&agg_fresh, &zero);
-
-		reason = NETOBSERVER_AGG_FB_FULL;
-		if (!fresh || bpf_map_update_elem(&agg_conns, &w->key, fresh, BPF_ANY))
-			goto fallback;
-		a = bpf_map_lookup_elem(&agg_conns, &w->key);
-		if (!a)
-			goto fallback;
-		a->key.conn = s->ev.attr.conn_id;
-	}
+	a = agg_conn_of(s, w);
+	reason = NETOBSERVER_AGG_FB_FULL;
+	if (!a)
+		goto fallback;
 	if (s->ev.attr.type == TypeRequest) {
 		if (a->state == AGG_PENDING) {
-			if (w->total <= a->body_left) {
-				a->body_left -= w->total;
-				a->req_bytes += w->total;
+			if (agg_request_body(a, w))
 				return 0;
-			}
 			reason = NETOBSERVER_AGG_FB_PIPELINED;
 			lost = true;
 			goto fallback;
@@ -2544,28 +2562,14 @@ static __always_inline int redis_agg_body(void *ctx, void *tmap)
 	a->resp_known = a->resp_left != 0;
 	redis_reply_bytes(a, w->total);
 	a->state = AGG_RESPONDING;
-	latency = s->ev.attr.ts - a->req_ts;
-	__sync_fetch_and_add(&e->v.latency_ns, latency);
-	__sync_fetch_and_add(&e->v.req_bytes, a->req_bytes);
-	__sync_fetch_and_add(&e->v.resp_bytes, w->total);
-	agg_count_latency(&e->v, latency);
-	__sync_fetch_and_add(&e->v.count, 1);
+	agg_count_call(&e->v, a, s->ev.attr.ts, w->total);
 	return 0;
 
 fallback:
-	agg_count(reason);
 	/* A pending request goes out as the event today's capture would have sent, before this
 	 * syscall's, if its one syscall was kept whole; else it is lost, counted. */
-	if (lost && a->req_bytes == a->attr.org_msg_size && a->attr.msg_buf_size == a->attr.org_msg_size) {
-		output(ctx, DATA_HAND, &data_events, &a->attr, sizeof(a->attr) + bound_keep(a->attr.msg_buf_size), true);
-		agg_count(NETOBSERVER_AGG_PENDING_EXPORTED);
-	} else if (lost) {
-		agg_count(NETOBSERVER_AGG_LOST_CALLS);
-	}
-	c = bpf_map_lookup_elem(&conn_map, &w->key);
-	if (c)
-		c->agg = AGG_CONN_FALLBACK;
-	bpf_map_delete_elem(&agg_conns, &w->key);
+	agg_fall_back(ctx, w, a, reason, lost,
+		      lost && a->req_bytes == a->attr.org_msg_size && a->attr.msg_buf_size == a->attr.org_msg_size);
 	if (w->kind == K_NONE)
 		return 0;
 	emit_data(ctx, s, w, tmap, true);

@@ -94,6 +94,19 @@ func aggCapture(t *testing.T) *capture {
 	return c
 }
 
+// startListening starts a test server that says "listening" first, waits for that line and returns
+// the scanner of its further lines; the server is killed at the test's end.
+func startListening(t *testing.T, server *exec.Cmd) *bufio.Scanner {
+	stdout, err := server.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, server.Start())
+	t.Cleanup(func() { _ = server.Process.Kill(); _ = server.Wait() })
+	lines := bufio.NewScanner(stdout)
+	require.True(t, lines.Scan())
+	require.Equal(t, "listening", lines.Text())
+	return lines
+}
+
 func aggCounters(t *testing.T, c *capture) []uint64 {
 	t.Helper()
 	_, counters := aggregates(t, c)
@@ -457,13 +470,7 @@ func TestKernelAggregationFallsBack(t *testing.T) {
 		server := testenv.Command(n.Server, testenv.Python(t), "-c", testenv.SilentHTTPServer, addr)
 		stdin, err := server.StdinPipe()
 		require.NoError(t, err)
-		stdout, err := server.StdoutPipe()
-		require.NoError(t, err)
-		require.NoError(t, server.Start())
-		defer func() { _ = server.Process.Kill(); _ = server.Wait() }()
-		lines := bufio.NewScanner(stdout)
-		require.True(t, lines.Scan())
-		require.Equal(t, "listening", lines.Text())
+		lines := startListening(t, server)
 		client := testenv.Command(n.Client, testenv.Python(t), "-c", oneRequest, addr, "GET /small.txt HTTP/1.1\r\nHost: h\r\n\r\n", "81")
 		var out bytes.Buffer
 		client.Stdout, client.Stderr = &out, &out
@@ -614,13 +621,7 @@ func TestKernelAggregationResponseLengths(t *testing.T) {
 	addr := n.ServerV4.String()
 	before := aggCounters(t, c)
 	server := testenv.Command(n.Server, testenv.Python(t), "-c", lengthServer, addr)
-	stdout, err := server.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, server.Start())
-	defer func() { _ = server.Process.Kill(); _ = server.Wait() }()
-	lines := bufio.NewScanner(stdout)
-	require.True(t, lines.Scan())
-	require.Equal(t, "listening", lines.Text())
+	lines := startListening(t, server)
 	client := testenv.Command(n.Client, testenv.Python(t), "-c", lengthClient, addr)
 	out, err := client.CombinedOutput()
 	require.NoError(t, err, "%s", out)
