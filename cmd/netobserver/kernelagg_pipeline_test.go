@@ -398,8 +398,8 @@ func TestKernelAggregationPipelinedLive(t *testing.T) {
 }
 
 // earlyScript opens argv[2] connections to argv[1]:80, one after the other; on each, argv[3]
-// times, it writes a GET of /big.txt, reads once (4 096 bytes: the head and the start of the
-// body), writes a GET of /small.txt before reading the rest of the first response, then reads
+// times, it writes a GET of /big.txt, reads once (4 096 bytes, once they are all there: the head
+// and the start of the body), writes a GET of /small.txt before reading the rest of the first response, then reads
 // both responses whole. It prints how many responses of each path it read ("read <path> <n>").
 const earlyScript = `import collections, socket, sys
 host, conns, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -423,6 +423,10 @@ for c in range(conns):
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     for r in range(rounds):
         s.sendall(request("/big.txt"))
+        # The read must fill its buffer: the kernel reads a response's length only then (a short
+        # read took all there was, and nginx may still be sending the rest). Peeks are not followed.
+        while len(s.recv(4096, socket.MSG_PEEK | socket.MSG_WAITALL)) < 4096:
+            pass
         first = s.recv(4096)
         s.sendall(request("/small.txt"))
         if finish(s, finish(s, first)) != b"":
