@@ -1319,17 +1319,11 @@ static __always_inline int data_main_body(void *ctx, void *tmap, bool rb)
 
 	/* Kernel aggregation (tp_btf with bpf_loop; the slot is empty otherwise, and the tail call
 	 * falls through to today's capture). */
-	if (rb && proto == ProtoHTTP && c->agg != AGG_CONN_FALLBACK && c->role != IsUnknown &&
-	    (cfg->agg_mask & (1u << (ProtoHTTP - 1)))) {
+	if (rb && (proto == ProtoHTTP || proto == ProtoRedis) && c->agg != AGG_CONN_FALLBACK && c->role != IsUnknown &&
+	    (cfg->agg_mask & (1u << (proto - 1)))) {
 		c->agg = AGG_CONN_ON;
 		w->agg_scan = scan;
-		bpf_tail_call(ctx, tmap, TAIL_HTTP_AGG);
-		c->agg = AGG_CONN_OFF;
-	}
-	if (rb && proto == ProtoRedis && c->agg != AGG_CONN_FALLBACK && c->role != IsUnknown &&
-	    (cfg->agg_mask & (1u << (ProtoRedis - 1)))) {
-		c->agg = AGG_CONN_ON;
-		bpf_tail_call(ctx, tmap, TAIL_REDIS_AGG);
+		bpf_tail_call(ctx, tmap, proto == ProtoRedis ? TAIL_REDIS_AGG : TAIL_HTTP_AGG);
 		c->agg = AGG_CONN_OFF;
 	}
 	if (scan)

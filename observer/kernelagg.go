@@ -339,6 +339,11 @@ func (k *kernelAgg) unanswered(p abi.Protocol) uint64 {
 	return 0
 }
 
+// unansweredAll is unanswered of every protocol the kernel aggregates.
+func (k *kernelAgg) unansweredAll() uint64 {
+	return k.unanswered(abi.ProtoHTTP) + k.unanswered(abi.ProtoRedis)
+}
+
 // protocolCounters are protocol p's call counters, with the requests the kernel aggregated and
 // no response answered counted unmatched, as capture counts them.
 func (o *Observer) protocolCounters(p abi.Protocol) calls.Counters {
@@ -363,7 +368,7 @@ func (o *Observer) kernelAggMetrics() []live.Metric {
 		{Name: "kernel_aggregated_calls_total", Help: callsHelp, Labels: []string{"fate", "unattributed"}, Value: c.Unattributed},
 		{Name: "kernel_aggregation_pending_calls_total", Help: pendingHelp, Labels: []string{"fate", "exported"}, Value: c.Kernel[abi.AggPendingExported]},
 		{Name: "kernel_aggregation_pending_calls_total", Help: pendingHelp, Labels: []string{"fate", "lost"}, Value: c.Kernel[abi.AggLostCalls]},
-		{Name: "kernel_aggregation_pending_calls_total", Help: pendingHelp, Labels: []string{"fate", "unanswered"}, Value: o.kagg.unanswered(abi.ProtoHTTP) + o.kagg.unanswered(abi.ProtoRedis)},
+		{Name: "kernel_aggregation_pending_calls_total", Help: pendingHelp, Labels: []string{"fate", "unanswered"}, Value: o.kagg.unansweredAll()},
 		{Name: "kernel_aggregation_deleted_entries_total", Help: "Kernel aggregate entries deleted after their connection closed and their last values were read.", Value: c.Deleted},
 		{Name: "kernel_aggregation_read_errors_total", Help: "Failed reads or deletions of the kernel aggregate map (a failed read's calls come with the next read).", Value: c.ReadErrors},
 		{Name: "kernel_aggregation_untracked_connections_total", Help: "Connections whose address was not remembered (past 131072 at once): their calls wait for their close.", Value: c.Untracked},
@@ -384,7 +389,7 @@ func (o *Observer) kernelAggSummary() []any {
 	}
 	c := &o.kagg.counts
 	group := []any{"calls", c.Calls, "filtered_calls", c.Filtered, "unattributed_calls", c.Unattributed,
-		"lost_calls", c.Kernel[abi.AggLostCalls], "exported_pending_calls", c.Kernel[abi.AggPendingExported], "unanswered_calls", o.kagg.unanswered(abi.ProtoHTTP) + o.kagg.unanswered(abi.ProtoRedis), "deleted_entries", c.Deleted, "read_errors", c.ReadErrors, "untracked_connections", c.Untracked, "swept_connections", c.Swept}
+		"lost_calls", c.Kernel[abi.AggLostCalls], "exported_pending_calls", c.Kernel[abi.AggPendingExported], "unanswered_calls", o.kagg.unansweredAll(), "deleted_entries", c.Deleted, "read_errors", c.ReadErrors, "untracked_connections", c.Untracked, "swept_connections", c.Swept}
 	for r := abi.AggCounter(0); r < abi.AggLostCalls; r++ {
 		group = append(group, "fallback_"+r.String(), c.Kernel[r])
 	}
